@@ -1,0 +1,143 @@
+"""The adapter surface every dpf-gui environment offers.
+
+Everything above the environments (simulated users, datasets, agents, fusion,
+the app) talks to this surface only, so adding an environment means writing one
+module that subclasses :class:`DPFEnv`.
+
+Conventions shared by all environments:
+
+* ``observation`` is a float32 vector of ``len(feature_names)`` features.
+* ``reset`` and ``step`` return ``info`` with ``"legal"`` (bool mask over the
+  actions, for the state just observed), ``"regions"`` (float32 vector of the
+  region-feature values of that state, in ``region_features`` order; a
+  categorical feature holds the index into its ``categories``) and
+  ``"task_success"`` (bool, meaningful once the episode has ended).
+* ``reset(seed=s)`` followed by the same actions reproduces the same
+  observations exactly: that is how stored trajectories are replayed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RegionFeature:
+    """A named quantity a person's wish is written in (lane, paddle height, cell)."""
+
+    name: str
+    kind: str  # "int", "float" or "category"
+    low: float | None = None
+    high: float | None = None
+    categories: tuple[str, ...] = ()
+    description: str = ""
+
+    def describe_range(self) -> str:
+        if self.kind == "category":
+            return "one of " + ", ".join(self.categories)
+        lo = "" if self.low is None else _fmt(self.low)
+        hi = "" if self.high is None else _fmt(self.high)
+        return f"{lo}..{hi} ({self.kind})"
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named simulated-user wish shipped with an environment."""
+
+    name: str  # "avoid", "prefer" or "mixed"
+    prefer: tuple[str, ...] = ()
+    avoid: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """Static description of an environment, available without building it."""
+
+    name: str
+    title: str
+    action_names: tuple[str, ...]
+    feature_names: tuple[str, ...]
+    region_features: tuple[RegionFeature, ...]
+    presets: tuple[Preset, ...]
+    default_config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_actions(self) -> int:
+        return len(self.action_names)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    def region(self, name: str) -> RegionFeature:
+        for rf in self.region_features:
+            if rf.name == name:
+                return rf
+        raise KeyError(name)
+
+    def preset(self, name: str) -> Preset:
+        for p in self.presets:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+class DPFEnv(gym.Env):
+    """Base class: a gymnasium environment plus the dpf-gui adapter surface."""
+
+    spec_info: ClassVar[EnvSpec]
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
+
+    def __init__(self, config: dict[str, Any] | None = None, render_mode: str | None = None):
+        super().__init__()
+        self.config = merge_config(self.spec_info.default_config, config or {})
+        self.render_mode = render_mode
+
+    # --- adapter surface -------------------------------------------------
+    def legal_actions(self) -> np.ndarray:
+        """Bool mask over actions, legal in the current state."""
+        raise NotImplementedError
+
+    def region_values(self) -> np.ndarray:
+        """float32 vector of the current state's region-feature values."""
+        raise NotImplementedError
+
+    def frame(self) -> np.ndarray:
+        """RGB uint8 array (H, W, 3) of the current state."""
+        raise NotImplementedError
+
+    def render(self):  # gymnasium API
+        return self.frame()
+
+    # --- helpers for subclasses -----------------------------------------
+    def _info(self, task_success: bool = False, **extra: Any) -> dict[str, Any]:
+        info = {
+            "legal": self.legal_actions(),
+            "regions": self.region_values(),
+            "task_success": bool(task_success),
+        }
+        info.update(extra)
+        return info
+
+
+def merge_config(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge; unknown keys are refused so typos do not pass silently."""
+    out = dict(defaults)
+    for key, value in overrides.items():
+        if key not in defaults:
+            allowed = ", ".join(sorted(defaults))
+            raise ValueError(f"unknown config key {key!r}; allowed: {allowed}")
+        if isinstance(defaults[key], dict) and isinstance(value, dict):
+            out[key] = merge_config(defaults[key], value)
+        else:
+            out[key] = value
+    return out
