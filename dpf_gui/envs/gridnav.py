@@ -1,0 +1,263 @@
+"""2D navigation grid world: walk from a start cell to the goal.
+
+The default map puts a toll road on the shortest path and a scenic strip on a
+detour four steps longer, so a person's wish ("avoid the toll", "prefer the
+scenic route") visibly changes the route the fused agent takes.
+
+Maps are small text layouts, row 0 at the top (``y`` grows downward)::
+
+    .  plain      #  wall      S  start      G  goal
+    T  toll road  ~  scenic strip
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+import pygame
+
+from dpf_gui.envs.base import DPFEnv, EnvSpec, Preset, RegionFeature
+
+DEFAULT_LAYOUT: tuple[str, ...] = (
+    "....##....",
+    "....##....",
+    "....##....",
+    "..~~~~~~..",
+    "S...##....",
+    "S..TTTT..G",
+    "S...##....",
+    "....##....",
+    "....##....",
+    "....##....",
+)
+
+ACTIONS: tuple[str, ...] = ("up", "right", "down", "left")
+MOVES: tuple[tuple[int, int], ...] = ((0, -1), (1, 0), (0, 1), (-1, 0))  # (dx, dy) per action
+TERRAINS: tuple[str, ...] = ("plain", "start", "goal", "toll", "scenic")
+_CHAR_TERRAIN = {".": "plain", "S": "start", "G": "goal", "T": "toll", "~": "scenic", "#": "wall"}
+
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "plain": (240, 238, 228),
+    "wall": (62, 66, 78),
+    "start": (190, 215, 245),
+    "goal": (245, 200, 60),
+    "toll": (236, 128, 72),
+    "scenic": (130, 196, 112),
+}
+GRID_LINE = (200, 196, 184)
+AGENT = (40, 72, 170)
+AGENT_EDGE = (255, 255, 255)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A validated map: terrain names per cell, walls, start cells and the goal."""
+
+    rows: tuple[str, ...]
+    starts: tuple[tuple[int, int], ...]  # (x, y), in reading order
+    goal: tuple[int, int]
+
+    @property
+    def width(self) -> int:
+        return len(self.rows[0])
+
+    @property
+    def height(self) -> int:
+        return len(self.rows)
+
+    def terrain_at(self, x: int, y: int) -> str:
+        """Terrain name of a cell ("wall" for walls, which the agent never stands on)."""
+        return _CHAR_TERRAIN[self.rows[y][x]]
+
+    def is_open(self, x: int, y: int) -> bool:
+        """True if (x, y) is inside the map and not a wall."""
+        return 0 <= x < self.width and 0 <= y < self.height and self.rows[y][x] != "#"
+
+    def distances_from(self, x: int, y: int) -> dict[tuple[int, int], int]:
+        """BFS step counts from (x, y) to every reachable open cell."""
+        dist = {(x, y): 0}
+        queue = deque([(x, y)])
+        while queue:
+            cx, cy = queue.popleft()
+            for dx, dy in MOVES:
+                nxt = (cx + dx, cy + dy)
+                if nxt not in dist and self.is_open(*nxt):
+                    dist[nxt] = dist[(cx, cy)] + 1
+                    queue.append(nxt)
+        return dist
+
+
+def parse_layout(lines: str | Sequence[str]) -> Layout:
+    """Parse and validate a text map; any problem is a one-line ``ValueError``."""
+    if isinstance(lines, str):
+        lines = lines.strip().splitlines()
+    if not isinstance(lines, (list, tuple)) or not all(isinstance(r, str) for r in lines):
+        raise ValueError("layout must be a list of strings (one per row) or one multi-line string")
+    rows = tuple(r.strip() for r in lines)
+    if not rows or not rows[0]:
+        raise ValueError("layout is empty")
+    if any(len(r) != len(rows[0]) for r in rows):
+        raise ValueError(f"layout rows must all have the same length; got lengths {[len(r) for r in rows]}")
+    for y, row in enumerate(rows):
+        for x, ch in enumerate(row):
+            if ch not in _CHAR_TERRAIN:
+                allowed = " ".join(repr(c) for c in _CHAR_TERRAIN)
+                raise ValueError(f"layout has unknown character {ch!r} at x={x}, y={y}; allowed: {allowed}")
+    cells = [(x, y, ch) for y, row in enumerate(rows) for x, ch in enumerate(row)]
+    starts = tuple((x, y) for x, y, ch in cells if ch == "S")
+    goals = [(x, y) for x, y, ch in cells if ch == "G"]
+    if not starts:
+        raise ValueError("layout needs at least one start cell 'S'")
+    if len(goals) != 1:
+        raise ValueError(f"layout needs exactly one goal cell 'G'; found {len(goals)}")
+    layout = Layout(rows=rows, starts=starts, goal=goals[0])
+    reachable = layout.distances_from(*layout.goal)  # moves are symmetric
+    for s in starts:
+        if s not in reachable:
+            raise ValueError(f"goal {layout.goal} is unreachable from start cell {s}")
+    return layout
+
+
+def shortest_path_length(env_or_layout: Any, start: tuple[int, int]) -> int:
+    """Fewest steps from ``start`` (x, y) to the goal; accepts an env, a Layout or map text."""
+    if isinstance(env_or_layout, GridNavEnv):
+        layout = env_or_layout.layout
+    elif isinstance(env_or_layout, Layout):
+        layout = env_or_layout
+    else:
+        layout = parse_layout(env_or_layout)
+    dist = layout.distances_from(*layout.goal)
+    start = (int(start[0]), int(start[1]))
+    if start not in dist:
+        raise ValueError(f"goal is unreachable from {start}")
+    return dist[start]
+
+
+def _region_features(width: int, height: int) -> tuple[RegionFeature, ...]:
+    return (
+        RegionFeature("x", "int", 0, width - 1, description="column of the agent's cell (0 = left)"),
+        RegionFeature("y", "int", 0, height - 1, description="row of the agent's cell (0 = top)"),
+        RegionFeature("terrain", "category", categories=TERRAINS, description="terrain of the agent's cell"),
+    )
+
+
+class GridNavEnv(DPFEnv):
+    """Grid world with 4 moves; -step_cost per step, +goal_reward on reaching G."""
+
+    spec_info = EnvSpec(
+        name="gridnav",
+        title="2D navigation grid world",
+        action_names=ACTIONS,
+        feature_names=("x", "y", "goal_dx", "goal_dy",
+                       "blocked_up", "blocked_right", "blocked_down", "blocked_left"),
+        region_features=_region_features(len(DEFAULT_LAYOUT[0]), len(DEFAULT_LAYOUT)),
+        presets=(
+            Preset("avoid", avoid=("terrain=toll",), description="stay off the toll road"),
+            Preset("prefer", prefer=("terrain=scenic",), description="take the scenic strip"),
+            Preset("mixed", prefer=("terrain=scenic",), avoid=("terrain=toll",),
+                   description="skip the toll road, take the scenic strip"),
+        ),
+        default_config={
+            "layout": DEFAULT_LAYOUT,
+            "step_cost": 0.01,
+            "goal_reward": 1.0,
+            "max_steps": 100,
+            "cell_px": 40,
+        },
+    )
+
+    def __init__(self, config: dict[str, Any] | None = None, render_mode: str | None = None):
+        super().__init__(config, render_mode)
+        cfg = self.config
+        self.layout = parse_layout(cfg["layout"])
+        self.step_cost = float(cfg["step_cost"])
+        self.goal_reward = float(cfg["goal_reward"])
+        self.max_steps = int(cfg["max_steps"])
+        self.cell_px = int(cfg["cell_px"])
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1; got {cfg['max_steps']!r}")
+        if self.cell_px < 4:
+            raise ValueError(f"cell_px must be >= 4; got {cfg['cell_px']!r}")
+        self.width, self.height = self.layout.width, self.layout.height
+        self.region_features = _region_features(self.width, self.height)
+        self.action_space = gym.spaces.Discrete(len(ACTIONS))
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (len(self.spec_info.feature_names),), np.float32)
+        self.pos: tuple[int, int] = self.layout.starts[0]
+        self.steps = 0
+        self._background: pygame.Surface | None = None  # static map, drawn once
+
+    # --- gymnasium API ---------------------------------------------------
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        starts = self.layout.starts
+        self.pos = starts[int(self.np_random.integers(len(starts)))]
+        self.steps = 0
+        return self._obs(), self._info()
+
+    def step(self, action):
+        dx, dy = MOVES[int(action)]
+        nxt = (self.pos[0] + dx, self.pos[1] + dy)
+        if self.layout.is_open(*nxt):  # an illegal move leaves the agent in place
+            self.pos = nxt
+        self.steps += 1
+        reward = -self.step_cost
+        terminated = self.pos == self.layout.goal
+        if terminated:
+            reward += self.goal_reward
+        truncated = not terminated and self.steps >= self.max_steps
+        return self._obs(), reward, terminated, truncated, self._info(task_success=terminated)
+
+    # --- adapter surface -------------------------------------------------
+    def legal_actions(self) -> np.ndarray:
+        x, y = self.pos
+        return np.array([self.layout.is_open(x + dx, y + dy) for dx, dy in MOVES], dtype=bool)
+
+    def region_values(self) -> np.ndarray:
+        x, y = self.pos
+        return np.array([x, y, TERRAINS.index(self.terrain_at(x, y))], dtype=np.float32)
+
+    def terrain_at(self, x: int, y: int) -> str:
+        """Terrain name of cell (x, y): one of TERRAINS, or "wall"."""
+        return self.layout.terrain_at(x, y)
+
+    def cell_rect(self, x: int, y: int) -> tuple[int, int, int, int]:
+        """Pixel rectangle (px, py, w, h) of cell (x, y) in ``frame()``, e.g. for heat maps."""
+        return (x * self.cell_px, y * self.cell_px, self.cell_px, self.cell_px)
+
+    def frame(self) -> np.ndarray:
+        """Map plus agent as an (H, W, 3) uint8 image; touches no episode state."""
+        surf = self._map_surface().copy()
+        px, py, w, h = self.cell_rect(*self.pos)
+        centre, radius = (px + w // 2, py + h // 2), max(2, int(w * 0.32))
+        pygame.draw.circle(surf, AGENT, centre, radius)
+        pygame.draw.circle(surf, AGENT_EDGE, centre, radius, width=max(1, w // 20))
+        return np.ascontiguousarray(pygame.surfarray.array3d(surf).transpose(1, 0, 2))
+
+    # --- internals -------------------------------------------------------
+    def _obs(self) -> np.ndarray:
+        x, y = self.pos
+        gx, gy = self.layout.goal
+        sx, sy = max(self.width - 1, 1), max(self.height - 1, 1)
+        blocked = (~self.legal_actions()).astype(np.float32)
+        return np.concatenate([[x / sx, y / sy, (gx - x) / sx, (gy - y) / sy], blocked]).astype(np.float32)
+
+    def _map_surface(self) -> pygame.Surface:
+        """Terrain colours and grid lines; cached since the map never changes."""
+        if self._background is None:
+            c = self.cell_px
+            surf = pygame.Surface((self.width * c, self.height * c))
+            for y in range(self.height):
+                for x in range(self.width):
+                    surf.fill(COLOURS[self.terrain_at(x, y)], self.cell_rect(x, y))
+            for x in range(self.width + 1):
+                pygame.draw.line(surf, GRID_LINE, (min(x * c, self.width * c - 1), 0),
+                                 (min(x * c, self.width * c - 1), self.height * c - 1))
+            for y in range(self.height + 1):
+                pygame.draw.line(surf, GRID_LINE, (0, min(y * c, self.height * c - 1)),
+                                 (self.width * c - 1, min(y * c, self.height * c - 1)))
+            self._background = surf
+        return self._background
