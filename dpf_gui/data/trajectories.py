@@ -1,0 +1,278 @@
+"""Trajectory datasets: what a person labels and what the intent model learns from.
+
+One format for every environment (documented in docs/DATA.md): a single
+``.npz`` file (no pickles) holding all trajectories concatenated, with per
+trajectory offsets, plus a JSON metadata string. A trajectory of ``T`` decisions
+has ``T + 1`` states (the start state and the state after every decision) and
+``T`` actions and rewards. Each stored state carries its feature vector, its
+legal-action mask and its region-feature values, so labelling never needs to
+re-simulate; the reset seed and the actions are enough to replay it to frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from dpf_gui.envs.base import RegionFeature
+from dpf_gui.errors import UserError
+
+FORMAT = "dpf-trajectories"
+FORMAT_VERSION = 1
+
+_STATE_ARRAYS = ("features", "legal", "regions")  # T + 1 rows per trajectory
+_STEP_ARRAYS = ("actions", "rewards")  # T rows per trajectory
+_TRAJ_ARRAYS = ("lengths", "seeds", "terminated", "success", "episodes")
+
+
+@dataclass
+class Trajectory:
+    """One episode: ``T`` decisions, ``T + 1`` states."""
+
+    features: np.ndarray  # (T+1, F) float32
+    actions: np.ndarray  # (T,) int64
+    rewards: np.ndarray  # (T,) float32
+    legal: np.ndarray  # (T+1, A) bool
+    regions: np.ndarray  # (T+1, R) float32
+    seed: int
+    terminated: bool
+    success: bool
+    episode: int = 0  # index in the run that produced it (e.g. training episode)
+
+    @property
+    def length(self) -> int:
+        return int(len(self.actions))
+
+    @property
+    def task_return(self) -> float:
+        return float(self.rewards.sum())
+
+
+@dataclass
+class TrajectoryDataset:
+    """A collection of trajectories of one environment, stored concatenated."""
+
+    meta: dict[str, Any]
+    features: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    legal: np.ndarray
+    regions: np.ndarray
+    lengths: np.ndarray
+    seeds: np.ndarray
+    terminated: np.ndarray
+    success: np.ndarray
+    episodes: np.ndarray
+    _state_offsets: np.ndarray = field(init=False, repr=False)
+    _step_offsets: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.lengths = np.asarray(self.lengths, dtype=np.int64)
+        self._step_offsets = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
+        self._state_offsets = np.concatenate([[0], np.cumsum(self.lengths + 1)]).astype(np.int64)
+        if len(self.actions) != self._step_offsets[-1] or len(self.features) != self._state_offsets[-1]:
+            raise UserError("trajectory dataset is inconsistent: array sizes do not match the stored lengths")
+
+    # --- construction ----------------------------------------------------
+    @classmethod
+    def from_trajectories(cls, meta: dict[str, Any], trajectories: Sequence[Trajectory]) -> "TrajectoryDataset":
+        n_f = len(meta["feature_names"])
+        n_a = len(meta["action_names"])
+        n_r = len(meta["region_names"])
+
+        def cat(name: str, dtype, width: int | None) -> np.ndarray:
+            parts = [getattr(t, name) for t in trajectories]
+            if parts:
+                return np.concatenate(parts).astype(dtype)
+            return np.zeros((0, width) if width else (0,), dtype=dtype)
+
+        return cls(
+            meta=dict(meta),
+            features=cat("features", np.float32, n_f),
+            actions=cat("actions", np.int64, None),
+            rewards=cat("rewards", np.float32, None),
+            legal=cat("legal", bool, n_a),
+            regions=cat("regions", np.float32, n_r),
+            lengths=np.array([t.length for t in trajectories], dtype=np.int64),
+            seeds=np.array([t.seed for t in trajectories], dtype=np.int64),
+            terminated=np.array([t.terminated for t in trajectories], dtype=bool),
+            success=np.array([t.success for t in trajectories], dtype=bool),
+            episodes=np.array([t.episode for t in trajectories], dtype=np.int64),
+        )
+
+    # --- access ------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(len(self.lengths))
+
+    def __getitem__(self, i: int) -> Trajectory:
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i = i % len(self)
+        s0, s1 = self._state_offsets[i], self._state_offsets[i + 1]
+        a0, a1 = self._step_offsets[i], self._step_offsets[i + 1]
+        return Trajectory(
+            features=self.features[s0:s1],
+            actions=self.actions[a0:a1],
+            rewards=self.rewards[a0:a1],
+            legal=self.legal[s0:s1],
+            regions=self.regions[s0:s1],
+            seed=int(self.seeds[i]),
+            terminated=bool(self.terminated[i]),
+            success=bool(self.success[i]),
+            episode=int(self.episodes[i]),
+        )
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    @property
+    def env_name(self) -> str:
+        return self.meta["env"]
+
+    @property
+    def env_config(self) -> dict[str, Any]:
+        return self.meta["env_config"]
+
+    @property
+    def region_features(self) -> tuple[RegionFeature, ...]:
+        """The region features (with the ranges of this data's environment config)."""
+        return tuple(RegionFeature.from_dict(d) for d in self.meta["region_features"])
+
+    def step_slice(self, i: int) -> slice:
+        """Rows of trajectory ``i`` in the step arrays (actions, rewards, marks)."""
+        return slice(int(self._step_offsets[i]), int(self._step_offsets[i + 1]))
+
+    def state_slice(self, i: int) -> slice:
+        """Rows of trajectory ``i`` in the state arrays (features, legal, regions)."""
+        return slice(int(self._state_offsets[i]), int(self._state_offsets[i + 1]))
+
+    def next_state_regions(self) -> np.ndarray:
+        """Region values of the state each decision led to, aligned with the step arrays.
+
+        Simulated users mark a decision by where it took the agent, so a step's
+        mark is a function of these rows.
+        """
+        keep = np.ones(len(self.features), dtype=bool)
+        keep[self._state_offsets[:-1]] = False  # drop every start state
+        return self.regions[keep]
+
+    def subset(self, indices: Iterable[int]) -> "TrajectoryDataset":
+        idx = [int(i) for i in indices]
+        return TrajectoryDataset.from_trajectories(self.meta, [self[i] for i in idx])
+
+    # --- files -------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        arrays = {name: getattr(self, name) for name in _STATE_ARRAYS + _STEP_ARRAYS + _TRAJ_ARRAYS}
+        meta = dict(self.meta, format=FORMAT, format_version=FORMAT_VERSION, count=len(self))
+        arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
+        return save_npz_atomic(path, arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, expect_env: str | None = None) -> "TrajectoryDataset":
+        arrays, meta = load_npz(path, FORMAT, "trajectory dataset")
+        missing = [k for k in _STATE_ARRAYS + _STEP_ARRAYS + _TRAJ_ARRAYS if k not in arrays]
+        if missing:
+            raise UserError(f"{path}: not a dpf trajectory dataset (missing {', '.join(missing)})")
+        if expect_env is not None and meta.get("env") != expect_env:
+            raise UserError(f"{path}: dataset is for environment {meta.get('env')!r}, not {expect_env!r}")
+        return cls(meta=meta, **{k: arrays[k] for k in _STATE_ARRAYS + _STEP_ARRAYS + _TRAJ_ARRAYS})
+
+    def fingerprint(self) -> str:
+        """sha256 over the actions, seeds and lengths: identifies the data a label file refers to."""
+        h = hashlib.sha256()
+        for arr in (self.lengths, self.seeds, self.actions):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()
+
+
+def dataset_meta(env, source: dict[str, Any]) -> dict[str, Any]:
+    """Metadata block for a dataset recorded from ``env`` (a DPFEnv)."""
+    spec = env.spec_info
+    regions = getattr(env, "region_features", spec.region_features)
+    return {
+        "env": spec.name,
+        "env_config": env.config,
+        "feature_names": list(spec.feature_names),
+        "action_names": list(spec.action_names),
+        "region_names": [rf.name for rf in regions],
+        "region_features": [asdict(rf) for rf in regions],
+        "source": source,
+    }
+
+
+class EpisodeRecorder:
+    """Collects one episode's states and decisions as the agent plays."""
+
+    def __init__(self, seed: int, obs: np.ndarray, info: dict[str, Any], episode: int = 0):
+        self.seed = int(seed)
+        self.episode = episode
+        self._features = [np.asarray(obs, dtype=np.float32)]
+        self._legal = [np.asarray(info["legal"], dtype=bool)]
+        self._regions = [np.asarray(info["regions"], dtype=np.float32)]
+        self._actions: list[int] = []
+        self._rewards: list[float] = []
+
+    def step(self, action: int, reward: float, obs: np.ndarray, info: dict[str, Any]) -> None:
+        self._actions.append(int(action))
+        self._rewards.append(float(reward))
+        self._features.append(np.asarray(obs, dtype=np.float32))
+        self._legal.append(np.asarray(info["legal"], dtype=bool))
+        self._regions.append(np.asarray(info["regions"], dtype=np.float32))
+
+    def finish(self, terminated: bool, success: bool) -> Trajectory:
+        return Trajectory(
+            features=np.stack(self._features),
+            actions=np.array(self._actions, dtype=np.int64),
+            rewards=np.array(self._rewards, dtype=np.float32),
+            legal=np.stack(self._legal),
+            regions=np.stack(self._regions),
+            seed=self.seed,
+            terminated=bool(terminated),
+            success=bool(success),
+            episode=self.episode,
+        )
+
+
+def save_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
+    """Write an ``.npz`` under a temporary name and rename it: a crash never leaves half a file."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_npz(path: str | os.PathLike, fmt: str, what: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Load an ``.npz`` of ours as plain arrays (``allow_pickle=False``) and its JSON meta."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file (expected a {what} .npz)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise UserError(f"{path}: not a readable {what} ({exc.__class__.__name__})") from None
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+    except (KeyError, json.JSONDecodeError):
+        raise UserError(f"{path}: not a dpf {what} (no metadata)") from None
+    if meta.get("format") != fmt:
+        raise UserError(f"{path}: not a dpf {what} (format {meta.get('format')!r}, expected {fmt!r})")
+    return arrays, meta

@@ -1,0 +1,37 @@
+"""Small builders shared by tests: hand-made trajectories with known regions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dpf_gui.data.trajectories import Trajectory, TrajectoryDataset
+from dpf_gui.envs import make_env
+from dpf_gui.data.trajectories import dataset_meta
+
+
+def handmade_dataset(env_name: str, region_rows: list[list[list[float]]], seed0: int = 0) -> TrajectoryDataset:
+    """A dataset whose trajectories visit the given region values (one list of T+1 rows each).
+
+    Features and actions are dummies: only the region columns matter to a simulated user.
+    """
+    env = make_env(env_name)
+    spec = env.spec_info
+    trajs = []
+    for k, rows in enumerate(region_rows):
+        regions = np.asarray(rows, dtype=np.float32)
+        t = len(regions) - 1
+        trajs.append(
+            Trajectory(
+                features=np.zeros((t + 1, spec.n_features), np.float32),
+                actions=np.zeros(t, np.int64),
+                rewards=np.zeros(t, np.float32),
+                legal=np.ones((t + 1, spec.n_actions), bool),
+                regions=regions,
+                seed=seed0 + k,
+                terminated=True,
+                success=True,
+                episode=k,
+            )
+        )
+    env.close()
+    return TrajectoryDataset.from_trajectories(dataset_meta(env, {"kind": "handmade"}), trajs)

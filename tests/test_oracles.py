@@ -1,0 +1,113 @@
+"""Simulated users: presets on hand-made trajectories with known scores, and noise statistics."""
+
+import numpy as np
+import pytest
+
+from dpf_gui.envs import env_spec
+from dpf_gui.errors import UserError
+from dpf_gui.oracles import FeedbackNoise, label_dataset, step_marks
+from dpf_gui.wish import make_wish
+from tests.helpers import handmade_dataset
+
+TERR = env_spec("gridnav").region_features[2].categories
+P, T, S, G, SC = (float(TERR.index(n)) for n in ("plain", "toll", "start", "goal", "scenic"))
+
+
+def _preset_scores(env, rows, preset):
+    data = handmade_dataset(env, rows)
+    wish = make_wish(data.region_features, preset=env_spec(env).preset(preset))
+    return label_dataset(data, wish, FeedbackNoise(), seed=0).scores.tolist()
+
+
+def test_gridnav_presets_on_the_toll_road_and_the_detour():
+    toll_path = [[0, 5, S]] + [[x, 5, T if 3 <= x <= 6 else (G if x == 9 else P)] for x in range(1, 10)]
+    detour = [[0, 5, S], [0, 4, S], [0, 3, P], [1, 3, P]] + [[x, 3, SC] for x in range(2, 8)] + [[8, 3, P]]
+    rows = [toll_path, detour]
+    assert _preset_scores("gridnav", rows, "avoid") == [-4.0, 0.0]
+    assert _preset_scores("gridnav", rows, "prefer") == [0.0, 6.0]
+    assert _preset_scores("gridnav", rows, "mixed") == [-4.0, 6.0]
+
+
+def test_highway_presets_count_lane_steps():
+    # the start state's lane is not marked: a mark is for where a decision led
+    rows = [[[0, 25], [0, 25], [1, 25], [2, 25], [2, 30], [2, 30], [3, 25]]]
+    assert _preset_scores("highway", rows, "avoid") == [-1.0]
+    assert _preset_scores("highway", rows, "prefer") == [3.0]
+    assert _preset_scores("highway", rows, "mixed") == [2.0]
+
+
+def test_pong_presets_edges_and_middle_band():
+    rows = [[[0.5], [0.05], [0.1], [0.5], [0.6], [0.95], [0.3]]]
+    assert _preset_scores("pong", rows, "avoid") == [-3.0]
+    assert _preset_scores("pong", rows, "prefer") == [2.0]
+    assert _preset_scores("pong", rows, "mixed") == [-1.0]
+
+
+def test_marks_align_with_decisions():
+    data = handmade_dataset("highway", [[[0, 20], [2, 20], [2, 20]], [[2, 20], [0, 20]]])
+    wish = make_wish(data.region_features, prefer=["lane=2"], avoid=["lane=0"])
+    assert step_marks(data, wish).tolist() == [1, 1, -1]
+    assert len(step_marks(data, wish)) == len(data.actions)
+
+
+def _big_dataset(n=2000):
+    rng = np.random.default_rng(5)
+    rows = []
+    for _ in range(n):
+        t = int(rng.integers(5, 15))
+        rows.append([[int(rng.integers(0, 4)), 25.0] for _ in range(t + 1)])
+    return handmade_dataset("highway", rows)
+
+
+@pytest.fixture(scope="module")
+def big():
+    data = _big_dataset()
+    wish = make_wish(data.region_features, prefer=["lane=2"], avoid=["lane=0"])
+    return data, wish
+
+
+def test_noise_free_scores_are_the_true_scores(big):
+    data, wish = big
+    lab = label_dataset(data, wish, FeedbackNoise(), seed=1)
+    assert np.array_equal(lab.scores, lab.true_scores)
+    assert lab.labelled.all()
+    assert lab.marks.sum() == lab.true_scores.sum()
+
+
+def test_noise_statistics_at_a_fixed_seed(big):
+    data, wish = big
+    flip = label_dataset(data, wish, FeedbackNoise(flip=0.1), seed=1)
+    nz = flip.true_scores != 0
+    flipped = np.mean(flip.scores[nz] == -flip.true_scores[nz])
+    assert 0.08 < flipped < 0.12
+
+    skip = label_dataset(data, wish, FeedbackNoise(skip=0.2), seed=1)
+    assert 0.18 < 1 - skip.labelled.mean() < 0.22
+
+    gauss = label_dataset(data, wish, FeedbackNoise(sigma=2.0), seed=1)
+    resid = gauss.scores - gauss.true_scores
+    assert abs(resid.mean()) < 0.15 and 1.9 < resid.std() < 2.1
+
+    binary = label_dataset(data, wish, FeedbackNoise(binary=True), seed=1)
+    assert set(np.unique(binary.scores)) <= {-1.0, 0.0, 1.0}
+    assert np.array_equal(binary.scores, np.sign(binary.true_scores))
+
+    noisy_binary = label_dataset(data, wish, FeedbackNoise(binary=True, flip=0.1), seed=1)
+    wrong = np.mean(noisy_binary.scores[nz] != np.sign(noisy_binary.true_scores[nz]))
+    assert 0.08 < wrong < 0.12
+
+
+def test_noise_is_deterministic_by_seed(big):
+    data, wish = big
+    noise = FeedbackNoise(binary=True, flip=0.2, skip=0.3, sigma=1.0)
+    a = label_dataset(data, wish, noise, seed=7)
+    b = label_dataset(data, wish, noise, seed=7)
+    c = label_dataset(data, wish, noise, seed=8)
+    assert np.array_equal(a.scores, b.scores) and np.array_equal(a.labelled, b.labelled)
+    assert not np.array_equal(a.scores, c.scores)
+
+
+@pytest.mark.parametrize("kwargs", [{"flip": 1.5}, {"skip": -0.1}, {"sigma": -1.0}])
+def test_bad_noise_options(kwargs):
+    with pytest.raises(UserError):
+        FeedbackNoise(**kwargs)

@@ -1,0 +1,84 @@
+"""Region expressions: parsing (valid and invalid) and matching."""
+
+import numpy as np
+import pytest
+
+from dpf_gui.envs import env_spec
+from dpf_gui.errors import UserError
+from dpf_gui.wish import make_wish, parse_expression
+
+HW = env_spec("highway").region_features
+GRID = env_spec("gridnav").region_features
+PONG = env_spec("pong").region_features
+
+
+@pytest.mark.parametrize(
+    "text, rows, expected",
+    [
+        ("lane=0", [[0, 20], [1, 20], [3, 30]], [True, False, False]),
+        ("lane=1,3", [[0, 20], [1, 20], [3, 30]], [False, True, True]),
+        ("speed=25..", [[0, 24.9], [1, 25], [3, 30]], [False, True, True]),
+        ("speed=..25", [[0, 24.9], [1, 25], [3, 30]], [True, True, False]),
+        ("lane=1..2&speed=20..26", [[1, 20], [2, 27], [3, 21], [2, 26]], [True, False, False, True]),
+        (" lane = 2 ", [[2, 0], [1, 0]], [True, False]),
+    ],
+)
+def test_highway_expressions_match(text, rows, expected):
+    expr = parse_expression(text, HW)
+    assert expr.matches(np.array(rows, np.float32)).tolist() == expected
+
+
+def test_category_and_conjunction_on_grid():
+    terrains = GRID[2].categories
+    toll = terrains.index("toll")
+    rows = np.array([[4, 5, toll], [3, 2, 0], [4, 1, 0]], np.float32)
+    assert parse_expression("terrain=toll", GRID).matches(rows).tolist() == [True, False, False]
+    assert parse_expression("x=3..5&y=0..4", GRID).matches(rows).tolist() == [False, True, True]
+    assert parse_expression("terrain=toll,plain", GRID).matches(rows).tolist() == [True, True, True]
+
+
+def test_pong_open_bounds():
+    rows = np.array([[0.0], [0.15], [0.5], [0.9]], np.float32)
+    assert parse_expression("paddle=..0.15", PONG).matches(rows).tolist() == [True, True, False, False]
+    assert parse_expression("paddle=0.35..0.65", PONG).matches(rows).tolist() == [False, False, True, False]
+
+
+@pytest.mark.parametrize(
+    "text, features, fragment",
+    [
+        ("", HW, "empty region expression"),
+        ("lane", HW, "malformed term"),
+        ("lane>2", HW, "malformed term"),
+        ("lanes=2", HW, "unknown region feature 'lanes'"),
+        ("lane=", HW, "missing value"),
+        ("lane=7", HW, "out of range"),
+        ("lane=1.5", HW, "whole numbers"),
+        ("lane=two", HW, "not a number"),
+        ("speed=30..20", HW, "lower bound"),
+        ("speed=..", HW, "at least one bound"),
+        ("speed=nan", HW, "finite"),
+        ("paddle=1.5..", PONG, "out of range"),
+        ("terrain=swamp", GRID, "unknown terrain 'swamp'"),
+        ("terrain=toll..scenic", GRID, "ranges do not apply"),
+        ("x=1&", GRID, "malformed term"),
+    ],
+)
+def test_invalid_expressions_name_the_problem(text, features, fragment):
+    with pytest.raises(UserError, match=fragment.replace("(", r"\(")):
+        parse_expression(text, features)
+
+
+def test_unknown_feature_lists_the_allowed_ones():
+    with pytest.raises(UserError, match="allowed: lane, speed"):
+        parse_expression("paddle=0.5", HW)
+
+
+def test_wish_modes_and_marks():
+    assert make_wish(HW, avoid=["lane=0"]).mode == "avoid"
+    assert make_wish(HW, prefer=["lane=2"]).mode == "prefer"
+    wish = make_wish(HW, prefer=["lane=2"], avoid=["lane=0", "speed=28.."])
+    assert wish.mode == "mixed"
+    rows = np.array([[0, 20], [2, 20], [2, 29], [1, 29], [1, 20]], np.float32)
+    assert wish.marks(rows).tolist() == [-1, 1, 0, -1, 0]
+    with pytest.raises(UserError, match="no wish given"):
+        make_wish(HW)
