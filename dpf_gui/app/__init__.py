@@ -1,0 +1,1 @@
+"""The Qt desktop application: the only part of dpf_gui that imports Qt."""

@@ -1,0 +1,282 @@
+"""The ``dpf`` command line: everything the app does, scriptable.
+
+Each sub-command is a thin layer over a core function. User mistakes raise
+:class:`UserError` (or are argparse errors) and end as one line on stderr with
+exit code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from dpf_gui.errors import UserError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (no usage dump) and exit code 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def _command(name: str, help: str, epilog: str, build: Callable[[argparse.ArgumentParser], None]):
+    def register(fn: Callable[[argparse.Namespace], int]):
+        COMMANDS[name] = fn
+        fn.cli_spec = (help, epilog, build)  # type: ignore[attr-defined]
+        return fn
+
+    return register
+
+
+# --- shared option helpers ---------------------------------------------------
+def _check_out(path: str, force: bool) -> Path:
+    out = Path(path)
+    if out.exists() and not force:
+        raise UserError(f"{out} already exists; pass --force to overwrite it")
+    return out
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text} must be >= {low}")
+        return value
+
+    return parse
+
+
+_nonneg_int = _int_at_least(0)
+_pos_int = _int_at_least(1)
+
+
+def _prob(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability (0..1)")
+    return value
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
+    return value
+
+
+def add_wish_options(p: argparse.ArgumentParser, required: bool) -> None:
+    g = p.add_argument_group("the wish (a preset, or region expressions)")
+    g.add_argument("--preset", choices=("avoid", "prefer", "mixed"), help="the environment's named wish")
+    g.add_argument("--prefer", action="append", default=[], metavar="EXPR", help="preferred region (repeatable, OR-ed)")
+    g.add_argument("--avoid", action="append", default=[], metavar="EXPR", help="avoided region (repeatable, OR-ed)")
+    p.set_defaults(_wish_required=required)
+
+
+def wish_from_args(args: argparse.Namespace, region_features, env_name: str):
+    """The wish the options describe, or None when none was given and none is required."""
+    from dpf_gui.envs import env_spec
+    from dpf_gui.wish import make_wish
+
+    if args.preset and (args.prefer or args.avoid):
+        raise UserError("give either --preset or --prefer/--avoid expressions, not both")
+    if not (args.preset or args.prefer or args.avoid):
+        if args._wish_required:
+            raise UserError("no wish given: use --preset avoid|prefer|mixed, or --prefer EXPR / --avoid EXPR")
+        return None
+    preset = env_spec(env_name).preset(args.preset) if args.preset else None
+    return make_wish(region_features, prefer=args.prefer, avoid=args.avoid, preset=preset)
+
+
+# --- dpf envs ----------------------------------------------------------------
+def _build_envs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
+
+
+@_command(
+    "envs",
+    "list the environments, their actions, features, region features and presets",
+    "examples:\n  dpf envs\n  dpf envs --json > envs.json",
+    _build_envs,
+)
+def cmd_envs(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from dpf_gui.envs import ENV_NAMES, env_spec
+
+    specs = [env_spec(n) for n in ENV_NAMES]
+    if args.json:
+        out = []
+        for s in specs:
+            out.append(
+                {
+                    "name": s.name,
+                    "title": s.title,
+                    "actions": list(s.action_names),
+                    "features": list(s.feature_names),
+                    "region_features": [asdict(rf) for rf in s.region_features],
+                    "presets": [asdict(p) for p in s.presets],
+                }
+            )
+        print(json.dumps(out, indent=2))
+        return 0
+    for s in specs:
+        print(f"{s.name}  ({s.title})")
+        print(f"  actions ({s.n_actions}): {', '.join(s.action_names)}")
+        print(f"  features ({s.n_features}): {', '.join(s.feature_names)}")
+        print("  region features:")
+        for rf in s.region_features:
+            desc = f"  {rf.description}" if rf.description else ""
+            print(f"    {rf.name:<8} {rf.describe_range()}{desc}")
+        print("  presets:")
+        for p in s.presets:
+            parts = [f"prefer {' | '.join(p.prefer)}" if p.prefer else "", f"avoid {' | '.join(p.avoid)}" if p.avoid else ""]
+            print(f"    {p.name:<7} {'; '.join(x for x in parts if x)}")
+        print()
+    return 0
+
+
+# --- dpf rollout ---------------------------------------------------------------
+def _build_rollout(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", required=True, help="gridnav, highway or pong")
+    p.add_argument("--policy", default="random", help="'random' or a task-agent checkpoint directory (default: random)")
+    p.add_argument("--episodes", type=_pos_int, default=10, help="number of episodes (default: 10)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="run seed: fixes every episode's reset seed (default: 0)")
+    p.add_argument("--out", required=True, help="dataset file to write (.npz)")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@_command(
+    "rollout",
+    "play a policy for N episodes and record them as a trajectory dataset",
+    "examples:\n"
+    "  dpf rollout --env gridnav --policy random --episodes 50 --seed 1 --out gridnav_random.npz\n"
+    "  dpf rollout --env pong --policy models/pong --episodes 20 --seed 7 --out pong_agent.npz",
+    _build_rollout,
+)
+def cmd_rollout(args: argparse.Namespace) -> int:
+    from dpf_gui.envs import env_class
+    from dpf_gui.rollout import random_policy, rollout
+
+    env_class(args.env)  # validates the name first
+    out = _check_out(args.out, args.force)
+    if args.policy == "random":
+        policy, source = random_policy(args.seed), {"kind": "rollout", "policy": "random"}
+    else:
+        from dpf_gui.agents.task_agent import TaskAgent
+
+        agent = TaskAgent.load(args.policy, expect_env=args.env)
+        policy, source = agent.act, {"kind": "rollout", "policy": str(args.policy)}
+    data = rollout(args.env, policy, args.episodes, args.seed, source=source, progress=not args.quiet)
+    path = data.save(out)
+    succ = data.success.mean() if len(data) else 0.0
+    print(f"wrote {path}: {len(data)} trajectories, {int(data.lengths.sum())} decisions, task success {succ:.0%}")
+    return 0
+
+
+# --- dpf label -------------------------------------------------------------------
+def _build_label(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="trajectory dataset (.npz) to label")
+    add_wish_options(p, required=True)
+    g = p.add_argument_group("feedback noise (all seeded)")
+    g.add_argument("--binary", action="store_true", help="give only the sign of each score (-1, 0, +1)")
+    g.add_argument("--flip", type=_prob, default=0.0, metavar="P", help="probability of flipping a score's sign")
+    g.add_argument("--skip", type=_prob, default=0.0, metavar="P", help="probability of leaving a trajectory unlabelled")
+    g.add_argument("--sigma", type=_nonneg_float, default=0.0, help="std. dev. of Gaussian noise added to scores")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="noise seed (default: 0)")
+    p.add_argument("--out", required=True, help="label file to write (.npz)")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+
+
+@_command(
+    "label",
+    "label a dataset's trajectories with a simulated user",
+    "A step is marked +1 when it leads into a preferred region, -1 into an\n"
+    "avoided one; a trajectory's score is the sum of its marks.\n\n"
+    "Region expressions: NAME=V, NAME=V1,V2, NAME=LO..HI (LO.. or ..HI open),\n"
+    "terms joined with '&'; see `dpf envs` for names and ranges.\n\n"
+    "examples:\n"
+    "  dpf label --data models/gridnav/trajectories.npz --preset mixed --seed 0 --out labels.npz\n"
+    "  dpf label --data hw.npz --avoid lane=0 --prefer 'lane=2&speed=..25' --out hw_labels.npz\n"
+    "  dpf label --data pong.npz --preset avoid --binary --flip 0.1 --skip 0.2 --seed 3 --out l.npz",
+    _build_label,
+)
+def cmd_label(args: argparse.Namespace) -> int:
+    from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.oracles import FeedbackNoise, label_dataset
+
+    data = TrajectoryDataset.load(args.data)
+    wish = wish_from_args(args, data.region_features, data.env_name)
+    out = _check_out(args.out, args.force)
+    noise = FeedbackNoise(binary=args.binary, flip=args.flip, skip=args.skip, sigma=args.sigma)
+    labels = label_dataset(data, wish, noise, args.seed)
+    labels.meta["data_path"] = str(args.data)
+    path = labels.save(out)
+    s = labels.scores[labels.labelled]
+    print(
+        f"wrote {path}: {labels.count} of {len(labels)} trajectories labelled ({wish.mode}); "
+        f"score mean {s.mean() if len(s) else 0:.2f}, min {s.min() if len(s) else 0:.2f}, max {s.max() if len(s) else 0:.2f}"
+    )
+    return 0
+
+
+# --- entry point -------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dpf",
+        description="Dynamic Policy Fusion: personalise a trained RL agent from trajectory feedback.",
+        epilog="Run `dpf COMMAND --help` for a command's options and examples.",
+        formatter_class=_formatter,
+    )
+    from dpf_gui import __version__
+
+    parser.add_argument("--version", action="version", version=f"dpf-gui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, fn in COMMANDS.items():
+        help_text, epilog, build = fn.cli_spec  # type: ignore[attr-defined]
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog, formatter_class=_formatter)
+        build(p)
+        p.set_defaults(_run=fn)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args._run(args) or 0)
+    except UserError as exc:
+        print(f"dpf {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"dpf {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

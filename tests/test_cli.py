@@ -1,0 +1,101 @@
+"""The `dpf` command line: happy paths and every user-error path (one line, exit code 2)."""
+
+import json
+
+import pytest
+
+from dpf_gui.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_user_error(capsys, fragment, *argv):
+    with pytest.raises(SystemExit) as exc_info:  # argparse-level errors exit directly
+        code = main(list(argv))
+        raise SystemExit(code)
+    out, err = capsys.readouterr()
+    assert exc_info.value.code == 2, (out, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def gridnav_data(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "g.npz"
+    assert main(["rollout", "--env", "gridnav", "--episodes", "8", "--seed", "1", "--out", str(path), "--quiet"]) == 0
+    return path
+
+
+def test_envs_lists_everything(capsys):
+    code, out, _ = run(capsys, "envs")
+    assert code == 0
+    for word in ("gridnav", "highway", "pong", "LANE_LEFT", "terrain", "paddle", "lane", "speed", "presets"):
+        assert word in out
+    code, out, _ = run(capsys, "envs", "--json")
+    specs = {s["name"]: s for s in json.loads(out)}
+    assert specs["highway"]["features"][-1] == "ego_lane" and len(specs["highway"]["features"]) == 26
+    assert {p["name"] for p in specs["pong"]["presets"]} == {"avoid", "prefer", "mixed"}
+
+
+def test_rollout_and_label(capsys, gridnav_data, tmp_path):
+    out_path = tmp_path / "labels.npz"
+    code, out, _ = run(capsys, "label", "--data", str(gridnav_data), "--preset", "mixed", "--seed", "2", "--out", str(out_path))
+    assert code == 0 and "8 of 8 trajectories labelled (mixed)" in out
+    code, out, _ = run(
+        capsys, "label", "--data", str(gridnav_data), "--avoid", "x=4..5&y=5", "--prefer", "terrain=scenic",
+        "--binary", "--flip", "0.1", "--skip", "0.5", "--out", str(tmp_path / "l2.npz"),
+    )
+    assert code == 0 and "(mixed)" in out
+
+
+def test_existing_output_is_not_overwritten_without_force(capsys, gridnav_data, tmp_path):
+    target = tmp_path / "keep.npz"
+    target.write_bytes(b"user data")
+    assert_user_error(capsys, "already exists", "label", "--data", str(gridnav_data), "--preset", "avoid", "--out", str(target))
+    assert target.read_bytes() == b"user data"
+
+
+def test_help_has_examples(capsys):
+    for cmd in ("envs", "rollout", "label"):
+        with pytest.raises(SystemExit) as e:
+            main([cmd, "--help"])
+        assert e.value.code == 0
+        assert "example" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["rollout", "--env", "atari", "--out", "x.npz"], "unknown environment 'atari'; allowed: gridnav, highway, pong"),
+        (["rollout", "--env", "gridnav", "--episodes", "0", "--out", "x.npz"], "must be >= 1"),
+        (["rollout", "--env", "gridnav", "--seed", "abc", "--out", "x.npz"], "not a whole number"),
+        (["rollout", "--env", "gridnav", "--policy", "no/such/dir", "--out", "x.npz"], "no/such/dir"),
+        (["label", "--data", "missing.npz", "--preset", "avoid", "--out", "l.npz"], "missing.npz: no such file"),
+        (["label", "--data", "DATA", "--avoid", "lane=0", "--out", "l.npz"], "unknown region feature 'lane'"),
+        (["label", "--data", "DATA", "--avoid", "x<3", "--out", "l.npz"], "malformed term"),
+        (["label", "--data", "DATA", "--avoid", "x=12", "--out", "l.npz"], "out of range"),
+        (["label", "--data", "DATA", "--prefer", "terrain=lava", "--out", "l.npz"], "unknown terrain 'lava'"),
+        (["label", "--data", "DATA", "--out", "l.npz"], "no wish given"),
+        (["label", "--data", "DATA", "--preset", "avoid", "--avoid", "x=1", "--out", "l.npz"], "not both"),
+        (["label", "--data", "DATA", "--preset", "sideways", "--out", "l.npz"], "invalid choice: 'sideways'"),
+        (["label", "--data", "DATA", "--preset", "avoid", "--flip", "2", "--out", "l.npz"], "not a probability"),
+        (["label", "--data", "DATA", "--preset", "avoid", "--sigma", "-1", "--out", "l.npz"], "must be >= 0"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_user_errors(capsys, gridnav_data, tmp_path, monkeypatch, argv, fragment):
+    monkeypatch.chdir(tmp_path)
+    argv = [str(gridnav_data) if a == "DATA" else a for a in argv]
+    assert_user_error(capsys, fragment, *argv)
+
+
+def test_label_refuses_a_file_that_is_not_a_dataset(capsys, tmp_path):
+    bogus = tmp_path / "notes.npz"
+    bogus.write_text("hello")
+    assert_user_error(capsys, "not a readable trajectory dataset", "label", "--data", str(bogus), "--preset", "avoid", "--out", str(tmp_path / "l.npz"))
