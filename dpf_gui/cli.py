@@ -242,6 +242,54 @@ def cmd_label(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- dpf train-task ---------------------------------------------------------------
+def _build_train_task(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", required=True, help="gridnav, highway or pong")
+    p.add_argument("--steps", type=_pos_int, default=None, help="environment steps (default: per environment, see dpf_gui/agents/dqn.py)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="training seed (default: 0)")
+    p.add_argument("--out", required=True, help="checkpoint directory to write")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a DQNConfig hyperparameter (repeatable)")
+    p.add_argument("--force", action="store_true", help="write into --out even if it holds a checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@_command(
+    "train-task",
+    "train a DQN task agent and record every episode it plays",
+    "Writes DIR/weights.safetensors, DIR/model.json (sidecar), DIR/trajectories.npz,\n"
+    "DIR/training_curve.csv and .png. Ctrl-C stops early and still leaves a usable checkpoint.\n\n"
+    "examples:\n"
+    "  dpf train-task --env gridnav --steps 20000 --seed 0 --out models/gridnav\n"
+    "  dpf train-task --env pong --steps 1000000 --seed 0 --out runs/pong --set learning_rate=1e-4\n"
+    "  dpf train-task --env highway --seed 1 --out runs/hw --set threads=1",
+    _build_train_task,
+)
+def cmd_train_task(args: argparse.Namespace) -> int:
+    import signal
+
+    from dpf_gui.agents.dqn import train_dqn
+    from dpf_gui.envs import env_class
+
+    env_class(args.env)
+    out = Path(args.out)
+    if (out / "model.json").exists() and not args.force:
+        raise UserError(f"{out} already holds a checkpoint; pass --force to overwrite it")
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set learning_rate=1e-4")
+        overrides[key.strip()] = value.strip()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C saves, even when started in the background
+    result = train_dqn(args.env, args.steps, args.seed, out, config_overrides=overrides, progress=not args.quiet)
+    ev = result.metrics.get("eval", {})
+    state = "interrupted, saved" if result.interrupted else "done"
+    print(f"{state}: {out} ({result.steps} steps, {result.episodes} episodes, {result.wall_time_s:.0f} s)")
+    if ev:
+        print("greedy evaluation: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in ev.items()))
+    return 0
+
+
 # --- entry point -------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(

@@ -1,0 +1,207 @@
+"""The trained task policy, loaded from a checkpoint directory.
+
+A task-agent directory (what ``train_dqn`` writes)::
+
+    weights.safetensors   Q-network weights
+    model.json            sidecar (kind "task-dqn"; see dpf_gui.checkpoints)
+    trajectories.npz      the episodes played while training (TrajectoryDataset)
+    training_curve.csv    one row per training episode
+    training_curve.png    the same as a plot
+
+``TaskAgent`` gives Q-values, the greedy legal action and the Boltzmann task
+policy ``pi_phi(a|s) = softmax over legal a of Q(s, a) / T_phi``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from dpf_gui.agents.dqn import DATASET_FILE, KIND, QNetwork, masked_argmax
+from dpf_gui.errors import UserError
+
+
+def boltzmann(q: np.ndarray, legal: np.ndarray | None, temperature: float) -> np.ndarray:
+    """Softmax of ``q / temperature`` over the legal actions (0 for illegal ones); works on (A,) or (N, A)."""
+    if temperature <= 0:
+        raise ValueError("temperature must be > 0")
+    q = np.asarray(q, dtype=np.float64)
+    if legal is None:
+        legal = np.ones(q.shape, dtype=bool)
+    legal = np.asarray(legal, dtype=bool)
+    legal = legal | ~legal.any(axis=-1, keepdims=True)
+    z = np.where(legal, q / temperature, -np.inf)
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class TaskAgent:
+    """A Q-network plus its sidecar. Always runs on the CPU, in eval mode, without gradients."""
+
+    def __init__(self, network: QNetwork, sidecar: Mapping[str, Any], directory: str | Path | None = None):
+        self.network = network.to("cpu").eval()
+        self.sidecar: dict[str, Any] = dict(sidecar)
+        self.directory = Path(directory) if directory is not None else None
+        self.env_name: str = self.sidecar.get("env", "")
+        self.env_config: dict[str, Any] = dict(self.sidecar.get("env_config") or {})
+        self.action_names: list[str] = list(self.sidecar.get("action_names") or [])
+        self.feature_names: list[str] = list((self.sidecar.get("observation") or {}).get("features") or [])
+        self.n_actions: int = network.n_actions
+        self.n_features: int = network.n_features
+        #: fusion defaults stored with the model (e.g. {"T_phi": ...}); {} if none
+        self.fusion: dict[str, Any] = dict(self.sidecar.get("fusion") or {})
+
+    # --- loading ---------------------------------------------------------
+    @classmethod
+    def load(cls, directory: str | Path, expect_env: str | None = None) -> "TaskAgent":
+        """Load a task-DQN checkpoint directory; a wrong or damaged one is a :class:`UserError`."""
+        from dpf_gui.checkpoints import load_checkpoint
+
+        state, meta = load_checkpoint(directory, KIND, expect_env=expect_env)
+        arch = meta.get("architecture") or {}
+        try:
+            if arch.get("type", "mlp") != "mlp":
+                raise ValueError(f"architecture type {arch.get('type')!r}")
+            n_features = int(arch["n_features"])
+            n_actions = int(arch["n_actions"])
+            hidden = [int(h) for h in arch["hidden"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"checkpoint {directory}: model.json has no usable architecture ({exc})") from None
+        obs = meta.get("observation") or {}
+        if obs.get("n_features", n_features) != n_features or meta.get("n_actions", n_actions) != n_actions:
+            raise UserError(f"checkpoint {directory}: model.json disagrees with itself about feature/action counts")
+        _check_against_env(directory, meta)
+        net = QNetwork(n_features, n_actions, hidden)
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise UserError(f"checkpoint {directory}: weights do not fit the architecture ({first})") from None
+        return cls(net, meta, directory=directory)
+
+    # --- queries ---------------------------------------------------------
+    def q_values(self, obs: np.ndarray) -> np.ndarray:
+        """Q(s, .) for one observation: (A,) float32."""
+        return self.q_values_batch(np.asarray(obs, dtype=np.float32)[None])[0]
+
+    def q_values_batch(self, obs: np.ndarray) -> np.ndarray:
+        """Q(s, .) for a batch of observations (N, F): (N, A) float32."""
+        x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"expected observations of shape (N, {self.n_features}); got {tuple(x.shape)}")
+        with torch.no_grad():
+            return self.network(x).numpy()
+
+    def act(self, obs: np.ndarray, legal: np.ndarray | None = None) -> int:
+        """Greedy action among the legal ones (all actions if ``legal`` is None)."""
+        return masked_argmax(self.q_values(obs), legal)
+
+    def policy(self, obs: np.ndarray, legal: np.ndarray | None = None, temperature: float | None = None) -> np.ndarray:
+        """Task policy pi_phi(.|s): Boltzmann over legal actions at ``temperature``
+        (default: the stored fusion ``T_phi``, else 1)."""
+        t = float(temperature if temperature is not None else self.fusion.get("T_phi", 1.0))
+        return boltzmann(self.q_values(obs), legal, t)
+
+    # --- helpers ---------------------------------------------------------
+    def make_env(self, render_mode: str | None = None):
+        """The environment the agent was trained in (same config)."""
+        from dpf_gui.envs import make_env
+
+        return make_env(self.env_name, self.env_config, render_mode=render_mode)
+
+    @property
+    def dataset_path(self) -> Path | None:
+        """Path of the training trajectories stored next to the weights, if any."""
+        if self.directory is None:
+            return None
+        name = (self.sidecar.get("files") or {}).get("dataset", DATASET_FILE)
+        return self.directory / name
+
+    def __repr__(self) -> str:
+        return (f"TaskAgent(env={self.env_name!r}, features={self.n_features}, actions={self.n_actions}, "
+                f"hidden={list(self.network.hidden)}, steps={self.sidecar.get('steps')})")
+
+
+def _check_against_env(directory: str | Path, meta: Mapping[str, Any]) -> None:
+    """Refuse a checkpoint whose features/actions no longer match the environment's spec."""
+    from dpf_gui.envs import ENV_NAMES, env_spec
+
+    name = meta.get("env")
+    if name not in ENV_NAMES:
+        raise UserError(f"checkpoint {directory} is for unknown environment {name!r}; known: {', '.join(ENV_NAMES)}")
+    spec = env_spec(name)
+    feats = list((meta.get("observation") or {}).get("features") or [])
+    if feats and feats != list(spec.feature_names):
+        raise UserError(f"checkpoint {directory}: its observation features {feats} differ from "
+                        f"{name}'s current ones {list(spec.feature_names)} (retrain it)")
+    actions = list(meta.get("action_names") or [])
+    if actions and actions != list(spec.action_names):
+        raise UserError(f"checkpoint {directory}: its actions {actions} differ from {name}'s {list(spec.action_names)}")
+
+
+def evaluate_agent(agent: TaskAgent, episodes: int, seed: int = 0, env=None,
+                   env_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Play ``episodes`` greedy episodes (reset seeds drawn from ``seed``); return summary numbers."""
+    own_env = env is None
+    if own_env:
+        from dpf_gui.envs import make_env
+
+        env = make_env(agent.env_name, dict(env_config) if env_config is not None else agent.env_config)
+    rng = np.random.default_rng(seed)
+    returns, lengths, successes = [], [], []
+    try:
+        for _ in range(int(episodes)):
+            obs, info = env.reset(seed=int(rng.integers(0, 2**31 - 1)))
+            total, n = 0.0, 0
+            while True:
+                obs, r, terminated, truncated, info = env.step(agent.act(obs, info["legal"]))
+                total += float(r)
+                n += 1
+                if terminated or truncated:
+                    break
+            returns.append(total)
+            lengths.append(n)
+            successes.append(bool(info.get("task_success", False)))
+    finally:
+        if own_env:
+            env.close()
+    return {
+        "episodes": int(episodes),
+        "seed": int(seed),
+        "mean_return": float(np.mean(returns)) if returns else None,
+        "std_return": float(np.std(returns)) if returns else None,
+        "success_rate": float(np.mean(successes)) if successes else None,
+        "mean_length": float(np.mean(lengths)) if lengths else None,
+    }
+
+
+def q_scale_stats(agent: TaskAgent, dataset, max_states: int = 20_000, seed: int = 0) -> dict[str, Any]:
+    """Scale of the Q-values over stored states with >= 2 legal actions.
+
+    ``legal_std``: mean standard deviation of Q over the legal actions;
+    ``top2_gap``: mean gap between the best and second-best legal Q. These say
+    what task temperature ``T_phi`` makes the Boltzmann policy sharp or flat.
+    """
+    legal = np.asarray(dataset.legal, dtype=bool)
+    rows = np.flatnonzero(legal.sum(axis=1) >= 2)
+    if len(rows) == 0:
+        return {"states": 0}
+    if len(rows) > max_states:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, size=max_states, replace=False))
+    q = agent.q_values_batch(dataset.features[rows]).astype(np.float64)
+    m = legal[rows]
+    qm = np.where(m, q, np.nan)
+    srt = -np.sort(-np.where(m, q, -np.inf), axis=1)
+    return {
+        "states": int(len(rows)),
+        "mean_q": float(np.nanmean(qm)),
+        "legal_std": float(np.mean(np.nanstd(qm, axis=1))),
+        "top2_gap": float(np.mean(srt[:, 0] - srt[:, 1])),
+    }
+
+
+__all__ = ["TaskAgent", "boltzmann", "evaluate_agent", "q_scale_stats"]

@@ -1,0 +1,219 @@
+"""Checkpoint I/O: weights as data, never as code.
+
+A checkpoint is a directory::
+
+    DIR/weights.safetensors   the tensors (safetensors: no pickle, no code)
+    DIR/model.json            the sidecar: what the weights are and how they were made
+
+The sidecar is a JSON object. Keys every dpf checkpoint carries (extra keys are
+allowed and kept)::
+
+    kind             "task-dqn", "intent", ...: what the weights are for
+    env              environment name ("gridnav", "highway", "pong")
+    env_config       the environment config the model was trained under
+    observation      {"features": [...], "n_features": F}
+    n_actions        A
+    action_names     [...]
+    hyperparameters  {...} training configuration
+    architecture     {...} enough to rebuild the network
+    steps, seed, wall_time_s, metrics
+    weights_sha256   sha256 (hex) of weights.safetensors, written by save_checkpoint
+    created          ISO 8601 time of saving (UTC)
+    dpf_gui_version  package version that wrote it
+
+``load_checkpoint`` verifies the checksum before it reads a tensor and refuses a
+checkpoint of the wrong kind or for the wrong environment with a one-line
+:class:`~dpf_gui.errors.UserError`. Files are written under temporary names and
+renamed, so an interrupted save never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import torch
+
+from dpf_gui import __version__
+from dpf_gui.errors import UserError
+
+WEIGHTS_FILE = "weights.safetensors"
+SIDECAR_FILE = "model.json"
+
+#: sidecar keys that only save_checkpoint may set (update_sidecar refuses them)
+_PROTECTED = ("kind", "weights_sha256")
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _file_mode() -> int:
+    """The mode a plain ``open(..., "w")`` would give a new file (0o666 minus the umask)."""
+    umask = 0o022
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    umask = int(line.split()[1], 8)
+                    break
+    except (OSError, ValueError):
+        pass
+    return 0o666 & ~umask
+
+
+def _write_atomic(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it over ``path``."""
+    # not mkstemp: its 0600 mode would stick to the renamed file; this gets the umask's mode
+    tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"))
+    try:
+        write(tmp)
+        os.chmod(tmp, _file_mode())  # some writers (safetensors) create files 0600
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _write_json_atomic(path: Path, obj: Mapping[str, Any]) -> None:
+    text = json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n"
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+    _write_atomic(path, write)
+
+
+def _json_default(obj: Any) -> Any:
+    """Make numpy scalars/arrays, tuples-in-dataclasses and paths JSON-friendly."""
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars, torch tensors
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"sidecar value of type {type(obj).__name__} is not JSON serialisable")
+
+
+def save_checkpoint(directory: str | os.PathLike, state_dict: Mapping[str, torch.Tensor],
+                    sidecar: Mapping[str, Any]) -> Path:
+    """Write ``state_dict`` and its sidecar into ``directory`` (created if needed); return the directory.
+
+    ``sidecar`` must hold ``"kind"``; ``weights_sha256``, ``created`` and
+    ``dpf_gui_version`` are filled in here (``created``/``dpf_gui_version`` only
+    if the caller did not set them). The weights are written first, then the
+    sidecar, each under a temporary name renamed into place.
+    """
+    if not sidecar.get("kind"):
+        raise ValueError("checkpoint sidecar needs a 'kind'")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    from safetensors.torch import save_file
+
+    # safetensors wants contiguous, unshared CPU tensors
+    tensors = {str(k): v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
+    weights = directory / WEIGHTS_FILE
+    _write_atomic(weights, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
+
+    meta = dict(sidecar)
+    meta["weights_sha256"] = sha256_file(weights)
+    meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    meta.setdefault("dpf_gui_version", __version__)
+    _write_json_atomic(directory / SIDECAR_FILE, meta)
+    return directory
+
+
+def read_sidecar(directory: str | os.PathLike) -> dict[str, Any]:
+    """The sidecar of a checkpoint directory, without touching the weights."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise UserError(f"checkpoint {directory}: no such directory")
+    path = directory / SIDECAR_FILE
+    if not path.is_file():
+        raise UserError(f"checkpoint {directory}: missing {SIDECAR_FILE} (not a dpf checkpoint directory)")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"checkpoint {directory}: {SIDECAR_FILE} is not valid JSON ({exc.__class__.__name__})") from None
+    except OSError as exc:
+        raise UserError(f"checkpoint {directory}: cannot read {SIDECAR_FILE} ({exc.strerror})") from None
+    if not isinstance(meta, dict):
+        raise UserError(f"checkpoint {directory}: {SIDECAR_FILE} is not a JSON object")
+    return meta
+
+
+def load_checkpoint(directory: str | os.PathLike, kind: str | Iterable[str] | None,
+                    expect_env: str | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load and verify a checkpoint: ``(state_dict, sidecar)``.
+
+    ``kind`` is the kind expected (a string, several allowed kinds, or ``None``
+    for any). Every problem (missing directory or file, bad JSON, wrong kind,
+    wrong environment, checksum mismatch, unreadable weights) is a one-line
+    :class:`UserError`. Tensors are read with safetensors: no pickle, no code.
+    """
+    directory = Path(directory)
+    meta = read_sidecar(directory)
+    got_kind = meta.get("kind")
+    if kind is not None:
+        allowed = (kind,) if isinstance(kind, str) else tuple(kind)
+        if got_kind not in allowed:
+            want = " or ".join(repr(k) for k in allowed)
+            raise UserError(f"checkpoint {directory} is a {got_kind!r} model, not {want}")
+    if expect_env is not None and meta.get("env") != expect_env:
+        raise UserError(f"checkpoint {directory} was trained for {meta.get('env')!r}, not {expect_env!r}")
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise UserError(f"checkpoint {directory}: missing {WEIGHTS_FILE}")
+    want_sha = meta.get("weights_sha256")
+    if not isinstance(want_sha, str):
+        raise UserError(f"checkpoint {directory}: {SIDECAR_FILE} has no weights_sha256")
+    if sha256_file(weights) != want_sha.lower():
+        raise UserError(f"checkpoint {directory}: {WEIGHTS_FILE} does not match its checksum (file changed or corrupt)")
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise UserError(f"checkpoint {directory}: cannot read {WEIGHTS_FILE} ({exc.__class__.__name__})") from None
+    return state, meta
+
+
+def update_sidecar(directory: str | os.PathLike, **fields: Any) -> dict[str, Any]:
+    """Add or change sidecar fields (e.g. metrics after an evaluation); return the new sidecar.
+
+    A dict value is merged one level into an existing dict of the same key
+    (``update_sidecar(d, metrics={"eval": {...}})`` keeps the other metrics);
+    any other value replaces the old one. ``kind`` and ``weights_sha256`` cannot
+    be changed here. The file is rewritten atomically.
+    """
+    bad = [k for k in fields if k in _PROTECTED]
+    if bad:
+        raise ValueError(f"update_sidecar cannot change {', '.join(bad)}")
+    directory = Path(directory)
+    meta = read_sidecar(directory)
+    for key, value in fields.items():
+        if isinstance(value, Mapping) and isinstance(meta.get(key), dict):
+            merged = dict(meta[key])
+            merged.update(value)
+            meta[key] = merged
+        else:
+            meta[key] = value
+    _write_json_atomic(directory / SIDECAR_FILE, meta)
+    return meta
+
+
+__all__ = ["WEIGHTS_FILE", "SIDECAR_FILE", "save_checkpoint", "load_checkpoint", "read_sidecar",
+           "update_sidecar", "sha256_file"]
