@@ -290,6 +290,100 @@ def cmd_train_task(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- dpf evaluate -----------------------------------------------------------------
+def _strategies(text: str) -> list[str]:
+    from dpf_gui.fusion import STRATEGIES
+
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in STRATEGIES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown strategy {bad[0] if bad else text!r}; allowed: {', '.join(STRATEGIES)}")
+    return list(dict.fromkeys(names))
+
+
+def add_fusion_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("fusion parameters (defaults stored with the task agent)")
+    for name, help_text in (
+        ("T_phi", "task temperature"),
+        ("T_min", "lowest dynamic intent temperature"),
+        ("T_max", "highest dynamic intent temperature"),
+        ("k", "slope of the dynamic temperature"),
+        ("c", "collected intent reward at which T_psi = T_max/2"),
+        ("T_static", "intent temperature of static fusion"),
+    ):
+        g.add_argument(f"--{name.replace('_', '-')}", dest=f"fusion_{name}", type=float, default=None, metavar="X", help=help_text)
+    g.add_argument("--sample", action="store_true", help="sample from the fused policy instead of acting greedily")
+    g.add_argument("--markov", action="store_true", help="query the intent model without history (the authors' query)")
+
+
+def fusion_overrides(args: argparse.Namespace) -> dict:
+    out = {k[len("fusion_"):]: v for k, v in vars(args).items() if k.startswith("fusion_") and v is not None}
+    if args.sample:
+        out["sample"] = True
+    return out
+
+
+def _build_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", required=True, help="gridnav, highway or pong")
+    p.add_argument("--task", default=None, metavar="DIR", help="task-agent checkpoint (default: the shipped models/ENV)")
+    p.add_argument("--intent", default=None, metavar="DIR", help="intent-model checkpoint (needed by intent, static, dynamic, retrain)")
+    p.add_argument("--strategies", type=_strategies, default=["task"], help="comma-separated: task,intent,static,dynamic,retrain (default: task)")
+    p.add_argument("--episodes", type=_pos_int, default=100, help="evaluation episodes per strategy (default: 100)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="evaluation seed (held-out episode seeds; default: 0)")
+    add_wish_options(p, required=False)
+    add_fusion_options(p)
+    p.add_argument("--baselines", action="store_true", help="add the environment's baseline rows (highway: constant actions, pong: follow-ball)")
+    p.add_argument("--json", default=None, metavar="OUT", help="also write the table as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@_command(
+    "evaluate",
+    "play strategies on the same held-out episodes and print metrics with 95 % intervals",
+    "Metrics: task_success (gridnav goal, highway no crash, pong point won), task_return,\n"
+    "length; with a wish prefer_fraction / avoid_fraction (share of decisions leading into\n"
+    "the region); for fused strategies fusion_weight. JSON: {env, episodes, seed,\n"
+    "strategies: {NAME: {METRIC: {mean, ci95: [lo, hi]}}}}.\n\n"
+    "examples:\n"
+    "  dpf evaluate --env gridnav --strategies task --episodes 100 --seed 0\n"
+    "  dpf evaluate --env highway --strategies task --preset avoid --json hw.json\n"
+    "  dpf evaluate --env gridnav --intent runs/intent --strategies task,static,dynamic --preset avoid",
+    _build_evaluate,
+)
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from dpf_gui.envs import env_class
+    from dpf_gui.evaluate import evaluate
+    from dpf_gui.pipeline import build_agents, load_task_agent
+
+    env_class(args.env)
+    task = load_task_agent(args.env, args.task)
+    wish = wish_from_args(args, task_region_features(args.env, task), args.env)
+    agents = build_agents(task, args.strategies, intent_dir=args.intent, overrides=fusion_overrides(args), markov=args.markov)
+    if args.baselines:
+        from dpf_gui.agents.heuristics import baselines
+        from dpf_gui.fusion import BaselineAgent
+
+        for name, policy in baselines(args.env, task.action_names).items():
+            agents[name] = BaselineAgent(policy, task.n_actions)
+    result = evaluate(args.env, agents, args.episodes, args.seed, env_config=task.env_config, wish=wish, progress=not args.quiet)
+    if wish is not None:
+        result.extra["wish"] = wish.describe()
+    print(result.table())
+    if args.json:
+        print(f"wrote {result.save(args.json)}")
+    return 0
+
+
+def task_region_features(env_name: str, task):
+    """Region features of the task agent's environment config (gridnav layouts change x/y ranges)."""
+    from dpf_gui.envs import make_env
+
+    env = make_env(env_name, task.env_config)
+    features = getattr(env, "region_features", env.spec_info.region_features)
+    env.close()
+    return features
+
+
 # --- entry point -------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(

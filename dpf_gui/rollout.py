@@ -18,9 +18,19 @@ from dpf_gui.envs import DPFEnv, make_env
 Policy = Callable[[np.ndarray, np.ndarray], int]  # (features, legal mask) -> action
 
 
-def episode_seeds(seed: int, episodes: int) -> np.ndarray:
-    """The reset seeds of a run's episodes, derived from the run's seed."""
-    return np.random.default_rng(seed).integers(0, 2**31 - 1, size=episodes)
+#: Reset seeds are drawn from two disjoint ranges: recording and training use the
+#: lower half, evaluation the upper half, so an evaluation never replays an
+#: episode the agent was trained on.
+SEED_SPLIT = 2**30
+
+
+def episode_seeds(seed: int, episodes: int, held_out: bool = False) -> np.ndarray:
+    """The reset seeds of a run's episodes, derived from the run's seed.
+
+    ``held_out=True`` draws from the evaluation range.
+    """
+    seeds = np.random.default_rng(seed).integers(0, SEED_SPLIT, size=episodes)
+    return seeds + SEED_SPLIT if held_out else seeds
 
 
 def random_policy(seed: int) -> Policy:

@@ -99,3 +99,34 @@ def test_label_refuses_a_file_that_is_not_a_dataset(capsys, tmp_path):
     bogus = tmp_path / "notes.npz"
     bogus.write_text("hello")
     assert_user_error(capsys, "not a readable trajectory dataset", "label", "--data", str(bogus), "--preset", "avoid", "--out", str(tmp_path / "l.npz"))
+
+
+def test_evaluate_task_json_shape(capsys, tmp_path):
+    out = tmp_path / "eval.json"
+    code, text, _ = run(capsys, "evaluate", "--env", "gridnav", "--strategies", "task", "--episodes", "5", "--seed", "3",
+                        "--preset", "mixed", "--json", str(out), "--quiet")
+    assert code == 0 and "task_success" in text
+    report = json.loads(out.read_text())
+    assert report["env"] == "gridnav" and report["episodes"] == 5 and report["seed"] == 3
+    row = report["strategies"]["task"]
+    for metric in ("task_success", "task_return", "length", "prefer_fraction", "avoid_fraction"):
+        assert set(row[metric]) == {"mean", "ci95"}
+        lo, hi = row[metric]["ci95"]
+        assert lo <= row[metric]["mean"] <= hi
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["evaluate", "--env", "gridnav", "--strategies", "task,best"], "unknown strategy 'best'"),
+        (["evaluate", "--env", "gridnav", "--strategies", "dynamic"], "needs an intent model"),
+        (["evaluate", "--env", "gridnav", "--task", "models/pong"], "trained for 'pong', not 'gridnav'"),
+        (["evaluate", "--env", "gridnav", "--T-phi", "0"], "T_phi must be > 0"),
+        (["rollout", "--env", "gridnav", "--policy", "models/highway", "--out", "x.npz"], "trained for 'highway', not 'gridnav'"),
+    ],
+)
+def test_evaluate_user_errors(capsys, argv, fragment):
+    from dpf_gui.paths import models_root
+
+    argv = [str(models_root() / a[len("models/"):]) if a.startswith("models/") else a for a in argv]
+    assert_user_error(capsys, fragment, *argv)

@@ -50,6 +50,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dpf_gui.errors import UserError
+from dpf_gui.rollout import SEED_SPLIT
 
 KIND = "task-dqn"
 DATASET_FILE = "trajectories.npz"
@@ -572,7 +573,7 @@ def train_dqn(
     episode_seed_rng, explore_rng, replay_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
 
     def next_episode_seed() -> int:
-        return int(episode_seed_rng.integers(0, 2**31 - 1))
+        return int(episode_seed_rng.integers(0, SEED_SPLIT))  # the training half (see rollout.SEED_SPLIT)
 
     env = make_env(env_name, dict(env_config or {}))
     spec = env.spec_info

@@ -34,4 +34,27 @@ def pong_follow_ball(obs, dead_band: float = 0.05) -> int:
     return _PONG_NOOP
 
 
-__all__ = ["pong_follow_ball"]
+def constant_action(action: int):
+    """A policy that always asks for ``action`` (replaced by its environment when illegal)."""
+
+    def act(obs) -> int:
+        return int(action)
+
+    return act
+
+
+def baselines(env_name: str, action_names) -> dict[str, object]:
+    """The baseline policies a task agent of ``env_name`` must beat, by row name.
+
+    highway: every constant action (the issue's bar: beat the best of them);
+    pong: the paddle-follows-ball heuristic; gridnav: none (its bar is the
+    shortest path).
+    """
+    if env_name == "highway":
+        return {f"const-{name}": constant_action(i) for i, name in enumerate(action_names)}
+    if env_name == "pong":
+        return {"follow-ball": pong_follow_ball}
+    return {}
+
+
+__all__ = ["pong_follow_ball", "constant_action", "baselines"]

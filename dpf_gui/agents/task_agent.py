@@ -151,11 +151,12 @@ def evaluate_agent(agent: TaskAgent, episodes: int, seed: int = 0, env=None,
         from dpf_gui.envs import make_env
 
         env = make_env(agent.env_name, dict(env_config) if env_config is not None else agent.env_config)
-    rng = np.random.default_rng(seed)
+    from dpf_gui.rollout import episode_seeds
+
     returns, lengths, successes = [], [], []
     try:
-        for _ in range(int(episodes)):
-            obs, info = env.reset(seed=int(rng.integers(0, 2**31 - 1)))
+        for episode_seed in episode_seeds(seed, int(episodes), held_out=True):
+            obs, info = env.reset(seed=int(episode_seed))
             total, n = 0.0, 0
             while True:
                 obs, r, terminated, truncated, info = env.step(agent.act(obs, info["legal"]))

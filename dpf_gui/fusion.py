@@ -1,0 +1,223 @@
+"""Policy fusion: how the task agent and the intent model decide together.
+
+Strategies (selectable by name):
+
+* ``task``: greedy on the task Q-values.
+* ``intent``: greedy on the intent rewards r_t(a) (the paper's "RUDDER" row).
+* ``static``: greedy on the geometric mean of the task and intent Boltzmann
+  policies, fixed intent temperature ``T_static``.
+* ``dynamic``: the same with T_psi set every step from the intent reward
+  collected so far (METHOD.md section 6).
+* ``retrain``: greedy on a task network fine-tuned offline with a blended
+  reward (see :mod:`dpf_gui.agents.retrain`).
+
+Scales. Q-values and intent rewards differ in scale between environments and
+label types, so both enter the policies normalised: Q by the task agent's
+typical spread of legal Q-values (``q_scale``, measured on its own trajectories
+and stored in its sidecar), r by the intent model's RMS per-step reward
+(``reward_scale``, stored in its sidecar). Temperatures are therefore in units
+of "typical differences", and one set of defaults serves every environment.
+
+Every decision returns a :class:`Decision` with the diagnostics the app plots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Mapping
+
+import numpy as np
+
+from dpf_gui.errors import UserError
+
+STRATEGIES = ("task", "intent", "static", "dynamic", "retrain")
+FUSED = ("static", "dynamic")
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    """Temperatures of the fusion; the defaults are measured in docs/RESULTS.md."""
+
+    T_phi: float = 1.0  # task temperature (in units of q_scale)
+    T_min: float = 0.3  # lower bound of the dynamic intent temperature
+    T_max: float = 5.0  # upper bound of the dynamic intent temperature
+    k: float = 1.0  # slope of the temperature's sigmoid in the collected intent reward
+    c: float = 0.0  # collected intent reward at which T_psi = T_max / 2
+    T_static: float = 0.3  # intent temperature of static fusion
+    sample: bool = False  # sample from the fused policy instead of acting greedily
+
+    def __post_init__(self) -> None:
+        for name in ("T_phi", "T_min", "T_max", "T_static"):
+            if not getattr(self, name) > 0:
+                raise UserError(f"fusion parameter {name} must be > 0, got {getattr(self, name)}")
+        if self.T_min > self.T_max:
+            raise UserError(f"fusion parameter T_min ({self.T_min}) must not exceed T_max ({self.T_max})")
+        if not self.k >= 0:
+            raise UserError(f"fusion parameter k must be >= 0, got {self.k}")
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "FusionParams":
+        if not overrides:
+            return self
+        allowed = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - allowed)
+        if unknown:
+            raise UserError(f"unknown fusion parameter {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+        return replace(self, **dict(overrides))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def dynamic_temperature(collected: float, params: FusionParams) -> float:
+    """T_psi = max(T_min, T_max * sigmoid(k (G_t - c))): small while little intent reward is collected."""
+    z = params.k * (collected - params.c)
+    sig = 1.0 / (1.0 + np.exp(-z)) if z >= 0 else np.exp(z) / (1.0 + np.exp(z))
+    return float(max(params.T_min, params.T_max * sig))
+
+
+def fusion_weight(T_phi: float, T_psi: float) -> float:
+    """The intent's share of the greedy decision: argmax Q/T_phi + r/T_psi, so w = T_phi / (T_phi + T_psi)."""
+    return float(T_phi / (T_phi + T_psi))
+
+
+def softmax_legal(values: np.ndarray, legal: np.ndarray, temperature: float) -> np.ndarray:
+    """Boltzmann distribution over the legal actions (0 elsewhere)."""
+    z = np.where(legal, np.asarray(values, np.float64) / temperature, -np.inf)
+    z -= z.max()
+    e = np.exp(z)
+    return e / e.sum()
+
+
+def geometric_fusion(p_task: np.ndarray, p_intent: np.ndarray) -> np.ndarray:
+    """Normalised geometric mean sqrt(p_task * p_intent): minimises KL(p||p_task) + KL(p||p_intent)."""
+    g = np.sqrt(np.asarray(p_task, np.float64) * np.asarray(p_intent, np.float64))
+    total = g.sum()
+    if total <= 0:  # disjoint supports cannot happen over the same legal set; keep the task's choice
+        return np.asarray(p_task, np.float64)
+    return g / total
+
+
+@dataclass
+class Decision:
+    """One decision and everything that led to it (what the app plots)."""
+
+    action: int
+    q: np.ndarray  # task Q-values (raw)
+    intent_scores: np.ndarray | None  # g_t(a): predicted trajectory score if a were taken (score units)
+    intent_rewards: np.ndarray | None  # r_t(a) = g_t(a) - g_{t-1}, normalised by reward_scale
+    p_task: np.ndarray
+    p_intent: np.ndarray | None
+    p_fused: np.ndarray
+    T_psi: float | None
+    collected: float  # G_t: intent advantage collected before this decision
+    weight: float | None  # fusion weight w (None for task / retrain)
+    legal: np.ndarray
+
+
+class FusedAgent:
+    """A task agent, optionally an intent model, and a strategy: decides step by step.
+
+    ``intent`` is a :class:`dpf_gui.intent.model.IntentModel` with its sidecar's
+    ``reward_scale``; ``retrain`` a :class:`TaskAgent` fine-tuned offline.
+    Call :meth:`reset` at every episode start.
+    """
+
+    def __init__(self, task, strategy: str, params: FusionParams | None = None, intent=None,
+                 reward_scale: float = 1.0, markov: bool = False, retrain=None, seed: int = 0):
+        if strategy not in STRATEGIES:
+            raise UserError(f"unknown strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
+        if strategy in ("intent", "static", "dynamic") and intent is None:
+            raise UserError(f"strategy {strategy!r} needs an intent model (--intent DIR)")
+        if strategy == "retrain" and retrain is None:
+            raise UserError("strategy 'retrain' needs a retrained task agent")
+        self.task = task
+        self.strategy = strategy
+        self.params = params or FusionParams()
+        self.q_scale = float(task.sidecar.get("metrics", {}).get("q_scale", {}).get("legal_std") or 1.0) or 1.0
+        self.reward_scale = float(reward_scale) if reward_scale and reward_scale > 0 else 1.0
+        self.retrain = retrain
+        self.stepper = None
+        if intent is not None:
+            from dpf_gui.intent.stepper import IntentStepper
+
+            self.stepper = IntentStepper(intent, markov=markov)
+        self._rng = np.random.default_rng(seed)
+        self.reset()
+
+    def reset(self, seed: int | None = None) -> None:
+        self.collected = 0.0
+        if self.stepper is not None:
+            self.stepper.reset()
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+
+    def set_params(self, params: FusionParams) -> None:
+        """Change temperatures mid-episode (the app's sliders act immediately)."""
+        self.params = params
+
+    def decide(self, features: np.ndarray, legal: np.ndarray) -> Decision:
+        legal = np.asarray(legal, dtype=bool)
+        p = self.params
+        q = self.task.q_values(features)
+        p_task = softmax_legal(q / self.q_scale, legal, p.T_phi)
+        scores = rewards = p_intent = None
+        T_psi = weight = None
+        if self.stepper is not None:
+            scores = self.stepper.score_actions(features, legal)
+            rewards = (scores - self.stepper.g_prev) / self.reward_scale
+        if self.strategy == "task":
+            fused = p_task
+            action = _greedy(q, legal)
+        elif self.strategy == "retrain":
+            q_re = self.retrain.q_values(features)
+            fused = softmax_legal(q_re / self.q_scale, legal, p.T_phi)
+            action = _greedy(q_re, legal)
+        else:
+            T_psi = p.T_static if self.strategy == "static" else dynamic_temperature(self.collected, p)
+            if self.strategy == "intent":
+                T_psi = p.T_min
+            p_intent = softmax_legal(rewards, legal, T_psi)
+            if self.strategy == "intent":
+                fused, action = p_intent, _greedy(rewards, legal)
+            else:
+                fused = geometric_fusion(p_task, p_intent)
+                weight = fusion_weight(p.T_phi, T_psi)
+                action = self._choose(fused, legal)
+        if p.sample and self.strategy in FUSED:
+            action = int(self._rng.choice(len(fused), p=fused))
+        decision = Decision(
+            action=int(action), q=q, intent_scores=scores, intent_rewards=rewards, p_task=p_task,
+            p_intent=p_intent, p_fused=fused, T_psi=T_psi, collected=self.collected, weight=weight, legal=legal,
+        )
+        if self.stepper is not None:
+            self.collected += float(rewards[action] - rewards[legal].mean())
+            self.stepper.advance(action)
+        return decision
+
+    def _choose(self, fused: np.ndarray, legal: np.ndarray) -> int:
+        return _greedy(np.log(np.maximum(fused, 1e-300)), legal)
+
+    def act(self, features: np.ndarray, legal: np.ndarray) -> int:
+        return self.decide(features, legal).action
+
+
+class BaselineAgent:
+    """A fixed policy (``obs -> action``) with the agent interface, for baseline rows in evaluations."""
+
+    def __init__(self, policy, n_actions: int):
+        self.policy = policy
+        self.n_actions = n_actions
+
+    def reset(self, seed: int | None = None) -> None:
+        pass
+
+    def decide(self, features: np.ndarray, legal: np.ndarray) -> Decision:
+        legal = np.asarray(legal, dtype=bool)
+        action = int(self.policy(features))
+        onehot = np.eye(self.n_actions)[action]
+        return Decision(action=action, q=np.zeros(self.n_actions), intent_scores=None, intent_rewards=None,
+                        p_task=onehot, p_intent=None, p_fused=onehot, T_psi=None, collected=0.0, weight=None, legal=legal)
+
+
+def _greedy(values: np.ndarray, legal: np.ndarray) -> int:
+    return int(np.argmax(np.where(legal, values, -np.inf)))

@@ -1,0 +1,51 @@
+"""Assemble what a run needs from checkpoints: task agent, intent model, fused agents.
+
+The CLI and the app both build their agents here, so a strategy means the same
+thing in a script, a study and a lab demo.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from dpf_gui.agents.task_agent import TaskAgent
+from dpf_gui.errors import UserError
+from dpf_gui.fusion import FusedAgent, FusionParams
+from dpf_gui.paths import shipped_model
+
+
+def load_task_agent(env_name: str, directory: str | Path | None = None) -> TaskAgent:
+    """The task agent at ``directory``, or the shipped one for ``env_name``."""
+    return TaskAgent.load(directory if directory is not None else shipped_model(env_name), expect_env=env_name)
+
+
+def fusion_params(task: TaskAgent, intent_sidecar: Mapping[str, Any] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> FusionParams:
+    """Defaults, then those stored with the task agent, then the caller's overrides."""
+    return FusionParams().with_overrides(task.fusion).with_overrides(overrides)
+
+
+def build_agents(task: TaskAgent, strategies: Sequence[str], intent_dir: str | Path | None = None,
+                 overrides: Mapping[str, Any] | None = None, markov: bool = False,
+                 seed: int = 0) -> dict[str, FusedAgent]:
+    """One :class:`FusedAgent` per strategy name, sharing the task agent and intent model."""
+    intent = sidecar = retrain = None
+    needs_intent = [s for s in strategies if s != "task"]
+    if needs_intent and intent_dir is None:
+        raise UserError(f"strategy {needs_intent[0]!r} needs an intent model: pass --intent DIR (train one with `dpf train-intent`)")
+    if intent_dir is not None:
+        from dpf_gui.intent.train import load_intent
+
+        intent, sidecar = load_intent(intent_dir, expect_env=task.env_name)
+    if "retrain" in strategies:
+        from dpf_gui.agents.retrain import load_or_retrain
+
+        retrain = load_or_retrain(task, intent_dir)
+    params = fusion_params(task, sidecar, overrides)
+    reward_scale = float((sidecar or {}).get("reward_scale") or 1.0)
+    return {
+        name: FusedAgent(task, name, params, intent=intent if name != "task" else None, reward_scale=reward_scale,
+                         markov=markov, retrain=retrain, seed=seed)
+        for name in strategies
+    }
