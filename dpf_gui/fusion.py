@@ -14,9 +14,11 @@ Strategies (selectable by name):
 Scales. Q-values and intent rewards differ in scale between environments and
 label types, so both enter the policies normalised: Q by the task agent's
 typical spread of legal Q-values (``q_scale``, measured on its own trajectories
-and stored in its sidecar), r by the intent model's RMS per-step reward
-(``reward_scale``, stored in its sidecar). Temperatures are therefore in units
-of "typical differences", and one set of defaults serves every environment.
+and stored in its sidecar), r by the intent model's typical spread of candidate
+rewards (``candidate_spread``: RMS of r_t(a) - mean_a r_t(a) over its training
+decisions, for the history or the markov query, stored in its sidecar).
+Temperatures are therefore in units of "typical differences between actions",
+and one set of defaults can serve every environment and label type.
 
 Every decision returns a :class:`Decision` with the diagnostics the app plots.
 """
@@ -68,6 +70,14 @@ class FusionParams:
         return asdict(self)
 
 
+def intent_scale(sidecar: Mapping[str, Any] | None, markov: bool = False) -> float:
+    """The divisor that puts an intent model's rewards in units of typical action differences."""
+    sidecar = sidecar or {}
+    spread = (sidecar.get("candidate_spread") or {}).get("markov" if markov else "history")
+    value = spread or sidecar.get("reward_scale") or 1.0
+    return float(value) if value > 0 else 1.0
+
+
 def dynamic_temperature(collected: float, params: FusionParams) -> float:
     """T_psi = max(T_min, T_max * sigmoid(k (G_t - c))): small while little intent reward is collected."""
     z = params.k * (collected - params.c)
@@ -104,7 +114,7 @@ class Decision:
     action: int
     q: np.ndarray  # task Q-values (raw)
     intent_scores: np.ndarray | None  # g_t(a): predicted trajectory score if a were taken (score units)
-    intent_rewards: np.ndarray | None  # r_t(a) = g_t(a) - g_{t-1}, normalised by reward_scale
+    intent_rewards: np.ndarray | None  # r_t(a) = g_t(a) - g_{t-1}, divided by the intent's candidate spread
     p_task: np.ndarray
     p_intent: np.ndarray | None
     p_fused: np.ndarray
@@ -117,13 +127,14 @@ class Decision:
 class FusedAgent:
     """A task agent, optionally an intent model, and a strategy: decides step by step.
 
-    ``intent`` is a :class:`dpf_gui.intent.model.IntentModel` with its sidecar's
-    ``reward_scale``; ``retrain`` a :class:`TaskAgent` fine-tuned offline.
+    ``intent`` is a :class:`dpf_gui.intent.model.IntentModel` and ``intent_scale``
+    its candidate spread (see :func:`intent_scale`); ``retrain`` a
+    :class:`TaskAgent` fine-tuned offline.
     Call :meth:`reset` at every episode start.
     """
 
     def __init__(self, task, strategy: str, params: FusionParams | None = None, intent=None,
-                 reward_scale: float = 1.0, markov: bool = False, retrain=None, seed: int = 0):
+                 intent_scale: float = 1.0, markov: bool = False, retrain=None, seed: int = 0):
         if strategy not in STRATEGIES:
             raise UserError(f"unknown strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
         if strategy in ("intent", "static", "dynamic") and intent is None:
@@ -134,7 +145,7 @@ class FusedAgent:
         self.strategy = strategy
         self.params = params or FusionParams()
         self.q_scale = float(task.sidecar.get("metrics", {}).get("q_scale", {}).get("legal_std") or 1.0) or 1.0
-        self.reward_scale = float(reward_scale) if reward_scale and reward_scale > 0 else 1.0
+        self.intent_scale = float(intent_scale) if intent_scale and intent_scale > 0 else 1.0
         self.retrain = retrain
         self.stepper = None
         if intent is not None:
@@ -164,7 +175,7 @@ class FusedAgent:
         T_psi = weight = None
         if self.stepper is not None:
             scores = self.stepper.score_actions(features, legal)
-            rewards = (scores - self.stepper.g_prev) / self.reward_scale
+            rewards = (scores - self.stepper.g_prev) / self.intent_scale
         if self.strategy == "task":
             fused = p_task
             action = _greedy(q, legal)

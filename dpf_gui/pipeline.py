@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 
 from dpf_gui.agents.task_agent import TaskAgent
 from dpf_gui.errors import UserError
-from dpf_gui.fusion import FusedAgent, FusionParams
+from dpf_gui.fusion import FusedAgent, FusionParams, intent_scale
 from dpf_gui.paths import shipped_model
 
 
@@ -43,9 +43,9 @@ def build_agents(task: TaskAgent, strategies: Sequence[str], intent_dir: str | P
 
         retrain = load_or_retrain(task, intent_dir)
     params = fusion_params(task, sidecar, overrides)
-    reward_scale = float((sidecar or {}).get("reward_scale") or 1.0)
+    scale = intent_scale(sidecar, markov)
     return {
-        name: FusedAgent(task, name, params, intent=intent if name != "task" else None, reward_scale=reward_scale,
+        name: FusedAgent(task, name, params, intent=intent if name != "task" else None, intent_scale=scale,
                          markov=markov, retrain=retrain, seed=seed)
         for name in strategies
     }
