@@ -1,0 +1,460 @@
+"""The study store: a person's marks, kept safe the moment they are given.
+
+A person's labels are the one thing in dpf-gui that cannot be recomputed, so
+they live in SQLite (WAL journal, ``synchronous=FULL``) and every mark is its
+own committed transaction: killing the app, or the machine losing power, loses
+nothing already shown as marked.
+
+What is stored is an append-only log, never an overwritten label:
+
+* ``actions``: one row per thing the user did (a mark, a simulated-user batch),
+  with its state: 0 active, 1 undone (redoable), 2 discarded (undone, then a
+  new action was taken, so it can no longer be redone). Undo and redo flip
+  that state, so they work across restarts and an undone mark stays visible
+  to whoever audits the study.
+* ``marks``: the rows an action wrote, keyed by dataset fingerprint and
+  trajectory index. Kinds:
+
+  - ``whole``: the whole trajectory preferred (+1), avoided (-1) or neutral (0);
+  - ``segment``: decisions ``t0..t1`` (inclusive) preferred / avoided / neutral;
+  - ``score``: a simulated user's label (its per-step marks and its possibly
+    noisy score), imported as one undoable batch;
+  - ``clear``: forget everything said about the trajectory.
+
+Marks of a trajectory are applied oldest first, later ones overriding earlier
+ones where they overlap. A trajectory's training score is the sum of its
+per-step marks (as a simulated user's true score is), except right after a
+``score`` import, where the imported (possibly noisy) score is kept.
+
+The store also keeps small JSON values (the app's resume state: environment,
+dataset, trajectory, frame) and a list of the datasets labelled in it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from dpf_gui.data.labels import Labels
+from dpf_gui.data.trajectories import TrajectoryDataset
+from dpf_gui.errors import UserError
+
+DB_FILE = "labels.sqlite"
+SCHEMA_VERSION = 1
+
+# Label states of a trajectory, as shown in the app's trajectory list.
+UNLABELLED, PREFERRED, AVOIDED, NEUTRAL, SEGMENTS, SIMULATED = range(6)
+STATE_NAMES: tuple[str, ...] = ("unlabelled", "preferred", "avoided", "neutral", "segments", "simulated")
+
+ACTIVE, UNDONE, DISCARDED = 0, 1, 2
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (
+    fingerprint TEXT PRIMARY KEY,
+    env TEXT NOT NULL,
+    path TEXT,
+    count INTEGER NOT NULL,
+    first_seen REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    created REAL NOT NULL,
+    state INTEGER NOT NULL DEFAULT 0,
+    note TEXT
+);
+CREATE INDEX IF NOT EXISTS actions_by_dataset ON actions (dataset, state, id);
+CREATE TABLE IF NOT EXISTS marks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    action INTEGER NOT NULL REFERENCES actions (id),
+    dataset TEXT NOT NULL,
+    traj INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    t0 INTEGER,
+    t1 INTEGER,
+    value REAL NOT NULL,
+    step_marks BLOB,
+    true_score REAL
+);
+CREATE INDEX IF NOT EXISTS marks_by_traj ON marks (dataset, traj, id);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def default_dir() -> Path:
+    """Where the app keeps its data: ``DPF_GUI_DATA`` if set, else the user data dir."""
+    env = os.environ.get("DPF_GUI_DATA")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("dpf-gui"))
+
+
+@dataclass
+class TrajectoryMarks:
+    """What the store says about one trajectory after applying its marks in order."""
+
+    marks: np.ndarray  # (T,) int8 per-decision marks
+    score: float  # the score used for training (nan when unlabelled)
+    state: int  # one of UNLABELLED .. SIMULATED
+    true_score: float = float("nan")  # known only for an unmodified simulated label
+
+    @property
+    def labelled(self) -> bool:
+        return self.state != UNLABELLED
+
+    @property
+    def state_name(self) -> str:
+        return STATE_NAMES[self.state]
+
+
+class LabelStore:
+    """A person's marks for any number of datasets, in one SQLite file.
+
+    Safe to call from several threads of one process (calls are serialised by
+    a lock; a worker may build training labels while the UI marks); other
+    processes may read the same file at the same time (WAL).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: autocommit; multi-row changes use explicit transactions.
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            with self._transaction():
+                for stmt in filter(str.strip, _SCHEMA.split(";")):
+                    self._db.execute(stmt)
+                row = self._db.execute("SELECT value FROM info WHERE key='schema_version'").fetchone()
+                if row is None:
+                    self._db.execute("INSERT INTO info VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                elif int(row[0]) > SCHEMA_VERSION:
+                    raise UserError(f"{self.path}: label store was written by a newer dpf-gui (schema {row[0]})")
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"{self.path}: not a usable label store ({exc})") from None
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot create the label store ({exc.strerror or exc})") from None
+
+    @classmethod
+    def in_dir(cls, directory: str | os.PathLike | None = None) -> "LabelStore":
+        """The store of a study folder (default: :func:`default_dir`)."""
+        return cls(Path(directory if directory is not None else default_dir()) / DB_FILE)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self) -> "LabelStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _transaction(self):
+        return _Transaction(self._db, self._lock)
+
+    def _q(self, sql: str, args: tuple = ()) -> list[tuple]:
+        """Run one statement and fetch all its rows, holding the lock."""
+        with self._lock:
+            if self._db is None:
+                raise UserError(f"{self.path}: the label store is closed")
+            return self._db.execute(sql, args).fetchall()
+
+    # --- datasets ---------------------------------------------------------
+    def register_dataset(self, dataset: TrajectoryDataset, path: str | os.PathLike | None = None,
+                         fingerprint: str | None = None) -> str:
+        """Remember a dataset (so a study operator can find the data the labels refer to); returns its fingerprint."""
+        fp = fingerprint or dataset.fingerprint()
+        self._q(
+            "INSERT INTO datasets VALUES (?, ?, ?, ?, ?) ON CONFLICT(fingerprint) DO UPDATE SET path=excluded.path",
+            (fp, dataset.env_name, None if path is None else str(path), len(dataset), time.time()),
+        )
+        return fp
+
+    def datasets(self) -> list[dict[str, Any]]:
+        rows = self._q("SELECT fingerprint, env, path, count, first_seen FROM datasets ORDER BY first_seen")
+        return [dict(zip(("fingerprint", "env", "path", "count", "first_seen"), r)) for r in rows]
+
+    # --- marking ----------------------------------------------------------
+    def mark_trajectory(self, fingerprint: str, traj: int, value: int, source: str = "person") -> int:
+        """Mark a whole trajectory +1 preferred, -1 avoided or 0 neutral; returns the action id."""
+        value = _check_value(value)
+        return self._add_action(fingerprint, "whole", source, [(int(traj), "whole", None, None, value, None, None)])
+
+    def mark_segment(self, fingerprint: str, traj: int, t0: int, t1: int, value: int, source: str = "person") -> int:
+        """Mark decisions ``t0..t1`` (inclusive, either order) of a trajectory; returns the action id."""
+        value = _check_value(value)
+        t0, t1 = sorted((int(t0), int(t1)))
+        if t0 < 0:
+            raise UserError(f"segment [{t0}, {t1}]: decision indices start at 0")
+        return self._add_action(fingerprint, "segment", source, [(int(traj), "segment", t0, t1, value, None, None)])
+
+    def clear(self, fingerprint: str, traj: int, source: str = "person") -> int:
+        """Forget what was said about a trajectory (undoable, like any mark)."""
+        return self._add_action(fingerprint, "clear", source, [(int(traj), "clear", None, None, 0, None, None)])
+
+    def import_labels(self, labels: Labels, fingerprint: str, only: Iterable[int] | None = None) -> int | None:
+        """Store a simulated user's (or a label file's) labels as one undoable batch.
+
+        Each labelled trajectory gets a ``score`` mark holding its per-step
+        marks and its given score; ``only`` restricts the batch to some
+        trajectories (e.g. the ones the person has not labelled). Returns the
+        action id, or None when nothing was imported.
+        """
+        if labels.meta.get("data_fingerprint") != fingerprint:
+            raise UserError("these labels were given to a different trajectory dataset")
+        keep = set(range(len(labels))) if only is None else {int(i) for i in only}
+        offsets = np.concatenate([[0], np.cumsum(labels.lengths)]).astype(np.int64)
+        rows = []
+        for i in range(len(labels)):
+            if not labels.labelled[i] or i not in keep:
+                continue
+            step = np.asarray(labels.marks[offsets[i]:offsets[i + 1]], dtype=np.int8)
+            true = float(labels.true_scores[i])
+            rows.append((i, "score", None, None, float(labels.scores[i]), step.tobytes(),
+                         None if np.isnan(true) else true))
+        if not rows:
+            return None
+        note = {k: labels.meta.get(k) for k in ("wish", "mode", "noise", "seed", "data_path") if k in labels.meta}
+        source = str(labels.meta.get("source", "label-file"))
+        return self._add_action(fingerprint, "import", source, rows, note=note)
+
+    def _add_action(self, fingerprint: str, kind: str, source: str, rows: list[tuple], note: Any = None) -> int:
+        with self._transaction():
+            # A new action ends the redo history, as in every editor.
+            self._db.execute("UPDATE actions SET state=? WHERE dataset=? AND state=?", (DISCARDED, fingerprint, UNDONE))
+            cur = self._db.execute(
+                "INSERT INTO actions (dataset, kind, source, created, state, note) VALUES (?, ?, ?, ?, ?, ?)",
+                (fingerprint, kind, source, time.time(), ACTIVE, None if note is None else json.dumps(note)),
+            )
+            action = int(cur.lastrowid)
+            self._db.executemany(
+                "INSERT INTO marks (action, dataset, traj, kind, t0, t1, value, step_marks, true_score)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(action, fingerprint, *r) for r in rows],
+            )
+        return action
+
+    # --- undo / redo ------------------------------------------------------
+    def can_undo(self, fingerprint: str) -> bool:
+        return self._edge(fingerprint, ACTIVE, "DESC") is not None
+
+    def can_redo(self, fingerprint: str) -> bool:
+        return self._edge(fingerprint, UNDONE, "ASC") is not None
+
+    def undo(self, fingerprint: str) -> list[int]:
+        """Undo the latest action on this dataset; returns the trajectories it touched ([] if none)."""
+        return self._flip(fingerprint, ACTIVE, UNDONE, "DESC")
+
+    def redo(self, fingerprint: str) -> list[int]:
+        """Redo the most recently undone action; returns the trajectories it touched ([] if none)."""
+        return self._flip(fingerprint, UNDONE, ACTIVE, "ASC")
+
+    def _edge(self, fingerprint: str, state: int, order: str) -> int | None:
+        # Undone actions are always newer than active ones (a new action discards
+        # the undone ones), so undo takes the newest active, redo the oldest undone.
+        rows = self._q(
+            f"SELECT id FROM actions WHERE dataset=? AND state=? ORDER BY id {order} LIMIT 1", (fingerprint, state)
+        )
+        return int(rows[0][0]) if rows else None
+
+    def _flip(self, fingerprint: str, old: int, new: int, order: str) -> list[int]:
+        with self._transaction():
+            action = self._edge(fingerprint, old, order)
+            if action is None:
+                return []
+            self._db.execute("UPDATE actions SET state=? WHERE id=?", (new, action))
+            rows = self._db.execute("SELECT DISTINCT traj FROM marks WHERE action=? ORDER BY traj", (action,))
+            return [int(r[0]) for r in rows]
+
+    # --- reading ----------------------------------------------------------
+    def _active_marks(self, fingerprint: str, traj: int | None = None):
+        sql = ("SELECT m.traj, m.kind, m.t0, m.t1, m.value, m.step_marks, m.true_score FROM marks m"
+               " JOIN actions a ON a.id = m.action WHERE m.dataset=? AND a.state=?")
+        args: tuple = (fingerprint, ACTIVE)
+        if traj is not None:
+            sql += " AND m.traj=?"
+            args += (int(traj),)
+        return self._q(sql + " ORDER BY m.id", args)
+
+    def trajectory(self, fingerprint: str, traj: int, length: int) -> TrajectoryMarks:
+        """The marks, score and label state of one trajectory of ``length`` decisions."""
+        acc = _Accumulator(np.array([length], dtype=np.int64))
+        for row in self._active_marks(fingerprint, traj):
+            acc.apply(0, *row[1:])
+        return acc.result(0)
+
+    def summary(self, fingerprint: str, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Label state (int8) and score (float32, nan if unlabelled) of every trajectory."""
+        acc = _Accumulator(np.asarray(lengths, dtype=np.int64))
+        n = len(lengths)
+        for row in self._active_marks(fingerprint):
+            if 0 <= row[0] < n:
+                acc.apply(*row)
+        return acc.states.copy(), acc.scores().astype(np.float32)
+
+    def labelled_count(self, fingerprint: str, lengths: np.ndarray) -> int:
+        states, _ = self.summary(fingerprint, lengths)
+        return int((states != UNLABELLED).sum())
+
+    def to_labels(self, dataset: TrajectoryDataset, fingerprint: str | None = None) -> Labels:
+        """The person's marks as training labels (``dpf-labels``) for ``dataset``.
+
+        Per-decision marks m_t come from applying the marks in order (a whole
+        mark sets every step, a segment its steps, later overriding earlier);
+        score = sum of m_t, as for a simulated user (an imported simulated
+        label keeps its given score). ``true_scores`` are NaN except where an
+        imported simulated label is still in force.
+        """
+        fp = fingerprint or dataset.fingerprint()
+        acc = _Accumulator(dataset.lengths)
+        n = len(dataset)
+        for row in self._active_marks(fp):
+            if 0 <= row[0] < n:
+                acc.apply(*row)
+        labelled = acc.states != UNLABELLED
+        scores = np.where(labelled, acc.scores(), 0.0).astype(np.float32)
+        simulated = acc.states == SIMULATED
+        if simulated.any():
+            source = "simulated-user" if not (labelled & ~simulated).any() else "person+simulated-user"
+        else:
+            source = "person"
+        return Labels(
+            scores=scores,
+            labelled=labelled,
+            true_scores=acc.true_scores.astype(np.float32),
+            marks=np.concatenate(acc.marks) if acc.marks else np.zeros(0, np.int8),
+            lengths=dataset.lengths.copy(),
+            meta={
+                "env": dataset.env_name,
+                "data_fingerprint": fp,
+                "source": source,
+                "count": int(labelled.sum()),
+                "states": {name: int((acc.states == k).sum()) for k, name in enumerate(STATE_NAMES)},
+                "store": str(self.path),
+            },
+        )
+
+    def history(self, fingerprint: str) -> list[dict[str, Any]]:
+        """Every action on a dataset, oldest first (for audits and the study report)."""
+        rows = self._q(
+            "SELECT id, kind, source, created, state, note FROM actions WHERE dataset=? ORDER BY id", (fingerprint,)
+        )
+        return [
+            {"id": r[0], "kind": r[1], "source": r[2], "created": r[3], "state": ("active", "undone", "discarded")[r[4]],
+             "note": None if r[5] is None else json.loads(r[5])}
+            for r in rows
+        ]
+
+    # --- small JSON values (resume state) ---------------------------------
+    def get(self, key: str, default: Any = None) -> Any:
+        rows = self._q("SELECT value FROM state WHERE key=?", (key,))
+        if not rows:
+            return default
+        try:
+            return json.loads(rows[0][0])
+        except json.JSONDecodeError:
+            return default
+
+    def set(self, key: str, value: Any) -> None:
+        self._q("INSERT INTO state VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, json.dumps(value)))
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error) on an autocommit connection, holding the store's lock."""
+
+    def __init__(self, db: sqlite3.Connection, lock):
+        self.db, self.lock = db, lock
+
+    def __enter__(self):
+        self.lock.acquire()
+        try:
+            if self.db is None:
+                raise UserError("the label store is closed")
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.lock.release()
+        return False
+
+
+class _Accumulator:
+    """Applies marks in order to per-trajectory step arrays."""
+
+    def __init__(self, lengths: np.ndarray):
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        n = len(self.lengths)
+        self.marks = [np.zeros(int(t), np.int8) for t in self.lengths]
+        self.states = np.zeros(n, np.int8)
+        self.given = np.full(n, np.nan)  # an imported score that overrides sum(marks)
+        self.true_scores = np.full(n, np.nan)
+
+    def apply(self, i, kind, t0, t1, value, step_marks, true_score) -> None:
+        m = self.marks[i]
+        v = int(round(value)) if kind != "score" else 0
+        self.given[i] = np.nan
+        self.true_scores[i] = np.nan
+        if kind == "whole":
+            m[:] = v
+            self.states[i] = {1: PREFERRED, -1: AVOIDED}.get(v, NEUTRAL)
+        elif kind == "segment":
+            lo, hi = max(int(t0), 0), min(int(t1), len(m) - 1)
+            if lo <= hi:
+                m[lo:hi + 1] = v
+            self.states[i] = SEGMENTS
+        elif kind == "score":
+            step = np.frombuffer(step_marks, np.int8) if step_marks is not None else np.zeros(0, np.int8)
+            m[:] = 0
+            k = min(len(step), len(m))
+            m[:k] = step[:k]
+            self.given[i] = float(value)
+            self.true_scores[i] = np.nan if true_score is None else float(true_score)
+            self.states[i] = SIMULATED
+        elif kind == "clear":
+            m[:] = 0
+            self.states[i] = UNLABELLED
+
+    def scores(self) -> np.ndarray:
+        sums = np.array([float(m.sum()) for m in self.marks])
+        out = np.where(np.isnan(self.given), sums, self.given)
+        return np.where(self.states == UNLABELLED, np.nan, out)
+
+    def result(self, i: int) -> TrajectoryMarks:
+        return TrajectoryMarks(self.marks[i], float(self.scores()[i]), int(self.states[i]), float(self.true_scores[i]))
+
+
+def _check_value(value: int) -> int:
+    v = int(value)
+    if v not in (-1, 0, 1):
+        raise UserError(f"a mark is +1 (preferred), -1 (avoided) or 0 (neutral); got {value!r}")
+    return v
+
+
+__all__ = ["LabelStore", "TrajectoryMarks", "default_dir", "DB_FILE", "STATE_NAMES",
+           "UNLABELLED", "PREFERRED", "AVOIDED", "NEUTRAL", "SEGMENTS", "SIMULATED"]
