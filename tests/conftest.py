@@ -6,3 +6,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+# The app keeps labels and settings under DPF_GUI_DATA: never the tester's home folder.
+import tempfile  # noqa: E402
+
+os.environ.setdefault("DPF_GUI_DATA", tempfile.mkdtemp(prefix="dpf-gui-test-"))

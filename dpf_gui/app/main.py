@@ -1,42 +1,622 @@
-"""``dpf-gui`` entry point: the main window over the dpf_gui core."""
+"""``dpf-gui`` entry point: the main window over the dpf_gui core.
+
+The window owns what is open (a :class:`~dpf_gui.workspace.Workspace`: task
+agent, dataset, label store) and hands it to its tabs; each tab is a view
+that may implement ``set_workspace(ws)`` (called whenever the workspace
+changes, with None when nothing is open) and ``shutdown()`` (called when the
+window closes). A failed open shows a message and keeps what was open.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import Sequence
+import traceback
+from pathlib import Path
+from typing import Callable, Sequence
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
+                               QToolBar, QWidget)
 
 from dpf_gui import __version__
+from dpf_gui.envs import ENV_NAMES, env_spec
+from dpf_gui.errors import UserError
+
+
+
+# --- tabs ---------------------------------------------------------------------------------------
+def make_annotate_view(window: "MainWindow") -> QWidget:
+    from dpf_gui.app.annotate_view import AnnotateView
+
+    view = AnnotateView(window)
+    view.statusMessage.connect(lambda text: window.statusBar().showMessage(text, 5000))
+    view.errorOccurred.connect(window.show_error)
+    view.trajectoryChanged.connect(lambda _: window.save_resume())
+    view.positionChanged.connect(lambda _: window._resume_timer.start())
+    return view
+
+
+def make_train_view(window: "MainWindow") -> QWidget:
+    from dpf_gui.app.train_view import TrainView
+
+    view = TrainView(window)
+    view.statusMessage.connect(lambda text: window.statusBar().showMessage(text, 8000))
+    view.errorOccurred.connect(window.show_error)
+    view.intentChanged.connect(window._on_intent_changed)
+    return view
+
+
+class _FollowsWorkspace:
+    """Mixin for the Play and Compare views: their agents follow the workspace and its intent model.
+
+    ``set_workspace(ws)`` and ``intent_changed(ws)`` only note that the
+    agents are out of date; they are (re)built when the tab is shown (or at
+    once if it is visible), so opening an environment or training a model
+    never creates environments for tabs nobody looks at (a highway
+    environment takes about half a second). ``sync()`` forces it.
+    """
+
+    _ws = None
+    _dirty = False
+
+    def set_workspace(self, ws) -> None:
+        self._ws, self._dirty = ws, True
+        if self.isVisible():
+            self.sync()
+
+    def intent_changed(self, ws) -> None:
+        self.set_workspace(ws)
+
+    def sync(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        ws = self._ws
+        if ws is None or ws.task is None:
+            self.drop_agents("No task agent is open: open one with File > Open task agent." if ws is not None
+                             else "Nothing is open.")
+            return
+        try:
+            self.set_agents(ws.env_name, ws.env_config, ws.task, ws.intent, ws.intent_sidecar, wish=play_wish(ws))
+        except UserError as exc:
+            self.drop_agents(str(exc))
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt)
+        super().showEvent(event)
+        self.sync()
+
+
+def play_wish(ws):
+    """The wish whose regions Play and Compare show: the intent model's (from its sidecar), else the "mixed" preset."""
+    from types import SimpleNamespace
+
+    from dpf_gui.app.play_view import wish_from_sidecar
+
+    wish = wish_from_sidecar(SimpleNamespace(region_features=ws.dataset.region_features), ws.intent_sidecar)
+    if wish is None:
+        try:
+            wish = ws.wish()
+        except UserError:
+            wish = None
+    return wish
+
+
+def make_play_view(window: "MainWindow") -> QWidget:
+    from dpf_gui.app.play_view import PlayView
+
+    class PlayTab(_FollowsWorkspace, PlayView):
+        def drop_agents(self, reason: str) -> None:
+            self.pause()
+            self._close_runner()
+            self._set_enabled(False)
+            self.status_label.setText(reason)
+
+    view = PlayTab()
+    return view
+
+
+def make_compare_view(window: "MainWindow") -> QWidget:
+    from dpf_gui.app.compare_view import CompareView
+
+    class CompareTab(_FollowsWorkspace, CompareView):
+        def drop_agents(self, reason: str) -> None:
+            self.pause()
+            self._close_runners()
+            self._set_enabled(False)
+            self.status_label.setText(reason)
+
+    return CompareTab()
+
+
+#: (tab title, factory(window) -> widget); a widget may offer set_workspace(ws) and shutdown()
+TABS: list[tuple[str, Callable[["MainWindow"], QWidget]]] = [
+    ("Annotate", make_annotate_view),
+    ("Train", make_train_view),
+    ("Play", make_play_view),
+    ("Compare", make_compare_view),
+]
 
 
 class MainWindow(QMainWindow):
-    """Top-level window; the views (choose, annotate, train, play, compare) land here."""
+    """Top-level window: environment chooser, File menu, the four tabs.
 
-    def __init__(self) -> None:
+    ``store_dir``: the study folder holding ``labels.sqlite`` (default:
+    ``DPF_GUI_DATA`` if set, else the folder chosen last, else the user data
+    dir); with a ``store_dir`` or ``DPF_GUI_DATA`` the window settings live
+    beside the labels (``gui.ini``), so tests and studies never touch the
+    user's own settings. ``env`` / ``task_dir`` /
+    ``dataset_path`` open that instead of resuming; ``restore=False`` opens
+    nothing at start (besides what was asked for); ``quiet_errors``: errors
+    are printed to stderr instead of shown in a message box.
+    """
+
+    workspaceChanged = Signal(object)  # the new Workspace (or None)
+
+    def __init__(self, store_dir: str | os.PathLike | None = None, env: str | None = None,
+                 task_dir: str | os.PathLike | None = None, dataset_path: str | os.PathLike | None = None,
+                 restore: bool = True, quiet_errors: bool = False) -> None:
         super().__init__()
+        #: errors go to stderr and the status bar instead of a message box (headless demos and scripts)
+        self.quiet_errors = quiet_errors
         self.setObjectName("mainWindow")
         self.setWindowTitle(f"dpf-gui {__version__}: Dynamic Policy Fusion")
-        label = QLabel("dpf-gui\n\nThe annotation, training and play views are being built.\nUse the `dpf` command line meanwhile.")
-        label.setObjectName("placeholderLabel")
-        label.setAlignment(Qt.AlignCenter)
-        self.setCentralWidget(label)
-        self.resize(960, 640)
+        self.workspace = None
+        self.store = None
+        self.last_error: str | None = None
+        self._installing = False
+        self._explicit = {}  # env -> {"task_dir", "dataset_path"} the person opened (None: the shipped ones)
+        if store_dir is None and os.environ.get("DPF_GUI_DATA"):
+            store_dir = os.environ["DPF_GUI_DATA"]  # everything under one folder (tests, kiosk set-ups)
+        if store_dir is not None:
+            self.settings = QSettings(str(Path(store_dir) / "gui.ini"), QSettings.Format.IniFormat)
+        else:
+            self.settings = QSettings("dpf-gui", "dpf-gui")
+            store_dir = self.settings.value("study_folder") or None
+        self._resume_timer = QTimer(self)
+        self._resume_timer.setSingleShot(True)
+        self._resume_timer.setInterval(1000)
+        self._resume_timer.timeout.connect(self.save_resume)
+
+        # --- environment chooser and menus ------------------------------------------
+        self.env_combo = QComboBox(self)
+        self.env_combo.setObjectName("envChooser")
+        self.env_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for name in ENV_NAMES:
+            self.env_combo.addItem(f"{name}: {env_spec(name).title}", name)
+        self.env_combo.currentIndexChanged.connect(self._on_env_chosen)
+        bar = QToolBar("Environment", self)
+        bar.setObjectName("envToolBar")
+        bar.setMovable(False)
+        bar.addWidget(QLabel(" Environment "))
+        bar.addWidget(self.env_combo)
+        self.source_label = QLabel("", self)
+        self.source_label.setObjectName("sourceLabel")
+        bar.addWidget(QLabel("   "))
+        bar.addWidget(self.source_label)
+        self.addToolBar(bar)
+
+        menu = self.menuBar().addMenu("&File")
+        menu.setObjectName("fileMenu")
+        self.actions_ = {}
+        for key, text, slot, shortcut in (
+            ("openCheckpoint", "Open task agent (checkpoint folder)…", self._ask_checkpoint, "Ctrl+O"),
+            ("openDataset", "Open trajectory dataset…", self._ask_dataset, "Ctrl+Shift+O"),
+            ("studyFolder", "Choose study folder…", self._ask_study_folder, None),
+            ("importLabels", "Import labels file…", self._ask_import_labels, None),
+            ("exportLabels", "Export labels…", self._ask_export_labels, "Ctrl+E"),
+            ("resetDefaults", "Shipped agent and data", self._open_defaults, None),
+            ("quit", "Quit", self.close, "Ctrl+Q"),
+        ):
+            act = QAction(text, self)
+            act.setObjectName(key + "Action")
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+            act.triggered.connect(slot)
+            menu.addAction(act)
+            self.actions_[key] = act
+
+        # --- tabs ------------------------------------------------------------------------------
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("mainTabs")
+        self.views: dict[str, QWidget] = {}
+        for title, factory in TABS:
+            view = factory(self)
+            self.views[title] = view
+            self.tabs.addTab(view, title)
+        self.annotate = self.views.get("Annotate")
+        self.train = self.views.get("Train")
+        self.play = self.views.get("Play")
+        self.compare = self.views.get("Compare")
+        self.setCentralWidget(self.tabs)
+        self.statusBar().setObjectName("statusBar")
+
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 780)
+        tab = self.settings.value("tab")
+        if tab is not None:
+            self.tabs.setCurrentIndex(int(tab))
+
+        # --- open something ---------------------------------------------------------------------
+        self._set_store(store_dir)
+        if self.store is None:
+            return
+        if env is not None or task_dir is not None or dataset_path is not None:
+            ok = self.open_env(env or self.store.get("resume/env") or ENV_NAMES[0], task_dir=task_dir,
+                               dataset_path=dataset_path)
+            if not ok and restore:
+                self._restore()  # what was asked for failed (and was said): show what worked last time
+        elif restore:
+            self._restore()
+
+    # --- errors ----------------------------------------------------------------------------------
+    def show_error(self, title: str, message: str) -> None:
+        """A user mistake or a failed load: say what happened; the app keeps running."""
+        self.last_error = message
+        self.statusBar().showMessage(message, 10000)
+        if self.quiet_errors:
+            print(f"dpf-gui: {title}: {message}", file=sys.stderr, flush=True)
+            return
+        QMessageBox.warning(self, title, message)
+
+    def _guard(self, title: str, fn, *args, quiet: bool = False, **kwargs):
+        """Run ``fn``; a UserError (or a bug) becomes a message box, never a crash. Returns (ok, result).
+
+        ``quiet``: only the status bar says it (for attempts with a fallback).
+        """
+        try:
+            return True, fn(*args, **kwargs)
+        except UserError as exc:
+            message = str(exc)
+        except Exception as exc:  # a bug: still keep the person's work and the app
+            traceback.print_exc()
+            message = f"Unexpected error ({exc.__class__.__name__}): {exc}"
+        if quiet:
+            self.last_error = message
+            self.statusBar().showMessage(message, 10000)
+        else:
+            self.show_error(title, message)
+        return False, None
+
+    # --- store -------------------------------------------------------------------------------------
+    def _set_store(self, directory) -> bool:
+        from dpf_gui.data.study import LabelStore
+
+        ok, store = self._guard("Cannot open the label store", LabelStore.in_dir, directory)
+        if not ok:
+            if self.store is None:
+                # fall back to the default place so labelling still works
+                ok, store = self._guard("Cannot open the label store", LabelStore.in_dir, None)
+            if not ok:
+                return False
+        old, self.store = self.store, store
+        if old is not None and old is not store:
+            old.close()
+        self.statusBar().showMessage(f"labels are stored in {store.path}", 5000)
+        return True
+
+    def choose_study_folder(self, directory: str | os.PathLike) -> bool:
+        """Label into ``directory/labels.sqlite`` from now on (the open data stays open)."""
+        self.save_resume()
+        if not self._set_store(directory):
+            return False
+        self.settings.setValue("study_folder", str(directory))
+        if self.workspace is not None:
+            self._install(self.workspace.with_store(self.store), resume=True)
+        return True
+
+    # --- opening --------------------------------------------------------------------------------------
+    @property
+    def env_name(self) -> str | None:
+        return None if self.workspace is None else self.workspace.env_name
+
+    def open_env(self, env_name: str, task_dir=None, dataset_path=None, resume: bool = True,
+                 quiet: bool = False) -> bool:
+        """Open an environment's task agent and dataset (default: the shipped ones). False (and a message) on failure."""
+        from dpf_gui.workspace import Workspace
+
+        self.save_resume()
+        ok, ws = self._guard(f"Cannot open {env_name}", Workspace.open, env_name, task_dir=task_dir,
+                             dataset_path=dataset_path, store=self.store, quiet=quiet)
+        if not ok:
+            self._sync_env_combo()
+            return False
+        self._explicit[env_name] = {"task_dir": None if task_dir is None else str(Path(task_dir).resolve()),
+                                    "dataset_path": None if dataset_path is None else str(Path(dataset_path).resolve())}
+        self._install(ws, resume=resume)
+        return True
+
+    def open_checkpoint(self, directory: str | os.PathLike) -> bool:
+        """Use another task agent for the current environment (a checkpoint for another one is refused)."""
+        env = self.env_name or self.env_combo.currentData()
+        from dpf_gui.agents.dqn import DATASET_FILE
+
+        data = None
+        if not (Path(directory) / DATASET_FILE).is_file() and self.workspace is not None:
+            data = self.workspace.dataset_path  # no trajectories beside it: keep labelling the open data
+        return self.open_env(env, task_dir=directory, dataset_path=data)
+
+    def open_dataset(self, path: str | os.PathLike) -> bool:
+        """Label another dataset of the current environment with the current task agent."""
+        env = self.env_name or self.env_combo.currentData()
+        prev = self._explicit.get(env, {}).get("task_dir")
+        return self.open_env(env, task_dir=prev, dataset_path=path)
+
+    def _open_defaults(self) -> bool:
+        return self.open_env(self.env_name or self.env_combo.currentData())
+
+    def _install(self, ws, resume: bool = True) -> None:
+        self.workspace = ws
+        self._sync_env_combo()
+        state = (self.store.get(f"resume/{ws.env_name}") or {}) if resume else {}
+        same_data = state.get("fingerprint") == ws.fingerprint
+        traj = state.get("trajectory") if same_data else None
+        frame = state.get("frame", 0) if same_data else 0
+        self._installing = True
+        try:
+            for title, view in self.views.items():
+                setter = getattr(view, "set_workspace", None)
+                if setter is None:
+                    continue
+                kwargs = {"trajectory": traj, "frame": frame or 0} if view is self.annotate else {}
+                # one view's failure must not leave the others on the old workspace
+                self._guard(f"The {title} view could not show {ws.env_name}", setter, ws, **kwargs)
+        finally:
+            self._installing = False
+        what = "shipped agent" if ws.task_dir is None or _is_shipped(ws.task_dir) else str(ws.task_dir)
+        if ws.task is None:
+            what = "no task agent"
+        self.source_label.setText(f"{what} · {ws.dataset_path.name} ({len(ws)} trajectories)")
+        self.source_label.setToolTip(f"task agent: {ws.task_dir}\ndataset: {ws.dataset_path}\nlabels: {self.store.path}")
+        self.setWindowTitle(f"dpf-gui {__version__}: {ws.env_name}")
+        self.workspaceChanged.emit(ws)
+        self.save_resume()
+
+    def _sync_env_combo(self) -> None:
+        if self.env_name is None:
+            return
+        i = self.env_combo.findData(self.env_name)
+        if i != self.env_combo.currentIndex():
+            self.env_combo.blockSignals(True)
+            self.env_combo.setCurrentIndex(i)
+            self.env_combo.blockSignals(False)
+
+    def _on_env_chosen(self, _index: int) -> None:
+        name = self.env_combo.currentData()
+        if name == self.env_name:
+            return
+        if self.store is None:
+            self.show_error("No label store", "no label store is open: choose a study folder (File menu)")
+            self._sync_env_combo()
+            return
+        saved = self.store.get(f"resume/{name}") or {}
+        if saved.get("task_dir") or saved.get("dataset_path"):
+            ok = self.open_env(name, task_dir=saved.get("task_dir"), dataset_path=saved.get("dataset_path"), quiet=True)
+            if not ok:
+                self.open_env(name)  # what was open last time is gone: try the shipped agent
+        else:
+            self.open_env(name)
+        if self.workspace is None or self.workspace.env_name != name:
+            self._sync_env_combo()
+
+    # --- intent model ---------------------------------------------------------------------------------
+    def _on_intent_changed(self, ws) -> None:
+        """The Train view trained or loaded a model (or the workspace has none): tell every view."""
+        if ws is not self.workspace:
+            return
+        if self.annotate is not None:
+            self.annotate.set_step_values_provider(_step_values_provider(ws))
+        if self._installing:
+            return  # every view is being given the workspace (and its model) anyway
+        for view in self.views.values():
+            hook = getattr(view, "intent_changed", None)
+            if hook is not None:
+                self._guard("The intent model could not be shown", hook, ws)
+
+    # --- resume ---------------------------------------------------------------------------------------
+    def save_resume(self) -> None:
+        """Remember env, files, trajectory and frame in the store (cheap; called often)."""
+        ws = self.workspace
+        if ws is None or self.store is None:
+            return
+        explicit = self._explicit.get(ws.env_name, {})
+        view = self.annotate
+        state = {
+            "task_dir": explicit.get("task_dir"),
+            "dataset_path": explicit.get("dataset_path"),
+            "fingerprint": ws.fingerprint,
+            "trajectory": getattr(view, "current", None),
+            "frame": int(view.player.position) if view is not None and view.current is not None else 0,
+        }
+        try:
+            self.store.set(f"resume/{ws.env_name}", state)
+            self.store.set("resume/env", ws.env_name)
+        except Exception as exc:  # a full disk must not take the app down
+            self.statusBar().showMessage(f"could not save the resume state: {exc}", 5000)
+
+    def _restore(self) -> None:
+        """Reopen where the person left off; fall back to the shipped agents, quietly (no dialog at start)."""
+        env = self.store.get("resume/env") or ENV_NAMES[0]
+        saved = self.store.get(f"resume/{env}") or {}
+        attempts = [(env, saved.get("task_dir"), saved.get("dataset_path"))]
+        if saved.get("task_dir") or saved.get("dataset_path"):
+            attempts.append((env, None, None))
+        attempts += [(name, None, None) for name in ENV_NAMES if name != env]
+        for name, task_dir, data in attempts:
+            if self.open_env(name, task_dir=task_dir, dataset_path=data, quiet=True):
+                return
+
+    # --- file dialogs ------------------------------------------------------------------------------------
+    def _ask_checkpoint(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Task agent checkpoint folder")
+        if d:
+            self.open_checkpoint(d)
+
+    def _ask_dataset(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Trajectory dataset", "", "dpf trajectories (*.npz)")
+        if path:
+            self.open_dataset(path)
+
+    def _ask_study_folder(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Study folder (labels are kept there)")
+        if d:
+            self.choose_study_folder(d)
+
+    def _ask_import_labels(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Labels file (dpf label)", "", "dpf labels (*.npz)")
+        if path:
+            self.import_labels(path)
+
+    def _ask_export_labels(self) -> None:
+        if self.workspace is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export labels", f"{self.workspace.env_name}_labels.npz",
+                                              "dpf labels (*.npz)")
+        if path:
+            self.export_labels(path)
+
+    def import_labels(self, path) -> bool:
+        if self.workspace is None:
+            return False
+        ok, action = self._guard("Cannot import labels", self.workspace.import_labels, path)
+        if ok and self.annotate is not None:
+            self.annotate._after_change(list(range(len(self.workspace))))
+            self.statusBar().showMessage("labels imported (Ctrl+Z undoes the import)" if action else "nothing to import", 5000)
+        return ok
+
+    def export_labels(self, path) -> Path | None:
+        if self.workspace is None:
+            return None
+        ok, out = self._guard("Cannot export labels", lambda: self.workspace.labels().save(path))
+        if ok:
+            self.statusBar().showMessage(f"wrote {out}", 5000)
+        return out if ok else None
+
+    # --- closing ------------------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        self.save_resume()
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("tab", self.tabs.currentIndex())
+        self.settings.sync()
+        for view in self.views.values():
+            shutdown = getattr(view, "shutdown", None)
+            if shutdown is not None:
+                try:
+                    shutdown()
+                except Exception:
+                    traceback.print_exc()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        super().closeEvent(event)
+
+
+def _step_values_provider(ws):
+    """``index -> redistributed intent reward per decision`` for the Annotate timeline (None without a model).
+
+    ``r_t = g_t - g_{t-1}`` (:func:`~dpf_gui.intent.redistribute.redistributed_rewards`), except that
+    the first bar leaves out the model's baseline (the average training score, which ``g_0`` starts
+    from): that constant would dwarf every other bar. So the bars add up to the predicted score
+    minus the average one: what the trajectory did better or worse than usual, and where.
+    """
+    model = ws.intent
+    if model is None:
+        return None
+    from dpf_gui.intent.redistribute import redistributed_rewards
+
+    baseline = intent_baseline(model)
+    cache: dict[int, object] = {}
+
+    def provider(index: int):
+        if index not in cache:
+            if len(cache) > 256:
+                cache.clear()
+            r = redistributed_rewards(model, ws.dataset[index])
+            if len(r):
+                r[0] -= baseline
+            cache[index] = r
+        return cache[index]
+
+    return provider
+
+
+def intent_baseline(model) -> float:
+    """The score an intent model starts every trajectory from (its offset), in score units."""
+    try:
+        return float(model.offset.detach()) * float(model.score_scale)
+    except (AttributeError, TypeError, ValueError):
+        return 0.0
+
+
+def _is_shipped(directory) -> bool:
+    from dpf_gui.paths import models_root
+
+    try:
+        return Path(directory).resolve().parent == models_root().resolve()
+    except OSError:
+        return False
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="dpf-gui", description="Dynamic Policy Fusion desktop app.")
+    from dpf_gui.app.play_view import VIEW_STRATEGIES
+
+    p = argparse.ArgumentParser(
+        prog="dpf-gui", description="Dynamic Policy Fusion desktop app.",
+        epilog="demo: dpf-gui --demo gridnav labels the shipped trajectories with a simulated user, trains a small "
+               "intent model, plays with dynamic fusion and prints frames/s; headless: QT_QPA_PLATFORM=offscreen "
+               "dpf-gui --demo highway --quit-after 60 --screenshot h.png")
+    p.add_argument("--env", choices=ENV_NAMES, default=None, help="open this environment (default: where you left off)")
+    p.add_argument("--task", default=None, metavar="DIR", help="task agent checkpoint folder (default: the shipped one)")
+    p.add_argument("--data", default=None, metavar="FILE", help="trajectory dataset to label (default: the agent's own)")
+    p.add_argument("--study", default=None, metavar="DIR", help="study folder for labels.sqlite (default: the user data dir)")
     p.add_argument("--quit-after", type=float, default=None, metavar="SECONDS", help="close the app after this many seconds")
     p.add_argument("--screenshot", default=None, metavar="PATH", help="save a screenshot of the window before quitting")
-    return p.parse_args(argv)
+    demo = p.add_argument_group("demo mode")
+    demo.add_argument("--demo", choices=ENV_NAMES, default=None, metavar="ENV",
+                      help=f"run the whole loop hands-off on ENV ({', '.join(ENV_NAMES)}) and exit")
+    demo.add_argument("--strategy", choices=VIEW_STRATEGIES, default="dynamic", help="strategy to play (default: dynamic)")
+    demo.add_argument("--episodes", type=int, default=1, metavar="N", help="episodes to play (default: 1)")
+    demo.add_argument("--preset", default="mixed", help="the simulated user's wish: a preset of ENV (default: mixed)")
+    demo.add_argument("--speed", type=int, default=None, metavar="N",
+                      help="decisions per second, 0 = as fast as possible (default: 0 offscreen, else 15)")
+    args = p.parse_args(argv)
+    if args.demo is None:
+        given = [f"--{n}" for n, default in (("strategy", "dynamic"), ("episodes", 1), ("preset", "mixed"), ("speed", None))
+                 if getattr(args, n) != default]
+        if given:
+            p.error(f"{', '.join(given)} only work with --demo ENV")
+    else:
+        if args.env is not None and args.env != args.demo:
+            p.error("--env and --demo name different environments")
+        if args.episodes < 1:
+            p.error("--episodes must be at least 1")
+        if args.speed is not None and not 0 <= args.speed <= 240:
+            p.error("--speed must be between 0 (as fast as possible) and 240")
+    if args.quit_after is not None and args.quit_after <= 0:
+        p.error("--quit-after must be positive")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # Our networks are tiny: one torch thread is fastest (two were up to 15x slower on a
+    # loaded 2-core machine). DPF_TORCH_THREADS overrides, as for the CLI.
+    import torch
+
+    torch.set_num_threads(max(1, int(os.environ.get("DPF_TORCH_THREADS", "1"))))
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = MainWindow()
+    app.setApplicationName("dpf-gui")
+    app.setOrganizationName("dpf-gui")
+    if args.demo is not None:
+        from dpf_gui.app.demo import run_demo
+
+        return run_demo(app, args)
+    window = MainWindow(store_dir=args.study, env=args.env, task_dir=args.task, dataset_path=args.data)
     window.show()
     if args.quit_after is not None:
         def finish() -> None:

@@ -1,0 +1,140 @@
+"""Frames per second of the play view with every plot live, and the longest event-loop stall.
+
+Usage: ``python bench/play_fps.py [--seconds 5] [--envs gridnav,pong,highway] [--threads 1]``
+
+For each environment the play view runs dynamic fusion as fast as it can
+(speed "max", saliency and overlays on, no pause between episodes) while a
+10 ms ``QTimer`` records the gap between its own ticks: the longest gap minus
+10 ms is the longest time the event loop was blocked (what a user feels as a
+frozen window). Runs offscreen.
+
+Agents: the shipped task agent where there is one (gridnav), otherwise a
+randomly initialised Q-network of the right shape; the intent model is a
+randomly initialised one of the default architecture (speed does not depend
+on what the weights say). gridnav's intent model is trained for a few
+seconds on its shipped trajectories when ``--train`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+def random_agents(env_name: str, seed: int = 0):
+    """(task agent, intent model, intent sidecar) of the right shapes for ``env_name``."""
+    from dpf_gui.agents.dqn import QNetwork
+    from dpf_gui.agents.task_agent import TaskAgent
+    from dpf_gui.envs import env_spec
+    from dpf_gui.intent.model import IntentArch, IntentModel
+    from dpf_gui.paths import shipped_model
+
+    spec = env_spec(env_name)
+    torch.manual_seed(seed)
+    try:
+        from dpf_gui.pipeline import load_task_agent
+
+        task = load_task_agent(env_name) if (shipped_model(env_name) / "model.json").exists() else None
+    except Exception:
+        task = None
+    if task is None:
+        net = QNetwork(spec.n_features, spec.n_actions)
+        sidecar = {"env": env_name, "env_config": {}, "action_names": list(spec.action_names),
+                   "observation": {"features": list(spec.feature_names), "n_features": spec.n_features}}
+        task = TaskAgent(net, sidecar)
+    model = IntentModel(IntentArch(spec.n_features, spec.n_actions))
+    with torch.no_grad():
+        for p in (model.head.weight, model.head.bias):
+            p.normal_(0.0, 0.3)
+    model.eval()
+    preset = spec.preset("mixed") if any(p.name == "mixed" for p in spec.presets) else spec.presets[0]
+    intent_sidecar = {"reward_scale": 1.0, "labels": {"wish": {"prefer": list(preset.prefer), "avoid": list(preset.avoid)}}}
+    return task, model, intent_sidecar
+
+
+def measure(env_name: str, seconds: float, app) -> dict:
+    from PySide6.QtCore import QTimer
+
+    from dpf_gui.app.play_view import PlayView
+
+    task, model, sidecar = random_agents(env_name)
+    view = PlayView()
+    view.resize(1400, 850)
+    view.show()
+    view.set_agents(env_name, None, task, model, sidecar, seed=0)
+    view.episode_pause_s = 0.0
+    view.set_speed(0)
+
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def probe() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    probe_timer = QTimer()
+    probe_timer.setInterval(10)
+    probe_timer.timeout.connect(probe)
+
+    frames = [0]
+    view.snapshotShown.connect(lambda _s: frames.__setitem__(0, frames[0] + 1))
+    # warm up (first frames build caches, first torch calls are slow)
+    end = time.perf_counter() + 1.0
+    view.play()
+    while time.perf_counter() < end:
+        app.processEvents()
+    frames[0] = 0
+    gaps.clear()
+    last[0] = time.perf_counter()
+    probe_timer.start()
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        app.processEvents()
+    elapsed = time.perf_counter() - t0
+    probe_timer.stop()
+    view.pause()
+    fps_meter = view.fps()
+    view.shutdown()
+    view.deleteLater()
+    g = np.array(gaps) * 1000.0
+    return {
+        "env": env_name,
+        "frames/s": frames[0] / elapsed,
+        "fps()": fps_meter,
+        "max stall ms": float(g.max() - 10.0) if len(g) else float("nan"),
+        "p99 gap ms": float(np.percentile(g, 99)) if len(g) else float("nan"),
+        "threaded": view.threaded,
+    }
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--envs", default="gridnav,pong,highway")
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (tiny models: 1 is fastest)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    rows = [measure(name.strip(), args.seconds, app) for name in args.envs.split(",") if name.strip()]
+    print(f"{'env':<9} {'frames/s':>9} {'fps()':>7} {'max stall ms':>13} {'p99 gap ms':>11}  threaded")
+    for r in rows:
+        print(f"{r['env']:<9} {r['frames/s']:>9.1f} {r['fps()']:>7.1f} {r['max stall ms']:>13.1f} {r['p99 gap ms']:>11.1f}  {r['threaded']}")
+    print(f"(cpu cores: {os.cpu_count()}, torch threads: {torch.get_num_threads()}, load avg: {os.getloadavg()[0]:.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,409 @@
+"""Compare: two strategies side by side on the same episode seed, stepped in lockstep.
+
+One timer advances both :class:`~dpf_gui.app.play_view.EpisodeRunner` s (each
+with its own environment and its own copy of the intent's memory, sharing the
+task agent and intent model), so the two frames always show the same decision
+index. When one episode ends it keeps its last frame until the other has
+ended too; then, with "loop", both start the next seed together. Changing a
+strategy restarts the pair on the same seed, so what is compared is always one
+whole episode each. The fusion parameters are shared by both sides.
+
+Highway runs both steps in one worker-thread job (as the play view does), the
+other environments in the UI thread.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Mapping
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout,
+                               QWidget)
+
+from dpf_gui.app.overlays import FrameView, compose
+from dpf_gui.app.play_view import (NEEDS_INTENT_TIP, PLOT_CAPACITY, THREADED_ENVS, EpisodeRunner, ParamsPanel,
+                                   Snapshot, _Bridge, _enable_strategies, _FpsMeter, _strategy_combo, metrics_html,
+                                   wish_from_sidecar)
+from dpf_gui.app.plots import SIDE_COLOURS, LivePlot
+from dpf_gui.errors import UserError
+from dpf_gui.fusion import FusionParams
+
+
+SIDES = ("left", "right")
+
+
+class CompareView(QWidget):
+    """Two strategies on the same seed. Build with ``CompareView()`` then call :meth:`set_agents`."""
+
+    stepped = Signal(object, object)  # left Snapshot, right Snapshot (what is on screen)
+    pairFinished = Signal(dict)  # {"seed", "left": metrics, "right": metrics}
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("compareView")
+        self.runners: dict[str, EpisodeRunner] = {}
+        self.snaps: dict[str, Snapshot | None] = {"left": None, "right": None}
+        self.wish = None
+        self.threaded = False
+        self.episode_pause_s = 1.5  # hold both final frames this long before looping
+        self._env_args: tuple | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._future: Future | None = None
+        self._generation = 0
+        self._bridge = _Bridge()
+        self._bridge.done.connect(self._on_worker_done, Qt.QueuedConnection)
+        self._done_at: float | None = None
+        self._fps = _FpsMeter()
+        self._playing = False
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.PreciseTimer)
+        self._timer.timeout.connect(self._tick)
+        self._build()
+        self._set_enabled(False)
+
+    # --- construction ----------------------------------------------------------
+    def _build(self) -> None:
+        self.combos = {"left": _strategy_combo("compareLeftStrategy", "static"),
+                       "right": _strategy_combo("compareRightStrategy", "dynamic")}
+        self.frames = {s: FrameView(object_name=f"compare{s.capitalize()}Frame") for s in SIDES}
+        self.metric_labels = {}
+        for s in SIDES:
+            lab = QLabel("no episode")
+            lab.setObjectName(f"compare{s.capitalize()}Metrics")
+            lab.setTextFormat(Qt.RichText)
+            lab.setWordWrap(True)
+            self.metric_labels[s] = lab
+        self.play_button = QPushButton("Play")
+        self.play_button.setObjectName("comparePlayButton")
+        self.play_button.setCheckable(True)
+        self.step_button = QPushButton("Step")
+        self.step_button.setObjectName("compareStepButton")
+        self.restart_button = QPushButton("Restart")
+        self.restart_button.setObjectName("compareRestartButton")
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setObjectName("compareSeedSpin")
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setPrefix("seed ")
+        self.speed_spin = QSpinBox()
+        self.speed_spin.setObjectName("compareSpeedSpin")
+        self.speed_spin.setRange(0, 240)
+        self.speed_spin.setValue(10)
+        self.speed_spin.setSuffix(" /s")
+        self.speed_spin.setSpecialValueText("max")
+        self.speed_spin.setToolTip("decisions per second (0: as fast as possible)")
+        self.loop_check = QCheckBox("loop")
+        self.loop_check.setObjectName("compareLoopCheck")
+        self.loop_check.setChecked(True)
+        self.overlay_check = QCheckBox("saliency overlay")
+        self.overlay_check.setObjectName("compareOverlayCheck")
+        self.overlay_check.setChecked(True)
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("compareStatus")
+        self.params_panel = ParamsPanel(prefix="compare")
+
+        legend = [(f"{s}", c) for s, c in zip(SIDES, SIDE_COLOURS)]
+        self.weight_plot = LivePlot("fusion weight w", legend, PLOT_CAPACITY, y_range=(0.0, 1.0),
+                                    object_name="compareWeightPlot")
+        self.temp_plot = LivePlot("intent temperature T_ψ", legend, PLOT_CAPACITY, object_name="compareTempPlot")
+        self.collected_plot = LivePlot("collected intent reward G_t", legend, PLOT_CAPACITY,
+                                       object_name="compareCollectedPlot")
+
+        grid = QGridLayout()
+        for col, s in enumerate(SIDES):
+            head = QHBoxLayout()
+            head.addWidget(QLabel(f"<b>{s}</b>"))
+            head.addWidget(self.combos[s], 1)
+            grid.addLayout(head, 0, col)
+            grid.addWidget(self.frames[s], 1, col)
+            grid.addWidget(self.metric_labels[s], 2, col)
+        grid.setRowStretch(1, 1)
+        controls = QHBoxLayout()
+        for w in (self.play_button, self.step_button, self.restart_button, self.seed_spin, self.speed_spin,
+                  self.loop_check, self.overlay_check):
+            controls.addWidget(w)
+        controls.addStretch(1)
+        plots = QHBoxLayout()
+        for p in (self.weight_plot, self.temp_plot, self.collected_plot):
+            p.setMinimumWidth(160)
+            plots.addWidget(p)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(grid, 3)
+        lay.addLayout(controls)
+        lay.addLayout(plots, 2)
+        lay.addWidget(self.params_panel)
+        lay.addWidget(self.status_label)
+
+        for s in SIDES:
+            self.combos[s].currentTextChanged.connect(lambda name, side=s: self.set_strategy(side, name))
+        self.play_button.toggled.connect(self._on_play_toggled)
+        self.step_button.clicked.connect(self.step_once)
+        self.restart_button.clicked.connect(lambda: self.restart())
+        self.speed_spin.valueChanged.connect(self._apply_speed)
+        self.overlay_check.toggled.connect(lambda _on: self._redraw())
+        self.params_panel.paramsChanged.connect(self._on_params)
+        self._apply_speed()
+
+    def _set_enabled(self, on: bool) -> None:
+        for w in (*self.combos.values(), self.play_button, self.step_button, self.restart_button, self.seed_spin,
+                  self.speed_spin, self.params_panel):
+            w.setEnabled(on)
+
+    # --- public API --------------------------------------------------------------
+    def set_agents(self, env_name: str, env_config: Mapping[str, Any] | None, task_agent, intent_model=None,
+                   intent_sidecar: Mapping[str, Any] | None = None, wish=None, seed: int | None = None,
+                   left: str | None = None, right: str | None = None, params: FusionParams | None = None) -> None:
+        """Load what to compare (same signature as :meth:`PlayView.set_agents`); starts paused on ``seed``."""
+        self.pause()
+        self._close_runners()
+        has_intent = intent_model is not None
+        names = {"left": left or (self.combos["left"].currentText() if has_intent else "task"),
+                 "right": right or (self.combos["right"].currentText() if has_intent else "task")}
+        if not has_intent:
+            names = {"left": "task", "right": "task"}
+        for s in SIDES:
+            self.runners[s] = EpisodeRunner(env_name, env_config, task_agent, intent_model, intent_sidecar,
+                                            names[s], params)
+        first = self.runners["left"]
+        self.wish = wish if wish is not None else wish_from_sidecar(first.env, intent_sidecar)
+        for r in self.runners.values():
+            r.wish = self.wish
+        self.threaded = env_name in THREADED_ENVS
+        if self.threaded and self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpf-compare")
+        for s in SIDES:
+            combo = self.combos[s]
+            combo.blockSignals(True)
+            _enable_strategies(combo, has_intent)
+            combo.setCurrentText(self.runners[s].strategy)
+            combo.blockSignals(False)
+        self.params_panel.set_params(first.params)
+        self._set_enabled(True)
+        self.status_label.setText("" if has_intent else
+                                  "No intent model: only the task strategy is available (" + NEEDS_INTENT_TIP + ").")
+        if seed is not None:
+            self.seed_spin.setValue(int(seed))
+        self._apply_speed()
+        self.restart()
+
+    def set_strategy(self, side: str, name: str) -> None:
+        """Change one side's strategy; both restart on the current seed."""
+        r = self.runners.get(side)
+        if r is None or name == r.strategy:
+            return
+        self._wait_worker()
+        try:
+            r.set_strategy(name)
+        except UserError as exc:
+            self.status_label.setText(str(exc))
+            combo = self.combos[side]
+            combo.blockSignals(True)
+            combo.setCurrentText(r.strategy)
+            combo.blockSignals(False)
+            return
+        combo = self.combos[side]
+        if combo.currentText() != name:
+            combo.blockSignals(True)
+            combo.setCurrentText(name)
+            combo.blockSignals(False)
+        self.restart()
+
+    def set_strategies(self, left: str, right: str) -> None:
+        self.set_strategy("left", left)
+        self.set_strategy("right", right)
+
+    def set_params(self, params: FusionParams) -> None:
+        self.params_panel.set_params(params)
+        self._on_params(params)
+
+    def set_speed(self, decisions_per_s: int) -> None:
+        self.speed_spin.setValue(int(decisions_per_s))
+
+    def play(self) -> None:
+        if self.runners:
+            self.play_button.setChecked(True)
+
+    def pause(self) -> None:
+        self.play_button.setChecked(False)
+
+    def is_playing(self) -> bool:
+        return self._playing
+
+    def restart(self, seed: int | None = None) -> None:
+        """Both sides start an episode with ``seed`` (default: the seed box)."""
+        if not self.runners:
+            return
+        if seed is not None:
+            self.seed_spin.setValue(int(seed))
+        self._wait_worker()
+        self._clear_plots()
+        self._done_at = None
+        seed = self.seed_spin.value()
+        self._show({s: self.runners[s].reset(seed) for s in SIDES})
+
+    def step_once(self) -> None:
+        self._wait_worker()
+        if self.runners and not self.both_done():
+            self._show(self._advance_both())
+
+    def run_decisions(self, n: int) -> int:
+        """Up to ``n`` lockstep decisions synchronously (stops when both episodes ended); returns how many."""
+        self._wait_worker()
+        taken = 0
+        while taken < n and self.runners and not self.both_done():
+            self._show(self._advance_both())
+            taken += 1
+        return taken
+
+    def both_done(self) -> bool:
+        return all(r.done for r in self.runners.values())
+
+    def snapshots(self) -> tuple[Snapshot | None, Snapshot | None]:
+        return self.snaps["left"], self.snaps["right"]
+
+    def fps(self) -> float:
+        return self._fps.fps()
+
+    def shutdown(self) -> None:
+        self.pause()
+        self._close_runners()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        self.shutdown()
+        super().closeEvent(event)
+
+    # --- internals -------------------------------------------------------------------
+    def _advance_both(self) -> dict[str, Snapshot | None]:
+        """Advance every side whose episode is still running; an ended side yields None (keep its frame)."""
+        return {s: (None if r.done else r.advance()) for s, r in self.runners.items()}
+
+    def _on_play_toggled(self, on: bool) -> None:
+        self._playing = bool(on) and bool(self.runners)
+        self.play_button.setText("Pause" if self._playing else "Play")
+        if self._playing:
+            self._fps.reset()
+            self._timer.start()
+        else:
+            self._timer.stop()
+
+    def _apply_speed(self) -> None:
+        v = self.speed_spin.value()
+        if v <= 0:
+            self._timer.setInterval(5 if self.threaded else 0)
+        else:
+            self._timer.setInterval(int(round(1000.0 / v)))
+
+    def _on_params(self, params: FusionParams) -> None:
+        for r in self.runners.values():
+            r.set_params(params)
+
+    def _tick(self) -> None:
+        if not self.runners or not self._playing or self._future is not None:
+            return
+        if self.both_done():
+            if self._done_at is None:
+                self._done_at = time.perf_counter()
+            if self.loop_check.isChecked() and time.perf_counter() - self._done_at >= self.episode_pause_s:
+                if self.threaded:  # highway resets take tens of ms: do them in the worker too
+                    self.seed_spin.setValue(self.seed_spin.value() + 1)
+                    self._generation += 1
+                    self._clear_plots()
+                    self._done_at = None
+                    self._submit(self._reset_both, self.seed_spin.value())
+                else:
+                    self.restart(self.seed_spin.value() + 1)
+            elif not self.loop_check.isChecked():
+                self.pause()
+            return
+        if self.threaded:
+            self._submit(self._advance_both)
+        else:
+            self._show(self._advance_both())
+
+    def _submit(self, fn, *args) -> None:
+        gen = self._generation
+        fut = self._executor.submit(fn, *args)
+        self._future = fut
+        fut.add_done_callback(lambda f, g=gen: self._bridge.done.emit(g, f))
+
+    def _reset_both(self, seed: int) -> dict[str, Snapshot]:
+        return {s: r.reset(seed) for s, r in self.runners.items()}
+
+    def _clear_plots(self) -> None:
+        for p in (self.weight_plot, self.temp_plot, self.collected_plot):
+            p.clear_data()
+
+    def _on_worker_done(self, generation: int, fut: Future) -> None:
+        if fut is not self._future:
+            return
+        self._future = None
+        if generation != self._generation:
+            return
+        exc = fut.exception()
+        if exc is not None:
+            self.pause()
+            self.status_label.setText(f"stopped: {exc.__class__.__name__}: {exc}")
+            return
+        self._show(fut.result())
+        if self._playing and self.speed_spin.value() <= 0 and not self.both_done():
+            self._tick()
+
+    def _wait_worker(self) -> None:
+        fut, self._future = self._future, None
+        if fut is not None:
+            try:
+                fut.result()
+            except Exception:
+                pass
+            self._generation += 1
+
+    def _show(self, snaps: dict[str, Snapshot | None]) -> None:
+        show = self.overlay_check.isChecked()
+        values: dict[str, dict[str, float | None]] = {"w": {}, "T": {}, "G": {}}
+        t = None
+        for s in SIDES:
+            snap = snaps.get(s)
+            if snap is None:  # this side's episode has ended: hold its last frame
+                continue
+            self.snaps[s] = snap
+            self.frames[s].set_image(compose(snap.frame, snap.overlay, show))
+            self.metric_labels[s].setText(metrics_html(snap, self.wish))
+            d = snap.decision
+            t = snap.t if t is None else max(t, snap.t)
+            if d is not None:
+                values["w"][s], values["T"][s] = d.weight, d.T_psi
+                values["G"][s] = d.collected if d.intent_rewards is not None else None
+        if t is not None:
+            self.weight_plot.push(t, **values["w"])
+            self.temp_plot.push(t, **values["T"])
+            self.collected_plot.push(t, **values["G"])
+            for p in (self.weight_plot, self.temp_plot, self.collected_plot):
+                p.refresh()
+        self._fps.tick()
+        left, right = self.snaps["left"], self.snaps["right"]
+        self.stepped.emit(left, right)
+        if self.both_done() and left is not None and right is not None and self._done_at is None:
+            self._done_at = time.perf_counter()
+            self.pairFinished.emit({"seed": left.seed, "left": dict(left.metrics), "right": dict(right.metrics)})
+
+    def _redraw(self) -> None:
+        show = self.overlay_check.isChecked()
+        for s in SIDES:
+            snap = self.snaps[s]
+            if snap is not None:
+                self.frames[s].set_image(compose(snap.frame, snap.overlay, show))
+
+    def _close_runners(self) -> None:
+        self._wait_worker()
+        for r in self.runners.values():
+            r.close()
+        self.runners = {}
+        self.snaps = {"left": None, "right": None}
+
+
+__all__ = ["CompareView"]

@@ -1,0 +1,250 @@
+"""``dpf-gui --demo ENV``: the whole loop, hands-off, in the real window.
+
+Opens the environment's shipped task agent (or ``--task`` / ``--data``),
+labels every trajectory with a simulated user (preset ``mixed`` unless
+``--preset``), trains a small intent model in the Train tab's worker (progress
+and loss curves on screen), switches to Play with the chosen strategy, plays
+``--episodes`` episodes (or until ``--quit-after``), saves a screenshot if
+asked, prints the frames per second it measured and exits 0.
+
+Everything goes through the same views and core functions a person uses.
+Demo labels live in a throw-away study folder, never in the person's own
+label store. The demo's intent model is cached under
+``<data dir>/demo/intent-cache/`` (``--study DIR`` replaces the data dir),
+keyed by environment, preset, dataset fingerprint and training settings, so
+the second demo of an environment starts playing at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer
+
+from dpf_gui.errors import UserError
+
+#: small and quick: it's a demo (gridnav ~5 s, Pong ~15 s, highway ~15 s on one busy core)
+DEMO_TRAINING = {"max_epochs": 10, "hidden": 32, "max_time_s": 15, "max_train_per_epoch": 500}
+LABEL_SEED = 0
+TRAIN_SEED = 0
+
+
+def demo_cache_root(study: str | os.PathLike | None = None) -> Path:
+    from dpf_gui.data.study import default_dir
+
+    return Path(study if study is not None else default_dir()) / "demo" / "intent-cache"
+
+
+def cache_key(env: str, preset: str, fingerprint: str, config: dict[str, Any]) -> str:
+    blob = json.dumps({"config": config, "label_seed": LABEL_SEED, "train_seed": TRAIN_SEED}, sort_keys=True)
+    return f"{env}-{preset}-{fingerprint[:12]}-{hashlib.sha1(blob.encode()).hexdigest()[:8]}"
+
+
+class Demo(QObject):
+    """Drives a :class:`~dpf_gui.app.main.MainWindow` through label -> train -> play, then quits."""
+
+    def __init__(self, window, env: str, strategy: str = "dynamic", episodes: int = 1, preset: str = "mixed",
+                 speed: int | None = None, quit_after: float | None = None, screenshot: str | None = None,
+                 cache_root: Path | None = None, out=None):
+        super().__init__(window)
+        self.window = window
+        self.env, self.strategy, self.episodes, self.preset = env, strategy, max(1, int(episodes)), preset
+        if speed is None:  # as fast as it goes when nobody watches; watchable on a screen
+            speed = 0 if os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal") else 15
+        self.speed = int(speed)
+        self.quit_after = quit_after
+        self.screenshot = screenshot
+        self.cache_root = Path(cache_root) if cache_root is not None else demo_cache_root()
+        self.out = out or (lambda text: print(text, flush=True))
+        self.code = 0
+        self.done = False
+        self.frames = 0
+        self.finished_episodes = 0
+        self.t0 = time.perf_counter()
+        self.t_play: float | None = None
+        self.cached = False
+        self.train_s: float | None = None
+
+    # --- phases ----------------------------------------------------------------------
+    def start(self) -> None:
+        if self.quit_after is not None:
+            QTimer.singleShot(int(self.quit_after * 1000), lambda: self.finish("--quit-after reached"))
+        w = self.window
+        ws = w.workspace
+        if ws is None or ws.env_name != self.env:
+            return self.fail(f"could not open {self.env}: {w.last_error or 'unknown error'}")
+        if ws.task is None:
+            return self.fail(f"{self.env} has no task agent to play: pass --task DIR")
+        try:
+            wish = ws.wish(self.preset)
+        except (UserError, KeyError, ValueError) as exc:
+            names = ", ".join(p.name for p in ws.spec.presets)
+            return self.fail(f"preset {self.preset!r}: {exc} (presets of {self.env}: {names})")
+        t = time.perf_counter()
+        ws.label_with_simulated_user(wish, seed=LABEL_SEED)
+        w.annotate._after_change(list(range(len(ws))))
+        w.annotate.set_overlay_wish(wish, "simulated user")
+        self.out(f"demo {self.env}: {len(ws)} trajectories labelled by a simulated user "
+                 f"(preset {self.preset}: {_describe(wish)}) in {time.perf_counter() - t:.1f} s")
+        from dpf_gui.app.train_view import interactive_config
+
+        config = interactive_config(**DEMO_TRAINING)
+        self.cache_dir = self.cache_root / cache_key(self.env, self.preset, ws.fingerprint, config.to_dict())
+        if self._cache_usable(ws) and w.train.load_intent_dir(self.cache_dir):
+            self.cached = True
+            self.out(f"demo {self.env}: intent model from the demo cache ({self.cache_dir})")
+            QTimer.singleShot(0, self.play)
+            return
+        if self.cache_dir.exists():
+            shutil.rmtree(self.cache_dir, ignore_errors=True)  # unusable (an interrupted save): train afresh
+        w.tabs.setCurrentWidget(w.train)
+        w.train.set_config(seed=TRAIN_SEED, **{k: DEMO_TRAINING[k] for k in ("max_epochs", "hidden", "max_time_s")},
+                           max_train_per_epoch=DEMO_TRAINING["max_train_per_epoch"])
+        w.train.trainingFinished.connect(self._trained)
+        self._t_train = time.perf_counter()
+        self.cache_dir.parent.mkdir(parents=True, exist_ok=True)
+        if not w.train.train(config=config, out_dir=self.cache_dir):
+            self.fail(f"training could not start: {w.train.last_error or w.last_error}")
+
+    def _cache_usable(self, ws) -> bool:
+        from dpf_gui.intent.train import load_intent
+
+        if not (self.cache_dir / "model.json").is_file():
+            return False
+        try:
+            load_intent(self.cache_dir, expect_env=ws.env_name)
+        except UserError:
+            return False
+        return True
+
+    def _trained(self, ok: bool, message: str) -> None:
+        if self.done:
+            return
+        if not ok:
+            return self.fail(f"training failed: {message}")
+        self.train_s = time.perf_counter() - self._t_train
+        r = self.window.train.result
+        fit = (r.metrics.get("held_out") or {}) if r is not None else {}
+        corr = fit.get("corr")
+        self.out(f"demo {self.env}: intent model trained in {self.train_s:.1f} s ({r.epochs} epochs; held-out "
+                 f"correlation {'–' if corr is None else f'{corr:.2f}'}, n = {fit.get('n')})")
+        self.play()
+
+    def play(self) -> None:
+        if self.done:
+            return
+        w = self.window
+        w.tabs.setCurrentWidget(w.play)
+        play = w.play
+        play.sync()
+        if play.runner is None:
+            return self.fail(f"the Play view could not load the agents: {play.status_label.text()}")
+        play.set_strategy(self.strategy)
+        if play.runner.strategy != self.strategy:
+            return self.fail(f"strategy {self.strategy!r} is not available: {play.status_label.text()}")
+        play.set_speed(self.speed)
+        play.episode_pause_s = 0.3
+        play.loop_check.setChecked(True)
+        play.snapshotShown.connect(self._frame)
+        play.episodeFinished.connect(self._episode)
+        self.t_play = time.perf_counter()
+        play.play()
+
+    def _frame(self, _snap) -> None:
+        self.frames += 1
+
+    def _episode(self, metrics: dict) -> None:
+        if self.done:
+            return
+        self.finished_episodes += 1
+        parts = [f"seed {metrics.get('seed')}", f"{metrics.get('steps')} decisions",
+                 f"return {metrics.get('task_return', 0):.2f}",
+                 "success" if metrics.get("task_success") else "no success"]
+        for key, name in (("prefer_fraction", "in preferred"), ("avoid_fraction", "in avoided")):
+            if metrics.get(key) is not None:
+                parts.append(f"{name} {100 * metrics[key]:.0f}%")
+        if metrics.get("fusion_weight") is not None:
+            parts.append(f"mean w {metrics['fusion_weight']:.2f}")
+        self.out(f"demo {self.env}: episode {self.finished_episodes} ({self.strategy}): " + ", ".join(parts))
+        if self.finished_episodes >= self.episodes:
+            self.finish(f"{self.finished_episodes} episode(s) played")
+
+    # --- the end -------------------------------------------------------------------------
+    def fail(self, message: str) -> None:
+        self.out(f"demo {self.env}: error: {message}")
+        self.code = 1
+        self.finish("error")
+
+    def finish(self, reason: str) -> None:
+        if self.done:
+            return
+        self.done = True
+        w = self.window
+        play = w.play
+        if play is not None:
+            play.pause()
+        fps = None
+        if self.t_play is not None:
+            elapsed = time.perf_counter() - self.t_play
+            fps = self.frames / elapsed if elapsed > 0 else 0.0
+            speed = "max" if self.speed <= 0 else f"{self.speed}/s"
+            self.out(f"demo {self.env}: {self.frames} frames in {elapsed:.1f} s = {fps:.1f} frames/s "
+                     f"(strategy {self.strategy}, speed {speed}, {self.finished_episodes} episode(s))")
+        elif self.code == 0:
+            self.out(f"demo {self.env}: stopped before playing ({reason})")
+        if self.screenshot:
+            Path(self.screenshot).parent.mkdir(parents=True, exist_ok=True)
+            if w.grab().save(str(self.screenshot)):
+                self.out(f"demo {self.env}: screenshot {self.screenshot}")
+            else:
+                self.out(f"demo {self.env}: error: could not write the screenshot {self.screenshot}")
+                self.code = self.code or 1
+        self.out(f"demo {self.env}: {reason}; {time.perf_counter() - self.t0:.1f} s in all")
+        self.fps = fps
+        QTimer.singleShot(0, self._quit)
+
+    def _quit(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        self.window.close()
+        QApplication.instance().exit(self.code)
+
+
+def _describe(wish) -> str:
+    d = wish.describe()
+    return "; ".join([*(f"prefer {e}" for e in d["prefer"]), *(f"avoid {e}" for e in d["avoid"])])
+
+
+def run_demo(app, args) -> int:
+    """Run the demo of ``args.demo`` in ``app``; returns the exit code."""
+    from dpf_gui.app.main import MainWindow
+
+    study = Path(tempfile.mkdtemp(prefix="dpf-gui-demo-"))
+    window = None
+    try:
+        # quiet_errors: a headless demo must never wait on a message box
+        window = MainWindow(store_dir=study, env=args.demo, task_dir=args.task, dataset_path=args.data,
+                            restore=False, quiet_errors=True)
+        window.show()
+        demo = Demo(window, args.demo, strategy=args.strategy, episodes=args.episodes, preset=args.preset,
+                    speed=args.speed, quit_after=args.quit_after, screenshot=args.screenshot,
+                    cache_root=demo_cache_root(args.study))
+        QTimer.singleShot(0, demo.start)
+        app.exec()
+        return demo.code
+    finally:
+        if window is not None:
+            window.close()
+            window.deleteLater()
+        shutil.rmtree(study, ignore_errors=True)
+
+
+__all__ = ["Demo", "run_demo", "DEMO_TRAINING", "demo_cache_root", "cache_key"]

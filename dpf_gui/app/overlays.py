@@ -1,0 +1,373 @@
+"""Intent saliency drawn on the environment's frame, and the widget that shows it.
+
+Two halves, so that the environment is only ever touched by the thread that
+steps it:
+
+* :func:`overlay_data` (no Qt, runs where the environment is stepped, possibly
+  a worker thread) reads what is needed from the environment: gridnav cells
+  and the intent value map, highway vehicle positions and lane rows, the Pong
+  paddle and ball, and which regions the wish prefers or avoids.
+* :func:`compose` (UI thread) draws an :class:`OverlayData` over the frame with
+  a ``QPainter`` and returns the ``QImage`` that :class:`FrameView` shows and
+  the recorder writes, so a recording looks exactly like the screen.
+
+What is drawn:
+
+* gridnav: the intent's reward for stepping into each cell (see
+  :func:`dpf_gui.saliency.gridnav_value_map`) as a heat map, centred on the
+  map's mean (green: better than the average cell, orange: worse), dashed
+  outlines round the wish's preferred (green) / avoided (orange) cells, and an
+  arrow for the action about to be taken.
+* highway: preferred / avoided lanes as bands, the ego lane outlined, every
+  observed vehicle ringed with a size and colour given by the attribution of
+  its five features (green: it raises the intent reward of the chosen action).
+* pong: preferred / avoided paddle bands on the right edge, the paddle and the
+  ball outlined in the colour of their features' attribution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from dpf_gui.app.plots import BAD, GOOD
+
+#: integer upscaling of each environment's frame before drawing overlays (Pong is 160 x 210 px)
+FRAME_SCALE = {"gridnav": 1, "highway": 1, "pong": 3}
+CURRENT = (40, 72, 170)
+
+
+@dataclass
+class OverlayData:
+    """Everything the overlay needs, read from the environment in the stepping thread."""
+
+    env_name: str
+    action: int | None = None
+    # gridnav
+    value_map: np.ndarray | None = None  # (H, W), score units, NaN on walls
+    cell_px: int = 0
+    agent_cell: tuple[int, int] | None = None
+    prefer_cells: np.ndarray | None = None  # (H, W) bool
+    avoid_cells: np.ndarray | None = None
+    # highway
+    vehicles: list = field(default_factory=list)  # screen (x, y) per observation row, None if empty
+    vehicle_attr: np.ndarray | None = None  # per vehicle row
+    lane_rows: list[float] = field(default_factory=list)  # screen row of each lane's centre
+    lane_px: float = 0.0
+    current_lane: int | None = None
+    prefer_lanes: list[int] = field(default_factory=list)
+    avoid_lanes: list[int] = field(default_factory=list)
+    # pong
+    paddle_row: float | None = None
+    paddle_attr: float = 0.0
+    ball_xy: tuple[float, float] | None = None
+    ball_attr: float = 0.0
+    prefer_bands: list[tuple[int, int]] = field(default_factory=list)
+    avoid_bands: list[tuple[int, int]] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------
+# reading the environment (no Qt)
+# ---------------------------------------------------------------------------
+def overlay_data(env_name: str, env, feature_names: Sequence[str], wish=None, attribution: np.ndarray | None = None,
+                 value_map: np.ndarray | None = None, action: int | None = None,
+                 cache: dict[str, Any] | None = None) -> OverlayData:
+    """Collect the overlay's inputs from ``env`` (call from the thread that steps it).
+
+    ``cache`` (a dict owned by the caller, one per environment) keeps what
+    never changes during a session, e.g. the wish's cells on the grid.
+    """
+    cache = {} if cache is None else cache
+    data = OverlayData(env_name=env_name, action=action)
+    if env_name == "gridnav":
+        data.value_map = value_map
+        data.cell_px = int(env.cell_px)
+        data.agent_cell = tuple(int(v) for v in env.pos)
+        if wish is not None:
+            if "cells" not in cache:
+                from dpf_gui.envs.gridnav import TERRAINS
+
+                h, w = env.layout.height, env.layout.width
+                regions = np.zeros((h, w, 3), np.float32)
+                for y in range(h):
+                    for x in range(w):
+                        t = env.terrain_at(x, y)
+                        regions[y, x] = (x, y, TERRAINS.index(t) if t in TERRAINS else -1)
+                walls = np.array([[not env.layout.is_open(x, y) for x in range(w)] for y in range(h)])
+                cache["cells"] = (wish.in_prefer(regions) & ~walls, wish.in_avoid(regions) & ~walls)
+            data.prefer_cells, data.avoid_cells = cache["cells"]
+    elif env_name == "highway":
+        data.vehicles = list(env.vehicle_screen_positions())
+        if attribution is not None:
+            from dpf_gui.saliency import highway_vehicle_attribution
+
+            data.vehicle_attr = highway_vehicle_attribution(attribution, feature_names, len(data.vehicles))
+        data.current_lane = int(env.lane)
+        data.lane_rows, data.lane_px = _highway_lane_rows(env, data.vehicles[0])
+        if wish is not None:
+            speed = float(env.speed)
+            for lane in range(len(data.lane_rows)):
+                reg = np.array([[lane, speed]], np.float32)
+                if wish.in_prefer(reg)[0]:
+                    data.prefer_lanes.append(lane)
+                if wish.in_avoid(reg)[0]:
+                    data.avoid_lanes.append(lane)
+    elif env_name == "pong":
+        data.paddle_row = float(env.paddle_screen_y())
+        data.ball_xy = env.ball_screen_xy()
+        if attribution is not None:
+            names = list(feature_names)
+            data.paddle_attr = float(attribution[names.index("paddle_y")]) if "paddle_y" in names else 0.0
+            data.ball_attr = float(sum(attribution[names.index(n)] for n in ("ball_x", "ball_y", "ball_vx", "ball_vy")
+                                       if n in names))
+        if wish is not None:
+            if "bands" not in cache:
+                cache["bands"] = (_pong_bands(env, wish.prefer), _pong_bands(env, wish.avoid))
+            data.prefer_bands, data.avoid_bands = cache["bands"]
+    return data
+
+
+def _highway_lane_rows(env, ego_xy) -> tuple[list[float], float]:
+    """Screen rows of the lane centres, placed relative to the ego car's drawn position."""
+    sim = env.sim
+    ego = sim.vehicle
+    scale = float(env.config["highway"]["scaling"])
+    rows, width = [], 4.0
+    try:
+        net = sim.road.network
+        a, b, _ = ego.lane_index
+        lanes = net.graph[a][b]
+        for lane in lanes:
+            rows.append(ego_xy[1] + (float(lane.position(ego.position[0], 0)[1]) - float(ego.position[1])) * scale)
+        width = float(lanes[0].width_at(0))
+    except (AttributeError, KeyError, IndexError, TypeError):  # pragma: no cover - highway-env internals moved
+        rows = [ego_xy[1] + (4.0 * i - float(ego.position[1])) * scale for i in range(4)]
+    return rows, width * scale
+
+
+def _pong_bands(env, expressions) -> list[tuple[int, int]]:
+    bands = []
+    for expr in expressions:
+        for term in expr.terms:
+            if term.feature != "paddle":
+                continue
+            if term.values is not None:
+                for v in term.values:
+                    bands.append(env.band_screen_rows(v, v))
+            else:
+                lo = None if not np.isfinite(term.low) else term.low
+                hi = None if not np.isfinite(term.high) else term.high
+                bands.append(env.band_screen_rows(lo, hi))
+    return bands
+
+
+# ---------------------------------------------------------------------------
+# drawing (Qt, UI thread)
+# ---------------------------------------------------------------------------
+def frame_to_qimage(frame: np.ndarray, scale: int = 1) -> QImage:
+    """RGB uint8 (H, W, 3) -> an owned ``QImage``, upscaled by an integer factor (nearest).
+
+    The result is RGB32, the format QPainter draws on fastest (drawing on
+    RGB888 takes several times longer).
+    """
+    frame = np.ascontiguousarray(frame, dtype=np.uint8)
+    if scale > 1:
+        frame = np.ascontiguousarray(frame.repeat(scale, axis=0).repeat(scale, axis=1))
+    h, w, _ = frame.shape
+    return QImage(frame.data, w, h, 3 * w, QImage.Format_RGB888).convertToFormat(QImage.Format_RGB32)
+
+
+def qimage_to_array(image: QImage) -> np.ndarray:
+    """A copy of a ``QImage`` as RGB uint8 (H, W, 3) (what the recorder writes)."""
+    img = image.convertToFormat(QImage.Format_RGB888)
+    h, w, bpl = img.height(), img.width(), img.bytesPerLine()
+    buf = np.frombuffer(img.constBits(), dtype=np.uint8, count=h * bpl).reshape(h, bpl)
+    return buf[:, : 3 * w].reshape(h, w, 3).copy()
+
+
+def _qcolor(rgb, alpha: int = 255) -> QColor:
+    return QColor(int(rgb[0]), int(rgb[1]), int(rgb[2]), int(alpha))
+
+
+def value_map_rgba(values: np.ndarray, alpha: int = 120) -> np.ndarray:
+    """Diverging colours for a value map, centred on its mean: (H, W, 4) uint8, transparent where NaN."""
+    v = np.asarray(values, np.float64)
+    ok = np.isfinite(v)
+    out = np.zeros(v.shape + (4,), np.uint8)
+    if not ok.any():
+        return out
+    c = v - v[ok].mean()
+    span = float(np.abs(c[ok]).max()) or 1.0
+    t = np.clip(np.where(ok, c / span, 0.0), -1.0, 1.0)[..., None]  # -1 bad .. +1 good
+    good, bad, mid = np.array(GOOD, float), np.array(BAD, float), np.array((255, 255, 255), float)
+    rgb = np.where(t >= 0, mid + t * (good - mid), mid - t * (bad - mid))
+    out[..., :3] = rgb.astype(np.uint8)
+    out[..., 3] = np.where(ok, (alpha * np.abs(t[..., 0]) ** 0.7).astype(np.uint8), 0)
+    return out
+
+
+def compose(frame: np.ndarray, data: OverlayData | None, show: bool = True) -> QImage:
+    """The frame with the overlay drawn on it (what the view shows and the recorder writes)."""
+    scale = FRAME_SCALE.get(data.env_name if data is not None else "", 1)
+    image = frame_to_qimage(frame, scale)
+    if data is None or not show:
+        return image
+    p = QPainter(image)
+    try:
+        if data.env_name == "gridnav":
+            _draw_gridnav(p, data)
+        elif data.env_name == "highway":
+            p.setRenderHint(QPainter.Antialiasing, True)
+            _draw_highway(p, data, image.width())
+        elif data.env_name == "pong":
+            p.scale(scale, scale)
+            p.setRenderHint(QPainter.Antialiasing, True)
+            _draw_pong(p, data)
+    finally:
+        p.end()
+    return image
+
+
+_LAYERS: dict[tuple, QImage] = {}
+
+
+def _region_layer(prefer: np.ndarray | None, avoid: np.ndarray | None, cell: int) -> QImage:
+    """The wish's cell outlines as a transparent image, drawn once per map (dashed lines are slow)."""
+    key = (id(prefer), id(avoid), cell)
+    layer = _LAYERS.get(key)
+    if layer is not None:
+        return layer
+    ref = prefer if prefer is not None else avoid
+    h, w = ref.shape
+    layer = QImage(w * cell, h * cell, QImage.Format_ARGB32_Premultiplied)
+    layer.fill(Qt.transparent)
+    p = QPainter(layer)
+    p.setRenderHint(QPainter.Antialiasing, True)
+    for cells, colour in ((prefer, GOOD), (avoid, BAD)):
+        if cells is None:
+            continue
+        p.setPen(QPen(_qcolor(colour), max(1.0, cell / 14), Qt.DashLine))
+        p.setBrush(Qt.NoBrush)
+        for y, x in zip(*np.nonzero(cells)):
+            p.drawRect(QRectF(x * cell + 2, y * cell + 2, cell - 4, cell - 4))
+    p.end()
+    if len(_LAYERS) > 8:
+        _LAYERS.clear()
+        _LAYER_REFS.clear()
+    # keep the masks alive with the layer, so their ids cannot be reused by other arrays
+    _LAYERS[key] = layer
+    _LAYER_REFS[key] = (prefer, avoid)
+    return layer
+
+
+_LAYER_REFS: dict[tuple, tuple] = {}
+
+
+def _draw_gridnav(p: QPainter, d: OverlayData) -> None:
+    c = d.cell_px
+    if d.value_map is not None:  # nearest-neighbour upscaling of an H x W image: no antialiasing (it is slow here)
+        rgba = np.ascontiguousarray(value_map_rgba(d.value_map))
+        h, w, _ = rgba.shape
+        heat = QImage(rgba.data, w, h, 4 * w, QImage.Format_RGBA8888).convertToFormat(QImage.Format_ARGB32_Premultiplied)
+        p.drawImage(QRectF(0, 0, w * c, h * c), heat)
+    if d.prefer_cells is not None or d.avoid_cells is not None:
+        p.drawImage(0, 0, _region_layer(d.prefer_cells, d.avoid_cells, c))
+    p.setRenderHint(QPainter.Antialiasing, True)
+    if d.agent_cell is not None and d.action is not None:
+        from dpf_gui.envs.gridnav import MOVES
+
+        dx, dy = MOVES[int(d.action)]
+        x0, y0 = (d.agent_cell[0] + 0.5) * c, (d.agent_cell[1] + 0.5) * c
+        x1, y1 = x0 + dx * 0.75 * c, y0 + dy * 0.75 * c
+        p.setPen(QPen(_qcolor(CURRENT), max(2.0, c / 10), Qt.SolidLine, Qt.RoundCap))
+        p.drawLine(QPointF(x0 + dx * 0.35 * c, y0 + dy * 0.35 * c), QPointF(x1, y1))
+        # arrow head
+        hx, hy = -dy * 0.15 * c, dx * 0.15 * c
+        back = QPointF(x1 - dx * 0.2 * c, y1 - dy * 0.2 * c)
+        p.drawLine(QPointF(x1, y1), back + QPointF(hx, hy))
+        p.drawLine(QPointF(x1, y1), back - QPointF(hx, hy))
+
+
+def _draw_highway(p: QPainter, d: OverlayData, width: int) -> None:
+    half = d.lane_px / 2
+    for lanes, colour in ((d.prefer_lanes, GOOD), (d.avoid_lanes, BAD)):
+        for lane in lanes:
+            if 0 <= lane < len(d.lane_rows):
+                p.fillRect(QRectF(0, d.lane_rows[lane] - half, width, d.lane_px), _qcolor(colour, 60))
+    if d.current_lane is not None and 0 <= d.current_lane < len(d.lane_rows):
+        p.setPen(QPen(_qcolor(CURRENT), 2, Qt.DashLine))
+        p.setBrush(Qt.NoBrush)
+        p.drawRect(QRectF(1, d.lane_rows[d.current_lane] - half + 1, width - 2, d.lane_px - 2))
+    if d.vehicle_attr is not None and len(d.vehicles):
+        span = float(np.max(np.abs(d.vehicle_attr))) or 1.0
+        for xy, a in zip(d.vehicles, d.vehicle_attr):
+            if xy is None:
+                continue
+            strength = abs(float(a)) / span
+            radius = 6 + 12 * strength
+            colour = GOOD if a >= 0 else BAD
+            p.setPen(QPen(_qcolor(colour, 90 + int(165 * strength)), 1.5 + 2.5 * strength))
+            p.setBrush(QBrush(_qcolor(colour, int(70 * strength))))
+            p.drawEllipse(QPointF(float(xy[0]), float(xy[1])), radius, radius * 0.8)
+
+
+def _draw_pong(p: QPainter, d: OverlayData) -> None:
+    for bands, colour in ((d.prefer_bands, GOOD), (d.avoid_bands, BAD)):
+        for r0, r1 in bands:
+            p.fillRect(QRectF(146, r0, 14, max(1, r1 - r0)), _qcolor(colour, 110))
+    span = max(abs(d.paddle_attr), abs(d.ball_attr)) or 1.0
+    if d.paddle_row is not None:
+        a = d.paddle_attr
+        p.setPen(QPen(_qcolor(GOOD if a >= 0 else BAD, 120 + int(135 * abs(a) / span)), 1.0))
+        p.setBrush(Qt.NoBrush)
+        p.drawRect(QRectF(138, d.paddle_row - 10, 8, 20))
+    if d.ball_xy is not None:
+        a = d.ball_attr
+        p.setPen(QPen(_qcolor(GOOD if a >= 0 else BAD, 120 + int(135 * abs(a) / span)), 1.0))
+        p.setBrush(Qt.NoBrush)
+        p.drawEllipse(QPointF(*d.ball_xy), 5, 5)
+
+
+class FrameView(QWidget):
+    """Shows a ``QImage`` scaled to fit, aspect kept; nothing else, so painting stays cheap."""
+
+    def __init__(self, parent=None, object_name: str = "frameView"):
+        super().__init__(parent)
+        self.setObjectName(object_name)
+        self._image: QImage | None = None
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setMinimumSize(160, 120)
+        self.setAttribute(Qt.WA_OpaquePaintEvent, True)
+
+    def set_image(self, image: QImage) -> None:
+        self._image = image
+        self.update()
+
+    def image(self) -> QImage | None:
+        return self._image
+
+    def sizeHint(self) -> QSize:
+        if self._image is None:
+            return QSize(400, 300)
+        return self._image.size()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt)
+        p = QPainter(self)
+        p.fillRect(self.rect(), self.palette().window())
+        if self._image is not None and not self._image.isNull():
+            iw, ih = self._image.width(), self._image.height()
+            s = min(self.width() / iw, self.height() / ih)
+            w, h = iw * s, ih * s
+            target = QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+            p.setRenderHint(QPainter.SmoothPixmapTransform, s < 1)
+            p.drawImage(target, self._image)
+        p.end()
+
+
+__all__ = ["FRAME_SCALE", "FrameView", "OverlayData", "compose", "frame_to_qimage", "overlay_data", "qimage_to_array",
+           "value_map_rgba"]

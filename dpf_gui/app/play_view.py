@@ -1,0 +1,955 @@
+"""Play: the fused agent acting live, with its fusion diagnostics and the intent's saliency.
+
+Split in two so that the Qt part stays a thin view:
+
+* :class:`EpisodeRunner` (no Qt) owns one environment and one
+  :class:`~dpf_gui.fusion.FusedAgent` and advances the episode one decision at
+  a time. Each call returns a :class:`Snapshot`: the frame, the decision about
+  to be taken in the state shown, its attribution and (gridnav) the intent
+  value map, and the episode metrics so far. Everything that touches the
+  environment happens inside the runner, so the runner can live in a worker
+  thread while the UI thread only draws.
+* :class:`PlayView` (Qt) drives a runner from a ``QTimer``: one decision per
+  tick, shown as frame + overlay, ring-buffer plots of the fusion weight w,
+  T_psi and the collected intent reward G_t, bars of the task / intent / fused
+  action probabilities and of the feature attribution, and the episode
+  metrics. Highway steps take 20-40 ms, so there the runner is advanced in a
+  worker thread and the result comes back through a queued signal; gridnav
+  and Pong decide in well under a millisecond and run in the UI thread, which
+  keeps them deterministic and simple.
+
+Order of events: the frame shown is state s_t; the bars and saliency explain
+the decision a_t *about to be taken* in it (so what is on screen is always
+consistent); the next tick takes a_t, then decides a_{t+1}. The slider values
+act from the next decision.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QGroupBox,
+                               QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QSpinBox, QSplitter,
+                               QVBoxLayout, QWidget)
+
+from dpf_gui import saliency
+from dpf_gui.app.overlays import FrameView, OverlayData, compose, overlay_data, qimage_to_array
+from dpf_gui.app.plots import FUSED, INTENT, TASK, ActionBars, FeatureBars, LivePlot
+from dpf_gui.app.recording import Recorder, available_formats
+from dpf_gui.errors import UserError
+from dpf_gui.fusion import Decision, FusedAgent, FusionParams, intent_scale
+
+#: strategies offered in the views (``retrain`` needs a retrained agent and is left to ``dpf evaluate``)
+VIEW_STRATEGIES = ("task", "intent", "static", "dynamic")
+NEEDS_INTENT_TIP = "train an intent model first"
+#: environments whose step is slow enough to be run off the UI thread
+THREADED_ENVS = ("highway",)
+PLOT_CAPACITY = 1000
+
+
+
+# ---------------------------------------------------------------------------
+# the episode, without Qt
+# ---------------------------------------------------------------------------
+@dataclass
+class EpisodeMetrics:
+    """What the view reports while an episode runs (same meaning as :mod:`dpf_gui.evaluate`)."""
+
+    steps: int = 0
+    task_return: float = 0.0
+    in_prefer: int = 0
+    in_avoid: int = 0
+    weight_sum: float = 0.0
+    weight_count: int = 0
+    success: bool | None = None  # set when the episode ends
+    strategies: list[str] = field(default_factory=list)  # every strategy used in this episode
+
+    def prefer_fraction(self) -> float | None:
+        return self.in_prefer / self.steps if self.steps else None
+
+    def avoid_fraction(self) -> float | None:
+        return self.in_avoid / self.steps if self.steps else None
+
+    def mean_weight(self) -> float | None:
+        return self.weight_sum / self.weight_count if self.weight_count else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"steps": self.steps, "task_return": self.task_return, "prefer_fraction": self.prefer_fraction(),
+                "avoid_fraction": self.avoid_fraction(), "fusion_weight": self.mean_weight(),
+                "task_success": self.success, "strategies": list(self.strategies)}
+
+
+@dataclass
+class Snapshot:
+    """One state of the episode as the view shows it."""
+
+    t: int  # decisions taken so far in this episode
+    frame: np.ndarray
+    overlay: OverlayData
+    decision: Decision | None  # the decision about to be taken in the shown state (None once done)
+    attribution: np.ndarray | None  # of that decision's intent reward, in the fusion's units (/ intent_scale)
+    value_map: np.ndarray | None  # gridnav: intent reward of stepping into each cell, normalised units
+    reward: float | None  # task reward of the step that led here
+    done: bool
+    metrics: dict[str, Any]
+    strategy: str
+    seed: int
+
+
+class EpisodeRunner:
+    """One environment + one fused agent, advanced one decision at a time (thread-confined, no Qt)."""
+
+    def __init__(self, env_name: str, env_config: Mapping[str, Any] | None, task, intent=None,
+                 intent_sidecar: Mapping[str, Any] | None = None, strategy: str = "dynamic",
+                 params: FusionParams | None = None, wish=None, markov: bool = False,
+                 attribution_method: str = "integrated", attribution_steps: int = 16, saliency: bool = True):
+        from dpf_gui.envs import make_env
+        from dpf_gui.pipeline import fusion_params
+
+        self.env_name = env_name
+        self.env = make_env(env_name, dict(env_config) if env_config is not None else dict(task.env_config))
+        self.task = task
+        self.intent = intent
+        self.sidecar = dict(intent_sidecar or {})
+        self.reward_scale = intent_scale(self.sidecar, markov)  # the fusion's unit for intent rewards
+        if strategy not in VIEW_STRATEGIES:
+            raise UserError(f"unknown strategy {strategy!r}; allowed: {', '.join(VIEW_STRATEGIES)}")
+        if intent is None and strategy != "task":
+            strategy = "task"
+        self.agent = FusedAgent(task, strategy, params or fusion_params(task, intent_sidecar), intent=intent,
+                                intent_scale=self.reward_scale, markov=markov)
+        self.wish = wish
+        self.feature_names = list(task.feature_names or self.env.spec_info.feature_names)
+        self.action_names = list(task.action_names or self.env.spec_info.action_names)
+        self.attribution_method = attribution_method
+        self.attribution_steps = int(attribution_steps)
+        self.saliency = bool(saliency) and intent is not None
+        self._cache: dict[str, Any] = {}
+        self.seed = 0
+        self.t = 0
+        self.done = True
+        self.pending: Decision | None = None
+        self.metrics = EpisodeMetrics()
+        self._attr: np.ndarray | None = None
+        self._value_map: np.ndarray | None = None
+        self.obs: np.ndarray | None = None
+        self.info: dict[str, Any] = {}
+
+    # --- control (any thread, between advances) --------------------------
+    @property
+    def strategy(self) -> str:
+        return self.agent.strategy
+
+    def set_strategy(self, name: str) -> None:
+        """Switch strategy; it acts from the next decision (the intent's memory and G_t carry on)."""
+        if name not in VIEW_STRATEGIES:
+            raise UserError(f"unknown strategy {name!r}; allowed: {', '.join(VIEW_STRATEGIES)}")
+        if name != "task" and self.intent is None:
+            raise UserError(f"strategy {name!r} needs an intent model: {NEEDS_INTENT_TIP}")
+        self.agent.strategy = name  # FusedAgent reads it on every decision
+        if not self.done and name not in self.metrics.strategies:
+            self.metrics.strategies.append(name)
+
+    def set_params(self, params: FusionParams) -> None:
+        self.agent.set_params(params)
+
+    @property
+    def params(self) -> FusionParams:
+        return self.agent.params
+
+    # --- the episode -------------------------------------------------------
+    def reset(self, seed: int) -> Snapshot:
+        self.seed = int(seed)
+        self.agent.reset()
+        self.obs, self.info = self.env.reset(seed=self.seed)
+        self.t = 0
+        self.done = False
+        self.metrics = EpisodeMetrics(strategies=[self.strategy])
+        self._decide()
+        return self.snapshot(reward=None)
+
+    def advance(self) -> Snapshot:
+        """Take the pending decision, then decide in the new state; returns what to show."""
+        if self.done or self.pending is None:
+            return self.snapshot(reward=None)
+        d = self.pending
+        self.obs, reward, terminated, truncated, self.info = self.env.step(d.action)
+        m = self.metrics
+        m.steps += 1
+        m.task_return += float(reward)
+        if d.weight is not None:
+            m.weight_sum += float(d.weight)
+            m.weight_count += 1
+        if self.wish is not None:  # as evaluate.play_episode_stats: the region the decision led to
+            region = np.asarray(self.info["regions"])[None, :]
+            m.in_prefer += int(self.wish.in_prefer(region)[0])
+            m.in_avoid += int(self.wish.in_avoid(region)[0])
+        self.t += 1
+        if terminated or truncated:
+            self.done = True
+            self.pending = None
+            m.success = bool(self.info.get("task_success", False))
+            self._attr = self._value_map = None
+        else:
+            self._decide()
+        return self.snapshot(reward=float(reward))
+
+    def _decide(self) -> None:
+        state = saliency.capture_state(self.agent.stepper)
+        legal = np.asarray(self.info["legal"], dtype=bool)
+        d = self.agent.decide(self.obs, legal)
+        self.pending = d
+        self._attr = self._value_map = None
+        if self.saliency:
+            model = self.intent
+            self._attr = saliency.attribute(model, state, self.obs, d.action, method=self.attribution_method,
+                                            steps=self.attribution_steps) / self.reward_scale
+            if self.env_name == "gridnav":
+                self._value_map = saliency.gridnav_value_map(model, state, self.env) / self.reward_scale
+
+    def snapshot(self, reward: float | None = None) -> Snapshot:
+        d = self.pending
+        ov = overlay_data(self.env_name, self.env, self.feature_names, self.wish, self._attr, self._value_map,
+                          None if d is None else d.action, self._cache)
+        return Snapshot(t=self.t, frame=self.env.frame(), overlay=ov, decision=d, attribution=self._attr,
+                        value_map=self._value_map, reward=reward, done=self.done, metrics=self.metrics.to_dict(),
+                        strategy=self.strategy, seed=self.seed)
+
+    def close(self) -> None:
+        try:
+            self.env.close()
+        except Exception:  # pragma: no cover - closing must never raise in the UI
+            pass
+
+
+def wish_from_sidecar(env, intent_sidecar: Mapping[str, Any] | None):
+    """The wish the intent model was trained for (recorded in its sidecar), or None."""
+    from dpf_gui.wish import make_wish
+
+    w = ((intent_sidecar or {}).get("labels") or {}).get("wish") or {}
+    if not isinstance(w, Mapping) or not (w.get("prefer") or w.get("avoid")):
+        return None
+    features = getattr(env, "region_features", None) or env.spec_info.region_features
+    try:
+        return make_wish(features, prefer=list(w.get("prefer") or ()), avoid=list(w.get("avoid") or ()))
+    except UserError:
+        return None
+
+
+# ---------------------------------------------------------------------------
+# shared widgets
+# ---------------------------------------------------------------------------
+def _cap(prefix: str, name: str) -> str:
+    return name if not prefix else prefix + name[0].upper() + name[1:]
+
+
+class ParamControl(QWidget):
+    """A slider and a spin box bound to one fusion parameter (log scale for temperatures)."""
+
+    valueChanged = Signal(float)
+    STEPS = 1000
+
+    def __init__(self, label: str, low: float, high: float, log: bool, decimals: int, slider_name: str,
+                 spin_name: str, tooltip: str, parent=None):
+        super().__init__(parent)
+        self.low, self.high, self.log = float(low), float(high), bool(log)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel(label)
+        self.label.setMinimumWidth(48)
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setObjectName(slider_name)
+        self.slider.setRange(0, self.STEPS)
+        self.spin = QDoubleSpinBox()
+        self.spin.setObjectName(spin_name)
+        self.spin.setRange(self.low, self.high)
+        self.spin.setDecimals(decimals)
+        self.spin.setSingleStep(10 ** -min(decimals, 2))
+        self.spin.setKeyboardTracking(False)
+        for w in (self.label, self.slider, self.spin):
+            w.setToolTip(tooltip)
+        lay.addWidget(self.label)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.spin)
+        self.slider.valueChanged.connect(self._from_slider)
+        self.spin.valueChanged.connect(self._from_spin)
+
+    def _to_pos(self, v: float) -> int:
+        if self.log:
+            f = (math.log10(max(v, self.low)) - math.log10(self.low)) / (math.log10(self.high) - math.log10(self.low))
+        else:
+            f = (v - self.low) / (self.high - self.low)
+        return int(round(min(max(f, 0.0), 1.0) * self.STEPS))
+
+    def _from_pos(self, pos: int) -> float:
+        f = pos / self.STEPS
+        if self.log:
+            return 10 ** (math.log10(self.low) + f * (math.log10(self.high) - math.log10(self.low)))
+        return self.low + f * (self.high - self.low)
+
+    def value(self) -> float:
+        return float(self.spin.value())
+
+    def set_value(self, v: float, emit: bool = False) -> None:
+        v = float(min(max(v, self.low), self.high))
+        for w in (self.slider, self.spin):
+            w.blockSignals(True)
+        self.spin.setValue(v)
+        self.slider.setValue(self._to_pos(v))
+        for w in (self.slider, self.spin):
+            w.blockSignals(False)
+        if emit:
+            self.valueChanged.emit(self.value())
+
+    def _from_slider(self, pos: int) -> None:
+        self.spin.blockSignals(True)
+        self.spin.setValue(self._from_pos(pos))
+        self.spin.blockSignals(False)
+        self.valueChanged.emit(self.value())
+
+    def _from_spin(self, v: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(self._to_pos(v))
+        self.slider.blockSignals(False)
+        self.valueChanged.emit(self.value())
+
+
+class ParamsPanel(QGroupBox):
+    """Sliders for T_phi, T_min, T_max, k, c, T_static and the sampling switch; emits whole FusionParams."""
+
+    paramsChanged = Signal(object)
+
+    SPECS = (  # field, label, low, high, log, decimals, object-name stem, tooltip
+        ("T_phi", "T_phi", 0.01, 100.0, True, 3, "tphi", "task temperature (units of the task's Q spread)"),
+        ("T_min", "T_min", 0.01, 100.0, True, 3, "tmin", "lowest intent temperature of dynamic fusion"),
+        ("T_max", "T_max", 0.01, 100.0, True, 3, "tmax", "highest intent temperature of dynamic fusion"),
+        ("k", "k", 0.0, 10.0, False, 2, "k", "slope of T_psi in the collected intent reward G_t"),
+        ("c", "c", -20.0, 20.0, False, 2, "c", "G_t at which T_psi = T_max / 2"),
+        ("T_static", "T_static", 0.01, 100.0, True, 3, "tstatic", "intent temperature of static fusion"),
+    )
+
+    def __init__(self, prefix: str = "", parent=None):
+        super().__init__("Fusion parameters", parent)
+        self.setObjectName(_cap(prefix, "paramsPanel"))
+        self._params = FusionParams()
+        lay = QGridLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.setHorizontalSpacing(12)
+        lay.setVerticalSpacing(2)
+        self.controls: dict[str, ParamControl] = {}
+        for i, (fname, label, lo, hi, log, dec, stem, tip) in enumerate(self.SPECS):
+            ctl = ParamControl(label, lo, hi, log, dec, _cap(prefix, stem + "Slider"), _cap(prefix, stem + "Spin"), tip)
+            ctl.valueChanged.connect(lambda v, f=fname: self._changed(f, v))
+            self.controls[fname] = ctl
+            lay.addWidget(ctl, i % 3, i // 3)
+        self.sample = QCheckBox("sample from the fused policy")
+        self.sample.setObjectName(_cap(prefix, "sampleCheck"))
+        self.sample.setToolTip("static / dynamic: draw the action from the fused policy instead of taking its argmax")
+        self.sample.toggled.connect(lambda on: self._changed("sample", bool(on)))
+        lay.addWidget(self.sample, 3, 0, 1, 2)
+        self.set_params(self._params)
+
+    def params(self) -> FusionParams:
+        return self._params
+
+    def set_params(self, params: FusionParams) -> None:
+        """Show ``params`` without emitting."""
+        self._params = params
+        for fname, ctl in self.controls.items():
+            ctl.set_value(getattr(params, fname))
+        self.sample.blockSignals(True)
+        self.sample.setChecked(bool(params.sample))
+        self.sample.blockSignals(False)
+
+    def _changed(self, fname: str, value) -> None:
+        kw = {fname: value}
+        p = self._params
+        # keep T_min <= T_max by moving the other bound
+        if fname == "T_min" and value > p.T_max:
+            kw["T_max"] = value
+        if fname == "T_max" and value < p.T_min:
+            kw["T_min"] = value
+        try:
+            new = replace(p, **kw)
+        except UserError:
+            self.set_params(p)
+            return
+        self.set_params(new)
+        self.paramsChanged.emit(new)
+
+
+def _fmt(v, pct: bool = False, digits: int = 2) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return f"{100 * v:.0f}%" if pct else f"{v:.{digits}f}"
+
+
+def metrics_html(snap: Snapshot | None, wish, fps: float | None = None) -> str:
+    """The episode metrics line shown under a frame."""
+    if snap is None:
+        return "no episode"
+    m, d = snap.metrics, snap.decision
+    parts = [f"<b>{snap.strategy}</b>", f"seed {snap.seed}", f"step {snap.t}", f"return {_fmt(m['task_return'])}"]
+    if wish is not None and wish.prefer:
+        parts.append(f"in preferred {_fmt(m['prefer_fraction'], pct=True)}")
+    if wish is not None and wish.avoid:
+        parts.append(f"in avoided {_fmt(m['avoid_fraction'], pct=True)}")
+    if m.get("fusion_weight") is not None:
+        parts.append(f"mean w {_fmt(m['fusion_weight'])}")
+    if d is not None:
+        parts.append(f"G<sub>t</sub> {_fmt(d.collected)}")
+        if d.T_psi is not None:
+            parts.append(f"T<sub>ψ</sub> {_fmt(d.T_psi)}")
+    if len(m.get("strategies") or []) > 1:
+        parts.append("(strategy changed during the episode)")
+    if snap.done:
+        parts.append("<b>success</b>" if m.get("task_success") else "<b>failed</b>")
+    if fps is not None:
+        parts.append(f"{fps:.0f} frames/s")
+    return " · ".join(parts)
+
+
+class _Bridge(QObject):
+    """Carries a worker thread's result back to the UI thread (queued signal)."""
+
+    done = Signal(int, object)
+
+
+class _FpsMeter:
+    def __init__(self, window_s: float = 2.0):
+        self.times: deque[float] = deque(maxlen=600)
+        self.window_s = window_s
+
+    def tick(self) -> None:
+        self.times.append(time.perf_counter())
+
+    def reset(self) -> None:
+        self.times.clear()
+
+    def fps(self) -> float:
+        now = time.perf_counter()
+        ts = [t for t in self.times if now - t <= self.window_s]
+        if len(ts) < 2:
+            return 0.0
+        return (len(ts) - 1) / max(ts[-1] - ts[0], 1e-9)
+
+
+def _strategy_combo(name: str, default: str) -> QComboBox:
+    combo = QComboBox()
+    combo.setObjectName(name)
+    combo.addItems(list(VIEW_STRATEGIES))
+    combo.setCurrentText(default)
+    combo.setToolTip("task: the DQN alone · intent: the intent model alone · static: fixed T_psi · "
+                     "dynamic: T_psi from the collected intent reward")
+    return combo
+
+
+def _enable_strategies(combo: QComboBox, has_intent: bool) -> None:
+    model = combo.model()
+    for i, name in enumerate(VIEW_STRATEGIES):
+        item = model.item(i)
+        needs = name != "task"
+        item.setEnabled(has_intent or not needs)
+        item.setToolTip(NEEDS_INTENT_TIP if needs and not has_intent else "")
+    if not has_intent:
+        combo.setCurrentText("task")
+
+
+# ---------------------------------------------------------------------------
+# the play view
+# ---------------------------------------------------------------------------
+class PlayView(QWidget):
+    """The fused agent playing live. Build with ``PlayView()`` then call :meth:`set_agents`."""
+
+    snapshotShown = Signal(object)  # Snapshot
+    episodeFinished = Signal(dict)  # EpisodeMetrics.to_dict() plus "seed"
+    recordingFinished = Signal(str, str)  # path, error ("" if none)
+    _recorderDone = Signal(str, str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("playView")
+        self.runner: EpisodeRunner | None = None
+        self.wish = None
+        self.threaded = False
+        self.episode_pause_s = 0.8  # hold the last frame this long before looping to the next seed
+        self._snap: Snapshot | None = None
+        self._future: Future | None = None
+        self._generation = 0
+        self._executor: ThreadPoolExecutor | None = None
+        self._bridge = _Bridge()
+        self._bridge.done.connect(self._on_worker_done, Qt.QueuedConnection)
+        self._recorderDone.connect(self._on_recorder_done, Qt.QueuedConnection)
+        self._recorder: Recorder | None = None
+        self._record_episodes_left: int | None = None
+        self._done_at: float | None = None
+        self._fps = _FpsMeter()
+        self._playing = False
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.PreciseTimer)
+        self._timer.timeout.connect(self._tick)
+        self._build()
+        self._set_enabled(False)
+
+    # --- construction --------------------------------------------------------
+    def _build(self) -> None:
+        self.frame_view = FrameView(object_name="frameView")
+        self.strategy_combo = _strategy_combo("strategyCombo", "dynamic")
+        self.play_button = QPushButton("Play")
+        self.play_button.setObjectName("playPauseButton")
+        self.play_button.setCheckable(True)
+        self.play_button.setToolTip("play / pause (one decision per tick)")
+        self.step_button = QPushButton("Step")
+        self.step_button.setObjectName("stepButton")
+        self.step_button.setToolTip("take one decision")
+        self.restart_button = QPushButton("Restart")
+        self.restart_button.setObjectName("restartButton")
+        self.restart_button.setToolTip("start a new episode with the seed on the right")
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setObjectName("seedSpin")
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setPrefix("seed ")
+        self.speed_spin = QSpinBox()
+        self.speed_spin.setObjectName("speedSpin")
+        self.speed_spin.setRange(0, 240)
+        self.speed_spin.setValue(15)
+        self.speed_spin.setSuffix(" /s")
+        self.speed_spin.setSpecialValueText("max")
+        self.speed_spin.setToolTip("decisions per second (0: as fast as possible)")
+        self.loop_check = QCheckBox("loop")
+        self.loop_check.setObjectName("loopCheck")
+        self.loop_check.setChecked(True)
+        self.loop_check.setToolTip("when an episode ends, go on with the next seed")
+        self.overlay_check = QCheckBox("saliency overlay")
+        self.overlay_check.setObjectName("overlayCheck")
+        self.overlay_check.setChecked(True)
+        self.record_button = QPushButton("Record")
+        self.record_button.setObjectName("recordButton")
+        self.record_button.setCheckable(True)
+        fmts = available_formats()
+        self.record_button.setToolTip("record the frame view (with overlays) to "
+                                      + (" or ".join(f.upper() for f in fmts)) +
+                                      ("" if "mp4" in fmts else " (MP4 needs imageio-ffmpeg: GIF only)"))
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("playStatus")
+        self.status_label.setWordWrap(True)
+        self.metrics_label = QLabel("no episode")
+        self.metrics_label.setObjectName("episodeMetrics")
+        self.metrics_label.setTextFormat(Qt.RichText)
+        self.metrics_label.setWordWrap(True)
+        self.params_panel = ParamsPanel()
+
+        controls = QHBoxLayout()
+        for w in (self.strategy_combo, self.play_button, self.step_button, self.restart_button, self.seed_spin,
+                  self.speed_spin):
+            controls.addWidget(w)
+        controls.addStretch(1)
+        controls2 = QHBoxLayout()
+        for w in (self.loop_check, self.overlay_check, self.record_button):
+            controls2.addWidget(w)
+        controls2.addStretch(1)
+
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.frame_view, 1)
+        lv.addWidget(self.metrics_label)
+        lv.addLayout(controls)
+        lv.addLayout(controls2)
+        lv.addWidget(self.params_panel)
+        lv.addWidget(self.status_label)
+
+        self.weight_plot = LivePlot("fusion weight w", [("w", FUSED)], PLOT_CAPACITY, y_range=(0.0, 1.0),
+                                    object_name="weightPlot")
+        self.weight_plot.setToolTip("the intent's share of the decision, w = T_φ / (T_φ + T_ψ)")
+        self.temp_plot = LivePlot("intent temperature T_ψ", [("T_psi", INTENT)], PLOT_CAPACITY, object_name="tempPlot")
+        self.temp_plot.setToolTip("dynamic: T_ψ = max(T_min, T_max · sigmoid(k (G_t − c))); static: T_static")
+        self.collected_plot = LivePlot("intent reward", [("G_t", INTENT), ("advantage", TASK)], PLOT_CAPACITY,
+                                       object_name="collectedPlot")
+        self.collected_plot.setToolTip("G_t: intent advantage collected so far; advantage: r_t(a_t) minus the mean "
+                                       "over the legal actions (normalised by the model's reward scale)")
+        self.prob_bars = ActionBars("action probabilities", [], [("task", TASK), ("intent", INTENT), ("fused", FUSED)],
+                                    object_name="probBars")
+        self.saliency_bars = FeatureBars("intent saliency", object_name="saliencyBars")
+        self.saliency_bars.setToolTip("integrated-gradients attribution of the chosen action's intent reward to the "
+                                      "state features, against the training data's mean state (green: raises it)")
+        for w in (self.weight_plot, self.temp_plot, self.collected_plot, self.prob_bars, self.saliency_bars):
+            w.setMinimumWidth(160)
+        right = QWidget()
+        grid = QGridLayout(right)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.weight_plot, 0, 0)
+        grid.addWidget(self.temp_plot, 1, 0)
+        grid.addWidget(self.collected_plot, 2, 0)
+        grid.addWidget(self.prob_bars, 0, 1)
+        grid.addWidget(self.saliency_bars, 1, 1, 2, 1)
+
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(split)
+
+        self.strategy_combo.currentTextChanged.connect(self.set_strategy)
+        self.play_button.toggled.connect(self._on_play_toggled)
+        self.step_button.clicked.connect(self.step_once)
+        self.restart_button.clicked.connect(lambda: self.restart())
+        self.speed_spin.valueChanged.connect(self._apply_speed)
+        self.overlay_check.toggled.connect(lambda _on: self._redraw())
+        self.record_button.toggled.connect(self._on_record_toggled)
+        self.params_panel.paramsChanged.connect(self._on_params)
+        self._apply_speed()
+
+    def _set_enabled(self, on: bool) -> None:
+        for w in (self.strategy_combo, self.play_button, self.step_button, self.restart_button, self.seed_spin,
+                  self.speed_spin, self.record_button, self.params_panel):
+            w.setEnabled(on)
+
+    # --- public API ----------------------------------------------------------
+    def set_agents(self, env_name: str, env_config: Mapping[str, Any] | None, task_agent, intent_model=None,
+                   intent_sidecar: Mapping[str, Any] | None = None, wish=None, seed: int | None = None,
+                   strategy: str | None = None, params: FusionParams | None = None) -> None:
+        """Load what to play. ``intent_model`` None: only ``task`` is offered. ``wish`` None: the one the
+        intent model was trained for (from its sidecar), if recorded. Starts a fresh episode, paused."""
+        self.pause()
+        self._close_runner()
+        strategy = strategy or (self.strategy_combo.currentText() if intent_model is not None else "task")
+        if intent_model is None:
+            strategy = "task"
+        runner = EpisodeRunner(env_name, env_config, task_agent, intent_model, intent_sidecar, strategy, params)
+        runner.wish = wish if wish is not None else wish_from_sidecar(runner.env, intent_sidecar)
+        self.runner = runner
+        self.wish = runner.wish
+        self.threaded = env_name in THREADED_ENVS
+        if self.threaded and self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpf-play")
+        self.prob_bars.set_actions(runner.action_names)
+        self.saliency_bars.set_features(runner.feature_names if intent_model is not None else [])
+        self.saliency_bars.getPlotItem().setTitle(
+            "intent saliency" if intent_model is not None else "intent saliency: " + NEEDS_INTENT_TIP, size="9pt")
+        self.strategy_combo.blockSignals(True)
+        _enable_strategies(self.strategy_combo, intent_model is not None)
+        self.strategy_combo.setCurrentText(runner.strategy)
+        self.strategy_combo.blockSignals(False)
+        self.params_panel.set_params(runner.params)
+        self._set_enabled(True)
+        self.status_label.setText("" if intent_model is not None else
+                                  "No intent model: only the task strategy is available (" + NEEDS_INTENT_TIP + ").")
+        if seed is not None:
+            self.seed_spin.setValue(int(seed))
+        self.restart()
+
+    def play(self) -> None:
+        if self.runner is None:
+            return
+        self.play_button.setChecked(True)
+
+    def pause(self) -> None:
+        self.play_button.setChecked(False)
+
+    def is_playing(self) -> bool:
+        return self._playing
+
+    def set_strategy(self, name: str) -> None:
+        """Switch strategy; acts from the next decision."""
+        if self.runner is None or name == self.runner.strategy:
+            return
+        try:
+            self._wait_worker()
+            self.runner.set_strategy(name)
+        except UserError as exc:
+            self.status_label.setText(str(exc))
+            self.strategy_combo.blockSignals(True)
+            self.strategy_combo.setCurrentText(self.runner.strategy)
+            self.strategy_combo.blockSignals(False)
+            return
+        if self.strategy_combo.currentText() != name:
+            self.strategy_combo.blockSignals(True)
+            self.strategy_combo.setCurrentText(name)
+            self.strategy_combo.blockSignals(False)
+
+    def set_params(self, params: FusionParams) -> None:
+        """Set the fusion parameters (as the sliders do); they act from the next decision."""
+        self.params_panel.set_params(params)
+        self._on_params(params)
+
+    def params(self) -> FusionParams:
+        return self.params_panel.params()
+
+    def set_speed(self, decisions_per_s: int) -> None:
+        """Decisions per second; 0 = as fast as possible."""
+        self.speed_spin.setValue(int(decisions_per_s))
+
+    def restart(self, seed: int | None = None) -> None:
+        """New episode with ``seed`` (default: the seed box)."""
+        if self.runner is None:
+            return
+        if seed is not None:
+            self.seed_spin.setValue(int(seed))
+        self._wait_worker()
+        self._generation += 1
+        self._clear_plots()
+        self._done_at = None
+        snap = self.runner.reset(self.seed_spin.value())
+        self._show(snap)
+
+    def step_once(self) -> None:
+        """One decision (synchronously, also for highway: a single step is short)."""
+        if self.runner is None:
+            return
+        self._wait_worker()
+        if self.runner.done:
+            return
+        self._show(self.runner.advance())
+
+    def run_decisions(self, n: int, restart_on_end: bool = False) -> int:
+        """Take up to ``n`` decisions synchronously, updating every widget; returns how many were taken.
+
+        For tests and benchmarks: the UI is not repainted in between unless
+        the caller processes events.
+        """
+        taken = 0
+        self._wait_worker()
+        while taken < n and self.runner is not None:
+            if self.runner.done:
+                if not restart_on_end:
+                    break
+                self.restart(self.seed_spin.value() + 1)
+                continue
+            self._show(self.runner.advance())
+            taken += 1
+        return taken
+
+    def fps(self) -> float:
+        """Frames shown per second over the last two seconds (0 if fewer than two)."""
+        return self._fps.fps()
+
+    def snapshot(self) -> Snapshot | None:
+        """What is on screen now."""
+        return self._snap
+
+    def metrics(self) -> dict[str, Any]:
+        return dict(self._snap.metrics) if self._snap is not None else {}
+
+    # --- recording -----------------------------------------------------------
+    def start_recording(self, path: str | Path, fps: float | None = None) -> None:
+        """Record every frame shown (with overlays) from now on, until :meth:`stop_recording`."""
+        if self._recorder is not None:
+            self.stop_recording(wait=False)
+        rate = fps if fps is not None else (self.speed_spin.value() or 30)
+        self._recorder = Recorder(path, fps=rate,
+                                  on_finished=lambda p, err: self._recorderDone.emit(str(p), err or ""))
+        if self._snap is not None and self.frame_view.image() is not None:
+            self._recorder.add(qimage_to_array(self.frame_view.image()))
+        self.record_button.blockSignals(True)
+        self.record_button.setChecked(True)
+        self.record_button.setText("Stop recording")
+        self.record_button.blockSignals(False)
+
+    def stop_recording(self, wait: bool = False) -> Path | None:
+        """Stop and write the file (encoding continues in the background unless ``wait``)."""
+        rec, self._recorder = self._recorder, None
+        self._record_episodes_left = None
+        self.record_button.blockSignals(True)
+        self.record_button.setChecked(False)
+        self.record_button.setText("Record")
+        self.record_button.blockSignals(False)
+        if rec is None:
+            return None
+        return rec.close(wait=wait)
+
+    def record(self, path: str | Path, episodes: int = 1, fps: float | None = None) -> None:
+        """Restart with the current seed, play ``episodes`` episodes while recording, then stop.
+
+        Asynchronous: ``recordingFinished(path, error)`` is emitted when the
+        file is written.
+        """
+        if self.runner is None:
+            raise UserError("nothing to record: load an agent first")
+        self.restart()
+        self.start_recording(path, fps)
+        self._record_episodes_left = int(episodes)
+        self.play()
+
+    def is_recording(self) -> bool:
+        return self._recorder is not None
+
+    # --- internals -------------------------------------------------------------
+    def _on_record_toggled(self, on: bool) -> None:
+        if not on:
+            self.stop_recording(wait=False)
+            return
+        fmts = available_formats()
+        filters = ";;".join([f"{f.upper()} (*.{f})" for f in fmts])
+        path, _ = QFileDialog.getSaveFileName(self, "Record to", f"dpf-{self.runner.env_name if self.runner else 'play'}.gif",
+                                              filters)
+        if not path:
+            self.record_button.blockSignals(True)
+            self.record_button.setChecked(False)
+            self.record_button.blockSignals(False)
+            return
+        try:
+            self.start_recording(path)
+        except UserError as exc:
+            self.status_label.setText(str(exc))
+            self.record_button.blockSignals(True)
+            self.record_button.setChecked(False)
+            self.record_button.blockSignals(False)
+
+    def _on_recorder_done(self, path: str, error: str) -> None:
+        self.status_label.setText(f"recording failed: {error}" if error else f"recorded {path}")
+        self.recordingFinished.emit(path, error)
+
+    def _on_play_toggled(self, on: bool) -> None:
+        self._playing = bool(on) and self.runner is not None
+        self.play_button.setText("Pause" if self._playing else "Play")
+        if self._playing:
+            self._fps.reset()
+            self._timer.start()
+        else:
+            self._timer.stop()
+
+    def _apply_speed(self) -> None:
+        v = self.speed_spin.value()
+        if v <= 0:  # as fast as possible; a worker thread needs no busy polling, the result signal drives it
+            self._timer.setInterval(0 if not self.threaded else 5)
+        else:
+            self._timer.setInterval(int(round(1000.0 / v)))
+
+    def _on_params(self, params: FusionParams) -> None:
+        if self.runner is not None:
+            self.runner.set_params(params)
+
+    def _tick(self) -> None:
+        r = self.runner
+        if r is None or not self._playing:
+            return
+        if self._future is not None:  # worker still busy: let the UI breathe
+            return
+        if r.done:
+            if self._done_at is None:
+                self._done_at = time.perf_counter()
+            if self.loop_check.isChecked() and time.perf_counter() - self._done_at >= self.episode_pause_s:
+                if self.threaded:  # a highway reset takes tens of ms: do it in the worker too
+                    self.seed_spin.setValue(self.seed_spin.value() + 1)
+                    self._generation += 1
+                    self._clear_plots()
+                    self._done_at = None
+                    self._submit(r.reset, self.seed_spin.value())
+                else:
+                    self.restart(self.seed_spin.value() + 1)
+            elif not self.loop_check.isChecked():
+                self.pause()
+            return
+        if self.threaded:
+            self._submit(r.advance)
+        else:
+            self._show(r.advance())
+
+    def _submit(self, fn, *args) -> None:
+        gen = self._generation
+        fut = self._executor.submit(fn, *args)
+        self._future = fut
+        fut.add_done_callback(lambda f, g=gen: self._bridge.done.emit(g, f))
+
+    def _on_worker_done(self, generation: int, fut: Future) -> None:
+        if fut is not self._future:
+            return
+        self._future = None
+        if generation != self._generation:
+            return
+        exc = fut.exception()
+        if exc is not None:
+            self.pause()
+            self.status_label.setText(f"stopped: {exc.__class__.__name__}: {exc}")
+            return
+        self._show(fut.result())
+        if self._playing and self.speed_spin.value() <= 0 and self.runner is not None and not self.runner.done:
+            self._tick()  # as fast as possible: chain the next step at once
+
+    def _wait_worker(self) -> None:
+        """Let a step in flight finish (at most one highway step) and drop its result."""
+        fut, self._future = self._future, None
+        if fut is not None:
+            try:
+                fut.result()
+            except Exception:
+                pass
+            self._generation += 1
+
+    def _clear_plots(self) -> None:
+        for p in (self.weight_plot, self.temp_plot, self.collected_plot):
+            p.clear_data()
+
+    def _show(self, snap: Snapshot) -> None:
+        self._snap = snap
+        d = snap.decision
+        if d is not None:
+            adv = None
+            if d.intent_rewards is not None:
+                adv = float(d.intent_rewards[d.action] - d.intent_rewards[d.legal].mean())
+            self.weight_plot.push(snap.t, w=d.weight)
+            self.temp_plot.push(snap.t, T_psi=d.T_psi)
+            self.collected_plot.push(snap.t, G_t=d.collected if d.intent_rewards is not None else None, advantage=adv)
+            for p in (self.weight_plot, self.temp_plot, self.collected_plot):
+                p.refresh()
+            self.prob_bars.set_values("task", d.p_task)
+            self.prob_bars.set_values("intent", d.p_intent)
+            self.prob_bars.set_values("fused", d.p_fused)
+        if snap.attribution is not None:
+            self.saliency_bars.set_values(snap.attribution)
+        image = compose(snap.frame, snap.overlay, self.overlay_check.isChecked())
+        self.frame_view.set_image(image)
+        self._fps.tick()
+        self.metrics_label.setText(metrics_html(snap, self.wish, self.fps() if self._playing else None))
+        if self._recorder is not None:
+            self._recorder.add(qimage_to_array(image))
+        self.snapshotShown.emit(snap)
+        if snap.done:
+            self._done_at = time.perf_counter()
+            out = dict(snap.metrics, seed=snap.seed)
+            self.episodeFinished.emit(out)
+            if self._record_episodes_left is not None:
+                self._record_episodes_left -= 1
+                if self._record_episodes_left <= 0:
+                    self.stop_recording(wait=False)
+                    self.pause()
+
+    def _redraw(self) -> None:
+        if self._snap is not None:
+            self.frame_view.set_image(compose(self._snap.frame, self._snap.overlay, self.overlay_check.isChecked()))
+
+    def _close_runner(self) -> None:
+        self._wait_worker()
+        if self.runner is not None:
+            self.runner.close()
+        self.runner = None
+
+    def shutdown(self) -> None:
+        """Stop playing, finish a recording, release the environment and the worker thread."""
+        self.pause()
+        self.stop_recording(wait=True)
+        self._close_runner()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        self.shutdown()
+        super().closeEvent(event)
+
+
+__all__ = ["EpisodeMetrics", "EpisodeRunner", "ParamsPanel", "PlayView", "Snapshot", "VIEW_STRATEGIES",
+           "metrics_html", "wish_from_sidecar"]

@@ -1,0 +1,283 @@
+"""Live plots that stay fast for a whole session: ring buffers pushed with ``setData``.
+
+pyqtgraph slows down (and leaks) when points are appended one by one to a
+growing list; here every curve reads a fixed-size numpy buffer and gets the
+latest window with one ``setData`` call. :class:`RingBuffer` stores each value
+twice (at ``i`` and ``i + capacity``), so the last ``n`` values are always one
+contiguous slice: no copy, no ``np.roll``.
+
+Bars (per-action probabilities, per-feature attributions) are single
+``BarGraphItem`` objects updated in place with ``setOpts``.
+
+Repainting, not data handling, is what costs (measured: replaying the axes'
+text was half of all the play view's time). So: no grid lines (an axis
+with a grid covers the whole plot and is redrawn with every new point), no
+legends inside the plot (the series names are coloured in the title),
+and axis ranges that change in steps (x doubles, y grows to "nice" bounds)
+instead of on every point, so the axes are redrawn rarely.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+
+# Colours shared by the play and compare views (colour-blind safe: Okabe-Ito).
+TASK = (0, 114, 178)
+INTENT = (230, 159, 0)
+FUSED = (0, 158, 115)
+GOOD = (0, 158, 115)
+BAD = (213, 94, 0)
+NEUTRAL = (120, 120, 120)
+SIDE_COLOURS = ((0, 114, 178), (213, 94, 0))  # left / right in the compare view
+
+
+class RingBuffer:
+    """The last ``capacity`` values of a stream, readable as one contiguous array."""
+
+    def __init__(self, capacity: int, dtype=np.float64):
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self.capacity = int(capacity)
+        self._buf = np.full(2 * self.capacity, np.nan, dtype=dtype)
+        self._next = 0  # write position in [0, capacity)
+        self.count = 0  # values pushed since the last clear (may exceed capacity)
+
+    def push(self, value: float) -> None:
+        i = self._next
+        self._buf[i] = value
+        self._buf[i + self.capacity] = value
+        self._next = (i + 1) % self.capacity
+        self.count += 1
+
+    def clear(self) -> None:
+        self._buf[:] = np.nan
+        self._next = 0
+        self.count = 0
+
+    def __len__(self) -> int:
+        return min(self.count, self.capacity)
+
+    def view(self) -> np.ndarray:
+        """The stored values, oldest first (a view: do not keep it across pushes)."""
+        n = len(self)
+        end = self._next + self.capacity if self.count >= self.capacity else self._next
+        return self._buf[end - n:end]
+
+    def last(self) -> float:
+        if self.count == 0:
+            raise IndexError("empty ring buffer")
+        return float(self._buf[(self._next - 1) % self.capacity])
+
+
+def _pen(colour, width: float = 1.5, style=Qt.SolidLine):
+    return pg.mkPen(colour, width=width, style=style)
+
+
+def _title(title: str, series: Sequence[tuple[str, tuple[int, int, int]]] = ()) -> str:
+    names = " ".join(f'<span style="color:#{r:02x}{g:02x}{b:02x}">■ {n}</span>' for n, (r, g, b) in series)
+    return f"{title} {names}" if names else title
+
+
+def nice_ceil(v: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k that is >= v (v > 0)."""
+    if not v > 0 or not np.isfinite(v):
+        return 1.0
+    e = 10.0 ** np.floor(np.log10(v))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * e >= v * (1 - 1e-9):
+            return float(m * e)
+    return float(10 * e)
+
+
+def _setup(widget: pg.PlotWidget, object_name: str | None) -> pg.PlotItem:
+    if object_name:
+        widget.setObjectName(object_name)
+    widget.setBackground("w")
+    widget.setMenuEnabled(False)
+    widget.setMouseEnabled(x=False, y=False)
+    widget.hideButtons()
+    item = widget.getPlotItem()
+    item.enableAutoRange(enable=False)
+    return item
+
+
+class LivePlot(pg.PlotWidget):
+    """A time plot of a few named curves sharing one x axis (the decision index).
+
+    ``y_range`` fixes the y axis; otherwise it grows to nice bounds around the
+    data seen since the last :meth:`clear_data` and never shrinks within an
+    episode. The x axis shows ``[0, 2^k]``, doubled when the data passes it.
+    """
+
+    def __init__(self, title: str, curves: Sequence[tuple[str, tuple[int, int, int]]], capacity: int = 1000,
+                 y_range: tuple[float, float] | None = None, parent=None, object_name: str | None = None,
+                 min_x: float = 32.0):
+        super().__init__(parent=parent)
+        item = _setup(self, object_name)
+        item.setTitle(_title(title, curves if len(curves) > 1 else ()), size="9pt")
+        item.setClipToView(True)
+        self.x = RingBuffer(capacity)
+        self.buffers: dict[str, RingBuffer] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        for name, colour in curves:
+            self.buffers[name] = RingBuffer(capacity)
+            self.curves[name] = item.plot(name=name, pen=_pen(colour), connect="finite", antialias=False)
+        self._fixed_y = y_range
+        self._min_x = float(min_x)
+        self._x_hi = self._min_x
+        self._y = (0.0, 1.0) if y_range is None else y_range
+        self._ylo, self._yhi = np.inf, -np.inf
+        item.setXRange(0, self._x_hi, padding=0.02)
+        item.setYRange(*self._y, padding=0.05)
+        self.setMinimumHeight(90)
+
+    def push(self, x: float, **values: float) -> None:
+        """Append one point to every curve (missing names get NaN: a gap)."""
+        self.x.push(x)
+        for name, buf in self.buffers.items():
+            v = values.get(name)
+            v = np.nan if v is None else float(v)
+            buf.push(v)
+            if np.isfinite(v):
+                self._ylo, self._yhi = min(self._ylo, v), max(self._yhi, v)
+
+    def refresh(self) -> None:
+        """Hand the current windows to pyqtgraph: one ``setData`` per curve; move the axes only in steps."""
+        x = self.x.view()
+        for name, curve in self.curves.items():
+            curve.setData(x, self.buffers[name].view())
+        item = self.getPlotItem()
+        if len(x):
+            lo_x = float(x[0])
+            hi = self._x_hi
+            while float(x[-1]) > hi:
+                hi *= 2
+            if hi != self._x_hi or lo_x > 0:
+                self._x_hi = hi if lo_x <= 0 else max(hi, lo_x + self._min_x)
+                item.setXRange(lo_x if lo_x > 0 else 0, self._x_hi, padding=0.02)
+        if self._fixed_y is None and np.isfinite(self._ylo):
+            lo, hi = self._y
+            if self._ylo < lo or self._yhi > hi:
+                span = nice_ceil(max(self._yhi, 0.0) - min(self._ylo, 0.0) or 1.0)
+                step = span / 4
+                new = (min(lo, np.floor(self._ylo / step) * step), max(hi, np.ceil(self._yhi / step) * step))
+                if new != self._y:
+                    self._y = new
+                    item.setYRange(*new, padding=0.05)
+
+    def clear_data(self) -> None:
+        self.x.clear()
+        for buf in self.buffers.values():
+            buf.clear()
+        self._ylo, self._yhi = np.inf, -np.inf
+        self._x_hi = self._min_x
+        item = self.getPlotItem()
+        item.setXRange(0, self._x_hi, padding=0.02)
+        if self._fixed_y is None:
+            self._y = (0.0, 1.0)
+            item.setYRange(*self._y, padding=0.05)
+        self.refresh()
+
+    def count(self) -> int:
+        return self.x.count
+
+
+class ActionBars(pg.PlotWidget):
+    """Grouped bars: one group per action, one bar per series (task / intent / fused probability)."""
+
+    def __init__(self, title: str, action_names: Sequence[str], series: Sequence[tuple[str, tuple[int, int, int]]],
+                 y_range: tuple[float, float] = (0.0, 1.0), parent=None, object_name: str | None = None):
+        super().__init__(parent=parent)
+        item = _setup(self, object_name)
+        item.setTitle(_title(title, series), size="9pt")
+        self.series = list(series)
+        self.bars: dict[str, pg.BarGraphItem] = {}
+        self.values: dict[str, np.ndarray] = {}
+        for name, colour in self.series:
+            bar = pg.BarGraphItem(x=[], height=[], width=0.1, brush=pg.mkBrush(*colour), pen=pg.mkPen(None))
+            item.addItem(bar)
+            self.bars[name] = bar
+        item.setYRange(*y_range, padding=0.02)
+        self.set_actions(action_names)
+        self.setMinimumHeight(110)
+
+    def set_actions(self, action_names: Sequence[str]) -> None:
+        self.action_names = list(action_names)
+        n = len(self.action_names)
+        item = self.getPlotItem()
+        item.getAxis("bottom").setTicks([[(i, a) for i, a in enumerate(self.action_names)]])
+        item.setXRange(-0.6, max(n, 1) - 0.4, padding=0)
+        width = 0.8 / max(1, len(self.series))
+        for k, (name, _c) in enumerate(self.series):
+            self.values[name] = np.zeros(n)
+            self.bars[name].setOpts(x=np.arange(n) - 0.4 + width * (k + 0.5), height=self.values[name],
+                                    width=width * 0.95)
+
+    def set_values(self, name: str, values: np.ndarray | None) -> None:
+        """Heights of one series; None shows nothing (zeros)."""
+        v = np.zeros(len(self.action_names)) if values is None else np.nan_to_num(np.asarray(values, np.float64))
+        self.values[name] = v
+        self.bars[name].setOpts(height=v)
+
+
+class FeatureBars(pg.PlotWidget):
+    """Horizontal signed bars, one per feature (attributions): green pushes up, orange pushes down.
+
+    The x range is symmetric and moves in 1-2-5 steps: it grows at once when a
+    bar passes it and shrinks only when every bar has been below a third of it
+    for a while, so the axis is not redrawn on every decision.
+    """
+
+    def __init__(self, title: str, feature_names: Sequence[str] = (), parent=None, object_name: str | None = None):
+        super().__init__(parent=parent)
+        item = _setup(self, object_name)
+        item.setTitle(title, size="9pt")
+        item.getViewBox().invertY(True)
+        self._good = pg.mkBrush(*GOOD)
+        self._bad = pg.mkBrush(*BAD)
+        self.bar = pg.BarGraphItem(x0=[], y=[], width=[], height=0.7, pen=pg.mkPen(None))
+        item.addItem(self.bar)
+        item.addLine(x=0, pen=pg.mkPen(NEUTRAL, width=1))
+        self.values = np.zeros(0)
+        self._span = 0.0
+        self._small = 0
+        self.set_features(feature_names)
+        self.setMinimumHeight(110)
+
+    def set_features(self, feature_names: Sequence[str]) -> None:
+        self.feature_names = list(feature_names)
+        n = len(self.feature_names)
+        self.values = np.zeros(n)
+        self._span = 0.0
+        self.getPlotItem().getAxis("left").setTicks([[(i, f) for i, f in enumerate(self.feature_names)]])
+        self.getPlotItem().setYRange(-0.6, max(0, n - 0.4), padding=0)
+        self.set_values(None)
+
+    def set_values(self, values: np.ndarray | None) -> None:
+        n = len(self.feature_names)
+        v = np.zeros(n) if values is None else np.nan_to_num(np.asarray(values, np.float64)).reshape(n)
+        self.values = v
+        brushes = [self._good if a >= 0 else self._bad for a in v]
+        self.bar.setOpts(x0=np.minimum(v, 0.0), y=np.arange(n), width=np.abs(v), brushes=brushes)
+        peak = float(np.max(np.abs(v))) if n else 0.0
+        span = self._span
+        if peak > span or span == 0.0:
+            span = nice_ceil(max(peak, 1e-6))
+            self._small = 0
+        elif peak < span / 3:
+            self._small += 1
+            if self._small > 30:
+                span, self._small = nice_ceil(max(peak, 1e-6)), 0
+        else:
+            self._small = 0
+        if span != self._span:
+            self._span = span
+            self.getPlotItem().setXRange(-span, span, padding=0.05)
+
+
+__all__ = ["ActionBars", "FeatureBars", "LivePlot", "RingBuffer", "nice_ceil", "TASK", "INTENT", "FUSED", "GOOD", "BAD",
+           "SIDE_COLOURS"]

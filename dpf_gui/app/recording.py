@@ -1,0 +1,170 @@
+"""Recording what the play view shows to an animated GIF (or MP4), encoded off the UI thread.
+
+The view hands every shown frame (overlays included) to :meth:`Recorder.add`,
+which only queues a copy; a background thread does the slow part.
+
+* GIF (always available, Pillow): each frame is quantised to 256 colours as it
+  arrives (1 byte per pixel), the file is written when the recording stops.
+  Memory therefore grows with the length of the recording (about 160 kB per
+  400 x 400 frame): ``max_frames`` caps it and the rest is dropped (and
+  counted in ``dropped``).
+* MP4 (only where ``imageio-ffmpeg`` is installed): frames stream to ffmpeg,
+  constant memory. Without it an ``.mp4`` path is refused with a message
+  saying GIF only.
+
+Files are written under a temporary name and renamed when complete, so a
+crash never leaves a half-written recording under the requested name.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from dpf_gui.errors import UserError
+
+_STOP = object()
+
+
+def mp4_available() -> bool:
+    """True where imageio can write MP4 (the ``imageio-ffmpeg`` package is installed)."""
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def available_formats() -> tuple[str, ...]:
+    return ("gif", "mp4") if mp4_available() else ("gif",)
+
+
+class Recorder:
+    """Queue frames from the UI thread; encode and write them in a background thread.
+
+    ``on_finished(path, error)`` is called from the encoder thread when the
+    file is complete (``error`` None) or failed.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float = 15.0, max_frames: int = 3000,
+                 on_finished: Callable[[Path, str | None], None] | None = None):
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in (".gif", ".mp4"):
+            raise UserError(f"recording {self.path.name}: use a .gif (or .mp4) file name")
+        if suffix == ".mp4" and not mp4_available():
+            raise UserError("MP4 recording needs the imageio-ffmpeg package; GIF only here (use a .gif name)")
+        self.format = suffix[1:]
+        self.fps = float(min(max(fps, 1.0), 50.0))  # GIF viewers ignore delays below 20 ms
+        self.max_frames = int(max_frames)
+        self.frames = 0  # accepted
+        self.dropped = 0
+        self.error: str | None = None
+        self._on_finished = on_finished
+        self._queue: queue.Queue = queue.Queue(maxsize=256)
+        self._size: tuple[int, int] | None = None
+        self._closed = False
+        self._tmp = self.path.with_name(self.path.name + ".part" + self.path.suffix)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="dpf-recorder", daemon=True)
+        self._thread.start()
+
+    def add(self, frame: np.ndarray) -> bool:
+        """Queue one RGB uint8 frame (H, W, 3); False if dropped (cap reached, size changed, closed)."""
+        if self._closed or self.error is not None:
+            return False
+        frame = np.asarray(frame, dtype=np.uint8)
+        if self._size is None:
+            self._size = frame.shape[:2]
+        if frame.shape[:2] != self._size or self.frames >= self.max_frames:
+            self.dropped += 1
+            return False
+        self._queue.put(frame)  # blocks only if the encoder is 256 frames behind
+        self.frames += 1
+        return True
+
+    def close(self, wait: bool = True, timeout: float | None = None) -> Path:
+        """Stop accepting frames and finish the file; with ``wait``, block until it is written."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_STOP)
+        if wait:
+            self._thread.join(timeout)
+            if self.error is not None:
+                raise UserError(f"recording {self.path.name} failed: {self.error}")
+        return self.path
+
+    @property
+    def finished(self) -> bool:
+        return self._closed and not self._thread.is_alive()
+
+    # --- encoder thread -----------------------------------------------------
+    def _run(self) -> None:
+        try:
+            if self.format == "gif":
+                self._encode_gif()
+            else:
+                self._encode_mp4()
+            os.replace(self._tmp, self.path)
+        except Exception as exc:  # reported, never raised in the thread
+            self.error = f"{exc.__class__.__name__}: {exc}"
+            try:
+                self._tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            self._drain()
+        if self._on_finished is not None:
+            self._on_finished(self.path, self.error)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                if self._closed:
+                    return
+                item = self._queue.get()
+            if item is _STOP:
+                return
+
+    def _encode_gif(self) -> None:
+        from PIL import Image
+
+        frames: list = []
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            frames.append(Image.fromarray(item, "RGB").quantize(256, method=Image.Quantize.FASTOCTREE))
+        if not frames:
+            raise RuntimeError("no frames were recorded")
+        duration = int(round(1000.0 / self.fps))
+        frames[0].save(self._tmp, format="GIF", save_all=True, append_images=frames[1:], duration=duration,
+                       loop=0, disposal=1)
+
+    def _encode_mp4(self) -> None:
+        import imageio.v2 as iio
+
+        writer = None
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    break
+                if writer is None:
+                    writer = iio.get_writer(self._tmp, format="FFMPEG", fps=self.fps, codec="libx264",
+                                            quality=7, macro_block_size=2)
+                writer.append_data(item)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise RuntimeError("no frames were recorded")
+
+
+__all__ = ["Recorder", "available_formats", "mp4_available"]

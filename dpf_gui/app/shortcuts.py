@@ -1,0 +1,59 @@
+"""The Annotate view's keyboard shortcuts: one table for binding, cheat sheet and docs.
+
+Labelling hundreds of trajectories is fast only from the keyboard, and a
+person learns the keys only if they are shown; keeping the keys, their
+actions and their descriptions in one list keeps the three in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    action: str  # name of the AnnotateView method slot it triggers (see AnnotateView.ACTIONS)
+    keys: tuple[str, ...]  # QKeySequence strings
+    text: str  # what the cheat sheet says
+
+
+SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("toggle_play", ("Space",), "play / pause"),
+    Shortcut("step_back", ("Left",), "one frame back"),
+    Shortcut("step_forward", ("Right",), "one frame forward"),
+    Shortcut("first_frame", ("Home",), "first frame"),
+    Shortcut("last_frame", ("End",), "last frame"),
+    Shortcut("faster", ("+", "="), "faster playback"),
+    Shortcut("slower", ("-",), "slower playback"),
+    Shortcut("prefer", ("P",), "preferred (trajectory, or the segment)"),
+    Shortcut("avoid", ("A",), "avoided (trajectory, or the segment)"),
+    Shortcut("neutral", ("N",), "neutral (trajectory, or the segment)"),
+    Shortcut("segment_start", ("[",), "segment starts here"),
+    Shortcut("segment_end", ("]",), "segment ends here"),
+    Shortcut("cancel_segment", ("Esc",), "drop the segment"),
+    Shortcut("undo", ("Ctrl+Z",), "undo the last mark"),
+    Shortcut("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "redo"),
+    Shortcut("next_unlabelled", ("Return", "Enter"), "next unlabelled trajectory"),
+    Shortcut("previous_trajectory", ("PgUp",), "previous trajectory"),
+    Shortcut("next_trajectory", ("PgDown",), "next trajectory"),
+    Shortcut("toggle_overlay", ("O",), "region overlay on / off"),
+    Shortcut("toggle_cheatsheet", ("?", "F1"), "show / hide these keys"),
+)
+
+
+def cheatsheet_rows() -> list[tuple[str, str]]:
+    """(keys, what they do) per shortcut, as the cheat sheet shows them."""
+    return [(" / ".join(_pretty(k) for k in s.keys if k not in ("=", "Enter")), s.text) for s in SHORTCUTS]
+
+
+def cheatsheet_html() -> str:
+    """The cheat sheet as a small HTML table (for docs and tooltips)."""
+    rows = "".join(f"<tr><td><b>{k}</b></td><td>{t}</td></tr>" for k, t in cheatsheet_rows())
+    return f"<table>{rows}</table>"
+
+
+def _pretty(key: str) -> str:
+    return {"Return": "Enter", "PgUp": "Page Up", "PgDown": "Page Down"}.get(key, key)
+
+
+__all__ = ["Shortcut", "SHORTCUTS", "cheatsheet_rows", "cheatsheet_html"]

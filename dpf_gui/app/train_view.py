@@ -1,0 +1,684 @@
+"""Train: fit the intent model to the marks, in a worker thread, with live loss curves.
+
+Thin over the core: the labels are :meth:`Workspace.labels` (what the
+Annotate view stored), training is :func:`dpf_gui.intent.train.train_intent`
+(the function ``dpf train-intent`` calls), loading is
+:func:`dpf_gui.intent.train.load_intent`. The view adds what a person needs
+around them: a few settings with interactive defaults, a progress bar, the
+train / held-out loss per epoch, Cancel, the held-out fit, and where the
+checkpoint went.
+
+A trained (or loaded) model becomes the workspace's ``intent`` (with
+``intent_sidecar`` and ``intent_dir``) and :attr:`TrainView.intentChanged` is
+emitted, so the Annotate timeline, Play and Compare pick it up. The last model
+of a dataset is remembered in the label store (``intent/<fingerprint>``) and
+comes back when the dataset is opened again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QThread, Qt, Signal
+from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
+                               QProgressBar, QPushButton, QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from dpf_gui.app.plots import INTENT, TASK, _setup, _title
+from dpf_gui.errors import UserError
+
+#: settings of the form and their defaults: fast enough for interactive use (gridnav's 1495 trajectories:
+#: about 10-15 s on one core), good enough for the fit to be worth looking at
+DEFAULTS = {"max_epochs": 30, "hidden": 64, "seed": 0, "max_time_s": 60, "max_train_per_epoch": 1000}
+MEMORY_KEY = "intent/{fingerprint}"
+
+
+def interactive_config(max_epochs: int = DEFAULTS["max_epochs"], hidden: int = DEFAULTS["hidden"],
+                       max_time_s: float | None = DEFAULTS["max_time_s"],
+                       max_train_per_epoch: int | None = DEFAULTS["max_train_per_epoch"]):
+    """The :class:`IntentConfig` the form describes (everything else: the CLI's defaults)."""
+    from dpf_gui.intent.train import IntentConfig
+
+    return IntentConfig(embed=int(hidden), hidden=int(hidden), max_epochs=int(max_epochs),
+                        patience=max(5, min(10, int(max_epochs) // 3)),
+                        max_time_s=float(max_time_s) if max_time_s else None,
+                        max_train_per_epoch=int(max_train_per_epoch) if max_train_per_epoch else None)
+
+
+def labels_for_training(ws):
+    """The workspace's labels, with the simulated user's wish recorded when one wish made them.
+
+    The store keeps each simulated batch's wish in its note; when every
+    active simulated batch had the same wish, it goes into the labels' meta,
+    so the intent checkpoint says which wish it learned (Play shows its
+    regions). Marks made by hand carry no wish.
+    """
+    labels = ws.labels()
+    if "simulated" not in str(labels.meta.get("source", "")):
+        return labels
+    try:
+        notes = [h.get("note") or {} for h in ws.store.history(ws.fingerprint)
+                 if h.get("state") == "active" and h.get("kind") == "import"]
+    except Exception:  # provenance is a nicety; never stop training for it
+        return labels
+    wishes = {repr(n.get("wish")) for n in notes if n.get("wish")}
+    if len(wishes) == 1:
+        note = next(n for n in notes if n.get("wish"))
+        labels.meta["wish"] = note["wish"]
+        for key in ("mode", "noise", "seed"):
+            if key in note:
+                labels.meta.setdefault(key, note[key])
+    return labels
+
+
+class TrainWorker(QThread):
+    """Runs :func:`train_intent` off the UI thread; reports through queued signals."""
+
+    epochDone = Signal(int, float, float)  # epoch (1-based), train loss, held-out loss
+    succeeded = Signal(object, object)  # IntentResult, {"val": (pred, given), "train": (pred, given)}
+    failed = Signal(str, bool)  # message, is a user mistake (UserError)
+
+    def __init__(self, dataset, labels, seed: int, out_dir: Path, config, parent=None):
+        super().__init__(parent)
+        self.dataset, self.labels, self.seed, self.out_dir, self.config = dataset, labels, seed, out_dir, config
+        self._stop = threading.Event()
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> None:  # noqa: D401 (QThread)
+        from dpf_gui.intent.redistribute import predict_dataset
+        from dpf_gui.intent.train import train_intent
+
+        try:
+            result = train_intent(self.dataset, self.labels, self.seed, out_dir=self.out_dir, config=self.config,
+                                  progress=False, on_epoch=lambda e, a, b: self.epochDone.emit(int(e), float(a), float(b)),
+                                  should_stop=self._stop.is_set)
+            scatter = {}
+            if not self._stop.is_set():
+                scores = np.asarray(self.labels.scores, dtype=np.float64)
+                rng = np.random.default_rng(0)
+                for part, idx in (("val", result.val_indices), ("train", result.train_indices)):
+                    idx = np.asarray(idx)
+                    if len(idx) > 400:  # enough dots to see the fit
+                        idx = np.sort(rng.choice(idx, 400, replace=False))
+                    g = predict_dataset(result.model, self.dataset, [int(i) for i in idx])
+                    scatter[part] = (np.array([float(g[int(i)][-1]) for i in idx]), scores[idx])
+            self.succeeded.emit(result, scatter)
+        except UserError as exc:
+            self.failed.emit(str(exc), True)
+        except Exception as exc:  # a bug: say it, keep the app
+            traceback.print_exc()
+            self.failed.emit(f"{exc.__class__.__name__}: {exc}", False)
+
+
+class LossPlot(pg.PlotWidget):
+    """Train and held-out loss per epoch (log y), from fixed numpy buffers set with ``setData``."""
+
+    def __init__(self, capacity: int = 1000, parent=None):
+        super().__init__(parent=parent)
+        item = _setup(self, "lossPlot")
+        item.setTitle(_title("loss per epoch", [("train", TASK), ("held-out", INTENT)]), size="9pt")
+        item.setLabel("bottom", "epoch")
+        item.setLogMode(y=True)
+        item.enableAutoRange(enable=True)
+        self.capacity = int(capacity)
+        self.epochs = np.zeros(self.capacity)
+        self.losses = {"train": np.zeros(self.capacity), "held-out": np.zeros(self.capacity)}
+        self.n = 0
+        self.curves = {name: item.plot(pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=4,
+                                       symbolBrush=colour, symbolPen=None)
+                       for name, colour in (("train", TASK), ("held-out", INTENT))}
+        self.best_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((120, 120, 120), style=Qt.DashLine))
+        self.best_line.setVisible(False)
+        item.addItem(self.best_line)
+        self.setMinimumHeight(160)
+
+    def clear_data(self) -> None:
+        self.n = 0
+        self.best_line.setVisible(False)
+        for c in self.curves.values():
+            c.setData([], [])
+
+    def push(self, epoch: int, train: float, held_out: float) -> None:
+        if self.n >= self.capacity:
+            return
+        self.epochs[self.n] = epoch
+        self.losses["train"][self.n] = max(train, 1e-12)
+        self.losses["held-out"][self.n] = max(held_out, 1e-12)
+        self.n += 1
+        for name, c in self.curves.items():
+            c.setData(self.epochs[: self.n], self.losses[name][: self.n])
+
+    def mark_best(self, epoch: int | None) -> None:
+        if epoch:
+            self.best_line.setValue(epoch)
+            self.best_line.setVisible(True)
+
+    def count(self) -> int:
+        return self.n
+
+
+class FitPlot(pg.PlotWidget):
+    """Predicted against given score per trajectory: held-out (orange) and training (blue) dots."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent=parent)
+        item = _setup(self, "fitPlot")
+        item.setTitle(_title("predicted vs given score", [("held-out", INTENT), ("train", TASK)]), size="9pt")
+        item.setLabel("bottom", "given score")
+        item.setLabel("left", "predicted")
+        item.enableAutoRange(enable=True)
+        self.diag = item.plot(pen=pg.mkPen((150, 150, 150), style=Qt.DashLine))
+        self.dots = {name: pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(*colour, 150))
+                     for name, colour in (("train", TASK), ("val", INTENT))}
+        for d in self.dots.values():
+            item.addItem(d)
+        self.setMinimumHeight(160)
+
+    def clear_data(self) -> None:
+        for d in self.dots.values():
+            d.setData([], [])
+        self.diag.setData([], [])
+
+    def set_points(self, scatter: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        lo, hi = np.inf, -np.inf
+        for name, d in self.dots.items():
+            pred, given = scatter.get(name, (np.zeros(0), np.zeros(0)))
+            d.setData(given, pred)
+            if len(given):
+                lo, hi = min(lo, given.min(), pred.min()), max(hi, given.max(), pred.max())
+        self.diag.setData([lo, hi] if np.isfinite(lo) else [], [lo, hi] if np.isfinite(lo) else [])
+
+
+def _fmt(v, pct: bool = False) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "–"
+    return f"{100 * v:.0f}%" if pct else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+
+class TrainView(QWidget):
+    """The Train tab. ``set_workspace(ws)``; :meth:`train` / :meth:`cancel` / :meth:`load_intent_dir`."""
+
+    intentChanged = Signal(object)  # the Workspace, whose intent / intent_sidecar / intent_dir changed (maybe to None)
+    trainingFinished = Signal(bool, str)  # ok, message ("" when ok)
+    statusMessage = Signal(str)
+    errorOccurred = Signal(str, str)  # title, message
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("trainView")
+        self.ws = None
+        self.worker: TrainWorker | None = None
+        self.result = None  # the last IntentResult made here
+        self.last_error: str | None = None
+        self._t0 = 0.0
+        self._out_dir: Path | None = None
+        self._out_is_new = False
+        self._cfg = None
+        self._build()
+        self._set_busy(False)
+
+    # --- construction ------------------------------------------------------------
+    def _build(self) -> None:
+        def spin(name: str, lo: int, hi: int, value: int, tip: str, suffix: str = "", special: str = "") -> QSpinBox:
+            s = QSpinBox(self)
+            s.setObjectName(name)
+            s.setRange(lo, hi)
+            s.setValue(value)
+            s.setToolTip(tip)
+            if suffix:
+                s.setSuffix(suffix)
+            if special:
+                s.setSpecialValueText(special)
+            return s
+
+        self.epochs_spin = spin("epochsSpin", 1, 1000, DEFAULTS["max_epochs"],
+                                "at most this many passes over the labelled trajectories (training stops earlier "
+                                "when the held-out loss stops improving)")
+        self.hidden_spin = spin("hiddenSpin", 8, 256, DEFAULTS["hidden"], "LSTM hidden size (and state encoder width)")
+        self.seed_spin = spin("trainSeedSpin", 0, 2**31 - 1, DEFAULTS["seed"],
+                              "seed of the train / held-out split and of the initial weights")
+        self.time_spin = spin("timeLimitSpin", 0, 3600, DEFAULTS["max_time_s"],
+                              "stop after this many seconds, keeping the best weights (0: no limit)", " s", "no limit")
+        self.subsample_spin = spin("subsampleSpin", 0, 100000, DEFAULTS["max_train_per_epoch"],
+                                   "train on at most this many trajectories per epoch, drawn afresh each epoch "
+                                   "(0: all of them)", "", "all")
+        self.subsample_spin.setSingleStep(100)
+        form = QFormLayout()
+        form.addRow("max epochs", self.epochs_spin)
+        form.addRow("hidden size", self.hidden_spin)
+        form.addRow("seed", self.seed_spin)
+        form.addRow("time limit", self.time_spin)
+        form.addRow("trajectories / epoch", self.subsample_spin)
+        settings = QGroupBox("Settings", self)
+        settings.setObjectName("trainSettings")
+        settings.setLayout(form)
+
+        self.labels_label = QLabel("", self)
+        self.labels_label.setObjectName("labelSummary")
+        self.labels_label.setWordWrap(True)
+        self.train_button = QPushButton("Train intent model", self)
+        self.train_button.setObjectName("trainButton")
+        self.train_button.setToolTip("learn the wish from the marks of the Annotate tab (in the background)")
+        self.train_button.setStyleSheet("QPushButton { font-weight: bold; }")
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setObjectName("cancelTrainButton")
+        self.cancel_button.setToolTip("stop training and keep the intent model in use before")
+        self.load_button = QPushButton("Load intent model…", self)
+        self.load_button.setObjectName("loadIntentButton")
+        self.load_button.setToolTip("use an intent model trained before (dpf train-intent or this tab)")
+        self.progress = QProgressBar(self)
+        self.progress.setObjectName("trainProgress")
+        self.progress.setRange(0, DEFAULTS["max_epochs"])
+        self.progress.setValue(0)
+        self.progress.setFormat("epoch %v of %m")
+        self.status = QLabel("", self)
+        self.status.setObjectName("trainStatus")
+        self.status.setWordWrap(True)
+        self.fit_label = QLabel("No intent model yet.", self)
+        self.fit_label.setObjectName("fitLabel")
+        self.fit_label.setWordWrap(True)
+        self.fit_label.setTextFormat(Qt.RichText)
+        self.fit_table = QTableWidget(2, 5, self)
+        self.fit_table.setObjectName("fitTable")
+        self.fit_table.setHorizontalHeaderLabels(["n", "corr.", "sign", "pairs", "RMSE"])
+        for col, tip in enumerate(("labelled trajectories", "correlation of predicted and given scores",
+                                   "sign accuracy (trajectories with a non-zero score)",
+                                   "pair accuracy: pairs of trajectories with different scores ordered as given",
+                                   "root mean square error, score units")):
+            self.fit_table.horizontalHeaderItem(col).setToolTip(tip)
+        self.fit_table.setVerticalHeaderLabels(["held-out", "train"])
+        self.fit_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.fit_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.fit_table.setFixedHeight(self.fit_table.verticalHeader().length() + self.fit_table.horizontalHeader().height() + 6)
+        self.fit_table.setToolTip("correlation of predicted and given scores; sign accuracy on non-zero scores; "
+                                  "pair accuracy: pairs of trajectories ordered as given")
+        self.intent_label = QLabel("", self)
+        self.intent_label.setObjectName("intentInfo")
+        self.intent_label.setWordWrap(True)
+        self.intent_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.intent_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.load_button)
+
+        left = QVBoxLayout()
+        left.addWidget(self.labels_label)
+        left.addWidget(settings)
+        left.addLayout(buttons)
+        left.addWidget(self.progress)
+        left.addWidget(self.status)
+        left.addWidget(QLabel("<b>Held-out fit</b>", self))
+        left.addWidget(self.fit_label)
+        left.addWidget(self.fit_table)
+        left.addWidget(self.intent_label)
+        left.addStretch(1)
+        left_w = QWidget(self)
+        left_w.setLayout(left)
+        left_w.setMaximumWidth(500)
+        left_w.setMinimumWidth(360)
+
+        self.loss_plot = LossPlot(parent=self)
+        self.fit_plot = FitPlot(self)
+        right = QVBoxLayout()
+        right.addWidget(self.loss_plot, 3)
+        right.addWidget(self.fit_plot, 2)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addWidget(left_w)
+        lay.addLayout(right, 1)
+
+        self.train_button.clicked.connect(lambda: self.train())
+        self.cancel_button.clicked.connect(self.cancel)
+        self.load_button.clicked.connect(self._ask_load)
+
+    # --- workspace -----------------------------------------------------------------
+    def set_workspace(self, ws) -> None:
+        """Show ``ws``'s labels and intent model; a model remembered for this dataset comes back."""
+        if self.worker is not None:  # training on the old data: its result no longer applies
+            self._discard_worker()
+        self.ws = ws
+        self.result = None
+        self.loss_plot.clear_data()
+        self.fit_plot.clear_data()
+        self.progress.setValue(0)
+        self.status.setText("")
+        if ws is not None and ws.intent is None:
+            self._restore_remembered(ws)
+        if ws is not None and ws.intent is not None:
+            self._show_curve(ws.intent_sidecar or {})
+        self._set_busy(False)
+        self.refresh_labels()
+        self._show_intent()
+        self.intentChanged.emit(ws)
+
+    def refresh_labels(self) -> None:
+        """Update the line saying what there is to learn from (cheap: the store's summary)."""
+        ws = self.ws
+        if ws is None:
+            self.labels_label.setText("Nothing is open.")
+            return
+        from dpf_gui.data.study import SIMULATED, UNLABELLED
+
+        states, scores = ws.summary()
+        labelled = states != UNLABELLED
+        n = int(labelled.sum())
+        sim = int((states == SIMULATED).sum())
+        text = f"<b>{n}</b> of {len(ws)} trajectories labelled"
+        if n:
+            text += f" ({n - sim} by you, {sim} by a simulated user)" if sim else " (all by you)"
+            s = scores[labelled]
+            s = s[np.isfinite(s)]
+            if len(s):
+                text += f"; scores {s.min():g} .. {s.max():g}"
+        text += "." if n >= 4 else ". Mark at least 4 (some better, some worse) in the Annotate tab."
+        self.labels_label.setText(text)
+
+    def _restore_remembered(self, ws) -> None:
+        from dpf_gui.intent.train import load_intent
+
+        try:
+            saved = ws.store.get(MEMORY_KEY.format(fingerprint=ws.fingerprint)) or {}
+        except Exception:
+            return
+        d = saved.get("dir")
+        if not d or not (Path(d) / "model.json").is_file():
+            return
+        try:
+            model, sidecar = load_intent(d, expect_env=ws.env_name)
+            _check_fits(model, sidecar, ws)
+        except UserError as exc:
+            self.statusMessage.emit(f"the intent model used last time could not be loaded: {exc}")
+            return
+        ws.intent, ws.intent_sidecar, ws.intent_dir = model, sidecar, Path(d)
+
+    # --- training ------------------------------------------------------------------
+    def config(self):
+        """The IntentConfig the form describes."""
+        return interactive_config(self.epochs_spin.value(), self.hidden_spin.value(), self.time_spin.value(),
+                                  self.subsample_spin.value())
+
+    def set_config(self, max_epochs: int | None = None, hidden: int | None = None, seed: int | None = None,
+                   max_time_s: int | None = None, max_train_per_epoch: int | None = None) -> None:
+        """Fill in the form (for scripts and the demo)."""
+        for spin, v in ((self.epochs_spin, max_epochs), (self.hidden_spin, hidden), (self.seed_spin, seed),
+                        (self.time_spin, max_time_s), (self.subsample_spin, max_train_per_epoch)):
+            if v is not None:
+                spin.setValue(int(v))
+
+    def is_training(self) -> bool:
+        return self.worker is not None
+
+    def train(self, config=None, out_dir: str | Path | None = None) -> bool:
+        """Start training on the current marks in the background; False (and a message) if it cannot start.
+
+        ``config``: an IntentConfig (default: the form's); ``out_dir``: where
+        the checkpoint goes (default: ``<study folder>/intent/<env>-<time>``).
+        """
+        ws = self.ws
+        if ws is None or self.worker is not None:
+            return False
+        try:
+            labels = labels_for_training(ws)
+        except UserError as exc:
+            self._fail(str(exc), True)
+            return False
+        cfg = config or self.config()
+        if out_dir is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            out_dir = Path(ws.store.path).parent / "intent" / f"{ws.env_name}-{stamp}"
+            k = 1
+            while out_dir.exists():
+                k += 1
+                out_dir = out_dir.with_name(f"{ws.env_name}-{stamp}-{k}")
+        self._out_dir = Path(out_dir)
+        self._out_is_new = not self._out_dir.exists()
+        self._cfg = cfg
+        self.result = None
+        self.last_error = None
+        self.loss_plot.clear_data()
+        self.fit_plot.clear_data()
+        self.progress.setRange(0, cfg.max_epochs)
+        self.progress.setValue(0)
+        self.status.setText(f"training on {labels.count} labelled trajectories…")
+        self._t0 = time.perf_counter()
+        worker = TrainWorker(ws.dataset, labels, self.seed_spin.value(), self._out_dir, cfg, self)
+        worker.epochDone.connect(self._on_epoch)
+        worker.succeeded.connect(self._on_succeeded)
+        worker.failed.connect(self._on_failed)
+        worker.finished.connect(worker.deleteLater)
+        self.worker = worker
+        self._set_busy(True)
+        worker.start()
+        return True
+
+    def cancel(self) -> None:
+        """Stop training (between batches); the intent model in use stays."""
+        if self.worker is not None:
+            self.worker.cancel()
+            self.status.setText("cancelling…")
+            self.cancel_button.setEnabled(False)
+
+    def _on_epoch(self, epoch: int, train: float, held_out: float) -> None:
+        if self.sender() is not self.worker:
+            return
+        self.progress.setValue(min(epoch, self.progress.maximum()))
+        self.loss_plot.push(epoch, train, held_out)
+        self.status.setText(f"epoch {epoch}: train loss {train:.4f}, held-out loss {held_out:.4f} "
+                            f"({time.perf_counter() - self._t0:.0f} s)")
+
+    def _on_succeeded(self, result, scatter) -> None:
+        worker = self.sender()
+        if worker is not self.worker:
+            return
+        self.worker = None
+        self._set_busy(False)
+        ws = self.ws
+        if worker.cancelled or result.interrupted:
+            self._remove_partial()
+            self.status.setText("cancelled; the intent model in use is unchanged")
+            self.trainingFinished.emit(False, "cancelled")
+            return
+        self.result = result
+        ws.intent, ws.intent_sidecar, ws.intent_dir = result.model, result.sidecar, result.out_dir
+        self._remember(ws)
+        self.loss_plot.mark_best(result.best_epoch)
+        self.fit_plot.set_points(scatter)
+        self.progress.setValue(min(result.epochs, self.progress.maximum()))
+        limit = self._cfg.max_time_s
+        why = ("stopped: time limit" if limit and result.wall_time_s >= limit
+               else "stopped: held-out loss no longer improving" if result.epochs < self.progress.maximum() else "done")
+        self.status.setText(f"{why}: {result.epochs} epochs in {result.wall_time_s:.1f} s, best epoch "
+                            f"{result.best_epoch}; saved to {result.out_dir}")
+        self._show_intent()
+        self.statusMessage.emit(f"intent model trained ({result.wall_time_s:.0f} s): Play and Compare use it now")
+        self.intentChanged.emit(ws)
+        self.trainingFinished.emit(True, "")
+
+    def _on_failed(self, message: str, user_error: bool) -> None:
+        worker = self.sender()
+        if worker is not self.worker:
+            return
+        self.worker = None
+        self._set_busy(False)
+        self._remove_partial()
+        self._fail(message, user_error)
+
+    def _fail(self, message: str, user_error: bool) -> None:
+        text = message if user_error else f"Unexpected error: {message}"
+        self.last_error = text
+        self.status.setText(text)
+        self.errorOccurred.emit("Cannot train the intent model", text)
+        self.trainingFinished.emit(False, text)
+
+    def _discard_worker(self) -> None:
+        w, self.worker = self.worker, None
+        w.cancel()
+        try:
+            w.succeeded.disconnect()
+            w.failed.disconnect()
+            w.epochDone.disconnect()
+        except (RuntimeError, TypeError):
+            pass
+        w.wait(30000)
+        self._remove_partial()
+
+    def _remove_partial(self) -> None:
+        """A cancelled or failed run leaves nothing behind (only in a folder this run created)."""
+        if self._out_is_new:
+            _remove_checkpoint(self._out_dir)
+
+    def _remember(self, ws) -> None:
+        try:
+            ws.store.set(MEMORY_KEY.format(fingerprint=ws.fingerprint),
+                         {"dir": str(Path(ws.intent_dir).resolve()), "env": ws.env_name, "time": time.time()})
+        except Exception as exc:
+            self.statusMessage.emit(f"could not remember the intent model: {exc}")
+
+    # --- loading ---------------------------------------------------------------------
+    def _ask_load(self) -> None:
+        start = str(Path(self.ws.store.path).parent / "intent") if self.ws is not None else ""
+        d = QFileDialog.getExistingDirectory(self, "Intent model folder (model.json + weights.safetensors)", start)
+        if d:
+            self.load_intent_dir(d)
+
+    def load_intent_dir(self, directory: str | Path) -> bool:
+        """Use the intent model in ``directory``; a model of another environment is refused with a message."""
+        from dpf_gui.intent.train import load_intent
+
+        ws = self.ws
+        if ws is None:
+            return False
+        if self.worker is not None:
+            self._fail("training is running: cancel it first", True)
+            return False
+        try:
+            model, sidecar = load_intent(directory, expect_env=ws.env_name)
+            _check_fits(model, sidecar, ws)
+        except UserError as exc:
+            self.last_error = str(exc)
+            self.errorOccurred.emit("Cannot load the intent model", str(exc))
+            return False
+        ws.intent, ws.intent_sidecar, ws.intent_dir = model, sidecar, Path(directory)
+        self.result = None
+        self._remember(ws)
+        self._show_curve(sidecar)
+        self.fit_plot.clear_data()
+        self.status.setText(f"loaded {directory}")
+        self._show_intent()
+        self.statusMessage.emit(f"intent model loaded from {directory}")
+        self.intentChanged.emit(ws)
+        return True
+
+    # --- display -----------------------------------------------------------------------
+    def _show_curve(self, sidecar: dict[str, Any]) -> None:
+        """The training curve a checkpoint recorded."""
+        self.loss_plot.clear_data()
+        for row in sidecar.get("training_curve") or []:
+            self.loss_plot.push(int(row["epoch"]), float(row["train_loss"]), float(row["val_loss"]))
+        self.loss_plot.mark_best((sidecar.get("metrics") or {}).get("best_epoch"))
+
+    def _show_sidecar_fit(self, sidecar: dict[str, Any]) -> None:
+        metrics = sidecar.get("metrics") or {}
+        self._show_fit(metrics.get("held_out") or {}, metrics.get("train") or {})
+
+    def _show_fit(self, held: dict[str, Any], train: dict[str, Any]) -> None:
+        if not held:
+            self.fit_label.setText("No held-out fit recorded.")
+        else:
+            corr, sign = held.get("corr"), held.get("sign_acc")
+            verdict = ""
+            if corr is not None:
+                verdict = (" · good" if corr >= 0.8 else " · fair" if corr >= 0.5 else
+                           " · weak: label more, or more consistently")
+            self.fit_label.setText(f"correlation <b>{_fmt(corr)}</b> · sign accuracy <b>{_fmt(sign, pct=True)}</b>"
+                                   f" · n = {held.get('n', '–')}{verdict}")
+        for row, m in enumerate((held, train)):
+            for col, (key, pct) in enumerate((("n", False), ("corr", False), ("sign_acc", True),
+                                              ("pair_acc", True), ("rmse", False))):
+                item = QTableWidgetItem(_fmt(m.get(key), pct) if m else "")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.fit_table.setItem(row, col, item)
+
+    def _show_intent(self) -> None:
+        ws = self.ws
+        if ws is None or ws.intent is None:
+            self.intent_label.setText("No intent model in use: Play offers only the task strategy.")
+            self.fit_label.setText("No intent model yet.")
+            for r in range(2):
+                for c in range(5):
+                    self.fit_table.setItem(r, c, QTableWidgetItem(""))
+            return
+        sc = ws.intent_sidecar or {}
+        lab = sc.get("labels") or {}
+        wish = lab.get("wish") or {}
+        wish_text = "; ".join([*(f"prefer {w}" for w in wish.get("prefer") or []),
+                               *(f"avoid {w}" for w in wish.get("avoid") or [])]) or "not recorded (marks by hand)"
+        when = ""
+        try:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(Path(ws.intent_dir, "model.json").stat().st_mtime))
+        except (OSError, TypeError):
+            pass
+        self.intent_label.setText(
+            f"<b>In use:</b> {ws.intent_dir}<br>{when} · {lab.get('count', '?')} labelled trajectories "
+            f"({lab.get('source') or 'unknown source'}) · wish: {wish_text}")
+        if self.result is not None:
+            self._show_fit(self.result.metrics.get("held_out") or {}, self.result.metrics.get("train") or {})
+        else:
+            self._show_sidecar_fit(sc)
+
+    def _set_busy(self, busy: bool) -> None:
+        has_ws = self.ws is not None
+        self.train_button.setEnabled(has_ws and not busy)
+        self.load_button.setEnabled(has_ws and not busy)
+        self.cancel_button.setEnabled(busy)
+        for s in (self.epochs_spin, self.hidden_spin, self.seed_spin, self.time_spin, self.subsample_spin):
+            s.setEnabled(not busy)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt)
+        self.refresh_labels()  # marks may have changed in the Annotate tab
+        super().showEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop a training run (its partial checkpoint is removed) and wait for the thread."""
+        if self.worker is not None:
+            self._discard_worker()
+
+
+def _check_fits(model, sidecar: dict[str, Any], ws) -> None:
+    """A model for the right environment must also fit this data's features and actions."""
+    feats = list((sidecar.get("observation") or {}).get("features") or [])
+    mine = list(ws.dataset.meta["feature_names"])
+    if feats and feats != mine:
+        raise UserError(f"the intent model was trained on other {ws.env_name} features "
+                        f"({len(feats)}, the data has {len(mine)}): train a new one")
+    n_actions = len(ws.dataset.meta["action_names"])
+    if model.arch.n_actions != n_actions or model.arch.n_features != len(mine):
+        raise UserError(f"the intent model expects {model.arch.n_features} features and {model.arch.n_actions} "
+                        f"actions, the data has {len(mine)} and {n_actions}")
+
+
+def _remove_checkpoint(directory: Path | None) -> None:
+    """Remove a checkpoint folder this view created (a cancelled or failed run)."""
+    import shutil
+
+    if directory is not None and Path(directory).is_dir():
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+__all__ = ["TrainView", "TrainWorker", "LossPlot", "FitPlot", "interactive_config", "labels_for_training", "DEFAULTS"]

@@ -1,0 +1,254 @@
+"""Why the intent model wants what it wants: feature attributions and value maps.
+
+Two views of the intent model at one decision, both computed with the LSTM
+state of the history actually played held fixed (the state the
+:class:`~dpf_gui.intent.stepper.IntentStepper` carries), so they explain the
+decision that was made and not a history-free caricature of it:
+
+* :func:`attribute`: per-feature attribution of the intent reward
+  ``r_t(a) = g_t(a) - g_{t-1}`` of one action (by default the one taken) to
+  the state features. Integrated gradients (default) or gradient x input,
+  both against a baseline state, by default the training data's mean state
+  (stored in the model as ``feat_mean``): "which features of *this* state,
+  compared with a typical state, made this action look good or bad to the
+  intent". Integrated gradients are complete: the attributions add up to
+  ``r(x) - r(baseline)`` (up to the quadrature error of ``steps`` points), so
+  the bars have the units of the reward itself. ``relative=True`` attributes
+  the action's *advantage* ``r_t(a) - mean_legal r_t(b)`` instead: what makes
+  this action better than the others rather than the state better than
+  average.
+* :func:`gridnav_value_map`: for every open grid cell, the intent reward of
+  stepping *into* it, ``r_t(s_n, a_{n->c})`` averaged over the open
+  neighbours ``n`` of the cell ``c`` and the move from ``n`` into ``c``. A
+  simulated user marks a step by the state it leads to, so "reward of moving
+  into the cell" is what the model can have learnt about that cell; the score
+  of the best action *at* the cell would instead rate where one can go next.
+
+Everything is in the labels' score units; divide by the intent sidecar's
+the intent's candidate spread (``fusion.intent_scale``) to get the units the fusion uses.
+
+The LSTM state is read with :func:`capture_state` *before* the agent decides
+(``FusedAgent.decide`` advances the stepper at once). The stepper keeps its
+state in private attributes; :func:`capture_state` reads them through
+``getattr`` until the stepper offers a public accessor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+METHODS = ("integrated", "gradient")
+
+
+@dataclass(frozen=True)
+class IntentState:
+    """The intent model's memory at a decision: LSTM ``(h, c)`` after the history, and ``g_{t-1}``.
+
+    ``hc`` is None for an empty history (and always in the markov query, where
+    every decision starts from the zero state and ``g_{t-1} = 0``).
+    """
+
+    hc: tuple[torch.Tensor, torch.Tensor] | None = None
+    g_prev: float = 0.0
+    markov: bool = False
+
+    @classmethod
+    def empty(cls, markov: bool = False) -> "IntentState":
+        return cls(None, 0.0, markov)
+
+
+def capture_state(stepper) -> IntentState:
+    """The stepper's current memory (call before ``decide``: it advances the stepper).
+
+    The stepper replaces its state tuple on every ``advance`` (it never writes
+    into it), so holding the returned tensors is safe.
+    """
+    if stepper is None:
+        return IntentState.empty()
+    markov = bool(getattr(stepper, "markov", False))
+    state = getattr(stepper, "state", None)  # a public accessor, once the stepper has one
+    if state is None:
+        state = getattr(stepper, "_state", None)
+    if markov:
+        return IntentState(None, 0.0, True)
+    return IntentState(state, float(stepper.g_prev), False)
+
+
+# ---------------------------------------------------------------------------
+# the one primitive: r_t(a) for a batch of (state, action) pairs, memory held
+# ---------------------------------------------------------------------------
+def _rewards_tensor(model, state: IntentState, feats: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """``r_t`` (N,) in score units for states (N, F) and actions (N,), all from the same memory."""
+    n = feats.shape[0]
+    hc = None
+    if state.hc is not None and not state.markov:
+        h, c = state.hc
+        hc = (h.expand(1, n, h.shape[-1]).contiguous(), c.expand(1, n, c.shape[-1]).contiguous())
+    out, _, _ = model(feats.reshape(n, 1, -1), actions.reshape(n, 1), hc)
+    g = out[:, 0] * model.score_scale
+    if model.arch.readout == "cumsum":  # one step's output is already the increment g_t - g_{t-1}
+        return g
+    return g - float(state.g_prev)
+
+
+@torch.no_grad()
+def intent_rewards(model, state: IntentState, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """``r_t(a)`` (N,) in score units for N (state, action) pairs scored from the same memory ``state``."""
+    f = torch.as_tensor(np.asarray(features, dtype=np.float32)).reshape(len(actions), -1)
+    a = torch.as_tensor(np.asarray(actions, dtype=np.int64)).reshape(-1)
+    return _rewards_tensor(model, state, f, a).double().numpy()
+
+
+# ---------------------------------------------------------------------------
+# feature attribution
+# ---------------------------------------------------------------------------
+def attribute(model, state: IntentState, features: np.ndarray, action: int, method: str = "integrated",
+              steps: int = 16, baseline: np.ndarray | None = None, relative: bool = False,
+              legal: np.ndarray | None = None) -> np.ndarray:
+    """Per-feature attribution (F,) of the intent reward of ``action`` in state ``features``.
+
+    ``method``: ``"integrated"`` (integrated gradients, midpoint rule with
+    ``steps`` points along the straight line from ``baseline`` to the state)
+    or ``"gradient"`` (gradient x (state - baseline), one backward pass).
+    ``baseline`` defaults to the model's training mean state. ``relative``:
+    attribute ``r(a) - mean over legal b of r(b)`` (``legal`` defaults to all
+    actions). Deterministic: no sampling anywhere.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown attribution method {method!r}; allowed: {', '.join(METHODS)}")
+    x = torch.as_tensor(np.asarray(features, dtype=np.float32)).reshape(-1)
+    n_f = x.shape[0]
+    b = model.feat_mean.detach().clone() if baseline is None else torch.as_tensor(np.asarray(baseline, np.float32)).reshape(-1)
+    if method == "gradient":
+        alphas = torch.ones(1)
+    else:
+        m = max(1, int(steps))
+        alphas = (torch.arange(m, dtype=torch.float32) + 0.5) / m
+    points = (b + alphas[:, None] * (x - b)[None, :]).detach()  # (M, F)
+    n_a = model.arch.n_actions
+    cand = [int(action)]
+    if relative:
+        mask = np.ones(n_a, bool) if legal is None else np.asarray(legal, bool)
+        cand = [int(i) for i in np.flatnonzero(mask)]
+    m = points.shape[0]
+    with torch.enable_grad():
+        inp = points.repeat_interleave(len(cand), dim=0).requires_grad_(True)  # (M * K, F)
+        acts = torch.tensor(cand, dtype=torch.int64).repeat(m)
+        r = _rewards_tensor(model, state, inp, acts).reshape(m, len(cand))
+        if relative:
+            target = r[:, cand.index(int(action))] - r.mean(dim=1)
+        else:
+            target = r[:, 0]
+        (grad,) = torch.autograd.grad(target.sum(), inp)
+    grad = grad.reshape(m, len(cand), n_f)[:, 0] if not relative else grad.reshape(m, len(cand), n_f).sum(1)
+    attr = grad.mean(0) * (x - b)
+    return attr.detach().double().numpy()
+
+
+def group_attribution(attr: np.ndarray, feature_names: Sequence[str], groups: Sequence[str]) -> np.ndarray:
+    """Sum attributions over features named ``<group>_*`` (e.g. highway's ``v3_vx`` -> group ``v3``): (G,)."""
+    out = np.zeros(len(groups), dtype=np.float64)
+    for i, g in enumerate(groups):
+        prefix = g + "_"
+        out[i] = sum(float(a) for a, n in zip(attr, feature_names) if n.startswith(prefix))
+    return out
+
+
+def highway_vehicle_attribution(attr: np.ndarray, feature_names: Sequence[str], n_vehicles: int = 5) -> np.ndarray:
+    """Attribution per observed vehicle row (ego first): the sum over its presence, x, y, vx, vy features."""
+    return group_attribution(attr, feature_names, [f"v{i}" for i in range(n_vehicles)])
+
+
+# ---------------------------------------------------------------------------
+# grid world value map
+# ---------------------------------------------------------------------------
+_GRID_CACHE: dict[object, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _gridnav_entries(env) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every (open cell c, open neighbour n, move n->c): features of n, the move, the flat index of c.
+
+    Depends only on the map, so it is cached per layout.
+    """
+    from dpf_gui.envs.gridnav import MOVES
+
+    layout = env.layout
+    key = (layout.rows, env.observation_space.shape)
+    if key in _GRID_CACHE:
+        return _GRID_CACHE[key]
+    feats, acts, cells = [], [], []
+    cache: dict[tuple[int, int], np.ndarray] = {}
+    for y in range(layout.height):
+        for x in range(layout.width):
+            if not layout.is_open(x, y):
+                continue
+            for a, (dx, dy) in enumerate(MOVES):
+                n = (x - dx, y - dy)  # stepping with move a from n lands on (x, y)
+                if not layout.is_open(*n):
+                    continue
+                if n not in cache:
+                    cache[n] = _gridnav_features(env, n)
+                feats.append(cache[n])
+                acts.append(a)
+                cells.append(y * layout.width + x)
+    out = (np.asarray(feats, np.float32), np.asarray(acts, np.int64), np.asarray(cells, np.int64))
+    if len(_GRID_CACHE) > 16:
+        _GRID_CACHE.clear()
+    _GRID_CACHE[key] = out
+    return out
+
+
+def _gridnav_features(env, pos: tuple[int, int]) -> np.ndarray:
+    """The observation the agent would get standing on ``pos``.
+
+    Uses ``env.features_at`` when the environment offers it; otherwise moves
+    the agent there for one ``_obs()`` call and puts it back (the grid world's
+    observation depends on the position and the map only).
+    """
+    fn = getattr(env, "features_at", None)
+    if fn is not None:
+        return np.asarray(fn(*pos), dtype=np.float32)
+    old = env.pos
+    try:
+        env.pos = (int(pos[0]), int(pos[1]))
+        return np.asarray(env._obs(), dtype=np.float32)
+    finally:
+        env.pos = old
+
+
+@torch.no_grad()
+def gridnav_value_map(model, state: IntentState, env, reduce: str = "mean") -> np.ndarray:
+    """Intent reward of stepping into each cell (H, W), score units; NaN on walls.
+
+    Every open cell ``c`` gets ``r_t(s_n, a_{n->c})`` for each open neighbour
+    ``n`` and the move from ``n`` onto ``c``, scored from the memory ``state``
+    (one batched LSTM step for the whole map), then ``reduce``d over the
+    neighbours: ``"mean"`` or ``"max"``. A cell with no open neighbour stays NaN.
+    """
+    if reduce not in ("mean", "max"):
+        raise ValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
+    h, w = env.layout.height, env.layout.width
+    feats, acts, cells = _gridnav_entries(env)
+    out = np.full(h * w, np.nan)
+    if len(acts) == 0:
+        return out.reshape(h, w)
+    r = intent_rewards(model, state, feats, acts)
+    if reduce == "mean":
+        total = np.bincount(cells, weights=r, minlength=h * w)
+        count = np.bincount(cells, minlength=h * w)
+        ok = count > 0
+        out[ok] = total[ok] / count[ok]
+    else:
+        best = np.full(h * w, -np.inf)
+        np.maximum.at(best, cells, r)
+        ok = np.isfinite(best)
+        out[ok] = best[ok]
+    return out.reshape(h, w)
+
+
+__all__ = ["IntentState", "METHODS", "attribute", "capture_state", "group_attribution", "gridnav_value_map",
+           "highway_vehicle_attribution", "intent_rewards"]

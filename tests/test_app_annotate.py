@@ -1,0 +1,204 @@
+"""The Annotate view, driven like a person drives it: keys, buttons, a restart, mistakes."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from dpf_gui.app.main import MainWindow
+from dpf_gui.data.study import SEGMENTS, UNLABELLED
+from dpf_gui.data.trajectories import TrajectoryDataset
+from dpf_gui.paths import shipped_model
+
+
+@pytest.fixture()
+def messages(monkeypatch, tmp_path):
+    """Message boxes are recorded instead of blocking; no test touches the user's own data."""
+    shown = []
+    monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path / "user-data"))
+    for name in ("warning", "critical", "information"):
+        monkeypatch.setattr(QMessageBox, name, lambda *args, **kw: shown.append(args[1:3]))
+    return shown
+
+
+def open_window(qtbot, store_dir, **kw) -> MainWindow:
+    window = MainWindow(store_dir=store_dir, **kw)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+    qtbot.waitUntil(lambda: window.annotate.player.ready, timeout=10000)
+    return window
+
+
+def keys(qtbot, window, *seq):
+    for k in seq:
+        mod = Qt.KeyboardModifier.NoModifier
+        if isinstance(k, tuple):
+            k, mod = k
+        qtbot.keyClick(window, k, mod)
+
+
+def test_label_ten_by_keyboard_and_find_them_after_restart(qtbot, tmp_path, messages):
+    window = open_window(qtbot, tmp_path)
+    chooser = window.findChild(type(window.env_combo), "envChooser")
+    chooser.setCurrentIndex(chooser.findData("gridnav"))
+    view = window.annotate
+    assert window.workspace.env_name == "gridnav" and view.current == 0
+    given = {}
+    for k, value in zip([Qt.Key.Key_P, Qt.Key.Key_A, Qt.Key.Key_N] * 3 + [Qt.Key.Key_P], [1, -1, 0] * 3 + [1]):
+        given[view.current] = value
+        keys(qtbot, window, k, Qt.Key.Key_Return)
+    assert len(given) == 10
+    assert view.progress.value() == 10 and view.progress.text() == "10 of 1495 labelled"
+    last = view.current
+    qtbot.waitUntil(lambda: view.player.ready, timeout=10000)
+    keys(qtbot, window, Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_Left, Qt.Key.Key_End,
+         Qt.Key.Key_Home, Qt.Key.Key_Right, Qt.Key.Key_Right)
+    assert view.player.position == 2
+    shown = view.player.view.current_frame()
+    assert shown is not None and shown.ndim == 3
+    window.close()
+
+    again = open_window(qtbot, tmp_path)
+    assert again.workspace.env_name == "gridnav"
+    assert again.annotate.current == last and again.annotate.player.position == 2
+    labels = again.workspace.labels()
+    assert labels.count == 10 and labels.meta["source"] == "person"
+    lengths = again.workspace.dataset.lengths
+    for i, value in given.items():
+        assert labels.labelled[i] and labels.scores[i] == value * lengths[i]
+    assert again.annotate.progress.value() == 10
+    # the list shows it too: filter to the preferred ones
+    view = again.annotate
+    view.state_filter.setCurrentIndex(view.state_filter.findText("preferred"))
+    assert view.proxy.rowCount() == sum(v == 1 for v in given.values())
+    assert messages == []
+
+
+def test_segments_undo_redo_and_playback(qtbot, tmp_path, messages):
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    view, ws = window.annotate, window.workspace
+    i = view.current
+    keys(qtbot, window, *[Qt.Key.Key_Right] * 5, Qt.Key.Key_BracketLeft, *[Qt.Key.Key_Right] * 3)
+    assert view.segment() == (4, 7)  # frame 5 shows decision 4's result; the segment follows the frame
+    keys(qtbot, window, Qt.Key.Key_BracketRight, Qt.Key.Key_Right, Qt.Key.Key_P)
+    marks = ws.marks(i)
+    assert marks.state == SEGMENTS and view.segment() is None
+    assert np.flatnonzero(marks.marks).tolist() == [4, 5, 6, 7] and marks.marks[4] == 1
+    keys(qtbot, window, Qt.Key.Key_BracketLeft, Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_A)
+    assert ws.marks(i).marks[8:11].tolist() == [-1, -1, -1] and ws.marks(i).score == 4 - 3
+    keys(qtbot, window, (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier))
+    assert ws.marks(i).score == 4
+    keys(qtbot, window, (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier))
+    assert ws.marks(i).state == UNLABELLED and view.redo_button.isEnabled()
+    keys(qtbot, window, (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))
+    assert ws.marks(i).score == 4
+    keys(qtbot, window, (Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier))
+    assert ws.marks(i).score == 1
+    assert view.undo_button.isEnabled() and not view.redo_button.isEnabled()
+    # undo from another trajectory brings the person back to where it happened
+    keys(qtbot, window, Qt.Key.Key_Return)
+    assert view.current != i
+    keys(qtbot, window, (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier))
+    assert view.current == i and ws.marks(i).score == 4
+    # speed and playback
+    player = view.player
+    keys(qtbot, window, Qt.Key.Key_Plus, Qt.Key.Key_Plus, Qt.Key.Key_Plus)
+    assert player.speed == 4.0
+    keys(qtbot, window, Qt.Key.Key_Minus)
+    assert player.speed == 2.0
+    qtbot.waitUntil(lambda: player.ready, timeout=10000)
+    keys(qtbot, window, Qt.Key.Key_Home, Qt.Key.Key_Space)
+    assert player.is_playing
+    qtbot.waitUntil(lambda: player.position >= 2, timeout=5000)
+    keys(qtbot, window, Qt.Key.Key_Space)
+    assert not player.is_playing
+    # cheat sheet and overlay toggles
+    visible = view.cheatsheet.isVisible()
+    keys(qtbot, window, Qt.Key.Key_F1)
+    assert view.cheatsheet.isVisible() != visible
+    assert player.overlay_check.isChecked()
+    keys(qtbot, window, Qt.Key.Key_O)
+    assert not player.overlay_check.isChecked()
+    player.set_step_values(np.linspace(-1, 1, ws.length(i)))  # the strip for the intent model's rewards
+    player.timeline.grab()
+    assert messages == []
+
+
+def test_simulated_user_dialog(qtbot, tmp_path, messages):
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    view, ws = window.annotate, window.workspace
+    keys(qtbot, window, Qt.Key.Key_A)  # the person's own mark stays
+    mine = view.current
+    qtbot.mouseClick(window.findChild(type(view.sim_button), "simulatedUserButton"), Qt.MouseButton.LeftButton)
+    dialog = view.sim_dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.prefer.setText("lane=2")  # not a gridnav feature: said inline, nothing labelled
+    assert dialog.error.isVisible() and "unknown region feature" in dialog.error.text()
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and ws.labels().count == 1
+    dialog.prefer.setText("x=3..5&y=0..4")
+    assert not dialog.error.isVisible()
+    dialog.binary.setChecked(True)
+    dialog.skip.setValue(0.5)
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+    labels = ws.labels()
+    assert 600 < labels.count < 900  # about half skipped
+    assert labels.scores[mine] == -ws.length(mine)  # kept
+    sim = np.flatnonzero(labels.labelled & ~np.isnan(labels.true_scores))
+    assert set(np.unique(labels.scores[sim])) <= {-1.0, 0.0, 1.0}
+    assert view.progress.value() == labels.count
+    assert view.wish_combo.currentText() == "simulated user"
+    keys(qtbot, window, (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier))  # the batch is one undo step
+    assert ws.labels().count == 1 and view.progress.value() == 1
+    assert messages == []
+
+
+def test_errors_keep_the_app_and_the_labels(qtbot, tmp_path, messages):
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    view = window.annotate
+    keys(qtbot, window, Qt.Key.Key_P)
+    before = window.workspace
+
+    # a checkpoint trained for pong, while gridnav is open
+    pong = tmp_path / "pong-agent"
+    shutil.copytree(shipped_model("gridnav"), pong)
+    meta = json.loads((pong / "model.json").read_text())
+    meta["env"] = "pong"
+    (pong / "model.json").write_text(json.dumps(meta))
+    assert not window.open_checkpoint(pong)
+    assert len(messages) == 1 and "pong" in messages[-1][1]
+
+    # a damaged dataset file, and an empty one
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 definitely not a zip archive")
+    assert not window.open_dataset(bad)
+    assert len(messages) == 2 and "bad.npz" in messages[-1][1]
+    empty = TrajectoryDataset.from_trajectories(before.dataset.meta, []).save(tmp_path / "empty.npz")
+    assert not window.open_dataset(empty)
+    assert "no trajectories" in messages[-1][1]
+
+    # nothing lost: same workspace, same view, the mark is there, keys still work
+    assert window.workspace is before and window.isVisible()
+    assert before.labels().count == 1
+    keys(qtbot, window, Qt.Key.Key_Return, Qt.Key.Key_A)
+    assert before.labels().count == 2 and view.progress.value() == 2
+
+    # a study folder of its own starts empty; going back finds the labels; export gives training labels
+    assert window.choose_study_folder(tmp_path / "study-b")
+    assert window.workspace.labels().count == 0 and view.progress.value() == 0
+    assert window.choose_study_folder(tmp_path)
+    assert view.progress.value() == 2
+    from dpf_gui.data.labels import Labels
+
+    out = window.export_labels(tmp_path / "mine.npz")
+    exported = Labels.load(out)
+    exported.check_matches(window.workspace.dataset)
+    assert exported.count == 2 and exported.meta["source"] == "person"
+    assert len(messages) == 3

@@ -1,0 +1,247 @@
+"""The play and compare views, driven through their real widgets (offscreen)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtWidgets import QWidget
+
+from dpf_gui.app.compare_view import CompareView
+from dpf_gui.app.play_view import NEEDS_INTENT_TIP, PlayView
+from dpf_gui.app.plots import RingBuffer, nice_ceil
+from dpf_gui.fusion import dynamic_temperature
+from dpf_gui.pipeline import load_task_agent
+from tests.test_saliency import train_tiny_avoid_toll_intent
+
+PLAY_NAMES = ("strategyCombo", "tphiSlider", "tminSlider", "tmaxSlider", "kSlider", "cSlider", "tstaticSlider",
+              "tphiSpin", "tmaxSpin", "sampleCheck", "playPauseButton", "stepButton", "restartButton", "seedSpin",
+              "speedSpin", "loopCheck", "overlayCheck", "recordButton", "paramsPanel", "weightPlot", "tempPlot", "collectedPlot",
+              "probBars", "saliencyBars", "frameView", "episodeMetrics", "playStatus")
+COMPARE_NAMES = ("compareLeftStrategy", "compareRightStrategy", "comparePlayButton", "compareStepButton",
+                 "compareRestartButton", "compareSeedSpin", "compareSpeedSpin", "compareLoopCheck",
+                 "compareOverlayCheck", "compareLeftFrame", "compareRightFrame", "compareLeftMetrics",
+                 "compareRightMetrics", "compareWeightPlot", "compareTempPlot", "compareCollectedPlot",
+                 "compareTmaxSlider", "compareParamsPanel", "compareStatus")
+
+
+@pytest.fixture(scope="module")
+def agents(tmp_path_factory):
+    task = load_task_agent("gridnav")
+    model, sidecar = train_tiny_avoid_toll_intent(tmp_path_factory.mktemp("intent") / "gridnav")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # single decisions on tiny networks: one thread is fastest
+    yield task, model, sidecar
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture()
+def view(qtbot, agents):
+    task, model, sidecar = agents
+    v = PlayView()
+    qtbot.addWidget(v)
+    v.resize(1300, 800)
+    v.show()
+    v.set_agents("gridnav", None, task, model, sidecar, seed=3)
+    yield v
+    v.shutdown()
+
+
+def test_ring_buffer_keeps_the_last_values_contiguous():
+    rb = RingBuffer(4)
+    assert len(rb.view()) == 0
+    for i in range(10):
+        rb.push(i)
+    assert rb.count == 10 and len(rb) == 4
+    np.testing.assert_array_equal(rb.view(), [6, 7, 8, 9])
+    assert rb.view().base is not None  # a view, not a copy
+    assert rb.last() == 9
+    rb.clear()
+    assert len(rb.view()) == 0
+    assert [nice_ceil(v) for v in (0.3, 1.0, 1.1, 4.0, 7.0)] == [0.5, 1.0, 2.0, 5.0, 10.0]
+
+
+def test_every_documented_control_has_its_object_name(view, qtbot):
+    for name in PLAY_NAMES:
+        assert view.findChild(QWidget, name) is not None, name
+    c = CompareView()
+    qtbot.addWidget(c)
+    for name in COMPARE_NAMES:
+        assert c.findChild(QWidget, name) is not None, name
+
+
+def test_dynamic_episode_feeds_every_plot(view, qtbot):
+    assert view.strategy_combo.currentText() == "dynamic"
+    assert view.wish is not None and view.wish.avoid  # read from the intent model's sidecar
+    with qtbot.waitSignal(view.episodeFinished, timeout=10_000) as finished:
+        taken = view.run_decisions(200)
+    assert 0 < taken <= 100
+    assert finished.args[0]["steps"] == taken
+    for plot in (view.weight_plot, view.temp_plot, view.collected_plot):
+        assert plot.count() > 0
+        for curve in plot.curves.values():
+            x, y = curve.getData()
+            assert x is not None and len(x) > 0 and np.isfinite(y).any()
+    m = view.metrics()
+    assert m["steps"] == taken and m["avoid_fraction"] is not None and m["fusion_weight"] is not None
+    assert "return" in view.metrics_label.text()
+    # bars and saliency of the last decision
+    view.restart(3)
+    view.run_decisions(2)
+    d = view.snapshot().decision
+    for name, p in (("task", d.p_task), ("intent", d.p_intent), ("fused", d.p_fused)):
+        np.testing.assert_allclose(view.prob_bars.values[name], p)
+        assert abs(view.prob_bars.values[name].sum() - 1) < 1e-6
+    assert view.saliency_bars.values.shape == (8,) and np.abs(view.saliency_bars.values).sum() > 0
+    assert view.snapshot().value_map.shape == (10, 10)
+    assert not view.frame_view.image().isNull()
+
+
+def test_tmax_slider_acts_on_the_next_decision(view):
+    view.params_panel.controls["T_min"].spin.setValue(0.01)  # keep T_psi off its floor
+    view.run_decisions(3)
+    p_before = view.params()
+    view.tmax_slider = view.findChild(QWidget, "tmaxSlider")
+    view.tmax_slider.setValue(view.tmax_slider.value() + 200)  # log scale: x 10^(0.8)
+    p = view.params()
+    assert p.T_max > 5 * p_before.T_max
+    assert view.runner.params == p
+    view.run_decisions(1)
+    d = view.snapshot().decision
+    assert d.T_psi == pytest.approx(dynamic_temperature(d.collected, p))
+    assert d.T_psi > 5 * dynamic_temperature(d.collected, p_before)
+    assert d.weight == pytest.approx(p.T_phi / (p.T_phi + d.T_psi))
+
+
+def test_strategy_switch(view):
+    view.run_decisions(1)
+    view.strategy_combo.setCurrentText("task")
+    assert view.runner.strategy == "task"
+    view.run_decisions(1)
+    d = view.snapshot().decision
+    assert d.weight is None and d.T_psi is None and d.intent_rewards is not None  # the intent still watches
+    view.strategy_combo.setCurrentText("static")
+    view.run_decisions(1)
+    d = view.snapshot().decision
+    assert d.T_psi == pytest.approx(view.params().T_static)
+    assert "changed during the episode" in view.metrics_label.text()
+
+
+def test_without_intent_only_task_is_offered(qtbot, agents):
+    task, _, _ = agents
+    v = PlayView()
+    qtbot.addWidget(v)
+    v.set_agents("gridnav", None, task, None, None, seed=1)
+    items = v.strategy_combo.model()
+    for i in range(v.strategy_combo.count()):
+        name = v.strategy_combo.itemText(i)
+        assert items.item(i).isEnabled() == (name == "task")
+        if name != "task":
+            assert items.item(i).toolTip() == NEEDS_INTENT_TIP
+    assert v.run_decisions(5) == 5
+    assert v.snapshot().attribution is None
+    v.shutdown()
+
+
+def test_timer_loop_plays_and_measures_fps(view, qtbot):
+    view.set_speed(0)
+    view.episode_pause_s = 0.0
+    t0 = view.snapshot().t
+    view.play()
+    qtbot.wait(1500)
+    view.pause()
+    assert view.snapshot().t != t0 or view.snapshot().seed != 3
+    print(f"\nplay view, gridnav, offscreen, all plots live: {view.fps():.1f} frames/s")
+
+
+def test_compare_static_vs_dynamic_in_lockstep(qtbot, agents):
+    task, model, sidecar = agents
+    c = CompareView()
+    qtbot.addWidget(c)
+    c.resize(1200, 800)
+    c.show()
+    c.set_agents("gridnav", None, task, model, sidecar, seed=5)
+    assert (c.runners["left"].strategy, c.runners["right"].strategy) == ("static", "dynamic")
+    assert c.run_decisions(4) == 4
+    left, right = c.snapshots()
+    assert left.t == right.t == 4 and left.seed == right.seed == 5
+    assert c.weight_plot.count() == 5 and c.collected_plot.count() == 5
+    assert not c.frames["left"].image().isNull() and not c.frames["right"].image().isNull()
+    with qtbot.waitSignal(c.pairFinished, timeout=10_000) as done:
+        c.run_decisions(300)
+    assert c.both_done()
+    out = done.args[0]
+    assert out["left"]["steps"] == c.snapshots()[0].t and out["right"]["steps"] == c.snapshots()[1].t
+    # changing a side restarts both on the same seed
+    c.findChild(QWidget, "compareLeftStrategy").setCurrentText("task")
+    left, right = c.snapshots()
+    assert left.t == right.t == 0 and left.strategy == "task" and right.seed == 5
+    c.shutdown()
+
+
+def test_record_gif(view, qtbot, tmp_path):
+    path = tmp_path / "episode.gif"
+    view.start_recording(path, fps=10)
+    view.run_decisions(8)
+    with qtbot.waitSignal(view.recordingFinished, timeout=10_000):
+        view.stop_recording(wait=True)
+    with Image.open(path) as im:
+        assert im.is_animated and im.n_frames >= 8
+        assert im.size == (400, 400)
+    # the asynchronous form: one episode, written in the background
+    path2 = tmp_path / "whole.gif"
+    view.set_speed(0)
+    with qtbot.waitSignal(view.recordingFinished, timeout=30_000) as sig:
+        view.record(path2, episodes=1)
+    assert sig.args == [str(path2), ""]
+    with Image.open(path2) as im:
+        assert im.n_frames >= 2
+    assert not view.is_recording() and not view.is_playing()
+
+
+def test_recording_refuses_unknown_formats(view, tmp_path):
+    from dpf_gui.app.recording import available_formats
+    from dpf_gui.errors import UserError
+
+    with pytest.raises(UserError):
+        view.start_recording(tmp_path / "x.avi")
+    if "mp4" not in available_formats():
+        with pytest.raises(UserError, match="GIF only"):
+            view.start_recording(tmp_path / "x.mp4")
+
+
+def test_highway_steps_in_a_worker_thread(qtbot):
+    """Highway's 20-40 ms steps run off the UI thread; the event loop keeps ticking meanwhile."""
+    from bench.play_fps import random_agents
+
+    task, model, sidecar = random_agents("highway")
+    v = PlayView()
+    qtbot.addWidget(v)
+    v.show()
+    v.set_agents("highway", None, task, model, sidecar, seed=0)
+    assert v.threaded
+    v.set_speed(0)
+    gaps, last = [], [time.perf_counter()]
+
+    def probe():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer()
+    timer.timeout.connect(probe)
+    timer.start(10)
+    v.play()
+    qtbot.waitUntil(lambda: v.snapshot().t >= 3 or v.snapshot().done, timeout=15_000)
+    v.pause()
+    timer.stop()
+    snap = v.snapshot()
+    assert snap.overlay.lane_rows and snap.overlay.vehicles
+    steady = gaps[1:]  # the first gap holds the window's first paint
+    print(f"\nhighway: longest event-loop gap {1000 * max(steady, default=0):.0f} ms over {len(steady)} probe ticks")
+    v.shutdown()
