@@ -4,7 +4,7 @@ Only labelled trajectories are used. They are split by trajectory (seeded)
 into a training and a held-out part; training stops when the held-out loss has
 not improved for ``patience`` epochs and the best weights are kept.
 
-Loss of one trajectory of T decisions with normalised score y (lambda = 0.1)::
+Loss of one trajectory of T decisions with normalised score y (lambda = 2 by default)::
 
     (g_{T-1} - y)^2 + lambda * [ mean_t (g_t - y)^2 + mean_t (aux_t - g_{t+3})^2 ]
 
@@ -12,6 +12,15 @@ where the aux target ``g_{t+3}`` is detached and is ``y`` past the end. The
 first term asks for the right final answer; the middle one for an early guess
 (which makes ``g_0`` carry the expected score and keeps the redistribution
 from piling everything on the last step); the aux term is RUDDER's shaping.
+
+Why ``lam = 2`` and not the authors' 0.1. With 0.1 the final-score term
+dominates and the model is free to book a mark one step late, on the decision
+that *sees* the new state instead of the one that caused it; the intent policy
+then cannot steer (measured on gridnav "avoid": entering the toll road scored
+-0.06 while every move out of it scored -0.6 or less). A strong per-step term
+makes every g_t track the expected score given the prefix, so r_t(a) anticipates
+where an action leads: with 2.0 the fused agent takes the scenic detour and
+never touches the toll road (docs/RESULTS.md).
 
 Score normalisation. Targets are ``y = G / score_scale`` with
 ``score_scale = sqrt(mean(G^2))`` over the labelled training trajectories:
@@ -82,7 +91,7 @@ class IntentConfig:
     action_in: int = 1  # 1: the action one-hot also enters the state encoder (0: FiLM only)
     readout: str = "cumsum"  # "cumsum": g_t = sum of per-step increments (RUDDER's integrator); "direct": g_t = head(h_t)
     # loss
-    lam: float = 0.1  # weight of the per-step and aux terms (authors: 0.1)
+    lam: float = 2.0  # weight of the per-step and aux terms (authors: 0.1; see the module docstring)
     aux_horizon: int = 3  # the aux head predicts g_{t + aux_horizon}
     # optimisation
     learning_rate: float = 3e-3  # Adam

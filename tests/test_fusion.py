@@ -1,0 +1,70 @@
+"""Fusion maths and an end-to-end gridnav run: label, train a small intent model, evaluate."""
+
+import numpy as np
+import pytest
+
+from dpf_gui.errors import UserError
+from dpf_gui.fusion import (FusionParams, dynamic_temperature, fusion_weight, geometric_fusion, intent_scale,
+                            softmax_legal)
+
+
+def test_geometric_mean_is_normalised_and_matches_the_logit_sum():
+    rng = np.random.default_rng(0)
+    legal = np.array([True, True, False, True])
+    q, r = rng.normal(size=4), rng.normal(size=4)
+    p_task, p_intent = softmax_legal(q, legal, 0.7), softmax_legal(r, legal, 0.4)
+    fused = geometric_fusion(p_task, p_intent)
+    assert fused.sum() == pytest.approx(1.0) and fused[2] == 0.0
+    expected = softmax_legal(q / 0.7 + r / 0.4, legal, 2.0)  # sqrt(p*p') is softmax of half the summed logits
+    assert np.allclose(fused, expected)
+    # greedy on the fused policy == argmax of Q/T_phi + r/T_psi: the intent's share is w = T_phi/(T_phi+T_psi)
+    assert int(np.argmax(fused)) == int(np.argmax(np.where(legal, q / 0.7 + r / 0.4, -np.inf)))
+
+
+def test_geometric_mean_minimises_the_summed_kl():
+    legal = np.ones(3, bool)
+    p, pp = np.array([0.7, 0.2, 0.1]), np.array([0.1, 0.3, 0.6])
+    fused = geometric_fusion(p, pp)
+
+    def cost(x):
+        return np.sum(x * np.log(x / p)) + np.sum(x * np.log(x / pp))
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        other = rng.dirichlet(np.ones(3))
+        assert cost(fused) <= cost(other) + 1e-12
+    assert legal.all()
+
+
+def test_dynamic_temperature_limits_and_monotonicity():
+    params = FusionParams(T_min=0.3, T_max=5.0, k=1.0, c=3.0)
+    values = [dynamic_temperature(g, params) for g in np.linspace(-50, 50, 201)]
+    assert all(b >= a for a, b in zip(values, values[1:]))  # more collected intent reward: warmer intent
+    assert min(values) == pytest.approx(0.3)
+    assert max(values) == pytest.approx(5.0, rel=1e-6)
+    assert dynamic_temperature(3.0, params) == pytest.approx(2.5)  # T_max/2 at G = c
+    assert dynamic_temperature(1e6, params) == pytest.approx(5.0)  # no overflow
+    assert dynamic_temperature(-1e6, params) == pytest.approx(0.3)
+
+
+def test_fusion_weight():
+    assert fusion_weight(1.0, 1.0) == 0.5
+    assert fusion_weight(1.0, 0.3) == pytest.approx(1 / 1.3)
+    assert fusion_weight(1.0, 1e9) < 1e-8
+
+
+@pytest.mark.parametrize("kwargs", [{"T_phi": 0}, {"T_min": -1}, {"T_min": 6, "T_max": 5}, {"k": -1}])
+def test_bad_parameters_are_refused(kwargs):
+    with pytest.raises(UserError):
+        FusionParams(**kwargs)
+
+
+def test_overrides_name_the_allowed_parameters():
+    with pytest.raises(UserError, match="allowed: T_max, T_min, T_phi, T_static, c, k, sample"):
+        FusionParams().with_overrides({"temperature": 1})
+
+
+def test_intent_scale_prefers_the_candidate_spread():
+    side = {"reward_scale": 2.0, "candidate_spread": {"history": 0.5, "markov": 0.25}}
+    assert intent_scale(side) == 0.5 and intent_scale(side, markov=True) == 0.25
+    assert intent_scale({"reward_scale": 2.0}) == 2.0 and intent_scale(None) == 1.0
