@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -85,9 +84,9 @@ class Demo(QObject):
             return self.fail(f"{self.env} has no task agent to play: pass --task DIR")
         try:
             wish = ws.wish(self.preset)
-        except (UserError, KeyError, ValueError) as exc:
+        except (UserError, KeyError, ValueError):
             names = ", ".join(p.name for p in ws.spec.presets)
-            return self.fail(f"preset {self.preset!r}: {exc} (presets of {self.env}: {names})")
+            return self.fail(f"unknown preset {self.preset!r}; presets of {self.env}: {names}")
         t = time.perf_counter()
         ws.label_with_simulated_user(wish, seed=LABEL_SEED)
         w.annotate._after_change(list(range(len(ws))))
@@ -151,7 +150,7 @@ class Demo(QObject):
         if play.runner.strategy != self.strategy:
             return self.fail(f"strategy {self.strategy!r} is not available: {play.status_label.text()}")
         play.set_speed(self.speed)
-        play.episode_pause_s = 0.3
+        play.episode_pause_s = 0.0 if self.speed <= 0 else 0.8  # flat out: frames/s measures the view alone
         play.loop_check.setChecked(True)
         play.snapshotShown.connect(self._frame)
         play.episodeFinished.connect(self._episode)

@@ -61,6 +61,7 @@ class _FollowsWorkspace:
 
     _ws = None
     _dirty = False
+    _task = None  # the task agent the agents were last built for
 
     def set_workspace(self, ws) -> None:
         self._ws, self._dirty = ws, True
@@ -76,11 +77,16 @@ class _FollowsWorkspace:
         self._dirty = False
         ws = self._ws
         if ws is None or ws.task is None:
+            self._task = None
             self.drop_agents("No task agent is open: open one with File > Open task agent." if ws is not None
                              else "Nothing is open.")
             return
+        # the same task agent again (a new intent model): keep the person's slider settings
+        params = self.params_panel.params() if self._task is ws.task else None
         try:
-            self.set_agents(ws.env_name, ws.env_config, ws.task, ws.intent, ws.intent_sidecar, wish=play_wish(ws))
+            self.set_agents(ws.env_name, ws.env_config, ws.task, ws.intent, ws.intent_sidecar, wish=play_wish(ws),
+                            params=params)
+            self._task = ws.task
         except UserError as exc:
             self.drop_agents(str(exc))
 
@@ -597,6 +603,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             p.error("--episodes must be at least 1")
         if args.speed is not None and not 0 <= args.speed <= 240:
             p.error("--speed must be between 0 (as fast as possible) and 240")
+        presets = [q.name for q in env_spec(args.demo).presets]
+        if args.preset not in presets:
+            p.error(f"--preset {args.preset}: not a preset of {args.demo}; allowed: {', '.join(presets)}")
     if args.quit_after is not None and args.quit_after <= 0:
         p.error("--quit-after must be positive")
     return args

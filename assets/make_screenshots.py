@@ -1,0 +1,184 @@
+"""Regenerate the README's screenshots (offscreen): ``python assets/make_screenshots.py``.
+
+Writes ``assets/screenshots/``:
+
+* ``annotate.png``, ``train.png``, ``play_gridnav.png``, ``compare.png``:
+  gridnav with the shipped agent, every trajectory labelled by the simulated
+  user (preset ``mixed``), an intent model trained in the Train tab with its
+  default settings;
+* ``play_pong.png``, ``play_highway.png``: the Play tab on Pong and highway
+  (a small intent model each, as ``dpf-gui --demo`` trains it).
+
+Everything runs through the real window, like a person would use it. Labels
+go to a temporary study folder. Highway needs a task agent: the shipped one,
+or ``--highway-task DIR``; without one its screenshot is skipped (said so).
+Options: ``--out DIR``, ``--only gridnav,pong,highway``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+HERE = Path(__file__).resolve().parent
+SIZE = (1280, 780)
+MAX_BYTES = 300_000
+
+
+def wait(app, condition, timeout_s: float = 120.0) -> bool:
+    """Process events until ``condition()`` holds (False after ``timeout_s``)."""
+    end = time.perf_counter() + timeout_s
+    while not condition():
+        if time.perf_counter() > end:
+            return False
+        app.processEvents()
+        time.sleep(0.01)
+    return True
+
+
+def settle(app, seconds: float = 0.3) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def save(window, app, path: Path) -> None:
+    """Grab the window as PNG (best compression); fewer colours if it is still too big."""
+    from PySide6.QtGui import QImage
+
+    settle(app)
+    image = window.grab().toImage()
+    image.save(str(path), "PNG", 0)
+    if path.stat().st_size > MAX_BYTES:
+        image.convertToFormat(QImage.Format.Format_Indexed8).save(str(path), "PNG", 0)
+    print(f"  {path.relative_to(HERE.parent) if path.is_relative_to(HERE.parent) else path} "
+          f"({path.stat().st_size // 1024} KB)", flush=True)
+
+
+def label_and_train(window, app, config=None, preset: str = "mixed") -> float:
+    """Simulated user labels everything; the Train tab trains (form defaults unless ``config``)."""
+    ws = window.workspace
+    wish = ws.wish(preset)
+    ws.label_with_simulated_user(wish, seed=0)
+    window.annotate._after_change(list(range(len(ws))))
+    window.annotate.set_overlay_wish(wish, "simulated user")
+    window.tabs.setCurrentWidget(window.train)
+    done = []
+    window.train.trainingFinished.connect(lambda ok, msg: done.append((ok, msg)))
+    t0 = time.perf_counter()
+    if not window.train.train(config=config):
+        raise SystemExit(f"cannot train: {window.train.last_error}")
+    if not wait(app, lambda: done, 300):
+        raise SystemExit("training did not finish in 5 minutes")
+    if not done[0][0]:
+        raise SystemExit(f"training failed: {done[0][1]}")
+    return time.perf_counter() - t0
+
+
+def gridnav(window, app, out: Path) -> None:
+    from dpf_gui.app.train_view import interactive_config
+
+    if not window.open_env("gridnav"):
+        raise SystemExit(f"cannot open gridnav: {window.last_error}")
+    cfg = interactive_config()
+    s = label_and_train(window, app)
+    r = window.train.result
+    print(f"  gridnav: Train tab defaults (max {cfg.max_epochs} epochs, hidden {cfg.hidden}, "
+          f"{cfg.max_train_per_epoch} trajectories/epoch): {s:.1f} s, {r.epochs} epochs, "
+          f"held-out correlation {r.metrics['held_out']['corr']:.2f}", flush=True)
+    save(window, app, out / "train.png")
+
+    # Annotate: a trajectory that crosses the toll road, mid-way
+    ws, view = window.annotate.ws, window.annotate
+    labels = ws.labels()
+    crossing = [i for i in range(len(ws)) if labels.scores[i] < -2 and 12 <= ws.length(i) <= 30]
+    window.tabs.setCurrentWidget(view)
+    view.go_to(crossing[0] if crossing else 0, frame=0)
+    wait(app, lambda: view.player.ready, 30)
+    view.player.seek(max(1, ws.length(view.current) // 2))
+    save(window, app, out / "annotate.png")
+
+    # Play: dynamic fusion, a few decisions in (the intent value map is shown)
+    window.tabs.setCurrentWidget(window.play)
+    play = window.play
+    play.sync()
+    play.set_strategy("dynamic")
+    play.restart(2)
+    play.run_decisions(6)
+    save(window, app, out / "play_gridnav.png")
+
+    # Compare: static vs dynamic on the same seed
+    window.tabs.setCurrentWidget(window.compare)
+    compare = window.compare
+    compare.sync()
+    compare.restart(2)
+    compare.run_decisions(6)
+    save(window, app, out / "compare.png")
+
+
+def play_only(window, app, out: Path, env: str, task_dir=None, decisions: int = 30) -> None:
+    from dpf_gui.app.demo import DEMO_TRAINING
+    from dpf_gui.app.train_view import interactive_config
+
+    if not window.open_env(env, task_dir=task_dir):
+        print(f"  {env}: skipped ({window.last_error})", flush=True)
+        return
+    s = label_and_train(window, app, config=interactive_config(**DEMO_TRAINING))
+    print(f"  {env}: intent model (demo settings) in {s:.1f} s", flush=True)
+    window.tabs.setCurrentWidget(window.play)
+    play = window.play
+    play.sync()
+    play.set_strategy("dynamic")
+    for seed in range(1, 11):  # an episode still running after `decisions` decisions (plots well filled)
+        play.restart(seed)
+        if play.run_decisions(decisions) == decisions and not play.snapshot().done:
+            break
+    save(window, app, out / f"play_{env}.png")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default=str(HERE / "screenshots"), help="folder for the PNGs (default: assets/screenshots)")
+    p.add_argument("--only", default="gridnav,pong,highway", help="comma-separated environments")
+    p.add_argument("--highway-task", default=None, metavar="DIR", help="highway task agent (default: the shipped one)")
+    args = p.parse_args(argv)
+    import torch
+    from PySide6.QtWidgets import QApplication
+
+    torch.set_num_threads(1)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    from dpf_gui.app.main import MainWindow
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    study = Path(tempfile.mkdtemp(prefix="dpf-gui-shots-"))
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    window = MainWindow(store_dir=study, restore=False, quiet_errors=True)
+    window.resize(*SIZE)
+    window.show()
+    try:
+        if "gridnav" in only:
+            gridnav(window, app, out)
+        if "pong" in only:
+            play_only(window, app, out, "pong", decisions=120)
+        if "highway" in only:
+            play_only(window, app, out, "highway", task_dir=args.highway_task, decisions=25)
+    finally:
+        window.close()
+        shutil.rmtree(study, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""The whole app, as a person uses it: label, restart, train, watch the timeline, play, compare, record.
+
+The details of each view are tested beside it (test_app_annotate.py,
+test_app_play.py); here the views are driven together through the main
+window, so what one tab makes (labels, an intent model) is what the next one
+uses.
+"""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+from dpf_gui.app.main import MainWindow, intent_baseline
+from dpf_gui.intent.redistribute import redistributed_rewards
+
+
+@pytest.fixture()
+def messages(monkeypatch, tmp_path):
+    """Message boxes are recorded instead of blocking; no test touches the user's own data."""
+    shown = []
+    monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path / "user-data"))
+    for name in ("warning", "critical", "information"):
+        monkeypatch.setattr(QMessageBox, name, lambda *args, **kw: shown.append(args[1:3]))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as dpf-gui's main() does: tiny networks, one thread is fastest
+    yield shown
+    torch.set_num_threads(threads)
+
+
+def open_window(qtbot, store_dir, **kw) -> MainWindow:
+    window = MainWindow(store_dir=store_dir, **kw)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+    qtbot.waitUntil(lambda: window.annotate.player.ready, timeout=10000)
+    return window
+
+
+def press(qtbot, window, *keys):
+    for k in keys:
+        qtbot.keyClick(window, k)
+
+
+def child(window, cls, name):
+    w = window.findChild(cls, name)
+    assert w is not None, name
+    return w
+
+
+def test_label_train_play_compare_record(qtbot, tmp_path, messages):
+    window = open_window(qtbot, tmp_path)
+    chooser = window.env_combo
+    chooser.setCurrentIndex(chooser.findData("gridnav"))
+    ws = window.workspace
+    assert ws.env_name == "gridnav" and ws.intent is None
+
+    # --- ten marks from the keyboard, kept across a restart ---------------------------------
+    for k in [Qt.Key.Key_P, Qt.Key.Key_A, Qt.Key.Key_N, Qt.Key.Key_A, Qt.Key.Key_P] * 2:
+        press(qtbot, window, k, Qt.Key.Key_Return)
+    assert ws.labels().count == 10
+    window.close()
+    window = open_window(qtbot, tmp_path)
+    ws = window.workspace
+    assert ws.env_name == "gridnav" and ws.labels().count == 10 and ws.labels().meta["source"] == "person"
+
+    # --- the rest from a simulated user who avoids the toll road ----------------------------------
+    view = window.annotate
+    qtbot.mouseClick(child(window, QWidget, "simulatedUserButton"), Qt.MouseButton.LeftButton)
+    dialog = view.sim_dialog
+    dialog.preset.setCurrentIndex(dialog.preset.findData("avoid"))
+    assert dialog.only_unlabelled.isChecked()
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    labels = ws.labels()
+    assert labels.count == len(ws) and labels.meta["source"] == "person+simulated-user"
+    window.activateWindow()  # the offscreen platform leaves the closed dialog active
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+
+    # --- Train tab: Cancel stops a long run and leaves nothing behind --------------------------------
+    window.tabs.setCurrentWidget(window.train)
+    train = window.train
+    assert train is child(window, QWidget, "trainView")
+    assert f"<b>{len(ws)}</b> of {len(ws)} trajectories labelled (10 by you" in train.labels_label.text()
+    child(window, QWidget, "epochsSpin").setValue(500)
+    child(window, QWidget, "timeLimitSpin").setValue(0)  # no limit
+    qtbot.mouseClick(child(window, QWidget, "trainButton"), Qt.MouseButton.LeftButton)
+    assert train.is_training() and not train.train_button.isEnabled()
+    qtbot.waitUntil(lambda: train.loss_plot.count() >= 1, timeout=20000)
+    partial = train._out_dir
+    with qtbot.waitSignal(train.trainingFinished, timeout=20000) as done:
+        qtbot.mouseClick(child(window, QWidget, "cancelTrainButton"), Qt.MouseButton.LeftButton)
+    assert done.args == [False, "cancelled"]
+    assert ws.intent is None and not partial.exists() and train.train_button.isEnabled()
+
+    # --- a small model, for real -------------------------------------------------------------------
+    child(window, QWidget, "epochsSpin").setValue(10)
+    child(window, QWidget, "hiddenSpin").setValue(32)
+    child(window, QWidget, "subsampleSpin").setValue(0)  # all
+    child(window, QWidget, "timeLimitSpin").setValue(20)
+    t0 = time.perf_counter()
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000) as done:
+        qtbot.mouseClick(child(window, QWidget, "trainButton"), Qt.MouseButton.LeftButton)
+    print(f"\nTrain tab, gridnav, {len(ws)} labels, 10 epochs, hidden 32: {time.perf_counter() - t0:.1f} s, "
+          f"held-out correlation {train.result.metrics['held_out']['corr']:.2f}")
+    assert done.args == [True, ""], done.args
+    res = train.result
+    assert ws.intent is res.model and ws.intent_sidecar is res.sidecar
+    assert ws.intent_dir.parent == tmp_path / "intent" and (ws.intent_dir / "model.json").is_file()
+    assert child(window, QWidget, "trainProgress").value() == res.epochs
+    assert train.loss_plot.count() == res.epochs
+    x, y = train.loss_plot.curves["held-out"].getData()
+    assert len(x) == res.epochs and np.isfinite(y).all()
+    fit = res.metrics["held_out"]
+    assert "correlation" in child(window, QWidget, "fitLabel").text()
+    assert train.fit_table.item(0, 0).text() == str(fit["n"])
+    assert fit["corr"] is not None and fit["corr"] > 0.5
+    assert res.sidecar["labels"]["wish"] == {"prefer": [], "avoid": ["terrain=toll"]}  # the simulated user's wish
+
+    # --- the Annotate timeline shows the redistributed reward of the trajectory shown -----------------
+    window.tabs.setCurrentWidget(view)
+    i = view.current
+    shown = view.player.timeline.step_values
+    assert shown is not None and len(shown) == ws.length(i)
+    r = redistributed_rewards(ws.intent, ws.dataset[i])
+    np.testing.assert_allclose(shown[1:], r[1:])  # the first bar leaves out the model's baseline
+    np.testing.assert_allclose(shown[0], r[0] - intent_baseline(ws.intent), rtol=1e-5, atol=1e-6)
+    press(qtbot, window, Qt.Key.Key_PageDown)
+    assert view.current != i and len(view.player.timeline.step_values) == ws.length(view.current)
+
+    # --- Play: dynamic fusion with the new model, plots fed ---------------------------------------------
+    window.tabs.setCurrentWidget(window.play)
+    play = window.play
+    assert play is child(window, QWidget, "playView")
+    assert play.runner is not None and play.runner.intent is ws.intent
+    assert play.strategy_combo.currentText() == "dynamic"
+    assert play.wish is not None and [e.text for e in play.wish.avoid] == ["terrain=toll"]
+    with qtbot.waitSignal(play.episodeFinished, timeout=10000):
+        play.run_decisions(200)
+    for p in (play.weight_plot, play.temp_plot, play.collected_plot):
+        assert p.count() > 0
+    # a slider acts on the next decision
+    play.restart(1)
+    play.params_panel.controls["T_min"].spin.setValue(0.01)
+    play.run_decisions(2)
+    before = play.snapshot().decision.T_psi
+    tmax = child(play, QWidget, "tmaxSlider")
+    tmax.setValue(tmax.value() + 250)
+    play.run_decisions(1)
+    assert play.snapshot().decision.T_psi > 3 * before
+    # another strategy
+    child(play, QWidget, "strategyCombo").setCurrentText("static")
+    play.run_decisions(1)
+    assert play.runner.strategy == "static"
+    assert play.snapshot().decision.T_psi == pytest.approx(play.params().T_static)
+
+    # --- record a GIF of what Play shows ---------------------------------------------------------------
+    gif = tmp_path / "episode.gif"
+    play.start_recording(gif, fps=10)
+    play.run_decisions(5, restart_on_end=True)
+    with qtbot.waitSignal(play.recordingFinished, timeout=20000) as rec:
+        play.stop_recording(wait=True)
+    assert rec.args == [str(gif), ""] and gif.stat().st_size > 0
+
+    # --- Compare: static vs dynamic in lockstep -----------------------------------------------------------
+    window.tabs.setCurrentWidget(window.compare)
+    compare = window.compare
+    assert compare is child(window, QWidget, "compareView")
+    assert {r.strategy for r in compare.runners.values()} == {"static", "dynamic"}
+    assert compare.run_decisions(4) == 4
+    left, right = compare.snapshots()
+    assert left.t == right.t == 4 and compare.weight_plot.count() == 5
+
+    # loading a model (here: the same one again) reloads Play, keeping the person's slider settings
+    tuned = play.params()
+    assert window.train.load_intent_dir(ws.intent_dir)
+    window.tabs.setCurrentWidget(play)
+    assert play.params() == tuned and play.snapshot().t == 0 and play.runner.intent is ws.intent
+    assert messages == []
+
+    # --- the model comes back with the data after a restart -------------------------------------------------
+    kept = ws.intent_dir
+    window.close()
+    window = open_window(qtbot, tmp_path)
+    assert window.workspace.intent is not None and window.workspace.intent_dir == kept
+    assert window.annotate.player.timeline.step_values is not None
+    assert "correlation" in window.train.fit_label.text()
+    # closing the window while training stops the run and leaves no half-written model
+    window.train.set_config(max_epochs=500, max_time_s=0)
+    assert window.train.train()
+    partial = window.train._out_dir
+    qtbot.waitUntil(lambda: window.train.loss_plot.count() >= 1, timeout=20000)
+    window.close()
+    assert not window.train.is_training() and not partial.exists()
+
+
+def test_training_refuses_too_few_or_identical_marks_and_wrong_models(qtbot, tmp_path, messages):
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    ws, train = window.workspace, window.train
+    window.tabs.setCurrentWidget(train)
+    press(qtbot, window, Qt.Key.Key_P)  # shortcuts belong to the Annotate tab: nothing happens here
+    window.tabs.setCurrentWidget(window.annotate)
+    press(qtbot, window, Qt.Key.Key_P, Qt.Key.Key_Return, Qt.Key.Key_A)
+    window.tabs.setCurrentWidget(train)
+    with qtbot.waitSignal(train.trainingFinished, timeout=20000) as done:
+        qtbot.mouseClick(child(window, QWidget, "trainButton"), Qt.MouseButton.LeftButton)
+    assert done.args[0] is False and "only 2 trajectories are labelled" in done.args[1]
+    assert messages[-1][0] == "Cannot train the intent model" and "label more" in messages[-1][1]
+    assert not (tmp_path / "intent").exists() or not any((tmp_path / "intent").iterdir())
+
+    # five neutral marks: nothing to tell apart
+    for _ in range(2):
+        window.annotate.undo()
+    window.tabs.setCurrentWidget(window.annotate)
+    for _ in range(5):
+        press(qtbot, window, Qt.Key.Key_N, Qt.Key.Key_Return)
+    window.tabs.setCurrentWidget(train)
+    with qtbot.waitSignal(train.trainingFinished, timeout=20000) as done:
+        train.train()
+    assert done.args[0] is False and "same score" in done.args[1]
+    assert len(messages) == 2 and ws.intent is None and train.train_button.isEnabled()
+
+    # an intent model of another environment is refused with a message
+    from dpf_gui.checkpoints import save_checkpoint
+    from dpf_gui.intent.model import IntentArch, IntentModel
+
+    pong = IntentModel(IntentArch(n_features=6, n_actions=3))
+    save_checkpoint(tmp_path / "pong-intent", pong.state_dict(),
+                    {"kind": "intent", "env": "pong", "architecture": pong.describe()})
+    assert not train.load_intent_dir(tmp_path / "pong-intent")
+    assert messages[-1][0] == "Cannot load the intent model" and "'pong', not 'gridnav'" in messages[-1][1]
+    assert ws.intent is None
+    # a folder without a checkpoint
+    (tmp_path / "empty").mkdir()
+    assert not train.load_intent_dir(tmp_path / "empty")
+    assert len(messages) == 4 and window.isVisible()
+    window.close()

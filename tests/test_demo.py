@@ -1,0 +1,40 @@
+"""``dpf-gui --demo``: label, train, play and screenshot, hands-off (run in-process, offscreen)."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dpf_gui.app.main import main
+
+
+@pytest.fixture()
+def torch_threads():
+    threads = torch.get_num_threads()  # main() sets one thread, as the app does
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_demo_gridnav_runs_and_writes_a_screenshot(qapp, tmp_path, capsys, monkeypatch, torch_threads):
+    monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path / "data"))
+    shot = tmp_path / "demo.png"
+    assert main(["--demo", "gridnav", "--quit-after", "60", "--screenshot", str(shot)]) == 0
+    out = capsys.readouterr().out
+    assert "intent model trained" in out and "frames/s" in out and "1 episode(s) played" in out
+    assert shot.stat().st_size > 10_000
+    with Image.open(shot) as im:
+        assert im.size[0] >= 800 and len(np.unique(np.asarray(im.convert("L")))) > 20  # not blank
+    # the second demo finds its intent model in the cache; its labels never reached the user's store
+    shot.unlink()
+    assert main(["--demo", "gridnav", "--quit-after", "60", "--screenshot", str(shot), "--strategy", "static"]) == 0
+    out = capsys.readouterr().out
+    assert "from the demo cache" in out and "(static)" in out and shot.is_file()
+    assert not (tmp_path / "data" / "labels.sqlite").exists()
+
+
+def test_demo_arguments_are_checked(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--strategy", "static"])
+    assert exc.value.code == 2 and "only work with --demo" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--demo", "chess"])
