@@ -434,7 +434,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     env_class(args.env)
     task = load_task_agent(args.env, args.task)
     wish = wish_from_args(args, task_region_features(args.env, task), args.env)
-    agents = build_agents(task, args.strategies, intent_dir=args.intent, overrides=fusion_overrides(args), markov=args.markov)
+    agents = build_agents(task, args.strategies, intent_dir=args.intent, overrides=fusion_overrides(args), markov=args.markov,
+                          progress=not args.quiet)
     if args.baselines:
         from dpf_gui.agents.heuristics import baselines
         from dpf_gui.fusion import BaselineAgent
@@ -458,6 +459,66 @@ def task_region_features(env_name: str, task):
     features = getattr(env, "region_features", env.spec_info.region_features)
     env.close()
     return features
+
+
+# --- dpf results ------------------------------------------------------------------
+def _build_results(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--envs", default="gridnav,highway,pong", help="comma-separated environments (default: all three)")
+    p.add_argument("--modes", default="avoid,prefer,mixed", help="comma-separated preset wishes (default: all three)")
+    p.add_argument("--episodes", type=_pos_int, default=50, help="evaluation episodes per strategy (default: 50)")
+    p.add_argument("--highway-episodes", type=_pos_int, default=30, help="episodes per strategy on highway (slow simulator; default: 30)")
+    p.add_argument("--efficiency", default="gridnav", help="environments for the label-efficiency study ('' for none; default: gridnav)")
+    p.add_argument("--efficiency-episodes", type=_pos_int, default=30, help="episodes per label-efficiency point (default: 30)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="labels, intent training and evaluation seed (default: 0)")
+    p.add_argument("--work", default="runs/results", help="cache folder for labels, intent models and cell results")
+    p.add_argument("--out", default="docs/RESULTS.md", help="Markdown report to write (plots go to its folder's results/)")
+    p.add_argument("--report-only", action="store_true", help="only rewrite the report from the cached cells")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+@_command(
+    "results",
+    "run the results grid (environments x wishes x strategies) and write docs/RESULTS.md",
+    "Each cell: the simulated user labels the shipped trajectories with the preset wish, an\n"
+    "intent model is trained (cached), and task, intent, static, dynamic, retrain and the\n"
+    "markov-query dynamic play the same held-out episodes.\n\n"
+    "examples:\n"
+    "  dpf results                                   # the full grid of docs/RESULTS.md\n"
+    "  dpf results --envs gridnav --episodes 20      # a quick look\n"
+    "  dpf results --report-only                     # rewrite the report from the cache",
+    _build_results,
+)
+def cmd_results(args: argparse.Namespace) -> int:
+    import platform
+    import time
+
+    from dpf_gui.envs import env_class
+    from dpf_gui.results import MODES, run_cell, run_efficiency, write_report
+
+    envs = [e.strip() for e in args.envs.split(",") if e.strip()]
+    for e in envs:
+        env_class(e)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise UserError(f"unknown wish {bad[0]!r}; allowed: {', '.join(MODES)}")
+    work = Path(args.work)
+    if not args.report_only:
+        for env_name in envs:
+            episodes = args.highway_episodes if env_name == "highway" else args.episodes
+            for mode in modes:
+                t0 = time.time()
+                run_cell(env_name, mode, episodes, args.seed, work, progress=not args.quiet)
+                print(f"{env_name}/{mode}: {time.time() - t0:.0f} s", flush=True)
+        for env_name in [e.strip() for e in args.efficiency.split(",") if e.strip()]:
+            t0 = time.time()
+            run_efficiency(env_name, "mixed", args.efficiency_episodes, args.seed, work, progress=not args.quiet)
+            print(f"{env_name} label efficiency: {time.time() - t0:.0f} s", flush=True)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, CPU only"
+    command = " ".join(["dpf results"] + sys.argv[2:]) if sys.argv[1:2] == ["results"] else "dpf results"
+    path = write_report(work, Path(args.out), ["gridnav", "highway", "pong"], command, machine)
+    print(f"wrote {path}")
+    return 0
 
 
 # --- entry point -------------------------------------------------------------------

@@ -28,7 +28,7 @@ def fusion_params(task: TaskAgent, intent_sidecar: Mapping[str, Any] | None = No
 
 def build_agents(task: TaskAgent, strategies: Sequence[str], intent_dir: str | Path | None = None,
                  overrides: Mapping[str, Any] | None = None, markov: bool = False,
-                 seed: int = 0) -> dict[str, FusedAgent]:
+                 seed: int = 0, progress: bool = True) -> dict[str, FusedAgent]:
     """One :class:`FusedAgent` per strategy name, sharing the task agent and intent model."""
     intent = sidecar = retrain = None
     needs_intent = [s for s in strategies if s != "task"]
@@ -41,7 +41,7 @@ def build_agents(task: TaskAgent, strategies: Sequence[str], intent_dir: str | P
     if "retrain" in strategies:
         from dpf_gui.agents.retrain import load_or_retrain
 
-        retrain = load_or_retrain(task, intent_dir)
+        retrain = load_or_retrain(task, intent_dir, progress=progress)
     params = fusion_params(task, sidecar, overrides)
     scale = intent_scale(sidecar, markov)
     return {

@@ -3,10 +3,12 @@
 It needs what fusion avoids (a training run per wish) but no new environment
 interaction: it learns from the stored trajectories the intent model was
 trained on. As in the authors' code the reward is blended
-``0.7 * task + 0.3 * intent``; the intent part is the redistributed per-step
-reward divided by the intent model's ``reward_scale`` and multiplied by the
-RMS task reward per step, so that both terms have comparable size in every
-environment (unscaled, one Pong intent mark would outweigh a won point).
+``0.7 * task + 0.3 * intent``. The intent part is the redistributed per-step
+reward rescaled so that a trajectory's intent sum has the size of a task
+return: divided by the intent's ``score_scale`` (RMS trajectory score) and
+multiplied by the RMS task return. Unscaled, one Pong intent mark would
+outweigh a won point; scaled per step instead (by the RMS step reward), the
+intent's anticipation rewards dominate and the learner circles to farm them.
 
 Training is double DQN from the task network's weights, one-step targets over
 the dataset's transitions, a fixed number of gradient steps; the result is
@@ -67,11 +69,12 @@ def transitions(dataset: TrajectoryDataset) -> dict[str, np.ndarray]:
     }
 
 
-def blended_rewards(dataset: TrajectoryDataset, intent_rewards: np.ndarray, reward_scale: float,
+def blended_rewards(dataset: TrajectoryDataset, intent_rewards: np.ndarray, score_scale: float,
                     cfg: RetrainConfig) -> np.ndarray:
     task = dataset.rewards.astype(np.float64)
-    task_rms = float(np.sqrt(np.mean(task**2))) or 1.0
-    intent = np.asarray(intent_rewards, np.float64) / (reward_scale or 1.0) * task_rms
+    returns = np.array([task[dataset.step_slice(i)].sum() for i in range(len(dataset))])
+    return_rms = float(np.sqrt(np.mean(returns**2))) or 1.0
+    intent = np.asarray(intent_rewards, np.float64) / (score_scale or 1.0) * return_rms
     return (cfg.task_weight * task + cfg.intent_weight * intent).astype(np.float32)
 
 
@@ -87,7 +90,11 @@ def retrain(task: TaskAgent, intent_dir: str | Path, cfg: RetrainConfig | None =
         raise UserError(f"the task agent has no stored trajectories to retrain on ({task.dataset_path})")
     dataset = TrajectoryDataset.load(task.dataset_path, expect_env=task.env_name)
     t0 = time.time()
-    rewards = blended_rewards(dataset, redistribute_dataset(intent, dataset), float(intent_meta.get("reward_scale") or 1.0), cfg)
+    intent_rewards = redistribute_dataset(intent, dataset)
+    # r_0 also carries the model's baseline (the average score): a constant that says nothing about actions
+    firsts = [dataset.step_slice(i).start for i in range(len(dataset)) if dataset.lengths[i] > 0]
+    intent_rewards[firsts] -= float(intent.offset.detach()) * float(intent.score_scale)
+    rewards = blended_rewards(dataset, intent_rewards, float(intent_meta.get("score_scale") or 1.0), cfg)
     data = transitions(dataset)
     gamma = float((task.sidecar.get("hyperparameters") or {}).get("gamma", 0.99))
 
