@@ -31,6 +31,7 @@ MODES = ("avoid", "prefer", "mixed")
 STRATEGIES = ("task", "intent", "static", "dynamic", "retrain")
 EFFICIENCY_COUNTS = (10, 25, 50, 100, None)  # None: all trajectories
 EFFICIENCY_NOISE = FeedbackNoise(binary=True, flip=0.1)
+NOTES_MARKER = "<!-- notes: everything below is kept when the report is regenerated -->"
 
 
 def _region_features(task):
@@ -190,7 +191,10 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
             _plot_efficiency(e, figdir / f"{e['env']}_efficiency_{e['mode']}.png")
             lines += [f"![label efficiency {e['env']}](results/{e['env']}_efficiency_{e['mode']}.png)", ""]
     lines += [f"Total wall time of the cached runs: {total / 60:.0f} min.", ""]
-    out_md.write_text("\n".join(lines))
+    notes = ""
+    if out_md.is_file() and NOTES_MARKER in out_md.read_text():
+        notes = out_md.read_text().split(NOTES_MARKER, 1)[1]  # hand-written analysis survives regeneration
+    out_md.write_text("\n".join(lines) + "\n" + NOTES_MARKER + notes)
     return out_md
 
 
