@@ -50,6 +50,13 @@ def _check_out(path: str, force: bool) -> Path:
     return out
 
 
+def _check_checkpoint_out(path: str, force: bool) -> Path:
+    out = Path(path)
+    if (out / "model.json").exists() and not force:
+        raise UserError(f"{out} already holds a checkpoint; pass --force to overwrite it")
+    return out
+
+
 def _int_at_least(low: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
@@ -272,9 +279,7 @@ def cmd_train_task(args: argparse.Namespace) -> int:
     from dpf_gui.envs import env_class
 
     env_class(args.env)
-    out = Path(args.out)
-    if (out / "model.json").exists() and not args.force:
-        raise UserError(f"{out} already holds a checkpoint; pass --force to overwrite it")
+    out = _check_checkpoint_out(args.out, args.force)
     overrides = {}
     for item in args.set:
         key, sep, value = item.partition("=")
@@ -324,9 +329,7 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     data = TrajectoryDataset.load(args.data)
     labels = Labels.load(args.labels)
     labels.check_matches(data, where=f"labels {args.labels}")
-    out = Path(args.out)
-    if (out / "model.json").exists() and not args.force:
-        raise UserError(f"{out} already holds a checkpoint; pass --force to overwrite it")
+    out = _check_checkpoint_out(args.out, args.force)
     config = _config_from_sets(IntentConfig, args.set)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     result = train_intent(data, labels, args.seed, out_dir=out, config=config, progress=not args.quiet)
@@ -515,8 +518,7 @@ def cmd_results(args: argparse.Namespace) -> int:
             run_efficiency(env_name, "mixed", args.efficiency_episodes, args.seed, work, progress=not args.quiet)
             print(f"{env_name} label efficiency: {time.time() - t0:.0f} s", flush=True)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, CPU only"
-    command = " ".join(["dpf results"] + sys.argv[2:]) if sys.argv[1:2] == ["results"] else "dpf results"
-    path = write_report(work, Path(args.out), ["gridnav", "highway", "pong"], command, machine)
+    path = write_report(work, Path(args.out), ["gridnav", "highway", "pong"], "dpf results", machine)
     print(f"wrote {path}")
     return 0
 

@@ -135,8 +135,14 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
     """docs/RESULTS.md and its plots from the cached cells."""
     figdir = out_md.parent / "results"
     figdir.mkdir(parents=True, exist_ok=True)
-    lines = ["# Results", "", f"Regenerate: `{command}` (cached under the work folder; delete it to redo everything).",
-             f"Machine: {machine}.", ""]
+    lines = ["# Results", "", f"Regenerate: `{command}` (about 30 min on the machine below). Labels, intent models "
+             "and cell results are cached under `runs/results/` (`--work`); delete it to redo everything, or pass "
+             "`--envs` / `--modes` to redo part of the grid.", "", f"Machine: {machine}.", "",
+             "Every cell: the simulated user labels the shipped agent's trajectories with the preset wish (no noise), "
+             "an intent model is trained on those labels with the default settings (seed 0), and each strategy plays "
+             "the same held-out episodes with the default fusion parameters (T_phi 1, T_min 0.3, T_max 2, k 1, c 3, "
+             "T_static 0.3, in normalised units: see `dpf_gui/fusion.py`). `dynamic-markov` is dynamic fusion with the "
+             "authors' history-free intent query. Intervals are 95 %.", ""]
     metrics = ("task_success", "task_return", "length", "prefer_fraction", "avoid_fraction", "fusion_weight")
     claims = []
     total = 0.0
