@@ -11,3 +11,9 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import tempfile  # noqa: E402
 
 os.environ.setdefault("DPF_GUI_DATA", tempfile.mkdtemp(prefix="dpf-gui-test-"))
+
+# Our networks are tiny: one torch thread is fastest, and two threads on a busy 2-core
+# machine made single layers 100x slower (the CLI and the app do the same).
+import torch  # noqa: E402
+
+torch.set_num_threads(1)

@@ -238,3 +238,16 @@ def test_same_seed_same_run(tmp_path):
         train_dqn("gridnav", 300, seed=11, out_dir=tmp_path / name, config_overrides=cfg, progress=False)
         prints.append(TrajectoryDataset.load(tmp_path / name / "trajectories.npz").fingerprint())
     assert prints[0] == prints[1]
+
+
+def test_validation_selection_records_history_and_ships_a_validated_step(tmp_path):
+    from dpf_gui.agents.dqn import train_dqn
+
+    res = train_dqn("gridnav", 1200, seed=0, out_dir=tmp_path / "sel", progress=False,
+                    config_overrides={"select_every": 400, "select_episodes": 2, "eval_episodes": 0,
+                                      "learning_starts": 100, "hidden": (16,)})
+    side = json.loads((res.out_dir / "model.json").read_text())
+    sel = side["selection"]
+    assert [row[0] for row in sel["history"]][:3] == [400, 800, 1200]
+    assert sel["shipped_step"] in {row[0] for row in sel["history"]}
+    TaskAgent.load(res.out_dir, expect_env="gridnav")

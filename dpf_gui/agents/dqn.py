@@ -92,6 +92,8 @@ class DQNConfig:
     max_dataset_steps: int = 500_000  # and about this many decisions at most (keeps the file small)
     eval_episodes: int = 20  # greedy evaluation episodes after training (0 = skip)
     checkpoint_every: int = 0  # also save everything every N steps (0 = only at the end)
+    select_every: int = 0  # every N steps play select_episodes greedy validation episodes; ship the best weights (0 = last)
+    select_episodes: int = 10  # validation episodes (seeds from the training range, never the evaluation range)
     # compute
     device: str = "cpu"  # "cpu", "cuda", "auto" (small MLPs are usually fastest on CPU)
     threads: int = 0  # torch CPU threads (0 = leave torch's default)
@@ -119,6 +121,7 @@ class DQNConfig:
         need(self.max_dataset_steps >= 1, "max_dataset_steps must be >= 1")
         need(self.eval_episodes >= 0, "eval_episodes must be >= 0")
         need(self.checkpoint_every >= 0, "checkpoint_every must be >= 0")
+        need(self.select_every >= 0 and self.select_episodes >= 1, "select_every must be >= 0 and select_episodes >= 1")
         need(self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:"),
              "device must be cpu, cuda, cuda:N or auto")
         need(self.threads >= 0, "threads must be >= 0")
@@ -678,6 +681,26 @@ def train_dqn(
     interrupted, stop_reason = False, None
     recent_returns: deque[float] = deque(maxlen=20)
     obs_t = torch.empty((1, n_features), dtype=torch.float32, device=device)
+    # DQN's greedy policy can get worse late in training (seen on highway): optionally keep the
+    # weights that did best on fixed validation episodes drawn from the training seed range.
+    val_env = make_env(env_name, dict(env_config or {})) if cfg.select_every else None
+    val_seeds = np.random.default_rng([seed, 104729]).integers(0, SEED_SPLIT, cfg.select_episodes)
+    best_state, best_score, best_step, selection = None, None, 0, []
+
+    def validate() -> tuple[float, float]:
+        """(success rate, mean return) of the greedy policy on the validation episodes."""
+        wins, total = 0, 0.0
+        for vs in val_seeds:
+            o, inf = val_env.reset(seed=int(vs))
+            while True:
+                with torch.no_grad():
+                    qv = q_network(torch.as_tensor(np.asarray(o, np.float32), device=device)[None])[0].cpu().numpy()
+                o, r, te, tr, inf = val_env.step(masked_argmax(qv, inf["legal"]))
+                total += float(r)
+                if te or tr:
+                    wins += int(bool(inf.get("task_success", False)))
+                    break
+        return wins / len(val_seeds), total / len(val_seeds)
     try:
         for global_step in range(steps):
             if should_stop is not None and should_stop():
@@ -734,6 +757,13 @@ def train_dqn(
                 if global_step % cfg.target_update_interval == 0:
                     update_target()
 
+            if cfg.select_every and done_steps % cfg.select_every == 0 and global_step >= cfg.learning_starts:
+                score = validate()
+                selection.append([done_steps, score[0], round(score[1], 4)])
+                if best_score is None or score > best_score:
+                    best_score, best_step = score, done_steps
+                    best_state = {k: v.detach().clone() for k, v in q_network.state_dict().items()}
+
             if cfg.checkpoint_every and done_steps % cfg.checkpoint_every == 0 and done_steps < steps:
                 save_everything(done_steps, time.perf_counter() - start, False, None)  # steps < steps_planned marks it partial
     except KeyboardInterrupt:
@@ -742,7 +772,18 @@ def train_dqn(
         bar.close()
 
     elapsed = time.perf_counter() - start
+    if best_state is not None:
+        final = validate()
+        selection.append([done_steps, final[0], round(final[1], 4)])
+        if final < best_score:
+            q_network.load_state_dict(best_state)
+        else:
+            best_step = done_steps
+        val_env.close()
     sidecar = save_everything(done_steps, elapsed, interrupted, stop_reason)
+    if selection:
+        sidecar = update_sidecar(out_dir, selection={"every": cfg.select_every, "episodes": cfg.select_episodes,
+                                                     "history": selection, "shipped_step": best_step})
     curve.close()
     metrics = dict(sidecar["metrics"])
 
