@@ -226,6 +226,15 @@ def make_config(env_name: str | None = None, overrides: Mapping[str, Any] | DQNC
     return cfg
 
 
+def default_fusion() -> dict[str, float]:
+    """The fusion temperatures stored with a new task agent (normalised units, see dpf_gui.fusion)."""
+    from dataclasses import asdict
+
+    from dpf_gui.fusion import FusionParams
+
+    return {k: v for k, v in asdict(FusionParams()).items() if k != "sample"}
+
+
 def linear_schedule(start_e: float, end_e: float, duration: float, t: int) -> float:
     """Epsilon at step ``t``: linear from ``start_e`` to ``end_e`` over ``duration`` steps, then flat."""
     if duration <= 0:
@@ -649,6 +658,7 @@ def train_dqn(
             "metrics": {"train": train_metrics},
             "files": {"dataset": DATASET_FILE, "curve_csv": CURVE_CSV, "curve_png": CURVE_PNG},
             "torch_version": torch.__version__,
+            "fusion": default_fusion(),  # starting temperatures; edit the sidecar to tune them per agent
         }
         if stop_reason:
             sidecar["stop_reason"] = stop_reason
