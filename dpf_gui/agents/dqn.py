@@ -797,14 +797,16 @@ def train_dqn(
     curve.close()
     metrics = dict(sidecar["metrics"])
 
-    if cfg.eval_episodes > 0 and not interrupted:
+    if not interrupted:
         from dpf_gui.agents.task_agent import TaskAgent, evaluate_agent, q_scale_stats
         from dpf_gui.data.trajectories import TrajectoryDataset
 
         q_network.to("cpu")
         agent = TaskAgent(q_network, sidecar, directory=out_dir)
-        eval_seed = int(np.random.SeedSequence([seed, 7919]).generate_state(1)[0])
-        metrics["eval"] = evaluate_agent(agent, cfg.eval_episodes, seed=eval_seed, env=env)
+        if cfg.eval_episodes > 0:
+            eval_seed = int(np.random.SeedSequence([seed, 7919]).generate_state(1)[0])
+            metrics["eval"] = evaluate_agent(agent, cfg.eval_episodes, seed=eval_seed, env=env)
+        # the fusion divides Q-values by this scale: every finished agent needs it
         metrics["q_scale"] = q_scale_stats(agent, TrajectoryDataset.load(out_dir / DATASET_FILE))
         update_sidecar(out_dir, metrics=metrics)
     env.close()
