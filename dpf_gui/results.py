@@ -135,7 +135,7 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
     """docs/RESULTS.md and its plots from the cached cells."""
     figdir = out_md.parent / "results"
     figdir.mkdir(parents=True, exist_ok=True)
-    lines = ["# Results", "", f"Regenerate: `{command}` (about 30 min on the machine below). Labels, intent models "
+    lines = ["# Results", "", f"Regenerate: `{command}` (about 20 min on the machine below). Labels, intent models "
              "and cell results are cached under `runs/results/` (`--work`); delete it to redo everything, or pass "
              "`--envs` / `--modes` to redo part of the grid.", "", f"Machine: {machine}.", "",
              "Every cell: the simulated user labels the shipped agent's trajectories with the preset wish (no noise), "
