@@ -119,13 +119,13 @@ class EpisodeRunner:
         self.task = task
         self.intent = intent
         self.sidecar = dict(intent_sidecar or {})
-        self.reward_scale = intent_scale(self.sidecar, markov)  # the fusion's unit for intent rewards
+        self.intent_scale = intent_scale(self.sidecar, markov)  # the fusion's unit for intent rewards
         if strategy not in VIEW_STRATEGIES:
             raise UserError(f"unknown strategy {strategy!r}; allowed: {', '.join(VIEW_STRATEGIES)}")
         if intent is None and strategy != "task":
             strategy = "task"
         self.agent = FusedAgent(task, strategy, params or fusion_params(task, intent_sidecar), intent=intent,
-                                intent_scale=self.reward_scale, markov=markov)
+                                intent_scale=self.intent_scale, markov=markov)
         self.wish = wish
         self.feature_names = list(task.feature_names or self.env.spec_info.feature_names)
         self.action_names = list(task.action_names or self.env.spec_info.action_names)
@@ -211,9 +211,9 @@ class EpisodeRunner:
         if self.saliency:
             model = self.intent
             self._attr = saliency.attribute(model, state, self.obs, d.action, method=self.attribution_method,
-                                            steps=self.attribution_steps) / self.reward_scale
+                                            steps=self.attribution_steps) / self.intent_scale
             if self.env_name == "gridnav":
-                self._value_map = saliency.gridnav_value_map(model, state, self.env) / self.reward_scale
+                self._value_map = saliency.gridnav_value_map(model, state, self.env) / self.intent_scale
 
     def snapshot(self, reward: float | None = None) -> Snapshot:
         d = self.pending
