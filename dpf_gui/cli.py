@@ -280,12 +280,7 @@ def cmd_train_task(args: argparse.Namespace) -> int:
 
     env_class(args.env)
     out = _check_checkpoint_out(args.out, args.force)
-    overrides = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set learning_rate=1e-4")
-        overrides[key.strip()] = value.strip()
+    overrides = _parse_sets(args.set)  # make_config turns the strings into each field's type
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C saves, even when started in the background
     result = train_dqn(args.env, args.steps, args.seed, out, config_overrides=overrides, progress=not args.quiet)
     ev = result.metrics.get("eval", {})
@@ -340,6 +335,17 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_sets(items: Sequence[str]) -> dict[str, str]:
+    """``--set KEY=VALUE`` options as a dict of strings."""
+    out = {}
+    for item in items:
+        key, sep, value = (x.strip() for x in item.partition("="))
+        if not sep or not key:
+            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set learning_rate=1e-4")
+        out[key] = value
+    return out
+
+
 def _config_from_sets(cls, items: Sequence[str]):
     """A config dataclass with ``KEY=VALUE`` overrides, values parsed to the field's type."""
     import dataclasses
@@ -347,10 +353,7 @@ def _config_from_sets(cls, items: Sequence[str]):
     base = cls()
     fields = {f.name: f for f in dataclasses.fields(cls)}
     changes = {}
-    for item in items:
-        key, sep, value = (x.strip() for x in item.partition("="))
-        if not sep or not key:
-            raise UserError(f"--set {item!r}: expected KEY=VALUE")
+    for key, value in _parse_sets(items).items():
         if key not in fields:
             raise UserError(f"--set {key}: unknown setting; allowed: {', '.join(sorted(fields))}")
         current = getattr(base, key)

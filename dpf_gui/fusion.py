@@ -193,7 +193,7 @@ class FusedAgent:
             else:
                 fused = geometric_fusion(p_task, p_intent)
                 weight = fusion_weight(p.T_phi, T_psi)
-                action = self._choose(fused, legal)
+                action = _greedy(fused, legal)
         if p.sample and self.strategy in FUSED:
             action = int(self._rng.choice(len(fused), p=fused))
         decision = Decision(
@@ -204,9 +204,6 @@ class FusedAgent:
             self.collected += float(rewards[action] - rewards[legal].mean())
             self.stepper.advance(action)
         return decision
-
-    def _choose(self, fused: np.ndarray, legal: np.ndarray) -> int:
-        return _greedy(np.log(np.maximum(fused, 1e-300)), legal)
 
     def act(self, features: np.ndarray, legal: np.ndarray) -> int:
         return self.decide(features, legal).action

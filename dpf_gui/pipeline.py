@@ -20,8 +20,7 @@ def load_task_agent(env_name: str, directory: str | Path | None = None) -> TaskA
     return TaskAgent.load(directory if directory is not None else shipped_model(env_name), expect_env=env_name)
 
 
-def fusion_params(task: TaskAgent, intent_sidecar: Mapping[str, Any] | None = None,
-                  overrides: Mapping[str, Any] | None = None) -> FusionParams:
+def fusion_params(task: TaskAgent, overrides: Mapping[str, Any] | None = None) -> FusionParams:
     """Defaults, then those stored with the task agent, then the caller's overrides."""
     return FusionParams().with_overrides(task.fusion).with_overrides(overrides)
 
@@ -42,7 +41,7 @@ def build_agents(task: TaskAgent, strategies: Sequence[str], intent_dir: str | P
         from dpf_gui.agents.retrain import load_or_retrain
 
         retrain = load_or_retrain(task, intent_dir, progress=progress)
-    params = fusion_params(task, sidecar, overrides)
+    params = fusion_params(task, overrides)
     scale = intent_scale(sidecar, markov)
     return {
         name: FusedAgent(task, name, params, intent=intent if name != "task" else None, intent_scale=scale,

@@ -6,33 +6,11 @@ import shutil
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
 
-from dpf_gui.app.main import MainWindow
 from dpf_gui.data.study import SEGMENTS, UNLABELLED
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.paths import shipped_model
-
-
-@pytest.fixture()
-def messages(monkeypatch, tmp_path):
-    """Message boxes are recorded instead of blocking; no test touches the user's own data."""
-    shown = []
-    monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path / "user-data"))
-    for name in ("warning", "critical", "information"):
-        monkeypatch.setattr(QMessageBox, name, lambda *args, **kw: shown.append(args[1:3]))
-    return shown
-
-
-def open_window(qtbot, store_dir, **kw) -> MainWindow:
-    window = MainWindow(store_dir=store_dir, **kw)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
-    qtbot.waitUntil(lambda: window.annotate.player.ready, timeout=10000)
-    return window
+from tests.qt_helpers import messages, open_window  # noqa: F401 (messages is a fixture)
 
 
 def keys(qtbot, window, *seq):

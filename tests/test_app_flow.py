@@ -10,36 +10,12 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
-from dpf_gui.app.main import MainWindow, intent_baseline
+from dpf_gui.app.main import intent_baseline
 from dpf_gui.intent.redistribute import redistributed_rewards
-
-
-@pytest.fixture()
-def messages(monkeypatch, tmp_path):
-    """Message boxes are recorded instead of blocking; no test touches the user's own data."""
-    shown = []
-    monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path / "user-data"))
-    for name in ("warning", "critical", "information"):
-        monkeypatch.setattr(QMessageBox, name, lambda *args, **kw: shown.append(args[1:3]))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as dpf-gui's main() does: tiny networks, one thread is fastest
-    yield shown
-    torch.set_num_threads(threads)
-
-
-def open_window(qtbot, store_dir, **kw) -> MainWindow:
-    window = MainWindow(store_dir=store_dir, **kw)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
-    qtbot.waitUntil(lambda: window.annotate.player.ready, timeout=10000)
-    return window
+from tests.qt_helpers import messages, open_window  # noqa: F401 (messages is a fixture)
 
 
 def press(qtbot, window, *keys):

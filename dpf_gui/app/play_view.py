@@ -124,7 +124,7 @@ class EpisodeRunner:
             raise UserError(f"unknown strategy {strategy!r}; allowed: {', '.join(VIEW_STRATEGIES)}")
         if intent is None and strategy != "task":
             strategy = "task"
-        self.agent = FusedAgent(task, strategy, params or fusion_params(task, intent_sidecar), intent=intent,
+        self.agent = FusedAgent(task, strategy, params or fusion_params(task), intent=intent,
                                 intent_scale=self.intent_scale, markov=markov)
         self.wish = wish
         self.feature_names = list(task.feature_names or self.env.spec_info.feature_names)
