@@ -72,7 +72,7 @@ def measure(env_name: str, seconds: float, app) -> dict:
     view.resize(1400, 850)
     view.show()
     view.set_agents(env_name, None, task, model, sidecar, seed=0)
-    view.episode_pause_s = 0.0
+    view.driver.episode_pause_s = 0.0
     view.set_speed(0)
 
     gaps: list[float] = []
@@ -114,7 +114,7 @@ def measure(env_name: str, seconds: float, app) -> dict:
         "fps()": fps_meter,
         "max stall ms": float(g.max() - 10.0) if len(g) else float("nan"),
         "p99 gap ms": float(np.percentile(g, 99)) if len(g) else float("nan"),
-        "threaded": view.threaded,
+        "threaded": view.driver.threaded,
     }
 
 

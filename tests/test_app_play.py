@@ -38,14 +38,20 @@ def agents(tmp_path_factory):
     torch.set_num_threads(threads)
 
 
+def shown(qtbot, view_class, agents, seed: int, size: tuple[int, int]):
+    """A Play or Compare view, on screen, playing the gridnav ``agents`` from ``seed``."""
+    task, model, sidecar = agents
+    v = view_class()
+    qtbot.addWidget(v)
+    v.resize(*size)
+    v.show()
+    v.set_agents("gridnav", None, task, model, sidecar, seed=seed)
+    return v
+
+
 @pytest.fixture()
 def view(qtbot, agents):
-    task, model, sidecar = agents
-    v = PlayView()
-    qtbot.addWidget(v)
-    v.resize(1300, 800)
-    v.show()
-    v.set_agents("gridnav", None, task, model, sidecar, seed=3)
+    v = shown(qtbot, PlayView, agents, seed=3, size=(1300, 800))
     yield v
     v.shutdown()
 
@@ -148,7 +154,7 @@ def test_without_intent_only_task_is_offered(qtbot, agents):
 
 def test_timer_loop_plays_and_measures_fps(view, qtbot):
     view.set_speed(0)
-    view.episode_pause_s = 0.0
+    view.driver.episode_pause_s = 0.0
     t0 = view.snapshot().t
     view.play()
     qtbot.wait(1500)
@@ -158,12 +164,7 @@ def test_timer_loop_plays_and_measures_fps(view, qtbot):
 
 
 def test_compare_static_vs_dynamic_in_lockstep(qtbot, agents):
-    task, model, sidecar = agents
-    c = CompareView()
-    qtbot.addWidget(c)
-    c.resize(1200, 800)
-    c.show()
-    c.set_agents("gridnav", None, task, model, sidecar, seed=5)
+    c = shown(qtbot, CompareView, agents, seed=5, size=(1200, 800))
     assert (c.runners["left"].strategy, c.runners["right"].strategy) == ("static", "dynamic")
     assert c.run_decisions(4) == 4
     left, right = c.snapshots()
@@ -222,7 +223,7 @@ def test_highway_steps_in_a_worker_thread(qtbot):
     qtbot.addWidget(v)
     v.show()
     v.set_agents("highway", None, task, model, sidecar, seed=0)
-    assert v.threaded
+    assert v.driver.threaded
     v.set_speed(0)
     gaps, last = [], [time.perf_counter()]
 

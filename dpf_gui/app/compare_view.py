@@ -8,24 +8,23 @@ ended too; then, with "loop", both start the next seed together. Changing a
 strategy restarts the pair on the same seed, so what is compared is always one
 whole episode each. The fusion parameters are shared by both sides.
 
-Highway runs both steps in one worker-thread job (as the play view does), the
-other environments in the UI thread.
+An :class:`~dpf_gui.app.driver.EpisodeDriver` steps the pair as one source,
+so highway runs both steps in one worker-thread job (as the play view does),
+the other environments in the UI thread.
 """
 
 from __future__ import annotations
 
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Mapping
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
+from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.overlays import FrameView, compose
 from dpf_gui.app.play_view import (NEEDS_INTENT_TIP, PLOT_CAPACITY, THREADED_ENVS, EpisodeRunner, ParamsPanel,
-                                   Snapshot, _Bridge, _enable_strategies, _FpsMeter, _strategy_combo, metrics_html,
-                                   wish_from_sidecar)
+                                   Snapshot, _enable_strategies, _strategy_combo, metrics_html, wish_from_sidecar)
 from dpf_gui.app.plots import SIDE_COLOURS, LivePlot
 from dpf_gui.errors import UserError
 from dpf_gui.fusion import FusionParams
@@ -46,21 +45,11 @@ class CompareView(QWidget):
         self.runners: dict[str, EpisodeRunner] = {}
         self.snaps: dict[str, Snapshot | None] = {"left": None, "right": None}
         self.wish = None
-        self.threaded = False
-        self.episode_pause_s = 1.5  # hold both final frames this long before looping
-        self._env_args: tuple | None = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._future: Future | None = None
-        self._generation = 0
-        self._bridge = _Bridge()
-        self._bridge.done.connect(self._on_worker_done, Qt.QueuedConnection)
-        self._done_at: float | None = None
-        self._fps = _FpsMeter()
-        self._playing = False
-        self._timer = QTimer(self)
-        self._timer.setTimerType(Qt.PreciseTimer)
-        self._timer.timeout.connect(self._tick)
         self._build()
+        self.driver = EpisodeDriver(self, play_button=self.play_button, seed_spin=self.seed_spin,
+                                    speed_spin=self.speed_spin, loop_check=self.loop_check,
+                                    status_label=self.status_label, show=self._show, clear=self._clear_plots,
+                                    ended=self._pair_ended, episode_pause_s=1.5, thread_name="dpf-compare")
         self._set_enabled(False)
 
     # --- construction ----------------------------------------------------------
@@ -138,13 +127,10 @@ class CompareView(QWidget):
 
         for s in SIDES:
             self.combos[s].currentTextChanged.connect(lambda name, side=s: self.set_strategy(side, name))
-        self.play_button.toggled.connect(self._on_play_toggled)
         self.step_button.clicked.connect(self.step_once)
         self.restart_button.clicked.connect(lambda: self.restart())
-        self.speed_spin.valueChanged.connect(self._apply_speed)
         self.overlay_check.toggled.connect(lambda _on: self._redraw())
         self.params_panel.paramsChanged.connect(self._on_params)
-        self._apply_speed()
 
     def _set_enabled(self, on: bool) -> None:
         for w in (*self.combos.values(), self.play_button, self.step_button, self.restart_button, self.seed_spin,
@@ -170,9 +156,7 @@ class CompareView(QWidget):
         self.wish = wish if wish is not None else wish_from_sidecar(first.env, intent_sidecar)
         for r in self.runners.values():
             r.wish = self.wish
-        self.threaded = env_name in THREADED_ENVS
-        if self.threaded and self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpf-compare")
+        self.driver.attach(self._advance_both, self._reset_both, self.both_done, threaded=env_name in THREADED_ENVS)
         for s in SIDES:
             combo = self.combos[s]
             combo.blockSignals(True)
@@ -185,7 +169,6 @@ class CompareView(QWidget):
                                   "No intent model: only the task strategy is available (" + NEEDS_INTENT_TIP + ").")
         if seed is not None:
             self.seed_spin.setValue(int(seed))
-        self._apply_speed()
         self.restart()
 
     def set_strategy(self, side: str, name: str) -> None:
@@ -193,7 +176,7 @@ class CompareView(QWidget):
         r = self.runners.get(side)
         if r is None or name == r.strategy:
             return
-        self._wait_worker()
+        self.driver.wait()
         try:
             r.set_strategy(name)
         except UserError as exc:
@@ -222,40 +205,24 @@ class CompareView(QWidget):
         self.speed_spin.setValue(int(decisions_per_s))
 
     def play(self) -> None:
-        if self.runners:
-            self.play_button.setChecked(True)
+        self.driver.play()
 
     def pause(self) -> None:
-        self.play_button.setChecked(False)
+        self.driver.pause()
 
     def is_playing(self) -> bool:
-        return self._playing
+        return self.driver.playing
 
     def restart(self, seed: int | None = None) -> None:
         """Both sides start an episode with ``seed`` (default: the seed box)."""
-        if not self.runners:
-            return
-        if seed is not None:
-            self.seed_spin.setValue(int(seed))
-        self._wait_worker()
-        self._clear_plots()
-        self._done_at = None
-        seed = self.seed_spin.value()
-        self._show({s: self.runners[s].reset(seed) for s in SIDES})
+        self.driver.restart(seed)
 
     def step_once(self) -> None:
-        self._wait_worker()
-        if self.runners and not self.both_done():
-            self._show(self._advance_both())
+        self.driver.run_decisions(1)
 
     def run_decisions(self, n: int) -> int:
         """Up to ``n`` lockstep decisions synchronously (stops when both episodes ended); returns how many."""
-        self._wait_worker()
-        taken = 0
-        while taken < n and self.runners and not self.both_done():
-            self._show(self._advance_both())
-            taken += 1
-        return taken
+        return self.driver.run_decisions(n)
 
     def both_done(self) -> bool:
         return all(r.done for r in self.runners.values())
@@ -264,14 +231,11 @@ class CompareView(QWidget):
         return self.snaps["left"], self.snaps["right"]
 
     def fps(self) -> float:
-        return self._fps.fps()
+        return self.driver.fps.fps()
 
     def shutdown(self) -> None:
-        self.pause()
         self._close_runners()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        self.driver.shutdown()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
         self.shutdown()
@@ -282,54 +246,9 @@ class CompareView(QWidget):
         """Advance every side whose episode is still running; an ended side yields None (keep its frame)."""
         return {s: (None if r.done else r.advance()) for s, r in self.runners.items()}
 
-    def _on_play_toggled(self, on: bool) -> None:
-        self._playing = bool(on) and bool(self.runners)
-        self.play_button.setText("Pause" if self._playing else "Play")
-        if self._playing:
-            self._fps.reset()
-            self._timer.start()
-        else:
-            self._timer.stop()
-
-    def _apply_speed(self) -> None:
-        v = self.speed_spin.value()
-        if v <= 0:
-            self._timer.setInterval(5 if self.threaded else 0)
-        else:
-            self._timer.setInterval(int(round(1000.0 / v)))
-
     def _on_params(self, params: FusionParams) -> None:
         for r in self.runners.values():
             r.set_params(params)
-
-    def _tick(self) -> None:
-        if not self.runners or not self._playing or self._future is not None:
-            return
-        if self.both_done():
-            if self._done_at is None:
-                self._done_at = time.perf_counter()
-            if self.loop_check.isChecked() and time.perf_counter() - self._done_at >= self.episode_pause_s:
-                if self.threaded:  # highway resets take tens of ms: do them in the worker too
-                    self.seed_spin.setValue(self.seed_spin.value() + 1)
-                    self._generation += 1
-                    self._clear_plots()
-                    self._done_at = None
-                    self._submit(self._reset_both, self.seed_spin.value())
-                else:
-                    self.restart(self.seed_spin.value() + 1)
-            elif not self.loop_check.isChecked():
-                self.pause()
-            return
-        if self.threaded:
-            self._submit(self._advance_both)
-        else:
-            self._show(self._advance_both())
-
-    def _submit(self, fn, *args) -> None:
-        gen = self._generation
-        fut = self._executor.submit(fn, *args)
-        self._future = fut
-        fut.add_done_callback(lambda f, g=gen: self._bridge.done.emit(g, f))
 
     def _reset_both(self, seed: int) -> dict[str, Snapshot]:
         return {s: r.reset(seed) for s, r in self.runners.items()}
@@ -337,30 +256,6 @@ class CompareView(QWidget):
     def _clear_plots(self) -> None:
         for p in (self.weight_plot, self.temp_plot, self.collected_plot):
             p.clear_data()
-
-    def _on_worker_done(self, generation: int, fut: Future) -> None:
-        if fut is not self._future:
-            return
-        self._future = None
-        if generation != self._generation:
-            return
-        exc = fut.exception()
-        if exc is not None:
-            self.pause()
-            self.status_label.setText(f"stopped: {exc.__class__.__name__}: {exc}")
-            return
-        self._show(fut.result())
-        if self._playing and self.speed_spin.value() <= 0 and not self.both_done():
-            self._tick()
-
-    def _wait_worker(self) -> None:
-        fut, self._future = self._future, None
-        if fut is not None:
-            try:
-                fut.result()
-            except Exception:
-                pass
-            self._generation += 1
 
     def _show(self, snaps: dict[str, Snapshot | None]) -> None:
         show = self.overlay_check.isChecked()
@@ -384,12 +279,11 @@ class CompareView(QWidget):
             self.collected_plot.push(t, **values["G"])
             for p in (self.weight_plot, self.temp_plot, self.collected_plot):
                 p.refresh()
-        self._fps.tick()
+        self.stepped.emit(self.snaps["left"], self.snaps["right"])
+
+    def _pair_ended(self) -> None:
         left, right = self.snaps["left"], self.snaps["right"]
-        self.stepped.emit(left, right)
-        if self.both_done() and left is not None and right is not None and self._done_at is None:
-            self._done_at = time.perf_counter()
-            self.pairFinished.emit({"seed": left.seed, "left": dict(left.metrics), "right": dict(right.metrics)})
+        self.pairFinished.emit({"seed": left.seed, "left": dict(left.metrics), "right": dict(right.metrics)})
 
     def _redraw(self) -> None:
         show = self.overlay_check.isChecked()
@@ -399,7 +293,7 @@ class CompareView(QWidget):
                 self.frames[s].set_image(compose(snap.frame, snap.overlay, show))
 
     def _close_runners(self) -> None:
-        self._wait_worker()
+        self.driver.detach()
         for r in self.runners.values():
             r.close()
         self.runners = {}

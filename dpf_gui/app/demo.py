@@ -150,7 +150,7 @@ class Demo(QObject):
         if play.runner.strategy != self.strategy:
             return self.fail(f"strategy {self.strategy!r} is not available: {play.status_label.text()}")
         play.set_speed(self.speed)
-        play.episode_pause_s = 0.0 if self.speed <= 0 else 0.8  # flat out: frames/s measures the view alone
+        play.driver.episode_pause_s = 0.0 if self.speed <= 0 else 0.8  # flat out: frames/s measures the view alone
         play.loop_check.setChecked(True)
         play.snapshotShown.connect(self._frame)
         play.episodeFinished.connect(self._episode)

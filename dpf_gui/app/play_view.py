@@ -9,14 +9,12 @@ Split in two so that the Qt part stays a thin view:
   value map, and the episode metrics so far. Everything that touches the
   environment happens inside the runner, so the runner can live in a worker
   thread while the UI thread only draws.
-* :class:`PlayView` (Qt) drives a runner from a ``QTimer``: one decision per
-  tick, shown as frame + overlay, ring-buffer plots of the fusion weight w,
-  T_psi and the collected intent reward G_t, bars of the task / intent / fused
-  action probabilities and of the feature attribution, and the episode
-  metrics. Highway steps take 20-40 ms, so there the runner is advanced in a
-  worker thread and the result comes back through a queued signal; gridnav
-  and Pong decide in well under a millisecond and run in the UI thread, which
-  keeps them deterministic and simple.
+* :class:`PlayView` (Qt) drives a runner through an
+  :class:`~dpf_gui.app.driver.EpisodeDriver` (one decision per timer tick;
+  highway's in a worker thread), shown as frame + overlay, ring-buffer plots
+  of the fusion weight w, T_psi and the collected intent reward G_t, bars of
+  the task / intent / fused action probabilities and of the feature
+  attribution, and the episode metrics.
 
 Order of events: the frame shown is state s_t; the bars and saliency explain
 the decision a_t *about to be taken* in it (so what is on screen is always
@@ -27,20 +25,18 @@ act from the next decision.
 from __future__ import annotations
 
 import math
-import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QSpinBox, QSplitter,
                                QVBoxLayout, QWidget)
 
 from dpf_gui import saliency
+from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.overlays import FrameView, OverlayData, compose, overlay_data, qimage_to_array
 from dpf_gui.app.plots import FUSED, INTENT, TASK, ActionBars, FeatureBars, LivePlot
 from dpf_gui.app.recording import Recorder, available_formats
@@ -417,31 +413,6 @@ def metrics_html(snap: Snapshot | None, wish, fps: float | None = None) -> str:
     return " · ".join(parts)
 
 
-class _Bridge(QObject):
-    """Carries a worker thread's result back to the UI thread (queued signal)."""
-
-    done = Signal(int, object)
-
-
-class _FpsMeter:
-    def __init__(self, window_s: float = 2.0):
-        self.times: deque[float] = deque(maxlen=600)
-        self.window_s = window_s
-
-    def tick(self) -> None:
-        self.times.append(time.perf_counter())
-
-    def reset(self) -> None:
-        self.times.clear()
-
-    def fps(self) -> float:
-        now = time.perf_counter()
-        ts = [t for t in self.times if now - t <= self.window_s]
-        if len(ts) < 2:
-            return 0.0
-        return (len(ts) - 1) / max(ts[-1] - ts[0], 1e-9)
-
-
 def _strategy_combo(name: str, default: str) -> QComboBox:
     combo = QComboBox()
     combo.setObjectName(name)
@@ -479,24 +450,15 @@ class PlayView(QWidget):
         self.setObjectName("playView")
         self.runner: EpisodeRunner | None = None
         self.wish = None
-        self.threaded = False
-        self.episode_pause_s = 0.8  # hold the last frame this long before looping to the next seed
         self._snap: Snapshot | None = None
-        self._future: Future | None = None
-        self._generation = 0
-        self._executor: ThreadPoolExecutor | None = None
-        self._bridge = _Bridge()
-        self._bridge.done.connect(self._on_worker_done, Qt.QueuedConnection)
         self._recorderDone.connect(self._on_recorder_done, Qt.QueuedConnection)
         self._recorder: Recorder | None = None
         self._record_episodes_left: int | None = None
-        self._done_at: float | None = None
-        self._fps = _FpsMeter()
-        self._playing = False
-        self._timer = QTimer(self)
-        self._timer.setTimerType(Qt.PreciseTimer)
-        self._timer.timeout.connect(self._tick)
         self._build()
+        self.driver = EpisodeDriver(self, play_button=self.play_button, seed_spin=self.seed_spin,
+                                    speed_spin=self.speed_spin, loop_check=self.loop_check,
+                                    status_label=self.status_label, show=self._show, clear=self._clear_plots,
+                                    ended=self._episode_ended, episode_pause_s=0.8, thread_name="dpf-play")
         self._set_enabled(False)
 
     # --- construction --------------------------------------------------------
@@ -603,14 +565,11 @@ class PlayView(QWidget):
         lay.addWidget(split)
 
         self.strategy_combo.currentTextChanged.connect(self.set_strategy)
-        self.play_button.toggled.connect(self._on_play_toggled)
         self.step_button.clicked.connect(self.step_once)
         self.restart_button.clicked.connect(lambda: self.restart())
-        self.speed_spin.valueChanged.connect(self._apply_speed)
         self.overlay_check.toggled.connect(lambda _on: self._redraw())
         self.record_button.toggled.connect(self._on_record_toggled)
         self.params_panel.paramsChanged.connect(self._on_params)
-        self._apply_speed()
 
     def _set_enabled(self, on: bool) -> None:
         for w in (self.strategy_combo, self.play_button, self.step_button, self.restart_button, self.seed_spin,
@@ -632,9 +591,7 @@ class PlayView(QWidget):
         runner.wish = wish if wish is not None else wish_from_sidecar(runner.env, intent_sidecar)
         self.runner = runner
         self.wish = runner.wish
-        self.threaded = env_name in THREADED_ENVS
-        if self.threaded and self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpf-play")
+        self.driver.attach(runner.advance, runner.reset, lambda: runner.done, threaded=env_name in THREADED_ENVS)
         self.prob_bars.set_actions(runner.action_names)
         self.saliency_bars.set_features(runner.feature_names if intent_model is not None else [])
         self.saliency_bars.getPlotItem().setTitle(
@@ -652,22 +609,20 @@ class PlayView(QWidget):
         self.restart()
 
     def play(self) -> None:
-        if self.runner is None:
-            return
-        self.play_button.setChecked(True)
+        self.driver.play()
 
     def pause(self) -> None:
-        self.play_button.setChecked(False)
+        self.driver.pause()
 
     def is_playing(self) -> bool:
-        return self._playing
+        return self.driver.playing
 
     def set_strategy(self, name: str) -> None:
         """Switch strategy; acts from the next decision."""
         if self.runner is None or name == self.runner.strategy:
             return
         try:
-            self._wait_worker()
+            self.driver.wait()
             self.runner.set_strategy(name)
         except UserError as exc:
             self.status_label.setText(str(exc))
@@ -694,25 +649,11 @@ class PlayView(QWidget):
 
     def restart(self, seed: int | None = None) -> None:
         """New episode with ``seed`` (default: the seed box)."""
-        if self.runner is None:
-            return
-        if seed is not None:
-            self.seed_spin.setValue(int(seed))
-        self._wait_worker()
-        self._generation += 1
-        self._clear_plots()
-        self._done_at = None
-        snap = self.runner.reset(self.seed_spin.value())
-        self._show(snap)
+        self.driver.restart(seed)
 
     def step_once(self) -> None:
         """One decision (synchronously, also for highway: a single step is short)."""
-        if self.runner is None:
-            return
-        self._wait_worker()
-        if self.runner.done:
-            return
-        self._show(self.runner.advance())
+        self.driver.run_decisions(1)
 
     def run_decisions(self, n: int, restart_on_end: bool = False) -> int:
         """Take up to ``n`` decisions synchronously, updating every widget; returns how many were taken.
@@ -720,21 +661,11 @@ class PlayView(QWidget):
         For tests and benchmarks: the UI is not repainted in between unless
         the caller processes events.
         """
-        taken = 0
-        self._wait_worker()
-        while taken < n and self.runner is not None:
-            if self.runner.done:
-                if not restart_on_end:
-                    break
-                self.restart(self.seed_spin.value() + 1)
-                continue
-            self._show(self.runner.advance())
-            taken += 1
-        return taken
+        return self.driver.run_decisions(n, restart_on_end)
 
     def fps(self) -> float:
         """Frames shown per second over the last two seconds (0 if fewer than two)."""
-        return self._fps.fps()
+        return self.driver.fps.fps()
 
     def snapshot(self) -> Snapshot | None:
         """What is on screen now."""
@@ -812,82 +743,9 @@ class PlayView(QWidget):
         self.status_label.setText(f"recording failed: {error}" if error else f"recorded {path}")
         self.recordingFinished.emit(path, error)
 
-    def _on_play_toggled(self, on: bool) -> None:
-        self._playing = bool(on) and self.runner is not None
-        self.play_button.setText("Pause" if self._playing else "Play")
-        if self._playing:
-            self._fps.reset()
-            self._timer.start()
-        else:
-            self._timer.stop()
-
-    def _apply_speed(self) -> None:
-        v = self.speed_spin.value()
-        if v <= 0:  # as fast as possible; a worker thread needs no busy polling, the result signal drives it
-            self._timer.setInterval(0 if not self.threaded else 5)
-        else:
-            self._timer.setInterval(int(round(1000.0 / v)))
-
     def _on_params(self, params: FusionParams) -> None:
         if self.runner is not None:
             self.runner.set_params(params)
-
-    def _tick(self) -> None:
-        r = self.runner
-        if r is None or not self._playing:
-            return
-        if self._future is not None:  # worker still busy: let the UI breathe
-            return
-        if r.done:
-            if self._done_at is None:
-                self._done_at = time.perf_counter()
-            if self.loop_check.isChecked() and time.perf_counter() - self._done_at >= self.episode_pause_s:
-                if self.threaded:  # a highway reset takes tens of ms: do it in the worker too
-                    self.seed_spin.setValue(self.seed_spin.value() + 1)
-                    self._generation += 1
-                    self._clear_plots()
-                    self._done_at = None
-                    self._submit(r.reset, self.seed_spin.value())
-                else:
-                    self.restart(self.seed_spin.value() + 1)
-            elif not self.loop_check.isChecked():
-                self.pause()
-            return
-        if self.threaded:
-            self._submit(r.advance)
-        else:
-            self._show(r.advance())
-
-    def _submit(self, fn, *args) -> None:
-        gen = self._generation
-        fut = self._executor.submit(fn, *args)
-        self._future = fut
-        fut.add_done_callback(lambda f, g=gen: self._bridge.done.emit(g, f))
-
-    def _on_worker_done(self, generation: int, fut: Future) -> None:
-        if fut is not self._future:
-            return
-        self._future = None
-        if generation != self._generation:
-            return
-        exc = fut.exception()
-        if exc is not None:
-            self.pause()
-            self.status_label.setText(f"stopped: {exc.__class__.__name__}: {exc}")
-            return
-        self._show(fut.result())
-        if self._playing and self.speed_spin.value() <= 0 and self.runner is not None and not self.runner.done:
-            self._tick()  # as fast as possible: chain the next step at once
-
-    def _wait_worker(self) -> None:
-        """Let a step in flight finish (at most one highway step) and drop its result."""
-        fut, self._future = self._future, None
-        if fut is not None:
-            try:
-                fut.result()
-            except Exception:
-                pass
-            self._generation += 1
 
     def _clear_plots(self) -> None:
         for p in (self.weight_plot, self.temp_plot, self.collected_plot):
@@ -912,27 +770,26 @@ class PlayView(QWidget):
             self.saliency_bars.set_values(snap.attribution)
         image = compose(snap.frame, snap.overlay, self.overlay_check.isChecked())
         self.frame_view.set_image(image)
-        self._fps.tick()
-        self.metrics_label.setText(metrics_html(snap, self.wish, self.fps() if self._playing else None))
+        self.metrics_label.setText(metrics_html(snap, self.wish, self.fps() if self.driver.playing else None))
         if self._recorder is not None:
             self._recorder.add(qimage_to_array(image))
         self.snapshotShown.emit(snap)
-        if snap.done:
-            self._done_at = time.perf_counter()
-            out = dict(snap.metrics, seed=snap.seed)
-            self.episodeFinished.emit(out)
-            if self._record_episodes_left is not None:
-                self._record_episodes_left -= 1
-                if self._record_episodes_left <= 0:
-                    self.stop_recording(wait=False)
-                    self.pause()
+
+    def _episode_ended(self) -> None:
+        snap = self._snap
+        self.episodeFinished.emit(dict(snap.metrics, seed=snap.seed))
+        if self._record_episodes_left is not None:
+            self._record_episodes_left -= 1
+            if self._record_episodes_left <= 0:
+                self.stop_recording(wait=False)
+                self.pause()
 
     def _redraw(self) -> None:
         if self._snap is not None:
             self.frame_view.set_image(compose(self._snap.frame, self._snap.overlay, self.overlay_check.isChecked()))
 
     def _close_runner(self) -> None:
-        self._wait_worker()
+        self.driver.detach()
         if self.runner is not None:
             self.runner.close()
         self.runner = None
@@ -942,9 +799,7 @@ class PlayView(QWidget):
         self.pause()
         self.stop_recording(wait=True)
         self._close_runner()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        self.driver.shutdown()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
         self.shutdown()
