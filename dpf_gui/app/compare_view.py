@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPus
                                QWidget)
 
 from dpf_gui.app.driver import EpisodeDriver
-from dpf_gui.app.overlays import FrameView, compose
+from dpf_gui.app.frame_view import FrameView
+from dpf_gui.app.overlays import compose
 from dpf_gui.app.play_view import (NEEDS_INTENT_TIP, PLOT_CAPACITY, THREADED_ENVS, EpisodeRunner, ParamsPanel,
                                    Snapshot, _enable_strategies, _strategy_combo, metrics_html, wish_from_sidecar)
 from dpf_gui.app.plots import SIDE_COLOURS, LivePlot

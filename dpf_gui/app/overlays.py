@@ -1,4 +1,4 @@
-"""Intent saliency drawn on the environment's frame, and the widget that shows it.
+"""Intent saliency drawn on the environment's frame.
 
 Two halves, so that the environment is only ever touched by the thread that
 steps it:
@@ -8,7 +8,8 @@ steps it:
   and the intent value map, highway vehicle positions and lane rows, the Pong
   paddle and ball, and which regions the wish prefers or avoids.
 * :func:`compose` (UI thread) draws an :class:`OverlayData` over the frame with
-  a ``QPainter`` and returns the ``QImage`` that :class:`FrameView` shows and
+  a ``QPainter`` and returns the ``QImage`` that the
+  :class:`~dpf_gui.app.frame_view.FrameView` shows and
   the recorder writes, so a recording looks exactly like the screen.
 
 What is drawn:
@@ -31,9 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from dpf_gui.app.plots import BAD, GOOD
 
@@ -333,41 +333,5 @@ def _draw_pong(p: QPainter, d: OverlayData) -> None:
         p.drawEllipse(QPointF(*d.ball_xy), 5, 5)
 
 
-class FrameView(QWidget):
-    """Shows a ``QImage`` scaled to fit, aspect kept; nothing else, so painting stays cheap."""
-
-    def __init__(self, parent=None, object_name: str = "frameView"):
-        super().__init__(parent)
-        self.setObjectName(object_name)
-        self._image: QImage | None = None
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-        self.setMinimumSize(160, 120)
-        self.setAttribute(Qt.WA_OpaquePaintEvent, True)
-
-    def set_image(self, image: QImage) -> None:
-        self._image = image
-        self.update()
-
-    def image(self) -> QImage | None:
-        return self._image
-
-    def sizeHint(self) -> QSize:
-        if self._image is None:
-            return QSize(400, 300)
-        return self._image.size()
-
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt)
-        p = QPainter(self)
-        p.fillRect(self.rect(), self.palette().window())
-        if self._image is not None and not self._image.isNull():
-            iw, ih = self._image.width(), self._image.height()
-            s = min(self.width() / iw, self.height() / ih)
-            w, h = iw * s, ih * s
-            target = QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
-            p.setRenderHint(QPainter.SmoothPixmapTransform, s < 1)
-            p.drawImage(target, self._image)
-        p.end()
-
-
-__all__ = ["FRAME_SCALE", "FrameView", "OverlayData", "compose", "frame_to_qimage", "overlay_data", "qimage_to_array",
+__all__ = ["FRAME_SCALE", "OverlayData", "compose", "frame_to_qimage", "overlay_data", "qimage_to_array",
            "value_map_rgba"]

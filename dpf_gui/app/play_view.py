@@ -32,12 +32,13 @@ from typing import Any, Mapping
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QSpinBox, QSplitter,
+                               QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QSplitter,
                                QVBoxLayout, QWidget)
 
 from dpf_gui import saliency
 from dpf_gui.app.driver import EpisodeDriver
-from dpf_gui.app.overlays import FrameView, OverlayData, compose, overlay_data, qimage_to_array
+from dpf_gui.app.frame_view import FrameView
+from dpf_gui.app.overlays import OverlayData, compose, overlay_data, qimage_to_array
 from dpf_gui.app.plots import FUSED, INTENT, TASK, ActionBars, FeatureBars, LivePlot
 from dpf_gui.app.recording import Recorder, available_formats
 from dpf_gui.errors import UserError

@@ -26,7 +26,9 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QSlider,
                                QStyle, QToolButton, QVBoxLayout, QWidget)
 
+from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.frames import AVOID_RGB, PREFER_RGB, describe_regions, region_layer
+from dpf_gui.app.overlays import frame_to_qimage
 
 
 SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -47,6 +49,16 @@ def numpy_to_qimage(arr: np.ndarray) -> QImage:
     h, w, c = arr.shape
     fmt = QImage.Format.Format_RGB888 if c == 3 else QImage.Format.Format_RGBA8888
     return QImage(arr.data, w, h, c * w, fmt)
+
+
+def frame_image(frame: np.ndarray, layer: np.ndarray | None = None) -> QImage:
+    """The frame with its RGBA region layer (same size) painted on: what the frame view shows."""
+    image = frame_to_qimage(frame)
+    if layer is not None:
+        p = QPainter(image)
+        p.drawImage(0, 0, numpy_to_qimage(layer))
+        p.end()
+    return image
 
 
 # --- frames from a worker thread ------------------------------------------------
@@ -209,54 +221,6 @@ def _init_pygame_display() -> None:
 
 
 # --- widgets ----------------------------------------------------------------------
-class FrameView(QWidget):
-    """Draws a frame (and an optional overlay layer) scaled to fit, keeping its aspect ratio."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setObjectName("frameView")
-        self.setMinimumSize(240, 160)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self._frame: np.ndarray | None = None
-        self._layer: np.ndarray | None = None
-        self._message = ""
-        self.smooth = True
-
-    def set_frame(self, frame: np.ndarray | None, layer: np.ndarray | None = None) -> None:
-        self._frame, self._layer = frame, layer
-        self.update()
-
-    def set_message(self, text: str) -> None:
-        self._message = text
-        self.update()
-
-    def current_frame(self) -> np.ndarray | None:
-        return self._frame
-
-    def paintEvent(self, event) -> None:
-        p = QPainter(self)
-        p.fillRect(self.rect(), QColor(32, 34, 40))
-        if self._frame is not None:
-            img = numpy_to_qimage(self._frame)
-            target = self._target_rect(img.width(), img.height())
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
-            p.drawImage(target, img)
-            if self._layer is not None:
-                p.drawImage(target, numpy_to_qimage(self._layer))
-        if self._message:
-            p.setPen(QColor(230, 230, 230))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._message)
-        p.end()
-
-    def _target_rect(self, w: int, h: int) -> QRectF:
-        s = min(self.width() / w, self.height() / h)
-        tw, th = w * s, h * s
-        return QRectF((self.width() - tw) / 2, (self.height() - th) / 2, tw, th)
-
-    def sizeHint(self) -> QSize:
-        return QSize(560, 400)
-
-
 class Timeline(QWidget):
     """Per-decision strip: the person's marks, the wish's regions, a segment being set, and step values.
 
@@ -409,7 +373,8 @@ class Player(QWidget):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
 
-        self.view = FrameView(self)
+        self.view = FrameView(self, background=QColor(32, 34, 40), size_hint=QSize(560, 400))
+        self.view.setMinimumSize(240, 160)
         self.progress = QProgressBar(self)
         self.progress.setObjectName("frameProgress")
         self.progress.setFormat("replaying %v of %m frames")
@@ -521,7 +486,7 @@ class Player(QWidget):
             self.progress.setRange(0, n + 1)
             self.progress.setValue(0)
             self.progress.setVisible(True)
-            self.view.set_frame(None)
+            self.view.set_image(None)
             self.view.set_message("replaying…")
             self._show()
 
@@ -532,7 +497,7 @@ class Player(QWidget):
         self._regions = None
         self.wish = None
         self._layer_cache.clear()
-        self.view.set_frame(None)
+        self.view.set_image(None)
         self.view.set_message("")
         self.timeline.set_steps(0)
         self.info.setText("")
@@ -677,7 +642,7 @@ class Player(QWidget):
         self.info.setText(self._describe())
         if self.frames is not None and self.position < len(self.frames):
             frame = self.frames[self.position]
-            self.view.set_frame(frame, self._layer(frame))
+            self.view.set_image(frame_image(frame, self._layer(frame)))
 
     def _describe(self) -> str:
         ds, traj, f = self.ws.dataset, self._traj, self.position
@@ -702,4 +667,4 @@ class Player(QWidget):
         self.cache.shutdown()
 
 
-__all__ = ["Player", "Timeline", "FrameView", "FrameCache", "decision_at", "numpy_to_qimage", "SPEEDS", "BASE_FPS"]
+__all__ = ["Player", "Timeline", "FrameCache", "decision_at", "frame_image", "numpy_to_qimage", "SPEEDS", "BASE_FPS"]
