@@ -277,10 +277,11 @@ def cmd_train_task(args: argparse.Namespace) -> int:
 
     from dpf_gui.agents.dqn import train_dqn
     from dpf_gui.envs import env_class
+    from dpf_gui.overrides import parse_sets
 
     env_class(args.env)
     out = _check_checkpoint_out(args.out, args.force)
-    overrides = _parse_sets(args.set)  # make_config turns the strings into each field's type
+    overrides = parse_sets(args.set)  # make_config turns the strings into each field's type
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C saves, even when started in the background
     result = train_dqn(args.env, args.steps, args.seed, out, config_overrides=overrides, progress=not args.quiet)
     ev = result.metrics.get("eval", {})
@@ -320,12 +321,13 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     from dpf_gui.data.labels import Labels
     from dpf_gui.data.trajectories import TrajectoryDataset
     from dpf_gui.intent.train import IntentConfig, train_intent
+    from dpf_gui.overrides import config_from_sets
 
     data = TrajectoryDataset.load(args.data)
     labels = Labels.load(args.labels)
     labels.check_matches(data, where=f"labels {args.labels}")
     out = _check_checkpoint_out(args.out, args.force)
-    config = _config_from_sets(IntentConfig, args.set)
+    config = config_from_sets(IntentConfig, args.set, what="intent config")
     signal.signal(signal.SIGINT, signal.default_int_handler)
     result = train_intent(data, labels, args.seed, out_dir=out, config=config, progress=not args.quiet)
     fit = result.metrics.get("held_out", result.metrics)
@@ -333,43 +335,6 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     print(f"{state}: {out} ({result.epochs} epochs, best {result.best_epoch}, {result.wall_time_s:.0f} s)")
     print("held-out fit: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in fit.items()))
     return 0
-
-
-def _parse_sets(items: Sequence[str]) -> dict[str, str]:
-    """``--set KEY=VALUE`` options as a dict of strings."""
-    out = {}
-    for item in items:
-        key, sep, value = (x.strip() for x in item.partition("="))
-        if not sep or not key:
-            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set learning_rate=1e-4")
-        out[key] = value
-    return out
-
-
-def _config_from_sets(cls, items: Sequence[str]):
-    """A config dataclass with ``KEY=VALUE`` overrides, values parsed to the field's type."""
-    import dataclasses
-
-    base = cls()
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    changes = {}
-    for key, value in _parse_sets(items).items():
-        if key not in fields:
-            raise UserError(f"--set {key}: unknown setting; allowed: {', '.join(sorted(fields))}")
-        current = getattr(base, key)
-        try:
-            if isinstance(current, bool):
-                parsed = value.lower() in ("1", "true", "yes", "on")
-            elif isinstance(current, int):
-                parsed = int(value)
-            elif isinstance(current, float) or current is None:
-                parsed = None if value.lower() == "none" else float(value)
-            else:
-                parsed = value
-        except ValueError:
-            raise UserError(f"--set {key}={value}: expected a {type(current).__name__}") from None
-        changes[key] = parsed
-    return dataclasses.replace(base, **changes)
 
 
 # --- dpf evaluate -----------------------------------------------------------------

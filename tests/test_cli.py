@@ -87,12 +87,31 @@ def test_help_has_examples(capsys):
         (["label", "--data", "DATA", "--preset", "avoid", "--flip", "2", "--out", "l.npz"], "not a probability"),
         (["label", "--data", "DATA", "--preset", "avoid", "--sigma", "-1", "--out", "l.npz"], "must be >= 0"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["train-task", "--env", "gridnav", "--out", "o", "--set", "gamma"], "--set 'gamma': expected KEY=VALUE"),
+        (["train-task", "--env", "gridnav", "--out", "o", "--set", "lr=1"], "unknown key 'lr'; allowed: batch_size"),
+        (["train-task", "--env", "gridnav", "--out", "o", "--set", "double_dqn=maybe"], "expected true or false"),
     ],
 )
 def test_user_errors(capsys, gridnav_data, tmp_path, monkeypatch, argv, fragment):
     monkeypatch.chdir(tmp_path)
     argv = [str(gridnav_data) if a == "DATA" else a for a in argv]
     assert_user_error(capsys, fragment, *argv)
+
+
+def test_set_values_are_parsed_to_each_fields_type():
+    from dpf_gui.errors import UserError
+    from dpf_gui.intent.train import IntentConfig
+    from dpf_gui.overrides import config_from_sets
+
+    cfg = config_from_sets(IntentConfig, ["max_epochs=20", "max_train_per_epoch=1e2", "max_time_s=none", "lam=0.5"])
+    assert cfg.max_epochs == 20 and cfg.max_time_s is None and cfg.lam == 0.5
+    assert cfg.max_train_per_epoch == 100 and isinstance(cfg.max_train_per_epoch, int)  # int | None: an int
+    with pytest.raises(UserError, match=r"intent config: unknown key 'lr'; allowed: .*learning_rate"):
+        config_from_sets(IntentConfig, ["lr=1"], what="intent config")
+    with pytest.raises(UserError, match=r"max_epochs='2.5' is not valid; expected a whole number"):
+        config_from_sets(IntentConfig, {"max_epochs": "2.5"})
+    with pytest.raises(UserError, match=r"max_time_s='soon' is not valid; expected a number or none"):
+        config_from_sets(IntentConfig, ["max_time_s=soon"])
 
 
 def test_label_refuses_a_file_that_is_not_a_dataset(capsys, tmp_path):

@@ -40,7 +40,7 @@ import dataclasses
 import math
 import time
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -50,6 +50,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dpf_gui.errors import UserError
+from dpf_gui.overrides import config_from_sets
 from dpf_gui.rollout import SEED_SPLIT
 
 KIND = "task-dqn"
@@ -174,36 +175,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 DEFAULT_STEPS: dict[str, int] = {"gridnav": 20_000, "highway": 30_000, "pong": 1_000_000}
 
 
-def _coerce(name: str, value: Any, default: Any) -> Any:
-    """Turn a CLI-style value (often a string) into the type of the field's default."""
-    try:
-        if isinstance(default, bool):
-            if isinstance(value, str):
-                low = value.strip().lower()
-                if low in ("1", "true", "yes", "on"):
-                    return True
-                if low in ("0", "false", "no", "off"):
-                    return False
-                raise ValueError(value)
-            return bool(value)
-        if isinstance(default, int):
-            f = float(value)
-            if not f.is_integer():
-                raise ValueError(value)
-            return int(f)
-        if isinstance(default, float):
-            return float(value)
-        if isinstance(default, tuple):
-            if isinstance(value, str):
-                value = [v for v in value.replace("x", ",").split(",") if v.strip()]
-            return tuple(int(v) for v in value)
-        if isinstance(default, str):
-            return str(value)
-    except (TypeError, ValueError):
-        raise UserError(f"DQN config: {name}={value!r} is not a valid {type(default).__name__}") from None
-    return value
-
-
 def make_config(env_name: str | None = None, overrides: Mapping[str, Any] | DQNConfig | None = None) -> DQNConfig:
     """``DQNConfig`` with the environment's ``DEFAULTS`` and then ``overrides`` applied (validated).
 
@@ -214,14 +185,9 @@ def make_config(env_name: str | None = None, overrides: Mapping[str, Any] | DQNC
         cfg = dataclasses.replace(overrides)
         cfg.validate()
         return cfg
-    base = DQNConfig()
     merged = dict(DEFAULTS.get(env_name or "", {}))
     merged.update(overrides or {})
-    known = {f.name: getattr(base, f.name) for f in fields(DQNConfig)}
-    unknown = [k for k in merged if k not in known]
-    if unknown:
-        raise UserError(f"DQN config: unknown key {unknown[0]!r}; allowed: {', '.join(known)}")
-    cfg = dataclasses.replace(base, **{k: _coerce(k, v, known[k]) for k, v in merged.items()})
+    cfg = config_from_sets(DQNConfig, merged, what="DQN config")
     cfg.validate()
     return cfg
 
