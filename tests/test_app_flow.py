@@ -13,7 +13,6 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
-from dpf_gui.app.main import intent_baseline
 from dpf_gui.intent.redistribute import redistributed_rewards
 from tests.qt_helpers import messages, open_window  # noqa: F401 (messages is a fixture)
 
@@ -104,7 +103,9 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     assert shown is not None and len(shown) == ws.length(i)
     r = redistributed_rewards(ws.intent, ws.dataset[i])
     np.testing.assert_allclose(shown[1:], r[1:])  # the first bar leaves out the model's baseline
-    np.testing.assert_allclose(shown[0], r[0] - intent_baseline(ws.intent), rtol=1e-5, atol=1e-6)
+    baseline = float(ws.intent.offset.detach()) * float(ws.intent.score_scale)  # the average training score
+    assert abs(baseline) > 0.1
+    np.testing.assert_allclose(shown[0], r[0] - baseline, rtol=1e-5, atol=1e-6)
     press(qtbot, window, Qt.Key.Key_PageDown)
     assert view.current != i and len(view.player.timeline.step_values) == ws.length(view.current)
 

@@ -122,6 +122,16 @@ def test_redistribution_sums_to_final_prediction(grid_data):
     assert flat.shape == (int(grid_data.lengths[:5].sum()),)
 
 
+def test_redistribution_without_baseline_leaves_the_offset_out_of_the_first_step(grid_data):
+    model = random_model("cumsum")
+    with torch.no_grad():
+        model.offset.fill_(0.7)
+    traj = grid_data[0]
+    r, centred = redistributed_rewards(model, traj), redistributed_rewards(model, traj, baseline=False)
+    np.testing.assert_allclose(centred[1:], r[1:])
+    assert np.isclose(centred[0], r[0] - 0.7 * float(model.score_scale), rtol=1e-6, atol=1e-6)
+
+
 def test_sequence_loss_matches_definition():
     g = torch.tensor([[0.0, 1.0, 2.0, 3.0, 9.0], [1.0, 1.0, 9.0, 9.0, 9.0]])
     aux = torch.tensor([[1.0, 0.0, 0.0, 0.0, 9.0], [0.0, 0.0, 9.0, 9.0, 9.0]])

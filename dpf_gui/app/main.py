@@ -525,38 +525,25 @@ class MainWindow(QMainWindow):
 def _step_values_provider(ws):
     """``index -> redistributed intent reward per decision`` for the Annotate timeline (None without a model).
 
-    ``r_t = g_t - g_{t-1}`` (:func:`~dpf_gui.intent.redistribute.redistributed_rewards`), except that
-    the first bar leaves out the model's baseline (the average training score, which ``g_0`` starts
-    from): that constant would dwarf every other bar. So the bars add up to the predicted score
-    minus the average one: what the trajectory did better or worse than usual, and where.
+    ``r_t = g_t - g_{t-1}`` without the model's baseline in the first bar
+    (:func:`~dpf_gui.intent.redistribute.redistributed_rewards` with ``baseline=False``), so the
+    bars add up to what the trajectory did better or worse than usual, and where.
     """
     model = ws.intent
     if model is None:
         return None
     from dpf_gui.intent.redistribute import redistributed_rewards
 
-    baseline = intent_baseline(model)
     cache: dict[int, object] = {}
 
     def provider(index: int):
         if index not in cache:
             if len(cache) > 256:
                 cache.clear()
-            r = redistributed_rewards(model, ws.dataset[index])
-            if len(r):
-                r[0] -= baseline
-            cache[index] = r
+            cache[index] = redistributed_rewards(model, ws.dataset[index], baseline=False)
         return cache[index]
 
     return provider
-
-
-def intent_baseline(model) -> float:
-    """The score an intent model starts every trajectory from (its offset), in score units."""
-    try:
-        return float(model.offset.detach()) * float(model.score_scale)
-    except (AttributeError, TypeError, ValueError):
-        return 0.0
 
 
 def _is_shipped(directory) -> bool:

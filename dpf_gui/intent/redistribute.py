@@ -30,9 +30,17 @@ from dpf_gui.data.trajectories import Trajectory, TrajectoryDataset
 from dpf_gui.intent.model import IntentModel
 
 
-def redistributed_rewards(model: IntentModel, trajectory: Trajectory) -> np.ndarray:
-    """Per-decision intent rewards ``r_t = g_t - g_{t-1}`` (T,), score units; sums to the final prediction."""
+def redistributed_rewards(model: IntentModel, trajectory: Trajectory, baseline: bool = True) -> np.ndarray:
+    """Per-decision intent rewards ``r_t = g_t - g_{t-1}`` (T,), score units; sums to the final prediction.
+
+    ``baseline=False`` leaves the model's baseline out of ``r_0``: the average training score that
+    ``g_0`` starts from, the same for every trajectory, which would dwarf every other step when
+    drawn. The rewards then sum to the prediction minus that average: what this trajectory did
+    better or worse than usual.
+    """
     g = model.eval().predict(trajectory.features, trajectory.actions).astype(np.float64)
+    if not baseline and model.arch.readout == "cumsum":  # only that readout starts from an offset
+        g -= float(model.offset.detach()) * float(model.score_scale)
     return np.diff(g, prepend=0.0)
 
 
