@@ -357,6 +357,7 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
         ("k", "slope of the dynamic temperature"),
         ("c", "collected intent reward at which T_psi = T_max/2"),
         ("T_static", "intent temperature of static fusion"),
+        ("decay", "per-step forgetting factor of the collected intent reward (1: plain sum)"),
     ):
         g.add_argument(f"--{name.replace('_', '-')}", dest=f"fusion_{name}", type=float, default=None, metavar="X", help=help_text)
     g.add_argument("--sample", action="store_true", help="sample from the fused policy instead of acting greedily")

@@ -7,7 +7,12 @@ Strategies (selectable by name):
 * ``static``: greedy on the geometric mean of the task and intent Boltzmann
   policies, fixed intent temperature ``T_static``.
 * ``dynamic``: the same with T_psi set every step from the intent reward
-  collected so far (METHOD.md section 6).
+  collected so far (METHOD.md section 6). With ``decay`` < 1 the collected
+  reward forgets old steps, G_t = decay * G_{t-1} + advantage_t: on long
+  episodes (Pong: 300-1000 decisions) the plain sum passes c within a few
+  dozen steps and dynamic fusion turns into static fusion at T_max; a
+  forgetting sum lets the intent return when the agent has drifted from the
+  wish for a while (measured in docs/RESULTS.md).
 * ``retrain``: greedy on a task network fine-tuned offline with a blended
   reward (see :mod:`dpf_gui.agents.retrain`).
 
@@ -46,6 +51,7 @@ class FusionParams:
     k: float = 1.0  # slope of the temperature's sigmoid in the collected intent reward
     c: float = 3.0  # collected intent reward at which T_psi = T_max / 2 (authors: 0; see docs/RESULTS.md)
     T_static: float = 0.3  # intent temperature of static fusion
+    decay: float = 1.0  # per-step forgetting factor of G_t: 1 is the paper's running sum (see dynamic fusion below)
     sample: bool = False  # sample from the fused policy instead of acting greedily
 
     def __post_init__(self) -> None:
@@ -56,6 +62,8 @@ class FusionParams:
             raise UserError(f"fusion parameter T_min ({self.T_min}) must not exceed T_max ({self.T_max})")
         if not self.k >= 0:
             raise UserError(f"fusion parameter k must be >= 0, got {self.k}")
+        if not 0 < self.decay <= 1:
+            raise UserError(f"fusion parameter decay must be in (0, 1], got {self.decay}")
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> "FusionParams":
         if not overrides:
@@ -201,7 +209,7 @@ class FusedAgent:
             p_intent=p_intent, p_fused=fused, T_psi=T_psi, collected=self.collected, weight=weight, legal=legal,
         )
         if self.stepper is not None:
-            self.collected += float(rewards[action] - rewards[legal].mean())
+            self.collected = p.decay * self.collected + float(rewards[action] - rewards[legal].mean())
             self.stepper.advance(action)
         return decision
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dpf_gui.errors import UserError
-from dpf_gui.fusion import (FusionParams, dynamic_temperature, fusion_weight, geometric_fusion, intent_scale,
+from dpf_gui.fusion import (FusedAgent, FusionParams, dynamic_temperature, fusion_weight, geometric_fusion, intent_scale,
                             softmax_legal)
 
 
@@ -53,14 +53,15 @@ def test_fusion_weight():
     assert fusion_weight(1.0, 1e9) < 1e-8
 
 
-@pytest.mark.parametrize("kwargs", [{"T_phi": 0}, {"T_min": -1}, {"T_min": 6, "T_max": 5}, {"k": -1}])
+@pytest.mark.parametrize("kwargs", [{"T_phi": 0}, {"T_min": -1}, {"T_min": 6, "T_max": 5}, {"k": -1}, {"decay": 0},
+                                    {"decay": 1.5}])
 def test_bad_parameters_are_refused(kwargs):
     with pytest.raises(UserError):
         FusionParams(**kwargs)
 
 
 def test_overrides_name_the_allowed_parameters():
-    with pytest.raises(UserError, match="allowed: T_max, T_min, T_phi, T_static, c, k, sample"):
+    with pytest.raises(UserError, match="allowed: T_max, T_min, T_phi, T_static, c, decay, k, sample"):
         FusionParams().with_overrides({"temperature": 1})
 
 
@@ -68,3 +69,54 @@ def test_intent_scale_prefers_the_candidate_spread():
     side = {"reward_scale": 2.0, "candidate_spread": {"history": 0.5, "markov": 0.25}}
     assert intent_scale(side) == 0.5 and intent_scale(side, markov=True) == 0.25
     assert intent_scale({"reward_scale": 2.0}) == 2.0 and intent_scale(None) == 1.0
+
+
+class _StubTask:
+    """Three actions, the task always prefers action 0 by one Q-spread."""
+
+    sidecar = {"metrics": {"q_scale": {"legal_std": 1.0}}}
+
+    def q_values(self, features):
+        return np.array([1.0, 0.0, 0.0])
+
+
+class _StubStepper:
+    """Intent that always rewards action 2 by 1.5 over the others (score units)."""
+
+    g_prev = 0.0
+
+    def reset(self):
+        pass
+
+    def score_actions(self, features, legal):
+        return np.array([0.0, 0.0, 1.5])
+
+    def advance(self, action):
+        pass
+
+
+def _dynamic_agent(params):
+    agent = FusedAgent(_StubTask(), "task", params)
+    agent.strategy, agent.stepper = "dynamic", _StubStepper()
+    return agent
+
+
+@pytest.mark.parametrize("decay", [1.0, 0.8])
+def test_collected_intent_reward_is_a_forgetting_sum_of_advantages(decay):
+    params = FusionParams(T_min=0.3, T_max=2.0, k=1.0, c=3.0, decay=decay)
+    agent = _dynamic_agent(params)
+    legal = np.ones(3, bool)
+    expected = 0.0
+    for _ in range(30):
+        d = agent.decide(np.zeros(1), legal)
+        assert d.collected == pytest.approx(expected)  # G_t is what was collected before this decision
+        assert d.T_psi == pytest.approx(dynamic_temperature(expected, params))
+        assert d.weight == pytest.approx(1.0 / (1.0 + d.T_psi))
+        expected = decay * expected + (d.intent_rewards[d.action] - d.intent_rewards.mean())
+    first = _dynamic_agent(params).decide(np.zeros(1), legal)
+    assert first.action == 2  # cold intent temperature: the intent wins the first decision
+    assert d.action == 0  # warm after collecting: the task takes over again
+    if decay < 1:  # a forgetting sum stays bounded by advantage / (1 - decay)
+        assert d.collected <= 1.0 / (1 - decay) + 1e-9
+    agent.reset()
+    assert agent.collected == 0.0

@@ -320,7 +320,7 @@ class ParamControl(QWidget):
 
 
 class ParamsPanel(QGroupBox):
-    """Sliders for T_phi, T_min, T_max, k, c, T_static and the sampling switch; emits whole FusionParams."""
+    """Sliders for T_phi, T_min, T_max, k, c, T_static, decay and the sampling switch; emits whole FusionParams."""
 
     paramsChanged = Signal(object)
 
@@ -331,6 +331,7 @@ class ParamsPanel(QGroupBox):
         ("k", "k", 0.0, 10.0, False, 2, "k", "slope of T_psi in the collected intent reward G_t"),
         ("c", "c", -20.0, 20.0, False, 2, "c", "G_t at which T_psi = T_max / 2"),
         ("T_static", "T_static", 0.01, 100.0, True, 3, "tstatic", "intent temperature of static fusion"),
+        ("decay", "decay", 0.5, 1.0, False, 3, "decay", "per-step forgetting factor of G_t (1: the paper's plain sum)"),
     )
 
     def __init__(self, prefix: str = "", parent=None):
