@@ -436,10 +436,13 @@ def task_region_features(env_name: str, task):
 # --- dpf results ------------------------------------------------------------------
 def _build_results(p: argparse.ArgumentParser) -> None:
     p.add_argument("--envs", default="gridnav,highway,pong", help="comma-separated environments (default: all three)")
-    p.add_argument("--modes", default="avoid,prefer,mixed", help="comma-separated preset wishes (default: all three)")
-    p.add_argument("--episodes", type=_pos_int, default=50, help="evaluation episodes per strategy (default: 50)")
+    p.add_argument("--modes", default="avoid,prefer,mixed,custom",
+                   help="comma-separated wishes: the presets avoid, prefer, mixed and 'custom' (a non-preset wish per "
+                        "environment, see dpf_gui/results.py); default: all four")
+    p.add_argument("--episodes", type=_pos_int, default=200, help="evaluation episodes per strategy (default: 200)")
     p.add_argument("--highway-episodes", type=_pos_int, default=30, help="episodes per strategy on highway (slow simulator; default: 30)")
-    p.add_argument("--efficiency", default="gridnav", help="environments for the label-efficiency study ('' for none; default: gridnav)")
+    p.add_argument("--efficiency", default="gridnav,highway",
+                   help="environments for the label-efficiency study ('' for none; default: gridnav,highway)")
     p.add_argument("--efficiency-episodes", type=_pos_int, default=30, help="episodes per label-efficiency point (default: 30)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="labels, intent training and evaluation seed (default: 0)")
     p.add_argument("--work", default="runs/results", help="cache folder for labels, intent models and cell results")
@@ -465,15 +468,15 @@ def cmd_results(args: argparse.Namespace) -> int:
     import time
 
     from dpf_gui.envs import env_class
-    from dpf_gui.results import MODES, run_cell, run_efficiency, write_report
+    from dpf_gui.results import CUSTOM, MODES, run_cell, run_efficiency, write_report
 
     envs = [e.strip() for e in args.envs.split(",") if e.strip()]
     for e in envs:
         env_class(e)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    bad = [m for m in modes if m not in MODES]
+    bad = [m for m in modes if m not in MODES + (CUSTOM,)]
     if bad:
-        raise UserError(f"unknown wish {bad[0]!r}; allowed: {', '.join(MODES)}")
+        raise UserError(f"unknown wish {bad[0]!r}; allowed: {', '.join(MODES + (CUSTOM,))}")
     work = Path(args.work)
     if not args.report_only:
         for env_name in envs:

@@ -24,10 +24,17 @@ from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_spec
 from dpf_gui.evaluate import evaluate
 from dpf_gui.oracles import FeedbackNoise, label_dataset
-from dpf_gui.pipeline import build_agents, load_task_agent
+from dpf_gui.pipeline import build_agents, fusion_params, load_task_agent
 from dpf_gui.wish import make_wish
 
 MODES = ("avoid", "prefer", "mixed")
+CUSTOM = "custom"
+# Wishes that are no preset, written as a user would: the defaults must serve any region expression.
+CUSTOM_WISHES: dict[str, dict[str, tuple[str, ...]]] = {
+    "gridnav": {"prefer": ("y=..2",), "avoid": ("x=3..6 & y=5",)},  # visit the top rows; the toll cells by coordinates
+    "highway": {"prefer": (), "avoid": ("speed=25..",)},  # the authors' optional speed limit
+    "pong": {"prefer": ("paddle=0.2..0.5",), "avoid": ()},  # an off-centre band
+}
 STRATEGIES = ("task", "intent", "static", "dynamic", "retrain")
 EFFICIENCY_COUNTS = (10, 25, 50, 100, None)  # None: all trajectories
 EFFICIENCY_NOISE = FeedbackNoise(binary=True, flip=0.1)
@@ -55,13 +62,20 @@ def _intent(data: TrajectoryDataset, labels: Labels, directory: Path, seed: int,
     return directory
 
 
+def cell_wish(env_name: str, task, mode: str):
+    """The preset wish ``mode``, or the environment's custom wish for ``mode == "custom"``."""
+    if mode == CUSTOM:
+        return make_wish(_region_features(task), **CUSTOM_WISHES[env_name])
+    return make_wish(_region_features(task), preset=env_spec(env_name).preset(mode))
+
+
 def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, strategies: Sequence[str] = STRATEGIES,
              progress: bool = True) -> dict[str, Any]:
     """One (environment, wish) cell: label, train the intent, evaluate every strategy (+ the markov query)."""
     t0 = time.time()
     task = load_task_agent(env_name)
     data = TrajectoryDataset.load(task.dataset_path, expect_env=env_name)
-    wish = make_wish(_region_features(task), preset=env_spec(env_name).preset(mode))
+    wish = cell_wish(env_name, task, mode)
     labels = label_dataset(data, wish, FeedbackNoise(), seed)
     cell = work / env_name / mode
     intent_dir = _intent(data, labels, cell / "intent", seed, progress)
@@ -72,6 +86,7 @@ def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, str
     result = evaluate(env_name, agents, episodes, seed, env_config=task.env_config, wish=wish, progress=progress)
     out = result.to_json()
     out.update(mode=mode, wish=wish.describe(), train_s=round(t_train, 1), total_s=round(time.time() - t0, 1),
+               fusion=fusion_params(task).to_dict(),
                fit=json.loads((intent_dir / "model.json").read_text()).get("metrics", {}).get("held_out"))
     (cell / "eval.json").write_text(json.dumps(out, indent=2))
     return out
@@ -82,7 +97,7 @@ def run_efficiency(env_name: str, mode: str, episodes: int, seed: int, work: Pat
     t0 = time.time()
     task = load_task_agent(env_name)
     data = TrajectoryDataset.load(task.dataset_path, expect_env=env_name)
-    wish = make_wish(_region_features(task), preset=env_spec(env_name).preset(mode))
+    wish = cell_wish(env_name, task, mode)
     full = label_dataset(data, wish, EFFICIENCY_NOISE, seed)
     order = np.random.default_rng(seed).permutation(len(data))
     rows = []
@@ -124,6 +139,12 @@ def claim_check(cell: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _fusion_text(params: dict[str, Any] | None) -> str:
+    if not params:
+        return "not recorded"
+    return ", ".join(f"{k} {v:g}" for k, v in params.items() if k != "sample")
+
+
 def _cell_text(row: dict[str, Any], metric: str) -> str:
     if metric not in row:
         return "-"
@@ -140,15 +161,16 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
              "`--envs` / `--modes` to redo part of the grid.", "", f"Machine: {machine}.", "",
              "Every cell: the simulated user labels the shipped agent's trajectories with the preset wish (no noise), "
              "an intent model is trained on those labels with the default settings (seed 0), and each strategy plays "
-             "the same held-out episodes with the default fusion parameters (T_phi 1, T_min 0.3, T_max 2, k 1, c 3, "
-             "T_static 0.3, in normalised units: see `dpf_gui/fusion.py`). `dynamic-markov` is dynamic fusion with the "
-             "authors' history-free intent query. Intervals are 95 %.", ""]
+             "the same held-out episodes with the fusion parameters stored with the task agent (listed per cell, in "
+             "normalised units: see `dpf_gui/fusion.py`). The `custom` cells use a wish that is no preset, written as "
+             "a user would. `dynamic-markov` is dynamic fusion with the authors' history-free intent query. "
+             "Intervals are 95 %.", ""]
     metrics = ("task_success", "task_return", "length", "prefer_fraction", "avoid_fraction", "fusion_weight")
     claims = []
     total = 0.0
     for env_name in envs:
         cells = {}
-        for mode in MODES:
+        for mode in MODES + (CUSTOM,):
             path = work / env_name / mode / "eval.json"
             if path.is_file():
                 cells[mode] = json.loads(path.read_text())
@@ -162,7 +184,8 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
             lines += [f"### {env_name} / {mode}: {wish}", "",
                       f"{cell['episodes']} held-out episodes (seed {cell['seed']}); intent held-out fit: corr "
                       f"{fit.get('corr', float('nan')):.3f}, sign accuracy {fit.get('sign_acc', float('nan')):.3f}; "
-                      f"cell wall time {cell.get('total_s', 0):.0f} s (intent training {cell.get('train_s', 0):.0f} s).", "",
+                      f"cell wall time {cell.get('total_s', 0):.0f} s (intent training {cell.get('train_s', 0):.0f} s); "
+                      f"fusion: {_fusion_text(cell.get('fusion'))}.", "",
                       "| strategy | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
             for name, row in cell["strategies"].items():
                 lines.append(f"| {name} | " + " | ".join(_cell_text(row, m) for m in metrics) + " |")
