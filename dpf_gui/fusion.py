@@ -7,12 +7,16 @@ Strategies (selectable by name):
 * ``static``: greedy on the geometric mean of the task and intent Boltzmann
   policies, fixed intent temperature ``T_static``.
 * ``dynamic``: the same with T_psi set every step from the intent reward
-  collected so far (METHOD.md section 6). With ``decay`` < 1 the collected
-  reward forgets old steps, G_t = decay * G_{t-1} + advantage_t: on long
-  episodes (Pong: 300-1000 decisions) the plain sum passes c within a few
-  dozen steps and dynamic fusion turns into static fusion at T_max; a
-  forgetting sum lets the intent return when the agent has drifted from the
-  wish for a while (measured in docs/RESULTS.md).
+  collected so far (METHOD.md section 6), with two measured changes
+  (docs/RESULTS.md): G_t = decay * G_{t-1} + max(0, advantage_t).
+  Only what the agent gained counts: with the paper's signed sum, a step where
+  the task overrules the intent pays G back, so an agent that alternates
+  between the two never warms the intent and is trapped (a custom gridnav
+  wish: 38 % goal reached, 100 % with the clipped sum). With ``decay`` < 1
+  the sum forgets old steps: on long episodes (Pong: 300-1000 decisions) the
+  plain sum passes c within a few dozen steps and dynamic fusion turns into
+  static fusion at T_max; a forgetting sum lets the intent return when the
+  agent has left the wish for a while.
 * ``retrain``: greedy on a task network fine-tuned offline with a blended
   reward (see :mod:`dpf_gui.agents.retrain`).
 
@@ -209,7 +213,8 @@ class FusedAgent:
             p_intent=p_intent, p_fused=fused, T_psi=T_psi, collected=self.collected, weight=weight, legal=legal,
         )
         if self.stepper is not None:
-            self.collected = p.decay * self.collected + float(rewards[action] - rewards[legal].mean())
+            advantage = float(rewards[action] - rewards[legal].mean())
+            self.collected = p.decay * self.collected + max(advantage, 0.0)
             self.stepper.advance(action)
         return decision
 

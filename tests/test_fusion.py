@@ -102,20 +102,22 @@ def _dynamic_agent(params):
 
 
 @pytest.mark.parametrize("decay", [1.0, 0.8])
-def test_collected_intent_reward_is_a_forgetting_sum_of_advantages(decay):
+def test_collected_intent_reward_is_a_forgetting_sum_of_gained_advantages(decay):
     params = FusionParams(T_min=0.3, T_max=2.0, k=1.0, c=3.0, decay=decay)
     agent = _dynamic_agent(params)
     legal = np.ones(3, bool)
-    expected = 0.0
+    expected, actions = 0.0, []
     for _ in range(30):
         d = agent.decide(np.zeros(1), legal)
         assert d.collected == pytest.approx(expected)  # G_t is what was collected before this decision
         assert d.T_psi == pytest.approx(dynamic_temperature(expected, params))
         assert d.weight == pytest.approx(1.0 / (1.0 + d.T_psi))
-        expected = decay * expected + (d.intent_rewards[d.action] - d.intent_rewards.mean())
-    first = _dynamic_agent(params).decide(np.zeros(1), legal)
-    assert first.action == 2  # cold intent temperature: the intent wins the first decision
-    assert d.action == 0  # warm after collecting: the task takes over again
+        expected = decay * expected + max(d.intent_rewards[d.action] - d.intent_rewards.mean(), 0.0)
+        actions.append(d.action)
+    assert actions[0] == 2  # cold intent temperature: the intent wins the first decision
+    handover = actions.index(0)  # warm after collecting: the task takes over ...
+    if decay == 1.0:  # ... and keeps it: overruling the intent does not pay G_t back (no alternating trap)
+        assert set(actions[handover:]) == {0}
     if decay < 1:  # a forgetting sum stays bounded by advantage / (1 - decay)
         assert d.collected <= 1.0 / (1 - decay) + 1e-9
     agent.reset()
