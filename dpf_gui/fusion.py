@@ -51,7 +51,7 @@ class FusionParams:
 
     T_phi: float = 1.0  # task temperature (in units of q_scale)
     T_min: float = 0.3  # lower bound of the dynamic intent temperature
-    T_max: float = 2.0  # upper bound of the dynamic intent temperature (authors: 5-30 unnormalised; see docs/RESULTS.md)
+    T_max: float = 3.0  # upper bound of the dynamic intent temperature (authors: 5-30 unnormalised; see docs/RESULTS.md)
     k: float = 1.0  # slope of the temperature's sigmoid in the collected intent reward
     c: float = 3.0  # collected intent reward at which T_psi = T_max / 2 (authors: 0; see docs/RESULTS.md)
     T_static: float = 0.3  # intent temperature of static fusion
