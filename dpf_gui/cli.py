@@ -440,7 +440,7 @@ def _build_results(p: argparse.ArgumentParser) -> None:
                    help="comma-separated wishes: the presets avoid, prefer, mixed and 'custom' (a non-preset wish per "
                         "environment, see dpf_gui/results.py); default: all four")
     p.add_argument("--episodes", type=_pos_int, default=200, help="evaluation episodes per strategy (default: 200)")
-    p.add_argument("--highway-episodes", type=_pos_int, default=30, help="episodes per strategy on highway (slow simulator; default: 30)")
+    p.add_argument("--highway-episodes", type=_pos_int, default=60, help="episodes per strategy on highway (slow simulator; default: 60)")
     p.add_argument("--efficiency", default="gridnav,highway",
                    help="environments for the label-efficiency study ('' for none; default: gridnav,highway)")
     p.add_argument("--efficiency-episodes", type=_pos_int, default=30, help="episodes per label-efficiency point (default: 30)")

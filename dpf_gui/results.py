@@ -156,9 +156,10 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
     """docs/RESULTS.md and its plots from the cached cells."""
     figdir = out_md.parent / "results"
     figdir.mkdir(parents=True, exist_ok=True)
-    lines = ["# Results", "", f"Regenerate: `{command}` (about 20 min on the machine below). Labels, intent models "
-             "and cell results are cached under `runs/results/` (`--work`); delete it to redo everything, or pass "
-             "`--envs` / `--modes` to redo part of the grid.", "", f"Machine: {machine}.", "",
+    lines = ["# Results", "", f"Regenerate: `{command}` ({{total}} min of cell wall time on the machine below, summed "
+             "over the cells; two `dpf results --envs ...` processes side by side halve it). Labels, intent models "
+             "and retrained references are cached under `runs/results/` (`--work`); delete it to redo everything, or "
+             "pass `--envs` / `--modes` to redo part of the grid.", "", f"Machine: {machine}.", "",
              "Every cell: the simulated user labels the shipped agent's trajectories with the preset wish (no noise), "
              "an intent model is trained on those labels with the default settings (seed 0), and each strategy plays "
              "the same held-out episodes with the fusion parameters stored with the task agent (listed per cell, in "
@@ -220,6 +221,7 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
             _plot_efficiency(e, figdir / f"{e['env']}_efficiency_{e['mode']}.png")
             lines += [f"![label efficiency {e['env']}](results/{e['env']}_efficiency_{e['mode']}.png)", ""]
     lines += [f"Total wall time of the cached runs: {total / 60:.0f} min.", ""]
+    lines[2] = lines[2].replace("{total}", f"{total / 60:.0f}")
     notes = ""
     if out_md.is_file() and NOTES_MARKER in out_md.read_text():
         notes = out_md.read_text().split(NOTES_MARKER, 1)[1]  # hand-written analysis survives regeneration

@@ -52,5 +52,5 @@ def test_report_is_written_from_the_cache_and_keeps_the_notes(tmp_path):
     assert "| gridnav | custom | **no** | yes | yes |" in text
     assert "T_max 2" in text and "decay 1" in text  # the fusion parameters each cell ran with
     assert text.count(NOTES_MARKER) == 1 and text.endswith("hand-written analysis\n")
-    assert "old report" not in text
+    assert "old report" not in text and "{total}" not in text
     assert (out.parent / "results" / "gridnav_tradeoff.png").is_file()
