@@ -233,7 +233,7 @@ def _plot_env(env_name: str, cells: dict[str, Any], path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(9, 3.2))
+    fig = Figure(figsize=(3 * len(cells), 3.2))
     FigureCanvasAgg(fig)
     for k, (mode, cell) in enumerate(cells.items()):
         ax = fig.add_subplot(1, len(cells), k + 1)
