@@ -34,6 +34,7 @@ Every decision returns a :class:`Decision` with the diagnostics the app plots.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Mapping
 
@@ -88,6 +89,21 @@ def intent_scale(sidecar: Mapping[str, Any] | None, markov: bool = False) -> flo
     spread = (sidecar.get("candidate_spread") or {}).get("markov" if markov else "history")
     value = spread or sidecar.get("reward_scale") or 1.0
     return float(value) if value > 0 else 1.0
+
+
+def task_q_scale(sidecar: Mapping[str, Any] | None) -> float:
+    """The divisor that puts a task agent's Q-values in units of its typical legal-action spread.
+
+    Checkpoints written before ``q_scale`` was stored fall back to 1 with a warning: their temperatures
+    then act on raw Q-values, so the stored defaults do not mean what they say.
+    """
+    value = (((sidecar or {}).get("metrics") or {}).get("q_scale") or {}).get("legal_std")
+    if not value or value <= 0:
+        warnings.warn("the task agent's sidecar has no metrics.q_scale.legal_std; fusion uses raw Q-values "
+                      "(scale 1), so T_phi means something else for this agent. Retrain it with `dpf train-task` "
+                      "to store the scale.", stacklevel=3)
+        return 1.0
+    return float(value)
 
 
 def dynamic_temperature(collected: float, params: FusionParams) -> float:
@@ -156,7 +172,7 @@ class FusedAgent:
         self.task = task
         self.strategy = strategy
         self.params = params or FusionParams()
-        self.q_scale = float(task.sidecar.get("metrics", {}).get("q_scale", {}).get("legal_std") or 1.0) or 1.0
+        self.q_scale = task_q_scale(task.sidecar)
         self.intent_scale = float(intent_scale) if intent_scale and intent_scale > 0 else 1.0
         self.retrain = retrain
         self.stepper = None

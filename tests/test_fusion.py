@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from dpf_gui.errors import UserError
-from dpf_gui.fusion import (FusedAgent, FusionParams, dynamic_temperature, fusion_weight, geometric_fusion, intent_scale,
-                            softmax_legal)
+from dpf_gui.fusion import (FusedAgent, FusionParams, dynamic_temperature, fusion_weight, geometric_fusion,
+                            intent_scale, softmax_legal, task_q_scale)
 
 
 def test_geometric_mean_is_normalised_and_matches_the_logit_sum():
@@ -122,3 +122,9 @@ def test_collected_intent_reward_is_a_forgetting_sum_of_gained_advantages(decay)
         assert d.collected <= 1.0 / (1 - decay) + 1e-9
     agent.reset()
     assert agent.collected == 0.0
+
+
+def test_a_task_agent_without_a_stored_q_scale_is_flagged():
+    assert task_q_scale({"metrics": {"q_scale": {"legal_std": 0.25}}}) == 0.25
+    with pytest.warns(UserWarning, match="q_scale"):
+        assert task_q_scale({"metrics": {}}) == 1.0
