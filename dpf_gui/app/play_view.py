@@ -538,8 +538,9 @@ class PlayView(QWidget):
         self.temp_plot.setToolTip("dynamic: T_ψ = max(T_min, T_max · sigmoid(k (G_t − c))); static: T_static")
         self.collected_plot = LivePlot("intent reward", [("G_t", INTENT), ("advantage", TASK)], PLOT_CAPACITY,
                                        object_name="collectedPlot")
-        self.collected_plot.setToolTip("G_t: intent advantage collected so far; advantage: r_t(a_t) minus the mean "
-                                       "over the legal actions (normalised by the model's reward scale)")
+        self.collected_plot.setToolTip("G_t: intent advantage gained so far (positive steps only, times decay per "
+                                       "step); advantage: r_t(a_t) minus the mean over the legal actions "
+                                       "(normalised by the model's reward scale)")
         self.prob_bars = ActionBars("action probabilities", [], [("task", TASK), ("intent", INTENT), ("fused", FUSED)],
                                     object_name="probBars")
         self.saliency_bars = FeatureBars("intent saliency", object_name="saliencyBars")
