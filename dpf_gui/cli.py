@@ -401,11 +401,11 @@ def _build_evaluate(p: argparse.ArgumentParser) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from dpf_gui.envs import env_class
     from dpf_gui.evaluate import evaluate
-    from dpf_gui.pipeline import build_agents, load_task_agent
+    from dpf_gui.pipeline import build_agents, load_task_agent, task_region_features
 
     env_class(args.env)
     task = load_task_agent(args.env, args.task)
-    wish = wish_from_args(args, task_region_features(args.env, task), args.env)
+    wish = wish_from_args(args, task_region_features(task), args.env)
     agents = build_agents(task, args.strategies, intent_dir=args.intent, overrides=fusion_overrides(args), markov=args.markov,
                           progress=not args.quiet)
     if args.baselines:
@@ -421,16 +421,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(f"wrote {result.save(args.json)}")
     return 0
-
-
-def task_region_features(env_name: str, task):
-    """Region features of the task agent's environment config (gridnav layouts change x/y ranges)."""
-    from dpf_gui.envs import make_env
-
-    env = make_env(env_name, task.env_config)
-    features = getattr(env, "region_features", env.spec_info.region_features)
-    env.close()
-    return features
 
 
 # --- dpf results ------------------------------------------------------------------

@@ -97,13 +97,15 @@ def task_q_scale(sidecar: Mapping[str, Any] | None) -> float:
     Checkpoints written before ``q_scale`` was stored fall back to 1 with a warning: their temperatures
     then act on raw Q-values, so the stored defaults do not mean what they say.
     """
-    value = (((sidecar or {}).get("metrics") or {}).get("q_scale") or {}).get("legal_std")
-    if not value or value <= 0:
+    from dpf_gui.agents.task_agent import stored_q_scale
+
+    value = stored_q_scale(sidecar)
+    if value is None:
         warnings.warn("the task agent's sidecar has no metrics.q_scale.legal_std; fusion uses raw Q-values "
                       "(scale 1), so T_phi means something else for this agent. Retrain it with `dpf train-task` "
                       "to store the scale.", stacklevel=3)
         return 1.0
-    return float(value)
+    return value
 
 
 def dynamic_temperature(collected: float, params: FusionParams) -> float:

@@ -20,6 +20,14 @@ def load_task_agent(env_name: str, directory: str | Path | None = None) -> TaskA
     return TaskAgent.load(directory if directory is not None else shipped_model(env_name), expect_env=env_name)
 
 
+def task_region_features(task: TaskAgent):
+    """Region features of the task agent's environment config (gridnav layouts change x/y ranges)."""
+    env = task.make_env()
+    features = getattr(env, "region_features", env.spec_info.region_features)
+    env.close()
+    return features
+
+
 def fusion_params(task: TaskAgent, overrides: Mapping[str, Any] | None = None) -> FusionParams:
     """Defaults, then those stored with the task agent, then the caller's overrides."""
     return FusionParams().with_overrides(task.fusion).with_overrides(overrides)

@@ -24,7 +24,7 @@ from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_spec
 from dpf_gui.evaluate import evaluate
 from dpf_gui.oracles import FeedbackNoise, label_dataset
-from dpf_gui.pipeline import build_agents, fusion_params, load_task_agent
+from dpf_gui.pipeline import build_agents, fusion_params, load_task_agent, task_region_features
 from dpf_gui.wish import make_wish
 
 MODES = ("avoid", "prefer", "mixed")
@@ -39,13 +39,6 @@ STRATEGIES = ("task", "intent", "static", "dynamic", "retrain")
 EFFICIENCY_COUNTS = (10, 25, 50, 100, None)  # None: all trajectories
 EFFICIENCY_NOISE = FeedbackNoise(binary=True, flip=0.1)
 NOTES_MARKER = "<!-- notes: everything below is kept when the report is regenerated -->"
-
-
-def _region_features(task):
-    env = task.make_env()
-    feats = getattr(env, "region_features", env.spec_info.region_features)
-    env.close()
-    return feats
 
 
 def _intent(data: TrajectoryDataset, labels: Labels, directory: Path, seed: int, progress: bool) -> Path:
@@ -65,8 +58,8 @@ def _intent(data: TrajectoryDataset, labels: Labels, directory: Path, seed: int,
 def cell_wish(env_name: str, task, mode: str):
     """The preset wish ``mode``, or the environment's custom wish for ``mode == "custom"``."""
     if mode == CUSTOM:
-        return make_wish(_region_features(task), **CUSTOM_WISHES[env_name])
-    return make_wish(_region_features(task), preset=env_spec(env_name).preset(mode))
+        return make_wish(task_region_features(task), **CUSTOM_WISHES[env_name])
+    return make_wish(task_region_features(task), preset=env_spec(env_name).preset(mode))
 
 
 def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, strategies: Sequence[str] = STRATEGIES,
@@ -156,7 +149,12 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
     """docs/RESULTS.md and its plots from the cached cells."""
     figdir = out_md.parent / "results"
     figdir.mkdir(parents=True, exist_ok=True)
-    lines = ["# Results", "", f"Regenerate: `{command}` ({{total}} min of cell wall time on the machine below, summed "
+    grid = {env_name: {mode: json.loads(path.read_text()) for mode in MODES + (CUSTOM,)
+                       if (path := work / env_name / mode / "eval.json").is_file()} for env_name in envs}
+    eff = [json.loads(path.read_text()) for path in sorted(work.glob("*/efficiency-*.json"))]
+    runs = [c for cells in grid.values() for c in cells.values()] + eff
+    total = sum(r.get("total_s", 0.0) for r in runs)
+    lines = ["# Results", "", f"Regenerate: `{command}` ({total / 60:.0f} min of cell wall time on the machine below, summed "
              "over the cells; two `dpf results --envs ...` processes side by side halve it). Labels, intent models "
              "and retrained references are cached under `runs/results/` (`--work`); delete it to redo everything, or "
              "pass `--envs` / `--modes` to redo part of the grid.", "", f"Machine: {machine}.", "",
@@ -168,18 +166,11 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
              "Intervals are 95 %.", ""]
     metrics = ("task_success", "task_return", "length", "prefer_fraction", "avoid_fraction", "fusion_weight")
     claims = []
-    total = 0.0
-    for env_name in envs:
-        cells = {}
-        for mode in MODES + (CUSTOM,):
-            path = work / env_name / mode / "eval.json"
-            if path.is_file():
-                cells[mode] = json.loads(path.read_text())
+    for env_name, cells in grid.items():
         if not cells:
             continue
         lines += [f"## {env_name}", ""]
         for mode, cell in cells.items():
-            total += cell.get("total_s", 0.0)
             fit = cell.get("fit") or {}
             wish = "; ".join(f"{k} {' | '.join(v)}" for k, v in cell["wish"].items() if v)
             lines += [f"### {env_name} / {mode}: {wish}", "",
@@ -203,13 +194,10 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
             return "-" if key not in c else ("yes" if c[key] else "**no**")
         lines.append(f"| {env_name} | {mode} | {yn('keeps_task')} | {yn('prefer')} | {yn('avoid')} |")
     lines.append("")
-    eff = sorted(work.glob("*/efficiency-*.json"))
     if eff:
         lines += ["## Label efficiency", "", f"Dynamic fusion with intent models trained on the first N of a seeded "
                   f"shuffle of the trajectories, binary labels with 10 % flipped.", ""]
-        for path in eff:
-            e = json.loads(path.read_text())
-            total += e.get("total_s", 0.0)
+        for e in eff:
             lines += [f"### {e['env']} / {e['mode']} ({e['episodes']} episodes per point, {e['total_s']:.0f} s)", "",
                       "| labelled | task_success | prefer_fraction | avoid_fraction |", "|---|---|---|---|"]
             for row in e["rows"]:
@@ -221,7 +209,6 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
             _plot_efficiency(e, figdir / f"{e['env']}_efficiency_{e['mode']}.png")
             lines += [f"![label efficiency {e['env']}](results/{e['env']}_efficiency_{e['mode']}.png)", ""]
     lines += [f"Total wall time of the cached runs: {total / 60:.0f} min.", ""]
-    lines[2] = lines[2].replace("{total}", f"{total / 60:.0f}")
     notes = ""
     if out_md.is_file() and NOTES_MARKER in out_md.read_text():
         notes = out_md.read_text().split(NOTES_MARKER, 1)[1]  # hand-written analysis survives regeneration

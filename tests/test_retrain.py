@@ -73,7 +73,7 @@ def _task_agent(q_level=0.5):
 def _seen_minus_best_unseen(cfg):
     data = _dataset(n_traj=20, length=6)
     t = R.transitions(data, data.rewards, gamma=0.9, n_step=cfg.n_step)
-    net = R.fit(_task_agent(), t, cfg, progress=False)
+    net = R.fit(_task_agent(), t, cfg, q_scale=0.05, progress=False)
     with torch.no_grad():
         q = net(torch.as_tensor(t["obs"])).numpy()
     return q[:, 1] - np.delete(q, 1, axis=1).max(axis=1)

@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from dpf_gui.agents.dqn import KIND, QNetwork, masked_argmax_batch
-from dpf_gui.agents.task_agent import TaskAgent
+from dpf_gui.agents.task_agent import TaskAgent, q_scale_stats, stored_q_scale
 from dpf_gui.checkpoints import read_sidecar, save_checkpoint
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
@@ -161,20 +161,11 @@ def conservative_penalty(q_all: torch.Tensor, legal: torch.Tensor, actions: torc
     return scale * (lse - q_all.gather(1, actions[:, None]).squeeze(1) / scale).mean()
 
 
-def q_spread(task: TaskAgent, data: dict[str, np.ndarray]) -> float:
-    """The task agent's typical spread of legal Q-values (``q_scale`` in its sidecar, else measured on ``data``)."""
-    stored = ((task.sidecar.get("metrics") or {}).get("q_scale") or {}).get("legal_std")
-    if stored:
-        return float(stored)
-    with torch.no_grad():
-        q = task.network(torch.as_tensor(data["obs"][:20000])).numpy()
-    legal = data["legal"][:20000]
-    dev = np.where(legal, q - (q * legal).sum(1, keepdims=True) / np.maximum(legal.sum(1, keepdims=True), 1), 0.0)
-    return float(np.sqrt((dev**2).sum() / max(legal.sum(), 1))) or 1.0
+def fit(task: TaskAgent, data: dict[str, np.ndarray], cfg: RetrainConfig, q_scale: float,
+        progress: bool = True) -> QNetwork:
+    """Offline double DQN (plus the CQL term when ``cfg.cql_alpha > 0``) from the task network's weights.
 
-
-def fit(task: TaskAgent, data: dict[str, np.ndarray], cfg: RetrainConfig, progress: bool = True) -> QNetwork:
-    """Offline double DQN (plus the CQL term when ``cfg.cql_alpha > 0``) from the task network's weights."""
+    ``q_scale``: the task agent's typical spread of legal Q-values, the CQL term's unit."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     net = QNetwork(task.n_features, task.n_actions, task.network.hidden)
@@ -189,7 +180,6 @@ def fit(task: TaskAgent, data: dict[str, np.ndarray], cfg: RetrainConfig, progre
     tensors = {k: torch.as_tensor(v) for k, v in data.items()}
     r_all = tensors["returns"]
     n = len(r_all)
-    q_scale = q_spread(task, data)
     for step in tqdm(range(cfg.gradient_steps), desc="retrain (offline)", disable=not progress):
         idx = torch.as_tensor(rng.integers(0, n, size=cfg.batch_size))
         with torch.no_grad():
@@ -226,7 +216,8 @@ def retrain(task: TaskAgent, intent_dir: str | Path, cfg: RetrainConfig | None =
     rewards = intent_blended_rewards(dataset, intent, intent_meta, cfg)
     gamma = float((task.sidecar.get("hyperparameters") or {}).get("gamma", 0.99))
     data = transitions(dataset, rewards, gamma, cfg.n_step)
-    net = fit(task, data, cfg, progress=progress)
+    q_scale = stored_q_scale(task.sidecar) or q_scale_stats(task, dataset).get("legal_std") or 1.0
+    net = fit(task, data, cfg, q_scale, progress=progress)
     n = len(rewards)
 
     sidecar = {k: v for k, v in task.sidecar.items() if k not in ("weights_sha256", "created", "files", "fusion")}

@@ -180,6 +180,12 @@ def evaluate_agent(agent: TaskAgent, episodes: int, seed: int = 0, env=None,
     }
 
 
+def stored_q_scale(sidecar: Mapping[str, Any] | None) -> float | None:
+    """``metrics.q_scale.legal_std`` from a task agent's sidecar (see :func:`q_scale_stats`), None if absent."""
+    value = (((sidecar or {}).get("metrics") or {}).get("q_scale") or {}).get("legal_std")
+    return float(value) if value and value > 0 else None
+
+
 def q_scale_stats(agent: TaskAgent, dataset, max_states: int = 20_000, seed: int = 0) -> dict[str, Any]:
     """Scale of the Q-values over stored states with >= 2 legal actions.
 
@@ -205,4 +211,4 @@ def q_scale_stats(agent: TaskAgent, dataset, max_states: int = 20_000, seed: int
     }
 
 
-__all__ = ["TaskAgent", "boltzmann", "evaluate_agent", "q_scale_stats"]
+__all__ = ["TaskAgent", "boltzmann", "evaluate_agent", "q_scale_stats", "stored_q_scale"]
