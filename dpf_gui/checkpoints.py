@@ -33,7 +33,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -41,6 +40,7 @@ import torch
 
 from dpf_gui import __version__
 from dpf_gui.errors import UserError
+from dpf_gui.fileio import write_atomic, write_json_atomic
 
 WEIGHTS_FILE = "weights.safetensors"
 SIDECAR_FILE = "model.json"
@@ -56,44 +56,6 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: fh.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _file_mode() -> int:
-    """The mode a plain ``open(..., "w")`` would give a new file (0o666 minus the umask)."""
-    umask = 0o022
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    umask = int(line.split()[1], 8)
-                    break
-    except (OSError, ValueError):
-        pass
-    return 0o666 & ~umask
-
-
-def _write_atomic(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it over ``path``."""
-    # not mkstemp: its 0600 mode would stick to the renamed file; this gets the umask's mode
-    tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"))
-    try:
-        write(tmp)
-        os.chmod(tmp, _file_mode())  # some writers (safetensors) create files 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _write_json_atomic(path: Path, obj: Mapping[str, Any]) -> None:
-    text = json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n"
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-
-    _write_atomic(path, write)
 
 
 def _json_default(obj: Any) -> Any:
@@ -125,13 +87,13 @@ def save_checkpoint(directory: str | os.PathLike, state_dict: Mapping[str, torch
     # safetensors wants contiguous, unshared CPU tensors
     tensors = {str(k): v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
     weights = directory / WEIGHTS_FILE
-    _write_atomic(weights, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
+    write_atomic(weights, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
 
     meta = dict(sidecar)
     meta["weights_sha256"] = sha256_file(weights)
     meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     meta.setdefault("dpf_gui_version", __version__)
-    _write_json_atomic(directory / SIDECAR_FILE, meta)
+    write_json_atomic(directory / SIDECAR_FILE, meta, default=_json_default)
     return directory
 
 
@@ -211,7 +173,7 @@ def update_sidecar(directory: str | os.PathLike, **fields: Any) -> dict[str, Any
             meta[key] = merged
         else:
             meta[key] = value
-    _write_json_atomic(directory / SIDECAR_FILE, meta)
+    write_json_atomic(directory / SIDECAR_FILE, meta, default=_json_default)
     return meta
 
 

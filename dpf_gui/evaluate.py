@@ -17,7 +17,6 @@ Intervals: Wilson score interval for the success rate, normal approximation
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dpf_gui.envs import make_env
+from dpf_gui.fileio import write_json_atomic
 from dpf_gui.rollout import episode_seeds
 
 Z95 = 1.959963984540054
@@ -83,10 +83,7 @@ class EvalResult:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2))
-        tmp.replace(path)
-        return path
+        return write_json_atomic(path, self.to_json())
 
     def table(self) -> str:
         """Plain-text table: one row per strategy, ``mean [lo, hi]`` per metric."""

@@ -1,0 +1,64 @@
+"""Writing files so that a crash, a kill or a full disk never leaves half of one.
+
+Every file dpf-gui writes (checkpoints, datasets, labels, evaluation tables,
+cache stamps, reports) goes through :func:`write_atomic`: the content is written
+to a temporary file in the same folder and renamed over the target, which is
+atomic on POSIX and Windows. The renamed file gets the mode a plain
+``open(path, "w")`` would give (0o666 minus the umask), not the 0o600 of a
+temporary file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Callable
+
+
+def file_mode() -> int:
+    """The mode a plain ``open(..., "w")`` would give a new file (0o666 minus the umask)."""
+    umask = 0o022
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    umask = int(line.split()[1], 8)
+                    break
+    except (OSError, ValueError):
+        pass
+    return 0o666 & ~umask
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it over ``path``."""
+    path = Path(path)
+    tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"))
+    try:
+        write(tmp)
+        os.chmod(tmp, file_mode())  # some writers (safetensors, mkstemp) create files 0600
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) atomically."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+    return write_atomic(path, write)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, default: Callable[[Any], Any] | None = None) -> Path:
+    """Write ``obj`` as indented JSON (with a final newline) atomically."""
+    return write_text_atomic(path, json.dumps(obj, indent=2, default=default) + "\n")
+
+
+__all__ = ["file_mode", "write_atomic", "write_text_atomic", "write_json_atomic"]
