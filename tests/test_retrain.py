@@ -89,32 +89,45 @@ def test_conservative_term_keeps_unseen_actions_below_the_data_action():
     assert (conservative > 0).all()
 
 
-def test_cache_is_reused_only_for_the_same_config(tmp_path, monkeypatch):
+def test_cache_is_reused_only_for_the_same_inputs_and_when_whole(tmp_path, monkeypatch):
+    import json
+    from pathlib import Path
+
     intent_dir = tmp_path / "intent"
-    (intent_dir / R.SUBDIR).mkdir(parents=True)
+    intent_dir.mkdir()
     (intent_dir / "model.json").write_text('{"weights_sha256": "abc"}')
     task = _task_agent()
+    task.directory = tmp_path / "task"
+    task.directory.mkdir()
+    (task.directory / "trajectories.npz").write_bytes(b"stored trajectories")
     task.sidecar["weights_sha256"] = "task-sha"
     calls = []
 
-    def fake_retrain(task, intent_dir, cfg=None, progress=True):
+    def fake_retrain(task, intent_dir, out_dir, cfg=None, progress=True):
         calls.append(cfg)
-        return "trained"
+        (Path(out_dir) / "model.json").write_text(json.dumps({"made": len(calls)}))
+        if interrupt:
+            raise KeyboardInterrupt
+        return out_dir
 
     monkeypatch.setattr(R, "retrain", fake_retrain)
-    monkeypatch.setattr(TaskAgent, "load", classmethod(lambda cls, d, expect_env=None: "cached"))
-    cfg = R.RetrainConfig()
-    made = {"intent_weights_sha256": "abc", "task_weights_sha256": "task-sha", "config": cfg.__dict__}
-    import json
+    monkeypatch.setattr(TaskAgent, "load", classmethod(lambda cls, d, expect_env=None: json.loads((Path(d) / "model.json").read_text())["made"]))
 
-    sidecar = intent_dir / R.SUBDIR / "model.json"
-    sidecar.write_text(json.dumps({"retrained": made}))
-    assert R.load_or_retrain(task, intent_dir, progress=False) == "cached"
+    def made(cfg=None):
+        return R.load_or_retrain(task, intent_dir, progress=False, cfg=cfg)
+
+    interrupt = True
+    with pytest.raises(KeyboardInterrupt):
+        made()
+    assert not (intent_dir / R.SUBDIR).exists()  # interrupted training leaves nothing to reuse
+    interrupt = False
+    assert made() == 2 and made() == 2  # trained once, then reused
     # a net from an older RetrainConfig (e.g. before the conservative term) is retrained
-    sidecar.write_text(json.dumps({"retrained": {**made, "config": {**cfg.__dict__, "cql_alpha": 0.0, "n_step": 1}}}))
-    assert R.load_or_retrain(task, intent_dir, progress=False) == "trained"
-    sidecar.write_text(json.dumps({"retrained": {k: v for k, v in made.items() if k != "config"}}))
-    assert R.load_or_retrain(task, intent_dir, progress=False) == "trained"
-    sidecar.write_text(json.dumps({"retrained": {**made, "task_weights_sha256": "other"}}))
-    assert R.load_or_retrain(task, intent_dir, progress=False) == "trained"
-    assert calls == [cfg, cfg, cfg]
+    assert made(R.RetrainConfig(cql_alpha=0.0, n_step=1)) == 3
+    assert made() == 4
+    task.sidecar["weights_sha256"] = "other"
+    assert made() == 5
+    (task.directory / "trajectories.npz").write_bytes(b"other stored trajectories")
+    assert made() == 6
+    (intent_dir / R.SUBDIR / "model.json").write_text('{"made": 6')  # damaged: redone, never read
+    assert made() == 7 and made() == 7

@@ -32,9 +32,11 @@ asks for, and the Q-values of actions the data lacks are never corrected
   next to the scenic row); sums over 10 real steps keep those anticipation
   rewards paired with their later corrections.
 
-The result is cached next to the intent model (``INTENT_DIR/retrain/``) and
-reused while the intent weights, the task weights and the
-:class:`RetrainConfig` are unchanged.
+The result is a :mod:`dpf_gui.cache` entry next to the intent model
+(``INTENT_DIR/retrain/``), keyed by everything training reads: the intent
+weights, the task weights and the settings stored with them, the stored
+trajectories and the :class:`RetrainConfig`. Another key replaces it; an
+interrupted training leaves no entry.
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from dpf_gui import __version__
 from dpf_gui.agents.dqn import KIND, QNetwork, masked_argmax_batch
 from dpf_gui.agents.task_agent import TaskAgent, q_scale_stats, stored_q_scale
-from dpf_gui.checkpoints import read_sidecar, save_checkpoint
+from dpf_gui.cache import CacheEntry
+from dpf_gui.checkpoints import read_sidecar, save_checkpoint, sha256_file
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
 
@@ -202,20 +206,27 @@ def fit(task: TaskAgent, data: dict[str, np.ndarray], cfg: RetrainConfig, q_scal
     return net
 
 
-def retrain(task: TaskAgent, intent_dir: str | Path, cfg: RetrainConfig | None = None,
-            progress: bool = True) -> TaskAgent:
-    """Fine-tune ``task`` offline on its stored trajectories with the blended reward; save and return it."""
+def _gamma(task: TaskAgent) -> float:
+    return float((task.sidecar.get("hyperparameters") or {}).get("gamma", 0.99))
+
+
+def _stored_data(task: TaskAgent) -> Path:
+    if task.dataset_path is None or not task.dataset_path.is_file():
+        raise UserError(f"the task agent has no stored trajectories to retrain on ({task.dataset_path})")
+    return task.dataset_path
+
+
+def retrain(task: TaskAgent, intent_dir: str | Path, out_dir: str | Path, cfg: RetrainConfig | None = None,
+            progress: bool = True) -> Path:
+    """Fine-tune ``task`` offline on its stored trajectories with the blended reward; save it to ``out_dir``."""
     from dpf_gui.intent.train import load_intent
 
     cfg = cfg or RetrainConfig()
     intent, intent_meta = load_intent(intent_dir, expect_env=task.env_name)
-    if task.dataset_path is None or not task.dataset_path.is_file():
-        raise UserError(f"the task agent has no stored trajectories to retrain on ({task.dataset_path})")
-    dataset = TrajectoryDataset.load(task.dataset_path, expect_env=task.env_name)
+    dataset = TrajectoryDataset.load(_stored_data(task), expect_env=task.env_name)
     t0 = time.time()
     rewards = intent_blended_rewards(dataset, intent, intent_meta, cfg)
-    gamma = float((task.sidecar.get("hyperparameters") or {}).get("gamma", 0.99))
-    data = transitions(dataset, rewards, gamma, cfg.n_step)
+    data = transitions(dataset, rewards, _gamma(task), cfg.n_step)
     q_scale = stored_q_scale(task.sidecar) or q_scale_stats(task, dataset).get("legal_std") or 1.0
     net = fit(task, data, cfg, q_scale, progress=progress)
     n = len(rewards)
@@ -233,26 +244,24 @@ def retrain(task: TaskAgent, intent_dir: str | Path, cfg: RetrainConfig | None =
             "transitions": int(n),
         },
     )
-    out = Path(intent_dir) / SUBDIR
-    save_checkpoint(out, net.state_dict(), sidecar)
-    return TaskAgent.load(out, expect_env=task.env_name)
+    return save_checkpoint(out_dir, net.state_dict(), sidecar)
 
 
 def load_or_retrain(task: TaskAgent, intent_dir: str | Path | None, progress: bool = True,
                     cfg: RetrainConfig | None = None) -> TaskAgent:
     """The cached retrained agent for this intent model, training it first if needed.
 
-    The cache is used only if it was trained from the same intent weights, the same task weights and
-    the same :class:`RetrainConfig` (older caches, e.g. from before the conservative training, retrain)."""
+    The cache is used only if it was made from exactly these inputs (older caches, e.g. from before
+    the conservative training, or from other stored trajectories, retrain)."""
     if intent_dir is None:
         raise UserError("strategy 'retrain' needs an intent model: pass --intent DIR")
     cfg = cfg or RetrainConfig()
-    cached = Path(intent_dir) / SUBDIR
-    intent_sha = read_sidecar(intent_dir).get("weights_sha256")
-    if (cached / "model.json").is_file():
-        made = read_sidecar(cached).get("retrained") or {}
-        if (made.get("intent_weights_sha256") == intent_sha
-                and made.get("task_weights_sha256") == task.sidecar.get("weights_sha256")
-                and made.get("config") == asdict(cfg)):
-            return TaskAgent.load(cached, expect_env=task.env_name)
-    return retrain(task, intent_dir, cfg, progress=progress)
+    key = {"intent_weights_sha256": read_sidecar(intent_dir).get("weights_sha256"),
+           "task_weights_sha256": task.sidecar.get("weights_sha256"), "gamma": _gamma(task),
+           "q_scale": stored_q_scale(task.sidecar), "data_sha256": sha256_file(_stored_data(task)),
+           "config": asdict(cfg), "dpf_gui": __version__}
+    entry = CacheEntry(intent_dir, SUBDIR, key, hashed=False)
+    if not entry.done():
+        with entry.build() as tmp:
+            retrain(task, intent_dir, tmp, cfg, progress=progress)
+    return TaskAgent.load(entry.path, expect_env=task.env_name)
