@@ -435,8 +435,13 @@ def _build_results(p: argparse.ArgumentParser) -> None:
                    help="environments for the label-efficiency study ('' for none; default: gridnav,highway)")
     p.add_argument("--efficiency-episodes", type=_pos_int, default=30, help="episodes per label-efficiency point (default: 30)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="labels, intent training and evaluation seed (default: 0)")
-    p.add_argument("--work", default="runs/results", help="cache folder for labels, intent models and cell results")
-    p.add_argument("--out", default="docs/RESULTS.md", help="Markdown report to write (plots go to its folder's results/)")
+    p.add_argument("--work", default="runs/results",
+                   help="cache folder for intent models, retrained references and cell results (default: runs/results)")
+    p.add_argument("--out", default="docs/RESULTS.md",
+                   help="Markdown report to write (plots go to its folder's results/); a report this command wrote "
+                        "is regenerated in place, keeping the notes below its notes marker; any other existing file "
+                        "needs --force")
+    p.add_argument("--force", action="store_true", help="overwrite --out even if it is not a report this command wrote")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report from the cached cells")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -447,6 +452,9 @@ def _build_results(p: argparse.ArgumentParser) -> None:
     "Each cell: the simulated user labels the shipped trajectories with the preset wish, an\n"
     "intent model is trained (cached), and task, intent, static, dynamic, retrain and the\n"
     "markov-query dynamic play the same held-out episodes.\n\n"
+    "Trained models are cached under --work, keyed by all their inputs (seed included), and\n"
+    "reused only when complete and intact; evaluations are played again on every run. After\n"
+    "Ctrl-C the command exits 130 naming the cell it was in; rerunning it redoes that cell.\n\n"
     "examples:\n"
     "  dpf results                                   # the full grid of docs/RESULTS.md\n"
     "  dpf results --envs gridnav --episodes 20      # a quick look\n"
@@ -458,29 +466,53 @@ def cmd_results(args: argparse.Namespace) -> int:
     import time
 
     from dpf_gui.envs import env_class
-    from dpf_gui.results import CUSTOM, MODES, run_cell, run_efficiency, write_report
+    from dpf_gui.results import (
+        CUSTOM,
+        MODES,
+        NOTES_MARKER,
+        run_cell,
+        run_efficiency,
+        write_report,
+    )
 
     envs = [e.strip() for e in args.envs.split(",") if e.strip()]
-    for e in envs:
+    efficiency = [e.strip() for e in args.efficiency.split(",") if e.strip()]
+    for e in envs + efficiency:
         env_class(e)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     bad = [m for m in modes if m not in MODES + (CUSTOM,)]
     if bad:
         raise UserError(f"unknown wish {bad[0]!r}; allowed: {', '.join(MODES + (CUSTOM,))}")
-    work = Path(args.work)
+    work, out = Path(args.work), Path(args.out)
+    if work.exists() and not work.is_dir():
+        raise UserError(f"--work {work} is a file, not a folder of results (give a folder; it is created if missing)")
+    if args.report_only and not work.is_dir():
+        raise UserError(f"--work {work}: no such folder of results (run `dpf results` without --report-only first)")
+    # checked before the cells run, not after an hour of them
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give the Markdown file to write")
+    if out.is_file() and not args.force and NOTES_MARKER not in out.read_text(encoding="utf-8", errors="replace"):
+        raise UserError(f"--out {out} exists and is not a report `dpf results` wrote (no notes marker); "
+                        "pass --force to overwrite it")
     if not args.report_only:
-        for env_name in envs:
-            episodes = args.highway_episodes if env_name == "highway" else args.episodes
-            for mode in modes:
-                t0 = time.time()
-                run_cell(env_name, mode, episodes, args.seed, work, progress=not args.quiet)
-                print(f"{env_name}/{mode}: {time.time() - t0:.0f} s", flush=True)
-        for env_name in [e.strip() for e in args.efficiency.split(",") if e.strip()]:
+        jobs = [(f"cell {env_name}/{mode}", run_cell, env_name, mode,
+                 args.highway_episodes if env_name == "highway" else args.episodes) for env_name in envs for mode in modes]
+        jobs += [(f"label efficiency {env_name}/mixed", run_efficiency, env_name, "mixed", args.efficiency_episodes)
+                 for env_name in efficiency]
+        for what, run, env_name, mode, episodes in jobs:
             t0 = time.time()
-            run_efficiency(env_name, "mixed", args.efficiency_episodes, args.seed, work, progress=not args.quiet)
-            print(f"{env_name} label efficiency: {time.time() - t0:.0f} s", flush=True)
+            try:
+                run(env_name, mode, episodes, args.seed, work, progress=not args.quiet)
+            except KeyboardInterrupt:
+                print(f"dpf results: interrupted in {what} (seed {args.seed}): its unfinished work was discarded and no "
+                      "report written; rerun the command to redo it (finished intent models are reused)",
+                      file=sys.stderr)
+                return 130
+            print(f"{what}: {time.time() - t0:.0f} s", flush=True)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, CPU only"
-    path = write_report(work, Path(args.out), ["gridnav", "highway", "pong"], "dpf results", machine)
+    path, unreadable = write_report(work, out, ["gridnav", "highway", "pong"], "dpf results", machine)
+    for bad_file in unreadable:
+        print(f"dpf results: left out {bad_file}: unreadable or incomplete; rerun that cell to redo it", file=sys.stderr)
     print(f"wrote {path}")
     return 0
 

@@ -4,27 +4,41 @@ For every environment and preset wish, the simulated user labels the shipped
 trajectories, an intent model is trained on those labels, and every strategy
 plays the same held-out episodes. A label-efficiency study trains intent
 models on 10, 25, 50, 100 and all trajectories with binary labels that are
-10 % wrong. Everything is cached under a work folder, keyed by its inputs, so
-a rerun only redoes what changed; ``dpf results`` writes the Markdown and the
-plots.
+10 % wrong. The trained models (intent models and, next to them, the
+retrained references) are entries of :mod:`dpf_gui.cache` under a work
+folder, keyed by all their inputs, so a rerun trains only what changed and
+never reuses unfinished work; the evaluations are played again on every run
+(the measurement always comes from the code at hand) and each cell's latest
+one is kept as ``eval.json`` for the report. ``dpf results`` writes the
+Markdown and the plots.
 """
 
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
+from dpf_gui import __version__
+from dpf_gui.cache import CacheEntry, digest, read_json
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_spec
+from dpf_gui.errors import UserError
 from dpf_gui.evaluate import evaluate
+from dpf_gui.fileio import write_atomic, write_json_atomic, write_text_atomic
+from dpf_gui.intent.train import IntentConfig, train_intent
 from dpf_gui.oracles import FeedbackNoise, label_dataset
-from dpf_gui.pipeline import build_agents, fusion_params, load_task_agent, task_region_features
+from dpf_gui.pipeline import (
+    build_agents,
+    fusion_params,
+    load_task_agent,
+    task_region_features,
+)
 from dpf_gui.wish import make_wish
 
 MODES = ("avoid", "prefer", "mixed")
@@ -41,18 +55,22 @@ EFFICIENCY_NOISE = FeedbackNoise(binary=True, flip=0.1)
 NOTES_MARKER = "<!-- notes: everything below is kept when the report is regenerated -->"
 
 
-def _intent(data: TrajectoryDataset, labels: Labels, directory: Path, seed: int, progress: bool) -> Path:
-    """Train (or reuse) the intent model for these labels."""
-    from dpf_gui.intent.train import train_intent
+INTENT_CONFIG = IntentConfig()  # the defaults a user gets (tests swap in a tiny one)
 
-    stamp = directory / "labels.json"
-    key = {"fingerprint": data.fingerprint(), "scores": float(np.nansum(labels.scores[labels.labelled])),
-           "count": labels.count, "meta": labels.meta, "seed": seed}
-    if (directory / "model.json").is_file() and stamp.is_file() and json.loads(stamp.read_text()) == json.loads(json.dumps(key, default=str)):
-        return directory
-    train_intent(data, labels, seed, out_dir=directory, progress=progress)
-    stamp.write_text(json.dumps(key, default=str))
-    return directory
+
+def _intent(data: TrajectoryDataset, labels: Labels, folder: Path, name: str, seed: int, progress: bool) -> Path:
+    """The intent model for these labels: a cache entry keyed by everything its training reads.
+
+    Training that ends early (Ctrl-C, ``interrupted``) raises KeyboardInterrupt, so nothing of it is kept."""
+    key = {"data": data.fingerprint(), "seed": seed, "config": INTENT_CONFIG.to_dict(), "label_meta": labels.meta,
+           "labels": digest(labels.scores, labels.labelled, labels.true_scores, labels.marks, labels.lengths),
+           "dpf_gui": __version__}
+    entry = CacheEntry(folder, f"{name}-seed{seed}", key)
+    if not entry.done():
+        with entry.build() as tmp:
+            if train_intent(data, labels, seed, out_dir=tmp, config=INTENT_CONFIG, progress=progress).interrupted:
+                raise KeyboardInterrupt
+    return entry.path
 
 
 def cell_wish(env_name: str, task, mode: str):
@@ -71,7 +89,7 @@ def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, str
     wish = cell_wish(env_name, task, mode)
     labels = label_dataset(data, wish, FeedbackNoise(), seed)
     cell = work / env_name / mode
-    intent_dir = _intent(data, labels, cell / "intent", seed, progress)
+    intent_dir = _intent(data, labels, cell, "intent", seed, progress)
     t_train = time.time() - t0
     agents = build_agents(task, list(strategies), intent_dir=intent_dir, seed=seed, progress=progress)
     if "dynamic" in strategies:
@@ -80,8 +98,8 @@ def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, str
     out = result.to_json()
     out.update(mode=mode, wish=wish.describe(), train_s=round(t_train, 1), total_s=round(time.time() - t0, 1),
                fusion=fusion_params(task).to_dict(),
-               fit=json.loads((intent_dir / "model.json").read_text()).get("metrics", {}).get("held_out"))
-    (cell / "eval.json").write_text(json.dumps(out, indent=2))
+               fit=(read_json(intent_dir / "model.json") or {}).get("metrics", {}).get("held_out"))
+    write_json_atomic(cell / "eval.json", out)
     return out
 
 
@@ -100,8 +118,8 @@ def run_efficiency(env_name: str, mode: str, episodes: int, seed: int, work: Pat
                         marks=full.marks, lengths=full.lengths, meta=dict(full.meta, subset=n))
         row: dict[str, Any] = {"labelled": n}
         try:
-            intent_dir = _intent(data, labels, work / env_name / f"efficiency-{mode}" / f"n{n}", seed, progress)
-        except Exception as exc:  # too few informative labels is a finding, not a crash
+            intent_dir = _intent(data, labels, work / env_name / f"efficiency-{mode}", f"n{n}", seed, progress)
+        except UserError as exc:  # too few informative labels is a finding, not a crash
             row["error"] = str(exc)
             rows.append(row)
             continue
@@ -111,7 +129,7 @@ def run_efficiency(env_name: str, mode: str, episodes: int, seed: int, work: Pat
         rows.append(row)
     out = {"env": env_name, "mode": mode, "noise": asdict(EFFICIENCY_NOISE), "episodes": episodes, "rows": rows,
            "total_s": round(time.time() - t0, 1)}
-    (work / env_name / f"efficiency-{mode}.json").write_text(json.dumps(out, indent=2))
+    write_json_atomic(work / env_name / f"efficiency-{mode}.json", out)
     return out
 
 
@@ -138,6 +156,11 @@ def _fusion_text(params: dict[str, Any] | None) -> str:
     return ", ".join(f"{k} {v:g}" for k, v in params.items() if k != "sample")
 
 
+def _number(value: Any) -> float:
+    """A metric as a float; NaN when missing or undefined (JSON null, e.g. the correlation of constant scores)."""
+    return float("nan") if value is None else float(value)
+
+
 def _cell_text(row: dict[str, Any], metric: str) -> str:
     if metric not in row:
         return "-"
@@ -145,25 +168,67 @@ def _cell_text(row: dict[str, Any], metric: str) -> str:
     return f"{m['mean']:.2f} [{m['ci95'][0]:.2f}, {m['ci95'][1]:.2f}]"
 
 
-def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, machine: str) -> Path:
-    """docs/RESULTS.md and its plots from the cached cells."""
+def _is_cell(obj: Any) -> bool:
+    """Whether a parsed eval.json holds what the report reads."""
+    return (isinstance(obj, dict) and isinstance(obj.get("wish"), dict) and "episodes" in obj and "seed" in obj
+            and isinstance(obj.get("strategies"), dict)
+            and all(isinstance(obj["strategies"].get(s), dict) for s in ("task", "dynamic")))
+
+
+def _is_efficiency(obj: Any) -> bool:
+    """Whether a parsed efficiency-*.json holds what the report reads."""
+    return isinstance(obj, dict) and all(k in obj for k in ("env", "mode", "episodes", "total_s")) \
+        and isinstance(obj.get("rows"), list)
+
+
+def read_results(work: Path, envs: Sequence[str]) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], list[Path]]:
+    """The latest evaluation of every cell and efficiency study under ``work``, and the files left out
+    because they do not parse or lack what the report reads (a rerun of that cell rewrites them)."""
+    grid: dict[str, dict[str, Any]] = {env_name: {} for env_name in envs}
+    eff: list[dict[str, Any]] = []
+    unreadable: list[Path] = []
+    for env_name in envs:
+        for mode in MODES + (CUSTOM,):
+            path = work / env_name / mode / "eval.json"
+            if path.is_file():
+                cell = read_json(path)
+                if _is_cell(cell):
+                    grid[env_name][mode] = cell
+                else:
+                    unreadable.append(path)
+    for path in sorted(work.glob("*/efficiency-*.json")):
+        study = read_json(path)
+        if _is_efficiency(study):
+            eff.append(study)
+        else:
+            unreadable.append(path)
+    return grid, eff, unreadable
+
+
+def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, machine: str) -> tuple[Path, list[Path]]:
+    """docs/RESULTS.md and its plots from the cached cells: ``(out_md, result files left out as unreadable)``.
+
+    Nothing is written when no cell is readable."""
+    grid, eff, unreadable = read_results(work, envs)
+    if not any(grid.values()):
+        raise UserError(f"no finished cell under {work} to report: run `dpf results` without --report-only first"
+                        + (f" ({len(unreadable)} unreadable result files)" if unreadable else ""))
     figdir = out_md.parent / "results"
     figdir.mkdir(parents=True, exist_ok=True)
-    grid = {env_name: {mode: json.loads(path.read_text()) for mode in MODES + (CUSTOM,)
-                       if (path := work / env_name / mode / "eval.json").is_file()} for env_name in envs}
-    eff = [json.loads(path.read_text()) for path in sorted(work.glob("*/efficiency-*.json"))]
     runs = [c for cells in grid.values() for c in cells.values()] + eff
     total = sum(r.get("total_s", 0.0) for r in runs)
-    lines = ["# Results", "", f"Regenerate: `{command}` ({total / 60:.0f} min of cell wall time on the machine below, summed "
-             "over the cells; two `dpf results --envs ...` processes side by side halve it). Labels, intent models "
-             "and retrained references are cached under `runs/results/` (`--work`); delete it to redo everything, or "
-             "pass `--envs` / `--modes` to redo part of the grid.", "", f"Machine: {machine}.", "",
-             "Every cell: the simulated user labels the shipped agent's trajectories with the preset wish (no noise), "
+    lines = ["# Results", "", (f"Regenerate: `{command}` ({total / 60:.0f} min of cell wall time on the machine below, summed "
+             "over the cells; two `dpf results --envs ...` processes side by side halve it). Intent models and "
+             "retrained references are cached under `runs/results/` (`--work`), each keyed by all its inputs (seed "
+             "included) and reused only when complete and intact (interrupted or damaged work is redone); the "
+             "evaluations are played again on every run. Delete the folder to retrain everything, or pass `--envs` / "
+             "`--modes` to redo part of the grid."), "", f"Machine: {machine}.", "",
+             ("Every cell: the simulated user labels the shipped agent's trajectories with the preset wish (no noise), "
              "an intent model is trained on those labels with the default settings (seed 0), and each strategy plays "
              "the same held-out episodes with the fusion parameters stored with the task agent (listed per cell, in "
              "normalised units: see `dpf_gui/fusion.py`). The `custom` cells use a wish that is no preset, written as "
              "a user would. `dynamic-markov` is dynamic fusion with the authors' history-free intent query. "
-             "Intervals are 95 %.", ""]
+             "Intervals are 95 %."), ""]
     metrics = ("task_success", "task_return", "length", "prefer_fraction", "avoid_fraction", "fusion_weight")
     claims = []
     for env_name, cells in grid.items():
@@ -174,10 +239,10 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
             fit = cell.get("fit") or {}
             wish = "; ".join(f"{k} {' | '.join(v)}" for k, v in cell["wish"].items() if v)
             lines += [f"### {env_name} / {mode}: {wish}", "",
-                      f"{cell['episodes']} held-out episodes (seed {cell['seed']}); intent held-out fit: corr "
-                      f"{fit.get('corr', float('nan')):.3f}, sign accuracy {fit.get('sign_acc', float('nan')):.3f}; "
+                      (f"{cell['episodes']} held-out episodes (seed {cell['seed']}); intent held-out fit: corr "
+                      f"{_number(fit.get('corr')):.3f}, sign accuracy {_number(fit.get('sign_acc')):.3f}; "
                       f"cell wall time {cell.get('total_s', 0):.0f} s (intent training {cell.get('train_s', 0):.0f} s); "
-                      f"fusion: {_fusion_text(cell.get('fusion'))}.", "",
+                      f"fusion: {_fusion_text(cell.get('fusion'))}."), "",
                       "| strategy | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
             for name, row in cell["strategies"].items():
                 lines.append(f"| {name} | " + " | ".join(_cell_text(row, m) for m in metrics) + " |")
@@ -186,17 +251,17 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
         _plot_env(env_name, cells, figdir / f"{env_name}_tradeoff.png")
         lines += [f"![{env_name}: task success vs alignment](results/{env_name}_tradeoff.png)", ""]
     lines += ["## The claim, cell by cell", "",
-              "dynamic fusion keeps >= 90 % of the task agent's success; preferred fraction >= 2x the task agent's "
-              "(or +0.30); avoided fraction <= half the task agent's.", "",
+              ("dynamic fusion keeps >= 90 % of the task agent's success; preferred fraction >= 2x the task agent's "
+              "(or +0.30); avoided fraction <= half the task agent's."), "",
               "| environment | wish | keeps the task | prefer | avoid |", "|---|---|---|---|---|"]
     for env_name, mode, c in claims:
-        def yn(key):
+        def yn(key, c=c):
             return "-" if key not in c else ("yes" if c[key] else "**no**")
         lines.append(f"| {env_name} | {mode} | {yn('keeps_task')} | {yn('prefer')} | {yn('avoid')} |")
     lines.append("")
     if eff:
-        lines += ["## Label efficiency", "", f"Dynamic fusion with intent models trained on the first N of a seeded "
-                  f"shuffle of the trajectories, binary labels with 10 % flipped.", ""]
+        lines += ["## Label efficiency", "", ("Dynamic fusion with intent models trained on the first N of a seeded "
+                  "shuffle of the trajectories, binary labels with 10 % flipped."), ""]
         for e in eff:
             lines += [f"### {e['env']} / {e['mode']} ({e['episodes']} episodes per point, {e['total_s']:.0f} s)", "",
                       "| labelled | task_success | prefer_fraction | avoid_fraction |", "|---|---|---|---|"]
@@ -209,11 +274,10 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
             _plot_efficiency(e, figdir / f"{e['env']}_efficiency_{e['mode']}.png")
             lines += [f"![label efficiency {e['env']}](results/{e['env']}_efficiency_{e['mode']}.png)", ""]
     lines += [f"Total wall time of the cached runs: {total / 60:.0f} min.", ""]
-    notes = ""
-    if out_md.is_file() and NOTES_MARKER in out_md.read_text():
-        notes = out_md.read_text().split(NOTES_MARKER, 1)[1]  # hand-written analysis survives regeneration
-    out_md.write_text("\n".join(lines) + "\n" + NOTES_MARKER + notes)
-    return out_md
+    old = out_md.read_text(encoding="utf-8") if out_md.is_file() else ""
+    notes = old.split(NOTES_MARKER, 1)[1] if NOTES_MARKER in old else ""  # hand-written analysis survives
+    write_text_atomic(out_md, "\n".join(lines) + "\n" + NOTES_MARKER + notes)
+    return out_md, unreadable
 
 
 def _plot_env(env_name: str, cells: dict[str, Any], path: Path) -> None:
@@ -234,7 +298,7 @@ def _plot_env(env_name: str, cells: dict[str, Any], path: Path) -> None:
         ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
 
 
 def _plot_efficiency(e: dict[str, Any], path: Path) -> None:
@@ -255,4 +319,4 @@ def _plot_efficiency(e: dict[str, Any], path: Path) -> None:
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))

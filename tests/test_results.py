@@ -1,10 +1,19 @@
-"""The results report: the claim check, the custom wishes and the Markdown written from cached cells."""
+"""The results report (the claim check, the custom wishes, the Markdown written from cached cells) and the\nrules of its cache: interrupted or damaged work is redone, seeds never share a model, user mistakes are one line."""
 
+import functools
 import json
 
 import pytest
 
+from dpf_gui import results
+from dpf_gui.agents import retrain
+from dpf_gui.cache import read_json
+from dpf_gui.cli import main
+from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import ENV_NAMES, env_spec
+from dpf_gui.intent.train import IntentConfig
+from dpf_gui.oracles import FeedbackNoise, label_dataset
+from dpf_gui.pipeline import load_task_agent
 from dpf_gui.results import CUSTOM_WISHES, NOTES_MARKER, claim_check, write_report
 from dpf_gui.wish import make_wish
 
@@ -54,3 +63,119 @@ def test_report_is_written_from_the_cache_and_keeps_the_notes(tmp_path):
     assert text.count(NOTES_MARKER) == 1 and text.endswith("hand-written analysis\n")
     assert "old report" not in text and "{total}" not in text
     assert (out.parent / "results" / "gridnav_tradeoff.png").is_file()
+
+
+# --- the cache of `dpf results`: interrupted or damaged work is redone, seeds never share -------------------
+@pytest.fixture
+def tiny_cells(monkeypatch):
+    """Cells cheap enough for a test (one short intent epoch, a few retraining steps); returns the seeds
+    of every intent training started."""
+    monkeypatch.setattr(results, "INTENT_CONFIG", IntentConfig(max_epochs=1, max_train_per_epoch=64))
+    monkeypatch.setattr(retrain, "RetrainConfig", functools.partial(retrain.RetrainConfig, gradient_steps=10))
+    started = []
+    train = results.train_intent
+
+    def counted(data, labels, seed, **kwargs):
+        started.append(seed)
+        return train(data, labels, seed, **kwargs)
+
+    monkeypatch.setattr(results, "train_intent", counted)
+    return started
+
+
+def _stop_at_once(monkeypatch):
+    """Intent training as after Ctrl-C: it returns early with ``interrupted`` set (and saves what it has)."""
+    train = results.train_intent
+    monkeypatch.setattr(results, "train_intent", lambda *a, **k: train(*a, **k, should_stop=lambda: True))
+    return train
+
+
+def test_an_interrupted_cell_exits_130_names_the_cell_and_the_next_run_redoes_it(tmp_path, monkeypatch, capsys,
+                                                                                   tiny_cells):
+    work, out = tmp_path / "work", tmp_path / "RESULTS.md"
+    argv = ["results", "--envs", "gridnav", "--modes", "mixed", "--episodes", "2", "--efficiency", "",
+            "--work", str(work), "--out", str(out), "--quiet"]
+    train = _stop_at_once(monkeypatch)
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert "interrupted in cell gridnav/mixed" in err and "Traceback" not in err
+    cell = work / "gridnav" / "mixed"
+    assert list(cell.iterdir()) == []  # no half-trained model, no stamp, no leftover to reuse
+    assert not out.exists()
+    (cell / "eval.json").write_text('{"env": "gridnav", "strateg')  # what a kill mid-write once left behind
+
+    monkeypatch.setattr(results, "train_intent", train)
+    assert main(argv) == 0
+    assert tiny_cells == [0, 0]  # trained again, not reused
+    (intent_dir,) = cell.glob("intent-seed0-*")
+    assert read_json(intent_dir / "model.json")["metrics"]["interrupted"] is False
+    assert read_json(cell / "eval.json")["seed"] == 0  # the truncated one was redone
+    assert "### gridnav / mixed" in out.read_text()
+    assert main(argv) == 0 and tiny_cells == [0, 0]  # complete work is reused
+
+    stamp = intent_dir / "stamp.json"
+    stamp.write_text(stamp.read_text()[:30])
+    assert main(argv) == 0 and tiny_cells == [0, 0, 0]  # a truncated stamp: redone, no crash
+    assert read_json(stamp) is not None
+
+
+def test_seeds_never_share_an_intent_model(tmp_path, monkeypatch, tiny_cells):
+    task = load_task_agent("gridnav")
+    data = TrajectoryDataset.load(task.dataset_path, expect_env="gridnav")
+    wish = results.cell_wish("gridnav", task, "mixed")
+    labels = {seed: label_dataset(data, wish, FeedbackNoise(), seed) for seed in (0, 1)}
+    seed1 = results._intent(data, labels[1], tmp_path, "intent", 1, progress=False)
+    train = _stop_at_once(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):  # the run is stopped while seed 0 trains
+        results._intent(data, labels[0], tmp_path, "intent", 0, progress=False)
+    monkeypatch.setattr(results, "train_intent", train)
+    seed0 = results._intent(data, labels[0], tmp_path, "intent", 0, progress=False)
+    assert seed0 != seed1 and tiny_cells == [1, 0, 0]  # seed 1's model was not handed to seed 0
+    assert read_json(seed0 / "model.json")["seed"] == 0 and read_json(seed1 / "model.json")["seed"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([seed0.name, seed1.name])
+
+
+def _results(capsys, *argv):
+    code = main(["results", *argv])
+    return code, capsys.readouterr().err
+
+
+def test_report_only_without_results_is_one_line_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "RESULTS.md"
+    a_file, empty = tmp_path / "work.txt", tmp_path / "empty"
+    a_file.write_text("not a folder")
+    empty.mkdir()
+    for work in (a_file, tmp_path / "missing", empty):
+        code, err = _results(capsys, "--report-only", "--work", str(work), "--out", str(out))
+        assert code == 2 and len(err.strip().splitlines()) == 1 and str(work) in err, err
+        assert not out.exists() and not (tmp_path / "results").exists()
+    assert _results(capsys, "--work", str(a_file), "--out", str(out))[0] == 2  # also before running any cell
+
+
+def test_out_is_regenerated_only_when_it_is_a_report_this_command_wrote(tmp_path, capsys):
+    work, out = tmp_path / "work", tmp_path / "RESULTS.md"
+    (work / "gridnav" / "mixed").mkdir(parents=True)
+    (work / "gridnav" / "mixed" / "eval.json").write_text(json.dumps(_cell(1.0, 0.95, 0.0, 0.5, 0.4, 0.0)))
+    out.write_text("a file of mine\n")
+    code, err = _results(capsys, "--report-only", "--work", str(work), "--out", str(out))
+    assert code == 2 and "--force" in err and len(err.strip().splitlines()) == 1
+    assert out.read_text() == "a file of mine\n"
+    assert _results(capsys, "--report-only", "--work", str(work), "--out", str(out), "--force")[0] == 0
+    assert NOTES_MARKER in out.read_text() and "a file of mine" not in out.read_text()
+    out.write_text(out.read_text() + "\nmy analysis\n")
+    assert _results(capsys, "--report-only", "--work", str(work), "--out", str(out))[0] == 0  # the normal use
+    assert out.read_text().endswith("my analysis\n") and "### gridnav / mixed" in out.read_text()
+
+
+def test_a_damaged_result_file_is_left_out_of_the_report_and_named(tmp_path, capsys):
+    work, out = tmp_path / "work", tmp_path / "RESULTS.md"
+    for mode in ("mixed", "custom"):
+        (work / "gridnav" / mode).mkdir(parents=True)
+        (work / "gridnav" / mode / "eval.json").write_text(json.dumps(_cell(1.0, 0.95, 0.0, 0.5, 0.4, 0.0)))
+    (work / "gridnav" / "custom" / "eval.json").write_text('{"env": "gridnav", "strat')
+    (work / "gridnav" / "efficiency-mixed.json").write_text('{"rows": [')
+    code, err = _results(capsys, "--report-only", "--work", str(work), "--out", str(out))
+    assert code == 0 and "Traceback" not in err
+    assert "custom" in err and "efficiency-mixed.json" in err
+    text = out.read_text()
+    assert "### gridnav / mixed" in text and "### gridnav / custom" not in text
