@@ -6,17 +6,26 @@ Strategies (selectable by name):
 * ``intent``: greedy on the intent rewards r_t(a) (the paper's "RUDDER" row).
 * ``static``: greedy on the geometric mean of the task and intent Boltzmann
   policies, fixed intent temperature ``T_static``.
-* ``dynamic``: the same with T_psi set every step from the intent reward
-  collected so far (METHOD.md section 6), with two measured changes
-  (docs/RESULTS.md): G_t = decay * G_{t-1} + max(0, advantage_t).
-  Only what the agent gained counts: with the paper's signed sum, a step where
-  the task overrules the intent pays G back, so an agent that alternates
-  between the two never warms the intent and is trapped (a custom gridnav
-  wish: 38 % goal reached, 100 % with the clipped sum). With ``decay`` < 1
-  the sum forgets old steps: on long episodes (Pong: 300-1000 decisions) the
-  plain sum passes c within a few dozen steps and dynamic fusion turns into
-  static fusion at T_max; a forgetting sum lets the intent return when the
-  agent has left the wish for a while.
+* ``dynamic``: the same with T_psi set every step from what the intent has
+  collected so far, G_t = decay * G_{t-1} + (this decision's share), METHOD.md
+  section 6. What a decision adds is ``FusionParams.collect``:
+
+  - ``advantage``: the paper's signed intent advantage of the action taken;
+  - ``gains``: its positive part only (the first wave's change: with the
+    signed sum an agent that alternates between intent and task never warms
+    up and is trapped);
+  - ``budget`` (default): the intent reward the step actually collected, in
+    the intent's reward units (one unit ~ one step inside a preferred
+    region), plus 1 whenever the fused action differs from the task agent's.
+    Why: counting *advantage* warms the temperature up by merely avoiding an
+    avoided region, so the intent lets go exactly where an avoid wish needs it
+    (the toll road re-entered after a few steps of detour); counting realised
+    reward never rewards avoidance, and counting overrides is the do-no-harm
+    budget that ends loops where the intent keeps vetoing the task agent's
+    way forward (measured on gridnav, docs/RESULTS.md).
+
+  With ``decay`` < 1 the sum forgets old steps, so on long episodes (Pong)
+  the intent returns after the agent has left the wish for a while.
 * ``retrain``: greedy on a task network fine-tuned offline with a blended
   reward (see :mod:`dpf_gui.agents.retrain`).
 
@@ -34,6 +43,7 @@ Every decision returns a :class:`Decision` with the diagnostics the app plots.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Mapping
@@ -46,9 +56,23 @@ STRATEGIES = ("task", "intent", "static", "dynamic", "retrain")
 FUSED = ("static", "dynamic")
 
 
+COLLECT = ("budget", "gains", "advantage")
+
+
 @dataclass(frozen=True)
 class FusionParams:
-    """Temperatures of the fusion; the defaults are measured in docs/RESULTS.md."""
+    """Temperatures of the fusion and how dynamic fusion counts what the intent collected.
+
+    ``collect`` (see the module docstring): ``budget`` (default) counts the
+    intent reward actually collected, in the intent's reward units, plus one
+    for every decision where the intent overruled the task agent; ``gains``
+    counts the positive part of the intent advantage (the first wave's rule);
+    ``advantage`` is the paper's signed sum of intent advantages.
+    ``normalise`` puts Q-values and intent rewards in units of their typical
+    differences between actions (False: raw values, as the paper).
+    ``confidence`` is how many ensemble standard deviations an intent
+    advantage must exceed before it counts (ensemble intents only).
+    """
 
     T_phi: float = 1.0  # task temperature (in units of q_scale)
     T_min: float = 0.3  # lower bound of the dynamic intent temperature
@@ -58,17 +82,29 @@ class FusionParams:
     T_static: float = 0.3  # intent temperature of static fusion
     decay: float = 1.0  # per-step forgetting factor of G_t: 1 is the paper's running sum (see dynamic fusion below)
     sample: bool = False  # sample from the fused policy instead of acting greedily
+    collect: str = "gains"  # what G_t counts: budget | gains | advantage (the paper)
+    confidence: float = 1.0  # ensemble intents: advantages shrink by this many standard deviations across members
+    normalise: bool = True  # False: raw Q-values and intent rewards (the paper's units)
 
     def __post_init__(self) -> None:
         for name in ("T_phi", "T_min", "T_max", "T_static"):
-            if not getattr(self, name) > 0:
-                raise UserError(f"fusion parameter {name} must be > 0, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise UserError(f"fusion parameter {name} must be > 0 (a finite number), got {value!r}")
+        for name in ("k", "c", "decay", "confidence"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value)):
+                raise UserError(f"fusion parameter {name} must be a finite number, got {value!r}")
         if self.T_min > self.T_max:
             raise UserError(f"fusion parameter T_min ({self.T_min}) must not exceed T_max ({self.T_max})")
         if not self.k >= 0:
             raise UserError(f"fusion parameter k must be >= 0, got {self.k}")
         if not 0 < self.decay <= 1:
             raise UserError(f"fusion parameter decay must be in (0, 1], got {self.decay}")
+        if not self.confidence >= 0:
+            raise UserError(f"fusion parameter confidence must be >= 0, got {self.confidence}")
+        if self.collect not in COLLECT:
+            raise UserError(f"fusion parameter collect must be one of {', '.join(COLLECT)}, got {self.collect!r}")
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> "FusionParams":
         if not overrides:
@@ -88,6 +124,13 @@ def intent_scale(sidecar: Mapping[str, Any] | None, markov: bool = False) -> flo
     sidecar = sidecar or {}
     spread = (sidecar.get("candidate_spread") or {}).get("markov" if markov else "history")
     value = spread or sidecar.get("reward_scale") or 1.0
+    return float(value) if value > 0 else 1.0
+
+
+def intent_unit(sidecar: Mapping[str, Any] | None) -> float:
+    """The intent reward of one step the model is sure about: dynamic fusion's unit of collected reward."""
+    sidecar = sidecar or {}
+    value = sidecar.get("reward_unit") or sidecar.get("reward_scale") or 1.0
     return float(value) if value > 0 else 1.0
 
 
@@ -164,7 +207,8 @@ class FusedAgent:
     """
 
     def __init__(self, task, strategy: str, params: FusionParams | None = None, intent=None,
-                 intent_scale: float = 1.0, markov: bool = False, retrain=None, seed: int = 0):
+                 intent_scale: float = 1.0, markov: bool = False, retrain=None, seed: int = 0,
+                 intent_unit: float = 1.0):
         if strategy not in STRATEGIES:
             raise UserError(f"unknown strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
         if strategy in ("intent", "static", "dynamic") and intent is None:
@@ -174,14 +218,15 @@ class FusedAgent:
         self.task = task
         self.strategy = strategy
         self.params = params or FusionParams()
-        self.q_scale = task_q_scale(task.sidecar)
-        self.intent_scale = float(intent_scale) if intent_scale and intent_scale > 0 else 1.0
+        self._q_scale = task_q_scale(task.sidecar)
+        self._intent_scale = float(intent_scale) if intent_scale and intent_scale > 0 else 1.0
+        self.intent_unit = float(intent_unit) if intent_unit and intent_unit > 0 else 1.0
         self.retrain = retrain
         self.stepper = None
         if intent is not None:
-            from dpf_gui.intent.stepper import IntentStepper
+            from dpf_gui.intent.registry import make_stepper
 
-            self.stepper = IntentStepper(intent, markov=markov)
+            self.stepper = make_stepper(intent, markov=markov, confidence=self.params.confidence)
         self._rng = np.random.default_rng(seed)
         self.reset()
 
@@ -195,6 +240,18 @@ class FusedAgent:
     def set_params(self, params: FusionParams) -> None:
         """Change temperatures mid-episode (the app's sliders act immediately)."""
         self.params = params
+        if self.stepper is not None and hasattr(self.stepper, "confidence"):
+            self.stepper.confidence = params.confidence
+
+    @property
+    def q_scale(self) -> float:
+        """The divisor of Q-values: the task agent's typical legal spread, or 1 in raw units."""
+        return self._q_scale if self.params.normalise else 1.0
+
+    @property
+    def intent_scale(self) -> float:
+        """The divisor of intent rewards: the intent's typical candidate spread, or 1 in raw units."""
+        return self._intent_scale if self.params.normalise else 1.0
 
     def decide(self, features: np.ndarray, legal: np.ndarray) -> Decision:
         legal = np.asarray(legal, dtype=bool)
@@ -206,9 +263,10 @@ class FusedAgent:
         if self.stepper is not None:
             scores = self.stepper.score_actions(features, legal)
             rewards = (scores - self.stepper.g_prev) / self.intent_scale
+        task_choice = _greedy(q, legal)
         if self.strategy == "task":
             fused = p_task
-            action = _greedy(q, legal)
+            action = task_choice
         elif self.strategy == "retrain":
             q_re = self.retrain.q_values(features)
             fused = softmax_legal(q_re / self.q_scale, legal, p.T_phi)
@@ -231,10 +289,19 @@ class FusedAgent:
             p_intent=p_intent, p_fused=fused, T_psi=T_psi, collected=self.collected, weight=weight, legal=legal,
         )
         if self.stepper is not None:
-            advantage = float(rewards[action] - rewards[legal].mean())
-            self.collected = p.decay * self.collected + max(advantage, 0.0)
+            self.collected = p.decay * self.collected + self._collected_now(rewards, legal, action, task_choice)
             self.stepper.advance(action)
         return decision
+
+    def _collected_now(self, rewards: np.ndarray, legal: np.ndarray, action: int, task_choice: int) -> float:
+        """What this decision adds to G_t (see ``FusionParams.collect``)."""
+        advantage = float(rewards[action] - rewards[legal].mean())
+        if self.params.collect == "advantage":
+            return advantage
+        if self.params.collect == "gains":
+            return max(advantage, 0.0)
+        gained = max(self.stepper.realized(action) / self.intent_unit, 0.0)
+        return gained + float(action != task_choice)
 
     def act(self, features: np.ndarray, legal: np.ndarray) -> int:
         return self.decide(features, legal).action

@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 
 from dpf_gui.agents.task_agent import TaskAgent
 from dpf_gui.errors import UserError
-from dpf_gui.fusion import FusedAgent, FusionParams, intent_scale
+from dpf_gui.fusion import FusedAgent, FusionParams, intent_scale, intent_unit
 from dpf_gui.paths import shipped_model
 
 
@@ -42,7 +42,7 @@ def build_agents(task: TaskAgent, strategies: Sequence[str], intent_dir: str | P
     if needs_intent and intent_dir is None:
         raise UserError(f"strategy {needs_intent[0]!r} needs an intent model: pass --intent DIR (train one with `dpf train-intent`)")
     if intent_dir is not None:
-        from dpf_gui.intent.train import load_intent
+        from dpf_gui.intent.registry import load_intent
 
         intent, sidecar = load_intent(intent_dir, expect_env=task.env_name)
     if "retrain" in strategies:
@@ -51,8 +51,9 @@ def build_agents(task: TaskAgent, strategies: Sequence[str], intent_dir: str | P
         retrain = load_or_retrain(task, intent_dir, progress=progress)
     params = fusion_params(task, overrides)
     scale = intent_scale(sidecar, markov)
+    unit = intent_unit(sidecar)
     return {
         name: FusedAgent(task, name, params, intent=intent if name != "task" else None, intent_scale=scale,
-                         markov=markov, retrain=retrain, seed=seed)
+                         markov=markov, retrain=retrain, seed=seed, intent_unit=unit)
         for name in strategies
     }

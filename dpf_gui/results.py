@@ -153,7 +153,8 @@ def claim_check(cell: dict[str, Any]) -> dict[str, Any]:
 def _fusion_text(params: dict[str, Any] | None) -> str:
     if not params:
         return "not recorded"
-    return ", ".join(f"{k} {v:g}" for k, v in params.items() if k != "sample")
+    return ", ".join(f"{k} {v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k} {v}"
+                     for k, v in params.items() if k != "sample")
 
 
 def _number(value: Any) -> float:

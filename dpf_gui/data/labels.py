@@ -33,6 +33,17 @@ class Labels:
     marks: np.ndarray  # (sum T,) int8, per-step marks (0 where unknown)
     lengths: np.ndarray  # (N,) int64, decisions per trajectory (to split ``marks``)
     meta: dict[str, Any] = field(default_factory=dict)
+    known: np.ndarray | None = None  # (sum T,) bool: steps whose mark was *given* (marked segments); None: scores only
+
+    def known_steps(self) -> np.ndarray | None:
+        """Per-step mask of marks given as feedback (a person's segments), or None when only scores were given.
+
+        A simulated user's ``marks`` are the truth behind its scores, not feedback: training must not read
+        them unless they are known steps.
+        """
+        if self.known is None:
+            return None
+        return np.asarray(self.known, dtype=bool)
 
     def __len__(self) -> int:
         return int(len(self.scores))
@@ -43,17 +54,17 @@ class Labels:
 
     def save(self, path: str | os.PathLike) -> Path:
         meta = dict(self.meta, format=FORMAT, format_version=FORMAT_VERSION, count=self.count, total=len(self))
-        return save_npz_atomic(
-            path,
-            {
-                "scores": self.scores,
-                "labelled": self.labelled,
-                "true_scores": self.true_scores,
-                "marks": self.marks,
-                "lengths": self.lengths,
-                "meta": np.array(json.dumps(meta, sort_keys=True)),
-            },
-        )
+        arrays = {
+            "scores": self.scores,
+            "labelled": self.labelled,
+            "true_scores": self.true_scores,
+            "marks": self.marks,
+            "lengths": self.lengths,
+            "meta": np.array(json.dumps(meta, sort_keys=True)),
+        }
+        if self.known is not None:
+            arrays["known"] = np.asarray(self.known, dtype=bool)
+        return save_npz_atomic(path, arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Labels":
@@ -61,7 +72,8 @@ class Labels:
         missing = [k for k in ("scores", "labelled", "true_scores", "marks", "lengths") if k not in arrays]
         if missing:
             raise UserError(f"{path}: not a dpf label file (missing {', '.join(missing)})")
-        return cls(meta=meta, **{k: arrays[k] for k in ("scores", "labelled", "true_scores", "marks", "lengths")})
+        known = arrays.get("known")
+        return cls(meta=meta, known=known, **{k: arrays[k] for k in ("scores", "labelled", "true_scores", "marks", "lengths")})
 
     def check_matches(self, dataset: TrajectoryDataset, where: str = "labels") -> None:
         """Refuse labels that were given to other trajectories."""

@@ -85,6 +85,12 @@ class IntentStepper:
         """``r_t(a) = g_t(a) - g_{t-1}`` for every action a (A,), in score units; ``-inf`` where not legal."""
         return self.score_actions(features, legal) - self._g_prev
 
+    def realized(self, action: int) -> float:
+        """``r_t`` of ``action`` among the candidates just scored (score units): the intent reward it collects."""
+        if self._cand is None:
+            return 0.0
+        return float(self._cand[1][int(action)] - self._g_prev)
+
     def advance(self, action: int, features: np.ndarray | None = None) -> float:
         """Commit the action taken at this decision; return its ``r_t``.
 

@@ -1,0 +1,546 @@
+"""The additive intent model: what a person's wish is worth per step, learnt from few marks.
+
+Why not only the paper's LSTM. A person gives 10-30 marks. An LSTM that reads
+whole trajectories has one target per trajectory to learn from and must find
+out for itself which steps caused the score; with 25 marks it learns little
+(docs/RESULTS.md, few labels). Our wishes are about *where the agent goes*, so
+the score of a trajectory is, to a good approximation, a sum over the states
+it visits. That structure is built in here, in two stages:
+
+1. **Utility** ``u(s')``: the mark a step earns by the state ``s'`` it leads
+   to. An ensemble of small MLPs reads the state's features *and* its region
+   features (the vocabulary the person's wish is written in: one-hot lanes,
+   cells, terrain; binned speeds and heights), and is fitted so that
+   ``sum_t u(s_{t+1})`` matches each labelled trajectory's score (Christiano
+   et al. 2017; T-REX). Each member sees a bootstrap resample of the labelled
+   trajectories, and every member is pulled towards ``u = 0`` on stored states
+   nobody labelled ("a wish is about a region; elsewhere, nothing"). Marked
+   segments, where the feedback has them, add a per-step target.
+
+2. **Intent value** ``Q_u(s, a)``: the wish outcome of taking ``a`` in ``s``.
+   One-step utilities make a myopic intent: it vetoes the step into the toll
+   road but cannot see the detour, and the fused agent walks back and forth at
+   the toll's edge (measured on gridnav). So every member's utility is turned
+   into a value by fitted Q iteration on *all* stored transitions (labelled or
+   not: no new interaction, no change to the task agent), discount
+   ``1 - 1/horizon``. A second head predicts the immediate ``u`` of the next
+   state, which dynamic fusion counts as reward collected.
+
+At decision time only ``Q_u`` is needed: one MLP call for all candidate actions
+and all members. The members' disagreement is the model's uncertainty: fusion
+shrinks each candidate's advantage by it (:meth:`AdditiveIntent.rewards`), so
+an intent that knows little leaves the task agent's choice alone.
+
+Units. Scores are divided by ``score_scale`` (their RMS about zero, as for the
+LSTM) for training; ``rewards`` and ``immediate`` return score units.
+``reward_unit`` (sidecar) is the typical immediate reward of a step the model
+is sure about (99th percentile of ``|u|`` over the stored states): dynamic
+fusion counts collected reward in these units ("steps in the preferred
+region"). ``candidate_spread`` is the RMS advantage between legal candidates,
+as for the LSTM.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+from tqdm.auto import tqdm
+
+from dpf_gui.data.labels import Labels
+from dpf_gui.data.trajectories import TrajectoryDataset
+from dpf_gui.envs.base import RegionFeature
+from dpf_gui.errors import UserError
+
+NAME = "additive"
+BINS = 10  # bins of a continuous region feature in the region code
+MAX_ONE_HOT = 32  # an int region feature with at most this many values is one-hot coded
+
+
+@dataclass
+class AdditiveConfig:
+    """Every knob of :func:`train_additive`; the defaults are measured in docs/RESULTS.md."""
+
+    members: int = 8  # ensemble size (bootstrap resamples of the labelled trajectories)
+    hidden: int = 64  # width of both MLPs (two hidden layers)
+    utility_steps: int = 400  # full-batch Adam steps fitting u
+    utility_lr: float = 3e-3
+    neutral_weight: float = 0.1  # pull of u towards 0 on labelled and unlabelled stored states
+    weight_decay: float = 1e-4  # L2 on the utility's weights
+    segment_weight: float = 1.0  # per-step loss on marked segments (where the labels have them)
+    neutral_samples: int = 4000  # stored states used for the pull towards 0
+    horizon: float = 10.0  # decisions the intent value looks ahead: discount 1 - 1/horizon
+    value_steps: int = 3000  # minibatch steps of fitted Q iteration
+    value_lr: float = 1e-3
+    batch_size: int = 512
+    target_tau: float = 0.01  # Polyak rate of the target network
+    max_transitions: int = 100_000  # stored transitions used for the value (seeded subsample)
+    min_labelled: int = 4  # fewer labelled trajectories: refuse
+    threads: int | None = 1  # torch threads while training (restored after)
+
+    def __post_init__(self) -> None:
+        positive_ints = ("members", "hidden", "utility_steps", "value_steps", "batch_size", "max_transitions",
+                         "neutral_samples", "min_labelled")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise UserError(f"additive intent config {name} must be a whole number >= 1, got {value!r}")
+        for name in ("utility_lr", "value_lr", "horizon", "target_tau"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise UserError(f"additive intent config {name} must be a finite number > 0, got {value!r}")
+        for name in ("neutral_weight", "weight_decay", "segment_weight"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise UserError(f"additive intent config {name} must be a finite number >= 0, got {value!r}")
+        if self.horizon < 1:
+            raise UserError(f"additive intent config horizon must be >= 1 (decisions), got {self.horizon!r}")
+        if self.target_tau > 1:
+            raise UserError(f"additive intent config target_tau must be in (0, 1], got {self.target_tau!r}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise UserError(f"additive intent config threads must be a whole number >= 1, got {self.threads!r}")
+
+    @property
+    def gamma(self) -> float:
+        return 1.0 - 1.0 / float(self.horizon)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AdditiveConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+# ---------------------------------------------------------------------------
+# building blocks
+# ---------------------------------------------------------------------------
+class EnsembleMLP(nn.Module):
+    """``members`` independent MLPs evaluated in one batched call: (N, in) -> (members, N, out)."""
+
+    def __init__(self, members: int, n_in: int, n_out: int, hidden: int, zero_last: bool):
+        super().__init__()
+        dims = [n_in, hidden, hidden, n_out]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for k, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+            w = torch.empty(members, a, b)
+            bound = 1.0 / math.sqrt(a)  # torch.nn.Linear's default initialisation
+            nn.init.uniform_(w, -bound, bound)
+            if zero_last and k == len(dims) - 2:
+                w.zero_()  # an untrained utility says "neutral" everywhere
+            self.weights.append(nn.Parameter(w))
+            self.biases.append(nn.Parameter(torch.zeros(members, 1, b)))
+
+    @property
+    def members(self) -> int:
+        return int(self.weights[0].shape[0])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.unsqueeze(0).expand(self.members, *x.shape)
+        last = len(self.weights) - 1
+        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w)
+            if k < last:
+                h = torch.relu(h)
+        return h
+
+    def l2(self) -> torch.Tensor:
+        """Sum of squared weights per member: (members,)."""
+        return sum((w ** 2).sum((1, 2)) for w in self.weights)
+
+
+def region_code_width(region_features: Sequence[RegionFeature]) -> int:
+    return sum(_code_columns(rf) for rf in region_features)
+
+
+def _code_columns(rf: RegionFeature) -> int:
+    if rf.kind == "category":
+        return len(rf.categories)
+    if _one_hot_int(rf):
+        return int(rf.high - rf.low) + 1
+    return BINS + 1
+
+
+def _one_hot_int(rf: RegionFeature) -> bool:
+    return rf.kind == "int" and rf.low is not None and rf.high is not None and rf.high - rf.low + 1 <= MAX_ONE_HOT
+
+
+def region_code(regions: np.ndarray, region_features: Sequence[RegionFeature]) -> np.ndarray:
+    """The region values of states (N, R) as the utility's input: one-hots, bins and scaled values.
+
+    Wishes are written as values and ranges of these features, so a one-hot
+    per value (ints, categories) or per tenth of the range (floats) lets a
+    small network express any single term exactly and conjunctions with one
+    hidden unit. NaN (a region value the environment could not give) codes as
+    all zeros.
+    """
+    regions = np.asarray(regions, dtype=np.float64)
+    cols = []
+    for j, rf in enumerate(region_features):
+        v = regions[:, j]
+        ok = np.isfinite(v)
+        if rf.kind == "category" or _one_hot_int(rf):
+            n = _code_columns(rf)
+            low = 0.0 if rf.kind == "category" else float(rf.low)
+            k = np.clip(np.where(ok, v - low, 0).round().astype(np.int64), 0, n - 1)
+            block = np.eye(n, dtype=np.float32)[k]
+            block[~ok] = 0
+            cols.append(block)
+        else:
+            lo = float(rf.low) if rf.low is not None else float(np.nanmin(v)) if ok.any() else 0.0
+            hi = float(rf.high) if rf.high is not None else float(np.nanmax(v)) if ok.any() else 1.0
+            span = max(hi - lo, 1e-9)
+            z = np.clip(np.where(ok, (v - lo) / span, 0.0), 0.0, 1.0)
+            k = np.minimum((z * BINS).astype(np.int64), BINS - 1)
+            block = np.eye(BINS, dtype=np.float32)[k]
+            block[~ok] = 0
+            cols.append(block)
+            cols.append(z.astype(np.float32)[:, None])
+    if not cols:
+        return np.zeros((len(regions), 0), np.float32)
+    return np.concatenate(cols, axis=1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class AdditiveArch:
+    """Everything needed to rebuild an :class:`AdditiveIntent` (stored in the sidecar)."""
+
+    n_features: int
+    n_actions: int
+    n_code: int  # width of the region code
+    members: int = 8
+    hidden: int = 64
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AdditiveArch":
+        return cls(**{k: int(d[k]) for k in ("n_features", "n_actions", "n_code", "members", "hidden")})
+
+
+class AdditiveIntent(nn.Module):
+    """Utility ensemble u(s') and intent-value ensemble Q_u(s, .), with their input standardisation."""
+
+    kind = NAME
+
+    def __init__(self, arch: AdditiveArch):
+        super().__init__()
+        self.arch = arch
+        f, a = arch.n_features, arch.n_actions
+        self.utility = EnsembleMLP(arch.members, f + arch.n_code, 1, arch.hidden, zero_last=True)
+        self.value = EnsembleMLP(arch.members, f, 2 * a, arch.hidden, zero_last=True)
+        self.register_buffer("feat_mean", torch.zeros(f))
+        self.register_buffer("feat_std", torch.ones(f))
+        self.register_buffer("score_scale", torch.ones(()))
+
+    def set_normalisation(self, feat_mean: np.ndarray, feat_std: np.ndarray, score_scale: float) -> None:
+        std = np.where(np.asarray(feat_std) > 1e-6, feat_std, 1.0)
+        self.feat_mean.copy_(torch.as_tensor(np.asarray(feat_mean), dtype=torch.float32))
+        self.feat_std.copy_(torch.as_tensor(std, dtype=torch.float32))
+        self.score_scale.fill_(float(score_scale))
+
+    def standardise(self, features: np.ndarray | torch.Tensor) -> torch.Tensor:
+        x = torch.as_tensor(np.asarray(features, dtype=np.float32))
+        return (x - self.feat_mean) / self.feat_std
+
+    @torch.no_grad()
+    def utilities(self, features: np.ndarray, code: np.ndarray) -> np.ndarray:
+        """u(s) of states (N, F) with region code (N, C): (members, N), normalised units."""
+        x = torch.cat([self.standardise(features), torch.as_tensor(code)], dim=1)
+        return self.utility(x)[..., 0].numpy()
+
+    @torch.no_grad()
+    def heads(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(immediate, value) of every action in states (N, F): each (members, N, A), score units."""
+        out = self.value(self.standardise(np.atleast_2d(features))) * self.score_scale
+        a = self.arch.n_actions
+        return out[..., :a].double().numpy(), out[..., a:].double().numpy()
+
+    def rewards(self, features: np.ndarray, legal: np.ndarray | None = None,
+                confidence: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Gated intent advantages (A,) and immediate rewards (A,) of one state, score units.
+
+        Each candidate's advantage over the legal mean is averaged over the
+        members and shrunk towards 0 by ``confidence`` times its standard
+        deviation across members (soft thresholding): where the members
+        disagree, the intent has no say. Illegal actions get ``-inf``.
+        """
+        immediate, value = self.heads(np.asarray(features, dtype=np.float32).reshape(1, -1))
+        q, r0 = value[:, 0], immediate[:, 0].mean(0)
+        legal = np.ones(q.shape[1], bool) if legal is None else np.asarray(legal, dtype=bool)
+        adv = q - q[:, legal].mean(1, keepdims=True)
+        mean, std = adv.mean(0), adv.std(0)
+        gated = np.sign(mean) * np.maximum(np.abs(mean) - float(confidence) * std, 0.0)
+        gated[~legal] = -np.inf
+        return gated, r0
+
+    @torch.no_grad()
+    def predict(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """g_t along one trajectory (T,), score units: the running sum of immediate rewards of the actions taken.
+
+        The same reading of a trajectory the LSTM gives (its predicted score after every prefix), so the
+        Annotate timeline and the Train tab's fit work for both kinds.
+        """
+        t = len(actions)
+        if t == 0:
+            return np.zeros(0, dtype=np.float32)
+        immediate, _ = self.heads(np.asarray(features[:t], dtype=np.float32))
+        r = immediate.mean(0)[np.arange(t), np.asarray(actions, dtype=np.int64)]
+        return np.cumsum(r).astype(np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "additive-ensemble", **self.arch.to_dict()}
+
+
+class AdditiveStepper:
+    """The intent's side of one episode for :class:`~dpf_gui.fusion.FusedAgent`: stateless per decision."""
+
+    def __init__(self, model: AdditiveIntent, confidence: float = 1.0):
+        self.model = model.eval()
+        self.confidence = float(confidence)
+        self.n_actions = model.arch.n_actions
+        self.reset()
+
+    def reset(self) -> None:
+        self._immediate: np.ndarray | None = None
+        self.t = 0
+
+    @property
+    def g_prev(self) -> float:
+        return 0.0
+
+    @property
+    def state(self) -> None:
+        return None
+
+    def rewards(self, features: np.ndarray, legal: np.ndarray | None = None) -> np.ndarray:
+        gated, self._immediate = self.model.rewards(features, legal, self.confidence)
+        return gated
+
+    def score_actions(self, features: np.ndarray, legal: np.ndarray | None = None) -> np.ndarray:
+        return self.rewards(features, legal)
+
+    def realized(self, action: int) -> float:
+        """Immediate intent reward of the action just scored (score units)."""
+        return 0.0 if self._immediate is None else float(self._immediate[int(action)])
+
+    def advance(self, action: int, features: np.ndarray | None = None) -> float:
+        r = self.realized(action)
+        self._immediate = None
+        self.t += 1
+        return r
+
+
+# ---------------------------------------------------------------------------
+# training
+# ---------------------------------------------------------------------------
+@dataclass
+class AdditiveFit:
+    """What :func:`fit_additive` made, before it is saved."""
+
+    model: AdditiveIntent
+    score_scale: float
+    reward_unit: float
+    candidate_spread: float
+    oob_pred: np.ndarray  # out-of-bag predicted score per labelled trajectory (NaN where in every bag)
+    labelled: np.ndarray  # dataset indices of the labelled trajectories
+    interrupted: bool
+    steps: int
+
+
+def fit_additive(dataset: TrajectoryDataset, labels: Labels, idx: np.ndarray, seed: int, cfg: AdditiveConfig,
+                 progress: bool = False, should_stop: Callable[[], bool] | None = None,
+                 on_stage: Callable[[str, float], None] | None = None) -> AdditiveFit:
+    """Fit utility and value ensembles on the labelled trajectories ``idx`` (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    feats = dataset.features.astype(np.float32)
+    region_features = dataset.region_features
+    code = region_code(dataset.regions, region_features)
+    n_a = int(dataset.legal.shape[1])
+    arch = AdditiveArch(n_features=feats.shape[1], n_actions=n_a, n_code=code.shape[1],
+                        members=cfg.members, hidden=cfg.hidden)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        model = AdditiveIntent(arch)
+    scores = np.asarray(labels.scores, dtype=np.float64)[idx]
+    score_scale = float(np.sqrt(np.mean(scores ** 2))) or 1.0
+    model.set_normalisation(feats.mean(0), feats.std(0), score_scale)
+    stop = should_stop or (lambda: False)
+    bags = _bootstrap_weights(len(idx), cfg.members, seed)
+    interrupted = _fit_utility(model, dataset, labels, idx, code, scores / score_scale, bags, cfg, rng, progress, stop)
+    if on_stage is not None:
+        on_stage("utility", 1.0)
+    steps = cfg.utility_steps
+    if not interrupted:
+        interrupted = _fit_value(model, dataset, code, cfg, rng, progress, stop, on_stage)
+        steps += cfg.value_steps
+    model.eval()
+    u_all = model.utilities(feats, code).mean(0) * score_scale
+    reward_unit = float(np.quantile(np.abs(u_all), 0.99)) if len(u_all) else 0.0
+    spread = _candidate_spread(model, dataset, rng)
+    oob = _out_of_bag(model, dataset, idx, code, score_scale, bags)
+    return AdditiveFit(model=model, score_scale=score_scale, reward_unit=reward_unit, candidate_spread=spread,
+                       oob_pred=oob, labelled=np.asarray(idx), interrupted=interrupted, steps=steps)
+
+
+def _bootstrap_weights(n: int, members: int, seed: int) -> np.ndarray:
+    """(members, n) multiplicities of a bootstrap resample per member (member 0 sees every trajectory once)."""
+    rng = np.random.default_rng([int(seed), 7])
+    w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(members)]).astype(np.float32)
+    w[0] = 1.0
+    return w
+
+
+def _next_states(dataset: TrajectoryDataset, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of the states each decision of ``idx`` led to, their trajectory number (0..len(idx)-1), their step rows."""
+    rows, owner, steps = [], [], []
+    for k, i in enumerate(idx):
+        s = dataset.state_slice(int(i))
+        n = int(dataset.lengths[i])
+        rows.append(np.arange(s.start + 1, s.start + 1 + n))
+        owner.append(np.full(n, k))
+        st = dataset.step_slice(int(i))
+        steps.append(np.arange(st.start, st.stop))
+    return np.concatenate(rows), np.concatenate(owner), np.concatenate(steps)
+
+
+def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labels, idx: np.ndarray,
+                 code: np.ndarray, y: np.ndarray, bags: np.ndarray, cfg: AdditiveConfig, rng: np.random.Generator,
+                 progress: bool, stop: Callable[[], bool]) -> bool:
+    rows, owner, step_rows = _next_states(dataset, idx)
+    feats = dataset.features
+    x = torch.cat([model.standardise(feats[rows]), torch.as_tensor(code[rows])], dim=1)
+    neutral = rng.choice(len(feats), size=min(cfg.neutral_samples, len(feats)), replace=False)
+    x_neutral = torch.cat([model.standardise(feats[neutral]), torch.as_tensor(code[neutral])], dim=1)
+    owner_t = torch.as_tensor(owner)
+    y_t = torch.as_tensor(y, dtype=torch.float32)
+    m = model.arch.members
+    w = torch.as_tensor(bags)
+    known = labels.known_steps()
+    seg = None
+    if known is not None and known[step_rows].any():
+        k = known[step_rows]
+        marks = np.asarray(labels.marks, dtype=np.float32)[step_rows] / float(model.score_scale)
+        seg = (torch.as_tensor(np.flatnonzero(k)), torch.as_tensor(marks[k]),
+               w[:, owner[k]])  # per-step targets carry their trajectory's bootstrap weight
+    opt = torch.optim.Adam(model.utility.parameters(), lr=cfg.utility_lr)
+    bar = tqdm(range(cfg.utility_steps), desc="intent utility", unit="step", disable=not progress, leave=False)
+    for _ in bar:
+        if stop():
+            return True
+        u = model.utility(x)[..., 0]  # (members, steps)
+        sums = torch.zeros(m, len(idx)).index_add_(1, owner_t, u)
+        loss = ((sums - y_t) ** 2 * w).sum(1) / w.sum(1)
+        loss = loss + cfg.neutral_weight * torch.cat([u, model.utility(x_neutral)[..., 0]], dim=1).pow(2).mean(1)
+        loss = loss + cfg.weight_decay * model.utility.l2()
+        if seg is not None:
+            pos, target, sw = seg
+            loss = loss + cfg.segment_weight * ((u[:, pos] - target) ** 2 * sw).sum(1) / sw.sum(1).clamp(min=1)
+        opt.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        opt.step()
+    return False
+
+
+def _transitions(dataset: TrajectoryDataset, limit: int, rng: np.random.Generator):
+    """Stored transitions (state row, action, next-state row, next is terminal), a seeded subsample of ``limit``."""
+    lengths = dataset.lengths.astype(np.int64)
+    starts = dataset._state_offsets[:-1]
+    n = int(lengths.sum())
+    traj = np.repeat(np.arange(len(lengths)), lengths)
+    t = np.arange(n) - np.repeat(dataset._step_offsets[:-1], lengths)
+    s_rows = starts[traj] + t
+    done = (t == lengths[traj] - 1) & np.asarray(dataset.terminated, dtype=bool)[traj]
+    actions = dataset.actions.astype(np.int64)
+    if n > limit:
+        pick = np.sort(rng.choice(n, size=limit, replace=False))
+        s_rows, actions, done = s_rows[pick], actions[pick], done[pick]
+    return s_rows, actions, s_rows + 1, done
+
+
+def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarray, cfg: AdditiveConfig,
+               rng: np.random.Generator, progress: bool, stop: Callable[[], bool],
+               on_stage: Callable[[str, float], None] | None) -> bool:
+    """Fitted Q iteration of every member's utility on the stored transitions (target network, Polyak)."""
+    s_rows, actions, n_rows, done = _transitions(dataset, cfg.max_transitions, rng)
+    feats = dataset.features
+    with torch.no_grad():
+        x_next = torch.cat([model.standardise(feats[n_rows]), torch.as_tensor(code[n_rows])], dim=1)
+        reward = model.utility(x_next)[..., 0]  # (members, R): normalised units
+    s = model.standardise(feats[s_rows])
+    s_next = model.standardise(feats[n_rows])
+    legal_next = torch.as_tensor(dataset.legal[n_rows])
+    a_t = torch.as_tensor(actions)
+    cont = torch.as_tensor(~done, dtype=torch.float32) * cfg.gamma
+    n_a = model.arch.n_actions
+    target = EnsembleMLP(model.arch.members, model.arch.n_features, 2 * n_a, model.arch.hidden, zero_last=True)
+    target.load_state_dict(model.value.state_dict())
+    opt = torch.optim.Adam(model.value.parameters(), lr=cfg.value_lr)
+    m = model.arch.members
+    bar = tqdm(range(cfg.value_steps), desc="intent value", unit="step", disable=not progress, leave=False)
+    for step in bar:
+        if stop():
+            return True
+        b = torch.as_tensor(rng.integers(0, len(s_rows), cfg.batch_size))
+        with torch.no_grad():
+            q_next = target(s_next[b])[..., n_a:].masked_fill(~legal_next[b].unsqueeze(0), -1e9).max(2).values
+            y = reward[:, b] + cont[b] * q_next
+        out = model.value(s[b])
+        pick = a_t[b].view(1, -1, 1).expand(m, -1, 1)
+        q = out[..., n_a:].gather(2, pick)[..., 0]
+        r0 = out[..., :n_a].gather(2, pick)[..., 0]
+        loss = ((q - y) ** 2).mean() + ((r0 - reward[:, b]) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for p, pt in zip(model.value.parameters(), target.parameters()):
+                pt.mul_(1 - cfg.target_tau).add_(cfg.target_tau * p)
+        if on_stage is not None and step % 200 == 0:
+            on_stage("value", step / cfg.value_steps)
+    return False
+
+
+def _candidate_spread(model: AdditiveIntent, dataset: TrajectoryDataset, rng: np.random.Generator,
+                      max_states: int = 5000) -> float:
+    """RMS over stored decision states of the gated advantages between legal candidates (score units)."""
+    rows = rng.choice(len(dataset.features), size=min(max_states, len(dataset.features)), replace=False)
+    legal = dataset.legal[rows]
+    several = legal.sum(1) > 1
+    rows, legal = rows[several], legal[several]
+    if not len(rows):
+        return 0.0
+    _, value = model.heads(dataset.features[rows])
+    lm = np.where(legal[None], value, np.nan)
+    adv = value - np.nanmean(lm, axis=2, keepdims=True)
+    mean, std = adv.mean(0), adv.std(0)
+    gated = np.sign(mean) * np.maximum(np.abs(mean) - std, 0.0)
+    gated = np.where(legal, gated, np.nan)
+    gated = gated - np.nanmean(gated, axis=1, keepdims=True)
+    return float(np.sqrt(np.nanmean(gated ** 2)))
+
+
+def _out_of_bag(model: AdditiveIntent, dataset: TrajectoryDataset, idx: np.ndarray, code: np.ndarray,
+                score_scale: float, bags: np.ndarray) -> np.ndarray:
+    """Per labelled trajectory: the mean predicted score over the members that did not train on it."""
+    rows, owner, _ = _next_states(dataset, idx)
+    u = model.utilities(dataset.features[rows], code[rows])
+    sums = np.zeros((u.shape[0], len(idx)))
+    np.add.at(sums.T, owner, u.T)
+    out = bags == 0
+    with np.errstate(invalid="ignore"):
+        pred = np.where(out.any(0), (sums * out).sum(0) / np.maximum(out.sum(0), 1), np.nan)
+    return pred * score_scale
+
+
+__all__ = ["AdditiveConfig", "AdditiveIntent", "AdditiveArch", "AdditiveStepper", "AdditiveFit", "fit_additive",
+           "region_code", "region_code_width", "NAME"]
