@@ -84,7 +84,8 @@ def test_help_from_a_fresh_process(argv, code):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "dpf_gui.cli", *argv], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "dpf_gui.cli", *argv], capture_output=True, text=True, timeout=60,
+                          check=False)
     assert proc.returncode == code, proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout.startswith("usage: dpf")
 
@@ -169,3 +170,4 @@ def test_evaluate_user_errors(capsys, argv, fragment):
 
     argv = [str(models_root() / a[len("models/"):]) if a.startswith("models/") else a for a in argv]
     assert_user_error(capsys, fragment, *argv)
+
