@@ -159,12 +159,12 @@ def check_against_env(directory: str | os.PathLike, meta: Mapping[str, Any], n_f
     spec = env_spec(name)
     feats = list((meta.get("observation") or {}).get("features") or [])
     if (feats and feats != list(spec.feature_names)) or n_features != spec.n_features:
-        raise UserError(f"checkpoint {directory}: its {n_features} observation features {feats or ''} differ from "
-                        f"{name}'s current {spec.n_features} {list(spec.feature_names)} (retrain it)")
+        raise UserError(f"checkpoint {directory}: its {n_features} observation features{f' {feats}' if feats else ''} "
+                        f"differ from {name}'s current {spec.n_features} {list(spec.feature_names)} (retrain it)")
     actions = list(meta.get("action_names") or [])
     if (actions and actions != list(spec.action_names)) or n_actions != spec.n_actions:
-        raise UserError(f"checkpoint {directory}: its {n_actions} actions {actions or ''} differ from "
-                        f"{name}'s {list(spec.action_names)}")
+        raise UserError(f"checkpoint {directory}: its {n_actions} actions{f' {actions}' if actions else ''} differ "
+                        f"from {name}'s {list(spec.action_names)}")
 
 
 def load_checkpoint(directory: str | os.PathLike, kind: str | Iterable[str] | None,

@@ -23,7 +23,6 @@ from dpf_gui.errors import UserError
 from dpf_gui.overrides import Allowed, check_fields
 from dpf_gui.wish import Wish
 
-
 #: largest noise a simulated user may add (scores are sums of at most a few thousand marks, kept as float32)
 SIGMA_MAX = 1e6
 

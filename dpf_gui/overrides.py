@@ -42,7 +42,8 @@ def parse_sets(items: Sequence[str]) -> dict[str, str]:
 
 def config_from_sets(cls: type, sets: Mapping[str, Any] | Sequence[str], what: str | None = None):
     """``cls()`` with ``sets`` (a mapping, or ``KEY=VALUE`` strings) applied, each value parsed to its
-    field's type (the config's own ``__post_init__`` checks the values). ``what`` names the config in messages (default: the class name)."""
+    field's type; the config's own ``__post_init__`` checks the values. ``what`` names the config in
+    messages (default: the class name)."""
     what = what or cls.__name__
     if not isinstance(sets, Mapping):
         sets = parse_sets(sets)

@@ -62,21 +62,17 @@ CURVE_PNG = "training_curve.png"
 # ---------------------------------------------------------------------------
 # 1. Hyperparameters
 # ---------------------------------------------------------------------------
-def _between(low: float, high: float | None = None) -> Allowed:
-    return Allowed(low=low, high=high)
-
-
-_PROBABILITY = _between(0, 1)
+_PROBABILITY = Allowed(0, 1)
 #: what every DQNConfig field may hold (numbers are also finite)
 _DQN_ALLOWED: dict[str, Allowed] = {
-    "hidden": _between(1, 4096), "learning_rate": Allowed(low=0, high=10, low_open=True), "batch_size": _between(1, 65536),
-    "gamma": _PROBABILITY, "n_step": _between(1, 1000), "huber_delta": Allowed(low=0, low_open=True),
-    "buffer_size": _between(1, 10**7), "learning_starts": _between(0), "train_frequency": _between(1),
-    "gradient_steps": _between(1, 1000), "target_update_interval": _between(1), "tau": Allowed(low=0, high=1, low_open=True),
+    "hidden": Allowed(1, 4096), "learning_rate": Allowed(low=0, high=10, low_open=True), "batch_size": Allowed(1, 65536),
+    "gamma": _PROBABILITY, "n_step": Allowed(1, 1000), "huber_delta": Allowed(low=0, low_open=True),
+    "buffer_size": Allowed(1, 10**7), "learning_starts": Allowed(0), "train_frequency": Allowed(1),
+    "gradient_steps": Allowed(1, 1000), "target_update_interval": Allowed(1), "tau": Allowed(low=0, high=1, low_open=True),
     "start_e": _PROBABILITY, "end_e": _PROBABILITY, "exploration_fraction": _PROBABILITY,
-    "max_trajectories": _between(2), "max_dataset_steps": _between(1), "eval_episodes": _between(0, 10**6),
-    "checkpoint_every": _between(0), "select_every": _between(0), "select_episodes": _between(1, 10**6),
-    "threads": _between(0, 1024),
+    "max_trajectories": Allowed(2), "max_dataset_steps": Allowed(1), "eval_episodes": Allowed(0, 10**6),
+    "checkpoint_every": Allowed(0), "select_every": Allowed(0), "select_episodes": Allowed(1, 10**6),
+    "threads": Allowed(0, 1024),
 }
 
 

@@ -86,7 +86,7 @@ class TaskAgent:
         try:
             FusionParams().with_overrides(fusion)
         except UserError as exc:
-            raise UserError(f"checkpoint {directory}: model.json fusion: {exc}") from None
+            raise UserError(f"checkpoint {directory}: model.json {exc}") from None
         q_scale = (meta.get("metrics") or {}).get("q_scale") or {}
         scale = q_scale.get("legal_std") if isinstance(q_scale, dict) else q_scale
         if scale is not None and not (isinstance(scale, (int, float)) and not isinstance(scale, bool)

@@ -72,31 +72,27 @@ from dpf_gui.checkpoints import check_against_env, load_checkpoint, save_checkpo
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
-from dpf_gui.overrides import Allowed, check_fields
 from dpf_gui.intent.model import READOUTS, IntentArch, IntentModel
 from dpf_gui.intent.redistribute import _batches, candidate_spread, padded, predict_dataset, reward_scale
+from dpf_gui.overrides import Allowed, check_fields
 
 KIND = "intent"
 CURVE_CSV = "training_curve.csv"
 LABEL_PROVENANCE = ("wish", "mode", "noise", "seed", "source", "data_fingerprint", "data_path")
 
 
-def _at_least(low: float, high: float | None = None) -> Allowed:
-    return Allowed(low=low, high=high)
-
-
 _POSITIVE = Allowed(low=0, low_open=True)
 #: what every IntentConfig field may hold (numbers are also finite); the architecture keys of a stored
 #: intent model (embed, hidden, block, aux_horizon, readout, action_in) are checked against the same ranges
 INTENT_ALLOWED: dict[str, Allowed] = {
-    "embed": _at_least(1, 4096), "hidden": _at_least(1, 4096), "block": _at_least(1, 64),
-    "action_in": Allowed(choices=(0, 1)), "readout": Allowed(choices=READOUTS), "lam": _at_least(0),
-    "aux_horizon": _at_least(1, 1000), "learning_rate": Allowed(low=0, high=10, low_open=True),
-    "weight_decay": _at_least(0), "batch_size": _at_least(1, 100_000), "max_batch_steps": _at_least(1, 10**9),
-    "max_epochs": _at_least(1, 10**6), "patience": _at_least(1, 10**6),
+    "embed": Allowed(1, 4096), "hidden": Allowed(1, 4096), "block": Allowed(1, 64),
+    "action_in": Allowed(choices=(0, 1)), "readout": Allowed(choices=READOUTS), "lam": Allowed(0),
+    "aux_horizon": Allowed(1, 1000), "learning_rate": Allowed(low=0, high=10, low_open=True),
+    "weight_decay": Allowed(0), "batch_size": Allowed(1, 100_000), "max_batch_steps": Allowed(1, 10**9),
+    "max_epochs": Allowed(1, 10**6), "patience": Allowed(1, 10**6),
     "min_delta": Allowed(low=0, high=1, high_open=True), "held_out": Allowed(low=0, high=1, low_open=True, high_open=True),
-    "max_train_per_epoch": _at_least(1), "max_time_s": _POSITIVE, "min_labelled": _at_least(1, 10**9),
-    "threads": _at_least(1, 1024),
+    "max_train_per_epoch": Allowed(1), "max_time_s": _POSITIVE, "min_labelled": Allowed(1, 10**9),
+    "threads": Allowed(1, 1024),
 }
 
 
@@ -534,11 +530,14 @@ def _scales_problem(meta: dict[str, Any]) -> str | None:
 
 def _wish_problem(meta: dict[str, Any]) -> str | None:
     labels = meta.get("labels", {})
-    wish = labels.get("wish") if isinstance(labels, dict) else None
-    if not isinstance(labels, dict) or (wish is not None and not (
-            isinstance(wish, dict) and all(isinstance(wish.get(k, []), list) for k in ("prefer", "avoid"))
-            and all(isinstance(e, str) for k in ("prefer", "avoid") for e in wish.get(k, [])))):
-        return f"labels.wish must be {{\"prefer\": [...], \"avoid\": [...]}} of region expressions; got {labels!r}"
+    if not isinstance(labels, dict):
+        return f"labels must be an object; got {labels!r}"
+    wish = labels.get("wish")
+    if wish is None:
+        return None
+    lists = [wish.get(k, []) for k in ("prefer", "avoid")] if isinstance(wish, dict) else [None]
+    if not all(isinstance(x, list) and all(isinstance(e, str) for e in x) for x in lists):
+        return f"labels.wish must be {{\"prefer\": [...], \"avoid\": [...]}} of region expressions; got {wish!r}"
     return None
 
 
