@@ -21,10 +21,15 @@ allowed and kept)::
     created          ISO 8601 time of saving (UTC)
     dpf_gui_version  package version that wrote it
 
-``load_checkpoint`` verifies the checksum before it reads a tensor and refuses a
-checkpoint of the wrong kind or for the wrong environment with a one-line
-:class:`~dpf_gui.errors.UserError`. Files are written under temporary names and
-renamed, so an interrupted save never leaves half a file behind.
+``load_checkpoint`` verifies the checksum before it reads a tensor, checks the
+types of the sidecar keys above and that every tensor holds finite floating-point
+numbers, and refuses a checkpoint of the wrong kind or for the wrong environment
+with a one-line :class:`~dpf_gui.errors.UserError`. A checksum only says the
+weights are the ones the sidecar names, not that either is sane: whoever wrote
+the folder could have written anything, hence the checks. What a kind of model
+needs beyond that (architecture, fusion defaults, scales) its own loader checks
+(``TaskAgent.load``, ``load_intent``). Files are written under temporary names
+and renamed, so an interrupted save never leaves half a file behind.
 """
 
 from __future__ import annotations
@@ -116,6 +121,52 @@ def read_sidecar(directory: str | os.PathLike) -> dict[str, Any]:
     return meta
 
 
+#: JSON type of the sidecar keys every loader relies on (checked where present; ``kind``/``env`` by the loaders)
+_SIDECAR_TYPES: dict[str, tuple[type, str]] = {
+    "kind": (str, "text"), "env": (str, "text"), "env_config": (dict, "an object"),
+    "observation": (dict, "an object"), "n_actions": (int, "a whole number"), "action_names": (list, "a list of names"),
+    "hyperparameters": (dict, "an object"), "architecture": (dict, "an object"), "metrics": (dict, "an object"),
+}
+
+
+def _check_sidecar(directory: Path, meta: Mapping[str, Any]) -> None:
+    for key, (typ, words) in _SIDECAR_TYPES.items():
+        value = meta.get(key)
+        if key in meta and (not isinstance(value, typ) or isinstance(value, bool)):
+            raise UserError(f"checkpoint {directory}: {SIDECAR_FILE} {key} must be {words}, not {value!r}")
+    obs = meta.get("observation") or {}
+    names = [obs.get("features", []), meta.get("action_names", [])]
+    if not all(isinstance(n, list) and all(isinstance(x, str) for x in n) for n in names):
+        raise UserError(f"checkpoint {directory}: {SIDECAR_FILE} observation.features and action_names must be lists of names")
+
+
+def _check_tensors(directory: Path, state: Mapping[str, torch.Tensor]) -> None:
+    for name, tensor in state.items():
+        if not tensor.is_floating_point():
+            raise UserError(f"checkpoint {directory}: tensor {name!r} holds {tensor.dtype}, expected floating-point weights")
+        if not torch.isfinite(tensor).all():
+            raise UserError(f"checkpoint {directory}: tensor {name!r} holds NaN or infinite values")
+
+
+def check_against_env(directory: str | os.PathLike, meta: Mapping[str, Any], n_features: int, n_actions: int) -> None:
+    """Refuse a model whose environment is unknown, or whose features/actions (named in the sidecar, and
+    ``n_features``/``n_actions`` as its network is built) no longer match that environment's spec."""
+    from dpf_gui.envs import ENV_NAMES, env_spec
+
+    name = meta.get("env")
+    if name not in ENV_NAMES:
+        raise UserError(f"checkpoint {directory} is for unknown environment {name!r}; known: {', '.join(ENV_NAMES)}")
+    spec = env_spec(name)
+    feats = list((meta.get("observation") or {}).get("features") or [])
+    if (feats and feats != list(spec.feature_names)) or n_features != spec.n_features:
+        raise UserError(f"checkpoint {directory}: its {n_features} observation features{f' {feats}' if feats else ''} "
+                        f"differ from {name}'s current {spec.n_features} {list(spec.feature_names)} (retrain it)")
+    actions = list(meta.get("action_names") or [])
+    if (actions and actions != list(spec.action_names)) or n_actions != spec.n_actions:
+        raise UserError(f"checkpoint {directory}: its {n_actions} actions{f' {actions}' if actions else ''} differ "
+                        f"from {name}'s {list(spec.action_names)}")
+
+
 def load_checkpoint(directory: str | os.PathLike, kind: str | Iterable[str] | None,
                     expect_env: str | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Load and verify a checkpoint: ``(state_dict, sidecar)``.
@@ -127,6 +178,7 @@ def load_checkpoint(directory: str | os.PathLike, kind: str | Iterable[str] | No
     """
     directory = Path(directory)
     meta = read_sidecar(directory)
+    _check_sidecar(directory, meta)
     got_kind = meta.get("kind")
     if kind is not None:
         allowed = (kind,) if isinstance(kind, str) else tuple(kind)
@@ -150,6 +202,7 @@ def load_checkpoint(directory: str | os.PathLike, kind: str | Iterable[str] | No
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise UserError(f"checkpoint {directory}: cannot read {WEIGHTS_FILE} ({exc.__class__.__name__})") from None
+    _check_tensors(directory, state)
     return state, meta
 
 
@@ -178,4 +231,4 @@ def update_sidecar(directory: str | os.PathLike, **fields: Any) -> dict[str, Any
 
 
 __all__ = ["WEIGHTS_FILE", "SIDECAR_FILE", "save_checkpoint", "load_checkpoint", "read_sidecar",
-           "update_sidecar", "sha256_file"]
+           "update_sidecar", "sha256_file", "check_against_env"]

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
+from dpf_gui.data.trajectories import npz_path
 from dpf_gui.errors import UserError
+from dpf_gui.oracles import SIGMA_MAX
+from dpf_gui.overrides import Allowed
 
 EXIT_USAGE = 2
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one line (no usage dump) and exit code 2."""
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (no usage dump) and exit code 2 (``dpf`` and ``dpf-gui``)."""
 
     def error(self, message: str):  # noqa: D401 - argparse API
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -43,55 +48,81 @@ def _command(name: str, help: str, epilog: str, build: Callable[[argparse.Argume
 
 
 # --- shared option helpers ---------------------------------------------------
-def _check_out(path: str, force: bool) -> Path:
-    out = Path(path)
+def _writable_folder(folder: Path) -> None:
+    """Refuse (before any work is done) an output whose folder cannot be made or written into."""
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"cannot write into {folder}: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write into {existing} ({exc.strerror or exc.__class__.__name__})") from None
+
+
+def _check_file_out(path: str, force: bool, npz: bool = False) -> Path:
+    """The file an output option names (``npz``: with ``.npz`` added as the saver does), checked before the work."""
+    out = npz_path(path) if npz else Path(path)
+    if out.is_dir():
+        raise UserError(f"{out} is a folder; give the name of a file to write")
     if out.exists() and not force:
         raise UserError(f"{out} already exists; pass --force to overwrite it")
+    _writable_folder(out.parent)
     return out
 
 
 def _check_checkpoint_out(path: str, force: bool) -> Path:
     out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file; give a folder for the checkpoint")
     if (out / "model.json").exists() and not force:
         raise UserError(f"{out} already holds a checkpoint; pass --force to overwrite it")
+    _writable_folder(out)
     return out
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """argparse type: a whole number in ``low..high``."""
+    allowed = Allowed(low=low, high=high)
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{text} must be >= {low}")
+        if not allowed.allows(value):
+            raise argparse.ArgumentTypeError(f"{text} is out of range; allowed: {allowed.describe()}")
         return value
 
     return parse
 
 
-_nonneg_int = _int_at_least(0)
-_pos_int = _int_at_least(1)
+def float_in(low: float | None = None, high: float | None = None, low_open: bool = False) -> Callable[[str], float]:
+    """argparse type: a finite number within the bounds (``low_open``: ``low`` itself excluded)."""
+    allowed = Allowed(low=low, high=high, low_open=low_open)
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+        if not allowed.allows(value):
+            raise argparse.ArgumentTypeError(f"{text} is out of range; allowed: {allowed.describe()}")
+        return value
+
+    return parse
 
 
-def _prob(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a probability (0..1)")
-    return value
-
-
-def _nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0.0:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
-    return value
+MAX_EPISODES = 1_000_000
+_nonneg_int = int_in(0, 2**32 - 1)  # seeds: what numpy and torch seeding accept
+_pos_int = int_in(1, 10**10)  # counts: steps, episodes of a results cell
+_episodes = int_in(1, MAX_EPISODES)
+_prob = float_in(0.0, 1.0)
+_finite = float_in()
 
 
 def add_wish_options(p: argparse.ArgumentParser, required: bool) -> None:
@@ -169,7 +200,7 @@ def cmd_envs(args: argparse.Namespace) -> int:
 def _build_rollout(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True, help="gridnav, highway or pong")
     p.add_argument("--policy", default="random", help="'random' or a task-agent checkpoint directory (default: random)")
-    p.add_argument("--episodes", type=_pos_int, default=10, help="number of episodes (default: 10)")
+    p.add_argument("--episodes", type=_episodes, default=10, help=f"number of episodes, 1..{MAX_EPISODES} (default: 10)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="run seed: fixes every episode's reset seed (default: 0)")
     p.add_argument("--out", required=True, help="dataset file to write (.npz)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
@@ -189,7 +220,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     from dpf_gui.rollout import random_policy, rollout
 
     env_class(args.env)  # validates the name first
-    out = _check_out(args.out, args.force)
+    out = _check_file_out(args.out, args.force, npz=True)
     if args.policy == "random":
         policy, source = random_policy(args.seed), {"kind": "rollout", "policy": "random"}
     else:
@@ -212,7 +243,8 @@ def _build_label(p: argparse.ArgumentParser) -> None:
     g.add_argument("--binary", action="store_true", help="give only the sign of each score (-1, 0, +1)")
     g.add_argument("--flip", type=_prob, default=0.0, metavar="P", help="probability of flipping a score's sign")
     g.add_argument("--skip", type=_prob, default=0.0, metavar="P", help="probability of leaving a trajectory unlabelled")
-    g.add_argument("--sigma", type=_nonneg_float, default=0.0, help="std. dev. of Gaussian noise added to scores")
+    g.add_argument("--sigma", type=float_in(0.0, SIGMA_MAX), default=0.0,
+                   help=f"std. dev. of Gaussian noise added to scores (0..{SIGMA_MAX:g})")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="noise seed (default: 0)")
     p.add_argument("--out", required=True, help="label file to write (.npz)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
@@ -237,7 +269,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 
     data = TrajectoryDataset.load(args.data)
     wish = wish_from_args(args, data.region_features, data.env_name)
-    out = _check_out(args.out, args.force)
+    out = _check_file_out(args.out, args.force, npz=True)
     noise = FeedbackNoise(binary=args.binary, flip=args.flip, skip=args.skip, sigma=args.sigma)
     labels = label_dataset(data, wish, noise, args.seed)
     labels.meta["data_path"] = str(args.data)
@@ -359,7 +391,7 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
         ("T_static", "intent temperature of static fusion"),
         ("decay", "per-step forgetting factor of the collected intent reward (1: plain sum)"),
     ):
-        g.add_argument(f"--{name.replace('_', '-')}", dest=f"fusion_{name}", type=float, default=None, metavar="X", help=help_text)
+        g.add_argument(f"--{name.replace('_', '-')}", dest=f"fusion_{name}", type=_finite, default=None, metavar="X", help=help_text)
     g.add_argument("--sample", action="store_true", help="sample from the fused policy instead of acting greedily")
     g.add_argument("--markov", action="store_true", help="query the intent model without history (the authors' query)")
 
@@ -376,12 +408,13 @@ def _build_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", default=None, metavar="DIR", help="task-agent checkpoint (default: the shipped models/ENV)")
     p.add_argument("--intent", default=None, metavar="DIR", help="intent-model checkpoint (needed by intent, static, dynamic, retrain)")
     p.add_argument("--strategies", type=_strategies, default=["task"], help="comma-separated: task,intent,static,dynamic,retrain (default: task)")
-    p.add_argument("--episodes", type=_pos_int, default=100, help="evaluation episodes per strategy (default: 100)")
+    p.add_argument("--episodes", type=_episodes, default=100, help="evaluation episodes per strategy (default: 100)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="evaluation seed (held-out episode seeds; default: 0)")
     add_wish_options(p, required=False)
     add_fusion_options(p)
     p.add_argument("--baselines", action="store_true", help="add the environment's baseline rows (highway: constant actions, pong: follow-ball)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write the table as JSON")
+    p.add_argument("--force", action="store_true", help="overwrite --json if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -404,6 +437,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from dpf_gui.pipeline import build_agents, load_task_agent, task_region_features
 
     env_class(args.env)
+    json_out = _check_file_out(args.json, args.force) if args.json else None
     task = load_task_agent(args.env, args.task)
     wish = wish_from_args(args, task_region_features(task), args.env)
     agents = build_agents(task, args.strategies, intent_dir=args.intent, overrides=fusion_overrides(args), markov=args.markov,
@@ -418,8 +452,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if wish is not None:
         result.extra["wish"] = wish.describe()
     print(result.table())
-    if args.json:
-        print(f"wrote {result.save(args.json)}")
+    if json_out is not None:
+        print(f"wrote {result.save(json_out)}")
     return 0
 
 
@@ -519,7 +553,7 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 # --- entry point -------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="dpf",
         description="Dynamic Policy Fusion: personalise a trained RL agent from trajectory feedback.",
         epilog="Run `dpf COMMAND --help` for a command's options and examples.",
@@ -528,10 +562,12 @@ def build_parser() -> argparse.ArgumentParser:
     from dpf_gui import __version__
 
     parser.add_argument("--version", action="version", version=f"dpf-gui {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, fn in COMMANDS.items():
         help_text, epilog, build = fn.cli_spec  # type: ignore[attr-defined]
-        p = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog, formatter_class=_formatter)
+        # argparse %-formats a command's help line (not its description): "95 % intervals" must not be a format code
+        p = sub.add_parser(name, help=help_text.replace("%", "%%"), description=help_text, epilog=epilog,
+                           formatter_class=_formatter)
         build(p)
         p.set_defaults(_run=fn)
     return parser
@@ -543,13 +579,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return EXIT_USAGE
-    if args.command not in ("envs", "label"):
-        # Our networks are tiny: one torch thread is fastest (two were up to 15x
-        # slower on a loaded 2-core machine). DPF_TORCH_THREADS overrides.
-        import torch
-
-        torch.set_num_threads(max(1, int(os.environ.get("DPF_TORCH_THREADS", "1"))))
     try:
+        if args.command not in ("envs", "label"):
+            # Our networks are tiny: one torch thread is fastest (two were up to 15x
+            # slower on a loaded 2-core machine). DPF_TORCH_THREADS overrides.
+            import torch
+
+            torch.set_num_threads(_torch_threads())
         return int(args._run(args) or 0)
     except UserError as exc:
         print(f"dpf {args.command}: error: {exc}", file=sys.stderr)
@@ -557,6 +593,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"dpf {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _torch_threads() -> int:
+    text = os.environ.get("DPF_TORCH_THREADS", "1")
+    try:
+        return int_in(1, 1024)(text)
+    except argparse.ArgumentTypeError as exc:
+        raise UserError(f"DPF_TORCH_THREADS={text}: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -43,7 +43,6 @@ Every decision returns a :class:`Decision` with the diagnostics the app plots.
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Mapping
@@ -51,12 +50,17 @@ from typing import Any, Mapping
 import numpy as np
 
 from dpf_gui.errors import UserError
+from dpf_gui.overrides import Allowed, check_fields
 
 STRATEGIES = ("task", "intent", "static", "dynamic", "retrain")
 FUSED = ("static", "dynamic")
 
-
-COLLECT = ("budget", "gains", "advantage")
+_POSITIVE = Allowed(low=0, low_open=True)
+#: ranges of the FusionParams fields (every number must also be finite; ``c`` may be any finite number)
+_FUSION_ALLOWED = {"T_phi": _POSITIVE, "T_min": _POSITIVE, "T_max": _POSITIVE, "T_static": _POSITIVE,
+                   "k": Allowed(low=0), "decay": Allowed(low=0, high=1, low_open=True),
+                   "confidence": Allowed(low=0), "collect": Allowed(choices=("budget", "gains", "advantage"))}
+COLLECT = _FUSION_ALLOWED["collect"].choices
 
 
 @dataclass(frozen=True)
@@ -87,28 +91,15 @@ class FusionParams:
     normalise: bool = True  # False: raw Q-values and intent rewards (the paper's units)
 
     def __post_init__(self) -> None:
-        for name in ("T_phi", "T_min", "T_max", "T_static"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise UserError(f"fusion parameter {name} must be > 0 (a finite number), got {value!r}")
-        for name in ("k", "c", "decay", "confidence"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value)):
-                raise UserError(f"fusion parameter {name} must be a finite number, got {value!r}")
+        check_fields(self, "fusion parameters", _FUSION_ALLOWED)
         if self.T_min > self.T_max:
-            raise UserError(f"fusion parameter T_min ({self.T_min}) must not exceed T_max ({self.T_max})")
-        if not self.k >= 0:
-            raise UserError(f"fusion parameter k must be >= 0, got {self.k}")
-        if not 0 < self.decay <= 1:
-            raise UserError(f"fusion parameter decay must be in (0, 1], got {self.decay}")
-        if not self.confidence >= 0:
-            raise UserError(f"fusion parameter confidence must be >= 0, got {self.confidence}")
-        if self.collect not in COLLECT:
-            raise UserError(f"fusion parameter collect must be one of {', '.join(COLLECT)}, got {self.collect!r}")
+            raise UserError(f"fusion parameters: T_min ({self.T_min:g}) must not exceed T_max ({self.T_max:g})")
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> "FusionParams":
         if not overrides:
             return self
+        if not isinstance(overrides, Mapping):
+            raise UserError(f"fusion parameters must be names with values, e.g. {{\"T_phi\": 1.0}}; got {overrides!r}")
         allowed = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - allowed)
         if unknown:

@@ -20,7 +20,11 @@ import numpy as np
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
+from dpf_gui.overrides import Allowed, check_fields
 from dpf_gui.wish import Wish
+
+#: largest noise a simulated user may add (scores are sums of at most a few thousand marks, kept as float32)
+SIGMA_MAX = 1e6
 
 
 @dataclass(frozen=True)
@@ -31,12 +35,7 @@ class FeedbackNoise:
     sigma: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("flip", "skip"):
-            p = getattr(self, name)
-            if not 0.0 <= p <= 1.0:
-                raise UserError(f"--{name} {p:g}: a probability must be between 0 and 1")
-        if self.sigma < 0:
-            raise UserError(f"--sigma {self.sigma:g}: a standard deviation must be >= 0")
+        check_fields(self, "feedback noise", {"flip": Allowed(0, 1), "skip": Allowed(0, 1), "sigma": Allowed(0, SIGMA_MAX)})
 
 
 def step_marks(dataset: TrajectoryDataset, wish: Wish) -> np.ndarray:
@@ -46,6 +45,8 @@ def step_marks(dataset: TrajectoryDataset, wish: Wish) -> np.ndarray:
 
 def label_dataset(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, seed: int) -> Labels:
     """Label every trajectory as the simulated user would."""
+    if len(dataset) == 0:
+        raise UserError("the dataset holds no trajectories to label; record some with `dpf rollout`")
     marks = step_marks(dataset, wish)
     n = len(dataset)
     true_scores = np.array([marks[dataset.step_slice(i)].sum() for i in range(n)], dtype=np.float32)

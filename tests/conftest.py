@@ -1,19 +1,27 @@
 """Headless, deterministic test set-up shared by every test."""
 
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-# The app keeps labels and settings under DPF_GUI_DATA: never the tester's home folder.
-import tempfile  # noqa: E402
+# The app keeps labels and settings under DPF_GUI_DATA: never the tester's home folder. A folder made
+# here is removed when the run ends (pytest_unconfigure), so runs leave nothing behind in /tmp.
+_MADE_DATA_DIR = None
+if "DPF_GUI_DATA" not in os.environ:
+    _MADE_DATA_DIR = os.environ["DPF_GUI_DATA"] = tempfile.mkdtemp(prefix="dpf-gui-test-")
 
-os.environ.setdefault("DPF_GUI_DATA", tempfile.mkdtemp(prefix="dpf-gui-test-"))
-
-# Our networks are tiny: one torch thread is fastest, and two threads on a busy 2-core
-# machine made single layers 100x slower (the CLI and the app do the same).
+# Our networks are tiny: one torch thread is fastest, and two threads on a busy 2-core machine made
+# single layers 100x slower (the CLI and the app do the same).
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+
+def pytest_unconfigure(config):
+    if _MADE_DATA_DIR is not None:
+        shutil.rmtree(_MADE_DATA_DIR, ignore_errors=True)

@@ -61,19 +61,40 @@ def test_existing_output_is_not_overwritten_without_force(capsys, gridnav_data, 
     assert target.read_bytes() == b"user data"
 
 
-def test_help_has_examples(capsys):
-    for cmd in ("envs", "rollout", "label"):
+def test_help_of_every_command_has_examples(capsys):
+    """`dpf --help` and `dpf COMMAND --help` for every command print their help and exit 0 (argparse reads a
+    "%" in a command's help line as a format code: "95 % intervals" once crashed every one of them)."""
+    from dpf_gui.cli import COMMANDS
+
+    assert set(COMMANDS) == {"envs", "rollout", "label", "train-task", "train-intent", "evaluate", "results"}
+    for argv in (["--help"], *([cmd, "--help"] for cmd in COMMANDS)):
         with pytest.raises(SystemExit) as e:
-            main([cmd, "--help"])
-        assert e.value.code == 0
-        assert "example" in capsys.readouterr().out
+            main(argv)
+        out, err = capsys.readouterr()
+        assert e.value.code == 0 and err == "", (argv, err)
+        assert out.startswith(f"usage: dpf {argv[0] if len(argv) == 2 else ''}".rstrip()), out
+        assert "example" in out if len(argv) == 2 else "metrics with 95 % intervals" in " ".join(out.split()), argv
+    code, out, err = run(capsys)  # bare `dpf`: the overview, and the usage-mistake exit code
+    assert code == 2 and out.startswith("usage: dpf") and "evaluate" in out and err == ""
+
+
+@pytest.mark.parametrize("argv, code", [(["--help"], 0), ([], 2), (["evaluate", "--help"], 0)])
+def test_help_from_a_fresh_process(argv, code):
+    """The real entry point, as a newcomer types it: no traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "dpf_gui.cli", *argv], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout.startswith("usage: dpf")
 
 
 @pytest.mark.parametrize(
     "argv, fragment",
     [
         (["rollout", "--env", "atari", "--out", "x.npz"], "unknown environment 'atari'; allowed: gridnav, highway, pong"),
-        (["rollout", "--env", "gridnav", "--episodes", "0", "--out", "x.npz"], "must be >= 1"),
+        (["rollout", "--env", "gridnav", "--episodes", "0", "--out", "x.npz"], "0 is out of range; allowed: >= 1"),
         (["rollout", "--env", "gridnav", "--seed", "abc", "--out", "x.npz"], "not a whole number"),
         (["rollout", "--env", "gridnav", "--policy", "no/such/dir", "--out", "x.npz"], "no/such/dir"),
         (["label", "--data", "missing.npz", "--preset", "avoid", "--out", "l.npz"], "missing.npz: no such file"),
@@ -84,8 +105,8 @@ def test_help_has_examples(capsys):
         (["label", "--data", "DATA", "--out", "l.npz"], "no wish given"),
         (["label", "--data", "DATA", "--preset", "avoid", "--avoid", "x=1", "--out", "l.npz"], "not both"),
         (["label", "--data", "DATA", "--preset", "sideways", "--out", "l.npz"], "invalid choice: 'sideways'"),
-        (["label", "--data", "DATA", "--preset", "avoid", "--flip", "2", "--out", "l.npz"], "not a probability"),
-        (["label", "--data", "DATA", "--preset", "avoid", "--sigma", "-1", "--out", "l.npz"], "must be >= 0"),
+        (["label", "--data", "DATA", "--preset", "avoid", "--flip", "2", "--out", "l.npz"], "2 is out of range; allowed: >= 0 and <= 1"),
+        (["label", "--data", "DATA", "--preset", "avoid", "--sigma", "-1", "--out", "l.npz"], "-1 is out of range; allowed: >= 0"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["train-task", "--env", "gridnav", "--out", "o", "--set", "gamma"], "--set 'gamma': expected KEY=VALUE"),
         (["train-task", "--env", "gridnav", "--out", "o", "--set", "lr=1"], "unknown key 'lr'; allowed: batch_size"),
@@ -140,7 +161,7 @@ def test_evaluate_task_json_shape(capsys, tmp_path):
         (["evaluate", "--env", "gridnav", "--strategies", "task,best"], "unknown strategy 'best'"),
         (["evaluate", "--env", "gridnav", "--strategies", "dynamic"], "needs an intent model"),
         (["evaluate", "--env", "gridnav", "--task", "models/pong"], "trained for 'pong', not 'gridnav'"),
-        (["evaluate", "--env", "gridnav", "--T-phi", "0"], "T_phi must be > 0"),
+        (["evaluate", "--env", "gridnav", "--T-phi", "0"], "T_phi must be a finite number > 0; got 0.0"),
         (["rollout", "--env", "gridnav", "--policy", "models/highway", "--out", "x.npz"], "trained for 'highway', not 'gridnav'"),
     ],
 )
@@ -149,3 +170,4 @@ def test_evaluate_user_errors(capsys, argv, fragment):
 
     argv = [str(models_root() / a[len("models/"):]) if a.startswith("models/") else a for a in argv]
     assert_user_error(capsys, fragment, *argv)
+

@@ -143,13 +143,16 @@ def test_sequence_loss_matches_definition():
     np.testing.assert_allclose(loss.numpy(), [0.1 * (3.5 + 7.75), 1 + 0.1 * (1 + 4)], rtol=1e-6)
 
 
+# Learned figures below: measured here (AVX-512) with training seed 0, and over training seeds 0-23 (0-17
+# for the per-step rewards) plus seeds 0-2 with AVX2 / SSE kernels (ATEN_CPU_CAPABILITY,
+# MKL_ENABLE_INSTRUCTIONS, MKL_CBWR) standing in for other CPUs; each threshold sits well clear of the
+# whole range given beside it.
 def test_training_learns_to_avoid_the_toll(trained, grid_data, toll_labels):
     res, _, curve = trained
     held = res.metrics["held_out"]
-    print(held)
-    assert held["corr"] > 0.8, held
-    assert held["true_corr"] > 0.8
-    assert held["sign_acc"] > 0.8
+    assert held["corr"] > 0.8, held  # 0.950 here; 0.94-0.99
+    assert held["true_corr"] > 0.8  # equal to corr: noise-free labels
+    assert held["sign_acc"] > 0.8  # 1.000 here; 0.92-1.00
     assert len(curve) == res.epochs and curve[0][0] == 1
     assert res.best_epoch >= 1 and not res.interrupted
     # the per-step rewards are more negative on (and right around) toll-road steps than elsewhere
@@ -159,9 +162,8 @@ def test_training_learns_to_avoid_the_toll(trained, grid_data, toll_labels):
     later = np.ones(len(r), bool)
     later[np.concatenate([[0], np.cumsum(grid_data.lengths)[:-1]])] = False
     near = toll | np.concatenate([[False], toll[:-1]])  # most credit lands on the step after (see report)
-    print("r on toll", r[toll & later].mean(), "near", r[near & later].mean(), "elsewhere", r[~near & later].mean())
-    assert r[toll & later].mean() < r[~near & later].mean() - 0.05
-    assert r[near & later].mean() < r[~near & later].mean() - 0.15
+    assert r[toll & later].mean() < r[~near & later].mean() - 0.05  # 0.42 lower here; 0.40-0.55
+    assert r[near & later].mean() < r[~near & later].mean() - 0.15  # 0.39 lower here; 0.38-0.51
     assert reward_scale(res.model, grid_data, res.train_indices) == pytest.approx(res.reward_scale, rel=1e-5)
     spread = candidate_spread(res.model, grid_data, res.train_indices, seed=0)
     assert spread == pytest.approx(res.sidecar["candidate_spread"]["history"], rel=1e-5)
@@ -169,14 +171,14 @@ def test_training_learns_to_avoid_the_toll(trained, grid_data, toll_labels):
 
 
 def test_candidate_rewards_prefer_moves_off_the_toll(trained, grid_data):
-    """At a decision next to the toll road, the move onto it gets the lowest intent reward."""
+    """At a decision next to the toll road, the moves onto it get lower intent rewards than the others."""
     from dpf_gui.envs import make_env
     from dpf_gui.envs.gridnav import MOVES
 
     res = trained[0]
     env = make_env("gridnav")
     stepper = IntentStepper(res.model)
-    right = wrong = 0
+    below = decisions = 0
     gaps = []
     for i in res.val_indices[:30]:
         traj = grid_data[int(i)]
@@ -188,17 +190,17 @@ def test_candidate_rewards_prefer_moves_off_the_toll(trained, grid_data):
             off = [a for a in np.flatnonzero(traj.legal[t]) if a not in onto]
             r = stepper.rewards(traj.features[t], traj.legal[t])
             if onto and off:
-                right += int(r[onto].max() < r[off].min())
-                wrong += int(r[onto].max() >= r[off].min())
+                decisions += 1
+                below += int(r[onto].mean() < r[off].mean())
                 gaps.append(r[off].mean() - r[onto].mean())
             stepper.advance(int(traj.actions[t]))
-    print("candidate ranking", right, wrong, "mean gap", np.mean(gaps))
-    assert right + wrong > 20
-    # chance is about 1/3 (two or three other legal moves). With lam = 2 the model anticipates
-    # (g_t tracks the expected score), so moves toward the toll road also score low and the
-    # move onto it is not always strictly the lowest; on average it is clearly below.
-    assert right / (right + wrong) > 0.65
-    assert np.mean(gaps) > 0.03  # score units: a toll step is a -1 mark
+    assert decisions > 20  # 310 here; 209-310
+    # With lam = 2 the model anticipates (g_t tracks the expected score), so moves *toward* the toll road
+    # also score low and the move onto it is not always strictly the lowest (that fraction ranged 0.43-1.00
+    # over the runs: no test). On average over its candidates it is below the others nearly always: chance
+    # is a half; 0.99 here; 0.83-1.00.
+    assert below / decisions > 0.7
+    assert np.mean(gaps) > 0.02  # score units (a toll step is a -1 mark): 0.063 here; 0.055-0.18
 
 
 def test_checkpoint_round_trip_and_wrong_env(trained, grid_data):

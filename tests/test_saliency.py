@@ -12,7 +12,13 @@ from dpf_gui.intent.stepper import IntentStepper
 
 
 def train_tiny_avoid_toll_intent(out_dir):
-    """A small intent model for "avoid the toll road", trained on a fifth of the shipped gridnav trajectories (~3 s)."""
+    """A small intent model for "avoid the toll road", trained on a fifth of the shipped gridnav trajectories (~1 s).
+
+    20 epochs without early stopping: with 10 (patience 10) some training seeds kept the untrained model
+    (the held-out loss spikes in the first epochs), which stands for what another CPU's rounding may do.
+    With 20, seeds 0-19 all learn the wish (held-out correlation 0.60-0.97; toll cells at least 0.077
+    below plain ones in the value map, see test_value_map_rates_toll_cells_below_plain_cells).
+    """
     from dpf_gui.data.trajectories import TrajectoryDataset
     from dpf_gui.intent.train import IntentConfig, train_intent
     from dpf_gui.oracles import FeedbackNoise, label_dataset
@@ -26,7 +32,7 @@ def train_tiny_avoid_toll_intent(out_dir):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny batches: one thread is fastest, and it keeps the 2-core CI box responsive
     try:
-        cfg = IntentConfig(embed=32, hidden=32, batch_size=32, max_epochs=10, patience=10)
+        cfg = IntentConfig(embed=32, hidden=32, batch_size=32, max_epochs=20, patience=20)
         res = train_intent(data, labels, seed=0, out_dir=out_dir, config=cfg, progress=False)
     finally:
         torch.set_num_threads(threads)
@@ -84,14 +90,22 @@ def test_attribution_shape_finite_deterministic(tiny_intent, env, method):
 
 
 def test_integrated_gradients_are_complete(tiny_intent, env):
-    """The attributions add up to r(state) - r(baseline): the bars have the reward's units."""
-    model, _ = tiny_intent
+    """The attributions add up to r(state) - r(baseline): the bars have the reward's units.
+
+    64 midpoints leave a quadrature error; it is judged against the difference itself and against the
+    model's typical difference between actions (its candidate spread), not a fixed 1e-4 that some trained
+    models missed when r(state) happened to equal r(baseline). Over training seeds 0-19 the error was at
+    most a quarter of this tolerance (a sixteenth with 256 midpoints), while gradient x input (a single
+    point) exceeds it 5-16 times on every one of those models: the test tells the two apart.
+    """
+    model, sidecar = tiny_intent
+    spread = sidecar["candidate_spread"]["history"]
     base = model.feat_mean.numpy()
     for state, obs, legal, action, _ in _walk(env, model, 4):
         attr = saliency.attribute(model, state, obs, action, steps=64)
         r = saliency.intent_rewards(model, state, np.stack([obs, base]), np.array([action, action]))
         diff = r[0] - r[1]
-        assert abs(attr.sum() - diff) <= 0.05 * abs(diff) + 1e-4
+        assert abs(attr.sum() - diff) <= 0.05 * abs(diff) + 0.02 * spread
 
 
 def test_capture_state_does_not_follow_the_stepper(tiny_intent, env):

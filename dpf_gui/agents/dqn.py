@@ -50,7 +50,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dpf_gui.errors import UserError
-from dpf_gui.overrides import config_from_sets
+from dpf_gui.overrides import Allowed, check_fields, config_from_sets
 from dpf_gui.rollout import SEED_SPLIT
 
 KIND = "task-dqn"
@@ -62,6 +62,20 @@ CURVE_PNG = "training_curve.png"
 # ---------------------------------------------------------------------------
 # 1. Hyperparameters
 # ---------------------------------------------------------------------------
+_PROBABILITY = Allowed(0, 1)
+#: what every DQNConfig field may hold (numbers are also finite)
+_DQN_ALLOWED: dict[str, Allowed] = {
+    "hidden": Allowed(1, 4096), "learning_rate": Allowed(low=0, high=10, low_open=True), "batch_size": Allowed(1, 65536),
+    "gamma": _PROBABILITY, "n_step": Allowed(1, 1000), "huber_delta": Allowed(low=0, low_open=True),
+    "buffer_size": Allowed(1, 10**7), "learning_starts": Allowed(0), "train_frequency": Allowed(1),
+    "gradient_steps": Allowed(1, 1000), "target_update_interval": Allowed(1), "tau": Allowed(low=0, high=1, low_open=True),
+    "start_e": _PROBABILITY, "end_e": _PROBABILITY, "exploration_fraction": _PROBABILITY,
+    "max_trajectories": Allowed(2), "max_dataset_steps": Allowed(1), "eval_episodes": Allowed(0, 10**6),
+    "checkpoint_every": Allowed(0), "select_every": Allowed(0), "select_episodes": Allowed(1, 10**6),
+    "threads": Allowed(0, 1024),
+}
+
+
 @dataclass
 class DQNConfig:
     """Every knob of ``train_dqn``. Defaults are generic; see ``DEFAULTS`` per environment."""
@@ -99,33 +113,13 @@ class DQNConfig:
     device: str = "cpu"  # "cpu", "cuda", "auto" (small MLPs are usually fastest on CPU)
     threads: int = 0  # torch CPU threads (0 = leave torch's default)
 
-    def validate(self) -> None:
-        def need(cond: bool, msg: str) -> None:
-            if not cond:
-                raise UserError(f"DQN config: {msg}")
-
-        need(len(self.hidden) >= 1 and all(int(h) >= 1 for h in self.hidden), "hidden needs one or more sizes >= 1")
-        need(self.learning_rate > 0, "learning_rate must be > 0")
-        need(self.batch_size >= 1, "batch_size must be >= 1")
-        need(0.0 <= self.gamma <= 1.0, "gamma must be in 0..1")
-        need(self.n_step >= 1, "n_step must be >= 1")
-        need(self.huber_delta > 0, "huber_delta must be > 0")
-        need(self.buffer_size >= self.batch_size, "buffer_size must be >= batch_size")
-        need(self.learning_starts >= 0, "learning_starts must be >= 0")
-        need(self.train_frequency >= 1, "train_frequency must be >= 1")
-        need(self.gradient_steps >= 1, "gradient_steps must be >= 1")
-        need(self.target_update_interval >= 1, "target_update_interval must be >= 1")
-        need(0.0 < self.tau <= 1.0, "tau must be in (0, 1]")
-        need(0.0 <= self.end_e <= 1.0 and 0.0 <= self.start_e <= 1.0, "start_e and end_e must be in 0..1")
-        need(0.0 <= self.exploration_fraction <= 1.0, "exploration_fraction must be in 0..1")
-        need(self.max_trajectories >= 2, "max_trajectories must be >= 2")
-        need(self.max_dataset_steps >= 1, "max_dataset_steps must be >= 1")
-        need(self.eval_episodes >= 0, "eval_episodes must be >= 0")
-        need(self.checkpoint_every >= 0, "checkpoint_every must be >= 0")
-        need(self.select_every >= 0 and self.select_episodes >= 1, "select_every must be >= 0 and select_episodes >= 1")
-        need(self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:"),
-             "device must be cpu, cuda, cuda:N or auto")
-        need(self.threads >= 0, "threads must be >= 0")
+    def __post_init__(self) -> None:
+        """Types and ranges of every field (see ``_DQN_ALLOWED``); a bad one is a :class:`UserError` naming it."""
+        check_fields(self, "DQN config", _DQN_ALLOWED)
+        if self.buffer_size < self.batch_size:
+            raise UserError(f"DQN config: buffer_size ({self.buffer_size}) must be >= batch_size ({self.batch_size})")
+        if not (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
+            raise UserError(f"DQN config: device must be cpu, cuda, cuda:N or auto; got {self.device!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -182,14 +176,10 @@ def make_config(env_name: str | None = None, overrides: Mapping[str, Any] | DQNC
     values (from a command line) are converted to the field's type.
     """
     if isinstance(overrides, DQNConfig):
-        cfg = dataclasses.replace(overrides)
-        cfg.validate()
-        return cfg
+        return dataclasses.replace(overrides)  # a copy, checked again by __post_init__
     merged = dict(DEFAULTS.get(env_name or "", {}))
     merged.update(overrides or {})
-    cfg = config_from_sets(DQNConfig, merged, what="DQN config")
-    cfg.validate()
-    return cfg
+    return config_from_sets(DQNConfig, merged, what="DQN config")
 
 
 def default_fusion() -> dict[str, float]:

@@ -58,23 +58,41 @@ class TaskAgent:
     # --- loading ---------------------------------------------------------
     @classmethod
     def load(cls, directory: str | Path, expect_env: str | None = None) -> "TaskAgent":
-        """Load a task-DQN checkpoint directory; a wrong or damaged one is a :class:`UserError`."""
-        from dpf_gui.checkpoints import load_checkpoint
+        """Load a task-DQN checkpoint directory; a wrong or damaged one is a :class:`UserError`.
+
+        Beyond :func:`~dpf_gui.checkpoints.load_checkpoint`'s checks: the architecture (an MLP of positive
+        layer sizes), the features and actions of the environment, the stored fusion defaults (valid
+        :class:`~dpf_gui.fusion.FusionParams`) and the stored Q-value scale (a positive number).
+        """
+        from dpf_gui.checkpoints import check_against_env, load_checkpoint
+        from dpf_gui.fusion import FusionParams
 
         state, meta = load_checkpoint(directory, KIND, expect_env=expect_env)
         arch = meta.get("architecture") or {}
         try:
             if arch.get("type", "mlp") != "mlp":
                 raise ValueError(f"architecture type {arch.get('type')!r}")
-            n_features = int(arch["n_features"])
-            n_actions = int(arch["n_actions"])
-            hidden = [int(h) for h in arch["hidden"]]
+            n_features, n_actions, hidden = arch["n_features"], arch["n_actions"], arch["hidden"]
+            if not (_is_count(n_features) and _is_count(n_actions) and isinstance(hidden, list)
+                    and all(_is_count(h) for h in hidden)):
+                raise ValueError("n_features, n_actions and the hidden sizes must be whole numbers >= 1")
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"checkpoint {directory}: model.json has no usable architecture ({exc})") from None
         obs = meta.get("observation") or {}
         if obs.get("n_features", n_features) != n_features or meta.get("n_actions", n_actions) != n_actions:
             raise UserError(f"checkpoint {directory}: model.json disagrees with itself about feature/action counts")
-        _check_against_env(directory, meta)
+        check_against_env(directory, meta, n_features, n_actions)
+        fusion = meta.get("fusion", {})
+        try:
+            FusionParams().with_overrides(fusion)
+        except UserError as exc:
+            raise UserError(f"checkpoint {directory}: model.json {exc}") from None
+        q_scale = (meta.get("metrics") or {}).get("q_scale") or {}
+        scale = q_scale.get("legal_std") if isinstance(q_scale, dict) else q_scale
+        if scale is not None and not (isinstance(scale, (int, float)) and not isinstance(scale, bool)
+                                      and np.isfinite(scale) and scale > 0):
+            raise UserError(f"checkpoint {directory}: model.json metrics.q_scale.legal_std must be a number > 0, "
+                            f"not {scale!r}")
         net = QNetwork(n_features, n_actions, hidden)
         try:
             net.load_state_dict(state, strict=True)
@@ -126,21 +144,8 @@ class TaskAgent:
                 f"hidden={list(self.network.hidden)}, steps={self.sidecar.get('steps')})")
 
 
-def _check_against_env(directory: str | Path, meta: Mapping[str, Any]) -> None:
-    """Refuse a checkpoint whose features/actions no longer match the environment's spec."""
-    from dpf_gui.envs import ENV_NAMES, env_spec
-
-    name = meta.get("env")
-    if name not in ENV_NAMES:
-        raise UserError(f"checkpoint {directory} is for unknown environment {name!r}; known: {', '.join(ENV_NAMES)}")
-    spec = env_spec(name)
-    feats = list((meta.get("observation") or {}).get("features") or [])
-    if feats and feats != list(spec.feature_names):
-        raise UserError(f"checkpoint {directory}: its observation features {feats} differ from "
-                        f"{name}'s current ones {list(spec.feature_names)} (retrain it)")
-    actions = list(meta.get("action_names") or [])
-    if actions and actions != list(spec.action_names):
-        raise UserError(f"checkpoint {directory}: its actions {actions} differ from {name}'s {list(spec.action_names)}")
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def evaluate_agent(agent: TaskAgent, episodes: int, seed: int = 0, env=None,

@@ -177,13 +177,16 @@ class TrajectoryDataset:
 
     @classmethod
     def load(cls, path: str | os.PathLike, expect_env: str | None = None) -> "TrajectoryDataset":
+        """Load and check a dataset file: every key, shape, dtype and value (see docs/DATA.md);
+        anything wrong is a one-line :class:`UserError` naming the file and the problem."""
         arrays, meta = load_npz(path, FORMAT, "trajectory dataset")
         missing = [k for k in _STATE_ARRAYS + _STEP_ARRAYS + _TRAJ_ARRAYS if k not in arrays]
         if missing:
             raise UserError(f"{path}: not a dpf trajectory dataset (missing {', '.join(missing)})")
         if expect_env is not None and meta.get("env") != expect_env:
             raise UserError(f"{path}: dataset is for environment {meta.get('env')!r}, not {expect_env!r}")
-        return cls(meta=meta, **{k: arrays[k] for k in _STATE_ARRAYS + _STEP_ARRAYS + _TRAJ_ARRAYS})
+        _check_meta(path, meta)
+        return cls(meta=meta, **_checked_arrays(path, arrays, meta))
 
     def fingerprint(self) -> str:
         """sha256 over the actions, seeds and lengths: identifies the data a label file refers to."""
@@ -191,6 +194,80 @@ class TrajectoryDataset:
         for arr in (self.lengths, self.seeds, self.actions):
             h.update(np.ascontiguousarray(arr).tobytes())
         return h.hexdigest()
+
+
+#: dtype kind and number of dimensions of every stored array ("f": floating, "i": whole numbers, "b": bool)
+_ARRAY_KINDS = {"features": ("f", 2), "legal": ("b", 2), "regions": ("f", 2), "actions": ("i", 1), "rewards": ("f", 1),
+                "lengths": ("i", 1), "seeds": ("i", 1), "terminated": ("b", 1), "success": ("b", 1), "episodes": ("i", 1)}
+_CANONICAL = {"f": np.float32, "i": np.int64, "b": np.bool_}
+_KIND_WORDS = {"f": "numbers", "i": "whole numbers", "b": "true/false values"}
+_REGION_KINDS = ("int", "float", "category")
+
+
+def _bad(path, what: str) -> UserError:
+    return UserError(f"{path}: not a usable trajectory dataset ({what})")
+
+
+def _check_meta(path, meta: dict[str, Any]) -> None:
+    """The metadata a dataset needs: a known environment, its features and actions, typed region features."""
+    from dpf_gui.envs import ENV_NAMES, env_spec
+
+    env = meta.get("env")
+    if env not in ENV_NAMES:
+        raise _bad(path, f"meta env is {env!r}; known environments: {', '.join(ENV_NAMES)}")
+    if not isinstance(meta.get("env_config"), dict):
+        raise _bad(path, "meta env_config is not a JSON object")
+    spec = env_spec(env)
+    for key, want in (("feature_names", spec.feature_names), ("action_names", spec.action_names)):
+        if meta.get(key) != list(want):
+            raise _bad(path, f"meta {key} differ from {env}'s current ones {list(want)}; record the data again")
+    rfs = meta.get("region_features")
+    if not isinstance(rfs, list) or not all(_is_region_feature(d) for d in rfs):
+        raise _bad(path, "meta region_features is not a list of {name, kind, low, high, categories}")
+    names = [d["name"] for d in rfs]
+    if names != [rf.name for rf in spec.region_features] or meta.get("region_names", names) != names:
+        raise _bad(path, f"meta region features {names} differ from {env}'s {[rf.name for rf in spec.region_features]}")
+
+
+def _is_region_feature(d: Any) -> bool:
+    def number_or_none(x: Any) -> bool:
+        return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x))
+
+    return (isinstance(d, dict) and isinstance(d.get("name"), str) and d.get("kind") in _REGION_KINDS
+            and number_or_none(d.get("low")) and number_or_none(d.get("high"))
+            and isinstance(d.get("categories", []), list) and all(isinstance(c, str) for c in d.get("categories", [])))
+
+
+def _checked_arrays(path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The stored arrays in their documented dtypes, after checking kinds, shapes, sizes and values."""
+    out = {}
+    for name, (kind, ndim) in _ARRAY_KINDS.items():
+        a = arrays[name]
+        if a.ndim != ndim:
+            raise _bad(path, f"{name} has {a.ndim} dimensions, expected {ndim}")
+        if a.dtype.kind not in (kind if kind != "i" else "iu"):
+            raise _bad(path, f"{name} holds {a.dtype}, expected {_KIND_WORDS[kind]}")
+        with np.errstate(over="ignore"):
+            out[name] = a.astype(_CANONICAL[kind], copy=False)
+    lengths = out["lengths"]
+    if (lengths < 0).any():
+        raise _bad(path, "a trajectory has a negative length")
+    n, steps = len(lengths), int(lengths.sum())
+    sizes = {**{k: n for k in _TRAJ_ARRAYS}, **{k: steps for k in _STEP_ARRAYS}, **{k: steps + n for k in _STATE_ARRAYS}}
+    for name, size in sizes.items():
+        if len(out[name]) != size:
+            raise _bad(path, f"{name} has {len(out[name])} rows, the stored lengths need {size}")
+    widths = {"features": len(meta["feature_names"]), "legal": len(meta["action_names"]),
+              "regions": len(meta["region_features"])}
+    for name, width in widths.items():
+        if out[name].shape[1] != width:
+            raise _bad(path, f"{name} has {out[name].shape[1]} columns, the metadata names {width}")
+    for name in ("features", "regions", "rewards"):
+        if not np.isfinite(out[name]).all():
+            raise _bad(path, f"{name} holds NaN or infinite values")
+    if len(out["actions"]) and not (0 <= out["actions"].min() and out["actions"].max() < widths["legal"]):
+        raise _bad(path, f"an action is outside 0..{widths['legal'] - 1}")
+    return out
 
 
 def dataset_meta(env, source: dict[str, Any]) -> dict[str, Any]:
@@ -273,6 +350,8 @@ def load_npz(path: str | os.PathLike, fmt: str, what: str) -> tuple[dict[str, np
         meta = json.loads(str(arrays.pop("meta")))
     except (KeyError, json.JSONDecodeError):
         raise UserError(f"{path}: not a dpf {what} (no metadata)") from None
+    if not isinstance(meta, dict):
+        raise UserError(f"{path}: not a dpf {what} (its metadata is not a JSON object)")
     if meta.get("format") != fmt:
         raise UserError(f"{path}: not a dpf {what} (format {meta.get('format')!r}, expected {fmt!r})")
     return arrays, meta

@@ -43,9 +43,7 @@ as for the LSTM.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -56,11 +54,21 @@ from tqdm.auto import tqdm
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs.base import RegionFeature
-from dpf_gui.errors import UserError
+from dpf_gui.overrides import Allowed, check_fields
 
 NAME = "additive"
 BINS = 10  # bins of a continuous region feature in the region code
 MAX_ONE_HOT = 32  # an int region feature with at most this many values is one-hot coded
+
+
+_AT_LEAST_1 = Allowed(low=1)
+_POSITIVE = Allowed(low=0, low_open=True)
+_ADDITIVE_ALLOWED = {
+    **{name: _AT_LEAST_1 for name in ("members", "hidden", "utility_steps", "value_steps", "batch_size",
+                                        "max_transitions", "neutral_samples", "min_labelled", "threads", "horizon")},
+    "utility_lr": _POSITIVE, "value_lr": _POSITIVE, "target_tau": Allowed(low=0, high=1, low_open=True),
+    "neutral_weight": Allowed(low=0), "weight_decay": Allowed(low=0), "segment_weight": Allowed(low=0),
+}
 
 
 @dataclass
@@ -85,26 +93,7 @@ class AdditiveConfig:
     threads: int | None = 1  # torch threads while training (restored after)
 
     def __post_init__(self) -> None:
-        positive_ints = ("members", "hidden", "utility_steps", "value_steps", "batch_size", "max_transitions",
-                         "neutral_samples", "min_labelled")
-        for name in positive_ints:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise UserError(f"additive intent config {name} must be a whole number >= 1, got {value!r}")
-        for name in ("utility_lr", "value_lr", "horizon", "target_tau"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise UserError(f"additive intent config {name} must be a finite number > 0, got {value!r}")
-        for name in ("neutral_weight", "weight_decay", "segment_weight"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise UserError(f"additive intent config {name} must be a finite number >= 0, got {value!r}")
-        if self.horizon < 1:
-            raise UserError(f"additive intent config horizon must be >= 1 (decisions), got {self.horizon!r}")
-        if self.target_tau > 1:
-            raise UserError(f"additive intent config target_tau must be in (0, 1], got {self.target_tau!r}")
-        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
-            raise UserError(f"additive intent config threads must be a whole number >= 1, got {self.threads!r}")
+        check_fields(self, "additive intent config", _ADDITIVE_ALLOWED)
 
     @property
     def gamma(self) -> float:

@@ -68,16 +68,32 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from dpf_gui.checkpoints import load_checkpoint, save_checkpoint
+from dpf_gui.checkpoints import check_against_env, load_checkpoint, save_checkpoint
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
-from dpf_gui.intent.model import IntentArch, IntentModel
+from dpf_gui.intent.model import READOUTS, IntentArch, IntentModel
 from dpf_gui.intent.redistribute import _batches, candidate_spread, padded, predict_dataset, reward_scale
+from dpf_gui.overrides import Allowed, check_fields
 
 KIND = "intent"
 CURVE_CSV = "training_curve.csv"
 LABEL_PROVENANCE = ("wish", "mode", "noise", "seed", "source", "data_fingerprint", "data_path")
+
+
+_POSITIVE = Allowed(low=0, low_open=True)
+#: what every IntentConfig field may hold (numbers are also finite); the architecture keys of a stored
+#: intent model (embed, hidden, block, aux_horizon, readout, action_in) are checked against the same ranges
+INTENT_ALLOWED: dict[str, Allowed] = {
+    "embed": Allowed(1, 4096), "hidden": Allowed(1, 4096), "block": Allowed(1, 64),
+    "action_in": Allowed(choices=(0, 1)), "readout": Allowed(choices=READOUTS), "lam": Allowed(0),
+    "aux_horizon": Allowed(1, 1000), "learning_rate": Allowed(low=0, high=10, low_open=True),
+    "weight_decay": Allowed(0), "batch_size": Allowed(1, 100_000), "max_batch_steps": Allowed(1, 10**9),
+    "max_epochs": Allowed(1, 10**6), "patience": Allowed(1, 10**6),
+    "min_delta": Allowed(low=0, high=1, high_open=True), "held_out": Allowed(low=0, high=1, low_open=True, high_open=True),
+    "max_train_per_epoch": Allowed(1), "max_time_s": _POSITIVE, "min_labelled": Allowed(1, 10**9),
+    "threads": Allowed(1, 1024),
+}
 
 
 @dataclass
@@ -107,6 +123,9 @@ class IntentConfig:
     max_time_s: float | None = None  # stop (keeping the best weights) after this much wall time
     min_labelled: int = 4  # fewer labelled trajectories: refuse
     threads: int | None = 1  # torch threads while training (restored after); small LSTMs gain nothing from more
+
+    def __post_init__(self) -> None:
+        check_fields(self, "intent config", INTENT_ALLOWED)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -454,16 +473,72 @@ def _write_curve(path: Path, curve: Sequence[dict[str, float]]) -> None:
 
 
 def load_intent(directory: str | Path, expect_env: str | None = None) -> tuple[IntentModel, dict[str, Any]]:
-    """Load an intent checkpoint: ``(model, sidecar)``; wrong kind or environment is a :class:`UserError`."""
+    """Load an intent checkpoint: ``(model, sidecar)``; anything wrong is a one-line :class:`UserError`.
+
+    Beyond :func:`~dpf_gui.checkpoints.load_checkpoint`'s checks: the architecture (same ranges as
+    :class:`IntentConfig`), the environment's features and actions, the stored scales (positive
+    numbers), the recorded wish, and the weights' feature statistics.
+    """
     state, meta = load_checkpoint(directory, KIND, expect_env=expect_env)
+    arch_d = meta.get("architecture") or {}
+    problem = _architecture_problem(arch_d)
+    if problem:
+        raise UserError(f"checkpoint {directory}: model.json architecture {problem}")
+    check_against_env(directory, meta, arch_d["n_features"], arch_d["n_actions"])
+    problem = _scales_problem(meta) or _wish_problem(meta)
+    if problem:
+        raise UserError(f"checkpoint {directory}: model.json {problem}")
     try:
-        arch = IntentArch.from_dict(meta["architecture"])
-        model = IntentModel(arch)
+        model = IntentModel(IntentArch.from_dict(arch_d))
         model.load_state_dict(state, strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise UserError(f"checkpoint {directory}: weights do not fit the architecture in its sidecar "
                         f"({exc.__class__.__name__})") from None
+    if not (bool((model.feat_std > 0).all()) and float(model.score_scale) > 0):
+        raise UserError(f"checkpoint {directory}: weights hold a feature std or score scale <= 0")
     return model.eval(), meta
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
+def _architecture_problem(arch: dict[str, Any]) -> str | None:
+    for key in ("n_features", "n_actions"):
+        value = arch.get(key)
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return f"{key} must be a whole number >= 1; got {value!r}"
+    for key in ("embed", "hidden", "block", "aux_horizon", "action_in", "readout"):
+        if key not in arch:
+            continue
+        value, rule = arch[key], INTENT_ALLOWED[key]
+        typed = isinstance(value, str) if key == "readout" else isinstance(value, int) and not isinstance(value, bool)
+        if not (typed and rule.allows(value)):
+            return f"{key} must be {rule.describe()}; got {value!r}"
+    return None
+
+
+def _scales_problem(meta: dict[str, Any]) -> str | None:
+    for key in ("score_scale", "reward_scale"):
+        if key in meta and not (_is_number(meta[key]) and meta[key] > 0):
+            return f"{key} must be a number > 0; got {meta[key]!r}"
+    spread = meta.get("candidate_spread", {})
+    if not isinstance(spread, dict) or not all(v is None or (_is_number(v) and v >= 0) for v in spread.values()):
+        return f"candidate_spread must map history/markov to numbers >= 0; got {spread!r}"
+    return None
+
+
+def _wish_problem(meta: dict[str, Any]) -> str | None:
+    labels = meta.get("labels", {})
+    if not isinstance(labels, dict):
+        return f"labels must be an object; got {labels!r}"
+    wish = labels.get("wish")
+    if wish is None:
+        return None
+    lists = [wish.get(k, []) for k in ("prefer", "avoid")] if isinstance(wish, dict) else [None]
+    if not all(isinstance(x, list) and all(isinstance(e, str) for e in x) for x in lists):
+        return f"labels.wish must be {{\"prefer\": [...], \"avoid\": [...]}} of region expressions; got {wish!r}"
+    return None
 
 
 __all__ = ["IntentConfig", "IntentResult", "train_intent", "load_intent", "fit_metrics", "sequence_loss", "KIND"]

@@ -1,0 +1,253 @@
+"""Every bad input: one clear line, exit code 2, no traceback, nothing written (docs/ROBUSTNESS.md).
+
+Two tables. The loaders (TrajectoryDataset.load, Labels.load, TaskAgent.load, load_intent) refuse every
+malformed file of tests/bad_inputs.py with a one-line UserError, so the CLI and the app get the same
+checks. The CLI table runs ``dpf`` on bad options, bad files and bad outputs and checks the exit code,
+the single line on stderr, and that the case's folder is byte-for-byte what it was before.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from dpf_gui.agents.task_agent import TaskAgent
+from dpf_gui.cli import main
+from dpf_gui.data.labels import Labels
+from dpf_gui.data.trajectories import TrajectoryDataset
+from dpf_gui.errors import UserError
+from dpf_gui.intent.train import load_intent
+from tests.bad_inputs import (
+    BAD_DATASETS,
+    BAD_INTENTS,
+    BAD_LABELS,
+    BAD_TASKS,
+    empty_dataset,
+    good_dataset,
+    good_intent,
+    good_labels,
+    good_task,
+    readonly_folder,
+    snapshot,
+)
+
+
+def _assert_one_line(message: str, fragment: str) -> None:
+    assert "\n" not in message.strip() and "Traceback" not in message, message
+    assert fragment in message, message
+
+
+# --- the loaders: one validator per format, shared by the CLI and the app ---------------------------------
+@pytest.mark.parametrize("case", sorted(BAD_DATASETS))
+def test_dataset_loader_refuses(case, tmp_path):
+    build, fragment = BAD_DATASETS[case]
+    with pytest.raises(UserError) as e:
+        TrajectoryDataset.load(build(tmp_path))
+    _assert_one_line(str(e.value), fragment)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LABELS))
+def test_label_loader_refuses(case, tmp_path):
+    build, fragment = BAD_LABELS[case]
+    with pytest.raises(UserError) as e:
+        Labels.load(build(tmp_path))
+    _assert_one_line(str(e.value), fragment)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TASKS))
+def test_task_agent_loader_refuses(case, tmp_path):
+    build, fragment = BAD_TASKS[case]
+    with pytest.raises(UserError) as e:
+        TaskAgent.load(build(tmp_path), expect_env="gridnav")
+    _assert_one_line(str(e.value), fragment)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INTENTS))
+def test_intent_loader_refuses(case, tmp_path):
+    build, fragment = BAD_INTENTS[case]
+    with pytest.raises(UserError) as e:
+        load_intent(build(tmp_path), expect_env="gridnav")
+    _assert_one_line(str(e.value), fragment)
+
+
+def test_the_good_files_load(tmp_path):
+    """The files the bad ones are made from are fine: each table entry breaks exactly one thing."""
+    data = TrajectoryDataset.load(good_dataset(tmp_path))
+    Labels.load(good_labels(tmp_path, tmp_path / "data.npz")).check_matches(data)
+    TaskAgent.load(good_task(tmp_path), expect_env="gridnav")
+    load_intent(good_intent(tmp_path / "i"), expect_env="gridnav")
+    assert len(TrajectoryDataset.load(empty_dataset(tmp_path))) == 0
+
+
+# --- the CLI table ---------------------------------------------------------------------------------------
+class _Made(dict):
+    """The table's placeholders, each made on first use in the case's folder: {data}, {labels}, {task},
+    {intent}, {empty}, {ro} (a read-only folder), {file} (an existing file), {dir} (an existing folder
+    named like an output file), {npz_stem} (keep, where keep.npz exists), {existing_json}, {tmp}, and {bad_data[CASE]} etc. from tests/bad_inputs.py."""
+
+    def __init__(self, tmp: Path):
+        super().__init__(tmp=tmp)
+        self.tmp = tmp
+
+    def __missing__(self, key: str):
+        tmp = self.tmp
+        made = {
+            "data": lambda: good_dataset(tmp),
+            "labels": lambda: good_labels(tmp, self["data"]),
+            "task": lambda: good_task(tmp / "good"),
+            "intent": lambda: good_intent(tmp / "good_intent"),
+            "empty": lambda: empty_dataset(tmp),
+            "ro": lambda: readonly_folder(tmp) or pytest.skip("no read-only folder for this user"),
+            "file": lambda: _write(tmp / "afile", b"keep me"),
+            "npz_stem": lambda: _write(tmp / "keep.npz", b"user data").with_suffix(""),
+            "existing_json": lambda: _write(tmp / "keep.json", b"{}"),
+            "dir": lambda: _mkdir(tmp / "out.npz"),
+            "bad_data": lambda: _Bad(BAD_DATASETS, tmp / "bad_data"),
+            "bad_labels": lambda: _Bad(BAD_LABELS, tmp / "bad_labels"),
+            "bad_task": lambda: _Bad(BAD_TASKS, tmp / "bad_task"),
+            "bad_intent": lambda: _Bad(BAD_INTENTS, tmp / "bad_intent"),
+        }[key]()
+        self[key] = made
+        return made
+
+
+class _Bad:
+    def __init__(self, table, folder: Path):
+        self.table, self.folder = table, folder
+
+    def __getitem__(self, case: str) -> Path:
+        folder = self.folder / case
+        folder.mkdir(parents=True)
+        return self.table[case][0](folder)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+TRAIN_INTENT = ["train-intent", "--data", "{data}", "--labels", "{labels}", "--quiet", "--out"]
+LABEL = ["label", "--data", "{data}", "--avoid", "terrain=toll", "--out"]
+EVALUATE = ["evaluate", "--env", "gridnav", "--episodes", "1", "--quiet"]
+ROLLOUT = ["rollout", "--env", "gridnav", "--quiet"]
+
+CASES: list[tuple[str, list[str], str]] = [
+    # --set: every key typed and ranged (IntentConfig checks itself)
+    *[(f"set-{kv}", TRAIN_INTENT + ["{tmp}/run", "--set", kv], want) for kv, want in (
+        ("learning_rate=nan", "learning_rate must be a finite number > 0"),
+        ("hidden=0", "hidden must be a whole number >= 1 and <= 4096; got 0"),
+        ("readout=bogus", "readout must be one of cumsum, direct; got 'bogus'"),
+        ("embed=-3", "embed must be a whole number >= 1"),
+        ("threads=0", "threads must be a whole number >= 1"),
+        ("max_epochs=0", "max_epochs must be a whole number >= 1"),
+        ("lam=inf", "lam must be a finite number >= 0; got inf"),
+        ("held_out=1.5", "held_out must be a finite number > 0 and < 1"),
+        ("patience=-1", "patience must be a whole number >= 1"),
+        ("batch_size=0", "batch_size must be a whole number >= 1"),
+        ("max_batch_steps=0", "max_batch_steps must be a whole number >= 1"),
+    )],
+    (("train-task-set-gamma-nan", ["train-task", "--env", "gridnav", "--out", "{tmp}/t", "--set", "gamma=nan"],
+      "gamma must be a finite number >= 0 and <= 1")),
+    # malformed datasets, labels and checkpoints, through the command that reads them
+    *[(f"label-{case}", ["label", "--data", f"{{bad_data[{case}]}}", "--avoid", "terrain=toll", "--out", "{tmp}/l.npz"],
+       fragment) for case, (_, fragment) in sorted(BAD_DATASETS.items())],
+    ("label-no-trajectories", ["label", "--data", "{empty}", "--preset", "avoid", "--out", "{tmp}/l.npz"],
+     "holds no trajectories"),
+    *[(f"train-intent-data-{case}", ["train-intent", "--data", f"{{bad_data[{case}]}}", "--labels", "{labels}",
+                                     "--out", "{tmp}/run"], BAD_DATASETS[case][1])
+      for case in ("inf-features", "two-feature-columns")],
+    *[(f"train-intent-labels-{case}", ["train-intent", "--data", "{data}", "--labels", f"{{bad_labels[{case}]}}",
+                                       "--out", "{tmp}/run"], fragment) for case, (_, fragment) in sorted(BAD_LABELS.items())],
+    *[(f"evaluate-task-{case}", EVALUATE + ["--task", f"{{bad_task[{case}]}}", "--json", "{tmp}/e.json"], fragment)
+      for case, (_, fragment) in sorted(BAD_TASKS.items())],
+    ("rollout-policy-hidden-negative", ROLLOUT + ["--policy", "{bad_task[hidden-negative]}", "--out", "{tmp}/r.npz"],
+     "no usable architecture"),
+    *[(f"evaluate-intent-{case}", EVALUATE + ["--intent", f"{{bad_intent[{case}]}}", "--strategies", "task,dynamic",
+                                              "--json", "{tmp}/e.json"], fragment)
+      for case, (_, fragment) in sorted(BAD_INTENTS.items())],
+    # numeric options: finite and in range
+    ("label-sigma-inf", LABEL + ["{tmp}/l.npz", "--sigma", "inf"], "argument --sigma: inf is not a finite number"),
+    ("label-sigma-1e300", LABEL + ["{tmp}/l.npz", "--sigma", "1e300"], "argument --sigma: 1e300 is out of range; allowed: >= 0 and <= 1000000"),
+    ("label-flip-nan", LABEL + ["{tmp}/l.npz", "--flip", "nan"], "argument --flip: nan is not a finite number"),
+    ("evaluate-c-nan", EVALUATE + ["--c", "nan"], "argument --c: nan is not a finite number"),
+    ("evaluate-T-phi-inf", EVALUATE + ["--T-phi", "inf"], "argument --T-phi: inf is not a finite number"),
+    ("evaluate-k-inf", EVALUATE + ["--k", "inf"], "argument --k: inf is not a finite number"),
+    ("evaluate-T-max-inf", EVALUATE + ["--T-max", "inf"], "argument --T-max: inf is not a finite number"),
+    ("evaluate-k-negative", EVALUATE + ["--k", "-1"], "fusion parameters: k must be a finite number >= 0; got -1.0"),
+    ("evaluate-decay-zero", EVALUATE + ["--decay", "0"], "decay must be a finite number > 0 and <= 1"),
+    ("evaluate-T-min-above-T-max", EVALUATE + ["--T-min", "5"], "T_min (5) must not exceed T_max (3)"),
+    ("rollout-episodes-1e20", ROLLOUT + ["--episodes", "100000000000000000000", "--out", "{tmp}/r.npz"],
+     "argument --episodes: 100000000000000000000 is out of range; allowed: >= 1 and <= 1000000"),
+    ("rollout-seed-huge", ROLLOUT + ["--seed", "99999999999999999999", "--out", "{tmp}/r.npz"], "argument --seed"),
+    # outputs: checked before any work, never overwritten without --force
+    ("label-read-only-folder", LABEL + ["{ro}/l.npz"], "cannot write into"),
+    ("rollout-read-only-folder", ROLLOUT + ["--out", "{ro}/r.npz"], "cannot write into"),
+    ("train-intent-read-only-folder", TRAIN_INTENT + ["{ro}/run"], "cannot write into"),
+    ("train-task-read-only-folder", ["train-task", "--env", "gridnav", "--steps", "50", "--out", "{ro}/t", "--quiet"],
+     "cannot write into"),
+    ("evaluate-json-read-only-folder", EVALUATE + ["--json", "{ro}/e.json"], "cannot write into"),
+    ("train-intent-out-is-a-file", TRAIN_INTENT + ["{file}"], "is a file; give a folder for the checkpoint"),
+    ("train-intent-out-under-a-file", TRAIN_INTENT + ["{file}/run"], "afile is a file, not a folder"),
+    ("label-force-out-folder", LABEL + ["{dir}", "--force"], "out.npz is a folder; give the name of a file"),
+    ("rollout-force-out-folder", ROLLOUT + ["--out", "{dir}", "--force"], "out.npz is a folder"),
+    ("evaluate-force-json-folder", EVALUATE + ["--json", "{dir}", "--force"], "out.npz is a folder"),
+    ("label-out-without-npz-exists", LABEL + ["{npz_stem}"], "keep.npz already exists; pass --force"),
+    ("rollout-out-without-npz-exists", ROLLOUT + ["--out", "{npz_stem}"], "keep.npz already exists; pass --force"),
+    ("evaluate-json-exists", EVALUATE + ["--json", "{existing_json}"], "keep.json already exists; pass --force"),
+]
+
+
+@pytest.fixture()
+def case_dir(tmp_path):
+    yield tmp_path
+    for root, dirs, _ in os.walk(tmp_path):  # let pytest remove a read-only folder
+        for d in dirs:
+            os.chmod(os.path.join(root, d), 0o755)
+
+
+@pytest.mark.parametrize("name, argv, fragment", CASES, ids=[c[0] for c in CASES])
+def test_cli_refuses_with_one_line_and_writes_nothing(name, argv, fragment, case_dir, capsys, monkeypatch):
+    made = _Made(case_dir)
+    args = [a.format_map(made) for a in argv]
+    monkeypatch.chdir(case_dir)
+    before = snapshot(case_dir)
+    with pytest.raises(SystemExit) as exc_info:  # argparse errors exit; user errors return 2
+        raise SystemExit(main(args))
+    err = capsys.readouterr().err
+    assert exc_info.value.code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    _assert_one_line(lines[0], fragment)
+    assert snapshot(case_dir) == before, "a refused command wrote or changed files"
+
+
+def test_the_table_covers_the_reported_inputs():
+    """At least the 51 reported non-results cases, each a separate parametrised case."""
+    assert len(CASES) >= 51 and len({c[0] for c in CASES}) == len(CASES)
+
+
+# --- dpf-gui's own options follow the same rule ---------------------------------------------------------
+@pytest.mark.parametrize("argv, fragment", [
+    (["--quit-after", "nan"], "--quit-after: nan is not a finite number"),
+    (["--quit-after", "-1"], "--quit-after: -1 is out of range"),
+    (["--demo", "gridnav", "--episodes", "0"], "--episodes: 0 is out of range"),
+    (["--demo", "gridnav", "--speed", "1e9"], "--speed: '1e9' is not a whole number"),
+    (["--demo", "gridnav", "--preset", "sideways"], "not a preset of gridnav"),
+])
+def test_app_options_one_line_exit_2(argv, fragment, capsys):
+    from dpf_gui.app.main import parse_args
+
+    with pytest.raises(SystemExit) as e:
+        parse_args(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    _assert_one_line(lines[0], fragment)

@@ -1,0 +1,18 @@
+"""The test suite itself: it must leave nothing behind on the machine that runs it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_a_test_run_leaves_no_folder_behind(tmp_path):
+    """tests/conftest.py gives the app a data folder of its own and removes it when the run ends."""
+    repo = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "DPF_GUI_DATA"}
+    env.update(TMPDIR=str(tmp_path), PYTHONPATH=str(repo))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "tests/test_wish.py::test_category_and_conjunction_on_grid"],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=repo, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not list(tmp_path.glob("dpf-gui-test-*"))
