@@ -253,7 +253,8 @@ def test_an_unusable_study_folder_is_said_and_stays_on_screen(qtbot, tmp_path, m
     assert messages[0][0] == "Labels are not kept in the chosen study folder"
     assert str(blocker / "study") in messages[0][1] and str(window.store.path) in messages[0][1]
     shown = window.store_label
-    assert shown.isVisible() and "NOT the chosen study folder" in shown.text() and str(window.store.path) in shown.text()
+    assert shown.isVisible() and "NOT the chosen study folder" in shown.text() and "user-data/labels.sqlite" in shown.text()
+    assert str(window.store.path) in shown.toolTip() and str(blocker / "study") in shown.toolTip()
     window.statusBar().showMessage("something else", 100)  # temporary messages come and go; this one stays
     qtbot.wait(200)
     assert "NOT the chosen study folder" in shown.text() and shown.isVisible()

@@ -221,3 +221,17 @@ def test_one_writer_per_study_folder(tmp_path, data):
     first.close()
     with LabelStore.in_dir(tmp_path) as third:  # the lock goes with the first
         assert not third.read_only and third.undo(fp) == [0]
+
+
+def test_a_failed_write_is_a_user_error_and_changes_nothing(store, data):
+    fp = data.fingerprint()
+    store.mark_trajectory(fp, 0, +1)
+    other = sqlite3.connect(str(store.path))  # the file damaged under the app: its marks table gone
+    other.execute("ALTER TABLE marks RENAME TO marks_gone")
+    other.commit()
+    with pytest.raises(UserError, match="could not be saved .*nothing was changed"):
+        store.mark_trajectory(fp, 1, -1)
+    assert other.execute("SELECT COUNT(*) FROM actions").fetchone()[0] == 1  # the half-made action was rolled back
+    with pytest.raises(UserError, match="label store failed"):
+        store.summary(fp, data.lengths)
+    other.close()

@@ -356,17 +356,18 @@ class MainWindow(QMainWindow):
     def _show_store(self, fallback: str | None = None) -> None:
         """Where the labels go, always on screen: red when not in the chosen folder, or read-only."""
         store = self.store
+        path = "" if store is None else _elide(str(store.path))
         if store is None:
             text, tip, alarm = "labels: not kept (no usable study folder)", "choose a study folder (File menu)", True
         elif fallback is not None:
-            text, alarm = f"labels: {store.path} (NOT the chosen study folder)", True
+            text, alarm = f"labels: {path} (NOT the chosen study folder)", True
             tip = f"the chosen study folder {fallback} cannot be used"
         elif store.read_only:
-            text, tip, alarm = f"labels (read-only): {store.path}", store.read_only_reason, True
+            text, tip, alarm = f"labels (read-only): {path}", str(store.read_only_reason), True
         else:
-            text, tip, alarm = f"labels: {store.path}", "every mark is saved here the moment it is given", False
+            text, tip, alarm = f"labels: {path}", "every mark is saved here the moment it is given", False
         self.store_label.setText(text)
-        self.store_label.setToolTip(tip)
+        self.store_label.setToolTip(f"{store.path}\n{tip}" if store is not None else tip)
         self.store_label.setStyleSheet("color: #b00020; font-weight: bold;" if alarm else "")
 
     def _report_damaged_marks(self) -> None:
@@ -509,7 +510,8 @@ class MainWindow(QMainWindow):
             self.show_error("No label store", "no label store is open: choose a study folder (File menu)")
             self._sync_env_combo()
             return
-        saved = self.store.get(f"resume/{name}") or {}
+        saved = self.store.get(f"resume/{name}")
+        saved = saved if isinstance(saved, dict) else {}
         if saved.get("task_dir") or saved.get("dataset_path"):
             ok = self.open_env(name, task_dir=saved.get("task_dir"), dataset_path=saved.get("dataset_path"), quiet=True)
             if not ok:
@@ -616,7 +618,13 @@ class MainWindow(QMainWindow):
     def export_labels(self, path) -> Path | None:
         if self.workspace is None:
             return None
-        ok, out = self._guard("Cannot export labels", lambda: self.workspace.labels().save(path))
+        def export() -> Path:
+            try:
+                return self.workspace.labels().save(path)
+            except OSError as exc:
+                raise UserError(f"cannot write {exc.filename or path}: {exc.strerror or exc}") from None
+
+        ok, out = self._guard("Cannot export labels", export)
         if ok:
             self.statusBar().showMessage(f"wrote {out}", 5000)
         return out if ok else None
@@ -638,6 +646,11 @@ class MainWindow(QMainWindow):
             self.store.close()
             self.store = None
         super().closeEvent(event)
+
+
+def _elide(text: str, most: int = 60) -> str:
+    """``text`` shortened in the middle (a long study path must not widen the window)."""
+    return text if len(text) <= most else text[: most // 3] + "…" + text[-(most - most // 3 - 1):]
 
 
 class _ViewFailed(Exception):

@@ -18,6 +18,7 @@ comes back when the dataset is opened again.
 from __future__ import annotations
 
 import math
+import tempfile
 import threading
 import time
 import traceback
@@ -443,6 +444,13 @@ class TrainView(QWidget):
             while out_dir.exists():
                 k += 1
                 out_dir = out_dir.with_name(f"{ws.env_name}-{stamp}-{k}")
+        try:  # the checkpoint must have somewhere to go (a read-only study folder has not)
+            Path(out_dir).parent.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=Path(out_dir).parent).close()
+        except OSError as exc:
+            self._fail(f"cannot save the intent model in {Path(out_dir).parent} ({exc.strerror or exc}); "
+                       "choose a study folder you can write in (File menu)", True)
+            return False
         self._out_dir = Path(out_dir)
         self._out_is_new = not self._out_dir.exists()
         self._cfg = cfg

@@ -280,7 +280,19 @@ class LabelStore:
         with self._lock:
             if self._db is None:
                 raise UserError(f"{self.path}: the label store is closed")
-            return self._db.execute(sql, args).fetchall()
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:  # a damaged file, a full disk, a file gone
+                raise UserError(f"{self.path}: the label store failed ({exc})") from None
+
+    def _write(self, change):
+        """Run ``change(db)`` as one transaction; a database error is a UserError and nothing is changed."""
+        self._check_writable()
+        try:
+            with self._transaction() as db:
+                return change(db)
+        except sqlite3.Error as exc:
+            raise UserError(f"{self.path}: the change could not be saved ({exc}); nothing was changed") from None
 
     # --- datasets ---------------------------------------------------------
     def register_dataset(self, dataset: TrajectoryDataset, path: str | os.PathLike | None = None,
@@ -344,21 +356,22 @@ class LabelStore:
         return self._add_action(fingerprint, "import", source, rows, note=note)
 
     def _add_action(self, fingerprint: str, kind: str, source: str, rows: list[tuple], note: Any = None) -> int:
-        self._check_writable()
-        with self._transaction():
+        def change(db) -> int:
             # A new action ends the redo history, as in every editor.
-            self._db.execute("UPDATE actions SET state=? WHERE dataset=? AND state=?", (DISCARDED, fingerprint, UNDONE))
-            cur = self._db.execute(
+            db.execute("UPDATE actions SET state=? WHERE dataset=? AND state=?", (DISCARDED, fingerprint, UNDONE))
+            cur = db.execute(
                 "INSERT INTO actions (dataset, kind, source, created, state, note) VALUES (?, ?, ?, ?, ?, ?)",
                 (fingerprint, kind, source, time.time(), ACTIVE, None if note is None else json.dumps(note)),
             )
             action = int(cur.lastrowid)
-            self._db.executemany(
+            db.executemany(
                 "INSERT INTO marks (action, dataset, traj, kind, t0, t1, value, step_marks, true_score)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(action, fingerprint, *r) for r in rows],
             )
-        return action
+            return action
+
+        return self._write(change)
 
     # --- undo / redo ------------------------------------------------------
     def can_undo(self, fingerprint: str) -> bool:
@@ -384,14 +397,15 @@ class LabelStore:
         return int(rows[0][0]) if rows else None
 
     def _flip(self, fingerprint: str, old: int, new: int, order: str) -> list[int]:
-        self._check_writable()
-        with self._transaction():
+        def change(db) -> list[int]:
             action = self._edge(fingerprint, old, order)
             if action is None:
                 return []
-            self._db.execute("UPDATE actions SET state=? WHERE id=?", (new, action))
-            rows = self._db.execute("SELECT DISTINCT traj FROM marks WHERE action=? ORDER BY traj", (action,))
-            return [int(r[0]) for r in rows]
+            db.execute("UPDATE actions SET state=? WHERE id=?", (new, action))
+            rows = db.execute("SELECT DISTINCT traj FROM marks WHERE action=? ORDER BY traj", (action,))
+            return [int(r[0]) for r in rows if isinstance(r[0], int)]
+
+        return self._write(change)
 
     # --- reading ----------------------------------------------------------
     def _active_marks(self, fingerprint: str, traj: int | None = None):
