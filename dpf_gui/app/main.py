@@ -731,6 +731,7 @@ class QuitOnSignal(QObject):
         self._notifier.setEnabled(False)
         self._read.close()
         self._write.close()
+        self.deleteLater()
 
 
 def _step_values_provider(ws):

@@ -184,7 +184,13 @@ class LabelStore:
         if self.path.exists() and not os.access(self.path.parent, os.W_OK):
             return "its folder is read-only"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._folder_lock, owner = _lock_folder(self.path.with_name(self.path.name + ".lock"))
+        lock = self.path.with_name(self.path.name + ".lock")
+        try:
+            self._folder_lock, owner = _lock_folder(lock)
+        except OSError as exc:
+            if not self.path.exists():
+                raise
+            return f"its lock file {lock.name} cannot be written ({exc.strerror or exc})"
         if self._folder_lock is None:
             return f"another dpf-gui{f' (process {owner})' if owner else ''} is labelling in this study folder"
         try:
@@ -609,14 +615,17 @@ def _json_or_text(value):
 def _lock_folder(lock_path: Path):
     """(open lock file, None) once this process is the folder's one writer; (None, the holder's pid) if not."""
     fh = open(lock_path, "a+", encoding="ascii")  # noqa: SIM115 (held open: the lock lasts as long as the file)
+    fh.seek(0)
     try:
         if fcntl is not None:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        else:  # Windows
+        else:  # Windows: the first byte stands for the whole file
             msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
     except OSError:
-        fh.seek(0)
-        owner = fh.read(32).strip()
+        try:
+            owner = fh.read(32).strip()
+        except OSError:
+            owner = ""
         fh.close()
         return None, owner
     fh.seek(0)
