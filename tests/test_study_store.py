@@ -8,7 +8,15 @@ import subprocess
 import numpy as np
 import pytest
 
-from dpf_gui.data.study import AVOIDED, NEUTRAL, PREFERRED, SEGMENTS, SIMULATED, UNLABELLED, LabelStore
+from dpf_gui.data.study import (
+    AVOIDED,
+    NEUTRAL,
+    PREFERRED,
+    SEGMENTS,
+    SIMULATED,
+    UNLABELLED,
+    LabelStore,
+)
 from dpf_gui.errors import UserError
 from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.wish import make_wish
@@ -140,14 +148,14 @@ def read_only(*paths):
             p.chmod(modes[p] & ~0o222)
         if any(os.access(p, os.W_OK) for p in paths):  # root ignores modes
             for p in paths:
-                if subprocess.run(["chattr", "+i", str(p)], capture_output=True).returncode == 0:
+                if subprocess.run(["chattr", "+i", str(p)], capture_output=True, check=False).returncode == 0:
                     frozen.append(p)
         if any(os.access(p, os.W_OK) for p in paths):
             pytest.skip("cannot make a file read-only here (root without chattr)")
         yield
     finally:
         for p in frozen:
-            subprocess.run(["chattr", "-i", str(p)], capture_output=True)
+            subprocess.run(["chattr", "-i", str(p)], capture_output=True, check=False)
         for p, mode in modes.items():
             p.chmod(mode)
 
