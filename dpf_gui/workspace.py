@@ -4,7 +4,10 @@ The app's views share one :class:`Workspace` instead of each loading files, so
 that "the data being labelled" and "the agent being fused" can never drift
 apart, and every check (right environment, non-empty data) happens once, here,
 without Qt. A failed :meth:`Workspace.open` raises :class:`UserError` and
-leaves whatever was open before untouched.
+leaves whatever was open before untouched. Everything the views will read
+from the files (the dataset's arrays, the task agent's fusion values) is
+checked here, at open time, so that a damaged file is refused with one line
+instead of failing later in a view.
 """
 
 from __future__ import annotations
@@ -54,11 +57,9 @@ class Workspace:
         """
         if env_name not in ENV_NAMES:
             raise UserError(f"unknown environment {env_name!r}; allowed: {', '.join(ENV_NAMES)}")
-        from dpf_gui.pipeline import load_task_agent
-
         task = None
         try:
-            task = load_task_agent(env_name, task_dir)
+            task = _load_task(env_name, task_dir)
         except UserError:
             if task_dir is not None or dataset_path is None:
                 raise
@@ -177,28 +178,63 @@ class Workspace:
 
     def import_labels(self, path: str | os.PathLike, only_unlabelled: bool = False) -> int | None:
         """Import a ``dpf label`` file given to this dataset (refused for other data)."""
-        labels = Labels.load(path)
-        labels.check_matches(self.dataset, where=str(path))
         only = None
         if only_unlabelled:
             states, _ = self.summary()
             only = np.flatnonzero(states == 0)
-        return self.store.import_labels(labels, self.fingerprint, only=only)
+        try:
+            labels = Labels.load(path)
+            labels.check_matches(self.dataset, where=str(path))
+            return self.store.import_labels(labels, self.fingerprint, only=only)
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (a damaged file the loader did not foresee)
+            raise _unusable(path, "label file", exc) from None
 
     def _check_traj(self, traj: int) -> None:
         if not 0 <= int(traj) < len(self):
             raise UserError(f"trajectory {traj} out of range 0..{len(self) - 1}")
 
 
+def _unusable(path, what: str, exc: Exception) -> UserError:
+    """One line for a damaged file that a loader did not foresee."""
+    return UserError(f"{path}: not a usable {what} ({exc.__class__.__name__}: {exc})")
+
+
+def _load_task(env_name: str, task_dir) -> Any:
+    """The task agent (default: the shipped one), with the fusion values Play and Compare will use checked now."""
+    from dpf_gui.agents.task_agent import stored_q_scale
+    from dpf_gui.pipeline import fusion_params, load_task_agent
+
+    try:
+        task = load_task_agent(env_name, task_dir)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (a damaged file the loader did not foresee)
+        raise _unusable(task_dir if task_dir is not None else f"the shipped {env_name} agent", "task agent", exc) from None
+    sidecar = Path(task.directory) / "model.json"
+    for name, check in (("its fusion parameters must be numbers", lambda: fusion_params(task)),
+                        ("its metrics.q_scale.legal_std must be a positive number", lambda: stored_q_scale(task.sidecar))):
+        try:
+            check()
+        except UserError as exc:
+            raise UserError(f"{sidecar}: {exc}") from None
+        except Exception:  # noqa: BLE001 (a value of the wrong type: Play would fail on it later)
+            raise UserError(f"{sidecar}: {name} (fusion: {task.fusion})" if "fusion" in name else f"{sidecar}: {name}") from None
+    return task
+
+
 def load_dataset(path: str | os.PathLike, env_name: str) -> TrajectoryDataset:
     """Load a dataset for ``env_name``; a wrong, damaged or empty file is a :class:`UserError`."""
     try:
         dataset = TrajectoryDataset.load(path, expect_env=env_name)
-        _ = dataset.env_config, dataset.region_features, dataset.meta["feature_names"], dataset.meta["action_names"]
+        if not isinstance(dataset.env_config, dict):
+            raise TypeError("env_config is not a mapping")
+        _ = dataset.region_features, dataset.meta["feature_names"], dataset.meta["action_names"]
     except UserError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise UserError(f"{path}: not a usable trajectory dataset ({exc.__class__.__name__}: {exc})") from None
+    except Exception as exc:  # noqa: BLE001 (a damaged file the loader did not foresee)
+        raise _unusable(path, "trajectory dataset", exc) from None
     if len(dataset) == 0:
         raise UserError(f"{path}: the dataset holds no trajectories; record some with `dpf rollout --env {env_name}`")
     spec = env_spec(env_name)
@@ -206,7 +242,29 @@ def load_dataset(path: str | os.PathLike, env_name: str) -> TrajectoryDataset:
         raise UserError(f"{path}: its features differ from {env_name}'s current ones (recorded by an older version?)")
     if list(dataset.meta["action_names"]) != list(spec.action_names):
         raise UserError(f"{path}: its actions differ from {env_name}'s")
+    _check_arrays(dataset, spec, path)
     return dataset
+
+
+def _check_arrays(dataset: TrajectoryDataset, spec, path) -> None:
+    """The arrays must be what the views replay, draw and train on: one line naming the first that is not."""
+    def refuse(what: str) -> None:
+        raise UserError(f"{path}: {what}; record the data again with `dpf rollout --env {spec.name}`")
+
+    for name, width, kinds in (("features", spec.n_features, "fiu"), ("regions", len(dataset.region_features), "fiu"),
+                               ("legal", spec.n_actions, "biu")):
+        a = getattr(dataset, name)
+        if a.ndim != 2 or a.shape[1] != width:
+            refuse(f"its {name} have {a.shape[1] if a.ndim == 2 else 'no'} columns, {spec.name} has {width}")
+        if a.dtype.kind not in kinds or (kinds == "fiu" and not np.isfinite(a).all()):
+            refuse(f"its {name} must be finite numbers")
+    if dataset.rewards.dtype.kind not in "fiu" or not np.isfinite(dataset.rewards).all():
+        refuse("its rewards must be finite numbers")
+    actions = dataset.actions
+    if actions.dtype.kind not in "iu" or (len(actions) and not 0 <= actions.min() <= actions.max() < spec.n_actions):
+        refuse(f"its actions must be whole numbers 0..{spec.n_actions - 1} ({', '.join(spec.action_names)})")
+    if dataset.seeds.dtype.kind not in "iu":
+        refuse("its reset seeds must be whole numbers")
 
 
 def _check_task_matches(task, dataset: TrajectoryDataset, path) -> None:

@@ -1,18 +1,18 @@
 """Shared pieces for tests that drive the real main window."""
 
 import pytest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
+from dpf_gui.app import main as app_main
 from dpf_gui.app.main import MainWindow
 
 
 @pytest.fixture()
 def messages(monkeypatch, tmp_path):
-    """Message boxes are recorded instead of blocking; no test touches the user's own data."""
+    """Messages the window shows, as (title, text), recorded instead of shown; no test touches the user's own data."""
     shown = []
     monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path / "user-data"))
-    for name in ("warning", "critical", "information"):
-        monkeypatch.setattr(QMessageBox, name, lambda *args, **kw: shown.append(args[1:3]))
+    monkeypatch.setattr(app_main, "notice_box", lambda parent, title, text: shown.append((title, text)))
     return shown
 
 

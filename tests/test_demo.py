@@ -1,5 +1,7 @@
 """``dpf-gui --demo``: label, train, play and screenshot, hands-off (run in-process, offscreen)."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -38,3 +40,16 @@ def test_demo_arguments_are_checked(capsys):
     assert exc.value.code == 2 and "only work with --demo" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--demo", "chess"])
+
+
+def test_demo_without_a_writable_data_folder_says_so_and_exits_2(qapp, tmp_path, capsys, monkeypatch, torch_threads):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("DPF_GUI_DATA", str(blocker / "data"))
+    t0 = time.perf_counter()
+    assert main(["--demo", "gridnav", "--quit-after", "60"]) == 2
+    assert time.perf_counter() - t0 < 20  # no stall until --quit-after
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("dpf-gui: error: the demo cannot write in") and str(blocker) in err, err
+    assert "\n" not in err and "Traceback" not in captured.err and captured.out == ""

@@ -1,11 +1,22 @@
 """The study store keeps every mark the moment it is given, and turns marks into training labels."""
 
+import contextlib
+import os
 import sqlite3
+import subprocess
 
 import numpy as np
 import pytest
 
-from dpf_gui.data.study import AVOIDED, NEUTRAL, PREFERRED, SEGMENTS, SIMULATED, UNLABELLED, LabelStore
+from dpf_gui.data.study import (
+    AVOIDED,
+    NEUTRAL,
+    PREFERRED,
+    SEGMENTS,
+    SIMULATED,
+    UNLABELLED,
+    LabelStore,
+)
 from dpf_gui.errors import UserError
 from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.wish import make_wish
@@ -125,3 +136,110 @@ def test_bad_marks_and_files_are_user_errors(tmp_path, store, data):
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(UserError):
         LabelStore(bad)
+
+
+@contextlib.contextmanager
+def read_only(*paths):
+    """Make files and folders read-only for this process (chmod; as root, chattr +i), restored afterwards."""
+    modes = {p: p.stat().st_mode for p in paths}
+    frozen = []
+    try:
+        for p in paths:
+            p.chmod(modes[p] & ~0o222)
+        if any(os.access(p, os.W_OK) for p in paths):  # root ignores modes
+            for p in paths:
+                if subprocess.run(["chattr", "+i", str(p)], capture_output=True, check=False).returncode == 0:
+                    frozen.append(p)
+        if any(os.access(p, os.W_OK) for p in paths):
+            pytest.skip("cannot make a file read-only here (root without chattr)")
+        yield
+    finally:
+        for p in frozen:
+            subprocess.run(["chattr", "-i", str(p)], capture_output=True, check=False)
+        for p, mode in modes.items():
+            p.chmod(mode)
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_read_only_store_opens_read_only_and_refuses_marks(tmp_path, data, what):
+    fp = data.fingerprint()
+    with LabelStore.in_dir(tmp_path) as s:
+        s.mark_trajectory(fp, 1, -1)
+        s.mark_segment(fp, 2, 1, 3, +1)
+    db = tmp_path / "labels.sqlite"
+    before = db.read_bytes()
+    with read_only(*([db] if what == "file" else [db, tmp_path])):
+        store = LabelStore(db)
+        assert store.read_only and "read-only" in store.read_only_reason
+        states, scores = store.summary(fp, data.lengths)
+        assert list(states) == [UNLABELLED, AVOIDED, SEGMENTS] and scores[1] == -3
+        assert store.to_labels(data).count == 2
+        for attempt in (lambda: store.mark_trajectory(fp, 0, +1), lambda: store.undo(fp), lambda: store.redo(fp)):
+            with pytest.raises(UserError, match="read-only .*marks cannot be saved"):
+                attempt()
+        assert not store.can_undo(fp)
+        store.set("resume/gridnav", {"trajectory": 1})  # a convenience: silently not kept
+        store.register_dataset(data)
+        store.close()
+    assert db.read_bytes() == before  # nothing touched (SQLite may have made its WAL index beside it)
+
+
+def test_empty_file_is_refused_and_left_alone(tmp_path):
+    db = tmp_path / "labels.sqlite"
+    db.write_bytes(b"")
+    with pytest.raises(UserError, match="0 bytes"):
+        LabelStore(db)
+    assert db.stat().st_size == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["labels.sqlite"]
+
+
+def test_a_damaged_mark_is_skipped_and_reported(store, data):
+    fp = data.fingerprint()
+    store.mark_trajectory(fp, 0, +1)
+    store.mark_trajectory(fp, 1, -1)
+    store.mark_segment(fp, 2, 1, 3, +1)
+    # a damaged file: a segment without its start, a mark of an unknown kind, a trajectory index that is text
+    db = sqlite3.connect(str(store.path))
+    bad = []
+    for kind, traj, t0, value in (("segment", 1, None, 1), ("bogus", 2, None, 1), ("whole", "x", None, 1)):
+        action = db.execute("INSERT INTO actions (dataset, kind, source, created) VALUES (?, 'mark', 'person', 0)",
+                            (fp,)).lastrowid
+        bad.append(db.execute("INSERT INTO marks (action, dataset, traj, kind, t0, t1, value) VALUES (?, ?, ?, ?, ?, 3, ?)",
+                              (action, fp, traj, kind, t0, value)).lastrowid)
+    db.commit()
+    db.close()
+    states, scores = store.summary(fp, data.lengths)
+    assert list(states) == [PREFERRED, AVOIDED, SEGMENTS] and list(scores) == [4, -3, 3]
+    assert store.trajectory(fp, 1, 3).state == AVOIDED
+    assert store.to_labels(data).count == 3
+    assert store.damaged_marks == bad
+
+
+def test_one_writer_per_study_folder(tmp_path, data):
+    fp = data.fingerprint()
+    first = LabelStore.in_dir(tmp_path)
+    second = LabelStore.in_dir(tmp_path)  # another app window on the same study folder
+    assert not first.read_only and second.read_only
+    assert f"another dpf-gui (process {os.getpid()})" in second.read_only_reason
+    first.mark_trajectory(fp, 0, +1)
+    assert second.trajectory(fp, 0, 4).state == PREFERRED  # it sees the marks ...
+    with pytest.raises(UserError, match="another dpf-gui"):
+        second.undo(fp)  # ... but cannot undo them
+    assert first.trajectory(fp, 0, 4).state == PREFERRED
+    second.close()
+    first.close()
+    with LabelStore.in_dir(tmp_path) as third:  # the lock goes with the first
+        assert not third.read_only and third.undo(fp) == [0]
+
+
+def test_a_failed_write_is_a_user_error_and_changes_nothing(store, data):
+    fp = data.fingerprint()
+    store.mark_trajectory(fp, 0, +1)
+    other = sqlite3.connect(str(store.path))  # the file damaged under the app: its marks table gone
+    other.execute("ALTER TABLE marks RENAME TO marks_gone")
+    other.commit()
+    with pytest.raises(UserError, match="could not be saved .*nothing was changed"):
+        store.mark_trajectory(fp, 1, -1)
+    assert other.execute("SELECT COUNT(*) FROM actions").fetchone()[0] == 1  # the half-made action was rolled back
+    with pytest.raises(UserError, match="label store failed"):
+        store.summary(fp, data.lengths)
+    other.close()

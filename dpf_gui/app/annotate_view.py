@@ -673,7 +673,11 @@ class AnnotateView(QWidget):
     def clear_marks(self) -> None:
         if self.ws is None or self.current is None:
             return
-        self.ws.clear(self.current)
+        try:
+            self.ws.clear(self.current)
+        except UserError as exc:  # a read-only store
+            self.errorOccurred.emit("Cannot clear the marks", str(exc))
+            return
         self.statusMessage.emit(f"trajectory {self.current}: marks cleared")
         self._after_change([self.current])
 
@@ -723,7 +727,11 @@ class AnnotateView(QWidget):
     def _undo_redo(self, fn, what: str) -> None:
         if fn is None:
             return
-        rows = fn()
+        try:
+            rows = fn()
+        except UserError as exc:  # a read-only store
+            self.errorOccurred.emit(f"Nothing can be {what}", str(exc))
+            return
         if not rows:
             self.statusMessage.emit(f"nothing to be {what}")
             return

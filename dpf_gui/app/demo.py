@@ -12,7 +12,10 @@ Demo labels live in a throw-away study folder, never in the person's own
 label store. The demo's intent model is cached under
 ``<data dir>/demo/intent-cache/`` (``--study DIR`` replaces the data dir),
 keyed by environment, preset, dataset fingerprint and training settings, so
-the second demo of an environment starts playing at once.
+the second demo of an environment starts playing at once. A data folder the
+demo cannot write in is one line on stderr and exit code 2, before any window
+opens; a failure once it runs is printed and exits 1; nothing waits on a
+dialog.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -74,6 +78,12 @@ class Demo(QObject):
 
     # --- phases ----------------------------------------------------------------------
     def start(self) -> None:
+        try:
+            self._start()
+        except Exception as exc:  # noqa: BLE001 (a demo must end, never stall on an error)
+            self.fail(str(exc) if isinstance(exc, UserError) else f"{exc.__class__.__name__}: {exc}")
+
+    def _start(self) -> None:
         if self.quit_after is not None:
             QTimer.singleShot(int(self.quit_after * 1000), lambda: self.finish("--quit-after reached"))
         w = self.window
@@ -114,12 +124,12 @@ class Demo(QObject):
             self.fail(f"training could not start: {w.train.last_error or w.last_error}")
 
     def _cache_usable(self, ws) -> bool:
-        from dpf_gui.intent.train import load_intent
+        from dpf_gui.app.train_view import open_intent
 
         if not (self.cache_dir / "model.json").is_file():
             return False
         try:
-            load_intent(self.cache_dir, expect_env=ws.env_name)
+            open_intent(self.cache_dir, ws)
         except UserError:
             return False
         return True
@@ -222,11 +232,26 @@ def _describe(wish) -> str:
     return "; ".join([*(f"prefer {e}" for e in d["prefer"]), *(f"avoid {e}" for e in d["avoid"])])
 
 
+def writable_folder(path: Path) -> None:
+    """Make ``path`` (and its parents) and write a file in it; OSError if that is impossible."""
+    path.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=path):
+        pass
+
+
 def run_demo(app, args) -> int:
-    """Run the demo of ``args.demo`` in ``app``; returns the exit code."""
+    """Run the demo of ``args.demo`` in ``app``; returns the exit code (2: no folder to write in)."""
     from dpf_gui.app.main import MainWindow
 
-    study = Path(tempfile.mkdtemp(prefix="dpf-gui-demo-"))
+    cache_root = demo_cache_root(args.study)
+    try:
+        writable_folder(cache_root)
+        study = Path(tempfile.mkdtemp(prefix="dpf-gui-demo-"))
+    except OSError as exc:
+        where = exc.filename or cache_root
+        print(f"dpf-gui: error: the demo cannot write in {where} ({exc.strerror or exc}); give it a writable data "
+              "folder with --study DIR or DPF_GUI_DATA", file=sys.stderr, flush=True)
+        return 2
     window = None
     try:
         # quiet_errors: a headless demo must never wait on a message box
@@ -235,10 +260,9 @@ def run_demo(app, args) -> int:
         window.show()
         demo = Demo(window, args.demo, strategy=args.strategy, episodes=args.episodes, preset=args.preset,
                     speed=args.speed, quit_after=args.quit_after, screenshot=args.screenshot,
-                    cache_root=demo_cache_root(args.study))
+                    cache_root=cache_root)
         QTimer.singleShot(0, demo.start)
-        app.exec()
-        return demo.code
+        return app.exec()  # demo.code, or 128 + signal when interrupted (see main.QuitOnSignal)
     finally:
         if window is not None:
             window.close()

@@ -4,19 +4,27 @@ The window owns what is open (a :class:`~dpf_gui.workspace.Workspace`: task
 agent, dataset, label store) and hands it to its tabs; each tab is a view
 that may implement ``set_workspace(ws)`` (called whenever the workspace
 changes, with None when nothing is open) and ``shutdown()`` (called when the
-window closes). A failed open shows a message and keeps what was open.
+window closes). A failed open shows a message and keeps what was open: a
+workspace that a view cannot show is taken back, and the views get the old
+one again.
+
+Nothing here blocks: messages are non-modal boxes shown once the event loop
+runs (so ``--quit-after``, the demo and signals always get through), and
+SIGINT / SIGTERM close the window (marks are committed already) and exit.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import socket
 import sys
 import traceback
 from pathlib import Path
 from typing import Callable, Sequence
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QSettings, QSocketNotifier, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
                                QToolBar, QWidget)
@@ -89,6 +97,9 @@ class _FollowsWorkspace:
             self._task = ws.task
         except UserError as exc:
             self.drop_agents(str(exc))
+        except Exception as exc:  # noqa: BLE001 (never take the window down from showEvent)
+            traceback.print_exc()
+            self.drop_agents(f"Cannot play: {exc.__class__.__name__}: {exc}")
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt)
         super().showEvent(event)
@@ -157,6 +168,11 @@ class MainWindow(QMainWindow):
     ``dataset_path`` open that instead of resuming; ``restore=False`` opens
     nothing at start (besides what was asked for); ``quiet_errors``: errors
     are printed to stderr instead of shown in a message box.
+
+    Every message goes through :meth:`notify` (a non-modal box, recorded in
+    ``notices``); where the labels go is always on screen (``storeLabel`` in
+    the status bar, red when they cannot be kept in the chosen study folder
+    or only read).
     """
 
     workspaceChanged = Signal(object)  # the new Workspace (or None)
@@ -172,6 +188,9 @@ class MainWindow(QMainWindow):
         self.workspace = None
         self.store = None
         self.last_error: str | None = None
+        #: every message shown, (title, text), oldest first
+        self.notices: list[tuple[str, str]] = []
+        self._damage_reported = 0  # damaged marks of the open store already reported
         self._installing = False
         self._explicit = {}  # env -> {"task_dir", "dataset_path"} the person opened (None: the shipped ones)
         if store_dir is None and os.environ.get("DPF_GUI_DATA"):
@@ -238,15 +257,19 @@ class MainWindow(QMainWindow):
         self.compare = self.views.get("Compare")
         self.setCentralWidget(self.tabs)
         self.statusBar().setObjectName("statusBar")
+        self.store_label = QLabel(self)
+        self.store_label.setObjectName("storeLabel")
+        self.store_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.statusBar().addPermanentWidget(self.store_label)
 
         geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 780)
-        tab = self.settings.value("tab")
-        if tab is not None:
-            self.tabs.setCurrentIndex(int(tab))
+        try:
+            tab = int(self.settings.value("tab", 0))
+        except (TypeError, ValueError):
+            tab = 0
+        self.tabs.setCurrentIndex(tab if 0 <= tab < self.tabs.count() else 0)
 
         # --- open something ---------------------------------------------------------------------
         self._set_store(store_dir)
@@ -265,10 +288,15 @@ class MainWindow(QMainWindow):
         """A user mistake or a failed load: say what happened; the app keeps running."""
         self.last_error = message
         self.statusBar().showMessage(message, 10000)
+        self.notify(title, message)
+
+    def notify(self, title: str, message: str) -> None:
+        """Tell the person something they must not miss, without blocking anything (see :func:`notice_box`)."""
+        self.notices.append((title, message))
         if self.quiet_errors:
             print(f"dpf-gui: {title}: {message}", file=sys.stderr, flush=True)
             return
-        QMessageBox.warning(self, title, message)
+        notice_box(self, title, message)
 
     def _guard(self, title: str, fn, *args, quiet: bool = False, **kwargs):
         """Run ``fn``; a UserError (or a bug) becomes a message box, never a crash. Returns (ok, result).
@@ -291,29 +319,81 @@ class MainWindow(QMainWindow):
 
     # --- store -------------------------------------------------------------------------------------
     def _set_store(self, directory) -> bool:
+        """Label into ``directory`` (None: the default folder). At start, an unusable folder falls back to the
+        default one, loudly; later (File menu) the store in use stays."""
         from dpf_gui.data.study import LabelStore
 
-        ok, store = self._guard("Cannot open the label store", LabelStore.in_dir, directory)
+        ok, store = self._guard("Cannot open the label store", LabelStore.in_dir, directory, quiet=True)
+        fallback = None
         if not ok:
-            if self.store is None:
-                # fall back to the default place so labelling still works
-                ok, store = self._guard("Cannot open the label store", LabelStore.in_dir, None)
-            if not ok:
+            problem = self.last_error
+            if self.store is not None or directory is None:
+                self.show_error("Cannot use that study folder" if directory is not None else "No label store",
+                                problem)
+                self._show_store()
                 return False
+            ok, store = self._guard("Cannot open the label store", LabelStore.in_dir, None, quiet=True)
+            if not ok:
+                self.show_error("No label store", f"{problem}; the default folder cannot be used either: "
+                                f"{self.last_error}")
+                self._show_store()
+                return False
+            fallback = str(directory)
+            self.notify("Labels are not kept in the chosen study folder",
+                        f"The study folder {directory} cannot be used ({problem}). Labels go to {store.path} "
+                        "instead, until another study folder is chosen (File > Choose study folder).")
         old, self.store = self.store, store
         if old is not None and old is not store:
             old.close()
-        self.statusBar().showMessage(f"labels are stored in {store.path}", 5000)
+        self._damage_reported = 0
+        self._show_store(fallback)
+        if store.read_only:
+            self.notify("The labels can only be read",
+                        f"{store.path}: {store.read_only_reason}. Its marks are shown, but none can be added or "
+                        "undone here. To label, close the other dpf-gui or choose another study folder (File menu).")
         return True
+
+    def _show_store(self, fallback: str | None = None) -> None:
+        """Where the labels go, always on screen: red when not in the chosen folder, or read-only."""
+        store = self.store
+        path = "" if store is None else _elide(str(store.path))
+        if store is None:
+            text, tip, alarm = "labels: not kept (no usable study folder)", "choose a study folder (File menu)", True
+        elif fallback is not None:
+            text, alarm = f"labels: {path} (NOT the chosen study folder)", True
+            tip = f"the chosen study folder {fallback} cannot be used"
+        elif store.read_only:
+            text, tip, alarm = f"labels (read-only): {path}", str(store.read_only_reason), True
+        else:
+            text, tip, alarm = f"labels: {path}", "every mark is saved here the moment it is given", False
+        self.store_label.setText(text)
+        self.store_label.setToolTip(f"{store.path}\n{tip}" if store is not None else tip)
+        self.store_label.setStyleSheet("color: #b00020; font-weight: bold;" if alarm else "")
+
+    def _report_damaged_marks(self) -> None:
+        bad = self.store.damaged_marks if self.store is not None else []
+        if len(bad) > self._damage_reported:
+            self._damage_reported = len(bad)
+            ids = ", ".join(map(str, bad[:10])) + (", …" if len(bad) > 10 else "")
+            self.notify("Damaged marks skipped", f"{self.store.path}: {len(bad)} stored mark(s) make no sense and "
+                        f"were skipped (mark id {ids}); every other mark is shown and counts.")
 
     def choose_study_folder(self, directory: str | os.PathLike) -> bool:
         """Label into ``directory/labels.sqlite`` from now on (the open data stays open)."""
+        from dpf_gui.data.study import DB_FILE
+
         self.save_resume()
+        if self.store is not None and (Path(directory) / DB_FILE).resolve() == self.store.path.resolve():
+            self._show_store()  # already there (opening it again would find our own lock)
+            self.settings.setValue("study_folder", str(directory))
+            return True
         if not self._set_store(directory):
             return False
         self.settings.setValue("study_folder", str(directory))
         if self.workspace is not None:
-            self._install(self.workspace.with_store(self.store), resume=True)
+            ok, _ = self._guard("Cannot show the labels of that study folder", self._install,
+                                self.workspace.with_store(self.store), resume=True)
+            return ok
         return True
 
     # --- opening --------------------------------------------------------------------------------------
@@ -329,13 +409,15 @@ class MainWindow(QMainWindow):
         self.save_resume()
         ok, ws = self._guard(f"Cannot open {env_name}", Workspace.open, env_name, task_dir=task_dir,
                              dataset_path=dataset_path, store=self.store, quiet=quiet)
-        if not ok:
-            self._sync_env_combo()
-            return False
-        self._explicit[env_name] = {"task_dir": None if task_dir is None else str(Path(task_dir).resolve()),
-                                    "dataset_path": None if dataset_path is None else str(Path(dataset_path).resolve())}
-        self._install(ws, resume=resume)
-        return True
+        if ok:
+            before = self._explicit.get(env_name)
+            self._explicit[env_name] = {"task_dir": None if task_dir is None else str(Path(task_dir).resolve()),
+                                        "dataset_path": None if dataset_path is None else str(Path(dataset_path).resolve())}
+            ok, _ = self._guard(f"Cannot open {env_name}", self._install, ws, resume=resume, quiet=quiet)
+            if not ok:
+                self._explicit[env_name] = before
+        self._sync_env_combo()
+        return ok
 
     def open_checkpoint(self, directory: str | os.PathLike) -> bool:
         """Use another task agent for the current environment (a checkpoint for another one is refused)."""
@@ -357,31 +439,59 @@ class MainWindow(QMainWindow):
         return self.open_env(self.env_name or self.env_combo.currentData())
 
     def _install(self, ws, resume: bool = True) -> None:
+        """Show ``ws`` in every view. If one cannot, every view gets what was open before, and a UserError says why."""
+        old = self.workspace
+        try:
+            self._give_views(ws, resume)
+        except Exception as exc:  # noqa: BLE001 (a damaged file must never become what is open)
+            title, cause = exc.args if isinstance(exc, _ViewFailed) else ("", exc)
+            if not isinstance(cause, UserError):
+                traceback.print_exception(cause)
+            try:
+                self._give_views(old, resume=True)
+            except Exception:  # noqa: BLE001 (the old workspace cannot be shown either: show nothing)
+                traceback.print_exc()
+                self._give_views(None, resume=False)
+            why = cause if isinstance(cause, UserError) else f"{cause.__class__.__name__}: {cause}"
+            where = f"the {title} view cannot show it" if title else "it cannot be shown"
+            raise UserError(f"{ws.dataset_path}: {where} ({why}); what was open stays open") from None
+        self.workspaceChanged.emit(ws)
+        self.save_resume()
+        self._report_damaged_marks()
+
+    def _give_views(self, ws, resume: bool) -> None:
+        """Hand ``ws`` (None: nothing) to every view, at the trajectory and frame saved for it; _ViewFailed if one fails."""
         self.workspace = ws
         self._sync_env_combo()
-        state = (self.store.get(f"resume/{ws.env_name}") or {}) if resume else {}
-        same_data = state.get("fingerprint") == ws.fingerprint
-        traj = state.get("trajectory") if same_data else None
-        frame = state.get("frame", 0) if same_data else 0
+        state = self.store.get(f"resume/{ws.env_name}") if ws is not None and resume and self.store else None
+        state = state if isinstance(state, dict) and state.get("fingerprint") == ws.fingerprint else {}
+        traj, frame = state.get("trajectory"), state.get("frame")
+        traj = traj if isinstance(traj, int) else None
+        frame = frame if isinstance(frame, int) and frame >= 0 else 0
         self._installing = True
         try:
             for title, view in self.views.items():
                 setter = getattr(view, "set_workspace", None)
                 if setter is None:
                     continue
-                kwargs = {"trajectory": traj, "frame": frame or 0} if view is self.annotate else {}
-                # one view's failure must not leave the others on the old workspace
-                self._guard(f"The {title} view could not show {ws.env_name}", setter, ws, **kwargs)
+                kwargs = {"trajectory": traj, "frame": frame} if view is self.annotate else {}
+                try:
+                    setter(ws, **kwargs)
+                except Exception as exc:  # reported by _install
+                    raise _ViewFailed(title, exc) from exc
         finally:
             self._installing = False
+        if ws is None:
+            self.source_label.setText("nothing open")
+            self.source_label.setToolTip("")
+            self.setWindowTitle(f"dpf-gui {__version__}: Dynamic Policy Fusion")
+            return
         what = "shipped agent" if ws.task_dir is None or _is_shipped(ws.task_dir) else str(ws.task_dir)
         if ws.task is None:
             what = "no task agent"
         self.source_label.setText(f"{what} · {ws.dataset_path.name} ({len(ws)} trajectories)")
-        self.source_label.setToolTip(f"task agent: {ws.task_dir}\ndataset: {ws.dataset_path}\nlabels: {self.store.path}")
+        self.source_label.setToolTip(f"task agent: {ws.task_dir}\ndataset: {ws.dataset_path}\nlabels: {ws.store.path}")
         self.setWindowTitle(f"dpf-gui {__version__}: {ws.env_name}")
-        self.workspaceChanged.emit(ws)
-        self.save_resume()
 
     def _sync_env_combo(self) -> None:
         if self.env_name is None:
@@ -400,7 +510,8 @@ class MainWindow(QMainWindow):
             self.show_error("No label store", "no label store is open: choose a study folder (File menu)")
             self._sync_env_combo()
             return
-        saved = self.store.get(f"resume/{name}") or {}
+        saved = self.store.get(f"resume/{name}")
+        saved = saved if isinstance(saved, dict) else {}
         if saved.get("task_dir") or saved.get("dataset_path"):
             ok = self.open_env(name, task_dir=saved.get("task_dir"), dataset_path=saved.get("dataset_path"), quiet=True)
             if not ok:
@@ -446,16 +557,25 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"could not save the resume state: {exc}", 5000)
 
     def _restore(self) -> None:
-        """Reopen where the person left off; fall back to the shipped agents, quietly (no dialog at start)."""
-        env = self.store.get("resume/env") or ENV_NAMES[0]
-        saved = self.store.get(f"resume/{env}") or {}
-        attempts = [(env, saved.get("task_dir"), saved.get("dataset_path"))]
-        if saved.get("task_dir") or saved.get("dataset_path"):
-            attempts.append((env, None, None))
-        attempts += [(name, None, None) for name in ENV_NAMES if name != env]
-        for name, task_dir, data in attempts:
-            if self.open_env(name, task_dir=task_dir, dataset_path=data, quiet=True):
-                return
+        """Reopen where the person left off. If that fails: a clean start (the shipped agent, the first tab) and a
+        message, so that nothing saved can stop the app from starting."""
+        env = self.store.get("resume/env")
+        env = env if env in ENV_NAMES else ENV_NAMES[0]
+        saved = self.store.get(f"resume/{env}")
+        saved = saved if isinstance(saved, dict) else {}
+        task_dir, data = saved.get("task_dir"), saved.get("dataset_path")
+        task_dir, data = (p if isinstance(p, str) and p else None for p in (task_dir, data))
+        if (task_dir or data) and self.open_env(env, task_dir=task_dir, dataset_path=data, quiet=True):
+            return
+        failed = self.last_error if task_dir or data else None
+        if failed:
+            self.tabs.setCurrentIndex(0)
+        for name in [env, *(n for n in ENV_NAMES if n != env)]:
+            if self.open_env(name, quiet=True):
+                break
+        if failed:
+            instead = f"opened the shipped {self.env_name} agent instead" if self.workspace else "nothing is open"
+            self.notify("Could not reopen where you left off", f"{failed}. A clean start: {instead}.")
 
     # --- file dialogs ------------------------------------------------------------------------------------
     def _ask_checkpoint(self) -> None:
@@ -498,7 +618,13 @@ class MainWindow(QMainWindow):
     def export_labels(self, path) -> Path | None:
         if self.workspace is None:
             return None
-        ok, out = self._guard("Cannot export labels", lambda: self.workspace.labels().save(path))
+        def export() -> Path:
+            try:
+                return self.workspace.labels().save(path)
+            except OSError as exc:
+                raise UserError(f"cannot write {exc.filename or path}: {exc.strerror or exc}") from None
+
+        ok, out = self._guard("Cannot export labels", export)
         if ok:
             self.statusBar().showMessage(f"wrote {out}", 5000)
         return out if ok else None
@@ -520,6 +646,92 @@ class MainWindow(QMainWindow):
             self.store.close()
             self.store = None
         super().closeEvent(event)
+
+
+def _elide(text: str, most: int = 60) -> str:
+    """``text`` shortened in the middle (a long study path must not widen the window)."""
+    return text if len(text) <= most else text[: most // 3] + "…" + text[-(most - most // 3 - 1):]
+
+
+class _ViewFailed(Exception):
+    """A view could not show a workspace: (view title, the exception)."""
+
+
+def notice_box(parent: QWidget, title: str, message: str) -> None:
+    """A warning box that blocks nothing: non-modal, shown once the event loop runs (never inside a constructor).
+
+    So a message can never hold up ``--quit-after``, the demo, a test or a
+    signal, and the window behind it keeps working.
+    """
+    for box in parent.findChildren(QMessageBox, "noticeBox"):
+        if box.windowTitle() == title:  # the same kind of message again: one box, the latest text
+            box.setText(message)
+            QTimer.singleShot(0, box, box.raise_)
+            return
+    box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName("noticeBox")
+    box.setWindowModality(Qt.WindowModality.NonModal)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    QTimer.singleShot(0, box, box.show)
+
+
+class QuitOnSignal(QObject):
+    """SIGINT and SIGTERM close every window (marks are committed already) and leave the event loop with 128 + signal.
+
+    Python runs a signal handler only when the interpreter gets control, and
+    Qt's event loop runs in C++: the C-level handler writes to a socket
+    (``signal.set_wakeup_fd``) watched by a QSocketNotifier, which wakes the
+    loop so the Python handler runs at once. The handlers are installed before
+    pygame starts SDL, which takes over only signals still at their default
+    (and ``SDL_NO_SIGNAL_HANDLERS`` tells it not to at all). A second signal
+    while closing exits at once. :meth:`restore` puts the previous handlers back.
+    """
+
+    def __init__(self, app: QApplication):
+        super().__init__(app)
+        self.app = app
+        self.code: int | None = None
+        self._old: dict[int, object] = {}
+        self._old_fd = -1
+        self._read, self._write = socket.socketpair()
+        for sock in (self._read, self._write):
+            sock.setblocking(False)
+        self._notifier = QSocketNotifier(self._read.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._drain)
+        try:
+            self._old_fd = signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+
+    def _drain(self, *_) -> None:
+        try:
+            while self._read.recv(512):
+                pass
+        except OSError:
+            pass
+
+    def _handle(self, signum: int, _frame) -> None:
+        if self.code is not None:
+            os._exit(128 + signum)  # asked twice: the marks are safe on disk, go now
+        self.code = 128 + signum
+        QTimer.singleShot(0, self._quit)  # after the handler; at once if the loop runs, else as it starts
+
+    def _quit(self) -> None:
+        self.app.closeAllWindows()
+        self.app.exit(self.code)
+
+    def restore(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        if self._old:
+            signal.set_wakeup_fd(self._old_fd)
+        self._old = {}
+        self._notifier.setEnabled(False)
+        self._read.close()
+        self._write.close()
+        self.deleteLater()
 
 
 def _step_values_provider(ws):
@@ -602,24 +814,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(max(1, int(os.environ.get("DPF_TORCH_THREADS", "1"))))
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")  # SDL must not swallow SIGINT / SIGTERM (see QuitOnSignal)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("dpf-gui")
     app.setOrganizationName("dpf-gui")
-    if args.demo is not None:
-        from dpf_gui.app.demo import run_demo
+    signals = QuitOnSignal(app)
+    try:
+        if args.demo is not None:
+            from dpf_gui.app.demo import run_demo
 
-        return run_demo(app, args)
-    window = MainWindow(store_dir=args.study, env=args.env, task_dir=args.task, dataset_path=args.data)
-    window.show()
-    if args.quit_after is not None:
-        def finish() -> None:
-            if args.screenshot:
-                window.grab().save(args.screenshot)
-            window.close()
-            app.quit()
+            return run_demo(app, args)
+        window = MainWindow(store_dir=args.study, env=args.env, task_dir=args.task, dataset_path=args.data)
+        window.show()
+        if args.quit_after is not None:
+            def finish() -> None:
+                if args.screenshot:
+                    window.grab().save(args.screenshot)
+                window.close()
+                app.quit()
 
-        QTimer.singleShot(int(args.quit_after * 1000), finish)
-    return app.exec()
+            QTimer.singleShot(int(args.quit_after * 1000), finish)
+        return app.exec()
+    finally:
+        signals.restore()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ comes back when the dataset is opened again.
 
 from __future__ import annotations
 
+import math
+import tempfile
 import threading
 import time
 import traceback
@@ -389,20 +391,17 @@ class TrainView(QWidget):
         self.labels_label.setText(text)
 
     def _restore_remembered(self, ws) -> None:
-        from dpf_gui.intent.train import load_intent
-
         try:
             saved = ws.store.get(MEMORY_KEY.format(fingerprint=ws.fingerprint)) or {}
         except Exception:
             return
-        d = saved.get("dir")
-        if not d or not (Path(d) / "model.json").is_file():
+        d = saved.get("dir") if isinstance(saved, dict) else None
+        if not isinstance(d, str) or not (Path(d) / "model.json").is_file():
             return
         try:
-            model, sidecar = load_intent(d, expect_env=ws.env_name)
-            _check_fits(model, sidecar, ws)
+            model, sidecar = open_intent(d, ws)
         except UserError as exc:
-            self.statusMessage.emit(f"the intent model used last time could not be loaded: {exc}")
+            self.errorOccurred.emit("The intent model used last time was not loaded", str(exc))
             return
         ws.intent, ws.intent_sidecar, ws.intent_dir = model, sidecar, Path(d)
 
@@ -445,6 +444,13 @@ class TrainView(QWidget):
             while out_dir.exists():
                 k += 1
                 out_dir = out_dir.with_name(f"{ws.env_name}-{stamp}-{k}")
+        try:  # the checkpoint must have somewhere to go (a read-only study folder has not)
+            Path(out_dir).parent.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=Path(out_dir).parent).close()
+        except OSError as exc:
+            self._fail(f"cannot save the intent model in {Path(out_dir).parent} ({exc.strerror or exc}); "
+                       "choose a study folder you can write in (File menu)", True)
+            return False
         self._out_dir = Path(out_dir)
         self._out_is_new = not self._out_dir.exists()
         self._cfg = cfg
@@ -558,8 +564,6 @@ class TrainView(QWidget):
 
     def load_intent_dir(self, directory: str | Path) -> bool:
         """Use the intent model in ``directory``; a model of another environment is refused with a message."""
-        from dpf_gui.intent.train import load_intent
-
         ws = self.ws
         if ws is None:
             return False
@@ -567,8 +571,7 @@ class TrainView(QWidget):
             self._fail("training is running: cancel it first", True)
             return False
         try:
-            model, sidecar = load_intent(directory, expect_env=ws.env_name)
-            _check_fits(model, sidecar, ws)
+            model, sidecar = open_intent(directory, ws)
         except UserError as exc:
             self.last_error = str(exc)
             self.errorOccurred.emit("Cannot load the intent model", str(exc))
@@ -586,11 +589,14 @@ class TrainView(QWidget):
 
     # --- display -----------------------------------------------------------------------
     def _show_curve(self, sidecar: dict[str, Any]) -> None:
-        """The training curve a checkpoint recorded."""
+        """The training curve a checkpoint recorded (none if its record is damaged: it is only a record)."""
         self.loss_plot.clear_data()
-        for row in sidecar.get("training_curve") or []:
-            self.loss_plot.push(int(row["epoch"]), float(row["train_loss"]), float(row["val_loss"]))
-        self.loss_plot.mark_best((sidecar.get("metrics") or {}).get("best_epoch"))
+        try:
+            for row in sidecar.get("training_curve") or []:
+                self.loss_plot.push(int(row["epoch"]), float(row["train_loss"]), float(row["val_loss"]))
+            self.loss_plot.mark_best((sidecar.get("metrics") or {}).get("best_epoch"))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            self.loss_plot.clear_data()
 
     def _show_sidecar_fit(self, sidecar: dict[str, Any]) -> None:
         metrics = sidecar.get("metrics") or {}
@@ -624,10 +630,10 @@ class TrainView(QWidget):
                     self.fit_table.setItem(r, c, QTableWidgetItem(""))
             return
         sc = ws.intent_sidecar or {}
-        lab = sc.get("labels") or {}
-        wish = lab.get("wish") or {}
-        wish_text = "; ".join([*(f"prefer {w}" for w in wish.get("prefer") or []),
-                               *(f"avoid {w}" for w in wish.get("avoid") or [])]) or "not recorded (marks by hand)"
+        lab = sc.get("labels") if isinstance(sc.get("labels"), dict) else {}
+        wish = lab.get("wish") if isinstance(lab.get("wish"), dict) else {}
+        wish_text = "; ".join([*(f"prefer {w}" for w in _strings(wish.get("prefer"))),
+                               *(f"avoid {w}" for w in _strings(wish.get("avoid")))]) or "not recorded (marks by hand)"
         when = ""
         try:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(Path(ws.intent_dir, "model.json").stat().st_mtime))
@@ -639,7 +645,10 @@ class TrainView(QWidget):
         if self.result is not None:
             self._show_fit(self.result.metrics.get("held_out") or {}, self.result.metrics.get("train") or {})
         else:
-            self._show_sidecar_fit(sc)
+            try:
+                self._show_sidecar_fit(sc)
+            except (AttributeError, KeyError, TypeError, ValueError):
+                self._show_fit({}, {})  # a damaged record of the fit: the model itself was checked on loading
 
     def _set_busy(self, busy: bool) -> None:
         has_ws = self.ws is not None
@@ -657,6 +666,40 @@ class TrainView(QWidget):
         """Stop a training run (its partial checkpoint is removed) and wait for the thread."""
         if self.worker is not None:
             self._discard_worker()
+
+
+def open_intent(directory: str | Path, ws) -> tuple[Any, dict[str, Any]]:
+    """Load the intent checkpoint in ``directory`` for ``ws``: (model, sidecar).
+
+    What Play and Compare will read from it (its fit to the data, its reward
+    scale) is checked now, so a damaged or foreign checkpoint is one
+    :class:`UserError` on opening rather than a failure when a tab is shown.
+    """
+    from dpf_gui.fusion import intent_scale
+    from dpf_gui.intent.train import load_intent
+
+    try:
+        model, sidecar = load_intent(directory, expect_env=ws.env_name)
+        _check_fits(model, sidecar, ws)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (a damaged file the loader did not foresee)
+        raise UserError(f"{directory}: not a usable intent model ({exc.__class__.__name__}: {exc})") from None
+    spread = sidecar.get("candidate_spread")
+    scales = {"reward_scale": sidecar.get("reward_scale"), "candidate_spread": spread}
+    if isinstance(spread, dict):
+        scales = {"reward_scale": sidecar.get("reward_scale"),
+                  **{f"candidate_spread.{k}": spread.get(k) for k in ("history", "markov")}}
+    for name, value in scales.items():  # Play divides intent rewards by one of these
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                      and math.isfinite(value) and value >= 0):
+            raise UserError(f"{directory}: {name} must be a number >= 0, got {value!r}; train the intent model again")
+    intent_scale(sidecar)
+    return model, sidecar
+
+
+def _strings(value) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
 
 
 def _check_fits(model, sidecar: dict[str, Any], ws) -> None:
@@ -680,4 +723,5 @@ def _remove_checkpoint(directory: Path | None) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-__all__ = ["TrainView", "TrainWorker", "LossPlot", "FitPlot", "interactive_config", "labels_for_training", "DEFAULTS"]
+__all__ = ["TrainView", "TrainWorker", "LossPlot", "FitPlot", "interactive_config", "labels_for_training", "open_intent",
+           "DEFAULTS"]

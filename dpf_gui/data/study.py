@@ -33,6 +33,7 @@ dataset, trajectory, frame) and a list of the datasets labelled in it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -46,6 +47,14 @@ import numpy as np
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
+
+try:
+    import fcntl
+
+    msvcrt = None
+except ImportError:  # Windows
+    fcntl = None
+    import msvcrt
 
 DB_FILE = "labels.sqlite"
 SCHEMA_VERSION = 1
@@ -126,13 +135,65 @@ class LabelStore:
     Safe to call from several threads of one process (calls are serialised by
     a lock; a worker may build training labels while the UI marks); other
     processes may read the same file at the same time (WAL).
+
+    One writer per study folder: a store opened for marking holds a lock on
+    ``labels.sqlite.lock`` (released on close, or when the process dies), so two
+    app windows can never undo each other's marks. A store that cannot be
+    written (a read-only file or folder, such as an archived study, or one that
+    another dpf-gui is marking in) opens read-only: everything reads as usual,
+    and marking, undo and redo raise a :class:`UserError` saying why
+    (``read_only_reason``). A file of 0 bytes is refused, never replaced. A
+    stored mark that makes no sense (a damaged file) is skipped and listed in
+    :attr:`damaged_marks`; the other marks still count.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, read_only: bool = False):
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
+        self._folder_lock = None  # the open lock file while this store is its folder's one writer
+        self._damaged: set[int] = set()
+        #: why marks cannot be stored here (None: they can): a read-only file or folder, another dpf-gui
+        self.read_only_reason: str | None = "opened read-only" if read_only else None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.is_file() and self.path.stat().st_size == 0:
+                raise UserError(f"{self.path} is empty (0 bytes), so it is not a label store; it was left as it is: "
+                                "remove it to start a new store there, or choose another study folder")
+            if self.read_only_reason is None:
+                self.read_only_reason = self._open_writable()
+            if self.read_only_reason is not None:
+                self._open_read_only()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise UserError(f"{self.path}: not a usable label store ({exc})") from None
+        except OSError as exc:
+            self.close()
+            raise UserError(f"{self.path}: cannot create the label store ({exc.strerror or exc})") from None
+        except UserError:
+            self.close()
+            raise
+
+    @property
+    def read_only(self) -> bool:
+        return self.read_only_reason is not None
+
+    def _open_writable(self) -> str | None:
+        """Open for marking, holding the folder's lock; returns why that is impossible (then nothing is open)."""
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            return "the file is read-only"
+        if self.path.exists() and not os.access(self.path.parent, os.W_OK):
+            return "its folder is read-only"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = self.path.with_name(self.path.name + ".lock")
+        try:
+            self._folder_lock, owner = _lock_folder(lock)
+        except OSError as exc:
+            if not self.path.exists():
+                raise
+            return f"its lock file {lock.name} cannot be written ({exc.strerror or exc})"
+        if self._folder_lock is None:
+            return f"another dpf-gui{f' (process {owner})' if owner else ''} is labelling in this study folder"
+        try:
             # isolation_level=None: autocommit; multi-row changes use explicit transactions.
             self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -144,12 +205,58 @@ class LabelStore:
                 row = self._db.execute("SELECT value FROM info WHERE key='schema_version'").fetchone()
                 if row is None:
                     self._db.execute("INSERT INTO info VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                elif int(row[0]) > SCHEMA_VERSION:
-                    raise UserError(f"{self.path}: label store was written by a newer dpf-gui (schema {row[0]})")
-        except sqlite3.DatabaseError as exc:
-            raise UserError(f"{self.path}: not a usable label store ({exc})") from None
-        except OSError as exc:
-            raise UserError(f"{self.path}: cannot create the label store ({exc.strerror or exc})") from None
+                else:
+                    self._check_schema(row[0])
+        except sqlite3.OperationalError as exc:
+            if "readonly" not in str(exc):
+                raise
+            return "the file cannot be written"
+        return None
+
+    def _open_read_only(self) -> None:
+        """Open an existing store for reading only (an archived study, or another dpf-gui is marking in it)."""
+        self.close()
+        if not self.path.is_file():
+            raise UserError(f"{self.path}: cannot create the label store ({self.read_only_reason})")
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        try:
+            self._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10.0, check_same_thread=False)
+            self._db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            # A read-only folder: SQLite cannot make its WAL index there, so read the file as it is,
+            # unless marks still wait in its WAL journal (they would be missed).
+            self.close()
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.is_file() and wal.stat().st_size > 0:
+                raise UserError(f"{self.path}: the store and its folder are read-only and some marks are still in "
+                                f"{wal.name}: copy the study folder somewhere writable to open it") from None
+            self._db = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA query_only=ON")
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        missing = {"info", "datasets", "actions", "marks", "state"} - tables
+        if missing:
+            raise UserError(f"{self.path}: not a label store (no {', '.join(sorted(missing))} table)")
+        row = self._db.execute("SELECT value FROM info WHERE key='schema_version'").fetchone()
+        self._check_schema(row[0] if row is not None else SCHEMA_VERSION)
+
+    def _check_schema(self, version) -> None:
+        try:
+            newer = int(version) > SCHEMA_VERSION
+        except (TypeError, ValueError):
+            raise UserError(f"{self.path}: not a label store (schema version {version!r})") from None
+        if newer:
+            raise UserError(f"{self.path}: label store was written by a newer dpf-gui (schema {version})")
+
+    def _check_writable(self) -> None:
+        if self.read_only_reason is not None:
+            raise UserError(f"{self.path} is read-only ({self.read_only_reason}): marks cannot be saved; "
+                            "choose another study folder (File menu) to label")
+
+    @property
+    def damaged_marks(self) -> list[int]:
+        """Ids of stored marks that made no sense (a damaged file) and were skipped; every other mark counts."""
+        with self._lock:
+            return sorted(self._damaged)
 
     @classmethod
     def in_dir(cls, directory: str | os.PathLike | None = None) -> "LabelStore":
@@ -161,6 +268,9 @@ class LabelStore:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+            if self._folder_lock is not None:
+                self._folder_lock.close()  # releases the folder's lock
+                self._folder_lock = None
 
     def __enter__(self) -> "LabelStore":
         return self
@@ -176,13 +286,27 @@ class LabelStore:
         with self._lock:
             if self._db is None:
                 raise UserError(f"{self.path}: the label store is closed")
-            return self._db.execute(sql, args).fetchall()
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:  # a damaged file, a full disk, a file gone
+                raise UserError(f"{self.path}: the label store failed ({exc})") from None
+
+    def _write(self, change):
+        """Run ``change(db)`` as one transaction; a database error is a UserError and nothing is changed."""
+        self._check_writable()
+        try:
+            with self._transaction() as db:
+                return change(db)
+        except sqlite3.Error as exc:
+            raise UserError(f"{self.path}: the change could not be saved ({exc}); nothing was changed") from None
 
     # --- datasets ---------------------------------------------------------
     def register_dataset(self, dataset: TrajectoryDataset, path: str | os.PathLike | None = None,
                          fingerprint: str | None = None) -> str:
         """Remember a dataset (so a study operator can find the data the labels refer to); returns its fingerprint."""
         fp = fingerprint or dataset.fingerprint()
+        if self.read_only:
+            return fp  # nothing can be recorded in a read-only store; reading needs no record
         self._q(
             "INSERT INTO datasets VALUES (?, ?, ?, ?, ?) ON CONFLICT(fingerprint) DO UPDATE SET path=excluded.path",
             (fp, dataset.env_name, None if path is None else str(path), len(dataset), time.time()),
@@ -238,27 +362,29 @@ class LabelStore:
         return self._add_action(fingerprint, "import", source, rows, note=note)
 
     def _add_action(self, fingerprint: str, kind: str, source: str, rows: list[tuple], note: Any = None) -> int:
-        with self._transaction():
+        def change(db) -> int:
             # A new action ends the redo history, as in every editor.
-            self._db.execute("UPDATE actions SET state=? WHERE dataset=? AND state=?", (DISCARDED, fingerprint, UNDONE))
-            cur = self._db.execute(
+            db.execute("UPDATE actions SET state=? WHERE dataset=? AND state=?", (DISCARDED, fingerprint, UNDONE))
+            cur = db.execute(
                 "INSERT INTO actions (dataset, kind, source, created, state, note) VALUES (?, ?, ?, ?, ?, ?)",
                 (fingerprint, kind, source, time.time(), ACTIVE, None if note is None else json.dumps(note)),
             )
             action = int(cur.lastrowid)
-            self._db.executemany(
+            db.executemany(
                 "INSERT INTO marks (action, dataset, traj, kind, t0, t1, value, step_marks, true_score)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(action, fingerprint, *r) for r in rows],
             )
-        return action
+            return action
+
+        return self._write(change)
 
     # --- undo / redo ------------------------------------------------------
     def can_undo(self, fingerprint: str) -> bool:
-        return self._edge(fingerprint, ACTIVE, "DESC") is not None
+        return not self.read_only and self._edge(fingerprint, ACTIVE, "DESC") is not None
 
     def can_redo(self, fingerprint: str) -> bool:
-        return self._edge(fingerprint, UNDONE, "ASC") is not None
+        return not self.read_only and self._edge(fingerprint, UNDONE, "ASC") is not None
 
     def undo(self, fingerprint: str) -> list[int]:
         """Undo the latest action on this dataset; returns the trajectories it touched ([] if none)."""
@@ -277,17 +403,19 @@ class LabelStore:
         return int(rows[0][0]) if rows else None
 
     def _flip(self, fingerprint: str, old: int, new: int, order: str) -> list[int]:
-        with self._transaction():
+        def change(db) -> list[int]:
             action = self._edge(fingerprint, old, order)
             if action is None:
                 return []
-            self._db.execute("UPDATE actions SET state=? WHERE id=?", (new, action))
-            rows = self._db.execute("SELECT DISTINCT traj FROM marks WHERE action=? ORDER BY traj", (action,))
-            return [int(r[0]) for r in rows]
+            db.execute("UPDATE actions SET state=? WHERE id=?", (new, action))
+            rows = db.execute("SELECT DISTINCT traj FROM marks WHERE action=? ORDER BY traj", (action,))
+            return [int(r[0]) for r in rows if isinstance(r[0], int)]
+
+        return self._write(change)
 
     # --- reading ----------------------------------------------------------
     def _active_marks(self, fingerprint: str, traj: int | None = None):
-        sql = ("SELECT m.traj, m.kind, m.t0, m.t1, m.value, m.step_marks, m.true_score FROM marks m"
+        sql = ("SELECT m.id, m.traj, m.kind, m.t0, m.t1, m.value, m.step_marks, m.true_score FROM marks m"
                " JOIN actions a ON a.id = m.action WHERE m.dataset=? AND a.state=?")
         args: tuple = (fingerprint, ACTIVE)
         if traj is not None:
@@ -295,20 +423,26 @@ class LabelStore:
             args += (int(traj),)
         return self._q(sql + " ORDER BY m.id", args)
 
+    def _apply(self, acc: _Accumulator, rows, first: int = 0) -> None:
+        """Apply marks (trajectory ``traj - first``), skipping and remembering the damaged ones."""
+        n = len(acc.lengths)
+        for mark_id, traj, *rest in rows:
+            if isinstance(traj, int) and not 0 <= traj - first < n:
+                continue  # a trajectory this dataset does not have
+            if not (isinstance(traj, int) and acc.apply(traj - first, *rest)):
+                with self._lock:
+                    self._damaged.add(int(mark_id))
+
     def trajectory(self, fingerprint: str, traj: int, length: int) -> TrajectoryMarks:
         """The marks, score and label state of one trajectory of ``length`` decisions."""
         acc = _Accumulator(np.array([length], dtype=np.int64))
-        for row in self._active_marks(fingerprint, traj):
-            acc.apply(0, *row[1:])
+        self._apply(acc, self._active_marks(fingerprint, traj), first=int(traj))
         return acc.result(0)
 
     def summary(self, fingerprint: str, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Label state (int8) and score (float32, nan if unlabelled) of every trajectory."""
         acc = _Accumulator(np.asarray(lengths, dtype=np.int64))
-        n = len(lengths)
-        for row in self._active_marks(fingerprint):
-            if 0 <= row[0] < n:
-                acc.apply(*row)
+        self._apply(acc, self._active_marks(fingerprint))
         return acc.states.copy(), acc.scores().astype(np.float32)
 
     def labelled_count(self, fingerprint: str, lengths: np.ndarray) -> int:
@@ -326,10 +460,7 @@ class LabelStore:
         """
         fp = fingerprint or dataset.fingerprint()
         acc = _Accumulator(dataset.lengths)
-        n = len(dataset)
-        for row in self._active_marks(fp):
-            if 0 <= row[0] < n:
-                acc.apply(*row)
+        self._apply(acc, self._active_marks(fp))
         labelled = acc.states != UNLABELLED
         scores = np.where(labelled, acc.scores(), 0.0).astype(np.float32)
         simulated = acc.states == SIMULATED
@@ -359,8 +490,9 @@ class LabelStore:
             "SELECT id, kind, source, created, state, note FROM actions WHERE dataset=? ORDER BY id", (fingerprint,)
         )
         return [
-            {"id": r[0], "kind": r[1], "source": r[2], "created": r[3], "state": ("active", "undone", "discarded")[r[4]],
-             "note": None if r[5] is None else json.loads(r[5])}
+            {"id": r[0], "kind": r[1], "source": r[2], "created": r[3],
+             "state": {ACTIVE: "active", UNDONE: "undone", DISCARDED: "discarded"}.get(r[4], f"unknown ({r[4]!r})"),
+             "note": _json_or_text(r[5])}
             for r in rows
         ]
 
@@ -371,10 +503,13 @@ class LabelStore:
             return default
         try:
             return json.loads(rows[0][0])
-        except json.JSONDecodeError:
+        except (TypeError, ValueError):
             return default
 
     def set(self, key: str, value: Any) -> None:
+        """Store a small JSON value (ignored by a read-only store: these are conveniences, not marks)."""
+        if self.read_only:
+            return
         self._q("INSERT INTO state VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                 (key, json.dumps(value)))
 
@@ -415,7 +550,10 @@ class _Accumulator:
         self.given = np.full(n, np.nan)  # an imported score that overrides sum(marks)
         self.true_scores = np.full(n, np.nan)
 
-    def apply(self, i, kind, t0, t1, value, step_marks, true_score) -> None:
+    def apply(self, i, kind, t0, t1, value, step_marks, true_score) -> bool:
+        """Apply one mark to trajectory ``i``; False (nothing changed) for a mark that makes no sense."""
+        if not _usable_mark(kind, t0, t1, value, step_marks, true_score):
+            return False
         m = self.marks[i]
         v = int(round(value)) if kind != "score" else 0
         self.given[i] = np.nan
@@ -439,6 +577,7 @@ class _Accumulator:
         elif kind == "clear":
             m[:] = 0
             self.states[i] = UNLABELLED
+        return True
 
     def scores(self) -> np.ndarray:
         sums = np.array([float(m.sum()) for m in self.marks])
@@ -447,6 +586,53 @@ class _Accumulator:
 
     def result(self, i: int) -> TrajectoryMarks:
         return TrajectoryMarks(self.marks[i], float(self.scores()[i]), int(self.states[i]), float(self.true_scores[i]))
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _usable_mark(kind, t0, t1, value, step_marks, true_score) -> bool:
+    """Whether a stored mark row makes sense (rows of a damaged file may not)."""
+    if kind not in ("whole", "segment", "score", "clear") or not _is_number(value):
+        return False
+    if kind in ("whole", "segment") and round(value) not in (-1, 0, 1):
+        return False
+    if kind == "segment":
+        return isinstance(t0, int) and isinstance(t1, int)
+    if kind == "score":
+        return (step_marks is None or isinstance(step_marks, bytes)) and (true_score is None or _is_number(true_score))
+    return True
+
+
+def _json_or_text(value):
+    try:
+        return None if value is None else json.loads(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _lock_folder(lock_path: Path):
+    """(open lock file, None) once this process is the folder's one writer; (None, the holder's pid) if not."""
+    fh = open(lock_path, "a+", encoding="ascii")  # noqa: SIM115 (held open: the lock lasts as long as the file)
+    fh.seek(0)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:  # Windows: the first byte stands for the whole file
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+    except OSError:
+        try:
+            owner = fh.read(32).strip()
+        except OSError:
+            owner = ""
+        fh.close()
+        return None, owner
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh, None
 
 
 def _check_value(value: int) -> int:

@@ -1,0 +1,260 @@
+"""The app never gets stuck and never swaps in something broken (damaged files, saved state, the label store).
+
+``DAMAGED`` is a table: each row makes one damaged file in the test and
+names how the app opens it. Append rows for more cases; every row must be
+refused with one message while what was open stays open and keeps working.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QSettings
+
+from dpf_gui.data.study import LabelStore
+from dpf_gui.data.trajectories import TrajectoryDataset
+from dpf_gui.paths import shipped_model
+from tests.qt_helpers import messages, open_window  # noqa: F401 (messages is a fixture)
+
+
+# --- what the damaged files are made from --------------------------------------------------------
+def gridnav_data() -> TrajectoryDataset:
+    return TrajectoryDataset.load(shipped_model("gridnav") / "trajectories.npz").subset(range(12))
+
+
+def damaged_dataset(**arrays) -> Callable[[Path, Path], Path]:
+    """A gridnav dataset file with some arrays replaced (written raw: the saver would refuse them)."""
+    def make(tmp: Path, _intent: Path) -> Path:
+        data = gridnav_data()
+        out = {k: getattr(data, k) for k in ("features", "legal", "regions", "actions", "rewards", "lengths", "seeds",
+                                             "terminated", "success", "episodes")}
+        out.update({k: f(data) for k, f in arrays.items()})
+        out["meta"] = np.array(json.dumps(dict(data.meta, format="dpf-trajectories", format_version=1, count=len(data))))
+        path = tmp / "damaged.npz"
+        np.savez(path, **out)
+        return path
+    return make
+
+
+def damaged_checkpoint(source: str, *edits: Callable[[dict], None]) -> Callable[[Path, Path], Path]:
+    """A copy of the shipped gridnav task agent (``source`` "task") or of a good intent model ("intent"),
+    its model.json edited."""
+    def make(tmp: Path, intent: Path) -> Path:
+        folder = tmp / f"damaged-{source}"
+        shutil.copytree(shipped_model("gridnav") if source == "task" else intent, folder)
+        meta = json.loads((folder / "model.json").read_text())
+        for edit in edits:
+            edit(meta)
+        (folder / "model.json").write_text(json.dumps(meta))
+        return folder
+    return make
+
+
+def damaged_labels(tmp: Path, _intent: Path) -> Path:
+    """A label file for the shipped gridnav data whose scores are words."""
+    from dpf_gui.oracles import FeedbackNoise, label_dataset
+    from dpf_gui.wish import make_wish
+
+    data = TrajectoryDataset.load(shipped_model("gridnav") / "trajectories.npz")
+    good = label_dataset(data, make_wish(data.region_features, avoid=["terrain=toll"]), FeedbackNoise(), 0)
+    path = good.save(tmp / "labels.npz")
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["scores"] = np.full(arrays["scores"].shape, "good")
+    np.savez(path, **arrays)
+    return path
+
+
+def put(path: str, value) -> Callable[[dict], None]:
+    """Set ``a.b.c`` in a sidecar."""
+    def edit(meta: dict) -> None:
+        *parents, last = path.split(".")
+        for p in parents:
+            meta = meta.setdefault(p, {})
+        meta[last] = value
+    return edit
+
+
+def drop(key: str) -> Callable[[dict], None]:
+    return lambda meta: meta.pop(key, None)
+
+
+@pytest.fixture(scope="module")
+def good_intent(tmp_path_factory) -> Path:
+    """A real (small) gridnav intent checkpoint: what is open before a damaged file is tried."""
+    from dpf_gui.intent.train import IntentConfig, train_intent
+    from dpf_gui.oracles import FeedbackNoise, label_dataset
+    from dpf_gui.wish import make_wish
+
+    data = TrajectoryDataset.load(shipped_model("gridnav") / "trajectories.npz").subset(range(0, 1495, 15))
+    labels = label_dataset(data, make_wish(data.region_features, avoid=["terrain=toll"]), FeedbackNoise(), 0)
+    out = tmp_path_factory.mktemp("good") / "intent"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train_intent(data, labels, seed=0, out_dir=out, progress=False,
+                     config=IntentConfig(embed=16, hidden=16, max_epochs=2, patience=2))
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+@dataclass(frozen=True)
+class Damaged:
+    name: str
+    kind: str  # how the app opens it: "dataset", "task", "intent" or "labels" (see OPEN)
+    make: Callable[[Path, Path], Path]  # (test folder, a good intent checkpoint) -> the damaged file it wrote
+    says: str  # a piece of the one-line message
+
+
+OPEN = {
+    "dataset": lambda window, path: window.open_dataset(path),
+    "task": lambda window, path: window.open_checkpoint(path),
+    "intent": lambda window, path: window.train.load_intent_dir(path),
+    "labels": lambda window, path: window.import_labels(path),
+}
+
+DAMAGED = [
+    Damaged("regions narrower than the features", "dataset", damaged_dataset(regions=lambda d: d.regions[:, :1]),
+            "regions have 1 columns"),
+    Damaged("all-NaN regions", "dataset", damaged_dataset(regions=lambda d: np.full_like(d.regions, np.nan)),
+            "regions must be finite numbers"),
+    Damaged("string actions", "dataset", damaged_dataset(actions=lambda d: d.actions.astype(str)), "actions"),
+    Damaged("action 99", "dataset", damaged_dataset(actions=lambda d: np.where(np.arange(len(d.actions)) == 3, 99, d.actions)),
+            "actions must be whole numbers 0..3"),
+    Damaged("string features", "dataset", damaged_dataset(features=lambda d: d.features.astype(str)), "features"),
+    Damaged("inf features", "dataset", damaged_dataset(features=lambda d: np.full_like(d.features, np.inf)),
+            "features must be finite numbers"),
+    Damaged("2 feature columns", "dataset", damaged_dataset(features=lambda d: d.features[:, :2]), "features have 2 columns"),
+    Damaged("fusion T_phi 'hot'", "task", damaged_checkpoint("task", put("fusion.T_phi", "hot")), "fusion"),
+    Damaged("fusion T_min above T_max", "task", damaged_checkpoint("task", put("fusion.T_min", 50.0)), "T_min"),
+    Damaged("q_scale 'big'", "task", damaged_checkpoint("task", put("metrics.q_scale.legal_std", "big")), "q_scale"),
+    Damaged("intent reward_scale 'x' (no candidate_spread)", "intent",
+            damaged_checkpoint("intent", drop("candidate_spread"), put("reward_scale", "x")), "reward_scale"),
+    Damaged("intent candidate_spread 'wide'", "intent", damaged_checkpoint("intent", put("candidate_spread", "wide")),
+            "candidate_spread"),
+    Damaged("label file with words for scores", "labels", damaged_labels, "labels.npz"),
+]
+
+
+# --- damaged files ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", DAMAGED, ids=[c.name for c in DAMAGED])
+def test_a_damaged_file_is_refused_and_what_was_open_stays_working(qtbot, tmp_path, messages, good_intent, case):
+    window = open_window(qtbot, tmp_path / "study", env="gridnav")
+    assert window.train.load_intent_dir(good_intent)
+    ws, intent = window.workspace, window.workspace.intent
+    window.annotate.prefer()
+    path = case.make(tmp_path, good_intent)
+
+    assert not OPEN[case.kind](window, path)
+    assert len(messages) == 1, messages
+    message = messages[0][1]
+    assert case.says in message and "\n" not in message and "Traceback" not in message, message
+
+    # what was open stays open, and works: marking, the timeline, Play with dynamic fusion
+    assert window.workspace is ws and ws.intent is intent
+    window.annotate.next_unlabelled()
+    window.annotate.avoid()
+    assert ws.labels().count == 2 and window.annotate.progress.value() == 2
+    window.tabs.setCurrentWidget(window.play)
+    play = window.play
+    assert play.runner is not None and play.runner.strategy == "dynamic"
+    assert play.run_decisions(3) == 3
+    assert len(messages) == 1
+
+
+# --- saved state that cannot be restored ---------------------------------------------------------------
+def test_a_saved_state_that_cannot_be_restored_gives_a_clean_start(qtbot, tmp_path, messages, good_intent):
+    """The crash loop: the Play tab saved with a now-damaged agent and intent model must not stop the next start."""
+    bad_task = damaged_checkpoint("task", put("fusion.T_phi", "hot"))(tmp_path, good_intent)
+    bad_intent = damaged_checkpoint("intent", drop("candidate_spread"), put("reward_scale", "x"))(tmp_path, good_intent)
+    study = tmp_path / "study"
+    study.mkdir()
+    settings = QSettings(str(study / "gui.ini"), QSettings.Format.IniFormat)
+    settings.setValue("tab", 2)  # Play
+    settings.sync()
+    fingerprint = TrajectoryDataset.load(shipped_model("gridnav") / "trajectories.npz").fingerprint()
+    with LabelStore.in_dir(study) as store:
+        store.set("resume/env", "gridnav")
+        store.set("resume/gridnav", {"task_dir": str(bad_task), "dataset_path": None, "fingerprint": fingerprint,
+                                     "trajectory": "seven", "frame": -3})
+        store.set(f"intent/{fingerprint}", {"dir": str(bad_intent), "env": "gridnav"})
+
+    window = open_window(qtbot, study)
+    ws = window.workspace
+    assert ws is not None and ws.env_name == "gridnav" and ws.task_dir == shipped_model("gridnav")
+    assert window.tabs.currentWidget() is window.annotate  # a clean start
+    titles = [t for t, _ in messages]
+    assert "Could not reopen where you left off" in titles and "The intent model used last time was not loaded" in titles
+    said = dict(messages)
+    assert "fusion" in said["Could not reopen where you left off"] and "shipped gridnav agent" in said[
+        "Could not reopen where you left off"]
+    assert "reward_scale" in said["The intent model used last time was not loaded"]
+    assert ws.intent is None
+    window.tabs.setCurrentWidget(window.play)
+    assert window.play.runner is not None and window.play.run_decisions(2) == 2
+    window.close()
+    # and the start after that is clean too (nothing damaged was saved)
+    again = open_window(qtbot, study)
+    assert again.workspace.task_dir == shipped_model("gridnav")
+
+
+# --- the label store in the window ------------------------------------------------------------------------
+def test_a_damaged_mark_is_skipped_and_reported_while_the_others_show(qtbot, tmp_path, messages):
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    ws = window.workspace
+    for _ in range(3):
+        window.annotate.prefer()
+        window.annotate.next_unlabelled()
+    window.close()
+    db = sqlite3.connect(str(tmp_path / "labels.sqlite"))
+    action = db.execute("INSERT INTO actions (dataset, kind, source, created) VALUES (?, 'mark', 'person', 0)",
+                        (ws.fingerprint,)).lastrowid
+    bad = db.execute("INSERT INTO marks (action, dataset, traj, kind, t0, t1, value) VALUES (?, ?, 1, 'segment', NULL, 4, 1)",
+                     (action, ws.fingerprint)).lastrowid
+    db.commit()
+    db.close()
+
+    window = open_window(qtbot, tmp_path)
+    assert window.annotate.progress.value() == 3 and window.workspace.labels().count == 3
+    assert messages == [("Damaged marks skipped", messages[0][1])] and f"mark id {bad}" in messages[0][1]
+
+
+def test_two_windows_on_one_study_folder_never_undo_each_others_marks(qtbot, tmp_path, messages):
+    first = open_window(qtbot, tmp_path, env="gridnav")
+    first.annotate.prefer()
+    second = open_window(qtbot, tmp_path, env="gridnav")
+    assert not first.store.read_only and second.store.read_only
+    assert messages[-1][0] == "The labels can only be read" and "another dpf-gui" in messages[-1][1]
+    assert "read-only" in second.store_label.text() and "read-only" not in first.store_label.text()
+    assert second.workspace.labels().count == 1  # the first window's mark is shown
+    second.annotate.undo()  # Ctrl+Z in the second window ...
+    assert messages[-1][0] == "Nothing can be undone" and "read-only" in messages[-1][1]
+    second.annotate.avoid()
+    assert messages[-1][0] == "Cannot mark"
+    assert first.workspace.labels().count == 1  # ... never touches the first one's marks
+    first.annotate.undo()
+    assert first.workspace.labels().count == 0
+
+
+def test_an_unusable_study_folder_is_said_and_stays_on_screen(qtbot, tmp_path, messages):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    window = open_window(qtbot, blocker / "study", env="gridnav")
+    assert window.store.path == tmp_path / "user-data" / "labels.sqlite"  # the default folder (DPF_GUI_DATA)
+    assert messages[0][0] == "Labels are not kept in the chosen study folder"
+    assert str(blocker / "study") in messages[0][1] and str(window.store.path) in messages[0][1]
+    shown = window.store_label
+    assert shown.isVisible() and "NOT the chosen study folder" in shown.text() and "user-data/labels.sqlite" in shown.text()
+    assert str(window.store.path) in shown.toolTip() and str(blocker / "study") in shown.toolTip()
+    window.statusBar().showMessage("something else", 100)  # temporary messages come and go; this one stays
+    qtbot.wait(200)
+    assert "NOT the chosen study folder" in shown.text() and shown.isVisible()
