@@ -113,32 +113,68 @@ def _fmt(v: float) -> str:
     return f"{v:.3f}" if abs(v) < 100 else f"{v:.1f}"
 
 
-def play_episode_stats(env, decide: Callable, reset: Callable[[], None], seed: int, wish=None) -> EpisodeStats:
-    """Play one episode with ``decide(features, legal) -> (action, weight or None)``."""
+@dataclass
+class EpisodeRecord:
+    """One played episode with the region values of every state it reached: wish metrics for any wish, later."""
+
+    task_success: float
+    task_return: float
+    length: int
+    regions: np.ndarray  # (T, R): region values of the state each decision led to
+    weights: np.ndarray  # (T,) fusion weight per decision (NaN where the strategy has none)
+
+    def stats(self, wish=None) -> EpisodeStats:
+        """The episode's metrics for ``wish`` (share of decisions leading into its regions)."""
+        n = max(self.length, 1)
+        w = self.weights[np.isfinite(self.weights)]
+        return EpisodeStats(
+            task_success=self.task_success,
+            task_return=self.task_return,
+            length=self.length,
+            prefer_fraction=(float(wish.in_prefer(self.regions).sum()) / n if wish is not None and wish.prefer else None),
+            avoid_fraction=(float(wish.in_avoid(self.regions).sum()) / n if wish is not None and wish.avoid else None),
+            fusion_weight=(float(w.mean()) if len(w) else None),
+        )
+
+
+def play_record(env, decide: Callable, reset: Callable[[], None], seed: int) -> EpisodeRecord:
+    """Play one episode with ``decide(features, legal) -> (action, weight or None)``, keeping the regions reached."""
     reset()
     obs, info = env.reset(seed=int(seed))
-    total, n, pref, avoid, weights = 0.0, 0, 0, 0, []
+    total, regions, weights = 0.0, [], []
     done = False
     while not done:
         action, weight = decide(obs, info["legal"])
-        if weight is not None:
-            weights.append(weight)
+        weights.append(np.nan if weight is None else float(weight))
         obs, reward, terminated, truncated, info = env.step(action)
         total += float(reward)
-        n += 1
-        if wish is not None:
-            region = info["regions"][None, :]
-            pref += int(wish.in_prefer(region)[0])
-            avoid += int(wish.in_avoid(region)[0])
+        regions.append(np.asarray(info["regions"], dtype=np.float32))
         done = terminated or truncated
-    return EpisodeStats(
-        task_success=float(info["task_success"]),
-        task_return=total,
-        length=n,
-        prefer_fraction=(pref / n if wish is not None and wish.prefer else None),
-        avoid_fraction=(avoid / n if wish is not None and wish.avoid else None),
-        fusion_weight=(float(np.mean(weights)) if weights else None),
-    )
+    width = len(env.spec_info.region_features)
+    return EpisodeRecord(task_success=float(info["task_success"]), task_return=total, length=len(weights),
+                         regions=np.stack(regions) if regions else np.zeros((0, width), np.float32),
+                         weights=np.asarray(weights, dtype=np.float64))
+
+
+def play_episode_stats(env, decide: Callable, reset: Callable[[], None], seed: int, wish=None) -> EpisodeStats:
+    """Play one episode with ``decide(features, legal) -> (action, weight or None)``."""
+    return play_record(env, decide, reset, seed).stats(wish)
+
+
+def play_records(env_name: str, agent, seeds: Sequence[int], env_config: dict[str, Any] | None = None,
+                 progress: bool = False, desc: str = "episodes") -> list[EpisodeRecord]:
+    """Play ``agent`` (``decide``/``reset``, e.g. a :class:`FusedAgent`) once from every reset seed."""
+    env = make_env(env_name, env_config)
+
+    def decide(obs, legal):
+        d = agent.decide(obs, legal)
+        return d.action, d.weight
+
+    try:
+        return [play_record(env, decide, agent.reset, int(s)) for s in tqdm(seeds, desc=desc, unit="ep",
+                                                                            disable=not progress, leave=False)]
+    finally:
+        env.close()
 
 
 def summarise_episodes(stats: Sequence[EpisodeStats]) -> dict[str, dict[str, Any]]:
