@@ -77,3 +77,71 @@ def label_dataset(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, 
             "seed": int(seed),
         },
     )
+
+
+def label_segments(dataset: TrajectoryDataset, wish: Wish, seed: int, max_segments: int = 2,
+                   jitter: int = 1) -> Labels:
+    """Label every trajectory the way a person marks segments in the app, not every step.
+
+    The person marks at most ``max_segments`` of the stretches where the agent
+    was in a preferred (+1) or avoided (-1) region, chosen at random, each with
+    its ends off by up to ``jitter`` decisions; stretches left unmarked count
+    as neutral, as in the label store (a trajectory's score is the sum of its
+    given marks). A trajectory that never enters a region is marked neutral as
+    a whole. ``known`` says which steps were marked, so a learner can use the
+    per-step information; ``true_scores`` keep the sum of the true marks.
+    """
+    if max_segments < 1 or jitter < 0:
+        raise UserError(f"segments: max_segments must be >= 1 and jitter >= 0, got {max_segments}, {jitter}")
+    true = step_marks(dataset, wish)
+    rng = np.random.default_rng(seed)
+    given = np.zeros_like(true)
+    known = np.zeros(len(true), dtype=bool)
+    for i in range(len(dataset)):
+        sl = dataset.step_slice(i)
+        m = true[sl]
+        runs = _runs(m)
+        if not runs:
+            known[sl] = True  # "nothing here": the whole trajectory marked neutral
+            continue
+        for k in sorted(rng.choice(len(runs), size=min(max_segments, len(runs)), replace=False)):
+            t0, t1, value = runs[int(k)]
+            t0 = int(np.clip(t0 + rng.integers(-jitter, jitter + 1), 0, len(m) - 1))
+            t1 = int(np.clip(t1 + rng.integers(-jitter, jitter + 1), t0, len(m) - 1))
+            given[sl.start + t0:sl.start + t1 + 1] = value
+            known[sl.start + t0:sl.start + t1 + 1] = True
+    scores = np.array([given[dataset.step_slice(i)].sum() for i in range(len(dataset))], dtype=np.float32)
+    return Labels(
+        scores=scores,
+        labelled=np.ones(len(dataset), dtype=bool),
+        true_scores=np.array([true[dataset.step_slice(i)].sum() for i in range(len(dataset))], dtype=np.float32),
+        marks=given.astype(np.int8),
+        lengths=dataset.lengths.copy(),
+        known=known,
+        meta={
+            "env": dataset.env_name,
+            "data_fingerprint": dataset.fingerprint(),
+            "source": "simulated-user",
+            "wish": wish.describe(),
+            "mode": wish.mode,
+            "noise": {"segments": int(max_segments), "jitter": int(jitter)},
+            "seed": int(seed),
+        },
+    )
+
+
+def _runs(marks: np.ndarray) -> list[tuple[int, int, int]]:
+    """Maximal stretches (t0, t1 inclusive, value) of equal non-zero marks."""
+    runs = []
+    t, n = 0, len(marks)
+    while t < n:
+        v = int(marks[t])
+        if v == 0:
+            t += 1
+            continue
+        t1 = t
+        while t1 + 1 < n and int(marks[t1 + 1]) == v:
+            t1 += 1
+        runs.append((t, t1, v))
+        t = t1 + 1
+    return runs

@@ -15,6 +15,9 @@ satisfy and the claim can measure:
   ``max_task_fraction``), and some successful stored trajectories must spend
   the claim's target share in it (the wish is reachable while doing the
   task);
+* witnesses must be about as efficient as the task agent (at most
+  ``max_witness_length`` times its episode length): a share of decisions can
+  also be lowered by dawdling elsewhere, which meets no wish;
 * a region covering most of the stored decisions is no wish at all;
 * the presets themselves are left out.
 
@@ -45,6 +48,7 @@ class WishRules:
     max_task_fraction: float = 0.35  # preferred region: the task agent spends at most this share there
     max_data_fraction: float = 0.6  # no region covering more than this share of all stored decisions
     min_witnesses: int = 5  # successful stored trajectories that show the wish can be met while doing the task
+    max_witness_length: float = 2.0  # ... no longer than this many times the task agent's episodes (no dawdling)
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,8 @@ def candidate_terms(region_features: Sequence[RegionFeature], regions: np.ndarra
             terms += [f"{rf.name}={v}" for v in range(lo, hi + 1)]
             terms += [f"{rf.name}={a}..{a + w}" for w in (1, 2) for a in range(lo, hi - w + 1)]
         elif len(col):
-            edges = sorted({float(f"{q:.2g}") for q in np.quantile(col, np.linspace(0.1, 0.9, 5))})
+            lo, hi = np.quantile(col, [0.05, 0.95])  # evenly spaced over where the data lives, as a person reads a scale
+            edges = sorted({float(f"{q:.2g}") for q in np.linspace(lo, hi, 5)})
             terms += [f"{rf.name}=..{_fmt(e)}" for e in edges[:2]] + [f"{rf.name}={_fmt(e)}.." for e in edges[-2:]]
             terms += [f"{rf.name}={_fmt(a)}..{_fmt(b)}" for i, a in enumerate(edges) for b in edges[i + 1:i + 3]]
     return list(dict.fromkeys(terms))
@@ -114,6 +119,10 @@ class _Regions:
     rows: np.ndarray  # (sum T, R)
     owner: np.ndarray  # (sum T,) episode index
     success: np.ndarray  # (episodes,) bool
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.bincount(self.owner, minlength=len(self.success))
 
     def fractions(self, inside: np.ndarray) -> np.ndarray:
         """Share of each episode's decisions inside a region (episodes,)."""
@@ -152,6 +161,13 @@ def coverage(wish: Wish, data: _Regions) -> dict[str, Any]:
     return out
 
 
+def _mask_key(parsed: dict, exprs: Sequence[str], data: _Regions) -> bytes:
+    inside = np.zeros(len(data.rows), dtype=bool)
+    for t in exprs:
+        inside |= parsed[t].matches(data.rows)
+    return np.packbits(inside).tobytes()
+
+
 # ---------------------------------------------------------------------------
 # the generator
 # ---------------------------------------------------------------------------
@@ -160,7 +176,10 @@ def _qualifies(kind: str, expr, task: _Regions, data: _Regions, rules: WishRules
     if in_data.mean() > rules.max_data_fraction or not in_data.any():
         return False
     t_frac = float(task.fractions(expr.matches(task.rows)).mean()) if len(task.success) else 0.0
-    d_frac = data.fractions(in_data)[data.success]
+    # witnesses: successful stored trajectories about as efficient as the task agent (a share of decisions can
+    # also be lowered by dawdling elsewhere, which is no way of meeting a wish)
+    efficient = data.success & (data.lengths <= rules.max_witness_length * max(float(task.lengths.mean()), 1.0))
+    d_frac = data.fractions(in_data)[efficient]
     if kind == "avoid":
         return t_frac >= rules.min_task_fraction and int((d_frac <= 0.5 * t_frac).sum()) >= rules.min_witnesses
     return t_frac <= rules.max_task_fraction and int((d_frac >= prefer_target(t_frac)).sum()) >= rules.min_witnesses
@@ -198,9 +217,10 @@ def generate_wishes(region_features: Sequence[RegionFeature], data: _Regions, ta
         if mode == "mixed" and (parsed[prefer[0]].matches(data.rows) & parsed[avoid[0]].matches(data.rows)).any():
             continue  # a mixed wish whose regions overlap contradicts itself
         key = (tuple(sorted(prefer)), tuple(sorted(avoid)))
-        if key in seen:
+        same = (_mask_key(parsed, prefer, data), _mask_key(parsed, avoid, data))  # other words, same regions
+        if key in seen or same in seen:
             continue
-        seen.add(key)
+        seen.update((key, same))
         w = make_wish(region_features, prefer=prefer, avoid=avoid)
         out.append(GeneratedWish(name=f"w{len(out):02d}-{mode}", mode=mode, prefer=prefer, avoid=avoid,
                                  coverage=coverage(w, data)))

@@ -65,7 +65,8 @@ _AT_LEAST_1 = Allowed(low=1)
 _POSITIVE = Allowed(low=0, low_open=True)
 _ADDITIVE_ALLOWED = {
     **{name: _AT_LEAST_1 for name in ("members", "hidden", "utility_steps", "value_steps", "batch_size",
-                                        "max_transitions", "neutral_samples", "min_labelled", "threads", "horizon")},
+                                        "max_transitions", "neutral_samples", "utility_rows", "min_labelled", "threads",
+                                        "horizon")},
     "utility_lr": _POSITIVE, "value_lr": _POSITIVE, "target_tau": Allowed(low=0, high=1, low_open=True),
     "neutral_weight": Allowed(low=0), "weight_decay": Allowed(low=0), "segment_weight": Allowed(low=0),
 }
@@ -82,7 +83,8 @@ class AdditiveConfig:
     neutral_weight: float = 0.1  # pull of u towards 0 on labelled and unlabelled stored states
     weight_decay: float = 1e-4  # L2 on the utility's weights
     segment_weight: float = 1.0  # per-step loss on marked segments (where the labels have them)
-    neutral_samples: int = 4000  # stored states used for the pull towards 0
+    neutral_samples: int = 512  # stored states (redrawn every step) for the pull towards 0
+    utility_rows: int = 20_000  # decisions per utility step at most (many labels: a random subset of trajectories)
     horizon: float = 10.0  # decisions the intent value looks ahead: discount 1 - 1/horizon
     value_steps: int = 3000  # minibatch steps of fitted Q iteration
     value_lr: float = 1e-3
@@ -408,32 +410,40 @@ def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labe
     rows, owner, step_rows = _next_states(dataset, idx)
     feats = dataset.features
     x = torch.cat([model.standardise(feats[rows]), torch.as_tensor(code[rows])], dim=1)
-    neutral = rng.choice(len(feats), size=min(cfg.neutral_samples, len(feats)), replace=False)
-    x_neutral = torch.cat([model.standardise(feats[neutral]), torch.as_tensor(code[neutral])], dim=1)
-    owner_t = torch.as_tensor(owner)
+    x_all = torch.cat([model.standardise(feats), torch.as_tensor(code)], dim=1)
     y_t = torch.as_tensor(y, dtype=torch.float32)
-    m = model.arch.members
+    m, n = model.arch.members, len(idx)
     w = torch.as_tensor(bags)
     known = labels.known_steps()
-    seg = None
+    target = torch.zeros(len(rows))
+    marked = torch.zeros(len(rows), dtype=torch.bool)
     if known is not None and known[step_rows].any():
-        k = known[step_rows]
-        marks = np.asarray(labels.marks, dtype=np.float32)[step_rows] / float(model.score_scale)
-        seg = (torch.as_tensor(np.flatnonzero(k)), torch.as_tensor(marks[k]),
-               w[:, owner[k]])  # per-step targets carry their trajectory's bootstrap weight
+        marked = torch.as_tensor(known[step_rows])
+        target = torch.as_tensor(np.asarray(labels.marks, dtype=np.float32)[step_rows] / float(model.score_scale))
+    starts = np.concatenate([[0], np.cumsum(dataset.lengths[idx])]).astype(np.int64)
+    per_step = max(1, min(n, int(n * cfg.utility_rows / max(len(rows), 1))))  # trajectories per step
     opt = torch.optim.Adam(model.utility.parameters(), lr=cfg.utility_lr)
     bar = tqdm(range(cfg.utility_steps), desc="intent utility", unit="step", disable=not progress, leave=False)
     for _ in bar:
         if stop():
             return True
-        u = model.utility(x)[..., 0]  # (members, steps)
-        sums = torch.zeros(m, len(idx)).index_add_(1, owner_t, u)
-        loss = ((sums - y_t) ** 2 * w).sum(1) / w.sum(1)
-        loss = loss + cfg.neutral_weight * torch.cat([u, model.utility(x_neutral)[..., 0]], dim=1).pow(2).mean(1)
+        if per_step < n:  # many labels: a random subset of whole trajectories (their sums need every step)
+            sel = np.sort(rng.choice(n, size=per_step, replace=False))
+            r = np.concatenate([np.arange(starts[k], starts[k + 1]) for k in sel])
+            local = np.repeat(np.arange(len(sel)), starts[sel + 1] - starts[sel])
+        else:
+            sel, r, local = np.arange(n), np.arange(len(rows)), owner
+        u = model.utility(x[r])[..., 0]  # (members, steps)
+        wb = w[:, sel]
+        sums = torch.zeros(m, len(sel)).index_add_(1, torch.as_tensor(local), u)
+        loss = ((sums - y_t[sel]) ** 2 * wb).sum(1) / wb.sum(1).clamp(min=1e-6)
+        neutral = x_all[torch.as_tensor(rng.integers(0, len(x_all), cfg.neutral_samples))]
+        loss = loss + cfg.neutral_weight * torch.cat([u, model.utility(neutral)[..., 0]], dim=1).pow(2).mean(1)
         loss = loss + cfg.weight_decay * model.utility.l2()
-        if seg is not None:
-            pos, target, sw = seg
-            loss = loss + cfg.segment_weight * ((u[:, pos] - target) ** 2 * sw).sum(1) / sw.sum(1).clamp(min=1)
+        mk = marked[r]
+        if mk.any():  # marked segments: per-step targets, weighted like their trajectory in each member's bag
+            sw = wb[:, torch.as_tensor(local)[mk]]
+            loss = loss + cfg.segment_weight * ((u[:, mk] - target[r][mk]) ** 2 * sw).sum(1) / sw.sum(1).clamp(min=1)
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
         opt.step()

@@ -1,0 +1,389 @@
+"""The unseen-wish benchmark: does the method hold at the 10-30 marks a person gives, on wishes nobody tuned for?
+
+One cell = (environment, generated wish, label budget, label type, selection).
+In each cell a simulated user labels ``budget`` stored trajectories the way
+the label type says, an intent model of each kind is trained on those labels
+only, and the fused agents play held-out episodes. The task agent plays the
+same episodes once per environment (its wish metrics are computed for every
+wish from the regions it reached), so every row of a cell is a paired
+comparison.
+
+Two splits keep tuning honest: ``dev`` (wishes, label draws and episodes for
+tuning) and ``report`` (other generator seeds, other label draws, other
+episodes; wishes that also appear in ``dev`` are dropped). Numbers quoted in
+docs/RESULTS.md are from ``report``, which nobody looked at while tuning.
+
+Rows per cell:
+
+* ``static`` / ``dynamic``: our intent (the additive kind) with the fusion
+  parameters stored with the task agent;
+* ``paper``: the paper's configuration, by name: the LSTM intent, the signed
+  sum of intent advantages, raw (unnormalised) Q-values and intent rewards and
+  the authors' temperatures (:data:`PAPER_FUSION`).
+
+The claim, strict (issue 10): dynamic fusion keeps >= 90 % of the task agent's
+success; an avoided region's share of decisions is at most half the task
+agent's; a preferred region's share is at least max(2x, +0.10) of the task
+agent's, or +0.30 above it.
+
+Every cell is a :class:`~dpf_gui.cache.CacheEntry` keyed by all its inputs,
+including a fingerprint of the code that computes it, so a rerun redoes
+exactly what changed and never reuses a half-made cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from dpf_gui.cache import CacheEntry, read_json
+from dpf_gui.data.labels import Labels
+from dpf_gui.data.trajectories import TrajectoryDataset
+from dpf_gui.errors import UserError
+from dpf_gui.evaluate import EpisodeRecord, play_records, summarise_episodes
+from dpf_gui.fileio import write_json_atomic
+from dpf_gui.fusion import FusedAgent, FusionParams, intent_scale, intent_unit
+from dpf_gui.oracles import FeedbackNoise, label_dataset, label_segments
+from dpf_gui.rollout import episode_seeds
+from dpf_gui.wishgen import GeneratedWish, WishRules, dataset_regions, episode_regions, generate_wishes, prefer_target
+
+LABEL_TYPES = ("exact", "binary", "segments")
+SELECTIONS = ("random", "active")
+ROWS = ("static", "dynamic", "paper")
+ALL = None  # the budget "every stored trajectory"
+
+#: the paper's fusion (METHOD.md section 6): signed G_t, c = 0, raw units, the authors' temperatures
+#: (first of the values they report per environment; gridnav is ours, with highway's values)
+PAPER_FUSION: dict[str, dict[str, Any]] = {
+    env: {"collect": "advantage", "normalise": False, "T_min": 0.3, "k": 1.0, "c": 0.0, "decay": 1.0,
+          "T_static": 0.3, **temps}
+    for env, temps in {"gridnav": {"T_phi": 1.0, "T_max": 5.0}, "highway": {"T_phi": 0.6, "T_max": 5.0},
+                       "pong": {"T_phi": 0.03, "T_max": 1.5}}.items()
+}
+
+
+@dataclass(frozen=True)
+class Split:
+    """Seeds of one split: wish generator, label draws, held-out episodes, task-agent probe for the generator."""
+
+    name: str
+    wish_seed: int
+    label_seed: int
+    eval_seed: int
+    probe_seed: int
+
+
+SPLITS = {"dev": Split("dev", wish_seed=0, label_seed=100, eval_seed=1000, probe_seed=5000),
+          "report": Split("report", wish_seed=1, label_seed=200, eval_seed=2000, probe_seed=6000)}
+
+#: held-out episodes per strategy and probe episodes (for the wish generator) per environment
+EPISODES = {"gridnav": 100, "highway": 30, "pong": 60}
+PROBE_EPISODES = {"gridnav": 50, "highway": 20, "pong": 30}
+
+
+@dataclass
+class BenchmarkSpec:
+    """What to run: the grid's axes and sizes."""
+
+    envs: tuple[str, ...] = ("gridnav", "highway", "pong")
+    wishes: int = 8
+    budgets: tuple[int | None, ...] = (10, 25, 100, ALL)
+    label_types: tuple[str, ...] = ("exact", "binary")
+    selections: tuple[str, ...] = ("random",)
+    rows: tuple[str, ...] = ROWS
+    split: str = "report"
+    episodes: dict[str, int] = field(default_factory=lambda: dict(EPISODES))
+    fusion: dict[str, Any] = field(default_factory=dict)  # overrides of our fusion parameters (all cells)
+    intent: dict[str, Any] = field(default_factory=dict)  # overrides of the additive intent config
+
+
+# ---------------------------------------------------------------------------
+# the claim
+# ---------------------------------------------------------------------------
+def strict_claim(task: dict[str, Any], fused: dict[str, Any]) -> dict[str, bool]:
+    """The claim on one row against the task agent's row (each ``{metric: {"mean": ...}}``)."""
+    out = {"keeps_task": fused["task_success"]["mean"] >= 0.9 * task["task_success"]["mean"]}
+    if "avoid_fraction" in task:
+        out["avoid"] = fused["avoid_fraction"]["mean"] <= 0.5 * task["avoid_fraction"]["mean"]
+    if "prefer_fraction" in task:
+        tp, fp = task["prefer_fraction"]["mean"], fused["prefer_fraction"]["mean"]
+        out["prefer"] = fp >= prefer_target(tp) - 1e-12
+    out["met"] = all(out.values())
+    return out
+
+
+# ---------------------------------------------------------------------------
+# pieces of a cell
+# ---------------------------------------------------------------------------
+def code_fingerprint() -> str:
+    """sha256 of the sources a cell's numbers depend on: a code change invalidates cached cells."""
+    root = Path(__file__).resolve().parent
+    files = sorted([*root.glob("*.py"), *root.glob("intent/*.py"), *root.glob("envs/*.py"), *root.glob("agents/*.py"),
+                    *root.glob("data/*.py")])
+    h = hashlib.sha256()
+    for f in files:
+        if f.name == "cli.py":
+            continue
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def select_labels(full: Labels, budget: int | None, selection: str, seed: int) -> Labels:
+    """Keep the labels of ``budget`` trajectories chosen by ``selection`` (``random``: a seeded draw)."""
+    n = len(full)
+    if budget is None or budget >= n:
+        return full
+    if selection != "random":
+        raise UserError(f"selection {selection!r} is not available; allowed: random")
+    chosen = np.random.default_rng([int(seed), 11]).permutation(n)[:budget]
+    keep = np.zeros(n, dtype=bool)
+    keep[chosen] = True
+    return replace(full, labelled=full.labelled & keep,
+                   meta=dict(full.meta, select=selection, budget=int(budget), chosen=[int(i) for i in chosen]))
+
+
+def simulated_labels(data: TrajectoryDataset, wish, label_type: str, seed: int) -> Labels:
+    """Every trajectory labelled by the simulated user of ``label_type`` (the cell then keeps its budget)."""
+    if label_type == "exact":
+        return label_dataset(data, wish, FeedbackNoise(), seed)
+    if label_type == "binary":
+        return label_dataset(data, wish, FeedbackNoise(binary=True, flip=0.1), seed)
+    if label_type == "segments":
+        return label_segments(data, wish, seed)
+    raise UserError(f"unknown label type {label_type!r}; allowed: {', '.join(LABEL_TYPES)}")
+
+
+def _records_json(records: Sequence[EpisodeRecord]) -> dict[str, Any]:
+    return {"success": [r.task_success for r in records], "return": [r.task_return for r in records],
+            "length": [r.length for r in records], "regions": [r.regions.tolist() for r in records],
+            "weights": [[None if not np.isfinite(w) else float(w) for w in r.weights] for r in records]}
+
+
+def _records_from_json(d: dict[str, Any]) -> list[EpisodeRecord]:
+    return [EpisodeRecord(task_success=float(s), task_return=float(r), length=int(n),
+                          regions=np.asarray(g, dtype=np.float32).reshape(int(n), -1),
+                          weights=np.array([np.nan if w is None else w for w in ws], dtype=np.float64))
+            for s, r, n, g, ws in zip(d["success"], d["return"], d["length"], d["regions"], d["weights"])]
+
+
+# ---------------------------------------------------------------------------
+# the environment context: task agent, data, probe, generated wishes, task rows
+# ---------------------------------------------------------------------------
+@dataclass
+class EnvContext:
+    env: str
+    task: Any
+    data: TrajectoryDataset
+    wishes: list[GeneratedWish]
+    task_records: list[EpisodeRecord]
+    eval_seeds: np.ndarray
+
+
+def env_context(env_name: str, spec: BenchmarkSpec, work: Path, progress: bool = False) -> EnvContext:
+    """Load the shipped agent and data, generate the split's wishes and play the task agent (both cached)."""
+    from dpf_gui.pipeline import load_task_agent
+
+    split = SPLITS[spec.split]
+    task = load_task_agent(env_name)
+    data = TrajectoryDataset.load(task.dataset_path, expect_env=env_name)
+    base = {"env": env_name, "task": task.sidecar.get("weights_sha256"), "data": data.fingerprint(),
+            "code": code_fingerprint()}
+    probe = _task_records(env_name, task, split.probe_seed, PROBE_EPISODES[env_name], work, base, progress)
+    eval_seeds = episode_seeds(split.eval_seed, spec.episodes[env_name], held_out=True)
+    records = _task_records(env_name, task, split.eval_seed, spec.episodes[env_name], work, base, progress)
+    wishes = split_wishes(env_name, data, probe, spec.wishes, spec.split)
+    return EnvContext(env_name, task, data, wishes, records, eval_seeds)
+
+
+def _task_records(env_name: str, task, seed: int, episodes: int, work: Path, base: dict[str, Any],
+                  progress: bool) -> list[EpisodeRecord]:
+    entry = CacheEntry(work / env_name, f"task-seed{seed}-n{episodes}", {**base, "seed": seed, "episodes": episodes})
+    if not entry.done():
+        agent = FusedAgent(task, "task")
+        records = play_records(env_name, agent, episode_seeds(seed, episodes, held_out=True), task.env_config,
+                               progress=progress, desc=f"{env_name} task agent")
+        with entry.build() as tmp:
+            write_json_atomic(tmp / "records.json", _records_json(records))
+    return _records_from_json(read_json(entry.path / "records.json"))
+
+
+def split_wishes(env_name: str, data: TrajectoryDataset, probe: Sequence[EpisodeRecord], count: int,
+                 split: str) -> list[GeneratedWish]:
+    """The split's generated wishes; report wishes never repeat a dev wish (nor a preset)."""
+    from dpf_gui.envs import env_spec
+
+    spec = env_spec(env_name)
+    presets = [(p.prefer, p.avoid) for p in spec.presets]
+    task_regions = episode_regions([r.regions for r in probe], [bool(r.task_success) for r in probe])
+    regions = dataset_regions(data)
+    rules = WishRules()
+    dev = generate_wishes(data.region_features, regions, task_regions, count, SPLITS["dev"].wish_seed, rules, presets)
+    if split == "dev":
+        return dev
+    exclude = presets + [(w.prefer, w.avoid) for w in dev]
+    return generate_wishes(data.region_features, regions, task_regions, count, SPLITS[split].wish_seed, rules, exclude)
+
+
+# ---------------------------------------------------------------------------
+# one cell
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cell:
+    env: str
+    wish: GeneratedWish
+    budget: int | None
+    label_type: str
+    selection: str
+
+    @property
+    def name(self) -> str:
+        b = "all" if self.budget is None else str(self.budget)
+        return f"{self.env}/{self.wish.name}/{b}/{self.label_type}/{self.selection}"
+
+
+def cell_key(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str, Any]:
+    split = SPLITS[spec.split]
+    return {"env": ctx.env, "split": asdict(split), "wish": cell.wish.to_dict(), "budget": cell.budget,
+            "labels": cell.label_type, "select": cell.selection, "rows": list(spec.rows),
+            "episodes": spec.episodes[ctx.env], "fusion": spec.fusion, "intent": spec.intent,
+            "task": ctx.task.sidecar.get("weights_sha256"), "data": ctx.data.fingerprint(), "code": code_fingerprint()}
+
+
+def run_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec, work: Path) -> dict[str, Any]:
+    """Label, train, play, judge one cell (cached); returns its JSON."""
+    key = cell_key(ctx, cell, spec)
+    entry = CacheEntry(work / ctx.env / "cells", cell.name.replace("/", "_"), key)
+    if not entry.done():
+        result = _compute_cell(ctx, cell, spec)
+        with entry.build() as tmp:
+            write_json_atomic(tmp / "cell.json", result)
+    return read_json(entry.path / "cell.json")
+
+
+def _compute_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str, Any]:
+    from dpf_gui.intent.additive import AdditiveConfig
+    from dpf_gui.intent.registry import train_intent
+    from dpf_gui.intent.train import IntentConfig
+    from dpf_gui.pipeline import fusion_params, task_region_features
+
+    t0 = time.time()
+    split = SPLITS[spec.split]
+    wish = cell.wish.wish(task_region_features(ctx.task))
+    label_seed = split.label_seed + _stable(cell.wish.name)
+    full = simulated_labels(ctx.data, wish, cell.label_type, label_seed)
+    labels = select_labels(full, cell.budget, cell.selection, label_seed)
+    out: dict[str, Any] = {"cell": cell.name, "env": ctx.env, "wish": cell.wish.to_dict(), "budget": cell.budget,
+                           "labels": cell.label_type, "select": cell.selection, "split": spec.split,
+                           "labelled": int(labels.count), "rows": {}, "fit": {}, "notes": []}
+    scores = np.asarray(labels.scores)[np.asarray(labels.labelled, bool)]
+    out["distinct_scores"] = int(len(np.unique(scores)))
+    task_stats = [r.stats(wish) for r in ctx.task_records]
+    out["rows"]["task"] = summarise_episodes(task_stats)
+    intents: dict[str, tuple[Any, dict[str, Any]] | None] = {}
+    for kind, config in (("additive", AdditiveConfig(**spec.intent)), ("lstm", IntentConfig())):
+        if kind == "lstm" and "paper" not in spec.rows:
+            continue
+        try:
+            res = train_intent(ctx.data, labels, label_seed, config=config, progress=False)
+            intents[kind] = (res.model, res.sidecar)
+            out["fit"][kind] = res.metrics.get("held_out")
+        except UserError as exc:  # e.g. every chosen trajectory has the same score: nothing to learn
+            intents[kind] = None
+            out["notes"].append(f"{kind}: {exc}")
+    ours = fusion_params(ctx.task, spec.fusion)
+    paper = FusionParams().with_overrides(PAPER_FUSION[ctx.env])
+    for row in spec.rows:
+        kind, strategy, params = ("lstm", "dynamic", paper) if row == "paper" else ("additive", row, ours)
+        trained = intents.get(kind)
+        if trained is None:  # no intent could be trained: the fused agent is the task agent
+            out["rows"][row] = out["rows"]["task"]
+            out["notes"].append(f"{row}: no intent model, plays as the task agent")
+            continue
+        model, sidecar = trained
+        agent = FusedAgent(ctx.task, strategy, params, intent=model, intent_scale=intent_scale(sidecar),
+                           intent_unit=intent_unit(sidecar), seed=label_seed)
+        records = play_records(ctx.env, agent, ctx.eval_seeds, ctx.task.env_config)
+        out["rows"][row] = summarise_episodes([r.stats(wish) for r in records])
+    out["claim"] = {row: strict_claim(out["rows"]["task"], out["rows"][row]) for row in spec.rows}
+    out["wall_s"] = round(time.time() - t0, 1)
+    return out
+
+
+def _stable(text: str) -> int:
+    """A small stable integer from a name (per-wish label seeds that do not depend on the order of cells)."""
+    return int(hashlib.sha256(text.encode()).hexdigest()[:6], 16) % 10_000
+
+
+# ---------------------------------------------------------------------------
+# the grid
+# ---------------------------------------------------------------------------
+def cells_of(ctx: EnvContext, spec: BenchmarkSpec) -> list[Cell]:
+    return [Cell(ctx.env, w, b, lt, sel) for w in ctx.wishes for b in spec.budgets for lt in spec.label_types
+            for sel in spec.selections]
+
+
+def run_benchmark(spec: BenchmarkSpec, work: Path, jobs: int = 1, progress: bool = True,
+                  on_cell: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Every cell of the grid (cached cells are read back); returns their JSON in grid order."""
+    results: list[dict[str, Any]] = []
+    for env_name in spec.envs:
+        ctx = env_context(env_name, spec, work, progress=progress)
+        cells = cells_of(ctx, spec)
+        for res in _map_jobs(_cell_job, [(env_name, c, spec, str(work)) for c in cells], jobs=jobs,
+                            progress=progress, desc=f"benchmark {env_name}"):
+            results.append(res)
+            if on_cell is not None:
+                on_cell(res)
+    return results
+
+
+def _map_jobs(fn, items, jobs: int, progress: bool, desc: str):
+    """Results of ``fn`` over ``items`` in order; ``jobs`` > 1: a process pool, one torch thread per worker."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(items), desc=desc, unit="cell", disable=not progress)
+    try:
+        if jobs <= 1:
+            for item in items:
+                yield fn(item)
+                bar.update(1)
+            return
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("forkserver"), initializer=_one_thread) as pool:
+            for res in pool.map(fn, items):
+                yield res
+                bar.update(1)
+    finally:
+        bar.close()
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+_CONTEXTS: dict[tuple[str, str], EnvContext] = {}
+
+
+def _cell_job(args: tuple[str, Cell, BenchmarkSpec, str]) -> dict[str, Any]:
+    """Worker entry: one cell (the environment context is built once per worker process)."""
+    env_name, cell, spec, work = args
+    key = (env_name, json.dumps(asdict(spec), sort_keys=True, default=str))
+    if key not in _CONTEXTS:
+        _CONTEXTS[key] = env_context(env_name, spec, Path(work))
+    return run_cell(_CONTEXTS[key], cell, spec, Path(work))
+
+
+__all__ = ["BenchmarkSpec", "Cell", "EnvContext", "LABEL_TYPES", "PAPER_FUSION", "ROWS", "SELECTIONS", "SPLITS",
+           "cells_of", "env_context", "run_benchmark", "run_cell", "select_labels", "simulated_labels",
+           "split_wishes", "strict_claim", "code_fingerprint"]
