@@ -17,6 +17,9 @@ Rows per cell:
 
 * ``static`` / ``dynamic``: our intent (the additive kind) with the fusion
   parameters stored with the task agent;
+* ``calibrated``: dynamic fusion with the intent's strength calibrated in
+  simulation (:mod:`dpf_gui.calibrate`: task reward and the model's own
+  predictions only, on calibration episodes that are never evaluation ones);
 * ``paper``: the paper's configuration, by name: the LSTM intent, the signed
   sum of intent advantages, raw (unnormalised) Q-values and intent rewards and
   the authors' temperatures (:data:`PAPER_FUSION`).
@@ -43,6 +46,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from dpf_gui.cache import CacheEntry, read_json
+from dpf_gui.calibrate import calibrate
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
@@ -55,7 +59,7 @@ from dpf_gui.wishgen import GeneratedWish, WishRules, dataset_regions, episode_r
 
 LABEL_TYPES = ("exact", "binary", "segments")
 SELECTIONS = ("random", "active")
-ROWS = ("static", "dynamic", "paper")
+ROWS = ("static", "dynamic", "calibrated", "paper")
 ALL = None  # the budget "every stored trajectory"
 
 #: the paper's fusion (METHOD.md section 6): signed G_t, c = 0, raw units, the authors' temperatures
@@ -301,12 +305,19 @@ def _compute_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str,
     paper = FusionParams().with_overrides(PAPER_FUSION[ctx.env])
     for row in spec.rows:
         kind, strategy, params = ("lstm", "dynamic", paper) if row == "paper" else ("additive", row, ours)
+        if row == "calibrated":
+            strategy = "dynamic"
         trained = intents.get(kind)
         if trained is None:  # no intent could be trained: the fused agent is the task agent
             out["rows"][row] = out["rows"]["task"]
             out["notes"].append(f"{row}: no intent model, plays as the task agent")
             continue
         model, sidecar = trained
+        if row == "calibrated":
+            cal = calibrate(ctx.env, ctx.task, model, intent_scale(sidecar), intent_unit(sidecar), params,
+                            seed=label_seed)
+            params = cal.params(params)
+            out["calibration"] = cal.to_dict()
         agent = FusedAgent(ctx.task, strategy, params, intent=model, intent_scale=intent_scale(sidecar),
                            intent_unit=intent_unit(sidecar), seed=label_seed)
         records = play_records(ctx.env, agent, ctx.eval_seeds, ctx.task.env_config)

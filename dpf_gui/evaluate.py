@@ -122,6 +122,7 @@ class EpisodeRecord:
     length: int
     regions: np.ndarray  # (T, R): region values of the state each decision led to
     weights: np.ndarray  # (T,) fusion weight per decision (NaN where the strategy has none)
+    intent_return: float = 0.0  # sum of the intent rewards collected: the intent model's own score of the episode
 
     def stats(self, wish=None) -> EpisodeStats:
         """The episode's metrics for ``wish`` (share of decisions leading into its regions)."""
@@ -138,13 +139,16 @@ class EpisodeRecord:
 
 
 def play_record(env, decide: Callable, reset: Callable[[], None], seed: int) -> EpisodeRecord:
-    """Play one episode with ``decide(features, legal) -> (action, weight or None)``, keeping the regions reached."""
+    """Play one episode with ``decide(features, legal) -> (action, weight or None[, intent reward or None])``,
+    keeping the regions reached."""
     reset()
     obs, info = env.reset(seed=int(seed))
-    total, regions, weights = 0.0, [], []
+    total, regions, weights, intent = 0.0, [], [], 0.0
     done = False
     while not done:
-        action, weight = decide(obs, info["legal"])
+        action, weight, *more = decide(obs, info["legal"])
+        if more and more[0] is not None:
+            intent += float(more[0])
         weights.append(np.nan if weight is None else float(weight))
         obs, reward, terminated, truncated, info = env.step(action)
         total += float(reward)
@@ -153,7 +157,7 @@ def play_record(env, decide: Callable, reset: Callable[[], None], seed: int) -> 
     width = len(env.spec_info.region_features)
     return EpisodeRecord(task_success=float(info["task_success"]), task_return=total, length=len(weights),
                          regions=np.stack(regions) if regions else np.zeros((0, width), np.float32),
-                         weights=np.asarray(weights, dtype=np.float64))
+                         weights=np.asarray(weights, dtype=np.float64), intent_return=intent)
 
 
 def play_episode_stats(env, decide: Callable, reset: Callable[[], None], seed: int, wish=None) -> EpisodeStats:
@@ -168,7 +172,7 @@ def play_records(env_name: str, agent, seeds: Sequence[int], env_config: dict[st
 
     def decide(obs, legal):
         d = agent.decide(obs, legal)
-        return d.action, d.weight
+        return d.action, d.weight, d.intent_reward
 
     try:
         return [play_record(env, decide, agent.reset, int(s)) for s in tqdm(seeds, desc=desc, unit="ep",

@@ -59,7 +59,7 @@ _POSITIVE = Allowed(low=0, low_open=True)
 #: ranges of the FusionParams fields (every number must also be finite; ``c`` may be any finite number)
 _FUSION_ALLOWED = {"T_phi": _POSITIVE, "T_min": _POSITIVE, "T_max": _POSITIVE, "T_static": _POSITIVE,
                    "k": Allowed(low=0), "decay": Allowed(low=0, high=1, low_open=True),
-                   "confidence": Allowed(low=0), "collect": Allowed(choices=("budget", "gains", "advantage"))}
+                   "confidence": Allowed(low=0), "margin": Allowed(low=0), "strength": Allowed(low=0), "collect": Allowed(choices=("budget", "gains", "advantage"))}
 COLLECT = _FUSION_ALLOWED["collect"].choices
 
 
@@ -89,6 +89,8 @@ class FusionParams:
     collect: str = "gains"  # what G_t counts: budget | gains | advantage (the paper)
     confidence: float = 1.0  # ensemble intents: advantages shrink by this many standard deviations across members
     normalise: bool = True  # False: raw Q-values and intent rewards (the paper's units)
+    margin: float | None = None  # fused actions only among those within this many q_scale of the task's best
+    strength: float = 1.0  # multiplies the intent's rewards: 0 is the task agent, 2 an intent twice as loud
 
     def __post_init__(self) -> None:
         check_fields(self, "fusion parameters", _FUSION_ALLOWED)
@@ -186,6 +188,7 @@ class Decision:
     collected: float  # G_t: intent advantage collected before this decision
     weight: float | None  # fusion weight w (None for task / retrain)
     legal: np.ndarray
+    intent_reward: float | None = None  # the intent reward the action collects (score units): the model's own verdict
 
 
 class FusedAgent:
@@ -253,7 +256,7 @@ class FusedAgent:
         T_psi = weight = None
         if self.stepper is not None:
             scores = self.stepper.score_actions(features, legal)
-            rewards = (scores - self.stepper.g_prev) / self.intent_scale
+            rewards = np.where(legal, (scores - self.stepper.g_prev) / self.intent_scale * p.strength, -np.inf)
         task_choice = _greedy(q, legal)
         if self.strategy == "task":
             fused = p_task
@@ -271,6 +274,8 @@ class FusedAgent:
                 fused, action = p_intent, _greedy(rewards, legal)
             else:
                 fused = geometric_fusion(p_task, p_intent)
+                if p.margin is not None:  # do no harm: only actions the task agent rates nearly as well
+                    fused = _within_margin(fused, q / self.q_scale, legal, p.margin)
                 weight = fusion_weight(p.T_phi, T_psi)
                 action = _greedy(fused, legal)
         if p.sample and self.strategy in FUSED:
@@ -280,6 +285,7 @@ class FusedAgent:
             p_intent=p_intent, p_fused=fused, T_psi=T_psi, collected=self.collected, weight=weight, legal=legal,
         )
         if self.stepper is not None:
+            decision.intent_reward = self.stepper.realized(action)
             self.collected = p.decay * self.collected + self._collected_now(rewards, legal, action, task_choice)
             self.stepper.advance(action)
         return decision
@@ -314,6 +320,14 @@ class BaselineAgent:
         onehot = np.eye(self.n_actions)[action]
         return Decision(action=action, q=np.zeros(self.n_actions), intent_scores=None, intent_rewards=None,
                         p_task=onehot, p_intent=None, p_fused=onehot, T_psi=None, collected=0.0, weight=None, legal=legal)
+
+
+def _within_margin(p: np.ndarray, q: np.ndarray, legal: np.ndarray, margin: float) -> np.ndarray:
+    """``p`` restricted (and renormalised) to the legal actions whose Q is within ``margin`` of the best."""
+    ok = legal & (q >= np.max(np.where(legal, q, -np.inf)) - margin)
+    out = np.where(ok, p, 0.0)
+    total = out.sum()
+    return out / total if total > 0 else np.where(ok, 1.0 / ok.sum(), 0.0)
 
 
 def _greedy(values: np.ndarray, legal: np.ndarray) -> int:
