@@ -324,7 +324,7 @@ def cmd_label(args: argparse.Namespace) -> int:
         raise UserError(f"--rounds {args.rounds} is more than --budget {args.budget} (each round labels at least one)")
     out = _check_file_out(args.out, args.force, npz=True)
     noise = FeedbackNoise(binary=args.binary, flip=args.flip, skip=args.skip, sigma=args.sigma)
-    for region in wish_coverage(data, wish):
+    for region in wish_coverage(data, wish) if len(data) else []:  # no data: labelling says so
         print(f"coverage: {region.text()}")
         if region.thin:
             print(f"dpf label: warning: {thin_warning(region, data.env_name)}", file=sys.stderr)
