@@ -301,7 +301,8 @@ def _pct(p: float) -> str:
 
 def _outcome(s: TrajectorySummaries, i: int) -> str:
     t = int(s.lengths[i])
-    return f"task success in {t} steps" if s.success[i] else f"task failure after {t} steps"
+    steps = f"{t} step{'' if t == 1 else 's'}"
+    return f"task success in {steps}" if s.success[i] else f"task failure after {steps}"
 
 
 def _novelty(s: TrajectorySummaries, i: int, ref_occ: np.ndarray, ref_end: np.ndarray, ref_success: set,
