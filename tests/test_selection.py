@@ -13,7 +13,13 @@ from dpf_gui.errors import UserError
 from dpf_gui.intent.additive import AdditiveConfig
 from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.paths import shipped_model
-from dpf_gui.selection import SAMPLED_STATES, SELECT_MODES, select_and_label, suggest, summaries
+from dpf_gui.selection import (
+    SAMPLED_STATES,
+    SELECT_MODES,
+    select_and_label,
+    suggest,
+    summaries,
+)
 from dpf_gui.wish import make_wish
 from tests.helpers import handmade_dataset
 
@@ -32,7 +38,7 @@ def _wish(data, preset):
 
 def _cells(path):
     """Gridnav region rows (x, y, terrain index) of a walk through the given cells."""
-    from dpf_gui.envs.gridnav import DEFAULT_LAYOUT, TERRAINS, _CHAR_TERRAIN
+    from dpf_gui.envs.gridnav import _CHAR_TERRAIN, DEFAULT_LAYOUT, TERRAINS
 
     return [[x, y, TERRAINS.index(_CHAR_TERRAIN[DEFAULT_LAYOUT[y][x]])] for x, y in path]
 

@@ -17,7 +17,14 @@ from dpf_gui.envs import make_env
 from dpf_gui.errors import UserError
 from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.paths import shipped_model
-from dpf_gui.rollout import Exploration, exploring_policy, parse_exploration, random_policy, replay, rollout
+from dpf_gui.rollout import (
+    Exploration,
+    exploring_policy,
+    parse_exploration,
+    random_policy,
+    replay,
+    rollout,
+)
 from dpf_gui.wish import make_wish
 
 
