@@ -84,7 +84,7 @@ def test_the_good_files_load(tmp_path):
 # --- the CLI table ---------------------------------------------------------------------------------------
 class _Made(dict):
     """The table's placeholders, each made on first use in the case's folder: {data}, {labels}, {task},
-    {intent}, {empty}, {ro} (a read-only folder), {file} (an existing file), {dir} (an existing folder
+    {intent}, {empty}, {data2} (another good dataset), {ro} (a read-only folder), {file} (an existing file), {dir} (an existing folder
     named like an output file), {npz_stem} (keep, where keep.npz exists), {existing_json}, {tmp}, and {bad_data[CASE]} etc. from tests/bad_inputs.py."""
 
     def __init__(self, tmp: Path):
@@ -99,6 +99,7 @@ class _Made(dict):
             "task": lambda: good_task(tmp / "good"),
             "intent": lambda: good_intent(tmp / "good_intent"),
             "empty": lambda: empty_dataset(tmp),
+            "data2": lambda: _rollout(tmp / "data2.npz"),
             "ro": lambda: readonly_folder(tmp) or pytest.skip("no read-only folder for this user"),
             "file": lambda: _write(tmp / "afile", b"keep me"),
             "npz_stem": lambda: _write(tmp / "keep.npz", b"user data").with_suffix(""),
@@ -121,6 +122,13 @@ class _Bad:
         folder = self.folder / case
         folder.mkdir(parents=True)
         return self.table[case][0](folder)
+
+
+def _rollout(path: Path) -> Path:
+    """A second small gridnav dataset (other episodes than {data})."""
+    from dpf_gui.rollout import random_policy, rollout
+
+    return rollout("gridnav", random_policy(2), 3, seed=2, progress=False).save(path)
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -186,6 +194,43 @@ CASES: list[tuple[str, list[str], str]] = [
     ("rollout-episodes-1e20", ROLLOUT + ["--episodes", "100000000000000000000", "--out", "{tmp}/r.npz"],
      "argument --episodes: 100000000000000000000 is out of range; allowed: >= 1 and <= 1000000"),
     ("rollout-seed-huge", ROLLOUT + ["--seed", "99999999999999999999", "--out", "{tmp}/r.npz"], "argument --seed"),
+    # a few labels, chosen (dpf label --budget), and more varied data (rollout --explore, merge)
+    ("label-select-without-budget", LABEL + ["{tmp}/l.npz", "--select", "active"], "give --budget K too"),
+    ("label-rounds-without-budget", LABEL + ["{tmp}/l.npz", "--rounds", "2"], "give --budget K too"),
+    ("label-budget-over-data", LABEL + ["{tmp}/l.npz", "--budget", "25"], "--budget 25 is more than the 24 trajectories"),
+    ("label-budget-zero", LABEL + ["{tmp}/l.npz", "--budget", "0"], "argument --budget: 0 is out of range"),
+    ("label-rounds-over-budget", LABEL + ["{tmp}/l.npz", "--budget", "3", "--rounds", "4"],
+     "--rounds 4 is more than --budget 3"),
+    ("label-select-unknown", LABEL + ["{tmp}/l.npz", "--budget", "3", "--select", "best"],
+     "argument --select: invalid choice: 'best'"),
+    ("rollout-explore-random-policy", ROLLOUT + ["--explore", "epsilon:0.2", "--out", "{tmp}/r.npz"],
+     "--explore adds noise to a task agent's choices: give --policy DIR"),
+    ("rollout-explore-epsilon-2", ROLLOUT + ["--explore", "epsilon:2", "--out", "{tmp}/r.npz"],
+     "argument --explore: epsilon:2 is out of range; allowed: a probability 0..1"),
+    ("rollout-explore-boltzmann-nan", ROLLOUT + ["--explore", "boltzmann:nan", "--out", "{tmp}/r.npz"],
+     "argument --explore: boltzmann:nan is out of range; allowed: a temperature > 0"),
+    ("rollout-explore-unknown", ROLLOUT + ["--explore", "gauss:1", "--out", "{tmp}/r.npz"],
+     "unknown exploration 'gauss'"),
+    ("rollout-start-random-pong", ["rollout", "--env", "pong", "--start", "random", "--quiet", "--out", "{tmp}/r.npz"],
+     "pong cannot start episodes in random states"),
+    ("rollout-start-unknown", ROLLOUT + ["--start", "anywhere", "--out", "{tmp}/r.npz"],
+     "argument --start: invalid choice: 'anywhere'"),
+    ("merge-one-dataset", ["merge", "--data", "{data}", "--out", "{tmp}/m.npz"], "at least two --data files"),
+    ("merge-same-twice", ["merge", "--data", "{data}", "--data", "{data}", "--out", "{tmp}/m.npz"],
+     "dataset 2 of the merge is the same data as dataset 1"),
+    ("merge-empty", ["merge", "--data", "{data}", "--data", "{empty}", "--out", "{tmp}/m.npz"],
+     "dataset 2 of the merge holds no trajectories"),
+    ("merge-labels-alone", ["merge", "--data", "{data}", "--data", "{data2}", "--out", "{tmp}/m.npz",
+                            "--labels", "{labels}"], "--labels and --labels-out go together"),
+    ("merge-labels-of-other-data", ["merge", "--data", "{data2}", "--data", "{empty}", "--out", "{tmp}/m.npz",
+                                    "--labels", "{labels}", "--labels-out", "{tmp}/ml.npz"],
+     "were given to none of the --data datasets"),
+    ("merge-out-is-an-input", ["merge", "--data", "{data}", "--data", "{data2}", "--out", "{data}", "--force"],
+     "is one of the inputs"),
+    ("merge-bad-data", ["merge", "--data", "{data}", "--data", "{bad_data[inf-features]}", "--out", "{tmp}/m.npz"],
+     BAD_DATASETS["inf-features"][1]),
+    ("merge-out-exists", ["merge", "--data", "{data}", "--data", "{data2}", "--out", "{npz_stem}"],
+     "keep.npz already exists; pass --force"),
     # outputs: checked before any work, never overwritten without --force
     ("label-read-only-folder", LABEL + ["{ro}/l.npz"], "cannot write into"),
     ("rollout-read-only-folder", ROLLOUT + ["--out", "{ro}/r.npz"], "cannot write into"),

@@ -14,6 +14,9 @@ Conventions shared by all environments:
   ``"task_success"`` (bool, meaningful once the episode has ended).
 * ``reset(seed=s)`` followed by the same actions reproduces the same
   observations exactly: that is how stored trajectories are replayed.
+  An environment that can start an episode elsewhere than its seed says
+  (``supports_random_start``, :meth:`DPFEnv.start_options`) reads the start
+  back from the stored start state, so such episodes replay too.
 """
 
 from __future__ import annotations
@@ -101,6 +104,8 @@ class DPFEnv(gym.Env):
 
     spec_info: ClassVar[EnvSpec]
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
+    #: ``reset(options={"start": "random"})`` starts the episode in a random state (more varied data)
+    supports_random_start: ClassVar[bool] = False
 
     def __init__(self, config: dict[str, Any] | None = None, render_mode: str | None = None):
         super().__init__()
@@ -119,6 +124,13 @@ class DPFEnv(gym.Env):
     def frame(self) -> np.ndarray:
         """RGB uint8 array (H, W, 3) of the current state."""
         raise NotImplementedError
+
+    def start_options(self, start_regions: np.ndarray) -> dict[str, Any] | None:
+        """``reset`` options that put an episode back in a stored start state (its region values).
+
+        None: the reset seed alone reproduces the start (environments without random starts).
+        """
+        return None
 
     def render(self):  # gymnasium API
         return self.frame()

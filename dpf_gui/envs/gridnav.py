@@ -191,12 +191,44 @@ class GridNavEnv(DPFEnv):
         self._background: pygame.Surface | None = None  # static map, drawn once
 
     # --- gymnasium API ---------------------------------------------------
+    supports_random_start = True
+
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start on one of the map's start cells, drawn with ``seed``.
+
+        ``options={"start": "random"}``: on any open cell but the goal, drawn with ``seed`` (more varied
+        data); ``options={"start": (x, y)}``: on that cell (replaying a stored episode).
+        """
         super().reset(seed=seed)
-        starts = self.layout.starts
-        self.pos = starts[int(self.np_random.integers(len(starts)))]
+        start = (options or {}).get("start")
+        if start is None:
+            starts = self.layout.starts
+            self.pos = starts[int(self.np_random.integers(len(starts)))]
+        elif isinstance(start, str) and start == "random":
+            cells = self.open_cells()
+            self.pos = cells[int(self.np_random.integers(len(cells)))]
+        else:
+            self.pos = self._start_cell(start)
         self.steps = 0
         return self._obs(), self._info()
+
+    def open_cells(self) -> list[tuple[int, int]]:
+        """Cells an episode may start on: every open cell except the goal, in reading order."""
+        return [(x, y) for y in range(self.height) for x in range(self.width)
+                if self.layout.is_open(x, y) and (x, y) != self.layout.goal]
+
+    def start_options(self, start_regions: np.ndarray) -> dict[str, Any]:
+        """The stored start cell (region values x, y), whether the episode began on an 'S' cell or not."""
+        return {"start": (int(start_regions[0]), int(start_regions[1]))}
+
+    def _start_cell(self, start: Any) -> tuple[int, int]:
+        try:
+            cell = (int(start[0]), int(start[1]))
+        except (TypeError, ValueError, IndexError):
+            raise ValueError(f"start must be 'random' or a cell (x, y); got {start!r}") from None
+        if not self.layout.is_open(*cell) or cell == self.layout.goal:
+            raise ValueError(f"start cell {cell} is a wall, the goal or outside the map")
+        return cell
 
     def step(self, action):
         dx, dy = MOVES[int(action)]

@@ -1,0 +1,62 @@
+"""What the stored data can teach about a wish: how often it enters each region, said before anyone labels.
+
+A wish about a place no stored trajectory visits cannot be learned from the
+stored data, however many trajectories a person labels. So before labelling
+(``dpf label``, the app's Annotate view) each preferred and avoided region of
+the wish gets its coverage: how many stored trajectories enter it and how many
+decisions lead into it. A region entered by fewer than
+:data:`THIN_TRAJECTORIES` trajectories comes with a warning and the remedy:
+record more varied trajectories (``dpf rollout --explore``) and merge them in
+(``dpf merge``). The counting itself is :func:`dpf_gui.wishgen.coverage`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dpf_gui.data.trajectories import TrajectoryDataset
+from dpf_gui.wish import Wish
+from dpf_gui.wishgen import coverage, dataset_regions
+
+#: a region entered by fewer stored trajectories than this can hardly be learned from labels
+THIN_TRAJECTORIES = 5
+
+
+@dataclass(frozen=True)
+class RegionCoverage:
+    """One region of a wish in the stored data."""
+
+    kind: str  # "prefer" or "avoid"
+    expression: str  # as the wish wrote it, e.g. "terrain=scenic"
+    trajectories: int  # stored trajectories with at least one decision leading into the region
+    decisions: int  # stored decisions leading into the region
+    of_trajectories: int  # stored trajectories in all
+
+    @property
+    def thin(self) -> bool:
+        return self.trajectories < THIN_TRAJECTORIES
+
+    def text(self) -> str:
+        return (f"{self.kind} {self.expression}: entered by {self.trajectories} of {self.of_trajectories} stored "
+                f"trajectories, {self.decisions} decisions inside")
+
+
+def wish_coverage(dataset: TrajectoryDataset, wish: Wish) -> list[RegionCoverage]:
+    """Coverage of each preferred, then each avoided, region of ``wish`` in ``dataset``."""
+    out = []
+    for key, c in coverage(wish, dataset_regions(dataset)).items():
+        kind, expression = key.split(" ", 1)
+        out.append(RegionCoverage(kind, expression, c["trajectories"], c["decisions"], c["of_trajectories"]))
+    return out
+
+
+def thin_warning(region: RegionCoverage, env_name: str) -> str:
+    """One line for a region the data hardly enters, with the remedy."""
+    never = "no stored trajectory enters" if region.trajectories == 0 else \
+        f"only {region.trajectories} of {region.of_trajectories} stored trajectories enter"
+    return (f"{never} the {'preferred' if region.kind == 'prefer' else 'avoided'} region {region.expression}, so labels "
+            f"can hardly teach it; record more varied trajectories first (dpf rollout --env {env_name} "
+            f"--policy models/{env_name} --explore epsilon:0.3 --out more.npz) and merge them in (dpf merge)")
+
+
+__all__ = ["THIN_TRAJECTORIES", "RegionCoverage", "thin_warning", "wish_coverage"]

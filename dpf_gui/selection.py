@@ -1,0 +1,404 @@
+"""Which trajectory a person should label next, and why (docs/SELECTION.md).
+
+A person labels what they are shown. Shown in dataset order, the shipped data
+(dominated by near-identical skilled runs) gives many labels that all carry
+the same score and teach the intent model nothing. So unlabelled trajectories
+are ranked by what labelling them is expected to teach:
+
+* **before any intent model**: diversity. Each trajectory is summarised by
+  where it goes (share of its decisions leading into each region bin: a value
+  of an int or category region feature, a tenth of a float one's range), where
+  it ends, its task outcome, return and length. The first suggestion is the
+  most typical trajectory; each next one is the trajectory farthest from
+  everything labelled or suggested so far (k-centre / farthest point);
+* **with an intent model** (the additive kind is an ensemble): the members'
+  disagreement about the trajectory's score, mixed with the diversity above
+  so that one batch does not hold ten copies of the same doubtful trajectory.
+
+Every suggestion carries a reason in the person's terms ("spends 40 % of its
+steps in terrain=scenic, which no labelled trajectory enters"). Ties are
+broken by a seeded order, so suggestions are deterministic by seed.
+
+Speed: a dataset's summaries are computed once (vectorised) and cached while
+the dataset lives; a model's predicted scores once per model, from at most
+:data:`SAMPLED_STATES` evenly spaced decisions per trajectory.
+
+:func:`select_and_label` replays how a person labels in the app (a batch, the
+intent model retrains, the next batch is suggested) with a simulated user.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from dpf_gui.data.labels import Labels
+from dpf_gui.data.trajectories import TrajectoryDataset
+from dpf_gui.envs.base import RegionFeature
+from dpf_gui.errors import UserError
+from dpf_gui.intent.additive import BINS, AdditiveConfig, region_code, region_code_width
+from dpf_gui.oracles import FeedbackNoise, label_dataset
+from dpf_gui.wish import Wish
+
+#: how the trajectories a simulated user labels are chosen: at random, in dataset order (what a person walking
+#: the list gets), or by the suggestions of this module
+SELECT_MODES = ("random", "first", "active")
+#: share of diversity (vs the intent models' disagreement) in the ranking once a model exists
+DIVERSITY_WEIGHT = 0.5
+#: decisions per trajectory the predicted scores are estimated from (evenly spaced; all when fewer)
+SAMPLED_STATES = 16
+#: intent training between rounds of :func:`select_and_label`: only the utilities rank, so the value stage is cut
+SELECTION_TRAINING = AdditiveConfig(utility_steps=200, neutral_samples=1000, value_steps=1, max_transitions=1000)
+
+# weights of the summary blocks in the distance between two trajectories
+_W_OCCUPANCY, _W_END, _W_SUCCESS, _W_RETURN, _W_LENGTH = 1.0, 0.5, 1.0, 0.5, 0.5
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One trajectory worth labelling."""
+
+    index: int  # the trajectory's index in the dataset
+    score: float  # its value when it was picked (0..1; higher is picked earlier; comparable within one call)
+    reason: str  # why, in the person's terms
+    kind: str  # "typical" (first, nothing labelled), "diversity" or "disagreement"
+
+
+# ---------------------------------------------------------------------------
+# per-dataset summaries
+# ---------------------------------------------------------------------------
+class TrajectorySummaries:
+    """Summary vectors of a dataset's trajectories, and the states a model's predicted scores are read from."""
+
+    def __init__(self, dataset: TrajectoryDataset):
+        region_features = dataset.region_features
+        lengths = np.asarray(dataset.lengths, dtype=np.int64)
+        n = len(lengths)
+        state_off = np.concatenate([[0], np.cumsum(lengths + 1)])
+        step_off = np.concatenate([[0], np.cumsum(lengths)])
+        code = region_code(dataset.regions, region_features)
+        self.columns, bins = _bin_columns(region_features, dataset.regions)
+        if code.shape[1] != region_code_width(region_features):
+            raise AssertionError("region code layout changed: update selection._bin_columns")
+        is_next = np.ones(len(code), dtype=bool)
+        is_next[state_off[:-1]] = False  # every start state
+        self.lengths = lengths
+        self.occupancy = _per_trajectory_sums(code[is_next][:, bins], step_off) / np.maximum(lengths, 1)[:, None]
+        self.end = code[state_off[1:] - 1][:, bins]
+        self.success = np.asarray(dataset.success, dtype=bool)
+        self.returns = _per_trajectory_sums(np.asarray(dataset.rewards, np.float64)[:, None], step_off)[:, 0]
+        ret_span = float(np.ptp(self.returns)) if n else 0.0
+        ret = (self.returns - self.returns.min()) / ret_span if ret_span > 0 else np.zeros(n)
+        length = lengths / max(int(lengths.max()) if n else 1, 1)
+        self.vectors = np.concatenate([_W_OCCUPANCY * self.occupancy, _W_END * self.end,
+                                       _W_SUCCESS * self.success[:, None], _W_RETURN * ret[:, None],
+                                       _W_LENGTH * length[:, None]], axis=1).astype(np.float64)
+        self._sq = (self.vectors ** 2).sum(1)
+        rows, self._owner, self._weight = _sampled_next_states(lengths, state_off, SAMPLED_STATES)
+        self._features = np.asarray(dataset.features[rows], dtype=np.float32)
+        self._code = code[rows]
+        self._model: tuple[weakref.ref, np.ndarray | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def distances(self, i: int) -> np.ndarray:
+        """Distance of every trajectory's summary to trajectory ``i``'s: (N,)."""
+        d2 = self._sq + self._sq[i] - 2.0 * (self.vectors @ self.vectors[i])
+        return np.sqrt(np.maximum(d2, 0.0))
+
+    def min_distances(self, reference: np.ndarray) -> np.ndarray:
+        """Distance of every trajectory to the nearest of ``reference`` (inf when there is none): (N,)."""
+        out = np.full(len(self), np.inf)
+        for chunk in np.array_split(reference, max(1, len(reference) // 256)) if len(reference) else []:
+            d2 = self._sq[:, None] + self._sq[chunk][None] - 2.0 * (self.vectors @ self.vectors[chunk].T)
+            out = np.minimum(out, np.sqrt(np.maximum(d2, 0.0)).min(1))
+        return out
+
+    def predicted_scores(self, model: Any) -> np.ndarray | None:
+        """Each ensemble member's predicted score of every trajectory, (members, N) in score units.
+
+        The sum of the member's utilities over the states the trajectory's decisions led to, estimated from
+        at most :data:`SAMPLED_STATES` of them. None for a model without members (the LSTM kind).
+        """
+        if not hasattr(model, "utilities"):
+            return None
+        if self._model is not None and self._model[0]() is model:
+            return self._model[1]
+        arch = model.arch
+        if arch.n_features != self._features.shape[1] or arch.n_code != self._code.shape[1]:
+            raise UserError("the intent model was trained on data of another environment or configuration")
+        u = model.utilities(self._features, self._code).astype(np.float64) * float(model.score_scale)
+        weighted = u * self._weight
+        scores = np.stack([np.bincount(self._owner, weights=w, minlength=len(self)) for w in weighted])
+        self._model = (weakref.ref(model), scores)
+        return scores
+
+
+_CACHE: dict[int, tuple[weakref.ref, TrajectorySummaries]] = {}
+
+
+def summaries(dataset: TrajectoryDataset) -> TrajectorySummaries:
+    """The dataset's summaries, computed on first use and kept while the dataset object lives."""
+    for key in [k for k, (ref, _) in _CACHE.items() if ref() is None]:
+        del _CACHE[key]
+    hit = _CACHE.get(id(dataset))
+    if hit is not None and hit[0]() is dataset:
+        return hit[1]
+    s = TrajectorySummaries(dataset)
+    _CACHE[id(dataset)] = (weakref.ref(dataset), s)
+    return s
+
+
+def _bin_columns(region_features: Sequence[RegionFeature], regions: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Names ("x=3", "terrain=scenic", "speed=20..24") and region-code columns of every region bin.
+
+    Follows :func:`region_code`'s layout: per feature a one-hot block (categories, or the values of a
+    narrow int feature), or ``BINS`` bins of the range followed by the scaled value (left out here).
+    """
+    names: list[str] = []
+    cols: list[int] = []
+    start = 0
+    for j, rf in enumerate(region_features):
+        width = region_code_width([rf])
+        if rf.kind == "category":
+            names += [f"{rf.name}={c}" for c in rf.categories]
+            cols += range(start, start + width)
+        elif rf.kind == "int" and rf.low is not None and rf.high is not None and width == int(rf.high - rf.low) + 1:
+            names += [f"{rf.name}={int(rf.low) + k}" for k in range(width)]
+            cols += range(start, start + width)
+        else:
+            v = np.asarray(regions, dtype=np.float64)[:, j]
+            ok = np.isfinite(v)
+            lo = float(rf.low) if rf.low is not None else float(v[ok].min()) if ok.any() else 0.0
+            hi = float(rf.high) if rf.high is not None else float(v[ok].max()) if ok.any() else 1.0
+            edges = lo + (hi - lo) * np.arange(BINS + 1) / BINS
+            names += [f"{rf.name}={_fmt(edges[k])}..{_fmt(edges[k + 1])}" for k in range(BINS)]
+            cols += range(start, start + BINS)
+        start += width
+    return names, np.asarray(cols, dtype=np.int64)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.0f}" if abs(v - round(v)) < 1e-9 else f"{v:.3g}"
+
+
+def _per_trajectory_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sums of ``values`` (rows, C) over each trajectory's rows ``offsets[i]:offsets[i+1]``: (N, C)."""
+    out = np.zeros((len(offsets) - 1, values.shape[1]))
+    some = offsets[1:] > offsets[:-1]  # reduceat would give an empty trajectory its next row
+    if some.any():
+        out[some] = np.add.reduceat(values, offsets[:-1][some], axis=0)  # float32 counts of 0/1 are exact
+    return out
+
+
+def _sampled_next_states(lengths: np.ndarray, state_off: np.ndarray, limit: int):
+    """State rows of at most ``limit`` evenly spaced next states per trajectory, their trajectory, their weight."""
+    take = np.minimum(lengths, limit)
+    owner = np.repeat(np.arange(len(lengths)), take)
+    first = np.concatenate([[0], np.cumsum(take)])[:-1]
+    j = np.arange(int(take.sum())) - np.repeat(first, take)
+    pos = ((j + 0.5) * lengths[owner] / np.maximum(take[owner], 1)).astype(np.int64)  # 0..T-1
+    rows = state_off[:-1][owner] + 1 + pos
+    weight = lengths[owner] / np.maximum(take[owner], 1)
+    return rows, owner, weight.astype(np.float64)
+
+
+# ---------------------------------------------------------------------------
+# suggestions
+# ---------------------------------------------------------------------------
+def suggest(dataset: TrajectoryDataset, labels: Labels | None = None, model: Any = None, count: int = 10,
+            seed: int = 0, diversity_weight: float = DIVERSITY_WEIGHT, exclude: Iterable[int] = ()) -> list[Suggestion]:
+    """The ``count`` unlabelled trajectories most worth labelling next, best first.
+
+    ``labels``: what has been labelled so far (None: nothing); ``model``: the current intent model (an
+    ensemble's disagreement is used; a model without members ranks by diversity only); ``exclude``:
+    trajectories not to suggest (e.g. shown and skipped), counted as covered like labelled ones.
+    Trajectories without decisions are never suggested.
+    """
+    if not isinstance(count, (int, np.integer)) or count < 0:
+        raise UserError(f"count of suggestions must be a whole number >= 0, not {count!r}")
+    if not 0.0 <= diversity_weight <= 1.0:
+        raise UserError(f"diversity weight {diversity_weight!r} is out of range; allowed: 0..1")
+    s = summaries(dataset)
+    n = len(s)
+    covered = np.zeros(n, dtype=bool)
+    if labels is not None:
+        if len(labels) != n or labels.meta.get("data_fingerprint", dataset.fingerprint()) != dataset.fingerprint():
+            raise UserError(f"the labels were given to a different trajectory dataset ({len(labels)} trajectories, "
+                            f"the data has {n})")
+        covered |= np.asarray(labels.labelled, dtype=bool)
+    for i in exclude:
+        covered[int(i)] = True
+    candidates = ~covered & (s.lengths > 0)
+    labelled_any = bool(covered.any())
+    scores = s.predicted_scores(model) if model is not None else None
+    spread = scores.std(0) if scores is not None and len(scores) > 1 else None
+    order = np.random.default_rng(seed).permutation(n)  # ties go to the earlier in this seeded order
+    ref = np.flatnonzero(covered)
+    near = s.min_distances(ref)
+    ref_occ = s.occupancy[ref].max(0) if len(ref) else np.zeros(s.occupancy.shape[1])
+    ref_end = s.end[ref].max(0) if len(ref) else np.zeros(s.end.shape[1])
+    ref_success = set(s.success[ref].tolist())
+    out: list[Suggestion] = []
+    for _ in range(min(int(count), int(candidates.sum()))):
+        cand = order[candidates[order]]
+        if not len(ref):
+            centre = s.vectors.mean(0)
+            d = np.sqrt(((s.vectors[cand] - centre) ** 2).sum(1))
+            value = 1.0 - d / d.max() if d.max() > 0 else np.ones(len(cand))
+            k = int(np.argmax(value))
+            kind, reason = "typical", f"the most typical stored trajectory ({_outcome(s, cand[k])}); label it to start"
+        else:
+            d = near[cand]
+            div = d / d.max() if d.max() > 0 else np.zeros(len(cand))
+            if spread is not None:
+                sp = spread[cand]
+                dis = sp / sp.max() if sp.max() > 0 else np.zeros(len(cand))
+                value = diversity_weight * div + (1.0 - diversity_weight) * dis
+            else:
+                value = div
+            k = int(np.argmax(value))
+            i = int(cand[k])
+            noun = _reference_noun(labelled_any, bool(out))
+            novelty = _novelty(s, i, ref_occ, ref_end, ref_success, noun)
+            if spread is not None and (1.0 - diversity_weight) * dis[k] >= diversity_weight * div[k]:
+                kind = "disagreement"
+                reason = (f"the {len(scores)} intent models disagree about its score "
+                          f"({scores[:, i].mean():+.1f} ± {spread[i]:.1f})")
+                if novelty:
+                    reason += f"; it {novelty}"
+            elif d[k] > 0:
+                kind = "diversity"
+                reason = f"it {novelty}" if novelty else f"it differs from every {noun} ({_outcome(s, i)})"
+            else:
+                kind = "diversity"
+                reason = f"like a {noun} ({_outcome(s, i)}): every different trajectory is labelled or suggested"
+        i = int(cand[k])
+        out.append(Suggestion(index=i, score=float(value[k]), reason=reason, kind=kind))
+        candidates[i] = False
+        ref = np.append(ref, i)
+        near = np.minimum(near, s.distances(i))
+        ref_occ = np.maximum(ref_occ, s.occupancy[i])
+        ref_end = np.maximum(ref_end, s.end[i])
+        ref_success.add(bool(s.success[i]))
+    return out
+
+
+def _reference_noun(labelled: bool, suggested: bool) -> str:
+    if labelled and suggested:
+        return "labelled or earlier suggested trajectory"
+    return "labelled trajectory" if labelled else "earlier suggested trajectory"
+
+
+def _pct(p: float) -> str:
+    return f"{100.0 * p:.0f} %"
+
+
+def _outcome(s: TrajectorySummaries, i: int) -> str:
+    t = int(s.lengths[i])
+    steps = f"{t} step{'' if t == 1 else 's'}"
+    return f"task success in {steps}" if s.success[i] else f"task failure after {steps}"
+
+
+def _novelty(s: TrajectorySummaries, i: int, ref_occ: np.ndarray, ref_end: np.ndarray, ref_success: set,
+             noun: str) -> str:
+    """What trajectory ``i`` shows that the reference set does not, as a verb phrase ("" when nothing stands out)."""
+    occ = s.occupancy[i]
+    new = (occ > 0) & (ref_occ == 0)
+    if new.any():
+        c = int(np.argmax(np.where(new, occ, -1.0)))
+        return f"spends {_pct(occ[c])} of its steps in {s.columns[c]}, which no {noun} enters"
+    if bool(s.success[i]) not in ref_success:
+        return f"is a {_outcome(s, i)}, unlike every {noun}"
+    if ((s.end[i] > 0) & (ref_end == 0)).any():
+        where = "&".join(s.columns[c] for c in np.flatnonzero(s.end[i] > 0))
+        return f"ends in {where}, where no {noun} ends"
+    excess = occ - ref_occ
+    c = int(np.argmax(excess))
+    if excess[c] >= 0.1:
+        return f"spends {_pct(occ[c])} of its steps in {s.columns[c]}, more than any {noun} ({_pct(ref_occ[c])} at most)"
+    return ""
+
+
+# ---------------------------------------------------------------------------
+# a simulated user labelling what is suggested
+# ---------------------------------------------------------------------------
+def select_and_label(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, budget: int,
+                     select: str = "random", rounds: int = 1, seed: int = 0,
+                     train_config: AdditiveConfig | None = None) -> Labels:
+    """A simulated user labels ``budget`` trajectories in ``rounds`` batches, chosen as ``select`` says.
+
+    ``random``: a seeded random choice; ``first``: dataset order (walking the list); ``active``: the first
+    batch by :func:`suggest` without a model, then after each batch an intent model is trained on the
+    labels so far (``train_config``, default :data:`SELECTION_TRAINING`) and the next batch is suggested
+    with it (diversity only when training refuses, e.g. all scores equal). Trajectories not chosen are
+    unlabelled with score 0; ``true_scores`` and ``marks`` stay the simulated user's truth for every
+    trajectory (for measuring, never for training). ``meta["selection"]`` records the choice.
+    """
+    if select not in SELECT_MODES:
+        raise UserError(f"unknown selection {select!r}; allowed: {', '.join(SELECT_MODES)}")
+    n = len(dataset)
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or not 1 <= budget <= n:
+        raise UserError(f"label budget {budget!r} is out of range; allowed: 1..{n} (the trajectories in the data)")
+    if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or not 1 <= rounds <= budget:
+        raise UserError(f"rounds {rounds!r} is out of range; allowed: 1..{budget} (at least one label per round)")
+    full = label_dataset(dataset, wish, noise, seed)
+    batches = [budget // rounds + (1 if r < budget % rounds else 0) for r in range(rounds)]
+    models: list[str] = []
+    if select == "random":
+        chosen = [int(i) for i in np.random.default_rng(seed).permutation(n)[:budget]]
+    elif select == "first":
+        chosen = list(range(budget))
+    else:
+        chosen = []
+        config = train_config if train_config is not None else SELECTION_TRAINING
+        for r, size in enumerate(batches):
+            model = None
+            if r > 0:
+                model, note = _retrain(dataset, _given(full, chosen), seed + r, config)
+                models.append(note)
+            picks = suggest(dataset, _given(full, chosen), model, size, seed=seed + r, exclude=chosen)
+            chosen += [p.index for p in picks]
+    labels = _given(full, chosen)
+    labels.meta["selection"] = {"select": select, "budget": int(budget), "rounds": int(rounds), "batches": batches,
+                                "chosen": chosen, "models": models}
+    if train_config is not None and select == "active":
+        labels.meta["selection"]["train_config"] = asdict(train_config)
+    return labels
+
+
+def _given(full: Labels, chosen: Sequence[int]) -> Labels:
+    """``full`` with only the ``chosen`` trajectories labelled (a skipped one stays unlabelled)."""
+    mask = np.zeros(len(full), dtype=bool)
+    mask[list(chosen)] = True
+    return Labels(scores=np.where(mask, full.scores, 0.0).astype(np.float32), labelled=mask & full.labelled,
+                  true_scores=full.true_scores, marks=full.marks, lengths=full.lengths, meta=dict(full.meta))
+
+
+def _retrain(dataset: TrajectoryDataset, labels: Labels, seed: int, config: AdditiveConfig):
+    """The intent model of the labels so far, and a note for the provenance; (None, why) when training refuses."""
+    from dpf_gui.intent.registry import train_intent
+
+    try:
+        result = train_intent(dataset, labels, seed, config=config, progress=False)
+    except UserError as exc:
+        return None, f"not trained: {exc}"
+    return result.model, f"trained on {labels.count} labels"
+
+
+__all__ = [
+    "DIVERSITY_WEIGHT",
+    "SAMPLED_STATES",
+    "SELECTION_TRAINING",
+    "SELECT_MODES",
+    "Suggestion",
+    "TrajectorySummaries",
+    "select_and_label",
+    "suggest",
+    "summaries",
+]
