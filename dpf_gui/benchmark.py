@@ -139,18 +139,18 @@ def code_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def select_labels(full: Labels, budget: int | None, selection: str, seed: int) -> Labels:
-    """Keep the labels of ``budget`` trajectories chosen by ``selection`` (``random``: a seeded draw)."""
-    n = len(full)
-    if budget is None or budget >= n:
+def select_labels(data: TrajectoryDataset, full: Labels, budget: int | None, selection: str, seed: int) -> Labels:
+    """Keep the labels of ``budget`` trajectories chosen by ``selection`` (every one for the budget "all").
+
+    ``active`` labels in rounds of 5 (as a person in the app would: label a few, train, look at the
+    suggestions again); see :func:`dpf_gui.selection.keep_chosen`.
+    """
+    from dpf_gui.selection import keep_chosen
+
+    if budget is None or budget >= len(full):
         return full
-    if selection != "random":
-        raise UserError(f"selection {selection!r} is not available; allowed: random")
-    chosen = np.random.default_rng([int(seed), 11]).permutation(n)[:budget]
-    keep = np.zeros(n, dtype=bool)
-    keep[chosen] = True
-    return replace(full, labelled=full.labelled & keep,
-                   meta=dict(full.meta, select=selection, budget=int(budget), chosen=[int(i) for i in chosen]))
+    rounds = max(1, budget // 5) if selection == "active" else 1
+    return keep_chosen(data, full, budget, selection, rounds, seed)
 
 
 def simulated_labels(data: TrajectoryDataset, wish, label_type: str, seed: int) -> Labels:
@@ -282,7 +282,7 @@ def _compute_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str,
     wish = cell.wish.wish(task_region_features(ctx.task))
     label_seed = split.label_seed + _stable(cell.wish.name)
     full = simulated_labels(ctx.data, wish, cell.label_type, label_seed)
-    labels = select_labels(full, cell.budget, cell.selection, label_seed)
+    labels = select_labels(ctx.data, full, cell.budget, cell.selection, label_seed)
     out: dict[str, Any] = {"cell": cell.name, "env": ctx.env, "wish": cell.wish.to_dict(), "budget": cell.budget,
                            "labels": cell.label_type, "select": cell.selection, "split": spec.split,
                            "labelled": int(labels.count), "rows": {}, "fit": {}, "notes": []}

@@ -347,7 +347,18 @@ def select_and_label(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNois
         raise UserError(f"label budget {budget!r} is out of range; allowed: 1..{n} (the trajectories in the data)")
     if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or not 1 <= rounds <= budget:
         raise UserError(f"rounds {rounds!r} is out of range; allowed: 1..{budget} (at least one label per round)")
-    full = label_dataset(dataset, wish, noise, seed)
+    return keep_chosen(dataset, label_dataset(dataset, wish, noise, seed), budget, select, rounds, seed, train_config)
+
+
+def keep_chosen(dataset: TrajectoryDataset, full: Labels, budget: int, select: str = "random", rounds: int = 1,
+                seed: int = 0, train_config: AdditiveConfig | None = None) -> Labels:
+    """``full`` (every trajectory labelled, any label type) with only ``budget`` of them kept, chosen as
+    ``select`` says in ``rounds`` batches (see :func:`select_and_label`)."""
+    if select not in SELECT_MODES:
+        raise UserError(f"unknown selection {select!r}; allowed: {', '.join(SELECT_MODES)}")
+    n = len(dataset)
+    budget = min(int(budget), n)
+    rounds = max(1, min(int(rounds), budget))
     batches = [budget // rounds + (1 if r < budget % rounds else 0) for r in range(rounds)]
     models: list[str] = []
     if select == "random":
@@ -377,7 +388,8 @@ def _given(full: Labels, chosen: Sequence[int]) -> Labels:
     mask = np.zeros(len(full), dtype=bool)
     mask[list(chosen)] = True
     return Labels(scores=np.where(mask, full.scores, 0.0).astype(np.float32), labelled=mask & full.labelled,
-                  true_scores=full.true_scores, marks=full.marks, lengths=full.lengths, meta=dict(full.meta))
+                  true_scores=full.true_scores, marks=full.marks, lengths=full.lengths, meta=dict(full.meta),
+                  known=full.known)
 
 
 def _retrain(dataset: TrajectoryDataset, labels: Labels, seed: int, config: AdditiveConfig):
