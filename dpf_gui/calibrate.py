@@ -32,7 +32,7 @@ from dpf_gui.evaluate import play_records
 from dpf_gui.fusion import FusedAgent, FusionParams
 from dpf_gui.rollout import episode_seeds
 
-STRENGTHS = (2.0, 1.0, 0.5, 0.25)
+STRENGTHS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 #: calibration episodes per environment (the simulator's speed decides)
 EPISODES = {"gridnav": 20, "highway": 10, "pong": 20}
 
@@ -59,23 +59,39 @@ class Calibration:
 def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: float, params: FusionParams,
               episodes: int | None = None, seed: int = 0, keep: float = 0.95,
               strengths: Sequence[float] = STRENGTHS, strategy: str = "dynamic") -> Calibration:
-    """Choose the intent's strength for ``model`` (see the module docstring)."""
+    """Choose the intent's strength for ``model`` (see the module docstring).
+
+    The candidates are searched from the middle of ``strengths`` (sorted): louder while the task is kept,
+    quieter until it is, so about half of them are played.
+    """
     episodes = episodes or EPISODES.get(env_name, 20)
     seeds = episode_seeds(seed, episodes, held_out=False)  # the training range: never an evaluation episode
     task_records = play_records(env_name, FusedAgent(task, "task"), seeds, task.env_config)
     task_success = float(np.mean([r.task_success for r in task_records]))
-    best, best_score = 0.0, -np.inf
-    table = []
-    for s in strengths:
-        agent = FusedAgent(task, strategy, replace(params, strength=float(s)), intent=model, intent_scale=intent_scale,
-                           intent_unit=intent_unit, seed=seed)
-        records = play_records(env_name, agent, seeds, task.env_config)
-        success = float(np.mean([r.task_success for r in records]))
-        score = float(np.mean([r.intent_return / max(r.length, 1) for r in records]))  # per decision, like the wish
-        table.append({"strength": float(s), "success": success, "intent_score": score})
-        if success >= keep * task_success - 1e-12 and score > best_score:
-            best, best_score = float(s), score
-    return Calibration(strength=best, task_success=task_success, keep=keep, episodes=episodes, seed=seed, table=table)
+    ladder = sorted(float(s) for s in strengths)
+    table: dict[float, dict[str, float]] = {}
+
+    def keeps(s: float) -> bool:
+        if s not in table:
+            agent = FusedAgent(task, strategy, replace(params, strength=s), intent=model, intent_scale=intent_scale,
+                               intent_unit=intent_unit, seed=seed)
+            records = play_records(env_name, agent, seeds, task.env_config)
+            table[s] = {"strength": s, "success": float(np.mean([r.task_success for r in records])),
+                        # per decision, as the wish is measured
+                        "intent_score": float(np.mean([r.intent_return / max(r.length, 1) for r in records]))}
+        return table[s]["success"] >= keep * task_success - 1e-12
+
+    i = len(ladder) // 2
+    if keeps(ladder[i]):
+        while i + 1 < len(ladder) and keeps(ladder[i + 1]):
+            i += 1
+    else:
+        while i > 0 and not keeps(ladder[i - 1]):
+            i -= 1
+    kept = [row for row in table.values() if row["success"] >= keep * task_success - 1e-12]
+    best = max(kept, key=lambda row: row["intent_score"])["strength"] if kept else 0.0
+    return Calibration(strength=best, task_success=task_success, keep=keep, episodes=episodes, seed=seed,
+                       table=sorted(table.values(), key=lambda row: row["strength"]))
 
 
 __all__ = ["Calibration", "calibrate", "STRENGTHS", "EPISODES"]

@@ -458,21 +458,27 @@ def _build_train_intent(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labels", required=True, help="label file (.npz) from `dpf label` or the app's export")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="training seed (split, initialisation; default: 0)")
     p.add_argument("--out", required=True, help="intent-model checkpoint directory to write")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an IntentConfig field (repeatable), e.g. max_epochs=30")
+    p.add_argument("--kind", choices=("additive", "lstm"), default="additive",
+                   help="intent model: additive (utility + intent-value ensemble, learns from few marks; default) "
+                        "or lstm (the paper's RUDDER LSTM)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field of the kind's config (repeatable), e.g. members=4 or, for lstm, max_epochs=30")
     p.add_argument("--force", action="store_true", help="write into --out even if it holds a checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 @_command(
     "train-intent",
-    "learn the user's wish from trajectory labels (LSTM return decomposition)",
-    "Writes DIR/weights.safetensors and DIR/model.json (environment, labels' provenance,\n"
-    "hyperparameters, held-out fit) and DIR/training_curve.csv. Prints the held-out fit:\n"
-    "correlation of predicted and given scores, and sign accuracy.\n\n"
+    "learn the user's wish from trajectory labels (additive ensemble, or the paper's LSTM)",
+    "Writes DIR/weights.safetensors and DIR/model.json (environment, kind, labels' provenance,\n"
+    "hyperparameters, held-out fit). Prints the held-out fit: correlation of predicted and given\n"
+    "scores, and sign accuracy (for the additive kind out-of-bag: each trajectory predicted by the\n"
+    "ensemble members that never saw it). Config fields: dpf_gui/intent/additive.py (AdditiveConfig)\n"
+    "and dpf_gui/intent/train.py (IntentConfig).\n\n"
     "examples:\n"
-    "  dpf label --data models/gridnav/trajectories.npz --preset avoid --out avoid.npz\n"
+    "  dpf label --data models/gridnav/trajectories.npz --preset avoid --budget 25 --select active --out avoid.npz\n"
     "  dpf train-intent --data models/gridnav/trajectories.npz --labels avoid.npz --seed 0 --out runs/intent_avoid\n"
-    "  dpf train-intent --data d.npz --labels l.npz --out runs/i --set max_epochs=20 --set hidden=32",
+    "  dpf train-intent --data d.npz --labels l.npz --kind lstm --out runs/i --set max_epochs=20 --set hidden=32",
     _build_train_intent,
 )
 def cmd_train_intent(args: argparse.Namespace) -> int:
@@ -480,19 +486,22 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
 
     from dpf_gui.data.labels import Labels
     from dpf_gui.data.trajectories import TrajectoryDataset
-    from dpf_gui.intent.train import IntentConfig, train_intent
+    from dpf_gui.intent.registry import config_for, train_intent
     from dpf_gui.overrides import config_from_sets
 
     data = TrajectoryDataset.load(args.data)
     labels = Labels.load(args.labels)
     labels.check_matches(data, where=f"labels {args.labels}")
     out = _check_checkpoint_out(args.out, args.force)
-    config = config_from_sets(IntentConfig, args.set, what="intent config")
+    config = config_from_sets(config_for(args.kind), args.set, what=f"{args.kind} intent config")
     signal.signal(signal.SIGINT, signal.default_int_handler)
     result = train_intent(data, labels, args.seed, out_dir=out, config=config, progress=not args.quiet)
     fit = result.metrics.get("held_out", result.metrics)
     state = "interrupted, saved best so far" if result.interrupted else "done"
-    print(f"{state}: {out} ({result.epochs} epochs, best {result.best_epoch}, {result.wall_time_s:.0f} s)")
+    if args.kind == "lstm":
+        print(f"{state}: {out} ({result.epochs} epochs, best {result.best_epoch}, {result.wall_time_s:.0f} s)")
+    else:
+        print(f"{state}: {out} ({args.kind}, {result.wall_time_s:.0f} s)")
     print("held-out fit: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in fit.items()))
     return 0
 
@@ -518,14 +527,29 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
         ("c", "collected intent reward at which T_psi = T_max/2"),
         ("T_static", "intent temperature of static fusion"),
         ("decay", "per-step forgetting factor of the collected intent reward (1: plain sum)"),
+        ("strength", "factor on the intent's rewards (0: the task agent alone)"),
+        ("confidence", "ensemble intents: advantages shrink by this many standard deviations across members"),
+        ("margin", "fused actions only among those within X q_scale of the task agent's best"),
     ):
         g.add_argument(f"--{name.replace('_', '-')}", dest=f"fusion_{name}", type=_finite, default=None, metavar="X", help=help_text)
+    g.add_argument("--collect", dest="fusion_collect", choices=("budget", "gains", "advantage"), default=None,
+                   help="what dynamic fusion counts as collected: budget, gains, or advantage (the paper's signed sum)")
+    g.add_argument("--paper", action="store_true",
+                   help="the paper's fusion by name: signed advantages, c = 0, raw units, the authors' temperatures "
+                        "(options above still override it); pair it with an --kind lstm intent")
+    g.add_argument("--calibrate", action="store_true",
+                   help="choose the intent's strength in simulation first (task reward and the model's own "
+                        "predictions only; see dpf_gui/calibrate.py)")
     g.add_argument("--sample", action="store_true", help="sample from the fused policy instead of acting greedily")
     g.add_argument("--markov", action="store_true", help="query the intent model without history (the authors' query)")
 
 
 def fusion_overrides(args: argparse.Namespace) -> dict:
     out = {k[len("fusion_"):]: v for k, v in vars(args).items() if k.startswith("fusion_") and v is not None}
+    if getattr(args, "paper", False):
+        from dpf_gui.fusion import paper_params
+
+        out = {**paper_params(args.env).to_dict(), **out}
     if args.sample:
         out["sample"] = True
     return out
@@ -568,7 +592,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     json_out = _check_file_out(args.json, args.force) if args.json else None
     task = load_task_agent(args.env, args.task)
     wish = wish_from_args(args, task_region_features(task), args.env)
-    agents = build_agents(task, args.strategies, intent_dir=args.intent, overrides=fusion_overrides(args), markov=args.markov,
+    overrides = fusion_overrides(args)
+    if args.calibrate:
+        overrides["strength"] = _calibrated_strength(args, task, overrides)
+    agents = build_agents(task, args.strategies, intent_dir=args.intent, overrides=overrides, markov=args.markov,
                           progress=not args.quiet)
     if args.baselines:
         from dpf_gui.agents.heuristics import baselines
@@ -583,6 +610,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if json_out is not None:
         print(f"wrote {result.save(json_out)}")
     return 0
+
+
+def _calibrated_strength(args: argparse.Namespace, task, overrides: dict) -> float:
+    """``--calibrate``: the intent's strength chosen in simulation (prints what each candidate did)."""
+    from dpf_gui.calibrate import calibrate
+    from dpf_gui.fusion import intent_scale, intent_unit
+    from dpf_gui.intent.registry import load_intent
+    from dpf_gui.pipeline import fusion_params
+
+    if args.intent is None:
+        raise UserError("--calibrate needs an intent model: pass --intent DIR")
+    model, sidecar = load_intent(args.intent, expect_env=args.env)
+    cal = calibrate(args.env, task, model, intent_scale(sidecar, args.markov), intent_unit(sidecar),
+                    fusion_params(task, overrides), seed=args.seed)
+    for row in cal.table:
+        print(f"calibration: strength {row['strength']:g}: task success {row['success']:.2f} "
+              f"(task agent {cal.task_success:.2f}), intent score per decision {row['intent_score']:.3f}")
+    print(f"calibrated strength: {cal.strength:g} ({cal.episodes} calibration episodes, keeping >= "
+          f"{cal.keep:.0%} of the task agent's success)")
+    return cal.strength
 
 
 # --- dpf results ------------------------------------------------------------------
@@ -675,6 +722,110 @@ def cmd_results(args: argparse.Namespace) -> int:
     path, unreadable = write_report(work, out, ["gridnav", "highway", "pong"], "dpf results", machine)
     for bad_file in unreadable:
         print(f"dpf results: left out {bad_file}: unreadable or incomplete; rerun that cell to redo it", file=sys.stderr)
+    print(f"wrote {path}")
+    return 0
+
+
+# --- dpf benchmark -----------------------------------------------------------------
+def _csv(allowed: Sequence[str] | None, what: str) -> Callable[[str], tuple[str, ...]]:
+    def parse(text: str) -> tuple[str, ...]:
+        items = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+        bad = [t for t in items if allowed is not None and t not in allowed]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(f"unknown {what} {bad[0] if bad else text!r}; allowed: {', '.join(allowed or ())}")
+        return items
+
+    return parse
+
+
+def _budgets(text: str) -> tuple[int | None, ...]:
+    out = []
+    for t in (t.strip() for t in text.split(",") if t.strip()):
+        if t == "all":
+            out.append(None)
+            continue
+        try:
+            value = int(t)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"label budget {t!r} is not a whole number or 'all'") from None
+        if not 2 <= value <= 1_000_000:
+            raise argparse.ArgumentTypeError(f"label budget {t} is out of range; allowed: 2..1000000 or 'all'")
+        out.append(value)
+    if not out:
+        raise argparse.ArgumentTypeError("no label budget given; e.g. 10,25,100,all")
+    return tuple(dict.fromkeys(out))
+
+
+def _build_benchmark(p: argparse.ArgumentParser) -> None:
+    from dpf_gui.benchmark import LABEL_TYPES, ROWS, SELECTIONS, SPLITS
+
+    p.add_argument("--envs", type=_csv(("gridnav", "highway", "pong"), "environment"), default=("gridnav", "highway", "pong"),
+                   help="comma-separated environments (default: all three)")
+    p.add_argument("--wishes", type=int_in(1, 64), default=8, help="generated wishes per environment (default: 8)")
+    p.add_argument("--budgets", type=_budgets, default=(10, 25, None), help="label budgets, 'all' = every trajectory (default: 10,25,all)")
+    p.add_argument("--labels", type=_csv(LABEL_TYPES, "label type"), default=("exact", "binary"),
+                   help=f"label types: {', '.join(LABEL_TYPES)} (default: exact,binary)")
+    p.add_argument("--select", type=_csv(SELECTIONS, "selection"), default=("random",),
+                   help=f"which trajectories get labelled: {', '.join(SELECTIONS)} (default: random)")
+    p.add_argument("--rows", type=_csv(ROWS, "row"), default=ROWS, help=f"rows per cell (default: {','.join(ROWS)})")
+    p.add_argument("--split", choices=tuple(SPLITS), default="report",
+                   help="report: wishes, labels and episodes never used for tuning (default); dev: the tuning split")
+    p.add_argument("--episodes", type=_csv(None, "episodes"), default=(),
+                   help="held-out episodes per row as ENV=N, comma-separated (default: gridnav=100,highway=30,pong=60)")
+    p.add_argument("--quick", action="store_true", help="a look in a few minutes: gridnav, 3 wishes, 25 exact labels")
+    p.add_argument("--jobs", type=int_in(1, 256), default=1, help="cells in parallel processes (default: 1)")
+    p.add_argument("--work", default="runs/benchmark", help="cache folder of the cells (default: runs/benchmark)")
+    p.add_argument("--out", default="docs/RESULTS.md", help="Markdown file whose benchmark section is (re)written")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+@_command(
+    "benchmark",
+    "the unseen-wish benchmark: generated wishes x label budgets x label types, the strict claim per cell",
+    "Each cell: a generated wish (not a preset), a simulated user labels `budget` stored\n"
+    "trajectories, intent models are trained on those labels only, and the rows (static, dynamic,\n"
+    "calibrated and the paper's configuration) play the same held-out episodes as the task agent.\n"
+    "Writes the benchmark section of --out (between its markers; the rest is kept), and\n"
+    "results/benchmark.png and results/benchmark.json next to it. Cells are cached in --work\n"
+    "by every input and the code, so a rerun redoes only what changed.\n\n"
+    "examples:\n"
+    "  dpf benchmark --quick                      # a few minutes: gridnav, 3 wishes, 25 exact labels\n"
+    "  dpf benchmark --jobs 2                     # the table of docs/RESULTS.md\n"
+    "  dpf benchmark --envs pong --budgets 25 --labels binary --select random,active --jobs 16",
+    _build_benchmark,
+)
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    import platform
+    import time
+
+    from dpf_gui.benchmark import EPISODES, BenchmarkSpec, run_benchmark, write_report
+
+    out = Path(args.out)
+    if out.exists() and not out.is_file():
+        raise UserError(f"--out {out} is not a file")
+    _writable_folder(out.parent if str(out.parent) else Path("."))
+    work = Path(args.work)
+    if work.exists() and not work.is_dir():
+        raise UserError(f"--work {work} is a file; give a folder for the cache")
+    episodes = dict(EPISODES)
+    for item in args.episodes:
+        env, _, n = item.partition("=")
+        if env not in episodes or not n.isdigit() or not 1 <= int(n) <= 100_000:
+            raise UserError(f"--episodes {item!r}: write ENV=N with ENV one of {', '.join(episodes)} and N in 1..100000")
+        episodes[env] = int(n)
+    spec = BenchmarkSpec(envs=tuple(args.envs), wishes=args.wishes, budgets=tuple(args.budgets),
+                         label_types=tuple(args.labels), selections=tuple(args.select), rows=tuple(args.rows),
+                         split=args.split, episodes=episodes)
+    if args.quick:
+        spec = BenchmarkSpec(envs=("gridnav",), wishes=3, budgets=(25,), label_types=("exact",), selections=("random",),
+                             rows=("dynamic", "calibrated"), split=args.split, episodes=episodes)
+    t0 = time.time()
+    results = run_benchmark(spec, work, jobs=args.jobs, progress=not args.quiet)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}, CPU only"
+    command = "dpf benchmark " + " ".join(a for a in sys.argv[2:] if a) if sys.argv[1:2] == ["benchmark"] else "dpf benchmark"
+    path = write_report(results, spec, out, command.strip(), machine, time.time() - t0, args.jobs)
+    met = {r: sum(bool(c["claim"][r]["met"]) for c in results if r in c["claim"]) for r in spec.rows}
+    print(f"{len(results)} cells; claim met: " + ", ".join(f"{r} {n}" for r, n in met.items()))
     print(f"wrote {path}")
     return 0
 

@@ -112,6 +112,19 @@ class FusionParams:
         return asdict(self)
 
 
+#: what the paper's configuration sets besides its per-environment temperatures (METHOD.md section 6)
+PAPER = {"collect": "advantage", "normalise": False, "T_min": 0.3, "k": 1.0, "c": 0.0, "decay": 1.0, "T_static": 0.3,
+         "confidence": 0.0, "strength": 1.0, "margin": None}
+
+
+def paper_params(env_name: str) -> FusionParams:
+    """The paper's fusion by name: the signed sum of intent advantages, c = 0, raw Q-values and intent
+    rewards, and the authors' temperatures for ``env_name`` (its spec's ``paper_temperatures``)."""
+    from dpf_gui.envs import env_spec
+
+    return FusionParams(**PAPER, **env_spec(env_name).paper_temperatures)
+
+
 def intent_scale(sidecar: Mapping[str, Any] | None, markov: bool = False) -> float:
     """The divisor that puts an intent model's rewards in units of typical action differences."""
     sidecar = sidecar or {}

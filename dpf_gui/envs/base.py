@@ -77,6 +77,9 @@ class EnvSpec:
     region_features: tuple[RegionFeature, ...]
     presets: tuple[Preset, ...]
     default_config: dict[str, Any] = field(default_factory=dict)
+    #: the paper's task temperature and highest intent temperature for this environment (raw units;
+    #: METHOD.md section 6), for ``dpf_gui.fusion.paper_params``
+    paper_temperatures: dict[str, float] = field(default_factory=lambda: {"T_phi": 1.0, "T_max": 5.0})
 
     @property
     def n_actions(self) -> int:

@@ -168,6 +168,7 @@ class GridNavEnv(DPFEnv):
             "max_steps": 100,
             "cell_px": 40,
         },
+        paper_temperatures={"T_phi": 1.0, "T_max": 5.0},  # no paper value for a grid world: highway's
     )
 
     def __init__(self, config: dict[str, Any] | None = None, render_mode: str | None = None):

@@ -95,6 +95,7 @@ class HighwayEnv(DPFEnv):
             ),
         ),
         default_config={"highway": HIGHWAY_DEFAULTS},
+        paper_temperatures={"T_phi": 0.6, "T_max": 5.0},  # the authors' first reported pair
     )
 
     def __init__(self, config: dict[str, Any] | None = None, render_mode: str | None = None):

@@ -148,6 +148,7 @@ _SPEC = EnvSpec(
         ),
     ),
     default_config={"max_decisions": 1000, "noop_max": 30, "frameskip": 4, "sticky_prob": 0.1},
+    paper_temperatures={"T_phi": 0.03, "T_max": 1.5},  # the authors' first reported pair (PLE Pong)
 )
 
 
