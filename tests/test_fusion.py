@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dpf_gui.errors import UserError
-from dpf_gui.fusion import (FusedAgent, FusionParams, dynamic_temperature, fusion_weight, geometric_fusion,
+from dpf_gui.fusion import (EpisodeRows, FusedAgent, FusionParams, dynamic_temperature, fusion_weight, geometric_fusion,
                             intent_scale, softmax_legal, task_q_scale)
 
 
@@ -76,28 +76,25 @@ class _StubTask:
 
     sidecar = {"metrics": {"q_scale": {"legal_std": 1.0}}}
 
-    def q_values(self, features):
-        return np.array([1.0, 0.0, 0.0])
+    def q_values_batch(self, features):
+        return np.tile([1.0, 0.0, 0.0], (len(features), 1))
 
 
 class _StubStepper:
-    """Intent that always rewards action 2 by 1.5 over the others (score units)."""
+    """Intent that always rewards action 2 by 1.5 over the others (score units), for one episode."""
 
-    g_prev = 0.0
+    g_prev_rows = np.zeros(1)
 
-    def reset(self):
-        pass
+    def score_rows(self, features, legal):
+        return np.array([[0.0, 0.0, 1.5]])
 
-    def score_actions(self, features, legal):
-        return np.array([0.0, 0.0, 1.5])
-
-    def advance(self, action):
+    def advance_rows(self, actions):
         pass
 
 
 def _dynamic_agent(params):
     agent = FusedAgent(_StubTask(), "task", params)
-    agent.strategy, agent.stepper = "dynamic", _StubStepper()
+    agent.strategy, agent.rows = "dynamic", EpisodeRows(np.zeros(1), _StubStepper(), [np.random.default_rng(0)])
     return agent
 
 
