@@ -225,25 +225,36 @@ def play_records_sequential(env_name: str, agent, seeds: Sequence[int], env_conf
         env.close()
 
 
-#: environments played at once by :func:`play_records_batched`: enough that the per-call cost of the
-#: networks is spread thin (gridnav: 64 rows cost about what 4 cost), few enough that making them stays cheap
-LOCKSTEP_WIDTH = 64
+#: episodes played at once by :func:`play_records_batched`, per environment: enough that the fixed cost
+#: of a network call is spread thin, no more than the environment's own cost makes worth it. gridnav steps
+#: in 11 us and is made in 0.5 ms: 64 (128 would gain another ~15 %). Pong steps in 0.36 ms (the
+#: emulator) and takes 0.13 s to make (ALE loads its ROM): at 16 rows the networks add ~10 % to a step,
+#: and 48 more environments would cost 6 s to make. highway steps in 20-60 ms: batching saves little.
+LOCKSTEP_WIDTH = {"gridnav": 64, "pong": 16, "highway": 8}
+DEFAULT_WIDTH = 64
+
+
+def lockstep_width(env_name: str) -> int:
+    """How many episodes :func:`play_records_batched` plays at once in ``env_name`` by default."""
+    return LOCKSTEP_WIDTH.get(env_name, DEFAULT_WIDTH)
 
 
 def play_records_batched(env_name: str, agent, seeds: Sequence[int], env_config: dict[str, Any] | None = None,
                          progress: bool = False, desc: str = "episodes",
-                         width: int = LOCKSTEP_WIDTH) -> list[EpisodeRecord]:
+                         width: int | None = None) -> list[EpisodeRecord]:
     """Play a :class:`~dpf_gui.fusion.FusedAgent` once from every reset seed, ``width`` episodes in lockstep.
 
     Every step makes one ``decide_rows`` call (one task-network call, one intent call) for all live
     episodes and all their candidate actions; an environment whose episode ended starts the next seed.
+    ``width`` defaults to :func:`lockstep_width`.
     Each episode's record is the one :func:`play_records_sequential` gives for its seed.
     """
     seeds = [int(s) for s in seeds]
     records: list[EpisodeRecord | None] = [None] * len(seeds)
     if not seeds:
         return []
-    envs = _take_envs(env_name, env_config, min(int(width), len(seeds)))
+    width = lockstep_width(env_name) if width is None else int(width)
+    envs = _take_envs(env_name, env_config, max(1, min(width, len(seeds))))
     bar = tqdm(total=len(seeds), desc=desc, unit="ep", disable=not progress, leave=False)
     try:
         live = [_Episode(env, i, seeds[i]) for i, env in enumerate(envs)]
@@ -293,6 +304,15 @@ def _take_envs(env_name: str, env_config: dict[str, Any] | None, n: int) -> list
 def _give_back_envs(env_name: str, env_config: dict[str, Any] | None, envs: list) -> None:
     with _IDLE_LOCK:
         _IDLE_ENVS.setdefault(_env_key(env_name, env_config), []).extend(envs)
+
+
+def close_idle_envs() -> None:
+    """Close the environments kept for reuse (frees their memory; the next evaluation makes new ones)."""
+    with _IDLE_LOCK:
+        idle = [env for envs in _IDLE_ENVS.values() for env in envs]
+        _IDLE_ENVS.clear()
+    for env in idle:
+        env.close()
 
 
 def play_agents(env_name: str, agents: dict[str, Any], seeds: Sequence[int], env_config: dict[str, Any] | None = None,

@@ -214,9 +214,6 @@ class Decisions:
     weight: np.ndarray | None  # (B,)
     legal: np.ndarray
 
-    def __len__(self) -> int:
-        return len(self.action)
-
     def row(self, i: int) -> Decision:
         def pick(x):
             return None if x is None else x[i]
@@ -235,9 +232,6 @@ class EpisodeRows:
     collected: np.ndarray  # (B,) G_t
     stepper: Any  # the intent's memory of the B episodes (see dpf_gui.intent.registry.make_stepper), or None
     rngs: list[np.random.Generator]
-
-    def __len__(self) -> int:
-        return len(self.collected)
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the episodes where ``mask`` is true (finished ones drop out)."""

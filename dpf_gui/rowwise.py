@@ -27,48 +27,40 @@ import numpy as np
 import torch
 from torch import nn
 
-_TWINS: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, nn.Module]] = weakref.WeakKeyDictionary()
+_TWINS: weakref.WeakKeyDictionary[nn.Module, tuple[list[torch.Tensor], list[tuple[int, int]], nn.Module]] = \
+    weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
-def _signature(module: nn.Module) -> tuple:
-    """Identity and in-place version of every weight: changes when training or loading touches one."""
-    return tuple((t.data_ptr(), t._version) for t in (*module.parameters(), *module.buffers()))
+def _state(tensors: list[torch.Tensor]) -> list[tuple[int, int]]:
+    """Where each tensor's data lives and its in-place version: changes with every training step or load."""
+    return [(t.data_ptr(), t._version) for t in tensors]
 
 
 def float64_twin(module: nn.Module) -> nn.Module:
-    """A float64 copy of ``module`` in eval mode, made again whenever the module's weights change."""
-    sig = _signature(module)
+    """A float64 copy of ``module`` in eval mode, made again whenever the module's weights change.
+
+    A change is an in-place update of a weight (an optimiser step, ``load_state_dict``) or new data
+    under it; the module's structure is read when the copy is made (torch never swaps weight objects).
+    """
     with _LOCK:
         held = _TWINS.get(module)
-        if held is not None and held[0] == sig:
-            return held[1]
+    if held is not None and _state(held[0]) == held[1]:
+        return held[2]
+    tensors = [*module.parameters(), *module.buffers()]
+    state = _state(tensors)
     twin = copy.deepcopy(module).double().eval()
     for p in twin.parameters():
         p.requires_grad_(False)
     with _LOCK:
-        _TWINS[module] = (sig, twin)
+        _TWINS[module] = (tensors, state, twin)
     return twin
 
 
-def rows_f32(module: nn.Module, *inputs, **kwargs):
-    """``module(*inputs)`` computed in float64 with float64 tensor outputs rounded to float32 (nested tuples kept).
-
-    Floating inputs are converted to float64; the module's own weights are never touched.
-    """
-    twin = float64_twin(module)
-    args = [x.double() if torch.is_tensor(x) and x.is_floating_point() else x for x in inputs]
+def rows_f32(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``module(x)`` computed in float64 and rounded to float32; the module's own weights are never touched."""
     with torch.no_grad():
-        out = twin(*args, **kwargs)
-    return _round(out)
-
-
-def _round(out):
-    if torch.is_tensor(out):
-        return out.float() if out.dtype == torch.float64 else out
-    if isinstance(out, (tuple, list)):
-        return type(out)(_round(o) for o in out)
-    return out
+        return float64_twin(module)(x.double()).float()
 
 
 def sum_last(x: np.ndarray) -> np.ndarray:

@@ -324,9 +324,6 @@ class AdditiveStepper:
         self._immediate: np.ndarray | None = None
         self.t = 0
 
-    def __len__(self) -> int:
-        return self._rows
-
     # --- rows --------------------------------------------------------------------
     @property
     def g_prev_rows(self) -> np.ndarray:
@@ -354,7 +351,7 @@ class AdditiveStepper:
         self._rows, self._immediate = int(np.count_nonzero(mask)), None
 
     def extend(self, other: AdditiveStepper) -> None:
-        self._rows, self._immediate = self._rows + len(other), None
+        self._rows, self._immediate = self._rows + other._rows, None
 
     # --- one episode (one row) -------------------------------------------------
     @property

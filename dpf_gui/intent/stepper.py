@@ -57,9 +57,6 @@ class IntentStepper:
         self._cand: tuple[np.ndarray, np.ndarray, torch.Tensor, torch.Tensor] | None = None
         self.t = 0
 
-    def __len__(self) -> int:
-        return self._rows
-
     # --- rows: many episodes in lockstep ---------------------------------------
     @property
     def g_prev_rows(self) -> np.ndarray:
