@@ -13,6 +13,12 @@ Metrics per episode (names fixed: scripts and studies depend on them):
 
 Intervals: Wilson score interval for the success rate, normal approximation
 (mean +- 1.96 standard errors) for the others.
+
+Speed. Fused agents play many episodes in lockstep (:func:`play_records_batched`:
+one network call per step for all of them), and ``jobs`` > 1 spreads the
+episodes over worker processes (:func:`play_agents`). Neither changes a
+result: every episode depends on its reset seed alone, and batched decisions
+equal one-at-a-time ones bit for bit (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -226,11 +232,12 @@ def play_records_sequential(env_name: str, agent, seeds: Sequence[int], env_conf
 
 
 #: episodes played at once by :func:`play_records_batched`, per environment: enough that the fixed cost
-#: of a network call is spread thin, no more than the environment's own cost makes worth it. gridnav steps
-#: in 11 us and is made in 0.5 ms: 64 (128 would gain another ~15 %). Pong steps in 0.36 ms (the
-#: emulator) and takes 0.13 s to make (ALE loads its ROM): at 16 rows the networks add ~10 % to a step,
-#: and 48 more environments would cost 6 s to make. highway steps in 20-60 ms: batching saves little.
-LOCKSTEP_WIDTH = {"gridnav": 64, "pong": 16, "highway": 8}
+#: of a network call is spread thin, no more than the environment's own cost makes worth it (measured with
+#: bench/eval_throughput.py, dynamic fusion). gridnav steps in 11 us and is made in 0.5 ms: a decision's
+#: share of a network call is 8 us at 64 rows, 6 us at 128. Pong steps in 0.36 ms (the emulator) and takes
+#: 0.13 s to make (ALE loads its ROM): at 16 rows the networks add ~10 % to a step, and 48 more
+#: environments would cost 6 s to make. highway steps in 20-60 ms: batching saves little there.
+LOCKSTEP_WIDTH = {"gridnav": 128, "pong": 16, "highway": 8}
 DEFAULT_WIDTH = 64
 
 
