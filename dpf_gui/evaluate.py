@@ -234,7 +234,7 @@ def play_records_sequential(env_name: str, agent, seeds: Sequence[int], env_conf
 #: episodes played at once by :func:`play_records_batched`, per environment: enough that the fixed cost
 #: of a network call is spread thin, no more than the environment's own cost makes worth it (measured with
 #: bench/eval_throughput.py, dynamic fusion). gridnav steps in 11 us and is made in 0.5 ms: a decision's
-#: share of a network call is 8 us at 64 rows, 6 us at 128. Pong steps in 0.36 ms (the emulator) and takes
+#: share of a network call is 8 us at 64 rows, 6 us at 128. Pong steps in 0.3-0.4 ms (the emulator) and takes
 #: 0.13 s to make (ALE loads its ROM): at 16 rows the networks add ~10 % to a step, and 48 more
 #: environments would cost 6 s to make. highway steps in 20-60 ms: batching saves little there.
 LOCKSTEP_WIDTH = {"gridnav": 128, "pong": 16, "highway": 8}
