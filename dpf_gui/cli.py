@@ -118,6 +118,7 @@ def float_in(low: float | None = None, high: float | None = None, low_open: bool
 
 
 MAX_EPISODES = 1_000_000
+MAX_JOBS = 256
 _nonneg_int = int_in(0, 2**32 - 1)  # seeds: what numpy and torch seeding accept
 _pos_int = int_in(1, 10**10)  # counts: steps, episodes of a results cell
 _episodes = int_in(1, MAX_EPISODES)
@@ -565,6 +566,8 @@ def _build_evaluate(p: argparse.ArgumentParser) -> None:
     add_wish_options(p, required=False)
     add_fusion_options(p)
     p.add_argument("--baselines", action="store_true", help="add the environment's baseline rows (highway: constant actions, pong: follow-ball)")
+    p.add_argument("--jobs", type=int_in(1, MAX_JOBS), default=1, metavar="N",
+                   help=f"worker processes, 1..{MAX_JOBS} (default: 1); the results are the same for any N")
     p.add_argument("--json", default=None, metavar="OUT", help="also write the table as JSON")
     p.add_argument("--force", action="store_true", help="overwrite --json if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -603,7 +606,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         for name, policy in baselines(args.env, task.action_names).items():
             agents[name] = BaselineAgent(policy, task.n_actions)
-    result = evaluate(args.env, agents, args.episodes, args.seed, env_config=task.env_config, wish=wish, progress=not args.quiet)
+    result = evaluate(args.env, agents, args.episodes, args.seed, env_config=task.env_config, wish=wish,
+                      progress=not args.quiet, jobs=args.jobs)
     if wish is not None:
         result.extra["wish"] = wish.describe()
     print(result.table())

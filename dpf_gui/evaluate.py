@@ -13,11 +13,19 @@ Metrics per episode (names fixed: scripts and studies depend on them):
 
 Intervals: Wilson score interval for the success rate, normal approximation
 (mean +- 1.96 standard errors) for the others.
+
+Speed. Fused agents play many episodes in lockstep (:func:`play_records_batched`:
+one network call per step for all of them), and ``jobs`` > 1 spreads the
+episodes over worker processes (:func:`play_agents`). Neither changes a
+result: every episode depends on its reset seed alone, and batched decisions
+equal one-at-a-time ones bit for bit (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -27,6 +35,7 @@ from tqdm.auto import tqdm
 
 from dpf_gui.envs import make_env
 from dpf_gui.fileio import write_json_atomic
+from dpf_gui.parallel import map_jobs
 from dpf_gui.rollout import episode_seeds
 
 Z95 = 1.959963984540054
@@ -122,6 +131,7 @@ class EpisodeRecord:
     length: int
     regions: np.ndarray  # (T, R): region values of the state each decision led to
     weights: np.ndarray  # (T,) fusion weight per decision (NaN where the strategy has none)
+    actions: np.ndarray | None = None  # (T,) the actions taken
     intent_return: float = 0.0  # sum of the intent rewards collected: the intent model's own score of the episode
 
     def stats(self, wish=None) -> EpisodeStats:
@@ -138,26 +148,50 @@ class EpisodeRecord:
         )
 
 
+class _Episode:
+    """An episode being played: what its record needs, collected decision by decision."""
+
+    __slots__ = ("actions", "env", "index", "intent", "legal", "obs", "regions", "success", "total", "weights")
+
+    def __init__(self, env, index: int, seed: int):
+        self.env, self.index = env, index
+        self.obs, info = env.reset(seed=int(seed))
+        self.legal = info["legal"]
+        self.total, self.regions, self.weights, self.actions, self.intent = 0.0, [], [], [], 0.0
+        self.success = 0.0  # info["task_success"] once the episode has ended
+
+    def step(self, action: int, weight: float | None, intent_reward: float | None = None) -> bool:
+        """Take ``action``; True when the episode has ended."""
+        self.actions.append(action)
+        if intent_reward is not None and np.isfinite(intent_reward):
+            self.intent += float(intent_reward)
+        self.weights.append(np.nan if weight is None else float(weight))
+        self.obs, reward, terminated, truncated, info = self.env.step(action)
+        self.total += float(reward)
+        self.regions.append(np.asarray(info["regions"], dtype=np.float32))
+        self.legal = info["legal"]
+        if terminated or truncated:
+            self.success = float(info["task_success"])
+            return True
+        return False
+
+    def record(self) -> EpisodeRecord:
+        width = len(self.env.spec_info.region_features)
+        return EpisodeRecord(task_success=self.success, task_return=self.total, length=len(self.actions),
+                             regions=np.stack(self.regions) if self.regions else np.zeros((0, width), np.float32),
+                             weights=np.asarray(self.weights, dtype=np.float64),
+                             actions=np.asarray(self.actions, dtype=np.int64), intent_return=self.intent)
+
+
 def play_record(env, decide: Callable, reset: Callable[[], None], seed: int) -> EpisodeRecord:
     """Play one episode with ``decide(features, legal) -> (action, weight or None[, intent reward or None])``,
     keeping the regions reached."""
     reset()
-    obs, info = env.reset(seed=int(seed))
-    total, regions, weights, intent = 0.0, [], [], 0.0
-    done = False
-    while not done:
-        action, weight, *more = decide(obs, info["legal"])
-        if more and more[0] is not None:
-            intent += float(more[0])
-        weights.append(np.nan if weight is None else float(weight))
-        obs, reward, terminated, truncated, info = env.step(action)
-        total += float(reward)
-        regions.append(np.asarray(info["regions"], dtype=np.float32))
-        done = terminated or truncated
-    width = len(env.spec_info.region_features)
-    return EpisodeRecord(task_success=float(info["task_success"]), task_return=total, length=len(weights),
-                         regions=np.stack(regions) if regions else np.zeros((0, width), np.float32),
-                         weights=np.asarray(weights, dtype=np.float64), intent_return=intent)
+    episode = _Episode(env, 0, seed)
+    while True:
+        action, weight, *more = decide(episode.obs, episode.legal)
+        if episode.step(int(action), weight, more[0] if more else None):
+            return episode.record()
 
 
 def play_episode_stats(env, decide: Callable, reset: Callable[[], None], seed: int, wish=None) -> EpisodeStats:
@@ -165,9 +199,29 @@ def play_episode_stats(env, decide: Callable, reset: Callable[[], None], seed: i
     return play_record(env, decide, reset, seed).stats(wish)
 
 
+def _start(agent, seed: int) -> None:
+    """Start an episode of ``agent`` so that it depends on its seed alone (agents without ``start_episode``: reset)."""
+    start = getattr(agent, "start_episode", None)
+    if start is not None:
+        start(int(seed))
+    else:
+        agent.reset()
+
+
 def play_records(env_name: str, agent, seeds: Sequence[int], env_config: dict[str, Any] | None = None,
                  progress: bool = False, desc: str = "episodes") -> list[EpisodeRecord]:
-    """Play ``agent`` (``decide``/``reset``, e.g. a :class:`FusedAgent`) once from every reset seed."""
+    """Play ``agent`` once from every reset seed: in lockstep if it can (:func:`play_records_batched`), else one by one.
+
+    Both give the same records (tests/test_batched_eval.py); the order is that of ``seeds``.
+    """
+    if hasattr(agent, "decide_rows"):
+        return play_records_batched(env_name, agent, seeds, env_config, progress=progress, desc=desc)
+    return play_records_sequential(env_name, agent, seeds, env_config, progress=progress, desc=desc)
+
+
+def play_records_sequential(env_name: str, agent, seeds: Sequence[int], env_config: dict[str, Any] | None = None,
+                            progress: bool = False, desc: str = "episodes") -> list[EpisodeRecord]:
+    """Play ``agent`` (``decide`` and ``start_episode`` or ``reset``) one episode at a time, in one environment."""
     env = make_env(env_name, env_config)
 
     def decide(obs, legal):
@@ -175,10 +229,130 @@ def play_records(env_name: str, agent, seeds: Sequence[int], env_config: dict[st
         return d.action, d.weight, d.intent_reward
 
     try:
-        return [play_record(env, decide, agent.reset, int(s)) for s in tqdm(seeds, desc=desc, unit="ep",
-                                                                            disable=not progress, leave=False)]
+        return [play_record(env, decide, lambda s=s: _start(agent, s), int(s))
+                for s in tqdm(seeds, desc=desc, unit="ep", disable=not progress, leave=False)]
     finally:
         env.close()
+
+
+#: episodes played at once by :func:`play_records_batched`, per environment: enough that the fixed cost
+#: of a network call is spread thin, no more than the environment's own cost makes worth it (measured with
+#: bench/eval_throughput.py, dynamic fusion). gridnav steps in 11 us and is made in 0.5 ms: a decision's
+#: share of a network call is 8 us at 64 rows, 6 us at 128. Pong steps in 0.3-0.4 ms (the emulator) and takes
+#: 0.13 s to make (ALE loads its ROM): at 16 rows the networks add ~10 % to a step, and 48 more
+#: environments would cost 6 s to make. highway steps in 20-60 ms: batching saves little there.
+LOCKSTEP_WIDTH = {"gridnav": 128, "pong": 16, "highway": 8}
+DEFAULT_WIDTH = 64
+
+
+def lockstep_width(env_name: str) -> int:
+    """How many episodes :func:`play_records_batched` plays at once in ``env_name`` by default."""
+    return LOCKSTEP_WIDTH.get(env_name, DEFAULT_WIDTH)
+
+
+def play_records_batched(env_name: str, agent, seeds: Sequence[int], env_config: dict[str, Any] | None = None,
+                         progress: bool = False, desc: str = "episodes",
+                         width: int | None = None) -> list[EpisodeRecord]:
+    """Play a :class:`~dpf_gui.fusion.FusedAgent` once from every reset seed, ``width`` episodes in lockstep.
+
+    Every step makes one ``decide_rows`` call (one task-network call, one intent call) for all live
+    episodes and all their candidate actions; an environment whose episode ended starts the next seed.
+    ``width`` defaults to :func:`lockstep_width`.
+    Each episode's record is the one :func:`play_records_sequential` gives for its seed.
+    """
+    seeds = [int(s) for s in seeds]
+    records: list[EpisodeRecord | None] = [None] * len(seeds)
+    if not seeds:
+        return []
+    width = lockstep_width(env_name) if width is None else int(width)
+    envs = _take_envs(env_name, env_config, max(1, min(width, len(seeds))))
+    bar = tqdm(total=len(seeds), desc=desc, unit="ep", disable=not progress, leave=False)
+    try:
+        live = [_Episode(env, i, seeds[i]) for i, env in enumerate(envs)]
+        rows = agent.new_rows(seeds[:len(live)])
+        upcoming = len(live)
+        while live:
+            d = agent.decide_rows(np.stack([e.obs for e in live]), np.stack([e.legal for e in live]), rows)
+            weights = [None] * len(live) if d.weight is None else d.weight.tolist()
+            intent = [None] * len(live) if d.intent_reward is None else d.intent_reward.tolist()
+            ended = np.array([e.step(a, w, r) for e, a, w, r in zip(live, d.action.tolist(), weights, intent)])
+            if not ended.any():
+                continue
+            for e in (e for e, done in zip(live, ended) if done):
+                records[e.index] = e.record()
+            bar.update(int(ended.sum()))
+            freed = [e.env for e, done in zip(live, ended) if done]
+            live = [e for e, done in zip(live, ended) if not done]
+            rows.keep(~ended)
+            fresh = [_Episode(env, i, seeds[i]) for env, i in zip(freed, range(upcoming, len(seeds)))]
+            if fresh:
+                upcoming += len(fresh)
+                live += fresh
+                rows.extend(agent.new_rows([seeds[e.index] for e in fresh]))
+    finally:
+        bar.close()
+        _give_back_envs(env_name, env_config, envs)
+    return records  # type: ignore[return-value]
+
+
+# Idle environments kept for the next evaluation in this process: making one costs 0.1 s on Pong (ALE
+# loads its ROM), as much as ~300 of its steps. Reuse cannot change results: every episode starts with
+# reset(seed), as when one environment plays every episode in turn.
+_IDLE_ENVS: dict[str, list] = {}
+_IDLE_LOCK = threading.Lock()
+
+
+def _env_key(env_name: str, env_config: dict[str, Any] | None) -> str:
+    return json.dumps([env_name, env_config or {}], sort_keys=True, default=str)
+
+
+def _take_envs(env_name: str, env_config: dict[str, Any] | None, n: int) -> list:
+    with _IDLE_LOCK:
+        idle = _IDLE_ENVS.get(_env_key(env_name, env_config), [])
+        taken, idle[:] = idle[:n], idle[n:]
+    return taken + [make_env(env_name, env_config) for _ in range(n - len(taken))]
+
+
+def _give_back_envs(env_name: str, env_config: dict[str, Any] | None, envs: list) -> None:
+    with _IDLE_LOCK:
+        _IDLE_ENVS.setdefault(_env_key(env_name, env_config), []).extend(envs)
+
+
+def close_idle_envs() -> None:
+    """Close the environments kept for reuse (frees their memory; the next evaluation makes new ones)."""
+    with _IDLE_LOCK:
+        idle = [env for envs in _IDLE_ENVS.values() for env in envs]
+        _IDLE_ENVS.clear()
+    for env in idle:
+        env.close()
+
+
+def play_agents(env_name: str, agents: dict[str, Any], seeds: Sequence[int], env_config: dict[str, Any] | None = None,
+                jobs: int = 1, progress: bool = False) -> dict[str, list[EpisodeRecord]]:
+    """Every agent's records from the same seeds (:func:`play_records`), on ``jobs`` processes.
+
+    With ``jobs`` > 1 each agent's seeds are split into ``jobs`` chunks played in worker processes
+    (:func:`dpf_gui.parallel.map_jobs`); every episode depends on its seed alone, so the records are
+    the same for any ``jobs``.
+    """
+    seeds = [int(s) for s in seeds]
+    chunks = [list(c) for c in np.array_split(np.asarray(seeds, dtype=np.int64), max(1, min(int(jobs), len(seeds))))
+              if len(c)] if jobs > 1 else [seeds]
+    inline = len(chunks) == 1  # one process: a bar per agent, by episode
+    items = [(env_name, agent, chunk, env_config, f"{env_name} {name}" if inline and progress else None)
+             for name, agent in agents.items() for chunk in chunks]
+    done = map_jobs(_play_chunk, items, jobs, progress=progress and not inline, desc=f"evaluate {env_name}",
+                    unit="ep", sizes=[len(it[2]) for it in items])
+    out, k = {}, 0
+    for name in agents:
+        out[name] = [r for part in done[k:k + len(chunks)] for r in part]
+        k += len(chunks)
+    return out
+
+
+def _play_chunk(item) -> list[EpisodeRecord]:
+    env_name, agent, seeds, env_config, bar = item
+    return play_records(env_name, agent, seeds, env_config, progress=bar is not None, desc=bar or "episodes")
 
 
 def summarise_episodes(stats: Sequence[EpisodeStats]) -> dict[str, dict[str, Any]]:
@@ -202,24 +376,12 @@ def evaluate(
     env_config: dict[str, Any] | None = None,
     wish=None,
     progress: bool = True,
+    jobs: int = 1,
 ) -> EvalResult:
-    """Evaluate named agents (each with ``decide`` and ``reset``, e.g. :class:`FusedAgent`) on the same seeds."""
-    env = make_env(env_name, env_config)
+    """Evaluate named agents (e.g. :class:`FusedAgent`) on the same held-out seeds, on ``jobs`` processes."""
     seeds = episode_seeds(seed, episodes, held_out=True)
+    records = play_agents(env_name, agents, seeds, env_config, jobs=jobs, progress=progress)
     result = EvalResult(env=env_name, episodes=int(episodes), seed=int(seed))
-    bar = tqdm(total=episodes * len(agents), desc=f"evaluate {env_name}", unit="ep", disable=not progress)
-    try:
-        for name, agent in agents.items():
-            def decide(obs, legal, agent=agent):
-                d = agent.decide(obs, legal)
-                return d.action, d.weight
-
-            stats = []
-            for s in seeds:
-                stats.append(play_episode_stats(env, decide, agent.reset, int(s), wish))
-                bar.update(1)
-            result.strategies[name] = summarise_episodes(stats)
-    finally:
-        bar.close()
-        env.close()
+    for name, recs in records.items():
+        result.strategies[name] = summarise_episodes([r.stats(wish) for r in recs])
     return result

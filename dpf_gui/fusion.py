@@ -51,6 +51,7 @@ import numpy as np
 
 from dpf_gui.errors import UserError
 from dpf_gui.overrides import Allowed, check_fields
+from dpf_gui.rowwise import sum_last
 
 STRATEGIES = ("task", "intent", "static", "dynamic", "retrain")
 FUSED = ("static", "dynamic")
@@ -157,33 +158,42 @@ def task_q_scale(sidecar: Mapping[str, Any] | None) -> float:
     return value
 
 
-def dynamic_temperature(collected: float, params: FusionParams) -> float:
-    """T_psi = max(T_min, T_max * sigmoid(k (G_t - c))): small while little intent reward is collected."""
-    z = params.k * (collected - params.c)
-    sig = 1.0 / (1.0 + np.exp(-z)) if z >= 0 else np.exp(z) / (1.0 + np.exp(z))
-    return float(max(params.T_min, params.T_max * sig))
+def dynamic_temperature(collected, params: FusionParams):
+    """T_psi = max(T_min, T_max * sigmoid(k (G_t - c))): small while little intent reward is collected.
+
+    ``collected`` is one G_t (returns a float) or an array of them (returns an array).
+    """
+    z = params.k * (np.asarray(collected, dtype=np.float64) - params.c)
+    e = np.exp(-np.abs(z))
+    sig = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    t = np.maximum(params.T_min, params.T_max * sig)
+    return float(t) if t.ndim == 0 else t
 
 
-def fusion_weight(T_phi: float, T_psi: float) -> float:
+def fusion_weight(T_phi: float, T_psi):
     """The intent's share of the greedy decision: argmax Q/T_phi + r/T_psi, so w = T_phi / (T_phi + T_psi)."""
-    return float(T_phi / (T_phi + T_psi))
+    w = T_phi / (T_phi + np.asarray(T_psi, dtype=np.float64))
+    return float(w) if w.ndim == 0 else w
 
 
-def softmax_legal(values: np.ndarray, legal: np.ndarray, temperature: float) -> np.ndarray:
-    """Boltzmann distribution over the legal actions (0 elsewhere)."""
+def softmax_legal(values: np.ndarray, legal: np.ndarray, temperature) -> np.ndarray:
+    """Boltzmann distribution over the legal actions (0 elsewhere), along the last axis.
+
+    ``values`` and ``legal`` are (A,) or (B, A); ``temperature`` a number or one per row, shaped (B, 1).
+    """
     z = np.where(legal, np.asarray(values, np.float64) / temperature, -np.inf)
-    z -= z.max()
+    z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum()
+    return e / np.asarray(sum_last(e))[..., None]
 
 
 def geometric_fusion(p_task: np.ndarray, p_intent: np.ndarray) -> np.ndarray:
-    """Normalised geometric mean sqrt(p_task * p_intent): minimises KL(p||p_task) + KL(p||p_intent)."""
-    g = np.sqrt(np.asarray(p_task, np.float64) * np.asarray(p_intent, np.float64))
-    total = g.sum()
-    if total <= 0:  # disjoint supports cannot happen over the same legal set; keep the task's choice
-        return np.asarray(p_task, np.float64)
-    return g / total
+    """Normalised geometric mean sqrt(p_task * p_intent) along the last axis: minimises KL(p||p_task) + KL(p||p_intent)."""
+    p_task = np.asarray(p_task, np.float64)
+    g = np.sqrt(p_task * np.asarray(p_intent, np.float64))
+    total = np.asarray(sum_last(g))
+    ok = total > 0  # disjoint supports cannot happen over the same legal set; where they do, keep the task's choice
+    return np.where(ok[..., None], g / np.where(ok, total, 1.0)[..., None], p_task)
 
 
 @dataclass
@@ -204,13 +214,69 @@ class Decision:
     intent_reward: float | None = None  # the intent reward the action collects (score units): the model's own verdict
 
 
-class FusedAgent:
-    """A task agent, optionally an intent model, and a strategy: decides step by step.
+@dataclass
+class Decisions:
+    """The decisions of B episodes at one lockstep step: :class:`Decision`'s fields with a leading row axis."""
 
-    ``intent`` is a :class:`dpf_gui.intent.model.IntentModel` and ``intent_scale``
+    action: np.ndarray  # (B,) int
+    q: np.ndarray  # (B, A)
+    intent_scores: np.ndarray | None
+    intent_rewards: np.ndarray | None
+    p_task: np.ndarray
+    p_intent: np.ndarray | None
+    p_fused: np.ndarray
+    T_psi: np.ndarray | None  # (B,)
+    collected: np.ndarray  # (B,)
+    weight: np.ndarray | None  # (B,)
+    legal: np.ndarray
+    intent_reward: np.ndarray | None = None  # (B,) the intent reward each action collects (score units)
+
+    def row(self, i: int) -> Decision:
+        def pick(x):
+            return None if x is None else x[i]
+
+        return Decision(action=int(self.action[i]), q=self.q[i], intent_scores=pick(self.intent_scores),
+                        intent_rewards=pick(self.intent_rewards), p_task=self.p_task[i], p_intent=pick(self.p_intent),
+                        p_fused=self.p_fused[i], T_psi=None if self.T_psi is None else float(self.T_psi[i]),
+                        collected=float(self.collected[i]), weight=None if self.weight is None else float(self.weight[i]),
+                        legal=self.legal[i], intent_reward=None if self.intent_reward is None else float(self.intent_reward[i]))
+
+
+@dataclass
+class EpisodeRows:
+    """What B episodes played in lockstep carry between decisions: G_t, the intent's memory, the sampling rng."""
+
+    collected: np.ndarray  # (B,) G_t
+    stepper: Any  # the intent's memory of the B episodes (see dpf_gui.intent.registry.make_stepper), or None
+    rngs: list[np.random.Generator]
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only the episodes where ``mask`` is true (finished ones drop out)."""
+        mask = np.asarray(mask, dtype=bool)
+        self.collected = self.collected[mask]
+        if self.stepper is not None:
+            self.stepper.keep(mask)
+        self.rngs = [r for r, k in zip(self.rngs, mask) if k]
+
+    def extend(self, other: EpisodeRows) -> None:
+        """Append ``other``'s episodes after these."""
+        self.collected = np.concatenate([self.collected, other.collected])
+        if self.stepper is not None:
+            self.stepper.extend(other.stepper)
+        self.rngs += other.rngs
+
+
+class FusedAgent:
+    """A task agent, optionally an intent model, and a strategy: decides step by step, or for many episodes at once.
+
+    ``intent`` is an intent model of any kind (:mod:`dpf_gui.intent.registry`) and ``intent_scale``
     its candidate spread (see :func:`intent_scale`); ``retrain`` a
     :class:`TaskAgent` fine-tuned offline.
-    Call :meth:`reset` at every episode start.
+
+    One episode: call :meth:`reset` (or :meth:`start_episode`) at its start, then :meth:`decide`.
+    Many in lockstep: :meth:`new_rows` gives their state, :meth:`decide_rows` decides for all of them
+    with one task-network and one intent call. :meth:`decide` is :meth:`decide_rows` with one row, so
+    the two never disagree (tests/test_batched_eval.py).
     """
 
     def __init__(self, task, strategy: str, params: FusionParams | None = None, intent=None,
@@ -229,20 +295,48 @@ class FusedAgent:
         self._intent_scale = float(intent_scale) if intent_scale and intent_scale > 0 else 1.0
         self.intent_unit = float(intent_unit) if intent_unit and intent_unit > 0 else 1.0
         self.retrain = retrain
-        self.stepper = None
-        if intent is not None:
-            from dpf_gui.intent.registry import make_stepper
-
-            self.stepper = make_stepper(intent, markov=markov, confidence=self.params.confidence)
+        self.intent = intent
+        self.markov = bool(markov)
+        self.seed = int(seed)
         self._rng = np.random.default_rng(seed)
         self.reset()
 
+    # --- episode state ---------------------------------------------------------
+    def _fresh_rows(self, rngs: list[np.random.Generator]) -> EpisodeRows:
+        stepper = None
+        if self.intent is not None:
+            from dpf_gui.intent.registry import make_stepper
+
+            stepper = make_stepper(self.intent, markov=self.markov, confidence=self.params.confidence, rows=len(rngs))
+        return EpisodeRows(np.zeros(len(rngs)), stepper, list(rngs))
+
+    def new_rows(self, episode_seeds) -> EpisodeRows:
+        """Fresh state for episodes starting from these reset seeds.
+
+        Each samples (``sample``) from its own generator, seeded by the agent's seed and the episode's, so
+        what an episode does never depends on the episodes beside it in a batch or before it in a run.
+        """
+        return self._fresh_rows([np.random.default_rng([self.seed, int(s)]) for s in episode_seeds])
+
     def reset(self, seed: int | None = None) -> None:
-        self.collected = 0.0
-        if self.stepper is not None:
-            self.stepper.reset()
+        """Start a new episode (the sampling generator runs on across episodes; ``seed`` restarts it)."""
         if seed is not None:
             self._rng = np.random.default_rng(seed)
+        self.rows = self._fresh_rows([self._rng])
+
+    def start_episode(self, episode_seed: int) -> None:
+        """Start the episode of reset seed ``episode_seed`` exactly as :meth:`new_rows` starts it in a batch."""
+        self.rows = self.new_rows([episode_seed])
+
+    @property
+    def stepper(self):
+        """The intent's memory of the current episode (None without an intent)."""
+        return self.rows.stepper
+
+    @property
+    def collected(self) -> float:
+        """G_t of the current episode."""
+        return float(self.rows.collected[0])
 
     def set_params(self, params: FusionParams) -> None:
         """Change temperatures mid-episode (the app's sliders act immediately)."""
@@ -260,71 +354,86 @@ class FusedAgent:
         """The divisor of intent rewards: the intent's typical candidate spread, or 1 in raw units."""
         return self._intent_scale if self.params.normalise else 1.0
 
+    # --- deciding ------------------------------------------------------------------
     def decide(self, features: np.ndarray, legal: np.ndarray) -> Decision:
+        """The current episode's decision in state ``features``."""
+        return self.decide_rows(np.asarray(features)[None], np.asarray(legal, dtype=bool)[None], self.rows).row(0)
+
+    def decide_rows(self, features: np.ndarray, legal: np.ndarray, rows: EpisodeRows) -> Decisions:
+        """Decide for B episodes at once (features (B, F), legal (B, A)) and advance their state ``rows``.
+
+        Row by row the same float64 arithmetic as one episode alone; the networks' outputs do not depend on
+        the batch (:mod:`dpf_gui.rowwise`), so neither do the decisions.
+        """
         legal = np.asarray(legal, dtype=bool)
         p = self.params
-        q = self.task.q_values(features)
+        q = self.task.q_values_batch(features)
         p_task = softmax_legal(q / self.q_scale, legal, p.T_phi)
-        scores = rewards = p_intent = None
-        T_psi = weight = None
-        if self.stepper is not None:
-            scores = self.stepper.score_actions(features, legal)
-            rewards = np.where(legal, (scores - self.stepper.g_prev) / self.intent_scale * p.strength, -np.inf)
+        scores = rewards = p_intent = T_psi = weight = intent_reward = None
+        stepper = rows.stepper
+        if stepper is not None:
+            scores = stepper.score_rows(features, legal)
+            rewards = np.where(legal, (scores - stepper.g_prev_rows[:, None]) / self.intent_scale * p.strength, -np.inf)
         task_choice = _greedy(q, legal)
         if self.strategy == "task":
-            fused = p_task
-            action = task_choice
+            fused, action = p_task, task_choice
         elif self.strategy == "retrain":
-            q_re = self.retrain.q_values(features)
-            fused = softmax_legal(q_re / self.q_scale, legal, p.T_phi)
-            action = _greedy(q_re, legal)
+            q_re = self.retrain.q_values_batch(features)
+            fused, action = softmax_legal(q_re / self.q_scale, legal, p.T_phi), _greedy(q_re, legal)
+        elif self.strategy == "intent":
+            T_psi = np.full(len(legal), float(p.T_min))
+            fused = p_intent = softmax_legal(rewards, legal, T_psi[:, None])
+            action = _greedy(rewards, legal)
         else:
-            T_psi = p.T_static if self.strategy == "static" else dynamic_temperature(self.collected, p)
-            if self.strategy == "intent":
-                T_psi = p.T_min
-            p_intent = softmax_legal(rewards, legal, T_psi)
-            if self.strategy == "intent":
-                fused, action = p_intent, _greedy(rewards, legal)
+            if self.strategy == "static":
+                T_psi = np.full(len(legal), float(p.T_static))
             else:
-                fused = geometric_fusion(p_task, p_intent)
-                if p.margin is not None:  # do no harm: only actions the task agent rates nearly as well
-                    fused = _within_margin(fused, q / self.q_scale, legal, p.margin)
-                weight = fusion_weight(p.T_phi, T_psi)
-                action = _greedy(fused, legal)
+                T_psi = dynamic_temperature(rows.collected, p)
+            p_intent = softmax_legal(rewards, legal, T_psi[:, None])
+            fused = geometric_fusion(p_task, p_intent)
+            if p.margin is not None:  # do no harm: only actions the task agent rates nearly as well
+                fused = _within_margin(fused, q / self.q_scale, legal, p.margin)
+            weight = fusion_weight(p.T_phi, T_psi)
+            action = _greedy(fused, legal)
         if p.sample and self.strategy in FUSED:
-            action = int(self._rng.choice(len(fused), p=fused))
-        decision = Decision(
-            action=int(action), q=q, intent_scores=scores, intent_rewards=rewards, p_task=p_task,
-            p_intent=p_intent, p_fused=fused, T_psi=T_psi, collected=self.collected, weight=weight, legal=legal,
-        )
-        if self.stepper is not None:
-            decision.intent_reward = self.stepper.realized(action)
-            self.collected = p.decay * self.collected + self._collected_now(rewards, legal, action, task_choice)
-            self.stepper.advance(action)
-        return decision
+            action = np.array([rng.choice(fused.shape[1], p=f) for rng, f in zip(rows.rngs, fused)], dtype=np.int64)
+        if stepper is not None:
+            intent_reward = stepper.realized_rows(action)
+        decisions = Decisions(action=action, q=q, intent_scores=scores, intent_rewards=rewards, p_task=p_task,
+                              p_intent=p_intent, p_fused=fused, T_psi=T_psi, collected=rows.collected.copy(),
+                              weight=weight, legal=legal, intent_reward=intent_reward)
+        if stepper is not None:
+            rows.collected = p.decay * rows.collected + self._collected_now(rewards, legal, action, task_choice, stepper)
+            stepper.advance_rows(action)
+        return decisions
 
-    def _collected_now(self, rewards: np.ndarray, legal: np.ndarray, action: int, task_choice: int) -> float:
-        """What this decision adds to G_t (see ``FusionParams.collect``)."""
-        advantage = float(rewards[action] - rewards[legal].mean())
+    def _collected_now(self, rewards: np.ndarray, legal: np.ndarray, action: np.ndarray, task_choice: np.ndarray,
+                       stepper) -> np.ndarray:
+        """What each row's decision adds to G_t (see ``FusionParams.collect``)."""
+        legal_mean = sum_last(np.where(legal, rewards, 0.0)) / legal.sum(-1)
+        advantage = rewards[np.arange(len(action)), action] - legal_mean
         if self.params.collect == "advantage":
             return advantage
         if self.params.collect == "gains":
-            return max(advantage, 0.0)
-        gained = max(self.stepper.realized(action) / self.intent_unit, 0.0)
-        return gained + float(action != task_choice)
+            return np.maximum(advantage, 0.0)
+        gained = np.maximum(stepper.realized_rows(action) / self.intent_unit, 0.0)
+        return gained + (action != task_choice)
 
     def act(self, features: np.ndarray, legal: np.ndarray) -> int:
         return self.decide(features, legal).action
 
 
 class BaselineAgent:
-    """A fixed policy (``obs -> action``) with the agent interface, for baseline rows in evaluations."""
+    """A fixed policy (``obs -> action``) with the agent interface, for baseline rows in evaluations (one episode at a time)."""
 
     def __init__(self, policy, n_actions: int):
         self.policy = policy
         self.n_actions = n_actions
 
     def reset(self, seed: int | None = None) -> None:
+        pass
+
+    def start_episode(self, episode_seed: int) -> None:
         pass
 
     def decide(self, features: np.ndarray, legal: np.ndarray) -> Decision:
@@ -336,12 +445,14 @@ class BaselineAgent:
 
 
 def _within_margin(p: np.ndarray, q: np.ndarray, legal: np.ndarray, margin: float) -> np.ndarray:
-    """``p`` restricted (and renormalised) to the legal actions whose Q is within ``margin`` of the best."""
-    ok = legal & (q >= np.max(np.where(legal, q, -np.inf)) - margin)
+    """``p`` restricted (and renormalised, row by row) to the legal actions whose Q is within ``margin`` of the best."""
+    best = np.max(np.where(legal, q, -np.inf), axis=-1, keepdims=True)
+    ok = legal & (q >= best - margin)
     out = np.where(ok, p, 0.0)
-    total = out.sum()
-    return out / total if total > 0 else np.where(ok, 1.0 / ok.sum(), 0.0)
+    total = sum_last(out)[..., None]
+    return np.where(total > 0, out / np.where(total > 0, total, 1.0), ok / ok.sum(-1, keepdims=True))
 
 
-def _greedy(values: np.ndarray, legal: np.ndarray) -> int:
-    return int(np.argmax(np.where(legal, values, -np.inf)))
+def _greedy(values: np.ndarray, legal: np.ndarray) -> np.ndarray:
+    """The best legal action of every row (first on ties)."""
+    return np.argmax(np.where(legal, values, -np.inf), axis=-1)

@@ -191,6 +191,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("evaluate-k-negative", EVALUATE + ["--k", "-1"], "fusion parameters: k must be a finite number >= 0; got -1.0"),
     ("evaluate-decay-zero", EVALUATE + ["--decay", "0"], "decay must be a finite number > 0 and <= 1"),
     ("evaluate-T-min-above-T-max", EVALUATE + ["--T-min", "5"], "T_min (5) must not exceed T_max (3)"),
+    ("evaluate-jobs-zero", EVALUATE + ["--jobs", "0"], "argument --jobs: 0 is out of range; allowed: >= 1 and <= 256"),
+    ("evaluate-jobs-text", EVALUATE + ["--jobs", "two"], "argument --jobs: 'two' is not a whole number"),
     ("rollout-episodes-1e20", ROLLOUT + ["--episodes", "100000000000000000000", "--out", "{tmp}/r.npz"],
      "argument --episodes: 100000000000000000000 is out of range; allowed: >= 1 and <= 1000000"),
     ("rollout-seed-huge", ROLLOUT + ["--seed", "99999999999999999999", "--out", "{tmp}/r.npz"], "argument --seed"),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dpf_gui.errors import UserError
-from dpf_gui.fusion import (FusedAgent, FusionParams, dynamic_temperature, fusion_weight, geometric_fusion,
+from dpf_gui.fusion import (EpisodeRows, FusedAgent, FusionParams, dynamic_temperature, fusion_weight, geometric_fusion,
                             intent_scale, softmax_legal, task_q_scale)
 
 
@@ -61,7 +61,7 @@ def test_bad_parameters_are_refused(kwargs):
 
 
 def test_overrides_name_the_allowed_parameters():
-    with pytest.raises(UserError, match="allowed: T_max, T_min, T_phi, T_static, c, collect, confidence, decay, k, normalise, sample"):
+    with pytest.raises(UserError, match="allowed: T_max, T_min, T_phi, T_static, c, collect, confidence, decay, k, margin, normalise, sample, strength"):
         FusionParams().with_overrides({"temperature": 1})
 
 
@@ -76,29 +76,44 @@ class _StubTask:
 
     sidecar = {"metrics": {"q_scale": {"legal_std": 1.0}}}
 
-    def q_values(self, features):
-        return np.array([1.0, 0.0, 0.0])
+    def q_values_batch(self, features):
+        return np.tile([1.0, 0.0, 0.0], (len(features), 1))
 
 
 class _StubStepper:
-    """Intent that always rewards action 2 by 1.5 over the others (score units)."""
+    """Intent that always rewards action 2 by 1.5 over the others (score units), for one episode."""
 
-    g_prev = 0.0
+    g_prev_rows = np.zeros(1)
 
-    def reset(self):
-        pass
+    def score_rows(self, features, legal):
+        return np.array([[0.0, 0.0, 1.5]])
 
-    def score_actions(self, features, legal):
-        return np.array([0.0, 0.0, 1.5])
+    def realized_rows(self, actions):
+        return np.where(np.asarray(actions) == 2, 0.5, 0.0)  # the immediate reward the intent expects
 
-    def advance(self, action):
+    def advance_rows(self, actions):
         pass
 
 
 def _dynamic_agent(params):
     agent = FusedAgent(_StubTask(), "task", params)
-    agent.strategy, agent.stepper = "dynamic", _StubStepper()
+    agent.strategy, agent.rows = "dynamic", EpisodeRows(np.zeros(1), _StubStepper(), [np.random.default_rng(0)])
     return agent
+
+
+@pytest.mark.parametrize("decay", [1.0, 0.8])
+def test_the_budget_counts_collected_reward_in_units_and_every_override(decay):
+    params = FusionParams(T_min=0.3, T_max=10.0, k=1.0, c=3.0, decay=decay, collect="budget")
+    agent = _dynamic_agent(params)
+    agent.intent_unit = 0.25
+    legal = np.ones(3, bool)
+    expected = 0.0
+    for _ in range(20):
+        d = agent.decide(np.zeros(1), legal)
+        assert d.collected == pytest.approx(expected)
+        overrides = float(d.action != int(np.argmax(d.q)))
+        expected = decay * expected + (0.5 / 0.25 if d.action == 2 else 0.0) + overrides
+    assert expected > 0  # the intent's action was taken at least once, so something was counted
 
 
 @pytest.mark.parametrize("decay", [1.0, 0.8])

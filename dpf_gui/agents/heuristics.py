@@ -7,6 +7,8 @@ task.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 # Pong observation layout (see dpf_gui.envs.pong): paddle_y, cpu_paddle_y,
@@ -34,13 +36,16 @@ def pong_follow_ball(obs, dead_band: float = 0.05) -> int:
     return _PONG_NOOP
 
 
+def _constant(action: int, obs) -> int:
+    return action
+
+
 def constant_action(action: int):
-    """A policy that always asks for ``action`` (replaced by its environment when illegal)."""
+    """A policy that always asks for ``action`` (replaced by its environment when illegal).
 
-    def act(obs) -> int:
-        return int(action)
-
-    return act
+    A partial, not a closure, so that it can be sent to a worker process (``dpf evaluate --jobs``).
+    """
+    return partial(_constant, int(action))
 
 
 def baselines(env_name: str, action_names) -> dict[str, object]:

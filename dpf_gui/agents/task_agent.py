@@ -22,6 +22,7 @@ import torch
 
 from dpf_gui.agents.dqn import DATASET_FILE, KIND, QNetwork, masked_argmax
 from dpf_gui.errors import UserError
+from dpf_gui.rowwise import rows_f32
 
 
 def boltzmann(q: np.ndarray, legal: np.ndarray | None, temperature: float) -> np.ndarray:
@@ -107,12 +108,15 @@ class TaskAgent:
         return self.q_values_batch(np.asarray(obs, dtype=np.float32)[None])[0]
 
     def q_values_batch(self, obs: np.ndarray) -> np.ndarray:
-        """Q(s, .) for a batch of observations (N, F): (N, A) float32."""
+        """Q(s, .) for a batch of observations (N, F): (N, A) float32.
+
+        Computed in float64 and rounded (:func:`~dpf_gui.rowwise.rows_f32`), so a state's Q-values are the
+        same whatever batch it comes in: batched evaluation decides exactly as one episode at a time.
+        """
         x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"expected observations of shape (N, {self.n_features}); got {tuple(x.shape)}")
-        with torch.no_grad():
-            return self.network(x).numpy()
+        return rows_f32(self.network, x).numpy()
 
     def act(self, obs: np.ndarray, legal: np.ndarray | None = None) -> int:
         """Greedy action among the legal ones (all actions if ``legal`` is None)."""

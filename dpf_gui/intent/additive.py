@@ -55,6 +55,7 @@ from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs.base import RegionFeature
 from dpf_gui.overrides import Allowed, check_fields
+from dpf_gui.rowwise import rows_f32, sum_first, sum_last
 
 NAME = "additive"
 BINS = 10  # bins of a continuous region feature in the region code
@@ -251,28 +252,43 @@ class AdditiveIntent(nn.Module):
 
     @torch.no_grad()
     def heads(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(immediate, value) of every action in states (N, F): each (members, N, A), score units."""
-        out = self.value(self.standardise(np.atleast_2d(features))) * self.score_scale
+        """(immediate, value) of every action in states (N, F): each (members, N, A), score units.
+
+        The same for a state whatever batch it comes in (:func:`~dpf_gui.rowwise.rows_f32`).
+        """
+        out = rows_f32(self.value, self.standardise(np.atleast_2d(features))) * self.score_scale
         a = self.arch.n_actions
         return out[..., :a].double().numpy(), out[..., a:].double().numpy()
 
     def rewards(self, features: np.ndarray, legal: np.ndarray | None = None,
                 confidence: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        """Gated intent advantages (A,) and immediate rewards (A,) of one state, score units.
+        """Gated intent advantages (A,) and immediate rewards (A,) of one state: :meth:`rewards_rows` of one row."""
+        gated, immediate = self.rewards_rows(np.asarray(features, dtype=np.float32).reshape(1, -1),
+                                             None if legal is None else np.asarray(legal, dtype=bool).reshape(1, -1),
+                                             confidence)
+        return gated[0], immediate[0]
+
+    def rewards_rows(self, features: np.ndarray, legal: np.ndarray | None = None,
+                     confidence: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Gated intent advantages (N, A) and immediate rewards (N, A) of states (N, F), score units.
 
         Each candidate's advantage over the legal mean is averaged over the
         members and shrunk towards 0 by ``confidence`` times its standard
         deviation across members (soft thresholding): where the members
-        disagree, the intent has no say. Illegal actions get ``-inf``.
+        disagree, the intent has no say. Illegal actions get ``-inf``. Sums
+        run left to right (:mod:`dpf_gui.rowwise`), so a state's rewards do not
+        depend on the other states in the batch.
         """
-        immediate, value = self.heads(np.asarray(features, dtype=np.float32).reshape(1, -1))
-        q, r0 = value[:, 0], immediate[:, 0].mean(0)
-        legal = np.ones(q.shape[1], bool) if legal is None else np.asarray(legal, dtype=bool)
-        adv = q - q[:, legal].mean(1, keepdims=True)
-        mean, std = adv.mean(0), adv.std(0)
+        immediate, value = self.heads(features)  # (members, N, A)
+        members = value.shape[0]
+        legal = np.ones(value.shape[1:], bool) if legal is None else np.asarray(legal, dtype=bool)
+        legal_mean = sum_last(np.where(legal, value, 0.0)) / legal.sum(-1)
+        adv = value - legal_mean[..., None]
+        mean = sum_first(adv) / members
+        std = np.sqrt(sum_first((adv - mean) ** 2) / members)
         gated = np.sign(mean) * np.maximum(np.abs(mean) - float(confidence) * std, 0.0)
         gated[~legal] = -np.inf
-        return gated, r0
+        return gated, sum_first(immediate) / members
 
     @torch.no_grad()
     def predict(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
@@ -293,18 +309,53 @@ class AdditiveIntent(nn.Module):
 
 
 class AdditiveStepper:
-    """The intent's side of one episode for :class:`~dpf_gui.fusion.FusedAgent`: stateless per decision."""
+    """The intent's side of ``rows`` episodes for :class:`~dpf_gui.fusion.FusedAgent`: stateless per decision.
 
-    def __init__(self, model: AdditiveIntent, confidence: float = 1.0):
+    The same row interface as :class:`~dpf_gui.intent.stepper.IntentStepper` (``*_rows``, ``keep``,
+    ``extend``) and its one-episode methods; only the immediate rewards of the last scoring are kept.
+    """
+
+    def __init__(self, model: AdditiveIntent, confidence: float = 1.0, rows: int = 1):
         self.model = model.eval()
         self.confidence = float(confidence)
         self.n_actions = model.arch.n_actions
+        self._rows = int(rows)
         self.reset()
 
     def reset(self) -> None:
         self._immediate: np.ndarray | None = None
         self.t = 0
 
+    # --- rows --------------------------------------------------------------------
+    @property
+    def g_prev_rows(self) -> np.ndarray:
+        return np.zeros(self._rows)
+
+    def score_rows(self, features: np.ndarray, legal: np.ndarray | None = None) -> np.ndarray:
+        """Gated intent advantages (B, A) of every row's state, score units; ``-inf`` where not legal."""
+        gated, self._immediate = self.model.rewards_rows(np.asarray(features, dtype=np.float32).reshape(self._rows, -1),
+                                                         legal, self.confidence)
+        return gated
+
+    def realized_rows(self, actions: np.ndarray) -> np.ndarray:
+        """Immediate intent reward of each row's action among those just scored (B,), score units."""
+        if self._immediate is None:
+            return np.zeros(self._rows)
+        return self._immediate[np.arange(self._rows), np.asarray(actions, dtype=np.int64)]
+
+    def advance_rows(self, actions: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
+        r = self.realized_rows(actions)
+        self._immediate = None
+        self.t += 1
+        return r
+
+    def keep(self, mask: np.ndarray) -> None:
+        self._rows, self._immediate = int(np.count_nonzero(mask)), None
+
+    def extend(self, other: AdditiveStepper) -> None:
+        self._rows, self._immediate = self._rows + other._rows, None
+
+    # --- one episode (one row) -------------------------------------------------
     @property
     def g_prev(self) -> float:
         return 0.0
@@ -314,21 +365,17 @@ class AdditiveStepper:
         return None
 
     def rewards(self, features: np.ndarray, legal: np.ndarray | None = None) -> np.ndarray:
-        gated, self._immediate = self.model.rewards(features, legal, self.confidence)
-        return gated
+        return self.score_rows(np.asarray(features)[None], None if legal is None else np.asarray(legal)[None])[0]
 
     def score_actions(self, features: np.ndarray, legal: np.ndarray | None = None) -> np.ndarray:
         return self.rewards(features, legal)
 
     def realized(self, action: int) -> float:
         """Immediate intent reward of the action just scored (score units)."""
-        return 0.0 if self._immediate is None else float(self._immediate[int(action)])
+        return float(self.realized_rows(np.array([action]))[0])
 
     def advance(self, action: int, features: np.ndarray | None = None) -> float:
-        r = self.realized(action)
-        self._immediate = None
-        self.t += 1
-        return r
+        return float(self.advance_rows(np.array([action]))[0])
 
 
 # ---------------------------------------------------------------------------

@@ -138,13 +138,16 @@ def load_intent(directory: str | Path, expect_env: str | None = None):
     return model.eval(), meta
 
 
-def make_stepper(model, markov: bool = False, confidence: float = 1.0):
-    """The per-episode query object fusion uses: incremental LSTM (or its markov query), or the additive ensemble."""
+def make_stepper(model, markov: bool = False, confidence: float = 1.0, rows: int = 1):
+    """The per-episode query object fusion uses: incremental LSTM (or its markov query), or the additive ensemble.
+
+    ``rows``: how many episodes it carries at once (batched evaluation); both kinds share the row interface.
+    """
     if isinstance(model, AdditiveIntent):
-        return AdditiveStepper(model, confidence=confidence)
+        return AdditiveStepper(model, confidence=confidence, rows=rows)
     from dpf_gui.intent.stepper import IntentStepper
 
-    return IntentStepper(model, markov=markov)
+    return IntentStepper(model, markov=markov, rows=rows)
 
 
 __all__ = ["KINDS", "DEFAULT_KIND", "CONFIGS", "intent_kind", "config_for", "train_intent", "load_intent",

@@ -1,0 +1,84 @@
+"""Independent pieces of work on a local process pool: results in input order, one torch thread per worker.
+
+Why processes: environment stepping and the small networks are single-threaded
+Python and numpy, so threads would share one interpreter. Why one torch thread
+per worker: our networks are tiny, and a pool of workers that each start a
+thread per core oversubscribes the machine (up to 15x slower, docs/PERFORMANCE.md).
+
+Workers are started with ``forkserver`` (``spawn`` where there is none): never
+``fork``, which would copy a parent's torch thread pools or the app's Qt state.
+``fn`` and the items must be picklable (module-level functions, plain data,
+agents and models). Work that is deterministic per item gives the same results
+for any ``jobs``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import TypeVar
+
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _one_torch_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def pool_context(preload: Sequence[str] = ()):
+    """The start method of our worker processes: forkserver where the platform has it, else spawn.
+
+    The fork server imports ``preload`` (and torch) once, so each worker starts in milliseconds instead of
+    importing torch again (seconds); it applies when this process first starts its fork server.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["__main__", "torch", *preload])
+    return ctx
+
+
+def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: bool = False, desc: str = "jobs",
+             unit: str = "item", sizes: Sequence[int] | None = None) -> list[R]:
+    """``[fn(x) for x in items]`` on ``jobs`` worker processes (``jobs`` 1: in this process, no pool).
+
+    ``sizes`` (one per item, e.g. its episode count) weight the progress bar. The first exception raised
+    by ``fn`` (a :class:`~dpf_gui.errors.UserError` too) is raised here once the running items have
+    stopped; items not yet started are cancelled.
+    """
+    items = list(items)
+    sizes = [1] * len(items) if sizes is None else [int(s) for s in sizes]
+    bar = tqdm(total=sum(sizes), desc=desc, unit=unit, disable=not progress)
+    try:
+        if jobs <= 1 or len(items) <= 1:
+            out = []
+            for x, size in zip(items, sizes):
+                out.append(fn(x))
+                bar.update(size)
+            return out
+        results: list = [None] * len(items)
+        with ProcessPoolExecutor(max_workers=min(int(jobs), len(items)), mp_context=pool_context([fn.__module__]),
+                                 initializer=_one_torch_thread) as pool:
+            pending = {pool.submit(fn, x): i for i, x in enumerate(items)}
+            try:
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        i = pending.pop(future)
+                        results[i] = future.result()
+                        bar.update(sizes[i])
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        return results
+    finally:
+        bar.close()
+
+
+__all__ = ["map_jobs", "pool_context"]
