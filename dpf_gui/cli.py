@@ -766,11 +766,13 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
     p.add_argument("--envs", type=_csv(("gridnav", "highway", "pong"), "environment"), default=("gridnav", "highway", "pong"),
                    help="comma-separated environments (default: all three)")
     p.add_argument("--wishes", type=int_in(1, 64), default=8, help="generated wishes per environment (default: 8)")
-    p.add_argument("--budgets", type=_budgets, default=(10, 25, None), help="label budgets, 'all' = every trajectory (default: 10,25,all)")
-    p.add_argument("--labels", type=_csv(LABEL_TYPES, "label type"), default=("exact", "binary"),
-                   help=f"label types: {', '.join(LABEL_TYPES)} (default: exact,binary)")
-    p.add_argument("--select", type=_csv(SELECTIONS, "selection"), default=("random",),
-                   help=f"which trajectories get labelled: {', '.join(SELECTIONS)} (default: random)")
+    g = p.add_argument_group("the cells of every wish (default: 10 and 25 exact and binary, 25 active exact and "
+                                 "binary, 100 and every label exact; giving any of these runs their product)")
+    g.add_argument("--budgets", type=_budgets, default=None, help="label budgets, 'all' = every trajectory (e.g. 10,25,all)")
+    g.add_argument("--labels", type=_csv(LABEL_TYPES, "label type"), default=None,
+                   help=f"label types: {', '.join(LABEL_TYPES)}")
+    g.add_argument("--select", type=_csv(SELECTIONS, "selection"), default=None,
+                   help=f"which trajectories get labelled: {', '.join(SELECTIONS)}")
     p.add_argument("--rows", type=_csv(ROWS, "row"), default=ROWS, help=f"rows per cell (default: {','.join(ROWS)})")
     p.add_argument("--split", choices=tuple(SPLITS), default="report",
                    help="report: wishes, labels and episodes never used for tuning (default); dev: the tuning split")
@@ -802,7 +804,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     import platform
     import time
 
-    from dpf_gui.benchmark import EPISODES, BenchmarkSpec, run_benchmark, write_report
+    from dpf_gui.benchmark import DEFAULT_COMBOS, EPISODES, BenchmarkSpec, run_benchmark, write_report
 
     out = Path(args.out)
     if out.exists() and not out.is_file():
@@ -817,9 +819,11 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         if env not in episodes or not n.isdigit() or not 1 <= int(n) <= 100_000:
             raise UserError(f"--episodes {item!r}: write ENV=N with ENV one of {', '.join(episodes)} and N in 1..100000")
         episodes[env] = int(n)
-    spec = BenchmarkSpec(envs=tuple(args.envs), wishes=args.wishes, budgets=tuple(args.budgets),
-                         label_types=tuple(args.labels), selections=tuple(args.select), rows=tuple(args.rows),
-                         split=args.split, episodes=episodes)
+    product = any(x is not None for x in (args.budgets, args.labels, args.select))
+    spec = BenchmarkSpec(envs=tuple(args.envs), wishes=args.wishes, budgets=tuple(args.budgets or (10, 25, None)),
+                         label_types=tuple(args.labels or ("exact",)), selections=tuple(args.select or ("random",)),
+                         combos=None if product else DEFAULT_COMBOS, rows=tuple(args.rows), split=args.split,
+                         episodes=episodes)
     if args.quick:
         spec = BenchmarkSpec(envs=("gridnav",), wishes=3, budgets=(25,), label_types=("exact",), selections=("random",),
                              rows=("dynamic", "calibrated"), split=args.split, episodes=episodes)

@@ -81,13 +81,13 @@ class FusionParams:
 
     T_phi: float = 1.0  # task temperature (in units of q_scale)
     T_min: float = 0.3  # lower bound of the dynamic intent temperature
-    T_max: float = 3.0  # upper bound of the dynamic intent temperature (authors: 5-30 unnormalised; see docs/RESULTS.md)
+    T_max: float = 10.0  # upper bound of the dynamic intent temperature (authors: 5-30 unnormalised; see docs/RESULTS.md)
     k: float = 1.0  # slope of the temperature's sigmoid in the collected intent reward
     c: float = 3.0  # collected intent reward at which T_psi = T_max / 2 (authors: 0; see docs/RESULTS.md)
     T_static: float = 0.3  # intent temperature of static fusion
     decay: float = 1.0  # per-step forgetting factor of G_t: 1 is the paper's running sum (see dynamic fusion below)
     sample: bool = False  # sample from the fused policy instead of acting greedily
-    collect: str = "gains"  # what G_t counts: budget | gains | advantage (the paper)
+    collect: str = "budget"  # what G_t counts: budget | gains | advantage (the paper)
     confidence: float = 1.0  # ensemble intents: advantages shrink by this many standard deviations across members
     normalise: bool = True  # False: raw Q-values and intent rewards (the paper's units)
     margin: float | None = None  # fused actions only among those within this many q_scale of the task's best

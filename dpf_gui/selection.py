@@ -81,19 +81,26 @@ class TrajectorySummaries:
         state_off = np.concatenate([[0], np.cumsum(lengths + 1)])
         step_off = np.concatenate([[0], np.cumsum(lengths)])
         code = region_code(dataset.regions, region_features)
-        self.columns, bins = _bin_columns(region_features, dataset.regions)
+        names, bins = _bin_columns(region_features, dataset.regions)
         if code.shape[1] != region_code_width(region_features):
             raise AssertionError("region code layout changed: update selection._bin_columns")
+        # single bins and pairs of bins of two features ("x=6 & y=8"): a place is often a conjunction, and
+        # its marginals (x=6, y=8) are visited by many trajectories that never go there
+        self.columns, binned = _with_pairs(names, code[:, bins])
         is_next = np.ones(len(code), dtype=bool)
         is_next[state_off[:-1]] = False  # every start state
         self.lengths = lengths
-        self.occupancy = _per_trajectory_sums(code[is_next][:, bins], step_off) / np.maximum(lengths, 1)[:, None]
-        self.end = code[state_off[1:] - 1][:, bins]
+        self.occupancy = _per_trajectory_sums(binned[is_next], step_off) / np.maximum(lengths, 1)[:, None]
+        self.end = binned[state_off[1:] - 1][:, :len(names)]  # where it ends: single bins are enough
         self.success = np.asarray(dataset.success, dtype=bool)
         self.returns = _per_trajectory_sums(np.asarray(dataset.rewards, np.float64)[:, None], step_off)[:, 0]
         ret_span = float(np.ptp(self.returns)) if n else 0.0
         ret = (self.returns - self.returns.min()) / ret_span if ret_span > 0 else np.zeros(n)
         length = lengths / max(int(lengths.max()) if n else 1, 1)
+        # rarity of each bin: log(N / trajectories entering it); a trajectory entering bins that few others
+        # (and no labelled one) enter is worth showing even when it spends only a few steps there
+        entering = (self.occupancy > 0).sum(0)
+        self.rarity = np.log(max(n, 1) / (1.0 + entering)).clip(min=0.0)
         self.vectors = np.concatenate([_W_OCCUPANCY * self.occupancy, _W_END * self.end,
                                        _W_SUCCESS * self.success[:, None], _W_RETURN * ret[:, None],
                                        _W_LENGTH * length[:, None]], axis=1).astype(np.float64)
@@ -187,6 +194,19 @@ def _fmt(v: float) -> str:
     return f"{v:.0f}" if abs(v - round(v)) < 1e-9 else f"{v:.3g}"
 
 
+def _with_pairs(names: Sequence[str], binned: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The bins (states, B) followed by every pair of bins of two different features, with their names."""
+    feature = [n.split("=", 1)[0] for n in names]
+    groups = [[k for k, f in enumerate(feature) if f == name] for name in dict.fromkeys(feature)]
+    out_names, blocks = list(names), [binned]
+    for a in range(len(groups)):
+        for b in range(a + 1, len(groups)):
+            ga, gb = groups[a], groups[b]
+            blocks.append((binned[:, ga][:, :, None] * binned[:, gb][:, None, :]).reshape(len(binned), -1))
+            out_names += [f"{names[i]} & {names[j]}" for i in ga for j in gb]
+    return out_names, np.concatenate(blocks, axis=1).astype(np.float32)
+
+
 def _per_trajectory_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Sums of ``values`` (rows, C) over each trajectory's rows ``offsets[i]:offsets[i+1]``: (N, C)."""
     out = np.zeros((len(offsets) - 1, values.shape[1]))
@@ -255,7 +275,9 @@ def suggest(dataset: TrajectoryDataset, labels: Labels | None = None, model: Any
             kind, reason = "typical", f"the most typical stored trajectory ({_outcome(s, cand[k])}); label it to start"
         else:
             d = near[cand]
-            div = d / d.max() if d.max() > 0 else np.zeros(len(cand))
+            far = d / d.max() if d.max() > 0 else np.zeros(len(cand))
+            gain = ((s.occupancy[cand] > 0) & (ref_occ == 0)) @ s.rarity  # rare bins no reference enters
+            div = 0.5 * far + 0.5 * (gain / gain.max() if gain.max() > 0 else np.zeros(len(cand)))
             if spread is not None:
                 sp = spread[cand]
                 dis = sp / sp.max() if sp.max() > 0 else np.zeros(len(cand))
@@ -316,7 +338,7 @@ def _novelty(s: TrajectorySummaries, i: int, ref_occ: np.ndarray, ref_end: np.nd
     if bool(s.success[i]) not in ref_success:
         return f"is a {_outcome(s, i)}, unlike every {noun}"
     if ((s.end[i] > 0) & (ref_end == 0)).any():
-        where = "&".join(s.columns[c] for c in np.flatnonzero(s.end[i] > 0))
+        where = " & ".join(s.columns[c] for c in np.flatnonzero(s.end[i] > 0))
         return f"ends in {where}, where no {noun} ends"
     excess = occ - ref_occ
     c = int(np.argmax(excess))

@@ -147,8 +147,15 @@ EVALUATE = ["evaluate", "--env", "gridnav", "--episodes", "1", "--quiet"]
 ROLLOUT = ["rollout", "--env", "gridnav", "--quiet"]
 
 CASES: list[tuple[str, list[str], str]] = [
-    # --set: every key typed and ranged (IntentConfig checks itself)
-    *[(f"set-{kv}", TRAIN_INTENT + ["{tmp}/run", "--set", kv], want) for kv, want in (
+    # --set: every key typed and ranged (IntentConfig and AdditiveConfig check themselves)
+    *[(f"set-additive-{kv}", TRAIN_INTENT + ["{tmp}/run", "--set", kv], want) for kv, want in (
+        ("members=0", "members must be a whole number >= 1"),
+        ("horizon=0.5", "horizon must be a finite number >= 1"),
+        ("neutral_weight=-1", "neutral_weight must be a finite number >= 0"),
+        ("target_tau=2", "target_tau must be a finite number > 0 and <= 1"),
+        ("learning_rate=0.1", "unknown key 'learning_rate'"),
+    )],
+    *[(f"set-{kv}", TRAIN_INTENT + ["{tmp}/run", "--kind", "lstm", "--set", kv], want) for kv, want in (
         ("learning_rate=nan", "learning_rate must be a finite number > 0"),
         ("hidden=0", "hidden must be a whole number >= 1 and <= 4096; got 0"),
         ("readout=bogus", "readout must be one of cumsum, direct; got 'bogus'"),
@@ -190,7 +197,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("evaluate-T-max-inf", EVALUATE + ["--T-max", "inf"], "argument --T-max: inf is not a finite number"),
     ("evaluate-k-negative", EVALUATE + ["--k", "-1"], "fusion parameters: k must be a finite number >= 0; got -1.0"),
     ("evaluate-decay-zero", EVALUATE + ["--decay", "0"], "decay must be a finite number > 0 and <= 1"),
-    ("evaluate-T-min-above-T-max", EVALUATE + ["--T-min", "5"], "T_min (5) must not exceed T_max (3)"),
+    ("evaluate-T-min-above-T-max", EVALUATE + ["--T-min", "15"], "T_min (15) must not exceed T_max (10)"),
     ("evaluate-jobs-zero", EVALUATE + ["--jobs", "0"], "argument --jobs: 0 is out of range; allowed: >= 1 and <= 256"),
     ("evaluate-jobs-text", EVALUATE + ["--jobs", "two"], "argument --jobs: 'two' is not a whole number"),
     ("rollout-episodes-1e20", ROLLOUT + ["--episodes", "100000000000000000000", "--out", "{tmp}/r.npz"],

@@ -128,12 +128,13 @@ def test_the_gate_silences_an_intent_trained_on_noise_but_not_on_a_wish(gridnav)
     shares = {}
     for name, lab in (("noise", noise), ("wish", replace(labels, labelled=keep))):
         res = train_intent(data, lab, 0, config=SMALL, progress=False)
-        agent = FusedAgent(task, "dynamic", FusionParams(), intent=res.model, intent_scale=intent_scale(res.sidecar),
-                           intent_unit=intent_unit(res.sidecar))
+        agent = FusedAgent(task, "dynamic", FusionParams(confidence=2.0), intent=res.model,
+                           intent_scale=intent_scale(res.sidecar), intent_unit=intent_unit(res.sidecar))
         shares[name] = _share_of_task_actions(task, agent)
-    # measured here: noise 1.00, wish 0.88 of the decisions are the task agent's
+    # an advantage must exceed twice its spread across the members: measured here, noise 1.00 and the wish
+    # 0.88 of the decisions are the task agent's (at the default confidence 1: 0.91 and 0.86)
     assert shares["noise"] >= 0.97
-    assert shares["wish"] <= shares["noise"] - 0.04
+    assert shares["wish"] <= shares["noise"] - 0.05
 
 
 def test_calibration_keeps_the_task_or_falls_back_to_the_task_agent(gridnav):

@@ -66,7 +66,8 @@ def test_help_of_every_command_has_examples(capsys):
     "%" in a command's help line as a format code: "95 % intervals" once crashed every one of them)."""
     from dpf_gui.cli import COMMANDS
 
-    assert set(COMMANDS) == {"envs", "rollout", "label", "train-task", "train-intent", "evaluate", "results", "merge"}
+    assert set(COMMANDS) == {"envs", "rollout", "label", "train-task", "train-intent", "evaluate", "results", "merge",
+                             "benchmark"}
     for argv in (["--help"], *([cmd, "--help"] for cmd in COMMANDS)):
         with pytest.raises(SystemExit) as e:
             main(argv)

@@ -118,7 +118,7 @@ def test_the_budget_counts_collected_reward_in_units_and_every_override(decay):
 
 @pytest.mark.parametrize("decay", [1.0, 0.8])
 def test_collected_intent_reward_is_a_forgetting_sum_of_gained_advantages(decay):
-    params = FusionParams(T_min=0.3, T_max=2.0, k=1.0, c=3.0, decay=decay)
+    params = FusionParams(T_min=0.3, T_max=2.0, k=1.0, c=3.0, decay=decay, collect="gains")
     agent = _dynamic_agent(params)
     legal = np.ones(3, bool)
     expected, actions = 0.0, []

@@ -239,7 +239,8 @@ def _labelled_indices(dataset: TrajectoryDataset, labels: Labels, min_labelled: 
     if np.ptp(scores[idx]) == 0:
         raise UserError(f"all {len(idx)} labelled trajectories have the same score ({scores[idx][0]:g}): "
                         "the intent model learns from differences; mark some trajectories better or worse "
-                        "than others")
+                        "than others (if none of them goes where your wish is about, the stored data may not "
+                        "show it at all: label the suggested trajectories, or collect more varied ones)")
     return idx
 
 
