@@ -119,16 +119,18 @@ def strict_claim(task: dict[str, Any], fused: dict[str, Any]) -> dict[str, bool]
 # ---------------------------------------------------------------------------
 # pieces of a cell
 # ---------------------------------------------------------------------------
+#: the modules a cell's numbers depend on (the app, the CLI and the report writer do not change them)
+CELL_SOURCES = ("benchmark.py", "calibrate.py", "evaluate.py", "fusion.py", "oracles.py", "pipeline.py", "rollout.py",
+                "rowwise.py", "selection.py", "wish.py", "wishgen.py", "intent/*.py", "envs/*.py", "agents/*.py",
+                "data/*.py")
+
+
 def code_fingerprint() -> str:
-    """sha256 of the sources a cell's numbers depend on: a code change invalidates cached cells."""
+    """sha256 of the sources a cell's numbers depend on: a change there invalidates cached cells."""
     root = Path(__file__).resolve().parent
-    files = sorted([*root.glob("*.py"), *root.glob("intent/*.py"), *root.glob("envs/*.py"), *root.glob("agents/*.py"),
-                    *root.glob("data/*.py")])
     h = hashlib.sha256()
-    for f in files:
-        if f.name == "cli.py":
-            continue
-        h.update(f.name.encode())
+    for f in sorted({f for pattern in CELL_SOURCES for f in root.glob(pattern)}):
+        h.update(f.relative_to(root).as_posix().encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
@@ -381,135 +383,3 @@ def _cell_job(args: tuple[str, Cell, BenchmarkSpec, str]) -> dict[str, Any]:
 __all__ = ["BenchmarkSpec", "Cell", "EnvContext", "LABEL_TYPES", "ROWS", "SELECTIONS", "SPLITS",
            "cells_of", "combos_of", "DEFAULT_COMBOS", "env_context", "run_benchmark", "run_cell", "select_labels", "simulated_labels",
            "split_wishes", "strict_claim", "code_fingerprint"]
-
-
-# ---------------------------------------------------------------------------
-# the report
-# ---------------------------------------------------------------------------
-START = "<!-- benchmark: start (written by `dpf benchmark`) -->"
-END = "<!-- benchmark: end -->"
-
-
-def _budget_text(b: int | None) -> str:
-    return "all" if b is None else str(b)
-
-
-def summarise(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict[str, Any]]:
-    """Per (env, budget, label type, selection): cells, and per row the cells meeting the claim / keeping the task."""
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for c in results:
-        groups.setdefault((c["env"], c["budget"] if c["budget"] is not None else 10**9, c["labels"], c["select"]), []).append(c)
-    out = []
-    for (env, budget, labels, select), cells in sorted(groups.items()):
-        row = {"env": env, "budget": None if budget == 10**9 else budget, "labels": labels, "select": select,
-               "cells": len(cells)}
-        for r in rows:
-            row[r] = sum(bool(c["claim"][r]["met"]) for c in cells if r in c["claim"])
-            row[f"{r}_keeps"] = sum(bool(c["claim"][r]["keeps_task"]) for c in cells if r in c["claim"])
-        out.append(row)
-    return out
-
-
-def overall(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict[str, Any]]:
-    """The same counts over every environment, per (budget, label type, selection)."""
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for c in results:
-        groups.setdefault((c["budget"] if c["budget"] is not None else 10**9, c["labels"], c["select"]), []).append(c)
-    out = []
-    for (budget, labels, select), cells in sorted(groups.items()):
-        row = {"budget": None if budget == 10**9 else budget, "labels": labels, "select": select, "cells": len(cells)}
-        for r in rows:
-            row[r] = sum(bool(c["claim"][r]["met"]) for c in cells if r in c["claim"])
-            row[f"{r}_keeps"] = sum(bool(c["claim"][r]["keeps_task"]) for c in cells if r in c["claim"])
-        out.append(row)
-    return out
-
-
-def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md: Path, command: str, machine: str,
-                 elapsed_s: float, jobs: int) -> Path:
-    """The benchmark's section of ``out_md`` (between its markers; the rest of the file is kept) and its plot."""
-    from dpf_gui.fileio import write_text_atomic
-
-    rows = list(spec.rows)
-    figdir = out_md.parent / "results"
-    figdir.mkdir(parents=True, exist_ok=True)
-    cell_s = sum(float(c.get("wall_s", 0.0)) for c in results)
-    lines = [START, "", "## Unseen-wish benchmark", "",
-             f"Regenerate: `{command}` ({elapsed_s / 60:.0f} min wall with `--jobs {jobs}`, {cell_s / 60:.0f} min of "
-             f"cell time, on {machine}; cells are cached under `runs/benchmark/`, keyed by every input and the code).",
-             "",
-             f"Split **{spec.split}**: " + ("wishes, label draws and episodes nobody looked at while tuning (the "
-                                             "defaults were tuned on the `dev` split)." if spec.split == "report" else
-                                             "the tuning split; quote the `report` split."),
-             "",
-             "Each cell: a generated wish (not a preset; `dpf_gui/wishgen.py`), a simulated user labels the chosen "
-             "stored trajectories (exact graded scores; binary with 10 % flipped; or marked segments), intent models "
-             "are trained on those labels only, and every row plays the same held-out episodes as the task agent. "
-             "Rows: `static`/`dynamic` (our additive intent, the fusion stored with the task agent), `calibrated` "
-             "(dynamic with the intent's strength chosen in simulation, `dpf_gui/calibrate.py`), `paper` (the "
-             "paper's configuration: LSTM intent, signed advantage sum, raw units, the authors' temperatures).", "",
-             "The claim, strict: keeps >= 90 % of the task agent's success; avoided share <= half the task "
-             "agent's; preferred share >= max(2x, +0.10) of the task agent's, or +0.30.", "",
-             "### All environments", "",
-             "| budget | labels | selection | cells | " + " | ".join(f"{r} meets (keeps task)" for r in rows) + " |",
-             "|---" * (4 + len(rows)) + "|"]
-    for r in overall(results, rows):
-        lines.append(f"| {_budget_text(r['budget'])} | {r['labels']} | {r['select']} | {r['cells']} | "
-                     + " | ".join(f"{r[x]} ({r[x + '_keeps']})" for x in rows) + " |")
-    lines += ["", "### Per environment", "",
-              "| env | budget | labels | selection | cells | " + " | ".join(rows) + " |", "|---" * (5 + len(rows)) + "|"]
-    for r in summarise(results, rows):
-        lines.append(f"| {r['env']} | {_budget_text(r['budget'])} | {r['labels']} | {r['select']} | {r['cells']} | "
-                     + " | ".join(f"{r[x]} ({r[x + '_keeps']})" for x in rows) + " |")
-    lines += ["", "Counts are cells meeting the claim, with cells keeping >= 90 % of the task agent's success in "
-              "brackets.", "", "### The wishes", ""]
-    seen = set()
-    for c in results:
-        key = (c["env"], c["wish"]["name"])
-        if key in seen:
-            continue
-        seen.add(key)
-        cov = "; ".join(f"{k}: {v['trajectories']} of {v['of_trajectories']} stored trajectories enter, "
-                        f"{v['decisions']} decisions" for k, v in c["wish"]["coverage"].items())
-        text = "; ".join(p for p in (f"prefer {' | '.join(c['wish']['prefer'])}" if c["wish"]["prefer"] else "",
-                                      f"avoid {' | '.join(c['wish']['avoid'])}" if c["wish"]["avoid"] else "") if p)
-        lines.append(f"- {c['env']} {c['wish']['name']}: {text} ({cov})")
-    _plot(results, rows, figdir / "benchmark.png")
-    lines += ["", "![claim met against label budget](results/benchmark.png)", "", END]
-    section = "\n".join(lines) + "\n"
-    text = out_md.read_text(encoding="utf-8") if out_md.is_file() else ""
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = (text.rstrip("\n") + "\n\n" if text else "") + section
-    write_text_atomic(out_md, text)
-    write_json_atomic(figdir / "benchmark.json", {"spec": asdict(spec), "cells": list(results)})
-    return out_md
-
-
-def _plot(results: Sequence[dict[str, Any]], rows: Sequence[str], path: Path) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from dpf_gui.fileio import write_atomic
-
-    summary = overall(results, rows)
-    kinds = sorted({(r["labels"], r["select"]) for r in summary})
-    fig = Figure(figsize=(3.2 * max(len(kinds), 1), 3.2))
-    FigureCanvasAgg(fig)
-    for k, (labels, select) in enumerate(kinds):
-        ax = fig.add_subplot(1, max(len(kinds), 1), k + 1)
-        pts = [r for r in summary if (r["labels"], r["select"]) == (labels, select)]
-        xs = [r["budget"] or 3000 for r in pts]
-        for row in rows:
-            ax.plot(xs, [r[row] / max(r["cells"], 1) for r in pts], marker="o", label=row)
-        ax.set_xscale("log")
-        ax.set_ylim(-0.05, 1.05)
-        ax.set_xlabel("labelled trajectories (rightmost: all)")
-        ax.set_ylabel("share of cells meeting the claim")
-        ax.set_title(f"{labels} labels, {select} selection", fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))

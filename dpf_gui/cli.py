@@ -804,7 +804,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     import platform
     import time
 
-    from dpf_gui.benchmark import DEFAULT_COMBOS, EPISODES, BenchmarkSpec, run_benchmark, write_report
+    from dpf_gui.benchmark import DEFAULT_COMBOS, EPISODES, BenchmarkSpec, run_benchmark
+    from dpf_gui.benchmark_report import write_report
 
     out = Path(args.out)
     if out.exists() and not out.is_file():

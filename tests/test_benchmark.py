@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from dpf_gui import benchmark as bm
+from dpf_gui.benchmark_report import write_report
 from dpf_gui.calibrate import calibrate
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_spec, make_env
@@ -169,8 +170,8 @@ def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkey
     assert bm.run_benchmark(spec, tmp_path / "work", progress=False) == results
     out = tmp_path / "RESULTS.md"
     out.write_text("# Results\n\nkept text\n")
-    bm.write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1)
+    write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1)
     text = out.read_text()
     assert "kept text" in text and "## Unseen-wish benchmark" in text and "| 25 | exact | random | 1 |" in text
-    bm.write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1)
+    write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1)
     assert out.read_text().count("## Unseen-wish benchmark") == 1  # rewritten in place, not appended
