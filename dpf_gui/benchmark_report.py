@@ -62,8 +62,10 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
     figdir.mkdir(parents=True, exist_ok=True)
     cell_s = sum(float(c.get("wall_s", 0.0)) for c in results)
     lines = [START, "", "## Unseen-wish benchmark", "",
-             f"Regenerate: `{command}` ({elapsed_s / 60:.0f} min wall with `--jobs {jobs}`, {cell_s / 60:.0f} min of "
-             f"cell time, on {machine}; cells are cached under `runs/benchmark/`, keyed by every input and the code).",
+             f"Regenerate: `{command}` ({len(results)} cells, {cell_s / 60:.0f} min of cell time summed over the cells "
+             f"on {machine}; with `--jobs 2` about half of that in wall time; this invocation took "
+             f"{elapsed_s / 60:.0f} min with `--jobs {jobs}`, cached cells read back. Cells are cached under "
+             "`runs/benchmark/`, keyed by every input and the code that computes them).",
              "",
              f"Split **{spec.split}**: " + ("wishes, label draws and episodes nobody looked at while tuning (the "
                                              "defaults were tuned on the `dev` split)." if spec.split == "report" else

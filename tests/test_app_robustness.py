@@ -258,3 +258,30 @@ def test_an_unusable_study_folder_is_said_and_stays_on_screen(qtbot, tmp_path, m
     window.statusBar().showMessage("something else", 100)  # temporary messages come and go; this one stays
     qtbot.wait(200)
     assert "NOT the chosen study folder" in shown.text() and shown.isVisible()
+
+
+# --- every malformed file of the CLI's bad-input table, opened through the app ------------------------
+def _bad_files():
+    from tests import bad_inputs as bad
+
+    for kind, table in (("dataset", bad.BAD_DATASETS), ("labels", bad.BAD_LABELS), ("task", bad.BAD_TASKS),
+                        ("intent", bad.BAD_INTENTS)):
+        for name, (build, _) in sorted(table.items()):
+            yield pytest.param(kind, build, id=f"{kind}-{name}")
+
+
+@pytest.mark.parametrize("kind, build", list(_bad_files()))
+def test_every_malformed_file_of_the_cli_table_is_refused_by_the_app_too(qtbot, tmp_path, messages, kind, build):
+    """The files tests/test_bad_inputs.py feeds the CLI, opened through the app's own open functions: one line,
+    no traceback, and what was open stays open."""
+    window = open_window(qtbot, tmp_path / "study", env="gridnav")
+    ws, intent = window.workspace, window.workspace.intent
+    (tmp_path / "bad").mkdir()
+    path = build(tmp_path / "bad")
+    assert not OPEN[kind](window, path)
+    assert len(messages) == 1, messages
+    message = messages[0][1]
+    assert message and "\n" not in message and "Traceback" not in message, message
+    assert window.workspace is ws and ws.intent is intent
+    window.annotate.prefer()
+    assert ws.labels().count == 1
