@@ -13,7 +13,8 @@ from dpf_gui.app.play_view import NEEDS_INTENT_TIP, PlayView
 from dpf_gui.app.plots import RingBuffer, nice_ceil
 from dpf_gui.fusion import dynamic_temperature
 from dpf_gui.pipeline import load_task_agent
-from tests.test_saliency import train_tiny_additive_avoid_toll_intent, train_tiny_avoid_toll_intent
+from tests.test_saliency import (train_tiny_additive_avoid_toll_intent,
+                                 train_tiny_avoid_toll_intent)
 
 PLAY_NAMES = ("strategyCombo", "tphiSlider", "tminSlider", "tmaxSlider", "kSlider", "cSlider", "tstaticSlider",
               "tphiSpin", "tmaxSpin", "sampleCheck", "playPauseButton", "stepButton", "restartButton", "seedSpin",
@@ -285,7 +286,7 @@ def test_strength_confidence_collect_and_named_configurations(qtbot, additive_ag
     from dpf_gui.pipeline import fusion_params
 
     v = shown(qtbot, PlayView, additive_agents, seed=3, size=(1300, 800))
-    task, model, _ = additive_agents
+    task = additive_agents[0]
     panel = v.params_panel
     assert panel.controls["confidence"].isEnabled()  # an ensemble intent
     assert panel.preset.currentText() == "this agent's defaults" and v.params() == fusion_params(task)

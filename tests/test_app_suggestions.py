@@ -113,7 +113,7 @@ def test_enter_labels_the_suggestions_train_updates_them_and_collect_adds_varied
 
 def test_a_wish_the_data_cannot_show_is_said_before_labelling_and_when_training_refuses(qtbot, tmp_path, messages):
     window = open_window(qtbot, tmp_path, env="gridnav")
-    view, ws = window.annotate, window.workspace
+    view = window.annotate
     # "my wish": a corner of the map no stored trajectory enters
     dialog = view.open_wish_dialog()
     dialog.fields.prefer.setText("x=7&y=8")

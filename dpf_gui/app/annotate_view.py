@@ -25,12 +25,14 @@ from dpf_gui.app.suggestions import Suggestions
 from dpf_gui.data.study import (AVOIDED, NEUTRAL, PREFERRED, SEGMENTS, SIMULATED, STATE_NAMES, UNLABELLED)
 from dpf_gui.errors import UserError
 
-COLUMNS = ("#", "next", "length", "return", "success", "label", "score", "from")
-COL_NEXT, COL_LABEL, COL_SCORE, COL_FROM = 1, 5, 6, 7
+#: what a person labelling needs first comes first (a narrow list still shows it): label state, score, rank
+COLUMNS = ("#", "label", "score", "next", "length", "return", "success", "from")
+COL_LABEL, COL_SCORE, COL_NEXT, COL_LENGTH, COL_RETURN, COL_SUCCESS, COL_FROM = range(1, 8)
 COLUMN_TIPS = {COL_NEXT: "rank among the suggestions: label these first (Enter goes through them in this order)",
                COL_FROM: "stored: the task agent's own trajectories; collected: played with exploration noise "
                          "(Collect more…)"}
 UNRANKED = 10**9  # sorts after every suggestion
+CHEATSHEET_MIN_WIDTH = 1150  # the Annotate view's width from which the key panel shows by itself
 COLLECTED_COLOUR = QColor(255, 243, 205)
 STATE_COLOURS = {
     PREFERRED: QColor(200, 236, 200),
@@ -123,11 +125,11 @@ class TrajectoryTableModel(QAbstractTableModel):
                 return str(r)
             if c == COL_NEXT:
                 return str(int(self.ranks[r])) if self.ranks[r] else ""
-            if c == 2:
+            if c == COL_LENGTH:
                 return str(int(self.lengths[r]))
-            if c == 3:
+            if c == COL_RETURN:
                 return f"{float(self.returns[r]):.2f}"
-            if c == 4:
+            if c == COL_SUCCESS:
                 return "yes" if self.success[r] else "no"
             if c == COL_LABEL:
                 return STATE_NAMES[int(self.states[r])]
@@ -137,9 +139,9 @@ class TrajectoryTableModel(QAbstractTableModel):
             if c == COL_FROM:
                 return "collected" if self.collected[r] else "stored"
         if role == SORT_ROLE:
-            return (r, int(self.ranks[r]) or UNRANKED, int(self.lengths[r]), float(self.returns[r]),
-                    int(self.success[r]), int(self.states[r]), float(np.nan_to_num(self.scores[r], nan=-1e18)),
-                    int(self.collected[r]))[c]
+            return (r, int(self.states[r]), float(np.nan_to_num(self.scores[r], nan=-1e18)),
+                    int(self.ranks[r]) or UNRANKED, int(self.lengths[r]), float(self.returns[r]),
+                    int(self.success[r]), int(self.collected[r]))[c]
         if role == Qt.ItemDataRole.BackgroundRole:
             if c in (COL_LABEL, COL_SCORE):
                 colour = STATE_COLOURS.get(int(self.states[r]))
@@ -356,9 +358,9 @@ class MyWishDialog(QDialog):
         saved = ws.typed_wish()
         d = saved.describe() if saved is not None else {"prefer": [], "avoid": []}
         intro = QLabel("What should the agent do differently? Name the regions it should go to (prefer) and stay "
-                       "out of (avoid). Nothing is labelled: the regions are shown over the player, the list says "
-                       "how often the stored trajectories enter them, and the Train tab checks your labels against "
-                       "them.", self)
+                       "out of (avoid). Nothing is labelled: the regions are shown over the player, the line under it "
+                       "says how often the stored trajectories enter them, and the Train tab checks your labels "
+                       "against them.", self)
         intro.setWordWrap(True)
         self.fields = WishFields(self, ws, "myWish", prefer=d["prefer"], avoid=d["avoid"])
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
@@ -427,6 +429,7 @@ class AnnotateView(QWidget):
         self._navigating = False
         self._wishes: dict[str, object] = {}
         self._reason = None  # (trajectory, Suggestion) shown over the player
+        self._cheatsheet_auto = True  # the key panel follows the window's width until the person toggles it
         self.suggestions = Suggestions(self)
         self.suggestions.changed.connect(self._on_suggestions)
 
@@ -448,12 +451,13 @@ class AnnotateView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         fm = self.table.fontMetrics()
-        for col, sample in enumerate(("00000", "next", "length", "-000.00", "success", "unlabelled", "-0000",
+        for col, sample in enumerate(("00000", "unlabelled", "-0000", "next", "length", "-000.00", "success",
                                       "collected")):
             header.resizeSection(col, fm.horizontalAdvance(sample) + 18)
         header.setStretchLastSection(True)
         self.table.setColumnHidden(COL_FROM, True)  # shown once the data holds collected trajectories
-        self._table_width = sum(header.sectionSize(c) for c in range(COL_FROM)) + 24
+        # the list starts wide enough for what labelling needs (up to the length); the splitter gives the rest
+        self._table_width = sum(header.sectionSize(c) for c in range(COL_RETURN)) + 24
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
         self.state_filter = QComboBox(self)
         self.state_filter.setObjectName("stateFilter")
@@ -754,10 +758,7 @@ class AnnotateView(QWidget):
     def sort_by_suggestion(self) -> None:
         """Sort the list by the suggestions' ranks (the best first; the rest after, in dataset order)."""
         self.table.sortByColumn(COL_NEXT, Qt.SortOrder.AscendingOrder)
-        if self.current is not None:
-            row = self._proxy_row(self.current)
-            if row is not None:
-                self.table.scrollTo(self.proxy.index(row, 0))
+        self.table.scrollToTop()
 
     def _on_suggestions(self) -> None:
         self.model.set_ranks(self.suggestions.items)
@@ -855,7 +856,15 @@ class AnnotateView(QWidget):
         self.player.set_overlay_visible(not self.player.overlay_visible)
 
     def toggle_cheatsheet(self) -> None:
+        self._cheatsheet_auto = False  # the person's choice sticks
         self.cheatsheet.setVisible(not self.cheatsheet.isVisible())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        """Until the person toggles it, the key panel shows only where it has room (it would crowd the player
+        and the list in a narrow window; ? and F1 show it anyway)."""
+        super().resizeEvent(event)
+        if self._cheatsheet_auto:
+            self.cheatsheet.setVisible(self.width() >= CHEATSHEET_MIN_WIDTH)
 
     def _on_position(self, frame: int) -> None:
         if self.seg_start is not None and self.seg_end is None:

@@ -350,11 +350,11 @@ class ParamsPanel(QGroupBox):
         ("T_static", "T_static", 0.01, 100.0, True, 3, "tstatic", "intent temperature of static fusion"),
         ("decay", "decay", 0.5, 1.0, False, 3, "decay", "per-step forgetting factor of G_t (1: the paper's plain sum)"),
         ("strength", "strength", 0.0, 8.0, False, 3, "strength",
-         "how loud the intent is: its rewards are multiplied by this (0: the task agent alone, 2: twice as loud); "
-         "Calibrate strength chooses it in simulation"),
+         ("how loud the intent is: its rewards are multiplied by this (0: the task agent alone, 2: twice as loud); "
+          "Calibrate strength chooses it in simulation")),
         ("confidence", "confidence", 0.0, 4.0, False, 2, "confidence",
-         "additive (ensemble) intents: an action's intent advantage counts only beyond this many standard "
-         "deviations of the members' disagreement (0: the members' mean as it is)"),
+         ("additive (ensemble) intents: an action's intent advantage counts only beyond this many standard "
+          "deviations of the members' disagreement (0: the members' mean as it is)")),
     )
 
     def __init__(self, prefix: str = "", parent=None):
@@ -490,8 +490,8 @@ def calibration_table(cal) -> str:
     """What each strength tried did, one line each."""
     rows = [f"strength {r['strength']:g}: success {100 * r['success']:.0f} %, intent score "
             f"{r['intent_score']:+.3f} per decision" for r in cal.table]
-    return "\n".join(rows + [f"task agent alone: success {100 * cal.task_success:.0f} % "
-                              f"({cal.episodes} episodes, seed {cal.seed})"])
+    rows.append(f"task agent alone: success {100 * cal.task_success:.0f} % ({cal.episodes} episodes, seed {cal.seed})")
+    return "\n".join(rows)
 
 
 def calibration_text(cal) -> str:
