@@ -408,12 +408,10 @@ class ParamsPanel(QGroupBox):
     def configure(self, env_name: str, task, intent_model=None) -> None:
         """Offer this task agent's defaults and the paper's configuration by name; the confidence slider only
         where the intent is an ensemble (the additive kind)."""
-        from dpf_gui import fusion
+        from dpf_gui.fusion import paper_params
         from dpf_gui.pipeline import fusion_params
 
-        self._presets = {PRESETS[0]: fusion_params(task)}
-        if hasattr(fusion, "paper_params"):
-            self._presets[PRESETS[1]] = fusion.paper_params(env_name)
+        self._presets = {PRESETS[0]: fusion_params(task), PRESETS[1]: paper_params(env_name)}
         ensemble = getattr(intent_model, "kind", None) == "additive"
         self.controls["confidence"].setEnabled(ensemble)
         if not ensemble:
