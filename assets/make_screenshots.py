@@ -5,8 +5,9 @@ Writes ``assets/screenshots/``:
 * ``annotate.png``, ``train.png``, ``play_gridnav.png``, ``compare.png``:
   gridnav with the shipped agent as a person uses it: "my wish" written down
   (the ``mixed`` preset's regions), the first 20 suggested trajectories
-  labelled with the keys (P where a trajectory enters the scenic route, A
-  where it enters the toll road, N otherwise; Enter to the next suggestion),
+  labelled with the keys (Enter to the next suggestion; the stretches on the
+  scenic route marked preferred and those on the toll road avoided as
+  segments with [ ] P / A; N for a trajectory entering neither),
   an intent model of the default (additive) kind trained in the Train tab
   with its default settings, its strength calibrated in the Play tab;
 * ``play_pong.png``, ``play_highway.png``: the Play tab on Pong and highway
@@ -97,7 +98,9 @@ def label_everything_and_train(window, app, config=None, preset: str = "mixed") 
 
 def label_suggested(window, app, count: int, preset: str = "mixed") -> None:
     """Write the preset's regions down as "my wish", then label ``count`` suggested trajectories with the keys a
-    person holding that wish would press (Enter to the next suggestion, P / A / N)."""
+    person holding that wish would press: Enter to the next suggestion; each stretch of decisions into an avoided
+    region marked as a segment with [ ] A, each into a preferred one with [ ] P; N for a trajectory entering
+    neither."""
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
@@ -112,10 +115,31 @@ def label_suggested(window, app, count: int, preset: str = "mixed") -> None:
         seen = view.suggestions.computations
         QTest.keyClick(window, Qt.Key.Key_Return)
         inside = regions[ws.dataset.step_slice(view.current)]
-        key = Qt.Key.Key_A if wish.in_avoid(inside).any() else Qt.Key.Key_P if wish.in_prefer(inside).any() else Qt.Key.Key_N
-        QTest.keyClick(window, key)
+        runs = [(Qt.Key.Key_A, t0, t1) for t0, t1 in _runs(wish.in_avoid(inside))]
+        runs += [(Qt.Key.Key_P, t0, t1) for t0, t1 in _runs(wish.in_prefer(inside))]
+        if not runs:
+            QTest.keyClick(window, Qt.Key.Key_N)
+        for key, t0, t1 in runs:  # frame t + 1 shows where decision t led
+            wait(app, lambda: view.player.ready, 30)
+            view.player.seek(t0 + 1)
+            QTest.keyClick(window, Qt.Key.Key_BracketLeft)
+            view.player.seek(t1 + 1)
+            QTest.keyClick(window, Qt.Key.Key_BracketRight)
+            QTest.keyClick(window, key)
         wait(app, lambda seen=seen: view.suggestions.computations > seen and not view.suggestions._timer.isActive(), 30)
     settle(app, 0.5)
+
+
+def _runs(mask) -> list[tuple[int, int]]:
+    """(first, last) index of every run of True in ``mask``."""
+    out, start = [], None
+    for t, on in enumerate(list(mask) + [False]):
+        if on and start is None:
+            start = t
+        elif not on and start is not None:
+            out.append((start, t - 1))
+            start = None
+    return out
 
 
 def gridnav(window, app, out: Path) -> None:

@@ -380,6 +380,8 @@ class ParamsPanel(QGroupBox):
         self.collect.setToolTip("what G_t, the intent reward dynamic fusion counts, adds up:\n" +
                                 "\n".join(f"{COLLECT_TEXT[n]}: {COLLECT_TIPS[n]}" for n in COLLECT if n in COLLECT_TIPS))
         self.collect.currentIndexChanged.connect(lambda _i: self._changed("collect", self.collect.currentData()))
+        self.collect.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.collect.setMinimumContentsLength(12)  # the rules' names are long; the combo may shorten them
         self.normalise = QCheckBox("normalised units")
         self.normalise.setObjectName(_cap(prefix, "normaliseCheck"))
         self.normalise.setToolTip("Q-values and intent rewards in units of their typical differences between actions, "
@@ -394,6 +396,7 @@ class ParamsPanel(QGroupBox):
         self.preset.setToolTip("named parameter sets: the task agent's stored defaults, or the paper's fusion (signed "
                                "advantages, c = 0, raw units, the authors' temperatures for this environment)")
         self.preset.activated.connect(self._on_preset)
+        self.preset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 0, 0)
         bottom.addWidget(QLabel("G_t counts"))
@@ -401,7 +404,7 @@ class ParamsPanel(QGroupBox):
         bottom.addWidget(self.normalise)
         bottom.addWidget(self.sample)
         bottom.addWidget(QLabel("set"))
-        bottom.addWidget(self.preset, 1)
+        bottom.addWidget(self.preset)
         lay.addLayout(bottom, 3, 0, 1, 3)
         self.set_params(self._params)
 
