@@ -3,11 +3,16 @@
 Writes ``assets/screenshots/``:
 
 * ``annotate.png``, ``train.png``, ``play_gridnav.png``, ``compare.png``:
-  gridnav with the shipped agent, every trajectory labelled by the simulated
-  user (preset ``mixed``), an intent model trained in the Train tab with its
-  default settings;
+  gridnav with the shipped agent as a person uses it: "my wish" written down
+  (the ``mixed`` preset's regions), the first 20 suggested trajectories
+  labelled with the keys (Enter to the next suggestion; the stretches on the
+  scenic route marked preferred and those on the toll road avoided as
+  segments with [ ] P / A; N for a trajectory entering neither),
+  an intent model of the default (additive) kind trained in the Train tab
+  with its default settings, its strength calibrated in the Play tab;
 * ``play_pong.png``, ``play_highway.png``: the Play tab on Pong and highway
-  (a small intent model each, as ``dpf-gui --demo`` trains it).
+  (every trajectory labelled by the simulated user, a small intent model
+  each, as ``dpf-gui --demo`` trains it).
 
 Everything runs through the real window, like a person would use it. Labels
 go to a temporary study folder. Highway needs a task agent: the shipped one,
@@ -66,13 +71,8 @@ def save(window, app, path: Path) -> None:
           f"({path.stat().st_size // 1024} KB)", flush=True)
 
 
-def label_and_train(window, app, config=None, preset: str = "mixed") -> float:
-    """Simulated user labels everything; the Train tab trains (form defaults unless ``config``)."""
-    ws = window.workspace
-    wish = ws.wish(preset)
-    ws.label_with_simulated_user(wish, seed=0)
-    window.annotate._after_change(list(range(len(ws))))
-    window.annotate.set_overlay_wish(wish, "simulated user")
+def train(window, app, config=None) -> float:
+    """The Train tab trains on the marks so far (form defaults unless ``config``); returns the seconds it took."""
     window.tabs.setCurrentWidget(window.train)
     done = []
     window.train.trainingFinished.connect(lambda ok, msg: done.append((ok, msg)))
@@ -86,34 +86,91 @@ def label_and_train(window, app, config=None, preset: str = "mixed") -> float:
     return time.perf_counter() - t0
 
 
-def gridnav(window, app, out: Path) -> None:
-    from dpf_gui.app.train_view import interactive_config
+def label_everything_and_train(window, app, config=None, preset: str = "mixed") -> float:
+    """Simulated user labels everything; the Train tab trains."""
+    ws = window.workspace
+    wish = ws.wish(preset)
+    ws.label_with_simulated_user(wish, seed=0)
+    window.annotate._after_change(list(range(len(ws))))
+    window.annotate.set_overlay_wish(wish, "simulated user")
+    return train(window, app, config)
 
+
+def label_suggested(window, app, count: int, preset: str = "mixed") -> None:
+    """Write the preset's regions down as "my wish", then label ``count`` suggested trajectories with the keys a
+    person holding that wish would press: Enter to the next suggestion; each stretch of decisions into an avoided
+    region marked as a segment with [ ] A, each into a preferred one with [ ] P; N for a trajectory entering
+    neither."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    view, ws = window.annotate, window.workspace
+    d = ws.wish(preset).describe()
+    view._apply_wish(d["prefer"], d["avoid"])
+    window.tabs.setCurrentWidget(view)
+    wish = ws.typed_wish()
+    regions = ws.dataset.next_state_regions()
+    wait(app, lambda: view.suggestions.ready, 30)
+    for _ in range(count):
+        seen = view.suggestions.computations
+        QTest.keyClick(window, Qt.Key.Key_Return)
+        inside = regions[ws.dataset.step_slice(view.current)]
+        runs = [(Qt.Key.Key_A, t0, t1) for t0, t1 in _runs(wish.in_avoid(inside))]
+        runs += [(Qt.Key.Key_P, t0, t1) for t0, t1 in _runs(wish.in_prefer(inside))]
+        if not runs:
+            QTest.keyClick(window, Qt.Key.Key_N)
+        for key, t0, t1 in runs:  # frame t + 1 shows where decision t led
+            wait(app, lambda: view.player.ready, 30)
+            view.player.seek(t0 + 1)
+            QTest.keyClick(window, Qt.Key.Key_BracketLeft)
+            view.player.seek(t1 + 1)
+            QTest.keyClick(window, Qt.Key.Key_BracketRight)
+            QTest.keyClick(window, key)
+        wait(app, lambda seen=seen: view.suggestions.computations > seen and not view.suggestions._timer.isActive(), 30)
+    settle(app, 0.5)
+
+
+def _runs(mask) -> list[tuple[int, int]]:
+    """(first, last) index of every run of True in ``mask``."""
+    out, start = [], None
+    for t, on in enumerate(list(mask) + [False]):
+        if on and start is None:
+            start = t
+        elif not on and start is not None:
+            out.append((start, t - 1))
+            start = None
+    return out
+
+
+def gridnav(window, app, out: Path) -> None:
     if not window.open_env("gridnav"):
         raise SystemExit(f"cannot open gridnav: {window.last_error}")
-    cfg = interactive_config()
-    s = label_and_train(window, app)
+    window.activateWindow()
+    label_suggested(window, app, 20)
+    s = train(window, app)
     r = window.train.result
-    print(f"  gridnav: Train tab defaults (max {cfg.max_epochs} epochs, hidden {cfg.hidden}, "
-          f"{cfg.max_train_per_epoch} trajectories/epoch): {s:.1f} s, {r.epochs} epochs, "
-          f"held-out correlation {r.metrics['held_out']['corr']:.2f}", flush=True)
+    fit = r.metrics["held_out"]
+    print(f"  gridnav: 20 suggested trajectories labelled; Train tab defaults (additive, {r.sidecar['steps']} steps): "
+          f"{s:.1f} s, out-of-bag correlation {fit['corr']:.2f} (n = {fit['n']})", flush=True)
     save(window, app, out / "train.png")
 
-    # Annotate: a trajectory that crosses the toll road, mid-way
-    ws, view = window.annotate.ws, window.annotate
-    labels = ws.labels()
-    crossing = [i for i in range(len(ws)) if labels.scores[i] < -2 and 12 <= ws.length(i) <= 30]
+    # Annotate: the next suggestion with the new model (its reason over the player), mid-way through it
+    view = window.annotate
     window.tabs.setCurrentWidget(view)
-    view.go_to(crossing[0] if crossing else 0, frame=0)
+    wait(app, lambda: view.suggestions.ready and not view.suggestions._timer.isActive(), 30)
+    settle(app, 1.0)
+    view.next_suggested()
     wait(app, lambda: view.player.ready, 30)
-    view.player.seek(max(1, ws.length(view.current) // 2))
+    view.player.seek(max(1, view.ws.length(view.current) // 2))
     save(window, app, out / "annotate.png")
 
-    # Play: dynamic fusion, a few decisions in (the intent value map is shown)
+    # Play: the strength calibrated, dynamic fusion a few decisions in (the intent value map is shown)
     window.tabs.setCurrentWidget(window.play)
     play = window.play
     play.sync()
     play.set_strategy("dynamic")
+    play.calibrate()
+    wait(app, lambda: not play.is_calibrating(), 120)
     play.restart(2)
     play.run_decisions(6)
     save(window, app, out / "play_gridnav.png")
@@ -128,13 +185,13 @@ def gridnav(window, app, out: Path) -> None:
 
 
 def play_only(window, app, out: Path, env: str, task_dir=None, decisions: int = 30) -> None:
-    from dpf_gui.app.demo import DEMO_TRAINING
-    from dpf_gui.app.train_view import interactive_config
+    from dpf_gui.app.demo import DEMO_TRAINING, DEMO_TRAINING_MORE
+    from dpf_gui.app.train_view import additive_config
 
     if not window.open_env(env, task_dir=task_dir):
         print(f"  {env}: skipped ({window.last_error})", flush=True)
         return
-    s = label_and_train(window, app, config=interactive_config(**DEMO_TRAINING))
+    s = label_everything_and_train(window, app, config=additive_config(**DEMO_TRAINING, **DEMO_TRAINING_MORE))
     print(f"  {env}: intent model (demo settings) in {s:.1f} s", flush=True)
     window.tabs.setCurrentWidget(window.play)
     play = window.play

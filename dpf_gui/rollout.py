@@ -135,8 +135,14 @@ def rollout(
     source: dict[str, Any] | None = None,
     progress: bool = True,
     random_start: bool = False,
+    on_episode: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> TrajectoryDataset:
-    """Record ``episodes`` episodes of ``policy`` into a dataset (``random_start``: from random states)."""
+    """Record ``episodes`` episodes of ``policy`` into a dataset (``random_start``: from random states).
+
+    ``on_episode(k)`` is called after the k-th episode (1-based); when ``should_stop()`` turns true the
+    recording ends early and the dataset holds the episodes played so far (the app's Cancel).
+    """
     if random_start and env_name not in random_start_envs():
         raise UserError(f"{env_name} cannot start episodes in random states (its reset seed decides the start); "
                         f"environments that can: {', '.join(random_start_envs())}")
@@ -144,10 +150,14 @@ def rollout(
     options = {"start": "random"} if random_start else None
     trajs = []
     for i, s in enumerate(tqdm(episode_seeds(seed, episodes), desc=f"rollout {env_name}", unit="ep", disable=not progress)):
+        if should_stop is not None and should_stop():
+            break
         trajs.append(play_episode(env, policy, int(s), episode=i, options=options))
+        if on_episode is not None:
+            on_episode(i + 1)
     env.close()
     extra = {"start": "random"} if random_start else {}
-    meta = dataset_meta(env, dict(source or {}, seed=int(seed), episodes=int(episodes), **extra))
+    meta = dataset_meta(env, dict(source or {}, seed=int(seed), episodes=len(trajs), **extra))
     return TrajectoryDataset.from_trajectories(meta, trajs)
 
 

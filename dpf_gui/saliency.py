@@ -1,9 +1,13 @@
 """Why the intent model wants what it wants: feature attributions and value maps.
 
-Two views of the intent model at one decision, both computed with the LSTM
-state of the history actually played held fixed (the state the
-:class:`~dpf_gui.intent.stepper.IntentStepper` carries), so they explain the
-decision that was made and not a history-free caricature of it:
+Two views of the intent model at one decision. For the paper's LSTM kind both
+are computed with the LSTM state of the history actually played held fixed
+(the state the :class:`~dpf_gui.intent.stepper.IntentStepper` carries), so they
+explain the decision that was made and not a history-free caricature of it.
+The additive kind (:mod:`dpf_gui.intent.additive`) has no memory: its
+``r_t(a)`` is the members' mean intent value ``Q_u(s, a)``, the quantity fusion
+ranks the candidates by (before it shrinks their advantages by the members'
+disagreement):
 
 * :func:`attribute`: per-feature attribution of the intent reward
   ``r_t(a) = g_t(a) - g_{t-1}`` of one action (by default the one taken) to
@@ -18,7 +22,7 @@ decision that was made and not a history-free caricature of it:
   this action better than the others rather than the state better than
   average.
 * :func:`gridnav_value_map`: for every open grid cell, the intent reward of
-  stepping *into* it, ``r_t(s_n, a_{n->c})`` averaged over the open
+  stepping *into* it (for the additive kind: the intent value of that step), ``r_t(s_n, a_{n->c})`` averaged over the open
   neighbours ``n`` of the cell ``c`` and the move from ``n`` into ``c``. A
   simulated user marks a step by the state it leads to, so "reward of moving
   into the cell" is what the model can have learnt about that cell; the score
@@ -82,7 +86,15 @@ def capture_state(stepper) -> IntentState:
 # the one primitive: r_t(a) for a batch of (state, action) pairs, memory held
 # ---------------------------------------------------------------------------
 def _rewards_tensor(model, state: IntentState, feats: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """``r_t`` (N,) in score units for states (N, F) and actions (N,), all from the same memory."""
+    """``r_t`` (N,) in score units for states (N, F) and actions (N,), all from the same memory.
+
+    An additive (ensemble) intent has no memory: its ``r_t(a)`` is the members' mean intent value of
+    ``a`` (the value head), from the standardised state, which is what fusion ranks the candidates by.
+    """
+    if getattr(model, "kind", None) == "additive":
+        x = (feats - model.feat_mean) / model.feat_std
+        q = model.value(x)[..., model.arch.n_actions:].mean(0)  # (N, A): members' mean intent value
+        return q.gather(1, actions.reshape(-1, 1))[:, 0] * model.score_scale
     n = feats.shape[0]
     hc = None
     if state.hc is not None and not state.markov:

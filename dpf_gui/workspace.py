@@ -27,6 +27,9 @@ from dpf_gui.errors import UserError
 from dpf_gui.wish import Wish, make_wish
 
 DATASET_FILE = "trajectories.npz"
+#: where the app keeps the datasets it makes (more varied trajectories merged in), under the study folder
+COLLECTED_DIR = "data"
+WISH_KEY = "wish/{env}"
 
 
 @dataclass
@@ -191,9 +194,136 @@ class Workspace:
         except Exception as exc:  # noqa: BLE001 (a damaged file the loader did not foresee)
             raise _unusable(path, "label file", exc) from None
 
+    # --- the person's own wish ("my wish") --------------------------------------
+    def typed_wish(self) -> Wish | None:
+        """The wish the person wrote down for this environment (None if none, or if it no longer parses)."""
+        saved = self.store.get(WISH_KEY.format(env=self.env_name))
+        if not isinstance(saved, dict):
+            return None
+        try:
+            return self.wish("", _strings(saved.get("prefer")), _strings(saved.get("avoid")))
+        except UserError:
+            return None
+
+    def set_typed_wish(self, prefer: Iterable[str], avoid: Iterable[str]) -> Wish | None:
+        """Keep the person's wish (region expressions; a mistake is a UserError); both empty: forget it."""
+        prefer, avoid = _strings(prefer), _strings(avoid)
+        wish = self.wish("", prefer, avoid) if prefer or avoid else None
+        self.store.set(WISH_KEY.format(env=self.env_name), {"prefer": prefer, "avoid": avoid} if wish else None)
+        return wish
+
+    # --- more varied trajectories ------------------------------------------------
+    def collected(self) -> np.ndarray:
+        """Which trajectories were collected with exploration (or from random starts): bool (N,)."""
+        return collected_mask(self.dataset)
+
+    def collect(self, episodes: int, exploration, random_start: bool, seed: int, out_dir: str | os.PathLike,
+                on_episode=None, should_stop=None) -> Path | None:
+        """Let the fixed task agent play ``episodes`` episodes with exploration noise (``rollout.Exploration``),
+        optionally from random starts, and save this dataset with them appended as a new dataset file in
+        ``out_dir``; returns its path (None when stopped). This dataset's file and marks are not touched: the
+        marks are carried over with :meth:`carry_marks_to` once the new dataset is opened.
+        """
+        from dpf_gui.data.merge import merge_datasets
+        from dpf_gui.rollout import exploring_policy, rollout
+
+        if self.task is None:
+            raise UserError("collecting trajectories needs a task agent: open one (File > Open task agent)")
+        policy = exploring_policy(self.task, exploration, seed)
+        source = {"kind": "rollout", "policy": str(self.task_dir) if self.task_dir else f"shipped {self.env_name}",
+                  "explore": exploration.text()}
+        new = rollout(self.env_name, policy, int(episodes), int(seed), env_config=self.env_config, source=source,
+                      progress=False, random_start=random_start, on_episode=on_episode, should_stop=should_stop)
+        if (should_stop is not None and should_stop()) or len(new) == 0:
+            return None
+        merged = merge_datasets(self.dataset, new)
+        path = Path(out_dir) / f"{self.env_name}-{merged.fingerprint()[:12]}.npz"
+        try:
+            return merged.save(path)
+        except OSError as exc:
+            raise UserError(f"cannot write {exc.filename or path}: {exc.strerror or exc}") from None
+
+    def carry_marks_to(self, merged: TrajectoryDataset) -> int | None:
+        """Copy this dataset's marks to ``merged``, which holds its trajectories (see ``merge.part_offset``)."""
+        from dpf_gui.data.merge import part_offset
+
+        return self.store.carry_marks(self.fingerprint, merged.fingerprint(), part_offset(self.dataset, merged))
+
     def _check_traj(self, traj: int) -> None:
         if not 0 <= int(traj) < len(self):
             raise UserError(f"trajectory {traj} out of range 0..{len(self) - 1}")
+
+
+def _strings(value) -> list[str]:
+    return [str(v).strip() for v in value if str(v).strip()] if isinstance(value, (list, tuple)) else []
+
+
+def collected_mask(dataset: TrajectoryDataset) -> np.ndarray:
+    """Trajectories recorded with exploration noise or from random starts (``dpf rollout --explore``, the app's
+    Collect), found through the parts of merged datasets: bool (N,)."""
+    out = np.zeros(len(dataset), dtype=bool)
+
+    def walk(source, offset: int, count: int) -> None:
+        if not isinstance(source, dict):
+            return
+        parts = source.get("parts")
+        if source.get("kind") == "merge" and isinstance(parts, list):
+            for part in parts:
+                if isinstance(part, dict) and isinstance(part.get("offset"), int) and isinstance(part.get("count"), int):
+                    walk(part.get("source"), offset + part["offset"], part["count"])
+        elif source.get("explore") or source.get("start") == "random":
+            out[max(offset, 0):max(offset + count, 0)] = True
+
+    walk(dataset.meta.get("source"), 0, len(dataset))
+    return out
+
+
+@dataclass(frozen=True)
+class WishCoverage:
+    """How the stored (and the labelled) trajectories enter each region of a wish, said in plain words."""
+
+    regions: list  # dpf_gui.coverage.RegionCoverage per preferred, then avoided region (stored trajectories)
+    labelled: list[int]  # per region: labelled trajectories entering it
+    labelled_total: int
+    lines: list[str]  # one per region
+    warnings: list[str]  # regions the data (or the labels) hardly show, with what to do
+
+    @property
+    def thin(self) -> bool:
+        """Some region is entered by too few stored trajectories to be learned (collect more varied ones)."""
+        return any(r.thin for r in self.regions)
+
+
+def wish_coverage(dataset: TrajectoryDataset, wish: Wish, labelled: np.ndarray | None = None) -> WishCoverage:
+    """Coverage of ``wish`` in ``dataset`` (:mod:`dpf_gui.coverage`) and among its ``labelled`` trajectories."""
+    from dpf_gui.coverage import THIN_TRAJECTORIES, RegionCoverage
+
+    n = len(dataset)
+    labelled = np.zeros(n, bool) if labelled is None else np.asarray(labelled, dtype=bool)
+    rows = dataset.next_state_regions()
+    owner = np.repeat(np.arange(n), dataset.lengths)
+    regions, in_labels, lines, warnings = [], [], [], []
+    k = int(labelled.sum())
+    for kind, exprs in (("prefer", wish.prefer), ("avoid", wish.avoid)):
+        word = "preferred" if kind == "prefer" else "avoided"
+        for e in exprs:
+            per = np.bincount(owner, weights=e.matches(rows).astype(np.float64), minlength=n)
+            r = RegionCoverage(kind, e.text, int((per > 0).sum()), int(per.sum()), n)
+            lab = int((per[labelled] > 0).sum())
+            regions.append(r)
+            in_labels.append(lab)
+            lines.append(f"{kind} {e.text}: entered by {r.trajectories} of {n} stored trajectories "
+                         f"({r.decisions} decisions)" + (f", by {lab} of {k} labelled" if k else ""))
+            if r.trajectories == 0:
+                warnings.append(f"No stored trajectory enters the {word} region {e.text}, so no label can teach "
+                                "it: collect more varied trajectories, then label some that enter it.")
+            elif r.trajectories < THIN_TRAJECTORIES:
+                warnings.append(f"Only {r.trajectories} of {n} stored trajectories enter the {word} region "
+                                f"{e.text}, so labels can hardly teach it: collect more varied trajectories.")
+            elif k and lab == 0:
+                warnings.append(f"None of the {k} labelled trajectories enters the {word} region {e.text} "
+                                f"({r.trajectories} stored ones do): label some that do (the suggestions find them).")
+    return WishCoverage(regions, in_labels, k, lines, warnings)
 
 
 def _unusable(path, what: str, exc: Exception) -> UserError:
@@ -262,4 +392,4 @@ def _check_task_matches(task, dataset: TrajectoryDataset, path) -> None:
         raise UserError(f"{path}: the dataset has {len(dataset.meta['action_names'])} actions, the task agent {task.n_actions}")
 
 
-__all__ = ["Workspace", "load_dataset", "DATASET_FILE"]
+__all__ = ["COLLECTED_DIR", "DATASET_FILE", "WishCoverage", "Workspace", "collected_mask", "load_dataset", "wish_coverage"]

@@ -13,17 +13,21 @@ from dpf_gui.app.play_view import NEEDS_INTENT_TIP, PlayView
 from dpf_gui.app.plots import RingBuffer, nice_ceil
 from dpf_gui.fusion import dynamic_temperature
 from dpf_gui.pipeline import load_task_agent
-from tests.test_saliency import train_tiny_avoid_toll_intent
+from tests.test_saliency import (train_tiny_additive_avoid_toll_intent,
+                                 train_tiny_avoid_toll_intent)
 
 PLAY_NAMES = ("strategyCombo", "tphiSlider", "tminSlider", "tmaxSlider", "kSlider", "cSlider", "tstaticSlider",
               "tphiSpin", "tmaxSpin", "sampleCheck", "playPauseButton", "stepButton", "restartButton", "seedSpin",
               "speedSpin", "loopCheck", "overlayCheck", "recordButton", "paramsPanel", "weightPlot", "tempPlot", "collectedPlot",
-              "probBars", "saliencyBars", "frameView", "episodeMetrics", "playStatus")
+              "probBars", "saliencyBars", "frameView", "episodeMetrics", "playStatus", "strengthSlider", "strengthSpin",
+              "confidenceSlider", "confidenceSpin", "collectCombo", "normaliseCheck", "fusionPresetCombo",
+              "calibrateButton", "calibrateProgress")
 COMPARE_NAMES = ("compareLeftStrategy", "compareRightStrategy", "comparePlayButton", "compareStepButton",
                  "compareRestartButton", "compareSeedSpin", "compareSpeedSpin", "compareLoopCheck",
                  "compareOverlayCheck", "compareLeftFrame", "compareRightFrame", "compareLeftMetrics",
                  "compareRightMetrics", "compareWeightPlot", "compareTempPlot", "compareCollectedPlot",
-                 "compareTmaxSlider", "compareParamsPanel", "compareStatus")
+                 "compareTmaxSlider", "compareParamsPanel", "compareStatus", "compareStrengthSlider",
+                 "compareConfidenceSlider", "compareCollectCombo", "compareFusionPresetCombo")
 
 
 @pytest.fixture(scope="module")
@@ -268,4 +272,66 @@ def test_highway_steps_in_a_worker_thread(qtbot):
     assert snap.overlay.lane_rows and snap.overlay.vehicles
     assert len(step_threads) >= 3 and threading.get_ident() not in step_threads
     assert any(ticks_during_a_step)
+    v.shutdown()
+
+
+@pytest.fixture(scope="module")
+def additive_agents(tmp_path_factory):
+    model, sidecar = train_tiny_additive_avoid_toll_intent(tmp_path_factory.mktemp("additive") / "gridnav")
+    return load_task_agent("gridnav"), model, sidecar
+
+
+def test_strength_confidence_collect_and_named_configurations(qtbot, additive_agents, agents):
+    from dpf_gui.fusion import paper_params
+    from dpf_gui.pipeline import fusion_params
+
+    v = shown(qtbot, PlayView, additive_agents, seed=3, size=(1300, 800))
+    task = additive_agents[0]
+    panel = v.params_panel
+    assert panel.controls["confidence"].isEnabled()  # an ensemble intent
+    assert panel.preset.currentText() == "this agent's defaults" and v.params() == fusion_params(task)
+    # strength: 0 leaves the task agent alone; the intent's rewards scale with it
+    v.run_decisions(1)
+    panel.controls["strength"].spin.setValue(0.0)
+    v.run_decisions(1)
+    d = v.snapshot().decision
+    assert v.runner.params.strength == 0 and d.action == int(np.argmax(np.where(d.legal, d.q, -np.inf)))
+    assert panel.preset.currentText() == "custom"
+    # confidence reaches the ensemble's stepper; G_t's rule is a combo
+    panel.controls["confidence"].spin.setValue(2.5)
+    assert v.runner.agent.stepper.confidence == 2.5
+    panel.collect.setCurrentIndex(panel.collect.findData("advantage"))
+    assert v.runner.params.collect == "advantage"
+    # the paper's configuration by name, and back
+    panel.preset.activated.emit(panel.preset.findData("the paper's configuration"))
+    assert v.runner.params == paper_params("gridnav") and not panel.normalise.isChecked()
+    panel.preset.activated.emit(panel.preset.findData("this agent's defaults"))
+    assert v.runner.params == fusion_params(task)
+    v.shutdown()
+    # an LSTM intent has no members: no confidence
+    lstm = shown(qtbot, PlayView, agents, seed=3, size=(1300, 800))
+    assert not lstm.params_panel.controls["confidence"].isEnabled()
+    assert lstm.params_panel.params() == fusion_params(task)
+    lstm.shutdown()
+
+
+def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
+    from dpf_gui.calibrate import calibrate
+    from dpf_gui.fusion import intent_scale, intent_unit
+
+    task, model, sidecar = additive_agents
+    v = shown(qtbot, PlayView, additive_agents, seed=3, size=(1300, 800))
+    base = v.params()
+    with qtbot.waitSignal(v.calibrated, timeout=60_000) as done:
+        assert v.calibrate()
+        assert v.is_calibrating() and not v.calibrate_button.isEnabled() and v.calibrate_progress.isVisible()
+        assert not v.calibrate()  # one at a time
+    cal, message = done.args
+    expected = calibrate("gridnav", task, model, intent_scale(sidecar), intent_unit(sidecar), base)
+    assert cal.strength == expected.strength and cal.table == expected.table
+    assert v.params().strength == cal.strength and v.runner.params.strength == cal.strength
+    assert f"strength {cal.strength:g}" in message and message == v.status_label.text()
+    for row in cal.table:
+        assert f"strength {row['strength']:g}: success" in v.calibrate_button.toolTip()
+    assert v.calibrate_button.isEnabled() and not v.calibrate_progress.isVisible()
     v.shutdown()

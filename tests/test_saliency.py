@@ -154,3 +154,75 @@ def test_highway_vehicle_grouping():
     names = [f"v{i}_{f}" for i in range(2) for f in ("presence", "x")] + ["ego_lane"]
     attr = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     np.testing.assert_allclose(saliency.highway_vehicle_attribution(attr, names, 2), [3.0, 7.0])
+
+
+# ---------------------------------------------------------------------------
+# the additive (ensemble) kind: no memory, r_t(a) is the members' mean intent value
+# ---------------------------------------------------------------------------
+TINY_ADDITIVE = {"members": 4, "hidden": 32, "utility_steps": 150, "utility_rows": 4000, "value_steps": 400,
+                 "max_transitions": 20000}
+
+
+def train_tiny_additive_avoid_toll_intent(out_dir, seed: int = 0):
+    """A small additive intent model for "avoid the toll road" from all shipped gridnav trajectories (~2 s)."""
+    from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.intent.additive import AdditiveConfig
+    from dpf_gui.intent.registry import train_intent
+    from dpf_gui.oracles import FeedbackNoise, label_dataset
+    from dpf_gui.paths import shipped_model
+    from dpf_gui.wish import make_wish
+
+    data = TrajectoryDataset.load(shipped_model("gridnav") / "trajectories.npz")
+    wish = make_wish(data.region_features, avoid=["terrain=toll"])
+    labels = label_dataset(data, wish, FeedbackNoise(), 0)
+    res = train_intent(data, labels, seed=seed, out_dir=out_dir, config=AdditiveConfig(**TINY_ADDITIVE),
+                       progress=False)
+    return res.model, res.sidecar
+
+
+@pytest.fixture(scope="module")
+def tiny_additive(tmp_path_factory):
+    return train_tiny_additive_avoid_toll_intent(tmp_path_factory.mktemp("additive") / "gridnav")
+
+
+def test_additive_rewards_are_what_fusion_ranks(tiny_additive, env):
+    """r_t(a) minus its legal mean is the members' mean advantage, before fusion's disagreement gate."""
+    from dpf_gui.intent.registry import make_stepper
+
+    model, _ = tiny_additive
+    stepper = make_stepper(model, confidence=0.0)  # no gate: the members' mean advantage itself
+    obs, info = env.reset(seed=3)
+    state = saliency.capture_state(stepper)
+    assert state == saliency.IntentState.empty()
+    legal = info["legal"]
+    acts = np.arange(model.arch.n_actions)
+    r = saliency.intent_rewards(model, state, np.repeat(obs[None], len(acts), 0), acts)
+    gated = stepper.rewards(obs, legal)
+    np.testing.assert_allclose((r - r[legal].mean())[legal], gated[legal], rtol=1e-4, atol=1e-4)
+
+
+def test_additive_attribution_is_complete(tiny_additive, env):
+    model, sidecar = tiny_additive
+    spread = sidecar["candidate_spread"]["history"]
+    obs, info = env.reset(seed=3)
+    state = saliency.IntentState.empty()
+    base = model.feat_mean.numpy()
+    for action in np.flatnonzero(info["legal"]):
+        attr = saliency.attribute(model, state, obs, int(action), steps=64)
+        assert attr.shape == (len(obs),) and np.all(np.isfinite(attr))
+        r = saliency.intent_rewards(model, state, np.stack([obs, base]), np.array([action, action]))
+        diff = r[0] - r[1]
+        assert abs(attr.sum() - diff) <= 0.05 * abs(diff) + 0.02 * spread
+
+
+def test_additive_value_map_rates_toll_cells_below_plain_cells(tiny_additive, env):
+    """Stepping onto the toll road is worth less than onto plain ground, by more than the typical difference
+    between actions: over training seeds 0-7 the gap was 3.7-4.3 candidate spreads; asserted at 1."""
+    model, sidecar = tiny_additive
+    env.reset(seed=0)
+    terrain = np.array([[env.terrain_at(x, y) for x in range(env.layout.width)] for y in range(env.layout.height)])
+    vm = saliency.gridnav_value_map(model, saliency.IntentState.empty(), env)
+    walls = np.isnan(vm)
+    assert np.all(np.isfinite(vm[~walls]))
+    toll, plain = np.nanmean(vm[terrain == "toll"]), np.nanmean(vm[terrain == "plain"])
+    assert plain - toll > sidecar["candidate_spread"]["history"]

@@ -128,6 +128,29 @@ def test_simulated_batch_is_one_undo_step(store, data):
         store.import_labels(labels, "another-dataset")
 
 
+
+def test_marks_carried_to_a_merged_dataset_read_as_before(store, data):
+    """A merged dataset holding the old trajectories from an offset gets their marks, kinds and all."""
+    from dpf_gui.data.merge import merge_datasets
+
+    fp = data.fingerprint()
+    store.mark_trajectory(fp, 0, +1)
+    store.mark_segment(fp, 2, 1, 3, -1)
+    wish = make_wish(data.region_features, preset=None, prefer=["terrain=scenic"], avoid=["terrain=toll"])
+    store.import_labels(label_dataset(data, wish, FeedbackNoise(), seed=0), fp, only=[1])
+    more = handmade_dataset("gridnav", [[[0, 0, PLAIN]] + [[1, 0, TOLL]] * 2], seed0=10)
+    merged = merge_datasets(more, data)  # the old trajectories from offset 1
+    new = merged.fingerprint()
+    assert store.carry_marks(fp, new, offset=1) is not None
+    old_states, old_scores = store.summary(fp, data.lengths)
+    states, scores = store.summary(new, merged.lengths)
+    assert list(states) == [UNLABELLED, PREFERRED, SIMULATED, SEGMENTS]
+    np.testing.assert_array_equal(states[1:], old_states)
+    np.testing.assert_array_equal(scores[1:], old_scores)
+    assert store.summary(fp, data.lengths)[0].tolist() == old_states.tolist()  # the old dataset keeps its marks
+    assert store.undo(new) == [1, 2, 3] and store.labelled_count(new, merged.lengths) == 0
+    assert store.carry_marks("nothing-marked", new) is None
+
 def test_bad_marks_and_files_are_user_errors(tmp_path, store, data):
     with pytest.raises(UserError):
         store.mark_trajectory(data.fingerprint(), 0, 2)

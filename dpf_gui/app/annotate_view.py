@@ -21,11 +21,19 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
 
 from dpf_gui.app.player import Player
 from dpf_gui.app.shortcuts import SHORTCUTS, cheatsheet_rows
+from dpf_gui.app.suggestions import Suggestions
 from dpf_gui.data.study import (AVOIDED, NEUTRAL, PREFERRED, SEGMENTS, SIMULATED, STATE_NAMES, UNLABELLED)
 from dpf_gui.errors import UserError
 
-
-COLUMNS = ("#", "length", "return", "success", "label", "score")
+#: what a person labelling needs first comes first (a narrow list still shows it): label state, score, rank
+COLUMNS = ("#", "label", "score", "next", "length", "return", "success", "from")
+COL_LABEL, COL_SCORE, COL_NEXT, COL_LENGTH, COL_RETURN, COL_SUCCESS, COL_FROM = range(1, 8)
+COLUMN_TIPS = {COL_NEXT: "rank among the suggestions: label these first (Enter goes through them in this order)",
+               COL_FROM: "stored: the task agent's own trajectories; collected: played with exploration noise "
+                         "(Collect more…)"}
+UNRANKED = 10**9  # sorts after every suggestion
+CHEATSHEET_MIN_WIDTH = 1150  # the Annotate view's width from which the key panel shows by itself
+COLLECTED_COLOUR = QColor(255, 243, 205)
 STATE_COLOURS = {
     PREFERRED: QColor(200, 236, 200),
     AVOIDED: QColor(248, 205, 205),
@@ -37,31 +45,34 @@ SORT_ROLE = Qt.ItemDataRole.UserRole
 
 
 class TrajectoryTableModel(QAbstractTableModel):
-    """One row per trajectory: index, length, task return, success, label state, score."""
+    """One row per trajectory: index, suggestion rank, length, task return, success, label state, score, origin."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.ws = None
+        self._empty()
+
+    def _empty(self) -> None:
         self.lengths = np.zeros(0, np.int64)
         self.returns = np.zeros(0, np.float32)
         self.success = np.zeros(0, bool)
         self.states = np.zeros(0, np.int8)
         self.scores = np.zeros(0, np.float32)
+        self.ranks = np.zeros(0, np.int64)  # 1-based suggestion rank, 0: not suggested
+        self.collected = np.zeros(0, bool)
 
     def set_workspace(self, ws) -> None:
         self.beginResetModel()
         self.ws = ws
         if ws is None:
-            self.lengths = np.zeros(0, np.int64)
-            self.returns = np.zeros(0, np.float32)
-            self.success = np.zeros(0, bool)
-            self.states = np.zeros(0, np.int8)
-            self.scores = np.zeros(0, np.float32)
+            self._empty()
         else:
             self.lengths = ws.dataset.lengths
             self.returns = ws.task_returns
             self.success = ws.dataset.success
             self.states, self.scores = ws.summary()
+            self.ranks = np.zeros(len(ws), np.int64)
+            self.collected = ws.collected()
         self.endResetModel()
 
     def refresh(self, rows=None) -> None:
@@ -71,12 +82,21 @@ class TrajectoryTableModel(QAbstractTableModel):
         if rows is None:
             self.states, self.scores = self.ws.summary()
             if len(self.states):
-                self.dataChanged.emit(self.index(0, 4), self.index(len(self.states) - 1, 5))
+                self.dataChanged.emit(self.index(0, COL_LABEL), self.index(len(self.states) - 1, COL_SCORE))
             return
         for r in rows:
             m = self.ws.marks(r)
             self.states[r], self.scores[r] = m.state, m.score
-            self.dataChanged.emit(self.index(r, 4), self.index(r, 5))
+            self.dataChanged.emit(self.index(r, COL_LABEL), self.index(r, COL_SCORE))
+
+    def set_ranks(self, suggestions) -> None:
+        """Show each suggested trajectory's place (``suggestions``: best first)."""
+        self.ranks = np.zeros(len(self.lengths), np.int64)
+        for k, s in enumerate(suggestions):
+            if 0 <= s.index < len(self.ranks):
+                self.ranks[s.index] = k + 1
+        if len(self.ranks):
+            self.dataChanged.emit(self.index(0, COL_NEXT), self.index(len(self.ranks) - 1, COL_NEXT))
 
     @property
     def labelled_count(self) -> int:
@@ -89,8 +109,11 @@ class TrajectoryTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return COLUMNS[section]
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return COLUMN_TIPS.get(section)
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
@@ -100,24 +123,32 @@ class TrajectoryTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if c == 0:
                 return str(r)
-            if c == 1:
+            if c == COL_NEXT:
+                return str(int(self.ranks[r])) if self.ranks[r] else ""
+            if c == COL_LENGTH:
                 return str(int(self.lengths[r]))
-            if c == 2:
+            if c == COL_RETURN:
                 return f"{float(self.returns[r]):.2f}"
-            if c == 3:
+            if c == COL_SUCCESS:
                 return "yes" if self.success[r] else "no"
-            if c == 4:
+            if c == COL_LABEL:
                 return STATE_NAMES[int(self.states[r])]
-            if c == 5:
+            if c == COL_SCORE:
                 s = float(self.scores[r])
                 return "" if np.isnan(s) else f"{s:g}"
+            if c == COL_FROM:
+                return "collected" if self.collected[r] else "stored"
         if role == SORT_ROLE:
-            return (r, int(self.lengths[r]), float(self.returns[r]), int(self.success[r]), int(self.states[r]),
-                    float(np.nan_to_num(self.scores[r], nan=-1e18)))[c]
-        if role == Qt.ItemDataRole.BackgroundRole and c >= 4:
-            colour = STATE_COLOURS.get(int(self.states[r]))
-            return QBrush(colour) if colour is not None else None
-        if role == Qt.ItemDataRole.TextAlignmentRole and c != 4:
+            return (r, int(self.states[r]), float(np.nan_to_num(self.scores[r], nan=-1e18)),
+                    int(self.ranks[r]) or UNRANKED, int(self.lengths[r]), float(self.returns[r]),
+                    int(self.success[r]), int(self.collected[r]))[c]
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if c in (COL_LABEL, COL_SCORE):
+                colour = STATE_COLOURS.get(int(self.states[r]))
+                return QBrush(colour) if colour is not None else None
+            if c in (0, COL_FROM) and self.collected[r]:
+                return QBrush(COLLECTED_COLOUR)
+        if role == Qt.ItemDataRole.TextAlignmentRole and c not in (COL_LABEL, COL_FROM):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -159,6 +190,104 @@ class TrajectoryFilter(QSortFilterProxyModel):
         return self.state is None or s == self.state
 
 
+class WishFields(QWidget):
+    """A wish in region expressions (a preset and/or prefer / avoid), checked as it is typed, with its coverage:
+    how many stored (and labelled) trajectories enter each region, so a wish the data cannot show is said
+    before anyone labels. Object names start with ``prefix`` (``simPreferEdit``, ``myWishCoverageLabel``)."""
+
+    changed = Signal()
+
+    def __init__(self, parent, ws, prefix: str, preset: str = "", prefer=(), avoid=()):
+        super().__init__(parent)
+        self.ws = ws
+        self._labelled = ws.summary()[0] != UNLABELLED
+        spec = ws.spec
+        self.preset = QComboBox(self)
+        self.preset.setObjectName(f"{prefix}PresetCombo")
+        self.preset.addItem("(none)", "")
+        for p in spec.presets:
+            self.preset.addItem(f"{p.name}: {p.description}", p.name)
+        self.preset.setCurrentIndex(max(self.preset.findData(preset), 0))
+        self.prefer = QLineEdit("; ".join(prefer), self)
+        self.prefer.setObjectName(f"{prefix}PreferEdit")
+        self.avoid = QLineEdit("; ".join(avoid), self)
+        self.avoid.setObjectName(f"{prefix}AvoidEdit")
+        names = ", ".join(f"{rf.name} ({rf.describe_range()})" for rf in ws.dataset.region_features)
+        for edit in (self.prefer, self.avoid):
+            edit.setPlaceholderText("e.g. " + "; ".join(spec.presets[-1].prefer + spec.presets[-1].avoid))
+            edit.setToolTip(f"region expressions, several separated by ';' (OR-ed), terms joined by '&'.\nFeatures: {names}")
+        self.preview = QLabel(self)
+        self.preview.setObjectName(f"{prefix}WishPreview")
+        self.preview.setWordWrap(True)
+        self.coverage = QLabel(self)
+        self.coverage.setObjectName(f"{prefix}CoverageLabel")
+        self.coverage.setWordWrap(True)
+        self.coverage.setTextFormat(Qt.TextFormat.RichText)
+        self.coverage.setToolTip("how many stored trajectories enter each region of the wish (and how many of the "
+                                 "labelled ones): a region they never enter cannot be learned from labels")
+        self.error = QLabel(self)
+        self.error.setObjectName(f"{prefix}ErrorLabel")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #b00020;")
+        self.error.setVisible(False)
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("preset", self.preset)
+        form.addRow("prefer", self.prefer)
+        form.addRow("avoid", self.avoid)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        for w in (self.preview, self.coverage, self.error):
+            layout.addWidget(w)
+        for sig in (self.preset.currentIndexChanged, self.prefer.textChanged, self.avoid.textChanged):
+            sig.connect(self._validate)
+        self._validate()
+
+    def wish(self):
+        """The wish written here; a mistake (or nothing written) is a :class:`UserError`."""
+        return self.ws.wish(self.preset.currentData() or "", _split(self.prefer.text()), _split(self.avoid.text()))
+
+    def is_empty(self) -> bool:
+        return not (self.preset.currentData() or _split(self.prefer.text()) or _split(self.avoid.text()))
+
+    def show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.setVisible(bool(message))
+
+    def _validate(self) -> None:
+        try:
+            wish = self.wish()
+        except UserError as exc:
+            self.preview.setText("")
+            self.coverage.setText("")
+            self.show_error(str(exc))
+            self.changed.emit()
+            return
+        d = wish.describe()
+        self.preview.setText(f"prefer: {' or '.join(d['prefer']) or '-'}   avoid: {' or '.join(d['avoid']) or '-'}")
+        self.coverage.setText(coverage_html(self.ws, wish, self._labelled)[0])
+        self.show_error("")
+        self.changed.emit()
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.replace("\n", ";").split(";") if t.strip()]
+
+
+def coverage_html(ws, wish, labelled=None) -> tuple[str, bool]:
+    """The wish's coverage in the stored data as rich text (one line per region, warnings in red), and whether
+    some region is entered by too few stored trajectories to be learned (collect more varied ones)."""
+    from html import escape
+
+    from dpf_gui.workspace import wish_coverage
+
+    cov = wish_coverage(ws.dataset, wish, labelled)
+    lines = [escape(t) for t in cov.lines]
+    lines += [f"<span style='color:#b00020'><b>{escape(t)}</b></span>" for t in cov.warnings]
+    return "<br>".join(lines), cov.thin
+
+
 class SimulatedUserDialog(QDialog):
     """Label every trajectory as a simulated user with a wish and noise would (one undoable batch)."""
 
@@ -167,21 +296,9 @@ class SimulatedUserDialog(QDialog):
         self.setObjectName("simulatedUserDialog")
         self.setWindowTitle("Label with a simulated user")
         self.ws, self._apply = ws, apply
-        spec = ws.spec
-        self.preset = QComboBox(self)
-        self.preset.setObjectName("simPresetCombo")
-        self.preset.addItem("(none)", "")
-        for p in spec.presets:
-            self.preset.addItem(f"{p.name}: {p.description}", p.name)
-        self.preset.setCurrentIndex(self.preset.findData("mixed"))
-        self.prefer = QLineEdit(self)
-        self.prefer.setObjectName("simPreferEdit")
-        self.avoid = QLineEdit(self)
-        self.avoid.setObjectName("simAvoidEdit")
-        names = ", ".join(f"{rf.name} ({rf.describe_range()})" for rf in ws.dataset.region_features)
-        for edit in (self.prefer, self.avoid):
-            edit.setPlaceholderText("e.g. " + "; ".join(spec.presets[-1].prefer + spec.presets[-1].avoid))
-            edit.setToolTip(f"region expressions, several separated by ';' (OR-ed), terms joined by '&'.\nFeatures: {names}")
+        self.fields = WishFields(self, ws, "sim", preset="mixed")
+        self.preset, self.prefer, self.avoid = self.fields.preset, self.fields.prefer, self.fields.avoid
+        self.preview, self.error = self.fields.preview, self.fields.error
         self.binary = QCheckBox("binary (only the sign of the score)", self)
         self.binary.setObjectName("simBinaryCheck")
         self.flip = _spin(self, "simFlipSpin", 0.0, 1.0, 0.05, "probability of flipping the sign")
@@ -193,14 +310,6 @@ class SimulatedUserDialog(QDialog):
         self.only_unlabelled = QCheckBox("keep my own marks (label only unlabelled trajectories)", self)
         self.only_unlabelled.setObjectName("simOnlyUnlabelledCheck")
         self.only_unlabelled.setChecked(True)
-        self.preview = QLabel(self)
-        self.preview.setObjectName("simWishPreview")
-        self.preview.setWordWrap(True)
-        self.error = QLabel(self)
-        self.error.setObjectName("simErrorLabel")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b00020;")
-        self.error.setVisible(False)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText("Label")
@@ -209,9 +318,6 @@ class SimulatedUserDialog(QDialog):
         buttons.rejected.connect(self.reject)
 
         form = QFormLayout()
-        form.addRow("preset", self.preset)
-        form.addRow("prefer", self.prefer)
-        form.addRow("avoid", self.avoid)
         form.addRow("", self.binary)
         form.addRow("flip", self.flip)
         form.addRow("skip", self.skip)
@@ -219,44 +325,65 @@ class SimulatedUserDialog(QDialog):
         form.addRow("seed", self.seed)
         form.addRow("", self.only_unlabelled)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.fields)
         layout.addLayout(form)
-        layout.addWidget(self.preview)
-        layout.addWidget(self.error)
         layout.addWidget(buttons)
-        for sig in (self.preset.currentIndexChanged, self.prefer.textChanged, self.avoid.textChanged):
-            sig.connect(self._validate)
-        self._validate()
 
     def build(self):
         """(wish, noise, seed, only_unlabelled); a mistake is a :class:`UserError`."""
         from dpf_gui.oracles import FeedbackNoise
 
-        split = lambda text: [t.strip() for t in text.replace("\n", ";").split(";") if t.strip()]  # noqa: E731
-        wish = self.ws.wish(self.preset.currentData() or "", split(self.prefer.text()), split(self.avoid.text()))
         noise = FeedbackNoise(binary=self.binary.isChecked(), flip=self.flip.value(), skip=self.skip.value(),
                               sigma=self.sigma.value())
-        return wish, noise, int(self.seed.value()), self.only_unlabelled.isChecked()
-
-    def _show_error(self, message: str) -> None:
-        self.error.setText(message)
-        self.error.setVisible(bool(message))
-
-    def _validate(self) -> None:
-        try:
-            wish = self.build()[0]
-        except UserError as exc:
-            self.preview.setText("")
-            self._show_error(str(exc))
-            return
-        d = wish.describe()
-        self.preview.setText(f"prefer: {' or '.join(d['prefer']) or '-'}   avoid: {' or '.join(d['avoid']) or '-'}")
-        self._show_error("")
+        return self.fields.wish(), noise, int(self.seed.value()), self.only_unlabelled.isChecked()
 
     def _on_ok(self) -> None:
         try:
             self._apply(*self.build())
         except UserError as exc:
-            self._show_error(str(exc))
+            self.fields.show_error(str(exc))
+            return
+        self.accept()
+
+
+class MyWishDialog(QDialog):
+    """Write down what you want, in region expressions: the regions show in the overlay ("my wish"), the data's
+    coverage of them is said at once, and the Train tab checks the labels against them."""
+
+    def __init__(self, parent, ws, apply: Callable[[list[str], list[str]], None]):
+        super().__init__(parent)
+        self.setObjectName("myWishDialog")
+        self.setWindowTitle("My wish")
+        self._apply = apply
+        saved = ws.typed_wish()
+        d = saved.describe() if saved is not None else {"prefer": [], "avoid": []}
+        intro = QLabel("What should the agent do differently? Name the regions it should go to (prefer) and stay "
+                       "out of (avoid). Nothing is labelled: the regions are shown over the player, the line under it "
+                       "says how often the stored trajectories enter them, and the Train tab checks your labels "
+                       "against them.", self)
+        intro.setWordWrap(True)
+        self.fields = WishFields(self, ws, "myWish", prefer=d["prefer"], avoid=d["avoid"])
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Keep")
+        self.ok_button.setObjectName("myWishOkButton")
+        buttons.accepted.connect(self._on_ok)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(self.fields)
+        layout.addWidget(buttons)
+        self.resize(560, self.sizeHint().height())
+
+    def _on_ok(self) -> None:
+        try:
+            if self.fields.is_empty():
+                self._apply([], [])
+            else:
+                d = self.fields.wish().describe()
+                self._apply(list(d["prefer"]), list(d["avoid"]))
+        except UserError as exc:
+            self.fields.show_error(str(exc))
             return
         self.accept()
 
@@ -286,6 +413,7 @@ class AnnotateView(QWidget):
     labelsChanged = Signal()
     statusMessage = Signal(str)
     errorOccurred = Signal(str, str)
+    datasetCollected = Signal(str)  # the path of a new dataset: this one with more varied trajectories appended
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -295,9 +423,15 @@ class AnnotateView(QWidget):
         self.seg_start: int | None = None
         self.seg_end: int | None = None
         self.sim_dialog: SimulatedUserDialog | None = None
+        self.wish_dialog: MyWishDialog | None = None
+        self.collect_dialog = None  # dpf_gui.app.collect.CollectDialog while open
         self._step_values_provider: Callable[[int], np.ndarray | None] | None = None
         self._navigating = False
         self._wishes: dict[str, object] = {}
+        self._reason = None  # (trajectory, Suggestion) shown over the player
+        self._cheatsheet_auto = True  # the key panel follows the window's width until the person toggles it
+        self.suggestions = Suggestions(self)
+        self.suggestions.changed.connect(self._on_suggestions)
 
         # --- trajectory list ---------------------------------------------------
         self.model = TrajectoryTableModel(self)
@@ -317,10 +451,13 @@ class AnnotateView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         fm = self.table.fontMetrics()
-        for col, sample in enumerate(("00000", "length", "-000.00", "success", "unlabelled", "-0000")):
+        for col, sample in enumerate(("00000", "unlabelled", "-0000", "next", "length", "-000.00", "success",
+                                      "collected")):
             header.resizeSection(col, fm.horizontalAdvance(sample) + 18)
         header.setStretchLastSection(True)
-        self._table_width = sum(header.sectionSize(c) for c in range(len(COLUMNS))) + 24
+        self.table.setColumnHidden(COL_FROM, True)  # shown once the data holds collected trajectories
+        # the list starts wide enough for what labelling needs (up to the length); the splitter gives the rest
+        self._table_width = sum(header.sectionSize(c) for c in range(COL_RETURN)) + 24
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
         self.state_filter = QComboBox(self)
         self.state_filter.setObjectName("stateFilter")
@@ -343,12 +480,19 @@ class AnnotateView(QWidget):
         left.setMinimumWidth(240)
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
+        self.sort_button = QPushButton("Suggested first", self)
+        self.sort_button.setObjectName("sortSuggestedButton")
+        self.sort_button.setToolTip("sort the list by the suggestions (the \"next\" column); click a column's "
+                                    "header to sort by it")
+        self.sort_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.sort_button.clicked.connect(self.sort_by_suggestion)
         filters = QHBoxLayout()
         filters.addWidget(QLabel("label"))
         filters.addWidget(self.state_filter, 1)
         filters.addWidget(QLabel("task"))
         filters.addWidget(self.success_filter, 1)
         lv.addLayout(filters)
+        lv.addWidget(self.sort_button)
         lv.addWidget(self.table, 1)
         lv.addWidget(self.progress)
 
@@ -359,6 +503,12 @@ class AnnotateView(QWidget):
         self.title.setObjectName("trajectoryTitle")
         self.title.setStyleSheet("font-weight: bold;")
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long text must not widen the window
+        self.reason_label = QLabel(self)
+        self.reason_label.setObjectName("suggestionReason")
+        self.reason_label.setWordWrap(True)
+        self.reason_label.setStyleSheet("color: #5a3d8a;")
+        self.reason_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.reason_label.setToolTip("why this trajectory is worth labelling (docs/SELECTION.md)")
 
         def button(name: str, text: str, tip: str, slot) -> QPushButton:
             b = QPushButton(text, self)
@@ -380,8 +530,24 @@ class AnnotateView(QWidget):
         self.clear_button = button("clearButton", "Clear", "forget every mark on this trajectory (undoable)", self.clear_marks)
         self.undo_button = button("undoButton", "Undo", "undo the last mark (Ctrl+Z)", self.undo)
         self.redo_button = button("redoButton", "Redo", "redo (Ctrl+Shift+Z / Ctrl+Y)", self.redo)
-        self.next_button = button("nextUnlabelledButton", "Next unlabelled ⏎", "next unlabelled trajectory (Enter)", self.next_unlabelled)
+        self.next_button = button("nextSuggestedButton", "Next suggested ⏎",
+                                  "the unlabelled trajectory most worth labelling next (Enter; Shift+Enter: the next "
+                                  "unlabelled one in the list's order)", self.next_suggested)
         self.sim_button = button("simulatedUserButton", "Simulated user…", "label with a simulated user (a wish plus noise)", self.open_simulated_user_dialog)
+        self.my_wish_button = button("myWishButton", "My wish…", "write down your wish: its regions are shown and "
+                                     "the data's coverage of them is said", self.open_wish_dialog)
+        self.collect_button = button("collectButton", "Collect more…",
+                                     "collect more varied trajectories: the task agent plays with exploration noise "
+                                     "(gridnav: from random starts too); the new trajectories join this data as a "
+                                     "new dataset, your marks are kept",
+                                     self.open_collect_dialog)
+        self.coverage_label = QLabel(self)
+        self.coverage_label.setObjectName("coverageLabel")
+        self.coverage_label.setWordWrap(True)
+        self.coverage_label.setTextFormat(Qt.TextFormat.RichText)
+        self.coverage_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.coverage_label.setToolTip("how many stored (and labelled) trajectories enter each region of the wish "
+                                       "shown: a region they never enter cannot be learned from labels")
         self.wish_combo = QComboBox(self)
         self.wish_combo.setObjectName("overlayWishCombo")
         self.wish_combo.setToolTip("which wish the region overlay shows")
@@ -406,6 +572,14 @@ class AnnotateView(QWidget):
         tools_row.addWidget(QLabel("regions of wish"))
         tools_row.addWidget(self.wish_combo)
         tools_row.addWidget(self.help_button)
+        wish_buttons = QVBoxLayout()
+        wish_buttons.setSpacing(2)
+        wish_buttons.addWidget(self.my_wish_button)
+        wish_buttons.addWidget(self.collect_button)
+        wish_buttons.addStretch(1)
+        coverage_row = QHBoxLayout()
+        coverage_row.addWidget(self.coverage_label, 1)
+        coverage_row.addLayout(wish_buttons)
 
         centre = QWidget(self)
         cv = QVBoxLayout(centre)
@@ -416,9 +590,11 @@ class AnnotateView(QWidget):
         self.seg_label.setStyleSheet("color: #2848c8; font-weight: bold;")
         self.seg_label.setMinimumWidth(self.seg_label.fontMetrics().horizontalAdvance("segment 0000..0000 …: P / A / N") + 12)
         cv.addLayout(title_row)
+        cv.addWidget(self.reason_label)
         cv.addWidget(self.player, 1)
         cv.addLayout(marks_row)
         cv.addLayout(tools_row)
+        cv.addLayout(coverage_row)
 
         # --- cheat sheet ------------------------------------------------------------
         self.cheatsheet = QFrame(self)
@@ -475,6 +651,7 @@ class AnnotateView(QWidget):
         self.player.clear()
         self.ws = ws
         self.current = None
+        self._reason = None
         self.cancel_segment()
         self._navigating = True
         try:
@@ -482,8 +659,10 @@ class AnnotateView(QWidget):
             self.proxy.set_filters(self.state_filter.currentData(), self.success_filter.currentData())
         finally:
             self._navigating = False
+        self.table.setColumnHidden(COL_FROM, not self.model.collected.any())
         self._fill_wish_combo()
         self._set_enabled(ws is not None)
+        self.suggestions.set_workspace(ws)
         if ws is None:
             self.player.clear()
             self.title.setText("")
@@ -497,8 +676,10 @@ class AnnotateView(QWidget):
 
     def _set_enabled(self, on: bool) -> None:
         for w in (self.prefer_button, self.avoid_button, self.neutral_button, self.seg_start_button,
-                  self.seg_end_button, self.clear_button, self.next_button, self.sim_button, self.player):
+                  self.seg_end_button, self.clear_button, self.next_button, self.sim_button, self.my_wish_button,
+                  self.sort_button, self.player):
             w.setEnabled(on)
+        self.collect_button.setEnabled(on and self.ws is not None and self.ws.task is not None)
         for sc in self.shortcuts.values():
             sc.setEnabled(on or sc is self.shortcuts.get("toggle_cheatsheet"))
         self._update_undo()
@@ -512,6 +693,8 @@ class AnnotateView(QWidget):
         self.current = int(index)
         if changed:
             self.cancel_segment()
+            hit = self.suggestions.get(index)
+            self._reason = (int(index), hit) if hit is not None else None
         row = self._proxy_row(index)
         self._navigating = True
         try:
@@ -552,6 +735,45 @@ class AnnotateView(QWidget):
         index = self.proxy.mapToSource(current).row()
         if index != self.current:
             self.go_to(index)
+
+    def next_suggested(self) -> None:
+        """The unlabelled trajectory most worth labelling next (:mod:`dpf_gui.selection`), with its reason.
+
+        Leaving a suggested trajectory unlabelled skips it (it is not suggested again). Before the first
+        suggestions have arrived (they are ranked in the background), the next unlabelled one in the list.
+        """
+        if self.ws is None:
+            return
+        states = self.model.states
+        if self.current is not None and states[self.current] == UNLABELLED and self.suggestions.get(self.current):
+            self.suggestions.skip(self.current)
+        pick = self.suggestions.next(states, self.current) if self.suggestions.ready else None
+        if pick is None:
+            if self.suggestions.ready and self.suggestions.items:
+                self.suggestions.request(now=True)  # every suggestion seen: rank the rest
+            self.next_unlabelled()
+            return
+        self.go_to(pick.index)
+
+    def sort_by_suggestion(self) -> None:
+        """Sort the list by the suggestions' ranks (the best first; the rest after, in dataset order)."""
+        self.table.sortByColumn(COL_NEXT, Qt.SortOrder.AscendingOrder)
+        self.table.scrollToTop()
+
+    def _on_suggestions(self) -> None:
+        self.model.set_ranks(self.suggestions.items)
+        if self.current is not None:
+            hit = self.suggestions.get(self.current)
+            if hit is not None:
+                self._reason = (self.current, hit)
+        self._refresh_reason()
+        if self.suggestions.note:
+            self.statusMessage.emit(self.suggestions.note)
+
+    def intent_changed(self, ws) -> None:
+        """A new intent model: the suggestions now weigh its members' disagreement."""
+        if ws is self.ws:
+            self.suggestions.request(now=True)
 
     def next_unlabelled(self) -> None:
         """The next unlabelled trajectory in the list's order (then in dataset order)."""
@@ -634,7 +856,15 @@ class AnnotateView(QWidget):
         self.player.set_overlay_visible(not self.player.overlay_visible)
 
     def toggle_cheatsheet(self) -> None:
+        self._cheatsheet_auto = False  # the person's choice sticks
         self.cheatsheet.setVisible(not self.cheatsheet.isVisible())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        """Until the person toggles it, the key panel shows only where it has room (it would crowd the player
+        and the list in a narrow window; ? and F1 show it anyway)."""
+        super().resizeEvent(event)
+        if self._cheatsheet_auto:
+            self.cheatsheet.setVisible(self.width() >= CHEATSHEET_MIN_WIDTH)
 
     def _on_position(self, frame: int) -> None:
         if self.seg_start is not None and self.seg_end is None:
@@ -744,6 +974,8 @@ class AnnotateView(QWidget):
         self.model.refresh(rows if len(rows) < 50 else None)
         self._refresh_current()
         self._update_progress()
+        self._refresh_coverage()
+        self.suggestions.request()
         self.labelsChanged.emit()
 
     # --- simulated user ----------------------------------------------------------------
@@ -755,6 +987,44 @@ class AnnotateView(QWidget):
         self.sim_dialog.setWindowModality(Qt.WindowModality.WindowModal)
         self.sim_dialog.show()
         return self.sim_dialog
+
+    def open_wish_dialog(self) -> MyWishDialog | None:
+        """Write down "my wish" (window-modal, non-blocking); returns the dialog (tests fill it in)."""
+        if self.ws is None:
+            return None
+        self.wish_dialog = MyWishDialog(self, self.ws, self._apply_wish)
+        self.wish_dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        self.wish_dialog.show()
+        return self.wish_dialog
+
+    def _apply_wish(self, prefer: list[str], avoid: list[str]) -> None:
+        wish = self.ws.set_typed_wish(prefer, avoid)
+        if wish is None:
+            self._forget_wish("my wish")
+            self.statusMessage.emit("your wish is forgotten")
+            return
+        self.set_overlay_wish(wish, "my wish")
+        self.statusMessage.emit("your wish is kept: its regions are shown, the Train tab checks your labels against it")
+
+    def _forget_wish(self, name: str) -> None:
+        self._wishes.pop(name, None)
+        i = self.wish_combo.findData(name)
+        if i >= 0:
+            self.wish_combo.removeItem(i)
+
+    def open_collect_dialog(self):
+        """Collect more varied trajectories (window-modal, non-blocking); returns the dialog."""
+        from dpf_gui.app.collect import CollectDialog
+
+        if self.ws is None or self.ws.task is None:
+            return None
+        if self.collect_dialog is not None and self.collect_dialog.isVisible():
+            return self.collect_dialog
+        self.collect_dialog = CollectDialog(self, self.ws)
+        self.collect_dialog.collected.connect(self.datasetCollected)
+        self.collect_dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        self.collect_dialog.show()
+        return self.collect_dialog
 
     def _apply_simulated(self, wish, noise, seed: int, only_unlabelled: bool) -> None:
         action, labels = self.ws.label_with_simulated_user(wish, noise, seed, only_unlabelled=only_unlabelled)
@@ -774,13 +1044,33 @@ class AnnotateView(QWidget):
             for p in self.ws.spec.presets:
                 self._wishes[p.name] = self.ws.wish(p.name)
                 self.wish_combo.addItem(p.name, p.name)
-            self.wish_combo.setCurrentIndex(max(self.wish_combo.findData("mixed"), 0))
+            mine = self.ws.typed_wish()
+            if mine is not None:
+                self._wishes["my wish"] = mine
+                self.wish_combo.addItem("my wish", "my wish")
+            self.wish_combo.setCurrentIndex(max(self.wish_combo.findData("my wish" if mine else "mixed"), 0))
         self.wish_combo.blockSignals(False)
         self._on_wish_combo()
 
     def _on_wish_combo(self, *_) -> None:
         self.player.set_wish(self._wishes.get(self.wish_combo.currentData()))
         self._refresh_title()
+        self._refresh_coverage()
+
+    def overlay_wish(self):
+        """The wish whose regions are shown (and whose coverage is said), or None."""
+        return self._wishes.get(self.wish_combo.currentData())
+
+    def _refresh_coverage(self) -> None:
+        """Say how the stored and the labelled trajectories enter the shown wish's regions."""
+        wish = self.overlay_wish()
+        if self.ws is None or wish is None:
+            self.coverage_label.setText("")
+            return
+        name = self.wish_combo.currentText()
+        body, thin = coverage_html(self.ws, wish, self.model.states != UNLABELLED)
+        self.coverage_label.setText(f"<b>{name}</b> in the data: " + body)
+        self.collect_button.setStyleSheet("QPushButton { color: #b00020; font-weight: bold; }" if thin else "")
 
     def set_overlay_wish(self, wish, name: str = "custom") -> None:
         """Show another wish's regions (e.g. the simulated user's, or the one the intent model learned)."""
@@ -813,7 +1103,18 @@ class AnnotateView(QWidget):
         self._refresh_title()
         self._update_undo()
 
+    def _refresh_reason(self) -> None:
+        reason = self._reason if self._reason is not None and self._reason[0] == self.current else None
+        if reason is None:
+            self.reason_label.setText("")
+            self.reason_label.setVisible(False)
+            return
+        s = reason[1]
+        self.reason_label.setText(f"Suggested ({s.kind}): {s.reason}")
+        self.reason_label.setVisible(True)
+
     def _refresh_title(self) -> None:
+        self._refresh_reason()
         if self.ws is None or self.current is None:
             self.title.setText("")
             return
@@ -833,9 +1134,12 @@ class AnnotateView(QWidget):
         self.redo_button.setEnabled(bool(self.ws and self.ws.can_redo()))
 
     def shutdown(self) -> None:
-        if self.sim_dialog is not None:
-            self.sim_dialog.close()
+        for dialog in (self.sim_dialog, self.wish_dialog, self.collect_dialog):
+            if dialog is not None:
+                dialog.close()
+        self.suggestions.shutdown()
         self.player.shutdown()
 
 
-__all__ = ["AnnotateView", "TrajectoryTableModel", "TrajectoryFilter", "SimulatedUserDialog"]
+__all__ = ["AnnotateView", "MyWishDialog", "SimulatedUserDialog", "TrajectoryFilter", "TrajectoryTableModel", "WishFields",
+           "coverage_html"]

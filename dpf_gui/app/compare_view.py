@@ -164,6 +164,7 @@ class CompareView(QWidget):
             _enable_strategies(combo, has_intent)
             combo.setCurrentText(self.runners[s].strategy)
             combo.blockSignals(False)
+        self.params_panel.configure(env_name, task_agent, intent_model)
         self.params_panel.set_params(first.params)
         self._set_enabled(True)
         self.status_label.setText("" if has_intent else

@@ -44,6 +44,7 @@ def make_annotate_view(window: "MainWindow") -> QWidget:
     view.errorOccurred.connect(window.show_error)
     view.trajectoryChanged.connect(lambda _: window.save_resume())
     view.positionChanged.connect(lambda _: window._resume_timer.start())
+    view.datasetCollected.connect(window.open_collected)
     return view
 
 
@@ -435,6 +436,28 @@ class MainWindow(QMainWindow):
         prev = self._explicit.get(env, {}).get("task_dir")
         return self.open_env(env, task_dir=prev, dataset_path=path)
 
+    def open_collected(self, path: str | os.PathLike) -> bool:
+        """Open the dataset the Collect action made (the open one with more trajectories appended), carry the
+        marks over to it, keep the intent model in use and stay on the trajectory shown."""
+        old = self.workspace
+        shown = self.annotate.current if self.annotate is not None else None
+        if old is None or not self.open_dataset(path):
+            return False
+        ws = self.workspace
+        ok, _ = self._guard("The marks could not be carried over", old.carry_marks_to, ws.dataset)
+        if ok and self.annotate is not None:
+            self.annotate._after_change(list(range(len(ws))))
+        if self.train is not None:
+            if ws.intent is None and old.intent_dir is not None and Path(old.intent_dir, "model.json").is_file():
+                self.train.load_intent_dir(old.intent_dir)
+            self.train.refresh_labels()
+        if self.annotate is not None and shown is not None:
+            self.annotate.go_to(shown)  # the old trajectories keep their places
+        new = int(ws.collected().sum()) - int(old.collected().sum())
+        self.statusBar().showMessage(f"{new} collected trajectories added: {len(ws)} in {Path(path).name}; "
+                                     f"{old.dataset_path.name} and its marks are unchanged", 10000)
+        return True
+
     def _open_defaults(self) -> bool:
         return self.open_env(self.env_name or self.env_combo.currentData())
 
@@ -528,10 +551,11 @@ class MainWindow(QMainWindow):
             return
         if self.annotate is not None:
             self.annotate.set_step_values_provider(_step_values_provider(ws))
+            self.annotate.intent_changed(ws)  # the suggestions weigh the new model's disagreement
         if self._installing:
             return  # every view is being given the workspace (and its model) anyway
         for view in self.views.values():
-            hook = getattr(view, "intent_changed", None)
+            hook = getattr(view, "intent_changed", None) if view is not self.annotate else None
             if hook is not None:
                 self._guard("The intent model could not be shown", hook, ws)
 
@@ -737,14 +761,14 @@ class QuitOnSignal(QObject):
 def _step_values_provider(ws):
     """``index -> redistributed intent reward per decision`` for the Annotate timeline (None without a model).
 
-    ``r_t = g_t - g_{t-1}`` without the model's baseline in the first bar
-    (:func:`~dpf_gui.intent.redistribute.redistributed_rewards` with ``baseline=False``), so the
-    bars add up to what the trajectory did better or worse than usual, and where.
+    ``r_t = g_t - g_{t-1}`` of the model's predictions along the trajectory (``model.predict``: both
+    intent kinds give the predicted score after every prefix), without the model's baseline in the first
+    bar, so the bars add up to what the trajectory did better or worse than usual, and where.
     """
     model = ws.intent
     if model is None:
         return None
-    from dpf_gui.intent.redistribute import redistributed_rewards
+    import numpy as np
 
     cache: dict[int, object] = {}
 
@@ -752,10 +776,20 @@ def _step_values_provider(ws):
         if index not in cache:
             if len(cache) > 256:
                 cache.clear()
-            cache[index] = redistributed_rewards(model, ws.dataset[index], baseline=False)
+            traj = ws.dataset[index]
+            g = model.eval().predict(traj.features, traj.actions).astype(np.float64)
+            cache[index] = np.diff(g - _baseline(model), prepend=0.0)
         return cache[index]
 
     return provider
+
+
+def _baseline(model) -> float:
+    """The score every prediction starts from: the LSTM's cumsum readout starts at the average training score
+    (its ``offset``); the additive kind sums per-step rewards from 0."""
+    if getattr(model.arch, "readout", None) == "cumsum":
+        return float(model.offset.detach()) * float(model.score_scale)
+    return 0.0
 
 
 def _is_shipped(directory) -> bool:

@@ -25,6 +25,7 @@ act from the next decision.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -32,7 +33,7 @@ from typing import Any, Mapping
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QSplitter,
+                               QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider, QSpinBox, QSplitter,
                                QVBoxLayout, QWidget)
 
 from dpf_gui import saliency
@@ -42,7 +43,7 @@ from dpf_gui.app.overlays import OverlayData, compose, overlay_data, qimage_to_a
 from dpf_gui.app.plots import FUSED, INTENT, TASK, ActionBars, FeatureBars, LivePlot
 from dpf_gui.app.recording import Recorder, available_formats
 from dpf_gui.errors import UserError
-from dpf_gui.fusion import Decision, FusedAgent, FusionParams, intent_scale
+from dpf_gui.fusion import COLLECT, Decision, FusedAgent, FusionParams, intent_scale, intent_unit
 
 #: strategies offered in the views (``retrain`` needs a retrained agent and is left to ``dpf evaluate``)
 VIEW_STRATEGIES = ("task", "intent", "static", "dynamic")
@@ -121,8 +122,9 @@ class EpisodeRunner:
             raise UserError(f"unknown strategy {strategy!r}; allowed: {', '.join(VIEW_STRATEGIES)}")
         if intent is None and strategy != "task":
             strategy = "task"
+        self.intent_unit = intent_unit(self.sidecar)  # dynamic fusion's unit of collected intent reward (budget rule)
         self.agent = FusedAgent(task, strategy, params or fusion_params(task), intent=intent,
-                                intent_scale=self.intent_scale, markov=markov)
+                                intent_scale=self.intent_scale, markov=markov, intent_unit=self.intent_unit)
         self.wish = wish
         self.feature_names = list(task.feature_names or self.env.spec_info.feature_names)
         self.action_names = list(task.action_names or self.env.spec_info.action_names)
@@ -319,8 +321,23 @@ class ParamControl(QWidget):
         self.valueChanged.emit(self.value())
 
 
+#: what G_t counts (FusionParams.collect), as the panel names the rules
+COLLECT_TEXT = {"budget": "intent reward collected + overrides", "gains": "positive advantages",
+                "advantage": "signed advantages (the paper's)"}
+COLLECT_TIPS = {
+    "budget": "the intent reward the steps actually collected (one unit ~ one step in a preferred region), plus 1 "
+              "for every decision where the intent overruled the task agent: the intent lets go once it has "
+              "had its way, and never for merely avoiding a region",
+    "gains": "the positive part of each decision's intent advantage",
+    "advantage": "the paper's signed sum of intent advantages",
+}
+#: the parameter sets offered by name: label -> how it is made (see ParamsPanel.configure)
+PRESETS = ("this agent's defaults", "the paper's configuration")
+
+
 class ParamsPanel(QGroupBox):
-    """Sliders for T_phi, T_min, T_max, k, c, T_static, decay and the sampling switch; emits whole FusionParams."""
+    """Sliders for the fusion's temperatures, the intent's strength and confidence, how G_t is counted, the
+    sampling switch and named configurations; emits whole FusionParams."""
 
     paramsChanged = Signal(object)
 
@@ -332,12 +349,19 @@ class ParamsPanel(QGroupBox):
         ("c", "c", -20.0, 20.0, False, 2, "c", "G_t at which T_psi = T_max / 2"),
         ("T_static", "T_static", 0.01, 100.0, True, 3, "tstatic", "intent temperature of static fusion"),
         ("decay", "decay", 0.5, 1.0, False, 3, "decay", "per-step forgetting factor of G_t (1: the paper's plain sum)"),
+        ("strength", "strength", 0.0, 8.0, False, 3, "strength",
+         ("how loud the intent is: its rewards are multiplied by this (0: the task agent alone, 2: twice as loud); "
+          "Calibrate strength chooses it in simulation")),
+        ("confidence", "confidence", 0.0, 4.0, False, 2, "confidence",
+         ("additive (ensemble) intents: an action's intent advantage counts only beyond this many standard "
+          "deviations of the members' disagreement (0: the members' mean as it is)")),
     )
 
     def __init__(self, prefix: str = "", parent=None):
         super().__init__("Fusion parameters", parent)
         self.setObjectName(_cap(prefix, "paramsPanel"))
         self._params = FusionParams()
+        self._presets: dict[str, FusionParams] = {}
         lay = QGridLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.setHorizontalSpacing(12)
@@ -348,12 +372,54 @@ class ParamsPanel(QGroupBox):
             ctl.valueChanged.connect(lambda v, f=fname: self._changed(f, v))
             self.controls[fname] = ctl
             lay.addWidget(ctl, i % 3, i // 3)
-        self.sample = QCheckBox("sample from the fused policy")
+        self.collect = QComboBox()
+        self.collect.setObjectName(_cap(prefix, "collectCombo"))
+        for name in COLLECT:
+            self.collect.addItem(COLLECT_TEXT.get(name, name), name)
+            self.collect.setItemData(self.collect.count() - 1, COLLECT_TIPS.get(name, ""), Qt.ItemDataRole.ToolTipRole)
+        self.collect.setToolTip("what G_t, the intent reward dynamic fusion counts, adds up:\n" +
+                                "\n".join(f"{COLLECT_TEXT[n]}: {COLLECT_TIPS[n]}" for n in COLLECT if n in COLLECT_TIPS))
+        self.collect.currentIndexChanged.connect(lambda _i: self._changed("collect", self.collect.currentData()))
+        self.collect.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.collect.setMinimumContentsLength(12)  # the rules' names are long; the combo may shorten them
+        self.normalise = QCheckBox("normalised units")
+        self.normalise.setObjectName(_cap(prefix, "normaliseCheck"))
+        self.normalise.setToolTip("Q-values and intent rewards in units of their typical differences between actions, "
+                                  "so one set of temperatures means the same everywhere (off: raw values, as the paper)")
+        self.normalise.toggled.connect(lambda on: self._changed("normalise", bool(on)))
+        self.sample = QCheckBox("sample")
         self.sample.setObjectName(_cap(prefix, "sampleCheck"))
         self.sample.setToolTip("static / dynamic: draw the action from the fused policy instead of taking its argmax")
         self.sample.toggled.connect(lambda on: self._changed("sample", bool(on)))
-        lay.addWidget(self.sample, 3, 0, 1, 2)
+        self.preset = QComboBox()
+        self.preset.setObjectName(_cap(prefix, "fusionPresetCombo"))
+        self.preset.setToolTip("named parameter sets: the task agent's stored defaults, or the paper's fusion (signed "
+                               "advantages, c = 0, raw units, the authors' temperatures for this environment)")
+        self.preset.activated.connect(self._on_preset)
+        self.preset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        bottom = QHBoxLayout()
+        bottom.setContentsMargins(0, 0, 0, 0)
+        bottom.addWidget(QLabel("G_t counts"))
+        bottom.addWidget(self.collect, 1)
+        bottom.addWidget(self.normalise)
+        bottom.addWidget(self.sample)
+        bottom.addWidget(QLabel("set"))
+        bottom.addWidget(self.preset)
+        lay.addLayout(bottom, 3, 0, 1, 3)
         self.set_params(self._params)
+
+    def configure(self, env_name: str, task, intent_model=None) -> None:
+        """Offer this task agent's defaults and the paper's configuration by name; the confidence slider only
+        where the intent is an ensemble (the additive kind)."""
+        from dpf_gui.fusion import paper_params
+        from dpf_gui.pipeline import fusion_params
+
+        self._presets = {PRESETS[0]: fusion_params(task), PRESETS[1]: paper_params(env_name)}
+        ensemble = getattr(intent_model, "kind", None) == "additive"
+        self.controls["confidence"].setEnabled(ensemble)
+        if not ensemble:
+            self.controls["confidence"].label.setToolTip("only for ensemble intents (the additive kind)")
+        self._show_preset()
 
     def params(self) -> FusionParams:
         return self._params
@@ -363,9 +429,39 @@ class ParamsPanel(QGroupBox):
         self._params = params
         for fname, ctl in self.controls.items():
             ctl.set_value(getattr(params, fname))
-        self.sample.blockSignals(True)
-        self.sample.setChecked(bool(params.sample))
-        self.sample.blockSignals(False)
+        for box, on in ((self.sample, params.sample), (self.normalise, params.normalise)):
+            box.blockSignals(True)
+            box.setChecked(bool(on))
+            box.blockSignals(False)
+        self.collect.blockSignals(True)
+        self.collect.setCurrentIndex(max(self.collect.findData(params.collect), 0))
+        self.collect.blockSignals(False)
+        self._show_preset()
+
+    def _show_preset(self) -> None:
+        """The combo names the configuration the parameters are (or "custom")."""
+        self.preset.blockSignals(True)
+        self.preset.clear()
+        match = next((name for name, p in self._presets.items() if p == self._params), None)
+        if match is None:
+            self.preset.addItem("custom", None)
+        for name in self._presets:
+            self.preset.addItem(name, name)
+        self.preset.setCurrentIndex(self.preset.findData(match) if match else 0)
+        self.preset.blockSignals(False)
+
+    def _on_preset(self, index: int) -> None:
+        name = self.preset.itemData(index)
+        if name in self._presets:
+            self.apply(self._presets[name])
+
+    def apply(self, params: FusionParams) -> None:
+        """Show ``params`` and emit them (as if the person had set every control)."""
+        self.set_params(params)
+        self.paramsChanged.emit(params)
+
+    def presets(self) -> dict[str, FusionParams]:
+        return dict(self._presets)
 
     def _changed(self, fname: str, value) -> None:
         kw = {fname: value}
@@ -382,6 +478,32 @@ class ParamsPanel(QGroupBox):
             return
         self.set_params(new)
         self.paramsChanged.emit(new)
+
+
+CALIBRATE_TIP = ("choose the intent's strength in simulation: the fused agent plays calibration episodes (reset "
+                 "seeds of the training range) at several strengths and keeps the one whose intent score per "
+                 "decision is highest among those that keep the task agent's success (95 %). Uses the task "
+                 "reward and the intent model's own predictions, never your marks. Under a second on gridnav; "
+                 "slow on highway (its simulator: a minute or more), some seconds on Pong")
+
+
+def calibration_table(cal) -> str:
+    """What each strength tried did, one line each."""
+    rows = [f"strength {r['strength']:g}: success {100 * r['success']:.0f} %, intent score "
+            f"{r['intent_score']:+.3f} per decision" for r in cal.table]
+    rows.append(f"task agent alone: success {100 * cal.task_success:.0f} % ({cal.episodes} episodes, seed {cal.seed})")
+    return "\n".join(rows)
+
+
+def calibration_text(cal) -> str:
+    """One line: the strength chosen and why."""
+    if cal.strength == 0:
+        return ("calibrated: no strength kept the task agent's success, so the strength is 0 (the task agent "
+                "alone); see the button's tooltip")
+    row = next((r for r in cal.table if r["strength"] == cal.strength), None)
+    why = (f" (success {100 * row['success']:.0f} % vs the task agent's {100 * cal.task_success:.0f} %, intent "
+           f"score {row['intent_score']:+.3f} per decision)") if row else ""
+    return f"calibrated: strength {cal.strength:g}{why}; the table is in the button's tooltip"
 
 
 def _fmt(v, pct: bool = False, digits: int = 2) -> str:
@@ -445,7 +567,9 @@ class PlayView(QWidget):
     snapshotShown = Signal(object)  # Snapshot
     episodeFinished = Signal(dict)  # EpisodeMetrics.to_dict() plus "seed"
     recordingFinished = Signal(str, str)  # path, error ("" if none)
+    calibrated = Signal(object, str)  # Calibration (None on failure), message
     _recorderDone = Signal(str, str)
+    _calibrationDone = Signal(object, str, int)  # Calibration or None, error, generation
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -456,6 +580,9 @@ class PlayView(QWidget):
         self._recorderDone.connect(self._on_recorder_done, Qt.QueuedConnection)
         self._recorder: Recorder | None = None
         self._record_episodes_left: int | None = None
+        self._calibration: threading.Thread | None = None
+        self._calibration_generation = 0
+        self._calibrationDone.connect(self._on_calibrated, Qt.QueuedConnection)
         self._build()
         self.driver = EpisodeDriver(self, play_button=self.play_button, seed_spin=self.seed_spin,
                                     speed_spin=self.speed_spin, loop_check=self.loop_check,
@@ -502,6 +629,16 @@ class PlayView(QWidget):
         self.record_button.setToolTip("record the frame view (with overlays) to "
                                       + (" or ".join(f.upper() for f in fmts)) +
                                       ("" if "mp4" in fmts else " (MP4 needs imageio-ffmpeg: GIF only)"))
+        self.calibrate_button = QPushButton("Calibrate strength")
+        self.calibrate_button.setObjectName("calibrateButton")
+        self.calibrate_button.setToolTip(CALIBRATE_TIP)
+        self.calibrate_progress = QProgressBar()
+        self.calibrate_progress.setObjectName("calibrateProgress")
+        self.calibrate_progress.setRange(0, 0)  # busy: calibration reports no steps
+        self.calibrate_progress.setMaximumWidth(120)
+        self.calibrate_progress.setMaximumHeight(14)
+        self.calibrate_progress.setTextVisible(False)
+        self.calibrate_progress.setVisible(False)
         self.status_label = QLabel("")
         self.status_label.setObjectName("playStatus")
         self.status_label.setWordWrap(True)
@@ -520,6 +657,8 @@ class PlayView(QWidget):
         for w in (self.loop_check, self.overlay_check, self.record_button):
             controls2.addWidget(w)
         controls2.addStretch(1)
+        controls2.addWidget(self.calibrate_progress)
+        controls2.addWidget(self.calibrate_button)
 
         left = QWidget()
         lv = QVBoxLayout(left)
@@ -538,14 +677,16 @@ class PlayView(QWidget):
         self.temp_plot.setToolTip("dynamic: T_ψ = max(T_min, T_max · sigmoid(k (G_t − c))); static: T_static")
         self.collected_plot = LivePlot("intent reward", [("G_t", INTENT), ("advantage", TASK)], PLOT_CAPACITY,
                                        object_name="collectedPlot")
-        self.collected_plot.setToolTip("G_t: intent advantage gained so far (positive steps only, times decay per "
-                                       "step); advantage: r_t(a_t) minus the mean over the legal actions "
-                                       "(normalised by the model's reward scale)")
+        self.collected_plot.setToolTip("G_t: what dynamic fusion has counted so far, by the rule chosen under "
+                                       "'G_t counts' (times decay per step); advantage: r_t(a_t) minus the mean "
+                                       "over the legal actions (normalised by the model's typical difference "
+                                       "between actions, times the strength)")
         self.prob_bars = ActionBars("action probabilities", [], [("task", TASK), ("intent", INTENT), ("fused", FUSED)],
                                     object_name="probBars")
         self.saliency_bars = FeatureBars("intent saliency", object_name="saliencyBars")
-        self.saliency_bars.setToolTip("integrated-gradients attribution of the chosen action's intent reward to the "
-                                      "state features, against the training data's mean state (green: raises it)")
+        self.saliency_bars.setToolTip("integrated-gradients attribution of the chosen action's intent reward (the "
+                                      "additive kind: its intent value) to the state features, against the "
+                                      "training data's mean state (green: raises it)")
         for w in (self.weight_plot, self.temp_plot, self.collected_plot, self.prob_bars, self.saliency_bars):
             w.setMinimumWidth(160)
         right = QWidget()
@@ -573,11 +714,14 @@ class PlayView(QWidget):
         self.overlay_check.toggled.connect(lambda _on: self._redraw())
         self.record_button.toggled.connect(self._on_record_toggled)
         self.params_panel.paramsChanged.connect(self._on_params)
+        self.calibrate_button.clicked.connect(lambda: self.calibrate())
 
     def _set_enabled(self, on: bool) -> None:
         for w in (self.strategy_combo, self.play_button, self.step_button, self.restart_button, self.seed_spin,
                   self.speed_spin, self.record_button, self.params_panel):
             w.setEnabled(on)
+        self.calibrate_button.setEnabled(on and self.runner is not None and self.runner.intent is not None
+                                         and self._calibration is None)
 
     # --- public API ----------------------------------------------------------
     def set_agents(self, env_name: str, env_config: Mapping[str, Any] | None, task_agent, intent_model=None,
@@ -595,6 +739,8 @@ class PlayView(QWidget):
         self.runner = runner
         self.wish = runner.wish
         self.driver.attach(runner.advance, runner.reset, lambda: runner.done, threaded=env_name in THREADED_ENVS)
+        self.params_panel.configure(env_name, task_agent, intent_model)
+        self._calibration_generation += 1  # a calibration of the previous agents no longer applies
         self.prob_bars.set_actions(runner.action_names)
         self.saliency_bars.set_features(runner.feature_names if intent_model is not None else [])
         self.saliency_bars.getPlotItem().setTitle(
@@ -676,6 +822,66 @@ class PlayView(QWidget):
 
     def metrics(self) -> dict[str, Any]:
         return dict(self._snap.metrics) if self._snap is not None else {}
+
+    # --- calibration ---------------------------------------------------------
+    def calibrate(self, episodes: int | None = None, seed: int = 0) -> bool:
+        """Choose the intent's strength in simulation (:func:`dpf_gui.calibrate.calibrate`), in a worker thread.
+
+        The current parameters, with the chosen strength, act from the next decision once it is done
+        (``calibrated(calibration, message)``); the table of what each strength did is the button's tooltip.
+        False if it cannot start (no intent model, one already running).
+        """
+        runner = self.runner
+        if runner is None or runner.intent is None or self._calibration is not None:
+            return False
+        params, generation = self.params(), self._calibration_generation
+        args = (runner.env_name, runner.task, runner.intent, runner.intent_scale, runner.intent_unit, params,
+                episodes, seed, generation)
+        self._calibration = threading.Thread(target=self._calibrate, args=args, name="dpf-calibrate", daemon=True)
+        self.calibrate_button.setEnabled(False)
+        self.calibrate_button.setText("Calibrating…")
+        self.calibrate_progress.setVisible(True)
+        self.status_label.setText("calibrating the intent's strength: the fused agent plays calibration episodes "
+                                  "(training seeds) at several strengths…")
+        self._calibration.start()
+        return True
+
+    def is_calibrating(self) -> bool:
+        return self._calibration is not None
+
+    def _calibrate(self, env_name, task, model, scale, unit, params, episodes, seed, generation) -> None:
+        from dpf_gui.calibrate import calibrate
+
+        try:
+            result, error = calibrate(env_name, task, model, scale, unit, params, episodes=episodes, seed=seed), ""
+        except UserError as exc:
+            result, error = None, str(exc)
+        except Exception as exc:  # noqa: BLE001 (a bug: say it, keep the app)
+            import traceback
+
+            traceback.print_exc()
+            result, error = None, f"{exc.__class__.__name__}: {exc}"
+        try:
+            self._calibrationDone.emit(result, error, generation)
+        except RuntimeError:  # the view is gone
+            pass
+
+    def _on_calibrated(self, cal, error: str, generation: int) -> None:
+        self._calibration = None
+        self.calibrate_button.setText("Calibrate strength")
+        self.calibrate_progress.setVisible(False)
+        self.calibrate_button.setEnabled(self.runner is not None and self.runner.intent is not None)
+        if generation != self._calibration_generation:
+            return  # calibrated for agents no longer shown
+        if cal is None:
+            self.status_label.setText(f"calibration failed: {error}")
+            self.calibrated.emit(None, error)
+            return
+        self.set_params(replace(self.params(), strength=cal.strength))
+        message = calibration_text(cal)
+        self.calibrate_button.setToolTip(f"{CALIBRATE_TIP}\n\nLast calibration:\n{calibration_table(cal)}")
+        self.status_label.setText(message)
+        self.calibrated.emit(cal, message)
 
     # --- recording -----------------------------------------------------------
     def start_recording(self, path: str | Path, fps: float | None = None) -> None:
@@ -801,6 +1007,7 @@ class PlayView(QWidget):
         """Stop playing, finish a recording, release the environment and the worker thread."""
         self.pause()
         self.stop_recording(wait=True)
+        self._calibration_generation += 1  # a calibration still running is not waited for: its result is dropped
         self._close_runner()
         self.driver.shutdown()
 
@@ -809,5 +1016,5 @@ class PlayView(QWidget):
         super().closeEvent(event)
 
 
-__all__ = ["EpisodeMetrics", "EpisodeRunner", "ParamsPanel", "PlayView", "Snapshot", "VIEW_STRATEGIES",
-           "metrics_html", "wish_from_sidecar"]
+__all__ = ["VIEW_STRATEGIES", "EpisodeMetrics", "EpisodeRunner", "ParamsPanel", "PlayView", "Snapshot",
+           "calibration_table", "calibration_text", "metrics_html", "wish_from_sidecar"]

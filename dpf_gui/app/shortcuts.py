@@ -33,7 +33,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("cancel_segment", ("Esc",), "drop the segment"),
     Shortcut("undo", ("Ctrl+Z",), "undo the last mark"),
     Shortcut("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "redo"),
-    Shortcut("next_unlabelled", ("Return", "Enter"), "next unlabelled trajectory"),
+    Shortcut("next_suggested", ("Return", "Enter"), "next suggested trajectory (worth labelling next)"),
+    Shortcut("next_unlabelled", ("Shift+Return", "Shift+Enter"), "next unlabelled in the list's order"),
     Shortcut("previous_trajectory", ("PgUp",), "previous trajectory"),
     Shortcut("next_trajectory", ("PgDown",), "next trajectory"),
     Shortcut("toggle_overlay", ("O",), "region overlay on / off"),
@@ -43,7 +44,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
 
 def cheatsheet_rows() -> list[tuple[str, str]]:
     """(keys, what they do) per shortcut, as the cheat sheet shows them."""
-    return [(" / ".join(_pretty(k) for k in s.keys if k not in ("=", "Enter")), s.text) for s in SHORTCUTS]
+    return [(" / ".join(_pretty(k) for k in s.keys if k not in ("=", "Enter", "Shift+Enter")), s.text) for s in SHORTCUTS]
 
 
 def cheatsheet_html() -> str:
@@ -53,7 +54,7 @@ def cheatsheet_html() -> str:
 
 
 def _pretty(key: str) -> str:
-    return {"Return": "Enter", "PgUp": "Page Up", "PgDown": "Page Down"}.get(key, key)
+    return {"Return": "Enter", "Shift+Return": "Shift+Enter", "PgUp": "Page Up", "PgDown": "Page Down"}.get(key, key)
 
 
 __all__ = ["Shortcut", "SHORTCUTS", "cheatsheet_rows", "cheatsheet_html"]

@@ -1,18 +1,29 @@
-"""Train: fit the intent model to the marks, in a worker thread, with live loss curves.
+"""Train: fit the intent model to the marks, in a worker thread, with its progress and held-out fit.
 
 Thin over the core: the labels are :meth:`Workspace.labels` (what the
-Annotate view stored), training is :func:`dpf_gui.intent.train.train_intent`
-(the function ``dpf train-intent`` calls), loading is
-:func:`dpf_gui.intent.train.load_intent`. The view adds what a person needs
-around them: a few settings with interactive defaults, a progress bar, the
-train / held-out loss per epoch, Cancel, the held-out fit, and where the
-checkpoint went.
+Annotate view stored), training and loading go through the front door of
+:mod:`dpf_gui.intent.registry` (what ``dpf train-intent`` calls), for either
+kind of intent model:
+
+* **additive** (default; :mod:`dpf_gui.intent.additive`): an ensemble built
+  to learn from the 10-30 marks a person gives. It has no epochs: the
+  progress bar counts its optimisation steps, and its held-out fit is
+  out-of-bag (each labelled trajectory predicted by the members that never
+  saw it);
+* **LSTM** (:mod:`dpf_gui.intent.train`): the paper's model, with a held-out
+  split, a loss curve per epoch and early stopping.
+
+The view adds what a person needs around them: the settings of the chosen
+kind with interactive defaults, a progress bar, Cancel, the held-out fit with
+a verdict (only with enough held-out trajectories to mean something), where
+the checkpoint went, and, when the labels cannot teach the wish (training
+refused, a region no labelled trajectory enters), plain words about why.
 
 A trained (or loaded) model becomes the workspace's ``intent`` (with
 ``intent_sidecar`` and ``intent_dir``) and :attr:`TrainView.intentChanged` is
-emitted, so the Annotate timeline, Play and Compare pick it up. The last model
-of a dataset is remembered in the label store (``intent/<fingerprint>``) and
-comes back when the dataset is opened again.
+emitted, so the Annotate timeline and suggestions, Play and Compare pick it
+up. The last model of a dataset is remembered in the label store
+(``intent/<fingerprint>``) and comes back when the dataset is opened again.
 """
 
 from __future__ import annotations
@@ -22,29 +33,38 @@ import tempfile
 import threading
 import time
 import traceback
+from html import escape
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QThread, Qt, Signal
-from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QProgressBar, QPushButton, QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
+                               QProgressBar, QPushButton, QSizePolicy, QSpinBox, QStackedWidget, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from dpf_gui.app.plots import INTENT, TASK, _setup, _title
 from dpf_gui.errors import UserError
 
-#: settings of the form and their defaults: fast enough for interactive use (gridnav's 1495 trajectories:
+#: the kinds offered, as the form names them
+KIND_CHOICES = (("additive", "additive (learns from few marks)"), ("lstm", "LSTM (the paper's)"))
+#: LSTM settings of the form and their defaults: fast enough for interactive use (gridnav's 1495 trajectories:
 #: about 10-15 s on one core), good enough for the fit to be worth looking at
 DEFAULTS = {"max_epochs": 30, "hidden": 64, "seed": 0, "max_time_s": 60, "max_train_per_epoch": 1000}
+#: additive settings of the form: the kind's measured defaults (docs/RESULTS.md; gridnav about 15 s on a busy core)
+ADDITIVE_DEFAULTS = {"members": 8, "hidden": 64, "utility_steps": 400, "value_steps": 3000, "horizon": 10}
 MEMORY_KEY = "intent/{fingerprint}"
+#: fewer held-out trajectories than this: no verdict on the fit (a correlation over 2 points says nothing)
+MIN_HELD_OUT = 8
+#: the additive kind polls ``should_stop`` once per optimisation step; progress is reported every this many
+PROGRESS_EVERY = 25
 
 
 def interactive_config(max_epochs: int = DEFAULTS["max_epochs"], hidden: int = DEFAULTS["hidden"],
                        max_time_s: float | None = DEFAULTS["max_time_s"],
                        max_train_per_epoch: int | None = DEFAULTS["max_train_per_epoch"]):
-    """The :class:`IntentConfig` the form describes (everything else: the CLI's defaults)."""
+    """The LSTM's :class:`IntentConfig` the form describes (everything else: the CLI's defaults)."""
     from dpf_gui.intent.train import IntentConfig
 
     return IntentConfig(embed=int(hidden), hidden=int(hidden), max_epochs=int(max_epochs),
@@ -53,36 +73,119 @@ def interactive_config(max_epochs: int = DEFAULTS["max_epochs"], hidden: int = D
                         max_train_per_epoch=int(max_train_per_epoch) if max_train_per_epoch else None)
 
 
+def additive_config(members: int = ADDITIVE_DEFAULTS["members"], hidden: int = ADDITIVE_DEFAULTS["hidden"],
+                    utility_steps: int = ADDITIVE_DEFAULTS["utility_steps"],
+                    value_steps: int = ADDITIVE_DEFAULTS["value_steps"], horizon: float = ADDITIVE_DEFAULTS["horizon"],
+                    **more):
+    """The additive kind's :class:`AdditiveConfig` the form describes (``more``: other fields, e.g. the demo's)."""
+    from dpf_gui.intent.additive import AdditiveConfig
+
+    return AdditiveConfig(members=int(members), hidden=int(hidden), utility_steps=int(utility_steps),
+                          value_steps=int(value_steps), horizon=float(horizon), **more)
+
+
+def config_kind(config) -> str:
+    from dpf_gui.intent.additive import AdditiveConfig
+
+    return "additive" if isinstance(config, AdditiveConfig) else "lstm"
+
+
+def model_kind(model) -> str:
+    return "additive" if getattr(model, "kind", None) == "additive" else "lstm"
+
+
 def labels_for_training(ws):
-    """The workspace's labels, with the simulated user's wish recorded when one wish made them.
+    """The workspace's labels, with the wish they were given for recorded.
 
     The store keeps each simulated batch's wish in its note; when every
     active simulated batch had the same wish, it goes into the labels' meta,
     so the intent checkpoint says which wish it learned (Play shows its
-    regions). Marks made by hand carry no wish.
+    regions). Marks made by hand carry the wish the person wrote down ("my
+    wish" in the Annotate tab), if any.
     """
     labels = ws.labels()
-    if "simulated" not in str(labels.meta.get("source", "")):
-        return labels
-    try:
-        notes = [h.get("note") or {} for h in ws.store.history(ws.fingerprint)
-                 if h.get("state") == "active" and h.get("kind") == "import"]
-    except Exception:  # provenance is a nicety; never stop training for it
-        return labels
-    wishes = {repr(n.get("wish")) for n in notes if n.get("wish")}
-    if len(wishes) == 1:
-        note = next(n for n in notes if n.get("wish"))
-        labels.meta["wish"] = note["wish"]
-        for key in ("mode", "noise", "seed"):
-            if key in note:
-                labels.meta.setdefault(key, note[key])
+    if "simulated" in str(labels.meta.get("source", "")):
+        try:
+            notes = [h.get("note") or {} for h in ws.store.history(ws.fingerprint)
+                     if h.get("state") == "active" and h.get("kind") == "import"]
+        except Exception:  # provenance is a nicety; never stop training for it
+            notes = []
+        wishes = {repr(n.get("wish")) for n in notes if n.get("wish")}
+        if len(wishes) == 1:
+            note = next(n for n in notes if n.get("wish"))
+            labels.meta["wish"] = note["wish"]
+            for key in ("mode", "noise", "seed"):
+                if key in note:
+                    labels.meta.setdefault(key, note[key])
+            return labels
+    mine = ws.typed_wish()
+    if mine is not None:
+        labels.meta["wish"] = mine.describe()
     return labels
 
 
-class TrainWorker(QThread):
-    """Runs :func:`train_intent` off the UI thread; reports through queued signals."""
+def training_wish(ws, labels):
+    """The wish the labels were given for (a simulated user's, or the person's own), or None."""
+    w = labels.meta.get("wish")
+    if isinstance(w, dict) and (w.get("prefer") or w.get("avoid")):
+        try:
+            return ws.wish("", [str(t) for t in w.get("prefer") or ()], [str(t) for t in w.get("avoid") or ()])
+        except UserError:
+            return None
+    return ws.typed_wish()
 
-    epochDone = Signal(int, float, float)  # epoch (1-based), train loss, held-out loss
+
+def wish_notes(ws, labels) -> list[str]:
+    """Plain words about what the labels cannot teach of their wish (regions no labelled, or hardly any stored,
+    trajectory enters), each with what to do; [] when there is no wish or nothing to say."""
+    from dpf_gui.workspace import wish_coverage
+
+    wish = training_wish(ws, labels)
+    if wish is None:
+        return []
+    return wish_coverage(ws.dataset, wish, labels.labelled).warnings
+
+
+def final_predictions(model, dataset, indices) -> np.ndarray:
+    """The predicted score of each trajectory (the last g_t along its stored actions), for either kind."""
+    indices = [int(i) for i in indices]
+    if model_kind(model) == "lstm":
+        from dpf_gui.intent.redistribute import predict_dataset
+
+        g = predict_dataset(model, dataset, indices)
+        return np.array([float(g[i][-1]) if len(g[i]) else 0.0 for i in indices])
+    out = []
+    for i in indices:
+        g = model.predict(dataset.features[dataset.state_slice(i)], dataset.actions[dataset.step_slice(i)])
+        out.append(float(g[-1]) if len(g) else 0.0)
+    return np.asarray(out)
+
+
+def fit_points(result, dataset, labels, limit: int = 400) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(predicted, given) of held-out ("val") and training trajectories, at most ``limit`` dots each.
+
+    Held-out predictions come with the result where the kind makes them while training (the additive
+    kind's out-of-bag predictions), else from the model.
+    """
+    scores = np.asarray(labels.scores, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    out = {}
+    for part, idx, made in (("val", result.val_indices, result.held_out_pred), ("train", result.train_indices, None)):
+        idx = np.asarray(idx, dtype=np.int64)
+        keep = np.arange(len(idx))
+        if len(idx) > limit:  # enough dots to see the fit
+            keep = np.sort(rng.choice(len(idx), limit, replace=False))
+        pred = np.asarray(made, dtype=np.float64)[keep] if made is not None else \
+            final_predictions(result.model, dataset, idx[keep])
+        out[part] = (pred, scores[idx[keep]])
+    return out
+
+
+class TrainWorker(QThread):
+    """Runs :func:`~dpf_gui.intent.registry.train_intent` off the UI thread; reports through queued signals."""
+
+    epochDone = Signal(int, float, float)  # epoch (1-based), train loss, held-out loss (LSTM)
+    stepDone = Signal(int)  # optimisation steps so far (additive)
     succeeded = Signal(object, object)  # IntentResult, {"val": (pred, given), "train": (pred, given)}
     failed = Signal(str, bool)  # message, is a user mistake (UserError)
 
@@ -90,6 +193,7 @@ class TrainWorker(QThread):
         super().__init__(parent)
         self.dataset, self.labels, self.seed, self.out_dir, self.config = dataset, labels, seed, out_dir, config
         self._stop = threading.Event()
+        self._polls = 0
 
     def cancel(self) -> None:
         self._stop.set()
@@ -98,24 +202,22 @@ class TrainWorker(QThread):
     def cancelled(self) -> bool:
         return self._stop.is_set()
 
-    def run(self) -> None:  # noqa: D401 (QThread)
-        from dpf_gui.intent.redistribute import predict_dataset
-        from dpf_gui.intent.train import train_intent
+    def _should_stop(self) -> bool:
+        """Polled once per optimisation step by the additive kind: counting the polls gives its progress."""
+        self._polls += 1
+        if self._polls % PROGRESS_EVERY == 0:
+            self.stepDone.emit(self._polls)
+        return self._stop.is_set()
 
+    def run(self) -> None:  # noqa: D401 (QThread)
+        from dpf_gui.intent.registry import train_intent
+
+        additive = config_kind(self.config) == "additive"
         try:
             result = train_intent(self.dataset, self.labels, self.seed, out_dir=self.out_dir, config=self.config,
                                   progress=False, on_epoch=lambda e, a, b: self.epochDone.emit(int(e), float(a), float(b)),
-                                  should_stop=self._stop.is_set)
-            scatter = {}
-            if not self._stop.is_set():
-                scores = np.asarray(self.labels.scores, dtype=np.float64)
-                rng = np.random.default_rng(0)
-                for part, idx in (("val", result.val_indices), ("train", result.train_indices)):
-                    idx = np.asarray(idx)
-                    if len(idx) > 400:  # enough dots to see the fit
-                        idx = np.sort(rng.choice(idx, 400, replace=False))
-                    g = predict_dataset(result.model, self.dataset, [int(i) for i in idx])
-                    scatter[part] = (np.array([float(g[int(i)][-1]) for i in idx]), scores[idx])
+                                  should_stop=self._should_stop if additive else self._stop.is_set)
+            scatter = {} if self._stop.is_set() else fit_points(result, self.dataset, self.labels)
             self.succeeded.emit(result, scatter)
         except UserError as exc:
             self.failed.emit(str(exc), True)
@@ -228,6 +330,7 @@ class TrainView(QWidget):
         self._out_dir: Path | None = None
         self._out_is_new = False
         self._cfg = None
+        self._labels = None  # what the run in progress learns from
         self._build()
         self._set_busy(False)
 
@@ -245,31 +348,74 @@ class TrainView(QWidget):
                 s.setSpecialValueText(special)
             return s
 
+        self.kind_combo = QComboBox(self)
+        self.kind_combo.setObjectName("intentKindCombo")
+        for kind, text in KIND_CHOICES:
+            self.kind_combo.addItem(text, kind)
+        self.kind_combo.setToolTip("additive: an ensemble that learns where the wish is from few marks (10-30), with "
+                                   "an out-of-bag held-out fit · LSTM: the paper's model, reads whole trajectories, "
+                                   "needs many more labels")
+        self.seed_spin = spin("trainSeedSpin", 0, 2**31 - 1, DEFAULTS["seed"],
+                              "seed of the initial weights and of the held-out split (additive: of the members' "
+                              "resamples): same marks, same seed, same model")
+        a = ADDITIVE_DEFAULTS
+        self.members_spin = spin("membersSpin", 2, 64, a["members"],
+                                 "ensemble members, each trained on a resample of the labelled trajectories; their "
+                                 "disagreement is the model's doubt (fusion listens less where they disagree)")
+        self.additive_hidden_spin = spin("additiveHiddenSpin", 8, 256, a["hidden"], "width of the members' networks")
+        self.utility_spin = spin("utilityStepsSpin", 10, 100_000, a["utility_steps"],
+                                 "optimisation steps fitting what a step is worth (the marks' stage)")
+        self.value_spin = spin("valueStepsSpin", 1, 1_000_000, a["value_steps"],
+                               "optimisation steps turning that into the value of each action (looks ahead "
+                               "'horizon' decisions; uses every stored transition, labelled or not)")
+        self.utility_spin.setSingleStep(50)
+        self.value_spin.setSingleStep(500)
+        self.horizon_spin = spin("horizonSpin", 1, 1000, a["horizon"],
+                                 "decisions the intent value looks ahead (a detour around an avoided region needs "
+                                 "a few)")
         self.epochs_spin = spin("epochsSpin", 1, 1000, DEFAULTS["max_epochs"],
                                 "at most this many passes over the labelled trajectories (training stops earlier "
                                 "when the held-out loss stops improving)")
         self.hidden_spin = spin("hiddenSpin", 8, 256, DEFAULTS["hidden"], "LSTM hidden size (and state encoder width)")
-        self.seed_spin = spin("trainSeedSpin", 0, 2**31 - 1, DEFAULTS["seed"],
-                              "seed of the train / held-out split and of the initial weights")
         self.time_spin = spin("timeLimitSpin", 0, 3600, DEFAULTS["max_time_s"],
                               "stop after this many seconds, keeping the best weights (0: no limit)", " s", "no limit")
         self.subsample_spin = spin("subsampleSpin", 0, 100000, DEFAULTS["max_train_per_epoch"],
                                    "train on at most this many trajectories per epoch, drawn afresh each epoch "
                                    "(0: all of them)", "", "all")
         self.subsample_spin.setSingleStep(100)
+        additive_form = QFormLayout()
+        additive_form.setContentsMargins(0, 0, 0, 0)
+        additive_form.addRow("members", self.members_spin)
+        additive_form.addRow("hidden size", self.additive_hidden_spin)
+        additive_form.addRow("utility steps", self.utility_spin)
+        additive_form.addRow("value steps", self.value_spin)
+        additive_form.addRow("horizon", self.horizon_spin)
+        lstm_form = QFormLayout()
+        lstm_form.setContentsMargins(0, 0, 0, 0)
+        lstm_form.addRow("max epochs", self.epochs_spin)
+        lstm_form.addRow("hidden size", self.hidden_spin)
+        lstm_form.addRow("time limit", self.time_spin)
+        lstm_form.addRow("trajectories / epoch", self.subsample_spin)
+        self.forms = QStackedWidget(self)
+        self.forms.setObjectName("trainKindForms")
+        for form, name in ((additive_form, "additiveSettings"), (lstm_form, "lstmSettings")):
+            page = QWidget(self.forms)
+            page.setObjectName(name)
+            page.setLayout(form)
+            self.forms.addWidget(page)
         form = QFormLayout()
-        form.addRow("max epochs", self.epochs_spin)
-        form.addRow("hidden size", self.hidden_spin)
+        form.addRow("kind", self.kind_combo)
         form.addRow("seed", self.seed_spin)
-        form.addRow("time limit", self.time_spin)
-        form.addRow("trajectories / epoch", self.subsample_spin)
         settings = QGroupBox("Settings", self)
         settings.setObjectName("trainSettings")
-        settings.setLayout(form)
+        box = QVBoxLayout(settings)
+        box.addLayout(form)
+        box.addWidget(self.forms)
 
         self.labels_label = QLabel("", self)
         self.labels_label.setObjectName("labelSummary")
         self.labels_label.setWordWrap(True)
+        self.labels_label.setTextFormat(Qt.TextFormat.RichText)
         self.train_button = QPushButton("Train intent model", self)
         self.train_button.setObjectName("trainButton")
         self.train_button.setToolTip("learn the wish from the marks of the Annotate tab (in the background)")
@@ -282,12 +428,13 @@ class TrainView(QWidget):
         self.load_button.setToolTip("use an intent model trained before (dpf train-intent or this tab)")
         self.progress = QProgressBar(self)
         self.progress.setObjectName("trainProgress")
-        self.progress.setRange(0, DEFAULTS["max_epochs"])
+        self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.progress.setFormat("epoch %v of %m")
+        self.progress.setFormat("")
         self.status = QLabel("", self)
         self.status.setObjectName("trainStatus")
         self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.fit_label = QLabel("No intent model yet.", self)
         self.fit_label.setObjectName("fitLabel")
         self.fit_label.setWordWrap(True)
@@ -301,6 +448,9 @@ class TrainView(QWidget):
                                    "root mean square error, score units")):
             self.fit_table.horizontalHeaderItem(col).setToolTip(tip)
         self.fit_table.setVerticalHeaderLabels(["held-out", "train"])
+        self.fit_table.verticalHeaderItem(0).setToolTip("LSTM: trajectories held out of training · additive: "
+                                                        "out-of-bag, each trajectory predicted by the members that "
+                                                        "never saw it")
         self.fit_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.fit_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.fit_table.setFixedHeight(self.fit_table.verticalHeader().length() + self.fit_table.horizontalHeader().height() + 6)
@@ -344,9 +494,11 @@ class TrainView(QWidget):
         lay.addWidget(left_w)
         lay.addLayout(right, 1)
 
+        self.kind_combo.currentIndexChanged.connect(self._on_kind)
         self.train_button.clicked.connect(lambda: self.train())
         self.cancel_button.clicked.connect(self.cancel)
         self.load_button.clicked.connect(self._ask_load)
+        self._on_kind()
 
     # --- workspace -----------------------------------------------------------------
     def set_workspace(self, ws) -> None:
@@ -357,7 +509,7 @@ class TrainView(QWidget):
         self.result = None
         self.loss_plot.clear_data()
         self.fit_plot.clear_data()
-        self.progress.setValue(0)
+        self._idle_progress()
         self.status.setText("")
         if ws is not None and ws.intent is None:
             self._restore_remembered(ws)
@@ -369,14 +521,18 @@ class TrainView(QWidget):
         self.intentChanged.emit(ws)
 
     def refresh_labels(self) -> None:
-        """Update the line saying what there is to learn from (cheap: the store's summary)."""
+        """Update the lines saying what there is to learn from (cheap: the store's summary)."""
         ws = self.ws
         if ws is None:
             self.labels_label.setText("Nothing is open.")
             return
         from dpf_gui.data.study import SIMULATED, UNLABELLED
 
-        states, scores = ws.summary()
+        try:
+            states, scores = ws.summary()
+        except UserError as exc:
+            self.labels_label.setText(escape(str(exc)))
+            return
         labelled = states != UNLABELLED
         n = int(labelled.sum())
         sim = int((states == SIMULATED).sum())
@@ -388,6 +544,13 @@ class TrainView(QWidget):
             if len(s):
                 text += f"; scores {s.min():g} .. {s.max():g}"
         text += "." if n >= 4 else ". Mark at least 4 (some better, some worse) in the Annotate tab."
+        notes = []
+        try:
+            notes = wish_notes(ws, labels_for_training(ws)) if n else []
+        except UserError:
+            pass
+        for note in notes:
+            text += f"<br><span style='color:#b00020'>{escape(note)}</span>"
         self.labels_label.setText(text)
 
     def _restore_remembered(self, ws) -> None:
@@ -406,18 +569,40 @@ class TrainView(QWidget):
         ws.intent, ws.intent_sidecar, ws.intent_dir = model, sidecar, Path(d)
 
     # --- training ------------------------------------------------------------------
+    def kind(self) -> str:
+        """The kind the next training makes: "additive" or "lstm"."""
+        return self.kind_combo.currentData()
+
     def config(self):
-        """The IntentConfig the form describes."""
+        """The config the form describes (:class:`AdditiveConfig` or :class:`IntentConfig`)."""
+        if self.kind() == "additive":
+            return additive_config(self.members_spin.value(), self.additive_hidden_spin.value(),
+                                   self.utility_spin.value(), self.value_spin.value(), self.horizon_spin.value())
         return interactive_config(self.epochs_spin.value(), self.hidden_spin.value(), self.time_spin.value(),
                                   self.subsample_spin.value())
 
-    def set_config(self, max_epochs: int | None = None, hidden: int | None = None, seed: int | None = None,
-                   max_time_s: int | None = None, max_train_per_epoch: int | None = None) -> None:
-        """Fill in the form (for scripts and the demo)."""
-        for spin, v in ((self.epochs_spin, max_epochs), (self.hidden_spin, hidden), (self.seed_spin, seed),
-                        (self.time_spin, max_time_s), (self.subsample_spin, max_train_per_epoch)):
+    def set_config(self, kind: str | None = None, seed: int | None = None, hidden: int | None = None,
+                   max_epochs: int | None = None, max_time_s: int | None = None,
+                   max_train_per_epoch: int | None = None, members: int | None = None,
+                   utility_steps: int | None = None, value_steps: int | None = None,
+                   horizon: int | None = None) -> None:
+        """Fill in the form (for scripts and the demo); ``hidden`` goes to the form of the kind chosen."""
+        if kind is not None:
+            i = self.kind_combo.findData(kind)
+            if i < 0:
+                raise UserError(f"unknown intent kind {kind!r}; allowed: {', '.join(k for k, _ in KIND_CHOICES)}")
+            self.kind_combo.setCurrentIndex(i)
+        hidden_spin = self.additive_hidden_spin if self.kind() == "additive" else self.hidden_spin
+        for spin, v in ((self.seed_spin, seed), (hidden_spin, hidden), (self.epochs_spin, max_epochs),
+                        (self.time_spin, max_time_s), (self.subsample_spin, max_train_per_epoch),
+                        (self.members_spin, members), (self.utility_spin, utility_steps),
+                        (self.value_spin, value_steps), (self.horizon_spin, horizon)):
             if v is not None:
                 spin.setValue(int(v))
+
+    def _on_kind(self, *_) -> None:
+        self.forms.setCurrentIndex(0 if self.kind() == "additive" else 1)
+        self._show_plots()
 
     def is_training(self) -> bool:
         return self.worker is not None
@@ -425,18 +610,18 @@ class TrainView(QWidget):
     def train(self, config=None, out_dir: str | Path | None = None) -> bool:
         """Start training on the current marks in the background; False (and a message) if it cannot start.
 
-        ``config``: an IntentConfig (default: the form's); ``out_dir``: where
-        the checkpoint goes (default: ``<study folder>/intent/<env>-<time>``).
+        ``config``: an AdditiveConfig or IntentConfig (default: the form's); ``out_dir``: where the
+        checkpoint goes (default: ``<study folder>/intent/<env>-<time>``).
         """
         ws = self.ws
         if ws is None or self.worker is not None:
             return False
         try:
             labels = labels_for_training(ws)
+            cfg = config or self.config()
         except UserError as exc:
             self._fail(str(exc), True)
             return False
-        cfg = config or self.config()
         if out_dir is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             out_dir = Path(ws.store.path).parent / "intent" / f"{ws.env_name}-{stamp}"
@@ -454,16 +639,27 @@ class TrainView(QWidget):
         self._out_dir = Path(out_dir)
         self._out_is_new = not self._out_dir.exists()
         self._cfg = cfg
+        self._labels = labels
         self.result = None
         self.last_error = None
         self.loss_plot.clear_data()
         self.fit_plot.clear_data()
-        self.progress.setRange(0, cfg.max_epochs)
+        kind = config_kind(cfg)
+        if kind == "additive":
+            self.progress.setRange(0, cfg.utility_steps + cfg.value_steps)
+            self.progress.setFormat("step %v of %m")
+            what = f"the additive ensemble ({cfg.members} members)"
+        else:
+            self.progress.setRange(0, cfg.max_epochs)
+            self.progress.setFormat("epoch %v of %m")
+            what = "the LSTM"
         self.progress.setValue(0)
-        self.status.setText(f"training on {labels.count} labelled trajectories…")
+        self._show_plots(kind)
+        self.status.setText(f"training {what} on {labels.count} labelled trajectories…")
         self._t0 = time.perf_counter()
         worker = TrainWorker(ws.dataset, labels, self.seed_spin.value(), self._out_dir, cfg, self)
         worker.epochDone.connect(self._on_epoch)
+        worker.stepDone.connect(self._on_step)
         worker.succeeded.connect(self._on_succeeded)
         worker.failed.connect(self._on_failed)
         worker.finished.connect(worker.deleteLater)
@@ -487,6 +683,15 @@ class TrainView(QWidget):
         self.status.setText(f"epoch {epoch}: train loss {train:.4f}, held-out loss {held_out:.4f} "
                             f"({time.perf_counter() - self._t0:.0f} s)")
 
+    def _on_step(self, steps: int) -> None:
+        if self.sender() is not self.worker or self.worker.cancelled:
+            return
+        cfg = self._cfg
+        self.progress.setValue(min(steps, self.progress.maximum()))
+        stage = "what each step is worth" if steps <= cfg.utility_steps else "the value of each action"
+        self.status.setText(f"training the additive ensemble: {stage} "
+                            f"({time.perf_counter() - self._t0:.0f} s)")
+
     def _on_succeeded(self, result, scatter) -> None:
         worker = self.sender()
         if worker is not self.worker:
@@ -496,20 +701,29 @@ class TrainView(QWidget):
         ws = self.ws
         if worker.cancelled or result.interrupted:
             self._remove_partial()
+            self._idle_progress()
             self.status.setText("cancelled; the intent model in use is unchanged")
+            self._show_plots()
             self.trainingFinished.emit(False, "cancelled")
             return
         self.result = result
         ws.intent, ws.intent_sidecar, ws.intent_dir = result.model, result.sidecar, result.out_dir
         self._remember(ws)
-        self.loss_plot.mark_best(result.best_epoch)
         self.fit_plot.set_points(scatter)
-        self.progress.setValue(min(result.epochs, self.progress.maximum()))
-        limit = self._cfg.max_time_s
-        why = ("stopped: time limit" if limit and result.wall_time_s >= limit
-               else "stopped: held-out loss no longer improving" if result.epochs < self.progress.maximum() else "done")
-        self.status.setText(f"{why}: {result.epochs} epochs in {result.wall_time_s:.1f} s, best epoch "
-                            f"{result.best_epoch}; saved to {result.out_dir}")
+        if config_kind(self._cfg) == "additive":
+            self.progress.setValue(self.progress.maximum())
+            self.status.setText(f"done: {result.sidecar.get('steps', '?')} steps in {result.wall_time_s:.1f} s; "
+                                f"saved to {result.out_dir}")
+        else:
+            self.loss_plot.mark_best(result.best_epoch)
+            self.progress.setValue(min(result.epochs, self.progress.maximum()))
+            limit = self._cfg.max_time_s
+            why = ("stopped: time limit" if limit and result.wall_time_s >= limit
+                   else "stopped: held-out loss no longer improving" if result.epochs < self.progress.maximum()
+                   else "done")
+            self.status.setText(f"{why}: {result.epochs} epochs in {result.wall_time_s:.1f} s, best epoch "
+                                f"{result.best_epoch}; saved to {result.out_dir}")
+        self.refresh_labels()
         self._show_intent()
         self.statusMessage.emit(f"intent model trained ({result.wall_time_s:.0f} s): Play and Compare use it now")
         self.intentChanged.emit(ws)
@@ -522,6 +736,13 @@ class TrainView(QWidget):
         self.worker = None
         self._set_busy(False)
         self._remove_partial()
+        self._idle_progress()
+        self._show_plots()
+        if user_error and self.ws is not None and self._labels is not None:
+            notes = wish_notes(self.ws, self._labels)
+            if notes:
+                message += ("\n\nWhat the data says about your wish: " + " ".join(notes)
+                            + " (Annotate tab: Collect more varied trajectories…)")
         self._fail(message, user_error)
 
     def _fail(self, message: str, user_error: bool) -> None:
@@ -538,6 +759,7 @@ class TrainView(QWidget):
             w.succeeded.disconnect()
             w.failed.disconnect()
             w.epochDone.disconnect()
+            w.stepDone.disconnect()
         except (RuntimeError, TypeError):
             pass
         w.wait(30000)
@@ -588,6 +810,19 @@ class TrainView(QWidget):
         return True
 
     # --- display -----------------------------------------------------------------------
+    def _idle_progress(self) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+
+    def _show_plots(self, kind: str | None = None) -> None:
+        """The loss plot is the LSTM's (the additive kind has no epochs): shown for an LSTM being trained, in
+        use, or chosen."""
+        ws = self.ws
+        in_use = model_kind(ws.intent) if ws is not None and ws.intent is not None else None
+        show = kind == "lstm" if kind is not None else "lstm" in (in_use, self.kind())
+        self.loss_plot.setVisible(show)
+
     def _show_curve(self, sidecar: dict[str, Any]) -> None:
         """The training curve a checkpoint recorded (none if its record is damaged: it is only a record)."""
         self.loss_plot.clear_data()
@@ -600,19 +835,17 @@ class TrainView(QWidget):
 
     def _show_sidecar_fit(self, sidecar: dict[str, Any]) -> None:
         metrics = sidecar.get("metrics") or {}
-        self._show_fit(metrics.get("held_out") or {}, metrics.get("train") or {})
+        self._show_fit(metrics.get("held_out") or {}, metrics.get("train") or {}, sidecar.get("intent_kind", "lstm"))
 
-    def _show_fit(self, held: dict[str, Any], train: dict[str, Any]) -> None:
+    def _show_fit(self, held: dict[str, Any], train: dict[str, Any], kind: str = "lstm") -> None:
         if not held:
             self.fit_label.setText("No held-out fit recorded.")
         else:
             corr, sign = held.get("corr"), held.get("sign_acc")
-            verdict = ""
-            if corr is not None:
-                verdict = (" · good" if corr >= 0.8 else " · fair" if corr >= 0.5 else
-                           " · weak: label more, or more consistently")
             self.fit_label.setText(f"correlation <b>{_fmt(corr)}</b> · sign accuracy <b>{_fmt(sign, pct=True)}</b>"
-                                   f" · n = {held.get('n', '–')}{verdict}")
+                                   f" · n = {held.get('n', '–')}{fit_verdict(held)}"
+                                   + ("<br><small>held-out: out-of-bag (each trajectory predicted by the members "
+                                      "that never saw it)</small>" if kind == "additive" else ""))
         for row, m in enumerate((held, train)):
             for col, (key, pct) in enumerate((("n", False), ("corr", False), ("sign_acc", True),
                                               ("pair_acc", True), ("rmse", False))):
@@ -622,6 +855,7 @@ class TrainView(QWidget):
 
     def _show_intent(self) -> None:
         ws = self.ws
+        self._show_plots()
         if ws is None or ws.intent is None:
             self.intent_label.setText("No intent model in use: Play offers only the task strategy.")
             self.fit_label.setText("No intent model yet.")
@@ -639,11 +873,15 @@ class TrainView(QWidget):
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(Path(ws.intent_dir, "model.json").stat().st_mtime))
         except (OSError, TypeError):
             pass
+        arch = sc.get("architecture") if isinstance(sc.get("architecture"), dict) else {}
+        kind = (f"additive ensemble of {arch.get('members', '?')}" if model_kind(ws.intent) == "additive"
+                else "LSTM")
         self.intent_label.setText(
-            f"<b>In use:</b> {ws.intent_dir}<br>{when} · {lab.get('count', '?')} labelled trajectories "
-            f"({lab.get('source') or 'unknown source'}) · wish: {wish_text}")
+            f"<b>In use:</b> {escape(str(ws.intent_dir))}<br>{kind} · {when} · {lab.get('count', '?')} labelled "
+            f"trajectories ({escape(str(lab.get('source') or 'unknown source'))}) · wish: {escape(wish_text)}")
+        kind_name = model_kind(ws.intent)
         if self.result is not None:
-            self._show_fit(self.result.metrics.get("held_out") or {}, self.result.metrics.get("train") or {})
+            self._show_fit(self.result.metrics.get("held_out") or {}, self.result.metrics.get("train") or {}, kind_name)
         else:
             try:
                 self._show_sidecar_fit(sc)
@@ -655,7 +893,9 @@ class TrainView(QWidget):
         self.train_button.setEnabled(has_ws and not busy)
         self.load_button.setEnabled(has_ws and not busy)
         self.cancel_button.setEnabled(busy)
-        for s in (self.epochs_spin, self.hidden_spin, self.seed_spin, self.time_spin, self.subsample_spin):
+        for s in (self.kind_combo, self.seed_spin, self.members_spin, self.additive_hidden_spin, self.utility_spin,
+                  self.value_spin, self.horizon_spin, self.epochs_spin, self.hidden_spin, self.time_spin,
+                  self.subsample_spin):
             s.setEnabled(not busy)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt)
@@ -668,6 +908,17 @@ class TrainView(QWidget):
             self._discard_worker()
 
 
+def fit_verdict(held: dict[str, Any]) -> str:
+    """" · good" / " · fair" / " · weak: ..." for a held-out fit, only with enough held-out trajectories."""
+    corr = held.get("corr")
+    if corr is None:
+        return ""
+    n = held.get("n") if isinstance(held.get("n"), int) else 0
+    if n < MIN_HELD_OUT:
+        return f" · too few held-out trajectories to judge (fewer than {MIN_HELD_OUT})"
+    return " · good" if corr >= 0.8 else " · fair" if corr >= 0.5 else " · weak: label more, or more consistently"
+
+
 def open_intent(directory: str | Path, ws) -> tuple[Any, dict[str, Any]]:
     """Load the intent checkpoint in ``directory`` for ``ws``: (model, sidecar).
 
@@ -676,7 +927,7 @@ def open_intent(directory: str | Path, ws) -> tuple[Any, dict[str, Any]]:
     :class:`UserError` on opening rather than a failure when a tab is shown.
     """
     from dpf_gui.fusion import intent_scale
-    from dpf_gui.intent.train import load_intent
+    from dpf_gui.intent.registry import load_intent
 
     try:
         model, sidecar = load_intent(directory, expect_env=ws.env_name)
@@ -686,9 +937,10 @@ def open_intent(directory: str | Path, ws) -> tuple[Any, dict[str, Any]]:
     except Exception as exc:  # noqa: BLE001 (a damaged file the loader did not foresee)
         raise UserError(f"{directory}: not a usable intent model ({exc.__class__.__name__}: {exc})") from None
     spread = sidecar.get("candidate_spread")
-    scales = {"reward_scale": sidecar.get("reward_scale"), "candidate_spread": spread}
+    scales = {"reward_scale": sidecar.get("reward_scale"), "reward_unit": sidecar.get("reward_unit"),
+              "candidate_spread": spread}
     if isinstance(spread, dict):
-        scales = {"reward_scale": sidecar.get("reward_scale"),
+        scales = {"reward_scale": sidecar.get("reward_scale"), "reward_unit": sidecar.get("reward_unit"),
                   **{f"candidate_spread.{k}": spread.get(k) for k in ("history", "markov")}}
     for name, value in scales.items():  # Play divides intent rewards by one of these
         if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -723,5 +975,6 @@ def _remove_checkpoint(directory: Path | None) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-__all__ = ["TrainView", "TrainWorker", "LossPlot", "FitPlot", "interactive_config", "labels_for_training", "open_intent",
-           "DEFAULTS"]
+__all__ = ["ADDITIVE_DEFAULTS", "DEFAULTS", "KIND_CHOICES", "MIN_HELD_OUT", "FitPlot", "LossPlot", "TrainView",
+           "TrainWorker", "additive_config", "fit_points", "fit_verdict", "interactive_config", "labels_for_training",
+           "open_intent", "training_wish", "wish_notes"]

@@ -7,7 +7,8 @@ nothing already shown as marked.
 
 What is stored is an append-only log, never an overwritten label:
 
-* ``actions``: one row per thing the user did (a mark, a simulated-user batch),
+* ``actions``: one row per thing the user did (a mark, a simulated-user batch, the
+  marks carried over to a merged dataset),
   with its state: 0 active, 1 undone (redoable), 2 discarded (undone, then a
   new action was taken, so it can no longer be redone). Undo and redo flip
   that state, so they work across restarts and an undone mark stays visible
@@ -360,6 +361,21 @@ class LabelStore:
         note = {k: labels.meta.get(k) for k in ("wish", "mode", "noise", "seed", "data_path") if k in labels.meta}
         source = str(labels.meta.get("source", "label-file"))
         return self._add_action(fingerprint, "import", source, rows, note=note)
+
+    def carry_marks(self, old_fingerprint: str, new_fingerprint: str, offset: int = 0) -> int | None:
+        """Copy every active mark of one dataset to another that holds its trajectories from ``offset`` on.
+
+        For a merged dataset (:func:`dpf_gui.data.merge.merge_datasets`): the person's marks, segments and
+        imported labels keep their kind and order, so every trajectory reads as before; the old dataset's
+        marks stay as they were. One undoable action on the new dataset; None when there was nothing to copy.
+        """
+        rows = [(traj + int(offset), kind, t0, t1, value, step_marks, true_score)
+                for _, traj, kind, t0, t1, value, step_marks, true_score in self._active_marks(old_fingerprint)
+                if isinstance(traj, int)]
+        if not rows:
+            return None
+        note = {"from": old_fingerprint, "offset": int(offset)}
+        return self._add_action(new_fingerprint, "carry", "merge", rows, note=note)
 
     def _add_action(self, fingerprint: str, kind: str, source: str, rows: list[tuple], note: Any = None) -> int:
         def change(db) -> int:

@@ -121,7 +121,8 @@ def _train_additive(dataset: TrajectoryDataset, labels: Labels, seed: int, out_d
         save_checkpoint(out_path, fit.model.state_dict(), sidecar)
     return IntentResult(model=fit.model, sidecar=sidecar, metrics=metrics, curve=[], train_indices=np.asarray(idx),
                         val_indices=np.asarray(idx)[ok], score_scale=fit.score_scale, reward_scale=fit.reward_unit,
-                        best_epoch=0, epochs=0, interrupted=interrupted, wall_time_s=wall, out_dir=out_path)
+                        best_epoch=0, epochs=0, interrupted=interrupted, wall_time_s=wall, out_dir=out_path,
+                        held_out_pred=fit.oob_pred[ok])
 
 
 def load_intent(directory: str | Path, expect_env: str | None = None):

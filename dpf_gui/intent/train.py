@@ -153,6 +153,9 @@ class IntentResult:
     interrupted: bool
     wall_time_s: float
     out_dir: Path | None = None
+    #: held-out predicted scores aligned with ``val_indices`` where the kind makes them while training
+    #: (the additive kind's out-of-bag predictions; None: predict ``val_indices`` with ``model``)
+    held_out_pred: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,146 @@
+"""Label this next, in the app: Enter goes through the suggested trajectories with their reasons, training
+changes the suggestions, a wish the data cannot show is said, and more varied trajectories can be collected."""
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QWidget
+
+from dpf_gui.app.annotate_view import COL_FROM, COL_NEXT
+from dpf_gui.data.study import UNLABELLED
+from tests.qt_helpers import messages, open_window  # noqa: F401 (messages is a fixture)
+
+#: a quick additive model: enough members to disagree, few steps (about 1-2 s on gridnav)
+SMALL = {"members": 4, "hidden": 32, "utility_steps": 100, "value_steps": 100}
+TOLL, SCENIC = 3, 4  # gridnav terrain codes
+
+
+def press(qtbot, window, *keys):
+    for k in keys:
+        qtbot.keyClick(window, k)
+
+
+def settle_suggestions(qtbot, view, since: int) -> None:
+    """Wait until the suggestions were ranked again after ``since`` rankings (they rank in the background)."""
+    qtbot.waitUntil(lambda: view.suggestions.computations > since and not view.suggestions._timer.isActive()
+                    and not (view.suggestions._thread and view.suggestions._thread.is_alive()), timeout=10000)
+
+
+def mark_key(ws, i: int):
+    """What a person who likes the scenic route and hates the toll road presses for trajectory ``i``."""
+    terrain = ws.dataset.next_state_regions()[ws.dataset.step_slice(i), 2]
+    if (terrain == TOLL).any():
+        return Qt.Key.Key_A
+    return Qt.Key.Key_P if (terrain == SCENIC).any() else Qt.Key.Key_N
+
+
+def test_enter_labels_the_suggestions_train_updates_them_and_collect_adds_varied_trajectories(qtbot, tmp_path,
+                                                                                                messages):
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    view, ws = window.annotate, window.workspace
+    qtbot.waitUntil(lambda: view.suggestions.ready, timeout=10000)
+    assert len(view.suggestions.items) == 100 and view.model.ranks.max() == 100
+
+    # --- Enter 10 times, labelling each suggested trajectory; each comes with its reason ---------------------
+    shown, kinds = [], []
+    for _ in range(10):
+        settle_suggestions(qtbot, view, view.suggestions.computations - 1)
+        top = view.suggestions.items[0]
+        press(qtbot, window, Qt.Key.Key_Return)
+        assert view.current == top.index and view.model.states[top.index] == UNLABELLED
+        reason = view.findChild(QWidget, "suggestionReason")
+        assert reason.isVisible() and top.reason in reason.text() and top.kind in reason.text()
+        shown.append(view.current)
+        kinds.append(top.kind)
+        before = view.suggestions.computations
+        press(qtbot, window, mark_key(ws, view.current))
+        settle_suggestions(qtbot, view, before)
+    assert len(set(shown)) == 10 and shown != list(range(10)) and kinds[0] == "typical"
+    labels = ws.labels()
+    assert labels.count == 10 and len(np.unique(labels.scores[labels.labelled])) >= 3  # varied, so trainable
+    # the list sorts by suggestion: the best first
+    view.findChild(QWidget, "sortSuggestedButton").click()
+    first_row = view.proxy.mapToSource(view.proxy.index(0, 0)).row()
+    assert first_row == view.suggestions.items[0].index
+    assert view.proxy.index(0, COL_NEXT).data() == "1"
+
+    # --- train (the default, additive kind): the suggestions now weigh the members' disagreement ---------------
+    untrained = [s.index for s in view.suggestions.items[:10]]
+    assert all(s.kind != "disagreement" for s in view.suggestions.items)
+    train = window.train
+    window.tabs.setCurrentWidget(train)
+    assert train.kind() == "additive" and not train.loss_plot.isVisible()
+    train.set_config(**SMALL)
+    before = view.suggestions.computations
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000) as done:
+        qtbot.mouseClick(train.train_button, Qt.MouseButton.LeftButton)
+    assert done.args == [True, ""], done.args
+    assert ws.intent is train.result.model and train.progress.value() == train.progress.maximum()
+    settle_suggestions(qtbot, view, before)
+    trained = [s.index for s in view.suggestions.items[:10]]
+    assert trained != untrained
+    assert any(s.kind == "disagreement" and "intent models disagree" in s.reason for s in view.suggestions.items)
+    window.tabs.setCurrentWidget(view)
+    press(qtbot, window, Qt.Key.Key_Return)
+    assert view.current == trained[0] and view.reason_label.isVisible()
+
+    # --- collect 50 more varied trajectories: a new dataset, the marks and the model carried over -------------
+    old_path, old_fp, old_n = ws.dataset_path, ws.fingerprint, len(ws)
+    old_marks = ws.labels()
+    dialog = view.open_collect_dialog()
+    assert dialog is view.findChild(QWidget, "collectDialog") and dialog.random_start.isChecked()
+    dialog.episodes.setValue(50)
+    with qtbot.waitSignal(dialog.collected, timeout=60000):
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.workspace is not ws, timeout=10000)
+    new = window.workspace
+    assert len(new) == old_n + 50 and new.fingerprint != old_fp and new.dataset_path != old_path
+    assert new.dataset_path.parent == tmp_path / "data"
+    collected = new.collected()
+    assert collected[old_n:].all() and not collected[:old_n].any()
+    # ... found in the list, marked as such
+    assert not view.table.isColumnHidden(COL_FROM)
+    assert [view.model.index(i, COL_FROM).data() for i in (0, old_n, old_n + 49)] == ["stored", "collected", "collected"]
+    # ... the marks kept, the old data and its marks untouched, the model still in use
+    carried = new.labels()
+    assert carried.count == 10 and np.array_equal(carried.scores[:old_n], old_marks.scores)
+    assert not carried.labelled[old_n:].any()
+    assert ws.store.to_labels(ws.dataset, old_fp).count == 10
+    assert new.intent is not None and new.intent_dir == ws.intent_dir
+    assert view.progress.value() == 10 and view.current == trained[0]
+    qtbot.waitUntil(lambda: view.suggestions.ready, timeout=10000)
+    assert messages == []
+
+
+def test_a_wish_the_data_cannot_show_is_said_before_labelling_and_when_training_refuses(qtbot, tmp_path, messages):
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    view = window.annotate
+    # "my wish": a corner of the map no stored trajectory enters
+    dialog = view.open_wish_dialog()
+    dialog.fields.prefer.setText("x=7&y=8")
+    assert "entered by 0 of 1495 stored trajectories" in dialog.fields.coverage.text()
+    assert "No stored trajectory enters the preferred region x=7&amp;y=8" in dialog.fields.coverage.text()
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible() and view.wish_combo.currentText() == "my wish"
+    window.activateWindow()  # the offscreen platform leaves the closed dialog active
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+    coverage = view.findChild(QWidget, "coverageLabel").text()
+    assert "No stored trajectory enters the preferred region" in coverage and "my wish" in coverage
+    assert "color: #b00020" in view.collect_button.styleSheet()  # the remedy stands out
+    # five neutral marks: nothing to learn from, and the Train tab says why in plain words
+    for _ in range(5):
+        press(qtbot, window, Qt.Key.Key_N, Qt.Key.Key_Return)
+    train = window.train
+    window.tabs.setCurrentWidget(train)
+    assert "No stored trajectory enters the preferred region x=7&amp;y=8" in train.labels_label.text()
+    with qtbot.waitSignal(train.trainingFinished, timeout=20000) as done:
+        train.train()
+    assert done.args[0] is False and "same score" in done.args[1]
+    assert "No stored trajectory enters the preferred region x=7&y=8" in done.args[1]
+    assert "Collect more varied trajectories" in done.args[1]
+    assert messages[-1][0] == "Cannot train the intent model"
+    # the wish is kept with the labels' environment: it comes back after a restart
+    window.close()
+    again = open_window(qtbot, tmp_path)
+    assert again.annotate.wish_combo.currentText() == "my wish"
+    assert again.workspace.typed_wish().describe() == {"prefer": ["x=7&y=8"], "avoid": []}
+    again.close()
