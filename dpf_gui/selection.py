@@ -101,6 +101,7 @@ class TrajectorySummaries:
         # (and no labelled one) enter is worth showing even when it spends only a few steps there
         entering = (self.occupancy > 0).sum(0)
         self.rarity = np.log(max(n, 1) / (1.0 + entering)).clip(min=0.0)
+        self.presence = (self.occupancy > 0).astype(np.float32)  # which bins each trajectory enters
         self.vectors = np.concatenate([_W_OCCUPANCY * self.occupancy, _W_END * self.end,
                                        _W_SUCCESS * self.success[:, None], _W_RETURN * ret[:, None],
                                        _W_LENGTH * length[:, None]], axis=1).astype(np.float64)
@@ -262,6 +263,8 @@ def suggest(dataset: TrajectoryDataset, labels: Labels | None = None, model: Any
     ref = np.flatnonzero(covered)
     near = s.min_distances(ref)
     ref_occ = s.occupancy[ref].max(0) if len(ref) else np.zeros(s.occupancy.shape[1])
+    uncovered = ref_occ == 0
+    gain_all = s.presence @ np.where(uncovered, s.rarity, 0.0)  # kept up to date as picks cover bins
     ref_end = s.end[ref].max(0) if len(ref) else np.zeros(s.end.shape[1])
     ref_success = set(s.success[ref].tolist())
     out: list[Suggestion] = []
@@ -276,7 +279,7 @@ def suggest(dataset: TrajectoryDataset, labels: Labels | None = None, model: Any
         else:
             d = near[cand]
             far = d / d.max() if d.max() > 0 else np.zeros(len(cand))
-            gain = ((s.occupancy[cand] > 0) & (ref_occ == 0)) @ s.rarity  # rare bins no reference enters
+            gain = np.where(gain_all[cand] > 1e-9, gain_all[cand], 0.0)  # rarity of bins no reference enters
             div = 0.5 * far + 0.5 * (gain / gain.max() if gain.max() > 0 else np.zeros(len(cand)))
             if spread is not None:
                 sp = spread[cand]
@@ -306,6 +309,10 @@ def suggest(dataset: TrajectoryDataset, labels: Labels | None = None, model: Any
         ref = np.append(ref, i)
         near = np.minimum(near, s.distances(i))
         ref_occ = np.maximum(ref_occ, s.occupancy[i])
+        new = uncovered & (s.presence[i] > 0)
+        if new.any():
+            gain_all -= s.presence[:, new] @ s.rarity[new]
+            uncovered &= ~new
         ref_end = np.maximum(ref_end, s.end[i])
         ref_success.add(bool(s.success[i]))
     return out
