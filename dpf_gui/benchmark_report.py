@@ -6,6 +6,7 @@ cell (cells are keyed by the code that computes them).
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
@@ -52,21 +53,62 @@ def overall(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict
     return out
 
 
+def _runs_of(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, command: str, machine: str, elapsed_s: float,
+             jobs: int) -> list[dict[str, Any]]:
+    """One record per environment of this invocation: the command that made its cells and what they cost."""
+    return [{"env": env, "command": command, "machine": machine, "elapsed_s": float(elapsed_s), "jobs": int(jobs),
+             "cells": sum(c["env"] == env for c in results),
+             "cell_s": sum(float(c.get("wall_s", 0.0)) for c in results if c["env"] == env)} for env in spec.envs]
+
+
+def kept_from_previous(out_md: Path, spec: BenchmarkSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The cells and run records of the previous report (``results/benchmark.json`` next to ``out_md``) for the
+    environments this run leaves out; a damaged file is refused before any cell runs."""
+    from dpf_gui.errors import UserError
+
+    path = out_md.parent / "results" / "benchmark.json"
+    if not path.is_file():
+        return [], []
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+        cells = [c for c in old["cells"] if c["env"] not in spec.envs]
+        runs = [r for r in old.get("runs", []) if r["env"] not in spec.envs]
+    except (ValueError, KeyError, TypeError) as e:
+        raise UserError(f"{path} is not a benchmark report's JSON ({e}); move it away or run without --keep-other-envs") from e
+    if spec.split != old.get("spec", {}).get("split", spec.split) and cells:
+        raise UserError(f"{path} holds the {old['spec']['split']!r} split and this run the {spec.split!r} split; "
+                        "a report mixes no splits")
+    return cells, runs
+
+
 def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md: Path, command: str, machine: str,
-                 elapsed_s: float, jobs: int) -> Path:
-    """The benchmark's section of ``out_md`` (between its markers; the rest of the file is kept) and its plot."""
+                 elapsed_s: float, jobs: int, keep_other_envs: bool = False) -> Path:
+    """The benchmark's section of ``out_md`` (between its markers; the rest of the file is kept) and its plot.
+
+    ``keep_other_envs``: the cells of environments this run does not cover are kept from the previous report's
+    ``results/benchmark.json``, so one environment can be (re)run on its own, with its own grid, and the section
+    still shows them all, each with the command that made it.
+    """
     from dpf_gui.fileio import write_text_atomic
 
     rows = list(spec.rows)
     figdir = out_md.parent / "results"
     figdir.mkdir(parents=True, exist_ok=True)
-    cell_s = sum(float(c.get("wall_s", 0.0)) for c in results)
-    lines = [START, "", "## Unseen-wish benchmark", "",
-             f"Regenerate: `{command}` ({len(results)} cells, {cell_s / 60:.0f} min of cell time summed over the cells "
-             f"on {machine}; with `--jobs 2` about half of that in wall time; this invocation took "
-             f"{elapsed_s / 60:.0f} min with `--jobs {jobs}`, cached cells read back. Cells are cached under "
-             "`runs/benchmark/`, keyed by every input and the code that computes them).",
-             "",
+    runs = _runs_of(results, spec, command, machine, elapsed_s, jobs)
+    if keep_other_envs:
+        kept_cells, kept_runs = kept_from_previous(out_md, spec)
+        results, runs = list(results) + kept_cells, runs + kept_runs
+    lines = [START, "", "## Unseen-wish benchmark", ""]
+    commands: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        commands.setdefault(r["command"], []).append(r)
+    for cmd, rs in commands.items():
+        lines.append(f"Regenerate {', '.join(r['env'] for r in rs)}: `{cmd}` ({sum(r['cells'] for r in rs)} cells, "
+                     f"{sum(r['cell_s'] for r in rs) / 60:.0f} min of cell time summed over the cells on {rs[0]['machine']}; "
+                     f"this invocation took {rs[0]['elapsed_s'] / 60:.0f} min wall with `--jobs {rs[0]['jobs']}`, "
+                     "cached cells read back).")
+        lines.append("")
+    lines += ["Cells are cached under `runs/benchmark/`, keyed by every input and the code that computes them.", "",
              f"Split **{spec.split}**: " + ("wishes, label draws and episodes nobody looked at while tuning (the "
                                              "defaults were tuned on the `dev` split)." if spec.split == "report" else
                                              "the tuning split; quote the `report` split."),
@@ -113,7 +155,7 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
     else:
         text = (text.rstrip("\n") + "\n\n" if text else "") + section
     write_text_atomic(out_md, text)
-    write_json_atomic(figdir / "benchmark.json", {"spec": asdict(spec), "cells": list(results)})
+    write_json_atomic(figdir / "benchmark.json", {"spec": asdict(spec), "runs": runs, "cells": list(results)})
     return out_md
 
 

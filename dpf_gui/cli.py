@@ -782,6 +782,9 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int_in(1, 256), default=1, help="cells in parallel processes (default: 1)")
     p.add_argument("--work", default="runs/benchmark", help="cache folder of the cells (default: runs/benchmark)")
     p.add_argument("--out", default="docs/RESULTS.md", help="Markdown file whose benchmark section is (re)written")
+    p.add_argument("--keep-other-envs", action="store_true",
+                   help="keep the section's cells of environments this run leaves out (from results/benchmark.json "
+                        "next to --out), so an environment can be (re)run on its own grid")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -805,7 +808,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     import time
 
     from dpf_gui.benchmark import DEFAULT_COMBOS, EPISODES, BenchmarkSpec, run_benchmark
-    from dpf_gui.benchmark_report import write_report
+    from dpf_gui.benchmark_report import kept_from_previous, write_report
 
     out = Path(args.out)
     if out.exists() and not out.is_file():
@@ -828,11 +831,14 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     if args.quick:
         spec = BenchmarkSpec(envs=("gridnav",), wishes=3, budgets=(25,), label_types=("exact",), selections=("random",),
                              rows=("dynamic", "calibrated"), split=args.split, episodes=episodes)
+    if args.keep_other_envs:
+        kept_from_previous(out, spec)  # a damaged previous report is refused before hours of cells
     t0 = time.time()
     results = run_benchmark(spec, work, jobs=args.jobs, progress=not args.quiet)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}, CPU only"
     command = "dpf benchmark " + " ".join(a for a in sys.argv[2:] if a) if sys.argv[1:2] == ["benchmark"] else "dpf benchmark"
-    path = write_report(results, spec, out, command.strip(), machine, time.time() - t0, args.jobs)
+    path = write_report(results, spec, out, command.strip(), machine, time.time() - t0, args.jobs,
+                        keep_other_envs=args.keep_other_envs)
     met = {r: sum(bool(c["claim"][r]["met"]) for c in results if r in c["claim"]) for r in spec.rows}
     print(f"{len(results)} cells; claim met: " + ", ".join(f"{r} {n}" for r, n in met.items()))
     print(f"wrote {path}")

@@ -105,6 +105,8 @@ class _Made(dict):
             "npz_stem": lambda: _write(tmp / "keep.npz", b"user data").with_suffix(""),
             "existing_json": lambda: _write(tmp / "keep.json", b"{}"),
             "dir": lambda: _mkdir(tmp / "out.npz"),
+            "damaged_report": lambda: _write(tmp / "rep" / "results" / "benchmark.json", b"{not json").parent.parent
+            / "RESULTS.md",
             "bad_data": lambda: _Bad(BAD_DATASETS, tmp / "bad_data"),
             "bad_labels": lambda: _Bad(BAD_LABELS, tmp / "bad_labels"),
             "bad_task": lambda: _Bad(BAD_TASKS, tmp / "bad_task"),
@@ -132,6 +134,7 @@ def _rollout(path: Path) -> Path:
 
 
 def _write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
 
@@ -188,6 +191,8 @@ CASES: list[tuple[str, list[str], str]] = [
                                               "--json", "{tmp}/e.json"], fragment)
       for case, (_, fragment) in sorted(BAD_INTENTS.items())],
     # numeric options: finite and in range
+    ("benchmark-keep-damaged-report", ["benchmark", "--envs", "pong", "--keep-other-envs", "--out", "{damaged_report}",
+                                       "--work", "{tmp}/w"], "is not a benchmark report's JSON"),
     ("label-sigma-inf", LABEL + ["{tmp}/l.npz", "--sigma", "inf"], "argument --sigma: inf is not a finite number"),
     ("label-sigma-1e300", LABEL + ["{tmp}/l.npz", "--sigma", "1e300"], "argument --sigma: 1e300 is out of range; allowed: >= 0 and <= 1000000"),
     ("label-flip-nan", LABEL + ["{tmp}/l.npz", "--flip", "nan"], "argument --flip: nan is not a finite number"),

@@ -175,3 +175,13 @@ def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkey
     assert "kept text" in text and "## Unseen-wish benchmark" in text and "| 25 | exact | random | 1 |" in text
     write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1)
     assert out.read_text().count("## Unseen-wish benchmark") == 1  # rewritten in place, not appended
+    # one environment (re)run on its own keeps the others' cells, each with the command that made it
+    pong_spec = bm.BenchmarkSpec(envs=("pong",), wishes=1, budgets=(10,), label_types=("exact",), rows=("dynamic",),
+                                 split="dev")
+    pong_cell = dict(cell, env="pong", budget=10)
+    write_report([pong_cell], pong_spec, out, "dpf benchmark --pong", "test machine", 1.0, 1, keep_other_envs=True)
+    text = out.read_text()
+    assert "| gridnav | 25 | exact | random | 1 |" in text and "| pong | 10 | exact | random | 1 |" in text
+    assert "Regenerate gridnav: `dpf benchmark --test`" in text and "Regenerate pong: `dpf benchmark --pong`" in text
+    write_report([pong_cell], pong_spec, out, "dpf benchmark --pong", "test machine", 1.0, 1)
+    assert "| gridnav |" not in out.read_text()  # without --keep-other-envs the section is this run's alone
