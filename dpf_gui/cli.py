@@ -656,6 +656,9 @@ def _build_results(p: argparse.ArgumentParser) -> None:
                         "needs --force")
     p.add_argument("--force", action="store_true", help="overwrite --out even if it is not a report this command wrote")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report from the cached cells")
+    p.add_argument("--jobs", type=int_in(1, 256), default=1,
+                   help="cells in parallel worker processes, one torch thread each (default: 1); the numbers are the "
+                        "same for any N")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -685,6 +688,7 @@ def cmd_results(args: argparse.Namespace) -> int:
         NOTES_MARKER,
         run_cell,
         run_efficiency,
+        run_results_job,
         write_report,
     )
 
@@ -712,16 +716,25 @@ def cmd_results(args: argparse.Namespace) -> int:
                  args.highway_episodes if env_name == "highway" else args.episodes) for env_name in envs for mode in modes]
         jobs += [(f"label efficiency {env_name}/mixed", run_efficiency, env_name, "mixed", args.efficiency_episodes)
                  for env_name in efficiency]
-        for what, run, env_name, mode, episodes in jobs:
-            t0 = time.time()
-            try:
-                run(env_name, mode, episodes, args.seed, work, progress=not args.quiet)
-            except KeyboardInterrupt:
-                print(f"dpf results: interrupted in {what} (seed {args.seed}): its unfinished work was discarded and no "
-                      "report written; rerun the command to redo it (finished intent models are reused)",
-                      file=sys.stderr)
-                return 130
-            print(f"{what}: {time.time() - t0:.0f} s", flush=True)
+        where = "the cells running"
+        try:
+            if args.jobs > 1:
+                from dpf_gui.parallel import map_jobs
+
+                items = [(run, env_name, mode, episodes, args.seed, work) for _what, run, env_name, mode, episodes in jobs]
+                done = map_jobs(run_results_job, items, jobs=args.jobs, progress=not args.quiet, desc="dpf results",
+                                unit="cell")
+                for (what, *_), cell_out in zip(jobs, done):
+                    print(f"{what}: {cell_out.get('total_s', 0):.0f} s", flush=True)
+            else:
+                for what, run, env_name, mode, episodes in jobs:
+                    t0, where = time.time(), what
+                    run(env_name, mode, episodes, args.seed, work, progress=not args.quiet)
+                    print(f"{what}: {time.time() - t0:.0f} s", flush=True)
+        except KeyboardInterrupt:
+            print(f"dpf results: interrupted in {where} (seed {args.seed}): its unfinished work was discarded and no "
+                  "report written; rerun the command to redo it (finished intent models are reused)", file=sys.stderr)
+            return 130
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, CPU only"
     path, unreadable = write_report(work, out, ["gridnav", "highway", "pong"], "dpf results", machine)
     for bad_file in unreadable:

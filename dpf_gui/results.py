@@ -139,6 +139,14 @@ def run_efficiency(env_name: str, mode: str, episodes: int, seed: int, work: Pat
     return out
 
 
+def run_results_job(item: tuple) -> dict[str, Any]:
+    """Worker entry of ``dpf results --jobs``: ``(run_cell or run_efficiency, env, mode, episodes, seed, work)``.
+
+    Every cell is seeded by its own inputs, so its numbers are the same whichever worker runs it."""
+    run, env_name, mode, episodes, seed, work = item
+    return run(env_name, mode, episodes, seed, work, progress=False)
+
+
 # --- report -----------------------------------------------------------------------
 def claim_check(cell: dict[str, Any]) -> dict[str, Any]:
     """The method's claim in one cell: dynamic keeps >= 90 % of the task's success and follows the wish."""

@@ -179,3 +179,19 @@ def test_a_damaged_result_file_is_left_out_of_the_report_and_named(tmp_path, cap
     assert "custom" in err and "efficiency-mixed.json" in err
     text = out.read_text()
     assert "### gridnav / mixed" in text and "### gridnav / custom" not in text
+
+
+def test_results_with_jobs_gives_the_same_numbers_as_one_process(tmp_path):
+    """--jobs N runs the cells in worker processes; each cell is seeded by its own inputs, so nothing changes."""
+    import json
+
+    work, out = tmp_path / "work", tmp_path / "RESULTS.md"
+    argv = ["results", "--envs", "gridnav", "--modes", "avoid", "--episodes", "2", "--efficiency", "",
+            "--work", str(work), "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    one = json.loads((work / "gridnav" / "avoid" / "eval.json").read_text())
+    # the cached intent model is reused; every strategy (retrain included) is built and played again in a worker
+    assert main(argv + ["--jobs", "2", "--modes", "avoid,prefer"]) == 0
+    two = json.loads((work / "gridnav" / "avoid" / "eval.json").read_text())
+    assert two["strategies"] == one["strategies"]
+    assert (work / "gridnav" / "prefer" / "eval.json").is_file() and out.is_file()
