@@ -56,8 +56,7 @@ class EventLog:
             if read_only:
                 if not self.path.is_file():
                     raise UserError(f"{self.path}: no event log here")
-                self._db = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None,
-                                           check_same_thread=False)
+                self._db = _reader(self.path)
                 self.session = None
                 self._t0 = time.monotonic()
                 return
@@ -119,6 +118,18 @@ class EventLog:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _reader(path: Path) -> sqlite3.Connection:
+    """A connection that only reads. Where the folder can be written it is an ordinary one with
+    ``query_only``, so that closing it (the last one) removes the WAL's side files as a writer's close does and
+    reading leaves the folder as it was; elsewhere (an archived, read-only study) SQLite's read-only mode."""
+    if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+        db = sqlite3.connect(str(path), isolation_level=None, timeout=10.0, check_same_thread=False)
+        db.execute("PRAGMA query_only=ON")
+        return db
+    return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None,
+                           check_same_thread=False)
 
 
 def _plain(value: Any) -> Any:

@@ -39,6 +39,7 @@ from dpf_gui.studies.session import (
     LABELS_FILE,
     OUTCOMES_FILE,
     TLX_IDS,
+    TLX_SCALES,
     study_steps,
 )
 
@@ -267,8 +268,11 @@ def readme(study: Study, header: Sequence[str]) -> str:
         lines += [f"| {c} | {m} |" for c, m in shown]
         if name == "results.csv":
             for item in study.protocol.items:
-                anchors = f" (1 = {item.anchors[0]}, 7 = {item.anchors[1]})" if item.anchors else ""
+                anchors = f" (1 = {item.anchors[0]}, 7 = {item.anchors[1]})" if item.anchors else " (free text)"
                 lines.append(f"| q_{item.id} | {item.text}{anchors} |")
+            if study.protocol.nasa_tlx:
+                for (scale, question, low, high), column in zip(TLX_SCALES, TLX_IDS):
+                    lines.append(f"| {column} | NASA-TLX: {question} (0 = {low}, 100 = {high}) |")
         lines.append("")
     lines += ["## Other files", "", "- protocol.toml: the protocol, verbatim; study.json: the task agent and data it "
               "resolved to, with their fingerprints.",

@@ -370,7 +370,7 @@ def check_resources(protocol: Protocol, file: str = "protocol"):
     try:
         config_from_sets(config_for(protocol.train_kind), protocol.train_config, what="config")
     except UserError as exc:
-        fail("train", exc)
+        fail("train.config", exc)
     return task, data, wish
 
 
