@@ -149,6 +149,22 @@ def wish_from_args(args: argparse.Namespace, region_features, env_name: str):
     return make_wish(region_features, prefer=args.prefer, avoid=args.avoid, preset=preset)
 
 
+def add_noise_options(p: argparse.ArgumentParser, title: str) -> None:
+    """A simulated user's feedback noise (``oracles.FeedbackNoise``): dpf label and dpf study pilot."""
+    g = p.add_argument_group(title)
+    g.add_argument("--binary", action="store_true", help="give only the sign of each score (-1, 0, +1)")
+    g.add_argument("--flip", type=_prob, default=0.0, metavar="P", help="probability of flipping a score's sign")
+    g.add_argument("--skip", type=_prob, default=0.0, metavar="P", help="probability of leaving a trajectory unlabelled")
+    g.add_argument("--sigma", type=float_in(0.0, SIGMA_MAX), default=0.0,
+                   help=f"std. dev. of Gaussian noise added to scores (0..{SIGMA_MAX:g})")
+
+
+def noise_from_args(args: argparse.Namespace):
+    from dpf_gui.oracles import FeedbackNoise
+
+    return FeedbackNoise(binary=args.binary, flip=args.flip, skip=args.skip, sigma=args.sigma)
+
+
 # --- dpf envs ----------------------------------------------------------------
 def _build_envs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
@@ -269,12 +285,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
 def _build_label(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="trajectory dataset (.npz) to label")
     add_wish_options(p, required=True)
-    g = p.add_argument_group("feedback noise (all seeded)")
-    g.add_argument("--binary", action="store_true", help="give only the sign of each score (-1, 0, +1)")
-    g.add_argument("--flip", type=_prob, default=0.0, metavar="P", help="probability of flipping a score's sign")
-    g.add_argument("--skip", type=_prob, default=0.0, metavar="P", help="probability of leaving a trajectory unlabelled")
-    g.add_argument("--sigma", type=float_in(0.0, SIGMA_MAX), default=0.0,
-                   help=f"std. dev. of Gaussian noise added to scores (0..{SIGMA_MAX:g})")
+    add_noise_options(p, "feedback noise (all seeded)")
     g = p.add_argument_group("a few labels, as a person gives them (default: every trajectory is labelled)")
     g.add_argument("--budget", type=_pos_int, default=None, metavar="K", help="label only K trajectories")
     g.add_argument("--select", choices=SELECT_CHOICES, default=None,
@@ -313,7 +324,7 @@ SELECT_CHOICES = ("random", "first", "active")  # dpf_gui.selection.SELECT_MODES
 def cmd_label(args: argparse.Namespace) -> int:
     from dpf_gui.coverage import thin_warning, wish_coverage
     from dpf_gui.data.trajectories import TrajectoryDataset
-    from dpf_gui.oracles import FeedbackNoise, label_dataset
+    from dpf_gui.oracles import label_dataset
 
     data = TrajectoryDataset.load(args.data)
     wish = wish_from_args(args, data.region_features, data.env_name)
@@ -324,7 +335,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     if args.budget is not None and args.rounds is not None and args.rounds > args.budget:
         raise UserError(f"--rounds {args.rounds} is more than --budget {args.budget} (each round labels at least one)")
     out = _check_file_out(args.out, args.force, npz=True)
-    noise = FeedbackNoise(binary=args.binary, flip=args.flip, skip=args.skip, sigma=args.sigma)
+    noise = noise_from_args(args)
     for region in wish_coverage(data, wish) if len(data) else []:  # no data: labelling says so
         print(f"coverage: {region.text()}")
         if region.thin:
@@ -926,11 +937,7 @@ def _build_study_pilot(p: argparse.ArgumentParser) -> None:
     p.add_argument("--participants", type=int_in(1, 1000), required=True, metavar="N",
                    help="simulated participants that should have finished (unfinished ones are resumed)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="pilot seed: each simulated participant's seed comes from it")
-    g = p.add_argument_group("the simulated users' feedback noise (as dpf label)")
-    g.add_argument("--binary", action="store_true", help="give only the sign of each score")
-    g.add_argument("--flip", type=_prob, default=0.0, metavar="P", help="probability of flipping a score's sign")
-    g.add_argument("--skip", type=_prob, default=0.0, metavar="P", help="probability of leaving a chosen trajectory unlabelled")
-    g.add_argument("--sigma", type=float_in(0.0, SIGMA_MAX), default=0.0, help="std. dev. of Gaussian noise on scores")
+    add_noise_options(p, "the simulated users' feedback noise (as dpf label; all seeded)")
     p.add_argument("--quiet", action="store_true", help="print nothing but the summary")
 
 
@@ -948,12 +955,11 @@ def _build_study_pilot(p: argparse.ArgumentParser) -> None:
     _build_study_pilot,
 )
 def cmd_study_pilot(args: argparse.Namespace) -> int:
-    from dpf_gui.oracles import FeedbackNoise
     from dpf_gui.studies.folder import Study
     from dpf_gui.studies.simulate import pilot
 
     study = Study(args.study)
-    noise = FeedbackNoise(binary=args.binary, flip=args.flip, skip=args.skip, sigma=args.sigma)
+    noise = noise_from_args(args)
     report = None if args.quiet else (lambda line: print(f"pilot: {line}", flush=True))
     ids = pilot(study, args.participants, seed=args.seed, noise=noise, report=report)
     print(f"{len(ids)} simulated participants finished in {args.study}: {', '.join(ids)}")
