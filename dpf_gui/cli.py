@@ -1025,6 +1025,43 @@ def cmd_study_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_study_summary(p: argparse.ArgumentParser) -> None:
+    p.add_argument("study", metavar="STUDY_DIR", help="the study folder")
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="also draw each measure per condition (PNG)")
+    p.add_argument("--who", choices=("auto", "people", "pilot"), default="auto",
+                   help="whose data: people, the pilot's simulated participants, or auto (people if any; default)")
+    p.add_argument("--json", default=None, metavar="OUT", help="also write the summary as JSON")
+    p.add_argument("--force", action="store_true", help="overwrite --plot / --json if they exist")
+
+
+@_study_action(
+    "summary",
+    "per condition: means and 95 % intervals of the outcomes and of each questionnaire item",
+    "One value per participant and condition (finished conditions only); Student's t interval\n"
+    "over participants. People and simulated participants are never pooled.\n\n"
+    "examples:\n"
+    "  dpf study summary runs/study --plot runs/study_summary.png\n"
+    "  dpf study summary runs/study --who pilot --json summary.json",
+    _build_study_summary,
+)
+def cmd_study_summary(args: argparse.Namespace) -> int:
+    from dpf_gui.fileio import write_json_atomic
+    from dpf_gui.studies.folder import Study
+    from dpf_gui.studies.summary import plot_summary, summarise_study, summary_table
+
+    plot = _check_file_out(args.plot, args.force) if args.plot else None
+    json_out = _check_file_out(args.json, args.force) if args.json else None
+    study = Study(args.study)
+    summary = summarise_study(study, simulated={"auto": None, "people": False, "pilot": True}[args.who])
+    print(f"{study.protocol.title}: {summary['who']}, n = {summary['participants']}")
+    print(summary_table(summary))
+    if plot is not None:
+        print(f"wrote {plot_summary(summary, plot, study.protocol.title)}")
+    if json_out is not None:
+        print(f"wrote {write_json_atomic(json_out, summary)}")
+    return 0
+
+
 def _build_study_participant(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", metavar="STUDY_DIR", help="the study folder")
     p.add_argument("--participant", required=True, metavar="ID", help="pseudonymous participant id (no names)")

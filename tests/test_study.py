@@ -122,10 +122,16 @@ def test_participant_numbers_are_never_reused_after_a_withdrawal(tmp_path):
 # --- the pilot, end to end -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def piloted(tmp_path_factory):
+    """The README's commands on the (tiny) example protocol: dpf study init, pilot, export."""
+    from dpf_gui.cli import main
+
     root = tmp_path_factory.mktemp("pilot")
-    study = init_study(tiny_protocol(root), root / "study")
-    ids = pilot(study, 2, seed=0)
-    out = export_study(Study(root / "study"), root / "export.zip")
+    study_dir, out = str(root / "study"), root / "export.zip"
+    assert main(["study", "init", str(tiny_protocol(root)), "--out", study_dir]) == 0
+    assert main(["study", "pilot", study_dir, "--participants", "2", "--seed", "0", "--quiet"]) == 0
+    assert main(["study", "export", study_dir, "--out", str(out)]) == 0
+    study = Study(study_dir)
+    ids = [p["id"] for p in study.participants()]
     with zipfile.ZipFile(out) as z:
         tables = {n: list(csv.DictReader(io.StringIO(z.read(n).decode()))) for n in z.namelist() if n.endswith(".csv")}
         names = z.namelist()
@@ -342,3 +348,21 @@ def test_withdrawn_participant_leaves_only_the_withdrawal(piloted, tmp_path):
             assert b"sim-001" not in f.read_bytes(), f
     rows = list(csv.DictReader((tmp_path / "e" / "study_events.csv").open()))
     assert [r["kind"] for r in rows if r["participant"] == "sim-001"] == ["participant_withdrawn"]
+
+
+def test_summary_per_condition_with_intervals_and_a_plot(piloted, tmp_path, capsys):
+    from dpf_gui.cli import main
+    from dpf_gui.studies.summary import summarise_study, t_interval
+
+    study = piloted[0]
+    assert main(["study", "summary", str(study.folder), "--plot", str(tmp_path / "s.png"),
+                 "--json", str(tmp_path / "s.json")]) == 0
+    out = capsys.readouterr().out
+    assert "simulated participants (pilot), n = 2" in out and "q_did_what_i_asked" in out and "tlx_raw" in out
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert set(summary["conditions"]) == {"static", "dynamic"}
+    assert all(v["n"] == 2 for c in summary["conditions"].values() for v in c.values())
+    assert summarise_study(study, simulated=False)["participants"] == 0  # people and the pilot never pooled
+    t = t_interval([1.0, 2.0, 3.0])  # t(2) = 4.303, sd 1: 2 +- 4.303 / sqrt(3)
+    assert t["mean"] == 2.0 and abs(t["ci95"][1] - (2 + 4.303 / 3 ** 0.5)) < 1e-9
