@@ -83,6 +83,18 @@ def episode_outcome(record, wish) -> dict[str, Any]:
     return out
 
 
+def trajectory_outcome(traj, wish) -> dict[str, Any]:
+    """A recorded episode's outcomes (as :func:`episode_outcome`: regions of the states each decision led to)."""
+    n = max(int(traj.length), 1)
+    reached = np.asarray(traj.regions[1:])
+    out = {"task_success": float(traj.success), "task_return": float(np.sum(traj.rewards)), "length": int(traj.length)}
+    if wish is not None and wish.prefer:
+        out["prefer_fraction"] = float(wish.in_prefer(reached).sum()) / n
+    if wish is not None and wish.avoid:
+        out["avoid_fraction"] = float(wish.in_avoid(reached).sum()) / n
+    return out
+
+
 class Session:
     """A participant's session; one process at a time (a second is refused while the first holds it)."""
 
@@ -296,10 +308,33 @@ class Session:
 
         return [int(s) for s in episode_seeds(self.protocol.watch_seed, self.protocol.watch_episodes)]
 
-    def watched(self, index: int, seed: int, record) -> None:
-        """Log a watched episode with its outcomes (scored by the protocol's wish)."""
+    def watch_dataset(self, name: str):
+        """The watch episodes of condition ``name`` played by its agent, as a dataset (the app replays its frames).
+        The same seeds for every participant and condition, so what people watch differs only by the agent."""
+        from dpf_gui.data.trajectories import TrajectoryDataset, dataset_meta
+        from dpf_gui.envs import make_env
+        from dpf_gui.rollout import play_episode
+
+        agent = self.agent(name)
+        env = make_env(self.protocol.env, self.study.task.env_config)
+        trajs = []
+        try:
+            for i, seed in enumerate(self.watch_seeds()):
+                agent.start_episode(seed)
+                trajs.append(play_episode(env, lambda obs, legal: agent.decide(obs, legal).action, seed, episode=i))
+            meta = dataset_meta(env, {"kind": "study-watch", "participant": self.pid, "condition": name})
+        finally:
+            env.close()
+        return TrajectoryDataset.from_trajectories(meta, trajs)
+
+    def watched(self, index: int, traj) -> None:
+        """Log a watched episode (a trajectory of :meth:`watch_dataset`) with its outcomes, scored by the protocol's
+        wish only; an episode already logged (a resumed watch phase) is not logged again."""
         step = self._step_of("watch")
-        self.event("episode_end", step, episode=int(index), seed=int(seed), **episode_outcome(record, self.study.wish))
+        if any(e["data"].get("episode") == int(index) and e["condition"] == step.condition
+               for e in self.log.events("episode_end")):
+            return
+        self.event("episode_end", step, episode=int(index), seed=int(traj.seed), **trajectory_outcome(traj, self.study.wish))
 
     # --- questionnaire ------------------------------------------------------------------------------------
     def items(self, step: Step) -> list[tuple[str, str, str, tuple[str, str] | None, bool]]:

@@ -120,16 +120,10 @@ def _annotate(session: Session, step: Step, noise: FeedbackNoise, seed: int) -> 
 
 
 def _watch(session: Session, step: Step) -> None:
-    from dpf_gui.evaluate import play_records
-
-    agent = session.agent(step.condition)
-    seeds = session.watch_seeds()
-    done = {e["data"]["episode"] for e in session.log.events("episode_end") if e["condition"] == step.condition}
-    records = play_records(session.protocol.env, agent, seeds, session.study.task.env_config)
-    for i, (seed, record) in enumerate(zip(seeds, records)):
-        if i not in done:  # a resumed watch phase does not log an episode twice
-            session.event("episode_start", step, episode=i, seed=seed)
-            session.watched(i, seed, record)
+    episodes = session.watch_dataset(step.condition)
+    for i in range(len(episodes)):
+        session.event("episode_start", step, episode=i, seed=int(episodes.seeds[i]))
+        session.watched(i, episodes[i])
 
 
 def _respond(session: Session, step: Step, seed: int, index: int) -> None:
