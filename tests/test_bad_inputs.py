@@ -329,6 +329,7 @@ def test_the_table_covers_the_reported_inputs():
     (["--demo", "gridnav", "--episodes", "0"], "--episodes: 0 is out of range"),
     (["--demo", "gridnav", "--speed", "1e9"], "--speed: '1e9' is not a whole number"),
     (["--demo", "gridnav", "--preset", "sideways"], "not a preset of gridnav"),
+    (["--participant", "P01"], "--participant needs --study STUDY_DIR, a folder made by `dpf study init`"),
 ])
 def test_app_options_one_line_exit_2(argv, fragment, capsys):
     from dpf_gui.app.main import parse_args

@@ -46,6 +46,11 @@ ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 ID_RULE = "1-32 letters, digits, '_' or '-' (a pseudonym, not a name)"
 
 
+def is_study_folder(folder: str | Path) -> bool:
+    """A folder made by :func:`init_study` (the app's ``--study`` then opens study mode)."""
+    return (Path(folder) / INFO_FILE).is_file() and (Path(folder) / PROTOCOL_FILE).is_file()
+
+
 def init_study(protocol_path: str | Path, out: str | Path) -> "Study":
     """Make a study folder from a protocol file (checked first; ``out`` must not exist or be empty)."""
     protocol_path, out = Path(protocol_path), Path(out)
@@ -201,4 +206,4 @@ class Study:
         return p
 
 
-__all__ = ["Study", "init_study", "PROTOCOL_FILE", "INFO_FILE", "LOG_FILE", "PARTICIPANTS_DIR", "ID_RULE"]
+__all__ = ["Study", "init_study", "is_study_folder", "PROTOCOL_FILE", "INFO_FILE", "LOG_FILE", "PARTICIPANTS_DIR", "ID_RULE"]

@@ -1,0 +1,155 @@
+"""Study mode in the real app (pytest-qt): two participants walk the participant screens from consent to the
+end, one of them leaves mid-annotation and is resumed; the export has every event, in order, with the
+counterbalanced orders, and nothing of a withdrawn participant. (kill -9 mid-annotation: tests/test_study.py.)"""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QPushButton, QRadioButton, QSlider
+
+from dpf_gui.studies.export import export_study
+from dpf_gui.studies.folder import Study, init_study
+from tests.study_helpers import tiny_protocol
+
+
+def click(qtbot, window, name: str) -> None:
+    button = window.findChild(QPushButton, name) or window.findChild(QRadioButton, name)
+    assert button is not None and button.isVisible() and button.isEnabled(), name
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def press(qtbot, window, key) -> None:
+    qtbot.keyClick(window.focusWidget() or window, key)
+
+
+def annotate(qtbot, window, marks: list[tuple[int, int]]) -> None:
+    page = window.page
+    for traj, value in marks:
+        page.list.setCurrentRow(traj)
+        qtbot.waitUntil(lambda: page.player.ready, timeout=10000)
+        press(qtbot, window, {1: Qt.Key.Key_P, -1: Qt.Key.Key_A, 0: Qt.Key.Key_N}[value])
+
+
+def walk(qtbot, window, stop_in_annotate: bool = False) -> bool:
+    """Drive the screens like a participant; True when finished (False: stopped in the annotate phase)."""
+    while True:
+        step = window.session.current()
+        if step is None:
+            return True
+        phase = step.phase
+        if phase == "consent":
+            click(qtbot, window, "consentAgree")
+        elif phase == "instructions":
+            assert window.study.protocol.instruction in window.page.findChild(type(window.header), "wishInstruction").text()
+            click(qtbot, window, "continueButton")
+        elif phase == "annotate":
+            page = window.page
+            assert not page.player.overlay_check.isVisible() and page.player.wish is None  # no regions, no preset
+            done = sum(1 for i in range(page.list.count()) if "(" in page.list.item(i).text())
+            annotate(qtbot, window, [(t, v) for t, v in ((0, 1), (1, -1), (2, 1), (3, -1), (4, 0), (5, 1))][done:3 if stop_in_annotate else 6])
+            if stop_in_annotate:
+                return False
+            click(qtbot, window, "annotateDone")
+        elif phase == "train":
+            qtbot.waitUntil(lambda: window.session.current() is None or window.session.current().phase != "train",
+                            timeout=60000)
+        elif phase == "watch":
+            page = window.page
+            qtbot.waitUntil(lambda: page.episodes is not None, timeout=30000)
+            for i in range(len(page.episodes)):
+                qtbot.waitUntil(lambda: page.player.index == i and page.player.ready, timeout=30000)
+                assert page.label.text() == f"Episode {i + 1} of 2" and not page.next.isEnabled()
+                page.player.slider.setValue(page.player.last_frame)  # dragged to the end (playing takes seconds)
+                qtbot.waitUntil(lambda: page.next.isEnabled(), timeout=5000)
+                click(qtbot, window, "watchNext")
+        elif phase == "questionnaire":
+            click(qtbot, window, "questionnaireDone")  # nothing answered: refused, stays
+            assert window.session.current() == step and "answer every question" in window.page.message.text()
+            click(qtbot, window, "item_did_what_i_asked_6")
+            click(qtbot, window, "item_still_did_its_job_2")
+            window.page.texts["comments"].setPlainText("it went round the long way")
+            click(qtbot, window, "questionnaireDone")
+        elif phase == "nasa_tlx":
+            for slider in window.page.findChildren(QSlider):
+                slider.setValue(slider.value() + 1)
+            click(qtbot, window, "questionnaireDone")
+        else:
+            pytest.fail(f"unexpected phase {phase}")
+        qtbot.waitUntil(lambda: window.session.current() != step, timeout=60000)
+
+
+def open_participant(qtbot, folder, pid):
+    from dpf_gui.app.study_mode import StudyWindow
+
+    window = StudyWindow(folder, pid)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def test_two_participants_through_the_screens_one_resumed(qtbot, tmp_path):
+    from dpf_gui.app.study_mode import OperatorWindow
+
+    study = init_study(tiny_protocol(tmp_path, {"budget = 8": "budget = 6", "nasa_tlx = true": "nasa_tlx = false"}),
+                       tmp_path / "s")
+    operator = OperatorWindow(tmp_path / "s")
+    qtbot.addWidget(operator)
+    operator.show()
+    for pid in ("P01", "P02", "P03"):
+        operator.new_id.setText(pid)
+        click(qtbot, operator, "addParticipant")
+    operator.new_id.setText("Jane Doe")
+    click(qtbot, operator, "addParticipant")
+    assert "is not allowed" in operator.message.text() and operator.list.count() == 3
+
+    operator.list.setCurrentRow(0)
+    first = operator.start()
+    qtbot.addWidget(first)
+    assert walk(qtbot, first, stop_in_annotate=True) is False
+    first.close()  # the participant cannot close it
+    assert first.isVisible() and first.session is not None
+    first.operator_exit()
+    assert not first.isVisible()
+
+    again = open_participant(qtbot, tmp_path / "s", "P01")  # resumes in the annotate phase, marks kept
+    assert again.session.current().key == "static/annotate"
+    assert sum(1 for i in range(again.page.list.count()) if "(" in again.page.list.item(i).text()) == 3
+    assert walk(qtbot, again) is True
+    assert again.page.findChild(type(again.header), "phaseText").text() == study.protocol.texts["end"]
+    again.operator_exit()
+
+    second = open_participant(qtbot, tmp_path / "s", "P02")
+    assert walk(qtbot, second) is True
+    second.operator_exit()
+    Study(tmp_path / "s").withdraw("P03")
+
+    out = export_study(Study(tmp_path / "s"), tmp_path / "export")
+    events = list(csv.DictReader((out / "events.csv").open()))
+    for pid, order in (("P01", ["static", "dynamic"]), ("P02", ["dynamic", "static"])):
+        mine = [e for e in events if e["participant"] == pid]
+        assert [int(e["event"]) for e in mine] == sorted(int(e["event"]) for e in mine)
+        ends = [e["data"] for e in mine if e["kind"] == "phase_end"]
+        assert len(ends) == 2 + 4 * len(order) + 1
+        kinds = {e["kind"] for e in mine}
+        assert {"consent", "mark", "key", "trajectory", "seek", "episode_end", "answer", "trained"} <= kinds
+        starts = [e["condition"] for e in mine if e["kind"] == "phase_end" and e["phase"] == "annotate"]
+        assert starts == order
+    p01 = [e for e in events if e["participant"] == "P01"]
+    assert max(int(e["session"]) for e in p01) == 2
+    resumed = [e for e in p01 if e["kind"] == "phase_start" and e["phase"] == "annotate" and e["condition"] == "static"]
+    assert ['"resumed": true' in e["data"] for e in resumed] == [False, True]
+    assert sum(1 for e in p01 if e["kind"] == "mark" and e["condition"] == "static") == 6
+    results = list(csv.DictReader((out / "results.csv").open()))
+    assert [(r["participant"], r["condition"], r["labelled"], r["q_did_what_i_asked"]) for r in results] == [
+        ("P01", "static", "6", "6"), ("P01", "dynamic", "6", "6"), ("P02", "dynamic", "6", "6"), ("P02", "static", "6", "6")]
+    assert all(r["simulated"] == "0" and r["q_comments"] == "it went round the long way" for r in results)
+    for f in out.rglob("*"):
+        if f.is_file() and f.name != "study_events.csv":
+            assert b"P03" not in f.read_bytes(), f
+    operator.refresh()
+    assert operator.list.count() == 2 and "finished" in operator.list.item(0).text()
+    QApplication.processEvents()
