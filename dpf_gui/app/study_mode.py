@@ -145,6 +145,9 @@ class StudyWindow(QMainWindow):
         self.step = None if step is None else self.session.begin()
         if self.page is not None:
             self.pages.removeWidget(self.page)
+            if hasattr(self.page, "shutdown"):
+                self.page.shutdown()
+            self.page.setParent(None)  # gone from the window at once (deleteLater waits for the event loop)
             self.page.deleteLater()
         if step is None or step.phase == "end":
             if step is not None:
@@ -310,6 +313,8 @@ class AnnotatePage(QWidget):
         if row >= 0:
             self.segment_start = None
             self.player.load(self.ws, row)
+            marks = self.ws.marks(row)
+            self.player.set_marks(marks.marks, marks.labelled)
             self.window_.log("trajectory", trajectory=int(row))
 
     def _move(self, delta: int) -> None:
@@ -349,6 +354,8 @@ class AnnotatePage(QWidget):
             word = STATE_WORDS.get(int(states[i]), "marked" if states[i] else "")
             self.list.item(i).setText(f"Trip {i + 1}" + (f"  ({word})" if word else ""))
         self._states = states
+        marks = self.ws.marks(self.current)
+        self.player.set_marks(marks.marks, marks.labelled)  # the participant's own marks under the timeline
         self.count.setText(f"{int((states != 0).sum())} of {self.condition.budget} trips marked")
 
     def _tick(self) -> None:
@@ -424,7 +431,7 @@ class WatchPage(QWidget):
 
     def _ready(self, dataset) -> None:
         study = self.window_.study
-        self.episodes = _Episodes(study.protocol.env, study.task.env_config, dataset, f"watch-{id(dataset)}")
+        self.episodes = _Episodes(study.protocol.env, study.task.env_config, dataset, dataset.fingerprint())
         self._load(0)
 
     def _load(self, i: int) -> None:
@@ -508,6 +515,7 @@ class QuestionnairePage(QWidget):
                 grid.addWidget(edit, row, 0, 1, 9)
                 self.texts[item_id] = edit
             row += 1
+        grid.setRowStretch(row, 1)  # the items at the top, the space below
         scroll.setWidget(inner)
         layout.addWidget(scroll, 1)
         self.message = _text_label("", "phaseMessage", self)
