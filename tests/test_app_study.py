@@ -153,3 +153,41 @@ def test_two_participants_through_the_screens_one_resumed(qtbot, tmp_path):
     operator.refresh()
     assert operator.list.count() == 2 and "finished" in operator.list.item(0).text()
     QApplication.processEvents()
+
+
+def test_annotate_page_suggestions_parts_budget_and_keys(qtbot, tmp_path):
+    init_study(tiny_protocol(tmp_path, {"budget = 8": "budget = 2", "# suggestions = true": "suggestions = true"}),
+               tmp_path / "s").add_participant("P01")
+    window = open_participant(qtbot, tmp_path / "s", "P01")
+    click(qtbot, window, "consentAgree")
+    click(qtbot, window, "continueButton")
+    page = window.page
+    assert window.session.current().key == "static/annotate" and page.player.wish is None
+    click(qtbot, window, "suggestNext")
+    suggested = page.current
+    assert "Suggested:" in page.message.text()
+    qtbot.waitUntil(lambda: page.player.ready, timeout=10000)
+    page.player.seek(3)
+    page.start_segment()
+    page.player.seek(6)
+    page.end_segment()
+    assert page.selection == (2, 5)
+    page.mark(-1)  # the part, avoided
+    page.list.setCurrentRow(suggested + 1)
+    page.mark(1)
+    page.list.setCurrentRow(suggested + 2)
+    page.mark(1)  # over the budget of 2
+    assert "budget of this condition (2 trajectories) is used up" in page.message.text()
+    assert page.count.text() == "2 of 2 trips marked"
+    page.list.setCurrentRow(suggested)
+    page.mark(0)  # a trip already marked may be marked again
+    window.operator_exit()
+    events = Study(tmp_path / "s")
+    from dpf_gui.studies.events import EventLog
+
+    with EventLog(events.participant_dir("P01") / "events.sqlite", read_only=True) as log:
+        got = log.events()
+    marks = [(e["data"]["traj"], e["data"]["value"], e["data"]["t0"], e["data"]["t1"]) for e in got if e["kind"] == "mark"]
+    assert marks == [(suggested, -1, 2, 5), (suggested + 1, 1, None, None), (suggested, 0, None, None)]
+    assert [e["data"]["trajectory"] for e in got if e["kind"] == "suggestion"] == [suggested]
+    assert got[-1]["kind"] == "operator_exit"

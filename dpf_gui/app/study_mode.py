@@ -260,6 +260,7 @@ class AnnotatePage(QWidget):
         self.condition = session.condition(step.condition)
         self.ws = session.workspace(step.condition)
         self.segment_start: int | None = None
+        self.selection: tuple[int, int] | None = None
         layout = QVBoxLayout(self)
         layout.addWidget(_text_label(window.study.protocol.texts["annotate"], "phaseText", self))
         layout.addWidget(_text_label(window.study.protocol.instruction, "wishInstruction", self))
@@ -286,6 +287,12 @@ class AnnotatePage(QWidget):
         self.clock.setObjectName("timeLabel")
         self.message = QLabel(self)
         self.message.setObjectName("phaseMessage")
+        if self.condition.suggestions:  # "label this next" (docs/SELECTION.md), when the condition shows it
+            suggest_button = _button("Label this next (Enter)", "suggestNext", self, self.next_suggested)
+            self.buttons.append(suggest_button)
+            row.addWidget(suggest_button)
+            QShortcut(QKeySequence("Return"), self, self.next_suggested,
+                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         row.addWidget(self.count)
         row.addWidget(self.clock)
         row.addStretch(1)
@@ -311,7 +318,7 @@ class AnnotatePage(QWidget):
 
     def _show(self, row: int) -> None:
         if row >= 0:
-            self.segment_start = None
+            self._clear_selection()
             self.player.load(self.ws, row)
             marks = self.ws.marks(row)
             self.player.set_marks(marks.marks, marks.labelled)
@@ -320,7 +327,10 @@ class AnnotatePage(QWidget):
     def _move(self, delta: int) -> None:
         self.list.setCurrentRow(min(max(self.current + delta, 0), self.list.count() - 1))
 
-    def mark(self, value: int, t0: int | None = None, t1: int | None = None) -> None:
+    def mark(self, value: int) -> None:
+        """Mark the trip shown, or the part selected with [ and ] (then the selection is gone)."""
+        t0, t1 = self.selection if self.selection is not None else (None, None)
+        self._clear_selection()
         try:
             self.window_.session.mark(self.current, value, t0, t1)
             self.message.setText("")
@@ -328,18 +338,36 @@ class AnnotatePage(QWidget):
             self.message.setText(str(exc))
         self._refresh()
 
+    def next_suggested(self) -> None:
+        """Go to the unlabelled trip most worth marking next (varied trips first; no intent model while marking)."""
+        from dpf_gui.selection import suggest
+
+        found = suggest(self.ws.dataset, self.ws.labels(), None, count=1)
+        if not found:
+            self.message.setText("no more suggestions")
+            return
+        self.window_.log("suggestion", trajectory=int(found[0].index), reason=found[0].reason)
+        self.list.setCurrentRow(int(found[0].index))
+        self.message.setText(f"Suggested: {found[0].reason}")
+
     def start_segment(self) -> None:
+        self._clear_selection()
         self.segment_start = self.player.decision
-        self.message.setText(f"part starts at step {self.segment_start + 1}: press ] where it ends")
+        self.message.setText(f"a part starts at step {self.segment_start + 1}: press ] where it ends")
 
     def end_segment(self) -> None:
         if self.segment_start is None:
             self.message.setText("press [ where the part starts first")
             return
-        t0, t1 = sorted((self.segment_start, self.player.decision))
+        self.selection = tuple(sorted((self.segment_start, self.player.decision)))
         self.segment_start = None
-        value = -1 if QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier else 1
-        self.mark(value, t0, t1)
+        self.player.set_selection(self.selection)
+        self.message.setText(f"part selected (steps {self.selection[0] + 1} to {self.selection[1] + 1}): "
+                             "press P, A or N to mark it")
+
+    def _clear_selection(self) -> None:
+        self.segment_start = self.selection = None
+        self.player.set_selection(None)
 
     def undo(self) -> None:
         try:

@@ -175,8 +175,11 @@ class Study:
         out = {**p, "order": order}
         folder = self.participant_dir(p["id"])
         if not (folder / PARTICIPANT_FILE).is_file():  # added, then interrupted before its folder was made
-            folder.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(folder / PARTICIPANT_FILE, out)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                write_json_atomic(folder / PARTICIPANT_FILE, out)
+            except OSError:  # a read-only (archived) study: the log says all there is to say
+                pass
         return out
 
     def add_participant(self, pid: str, simulated: dict[str, Any] | None = None) -> dict[str, Any]:
