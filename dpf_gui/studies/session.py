@@ -19,7 +19,6 @@ This module is what the app's study mode and ``dpf study pilot`` both drive.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -372,10 +371,6 @@ class Session:
     def missing_answers(self, step: Step) -> list[str]:
         given = self.answers(step) if step.phase in ("questionnaire", "nasa_tlx") else {}
         return [i[0] for i in self.items(step) if i[4] and (i[0] not in given or given[i[0]] in ("", None))]
-
-
-def is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 __all__ = ["Session", "Step", "study_steps", "TLX_SCALES", "TLX_IDS", "episode_outcome"]
