@@ -125,7 +125,12 @@ def test_two_participants_through_the_screens_one_resumed(qtbot, tmp_path):
     second = open_participant(qtbot, tmp_path / "s", "P02")
     assert walk(qtbot, second) is True
     second.operator_exit()
-    Study(tmp_path / "s").withdraw("P03")
+    operator.refresh()
+    operator.list.setCurrentRow(2)
+    click(qtbot, operator, "withdrawParticipant")  # asks first
+    assert "Click Withdraw again" in operator.message.text() and (tmp_path / "s/participants/P03").exists()
+    click(qtbot, operator, "withdrawParticipant")
+    assert not (tmp_path / "s/participants/P03").exists()
 
     out = export_study(Study(tmp_path / "s"), tmp_path / "export")
     events = list(csv.DictReader((out / "events.csv").open()))
@@ -138,6 +143,8 @@ def test_two_participants_through_the_screens_one_resumed(qtbot, tmp_path):
         assert {"consent", "mark", "key", "trajectory", "seek", "episode_end", "answer", "trained"} <= kinds
         starts = [e["condition"] for e in mine if e["kind"] == "phase_end" and e["phase"] == "annotate"]
         assert starts == order
+    sessions = [(r["participant"], r["session"], r["started_at"]) for r in csv.DictReader((out / "sessions.csv").open())]
+    assert sessions == [("P01", "1", "consent"), ("P01", "2", "static/annotate"), ("P02", "1", "consent")]
     p01 = [e for e in events if e["participant"] == "P01"]
     assert max(int(e["session"]) for e in p01) == 2
     resumed = [e for e in p01 if e["kind"] == "phase_start" and e["phase"] == "annotate" and e["condition"] == "static"]

@@ -170,6 +170,8 @@ def test_export_results_one_row_per_participant_and_condition(piloted):
         assert r["outcome_episodes"] == "4" and r["watch_episodes"] == "2"
         assert 1 <= int(r["q_did_what_i_asked"]) <= 7 and r["q_comments"] == "(simulated participant)"
         assert 0 <= float(r["avoid_fraction"]) <= 1 and int(r["tlx_performance"]) % 5 == 0
+    assert [(r["participant"], r["session"], r["started_at"]) for r in tables["sessions.csv"]] == [
+        ("sim-001", "1", "consent"), ("sim-002", "1", "consent")]
     for table in ("participants.csv", "conditions.csv", "events.csv", "marks.csv", "answers.csv", "study_events.csv"):
         assert table in tables, table
     assert {r["simulated"] for t in ("participants.csv", "events.csv", "marks.csv", "answers.csv")

@@ -599,7 +599,9 @@ class OperatorWindow(QMainWindow):
         row.addWidget(self.new_id, 1)
         row.addWidget(_button("Add", "addParticipant", central, self.add))
         row.addWidget(_button("Start / resume", "startSession", central, self.start))
+        row.addWidget(_button("Withdraw…", "withdrawParticipant", central, self.withdraw))
         layout.addLayout(row)
+        self._withdrawing: str | None = None  # armed by a first click: the second deletes
         self.message = _text_label(f"The participant's screen is left with {OPERATOR_EXIT}.", "operatorMessage", central)
         layout.addWidget(self.message)
         self.setCentralWidget(central)
@@ -626,6 +628,28 @@ class OperatorWindow(QMainWindow):
         self.message.setText(f"added {p['id']}: number {p['number']}, order {', '.join(p['order'])}")
         self.refresh()
         self.list.setCurrentRow(self.list.count() - 1)
+
+    def withdraw(self) -> None:
+        """Withdraw the chosen participant: a first click says what will happen, a second one (same participant)
+        deletes their data; the study log keeps the withdrawal."""
+        item = self.list.currentItem()
+        if item is None:
+            self.message.setText("choose a participant first")
+            return
+        pid = item.data(Qt.ItemDataRole.UserRole)
+        if self._withdrawing != pid:
+            self._withdrawing = pid
+            self.message.setText(f"Withdraw {pid}? Every mark, answer and event of theirs will be deleted. "
+                                 "Click Withdraw again to confirm.")
+            return
+        self._withdrawing = None
+        try:
+            self.study.withdraw(pid, reason="operator screen")
+        except (UserError, OSError) as exc:
+            self.message.setText(str(exc))
+            return
+        self.message.setText(f"withdrew {pid}: their data was deleted")
+        self.refresh()
 
     def start(self) -> StudyWindow | None:
         item = self.list.currentItem()

@@ -5,7 +5,7 @@
 * ``results.csv``: one row per participant x condition: the order position, the condition, the marks given,
   the outcomes of that participant's agent on the protocol's fixed episodes (scored by the protocol's wish),
   what the watched episodes showed, and every questionnaire answer (and NASA-TLX rating) as its own column;
-* ``participants.csv``, ``conditions.csv`` (order), ``events.csv`` (every event of every session),
+* ``participants.csv``, ``sessions.csv``, ``conditions.csv`` (order), ``events.csv`` (every event of every session),
   ``marks.csv`` (every stored mark, undone ones included), ``answers.csv`` (final answers, long form),
   ``study_events.csv`` (the study log);
 * ``protocol.toml``, ``study.json``, the intent models (``intent_models/ID/CONDITION/``) and ``README.md``.
@@ -84,6 +84,13 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("sessions", "sessions (a resumed run after an interruption is a new session)"),
         ("consent", "1: consent given"),
     ],
+    "sessions.csv": [
+        ("participant", "participant id"), ("simulated", "1: simulated"),
+        ("session", "session number: 1, then 2 after a resume (a crash, the operator leaving), ..."),
+        ("started_utc", "the session's first event"), ("last_event_utc", "its last event"),
+        ("duration_s", "seconds from its first to its last event (monotonic clock)"),
+        ("started_at", "the step it started at"), ("events", "events logged in it"),
+    ],
     "conditions.csv": [
         ("participant", "participant id"), ("number", "participant number"), ("simulated", "1: simulated"),
         ("position", "1-based position in the order"), ("condition", "condition name"),
@@ -158,7 +165,7 @@ def collect(study: Study) -> dict[str, Any]:
     protocol = study.protocol
     items = [i.id for i in protocol.items]
     tables: dict[str, tuple[list[str], list[dict[str, Any]]]] = {}
-    results, participants, conditions, events, marks, answers = [], [], [], [], [], []
+    results, participants, sessions, conditions, events, marks, answers = [], [], [], [], [], [], []
     copies: list[tuple[Path, str]] = []
     wish_cols = [m for m in ("prefer_fraction", "avoid_fraction")
                  if (protocol.prefer if m == "prefer_fraction" else protocol.avoid)]
@@ -179,6 +186,13 @@ def collect(study: Study) -> dict[str, Any]:
                              "status": current or "finished", "steps_done": len(done & {s.key for s in steps}),
                              "steps_total": len(steps), "sessions": len({e["session"] for e in evs}),
                              "consent": int(bool(consent and consent[-1]["data"].get("given")))})
+        for k in sorted({e["session"] for e in evs}):
+            mine = [e for e in evs if e["session"] == k]
+            sessions.append({"participant": pid, "simulated": sim, "session": k, "started_utc": _iso(mine[0]["t_wall"]),
+                             "last_event_utc": _iso(mine[-1]["t_wall"]),
+                             "duration_s": mine[-1]["t_session"] - mine[0]["t_session"],
+                             "started_at": mine[0]["data"].get("resumed_at") if mine[0]["kind"] == "session_start"
+                             else None, "events": len(mine)})
         for e in evs:
             events.append({"participant": pid, "simulated": sim, "event": e["id"], "session": e["session"],
                            "time_utc": _iso(e["t_wall"]), "t_wall": e["t_wall"], "t_session_s": e["t_session"],
@@ -233,7 +247,8 @@ def collect(study: Study) -> dict[str, Any]:
               "watch_episodes", "watch_task_success", *[f"watch_{m}" for m in wish_cols],
               *[f"q_{i}" for i in items], *(list(TLX_IDS) + ["tlx_raw"] if protocol.nasa_tlx else []), "completed"]
     tables["results.csv"] = (header, results)
-    for name, rows in (("participants.csv", participants), ("conditions.csv", conditions), ("events.csv", events),
+    for name, rows in (("participants.csv", participants), ("sessions.csv", sessions),
+                       ("conditions.csv", conditions), ("events.csv", events),
                        ("marks.csv", marks), ("answers.csv", answers)):
         tables[name] = ([c for c, _ in COLUMNS[name]], rows)
     withdrawn = {p["id"] for p in study.withdrawn()}
