@@ -1,10 +1,14 @@
 """Study mode in the real app (pytest-qt): two participants walk the participant screens from consent to the
-end, one of them leaves mid-annotation and is resumed; the export has every event, in order, with the
-counterbalanced orders, and nothing of a withdrawn participant. (kill -9 mid-annotation: tests/test_study.py.)"""
+end, one of them killed (SIGKILL, in another process) mid-annotation and resumed; the export has every event,
+in order, with the counterbalanced orders, and nothing of a withdrawn participant."""
 
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -13,6 +17,8 @@ from PySide6.QtWidgets import QApplication, QPushButton, QRadioButton, QSlider
 from dpf_gui.studies.export import export_study
 from dpf_gui.studies.folder import Study, init_study
 from tests.study_helpers import tiny_protocol
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def click(qtbot, window, name: str) -> None:
@@ -33,8 +39,8 @@ def annotate(qtbot, window, marks: list[tuple[int, int]]) -> None:
         press(qtbot, window, {1: Qt.Key.Key_P, -1: Qt.Key.Key_A, 0: Qt.Key.Key_N}[value])
 
 
-def walk(qtbot, window, stop_in_annotate: bool = False) -> bool:
-    """Drive the screens like a participant; True when finished (False: stopped in the annotate phase)."""
+def walk(qtbot, window) -> bool:
+    """Drive the screens like a participant, from where the session is to the end; True when finished."""
     while True:
         step = window.session.current()
         if step is None:
@@ -49,9 +55,7 @@ def walk(qtbot, window, stop_in_annotate: bool = False) -> bool:
             page = window.page
             assert not page.player.overlay_check.isVisible() and page.player.wish is None  # no regions, no preset
             done = sum(1 for i in range(page.list.count()) if "(" in page.list.item(i).text())
-            annotate(qtbot, window, [(t, v) for t, v in ((0, 1), (1, -1), (2, 1), (3, -1), (4, 0), (5, 1))][done:3 if stop_in_annotate else 6])
-            if stop_in_annotate:
-                return False
+            annotate(qtbot, window, [(0, 1), (1, -1), (2, 1), (3, -1), (4, 0), (5, 1)][done:])
             click(qtbot, window, "annotateDone")
         elif phase == "train":
             qtbot.waitUntil(lambda: window.session.current() is None or window.session.current().phase != "train",
@@ -106,21 +110,37 @@ def test_two_participants_through_the_screens_one_resumed(qtbot, tmp_path):
     click(qtbot, operator, "addParticipant")
     assert "is not allowed" in operator.message.text() and operator.list.count() == 3
 
-    operator.list.setCurrentRow(0)
-    first = operator.start()
-    qtbot.addWidget(first)
-    assert walk(qtbot, first, stop_in_annotate=True) is False
-    first.close()  # the participant cannot close it
-    assert first.isVisible() and first.session is not None
-    first.operator_exit()
-    assert not first.isVisible()
+    # P01 starts in another dpf-gui process, marks three trips and is killed (SIGKILL) mid-annotation
+    code = (
+        "import os, signal\n"
+        "from PySide6.QtWidgets import QApplication, QPushButton\n"
+        "app = QApplication([])\n"
+        "from dpf_gui.app.study_mode import StudyWindow\n"
+        f"w = StudyWindow({str(tmp_path / 's')!r}, 'P01')\n"
+        "w.show()\n"
+        "w.findChild(QPushButton, 'consentAgree').click()\n"
+        "w.findChild(QPushButton, 'continueButton').click()\n"
+        "for trip, value in ((0, 1), (1, -1), (2, 1)):\n"
+        "    w.page.list.setCurrentRow(trip)\n"
+        "    w.page.mark(value)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=120, check=False)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
 
-    again = open_participant(qtbot, tmp_path / "s", "P01")  # resumes in the annotate phase, marks kept
+    operator.refresh()
+    operator.list.setCurrentRow(0)
+    again = operator.start()  # resumes in the annotate phase, the three marks kept
+    qtbot.addWidget(again)
     assert again.session.current().key == "static/annotate"
     assert sum(1 for i in range(again.page.list.count()) if "(" in again.page.list.item(i).text()) == 3
     assert walk(qtbot, again) is True
     assert again.page.findChild(type(again.header), "phaseText").text() == study.protocol.texts["end"]
+    again.close()  # the participant cannot close it
+    assert again.isVisible() and again.session is not None
     again.operator_exit()
+    assert not again.isVisible()
 
     second = open_participant(qtbot, tmp_path / "s", "P02")
     assert walk(qtbot, second) is True
