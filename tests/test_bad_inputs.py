@@ -32,6 +32,7 @@ from tests.bad_inputs import (
     readonly_folder,
     snapshot,
 )
+from tests.study_helpers import tiny_protocol
 
 
 def _assert_one_line(message: str, fragment: str) -> None:
@@ -104,6 +105,7 @@ class _Made(dict):
             "file": lambda: _write(tmp / "afile", b"keep me"),
             "npz_stem": lambda: _write(tmp / "keep.npz", b"user data").with_suffix(""),
             "existing_json": lambda: _write(tmp / "keep.json", b"{}"),
+            "zip": lambda: _write(tmp / "keep.zip", b"user data"),
             "dir": lambda: _mkdir(tmp / "out.npz"),
             "damaged_report": lambda: _write(tmp / "rep" / "results" / "benchmark.json", b"{not json").parent.parent
             / "RESULTS.md",
@@ -111,6 +113,9 @@ class _Made(dict):
             "bad_labels": lambda: _Bad(BAD_LABELS, tmp / "bad_labels"),
             "bad_task": lambda: _Bad(BAD_TASKS, tmp / "bad_task"),
             "bad_intent": lambda: _Bad(BAD_INTENTS, tmp / "bad_intent"),
+            "protocol": lambda: tiny_protocol(tmp / "proto"),
+            "bad_protocol": lambda: tiny_protocol(tmp / "badproto", {'strategy = "static"': 'strategy = "fast"'}),
+            "study": lambda: _study(tmp / "study", self["protocol"]),
         }[key]()
         self[key] = made
         return made
@@ -124,6 +129,14 @@ class _Bad:
         folder = self.folder / case
         folder.mkdir(parents=True)
         return self.table[case][0](folder)
+
+
+def _study(folder: Path, protocol: Path) -> Path:
+    """A study folder made from the tiny example protocol, with one participant P01."""
+    from dpf_gui.studies.folder import init_study
+
+    init_study(protocol, folder).add_participant("P01")
+    return folder
 
 
 def _rollout(path: Path) -> Path:
@@ -245,6 +258,23 @@ CASES: list[tuple[str, list[str], str]] = [
      BAD_DATASETS["inf-features"][1]),
     ("merge-out-exists", ["merge", "--data", "{data}", "--data", "{data2}", "--out", "{npz_stem}"],
      "keep.npz already exists; pass --force"),
+    # user studies: the protocol checked field by field (tests/test_study.py has the full table), folders
+    ("study-init-bad-strategy", ["study", "init", "{bad_protocol}", "--out", "{tmp}/s"],
+     "conditions[1].strategy: 'fast' is not allowed; allowed: task, intent, static, dynamic"),
+    ("study-init-no-protocol", ["study", "init", "{tmp}/none.toml", "--out", "{tmp}/s"], "no such protocol file"),
+    ("study-init-out-exists", ["study", "init", "{protocol}", "--out", "{file}"], "already exists and is not an empty folder"),
+    ("study-init-read-only-folder", ["study", "init", "{protocol}", "--out", "{ro}/s"], "cannot write into"),
+    ("study-pilot-not-a-study", ["study", "pilot", "{tmp}", "--participants", "2"], "is not a study folder"),
+    ("study-pilot-participants-zero", ["study", "pilot", "{study}", "--participants", "0"],
+     "argument --participants: 0 is out of range; allowed: >= 1 and <= 1000"),
+    ("study-pilot-flip-nan", ["study", "pilot", "{study}", "--participants", "1", "--flip", "nan"],
+     "argument --flip: nan is not a finite number"),
+    ("study-export-out-exists", ["study", "export", "{study}", "--out", "{existing_json}"], "is a file; give a folder"),
+    ("study-export-zip-exists", ["study", "export", "{study}", "--out", "{zip}"], "keep.zip already exists; pass --force"),
+    ("study-add-name", ["study", "add", "{study}", "--participant", "Jane Doe"], "is not allowed; use 1-32 letters"),
+    ("study-add-twice", ["study", "add", "{study}", "--participant", "P01"], "'P01' is already used in this study"),
+    ("study-withdraw-unknown", ["study", "withdraw", "{study}", "--participant", "P99"], "no participant 'P99'"),
+    ("study-unknown-action", ["study", "analyse", "{study}"], "argument ACTION: invalid choice: 'analyse'"),
     # outputs: checked before any work, never overwritten without --force
     ("label-read-only-folder", LABEL + ["{ro}/l.npz"], "cannot write into"),
     ("rollout-read-only-folder", ROLLOUT + ["--out", "{ro}/r.npz"], "cannot write into"),
@@ -299,6 +329,7 @@ def test_the_table_covers_the_reported_inputs():
     (["--demo", "gridnav", "--episodes", "0"], "--episodes: 0 is out of range"),
     (["--demo", "gridnav", "--speed", "1e9"], "--speed: '1e9' is not a whole number"),
     (["--demo", "gridnav", "--preset", "sideways"], "not a preset of gridnav"),
+    (["--participant", "P01"], "--participant needs --study STUDY_DIR, a folder made by `dpf study init`"),
 ])
 def test_app_options_one_line_exit_2(argv, fragment, capsys):
     from dpf_gui.app.main import parse_args

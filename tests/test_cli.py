@@ -67,7 +67,7 @@ def test_help_of_every_command_has_examples(capsys):
     from dpf_gui.cli import COMMANDS
 
     assert set(COMMANDS) == {"envs", "rollout", "label", "train-task", "train-intent", "evaluate", "results", "merge",
-                             "benchmark"}
+                             "benchmark", "study"}
     for argv in (["--help"], *([cmd, "--help"] for cmd in COMMANDS)):
         with pytest.raises(SystemExit) as e:
             main(argv)
@@ -77,6 +77,21 @@ def test_help_of_every_command_has_examples(capsys):
         assert "example" in out if len(argv) == 2 else "metrics with 95 % intervals" in " ".join(out.split()), argv
     code, out, err = run(capsys)  # bare `dpf`: the overview, and the usage-mistake exit code
     assert code == 2 and out.startswith("usage: dpf") and "evaluate" in out and err == ""
+
+
+def test_help_of_every_study_action_has_examples(capsys):
+    """`dpf study ACTION --help` for every action (init, pilot, export, status, add, withdraw)."""
+    from dpf_gui.cli import STUDY_ACTIONS
+
+    assert {"init", "pilot", "export", "status", "add", "withdraw"} <= set(STUDY_ACTIONS)
+    for action in STUDY_ACTIONS:
+        with pytest.raises(SystemExit) as e:
+            main(["study", action, "--help"])
+        out, err = capsys.readouterr()
+        assert e.value.code == 0 and err == "" and out.startswith(f"usage: dpf study {action}"), (action, err)
+        assert "example" in out, action
+    code, out, err = run(capsys, "study")  # no action: one line, exit 2
+    assert code == 2 and "give an action: init, pilot" in err
 
 
 @pytest.mark.parametrize("argv, code", [(["--help"], 0), ([], 2), (["evaluate", "--help"], 0)])

@@ -814,7 +814,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--env", choices=ENV_NAMES, default=None, help="open this environment (default: where you left off)")
     p.add_argument("--task", default=None, metavar="DIR", help="task agent checkpoint folder (default: the shipped one)")
     p.add_argument("--data", default=None, metavar="FILE", help="trajectory dataset to label (default: the agent's own)")
-    p.add_argument("--study", default=None, metavar="DIR", help="study folder for labels.sqlite (default: the user data dir)")
+    p.add_argument("--study", default=None, metavar="DIR",
+                   help="a study folder made by `dpf study init`: its operator screen (docs/STUDY.md); any other "
+                        "folder: where labels.sqlite is kept (default: the user data dir)")
+    p.add_argument("--participant", default=None, metavar="ID",
+                   help="with a study folder: open this participant's screen at the phase they are in")
     p.add_argument("--quit-after", type=float_in(0, 10**6, low_open=True), default=None, metavar="SECONDS",
                    help="close the app after this many seconds")
     p.add_argument("--screenshot", default=None, metavar="PATH", help="save a screenshot of the window before quitting")
@@ -827,6 +831,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     demo.add_argument("--speed", type=int_in(0, 240), default=None, metavar="N",
                       help="decisions per second, 0 = as fast as possible (default: 0 offscreen, else 15)")
     args = p.parse_args(argv)
+    if args.participant is not None:
+        from dpf_gui.studies.folder import is_study_folder
+
+        if args.study is None or not is_study_folder(args.study):
+            p.error("--participant needs --study STUDY_DIR, a folder made by `dpf study init`")
     if args.demo is None:
         given = [f"--{n}" for n, default in (("strategy", "dynamic"), ("episodes", 1), ("preset", "mixed"), ("speed", None))
                  if getattr(args, n) != default]
@@ -839,6 +848,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         if args.preset not in presets:
             p.error(f"--preset {args.preset}: not a preset of {args.demo}; allowed: {', '.join(presets)}")
     return args
+
+
+def _study_window(args: argparse.Namespace) -> QWidget | None:
+    """Study mode (docs/STUDY.md): the operator screen, or one participant's screen (full screen, kiosk)."""
+    from dpf_gui.app.study_mode import OperatorWindow, StudyWindow
+
+    try:
+        if args.participant is None:
+            window = OperatorWindow(args.study)
+            window.show()
+        else:
+            window = StudyWindow(args.study, args.participant)
+            window.show() if QApplication.platformName() == "offscreen" else window.showFullScreen()
+    except UserError as exc:
+        print(f"dpf-gui: error: {exc}", file=sys.stderr)
+        return None
+    return window
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -858,13 +884,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             from dpf_gui.app.demo import run_demo
 
             return run_demo(app, args)
-        window = MainWindow(store_dir=args.study, env=args.env, task_dir=args.task, dataset_path=args.data)
-        window.show()
+        from dpf_gui.studies.folder import is_study_folder
+
+        if args.study is not None and is_study_folder(args.study):
+            window = _study_window(args)
+            if window is None:
+                return 2
+        else:
+            window = MainWindow(store_dir=args.study, env=args.env, task_dir=args.task, dataset_path=args.data)
+            window.show()
         if args.quit_after is not None:
             def finish() -> None:
                 if args.screenshot:
                     window.grab().save(args.screenshot)
-                window.close()
+                getattr(window, "operator_exit", window.close)()  # a participant's screen closes only that way
                 app.quit()
 
             QTimer.singleShot(int(args.quit_after * 1000), finish)

@@ -512,6 +512,17 @@ class LabelStore:
             for r in rows
         ]
 
+    def mark_log(self, fingerprint: str) -> list[dict[str, Any]]:
+        """Every stored mark of a dataset with its action (kind, source, time, state), oldest first: the
+        audit trail a study exports (undone marks included, with their state)."""
+        rows = self._q(
+            "SELECT m.id, m.action, a.kind, a.source, a.created, a.state, m.traj, m.kind, m.t0, m.t1, m.value"
+            " FROM marks m JOIN actions a ON a.id = m.action WHERE m.dataset=? ORDER BY m.id", (fingerprint,))
+        names = {ACTIVE: "active", UNDONE: "undone", DISCARDED: "discarded"}
+        return [{"mark": r[0], "action": r[1], "action_kind": r[2], "source": r[3], "created": r[4],
+                 "state": names.get(r[5], f"unknown ({r[5]!r})"), "traj": r[6], "kind": r[7], "t0": r[8], "t1": r[9],
+                 "value": r[10]} for r in rows]
+
     # --- small JSON values (resume state) ---------------------------------
     def get(self, key: str, default: Any = None) -> Any:
         rows = self._q("SELECT value FROM state WHERE key=?", (key,))

@@ -1,0 +1,673 @@
+"""Study mode: the operator screen and the participant's locked-down walk through the protocol's phases.
+
+Thin views over :mod:`dpf_gui.studies` (no study logic here): the
+:class:`~dpf_gui.studies.session.Session` decides where the participant is,
+stores marks and answers and logs every event; these widgets only show the
+phase the session is in and pass on what the participant does.
+
+The participant screen shows only what the phase allows: the protocol's texts
+and the wish's instruction, the trajectories to mark with the mark keys, the
+agent built from the participant's own marks, the questionnaire. No menus, no
+sliders of fusion parameters, no simulated user, no file dialogs, no region
+overlays and no preset: outcomes are never shown to the participant. The
+window cannot be closed by the participant; the operator leaves it with
+Ctrl+Shift+Q (``OPERATOR_EXIT``), which is logged. Every key pressed is
+logged with the phase it was pressed in.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, Qt, QThread, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QApplication, QButtonGroup, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
+                               QListWidgetItem, QMainWindow, QPlainTextEdit, QProgressBar, QPushButton, QRadioButton,
+                               QScrollArea, QSlider, QStackedWidget, QVBoxLayout, QWidget)
+
+from dpf_gui.errors import UserError
+
+OPERATOR_EXIT = "Ctrl+Shift+Q"
+PHASE_TITLES = {"consent": "Consent", "instructions": "Instructions", "annotate": "Mark the trips", "train": "Learning",
+                "watch": "Watch the agent", "questionnaire": "Questions", "nasa_tlx": "Workload", "end": "Thank you"}
+STATE_WORDS = {1: "preferred", 2: "avoided", 3: "neutral", 4: "parts marked"}
+
+
+class _Worker(QThread):
+    """Runs ``fn()`` off the UI thread; ``done(result)`` or ``failed(message)``."""
+
+    done = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, fn: Callable[[], Any], parent=None):
+        super().__init__(parent)
+        self.fn = fn
+
+    def run(self) -> None:  # noqa: D401 (QThread)
+        try:
+            self.done.emit(self.fn())
+        except UserError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # a bug: say it, keep the window
+            traceback.print_exc()
+            self.failed.emit(f"{exc.__class__.__name__}: {exc}")
+
+
+@dataclass
+class _Episodes:
+    """What the player needs of a workspace, for the watch episodes (no label store behind them)."""
+
+    env_name: str
+    env_config: dict
+    dataset: Any
+    fingerprint: str
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def length(self, index: int) -> int:
+        return int(self.dataset.lengths[index])
+
+
+def _text_label(text: str, name: str, parent: QWidget) -> QLabel:
+    label = QLabel(text, parent)
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+def _button(text: str, name: str, parent: QWidget, slot: Callable) -> QPushButton:
+    b = QPushButton(text, parent)
+    b.setObjectName(name)
+    b.clicked.connect(slot)
+    return b
+
+
+def _player(parent: QWidget, log: Callable[..., None]):
+    """The app's player without its region overlay (a study shows no wish regions), its controls logged."""
+    from dpf_gui.app.player import Player
+
+    player = Player(parent)
+    player.overlay_check.setVisible(False)
+    player.set_overlay_visible(False)
+    player.play_button.clicked.connect(lambda: log("play" if player.is_playing else "pause", frame=player.position))
+    # what the person does to the position (the slider, the timeline, the step buttons), not the playback's ticks
+    player.slider.valueChanged.connect(lambda f: log("seek", frame=int(f)))
+    player.timeline.seekRequested.connect(lambda f: log("seek", frame=int(f)))
+    for b in (player.first_button, player.back_button, player.forward_button, player.last_button):
+        b.clicked.connect(lambda: log("seek", frame=player.position))
+    return player
+
+
+class StudyWindow(QMainWindow):
+    """One participant's screen: a page per phase, in the order the session gives."""
+
+    closedByOperator = Signal()
+
+    def __init__(self, study_dir: str | Path, participant: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        from dpf_gui.studies.folder import Study
+        from dpf_gui.studies.session import Session
+
+        self.setObjectName("studyWindow")
+        self.study = Study(study_dir)
+        self.session = Session(self.study, participant)
+        self.setWindowTitle(f"{self.study.protocol.title}")
+        self._may_close = False
+        self._worker: _Worker | None = None
+        self.step = None
+        self.header = QLabel(self)
+        self.header.setObjectName("studyHeader")
+        self.pages = QStackedWidget(self)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.header)
+        layout.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+        self.page: QWidget | None = None
+        QShortcut(QKeySequence(OPERATOR_EXIT), self, self.operator_exit,
+                  context=Qt.ShortcutContext.ApplicationShortcut)
+        QApplication.instance().installEventFilter(self)
+        self.enter_current()
+
+    # --- the walk through the phases ------------------------------------------------------------------------
+    def log(self, kind: str, **data: Any) -> None:
+        if self.session is not None and self.step is not None:
+            self.session.event(kind, self.step, **data)
+
+    def enter_current(self) -> None:
+        step = self.session.current()
+        self.step = None if step is None else self.session.begin()
+        if self.page is not None:
+            self.pages.removeWidget(self.page)
+            if hasattr(self.page, "shutdown"):
+                self.page.shutdown()
+            self.page.setParent(None)  # gone from the window at once (deleteLater waits for the event loop)
+            self.page.deleteLater()
+        if step is None or step.phase == "end":
+            if step is not None:
+                self.session.end(step)
+            self.page = TextPage(self, "end")
+        else:
+            cls = {"consent": TextPage, "instructions": TextPage, "annotate": AnnotatePage, "train": TrainPage,
+                   "watch": WatchPage, "questionnaire": QuestionnairePage, "nasa_tlx": QuestionnairePage}[step.phase]
+            self.page = cls(self, step.phase)
+        steps = self.session.steps
+        k = len(steps) if step is None else steps.index(step) + 1
+        self.header.setText(f"{PHASE_TITLES.get(step.phase if step else 'end', '')}  ·  step {k} of {len(steps)}")
+        self.pages.addWidget(self.page)
+        self.pages.setCurrentWidget(self.page)
+
+    def advance(self, **data: Any) -> None:
+        """End the current step and show the next."""
+        self.session.end(self.step, **data)
+        self.enter_current()
+
+    def run_in_background(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        self._worker = _Worker(fn, self)
+        self._worker.done.connect(done)
+        self._worker.failed.connect(self.show_failure)
+        self._worker.start()
+
+    def show_failure(self, message: str) -> None:
+        self.log("error", message=message)
+        if self.page is not None and hasattr(self.page, "show_failure"):
+            self.page.show_failure(message)
+
+    # --- the kiosk ---------------------------------------------------------------------------------------------
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+        # Every key press reaches its receiver (the focus widget, else the window) first as a ShortcutOverride,
+        # also when a shortcut then takes it: logging there, at the receiver only, logs each press once.
+        if event.type() == QEvent.Type.ShortcutOverride and obj is (self.focusWidget() or self):
+            key = QKeySequence(event.keyCombination()).toString()
+            if key and not event.isAutoRepeat():
+                self.log("key", key=key)
+        return False
+
+    def operator_exit(self) -> None:
+        """The operator leaves the participant's screen (the session resumes where it was when opened again)."""
+        if self.session is not None:
+            self.session.event("operator_exit", self.session.current())
+        self._may_close = True
+        self.close()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        if not self._may_close:
+            self.log("close_refused")
+            event.ignore()
+            return
+        if self._worker is not None and self._worker.isRunning():
+            self._worker.wait(60_000)
+        QApplication.instance().removeEventFilter(self)
+        if self.page is not None and hasattr(self.page, "shutdown"):
+            self.page.shutdown()
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+        self.closedByOperator.emit()
+        event.accept()
+
+
+class TextPage(QWidget):
+    """Consent (agree / do not agree), instructions (with the wish's instruction), end."""
+
+    def __init__(self, window: StudyWindow, phase: str):
+        super().__init__(window)
+        self.window_ = window
+        protocol = window.study.protocol
+        layout = QVBoxLayout(self)
+        layout.addWidget(_text_label(protocol.texts[phase], "phaseText", self))
+        if phase == "instructions":
+            layout.addWidget(_text_label("What you are asked to teach the agent:", "wishTitle", self))
+            layout.addWidget(_text_label(protocol.instruction, "wishInstruction", self))
+        layout.addStretch(1)
+        self.message = _text_label("", "phaseMessage", self)
+        layout.addWidget(self.message)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        if phase == "consent":
+            self.decline = _button("I do not agree", "consentDecline", self, self._decline)
+            self.agree = _button("I agree", "consentAgree", self, self._agree)
+            row.addWidget(self.decline)
+            row.addWidget(self.agree)
+        elif phase == "instructions":
+            row.addWidget(_button("Continue", "continueButton", self, window.advance))
+        layout.addLayout(row)
+
+    def _agree(self) -> None:
+        self.window_.session.consent(True)
+        self.window_.advance()
+
+    def _decline(self) -> None:
+        self.window_.session.consent(False)
+        self.agree.setEnabled(False)
+        self.decline.setEnabled(False)
+        self.message.setText("Thank you. Please tell the experimenter that you do not wish to take part.")
+
+
+class AnnotatePage(QWidget):
+    """The trajectories to mark, the player (no overlays), the mark keys, the budget and the time left."""
+
+    def __init__(self, window: StudyWindow, phase: str):
+        super().__init__(window)
+        self.window_ = window
+        session, step = window.session, window.step
+        self.condition = session.condition(step.condition)
+        self.ws = session.workspace(step.condition)
+        self.segment_start: int | None = None
+        self.selection: tuple[int, int] | None = None
+        layout = QVBoxLayout(self)
+        layout.addWidget(_text_label(window.study.protocol.texts["annotate"], "phaseText", self))
+        layout.addWidget(_text_label(window.study.protocol.instruction, "wishInstruction", self))
+        body = QHBoxLayout()
+        self.list = QListWidget(self)
+        self.list.setObjectName("trajList")
+        for i in range(len(self.ws)):
+            self.list.addItem(QListWidgetItem(f"Trip {i + 1}"))
+        self.list.currentRowChanged.connect(self._show)
+        body.addWidget(self.list, 1)
+        self.player = _player(self, window.log)
+        body.addWidget(self.player, 3)
+        layout.addLayout(body, 1)
+        row = QHBoxLayout()
+        self.buttons = [_button("Preferred (P)", "preferButton", self, lambda: self.mark(1)),
+                        _button("Avoided (A)", "avoidButton", self, lambda: self.mark(-1)),
+                        _button("Neutral (N)", "neutralButton", self, lambda: self.mark(0)),
+                        _button("Undo (Ctrl+Z)", "undoButton", self, self.undo)]
+        for b in self.buttons:
+            row.addWidget(b)
+        self.count = QLabel(self)
+        self.count.setObjectName("budgetLabel")
+        self.clock = QLabel(self)
+        self.clock.setObjectName("timeLabel")
+        self.message = QLabel(self)
+        self.message.setObjectName("phaseMessage")
+        if self.condition.suggestions:  # "label this next" (docs/SELECTION.md), when the condition shows it
+            suggest_button = _button("Label this next (Enter)", "suggestNext", self, self.next_suggested)
+            self.buttons.append(suggest_button)
+            row.addWidget(suggest_button)
+            QShortcut(QKeySequence("Return"), self, self.next_suggested,
+                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        row.addWidget(self.count)
+        row.addWidget(self.clock)
+        row.addStretch(1)
+        row.addWidget(_button("Done", "annotateDone", self, self.done))
+        layout.addWidget(self.message)
+        layout.addLayout(row)
+        for key, slot in (("P", lambda: self.mark(1)), ("A", lambda: self.mark(-1)), ("N", lambda: self.mark(0)),
+                          ("Ctrl+Z", self.undo), ("[", self.start_segment), ("]", self.end_segment),
+                          ("Space", self.player.toggle_play), ("Left", lambda: self.player.step(-1)),
+                          ("Right", lambda: self.player.step(1)), ("Down", lambda: self._move(1)),
+                          ("Up", lambda: self._move(-1))):
+            QShortcut(QKeySequence(key), self, slot, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start(1000)
+        self._refresh()
+        self._tick()
+        self.list.setCurrentRow(0)
+
+    @property
+    def current(self) -> int:
+        return max(self.list.currentRow(), 0)
+
+    def _show(self, row: int) -> None:
+        if row >= 0:
+            self._clear_selection()
+            self.player.load(self.ws, row)
+            marks = self.ws.marks(row)
+            self.player.set_marks(marks.marks, marks.labelled)
+            self.window_.log("trajectory", trajectory=int(row))
+
+    def _move(self, delta: int) -> None:
+        self.list.setCurrentRow(min(max(self.current + delta, 0), self.list.count() - 1))
+
+    def mark(self, value: int) -> None:
+        """Mark the trip shown, or the part selected with [ and ] (then the selection is gone)."""
+        t0, t1 = self.selection if self.selection is not None else (None, None)
+        self._clear_selection()
+        try:
+            self.window_.session.mark(self.current, value, t0, t1)
+            self.message.setText("")
+        except UserError as exc:
+            self.message.setText(str(exc))
+        self._refresh()
+
+    def next_suggested(self) -> None:
+        """Go to the unlabelled trip most worth marking next (varied trips first; no intent model while marking)."""
+        from dpf_gui.selection import suggest
+
+        found = suggest(self.ws.dataset, self.ws.labels(), None, count=1)
+        if not found:
+            self.message.setText("no more suggestions")
+            return
+        self.window_.log("suggestion", trajectory=int(found[0].index), reason=found[0].reason)
+        self.list.setCurrentRow(int(found[0].index))
+        self.message.setText(f"Suggested: {found[0].reason}")
+
+    def start_segment(self) -> None:
+        self._clear_selection()
+        self.segment_start = self.player.decision
+        self.message.setText(f"a part starts at step {self.segment_start + 1}: press ] where it ends")
+
+    def end_segment(self) -> None:
+        if self.segment_start is None:
+            self.message.setText("press [ where the part starts first")
+            return
+        self.selection = tuple(sorted((self.segment_start, self.player.decision)))
+        self.segment_start = None
+        self.player.set_selection(self.selection)
+        self.message.setText(f"part selected (steps {self.selection[0] + 1} to {self.selection[1] + 1}): "
+                             "press P, A or N to mark it")
+
+    def _clear_selection(self) -> None:
+        self.segment_start = self.selection = None
+        self.player.set_selection(None)
+
+    def undo(self) -> None:
+        try:
+            self.window_.session.undo()
+        except UserError as exc:
+            self.message.setText(str(exc))
+        self._refresh()
+
+    def _refresh(self) -> None:
+        states, _ = self.ws.summary()
+        for i in np.flatnonzero(states != 0).tolist() + [self.current]:
+            word = STATE_WORDS.get(int(states[i]), "marked" if states[i] else "")
+            self.list.item(i).setText(f"Trip {i + 1}" + (f"  ({word})" if word else ""))
+        self._states = states
+        marks = self.ws.marks(self.current)
+        self.player.set_marks(marks.marks, marks.labelled)  # the participant's own marks under the timeline
+        self.count.setText(f"{int((states != 0).sum())} of {self.condition.budget} trips marked")
+
+    def _tick(self) -> None:
+        left = self.window_.session.time_left(self.window_.step) if self.window_.step is not None else None
+        if left is None:
+            self.clock.setText("")
+            return
+        left = max(0.0, left)
+        self.clock.setText(f"time left {int(left) // 60}:{int(left) % 60:02d}")
+        if left <= 0:
+            for b in self.buttons:
+                b.setEnabled(False)
+            self.message.setText("The time is up. Press Done.")
+
+    def done(self) -> None:
+        self._timer.stop()
+        self.player.pause()
+        self.window_.advance(marked=int((self._states != 0).sum()))
+
+    def shutdown(self) -> None:
+        self._timer.stop()
+        self.player.shutdown()
+
+
+class TrainPage(QWidget):
+    """Automatic: the intent model learns from the participant's marks, then the page moves on."""
+
+    def __init__(self, window: StudyWindow, phase: str):
+        super().__init__(window)
+        self.window_ = window
+        layout = QVBoxLayout(self)
+        layout.addWidget(_text_label(window.study.protocol.texts["train"], "phaseText", self))
+        bar = QProgressBar(self)
+        bar.setObjectName("trainProgress")
+        bar.setRange(0, 0)  # busy
+        layout.addWidget(bar)
+        self.message = _text_label("", "phaseMessage", self)
+        layout.addWidget(self.message)
+        layout.addStretch(1)
+        name = window.step.condition
+        window.run_in_background(lambda: window.session.train(name), lambda _: window.advance())
+
+    def show_failure(self, message: str) -> None:
+        self.message.setText("Something went wrong. Please call the experimenter.")
+
+
+class WatchPage(QWidget):
+    """The agent built from the participant's marks plays the watch episodes, one after the other."""
+
+    def __init__(self, window: StudyWindow, phase: str):
+        super().__init__(window)
+        self.window_ = window
+        self.episodes: _Episodes | None = None
+        self.index = 0
+        self.seen: set[int] = set()
+        layout = QVBoxLayout(self)
+        layout.addWidget(_text_label(window.study.protocol.texts["watch"], "phaseText", self))
+        self.label = QLabel("preparing the agent…", self)
+        self.label.setObjectName("episodeLabel")
+        layout.addWidget(self.label)
+        self.player = _player(self, window.log)
+        self.player.positionChanged.connect(self._position)
+        layout.addWidget(self.player, 1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.next = _button("Next", "watchNext", self, self._next)
+        self.next.setEnabled(False)
+        row.addWidget(self.next)
+        layout.addLayout(row)
+        QShortcut(QKeySequence("Space"), self, self.player.toggle_play, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        session, name = window.session, window.step.condition
+        window.run_in_background(lambda: session.watch_dataset(name), self._ready)
+
+    def _ready(self, dataset) -> None:
+        study = self.window_.study
+        self.episodes = _Episodes(study.protocol.env, study.task.env_config, dataset, dataset.fingerprint())
+        self._load(0)
+
+    def _load(self, i: int) -> None:
+        self.index = i
+        self.label.setText(f"Episode {i + 1} of {len(self.episodes)}")
+        self.next.setEnabled(i in self.seen)
+        self.window_.log("episode_start", episode=i, seed=int(self.episodes.dataset.seeds[i]))
+        self.player.load(self.episodes, i)
+        self.player.play()
+
+    def _position(self, frame: int) -> None:
+        if self.episodes is not None and frame >= self.player.last_frame and self.index not in self.seen:
+            self.seen.add(self.index)
+            self.window_.session.watched(self.index, self.episodes.dataset[self.index])
+            self.next.setEnabled(True)
+
+    def _next(self) -> None:
+        if self.index + 1 < len(self.episodes):
+            self._load(self.index + 1)
+        else:
+            self.player.pause()
+            self.window_.advance()
+
+    def show_failure(self, message: str) -> None:
+        self.label.setText("Something went wrong. Please call the experimenter.")
+
+    def shutdown(self) -> None:
+        self.player.shutdown()
+
+
+class QuestionnairePage(QWidget):
+    """The protocol's items (Likert 1-7 with anchors, free text) or the NASA-TLX ratings; each answer logged."""
+
+    def __init__(self, window: StudyWindow, phase: str):
+        super().__init__(window)
+        self.window_ = window
+        session, step = window.session, window.step
+        self.texts: dict[str, QPlainTextEdit] = {}
+        self.groups: dict[str, QButtonGroup] = {}
+        self.sliders: dict[str, QSlider] = {}
+        given = session.answers(step)
+        layout = QVBoxLayout(self)
+        layout.addWidget(_text_label(window.study.protocol.texts["questionnaire"], "phaseText", self))
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        inner = QWidget(scroll)
+        grid = QGridLayout(inner)
+        row = 0
+        for item_id, kind, text, anchors, required in session.items(step):
+            grid.addWidget(_text_label(text + ("" if required else "  (optional)"), f"itemText_{item_id}", inner),
+                           row, 0, 1, 9)
+            row += 1
+            if kind == "likert":
+                group = QButtonGroup(inner)
+                grid.addWidget(_text_label(anchors[0], f"anchorLow_{item_id}", inner), row, 0)
+                for v in range(1, 8):
+                    b = QRadioButton(str(v), inner)
+                    b.setObjectName(f"item_{item_id}_{v}")
+                    group.addButton(b, v)
+                    grid.addWidget(b, row, v)
+                    if given.get(item_id) == v:
+                        b.setChecked(True)
+                grid.addWidget(_text_label(anchors[1], f"anchorHigh_{item_id}", inner), row, 8)
+                group.idClicked.connect(lambda v, i=item_id: self._answer(i, int(v)))
+                self.groups[item_id] = group
+            elif kind == "tlx":
+                grid.addWidget(_text_label(anchors[0], f"anchorLow_{item_id}", inner), row, 0)
+                slider = QSlider(Qt.Orientation.Horizontal, inner)
+                slider.setObjectName(f"item_{item_id}")
+                slider.setRange(0, 20)  # steps of 5
+                slider.setValue(int(given.get(item_id, 50)) // 5)
+                slider.valueChanged.connect(lambda v, i=item_id: self._answer(i, int(v) * 5))
+                grid.addWidget(slider, row, 1, 1, 7)
+                grid.addWidget(_text_label(anchors[1], f"anchorHigh_{item_id}", inner), row, 8)
+                self.sliders[item_id] = slider
+            else:
+                edit = QPlainTextEdit(inner)
+                edit.setObjectName(f"item_{item_id}")
+                edit.setPlainText(str(given.get(item_id, "")))
+                edit.setMaximumHeight(90)
+                grid.addWidget(edit, row, 0, 1, 9)
+                self.texts[item_id] = edit
+            row += 1
+        grid.setRowStretch(row, 1)  # the items at the top, the space below
+        scroll.setWidget(inner)
+        layout.addWidget(scroll, 1)
+        self.message = _text_label("", "phaseMessage", self)
+        layout.addWidget(self.message)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(_button("Continue", "questionnaireDone", self, self.done))
+        layout.addLayout(buttons)
+
+    def _answer(self, item_id: str, value) -> None:
+        try:
+            self.window_.session.answer(item_id, value)
+        except UserError as exc:
+            self.message.setText(str(exc))
+
+    def done(self) -> None:
+        given = self.window_.session.answers(self.window_.step)
+        for item_id, edit in self.texts.items():
+            text = edit.toPlainText().strip()
+            if text and text != given.get(item_id):
+                self._answer(item_id, text)
+        try:
+            self.window_.advance()
+        except UserError as exc:
+            missing = self.window_.session.missing_answers(self.window_.step)
+            self.message.setText("Please answer every question before you continue." if missing else str(exc))
+
+
+class OperatorWindow(QMainWindow):
+    """The operator's screen: participants so far, add one (a pseudonymous id), start or resume a session."""
+
+    def __init__(self, study_dir: str | Path, parent: QWidget | None = None):
+        super().__init__(parent)
+        from dpf_gui.studies.folder import ID_RULE, Study
+
+        self.setObjectName("operatorWindow")
+        self.study_dir = Path(study_dir)
+        self.study = Study(study_dir)
+        self.setWindowTitle(f"Study: {self.study.protocol.title}")
+        self.participant_window: StudyWindow | None = None
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.addWidget(_text_label(f"{self.study.protocol.title}  ({self.study.protocol.env}; conditions "
+                                     f"{', '.join(c.name for c in self.study.protocol.conditions)}; order "
+                                     f"{self.study.protocol.order})", "studyTitle", central))
+        self.list = QListWidget(central)
+        self.list.setObjectName("participantList")
+        layout.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        self.new_id = QLineEdit(central)
+        self.new_id.setObjectName("newParticipant")
+        self.new_id.setPlaceholderText(f"new participant id: {ID_RULE}")
+        row.addWidget(self.new_id, 1)
+        row.addWidget(_button("Add", "addParticipant", central, self.add))
+        row.addWidget(_button("Start / resume", "startSession", central, self.start))
+        row.addWidget(_button("Withdraw…", "withdrawParticipant", central, self.withdraw))
+        layout.addLayout(row)
+        self._withdrawing: str | None = None  # armed by a first click: the second deletes
+        self.message = _text_label(f"The participant's screen is left with {OPERATOR_EXIT}.", "operatorMessage", central)
+        layout.addWidget(self.message)
+        self.setCentralWidget(central)
+        self.refresh()
+
+    def refresh(self) -> None:
+        from dpf_gui.studies.export import collect
+
+        rows = collect(self.study)["tables"]["participants.csv"][1]
+        self.list.clear()
+        for r in rows:
+            item = QListWidgetItem(f"{r['number']:>3}  {r['participant']}  {'(simulated) ' if r['simulated'] else ''}"
+                                   f"order {r['order'].replace(';', ', ')}  ·  {r['status']}")
+            item.setData(Qt.ItemDataRole.UserRole, r["participant"])
+            self.list.addItem(item)
+
+    def add(self) -> None:
+        try:
+            p = self.study.add_participant(self.new_id.text().strip())
+        except UserError as exc:
+            self.message.setText(str(exc))
+            return
+        self.new_id.clear()
+        self.message.setText(f"added {p['id']}: number {p['number']}, order {', '.join(p['order'])}")
+        self.refresh()
+        self.list.setCurrentRow(self.list.count() - 1)
+
+    def withdraw(self) -> None:
+        """Withdraw the chosen participant: a first click says what will happen, a second one (same participant)
+        deletes their data; the study log keeps the withdrawal."""
+        item = self.list.currentItem()
+        if item is None:
+            self.message.setText("choose a participant first")
+            return
+        pid = item.data(Qt.ItemDataRole.UserRole)
+        if self._withdrawing != pid:
+            self._withdrawing = pid
+            self.message.setText(f"Withdraw {pid}? Every mark, answer and event of theirs will be deleted. "
+                                 "Click Withdraw again to confirm.")
+            return
+        self._withdrawing = None
+        try:
+            self.study.withdraw(pid, reason="operator screen")
+        except (UserError, OSError) as exc:
+            self.message.setText(str(exc))
+            return
+        self.message.setText(f"withdrew {pid}: their data was deleted")
+        self.refresh()
+
+    def start(self) -> StudyWindow | None:
+        item = self.list.currentItem()
+        if item is None:
+            self.message.setText("choose a participant first")
+            return None
+        try:
+            window = StudyWindow(self.study_dir, item.data(Qt.ItemDataRole.UserRole))
+        except UserError as exc:
+            self.message.setText(str(exc))
+            return None
+        window.closedByOperator.connect(self.refresh)
+        self.participant_window = window
+        if QApplication.platformName() == "offscreen":
+            window.show()
+        else:
+            window.showFullScreen()
+        return window
+
+
+__all__ = ["StudyWindow", "OperatorWindow", "OPERATOR_EXIT"]

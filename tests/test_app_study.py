@@ -1,0 +1,220 @@
+"""Study mode in the real app (pytest-qt): two participants walk the participant screens from consent to the
+end, one of them killed (SIGKILL, in another process) mid-annotation and resumed; the export has every event,
+in order, with the counterbalanced orders, and nothing of a withdrawn participant."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QPushButton, QRadioButton, QSlider
+
+from dpf_gui.studies.export import export_study
+from dpf_gui.studies.folder import Study, init_study
+from tests.study_helpers import tiny_protocol
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def click(qtbot, window, name: str) -> None:
+    button = window.findChild(QPushButton, name) or window.findChild(QRadioButton, name)
+    assert button is not None and button.isVisible() and button.isEnabled(), name
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def press(qtbot, window, key) -> None:
+    qtbot.keyClick(window.focusWidget() or window, key)
+
+
+def annotate(qtbot, window, marks: list[tuple[int, int]]) -> None:
+    page = window.page
+    for traj, value in marks:
+        page.list.setCurrentRow(traj)
+        qtbot.waitUntil(lambda: page.player.ready, timeout=10000)
+        press(qtbot, window, {1: Qt.Key.Key_P, -1: Qt.Key.Key_A, 0: Qt.Key.Key_N}[value])
+
+
+def walk(qtbot, window) -> bool:
+    """Drive the screens like a participant, from where the session is to the end; True when finished."""
+    while True:
+        step = window.session.current()
+        if step is None:
+            return True
+        phase = step.phase
+        if phase == "consent":
+            click(qtbot, window, "consentAgree")
+        elif phase == "instructions":
+            assert window.study.protocol.instruction in window.page.findChild(type(window.header), "wishInstruction").text()
+            click(qtbot, window, "continueButton")
+        elif phase == "annotate":
+            page = window.page
+            assert not page.player.overlay_check.isVisible() and page.player.wish is None  # no regions, no preset
+            done = sum(1 for i in range(page.list.count()) if "(" in page.list.item(i).text())
+            annotate(qtbot, window, [(0, 1), (1, -1), (2, 1), (3, -1), (4, 0), (5, 1)][done:])
+            click(qtbot, window, "annotateDone")
+        elif phase == "train":
+            qtbot.waitUntil(lambda: window.session.current() is None or window.session.current().phase != "train",
+                            timeout=60000)
+        elif phase == "watch":
+            page = window.page
+            qtbot.waitUntil(lambda: page.episodes is not None, timeout=30000)
+            for i in range(len(page.episodes)):
+                qtbot.waitUntil(lambda: page.player.index == i and page.player.ready, timeout=30000)
+                assert page.label.text() == f"Episode {i + 1} of 2" and not page.next.isEnabled()
+                page.player.slider.setValue(page.player.last_frame)  # dragged to the end (playing takes seconds)
+                qtbot.waitUntil(lambda: page.next.isEnabled(), timeout=5000)
+                click(qtbot, window, "watchNext")
+        elif phase == "questionnaire":
+            click(qtbot, window, "questionnaireDone")  # nothing answered: refused, stays
+            assert window.session.current() == step and "answer every question" in window.page.message.text()
+            click(qtbot, window, "item_did_what_i_asked_6")
+            click(qtbot, window, "item_still_did_its_job_2")
+            window.page.texts["comments"].setPlainText("it went round the long way")
+            click(qtbot, window, "questionnaireDone")
+        elif phase == "nasa_tlx":
+            for slider in window.page.findChildren(QSlider):
+                slider.setValue(slider.value() + 1)
+            click(qtbot, window, "questionnaireDone")
+        else:
+            pytest.fail(f"unexpected phase {phase}")
+        qtbot.waitUntil(lambda: window.session.current() != step, timeout=60000)
+
+
+def open_participant(qtbot, folder, pid):
+    from dpf_gui.app.study_mode import StudyWindow
+
+    window = StudyWindow(folder, pid)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def test_two_participants_through_the_screens_one_resumed(qtbot, tmp_path):
+    from dpf_gui.app.study_mode import OperatorWindow
+
+    study = init_study(tiny_protocol(tmp_path, {"budget = 8": "budget = 6", "nasa_tlx = true": "nasa_tlx = false"}),
+                       tmp_path / "s")
+    operator = OperatorWindow(tmp_path / "s")
+    qtbot.addWidget(operator)
+    operator.show()
+    for pid in ("P01", "P02", "P03"):
+        operator.new_id.setText(pid)
+        click(qtbot, operator, "addParticipant")
+    operator.new_id.setText("Jane Doe")
+    click(qtbot, operator, "addParticipant")
+    assert "is not allowed" in operator.message.text() and operator.list.count() == 3
+
+    # P01 starts in another dpf-gui process, marks three trips and is killed (SIGKILL) mid-annotation
+    code = (
+        "import os, signal\n"
+        "from PySide6.QtWidgets import QApplication, QPushButton\n"
+        "app = QApplication([])\n"
+        "from dpf_gui.app.study_mode import StudyWindow\n"
+        f"w = StudyWindow({str(tmp_path / 's')!r}, 'P01')\n"
+        "w.show()\n"
+        "w.findChild(QPushButton, 'consentAgree').click()\n"
+        "w.findChild(QPushButton, 'continueButton').click()\n"
+        "for trip, value in ((0, 1), (1, -1), (2, 1)):\n"
+        "    w.page.list.setCurrentRow(trip)\n"
+        "    w.page.mark(value)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=120, check=False)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+
+    operator.refresh()
+    operator.list.setCurrentRow(0)
+    again = operator.start()  # resumes in the annotate phase, the three marks kept
+    qtbot.addWidget(again)
+    assert again.session.current().key == "static/annotate"
+    assert sum(1 for i in range(again.page.list.count()) if "(" in again.page.list.item(i).text()) == 3
+    assert walk(qtbot, again) is True
+    assert again.page.findChild(type(again.header), "phaseText").text() == study.protocol.texts["end"]
+    again.close()  # the participant cannot close it
+    assert again.isVisible() and again.session is not None
+    again.operator_exit()
+    assert not again.isVisible()
+
+    second = open_participant(qtbot, tmp_path / "s", "P02")
+    assert walk(qtbot, second) is True
+    second.operator_exit()
+    operator.refresh()
+    operator.list.setCurrentRow(2)
+    click(qtbot, operator, "withdrawParticipant")  # asks first
+    assert "Click Withdraw again" in operator.message.text() and (tmp_path / "s/participants/P03").exists()
+    click(qtbot, operator, "withdrawParticipant")
+    assert not (tmp_path / "s/participants/P03").exists()
+
+    out = export_study(Study(tmp_path / "s"), tmp_path / "export")
+    events = list(csv.DictReader((out / "events.csv").open()))
+    for pid, order in (("P01", ["static", "dynamic"]), ("P02", ["dynamic", "static"])):
+        mine = [e for e in events if e["participant"] == pid]
+        assert [int(e["event"]) for e in mine] == sorted(int(e["event"]) for e in mine)
+        ends = [e["data"] for e in mine if e["kind"] == "phase_end"]
+        assert len(ends) == 2 + 4 * len(order) + 1
+        kinds = {e["kind"] for e in mine}
+        assert {"consent", "mark", "key", "trajectory", "seek", "episode_end", "answer", "trained"} <= kinds
+        starts = [e["condition"] for e in mine if e["kind"] == "phase_end" and e["phase"] == "annotate"]
+        assert starts == order
+    sessions = [(r["participant"], r["session"], r["started_at"]) for r in csv.DictReader((out / "sessions.csv").open())]
+    assert sessions == [("P01", "1", "consent"), ("P01", "2", "static/annotate"), ("P02", "1", "consent")]
+    p01 = [e for e in events if e["participant"] == "P01"]
+    assert max(int(e["session"]) for e in p01) == 2
+    resumed = [e for e in p01 if e["kind"] == "phase_start" and e["phase"] == "annotate" and e["condition"] == "static"]
+    assert ['"resumed": true' in e["data"] for e in resumed] == [False, True]
+    assert sum(1 for e in p01 if e["kind"] == "mark" and e["condition"] == "static") == 6
+    results = list(csv.DictReader((out / "results.csv").open()))
+    assert [(r["participant"], r["condition"], r["labelled"], r["q_did_what_i_asked"]) for r in results] == [
+        ("P01", "static", "6", "6"), ("P01", "dynamic", "6", "6"), ("P02", "dynamic", "6", "6"), ("P02", "static", "6", "6")]
+    assert all(r["simulated"] == "0" and r["q_comments"] == "it went round the long way" for r in results)
+    for f in out.rglob("*"):
+        if f.is_file() and f.name != "study_events.csv":
+            assert b"P03" not in f.read_bytes(), f
+    operator.refresh()
+    assert operator.list.count() == 2 and "finished" in operator.list.item(0).text()
+    QApplication.processEvents()
+
+
+def test_annotate_page_suggestions_parts_budget_and_keys(qtbot, tmp_path):
+    init_study(tiny_protocol(tmp_path, {"budget = 8": "budget = 2", "# suggestions = true": "suggestions = true"}),
+               tmp_path / "s").add_participant("P01")
+    window = open_participant(qtbot, tmp_path / "s", "P01")
+    click(qtbot, window, "consentAgree")
+    click(qtbot, window, "continueButton")
+    page = window.page
+    assert window.session.current().key == "static/annotate" and page.player.wish is None
+    click(qtbot, window, "suggestNext")
+    suggested = page.current
+    assert "Suggested:" in page.message.text()
+    qtbot.waitUntil(lambda: page.player.ready, timeout=10000)
+    page.player.seek(3)
+    page.start_segment()
+    page.player.seek(6)
+    page.end_segment()
+    assert page.selection == (2, 5)
+    page.mark(-1)  # the part, avoided
+    page.list.setCurrentRow(suggested + 1)
+    page.mark(1)
+    page.list.setCurrentRow(suggested + 2)
+    page.mark(1)  # over the budget of 2
+    assert "budget of this condition (2 trajectories) is used up" in page.message.text()
+    assert page.count.text() == "2 of 2 trips marked"
+    page.list.setCurrentRow(suggested)
+    page.mark(0)  # a trip already marked may be marked again
+    window.operator_exit()
+    events = Study(tmp_path / "s")
+    from dpf_gui.studies.events import EventLog
+
+    with EventLog(events.participant_dir("P01") / "events.sqlite", read_only=True) as log:
+        got = log.events()
+    marks = [(e["data"]["traj"], e["data"]["value"], e["data"]["t0"], e["data"]["t1"]) for e in got if e["kind"] == "mark"]
+    assert marks == [(suggested, -1, 2, 5), (suggested + 1, 1, None, None), (suggested, 0, None, None)]
+    assert [e["data"]["trajectory"] for e in got if e["kind"] == "suggestion"] == [suggested]
+    assert got[-1]["kind"] == "operator_exit"

@@ -1,0 +1,370 @@
+"""User studies (issue 12, docs/STUDY.md): the protocol checked field by field, counterbalancing, a pilot of
+simulated participants end to end on gridnav, the export's columns, the append-only event log, and a
+participant's run resumed after an interruption (and after kill -9) with nothing lost or doubled."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from dpf_gui.errors import UserError
+from dpf_gui.studies.events import EventLog
+from dpf_gui.studies.export import export_study
+from dpf_gui.studies.folder import Study, init_study
+from dpf_gui.studies.order import condition_order, rows_needed, williams_rows
+from dpf_gui.studies.protocol import read_protocol
+from dpf_gui.studies.session import Session, study_steps
+from dpf_gui.studies.simulate import pilot
+from tests.study_helpers import EXAMPLE, tiny_protocol
+
+ROOT = Path(__file__).resolve().parent.parent
+ONE_CONDITION = {'[[conditions]]\nname = "dynamic"\nstrategy = "dynamic"\nbudget = 8\n': ""}
+
+BAD_PROTOCOLS = [
+    ("unknown-top-key", {'title = "Does': 'colour = "red"\ntitle = "Does'}, "protocol.toml: colour: unknown key; allowed here: title, env"),
+    ("unknown-wish-key", {"[wish]\n": "[wish]\nshown = true\n"}, "wish.shown: unknown key; allowed here: instruction, prefer, avoid"),
+    ("unknown-env", {'env = "gridnav"': 'env = "atari"'}, "env: 'atari' is not allowed; allowed: gridnav, highway, pong"),
+    ("unknown-strategy", {'strategy = "static"': 'strategy = "fast"'},
+     "conditions[1].strategy: 'fast' is not allowed; allowed: task, intent, static, dynamic"),
+    ("unknown-order", {'kind = "latin"': 'kind = "alphabetical"'}, "order.kind: 'alphabetical' is not allowed; allowed: fixed, random, latin"),
+    ("latin-one-condition", ONE_CONDITION, "order.kind: a Latin square counterbalances two or more conditions"),
+    ("duplicate-condition", {'name = "dynamic"': 'name = "static"'}, "conditions[2].name: 'static' is the name of an earlier condition"),
+    ("missing-conditions", {"[[conditions]]": "[[dropped]]"}, "conditions: missing; it is required"),
+    ("missing-consent-text", {'[consent]\ntext = """': '[consent]\nwording = """'}, "consent.text: missing; it is required"),
+    ("empty-instructions", {'[instructions]\ntext = """': '[instructions]\ntext = " "\nx = """'}, "instructions.text: must be non-empty text"),
+    ("budget-zero", {"budget = 8": "budget = 0"}, "conditions[1].budget: must be a whole number from 1 to 100000; got 0"),
+    ("budget-over-data", {"budget = 8": "budget = 5000"}, "conditions[1].budget: 5000 is more than the 1495 trajectories"),
+    ("budget-text", {"budget = 8": 'budget = "lots"'}, "conditions[1].budget: must be a whole number"),
+    ("one-anchor", {'anchors = ["strongly disagree", "strongly agree"]\nmeasures = "wish"':
+                    'anchors = ["agree"]\nmeasures = "wish"'}, "questionnaire.items[1].anchors: must be two texts"),
+    ("item-type", {'type = "text"': 'type = "essay"'}, "questionnaire.items[3].type: 'essay' is not allowed; allowed: likert, text"),
+    ("item-measures", {'measures = "task"': 'measures = "mood"'}, "questionnaire.items[2].measures: 'mood' is not allowed; allowed: wish, task"),
+    ("bad-wish-expression", {'avoid = ["terrain=toll"]': 'avoid = ["terrain=motorway"]'}, "wish: 'terrain=motorway': unknown terrain"),
+    ("wish-not-a-list", {'avoid = ["terrain=toll"]': "avoid = 3"}, "wish.avoid: must be a list of region expressions"),
+    ("watch-episodes-zero", {"episodes = 2": "episodes = 0"}, "watch.episodes: must be a whole number from 1 to 1000; got 0"),
+    ("time-limit-negative", {"time_limit_s = 600\n\n[train]": "time_limit_s = -5\n\n[train]"},
+     "annotate.time_limit_s: must be a number above 0"),
+    ("unknown-fusion-parameter", {"# fusion = { T_static = 0.5 }": "fusion = { warmth = 1 }"},
+     "conditions[1].fusion: unknown fusion parameter 'warmth'"),
+    ("bad-train-config", {"members = 2": "members = 0"}, "train.config: additive intent config: members must be a whole number >= 1"),
+    ("unknown-intent-kind", {'kind = "additive"': 'kind = "forest"'}, "train.kind: 'forest' is not allowed; allowed: additive, lstm"),
+    ("missing-task", {'env = "gridnav"': 'env = "gridnav"\ntask = "no/such/agent"'}, "protocol.toml: task:"),
+    ("not-toml", {'title = "Does': 'title = Does'}, "protocol.toml: not valid TOML"),
+]
+
+
+@pytest.mark.parametrize("name, edits, fragment", BAD_PROTOCOLS, ids=[c[0] for c in BAD_PROTOCOLS])
+def test_bad_protocol_is_refused_with_one_line_naming_the_field(name, edits, fragment, tmp_path):
+    path = tiny_protocol(tmp_path / "p", edits)
+    with pytest.raises(UserError) as e:
+        init_study(path, tmp_path / "study")
+    message = str(e.value)
+    assert "\n" not in message and fragment in message, message
+    assert not (tmp_path / "study").exists() and [p.name for p in tmp_path.iterdir()] == ["p"]
+
+
+def test_the_shipped_example_protocol_is_valid():
+    protocol = read_protocol(EXAMPLE)
+    assert protocol.env == "gridnav" and [c.name for c in protocol.conditions] == ["static", "dynamic"]
+    assert protocol.order == "latin" and protocol.nasa_tlx and protocol.avoid == ("terrain=toll",)
+    assert {i.type for i in protocol.items} == {"likert", "text"}
+
+
+# --- counterbalancing --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 6])
+def test_latin_square_is_balanced_for_position_and_carry_over(n):
+    rows = williams_rows(n)
+    assert len(rows) == rows_needed("latin", n) == (n if n % 2 == 0 else 2 * n)
+    per = len(rows) // n
+    for position in range(n):  # every condition equally often in every position
+        assert sorted(r[position] for r in rows) == sorted(list(range(n)) * per)
+    follows = {}
+    for r in rows:  # every condition directly after every other equally often
+        for a, b in zip(r, r[1:]):
+            follows[(a, b)] = follows.get((a, b), 0) + 1
+    assert len(follows) == n * (n - 1) and set(follows.values()) == {per}
+
+
+def test_order_by_participant_number():
+    names = ["a", "b", "c", "d"]
+    orders = [condition_order("latin", names, k) for k in range(1, 9)]
+    assert orders[:4] == [["a", "b", "d", "c"], ["b", "c", "a", "d"], ["c", "d", "b", "a"], ["d", "a", "c", "b"]]
+    assert orders[4:] == orders[:4]  # participant 5 starts the square again
+    assert condition_order("fixed", names, 3) == names
+    random = [condition_order("random", names, k, seed=1) for k in (1, 2, 3)]
+    assert random == [condition_order("random", names, k, seed=1) for k in (1, 2, 3)]  # seeded
+    assert all(sorted(o) == names for o in random) and len({tuple(o) for o in random}) > 1
+
+
+def test_participant_numbers_are_never_reused_after_a_withdrawal(tmp_path):
+    study = init_study(tiny_protocol(tmp_path), tmp_path / "s")
+    for pid in ("P1", "P2", "P3"):
+        study.add_participant(pid)
+    study.withdraw("P2")
+    p4 = study.add_participant("P4")
+    assert [(p["id"], p["number"]) for p in study.participants()] == [("P1", 1), ("P3", 3), ("P4", 4)]
+    assert p4["order"] == ["dynamic", "static"] and study.participant("P3")["order"] == ["static", "dynamic"]
+    with pytest.raises(UserError, match="already used in this study \\(withdrawn\\)"):
+        study.add_participant("P2")
+    with pytest.raises(UserError, match="is not allowed; use 1-32 letters"):
+        study.add_participant("Jane Doe")
+
+
+# --- the pilot, end to end -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def piloted(tmp_path_factory):
+    """The README's commands on the (tiny) example protocol: dpf study init, pilot, export."""
+    from dpf_gui.cli import main
+
+    root = tmp_path_factory.mktemp("pilot")
+    study_dir, out = str(root / "study"), root / "export.zip"
+    assert main(["study", "init", str(tiny_protocol(root)), "--out", study_dir]) == 0
+    assert main(["study", "pilot", study_dir, "--participants", "2", "--seed", "0", "--quiet"]) == 0
+    assert main(["study", "export", study_dir, "--out", str(out)]) == 0
+    study = Study(study_dir)
+    ids = [p["id"] for p in study.participants()]
+    with zipfile.ZipFile(out) as z:
+        tables = {n: list(csv.DictReader(io.StringIO(z.read(n).decode()))) for n in z.namelist() if n.endswith(".csv")}
+        names = z.namelist()
+        readme = z.read("README.md").decode()
+    return study, ids, tables, names, readme
+
+
+def test_pilot_runs_every_step_of_two_simulated_participants(piloted):
+    study, ids, tables, _, _ = piloted
+    assert ids == ["sim-001", "sim-002"]
+    for p in study.participants():
+        with EventLog(study.participant_dir(p["id"]) / "events.sqlite", read_only=True) as log:
+            events = log.events()
+        steps = [s.key for s in study_steps(study.protocol, p["order"])]
+        assert [e["data"]["step"] for e in events if e["kind"] == "phase_end"] == steps  # in order, each once
+        assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+        assert all(e["t_wall"] > 0 and e["t_session"] >= 0 for e in events)
+        assert events[0]["kind"] == "session_start" and events[0]["data"]["simulated"] is True
+    assert {r["participant"]: r["status"] for r in tables["participants.csv"]} == {"sim-001": "finished",
+                                                                                   "sim-002": "finished"}
+
+
+def test_export_results_one_row_per_participant_and_condition(piloted):
+    study, _, tables, names, readme = piloted
+    rows = tables["results.csv"]
+    assert [(r["participant"], r["position"], r["condition"]) for r in rows] == [
+        ("sim-001", "1", "static"), ("sim-001", "2", "dynamic"), ("sim-002", "1", "dynamic"), ("sim-002", "2", "static")]
+    assert list(rows[0]) == [
+        "participant", "number", "simulated", "condition", "position", "strategy", "budget", "labelled",
+        "intent_trained", "train_note", "outcome_episodes", "task_success", "task_return", "length",
+        "prefer_fraction", "avoid_fraction", "watch_episodes", "watch_task_success", "watch_prefer_fraction",
+        "watch_avoid_fraction", "q_did_what_i_asked", "q_still_did_its_job", "q_comments", "tlx_mental",
+        "tlx_physical", "tlx_temporal", "tlx_performance", "tlx_effort", "tlx_frustration", "tlx_raw", "completed"]
+    for r in rows:
+        assert r["simulated"] == "1" and r["labelled"] == "8" and r["intent_trained"] == "1" and r["completed"] == "1"
+        assert r["outcome_episodes"] == "4" and r["watch_episodes"] == "2"
+        assert 1 <= int(r["q_did_what_i_asked"]) <= 7 and r["q_comments"] == "(simulated participant)"
+        assert 0 <= float(r["avoid_fraction"]) <= 1 and int(r["tlx_performance"]) % 5 == 0
+    assert [(r["participant"], r["session"], r["started_at"]) for r in tables["sessions.csv"]] == [
+        ("sim-001", "1", "consent"), ("sim-002", "1", "consent")]
+    for table in ("participants.csv", "conditions.csv", "events.csv", "marks.csv", "answers.csv", "study_events.csv"):
+        assert table in tables, table
+    assert {r["simulated"] for t in ("participants.csv", "events.csv", "marks.csv", "answers.csv")
+            for r in tables[t]} == {"1"}
+    assert {r["source"] for r in tables["marks.csv"]} == {"simulated-participant"}
+    assert len(tables["marks.csv"]) == 2 * 2 * 8
+    assert "protocol.toml" in names and "intent_models/sim-002/static/model.json" in names
+    for column in rows[0]:
+        assert f"| {column} |" in readme, column
+
+
+def test_outcomes_are_scored_against_the_protocols_wish_only(tmp_path):
+    """A wish of prefer only: no avoided-region column anywhere, although every gridnav preset has one."""
+    path = tiny_protocol(tmp_path, {'avoid = ["terrain=toll"]\n': "", **ONE_CONDITION, 'kind = "latin"': 'kind = "fixed"',
+                                    "nasa_tlx = true": "nasa_tlx = false"})
+    study = init_study(path, tmp_path / "s")
+    pilot(study, 1)
+    outcomes = json.loads((study.participant_dir("sim-001") / "conditions/static/outcomes.json").read_text())
+    assert outcomes["wish"] == {"prefer": ["terrain=scenic"], "avoid": []}
+    assert "avoid_fraction" not in outcomes["means"] and "prefer_fraction" in outcomes["means"]
+    export_study(study, tmp_path / "e")
+    header = (tmp_path / "e" / "results.csv").read_text().splitlines()[0].split(",")
+    assert "prefer_fraction" in header and not any("avoid" in h or h.startswith("tlx") for h in header)
+
+
+def test_pilot_needs_the_wish_expressions(tmp_path):
+    path = tiny_protocol(tmp_path, {'avoid = ["terrain=toll"]\n': "", 'prefer = ["terrain=scenic"]\n': ""})
+    study = init_study(path, tmp_path / "s")
+    with pytest.raises(UserError, match="label by the wish's region expressions"):
+        pilot(study, 1)
+    assert study.participants() == []
+
+
+# --- the event log ---------------------------------------------------------------------------------------------
+def test_event_log_is_append_only_and_counts_sessions(tmp_path):
+    with EventLog(tmp_path / "e.sqlite") as log:
+        first = log.append("a", "consent", x=1)
+    with EventLog(tmp_path / "e.sqlite") as log:
+        log.append("b", "watch", "static", y=[1, 2])
+        assert [(e["id"], e["session"], e["kind"]) for e in log.events()] == [(first, 1, "a"), (first + 1, 2, "b")]
+    db = sqlite3.connect(tmp_path / "e.sqlite")
+    for sql in ("UPDATE events SET kind='x'", "DELETE FROM events"):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute(sql)
+    db.close()
+    with EventLog(tmp_path / "e.sqlite", read_only=True) as log:
+        assert len(log.events()) == 2
+        with pytest.raises(UserError, match="read-only"):
+            log.append("c")
+
+
+# --- a person's session through the core API ----------------------------------------------------------------------
+def test_a_person_walks_the_phases_and_the_rules_hold(tmp_path):
+    path = tiny_protocol(tmp_path, {**ONE_CONDITION, "budget = 8": "budget = 5", 'kind = "latin"': 'kind = "fixed"'})
+    study = init_study(path, tmp_path / "s")
+    study.add_participant("P01")
+    with Session(study, "P01") as s:
+        step = s.begin()
+        with pytest.raises(UserError, match="has not given consent"):
+            s.end(step)
+        s.consent(True)
+        s.end(step)
+        s.end(s.begin())  # instructions
+        step = s.begin()
+        assert step.key == "static/annotate"
+        for traj in range(5):
+            s.mark(traj, 1 if traj % 2 else -1)
+        with pytest.raises(UserError, match="label budget of this condition \\(5 trajectories\\) is used up"):
+            s.mark(7, 1)
+        s.mark(3, 0, t0=1, t1=2)  # a trajectory already marked can be marked again
+        assert s.undo() == [3]
+        s.end(step)
+        with pytest.raises(UserError, match="not in the annotate phase"):
+            s.mark(0, 1)
+        step = s.begin()
+        outcomes = s.train(step.condition)
+        assert outcomes["labelled"] == 5
+        s.end(step)
+        s.end(s.begin())  # watch (the app plays the episodes)
+        step = s.begin()
+        with pytest.raises(UserError, match="a Likert answer is a whole number from 1 to 7; got 8"):
+            s.answer("did_what_i_asked", 8)
+        with pytest.raises(UserError, match="no item 'mood'"):
+            s.answer("mood", 3)
+        s.answer("did_what_i_asked", 6)
+        with pytest.raises(UserError, match="required items unanswered: still_did_its_job"):
+            s.end(step)
+        s.answer("still_did_its_job", 7)
+        s.end(step)
+        step = s.begin()
+        assert step.phase == "nasa_tlx"
+        with pytest.raises(UserError, match="0 to 100 in steps of 5"):
+            s.answer("tlx_effort", 42)
+    with Session(study, "P01") as s:  # closed mid-way: the same step, started again
+        assert s.current() == step
+    events = EventLog(study.participant_dir("P01") / "events.sqlite", read_only=True).events()
+    assert [e["data"]["value"] for e in events if e["kind"] == "mark"] == [-1, 1, -1, 1, -1, 0]
+    assert [e["kind"] for e in events].count("undo") == 1
+
+
+# --- interrupted and resumed ---------------------------------------------------------------------------------------
+def _events(study: Study, pid: str) -> list[dict]:
+    with EventLog(study.participant_dir(pid) / "events.sqlite", read_only=True) as log:
+        return log.events()
+
+
+def test_interrupted_pilot_resumes_at_the_phase_it_was_in(tmp_path, monkeypatch):
+    study = init_study(tiny_protocol(tmp_path), tmp_path / "s")
+    real_train, calls = Session.train, []
+
+    def train_then_stop(self, name, progress=False):
+        calls.append(name)
+        if name == "dynamic" and calls.count("dynamic") == 1:
+            raise KeyboardInterrupt  # Ctrl-C in the second condition's training
+        return real_train(self, name, progress)
+
+    monkeypatch.setattr(Session, "train", train_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        pilot(study, 1)
+    before = _events(study, "sim-001")
+    assert before[-1]["kind"] == "phase_start" and before[-1]["data"]["step"] == "dynamic/train"
+    pilot(Study(tmp_path / "s"), 1)
+    after = _events(study, "sim-001")
+    assert after[:len(before)] == before  # nothing lost or changed
+    assert [e["data"]["step"] for e in after if e["kind"] == "phase_end"] == \
+        [s.key for s in study_steps(study.protocol, ["static", "dynamic"])]
+    restarts = [e for e in after if e["kind"] == "phase_start" and e["data"]["step"] == "dynamic/train"]
+    assert [e["data"]["resumed"] for e in restarts] == [False, True] and restarts[1]["session"] == 2
+    assert calls == ["static", "dynamic", "dynamic"]
+
+
+def test_killed_mid_annotation_resumes_without_losing_or_doubling_marks(tmp_path):
+    """kill -9 right after the marks were stored, before the phase could be logged as done."""
+    study = init_study(tiny_protocol(tmp_path), tmp_path / "s")
+    code = (
+        "import os, signal, sys\n"
+        "from dpf_gui.data.study import LabelStore\n"
+        "from dpf_gui.studies.folder import Study\n"
+        "from dpf_gui.studies.simulate import pilot\n"
+        "real = LabelStore.import_labels\n"
+        "def import_then_die(self, *a, **k):\n"
+        "    real(self, *a, **k)\n"
+        "    if 'dynamic' in str(self.path):\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "LabelStore.import_labels = import_then_die\n"
+        f"pilot(Study({str(tmp_path / 's')!r}), 1)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=120, check=False)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    before = _events(study, "sim-001")
+    assert before[-1]["kind"] == "phase_start" and before[-1]["data"]["step"] == "dynamic/annotate"
+    pilot(Study(tmp_path / "s"), 1)
+    after = _events(study, "sim-001")
+    assert after[:len(before)] == before
+    marks = [e for e in after if e["kind"] == "simulated_marks" and e["condition"] == "dynamic"]
+    assert len(marks) == 1 and len(marks[0]["data"]["trajectories"]) == 8
+    from dpf_gui.data.study import LabelStore
+
+    with LabelStore(study.participant_dir("sim-001") / "conditions/dynamic/labels.sqlite", read_only=True) as store:
+        log = store.mark_log(study.info["data_fingerprint"])
+    assert len(log) == 8 and len({m["action"] for m in log}) == 1  # one batch: not imported twice
+
+
+def test_withdrawn_participant_leaves_only_the_withdrawal(piloted, tmp_path):
+    import shutil
+
+    study, _, _, _, _ = piloted
+    copy = tmp_path / "s"
+    shutil.copytree(study.folder, copy)
+    Study(copy).withdraw("sim-001", reason="asked to")
+    assert not (copy / "participants" / "sim-001").exists()
+    export_study(Study(copy), tmp_path / "e")
+    for f in (tmp_path / "e").rglob("*"):
+        if f.is_file() and f.name != "study_events.csv":
+            assert b"sim-001" not in f.read_bytes(), f
+    rows = list(csv.DictReader((tmp_path / "e" / "study_events.csv").open()))
+    assert [r["kind"] for r in rows if r["participant"] == "sim-001"] == ["participant_withdrawn"]
+
+
+def test_summary_per_condition_with_intervals_and_a_plot(piloted, tmp_path, capsys):
+    from dpf_gui.cli import main
+    from dpf_gui.studies.summary import summarise_study, t_interval
+
+    study = piloted[0]
+    assert main(["study", "summary", str(study.folder), "--plot", str(tmp_path / "s.png"),
+                 "--json", str(tmp_path / "s.json")]) == 0
+    out = capsys.readouterr().out
+    assert "simulated participants (pilot), n = 2" in out and "q_did_what_i_asked" in out and "tlx_raw" in out
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert set(summary["conditions"]) == {"static", "dynamic"}
+    assert all(v["n"] == 2 for c in summary["conditions"].values() for v in c.values())
+    assert summarise_study(study, simulated=False)["participants"] == 0  # people and the pilot never pooled
+    t = t_interval([1.0, 2.0, 3.0])  # t(2) = 4.303, sd 1: 2 +- 4.303 / sqrt(3)
+    assert t["mean"] == 2.0 and abs(t["ci95"][1] - (2 + 4.303 / 3 ** 0.5)) < 1e-9
