@@ -154,6 +154,27 @@ def test_without_intent_only_task_is_offered(qtbot, agents):
     v.shutdown()
 
 
+def test_a_model_arriving_switches_from_task_only_when_task_was_forced(qtbot, agents):
+    """Play and Compare show task only because there was no intent model: the model's arrival brings
+    their default strategies back; a task chosen by the person with a model loaded stays."""
+    task, model, sidecar = agents
+    v, c = PlayView(), CompareView()
+    for w in (v, c):
+        qtbot.addWidget(w)
+        w.set_agents("gridnav", None, task, None, None, seed=1)
+    assert v.strategy_combo.currentText() == "task"
+    assert [c.combos[s].currentText() for s in ("left", "right")] == ["task", "task"]
+    for w in (v, c):
+        w.set_agents("gridnav", None, task, model, sidecar, seed=1)
+    assert v.strategy_combo.currentText() == "dynamic" and v.runner.strategy == "dynamic"
+    assert [c.runners[s].strategy for s in ("left", "right")] == ["static", "dynamic"]
+    v.strategy_combo.setCurrentText("task")  # the person's choice
+    v.set_agents("gridnav", None, task, model, sidecar, seed=1)
+    assert v.runner.strategy == "task"
+    v.shutdown()
+    c.shutdown()
+
+
 def test_timer_loop_plays_and_measures_fps(view, qtbot):
     view.set_speed(0)
     view.driver.episode_pause_s = 0.0

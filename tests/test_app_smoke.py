@@ -10,3 +10,22 @@ def test_main_window_opens(qtbot):
     qtbot.waitExposed(window)
     assert window.isVisible()
     assert "dpf-gui" in window.windowTitle()
+
+
+def test_object_names_are_unique(qtbot, tmp_path, monkeypatch):
+    """docs/GUI.md promises stable object names for scripting: each names one widget of the whole window."""
+    from collections import Counter
+
+    from PySide6.QtWidgets import QWidget
+
+    monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path))
+    window = MainWindow(store_dir=tmp_path, env="gridnav")
+    qtbot.addWidget(window)
+    window.show()
+    for i in range(window.tabs.count()):  # Play and Compare build their contents when first shown
+        window.tabs.setCurrentIndex(i)
+        qtbot.wait(10)
+    names = Counter(w.objectName() for w in window.findChildren(QWidget)
+                    if w.objectName() and not w.objectName().startswith("qt_"))
+    assert [n for n, k in names.items() if k > 1] == []
+    assert names["frameView"] == names["annotateFrameView"] == names["overlayCheck"] == names["regionOverlayCheck"] == 1

@@ -172,3 +172,21 @@ def test_evaluate_user_errors(capsys, argv, fragment):
     argv = [str(models_root() / a[len("models/"):]) if a.startswith("models/") else a for a in argv]
     assert_user_error(capsys, fragment, *argv)
 
+
+
+def test_environment_name_means_the_shipped_agent_and_data_from_any_folder(capsys, tmp_path, monkeypatch):
+    """`--data gridnav` / `--policy gridnav` name the shipped files when no such file or folder is here;
+    `dpf envs` says where they are."""
+    from dpf_gui.paths import models_root
+
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "label", "--data", "gridnav", "--preset", "avoid", "--budget", "3", "--out", "l.npz")
+    assert code == 0 and "3 of 1495 trajectories labelled" in out
+    code, out, _ = run(capsys, "rollout", "--env", "gridnav", "--policy", "gridnav", "--episodes", "2", "--out", "r.npz",
+                       "--quiet")
+    assert code == 0 and "task success 100%" in out
+    code, out, _ = run(capsys, "envs")
+    assert f"shipped data:  {(models_root() / 'gridnav' / 'trajectories.npz').resolve()}" in out
+    (tmp_path / "gridnav").mkdir()  # a folder of that name here is what the name means
+    assert_user_error(capsys, "gridnav: no such file", "label", "--data", "gridnav", "--preset", "avoid",
+                      "--out", "l2.npz")

@@ -25,7 +25,8 @@ from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.overlays import compose
 from dpf_gui.app.play_view import (NEEDS_INTENT_TIP, PLOT_CAPACITY, THREADED_ENVS, EpisodeRunner, ParamsPanel,
-                                   Snapshot, _enable_strategies, _strategy_combo, metrics_html, wish_from_sidecar)
+                                   Snapshot, _enable_strategies, _strategy_combo, _wanted_strategy,
+                                   metrics_html, wish_from_sidecar)
 from dpf_gui.app.plots import SIDE_COLOURS, LivePlot
 from dpf_gui.errors import UserError
 from dpf_gui.fusion import FusionParams
@@ -146,8 +147,8 @@ class CompareView(QWidget):
         self.pause()
         self._close_runners()
         has_intent = intent_model is not None
-        names = {"left": left or (self.combos["left"].currentText() if has_intent else "task"),
-                 "right": right or (self.combos["right"].currentText() if has_intent else "task")}
+        names = {"left": left or _wanted_strategy(self.combos["left"], has_intent),
+                 "right": right or _wanted_strategy(self.combos["right"], has_intent)}
         if not has_intent:
             names = {"left": "task", "right": "task"}
         for s in SIDES:

@@ -812,8 +812,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                "intent model, plays with dynamic fusion and prints frames/s; headless: QT_QPA_PLATFORM=offscreen "
                "dpf-gui --demo highway --quit-after 60 --screenshot h.png")
     p.add_argument("--env", choices=ENV_NAMES, default=None, help="open this environment (default: where you left off)")
-    p.add_argument("--task", default=None, metavar="DIR", help="task agent checkpoint folder (default: the shipped one)")
-    p.add_argument("--data", default=None, metavar="FILE", help="trajectory dataset to label (default: the agent's own)")
+    p.add_argument("--task", default=None, metavar="DIR", help="task agent checkpoint folder, or an environment name for its shipped agent (default: the shipped one)")
+    p.add_argument("--data", default=None, metavar="FILE",
+                   help="trajectory dataset to label, or an environment name for its shipped trajectories "
+                        "(default: the agent's own)")
     p.add_argument("--study", default=None, metavar="DIR", help="study folder for labels.sqlite (default: the user data dir)")
     p.add_argument("--quit-after", type=float_in(0, 10**6, low_open=True), default=None, metavar="SECONDS",
                    help="close the app after this many seconds")
@@ -827,6 +829,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     demo.add_argument("--speed", type=int_in(0, 240), default=None, metavar="N",
                       help="decisions per second, 0 = as fast as possible (default: 0 offscreen, else 15)")
     args = p.parse_args(argv)
+    from dpf_gui.errors import UserError
+    from dpf_gui.paths import dataset_path, task_path
+
+    try:  # an environment name where a path is expected: the shipped one, when no such file is here
+        args.task = str(task_path(args.task)) if args.task else None
+        args.data = str(dataset_path(args.data)) if args.data else None
+    except UserError as exc:
+        p.error(str(exc))
     if args.demo is None:
         given = [f"--{n}" for n, default in (("strategy", "dynamic"), ("episodes", 1), ("preset", "mixed"), ("speed", None))
                  if getattr(args, n) != default]

@@ -542,12 +542,24 @@ def _strategy_combo(name: str, default: str) -> QComboBox:
     combo.setObjectName(name)
     combo.addItems(list(VIEW_STRATEGIES))
     combo.setCurrentText(default)
+    combo.setProperty("defaultStrategy", default)
     combo.setToolTip("task: the DQN alone · intent: the intent model alone · static: fixed T_psi · "
                      "dynamic: T_psi from the collected intent reward")
     return combo
 
 
+def _wanted_strategy(combo: QComboBox, has_intent: bool) -> str:
+    """The strategy a combo asks for when new agents load: ``task`` without an intent model; with one, the
+    combo's choice, unless it shows ``task`` only because there was no intent model (then its default)."""
+    if not has_intent:
+        return "task"
+    if combo.property("taskForLackOfIntent"):
+        return str(combo.property("defaultStrategy") or "dynamic")
+    return combo.currentText()
+
+
 def _enable_strategies(combo: QComboBox, has_intent: bool) -> None:
+    combo.setProperty("taskForLackOfIntent", not has_intent)
     model = combo.model()
     for i, name in enumerate(VIEW_STRATEGIES):
         item = model.item(i)
@@ -731,7 +743,7 @@ class PlayView(QWidget):
         intent model was trained for (from its sidecar), if recorded. Starts a fresh episode, paused."""
         self.pause()
         self._close_runner()
-        strategy = strategy or (self.strategy_combo.currentText() if intent_model is not None else "task")
+        strategy = strategy or _wanted_strategy(self.strategy_combo, intent_model is not None)
         if intent_model is None:
             strategy = "task"
         runner = EpisodeRunner(env_name, env_config, task_agent, intent_model, intent_sidecar, strategy, params)

@@ -717,12 +717,10 @@ class TrainView(QWidget):
         else:
             self.loss_plot.mark_best(result.best_epoch)
             self.progress.setValue(min(result.epochs, self.progress.maximum()))
-            limit = self._cfg.max_time_s
-            why = ("stopped: time limit" if limit and result.wall_time_s >= limit
-                   else "stopped: held-out loss no longer improving" if result.epochs < self.progress.maximum()
-                   else "done")
-            self.status.setText(f"{why}: {result.epochs} epochs in {result.wall_time_s:.1f} s, best epoch "
-                                f"{result.best_epoch}; saved to {result.out_dir}")
+            early = result.metrics.get("stopped_early")
+            why = f"stopped early ({early})" if early else "done"
+            self.status.setText(f"{why}: {result.epochs} of {self._cfg.max_epochs} epochs in "
+                                f"{result.wall_time_s:.1f} s, best epoch {result.best_epoch}; saved to {result.out_dir}")
         self.refresh_labels()
         self._show_intent()
         self.statusMessage.emit(f"intent model trained ({result.wall_time_s:.0f} s): Play and Compare use it now")
