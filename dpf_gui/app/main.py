@@ -825,6 +825,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                       help=f"run the whole loop hands-off on ENV ({', '.join(ENV_NAMES)}) and exit")
     demo.add_argument("--strategy", choices=VIEW_STRATEGIES, default="dynamic", help="strategy to play (default: dynamic)")
     demo.add_argument("--episodes", type=int_in(1, 10**6), default=1, metavar="N", help="episodes to play (default: 1)")
+    demo.add_argument("--loop", action="store_true",
+                      help="keep playing until the window is closed (or --quit-after), the strategy and its contrast "
+                           "taking turns (dynamic and static fusion by default)")
     demo.add_argument("--preset", default="mixed", help="the simulated user's wish: a preset of ENV (default: mixed)")
     demo.add_argument("--speed", type=int_in(0, 240), default=None, metavar="N",
                       help="decisions per second, 0 = as fast as possible (default: 0 offscreen, else 15)")
@@ -838,13 +841,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     except UserError as exc:
         p.error(str(exc))
     if args.demo is None:
-        given = [f"--{n}" for n, default in (("strategy", "dynamic"), ("episodes", 1), ("preset", "mixed"), ("speed", None))
+        given = [f"--{n}" for n, default in (("strategy", "dynamic"), ("episodes", 1), ("preset", "mixed"), ("speed", None),
+                                              ("loop", False))
                  if getattr(args, n) != default]
         if given:
             p.error(f"{', '.join(given)} only work with --demo ENV")
     else:
         if args.env is not None and args.env != args.demo:
             p.error("--env and --demo name different environments")
+        if args.loop and args.episodes != 1:
+            p.error("--loop plays until the window is closed: give --episodes N or --loop, not both")
         presets = [q.name for q in env_spec(args.demo).presets]
         if args.preset not in presets:
             p.error(f"--preset {args.preset}: not a preset of {args.demo}; allowed: {', '.join(presets)}")
