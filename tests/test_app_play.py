@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from dpf_gui.app.compare_view import CompareView
@@ -356,3 +357,51 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
         assert f"strength {row['strength']:g}: success" in v.calibrate_button.toolTip()
     assert v.calibrate_button.isEnabled() and not v.calibrate_progress.isVisible()
     v.shutdown()
+
+
+def test_every_plot_says_what_it_shows_and_why_it_is_empty(view, qtbot):
+    """Axis labels with units, a legend for the frame's colours, a note over a plot the strategy leaves empty,
+    and a reset button for the fusion parameters."""
+    plots = (view.weight_plot, view.temp_plot, view.collected_plot)
+    for p in plots:
+        item = p.getPlotItem()
+        assert item.getAxis("bottom").labelText == "decision t" and item.getAxis("left").labelText
+        assert not not p.note.isHidden()
+    assert view.temp_plot.getPlotItem().getAxis("left").labelText == "T_ψ (norm.)"
+    assert view.prob_bars.getPlotItem().getAxis("left").labelText == "probability"
+    assert view.saliency_bars.getPlotItem().getAxis("bottom").labelText
+    legend = view.findChild(QWidget, "frameLegend").text()
+    for word in ("toll road", "scenic strip", "preferred", "avoided", "heat", "action about to be taken"):
+        assert word in legend, word
+    view.strategy_combo.setCurrentText("task")
+    assert view.weight_plot.note.isVisible() and "“task”" in view.weight_plot.note.text()
+    assert view.temp_plot.note.isVisible() and not view.collected_plot.note.isVisible()
+    view.overlay_check.setChecked(False)
+    assert "heat" not in view.findChild(QWidget, "frameLegend").text()
+    view.strategy_combo.setCurrentText("dynamic")
+    assert not any(not p.note.isHidden() for p in plots)
+    # raw units: the axes say so
+    panel = view.params_panel
+    panel.normalise.setChecked(False)
+    assert view.temp_plot.getPlotItem().getAxis("left").labelText == "T_ψ (raw)"
+    # reset: every parameter back to the agent's defaults
+    defaults = panel.presets()["this agent's defaults"]
+    panel.controls["T_max"].spin.setValue(3.0)
+    assert view.params() != defaults
+    qtbot.mouseClick(view.findChild(QWidget, "resetParamsButton"), Qt.MouseButton.LeftButton)
+    assert view.params() == defaults and view.runner.params == defaults
+
+
+def test_compare_notes_only_what_neither_side_draws(qtbot, agents):
+    task, model, sidecar = agents
+    c = CompareView()
+    qtbot.addWidget(c)
+    c.set_agents("gridnav", None, task, None, None, seed=1)
+    assert all(not p.note.isHidden() for p in (c.weight_plot, c.temp_plot, c.collected_plot))
+    assert "no intent model" in c.collected_plot.note.text()
+    c.set_agents("gridnav", None, task, model, sidecar, seed=1)
+    assert not any(not p.note.isHidden() for p in (c.weight_plot, c.temp_plot, c.collected_plot))
+    c.set_strategies("task", "intent")
+    assert c.weight_plot.note.isHidden() is False and not c.temp_plot.note.isHidden() is False
+    assert c.findChild(QWidget, "compareFrameLegend").text() and c.findChild(QWidget, "compareResetParamsButton")
+    c.shutdown()

@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPus
 
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
-from dpf_gui.app.overlays import compose
-from dpf_gui.app.play_view import (NEEDS_INTENT_TIP, PLOT_CAPACITY, THREADED_ENVS, EpisodeRunner, ParamsPanel,
+from dpf_gui.app.overlays import compose, legend_html
+from dpf_gui.app.play_view import (AXIS, NEEDS_INTENT_TIP, PLOT_CAPACITY, THREADED_ENVS, EpisodeRunner, ParamsPanel,
+                                   axis_label, empty_plot_notes, frame_legend_label, reserve_lines,
                                    Snapshot, _enable_strategies, _strategy_combo, _wanted_strategy,
                                    metrics_html, wish_from_sidecar)
 from dpf_gui.app.plots import SIDE_COLOURS, LivePlot
@@ -65,7 +66,9 @@ class CompareView(QWidget):
             lab.setObjectName(f"compare{s.capitalize()}Metrics")
             lab.setTextFormat(Qt.RichText)
             lab.setWordWrap(True)
+            reserve_lines(lab, 2)
             self.metric_labels[s] = lab
+        self.legend_label = frame_legend_label("compareFrameLegend")
         self.play_button = QPushButton("Play")
         self.play_button.setObjectName("comparePlayButton")
         self.play_button.setCheckable(True)
@@ -96,10 +99,11 @@ class CompareView(QWidget):
 
         legend = [(f"{s}", c) for s, c in zip(SIDES, SIDE_COLOURS)]
         self.weight_plot = LivePlot("fusion weight w", legend, PLOT_CAPACITY, y_range=(0.0, 1.0),
-                                    object_name="compareWeightPlot")
-        self.temp_plot = LivePlot("intent temperature T_ψ", legend, PLOT_CAPACITY, object_name="compareTempPlot")
+                                    object_name="compareWeightPlot", y_label=AXIS["w"])
+        self.temp_plot = LivePlot("intent temperature T_ψ", legend, PLOT_CAPACITY, object_name="compareTempPlot",
+                                  y_label=axis_label("T", True))
         self.collected_plot = LivePlot("collected intent reward G_t", legend, PLOT_CAPACITY,
-                                       object_name="compareCollectedPlot")
+                                       object_name="compareCollectedPlot", y_label=axis_label("G", True))
 
         grid = QGridLayout()
         for col, s in enumerate(SIDES):
@@ -109,6 +113,7 @@ class CompareView(QWidget):
             grid.addLayout(head, 0, col)
             grid.addWidget(self.frames[s], 1, col)
             grid.addWidget(self.metric_labels[s], 2, col)
+        grid.addWidget(self.legend_label, 3, 0, 1, 2)
         grid.setRowStretch(1, 1)
         controls = QHBoxLayout()
         for w in (self.play_button, self.step_button, self.restart_button, self.seed_spin, self.speed_spin,
@@ -118,6 +123,7 @@ class CompareView(QWidget):
         plots = QHBoxLayout()
         for p in (self.weight_plot, self.temp_plot, self.collected_plot):
             p.setMinimumWidth(160)
+            p.setMinimumHeight(140)  # readable: axis labels, ticks and a note fit
             plots.addWidget(p)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -131,7 +137,7 @@ class CompareView(QWidget):
             self.combos[s].currentTextChanged.connect(lambda name, side=s: self.set_strategy(side, name))
         self.step_button.clicked.connect(self.step_once)
         self.restart_button.clicked.connect(lambda: self.restart())
-        self.overlay_check.toggled.connect(lambda _on: self._redraw())
+        self.overlay_check.toggled.connect(lambda _on: (self._redraw(), self._say_what_is_shown()))
         self.params_panel.paramsChanged.connect(self._on_params)
 
     def _set_enabled(self, on: bool) -> None:
@@ -172,6 +178,7 @@ class CompareView(QWidget):
                                   "No intent model: only the task strategy is available (" + NEEDS_INTENT_TIP + ").")
         if seed is not None:
             self.seed_spin.setValue(int(seed))
+        self._say_what_is_shown()
         self.restart()
 
     def set_strategy(self, side: str, name: str) -> None:
@@ -194,6 +201,7 @@ class CompareView(QWidget):
             combo.blockSignals(True)
             combo.setCurrentText(name)
             combo.blockSignals(False)
+        self._say_what_is_shown()
         self.restart()
 
     def set_strategies(self, left: str, right: str) -> None:
@@ -252,6 +260,21 @@ class CompareView(QWidget):
     def _on_params(self, params: FusionParams) -> None:
         for r in self.runners.values():
             r.set_params(params)
+        self._say_what_is_shown()
+
+    def _say_what_is_shown(self) -> None:
+        """Units on the axes and a note over every plot that neither side's strategy draws (as Play)."""
+        if not self.runners:
+            return
+        first = self.runners["left"]
+        self.temp_plot.set_axis_label("left", axis_label("T", first.params.normalise))
+        self.collected_plot.set_axis_label("left", axis_label("G", first.params.normalise))
+        show = self.overlay_check.isChecked()
+        self.legend_label.setText(legend_html(first.env_name, overlay=show and first.intent is not None,
+                                              regions=show and self.wish is not None))
+        notes = empty_plot_notes([r.strategy for r in self.runners.values()], first.intent is not None)
+        for key, plot in (("w", self.weight_plot), ("T", self.temp_plot), ("G", self.collected_plot)):
+            plot.set_note(notes.get(key))
 
     def _reset_both(self, seed: int) -> dict[str, Snapshot]:
         return {s: r.reset(seed) for s, r in self.runners.items()}

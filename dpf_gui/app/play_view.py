@@ -28,7 +28,7 @@ import math
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 from dpf_gui import saliency
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
-from dpf_gui.app.overlays import OverlayData, compose, overlay_data, qimage_to_array
+from dpf_gui.app.overlays import OverlayData, compose, legend_html, overlay_data, qimage_to_array
 from dpf_gui.app.plots import FUSED, INTENT, TASK, ActionBars, FeatureBars, LivePlot
 from dpf_gui.app.recording import Recorder, available_formats
 from dpf_gui.errors import UserError
@@ -47,7 +47,35 @@ from dpf_gui.fusion import COLLECT, Decision, FusedAgent, FusionParams, intent_s
 
 #: strategies offered in the views (``retrain`` needs a retrained agent and is left to ``dpf evaluate``)
 VIEW_STRATEGIES = ("task", "intent", "static", "dynamic")
+FUSED_STRATEGIES = ("static", "dynamic")  # the strategies with a fusion weight w
 NEEDS_INTENT_TIP = "train an intent model first"
+
+#: y-axis labels with units (T_psi and G_t: see :func:`axis_label`)
+AXIS = {"w": "w (share, 0–1)"}
+
+
+def axis_label(key: str, normalised: bool) -> str:
+    """The y-axis label of the T_psi ("T") or G_t ("G") plot, in the units the fusion parameters use
+    (normalised: the intent's typical difference between actions; raw: the model's own units)."""
+    unit = "norm." if normalised else "raw"
+    return f"T_ψ ({unit})" if key == "T" else f"reward ({unit})"
+
+
+def empty_plot_notes(strategies: Sequence[str], has_intent: bool) -> dict[str, str]:
+    """Why the w ("w"), T_psi ("T") and G_t ("G") plots stay empty under ``strategies`` (all of them, for Compare's
+    shared plots); a plot drawn by at least one strategy gets no note."""
+    s = list(dict.fromkeys(strategies))
+    names = " and ".join(f"“{x}”" for x in s)
+    notes = {}
+    if not any(x in FUSED_STRATEGIES for x in s):
+        notes["w"] = (f"empty under {names}: w = T_φ / (T_φ + T_ψ) exists only when the task and intent policies "
+                      "are fused (static, dynamic)")
+    if all(x == "task" for x in s):
+        notes["T"] = f"empty under {names}: the task agent acts alone, with no intent temperature T_ψ"
+    if not has_intent:
+        notes["G"] = f"empty: no intent model, so no intent reward ({NEEDS_INTENT_TIP}, Train tab)"
+        notes["T"] = notes.get("T") or notes["G"]
+    return notes
 #: environments whose step is slow enough to be run off the UI thread
 THREADED_ENVS = ("highway",)
 PLOT_CAPACITY = 1000
@@ -397,15 +425,24 @@ class ParamsPanel(QGroupBox):
                                "advantages, c = 0, raw units, the authors' temperatures for this environment)")
         self.preset.activated.connect(self._on_preset)
         self.preset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setObjectName(_cap(prefix, "resetParamsButton"))
+        self.reset_button.setToolTip("every fusion parameter back to this task agent's stored defaults")
+        self.reset_button.clicked.connect(self.reset)
+        rule = QHBoxLayout()  # a row of its own: the rules' names are long
+        rule.setContentsMargins(0, 0, 0, 0)
+        rule.addWidget(QLabel("G_t counts"))
+        rule.addWidget(self.collect, 1)
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 0, 0)
-        bottom.addWidget(QLabel("G_t counts"))
-        bottom.addWidget(self.collect, 1)
         bottom.addWidget(self.normalise)
         bottom.addWidget(self.sample)
+        bottom.addStretch(1)
         bottom.addWidget(QLabel("set"))
         bottom.addWidget(self.preset)
-        lay.addLayout(bottom, 3, 0, 1, 3)
+        bottom.addWidget(self.reset_button)
+        lay.addLayout(rule, 3, 0, 1, 3)
+        lay.addLayout(bottom, 4, 0, 1, 3)
         self.set_params(self._params)
 
     def configure(self, env_name: str, task, intent_model=None) -> None:
@@ -462,6 +499,10 @@ class ParamsPanel(QGroupBox):
 
     def presets(self) -> dict[str, FusionParams]:
         return dict(self._presets)
+
+    def reset(self) -> None:
+        """Every parameter back to the task agent's stored defaults (the first named set), emitted."""
+        self.apply(self._presets.get(PRESETS[0], FusionParams()))
 
     def _changed(self, fname: str, value) -> None:
         kw = {fname: value}
@@ -535,6 +576,21 @@ def metrics_html(snap: Snapshot | None, wish, fps: float | None = None) -> str:
     if fps is not None:
         parts.append(f"{fps:.0f} frames/s")
     return " · ".join(parts)
+
+
+def frame_legend_label(name: str) -> QLabel:
+    """The line under a frame saying what its colours mean (:func:`~dpf_gui.app.overlays.legend_html`)."""
+    label = QLabel("")
+    label.setObjectName(name)
+    label.setTextFormat(Qt.RichText)
+    label.setWordWrap(True)
+    label.setStyleSheet("QLabel { color: #333; }")
+    return label
+
+
+def reserve_lines(label: QLabel, lines: int) -> None:
+    """Keep room for ``lines`` lines of text, so a label that wraps does not move what is above it."""
+    label.setMinimumHeight(label.fontMetrics().lineSpacing() * lines + 4)
 
 
 def _strategy_combo(name: str, default: str) -> QComboBox:
@@ -658,6 +714,8 @@ class PlayView(QWidget):
         self.metrics_label.setObjectName("episodeMetrics")
         self.metrics_label.setTextFormat(Qt.RichText)
         self.metrics_label.setWordWrap(True)
+        self.legend_label = frame_legend_label("frameLegend")
+        reserve_lines(self.metrics_label, 2)
         self.params_panel = ParamsPanel()
 
         controls = QHBoxLayout()
@@ -676,6 +734,7 @@ class PlayView(QWidget):
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(self.frame_view, 1)
+        lv.addWidget(self.legend_label)
         lv.addWidget(self.metrics_label)
         lv.addLayout(controls)
         lv.addLayout(controls2)
@@ -683,19 +742,21 @@ class PlayView(QWidget):
         lv.addWidget(self.status_label)
 
         self.weight_plot = LivePlot("fusion weight w", [("w", FUSED)], PLOT_CAPACITY, y_range=(0.0, 1.0),
-                                    object_name="weightPlot")
+                                    object_name="weightPlot", y_label=AXIS["w"])
         self.weight_plot.setToolTip("the intent's share of the decision, w = T_φ / (T_φ + T_ψ)")
-        self.temp_plot = LivePlot("intent temperature T_ψ", [("T_psi", INTENT)], PLOT_CAPACITY, object_name="tempPlot")
+        self.temp_plot = LivePlot("intent temperature T_ψ", [("T_psi", INTENT)], PLOT_CAPACITY, object_name="tempPlot",
+                                  y_label=axis_label("T", True))
         self.temp_plot.setToolTip("dynamic: T_ψ = max(T_min, T_max · sigmoid(k (G_t − c))); static: T_static")
         self.collected_plot = LivePlot("intent reward", [("G_t", INTENT), ("advantage", TASK)], PLOT_CAPACITY,
-                                       object_name="collectedPlot")
+                                       object_name="collectedPlot", y_label=axis_label("G", True))
         self.collected_plot.setToolTip("G_t: what dynamic fusion has counted so far, by the rule chosen under "
                                        "'G_t counts' (times decay per step); advantage: r_t(a_t) minus the mean "
                                        "over the legal actions (normalised by the model's typical difference "
                                        "between actions, times the strength)")
         self.prob_bars = ActionBars("action probabilities", [], [("task", TASK), ("intent", INTENT), ("fused", FUSED)],
                                     object_name="probBars")
-        self.saliency_bars = FeatureBars("intent saliency", object_name="saliencyBars")
+        self.saliency_bars = FeatureBars("intent saliency", object_name="saliencyBars",
+                                         x_label="attribution (reward)")
         self.saliency_bars.setToolTip("integrated-gradients attribution of the chosen action's intent reward (the "
                                       "additive kind: its intent value) to the state features, against the "
                                       "training data's mean state (green: raises it)")
@@ -723,7 +784,7 @@ class PlayView(QWidget):
         self.strategy_combo.currentTextChanged.connect(self.set_strategy)
         self.step_button.clicked.connect(self.step_once)
         self.restart_button.clicked.connect(lambda: self.restart())
-        self.overlay_check.toggled.connect(lambda _on: self._redraw())
+        self.overlay_check.toggled.connect(lambda _on: (self._redraw(), self._say_what_is_shown()))
         self.record_button.toggled.connect(self._on_record_toggled)
         self.params_panel.paramsChanged.connect(self._on_params)
         self.calibrate_button.clicked.connect(lambda: self.calibrate())
@@ -755,8 +816,8 @@ class PlayView(QWidget):
         self._calibration_generation += 1  # a calibration of the previous agents no longer applies
         self.prob_bars.set_actions(runner.action_names)
         self.saliency_bars.set_features(runner.feature_names if intent_model is not None else [])
-        self.saliency_bars.getPlotItem().setTitle(
-            "intent saliency" if intent_model is not None else "intent saliency: " + NEEDS_INTENT_TIP, size="9pt")
+        self.saliency_bars.set_note(None if intent_model is not None else
+                                    "no intent model: nothing to attribute (" + NEEDS_INTENT_TIP + ", Train tab)")
         self.strategy_combo.blockSignals(True)
         _enable_strategies(self.strategy_combo, intent_model is not None)
         self.strategy_combo.setCurrentText(runner.strategy)
@@ -767,6 +828,7 @@ class PlayView(QWidget):
                                   "No intent model: only the task strategy is available (" + NEEDS_INTENT_TIP + ").")
         if seed is not None:
             self.seed_spin.setValue(int(seed))
+        self._say_what_is_shown()
         self.restart()
 
     def play(self) -> None:
@@ -795,6 +857,7 @@ class PlayView(QWidget):
             self.strategy_combo.blockSignals(True)
             self.strategy_combo.setCurrentText(name)
             self.strategy_combo.blockSignals(False)
+        self._say_what_is_shown()
 
     def set_params(self, params: FusionParams) -> None:
         """Set the fusion parameters (as the sliders do); they act from the next decision."""
@@ -964,9 +1027,24 @@ class PlayView(QWidget):
         self.status_label.setText(f"recording failed: {error}" if error else f"recorded {path}")
         self.recordingFinished.emit(path, error)
 
+    def _say_what_is_shown(self) -> None:
+        """Units on the axes (normalised or raw) and a note over every plot the strategy leaves empty."""
+        if self.runner is None:
+            return
+        normalised = self.runner.params.normalise
+        self.temp_plot.set_axis_label("left", axis_label("T", normalised))
+        self.collected_plot.set_axis_label("left", axis_label("G", normalised))
+        show = self.overlay_check.isChecked()
+        self.legend_label.setText(legend_html(self.runner.env_name, overlay=show and self.runner.intent is not None,
+                                              regions=show and self.wish is not None))
+        notes = empty_plot_notes([self.runner.strategy], self.runner.intent is not None)
+        for key, plot in (("w", self.weight_plot), ("T", self.temp_plot), ("G", self.collected_plot)):
+            plot.set_note(notes.get(key))
+
     def _on_params(self, params: FusionParams) -> None:
         if self.runner is not None:
             self.runner.set_params(params)
+            self._say_what_is_shown()
 
     def _clear_plots(self) -> None:
         for p in (self.weight_plot, self.temp_plot, self.collected_plot):

@@ -24,6 +24,8 @@ from typing import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QLabel
 
 # Colours shared by the play and compare views (colour-blind safe: Okabe-Ito).
 TASK = (0, 114, 178)
@@ -33,6 +35,10 @@ GOOD = (0, 158, 115)
 BAD = (213, 94, 0)
 NEUTRAL = (120, 120, 120)
 SIDE_COLOURS = ((0, 114, 178), (213, 94, 0))  # left / right in the compare view
+INK = (40, 40, 40)  # titles, ticks and axis labels: dark on white, readable on a projector
+
+#: sizes of plot text and lines; ``set_plot_style`` changes them (presentation mode)
+STYLE = {"title_pt": 10, "axis_pt": 9, "line": 1.5}
 
 
 class RingBuffer:
@@ -73,13 +79,17 @@ class RingBuffer:
         return float(self._buf[(self._next - 1) % self.capacity])
 
 
-def _pen(colour, width: float = 1.5, style=Qt.SolidLine):
-    return pg.mkPen(colour, width=width, style=style)
+def _pen(colour, width: float | None = None, style=Qt.SolidLine):
+    return pg.mkPen(colour, width=STYLE["line"] if width is None else width, style=style)
 
 
-def _title(title: str, series: Sequence[tuple[str, tuple[int, int, int]]] = ()) -> str:
+def _title(title: str, series: Sequence[tuple[str, tuple[int, int, int]]] = (), two_lines: bool = False) -> str:
     names = " ".join(f'<span style="color:#{r:02x}{g:02x}{b:02x}">■ {n}</span>' for n, (r, g, b) in series)
-    return f"{title} {names}" if names else title
+    return (f"{title}<br>{names}" if two_lines else f"{title} {names}") if names else title
+
+
+def _plain_title(title: str, series: Sequence[tuple[str, tuple[int, int, int]]] = ()) -> str:
+    return " ".join([title, *(f"■ {n}" for n, _c in series)])
 
 
 def nice_ceil(v: float) -> float:
@@ -105,7 +115,84 @@ def _setup(widget: pg.PlotWidget, object_name: str | None) -> pg.PlotItem:
     return item
 
 
-class LivePlot(pg.PlotWidget):
+class PlotText:
+    """What a plot says about itself: a title (series names in their colours), axis labels with units, and a
+    note over an empty plot saying why it is empty. Restyled by :meth:`restyle` (presentation mode)."""
+
+    def _init_text(self, title: str, series=(), x_label: str | None = None, y_label: str | None = None) -> None:
+        self._title_text, self._series = title, list(series)
+        self._labels = {"bottom": x_label, "left": y_label}
+        self.note = QLabel(self)
+        self.note.setObjectName((self.objectName() or "plot") + "Note")
+        self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("QLabel { color: #333; background: rgba(255, 255, 255, 225); padding: 4px; }")
+        self.note.hide()
+        self.restyle()
+
+    def _title_lines(self, width: int | None = None) -> bool:
+        """Whether the title needs two lines (the series names under it) to fit the plot's width (pyqtgraph
+        would otherwise widen the plot past its widget to fit a long title, cutting off its right side)."""
+        font = self.font()
+        font.setPointSize(int(STYLE["title_pt"]))
+        wide = QFontMetrics(font).horizontalAdvance(_plain_title(self._title_text, self._series))
+        return bool(self._series) and wide > (self.width() if width is None else width) - 16
+
+    def restyle(self, width: int | None = None) -> None:
+        item = self.getPlotItem()
+        ink = "#%02x%02x%02x" % INK
+        self._two_lines = self._title_lines(width)
+        item.setTitle(_title(self._title_text, self._series, self._two_lines), size=f"{STYLE['title_pt']}pt",
+                      color=ink)
+        font = self.font()
+        font.setPointSize(int(STYLE["axis_pt"]))
+        for side in ("left", "bottom"):
+            axis = item.getAxis(side)
+            axis.setPen(pg.mkPen(INK))
+            axis.setTextPen(pg.mkPen(INK))
+            axis.setStyle(tickFont=font)
+            text = self._labels.get(side)
+            if text:
+                axis.setLabel(text, **{"color": ink, "font-size": f"{STYLE['axis_pt']}pt"})
+        for curve in getattr(self, "curves", {}).values():
+            pen = curve.opts["pen"]
+            curve.setPen(pg.mkPen(pen.color(), width=STYLE["line"]))
+        font = self.note.font()
+        font.setPointSize(int(STYLE["axis_pt"]))
+        self.note.setFont(font)
+
+    def set_axis_label(self, side: str, text: str | None) -> None:
+        if self._labels.get(side) != text:
+            self._labels[side] = text
+            self.restyle()
+
+    def set_note(self, text: str | None) -> None:
+        """Say over the plot why it is empty (None: no note)."""
+        if not text:
+            self.note.hide()
+            return
+        self.note.setText(text)
+        self._place_note()
+        self.note.show()
+        self.note.raise_()
+
+    def _place_note(self) -> None:
+        w, h = self.width(), self.height()
+        self.note.setFixedWidth(max(60, int(w * 0.8)))
+        self.note.adjustSize()
+        self.note.move((w - self.note.width()) // 2, max(0, (h - self.note.height()) // 2))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        width = event.size().width() if event is not None else self.width()  # the title first: the layout
+        if "_two_lines" in self.__dict__ and self._title_lines(width) != self._two_lines:
+            self.restyle(width)  # (pyqtgraph calls this with None while it builds the widget)
+        super().resizeEvent(event)
+        note = self.__dict__.get("note")  # resized once before the note exists (pyqtgraph's __getattr__ raises)
+        if note is not None and note.isVisible():
+            self._place_note()
+
+
+class LivePlot(PlotText, pg.PlotWidget):
     """A time plot of a few named curves sharing one x axis (the decision index).
 
     ``y_range`` fixes the y axis; otherwise it grows to nice bounds around the
@@ -115,10 +202,9 @@ class LivePlot(pg.PlotWidget):
 
     def __init__(self, title: str, curves: Sequence[tuple[str, tuple[int, int, int]]], capacity: int = 1000,
                  y_range: tuple[float, float] | None = None, parent=None, object_name: str | None = None,
-                 min_x: float = 32.0):
+                 min_x: float = 32.0, x_label: str | None = "decision t", y_label: str | None = None):
         super().__init__(parent=parent)
         item = _setup(self, object_name)
-        item.setTitle(_title(title, curves if len(curves) > 1 else ()), size="9pt")
         item.setClipToView(True)
         self.x = RingBuffer(capacity)
         self.buffers: dict[str, RingBuffer] = {}
@@ -133,6 +219,7 @@ class LivePlot(pg.PlotWidget):
         self._ylo, self._yhi = np.inf, -np.inf
         item.setXRange(0, self._x_hi, padding=0.02)
         item.setYRange(*self._y, padding=0.05)
+        self._init_text(title, curves if len(curves) > 1 else (), x_label, y_label)
         self.setMinimumHeight(90)
 
     def push(self, x: float, **values: float) -> None:
@@ -186,14 +273,14 @@ class LivePlot(pg.PlotWidget):
         return self.x.count
 
 
-class ActionBars(pg.PlotWidget):
+class ActionBars(PlotText, pg.PlotWidget):
     """Grouped bars: one group per action, one bar per series (task / intent / fused probability)."""
 
     def __init__(self, title: str, action_names: Sequence[str], series: Sequence[tuple[str, tuple[int, int, int]]],
-                 y_range: tuple[float, float] = (0.0, 1.0), parent=None, object_name: str | None = None):
+                 y_range: tuple[float, float] = (0.0, 1.0), parent=None, object_name: str | None = None,
+                 x_label: str | None = None, y_label: str | None = "probability"):
         super().__init__(parent=parent)
         item = _setup(self, object_name)
-        item.setTitle(_title(title, series), size="9pt")
         self.series = list(series)
         self.bars: dict[str, pg.BarGraphItem] = {}
         self.values: dict[str, np.ndarray] = {}
@@ -203,6 +290,7 @@ class ActionBars(pg.PlotWidget):
             self.bars[name] = bar
         item.setYRange(*y_range, padding=0.02)
         self.set_actions(action_names)
+        self._init_text(title, series, x_label, y_label)
         self.setMinimumHeight(110)
 
     def set_actions(self, action_names: Sequence[str]) -> None:
@@ -224,7 +312,7 @@ class ActionBars(pg.PlotWidget):
         self.bars[name].setOpts(height=v)
 
 
-class FeatureBars(pg.PlotWidget):
+class FeatureBars(PlotText, pg.PlotWidget):
     """Horizontal signed bars, one per feature (attributions): green pushes up, orange pushes down.
 
     The x range is symmetric and moves in 1-2-5 steps: it grows at once when a
@@ -232,10 +320,10 @@ class FeatureBars(pg.PlotWidget):
     for a while, so the axis is not redrawn on every decision.
     """
 
-    def __init__(self, title: str, feature_names: Sequence[str] = (), parent=None, object_name: str | None = None):
+    def __init__(self, title: str, feature_names: Sequence[str] = (), parent=None, object_name: str | None = None,
+                 x_label: str | None = None):
         super().__init__(parent=parent)
         item = _setup(self, object_name)
-        item.setTitle(title, size="9pt")
         item.getViewBox().invertY(True)
         self._good = pg.mkBrush(*GOOD)
         self._bad = pg.mkBrush(*BAD)
@@ -246,7 +334,12 @@ class FeatureBars(pg.PlotWidget):
         self._span = 0.0
         self._small = 0
         self.set_features(feature_names)
+        self._init_text(title, (), x_label, None)
         self.setMinimumHeight(110)
+
+    def set_title(self, title: str) -> None:
+        self._title_text = title
+        self.restyle()
 
     def set_features(self, feature_names: Sequence[str]) -> None:
         self.feature_names = list(feature_names)
@@ -279,5 +372,10 @@ class FeatureBars(pg.PlotWidget):
             self.getPlotItem().setXRange(-span, span, padding=0.05)
 
 
-__all__ = ["ActionBars", "FeatureBars", "LivePlot", "RingBuffer", "nice_ceil", "TASK", "INTENT", "FUSED", "GOOD", "BAD",
-           "SIDE_COLOURS"]
+def set_plot_style(large: bool) -> None:
+    """Plot text and line sizes for plots made or restyled from now on: large for a projector."""
+    STYLE.update({"title_pt": 13, "axis_pt": 12, "line": 3.0} if large else {"title_pt": 10, "axis_pt": 9, "line": 1.5})
+
+
+__all__ = ["ActionBars", "FeatureBars", "LivePlot", "PlotText", "RingBuffer", "nice_ceil", "set_plot_style", "STYLE",
+           "TASK", "INTENT", "FUSED", "GOOD", "BAD", "INK", "SIDE_COLOURS"]
