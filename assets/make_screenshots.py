@@ -10,6 +10,9 @@ Writes ``assets/screenshots/``:
   segments with [ ] P / A; N for a trajectory entering neither),
   an intent model of the default (additive) kind trained in the Train tab
   with its default settings, its strength calibrated in the Play tab;
+* ``present_annotate_1024.png``, ``present_train_1024.png``,
+  ``present_play_1024.png``, ``present_compare_1024.png``: the same gridnav
+  window in presentation mode at a projector's 1024x768;
 * ``play_pong.png``, ``play_highway.png``: the Play tab on Pong and highway
   (every trajectory labelled by the simulated user, a small intent model
   each, as ``dpf-gui --demo`` trains it).
@@ -182,6 +185,15 @@ def gridnav(window, app, out: Path) -> None:
     compare.restart(2)
     compare.run_decisions(6)
     save(window, app, out / "compare.png")
+
+    # presentation mode at a projector's 1024x768: every tab
+    window.set_presentation(True)
+    window.resize(1024, 768)
+    for name, tab in (("annotate", window.annotate), ("train", window.train), ("play", play), ("compare", compare)):
+        window.tabs.setCurrentWidget(tab)
+        save(window, app, out / f"present_{name}_1024.png")
+    window.set_presentation(False)
+    window.resize(*SIZE)
 
 
 def play_only(window, app, out: Path, env: str, task_dir=None, decisions: int = 30) -> None:

@@ -405,3 +405,19 @@ def test_compare_notes_only_what_neither_side_draws(qtbot, agents):
     assert c.weight_plot.note.isHidden() is False and not c.temp_plot.note.isHidden() is False
     assert c.findChild(QWidget, "compareFrameLegend").text() and c.findChild(QWidget, "compareResetParamsButton")
     c.shutdown()
+
+
+def test_space_r_s_play_restart_and_step(view, qtbot):
+    """A presenter's keys in Play (and Compare): Space plays / pauses, S takes one decision, R restarts."""
+    view.activateWindow()
+    qtbot.waitUntil(lambda: view.isActiveWindow(), timeout=3000)
+    t0 = view.snapshot().t
+    qtbot.keyClick(view, Qt.Key.Key_S)
+    assert view.snapshot().t == t0 + 1 and not view.is_playing()
+    qtbot.keyClick(view, Qt.Key.Key_Space)
+    assert view.is_playing()
+    qtbot.keyClick(view, Qt.Key.Key_Space)
+    assert not view.is_playing()
+    qtbot.keyClick(view, Qt.Key.Key_R)
+    assert view.snapshot().t == 0
+    assert set(view.shortcuts) == {"toggle_play", "key_restart", "key_step"}

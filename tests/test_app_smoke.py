@@ -29,3 +29,27 @@ def test_object_names_are_unique(qtbot, tmp_path, monkeypatch):
                     if w.objectName() and not w.objectName().startswith("qt_"))
     assert [n for n, k in names.items() if k > 1] == []
     assert names["frameView"] == names["annotateFrameView"] == names["overlayCheck"] == names["regionOverlayCheck"] == 1
+
+
+def test_presentation_mode_toggles_large_text_and_back(qtbot, tmp_path, monkeypatch):
+    """View > Presentation mode (F11, ``--present``): large text everywhere, thick plot lines; off: as before."""
+    from PySide6.QtWidgets import QWidget
+
+    from dpf_gui.app import plots
+
+    monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path))
+    window = MainWindow(store_dir=tmp_path, env="gridnav")
+    qtbot.addWidget(window)
+    window.show()
+    action = window.present_action
+    assert action.objectName() == "presentationAction" and not action.isChecked()
+    button = window.findChild(QWidget, "preferButton")  # has a style sheet of its own: must grow too
+    normal = button.font().pointSizeF()
+    window.set_presentation(True)
+    assert action.isChecked() and button.font().pointSizeF() >= 12 > normal
+    assert plots.STYLE["line"] > 2 and not window.play.params_toggle.isHidden()
+    window.set_presentation(False)
+    assert not action.isChecked() and button.font().pointSizeF() == normal and plots.STYLE["line"] < 2
+    window.set_presentation(True)
+    window.close()  # the plots' shared look is left as other windows expect it
+    assert plots.STYLE["line"] < 2

@@ -32,8 +32,8 @@ def test_demo_gridnav_runs_and_writes_a_screenshot(qapp, tmp_path, capsys, monke
     out = capsys.readouterr().out
     assert "from the demo cache" in out and "(static)" in out and shot.is_file()
     assert not (tmp_path / "data" / "labels.sqlite").exists()
-    # --loop keeps playing until closed (here: --quit-after 8), dynamic and static taking turns
-    assert main(["--demo", "gridnav", "--loop", "--quit-after", "8"]) == 0
+    # --loop keeps playing until closed (here: --quit-after 8), dynamic and static taking turns (presentation mode)
+    assert main(["--demo", "gridnav", "--loop", "--present", "--quit-after", "8"]) == 0
     out = capsys.readouterr().out
     assert "--quit-after reached" in out and "episode 2 (static)" in out, out
     assert "episode 1 (dynamic)" in out and "episode 3 (dynamic)" in out, out

@@ -25,10 +25,11 @@ from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.overlays import compose, legend_html
 from dpf_gui.app.play_view import (AXIS, NEEDS_INTENT_TIP, PLOT_CAPACITY, THREADED_ENVS, EpisodeRunner, ParamsPanel,
-                                   axis_label, empty_plot_notes, frame_legend_label, reserve_lines,
-                                   Snapshot, _enable_strategies, _strategy_combo, _wanted_strategy,
-                                   metrics_html, wish_from_sidecar)
+                                   Snapshot, _enable_strategies, _strategy_combo, _wanted_strategy, axis_label,
+                                   empty_plot_notes, frame_legend_label, metrics_html, reserve_lines,
+                                   wish_from_sidecar)
 from dpf_gui.app.plots import SIDE_COLOURS, LivePlot
+from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
 from dpf_gui.errors import UserError
 from dpf_gui.fusion import FusionParams
 
@@ -36,7 +37,7 @@ from dpf_gui.fusion import FusionParams
 SIDES = ("left", "right")
 
 
-class CompareView(QWidget):
+class CompareView(PlayKeys, QWidget):
     """Two strategies on the same seed. Build with ``CompareView()`` then call :meth:`set_agents`."""
 
     stepped = Signal(object, object)  # left Snapshot, right Snapshot (what is on screen)
@@ -54,6 +55,7 @@ class CompareView(QWidget):
                                     status_label=self.status_label, show=self._show, clear=self._clear_plots,
                                     ended=self._pair_ended, episode_pause_s=1.5, thread_name="dpf-compare")
         self._set_enabled(False)
+        self.shortcuts = install(self, PLAY_SHORTCUTS)  # Space, R, S (docs/GUI.md)
 
     # --- construction ----------------------------------------------------------
     def _build(self) -> None:
@@ -93,6 +95,13 @@ class CompareView(QWidget):
         self.overlay_check = QCheckBox("saliency overlay")
         self.overlay_check.setObjectName("compareOverlayCheck")
         self.overlay_check.setChecked(True)
+        self.params_toggle = QPushButton("Parameters")
+        self.params_toggle.setObjectName("compareParamsToggle")
+        self.params_toggle.setCheckable(True)
+        self.params_toggle.setChecked(True)
+        self.params_toggle.setToolTip("show / hide the fusion parameters (presentation mode hides them, so the "
+                                      "pictures are large)")
+        self.params_toggle.setVisible(False)  # presentation mode only
         self.status_label = QLabel("")
         self.status_label.setObjectName("compareStatus")
         self.params_panel = ParamsPanel(prefix="compare")
@@ -117,14 +126,13 @@ class CompareView(QWidget):
         grid.setRowStretch(1, 1)
         controls = QHBoxLayout()
         for w in (self.play_button, self.step_button, self.restart_button, self.seed_spin, self.speed_spin,
-                  self.loop_check, self.overlay_check):
+                  self.loop_check, self.overlay_check, self.params_toggle):
             controls.addWidget(w)
         controls.addStretch(1)
         plots = QHBoxLayout()
         for p in (self.weight_plot, self.temp_plot, self.collected_plot):
-            p.setMinimumWidth(160)
-            p.setMinimumHeight(140)  # readable: axis labels, ticks and a note fit
-            plots.addWidget(p)
+            p.setMinimumHeight(130)  # readable: axis labels, ticks and a note fit
+            plots.addWidget(p, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(grid, 3)
@@ -139,6 +147,12 @@ class CompareView(QWidget):
         self.restart_button.clicked.connect(lambda: self.restart())
         self.overlay_check.toggled.connect(lambda _on: (self._redraw(), self._say_what_is_shown()))
         self.params_panel.paramsChanged.connect(self._on_params)
+        self.params_toggle.toggled.connect(self.params_panel.setVisible)
+
+    def set_presentation(self, on: bool) -> None:
+        """Large text (presentation mode): the parameters hidden until asked for, so the two pictures are large."""
+        self.params_toggle.setVisible(on)
+        self.params_toggle.setChecked(not on)
 
     def _set_enabled(self, on: bool) -> None:
         for w in (*self.combos.values(), self.play_button, self.step_button, self.restart_button, self.seed_spin,

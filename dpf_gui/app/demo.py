@@ -280,6 +280,10 @@ def run_demo(app, args) -> int:
         window = MainWindow(store_dir=study, env=args.demo, task_dir=args.task, dataset_path=args.data,
                             restore=False, quiet_errors=True)
         window.show()
+        if getattr(args, "present", False):
+            from dpf_gui.app.main import on_a_screen
+
+            window.set_presentation(True, full_screen=on_a_screen())
         demo = Demo(window, args.demo, strategy=args.strategy, episodes=args.episodes, preset=args.preset,
                     speed=args.speed, quit_after=args.quit_after, screenshot=args.screenshot,
                     cache_root=cache_root, loop=getattr(args, "loop", False))

@@ -25,13 +25,16 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from PySide6.QtCore import QObject, QSettings, QSocketNotifier, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
                                QToolBar, QWidget)
 
 from dpf_gui import __version__
 from dpf_gui.envs import ENV_NAMES, env_spec
 from dpf_gui.errors import UserError
+
+#: presentation mode's text size, in points (at least 1.3 times the normal size)
+PRESENT_FONT_PT = 12.0
 
 
 
@@ -243,6 +246,16 @@ class MainWindow(QMainWindow):
             act.triggered.connect(slot)
             menu.addAction(act)
             self.actions_[key] = act
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.setObjectName("viewMenu")
+        self.present_action = QAction("Presentation mode (large text, thick lines, full screen)", self)
+        self.present_action.setObjectName("presentationAction")
+        self.present_action.setCheckable(True)
+        self.present_action.setShortcut(QKeySequence("F11"))
+        self.present_action.toggled.connect(lambda on: self.set_presentation(on, full_screen=True))
+        view_menu.addAction(self.present_action)
+        self.presenting = False
+        self._normal_font = QFont(self.font())
 
         # --- tabs ------------------------------------------------------------------------------
         self.tabs = QTabWidget(self)
@@ -654,8 +667,43 @@ class MainWindow(QMainWindow):
         return out if ok else None
 
     # --- closing ------------------------------------------------------------------------------------------
+    # --- presentation mode ------------------------------------------------------------------------
+    def set_presentation(self, on: bool, full_screen: bool = False) -> None:
+        """Large text and thick plot lines, readable from the back of a room, laid out to fit 1024x768
+        (``full_screen``: also fill the screen, or leave full screen). The View menu's toggle (F11) and
+        ``dpf-gui --present`` call this."""
+        from dpf_gui.app.plots import PlotText, set_plot_style
+
+        on = bool(on)
+        self.presenting = on
+        set_plot_style(on)
+        # a style sheet, not setFont: a widget with a style sheet of its own (a coloured button) ignores its
+        # parent's font, but not its parent's style sheet
+        size = max(PRESENT_FONT_PT, self._normal_font.pointSizeF() * 1.3)
+        self.setStyleSheet(f"QWidget {{ font-size: {size:g}pt; }}" if on else "")
+        for view in self.views.values():
+            arrange = getattr(view, "set_presentation", None)
+            if arrange is not None:
+                arrange(on)
+        for plot in self.findChildren(PlotText):
+            plot.restyle()
+        for w in self.findChildren(QWidget):  # hidden tabs keep their old sizes until shown: forget them now
+            if w.layout() is not None:
+                w.layout().invalidate()
+            w.updateGeometry()
+        self.present_action.blockSignals(True)
+        self.present_action.setChecked(on)
+        self.present_action.blockSignals(False)
+        if full_screen:
+            self.showFullScreen() if on else self.showNormal()
+
     def closeEvent(self, event) -> None:
         self.save_resume()
+        if self.presenting:  # the plots' look is shared: leave it as other windows expect it
+            from dpf_gui.app.plots import set_plot_style
+
+            set_plot_style(False)
+            self.showNormal()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("tab", self.tabs.currentIndex())
         self.settings.sync()
@@ -801,6 +849,11 @@ def _is_shipped(directory) -> bool:
         return False
 
 
+def on_a_screen() -> bool:
+    """Whether Qt draws on a real display (not offscreen, as in tests and scripted screenshots)."""
+    return os.environ.get("QT_QPA_PLATFORM", "") not in ("offscreen", "minimal")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The options; a mistake is one line and exit code 2, as for ``dpf`` (same parser and option types)."""
     from dpf_gui.app.play_view import VIEW_STRATEGIES
@@ -820,6 +873,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--quit-after", type=float_in(0, 10**6, low_open=True), default=None, metavar="SECONDS",
                    help="close the app after this many seconds")
     p.add_argument("--screenshot", default=None, metavar="PATH", help="save a screenshot of the window before quitting")
+    p.add_argument("--present", action="store_true",
+                   help="presentation mode: large text and thick lines, full screen (View menu, F11, to leave it)")
     demo = p.add_argument_group("demo mode")
     demo.add_argument("--demo", choices=ENV_NAMES, default=None, metavar="ENV",
                       help=f"run the whole loop hands-off on ENV ({', '.join(ENV_NAMES)}) and exit")
@@ -876,6 +931,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(app, args)
         window = MainWindow(store_dir=args.study, env=args.env, task_dir=args.task, dataset_path=args.data)
         window.show()
+        if args.present:
+            window.set_presentation(True, full_screen=on_a_screen())
         if args.quit_after is not None:
             def finish() -> None:
                 if args.screenshot:

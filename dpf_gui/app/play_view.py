@@ -42,6 +42,7 @@ from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.overlays import OverlayData, compose, legend_html, overlay_data, qimage_to_array
 from dpf_gui.app.plots import FUSED, INTENT, TASK, ActionBars, FeatureBars, LivePlot
 from dpf_gui.app.recording import Recorder, available_formats
+from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
 from dpf_gui.errors import UserError
 from dpf_gui.fusion import COLLECT, Decision, FusedAgent, FusionParams, intent_scale, intent_unit
 
@@ -395,11 +396,13 @@ class ParamsPanel(QGroupBox):
         lay.setHorizontalSpacing(12)
         lay.setVerticalSpacing(2)
         self.controls: dict[str, ParamControl] = {}
-        for i, (fname, label, lo, hi, log, dec, stem, tip) in enumerate(self.SPECS):
+        self._grid = lay
+        for fname, label, lo, hi, log, dec, stem, tip in self.SPECS:
             ctl = ParamControl(label, lo, hi, log, dec, _cap(prefix, stem + "Slider"), _cap(prefix, stem + "Spin"), tip)
             ctl.valueChanged.connect(lambda v, f=fname: self._changed(f, v))
             self.controls[fname] = ctl
-            lay.addWidget(ctl, i % 3, i // 3)
+        self.columns = 3
+        self._place_controls()
         self.collect = QComboBox()
         self.collect.setObjectName(_cap(prefix, "collectCombo"))
         for name in COLLECT:
@@ -433,17 +436,44 @@ class ParamsPanel(QGroupBox):
         rule.setContentsMargins(0, 0, 0, 0)
         rule.addWidget(QLabel("G_t counts"))
         rule.addWidget(self.collect, 1)
-        bottom = QHBoxLayout()
-        bottom.setContentsMargins(0, 0, 0, 0)
-        bottom.addWidget(self.normalise)
-        bottom.addWidget(self.sample)
-        bottom.addStretch(1)
-        bottom.addWidget(QLabel("set"))
-        bottom.addWidget(self.preset)
-        bottom.addWidget(self.reset_button)
-        lay.addLayout(rule, 3, 0, 1, 3)
-        lay.addLayout(bottom, 4, 0, 1, 3)
+        self._set_label = QLabel("set")
+        self._rows = (rule, QHBoxLayout(), QHBoxLayout())  # the G_t rule; the check boxes and named sets
+        self._place_rows()
         self.set_params(self._params)
+
+    def _place_controls(self) -> None:
+        rows = -(-len(self.SPECS) // self.columns)
+        for i, ctl in enumerate(self.controls.values()):
+            self._grid.addWidget(ctl, i % rows, i // rows)
+
+    def _place_rows(self) -> None:
+        rows = -(-len(self.SPECS) // self.columns)
+        checks, sets = self._rows[1], self._rows[2]
+        for layout in (checks, sets):
+            layout.setContentsMargins(0, 0, 0, 0)
+            while layout.count():
+                layout.takeAt(0)
+        wide = self.columns >= 3  # room for the check boxes and the named sets on one line
+        for w in (self.normalise, self.sample, None, self._set_label, self.preset, self.reset_button):
+            target = checks if wide or w in (self.normalise, self.sample) else sets
+            target.addStretch(1) if w is None else target.addWidget(w)
+        for k, row in enumerate(self._rows if not wide else self._rows[:2]):
+            self._grid.addLayout(row, rows + k, 0, 1, self.columns)
+
+    def set_columns(self, columns: int) -> None:
+        """Lay the parameter controls out in this many columns (2: narrower, for large text)."""
+        if columns == self.columns:
+            return
+        for ctl in self.controls.values():
+            self._grid.removeWidget(ctl)
+        for row in self._rows:
+            if self._grid.indexOf(row) >= 0:
+                self._grid.removeItem(row)
+        self.columns = int(columns)
+        self._place_controls()
+        self._place_rows()
+        self._grid.invalidate()
+        self.updateGeometry()  # (while hidden, the parent layout would keep the old size)
 
     def configure(self, env_name: str, task, intent_model=None) -> None:
         """Offer this task agent's defaults and the paper's configuration by name; the confidence slider only
@@ -599,6 +629,7 @@ def _strategy_combo(name: str, default: str) -> QComboBox:
     combo.addItems(list(VIEW_STRATEGIES))
     combo.setCurrentText(default)
     combo.setProperty("defaultStrategy", default)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
     combo.setToolTip("task: the DQN alone · intent: the intent model alone · static: fixed T_psi · "
                      "dynamic: T_psi from the collected intent reward")
     return combo
@@ -629,7 +660,7 @@ def _enable_strategies(combo: QComboBox, has_intent: bool) -> None:
 # ---------------------------------------------------------------------------
 # the play view
 # ---------------------------------------------------------------------------
-class PlayView(QWidget):
+class PlayView(PlayKeys, QWidget):
     """The fused agent playing live. Build with ``PlayView()`` then call :meth:`set_agents`."""
 
     snapshotShown = Signal(object)  # Snapshot
@@ -657,6 +688,7 @@ class PlayView(QWidget):
                                     status_label=self.status_label, show=self._show, clear=self._clear_plots,
                                     ended=self._episode_ended, episode_pause_s=0.8, thread_name="dpf-play")
         self._set_enabled(False)
+        self.shortcuts = install(self, PLAY_SHORTCUTS)  # Space, R, S (docs/GUI.md)
 
     # --- construction --------------------------------------------------------
     def _build(self) -> None:
@@ -676,6 +708,7 @@ class PlayView(QWidget):
         self.seed_spin.setObjectName("seedSpin")
         self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setPrefix("seed ")
+        self.seed_spin.setMinimumWidth(self.seed_spin.fontMetrics().horizontalAdvance("seed 0000000") + 30)
         self.speed_spin = QSpinBox()
         self.speed_spin.setObjectName("speedSpin")
         self.speed_spin.setRange(0, 240)
@@ -707,6 +740,13 @@ class PlayView(QWidget):
         self.calibrate_progress.setMaximumHeight(14)
         self.calibrate_progress.setTextVisible(False)
         self.calibrate_progress.setVisible(False)
+        self.params_toggle = QPushButton("Parameters")
+        self.params_toggle.setObjectName("paramsToggle")
+        self.params_toggle.setCheckable(True)
+        self.params_toggle.setChecked(True)
+        self.params_toggle.setToolTip("show / hide the fusion parameters (presentation mode hides them, so the "
+                                      "picture is large; show them to move T_max, c, …)")
+        self.params_toggle.setVisible(False)  # presentation mode only
         self.status_label = QLabel("")
         self.status_label.setObjectName("playStatus")
         self.status_label.setWordWrap(True)
@@ -718,17 +758,8 @@ class PlayView(QWidget):
         reserve_lines(self.metrics_label, 2)
         self.params_panel = ParamsPanel()
 
-        controls = QHBoxLayout()
-        for w in (self.strategy_combo, self.play_button, self.step_button, self.restart_button, self.seed_spin,
-                  self.speed_spin):
-            controls.addWidget(w)
-        controls.addStretch(1)
-        controls2 = QHBoxLayout()
-        for w in (self.loop_check, self.overlay_check, self.record_button):
-            controls2.addWidget(w)
-        controls2.addStretch(1)
-        controls2.addWidget(self.calibrate_progress)
-        controls2.addWidget(self.calibrate_button)
+        self._control_rows = [QHBoxLayout(), QHBoxLayout(), QHBoxLayout()]
+        self._arrange_controls(compact=False)
 
         left = QWidget()
         lv = QVBoxLayout(left)
@@ -736,8 +767,8 @@ class PlayView(QWidget):
         lv.addWidget(self.frame_view, 1)
         lv.addWidget(self.legend_label)
         lv.addWidget(self.metrics_label)
-        lv.addLayout(controls)
-        lv.addLayout(controls2)
+        for row in self._control_rows:
+            lv.addLayout(row)
         lv.addWidget(self.params_panel)
         lv.addWidget(self.status_label)
 
@@ -760,8 +791,6 @@ class PlayView(QWidget):
         self.saliency_bars.setToolTip("integrated-gradients attribution of the chosen action's intent reward (the "
                                       "additive kind: its intent value) to the state features, against the "
                                       "training data's mean state (green: raises it)")
-        for w in (self.weight_plot, self.temp_plot, self.collected_plot, self.prob_bars, self.saliency_bars):
-            w.setMinimumWidth(160)
         right = QWidget()
         grid = QGridLayout(right)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -770,6 +799,8 @@ class PlayView(QWidget):
         grid.addWidget(self.collected_plot, 2, 0)
         grid.addWidget(self.prob_bars, 0, 1)
         grid.addWidget(self.saliency_bars, 1, 1, 2, 1)
+        for row in range(3):
+            grid.setRowStretch(row, 1)
 
         split = QSplitter(Qt.Horizontal)
         split.addWidget(left)
@@ -788,6 +819,33 @@ class PlayView(QWidget):
         self.record_button.toggled.connect(self._on_record_toggled)
         self.params_panel.paramsChanged.connect(self._on_params)
         self.calibrate_button.clicked.connect(lambda: self.calibrate())
+        self.params_toggle.toggled.connect(self.params_panel.setVisible)
+
+    def _arrange_controls(self, compact: bool) -> None:
+        """The controls under the frame in two rows, or in three (``compact``: large text in a narrow column)."""
+        s, st = self.strategy_combo, None  # None: a stretch
+        rows = ([[s, self.play_button, self.step_button, self.restart_button, self.seed_spin, self.speed_spin, st],
+                 [self.loop_check, self.overlay_check, self.record_button, st, self.calibrate_progress,
+                  self.calibrate_button], []] if not compact else
+                [[s, self.play_button, self.step_button, self.restart_button, st],
+                 [self.seed_spin, self.speed_spin, self.loop_check, self.overlay_check, st],
+                 [self.record_button, self.params_toggle, st, self.calibrate_progress, self.calibrate_button]])
+        for layout, widgets in zip(self._control_rows, rows):
+            while layout.count():
+                layout.takeAt(0)
+            for w in widgets:
+                layout.addStretch(1) if w is None else layout.addWidget(w)
+
+    def set_presentation(self, on: bool) -> None:
+        """Large text (presentation mode): the controls in three rows, the parameters in two columns, so the
+        plots keep room beside the frame at 1024 pixels."""
+        self._arrange_controls(compact=on)
+        self.params_panel.set_columns(2 if on else 3)
+        self.params_toggle.setVisible(on)
+        self.params_toggle.setChecked(not on)  # large text: the picture first; the parameters on demand
+        for row in self._control_rows:
+            row.invalidate()
+        self.updateGeometry()
 
     def _set_enabled(self, on: bool) -> None:
         for w in (self.strategy_combo, self.play_button, self.step_button, self.restart_button, self.seed_spin,

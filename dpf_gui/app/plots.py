@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QLabel
 
@@ -36,6 +36,8 @@ BAD = (213, 94, 0)
 NEUTRAL = (120, 120, 120)
 SIDE_COLOURS = ((0, 114, 178), (213, 94, 0))  # left / right in the compare view
 INK = (40, 40, 40)  # titles, ticks and axis labels: dark on white, readable on a projector
+
+MIN_PLOT_WIDTH = 160  # no plot narrower than this, whatever its title and axis
 
 #: sizes of plot text and lines; ``set_plot_style`` changes them (presentation mode)
 STYLE = {"title_pt": 10, "axis_pt": 9, "line": 1.5}
@@ -83,13 +85,36 @@ def _pen(colour, width: float | None = None, style=Qt.SolidLine):
     return pg.mkPen(colour, width=STYLE["line"] if width is None else width, style=style)
 
 
-def _title(title: str, series: Sequence[tuple[str, tuple[int, int, int]]] = (), two_lines: bool = False) -> str:
-    names = " ".join(f'<span style="color:#{r:02x}{g:02x}{b:02x}">■ {n}</span>' for n, (r, g, b) in series)
-    return (f"{title}<br>{names}" if two_lines else f"{title} {names}") if names else title
+def _title_tokens(title: str, series: Sequence[tuple[str, tuple[int, int, int]]]) -> list[tuple[str, str]]:
+    """(html, plain text) of each word of the title, then of each series name in its colour."""
+    words = [(w, w) for w in title.split()]
+    return words + [(f'<span style="color:#{r:02x}{g:02x}{b:02x}">■ {n}</span>', f"■ {n}")
+                    for n, (r, g, b) in series]
 
 
-def _plain_title(title: str, series: Sequence[tuple[str, tuple[int, int, int]]] = ()) -> str:
-    return " ".join([title, *(f"■ {n}" for n, _c in series)])
+def _title(title: str, series: Sequence[tuple[str, tuple[int, int, int]]] = (), breaks: Sequence[int] = ()) -> str:
+    """The title with its series names in their colours; a line break before each token index in ``breaks``
+    (tokens: the title's words, then the series names)."""
+    out = ""
+    for i, (html, _plain) in enumerate(_title_tokens(title, series)):
+        out += ("<br>" if i in breaks else " " if i else "") + html
+    return out
+
+
+def title_breaks(title: str, series: Sequence[tuple[str, tuple[int, int, int]]], fm: QFontMetrics,
+                 room: float) -> tuple[int, ...]:
+    """Where to break a title's lines (token indices, see :func:`_title`) so that no line is wider than ``room``
+    pixels where words allow: greedy, a word or a series name never splits; the series names start a new line
+    when they do not fit after the title."""
+    breaks, line = [], 0.0
+    for i, (_html, plain) in enumerate(_title_tokens(title, series)):
+        w = fm.horizontalAdvance(plain)
+        if line > 0 and line + fm.horizontalAdvance(" ") + w > room:
+            breaks.append(i)
+            line = w
+        else:
+            line += (fm.horizontalAdvance(" ") if line > 0 else 0) + w
+    return tuple(breaks)
 
 
 def nice_ceil(v: float) -> float:
@@ -130,20 +155,27 @@ class PlotText:
         self.note.hide()
         self.restyle()
 
-    def _title_lines(self, width: int | None = None) -> bool:
-        """Whether the title needs two lines (the series names under it) to fit the plot's width (pyqtgraph
-        would otherwise widen the plot past its widget to fit a long title, cutting off its right side)."""
+    def _title_breaks(self, width: int | None = None) -> tuple[int, ...]:
+        """Line breaks that keep the title within the plot's width: pyqtgraph would otherwise widen the plot
+        past its widget to fit a long title, cutting off its right side. The title sits over the plot area
+        (not the y axis); 15 % is kept spare for the glyphs' fallback font."""
         font = self.font()
         font.setPointSize(int(STYLE["title_pt"]))
-        wide = QFontMetrics(font).horizontalAdvance(_plain_title(self._title_text, self._series))
-        return bool(self._series) and wide > (self.width() if width is None else width) - 16
+        width = self.width() if width is None else width
+        axis = self.getPlotItem().getAxis("left")
+        room = (width - max(axis.width(), 30) - 16) / 1.15
+        return title_breaks(self._title_text, self._series, QFontMetrics(font), room)
 
     def restyle(self, width: int | None = None) -> None:
         item = self.getPlotItem()
         ink = "#%02x%02x%02x" % INK
-        self._two_lines = self._title_lines(width)
-        item.setTitle(_title(self._title_text, self._series, self._two_lines), size=f"{STYLE['title_pt']}pt",
+        self._breaks = self._title_breaks(width)
+        item.setTitle(_title(self._title_text, self._series, self._breaks), size=f"{STYLE['title_pt']}pt",
                       color=ink)
+        # pyqtgraph gives the title a fixed 30 px row: a larger or wrapped title needs its own height
+        h = max(30, int(item.titleLabel.item.boundingRect().height()) + 2)
+        item.titleLabel.setMaximumHeight(h)
+        item.layout.setRowFixedHeight(0, h)
         font = self.font()
         font.setPointSize(int(STYLE["axis_pt"]))
         for side in ("left", "bottom"):
@@ -154,12 +186,31 @@ class PlotText:
             text = self._labels.get(side)
             if text:
                 axis.setLabel(text, **{"color": ink, "font-size": f"{STYLE['axis_pt']}pt"})
-        for curve in getattr(self, "curves", {}).values():
+        for curve in self.__dict__.get("curves", {}).values():  # (not PlotItem's list of curves)
             pen = curve.opts["pen"]
             curve.setPen(pg.mkPen(pen.color(), width=STYLE["line"]))
         font = self.note.font()
         font.setPointSize(int(STYLE["axis_pt"]))
         self.note.setFont(font)
+        self.updateGeometry()  # the minimum width follows the fonts
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt)
+        """The width the plot really needs (pyqtgraph reports 68 px and then overflows): the y axis with its
+        tick labels and label, and the title's longest word (the title wraps to fit, see ``_title_breaks``)."""
+        hint = super().minimumSizeHint()
+        if "_labels" not in self.__dict__:
+            return hint
+        font = self.font()
+        font.setPointSize(int(STYLE["title_pt"]))
+        fm = QFontMetrics(font)
+        word = max((fm.horizontalAdvance(plain) for _h, plain in _title_tokens(self._title_text, self._series)),
+                   default=0)
+        axis_w = self._left_axis_width()
+        return QSize(max(hint.width(), MIN_PLOT_WIDTH, int(max(axis_w, 30) + 36 + word * 1.2)), hint.height())
+
+    def _left_axis_width(self) -> float:
+        axis = self.getPlotItem().getAxis("left")
+        return axis.width() if axis.isVisible() else 0
 
     def set_axis_label(self, side: str, text: str | None) -> None:
         if self._labels.get(side) != text:
@@ -184,7 +235,7 @@ class PlotText:
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
         width = event.size().width() if event is not None else self.width()  # the title first: the layout
-        if "_two_lines" in self.__dict__ and self._title_lines(width) != self._two_lines:
+        if "_breaks" in self.__dict__ and self._title_breaks(width) != self._breaks:
             self.restyle(width)  # (pyqtgraph calls this with None while it builds the widget)
         super().resizeEvent(event)
         note = self.__dict__.get("note")  # resized once before the note exists (pyqtgraph's __getattr__ raises)
@@ -340,6 +391,13 @@ class FeatureBars(PlotText, pg.PlotWidget):
     def set_title(self, title: str) -> None:
         self._title_text = title
         self.restyle()
+
+    def _left_axis_width(self) -> float:
+        """The feature names' tick labels, whether or not the axis has laid them out yet."""
+        font = self.font()
+        font.setPointSize(int(STYLE["axis_pt"]))
+        fm = QFontMetrics(font)
+        return max((fm.horizontalAdvance(f) for f in self.feature_names), default=0) + 20
 
     def set_features(self, feature_names: Sequence[str]) -> None:
         self.feature_names = list(feature_names)
