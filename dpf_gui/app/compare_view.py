@@ -26,7 +26,8 @@ from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.overlays import compose, legend_html
 from dpf_gui.app.play_view import (AXIS, NEEDS_INTENT_TIP, PLOT_CAPACITY, THREADED_ENVS, EpisodeRunner, ParamsPanel,
                                    Snapshot, _enable_strategies, _strategy_combo, _wanted_strategy, axis_label,
-                                   empty_plot_notes, frame_legend_label, metrics_html, reserve_lines,
+                                   empty_plot_notes, frame_legend_label, metrics_html, params_toggle_button,
+                                   reserve_lines,
                                    wish_from_sidecar)
 from dpf_gui.app.plots import SIDE_COLOURS, LivePlot
 from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
@@ -95,13 +96,7 @@ class CompareView(PlayKeys, QWidget):
         self.overlay_check = QCheckBox("saliency overlay")
         self.overlay_check.setObjectName("compareOverlayCheck")
         self.overlay_check.setChecked(True)
-        self.params_toggle = QPushButton("Parameters")
-        self.params_toggle.setObjectName("compareParamsToggle")
-        self.params_toggle.setCheckable(True)
-        self.params_toggle.setChecked(True)
-        self.params_toggle.setToolTip("show / hide the fusion parameters (presentation mode hides them, so the "
-                                      "pictures are large)")
-        self.params_toggle.setVisible(False)  # presentation mode only
+        self.params_toggle = params_toggle_button("compareParamsToggle")
         self.status_label = QLabel("")
         self.status_label.setObjectName("compareStatus")
         self.params_panel = ParamsPanel(prefix="compare")

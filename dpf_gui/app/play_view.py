@@ -618,6 +618,18 @@ def frame_legend_label(name: str) -> QLabel:
     return label
 
 
+def params_toggle_button(name: str) -> QPushButton:
+    """Presentation mode's button that shows / hides the fusion parameters (hidden, and checked, otherwise)."""
+    button = QPushButton("Parameters")
+    button.setObjectName(name)
+    button.setCheckable(True)
+    button.setChecked(True)
+    button.setToolTip("show / hide the fusion parameters (presentation mode hides them, so the picture is large; "
+                      "show them to move T_max, c, …)")
+    button.setVisible(False)
+    return button
+
+
 def reserve_lines(label: QLabel, lines: int) -> None:
     """Keep room for ``lines`` lines of text, so a label that wraps does not move what is above it."""
     label.setMinimumHeight(label.fontMetrics().lineSpacing() * lines + 4)
@@ -740,13 +752,7 @@ class PlayView(PlayKeys, QWidget):
         self.calibrate_progress.setMaximumHeight(14)
         self.calibrate_progress.setTextVisible(False)
         self.calibrate_progress.setVisible(False)
-        self.params_toggle = QPushButton("Parameters")
-        self.params_toggle.setObjectName("paramsToggle")
-        self.params_toggle.setCheckable(True)
-        self.params_toggle.setChecked(True)
-        self.params_toggle.setToolTip("show / hide the fusion parameters (presentation mode hides them, so the "
-                                      "picture is large; show them to move T_max, c, …)")
-        self.params_toggle.setVisible(False)  # presentation mode only
+        self.params_toggle = params_toggle_button("paramsToggle")
         self.status_label = QLabel("")
         self.status_label.setObjectName("playStatus")
         self.status_label.setWordWrap(True)
