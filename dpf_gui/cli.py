@@ -658,6 +658,54 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- dpf trace -------------------------------------------------------------------
+def _build_trace(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", required=True, help="gridnav, highway or pong")
+    p.add_argument("--task", default=None, metavar="DIR", help="task-agent checkpoint folder (default: the shipped agent of --env)")
+    p.add_argument("--intent", default=None, metavar="DIR", help="intent-model checkpoint (needed by intent, static, dynamic)")
+    p.add_argument("--strategy", choices=("task", "intent", "static", "dynamic"), default="dynamic",
+                   help="strategy to play (default: dynamic)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="the episode's reset seed (default: 0)")
+    add_wish_options(p, required=False)
+    add_fusion_options(p)
+    p.add_argument("--out", required=True, metavar="FILE", help="CSV file to write")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+
+
+@_command(
+    "trace",
+    "play one episode and write its traces (w, T_psi, G_t, actions, rewards, region flags) as CSV",
+    "One row per decision: t, strategy, action, action_name, task_reward, w, T_psi, G_t (what the decision\n"
+    "used, as the app's Play view plots them), intent_reward, in_prefer, in_avoid (with a wish) and the region\n"
+    "values of the state the decision led to (region:NAME). A value the strategy does not have is empty. The\n"
+    "app's Play view writes the same file for the episode on screen (Export trace).\n\n"
+    "examples:\n"
+    "  dpf trace --env gridnav --intent runs/intent --strategy dynamic --preset avoid --seed 3 --out ep3.csv\n"
+    "  dpf trace --env pong --strategy task --seed 0 --out pong_task.csv",
+    _build_trace,
+)
+def cmd_trace(args: argparse.Namespace) -> int:
+    from dpf_gui.envs import env_class
+    from dpf_gui.pipeline import build_agents, load_task_agent, task_region_features
+    from dpf_gui.trace import play_trace
+
+    env_class(args.env)
+    out = _check_file_out(args.out, args.force)
+    task = load_task_agent(args.env, task_path(args.task) if args.task else None)
+    wish = wish_from_args(args, task_region_features(task), args.env)
+    overrides = fusion_overrides(args)
+    if args.calibrate:
+        overrides["strength"] = _calibrated_strength(args, task, overrides)
+    agent = build_agents(task, [args.strategy], intent_dir=args.intent, overrides=overrides, markov=args.markov,
+                         progress=False)[args.strategy]
+    trace = play_trace(args.env, agent, args.seed, env_config=task.env_config, wish=wish)
+    path = trace.write_csv(out)
+    ret = sum(r["task_reward"] for r in trace.rows)
+    print(f"wrote {path}: {len(trace.rows)} decisions of {args.strategy} on {args.env} (seed {args.seed}), "
+          f"task return {ret:.2f}")
+    return 0
+
+
 def _calibrated_strength(args: argparse.Namespace, task, overrides: dict) -> float:
     """``--calibrate``: the intent's strength chosen in simulation (prints what each candidate did)."""
     from dpf_gui.calibrate import calibrate

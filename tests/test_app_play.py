@@ -421,3 +421,27 @@ def test_space_r_s_play_restart_and_step(view, qtbot):
     qtbot.keyClick(view, Qt.Key.Key_R)
     assert view.snapshot().t == 0
     assert set(view.shortcuts) == {"toggle_play", "key_restart", "key_step"}
+
+
+def test_export_trace_is_the_episode_shown_and_what_dpf_trace_writes(view, qtbot, agents, tmp_path):
+    """Play's Export trace writes the episode on screen, row by row, as `dpf trace` plays the same seed."""
+    import csv
+
+    from dpf_gui.fusion import FusedAgent
+    from dpf_gui.pipeline import fusion_params
+    from dpf_gui.trace import play_trace
+
+    task, model, sidecar = agents
+    assert view.export_trace(tmp_path / "none.csv") is None and not (tmp_path / "none.csv").exists()
+    with qtbot.waitSignal(view.episodeFinished, timeout=10_000):
+        view.run_decisions(200)
+    shown = view.export_trace(tmp_path / "play.csv")
+    rows = list(csv.DictReader(open(shown)))
+    assert len(rows) == view.snapshot().t and rows[0]["strategy"] == "dynamic"
+    assert all(r["w"] and r["T_psi"] and r["G_t"] for r in rows) and rows[-1]["t"] == str(len(rows) - 1)
+    assert {"in_prefer", "in_avoid", "region:x", "region:terrain", "action_name"} <= set(rows[0])
+    runner = view.runner
+    agent = FusedAgent(task, "dynamic", fusion_params(task), intent=model, intent_scale=runner.intent_scale,
+                       intent_unit=runner.intent_unit)
+    again = play_trace("gridnav", agent, runner.seed, env_config=task.env_config, wish=runner.wish)
+    assert again.csv_text() == shown.read_text()

@@ -270,6 +270,12 @@ CASES: list[tuple[str, list[str], str]] = [
      "nodir does not exist"),
     ("benchmark-out-missing-folder", ["benchmark", "--quick", "--work", "{tmp}/w", "--out", "{tmp}/nodir/R.md"],
      "nodir does not exist"),
+    ("trace-out-missing-folder", ["trace", "--env", "gridnav", "--strategy", "task", "--out", "{tmp}/nodir/t.csv"],
+     "nodir does not exist"),
+    ("trace-dynamic-without-intent", ["trace", "--env", "gridnav", "--out", "{tmp}/t.csv"],
+     "strategy 'dynamic' needs an intent model"),
+    ("trace-strategy-unknown", ["trace", "--env", "gridnav", "--strategy", "retrain", "--out", "{tmp}/t.csv"],
+     "argument --strategy: invalid choice: 'retrain'"),
     # an environment name stands for the shipped agent / data only where no such file or folder exists
     ("label-data-unknown-name", ["label", "--data", "atari", "--preset", "avoid", "--out", "{tmp}/l.npz"],
      "atari: no such file"),

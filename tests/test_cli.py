@@ -190,3 +190,16 @@ def test_environment_name_means_the_shipped_agent_and_data_from_any_folder(capsy
     (tmp_path / "gridnav").mkdir()  # a folder of that name here is what the name means
     assert_user_error(capsys, "gridnav: no such file", "label", "--data", "gridnav", "--preset", "avoid",
                       "--out", "l2.npz")
+
+
+def test_trace_writes_one_row_per_decision(capsys, tmp_path):
+    import csv
+
+    out = tmp_path / "t.csv"
+    code, text, _ = run(capsys, "trace", "--env", "gridnav", "--strategy", "task", "--seed", "3", "--preset", "mixed",
+                        "--out", str(out))
+    assert code == 0 and "decisions of task on gridnav (seed 3)" in text
+    rows = list(csv.DictReader(open(out)))
+    assert rows and rows[0]["strategy"] == "task" and rows[0]["w"] == "" and rows[0]["in_avoid"] in ("0", "1")
+    assert [r["t"] for r in rows] == [str(i) for i in range(len(rows))]
+    assert_user_error(capsys, "already exists", "trace", "--env", "gridnav", "--strategy", "task", "--out", str(out))

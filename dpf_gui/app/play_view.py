@@ -45,6 +45,7 @@ from dpf_gui.app.recording import Recorder, available_formats
 from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
 from dpf_gui.errors import UserError
 from dpf_gui.fusion import COLLECT, Decision, FusedAgent, FusionParams, intent_scale, intent_unit
+from dpf_gui.trace import EpisodeTrace
 
 #: strategies offered in the views (``retrain`` needs a retrained agent and is left to ``dpf evaluate``)
 VIEW_STRATEGIES = ("task", "intent", "static", "dynamic")
@@ -170,6 +171,8 @@ class EpisodeRunner:
         self._value_map: np.ndarray | None = None
         self.obs: np.ndarray | None = None
         self.info: dict[str, Any] = {}
+        self.region_names = [rf.name for rf in getattr(self.env, "region_features", self.env.spec_info.region_features)]
+        self.trace = EpisodeTrace(env_name, 0, self.action_names, self.region_names, wish)  # the episode so far
 
     # --- control (any thread, between advances) --------------------------
     @property
@@ -201,6 +204,7 @@ class EpisodeRunner:
         self.t = 0
         self.done = False
         self.metrics = EpisodeMetrics(strategies=[self.strategy])
+        self.trace = EpisodeTrace(self.env_name, self.seed, self.action_names, self.region_names, self.wish)
         self._decide()
         return self.snapshot(reward=None)
 
@@ -210,6 +214,7 @@ class EpisodeRunner:
             return self.snapshot(reward=None)
         d = self.pending
         self.obs, reward, terminated, truncated, self.info = self.env.step(d.action)
+        self.trace.add(self.strategy, d, float(reward), self.info["regions"])
         m = self.metrics
         m.steps += 1
         m.task_return += float(reward)
@@ -705,6 +710,7 @@ class PlayView(PlayKeys, QWidget):
     # --- construction --------------------------------------------------------
     def _build(self) -> None:
         self.frame_view = FrameView(object_name="frameView")
+        self.frame_view.setMinimumHeight(80)  # large text with the parameters shown: the picture gives way
         self.strategy_combo = _strategy_combo("strategyCombo", "dynamic")
         self.play_button = QPushButton("Play")
         self.play_button.setObjectName("playPauseButton")
@@ -742,6 +748,11 @@ class PlayView(PlayKeys, QWidget):
         self.record_button.setToolTip("record the frame view (with overlays) to "
                                       + (" or ".join(f.upper() for f in fmts)) +
                                       ("" if "mp4" in fmts else " (MP4 needs imageio-ffmpeg: GIF only)"))
+        self.trace_button = QPushButton("Export trace…")
+        self.trace_button.setObjectName("exportTraceButton")
+        self.trace_button.setToolTip("write the episode shown so far as CSV, one row per decision: strategy, action, "
+                                     "task reward, w, T_ψ, G_t, intent reward, preferred / avoided, region values "
+                                     "(as `dpf trace` writes it)")
         self.calibrate_button = QPushButton("Calibrate strength")
         self.calibrate_button.setObjectName("calibrateButton")
         self.calibrate_button.setToolTip(CALIBRATE_TIP)
@@ -764,7 +775,7 @@ class PlayView(PlayKeys, QWidget):
         reserve_lines(self.metrics_label, 2)
         self.params_panel = ParamsPanel()
 
-        self._control_rows = [QHBoxLayout(), QHBoxLayout(), QHBoxLayout()]
+        self._control_rows = [QHBoxLayout(), QHBoxLayout(), QHBoxLayout(), QHBoxLayout()]
         self._arrange_controls(compact=False)
 
         left = QWidget()
@@ -825,17 +836,19 @@ class PlayView(PlayKeys, QWidget):
         self.record_button.toggled.connect(self._on_record_toggled)
         self.params_panel.paramsChanged.connect(self._on_params)
         self.calibrate_button.clicked.connect(lambda: self.calibrate())
+        self.trace_button.clicked.connect(self._ask_trace)
         self.params_toggle.toggled.connect(self.params_panel.setVisible)
 
     def _arrange_controls(self, compact: bool) -> None:
         """The controls under the frame in two rows, or in three (``compact``: large text in a narrow column)."""
         s, st = self.strategy_combo, None  # None: a stretch
         rows = ([[s, self.play_button, self.step_button, self.restart_button, self.seed_spin, self.speed_spin, st],
-                 [self.loop_check, self.overlay_check, self.record_button, st, self.calibrate_progress,
-                  self.calibrate_button], []] if not compact else
+                 [self.loop_check, self.overlay_check, self.record_button, self.trace_button, st,
+                  self.calibrate_progress, self.calibrate_button], [], []] if not compact else
                 [[s, self.play_button, self.step_button, self.restart_button, st],
                  [self.seed_spin, self.speed_spin, self.loop_check, self.overlay_check, st],
-                 [self.record_button, self.params_toggle, st, self.calibrate_progress, self.calibrate_button]])
+                 [self.record_button, self.trace_button, self.params_toggle, st],
+                 [st, self.calibrate_progress, self.calibrate_button]])
         for layout, widgets in zip(self._control_rows, rows):
             while layout.count():
                 layout.takeAt(0)
@@ -855,7 +868,7 @@ class PlayView(PlayKeys, QWidget):
 
     def _set_enabled(self, on: bool) -> None:
         for w in (self.strategy_combo, self.play_button, self.step_button, self.restart_button, self.seed_spin,
-                  self.speed_spin, self.record_button, self.params_panel):
+                  self.speed_spin, self.record_button, self.trace_button, self.params_panel):
             w.setEnabled(on)
         self.calibrate_button.setEnabled(on and self.runner is not None and self.runner.intent is not None
                                          and self._calibration is None)
@@ -1061,6 +1074,28 @@ class PlayView(PlayKeys, QWidget):
         self.start_recording(path, fps)
         self._record_episodes_left = int(episodes)
         self.play()
+
+    def export_trace(self, path: str | Path) -> Path | None:
+        """Write the episode shown so far as CSV (:mod:`dpf_gui.trace`); None (said in the status line) when
+        nothing has been played or the file cannot be written."""
+        if self.runner is None or not self.runner.trace.rows:
+            self.status_label.setText("Nothing to export yet: play or step the episode first.")
+            return None
+        try:
+            written = self.runner.trace.write_csv(path)
+        except OSError as exc:
+            self.status_label.setText(f"Cannot write {path}: {exc.strerror or exc}")
+            return None
+        self.status_label.setText(f"Trace of {len(self.runner.trace.rows)} decisions written to {written}")
+        return written
+
+    def _ask_trace(self) -> None:
+        if self.runner is None:
+            return
+        name = f"{self.runner.env_name}-{self.runner.strategy}-seed{self.runner.seed}.csv"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the episode's trace", name, "CSV (*.csv)")
+        if path:
+            self.export_trace(path)
 
     def is_recording(self) -> bool:
         return self._recorder is not None
