@@ -227,6 +227,30 @@ def test_record_gif(view, qtbot, tmp_path):
     assert not view.is_recording() and not view.is_playing()
 
 
+def test_whole_view_recording_has_the_plots_and_a_caption(view, qtbot, tmp_path):
+    """*whole view*: each GIF frame is the Play view (picture, plots, metrics) under a caption."""
+    from dpf_gui.app.play_view import WHOLE_VIEW_WIDTH
+
+    path = tmp_path / "view.gif"
+    view.record_whole_check.setChecked(True)
+    view.start_recording(path, fps=10)
+    view.run_decisions(6)
+    with qtbot.waitSignal(view.recordingFinished, timeout=20_000):
+        view.stop_recording(wait=True)
+    with Image.open(path) as im:
+        assert im.n_frames >= 6
+        w, h = im.size
+        im.seek(im.n_frames - 1)
+        frame = np.asarray(im.convert("RGB"))
+    assert w == WHOLE_VIEW_WIDTH and h == round(view.height() * w / view.width()) + 26
+    assert (frame[:26].mean(axis=2) < 100).mean() > 0.8  # the caption bar
+    # the plots: the right part of the view, where the w plot's line (FUSED green) and dark axis ink are drawn
+    right = frame[26:, w * 6 // 10:]
+    green = (np.abs(right.astype(int) - np.array([0, 158, 115])).sum(axis=2) < 60).sum()
+    ink = (right.mean(axis=2) < 90).sum()
+    assert green > 20 and ink > 200, (green, ink)
+
+
 def test_recording_refuses_unknown_formats(view, tmp_path):
     from dpf_gui.app.recording import available_formats
     from dpf_gui.errors import UserError

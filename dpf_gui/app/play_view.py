@@ -51,6 +51,9 @@ from dpf_gui.trace import EpisodeTrace
 VIEW_STRATEGIES = ("task", "intent", "static", "dynamic")
 FUSED_STRATEGIES = ("static", "dynamic")  # the strategies with a fusion weight w
 NEEDS_INTENT_TIP = "train an intent model first"
+#: whole-view recordings: frames scaled to this width, and at most this many (a GIF keeps them in memory)
+WHOLE_VIEW_WIDTH = 800
+WHOLE_VIEW_MAX_FRAMES = 400
 
 #: y-axis labels with units (T_psi and G_t: see :func:`axis_label`)
 AXIS = {"w": "w (share, 0–1)"}
@@ -695,6 +698,7 @@ class PlayView(PlayKeys, QWidget):
         self._snap: Snapshot | None = None
         self._recorderDone.connect(self._on_recorder_done, Qt.QueuedConnection)
         self._recorder: Recorder | None = None
+        self._record_whole = False
         self._record_episodes_left: int | None = None
         self._calibration: threading.Thread | None = None
         self._calibration_generation = 0
@@ -748,6 +752,11 @@ class PlayView(PlayKeys, QWidget):
         self.record_button.setToolTip("record the frame view (with overlays) to "
                                       + (" or ".join(f.upper() for f in fmts)) +
                                       ("" if "mp4" in fmts else " (MP4 needs imageio-ffmpeg: GIF only)"))
+        self.record_whole_check = QCheckBox("whole view")
+        self.record_whole_check.setObjectName("recordWholeCheck")
+        self.record_whole_check.setToolTip("Record the whole Play view (picture, plots, metrics) with a caption, for "
+                                           f"a slide, scaled to {WHOLE_VIEW_WIDTH} px wide (at most "
+                                           f"{WHOLE_VIEW_MAX_FRAMES} frames); off: the picture alone")
         self.trace_button = QPushButton("Export trace…")
         self.trace_button.setObjectName("exportTraceButton")
         self.trace_button.setToolTip("write the episode shown so far as CSV, one row per decision: strategy, action, "
@@ -843,12 +852,13 @@ class PlayView(PlayKeys, QWidget):
         """The controls under the frame in two rows, or in three (``compact``: large text in a narrow column)."""
         s, st = self.strategy_combo, None  # None: a stretch
         rows = ([[s, self.play_button, self.step_button, self.restart_button, self.seed_spin, self.speed_spin, st],
-                 [self.loop_check, self.overlay_check, self.record_button, self.trace_button, st,
-                  self.calibrate_progress, self.calibrate_button], [], []] if not compact else
+                 [self.loop_check, self.overlay_check, self.record_button, self.record_whole_check, st,
+                  self.trace_button],
+                 [st, self.calibrate_progress, self.calibrate_button], []] if not compact else
                 [[s, self.play_button, self.step_button, self.restart_button, st],
                  [self.seed_spin, self.speed_spin, self.loop_check, self.overlay_check, st],
-                 [self.record_button, self.trace_button, self.params_toggle, st],
-                 [st, self.calibrate_progress, self.calibrate_button]])
+                 [self.record_button, self.record_whole_check, self.trace_button, st],
+                 [self.params_toggle, st, self.calibrate_progress, self.calibrate_button]])
         for layout, widgets in zip(self._control_rows, rows):
             while layout.count():
                 layout.takeAt(0)
@@ -1036,15 +1046,17 @@ class PlayView(PlayKeys, QWidget):
         self.calibrated.emit(cal, message)
 
     # --- recording -----------------------------------------------------------
-    def start_recording(self, path: str | Path, fps: float | None = None) -> None:
-        """Record every frame shown (with overlays) from now on, until :meth:`stop_recording`."""
+    def start_recording(self, path: str | Path, fps: float | None = None, whole: bool | None = None) -> None:
+        """Record every frame shown (with overlays) from now on, until :meth:`stop_recording`; ``whole`` (default:
+        the *whole view* box): the whole view, plots included, with a caption (:meth:`whole_view_image`)."""
         if self._recorder is not None:
             self.stop_recording(wait=False)
+        self._record_whole = self.record_whole_check.isChecked() if whole is None else bool(whole)
         rate = fps if fps is not None else (self.speed_spin.value() or 30)
-        self._recorder = Recorder(path, fps=rate,
+        self._recorder = Recorder(path, fps=rate, max_frames=WHOLE_VIEW_MAX_FRAMES if self._record_whole else 3000,
                                   on_finished=lambda p, err: self._recorderDone.emit(str(p), err or ""))
         if self._snap is not None and self.frame_view.image() is not None:
-            self._recorder.add(qimage_to_array(self.frame_view.image()))
+            self._recorder.add(self._recorded_frame(self.frame_view.image()))
         self.record_button.blockSignals(True)
         self.record_button.setChecked(True)
         self.record_button.setText("Stop recording")
@@ -1170,8 +1182,37 @@ class PlayView(PlayKeys, QWidget):
         self.frame_view.set_image(image)
         self.metrics_label.setText(metrics_html(snap, self.wish, self.fps() if self.driver.playing else None))
         if self._recorder is not None:
-            self._recorder.add(qimage_to_array(image))
+            self._recorder.add(self._recorded_frame(image))
         self.snapshotShown.emit(snap)
+
+    def _recorded_frame(self, picture) -> np.ndarray:
+        return qimage_to_array(self.whole_view_image() if self._record_whole else picture)
+
+    def whole_view_image(self):
+        """The whole view as it is on screen (picture, plots, metrics), scaled to ``WHOLE_VIEW_WIDTH`` pixels,
+        under a caption naming the environment, strategy, seed and decision: a frame of a whole-view recording."""
+        from PySide6.QtGui import QColor, QFont, QImage, QPainter
+
+        view = self.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+        view = view.scaledToWidth(WHOLE_VIEW_WIDTH, Qt.TransformationMode.SmoothTransformation)
+        snap, bar = self._snap, 26
+        out = QImage(view.width(), view.height() + bar, QImage.Format.Format_RGB888)
+        out.fill(QColor(40, 40, 40))
+        p = QPainter(out)
+        p.drawImage(0, bar, view)
+        font = QFont(self.font())
+        font.setPointSize(11)
+        font.setBold(True)
+        p.setFont(font)
+        p.setPen(QColor(255, 255, 255))
+        caption = "dpf-gui"
+        if self.runner is not None and snap is not None:
+            caption = (f"Dynamic Policy Fusion · {self.runner.env_name} · {snap.strategy} · seed {snap.seed} · "
+                       f"decision {snap.t}" + (" · episode over" if snap.done else ""))
+        p.drawText(8, 0, out.width() - 16, bar, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
+                   caption)
+        p.end()
+        return out
 
     def _episode_ended(self) -> None:
         snap = self._snap
