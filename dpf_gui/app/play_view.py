@@ -1054,7 +1054,8 @@ class PlayView(PlayKeys, QWidget):
         self._record_whole = self.record_whole_check.isChecked() if whole is None else bool(whole)
         rate = fps if fps is not None else (self.speed_spin.value() or 30)
         self._recorder = Recorder(path, fps=rate, max_frames=WHOLE_VIEW_MAX_FRAMES if self._record_whole else 3000,
-                                  on_finished=lambda p, err: self._recorderDone.emit(str(p), err or ""))
+                                  on_finished=lambda p, err: self._recorderDone.emit(str(p), err or ""),
+                                  shared_palette=self._record_whole)
         if self._snap is not None and self.frame_view.image() is not None:
             self._recorder.add(self._recorded_frame(self.frame_view.image()))
         self.record_button.blockSignals(True)
