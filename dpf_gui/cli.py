@@ -803,7 +803,8 @@ def cmd_results(args: argparse.Namespace) -> int:
                  args.highway_episodes if env_name == "highway" else args.episodes) for env_name in envs for mode in modes]
         jobs += [(f"label efficiency {env_name}/mixed", run_efficiency, env_name, "mixed", args.efficiency_episodes)
                  for env_name in efficiency]
-        for what, run, env_name, mode, episodes in jobs:
+        done: list[tuple[str, float]] = []
+        for k, (what, run, env_name, mode, episodes) in enumerate(jobs):
             t0 = time.time()
             try:
                 run(env_name, mode, episodes, args.seed, work, progress=not args.quiet)
@@ -812,13 +813,32 @@ def cmd_results(args: argparse.Namespace) -> int:
                       "report written; rerun the command to redo it (finished intent models are reused)",
                       file=sys.stderr)
                 return 130
-            print(f"{what}: {time.time() - t0:.0f} s", flush=True)
+            done.append((env_name, time.time() - t0))
+            left = remaining_seconds(done, [job[2] for job in jobs[k + 1:]])
+            eta = f"; about {_duration(left)} left, judged by the cells done so far" if left > 0 else ""
+            print(f"{what}: {done[-1][1]:.0f} s ({k + 1} of {len(jobs)} done{eta})", flush=True)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, CPU only"
     path, unreadable = write_report(work, out, ["gridnav", "highway", "pong"], "dpf results", machine)
     for bad_file in unreadable:
         print(f"dpf results: left out {bad_file}: unreadable or incomplete; rerun that cell to redo it", file=sys.stderr)
     print(f"wrote {path}")
     return 0
+
+
+def remaining_seconds(done: Sequence[tuple[str, float]], remaining_envs: Sequence[str]) -> float:
+    """A rough time left for ``dpf results``: each remaining cell takes the mean time of the finished cells of
+    its environment (environments differ by minutes), or of all finished cells where none of its own is done."""
+    if not done:
+        return 0.0
+    overall = sum(t for _e, t in done) / len(done)
+    per_env: dict[str, list[float]] = {}
+    for env_name, t in done:
+        per_env.setdefault(env_name, []).append(t)
+    return float(sum(sum(per_env[e]) / len(per_env[e]) if e in per_env else overall for e in remaining_envs))
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 # --- dpf benchmark -----------------------------------------------------------------

@@ -203,3 +203,12 @@ def test_trace_writes_one_row_per_decision(capsys, tmp_path):
     assert rows and rows[0]["strategy"] == "task" and rows[0]["w"] == "" and rows[0]["in_avoid"] in ("0", "1")
     assert [r["t"] for r in rows] == [str(i) for i in range(len(rows))]
     assert_user_error(capsys, "already exists", "trace", "--env", "gridnav", "--strategy", "task", "--out", str(out))
+
+
+def test_results_estimates_the_time_left_per_environment():
+    from dpf_gui.cli import _duration, remaining_seconds
+
+    assert remaining_seconds([], ["gridnav"]) == 0
+    done = [("gridnav", 10.0), ("gridnav", 20.0), ("highway", 300.0)]
+    assert remaining_seconds(done, ["gridnav", "highway", "pong"]) == 15 + 300 + 110  # pong: the mean of all
+    assert [_duration(s) for s in (42, 600, 7200)] == ["42 s", "10 min", "2.0 h"]
