@@ -24,11 +24,10 @@ from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPus
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.overlays import compose, legend_html
-from dpf_gui.app.play_view import (AXIS, NEEDS_INTENT_TIP, PLOT_CAPACITY, THREADED_ENVS, EpisodeRunner, ParamsPanel,
-                                   Snapshot, _enable_strategies, _strategy_combo, _wanted_strategy, axis_label,
-                                   empty_plot_notes, frame_legend_label, metrics_html, params_toggle_button,
-                                   reserve_lines,
-                                   wish_from_sidecar)
+from dpf_gui.app.play_view import (AXIS, NEEDS_INTENT_TIP, PLOT_CAPACITY, PLOT_TIPS, THREADED_ENVS, EpisodeRunner,
+                                   ParamsPanel, Snapshot, _enable_strategies, _strategy_combo, _wanted_strategy,
+                                   axis_label, empty_plot_notes, frame_legend_label, metrics_html,
+                                   params_toggle_button, reserve_lines, wish_from_sidecar)
 from dpf_gui.app.plots import SIDE_COLOURS, LivePlot
 from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
 from dpf_gui.errors import UserError
@@ -108,6 +107,8 @@ class CompareView(PlayKeys, QWidget):
                                   y_label=axis_label("T", True))
         self.collected_plot = LivePlot("collected intent reward G_t", legend, PLOT_CAPACITY,
                                        object_name="compareCollectedPlot", y_label=axis_label("G", True))
+        for key, plot in (("w", self.weight_plot), ("T", self.temp_plot), ("G", self.collected_plot)):
+            plot.setToolTip(PLOT_TIPS[key])
 
         grid = QGridLayout()
         for col, s in enumerate(SIDES):

@@ -55,6 +55,15 @@ NEEDS_INTENT_TIP = "train an intent model first"
 WHOLE_VIEW_WIDTH = 800
 WHOLE_VIEW_MAX_FRAMES = 400
 
+#: what the w, T_psi and G_t plots show, on hover (Play and Compare)
+PLOT_TIPS = {
+    "w": "the intent's share of the decision, w = T_φ / (T_φ + T_ψ): 0 the task agent decides alone, 1 the intent",
+    "T": "the intent's temperature: dynamic T_ψ = max(T_min, T_max · sigmoid(k (G_t − c))), rising as intent reward "
+         "is collected so the intent steps back; static: T_static; intent alone: T_min",
+    "G": "G_t: the intent reward dynamic fusion has collected so far, by the rule chosen under 'G_t counts' (times "
+         "decay per step); it drives T_ψ",
+}
+
 #: y-axis labels with units (T_psi and G_t: see :func:`axis_label`)
 AXIS = {"w": "w (share, 0–1)"}
 
@@ -800,10 +809,10 @@ class PlayView(PlayKeys, QWidget):
 
         self.weight_plot = LivePlot("fusion weight w", [("w", FUSED)], PLOT_CAPACITY, y_range=(0.0, 1.0),
                                     object_name="weightPlot", y_label=AXIS["w"])
-        self.weight_plot.setToolTip("the intent's share of the decision, w = T_φ / (T_φ + T_ψ)")
+        self.weight_plot.setToolTip(PLOT_TIPS["w"])
         self.temp_plot = LivePlot("intent temperature T_ψ", [("T_psi", INTENT)], PLOT_CAPACITY, object_name="tempPlot",
                                   y_label=axis_label("T", True))
-        self.temp_plot.setToolTip("dynamic: T_ψ = max(T_min, T_max · sigmoid(k (G_t − c))); static: T_static")
+        self.temp_plot.setToolTip(PLOT_TIPS["T"])
         self.collected_plot = LivePlot("intent reward", [("G_t", INTENT), ("advantage", TASK)], PLOT_CAPACITY,
                                        object_name="collectedPlot", y_label=axis_label("G", True))
         self.collected_plot.setToolTip("G_t: what dynamic fusion has counted so far, by the rule chosen under "
