@@ -858,7 +858,7 @@ class PlayView(PlayKeys, QWidget):
         self.params_toggle.toggled.connect(self.params_panel.setVisible)
 
     def _arrange_controls(self, compact: bool) -> None:
-        """The controls under the frame in two rows, or in three (``compact``: large text in a narrow column)."""
+        """The controls under the frame in three rows, or in four (``compact``: large text in a narrow column)."""
         s, st = self.strategy_combo, None  # None: a stretch
         rows = ([[s, self.play_button, self.step_button, self.restart_button, self.seed_spin, self.speed_spin, st],
                  [self.loop_check, self.overlay_check, self.record_button, self.record_whole_check, st,
@@ -875,7 +875,7 @@ class PlayView(PlayKeys, QWidget):
                 layout.addStretch(1) if w is None else layout.addWidget(w)
 
     def set_presentation(self, on: bool) -> None:
-        """Large text (presentation mode): the controls in three rows, the parameters in two columns, so the
+        """Large text (presentation mode): the controls in four rows, the parameters in two columns, so the
         plots keep room beside the frame at 1024 pixels."""
         self._arrange_controls(compact=on)
         self.params_panel.set_columns(2 if on else 3)
