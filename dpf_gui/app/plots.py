@@ -162,8 +162,7 @@ class PlotText:
         font = self.font()
         font.setPointSize(int(STYLE["title_pt"]))
         width = self.width() if width is None else width
-        axis = self.getPlotItem().getAxis("left")
-        room = (width - max(axis.width(), 30) - 16) / 1.15
+        room = (width - max(self._left_axis_width(), 30) - 16) / 1.15
         return title_breaks(self._title_text, self._series, QFontMetrics(font), room)
 
     def restyle(self, width: int | None = None) -> None:
@@ -385,7 +384,7 @@ class FeatureBars(PlotText, pg.PlotWidget):
         self._span = 0.0
         self._small = 0
         self.set_features(feature_names)
-        self._init_text(title, (), x_label, None)
+        self._init_text(title, (("raises", GOOD), ("lowers", BAD)), x_label, None)  # the bars' colours
         self.setMinimumHeight(110)
 
     def set_title(self, title: str) -> None:
