@@ -469,3 +469,27 @@ def test_export_trace_is_the_episode_shown_and_what_dpf_trace_writes(view, qtbot
                        intent_unit=runner.intent_unit)
     again = play_trace("gridnav", agent, runner.seed, env_config=task.env_config, wish=runner.wish)
     assert again.csv_text() == shown.read_text()
+
+
+def test_named_ticks_shrink_or_shorten_instead_of_overlapping(qtbot):
+    """Highway's long action names and 26 features on small plots: smaller ticks, then short names."""
+    from dpf_gui.app.plots import STYLE, ActionBars, FeatureBars
+
+    names = ["LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER"]
+    bars = ActionBars("action probabilities", names, [("task", (0, 0, 0))])
+    qtbot.addWidget(bars)
+    bars.resize(700, 200)
+    bars.show()
+    assert [t for _i, t in bars._ticks[0]] == names and bars._tick_pt == STYLE["axis_pt"]
+    bars.resize(200, 200)
+    qtbot.wait(10)
+    assert [t for _i, t in bars._ticks[0]] == ["LEFT", "IDLE", "RIGHT", "FAST.", "SLOW."]
+    assert "LANE_RIGHT" in bars.toolTip()
+    features = FeatureBars("intent saliency", [f"v{i}_x" for i in range(26)])
+    qtbot.addWidget(features)
+    features.resize(250, 800)
+    features.show()
+    big = features._tick_pt
+    features.resize(250, 300)
+    qtbot.wait(10)
+    assert features._tick_pt < big

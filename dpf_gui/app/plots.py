@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QFontMetrics
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel
 
 # Colours shared by the play and compare views (colour-blind safe: Okabe-Ito).
@@ -175,13 +175,17 @@ class PlotText:
         h = max(30, int(item.titleLabel.item.boundingRect().height()) + 2)
         item.titleLabel.setMaximumHeight(h)
         item.layout.setRowFixedHeight(0, h)
+        self._title_h = h
         font = self.font()
         font.setPointSize(int(STYLE["axis_pt"]))
+        self._tick_pt = self._tick_point_size(self.width() if width is None else width, self.height())
+        named = QFont(font)
+        named.setPointSize(self._tick_pt)
         for side in ("left", "bottom"):
             axis = item.getAxis(side)
             axis.setPen(pg.mkPen(INK))
             axis.setTextPen(pg.mkPen(INK))
-            axis.setStyle(tickFont=font)
+            axis.setStyle(tickFont=named if side == self.NAMED_AXIS else font)
             text = self._labels.get(side)
             if text:
                 axis.setLabel(text, **{"color": ink, "font-size": f"{STYLE['axis_pt']}pt"})
@@ -232,9 +236,28 @@ class PlotText:
         self.note.adjustSize()
         self.note.move((w - self.note.width()) // 2, max(0, (h - self.note.height()) // 2))
 
+    NAMED_AXIS: str | None = None  # the axis whose ticks are names (actions, features): they shrink to fit
+
+    def _tick_point_size(self, width: int, height: int) -> int:
+        """The named ticks' size in points: the style's, smaller where they would overlap."""
+        return int(STYLE["axis_pt"])
+
+    def _largest_fitting(self, fits) -> int:
+        """The largest point size from the style's down to 7 for which ``fits(QFontMetrics)`` holds."""
+        font = self.font()
+        pt = int(STYLE["axis_pt"])
+        while pt > 7:
+            font.setPointSize(pt)
+            if fits(QFontMetrics(font)):
+                break
+            pt -= 1
+        return pt
+
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
         width = event.size().width() if event is not None else self.width()  # the title first: the layout
-        if "_breaks" in self.__dict__ and self._title_breaks(width) != self._breaks:
+        height = event.size().height() if event is not None else self.height()
+        if "_breaks" in self.__dict__ and (self._title_breaks(width) != self._breaks
+                                           or self._tick_point_size(width, height) != self._tick_pt):
             self.restyle(width)  # (pyqtgraph calls this with None while it builds the widget)
         super().resizeEvent(event)
         note = self.__dict__.get("note")  # resized once before the note exists (pyqtgraph's __getattr__ raises)
@@ -347,13 +370,42 @@ class ActionBars(PlotText, pg.PlotWidget):
         self.action_names = list(action_names)
         n = len(self.action_names)
         item = self.getPlotItem()
-        item.getAxis("bottom").setTicks([[(i, a) for i, a in enumerate(self.action_names)]])
+        self._ticks = [[(i, a) for i, a in enumerate(self.action_names)]]
+        item.getAxis("bottom").setTicks(self._ticks)
         item.setXRange(-0.6, max(n, 1) - 0.4, padding=0)
         width = 0.8 / max(1, len(self.series))
         for k, (name, _c) in enumerate(self.series):
             self.values[name] = np.zeros(n)
             self.bars[name].setOpts(x=np.arange(n) - 0.4 + width * (k + 0.5), height=self.values[name],
                                     width=width * 0.95)
+        if "_labels" in self.__dict__:
+            self.restyle()
+
+    NAMED_AXIS = "bottom"
+
+    def _tick_point_size(self, width: int, height: int) -> int:
+        """Action names shrink until each fits its group's width; where even that is too wide (highway's long
+        names on a narrow plot) they are shortened (LANE_LEFT: LEFT, FASTER: FAST.; the full names in the
+        plot's tooltip)."""
+        room = (width - 70) / max(1, len(self.action_names))
+        full = self.action_names
+
+        def fits(names):
+            return lambda fm: max((fm.horizontalAdvance(a) for a in names), default=0) + 6 <= room
+
+        pt = self._largest_fitting(fits(full))
+        short = [_short_action(a) for a in full] if not fits(full)(self._metrics(pt)) else full
+        ticks = [[(i, a) for i, a in enumerate(short)]]
+        if ticks != self.__dict__.get("_ticks"):
+            self._ticks = ticks
+            self.getPlotItem().getAxis("bottom").setTicks(ticks)
+            self.setToolTip("actions: " + ", ".join(full) if short != full else "")
+        return self._largest_fitting(fits(short)) if short != full else pt
+
+    def _metrics(self, pt: int) -> QFontMetrics:
+        font = self.font()
+        font.setPointSize(pt)
+        return QFontMetrics(font)
 
     def set_values(self, name: str, values: np.ndarray | None) -> None:
         """Heights of one series; None shows nothing (zeros)."""
@@ -391,10 +443,17 @@ class FeatureBars(PlotText, pg.PlotWidget):
         self._title_text = title
         self.restyle()
 
+    def _tick_point_size(self, width: int, height: int) -> int:
+        """Feature names shrink until each has its own line (highway's 26 features on a low plot)."""
+        room = (height - self.__dict__.get("_title_h", 30) - 60) / max(1, len(self.feature_names))
+        return self._largest_fitting(lambda fm: fm.height() <= room)
+
+    NAMED_AXIS = "left"
+
     def _left_axis_width(self) -> float:
         """The feature names' tick labels, whether or not the axis has laid them out yet."""
         font = self.font()
-        font.setPointSize(int(STYLE["axis_pt"]))
+        font.setPointSize(self.__dict__.get("_tick_pt", int(STYLE["axis_pt"])))
         fm = QFontMetrics(font)
         return max((fm.horizontalAdvance(f) for f in self.feature_names), default=0) + 20
 
@@ -406,6 +465,8 @@ class FeatureBars(PlotText, pg.PlotWidget):
         self.getPlotItem().getAxis("left").setTicks([[(i, f) for i, f in enumerate(self.feature_names)]])
         self.getPlotItem().setYRange(-0.6, max(0, n - 0.4), padding=0)
         self.set_values(None)
+        if "_labels" in self.__dict__:
+            self.restyle()
 
     def set_values(self, values: np.ndarray | None) -> None:
         n = len(self.feature_names)
@@ -427,6 +488,12 @@ class FeatureBars(PlotText, pg.PlotWidget):
         if span != self._span:
             self._span = span
             self.getPlotItem().setXRange(-span, span, padding=0.05)
+
+
+def _short_action(name: str) -> str:
+    """A short tick label for an action name: its last word, cut to four letters and a dot if longer than five."""
+    last = name.replace("-", "_").split("_")[-1] or name
+    return last if len(last) <= 5 else last[:4] + "."
 
 
 def set_plot_style(large: bool) -> None:
