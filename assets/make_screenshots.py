@@ -10,6 +10,12 @@ Writes ``assets/screenshots/``:
   segments with [ ] P / A; N for a trajectory entering neither),
   an intent model of the default (additive) kind trained in the Train tab
   with its default settings, its strength calibrated in the Play tab;
+* ``present_annotate_1024.png``, ``present_train_1024.png``,
+  ``present_play_1024.png``, ``present_compare_1024.png``: the same gridnav
+  window in presentation mode at a projector's 1024x768;
+* ``play_whole_view.gif``: a whole-view recording (Record with *whole view*) of
+  one dynamic-fusion episode in presentation mode at 1024x768, as the app
+  writes it;
 * ``play_pong.png``, ``play_highway.png``: the Play tab on Pong and highway
   (every trajectory labelled by the simulated user, a small intent model
   each, as ``dpf-gui --demo`` trains it).
@@ -182,6 +188,38 @@ def gridnav(window, app, out: Path) -> None:
     compare.restart(2)
     compare.run_decisions(6)
     save(window, app, out / "compare.png")
+
+    # presentation mode at a projector's 1024x768: every tab
+    window.set_presentation(True)
+    window.resize(1024, 768)
+    for name, tab in (("annotate", window.annotate), ("train", window.train), ("play", play), ("compare", compare)):
+        window.tabs.setCurrentWidget(tab)
+        save(window, app, out / f"present_{name}_1024.png")
+    whole_view_gif(window, app, out / "play_whole_view.gif")
+    window.set_presentation(False)
+    window.resize(*SIZE)
+
+
+def whole_view_gif(window, app, path: Path) -> None:
+    """One episode of the Play tab recorded with *whole view*, a decision at a time (the window repaints between
+    decisions, as when it plays on its own)."""
+    play = window.play
+    window.tabs.setCurrentWidget(play)
+    play.record_whole_check.setChecked(True)
+    done = []
+    play.recordingFinished.connect(lambda p, err: done.append(err))
+    play.restart(2)
+    settle(app)
+    play.start_recording(path, fps=3)
+    for _ in range(200):
+        if play.run_decisions(1) == 0:
+            break
+        settle(app, 0.05)
+    play.stop_recording(wait=True)
+    wait(app, lambda: done, 60)
+    play.record_whole_check.setChecked(False)
+    print(f"  {path.relative_to(HERE.parent) if path.is_relative_to(HERE.parent) else path} "
+          f"({path.stat().st_size // 1024} KB)", flush=True)
 
 
 def play_only(window, app, out: Path, env: str, task_dir=None, decisions: int = 30) -> None:

@@ -20,6 +20,7 @@ from dpf_gui.data.trajectories import npz_path
 from dpf_gui.errors import UserError
 from dpf_gui.oracles import SIGMA_MAX
 from dpf_gui.overrides import Allowed
+from dpf_gui.paths import dataset_path, task_path
 
 EXIT_USAGE = 2
 
@@ -48,6 +49,10 @@ def _command(name: str, help: str, epilog: str, build: Callable[[argparse.Argume
 
 
 # --- shared option helpers ---------------------------------------------------
+SHIPPED_DATA = ("an environment name (gridnav, highway, pong) that is no file here means the trajectories its "
+                "shipped agent learned from (see `dpf envs`)")
+
+
 def _writable_folder(folder: Path) -> None:
     """Refuse (before any work is done) an output whose folder cannot be made or written into."""
     existing = folder.absolute()
@@ -62,13 +67,26 @@ def _writable_folder(folder: Path) -> None:
         raise UserError(f"cannot write into {existing} ({exc.strerror or exc.__class__.__name__})") from None
 
 
+def _existing_folder(folder: Path, what: str) -> None:
+    """Refuse an output whose folder does not exist: a typo in a path never makes folders silently."""
+    folder = folder if str(folder) else Path(".")
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise UserError(f"cannot write {what}: {folder} is a file, not a folder")
+    raise UserError(f"cannot write {what}: folder {folder} does not exist (create it first, or write into an "
+                    "existing folder)")
+
+
 def _check_file_out(path: str, force: bool, npz: bool = False) -> Path:
-    """The file an output option names (``npz``: with ``.npz`` added as the saver does), checked before the work."""
+    """The file an output option names (``npz``: with ``.npz`` added as the saver does), checked before the work:
+    its folder must exist already (never made silently) and be writable."""
     out = npz_path(path) if npz else Path(path)
     if out.is_dir():
         raise UserError(f"{out} is a folder; give the name of a file to write")
     if out.exists() and not force:
         raise UserError(f"{out} already exists; pass --force to overwrite it")
+    _existing_folder(out.parent, out.name)
     _writable_folder(out.parent)
     return out
 
@@ -182,6 +200,7 @@ def cmd_envs(args: argparse.Namespace) -> int:
     from dpf_gui.envs import ENV_NAMES, env_spec
 
     specs = [env_spec(n) for n in ENV_NAMES]
+    shipped = {n: _shipped_files(n) for n in ENV_NAMES}
     if args.json:
         out = []
         for s in specs:
@@ -193,6 +212,8 @@ def cmd_envs(args: argparse.Namespace) -> int:
                     "features": list(s.feature_names),
                     "region_features": [asdict(rf) for rf in s.region_features],
                     "presets": [asdict(p) for p in s.presets],
+                    "shipped_agent": shipped[s.name][0],
+                    "shipped_data": shipped[s.name][1],
                 }
             )
         print(json.dumps(out, indent=2))
@@ -209,14 +230,28 @@ def cmd_envs(args: argparse.Namespace) -> int:
         for p in s.presets:
             parts = [f"prefer {' | '.join(p.prefer)}" if p.prefer else "", f"avoid {' | '.join(p.avoid)}" if p.avoid else ""]
             print(f"    {p.name:<7} {'; '.join(x for x in parts if x)}")
+        agent, data = shipped[s.name]
+        print(f"  shipped agent: {agent or 'none'}  (--policy / --task {s.name})")
+        print(f"  shipped data:  {data or 'none'}  (--data {s.name})")
         print()
     return 0
+
+
+def _shipped_files(env_name: str) -> tuple[str | None, str | None]:
+    """Where the shipped task agent and its trajectories of ``env_name`` are (None: not there)."""
+    from dpf_gui.paths import models_root
+
+    folder = models_root() / env_name
+    agent = str(folder.resolve()) if (folder / "model.json").is_file() else None
+    data = folder / "trajectories.npz"
+    return agent, str(data.resolve()) if data.is_file() else None
 
 
 # --- dpf rollout ---------------------------------------------------------------
 def _build_rollout(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True, help="gridnav, highway or pong")
-    p.add_argument("--policy", default="random", help="'random' or a task-agent checkpoint directory (default: random)")
+    p.add_argument("--policy", default="random", help="'random', a task-agent checkpoint directory, or an environment name for its shipped agent "
+                        "(default: random)")
     p.add_argument("--episodes", type=_episodes, default=10, help=f"number of episodes, 1..{MAX_EPISODES} (default: 10)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="run seed: fixes every episode's reset seed (default: 0)")
     p.add_argument("--explore", type=_exploration, default=None, metavar="KIND:X",
@@ -248,8 +283,8 @@ def _exploration(text: str):
     "retraining anything; `dpf merge` adds them to a dataset, carrying its labels over.\n\n"
     "examples:\n"
     "  dpf rollout --env gridnav --policy random --episodes 50 --seed 1 --out gridnav_random.npz\n"
-    "  dpf rollout --env pong --policy models/pong --episodes 20 --seed 7 --out pong_agent.npz\n"
-    "  dpf rollout --env gridnav --policy models/gridnav --explore epsilon:0.3 --start random \\\n"
+    "  dpf rollout --env pong --policy pong --episodes 20 --seed 7 --out pong_agent.npz\n"
+    "  dpf rollout --env gridnav --policy gridnav --explore epsilon:0.3 --start random \\\n"
     "      --episodes 200 --out gridnav_varied.npz",
     _build_rollout,
 )
@@ -259,8 +294,8 @@ def cmd_rollout(args: argparse.Namespace) -> int:
 
     env_class(args.env)  # validates the name first
     if args.explore is not None and args.policy == "random":
-        raise UserError("--explore adds noise to a task agent's choices: give --policy DIR (e.g. models/"
-                        f"{args.env}), not random")
+        raise UserError("--explore adds noise to a task agent's choices: give --policy DIR (or "
+                        f"{args.env} for the shipped agent), not random")
     out = _check_file_out(args.out, args.force, npz=True)
     env_config = None
     if args.policy == "random":
@@ -268,6 +303,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     else:
         from dpf_gui.agents.task_agent import TaskAgent
 
+        args.policy = str(task_path(args.policy))
         agent = TaskAgent.load(args.policy, expect_env=args.env)
         env_config = agent.env_config
         policy, source = agent.act, {"kind": "rollout", "policy": str(args.policy)}
@@ -283,7 +319,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
 
 # --- dpf label -------------------------------------------------------------------
 def _build_label(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, help="trajectory dataset (.npz) to label")
+    p.add_argument("--data", required=True, help=f"trajectory dataset (.npz) to label; {SHIPPED_DATA}")
     add_wish_options(p, required=True)
     add_noise_options(p, "feedback noise (all seeded)")
     g = p.add_argument_group("a few labels, as a person gives them (default: every trajectory is labelled)")
@@ -314,10 +350,10 @@ SELECT_CHOICES = ("random", "first", "active")  # dpf_gui.selection.SELECT_MODES
     "stored trajectories enter it; a region (almost) no trajectory enters cannot be\n"
     "learned from labels, and a warning says how to record more varied data.\n\n"
     "examples:\n"
-    "  dpf label --data models/gridnav/trajectories.npz --preset mixed --seed 0 --out labels.npz\n"
+    "  dpf label --data gridnav --preset mixed --seed 0 --out labels.npz\n"
     "  dpf label --data hw.npz --avoid lane=0 --prefer 'lane=2&speed=..25' --out hw_labels.npz\n"
     "  dpf label --data pong.npz --preset avoid --binary --flip 0.1 --skip 0.2 --seed 3 --out l.npz\n"
-    "  dpf label --data models/gridnav/trajectories.npz --preset mixed --budget 25 --select active \\\n"
+    "  dpf label --data gridnav --preset mixed --budget 25 --select active \\\n"
     "      --rounds 3 --out few.npz",
     _build_label,
 )
@@ -326,6 +362,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     from dpf_gui.data.trajectories import TrajectoryDataset
     from dpf_gui.oracles import label_dataset
 
+    args.data = str(dataset_path(args.data))
     data = TrajectoryDataset.load(args.data)
     wish = wish_from_args(args, data.region_features, data.env_name)
     if args.budget is None and (args.select is not None or args.rounds is not None):
@@ -363,7 +400,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 # --- dpf merge -------------------------------------------------------------------
 def _build_merge(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", action="append", required=True, metavar="FILE",
-                   help="trajectory dataset (.npz) to merge; give two or more, in the order they are stored")
+                   help=f"trajectory dataset (.npz) to merge; give two or more, in the order they are stored; {SHIPPED_DATA}")
     p.add_argument("--out", required=True, help="merged dataset file to write (.npz)")
     p.add_argument("--labels", default=None, metavar="FILE",
                    help="labels of one of the --data datasets, carried over to the merged one (needs --labels-out)")
@@ -379,9 +416,9 @@ def _build_merge(p: argparse.ArgumentParser) -> None:
     "--labels, the labels of one input keep their trajectories in the merged dataset\n"
     "and every other trajectory starts unlabelled.\n\n"
     "examples:\n"
-    "  dpf rollout --env gridnav --policy models/gridnav --explore epsilon:0.3 --start random \\\n"
+    "  dpf rollout --env gridnav --policy gridnav --explore epsilon:0.3 --start random \\\n"
     "      --episodes 200 --out varied.npz\n"
-    "  dpf merge --data models/gridnav/trajectories.npz --data varied.npz --out more.npz \\\n"
+    "  dpf merge --data gridnav --data varied.npz --out more.npz \\\n"
     "      --labels labels.npz --labels-out more_labels.npz",
     _build_merge,
 )
@@ -392,6 +429,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
     if len(args.data) < 2:
         raise UserError("give at least two --data files to merge")
+    args.data = [str(dataset_path(d)) for d in args.data]
     if (args.labels is None) != (args.labels_out is None):
         raise UserError("--labels and --labels-out go together: the labels to carry over and where to write them")
     out = _check_file_out(args.out, args.force, npz=True)
@@ -466,7 +504,7 @@ def cmd_train_task(args: argparse.Namespace) -> int:
 
 # --- dpf train-intent ----------------------------------------------------------------
 def _build_train_intent(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, help="trajectory dataset (.npz), e.g. models/gridnav/trajectories.npz")
+    p.add_argument("--data", required=True, help=f"trajectory dataset (.npz); {SHIPPED_DATA}")
     p.add_argument("--labels", required=True, help="label file (.npz) from `dpf label` or the app's export")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="training seed (split, initialisation; default: 0)")
     p.add_argument("--out", required=True, help="intent-model checkpoint directory to write")
@@ -488,8 +526,8 @@ def _build_train_intent(p: argparse.ArgumentParser) -> None:
     "ensemble members that never saw it). Config fields: dpf_gui/intent/additive.py (AdditiveConfig)\n"
     "and dpf_gui/intent/train.py (IntentConfig).\n\n"
     "examples:\n"
-    "  dpf label --data models/gridnav/trajectories.npz --preset avoid --budget 25 --select active --out avoid.npz\n"
-    "  dpf train-intent --data models/gridnav/trajectories.npz --labels avoid.npz --seed 0 --out runs/intent_avoid\n"
+    "  dpf label --data gridnav --preset avoid --budget 25 --select active --out avoid.npz\n"
+    "  dpf train-intent --data gridnav --labels avoid.npz --seed 0 --out runs/intent_avoid\n"
     "  dpf train-intent --data d.npz --labels l.npz --kind lstm --out runs/i --set max_epochs=20 --set hidden=32",
     _build_train_intent,
 )
@@ -501,6 +539,7 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     from dpf_gui.intent.registry import config_for, train_intent
     from dpf_gui.overrides import config_from_sets
 
+    args.data = str(dataset_path(args.data))
     data = TrajectoryDataset.load(args.data)
     labels = Labels.load(args.labels)
     labels.check_matches(data, where=f"labels {args.labels}")
@@ -511,7 +550,10 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     fit = result.metrics.get("held_out", result.metrics)
     state = "interrupted, saved best so far" if result.interrupted else "done"
     if args.kind == "lstm":
-        print(f"{state}: {out} ({result.epochs} epochs, best {result.best_epoch}, {result.wall_time_s:.0f} s)")
+        early = result.metrics.get("stopped_early")
+        early = f"; stopped early, {early}" if early and not result.interrupted else ""
+        print(f"{state}: {out} ({result.epochs} of {config.max_epochs} epochs{early}, best {result.best_epoch}, "
+              f"{result.wall_time_s:.0f} s)")
     else:
         print(f"{state}: {out} ({args.kind}, {result.wall_time_s:.0f} s)")
     print("held-out fit: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in fit.items()))
@@ -569,7 +611,7 @@ def fusion_overrides(args: argparse.Namespace) -> dict:
 
 def _build_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True, help="gridnav, highway or pong")
-    p.add_argument("--task", default=None, metavar="DIR", help="task-agent checkpoint (default: the shipped models/ENV)")
+    p.add_argument("--task", default=None, metavar="DIR", help="task-agent checkpoint folder (default: the shipped agent of --env)")
     p.add_argument("--intent", default=None, metavar="DIR", help="intent-model checkpoint (needed by intent, static, dynamic, retrain)")
     p.add_argument("--strategies", type=_strategies, default=["task"], help="comma-separated: task,intent,static,dynamic,retrain (default: task)")
     p.add_argument("--episodes", type=_episodes, default=100, help="evaluation episodes per strategy (default: 100)")
@@ -604,7 +646,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     env_class(args.env)
     json_out = _check_file_out(args.json, args.force) if args.json else None
-    task = load_task_agent(args.env, args.task)
+    task = load_task_agent(args.env, task_path(args.task) if args.task else None)
     wish = wish_from_args(args, task_region_features(task), args.env)
     overrides = fusion_overrides(args)
     if args.calibrate:
@@ -624,6 +666,54 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(result.table())
     if json_out is not None:
         print(f"wrote {result.save(json_out)}")
+    return 0
+
+
+# --- dpf trace -------------------------------------------------------------------
+def _build_trace(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", required=True, help="gridnav, highway or pong")
+    p.add_argument("--task", default=None, metavar="DIR", help="task-agent checkpoint folder (default: the shipped agent of --env)")
+    p.add_argument("--intent", default=None, metavar="DIR", help="intent-model checkpoint (needed by intent, static, dynamic)")
+    p.add_argument("--strategy", choices=("task", "intent", "static", "dynamic"), default="dynamic",
+                   help="strategy to play (default: dynamic)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="the episode's reset seed (default: 0)")
+    add_wish_options(p, required=False)
+    add_fusion_options(p)
+    p.add_argument("--out", required=True, metavar="FILE", help="CSV file to write")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+
+
+@_command(
+    "trace",
+    "play one episode and write its traces (w, T_psi, G_t, actions, rewards, region flags) as CSV",
+    "One row per decision: t, strategy, action, action_name, task_reward, w, T_psi, G_t (what the decision\n"
+    "used, as the app's Play view plots them), intent_reward, in_prefer, in_avoid (with a wish) and the region\n"
+    "values of the state the decision led to (region:NAME). A value the strategy does not have is empty. The\n"
+    "app's Play view writes the same file for the episode on screen (Export trace).\n\n"
+    "examples:\n"
+    "  dpf trace --env gridnav --intent runs/intent --strategy dynamic --preset avoid --seed 3 --out ep3.csv\n"
+    "  dpf trace --env pong --strategy task --seed 0 --out pong_task.csv",
+    _build_trace,
+)
+def cmd_trace(args: argparse.Namespace) -> int:
+    from dpf_gui.envs import env_class
+    from dpf_gui.pipeline import build_agents, load_task_agent, task_region_features
+    from dpf_gui.trace import play_trace
+
+    env_class(args.env)
+    out = _check_file_out(args.out, args.force)
+    task = load_task_agent(args.env, task_path(args.task) if args.task else None)
+    wish = wish_from_args(args, task_region_features(task), args.env)
+    overrides = fusion_overrides(args)
+    if args.calibrate:
+        overrides["strength"] = _calibrated_strength(args, task, overrides)
+    agent = build_agents(task, [args.strategy], intent_dir=args.intent, overrides=overrides, markov=args.markov,
+                         progress=False)[args.strategy]
+    trace = play_trace(args.env, agent, args.seed, env_config=task.env_config, wish=wish)
+    path = trace.write_csv(out)
+    ret = sum(r["task_reward"] for r in trace.rows)
+    print(f"wrote {path}: {len(trace.rows)} decisions of {args.strategy} on {args.env} (seed {args.seed}), "
+          f"task return {ret:.2f}")
     return 0
 
 
@@ -719,6 +809,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     # checked before the cells run, not after an hour of them
     if out.is_dir():
         raise UserError(f"--out {out} is a folder; give the Markdown file to write")
+    _existing_folder(out.parent, f"--out {out.name}")
     if out.is_file() and not args.force and NOTES_MARKER not in out.read_text(encoding="utf-8", errors="replace"):
         raise UserError(f"--out {out} exists and is not a report `dpf results` wrote (no notes marker); "
                         "pass --force to overwrite it")
@@ -729,19 +820,23 @@ def cmd_results(args: argparse.Namespace) -> int:
                  for env_name in efficiency]
         where = "the cells running"
         try:
-            if args.jobs > 1:
+            if args.jobs > 1:  # the pool's progress bar counts the cells and shows the time left
                 from dpf_gui.parallel import map_jobs
 
                 items = [(run, env_name, mode, episodes, args.seed, work) for _what, run, env_name, mode, episodes in jobs]
-                done = map_jobs(run_results_job, items, jobs=args.jobs, progress=not args.quiet, desc="dpf results",
+                outs = map_jobs(run_results_job, items, jobs=args.jobs, progress=not args.quiet, desc="dpf results",
                                 unit="cell")
-                for (what, *_), cell_out in zip(jobs, done):
+                for (what, *_), cell_out in zip(jobs, outs):
                     print(f"{what}: {cell_out.get('total_s', 0):.0f} s", flush=True)
             else:
-                for what, run, env_name, mode, episodes in jobs:
+                done: list[tuple[str, float]] = []
+                for k, (what, run, env_name, mode, episodes) in enumerate(jobs):
                     t0, where = time.time(), what
                     run(env_name, mode, episodes, args.seed, work, progress=not args.quiet)
-                    print(f"{what}: {time.time() - t0:.0f} s", flush=True)
+                    done.append((env_name, time.time() - t0))
+                    left = remaining_seconds(done, [job[2] for job in jobs[k + 1:]])
+                    eta = f"; about {_duration(left)} left, judged by the cells done so far" if left > 0 else ""
+                    print(f"{what}: {done[-1][1]:.0f} s ({k + 1} of {len(jobs)} done{eta})", flush=True)
         except KeyboardInterrupt:
             print(f"dpf results: interrupted in {where} (seed {args.seed}): its unfinished work was discarded and no "
                   "report written; rerun the command to redo it (finished intent models are reused)", file=sys.stderr)
@@ -752,6 +847,22 @@ def cmd_results(args: argparse.Namespace) -> int:
         print(f"dpf results: left out {bad_file}: unreadable or incomplete; rerun that cell to redo it", file=sys.stderr)
     print(f"wrote {path}")
     return 0
+
+
+def remaining_seconds(done: Sequence[tuple[str, float]], remaining_envs: Sequence[str]) -> float:
+    """A rough time left for ``dpf results``: each remaining cell takes the mean time of the finished cells of
+    its environment (environments differ by minutes), or of all finished cells where none of its own is done."""
+    if not done:
+        return 0.0
+    overall = sum(t for _e, t in done) / len(done)
+    per_env: dict[str, list[float]] = {}
+    for env_name, t in done:
+        per_env.setdefault(env_name, []).append(t)
+    return float(sum(sum(per_env[e]) / len(per_env[e]) if e in per_env else overall for e in remaining_envs))
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 # --- dpf benchmark -----------------------------------------------------------------
@@ -837,6 +948,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_file():
         raise UserError(f"--out {out} is not a file")
+    _existing_folder(out.parent, f"--out {out.name}")
     _writable_folder(out.parent if str(out.parent) else Path("."))
     work = Path(args.work)
     if work.exists() and not work.is_dir():

@@ -22,3 +22,36 @@ def shipped_model(env_name: str) -> Path:
     if not (path / "model.json").is_file():
         raise UserError(f"no shipped task agent for {env_name!r} at {path}; train one with `dpf train-task --env {env_name} --out DIR` and pass --task DIR")
     return path
+
+
+def _shipped_name(text: str | os.PathLike | None) -> str | None:
+    """``text`` when it is an environment name that names no existing file or folder, else None."""
+    if text is None:
+        return None
+    from dpf_gui.envs import ENV_NAMES
+
+    name = str(text)
+    return name if name in ENV_NAMES and not Path(name).exists() else None
+
+
+def task_path(text: str | os.PathLike) -> Path:
+    """A task-agent folder as given, or, for an environment name that is no such folder here, the shipped agent.
+
+    So ``--policy gridnav`` / ``--task gridnav`` works from any folder, while a folder called ``gridnav``
+    in the current folder still means that folder.
+    """
+    name = _shipped_name(text)
+    return shipped_model(name) if name else Path(text)
+
+
+def dataset_path(text: str | os.PathLike) -> Path:
+    """A trajectory dataset as given, or, for an environment name that is no such file here, the shipped one
+    (the trajectories the shipped agent learned from: ``models/ENV/trajectories.npz``)."""
+    name = _shipped_name(text)
+    if not name:
+        return Path(text)
+    path = models_root() / name / "trajectories.npz"
+    if not path.is_file():
+        raise UserError(f"no shipped trajectories for {name!r} at {path}; record some with "
+                        f"`dpf rollout --env {name} --policy {name} --out FILE` and pass that file")
+    return path

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from dpf_gui.app.compare_view import CompareView
@@ -154,6 +155,27 @@ def test_without_intent_only_task_is_offered(qtbot, agents):
     v.shutdown()
 
 
+def test_a_model_arriving_switches_from_task_only_when_task_was_forced(qtbot, agents):
+    """Play and Compare show task only because there was no intent model: the model's arrival brings
+    their default strategies back; a task chosen by the person with a model loaded stays."""
+    task, model, sidecar = agents
+    v, c = PlayView(), CompareView()
+    for w in (v, c):
+        qtbot.addWidget(w)
+        w.set_agents("gridnav", None, task, None, None, seed=1)
+    assert v.strategy_combo.currentText() == "task"
+    assert [c.combos[s].currentText() for s in ("left", "right")] == ["task", "task"]
+    for w in (v, c):
+        w.set_agents("gridnav", None, task, model, sidecar, seed=1)
+    assert v.strategy_combo.currentText() == "dynamic" and v.runner.strategy == "dynamic"
+    assert [c.runners[s].strategy for s in ("left", "right")] == ["static", "dynamic"]
+    v.strategy_combo.setCurrentText("task")  # the person's choice
+    v.set_agents("gridnav", None, task, model, sidecar, seed=1)
+    assert v.runner.strategy == "task"
+    v.shutdown()
+    c.shutdown()
+
+
 def test_timer_loop_plays_and_measures_fps(view, qtbot):
     view.set_speed(0)
     view.driver.episode_pause_s = 0.0
@@ -203,6 +225,30 @@ def test_record_gif(view, qtbot, tmp_path):
     with Image.open(path2) as im:
         assert im.n_frames >= 2
     assert not view.is_recording() and not view.is_playing()
+
+
+def test_whole_view_recording_has_the_plots_and_a_caption(view, qtbot, tmp_path):
+    """*whole view*: each GIF frame is the Play view (picture, plots, metrics) under a caption."""
+    from dpf_gui.app.play_view import WHOLE_VIEW_WIDTH
+
+    path = tmp_path / "view.gif"
+    view.record_whole_check.setChecked(True)
+    view.start_recording(path, fps=10)
+    view.run_decisions(6)
+    with qtbot.waitSignal(view.recordingFinished, timeout=20_000):
+        view.stop_recording(wait=True)
+    with Image.open(path) as im:
+        assert im.n_frames >= 6
+        w, h = im.size
+        im.seek(im.n_frames - 1)
+        frame = np.asarray(im.convert("RGB"))
+    assert w == WHOLE_VIEW_WIDTH and h == round(view.height() * w / view.width()) + 26
+    assert (frame[:26].mean(axis=2) < 100).mean() > 0.8  # the caption bar
+    # the plots: the right part of the view, where the w plot's line (FUSED green) and dark axis ink are drawn
+    right = frame[26:, w * 6 // 10:]
+    green = (np.abs(right.astype(int) - np.array([0, 158, 115])).sum(axis=2) < 60).sum()
+    ink = (right.mean(axis=2) < 90).sum()
+    assert green > 20 and ink > 200, (green, ink)
 
 
 def test_recording_refuses_unknown_formats(view, tmp_path):
@@ -335,3 +381,115 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
         assert f"strength {row['strength']:g}: success" in v.calibrate_button.toolTip()
     assert v.calibrate_button.isEnabled() and not v.calibrate_progress.isVisible()
     v.shutdown()
+
+
+def test_every_plot_says_what_it_shows_and_why_it_is_empty(view, qtbot):
+    """Axis labels with units, a legend for the frame's colours, a note over a plot the strategy leaves empty,
+    and a reset button for the fusion parameters."""
+    plots = (view.weight_plot, view.temp_plot, view.collected_plot)
+    for p in plots:
+        item = p.getPlotItem()
+        assert item.getAxis("bottom").labelText == "decision t" and item.getAxis("left").labelText
+        assert not not p.note.isHidden()
+    assert view.temp_plot.getPlotItem().getAxis("left").labelText == "T_ψ (norm.)"
+    assert view.prob_bars.getPlotItem().getAxis("left").labelText == "probability"
+    assert view.saliency_bars.getPlotItem().getAxis("bottom").labelText
+    legend = view.findChild(QWidget, "frameLegend").text()
+    for word in ("toll road", "scenic strip", "preferred", "avoided", "heat", "action about to be taken"):
+        assert word in legend, word
+    view.strategy_combo.setCurrentText("task")
+    assert view.weight_plot.note.isVisible() and "“task”" in view.weight_plot.note.text()
+    assert view.temp_plot.note.isVisible() and not view.collected_plot.note.isVisible()
+    view.overlay_check.setChecked(False)
+    assert "heat" not in view.findChild(QWidget, "frameLegend").text()
+    view.strategy_combo.setCurrentText("dynamic")
+    assert not any(not p.note.isHidden() for p in plots)
+    # raw units: the axes say so
+    panel = view.params_panel
+    panel.normalise.setChecked(False)
+    assert view.temp_plot.getPlotItem().getAxis("left").labelText == "T_ψ (raw)"
+    # reset: every parameter back to the agent's defaults
+    defaults = panel.presets()["this agent's defaults"]
+    panel.controls["T_max"].spin.setValue(3.0)
+    assert view.params() != defaults
+    qtbot.mouseClick(view.findChild(QWidget, "resetParamsButton"), Qt.MouseButton.LeftButton)
+    assert view.params() == defaults and view.runner.params == defaults
+
+
+def test_compare_notes_only_what_neither_side_draws(qtbot, agents):
+    task, model, sidecar = agents
+    c = CompareView()
+    qtbot.addWidget(c)
+    c.set_agents("gridnav", None, task, None, None, seed=1)
+    assert all(not p.note.isHidden() for p in (c.weight_plot, c.temp_plot, c.collected_plot))
+    assert "no intent model" in c.collected_plot.note.text()
+    c.set_agents("gridnav", None, task, model, sidecar, seed=1)
+    assert not any(not p.note.isHidden() for p in (c.weight_plot, c.temp_plot, c.collected_plot))
+    c.set_strategies("task", "intent")
+    assert c.weight_plot.note.isHidden() is False and not c.temp_plot.note.isHidden() is False
+    assert c.findChild(QWidget, "compareFrameLegend").text() and c.findChild(QWidget, "compareResetParamsButton")
+    c.shutdown()
+
+
+def test_space_r_s_play_restart_and_step(view, qtbot):
+    """A presenter's keys in Play (and Compare): Space plays / pauses, S takes one decision, R restarts."""
+    view.activateWindow()
+    qtbot.waitUntil(lambda: view.isActiveWindow(), timeout=3000)
+    t0 = view.snapshot().t
+    qtbot.keyClick(view, Qt.Key.Key_S)
+    assert view.snapshot().t == t0 + 1 and not view.is_playing()
+    qtbot.keyClick(view, Qt.Key.Key_Space)
+    assert view.is_playing()
+    qtbot.keyClick(view, Qt.Key.Key_Space)
+    assert not view.is_playing()
+    qtbot.keyClick(view, Qt.Key.Key_R)
+    assert view.snapshot().t == 0
+    assert set(view.shortcuts) == {"toggle_play", "key_restart", "key_step"}
+
+
+def test_export_trace_is_the_episode_shown_and_what_dpf_trace_writes(view, qtbot, agents, tmp_path):
+    """Play's Export trace writes the episode on screen, row by row, as `dpf trace` plays the same seed."""
+    import csv
+
+    from dpf_gui.fusion import FusedAgent
+    from dpf_gui.pipeline import fusion_params
+    from dpf_gui.trace import play_trace
+
+    task, model, sidecar = agents
+    assert view.export_trace(tmp_path / "none.csv") is None and not (tmp_path / "none.csv").exists()
+    with qtbot.waitSignal(view.episodeFinished, timeout=10_000):
+        view.run_decisions(200)
+    shown = view.export_trace(tmp_path / "play.csv")
+    rows = list(csv.DictReader(open(shown)))
+    assert len(rows) == view.snapshot().t and rows[0]["strategy"] == "dynamic"
+    assert all(r["w"] and r["T_psi"] and r["G_t"] for r in rows) and rows[-1]["t"] == str(len(rows) - 1)
+    assert {"in_prefer", "in_avoid", "region:x", "region:terrain", "action_name"} <= set(rows[0])
+    runner = view.runner
+    agent = FusedAgent(task, "dynamic", fusion_params(task), intent=model, intent_scale=runner.intent_scale,
+                       intent_unit=runner.intent_unit)
+    again = play_trace("gridnav", agent, runner.seed, env_config=task.env_config, wish=runner.wish)
+    assert again.csv_text() == shown.read_text()
+
+
+def test_named_ticks_shrink_or_shorten_instead_of_overlapping(qtbot):
+    """Highway's long action names and 26 features on small plots: smaller ticks, then short names."""
+    from dpf_gui.app.plots import STYLE, ActionBars, FeatureBars
+
+    names = ["LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER"]
+    bars = ActionBars("action probabilities", names, [("task", (0, 0, 0))])
+    qtbot.addWidget(bars)
+    bars.resize(700, 200)
+    bars.show()
+    assert [t for _i, t in bars._ticks[0]] == names and bars._tick_pt == STYLE["axis_pt"]
+    bars.resize(200, 200)
+    qtbot.wait(10)
+    assert [t for _i, t in bars._ticks[0]] == ["LEFT", "IDLE", "RIGHT", "FAST.", "SLOW."]
+    assert "LANE_RIGHT" in bars.toolTip()
+    features = FeatureBars("intent saliency", [f"v{i}_x" for i in range(26)])
+    qtbot.addWidget(features)
+    features.resize(250, 800)
+    features.show()
+    big = features._tick_pt
+    features.resize(250, 300)
+    qtbot.wait(10)
+    assert features._tick_pt < big

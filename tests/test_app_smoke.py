@@ -10,3 +10,46 @@ def test_main_window_opens(qtbot):
     qtbot.waitExposed(window)
     assert window.isVisible()
     assert "dpf-gui" in window.windowTitle()
+
+
+def test_object_names_are_unique(qtbot, tmp_path, monkeypatch):
+    """docs/GUI.md promises stable object names for scripting: each names one widget of the whole window."""
+    from collections import Counter
+
+    from PySide6.QtWidgets import QWidget
+
+    monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path))
+    window = MainWindow(store_dir=tmp_path, env="gridnav")
+    qtbot.addWidget(window)
+    window.show()
+    for i in range(window.tabs.count()):  # Play and Compare build their contents when first shown
+        window.tabs.setCurrentIndex(i)
+        qtbot.wait(10)
+    names = Counter(w.objectName() for w in window.findChildren(QWidget)
+                    if w.objectName() and not w.objectName().startswith("qt_"))
+    assert [n for n, k in names.items() if k > 1] == []
+    assert names["frameView"] == names["annotateFrameView"] == names["overlayCheck"] == names["regionOverlayCheck"] == 1
+
+
+def test_presentation_mode_toggles_large_text_and_back(qtbot, tmp_path, monkeypatch):
+    """View > Presentation mode (F11, ``--present``): large text everywhere, thick plot lines; off: as before."""
+    from PySide6.QtWidgets import QWidget
+
+    from dpf_gui.app import plots
+
+    monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path))
+    window = MainWindow(store_dir=tmp_path, env="gridnav")
+    qtbot.addWidget(window)
+    window.show()
+    action = window.present_action
+    assert action.objectName() == "presentationAction" and not action.isChecked()
+    button = window.findChild(QWidget, "preferButton")  # has a style sheet of its own: must grow too
+    normal = button.font().pointSizeF()
+    window.set_presentation(True)
+    assert action.isChecked() and button.font().pointSizeF() >= 12 > normal
+    assert plots.STYLE["line"] > 2 and not window.play.params_toggle.isHidden()
+    window.set_presentation(False)
+    assert not action.isChecked() and button.font().pointSizeF() == normal and plots.STYLE["line"] < 2
+    window.set_presentation(True)
+    window.close()  # the plots' shared look is left as other windows expect it
+    assert plots.STYLE["line"] < 2

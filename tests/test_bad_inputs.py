@@ -290,6 +290,25 @@ CASES: list[tuple[str, list[str], str]] = [
     ("label-out-without-npz-exists", LABEL + ["{npz_stem}"], "keep.npz already exists; pass --force"),
     ("rollout-out-without-npz-exists", ROLLOUT + ["--out", "{npz_stem}"], "keep.npz already exists; pass --force"),
     ("evaluate-json-exists", EVALUATE + ["--json", "{existing_json}"], "keep.json already exists; pass --force"),
+    # an output's folder is never made silently: a typo in a path is refused before any work
+    ("evaluate-json-missing-folder", EVALUATE + ["--json", "{tmp}/no/such/dir/e.json"], "no/such/dir does not exist"),
+    ("label-out-missing-folder", LABEL + ["{tmp}/nodir/l.npz"], "nodir does not exist (create it first"),
+    ("rollout-out-missing-folder", ROLLOUT + ["--out", "{tmp}/nodir/r.npz"], "nodir does not exist"),
+    ("merge-labels-out-missing-folder", ["merge", "--data", "{data}", "--data", "{data2}", "--out", "{tmp}/m.npz",
+                                         "--labels", "{labels}", "--labels-out", "{tmp}/nodir/ml.npz"], "nodir does not exist"),
+    ("results-out-missing-folder", ["results", "--report-only", "--work", "{tmp}", "--out", "{tmp}/nodir/R.md"],
+     "nodir does not exist"),
+    ("benchmark-out-missing-folder", ["benchmark", "--quick", "--work", "{tmp}/w", "--out", "{tmp}/nodir/R.md"],
+     "nodir does not exist"),
+    ("trace-out-missing-folder", ["trace", "--env", "gridnav", "--strategy", "task", "--out", "{tmp}/nodir/t.csv"],
+     "nodir does not exist"),
+    ("trace-dynamic-without-intent", ["trace", "--env", "gridnav", "--out", "{tmp}/t.csv"],
+     "strategy 'dynamic' needs an intent model"),
+    ("trace-strategy-unknown", ["trace", "--env", "gridnav", "--strategy", "retrain", "--out", "{tmp}/t.csv"],
+     "argument --strategy: invalid choice: 'retrain'"),
+    # an environment name stands for the shipped agent / data only where no such file or folder exists
+    ("label-data-unknown-name", ["label", "--data", "atari", "--preset", "avoid", "--out", "{tmp}/l.npz"],
+     "atari: no such file"),
 ]
 
 

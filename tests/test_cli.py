@@ -67,7 +67,7 @@ def test_help_of_every_command_has_examples(capsys):
     from dpf_gui.cli import COMMANDS
 
     assert set(COMMANDS) == {"envs", "rollout", "label", "train-task", "train-intent", "evaluate", "results", "merge",
-                             "benchmark", "study"}
+                             "benchmark", "study", "trace"}
     for argv in (["--help"], *([cmd, "--help"] for cmd in COMMANDS)):
         with pytest.raises(SystemExit) as e:
             main(argv)
@@ -187,3 +187,43 @@ def test_evaluate_user_errors(capsys, argv, fragment):
     argv = [str(models_root() / a[len("models/"):]) if a.startswith("models/") else a for a in argv]
     assert_user_error(capsys, fragment, *argv)
 
+
+
+def test_environment_name_means_the_shipped_agent_and_data_from_any_folder(capsys, tmp_path, monkeypatch):
+    """`--data gridnav` / `--policy gridnav` name the shipped files when no such file or folder is here;
+    `dpf envs` says where they are."""
+    from dpf_gui.paths import models_root
+
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "label", "--data", "gridnav", "--preset", "avoid", "--budget", "3", "--out", "l.npz")
+    assert code == 0 and "3 of 1495 trajectories labelled" in out
+    code, out, _ = run(capsys, "rollout", "--env", "gridnav", "--policy", "gridnav", "--episodes", "2", "--out", "r.npz",
+                       "--quiet")
+    assert code == 0 and "task success 100%" in out
+    code, out, _ = run(capsys, "envs")
+    assert f"shipped data:  {(models_root() / 'gridnav' / 'trajectories.npz').resolve()}" in out
+    (tmp_path / "gridnav").mkdir()  # a folder of that name here is what the name means
+    assert_user_error(capsys, "gridnav: no such file", "label", "--data", "gridnav", "--preset", "avoid",
+                      "--out", "l2.npz")
+
+
+def test_trace_writes_one_row_per_decision(capsys, tmp_path):
+    import csv
+
+    out = tmp_path / "t.csv"
+    code, text, _ = run(capsys, "trace", "--env", "gridnav", "--strategy", "task", "--seed", "3", "--preset", "mixed",
+                        "--out", str(out))
+    assert code == 0 and "decisions of task on gridnav (seed 3)" in text
+    rows = list(csv.DictReader(open(out)))
+    assert rows and rows[0]["strategy"] == "task" and rows[0]["w"] == "" and rows[0]["in_avoid"] in ("0", "1")
+    assert [r["t"] for r in rows] == [str(i) for i in range(len(rows))]
+    assert_user_error(capsys, "already exists", "trace", "--env", "gridnav", "--strategy", "task", "--out", str(out))
+
+
+def test_results_estimates_the_time_left_per_environment():
+    from dpf_gui.cli import _duration, remaining_seconds
+
+    assert remaining_seconds([], ["gridnav"]) == 0
+    done = [("gridnav", 10.0), ("gridnav", 20.0), ("highway", 300.0)]
+    assert remaining_seconds(done, ["gridnav", "highway", "pong"]) == 15 + 300 + 110  # pong: the mean of all
+    assert [_duration(s) for s in (42, 600, 7200)] == ["42 s", "10 min", "2.0 h"]

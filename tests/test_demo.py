@@ -32,6 +32,11 @@ def test_demo_gridnav_runs_and_writes_a_screenshot(qapp, tmp_path, capsys, monke
     out = capsys.readouterr().out
     assert "from the demo cache" in out and "(static)" in out and shot.is_file()
     assert not (tmp_path / "data" / "labels.sqlite").exists()
+    # --loop keeps playing until closed (here: --quit-after 8), dynamic and static taking turns (presentation mode)
+    assert main(["--demo", "gridnav", "--loop", "--present", "--quit-after", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "--quit-after reached" in out and "episode 2 (static)" in out, out
+    assert "episode 1 (dynamic)" in out and "episode 3 (dynamic)" in out, out
 
 
 def test_demo_arguments_are_checked(capsys):
@@ -40,6 +45,12 @@ def test_demo_arguments_are_checked(capsys):
     assert exc.value.code == 2 and "only work with --demo" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--demo", "chess"])
+    with pytest.raises(SystemExit) as exc:
+        main(["--loop"])
+    assert exc.value.code == 2 and "--loop only work with --demo" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["--demo", "gridnav", "--loop", "--episodes", "3"])
+    assert exc.value.code == 2 and "give --episodes N or --loop, not both" in capsys.readouterr().err
 
 
 def test_demo_without_a_writable_data_folder_says_so_and_exits_2(qapp, tmp_path, capsys, monkeypatch, torch_threads):

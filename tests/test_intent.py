@@ -272,3 +272,13 @@ def test_fit_metrics():
     m = fit_metrics(np.array([-3.0, -1.0, 0.5, 2.0]), np.array([-2.0, -1.0, 0.0, 1.0]), np.array([-2, -1, 0, np.nan]))
     assert m["corr"] > 0.9 and m["sign_acc"] == 1.0 and m["pair_acc"] == 1.0 and m["true_corr"] > 0.9
     assert fit_metrics(np.array([1.0]), np.array([1.0]))["corr"] is None
+
+
+def test_an_early_stop_is_said(grid_data, toll_labels, capsys):
+    """The progress bar and the metrics say when (and why) training ended before max_epochs."""
+    cfg = IntentConfig(max_epochs=30, patience=1, min_delta=0.99, **SMALL)  # no epoch improves enough
+    res = train_intent(grid_data, toll_labels, seed=0, config=cfg, progress=True)
+    assert res.epochs < 30 and res.metrics["stopped_early"] == "no held-out improvement for 1 epochs"
+    assert f"stopped early at epoch {res.epochs} of 30" in capsys.readouterr().err
+    full = train_intent(grid_data, toll_labels, seed=0, config=IntentConfig(max_epochs=1, **SMALL), progress=False)
+    assert full.metrics["stopped_early"] is None

@@ -12,15 +12,15 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
-                               QFormLayout, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTableView,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboBox, QDialog, QDialogButtonBox,
+                               QDoubleSpinBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter,
+                               QTableView, QVBoxLayout, QWidget)
 
 from dpf_gui.app.player import Player
-from dpf_gui.app.shortcuts import SHORTCUTS, cheatsheet_rows
+from dpf_gui.app.shortcuts import SHORTCUTS, cheatsheet_rows, install
 from dpf_gui.app.suggestions import Suggestions
 from dpf_gui.data.study import (AVOIDED, NEUTRAL, PREFERRED, SEGMENTS, SIMULATED, STATE_NAMES, UNLABELLED)
 from dpf_gui.errors import UserError
@@ -552,6 +552,7 @@ class AnnotateView(QWidget):
         self.wish_combo.setObjectName("overlayWishCombo")
         self.wish_combo.setToolTip("which wish the region overlay shows")
         self.wish_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.wish_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # grows with new wishes
         self.wish_combo.currentIndexChanged.connect(self._on_wish_combo)
         self.help_button = button("cheatSheetButton", "?", "keyboard shortcuts (? or F1)", self.toggle_cheatsheet)
         self.help_button.setMaximumWidth(32)
@@ -608,8 +609,12 @@ class AnnotateView(QWidget):
         grid.setVerticalSpacing(2)
         grid.addWidget(QLabel("<b>Keys</b>", body), 0, 0, 1, 2)
         for row, (keys, text) in enumerate(cheatsheet_rows(), start=1):
-            grid.addWidget(QLabel(f"<b>{keys}</b>", body), row, 0, Qt.AlignmentFlag.AlignTop)
-            grid.addWidget(QLabel(text, body), row, 1, Qt.AlignmentFlag.AlignTop)
+            key = QLabel(f"<b>{keys}</b>", body)
+            key.setWordWrap(True)  # "Ctrl+Shift+Z / Ctrl+Y" may take two lines
+            grid.addWidget(key, row, 0, Qt.AlignmentFlag.AlignTop)
+            what = QLabel(text, body)
+            what.setWordWrap(True)  # a narrow panel wraps the descriptions instead of cutting them
+            grid.addWidget(what, row, 1, Qt.AlignmentFlag.AlignTop)
         grid.setColumnStretch(1, 1)
         grid.setRowStretch(len(SHORTCUTS) + 1, 1)
         scroll = QScrollArea(self.cheatsheet)
@@ -617,6 +622,7 @@ class AnnotateView(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.cheatsheet.setMinimumWidth(160)
         sv.addWidget(scroll)
 
@@ -636,13 +642,7 @@ class AnnotateView(QWidget):
         # --- keyboard ---------------------------------------------------------------
         # Window-wide while this view is visible (a hidden widget's shortcuts never fire),
         # so the keys work wherever the focus is in the Annotate tab.
-        self.shortcuts: dict[str, QShortcut] = {}
-        for s in SHORTCUTS:
-            sc = QShortcut(self)
-            sc.setKeys([QKeySequence(k) for k in s.keys])
-            sc.setContext(Qt.ShortcutContext.WindowShortcut)
-            sc.activated.connect(getattr(self, s.action))
-            self.shortcuts[s.action] = sc
+        self.shortcuts: dict[str, QShortcut] = install(self, SHORTCUTS)
         self._set_enabled(False)
 
     # --- workspace --------------------------------------------------------------------
@@ -863,8 +863,17 @@ class AnnotateView(QWidget):
         """Until the person toggles it, the key panel shows only where it has room (it would crowd the player
         and the list in a narrow window; ? and F1 show it anyway)."""
         super().resizeEvent(event)
-        if self._cheatsheet_auto:
-            self.cheatsheet.setVisible(self.width() >= CHEATSHEET_MIN_WIDTH)
+        self._auto_cheatsheet()
+
+    def _auto_cheatsheet(self) -> None:
+        if self._cheatsheet_auto:  # larger text (presentation mode) needs proportionally more room
+            scale = max(1.0, self.font().pointSizeF() / max(1.0, QApplication.font().pointSizeF()))
+            self.cheatsheet.setVisible(self.width() >= CHEATSHEET_MIN_WIDTH * scale)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._auto_cheatsheet()
 
     def _on_position(self, frame: int) -> None:
         if self.seg_start is not None and self.seg_end is None:

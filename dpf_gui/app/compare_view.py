@@ -23,10 +23,13 @@ from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPus
 
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
-from dpf_gui.app.overlays import compose
-from dpf_gui.app.play_view import (NEEDS_INTENT_TIP, PLOT_CAPACITY, THREADED_ENVS, EpisodeRunner, ParamsPanel,
-                                   Snapshot, _enable_strategies, _strategy_combo, metrics_html, wish_from_sidecar)
+from dpf_gui.app.overlays import compose, legend_html
+from dpf_gui.app.play_view import (AXIS, NEEDS_INTENT_TIP, PLOT_CAPACITY, PLOT_TIPS, THREADED_ENVS, EpisodeRunner,
+                                   ParamsPanel, Snapshot, _enable_strategies, _strategy_combo, _wanted_strategy,
+                                   axis_label, empty_plot_notes, frame_legend_label, metrics_html,
+                                   params_toggle_button, reserve_lines, wish_from_sidecar)
 from dpf_gui.app.plots import SIDE_COLOURS, LivePlot
+from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
 from dpf_gui.errors import UserError
 from dpf_gui.fusion import FusionParams
 
@@ -34,7 +37,7 @@ from dpf_gui.fusion import FusionParams
 SIDES = ("left", "right")
 
 
-class CompareView(QWidget):
+class CompareView(PlayKeys, QWidget):
     """Two strategies on the same seed. Build with ``CompareView()`` then call :meth:`set_agents`."""
 
     stepped = Signal(object, object)  # left Snapshot, right Snapshot (what is on screen)
@@ -52,6 +55,7 @@ class CompareView(QWidget):
                                     status_label=self.status_label, show=self._show, clear=self._clear_plots,
                                     ended=self._pair_ended, episode_pause_s=1.5, thread_name="dpf-compare")
         self._set_enabled(False)
+        self.shortcuts = install(self, PLAY_SHORTCUTS)  # Space, R, S (docs/GUI.md)
 
     # --- construction ----------------------------------------------------------
     def _build(self) -> None:
@@ -64,7 +68,9 @@ class CompareView(QWidget):
             lab.setObjectName(f"compare{s.capitalize()}Metrics")
             lab.setTextFormat(Qt.RichText)
             lab.setWordWrap(True)
+            reserve_lines(lab, 2)
             self.metric_labels[s] = lab
+        self.legend_label = frame_legend_label("compareFrameLegend")
         self.play_button = QPushButton("Play")
         self.play_button.setObjectName("comparePlayButton")
         self.play_button.setCheckable(True)
@@ -89,16 +95,20 @@ class CompareView(QWidget):
         self.overlay_check = QCheckBox("saliency overlay")
         self.overlay_check.setObjectName("compareOverlayCheck")
         self.overlay_check.setChecked(True)
+        self.params_toggle = params_toggle_button("compareParamsToggle")
         self.status_label = QLabel("")
         self.status_label.setObjectName("compareStatus")
         self.params_panel = ParamsPanel(prefix="compare")
 
         legend = [(f"{s}", c) for s, c in zip(SIDES, SIDE_COLOURS)]
         self.weight_plot = LivePlot("fusion weight w", legend, PLOT_CAPACITY, y_range=(0.0, 1.0),
-                                    object_name="compareWeightPlot")
-        self.temp_plot = LivePlot("intent temperature T_ψ", legend, PLOT_CAPACITY, object_name="compareTempPlot")
+                                    object_name="compareWeightPlot", y_label=AXIS["w"])
+        self.temp_plot = LivePlot("intent temperature T_ψ", legend, PLOT_CAPACITY, object_name="compareTempPlot",
+                                  y_label=axis_label("T", True))
         self.collected_plot = LivePlot("collected intent reward G_t", legend, PLOT_CAPACITY,
-                                       object_name="compareCollectedPlot")
+                                       object_name="compareCollectedPlot", y_label=axis_label("G", True))
+        for key, plot in (("w", self.weight_plot), ("T", self.temp_plot), ("G", self.collected_plot)):
+            plot.setToolTip(PLOT_TIPS[key])
 
         grid = QGridLayout()
         for col, s in enumerate(SIDES):
@@ -108,16 +118,17 @@ class CompareView(QWidget):
             grid.addLayout(head, 0, col)
             grid.addWidget(self.frames[s], 1, col)
             grid.addWidget(self.metric_labels[s], 2, col)
+        grid.addWidget(self.legend_label, 3, 0, 1, 2)
         grid.setRowStretch(1, 1)
         controls = QHBoxLayout()
         for w in (self.play_button, self.step_button, self.restart_button, self.seed_spin, self.speed_spin,
-                  self.loop_check, self.overlay_check):
+                  self.loop_check, self.overlay_check, self.params_toggle):
             controls.addWidget(w)
         controls.addStretch(1)
         plots = QHBoxLayout()
         for p in (self.weight_plot, self.temp_plot, self.collected_plot):
-            p.setMinimumWidth(160)
-            plots.addWidget(p)
+            p.setMinimumHeight(130)  # readable: axis labels, ticks and a note fit
+            plots.addWidget(p, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(grid, 3)
@@ -130,8 +141,14 @@ class CompareView(QWidget):
             self.combos[s].currentTextChanged.connect(lambda name, side=s: self.set_strategy(side, name))
         self.step_button.clicked.connect(self.step_once)
         self.restart_button.clicked.connect(lambda: self.restart())
-        self.overlay_check.toggled.connect(lambda _on: self._redraw())
+        self.overlay_check.toggled.connect(lambda _on: (self._redraw(), self._say_what_is_shown()))
         self.params_panel.paramsChanged.connect(self._on_params)
+        self.params_toggle.toggled.connect(self.params_panel.setVisible)
+
+    def set_presentation(self, on: bool) -> None:
+        """Large text (presentation mode): the parameters hidden until asked for, so the two pictures are large."""
+        self.params_toggle.setVisible(on)
+        self.params_toggle.setChecked(not on)
 
     def _set_enabled(self, on: bool) -> None:
         for w in (*self.combos.values(), self.play_button, self.step_button, self.restart_button, self.seed_spin,
@@ -146,8 +163,8 @@ class CompareView(QWidget):
         self.pause()
         self._close_runners()
         has_intent = intent_model is not None
-        names = {"left": left or (self.combos["left"].currentText() if has_intent else "task"),
-                 "right": right or (self.combos["right"].currentText() if has_intent else "task")}
+        names = {"left": left or _wanted_strategy(self.combos["left"], has_intent),
+                 "right": right or _wanted_strategy(self.combos["right"], has_intent)}
         if not has_intent:
             names = {"left": "task", "right": "task"}
         for s in SIDES:
@@ -171,6 +188,7 @@ class CompareView(QWidget):
                                   "No intent model: only the task strategy is available (" + NEEDS_INTENT_TIP + ").")
         if seed is not None:
             self.seed_spin.setValue(int(seed))
+        self._say_what_is_shown()
         self.restart()
 
     def set_strategy(self, side: str, name: str) -> None:
@@ -193,6 +211,7 @@ class CompareView(QWidget):
             combo.blockSignals(True)
             combo.setCurrentText(name)
             combo.blockSignals(False)
+        self._say_what_is_shown()
         self.restart()
 
     def set_strategies(self, left: str, right: str) -> None:
@@ -251,6 +270,21 @@ class CompareView(QWidget):
     def _on_params(self, params: FusionParams) -> None:
         for r in self.runners.values():
             r.set_params(params)
+        self._say_what_is_shown()
+
+    def _say_what_is_shown(self) -> None:
+        """Units on the axes and a note over every plot that neither side's strategy draws (as Play)."""
+        if not self.runners:
+            return
+        first = self.runners["left"]
+        self.temp_plot.set_axis_label("left", axis_label("T", first.params.normalise))
+        self.collected_plot.set_axis_label("left", axis_label("G", first.params.normalise))
+        show = self.overlay_check.isChecked()
+        self.legend_label.setText(legend_html(first.env_name, overlay=show and first.intent is not None,
+                                              regions=show and self.wish is not None))
+        notes = empty_plot_notes([r.strategy for r in self.runners.values()], first.intent is not None)
+        for key, plot in (("w", self.weight_plot), ("T", self.temp_plot), ("G", self.collected_plot)):
+            plot.set_note(notes.get(key))
 
     def _reset_both(self, seed: int) -> dict[str, Snapshot]:
         return {s: r.reset(seed) for s, r in self.runners.items()}

@@ -5,7 +5,10 @@ labels every trajectory with a simulated user (preset ``mixed`` unless
 ``--preset``), trains a small intent model of the default (additive) kind in
 the Train tab's worker (progress on screen), switches to Play with the chosen strategy, plays
 ``--episodes`` episodes (or until ``--quit-after``), saves a screenshot if
-asked, prints the frames per second it measured and exits 0.
+asked, prints the frames per second it measured and exits 0. With ``--loop``
+it keeps playing until the window is closed (or ``--quit-after``), one
+episode with the chosen strategy, the next with its contrast (dynamic and
+static fusion take turns), for a lab demo or a projector.
 
 Everything goes through the same views and core functions a person uses.
 Demo labels live in a throw-away study folder, never in the person's own
@@ -58,10 +61,14 @@ class Demo(QObject):
 
     def __init__(self, window, env: str, strategy: str = "dynamic", episodes: int = 1, preset: str = "mixed",
                  speed: int | None = None, quit_after: float | None = None, screenshot: str | None = None,
-                 cache_root: Path | None = None, out=None):
+                 cache_root: Path | None = None, out=None, loop: bool = False):
         super().__init__(window)
         self.window = window
         self.env, self.strategy, self.episodes, self.preset = env, strategy, max(1, int(episodes)), preset
+        self.loop = bool(loop)
+        #: with --loop, the strategies that take turns: the chosen one and its contrast
+        self.turns = (strategy, loop_partner(strategy)) if self.loop else (strategy,)
+        self.played: list[str] = []  # the strategy of every finished episode
         if speed is None:  # as fast as it goes when nobody watches; watchable on a screen
             speed = 0 if os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal") else 15
         self.speed = int(speed)
@@ -185,8 +192,15 @@ class Demo(QObject):
                 parts.append(f"{name} {100 * metrics[key]:.0f}%")
         if metrics.get("fusion_weight") is not None:
             parts.append(f"mean w {metrics['fusion_weight']:.2f}")
-        self.out(f"demo {self.env}: episode {self.finished_episodes} ({self.strategy}): " + ", ".join(parts))
-        if self.finished_episodes >= self.episodes:
+        played = self.window.play.runner.strategy
+        self.played.append(played)
+        self.out(f"demo {self.env}: episode {self.finished_episodes} ({played}): " + ", ".join(parts))
+        if self.loop:  # the next episode (the driver starts it after the pause) plays the other strategy
+            nxt = self.turns[self.finished_episodes % len(self.turns)]
+            self.window.play.set_strategy(nxt)
+            self.window.statusBar().showMessage(f"demo: next episode {nxt} fusion (--loop: "
+                                                f"{' and '.join(self.turns)} take turns; close the window to stop)")
+        elif self.finished_episodes >= self.episodes:
             self.finish(f"{self.finished_episodes} episode(s) played")
 
     # --- the end -------------------------------------------------------------------------
@@ -230,6 +244,11 @@ class Demo(QObject):
         QApplication.instance().exit(self.code)
 
 
+def loop_partner(strategy: str) -> str:
+    """The strategy ``--loop`` alternates with ``strategy``: static for dynamic, dynamic for anything else."""
+    return "static" if strategy == "dynamic" else "dynamic"
+
+
 def _describe(wish) -> str:
     d = wish.describe()
     return "; ".join([*(f"prefer {e}" for e in d["prefer"]), *(f"avoid {e}" for e in d["avoid"])])
@@ -261,9 +280,13 @@ def run_demo(app, args) -> int:
         window = MainWindow(store_dir=study, env=args.demo, task_dir=args.task, dataset_path=args.data,
                             restore=False, quiet_errors=True)
         window.show()
+        if getattr(args, "present", False):
+            from dpf_gui.app.main import on_a_screen
+
+            window.set_presentation(True, full_screen=on_a_screen())
         demo = Demo(window, args.demo, strategy=args.strategy, episodes=args.episodes, preset=args.preset,
                     speed=args.speed, quit_after=args.quit_after, screenshot=args.screenshot,
-                    cache_root=cache_root)
+                    cache_root=cache_root, loop=getattr(args, "loop", False))
         QTimer.singleShot(0, demo.start)
         return app.exec()  # demo.code, or 128 + signal when interrupted (see main.QuitOnSignal)
     finally:
@@ -273,4 +296,4 @@ def run_demo(app, args) -> int:
         shutil.rmtree(study, ignore_errors=True)
 
 
-__all__ = ["DEMO_TRAINING", "DEMO_TRAINING_MORE", "Demo", "cache_key", "demo_cache_root", "run_demo"]
+__all__ = ["DEMO_TRAINING", "DEMO_TRAINING_MORE", "Demo", "cache_key", "demo_cache_root", "loop_partner", "run_demo"]

@@ -20,7 +20,7 @@ class FrameView(QWidget):
     image's size.
     """
 
-    def __init__(self, parent: QWidget | None = None, object_name: str = "frameView",
+    def __init__(self, parent: QWidget | None = None, object_name: str = "",
                  background: QColor | None = None, size_hint: QSize | None = None):
         super().__init__(parent)
         self.setObjectName(object_name)

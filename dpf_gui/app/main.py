@@ -25,13 +25,16 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from PySide6.QtCore import QObject, QSettings, QSocketNotifier, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
                                QToolBar, QWidget)
 
 from dpf_gui import __version__
 from dpf_gui.envs import ENV_NAMES, env_spec
 from dpf_gui.errors import UserError
+
+#: presentation mode's text size, in points (at least 1.3 times the normal size)
+PRESENT_FONT_PT = 12.0
 
 
 
@@ -243,6 +246,16 @@ class MainWindow(QMainWindow):
             act.triggered.connect(slot)
             menu.addAction(act)
             self.actions_[key] = act
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.setObjectName("viewMenu")
+        self.present_action = QAction("Presentation mode (large text, thick lines, full screen)", self)
+        self.present_action.setObjectName("presentationAction")
+        self.present_action.setCheckable(True)
+        self.present_action.setShortcut(QKeySequence("F11"))
+        self.present_action.toggled.connect(lambda on: self.set_presentation(on, full_screen=True))
+        view_menu.addAction(self.present_action)
+        self.presenting = False
+        self._normal_font = QFont(self.font())
 
         # --- tabs ------------------------------------------------------------------------------
         self.tabs = QTabWidget(self)
@@ -654,8 +667,43 @@ class MainWindow(QMainWindow):
         return out if ok else None
 
     # --- closing ------------------------------------------------------------------------------------------
+    # --- presentation mode ------------------------------------------------------------------------
+    def set_presentation(self, on: bool, full_screen: bool = False) -> None:
+        """Large text and thick plot lines, readable from the back of a room, laid out to fit 1024x768
+        (``full_screen``: also fill the screen, or leave full screen). The View menu's toggle (F11) and
+        ``dpf-gui --present`` call this."""
+        from dpf_gui.app.plots import PlotText, set_plot_style
+
+        on = bool(on)
+        self.presenting = on
+        set_plot_style(on)
+        # a style sheet, not setFont: a widget with a style sheet of its own (a coloured button) ignores its
+        # parent's font, but not its parent's style sheet
+        size = max(PRESENT_FONT_PT, self._normal_font.pointSizeF() * 1.3)
+        self.setStyleSheet(f"QWidget {{ font-size: {size:g}pt; }}" if on else "")
+        for view in self.views.values():
+            arrange = getattr(view, "set_presentation", None)
+            if arrange is not None:
+                arrange(on)
+        for plot in self.findChildren(PlotText):
+            plot.restyle()
+        for w in self.findChildren(QWidget):  # hidden tabs keep their old sizes until shown: forget them now
+            if w.layout() is not None:
+                w.layout().invalidate()
+            w.updateGeometry()
+        self.present_action.blockSignals(True)
+        self.present_action.setChecked(on)
+        self.present_action.blockSignals(False)
+        if full_screen:
+            self.showFullScreen() if on else self.showNormal()
+
     def closeEvent(self, event) -> None:
         self.save_resume()
+        if self.presenting:  # the plots' look is shared: leave it as other windows expect it
+            from dpf_gui.app.plots import set_plot_style
+
+            set_plot_style(False)
+            self.showNormal()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("tab", self.tabs.currentIndex())
         self.settings.sync()
@@ -801,6 +849,11 @@ def _is_shipped(directory) -> bool:
         return False
 
 
+def on_a_screen() -> bool:
+    """Whether Qt draws on a real display (not offscreen, as in tests and scripted screenshots)."""
+    return os.environ.get("QT_QPA_PLATFORM", "") not in ("offscreen", "minimal")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The options; a mistake is one line and exit code 2, as for ``dpf`` (same parser and option types)."""
     from dpf_gui.app.play_view import VIEW_STRATEGIES
@@ -812,8 +865,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                "intent model, plays with dynamic fusion and prints frames/s; headless: QT_QPA_PLATFORM=offscreen "
                "dpf-gui --demo highway --quit-after 60 --screenshot h.png")
     p.add_argument("--env", choices=ENV_NAMES, default=None, help="open this environment (default: where you left off)")
-    p.add_argument("--task", default=None, metavar="DIR", help="task agent checkpoint folder (default: the shipped one)")
-    p.add_argument("--data", default=None, metavar="FILE", help="trajectory dataset to label (default: the agent's own)")
+    p.add_argument("--task", default=None, metavar="DIR", help="task agent checkpoint folder, or an environment name for its shipped agent (default: the shipped one)")
+    p.add_argument("--data", default=None, metavar="FILE",
+                   help="trajectory dataset to label, or an environment name for its shipped trajectories "
+                        "(default: the agent's own)")
     p.add_argument("--study", default=None, metavar="DIR",
                    help="a study folder made by `dpf study init`: its operator screen (docs/STUDY.md); any other "
                         "folder: where labels.sqlite is kept (default: the user data dir)")
@@ -822,11 +877,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--quit-after", type=float_in(0, 10**6, low_open=True), default=None, metavar="SECONDS",
                    help="close the app after this many seconds")
     p.add_argument("--screenshot", default=None, metavar="PATH", help="save a screenshot of the window before quitting")
+    p.add_argument("--present", action="store_true",
+                   help="presentation mode: large text and thick lines, full screen (View menu, F11, to leave it)")
     demo = p.add_argument_group("demo mode")
     demo.add_argument("--demo", choices=ENV_NAMES, default=None, metavar="ENV",
                       help=f"run the whole loop hands-off on ENV ({', '.join(ENV_NAMES)}) and exit")
     demo.add_argument("--strategy", choices=VIEW_STRATEGIES, default="dynamic", help="strategy to play (default: dynamic)")
     demo.add_argument("--episodes", type=int_in(1, 10**6), default=1, metavar="N", help="episodes to play (default: 1)")
+    demo.add_argument("--loop", action="store_true",
+                      help="keep playing until the window is closed (or --quit-after), the strategy and its contrast "
+                           "taking turns (dynamic and static fusion by default)")
     demo.add_argument("--preset", default="mixed", help="the simulated user's wish: a preset of ENV (default: mixed)")
     demo.add_argument("--speed", type=int_in(0, 240), default=None, metavar="N",
                       help="decisions per second, 0 = as fast as possible (default: 0 offscreen, else 15)")
@@ -836,14 +896,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
         if args.study is None or not is_study_folder(args.study):
             p.error("--participant needs --study STUDY_DIR, a folder made by `dpf study init`")
+    from dpf_gui.errors import UserError
+    from dpf_gui.paths import dataset_path, task_path
+
+    try:  # an environment name where a path is expected: the shipped one, when no such file is here
+        args.task = str(task_path(args.task)) if args.task else None
+        args.data = str(dataset_path(args.data)) if args.data else None
+    except UserError as exc:
+        p.error(str(exc))
     if args.demo is None:
-        given = [f"--{n}" for n, default in (("strategy", "dynamic"), ("episodes", 1), ("preset", "mixed"), ("speed", None))
+        given = [f"--{n}" for n, default in (("strategy", "dynamic"), ("episodes", 1), ("preset", "mixed"), ("speed", None),
+                                              ("loop", False))
                  if getattr(args, n) != default]
         if given:
             p.error(f"{', '.join(given)} only work with --demo ENV")
     else:
         if args.env is not None and args.env != args.demo:
             p.error("--env and --demo name different environments")
+        if args.loop and args.episodes != 1:
+            p.error("--loop plays until the window is closed: give --episodes N or --loop, not both")
         presets = [q.name for q in env_spec(args.demo).presets]
         if args.preset not in presets:
             p.error(f"--preset {args.preset}: not a preset of {args.demo}; allowed: {', '.join(presets)}")
@@ -893,6 +964,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             window = MainWindow(store_dir=args.study, env=args.env, task_dir=args.task, dataset_path=args.data)
             window.show()
+            if args.present:
+                window.set_presentation(True, full_screen=on_a_screen())
         if args.quit_after is not None:
             def finish() -> None:
                 if args.screenshot:

@@ -333,5 +333,45 @@ def _draw_pong(p: QPainter, d: OverlayData) -> None:
         p.drawEllipse(QPointF(*d.ball_xy), 5, 5)
 
 
-__all__ = ["FRAME_SCALE", "OverlayData", "compose", "frame_to_qimage", "overlay_data", "qimage_to_array",
-           "value_map_rgba"]
+def _swatch(rgb, text: str, shape: str = "■") -> str:
+    r, g, b = rgb
+    return f'<span style="color:#{r:02x}{g:02x}{b:02x}">{shape}</span>&nbsp;{text}'
+
+
+def legend_html(env_name: str, overlay: bool = True, regions: bool = True) -> str:
+    """What every colour on the frame means, as one rich-text line (or two) for a label under the frame.
+
+    ``overlay``: the saliency overlay (heat map, rings, outlines) is drawn; ``regions``: a wish's regions are.
+    """
+    parts: list[str] = []
+    if env_name == "gridnav":
+        from dpf_gui.envs.gridnav import AGENT, COLOURS
+
+        parts += [_swatch(AGENT, "agent", "●"), _swatch(COLOURS["start"], "start"), _swatch(COLOURS["goal"], "goal"),
+                  _swatch(COLOURS["toll"], "toll road"), _swatch(COLOURS["scenic"], "scenic strip"),
+                  _swatch(COLOURS["wall"], "wall")]
+        if regions:
+            parts += [_swatch(GOOD, "preferred", "┄"), _swatch(BAD, "avoided cells", "┄")]
+        if overlay:
+            parts += ["heat: " + _swatch(GOOD, "better") + " / " + _swatch(BAD, "worse cell for the intent than average"),
+                      _swatch(CURRENT, "action about to be taken", "→")]
+    elif env_name == "highway":
+        parts += [_swatch((50, 200, 0), "our car"), _swatch((100, 200, 255), "traffic")]
+        if regions:
+            parts += [_swatch(GOOD, "preferred"), _swatch(BAD, "avoided lanes")]
+        if overlay:
+            parts += [_swatch(CURRENT, "our lane", "┄"),
+                      "rings: " + _swatch(GOOD, "raises", "○") + " / " + _swatch(BAD, "lowers", "○")
+                      + " the intent reward of the chosen action (bigger: more)"]
+    elif env_name == "pong":
+        parts += [_swatch((92, 186, 92), "our paddle (right)")]
+        if regions:
+            parts += [_swatch(GOOD, "preferred"), _swatch(BAD, "avoided paddle heights (right edge)")]
+        if overlay:
+            parts += ["paddle and ball outlined " + _swatch(GOOD, "raises", "□") + " / " + _swatch(BAD, "lowers", "□")
+                      + " the intent reward of the chosen action"]
+    return " · ".join(parts)
+
+
+__all__ = ["FRAME_SCALE", "OverlayData", "compose", "frame_to_qimage", "legend_html", "overlay_data",
+           "qimage_to_array", "value_map_rgba"]

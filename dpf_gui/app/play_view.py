@@ -28,7 +28,7 @@ import math
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -39,15 +39,57 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 from dpf_gui import saliency
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
-from dpf_gui.app.overlays import OverlayData, compose, overlay_data, qimage_to_array
+from dpf_gui.app.overlays import OverlayData, compose, legend_html, overlay_data, qimage_to_array
 from dpf_gui.app.plots import FUSED, INTENT, TASK, ActionBars, FeatureBars, LivePlot
 from dpf_gui.app.recording import Recorder, available_formats
+from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
 from dpf_gui.errors import UserError
 from dpf_gui.fusion import COLLECT, Decision, FusedAgent, FusionParams, intent_scale, intent_unit
+from dpf_gui.trace import EpisodeTrace
 
 #: strategies offered in the views (``retrain`` needs a retrained agent and is left to ``dpf evaluate``)
 VIEW_STRATEGIES = ("task", "intent", "static", "dynamic")
+FUSED_STRATEGIES = ("static", "dynamic")  # the strategies with a fusion weight w
 NEEDS_INTENT_TIP = "train an intent model first"
+#: whole-view recordings: frames scaled to this width, and at most this many (a GIF keeps them in memory)
+WHOLE_VIEW_WIDTH = 800
+WHOLE_VIEW_MAX_FRAMES = 400
+
+#: what the w, T_psi and G_t plots show, on hover (Play and Compare)
+PLOT_TIPS = {
+    "w": "the intent's share of the decision, w = T_φ / (T_φ + T_ψ): 0 the task agent decides alone, 1 the intent",
+    "T": "the intent's temperature: dynamic T_ψ = max(T_min, T_max · sigmoid(k (G_t − c))), rising as intent reward "
+         "is collected so the intent steps back; static: T_static; intent alone: T_min",
+    "G": "G_t: the intent reward dynamic fusion has collected so far, by the rule chosen under 'G_t counts' (times "
+         "decay per step); it drives T_ψ",
+}
+
+#: y-axis labels with units (T_psi and G_t: see :func:`axis_label`)
+AXIS = {"w": "w (share, 0–1)"}
+
+
+def axis_label(key: str, normalised: bool) -> str:
+    """The y-axis label of the T_psi ("T") or G_t ("G") plot, in the units the fusion parameters use
+    (normalised: the intent's typical difference between actions; raw: the model's own units)."""
+    unit = "norm." if normalised else "raw"
+    return f"T_ψ ({unit})" if key == "T" else f"reward ({unit})"
+
+
+def empty_plot_notes(strategies: Sequence[str], has_intent: bool) -> dict[str, str]:
+    """Why the w ("w"), T_psi ("T") and G_t ("G") plots stay empty under ``strategies`` (all of them, for Compare's
+    shared plots); a plot drawn by at least one strategy gets no note."""
+    s = list(dict.fromkeys(strategies))
+    names = " and ".join(f"“{x}”" for x in s)
+    notes = {}
+    if not any(x in FUSED_STRATEGIES for x in s):
+        notes["w"] = (f"empty under {names}: w = T_φ / (T_φ + T_ψ) exists only when the task and intent policies "
+                      "are fused (static, dynamic)")
+    if all(x == "task" for x in s):
+        notes["T"] = f"empty under {names}: the task agent acts alone, with no intent temperature T_ψ"
+    if not has_intent:
+        notes["G"] = f"empty: no intent model, so no intent reward ({NEEDS_INTENT_TIP}, Train tab)"
+        notes["T"] = notes.get("T") or notes["G"]
+    return notes
 #: environments whose step is slow enough to be run off the UI thread
 THREADED_ENVS = ("highway",)
 PLOT_CAPACITY = 1000
@@ -141,6 +183,8 @@ class EpisodeRunner:
         self._value_map: np.ndarray | None = None
         self.obs: np.ndarray | None = None
         self.info: dict[str, Any] = {}
+        self.region_names = [rf.name for rf in getattr(self.env, "region_features", self.env.spec_info.region_features)]
+        self.trace = EpisodeTrace(env_name, 0, self.action_names, self.region_names, wish)  # the episode so far
 
     # --- control (any thread, between advances) --------------------------
     @property
@@ -172,6 +216,7 @@ class EpisodeRunner:
         self.t = 0
         self.done = False
         self.metrics = EpisodeMetrics(strategies=[self.strategy])
+        self.trace = EpisodeTrace(self.env_name, self.seed, self.action_names, self.region_names, self.wish)
         self._decide()
         return self.snapshot(reward=None)
 
@@ -181,6 +226,7 @@ class EpisodeRunner:
             return self.snapshot(reward=None)
         d = self.pending
         self.obs, reward, terminated, truncated, self.info = self.env.step(d.action)
+        self.trace.add(self.strategy, d, float(reward), self.info["regions"])
         m = self.metrics
         m.steps += 1
         m.task_return += float(reward)
@@ -367,11 +413,13 @@ class ParamsPanel(QGroupBox):
         lay.setHorizontalSpacing(12)
         lay.setVerticalSpacing(2)
         self.controls: dict[str, ParamControl] = {}
-        for i, (fname, label, lo, hi, log, dec, stem, tip) in enumerate(self.SPECS):
+        self._grid = lay
+        for fname, label, lo, hi, log, dec, stem, tip in self.SPECS:
             ctl = ParamControl(label, lo, hi, log, dec, _cap(prefix, stem + "Slider"), _cap(prefix, stem + "Spin"), tip)
             ctl.valueChanged.connect(lambda v, f=fname: self._changed(f, v))
             self.controls[fname] = ctl
-            lay.addWidget(ctl, i % 3, i // 3)
+        self.columns = 3
+        self._place_controls()
         self.collect = QComboBox()
         self.collect.setObjectName(_cap(prefix, "collectCombo"))
         for name in COLLECT:
@@ -397,16 +445,52 @@ class ParamsPanel(QGroupBox):
                                "advantages, c = 0, raw units, the authors' temperatures for this environment)")
         self.preset.activated.connect(self._on_preset)
         self.preset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        bottom = QHBoxLayout()
-        bottom.setContentsMargins(0, 0, 0, 0)
-        bottom.addWidget(QLabel("G_t counts"))
-        bottom.addWidget(self.collect, 1)
-        bottom.addWidget(self.normalise)
-        bottom.addWidget(self.sample)
-        bottom.addWidget(QLabel("set"))
-        bottom.addWidget(self.preset)
-        lay.addLayout(bottom, 3, 0, 1, 3)
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setObjectName(_cap(prefix, "resetParamsButton"))
+        self.reset_button.setToolTip("every fusion parameter back to this task agent's stored defaults")
+        self.reset_button.clicked.connect(self.reset)
+        rule = QHBoxLayout()  # a row of its own: the rules' names are long
+        rule.setContentsMargins(0, 0, 0, 0)
+        rule.addWidget(QLabel("G_t counts"))
+        rule.addWidget(self.collect, 1)
+        self._set_label = QLabel("set")
+        self._rows = (rule, QHBoxLayout(), QHBoxLayout())  # the G_t rule; the check boxes and named sets
+        self._place_rows()
         self.set_params(self._params)
+
+    def _place_controls(self) -> None:
+        rows = -(-len(self.SPECS) // self.columns)
+        for i, ctl in enumerate(self.controls.values()):
+            self._grid.addWidget(ctl, i % rows, i // rows)
+
+    def _place_rows(self) -> None:
+        rows = -(-len(self.SPECS) // self.columns)
+        checks, sets = self._rows[1], self._rows[2]
+        for layout in (checks, sets):
+            layout.setContentsMargins(0, 0, 0, 0)
+            while layout.count():
+                layout.takeAt(0)
+        wide = self.columns >= 3  # room for the check boxes and the named sets on one line
+        for w in (self.normalise, self.sample, None, self._set_label, self.preset, self.reset_button):
+            target = checks if wide or w in (self.normalise, self.sample) else sets
+            target.addStretch(1) if w is None else target.addWidget(w)
+        for k, row in enumerate(self._rows if not wide else self._rows[:2]):
+            self._grid.addLayout(row, rows + k, 0, 1, self.columns)
+
+    def set_columns(self, columns: int) -> None:
+        """Lay the parameter controls out in this many columns (2: narrower, for large text)."""
+        if columns == self.columns:
+            return
+        for ctl in self.controls.values():
+            self._grid.removeWidget(ctl)
+        for row in self._rows:
+            if self._grid.indexOf(row) >= 0:
+                self._grid.removeItem(row)
+        self.columns = int(columns)
+        self._place_controls()
+        self._place_rows()
+        self._grid.invalidate()
+        self.updateGeometry()  # (while hidden, the parent layout would keep the old size)
 
     def configure(self, env_name: str, task, intent_model=None) -> None:
         """Offer this task agent's defaults and the paper's configuration by name; the confidence slider only
@@ -462,6 +546,10 @@ class ParamsPanel(QGroupBox):
 
     def presets(self) -> dict[str, FusionParams]:
         return dict(self._presets)
+
+    def reset(self) -> None:
+        """Every parameter back to the task agent's stored defaults (the first named set), emitted."""
+        self.apply(self._presets.get(PRESETS[0], FusionParams()))
 
     def _changed(self, fname: str, value) -> None:
         kw = {fname: value}
@@ -537,17 +625,57 @@ def metrics_html(snap: Snapshot | None, wish, fps: float | None = None) -> str:
     return " · ".join(parts)
 
 
+def frame_legend_label(name: str) -> QLabel:
+    """The line under a frame saying what its colours mean (:func:`~dpf_gui.app.overlays.legend_html`)."""
+    label = QLabel("")
+    label.setObjectName(name)
+    label.setTextFormat(Qt.RichText)
+    label.setWordWrap(True)
+    label.setStyleSheet("QLabel { color: #333; }")
+    return label
+
+
+def params_toggle_button(name: str) -> QPushButton:
+    """Presentation mode's button that shows / hides the fusion parameters (hidden, and checked, otherwise)."""
+    button = QPushButton("Parameters")
+    button.setObjectName(name)
+    button.setCheckable(True)
+    button.setChecked(True)
+    button.setToolTip("show / hide the fusion parameters (presentation mode hides them, so the picture is large; "
+                      "show them to move T_max, c, …)")
+    button.setVisible(False)
+    return button
+
+
+def reserve_lines(label: QLabel, lines: int) -> None:
+    """Keep room for ``lines`` lines of text, so a label that wraps does not move what is above it."""
+    label.setMinimumHeight(label.fontMetrics().lineSpacing() * lines + 4)
+
+
 def _strategy_combo(name: str, default: str) -> QComboBox:
     combo = QComboBox()
     combo.setObjectName(name)
     combo.addItems(list(VIEW_STRATEGIES))
     combo.setCurrentText(default)
+    combo.setProperty("defaultStrategy", default)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
     combo.setToolTip("task: the DQN alone · intent: the intent model alone · static: fixed T_psi · "
                      "dynamic: T_psi from the collected intent reward")
     return combo
 
 
+def _wanted_strategy(combo: QComboBox, has_intent: bool) -> str:
+    """The strategy a combo asks for when new agents load: ``task`` without an intent model; with one, the
+    combo's choice, unless it shows ``task`` only because there was no intent model (then its default)."""
+    if not has_intent:
+        return "task"
+    if combo.property("taskForLackOfIntent"):
+        return str(combo.property("defaultStrategy") or "dynamic")
+    return combo.currentText()
+
+
 def _enable_strategies(combo: QComboBox, has_intent: bool) -> None:
+    combo.setProperty("taskForLackOfIntent", not has_intent)
     model = combo.model()
     for i, name in enumerate(VIEW_STRATEGIES):
         item = model.item(i)
@@ -561,7 +689,7 @@ def _enable_strategies(combo: QComboBox, has_intent: bool) -> None:
 # ---------------------------------------------------------------------------
 # the play view
 # ---------------------------------------------------------------------------
-class PlayView(QWidget):
+class PlayView(PlayKeys, QWidget):
     """The fused agent playing live. Build with ``PlayView()`` then call :meth:`set_agents`."""
 
     snapshotShown = Signal(object)  # Snapshot
@@ -579,6 +707,7 @@ class PlayView(QWidget):
         self._snap: Snapshot | None = None
         self._recorderDone.connect(self._on_recorder_done, Qt.QueuedConnection)
         self._recorder: Recorder | None = None
+        self._record_whole = False
         self._record_episodes_left: int | None = None
         self._calibration: threading.Thread | None = None
         self._calibration_generation = 0
@@ -589,10 +718,12 @@ class PlayView(QWidget):
                                     status_label=self.status_label, show=self._show, clear=self._clear_plots,
                                     ended=self._episode_ended, episode_pause_s=0.8, thread_name="dpf-play")
         self._set_enabled(False)
+        self.shortcuts = install(self, PLAY_SHORTCUTS)  # Space, R, S (docs/GUI.md)
 
     # --- construction --------------------------------------------------------
     def _build(self) -> None:
         self.frame_view = FrameView(object_name="frameView")
+        self.frame_view.setMinimumHeight(80)  # large text with the parameters shown: the picture gives way
         self.strategy_combo = _strategy_combo("strategyCombo", "dynamic")
         self.play_button = QPushButton("Play")
         self.play_button.setObjectName("playPauseButton")
@@ -608,6 +739,7 @@ class PlayView(QWidget):
         self.seed_spin.setObjectName("seedSpin")
         self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setPrefix("seed ")
+        self.seed_spin.setMinimumWidth(self.seed_spin.fontMetrics().horizontalAdvance("seed 0000000") + 30)
         self.speed_spin = QSpinBox()
         self.speed_spin.setObjectName("speedSpin")
         self.speed_spin.setRange(0, 240)
@@ -629,6 +761,16 @@ class PlayView(QWidget):
         self.record_button.setToolTip("record the frame view (with overlays) to "
                                       + (" or ".join(f.upper() for f in fmts)) +
                                       ("" if "mp4" in fmts else " (MP4 needs imageio-ffmpeg: GIF only)"))
+        self.record_whole_check = QCheckBox("whole view")
+        self.record_whole_check.setObjectName("recordWholeCheck")
+        self.record_whole_check.setToolTip("Record the whole Play view (picture, plots, metrics) with a caption, for "
+                                           f"a slide, scaled to {WHOLE_VIEW_WIDTH} px wide (at most "
+                                           f"{WHOLE_VIEW_MAX_FRAMES} frames); off: the picture alone")
+        self.trace_button = QPushButton("Export trace…")
+        self.trace_button.setObjectName("exportTraceButton")
+        self.trace_button.setToolTip("write the episode shown so far as CSV, one row per decision: strategy, action, "
+                                     "task reward, w, T_ψ, G_t, intent reward, preferred / avoided, region values "
+                                     "(as `dpf trace` writes it)")
         self.calibrate_button = QPushButton("Calibrate strength")
         self.calibrate_button.setObjectName("calibrateButton")
         self.calibrate_button.setToolTip(CALIBRATE_TIP)
@@ -639,6 +781,7 @@ class PlayView(QWidget):
         self.calibrate_progress.setMaximumHeight(14)
         self.calibrate_progress.setTextVisible(False)
         self.calibrate_progress.setVisible(False)
+        self.params_toggle = params_toggle_button("paramsToggle")
         self.status_label = QLabel("")
         self.status_label.setObjectName("playStatus")
         self.status_label.setWordWrap(True)
@@ -646,49 +789,43 @@ class PlayView(QWidget):
         self.metrics_label.setObjectName("episodeMetrics")
         self.metrics_label.setTextFormat(Qt.RichText)
         self.metrics_label.setWordWrap(True)
+        self.legend_label = frame_legend_label("frameLegend")
+        reserve_lines(self.metrics_label, 2)
         self.params_panel = ParamsPanel()
 
-        controls = QHBoxLayout()
-        for w in (self.strategy_combo, self.play_button, self.step_button, self.restart_button, self.seed_spin,
-                  self.speed_spin):
-            controls.addWidget(w)
-        controls.addStretch(1)
-        controls2 = QHBoxLayout()
-        for w in (self.loop_check, self.overlay_check, self.record_button):
-            controls2.addWidget(w)
-        controls2.addStretch(1)
-        controls2.addWidget(self.calibrate_progress)
-        controls2.addWidget(self.calibrate_button)
+        self._control_rows = [QHBoxLayout(), QHBoxLayout(), QHBoxLayout(), QHBoxLayout()]
+        self._arrange_controls(compact=False)
 
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(self.frame_view, 1)
+        lv.addWidget(self.legend_label)
         lv.addWidget(self.metrics_label)
-        lv.addLayout(controls)
-        lv.addLayout(controls2)
+        for row in self._control_rows:
+            lv.addLayout(row)
         lv.addWidget(self.params_panel)
         lv.addWidget(self.status_label)
 
         self.weight_plot = LivePlot("fusion weight w", [("w", FUSED)], PLOT_CAPACITY, y_range=(0.0, 1.0),
-                                    object_name="weightPlot")
-        self.weight_plot.setToolTip("the intent's share of the decision, w = T_φ / (T_φ + T_ψ)")
-        self.temp_plot = LivePlot("intent temperature T_ψ", [("T_psi", INTENT)], PLOT_CAPACITY, object_name="tempPlot")
-        self.temp_plot.setToolTip("dynamic: T_ψ = max(T_min, T_max · sigmoid(k (G_t − c))); static: T_static")
+                                    object_name="weightPlot", y_label=AXIS["w"])
+        self.weight_plot.setToolTip(PLOT_TIPS["w"])
+        self.temp_plot = LivePlot("intent temperature T_ψ", [("T_psi", INTENT)], PLOT_CAPACITY, object_name="tempPlot",
+                                  y_label=axis_label("T", True))
+        self.temp_plot.setToolTip(PLOT_TIPS["T"])
         self.collected_plot = LivePlot("intent reward", [("G_t", INTENT), ("advantage", TASK)], PLOT_CAPACITY,
-                                       object_name="collectedPlot")
+                                       object_name="collectedPlot", y_label=axis_label("G", True))
         self.collected_plot.setToolTip("G_t: what dynamic fusion has counted so far, by the rule chosen under "
                                        "'G_t counts' (times decay per step); advantage: r_t(a_t) minus the mean "
                                        "over the legal actions (normalised by the model's typical difference "
                                        "between actions, times the strength)")
         self.prob_bars = ActionBars("action probabilities", [], [("task", TASK), ("intent", INTENT), ("fused", FUSED)],
                                     object_name="probBars")
-        self.saliency_bars = FeatureBars("intent saliency", object_name="saliencyBars")
+        self.saliency_bars = FeatureBars("intent saliency", object_name="saliencyBars",
+                                         x_label="attribution (reward)")
         self.saliency_bars.setToolTip("integrated-gradients attribution of the chosen action's intent reward (the "
                                       "additive kind: its intent value) to the state features, against the "
                                       "training data's mean state (green: raises it)")
-        for w in (self.weight_plot, self.temp_plot, self.collected_plot, self.prob_bars, self.saliency_bars):
-            w.setMinimumWidth(160)
         right = QWidget()
         grid = QGridLayout(right)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -697,6 +834,8 @@ class PlayView(QWidget):
         grid.addWidget(self.collected_plot, 2, 0)
         grid.addWidget(self.prob_bars, 0, 1)
         grid.addWidget(self.saliency_bars, 1, 1, 2, 1)
+        for row in range(3):
+            grid.setRowStretch(row, 1)
 
         split = QSplitter(Qt.Horizontal)
         split.addWidget(left)
@@ -711,14 +850,44 @@ class PlayView(QWidget):
         self.strategy_combo.currentTextChanged.connect(self.set_strategy)
         self.step_button.clicked.connect(self.step_once)
         self.restart_button.clicked.connect(lambda: self.restart())
-        self.overlay_check.toggled.connect(lambda _on: self._redraw())
+        self.overlay_check.toggled.connect(lambda _on: (self._redraw(), self._say_what_is_shown()))
         self.record_button.toggled.connect(self._on_record_toggled)
         self.params_panel.paramsChanged.connect(self._on_params)
         self.calibrate_button.clicked.connect(lambda: self.calibrate())
+        self.trace_button.clicked.connect(self._ask_trace)
+        self.params_toggle.toggled.connect(self.params_panel.setVisible)
+
+    def _arrange_controls(self, compact: bool) -> None:
+        """The controls under the frame in three rows, or in four (``compact``: large text in a narrow column)."""
+        s, st = self.strategy_combo, None  # None: a stretch
+        rows = ([[s, self.play_button, self.step_button, self.restart_button, self.seed_spin, self.speed_spin, st],
+                 [self.loop_check, self.overlay_check, self.record_button, self.record_whole_check, st,
+                  self.trace_button],
+                 [st, self.calibrate_progress, self.calibrate_button], []] if not compact else
+                [[s, self.play_button, self.step_button, self.restart_button, st],
+                 [self.seed_spin, self.speed_spin, self.loop_check, self.overlay_check, st],
+                 [self.record_button, self.record_whole_check, self.trace_button, st],
+                 [self.params_toggle, st, self.calibrate_progress, self.calibrate_button]])
+        for layout, widgets in zip(self._control_rows, rows):
+            while layout.count():
+                layout.takeAt(0)
+            for w in widgets:
+                layout.addStretch(1) if w is None else layout.addWidget(w)
+
+    def set_presentation(self, on: bool) -> None:
+        """Large text (presentation mode): the controls in four rows, the parameters in two columns, so the
+        plots keep room beside the frame at 1024 pixels."""
+        self._arrange_controls(compact=on)
+        self.params_panel.set_columns(2 if on else 3)
+        self.params_toggle.setVisible(on)
+        self.params_toggle.setChecked(not on)  # large text: the picture first; the parameters on demand
+        for row in self._control_rows:
+            row.invalidate()
+        self.updateGeometry()
 
     def _set_enabled(self, on: bool) -> None:
         for w in (self.strategy_combo, self.play_button, self.step_button, self.restart_button, self.seed_spin,
-                  self.speed_spin, self.record_button, self.params_panel):
+                  self.speed_spin, self.record_button, self.trace_button, self.params_panel):
             w.setEnabled(on)
         self.calibrate_button.setEnabled(on and self.runner is not None and self.runner.intent is not None
                                          and self._calibration is None)
@@ -731,7 +900,7 @@ class PlayView(QWidget):
         intent model was trained for (from its sidecar), if recorded. Starts a fresh episode, paused."""
         self.pause()
         self._close_runner()
-        strategy = strategy or (self.strategy_combo.currentText() if intent_model is not None else "task")
+        strategy = strategy or _wanted_strategy(self.strategy_combo, intent_model is not None)
         if intent_model is None:
             strategy = "task"
         runner = EpisodeRunner(env_name, env_config, task_agent, intent_model, intent_sidecar, strategy, params)
@@ -743,8 +912,8 @@ class PlayView(QWidget):
         self._calibration_generation += 1  # a calibration of the previous agents no longer applies
         self.prob_bars.set_actions(runner.action_names)
         self.saliency_bars.set_features(runner.feature_names if intent_model is not None else [])
-        self.saliency_bars.getPlotItem().setTitle(
-            "intent saliency" if intent_model is not None else "intent saliency: " + NEEDS_INTENT_TIP, size="9pt")
+        self.saliency_bars.set_note(None if intent_model is not None else
+                                    "no intent model: nothing to attribute (" + NEEDS_INTENT_TIP + ", Train tab)")
         self.strategy_combo.blockSignals(True)
         _enable_strategies(self.strategy_combo, intent_model is not None)
         self.strategy_combo.setCurrentText(runner.strategy)
@@ -755,6 +924,7 @@ class PlayView(QWidget):
                                   "No intent model: only the task strategy is available (" + NEEDS_INTENT_TIP + ").")
         if seed is not None:
             self.seed_spin.setValue(int(seed))
+        self._say_what_is_shown()
         self.restart()
 
     def play(self) -> None:
@@ -783,6 +953,7 @@ class PlayView(QWidget):
             self.strategy_combo.blockSignals(True)
             self.strategy_combo.setCurrentText(name)
             self.strategy_combo.blockSignals(False)
+        self._say_what_is_shown()
 
     def set_params(self, params: FusionParams) -> None:
         """Set the fusion parameters (as the sliders do); they act from the next decision."""
@@ -884,15 +1055,18 @@ class PlayView(QWidget):
         self.calibrated.emit(cal, message)
 
     # --- recording -----------------------------------------------------------
-    def start_recording(self, path: str | Path, fps: float | None = None) -> None:
-        """Record every frame shown (with overlays) from now on, until :meth:`stop_recording`."""
+    def start_recording(self, path: str | Path, fps: float | None = None, whole: bool | None = None) -> None:
+        """Record every frame shown (with overlays) from now on, until :meth:`stop_recording`; ``whole`` (default:
+        the *whole view* box): the whole view, plots included, with a caption (:meth:`whole_view_image`)."""
         if self._recorder is not None:
             self.stop_recording(wait=False)
+        self._record_whole = self.record_whole_check.isChecked() if whole is None else bool(whole)
         rate = fps if fps is not None else (self.speed_spin.value() or 30)
-        self._recorder = Recorder(path, fps=rate,
-                                  on_finished=lambda p, err: self._recorderDone.emit(str(p), err or ""))
+        self._recorder = Recorder(path, fps=rate, max_frames=WHOLE_VIEW_MAX_FRAMES if self._record_whole else 3000,
+                                  on_finished=lambda p, err: self._recorderDone.emit(str(p), err or ""),
+                                  shared_palette=self._record_whole)
         if self._snap is not None and self.frame_view.image() is not None:
-            self._recorder.add(qimage_to_array(self.frame_view.image()))
+            self._recorder.add(self._recorded_frame(self.frame_view.image()))
         self.record_button.blockSignals(True)
         self.record_button.setChecked(True)
         self.record_button.setText("Stop recording")
@@ -923,6 +1097,28 @@ class PlayView(QWidget):
         self._record_episodes_left = int(episodes)
         self.play()
 
+    def export_trace(self, path: str | Path) -> Path | None:
+        """Write the episode shown so far as CSV (:mod:`dpf_gui.trace`); None (said in the status line) when
+        nothing has been played or the file cannot be written."""
+        if self.runner is None or not self.runner.trace.rows:
+            self.status_label.setText("Nothing to export yet: play or step the episode first.")
+            return None
+        try:
+            written = self.runner.trace.write_csv(path)
+        except OSError as exc:
+            self.status_label.setText(f"Cannot write {path}: {exc.strerror or exc}")
+            return None
+        self.status_label.setText(f"Trace of {len(self.runner.trace.rows)} decisions written to {written}")
+        return written
+
+    def _ask_trace(self) -> None:
+        if self.runner is None:
+            return
+        name = f"{self.runner.env_name}-{self.runner.strategy}-seed{self.runner.seed}.csv"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the episode's trace", name, "CSV (*.csv)")
+        if path:
+            self.export_trace(path)
+
     def is_recording(self) -> bool:
         return self._recorder is not None
 
@@ -952,9 +1148,24 @@ class PlayView(QWidget):
         self.status_label.setText(f"recording failed: {error}" if error else f"recorded {path}")
         self.recordingFinished.emit(path, error)
 
+    def _say_what_is_shown(self) -> None:
+        """Units on the axes (normalised or raw) and a note over every plot the strategy leaves empty."""
+        if self.runner is None:
+            return
+        normalised = self.runner.params.normalise
+        self.temp_plot.set_axis_label("left", axis_label("T", normalised))
+        self.collected_plot.set_axis_label("left", axis_label("G", normalised))
+        show = self.overlay_check.isChecked()
+        self.legend_label.setText(legend_html(self.runner.env_name, overlay=show and self.runner.intent is not None,
+                                              regions=show and self.wish is not None))
+        notes = empty_plot_notes([self.runner.strategy], self.runner.intent is not None)
+        for key, plot in (("w", self.weight_plot), ("T", self.temp_plot), ("G", self.collected_plot)):
+            plot.set_note(notes.get(key))
+
     def _on_params(self, params: FusionParams) -> None:
         if self.runner is not None:
             self.runner.set_params(params)
+            self._say_what_is_shown()
 
     def _clear_plots(self) -> None:
         for p in (self.weight_plot, self.temp_plot, self.collected_plot):
@@ -981,8 +1192,37 @@ class PlayView(QWidget):
         self.frame_view.set_image(image)
         self.metrics_label.setText(metrics_html(snap, self.wish, self.fps() if self.driver.playing else None))
         if self._recorder is not None:
-            self._recorder.add(qimage_to_array(image))
+            self._recorder.add(self._recorded_frame(image))
         self.snapshotShown.emit(snap)
+
+    def _recorded_frame(self, picture) -> np.ndarray:
+        return qimage_to_array(self.whole_view_image() if self._record_whole else picture)
+
+    def whole_view_image(self):
+        """The whole view as it is on screen (picture, plots, metrics), scaled to ``WHOLE_VIEW_WIDTH`` pixels,
+        under a caption naming the environment, strategy, seed and decision: a frame of a whole-view recording."""
+        from PySide6.QtGui import QColor, QFont, QImage, QPainter
+
+        view = self.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+        view = view.scaledToWidth(WHOLE_VIEW_WIDTH, Qt.TransformationMode.SmoothTransformation)
+        snap, bar = self._snap, 26
+        out = QImage(view.width(), view.height() + bar, QImage.Format.Format_RGB888)
+        out.fill(QColor(40, 40, 40))
+        p = QPainter(out)
+        p.drawImage(0, bar, view)
+        font = QFont(self.font())
+        font.setPointSize(11)
+        font.setBold(True)
+        p.setFont(font)
+        p.setPen(QColor(255, 255, 255))
+        caption = "dpf-gui"
+        if self.runner is not None and snap is not None:
+            caption = (f"Dynamic Policy Fusion · {self.runner.env_name} · {snap.strategy} · seed {snap.seed} · "
+                       f"decision {snap.t}" + (" · episode over" if snap.done else ""))
+        p.drawText(8, 0, out.width() - 16, bar, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
+                   caption)
+        p.end()
+        return out
 
     def _episode_ended(self) -> None:
         snap = self._snap

@@ -373,7 +373,8 @@ class Player(QWidget):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
 
-        self.view = FrameView(self, background=QColor(32, 34, 40), size_hint=QSize(560, 400))
+        self.view = FrameView(self, object_name="annotateFrameView", background=QColor(32, 34, 40),
+                              size_hint=QSize(560, 400))
         self.view.setMinimumSize(240, 160)
         self.progress = QProgressBar(self)
         self.progress.setObjectName("frameProgress")
@@ -415,7 +416,7 @@ class Player(QWidget):
         self.speed_combo.setCurrentIndex(SPEEDS.index(1.0))
         self.speed_combo.currentIndexChanged.connect(self._restart_timer)
         self.overlay_check = QCheckBox("regions", self)
-        self.overlay_check.setObjectName("overlayCheck")
+        self.overlay_check.setObjectName("regionOverlayCheck")
         self.overlay_check.setToolTip("tint the wish's preferred (green) and avoided (red) regions (O)")
         self.overlay_check.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.overlay_check.setChecked(True)

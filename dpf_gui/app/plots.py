@@ -23,7 +23,9 @@ from typing import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import QLabel
 
 # Colours shared by the play and compare views (colour-blind safe: Okabe-Ito).
 TASK = (0, 114, 178)
@@ -33,6 +35,12 @@ GOOD = (0, 158, 115)
 BAD = (213, 94, 0)
 NEUTRAL = (120, 120, 120)
 SIDE_COLOURS = ((0, 114, 178), (213, 94, 0))  # left / right in the compare view
+INK = (40, 40, 40)  # titles, ticks and axis labels: dark on white, readable on a projector
+
+MIN_PLOT_WIDTH = 160  # no plot narrower than this, whatever its title and axis
+
+#: sizes of plot text and lines; ``set_plot_style`` changes them (presentation mode)
+STYLE = {"title_pt": 10, "axis_pt": 9, "line": 1.5}
 
 
 class RingBuffer:
@@ -73,13 +81,40 @@ class RingBuffer:
         return float(self._buf[(self._next - 1) % self.capacity])
 
 
-def _pen(colour, width: float = 1.5, style=Qt.SolidLine):
-    return pg.mkPen(colour, width=width, style=style)
+def _pen(colour, width: float | None = None, style=Qt.SolidLine):
+    return pg.mkPen(colour, width=STYLE["line"] if width is None else width, style=style)
 
 
-def _title(title: str, series: Sequence[tuple[str, tuple[int, int, int]]] = ()) -> str:
-    names = " ".join(f'<span style="color:#{r:02x}{g:02x}{b:02x}">■ {n}</span>' for n, (r, g, b) in series)
-    return f"{title} {names}" if names else title
+def _title_tokens(title: str, series: Sequence[tuple[str, tuple[int, int, int]]]) -> list[tuple[str, str]]:
+    """(html, plain text) of each word of the title, then of each series name in its colour."""
+    words = [(w, w) for w in title.split()]
+    return words + [(f'<span style="color:#{r:02x}{g:02x}{b:02x}">■ {n}</span>', f"■ {n}")
+                    for n, (r, g, b) in series]
+
+
+def _title(title: str, series: Sequence[tuple[str, tuple[int, int, int]]] = (), breaks: Sequence[int] = ()) -> str:
+    """The title with its series names in their colours; a line break before each token index in ``breaks``
+    (tokens: the title's words, then the series names)."""
+    out = ""
+    for i, (html, _plain) in enumerate(_title_tokens(title, series)):
+        out += ("<br>" if i in breaks else " " if i else "") + html
+    return out
+
+
+def title_breaks(title: str, series: Sequence[tuple[str, tuple[int, int, int]]], fm: QFontMetrics,
+                 room: float) -> tuple[int, ...]:
+    """Where to break a title's lines (token indices, see :func:`_title`) so that no line is wider than ``room``
+    pixels where words allow: greedy, a word or a series name never splits; the series names start a new line
+    when they do not fit after the title."""
+    breaks, line = [], 0.0
+    for i, (_html, plain) in enumerate(_title_tokens(title, series)):
+        w = fm.horizontalAdvance(plain)
+        if line > 0 and line + fm.horizontalAdvance(" ") + w > room:
+            breaks.append(i)
+            line = w
+        else:
+            line += (fm.horizontalAdvance(" ") if line > 0 else 0) + w
+    return tuple(breaks)
 
 
 def nice_ceil(v: float) -> float:
@@ -105,7 +140,132 @@ def _setup(widget: pg.PlotWidget, object_name: str | None) -> pg.PlotItem:
     return item
 
 
-class LivePlot(pg.PlotWidget):
+class PlotText:
+    """What a plot says about itself: a title (series names in their colours), axis labels with units, and a
+    note over an empty plot saying why it is empty. Restyled by :meth:`restyle` (presentation mode)."""
+
+    def _init_text(self, title: str, series=(), x_label: str | None = None, y_label: str | None = None) -> None:
+        self._title_text, self._series = title, list(series)
+        self._labels = {"bottom": x_label, "left": y_label}
+        self.note = QLabel(self)
+        self.note.setObjectName((self.objectName() or "plot") + "Note")
+        self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("QLabel { color: #333; background: rgba(255, 255, 255, 225); padding: 4px; }")
+        self.note.hide()
+        self.restyle()
+
+    def _title_breaks(self, width: int | None = None) -> tuple[int, ...]:
+        """Line breaks that keep the title within the plot's width: pyqtgraph would otherwise widen the plot
+        past its widget to fit a long title, cutting off its right side. The title sits over the plot area
+        (not the y axis); 15 % is kept spare for the glyphs' fallback font."""
+        font = self.font()
+        font.setPointSize(int(STYLE["title_pt"]))
+        width = self.width() if width is None else width
+        room = (width - max(self._left_axis_width(), 30) - 16) / 1.15
+        return title_breaks(self._title_text, self._series, QFontMetrics(font), room)
+
+    def restyle(self, width: int | None = None) -> None:
+        item = self.getPlotItem()
+        ink = "#%02x%02x%02x" % INK
+        self._breaks = self._title_breaks(width)
+        item.setTitle(_title(self._title_text, self._series, self._breaks), size=f"{STYLE['title_pt']}pt",
+                      color=ink)
+        # pyqtgraph gives the title a fixed 30 px row: a larger or wrapped title needs its own height
+        h = max(30, int(item.titleLabel.item.boundingRect().height()) + 2)
+        item.titleLabel.setMaximumHeight(h)
+        item.layout.setRowFixedHeight(0, h)
+        self._title_h = h
+        font = self.font()
+        font.setPointSize(int(STYLE["axis_pt"]))
+        self._tick_pt = self._tick_point_size(self.width() if width is None else width, self.height())
+        named = QFont(font)
+        named.setPointSize(self._tick_pt)
+        for side in ("left", "bottom"):
+            axis = item.getAxis(side)
+            axis.setPen(pg.mkPen(INK))
+            axis.setTextPen(pg.mkPen(INK))
+            axis.setStyle(tickFont=named if side == self.NAMED_AXIS else font)
+            text = self._labels.get(side)
+            if text:
+                axis.setLabel(text, **{"color": ink, "font-size": f"{STYLE['axis_pt']}pt"})
+        for curve in self.__dict__.get("curves", {}).values():  # (not PlotItem's list of curves)
+            pen = curve.opts["pen"]
+            curve.setPen(pg.mkPen(pen.color(), width=STYLE["line"]))
+        font = self.note.font()
+        font.setPointSize(int(STYLE["axis_pt"]))
+        self.note.setFont(font)
+        self.updateGeometry()  # the minimum width follows the fonts
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt)
+        """The width the plot really needs (pyqtgraph reports 68 px and then overflows): the y axis with its
+        tick labels and label, and the title's longest word (the title wraps to fit, see ``_title_breaks``)."""
+        hint = super().minimumSizeHint()
+        if "_labels" not in self.__dict__:
+            return hint
+        font = self.font()
+        font.setPointSize(int(STYLE["title_pt"]))
+        fm = QFontMetrics(font)
+        word = max((fm.horizontalAdvance(plain) for _h, plain in _title_tokens(self._title_text, self._series)),
+                   default=0)
+        axis_w = self._left_axis_width()
+        return QSize(max(hint.width(), MIN_PLOT_WIDTH, int(max(axis_w, 30) + 36 + word * 1.2)), hint.height())
+
+    def _left_axis_width(self) -> float:
+        axis = self.getPlotItem().getAxis("left")
+        return axis.width() if axis.isVisible() else 0
+
+    def set_axis_label(self, side: str, text: str | None) -> None:
+        if self._labels.get(side) != text:
+            self._labels[side] = text
+            self.restyle()
+
+    def set_note(self, text: str | None) -> None:
+        """Say over the plot why it is empty (None: no note)."""
+        if not text:
+            self.note.hide()
+            return
+        self.note.setText(text)
+        self._place_note()
+        self.note.show()
+        self.note.raise_()
+
+    def _place_note(self) -> None:
+        w, h = self.width(), self.height()
+        self.note.setFixedWidth(max(60, int(w * 0.8)))
+        self.note.adjustSize()
+        self.note.move((w - self.note.width()) // 2, max(0, (h - self.note.height()) // 2))
+
+    NAMED_AXIS: str | None = None  # the axis whose ticks are names (actions, features): they shrink to fit
+
+    def _tick_point_size(self, width: int, height: int) -> int:
+        """The named ticks' size in points: the style's, smaller where they would overlap."""
+        return int(STYLE["axis_pt"])
+
+    def _largest_fitting(self, fits) -> int:
+        """The largest point size from the style's down to 7 for which ``fits(QFontMetrics)`` holds."""
+        font = self.font()
+        pt = int(STYLE["axis_pt"])
+        while pt > 7:
+            font.setPointSize(pt)
+            if fits(QFontMetrics(font)):
+                break
+            pt -= 1
+        return pt
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        width = event.size().width() if event is not None else self.width()  # the title first: the layout
+        height = event.size().height() if event is not None else self.height()
+        if "_breaks" in self.__dict__ and (self._title_breaks(width) != self._breaks
+                                           or self._tick_point_size(width, height) != self._tick_pt):
+            self.restyle(width)  # (pyqtgraph calls this with None while it builds the widget)
+        super().resizeEvent(event)
+        note = self.__dict__.get("note")  # resized once before the note exists (pyqtgraph's __getattr__ raises)
+        if note is not None and note.isVisible():
+            self._place_note()
+
+
+class LivePlot(PlotText, pg.PlotWidget):
     """A time plot of a few named curves sharing one x axis (the decision index).
 
     ``y_range`` fixes the y axis; otherwise it grows to nice bounds around the
@@ -115,10 +275,9 @@ class LivePlot(pg.PlotWidget):
 
     def __init__(self, title: str, curves: Sequence[tuple[str, tuple[int, int, int]]], capacity: int = 1000,
                  y_range: tuple[float, float] | None = None, parent=None, object_name: str | None = None,
-                 min_x: float = 32.0):
+                 min_x: float = 32.0, x_label: str | None = "decision t", y_label: str | None = None):
         super().__init__(parent=parent)
         item = _setup(self, object_name)
-        item.setTitle(_title(title, curves if len(curves) > 1 else ()), size="9pt")
         item.setClipToView(True)
         self.x = RingBuffer(capacity)
         self.buffers: dict[str, RingBuffer] = {}
@@ -133,6 +292,7 @@ class LivePlot(pg.PlotWidget):
         self._ylo, self._yhi = np.inf, -np.inf
         item.setXRange(0, self._x_hi, padding=0.02)
         item.setYRange(*self._y, padding=0.05)
+        self._init_text(title, curves if len(curves) > 1 else (), x_label, y_label)
         self.setMinimumHeight(90)
 
     def push(self, x: float, **values: float) -> None:
@@ -186,14 +346,14 @@ class LivePlot(pg.PlotWidget):
         return self.x.count
 
 
-class ActionBars(pg.PlotWidget):
+class ActionBars(PlotText, pg.PlotWidget):
     """Grouped bars: one group per action, one bar per series (task / intent / fused probability)."""
 
     def __init__(self, title: str, action_names: Sequence[str], series: Sequence[tuple[str, tuple[int, int, int]]],
-                 y_range: tuple[float, float] = (0.0, 1.0), parent=None, object_name: str | None = None):
+                 y_range: tuple[float, float] = (0.0, 1.0), parent=None, object_name: str | None = None,
+                 x_label: str | None = None, y_label: str | None = "probability"):
         super().__init__(parent=parent)
         item = _setup(self, object_name)
-        item.setTitle(_title(title, series), size="9pt")
         self.series = list(series)
         self.bars: dict[str, pg.BarGraphItem] = {}
         self.values: dict[str, np.ndarray] = {}
@@ -203,19 +363,49 @@ class ActionBars(pg.PlotWidget):
             self.bars[name] = bar
         item.setYRange(*y_range, padding=0.02)
         self.set_actions(action_names)
+        self._init_text(title, series, x_label, y_label)
         self.setMinimumHeight(110)
 
     def set_actions(self, action_names: Sequence[str]) -> None:
         self.action_names = list(action_names)
         n = len(self.action_names)
         item = self.getPlotItem()
-        item.getAxis("bottom").setTicks([[(i, a) for i, a in enumerate(self.action_names)]])
+        self._ticks = [[(i, a) for i, a in enumerate(self.action_names)]]
+        item.getAxis("bottom").setTicks(self._ticks)
         item.setXRange(-0.6, max(n, 1) - 0.4, padding=0)
         width = 0.8 / max(1, len(self.series))
         for k, (name, _c) in enumerate(self.series):
             self.values[name] = np.zeros(n)
             self.bars[name].setOpts(x=np.arange(n) - 0.4 + width * (k + 0.5), height=self.values[name],
                                     width=width * 0.95)
+        if "_labels" in self.__dict__:
+            self.restyle()
+
+    NAMED_AXIS = "bottom"
+
+    def _tick_point_size(self, width: int, height: int) -> int:
+        """Action names shrink until each fits its group's width; where even that is too wide (highway's long
+        names on a narrow plot) they are shortened (LANE_LEFT: LEFT, FASTER: FAST.; the full names in the
+        plot's tooltip)."""
+        room = (width - 70) / max(1, len(self.action_names))
+        full = self.action_names
+
+        def fits(names):
+            return lambda fm: max((fm.horizontalAdvance(a) for a in names), default=0) + 6 <= room
+
+        pt = self._largest_fitting(fits(full))
+        short = [_short_action(a) for a in full] if not fits(full)(self._metrics(pt)) else full
+        ticks = [[(i, a) for i, a in enumerate(short)]]
+        if ticks != self.__dict__.get("_ticks"):
+            self._ticks = ticks
+            self.getPlotItem().getAxis("bottom").setTicks(ticks)
+            self.setToolTip("actions: " + ", ".join(full) if short != full else "")
+        return self._largest_fitting(fits(short)) if short != full else pt
+
+    def _metrics(self, pt: int) -> QFontMetrics:
+        font = self.font()
+        font.setPointSize(pt)
+        return QFontMetrics(font)
 
     def set_values(self, name: str, values: np.ndarray | None) -> None:
         """Heights of one series; None shows nothing (zeros)."""
@@ -224,7 +414,7 @@ class ActionBars(pg.PlotWidget):
         self.bars[name].setOpts(height=v)
 
 
-class FeatureBars(pg.PlotWidget):
+class FeatureBars(PlotText, pg.PlotWidget):
     """Horizontal signed bars, one per feature (attributions): green pushes up, orange pushes down.
 
     The x range is symmetric and moves in 1-2-5 steps: it grows at once when a
@@ -232,10 +422,10 @@ class FeatureBars(pg.PlotWidget):
     for a while, so the axis is not redrawn on every decision.
     """
 
-    def __init__(self, title: str, feature_names: Sequence[str] = (), parent=None, object_name: str | None = None):
+    def __init__(self, title: str, feature_names: Sequence[str] = (), parent=None, object_name: str | None = None,
+                 x_label: str | None = None):
         super().__init__(parent=parent)
         item = _setup(self, object_name)
-        item.setTitle(title, size="9pt")
         item.getViewBox().invertY(True)
         self._good = pg.mkBrush(*GOOD)
         self._bad = pg.mkBrush(*BAD)
@@ -246,7 +436,26 @@ class FeatureBars(pg.PlotWidget):
         self._span = 0.0
         self._small = 0
         self.set_features(feature_names)
+        self._init_text(title, (("raises", GOOD), ("lowers", BAD)), x_label, None)  # the bars' colours
         self.setMinimumHeight(110)
+
+    def set_title(self, title: str) -> None:
+        self._title_text = title
+        self.restyle()
+
+    def _tick_point_size(self, width: int, height: int) -> int:
+        """Feature names shrink until each has its own line (highway's 26 features on a low plot)."""
+        room = (height - self.__dict__.get("_title_h", 30) - 60) / max(1, len(self.feature_names))
+        return self._largest_fitting(lambda fm: fm.height() <= room)
+
+    NAMED_AXIS = "left"
+
+    def _left_axis_width(self) -> float:
+        """The feature names' tick labels, whether or not the axis has laid them out yet."""
+        font = self.font()
+        font.setPointSize(self.__dict__.get("_tick_pt", int(STYLE["axis_pt"])))
+        fm = QFontMetrics(font)
+        return max((fm.horizontalAdvance(f) for f in self.feature_names), default=0) + 20
 
     def set_features(self, feature_names: Sequence[str]) -> None:
         self.feature_names = list(feature_names)
@@ -256,6 +465,8 @@ class FeatureBars(pg.PlotWidget):
         self.getPlotItem().getAxis("left").setTicks([[(i, f) for i, f in enumerate(self.feature_names)]])
         self.getPlotItem().setYRange(-0.6, max(0, n - 0.4), padding=0)
         self.set_values(None)
+        if "_labels" in self.__dict__:
+            self.restyle()
 
     def set_values(self, values: np.ndarray | None) -> None:
         n = len(self.feature_names)
@@ -279,5 +490,16 @@ class FeatureBars(pg.PlotWidget):
             self.getPlotItem().setXRange(-span, span, padding=0.05)
 
 
-__all__ = ["ActionBars", "FeatureBars", "LivePlot", "RingBuffer", "nice_ceil", "TASK", "INTENT", "FUSED", "GOOD", "BAD",
-           "SIDE_COLOURS"]
+def _short_action(name: str) -> str:
+    """A short tick label for an action name: its last word, cut to four letters and a dot if longer than five."""
+    last = name.replace("-", "_").split("_")[-1] or name
+    return last if len(last) <= 5 else last[:4] + "."
+
+
+def set_plot_style(large: bool) -> None:
+    """Plot text and line sizes for plots made or restyled from now on: large for a projector."""
+    STYLE.update({"title_pt": 13, "axis_pt": 12, "line": 3.0} if large else {"title_pt": 10, "axis_pt": 9, "line": 1.5})
+
+
+__all__ = ["ActionBars", "FeatureBars", "LivePlot", "PlotText", "RingBuffer", "nice_ceil", "set_plot_style", "STYLE",
+           "TASK", "INTENT", "FUSED", "GOOD", "BAD", "INK", "SIDE_COLOURS"]

@@ -52,7 +52,7 @@ class Recorder:
     """
 
     def __init__(self, path: str | os.PathLike, fps: float = 15.0, max_frames: int = 3000,
-                 on_finished: Callable[[Path, str | None], None] | None = None):
+                 on_finished: Callable[[Path, str | None], None] | None = None, shared_palette: bool = False):
         self.path = Path(path)
         suffix = self.path.suffix.lower()
         if suffix not in (".gif", ".mp4"):
@@ -62,6 +62,9 @@ class Recorder:
         self.format = suffix[1:]
         self.fps = float(min(max(fps, 1.0), 50.0))  # GIF viewers ignore delays below 20 ms
         self.max_frames = int(max_frames)
+        #: GIF: every frame in the first frame's 256 colours, so that only what changed is stored (a recording
+        #: of the whole view, where the window around the plots stays the same, gets several times smaller)
+        self.shared_palette = bool(shared_palette)
         self.frames = 0  # accepted
         self.dropped = 0
         self.error: str | None = None
@@ -140,7 +143,11 @@ class Recorder:
             item = self._queue.get()
             if item is _STOP:
                 break
-            frames.append(Image.fromarray(item, "RGB").quantize(256, method=Image.Quantize.FASTOCTREE))
+            image = Image.fromarray(item, "RGB")
+            if self.shared_palette and frames:
+                frames.append(image.quantize(palette=frames[0], dither=Image.Dither.NONE))
+            else:
+                frames.append(image.quantize(256, method=Image.Quantize.FASTOCTREE))
         if not frames:
             raise RuntimeError("no frames were recorded")
         duration = int(round(1000.0 / self.fps))

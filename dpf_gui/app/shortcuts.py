@@ -1,4 +1,4 @@
-"""The Annotate view's keyboard shortcuts: one table for binding, cheat sheet and docs.
+"""The keyboard shortcuts: one table per view for binding, cheat sheet and docs.
 
 Labelling hundreds of trajectories is fast only from the keyboard, and a
 person learns the keys only if they are shown; keeping the keys, their
@@ -42,6 +42,49 @@ SHORTCUTS: tuple[Shortcut, ...] = (
 )
 
 
+#: Play and Compare (a presenter's keys): the action is the name of the view's method it calls
+PLAY_SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("toggle_play", ("Space",), "play / pause"),
+    Shortcut("key_restart", ("R",), "restart the episode (the seed shown)"),
+    Shortcut("key_step", ("S",), "one decision (pauses)"),
+)
+
+
+class PlayKeys:
+    """What Play's and Compare's keys do (the views have ``play_button``, ``restart_button``, ``step_button``,
+    ``pause``, ``restart`` and ``step_once``); a key does nothing while its button is disabled."""
+
+    def toggle_play(self) -> None:
+        if self.play_button.isEnabled():
+            self.play_button.toggle()
+
+    def key_restart(self) -> None:
+        if self.restart_button.isEnabled():
+            self.restart()
+
+    def key_step(self) -> None:
+        if self.step_button.isEnabled():
+            self.pause()
+            self.step_once()
+
+
+def install(view, shortcuts: tuple[Shortcut, ...]) -> dict:
+    """Bind ``shortcuts`` to ``view``'s methods, window-wide while ``view`` is visible (a hidden widget's
+    shortcuts never fire, so each tab's keys work only in that tab, wherever the focus is)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QKeySequence, QShortcut
+
+    made = {}
+    for s in shortcuts:
+        sc = QShortcut(view)
+        sc.setKeys([QKeySequence(k) for k in s.keys])
+        sc.setContext(Qt.ShortcutContext.WindowShortcut)
+        method = getattr(view, s.action)
+        sc.activated.connect(lambda m=method: m())
+        made[s.action] = sc
+    return made
+
+
 def cheatsheet_rows() -> list[tuple[str, str]]:
     """(keys, what they do) per shortcut, as the cheat sheet shows them."""
     return [(" / ".join(_pretty(k) for k in s.keys if k not in ("=", "Enter", "Shift+Enter")), s.text) for s in SHORTCUTS]
@@ -57,4 +100,4 @@ def _pretty(key: str) -> str:
     return {"Return": "Enter", "Shift+Return": "Shift+Enter", "PgUp": "Page Up", "PgDown": "Page Down"}.get(key, key)
 
 
-__all__ = ["Shortcut", "SHORTCUTS", "cheatsheet_rows", "cheatsheet_html"]
+__all__ = ["PLAY_SHORTCUTS", "PlayKeys", "Shortcut", "SHORTCUTS", "cheatsheet_rows", "cheatsheet_html", "install"]

@@ -40,11 +40,11 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QThread, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QProgressBar, QPushButton, QSizePolicy, QSpinBox, QStackedWidget, QTableWidget,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
+                               QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QStackedWidget, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from dpf_gui.app.plots import INTENT, TASK, _setup, _title
+from dpf_gui.app.plots import INTENT, TASK, PlotText, _setup
 from dpf_gui.errors import UserError
 
 #: the kinds offered, as the form names them
@@ -226,14 +226,19 @@ class TrainWorker(QThread):
             self.failed.emit(f"{exc.__class__.__name__}: {exc}", False)
 
 
-class LossPlot(pg.PlotWidget):
+def short_path(path, most: int = 40) -> str:
+    """A checkpoint folder for a line of text: its last parts, shortened in front with "…" (a long path is one
+    word and cannot wrap; the whole path is in the tooltip and in the Train tab's intent line's tooltip)."""
+    text = str(path)
+    return text if len(text) <= most else "…" + text[-(most - 1):]
+
+
+class LossPlot(PlotText, pg.PlotWidget):
     """Train and held-out loss per epoch (log y), from fixed numpy buffers set with ``setData``."""
 
     def __init__(self, capacity: int = 1000, parent=None):
         super().__init__(parent=parent)
         item = _setup(self, "lossPlot")
-        item.setTitle(_title("loss per epoch", [("train", TASK), ("held-out", INTENT)]), size="9pt")
-        item.setLabel("bottom", "epoch")
         item.setLogMode(y=True)
         item.enableAutoRange(enable=True)
         self.capacity = int(capacity)
@@ -246,6 +251,7 @@ class LossPlot(pg.PlotWidget):
         self.best_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((120, 120, 120), style=Qt.DashLine))
         self.best_line.setVisible(False)
         item.addItem(self.best_line)
+        self._init_text("loss per epoch", [("train", TASK), ("held-out", INTENT)], "epoch", "loss (log scale)")
         self.setMinimumHeight(160)
 
     def clear_data(self) -> None:
@@ -273,21 +279,20 @@ class LossPlot(pg.PlotWidget):
         return self.n
 
 
-class FitPlot(pg.PlotWidget):
+class FitPlot(PlotText, pg.PlotWidget):
     """Predicted against given score per trajectory: held-out (orange) and training (blue) dots."""
 
     def __init__(self, parent=None):
         super().__init__(parent=parent)
         item = _setup(self, "fitPlot")
-        item.setTitle(_title("predicted vs given score", [("held-out", INTENT), ("train", TASK)]), size="9pt")
-        item.setLabel("bottom", "given score")
-        item.setLabel("left", "predicted")
         item.enableAutoRange(enable=True)
         self.diag = item.plot(pen=pg.mkPen((150, 150, 150), style=Qt.DashLine))
         self.dots = {name: pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(*colour, 150))
                      for name, colour in (("train", TASK), ("val", INTENT))}
         for d in self.dots.values():
             item.addItem(d)
+        self._init_text("predicted vs given score", [("held-out", INTENT), ("train", TASK)], "given score",
+                        "predicted score")
         self.setMinimumHeight(160)
 
     def clear_data(self) -> None:
@@ -466,12 +471,15 @@ class TrainView(QWidget):
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
-        buttons.addWidget(self.load_button)
+        load_row = QHBoxLayout()  # a row of its own: the three buttons do not fit one row in large text
+        load_row.addWidget(self.load_button)
+        load_row.addStretch(1)
 
         left = QVBoxLayout()
         left.addWidget(self.labels_label)
         left.addWidget(settings)
         left.addLayout(buttons)
+        left.addLayout(load_row)
         left.addWidget(self.progress)
         left.addWidget(self.status)
         left.addWidget(QLabel("<b>Held-out fit</b>", self))
@@ -479,10 +487,17 @@ class TrainView(QWidget):
         left.addWidget(self.fit_table)
         left.addWidget(self.intent_label)
         left.addStretch(1)
-        left_w = QWidget(self)
-        left_w.setLayout(left)
+        left_body = QWidget(self)
+        left_body.setLayout(left)
+        # in a scroll area: large text (presentation mode) or a low window scrolls instead of squashing the form
+        left_w = QScrollArea(self)
+        left_w.setObjectName("trainLeftScroll")
+        left_w.setWidget(left_body)
+        left_w.setWidgetResizable(True)
+        left_w.setFrameShape(QFrame.Shape.NoFrame)
+        left_w.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         left_w.setMaximumWidth(500)
-        left_w.setMinimumWidth(360)
+        left_w.setMinimumWidth(390)
 
         self.loss_plot = LossPlot(parent=self)
         self.fit_plot = FitPlot(self)
@@ -713,16 +728,15 @@ class TrainView(QWidget):
         if config_kind(self._cfg) == "additive":
             self.progress.setValue(self.progress.maximum())
             self.status.setText(f"done: {result.sidecar.get('steps', '?')} steps in {result.wall_time_s:.1f} s; "
-                                f"saved to {result.out_dir}")
+                                f"saved to {short_path(result.out_dir)}")
         else:
             self.loss_plot.mark_best(result.best_epoch)
             self.progress.setValue(min(result.epochs, self.progress.maximum()))
-            limit = self._cfg.max_time_s
-            why = ("stopped: time limit" if limit and result.wall_time_s >= limit
-                   else "stopped: held-out loss no longer improving" if result.epochs < self.progress.maximum()
-                   else "done")
-            self.status.setText(f"{why}: {result.epochs} epochs in {result.wall_time_s:.1f} s, best epoch "
-                                f"{result.best_epoch}; saved to {result.out_dir}")
+            early = result.metrics.get("stopped_early")
+            why = f"stopped early ({early})" if early else "done"
+            self.status.setText(f"{why}: {result.epochs} of {self._cfg.max_epochs} epochs in "
+                                f"{result.wall_time_s:.1f} s, best epoch {result.best_epoch}; saved to "
+                                f"{short_path(result.out_dir)}")
         self.refresh_labels()
         self._show_intent()
         self.statusMessage.emit(f"intent model trained ({result.wall_time_s:.0f} s): Play and Compare use it now")
@@ -803,7 +817,8 @@ class TrainView(QWidget):
         self._remember(ws)
         self._show_curve(sidecar)
         self.fit_plot.clear_data()
-        self.status.setText(f"loaded {directory}")
+        self.status.setText(f"loaded {short_path(directory)}")
+        self.status.setToolTip(str(directory))
         self._show_intent()
         self.statusMessage.emit(f"intent model loaded from {directory}")
         self.intentChanged.emit(ws)
@@ -877,8 +892,9 @@ class TrainView(QWidget):
         kind = (f"additive ensemble of {arch.get('members', '?')}" if model_kind(ws.intent) == "additive"
                 else "LSTM")
         self.intent_label.setText(
-            f"<b>In use:</b> {escape(str(ws.intent_dir))}<br>{kind} · {when} · {lab.get('count', '?')} labelled "
+            f"<b>In use:</b> {escape(short_path(ws.intent_dir))}<br>{kind} · {when} · {lab.get('count', '?')} labelled "
             f"trajectories ({escape(str(lab.get('source') or 'unknown source'))}) · wish: {escape(wish_text)}")
+        self.intent_label.setToolTip(str(ws.intent_dir))
         kind_name = model_kind(ws.intent)
         if self.result is not None:
             self._show_fit(self.result.metrics.get("held_out") or {}, self.result.metrics.get("train") or {}, kind_name)

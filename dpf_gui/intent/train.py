@@ -354,9 +354,11 @@ def _train(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir: str |
     steps = 0
     bad_epochs = 0
     epoch = 0
-    bar = tqdm(range(1, cfg.max_epochs + 1), desc="intent", unit="epoch", disable=not progress)
+    stopped = None  # why training ended before max_epochs (said on the bar and in the metrics)
+    # a bar counted by hand: iterating over it would close it at the break, before it can say why
+    bar = tqdm(total=cfg.max_epochs, desc="intent", unit="epoch", disable=not progress)
     try:
-        for epoch in bar:
+        for epoch in range(1, cfg.max_epochs + 1):
             model.train()
             t_ep = time.time()
             tot, cnt = 0.0, 0
@@ -386,16 +388,24 @@ def _train(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir: str |
                 best_state = copy.deepcopy(model.state_dict())
             else:
                 bad_epochs += 1
-            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{v:.4f}", best=best_epoch)
+            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{v:.4f}", best=best_epoch, refresh=False)
+            bar.update(1)
             if on_epoch is not None:
                 on_epoch(epoch, train_loss, v)
-            if bad_epochs >= cfg.patience:
+            if bad_epochs >= cfg.patience and epoch < cfg.max_epochs:
+                stopped = f"no held-out improvement for {cfg.patience} epochs"
                 break
-            if cfg.max_time_s is not None and time.time() - t_start > cfg.max_time_s:
+            if cfg.max_time_s is not None and time.time() - t_start > cfg.max_time_s and epoch < cfg.max_epochs:
+                stopped = f"time limit {cfg.max_time_s:g} s"
                 break
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        if interrupted:
+            stopped = "interrupted"
+        if stopped:
+            bar.set_description(f"intent: stopped early at epoch {len(curve)} of {cfg.max_epochs} ({stopped})",
+                                refresh=False)
         bar.close()
     model.load_state_dict(best_state)
     model.eval()
@@ -421,6 +431,7 @@ def _train(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir: str |
         "best_val_loss": best_val,
         "initial_val_loss": initial_val,
         "interrupted": interrupted,
+        "stopped_early": stopped,
     }
     wall = time.time() - t_start
     sidecar = _sidecar(dataset, labels, model, cfg, seed, metrics, curve, score_scale, r_scale, spread,

@@ -1,0 +1,150 @@
+"""Every visible label, button and combo box of every tab fits its text, at a projector's 1024x768 and at
+1280x720, in the normal and in the presentation look (issue 15: text cut at 1024 px and at the default size).
+
+A widget fits when its text's width (``fontMetrics``) is within the room the widget gives it: a label's
+contents rectangle, a button's width less its padding, a combo box's edit field. A label that wraps
+(``wordWrap``) fits by definition: it grows downwards instead of cutting its text.
+"""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtGui import QTextDocument
+from PySide6.QtWidgets import (QAbstractScrollArea, QComboBox, QLabel, QPushButton, QStyle,
+                               QStyleOptionComboBox)
+
+from dpf_gui.app.plots import PlotText
+from tests.qt_helpers import messages, open_window  # noqa: F401 (messages is a fixture)
+from tests.test_saliency import train_tiny_additive_avoid_toll_intent
+
+SIZES = ((1024, 768), (1280, 720))
+
+
+def _plain(text: str) -> list[str]:
+    if "<" in text:
+        doc = QTextDocument()
+        doc.setHtml(text)
+        text = doc.toPlainText()
+    return [line for line in text.replace("&&", "&").splitlines() if line.strip()]
+
+
+def _room_and_need(w) -> tuple[int, int] | None:
+    """(room, needed) in pixels for a widget's text; None when there is nothing to measure or it wraps."""
+    fm = w.fontMetrics()
+    if isinstance(w, QLabel):
+        if w.pixmap() is not None and not w.pixmap().isNull():
+            return None
+        lines = _plain(w.text())
+        if w.wordWrap():  # wraps between words: its longest word must fit
+            lines = [word for line in lines for word in line.split()]
+        return (w.contentsRect().width() - 2 * w.margin() - w.indent() if w.indent() > 0 else
+                w.contentsRect().width() - 2 * w.margin(), max((fm.horizontalAdvance(t) for t in lines), default=0))
+    if isinstance(w, QPushButton):
+        lines = _plain(w.text().replace("&", ""))
+        icon = w.iconSize().width() + 4 if not w.icon().isNull() else 0
+        return w.width() - 8 - icon, max((fm.horizontalAdvance(t) for t in lines), default=0)
+    if isinstance(w, QComboBox):
+        opt = QStyleOptionComboBox()
+        w.initStyleOption(opt)
+        field = w.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
+                                         QStyle.SubControl.SC_ComboBoxEditField, w)
+        return field.width(), fm.horizontalAdvance(w.currentText())
+    return None
+
+
+def clipped(root) -> list[str]:
+    """Every visible label, button and combo box under ``root`` whose text does not fit, and every plot cut
+    off (its contents wider than the plot, or the plot pushed past the window's edge)."""
+    out = []
+    for plot in root.findChildren(PlotText):
+        if not plot.isVisible():
+            continue
+        inner = plot.getPlotItem().geometry().width()
+        port = plot.viewport()  # (the view itself is all covered by its viewport)
+        seen = port.visibleRegion().boundingRect().width()
+        if inner > plot.width() + 1 or seen < port.width() - 1:
+            out.append(f"{plot.objectName()}: plot cut off ({inner:.0f} px of plot, {plot.width()} px widget, "
+                       f"{seen} px shown)")
+    for cls in (QLabel, QPushButton, QComboBox):
+        for w in root.findChildren(cls):
+            if not w.isVisible() or w.width() <= 0:
+                continue
+            measured = _room_and_need(w)
+            if measured is None:
+                continue
+            room, need = measured
+            # what the parents show of it: a label in a scroll area may be wide enough and still cut off
+            seen = w.visibleRegion().boundingRect()
+            if seen.isEmpty():
+                if not _in_scroll_area(w):  # pushed out of the window by what does not fit beside it
+                    out.append(f"{_name(w)}: not shown at all (outside its parent)")
+                continue
+            room -= w.width() - seen.width()
+            if need > room:
+                text = w.currentText() if isinstance(w, QComboBox) else " / ".join(_plain(w.text()))
+                out.append(f"{_name(w)}: {text!r} needs {need} px, has {room}")
+    return out
+
+
+def _name(w) -> str:
+    text = w.currentText() if isinstance(w, QComboBox) else (_plain(w.text()) or [""])[0]
+    return w.objectName() or f"{type(w).__name__}({text!r})"
+
+
+def _in_scroll_area(w) -> bool:
+    """Whether ``w`` lies in a scroll area (where being scrolled out of view is fine)."""
+    p = w.parentWidget()
+    while p is not None:
+        if isinstance(p, QAbstractScrollArea):
+            return True
+        p = p.parentWidget()
+    return False
+
+
+@pytest.fixture(scope="module")
+def intent_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fit-intent") / "gridnav"
+    train_tiny_additive_avoid_toll_intent(out)
+    return out
+
+
+@pytest.mark.parametrize("present", [False, True], ids=["normal", "presentation"])
+def test_every_tab_fits_its_text(qtbot, tmp_path, messages, intent_dir, present):
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    ws = window.workspace
+    wish = ws.wish("mixed")
+    ws.label_with_simulated_user(wish, seed=0)
+    window.annotate._after_change(list(range(len(ws))))
+    window.annotate.set_overlay_wish(wish, "simulated user")  # as the demo does
+    assert window.train.load_intent_dir(intent_dir)
+    if present:
+        window.set_presentation(True)
+        assert window.play.params_panel.isHidden()  # until the Parameters button shows it
+    problems = []
+    # presentation mode hides the fusion parameters of Play and Compare until asked for: both ways must fit
+    shown = [False, True] if present else [True]
+    for size, params in ((size, params) for params in shown for size in SIZES):
+        window.resize(*size)
+        for toggle in (window.play.params_toggle, window.compare.params_toggle):
+            toggle.setChecked(params)
+        for i in range(window.tabs.count()):
+            window.tabs.setCurrentIndex(i)
+            qtbot.wait(50)
+            if (window.width(), window.height()) != size:  # the window cannot be made that small
+                problems.append(f"{size[0]}x{size[1]} {window.tabs.tabText(i)}: the window is "
+                                f"{window.width()}x{window.height()} (at least {window.minimumSizeHint().width()}x"
+                                f"{window.minimumSizeHint().height()}; tabs at least "
+                                + ", ".join(f"{window.tabs.tabText(j)} {t.width()}x{t.height()}" for j, t in
+                                            enumerate(window.tabs.widget(j).minimumSizeHint()
+                                                      for j in range(window.tabs.count()))) + ")")
+            where = f"{size[0]}x{size[1]} {window.tabs.tabText(i)}{'' if params else ' (parameters hidden)'}"
+            problems += [f"{where}: {p}" for p in clipped(window)]
+    # while recording, Play's Record button says "Stop recording"
+    window.tabs.setCurrentWidget(window.play)
+    window.play.start_recording(tmp_path / "r.gif", fps=10)
+    for size in SIZES:
+        window.resize(*size)
+        qtbot.wait(50)
+        problems += [f"{size[0]}x{size[1]} Play (recording): {p}" for p in clipped(window)]
+    window.play.stop_recording(wait=True)
+    assert not problems, "text cut off:\n" + "\n".join(problems)
