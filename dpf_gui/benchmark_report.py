@@ -98,6 +98,8 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
     if keep_other_envs:
         kept_cells, kept_runs = kept_from_previous(out_md, spec)
         results, runs = list(results) + kept_cells, runs + kept_runs
+        # environments in name order, whichever run made them (stable: each keeps its grid order)
+        results, runs = sorted(results, key=lambda c: c["env"]), sorted(runs, key=lambda r: r["env"])
     lines = [START, "", "## Unseen-wish benchmark", ""]
     commands: dict[str, list[dict[str, Any]]] = {}
     for r in runs:
@@ -105,8 +107,8 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
     for cmd, rs in commands.items():
         lines.append(f"Regenerate {', '.join(r['env'] for r in rs)}: `{cmd}` ({sum(r['cells'] for r in rs)} cells, "
                      f"{sum(r['cell_s'] for r in rs) / 60:.0f} min of cell time summed over the cells on {rs[0]['machine']}; "
-                     f"this invocation took {rs[0]['elapsed_s'] / 60:.0f} min wall with `--jobs {rs[0]['jobs']}`, "
-                     "cached cells read back).")
+                     f"the invocation that wrote it took {rs[0]['elapsed_s'] / 60:.0f} min wall with `--jobs {rs[0]['jobs']}`, "
+                     "reading back the cells it found in the cache).")
         lines.append("")
     lines += ["Cells are cached under `runs/benchmark/`, keyed by every input and the code that computes them.", "",
              f"Split **{spec.split}**: " + ("wishes, label draws and episodes nobody looked at while tuning (the "

@@ -126,7 +126,7 @@ def test_two_participants_through_the_screens_one_resumed(qtbot, tmp_path):
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=120, check=False)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=600, check=False)
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
 
     operator.refresh()

@@ -120,6 +120,9 @@ def test_participant_numbers_are_never_reused_after_a_withdrawal(tmp_path):
 
 
 # --- the pilot, end to end -----------------------------------------------------------------------------------
+PILOT_N = 6  # the issue's (and the README's) pilot size
+PILOT_IDS = [f"sim-{k:03d}" for k in range(1, PILOT_N + 1)]
+
 @pytest.fixture(scope="module")
 def piloted(tmp_path_factory):
     """The README's commands on the (tiny) example protocol: dpf study init, pilot, export."""
@@ -128,7 +131,7 @@ def piloted(tmp_path_factory):
     root = tmp_path_factory.mktemp("pilot")
     study_dir, out = str(root / "study"), root / "export.zip"
     assert main(["study", "init", str(tiny_protocol(root)), "--out", study_dir]) == 0
-    assert main(["study", "pilot", study_dir, "--participants", "2", "--seed", "0", "--quiet"]) == 0
+    assert main(["study", "pilot", study_dir, "--participants", str(PILOT_N), "--seed", "0", "--quiet"]) == 0
     assert main(["study", "export", study_dir, "--out", str(out)]) == 0
     study = Study(study_dir)
     ids = [p["id"] for p in study.participants()]
@@ -139,9 +142,9 @@ def piloted(tmp_path_factory):
     return study, ids, tables, names, readme
 
 
-def test_pilot_runs_every_step_of_two_simulated_participants(piloted):
+def test_pilot_runs_every_step_of_six_simulated_participants(piloted):
     study, ids, tables, _, _ = piloted
-    assert ids == ["sim-001", "sim-002"]
+    assert ids == PILOT_IDS
     for p in study.participants():
         with EventLog(study.participant_dir(p["id"]) / "events.sqlite", read_only=True) as log:
             events = log.events()
@@ -150,15 +153,16 @@ def test_pilot_runs_every_step_of_two_simulated_participants(piloted):
         assert [e["id"] for e in events] == sorted(e["id"] for e in events)
         assert all(e["t_wall"] > 0 and e["t_session"] >= 0 for e in events)
         assert events[0]["kind"] == "session_start" and events[0]["data"]["simulated"] is True
-    assert {r["participant"]: r["status"] for r in tables["participants.csv"]} == {"sim-001": "finished",
-                                                                                   "sim-002": "finished"}
+    assert {r["participant"]: r["status"] for r in tables["participants.csv"]} == dict.fromkeys(PILOT_IDS, "finished")
 
 
 def test_export_results_one_row_per_participant_and_condition(piloted):
     study, _, tables, names, readme = piloted
     rows = tables["results.csv"]
+    # Latin square of 2 conditions: odd participant numbers static first, even ones dynamic first
     assert [(r["participant"], r["position"], r["condition"]) for r in rows] == [
-        ("sim-001", "1", "static"), ("sim-001", "2", "dynamic"), ("sim-002", "1", "dynamic"), ("sim-002", "2", "static")]
+        (pid, str(pos), cond) for k, pid in enumerate(PILOT_IDS)
+        for pos, cond in enumerate(("static", "dynamic") if k % 2 == 0 else ("dynamic", "static"), start=1)]
     assert list(rows[0]) == [
         "participant", "number", "simulated", "condition", "position", "strategy", "budget", "labelled",
         "intent_trained", "train_note", "outcome_episodes", "task_success", "task_return", "length",
@@ -166,19 +170,24 @@ def test_export_results_one_row_per_participant_and_condition(piloted):
         "watch_avoid_fraction", "q_did_what_i_asked", "q_still_did_its_job", "q_comments", "tlx_mental",
         "tlx_physical", "tlx_temporal", "tlx_performance", "tlx_effort", "tlx_frustration", "tlx_raw", "completed"]
     for r in rows:
-        assert r["simulated"] == "1" and r["labelled"] == "8" and r["intent_trained"] == "1" and r["completed"] == "1"
+        assert r["simulated"] == "1" and r["labelled"] == "8" and r["completed"] == "1"
+        # 8 marks can all carry one score: then training is refused, said in train_note, and the agent is the task's
+        assert r["intent_trained"] == "1" or (r["intent_trained"] == "0" and r["train_note"])
         assert r["outcome_episodes"] == "4" and r["watch_episodes"] == "2"
         assert 1 <= int(r["q_did_what_i_asked"]) <= 7 and r["q_comments"] == "(simulated participant)"
         assert 0 <= float(r["avoid_fraction"]) <= 1 and int(r["tlx_performance"]) % 5 == 0
     assert [(r["participant"], r["session"], r["started_at"]) for r in tables["sessions.csv"]] == [
-        ("sim-001", "1", "consent"), ("sim-002", "1", "consent")]
+        (pid, "1", "consent") for pid in PILOT_IDS]
     for table in ("participants.csv", "conditions.csv", "events.csv", "marks.csv", "answers.csv", "study_events.csv"):
         assert table in tables, table
     assert {r["simulated"] for t in ("participants.csv", "events.csv", "marks.csv", "answers.csv")
             for r in tables[t]} == {"1"}
     assert {r["source"] for r in tables["marks.csv"]} == {"simulated-participant"}
-    assert len(tables["marks.csv"]) == 2 * 2 * 8
-    assert "protocol.toml" in names and "intent_models/sim-002/static/model.json" in names
+    assert len(tables["marks.csv"]) == PILOT_N * 2 * 8
+    assert "protocol.toml" in names
+    for r in rows:  # every trained intent model travels with the export
+        assert (f"intent_models/{r['participant']}/{r['condition']}/model.json" in names) == (r["intent_trained"] == "1")
+    assert sum(r["intent_trained"] == "1" for r in rows) >= len(rows) // 2
     for column in rows[0]:
         assert f"| {column} |" in readme, column
 
@@ -320,7 +329,7 @@ def test_killed_mid_annotation_resumes_without_losing_or_doubling_marks(tmp_path
         f"pilot(Study({str(tmp_path / 's')!r}), 1)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=120, check=False)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=600, check=False)
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
     before = _events(study, "sim-001")
     assert before[-1]["kind"] == "phase_start" and before[-1]["data"]["step"] == "dynamic/annotate"
@@ -360,11 +369,11 @@ def test_summary_per_condition_with_intervals_and_a_plot(piloted, tmp_path, caps
     assert main(["study", "summary", str(study.folder), "--plot", str(tmp_path / "s.png"),
                  "--json", str(tmp_path / "s.json")]) == 0
     out = capsys.readouterr().out
-    assert "simulated participants (pilot), n = 2" in out and "q_did_what_i_asked" in out and "tlx_raw" in out
+    assert f"simulated participants (pilot), n = {PILOT_N}" in out and "q_did_what_i_asked" in out and "tlx_raw" in out
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
     summary = json.loads((tmp_path / "s.json").read_text())
     assert set(summary["conditions"]) == {"static", "dynamic"}
-    assert all(v["n"] == 2 for c in summary["conditions"].values() for v in c.values())
+    assert all(v["n"] == PILOT_N for c in summary["conditions"].values() for v in c.values())
     assert summarise_study(study, simulated=False)["participants"] == 0  # people and the pilot never pooled
     t = t_interval([1.0, 2.0, 3.0])  # t(2) = 4.303, sd 1: 2 +- 4.303 / sqrt(3)
     assert t["mean"] == 2.0 and abs(t["ci95"][1] - (2 + 4.303 / 3 ** 0.5)) < 1e-9
