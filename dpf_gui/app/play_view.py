@@ -822,10 +822,10 @@ class PlayView(PlayKeys, QWidget):
         self.prob_bars = ActionBars("action probabilities", [], [("task", TASK), ("intent", INTENT), ("fused", FUSED)],
                                     object_name="probBars")
         self.saliency_bars = FeatureBars("intent saliency", object_name="saliencyBars",
-                                         x_label="attribution (reward)")
+                                         x_label="attribution")
         self.saliency_bars.setToolTip("integrated-gradients attribution of the chosen action's intent reward (the "
                                       "additive kind: its intent value) to the state features, against the "
-                                      "training data's mean state (green: raises it)")
+                                      "training data's mean state, in the reward's units (green: raises it)")
         right = QWidget()
         grid = QGridLayout(right)
         grid.setContentsMargins(0, 0, 0, 0)
