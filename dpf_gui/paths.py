@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import os
+import site
+import sys
+import sysconfig
 from pathlib import Path
 
 from dpf_gui.errors import UserError
 
 
 def models_root() -> Path:
-    """The shipped ``models/`` folder (``DPF_MODELS`` overrides it)."""
+    """The shipped ``models/`` folder (``DPF_MODELS`` overrides it).
+
+    In a clone (or an editable install) that is the repository's ``models/``; a wheel installs the same files
+    under ``<prefix>/share/dpf-gui/models`` (pyproject.toml's data-files), where there is no clone around."""
     env = os.environ.get("DPF_MODELS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "models"
+    clone = Path(__file__).resolve().parent.parent / "models"
+    if (clone / "gridnav" / "model.json").is_file():
+        return clone
+    for base in (sysconfig.get_path("data"), sys.prefix, site.getuserbase()):
+        installed = Path(base) / "share" / "dpf-gui" / "models"
+        if installed.is_dir():
+            return installed
+    return clone  # nothing shipped anywhere: the errors name the clone's folder
 
 
 def shipped_model(env_name: str) -> Path:
