@@ -2,6 +2,7 @@
 from any folder, with no clone around it."""
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -24,9 +25,12 @@ def _setuptools_ok() -> bool:
 @pytest.mark.skipif(not _setuptools_ok(), reason="setuptools >= 68 is not installed here, so the wheel cannot be "
                                                  "built without the network")
 def test_the_wheel_carries_the_models_and_the_demo_runs_from_another_folder(tmp_path):
-    wheels = tmp_path / "wheels"
+    # built from a copy: the build leaves nothing in the checkout, and no stale build/ can slip into the wheel
+    src, wheels = tmp_path / "src", tmp_path / "wheels"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", "build", "dist", "runs", "*.egg-info", "__pycache__",
+                                                             ".pytest_cache", ".ruff_cache", ".venv"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels),
-                    str(ROOT)], check=True, capture_output=True, timeout=300)
+                    str(src)], check=True, capture_output=True, timeout=300)
     (wheel,) = wheels.glob("dpf_gui-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for env in ("gridnav", "highway", "pong"):
