@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPus
 
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
-from dpf_gui.app.overlays import compose, legend_html
+from dpf_gui.app.overlays import compose, frame_legend_label, legend_html
 from dpf_gui.app.play_view import (AXIS, NEEDS_INTENT_TIP, PLOT_CAPACITY, PLOT_TIPS, THREADED_ENVS, EpisodeRunner,
                                    ParamsPanel, Snapshot, _enable_strategies, _strategy_combo, _wanted_strategy,
-                                   axis_label, empty_plot_notes, frame_legend_label, metrics_html,
+                                   axis_label, empty_plot_notes, metrics_html,
                                    params_toggle_button, reserve_lines, wish_from_sidecar)
 from dpf_gui.app.plots import SIDE_COLOURS, LivePlot
 from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install

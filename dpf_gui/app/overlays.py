@@ -34,6 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen
+from PySide6.QtWidgets import QLabel
 
 from dpf_gui.app.plots import BAD, GOOD
 
@@ -373,5 +374,15 @@ def legend_html(env_name: str, overlay: bool = True, regions: bool = True) -> st
     return " · ".join(parts)
 
 
-__all__ = ["FRAME_SCALE", "OverlayData", "compose", "frame_to_qimage", "legend_html", "overlay_data",
+def frame_legend_label(name: str) -> QLabel:
+    """The line under a frame saying what its colours mean (:func:`~dpf_gui.app.overlays.legend_html`)."""
+    label = QLabel("")
+    label.setObjectName(name)
+    label.setTextFormat(Qt.RichText)
+    label.setWordWrap(True)
+    label.setStyleSheet("QLabel { color: #333; }")
+    return label
+
+
+__all__ = ["FRAME_SCALE", "OverlayData", "compose", "frame_legend_label", "frame_to_qimage", "legend_html", "overlay_data",
            "qimage_to_array", "value_map_rgba"]

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 from dpf_gui import saliency
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
-from dpf_gui.app.overlays import OverlayData, compose, legend_html, overlay_data, qimage_to_array
+from dpf_gui.app.overlays import OverlayData, compose, frame_legend_label, legend_html, overlay_data, qimage_to_array
 from dpf_gui.app.plots import FUSED, INTENT, TASK, ActionBars, FeatureBars, LivePlot
 from dpf_gui.app.recording import Recorder, available_formats
 from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
@@ -623,16 +623,6 @@ def metrics_html(snap: Snapshot | None, wish, fps: float | None = None) -> str:
     if fps is not None:
         parts.append(f"{fps:.0f} frames/s")
     return " · ".join(parts)
-
-
-def frame_legend_label(name: str) -> QLabel:
-    """The line under a frame saying what its colours mean (:func:`~dpf_gui.app.overlays.legend_html`)."""
-    label = QLabel("")
-    label.setObjectName(name)
-    label.setTextFormat(Qt.RichText)
-    label.setWordWrap(True)
-    label.setStyleSheet("QLabel { color: #333; }")
-    return label
 
 
 def params_toggle_button(name: str) -> QPushButton:

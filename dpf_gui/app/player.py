@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgr
 
 from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.frames import AVOID_RGB, PREFER_RGB, describe_regions, region_layer
-from dpf_gui.app.overlays import frame_to_qimage
+from dpf_gui.app.overlays import frame_legend_label, frame_to_qimage, legend_html
 
 
 SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -380,6 +380,7 @@ class Player(QWidget):
         self.progress.setObjectName("frameProgress")
         self.progress.setFormat("replaying %v of %m frames")
         self.progress.setVisible(False)
+        self.legend_label = frame_legend_label("annotateFrameLegend")  # what the frame's colours mean
         self.info = QLabel(self)
         self.info.setObjectName("frameInfo")
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -435,6 +436,7 @@ class Player(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.progress)
+        layout.addWidget(self.legend_label)
         layout.addWidget(self.info)
         layout.addLayout(controls)
         layout.addWidget(self.timeline)
@@ -501,6 +503,7 @@ class Player(QWidget):
         self.view.set_image(None)
         self.view.set_message("")
         self.timeline.set_steps(0)
+        self.legend_label.setText("")
         self.info.setText("")
 
     def _on_progress(self, key, done: int, total: int) -> None:
@@ -617,6 +620,8 @@ class Player(QWidget):
         self.timeline.set_step_values(values)
 
     def _update_wish_strip(self) -> None:
+        self.legend_label.setText("" if self.ws is None else legend_html(
+            self.ws.env_name, overlay=False, regions=self.overlay_visible and self.wish is not None))
         if self.wish is None or self._regions is None or not self.overlay_visible:
             self.timeline.set_wish_marks(None)
         else:
