@@ -339,11 +339,13 @@ def _swatch(rgb, text: str, shape: str = "■") -> str:
     return f'<span style="color:#{r:02x}{g:02x}{b:02x}">{shape}</span>&nbsp;{text}'
 
 
-def legend_html(env_name: str, overlay: bool = True, regions: bool = True) -> str:
+def legend_html(env_name: str, overlay: bool = True, regions: bool = True, filled_regions: bool = False) -> str:
     """What every colour on the frame means, as one rich-text line (or two) for a label under the frame.
 
-    ``overlay``: the saliency overlay (heat map, rings, outlines) is drawn; ``regions``: a wish's regions are.
+    ``overlay``: the saliency overlay (heat map, rings, outlines) is drawn; ``regions``: a wish's regions are,
+    as dashed outlines (Play, Compare) or, with ``filled_regions``, as tinted cells (Annotate).
     """
+    region = "■" if filled_regions else "┄"
     parts: list[str] = []
     if env_name == "gridnav":
         from dpf_gui.envs.gridnav import AGENT, COLOURS
@@ -352,7 +354,7 @@ def legend_html(env_name: str, overlay: bool = True, regions: bool = True) -> st
                   _swatch(COLOURS["toll"], "toll road"), _swatch(COLOURS["scenic"], "scenic strip"),
                   _swatch(COLOURS["wall"], "wall")]
         if regions:
-            parts += [_swatch(GOOD, "preferred", "┄"), _swatch(BAD, "avoided cells", "┄")]
+            parts += [_swatch(GOOD, "preferred", region), _swatch(BAD, "avoided cells", region)]
         if overlay:
             parts += ["heat: " + _swatch(GOOD, "better") + " / " + _swatch(BAD, "worse cell for the intent than average"),
                       _swatch(CURRENT, "action about to be taken", "→")]

@@ -621,7 +621,8 @@ class Player(QWidget):
 
     def _update_wish_strip(self) -> None:
         self.legend_label.setText("" if self.ws is None else legend_html(
-            self.ws.env_name, overlay=False, regions=self.overlay_visible and self.wish is not None))
+            self.ws.env_name, overlay=False, regions=self.overlay_visible and self.wish is not None,
+            filled_regions=True))
         if self.wish is None or self._regions is None or not self.overlay_visible:
             self.timeline.set_wish_marks(None)
         else:
