@@ -38,6 +38,12 @@ class FeedbackNoise:
         check_fields(self, "feedback noise", {"flip": Allowed(0, 1), "skip": Allowed(0, 1), "sigma": Allowed(0, SIGMA_MAX)})
 
 
+def _meta(dataset: TrajectoryDataset, wish, noise: dict, seed: int) -> dict:
+    """What a simulated user's labels record about how they were made."""
+    return {"env": dataset.env_name, "data_fingerprint": dataset.fingerprint(), "source": "simulated-user",
+            "wish": wish.describe(), "mode": wish.mode, "noise": noise, "seed": int(seed)}
+
+
 def step_marks(dataset: TrajectoryDataset, wish: Wish) -> np.ndarray:
     """Per-decision marks (int8, aligned with ``dataset.actions``)."""
     return wish.marks(dataset.next_state_regions())
@@ -67,15 +73,7 @@ def label_dataset(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, 
         true_scores=true_scores,
         marks=marks,
         lengths=dataset.lengths.copy(),
-        meta={
-            "env": dataset.env_name,
-            "data_fingerprint": dataset.fingerprint(),
-            "source": "simulated-user",
-            "wish": wish.describe(),
-            "mode": wish.mode,
-            "noise": asdict(noise),
-            "seed": int(seed),
-        },
+        meta=_meta(dataset, wish, asdict(noise), seed),
     )
 
 
@@ -118,15 +116,7 @@ def label_segments(dataset: TrajectoryDataset, wish: Wish, seed: int, max_segmen
         marks=given.astype(np.int8),
         lengths=dataset.lengths.copy(),
         known=known,
-        meta={
-            "env": dataset.env_name,
-            "data_fingerprint": dataset.fingerprint(),
-            "source": "simulated-user",
-            "wish": wish.describe(),
-            "mode": wish.mode,
-            "noise": {"segments": int(max_segments), "jitter": int(jitter)},
-            "seed": int(seed),
-        },
+        meta=_meta(dataset, wish, {"segments": int(max_segments), "jitter": int(jitter)}, seed),
     )
 
 

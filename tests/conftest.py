@@ -4,6 +4,8 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -20,6 +22,14 @@ if "DPF_GUI_DATA" not in os.environ:
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture()
+def messages(monkeypatch, tmp_path):
+    """Messages the main window shows, recorded instead of shown (tests/qt_helpers.py); Qt is imported only here."""
+    from tests.qt_helpers import record_messages
+
+    return record_messages(monkeypatch, tmp_path)
 
 
 def pytest_unconfigure(config):

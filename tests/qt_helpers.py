@@ -1,15 +1,15 @@
 """Shared pieces for tests that drive the real main window."""
 
-import pytest
 from PySide6.QtWidgets import QApplication
 
 from dpf_gui.app import main as app_main
 from dpf_gui.app.main import MainWindow
 
 
-@pytest.fixture()
-def messages(monkeypatch, tmp_path):
-    """Messages the window shows, as (title, text), recorded instead of shown; no test touches the user's own data."""
+def record_messages(monkeypatch, tmp_path) -> list:
+    """Messages the window shows, as (title, text), recorded instead of shown; no test touches the user's own data.
+
+    Behind the ``messages`` fixture of conftest.py."""
     shown = []
     monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path / "user-data"))
     monkeypatch.setattr(app_main, "notice_box", lambda parent, title, text: shown.append((title, text)))

@@ -4,13 +4,12 @@ import json
 import shutil
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
 from dpf_gui.data.study import SEGMENTS, UNLABELLED
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.paths import shipped_model
-from tests.qt_helpers import messages, open_window  # noqa: F401 (messages is a fixture)
+from tests.qt_helpers import open_window
 
 
 def keys(qtbot, window, *seq):

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QAbstractScrollArea, QComboBox, QLabel, QPushButt
                                QStyleOptionComboBox)
 
 from dpf_gui.app.plots import PlotText
-from tests.qt_helpers import messages, open_window  # noqa: F401 (messages is a fixture)
+from tests.qt_helpers import open_window
 from tests.test_saliency import train_tiny_additive_avoid_toll_intent
 
 SIZES = ((1024, 768), (1280, 720))

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from dpf_gui.intent.redistribute import redistributed_rewards
-from tests.qt_helpers import messages, open_window  # noqa: F401 (messages is a fixture)
+from tests.qt_helpers import open_window
 
 
 def press(qtbot, window, *keys):

@@ -22,7 +22,7 @@ from PySide6.QtCore import QSettings
 from dpf_gui.data.study import LabelStore
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.paths import shipped_model
-from tests.qt_helpers import messages, open_window  # noqa: F401 (messages is a fixture)
+from tests.qt_helpers import open_window
 
 
 # --- what the damaged files are made from --------------------------------------------------------

@@ -62,12 +62,12 @@ def walk(qtbot, window) -> bool:
                             timeout=60000)
         elif phase == "watch":
             page = window.page
-            qtbot.waitUntil(lambda: page.episodes is not None, timeout=30000)
+            qtbot.waitUntil(lambda page=page: page.episodes is not None, timeout=30000)
             for i in range(len(page.episodes)):
-                qtbot.waitUntil(lambda: page.player.index == i and page.player.ready, timeout=30000)
+                qtbot.waitUntil(lambda i=i, page=page: page.player.index == i and page.player.ready, timeout=30000)
                 assert page.label.text() == f"Episode {i + 1} of 2" and not page.next.isEnabled()
                 page.player.slider.setValue(page.player.last_frame)  # dragged to the end (playing takes seconds)
-                qtbot.waitUntil(lambda: page.next.isEnabled(), timeout=5000)
+                qtbot.waitUntil(lambda page=page: page.next.isEnabled(), timeout=5000)
                 click(qtbot, window, "watchNext")
         elif phase == "questionnaire":
             click(qtbot, window, "questionnaireDone")  # nothing answered: refused, stays
@@ -82,7 +82,7 @@ def walk(qtbot, window) -> bool:
             click(qtbot, window, "questionnaireDone")
         else:
             pytest.fail(f"unexpected phase {phase}")
-        qtbot.waitUntil(lambda: window.session.current() != step, timeout=60000)
+        qtbot.waitUntil(lambda step=step: window.session.current() != step, timeout=60000)
 
 
 def open_participant(qtbot, folder, pid):

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from dpf_gui.app.annotate_view import COL_FROM, COL_NEXT
 from dpf_gui.data.study import UNLABELLED
-from tests.qt_helpers import messages, open_window  # noqa: F401 (messages is a fixture)
+from tests.qt_helpers import open_window
 
 #: a quick additive model: enough members to disagree, few steps (about 1-2 s on gridnav)
 SMALL = {"members": 4, "hidden": 32, "utility_steps": 100, "value_steps": 100}

@@ -181,6 +181,15 @@ def fit_points(result, dataset, labels, limit: int = 400) -> dict[str, tuple[np.
     return out
 
 
+
+def _form(rows) -> QFormLayout:
+    """A margin-less form of (label, widget) rows: one kind's settings."""
+    form = QFormLayout()
+    form.setContentsMargins(0, 0, 0, 0)
+    for label, widget in rows:
+        form.addRow(label, widget)
+    return form
+
 class TrainWorker(QThread):
     """Runs :func:`~dpf_gui.intent.registry.train_intent` off the UI thread; reports through queued signals."""
 
@@ -388,19 +397,11 @@ class TrainView(QWidget):
                                    "train on at most this many trajectories per epoch, drawn afresh each epoch "
                                    "(0: all of them)", "", "all")
         self.subsample_spin.setSingleStep(100)
-        additive_form = QFormLayout()
-        additive_form.setContentsMargins(0, 0, 0, 0)
-        additive_form.addRow("members", self.members_spin)
-        additive_form.addRow("hidden size", self.additive_hidden_spin)
-        additive_form.addRow("utility steps", self.utility_spin)
-        additive_form.addRow("value steps", self.value_spin)
-        additive_form.addRow("horizon", self.horizon_spin)
-        lstm_form = QFormLayout()
-        lstm_form.setContentsMargins(0, 0, 0, 0)
-        lstm_form.addRow("max epochs", self.epochs_spin)
-        lstm_form.addRow("hidden size", self.hidden_spin)
-        lstm_form.addRow("time limit", self.time_spin)
-        lstm_form.addRow("trajectories / epoch", self.subsample_spin)
+        additive_form = _form([("members", self.members_spin), ("hidden size", self.additive_hidden_spin),
+                                ("utility steps", self.utility_spin), ("value steps", self.value_spin),
+                                ("horizon", self.horizon_spin)])
+        lstm_form = _form([("max epochs", self.epochs_spin), ("hidden size", self.hidden_spin),
+                           ("time limit", self.time_spin), ("trajectories / epoch", self.subsample_spin)])
         self.forms = QStackedWidget(self)
         self.forms.setObjectName("trainKindForms")
         for form, name in ((additive_form, "additiveSettings"), (lstm_form, "lstmSettings")):
