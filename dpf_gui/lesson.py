@@ -4,10 +4,10 @@ Six steps walk a class through the method in the real app: what the task
 agent does, marking trajectories, training the intent model, static fusion,
 dynamic fusion, and why (T_max and c). Each :class:`Step` names the tab it
 shows, the strategies played there, its button (if any) and what must be
-done before the next step; the Qt panel
-(``dpf_gui/app/lesson.py``) only applies them to the app's own views. Kept
-free of Qt so that the texts, the navigation and the experiments of the last
-step can be tested (and edited) in one place.
+done before the next step; the Qt panel (``dpf_gui/app/lesson.py``) only
+applies them to the app's own views. Kept free of Qt so that the texts, the
+navigation and the experiments of the last step can be tested (and edited)
+in one place.
 
 The claims the texts make about gridnav were measured with what the lesson
 does (the simulated user marks the 20 best suggestions of the ``mixed``
@@ -38,7 +38,7 @@ SIMULATED_MARKS = 20
 LABEL_SEED = 0
 #: the episode every playing step starts (Replay step starts it again)
 SEED = 1
-#: decisions per second while a step plays on a screen: slow enough to follow (a Pong point is ~400 decisions)
+#: decisions per second while a step plays: slow enough to follow (a Pong point is ~400 decisions)
 SPEED = {"gridnav": 6, "highway": 5, "pong": 30}
 TABS = ("Annotate", "Train", "Play", "Compare")
 
@@ -49,10 +49,11 @@ class Step:
 
     ``tab``: the tab shown; ``strategies``: Play's strategy ``(s,)`` or Compare's ``(left, right)``;
     ``hint``: what to do, after the text (a note of what just happened takes its place, so the panel keeps
-    its height); ``action``: the step's button (``""``: none); ``needs``: what must hold before the next step
-    (``"labels"``, ``"intent"`` or ``""``); ``tune``: the person moves the fusion parameters here. On
-    entering a playing step, the fusion parameters go back to the task agent's defaults, so each step shows
-    what its text says; Replay step restarts the episode (keeping the parameters where ``tune``).
+    its height); ``action``: the step's button (``""``: none) and ``action_tip`` its tooltip; ``needs``: what
+    must hold before the next step (``"labels"``, ``"intent"`` or ``""``); ``tune``: the person moves the
+    fusion parameters here. On entering a playing step, the fusion parameters go back to the task agent's
+    defaults, so each step shows what its text says; Replay step restarts the episode (keeping the
+    parameters where ``tune``).
     """
 
     key: str
@@ -62,6 +63,7 @@ class Step:
     strategies: tuple[str, ...] = ()
     hint: str = ""
     action: str = ""
+    action_tip: str = ""
     needs: str = ""
     tune: bool = False
 
@@ -109,12 +111,13 @@ def steps(env: str) -> list[Step]:
              "The wish: {wish} (green: preferred, red: avoided). Mark what the agent did: P preferred, A avoided, "
              "N neutral ([ ] for a part; Enter: the one most worth marking).",
              "Annotate", hint="Or let a simulated user mark the {marks} best suggestions (the button).",
-             action="Simulated user: mark {marks}", needs="labels"),
+             action="Simulated user: mark {marks}", needs="labels",
+             action_tip="a simulated user holding the wish marks the {marks} best suggestions (Ctrl+Z undoes them)"),
         Step("train", "Learn the wish",
              "An intent model learns from the marks what each step is worth to you: no new interaction with the "
              "environment, and the task agent is not retrained.",
              "Train", hint="Press the button: a few seconds on a CPU.", action="Train the intent model",
-             needs="intent"),
+             needs="intent", action_tip="train the demo's small intent model on the marks (the Train tab's form)"),
         Step("static", "Static fusion: the wish, not the task",
              "Task and intent policies fused with a fixed intent temperature T_ψ = T_static: the intent keeps the "
              "same share w of every decision." + expect("static"),
@@ -127,10 +130,23 @@ def steps(env: str) -> list[Step]:
              "T_ψ = max(T_min, T_max · σ(k (G_t − c))): c says how much intent reward is enough, T_max how far "
              "the intent then steps back.",
              "Play", strategies=("dynamic",), hint="Try values with the button, or move the sliders.",
-             tune=True, action="Try values"),
+             tune=True, action="Try values", action_tip="set the next values to try, and play the episode again"),
     ]
-    return [replace(s, text=s.text.format(**fill), hint=s.hint.format(**fill), action=s.action.format(**fill))
-            for s in out]
+    return [replace(s, text=s.text.format(**fill), hint=s.hint.format(**fill), action=s.action.format(**fill),
+                    action_tip=s.action_tip.format(**fill)) for s in out]
+
+
+#: what the panel says after a step's button, in the place of the step's hint (``str.format`` fields)
+NOTES = {
+    "marked": "The simulated user marked {n} trajectories: their scores are in the list. Next: learn the wish "
+              "from them.",
+    "nothing to mark": "Nothing left to mark: every suggested trajectory is labelled.",
+    "ranking": "the suggestions are being ranked: a moment",
+    "training": "Training… the bar counts its steps.",
+    "trained": "Trained: how well it predicts the marks is on the left. Next: static fusion.",
+    "training failed": "Training failed: {message}",
+    "needs intent": "{strategy} fusion needs an intent model: train one (step 3).",
+}
 
 
 def check_env(env: str) -> str:
@@ -230,5 +246,6 @@ def tries(env: str, defaults: FusionParams) -> list[Try]:
         Try("Back to the defaults", {}, f"The agent's defaults again: c = {d.c:g}, T_max = {d.T_max:g}."),
     ]
 
-__all__ = ["DEFAULT_ENV", "EXPECT", "LABEL_SEED", "Lesson", "PRESET", "SEED", "SIMULATED_MARKS", "SPEED", "Step",
-           "TABS", "TASKS", "Try", "blocker", "check_env", "steps", "tries"]
+
+__all__ = ["DEFAULT_ENV", "EXPECT", "LABEL_SEED", "Lesson", "NOTES", "PRESET", "SEED", "SIMULATED_MARKS", "SPEED",
+           "Step", "TABS", "TASKS", "Try", "blocker", "check_env", "steps", "tries"]

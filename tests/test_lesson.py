@@ -20,7 +20,7 @@ def test_every_environment_has_six_filled_in_steps(env):
         words = s.text + s.hint + s.action
         assert "{" not in words and "}" not in words  # every placeholder filled
         assert len(s.text) + len(s.hint) <= 300, f"{s.key}: too long for a panel over the app"
-        assert s.plays == bool(s.strategies)
+        assert s.plays == bool(s.strategies) and bool(s.action) == bool(s.action_tip)
     by = {s.key: s for s in steps}
     assert by["task"].strategies == ("task",) and by["static"].strategies == ("static",)
     assert by["dynamic"].tab == "Compare" and by["dynamic"].strategies == ("static", "dynamic")

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolBar, QVBoxLayout, QWidget
 
@@ -32,15 +32,13 @@ from dpf_gui.app.shortcuts import LESSON_SHORTCUTS, install
 class LessonPanel(QFrame):
     """The lesson's text and buttons above the tabs of ``window`` (a :class:`~dpf_gui.app.main.MainWindow`)."""
 
-    stepShown = Signal(int)  # the index of the step just set up (entered or replayed)
-
     def __init__(self, window, env: str, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("lessonPanel")
         self.window_ = window
         self.lesson = plan.Lesson(env)
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        pal = self.palette()  # a note's colours (the palette's own), so the lesson reads apart from the app
+        pal = self.palette()  # a tooltip's colours (the palette's own), so the lesson reads apart from the app
         pal.setColor(QPalette.ColorRole.Window, pal.color(QPalette.ColorRole.ToolTipBase))
         pal.setColor(QPalette.ColorRole.WindowText, pal.color(QPalette.ColorRole.ToolTipText))
         self.setPalette(pal)
@@ -121,7 +119,7 @@ class LessonPanel(QFrame):
         view = self._view(step.tab)
         self.window_.tabs.setCurrentWidget(view)
         if step.key == "mark":
-            self._show_marking(replay)
+            self._show_marking()
         elif step.key == "train":
             from dpf_gui.app.demo import show_small_config
 
@@ -130,7 +128,6 @@ class LessonPanel(QFrame):
         elif step.plays:
             self._play(view, step, replay)
         self.refresh()
-        self.stepShown.emit(self.index)
 
     def refresh(self) -> None:
         """Texts and buttons for the step shown and what the app holds now."""
@@ -146,14 +143,8 @@ class LessonPanel(QFrame):
         self.action_button.setVisible(bool(label))
         self.action_button.setText(label)
         self.action_button.setEnabled(self._action_possible(step))
-        if step.key == "mark" and not self._suggestions_ready():
-            self.action_button.setToolTip("the suggestions are being ranked: a moment")
-        else:
-            self.action_button.setToolTip({"mark": f"a simulated user holding the wish marks the "
-                                                   f"{plan.SIMULATED_MARKS} best suggestions (Ctrl+Z undoes them)",
-                                           "train": "train the demo's small intent model on the marks (Train tab)",
-                                           "why": "set the next values to try, and replay the episode"}
-                                          .get(step.key, ""))
+        ranking = step.key == "mark" and not self._suggestions_ready()
+        self.action_button.setToolTip(plan.NOTES["ranking"] if ranking else step.action_tip)
 
     # --- the step's button -------------------------------------------------------------------------------
     def run_action(self) -> None:
@@ -163,13 +154,12 @@ class LessonPanel(QFrame):
             return
         if step.key == "mark":
             n = w.annotate.label_suggested(w.workspace.wish(plan.PRESET), plan.SIMULATED_MARKS, plan.LABEL_SEED)
-            self._say(f"The simulated user marked {n} trajectories: their scores are in the list. Next: learn the "
-                      "wish from them." if n else "Nothing left to mark: every suggested trajectory is labelled.")
+            self._say(plan.NOTES["marked"].format(n=n) if n else plan.NOTES["nothing to mark"])
         elif step.key == "train":
             from dpf_gui.app.demo import train_small
 
-            self._say("Training… the bar counts its steps." if train_small(w.train) else
-                      w.train.last_error or "Training could not start.")
+            self._say(plan.NOTES["training"] if train_small(w.train) else
+                      plan.NOTES["training failed"].format(message=w.train.last_error or "it could not start"))
         elif step.key == "why":
             defaults = self._defaults()
             attempt = self.lesson.next_try(defaults)
@@ -202,8 +192,7 @@ class LessonPanel(QFrame):
 
     def _trained(self, ok: bool, message: str) -> None:
         if self.lesson.step.key == "train":
-            self._say("Trained: how well it predicts the marks is on the left. Next: static fusion." if ok else
-                      f"Training failed: {message}")
+            self._say(plan.NOTES["trained"] if ok else plan.NOTES["training failed"].format(message=message))
         self.refresh()
 
     # --- setting the views up ---------------------------------------------------------------------------
@@ -216,7 +205,7 @@ class LessonPanel(QFrame):
         w.compare.pause()
         w.annotate.player.pause()
 
-    def _show_marking(self, replay: bool) -> None:
+    def _show_marking(self) -> None:
         """Annotate with the lesson's wish shown, on the best suggestion still unlabelled, playing it."""
         a, ws = self.window_.annotate, self.window_.workspace
         if ws is None:
@@ -224,9 +213,9 @@ class LessonPanel(QFrame):
         a.set_overlay_wish(ws.wish(plan.PRESET), plan.PRESET)
         if a.suggestions.ready:
             pick = a.suggestions.next(a.model.states, None)
-            if pick is not None and (pick.index != a.current or replay):
+            if pick is not None and pick.index != a.current:
                 a.go_to(pick.index)
-        a.player.seek(0)
+        a.player.seek(0)  # (a replay: the same trajectory from its start)
         a.player.play()
 
     def _play(self, view, step, replay: bool) -> None:
@@ -241,7 +230,7 @@ class LessonPanel(QFrame):
         else:
             view.set_strategy(step.strategies[0])
             if view.runner is not None and view.runner.strategy != step.strategies[0]:
-                self._say(f"{step.strategies[0]} fusion needs an intent model: train one (step 3).")
+                self._say(plan.NOTES["needs intent"].format(strategy=step.strategies[0]))
         if not (replay and step.tune):
             view.params_panel.reset()
         if w.presenting:  # large text at 1024x768 leaves no room for them under the lesson; Parameters shows them
