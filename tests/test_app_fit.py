@@ -139,12 +139,13 @@ def test_every_tab_fits_its_text(qtbot, tmp_path, messages, intent_dir, present)
                                                       for j in range(window.tabs.count()))) + ")")
             where = f"{size[0]}x{size[1]} {window.tabs.tabText(i)}{'' if params else ' (parameters hidden)'}"
             problems += [f"{where}: {p}" for p in clipped(window)]
-    # while recording, Play's Record button says "Stop recording"
-    window.tabs.setCurrentWidget(window.play)
-    window.play.start_recording(tmp_path / "r.gif", fps=10)
-    for size in SIZES:
-        window.resize(*size)
-        qtbot.wait(50)
-        problems += [f"{size[0]}x{size[1]} Play (recording): {p}" for p in clipped(window)]
-    window.play.stop_recording(wait=True)
+    # while recording, the Record buttons of Play and Compare say "Stop recording"
+    for view, name in ((window.play, "Play"), (window.compare, "Compare")):
+        window.tabs.setCurrentWidget(view)
+        view.start_recording(tmp_path / "r.gif", fps=10)
+        for size in SIZES:
+            window.resize(*size)
+            qtbot.wait(50)
+            problems += [f"{size[0]}x{size[1]} {name} (recording): {p}" for p in clipped(window)]
+        view.stop_recording(wait=True)
     assert not problems, "text cut off:\n" + "\n".join(problems)
