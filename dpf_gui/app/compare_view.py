@@ -87,8 +87,7 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self.seed_spin.setObjectName("compareSeedSpin")
         self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setPrefix("seed ")
-        # as wide as a 7-digit seed needs, not 10 (larger ones scroll): room for Record in one row at 1024 px
-        self.seed_spin.setMaximumWidth(self.seed_spin.fontMetrics().horizontalAdvance("seed 0000000") + 40)
+        self._size_seed_box()
         self.speed_spin = QSpinBox()
         self.speed_spin.setObjectName("compareSpeedSpin")
         self.speed_spin.setRange(0, 240)
@@ -157,6 +156,13 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         """Large text (presentation mode): the parameters hidden until asked for, so the two pictures are large."""
         self.params_toggle.setVisible(on)
         self.params_toggle.setChecked(not on)
+        self._size_seed_box()
+
+    def _size_seed_box(self) -> None:
+        """The seed box as wide as a 6-digit seed needs in its font, not as its 10-digit range asks (larger
+        seeds scroll in it): room for Record in the one row of controls at 1024 px in presentation mode."""
+        self.seed_spin.ensurePolished()  # the font of the window's style sheet, in presentation mode
+        self.seed_spin.setMaximumWidth(self.seed_spin.fontMetrics().horizontalAdvance("seed 000000") + 40)
 
     def _set_enabled(self, on: bool) -> None:
         for w in (*self.combos.values(), self.play_button, self.step_button, self.restart_button, self.seed_spin,
