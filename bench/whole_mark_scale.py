@@ -72,7 +72,8 @@ def quality(fit, data: TrajectoryDataset, true_scores: np.ndarray) -> tuple[floa
     a, b = rng.integers(0, len(data), 20_000), rng.integers(0, len(data), 20_000)
     order = np.sign(true_scores[a] - true_scores[b])
     differ = order != 0
-    return float(np.corrcoef(pred, true_scores)[0, 1]), float((np.sign(pred[a] - pred[b])[differ] == order[differ]).mean())
+    pairs = float((np.sign(pred[a] - pred[b])[differ] == order[differ]).mean())
+    return float(np.corrcoef(pred, true_scores)[0, 1]), pairs
 
 
 def main(argv=None) -> None:
@@ -91,7 +92,8 @@ def main(argv=None) -> None:
     true_scores = np.array([true[data.step_slice(i)].sum() for i in range(len(data))], float)
     chosen = [s.index for s in suggest(data, count=args.budget, seed=0)]
     cfg = AdditiveConfig(members=4, hidden=32, utility_steps=300, value_steps=1)
-    print(f"{args.env}: {args.budget} suggested trajectories, true scores {sorted(true_scores[chosen].astype(int))}")
+    shown = sorted(true_scores[chosen].astype(int).tolist())
+    print(f"{args.env}: {args.budget} suggested trajectories, true scores {shown}")
     for share in (float(s) for s in args.whole.split(",")):
         for rule in args.rules.split(","):
             results = []

@@ -163,21 +163,23 @@ class Workspace:
     def can_redo(self) -> bool:
         return self.store.can_redo(self.fingerprint)
 
-    def label_with_simulated_user(self, wish: Wish, noise=None, seed: int = 0,
-                                  only_unlabelled: bool = False) -> tuple[int | None, Labels]:
+    def label_with_simulated_user(self, wish: Wish, noise=None, seed: int = 0, only_unlabelled: bool = False,
+                                  only: Iterable[int] | None = None) -> tuple[int | None, Labels]:
         """Label with a simulated user (``oracles.label_dataset``) into the store as one undoable batch.
 
-        Returns (action id or None if nothing was stored, the simulated labels).
+        ``only``: just these trajectories (e.g. the suggested ones); ``only_unlabelled``: of those, the ones
+        nobody has labelled. Returns (action id or None if nothing was stored, the simulated labels).
         """
         from dpf_gui.oracles import FeedbackNoise, label_dataset
 
         labels = label_dataset(self.dataset, wish, noise or FeedbackNoise(), seed)
         labels.meta["data_path"] = str(self.dataset_path)
-        only = None
+        keep = None if only is None else {int(i) for i in only}
         if only_unlabelled:
             states, _ = self.summary()
-            only = np.flatnonzero(states == 0)
-        return self.store.import_labels(labels, self.fingerprint, only=only), labels
+            free = set(np.flatnonzero(states == 0).tolist())
+            keep = free if keep is None else keep & free
+        return self.store.import_labels(labels, self.fingerprint, only=keep), labels
 
     def import_labels(self, path: str | os.PathLike, only_unlabelled: bool = False) -> int | None:
         """Import a ``dpf label`` file given to this dataset (refused for other data)."""

@@ -151,6 +151,39 @@ def test_every_tab_fits_its_text(qtbot, tmp_path, messages, intent_dir, present)
     assert not problems, "text cut off:\n" + "\n".join(problems)
 
 
+@pytest.mark.parametrize("present", [False, True], ids=["normal", "presentation"])
+def test_the_lesson_fits_its_text(qtbot, tmp_path, messages, intent_dir, present):
+    """The guided lesson (``--lesson``): at every step, its panel and the tab under it fit, at both sizes."""
+    from dpf_gui.app.lesson import add_lesson
+
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    ws = window.workspace
+    ws.label_with_simulated_user(ws.wish("mixed"), seed=0)  # what the steps after the marks and the training need
+    window.annotate._after_change(list(range(len(ws))))
+    assert window.train.load_intent_dir(intent_dir)
+    panel = add_lesson(window, "gridnav")
+    if present:
+        window.set_presentation(True)
+    problems = []
+    for size in SIZES:
+        window.resize(*size)
+        for i, step in enumerate(panel.lesson.steps):
+            panel.show_step(i)
+            if step.key == "why":
+                panel.run_action()  # an experiment's note after the text
+            # presentation mode hides Play's parameters in the lesson; the Parameters button shows them
+            for params in ([False, True] if present and step.key == "why" else [None]):
+                if params is not None:
+                    window.play.params_toggle.setChecked(params)
+                qtbot.wait(50)
+                where = (f"{size[0]}x{size[1]} lesson step {i + 1} ({step.key})"
+                         + ("" if params is None else f", parameters {'shown' if params else 'hidden'}"))
+                if (window.width(), window.height()) != size:
+                    problems.append(f"{where}: the window is {window.width()}x{window.height()}")
+                problems += [f"{where}: {p}" for p in clipped(window)]
+    assert not problems, "text cut off:\n" + "\n".join(problems)
+
+
 def _luminance(colour) -> float:
     """WCAG relative luminance of a QColor."""
     def channel(c: float) -> float:

@@ -1051,6 +1051,23 @@ class AnnotateView(QWidget):
             self.statusMessage.emit(f"simulated user ({wish.mode}) labelled trajectories; Ctrl+Z undoes the batch")
         self._after_change(list(range(len(self.ws))))
 
+    def label_suggested(self, wish, count: int, seed: int = 0) -> int:
+        """The simulated user (``wish``, exact marks) labels the ``count`` best suggestions nobody has labelled,
+        as one undoable batch (the lesson's shortcut for a person's first marks); returns how many it labelled
+        (0 until the suggestions are ranked)."""
+        if self.ws is None or not self.suggestions.ready:
+            return 0
+        states = self.model.states
+        picks = [s.index for s in self.suggestions.items if states[s.index] == UNLABELLED][:max(0, int(count))]
+        if not picks:
+            return 0
+        self.ws.label_with_simulated_user(wish, seed=seed, only=picks)
+        self.set_overlay_wish(wish, "simulated user")
+        self.statusMessage.emit(f"the simulated user ({wish.mode}) labelled the {len(picks)} best suggestions; "
+                                "Ctrl+Z undoes the batch")
+        self._after_change(picks)
+        return len(picks)
+
     # --- overlay wish ----------------------------------------------------------------------
     def _fill_wish_combo(self) -> None:
         self.wish_combo.blockSignals(True)

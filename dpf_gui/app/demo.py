@@ -30,8 +30,9 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -49,6 +50,26 @@ def demo_cache_root(study: str | os.PathLike | None = None) -> Path:
     from dpf_gui.data.study import default_dir
 
     return Path(study if study is not None else default_dir()) / "demo" / "intent-cache"
+
+
+def small_config():
+    """The demo's small additive config: the form's fields (:data:`DEMO_TRAINING`) and the ones it does not show."""
+    from dpf_gui.app.train_view import additive_config
+
+    return additive_config(**DEMO_TRAINING, **DEMO_TRAINING_MORE)
+
+
+def show_small_config(train_view) -> None:
+    """Fill the Train tab's form with the demo's small settings (its Train button then trains about that)."""
+    train_view.set_config(kind="additive", seed=TRAIN_SEED, **DEMO_TRAINING)
+
+
+def train_small(train_view, out_dir: str | os.PathLike | None = None) -> bool:
+    """Train the demo's small model on the marks in the Train tab (its form shows the settings, its bar the
+    progress; ``trainingFinished`` says when it is done); False if it cannot start. The demo and the lesson
+    train this way: a few seconds on a busy core."""
+    show_small_config(train_view)
+    return train_view.train(config=small_config(), out_dir=out_dir)
 
 
 def cache_key(env: str, preset: str, fingerprint: str, config: dict[str, Any]) -> str:
@@ -112,9 +133,7 @@ class Demo(QObject):
         w.annotate.set_overlay_wish(wish, "simulated user")
         self.out(f"demo {self.env}: {len(ws)} trajectories labelled by a simulated user "
                  f"(preset {self.preset}: {_describe(wish)}) in {time.perf_counter() - t:.1f} s")
-        from dpf_gui.app.train_view import additive_config
-
-        config = additive_config(**DEMO_TRAINING, **DEMO_TRAINING_MORE)
+        config = small_config()
         self.cache_dir = self.cache_root / cache_key(self.env, self.preset, ws.fingerprint,
                                                      {"kind": "additive", **config.to_dict()})
         if self._cache_usable(ws) and w.train.load_intent_dir(self.cache_dir):
@@ -125,11 +144,10 @@ class Demo(QObject):
         if self.cache_dir.exists():
             shutil.rmtree(self.cache_dir, ignore_errors=True)  # unusable (an interrupted save): train afresh
         w.tabs.setCurrentWidget(w.train)
-        w.train.set_config(kind="additive", seed=TRAIN_SEED, **DEMO_TRAINING)  # what the form shows
         w.train.trainingFinished.connect(self._trained)
         self._t_train = time.perf_counter()
         self.cache_dir.parent.mkdir(parents=True, exist_ok=True)
-        if not w.train.train(config=config, out_dir=self.cache_dir):
+        if not train_small(w.train, self.cache_dir):
             self.fail(f"training could not start: {w.train.last_error or w.last_error}")
 
     def _cache_usable(self, ws) -> bool:
@@ -261,10 +279,30 @@ def writable_folder(path: Path) -> None:
         pass
 
 
+@contextmanager
+def scratch_window(study: Path, args, env: str, quiet_errors: bool) -> Iterator:
+    """The main window on ``env`` (``--task`` / ``--data``), shown, labelling into the throw-away study folder
+    ``study`` (deleted when the block ends), in presentation mode with ``--present``: the demo's and the
+    lesson's, which never touch the person's own labels."""
+    from dpf_gui.app.main import MainWindow, on_a_screen
+
+    window = None
+    try:
+        window = MainWindow(store_dir=study, env=env, task_dir=args.task, dataset_path=args.data, restore=False,
+                            quiet_errors=quiet_errors)
+        window.show()
+        if getattr(args, "present", False):
+            window.set_presentation(True, full_screen=on_a_screen())
+        yield window
+    finally:
+        if window is not None:
+            window.close()
+            window.deleteLater()
+        shutil.rmtree(study, ignore_errors=True)
+
+
 def run_demo(app, args) -> int:
     """Run the demo of ``args.demo`` in ``app``; returns the exit code (2: no folder to write in)."""
-    from dpf_gui.app.main import MainWindow
-
     cache_root = demo_cache_root(args.study)
     try:
         writable_folder(cache_root)
@@ -274,26 +312,14 @@ def run_demo(app, args) -> int:
         print(f"dpf-gui: error: the demo cannot write in {where} ({exc.strerror or exc}); give it a writable data "
               "folder with --study DIR or DPF_GUI_DATA", file=sys.stderr, flush=True)
         return 2
-    window = None
-    try:
-        # quiet_errors: a headless demo must never wait on a message box
-        window = MainWindow(store_dir=study, env=args.demo, task_dir=args.task, dataset_path=args.data,
-                            restore=False, quiet_errors=True)
-        window.show()
-        if getattr(args, "present", False):
-            from dpf_gui.app.main import on_a_screen
-
-            window.set_presentation(True, full_screen=on_a_screen())
+    # quiet_errors: a headless demo must never wait on a message box
+    with scratch_window(study, args, args.demo, quiet_errors=True) as window:
         demo = Demo(window, args.demo, strategy=args.strategy, episodes=args.episodes, preset=args.preset,
                     speed=args.speed, quit_after=args.quit_after, screenshot=args.screenshot,
                     cache_root=cache_root, loop=getattr(args, "loop", False))
         QTimer.singleShot(0, demo.start)
         return app.exec()  # demo.code, or 128 + signal when interrupted (see main.QuitOnSignal)
-    finally:
-        if window is not None:
-            window.close()
-            window.deleteLater()
-        shutil.rmtree(study, ignore_errors=True)
 
 
-__all__ = ["DEMO_TRAINING", "DEMO_TRAINING_MORE", "Demo", "cache_key", "demo_cache_root", "loop_partner", "run_demo"]
+__all__ = ["DEMO_TRAINING", "DEMO_TRAINING_MORE", "Demo", "cache_key", "demo_cache_root", "loop_partner", "run_demo",
+           "scratch_window", "show_small_config", "small_config", "train_small"]

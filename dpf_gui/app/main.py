@@ -879,6 +879,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--screenshot", default=None, metavar="PATH", help="save a screenshot of the window before quitting")
     p.add_argument("--present", action="store_true",
                    help="presentation mode: large text and thick lines, full screen (View menu, F11, to leave it)")
+    p.add_argument("--lesson", nargs="?", const="", default=None, metavar="ENV",
+                   help="a guided lesson in six steps on ENV (default: --env, else gridnav), over the real tabs, "
+                        "labelling into a throw-away folder; with --present for a classroom")
     demo = p.add_argument_group("demo mode")
     demo.add_argument("--demo", choices=ENV_NAMES, default=None, metavar="ENV",
                       help=f"run the whole loop hands-off on ENV ({', '.join(ENV_NAMES)}) and exit")
@@ -904,6 +907,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.data = str(dataset_path(args.data)) if args.data else None
     except UserError as exc:
         p.error(str(exc))
+    if args.lesson is not None:
+        from dpf_gui.lesson import DEFAULT_ENV, check_env
+
+        if args.demo is not None or args.study is not None:
+            p.error(f"--lesson runs on its own in a throw-away folder: not with {'--demo' if args.demo else '--study'}")
+        try:
+            args.lesson = check_env(args.lesson or args.env or DEFAULT_ENV)
+        except UserError as exc:
+            p.error(str(exc))
+        if args.env is not None and args.env != args.lesson:
+            p.error("--env and --lesson name different environments")
     if args.demo is None:
         given = [f"--{n}" for n, default in (("strategy", "dynamic"), ("episodes", 1), ("preset", "mixed"), ("speed", None),
                                               ("loop", False))
@@ -938,6 +952,17 @@ def _study_window(args: argparse.Namespace) -> QWidget | None:
     return window
 
 
+def quit_later(app: QApplication, window: QWidget, seconds: float, screenshot: str | None = None) -> None:
+    """``--quit-after``: in ``seconds``, save ``screenshot`` (if given) and close ``window`` and the app."""
+    def finish() -> None:
+        if screenshot:
+            window.grab().save(screenshot)
+        getattr(window, "operator_exit", window.close)()  # a participant's screen closes only that way
+        app.quit()
+
+    QTimer.singleShot(int(seconds * 1000), finish)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     # Our networks are tiny: one torch thread is fastest (two were up to 15x slower on a
@@ -955,6 +980,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from dpf_gui.app.demo import run_demo
 
             return run_demo(app, args)
+        if args.lesson is not None:
+            from dpf_gui.app.lesson import run_lesson
+
+            return run_lesson(app, args)
         from dpf_gui.studies.folder import is_study_folder
 
         if args.study is not None and is_study_folder(args.study):
@@ -967,13 +996,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.present:
                 window.set_presentation(True, full_screen=on_a_screen())
         if args.quit_after is not None:
-            def finish() -> None:
-                if args.screenshot:
-                    window.grab().save(args.screenshot)
-                getattr(window, "operator_exit", window.close)()  # a participant's screen closes only that way
-                app.quit()
-
-            QTimer.singleShot(int(args.quit_after * 1000), finish)
+            quit_later(app, window, args.quit_after, args.screenshot)
         return app.exec()
     finally:
         signals.restore()

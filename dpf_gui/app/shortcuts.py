@@ -50,6 +50,15 @@ PLAY_SHORTCUTS: tuple[Shortcut, ...] = (
 )
 
 
+#: the guided lesson (``dpf-gui --lesson``), window-wide in every tab: keys no tab uses, so a teacher can drive
+#: the lesson from the keyboard (or a remote sending them) while students watch
+LESSON_SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("next_step", ("Alt+Right",), "next step of the lesson"),
+    Shortcut("previous_step", ("Alt+Left",), "previous step of the lesson"),
+    Shortcut("replay_step", ("F5",), "replay this step (its episode from the start)"),
+)
+
+
 class PlayKeys:
     """What Play's and Compare's keys do (the views have ``play_button``, ``restart_button``, ``step_button``,
     ``pause``, ``restart`` and ``step_once``); a key does nothing while its button is disabled."""
@@ -100,4 +109,5 @@ def _pretty(key: str) -> str:
     return {"Return": "Enter", "Shift+Return": "Shift+Enter", "PgUp": "Page Up", "PgDown": "Page Down"}.get(key, key)
 
 
-__all__ = ["PLAY_SHORTCUTS", "PlayKeys", "Shortcut", "SHORTCUTS", "cheatsheet_rows", "cheatsheet_html", "install"]
+__all__ = ["LESSON_SHORTCUTS", "PLAY_SHORTCUTS", "PlayKeys", "Shortcut", "SHORTCUTS", "cheatsheet_rows", "cheatsheet_html",
+           "install"]
