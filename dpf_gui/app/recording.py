@@ -1,9 +1,9 @@
 """Recording what the Play and Compare views show to an animated GIF (or MP4), encoded off the UI thread.
 
 :class:`RecordingView` gives both views the same Record button and recording
-methods (one implementation, two views). The view hands
-every shown frame (overlays included) to :meth:`Recorder.add`, which only
-queues a copy; a background thread does the slow part. With *whole view* a
+methods (one implementation, two views). The view hands every shown frame
+(overlays included) to :meth:`Recorder.add`, which only queues a copy; a
+background thread does the slow part. With *whole view* (Compare: always) a
 frame is the whole view as it is on screen (picture, plots, legend, metrics)
 under a caption bar: a lesson's slide rather than the game alone.
 
