@@ -40,8 +40,8 @@ def whole_mark_step(length: int) -> float:
     A whole mark is one judgement of the trajectory; a simulated user's score counts decisions (+1 for each in
     a preferred region, -1 in an avoided one). "Preferred" then means a score somewhere from +1 (one decision,
     net) to +T (every decision): sqrt(T) is off from either end by the same factor, sqrt(T), where +1 or +T
-    can be off by a factor T. Measured on gridnav and Pong (docs/GUI.md, *How marks become labels*): never
-    the worst of the three, and the best or near it when whole marks and segments are mixed.
+    can be off by a factor T. Measured on gridnav and Pong (``bench/whole_mark_scale.py``; docs/GUI.md, *How
+    marks become labels*): never the worst of the three and the best on average (gridnav favours +-1, Pong +-T).
     """
     return 1.0 / float(np.sqrt(length)) if length > 0 else 0.0
 
