@@ -316,3 +316,23 @@ def test_label_files_of_version_1_are_read_with_the_current_rule(tmp_path, store
     np.savez_compressed(newer, **arrays)
     with pytest.raises(UserError, match="format version 3"):
         Labels.load(newer)
+
+
+def test_whole_marks_score_within_the_simulated_users_range_on_gridnav(store):
+    """Issue 15: whole marks scored +-T (+-100 on gridnav's longest trajectories) against simulated scores of
+    about -27..26; as judgements worth +-sqrt(T) they lie inside that range."""
+    from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.envs import env_spec
+    from dpf_gui.paths import dataset_path
+
+    data = TrajectoryDataset.load(dataset_path("gridnav"))
+    wish = make_wish(data.region_features, preset=env_spec("gridnav").preset("mixed"))
+    simulated = label_dataset(data, wish, FeedbackNoise(), seed=0).scores
+    longest, shortest = int(np.argmax(data.lengths)), int(np.argmin(data.lengths))
+    fp = data.fingerprint()
+    store.mark_trajectory(fp, longest, +1)
+    store.mark_trajectory(fp, shortest, -1)
+    scores = store.to_labels(data).scores
+    assert data.lengths[longest] == 100 and scores[longest] == pytest.approx(10)
+    assert scores[shortest] == pytest.approx(-np.sqrt(data.lengths[shortest]))
+    assert simulated.min() < scores[shortest] < 0 < scores[longest] < simulated.max()
