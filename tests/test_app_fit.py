@@ -139,14 +139,15 @@ def test_every_tab_fits_its_text(qtbot, tmp_path, messages, intent_dir, present)
                                                       for j in range(window.tabs.count()))) + ")")
             where = f"{size[0]}x{size[1]} {window.tabs.tabText(i)}{'' if params else ' (parameters hidden)'}"
             problems += [f"{where}: {p}" for p in clipped(window)]
-    # while recording, Play's Record button says "Stop recording"
-    window.tabs.setCurrentWidget(window.play)
-    window.play.start_recording(tmp_path / "r.gif", fps=10)
-    for size in SIZES:
-        window.resize(*size)
-        qtbot.wait(50)
-        problems += [f"{size[0]}x{size[1]} Play (recording): {p}" for p in clipped(window)]
-    window.play.stop_recording(wait=True)
+    # while recording, the Record buttons of Play and Compare say "Stop recording"
+    for view, name in ((window.play, "Play"), (window.compare, "Compare")):
+        window.tabs.setCurrentWidget(view)
+        view.start_recording(tmp_path / "r.gif", fps=10)
+        for size in SIZES:
+            window.resize(*size)
+            qtbot.wait(50)
+            problems += [f"{size[0]}x{size[1]} {name} (recording): {p}" for p in clipped(window)]
+        view.stop_recording(wait=True)
     assert not problems, "text cut off:\n" + "\n".join(problems)
 
 
@@ -181,3 +182,64 @@ def test_the_lesson_fits_its_text(qtbot, tmp_path, messages, intent_dir, present
                     problems.append(f"{where}: the window is {window.width()}x{window.height()}")
                 problems += [f"{where}: {p}" for p in clipped(window)]
     assert not problems, "text cut off:\n" + "\n".join(problems)
+
+
+def _luminance(colour) -> float:
+    """WCAG relative luminance of a QColor."""
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+    return 0.2126 * channel(colour.redF()) + 0.7152 * channel(colour.greenF()) + 0.0722 * channel(colour.blueF())
+
+
+def _contrast(a, b) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_presentation_mode_is_high_contrast_and_goes_back(qtbot, tmp_path, messages):
+    """Presentation mode turns the widgets high-contrast (palette, dark frames) and turning it off restores the
+    application's own style and palette."""
+    import numpy as np
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from dpf_gui.app.overlays import qimage_to_array
+    from dpf_gui.app.presentation import FramedStyle
+
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    app = QApplication.instance()
+    Role, Group = QPalette.ColorRole, QPalette.ColorGroup
+    before = app.palette()
+    style = app.style().name()
+    normal = {(g, r): before.color(g, r) for g in (Group.Active, Group.Disabled)
+              for r in (Role.Window, Role.WindowText, Role.Button, Role.ButtonText, Role.Highlight)}
+    button = window.annotate.prefer_button
+    window.resize(1024, 768)
+    qtbot.wait(50)
+    plain = qimage_to_array(button.grab().toImage())
+
+    window.set_presentation(True)
+    qtbot.wait(50)
+    pal = app.palette()
+    assert isinstance(app.style(), FramedStyle)
+    assert _contrast(pal.color(Role.WindowText), pal.color(Role.Window)) >= 15
+    assert _contrast(pal.color(Role.ButtonText), pal.color(Role.Button)) >= 12
+    # disabled text stays readable (normal: about 1.4:1), a selection is dark with white text
+    assert _contrast(pal.color(Group.Disabled, Role.WindowText), pal.color(Group.Disabled, Role.Window)) >= 4.5
+    assert _contrast(normal[(Group.Disabled, Role.WindowText)], normal[(Group.Disabled, Role.Window)]) < 2
+    assert _contrast(pal.color(Role.HighlightedText), pal.color(Role.Highlight)) >= 7
+    # a button's frame, drawn on screen: dark all round its edge (normal: a pale grey)
+    framed = qimage_to_array(button.grab().toImage())
+    edge = lambda img: np.concatenate([img[img.shape[0] // 2, :3], img[img.shape[0] // 2, -3:]]).mean(axis=1)  # noqa: E731
+    assert edge(framed).min() < 60 and edge(plain).min() > 100, (edge(framed), edge(plain))
+
+    window.set_presentation(False)
+    qtbot.wait(50)
+    assert app.style().name() == style and not isinstance(app.style(), FramedStyle)
+    assert window.styleSheet() == ""
+    after = app.palette()
+    assert all(after.color(g, r) == c for (g, r), c in normal.items())
+    # closing the window in presentation mode leaves the application as other windows expect it
+    window.set_presentation(True)
+    window.close()
+    assert app.style().name() == style and app.palette().color(Role.Window) == normal[(Group.Active, Role.Window)]

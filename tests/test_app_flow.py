@@ -276,9 +276,28 @@ def test_the_additive_kind_trains_in_steps_and_drives_the_timeline_and_play(qtbo
     assert messages == []
 
 
-def test_a_fit_verdict_needs_enough_held_out_trajectories():
-    from dpf_gui.app.train_view import MIN_HELD_OUT, fit_verdict
+def _chance_of_correlation(r: float, n: int) -> float:
+    """P(corr >= r) over n pairs of independent normal values: the density of the sample correlation under no
+    relation is proportional to (1 - x^2)^((n - 4) / 2) on (-1, 1), integrated numerically."""
+    x = np.linspace(-1.0, 1.0, 400_001)[1:-1]
+    density = (1.0 - x ** 2) ** ((n - 4) / 2)
+    return float(density[x >= r].sum() / density.sum())
 
-    assert "too few held-out trajectories to judge" in fit_verdict({"corr": 0.99, "n": 2})
+
+def test_a_fit_verdict_needs_enough_held_out_trajectories():
+    """After 11 hand marks the Train tab once called a fit on 2 held-out trajectories "good" (issue 15): below
+    MIN_HELD_OUT it says there are too few, with n and the minimum, and the minimum is where the lowest
+    positive verdict ("fair") stops being what unrelated scores reach by chance 1 time in 20."""
+    from dpf_gui.app.train_view import FAIR_CORR, GOOD_CORR, MIN_HELD_OUT, fit_verdict
+
+    few = fit_verdict({"corr": 0.99, "n": 2})
+    assert "too few held-out trajectories to judge" in few and f"needs n ≥ {MIN_HELD_OUT}" in few
+    assert "good" not in few
+    assert "too few" in fit_verdict({"corr": 0.99, "n": MIN_HELD_OUT - 1})
     assert fit_verdict({"corr": 0.99, "n": MIN_HELD_OUT}) == " · good"
+    assert fit_verdict({"corr": 0.6, "n": MIN_HELD_OUT}) == " · fair"
     assert "weak" in fit_verdict({"corr": 0.1, "n": 50}) and fit_verdict({"corr": None, "n": 50}) == ""
+    # the minimum, justified: at MIN_HELD_OUT a fair correlation is chance less than 5 % of the time, one fewer not
+    assert _chance_of_correlation(FAIR_CORR, MIN_HELD_OUT) < 0.05 <= _chance_of_correlation(FAIR_CORR, MIN_HELD_OUT - 1)
+    assert _chance_of_correlation(GOOD_CORR, MIN_HELD_OUT) < 0.001
+    assert abs(_chance_of_correlation(FAIR_CORR, 8) - 0.10) < 0.01  # the numbers train_view's comment quotes

@@ -19,16 +19,16 @@ from tests.test_saliency import (train_tiny_additive_avoid_toll_intent,
 
 PLAY_NAMES = ("strategyCombo", "tphiSlider", "tminSlider", "tmaxSlider", "kSlider", "cSlider", "tstaticSlider",
               "tphiSpin", "tmaxSpin", "sampleCheck", "playPauseButton", "stepButton", "restartButton", "seedSpin",
-              "speedSpin", "loopCheck", "overlayCheck", "recordButton", "paramsPanel", "weightPlot", "tempPlot", "collectedPlot",
-              "probBars", "saliencyBars", "frameView", "episodeMetrics", "playStatus", "strengthSlider", "strengthSpin",
-              "confidenceSlider", "confidenceSpin", "collectCombo", "normaliseCheck", "fusionPresetCombo",
+              "speedSpin", "loopCheck", "overlayCheck", "recordButton", "recordWholeCheck", "paramsPanel", "weightPlot",
+              "tempPlot", "collectedPlot", "probBars", "saliencyBars", "frameView", "episodeMetrics", "playStatus",
+              "strengthSlider", "strengthSpin", "confidenceSlider", "confidenceSpin", "collectCombo", "normaliseCheck", "fusionPresetCombo",
               "calibrateButton", "calibrateProgress")
 COMPARE_NAMES = ("compareLeftStrategy", "compareRightStrategy", "comparePlayButton", "compareStepButton",
                  "compareRestartButton", "compareSeedSpin", "compareSpeedSpin", "compareLoopCheck",
                  "compareOverlayCheck", "compareLeftFrame", "compareRightFrame", "compareLeftMetrics",
                  "compareRightMetrics", "compareWeightPlot", "compareTempPlot", "compareCollectedPlot",
                  "compareTmaxSlider", "compareParamsPanel", "compareStatus", "compareStrengthSlider",
-                 "compareConfidenceSlider", "compareCollectCombo", "compareFusionPresetCombo")
+                 "compareConfidenceSlider", "compareCollectCombo", "compareFusionPresetCombo", "compareRecordButton")
 
 
 @pytest.fixture(scope="module")
@@ -227,9 +227,47 @@ def test_record_gif(view, qtbot, tmp_path):
     assert not view.is_recording() and not view.is_playing()
 
 
+def _last_gif_frame(path) -> tuple[int, np.ndarray]:
+    with Image.open(path) as im:
+        n = im.n_frames
+        im.seek(n - 1)
+        return n, np.asarray(im.convert("RGB"))
+
+
+def _recorded_plot(frame: np.ndarray, view, plot) -> np.ndarray:
+    """The part of a whole-view frame where ``plot`` is on screen (the view scaled to the frame's width, under
+    the caption bar)."""
+    from PySide6.QtCore import QPoint
+
+    from dpf_gui.app.recording import CAPTION_HEIGHT
+
+    scale = frame.shape[1] / view.width()
+    top_left = plot.mapTo(view, QPoint(0, 0))
+    x0, y0 = int(top_left.x() * scale), CAPTION_HEIGHT + int(top_left.y() * scale)
+    return frame[y0:y0 + int(plot.height() * scale), x0:x0 + int(plot.width() * scale)]
+
+
+def _has_line_and_ink(region: np.ndarray, colour) -> tuple[int, int]:
+    """(pixels of ``colour``, dark pixels): a drawn line of the series and the plot's text and axes."""
+    line = (np.abs(region.astype(int) - np.array(colour)).sum(axis=2) < 60).sum()
+    return int(line), int((region.mean(axis=2) < 90).sum())
+
+
+def _check_whole_view_gif(path, view, decisions: int) -> np.ndarray:
+    """The recording's frames are the whole view scaled to WHOLE_VIEW_WIDTH under a dark caption bar."""
+    from dpf_gui.app.recording import CAPTION_HEIGHT, WHOLE_VIEW_WIDTH
+
+    n, frame = _last_gif_frame(path)
+    assert n >= decisions
+    h, w = frame.shape[:2]
+    assert w == WHOLE_VIEW_WIDTH and h == round(view.height() * w / view.width()) + CAPTION_HEIGHT
+    assert (frame[:CAPTION_HEIGHT].mean(axis=2) < 100).mean() > 0.8  # the caption bar
+    return frame
+
+
 def test_whole_view_recording_has_the_plots_and_a_caption(view, qtbot, tmp_path):
     """*whole view*: each GIF frame is the Play view (picture, plots, metrics) under a caption."""
-    from dpf_gui.app.play_view import WHOLE_VIEW_WIDTH
+    from dpf_gui.app.plots import FUSED
 
     path = tmp_path / "view.gif"
     view.record_whole_check.setChecked(True)
@@ -237,18 +275,40 @@ def test_whole_view_recording_has_the_plots_and_a_caption(view, qtbot, tmp_path)
     view.run_decisions(6)
     with qtbot.waitSignal(view.recordingFinished, timeout=20_000):
         view.stop_recording(wait=True)
-    with Image.open(path) as im:
-        assert im.n_frames >= 6
-        w, h = im.size
-        im.seek(im.n_frames - 1)
-        frame = np.asarray(im.convert("RGB"))
-    assert w == WHOLE_VIEW_WIDTH and h == round(view.height() * w / view.width()) + 26
-    assert (frame[:26].mean(axis=2) < 100).mean() > 0.8  # the caption bar
-    # the plots: the right part of the view, where the w plot's line (FUSED green) and dark axis ink are drawn
-    right = frame[26:, w * 6 // 10:]
-    green = (np.abs(right.astype(int) - np.array([0, 158, 115])).sum(axis=2) < 60).sum()
-    ink = (right.mean(axis=2) < 90).sum()
-    assert green > 20 and ink > 200, (green, ink)
+    frame = _check_whole_view_gif(path, view, 6)
+    # the w plot, where it is on screen: its line (FUSED green) and dark axis ink are in the recording
+    line, ink = _has_line_and_ink(_recorded_plot(frame, view, view.weight_plot), FUSED)
+    assert line > 20 and ink > 200, (line, ink)
+
+
+def test_compare_records_the_whole_view(qtbot, agents, tmp_path):
+    """Compare records the whole view, as Play's *whole view*: both pictures, the plots, under a caption."""
+    from dpf_gui.app.plots import SIDE_COLOURS
+
+    c = shown(qtbot, CompareView, agents, seed=5, size=(1200, 800))
+    assert c.findChild(QWidget, "compareRecordButton") is c.record_button and c.record_whole_check is None
+    path = tmp_path / "whole.gif"
+    c.start_recording(path, fps=10)
+    assert c.record_button.isChecked() and c.record_button.text() == "Stop recording"
+    c.run_decisions(6)
+    with qtbot.waitSignal(c.recordingFinished, timeout=20_000):
+        c.stop_recording(wait=True)
+    assert not c.record_button.isChecked()
+    frame = _check_whole_view_gif(path, c, 6)
+    for plot in (c.weight_plot, c.temp_plot):  # both sides' lines (blue left, orange right) and the axes' ink
+        region = _recorded_plot(frame, c, plot)
+        for colour in SIDE_COLOURS:
+            line, ink = _has_line_and_ink(region, colour)
+            assert line > 10 and ink > 100, (plot.objectName(), colour, line, ink)
+
+    # the asynchronous form: one pair of episodes, then it stops by itself
+    c.set_speed(0)
+    c.driver.episode_pause_s = 0.0
+    with qtbot.waitSignal(c.recordingFinished, timeout=30_000) as sig:
+        c.record(tmp_path / "pair.gif", episodes=1)
+    assert sig.args == [str(tmp_path / "pair.gif"), ""]
+    assert not c.is_recording() and not c.is_playing() and c.both_done()
+    c.shutdown()
 
 
 def test_recording_refuses_unknown_formats(view, tmp_path):

@@ -55,24 +55,28 @@ def test_marks_are_committed_at_once(tmp_path, store, data):
     second = LabelStore(store.path)
     states, scores = second.summary(fp, data.lengths)
     assert list(states) == [UNLABELLED, AVOIDED, SEGMENTS]
-    assert scores[1] == -3 and scores[2] == 3 and np.isnan(scores[0])
+    assert scores[1] == pytest.approx(-np.sqrt(3)) and scores[2] == 3 and np.isnan(scores[0])
     second.close()
 
 
 def test_to_labels_whole_segment_and_override(store, data):
+    """A whole mark is one judgement worth +-sqrt(T) (each of its T decisions 1/sqrt(T)); a segment's decisions
+    count +-1 each, and override the whole mark's share where they cover it."""
     fp = data.fingerprint()
-    store.mark_trajectory(fp, 0, +1)  # 4 steps: +4
-    store.mark_trajectory(fp, 1, -1)  # 3 steps all -1 ...
-    store.mark_segment(fp, 1, 1, 1, +1)  # ... then step 1 preferred: -1 +1 -1 = -1
+    store.mark_trajectory(fp, 0, +1)  # 4 steps: +sqrt(4) = +2
+    store.mark_trajectory(fp, 1, -1)  # 3 steps, -sqrt(3) ...
+    store.mark_segment(fp, 1, 1, 1, +1)  # ... then step 1 preferred: 2 * (-1/sqrt(3)) + 1
     store.mark_segment(fp, 2, 4, 2, -1)  # reversed ends are fine: steps 2..4 avoided = -3
     store.mark_segment(fp, 2, 3, 10, +1)  # overrides 3..4, clipped at the last step (5): 3,4,5 = +3, step 2 = -1
     labels = store.to_labels(data)
     assert labels.meta["source"] == "person" and labels.meta["env"] == "gridnav"
     assert labels.meta["data_fingerprint"] == fp and labels.count == 3
-    np.testing.assert_array_equal(labels.scores, [4, -1, 2])
+    np.testing.assert_allclose(labels.scores, [2, 1 - 2 / np.sqrt(3), 2], rtol=1e-6)
     assert labels.labelled.all() and np.isnan(labels.true_scores).all()
     np.testing.assert_array_equal(labels.marks[data.step_slice(1)], [-1, 1, -1])
     np.testing.assert_array_equal(labels.marks[data.step_slice(2)], [0, 0, -1, 1, 1, 1])
+    # the decisions a segment marked are known per step (what the additive model fits per decision)
+    np.testing.assert_array_equal(labels.known, [False] * 4 + [False, True, False] + [False, False] + [True] * 4)
     labels.check_matches(data)  # usable as training labels for this data
     # a whole mark after segments replaces them; neutral counts as labelled with score 0
     store.mark_trajectory(fp, 2, 0)
@@ -117,7 +121,8 @@ def test_simulated_batch_is_one_undo_step(store, data):
     labels = label_dataset(data, wish, FeedbackNoise(binary=True), seed=0)
     store.import_labels(labels, fp, only=[1, 2])  # keep the person's mark on 0
     out = store.to_labels(data)
-    np.testing.assert_array_equal(out.scores, [-4, -1, 1])  # binary simulated scores kept as given
+    np.testing.assert_array_equal(out.scores, [-2, -1, 1])  # binary simulated scores kept as given; 4 steps: -2
+    assert out.known is None  # a simulated user's per-step marks are its truth, not feedback
     np.testing.assert_array_equal(out.true_scores[1:], [-3, 6])
     assert np.isnan(out.true_scores[0])
     assert out.meta["source"] == "person+simulated-user"
@@ -195,7 +200,7 @@ def test_read_only_store_opens_read_only_and_refuses_marks(tmp_path, data, what)
         store = LabelStore(db)
         assert store.read_only and "read-only" in store.read_only_reason
         states, scores = store.summary(fp, data.lengths)
-        assert list(states) == [UNLABELLED, AVOIDED, SEGMENTS] and scores[1] == -3
+        assert list(states) == [UNLABELLED, AVOIDED, SEGMENTS] and scores[1] == pytest.approx(-np.sqrt(3))
         assert store.to_labels(data).count == 2
         for attempt in (lambda: store.mark_trajectory(fp, 0, +1), lambda: store.undo(fp), lambda: store.redo(fp)):
             with pytest.raises(UserError, match="read-only .*marks cannot be saved"):
@@ -231,7 +236,8 @@ def test_a_damaged_mark_is_skipped_and_reported(store, data):
     db.commit()
     db.close()
     states, scores = store.summary(fp, data.lengths)
-    assert list(states) == [PREFERRED, AVOIDED, SEGMENTS] and list(scores) == [4, -3, 3]
+    np.testing.assert_allclose(scores, [2, -np.sqrt(3), 3], rtol=1e-6)
+    assert list(states) == [PREFERRED, AVOIDED, SEGMENTS]
     assert store.trajectory(fp, 1, 3).state == AVOIDED
     assert store.to_labels(data).count == 3
     assert store.damaged_marks == bad
@@ -266,3 +272,67 @@ def test_a_failed_write_is_a_user_error_and_changes_nothing(store, data):
     with pytest.raises(UserError, match="label store failed"):
         store.summary(fp, data.lengths)
     other.close()
+
+
+def _as_version_1(labels, path):
+    """``labels`` saved as a version-1 file would have been (before whole marks scored +-sqrt(T))."""
+    import json
+
+    saved = labels.save(path)
+    with np.load(saved, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["format_version"] = 1
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez_compressed(saved, **arrays)
+    return saved
+
+
+def test_label_files_of_version_1_are_read_with_the_current_rule(tmp_path, store, data):
+    """Version 1 scored a person's whole mark +-T: such a file is read as if exported now (+-sqrt(T)); a segment,
+    a simulated user's label and a version-2 file are read as written; an unknown version is refused."""
+    from dpf_gui.data.labels import FORMAT_VERSION, Labels
+
+    fp = data.fingerprint()
+    store.mark_trajectory(fp, 0, +1)  # 4 decisions
+    store.mark_segment(fp, 1, 0, 1, -1)  # 2 of 3 decisions
+    wish = make_wish(data.region_features, preset=None, prefer=["terrain=scenic"], avoid=["terrain=toll"])
+    store.import_labels(label_dataset(data, wish, FeedbackNoise(), seed=0), fp, only=[2])  # 6 scenic: +6
+    now = store.to_labels(data)
+    np.testing.assert_allclose(now.scores, [2, -2, 6])
+    assert FORMAT_VERSION == 2 and Labels.load(now.save(tmp_path / "v2.npz")).scores.tolist() == [2, -2, 6]
+    old = Labels(scores=np.array([4, -2, 6], np.float32), labelled=now.labelled, true_scores=now.true_scores,
+                 marks=now.marks, lengths=now.lengths, meta=dict(now.meta))  # what version 1 exported
+    back = Labels.load(_as_version_1(old, tmp_path / "v1.npz"))
+    np.testing.assert_allclose(back.scores, [2, -2, 6])
+    assert back.meta["rescored_from_version"] == 1
+    # a simulated user's version-1 file: every trajectory as written, even one with every decision alike
+    sim = label_dataset(data, wish, FeedbackNoise(), seed=0)
+    assert Labels.load(_as_version_1(sim, tmp_path / "sim.npz")).scores.tolist() == [0, -3, 6]
+    newer = _as_version_1(sim, tmp_path / "v3.npz")
+    with np.load(newer, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["meta"] = np.array(str(arrays["meta"]).replace('"format_version": 1', '"format_version": 3'))
+    np.savez_compressed(newer, **arrays)
+    with pytest.raises(UserError, match="format version 3"):
+        Labels.load(newer)
+
+
+def test_whole_marks_score_within_the_simulated_users_range_on_gridnav(store):
+    """Issue 15: whole marks scored +-T (+-100 on gridnav's longest trajectories) against simulated scores of
+    about -27..26; as judgements worth +-sqrt(T) they lie inside that range."""
+    from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.envs import env_spec
+    from dpf_gui.paths import dataset_path
+
+    data = TrajectoryDataset.load(dataset_path("gridnav"))
+    wish = make_wish(data.region_features, preset=env_spec("gridnav").preset("mixed"))
+    simulated = label_dataset(data, wish, FeedbackNoise(), seed=0).scores
+    longest, shortest = int(np.argmax(data.lengths)), int(np.argmin(data.lengths))
+    fp = data.fingerprint()
+    store.mark_trajectory(fp, longest, +1)
+    store.mark_trajectory(fp, shortest, -1)
+    scores = store.to_labels(data).scores
+    assert data.lengths[longest] == 100 and scores[longest] == pytest.approx(10)
+    assert scores[shortest] == pytest.approx(-np.sqrt(data.lengths[shortest]))
+    assert simulated.min() < scores[shortest] < 0 < scores[longest] < simulated.max()

@@ -44,6 +44,13 @@ STATE_COLOURS = {
 SORT_ROLE = Qt.ItemDataRole.UserRole
 
 
+def score_text(score: float) -> str:
+    """A score as the list and the title show it: at most two decimals (a whole mark's ±sqrt(T) is seldom a
+    whole number)."""
+    text = f"{score:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
 class TrajectoryTableModel(QAbstractTableModel):
     """One row per trajectory: index, suggestion rank, length, task return, success, label state, score, origin."""
 
@@ -135,7 +142,7 @@ class TrajectoryTableModel(QAbstractTableModel):
                 return STATE_NAMES[int(self.states[r])]
             if c == COL_SCORE:
                 s = float(self.scores[r])
-                return "" if np.isnan(s) else f"{s:g}"
+                return "" if np.isnan(s) else score_text(s)
             if c == COL_FROM:
                 return "collected" if self.collected[r] else "stored"
         if role == SORT_ROLE:
@@ -1146,7 +1153,7 @@ class AnnotateView(QWidget):
             return
         i = self.current
         state, score = int(self.model.states[i]), float(self.model.scores[i])
-        label = STATE_NAMES[state] + ("" if np.isnan(score) else f" (score {score:g})")
+        label = STATE_NAMES[state] + ("" if np.isnan(score) else f" (score {score_text(score)})")
         self.title.setText(f"Trajectory {i} · {self.ws.length(i)} decisions · return {float(self.ws.task_returns[i]):.2f} · "
                            f"{'success' if self.ws.dataset.success[i] else 'failure'} · {label}")
 

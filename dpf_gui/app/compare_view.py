@@ -11,6 +11,10 @@ whole episode each. The fusion parameters are shared by both sides.
 An :class:`~dpf_gui.app.driver.EpisodeDriver` steps the pair as one source,
 so highway runs both steps in one worker-thread job (as the play view does),
 the other environments in the UI thread.
+
+Record (as in Play, :class:`~dpf_gui.app.recording.RecordingView`) writes the
+whole view (both pictures, the plots, the metrics) under a caption naming
+both strategies: what is compared is in the plots as much as in the pictures.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from dpf_gui.app.play_view import (AXIS, NEEDS_INTENT_TIP, PLOT_CAPACITY, PLOT_T
                                    axis_label, empty_plot_notes, metrics_html,
                                    params_toggle_button, reserve_lines, wish_from_sidecar)
 from dpf_gui.app.plots import SIDE_COLOURS, LivePlot
+from dpf_gui.app.recording import RecordingView
 from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
 from dpf_gui.errors import UserError
 from dpf_gui.fusion import FusionParams
@@ -37,7 +42,7 @@ from dpf_gui.fusion import FusionParams
 SIDES = ("left", "right")
 
 
-class CompareView(PlayKeys, QWidget):
+class CompareView(RecordingView, PlayKeys, QWidget):
     """Two strategies on the same seed. Build with ``CompareView()`` then call :meth:`set_agents`."""
 
     stepped = Signal(object, object)  # left Snapshot, right Snapshot (what is on screen)
@@ -82,6 +87,7 @@ class CompareView(PlayKeys, QWidget):
         self.seed_spin.setObjectName("compareSeedSpin")
         self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setPrefix("seed ")
+        self._size_seed_box()
         self.speed_spin = QSpinBox()
         self.speed_spin.setObjectName("compareSpeedSpin")
         self.speed_spin.setRange(0, 240)
@@ -96,6 +102,7 @@ class CompareView(PlayKeys, QWidget):
         self.overlay_check.setObjectName("compareOverlayCheck")
         self.overlay_check.setChecked(True)
         self.params_toggle = params_toggle_button("compareParamsToggle")
+        self._init_recording("compare", None)
         self.status_label = QLabel("")
         self.status_label.setObjectName("compareStatus")
         self.params_panel = ParamsPanel(prefix="compare")
@@ -122,7 +129,7 @@ class CompareView(PlayKeys, QWidget):
         grid.setRowStretch(1, 1)
         controls = QHBoxLayout()
         for w in (self.play_button, self.step_button, self.restart_button, self.seed_spin, self.speed_spin,
-                  self.loop_check, self.overlay_check, self.params_toggle):
+                  self.loop_check, self.overlay_check, self.record_button, self.params_toggle):
             controls.addWidget(w)
         controls.addStretch(1)
         plots = QHBoxLayout()
@@ -149,10 +156,17 @@ class CompareView(PlayKeys, QWidget):
         """Large text (presentation mode): the parameters hidden until asked for, so the two pictures are large."""
         self.params_toggle.setVisible(on)
         self.params_toggle.setChecked(not on)
+        self._size_seed_box()
+
+    def _size_seed_box(self) -> None:
+        """The seed box as wide as a 6-digit seed needs in its font, not as its 10-digit range asks (larger
+        seeds scroll in it): room for Record in the one row of controls at 1024 px in presentation mode."""
+        self.seed_spin.ensurePolished()  # the font of the window's style sheet, in presentation mode
+        self.seed_spin.setMaximumWidth(self.seed_spin.fontMetrics().horizontalAdvance("seed 000000") + 40)
 
     def _set_enabled(self, on: bool) -> None:
         for w in (*self.combos.values(), self.play_button, self.step_button, self.restart_button, self.seed_spin,
-                  self.speed_spin, self.params_panel):
+                  self.speed_spin, self.record_button, self.params_panel):
             w.setEnabled(on)
 
     # --- public API --------------------------------------------------------------
@@ -255,6 +269,9 @@ class CompareView(PlayKeys, QWidget):
         return self.driver.fps.fps()
 
     def shutdown(self) -> None:
+        """Stop playing, finish a recording, release the environments and the worker thread."""
+        self.pause()
+        self.stop_recording(wait=True)
         self._close_runners()
         self.driver.shutdown()
 
@@ -315,11 +332,29 @@ class CompareView(PlayKeys, QWidget):
             self.collected_plot.push(t, **values["G"])
             for p in (self.weight_plot, self.temp_plot, self.collected_plot):
                 p.refresh()
+        self._record_shown()
         self.stepped.emit(self.snaps["left"], self.snaps["right"])
+
+    def _recording_picture(self):
+        """The left picture, None before the first frame (Compare records the whole view: this says whether
+        there is anything to record)."""
+        return self.frames["left"].image() if self.snaps["left"] is not None else None
+
+    def _recording_caption(self) -> str:
+        left, right = self.snaps["left"], self.snaps["right"]
+        if left is None or right is None or not self.runners:
+            return "dpf-gui"
+        over = " · episodes over" if left.done and right.done else ""
+        return (f"Dynamic Policy Fusion · {self.runners['left'].env_name} · {left.strategy} (left) vs "
+                f"{right.strategy} (right) · seed {left.seed} · decision {max(left.t, right.t)}{over}")
+
+    def _recording_name(self) -> str:
+        return f"dpf-{self.runners['left'].env_name if self.runners else 'compare'}-compare.gif"
 
     def _pair_ended(self) -> None:
         left, right = self.snaps["left"], self.snaps["right"]
         self.pairFinished.emit({"seed": left.seed, "left": dict(left.metrics), "right": dict(right.metrics)})
+        self._record_episode_ended()
 
     def _redraw(self) -> None:
         show = self.overlay_check.isChecked()

@@ -673,14 +673,12 @@ class MainWindow(QMainWindow):
         (``full_screen``: also fill the screen, or leave full screen). The View menu's toggle (F11) and
         ``dpf-gui --present`` call this."""
         from dpf_gui.app.plots import PlotText, set_plot_style
+        from dpf_gui.app.presentation import set_look
 
         on = bool(on)
         self.presenting = on
         set_plot_style(on)
-        # a style sheet, not setFont: a widget with a style sheet of its own (a coloured button) ignores its
-        # parent's font, but not its parent's style sheet
-        size = max(PRESENT_FONT_PT, self._normal_font.pointSizeF() * 1.3)
-        self.setStyleSheet(f"QWidget {{ font-size: {size:g}pt; }}" if on else "")
+        set_look(self, on, max(PRESENT_FONT_PT, self._normal_font.pointSizeF() * 1.3))  # large text, high contrast
         for view in self.views.values():
             arrange = getattr(view, "set_presentation", None)
             if arrange is not None:
@@ -699,10 +697,12 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.save_resume()
-        if self.presenting:  # the plots' look is shared: leave it as other windows expect it
+        if self.presenting:  # the plots' and the application's look are shared: leave them as other windows expect
             from dpf_gui.app.plots import set_plot_style
+            from dpf_gui.app.presentation import set_look
 
             set_plot_style(False)
+            set_look(self, False, 0)
             self.showNormal()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("tab", self.tabs.currentIndex())

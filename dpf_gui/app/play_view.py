@@ -39,9 +39,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 from dpf_gui import saliency
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
-from dpf_gui.app.overlays import OverlayData, compose, frame_legend_label, legend_html, overlay_data, qimage_to_array
+from dpf_gui.app.overlays import OverlayData, compose, frame_legend_label, legend_html, overlay_data
 from dpf_gui.app.plots import FUSED, INTENT, TASK, ActionBars, FeatureBars, LivePlot
-from dpf_gui.app.recording import Recorder, available_formats
+from dpf_gui.app.recording import RecordingView
 from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
 from dpf_gui.errors import UserError
 from dpf_gui.fusion import COLLECT, Decision, FusedAgent, FusionParams, intent_scale, intent_unit
@@ -51,9 +51,6 @@ from dpf_gui.trace import EpisodeTrace
 VIEW_STRATEGIES = ("task", "intent", "static", "dynamic")
 FUSED_STRATEGIES = ("static", "dynamic")  # the strategies with a fusion weight w
 NEEDS_INTENT_TIP = "train an intent model first"
-#: whole-view recordings: frames scaled to this width, and at most this many (a GIF keeps them in memory)
-WHOLE_VIEW_WIDTH = 800
-WHOLE_VIEW_MAX_FRAMES = 400
 
 #: what the w, T_psi and G_t plots show, on hover (Play and Compare)
 PLOT_TIPS = {
@@ -679,14 +676,12 @@ def _enable_strategies(combo: QComboBox, has_intent: bool) -> None:
 # ---------------------------------------------------------------------------
 # the play view
 # ---------------------------------------------------------------------------
-class PlayView(PlayKeys, QWidget):
+class PlayView(RecordingView, PlayKeys, QWidget):
     """The fused agent playing live. Build with ``PlayView()`` then call :meth:`set_agents`."""
 
     snapshotShown = Signal(object)  # Snapshot
     episodeFinished = Signal(dict)  # EpisodeMetrics.to_dict() plus "seed"
-    recordingFinished = Signal(str, str)  # path, error ("" if none)
     calibrated = Signal(object, str)  # Calibration (None on failure), message
-    _recorderDone = Signal(str, str)
     _calibrationDone = Signal(object, str, int)  # Calibration or None, error, generation
 
     def __init__(self, parent=None):
@@ -695,10 +690,6 @@ class PlayView(PlayKeys, QWidget):
         self.runner: EpisodeRunner | None = None
         self.wish = None
         self._snap: Snapshot | None = None
-        self._recorderDone.connect(self._on_recorder_done, Qt.QueuedConnection)
-        self._recorder: Recorder | None = None
-        self._record_whole = False
-        self._record_episodes_left: int | None = None
         self._calibration: threading.Thread | None = None
         self._calibration_generation = 0
         self._calibrationDone.connect(self._on_calibrated, Qt.QueuedConnection)
@@ -744,18 +735,7 @@ class PlayView(PlayKeys, QWidget):
         self.overlay_check = QCheckBox("saliency overlay")
         self.overlay_check.setObjectName("overlayCheck")
         self.overlay_check.setChecked(True)
-        self.record_button = QPushButton("Record")
-        self.record_button.setObjectName("recordButton")
-        self.record_button.setCheckable(True)
-        fmts = available_formats()
-        self.record_button.setToolTip("record the frame view (with overlays) to "
-                                      + (" or ".join(f.upper() for f in fmts)) +
-                                      ("" if "mp4" in fmts else " (MP4 needs imageio-ffmpeg: GIF only)"))
-        self.record_whole_check = QCheckBox("whole view")
-        self.record_whole_check.setObjectName("recordWholeCheck")
-        self.record_whole_check.setToolTip("Record the whole Play view (picture, plots, metrics) with a caption, for "
-                                           f"a slide, scaled to {WHOLE_VIEW_WIDTH} px wide (at most "
-                                           f"{WHOLE_VIEW_MAX_FRAMES} frames); off: the picture alone")
+        self._init_recording("", "the frame view (with overlays)")
         self.trace_button = QPushButton("Export trace…")
         self.trace_button.setObjectName("exportTraceButton")
         self.trace_button.setToolTip("write the episode shown so far as CSV, one row per decision: strategy, action, "
@@ -841,7 +821,6 @@ class PlayView(PlayKeys, QWidget):
         self.step_button.clicked.connect(self.step_once)
         self.restart_button.clicked.connect(lambda: self.restart())
         self.overlay_check.toggled.connect(lambda _on: (self._redraw(), self._say_what_is_shown()))
-        self.record_button.toggled.connect(self._on_record_toggled)
         self.params_panel.paramsChanged.connect(self._on_params)
         self.calibrate_button.clicked.connect(lambda: self.calibrate())
         self.trace_button.clicked.connect(self._ask_trace)
@@ -1044,49 +1023,6 @@ class PlayView(PlayKeys, QWidget):
         self.status_label.setText(message)
         self.calibrated.emit(cal, message)
 
-    # --- recording -----------------------------------------------------------
-    def start_recording(self, path: str | Path, fps: float | None = None, whole: bool | None = None) -> None:
-        """Record every frame shown (with overlays) from now on, until :meth:`stop_recording`; ``whole`` (default:
-        the *whole view* box): the whole view, plots included, with a caption (:meth:`whole_view_image`)."""
-        if self._recorder is not None:
-            self.stop_recording(wait=False)
-        self._record_whole = self.record_whole_check.isChecked() if whole is None else bool(whole)
-        rate = fps if fps is not None else (self.speed_spin.value() or 30)
-        self._recorder = Recorder(path, fps=rate, max_frames=WHOLE_VIEW_MAX_FRAMES if self._record_whole else 3000,
-                                  on_finished=lambda p, err: self._recorderDone.emit(str(p), err or ""),
-                                  shared_palette=self._record_whole)
-        if self._snap is not None and self.frame_view.image() is not None:
-            self._recorder.add(self._recorded_frame(self.frame_view.image()))
-        self.record_button.blockSignals(True)
-        self.record_button.setChecked(True)
-        self.record_button.setText("Stop recording")
-        self.record_button.blockSignals(False)
-
-    def stop_recording(self, wait: bool = False) -> Path | None:
-        """Stop and write the file (encoding continues in the background unless ``wait``)."""
-        rec, self._recorder = self._recorder, None
-        self._record_episodes_left = None
-        self.record_button.blockSignals(True)
-        self.record_button.setChecked(False)
-        self.record_button.setText("Record")
-        self.record_button.blockSignals(False)
-        if rec is None:
-            return None
-        return rec.close(wait=wait)
-
-    def record(self, path: str | Path, episodes: int = 1, fps: float | None = None) -> None:
-        """Restart with the current seed, play ``episodes`` episodes while recording, then stop.
-
-        Asynchronous: ``recordingFinished(path, error)`` is emitted when the
-        file is written.
-        """
-        if self.runner is None:
-            raise UserError("nothing to record: load an agent first")
-        self.restart()
-        self.start_recording(path, fps)
-        self._record_episodes_left = int(episodes)
-        self.play()
-
     def export_trace(self, path: str | Path) -> Path | None:
         """Write the episode shown so far as CSV (:mod:`dpf_gui.trace`); None (said in the status line) when
         nothing has been played or the file cannot be written."""
@@ -1109,35 +1045,7 @@ class PlayView(PlayKeys, QWidget):
         if path:
             self.export_trace(path)
 
-    def is_recording(self) -> bool:
-        return self._recorder is not None
-
     # --- internals -------------------------------------------------------------
-    def _on_record_toggled(self, on: bool) -> None:
-        if not on:
-            self.stop_recording(wait=False)
-            return
-        fmts = available_formats()
-        filters = ";;".join([f"{f.upper()} (*.{f})" for f in fmts])
-        path, _ = QFileDialog.getSaveFileName(self, "Record to", f"dpf-{self.runner.env_name if self.runner else 'play'}.gif",
-                                              filters)
-        if not path:
-            self.record_button.blockSignals(True)
-            self.record_button.setChecked(False)
-            self.record_button.blockSignals(False)
-            return
-        try:
-            self.start_recording(path)
-        except UserError as exc:
-            self.status_label.setText(str(exc))
-            self.record_button.blockSignals(True)
-            self.record_button.setChecked(False)
-            self.record_button.blockSignals(False)
-
-    def _on_recorder_done(self, path: str, error: str) -> None:
-        self.status_label.setText(f"recording failed: {error}" if error else f"recorded {path}")
-        self.recordingFinished.emit(path, error)
-
     def _say_what_is_shown(self) -> None:
         """Units on the axes (normalised or raw) and a note over every plot the strategy leaves empty."""
         if self.runner is None:
@@ -1181,47 +1089,26 @@ class PlayView(PlayKeys, QWidget):
         image = compose(snap.frame, snap.overlay, self.overlay_check.isChecked())
         self.frame_view.set_image(image)
         self.metrics_label.setText(metrics_html(snap, self.wish, self.fps() if self.driver.playing else None))
-        if self._recorder is not None:
-            self._recorder.add(self._recorded_frame(image))
+        self._record_shown()
         self.snapshotShown.emit(snap)
 
-    def _recorded_frame(self, picture) -> np.ndarray:
-        return qimage_to_array(self.whole_view_image() if self._record_whole else picture)
+    def _recording_picture(self):
+        return self.frame_view.image() if self._snap is not None else None
 
-    def whole_view_image(self):
-        """The whole view as it is on screen (picture, plots, metrics), scaled to ``WHOLE_VIEW_WIDTH`` pixels,
-        under a caption naming the environment, strategy, seed and decision: a frame of a whole-view recording."""
-        from PySide6.QtGui import QColor, QFont, QImage, QPainter
+    def _recording_caption(self) -> str:
+        snap = self._snap
+        if self.runner is None or snap is None:
+            return "dpf-gui"
+        return (f"Dynamic Policy Fusion · {self.runner.env_name} · {snap.strategy} · seed {snap.seed} · "
+                f"decision {snap.t}" + (" · episode over" if snap.done else ""))
 
-        view = self.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
-        view = view.scaledToWidth(WHOLE_VIEW_WIDTH, Qt.TransformationMode.SmoothTransformation)
-        snap, bar = self._snap, 26
-        out = QImage(view.width(), view.height() + bar, QImage.Format.Format_RGB888)
-        out.fill(QColor(40, 40, 40))
-        p = QPainter(out)
-        p.drawImage(0, bar, view)
-        font = QFont(self.font())
-        font.setPointSize(11)
-        font.setBold(True)
-        p.setFont(font)
-        p.setPen(QColor(255, 255, 255))
-        caption = "dpf-gui"
-        if self.runner is not None and snap is not None:
-            caption = (f"Dynamic Policy Fusion · {self.runner.env_name} · {snap.strategy} · seed {snap.seed} · "
-                       f"decision {snap.t}" + (" · episode over" if snap.done else ""))
-        p.drawText(8, 0, out.width() - 16, bar, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
-                   caption)
-        p.end()
-        return out
+    def _recording_name(self) -> str:
+        return f"dpf-{self.runner.env_name if self.runner else 'play'}.gif"
 
     def _episode_ended(self) -> None:
         snap = self._snap
         self.episodeFinished.emit(dict(snap.metrics, seed=snap.seed))
-        if self._record_episodes_left is not None:
-            self._record_episodes_left -= 1
-            if self._record_episodes_left <= 0:
-                self.stop_recording(wait=False)
-                self.pause()
+        self._record_episode_ended()
 
     def _redraw(self) -> None:
         if self._snap is not None:

@@ -1,7 +1,11 @@
-"""Recording what the play view shows to an animated GIF (or MP4), encoded off the UI thread.
+"""Recording what the Play and Compare views show to an animated GIF (or MP4), encoded off the UI thread.
 
-The view hands every shown frame (overlays included) to :meth:`Recorder.add`,
-which only queues a copy; a background thread does the slow part.
+:class:`RecordingView` gives both views the same Record button and recording
+methods (one implementation, two views). The view hands every shown frame
+(overlays included) to :meth:`Recorder.add`, which only queues a copy; a
+background thread does the slow part. With *whole view* (Compare: always) a
+frame is the whole view as it is on screen (picture, plots, legend, metrics)
+under a caption bar: a lesson's slide rather than the game alone.
 
 * GIF (always available, Pillow): each frame is quantised to 256 colours as it
   arrives (1 byte per pixel), the file is written when the recording stops.
@@ -25,10 +29,19 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtWidgets import QCheckBox, QFileDialog, QPushButton
 
+from dpf_gui.app.overlays import qimage_to_array
 from dpf_gui.errors import UserError
 
 _STOP = object()
+
+#: whole-view recordings: frames scaled to this width, and at most this many (a GIF keeps them in memory)
+WHOLE_VIEW_WIDTH = 800
+WHOLE_VIEW_MAX_FRAMES = 400
+CAPTION_HEIGHT = 26  # pixels of the caption bar over a whole-view frame
 
 
 def mp4_available() -> bool:
@@ -174,4 +187,149 @@ class Recorder:
             raise RuntimeError("no frames were recorded")
 
 
-__all__ = ["Recorder", "available_formats", "mp4_available"]
+class RecordingView:
+    """Mixin of the Play and Compare views: record what the view shows, the picture alone or the whole view.
+
+    The view calls :meth:`_init_recording` while building (it makes ``record_button`` and, where the picture
+    alone can be recorded, ``record_whole_check``), :meth:`_record_shown` after every frame it shows and
+    :meth:`_record_episode_ended` when an episode (Compare: the pair) ends, and stops a recording in its
+    ``shutdown``. It provides ``status_label``, ``speed_spin``, ``restart()``, ``play()``, ``pause()`` and
+    three methods: ``_recording_picture()`` (the picture alone as a ``QImage``, None before the first frame),
+    ``_recording_caption()`` (the caption of a whole-view frame) and ``_recording_name()`` (a file name to
+    offer).
+    """
+
+    recordingFinished = Signal(str, str)  # path, error ("" if none)
+    _recorderDone = Signal(str, str)
+
+    def _init_recording(self, prefix: str, picture: str | None) -> None:
+        """The Record button and the *whole view* box (object names ``{prefix}RecordButton`` /
+        ``{prefix}RecordWholeCheck``, first letter lower-cased without a prefix); ``picture``: the picture
+        alone, in words, for the tooltips; None: the view records the whole view only (no box)."""
+        def name(rest: str) -> str:
+            return prefix + rest if prefix else rest[0].lower() + rest[1:]
+
+        self._recorder: Recorder | None = None
+        self._record_whole = False
+        self._record_episodes_left: int | None = None
+        self._recorderDone.connect(self._on_recorder_done, Qt.QueuedConnection)
+        self.record_button = QPushButton("Record")
+        self.record_button.setObjectName(name("RecordButton"))
+        self.record_button.setCheckable(True)
+        fmts = available_formats()
+        whole = (f"the whole view (pictures, plots, metrics) with a caption, for a slide, scaled to "
+                 f"{WHOLE_VIEW_WIDTH} px wide (at most {WHOLE_VIEW_MAX_FRAMES} frames)")
+        self.record_button.setToolTip(f"record {picture or whole} to " + " or ".join(f.upper() for f in fmts)
+                                      + ("" if "mp4" in fmts else " (MP4 needs imageio-ffmpeg: GIF only)"))
+        self.record_whole_check: QCheckBox | None = None
+        if picture is not None:
+            self.record_whole_check = QCheckBox("whole view")
+            self.record_whole_check.setObjectName(name("RecordWholeCheck"))
+            self.record_whole_check.setToolTip(f"Record {whole}; off: {picture} alone")
+        self.record_button.toggled.connect(self._on_record_toggled)
+
+    def start_recording(self, path: str | Path, fps: float | None = None, whole: bool | None = None) -> None:
+        """Record every frame shown from now on, until :meth:`stop_recording`; ``whole`` (default: the *whole
+        view* box; always, in a view without one): the whole view, plots included, with a caption
+        (:meth:`whole_view_image`)."""
+        if self._recorder is not None:
+            self.stop_recording(wait=False)
+        check = self.record_whole_check
+        self._record_whole = check is None or (check.isChecked() if whole is None else bool(whole))
+        rate = fps if fps is not None else (self.speed_spin.value() or 30)
+        self._recorder = Recorder(path, fps=rate, max_frames=WHOLE_VIEW_MAX_FRAMES if self._record_whole else 3000,
+                                  on_finished=lambda p, err: self._recorderDone.emit(str(p), err or ""),
+                                  shared_palette=self._record_whole)
+        self._record_shown()  # the frame on screen now is the recording's first
+        self._show_record_button(True)
+
+    def stop_recording(self, wait: bool = False) -> Path | None:
+        """Stop and write the file (encoding continues in the background unless ``wait``)."""
+        rec, self._recorder = self._recorder, None
+        self._record_episodes_left = None
+        self._show_record_button(False)
+        if rec is None:
+            return None
+        return rec.close(wait=wait)
+
+    def record(self, path: str | Path, episodes: int = 1, fps: float | None = None) -> None:
+        """Restart with the current seed, play ``episodes`` episodes while recording, then stop.
+
+        Asynchronous: ``recordingFinished(path, error)`` is emitted when the file is written.
+        """
+        if self._recording_picture() is None:
+            raise UserError("nothing to record: load an agent first")
+        self.restart()
+        self.start_recording(path, fps)
+        self._record_episodes_left = int(episodes)
+        self.play()
+
+    def is_recording(self) -> bool:
+        return self._recorder is not None
+
+    def whole_view_image(self) -> QImage:
+        """The whole view as it is on screen, scaled to ``WHOLE_VIEW_WIDTH`` pixels, under a caption bar (the
+        view's ``_recording_caption()``): a frame of a whole-view recording."""
+        view = self.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+        view = view.scaledToWidth(WHOLE_VIEW_WIDTH, Qt.TransformationMode.SmoothTransformation)
+        bar = CAPTION_HEIGHT
+        out = QImage(view.width(), view.height() + bar, QImage.Format.Format_RGB888)
+        out.fill(QColor(40, 40, 40))
+        p = QPainter(out)
+        p.drawImage(0, bar, view)
+        font = QFont(self.font())
+        font.setPointSize(11)
+        font.setBold(True)
+        p.setFont(font)
+        p.setPen(QColor(255, 255, 255))
+        p.drawText(8, 0, out.width() - 16, bar, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
+                   self._recording_caption())
+        p.end()
+        return out
+
+    # --- for the view ------------------------------------------------------------------
+    def _record_shown(self) -> None:
+        """Add what is on screen now to the recording, if one runs."""
+        if self._recorder is None:
+            return
+        picture = self._recording_picture()
+        if picture is not None:
+            self._recorder.add(qimage_to_array(self.whole_view_image() if self._record_whole else picture))
+
+    def _record_episode_ended(self) -> None:
+        """Count an episode of :meth:`record`; after the last one, stop recording and pause."""
+        if self._record_episodes_left is not None:
+            self._record_episodes_left -= 1
+            if self._record_episodes_left <= 0:
+                self.stop_recording(wait=False)
+                self.pause()
+
+    # --- internals -------------------------------------------------------------------------
+    def _show_record_button(self, recording: bool) -> None:
+        self.record_button.blockSignals(True)
+        self.record_button.setChecked(recording)
+        self.record_button.setText("Stop recording" if recording else "Record")
+        self.record_button.blockSignals(False)
+
+    def _on_record_toggled(self, on: bool) -> None:
+        if not on:
+            self.stop_recording(wait=False)
+            return
+        filters = ";;".join(f"{f.upper()} (*.{f})" for f in available_formats())
+        path, _ = QFileDialog.getSaveFileName(self, "Record to", self._recording_name(), filters)
+        if not path:
+            self._show_record_button(False)
+            return
+        try:
+            self.start_recording(path)
+        except UserError as exc:
+            self.status_label.setText(str(exc))
+            self._show_record_button(False)
+
+    def _on_recorder_done(self, path: str, error: str) -> None:
+        self.status_label.setText(f"recording failed: {error}" if error else f"recorded {path}")
+        self.recordingFinished.emit(path, error)
+
+
+__all__ = ["CAPTION_HEIGHT", "WHOLE_VIEW_MAX_FRAMES", "WHOLE_VIEW_WIDTH", "Recorder", "RecordingView",
+           "available_formats", "mp4_available"]

@@ -55,8 +55,13 @@ DEFAULTS = {"max_epochs": 30, "hidden": 64, "seed": 0, "max_time_s": 60, "max_tr
 #: additive settings of the form: the kind's measured defaults (docs/RESULTS.md; gridnav about 15 s on a busy core)
 ADDITIVE_DEFAULTS = {"members": 8, "hidden": 64, "utility_steps": 400, "value_steps": 3000, "horizon": 10}
 MEMORY_KEY = "intent/{fingerprint}"
-#: fewer held-out trajectories than this: no verdict on the fit (a correlation over 2 points says nothing)
-MIN_HELD_OUT = 8
+#: the verdict on a held-out fit by its correlation: good from GOOD_CORR, fair from FAIR_CORR, weak below
+GOOD_CORR, FAIR_CORR = 0.8, 0.5
+#: fewer held-out trajectories than this: no verdict. Two points always correlate perfectly, and with few the
+#: verdict is chance: scores unrelated to the predictions (normal, independent) reach "fair" (r >= 0.5) with
+#: probability 0.19 at n = 5, 0.10 at 8, 0.059 at 11 and 0.049 at 12, so from 12 on every verdict short of
+#: "weak" is significant at 5 % (one-sided; tests/test_app_flow.py computes these)
+MIN_HELD_OUT = 12
 #: the additive kind polls ``should_stop`` once per optimisation step; progress is reported every this many
 PROGRESS_EVERY = 25
 
@@ -926,14 +931,16 @@ class TrainView(QWidget):
 
 
 def fit_verdict(held: dict[str, Any]) -> str:
-    """" · good" / " · fair" / " · weak: ..." for a held-out fit, only with enough held-out trajectories."""
+    """" · good" / " · fair" / " · weak: ..." for a held-out fit, only with enough held-out trajectories
+    (:data:`MIN_HELD_OUT`); with fewer, says so and how many a verdict needs (the fit line shows n before it)."""
     corr = held.get("corr")
     if corr is None:
         return ""
     n = held.get("n") if isinstance(held.get("n"), int) else 0
     if n < MIN_HELD_OUT:
-        return f" · too few held-out trajectories to judge (fewer than {MIN_HELD_OUT})"
-    return " · good" if corr >= 0.8 else " · fair" if corr >= 0.5 else " · weak: label more, or more consistently"
+        return f" · too few held-out trajectories to judge the fit (a verdict needs n ≥ {MIN_HELD_OUT}: label more)"
+    return (" · good" if corr >= GOOD_CORR else " · fair" if corr >= FAIR_CORR else
+            " · weak: label more, or more consistently")
 
 
 def open_intent(directory: str | Path, ws) -> tuple[Any, dict[str, Any]]:

@@ -3,6 +3,11 @@
 Stored as ``.npz`` (no pickles) with a JSON metadata string; documented in
 docs/DATA.md. Labels refer to one dataset through its fingerprint, so a label
 file is never silently applied to other trajectories.
+
+Scores are in a simulated user's units: decisions in a preferred region minus
+decisions in an avoided one. A person's whole-trajectory mark is one
+judgement worth ±sqrt(T) (:func:`whole_mark_step`); format version 1 scored
+it ±T, and such files are read with the current rule (:func:`_rescore_v1`).
 """
 
 from __future__ import annotations
@@ -19,13 +24,26 @@ from dpf_gui.data.trajectories import TrajectoryDataset, load_npz, save_npz_atom
 from dpf_gui.errors import UserError
 
 FORMAT = "dpf-labels"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a person's whole mark scores ±sqrt(T) (1: ±T)
 
 #: dtype kind of every stored array ("f": floating, "i": whole numbers, "b": bool) and the dtype it is kept in;
 #: all are one-dimensional
 _KINDS = {"scores": ("f", np.float32), "labelled": ("b", np.bool_), "true_scores": ("f", np.float32),
           "marks": ("i", np.int8), "lengths": ("i", np.int64)}
 _KIND_WORDS = {"f": "numbers", "i": "whole numbers", "b": "true/false values"}
+
+
+def whole_mark_step(length: int) -> float:
+    """What each of a trajectory's ``length`` decisions counts in its score when a whole mark covers it:
+    1 / sqrt(T), so that a whole mark is worth ±sqrt(T).
+
+    A whole mark is one judgement of the trajectory; a simulated user's score counts decisions (+1 for each in
+    a preferred region, -1 in an avoided one). "Preferred" then means a score somewhere from +1 (one decision,
+    net) to +T (every decision): sqrt(T) is off from either end by the same factor, sqrt(T), where +1 or +T
+    can be off by a factor T. Measured on gridnav and Pong (``bench/whole_mark_scale.py``; docs/GUI.md, *How
+    marks become labels*): never the worst of the three and the best on average (gridnav favours +-1, Pong +-T).
+    """
+    return 1.0 / float(np.sqrt(length)) if length > 0 else 0.0
 
 
 @dataclass
@@ -79,8 +97,14 @@ class Labels:
         missing = [k for k in _KINDS if k not in arrays]
         if missing:
             raise UserError(f"{path}: not a dpf label file (missing {', '.join(missing)})")
+        version = meta.get("format_version", 1)
+        if version not in range(1, FORMAT_VERSION + 1) or isinstance(version, bool):
+            raise _bad(path, f"format version {version!r}; this dpf-gui reads versions 1 to {FORMAT_VERSION}")
         checked = _checked_arrays(path, arrays, meta)
-        return cls(meta=meta, known=_checked_known(path, arrays.get("known"), len(checked["marks"])), **checked)
+        labels = cls(meta=meta, known=_checked_known(path, arrays.get("known"), len(checked["marks"])), **checked)
+        if version == 1:
+            _rescore_v1(labels)
+        return labels
 
     def check_matches(self, dataset: TrajectoryDataset, where: str = "labels") -> None:
         """Refuse labels that were given to other trajectories."""
@@ -88,6 +112,22 @@ class Labels:
             raise UserError(f"{where} are for environment {self.meta.get('env')!r}, the data is {dataset.env_name!r}")
         if len(self) != len(dataset) or self.meta.get("data_fingerprint") != dataset.fingerprint():
             raise UserError(f"{where} were given to a different trajectory dataset ({len(self)} trajectories, data has {len(dataset)})")
+
+
+def _rescore_v1(labels: Labels) -> None:
+    """Version 1 scored a person's whole mark ±T. In a version-1 file made from a person's marks (meta
+    ``source`` names a person), a trajectory with no true score whose every decision carries the same
+    non-zero mark m and whose score is m * T was marked as a whole (or by one segment over all of it,
+    which version 1 could not tell apart): it is rescored m * sqrt(T), as the app scores a whole mark now."""
+    if "person" not in str(labels.meta.get("source", "")):
+        return
+    offsets = np.concatenate([[0], np.cumsum(labels.lengths)])
+    for i in np.flatnonzero(labels.labelled & np.isnan(labels.true_scores)):
+        m = labels.marks[offsets[i]:offsets[i + 1]]
+        t = len(m)
+        if t and m[0] != 0 and (m == m[0]).all() and labels.scores[i] == m[0] * t:
+            labels.scores[i] = np.float32(m[0] * t * whole_mark_step(t))
+    labels.meta["rescored_from_version"] = 1
 
 
 def _bad(path, what: str) -> UserError:

@@ -23,9 +23,15 @@ What is stored is an append-only log, never an overwritten label:
   - ``clear``: forget everything said about the trajectory.
 
 Marks of a trajectory are applied oldest first, later ones overriding earlier
-ones where they overlap. A trajectory's training score is the sum of its
-per-step marks (as a simulated user's true score is), except right after a
-``score`` import, where the imported (possibly noisy) score is kept.
+ones where they overlap. A trajectory's training score is in the simulated
+user's units, decisions in a preferred region minus decisions in an avoided
+one (:func:`dpf_gui.data.labels.whole_mark_step`): a decision marked by a
+segment counts ±1, as a simulated user's per-step mark; a whole mark is one
+judgement of the trajectory worth ±sqrt(T), spread evenly over its T
+decisions (a later segment overrides its share on the decisions it covers).
+Right after a ``score`` import, the imported (possibly noisy) score is kept.
+``to_labels`` says which decisions a segment marked (``known``), so a
+learner can read them per step.
 
 The store also keeps small JSON values (the app's resume state: environment,
 dataset, trajectory, frame) and a list of the datasets labelled in it.
@@ -45,7 +51,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from dpf_gui.data.labels import Labels
+from dpf_gui.data.labels import Labels, whole_mark_step
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
 
@@ -470,9 +476,12 @@ class LabelStore:
 
         Per-decision marks m_t come from applying the marks in order (a whole
         mark sets every step, a segment its steps, later overriding earlier);
-        score = sum of m_t, as for a simulated user (an imported simulated
-        label keeps its given score). ``true_scores`` are NaN except where an
-        imported simulated label is still in force.
+        the score weighs each m_t by what marked it (see the module docstring:
+        a segment's decisions 1 each, a whole mark's 1/sqrt(T) each; an
+        imported simulated label keeps its given score). ``known`` is True on
+        the decisions a segment marked (None when no segment is in force).
+        ``true_scores`` are NaN except where an imported simulated label is
+        still in force.
         """
         fp = fingerprint or dataset.fingerprint()
         acc = _Accumulator(dataset.lengths)
@@ -484,12 +493,14 @@ class LabelStore:
             source = "simulated-user" if not (labelled & ~simulated).any() else "person+simulated-user"
         else:
             source = "person"
+        known = np.concatenate(acc.segment) if acc.segment else np.zeros(0, bool)
         return Labels(
             scores=scores,
             labelled=labelled,
             true_scores=acc.true_scores.astype(np.float32),
             marks=np.concatenate(acc.marks) if acc.marks else np.zeros(0, np.int8),
             lengths=dataset.lengths.copy(),
+            known=known if known.any() else None,
             meta={
                 "env": dataset.env_name,
                 "data_fingerprint": fp,
@@ -567,12 +578,15 @@ class _Transaction:
 
 
 class _Accumulator:
-    """Applies marks in order to per-trajectory step arrays."""
+    """Applies marks in order to per-trajectory step arrays: each decision's mark, what it counts in the score
+    (1 from a segment, :func:`whole_mark_step` from a whole mark) and whether a segment marked it."""
 
     def __init__(self, lengths: np.ndarray):
         self.lengths = np.asarray(lengths, dtype=np.int64)
         n = len(self.lengths)
         self.marks = [np.zeros(int(t), np.int8) for t in self.lengths]
+        self.weights = [np.zeros(int(t)) for t in self.lengths]
+        self.segment = [np.zeros(int(t), bool) for t in self.lengths]
         self.states = np.zeros(n, np.int8)
         self.given = np.full(n, np.nan)  # an imported score that overrides sum(marks)
         self.true_scores = np.full(n, np.nan)
@@ -581,33 +595,38 @@ class _Accumulator:
         """Apply one mark to trajectory ``i``; False (nothing changed) for a mark that makes no sense."""
         if not _usable_mark(kind, t0, t1, value, step_marks, true_score):
             return False
-        m = self.marks[i]
+        m, w, seg = self.marks[i], self.weights[i], self.segment[i]
         v = int(round(value)) if kind != "score" else 0
         self.given[i] = np.nan
         self.true_scores[i] = np.nan
         if kind == "whole":
             m[:] = v
+            w[:] = whole_mark_step(len(m))
+            seg[:] = False
             self.states[i] = {1: PREFERRED, -1: AVOIDED}.get(v, NEUTRAL)
         elif kind == "segment":
             lo, hi = max(int(t0), 0), min(int(t1), len(m) - 1)
             if lo <= hi:
                 m[lo:hi + 1] = v
+                w[lo:hi + 1] = 1.0
+                seg[lo:hi + 1] = True
             self.states[i] = SEGMENTS
         elif kind == "score":
             step = np.frombuffer(step_marks, np.int8) if step_marks is not None else np.zeros(0, np.int8)
             m[:] = 0
             k = min(len(step), len(m))
             m[:k] = step[:k]
+            w[:], seg[:] = 1.0, False
             self.given[i] = float(value)
             self.true_scores[i] = np.nan if true_score is None else float(true_score)
             self.states[i] = SIMULATED
         elif kind == "clear":
-            m[:] = 0
+            m[:], w[:], seg[:] = 0, 0.0, False
             self.states[i] = UNLABELLED
         return True
 
     def scores(self) -> np.ndarray:
-        sums = np.array([float(m.sum()) for m in self.marks])
+        sums = np.array([float(m @ w) for m, w in zip(self.marks, self.weights)])
         out = np.where(np.isnan(self.given), sums, self.given)
         return np.where(self.states == UNLABELLED, np.nan, out)
 
