@@ -6,7 +6,10 @@ For each environment the play view runs dynamic fusion as fast as it can
 (speed "max", saliency and overlays on, no pause between episodes) while a
 10 ms ``QTimer`` records the gap between its own ticks: the longest gap minus
 10 ms is the longest time the event loop was blocked (what a user feels as a
-frozen window). Runs offscreen.
+frozen window). Runs offscreen. Also printed: where the environment was
+stepped (the UI thread, a worker thread, or highway's worker process) and how
+long the first frame took after loading the agents (for highway, the first
+time in a run, that includes starting the worker process).
 
 ``--load N`` starts N CPU-bound processes (a busy Python loop each) for the
 whole measurement and stops them at the end, so "under load" means the same
@@ -79,6 +82,7 @@ def measure(env_name: str, seconds: float, app) -> dict:
     view = PlayView()
     view.resize(1400, 850)
     view.show()
+    t_load = time.perf_counter()
     view.set_agents(env_name, None, task, model, sidecar, seed=0)
     view.driver.episode_pause_s = 0.0
     view.set_speed(0)
@@ -96,11 +100,18 @@ def measure(env_name: str, seconds: float, app) -> dict:
     probe_timer.timeout.connect(probe)
 
     frames = [0]
-    view.snapshotShown.connect(lambda _s: frames.__setitem__(0, frames[0] + 1))
-    # warm up (first frames build caches, first torch calls are slow)
-    end = time.perf_counter() + 1.0
+    first_frame = [None]
+
+    def shown(_snap) -> None:
+        frames[0] += 1
+        if first_frame[0] is None:
+            first_frame[0] = time.perf_counter() - t_load
+
+    view.snapshotShown.connect(shown)
+    # warm up (the first frames build caches, the first torch calls are slow; highway's worker process starts)
     view.play()
-    while time.perf_counter() < end:
+    end = time.perf_counter() + 1.0
+    while (time.perf_counter() < end or frames[0] < 5) and time.perf_counter() < end + 120:
         app.processEvents()
     frames[0] = 0
     gaps.clear()
@@ -113,6 +124,8 @@ def measure(env_name: str, seconds: float, app) -> dict:
     probe_timer.stop()
     view.pause()
     fps_meter = view.fps()
+    where = ("process" if type(view.runner).__name__ == "RemoteRunner" else
+             "thread" if view.driver.threaded else "UI thread")
     view.shutdown()
     view.deleteLater()
     g = np.array(gaps) * 1000.0
@@ -123,7 +136,8 @@ def measure(env_name: str, seconds: float, app) -> dict:
         "max stall ms": float(g.max() - 10.0) if len(g) else float("nan"),
         "p99 gap ms": float(np.percentile(g, 99)) if len(g) else float("nan"),
         "stalls > 100 ms": int((g - 10.0 > 100.0).sum()),
-        "threaded": view.driver.threaded,
+        "first frame s": first_frame[0],
+        "where": where,
     }
 
 
@@ -157,10 +171,11 @@ def main(argv=None) -> int:
     with cpu_load(args.load):
         rows = [measure(name, args.seconds, app) for name in names for _ in range(max(args.repeats, 1))]
     after = os.getloadavg()
-    print(f"{'env':<9} {'frames/s':>9} {'fps()':>7} {'max stall ms':>13} {'p99 gap ms':>11} {'>100 ms':>8}  threaded")
+    print(f"{'env':<9} {'frames/s':>9} {'fps()':>7} {'max stall ms':>13} {'p99 gap ms':>11} {'>100 ms':>8} "
+          f"{'first frame s':>14}  stepped in")
     for r in rows:
         print(f"{r['env']:<9} {r['frames/s']:>9.1f} {r['fps()']:>7.1f} {r['max stall ms']:>13.1f} "
-              f"{r['p99 gap ms']:>11.1f} {r['stalls > 100 ms']:>8d}  {r['threaded']}")
+              f"{r['p99 gap ms']:>11.1f} {r['stalls > 100 ms']:>8d} {r['first frame s']:>14.2f}  {r['where']}")
     print(f"(cpu cores: {os.cpu_count()}, torch threads: {torch.get_num_threads()}, load generator: {args.load} "
           f"busy processes, load average before: {' '.join(f'{x:.2f}' for x in before)}, "
           f"after: {' '.join(f'{x:.2f}' for x in after)})")
