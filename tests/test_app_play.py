@@ -318,6 +318,22 @@ def test_highway_steps_in_a_worker_process(qtbot):
     v.shutdown()
 
 
+def test_dropping_the_agents_ends_the_highway_worker(qtbot):
+    """The main window's Play tab drops its agents (no task agent for the new environment): the worker goes too."""
+    from dpf_gui.app.main import make_play_view
+    from tests.test_episode_worker import alive
+
+    task, model, sidecar = _highway_agents()
+    tab = make_play_view(None)
+    qtbot.addWidget(tab)
+    tab.set_agents("highway", None, task, model, sidecar, seed=0)
+    assert tab.run_decisions(1) == 1
+    pid = tab.runner.process.pid
+    tab.drop_agents("Nothing is open.")
+    assert tab.runner is None and not alive(pid) and tab.status_label.text() == "Nothing is open."
+    tab.shutdown()
+
+
 def test_highway_worker_failure_is_one_message_and_restart_recovers(qtbot):
     """The worker killed mid-episode: Play stops with one line saying so; Restart plays on in a fresh process,
     which ends with the view."""

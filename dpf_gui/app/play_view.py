@@ -703,7 +703,7 @@ class PlayView(PlayKeys, QWidget):
         """Load what to play. ``intent_model`` None: only ``task`` is offered. ``wish`` None: the one the
         intent model was trained for (from its sidecar), if recorded. Starts a fresh episode, paused."""
         self.pause()
-        self._close_runner()
+        self._release_runner()  # highway's worker process stays for the new agents (_make_runner decides)
         strategy = strategy or _wanted_strategy(self.strategy_combo, intent_model is not None)
         if intent_model is None:
             strategy = "task"
@@ -1070,12 +1070,17 @@ class PlayView(PlayKeys, QWidget):
         if self._snap is not None:
             self.frame_view.set_image(compose(self._snap.frame, self._snap.overlay, self.overlay_check.isChecked()))
 
-    def _close_runner(self) -> None:
+    def _release_runner(self) -> None:
         self.driver.detach()
         if self.runner is not None:
             self.runner.close()
         self.runner = None
         self._snap = None
+
+    def _close_runner(self) -> None:
+        """No agents any more (also the main window's drop_agents): the runner and highway's worker process go."""
+        self._release_runner()
+        self._close_process()
 
     def shutdown(self) -> None:
         """Stop playing, finish a recording, release the environment, the worker thread and the worker process."""
@@ -1084,7 +1089,6 @@ class PlayView(PlayKeys, QWidget):
         self._calibration_generation += 1  # a calibration still running is not waited for: its result is dropped
         self._close_runner()
         self.driver.shutdown()
-        self._close_process()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
         self.shutdown()
