@@ -263,10 +263,11 @@ class RemoteRunner:
     # --- the episode ---------------------------------------------------------------
     def reset(self, seed: int):
         if not self._is_open():
-            self.process.call("open", dict(self._open_args, strategy=self._strategy, params=self._params))
+            with self._changes_lock:  # opened with the strategy and parameters of now; later changes go with reset
+                args = dict(self._open_args, strategy=self._strategy, params=self._params)
+                self._changes.clear()
+            self.process.call("open", args)
             self.process.opened_by = self._token
-            with self._changes_lock:
-                self._changes.clear()  # the runner was opened with the current strategy and parameters
         return self._note(self.process.call("reset", self._take_changes(), int(seed)))
 
     def advance(self):

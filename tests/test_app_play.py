@@ -295,6 +295,9 @@ def test_highway_steps_in_a_worker_process(qtbot):
     v.show()
     v.set_agents("highway", None, task, model, sidecar, seed=0)
     assert v.driver.threaded and isinstance(v.runner, RemoteRunner)
+    shown = []
+    v.snapshotShown.connect(lambda snap: shown.append(snap.t))
+    v.set_strategy("static")  # while the first reset is in flight: it goes with it, and the first frame is shown
     v.set_speed(0)
     ticks_during_a_step = []
     timer = QTimer()
@@ -306,6 +309,7 @@ def test_highway_steps_in_a_worker_process(qtbot):
     timer.stop()
     snap = v.snapshot()
     assert snap.overlay.lane_rows and snap.overlay.vehicles and snap.frame.shape == (150, 600, 3)
+    assert shown[:2] == [0, 1] and snap.strategy == "static" and snap.decision.T_psi == v.params().T_static
     assert any(ticks_during_a_step)
     pid = v.runner.process.pid
     assert pid is not None and pid != os.getpid() and alive(pid)

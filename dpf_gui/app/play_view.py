@@ -764,8 +764,7 @@ class PlayView(PlayKeys, QWidget):
         """Switch strategy; acts from the next decision."""
         if self.runner is None or name == self.runner.strategy:
             return
-        try:
-            self.driver.wait()
+        try:  # no step to wait for: gridnav and Pong step in this thread, highway's runner queues the change
             self.runner.set_strategy(name)
         except UserError as exc:
             self.status_label.setText(str(exc))
