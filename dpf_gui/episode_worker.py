@@ -7,11 +7,14 @@ busy the Play view's event loop stalled for 300-490 ms at a time
 (docs/PERFORMANCE.md). In a process of its own it only competes for a core,
 which the operating system shares fairly.
 
-* :class:`EpisodeProcess`: one long-lived worker, started on first use
-  (forkserver, else spawn: never fork, which would copy the app's Qt state and
-  threads), reused for every episode and every set of agents until
-  :meth:`EpisodeProcess.close`. It also ends by itself when the app goes away
-  however that happens: its end of the pipe closes.
+* :class:`EpisodeProcess`: one long-lived worker, started on first use with
+  ``spawn`` (never fork, which would copy the app's Qt state and threads; not
+  the fork server either, whose first start blocks the starting thread until
+  it has imported torch, so closing the view then would have to wait), reused
+  for every episode and every set of agents until
+  :meth:`EpisodeProcess.close`, which never waits for a request in flight. It
+  also ends by itself when the app goes away however that happens: its end of
+  the pipe closes.
 * :class:`RemoteRunner`: the interface of
   :class:`~dpf_gui.episode.EpisodeRunner` that the views use, running one in
   the worker: the same code on the same inputs, so the same frames and
@@ -31,6 +34,7 @@ died is opened again, in a fresh process, by its next reset.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 import threading
 import traceback
@@ -38,9 +42,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from dpf_gui.errors import UserError, WorkerError
-
-#: modules the fork server imports once, so that a worker starts in a fraction of a second after the first
-PRELOAD = ("dpf_gui.episode_worker", "dpf_gui.episode", "dpf_gui.envs.highway")
 
 
 # --- the worker's side ----------------------------------------------------------------
@@ -120,22 +121,11 @@ class EpisodeProcess:
     def call(self, op: str, *args) -> Any:
         """Send one request and wait for its reply (starts the worker if it is not running)."""
         with self._lock:
-            if self._closed:
-                raise WorkerError(f"the {self.name} process was closed")
-            if self._proc is None:
-                self._start()
-            conn = self._conn
             try:
-                conn.send((op, args))
-            except (OSError, EOFError):
-                raise WorkerError(self._died()) from None
-            except Exception as exc:  # noqa: BLE001 (pickling failed before anything was written: the pipe is fine)
-                raise WorkerError(f"cannot send {op!r} to the {self.name} process: "
-                                  f"{exc.__class__.__name__}: {exc}") from None
-            try:
-                status, value = conn.recv()
-            except (OSError, EOFError):
-                raise WorkerError(self._died()) from None
+                status, value = self._request(op, args)
+            finally:
+                if self._closed:  # closed while this request was in flight: end the worker on the way out
+                    self._end()
         if status == "ok":
             return value
         if status == "user":
@@ -143,40 +133,65 @@ class EpisodeProcess:
         raise WorkerError(f"the {self.name} process failed: {value}")
 
     def close(self, timeout: float = 3.0) -> None:
-        """Ask the worker to quit and wait for it; terminate it if it does not. Safe to call twice."""
-        got = self._lock.acquire(timeout=timeout)  # a request in flight finishes first (the caller waited for it)
-        try:
-            self._closed = True
-            proc, conn, self._proc, self._conn = self._proc, self._conn, None, None
-            if proc is None:
-                return
-            if got:
-                try:
-                    conn.send(("quit", ()))
-                except (OSError, EOFError):
-                    pass
-            proc.join(timeout)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(timeout)
-            if proc.is_alive():  # pragma: no cover - a worker that ignores SIGTERM
-                proc.kill()
-                proc.join(timeout)
-            conn.close()
-        finally:
-            if got:
+        """End the worker: ask it to quit and wait (terminate it if it does not). With a request in flight (a
+        step, or the worker still starting) it is terminated at once instead: that request fails, and its caller
+        reaps it. Never waits for a request. Safe to call twice."""
+        self._closed = True
+        if self._lock.acquire(blocking=False):
+            try:
+                self._end(timeout)
+            finally:
                 self._lock.release()
+        else:
+            proc = self._proc
+            if proc is not None:
+                proc.terminate()
+
+    def _request(self, op: str, args: tuple) -> tuple[str, Any]:
+        if self._closed:
+            raise WorkerError(f"the {self.name} process was closed")
+        if self._proc is None:
+            self._start()
+        conn = self._conn
+        try:
+            conn.send((op, args))
+        except (OSError, EOFError):
+            raise WorkerError(self._died()) from None
+        except Exception as exc:  # noqa: BLE001 (pickling failed before anything was written: the pipe is fine)
+            raise WorkerError(f"cannot send {op!r} to the {self.name} process: "
+                              f"{exc.__class__.__name__}: {exc}") from None
+        try:
+            return conn.recv()
+        except (OSError, EOFError):
+            raise WorkerError(self._died()) from None
 
     def _start(self) -> None:
-        from dpf_gui.parallel import pool_context
-
-        ctx = pool_context(PRELOAD)
+        ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=_serve, args=(child,), name=self.name, daemon=True)
         proc.start()
         child.close()  # the worker holds the only other end: its exit is an EOF here
         self._proc, self._conn = proc, parent
         self.opened_by = None
+
+    def _end(self, timeout: float = 3.0) -> None:
+        """Quit the worker and wait for it (the caller holds the lock)."""
+        proc, conn, self._proc, self._conn = self._proc, self._conn, None, None
+        self.opened_by = None
+        if proc is None:
+            return
+        try:
+            conn.send(("quit", ()))
+        except (OSError, EOFError):
+            pass
+        proc.join(timeout)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(timeout)
+        if proc.is_alive():  # pragma: no cover - a worker that ignores SIGTERM
+            proc.kill()
+            proc.join(timeout)
+        conn.close()
 
     def _died(self) -> str:
         """Forget a worker that went away; the message to show."""
@@ -293,4 +308,4 @@ class RemoteRunner:
         return snap
 
 
-__all__ = ["PRELOAD", "EpisodeProcess", "RemoteRunner"]
+__all__ = ["EpisodeProcess", "RemoteRunner"]

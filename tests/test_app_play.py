@@ -338,6 +338,26 @@ def test_dropping_the_agents_ends_the_highway_worker(qtbot):
     tab.shutdown()
 
 
+def test_leaving_highway_while_its_worker_starts(qtbot):
+    """Another environment opened, or the view closed, while the worker is still starting: it is ended at once
+    (the window does not wait for the start), and the other environment plays."""
+    from tests.test_episode_worker import alive
+
+    task, model, sidecar = _highway_agents()
+    v = PlayView()
+    qtbot.addWidget(v)
+    v.set_agents("highway", None, task, model, sidecar, seed=0)
+    qtbot.waitUntil(lambda: v.runner.process.pid is not None, timeout=60_000)
+    pid = v.runner.process.pid
+    v.set_agents("gridnav", None, load_task_agent("gridnav"), None, None, seed=0)
+    assert not alive(pid) and v.run_decisions(2) == 2 and v.snapshot().t == 2
+    v.set_agents("highway", None, task, model, sidecar, seed=0)
+    qtbot.waitUntil(lambda: v.runner.process.pid is not None, timeout=60_000)
+    pid = v.runner.process.pid
+    v.shutdown()
+    assert not alive(pid)
+
+
 def test_highway_worker_failure_is_one_message_and_restart_recovers(qtbot):
     """The worker killed mid-episode: Play stops with one line saying so; Restart plays on in a fresh process,
     which ends with the view."""

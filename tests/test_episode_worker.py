@@ -161,6 +161,33 @@ def test_close_ends_the_worker():
         proc.call("pid")
 
 
+def test_close_does_not_wait_for_a_request_in_flight():
+    """Closing while the worker is still starting (importing torch and highway-env for its first request): the
+    worker is terminated, the request fails with one line, nothing is left."""
+    import threading
+
+    task, model, sidecar = random_agents("highway")
+    proc = EpisodeProcess("test simulator")
+    failed = []
+
+    def first_request():
+        try:
+            proc.call("open", {"env_name": "highway", "env_config": {}, "task": task, "intent": model,
+                               "intent_sidecar": sidecar})
+        except WorkerError as exc:
+            failed.append(str(exc))
+
+    thread = threading.Thread(target=first_request)
+    thread.start()
+    while proc.pid is None and thread.is_alive():
+        time.sleep(0.001)
+    pid = proc.pid
+    proc.close()
+    thread.join()
+    assert failed and failed[0].startswith("the test simulator process stopped unexpectedly (exit code")
+    assert proc.pid is None and not alive(pid)
+
+
 def test_no_orphan_when_the_app_is_killed(tmp_path):
     """A worker whose app dies without closing it (SIGKILL) ends by itself: its pipe closes."""
     script = tmp_path / "app.py"

@@ -703,7 +703,9 @@ class PlayView(PlayKeys, QWidget):
         """Load what to play. ``intent_model`` None: only ``task`` is offered. ``wish`` None: the one the
         intent model was trained for (from its sidecar), if recorded. Starts a fresh episode, paused."""
         self.pause()
-        self._release_runner()  # highway's worker process stays for the new agents (_make_runner decides)
+        if env_name != self._process_env:  # another environment: its worker process goes (first: see _close_runner)
+            self._close_process()
+        self._release_runner()  # the worker process of the same environment stays for the new agents
         strategy = strategy or _wanted_strategy(self.strategy_combo, intent_model is not None)
         if intent_model is None:
             strategy = "task"
@@ -736,12 +738,9 @@ class PlayView(PlayKeys, QWidget):
 
     def _make_runner(self, env_name, env_config, task, intent, sidecar, strategy, params, wish):
         """Highway's runner in the worker process (started on first use, kept for the next agents of the same
-        environment); any other environment's here, after closing a worker it no longer needs."""
+        environment); any other environment's here."""
         if env_name not in PROCESS_ENVS:
-            self._close_process()
             return EpisodeRunner(env_name, env_config, task, intent, sidecar, strategy, params, wish=wish)
-        if self._process_env != env_name:
-            self._close_process()
         if self._process is None:
             self._process, self._process_env = EpisodeProcess(f"{env_name} simulator"), env_name
         return RemoteRunner(self._process, env_name, env_config, task, intent, sidecar, strategy, params, wish=wish)
@@ -1077,9 +1076,12 @@ class PlayView(PlayKeys, QWidget):
         self._snap = None
 
     def _close_runner(self) -> None:
-        """No agents any more (also the main window's drop_agents): the runner and highway's worker process go."""
-        self._release_runner()
+        """No agents any more (also the main window's drop_agents): the runner and highway's worker process go.
+
+        The process first: a step in flight (or the process still starting) then fails at once, so the driver
+        does not wait for it."""
         self._close_process()
+        self._release_runner()
 
     def shutdown(self) -> None:
         """Stop playing, finish a recording, release the environment, the worker thread and the worker process."""
