@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from dataclasses import fields, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -200,7 +201,8 @@ def test_no_orphan_when_the_app_is_killed(tmp_path):
             print(proc.call("pid"), flush=True)
             time.sleep(120)
     """))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+    repo = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")]))
     app = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
     try:
         worker = int(app.stdout.readline())
