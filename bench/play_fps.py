@@ -1,12 +1,21 @@
 """Frames per second of the play view with every plot live, and the longest event-loop stall.
 
-Usage: ``python bench/play_fps.py [--seconds 5] [--envs gridnav,pong,highway] [--threads 1]``
+Usage: ``python bench/play_fps.py [--seconds 5] [--envs gridnav,pong,highway] [--threads 1] [--load 2] [--repeats 3]``
 
 For each environment the play view runs dynamic fusion as fast as it can
 (speed "max", saliency and overlays on, no pause between episodes) while a
 10 ms ``QTimer`` records the gap between its own ticks: the longest gap minus
 10 ms is the longest time the event loop was blocked (what a user feels as a
-frozen window). Runs offscreen.
+frozen window). Runs offscreen. Also printed: where the environment was
+stepped (the UI thread, a worker thread, or highway's worker process) and how
+long the first frame took after loading the agents (for highway, the first
+time in a run, that includes starting the worker process).
+
+``--load N`` starts N CPU-bound processes (a busy Python loop each) for the
+whole measurement and stops them at the end, so "under load" means the same
+thing on every machine (on top of whatever else runs there: the load average
+is printed before and after). ``--repeats R`` measures each environment R
+times, one row per run.
 
 Agents: the shipped task agent where there is one (gridnav), otherwise a
 randomly initialised Q-network of the right shape; the intent model is a
@@ -19,8 +28,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -71,6 +82,7 @@ def measure(env_name: str, seconds: float, app) -> dict:
     view = PlayView()
     view.resize(1400, 850)
     view.show()
+    t_load = time.perf_counter()
     view.set_agents(env_name, None, task, model, sidecar, seed=0)
     view.driver.episode_pause_s = 0.0
     view.set_speed(0)
@@ -88,11 +100,18 @@ def measure(env_name: str, seconds: float, app) -> dict:
     probe_timer.timeout.connect(probe)
 
     frames = [0]
-    view.snapshotShown.connect(lambda _s: frames.__setitem__(0, frames[0] + 1))
-    # warm up (first frames build caches, first torch calls are slow)
-    end = time.perf_counter() + 1.0
+    first_frame = [None]
+
+    def shown(_snap) -> None:
+        frames[0] += 1
+        if first_frame[0] is None:
+            first_frame[0] = time.perf_counter() - t_load
+
+    view.snapshotShown.connect(shown)
+    # warm up (the first frames build caches, the first torch calls are slow; highway's worker process starts)
     view.play()
-    while time.perf_counter() < end:
+    end = time.perf_counter() + 1.0
+    while (time.perf_counter() < end or frames[0] < 5) and time.perf_counter() < end + 120:
         app.processEvents()
     frames[0] = 0
     gaps.clear()
@@ -105,6 +124,8 @@ def measure(env_name: str, seconds: float, app) -> dict:
     probe_timer.stop()
     view.pause()
     fps_meter = view.fps()
+    where = ("process" if type(view.runner).__name__ == "RemoteRunner" else
+             "thread" if view.driver.threaded else "UI thread")
     view.shutdown()
     view.deleteLater()
     g = np.array(gaps) * 1000.0
@@ -114,8 +135,23 @@ def measure(env_name: str, seconds: float, app) -> dict:
         "fps()": fps_meter,
         "max stall ms": float(g.max() - 10.0) if len(g) else float("nan"),
         "p99 gap ms": float(np.percentile(g, 99)) if len(g) else float("nan"),
-        "threaded": view.driver.threaded,
+        "stalls > 100 ms": int((g - 10.0 > 100.0).sum()),
+        "first frame s": first_frame[0],
+        "where": where,
     }
+
+
+@contextmanager
+def cpu_load(processes: int):
+    """``processes`` busy-looping Python processes for the duration of the block (stopped however it ends)."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
 
 
 def main(argv=None) -> int:
@@ -123,16 +159,26 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--envs", default="gridnav,pong,highway")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (tiny models: 1 is fastest)")
+    p.add_argument("--load", type=int, default=0, help="CPU-bound processes to run beside the view (0: none)")
+    p.add_argument("--repeats", type=int, default=1, help="measure each environment this many times")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    rows = [measure(name.strip(), args.seconds, app) for name in args.envs.split(",") if name.strip()]
-    print(f"{'env':<9} {'frames/s':>9} {'fps()':>7} {'max stall ms':>13} {'p99 gap ms':>11}  threaded")
+    names = [name.strip() for name in args.envs.split(",") if name.strip()]
+    before = os.getloadavg()
+    with cpu_load(args.load):
+        rows = [measure(name, args.seconds, app) for name in names for _ in range(max(args.repeats, 1))]
+    after = os.getloadavg()
+    print(f"{'env':<9} {'frames/s':>9} {'fps()':>7} {'max stall ms':>13} {'p99 gap ms':>11} {'>100 ms':>8} "
+          f"{'first frame s':>14}  stepped in")
     for r in rows:
-        print(f"{r['env']:<9} {r['frames/s']:>9.1f} {r['fps()']:>7.1f} {r['max stall ms']:>13.1f} {r['p99 gap ms']:>11.1f}  {r['threaded']}")
-    print(f"(cpu cores: {os.cpu_count()}, torch threads: {torch.get_num_threads()}, load avg: {os.getloadavg()[0]:.1f})")
+        print(f"{r['env']:<9} {r['frames/s']:>9.1f} {r['fps()']:>7.1f} {r['max stall ms']:>13.1f} "
+              f"{r['p99 gap ms']:>11.1f} {r['stalls > 100 ms']:>8d} {r['first frame s']:>14.2f}  {r['where']}")
+    print(f"(cpu cores: {os.cpu_count()}, torch threads: {torch.get_num_threads()}, load generator: {args.load} "
+          f"busy processes, load average before: {' '.join(f'{x:.2f}' for x in before)}, "
+          f"after: {' '.join(f'{x:.2f}' for x in after)})")
     return 0
 
 

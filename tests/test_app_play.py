@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -335,50 +337,110 @@ def _highway_agents():
     return load_task_agent("highway"), model, sidecar
 
 
-def test_highway_steps_in_a_worker_thread(qtbot):
-    """Highway's 20-40 ms steps run off the UI thread; the event loop keeps ticking while one is in flight.
+def test_highway_steps_in_a_worker_process(qtbot):
+    """Highway's 20-60 ms steps run in a worker process, so the event loop keeps ticking while one is in flight;
+    the process is reused for the next agents and ends when another environment is opened.
 
-    Asserted as behaviour, not as a time: every environment step of the played episode ran in another
-    thread than the UI's, and a 10 ms timer fired while a step was running (impossible if the step
-    blocked the event loop). How long the longest gap is depends on the machine's load.
+    Asserted as behaviour, not as a time: a 10 ms timer fired while a step was in flight (impossible if the step
+    blocked the event loop). How long the longest gap is depends on the machine's load (bench/play_fps.py).
     """
-    import threading
-
     from PySide6.QtCore import QTimer
+
+    from dpf_gui.episode_worker import RemoteRunner
+    from tests.test_episode_worker import alive
 
     task, model, sidecar = _highway_agents()
     v = PlayView()
     qtbot.addWidget(v)
     v.show()
     v.set_agents("highway", None, task, model, sidecar, seed=0)
-    assert v.driver.threaded
+    assert v.driver.threaded and isinstance(v.runner, RemoteRunner)
+    shown = []
+    v.snapshotShown.connect(lambda snap: shown.append(snap.t))
+    v.set_strategy("static")  # while the first reset is in flight: it goes with it, and the first frame is shown
     v.set_speed(0)
-    env = v.runner.env
-    step_threads = []
-    stepping = threading.Event()
-
-    def recorded_step(action, _step=env.step):
-        step_threads.append(threading.get_ident())
-        stepping.set()
-        try:
-            return _step(action)
-        finally:
-            stepping.clear()
-
-    env.step = recorded_step
     ticks_during_a_step = []
     timer = QTimer()
-    timer.timeout.connect(lambda: ticks_during_a_step.append(stepping.is_set()))
+    timer.timeout.connect(lambda: ticks_during_a_step.append(v.driver._future is not None))
     timer.start(10)
     v.play()
-    qtbot.waitUntil(lambda: v.snapshot().t >= 3 or v.snapshot().done, timeout=15_000)
+    qtbot.waitUntil(lambda: v.snapshot() is not None and (v.snapshot().t >= 3 or v.snapshot().done), timeout=60_000)
     v.pause()
     timer.stop()
     snap = v.snapshot()
-    assert snap.overlay.lane_rows and snap.overlay.vehicles
-    assert len(step_threads) >= 3 and threading.get_ident() not in step_threads
+    assert snap.overlay.lane_rows and snap.overlay.vehicles and snap.frame.shape == (150, 600, 3)
+    assert shown[:2] == [0, 1] and snap.strategy == "static" and snap.decision.T_psi == v.params().T_static
     assert any(ticks_during_a_step)
+    pid = v.runner.process.pid
+    assert pid is not None and pid != os.getpid() and alive(pid)
+
+    v.set_agents("highway", None, task, None, None, seed=1)  # new agents: the same process
+    qtbot.waitUntil(lambda: v.snapshot() is not None, timeout=60_000)
+    assert v.runner.process.pid == pid and v.snapshot().seed == 1 and v.snapshot().strategy == "task"
+    v.set_agents("gridnav", None, load_task_agent("gridnav"), None, None, seed=0)  # another environment: it ends
+    assert not alive(pid)
     v.shutdown()
+
+
+def test_dropping_the_agents_ends_the_highway_worker(qtbot):
+    """The main window's Play tab drops its agents (no task agent for the new environment): the worker goes too."""
+    from dpf_gui.app.main import make_play_view
+    from tests.test_episode_worker import alive
+
+    task, model, sidecar = _highway_agents()
+    tab = make_play_view(None)
+    qtbot.addWidget(tab)
+    tab.set_agents("highway", None, task, model, sidecar, seed=0)
+    assert tab.run_decisions(1) == 1
+    pid = tab.runner.process.pid
+    tab.drop_agents("Nothing is open.")
+    assert tab.runner is None and not alive(pid) and tab.status_label.text() == "Nothing is open."
+    tab.shutdown()
+
+
+def test_leaving_highway_while_its_worker_starts(qtbot):
+    """Another environment opened, or the view closed, while the worker is still starting: it is ended at once
+    (the window does not wait for the start), and the other environment plays."""
+    from tests.test_episode_worker import alive
+
+    task, model, sidecar = _highway_agents()
+    v = PlayView()
+    qtbot.addWidget(v)
+    v.set_agents("highway", None, task, model, sidecar, seed=0)
+    qtbot.waitUntil(lambda: v.runner.process.pid is not None, timeout=60_000)
+    pid = v.runner.process.pid
+    v.set_agents("gridnav", None, load_task_agent("gridnav"), None, None, seed=0)
+    assert not alive(pid) and v.run_decisions(2) == 2 and v.snapshot().t == 2
+    v.set_agents("highway", None, task, model, sidecar, seed=0)
+    qtbot.waitUntil(lambda: v.runner.process.pid is not None, timeout=60_000)
+    pid = v.runner.process.pid
+    v.shutdown()
+    assert not alive(pid)
+
+
+def test_highway_worker_failure_is_one_message_and_restart_recovers(qtbot):
+    """The worker killed mid-episode: Play stops with one line saying so; Restart plays on in a fresh process,
+    which ends with the view."""
+    import signal
+
+    from tests.test_episode_worker import alive
+
+    task, model, sidecar = _highway_agents()
+    v = PlayView()
+    qtbot.addWidget(v)
+    v.set_agents("highway", None, task, model, sidecar, seed=0)
+    assert v.run_decisions(2) == 2
+    pid = v.runner.process.pid
+    os.kill(pid, signal.SIGKILL)
+    v.step_once()
+    assert v.status_label.text() == "stopped: the highway simulator process stopped unexpectedly (exit code -9)"
+    assert v.snapshot().t == 2 and not v.is_playing()
+    v.restart(5)
+    assert v.run_decisions(1) == 1 and v.snapshot().seed == 5 and v.snapshot().t == 1
+    fresh = v.runner.process.pid
+    assert fresh not in (None, pid) and alive(fresh)
+    v.close()  # closeEvent shuts the view down, and the worker with it
+    assert not alive(fresh)
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,14 @@ says whether the episode has ended. The driver hands every result to the
 view's ``show`` and calls ``ended`` once per episode; with "loop" it holds the
 last frame for ``episode_pause_s`` and starts the next seed, else it stops.
 
-Highway steps take 20-40 ms, so a ``threaded`` source is advanced (and reset)
+Highway steps take 20-60 ms, so a ``threaded`` source is advanced and reset
 in one worker thread and the result comes back through a queued signal; a
-generation counter drops results that a restart made stale. Gridnav and Pong
-decide in well under a millisecond and run in the UI thread, which keeps them
-deterministic and simple.
+generation counter drops results that a restart made stale. (In Play the
+worker thread only waits: the highway episode itself runs in a worker process,
+:mod:`dpf_gui.episode_worker`, and the first reset may also start that
+process, which is why a threaded source is never reset in the UI thread.)
+Gridnav and Pong decide in well under a millisecond and run in the UI thread,
+which keeps them deterministic and simple.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
+
+from dpf_gui.errors import UserError, WorkerError
 
 
 class FpsMeter:
@@ -67,6 +72,7 @@ class EpisodeDriver(QObject):
         self._done: Callable[[], bool] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._future: Future | None = None
+        self._future_generation = 0  # the generation the step in flight was submitted in
         self._generation = 0
         self._done_at: float | None = None
         self._workerDone.connect(self._on_worker_done, Qt.QueuedConnection)
@@ -114,38 +120,49 @@ class EpisodeDriver(QObject):
         self.play_button.setChecked(False)
 
     def restart(self, seed: int | None = None) -> None:
-        """New episode with ``seed`` (default: the seed box), reset synchronously."""
+        """New episode with ``seed`` (default: the seed box): reset at once, or in the worker thread for a threaded
+        source (its first frame then follows; :meth:`wait` with ``show`` waits for it)."""
         if not self.active:
             return
         if seed is not None:
             self.seed_spin.setValue(int(seed))
         self.wait()
         self._new_episode()
-        self._display(self._reset(self.seed_spin.value()))
+        if self.threaded:
+            self._submit(self._reset, self.seed_spin.value())
+        else:
+            self._display(self._reset(self.seed_spin.value()))
 
     def run_decisions(self, n: int, restart_on_end: bool = False) -> int:
-        """Take up to ``n`` decisions synchronously (also for highway); returns how many were taken."""
+        """Take up to ``n`` decisions synchronously (a threaded source's in its worker thread, as when playing);
+        returns how many were taken. A failed step stops it as it stops playing (said in the status line)."""
         taken = 0
-        self.wait()
-        while taken < n and self.active:
+        while taken < n and self.active and self.wait(show=True):  # a reset in flight: its first frame first
             if self._done():
                 if not restart_on_end:
                     break
                 self.restart(self.seed_spin.value() + 1)
                 continue
-            self._display(self._advance())
+            if self.threaded:
+                self._submit(self._advance)
+                if not self.wait(show=True):
+                    break
+            else:
+                self._display(self._advance())
             taken += 1
         return taken
 
-    def wait(self) -> None:
-        """Let a step in flight finish (at most one highway step) and drop its result."""
+    def wait(self, show: bool = False) -> bool:
+        """Let a step or reset in flight finish (at most one highway step); ``show``: display its result (or say
+        its error) unless a restart made it stale, else drop it. False if it failed and was said."""
         fut, self._future = self._future, None
-        if fut is not None:
-            try:
-                fut.result()
-            except Exception:
-                pass
-            self._generation += 1
+        if fut is None:
+            return True
+        fut.exception()  # waits for it
+        if show and self._future_generation == self._generation:
+            return self._finish(fut)
+        self._generation += 1
+        return True
 
     # --- internals ---------------------------------------------------------------------
     def _on_play_toggled(self, on: bool) -> None:
@@ -200,7 +217,7 @@ class EpisodeDriver(QObject):
     def _submit(self, fn: Callable[..., Any], *args) -> None:
         gen = self._generation
         fut = self._executor.submit(fn, *args)
-        self._future = fut
+        self._future, self._future_generation = fut, gen
         fut.add_done_callback(lambda f, g=gen: self._workerDone.emit(g, f))
 
     def _on_worker_done(self, generation: int, fut: Future) -> None:
@@ -209,14 +226,19 @@ class EpisodeDriver(QObject):
         self._future = None
         if generation != self._generation:
             return
+        if self._finish(fut) and self.playing and self.speed_spin.value() <= 0 and self.active and not self._done():
+            self._tick()  # as fast as possible: chain the next step at once
+
+    def _finish(self, fut: Future) -> bool:
+        """Display a finished step's result, or stop and say its error in one line; True if displayed."""
         exc = fut.exception()
         if exc is not None:
             self.pause()
-            self.status_label.setText(f"stopped: {exc.__class__.__name__}: {exc}")
-            return
+            said = str(exc) if isinstance(exc, (UserError, WorkerError)) else f"{exc.__class__.__name__}: {exc}"
+            self.status_label.setText(f"stopped: {said}")
+            return False
         self._display(fut.result())
-        if self.playing and self.speed_spin.value() <= 0 and self.active and not self._done():
-            self._tick()  # as fast as possible: chain the next step at once
+        return True
 
 
 __all__ = ["EpisodeDriver", "FpsMeter"]

@@ -52,7 +52,8 @@ class FrameView(QWidget):
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt)
         p = QPainter(self)
-        p.fillRect(self.rect(), self.background if self.background is not None else self.palette().window())
+        background = self.background if self.background is not None else self.palette().window().color()
+        p.fillRect(self.rect(), background)
         if self._image is not None and not self._image.isNull():
             iw, ih = self._image.width(), self._image.height()
             s = min(self.width() / iw, self.height() / ih)
@@ -61,7 +62,8 @@ class FrameView(QWidget):
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, s < 1 if self.smooth is None else self.smooth)
             p.drawImage(target, self._image)
         if self._message:
-            p.setPen(QColor(230, 230, 230))
+            # light text on a dark background, the palette's text colour on a light one (Play's frame view)
+            p.setPen(QColor(230, 230, 230) if background.lightness() < 128 else self.palette().windowText().color())
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._message)
         p.end()
 

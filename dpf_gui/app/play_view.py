@@ -1,20 +1,24 @@
 """Play: the fused agent acting live, with its fusion diagnostics and the intent's saliency.
 
-Split in two so that the Qt part stays a thin view:
+Split so that the Qt part stays a thin view:
 
-* :class:`EpisodeRunner` (no Qt) owns one environment and one
-  :class:`~dpf_gui.fusion.FusedAgent` and advances the episode one decision at
-  a time. Each call returns a :class:`Snapshot`: the frame, the decision about
-  to be taken in the state shown, its attribution and (gridnav) the intent
-  value map, and the episode metrics so far. Everything that touches the
-  environment happens inside the runner, so the runner can live in a worker
-  thread while the UI thread only draws.
-* :class:`PlayView` (Qt) drives a runner through an
+* :class:`~dpf_gui.episode.EpisodeRunner` (no Qt, :mod:`dpf_gui.episode`)
+  owns one environment and one :class:`~dpf_gui.fusion.FusedAgent` and
+  advances the episode one decision at a time, returning a
+  :class:`~dpf_gui.episode.Snapshot` of what to show.
+* Highway's runner lives in a worker process
+  (:class:`~dpf_gui.episode_worker.RemoteRunner`): started with the first
+  highway agents, reused for every episode and agents after them, closed when
+  the view shuts down or another environment is opened. A highway step in a
+  thread of the app held the interpreter lock the UI needs and stalled the
+  window under load. Gridnav and Pong decide in well under a millisecond and
+  run in the UI thread.
+* :class:`PlayView` (Qt) drives the runner through an
   :class:`~dpf_gui.app.driver.EpisodeDriver` (one decision per timer tick;
-  highway's in a worker thread), shown as frame + overlay, ring-buffer plots
-  of the fusion weight w, T_psi and the collected intent reward G_t, bars of
-  the task / intent / fused action probabilities and of the feature
-  attribution, and the episode metrics.
+  highway's requested from a worker thread that waits on the process), shown
+  as frame + overlay, ring-buffer plots of the fusion weight w, T_psi and the
+  collected intent reward G_t, bars of the task / intent / fused action
+  probabilities and of the feature attribution, and the episode metrics.
 
 Order of events: the frame shown is state s_t; the bars and saliency explain
 the decision a_t *about to be taken* in it (so what is on screen is always
@@ -26,31 +30,28 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider, QSpinBox, QSplitter,
                                QVBoxLayout, QWidget)
 
-from dpf_gui import saliency
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
-from dpf_gui.app.overlays import OverlayData, compose, frame_legend_label, legend_html, overlay_data
+from dpf_gui.app.overlays import compose, frame_legend_label, legend_html
 from dpf_gui.app.plots import FUSED, INTENT, TASK, ActionBars, FeatureBars, LivePlot
 from dpf_gui.app.recording import RecordingView
 from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
-from dpf_gui.errors import UserError
-from dpf_gui.fusion import COLLECT, Decision, FusedAgent, FusionParams, intent_scale, intent_unit
-from dpf_gui.trace import EpisodeTrace
+from dpf_gui.episode import (NEEDS_INTENT_TIP, VIEW_STRATEGIES, EpisodeMetrics, EpisodeRunner, Snapshot,
+                             wish_from_sidecar)
+from dpf_gui.episode_worker import EpisodeProcess, RemoteRunner
+from dpf_gui.errors import UserError, WorkerError
+from dpf_gui.fusion import COLLECT, FusionParams
 
-#: strategies offered in the views (``retrain`` needs a retrained agent and is left to ``dpf evaluate``)
-VIEW_STRATEGIES = ("task", "intent", "static", "dynamic")
 FUSED_STRATEGIES = ("static", "dynamic")  # the strategies with a fusion weight w
-NEEDS_INTENT_TIP = "train an intent model first"
 
 #: what the w, T_psi and G_t plots show, on hover (Play and Compare)
 PLOT_TIPS = {
@@ -87,203 +88,13 @@ def empty_plot_notes(strategies: Sequence[str], has_intent: bool) -> dict[str, s
         notes["G"] = f"empty: no intent model, so no intent reward ({NEEDS_INTENT_TIP}, Train tab)"
         notes["T"] = notes.get("T") or notes["G"]
     return notes
-#: environments whose step is slow enough to be run off the UI thread
+
+
+#: environments whose step is slow enough to be run off the UI thread (Compare steps them in a worker thread)
 THREADED_ENVS = ("highway",)
+#: environments Play steps in a worker process (:mod:`dpf_gui.episode_worker`; see the module doc)
+PROCESS_ENVS = ("highway",)
 PLOT_CAPACITY = 1000
-
-
-
-# ---------------------------------------------------------------------------
-# the episode, without Qt
-# ---------------------------------------------------------------------------
-@dataclass
-class EpisodeMetrics:
-    """What the view reports while an episode runs (same meaning as :mod:`dpf_gui.evaluate`)."""
-
-    steps: int = 0
-    task_return: float = 0.0
-    in_prefer: int = 0
-    in_avoid: int = 0
-    weight_sum: float = 0.0
-    weight_count: int = 0
-    success: bool | None = None  # set when the episode ends
-    strategies: list[str] = field(default_factory=list)  # every strategy used in this episode
-
-    def prefer_fraction(self) -> float | None:
-        return self.in_prefer / self.steps if self.steps else None
-
-    def avoid_fraction(self) -> float | None:
-        return self.in_avoid / self.steps if self.steps else None
-
-    def mean_weight(self) -> float | None:
-        return self.weight_sum / self.weight_count if self.weight_count else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"steps": self.steps, "task_return": self.task_return, "prefer_fraction": self.prefer_fraction(),
-                "avoid_fraction": self.avoid_fraction(), "fusion_weight": self.mean_weight(),
-                "task_success": self.success, "strategies": list(self.strategies)}
-
-
-@dataclass
-class Snapshot:
-    """One state of the episode as the view shows it."""
-
-    t: int  # decisions taken so far in this episode
-    frame: np.ndarray
-    overlay: OverlayData
-    decision: Decision | None  # the decision about to be taken in the shown state (None once done)
-    attribution: np.ndarray | None  # of that decision's intent reward, in the fusion's units (/ intent_scale)
-    value_map: np.ndarray | None  # gridnav: intent reward of stepping into each cell, normalised units
-    reward: float | None  # task reward of the step that led here
-    done: bool
-    metrics: dict[str, Any]
-    strategy: str
-    seed: int
-
-
-class EpisodeRunner:
-    """One environment + one fused agent, advanced one decision at a time (thread-confined, no Qt)."""
-
-    def __init__(self, env_name: str, env_config: Mapping[str, Any] | None, task, intent=None,
-                 intent_sidecar: Mapping[str, Any] | None = None, strategy: str = "dynamic",
-                 params: FusionParams | None = None, wish=None, markov: bool = False,
-                 attribution_method: str = "integrated", attribution_steps: int = 16, saliency: bool = True):
-        from dpf_gui.envs import make_env
-        from dpf_gui.pipeline import fusion_params
-
-        self.env_name = env_name
-        self.env = make_env(env_name, dict(env_config) if env_config is not None else dict(task.env_config))
-        self.task = task
-        self.intent = intent
-        self.sidecar = dict(intent_sidecar or {})
-        self.intent_scale = intent_scale(self.sidecar, markov)  # the fusion's unit for intent rewards
-        if strategy not in VIEW_STRATEGIES:
-            raise UserError(f"unknown strategy {strategy!r}; allowed: {', '.join(VIEW_STRATEGIES)}")
-        if intent is None and strategy != "task":
-            strategy = "task"
-        self.intent_unit = intent_unit(self.sidecar)  # dynamic fusion's unit of collected intent reward (budget rule)
-        self.agent = FusedAgent(task, strategy, params or fusion_params(task), intent=intent,
-                                intent_scale=self.intent_scale, markov=markov, intent_unit=self.intent_unit)
-        self.wish = wish
-        self.feature_names = list(task.feature_names or self.env.spec_info.feature_names)
-        self.action_names = list(task.action_names or self.env.spec_info.action_names)
-        self.attribution_method = attribution_method
-        self.attribution_steps = int(attribution_steps)
-        self.saliency = bool(saliency) and intent is not None
-        self._cache: dict[str, Any] = {}
-        self.seed = 0
-        self.t = 0
-        self.done = True
-        self.pending: Decision | None = None
-        self.metrics = EpisodeMetrics()
-        self._attr: np.ndarray | None = None
-        self._value_map: np.ndarray | None = None
-        self.obs: np.ndarray | None = None
-        self.info: dict[str, Any] = {}
-        self.region_names = [rf.name for rf in getattr(self.env, "region_features", self.env.spec_info.region_features)]
-        self.trace = EpisodeTrace(env_name, 0, self.action_names, self.region_names, wish)  # the episode so far
-
-    # --- control (any thread, between advances) --------------------------
-    @property
-    def strategy(self) -> str:
-        return self.agent.strategy
-
-    def set_strategy(self, name: str) -> None:
-        """Switch strategy; it acts from the next decision (the intent's memory and G_t carry on)."""
-        if name not in VIEW_STRATEGIES:
-            raise UserError(f"unknown strategy {name!r}; allowed: {', '.join(VIEW_STRATEGIES)}")
-        if name != "task" and self.intent is None:
-            raise UserError(f"strategy {name!r} needs an intent model: {NEEDS_INTENT_TIP}")
-        self.agent.strategy = name  # FusedAgent reads it on every decision
-        if not self.done and name not in self.metrics.strategies:
-            self.metrics.strategies.append(name)
-
-    def set_params(self, params: FusionParams) -> None:
-        self.agent.set_params(params)
-
-    @property
-    def params(self) -> FusionParams:
-        return self.agent.params
-
-    # --- the episode -------------------------------------------------------
-    def reset(self, seed: int) -> Snapshot:
-        self.seed = int(seed)
-        self.agent.reset()
-        self.obs, self.info = self.env.reset(seed=self.seed)
-        self.t = 0
-        self.done = False
-        self.metrics = EpisodeMetrics(strategies=[self.strategy])
-        self.trace = EpisodeTrace(self.env_name, self.seed, self.action_names, self.region_names, self.wish)
-        self._decide()
-        return self.snapshot(reward=None)
-
-    def advance(self) -> Snapshot:
-        """Take the pending decision, then decide in the new state; returns what to show."""
-        if self.done or self.pending is None:
-            return self.snapshot(reward=None)
-        d = self.pending
-        self.obs, reward, terminated, truncated, self.info = self.env.step(d.action)
-        self.trace.add(self.strategy, d, float(reward), self.info["regions"])
-        m = self.metrics
-        m.steps += 1
-        m.task_return += float(reward)
-        if d.weight is not None:
-            m.weight_sum += float(d.weight)
-            m.weight_count += 1
-        if self.wish is not None:  # as evaluate.play_episode_stats: the region the decision led to
-            region = np.asarray(self.info["regions"])[None, :]
-            m.in_prefer += int(self.wish.in_prefer(region)[0])
-            m.in_avoid += int(self.wish.in_avoid(region)[0])
-        self.t += 1
-        if terminated or truncated:
-            self.done = True
-            self.pending = None
-            m.success = bool(self.info.get("task_success", False))
-            self._attr = self._value_map = None
-        else:
-            self._decide()
-        return self.snapshot(reward=float(reward))
-
-    def _decide(self) -> None:
-        state = saliency.capture_state(self.agent.stepper)
-        legal = np.asarray(self.info["legal"], dtype=bool)
-        d = self.agent.decide(self.obs, legal)
-        self.pending = d
-        self._attr = self._value_map = None
-        if self.saliency:
-            model = self.intent
-            self._attr = saliency.attribute(model, state, self.obs, d.action, method=self.attribution_method,
-                                            steps=self.attribution_steps) / self.intent_scale
-            if self.env_name == "gridnav":
-                self._value_map = saliency.gridnav_value_map(model, state, self.env) / self.intent_scale
-
-    def snapshot(self, reward: float | None = None) -> Snapshot:
-        d = self.pending
-        ov = overlay_data(self.env_name, self.env, self.feature_names, self.wish, self._attr, self._value_map,
-                          None if d is None else d.action, self._cache)
-        return Snapshot(t=self.t, frame=self.env.frame(), overlay=ov, decision=d, attribution=self._attr,
-                        value_map=self._value_map, reward=reward, done=self.done, metrics=self.metrics.to_dict(),
-                        strategy=self.strategy, seed=self.seed)
-
-    def close(self) -> None:
-        try:
-            self.env.close()
-        except Exception:  # pragma: no cover - closing must never raise in the UI
-            pass
-
-
-def wish_from_sidecar(env, intent_sidecar: Mapping[str, Any] | None):
-    """The wish the intent model was trained for (recorded in its sidecar), or None."""
-    from dpf_gui.wish import make_wish
-
-    w = ((intent_sidecar or {}).get("labels") or {}).get("wish") or {}
-    if not isinstance(w, Mapping) or not (w.get("prefer") or w.get("avoid")):
-        return None
-    features = getattr(env, "region_features", None) or env.spec_info.region_features
-    try:
-        return make_wish(features, prefer=list(w.get("prefer") or ()), avoid=list(w.get("avoid") or ()))
-    except UserError:
-        return None
 
 
 # ---------------------------------------------------------------------------
@@ -687,7 +498,9 @@ class PlayView(RecordingView, PlayKeys, QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("playView")
-        self.runner: EpisodeRunner | None = None
+        self.runner: EpisodeRunner | RemoteRunner | None = None
+        self._process: EpisodeProcess | None = None  # highway's worker process, kept across episodes and agents
+        self._process_env = ""
         self.wish = None
         self._snap: Snapshot | None = None
         self._calibration: threading.Thread | None = None
@@ -696,7 +509,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         self._build()
         self.driver = EpisodeDriver(self, play_button=self.play_button, seed_spin=self.seed_spin,
                                     speed_spin=self.speed_spin, loop_check=self.loop_check,
-                                    status_label=self.status_label, show=self._show, clear=self._clear_plots,
+                                    status_label=self.status_label, show=self._show, clear=self._new_episode,
                                     ended=self._episode_ended, episode_pause_s=0.8, thread_name="dpf-play")
         self._set_enabled(False)
         self.shortcuts = install(self, PLAY_SHORTCUTS)  # Space, R, S (docs/GUI.md)
@@ -868,15 +681,20 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         """Load what to play. ``intent_model`` None: only ``task`` is offered. ``wish`` None: the one the
         intent model was trained for (from its sidecar), if recorded. Starts a fresh episode, paused."""
         self.pause()
-        self._close_runner()
+        if env_name != self._process_env:  # another environment: its worker process goes (first: see _close_runner)
+            self._close_process()
+        self._release_runner()  # the worker process of the same environment stays for the new agents
         strategy = strategy or _wanted_strategy(self.strategy_combo, intent_model is not None)
         if intent_model is None:
             strategy = "task"
-        runner = EpisodeRunner(env_name, env_config, task_agent, intent_model, intent_sidecar, strategy, params)
-        runner.wish = wish if wish is not None else wish_from_sidecar(runner.env, intent_sidecar)
+        runner = self._make_runner(env_name, env_config, task_agent, intent_model, intent_sidecar, strategy, params,
+                                   wish)
         self.runner = runner
         self.wish = runner.wish
-        self.driver.attach(runner.advance, runner.reset, lambda: runner.done, threaded=env_name in THREADED_ENVS)
+        self.driver.attach(runner.advance, runner.reset, lambda: runner.done, threaded=env_name in PROCESS_ENVS)
+        if isinstance(runner, RemoteRunner) and runner.process.pid is None:
+            self.frame_view.set_image(None)
+            self.frame_view.set_message(f"starting the {env_name} simulator…")
         self.params_panel.configure(env_name, task_agent, intent_model)
         self._calibration_generation += 1  # a calibration of the previous agents no longer applies
         self.prob_bars.set_actions(runner.action_names)
@@ -896,6 +714,20 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         self._say_what_is_shown()
         self.restart()
 
+    def _make_runner(self, env_name, env_config, task, intent, sidecar, strategy, params, wish):
+        """Highway's runner in the worker process (started on first use, kept for the next agents of the same
+        environment); any other environment's here."""
+        if env_name not in PROCESS_ENVS:
+            return EpisodeRunner(env_name, env_config, task, intent, sidecar, strategy, params, wish=wish)
+        if self._process is None:
+            self._process, self._process_env = EpisodeProcess(f"{env_name} simulator"), env_name
+        return RemoteRunner(self._process, env_name, env_config, task, intent, sidecar, strategy, params, wish=wish)
+
+    def _close_process(self) -> None:
+        proc, self._process, self._process_env = self._process, None, ""
+        if proc is not None:
+            proc.close()
+
     def play(self) -> None:
         self.driver.play()
 
@@ -909,8 +741,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         """Switch strategy; acts from the next decision."""
         if self.runner is None or name == self.runner.strategy:
             return
-        try:
-            self.driver.wait()
+        try:  # no step to wait for: gridnav and Pong step in this thread, highway's runner queues the change
             self.runner.set_strategy(name)
         except UserError as exc:
             self.status_label.setText(str(exc))
@@ -1026,15 +857,20 @@ class PlayView(RecordingView, PlayKeys, QWidget):
     def export_trace(self, path: str | Path) -> Path | None:
         """Write the episode shown so far as CSV (:mod:`dpf_gui.trace`); None (said in the status line) when
         nothing has been played or the file cannot be written."""
-        if self.runner is None or not self.runner.trace.rows:
+        try:
+            trace = None if self.runner is None else self.runner.trace
+        except WorkerError as exc:
+            self.status_label.setText(f"Cannot export the trace: {exc}")
+            return None
+        if trace is None or not trace.rows:
             self.status_label.setText("Nothing to export yet: play or step the episode first.")
             return None
         try:
-            written = self.runner.trace.write_csv(path)
+            written = trace.write_csv(path)
         except OSError as exc:
             self.status_label.setText(f"Cannot write {path}: {exc.strerror or exc}")
             return None
-        self.status_label.setText(f"Trace of {len(self.runner.trace.rows)} decisions written to {written}")
+        self.status_label.setText(f"Trace of {len(trace.rows)} decisions written to {written}")
         return written
 
     def _ask_trace(self) -> None:
@@ -1065,7 +901,10 @@ class PlayView(RecordingView, PlayKeys, QWidget):
             self.runner.set_params(params)
             self._say_what_is_shown()
 
-    def _clear_plots(self) -> None:
+    def _new_episode(self) -> None:
+        """Nothing of the new episode is shown yet (highway's first frame follows): clear the plots, and a
+        recording started now begins with that first frame."""
+        self._snap = None
         for p in (self.weight_plot, self.temp_plot, self.collected_plot):
             p.clear_data()
 
@@ -1087,6 +926,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         if snap.attribution is not None:
             self.saliency_bars.set_values(snap.attribution)
         image = compose(snap.frame, snap.overlay, self.overlay_check.isChecked())
+        self.frame_view.set_message("")
         self.frame_view.set_image(image)
         self.metrics_label.setText(metrics_html(snap, self.wish, self.fps() if self.driver.playing else None))
         self._record_shown()
@@ -1114,14 +954,23 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         if self._snap is not None:
             self.frame_view.set_image(compose(self._snap.frame, self._snap.overlay, self.overlay_check.isChecked()))
 
-    def _close_runner(self) -> None:
+    def _release_runner(self) -> None:
         self.driver.detach()
         if self.runner is not None:
             self.runner.close()
         self.runner = None
+        self._snap = None
+
+    def _close_runner(self) -> None:
+        """No agents any more (also the main window's drop_agents): the runner and highway's worker process go.
+
+        The process first: a step in flight (or the process still starting) then fails at once, so the driver
+        does not wait for it."""
+        self._close_process()
+        self._release_runner()
 
     def shutdown(self) -> None:
-        """Stop playing, finish a recording, release the environment and the worker thread."""
+        """Stop playing, finish a recording, release the environment, the worker thread and the worker process."""
         self.pause()
         self.stop_recording(wait=True)
         self._calibration_generation += 1  # a calibration still running is not waited for: its result is dropped

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from dpf_gui.envs.base import DPFEnv, EnvSpec, Preset, RegionFeature
+from dpf_gui.envs.base import DPFEnv, EnvSpec, Preset, RegionFeature, merge_config
 from dpf_gui.errors import UserError
 
 _MODULES = {
@@ -37,4 +37,13 @@ def make_env(name: str, config: dict[str, Any] | None = None, render_mode: str |
         raise UserError(f"{name}: {exc}") from None
 
 
-__all__ = ["DPFEnv", "EnvSpec", "Preset", "RegionFeature", "ENV_NAMES", "env_class", "env_spec", "make_env"]
+def check_config(name: str, config: dict[str, Any] | None) -> None:
+    """Refuse an unknown setting as :func:`make_env` does, without building the environment."""
+    try:
+        merge_config(env_spec(name).default_config, dict(config or {}))
+    except ValueError as exc:
+        raise UserError(f"{name}: {exc}") from None
+
+
+__all__ = ["DPFEnv", "EnvSpec", "Preset", "RegionFeature", "ENV_NAMES", "check_config", "env_class", "env_spec",
+           "make_env"]
