@@ -436,7 +436,7 @@ class MainWindow(QMainWindow):
     def open_checkpoint(self, directory: str | os.PathLike) -> bool:
         """Use another task agent for the current environment (a checkpoint for another one is refused)."""
         env = self.env_name or self.env_combo.currentData()
-        from dpf_gui.agents.dqn import DATASET_FILE
+        from dpf_gui.agents.task_agent import DATASET_FILE
 
         data = None
         if not (Path(directory) / DATASET_FILE).is_file() and self.workspace is not None:

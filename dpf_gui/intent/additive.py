@@ -55,7 +55,7 @@ from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs.base import RegionFeature
 from dpf_gui.overrides import Allowed, check_fields
-from dpf_gui.rowwise import rows_f32, sum_first, sum_last
+from dpf_gui.rowwise import ReluMLP, numpy_twin, rows_f32, sum_first, sum_last
 
 NAME = "additive"
 BINS = 10  # bins of a continuous region feature in the region code
@@ -143,6 +143,10 @@ class EnsembleMLP(nn.Module):
             if k < last:
                 h = torch.relu(h)
         return h
+
+    def relu_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``(W, b)`` of every layer, W (members, in, out): the ensemble for :class:`~dpf_gui.rowwise.ReluMLP`."""
+        return list(zip(self.weights, self.biases))
 
     def l2(self) -> torch.Tensor:
         """Sum of squared weights per member: (members,)."""
@@ -250,15 +254,18 @@ class AdditiveIntent(nn.Module):
         x = torch.cat([self.standardise(features), torch.as_tensor(code)], dim=1)
         return self.utility(x)[..., 0].numpy()
 
-    @torch.no_grad()
     def heads(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(immediate, value) of every action in states (N, F): each (members, N, A), score units.
 
-        The same for a state whatever batch it comes in (:func:`~dpf_gui.rowwise.rows_f32`).
+        The same for a state whatever batch it comes in (:func:`~dpf_gui.rowwise.rows_f32`); numpy on
+        a copy of the weights (:func:`~dpf_gui.rowwise.numpy_twin`), the arithmetic of :meth:`standardise`
+        and ``value`` rounded as the torch modules do, without torch's per-call cost.
         """
-        out = rows_f32(self.value, self.standardise(np.atleast_2d(features))) * self.score_scale
+        mean, std, scale, value = numpy_twin(self, _value_heads)
+        x = (np.atleast_2d(np.asarray(features, dtype=np.float32)) - mean) / std
+        out = rows_f32(value, x) * scale
         a = self.arch.n_actions
-        return out[..., :a].double().numpy(), out[..., a:].double().numpy()
+        return out[..., :a].astype(np.float64), out[..., a:].astype(np.float64)
 
     def rewards(self, features: np.ndarray, legal: np.ndarray | None = None,
                 confidence: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -306,6 +313,12 @@ class AdditiveIntent(nn.Module):
 
     def describe(self) -> dict[str, Any]:
         return {"type": "additive-ensemble", **self.arch.to_dict()}
+
+
+def _value_heads(model: AdditiveIntent) -> tuple[np.ndarray, np.ndarray, np.float32, ReluMLP]:
+    """What :meth:`AdditiveIntent.heads` needs, in numpy: feature mean and std (float32), score scale, value net."""
+    return (model.feat_mean.detach().numpy().copy(), model.feat_std.detach().numpy().copy(),
+            np.float32(model.score_scale.item()), ReluMLP(model.value.relu_layers()))
 
 
 class AdditiveStepper:
