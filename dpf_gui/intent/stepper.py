@@ -65,14 +65,14 @@ class StepWeights:
         code = np.tile(np.eye(a), arch.block)  # action_code of every action, (A, A * block)
         gb = code @ as_f64(model.film.weight).T + as_f64(model.film.bias)
         self.gamma, self.beta = gb[:, :e], gb[:, e:]
-        lstm = model.lstm
-        self.w_ih = np.ascontiguousarray(as_f64(lstm.weight_ih_l0).T)  # (E, 4H), gates i, f, g, o
-        self.w_hh = np.ascontiguousarray(as_f64(lstm.weight_hh_l0).T)
-        self.b = as_f64(lstm.bias_ih_l0) + as_f64(lstm.bias_hh_l0)
-        h = arch.hidden
-        # sigmoid(x) = tanh(x / 2) / 2 + 1 / 2 for the i, f, o gates: one tanh over all four
+        lstm, h = model.lstm, arch.hidden
+        # sigmoid(x) = tanh(x / 2) / 2 + 1 / 2 for the i, f, o gates: one tanh over all four gates (i, f, g, o),
+        # with the halving in the weights (exact: a power of two)
         self.half = np.concatenate([np.full(2 * h, 0.5), np.ones(h), np.full(h, 0.5)])
         self.half_offset = np.concatenate([np.full(2 * h, 0.5), np.zeros(h), np.full(h, 0.5)])
+        self.w_ih = np.ascontiguousarray(as_f64(lstm.weight_ih_l0).T * self.half)  # (E, 4H)
+        self.w_hh = np.ascontiguousarray(as_f64(lstm.weight_hh_l0).T * self.half)
+        self.b = (as_f64(lstm.bias_ih_l0) + as_f64(lstm.bias_hh_l0)) * self.half
         self.w_head, self.b_head = as_f64(model.head.weight)[0], float(as_f64(model.head.bias)[0])
         self.cumsum = arch.readout == "cumsum"
         self.step_scale = float(model.step_scale) if self.cumsum else 1.0
@@ -98,7 +98,6 @@ class StepWeights:
         rec += self.b
         gates = x @ self.w_ih
         gates += rec[:, None, :]
-        gates *= self.half
         t = np.tanh(gates, out=gates)
         t *= self.half
         t += self.half_offset
