@@ -55,6 +55,9 @@ from dpf_gui.rowwise import sum_last
 
 STRATEGIES = ("task", "intent", "static", "dynamic", "retrain")
 FUSED = ("static", "dynamic")
+#: what decides step by step from the task agent and the intent alone (``retrain`` needs a network fine-tuned
+#: offline first): what the app plays
+LIVE_STRATEGIES = ("task", "intent", "static", "dynamic")
 
 _POSITIVE = Allowed(low=0, low_open=True)
 #: ranges of the FusionParams fields (every number must also be finite; ``c`` may be any finite number)

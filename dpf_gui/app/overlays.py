@@ -36,7 +36,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QLabel
 
-from dpf_gui.app.plots import BAD, GOOD
+from dpf_gui.app.palette import BAD, GOOD
 
 #: integer upscaling of each environment's frame before drawing overlays (Pong is 160 x 210 px)
 FRAME_SCALE = {"gridnav": 1, "highway": 1, "pong": 3}
