@@ -73,6 +73,10 @@ def test_additive_heads_match_the_torch_ensemble():
         out = _torch64(model.value)(model.standardise(states).double()).float() * model.score_scale
     np.testing.assert_array_max_ulp(immediate.astype(np.float32), out[..., :4].numpy(), maxulp=1)
     np.testing.assert_array_max_ulp(value.astype(np.float32), out[..., 4:].numpy(), maxulp=1)
+    with torch.no_grad():  # training changes the weights in place: the next call reads them again
+        model.value.weights[-1].mul_(-1.0)
+        model.value.biases[-1].mul_(-1.0)
+    np.testing.assert_array_equal(model.heads(states)[1], -value)
 
 
 def _reference_scores(model: IntentModel, feats: np.ndarray, taken: np.ndarray, markov: bool) -> np.ndarray:

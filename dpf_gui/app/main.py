@@ -318,7 +318,11 @@ class MainWindow(QMainWindow):
         if self.presenting and hasattr(view, "set_presentation"):
             view.set_presentation(True)
         if self.workspace is not None and hasattr(view, "set_workspace"):
-            self._guard(f"The {title} view cannot show what is open", view.set_workspace, self.workspace)
+            installing, self._installing = self._installing, True  # the others have it already: no news for them
+            try:
+                self._guard(f"The {title} view cannot show what is open", view.set_workspace, self.workspace)
+            finally:
+                self._installing = installing
         return view
 
     def _build_shown(self, index: int) -> None:

@@ -57,6 +57,8 @@ from dpf_gui.intent.additive_config import BINS, MAX_ONE_HOT, AdditiveConfig, re
 from dpf_gui.rowwise import ReluMLP, numpy_twin, rows_f32, sum_first, sum_last
 
 NAME = "additive"
+#: what :meth:`AdditiveIntent.heads` computes with: feature mean and std (float32), score scale, value network
+ValueHeads = tuple[np.ndarray, np.ndarray, np.float32, ReluMLP]
 
 
 # ---------------------------------------------------------------------------
@@ -150,14 +152,15 @@ class AdditiveIntent(nn.Module):
         x = torch.cat([self.standardise(features), torch.as_tensor(code)], dim=1)
         return self.utility(x)[..., 0].numpy()
 
-    def heads(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def heads(self, features: np.ndarray, weights: ValueHeads | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(immediate, value) of every action in states (N, F): each (members, N, A), score units.
 
         The same for a state whatever batch it comes in (:func:`~dpf_gui.rowwise.rows_f32`); numpy on
-        a copy of the weights (:func:`~dpf_gui.rowwise.numpy_twin`), the arithmetic of :meth:`standardise`
-        and ``value`` rounded as the torch modules do, without torch's per-call cost.
+        a copy of the weights (``weights``, default: the current ones, :func:`~dpf_gui.rowwise.numpy_twin`),
+        the arithmetic of :meth:`standardise` and ``value`` rounded as the torch modules do, without
+        torch's per-call cost.
         """
-        mean, std, scale, value = numpy_twin(self, _value_heads)
+        mean, std, scale, value = weights if weights is not None else self.value_heads()
         x = (np.atleast_2d(np.asarray(features, dtype=np.float32)) - mean) / std
         out = rows_f32(value, x) * scale
         a = self.arch.n_actions
@@ -171,8 +174,12 @@ class AdditiveIntent(nn.Module):
                                              confidence)
         return gated[0], immediate[0]
 
+    def value_heads(self) -> ValueHeads:
+        """The current weights :meth:`heads` computes with (a copy, made again when they change)."""
+        return numpy_twin(self, _value_heads)
+
     def rewards_rows(self, features: np.ndarray, legal: np.ndarray | None = None,
-                     confidence: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                     confidence: float = 1.0, weights: ValueHeads | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Gated intent advantages (N, A) and immediate rewards (N, A) of states (N, F), score units.
 
         Each candidate's advantage over the legal mean is averaged over the
@@ -182,7 +189,7 @@ class AdditiveIntent(nn.Module):
         run left to right (:mod:`dpf_gui.rowwise`), so a state's rewards do not
         depend on the other states in the batch.
         """
-        immediate, value = self.heads(features)  # (members, N, A)
+        immediate, value = self.heads(features, weights)  # (members, N, A)
         members = value.shape[0]
         legal = np.ones(value.shape[1:], bool) if legal is None else np.asarray(legal, dtype=bool)
         legal_mean = sum_last(np.where(legal, value, 0.0)) / legal.sum(-1)
@@ -211,7 +218,7 @@ class AdditiveIntent(nn.Module):
         return {"type": "additive-ensemble", **self.arch.to_dict()}
 
 
-def _value_heads(model: AdditiveIntent) -> tuple[np.ndarray, np.ndarray, np.float32, ReluMLP]:
+def _value_heads(model: AdditiveIntent) -> ValueHeads:
     """What :meth:`AdditiveIntent.heads` needs, in numpy: feature mean and std (float32), score scale, value net."""
     return (model.feat_mean.detach().numpy().copy(), model.feat_std.detach().numpy().copy(),
             np.float32(model.score_scale.item()), ReluMLP(model.value.relu_layers()))
@@ -232,6 +239,8 @@ class AdditiveStepper:
         self.reset()
 
     def reset(self) -> None:
+        """Start new episodes; the model's weights are read now (once per episode, not per decision)."""
+        self._weights = self.model.value_heads()
         self._immediate: np.ndarray | None = None
         self.t = 0
 
@@ -243,7 +252,7 @@ class AdditiveStepper:
     def score_rows(self, features: np.ndarray, legal: np.ndarray | None = None) -> np.ndarray:
         """Gated intent advantages (B, A) of every row's state, score units; ``-inf`` where not legal."""
         gated, self._immediate = self.model.rewards_rows(np.asarray(features, dtype=np.float32).reshape(self._rows, -1),
-                                                         legal, self.confidence)
+                                                         legal, self.confidence, self._weights)
         return gated
 
     def realized_rows(self, actions: np.ndarray) -> np.ndarray:
