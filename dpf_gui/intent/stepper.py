@@ -25,8 +25,9 @@ episodes and add new ones. The single-episode methods (``score_actions``,
 ``advance``, ...) are the same code with one row.
 
 Arithmetic. A step runs in numpy on float64 copies of the model's weights
-(:class:`StepWeights`, made again whenever the weights change): torch's
-per-call overhead was most of a decision's cost. The copies are arranged so
+(:class:`StepWeights`, read when the episodes start and made again if the
+weights have changed since): torch's per-call overhead was most of a
+decision's cost. The copies are arranged so
 that what is the same for every candidate is computed once: the state's part
 of the encoder's first layer and the LSTM's recurrent term once per row, the
 FiLM factors of every action once per model. The scores are rounded to
