@@ -39,13 +39,16 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-import torch
+import numpy as np
 
 from dpf_gui import __version__
 from dpf_gui.errors import UserError
 from dpf_gui.fileio import write_atomic, write_json_atomic
+
+if TYPE_CHECKING:
+    import torch
 
 WEIGHTS_FILE = "weights.safetensors"
 SIDECAR_FILE = "model.json"
@@ -140,11 +143,18 @@ def _check_sidecar(directory: Path, meta: Mapping[str, Any]) -> None:
         raise UserError(f"checkpoint {directory}: {SIDECAR_FILE} observation.features and action_names must be lists of names")
 
 
-def _check_tensors(directory: Path, state: Mapping[str, torch.Tensor]) -> None:
+def _check_tensors(directory: Path, state: Mapping[str, Any]) -> None:
+    """Every tensor (torch or numpy) holds finite floating-point numbers."""
     for name, tensor in state.items():
-        if not tensor.is_floating_point():
-            raise UserError(f"checkpoint {directory}: tensor {name!r} holds {tensor.dtype}, expected floating-point weights")
-        if not torch.isfinite(tensor).all():
+        if isinstance(tensor, np.ndarray):
+            floating, dtype = np.issubdtype(tensor.dtype, np.floating), str(tensor.dtype)
+            finite = floating and bool(np.isfinite(tensor).all())
+        else:
+            floating, dtype = tensor.is_floating_point(), str(tensor.dtype).removeprefix("torch.")
+            finite = floating and bool(tensor.isfinite().all())
+        if not floating:
+            raise UserError(f"checkpoint {directory}: tensor {name!r} holds {dtype}, expected floating-point weights")
+        if not finite:
             raise UserError(f"checkpoint {directory}: tensor {name!r} holds NaN or infinite values")
 
 
@@ -168,8 +178,9 @@ def check_against_env(directory: str | os.PathLike, meta: Mapping[str, Any], n_f
 
 
 def load_checkpoint(directory: str | os.PathLike, kind: str | Iterable[str] | None,
-                    expect_env: str | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Load and verify a checkpoint: ``(state_dict, sidecar)``.
+                    expect_env: str | None = None, arrays: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Load and verify a checkpoint: ``(state_dict, sidecar)``; ``arrays``: the tensors as numpy arrays
+    (reading them then needs no torch, which takes a second or two to import).
 
     ``kind`` is the kind expected (a string, several allowed kinds, or ``None``
     for any). Every problem (missing directory or file, bad JSON, wrong kind,
@@ -196,11 +207,17 @@ def load_checkpoint(directory: str | os.PathLike, kind: str | Iterable[str] | No
     if sha256_file(weights) != want_sha.lower():
         raise UserError(f"checkpoint {directory}: {WEIGHTS_FILE} does not match its checksum (file changed or corrupt)")
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
 
     try:
-        state = load_file(str(weights), device="cpu")
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        if arrays:
+            from safetensors.numpy import load_file
+
+            state = load_file(str(weights))
+        else:
+            from safetensors.torch import load_file
+
+            state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as exc:
         raise UserError(f"checkpoint {directory}: cannot read {WEIGHTS_FILE} ({exc.__class__.__name__})") from None
     _check_tensors(directory, state)
     return state, meta

@@ -18,14 +18,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from dpf_gui import saliency
 from dpf_gui.errors import UserError
-from dpf_gui.fusion import Decision, FusedAgent, FusionParams, intent_scale, intent_unit
+from dpf_gui.fusion import LIVE_STRATEGIES, Decision, FusedAgent, FusionParams, intent_scale, intent_unit
 from dpf_gui.overlay_data import OverlayData, overlay_data
 from dpf_gui.trace import EpisodeTrace
 
 #: strategies offered in the views (``retrain`` needs a retrained agent and is left to ``dpf evaluate``)
-VIEW_STRATEGIES = ("task", "intent", "static", "dynamic")
+VIEW_STRATEGIES = LIVE_STRATEGIES
 NEEDS_INTENT_TIP = "train an intent model first"
 
 
@@ -190,17 +189,20 @@ class EpisodeRunner:
         return self.snapshot(reward=float(reward))
 
     def _decide(self) -> None:
-        state = saliency.capture_state(self.agent.stepper)
+        explain = None
+        if self.saliency:  # imported here: the module needs torch, which only an intent model brings in
+            from dpf_gui import saliency as explain
+        state = explain.capture_state(self.agent.stepper) if explain else None  # before decide advances it
         legal = np.asarray(self.info["legal"], dtype=bool)
         d = self.agent.decide(self.obs, legal)
         self.pending = d
         self._attr = self._value_map = None
-        if self.saliency:
+        if explain:
             model = self.intent
-            self._attr = saliency.attribute(model, state, self.obs, d.action, method=self.attribution_method,
-                                            steps=self.attribution_steps) / self.intent_scale
+            self._attr = explain.attribute(model, state, self.obs, d.action, method=self.attribution_method,
+                                           steps=self.attribution_steps) / self.intent_scale
             if self.env_name == "gridnav":
-                self._value_map = saliency.gridnav_value_map(model, state, self.env) / self.intent_scale
+                self._value_map = explain.gridnav_value_map(model, state, self.env) / self.intent_scale
 
     def snapshot(self, reward: float | None = None) -> Snapshot:
         d = self.pending

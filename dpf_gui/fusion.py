@@ -55,6 +55,9 @@ from dpf_gui.rowwise import sum_last
 
 STRATEGIES = ("task", "intent", "static", "dynamic", "retrain")
 FUSED = ("static", "dynamic")
+#: what decides step by step from the task agent and the intent alone (``retrain`` needs a network fine-tuned
+#: offline first): what the app plays
+LIVE_STRATEGIES = ("task", "intent", "static", "dynamic")
 
 _POSITIVE = Allowed(low=0, low_open=True)
 #: ranges of the FusionParams fields (every number must also be finite; ``c`` may be any finite number)
@@ -403,21 +406,20 @@ class FusedAgent:
                               p_intent=p_intent, p_fused=fused, T_psi=T_psi, collected=rows.collected.copy(),
                               weight=weight, legal=legal, intent_reward=intent_reward)
         if stepper is not None:
-            rows.collected = p.decay * rows.collected + self._collected_now(rewards, legal, action, task_choice, stepper)
+            rows.collected = p.decay * rows.collected + self._collected_now(rewards, legal, action, task_choice,
+                                                                            intent_reward)
             stepper.advance_rows(action)
         return decisions
 
     def _collected_now(self, rewards: np.ndarray, legal: np.ndarray, action: np.ndarray, task_choice: np.ndarray,
-                       stepper) -> np.ndarray:
-        """What each row's decision adds to G_t (see ``FusionParams.collect``)."""
+                       intent_reward: np.ndarray) -> np.ndarray:
+        """What each row's decision adds to G_t (see ``FusionParams.collect``); ``intent_reward``: what the actions
+        collected (score units)."""
+        if self.params.collect == "budget":
+            return np.maximum(intent_reward / self.intent_unit, 0.0) + (action != task_choice)
         legal_mean = sum_last(np.where(legal, rewards, 0.0)) / legal.sum(-1)
         advantage = rewards[np.arange(len(action)), action] - legal_mean
-        if self.params.collect == "advantage":
-            return advantage
-        if self.params.collect == "gains":
-            return np.maximum(advantage, 0.0)
-        gained = np.maximum(stepper.realized_rows(action) / self.intent_unit, 0.0)
-        return gained + (action != task_choice)
+        return advantage if self.params.collect == "advantage" else np.maximum(advantage, 0.0)
 
     def act(self, features: np.ndarray, legal: np.ndarray) -> int:
         return self.decide(features, legal).action

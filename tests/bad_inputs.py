@@ -275,13 +275,15 @@ def _nested(key: str, sub: str, value: Any):
 
 BAD_TASKS: dict[str, tuple[Builder, str]] = {
     "hidden-negative": (_sidecar_case(good_task, _nested("architecture", "hidden", [-5])), "no usable architecture"),
+    "hidden-other-sizes": (_sidecar_case(good_task, _nested("architecture", "hidden", [7])),
+                           "weights do not fit the architecture"),
     "fusion-a-string": (_sidecar_case(good_task, lambda m: m.update(fusion="fast")), "fusion parameters must be names"),
     "fusion-T_phi-text": (_sidecar_case(good_task, _nested("fusion", "T_phi", "hot")), "T_phi must be a finite number"),
     "env-config-a-string": (_sidecar_case(good_task, lambda m: m.update(env_config="big")), "env_config must be an object"),
     "action-names-a-number": (_sidecar_case(good_task, lambda m: m.update(action_names=5)), "action_names must be a list"),
     "q-scale-text": (_sidecar_case(good_task, lambda m: m["metrics"]["q_scale"].update(legal_std="x")), "legal_std"),
     "nan-weights": (_weights_case(good_task, _nan_weights), "holds NaN or infinite values"),
-    "int8-weights": (_weights_case(good_task, _int8_weights), "holds torch.int8"),
+    "int8-weights": (_weights_case(good_task, _int8_weights), "holds int8"),
     "tampered-weights": (_case(good_task, _flip_last_byte), "does not match its checksum"),
     "sidecar-not-json": (_case(good_task, lambda d: _write(d / SIDECAR_FILE, b"{oops") and d), "is not valid JSON"),
 }
@@ -307,7 +309,7 @@ BAD_INTENTS: dict[str, tuple[Builder, str]] = {
     "seven-features": (_case(good_intent, _seven_feature_intent), "its 7 observation features"),
     "wish-a-string": (_sidecar_case(good_intent, _nested("labels", "wish", "x")), "labels.wish must be"),
     "nan-weights": (_weights_case(good_intent, _nan_weights), "holds NaN or infinite values"),
-    "int8-weights": (_weights_case(good_intent, _int8_weights), "holds torch.int8"),
+    "int8-weights": (_weights_case(good_intent, _int8_weights), "holds int8"),
     "task-agent-instead": (lambda folder: good_task(Path(folder)), "is a 'task-dqn' model, not 'intent'"),
 }
 

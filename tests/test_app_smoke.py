@@ -53,3 +53,36 @@ def test_presentation_mode_toggles_large_text_and_back(qtbot, tmp_path, monkeypa
     window.set_presentation(True)
     window.close()  # the plots' shared look is left as other windows expect it
     assert plots.STYLE["line"] < 2
+
+
+def test_the_window_opens_without_the_heavy_libraries(tmp_path):
+    """What makes the start slow stays out of it (bench/startup.py times it): torch, pyqtgraph and the highway
+    simulator are imported only when a tab or a model needs them, and the tabs beyond Annotate are built when
+    first shown. A fresh interpreter: this test process has imported them all already."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import json, sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from dpf_gui.app.main import MainWindow\n"
+        f"w = MainWindow(store_dir={str(tmp_path)!r}, env='gridnav')\n"
+        "w.show(); app.processEvents()\n"
+        "heavy = sorted(m for m in ('torch', 'pyqtgraph', 'highway_env') if m in sys.modules)\n"
+        "built = sorted(w.views)\n"
+        "w.tabs.setCurrentIndex(2); app.processEvents()\n"
+        "print(json.dumps({'heavy': heavy, 'built': built, 'after': sorted(w.views), "
+        "'page': w.tabs.currentWidget() is w.play, 'tabs': [w.tabs.tabText(i) for i in range(w.tabs.count())]}))\n"
+        "w.close()\n")
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DPF_GUI_DATA": str(tmp_path), "PYTHONPATH": root}
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
+                         timeout=120, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["heavy"] == [] and got["built"] == ["Annotate"]
+    assert got["after"] == ["Annotate", "Play"] and got["page"]
+    assert got["tabs"] == ["Annotate", "Train", "Play", "Compare"]

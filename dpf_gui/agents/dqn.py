@@ -49,12 +49,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dpf_gui.agents.task_agent import DATASET_FILE, KIND, masked_argmax
 from dpf_gui.errors import UserError
 from dpf_gui.overrides import Allowed, check_fields, config_from_sets
 from dpf_gui.rollout import SEED_SPLIT
 
-KIND = "task-dqn"
-DATASET_FILE = "trajectories.npz"
 CURVE_CSV = "training_curve.csv"
 CURVE_PNG = "training_curve.png"
 
@@ -219,20 +218,13 @@ class QNetwork(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def relu_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``(W, b)`` of every layer, W shaped (in, out): the network for :class:`~dpf_gui.rowwise.ReluMLP`."""
+        return [(m.weight.T, m.bias) for m in self.net if isinstance(m, nn.Linear)]
+
     def architecture(self) -> dict[str, Any]:
         return {"type": "mlp", "n_features": self.n_features, "hidden": list(self.hidden),
                 "n_actions": self.n_actions, "activation": "relu"}
-
-
-def masked_argmax(q: np.ndarray, legal: np.ndarray | None) -> int:
-    """Index of the largest ``q`` among legal actions (first on ties); all actions if none is legal."""
-    q = np.asarray(q, dtype=np.float64)
-    if legal is None:
-        return int(np.argmax(q))
-    legal = np.asarray(legal, dtype=bool)
-    if not legal.any():
-        return int(np.argmax(q))
-    return int(np.argmax(np.where(legal, q, -np.inf)))
 
 
 def masked_argmax_batch(q: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:

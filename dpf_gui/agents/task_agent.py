@@ -15,14 +15,18 @@ policy ``pi_phi(a|s) = softmax over legal a of Q(s, a) / T_phi``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
-import torch
 
-from dpf_gui.agents.dqn import DATASET_FILE, KIND, QNetwork, masked_argmax
 from dpf_gui.errors import UserError
-from dpf_gui.rowwise import rows_f32
+from dpf_gui.rowwise import ReluMLP, numpy_twin, rows_f32
+
+if TYPE_CHECKING:
+    from dpf_gui.agents.dqn import QNetwork
+
+KIND = "task-dqn"  # the checkpoint kind of a task agent
+DATASET_FILE = "trajectories.npz"  # the training trajectories beside the weights
 
 
 def boltzmann(q: np.ndarray, legal: np.ndarray | None, temperature: float) -> np.ndarray:
@@ -41,20 +45,43 @@ def boltzmann(q: np.ndarray, legal: np.ndarray | None, temperature: float) -> np
 
 
 class TaskAgent:
-    """A Q-network plus its sidecar. Always runs on the CPU, in eval mode, without gradients."""
+    """A Q-network plus its sidecar. Always runs on the CPU, in eval mode, without gradients.
+
+    Q-values come from a float64 numpy copy of the weights (:mod:`dpf_gui.rowwise`). A loaded agent
+    builds its torch ``network`` only when something asks for it (training, retraining), so opening
+    one needs no torch.
+    """
 
     def __init__(self, network: QNetwork, sidecar: Mapping[str, Any], directory: str | Path | None = None):
-        self.network = network.to("cpu").eval()
+        self._network: QNetwork | None = network.to("cpu").eval()
+        self._loaded: tuple[dict[str, np.ndarray], ReluMLP] | None = None
+        self._describe(network.n_features, network.n_actions, network.hidden, sidecar, directory)
+
+    def _describe(self, n_features: int, n_actions: int, hidden, sidecar: Mapping[str, Any], directory) -> None:
         self.sidecar: dict[str, Any] = dict(sidecar)
         self.directory = Path(directory) if directory is not None else None
         self.env_name: str = self.sidecar.get("env", "")
         self.env_config: dict[str, Any] = dict(self.sidecar.get("env_config") or {})
         self.action_names: list[str] = list(self.sidecar.get("action_names") or [])
         self.feature_names: list[str] = list((self.sidecar.get("observation") or {}).get("features") or [])
-        self.n_actions: int = network.n_actions
-        self.n_features: int = network.n_features
+        self.n_actions: int = int(n_actions)
+        self.n_features: int = int(n_features)
+        self.hidden: tuple[int, ...] = tuple(int(h) for h in hidden)
         #: fusion defaults stored with the model (e.g. {"T_phi": ...}); {} if none
         self.fusion: dict[str, Any] = dict(self.sidecar.get("fusion") or {})
+
+    @property
+    def network(self) -> QNetwork:
+        """The torch Q-network (a loaded agent's is built from its weights on first use)."""
+        if self._network is None:
+            import torch
+
+            from dpf_gui.agents.dqn import QNetwork
+
+            net = QNetwork(self.n_features, self.n_actions, self.hidden)
+            net.load_state_dict({k: torch.from_numpy(v) for k, v in self._loaded[0].items()}, strict=True)
+            self._network = net.eval()
+        return self._network
 
     # --- loading ---------------------------------------------------------
     @classmethod
@@ -68,7 +95,7 @@ class TaskAgent:
         from dpf_gui.checkpoints import check_against_env, load_checkpoint
         from dpf_gui.fusion import FusionParams
 
-        state, meta = load_checkpoint(directory, KIND, expect_env=expect_env)
+        state, meta = load_checkpoint(directory, KIND, expect_env=expect_env, arrays=True)
         arch = meta.get("architecture") or {}
         try:
             if arch.get("type", "mlp") != "mlp":
@@ -94,13 +121,19 @@ class TaskAgent:
                                       and np.isfinite(scale) and scale > 0):
             raise UserError(f"checkpoint {directory}: model.json metrics.q_scale.legal_std must be a number > 0, "
                             f"not {scale!r}")
-        net = QNetwork(n_features, n_actions, hidden)
-        try:
-            net.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise UserError(f"checkpoint {directory}: weights do not fit the architecture ({first})") from None
-        return cls(net, meta, directory=directory)
+        want = qnetwork_shapes(n_features, n_actions, hidden)
+        got = {k: tuple(v.shape) for k, v in state.items()}
+        if got != want:
+            wrong = sorted(set(want) ^ set(got)) or [k for k in want if want[k] != got[k]]
+            raise UserError(f"checkpoint {directory}: weights do not fit the architecture (tensor {wrong[0]!r}: "
+                            f"{got.get(wrong[0], 'missing')} where {want.get(wrong[0], 'none')} is expected)")
+        agent = cls.__new__(cls)
+        agent._network = None
+        arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in state.items()}
+        agent._loaded = (arrays, ReluMLP([(arrays[f"net.{2 * i}.weight"].T, arrays[f"net.{2 * i}.bias"])
+                                          for i in range(len(hidden) + 1)]))
+        agent._describe(n_features, n_actions, hidden, meta, directory)
+        return agent
 
     # --- queries ---------------------------------------------------------
     def q_values(self, obs: np.ndarray) -> np.ndarray:
@@ -113,10 +146,10 @@ class TaskAgent:
         Computed in float64 and rounded (:func:`~dpf_gui.rowwise.rows_f32`), so a state's Q-values are the
         same whatever batch it comes in: batched evaluation decides exactly as one episode at a time.
         """
-        x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
+        x = np.asarray(obs, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"expected observations of shape (N, {self.n_features}); got {tuple(x.shape)}")
-        return rows_f32(self.network, x).numpy()
+        return rows_f32(self._loaded[1] if self._network is None else numpy_twin(self._network), x)
 
     def act(self, obs: np.ndarray, legal: np.ndarray | None = None) -> int:
         """Greedy action among the legal ones (all actions if ``legal`` is None)."""
@@ -145,7 +178,27 @@ class TaskAgent:
 
     def __repr__(self) -> str:
         return (f"TaskAgent(env={self.env_name!r}, features={self.n_features}, actions={self.n_actions}, "
-                f"hidden={list(self.network.hidden)}, steps={self.sidecar.get('steps')})")
+                f"hidden={list(self.hidden)}, steps={self.sidecar.get('steps')})")
+
+
+def masked_argmax(q: np.ndarray, legal: np.ndarray | None) -> int:
+    """Index of the largest ``q`` among legal actions (first on ties); all actions if none is legal."""
+    q = np.asarray(q, dtype=np.float64)
+    if legal is None:
+        return int(np.argmax(q))
+    legal = np.asarray(legal, dtype=bool)
+    if not legal.any():
+        return int(np.argmax(q))
+    return int(np.argmax(np.where(legal, q, -np.inf)))
+
+
+def qnetwork_shapes(n_features: int, n_actions: int, hidden) -> dict[str, tuple[int, ...]]:
+    """The tensors of :class:`~dpf_gui.agents.dqn.QNetwork`'s state dict and their shapes (tested against it)."""
+    widths = [int(n_features), *(int(h) for h in hidden), int(n_actions)]
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        shapes[f"net.{2 * i}.weight"], shapes[f"net.{2 * i}.bias"] = (b, a), (b,)
+    return shapes
 
 
 def _is_count(value: Any) -> bool:
@@ -220,4 +273,5 @@ def q_scale_stats(agent: TaskAgent, dataset, max_states: int = 20_000, seed: int
     }
 
 
-__all__ = ["TaskAgent", "boltzmann", "evaluate_agent", "q_scale_stats", "stored_q_scale"]
+__all__ = ["DATASET_FILE", "KIND", "TaskAgent", "boltzmann", "evaluate_agent", "masked_argmax", "q_scale_stats",
+           "qnetwork_shapes", "stored_q_scale"]

@@ -145,10 +145,19 @@ class TrajectoryTableModel(QAbstractTableModel):
                 return "" if np.isnan(s) else score_text(s)
             if c == COL_FROM:
                 return "collected" if self.collected[r] else "stored"
-        if role == SORT_ROLE:
-            return (r, int(self.states[r]), float(np.nan_to_num(self.scores[r], nan=-1e18)),
-                    int(self.ranks[r]) or UNRANKED, int(self.lengths[r]), float(self.returns[r]),
-                    int(self.success[r]), int(self.collected[r]))[c]
+        if role == SORT_ROLE:  # only column c's key: sorting 1500 rows asks ~20 000 times
+            if c == 0:
+                return r
+            if c == COL_SCORE:
+                s = float(self.scores[r])
+                return -1e18 if s != s else s  # NaN (no score) sorts first
+            if c == COL_NEXT:
+                return int(self.ranks[r]) or UNRANKED
+            if c == COL_RETURN:
+                return float(self.returns[r])
+            column = {COL_LABEL: self.states, COL_LENGTH: self.lengths, COL_SUCCESS: self.success,
+                      COL_FROM: self.collected}[c]
+            return int(column[r])
         if role == Qt.ItemDataRole.BackgroundRole:
             if c in (COL_LABEL, COL_SCORE):
                 colour = STATE_COLOURS.get(int(self.states[r]))

@@ -159,6 +159,9 @@ TABS: list[tuple[str, Callable[["MainWindow"], QWidget]]] = [
     ("Play", make_play_view),
     ("Compare", make_compare_view),
 ]
+#: tabs built with the window (Annotate: the marks, what a person starts with); the others are built when first
+#: shown or asked for (:meth:`MainWindow.view`), so the window appears sooner (docs/PERFORMANCE.md)
+BUILT_AT_START = ("Annotate",)
 
 
 class MainWindow(QMainWindow):
@@ -260,15 +263,16 @@ class MainWindow(QMainWindow):
         # --- tabs ------------------------------------------------------------------------------
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("mainTabs")
-        self.views: dict[str, QWidget] = {}
+        self.views: dict[str, QWidget] = {}  # the views built so far, by tab title
+        self._unbuilt: dict[str, tuple[QWidget, Callable[[MainWindow], QWidget]]] = {}
         for title, factory in TABS:
-            view = factory(self)
-            self.views[title] = view
-            self.tabs.addTab(view, title)
-        self.annotate = self.views.get("Annotate")
-        self.train = self.views.get("Train")
-        self.play = self.views.get("Play")
-        self.compare = self.views.get("Compare")
+            if title in BUILT_AT_START:
+                self.views[title] = page = factory(self)
+            else:  # an empty page until the tab is first shown
+                page = QWidget(self)
+                self._unbuilt[title] = (page, factory)
+            self.tabs.addTab(page, title)
+        self.tabs.currentChanged.connect(self._build_shown)
         self.setCentralWidget(self.tabs)
         self.statusBar().setObjectName("statusBar")
         self.store_label = QLabel(self)
@@ -296,6 +300,41 @@ class MainWindow(QMainWindow):
                 self._restore()  # what was asked for failed (and was said): show what worked last time
         elif restore:
             self._restore()
+
+    # --- views ------------------------------------------------------------------------------------
+    def view(self, title: str) -> QWidget | None:
+        """The view of tab ``title`` (None: no such tab), built now if it was not yet, with what is open."""
+        if title in self.views or title not in self._unbuilt:
+            return self.views.get(title)
+        page, factory = self._unbuilt.pop(title)
+        self.views[title] = view = factory(self)
+        index, current = self.tabs.indexOf(page), self.tabs.currentIndex()
+        self.tabs.blockSignals(True)  # the swap is no change of tab
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, view, title)
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
+        page.deleteLater()
+        if self.presenting and hasattr(view, "set_presentation"):
+            view.set_presentation(True)
+        if self.workspace is not None and hasattr(view, "set_workspace"):
+            installing, self._installing = self._installing, True  # the others have it already: no news for them
+            try:
+                self._guard(f"The {title} view cannot show what is open", view.set_workspace, self.workspace)
+            finally:
+                self._installing = installing
+        return view
+
+    def _build_shown(self, index: int) -> None:
+        page = self.tabs.widget(index)
+        for title, (unbuilt, _) in list(self._unbuilt.items()):
+            if unbuilt is page:
+                self.view(title)
+
+    annotate = property(lambda self: self.view("Annotate"))
+    train = property(lambda self: self.view("Train"))
+    play = property(lambda self: self.view("Play"))
+    compare = property(lambda self: self.view("Compare"))
 
     # --- errors ----------------------------------------------------------------------------------
     def show_error(self, title: str, message: str) -> None:
@@ -436,7 +475,7 @@ class MainWindow(QMainWindow):
     def open_checkpoint(self, directory: str | os.PathLike) -> bool:
         """Use another task agent for the current environment (a checkpoint for another one is refused)."""
         env = self.env_name or self.env_combo.currentData()
-        from dpf_gui.agents.dqn import DATASET_FILE
+        from dpf_gui.agents.task_agent import DATASET_FILE
 
         data = None
         if not (Path(directory) / DATASET_FILE).is_file() and self.workspace is not None:
@@ -504,9 +543,13 @@ class MainWindow(QMainWindow):
         traj, frame = state.get("trajectory"), state.get("frame")
         traj = traj if isinstance(traj, int) else None
         frame = frame if isinstance(frame, int) and frame >= 0 else 0
+        if ws is not None and ws.intent is None:  # the model used last with this data comes back (Train shows it)
+            from dpf_gui.app.intent_memory import recall
+
+            self._guard("The intent model used last time was not loaded", recall, ws)
         self._installing = True
         try:
-            for title, view in self.views.items():
+            for title, view in list(self.views.items()):
                 setter = getattr(view, "set_workspace", None)
                 if setter is None:
                     continue
@@ -517,6 +560,7 @@ class MainWindow(QMainWindow):
                     raise _ViewFailed(title, exc) from exc
         finally:
             self._installing = False
+        self._tell_annotate(ws)
         if ws is None:
             self.source_label.setText("nothing open")
             self.source_label.setToolTip("")
@@ -560,17 +604,19 @@ class MainWindow(QMainWindow):
     # --- intent model ---------------------------------------------------------------------------------
     def _on_intent_changed(self, ws) -> None:
         """The Train view trained or loaded a model (or the workspace has none): tell every view."""
-        if ws is not self.workspace:
-            return
-        if self.annotate is not None:
-            self.annotate.set_step_values_provider(_step_values_provider(ws))
-            self.annotate.intent_changed(ws)  # the suggestions weigh the new model's disagreement
-        if self._installing:
+        if ws is not self.workspace or self._installing:
             return  # every view is being given the workspace (and its model) anyway
-        for view in self.views.values():
+        self._tell_annotate(ws)
+        for view in list(self.views.values()):
             hook = getattr(view, "intent_changed", None) if view is not self.annotate else None
             if hook is not None:
                 self._guard("The intent model could not be shown", hook, ws)
+
+    def _tell_annotate(self, ws) -> None:
+        """The Annotate view's timeline and suggestions follow ``ws``'s intent model."""
+        if self.annotate is not None:
+            self.annotate.set_step_values_provider(None if ws is None else _step_values_provider(ws))
+            self.annotate.intent_changed(ws)  # the suggestions weigh the new model's disagreement
 
     # --- resume ---------------------------------------------------------------------------------------
     def save_resume(self) -> None:
@@ -679,7 +725,7 @@ class MainWindow(QMainWindow):
         self.presenting = on
         set_plot_style(on)
         set_look(self, on, max(PRESENT_FONT_PT, self._normal_font.pointSizeF() * 1.3))  # large text, high contrast
-        for view in self.views.values():
+        for view in list(self.views.values()):
             arrange = getattr(view, "set_presentation", None)
             if arrange is not None:
                 arrange(on)
@@ -707,7 +753,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("tab", self.tabs.currentIndex())
         self.settings.sync()
-        for view in self.views.values():
+        for view in list(self.views.values()):
             shutdown = getattr(view, "shutdown", None)
             if shutdown is not None:
                 try:
@@ -856,8 +902,8 @@ def on_a_screen() -> bool:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The options; a mistake is one line and exit code 2, as for ``dpf`` (same parser and option types)."""
-    from dpf_gui.app.play_view import VIEW_STRATEGIES
     from dpf_gui.cli import Parser, float_in, int_in
+    from dpf_gui.fusion import LIVE_STRATEGIES
 
     p = Parser(
         prog="dpf-gui", description="Dynamic Policy Fusion desktop app.",
@@ -885,7 +931,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     demo = p.add_argument_group("demo mode")
     demo.add_argument("--demo", choices=ENV_NAMES, default=None, metavar="ENV",
                       help=f"run the whole loop hands-off on ENV ({', '.join(ENV_NAMES)}) and exit")
-    demo.add_argument("--strategy", choices=VIEW_STRATEGIES, default="dynamic", help="strategy to play (default: dynamic)")
+    demo.add_argument("--strategy", choices=LIVE_STRATEGIES, default="dynamic", help="strategy to play (default: dynamic)")
     demo.add_argument("--episodes", type=int_in(1, 10**6), default=1, metavar="N", help="episodes to play (default: 1)")
     demo.add_argument("--loop", action="store_true",
                       help="keep playing until the window is closed (or --quit-after), the strategy and its contrast "
@@ -966,10 +1012,13 @@ def quit_later(app: QApplication, window: QWidget, seconds: float, screenshot: s
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     # Our networks are tiny: one torch thread is fastest (two were up to 15x slower on a
-    # loaded 2-core machine). DPF_TORCH_THREADS overrides, as for the CLI.
-    import torch
-
-    torch.set_num_threads(max(1, int(os.environ.get("DPF_TORCH_THREADS", "1"))))
+    # loaded 2-core machine). DPF_TORCH_THREADS overrides, as for the CLI. torch is imported
+    # only once something needs it (it takes 1-2 s); OMP_NUM_THREADS sets its threads then.
+    threads = max(1, int(os.environ.get("DPF_TORCH_THREADS", "1")))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    else:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")  # SDL must not swallow SIGINT / SIGTERM (see QuitOnSignal)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("dpf-gui")

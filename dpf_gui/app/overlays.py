@@ -34,7 +34,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QLabel
 
-from dpf_gui.app.plots import BAD, GOOD
+from dpf_gui.app.palette import BAD, GOOD
 from dpf_gui.overlay_data import OverlayData
 
 #: integer upscaling of each environment's frame before drawing overlays (Pong is 160 x 210 px)

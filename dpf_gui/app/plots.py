@@ -27,15 +27,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel
 
-# Colours shared by the play and compare views (colour-blind safe: Okabe-Ito).
-TASK = (0, 114, 178)
-INTENT = (230, 159, 0)
-FUSED = (0, 158, 115)
-GOOD = (0, 158, 115)
-BAD = (213, 94, 0)
-NEUTRAL = (120, 120, 120)
-SIDE_COLOURS = ((0, 114, 178), (213, 94, 0))  # left / right in the compare view
-INK = (40, 40, 40)  # titles, ticks and axis labels: dark on white, readable on a projector
+from dpf_gui.app.palette import BAD, FUSED, GOOD, INK, INTENT, NEUTRAL, SIDE_COLOURS, TASK
+
 
 MIN_PLOT_WIDTH = 160  # no plot narrower than this, whatever its title and axis
 

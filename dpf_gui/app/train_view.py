@@ -23,12 +23,11 @@ A trained (or loaded) model becomes the workspace's ``intent`` (with
 ``intent_sidecar`` and ``intent_dir``) and :attr:`TrainView.intentChanged` is
 emitted, so the Annotate timeline and suggestions, Play and Compare pick it
 up. The last model of a dataset is remembered in the label store
-(``intent/<fingerprint>``) and comes back when the dataset is opened again.
+(:mod:`dpf_gui.app.intent_memory`) and comes back when the dataset is opened again.
 """
 
 from __future__ import annotations
 
-import math
 import tempfile
 import threading
 import time
@@ -44,6 +43,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QFrame, QGro
                                QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QStackedWidget, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
+from dpf_gui.app.intent_memory import open_intent, remember
 from dpf_gui.app.plots import INTENT, TASK, PlotText, _setup
 from dpf_gui.errors import UserError
 
@@ -54,7 +54,6 @@ KIND_CHOICES = (("additive", "additive (learns from few marks)"), ("lstm", "LSTM
 DEFAULTS = {"max_epochs": 30, "hidden": 64, "seed": 0, "max_time_s": 60, "max_train_per_epoch": 1000}
 #: additive settings of the form: the kind's measured defaults (docs/RESULTS.md; gridnav about 15 s on a busy core)
 ADDITIVE_DEFAULTS = {"members": 8, "hidden": 64, "utility_steps": 400, "value_steps": 3000, "horizon": 10}
-MEMORY_KEY = "intent/{fingerprint}"
 #: the verdict on a held-out fit by its correlation: good from GOOD_CORR, fair from FAIR_CORR, weak below
 GOOD_CORR, FAIR_CORR = 0.8, 0.5
 #: fewer held-out trajectories than this: no verdict. Two points always correlate perfectly, and with few the
@@ -83,14 +82,14 @@ def additive_config(members: int = ADDITIVE_DEFAULTS["members"], hidden: int = A
                     value_steps: int = ADDITIVE_DEFAULTS["value_steps"], horizon: float = ADDITIVE_DEFAULTS["horizon"],
                     **more):
     """The additive kind's :class:`AdditiveConfig` the form describes (``more``: other fields, e.g. the demo's)."""
-    from dpf_gui.intent.additive import AdditiveConfig
+    from dpf_gui.intent.additive_config import AdditiveConfig
 
     return AdditiveConfig(members=int(members), hidden=int(hidden), utility_steps=int(utility_steps),
                           value_steps=int(value_steps), horizon=float(horizon), **more)
 
 
 def config_kind(config) -> str:
-    from dpf_gui.intent.additive import AdditiveConfig
+    from dpf_gui.intent.additive_config import AdditiveConfig
 
     return "additive" if isinstance(config, AdditiveConfig) else "lstm"
 
@@ -532,8 +531,6 @@ class TrainView(QWidget):
         self.fit_plot.clear_data()
         self._idle_progress()
         self.status.setText("")
-        if ws is not None and ws.intent is None:
-            self._restore_remembered(ws)
         if ws is not None and ws.intent is not None:
             self._show_curve(ws.intent_sidecar or {})
         self._set_busy(False)
@@ -573,21 +570,6 @@ class TrainView(QWidget):
         for note in notes:
             text += f"<br><span style='color:#b00020'>{escape(note)}</span>"
         self.labels_label.setText(text)
-
-    def _restore_remembered(self, ws) -> None:
-        try:
-            saved = ws.store.get(MEMORY_KEY.format(fingerprint=ws.fingerprint)) or {}
-        except Exception:
-            return
-        d = saved.get("dir") if isinstance(saved, dict) else None
-        if not isinstance(d, str) or not (Path(d) / "model.json").is_file():
-            return
-        try:
-            model, sidecar = open_intent(d, ws)
-        except UserError as exc:
-            self.errorOccurred.emit("The intent model used last time was not loaded", str(exc))
-            return
-        ws.intent, ws.intent_sidecar, ws.intent_dir = model, sidecar, Path(d)
 
     # --- training ------------------------------------------------------------------
     def kind(self) -> str:
@@ -792,8 +774,7 @@ class TrainView(QWidget):
 
     def _remember(self, ws) -> None:
         try:
-            ws.store.set(MEMORY_KEY.format(fingerprint=ws.fingerprint),
-                         {"dir": str(Path(ws.intent_dir).resolve()), "env": ws.env_name, "time": time.time()})
+            remember(ws)
         except Exception as exc:
             self.statusMessage.emit(f"could not remember the intent model: {exc}")
 
@@ -943,52 +924,8 @@ def fit_verdict(held: dict[str, Any]) -> str:
             " · weak: label more, or more consistently")
 
 
-def open_intent(directory: str | Path, ws) -> tuple[Any, dict[str, Any]]:
-    """Load the intent checkpoint in ``directory`` for ``ws``: (model, sidecar).
-
-    What Play and Compare will read from it (its fit to the data, its reward
-    scale) is checked now, so a damaged or foreign checkpoint is one
-    :class:`UserError` on opening rather than a failure when a tab is shown.
-    """
-    from dpf_gui.fusion import intent_scale
-    from dpf_gui.intent.registry import load_intent
-
-    try:
-        model, sidecar = load_intent(directory, expect_env=ws.env_name)
-        _check_fits(model, sidecar, ws)
-    except UserError:
-        raise
-    except Exception as exc:  # noqa: BLE001 (a damaged file the loader did not foresee)
-        raise UserError(f"{directory}: not a usable intent model ({exc.__class__.__name__}: {exc})") from None
-    spread = sidecar.get("candidate_spread")
-    scales = {"reward_scale": sidecar.get("reward_scale"), "reward_unit": sidecar.get("reward_unit"),
-              "candidate_spread": spread}
-    if isinstance(spread, dict):
-        scales = {"reward_scale": sidecar.get("reward_scale"), "reward_unit": sidecar.get("reward_unit"),
-                  **{f"candidate_spread.{k}": spread.get(k) for k in ("history", "markov")}}
-    for name, value in scales.items():  # Play divides intent rewards by one of these
-        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
-                                      and math.isfinite(value) and value >= 0):
-            raise UserError(f"{directory}: {name} must be a number >= 0, got {value!r}; train the intent model again")
-    intent_scale(sidecar)
-    return model, sidecar
-
-
 def _strings(value) -> list[str]:
     return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
-
-
-def _check_fits(model, sidecar: dict[str, Any], ws) -> None:
-    """A model for the right environment must also fit this data's features and actions."""
-    feats = list((sidecar.get("observation") or {}).get("features") or [])
-    mine = list(ws.dataset.meta["feature_names"])
-    if feats and feats != mine:
-        raise UserError(f"the intent model was trained on other {ws.env_name} features "
-                        f"({len(feats)}, the data has {len(mine)}): train a new one")
-    n_actions = len(ws.dataset.meta["action_names"])
-    if model.arch.n_actions != n_actions or model.arch.n_features != len(mine):
-        raise UserError(f"the intent model expects {model.arch.n_features} features and {model.arch.n_actions} "
-                        f"actions, the data has {len(mine)} and {n_actions}")
 
 
 def _remove_checkpoint(directory: Path | None) -> None:

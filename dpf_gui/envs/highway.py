@@ -22,13 +22,9 @@ import copy
 from typing import Any
 
 import gymnasium as gym
-import highway_env
 import numpy as np
-from highway_env.road.lane import AbstractLane
 
 from dpf_gui.envs.base import DPFEnv, EnvSpec, Preset, RegionFeature
-
-gym.register_envs(highway_env)
 
 ACTIONS: tuple[str, ...] = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")  # DiscreteMetaAction order
 LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER = range(5)
@@ -105,6 +101,9 @@ class HighwayEnv(DPFEnv):
             raise ValueError(f"highway.lanes_count must be {N_LANES} (the lane region and presets assume it)")
         hw["observation"] = dict(OBSERVATION)
         hw["action"] = {"type": "DiscreteMetaAction"}
+        import highway_env  # here, not at the top: reading the spec (the app's start) needs no simulator (~1 s)
+
+        gym.register_envs(highway_env)
         # The simulator always renders offscreen so frame() works whatever render_mode is.
         self._sim = gym.make("highway-fast-v0", config=hw, render_mode="rgb_array").unwrapped
         self.action_space = gym.spaces.Discrete(len(ACTIONS))
@@ -228,5 +227,7 @@ class _Camera:
 
     @property
     def position(self) -> np.ndarray:
+        from highway_env.road.lane import AbstractLane
+
         middle = (N_LANES - 1) * AbstractLane.DEFAULT_WIDTH / 2
         return np.array([self.sim.vehicle.position[0], middle])

@@ -43,8 +43,8 @@ as for the LSTM.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -53,62 +53,12 @@ from tqdm.auto import tqdm
 
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
-from dpf_gui.envs.base import RegionFeature
-from dpf_gui.overrides import Allowed, check_fields
-from dpf_gui.rowwise import rows_f32, sum_first, sum_last
+from dpf_gui.intent.additive_config import BINS, MAX_ONE_HOT, AdditiveConfig, region_code, region_code_width
+from dpf_gui.rowwise import ReluMLP, numpy_twin, rows_f32, sum_first, sum_last
 
 NAME = "additive"
-BINS = 10  # bins of a continuous region feature in the region code
-MAX_ONE_HOT = 32  # an int region feature with at most this many values is one-hot coded
-
-
-_AT_LEAST_1 = Allowed(low=1)
-_POSITIVE = Allowed(low=0, low_open=True)
-_ADDITIVE_ALLOWED = {
-    **{name: _AT_LEAST_1 for name in ("members", "hidden", "utility_steps", "value_steps", "batch_size",
-                                        "max_transitions", "neutral_samples", "utility_rows", "min_labelled", "threads",
-                                        "horizon")},
-    "utility_lr": _POSITIVE, "value_lr": _POSITIVE, "target_tau": Allowed(low=0, high=1, low_open=True),
-    "neutral_weight": Allowed(low=0), "weight_decay": Allowed(low=0), "segment_weight": Allowed(low=0),
-}
-
-
-@dataclass
-class AdditiveConfig:
-    """Every knob of :func:`train_additive`; the defaults are measured in docs/RESULTS.md."""
-
-    members: int = 8  # ensemble size (bootstrap resamples of the labelled trajectories)
-    hidden: int = 64  # width of both MLPs (two hidden layers)
-    utility_steps: int = 400  # full-batch Adam steps fitting u
-    utility_lr: float = 3e-3
-    neutral_weight: float = 0.1  # pull of u towards 0 on labelled and unlabelled stored states
-    weight_decay: float = 1e-4  # L2 on the utility's weights
-    segment_weight: float = 1.0  # per-step loss on marked segments (where the labels have them)
-    neutral_samples: int = 512  # stored states (redrawn every step) for the pull towards 0
-    utility_rows: int = 20_000  # decisions per utility step at most (many labels: a random subset of trajectories)
-    horizon: float = 10.0  # decisions the intent value looks ahead: discount 1 - 1/horizon
-    value_steps: int = 3000  # minibatch steps of fitted Q iteration
-    value_lr: float = 1e-3
-    batch_size: int = 512
-    target_tau: float = 0.01  # Polyak rate of the target network
-    max_transitions: int = 100_000  # stored transitions used for the value (seeded subsample)
-    min_labelled: int = 4  # fewer labelled trajectories: refuse
-    threads: int | None = 1  # torch threads while training (restored after)
-
-    def __post_init__(self) -> None:
-        check_fields(self, "additive intent config", _ADDITIVE_ALLOWED)
-
-    @property
-    def gamma(self) -> float:
-        return 1.0 - 1.0 / float(self.horizon)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "AdditiveConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+#: what :meth:`AdditiveIntent.heads` computes with: feature mean and std (float32), score scale, value network
+ValueHeads = tuple[np.ndarray, np.ndarray, np.float32, ReluMLP]
 
 
 # ---------------------------------------------------------------------------
@@ -144,61 +94,13 @@ class EnsembleMLP(nn.Module):
                 h = torch.relu(h)
         return h
 
+    def relu_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``(W, b)`` of every layer, W (members, in, out): the ensemble for :class:`~dpf_gui.rowwise.ReluMLP`."""
+        return list(zip(self.weights, self.biases))
+
     def l2(self) -> torch.Tensor:
         """Sum of squared weights per member: (members,)."""
         return sum((w ** 2).sum((1, 2)) for w in self.weights)
-
-
-def region_code_width(region_features: Sequence[RegionFeature]) -> int:
-    return sum(_code_columns(rf) for rf in region_features)
-
-
-def _code_columns(rf: RegionFeature) -> int:
-    if rf.kind == "category":
-        return len(rf.categories)
-    if _one_hot_int(rf):
-        return int(rf.high - rf.low) + 1
-    return BINS + 1
-
-
-def _one_hot_int(rf: RegionFeature) -> bool:
-    return rf.kind == "int" and rf.low is not None and rf.high is not None and rf.high - rf.low + 1 <= MAX_ONE_HOT
-
-
-def region_code(regions: np.ndarray, region_features: Sequence[RegionFeature]) -> np.ndarray:
-    """The region values of states (N, R) as the utility's input: one-hots, bins and scaled values.
-
-    Wishes are written as values and ranges of these features, so a one-hot
-    per value (ints, categories) or per tenth of the range (floats) lets a
-    small network express any single term exactly and conjunctions with one
-    hidden unit. NaN (a region value the environment could not give) codes as
-    all zeros.
-    """
-    regions = np.asarray(regions, dtype=np.float64)
-    cols = []
-    for j, rf in enumerate(region_features):
-        v = regions[:, j]
-        ok = np.isfinite(v)
-        if rf.kind == "category" or _one_hot_int(rf):
-            n = _code_columns(rf)
-            low = 0.0 if rf.kind == "category" else float(rf.low)
-            k = np.clip(np.where(ok, v - low, 0).round().astype(np.int64), 0, n - 1)
-            block = np.eye(n, dtype=np.float32)[k]
-            block[~ok] = 0
-            cols.append(block)
-        else:
-            lo = float(rf.low) if rf.low is not None else float(np.nanmin(v)) if ok.any() else 0.0
-            hi = float(rf.high) if rf.high is not None else float(np.nanmax(v)) if ok.any() else 1.0
-            span = max(hi - lo, 1e-9)
-            z = np.clip(np.where(ok, (v - lo) / span, 0.0), 0.0, 1.0)
-            k = np.minimum((z * BINS).astype(np.int64), BINS - 1)
-            block = np.eye(BINS, dtype=np.float32)[k]
-            block[~ok] = 0
-            cols.append(block)
-            cols.append(z.astype(np.float32)[:, None])
-    if not cols:
-        return np.zeros((len(regions), 0), np.float32)
-    return np.concatenate(cols, axis=1).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -250,15 +152,19 @@ class AdditiveIntent(nn.Module):
         x = torch.cat([self.standardise(features), torch.as_tensor(code)], dim=1)
         return self.utility(x)[..., 0].numpy()
 
-    @torch.no_grad()
-    def heads(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def heads(self, features: np.ndarray, weights: ValueHeads | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(immediate, value) of every action in states (N, F): each (members, N, A), score units.
 
-        The same for a state whatever batch it comes in (:func:`~dpf_gui.rowwise.rows_f32`).
+        The same for a state whatever batch it comes in (:func:`~dpf_gui.rowwise.rows_f32`); numpy on
+        a copy of the weights (``weights``, default: the current ones, :func:`~dpf_gui.rowwise.numpy_twin`),
+        the arithmetic of :meth:`standardise` and ``value`` rounded as the torch modules do, without
+        torch's per-call cost.
         """
-        out = rows_f32(self.value, self.standardise(np.atleast_2d(features))) * self.score_scale
+        mean, std, scale, value = weights if weights is not None else self.value_heads()
+        x = (np.atleast_2d(np.asarray(features, dtype=np.float32)) - mean) / std
+        out = rows_f32(value, x) * scale
         a = self.arch.n_actions
-        return out[..., :a].double().numpy(), out[..., a:].double().numpy()
+        return out[..., :a].astype(np.float64), out[..., a:].astype(np.float64)
 
     def rewards(self, features: np.ndarray, legal: np.ndarray | None = None,
                 confidence: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -268,8 +174,12 @@ class AdditiveIntent(nn.Module):
                                              confidence)
         return gated[0], immediate[0]
 
+    def value_heads(self) -> ValueHeads:
+        """The current weights :meth:`heads` computes with (a copy, made again when they change)."""
+        return numpy_twin(self, _value_heads)
+
     def rewards_rows(self, features: np.ndarray, legal: np.ndarray | None = None,
-                     confidence: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                     confidence: float = 1.0, weights: ValueHeads | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Gated intent advantages (N, A) and immediate rewards (N, A) of states (N, F), score units.
 
         Each candidate's advantage over the legal mean is averaged over the
@@ -279,7 +189,7 @@ class AdditiveIntent(nn.Module):
         run left to right (:mod:`dpf_gui.rowwise`), so a state's rewards do not
         depend on the other states in the batch.
         """
-        immediate, value = self.heads(features)  # (members, N, A)
+        immediate, value = self.heads(features, weights)  # (members, N, A)
         members = value.shape[0]
         legal = np.ones(value.shape[1:], bool) if legal is None else np.asarray(legal, dtype=bool)
         legal_mean = sum_last(np.where(legal, value, 0.0)) / legal.sum(-1)
@@ -308,6 +218,12 @@ class AdditiveIntent(nn.Module):
         return {"type": "additive-ensemble", **self.arch.to_dict()}
 
 
+def _value_heads(model: AdditiveIntent) -> ValueHeads:
+    """What :meth:`AdditiveIntent.heads` needs, in numpy: feature mean and std (float32), score scale, value net."""
+    return (model.feat_mean.detach().numpy().copy(), model.feat_std.detach().numpy().copy(),
+            np.float32(model.score_scale.item()), ReluMLP(model.value.relu_layers()))
+
+
 class AdditiveStepper:
     """The intent's side of ``rows`` episodes for :class:`~dpf_gui.fusion.FusedAgent`: stateless per decision.
 
@@ -323,6 +239,8 @@ class AdditiveStepper:
         self.reset()
 
     def reset(self) -> None:
+        """Start new episodes; the model's weights are read now (once per episode, not per decision)."""
+        self._weights = self.model.value_heads()
         self._immediate: np.ndarray | None = None
         self.t = 0
 
@@ -334,7 +252,7 @@ class AdditiveStepper:
     def score_rows(self, features: np.ndarray, legal: np.ndarray | None = None) -> np.ndarray:
         """Gated intent advantages (B, A) of every row's state, score units; ``-inf`` where not legal."""
         gated, self._immediate = self.model.rewards_rows(np.asarray(features, dtype=np.float32).reshape(self._rows, -1),
-                                                         legal, self.confidence)
+                                                         legal, self.confidence, self._weights)
         return gated
 
     def realized_rows(self, actions: np.ndarray) -> np.ndarray:
@@ -589,4 +507,4 @@ def _out_of_bag(model: AdditiveIntent, dataset: TrajectoryDataset, idx: np.ndarr
 
 
 __all__ = ["AdditiveConfig", "AdditiveIntent", "AdditiveArch", "AdditiveStepper", "AdditiveFit", "fit_additive",
-           "region_code", "region_code_width", "NAME"]
+           "region_code", "region_code_width", "NAME", "BINS", "MAX_ONE_HOT"]

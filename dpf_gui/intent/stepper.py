@@ -22,19 +22,95 @@ evaluation plays many in lockstep): the ``*_rows`` methods take one row per
 episode and score all of them and all their candidates in one LSTM call;
 :meth:`~IntentStepper.keep` and :meth:`~IntentStepper.extend` drop finished
 episodes and add new ones. The single-episode methods (``score_actions``,
-``advance``, ...) are the same code with one row. The LSTM runs in float64 and
-its scores are rounded to float32 (:mod:`dpf_gui.rowwise`), so an episode's
-scores never depend on which other episodes share its batch; the carried
-state stays float64.
+``advance``, ...) are the same code with one row.
+
+Arithmetic. A step runs in numpy on float64 copies of the model's weights
+(:class:`StepWeights`, read when the episodes start and made again if the
+weights have changed since): torch's per-call overhead was most of a
+decision's cost. The copies are arranged so
+that what is the same for every candidate is computed once: the state's part
+of the encoder's first layer and the LSTM's recurrent term once per row, the
+FiLM factors of every action once per model. The scores are rounded to
+float32 as the model's own forward rounds them (:mod:`dpf_gui.rowwise`), so
+an episode's scores never depend on which other episodes share its batch;
+the carried state stays float64. tests/test_intent.py checks the steps
+against the model's forward.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from dpf_gui.intent.model import IntentModel
-from dpf_gui.rowwise import float64_twin
+from dpf_gui.rowwise import as_f64, numpy_twin
+
+if TYPE_CHECKING:
+    import torch
+
+
+class StepWeights:
+    """An :class:`IntentModel`'s weights for one LSTM step of every candidate action, in float64 numpy."""
+
+    def __init__(self, model: IntentModel):
+        arch = model.arch
+        f, a, e = arch.n_features, arch.n_actions, arch.embed
+        self.mean, self.std = as_f64(model.feat_mean), as_f64(model.feat_std)
+        lin1, lin2 = model.enc[0], model.enc[2]
+        w1 = as_f64(lin1.weight)  # (E, F [+ A])
+        self.w_state = np.ascontiguousarray(w1[:, :f].T)
+        # the action's one-hot enters the encoder as one column of the first layer per action (with the bias)
+        self.b_action = (w1[:, f:].T if arch.action_in else np.zeros((a, e))) + as_f64(lin1.bias)
+        self.w2, self.b2 = np.ascontiguousarray(as_f64(lin2.weight).T), as_f64(lin2.bias)
+        code = np.tile(np.eye(a), arch.block)  # action_code of every action, (A, A * block)
+        gb = code @ as_f64(model.film.weight).T + as_f64(model.film.bias)
+        self.gamma, self.beta = gb[:, :e], gb[:, e:]
+        lstm, h = model.lstm, arch.hidden
+        # sigmoid(x) = tanh(x / 2) / 2 + 1 / 2 for the i, f, o gates: one tanh over all four gates (i, f, g, o),
+        # with the halving in the weights (exact: a power of two)
+        self.half = np.concatenate([np.full(2 * h, 0.5), np.ones(h), np.full(h, 0.5)])
+        self.half_offset = np.concatenate([np.full(2 * h, 0.5), np.zeros(h), np.full(h, 0.5)])
+        self.w_ih = np.ascontiguousarray(as_f64(lstm.weight_ih_l0).T * self.half)  # (E, 4H)
+        self.w_hh = np.ascontiguousarray(as_f64(lstm.weight_hh_l0).T * self.half)
+        self.b = (as_f64(lstm.bias_ih_l0) + as_f64(lstm.bias_hh_l0)) * self.half
+        self.w_head, self.b_head = as_f64(model.head.weight)[0], float(as_f64(model.head.bias)[0])
+        self.cumsum = arch.readout == "cumsum"
+        self.step_scale = float(model.step_scale) if self.cumsum else 1.0
+        self.offset = np.float32(model.offset.item())
+        self.score_scale = np.float32(model.score_scale.item())
+        self.hidden = h
+
+    def step(self, features: np.ndarray, h: np.ndarray, c: np.ndarray):
+        """One LSTM step from states ``features`` (B, F) for every action: ``(d, h', c')``.
+
+        ``h``, ``c`` are (B, H); ``d`` is the head's output (B, A) rounded to float32 (with the cumsum
+        readout times ``step_scale``: the increment), ``h'``, ``c'`` are (B, A, H).
+        """
+        s = (np.asarray(features, dtype=np.float64) - self.mean) / self.std
+        z = (s @ self.w_state)[:, None, :] + self.b_action  # (B, A, E)
+        np.maximum(z, 0.0, out=z)
+        z = z @ self.w2
+        z += self.b2
+        x = self.gamma * z
+        x += self.beta
+        np.maximum(x, 0.0, out=x)
+        rec = h @ self.w_hh
+        rec += self.b
+        gates = x @ self.w_ih
+        gates += rec[:, None, :]
+        t = np.tanh(gates, out=gates)
+        t *= self.half
+        t += self.half_offset
+        n = self.hidden
+        i, f, g, o = t[..., :n], t[..., n:2 * n], t[..., 2 * n:3 * n], t[..., 3 * n:]
+        c_new = f * c[:, None, :]
+        c_new += i * g
+        h_new = o * np.tanh(c_new)
+        d = h_new @ self.w_head + self.b_head
+        if self.cumsum:
+            d *= self.step_scale
+        return d.astype(np.float32), h_new, c_new
 
 
 class IntentStepper:
@@ -48,13 +124,15 @@ class IntentStepper:
         self.reset()
 
     def reset(self) -> None:
-        """Start new episodes in every row: empty history, ``g_{-1} = 0``."""
+        """Start new episodes in every row: empty history, ``g_{-1} = 0``; the model's weights are read now."""
+        # once per episode, not per decision: checking that the copy is current costs 5-50 us (cold caches)
+        self._weights = numpy_twin(self.model, StepWeights)
         b, h = self._rows, self.model.arch.hidden
-        self._h = torch.zeros(1, b, h, dtype=torch.float64)
-        self._c = torch.zeros(1, b, h, dtype=torch.float64)
+        self._h = np.zeros((b, h))
+        self._c = np.zeros((b, h))
         self._g_prev = np.zeros(b)
         self._first = np.ones(b, dtype=bool)  # no decision yet: the readout's offset enters (cumsum)
-        self._cand: tuple[np.ndarray, np.ndarray, torch.Tensor, torch.Tensor] | None = None
+        self._cand: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self.t = 0
 
     # --- rows: many episodes in lockstep ---------------------------------------
@@ -63,23 +141,18 @@ class IntentStepper:
         """``g_{t-1}`` of every row (B,)."""
         return self._g_prev
 
-    @torch.no_grad()
-    def _candidates(self, features: np.ndarray) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+    def _candidates(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         feats = np.asarray(features, dtype=np.float32).reshape(self._rows, -1)
         if self._cand is not None and np.array_equal(self._cand[0], feats):
             return self._cand[1:]
-        b, a = self._rows, self.n_actions
-        f = torch.from_numpy(feats).double().repeat_interleave(a, dim=0).reshape(b * a, 1, -1)
-        acts = torch.arange(a).repeat(b).reshape(b * a, 1)
-        state = (self._h.repeat_interleave(a, dim=1), self._c.repeat_interleave(a, dim=1))
-        out, _, (h_new, c_new) = float64_twin(self.model)(f, acts, state, start=False)
-        d = out[:, 0].float().reshape(b, a)  # rounded: the same whatever the batch (see the module doc)
-        if self.model.arch.readout == "cumsum":
-            first = torch.from_numpy(self._first | self.markov).reshape(b, 1)
-            d = torch.where(first, d + self.model.offset.detach(), d)
-        g = (d * self.model.score_scale).double().numpy()
-        if self.model.arch.readout == "cumsum":  # one step's output is the increment g_t - g_{t-1}
-            g = g + self._g_prev[:, None]
+        w = self._weights
+        d, h_new, c_new = w.step(feats, self._h, self._c)  # d rounded: the same whatever the batch
+        first = self._first | self.markov
+        if w.cumsum and first.any():  # the readout's offset enters with the first step
+            d = np.where(first[:, None], d + w.offset, d)
+        g = (d * w.score_scale).astype(np.float64)
+        if w.cumsum:  # one step's output is the increment g_t - g_{t-1}
+            g += self._g_prev[:, None]
         self._cand = (feats.copy(), g, h_new, c_new)
         return g, h_new, c_new
 
@@ -107,9 +180,9 @@ class IntentStepper:
         r = self.realized_rows(actions)
         if not self.markov:
             g, h, c = self._cand[1:]
-            pick = torch.from_numpy(np.arange(self._rows) * self.n_actions + actions)
-            self._h, self._c = h[:, pick], c[:, pick]
-            self._g_prev = g[np.arange(self._rows), actions]
+            rows = np.arange(self._rows)
+            self._h, self._c = h[rows, actions], c[rows, actions]
+            self._g_prev = g[rows, actions]
             self._first = np.zeros(self._rows, dtype=bool)
         self._cand = None
         self.t += 1
@@ -118,14 +191,13 @@ class IntentStepper:
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the rows where ``mask`` is true (finished episodes drop out)."""
         mask = np.asarray(mask, dtype=bool)
-        pick = torch.from_numpy(np.flatnonzero(mask))
-        self._h, self._c = self._h[:, pick], self._c[:, pick]
+        self._h, self._c = self._h[mask], self._c[mask]
         self._g_prev, self._first = self._g_prev[mask], self._first[mask]
         self._rows, self._cand = int(mask.sum()), None
 
     def extend(self, other: IntentStepper) -> None:
         """Append ``other``'s rows (new episodes) after this stepper's."""
-        self._h, self._c = torch.cat([self._h, other._h], dim=1), torch.cat([self._c, other._c], dim=1)
+        self._h, self._c = np.concatenate([self._h, other._h]), np.concatenate([self._c, other._c])
         self._g_prev = np.concatenate([self._g_prev, other._g_prev])
         self._first = np.concatenate([self._first, other._first])
         self._rows, self._cand = self._rows + other._rows, None
@@ -139,7 +211,9 @@ class IntentStepper:
         """
         if self.markov or self._first[0]:
             return None
-        return self._h[:, :1].float(), self._c[:, :1].float()
+        import torch
+
+        return torch.tensor(self._h[None, :1], dtype=torch.float32), torch.tensor(self._c[None, :1], dtype=torch.float32)
 
     @property
     def g_prev(self) -> float:
@@ -168,4 +242,4 @@ class IntentStepper:
         return float(self.advance_rows(np.array([action]), None if features is None else np.asarray(features)[None])[0])
 
 
-__all__ = ["IntentStepper"]
+__all__ = ["IntentStepper", "StepWeights"]

@@ -1,0 +1,124 @@
+"""The additive intent's settings and its region code: what needs no torch.
+
+The Annotate view ranks "label this next" suggestions by region codes
+(:mod:`dpf_gui.selection`) before any model exists; reading them from here
+keeps torch (1-2 s to import) off the app's start. :mod:`dpf_gui.intent.additive`
+re-exports every name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Sequence
+
+import numpy as np
+
+from dpf_gui.envs.base import RegionFeature
+from dpf_gui.overrides import Allowed, check_fields
+
+BINS = 10  # bins of a continuous region feature in the region code
+MAX_ONE_HOT = 32  # an int region feature with at most this many values is one-hot coded
+
+
+_AT_LEAST_1 = Allowed(low=1)
+_POSITIVE = Allowed(low=0, low_open=True)
+_ADDITIVE_ALLOWED = {
+    **{name: _AT_LEAST_1 for name in ("members", "hidden", "utility_steps", "value_steps", "batch_size",
+                                        "max_transitions", "neutral_samples", "utility_rows", "min_labelled", "threads",
+                                        "horizon")},
+    "utility_lr": _POSITIVE, "value_lr": _POSITIVE, "target_tau": Allowed(low=0, high=1, low_open=True),
+    "neutral_weight": Allowed(low=0), "weight_decay": Allowed(low=0), "segment_weight": Allowed(low=0),
+}
+
+
+@dataclass
+class AdditiveConfig:
+    """Every knob of :func:`train_additive`; the defaults are measured in docs/RESULTS.md."""
+
+    members: int = 8  # ensemble size (bootstrap resamples of the labelled trajectories)
+    hidden: int = 64  # width of both MLPs (two hidden layers)
+    utility_steps: int = 400  # full-batch Adam steps fitting u
+    utility_lr: float = 3e-3
+    neutral_weight: float = 0.1  # pull of u towards 0 on labelled and unlabelled stored states
+    weight_decay: float = 1e-4  # L2 on the utility's weights
+    segment_weight: float = 1.0  # per-step loss on marked segments (where the labels have them)
+    neutral_samples: int = 512  # stored states (redrawn every step) for the pull towards 0
+    utility_rows: int = 20_000  # decisions per utility step at most (many labels: a random subset of trajectories)
+    horizon: float = 10.0  # decisions the intent value looks ahead: discount 1 - 1/horizon
+    value_steps: int = 3000  # minibatch steps of fitted Q iteration
+    value_lr: float = 1e-3
+    batch_size: int = 512
+    target_tau: float = 0.01  # Polyak rate of the target network
+    max_transitions: int = 100_000  # stored transitions used for the value (seeded subsample)
+    min_labelled: int = 4  # fewer labelled trajectories: refuse
+    threads: int | None = 1  # torch threads while training (restored after)
+
+    def __post_init__(self) -> None:
+        check_fields(self, "additive intent config", _ADDITIVE_ALLOWED)
+
+    @property
+    def gamma(self) -> float:
+        return 1.0 - 1.0 / float(self.horizon)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AdditiveConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def region_code_width(region_features: Sequence[RegionFeature]) -> int:
+    return sum(_code_columns(rf) for rf in region_features)
+
+
+def _code_columns(rf: RegionFeature) -> int:
+    if rf.kind == "category":
+        return len(rf.categories)
+    if _one_hot_int(rf):
+        return int(rf.high - rf.low) + 1
+    return BINS + 1
+
+
+def _one_hot_int(rf: RegionFeature) -> bool:
+    return rf.kind == "int" and rf.low is not None and rf.high is not None and rf.high - rf.low + 1 <= MAX_ONE_HOT
+
+
+def region_code(regions: np.ndarray, region_features: Sequence[RegionFeature]) -> np.ndarray:
+    """The region values of states (N, R) as the utility's input: one-hots, bins and scaled values.
+
+    Wishes are written as values and ranges of these features, so a one-hot
+    per value (ints, categories) or per tenth of the range (floats) lets a
+    small network express any single term exactly and conjunctions with one
+    hidden unit. NaN (a region value the environment could not give) codes as
+    all zeros.
+    """
+    regions = np.asarray(regions, dtype=np.float64)
+    cols = []
+    for j, rf in enumerate(region_features):
+        v = regions[:, j]
+        ok = np.isfinite(v)
+        if rf.kind == "category" or _one_hot_int(rf):
+            n = _code_columns(rf)
+            low = 0.0 if rf.kind == "category" else float(rf.low)
+            k = np.clip(np.where(ok, v - low, 0).round().astype(np.int64), 0, n - 1)
+            block = np.eye(n, dtype=np.float32)[k]
+            block[~ok] = 0
+            cols.append(block)
+        else:
+            lo = float(rf.low) if rf.low is not None else float(np.nanmin(v)) if ok.any() else 0.0
+            hi = float(rf.high) if rf.high is not None else float(np.nanmax(v)) if ok.any() else 1.0
+            span = max(hi - lo, 1e-9)
+            z = np.clip(np.where(ok, (v - lo) / span, 0.0), 0.0, 1.0)
+            k = np.minimum((z * BINS).astype(np.int64), BINS - 1)
+            block = np.eye(BINS, dtype=np.float32)[k]
+            block[~ok] = 0
+            cols.append(block)
+            cols.append(z.astype(np.float32)[:, None])
+    if not cols:
+        return np.zeros((len(regions), 0), np.float32)
+    return np.concatenate(cols, axis=1).astype(np.float32)
+
+
+__all__ = ["BINS", "MAX_ONE_HOT", "AdditiveConfig", "region_code", "region_code_width"]
