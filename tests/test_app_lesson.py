@@ -6,14 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from dpf_gui import lesson as plan
 from dpf_gui.app import demo
 from dpf_gui.app.lesson import LessonPanel, add_lesson
-from dpf_gui.app.main import main, parse_args
+from dpf_gui.app.main import parse_args
 from dpf_gui.pipeline import fusion_params
 from tests.qt_helpers import open_window
 
@@ -138,19 +137,3 @@ def test_lesson_arguments_are_checked(capsys):
             parse_args(argv)
         err = capsys.readouterr().err
         assert exc.value.code == 2 and says in err and err.count("\n") == 1, err
-
-
-def test_dpf_gui_lesson_present_opens_and_closes(qapp, tmp_path, monkeypatch, capsys):
-    """``dpf-gui --lesson --present``: the lesson in presentation mode; its scratch folder is gone afterwards."""
-    threads = torch.get_num_threads()
-    monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path / "data"))
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    monkeypatch.setattr("tempfile.tempdir", str(scratch))
-    shot = tmp_path / "lesson.png"
-    try:
-        assert main(["--lesson", "--present", "--quit-after", "2", "--screenshot", str(shot)]) == 0
-    finally:
-        torch.set_num_threads(threads)
-    assert shot.stat().st_size > 10_000 and list(scratch.iterdir()) == []
-    assert not (tmp_path / "data" / "labels.sqlite").exists()  # the person's own labels untouched

@@ -1,4 +1,9 @@
-"""``dpf-gui --demo``: label, train, play and screenshot, hands-off (run in-process, offscreen)."""
+"""``dpf-gui --demo`` and ``--lesson --present`` through ``main()``: label, train, play and screenshot, hands-off
+(run in-process, offscreen).
+
+Every test that runs the app's ``main()`` in-process lives here, after every ``test_app_*`` file: once an
+``exec()`` has ended with its last window closed, offscreen Qt in this process no longer activates new windows nor
+readies their players, so a window test that follows one fails (tests/test_app_*.py use ``open_window``)."""
 
 import time
 
@@ -64,3 +69,19 @@ def test_demo_without_a_writable_data_folder_says_so_and_exits_2(qapp, tmp_path,
     err = captured.err.strip()
     assert err.startswith("dpf-gui: error: the demo cannot write in") and str(blocker) in err, err
     assert "\n" not in err and "Traceback" not in captured.err and captured.out == ""
+
+
+def test_dpf_gui_lesson_present_opens_and_closes(qapp, tmp_path, monkeypatch, capsys):
+    """``dpf-gui --lesson --present``: the lesson in presentation mode; its scratch folder is gone afterwards."""
+    threads = torch.get_num_threads()
+    monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path / "data"))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+    shot = tmp_path / "lesson.png"
+    try:
+        assert main(["--lesson", "--present", "--quit-after", "2", "--screenshot", str(shot)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert shot.stat().st_size > 10_000 and list(scratch.iterdir()) == []
+    assert not (tmp_path / "data" / "labels.sqlite").exists()  # the person's own labels untouched
