@@ -259,15 +259,24 @@ def cell_key(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str, Any]
             "task": ctx.task.sidecar.get("weights_sha256"), "data": ctx.data.fingerprint(), "code": code_fingerprint()}
 
 
+def _cell_entry(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec, work: Path) -> CacheEntry:
+    return CacheEntry(work / ctx.env / "cells", cell.name.replace("/", "_"), cell_key(ctx, cell, spec))
+
+
 def run_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec, work: Path) -> dict[str, Any]:
     """Label, train, play, judge one cell (cached); returns its JSON."""
-    key = cell_key(ctx, cell, spec)
-    entry = CacheEntry(work / ctx.env / "cells", cell.name.replace("/", "_"), key)
+    entry = _cell_entry(ctx, cell, spec, work)
     if not entry.done():
-        result = _compute_cell(ctx, cell, spec)
+        store_cell(ctx, cell, spec, work, _compute_cell(ctx, cell, spec))
+    return read_json(entry.path / "cell.json")
+
+
+def store_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec, work: Path, result: dict[str, Any]) -> None:
+    """Cache a cell's JSON (kept if an intact entry is there already)."""
+    entry = _cell_entry(ctx, cell, spec, work)
+    if not entry.done():
         with entry.build() as tmp:
             write_json_atomic(tmp / "cell.json", result)
-    return read_json(entry.path / "cell.json")
 
 
 def _compute_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str, Any]:
@@ -354,11 +363,13 @@ def cells_of(ctx: EnvContext, spec: BenchmarkSpec) -> list[Cell]:
     return [Cell(ctx.env, w, b, lt, sel) for w in ctx.wishes for b, lt, sel in combos_of(spec)]
 
 
-def run_benchmark(spec: BenchmarkSpec, work: Path, jobs: int = 1, progress: bool = True) -> list[dict[str, Any]]:
+def run_benchmark(spec: BenchmarkSpec, work: Path, jobs: int = 1, progress: bool = True,
+                  backend: str = "local") -> list[dict[str, Any]]:
     """Every cell of the grid (cached cells are read back); returns their JSON in grid order.
 
-    Cells run on ``jobs`` processes (:func:`dpf_gui.parallel.map_jobs`); each finished cell is cached at
-    once, so an interrupted run keeps what it finished.
+    Cells run on ``jobs`` processes or as Ray tasks (:func:`dpf_gui.parallel.map_jobs`); each finished
+    cell is cached at once, so an interrupted run keeps what it finished. A Ray task caches it where it
+    runs, and this process too, as it comes back: a cluster's nodes need not share ``work``.
     """
     from dpf_gui.parallel import map_jobs
 
@@ -366,8 +377,13 @@ def run_benchmark(spec: BenchmarkSpec, work: Path, jobs: int = 1, progress: bool
     for env_name in spec.envs:
         ctx = env_context(env_name, spec, work, progress=progress)
         cells = cells_of(ctx, spec)
+
+        def keep(i: int, result: dict[str, Any], ctx: EnvContext = ctx, cells: list[Cell] = cells) -> None:
+            store_cell(ctx, cells[i], spec, work, result)
+
         results += map_jobs(_cell_job, [(env_name, c, spec, str(work)) for c in cells], jobs=jobs,
-                            progress=progress, desc=f"benchmark {env_name}", unit="cell")
+                            progress=progress, desc=f"benchmark {env_name}", unit="cell", backend=backend,
+                            on_result=keep if backend == "ray" else None)
     return results
 
 
@@ -385,4 +401,4 @@ def _cell_job(args: tuple[str, Cell, BenchmarkSpec, str]) -> dict[str, Any]:
 
 __all__ = ["BenchmarkSpec", "Cell", "EnvContext", "LABEL_TYPES", "ROWS", "SELECTIONS", "SPLITS",
            "cells_of", "combos_of", "DEFAULT_COMBOS", "env_context", "run_benchmark", "run_cell", "select_labels", "simulated_labels",
-           "split_wishes", "strict_claim", "code_fingerprint"]
+           "split_wishes", "store_cell", "strict_claim", "code_fingerprint"]

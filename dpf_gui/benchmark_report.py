@@ -54,11 +54,17 @@ def overall(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict
 
 
 def _runs_of(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, command: str, machine: str, elapsed_s: float,
-             jobs: int) -> list[dict[str, Any]]:
-    """One record per environment of this invocation: the command that made its cells and what they cost."""
+             jobs: int, backend: str) -> list[dict[str, Any]]:
+    """One record per environment of this invocation: the command that made its cells and what they cost
+    (``jobs``: worker processes, or with the Ray backend the cluster's CPUs)."""
     return [{"env": env, "command": command, "machine": machine, "elapsed_s": float(elapsed_s), "jobs": int(jobs),
+             **({"backend": backend} if backend != "local" else {}),
              "cells": sum(c["env"] == env for c in results),
              "cell_s": sum(float(c.get("wall_s", 0.0)) for c in results if c["env"] == env)} for env in spec.envs]
+
+
+def _workers_text(run: dict[str, Any]) -> str:
+    return f"as Ray tasks on {run['jobs']} CPUs" if run.get("backend") == "ray" else f"with `--jobs {run['jobs']}`"
 
 
 def kept_from_previous(out_md: Path, spec: BenchmarkSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -82,7 +88,7 @@ def kept_from_previous(out_md: Path, spec: BenchmarkSpec) -> tuple[list[dict[str
 
 
 def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md: Path, command: str, machine: str,
-                 elapsed_s: float, jobs: int, keep_other_envs: bool = False) -> Path:
+                 elapsed_s: float, jobs: int, keep_other_envs: bool = False, backend: str = "local") -> Path:
     """The benchmark's section of ``out_md`` (between its markers; the rest of the file is kept) and its plot.
 
     ``keep_other_envs``: the cells of environments this run does not cover are kept from the previous report's
@@ -94,7 +100,7 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
     rows = list(spec.rows)
     figdir = out_md.parent / "results"
     figdir.mkdir(parents=True, exist_ok=True)
-    runs = _runs_of(results, spec, command, machine, elapsed_s, jobs)
+    runs = _runs_of(results, spec, command, machine, elapsed_s, jobs, backend)
     if keep_other_envs:
         kept_cells, kept_runs = kept_from_previous(out_md, spec)
         results, runs = list(results) + kept_cells, runs + kept_runs
@@ -107,7 +113,7 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
     for cmd, rs in commands.items():
         lines.append(f"Regenerate {', '.join(r['env'] for r in rs)}: `{cmd}` ({sum(r['cells'] for r in rs)} cells, "
                      f"{sum(r['cell_s'] for r in rs) / 60:.0f} min of cell time summed over the cells on {rs[0]['machine']}; "
-                     f"the invocation that wrote it took {rs[0]['elapsed_s'] / 60:.0f} min wall with `--jobs {rs[0]['jobs']}`, "
+                     f"the invocation that wrote it took {rs[0]['elapsed_s'] / 60:.0f} min wall {_workers_text(rs[0])}, "
                      "reading back the cells it found in the cache).")
         lines.append("")
     lines += ["Cells are cached under `runs/benchmark/`, keyed by every input and the code that computes them.", "",

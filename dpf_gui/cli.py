@@ -609,6 +609,33 @@ def fusion_overrides(args: argparse.Namespace) -> dict:
     return out
 
 
+# --- where evaluate, results and benchmark run: --jobs, --backend, --address --------
+def add_backend_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: --jobs worker processes here (default); ray: every cell or chunk of episodes a Ray "
+                        "task, on a cluster with --address (needs pip install 'dpf-gui[ray]'); the numbers are the same")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="with --backend ray, the cluster: ray://HEAD:10001 (Ray Client), HEAD:6379 on one of its "
+                        "nodes, or auto (`ray start` on this machine); default: a Ray instance started here with "
+                        "--jobs CPUs (all without --jobs)")
+
+
+def use_backend(args: argparse.Namespace) -> int:
+    """Connect ``--backend ray`` before any work (no Ray, a bad address: one line, exit 2) and fill in
+    ``--jobs`` (local: 1; ray: the cluster's CPUs, which is how many chunks ``dpf evaluate`` splits episodes
+    into). Returns how many items run at once: ``--jobs``, or the cluster's CPUs."""
+    if args.address is not None and args.backend != "ray":
+        raise UserError("--address names a Ray cluster: give --backend ray too")
+    if args.backend != "ray":
+        args.jobs = args.jobs or 1
+        return args.jobs
+    from dpf_gui.ray_jobs import connect
+
+    cpus = connect(args.address, cpus=args.jobs if args.address is None else None)
+    args.jobs = args.jobs or cpus
+    return cpus
+
+
 def _build_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True, help="gridnav, highway or pong")
     p.add_argument("--task", default=None, metavar="DIR", help="task-agent checkpoint folder (default: the shipped agent of --env)")
@@ -619,8 +646,10 @@ def _build_evaluate(p: argparse.ArgumentParser) -> None:
     add_wish_options(p, required=False)
     add_fusion_options(p)
     p.add_argument("--baselines", action="store_true", help="add the environment's baseline rows (highway: constant actions, pong: follow-ball)")
-    p.add_argument("--jobs", type=int_in(1, MAX_JOBS), default=1, metavar="N",
-                   help=f"worker processes, 1..{MAX_JOBS} (default: 1); the results are the same for any N")
+    p.add_argument("--jobs", type=int_in(1, MAX_JOBS), default=None, metavar="N",
+                   help=f"worker processes, 1..{MAX_JOBS} (default: 1; with --backend ray the episode chunks, default: "
+                        "the cluster's CPUs); the results are the same for any N")
+    add_backend_options(p)
     p.add_argument("--json", default=None, metavar="OUT", help="also write the table as JSON")
     p.add_argument("--force", action="store_true", help="overwrite --json if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -646,6 +675,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     env_class(args.env)
     json_out = _check_file_out(args.json, args.force) if args.json else None
+    use_backend(args)
     task = load_task_agent(args.env, task_path(args.task) if args.task else None)
     wish = wish_from_args(args, task_region_features(task), args.env)
     overrides = fusion_overrides(args)
@@ -660,7 +690,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         for name, policy in baselines(args.env, task.action_names).items():
             agents[name] = BaselineAgent(policy, task.n_actions)
     result = evaluate(args.env, agents, args.episodes, args.seed, env_config=task.env_config, wish=wish,
-                      progress=not args.quiet, jobs=args.jobs)
+                      progress=not args.quiet, jobs=args.jobs, backend=args.backend)
     if wish is not None:
         result.extra["wish"] = wish.describe()
     print(result.table())
@@ -757,9 +787,10 @@ def _build_results(p: argparse.ArgumentParser) -> None:
                         "needs --force")
     p.add_argument("--force", action="store_true", help="overwrite --out even if it is not a report this command wrote")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report from the cached cells")
-    p.add_argument("--jobs", type=int_in(1, 256), default=1,
-                   help="cells in parallel worker processes, one torch thread each (default: 1); the numbers are the "
-                        "same for any N")
+    p.add_argument("--jobs", type=int_in(1, 256), default=None,
+                   help="cells in parallel worker processes, one torch thread each (default: 1; with --backend ray Ray "
+                        "decides how many run at once); the numbers are the same for any N")
+    add_backend_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -787,6 +818,7 @@ def cmd_results(args: argparse.Namespace) -> int:
         CUSTOM,
         MODES,
         NOTES_MARKER,
+        keep_job_result,
         run_cell,
         run_efficiency,
         run_results_job,
@@ -814,18 +846,20 @@ def cmd_results(args: argparse.Namespace) -> int:
         raise UserError(f"--out {out} exists and is not a report `dpf results` wrote (no notes marker); "
                         "pass --force to overwrite it")
     if not args.report_only:
+        use_backend(args)
         jobs = [(f"cell {env_name}/{mode}", run_cell, env_name, mode,
                  args.highway_episodes if env_name == "highway" else args.episodes) for env_name in envs for mode in modes]
         jobs += [(f"label efficiency {env_name}/mixed", run_efficiency, env_name, "mixed", args.efficiency_episodes)
                  for env_name in efficiency]
         where = "the cells running"
         try:
-            if args.jobs > 1:  # the pool's progress bar counts the cells and shows the time left
+            if args.jobs > 1 or args.backend == "ray":  # the bar counts the cells and shows the time left
                 from dpf_gui.parallel import map_jobs
 
                 items = [(run, env_name, mode, episodes, args.seed, work) for _what, run, env_name, mode, episodes in jobs]
                 outs = map_jobs(run_results_job, items, jobs=args.jobs, progress=not args.quiet, desc="dpf results",
-                                unit="cell")
+                                unit="cell", backend=args.backend,
+                                on_result=(lambda i, out: keep_job_result(items[i], out)) if args.backend == "ray" else None)
                 for (what, *_), cell_out in zip(jobs, outs):
                     print(f"{what}: {cell_out.get('total_s', 0):.0f} s", flush=True)
             else:
@@ -914,7 +948,9 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=_csv(None, "episodes"), default=(),
                    help="held-out episodes per row as ENV=N, comma-separated (default: gridnav=100,highway=30,pong=300)")
     p.add_argument("--quick", action="store_true", help="a look in a few minutes: gridnav, 3 wishes, 25 exact labels")
-    p.add_argument("--jobs", type=int_in(1, 256), default=1, help="cells in parallel processes (default: 1)")
+    p.add_argument("--jobs", type=int_in(1, 256), default=None,
+                   help="cells in parallel processes (default: 1; with --backend ray Ray decides how many run at once)")
+    add_backend_options(p)
     p.add_argument("--work", default="runs/benchmark", help="cache folder of the cells (default: runs/benchmark)")
     p.add_argument("--out", default="docs/RESULTS.md", help="Markdown file whose benchmark section is (re)written")
     p.add_argument("--keep-other-envs", action="store_true",
@@ -935,7 +971,8 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
     "examples:\n"
     "  dpf benchmark --quick                      # a few minutes: gridnav, 3 wishes, 25 exact labels\n"
     "  dpf benchmark --jobs 2                     # the table of docs/RESULTS.md\n"
-    "  dpf benchmark --envs pong --budgets 25 --labels binary --select random,active --jobs 16",
+    "  dpf benchmark --envs pong --budgets 25 --labels binary --select random,active --jobs 16\n"
+    "  dpf benchmark --backend ray --address ray://head:10001  # on a Ray cluster (pip install 'dpf-gui[ray]')",
     _build_benchmark,
 )
 def cmd_benchmark(args: argparse.Namespace) -> int:
@@ -969,12 +1006,13 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                              rows=("dynamic", "calibrated"), split=args.split, episodes=episodes)
     if args.keep_other_envs:
         kept_from_previous(out, spec)  # a damaged previous report is refused before hours of cells
+    workers = use_backend(args)
     t0 = time.time()
-    results = run_benchmark(spec, work, jobs=args.jobs, progress=not args.quiet)
+    results = run_benchmark(spec, work, jobs=args.jobs, progress=not args.quiet, backend=args.backend)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}, CPU only"
     command = "dpf benchmark " + " ".join(a for a in sys.argv[2:] if a) if sys.argv[1:2] == ["benchmark"] else "dpf benchmark"
-    path = write_report(results, spec, out, command.strip(), machine, time.time() - t0, args.jobs,
-                        keep_other_envs=args.keep_other_envs)
+    path = write_report(results, spec, out, command.strip(), machine, time.time() - t0, workers,
+                        keep_other_envs=args.keep_other_envs, backend=args.backend)
     met = {r: sum(bool(c["claim"][r]["met"]) for c in results if r in c["claim"]) for r in spec.rows}
     print(f"{len(results)} cells; claim met: " + ", ".join(f"{r} {n}" for r, n in met.items()))
     print(f"wrote {path}")

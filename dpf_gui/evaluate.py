@@ -16,7 +16,7 @@ Intervals: Wilson score interval for the success rate, normal approximation
 
 Speed. Fused agents play many episodes in lockstep (:func:`play_records_batched`:
 one network call per step for all of them), and ``jobs`` > 1 spreads the
-episodes over worker processes (:func:`play_agents`). Neither changes a
+episodes over worker processes, or Ray tasks (:func:`play_agents`). Neither changes a
 result: every episode depends on its reset seed alone, and batched decisions
 equal one-at-a-time ones bit for bit (docs/PERFORMANCE.md).
 """
@@ -328,21 +328,21 @@ def close_idle_envs() -> None:
 
 
 def play_agents(env_name: str, agents: dict[str, Any], seeds: Sequence[int], env_config: dict[str, Any] | None = None,
-                jobs: int = 1, progress: bool = False) -> dict[str, list[EpisodeRecord]]:
+                jobs: int = 1, progress: bool = False, backend: str = "local") -> dict[str, list[EpisodeRecord]]:
     """Every agent's records from the same seeds (:func:`play_records`), on ``jobs`` processes.
 
     With ``jobs`` > 1 each agent's seeds are split into ``jobs`` chunks played in worker processes
-    (:func:`dpf_gui.parallel.map_jobs`); every episode depends on its seed alone, so the records are
-    the same for any ``jobs``.
+    (:func:`dpf_gui.parallel.map_jobs`), or as Ray tasks with ``backend="ray"``; every episode depends on
+    its seed alone, so the records are the same for any ``jobs`` and backend.
     """
     seeds = [int(s) for s in seeds]
     chunks = [list(c) for c in np.array_split(np.asarray(seeds, dtype=np.int64), max(1, min(int(jobs), len(seeds))))
               if len(c)] if jobs > 1 else [seeds]
-    inline = len(chunks) == 1  # one process: a bar per agent, by episode
+    inline = len(chunks) == 1 and backend == "local"  # this process: a bar per agent, by episode
     items = [(env_name, agent, chunk, env_config, f"{env_name} {name}" if inline and progress else None)
              for name, agent in agents.items() for chunk in chunks]
     done = map_jobs(_play_chunk, items, jobs, progress=progress and not inline, desc=f"evaluate {env_name}",
-                    unit="ep", sizes=[len(it[2]) for it in items])
+                    unit="ep", sizes=[len(it[2]) for it in items], backend=backend)
     out, k = {}, 0
     for name in agents:
         out[name] = [r for part in done[k:k + len(chunks)] for r in part]
@@ -377,10 +377,12 @@ def evaluate(
     wish=None,
     progress: bool = True,
     jobs: int = 1,
+    backend: str = "local",
 ) -> EvalResult:
-    """Evaluate named agents (e.g. :class:`FusedAgent`) on the same held-out seeds, on ``jobs`` processes."""
+    """Evaluate named agents (e.g. :class:`FusedAgent`) on the same held-out seeds, on ``jobs`` processes
+    (or ``jobs`` chunks of Ray tasks: :func:`play_agents`)."""
     seeds = episode_seeds(seed, episodes, held_out=True)
-    records = play_agents(env_name, agents, seeds, env_config, jobs=jobs, progress=progress)
+    records = play_agents(env_name, agents, seeds, env_config, jobs=jobs, progress=progress, backend=backend)
     result = EvalResult(env=env_name, episodes=int(episodes), seed=int(seed))
     for name, recs in records.items():
         result.strategies[name] = summarise_episodes([r.stats(wish) for r in recs])

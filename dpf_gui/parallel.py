@@ -1,4 +1,4 @@
-"""Independent pieces of work on a local process pool: results in input order, one torch thread per worker.
+"""Independent pieces of work on a local process pool or Ray: results in input order, one torch thread per worker.
 
 Why processes: environment stepping and the small networks are single-threaded
 Python and numpy, so threads would share one interpreter. Why one torch thread
@@ -10,6 +10,9 @@ Workers are started with ``forkserver`` (``spawn`` where there is none): never
 ``fn`` and the items must be picklable (module-level functions, plain data,
 agents and models). Work that is deterministic per item gives the same results
 for any ``jobs``.
+
+``backend="ray"`` runs every item as a Ray task instead (:mod:`dpf_gui.ray_jobs`), on the
+Ray instance this process is connected to, so a cluster runs the same work.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _one_torch_thread() -> None:
+def one_torch_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
@@ -44,27 +47,45 @@ def pool_context(preload: Sequence[str] = ()):
     return ctx
 
 
-def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: bool = False, desc: str = "jobs",
-             unit: str = "item", sizes: Sequence[int] | None = None) -> list[R]:
-    """``[fn(x) for x in items]`` on ``jobs`` worker processes (``jobs`` 1: in this process, no pool).
+BACKENDS = ("local", "ray")
 
-    ``sizes`` (one per item, e.g. its episode count) weight the progress bar. The first exception raised
-    by ``fn`` (a :class:`~dpf_gui.errors.UserError` too) is raised here once the running items have
-    stopped; items not yet started are cancelled.
+
+def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: bool = False, desc: str = "jobs",
+             unit: str = "item", sizes: Sequence[int] | None = None, backend: str = "local",
+             on_result: Callable[[int, R], None] | None = None) -> list[R]:
+    """``[fn(x) for x in items]`` on ``jobs`` worker processes (``jobs`` 1: in this process, no pool), or
+    each item a Ray task (``backend="ray"``; Ray decides how many run at once).
+
+    ``sizes`` (one per item, e.g. its episode count) weight the progress bar. ``on_result(i, result)`` is
+    called here as each item finishes (e.g. to keep it where this process can read it back). The first
+    exception raised by ``fn`` (a :class:`~dpf_gui.errors.UserError` too) is raised here once the running
+    items have stopped (Ray: cancelled); items not yet started are cancelled.
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}")
     items = list(items)
     sizes = [1] * len(items) if sizes is None else [int(s) for s in sizes]
     bar = tqdm(total=sum(sizes), desc=desc, unit=unit, disable=not progress)
+
+    def finished(i: int, result: R) -> None:
+        if on_result is not None:
+            on_result(i, result)
+        bar.update(sizes[i])
+
     try:
+        if backend == "ray":
+            from dpf_gui.ray_jobs import map_ray
+
+            return map_ray(fn, items, finished)
         if jobs <= 1 or len(items) <= 1:
             out = []
-            for x, size in zip(items, sizes):
+            for i, x in enumerate(items):
                 out.append(fn(x))
-                bar.update(size)
+                finished(i, out[-1])
             return out
         results: list = [None] * len(items)
         with ProcessPoolExecutor(max_workers=min(int(jobs), len(items)), mp_context=pool_context([fn.__module__]),
-                                 initializer=_one_torch_thread) as pool:
+                                 initializer=one_torch_thread) as pool:
             pending = {pool.submit(fn, x): i for i, x in enumerate(items)}
             try:
                 while pending:
@@ -72,7 +93,7 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
                     for future in done:
                         i = pending.pop(future)
                         results[i] = future.result()
-                        bar.update(sizes[i])
+                        finished(i, results[i])
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
@@ -81,4 +102,4 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
         bar.close()
 
 
-__all__ = ["map_jobs", "pool_context"]
+__all__ = ["BACKENDS", "map_jobs", "one_torch_thread", "pool_context"]

@@ -105,7 +105,7 @@ def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, str
     out.update(mode=mode, wish=wish.describe(), train_s=round(t_train, 1), total_s=round(time.time() - t0, 1),
                fusion=fusion_params(task, FIRST_WAVE).to_dict(),
                fit=(read_json(intent_dir / "model.json") or {}).get("metrics", {}).get("held_out"))
-    write_json_atomic(cell / "eval.json", out)
+    write_json_atomic(result_file(run_cell, env_name, mode, work), out)
     return out
 
 
@@ -135,8 +135,13 @@ def run_efficiency(env_name: str, mode: str, episodes: int, seed: int, work: Pat
         rows.append(row)
     out = {"env": env_name, "mode": mode, "noise": asdict(EFFICIENCY_NOISE), "episodes": episodes, "rows": rows,
            "total_s": round(time.time() - t0, 1)}
-    write_json_atomic(work / env_name / f"efficiency-{mode}.json", out)
+    write_json_atomic(result_file(run_efficiency, env_name, mode, work), out)
     return out
+
+
+def result_file(run, env_name: str, mode: str, work: Path) -> Path:
+    """Where a cell (``run_cell``) or a label-efficiency study (``run_efficiency``) keeps its JSON for the report."""
+    return Path(work) / env_name / (f"efficiency-{mode}.json" if run is run_efficiency else f"{mode}/eval.json")
 
 
 def run_results_job(item: tuple) -> dict[str, Any]:
@@ -145,6 +150,15 @@ def run_results_job(item: tuple) -> dict[str, Any]:
     Every cell is seeded by its own inputs, so its numbers are the same whichever worker runs it."""
     run, env_name, mode, episodes, seed, work = item
     return run(env_name, mode, episodes, seed, work, progress=False)
+
+
+def keep_job_result(item: tuple, out: dict[str, Any]) -> None:
+    """Write what a ``run_results_job`` returned where the report reads it, in this process: the Ray
+    backend's tasks may run on nodes that do not share ``work``."""
+    run, env_name, mode, _episodes, _seed, work = item
+    path = result_file(run, env_name, mode, work)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, out)
 
 
 # --- report -----------------------------------------------------------------------

@@ -1,0 +1,139 @@
+"""Work items as Ray tasks: what ``--backend ray`` of ``dpf evaluate``, ``dpf results`` and ``dpf benchmark`` runs.
+
+Why Ray: a lab with a Ray cluster runs the benchmark there, many cells at once, with the tools it already
+knows. Each item is one task asking for one CPU and using one torch thread (our networks are tiny); Ray
+schedules them, :func:`map_ray` only submits them all and collects what comes back.
+
+On a cluster every node needs dpf-gui installed, the same version (``pip install 'dpf-gui[ray]'``): the
+tasks import it there and read its shipped agents and trajectories. :func:`connect` checks the address
+before Ray sees it (a wrong one makes Ray retry for minutes) and then that a worker runs this version.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from dpf_gui import __version__
+from dpf_gui.errors import UserError
+from dpf_gui.parallel import one_torch_thread
+
+INSTALL = "pip install 'dpf-gui[ray]'"
+CONNECT_TIMEOUT_S = 5.0
+WORKER_TIMEOUT_S = 300.0  # a cluster may first have to start a node
+_ADDRESS = re.compile(r"^(ray://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+ADDRESS_FORMS = ("ray://HEAD:10001 (Ray Client, from any machine), HEAD:6379 (from a node of the cluster) "
+                 "or auto (the instance `ray start` runs on this machine)")
+
+
+def import_ray():
+    """The ray module, or a one-line UserError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError(f"--backend ray needs Ray, which is not installed: {INSTALL}") from None
+    return ray
+
+
+def check_address(address: str) -> None:
+    """A one-line UserError unless ``address`` is ``auto`` or [ray://]HOST:PORT where something answers."""
+    if address == "auto":
+        return
+    m = _ADDRESS.match(address)
+    if m is None or not 0 < int(m.group(3)) < 65536:
+        raise UserError(f"--address {address!r} is not a Ray address; write {ADDRESS_FORMS}")
+    host, port = m.group(2).strip("[]"), int(m.group(3))
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise UserError(f"--address {address}: nothing answers at {host}:{port} ({exc.strerror or exc}); "
+                        "is the cluster's head node running (`ray start --head`)?") from None
+
+
+def connect(address: str | None = None, cpus: int | None = None) -> int:
+    """Connect this process to Ray; returns the cluster's CPUs.
+
+    ``address`` None: the instance this process is already connected to, else a new one started on this
+    machine with ``cpus`` CPUs (None: all). Otherwise the cluster at ``address`` (:data:`ADDRESS_FORMS`).
+    """
+    if address is not None:
+        check_address(address)
+    ray = import_ray()
+    if not ray.is_initialized():
+        try:
+            if address is None:
+                ray.init(address="local", num_cpus=cpus, include_dashboard=False)
+            else:
+                ray.init(address=address)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            if address == "auto" and isinstance(exc, ConnectionError):
+                raise UserError("--address auto: no Ray instance runs on this machine (start one with `ray start "
+                                "--head`, or leave out --address and this command starts its own)") from None
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(f"--address {address}: Ray could not connect: {reason} (a cluster with token "
+                            "authentication, the default of `ray start` since Ray 2.59, also needs RAY_AUTH_MODE=token "
+                            "here and its token: Ray's docs, token authentication)") from None
+    _check_workers(ray)
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def _worker_version() -> str:
+    return __version__
+
+
+def _check_workers(ray) -> None:
+    """A worker imports dpf_gui, the same version as this process (one small task)."""
+    try:
+        theirs = ray.get(ray.remote(num_cpus=0)(_worker_version).remote(), timeout=WORKER_TIMEOUT_S)
+    except ray.exceptions.GetTimeoutError:
+        raise UserError(f"no Ray worker started within {WORKER_TIMEOUT_S:.0f} s; has the cluster any node?") from None
+    except ray.exceptions.RayError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"the Ray workers cannot run dpf-gui ({reason}); install it on every node: "
+                        f"{INSTALL}=={__version__}") from None
+    if theirs != __version__:
+        raise UserError(f"the Ray workers run dpf-gui {theirs} and this machine {__version__}; install the same "
+                        "version on every node")
+
+
+def _run(fn: Callable[[Any], Any], item: Any) -> Any:
+    """One item in a Ray worker, on one torch thread."""
+    one_torch_thread()
+    return fn(item)
+
+
+def map_ray(fn: Callable[[Any], Any], items: Sequence[Any], finished: Callable[[int, Any], None]) -> list[Any]:
+    """``[fn(x) for x in items]``, each a Ray task of one CPU; ``finished(i, result)`` as each comes back.
+
+    Connects to a Ray instance started here when this process has none (:func:`connect`). A task's
+    :class:`UserError` is raised here as itself (one line on the CLI), after the other tasks are cancelled;
+    so is Ctrl-C.
+    """
+    ray = import_ray()
+    if not ray.is_initialized():
+        connect()
+    task = ray.remote(num_cpus=1, max_retries=0)(_run)
+    refs = [task.remote(fn, x) for x in items]
+    index = {ref: i for i, ref in enumerate(refs)}
+    results: list[Any] = [None] * len(refs)
+    pending = list(refs)
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                i = index[ref]
+                results[i] = ray.get(ref)
+                finished(i, results[i])
+    except BaseException as exc:
+        for ref in pending:
+            ray.cancel(ref)
+        cause = getattr(exc, "cause", None)
+        if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(cause, UserError):
+            raise cause from None
+        raise
+    return results
+
+
+__all__ = ["ADDRESS_FORMS", "INSTALL", "check_address", "connect", "import_ray", "map_ray"]
