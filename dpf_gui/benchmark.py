@@ -39,9 +39,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,14 @@ from dpf_gui.fileio import write_json_atomic
 from dpf_gui.fusion import FusedAgent, intent_scale, intent_unit, paper_params
 from dpf_gui.oracles import FeedbackNoise, label_dataset, label_segments
 from dpf_gui.rollout import episode_seeds
-from dpf_gui.wishgen import GeneratedWish, WishRules, dataset_regions, episode_regions, generate_wishes, prefer_target
+from dpf_gui.wishgen import (
+    GeneratedWish,
+    WishRules,
+    dataset_regions,
+    episode_regions,
+    generate_wishes,
+    prefer_target,
+)
 
 LABEL_TYPES = ("exact", "binary", "segments")
 SELECTIONS = ("random", "active")
@@ -295,7 +303,7 @@ def _compute_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str,
                            "labels": cell.label_type, "select": cell.selection, "split": spec.split,
                            "labelled": int(labels.count), "rows": {}, "fit": {}, "notes": []}
     scores = np.asarray(labels.scores)[np.asarray(labels.labelled, bool)]
-    out["distinct_scores"] = int(len(np.unique(scores)))
+    out["distinct_scores"] = len(np.unique(scores))
     task_stats = [r.stats(wish) for r in ctx.task_records]
     out["rows"]["task"] = summarise_episodes(task_stats)
     intents: dict[str, tuple[Any, dict[str, Any]] | None] = {}
@@ -399,6 +407,24 @@ def _cell_job(args: tuple[str, Cell, BenchmarkSpec, str]) -> dict[str, Any]:
     return run_cell(_CONTEXTS[key], cell, spec, Path(work))
 
 
-__all__ = ["BenchmarkSpec", "Cell", "EnvContext", "LABEL_TYPES", "ROWS", "SELECTIONS", "SPLITS",
-           "cells_of", "combos_of", "DEFAULT_COMBOS", "env_context", "run_benchmark", "run_cell", "select_labels", "simulated_labels",
-           "split_wishes", "store_cell", "strict_claim", "code_fingerprint"]
+__all__ = [
+    "DEFAULT_COMBOS",
+    "LABEL_TYPES",
+    "ROWS",
+    "SELECTIONS",
+    "SPLITS",
+    "BenchmarkSpec",
+    "Cell",
+    "EnvContext",
+    "cells_of",
+    "code_fingerprint",
+    "combos_of",
+    "env_context",
+    "run_benchmark",
+    "run_cell",
+    "select_labels",
+    "simulated_labels",
+    "split_wishes",
+    "store_cell",
+    "strict_claim",
+]

@@ -7,9 +7,10 @@ cell (cells are keyed by the code that computes them).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from dpf_gui.benchmark import BenchmarkSpec
 from dpf_gui.fileio import write_json_atomic

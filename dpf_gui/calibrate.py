@@ -23,8 +23,9 @@ retraining, no new feedback) holds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -94,4 +95,4 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
                        table=sorted(table.values(), key=lambda row: row["strength"]))
 
 
-__all__ = ["Calibration", "calibrate", "STRENGTHS", "EPISODES"]
+__all__ = ["EPISODES", "STRENGTHS", "Calibration", "calibrate"]

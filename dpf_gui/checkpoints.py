@@ -38,8 +38,9 @@ import datetime as _dt
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -247,5 +248,13 @@ def update_sidecar(directory: str | os.PathLike, **fields: Any) -> dict[str, Any
     return meta
 
 
-__all__ = ["WEIGHTS_FILE", "SIDECAR_FILE", "save_checkpoint", "load_checkpoint", "read_sidecar",
-           "update_sidecar", "sha256_file", "check_against_env"]
+__all__ = [
+    "SIDECAR_FILE",
+    "WEIGHTS_FILE",
+    "check_against_env",
+    "load_checkpoint",
+    "read_sidecar",
+    "save_checkpoint",
+    "sha256_file",
+    "update_sidecar",
+]

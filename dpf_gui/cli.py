@@ -13,8 +13,8 @@ import math
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from dpf_gui.data.trajectories import npz_path
 from dpf_gui.errors import UserError
@@ -28,7 +28,7 @@ EXIT_USAGE = 2
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line (no usage dump) and exit code 2 (``dpf`` and ``dpf-gui``)."""
 
-    def error(self, message: str):  # noqa: D401 - argparse API
+    def error(self, message: str):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

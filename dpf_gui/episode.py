@@ -13,13 +13,21 @@ picklable data.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from dpf_gui.errors import UserError
-from dpf_gui.fusion import LIVE_STRATEGIES, Decision, FusedAgent, FusionParams, intent_scale, intent_unit
+from dpf_gui.fusion import (
+    LIVE_STRATEGIES,
+    Decision,
+    FusedAgent,
+    FusionParams,
+    intent_scale,
+    intent_unit,
+)
 from dpf_gui.overlay_data import OverlayData, overlay_data
 from dpf_gui.trace import EpisodeTrace
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def file_mode() -> int:
@@ -61,4 +62,4 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, default: Callable[[Any]
     return write_text_atomic(path, json.dumps(obj, indent=2, default=default) + "\n")
 
 
-__all__ = ["file_mode", "write_atomic", "write_text_atomic", "write_json_atomic"]
+__all__ = ["file_mode", "write_atomic", "write_json_atomic", "write_text_atomic"]

@@ -44,8 +44,9 @@ Every decision returns a :class:`Decision` with the diagnostics the app plots.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -101,7 +102,7 @@ class FusionParams:
         if self.T_min > self.T_max:
             raise UserError(f"fusion parameters: T_min ({self.T_min:g}) must not exceed T_max ({self.T_max:g})")
 
-    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "FusionParams":
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> FusionParams:
         if not overrides:
             return self
         if not isinstance(overrides, Mapping):

@@ -22,8 +22,9 @@ what will happen.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 from dpf_gui.envs import ENV_NAMES, env_spec
 from dpf_gui.errors import UserError
@@ -247,5 +248,22 @@ def tries(env: str, defaults: FusionParams) -> list[Try]:
     ]
 
 
-__all__ = ["DEFAULT_ENV", "EXPECT", "LABEL_SEED", "Lesson", "NOTES", "PRESET", "SEED", "SIMULATED_MARKS", "SPEED",
-           "Step", "TABS", "TASKS", "Try", "blocker", "check_env", "steps", "tries"]
+__all__ = [
+    "DEFAULT_ENV",
+    "EXPECT",
+    "LABEL_SEED",
+    "NOTES",
+    "PRESET",
+    "SEED",
+    "SIMULATED_MARKS",
+    "SPEED",
+    "TABS",
+    "TASKS",
+    "Lesson",
+    "Step",
+    "Try",
+    "blocker",
+    "check_env",
+    "steps",
+    "tries",
+]

@@ -8,8 +8,9 @@ is read there into a plain, picklable :class:`OverlayData`; the drawing itself
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -18,8 +18,9 @@ import math
 import numbers
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from dpf_gui.errors import UserError
 

@@ -6,8 +6,9 @@ thing in a script, a study and a lab demo.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from dpf_gui.agents.task_agent import TaskAgent
 from dpf_gui.errors import UserError

@@ -13,13 +13,19 @@ person labels.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from dpf_gui.data.trajectories import EpisodeRecorder, Trajectory, TrajectoryDataset, dataset_meta
+from dpf_gui.data.trajectories import (
+    EpisodeRecorder,
+    Trajectory,
+    TrajectoryDataset,
+    dataset_meta,
+)
 from dpf_gui.envs import ENV_NAMES, DPFEnv, env_class, make_env
 from dpf_gui.errors import UserError
 

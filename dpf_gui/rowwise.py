@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable, Sequence
 from functools import reduce
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 

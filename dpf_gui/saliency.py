@@ -39,8 +39,8 @@ state in private attributes; :func:`capture_state` reads them through
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -61,7 +61,7 @@ class IntentState:
     markov: bool = False
 
     @classmethod
-    def empty(cls, markov: bool = False) -> "IntentState":
+    def empty(cls, markov: bool = False) -> IntentState:
         return cls(None, 0.0, markov)
 
 
@@ -262,5 +262,13 @@ def gridnav_value_map(model, state: IntentState, env, reduce: str = "mean") -> n
     return out.reshape(h, w)
 
 
-__all__ = ["IntentState", "METHODS", "attribute", "capture_state", "group_attribution", "gridnav_value_map",
-           "highway_vehicle_attribution", "intent_rewards"]
+__all__ = [
+    "METHODS",
+    "IntentState",
+    "attribute",
+    "capture_state",
+    "gridnav_value_map",
+    "group_attribution",
+    "highway_vehicle_attribution",
+    "intent_rewards",
+]

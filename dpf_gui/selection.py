@@ -40,7 +40,12 @@ from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs.base import RegionFeature
 from dpf_gui.errors import UserError
-from dpf_gui.intent.additive_config import BINS, AdditiveConfig, region_code, region_code_width
+from dpf_gui.intent.additive_config import (
+    BINS,
+    AdditiveConfig,
+    region_code,
+    region_code_width,
+)
 from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.wish import Wish
 

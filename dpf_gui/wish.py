@@ -14,8 +14,8 @@ region is marked +1, inside an avoided region -1 (both: they add up).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

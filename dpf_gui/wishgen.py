@@ -28,8 +28,9 @@ wishes the stored data can teach at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -157,7 +158,7 @@ def coverage(wish: Wish, data: _Regions) -> dict[str, Any]:
             inside = e.matches(data.rows)
             per = np.bincount(data.owner, weights=inside.astype(np.float64), minlength=len(data.success))
             out[f"{kind} {e.text}"] = {"trajectories": int((per > 0).sum()), "decisions": int(inside.sum()),
-                                       "of_trajectories": int(len(data.success))}
+                                       "of_trajectories": len(data.success)}
     return out
 
 
@@ -227,5 +228,15 @@ def generate_wishes(region_features: Sequence[RegionFeature], data: _Regions, ta
     return out
 
 
-__all__ = ["WishRules", "GeneratedWish", "generate_wishes", "candidate_expressions", "candidate_terms",
-           "dataset_regions", "episode_regions", "coverage", "prefer_target", "MODES"]
+__all__ = [
+    "MODES",
+    "GeneratedWish",
+    "WishRules",
+    "candidate_expressions",
+    "candidate_terms",
+    "coverage",
+    "dataset_regions",
+    "episode_regions",
+    "generate_wishes",
+    "prefer_target",
+]

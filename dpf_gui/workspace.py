@@ -13,9 +13,10 @@ instead of failing later in a view.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class Workspace:
     # --- opening ----------------------------------------------------------
     @classmethod
     def open(cls, env_name: str, task_dir: str | os.PathLike | None = None,
-             dataset_path: str | os.PathLike | None = None, store: LabelStore | None = None) -> "Workspace":
+             dataset_path: str | os.PathLike | None = None, store: LabelStore | None = None) -> Workspace:
         """Load the task agent (default: the shipped one) and a dataset (default: the agent's own).
 
         Without ``task_dir`` and without a shipped agent, a given dataset is
@@ -80,7 +81,7 @@ class Workspace:
         return cls(env_name=env_name, task=task, task_dir=None if task_path is None else Path(task_path),
                    dataset=dataset, dataset_path=Path(dataset_path), store=store, fingerprint=fp)
 
-    def with_store(self, store: LabelStore) -> "Workspace":
+    def with_store(self, store: LabelStore) -> Workspace:
         """The same agent and data, labelled into another store (a study folder)."""
         store.register_dataset(self.dataset, self.dataset_path.resolve(), fingerprint=self.fingerprint)
         return Workspace(self.env_name, self.task, self.task_dir, self.dataset, self.dataset_path, store,

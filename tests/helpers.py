@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dpf_gui.data.trajectories import Trajectory, TrajectoryDataset
+from dpf_gui.data.trajectories import Trajectory, TrajectoryDataset, dataset_meta
 from dpf_gui.envs import make_env
-from dpf_gui.data.trajectories import dataset_meta
 
 
 def handmade_dataset(env_name: str, region_rows: list[list[list[float]]], seed0: int = 0) -> TrajectoryDataset:

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtGui import QTextDocument
-from PySide6.QtWidgets import (QAbstractScrollArea, QComboBox, QLabel, QPushButton, QStyle,
-                               QStyleOptionComboBox)
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QComboBox,
+    QLabel,
+    QPushButton,
+    QStyle,
+    QStyleOptionComboBox,
+)
 
 from dpf_gui.app.plots import PlotText
 from tests.qt_helpers import open_window
@@ -230,7 +236,7 @@ def test_presentation_mode_is_high_contrast_and_goes_back(qtbot, tmp_path, messa
     assert _contrast(pal.color(Role.HighlightedText), pal.color(Role.Highlight)) >= 7
     # a button's frame, drawn on screen: dark all round its edge (normal: a pale grey)
     framed = qimage_to_array(button.grab().toImage())
-    edge = lambda img: np.concatenate([img[img.shape[0] // 2, :3], img[img.shape[0] // 2, -3:]]).mean(axis=1)  # noqa: E731
+    edge = lambda img: np.concatenate([img[img.shape[0] // 2, :3], img[img.shape[0] // 2, -3:]]).mean(axis=1)
     assert edge(framed).min() < 60 and edge(plain).min() > 100, (edge(framed), edge(plain))
 
     window.set_presentation(False)

@@ -16,8 +16,10 @@ from dpf_gui.app.play_view import NEEDS_INTENT_TIP, PlayView
 from dpf_gui.app.plots import RingBuffer, nice_ceil
 from dpf_gui.fusion import dynamic_temperature
 from dpf_gui.pipeline import load_task_agent
-from tests.test_saliency import (train_tiny_additive_avoid_toll_intent,
-                                 train_tiny_avoid_toll_intent)
+from tests.test_saliency import (
+    train_tiny_additive_avoid_toll_intent,
+    train_tiny_avoid_toll_intent,
+)
 
 PLAY_NAMES = ("strategyCombo", "tphiSlider", "tminSlider", "tmaxSlider", "kSlider", "cSlider", "tstaticSlider",
               "tphiSpin", "tmaxSpin", "sampleCheck", "playPauseButton", "stepButton", "restartButton", "seedSpin",
@@ -512,7 +514,7 @@ def test_every_plot_says_what_it_shows_and_why_it_is_empty(view, qtbot):
     for p in plots:
         item = p.getPlotItem()
         assert item.getAxis("bottom").labelText == "decision t" and item.getAxis("left").labelText
-        assert not not p.note.isHidden()
+        assert p.note.isHidden()
     assert view.temp_plot.getPlotItem().getAxis("left").labelText == "T_ψ (norm.)"
     assert view.prob_bars.getPlotItem().getAxis("left").labelText == "probability"
     assert view.saliency_bars.getPlotItem().getAxis("bottom").labelText

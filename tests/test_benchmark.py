@@ -15,13 +15,24 @@ from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_spec, make_env
 from dpf_gui.evaluate import play_records
 from dpf_gui.fusion import FusedAgent, FusionParams, intent_scale, intent_unit
-from dpf_gui.intent.additive import AdditiveArch, AdditiveConfig, AdditiveIntent, region_code_width
+from dpf_gui.intent.additive import (
+    AdditiveArch,
+    AdditiveConfig,
+    AdditiveIntent,
+    region_code_width,
+)
 from dpf_gui.intent.registry import train_intent
 from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.pipeline import load_task_agent, task_region_features
 from dpf_gui.rollout import episode_seeds
 from dpf_gui.wish import make_wish
-from dpf_gui.wishgen import WishRules, dataset_regions, episode_regions, generate_wishes, prefer_target
+from dpf_gui.wishgen import (
+    WishRules,
+    dataset_regions,
+    episode_regions,
+    generate_wishes,
+    prefer_target,
+)
 
 SMALL = AdditiveConfig(utility_steps=150, value_steps=600, members=6)
 

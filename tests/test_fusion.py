@@ -4,8 +4,17 @@ import numpy as np
 import pytest
 
 from dpf_gui.errors import UserError
-from dpf_gui.fusion import (EpisodeRows, FusedAgent, FusionParams, dynamic_temperature, fusion_weight, geometric_fusion,
-                            intent_scale, softmax_legal, task_q_scale)
+from dpf_gui.fusion import (
+    EpisodeRows,
+    FusedAgent,
+    FusionParams,
+    dynamic_temperature,
+    fusion_weight,
+    geometric_fusion,
+    intent_scale,
+    softmax_legal,
+    task_q_scale,
+)
 
 
 def test_geometric_mean_is_normalised_and_matches_the_logit_sum():

@@ -11,10 +11,21 @@ import torch
 from dpf_gui.data.labels import Labels
 from dpf_gui.errors import UserError
 from dpf_gui.intent.model import IntentArch, IntentModel
-from dpf_gui.intent.redistribute import (candidate_spread, predict_dataset, redistribute_dataset,
-                                         redistributed_rewards, reward_scale)
+from dpf_gui.intent.redistribute import (
+    candidate_spread,
+    predict_dataset,
+    redistribute_dataset,
+    redistributed_rewards,
+    reward_scale,
+)
 from dpf_gui.intent.stepper import IntentStepper
-from dpf_gui.intent.train import IntentConfig, fit_metrics, load_intent, sequence_loss, train_intent
+from dpf_gui.intent.train import (
+    IntentConfig,
+    fit_metrics,
+    load_intent,
+    sequence_loss,
+    train_intent,
+)
 from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.rollout import random_policy, rollout
 from dpf_gui.wish import make_wish

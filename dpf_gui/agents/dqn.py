@@ -40,14 +40,15 @@ import dataclasses
 import math
 import time
 from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from dpf_gui.agents.task_agent import DATASET_FILE, KIND, masked_argmax
 from dpf_gui.errors import UserError
@@ -514,7 +515,11 @@ def train_dqn(
     with ``interrupted=True`` (see the module docstring).
     """
     from dpf_gui.checkpoints import save_checkpoint, update_sidecar
-    from dpf_gui.data.trajectories import EpisodeRecorder, TrajectoryDataset, dataset_meta
+    from dpf_gui.data.trajectories import (
+        EpisodeRecorder,
+        TrajectoryDataset,
+        dataset_meta,
+    )
     from dpf_gui.envs import make_env
 
     cfg = make_config(env_name, config_overrides)
@@ -767,7 +772,20 @@ def train_dqn(
 
 
 __all__ = [
-    "DQNConfig", "DEFAULTS", "DEFAULT_STEPS", "KIND", "make_config", "linear_schedule", "QNetwork",
-    "masked_argmax", "masked_argmax_batch", "ReplayBuffer", "NStepAccumulator", "StratifiedEpisodeSample",
-    "TrainResult", "train_dqn", "plot_training_curve", "resolve_device",
+    "DEFAULTS",
+    "DEFAULT_STEPS",
+    "KIND",
+    "DQNConfig",
+    "NStepAccumulator",
+    "QNetwork",
+    "ReplayBuffer",
+    "StratifiedEpisodeSample",
+    "TrainResult",
+    "linear_schedule",
+    "make_config",
+    "masked_argmax",
+    "masked_argmax_batch",
+    "plot_training_curve",
+    "resolve_device",
+    "train_dqn",
 ]

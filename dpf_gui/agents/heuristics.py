@@ -62,4 +62,4 @@ def baselines(env_name: str, action_names) -> dict[str, object]:
     return {}
 
 
-__all__ = ["pong_follow_ball", "constant_action", "baselines"]
+__all__ = ["baselines", "constant_action", "pong_follow_ball"]

@@ -14,8 +14,9 @@ policy ``pi_phi(a|s) = softmax over legal a of Q(s, a) / T_phi``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -85,7 +86,7 @@ class TaskAgent:
 
     # --- loading ---------------------------------------------------------
     @classmethod
-    def load(cls, directory: str | Path, expect_env: str | None = None) -> "TaskAgent":
+    def load(cls, directory: str | Path, expect_env: str | None = None) -> TaskAgent:
         """Load a task-DQN checkpoint directory; a wrong or damaged one is a :class:`UserError`.
 
         Beyond :func:`~dpf_gui.checkpoints.load_checkpoint`'s checks: the architecture (an MLP of positive
@@ -266,7 +267,7 @@ def q_scale_stats(agent: TaskAgent, dataset, max_states: int = 20_000, seed: int
     qm = np.where(m, q, np.nan)
     srt = -np.sort(-np.where(m, q, -np.inf), axis=1)
     return {
-        "states": int(len(rows)),
+        "states": len(rows),
         "mean_q": float(np.nanmean(qm)),
         "legal_std": float(np.mean(np.nanstd(qm, axis=1))),
         "top2_gap": float(np.mean(srt[:, 0] - srt[:, 1])),

@@ -9,20 +9,56 @@ being set.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QEvent,
+    QModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QBrush, QColor, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboBox, QDialog, QDialogButtonBox,
-                               QDoubleSpinBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter,
-                               QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from dpf_gui.app.player import Player
 from dpf_gui.app.shortcuts import SHORTCUTS, cheatsheet_rows, install
 from dpf_gui.app.suggestions import Suggestions
-from dpf_gui.data.study import (AVOIDED, NEUTRAL, PREFERRED, SEGMENTS, SIMULATED, STATE_NAMES, UNLABELLED)
+from dpf_gui.data.study import (
+    AVOIDED,
+    NEUTRAL,
+    PREFERRED,
+    SEGMENTS,
+    SIMULATED,
+    STATE_NAMES,
+    UNLABELLED,
+)
 from dpf_gui.errors import UserError
 
 #: what a person labelling needs first comes first (a narrow list still shows it): label state, score, rank
@@ -875,7 +911,7 @@ class AnnotateView(QWidget):
         self._cheatsheet_auto = False  # the person's choice sticks
         self.cheatsheet.setVisible(not self.cheatsheet.isVisible())
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+    def resizeEvent(self, event) -> None:
         """Until the person toggles it, the key panel shows only where it has room (it would crowd the player
         and the list in a narrow window; ? and F1 show it anyway)."""
         super().resizeEvent(event)
@@ -886,7 +922,7 @@ class AnnotateView(QWidget):
             scale = max(1.0, self.font().pointSizeF() / max(1.0, QApplication.font().pointSizeF()))
             self.cheatsheet.setVisible(self.width() >= CHEATSHEET_MIN_WIDTH * scale)
 
-    def changeEvent(self, event) -> None:  # noqa: N802 (Qt)
+    def changeEvent(self, event) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.FontChange:
             self._auto_cheatsheet()

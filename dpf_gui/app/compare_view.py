@@ -19,25 +19,48 @@ both strategies: what is compared is in the plots as much as in the pictures.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.overlays import compose, frame_legend_label, legend_html
-from dpf_gui.app.play_view import (AXIS, NEEDS_INTENT_TIP, PLOT_CAPACITY, PLOT_TIPS, THREADED_ENVS, EpisodeRunner,
-                                   ParamsPanel, Snapshot, _enable_strategies, _strategy_combo, _wanted_strategy,
-                                   axis_label, empty_plot_notes, metrics_html,
-                                   params_toggle_button, reserve_lines, wish_from_sidecar)
+from dpf_gui.app.play_view import (
+    AXIS,
+    NEEDS_INTENT_TIP,
+    PLOT_CAPACITY,
+    PLOT_TIPS,
+    THREADED_ENVS,
+    EpisodeRunner,
+    ParamsPanel,
+    Snapshot,
+    _enable_strategies,
+    _strategy_combo,
+    _wanted_strategy,
+    axis_label,
+    empty_plot_notes,
+    metrics_html,
+    params_toggle_button,
+    reserve_lines,
+    wish_from_sidecar,
+)
 from dpf_gui.app.plots import SIDE_COLOURS, LivePlot
 from dpf_gui.app.recording import RecordingView
 from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
 from dpf_gui.errors import UserError
 from dpf_gui.fusion import FusionParams
-
 
 SIDES = ("left", "right")
 
@@ -275,7 +298,7 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self._close_runners()
         self.driver.shutdown()
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
+    def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
 

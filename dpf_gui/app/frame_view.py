@@ -45,12 +45,12 @@ class FrameView(QWidget):
         self._message = text
         self.update()
 
-    def sizeHint(self) -> QSize:  # noqa: N802 (Qt)
+    def sizeHint(self) -> QSize:
         if self._size_hint is not None:
             return self._size_hint
         return QSize(400, 300) if self._image is None else self._image.size()
 
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt)
+    def paintEvent(self, event) -> None:
         p = QPainter(self)
         background = self.background if self.background is not None else self.palette().window().color()
         p.fillRect(self.rect(), background)

@@ -166,4 +166,4 @@ def describe_regions(region_names: list[str], categories: dict[str, tuple[str, .
     return " ".join(parts)
 
 
-__all__ = ["region_layer", "blend", "describe_regions", "PREFER_RGB", "AVOID_RGB"]
+__all__ = ["AVOID_RGB", "PREFER_RGB", "blend", "describe_regions", "region_layer"]

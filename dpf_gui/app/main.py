@@ -21,13 +21,22 @@ import signal
 import socket
 import sys
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from PySide6.QtCore import QObject, QSettings, QSocketNotifier, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence
-from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
-                               QToolBar, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QToolBar,
+    QWidget,
+)
 
 from dpf_gui import __version__
 from dpf_gui.envs import ENV_NAMES, env_spec
@@ -39,7 +48,7 @@ PRESENT_FONT_PT = 12.0
 
 
 # --- tabs ---------------------------------------------------------------------------------------
-def make_annotate_view(window: "MainWindow") -> QWidget:
+def make_annotate_view(window: MainWindow) -> QWidget:
     from dpf_gui.app.annotate_view import AnnotateView
 
     view = AnnotateView(window)
@@ -51,7 +60,7 @@ def make_annotate_view(window: "MainWindow") -> QWidget:
     return view
 
 
-def make_train_view(window: "MainWindow") -> QWidget:
+def make_train_view(window: MainWindow) -> QWidget:
     from dpf_gui.app.train_view import TrainView
 
     view = TrainView(window)
@@ -105,7 +114,7 @@ class _FollowsWorkspace:
             traceback.print_exc()
             self.drop_agents(f"Cannot play: {exc.__class__.__name__}: {exc}")
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt)
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self.sync()
 
@@ -125,7 +134,7 @@ def play_wish(ws):
     return wish
 
 
-def make_play_view(window: "MainWindow") -> QWidget:
+def make_play_view(window: MainWindow) -> QWidget:
     from dpf_gui.app.play_view import PlayView
 
     class PlayTab(_FollowsWorkspace, PlayView):
@@ -139,7 +148,7 @@ def make_play_view(window: "MainWindow") -> QWidget:
     return view
 
 
-def make_compare_view(window: "MainWindow") -> QWidget:
+def make_compare_view(window: MainWindow) -> QWidget:
     from dpf_gui.app.compare_view import CompareView
 
     class CompareTab(_FollowsWorkspace, CompareView):
@@ -153,7 +162,7 @@ def make_compare_view(window: "MainWindow") -> QWidget:
 
 
 #: (tab title, factory(window) -> widget); a widget may offer set_workspace(ws) and shutdown()
-TABS: list[tuple[str, Callable[["MainWindow"], QWidget]]] = [
+TABS: list[tuple[str, Callable[[MainWindow], QWidget]]] = [
     ("Annotate", make_annotate_view),
     ("Train", make_train_view),
     ("Play", make_play_view),

@@ -30,14 +30,29 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider, QSpinBox, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
@@ -45,8 +60,14 @@ from dpf_gui.app.overlays import compose, frame_legend_label, legend_html
 from dpf_gui.app.plots import FUSED, INTENT, TASK, ActionBars, FeatureBars, LivePlot
 from dpf_gui.app.recording import RecordingView
 from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
-from dpf_gui.episode import (NEEDS_INTENT_TIP, VIEW_STRATEGIES, EpisodeMetrics, EpisodeRunner, Snapshot,
-                             wish_from_sidecar)
+from dpf_gui.episode import (
+    NEEDS_INTENT_TIP,
+    VIEW_STRATEGIES,
+    EpisodeMetrics,
+    EpisodeRunner,
+    Snapshot,
+    wish_from_sidecar,
+)
 from dpf_gui.episode_worker import EpisodeProcess, RemoteRunner
 from dpf_gui.errors import UserError, WorkerError
 from dpf_gui.fusion import COLLECT, FusionParams
@@ -977,7 +998,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         self._close_runner()
         self.driver.shutdown()
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
+    def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
 

@@ -18,18 +18,39 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, QRunnable, QSize, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import (
+    QObject,
+    QPointF,
+    QRectF,
+    QRunnable,
+    QSize,
+    Qt,
+    QThreadPool,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QSlider,
-                               QStyle, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QSizePolicy,
+    QSlider,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.frames import AVOID_RGB, PREFER_RGB, describe_regions, region_layer
 from dpf_gui.app.overlays import frame_legend_label, frame_to_qimage, legend_html
-
 
 SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: decisions shown per second at 1x: roughly real time for pong (4 ALE frames a decision), slowed for the others
@@ -70,7 +91,7 @@ class _Bridge(QObject):
 
 
 class _ReplayJob(QRunnable):
-    def __init__(self, cache: "FrameCache", key, env_name: str, env_config: dict, traj):
+    def __init__(self, cache: FrameCache, key, env_name: str, env_config: dict, traj):
         super().__init__()
         self.cache, self.key, self.env_name, self.env_config, self.traj = cache, key, env_name, env_config, traj
         self.setAutoDelete(True)
@@ -674,4 +695,4 @@ class Player(QWidget):
         self.cache.shutdown()
 
 
-__all__ = ["Player", "Timeline", "FrameCache", "decision_at", "frame_image", "numpy_to_qimage", "SPEEDS", "BASE_FPS"]
+__all__ = ["BASE_FPS", "SPEEDS", "FrameCache", "Player", "Timeline", "decision_at", "frame_image", "numpy_to_qimage"]

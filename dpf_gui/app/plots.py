@@ -19,7 +19,7 @@ instead of on every point, so the axes are redrawn rarely.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -27,8 +27,16 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel
 
-from dpf_gui.app.palette import BAD, FUSED, GOOD, INK, INTENT, NEUTRAL, SIDE_COLOURS, TASK
-
+from dpf_gui.app.palette import (
+    BAD,
+    FUSED,
+    GOOD,
+    INK,
+    INTENT,
+    NEUTRAL,
+    SIDE_COLOURS,
+    TASK,
+)
 
 MIN_PLOT_WIDTH = 160  # no plot narrower than this, whatever its title and axis
 
@@ -190,7 +198,7 @@ class PlotText:
         self.note.setFont(font)
         self.updateGeometry()  # the minimum width follows the fonts
 
-    def minimumSizeHint(self):  # noqa: N802 (Qt)
+    def minimumSizeHint(self):
         """The width the plot really needs (pyqtgraph reports 68 px and then overflows): the y axis with its
         tick labels and label, and the title's longest word (the title wraps to fit, see ``_title_breaks``)."""
         hint = super().minimumSizeHint()
@@ -246,7 +254,7 @@ class PlotText:
             pt -= 1
         return pt
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+    def resizeEvent(self, event) -> None:
         width = event.size().width() if event is not None else self.width()  # the title first: the layout
         height = event.size().height() if event is not None else self.height()
         if "_breaks" in self.__dict__ and (self._title_breaks(width) != self._breaks
@@ -311,7 +319,7 @@ class LivePlot(PlotText, pg.PlotWidget):
                 hi *= 2
             if hi != self._x_hi or lo_x > 0:
                 self._x_hi = hi if lo_x <= 0 else max(hi, lo_x + self._min_x)
-                item.setXRange(lo_x if lo_x > 0 else 0, self._x_hi, padding=0.02)
+                item.setXRange(max(0, lo_x), self._x_hi, padding=0.02)
         if self._fixed_y is None and np.isfinite(self._ylo):
             lo, hi = self._y
             if self._ylo < lo or self._yhi > hi:
@@ -494,5 +502,20 @@ def set_plot_style(large: bool) -> None:
     STYLE.update({"title_pt": 13, "axis_pt": 12, "line": 3.0} if large else {"title_pt": 10, "axis_pt": 9, "line": 1.5})
 
 
-__all__ = ["ActionBars", "FeatureBars", "LivePlot", "PlotText", "RingBuffer", "nice_ceil", "set_plot_style", "STYLE",
-           "TASK", "INTENT", "FUSED", "GOOD", "BAD", "INK", "SIDE_COLOURS"]
+__all__ = [
+    "BAD",
+    "FUSED",
+    "GOOD",
+    "INK",
+    "INTENT",
+    "SIDE_COLOURS",
+    "STYLE",
+    "TASK",
+    "ActionBars",
+    "FeatureBars",
+    "LivePlot",
+    "PlotText",
+    "RingBuffer",
+    "nice_ceil",
+    "set_plot_style",
+]

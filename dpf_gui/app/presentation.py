@@ -65,12 +65,12 @@ class FramedStyle(QProxyStyle):
                   QStyle.PrimitiveElement.PE_IndicatorCheckBox)
     CONTROLS = (QStyle.ComplexControl.CC_SpinBox, QStyle.ComplexControl.CC_ComboBox)
 
-    def drawPrimitive(self, element, option, painter, widget=None) -> None:  # noqa: N802 (Qt)
+    def drawPrimitive(self, element, option, painter, widget=None) -> None:
         super().drawPrimitive(element, option, painter, widget)
         if element in self.PRIMITIVES:
             _frame(option, painter)
 
-    def drawComplexControl(self, control, option, painter, widget=None) -> None:  # noqa: N802 (Qt)
+    def drawComplexControl(self, control, option, painter, widget=None) -> None:
         super().drawComplexControl(control, option, painter, widget)
         if control in self.CONTROLS:
             _frame(option, painter)

@@ -109,5 +109,13 @@ def _pretty(key: str) -> str:
     return {"Return": "Enter", "Shift+Return": "Shift+Enter", "PgUp": "Page Up", "PgDown": "Page Down"}.get(key, key)
 
 
-__all__ = ["LESSON_SHORTCUTS", "PLAY_SHORTCUTS", "PlayKeys", "Shortcut", "SHORTCUTS", "cheatsheet_rows", "cheatsheet_html",
-           "install"]
+__all__ = [
+    "LESSON_SHORTCUTS",
+    "PLAY_SHORTCUTS",
+    "SHORTCUTS",
+    "PlayKeys",
+    "Shortcut",
+    "cheatsheet_html",
+    "cheatsheet_rows",
+    "install",
+]

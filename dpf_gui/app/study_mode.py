@@ -18,16 +18,34 @@ logged with the phase it was pressed in.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QButtonGroup, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QMainWindow, QPlainTextEdit, QProgressBar, QPushButton, QRadioButton,
-                               QScrollArea, QSlider, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSlider,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from dpf_gui.errors import UserError
 
@@ -47,7 +65,7 @@ class _Worker(QThread):
         super().__init__(parent)
         self.fn = fn
 
-    def run(self) -> None:  # noqa: D401 (QThread)
+    def run(self) -> None:
         try:
             self.done.emit(self.fn())
         except UserError as exc:
@@ -180,7 +198,7 @@ class StudyWindow(QMainWindow):
             self.page.show_failure(message)
 
     # --- the kiosk ---------------------------------------------------------------------------------------------
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         # Every key press reaches its receiver (the focus widget, else the window) first as a ShortcutOverride,
         # also when a shortcut then takes it: logging there, at the receiver only, logs each press once.
         if event.type() == QEvent.Type.ShortcutOverride and obj is (self.focusWidget() or self):
@@ -196,7 +214,7 @@ class StudyWindow(QMainWindow):
         self._may_close = True
         self.close()
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
+    def closeEvent(self, event) -> None:
         if not self._may_close:
             self.log("close_refused")
             event.ignore()
@@ -670,4 +688,4 @@ class OperatorWindow(QMainWindow):
         return window
 
 
-__all__ = ["StudyWindow", "OperatorWindow", "OPERATOR_EXIT"]
+__all__ = ["OPERATOR_EXIT", "OperatorWindow", "StudyWindow"]

@@ -38,10 +38,27 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QThread, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QStackedWidget, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from dpf_gui.app.intent_memory import open_intent, remember
 from dpf_gui.app.plots import INTENT, TASK, PlotText, _setup
@@ -222,7 +239,7 @@ class TrainWorker(QThread):
             self.stepDone.emit(self._polls)
         return self._stop.is_set()
 
-    def run(self) -> None:  # noqa: D401 (QThread)
+    def run(self) -> None:
         from dpf_gui.intent.registry import train_intent
 
         additive = config_kind(self.config) == "additive"
@@ -901,7 +918,7 @@ class TrainView(QWidget):
                   self.subsample_spin):
             s.setEnabled(not busy)
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt)
+    def showEvent(self, event) -> None:
         self.refresh_labels()  # marks may have changed in the Annotate tab
         super().showEvent(event)
 

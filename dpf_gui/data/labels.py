@@ -69,7 +69,7 @@ class Labels:
         return np.asarray(self.known, dtype=bool)
 
     def __len__(self) -> int:
-        return int(len(self.scores))
+        return len(self.scores)
 
     @property
     def count(self) -> int:
@@ -90,7 +90,7 @@ class Labels:
         return save_npz_atomic(path, arrays)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Labels":
+    def load(cls, path: str | os.PathLike) -> Labels:
         """Load and check a label file (keys, shapes, dtypes, values; see docs/DATA.md); anything wrong
         is a one-line :class:`UserError` naming the file and the problem."""
         arrays, meta = load_npz(path, FORMAT, "label file")

@@ -45,9 +45,10 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -266,7 +267,7 @@ class LabelStore:
             return sorted(self._damaged)
 
     @classmethod
-    def in_dir(cls, directory: str | os.PathLike | None = None) -> "LabelStore":
+    def in_dir(cls, directory: str | os.PathLike | None = None) -> LabelStore:
         """The store of a study folder (default: :func:`default_dir`)."""
         return cls(Path(directory if directory is not None else default_dir()) / DB_FILE)
 
@@ -279,7 +280,7 @@ class LabelStore:
                 self._folder_lock.close()  # releases the folder's lock
                 self._folder_lock = None
 
-    def __enter__(self) -> "LabelStore":
+    def __enter__(self) -> LabelStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -688,5 +689,16 @@ def _check_value(value: int) -> int:
     return v
 
 
-__all__ = ["LabelStore", "TrajectoryMarks", "default_dir", "DB_FILE", "STATE_NAMES",
-           "UNLABELLED", "PREFERRED", "AVOIDED", "NEUTRAL", "SEGMENTS", "SIMULATED"]
+__all__ = [
+    "AVOIDED",
+    "DB_FILE",
+    "NEUTRAL",
+    "PREFERRED",
+    "SEGMENTS",
+    "SIMULATED",
+    "STATE_NAMES",
+    "UNLABELLED",
+    "LabelStore",
+    "TrajectoryMarks",
+    "default_dir",
+]

@@ -15,9 +15,10 @@ import hashlib
 import json
 import os
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class Trajectory:
 
     @property
     def length(self) -> int:
-        return int(len(self.actions))
+        return len(self.actions)
 
     @property
     def task_return(self) -> float:
@@ -83,7 +84,7 @@ class TrajectoryDataset:
 
     # --- construction ----------------------------------------------------
     @classmethod
-    def from_trajectories(cls, meta: dict[str, Any], trajectories: Sequence[Trajectory]) -> "TrajectoryDataset":
+    def from_trajectories(cls, meta: dict[str, Any], trajectories: Sequence[Trajectory]) -> TrajectoryDataset:
         n_f = len(meta["feature_names"])
         n_a = len(meta["action_names"])
         n_r = len(meta["region_names"])
@@ -110,7 +111,7 @@ class TrajectoryDataset:
 
     # --- access ------------------------------------------------------------
     def __len__(self) -> int:
-        return int(len(self.lengths))
+        return len(self.lengths)
 
     def __getitem__(self, i: int) -> Trajectory:
         if not -len(self) <= i < len(self):
@@ -164,7 +165,7 @@ class TrajectoryDataset:
         keep[self._state_offsets[:-1]] = False  # drop every start state
         return self.regions[keep]
 
-    def subset(self, indices: Iterable[int]) -> "TrajectoryDataset":
+    def subset(self, indices: Iterable[int]) -> TrajectoryDataset:
         idx = [int(i) for i in indices]
         return TrajectoryDataset.from_trajectories(self.meta, [self[i] for i in idx])
 
@@ -176,7 +177,7 @@ class TrajectoryDataset:
         return save_npz_atomic(path, arrays)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, expect_env: str | None = None) -> "TrajectoryDataset":
+    def load(cls, path: str | os.PathLike, expect_env: str | None = None) -> TrajectoryDataset:
         """Load and check a dataset file: every key, shape, dtype and value (see docs/DATA.md);
         anything wrong is a one-line :class:`UserError` naming the file and the problem."""
         arrays, meta = load_npz(path, FORMAT, "trajectory dataset")

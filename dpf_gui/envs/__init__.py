@@ -45,5 +45,14 @@ def check_config(name: str, config: dict[str, Any] | None) -> None:
         raise UserError(f"{name}: {exc}") from None
 
 
-__all__ = ["DPFEnv", "EnvSpec", "Preset", "RegionFeature", "ENV_NAMES", "check_config", "env_class", "env_spec",
-           "make_env"]
+__all__ = [
+    "ENV_NAMES",
+    "DPFEnv",
+    "EnvSpec",
+    "Preset",
+    "RegionFeature",
+    "check_config",
+    "env_class",
+    "env_spec",
+    "make_env",
+]

@@ -40,7 +40,7 @@ class RegionFeature:
     description: str = ""
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RegionFeature":
+    def from_dict(cls, d: dict[str, Any]) -> RegionFeature:
         """Inverse of ``dataclasses.asdict`` (region features travel in JSON metadata)."""
         return cls(d["name"], d["kind"], d.get("low"), d.get("high"), tuple(d.get("categories", ())), d.get("description", ""))
 

@@ -13,8 +13,9 @@ Maps are small text layouts, row 0 at the top (``y`` grows downward)::
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np

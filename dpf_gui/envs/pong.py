@@ -105,7 +105,7 @@ ACTION_NAMES = ("NOOP", "UP", "DOWN")
 FEATURE_NAMES = ("paddle_y", "cpu_paddle_y", "ball_x", "ball_y", "ball_vx", "ball_vy")
 
 
-def paddle_region(ram_y: int | float) -> float:
+def paddle_region(ram_y: float) -> float:
     """Region value ``paddle`` (0 top .. 1 bottom) for a player-paddle RAM y."""
     return float(np.clip((float(ram_y) - PADDLE_RAM_MIN) / PADDLE_RAM_SPAN, 0.0, 1.0))
 
@@ -321,4 +321,4 @@ class PongEnv(DPFEnv):
         return np.clip(obs, self.observation_space.low, self.observation_space.high)
 
 
-__all__ = ["PongEnv", "ACTION_NAMES", "FEATURE_NAMES", "paddle_region", "region_to_row"]
+__all__ = ["ACTION_NAMES", "FEATURE_NAMES", "PongEnv", "paddle_region", "region_to_row"]

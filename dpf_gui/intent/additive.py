@@ -43,17 +43,24 @@ as for the LSTM.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
+from torch import nn
 from tqdm.auto import tqdm
 
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
-from dpf_gui.intent.additive_config import BINS, MAX_ONE_HOT, AdditiveConfig, region_code, region_code_width
+from dpf_gui.intent.additive_config import (
+    BINS,
+    MAX_ONE_HOT,
+    AdditiveConfig,
+    region_code,
+    region_code_width,
+)
 from dpf_gui.rowwise import ReluMLP, numpy_twin, rows_f32, sum_first, sum_last
 
 NAME = "additive"
@@ -117,7 +124,7 @@ class AdditiveArch:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "AdditiveArch":
+    def from_dict(cls, d: dict[str, Any]) -> AdditiveArch:
         return cls(**{k: int(d[k]) for k in ("n_features", "n_actions", "n_code", "members", "hidden")})
 
 
@@ -506,5 +513,16 @@ def _out_of_bag(model: AdditiveIntent, dataset: TrajectoryDataset, idx: np.ndarr
     return pred * score_scale
 
 
-__all__ = ["AdditiveConfig", "AdditiveIntent", "AdditiveArch", "AdditiveStepper", "AdditiveFit", "fit_additive",
-           "region_code", "region_code_width", "NAME", "BINS", "MAX_ONE_HOT"]
+__all__ = [
+    "BINS",
+    "MAX_ONE_HOT",
+    "NAME",
+    "AdditiveArch",
+    "AdditiveConfig",
+    "AdditiveFit",
+    "AdditiveIntent",
+    "AdditiveStepper",
+    "fit_additive",
+    "region_code",
+    "region_code_width",
+]

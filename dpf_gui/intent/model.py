@@ -54,8 +54,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
-
+from torch import nn
 
 FORGET_BIAS = 1.0
 READOUTS = ("cumsum", "direct")
@@ -78,7 +77,7 @@ class IntentArch:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "IntentArch":
+    def from_dict(cls, d: dict[str, Any]) -> IntentArch:
         kw: dict[str, Any] = {k: int(d[k]) for k in ("n_features", "n_actions", "embed", "hidden", "block", "aux_horizon", "action_in") if k in d}
         if "readout" in d:
             kw["readout"] = str(d["readout"])

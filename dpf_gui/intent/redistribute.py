@@ -21,7 +21,7 @@ Two scales are stored with the model (sidecar), both in score units:
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -162,5 +162,11 @@ def candidate_spread(model: IntentModel, dataset: TrajectoryDataset, indices: Se
     return float(np.sqrt(sq / count)) if count else 0.0
 
 
-__all__ = ["redistributed_rewards", "redistribute_dataset", "predict_dataset", "reward_scale",
-           "candidate_spread", "padded"]
+__all__ = [
+    "candidate_spread",
+    "padded",
+    "predict_dataset",
+    "redistribute_dataset",
+    "redistributed_rewards",
+    "reward_scale",
+]

@@ -17,8 +17,9 @@ they hold.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,8 +28,14 @@ from dpf_gui.checkpoints import load_checkpoint, save_checkpoint
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
-from dpf_gui.intent import additive, train as lstm
-from dpf_gui.intent.additive import AdditiveArch, AdditiveConfig, AdditiveIntent, AdditiveStepper
+from dpf_gui.intent import additive
+from dpf_gui.intent import train as lstm
+from dpf_gui.intent.additive import (
+    AdditiveArch,
+    AdditiveConfig,
+    AdditiveIntent,
+    AdditiveStepper,
+)
 from dpf_gui.intent.train import IntentConfig, IntentResult
 
 KINDS = ("additive", "lstm")
@@ -106,8 +113,8 @@ def _train_additive(dataset: TrajectoryDataset, labels: Labels, seed: int, out_d
         "reward_unit": fit.reward_unit,  # typical immediate reward of a step the model is sure about, score units
         "reward_scale": fit.reward_unit,
         "candidate_spread": {"history": fit.candidate_spread, "markov": fit.candidate_spread},
-        "labels": {**{k: labels.meta.get(k) for k in lstm.LABEL_PROVENANCE}, "count": int(len(idx)),
-                   "total": len(labels), "train": int(len(idx)), "held_out": int(ok.sum())},
+        "labels": {**{k: labels.meta.get(k) for k in lstm.LABEL_PROVENANCE}, "count": len(idx),
+                   "total": len(labels), "train": len(idx), "held_out": int(ok.sum())},
         "data": {"fingerprint": dataset.fingerprint(), "count": len(dataset), "source": meta.get("source")},
         "metrics": metrics,
         "training_curve": [],
@@ -151,5 +158,13 @@ def make_stepper(model, markov: bool = False, confidence: float = 1.0, rows: int
     return IntentStepper(model, markov=markov, rows=rows)
 
 
-__all__ = ["KINDS", "DEFAULT_KIND", "CONFIGS", "intent_kind", "config_for", "train_intent", "load_intent",
-           "make_stepper"]
+__all__ = [
+    "CONFIGS",
+    "DEFAULT_KIND",
+    "KINDS",
+    "config_for",
+    "intent_kind",
+    "load_intent",
+    "make_stepper",
+    "train_intent",
+]

@@ -60,9 +60,10 @@ import copy
 import csv
 import dataclasses
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,7 +74,13 @@ from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
 from dpf_gui.intent.model import READOUTS, IntentArch, IntentModel
-from dpf_gui.intent.redistribute import _batches, candidate_spread, padded, predict_dataset, reward_scale
+from dpf_gui.intent.redistribute import (
+    _batches,
+    candidate_spread,
+    padded,
+    predict_dataset,
+    reward_scale,
+)
 from dpf_gui.overrides import Allowed, check_fields
 
 KIND = "intent"
@@ -131,7 +138,7 @@ class IntentConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "IntentConfig":
+    def from_dict(cls, d: dict[str, Any]) -> IntentConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -199,7 +206,7 @@ def fit_metrics(pred: np.ndarray, given: np.ndarray, true: np.ndarray | None = N
     undefined (too few trajectories or constant scores).
     """
     pred, given = np.asarray(pred, np.float64), np.asarray(given, np.float64)
-    out: dict[str, Any] = {"n": int(len(pred)), "corr": _pearson(pred, given)}
+    out: dict[str, Any] = {"n": len(pred), "corr": _pearson(pred, given)}
     nz = given != 0
     out["sign_acc"] = float(np.mean(np.sign(pred[nz]) == np.sign(given[nz]))) if nz.any() else None
     if len(pred) >= 2:
@@ -556,4 +563,4 @@ def _wish_problem(meta: dict[str, Any]) -> str | None:
     return None
 
 
-__all__ = ["IntentConfig", "IntentResult", "train_intent", "load_intent", "fit_metrics", "sequence_loss", "KIND"]
+__all__ = ["KIND", "IntentConfig", "IntentResult", "fit_metrics", "load_intent", "sequence_loss", "train_intent"]

@@ -113,7 +113,7 @@ class EventLog:
                 self._db.close()
                 self._db = None
 
-    def __enter__(self) -> "EventLog":
+    def __enter__(self) -> EventLog:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -139,4 +139,4 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-__all__ = ["EventLog", "COLUMNS"]
+__all__ = ["COLUMNS", "EventLog"]

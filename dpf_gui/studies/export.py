@@ -23,8 +23,9 @@ import json
 import shutil
 import time
 import zipfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -349,4 +350,4 @@ def check_export_out(out: str | Path, force: bool) -> Path:
     return out
 
 
-__all__ = ["export_study", "check_export_out", "collect", "COLUMNS"]
+__all__ = ["COLUMNS", "check_export_out", "collect", "export_study"]

@@ -35,7 +35,12 @@ from dpf_gui.errors import UserError
 from dpf_gui.fileio import write_json_atomic, write_text_atomic
 from dpf_gui.studies.events import EventLog
 from dpf_gui.studies.order import condition_order
-from dpf_gui.studies.protocol import Protocol, check_resources, parse_protocol, read_protocol
+from dpf_gui.studies.protocol import (
+    Protocol,
+    check_resources,
+    parse_protocol,
+    read_protocol,
+)
 
 PROTOCOL_FILE = "protocol.toml"
 INFO_FILE = "study.json"
@@ -51,7 +56,7 @@ def is_study_folder(folder: str | Path) -> bool:
     return (Path(folder) / INFO_FILE).is_file() and (Path(folder) / PROTOCOL_FILE).is_file()
 
 
-def init_study(protocol_path: str | Path, out: str | Path) -> "Study":
+def init_study(protocol_path: str | Path, out: str | Path) -> Study:
     """Make a study folder from a protocol file (checked first; ``out`` must not exist or be empty)."""
     protocol_path, out = Path(protocol_path), Path(out)
     protocol = read_protocol(protocol_path)
@@ -209,4 +214,4 @@ class Study:
         return p
 
 
-__all__ = ["Study", "init_study", "is_study_folder", "PROTOCOL_FILE", "INFO_FILE", "LOG_FILE", "PARTICIPANTS_DIR", "ID_RULE"]
+__all__ = ["ID_RULE", "INFO_FILE", "LOG_FILE", "PARTICIPANTS_DIR", "PROTOCOL_FILE", "Study", "init_study", "is_study_folder"]

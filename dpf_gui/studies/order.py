@@ -11,7 +11,7 @@ multiple of that many participants (:func:`rows_needed`).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -59,4 +59,4 @@ def condition_order(kind: str, names: Sequence[str], number: int, seed: int = 0)
     raise UserError(f"unknown order {kind!r}; allowed: fixed, random, latin")
 
 
-__all__ = ["williams_rows", "rows_needed", "condition_order"]
+__all__ = ["condition_order", "rows_needed", "williams_rows"]

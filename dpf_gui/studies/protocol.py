@@ -175,11 +175,11 @@ class _Table:
             self.fail(key, f"must be a list of region expressions, e.g. [\"terrain=toll\"]; got {_show(value)}")
         return tuple(v.strip() for v in value)
 
-    def table(self, key: str, required: bool = False) -> "_Table":
+    def table(self, key: str, required: bool = False) -> _Table:
         value, given = self._get(key, required, {})
         return _Table(value, f"{self.where}.{key}" if self.where else key, self.file)
 
-    def tables(self, key: str, required: bool = False) -> list["_Table"]:
+    def tables(self, key: str, required: bool = False) -> list[_Table]:
         value, given = self._get(key, required, [])
         if not isinstance(value, list) or (given and not value):
             self.fail(key, f"must be a list of tables ([[{self.where + '.' if self.where else ''}{key}]]), at least one")
@@ -374,5 +374,15 @@ def check_resources(protocol: Protocol, file: str = "protocol"):
     return task, data, wish
 
 
-__all__ = ["Condition", "Item", "Protocol", "read_protocol", "parse_protocol", "check_resources", "STRATEGIES",
-           "ORDERS", "ITEM_TYPES", "LIKERT_POINTS"]
+__all__ = [
+    "ITEM_TYPES",
+    "LIKERT_POINTS",
+    "ORDERS",
+    "STRATEGIES",
+    "Condition",
+    "Item",
+    "Protocol",
+    "check_resources",
+    "parse_protocol",
+    "read_protocol",
+]

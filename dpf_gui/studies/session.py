@@ -125,7 +125,7 @@ class Session:
             self._lock.close()
             self._lock = None
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -373,4 +373,4 @@ class Session:
         return [i[0] for i in self.items(step) if i[4] and (i[0] not in given or given[i[0]] in ("", None))]
 
 
-__all__ = ["Session", "Step", "study_steps", "TLX_SCALES", "TLX_IDS", "episode_outcome"]
+__all__ = ["TLX_IDS", "TLX_SCALES", "Session", "Step", "episode_outcome", "study_steps"]

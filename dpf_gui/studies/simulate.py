@@ -31,8 +31,9 @@ file, every session's start event, the label stores' source and the export.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -175,4 +176,4 @@ def pilot(study: Study, participants: int, seed: int = 0, noise: FeedbackNoise |
     return [p["id"] for p in sims]
 
 
-__all__ = ["pilot", "run_simulated", "Responder", "outcome_scores"]
+__all__ = ["Responder", "outcome_scores", "pilot", "run_simulated"]

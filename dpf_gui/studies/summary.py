@@ -106,4 +106,4 @@ def plot_summary(summary: dict[str, Any], path: str | Path, title: str) -> Path:
     return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
 
 
-__all__ = ["summarise_study", "summary_table", "plot_summary", "t_interval"]
+__all__ = ["plot_summary", "summarise_study", "summary_table", "t_interval"]
