@@ -170,11 +170,6 @@ def group_attribution(attr: np.ndarray, feature_names: Sequence[str], groups: Se
     return out
 
 
-def highway_vehicle_attribution(attr: np.ndarray, feature_names: Sequence[str], n_vehicles: int = 5) -> np.ndarray:
-    """Attribution per observed vehicle row (ego first): the sum over its presence, x, y, vx, vy features."""
-    return group_attribution(attr, feature_names, [f"v{i}" for i in range(n_vehicles)])
-
-
 # ---------------------------------------------------------------------------
 # grid world value map
 # ---------------------------------------------------------------------------
@@ -269,6 +264,5 @@ __all__ = [
     "capture_state",
     "gridnav_value_map",
     "group_attribution",
-    "highway_vehicle_attribution",
     "intent_rewards",
 ]

@@ -153,7 +153,7 @@ def test_markov_state_ignores_history(tiny_intent, env):
 def test_highway_vehicle_grouping():
     names = [f"v{i}_{f}" for i in range(2) for f in ("presence", "x")] + ["ego_lane"]
     attr = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
-    np.testing.assert_allclose(saliency.highway_vehicle_attribution(attr, names, 2), [3.0, 7.0])
+    np.testing.assert_allclose(saliency.group_attribution(attr, names, ["v0", "v1"]), [3.0, 7.0])
 
 
 # ---------------------------------------------------------------------------
