@@ -91,8 +91,10 @@ class EnvSpec:
     #: a wish written in region expressions beyond the presets, {"prefer": (...), "avoid": (...)}
     #: (``dpf results``' custom-wish rows; none: those rows are skipped)
     example_wishes: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    #: episodes ``dpf evaluate`` plays in lockstep per batched decision (cheap environments: many)
-    lockstep_width: int = 16
+    #: episodes ``dpf evaluate`` plays in lockstep per batched decision: enough to spread a network call's fixed
+    #: cost thin, no more than the environment's own step and construction cost make worth it
+    #: (bench/eval_throughput.py)
+    lockstep_width: int = 64
 
     @property
     def n_actions(self) -> int:

@@ -284,7 +284,7 @@ class GridNavEnv(DPFEnv):
         ),
         train_steps=20_000,
         example_wishes={"prefer": ("y=..2",), "avoid": ("x=3..6 & y=5",)},  # visit the top rows; the toll cells by coordinates
-        lockstep_width=128,
+        lockstep_width=128,  # steps in 11 us, made in 0.5 ms: 6 us of a network call per decision at 128 rows
     )
     screen = GridNavScreen()
 

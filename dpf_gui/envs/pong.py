@@ -178,6 +178,7 @@ _SPEC = EnvSpec(
     ),
     train_steps=1_000_000,
     example_wishes={"prefer": ("paddle=0.2..0.5",), "avoid": ()},  # an off-centre band
+    # steps in 0.3-0.4 ms, made in 0.13 s (ALE loads its ROM): at 16 rows the networks add ~10 % to a step
     lockstep_width=16,
 )
 
