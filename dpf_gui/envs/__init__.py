@@ -37,6 +37,11 @@ def register_env(name: str, cls: type[DPFEnv] | str) -> None:
     _REGISTRY[str(name)] = cls
 
 
+def unregister_env(name: str) -> None:
+    """Forget ``name`` (a test environment, once its tests are done)."""
+    _REGISTRY.pop(name, None)
+
+
 class _Names(Sequence):
     """The registered names, in registration order, read live (a tuple taken at import would miss later ones)."""
 
@@ -114,4 +119,5 @@ __all__ = [
     "env_spec",
     "make_env",
     "register_env",
+    "unregister_env",
 ]
