@@ -15,7 +15,16 @@ import numpy as np
 
 from dpf_gui.envs import register_env
 from dpf_gui.envs.base import DPFEnv, EnvSpec, Preset, RegionFeature
-from dpf_gui.envs.screen import FILL_ALPHA, Pen, Rect, Screen, Swatch, Text, fill, mark_colour
+from dpf_gui.envs.screen import (
+    FILL_ALPHA,
+    Pen,
+    Rect,
+    Screen,
+    Swatch,
+    Text,
+    fill,
+    mark_colour,
+)
 
 N, GOAL, TRAP, PX = 9, 8, 2, 24  # cells, goal cell, trap cell, pixels per cell
 MOVES = (-1, +1, 0)
