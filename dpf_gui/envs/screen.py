@@ -77,7 +77,7 @@ class Line:
     pen: Pen
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Heat:
     """A value map (h, w) stretched, cell by cell, over a rectangle of the frame: the app colours it diverging
     round its mean (good above, bad below; NaN transparent)."""
@@ -87,6 +87,10 @@ class Heat:
     y: float
     w: float
     h: float
+
+    def __eq__(self, other: object) -> bool:  # overlays compare by value (an in-process and a worker's one)
+        return (isinstance(other, Heat) and (self.x, self.y, self.w, self.h) == (other.x, other.y, other.w, other.h)
+                and np.array_equal(self.values, other.values, equal_nan=True))
 
 
 @dataclass(frozen=True)
