@@ -209,7 +209,7 @@ class EpisodeRunner:
             model = self.intent
             self._attr = explain.attribute(model, state, self.obs, d.action, method=self.attribution_method,
                                            steps=self.attribution_steps) / self.intent_scale
-            value_map = type(self.env).screen.intent_map(explain, model, state, self.env)
+            value_map = type(self.env).screen.intent_map(model, state, self.env)
             if value_map is not None:
                 self._value_map = value_map / self.intent_scale
 

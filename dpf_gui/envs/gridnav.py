@@ -182,8 +182,8 @@ class GridNavScreen(Screen):
             outline(layer, y * c, (y + 1) * c, x * c, (x + 1) * c, rgb, width=max(1, c // 14))
         return layer if layer[..., 3].any() else None
 
-    def intent_map(self, explain, model, state, env):
-        return explain.gridnav_value_map(model, state, env)
+    def intent_map(self, model, state, env):
+        return env.intent_value_map(model, state)
 
     def overlay(self, env, inputs: OverlayInputs, cache):
         c = int(env.cell_px)
@@ -217,6 +217,45 @@ class GridNavScreen(Screen):
             parts += [("heat: ", Swatch("good", "better"), " / ", Swatch("bad", "worse cell for the intent than average")),
                       Swatch("current", "action about to be taken", "→")]
         return parts
+
+
+_MOVES_INTO: dict[object, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _moves_into_cells(env) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every (open cell c, open neighbour n, move n->c): features of n, the move, the flat index of c.
+
+    Depends only on the map, so it is cached per layout.
+    """
+    layout = env.layout
+    key = (layout.rows, env.observation_space.shape)
+    if key in _MOVES_INTO:
+        return _MOVES_INTO[key]
+    feats, acts, cells = [], [], []
+    seen: dict[tuple[int, int], np.ndarray] = {}
+    old = env.pos
+    try:
+        for y in range(layout.height):
+            for x in range(layout.width):
+                if not layout.is_open(x, y):
+                    continue
+                for a, (dx, dy) in enumerate(MOVES):
+                    n = (x - dx, y - dy)  # stepping with move a from n lands on (x, y)
+                    if not layout.is_open(*n):
+                        continue
+                    if n not in seen:  # the observation standing on n: it depends on the position and map only
+                        env.pos = n
+                        seen[n] = np.asarray(env._obs(), dtype=np.float32)
+                    feats.append(seen[n])
+                    acts.append(a)
+                    cells.append(y * layout.width + x)
+    finally:
+        env.pos = old
+    out = (np.asarray(feats, np.float32), np.asarray(acts, np.int64), np.asarray(cells, np.int64))
+    if len(_MOVES_INTO) > 16:
+        _MOVES_INTO.clear()
+    _MOVES_INTO[key] = out
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -386,6 +425,19 @@ class GridNavEnv(DPFEnv):
         pygame.draw.circle(surf, AGENT, centre, radius)
         pygame.draw.circle(surf, AGENT_EDGE, centre, radius, width=max(1, w // 20))
         return np.ascontiguousarray(pygame.surfarray.array3d(surf).transpose(1, 0, 2))
+
+    def intent_value_map(self, model, state, reduce: str = "mean") -> np.ndarray:
+        """Intent reward of stepping into each cell (H, W), score units; NaN on walls and cells no move reaches.
+
+        Every open cell ``c`` gets ``r_t(s_n, a_{n->c})`` for each open neighbour ``n`` and the move from ``n``
+        onto ``c``, scored from the intent's memory ``state`` (:class:`dpf_gui.saliency.IntentState`), then
+        ``reduce``d over the neighbours: ``"mean"`` or ``"max"`` (:func:`dpf_gui.saliency.value_map`).
+        """
+        from dpf_gui.saliency import value_map  # torch: only where an intent model is
+
+        feats, acts, cells = _moves_into_cells(self)
+        return value_map(model, state, feats, acts, cells, self.height * self.width, reduce).reshape(self.height,
+                                                                                                    self.width)
 
     # --- internals -------------------------------------------------------
     def _obs(self) -> np.ndarray:

@@ -152,8 +152,9 @@ class Screen:
         """
         return None
 
-    def intent_map(self, explain, model, state, env) -> np.ndarray | None:
-        """A picture of the intent in this state (``explain`` is :mod:`dpf_gui.saliency`), raw units; None: none."""
+    def intent_map(self, model, state, env) -> np.ndarray | None:
+        """A picture of the intent in this state (``state``: :class:`dpf_gui.saliency.IntentState`), score units;
+        None: none."""
         return None
 
     def overlay(self, env, inputs: OverlayInputs, cache: dict[str, Any]) -> list:
