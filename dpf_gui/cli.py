@@ -249,7 +249,7 @@ def _shipped_files(env_name: str) -> tuple[str | None, str | None]:
 
 # --- dpf rollout ---------------------------------------------------------------
 def _build_rollout(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", required=True, help="gridnav, highway or pong")
+    p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
     p.add_argument("--policy", default="random", help="'random', a task-agent checkpoint directory, or an environment name for its shipped agent "
                         "(default: random)")
     p.add_argument("--episodes", type=_episodes, default=10, help=f"number of episodes, 1..{MAX_EPISODES} (default: 10)")
@@ -462,7 +462,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 # --- dpf train-task ---------------------------------------------------------------
 def _build_train_task(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", required=True, help="gridnav, highway or pong")
+    p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
     p.add_argument("--steps", type=_pos_int, default=None, help="environment steps (default: per environment, see dpf_gui/agents/dqn.py)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="training seed (default: 0)")
     p.add_argument("--out", required=True, help="checkpoint directory to write")
@@ -637,7 +637,7 @@ def use_backend(args: argparse.Namespace) -> int:
 
 
 def _build_evaluate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", required=True, help="gridnav, highway or pong")
+    p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
     p.add_argument("--task", default=None, metavar="DIR", help="task-agent checkpoint folder (default: the shipped agent of --env)")
     p.add_argument("--intent", default=None, metavar="DIR", help="intent-model checkpoint (needed by intent, static, dynamic, retrain)")
     p.add_argument("--strategies", type=_strategies, default=["task"], help="comma-separated: task,intent,static,dynamic,retrain (default: task)")
@@ -701,7 +701,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # --- dpf trace -------------------------------------------------------------------
 def _build_trace(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", required=True, help="gridnav, highway or pong")
+    p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
     p.add_argument("--task", default=None, metavar="DIR", help="task-agent checkpoint folder (default: the shipped agent of --env)")
     p.add_argument("--intent", default=None, metavar="DIR", help="intent-model checkpoint (needed by intent, static, dynamic)")
     p.add_argument("--strategy", choices=("task", "intent", "static", "dynamic"), default="dynamic",

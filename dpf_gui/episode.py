@@ -73,7 +73,7 @@ class Snapshot:
     overlay: OverlayData
     decision: Decision | None  # the decision about to be taken in the shown state (None once done)
     attribution: np.ndarray | None  # of that decision's intent reward, in the fusion's units (/ intent_scale)
-    value_map: np.ndarray | None  # gridnav: intent reward of stepping into each cell, normalised units
+    value_map: np.ndarray | None  # the screen's intent map (gridnav: reward of stepping into each cell), normalised units
     reward: float | None  # task reward of the step that led here
     done: bool
     metrics: dict[str, Any]
@@ -209,8 +209,9 @@ class EpisodeRunner:
             model = self.intent
             self._attr = explain.attribute(model, state, self.obs, d.action, method=self.attribution_method,
                                            steps=self.attribution_steps) / self.intent_scale
-            if self.env_name == "gridnav":
-                self._value_map = explain.gridnav_value_map(model, state, self.env) / self.intent_scale
+            value_map = type(self.env).screen.intent_map(model, state, self.env)
+            if value_map is not None:
+                self._value_map = value_map / self.intent_scale
 
     def snapshot(self, reward: float | None = None) -> Snapshot:
         d = self.pending

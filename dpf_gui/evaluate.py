@@ -236,19 +236,12 @@ def play_records_sequential(env_name: str, agent, seeds: Sequence[int], env_conf
         env.close()
 
 
-#: episodes played at once by :func:`play_records_batched`, per environment: enough that the fixed cost
-#: of a network call is spread thin, no more than the environment's own cost makes worth it (measured with
-#: bench/eval_throughput.py, dynamic fusion). gridnav steps in 11 us and is made in 0.5 ms: a decision's
-#: share of a network call is 8 us at 64 rows, 6 us at 128. Pong steps in 0.3-0.4 ms (the emulator) and takes
-#: 0.13 s to make (ALE loads its ROM): at 16 rows the networks add ~10 % to a step, and 48 more
-#: environments would cost 6 s to make. highway steps in 20-60 ms: batching saves little there.
-LOCKSTEP_WIDTH = {"gridnav": 128, "pong": 16, "highway": 8}
-DEFAULT_WIDTH = 64
-
-
 def lockstep_width(env_name: str) -> int:
-    """How many episodes :func:`play_records_batched` plays at once in ``env_name`` by default."""
-    return LOCKSTEP_WIDTH.get(env_name, DEFAULT_WIDTH)
+    """How many episodes :func:`play_records_batched` plays at once in ``env_name`` by default (its spec says,
+    from bench/eval_throughput.py)."""
+    from dpf_gui.envs import env_spec
+
+    return env_spec(env_name).lockstep_width
 
 
 def play_records_batched(env_name: str, agent, seeds: Sequence[int], env_config: dict[str, Any] | None = None,

@@ -43,12 +43,6 @@ from dpf_gui.wish import make_wish
 
 MODES = ("avoid", "prefer", "mixed")
 CUSTOM = "custom"
-# Wishes that are no preset, written as a user would: the defaults must serve any region expression.
-CUSTOM_WISHES: dict[str, dict[str, tuple[str, ...]]] = {
-    "gridnav": {"prefer": ("y=..2",), "avoid": ("x=3..6 & y=5",)},  # visit the top rows; the toll cells by coordinates
-    "highway": {"prefer": (), "avoid": ("speed=25..",)},  # the authors' optional speed limit
-    "pong": {"prefer": ("paddle=0.2..0.5",), "avoid": ()},  # an off-centre band
-}
 STRATEGIES = ("task", "intent", "static", "dynamic", "retrain")
 EFFICIENCY_COUNTS = (10, 25, 50, 100, None)  # None: all trajectories
 EFFICIENCY_NOISE = FeedbackNoise(binary=True, flip=0.1)
@@ -78,9 +72,13 @@ def _intent(data: TrajectoryDataset, labels: Labels, folder: Path, name: str, se
 
 
 def cell_wish(env_name: str, task, mode: str):
-    """The preset wish ``mode``, or the environment's custom wish for ``mode == "custom"``."""
+    """The preset wish ``mode``, or the environment's custom wish for ``mode == "custom"``: a wish that is no preset,
+    written as a user would (the defaults must serve any region expression; ``EnvSpec.example_wishes``)."""
     if mode == CUSTOM:
-        return make_wish(task_region_features(task), **CUSTOM_WISHES[env_name])
+        custom = env_spec(env_name).example_wishes
+        if not custom:
+            raise UserError(f"{env_name} has no example wish beyond its presets (EnvSpec.example_wishes)")
+        return make_wish(task_region_features(task), **custom)
     return make_wish(task_region_features(task), preset=env_spec(env_name).preset(mode))
 
 

@@ -21,12 +21,14 @@ disagreement):
   the action's *advantage* ``r_t(a) - mean_legal r_t(b)`` instead: what makes
   this action better than the others rather than the state better than
   average.
-* :func:`gridnav_value_map`: for every open grid cell, the intent reward of
-  stepping *into* it (for the additive kind: the intent value of that step), ``r_t(s_n, a_{n->c})`` averaged over the open
-  neighbours ``n`` of the cell ``c`` and the move from ``n`` into ``c``. A
-  simulated user marks a step by the state it leads to, so "reward of moving
-  into the cell" is what the model can have learnt about that cell; the score
-  of the best action *at* the cell would instead rate where one can go next.
+* :func:`value_map`: for every place (a grid cell), the intent reward of
+  arriving *in* it (for the additive kind: the intent value of that step),
+  ``r_t(s_n, a_{n->c})`` averaged over the moves from the places ``n`` next to
+  ``c`` into ``c``; the environment lists those moves (gridnav:
+  :meth:`~dpf_gui.envs.gridnav.GridNavEnv.intent_value_map`). A simulated user
+  marks a step by the state it leads to, so "reward of moving into the cell"
+  is what the model can have learnt about that cell; the score of the best
+  action *at* the cell would instead rate where one can go next.
 
 Everything is in the labels' score units; divide by the intent sidecar's
 the intent's candidate spread (``fusion.intent_scale``) to get the units the fusion uses.
@@ -170,96 +172,35 @@ def group_attribution(attr: np.ndarray, feature_names: Sequence[str], groups: Se
     return out
 
 
-def highway_vehicle_attribution(attr: np.ndarray, feature_names: Sequence[str], n_vehicles: int = 5) -> np.ndarray:
-    """Attribution per observed vehicle row (ego first): the sum over its presence, x, y, vx, vy features."""
-    return group_attribution(attr, feature_names, [f"v{i}" for i in range(n_vehicles)])
-
-
 # ---------------------------------------------------------------------------
-# grid world value map
+# value map: the intent reward of arriving in each place
 # ---------------------------------------------------------------------------
-_GRID_CACHE: dict[object, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-
-
-def _gridnav_entries(env) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For every (open cell c, open neighbour n, move n->c): features of n, the move, the flat index of c.
-
-    Depends only on the map, so it is cached per layout.
-    """
-    from dpf_gui.envs.gridnav import MOVES
-
-    layout = env.layout
-    key = (layout.rows, env.observation_space.shape)
-    if key in _GRID_CACHE:
-        return _GRID_CACHE[key]
-    feats, acts, cells = [], [], []
-    cache: dict[tuple[int, int], np.ndarray] = {}
-    for y in range(layout.height):
-        for x in range(layout.width):
-            if not layout.is_open(x, y):
-                continue
-            for a, (dx, dy) in enumerate(MOVES):
-                n = (x - dx, y - dy)  # stepping with move a from n lands on (x, y)
-                if not layout.is_open(*n):
-                    continue
-                if n not in cache:
-                    cache[n] = _gridnav_features(env, n)
-                feats.append(cache[n])
-                acts.append(a)
-                cells.append(y * layout.width + x)
-    out = (np.asarray(feats, np.float32), np.asarray(acts, np.int64), np.asarray(cells, np.int64))
-    if len(_GRID_CACHE) > 16:
-        _GRID_CACHE.clear()
-    _GRID_CACHE[key] = out
-    return out
-
-
-def _gridnav_features(env, pos: tuple[int, int]) -> np.ndarray:
-    """The observation the agent would get standing on ``pos``.
-
-    Uses ``env.features_at`` when the environment offers it; otherwise moves
-    the agent there for one ``_obs()`` call and puts it back (the grid world's
-    observation depends on the position and the map only).
-    """
-    fn = getattr(env, "features_at", None)
-    if fn is not None:
-        return np.asarray(fn(*pos), dtype=np.float32)
-    old = env.pos
-    try:
-        env.pos = (int(pos[0]), int(pos[1]))
-        return np.asarray(env._obs(), dtype=np.float32)
-    finally:
-        env.pos = old
-
-
 @torch.no_grad()
-def gridnav_value_map(model, state: IntentState, env, reduce: str = "mean") -> np.ndarray:
-    """Intent reward of stepping into each cell (H, W), score units; NaN on walls.
+def value_map(model, state: IntentState, feats: np.ndarray, acts: np.ndarray, places: np.ndarray, n_places: int,
+              reduce: str = "mean") -> np.ndarray:
+    """Intent reward of arriving in each of ``n_places`` places (flat, score units); NaN where no move arrives.
 
-    Every open cell ``c`` gets ``r_t(s_n, a_{n->c})`` for each open neighbour
-    ``n`` and the move from ``n`` onto ``c``, scored from the memory ``state``
-    (one batched LSTM step for the whole map), then ``reduce``d over the
-    neighbours: ``"mean"`` or ``"max"``. A cell with no open neighbour stays NaN.
+    Entry ``i`` is the move ``acts[i]`` from a state with features ``feats[i]`` that lands on place
+    ``places[i]`` (an environment lists them: :meth:`dpf_gui.envs.gridnav.GridNavEnv.intent_value_map`). All
+    are scored from the memory ``state`` in one batched step, then ``reduce``d per place: ``"mean"`` or ``"max"``.
     """
     if reduce not in ("mean", "max"):
         raise ValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
-    h, w = env.layout.height, env.layout.width
-    feats, acts, cells = _gridnav_entries(env)
-    out = np.full(h * w, np.nan)
+    out = np.full(n_places, np.nan)
     if len(acts) == 0:
-        return out.reshape(h, w)
+        return out
     r = intent_rewards(model, state, feats, acts)
     if reduce == "mean":
-        total = np.bincount(cells, weights=r, minlength=h * w)
-        count = np.bincount(cells, minlength=h * w)
+        total = np.bincount(places, weights=r, minlength=n_places)
+        count = np.bincount(places, minlength=n_places)
         ok = count > 0
         out[ok] = total[ok] / count[ok]
     else:
-        best = np.full(h * w, -np.inf)
-        np.maximum.at(best, cells, r)
+        best = np.full(n_places, -np.inf)
+        np.maximum.at(best, places, r)
         ok = np.isfinite(best)
         out[ok] = best[ok]
-    return out.reshape(h, w)
+    return out
 
 
 __all__ = [
@@ -267,8 +208,7 @@ __all__ = [
     "IntentState",
     "attribute",
     "capture_state",
-    "gridnav_value_map",
     "group_attribution",
-    "highway_vehicle_attribution",
     "intent_rewards",
+    "value_map",
 ]

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from dpf_gui.agents.dqn import (
-    DEFAULTS,
     NStepAccumulator,
     QNetwork,
     StratifiedEpisodeSample,
@@ -30,6 +29,7 @@ from dpf_gui.checkpoints import (
     update_sidecar,
 )
 from dpf_gui.data.trajectories import TrajectoryDataset
+from dpf_gui.envs import env_spec
 from dpf_gui.errors import UserError
 
 
@@ -162,7 +162,7 @@ def test_nstep_returns():
 def test_config_overrides_validated():
     cfg = make_config("highway", {"learning_rate": "1e-4", "hidden": "32,32", "double_dqn": "false"})
     assert cfg.learning_rate == 1e-4 and cfg.hidden == (32, 32) and cfg.double_dqn is False
-    assert cfg.gamma == DEFAULTS["highway"]["gamma"]
+    assert cfg.gamma == env_spec("highway").train_defaults["gamma"]
     with pytest.raises(UserError, match="unknown key"):
         make_config("gridnav", {"lr": 1})
     with pytest.raises(UserError, match="gamma"):

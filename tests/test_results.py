@@ -14,7 +14,7 @@ from dpf_gui.envs import ENV_NAMES, env_spec
 from dpf_gui.intent.train import IntentConfig
 from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.pipeline import load_task_agent
-from dpf_gui.results import CUSTOM_WISHES, NOTES_MARKER, claim_check, write_report
+from dpf_gui.results import NOTES_MARKER, claim_check, write_report
 from dpf_gui.wish import make_wish
 
 
@@ -41,9 +41,10 @@ def test_claim_check_applies_each_target():
 @pytest.mark.parametrize("env_name", ENV_NAMES)
 def test_custom_wishes_are_valid_expressions_and_no_preset(env_name):
     spec = env_spec(env_name)
-    wish = make_wish(spec.region_features, **CUSTOM_WISHES[env_name])
+    custom = spec.example_wishes
+    wish = make_wish(spec.region_features, **custom)
     presets = [set(spec.preset(m).prefer) | set(spec.preset(m).avoid) for m in ("avoid", "prefer", "mixed")]
-    assert set(CUSTOM_WISHES[env_name]["prefer"]) | set(CUSTOM_WISHES[env_name]["avoid"]) not in presets
+    assert set(custom["prefer"]) | set(custom["avoid"]) not in presets
     assert wish.prefer or wish.avoid
 
 

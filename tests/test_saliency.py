@@ -125,13 +125,13 @@ def test_value_map_shape_walls_and_env_untouched(tiny_intent, env):
     model, _ = tiny_intent
     env.reset(seed=0)
     pos = env.pos
-    vm = saliency.gridnav_value_map(model, saliency.IntentState.empty(), env)
+    vm = env.intent_value_map(model, saliency.IntentState.empty())
     assert vm.shape == (env.layout.height, env.layout.width)
     walls = np.array([[not env.layout.is_open(x, y) for x in range(env.layout.width)] for y in range(env.layout.height)])
     assert np.all(np.isnan(vm[walls]))
     assert np.all(np.isfinite(vm[~walls]))
     assert env.pos == pos
-    vmax = saliency.gridnav_value_map(model, saliency.IntentState.empty(), env, reduce="max")
+    vmax = env.intent_value_map(model, saliency.IntentState.empty(), reduce="max")
     assert np.all(vmax[~walls] >= vm[~walls] - 1e-9)
 
 
@@ -140,7 +140,7 @@ def test_value_map_rates_toll_cells_below_plain_cells(tiny_intent, env):
     model, _ = tiny_intent
     terrain = np.array([[env.terrain_at(x, y) for x in range(env.layout.width)] for y in range(env.layout.height)])
     for state, *_ in _walk(env, model, 4):
-        vm = saliency.gridnav_value_map(model, state, env)
+        vm = env.intent_value_map(model, state)
         assert np.nanmean(vm[terrain == "toll"]) < np.nanmean(vm[terrain == "plain"])
 
 
@@ -153,7 +153,7 @@ def test_markov_state_ignores_history(tiny_intent, env):
 def test_highway_vehicle_grouping():
     names = [f"v{i}_{f}" for i in range(2) for f in ("presence", "x")] + ["ego_lane"]
     attr = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
-    np.testing.assert_allclose(saliency.highway_vehicle_attribution(attr, names, 2), [3.0, 7.0])
+    np.testing.assert_allclose(saliency.group_attribution(attr, names, ["v0", "v1"]), [3.0, 7.0])
 
 
 # ---------------------------------------------------------------------------
@@ -221,7 +221,7 @@ def test_additive_value_map_rates_toll_cells_below_plain_cells(tiny_additive, en
     model, sidecar = tiny_additive
     env.reset(seed=0)
     terrain = np.array([[env.terrain_at(x, y) for x in range(env.layout.width)] for y in range(env.layout.height)])
-    vm = saliency.gridnav_value_map(model, saliency.IntentState.empty(), env)
+    vm = env.intent_value_map(model, saliency.IntentState.empty())
     walls = np.isnan(vm)
     assert np.all(np.isfinite(vm[~walls]))
     toll, plain = np.nanmean(vm[terrain == "toll"]), np.nanmean(vm[terrain == "plain"])

@@ -2,8 +2,9 @@
 
 What it does, in order:
 
-1. ``DQNConfig`` holds every hyperparameter; ``DEFAULTS`` holds per-environment
-   overrides and ``DEFAULT_STEPS`` the step budgets they were tuned for.
+1. ``DQNConfig`` holds every hyperparameter; each environment's spec holds its
+   overrides (``train_defaults``) and the step budget they were tuned for
+   (``train_steps``).
 2. ``QNetwork`` is an MLP from the feature vector to one Q-value per action.
 3. ``ReplayBuffer`` stores transitions in preallocated numpy arrays.
    ``NStepAccumulator`` turns single steps into n-step transitions
@@ -78,7 +79,7 @@ _DQN_ALLOWED: dict[str, Allowed] = {
 
 @dataclass
 class DQNConfig:
-    """Every knob of ``train_dqn``. Defaults are generic; see ``DEFAULTS`` per environment."""
+    """Every knob of ``train_dqn``. Defaults are generic; see ``EnvSpec.train_defaults`` per environment."""
 
     # network
     hidden: tuple[int, ...] = (64, 64)  # MLP hidden layer sizes (ReLU)
@@ -127,57 +128,18 @@ class DQNConfig:
         return d
 
 
-#: Per-environment overrides of DQNConfig (what `dpf train ENV` uses).
-DEFAULTS: dict[str, dict[str, Any]] = {
-    # 10x10 grid, 8 features, deterministic: a small net learns it in ~10-20k steps.
-    "gridnav": dict(
-        hidden=(64, 64), learning_rate=1e-3, batch_size=64, gamma=0.99, n_step=3,
-        buffer_size=20_000, learning_starts=500, train_frequency=1,
-        target_update_interval=250, tau=1.0,
-        start_e=1.0, end_e=0.05, exploration_fraction=0.3,
-        max_trajectories=2000, eval_episodes=30,
-    ),
-    # The authors' setting (SB3 DQN on highway-fast): 256x256 MLP, lr 5e-4,
-    # buffer 15k, learning_starts 200, batch 32, gamma 0.8, train_freq 1,
-    # target update every 50 steps, exploration over 70 % of the run.
-    # Budget 20-40k steps (highway runs ~50 steps/s: ~10 min for 30k).
-    "highway": dict(
-        hidden=(256, 256), learning_rate=5e-4, batch_size=32, gamma=0.8, n_step=1,
-        buffer_size=15_000, learning_starts=200, train_frequency=1,
-        target_update_interval=50, tau=1.0,
-        start_e=1.0, end_e=0.05, exploration_fraction=0.7,
-        max_trajectories=2000, eval_episodes=20,
-    ),
-    # Pong on 6 RAM features, one point per episode (+-1 at the end, ~100-200
-    # decisions). What makes it learn fast: 3-step returns carry the point's
-    # reward back quickly, gamma 0.99 keeps it alive over a rally, a large
-    # replay (300k) with batch 128 every 4 steps keeps updates cheap and
-    # decorrelated, short exploration (10 % of the run) since the policy only
-    # needs to track the ball, and a slow hard target (every 2000 steps) for
-    # stability. Budget 0.5-2M steps.
-    "pong": dict(
-        hidden=(256, 256), learning_rate=2.5e-4, batch_size=128, gamma=0.99, n_step=3,
-        buffer_size=300_000, learning_starts=10_000, train_frequency=4, gradient_steps=1,
-        target_update_interval=2_000, tau=1.0,
-        start_e=1.0, end_e=0.02, exploration_fraction=0.1,
-        max_trajectories=2000, max_dataset_steps=500_000, eval_episodes=50,
-        checkpoint_every=250_000,
-    ),
-}
-
-#: Step budgets the defaults were chosen for.
-DEFAULT_STEPS: dict[str, int] = {"gridnav": 20_000, "highway": 30_000, "pong": 1_000_000}
-
-
 def make_config(env_name: str | None = None, overrides: Mapping[str, Any] | DQNConfig | None = None) -> DQNConfig:
-    """``DQNConfig`` with the environment's ``DEFAULTS`` and then ``overrides`` applied (validated).
+    """``DQNConfig`` with the environment's training defaults (``EnvSpec.train_defaults``) and then ``overrides``
+    applied (validated).
 
     Unknown keys and badly typed values are a :class:`UserError`; string
     values (from a command line) are converted to the field's type.
     """
     if isinstance(overrides, DQNConfig):
         return dataclasses.replace(overrides)  # a copy, checked again by __post_init__
-    merged = dict(DEFAULTS.get(env_name or "", {}))
+    from dpf_gui.envs import env_spec
+
+    merged = dict(env_spec(env_name).train_defaults) if env_name else {}
     merged.update(overrides or {})
     return config_from_sets(DQNConfig, merged, what="DQN config")
 
@@ -505,7 +467,7 @@ def train_dqn(
     should_stop: Callable[[], bool] | None = None,
     on_episode: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
-    """Train a DQN on ``env_name`` for ``steps`` env steps (None: ``DEFAULT_STEPS``) into ``out_dir``.
+    """Train a DQN on ``env_name`` for ``steps`` env steps (None: its spec's ``train_steps``) into ``out_dir``.
 
     Writes ``weights.safetensors`` + ``model.json`` (kind ``"task-dqn"``),
     ``trajectories.npz``, ``training_curve.csv`` and ``training_curve.png``.
@@ -520,10 +482,10 @@ def train_dqn(
         TrajectoryDataset,
         dataset_meta,
     )
-    from dpf_gui.envs import make_env
+    from dpf_gui.envs import env_spec, make_env
 
     cfg = make_config(env_name, config_overrides)
-    steps = int(DEFAULT_STEPS.get(env_name, 50_000) if steps is None else steps)
+    steps = int(env_spec(env_name).train_steps if steps is None else steps)
     if steps < 1:
         raise UserError("steps must be >= 1")
     out_dir = Path(out_dir)
@@ -772,8 +734,6 @@ def train_dqn(
 
 
 __all__ = [
-    "DEFAULTS",
-    "DEFAULT_STEPS",
     "KIND",
     "DQNConfig",
     "NStepAccumulator",

@@ -49,17 +49,12 @@ def constant_action(action: int):
 
 
 def baselines(env_name: str, action_names) -> dict[str, object]:
-    """The baseline policies a task agent of ``env_name`` must beat, by row name.
+    """The baseline policies a task agent of ``env_name`` must beat, by row name: its environment says which
+    (``DPFEnv.baseline_policies``; highway: every constant action, pong: follow-ball, gridnav: none, its bar is
+    the shortest path)."""
+    from dpf_gui.envs import env_class
 
-    highway: every constant action (the issue's bar: beat the best of them);
-    pong: the paddle-follows-ball heuristic; gridnav: none (its bar is the
-    shortest path).
-    """
-    if env_name == "highway":
-        return {f"const-{name}": constant_action(i) for i, name in enumerate(action_names)}
-    if env_name == "pong":
-        return {"follow-ball": pong_follow_ball}
-    return {}
+    return env_class(env_name).baseline_policies(action_names)
 
 
 __all__ = ["baselines", "constant_action", "pong_follow_ball"]

@@ -113,7 +113,8 @@ class CollectDialog(QDialog):
         self.random_start.setEnabled(can)
         self.random_start.setChecked(can)
         self.random_start.setToolTip("every episode starts in a random open cell (not the usual start)" if can else
-                                     f"{ws.env_name}'s reset seed decides the start: only gridnav can start anywhere")
+                                     f"{ws.env_name}'s reset seed decides the start: only "
+                                     f"{', '.join(random_start_envs()) or 'no environment'} can start anywhere")
         self.seed = QSpinBox(self)
         self.seed.setObjectName("collectSeedSpin")
         self.seed.setRange(0, 2**31 - 1)

@@ -42,7 +42,6 @@ from dpf_gui.app.play_view import (
     NEEDS_INTENT_TIP,
     PLOT_CAPACITY,
     PLOT_TIPS,
-    THREADED_ENVS,
     EpisodeRunner,
     ParamsPanel,
     Snapshot,
@@ -52,6 +51,7 @@ from dpf_gui.app.play_view import (
     axis_label,
     empty_plot_notes,
     metrics_html,
+    off_ui_thread,
     params_toggle_button,
     reserve_lines,
     wish_from_sidecar,
@@ -211,7 +211,7 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self.wish = wish if wish is not None else wish_from_sidecar(first.env, intent_sidecar)
         for r in self.runners.values():
             r.wish = self.wish
-        self.driver.attach(self._advance_both, self._reset_both, self.both_done, threaded=env_name in THREADED_ENVS)
+        self.driver.attach(self._advance_both, self._reset_both, self.both_done, threaded=off_ui_thread(env_name))
         for s in SIDES:
             combo = self.combos[s]
             combo.blockSignals(True)

@@ -60,6 +60,7 @@ from dpf_gui.app.overlays import compose, frame_legend_label, legend_html
 from dpf_gui.app.plots import FUSED, INTENT, TASK, ActionBars, FeatureBars, LivePlot
 from dpf_gui.app.recording import RecordingView
 from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
+from dpf_gui.envs import env_screen
 from dpf_gui.episode import (
     NEEDS_INTENT_TIP,
     VIEW_STRATEGIES,
@@ -111,10 +112,13 @@ def empty_plot_notes(strategies: Sequence[str], has_intent: bool) -> dict[str, s
     return notes
 
 
-#: environments whose step is slow enough to be run off the UI thread (Compare steps them in a worker thread)
-THREADED_ENVS = ("highway",)
-#: environments Play steps in a worker process (:mod:`dpf_gui.episode_worker`; see the module doc)
-PROCESS_ENVS = ("highway",)
+
+
+def off_ui_thread(env_name: str) -> bool:
+    """Whether the environment's step is slow enough to leave the UI thread (its screen's ``stepping``): Play
+    steps it in a worker process (:mod:`dpf_gui.episode_worker`; see the module doc), Compare in a worker thread."""
+    return env_screen(env_name).stepping == "process"
+
 PLOT_CAPACITY = 1000
 
 
@@ -712,7 +716,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
                                    wish)
         self.runner = runner
         self.wish = runner.wish
-        self.driver.attach(runner.advance, runner.reset, lambda: runner.done, threaded=env_name in PROCESS_ENVS)
+        self.driver.attach(runner.advance, runner.reset, lambda: runner.done, threaded=off_ui_thread(env_name))
         if isinstance(runner, RemoteRunner) and runner.process.pid is None:
             self.frame_view.set_image(None)
             self.frame_view.set_message(f"starting the {env_name} simulator…")
@@ -738,7 +742,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
     def _make_runner(self, env_name, env_config, task, intent, sidecar, strategy, params, wish):
         """Highway's runner in the worker process (started on first use, kept for the next agents of the same
         environment); any other environment's here."""
-        if env_name not in PROCESS_ENVS:
+        if not off_ui_thread(env_name):
             return EpisodeRunner(env_name, env_config, task, intent, sidecar, strategy, params, wish=wish)
         if self._process is None:
             self._process, self._process_env = EpisodeProcess(f"{env_name} simulator"), env_name
@@ -1004,4 +1008,4 @@ class PlayView(RecordingView, PlayKeys, QWidget):
 
 
 __all__ = ["VIEW_STRATEGIES", "EpisodeMetrics", "EpisodeRunner", "ParamsPanel", "PlayView", "Snapshot",
-           "calibration_table", "calibration_text", "metrics_html", "wish_from_sidecar"]
+           "calibration_table", "calibration_text", "metrics_html", "off_ui_thread", "wish_from_sidecar"]

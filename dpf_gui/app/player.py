@@ -51,10 +51,9 @@ from PySide6.QtWidgets import (
 from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.frames import AVOID_RGB, PREFER_RGB, describe_regions, region_layer
 from dpf_gui.app.overlays import frame_legend_label, frame_to_qimage, legend_html
+from dpf_gui.envs import env_screen
 
 SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
-#: decisions shown per second at 1x: roughly real time for pong (4 ALE frames a decision), slowed for the others
-BASE_FPS: dict[str, float] = {"gridnav": 6.0, "highway": 3.0, "pong": 15.0}
 CACHE_ITEMS = 4
 CACHE_BYTES = 600 * 2**20
 
@@ -485,7 +484,7 @@ class Player(QWidget):
         self.key = (ws.fingerprint, self.index)
         self._regions = traj.regions
         self._traj = traj
-        self.view.smooth = ws.env_name == "highway"
+        self.view.smooth = env_screen(ws.env_name).smooth
         n = traj.length
         self.position = min(max(int(position), 0), n)
         self.slider.blockSignals(True)
@@ -605,7 +604,7 @@ class Player(QWidget):
     def _restart_timer(self, *_, force: bool = False) -> None:
         if not (force or self.is_playing) or self.ws is None:
             return
-        fps = BASE_FPS.get(self.ws.env_name, 10.0) * self.speed
+        fps = env_screen(self.ws.env_name).base_fps * self.speed  # decisions per second at 1x
         self._timer.start(max(int(1000 / fps), 5))
 
     def _tick(self) -> None:
@@ -653,8 +652,8 @@ class Player(QWidget):
         if not self.overlay_visible or self.wish is None or self._regions is None:
             return None
         regions = self._regions[self.position]
-        # gridnav and pong layers do not depend on the state; highway's depend on the speed
-        k = b"" if self.ws.env_name != "highway" else regions.tobytes()
+        # most layers depend on the wish only; highway's on the speed too
+        k = regions.tobytes() if env_screen(self.ws.env_name).layer_follows_state else b""
         k += repr(frame.shape).encode()
         if k not in self._layer_cache:
             if len(self._layer_cache) > 256:
@@ -695,4 +694,4 @@ class Player(QWidget):
         self.cache.shutdown()
 
 
-__all__ = ["BASE_FPS", "SPEEDS", "FrameCache", "Player", "Timeline", "decision_at", "frame_image", "numpy_to_qimage"]
+__all__ = ["SPEEDS", "FrameCache", "Player", "Timeline", "decision_at", "frame_image", "numpy_to_qimage"]

@@ -2,7 +2,9 @@
 
 Everything above the environments (simulated users, datasets, agents, fusion,
 the app) talks to this surface only, so adding an environment means writing one
-module that subclasses :class:`DPFEnv`.
+module that subclasses :class:`DPFEnv` (its :class:`EnvSpec` carries the
+training defaults and example wishes, its ``screen`` how the app shows it) and
+registering it (:func:`dpf_gui.envs.register_env`).
 
 Conventions shared by all environments:
 
@@ -26,6 +28,8 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
+
+from dpf_gui.envs.screen import Screen
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,17 @@ class EnvSpec:
     #: the paper's task temperature and highest intent temperature for this environment (raw units;
     #: METHOD.md section 6), for ``dpf_gui.fusion.paper_params``
     paper_temperatures: dict[str, float] = field(default_factory=lambda: {"T_phi": 1.0, "T_max": 5.0})
+    #: overrides of ``dpf_gui.agents.dqn.DQNConfig`` for ``dpf train-task`` (the generic defaults otherwise)
+    train_defaults: dict[str, Any] = field(default_factory=dict)
+    #: the step budget ``train_defaults`` were chosen for
+    train_steps: int = 50_000
+    #: a wish written in region expressions beyond the presets, {"prefer": (...), "avoid": (...)}
+    #: (``dpf results``' custom-wish rows; none: those rows are skipped)
+    example_wishes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: episodes ``dpf evaluate`` plays in lockstep per batched decision: enough to spread a network call's fixed
+    #: cost thin, no more than the environment's own step and construction cost make worth it
+    #: (bench/eval_throughput.py)
+    lockstep_width: int = 64
 
     @property
     def n_actions(self) -> int:
@@ -109,6 +124,8 @@ class DPFEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
     #: ``reset(options={"start": "random"})`` starts the episode in a random state (more varied data)
     supports_random_start: ClassVar[bool] = False
+    #: how the app shows it (overlays, region tint, frame scale, where it is stepped); see dpf_gui.envs.screen
+    screen: ClassVar[Screen] = Screen()
 
     def __init__(self, config: dict[str, Any] | None = None, render_mode: str | None = None):
         super().__init__()
@@ -134,6 +151,11 @@ class DPFEnv(gym.Env):
         None: the reset seed alone reproduces the start (environments without random starts).
         """
         return None
+
+    @classmethod
+    def baseline_policies(cls, action_names) -> dict[str, Any]:
+        """Policies (observation -> action, picklable) a task agent must beat, by row name (``--baselines``)."""
+        return {}
 
     def render(self):  # gymnasium API
         return self.frame()

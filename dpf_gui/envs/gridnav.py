@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import gymnasium as gym
@@ -22,6 +23,21 @@ import numpy as np
 import pygame
 
 from dpf_gui.envs.base import DPFEnv, EnvSpec, Preset, RegionFeature
+from dpf_gui.envs.screen import (
+    FILL_ALPHA,
+    Heat,
+    Layer,
+    Line,
+    OverlayInputs,
+    Pen,
+    Rect,
+    Screen,
+    Swatch,
+    fill,
+    mark_colour,
+    outline,
+    region_glyph,
+)
 
 DEFAULT_LAYOUT: tuple[str, ...] = (
     "....##....",
@@ -146,6 +162,133 @@ def _region_features(width: int, height: int) -> tuple[RegionFeature, ...]:
     )
 
 
+class GridNavScreen(Screen):
+    """The grid on screen: the wish's cells, the intent's value of stepping into each cell, the next move."""
+
+    base_fps = 6.0
+
+    def region_layer(self, config, wish, regions, shape):
+        """Every open cell tested with its own (x, y, terrain), tinted and outlined."""
+        h, w = int(shape[0]), int(shape[1])
+        layer = np.zeros((h, w, 4), np.uint8)
+        cells, rows = _open_cells(tuple(config["layout"]))
+        c = int(config["cell_px"])
+        for (x, y), m in zip(cells, wish.marks(rows)):
+            rgb = mark_colour(int(m))
+            if rgb is None:
+                continue
+            # same rectangle as GridNavEnv.cell_rect
+            fill(layer, y * c, (y + 1) * c, x * c, (x + 1) * c, rgb, FILL_ALPHA)
+            outline(layer, y * c, (y + 1) * c, x * c, (x + 1) * c, rgb, width=max(1, c // 14))
+        return layer if layer[..., 3].any() else None
+
+    def intent_map(self, model, state, env):
+        return env.intent_value_map(model, state)
+
+    def overlay(self, env, inputs: OverlayInputs, cache):
+        c = int(env.cell_px)
+        shapes: list = []
+        if inputs.intent_map is not None:
+            h, w = inputs.intent_map.shape
+            shapes.append(Heat(inputs.intent_map, 0, 0, w * c, h * c))
+        if inputs.wish is not None:
+            if "cells" not in cache:  # the wish's cells never change in a session: one layer, drawn once
+                cache["cells"] = Layer(tuple(_cell_outlines(env, inputs.wish, c)))
+            shapes.append(cache["cells"])
+        if inputs.action is not None:
+            dx, dy = MOVES[int(inputs.action)]
+            x0, y0 = (env.pos[0] + 0.5) * c, (env.pos[1] + 0.5) * c
+            x1, y1 = x0 + dx * 0.75 * c, y0 + dy * 0.75 * c
+            pen = Pen("current", width=max(2.0, c / 10), round_cap=True)
+            hx, hy = -dy * 0.15 * c, dx * 0.15 * c  # arrow head
+            bx, by = x1 - dx * 0.2 * c, y1 - dy * 0.2 * c
+            shapes += [Line(x0 + dx * 0.35 * c, y0 + dy * 0.35 * c, x1, y1, pen),
+                       Line(x1, y1, bx + hx, by + hy, pen), Line(x1, y1, bx - hx, by - hy, pen)]
+        return shapes
+
+    def legend(self, overlay, regions, filled_regions):
+        parts: list = [Swatch(AGENT, "agent", "●"), Swatch(COLOURS["start"], "start"), Swatch(COLOURS["goal"], "goal"),
+                       Swatch(COLOURS["toll"], "toll road"), Swatch(COLOURS["scenic"], "scenic strip"),
+                       Swatch(COLOURS["wall"], "wall")]
+        if regions:
+            g = region_glyph(filled_regions)
+            parts += [Swatch("good", "preferred", g), Swatch("bad", "avoided cells", g)]
+        if overlay:
+            parts += [("heat: ", Swatch("good", "better"), " / ", Swatch("bad", "worse cell for the intent than average")),
+                      Swatch("current", "action about to be taken", "→")]
+        return parts
+
+
+_MOVES_INTO: dict[object, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _moves_into_cells(env) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every (open cell c, open neighbour n, move n->c): features of n, the move, the flat index of c.
+
+    Depends only on the map, so it is cached per layout.
+    """
+    layout = env.layout
+    key = (layout.rows, env.observation_space.shape)
+    if key in _MOVES_INTO:
+        return _MOVES_INTO[key]
+    feats, acts, cells = [], [], []
+    seen: dict[tuple[int, int], np.ndarray] = {}
+    old = env.pos
+    try:
+        for y in range(layout.height):
+            for x in range(layout.width):
+                if not layout.is_open(x, y):
+                    continue
+                for a, (dx, dy) in enumerate(MOVES):
+                    n = (x - dx, y - dy)  # stepping with move a from n lands on (x, y)
+                    if not layout.is_open(*n):
+                        continue
+                    if n not in seen:  # the observation standing on n: it depends on the position and map only
+                        env.pos = n
+                        seen[n] = np.asarray(env._obs(), dtype=np.float32)
+                    feats.append(seen[n])
+                    acts.append(a)
+                    cells.append(y * layout.width + x)
+    finally:
+        env.pos = old
+    out = (np.asarray(feats, np.float32), np.asarray(acts, np.int64), np.asarray(cells, np.int64))
+    if len(_MOVES_INTO) > 16:
+        _MOVES_INTO.clear()
+    _MOVES_INTO[key] = out
+    return out
+
+
+@lru_cache(maxsize=8)
+def _open_cells(layout: tuple[str, ...]):
+    """The open cells of a map and their region rows (x, y, terrain index)."""
+    lay = parse_layout(list(layout))
+    cells, rows = [], []
+    for y in range(lay.height):
+        for x in range(lay.width):
+            terrain = lay.terrain_at(x, y)
+            if terrain == "wall":
+                continue
+            cells.append((x, y))
+            rows.append((x, y, TERRAINS.index(terrain)))
+    return tuple(cells), np.asarray(rows, np.float32)
+
+
+def _cell_outlines(env, wish, c: int) -> list:
+    """Dashed outlines round the preferred, then the avoided, open cells."""
+    h, w = env.layout.height, env.layout.width
+    regions = np.zeros((h, w, 3), np.float32)
+    for y in range(h):
+        for x in range(w):
+            t = env.terrain_at(x, y)
+            regions[y, x] = (x, y, TERRAINS.index(t) if t in TERRAINS else -1)
+    walls = np.array([[not env.layout.is_open(x, y) for x in range(w)] for y in range(h)])
+    shapes = []
+    for cells, colour in ((wish.in_prefer(regions) & ~walls, "good"), (wish.in_avoid(regions) & ~walls, "bad")):
+        pen = Pen(colour, width=max(1.0, c / 14), dashed=True)
+        shapes += [Rect(x * c + 2, y * c + 2, c - 4, c - 4, pen=pen) for y, x in zip(*np.nonzero(cells))]
+    return shapes
+
+
 class GridNavEnv(DPFEnv):
     """Grid world with 4 moves; -step_cost per step, +goal_reward on reaching G."""
 
@@ -170,7 +313,19 @@ class GridNavEnv(DPFEnv):
             "cell_px": 40,
         },
         paper_temperatures={"T_phi": 1.0, "T_max": 5.0},  # no paper value for a grid world: highway's
+        # 10x10 grid, 8 features, deterministic: a small net learns it in ~10-20k steps.
+        train_defaults=dict(
+            hidden=(64, 64), learning_rate=1e-3, batch_size=64, gamma=0.99, n_step=3,
+            buffer_size=20_000, learning_starts=500, train_frequency=1,
+            target_update_interval=250, tau=1.0,
+            start_e=1.0, end_e=0.05, exploration_fraction=0.3,
+            max_trajectories=2000, eval_episodes=30,
+        ),
+        train_steps=20_000,
+        example_wishes={"prefer": ("y=..2",), "avoid": ("x=3..6 & y=5",)},  # visit the top rows; the toll cells by coordinates
+        lockstep_width=128,  # steps in 11 us, made in 0.5 ms: 6 us of a network call per decision at 128 rows
     )
+    screen = GridNavScreen()
 
     def __init__(self, config: dict[str, Any] | None = None, render_mode: str | None = None):
         super().__init__(config, render_mode)
@@ -270,6 +425,19 @@ class GridNavEnv(DPFEnv):
         pygame.draw.circle(surf, AGENT, centre, radius)
         pygame.draw.circle(surf, AGENT_EDGE, centre, radius, width=max(1, w // 20))
         return np.ascontiguousarray(pygame.surfarray.array3d(surf).transpose(1, 0, 2))
+
+    def intent_value_map(self, model, state, reduce: str = "mean") -> np.ndarray:
+        """Intent reward of stepping into each cell (H, W), score units; NaN on walls and cells no move reaches.
+
+        Every open cell ``c`` gets ``r_t(s_n, a_{n->c})`` for each open neighbour ``n`` and the move from ``n``
+        onto ``c``, scored from the intent's memory ``state`` (:class:`dpf_gui.saliency.IntentState`), then
+        ``reduce``d over the neighbours: ``"mean"`` or ``"max"`` (:func:`dpf_gui.saliency.value_map`).
+        """
+        from dpf_gui.saliency import value_map  # torch: only where an intent model is
+
+        feats, acts, cells = _moves_into_cells(self)
+        return value_map(model, state, feats, acts, cells, self.height * self.width, reduce).reshape(self.height,
+                                                                                                    self.width)
 
     # --- internals -------------------------------------------------------
     def _obs(self) -> np.ndarray:

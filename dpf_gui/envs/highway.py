@@ -25,6 +25,18 @@ import gymnasium as gym
 import numpy as np
 
 from dpf_gui.envs.base import DPFEnv, EnvSpec, Preset, RegionFeature
+from dpf_gui.envs.screen import (
+    EDGE_ALPHA,
+    FILL_ALPHA,
+    Ellipse,
+    OverlayInputs,
+    Pen,
+    Rect,
+    Screen,
+    Swatch,
+    fill,
+    mark_colour,
+)
 
 ACTIONS: tuple[str, ...] = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")  # DiscreteMetaAction order
 LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER = range(5)
@@ -68,6 +80,81 @@ HIGHWAY_DEFAULTS: dict[str, Any] = {
 }
 
 
+class HighwayScreen(Screen):
+    """The road on screen: the wish's lanes, the ego lane, every observed car ringed by its attribution."""
+
+    base_fps = 3.0
+    smooth = True
+    #: a decision is 20-60 ms of pure Python: the Play view runs the episode in a worker process
+    stepping = "process"
+    layer_follows_state = True  # a lane preferred only below some speed lights up only while that holds
+
+    def region_layer(self, config, wish, regions, shape):
+        """Every lane tested with the current state's speed, tinted across the frame with edges."""
+        from highway_env.road.lane import AbstractLane
+
+        h, w = int(shape[0]), int(shape[1])
+        layer = np.zeros((h, w, 4), np.uint8)
+        hw = config["highway"]
+        scale = float(hw["scaling"])
+        cy = float(hw["centering_position"][1])
+        lane_w = AbstractLane.DEFAULT_WIDTH
+        # The frame's camera holds the road's middle at cy * screen height (see _Camera).
+        origin_y = (N_LANES - 1) * lane_w / 2 - cy * float(hw["screen_height"]) / scale
+        speed = float(regions[1]) if regions is not None and len(regions) > 1 else 0.0
+        rows = np.array([[lane, speed] for lane in range(N_LANES)], np.float32)
+        for lane, m in enumerate(wish.marks(rows)):
+            rgb = mark_colour(int(m))
+            if rgb is None:
+                continue
+            y0 = int(round((lane * lane_w - lane_w / 2 - origin_y) * scale))
+            y1 = int(round((lane * lane_w + lane_w / 2 - origin_y) * scale))
+            fill(layer, y0, y1, 0, w, rgb, FILL_ALPHA)
+            fill(layer, y0, y0 + 2, 0, w, rgb, EDGE_ALPHA)
+            fill(layer, y1 - 2, y1, 0, w, rgb, EDGE_ALPHA)
+        return layer if layer[..., 3].any() else None
+
+    def overlay(self, env, inputs: OverlayInputs, cache):
+        vehicles = list(env.vehicle_screen_positions())
+        rows, lane_px = env.lane_screen_rows(vehicles[0])
+        width, half = float(env.config["highway"]["screen_width"]), lane_px / 2
+        shapes: list = []
+        if inputs.wish is not None:
+            speed = float(env.speed)
+            lanes = np.array([[lane, speed] for lane in range(len(rows))], np.float32)
+            for inside, colour in ((inputs.wish.in_prefer(lanes), "good"), (inputs.wish.in_avoid(lanes), "bad")):
+                shapes += [Rect(0, row - half, width, lane_px, fill=colour, fill_alpha=60)
+                           for row, hit in zip(rows, inside) if hit]
+        lane = int(env.lane)
+        if 0 <= lane < len(rows):
+            shapes.append(Rect(1, rows[lane] - half + 1, width - 2, lane_px - 2, pen=Pen("current", width=2, dashed=True)))
+        if inputs.attribution is not None and vehicles:
+            from dpf_gui.saliency import group_attribution
+
+            attr = group_attribution(inputs.attribution, inputs.feature_names, [f"v{i}" for i in range(len(vehicles))])
+            span = float(np.max(np.abs(attr))) or 1.0
+            for xy, a in zip(vehicles, attr):
+                if xy is None:
+                    continue
+                strength = abs(float(a)) / span
+                radius = 6 + 12 * strength
+                colour = "good" if a >= 0 else "bad"
+                shapes.append(Ellipse(float(xy[0]), float(xy[1]), radius, radius * 0.8,
+                                      pen=Pen(colour, 90 + int(165 * strength), 1.5 + 2.5 * strength),
+                                      fill=colour, fill_alpha=int(70 * strength)))
+        return shapes
+
+    def legend(self, overlay, regions, filled_regions):
+        parts: list = [Swatch((50, 200, 0), "our car"), Swatch((100, 200, 255), "traffic")]
+        if regions:
+            parts += [Swatch("good", "preferred"), Swatch("bad", "avoided lanes")]
+        if overlay:
+            parts += [Swatch("current", "our lane", "┄"),
+                      ("rings: ", Swatch("good", "raises", "○"), " / ", Swatch("bad", "lowers", "○"),
+                       " the intent reward of the chosen action (bigger: more)")]
+        return parts
+
+
 class HighwayEnv(DPFEnv):
     """Four-lane highway; the person's wish is about the ego lane (and speed)."""
 
@@ -92,7 +179,30 @@ class HighwayEnv(DPFEnv):
         ),
         default_config={"highway": HIGHWAY_DEFAULTS},
         paper_temperatures={"T_phi": 0.6, "T_max": 5.0},  # the authors' first reported pair
+        # The authors' setting (SB3 DQN on highway-fast): 256x256 MLP, lr 5e-4,
+        # buffer 15k, learning_starts 200, batch 32, gamma 0.8, train_freq 1,
+        # target update every 50 steps, exploration over 70 % of the run.
+        # Budget 20-40k steps (highway runs ~50 steps/s: ~10 min for 30k).
+        train_defaults=dict(
+            hidden=(256, 256), learning_rate=5e-4, batch_size=32, gamma=0.8, n_step=1,
+            buffer_size=15_000, learning_starts=200, train_frequency=1,
+            target_update_interval=50, tau=1.0,
+            start_e=1.0, end_e=0.05, exploration_fraction=0.7,
+            max_trajectories=2000, eval_episodes=20,
+        ),
+        train_steps=30_000,
+        example_wishes={"prefer": (), "avoid": ("speed=25..",)},  # the authors' optional speed limit
+        # highway steps in 20-60 ms: batching saves little there
+        lockstep_width=8,
     )
+    screen = HighwayScreen()
+
+    @classmethod
+    def baseline_policies(cls, action_names) -> dict[str, Any]:
+        """Every constant action (the bar: beat the best of them)."""
+        from dpf_gui.agents.heuristics import constant_action
+
+        return {f"const-{name}": constant_action(i) for i, name in enumerate(action_names)}
 
     def __init__(self, config: dict[str, Any] | None = None, render_mode: str | None = None):
         super().__init__(config, render_mode)
@@ -208,6 +318,24 @@ class HighwayEnv(DPFEnv):
         for i, v in enumerate(self.observed_vehicles()):
             out[i] = (int((v.position[0] - origin[0]) * scale), int((v.position[1] - origin[1]) * scale))
         return out
+
+    def lane_screen_rows(self, ego_xy) -> tuple[list[float], float]:
+        """Pixel rows of the lane centres in frame(), placed relative to the ego car's drawn position, and the
+        lane width in pixels."""
+        sim = self._sim
+        ego = sim.vehicle
+        scale = float(self.config["highway"]["scaling"])
+        rows, width = [], 4.0
+        try:
+            net = sim.road.network
+            a, b, _ = ego.lane_index
+            lanes = net.graph[a][b]
+            for lane in lanes:
+                rows.append(ego_xy[1] + (float(lane.position(ego.position[0], 0)[1]) - float(ego.position[1])) * scale)
+            width = float(lanes[0].width_at(0))
+        except (AttributeError, KeyError, IndexError, TypeError):  # pragma: no cover - highway-env internals moved
+            rows = [ego_xy[1] + (4.0 * i - float(ego.position[1])) * scale for i in range(4)]
+        return rows, width * scale
 
     # --- helpers ---------------------------------------------------------
     def _obs(self) -> np.ndarray:

@@ -1,0 +1,118 @@
+"""A new environment needs only its own module: tests/corridor_env.py, registered here, goes through the CLI
+(rollout, label, train-task, train-intent, evaluate) and the app's Annotate and Play views with no change anywhere
+else, and the three real environments keep their screens."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dpf_gui.cli import main
+from dpf_gui.envs import ENV_NAMES, env_screen, env_spec, make_env, unregister_env
+from dpf_gui.wish import make_wish
+
+
+@pytest.fixture(scope="module")
+def corridor():
+    """The corridor registered (importing the module does it) for this module's tests only: the other test
+    modules' environment lists stay the three real ones."""
+    import tests.corridor_env as module
+
+    yield module
+    unregister_env("corridor")
+
+
+@pytest.fixture(scope="module")
+def run_dir(corridor, tmp_path_factory):
+    """Data, labels, a task agent and an intent model for the corridor, made with the CLI (about 10 s)."""
+    d = tmp_path_factory.mktemp("corridor")
+    commands = [
+        ["rollout", "--env", "corridor", "--policy", "random", "--episodes", "60", "--seed", "0", "--out",
+         f"{d}/data.npz", "--quiet"],
+        ["label", "--data", f"{d}/data.npz", "--preset", "mixed", "--seed", "0", "--out", f"{d}/labels.npz"],
+        ["train-task", "--env", "corridor", "--seed", "0", "--out", f"{d}/task", "--quiet"],
+        ["train-intent", "--data", f"{d}/data.npz", "--labels", f"{d}/labels.npz", "--seed", "0", "--out",
+         f"{d}/intent", "--set", "members=2", "--set", "hidden=16", "--set", "utility_steps=150",
+         "--set", "value_steps=300"],
+        ["evaluate", "--env", "corridor", "--task", f"{d}/task", "--intent", f"{d}/intent", "--strategies",
+         "task,static,dynamic", "--preset", "mixed", "--episodes", "30", "--seed", "0", "--json", f"{d}/eval.json"],
+    ]
+    for argv in commands:
+        assert main(argv) == 0, argv
+    return d
+
+
+def test_a_registered_environment_is_listed_live(corridor, capsys):
+    assert "corridor" in ENV_NAMES and ENV_NAMES[-1] == "corridor"
+    assert main(["envs"]) == 0 and "corridor" in capsys.readouterr().out
+
+
+def test_the_cli_runs_the_whole_loop_on_it(run_dir):
+    """The task agent learns the corridor; static fusion follows the wish (go to cell 0, keep off the trap),
+    dynamic fusion keeps the task."""
+    rows = json.loads((run_dir / "eval.json").read_text())["strategies"]
+    task, static, dynamic = (rows[s] for s in ("task", "static", "dynamic"))
+    assert task["task_success"]["mean"] >= 0.9 and dynamic["task_success"]["mean"] >= 0.9
+    assert static["prefer_fraction"]["mean"] > task["prefer_fraction"]["mean"] + 0.3
+    assert static["avoid_fraction"]["mean"] < task["avoid_fraction"]["mean"]
+
+
+def test_the_annotate_view_shows_it_with_the_wish_tinted(run_dir, qtbot, tmp_path, messages):
+    from tests.qt_helpers import open_window
+
+    window = open_window(qtbot, tmp_path / "store", env="corridor", task_dir=run_dir / "task",
+                         dataset_path=run_dir / "data.npz")
+    assert window.env_name == "corridor" and not messages
+    assert window.env_combo.findData("corridor") >= 0
+    player = window.annotate.player
+    wish = make_wish(env_spec("corridor").region_features, preset=env_spec("corridor").preset("mixed"))
+    window.annotate.set_overlay_wish(wish, "simulated user")
+    qtbot.waitUntil(lambda: player.frames is not None, timeout=10_000)
+    frame = player.frames[0]
+    layer = player._layer(frame)
+    assert layer is not None and layer.shape[:2] == frame.shape[:2]
+    assert tuple(layer[0, 2])[:3] == (40, 170, 60) and tuple(layer[0, 2 * 24 + 2])[:3] == (220, 40, 40)
+    assert "trap" in player.legend_label.text()
+    window.close()
+
+
+def test_the_play_view_plays_it_with_its_overlay(run_dir, qtbot):
+    from dpf_gui.app.overlays import qimage_to_array
+    from dpf_gui.app.play_view import PlayView, off_ui_thread
+    from dpf_gui.intent.registry import load_intent
+    from dpf_gui.pipeline import load_task_agent
+
+    model, sidecar = load_intent(run_dir / "intent", expect_env="corridor")[:2]
+    v = PlayView()
+    qtbot.addWidget(v)
+    v.resize(1024, 768)
+    v.show()
+    v.set_agents("corridor", None, load_task_agent("corridor", run_dir / "task"), model, sidecar, seed=1)
+    assert not off_ui_thread("corridor")
+    assert v.run_decisions(5) == 5
+    snap = v.snapshot()
+    assert [type(s).__name__ for s in snap.overlay.shapes] == ["Rect", "Text"]
+    shown = qimage_to_array(v.frame_view.image())
+    assert shown.shape == snap.frame.shape and not np.array_equal(shown, snap.frame)  # the overlay is drawn on it
+    v.shutdown()
+
+
+def test_an_environment_that_defines_no_screen_still_shows(corridor):
+    """The generic fallbacks: no tint, no overlay, no legend, frames at their own size, stepped in the UI thread."""
+    from dpf_gui.envs.screen import OverlayInputs, Screen
+
+    screen, env = Screen(), make_env("corridor")
+    env.reset(seed=0)
+    wish = make_wish(env_spec("corridor").region_features, prefer=["cell=0"])
+    assert screen.region_layer(env.config, wish, env.region_values(), env.frame().shape) is None
+    assert screen.overlay(env, OverlayInputs(env.spec_info.feature_names, wish), {}) == []
+    assert screen.legend(True, True, False) == [] and screen.frame_scale == 1 and screen.stepping == "inline"
+
+
+@pytest.mark.parametrize("name, scale, stepping", [("gridnav", 1, "inline"), ("highway", 1, "process"),
+                                                    ("pong", 3, "inline")])
+def test_the_real_environments_keep_their_screens(name, scale, stepping):
+    screen = env_screen(name)
+    assert screen.frame_scale == scale and screen.stepping == stepping and screen.legend(True, True, False)
