@@ -332,7 +332,7 @@ def coverage_html(ws, wish, labelled=None) -> tuple[str, bool]:
     some region is entered by too few stored trajectories to be learned (collect more varied ones)."""
     from html import escape
 
-    from dpf_gui.workspace import wish_coverage
+    from dpf_gui.session.workspace import wish_coverage
 
     cov = wish_coverage(ws.dataset, wish, labelled)
     lines = [escape(t) for t in cov.lines]
@@ -471,6 +471,7 @@ class AnnotateView(QWidget):
         super().__init__(parent)
         self.setObjectName("annotateView")
         self.ws = None
+        self._unsubscribe = None  # from the workspace's changes
         self.current: int | None = None
         self.seg_start: int | None = None
         self.seg_end: int | None = None
@@ -699,9 +700,14 @@ class AnnotateView(QWidget):
 
     # --- workspace --------------------------------------------------------------------
     def set_workspace(self, ws, trajectory: int | None = None, frame: int = 0) -> None:
-        """Show a workspace's trajectories (None: show nothing), at a trajectory and frame."""
+        """Show a workspace's trajectories (None: show nothing), at a trajectory and frame; the timeline shows
+        its intent model's rewards, and follows the model when it changes."""
         self.player.clear()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         self.ws = ws
+        self._unsubscribe = ws.on_change(self._on_change) if ws is not None else None
+        self._step_values_provider = _intent_rewards(ws)
         self.current = None
         self._reason = None
         self.cancel_segment()
@@ -822,9 +828,10 @@ class AnnotateView(QWidget):
         if self.suggestions.note:
             self.statusMessage.emit(self.suggestions.note)
 
-    def intent_changed(self, ws) -> None:
-        """A new intent model: the suggestions now weigh its members' disagreement."""
-        if ws is self.ws:
+    def _on_change(self, change) -> None:
+        """A new intent model: the timeline shows its rewards, the suggestions weigh its members' disagreement."""
+        if change.what == "intent" and change.workspace is self.ws:
+            self.set_step_values_provider(_intent_rewards(self.ws))
             self.suggestions.request(now=True)
 
     def next_unlabelled(self) -> None:
@@ -1217,6 +1224,14 @@ class AnnotateView(QWidget):
                 dialog.close()
         self.suggestions.shutdown()
         self.player.shutdown()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+def _intent_rewards(ws) -> Callable[[int], np.ndarray | None] | None:
+    """The timeline's values: the intent model's reward per decision (None: no model, no strip)."""
+    return ws.step_rewards if ws is not None and ws.intent is not None else None
 
 
 __all__ = ["AnnotateView", "MyWishDialog", "SimulatedUserDialog", "TrajectoryFilter", "TrajectoryTableModel", "WishFields",

@@ -191,7 +191,7 @@ class Session:
     def workspace(self, name: str):
         """The task agent and data, with this participant's label store of condition ``name``."""
         from dpf_gui.data.study import LabelStore
-        from dpf_gui.workspace import Workspace
+        from dpf_gui.session.workspace import Workspace
 
         if name not in self._stores:
             self._stores[name] = LabelStore(self.condition_dir(name) / LABELS_FILE)

@@ -1,25 +1,34 @@
-"""What the app (or a script) has open: an environment, its task agent, a dataset, a label store.
+"""What the app (or a script) has open: an environment, its task agent, a dataset, a label store, an intent model.
 
 The app's views share one :class:`Workspace` instead of each loading files, so
 that "the data being labelled" and "the agent being fused" can never drift
 apart, and every check (right environment, non-empty data) happens once, here,
 without Qt. A failed :meth:`Workspace.open` raises :class:`UserError` and
 leaves whatever was open before untouched. Everything the views will read
-from the files (the dataset's arrays, the task agent's fusion values) is
-checked here, at open time, so that a damaged file is refused with one line
-instead of failing later in a view.
+from the files (the dataset's arrays, the task agent's fusion values, the
+intent model's scales) is checked here, at open time, so that a damaged file
+is refused with one line instead of failing later in a view.
+
+The workspace is an evented model (as napari's ``ViewerModel``): what may
+change while it is open (the intent model) changes through a setter
+(:meth:`Workspace.set_intent`), and whoever shows it subscribes with
+:meth:`Workspace.on_change` and is told a :class:`Change` saying what changed.
+Listeners run in the order they subscribed; one that raises does not stop the
+others: every listener runs, then the first exception is raised again to
+whoever made the change (the change itself stands).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dpf_gui.agents.intent_agent import IntentAgent
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.study import LabelStore, TrajectoryMarks
 from dpf_gui.data.trajectories import TrajectoryDataset
@@ -33,9 +42,19 @@ COLLECTED_DIR = "data"
 WISH_KEY = "wish/{env}"
 
 
-@dataclass
+@dataclass(frozen=True)
+class Change:
+    """One change of a :class:`Workspace`: attribute ``what`` ("intent") went from ``old`` to ``new``."""
+
+    workspace: Workspace
+    what: str
+    old: Any
+    new: Any
+
+
+@dataclass(eq=False)
 class Workspace:
-    """An environment's task agent, the trajectories to label and the store the labels go to."""
+    """An environment's task agent, the trajectories to label, the store the labels go to and the intent model in use."""
 
     env_name: str
     task: Any  # dpf_gui.agents.task_agent.TaskAgent, or None when only a dataset was opened
@@ -44,11 +63,11 @@ class Workspace:
     dataset_path: Path
     store: LabelStore
     fingerprint: str
-    #: set by the Train view once an intent model is trained or loaded
-    intent: Any = None
-    intent_sidecar: dict[str, Any] | None = None
-    intent_dir: Path | None = None
+    #: the intent model in use (None: none); change it with :meth:`set_intent`
+    intent: IntentAgent | None = None
     _returns: np.ndarray | None = field(default=None, repr=False)
+    _listeners: list[Callable[[Change], None]] = field(default_factory=list, repr=False)
+    _step_rewards: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # of the intent in use
 
     # --- opening ----------------------------------------------------------
     @classmethod
@@ -85,7 +104,60 @@ class Workspace:
         """The same agent and data, labelled into another store (a study folder)."""
         store.register_dataset(self.dataset, self.dataset_path.resolve(), fingerprint=self.fingerprint)
         return Workspace(self.env_name, self.task, self.task_dir, self.dataset, self.dataset_path, store,
-                         self.fingerprint, self.intent, self.intent_sidecar, self.intent_dir)
+                         self.fingerprint, self.intent)
+
+    # --- changes ----------------------------------------------------------
+    def on_change(self, listener: Callable[[Change], None]) -> Callable[[], None]:
+        """Call ``listener(change)`` after every change; returns the function that unsubscribes it again."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _emit(self, what: str, old: Any, new: Any) -> None:
+        """Tell every listener (a copy of the list: a listener may unsubscribe); the first failure is raised last."""
+        change, failed = Change(self, what, old, new), None
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception as exc:  # noqa: BLE001 (the others must hear of the change all the same)
+                failed = failed or exc
+        if failed is not None:
+            raise failed
+
+    # --- intent model -----------------------------------------------------
+    def set_intent(self, intent: IntentAgent | None) -> None:
+        """Use ``intent`` (None: no intent model) and tell the listeners, even when it is the one in use (a
+        model trained again into the same folder is news too)."""
+        old, self.intent = self.intent, intent
+        self._step_rewards.clear()
+        self._emit("intent", old, intent)
+
+    def step_rewards(self, traj: int) -> np.ndarray | None:
+        """The intent model's reward of every decision of trajectory ``traj``, without the model's baseline
+        (:meth:`IntentAgent.step_rewards`; the Annotate timeline draws them); None without a model."""
+        if self.intent is None:
+            return None
+        if traj not in self._step_rewards:
+            if len(self._step_rewards) > 256:
+                self._step_rewards.clear()
+            t = self.dataset[traj]
+            self._step_rewards[traj] = self.intent.step_rewards(t.features, t.actions)
+        return self._step_rewards[traj]
+
+    def open_intent(self, directory: str | os.PathLike) -> IntentAgent:
+        """Load the intent checkpoint in ``directory`` and check that it fits this data (it is not put to use)."""
+        try:
+            agent = IntentAgent.load(directory, expect_env=self.env_name)
+            agent.check_fits(self.dataset.meta["feature_names"], self.dataset.meta["action_names"])
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (a damaged file the loader did not foresee)
+            raise _unusable(directory, "intent model", exc) from None
+        return agent
 
     # --- environment ------------------------------------------------------
     @property
@@ -395,4 +467,5 @@ def _check_task_matches(task, dataset: TrajectoryDataset, path) -> None:
         raise UserError(f"{path}: the dataset has {len(dataset.meta['action_names'])} actions, the task agent {task.n_actions}")
 
 
-__all__ = ["COLLECTED_DIR", "DATASET_FILE", "WishCoverage", "Workspace", "collected_mask", "load_dataset", "wish_coverage"]
+__all__ = ["COLLECTED_DIR", "DATASET_FILE", "Change", "WishCoverage", "Workspace", "collected_mask", "load_dataset",
+           "wish_coverage"]
