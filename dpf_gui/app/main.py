@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from dpf_gui.app.launch import on_a_screen, quit_later
+from dpf_gui.app.window import MainWindow
 from dpf_gui.envs import ENV_NAMES, env_spec
 from dpf_gui.errors import UserError
 
@@ -213,8 +214,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             if window is None:
                 return 2
         else:
-            from dpf_gui.app.window import MainWindow
-
             window = MainWindow(store_dir=args.study, env=args.env, task_dir=args.task, dataset_path=args.data)
             window.show()
             if args.present:
