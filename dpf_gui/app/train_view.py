@@ -26,6 +26,10 @@ last model of a dataset is remembered in the label store
 (:mod:`dpf_gui.session.intent_memory`) and comes back when the dataset is
 opened again. What has no Qt in it (the labels to train on, the configs the
 form describes, the verdict on a fit) is :mod:`dpf_gui.session.training`.
+
+Over 600 lines because the form carries two kinds of model, each with its
+settings, progress and fit, and the worker and the two plots belong to this
+tab alone.
 """
 
 from __future__ import annotations
