@@ -97,7 +97,6 @@ def label_everything_and_train(window, app, config=None, preset: str = "mixed") 
     ws = window.workspace
     wish = ws.wish(preset)
     ws.label_with_simulated_user(wish, seed=0)
-    window.annotate._after_change(list(range(len(ws))))
     window.annotate.set_overlay_wish(wish, "simulated user")
     return train(window, app, config)
 

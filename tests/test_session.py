@@ -99,6 +99,22 @@ def test_a_listener_may_unsubscribe_while_it_is_told(ws):
     assert heard == ["intent", "second", "second"]
 
 
+def test_marks_given_anywhere_are_news_naming_the_trajectories(ws):
+    heard = []
+    ws.on_change(heard.append)
+    ws.mark(3, 1)
+    ws.mark_segment(5, 0, 2, -1)
+    ws.clear(3)
+    ws.label_with_simulated_user(ws.wish("avoid"), seed=0, only=[7, 1])
+    assert [c.new for c in heard] == [(3,), (5,), (3,), (1, 7)]
+    assert {(c.what, c.old) for c in heard} == {("labels", None)}
+    assert ws.undo() == [1, 7] and heard[-1].new == (1, 7)
+    with pytest.raises(UserError):
+        ws.mark(len(ws), 1)  # refused: nothing changed, nobody is told
+    ws.label_with_simulated_user(ws.wish("avoid"), seed=0, only=[5], only_unlabelled=True)  # 5 is labelled
+    assert len(heard) == 5
+
+
 def test_another_store_keeps_the_intent_but_not_the_listeners(ws, intent_dir, tmp_path):
     heard = []
     ws.on_change(heard.append)

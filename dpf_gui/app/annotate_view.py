@@ -829,8 +829,13 @@ class AnnotateView(QWidget):
             self.statusMessage.emit(self.suggestions.note)
 
     def _on_change(self, change) -> None:
-        """A new intent model: the timeline shows its rewards, the suggestions weigh its members' disagreement."""
-        if change.what == "intent" and change.workspace is self.ws:
+        """New marks (given here or anywhere else): the list, the player and the suggestions follow. A new intent
+        model: the timeline shows its rewards, the suggestions weigh its members' disagreement."""
+        if change.workspace is not self.ws:
+            return
+        if change.what == "labels":
+            self._after_change(list(change.new))
+        elif change.what == "intent":
             self.set_step_values_provider(_intent_rewards(self.ws))
             self.suggestions.request(now=True)
 
@@ -965,8 +970,6 @@ class AnnotateView(QWidget):
                 self.cancel_segment()
         except UserError as exc:
             self.errorOccurred.emit("Cannot mark", str(exc))
-            return
-        self._after_change([self.current])
 
     def clear_marks(self) -> None:
         if self.ws is None or self.current is None:
@@ -977,7 +980,6 @@ class AnnotateView(QWidget):
             self.errorOccurred.emit("Cannot clear the marks", str(exc))
             return
         self.statusMessage.emit(f"trajectory {self.current}: marks cleared")
-        self._after_change([self.current])
 
     def segment_start(self) -> None:
         if self.ws is None:
@@ -1036,7 +1038,6 @@ class AnnotateView(QWidget):
         if len(rows) == 1 and rows[0] != self.current:
             self.go_to(rows[0])  # show what changed
         self.statusMessage.emit(f"{what}: " + (f"trajectory {rows[0]}" if len(rows) == 1 else f"{len(rows)} trajectories"))
-        self._after_change(rows)
 
     def _after_change(self, rows) -> None:
         self.model.refresh(rows if len(rows) < 50 else None)
@@ -1101,7 +1102,6 @@ class AnnotateView(QWidget):
             self.statusMessage.emit("the simulated user had nothing to label")
         else:
             self.statusMessage.emit(f"simulated user ({wish.mode}) labelled trajectories; Ctrl+Z undoes the batch")
-        self._after_change(list(range(len(self.ws))))
 
     def label_suggested(self, wish, count: int, seed: int = 0) -> int:
         """The simulated user (``wish``, exact marks) labels the ``count`` best suggestions nobody has labelled,
@@ -1117,7 +1117,6 @@ class AnnotateView(QWidget):
         self.set_overlay_wish(wish, "simulated user")
         self.statusMessage.emit(f"the simulated user ({wish.mode}) labelled the {len(picks)} best suggestions; "
                                 "Ctrl+Z undoes the batch")
-        self._after_change(picks)
         return len(picks)
 
     # --- overlay wish ----------------------------------------------------------------------

@@ -105,7 +105,6 @@ class Demo(QObject):
             return self.fail(f"unknown preset {self.preset!r}; presets of {self.env}: {names}")
         t = time.perf_counter()
         ws.label_with_simulated_user(wish, seed=LABEL_SEED)
-        w.annotate._after_change(list(range(len(ws))))
         w.annotate.set_overlay_wish(wish, "simulated user")
         self.out(f"demo {self.env}: {len(ws)} trajectories labelled by a simulated user "
                  f"(preset {self.preset}: {_describe(wish)}) in {time.perf_counter() - t:.1f} s")

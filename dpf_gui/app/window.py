@@ -377,9 +377,7 @@ class MainWindow(QMainWindow):
         if old is None or not self.open_dataset(path):
             return False
         ws = self.workspace
-        ok, _ = self._guard("The marks could not be carried over", old.carry_marks_to, ws.dataset)
-        if ok and self.annotate is not None:
-            self.annotate._after_change(list(range(len(ws))))
+        self._guard("The marks could not be carried over", ws.carry_marks_from, old)
         if self.train is not None:
             kept = old.intent.directory if old.intent is not None else None
             if ws.intent is None and kept is not None and Path(kept, "model.json").is_file():
@@ -553,8 +551,7 @@ class MainWindow(QMainWindow):
         if self.workspace is None:
             return False
         ok, action = self._guard("Cannot import labels", self.workspace.import_labels, path)
-        if ok and self.annotate is not None:
-            self.annotate._after_change(list(range(len(self.workspace))))
+        if ok:  # the views follow the workspace's marks themselves
             self.statusBar().showMessage("labels imported (Ctrl+Z undoes the import)" if action else "nothing to import", 5000)
         return ok
 

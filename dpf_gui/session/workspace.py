@@ -10,9 +10,12 @@ intent model's scales) is checked here, at open time, so that a damaged file
 is refused with one line instead of failing later in a view.
 
 The workspace is an evented model (as napari's ``ViewerModel``): what may
-change while it is open (the intent model) changes through a setter
-(:meth:`Workspace.set_intent`), and whoever shows it subscribes with
-:meth:`Workspace.on_change` and is told a :class:`Change` saying what changed.
+change while it is open changes through its methods (the intent model with
+:meth:`Workspace.set_intent`, the marks with :meth:`Workspace.mark` and its
+kin), and whoever shows it subscribes with :meth:`Workspace.on_change` and is
+told a :class:`Change` saying what changed. The task agent and the data stay
+for the workspace's life: another one is another workspace (its dataset,
+checks and resume state all follow from it).
 Listeners run in the order they subscribed; one that raises does not stop the
 others: every listener runs, then the first exception is raised again to
 whoever made the change (the change itself stands).
@@ -44,7 +47,11 @@ WISH_KEY = "wish/{env}"
 
 @dataclass(frozen=True)
 class Change:
-    """One change of a :class:`Workspace`: attribute ``what`` ("intent") went from ``old`` to ``new``."""
+    """One change of a :class:`Workspace`: ``what`` changed from ``old`` to ``new``.
+
+    "intent": the intent model in use (an IntentAgent or None); "labels": the marks of the trajectories
+    ``new`` (a tuple of indices; ``old`` is None).
+    """
 
     workspace: Workspace
     what: str
@@ -209,7 +216,9 @@ class Workspace:
 
     def mark(self, traj: int, value: int) -> int:
         self._check_traj(traj)
-        return self.store.mark_trajectory(self.fingerprint, traj, value)
+        action = self.store.mark_trajectory(self.fingerprint, traj, value)
+        self._labels_changed([traj])
+        return action
 
     def mark_segment(self, traj: int, t0: int, t1: int, value: int) -> int:
         """Mark decisions t0..t1 (inclusive) of a trajectory, clipped to its length."""
@@ -218,17 +227,25 @@ class Workspace:
         if last < 0:
             raise UserError(f"trajectory {traj} has no decisions to mark")
         t0, t1 = sorted((min(max(int(t0), 0), last), min(max(int(t1), 0), last)))
-        return self.store.mark_segment(self.fingerprint, traj, t0, t1, value)
+        action = self.store.mark_segment(self.fingerprint, traj, t0, t1, value)
+        self._labels_changed([traj])
+        return action
 
     def clear(self, traj: int) -> int:
         self._check_traj(traj)
-        return self.store.clear(self.fingerprint, traj)
+        action = self.store.clear(self.fingerprint, traj)
+        self._labels_changed([traj])
+        return action
 
     def undo(self) -> list[int]:
-        return self.store.undo(self.fingerprint)
+        rows = self.store.undo(self.fingerprint)
+        self._labels_changed(rows)
+        return rows
 
     def redo(self) -> list[int]:
-        return self.store.redo(self.fingerprint)
+        rows = self.store.redo(self.fingerprint)
+        self._labels_changed(rows)
+        return rows
 
     def can_undo(self) -> bool:
         return self.store.can_undo(self.fingerprint)
@@ -252,7 +269,10 @@ class Workspace:
             states, _ = self.summary()
             free = set(np.flatnonzero(states == 0).tolist())
             keep = free if keep is None else keep & free
-        return self.store.import_labels(labels, self.fingerprint, only=keep), labels
+        action = self.store.import_labels(labels, self.fingerprint, only=keep)
+        if action is not None:
+            self._labels_changed(range(len(self)) if keep is None else sorted(keep))
+        return action, labels
 
     def import_labels(self, path: str | os.PathLike, only_unlabelled: bool = False) -> int | None:
         """Import a ``dpf label`` file given to this dataset (refused for other data)."""
@@ -263,11 +283,19 @@ class Workspace:
         try:
             labels = Labels.load(path)
             labels.check_matches(self.dataset, where=str(path))
-            return self.store.import_labels(labels, self.fingerprint, only=only)
+            action = self.store.import_labels(labels, self.fingerprint, only=only)
         except UserError:
             raise
         except Exception as exc:  # noqa: BLE001 (a damaged file the loader did not foresee)
             raise _unusable(path, "label file", exc) from None
+        if action is not None:
+            self._labels_changed(range(len(self)) if only is None else only)
+        return action
+
+    def _labels_changed(self, rows: Iterable[int]) -> None:
+        rows = tuple(int(r) for r in rows)
+        if rows:
+            self._emit("labels", None, rows)
 
     # --- the person's own wish ("my wish") --------------------------------------
     def typed_wish(self) -> Wish | None:
@@ -297,7 +325,7 @@ class Workspace:
         """Let the fixed task agent play ``episodes`` episodes with exploration noise (``rollout.Exploration``),
         optionally from random starts, and save this dataset with them appended as a new dataset file in
         ``out_dir``; returns its path (None when stopped). This dataset's file and marks are not touched: the
-        marks are carried over with :meth:`carry_marks_to` once the new dataset is opened.
+        marks are carried over with :meth:`carry_marks_from` once the new dataset is opened.
         """
         from dpf_gui.data.merge import merge_datasets
         from dpf_gui.rollout import exploring_policy, rollout
@@ -318,11 +346,15 @@ class Workspace:
         except OSError as exc:
             raise UserError(f"cannot write {exc.filename or path}: {exc.strerror or exc}") from None
 
-    def carry_marks_to(self, merged: TrajectoryDataset) -> int | None:
-        """Copy this dataset's marks to ``merged``, which holds its trajectories (see ``merge.part_offset``)."""
+    def carry_marks_from(self, old: Workspace) -> int | None:
+        """Copy the marks of ``old``'s dataset to this one, which holds its trajectories (see ``merge.part_offset``),
+        as one undoable action (None: nothing to copy)."""
         from dpf_gui.data.merge import part_offset
 
-        return self.store.carry_marks(self.fingerprint, merged.fingerprint(), part_offset(self.dataset, merged))
+        action = self.store.carry_marks(old.fingerprint, self.fingerprint, part_offset(old.dataset, self.dataset))
+        if action is not None:
+            self._labels_changed(range(len(self)))
+        return action
 
     def _check_traj(self, traj: int) -> None:
         if not 0 <= int(traj) < len(self):
