@@ -36,7 +36,7 @@ SIZE = (1024, 768)
 def lesson_to(app, present: bool, last_step: int, study: Path):
     """A lesson window on gridnav, taken by its buttons to ``last_step`` (0-based); returns (window, panel)."""
     from dpf_gui.app.lesson import add_lesson
-    from dpf_gui.app.main import MainWindow
+    from dpf_gui.app.window import MainWindow
 
     window = MainWindow(store_dir=study, env="gridnav", restore=False, quiet_errors=True)
     window.show()

@@ -97,7 +97,6 @@ def label_everything_and_train(window, app, config=None, preset: str = "mixed") 
     ws = window.workspace
     wish = ws.wish(preset)
     ws.label_with_simulated_user(wish, seed=0)
-    window.annotate._after_change(list(range(len(ws))))
     window.annotate.set_overlay_wish(wish, "simulated user")
     return train(window, app, config)
 
@@ -223,13 +222,12 @@ def whole_view_gif(window, app, path: Path) -> None:
 
 
 def play_only(window, app, out: Path, env: str, task_dir=None, decisions: int = 30) -> None:
-    from dpf_gui.app.demo import DEMO_TRAINING, DEMO_TRAINING_MORE
-    from dpf_gui.app.train_view import additive_config
+    from dpf_gui.session.training import small_config
 
     if not window.open_env(env, task_dir=task_dir):
         print(f"  {env}: skipped ({window.last_error})", flush=True)
         return
-    s = label_everything_and_train(window, app, config=additive_config(**DEMO_TRAINING, **DEMO_TRAINING_MORE))
+    s = label_everything_and_train(window, app, config=small_config())
     print(f"  {env}: intent model (demo settings) in {s:.1f} s", flush=True)
     window.tabs.setCurrentWidget(window.play)
     play = window.play
@@ -253,7 +251,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    from dpf_gui.app.main import MainWindow
+    from dpf_gui.app.window import MainWindow
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

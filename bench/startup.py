@@ -76,7 +76,7 @@ def set_tab(data_dir: str, tab: str) -> None:
     """Make the next start open on ``tab`` (what the window restores from its settings)."""
     from PySide6.QtCore import QSettings
 
-    from dpf_gui.app.main import TABS
+    from dpf_gui.app.tabs import TABS
 
     titles = [title for title, _ in TABS]
     settings = QSettings(str(Path(data_dir) / "gui.ini"), QSettings.Format.IniFormat)

@@ -749,15 +749,14 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 def _calibrated_strength(args: argparse.Namespace, task, overrides: dict) -> float:
     """``--calibrate``: the intent's strength chosen in simulation (prints what each candidate did)."""
+    from dpf_gui.agents.intent_agent import IntentAgent
     from dpf_gui.calibrate import calibrate
-    from dpf_gui.fusion import intent_scale, intent_unit
-    from dpf_gui.intent.registry import load_intent
     from dpf_gui.pipeline import fusion_params
 
     if args.intent is None:
         raise UserError("--calibrate needs an intent model: pass --intent DIR")
-    model, sidecar = load_intent(args.intent, expect_env=args.env)
-    cal = calibrate(args.env, task, model, intent_scale(sidecar, args.markov), intent_unit(sidecar),
+    intent = IntentAgent.load(args.intent, expect_env=args.env)
+    cal = calibrate(args.env, task, intent.model, intent.scale(args.markov), intent.unit,
                     fusion_params(task, overrides), seed=args.seed)
     for row in cal.table:
         print(f"calibration: strength {row['strength']:g}: task success {row['success']:.2f} "

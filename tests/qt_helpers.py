@@ -2,8 +2,8 @@
 
 from PySide6.QtWidgets import QApplication
 
-from dpf_gui.app import main as app_main
-from dpf_gui.app.main import MainWindow
+from dpf_gui.app import window as app_window
+from dpf_gui.app.window import MainWindow
 
 
 def record_messages(monkeypatch, tmp_path) -> list:
@@ -12,7 +12,7 @@ def record_messages(monkeypatch, tmp_path) -> list:
     Behind the ``messages`` fixture of conftest.py."""
     shown = []
     monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path / "user-data"))
-    monkeypatch.setattr(app_main, "notice_box", lambda parent, title, text: shown.append((title, text)))
+    monkeypatch.setattr(app_window, "notice_box", lambda parent, title, text: shown.append((title, text)))
     return shown
 
 

@@ -120,7 +120,6 @@ def test_every_tab_fits_its_text(qtbot, tmp_path, messages, intent_dir, present)
     ws = window.workspace
     wish = ws.wish("mixed")
     ws.label_with_simulated_user(wish, seed=0)
-    window.annotate._after_change(list(range(len(ws))))
     window.annotate.set_overlay_wish(wish, "simulated user")  # as the demo does
     assert window.train.load_intent_dir(intent_dir)
     if present:
@@ -165,7 +164,6 @@ def test_the_lesson_fits_its_text(qtbot, tmp_path, messages, intent_dir, present
     window = open_window(qtbot, tmp_path, env="gridnav")
     ws = window.workspace
     ws.label_with_simulated_user(ws.wish("mixed"), seed=0)  # what the steps after the marks and the training need
-    window.annotate._after_change(list(range(len(ws))))
     assert window.train.load_intent_dir(intent_dir)
     panel = add_lesson(window, "gridnav")
     if present:

@@ -93,8 +93,8 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
           f"held-out correlation {train.result.metrics['held_out']['corr']:.2f}")
     assert done.args == [True, ""], done.args
     res = train.result
-    assert ws.intent is res.model and ws.intent_sidecar is res.sidecar
-    assert ws.intent_dir.parent == tmp_path / "intent" and (ws.intent_dir / "model.json").is_file()
+    assert ws.intent.model is res.model and ws.intent.sidecar == res.sidecar
+    assert ws.intent.directory.parent == tmp_path / "intent" and (ws.intent.directory / "model.json").is_file()
     assert child(window, QWidget, "trainProgress").value() == res.epochs
     assert train.loss_plot.count() == res.epochs
     x, y = train.loss_plot.curves["held-out"].getData()
@@ -110,9 +110,9 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     i = view.current
     shown = view.player.timeline.step_values
     assert shown is not None and len(shown) == ws.length(i)
-    r = redistributed_rewards(ws.intent, ws.dataset[i])
+    r = redistributed_rewards(ws.intent.model, ws.dataset[i])
     np.testing.assert_allclose(shown[1:], r[1:])  # the first bar leaves out the model's baseline
-    baseline = float(ws.intent.offset.detach()) * float(ws.intent.score_scale)  # the average training score
+    baseline = float(ws.intent.model.offset.detach()) * float(ws.intent.model.score_scale)  # the average training score
     assert abs(baseline) > 0.1
     np.testing.assert_allclose(shown[0], r[0] - baseline, rtol=1e-5, atol=1e-6)
     press(qtbot, window, Qt.Key.Key_PageDown)
@@ -122,7 +122,7 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     window.tabs.setCurrentWidget(window.play)
     play = window.play
     assert play is child(window, QWidget, "playView")
-    assert play.runner is not None and play.runner.intent is ws.intent
+    assert play.runner is not None and play.runner.intent is ws.intent.model
     assert play.strategy_combo.currentText() == "dynamic"
     assert play.wish is not None and [e.text for e in play.wish.avoid] == ["terrain=toll"]
     with qtbot.waitSignal(play.episodeFinished, timeout=10000):
@@ -163,16 +163,16 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
 
     # loading a model (here: the same one again) reloads Play, keeping the person's slider settings
     tuned = play.params()
-    assert window.train.load_intent_dir(ws.intent_dir)
+    assert window.train.load_intent_dir(ws.intent.directory)
     window.tabs.setCurrentWidget(play)
-    assert play.params() == tuned and play.snapshot().t == 0 and play.runner.intent is ws.intent
+    assert play.params() == tuned and play.snapshot().t == 0 and play.runner.intent is ws.intent.model
     assert messages == []
 
     # --- the model comes back with the data after a restart -------------------------------------------------
-    kept = ws.intent_dir
+    kept = ws.intent.directory
     window.close()
     window = open_window(qtbot, tmp_path)
-    assert window.workspace.intent is not None and window.workspace.intent_dir == kept
+    assert window.workspace.intent is not None and window.workspace.intent.directory == kept
     assert window.annotate.player.timeline.step_values is not None
     assert "correlation" in window.train.fit_label.text()
     # closing the window while training stops the run and leaves no half-written model
@@ -230,7 +230,7 @@ def test_training_refuses_too_few_or_identical_marks_and_wrong_models(qtbot, tmp
 def test_the_additive_kind_trains_in_steps_and_drives_the_timeline_and_play(qtbot, tmp_path, messages):
     """The default kind through the Train tab: no epochs (the bar counts steps), an out-of-bag fit, the
     Annotate timeline from its predictions, and Play with its saliency and the ensemble-only controls."""
-    from dpf_gui.app.train_view import fit_verdict
+    from dpf_gui.session.training import fit_verdict
 
     window = open_window(qtbot, tmp_path, env="gridnav")
     ws, view, train = window.workspace, window.annotate, window.train
@@ -248,7 +248,7 @@ def test_the_additive_kind_trains_in_steps_and_drives_the_timeline_and_play(qtbo
         assert train.progress.maximum() == 200 and train.progress.format() == "step %v of %m"
     assert done.args == [True, ""], done.args
     res = train.result
-    assert res.sidecar["intent_kind"] == "additive" and ws.intent is res.model
+    assert res.sidecar["intent_kind"] == "additive" and ws.intent.model is res.model
     assert steps and max(steps) <= 200 and train.progress.value() == 200
     fit = res.metrics["held_out"]
     assert fit["n"] >= 8 and fit["corr"] > 0.5  # out-of-bag, measured 0.9+ on this data
@@ -288,7 +288,7 @@ def test_a_fit_verdict_needs_enough_held_out_trajectories():
     """After 11 hand marks the Train tab once called a fit on 2 held-out trajectories "good" (issue 15): below
     MIN_HELD_OUT it says there are too few, with n and the minimum, and the minimum is where the lowest
     positive verdict ("fair") stops being what unrelated scores reach by chance 1 time in 20."""
-    from dpf_gui.app.train_view import FAIR_CORR, GOOD_CORR, MIN_HELD_OUT, fit_verdict
+    from dpf_gui.session.training import FAIR_CORR, GOOD_CORR, MIN_HELD_OUT, fit_verdict
 
     few = fit_verdict({"corr": 0.99, "n": 2})
     assert "too few held-out trajectories to judge" in few and f"needs n ≥ {MIN_HELD_OUT}" in few

@@ -10,10 +10,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from dpf_gui import lesson as plan
-from dpf_gui.app import demo
 from dpf_gui.app.lesson import LessonPanel, add_lesson
 from dpf_gui.app.main import parse_args
 from dpf_gui.pipeline import fusion_params
+from dpf_gui.session import training
 from tests.qt_helpers import open_window
 
 #: the lesson trains the demo's small model; tinier still here, where only the steps are checked (not its fit)
@@ -22,7 +22,7 @@ TINY = {"members": 2, "hidden": 8, "utility_steps": 20, "value_steps": 30}
 
 @pytest.fixture()
 def lesson_window(qtbot, tmp_path, messages, monkeypatch):
-    monkeypatch.setattr(demo, "DEMO_TRAINING", TINY)
+    monkeypatch.setattr(training, "DEMO_TRAINING", TINY)
     window = open_window(qtbot, tmp_path, env="gridnav")
     panel = add_lesson(window, "gridnav")
     qtbot.waitUntil(lambda: panel.counter.text().startswith("Step 1 of 6"), timeout=5000)
@@ -70,7 +70,7 @@ def test_the_lesson_runs_through_every_step_and_back(qtbot, lesson_window):
 
     # 4: static fusion in Play, from the agent's defaults, playing
     assert panel.index == 3 and window.tabs.currentWidget() is play
-    assert play.runner.strategy == "static" and play.runner.intent is ws.intent
+    assert play.runner.strategy == "static" and play.runner.intent is ws.intent.model
     assert play.params() == defaults and play.is_playing()
     qtbot.mouseClick(panel.next_button, Qt.MouseButton.LeftButton)
 

@@ -387,7 +387,7 @@ def test_highway_steps_in_a_worker_process(qtbot):
 
 def test_dropping_the_agents_ends_the_highway_worker(qtbot):
     """The main window's Play tab drops its agents (no task agent for the new environment): the worker goes too."""
-    from dpf_gui.app.main import make_play_view
+    from dpf_gui.app.tabs import make_play_view
     from tests.test_episode_worker import alive
 
     task, model, sidecar = _highway_agents()

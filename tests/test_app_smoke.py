@@ -1,6 +1,6 @@
 """The desktop app opens (offscreen)."""
 
-from dpf_gui.app.main import MainWindow
+from dpf_gui.app.window import MainWindow
 
 
 def test_main_window_opens(qtbot):
@@ -69,7 +69,7 @@ def test_the_window_opens_without_the_heavy_libraries(tmp_path):
         "import json, sys\n"
         "from PySide6.QtWidgets import QApplication\n"
         "app = QApplication([])\n"
-        "from dpf_gui.app.main import MainWindow\n"
+        "from dpf_gui.app.window import MainWindow\n"
         f"w = MainWindow(store_dir={str(tmp_path)!r}, env='gridnav')\n"
         "w.show(); app.processEvents()\n"
         "heavy = sorted(m for m in ('torch', 'pyqtgraph', 'highway_env') if m in sys.modules)\n"

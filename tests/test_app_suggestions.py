@@ -74,7 +74,7 @@ def test_enter_labels_the_suggestions_train_updates_them_and_collect_adds_varied
     with qtbot.waitSignal(train.trainingFinished, timeout=60000) as done:
         qtbot.mouseClick(train.train_button, Qt.MouseButton.LeftButton)
     assert done.args == [True, ""], done.args
-    assert ws.intent is train.result.model and train.progress.value() == train.progress.maximum()
+    assert ws.intent.model is train.result.model and train.progress.value() == train.progress.maximum()
     settle_suggestions(qtbot, view, before)
     trained = [s.index for s in view.suggestions.items[:10]]
     assert trained != untrained
@@ -105,7 +105,7 @@ def test_enter_labels_the_suggestions_train_updates_them_and_collect_adds_varied
     assert carried.count == 10 and np.array_equal(carried.scores[:old_n], old_marks.scores)
     assert not carried.labelled[old_n:].any()
     assert ws.store.to_labels(ws.dataset, old_fp).count == 10
-    assert new.intent is not None and new.intent_dir == ws.intent_dir
+    assert new.intent is not None and new.intent.directory == ws.intent.directory
     assert view.progress.value() == 10 and view.current == trained[0]
     qtbot.waitUntil(lambda: view.suggestions.ready, timeout=10000)
     assert messages == []

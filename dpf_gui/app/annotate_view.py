@@ -332,7 +332,7 @@ def coverage_html(ws, wish, labelled=None) -> tuple[str, bool]:
     some region is entered by too few stored trajectories to be learned (collect more varied ones)."""
     from html import escape
 
-    from dpf_gui.workspace import wish_coverage
+    from dpf_gui.session.workspace import wish_coverage
 
     cov = wish_coverage(ws.dataset, wish, labelled)
     lines = [escape(t) for t in cov.lines]
@@ -471,6 +471,7 @@ class AnnotateView(QWidget):
         super().__init__(parent)
         self.setObjectName("annotateView")
         self.ws = None
+        self._unsubscribe = None  # from the workspace's changes
         self.current: int | None = None
         self.seg_start: int | None = None
         self.seg_end: int | None = None
@@ -699,9 +700,14 @@ class AnnotateView(QWidget):
 
     # --- workspace --------------------------------------------------------------------
     def set_workspace(self, ws, trajectory: int | None = None, frame: int = 0) -> None:
-        """Show a workspace's trajectories (None: show nothing), at a trajectory and frame."""
+        """Show a workspace's trajectories (None: show nothing), at a trajectory and frame; the timeline shows
+        its intent model's rewards, and follows the model when it changes."""
         self.player.clear()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         self.ws = ws
+        self._unsubscribe = ws.on_change(self._on_change) if ws is not None else None
+        self._step_values_provider = _intent_rewards(ws)
         self.current = None
         self._reason = None
         self.cancel_segment()
@@ -822,9 +828,15 @@ class AnnotateView(QWidget):
         if self.suggestions.note:
             self.statusMessage.emit(self.suggestions.note)
 
-    def intent_changed(self, ws) -> None:
-        """A new intent model: the suggestions now weigh its members' disagreement."""
-        if ws is self.ws:
+    def _on_change(self, change) -> None:
+        """New marks (given here or anywhere else): the list, the player and the suggestions follow. A new intent
+        model: the timeline shows its rewards, the suggestions weigh its members' disagreement."""
+        if change.workspace is not self.ws:
+            return
+        if change.what == "labels":
+            self._after_change(list(change.new))
+        elif change.what == "intent":
+            self.set_step_values_provider(_intent_rewards(self.ws))
             self.suggestions.request(now=True)
 
     def next_unlabelled(self) -> None:
@@ -958,8 +970,6 @@ class AnnotateView(QWidget):
                 self.cancel_segment()
         except UserError as exc:
             self.errorOccurred.emit("Cannot mark", str(exc))
-            return
-        self._after_change([self.current])
 
     def clear_marks(self) -> None:
         if self.ws is None or self.current is None:
@@ -970,7 +980,6 @@ class AnnotateView(QWidget):
             self.errorOccurred.emit("Cannot clear the marks", str(exc))
             return
         self.statusMessage.emit(f"trajectory {self.current}: marks cleared")
-        self._after_change([self.current])
 
     def segment_start(self) -> None:
         if self.ws is None:
@@ -1029,7 +1038,6 @@ class AnnotateView(QWidget):
         if len(rows) == 1 and rows[0] != self.current:
             self.go_to(rows[0])  # show what changed
         self.statusMessage.emit(f"{what}: " + (f"trajectory {rows[0]}" if len(rows) == 1 else f"{len(rows)} trajectories"))
-        self._after_change(rows)
 
     def _after_change(self, rows) -> None:
         self.model.refresh(rows if len(rows) < 50 else None)
@@ -1094,7 +1102,6 @@ class AnnotateView(QWidget):
             self.statusMessage.emit("the simulated user had nothing to label")
         else:
             self.statusMessage.emit(f"simulated user ({wish.mode}) labelled trajectories; Ctrl+Z undoes the batch")
-        self._after_change(list(range(len(self.ws))))
 
     def label_suggested(self, wish, count: int, seed: int = 0) -> int:
         """The simulated user (``wish``, exact marks) labels the ``count`` best suggestions nobody has labelled,
@@ -1110,7 +1117,6 @@ class AnnotateView(QWidget):
         self.set_overlay_wish(wish, "simulated user")
         self.statusMessage.emit(f"the simulated user ({wish.mode}) labelled the {len(picks)} best suggestions; "
                                 "Ctrl+Z undoes the batch")
-        self._after_change(picks)
         return len(picks)
 
     # --- overlay wish ----------------------------------------------------------------------
@@ -1217,6 +1223,14 @@ class AnnotateView(QWidget):
                 dialog.close()
         self.suggestions.shutdown()
         self.player.shutdown()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+def _intent_rewards(ws) -> Callable[[int], np.ndarray | None] | None:
+    """The timeline's values: the intent model's reward per decision (None: no model, no strip)."""
+    return ws.step_rewards if ws is not None and ws.intent is not None else None
 
 
 __all__ = ["AnnotateView", "MyWishDialog", "SimulatedUserDialog", "TrajectoryFilter", "TrajectoryTableModel", "WishFields",

@@ -78,7 +78,7 @@ class CollectDialog(QDialog):
     def __init__(self, parent, ws):
         super().__init__(parent)
         from dpf_gui.rollout import random_start_envs
-        from dpf_gui.workspace import COLLECTED_DIR
+        from dpf_gui.session.workspace import COLLECTED_DIR
 
         self.setObjectName("collectDialog")
         self.setWindowTitle("Collect more varied trajectories")

@@ -30,47 +30,22 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
 
+from dpf_gui.app.launch import scratch_window, train_small
 from dpf_gui.errors import UserError
+from dpf_gui.session.training import DEMO_TRAINING, TRAIN_SEED, small_config
 
-#: the default (additive) kind, small and quick: it's a demo (gridnav ~3 s, Pong ~4 s, highway ~2 s on a busy core)
-DEMO_TRAINING = {"members": 4, "hidden": 32, "utility_steps": 150, "value_steps": 400}
-#: settings the Train tab's form does not show: fewer decisions per utility step and transitions for the value
-DEMO_TRAINING_MORE = {"utility_rows": 4000, "max_transitions": 20000}
 LABEL_SEED = 0
-TRAIN_SEED = 0
 
 
 def demo_cache_root(study: str | os.PathLike | None = None) -> Path:
     from dpf_gui.data.study import default_dir
 
     return Path(study if study is not None else default_dir()) / "demo" / "intent-cache"
-
-
-def small_config():
-    """The demo's small additive config: the form's fields (:data:`DEMO_TRAINING`) and the ones it does not show."""
-    from dpf_gui.app.train_view import additive_config
-
-    return additive_config(**DEMO_TRAINING, **DEMO_TRAINING_MORE)
-
-
-def show_small_config(train_view) -> None:
-    """Fill the Train tab's form with the demo's small settings (its Train button then trains about that)."""
-    train_view.set_config(kind="additive", seed=TRAIN_SEED, **DEMO_TRAINING)
-
-
-def train_small(train_view, out_dir: str | os.PathLike | None = None) -> bool:
-    """Train the demo's small model on the marks in the Train tab (its form shows the settings, its bar the
-    progress; ``trainingFinished`` says when it is done); False if it cannot start. The demo and the lesson
-    train this way: a few seconds on a busy core."""
-    show_small_config(train_view)
-    return train_view.train(config=small_config(), out_dir=out_dir)
 
 
 def cache_key(env: str, preset: str, fingerprint: str, config: dict[str, Any]) -> str:
@@ -130,7 +105,6 @@ class Demo(QObject):
             return self.fail(f"unknown preset {self.preset!r}; presets of {self.env}: {names}")
         t = time.perf_counter()
         ws.label_with_simulated_user(wish, seed=LABEL_SEED)
-        w.annotate._after_change(list(range(len(ws))))
         w.annotate.set_overlay_wish(wish, "simulated user")
         self.out(f"demo {self.env}: {len(ws)} trajectories labelled by a simulated user "
                  f"(preset {self.preset}: {_describe(wish)}) in {time.perf_counter() - t:.1f} s")
@@ -152,12 +126,10 @@ class Demo(QObject):
             self.fail(f"training could not start: {w.train.last_error or w.last_error}")
 
     def _cache_usable(self, ws) -> bool:
-        from dpf_gui.app.train_view import open_intent
-
         if not (self.cache_dir / "model.json").is_file():
             return False
         try:
-            open_intent(self.cache_dir, ws)
+            ws.open_intent(self.cache_dir)
         except UserError:
             return False
         return True
@@ -280,28 +252,6 @@ def writable_folder(path: Path) -> None:
         pass
 
 
-@contextmanager
-def scratch_window(study: Path, args, env: str, quiet_errors: bool) -> Iterator:
-    """The main window on ``env`` (``--task`` / ``--data``), shown, labelling into the throw-away study folder
-    ``study`` (deleted when the block ends), in presentation mode with ``--present``: the demo's and the
-    lesson's, which never touch the person's own labels."""
-    from dpf_gui.app.main import MainWindow, on_a_screen
-
-    window = None
-    try:
-        window = MainWindow(store_dir=study, env=env, task_dir=args.task, dataset_path=args.data, restore=False,
-                            quiet_errors=quiet_errors)
-        window.show()
-        if getattr(args, "present", False):
-            window.set_presentation(True, full_screen=on_a_screen())
-        yield window
-    finally:
-        if window is not None:
-            window.close()
-            window.deleteLater()
-        shutil.rmtree(study, ignore_errors=True)
-
-
 def run_demo(app, args) -> int:
     """Run the demo of ``args.demo`` in ``app``; returns the exit code (2: no folder to write in)."""
     cache_root = demo_cache_root(args.study)
@@ -322,5 +272,4 @@ def run_demo(app, args) -> int:
         return app.exec()  # demo.code, or 128 + signal when interrupted (see main.QuitOnSignal)
 
 
-__all__ = ["DEMO_TRAINING", "DEMO_TRAINING_MORE", "Demo", "cache_key", "demo_cache_root", "loop_partner", "run_demo",
-           "scratch_window", "show_small_config", "small_config", "train_small"]
+__all__ = ["Demo", "cache_key", "demo_cache_root", "loop_partner", "run_demo"]

@@ -11,7 +11,7 @@ teacher runs the lesson live, students click through it.
 
 The lesson labels into a throw-away study folder (as the demo does), so it
 starts from no marks and never touches the person's own labels; it trains
-the demo's small intent model (:func:`dpf_gui.app.demo.train_small`).
+the demo's small intent model (:func:`dpf_gui.app.launch.train_small`).
 """
 
 from __future__ import annotations
@@ -34,17 +34,25 @@ from PySide6.QtWidgets import (
 )
 
 from dpf_gui import lesson as plan
+from dpf_gui.app.launch import (
+    quit_later,
+    scratch_window,
+    show_small_config,
+    train_small,
+)
 from dpf_gui.app.shortcuts import LESSON_SHORTCUTS, install
+from dpf_gui.session.training import small_config
 
 
 class LessonPanel(QFrame):
-    """The lesson's text and buttons above the tabs of ``window`` (a :class:`~dpf_gui.app.main.MainWindow`)."""
+    """The lesson's text and buttons above the tabs of ``window`` (a :class:`~dpf_gui.app.window.MainWindow`)."""
 
     def __init__(self, window, env: str, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("lessonPanel")
         self.window_ = window
         self.lesson = plan.Lesson(env)
+        self._unsubscribe = None  # from the open workspace's changes (a new intent model changes what Next needs)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         pal = self.palette()  # a tooltip's colours (the palette's own), so the lesson reads apart from the app
         pal.setColor(QPalette.ColorRole.Window, pal.color(QPalette.ColorRole.ToolTipBase))
@@ -96,8 +104,15 @@ class LessonPanel(QFrame):
         w.annotate.labelsChanged.connect(self.refresh)
         w.annotate.suggestions.changed.connect(self.refresh)
         w.train.trainingFinished.connect(self._trained)
-        w.train.intentChanged.connect(lambda _ws: self.refresh())
-        w.workspaceChanged.connect(lambda _ws: self.refresh())
+        w.workspaceChanged.connect(self._follow)
+        self._follow(w.workspace)
+
+    def _follow(self, ws) -> None:
+        """Refresh now and whenever ``ws`` (what the window has open) changes."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._unsubscribe = ws.on_change(lambda _change: self.refresh()) if ws is not None else None
+        self.refresh()
 
     # --- navigation ----------------------------------------------------------------------------------
     @property
@@ -129,8 +144,6 @@ class LessonPanel(QFrame):
         if step.key == "mark":
             self._show_marking()
         elif step.key == "train":
-            from dpf_gui.app.demo import show_small_config
-
             if not self.window_.train.is_training():
                 show_small_config(self.window_.train)
         elif step.plays:
@@ -164,8 +177,6 @@ class LessonPanel(QFrame):
             n = w.annotate.label_suggested(w.workspace.wish(plan.PRESET), plan.SIMULATED_MARKS, plan.LABEL_SEED)
             self._say(plan.NOTES["marked"].format(n=n) if n else plan.NOTES["nothing to mark"])
         elif step.key == "train":
-            from dpf_gui.app.demo import train_small
-
             self._say(plan.NOTES["training"] if train_small(w.train) else
                       plan.NOTES["training failed"].format(message=w.train.last_error or "it could not start"))
         elif step.key == "why":
@@ -256,8 +267,6 @@ class LessonPanel(QFrame):
         ws = w.workspace
         if ws is None:
             return "Nothing is open."
-        from dpf_gui.app.demo import small_config
-
         labelled = int((ws.summary()[0] != 0).sum())
         return plan.blocker(self.lesson.step, labelled, ws.intent is not None, w.train.is_training(),
                             small_config().min_labelled)
@@ -297,9 +306,6 @@ def add_lesson(window, env: str) -> LessonPanel:
 
 def run_lesson(app, args) -> int:
     """``dpf-gui --lesson ENV``: the lesson in a window labelling into a throw-away study folder; the exit code."""
-    from dpf_gui.app.demo import scratch_window
-    from dpf_gui.app.main import quit_later
-
     env = args.lesson
     try:
         study = Path(tempfile.mkdtemp(prefix="dpf-gui-lesson-"))

@@ -106,7 +106,8 @@ class Suggestions(QObject):
         except UserError as exc:  # the store failed: keep the last ranking
             self.note = str(exc)
             return
-        args = (ws.dataset, labels, ws.intent, sorted(self.skipped), self._generation)
+        args = (ws.dataset, labels, ws.intent.model if ws.intent is not None else None, sorted(self.skipped),
+                self._generation)
         self._thread = threading.Thread(target=self._compute, args=args, name="dpf-suggest", daemon=True)
         self._thread.start()
 

@@ -19,16 +19,21 @@ a verdict (only with enough held-out trajectories to mean something), where
 the checkpoint went, and, when the labels cannot teach the wish (training
 refused, a region no labelled trajectory enters), plain words about why.
 
-A trained (or loaded) model becomes the workspace's ``intent`` (with
-``intent_sidecar`` and ``intent_dir``) and :attr:`TrainView.intentChanged` is
-emitted, so the Annotate timeline and suggestions, Play and Compare pick it
-up. The last model of a dataset is remembered in the label store
-(:mod:`dpf_gui.app.intent_memory`) and comes back when the dataset is opened again.
+A trained (or loaded) model is put to use with :meth:`Workspace.set_intent`
+(an :class:`~dpf_gui.agents.intent_agent.IntentAgent`); the Annotate timeline
+and suggestions, Play and Compare follow the workspace and pick it up. The
+last model of a dataset is remembered in the label store
+(:mod:`dpf_gui.session.intent_memory`) and comes back when the dataset is
+opened again. What has no Qt in it (the labels to train on, the configs the
+form describes, the verdict on a fit) is :mod:`dpf_gui.session.training`.
+
+Over 600 lines because the form carries two kinds of model, each with its
+settings, progress and fit, and the worker and the two plots belong to this
+tab alone.
 """
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 import traceback
@@ -60,147 +65,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dpf_gui.app.intent_memory import open_intent, remember
+from dpf_gui.agents.intent_agent import IntentAgent
 from dpf_gui.app.plots import INTENT, TASK, PlotText, _setup
 from dpf_gui.errors import UserError
+from dpf_gui.session.intent_memory import remember
+from dpf_gui.session.training import (
+    ADDITIVE_DEFAULTS,
+    DEFAULTS,
+    KIND_CHOICES,
+    additive_config,
+    check_writable,
+    checkpoint_dir,
+    config_kind,
+    fit_points,
+    fit_verdict,
+    interactive_config,
+    labels_for_training,
+    wish_notes,
+)
 
-#: the kinds offered, as the form names them
-KIND_CHOICES = (("additive", "additive (learns from few marks)"), ("lstm", "LSTM (the paper's)"))
-#: LSTM settings of the form and their defaults: fast enough for interactive use (gridnav's 1495 trajectories:
-#: about 10-15 s on one core), good enough for the fit to be worth looking at
-DEFAULTS = {"max_epochs": 30, "hidden": 64, "seed": 0, "max_time_s": 60, "max_train_per_epoch": 1000}
-#: additive settings of the form: the kind's measured defaults (docs/RESULTS.md; gridnav about 15 s on a busy core)
-ADDITIVE_DEFAULTS = {"members": 8, "hidden": 64, "utility_steps": 400, "value_steps": 3000, "horizon": 10}
-#: the verdict on a held-out fit by its correlation: good from GOOD_CORR, fair from FAIR_CORR, weak below
-GOOD_CORR, FAIR_CORR = 0.8, 0.5
-#: fewer held-out trajectories than this: no verdict. Two points always correlate perfectly, and with few the
-#: verdict is chance: scores unrelated to the predictions (normal, independent) reach "fair" (r >= 0.5) with
-#: probability 0.19 at n = 5, 0.10 at 8, 0.059 at 11 and 0.049 at 12, so from 12 on every verdict short of
-#: "weak" is significant at 5 % (one-sided; tests/test_app_flow.py computes these)
-MIN_HELD_OUT = 12
 #: the additive kind polls ``should_stop`` once per optimisation step; progress is reported every this many
 PROGRESS_EVERY = 25
-
-
-def interactive_config(max_epochs: int = DEFAULTS["max_epochs"], hidden: int = DEFAULTS["hidden"],
-                       max_time_s: float | None = DEFAULTS["max_time_s"],
-                       max_train_per_epoch: int | None = DEFAULTS["max_train_per_epoch"]):
-    """The LSTM's :class:`IntentConfig` the form describes (everything else: the CLI's defaults)."""
-    from dpf_gui.intent.train import IntentConfig
-
-    return IntentConfig(embed=int(hidden), hidden=int(hidden), max_epochs=int(max_epochs),
-                        patience=max(5, min(10, int(max_epochs) // 3)),
-                        max_time_s=float(max_time_s) if max_time_s else None,
-                        max_train_per_epoch=int(max_train_per_epoch) if max_train_per_epoch else None)
-
-
-def additive_config(members: int = ADDITIVE_DEFAULTS["members"], hidden: int = ADDITIVE_DEFAULTS["hidden"],
-                    utility_steps: int = ADDITIVE_DEFAULTS["utility_steps"],
-                    value_steps: int = ADDITIVE_DEFAULTS["value_steps"], horizon: float = ADDITIVE_DEFAULTS["horizon"],
-                    **more):
-    """The additive kind's :class:`AdditiveConfig` the form describes (``more``: other fields, e.g. the demo's)."""
-    from dpf_gui.intent.additive_config import AdditiveConfig
-
-    return AdditiveConfig(members=int(members), hidden=int(hidden), utility_steps=int(utility_steps),
-                          value_steps=int(value_steps), horizon=float(horizon), **more)
-
-
-def config_kind(config) -> str:
-    from dpf_gui.intent.additive_config import AdditiveConfig
-
-    return "additive" if isinstance(config, AdditiveConfig) else "lstm"
-
-
-def model_kind(model) -> str:
-    return "additive" if getattr(model, "kind", None) == "additive" else "lstm"
-
-
-def labels_for_training(ws):
-    """The workspace's labels, with the wish they were given for recorded.
-
-    The store keeps each simulated batch's wish in its note; when every
-    active simulated batch had the same wish, it goes into the labels' meta,
-    so the intent checkpoint says which wish it learned (Play shows its
-    regions). Marks made by hand carry the wish the person wrote down ("my
-    wish" in the Annotate tab), if any.
-    """
-    labels = ws.labels()
-    if "simulated" in str(labels.meta.get("source", "")):
-        try:
-            notes = [h.get("note") or {} for h in ws.store.history(ws.fingerprint)
-                     if h.get("state") == "active" and h.get("kind") == "import"]
-        except Exception:  # provenance is a nicety; never stop training for it
-            notes = []
-        wishes = {repr(n.get("wish")) for n in notes if n.get("wish")}
-        if len(wishes) == 1:
-            note = next(n for n in notes if n.get("wish"))
-            labels.meta["wish"] = note["wish"]
-            for key in ("mode", "noise", "seed"):
-                if key in note:
-                    labels.meta.setdefault(key, note[key])
-            return labels
-    mine = ws.typed_wish()
-    if mine is not None:
-        labels.meta["wish"] = mine.describe()
-    return labels
-
-
-def training_wish(ws, labels):
-    """The wish the labels were given for (a simulated user's, or the person's own), or None."""
-    w = labels.meta.get("wish")
-    if isinstance(w, dict) and (w.get("prefer") or w.get("avoid")):
-        try:
-            return ws.wish("", [str(t) for t in w.get("prefer") or ()], [str(t) for t in w.get("avoid") or ()])
-        except UserError:
-            return None
-    return ws.typed_wish()
-
-
-def wish_notes(ws, labels) -> list[str]:
-    """Plain words about what the labels cannot teach of their wish (regions no labelled, or hardly any stored,
-    trajectory enters), each with what to do; [] when there is no wish or nothing to say."""
-    from dpf_gui.workspace import wish_coverage
-
-    wish = training_wish(ws, labels)
-    if wish is None:
-        return []
-    return wish_coverage(ws.dataset, wish, labels.labelled).warnings
-
-
-def final_predictions(model, dataset, indices) -> np.ndarray:
-    """The predicted score of each trajectory (the last g_t along its stored actions), for either kind."""
-    indices = [int(i) for i in indices]
-    if model_kind(model) == "lstm":
-        from dpf_gui.intent.redistribute import predict_dataset
-
-        g = predict_dataset(model, dataset, indices)
-        return np.array([float(g[i][-1]) if len(g[i]) else 0.0 for i in indices])
-    out = []
-    for i in indices:
-        g = model.predict(dataset.features[dataset.state_slice(i)], dataset.actions[dataset.step_slice(i)])
-        out.append(float(g[-1]) if len(g) else 0.0)
-    return np.asarray(out)
-
-
-def fit_points(result, dataset, labels, limit: int = 400) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(predicted, given) of held-out ("val") and training trajectories, at most ``limit`` dots each.
-
-    Held-out predictions come with the result where the kind makes them while training (the additive
-    kind's out-of-bag predictions), else from the model.
-    """
-    scores = np.asarray(labels.scores, dtype=np.float64)
-    rng = np.random.default_rng(0)
-    out = {}
-    for part, idx, made in (("val", result.val_indices, result.held_out_pred), ("train", result.train_indices, None)):
-        idx = np.asarray(idx, dtype=np.int64)
-        keep = np.arange(len(idx))
-        if len(idx) > limit:  # enough dots to see the fit
-            keep = np.sort(rng.choice(len(idx), limit, replace=False))
-        pred = np.asarray(made, dtype=np.float64)[keep] if made is not None else \
-            final_predictions(result.model, dataset, idx[keep])
-        out[part] = (pred, scores[idx[keep]])
-    return out
-
 
 
 def _form(rows) -> QFormLayout:
@@ -349,7 +234,6 @@ def _fmt(v, pct: bool = False) -> str:
 class TrainView(QWidget):
     """The Train tab. ``set_workspace(ws)``; :meth:`train` / :meth:`cancel` / :meth:`load_intent_dir`."""
 
-    intentChanged = Signal(object)  # the Workspace, whose intent / intent_sidecar / intent_dir changed (maybe to None)
     trainingFinished = Signal(bool, str)  # ok, message ("" when ok)
     statusMessage = Signal(str)
     errorOccurred = Signal(str, str)  # title, message
@@ -358,6 +242,7 @@ class TrainView(QWidget):
         super().__init__(parent)
         self.setObjectName("trainView")
         self.ws = None
+        self._unsubscribe = None  # from the workspace's changes
         self.worker: TrainWorker | None = None
         self.result = None  # the last IntentResult made here
         self.last_error: str | None = None
@@ -542,18 +427,24 @@ class TrainView(QWidget):
         """Show ``ws``'s labels and intent model; a model remembered for this dataset comes back."""
         if self.worker is not None:  # training on the old data: its result no longer applies
             self._discard_worker()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         self.ws = ws
+        self._unsubscribe = ws.on_change(self._on_change) if ws is not None else None
         self.result = None
         self.loss_plot.clear_data()
         self.fit_plot.clear_data()
         self._idle_progress()
         self.status.setText("")
         if ws is not None and ws.intent is not None:
-            self._show_curve(ws.intent_sidecar or {})
+            self._show_curve(ws.intent.sidecar)
         self._set_busy(False)
         self.refresh_labels()
         self._show_intent()
-        self.intentChanged.emit(ws)
+
+    def _on_change(self, change) -> None:
+        if change.what == "intent":
+            self._show_intent()
 
     def refresh_labels(self) -> None:
         """Update the lines saying what there is to learn from (cheap: the store's summary)."""
@@ -642,19 +533,11 @@ class TrainView(QWidget):
         except UserError as exc:
             self._fail(str(exc), True)
             return False
-        if out_dir is None:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            out_dir = Path(ws.store.path).parent / "intent" / f"{ws.env_name}-{stamp}"
-            k = 1
-            while out_dir.exists():
-                k += 1
-                out_dir = out_dir.with_name(f"{ws.env_name}-{stamp}-{k}")
-        try:  # the checkpoint must have somewhere to go (a read-only study folder has not)
-            Path(out_dir).parent.mkdir(parents=True, exist_ok=True)
-            tempfile.TemporaryFile(dir=Path(out_dir).parent).close()
-        except OSError as exc:
-            self._fail(f"cannot save the intent model in {Path(out_dir).parent} ({exc.strerror or exc}); "
-                       "choose a study folder you can write in (File menu)", True)
+        out_dir = out_dir if out_dir is not None else checkpoint_dir(ws)
+        try:
+            check_writable(out_dir)
+        except UserError as exc:
+            self._fail(str(exc), True)
             return False
         self._out_dir = Path(out_dir)
         self._out_is_new = not self._out_dir.exists()
@@ -718,7 +601,6 @@ class TrainView(QWidget):
             return
         self.worker = None
         self._set_busy(False)
-        ws = self.ws
         if worker.cancelled or result.interrupted:
             self._remove_partial()
             self._idle_progress()
@@ -727,8 +609,6 @@ class TrainView(QWidget):
             self.trainingFinished.emit(False, "cancelled")
             return
         self.result = result
-        ws.intent, ws.intent_sidecar, ws.intent_dir = result.model, result.sidecar, result.out_dir
-        self._remember(ws)
         self.fit_plot.set_points(scatter)
         if config_kind(self._cfg) == "additive":
             self.progress.setValue(self.progress.maximum())
@@ -743,9 +623,8 @@ class TrainView(QWidget):
                                 f"{result.wall_time_s:.1f} s, best epoch {result.best_epoch}; saved to "
                                 f"{short_path(result.out_dir)}")
         self.refresh_labels()
-        self._show_intent()
+        self._use(IntentAgent(result.model, result.sidecar, result.out_dir))
         self.statusMessage.emit(f"intent model trained ({result.wall_time_s:.0f} s): Play and Compare use it now")
-        self.intentChanged.emit(ws)
         self.trainingFinished.emit(True, "")
 
     def _on_failed(self, message: str, user_error: bool) -> None:
@@ -789,7 +668,16 @@ class TrainView(QWidget):
         if self._out_is_new:
             _remove_checkpoint(self._out_dir)
 
-    def _remember(self, ws) -> None:
+    def _use(self, agent: IntentAgent) -> None:
+        """Put ``agent`` to use (every view follows the workspace) and remember it for this data."""
+        ws = self.ws
+        try:
+            ws.set_intent(agent)
+        except Exception as exc:  # noqa: BLE001 (a view could not show it: say so; the model is in use all the same)
+            if not isinstance(exc, UserError):
+                traceback.print_exc()
+            self.errorOccurred.emit("The intent model could not be shown",
+                                    str(exc) if isinstance(exc, UserError) else f"{exc.__class__.__name__}: {exc}")
         try:
             remember(ws)
         except Exception as exc:
@@ -811,21 +699,18 @@ class TrainView(QWidget):
             self._fail("training is running: cancel it first", True)
             return False
         try:
-            model, sidecar = open_intent(directory, ws)
+            agent = ws.open_intent(directory)
         except UserError as exc:
             self.last_error = str(exc)
             self.errorOccurred.emit("Cannot load the intent model", str(exc))
             return False
-        ws.intent, ws.intent_sidecar, ws.intent_dir = model, sidecar, Path(directory)
         self.result = None
-        self._remember(ws)
-        self._show_curve(sidecar)
+        self._show_curve(agent.sidecar)
         self.fit_plot.clear_data()
         self.status.setText(f"loaded {short_path(directory)}")
         self.status.setToolTip(str(directory))
-        self._show_intent()
+        self._use(agent)
         self.statusMessage.emit(f"intent model loaded from {directory}")
-        self.intentChanged.emit(ws)
         return True
 
     # --- display -----------------------------------------------------------------------
@@ -838,7 +723,7 @@ class TrainView(QWidget):
         """The loss plot is the LSTM's (the additive kind has no epochs): shown for an LSTM being trained, in
         use, or chosen."""
         ws = self.ws
-        in_use = model_kind(ws.intent) if ws is not None and ws.intent is not None else None
+        in_use = ws.intent.kind if ws is not None and ws.intent is not None else None
         show = kind == "lstm" if kind is not None else "lstm" in (in_use, self.kind())
         self.loss_plot.setVisible(show)
 
@@ -882,24 +767,23 @@ class TrainView(QWidget):
                 for c in range(5):
                     self.fit_table.setItem(r, c, QTableWidgetItem(""))
             return
-        sc = ws.intent_sidecar or {}
+        sc, directory = ws.intent.sidecar, ws.intent.directory
         lab = sc.get("labels") if isinstance(sc.get("labels"), dict) else {}
         wish = lab.get("wish") if isinstance(lab.get("wish"), dict) else {}
         wish_text = "; ".join([*(f"prefer {w}" for w in _strings(wish.get("prefer"))),
                                *(f"avoid {w}" for w in _strings(wish.get("avoid")))]) or "not recorded (marks by hand)"
         when = ""
         try:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(Path(ws.intent_dir, "model.json").stat().st_mtime))
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(Path(directory, "model.json").stat().st_mtime))
         except (OSError, TypeError):
             pass
         arch = sc.get("architecture") if isinstance(sc.get("architecture"), dict) else {}
-        kind = (f"additive ensemble of {arch.get('members', '?')}" if model_kind(ws.intent) == "additive"
-                else "LSTM")
+        kind_name = ws.intent.kind
+        kind = f"additive ensemble of {arch.get('members', '?')}" if kind_name == "additive" else "LSTM"
         self.intent_label.setText(
-            f"<b>In use:</b> {escape(short_path(ws.intent_dir))}<br>{kind} · {when} · {lab.get('count', '?')} labelled "
+            f"<b>In use:</b> {escape(short_path(directory))}<br>{kind} · {when} · {lab.get('count', '?')} labelled "
             f"trajectories ({escape(str(lab.get('source') or 'unknown source'))}) · wish: {escape(wish_text)}")
-        self.intent_label.setToolTip(str(ws.intent_dir))
-        kind_name = model_kind(ws.intent)
+        self.intent_label.setToolTip(str(directory))
         if self.result is not None:
             self._show_fit(self.result.metrics.get("held_out") or {}, self.result.metrics.get("train") or {}, kind_name)
         else:
@@ -926,19 +810,9 @@ class TrainView(QWidget):
         """Stop a training run (its partial checkpoint is removed) and wait for the thread."""
         if self.worker is not None:
             self._discard_worker()
-
-
-def fit_verdict(held: dict[str, Any]) -> str:
-    """" · good" / " · fair" / " · weak: ..." for a held-out fit, only with enough held-out trajectories
-    (:data:`MIN_HELD_OUT`); with fewer, says so and how many a verdict needs (the fit line shows n before it)."""
-    corr = held.get("corr")
-    if corr is None:
-        return ""
-    n = held.get("n") if isinstance(held.get("n"), int) else 0
-    if n < MIN_HELD_OUT:
-        return f" · too few held-out trajectories to judge the fit (a verdict needs n ≥ {MIN_HELD_OUT}: label more)"
-    return (" · good" if corr >= GOOD_CORR else " · fair" if corr >= FAIR_CORR else
-            " · weak: label more, or more consistently")
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
 
 
 def _strings(value) -> list[str]:
@@ -953,6 +827,4 @@ def _remove_checkpoint(directory: Path | None) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-__all__ = ["ADDITIVE_DEFAULTS", "DEFAULTS", "KIND_CHOICES", "MIN_HELD_OUT", "FitPlot", "LossPlot", "TrainView",
-           "TrainWorker", "additive_config", "fit_points", "fit_verdict", "interactive_config", "labels_for_training",
-           "open_intent", "training_wish", "wish_notes"]
+__all__ = ["FitPlot", "LossPlot", "TrainView", "TrainWorker"]

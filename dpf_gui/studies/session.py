@@ -191,7 +191,7 @@ class Session:
     def workspace(self, name: str):
         """The task agent and data, with this participant's label store of condition ``name``."""
         from dpf_gui.data.study import LabelStore
-        from dpf_gui.workspace import Workspace
+        from dpf_gui.session.workspace import Workspace
 
         if name not in self._stores:
             self._stores[name] = LabelStore(self.condition_dir(name) / LABELS_FILE)
@@ -287,8 +287,8 @@ class Session:
     def agent(self, name: str):
         """The agent of condition ``name``: the task agent fused with the intent model from this participant's marks
         (the task agent alone when no intent model could be trained)."""
-        from dpf_gui.fusion import FusedAgent, intent_scale, intent_unit
-        from dpf_gui.intent.registry import load_intent
+        from dpf_gui.agents.intent_agent import IntentAgent
+        from dpf_gui.fusion import FusedAgent
         from dpf_gui.pipeline import fusion_params
 
         cond = self.condition(name)
@@ -296,10 +296,9 @@ class Session:
         intent_dir = self.condition_dir(name) / INTENT_DIR
         if cond.strategy == "task" or not (intent_dir / "model.json").is_file():
             return FusedAgent(task, "task")
-        model, sidecar = load_intent(intent_dir, expect_env=self.protocol.env)
-        return FusedAgent(task, cond.strategy, fusion_params(task, cond.fusion), intent=model,
-                          intent_scale=intent_scale(sidecar), intent_unit=intent_unit(sidecar),
-                          seed=self.training_seed(name))
+        intent = IntentAgent.load(intent_dir, expect_env=self.protocol.env)
+        return FusedAgent(task, cond.strategy, fusion_params(task, cond.fusion), intent=intent.model,
+                          intent_scale=intent.scale(), intent_unit=intent.unit, seed=self.training_seed(name))
 
     # --- watch --------------------------------------------------------------------------------------------
     def watch_seeds(self) -> list[int]:

@@ -1,25 +1,37 @@
-"""What the app (or a script) has open: an environment, its task agent, a dataset, a label store.
+"""What the app (or a script) has open: an environment, its task agent, a dataset, a label store, an intent model.
 
 The app's views share one :class:`Workspace` instead of each loading files, so
 that "the data being labelled" and "the agent being fused" can never drift
 apart, and every check (right environment, non-empty data) happens once, here,
 without Qt. A failed :meth:`Workspace.open` raises :class:`UserError` and
 leaves whatever was open before untouched. Everything the views will read
-from the files (the dataset's arrays, the task agent's fusion values) is
-checked here, at open time, so that a damaged file is refused with one line
-instead of failing later in a view.
+from the files (the dataset's arrays, the task agent's fusion values, the
+intent model's scales) is checked here, at open time, so that a damaged file
+is refused with one line instead of failing later in a view.
+
+The workspace is an evented model (as napari's ``ViewerModel``): what may
+change while it is open changes through its methods (the intent model with
+:meth:`Workspace.set_intent`, the marks with :meth:`Workspace.mark` and its
+kin), and whoever shows it subscribes with :meth:`Workspace.on_change` and is
+told a :class:`Change` saying what changed. The task agent and the data stay
+for the workspace's life: another one is another workspace (its dataset,
+checks and resume state all follow from it).
+Listeners run in the order they subscribed; one that raises does not stop the
+others: every listener runs, then the first exception is raised again to
+whoever made the change (the change itself stands).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dpf_gui.agents.intent_agent import IntentAgent
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.study import LabelStore, TrajectoryMarks
 from dpf_gui.data.trajectories import TrajectoryDataset
@@ -33,9 +45,23 @@ COLLECTED_DIR = "data"
 WISH_KEY = "wish/{env}"
 
 
-@dataclass
+@dataclass(frozen=True)
+class Change:
+    """One change of a :class:`Workspace`: ``what`` changed from ``old`` to ``new``.
+
+    "intent": the intent model in use (an IntentAgent or None); "labels": the marks of the trajectories
+    ``new`` (a tuple of indices; ``old`` is None).
+    """
+
+    workspace: Workspace
+    what: str
+    old: Any
+    new: Any
+
+
+@dataclass(eq=False)
 class Workspace:
-    """An environment's task agent, the trajectories to label and the store the labels go to."""
+    """An environment's task agent, the trajectories to label, the store the labels go to and the intent model in use."""
 
     env_name: str
     task: Any  # dpf_gui.agents.task_agent.TaskAgent, or None when only a dataset was opened
@@ -44,11 +70,11 @@ class Workspace:
     dataset_path: Path
     store: LabelStore
     fingerprint: str
-    #: set by the Train view once an intent model is trained or loaded
-    intent: Any = None
-    intent_sidecar: dict[str, Any] | None = None
-    intent_dir: Path | None = None
+    #: the intent model in use (None: none); change it with :meth:`set_intent`
+    intent: IntentAgent | None = None
     _returns: np.ndarray | None = field(default=None, repr=False)
+    _listeners: list[Callable[[Change], None]] = field(default_factory=list, repr=False)
+    _step_rewards: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # of the intent in use
 
     # --- opening ----------------------------------------------------------
     @classmethod
@@ -85,7 +111,60 @@ class Workspace:
         """The same agent and data, labelled into another store (a study folder)."""
         store.register_dataset(self.dataset, self.dataset_path.resolve(), fingerprint=self.fingerprint)
         return Workspace(self.env_name, self.task, self.task_dir, self.dataset, self.dataset_path, store,
-                         self.fingerprint, self.intent, self.intent_sidecar, self.intent_dir)
+                         self.fingerprint, self.intent)
+
+    # --- changes ----------------------------------------------------------
+    def on_change(self, listener: Callable[[Change], None]) -> Callable[[], None]:
+        """Call ``listener(change)`` after every change; returns the function that unsubscribes it again."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _emit(self, what: str, old: Any, new: Any) -> None:
+        """Tell every listener (a copy of the list: a listener may unsubscribe); the first failure is raised last."""
+        change, failed = Change(self, what, old, new), None
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception as exc:  # noqa: BLE001 (the others must hear of the change all the same)
+                failed = failed or exc
+        if failed is not None:
+            raise failed
+
+    # --- intent model -----------------------------------------------------
+    def set_intent(self, intent: IntentAgent | None) -> None:
+        """Use ``intent`` (None: no intent model) and tell the listeners, even when it is the one in use (a
+        model trained again into the same folder is news too)."""
+        old, self.intent = self.intent, intent
+        self._step_rewards.clear()
+        self._emit("intent", old, intent)
+
+    def step_rewards(self, traj: int) -> np.ndarray | None:
+        """The intent model's reward of every decision of trajectory ``traj``, without the model's baseline
+        (:meth:`IntentAgent.step_rewards`; the Annotate timeline draws them); None without a model."""
+        if self.intent is None:
+            return None
+        if traj not in self._step_rewards:
+            if len(self._step_rewards) > 256:
+                self._step_rewards.clear()
+            t = self.dataset[traj]
+            self._step_rewards[traj] = self.intent.step_rewards(t.features, t.actions)
+        return self._step_rewards[traj]
+
+    def open_intent(self, directory: str | os.PathLike) -> IntentAgent:
+        """Load the intent checkpoint in ``directory`` and check that it fits this data (it is not put to use)."""
+        try:
+            agent = IntentAgent.load(directory, expect_env=self.env_name)
+            agent.check_fits(self.dataset.meta["feature_names"], self.dataset.meta["action_names"])
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (a damaged file the loader did not foresee)
+            raise _unusable(directory, "intent model", exc) from None
+        return agent
 
     # --- environment ------------------------------------------------------
     @property
@@ -137,7 +216,9 @@ class Workspace:
 
     def mark(self, traj: int, value: int) -> int:
         self._check_traj(traj)
-        return self.store.mark_trajectory(self.fingerprint, traj, value)
+        action = self.store.mark_trajectory(self.fingerprint, traj, value)
+        self._labels_changed([traj])
+        return action
 
     def mark_segment(self, traj: int, t0: int, t1: int, value: int) -> int:
         """Mark decisions t0..t1 (inclusive) of a trajectory, clipped to its length."""
@@ -146,17 +227,25 @@ class Workspace:
         if last < 0:
             raise UserError(f"trajectory {traj} has no decisions to mark")
         t0, t1 = sorted((min(max(int(t0), 0), last), min(max(int(t1), 0), last)))
-        return self.store.mark_segment(self.fingerprint, traj, t0, t1, value)
+        action = self.store.mark_segment(self.fingerprint, traj, t0, t1, value)
+        self._labels_changed([traj])
+        return action
 
     def clear(self, traj: int) -> int:
         self._check_traj(traj)
-        return self.store.clear(self.fingerprint, traj)
+        action = self.store.clear(self.fingerprint, traj)
+        self._labels_changed([traj])
+        return action
 
     def undo(self) -> list[int]:
-        return self.store.undo(self.fingerprint)
+        rows = self.store.undo(self.fingerprint)
+        self._labels_changed(rows)
+        return rows
 
     def redo(self) -> list[int]:
-        return self.store.redo(self.fingerprint)
+        rows = self.store.redo(self.fingerprint)
+        self._labels_changed(rows)
+        return rows
 
     def can_undo(self) -> bool:
         return self.store.can_undo(self.fingerprint)
@@ -180,7 +269,10 @@ class Workspace:
             states, _ = self.summary()
             free = set(np.flatnonzero(states == 0).tolist())
             keep = free if keep is None else keep & free
-        return self.store.import_labels(labels, self.fingerprint, only=keep), labels
+        action = self.store.import_labels(labels, self.fingerprint, only=keep)
+        if action is not None:
+            self._labels_changed(range(len(self)) if keep is None else sorted(keep))
+        return action, labels
 
     def import_labels(self, path: str | os.PathLike, only_unlabelled: bool = False) -> int | None:
         """Import a ``dpf label`` file given to this dataset (refused for other data)."""
@@ -191,11 +283,19 @@ class Workspace:
         try:
             labels = Labels.load(path)
             labels.check_matches(self.dataset, where=str(path))
-            return self.store.import_labels(labels, self.fingerprint, only=only)
+            action = self.store.import_labels(labels, self.fingerprint, only=only)
         except UserError:
             raise
         except Exception as exc:  # noqa: BLE001 (a damaged file the loader did not foresee)
             raise _unusable(path, "label file", exc) from None
+        if action is not None:
+            self._labels_changed(range(len(self)) if only is None else only)
+        return action
+
+    def _labels_changed(self, rows: Iterable[int]) -> None:
+        rows = tuple(int(r) for r in rows)
+        if rows:
+            self._emit("labels", None, rows)
 
     # --- the person's own wish ("my wish") --------------------------------------
     def typed_wish(self) -> Wish | None:
@@ -225,7 +325,7 @@ class Workspace:
         """Let the fixed task agent play ``episodes`` episodes with exploration noise (``rollout.Exploration``),
         optionally from random starts, and save this dataset with them appended as a new dataset file in
         ``out_dir``; returns its path (None when stopped). This dataset's file and marks are not touched: the
-        marks are carried over with :meth:`carry_marks_to` once the new dataset is opened.
+        marks are carried over with :meth:`carry_marks_from` once the new dataset is opened.
         """
         from dpf_gui.data.merge import merge_datasets
         from dpf_gui.rollout import exploring_policy, rollout
@@ -246,11 +346,15 @@ class Workspace:
         except OSError as exc:
             raise UserError(f"cannot write {exc.filename or path}: {exc.strerror or exc}") from None
 
-    def carry_marks_to(self, merged: TrajectoryDataset) -> int | None:
-        """Copy this dataset's marks to ``merged``, which holds its trajectories (see ``merge.part_offset``)."""
+    def carry_marks_from(self, old: Workspace) -> int | None:
+        """Copy the marks of ``old``'s dataset to this one, which holds its trajectories (see ``merge.part_offset``),
+        as one undoable action (None: nothing to copy)."""
         from dpf_gui.data.merge import part_offset
 
-        return self.store.carry_marks(self.fingerprint, merged.fingerprint(), part_offset(self.dataset, merged))
+        action = self.store.carry_marks(old.fingerprint, self.fingerprint, part_offset(old.dataset, self.dataset))
+        if action is not None:
+            self._labels_changed(range(len(self)))
+        return action
 
     def _check_traj(self, traj: int) -> None:
         if not 0 <= int(traj) < len(self):
@@ -395,4 +499,5 @@ def _check_task_matches(task, dataset: TrajectoryDataset, path) -> None:
         raise UserError(f"{path}: the dataset has {len(dataset.meta['action_names'])} actions, the task agent {task.n_actions}")
 
 
-__all__ = ["COLLECTED_DIR", "DATASET_FILE", "WishCoverage", "Workspace", "collected_mask", "load_dataset", "wish_coverage"]
+__all__ = ["COLLECTED_DIR", "DATASET_FILE", "Change", "WishCoverage", "Workspace", "collected_mask", "load_dataset",
+           "wish_coverage"]

@@ -1,0 +1,163 @@
+"""The main window's tabs: how each is built, and how Play and Compare follow the workspace.
+
+Annotate is built with the window; the others when first shown
+(:data:`BUILT_AT_START`), so the window appears sooner (docs/PERFORMANCE.md).
+Every view gets what is open through ``set_workspace(ws)`` and subscribes to
+the workspace's changes itself (:meth:`~dpf_gui.session.workspace.Workspace.on_change`).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QWidget
+
+from dpf_gui.errors import UserError
+
+if TYPE_CHECKING:
+    from dpf_gui.app.window import MainWindow
+
+
+def make_annotate_view(window: MainWindow) -> QWidget:
+    from dpf_gui.app.annotate_view import AnnotateView
+
+    view = AnnotateView(window)
+    view.statusMessage.connect(lambda text: window.statusBar().showMessage(text, 5000))
+    view.errorOccurred.connect(window.show_error)
+    view.trajectoryChanged.connect(lambda _: window.save_resume())
+    view.positionChanged.connect(lambda _: window._resume_timer.start())
+    view.datasetCollected.connect(window.open_collected)
+    return view
+
+
+def make_train_view(window: MainWindow) -> QWidget:
+    from dpf_gui.app.train_view import TrainView
+
+    view = TrainView(window)
+    view.statusMessage.connect(lambda text: window.statusBar().showMessage(text, 8000))
+    view.errorOccurred.connect(window.show_error)
+    return view
+
+
+class _FollowsWorkspace:
+    """Mixin for the Play and Compare views: their agents follow the workspace and its intent model.
+
+    ``set_workspace(ws)`` and a new intent model in the workspace only note
+    that the agents are out of date; they are (re)built when the tab is shown
+    (or at once if it is visible), so opening an environment or training a
+    model never creates environments for tabs nobody looks at (a highway
+    environment takes about half a second). ``sync()`` forces it.
+    """
+
+    _ws = None
+    _dirty = False
+    _task = None  # the task agent the agents were last built for
+    _unsubscribe = None  # from the workspace's changes
+
+    def set_workspace(self, ws) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._ws, self._dirty = ws, True
+        self._unsubscribe = ws.on_change(self._on_change) if ws is not None else None
+        if self.isVisible():
+            self.sync()
+
+    def _on_change(self, change) -> None:
+        if change.what == "intent":
+            self._dirty = True
+            if self.isVisible():
+                self.sync()
+
+    def shutdown(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        super().shutdown()
+
+    def sync(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        ws = self._ws
+        if ws is None or ws.task is None:
+            self._task = None
+            self.drop_agents("No task agent is open: open one with File > Open task agent." if ws is not None
+                             else "Nothing is open.")
+            return
+        # the same task agent again (a new intent model): keep the person's slider settings
+        params = self.params_panel.params() if self._task is ws.task else None
+        intent = ws.intent
+        try:
+            self.set_agents(ws.env_name, ws.env_config, ws.task, intent.model if intent else None,
+                            intent.sidecar if intent else None, wish=play_wish(ws), params=params)
+            self._task = ws.task
+        except UserError as exc:
+            self.drop_agents(str(exc))
+        except Exception as exc:  # noqa: BLE001 (never take the window down from showEvent)
+            traceback.print_exc()
+            self.drop_agents(f"Cannot play: {exc.__class__.__name__}: {exc}")
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.sync()
+
+
+def play_wish(ws):
+    """The wish whose regions Play and Compare show: the intent model's (from its sidecar), else the "mixed" preset."""
+    from types import SimpleNamespace
+
+    from dpf_gui.app.play_view import wish_from_sidecar
+
+    wish = wish_from_sidecar(SimpleNamespace(region_features=ws.dataset.region_features),
+                             ws.intent.sidecar if ws.intent else None)
+    if wish is None:
+        try:
+            wish = ws.wish()
+        except UserError:
+            wish = None
+    return wish
+
+
+def make_play_view(window: MainWindow) -> QWidget:
+    from dpf_gui.app.play_view import PlayView
+
+    class PlayTab(_FollowsWorkspace, PlayView):
+        def drop_agents(self, reason: str) -> None:
+            self.pause()
+            self._close_runner()
+            self._set_enabled(False)
+            self.status_label.setText(reason)
+
+    view = PlayTab()
+    return view
+
+
+def make_compare_view(window: MainWindow) -> QWidget:
+    from dpf_gui.app.compare_view import CompareView
+
+    class CompareTab(_FollowsWorkspace, CompareView):
+        def drop_agents(self, reason: str) -> None:
+            self.pause()
+            self._close_runners()
+            self._set_enabled(False)
+            self.status_label.setText(reason)
+
+    return CompareTab()
+
+
+#: (tab title, factory(window) -> widget); a widget may offer set_workspace(ws) and shutdown()
+TABS: list[tuple[str, Callable[[MainWindow], QWidget]]] = [
+    ("Annotate", make_annotate_view),
+    ("Train", make_train_view),
+    ("Play", make_play_view),
+    ("Compare", make_compare_view),
+]
+#: tabs built with the window (Annotate: the marks, what a person starts with); the others are built when first
+#: shown or asked for (:meth:`MainWindow.view`), so the window appears sooner (docs/PERFORMANCE.md)
+BUILT_AT_START = ("Annotate",)
+
+
+__all__ = ["BUILT_AT_START", "TABS", "make_annotate_view", "make_compare_view", "make_play_view", "make_train_view",
+           "play_wish"]
