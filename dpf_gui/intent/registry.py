@@ -97,10 +97,10 @@ def _train_additive(dataset: TrajectoryDataset, labels: Labels, seed: int, out_d
         "train": lstm.fit_metrics(in_bag, scores[idx], None if true is None else true[idx]),
         "interrupted": interrupted,
     }
-    if labels.pairs is not None:  # comparisons: how many of them the totals order as stated
+    if labels.pairs is not None:  # comparisons give no scores to fit: how many of them the totals order as stated
         fb = feedback(labels, idx)
-        metrics["held_out"]["pref_acc"] = pair_accuracy(fit.oob_pred, fb)
-        metrics["train"]["pref_acc"] = pair_accuracy(in_bag, fb)
+        for part, pred in (("held_out", fit.oob_pred), ("train", in_bag)):
+            metrics[part].update(corr=None, sign_acc=None, pair_acc=None, rmse=None, pref_acc=pair_accuracy(pred, fb))
     wall = time.time() - t0
     meta = dataset.meta
     sidecar = {
