@@ -215,3 +215,14 @@ def test_a_pair_of_unlabelled_trajectories_is_refused_on_the_command_line(grid, 
                                str(tmp_path / "m"), "--quiet"]))
     err = capsys.readouterr().err
     assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and "has no feedback" in err
+
+
+def test_comparisons_are_carried_into_a_merged_dataset(grid):
+    from dpf_gui.data.merge import carry_labels, merge_datasets
+
+    data, wish = grid
+    other = rollout("gridnav", random_policy(1), 5, seed=7, progress=False)
+    labels = label_pairs(data, wish, FeedbackNoise(), 0, count=10)
+    carried = carry_labels(labels, data, merge_datasets(other, data))
+    assert np.array_equal(carried.pairs, labels.pairs + 5) and np.array_equal(carried.prefer, labels.prefer)
+    assert carried.labelled[carried.pairs].all()
