@@ -28,8 +28,8 @@ from dpf_gui.oracles import FeedbackNoise, label_dataset, label_pairs
 from dpf_gui.rollout import random_policy, rollout
 from dpf_gui.wish import make_wish
 
-QUICK = dict(members=4, hidden=32, utility_steps=300, value_steps=200)
-TINY = dict(members=2, hidden=16, utility_steps=30, value_steps=20)
+QUICK = {"members": 4, "hidden": 32, "utility_steps": 300, "value_steps": 200}
+TINY = {"members": 2, "hidden": 16, "utility_steps": 30, "value_steps": 20}
 
 
 def _fb(pairs=(), prefer=(), n=3) -> Feedback:
@@ -186,13 +186,13 @@ def _with(labels: Labels, path, **arrays):
 
 
 @pytest.mark.parametrize("arrays, fragment", [
-    (dict(prefer=None), "pairs and prefer go together"),
-    (dict(pairs=np.array([[0, 1, 2]])), "two whole numbers per row"),
-    (dict(pairs=np.array([[0.0, 1.0]])), "two whole numbers per row"),
-    (dict(pairs=np.array([[0, 10_000]]), prefer=np.array([1.0], np.float32)), "outside"),
-    (dict(pairs=np.array([[3, 3]]), prefer=np.array([1.0], np.float32)), "with itself"),
-    (dict(pairs=np.array([[0, 1]]), prefer=np.array([1.5], np.float32)), "from 0 to 1"),
-    (dict(pairs=np.array([[0, 1]]), prefer=np.array([1.0, 0.0], np.float32)), "one number per pair"),
+    ({"prefer": None}, "pairs and prefer go together"),
+    ({"pairs": np.array([[0, 1, 2]])}, "two whole numbers per row"),
+    ({"pairs": np.array([[0.0, 1.0]])}, "two whole numbers per row"),
+    ({"pairs": np.array([[0, 10_000]]), "prefer": np.array([1.0], np.float32)}, "outside"),
+    ({"pairs": np.array([[3, 3]]), "prefer": np.array([1.0], np.float32)}, "with itself"),
+    ({"pairs": np.array([[0, 1]]), "prefer": np.array([1.5], np.float32)}, "from 0 to 1"),
+    ({"pairs": np.array([[0, 1]]), "prefer": np.array([1.0, 0.0], np.float32)}, "one number per pair"),
 ])
 def test_bad_comparison_files_are_refused(grid, tmp_path, arrays, fragment):
     data, wish = grid

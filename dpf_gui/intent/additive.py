@@ -63,7 +63,13 @@ from dpf_gui.intent.additive_config import (
     region_code,
     region_code_width,
 )
-from dpf_gui.intent.objectives import Feedback, Objective, check_pairs, feedback, resolve
+from dpf_gui.intent.objectives import (
+    Feedback,
+    Objective,
+    check_pairs,
+    feedback,
+    resolve,
+)
 from dpf_gui.rowwise import ReluMLP, numpy_twin, rows_f32, sum_first, sum_last
 
 NAME = "additive"
