@@ -226,3 +226,25 @@ def test_comparisons_are_carried_into_a_merged_dataset(grid):
     carried = carry_labels(labels, data, merge_datasets(other, data))
     assert np.array_equal(carried.pairs, labels.pairs + 5) and np.array_equal(carried.prefer, labels.prefer)
     assert carried.labelled[carried.pairs].all()
+
+
+def test_label_and_train_comparisons_on_the_command_line(grid, tmp_path, capsys):
+    data, _ = grid
+    data_path = data.save(tmp_path / "d.npz")
+    pairs = tmp_path / "pairs.npz"
+    assert main(["label", "--data", str(data_path), "--preset", "mixed", "--feedback", "pairs", "--budget", "30",
+                 "--pairs", "40", "--flip", "0.1", "--seed", "1", "--out", str(pairs)]) == 0
+    assert "40 comparisons of" in capsys.readouterr().out
+    loaded = Labels.load(pairs)
+    assert len(loaded.pairs) == 40 and set(np.unique(loaded.pairs)) <= set(loaded.meta["selection"]["chosen"])
+    for argv, fragment in ((["--feedback", "pairs", "--budget", "10", "--select", "active"], "--select active"),
+                           (["--pairs", "5"], "give --feedback pairs too")):
+        with pytest.raises(SystemExit) as exc:
+            raise SystemExit(main(["label", "--data", str(data_path), "--preset", "mixed", *argv, "--out",
+                                   str(tmp_path / "x.npz")]))
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and fragment in err
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main(["train-intent", "--data", str(data_path), "--labels", str(pairs), "--kind", "lstm",
+                               "--out", str(tmp_path / "m"), "--quiet"]))
+    assert exc.value.code == 2 and "--kind additive" in capsys.readouterr().err
