@@ -331,12 +331,19 @@ def _build_label(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rounds", type=_pos_int, default=None, metavar="R",
                    help="label the K in R batches; with active the intent model is retrained after each batch and "
                         "suggests the next (default: 1)")
+    g = p.add_argument_group("what the user gives")
+    g.add_argument("--feedback", choices=("scores", "pairs"), default="scores",
+                   help="scores: one score per trajectory (default); pairs: comparisons of two trajectories "
+                        "('this one is better'), answered from the scores with the noise above")
+    g.add_argument("--pairs", type=_pos_int, default=None, metavar="P",
+                   help="with --feedback pairs: how many comparisons (default: one per trajectory to choose from)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="noise and selection seed (default: 0)")
     p.add_argument("--out", required=True, help="label file to write (.npz)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
 
 
 SELECT_CHOICES = ("random", "first", "active")  # dpf_gui.selection.SELECT_MODES (checked by a test)
+OBJECTIVE_CHOICES = ("auto", "score", "logistic", "pairs")  # dpf_gui.intent.objectives.OBJECTIVES (checked by a test)
 
 
 @_command(
@@ -354,7 +361,8 @@ SELECT_CHOICES = ("random", "first", "active")  # dpf_gui.selection.SELECT_MODES
     "  dpf label --data hw.npz --avoid lane=0 --prefer 'lane=2&speed=..25' --out hw_labels.npz\n"
     "  dpf label --data pong.npz --preset avoid --binary --flip 0.1 --skip 0.2 --seed 3 --out l.npz\n"
     "  dpf label --data gridnav --preset mixed --budget 25 --select active \\\n"
-    "      --rounds 3 --out few.npz",
+    "      --rounds 3 --out few.npz\n"
+    "  dpf label --data gridnav --preset avoid --feedback pairs --budget 25 --pairs 40 --flip 0.1 --out pairs.npz",
     _build_label,
 )
 def cmd_label(args: argparse.Namespace) -> int:
@@ -371,13 +379,20 @@ def cmd_label(args: argparse.Namespace) -> int:
         raise UserError(f"--budget {args.budget} is more than the {len(data)} trajectories in {args.data}")
     if args.budget is not None and args.rounds is not None and args.rounds > args.budget:
         raise UserError(f"--rounds {args.rounds} is more than --budget {args.budget} (each round labels at least one)")
+    if args.feedback == "pairs" and (args.select == "active" or args.rounds is not None):
+        raise UserError("--select active and --rounds choose trajectories to score; comparisons are drawn among "
+                        "--budget K trajectories chosen by --select random or first")
+    if args.pairs is not None and args.feedback != "pairs":
+        raise UserError("--pairs counts comparisons: give --feedback pairs too")
     out = _check_file_out(args.out, args.force, npz=True)
     noise = noise_from_args(args)
     for region in wish_coverage(data, wish) if len(data) else []:  # no data: labelling says so
         print(f"coverage: {region.text()}")
         if region.thin:
             print(f"dpf label: warning: {thin_warning(region, data.env_name)}", file=sys.stderr)
-    if args.budget is None:
+    if args.feedback == "pairs":
+        labels, how = _label_pairs(args, data, wish, noise)
+    elif args.budget is None:
         labels = label_dataset(data, wish, noise, args.seed)
         how = wish.mode
     else:
@@ -388,6 +403,10 @@ def cmd_label(args: argparse.Namespace) -> int:
         how = f"{wish.mode}; {select} selection" + (f" in {rounds} rounds" if rounds > 1 else "")
     labels.meta["data_path"] = str(args.data)
     path = labels.save(out)
+    if labels.pairs is not None:
+        ties = int((labels.prefer == 0.5).sum())
+        print(f"wrote {path}: {len(labels.pairs)} comparisons of {labels.count} trajectories ({how}); {ties} ties")
+        return 0
     s = labels.scores[labels.labelled]
     print(
         f"wrote {path}: {labels.count} of {len(labels)} trajectories labelled ({how}); "
@@ -395,6 +414,22 @@ def cmd_label(args: argparse.Namespace) -> int:
         f"mean {s.mean() if len(s) else 0:.2f}, min {s.min() if len(s) else 0:.2f}, max {s.max() if len(s) else 0:.2f}"
     )
     return 0
+
+
+def _label_pairs(args: argparse.Namespace, data, wish, noise):
+    """Comparisons among every trajectory, or among the --budget chosen by --select (random or first)."""
+    from dpf_gui.oracles import label_dataset, label_pairs
+    from dpf_gui.selection import keep_chosen
+
+    among, how = None, f"{wish.mode}; comparisons"
+    if args.budget is not None:
+        select = args.select or "random"
+        kept = keep_chosen(data, label_dataset(data, wish, noise, args.seed), args.budget, select, 1, args.seed)
+        among, how = kept.meta["selection"]["chosen"], f"{how} among {args.budget} chosen by {select} selection"
+    labels = label_pairs(data, wish, noise, args.seed, count=args.pairs, among=among)
+    if args.budget is not None:
+        labels.meta["selection"] = kept.meta["selection"]
+    return labels, how
 
 
 # --- dpf merge -------------------------------------------------------------------
@@ -511,6 +546,9 @@ def _build_train_intent(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", choices=("additive", "lstm"), default="additive",
                    help="intent model: additive (utility + intent-value ensemble, learns from few marks; default) "
                         "or lstm (the paper's RUDDER LSTM)")
+    p.add_argument("--objective", choices=OBJECTIVE_CHOICES, default=None,
+                   help="loss on the feedback: score (regression to graded scores), logistic (binary labels), pairs "
+                        "(comparisons; additive only) or auto (by the label file: the default)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field of the kind's config (repeatable), e.g. members=4 or, for lstm, max_epochs=30")
     p.add_argument("--force", action="store_true", help="write into --out even if it holds a checkpoint")
@@ -544,7 +582,8 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     labels = Labels.load(args.labels)
     labels.check_matches(data, where=f"labels {args.labels}")
     out = _check_checkpoint_out(args.out, args.force)
-    config = config_from_sets(config_for(args.kind), args.set, what=f"{args.kind} intent config")
+    sets = args.set + ([f"objective={args.objective}"] if args.objective else [])
+    config = config_from_sets(config_for(args.kind), sets, what=f"{args.kind} intent config")
     signal.signal(signal.SIGINT, signal.default_int_handler)
     result = train_intent(data, labels, args.seed, out_dir=out, config=config, progress=not args.quiet)
     fit = result.metrics.get("held_out", result.metrics)
@@ -555,7 +594,7 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
         print(f"{state}: {out} ({result.epochs} of {config.max_epochs} epochs{early}, best {result.best_epoch}, "
               f"{result.wall_time_s:.0f} s)")
     else:
-        print(f"{state}: {out} ({args.kind}, {result.wall_time_s:.0f} s)")
+        print(f"{state}: {out} ({args.kind}, objective {result.sidecar['objective']}, {result.wall_time_s:.0f} s)")
     print("held-out fit: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in fit.items()))
     return 0
 

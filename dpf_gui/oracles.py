@@ -9,10 +9,16 @@ given score can be degraded, in this order, each step seeded:
 2. ``binary``: only the sign is given (-1, 0, +1);
 3. the sign is flipped with probability ``flip``;
 4. the trajectory is skipped (left unlabelled) with probability ``skip``.
+
+A simulated user can compare instead of score (:func:`label_pairs`): it
+prefers the trajectory whose (noisy, possibly binary) score is higher, says
+"equally good" on a tie, answers the wrong way round with probability
+``flip`` and skips a comparison with probability ``skip``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -42,6 +48,44 @@ def _meta(dataset: TrajectoryDataset, wish, noise: dict, seed: int) -> dict:
     """What a simulated user's labels record about how they were made."""
     return {"env": dataset.env_name, "data_fingerprint": dataset.fingerprint(), "source": "simulated-user",
             "wish": wish.describe(), "mode": wish.mode, "noise": noise, "seed": int(seed)}
+
+
+def label_pairs(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, seed: int, count: int | None = None,
+                among: Sequence[int] | None = None) -> Labels:
+    """``count`` comparisons of random pairs of different trajectories among ``among`` (default: all of them;
+    ``count`` default: as many as there are to choose from), answered as the simulated user would.
+
+    The noise of both trajectories' scores, the flip and the skip are drawn for every pair whatever is
+    enabled (as in :func:`label_dataset`). The labels' scores are 0 (no score was given), ``labelled``
+    marks the trajectories in a kept pair, and ``true_scores`` and ``marks`` keep the truth for measuring.
+    """
+    pool = np.arange(len(dataset)) if among is None else np.asarray(among, dtype=np.int64)
+    if len(pool) < 2:
+        raise UserError(f"comparisons need at least two trajectories to choose from; got {len(pool)}")
+    count = len(pool) if count is None else int(count)
+    if count < 1:
+        raise UserError(f"the number of comparisons must be at least 1; got {count}")
+    marks = step_marks(dataset, wish)
+    true_scores = np.array([marks[dataset.step_slice(i)].sum() for i in range(len(dataset))], dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    first = rng.integers(0, len(pool), count)
+    second = (first + rng.integers(1, len(pool), count)) % len(pool)  # never the same trajectory
+    gauss = rng.standard_normal((count, 2))
+    flip_draw = rng.random(count)
+    skip_draw = rng.random(count)
+    pairs = np.stack([pool[first], pool[second]], axis=1)
+    seen = true_scores[pairs].astype(np.float64) + noise.sigma * gauss
+    if noise.binary:
+        seen = np.sign(seen)
+    prefer = np.where(seen[:, 0] > seen[:, 1], 1.0, np.where(seen[:, 0] < seen[:, 1], 0.0, 0.5))
+    prefer = np.where(flip_draw < noise.flip, 1.0 - prefer, prefer)
+    keep = skip_draw >= noise.skip
+    labelled = np.zeros(len(dataset), dtype=bool)
+    labelled[pairs[keep].ravel()] = True
+    meta = dict(_meta(dataset, wish, asdict(noise), seed), feedback="pairs")
+    return Labels(scores=np.zeros(len(dataset), np.float32), labelled=labelled, true_scores=true_scores, marks=marks,
+                  lengths=dataset.lengths.copy(), meta=meta, pairs=pairs[keep].astype(np.int64),
+                  prefer=prefer[keep].astype(np.float32))
 
 
 def step_marks(dataset: TrajectoryDataset, wish: Wish) -> np.ndarray:

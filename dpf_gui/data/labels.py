@@ -1,4 +1,4 @@
-"""Trajectory-level feedback: one score per trajectory (and, where known, per-step marks).
+"""Trajectory-level feedback: one score per trajectory (and, where known, per-step marks), or pairwise comparisons.
 
 Stored as ``.npz`` (no pickles) with a JSON metadata string; documented in
 docs/DATA.md. Labels refer to one dataset through its fingerprint, so a label
@@ -8,6 +8,11 @@ Scores are in a simulated user's units: decisions in a preferred region minus
 decisions in an avoided one. A person's whole-trajectory mark is one
 judgement worth ±sqrt(T) (:func:`whole_mark_step`); format version 1 scored
 it ±T, and such files are read with the current rule (:func:`_rescore_v1`).
+
+Pairwise comparisons ("i is better than j") are optional ``pairs`` / ``prefer``
+arrays; a file holding them is a comparison file (its scores are not read, its
+``labelled`` marks the trajectories in some pair). Which loss learns from which
+feedback is :mod:`dpf_gui.intent.objectives`' business.
 """
 
 from __future__ import annotations
@@ -57,6 +62,15 @@ class Labels:
     lengths: np.ndarray  # (N,) int64, decisions per trajectory (to split ``marks``)
     meta: dict[str, Any] = field(default_factory=dict)
     known: np.ndarray | None = None  # (sum T,) bool: steps whose mark was *given* (marked segments); None: scores only
+    pairs: np.ndarray | None = None  # (P, 2) int64 trajectory indices (i, j) compared; None: no comparisons
+    prefer: np.ndarray | None = None  # (P,) float32 probability that i is preferred to j (1, 0, 0.5 = equally good)
+
+    def feedback_kind(self) -> str:
+        """``pairs`` (comparisons), ``binary`` (signs only, as a simulated user's ``noise.binary`` records) or ``scores``."""
+        if self.pairs is not None:
+            return "pairs"
+        noise = self.meta.get("noise")
+        return "binary" if isinstance(noise, dict) and noise.get("binary") is True else "scores"
 
     def known_steps(self) -> np.ndarray | None:
         """Per-step mask of marks given as feedback (a person's segments), or None when only scores were given.
@@ -87,6 +101,9 @@ class Labels:
         }
         if self.known is not None:
             arrays["known"] = np.asarray(self.known, dtype=bool)
+        if self.pairs is not None:
+            arrays["pairs"] = np.asarray(self.pairs, dtype=np.int64).reshape(-1, 2)
+            arrays["prefer"] = np.asarray(self.prefer, dtype=np.float32)
         return save_npz_atomic(path, arrays)
 
     @classmethod
@@ -101,7 +118,9 @@ class Labels:
         if version not in range(1, FORMAT_VERSION + 1) or isinstance(version, bool):
             raise _bad(path, f"format version {version!r}; this dpf-gui reads versions 1 to {FORMAT_VERSION}")
         checked = _checked_arrays(path, arrays, meta)
-        labels = cls(meta=meta, known=_checked_known(path, arrays.get("known"), len(checked["marks"])), **checked)
+        pairs, prefer = _checked_pairs(path, arrays.get("pairs"), arrays.get("prefer"), checked["labelled"])
+        labels = cls(meta=meta, known=_checked_known(path, arrays.get("known"), len(checked["marks"])),
+                     pairs=pairs, prefer=prefer, **checked)
         if version == 1:
             _rescore_v1(labels)
         return labels
@@ -143,6 +162,31 @@ def _checked_known(path, known: np.ndarray | None, steps: int) -> np.ndarray | N
     if len(known) != steps:
         raise _bad(path, f"known has {len(known)} entries, marks has {steps}")
     return known
+
+
+def _checked_pairs(path, pairs: np.ndarray | None, prefer: np.ndarray | None,
+                   labelled: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The optional comparisons: (P, 2) whole numbers naming two different labelled trajectories each, and
+    one preference in [0, 1] per pair."""
+    if pairs is None and prefer is None:
+        return None, None
+    if pairs is None or prefer is None:
+        raise _bad(path, "pairs and prefer go together; the file has only one of them")
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or pairs.dtype.kind not in "iu":
+        raise _bad(path, f"pairs holds {pairs.dtype} of shape {pairs.shape}, expected two whole numbers per row")
+    if prefer.ndim != 1 or len(prefer) != len(pairs) or prefer.dtype.kind != "f":
+        raise _bad(path, f"prefer holds {prefer.dtype} of shape {prefer.shape}, expected one number per pair "
+                         f"({len(pairs)})")
+    n = len(labelled)
+    if len(pairs) and (pairs.min() < 0 or pairs.max() >= n):
+        raise _bad(path, f"a pair names a trajectory outside 0..{n - 1}")
+    if (pairs[:, 0] == pairs[:, 1]).any():
+        raise _bad(path, "a pair compares a trajectory with itself")
+    if not (np.isfinite(prefer) & (prefer >= 0) & (prefer <= 1)).all():
+        raise _bad(path, "a preference is not a number from 0 to 1")
+    if len(pairs) and not labelled[pairs].all():
+        raise _bad(path, "a pair names a trajectory that labelled says has no feedback")
+    return pairs.astype(np.int64), prefer.astype(np.float32)
 
 
 def _checked_arrays(path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> dict[str, np.ndarray]:

@@ -69,7 +69,7 @@ def carry_labels(labels: Labels, old_dataset: TrajectoryDataset, merged_dataset:
     """Labels for ``merged_dataset``: the old trajectories keep theirs, every other one is unlabelled.
 
     Unlabelled entries read as a person's do: score 0, true score unknown (NaN), marks 0 (and, where the
-    labels have a per-step ``known`` mask, not known).
+    labels have a per-step ``known`` mask, not known). Comparisons keep their pairs, renumbered.
     """
     labels.check_matches(old_dataset, where="the labels to carry over")
     off = part_offset(old_dataset, merged_dataset)
@@ -93,8 +93,9 @@ def carry_labels(labels: Labels, old_dataset: TrajectoryDataset, merged_dataset:
     selection = meta.get("selection")
     if isinstance(selection, dict) and isinstance(selection.get("chosen"), list):
         meta["selection"] = dict(selection, chosen=[int(i) + off for i in selection["chosen"]])
+    pairs = None if labels.pairs is None else np.asarray(labels.pairs, np.int64) + off  # comparisons move along
     return Labels(scores=scores, labelled=labelled, true_scores=true_scores, marks=marks,
-                  lengths=merged_dataset.lengths.copy(), meta=meta, known=known)
+                  lengths=merged_dataset.lengths.copy(), meta=meta, known=known, pairs=pairs, prefer=labels.prefer)
 
 
 def _holds(merged: TrajectoryDataset, part: TrajectoryDataset, off: int) -> bool:

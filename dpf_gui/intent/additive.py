@@ -12,7 +12,9 @@ it visits. That structure is built in here, in two stages:
    features (the vocabulary the person's wish is written in: one-hot lanes,
    cells, terrain; binned speeds and heights), and is fitted so that
    ``sum_t u(s_{t+1})`` matches each labelled trajectory's score (Christiano
-   et al. 2017; T-REX). Each member sees a bootstrap resample of the labelled
+   et al. 2017; T-REX), or, as the feedback objective says, so that the sums
+   order the trajectories as the labels do (:mod:`dpf_gui.intent.objectives`:
+   graded scores, binary labels, pairwise comparisons). Each member sees a bootstrap resample of the labelled
    trajectories, and every member is pulled towards ``u = 0`` on stored states
    nobody labelled ("a wish is about a region; elsewhere, nothing"). Marked
    segments, where the feedback has them, add a per-step target.
@@ -60,6 +62,13 @@ from dpf_gui.intent.additive_config import (
     AdditiveConfig,
     region_code,
     region_code_width,
+)
+from dpf_gui.intent.objectives import (
+    Feedback,
+    Objective,
+    check_pairs,
+    feedback,
+    resolve,
 )
 from dpf_gui.rowwise import ReluMLP, numpy_twin, rows_f32, sum_first, sum_last
 
@@ -318,6 +327,7 @@ class AdditiveFit:
     labelled: np.ndarray  # dataset indices of the labelled trajectories
     interrupted: bool
     steps: int
+    objective: str = "score"  # the feedback objective it was fitted with (resolved from the config's)
 
 
 def fit_additive(dataset: TrajectoryDataset, labels: Labels, idx: np.ndarray, seed: int, cfg: AdditiveConfig,
@@ -334,12 +344,16 @@ def fit_additive(dataset: TrajectoryDataset, labels: Labels, idx: np.ndarray, se
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         model = AdditiveIntent(arch)
-    scores = np.asarray(labels.scores, dtype=np.float64)[idx]
-    score_scale = float(np.sqrt(np.mean(scores ** 2))) or 1.0
+    objective = resolve(cfg.objective, labels)
+    fb = feedback(labels, idx)
+    if objective.name == "pairs":
+        check_pairs(fb)
+    score_scale = objective.scale(fb.scores) or 1.0
     model.set_normalisation(feats.mean(0), feats.std(0), score_scale)
     stop = should_stop or (lambda: False)
     bags = _bootstrap_weights(len(idx), cfg.members, seed)
-    interrupted = _fit_utility(model, dataset, labels, idx, code, scores / score_scale, bags, cfg, rng, progress, stop)
+    interrupted = _fit_utility(model, dataset, labels, fb, objective, code, objective.targets(fb.scores, score_scale),
+                               bags, cfg, rng, progress, stop)
     if on_stage is not None:
         on_stage("utility", 1.0)
     steps = cfg.utility_steps
@@ -352,7 +366,8 @@ def fit_additive(dataset: TrajectoryDataset, labels: Labels, idx: np.ndarray, se
     spread = _candidate_spread(model, dataset, rng)
     oob = _out_of_bag(model, dataset, idx, code, score_scale, bags)
     return AdditiveFit(model=model, score_scale=score_scale, reward_unit=reward_unit, candidate_spread=spread,
-                       oob_pred=oob, labelled=np.asarray(idx), interrupted=interrupted, steps=steps)
+                       oob_pred=oob, labelled=np.asarray(idx), interrupted=interrupted, steps=steps,
+                       objective=objective.name)
 
 
 def _bootstrap_weights(n: int, members: int, seed: int) -> np.ndarray:
@@ -376,9 +391,10 @@ def _next_states(dataset: TrajectoryDataset, idx: np.ndarray) -> tuple[np.ndarra
     return np.concatenate(rows), np.concatenate(owner), np.concatenate(steps)
 
 
-def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labels, idx: np.ndarray,
-                 code: np.ndarray, y: np.ndarray, bags: np.ndarray, cfg: AdditiveConfig, rng: np.random.Generator,
-                 progress: bool, stop: Callable[[], bool]) -> bool:
+def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labels, fb: Feedback,
+                 objective: Objective, code: np.ndarray, y: np.ndarray, bags: np.ndarray, cfg: AdditiveConfig,
+                 rng: np.random.Generator, progress: bool, stop: Callable[[], bool]) -> bool:
+    idx = fb.indices
     rows, owner, step_rows = _next_states(dataset, idx)
     feats = dataset.features
     x = torch.cat([model.standardise(feats[rows]), torch.as_tensor(code[rows])], dim=1)
@@ -408,7 +424,7 @@ def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labe
         u = model.utility(x[r])[..., 0]  # (members, steps)
         wb = w[:, sel]
         sums = torch.zeros(m, len(sel)).index_add_(1, torch.as_tensor(local), u)
-        loss = ((sums - y_t[sel]) ** 2 * wb).sum(1) / wb.sum(1).clamp(min=1e-6)
+        loss = objective.loss(sums, y_t, fb, sel, wb)
         neutral = x_all[torch.as_tensor(rng.integers(0, len(x_all), cfg.neutral_samples))]
         loss = loss + cfg.neutral_weight * torch.cat([u, model.utility(neutral)[..., 0]], dim=1).pow(2).mean(1)
         loss = loss + cfg.weight_decay * model.utility.l2()

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from dpf_gui.envs.base import RegionFeature
+from dpf_gui.intent.objectives import OBJECTIVES
 from dpf_gui.overrides import Allowed, check_fields
 
 BINS = 10  # bins of a continuous region feature in the region code
@@ -29,6 +30,7 @@ _ADDITIVE_ALLOWED = {
                                         "horizon")},
     "utility_lr": _POSITIVE, "value_lr": _POSITIVE, "target_tau": Allowed(low=0, high=1, low_open=True),
     "neutral_weight": Allowed(low=0), "weight_decay": Allowed(low=0), "segment_weight": Allowed(low=0),
+    "objective": Allowed(choices=OBJECTIVES),
 }
 
 
@@ -53,6 +55,7 @@ class AdditiveConfig:
     max_transitions: int = 100_000  # stored transitions used for the value (seeded subsample)
     min_labelled: int = 4  # fewer labelled trajectories: refuse
     threads: int | None = 1  # torch threads while training (restored after)
+    objective: str = "auto"  # loss on the feedback (dpf_gui/intent/objectives.py): auto, score, logistic, pairs
 
     def __post_init__(self) -> None:
         check_fields(self, "additive intent config", _ADDITIVE_ALLOWED)

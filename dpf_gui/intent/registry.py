@@ -36,6 +36,7 @@ from dpf_gui.intent.additive import (
     AdditiveIntent,
     AdditiveStepper,
 )
+from dpf_gui.intent.objectives import feedback, pair_accuracy
 from dpf_gui.intent.train import IntentConfig, IntentResult
 
 KINDS = ("additive", "lstm")
@@ -96,6 +97,10 @@ def _train_additive(dataset: TrajectoryDataset, labels: Labels, seed: int, out_d
         "train": lstm.fit_metrics(in_bag, scores[idx], None if true is None else true[idx]),
         "interrupted": interrupted,
     }
+    if labels.pairs is not None:  # comparisons give no scores to fit: how many of them the totals order as stated
+        fb = feedback(labels, idx)
+        for part, pred in (("held_out", fit.oob_pred), ("train", in_bag)):
+            metrics[part].update(corr=None, sign_acc=None, pair_acc=None, rmse=None, pref_acc=pair_accuracy(pred, fb))
     wall = time.time() - t0
     meta = dataset.meta
     sidecar = {
@@ -108,6 +113,7 @@ def _train_additive(dataset: TrajectoryDataset, labels: Labels, seed: int, out_d
         "action_names": list(meta["action_names"]),
         "region_features": list(meta["region_features"]),
         "hyperparameters": cfg.to_dict(),
+        "objective": fit.objective,  # the feedback objective trained with (hyperparameters say what was asked)
         "architecture": fit.model.describe(),
         "score_scale": fit.score_scale,
         "reward_unit": fit.reward_unit,  # typical immediate reward of a step the model is sure about, score units

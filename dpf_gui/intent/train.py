@@ -8,7 +8,13 @@ Loss of one trajectory of T decisions with normalised score y (lambda = 2 by def
 
     (g_{T-1} - y)^2 + lambda * [ mean_t (g_t - y)^2 + mean_t (aux_t - g_{t+3})^2 ]
 
-where the aux target ``g_{t+3}`` is detached and is ``y`` past the end. The
+where the aux target ``g_{t+3}`` is detached and is ``y`` past the end. That
+is the ``score`` objective (:mod:`dpf_gui.intent.objectives`); with
+``logistic`` (binary labels) both squared errors to ``y`` become the logistic
+loss of ``g`` against the label and the aux target past the end is the
+detached ``g_{T-1}``. Pairwise comparisons cannot train this model: every
+step's term needs a target of the trajectory itself, and a comparison gives
+only the order of two (train them with the additive kind). The
 first term asks for the right final answer; the middle one for an early guess
 (which makes ``g_0`` carry the expected score and keeps the redistribution
 from piling everything on the last step); the aux term is RUDDER's shaping.
@@ -74,6 +80,7 @@ from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
 from dpf_gui.intent.model import READOUTS, IntentArch, IntentModel
+from dpf_gui.intent.objectives import OBJECTIVES, Objective, ScoreRegression, resolve
 from dpf_gui.intent.redistribute import (
     _batches,
     candidate_spread,
@@ -99,7 +106,7 @@ INTENT_ALLOWED: dict[str, Allowed] = {
     "max_epochs": Allowed(1, 10**6), "patience": Allowed(1, 10**6),
     "min_delta": Allowed(low=0, high=1, high_open=True), "held_out": Allowed(low=0, high=1, low_open=True, high_open=True),
     "max_train_per_epoch": Allowed(1), "max_time_s": _POSITIVE, "min_labelled": Allowed(1, 10**9),
-    "threads": Allowed(1, 1024),
+    "threads": Allowed(1, 1024), "objective": Allowed(choices=OBJECTIVES),
 }
 
 
@@ -130,6 +137,7 @@ class IntentConfig:
     max_time_s: float | None = None  # stop (keeping the best weights) after this much wall time
     min_labelled: int = 4  # fewer labelled trajectories: refuse
     threads: int | None = 1  # torch threads while training (restored after); small LSTMs gain nothing from more
+    objective: str = "auto"  # loss on the feedback (dpf_gui/intent/objectives.py): auto, score, logistic
 
     def __post_init__(self) -> None:
         check_fields(self, "intent config", INTENT_ALLOWED)
@@ -169,18 +177,20 @@ class IntentResult:
 # loss
 # ---------------------------------------------------------------------------
 def sequence_loss(g: torch.Tensor, aux: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor,
-                  lam: float, horizon: int) -> torch.Tensor:
+                  lam: float, horizon: int, objective: Objective | None = None) -> torch.Tensor:
     """Per-trajectory loss (B,) on padded predictions g, aux (B, T); see the module docstring."""
+    objective = objective or ScoreRegression()
     b, t = g.shape
     steps = torch.arange(t).unsqueeze(0)
     mask = (steps < lengths.unsqueeze(1)).to(g.dtype)
     n = lengths.to(g.dtype)
     last = g.gather(1, (lengths - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
-    main = (last - y) ** 2
-    mid = (((g - y.unsqueeze(1)) ** 2) * mask).sum(1) / n
+    main = objective.pointwise(last, y)
+    mid = (objective.pointwise(g, y.unsqueeze(1)) * mask).sum(1) / n
     gd = g.detach()
-    shifted = torch.cat([gd[:, horizon:], y.unsqueeze(1).expand(b, min(horizon, t))], dim=1)
-    target = torch.where(steps + horizon < lengths.unsqueeze(1), shifted, y.unsqueeze(1))
+    end = objective.end_value(y, last.detach())
+    shifted = torch.cat([gd[:, horizon:], end.unsqueeze(1).expand(b, min(horizon, t))], dim=1)
+    target = torch.where(steps + horizon < lengths.unsqueeze(1), shifted, end.unsqueeze(1))
     aux_l = (((aux - target) ** 2) * mask).sum(1) / n
     return main + lam * (mid + aux_l)
 
@@ -246,7 +256,7 @@ def _labelled_indices(dataset: TrajectoryDataset, labels: Labels, min_labelled: 
     if len(idx) < min_labelled:
         raise UserError(f"only {len(idx)} trajectories are labelled; the intent model needs at least "
                         f"{min_labelled}, with different scores (some better, some worse): label more")
-    if np.ptp(scores[idx]) == 0:
+    if labels.pairs is None and np.ptp(scores[idx]) == 0:  # comparisons are checked by their objective
         raise UserError(f"all {len(idx)} labelled trajectories have the same score ({scores[idx][0]:g}): "
                         "the intent model learns from differences; mark some trajectories better or worse "
                         "than others (if none of them goes where your wish is about, the stored data may not "
@@ -319,16 +329,20 @@ def _train(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir: str |
            progress: bool, on_epoch: Callable[[int, float, float], None] | None,
            should_stop: Callable[[], bool] | None) -> IntentResult:
     t_start = time.time()
+    objective = resolve(cfg.objective, labels)
+    if not objective.per_trajectory:
+        raise UserError(f"the paper's LSTM learns from one score per trajectory, not from {objective.name} "
+                        "(its loss asks every step for the trajectory's own target): train it with --kind additive")
     idx = _labelled_indices(dataset, labels, max(3, cfg.min_labelled))
     rng = np.random.default_rng(seed)
     train_idx, val_idx = _split(idx, cfg.held_out, rng)
     scores = np.asarray(labels.scores, dtype=np.float64)
 
     # normalisation from the training part
-    g_train = scores[train_idx]
-    score_scale = float(np.sqrt(np.mean(g_train ** 2)))
+    score_scale = objective.scale(scores[train_idx])
     if score_scale <= 0:
-        score_scale = float(np.sqrt(np.mean(scores[idx] ** 2)))
+        score_scale = objective.scale(scores[idx])
+    g_train = objective.targets(scores[train_idx], 1.0)  # in the scale's units: the scores, or the labels' signs
     rows = np.concatenate([dataset.features[dataset.state_slice(int(i))][: int(dataset.lengths[i])] for i in train_idx])
     arch = IntentArch(n_features=int(dataset.features.shape[1]), n_actions=len(dataset.meta["action_names"]),
                       embed=cfg.embed, hidden=cfg.hidden, block=cfg.block, aux_horizon=cfg.aux_horizon,
@@ -338,7 +352,7 @@ def _train(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir: str |
         model = IntentModel(arch)
     model.set_normalisation(rows.mean(0), rows.std(0), score_scale, mean_length=float(dataset.lengths[train_idx].mean()),
                             mean_target=float(g_train.mean() / score_scale))
-    y_all = torch.from_numpy((scores / score_scale).astype(np.float32))
+    y_all = torch.from_numpy(objective.targets(scores, score_scale).astype(np.float32))
 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     val_batches = list(_batches(dataset.lengths, [int(i) for i in val_idx], 4 * cfg.max_batch_steps))
@@ -350,7 +364,7 @@ def _train(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir: str |
         with torch.no_grad():
             for (f, a, lens), y in val_tensors:
                 g, aux, _ = model(f, a)
-                total += float(sequence_loss(g, aux, y, lens, cfg.lam, cfg.aux_horizon).sum())
+                total += float(sequence_loss(g, aux, y, lens, cfg.lam, cfg.aux_horizon, objective).sum())
         return total / max(1, len(val_idx))
 
     best_val = initial_val = val_loss()
@@ -375,7 +389,7 @@ def _train(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir: str |
                     break
                 f, a, lens = padded(dataset, batch)
                 g, aux, _ = model(f, a)
-                loss_b = sequence_loss(g, aux, y_all[batch], lens, cfg.lam, cfg.aux_horizon)
+                loss_b = sequence_loss(g, aux, y_all[batch], lens, cfg.lam, cfg.aux_horizon, objective)
                 loss = loss_b.mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -442,7 +456,7 @@ def _train(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir: str |
     }
     wall = time.time() - t_start
     sidecar = _sidecar(dataset, labels, model, cfg, seed, metrics, curve, score_scale, r_scale, spread,
-                       len(train_idx), len(val_idx), steps, wall)
+                       len(train_idx), len(val_idx), steps, wall, objective.name)
     out_path = None
     if out_dir is not None:
         out_path = Path(out_dir)
@@ -456,7 +470,8 @@ def _train(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir: str |
 
 def _sidecar(dataset: TrajectoryDataset, labels: Labels, model: IntentModel, cfg: IntentConfig, seed: int,
              metrics: dict[str, Any], curve: list[dict[str, float]], score_scale: float, r_scale: float,
-             spread: dict[str, float], n_train: int, n_val: int, steps: int, wall: float) -> dict[str, Any]:
+             spread: dict[str, float], n_train: int, n_val: int, steps: int, wall: float,
+             objective: str) -> dict[str, Any]:
     meta = dataset.meta
     return {
         "kind": KIND,
@@ -466,6 +481,7 @@ def _sidecar(dataset: TrajectoryDataset, labels: Labels, model: IntentModel, cfg
         "n_actions": len(meta["action_names"]),
         "action_names": list(meta["action_names"]),
         "hyperparameters": cfg.to_dict(),
+        "objective": objective,  # the feedback objective trained with (hyperparameters say what was asked)
         "architecture": model.describe(),
         "score_scale": score_scale,  # g_normalised * score_scale = score units
         "reward_scale": r_scale,  # RMS of r_t (t >= 1) over the training trajectories, score units
