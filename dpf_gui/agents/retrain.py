@@ -51,8 +51,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from dpf_gui import __version__
-from dpf_gui.agents.dqn import KIND, QNetwork, masked_argmax_batch
-from dpf_gui.agents.task_agent import TaskAgent, q_scale_stats, stored_q_scale
+from dpf_gui.agents.qnetwork import QNetwork, masked_argmax_batch
+from dpf_gui.agents.task_agent import KIND, TaskAgent, q_scale_stats, stored_q_scale
 from dpf_gui.cache import CacheEntry
 from dpf_gui.checkpoints import read_sidecar, save_checkpoint, sha256_file
 from dpf_gui.data.trajectories import TrajectoryDataset
