@@ -132,7 +132,6 @@ class FusionParams:
 #: every FusionParams field's metadata, in field order
 PARAMS: dict[str, Param] = {f.name: f.metadata["param"] for f in fields(FusionParams)}
 _ALLOWED = {name: p.allowed for name, p in PARAMS.items() if p.allowed is not None}
-COLLECT = tuple(_COLLECT)
 
 
 def slider_params() -> dict[str, Param]:
@@ -158,4 +157,4 @@ def paper_params(env_name: str) -> FusionParams:
     return FusionParams(**PAPER, **env_spec(env_name).paper_temperatures)
 
 
-__all__ = ["COLLECT", "PAPER", "PARAMS", "FusionParams", "Param", "cli_params", "paper_params", "slider_params"]
+__all__ = ["PAPER", "PARAMS", "FusionParams", "Param", "cli_params", "paper_params", "slider_params"]
