@@ -146,7 +146,7 @@ class Strategy:
     policy: Callable[[Step], Choice]
     needs_intent: bool = True
     fused: bool = False  # fuses the task and intent policies: has a fusion weight w; ``sample`` draws from it
-    params: tuple[str, ...] = ()  # the FusionParams fields it reads
+    params: tuple[str, ...] = ()  # the FusionParams fields it reads (normalise and confidence act on its inputs)
     # builds what it needs before it can play, from (task agent, intent directory, progress); its result reaches
     # the policy as ``Step.prepared``. A strategy with one is no live strategy: the app does not offer it.
     prepare: Callable[[Any, Any, bool], Any] | None = None
