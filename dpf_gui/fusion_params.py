@@ -46,7 +46,7 @@ def _param(default: Any, **info: Any):
 
 
 _POSITIVE = Allowed(low=0, low_open=True)
-_TEMPERATURE = dict(allowed=_POSITIVE, slider=(0.01, 100.0), log=True, decimals=3)
+_TEMPERATURE = {"allowed": _POSITIVE, "slider": (0.01, 100.0), "log": True, "decimals": 3}
 _INTENT_UNITS = "in typical intent reward differences between actions"
 #: what ``collect`` may count: choice -> (the panel's short title, what it means)
 _COLLECT = {
