@@ -51,9 +51,9 @@ _INTENT_UNITS = "in typical intent reward differences between actions"
 #: what ``collect`` may count: choice -> (the panel's short title, what it means)
 _COLLECT = {
     "budget": ("intent reward collected + overrides",
-               "the intent reward the steps actually collected (one unit ~ one step in a preferred region), plus 1 "
-               "for every decision where the intent overruled the task agent: the intent lets go once it has had "
-               "its way, and never for merely avoiding a region"),
+               ("the intent reward the steps actually collected (one unit ~ one step in a preferred region), plus 1 "
+                "for every decision where the intent overruled the task agent: the intent lets go once it has had "
+                "its way, and never for merely avoiding a region")),
     "gains": ("positive advantages", "the positive part of each decision's intent advantage"),
     "advantage": ("signed advantages (the paper's)", "the paper's signed sum of intent advantages"),
 }
