@@ -21,8 +21,9 @@ import numpy as np
 import torch
 
 from dpf_gui.data.trajectories import TrajectoryDataset
-from dpf_gui.fusion import FusedAgent, FusionParams, dynamic_temperature, geometric_fusion, intent_scale, softmax_legal
+from dpf_gui.fusion import FusedAgent, FusionParams, intent_scale
 from dpf_gui.pipeline import load_task_agent
+from dpf_gui.strategies import dynamic_temperature, geometric_fusion, softmax_legal
 
 
 def long_trajectory(data: TrajectoryDataset, min_len: int):

@@ -22,7 +22,7 @@ Rows per cell:
   predictions only, on calibration episodes that are never evaluation ones);
 * ``paper``: the paper's configuration, by name: the LSTM intent, the signed
   sum of intent advantages, raw (unnormalised) Q-values and intent rewards and
-  the authors' temperatures (:func:`dpf_gui.fusion.paper_params`).
+  the authors' temperatures (:func:`dpf_gui.fusion_params.paper_params`).
 
 The claim, strict (issue 10): dynamic fusion keeps >= 90 % of the task agent's
 success; an avoided region's share of decisions is at most half the task
@@ -53,7 +53,8 @@ from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
 from dpf_gui.evaluate import EpisodeRecord, play_records, summarise_episodes
 from dpf_gui.fileio import write_json_atomic
-from dpf_gui.fusion import FusedAgent, intent_scale, intent_unit, paper_params
+from dpf_gui.fusion import FusedAgent, intent_scale, intent_unit
+from dpf_gui.fusion_params import paper_params
 from dpf_gui.oracles import FeedbackNoise, label_dataset, label_segments
 from dpf_gui.rollout import episode_seeds
 from dpf_gui.wishgen import (

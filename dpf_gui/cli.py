@@ -601,50 +601,46 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
 
 # --- dpf evaluate -----------------------------------------------------------------
 def _strategies(text: str) -> list[str]:
-    from dpf_gui.fusion import STRATEGIES
+    from dpf_gui.strategies import names as strategy_names
 
+    allowed = strategy_names()
     names = [t.strip() for t in text.split(",") if t.strip()]
-    bad = [n for n in names if n not in STRATEGIES]
+    bad = [n for n in names if n not in allowed]
     if bad or not names:
-        raise argparse.ArgumentTypeError(f"unknown strategy {bad[0] if bad else text!r}; allowed: {', '.join(STRATEGIES)}")
+        raise argparse.ArgumentTypeError(f"unknown strategy {bad[0] if bad else text!r}; allowed: {', '.join(allowed)}")
     return list(dict.fromkeys(names))
 
 
 def add_fusion_options(p: argparse.ArgumentParser) -> None:
+    """One option per fusion parameter its metadata offers on the command line (dpf_gui/fusion_params.py):
+    numbers as ``--T-phi X``, choices as ``--collect {...}``, switches as ``--sample``."""
+    from dpf_gui.fusion_params import FusionParams, cli_params
+
+    defaults = FusionParams()
     g = p.add_argument_group("fusion parameters (defaults stored with the task agent)")
-    for name, help_text in (
-        ("T_phi", "task temperature"),
-        ("T_min", "lowest dynamic intent temperature"),
-        ("T_max", "highest dynamic intent temperature"),
-        ("k", "slope of the dynamic temperature"),
-        ("c", "collected intent reward at which T_psi = T_max/2"),
-        ("T_static", "intent temperature of static fusion"),
-        ("decay", "per-step forgetting factor of the collected intent reward (1: plain sum)"),
-        ("strength", "factor on the intent's rewards (0: the task agent alone)"),
-        ("confidence", "ensemble intents: advantages shrink by this many standard deviations across members"),
-        ("margin", "fused actions only among those within X q_scale of the task agent's best"),
-    ):
-        g.add_argument(f"--{name.replace('_', '-')}", dest=f"fusion_{name}", type=_finite, default=None, metavar="X", help=help_text)
-    g.add_argument("--collect", dest="fusion_collect", choices=("budget", "gains", "advantage"), default=None,
-                   help="what dynamic fusion counts as collected: budget, gains, or advantage (the paper's signed sum)")
+    for name, param in cli_params().items():
+        flag, dest = f"--{name.replace('_', '-')}", f"fusion_{name}"
+        if param.choices:
+            g.add_argument(flag, dest=dest, choices=tuple(param.choices), default=None, help=param.tooltip())
+        elif isinstance(getattr(defaults, name), bool):  # a switch: on, or the stored default
+            g.add_argument(flag, dest=dest, action="store_const", const=True, default=None, help=param.tooltip())
+        else:
+            g.add_argument(flag, dest=dest, type=_finite, default=None, metavar="X", help=param.tooltip())
     g.add_argument("--paper", action="store_true",
                    help="the paper's fusion by name: signed advantages, c = 0, raw units, the authors' temperatures "
                         "(options above still override it); pair it with an --kind lstm intent")
     g.add_argument("--calibrate", action="store_true",
                    help="choose the intent's strength in simulation first (task reward and the model's own "
                         "predictions only; see dpf_gui/calibrate.py)")
-    g.add_argument("--sample", action="store_true", help="sample from the fused policy instead of acting greedily")
     g.add_argument("--markov", action="store_true", help="query the intent model without history (the authors' query)")
 
 
 def fusion_overrides(args: argparse.Namespace) -> dict:
     out = {k[len("fusion_"):]: v for k, v in vars(args).items() if k.startswith("fusion_") and v is not None}
     if getattr(args, "paper", False):
-        from dpf_gui.fusion import paper_params
+        from dpf_gui.fusion_params import paper_params
 
         out = {**paper_params(args.env).to_dict(), **out}
-    if args.sample:
-        out["sample"] = True
     return out
 
 
@@ -678,8 +674,12 @@ def use_backend(args: argparse.Namespace) -> int:
 def _build_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
     p.add_argument("--task", default=None, metavar="DIR", help="task-agent checkpoint folder (default: the shipped agent of --env)")
-    p.add_argument("--intent", default=None, metavar="DIR", help="intent-model checkpoint (needed by intent, static, dynamic, retrain)")
-    p.add_argument("--strategies", type=_strategies, default=["task"], help="comma-separated: task,intent,static,dynamic,retrain (default: task)")
+    from dpf_gui.strategies import names
+
+    p.add_argument("--intent", default=None, metavar="DIR",
+                   help=f"intent-model checkpoint (needed by {', '.join(names(needs_intent=True))})")
+    p.add_argument("--strategies", type=_strategies, default=["task"],
+                   help=f"comma-separated: {','.join(names())} (default: task)")
     p.add_argument("--episodes", type=_episodes, default=100, help="evaluation episodes per strategy (default: 100)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="evaluation seed (held-out episode seeds; default: 0)")
     add_wish_options(p, required=False)
@@ -742,8 +742,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _build_trace(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
     p.add_argument("--task", default=None, metavar="DIR", help="task-agent checkpoint folder (default: the shipped agent of --env)")
-    p.add_argument("--intent", default=None, metavar="DIR", help="intent-model checkpoint (needed by intent, static, dynamic)")
-    p.add_argument("--strategy", choices=("task", "intent", "static", "dynamic"), default="dynamic",
+    from dpf_gui.strategies import names
+
+    p.add_argument("--intent", default=None, metavar="DIR",
+                   help=f"intent-model checkpoint (needed by {', '.join(names(live=True, needs_intent=True))})")
+    p.add_argument("--strategy", choices=names(live=True), default="dynamic",
                    help="strategy to play (default: dynamic)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="the episode's reset seed (default: 0)")
     add_wish_options(p, required=False)

@@ -20,19 +20,11 @@ from typing import Any
 import numpy as np
 
 from dpf_gui.errors import UserError
-from dpf_gui.fusion import (
-    LIVE_STRATEGIES,
-    Decision,
-    FusedAgent,
-    FusionParams,
-    intent_scale,
-    intent_unit,
-)
+from dpf_gui.fusion import Decision, FusedAgent, FusionParams, intent_scale, intent_unit
 from dpf_gui.overlay_data import OverlayData, overlay_data
+from dpf_gui.strategies import get, names, require_intent
 from dpf_gui.trace import EpisodeTrace
 
-#: strategies offered in the views (``retrain`` needs a retrained agent and is left to ``dpf evaluate``)
-VIEW_STRATEGIES = LIVE_STRATEGIES
 NEEDS_INTENT_TIP = "train an intent model first"
 
 
@@ -82,18 +74,16 @@ class Snapshot:
 
 
 def initial_strategy(name: str, has_intent: bool) -> str:
-    """The strategy a runner starts with: ``name`` if the views offer it, ``task`` without an intent model."""
-    if name not in VIEW_STRATEGIES:
-        raise UserError(f"unknown strategy {name!r}; allowed: {', '.join(VIEW_STRATEGIES)}")
-    return name if has_intent else "task"
+    """The strategy a runner starts with: ``name`` if the views offer it (the live strategies), ``task``
+    without an intent model when ``name`` needs one."""
+    get(name, among=names(live=True))
+    return name if has_intent or not get(name).needs_intent else "task"
 
 
 def check_strategy(name: str, has_intent: bool) -> None:
     """A switch to ``name`` is possible (a :class:`UserError` saying why not otherwise)."""
-    if name not in VIEW_STRATEGIES:
-        raise UserError(f"unknown strategy {name!r}; allowed: {', '.join(VIEW_STRATEGIES)}")
-    if name != "task" and not has_intent:
-        raise UserError(f"strategy {name!r} needs an intent model: {NEEDS_INTENT_TIP}")
+    get(name, among=names(live=True))
+    require_intent([name], has_intent, NEEDS_INTENT_TIP)
 
 
 class EpisodeRunner:
@@ -246,5 +236,5 @@ def wish_from_sidecar(env, intent_sidecar: Mapping[str, Any] | None):
         return None
 
 
-__all__ = ["NEEDS_INTENT_TIP", "VIEW_STRATEGIES", "EpisodeMetrics", "EpisodeRunner", "Snapshot", "check_strategy",
+__all__ = ["NEEDS_INTENT_TIP", "EpisodeMetrics", "EpisodeRunner", "Snapshot", "check_strategy",
            "initial_strategy", "wish_from_sidecar"]

@@ -1,33 +1,11 @@
-"""Policy fusion: how the task agent and the intent model decide together.
+"""Policy fusion: how the task agent and the intent model decide together, step by step.
 
-Strategies (selectable by name):
-
-* ``task``: greedy on the task Q-values.
-* ``intent``: greedy on the intent rewards r_t(a) (the paper's "RUDDER" row).
-* ``static``: greedy on the geometric mean of the task and intent Boltzmann
-  policies, fixed intent temperature ``T_static``.
-* ``dynamic``: the same with T_psi set every step from what the intent has
-  collected so far, G_t = decay * G_{t-1} + (this decision's share), METHOD.md
-  section 6. What a decision adds is ``FusionParams.collect``:
-
-  - ``advantage``: the paper's signed intent advantage of the action taken;
-  - ``gains``: its positive part only (the first wave's change: with the
-    signed sum an agent that alternates between intent and task never warms
-    up and is trapped);
-  - ``budget`` (default): the intent reward the step actually collected, in
-    the intent's reward units (one unit ~ one step inside a preferred
-    region), plus 1 whenever the fused action differs from the task agent's.
-    Why: counting *advantage* warms the temperature up by merely avoiding an
-    avoided region, so the intent lets go exactly where an avoid wish needs it
-    (the toll road re-entered after a few steps of detour); counting realised
-    reward never rewards avoidance, and counting overrides is the do-no-harm
-    budget that ends loops where the intent keeps vetoing the task agent's
-    way forward (measured on gridnav, docs/RESULTS.md).
-
-  With ``decay`` < 1 the sum forgets old steps, so on long episodes (Pong)
-  the intent returns after the agent has left the wish for a while.
-* ``retrain``: greedy on a task network fine-tuned offline with a blended
-  reward (see :mod:`dpf_gui.agents.retrain`).
+:class:`FusedAgent` holds a task agent, optionally an intent model, and the
+name of a strategy (:mod:`dpf_gui.strategies`, where each strategy and its
+policy is declared); it computes what every strategy sees (task Q-values and
+policy, the intent's rewards, G_t), asks the strategy for its decision, and
+keeps the episode state (G_t, the intent's memory, the sampling generators).
+The fusion parameters live in :mod:`dpf_gui.fusion_params`.
 
 Scales. Q-values and intent rewards differ in scale between environments and
 label types, so both enter the policies normalised: Q by the task agent's
@@ -45,89 +23,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from dpf_gui.agents.task_agent import stored_q_scale
 from dpf_gui.errors import UserError
-from dpf_gui.overrides import Allowed, check_fields
+from dpf_gui.fusion_params import FusionParams
 from dpf_gui.rowwise import sum_last
-
-STRATEGIES = ("task", "intent", "static", "dynamic", "retrain")
-FUSED = ("static", "dynamic")
-#: what decides step by step from the task agent and the intent alone (``retrain`` needs a network fine-tuned
-#: offline first): what the app plays
-LIVE_STRATEGIES = ("task", "intent", "static", "dynamic")
-
-_POSITIVE = Allowed(low=0, low_open=True)
-#: ranges of the FusionParams fields (every number must also be finite; ``c`` may be any finite number)
-_FUSION_ALLOWED = {"T_phi": _POSITIVE, "T_min": _POSITIVE, "T_max": _POSITIVE, "T_static": _POSITIVE,
-                   "k": Allowed(low=0), "decay": Allowed(low=0, high=1, low_open=True),
-                   "confidence": Allowed(low=0), "margin": Allowed(low=0), "strength": Allowed(low=0), "collect": Allowed(choices=("budget", "gains", "advantage"))}
-COLLECT = _FUSION_ALLOWED["collect"].choices
-
-
-@dataclass(frozen=True)
-class FusionParams:
-    """Temperatures of the fusion and how dynamic fusion counts what the intent collected.
-
-    ``collect`` (see the module docstring): ``budget`` (default) counts the
-    intent reward actually collected, in the intent's reward units, plus one
-    for every decision where the intent overruled the task agent; ``gains``
-    counts the positive part of the intent advantage (the first wave's rule);
-    ``advantage`` is the paper's signed sum of intent advantages.
-    ``normalise`` puts Q-values and intent rewards in units of their typical
-    differences between actions (False: raw values, as the paper).
-    ``confidence`` is how many ensemble standard deviations an intent
-    advantage must exceed before it counts (ensemble intents only).
-    """
-
-    T_phi: float = 1.0  # task temperature (in units of q_scale)
-    T_min: float = 0.3  # lower bound of the dynamic intent temperature
-    T_max: float = 10.0  # upper bound of the dynamic intent temperature (authors: 5-30 unnormalised; see docs/RESULTS.md)
-    k: float = 1.0  # slope of the temperature's sigmoid in the collected intent reward
-    c: float = 3.0  # collected intent reward at which T_psi = T_max / 2 (authors: 0; see docs/RESULTS.md)
-    T_static: float = 0.3  # intent temperature of static fusion
-    decay: float = 1.0  # per-step forgetting factor of G_t: 1 is the paper's running sum (see dynamic fusion below)
-    sample: bool = False  # sample from the fused policy instead of acting greedily
-    collect: str = "budget"  # what G_t counts: budget | gains | advantage (the paper)
-    confidence: float = 1.0  # ensemble intents: advantages shrink by this many standard deviations across members
-    normalise: bool = True  # False: raw Q-values and intent rewards (the paper's units)
-    margin: float | None = None  # fused actions only among those within this many q_scale of the task's best
-    strength: float = 1.0  # multiplies the intent's rewards: 0 is the task agent, 2 an intent twice as loud
-
-    def __post_init__(self) -> None:
-        check_fields(self, "fusion parameters", _FUSION_ALLOWED)
-        if self.T_min > self.T_max:
-            raise UserError(f"fusion parameters: T_min ({self.T_min:g}) must not exceed T_max ({self.T_max:g})")
-
-    def with_overrides(self, overrides: Mapping[str, Any] | None) -> FusionParams:
-        if not overrides:
-            return self
-        if not isinstance(overrides, Mapping):
-            raise UserError(f"fusion parameters must be names with values, e.g. {{\"T_phi\": 1.0}}; got {overrides!r}")
-        allowed = {f.name for f in fields(self)}
-        unknown = sorted(set(overrides) - allowed)
-        if unknown:
-            raise UserError(f"unknown fusion parameter {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
-        return replace(self, **dict(overrides))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-#: what the paper's configuration sets besides its per-environment temperatures (METHOD.md section 6)
-PAPER = {"collect": "advantage", "normalise": False, "T_min": 0.3, "k": 1.0, "c": 0.0, "decay": 1.0, "T_static": 0.3,
-         "confidence": 0.0, "strength": 1.0, "margin": None}
-
-
-def paper_params(env_name: str) -> FusionParams:
-    """The paper's fusion by name: the signed sum of intent advantages, c = 0, raw Q-values and intent
-    rewards, and the authors' temperatures for ``env_name`` (its spec's ``paper_temperatures``)."""
-    from dpf_gui.envs import env_spec
-
-    return FusionParams(**PAPER, **env_spec(env_name).paper_temperatures)
+from dpf_gui.strategies import Step, get, greedy, softmax_legal
 
 
 def intent_scale(sidecar: Mapping[str, Any] | None, markov: bool = False) -> float:
@@ -151,8 +56,6 @@ def task_q_scale(sidecar: Mapping[str, Any] | None) -> float:
     Checkpoints written before ``q_scale`` was stored fall back to 1 with a warning: their temperatures
     then act on raw Q-values, so the stored defaults do not mean what they say.
     """
-    from dpf_gui.agents.task_agent import stored_q_scale
-
     value = stored_q_scale(sidecar)
     if value is None:
         warnings.warn("the task agent's sidecar has no metrics.q_scale.legal_std; fusion uses raw Q-values "
@@ -160,44 +63,6 @@ def task_q_scale(sidecar: Mapping[str, Any] | None) -> float:
                       "to store the scale.", stacklevel=3)
         return 1.0
     return value
-
-
-def dynamic_temperature(collected, params: FusionParams):
-    """T_psi = max(T_min, T_max * sigmoid(k (G_t - c))): small while little intent reward is collected.
-
-    ``collected`` is one G_t (returns a float) or an array of them (returns an array).
-    """
-    z = params.k * (np.asarray(collected, dtype=np.float64) - params.c)
-    e = np.exp(-np.abs(z))
-    sig = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    t = np.maximum(params.T_min, params.T_max * sig)
-    return float(t) if t.ndim == 0 else t
-
-
-def fusion_weight(T_phi: float, T_psi):
-    """The intent's share of the greedy decision: argmax Q/T_phi + r/T_psi, so w = T_phi / (T_phi + T_psi)."""
-    w = T_phi / (T_phi + np.asarray(T_psi, dtype=np.float64))
-    return float(w) if w.ndim == 0 else w
-
-
-def softmax_legal(values: np.ndarray, legal: np.ndarray, temperature) -> np.ndarray:
-    """Boltzmann distribution over the legal actions (0 elsewhere), along the last axis.
-
-    ``values`` and ``legal`` are (A,) or (B, A); ``temperature`` a number or one per row, shaped (B, 1).
-    """
-    z = np.where(legal, np.asarray(values, np.float64) / temperature, -np.inf)
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / np.asarray(sum_last(e))[..., None]
-
-
-def geometric_fusion(p_task: np.ndarray, p_intent: np.ndarray) -> np.ndarray:
-    """Normalised geometric mean sqrt(p_task * p_intent) along the last axis: minimises KL(p||p_task) + KL(p||p_intent)."""
-    p_task = np.asarray(p_task, np.float64)
-    g = np.sqrt(p_task * np.asarray(p_intent, np.float64))
-    total = np.asarray(sum_last(g))
-    ok = total > 0  # disjoint supports cannot happen over the same legal set; where they do, keep the task's choice
-    return np.where(ok[..., None], g / np.where(ok, total, 1.0)[..., None], p_task)
 
 
 @dataclass
@@ -274,31 +139,32 @@ class FusedAgent:
     """A task agent, optionally an intent model, and a strategy: decides step by step, or for many episodes at once.
 
     ``intent`` is an intent model of any kind (:mod:`dpf_gui.intent.registry`) and ``intent_scale``
-    its candidate spread (see :func:`intent_scale`); ``retrain`` a
-    :class:`TaskAgent` fine-tuned offline.
+    its candidate spread (see :func:`intent_scale`); ``prepared`` what the strategy's ``prepare`` built
+    (``retrain``: the task agent fine-tuned offline; :func:`dpf_gui.pipeline.build_agents` builds it).
 
     One episode: call :meth:`reset` (or :meth:`start_episode`) at its start, then :meth:`decide`.
     Many in lockstep: :meth:`new_rows` gives their state, :meth:`decide_rows` decides for all of them
     with one task-network and one intent call. :meth:`decide` is :meth:`decide_rows` with one row, so
-    the two never disagree (tests/test_batched_eval.py).
+    the two never disagree (tests/test_batched_eval.py). ``strategy`` is a name, looked up on every
+    decision, so assigning another live one switches from the next decision.
     """
 
     def __init__(self, task, strategy: str, params: FusionParams | None = None, intent=None,
-                 intent_scale: float = 1.0, markov: bool = False, retrain=None, seed: int = 0,
+                 intent_scale: float = 1.0, markov: bool = False, prepared=None, seed: int = 0,
                  intent_unit: float = 1.0):
-        if strategy not in STRATEGIES:
-            raise UserError(f"unknown strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
-        if strategy in ("intent", "static", "dynamic") and intent is None:
+        chosen = get(strategy)
+        if chosen.needs_intent and intent is None:
             raise UserError(f"strategy {strategy!r} needs an intent model (--intent DIR)")
-        if strategy == "retrain" and retrain is None:
-            raise UserError("strategy 'retrain' needs a retrained task agent")
+        if chosen.prepare is not None and prepared is None:
+            raise UserError(f"strategy {strategy!r} needs what it prepares first: build it with "
+                            "dpf_gui.pipeline.build_agents")
         self.task = task
         self.strategy = strategy
         self.params = params or FusionParams()
         self._q_scale = task_q_scale(task.sidecar)
         self._intent_scale = float(intent_scale) if intent_scale and intent_scale > 0 else 1.0
         self.intent_unit = float(intent_unit) if intent_unit and intent_unit > 0 else 1.0
-        self.retrain = retrain
+        self.prepared = prepared
         self.intent = intent
         self.markov = bool(markov)
         self.seed = int(seed)
@@ -373,39 +239,25 @@ class FusedAgent:
         p = self.params
         q = self.task.q_values_batch(features)
         p_task = softmax_legal(q / self.q_scale, legal, p.T_phi)
-        scores = rewards = p_intent = T_psi = weight = intent_reward = None
+        scores = rewards = intent_reward = None
         stepper = rows.stepper
         if stepper is not None:
             scores = stepper.score_rows(features, legal)
             rewards = np.where(legal, (scores - stepper.g_prev_rows[:, None]) / self.intent_scale * p.strength, -np.inf)
-        task_choice = _greedy(q, legal)
-        if self.strategy == "task":
-            fused, action = p_task, task_choice
-        elif self.strategy == "retrain":
-            q_re = self.retrain.q_values_batch(features)
-            fused, action = softmax_legal(q_re / self.q_scale, legal, p.T_phi), _greedy(q_re, legal)
-        elif self.strategy == "intent":
-            T_psi = np.full(len(legal), float(p.T_min))
-            fused = p_intent = softmax_legal(rewards, legal, T_psi[:, None])
-            action = _greedy(rewards, legal)
-        else:
-            if self.strategy == "static":
-                T_psi = np.full(len(legal), float(p.T_static))
-            else:
-                T_psi = dynamic_temperature(rows.collected, p)
-            p_intent = softmax_legal(rewards, legal, T_psi[:, None])
-            fused = geometric_fusion(p_task, p_intent)
-            if p.margin is not None:  # do no harm: only actions the task agent rates nearly as well
-                fused = _within_margin(fused, q / self.q_scale, legal, p.margin)
-            weight = fusion_weight(p.T_phi, T_psi)
-            action = _greedy(fused, legal)
-        if p.sample and self.strategy in FUSED:
+        task_choice = greedy(q, legal)
+        strategy = get(self.strategy)
+        choice = strategy.policy(Step(features=features, legal=legal, q=q, q_scale=self.q_scale, p_task=p_task,
+                                      task_choice=task_choice, rewards=rewards, collected=rows.collected,
+                                      params=p, prepared=self.prepared))
+        fused, action = choice.p, choice.action
+        if p.sample and strategy.fused:
             action = np.array([rng.choice(fused.shape[1], p=f) for rng, f in zip(rows.rngs, fused)], dtype=np.int64)
         if stepper is not None:
             intent_reward = stepper.realized_rows(action)
         decisions = Decisions(action=action, q=q, intent_scores=scores, intent_rewards=rewards, p_task=p_task,
-                              p_intent=p_intent, p_fused=fused, T_psi=T_psi, collected=rows.collected.copy(),
-                              weight=weight, legal=legal, intent_reward=intent_reward)
+                              p_intent=choice.p_intent, p_fused=fused, T_psi=choice.T_psi,
+                              collected=rows.collected.copy(), weight=choice.weight, legal=legal,
+                              intent_reward=intent_reward)
         if stepper is not None:
             rows.collected = p.decay * rows.collected + self._collected_now(rewards, legal, action, task_choice,
                                                                             intent_reward)
@@ -447,15 +299,5 @@ class BaselineAgent:
                         p_task=onehot, p_intent=None, p_fused=onehot, T_psi=None, collected=0.0, weight=None, legal=legal)
 
 
-def _within_margin(p: np.ndarray, q: np.ndarray, legal: np.ndarray, margin: float) -> np.ndarray:
-    """``p`` restricted (and renormalised, row by row) to the legal actions whose Q is within ``margin`` of the best."""
-    best = np.max(np.where(legal, q, -np.inf), axis=-1, keepdims=True)
-    ok = legal & (q >= best - margin)
-    out = np.where(ok, p, 0.0)
-    total = sum_last(out)[..., None]
-    return np.where(total > 0, out / np.where(total > 0, total, 1.0), ok / ok.sum(-1, keepdims=True))
-
-
-def _greedy(values: np.ndarray, legal: np.ndarray) -> np.ndarray:
-    """The best legal action of every row (first on ties)."""
-    return np.argmax(np.where(legal, values, -np.inf), axis=-1)
+__all__ = ["BaselineAgent", "Decision", "Decisions", "EpisodeRows", "FusedAgent", "FusionParams", "intent_scale",
+           "intent_unit", "task_q_scale"]

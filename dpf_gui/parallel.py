@@ -76,7 +76,7 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
         if backend == "ray":
             from dpf_gui.ray_jobs import map_ray
 
-            return map_ray(fn, items, finished)
+            return map_ray(fn, items, finished, initializer=one_torch_thread)
         if jobs <= 1 or len(items) <= 1:
             out = []
             for i, x in enumerate(items):

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from dpf_gui.agents.task_agent import TaskAgent
-from dpf_gui.errors import UserError
 from dpf_gui.fusion import FusedAgent, FusionParams, intent_scale, intent_unit
 from dpf_gui.paths import shipped_model
+from dpf_gui.strategies import get as get_strategy
+from dpf_gui.strategies import require_intent
 
 
 def load_task_agent(env_name: str, directory: str | Path | None = None) -> TaskAgent:
@@ -37,24 +38,21 @@ def fusion_params(task: TaskAgent, overrides: Mapping[str, Any] | None = None) -
 def build_agents(task: TaskAgent, strategies: Sequence[str], intent_dir: str | Path | None = None,
                  overrides: Mapping[str, Any] | None = None, markov: bool = False,
                  seed: int = 0, progress: bool = True) -> dict[str, FusedAgent]:
-    """One :class:`FusedAgent` per strategy name, sharing the task agent and intent model."""
-    intent = sidecar = retrain = None
-    needs_intent = [s for s in strategies if s != "task"]
-    if needs_intent and intent_dir is None:
-        raise UserError(f"strategy {needs_intent[0]!r} needs an intent model: pass --intent DIR (train one with `dpf train-intent`)")
+    """One :class:`FusedAgent` per strategy name, sharing the task agent and intent model; what a strategy
+    prepares (``retrain``'s fine-tuned network) is built here, once."""
+    chosen = [get_strategy(name) for name in strategies]
+    require_intent(strategies, intent_dir is not None, "pass --intent DIR (train one with `dpf train-intent`)")
+    intent = sidecar = None
     if intent_dir is not None:
         from dpf_gui.intent.registry import load_intent
 
         intent, sidecar = load_intent(intent_dir, expect_env=task.env_name)
-    if "retrain" in strategies:
-        from dpf_gui.agents.retrain import load_or_retrain
-
-        retrain = load_or_retrain(task, intent_dir, progress=progress)
     params = fusion_params(task, overrides)
     scale = intent_scale(sidecar, markov)
     unit = intent_unit(sidecar)
     return {
-        name: FusedAgent(task, name, params, intent=intent if name != "task" else None, intent_scale=scale,
-                         markov=markov, retrain=retrain, seed=seed, intent_unit=unit)
-        for name in strategies
+        s.name: FusedAgent(task, s.name, params, intent=intent if s.needs_intent else None, intent_scale=scale,
+                           markov=markov, seed=seed, intent_unit=unit,
+                           prepared=None if s.prepare is None else s.prepare(task, intent_dir, progress))
+        for s in chosen
     }

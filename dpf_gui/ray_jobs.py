@@ -18,7 +18,6 @@ from typing import Any
 
 from dpf_gui import __version__
 from dpf_gui.errors import UserError
-from dpf_gui.parallel import one_torch_thread
 
 INSTALL = "pip install 'dpf-gui[ray]'"
 CONNECT_TIMEOUT_S = 5.0
@@ -98,14 +97,19 @@ def _check_workers(ray) -> None:
                         "version on every node")
 
 
-def _run(fn: Callable[[Any], Any], item: Any) -> Any:
-    """One item in a Ray worker, on one torch thread."""
-    one_torch_thread()
+def _run(initializer: Callable[[], None] | None, fn: Callable[[Any], Any], item: Any) -> Any:
+    """One item in a Ray worker, after ``initializer()`` (e.g. one torch thread)."""
+    if initializer is not None:
+        initializer()
     return fn(item)
 
 
-def map_ray(fn: Callable[[Any], Any], items: Sequence[Any], finished: Callable[[int, Any], None]) -> list[Any]:
+def map_ray(fn: Callable[[Any], Any], items: Sequence[Any], finished: Callable[[int, Any], None],
+            initializer: Callable[[], None] | None = None) -> list[Any]:
     """``[fn(x) for x in items]``, each a Ray task of one CPU; ``finished(i, result)`` as each comes back.
+
+    ``initializer`` (a module-level function) runs in the worker before each item, as a process pool's does:
+    :func:`dpf_gui.parallel.map_jobs` passes the one that keeps torch on one thread.
 
     Connects to a Ray instance started here when this process has none (:func:`connect`). A task's
     :class:`UserError` is raised here as itself (one line on the CLI), after the other tasks are cancelled;
@@ -115,7 +119,7 @@ def map_ray(fn: Callable[[Any], Any], items: Sequence[Any], finished: Callable[[
     if not ray.is_initialized():
         connect()
     task = ray.remote(num_cpus=1, max_retries=0)(_run)
-    refs = [task.remote(fn, x) for x in items]
+    refs = [task.remote(initializer, fn, x) for x in items]
     index = {ref: i for i, ref in enumerate(refs)}
     results: list[Any] = [None] * len(refs)
     pending = list(refs)

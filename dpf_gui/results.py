@@ -39,11 +39,11 @@ from dpf_gui.pipeline import (
     load_task_agent,
     task_region_features,
 )
+from dpf_gui.strategies import names as strategy_names
 from dpf_gui.wish import make_wish
 
 MODES = ("avoid", "prefer", "mixed")
 CUSTOM = "custom"
-STRATEGIES = ("task", "intent", "static", "dynamic", "retrain")
 EFFICIENCY_COUNTS = (10, 25, 50, 100, None)  # None: all trajectories
 EFFICIENCY_NOISE = FeedbackNoise(binary=True, flip=0.1)
 NOTES_MARKER = "<!-- notes: everything below is kept when the report is regenerated -->"
@@ -82,9 +82,11 @@ def cell_wish(env_name: str, task, mode: str):
     return make_wish(task_region_features(task), preset=env_spec(env_name).preset(mode))
 
 
-def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, strategies: Sequence[str] = STRATEGIES,
+def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, strategies: Sequence[str] | None = None,
              progress: bool = True) -> dict[str, Any]:
-    """One (environment, wish) cell: label, train the intent, evaluate every strategy (+ the markov query)."""
+    """One (environment, wish) cell: label, train the intent, evaluate ``strategies`` (default: every registered
+    one, :mod:`dpf_gui.strategies`) and the markov query."""
+    strategies = strategy_names() if strategies is None else strategies
     t0 = time.time()
     task = load_task_agent(env_name)
     data = TrajectoryDataset.load(task.dataset_path, expect_env=env_name)

@@ -99,10 +99,8 @@ def parse_exploration(text: str) -> Exploration:
 
 def exploring_policy(agent, exploration: Exploration, seed: int) -> Policy:
     """The task agent's choices with exploration noise, seeded (the agent itself is not changed)."""
-    from dpf_gui.agents.task_agent import stored_q_scale
-
     rng = np.random.default_rng(seed)
-    q_scale = stored_q_scale(agent.sidecar) or 1.0
+    q_scale = agent.q_scale or 1.0
 
     def act(obs: np.ndarray, legal: np.ndarray) -> int:
         if exploration.kind == "epsilon":

@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QWidget
 from dpf_gui.app.compare_view import CompareView
 from dpf_gui.app.play_view import NEEDS_INTENT_TIP, PlayView
 from dpf_gui.app.plots import RingBuffer, nice_ceil
-from dpf_gui.fusion import dynamic_temperature
 from dpf_gui.pipeline import load_task_agent
+from dpf_gui.strategies import dynamic_temperature
 from tests.test_saliency import (
     train_tiny_additive_avoid_toll_intent,
     train_tiny_avoid_toll_intent,
@@ -453,7 +453,7 @@ def additive_agents(tmp_path_factory):
 
 
 def test_strength_confidence_collect_and_named_configurations(qtbot, additive_agents, agents):
-    from dpf_gui.fusion import paper_params
+    from dpf_gui.fusion_params import paper_params
     from dpf_gui.pipeline import fusion_params
 
     v = shown(qtbot, PlayView, additive_agents, seed=3, size=(1300, 800))

@@ -104,11 +104,11 @@ def test_batched_play_equals_one_at_a_time(tasks, env_name, kind, strategy):
 ])
 def test_batched_play_equals_one_at_a_time_in_every_mode(tasks, kind, strategy, params, markov):
     task = tasks["gridnav"]
-    retrain = None
+    prepared = None
     if strategy == "retrain":
-        retrain = TaskAgent(_perturbed(copy.deepcopy(task.network), 0.05, 3), task.sidecar)
+        prepared = TaskAgent(_perturbed(copy.deepcopy(task.network), 0.05, 3), task.sidecar)
     agent = FusedAgent(task, strategy, params, intent=INTENTS[kind](task), intent_scale=SCALE, markov=markov,
-                       retrain=retrain, seed=2, intent_unit=0.7)
+                       prepared=prepared, seed=2, intent_unit=0.7)
     config, seeds, width = _setting("gridnav")
     assert_same_records(play_records_sequential("gridnav", agent, seeds, config),
                         play_records_batched("gridnav", agent, seeds, config, width=width))

@@ -8,12 +8,14 @@ from dpf_gui.fusion import (
     EpisodeRows,
     FusedAgent,
     FusionParams,
+    intent_scale,
+    task_q_scale,
+)
+from dpf_gui.strategies import (
     dynamic_temperature,
     fusion_weight,
     geometric_fusion,
-    intent_scale,
     softmax_legal,
-    task_q_scale,
 )
 
 

@@ -131,3 +131,13 @@ def test_cache_is_reused_only_for_the_same_inputs_and_when_whole(tmp_path, monke
     assert made() == 6
     (intent_dir / R.SUBDIR / "model.json").write_text('{"made": 6')  # damaged: redone, never read
     assert made() == 7 and made() == 7
+
+
+def test_retraining_asks_for_an_lstm_intent_by_name(tmp_path):
+    """The blended reward is the LSTM's redistributed reward; an additive model is refused in one line."""
+    from dpf_gui.errors import UserError
+    from dpf_gui.pipeline import load_task_agent
+
+    (tmp_path / "model.json").write_text('{"kind": "intent", "intent_kind": "additive", "env": "gridnav"}')
+    with pytest.raises(UserError, match="needs an LSTM intent model .* is 'additive'"):
+        R.load_or_retrain(load_task_agent("gridnav"), tmp_path, progress=False)

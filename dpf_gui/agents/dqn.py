@@ -5,7 +5,8 @@ What it does, in order:
 1. ``DQNConfig`` holds every hyperparameter; each environment's spec holds its
    overrides (``train_defaults``) and the step budget they were tuned for
    (``train_steps``).
-2. ``QNetwork`` is an MLP from the feature vector to one Q-value per action.
+2. ``QNetwork`` (:mod:`dpf_gui.agents.qnetwork`) is an MLP from the feature vector to one Q-value
+   per action.
 3. ``ReplayBuffer`` stores transitions in preallocated numpy arrays.
    ``NStepAccumulator`` turns single steps into n-step transitions
    (``r_t + g r_{t+1} + ... + g^{k-1} r_{t+k-1}``, bootstrapping from
@@ -51,6 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dpf_gui.agents.qnetwork import QNetwork, masked_argmax_batch
 from dpf_gui.agents.task_agent import DATASET_FILE, KIND, masked_argmax
 from dpf_gui.errors import UserError
 from dpf_gui.overrides import Allowed, check_fields, config_from_sets
@@ -148,7 +150,7 @@ def default_fusion() -> dict[str, float]:
     """The fusion temperatures stored with a new task agent (normalised units, see dpf_gui.fusion)."""
     from dataclasses import asdict
 
-    from dpf_gui.fusion import FusionParams
+    from dpf_gui.fusion_params import FusionParams
 
     return {k: v for k, v in asdict(FusionParams()).items() if k != "sample"}
 
@@ -162,38 +164,9 @@ def linear_schedule(start_e: float, end_e: float, duration: float, t: int) -> fl
 
 
 # ---------------------------------------------------------------------------
-# 2. The network and masked action choice
+# 2. The network and masked action choice: QNetwork and masked_argmax_batch, from
+#    dpf_gui.agents.qnetwork (the task-agent loader shares them)
 # ---------------------------------------------------------------------------
-class QNetwork(nn.Module):
-    """MLP: features (F,) -> Q-values (A,), ReLU between layers."""
-
-    def __init__(self, n_features: int, n_actions: int, hidden: Sequence[int] = (64, 64)):
-        super().__init__()
-        layers: list[nn.Module] = []
-        width = int(n_features)
-        for h in hidden:
-            layers += [nn.Linear(width, int(h)), nn.ReLU()]
-            width = int(h)
-        layers.append(nn.Linear(width, int(n_actions)))
-        self.net = nn.Sequential(*layers)
-        self.n_features, self.n_actions, self.hidden = int(n_features), int(n_actions), tuple(int(h) for h in hidden)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-    def relu_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """``(W, b)`` of every layer, W shaped (in, out): the network for :class:`~dpf_gui.rowwise.ReluMLP`."""
-        return [(m.weight.T, m.bias) for m in self.net if isinstance(m, nn.Linear)]
-
-    def architecture(self) -> dict[str, Any]:
-        return {"type": "mlp", "n_features": self.n_features, "hidden": list(self.hidden),
-                "n_actions": self.n_actions, "activation": "relu"}
-
-
-def masked_argmax_batch(q: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
-    """Row-wise argmax of ``q`` (N, A) over ``legal`` (N, A) bool (rows with no legal action: all)."""
-    legal = legal | ~legal.any(dim=1, keepdim=True)
-    return q.masked_fill(~legal, -torch.inf).argmax(dim=1)
 
 
 # ---------------------------------------------------------------------------

@@ -51,8 +51,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from dpf_gui import __version__
-from dpf_gui.agents.dqn import KIND, QNetwork, masked_argmax_batch
-from dpf_gui.agents.task_agent import TaskAgent, q_scale_stats, stored_q_scale
+from dpf_gui.agents.qnetwork import QNetwork, masked_argmax_batch
+from dpf_gui.agents.task_agent import KIND, TaskAgent, q_scale_stats, stored_q_scale
 from dpf_gui.cache import CacheEntry
 from dpf_gui.checkpoints import read_sidecar, save_checkpoint, sha256_file
 from dpf_gui.data.trajectories import TrajectoryDataset
@@ -255,8 +255,14 @@ def load_or_retrain(task: TaskAgent, intent_dir: str | Path | None, progress: bo
     the conservative training, or from other stored trajectories, retrain)."""
     if intent_dir is None:
         raise UserError("strategy 'retrain' needs an intent model: pass --intent DIR")
+    from dpf_gui.intent.registry import intent_kind
+
+    intent_meta = read_sidecar(intent_dir)
+    if intent_kind(intent_meta) != "lstm":  # the blended reward is the LSTM's redistributed reward
+        raise UserError(f"strategy 'retrain' needs an LSTM intent model (dpf train-intent --kind lstm); "
+                        f"{intent_dir} is {intent_kind(intent_meta)!r}")
     cfg = cfg or RetrainConfig()
-    key = {"intent_weights_sha256": read_sidecar(intent_dir).get("weights_sha256"),
+    key = {"intent_weights_sha256": intent_meta.get("weights_sha256"),
            "task_weights_sha256": task.sidecar.get("weights_sha256"), "gamma": _gamma(task),
            "q_scale": stored_q_scale(task.sidecar), "data_sha256": sha256_file(_stored_data(task)),
            "config": asdict(cfg), "dpf_gui": __version__}

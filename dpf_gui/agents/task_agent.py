@@ -24,7 +24,7 @@ from dpf_gui.errors import UserError
 from dpf_gui.rowwise import ReluMLP, numpy_twin, rows_f32
 
 if TYPE_CHECKING:
-    from dpf_gui.agents.dqn import QNetwork
+    from dpf_gui.agents.qnetwork import QNetwork
 
 KIND = "task-dqn"  # the checkpoint kind of a task agent
 DATASET_FILE = "trajectories.npz"  # the training trajectories beside the weights
@@ -77,7 +77,7 @@ class TaskAgent:
         if self._network is None:
             import torch
 
-            from dpf_gui.agents.dqn import QNetwork
+            from dpf_gui.agents.qnetwork import QNetwork
 
             net = QNetwork(self.n_features, self.n_actions, self.hidden)
             net.load_state_dict({k: torch.from_numpy(v) for k, v in self._loaded[0].items()}, strict=True)
@@ -91,10 +91,10 @@ class TaskAgent:
 
         Beyond :func:`~dpf_gui.checkpoints.load_checkpoint`'s checks: the architecture (an MLP of positive
         layer sizes), the features and actions of the environment, the stored fusion defaults (valid
-        :class:`~dpf_gui.fusion.FusionParams`) and the stored Q-value scale (a positive number).
+        :class:`~dpf_gui.fusion_params.FusionParams`) and the stored Q-value scale (a positive number).
         """
         from dpf_gui.checkpoints import check_against_env, load_checkpoint
-        from dpf_gui.fusion import FusionParams
+        from dpf_gui.fusion_params import FusionParams
 
         state, meta = load_checkpoint(directory, KIND, expect_env=expect_env, arrays=True)
         arch = meta.get("architecture") or {}
@@ -162,6 +162,11 @@ class TaskAgent:
         t = float(temperature if temperature is not None else self.fusion.get("T_phi", 1.0))
         return boltzmann(self.q_values(obs), legal, t)
 
+    @property
+    def q_scale(self) -> float | None:
+        """The typical spread of its legal Q-values, as stored when it was trained (None if not stored)."""
+        return stored_q_scale(self.sidecar)
+
     # --- helpers ---------------------------------------------------------
     def make_env(self, render_mode: str | None = None):
         """The environment the agent was trained in (same config)."""
@@ -194,7 +199,7 @@ def masked_argmax(q: np.ndarray, legal: np.ndarray | None) -> int:
 
 
 def qnetwork_shapes(n_features: int, n_actions: int, hidden) -> dict[str, tuple[int, ...]]:
-    """The tensors of :class:`~dpf_gui.agents.dqn.QNetwork`'s state dict and their shapes (tested against it)."""
+    """The tensors of :class:`~dpf_gui.agents.qnetwork.QNetwork`'s state dict and their shapes (tested against it)."""
     widths = [int(n_features), *(int(h) for h in hidden), int(n_actions)]
     shapes: dict[str, tuple[int, ...]] = {}
     for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):

@@ -88,7 +88,7 @@ class QuitOnSignal(QObject):
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The options; a mistake is one line and exit code 2, as for ``dpf`` (same parser and option types)."""
     from dpf_gui.cli import Parser, float_in, int_in
-    from dpf_gui.fusion import LIVE_STRATEGIES
+    from dpf_gui.strategies import names as strategy_names
 
     p = Parser(
         prog="dpf-gui", description="Dynamic Policy Fusion desktop app.",
@@ -116,7 +116,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     demo = p.add_argument_group("demo mode")
     demo.add_argument("--demo", choices=ENV_NAMES, default=None, metavar="ENV",
                       help=f"run the whole loop hands-off on ENV ({', '.join(ENV_NAMES)}) and exit")
-    demo.add_argument("--strategy", choices=LIVE_STRATEGIES, default="dynamic", help="strategy to play (default: dynamic)")
+    demo.add_argument("--strategy", choices=strategy_names(live=True), default="dynamic", help="strategy to play (default: dynamic)")
     demo.add_argument("--episodes", type=int_in(1, 10**6), default=1, metavar="N", help="episodes to play (default: 1)")
     demo.add_argument("--loop", action="store_true",
                       help="keep playing until the window is closed (or --quit-after), the strategy and its contrast "

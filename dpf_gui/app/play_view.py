@@ -63,7 +63,6 @@ from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
 from dpf_gui.envs import env_screen
 from dpf_gui.episode import (
     NEEDS_INTENT_TIP,
-    VIEW_STRATEGIES,
     EpisodeMetrics,
     EpisodeRunner,
     Snapshot,
@@ -71,9 +70,9 @@ from dpf_gui.episode import (
 )
 from dpf_gui.episode_worker import EpisodeProcess, RemoteRunner
 from dpf_gui.errors import UserError, WorkerError
-from dpf_gui.fusion import COLLECT, FusionParams
-
-FUSED_STRATEGIES = ("static", "dynamic")  # the strategies with a fusion weight w
+from dpf_gui.fusion_params import PARAMS, FusionParams, slider_params
+from dpf_gui.strategies import get as get_strategy
+from dpf_gui.strategies import names as strategy_names
 
 #: what the w, T_psi and G_t plots show, on hover (Play and Compare)
 PLOT_TIPS = {
@@ -101,10 +100,11 @@ def empty_plot_notes(strategies: Sequence[str], has_intent: bool) -> dict[str, s
     s = list(dict.fromkeys(strategies))
     names = " and ".join(f"“{x}”" for x in s)
     notes = {}
-    if not any(x in FUSED_STRATEGIES for x in s):
+    fused = strategy_names(fused=True)
+    if not any(x in fused for x in s):
         notes["w"] = (f"empty under {names}: w = T_φ / (T_φ + T_ψ) exists only when the task and intent policies "
-                      "are fused (static, dynamic)")
-    if all(x == "task" for x in s):
+                      f"are fused ({', '.join(fused)})")
+    if not any(get_strategy(x).needs_intent for x in s):
         notes["T"] = f"empty under {names}: the task agent acts alone, with no intent temperature T_ψ"
     if not has_intent:
         notes["G"] = f"empty: no intent model, so no intent reward ({NEEDS_INTENT_TIP}, Train tab)"
@@ -200,16 +200,6 @@ class ParamControl(QWidget):
         self.valueChanged.emit(self.value())
 
 
-#: what G_t counts (FusionParams.collect), as the panel names the rules
-COLLECT_TEXT = {"budget": "intent reward collected + overrides", "gains": "positive advantages",
-                "advantage": "signed advantages (the paper's)"}
-COLLECT_TIPS = {
-    "budget": "the intent reward the steps actually collected (one unit ~ one step in a preferred region), plus 1 "
-              "for every decision where the intent overruled the task agent: the intent lets go once it has "
-              "had its way, and never for merely avoiding a region",
-    "gains": "the positive part of each decision's intent advantage",
-    "advantage": "the paper's signed sum of intent advantages",
-}
 #: the parameter sets offered by name: label -> how it is made (see ParamsPanel.configure)
 PRESETS = ("this agent's defaults", "the paper's configuration")
 
@@ -220,21 +210,9 @@ class ParamsPanel(QGroupBox):
 
     paramsChanged = Signal(object)
 
-    SPECS = (  # field, label, low, high, log, decimals, object-name stem, tooltip
-        ("T_phi", "T_phi", 0.01, 100.0, True, 3, "tphi", "task temperature (units of the task's Q spread)"),
-        ("T_min", "T_min", 0.01, 100.0, True, 3, "tmin", "lowest intent temperature of dynamic fusion"),
-        ("T_max", "T_max", 0.01, 100.0, True, 3, "tmax", "highest intent temperature of dynamic fusion"),
-        ("k", "k", 0.0, 10.0, False, 2, "k", "slope of T_psi in the collected intent reward G_t"),
-        ("c", "c", -20.0, 20.0, False, 2, "c", "G_t at which T_psi = T_max / 2"),
-        ("T_static", "T_static", 0.01, 100.0, True, 3, "tstatic", "intent temperature of static fusion"),
-        ("decay", "decay", 0.5, 1.0, False, 3, "decay", "per-step forgetting factor of G_t (1: the paper's plain sum)"),
-        ("strength", "strength", 0.0, 8.0, False, 3, "strength",
-         ("how loud the intent is: its rewards are multiplied by this (0: the task agent alone, 2: twice as loud); "
-          "Calibrate strength chooses it in simulation")),
-        ("confidence", "confidence", 0.0, 4.0, False, 2, "confidence",
-         ("additive (ensemble) intents: an action's intent advantage counts only beyond this many standard "
-          "deviations of the members' disagreement (0: the members' mean as it is)")),
-    )
+    #: the parameters with a slider, from their declaration (dpf_gui/fusion_params.py); object names
+    #: ``<stem>Slider`` and ``<stem>Spin`` with the field's name lower-cased without "_" as the stem
+    SPECS = slider_params()
 
     def __init__(self, prefix: str = "", parent=None):
         super().__init__("Fusion parameters", parent)
@@ -247,30 +225,32 @@ class ParamsPanel(QGroupBox):
         lay.setVerticalSpacing(2)
         self.controls: dict[str, ParamControl] = {}
         self._grid = lay
-        for fname, label, lo, hi, log, dec, stem, tip in self.SPECS:
-            ctl = ParamControl(label, lo, hi, log, dec, _cap(prefix, stem + "Slider"), _cap(prefix, stem + "Spin"), tip)
+        for fname, spec in self.SPECS.items():
+            stem = fname.lower().replace("_", "")
+            ctl = ParamControl(spec.title, *spec.slider, spec.log, spec.decimals, _cap(prefix, stem + "Slider"),
+                               _cap(prefix, stem + "Spin"), spec.tooltip())
             ctl.valueChanged.connect(lambda v, f=fname: self._changed(f, v))
             self.controls[fname] = ctl
         self.columns = 3
         self._place_controls()
         self.collect = QComboBox()
         self.collect.setObjectName(_cap(prefix, "collectCombo"))
-        for name in COLLECT:
-            self.collect.addItem(COLLECT_TEXT.get(name, name), name)
-            self.collect.setItemData(self.collect.count() - 1, COLLECT_TIPS.get(name, ""), Qt.ItemDataRole.ToolTipRole)
+        collect = PARAMS["collect"]
+        for name, (text, tip) in collect.choices.items():
+            self.collect.addItem(text, name)
+            self.collect.setItemData(self.collect.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.collect.setToolTip("what G_t, the intent reward dynamic fusion counts, adds up:\n" +
-                                "\n".join(f"{COLLECT_TEXT[n]}: {COLLECT_TIPS[n]}" for n in COLLECT if n in COLLECT_TIPS))
+                                "\n".join(f"{text}: {tip}" for text, tip in collect.choices.values()))
         self.collect.currentIndexChanged.connect(lambda _i: self._changed("collect", self.collect.currentData()))
         self.collect.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.collect.setMinimumContentsLength(12)  # the rules' names are long; the combo may shorten them
-        self.normalise = QCheckBox("normalised units")
+        self.normalise = QCheckBox(PARAMS["normalise"].title)
         self.normalise.setObjectName(_cap(prefix, "normaliseCheck"))
-        self.normalise.setToolTip("Q-values and intent rewards in units of their typical differences between actions, "
-                                  "so one set of temperatures means the same everywhere (off: raw values, as the paper)")
+        self.normalise.setToolTip(PARAMS["normalise"].tooltip())
         self.normalise.toggled.connect(lambda on: self._changed("normalise", bool(on)))
-        self.sample = QCheckBox("sample")
+        self.sample = QCheckBox(PARAMS["sample"].title)
         self.sample.setObjectName(_cap(prefix, "sampleCheck"))
-        self.sample.setToolTip("static / dynamic: draw the action from the fused policy instead of taking its argmax")
+        self.sample.setToolTip(PARAMS["sample"].tooltip())
         self.sample.toggled.connect(lambda on: self._changed("sample", bool(on)))
         self.preset = QComboBox()
         self.preset.setObjectName(_cap(prefix, "fusionPresetCombo"))
@@ -284,7 +264,7 @@ class ParamsPanel(QGroupBox):
         self.reset_button.clicked.connect(self.reset)
         rule = QHBoxLayout()  # a row of its own: the rules' names are long
         rule.setContentsMargins(0, 0, 0, 0)
-        rule.addWidget(QLabel("G_t counts"))
+        rule.addWidget(QLabel(collect.title))
         rule.addWidget(self.collect, 1)
         self._set_label = QLabel("set")
         self._rows = (rule, QHBoxLayout(), QHBoxLayout())  # the G_t rule; the check boxes and named sets
@@ -328,7 +308,7 @@ class ParamsPanel(QGroupBox):
     def configure(self, env_name: str, task, intent_model=None) -> None:
         """Offer this task agent's defaults and the paper's configuration by name; the confidence slider only
         where the intent is an ensemble (the additive kind)."""
-        from dpf_gui.fusion import paper_params
+        from dpf_gui.fusion_params import paper_params
         from dpf_gui.pipeline import fusion_params
 
         self._presets = {PRESETS[0]: fusion_params(task), PRESETS[1]: paper_params(env_name)}
@@ -478,12 +458,12 @@ def reserve_lines(label: QLabel, lines: int) -> None:
 def _strategy_combo(name: str, default: str) -> QComboBox:
     combo = QComboBox()
     combo.setObjectName(name)
-    combo.addItems(list(VIEW_STRATEGIES))
+    live = strategy_names(live=True)
+    combo.addItems(list(live))
     combo.setCurrentText(default)
     combo.setProperty("defaultStrategy", default)
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-    combo.setToolTip("task: the DQN alone · intent: the intent model alone · static: fixed T_psi · "
-                     "dynamic: T_psi from the collected intent reward")
+    combo.setToolTip("\n".join(get_strategy(name).describe() for name in live))
     return combo
 
 
@@ -500,9 +480,9 @@ def _wanted_strategy(combo: QComboBox, has_intent: bool) -> str:
 def _enable_strategies(combo: QComboBox, has_intent: bool) -> None:
     combo.setProperty("taskForLackOfIntent", not has_intent)
     model = combo.model()
-    for i, name in enumerate(VIEW_STRATEGIES):
+    for i, name in enumerate(strategy_names(live=True)):
         item = model.item(i)
-        needs = name != "task"
+        needs = get_strategy(name).needs_intent
         item.setEnabled(has_intent or not needs)
         item.setToolTip(NEEDS_INTENT_TIP if needs and not has_intent else "")
     if not has_intent:
@@ -1007,5 +987,5 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         super().closeEvent(event)
 
 
-__all__ = ["VIEW_STRATEGIES", "EpisodeMetrics", "EpisodeRunner", "ParamsPanel", "PlayView", "Snapshot",
+__all__ = ["EpisodeMetrics", "EpisodeRunner", "ParamsPanel", "PlayView", "Snapshot",
            "calibration_table", "calibration_text", "metrics_html", "off_ui_thread", "wish_from_sidecar"]

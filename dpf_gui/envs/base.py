@@ -82,7 +82,7 @@ class EnvSpec:
     presets: tuple[Preset, ...]
     default_config: dict[str, Any] = field(default_factory=dict)
     #: the paper's task temperature and highest intent temperature for this environment (raw units;
-    #: METHOD.md section 6), for ``dpf_gui.fusion.paper_params``
+    #: METHOD.md section 6), for ``dpf_gui.fusion_params.paper_params``
     paper_temperatures: dict[str, float] = field(default_factory=lambda: {"T_phi": 1.0, "T_max": 5.0})
     #: overrides of ``dpf_gui.agents.dqn.DQNConfig`` for ``dpf train-task`` (the generic defaults otherwise)
     train_defaults: dict[str, Any] = field(default_factory=dict)

@@ -25,9 +25,8 @@ except ImportError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 from dpf_gui.errors import UserError
+from dpf_gui.strategies import names as strategy_names
 
-#: strategies a condition may play (retrain is left out: it trains a DQN per participant)
-STRATEGIES = ("task", "intent", "static", "dynamic")
 ORDERS = ("fixed", "random", "latin")
 ITEM_TYPES = ("likert", "text")
 MEASURES = ("wish", "task")
@@ -243,7 +242,8 @@ def parse_protocol(source: str, file: str = "protocol", base: Path | None = None
     conditions = []
     for t in top.tables("conditions", required=True):
         name = t.name("name")
-        strategy = t.choice("strategy", STRATEGIES, required=True)
+        # a condition plays a live strategy (retrain is left out: it trains a DQN per participant)
+        strategy = t.choice("strategy", strategy_names(live=True), required=True)
         budget = t.integer("budget", 1, MAX_BUDGET, required=True)
         limit = t.number("time_limit_s", 0)
         suggestions = t.flag("suggestions", False)
@@ -378,7 +378,6 @@ __all__ = [
     "ITEM_TYPES",
     "LIKERT_POINTS",
     "ORDERS",
-    "STRATEGIES",
     "Condition",
     "Item",
     "Protocol",

@@ -28,6 +28,7 @@ import numpy as np
 
 from dpf_gui.errors import UserError
 from dpf_gui.fileio import write_json_atomic
+from dpf_gui.strategies import get as get_strategy
 from dpf_gui.studies.events import EventLog
 from dpf_gui.studies.folder import Study
 from dpf_gui.studies.protocol import LIKERT_POINTS, Condition, Protocol
@@ -259,7 +260,8 @@ class Session:
         folder = self.condition_dir(name)
         config = config_from_sets(config_for(self.protocol.train_kind), self.protocol.train_config, what="train.config")
         note, fit = None, None
-        if self.condition(name).strategy != "task":
+        needs_intent = get_strategy(self.condition(name).strategy).needs_intent
+        if needs_intent:
             try:
                 result = train_intent(ws.dataset, labels, self.training_seed(name), out_dir=folder / INTENT_DIR,
                                       config=config, progress=progress)
@@ -273,7 +275,7 @@ class Session:
         per_episode = [episode_outcome(r, wish) for r in records]
         outcomes = {
             "participant": self.pid, "condition": name, "strategy": self.condition(name).strategy,
-            "labelled": int(labels.count), "intent": note is None and self.condition(name).strategy != "task",
+            "labelled": int(labels.count), "intent": note is None and needs_intent,
             "note": note, "fit": fit, "episodes": len(records), "seed": self.protocol.outcome_seed,
             "wish": None if wish is None else wish.describe(),
             "metrics": summarise_episodes([r.stats(wish) for r in records]),
@@ -294,7 +296,7 @@ class Session:
         cond = self.condition(name)
         task = self.study.task
         intent_dir = self.condition_dir(name) / INTENT_DIR
-        if cond.strategy == "task" or not (intent_dir / "model.json").is_file():
+        if not get_strategy(cond.strategy).needs_intent or not (intent_dir / "model.json").is_file():
             return FusedAgent(task, "task")
         intent = IntentAgent.load(intent_dir, expect_env=self.protocol.env)
         return FusedAgent(task, cond.strategy, fusion_params(task, cond.fusion), intent=intent.model,
