@@ -16,6 +16,7 @@ from dpf_gui.agents.dqn import (
     StratifiedEpisodeSample,
     make_config,
     masked_argmax,
+    learner_reward,
     masked_argmax_batch,
     train_dqn,
 )
@@ -251,3 +252,13 @@ def test_validation_selection_records_history_and_ships_a_validated_step(tmp_pat
     assert [row[0] for row in sel["history"]][:3] == [400, 800, 1200]
     assert sel["shipped_step"] in {row[0] for row in sel["history"]}
     TaskAgent.load(res.out_dir, expect_env="gridnav")
+
+
+def test_failure_penalty_shapes_only_a_failed_ending():
+    """The learner pays the penalty when an episode ends in failure (a crash), never on success or a time-out."""
+    assert learner_reward(0.0, True, {"task_success": False}, 2.0) == -2.0
+    assert learner_reward(0.7, True, {"task_success": True}, 2.0) == 0.7
+    assert learner_reward(0.7, False, {"task_success": False}, 2.0) == 0.7  # truncated or still running
+    assert learner_reward(0.0, True, {"task_success": False}, 0.0) == 0.0
+    with pytest.raises(UserError, match="failure_penalty"):
+        make_config("highway", {"failure_penalty": -1})

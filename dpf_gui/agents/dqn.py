@@ -74,7 +74,7 @@ _DQN_ALLOWED: dict[str, Allowed] = {
     "gradient_steps": Allowed(1, 1000), "target_update_interval": Allowed(1), "tau": Allowed(low=0, high=1, low_open=True),
     "start_e": _PROBABILITY, "end_e": _PROBABILITY, "exploration_fraction": _PROBABILITY,
     "max_trajectories": Allowed(2), "max_dataset_steps": Allowed(1), "eval_episodes": Allowed(0, 10**6),
-    "checkpoint_every": Allowed(0), "select_every": Allowed(0), "select_episodes": Allowed(1, 10**6),
+    "checkpoint_every": Allowed(0), "select_every": Allowed(0), "failure_penalty": Allowed(0), "select_episodes": Allowed(1, 10**6),
     "threads": Allowed(0, 1024),
 }
 
@@ -97,6 +97,8 @@ class DQNConfig:
     learning_starts: int = 1_000  # env steps before the first update
     train_frequency: int = 1  # env steps between updates
     gradient_steps: int = 1  # updates each time
+    # shaping (training only: the stored trajectories, the curve and every evaluation keep the env's reward)
+    failure_penalty: float = 0.0  # subtracted from the learner's reward when an episode terminates without task success
     # target network
     double_dqn: bool = True
     target_update_interval: int = 500  # env steps between target updates
@@ -429,6 +431,19 @@ def plot_training_curve(rows: Sequence[Sequence[Any]], path: Path, title: str) -
     return path
 
 
+def learner_reward(reward: float, terminated: bool, info: Mapping[str, Any], failure_penalty: float) -> float:
+    """The reward the Q-network learns from: the env's, less ``failure_penalty`` when the episode ends in failure.
+
+    On highway a crash ends the episode with a reward of 0 (normalised), so it
+    costs only the steps it forfeits, and DQN drives faster than it can
+    afford; a penalty makes the crash itself expensive. What is recorded (the
+    dataset, the curve, every evaluation) keeps the env's reward.
+    """
+    if terminated and failure_penalty and not info.get("task_success", False):
+        return float(reward) - failure_penalty
+    return float(reward)
+
+
 def train_dqn(
     env_name: str,
     steps: int | None,
@@ -622,7 +637,8 @@ def train_dqn(
             ep_return += float(reward)
             ep_len += 1
             over = bool(terminated or truncated)
-            for tr in nstep.push(obs, action, reward, next_obs, next_info["legal"], bool(terminated), over):
+            learned = learner_reward(reward, bool(terminated), next_info, cfg.failure_penalty)
+            for tr in nstep.push(obs, action, learned, next_obs, next_info["legal"], bool(terminated), over):
                 rb.add(*tr)
             done_steps = global_step + 1
             bar.update(1)
@@ -715,6 +731,7 @@ __all__ = [
     "StratifiedEpisodeSample",
     "TrainResult",
     "linear_schedule",
+    "learner_reward",
     "make_config",
     "masked_argmax",
     "masked_argmax_batch",
