@@ -53,7 +53,7 @@ def test_one_registration_reaches_the_cli_and_the_evaluation(contrary, capsys):
 
 
 def test_one_registration_reaches_the_apps_combos(contrary, qtbot):
-    from dpf_gui.app.play_view import _enable_strategies, _strategy_combo
+    from dpf_gui.app.play_widgets import _enable_strategies, _strategy_combo
 
     combo = _strategy_combo("strategyCombo", "task")
     assert [combo.itemText(i) for i in range(combo.count())] == list(names(live=True))
