@@ -12,8 +12,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from dpf_gui.app.compare_view import CompareView
-from dpf_gui.app.play_view import NEEDS_INTENT_TIP, PlayView
+from dpf_gui.app.play_view import PlayView
 from dpf_gui.app.plots import RingBuffer, nice_ceil
+from dpf_gui.episode import NEEDS_INTENT_TIP
 from dpf_gui.pipeline import load_task_agent
 from dpf_gui.strategies import dynamic_temperature
 from tests.test_saliency import (

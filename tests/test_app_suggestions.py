@@ -5,7 +5,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
-from dpf_gui.app.annotate_view import COL_FROM, COL_NEXT
+from dpf_gui.app.trajectory_table import COL_FROM, COL_NEXT
 from dpf_gui.data.study import UNLABELLED
 from tests.qt_helpers import open_window
 

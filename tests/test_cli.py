@@ -81,7 +81,7 @@ def test_help_of_every_command_has_examples(capsys):
 
 def test_help_of_every_study_action_has_examples(capsys):
     """`dpf study ACTION --help` for every action (init, pilot, export, status, add, withdraw)."""
-    from dpf_gui.cli import STUDY_ACTIONS
+    from dpf_gui.cli.studies import STUDY_ACTIONS
 
     assert {"init", "pilot", "export", "status", "add", "withdraw"} <= set(STUDY_ACTIONS)
     for action in STUDY_ACTIONS:
@@ -221,7 +221,7 @@ def test_trace_writes_one_row_per_decision(capsys, tmp_path):
 
 
 def test_results_estimates_the_time_left_per_environment():
-    from dpf_gui.cli import _duration, remaining_seconds
+    from dpf_gui.cli.evaluation import _duration, remaining_seconds
 
     assert remaining_seconds([], ["gridnav"]) == 0
     done = [("gridnav", 10.0), ("gridnav", 20.0), ("highway", 300.0)]

@@ -80,7 +80,8 @@ def test_the_annotate_view_shows_it_with_the_wish_tinted(run_dir, qtbot, tmp_pat
 
 def test_the_play_view_plays_it_with_its_overlay(run_dir, qtbot):
     from dpf_gui.app.overlays import qimage_to_array
-    from dpf_gui.app.play_view import PlayView, off_ui_thread
+    from dpf_gui.app.play_view import PlayView
+    from dpf_gui.app.play_widgets import off_ui_thread
     from dpf_gui.intent.registry import load_intent
     from dpf_gui.pipeline import load_task_agent
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from dpf_gui.cli import OBJECTIVE_CHOICES, main
+from dpf_gui.cli import main
+from dpf_gui.cli.training import OBJECTIVE_CHOICES
 from dpf_gui.data.labels import Labels
 from dpf_gui.errors import UserError
 from dpf_gui.intent.additive import AdditiveConfig

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dpf_gui.cli import SELECT_CHOICES
+from dpf_gui.cli.data import SELECT_CHOICES
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_spec
 from dpf_gui.errors import UserError

@@ -53,7 +53,7 @@ def test_one_registration_reaches_the_cli_and_the_evaluation(contrary, capsys):
 
 
 def test_one_registration_reaches_the_apps_combos(contrary, qtbot):
-    from dpf_gui.app.play_view import _enable_strategies, _strategy_combo
+    from dpf_gui.app.play_widgets import _enable_strategies, _strategy_combo
 
     combo = _strategy_combo("strategyCombo", "task")
     assert [combo.itemText(i) for i in range(combo.count())] == list(names(live=True))
@@ -82,7 +82,8 @@ def test_every_fusion_parameter_is_declared_once_for_the_cli_and_the_panel():
 
 
 def test_the_cli_options_come_from_the_metadata():
-    from dpf_gui.cli import build_parser, fusion_overrides
+    from dpf_gui.cli import build_parser
+    from dpf_gui.cli.evaluation import fusion_overrides
 
     args = build_parser().parse_args(["evaluate", "--env", "gridnav", "--T-static", "0.5", "--sample",
                                       "--collect", "gains", "--margin", "2"])

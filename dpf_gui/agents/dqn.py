@@ -1,4 +1,6 @@
 """Deep Q-learning for the task policy, written to read top to bottom (after CleanRL's ``dqn.py``).
+Long because: the training loop and the buffers, schedule and curve it alone uses are kept in one file on
+purpose, so the algorithm reads in order (the network is agents/qnetwork.py, the saved agent task_agent.py).
 
 What it does, in order:
 

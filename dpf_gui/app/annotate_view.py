@@ -1,4 +1,7 @@
 """The Annotate view: watch the stored trajectories and mark them, from the keyboard.
+Long because: one view class whose navigation, marking, segment, undo and overlay methods all act on the
+same on-screen state (the trajectory shown, its frame, the segment being set, the list's rows); the list's
+model (trajectory_table.py), the wish dialogs (wish_dialogs.py) and the key panel (shortcuts.py) live apart.
 
 Thin over the core: the trajectory list reads :meth:`Workspace.summary`, every
 mark goes straight to the :class:`~dpf_gui.data.study.LabelStore` (committed
@@ -12,35 +15,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QEvent,
-    QModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    Signal,
-)
-from PySide6.QtGui import QBrush, QColor, QShortcut
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
-    QCheckBox,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QDoubleSpinBox,
-    QFormLayout,
-    QFrame,
-    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
-    QSpinBox,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -48,406 +34,24 @@ from PySide6.QtWidgets import (
 )
 
 from dpf_gui.app.player import Player
-from dpf_gui.app.shortcuts import SHORTCUTS, cheatsheet_rows, install
+from dpf_gui.app.shortcuts import SHORTCUTS, cheatsheet_panel, install
 from dpf_gui.app.suggestions import Suggestions
+from dpf_gui.app.trajectory_table import (
+    COL_FROM,
+    COL_NEXT,
+    COL_RETURN,
+    TrajectoryFilter,
+    TrajectoryTableModel,
+    score_text,
+)
+from dpf_gui.app.wish_dialogs import MyWishDialog, SimulatedUserDialog, coverage_html
 from dpf_gui.data.study import (
-    AVOIDED,
-    NEUTRAL,
-    PREFERRED,
-    SEGMENTS,
-    SIMULATED,
     STATE_NAMES,
     UNLABELLED,
 )
 from dpf_gui.errors import UserError
 
-#: what a person labelling needs first comes first (a narrow list still shows it): label state, score, rank
-COLUMNS = ("#", "label", "score", "next", "length", "return", "success", "from")
-COL_LABEL, COL_SCORE, COL_NEXT, COL_LENGTH, COL_RETURN, COL_SUCCESS, COL_FROM = range(1, 8)
-COLUMN_TIPS = {COL_NEXT: "rank among the suggestions: label these first (Enter goes through them in this order)",
-               COL_FROM: "stored: the task agent's own trajectories; collected: played with exploration noise "
-                         "(Collect more…)"}
-UNRANKED = 10**9  # sorts after every suggestion
 CHEATSHEET_MIN_WIDTH = 1150  # the Annotate view's width from which the key panel shows by itself
-COLLECTED_COLOUR = QColor(255, 243, 205)
-STATE_COLOURS = {
-    PREFERRED: QColor(200, 236, 200),
-    AVOIDED: QColor(248, 205, 205),
-    NEUTRAL: QColor(225, 225, 225),
-    SEGMENTS: QColor(205, 220, 248),
-    SIMULATED: QColor(230, 215, 245),
-}
-SORT_ROLE = Qt.ItemDataRole.UserRole
-
-
-def score_text(score: float) -> str:
-    """A score as the list and the title show it: at most two decimals (a whole mark's ±sqrt(T) is seldom a
-    whole number)."""
-    text = f"{score:.2f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
-
-
-class TrajectoryTableModel(QAbstractTableModel):
-    """One row per trajectory: index, suggestion rank, length, task return, success, label state, score, origin."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.ws = None
-        self._empty()
-
-    def _empty(self) -> None:
-        self.lengths = np.zeros(0, np.int64)
-        self.returns = np.zeros(0, np.float32)
-        self.success = np.zeros(0, bool)
-        self.states = np.zeros(0, np.int8)
-        self.scores = np.zeros(0, np.float32)
-        self.ranks = np.zeros(0, np.int64)  # 1-based suggestion rank, 0: not suggested
-        self.collected = np.zeros(0, bool)
-
-    def set_workspace(self, ws) -> None:
-        self.beginResetModel()
-        self.ws = ws
-        if ws is None:
-            self._empty()
-        else:
-            self.lengths = ws.dataset.lengths
-            self.returns = ws.task_returns
-            self.success = ws.dataset.success
-            self.states, self.scores = ws.summary()
-            self.ranks = np.zeros(len(ws), np.int64)
-            self.collected = ws.collected()
-        self.endResetModel()
-
-    def refresh(self, rows=None) -> None:
-        """Re-read label states from the store (all rows, or some)."""
-        if self.ws is None:
-            return
-        if rows is None:
-            self.states, self.scores = self.ws.summary()
-            if len(self.states):
-                self.dataChanged.emit(self.index(0, COL_LABEL), self.index(len(self.states) - 1, COL_SCORE))
-            return
-        for r in rows:
-            m = self.ws.marks(r)
-            self.states[r], self.scores[r] = m.state, m.score
-            self.dataChanged.emit(self.index(r, COL_LABEL), self.index(r, COL_SCORE))
-
-    def set_ranks(self, suggestions) -> None:
-        """Show each suggested trajectory's place (``suggestions``: best first)."""
-        self.ranks = np.zeros(len(self.lengths), np.int64)
-        for k, s in enumerate(suggestions):
-            if 0 <= s.index < len(self.ranks):
-                self.ranks[s.index] = k + 1
-        if len(self.ranks):
-            self.dataChanged.emit(self.index(0, COL_NEXT), self.index(len(self.ranks) - 1, COL_NEXT))
-
-    @property
-    def labelled_count(self) -> int:
-        return int((self.states != UNLABELLED).sum())
-
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.lengths)
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal:
-            if role == Qt.ItemDataRole.DisplayRole:
-                return COLUMNS[section]
-            if role == Qt.ItemDataRole.ToolTipRole:
-                return COLUMN_TIPS.get(section)
-        return None
-
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        r, c = index.row(), index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if c == 0:
-                return str(r)
-            if c == COL_NEXT:
-                return str(int(self.ranks[r])) if self.ranks[r] else ""
-            if c == COL_LENGTH:
-                return str(int(self.lengths[r]))
-            if c == COL_RETURN:
-                return f"{float(self.returns[r]):.2f}"
-            if c == COL_SUCCESS:
-                return "yes" if self.success[r] else "no"
-            if c == COL_LABEL:
-                return STATE_NAMES[int(self.states[r])]
-            if c == COL_SCORE:
-                s = float(self.scores[r])
-                return "" if np.isnan(s) else score_text(s)
-            if c == COL_FROM:
-                return "collected" if self.collected[r] else "stored"
-        if role == SORT_ROLE:  # only column c's key: sorting 1500 rows asks ~20 000 times
-            if c == 0:
-                return r
-            if c == COL_SCORE:
-                s = float(self.scores[r])
-                return -1e18 if s != s else s  # NaN (no score) sorts first
-            if c == COL_NEXT:
-                return int(self.ranks[r]) or UNRANKED
-            if c == COL_RETURN:
-                return float(self.returns[r])
-            column = {COL_LABEL: self.states, COL_LENGTH: self.lengths, COL_SUCCESS: self.success,
-                      COL_FROM: self.collected}[c]
-            return int(column[r])
-        if role == Qt.ItemDataRole.BackgroundRole:
-            if c in (COL_LABEL, COL_SCORE):
-                colour = STATE_COLOURS.get(int(self.states[r]))
-                return QBrush(colour) if colour is not None else None
-            if c in (0, COL_FROM) and self.collected[r]:
-                return QBrush(COLLECTED_COLOUR)
-        if role == Qt.ItemDataRole.TextAlignmentRole and c not in (COL_LABEL, COL_FROM):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-
-class TrajectoryFilter(QSortFilterProxyModel):
-    """Filters by label state and task success; sorts numerically."""
-
-    STATE_CHOICES = (("all", None), ("unlabelled", "unlabelled"), ("labelled", "labelled"),
-                     *((STATE_NAMES[k], k) for k in (PREFERRED, AVOIDED, NEUTRAL, SEGMENTS, SIMULATED)))
-    SUCCESS_CHOICES = (("all", None), ("success", True), ("failure", False))
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.state = None
-        self.success = None
-        self.setSortRole(SORT_ROLE)
-        # Rows must not vanish or move while the person marks them: filters and
-        # sorting apply when the person changes them, not on every mark.
-        self.setDynamicSortFilter(False)
-
-    def set_filters(self, state=None, success=None) -> None:
-        if hasattr(self, "endFilterChange"):  # Qt >= 6.10
-            self.beginFilterChange()
-            self.state, self.success = state, success
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:
-            self.state, self.success = state, success
-            self.invalidateFilter()
-
-    def filterAcceptsRow(self, row, parent) -> bool:
-        m = self.sourceModel()
-        if self.success is not None and bool(m.success[row]) != self.success:
-            return False
-        s = int(m.states[row])
-        if self.state == "unlabelled":
-            return s == UNLABELLED
-        if self.state == "labelled":
-            return s != UNLABELLED
-        return self.state is None or s == self.state
-
-
-class WishFields(QWidget):
-    """A wish in region expressions (a preset and/or prefer / avoid), checked as it is typed, with its coverage:
-    how many stored (and labelled) trajectories enter each region, so a wish the data cannot show is said
-    before anyone labels. Object names start with ``prefix`` (``simPreferEdit``, ``myWishCoverageLabel``)."""
-
-    changed = Signal()
-
-    def __init__(self, parent, ws, prefix: str, preset: str = "", prefer=(), avoid=()):
-        super().__init__(parent)
-        self.ws = ws
-        self._labelled = ws.summary()[0] != UNLABELLED
-        spec = ws.spec
-        self.preset = QComboBox(self)
-        self.preset.setObjectName(f"{prefix}PresetCombo")
-        self.preset.addItem("(none)", "")
-        for p in spec.presets:
-            self.preset.addItem(f"{p.name}: {p.description}", p.name)
-        self.preset.setCurrentIndex(max(self.preset.findData(preset), 0))
-        self.prefer = QLineEdit("; ".join(prefer), self)
-        self.prefer.setObjectName(f"{prefix}PreferEdit")
-        self.avoid = QLineEdit("; ".join(avoid), self)
-        self.avoid.setObjectName(f"{prefix}AvoidEdit")
-        names = ", ".join(f"{rf.name} ({rf.describe_range()})" for rf in ws.dataset.region_features)
-        for edit in (self.prefer, self.avoid):
-            edit.setPlaceholderText("e.g. " + "; ".join(spec.presets[-1].prefer + spec.presets[-1].avoid))
-            edit.setToolTip(f"region expressions, several separated by ';' (OR-ed), terms joined by '&'.\nFeatures: {names}")
-        self.preview = QLabel(self)
-        self.preview.setObjectName(f"{prefix}WishPreview")
-        self.preview.setWordWrap(True)
-        self.coverage = QLabel(self)
-        self.coverage.setObjectName(f"{prefix}CoverageLabel")
-        self.coverage.setWordWrap(True)
-        self.coverage.setTextFormat(Qt.TextFormat.RichText)
-        self.coverage.setToolTip("how many stored trajectories enter each region of the wish (and how many of the "
-                                 "labelled ones): a region they never enter cannot be learned from labels")
-        self.error = QLabel(self)
-        self.error.setObjectName(f"{prefix}ErrorLabel")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b00020;")
-        self.error.setVisible(False)
-        form = QFormLayout()
-        form.setContentsMargins(0, 0, 0, 0)
-        form.addRow("preset", self.preset)
-        form.addRow("prefer", self.prefer)
-        form.addRow("avoid", self.avoid)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(form)
-        for w in (self.preview, self.coverage, self.error):
-            layout.addWidget(w)
-        for sig in (self.preset.currentIndexChanged, self.prefer.textChanged, self.avoid.textChanged):
-            sig.connect(self._validate)
-        self._validate()
-
-    def wish(self):
-        """The wish written here; a mistake (or nothing written) is a :class:`UserError`."""
-        return self.ws.wish(self.preset.currentData() or "", _split(self.prefer.text()), _split(self.avoid.text()))
-
-    def is_empty(self) -> bool:
-        return not (self.preset.currentData() or _split(self.prefer.text()) or _split(self.avoid.text()))
-
-    def show_error(self, message: str) -> None:
-        self.error.setText(message)
-        self.error.setVisible(bool(message))
-
-    def _validate(self) -> None:
-        try:
-            wish = self.wish()
-        except UserError as exc:
-            self.preview.setText("")
-            self.coverage.setText("")
-            self.show_error(str(exc))
-            self.changed.emit()
-            return
-        d = wish.describe()
-        self.preview.setText(f"prefer: {' or '.join(d['prefer']) or '-'}   avoid: {' or '.join(d['avoid']) or '-'}")
-        self.coverage.setText(coverage_html(self.ws, wish, self._labelled)[0])
-        self.show_error("")
-        self.changed.emit()
-
-
-def _split(text: str) -> list[str]:
-    return [t.strip() for t in text.replace("\n", ";").split(";") if t.strip()]
-
-
-def coverage_html(ws, wish, labelled=None) -> tuple[str, bool]:
-    """The wish's coverage in the stored data as rich text (one line per region, warnings in red), and whether
-    some region is entered by too few stored trajectories to be learned (collect more varied ones)."""
-    from html import escape
-
-    from dpf_gui.session.workspace import wish_coverage
-
-    cov = wish_coverage(ws.dataset, wish, labelled)
-    lines = [escape(t) for t in cov.lines]
-    lines += [f"<span style='color:#b00020'><b>{escape(t)}</b></span>" for t in cov.warnings]
-    return "<br>".join(lines), cov.thin
-
-
-class SimulatedUserDialog(QDialog):
-    """Label every trajectory as a simulated user with a wish and noise would (one undoable batch)."""
-
-    def __init__(self, parent, ws, apply: Callable[[object, object, int, bool], None]):
-        super().__init__(parent)
-        self.setObjectName("simulatedUserDialog")
-        self.setWindowTitle("Label with a simulated user")
-        self.ws, self._apply = ws, apply
-        self.fields = WishFields(self, ws, "sim", preset="mixed")
-        self.preset, self.prefer, self.avoid = self.fields.preset, self.fields.prefer, self.fields.avoid
-        self.preview, self.error = self.fields.preview, self.fields.error
-        self.binary = QCheckBox("binary (only the sign of the score)", self)
-        self.binary.setObjectName("simBinaryCheck")
-        self.flip = _spin(self, "simFlipSpin", 0.0, 1.0, 0.05, "probability of flipping the sign")
-        self.skip = _spin(self, "simSkipSpin", 0.0, 1.0, 0.05, "probability of leaving a trajectory unlabelled")
-        self.sigma = _spin(self, "simSigmaSpin", 0.0, 1000.0, 0.5, "Gaussian noise on the score (std)")
-        self.seed = QSpinBox(self)
-        self.seed.setObjectName("simSeedSpin")
-        self.seed.setRange(0, 2**31 - 1)
-        self.only_unlabelled = QCheckBox("keep my own marks (label only unlabelled trajectories)", self)
-        self.only_unlabelled.setObjectName("simOnlyUnlabelledCheck")
-        self.only_unlabelled.setChecked(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Label")
-        self.ok_button.setObjectName("simOkButton")
-        buttons.accepted.connect(self._on_ok)
-        buttons.rejected.connect(self.reject)
-
-        form = QFormLayout()
-        form.addRow("", self.binary)
-        form.addRow("flip", self.flip)
-        form.addRow("skip", self.skip)
-        form.addRow("sigma", self.sigma)
-        form.addRow("seed", self.seed)
-        form.addRow("", self.only_unlabelled)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.fields)
-        layout.addLayout(form)
-        layout.addWidget(buttons)
-
-    def build(self):
-        """(wish, noise, seed, only_unlabelled); a mistake is a :class:`UserError`."""
-        from dpf_gui.oracles import FeedbackNoise
-
-        noise = FeedbackNoise(binary=self.binary.isChecked(), flip=self.flip.value(), skip=self.skip.value(),
-                              sigma=self.sigma.value())
-        return self.fields.wish(), noise, int(self.seed.value()), self.only_unlabelled.isChecked()
-
-    def _on_ok(self) -> None:
-        try:
-            self._apply(*self.build())
-        except UserError as exc:
-            self.fields.show_error(str(exc))
-            return
-        self.accept()
-
-
-class MyWishDialog(QDialog):
-    """Write down what you want, in region expressions: the regions show in the overlay ("my wish"), the data's
-    coverage of them is said at once, and the Train tab checks the labels against them."""
-
-    def __init__(self, parent, ws, apply: Callable[[list[str], list[str]], None]):
-        super().__init__(parent)
-        self.setObjectName("myWishDialog")
-        self.setWindowTitle("My wish")
-        self._apply = apply
-        saved = ws.typed_wish()
-        d = saved.describe() if saved is not None else {"prefer": [], "avoid": []}
-        intro = QLabel("What should the agent do differently? Name the regions it should go to (prefer) and stay "
-                       "out of (avoid). Nothing is labelled: the regions are shown over the player, the line under it "
-                       "says how often the stored trajectories enter them, and the Train tab checks your labels "
-                       "against them.", self)
-        intro.setWordWrap(True)
-        self.fields = WishFields(self, ws, "myWish", prefer=d["prefer"], avoid=d["avoid"])
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Keep")
-        self.ok_button.setObjectName("myWishOkButton")
-        buttons.accepted.connect(self._on_ok)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addWidget(self.fields)
-        layout.addWidget(buttons)
-        self.resize(560, self.sizeHint().height())
-
-    def _on_ok(self) -> None:
-        try:
-            if self.fields.is_empty():
-                self._apply([], [])
-            else:
-                d = self.fields.wish().describe()
-                self._apply(list(d["prefer"]), list(d["avoid"]))
-        except UserError as exc:
-            self.fields.show_error(str(exc))
-            return
-        self.accept()
-
-
-def _spin(parent, name: str, lo: float, hi: float, step: float, tip: str) -> QDoubleSpinBox:
-    s = QDoubleSpinBox(parent)
-    s.setObjectName(name)
-    s.setRange(lo, hi)
-    s.setSingleStep(step)
-    s.setDecimals(3)
-    s.setToolTip(tip)
-    return s
 
 
 class AnnotateView(QWidget):
@@ -651,33 +255,7 @@ class AnnotateView(QWidget):
         cv.addLayout(coverage_row)
 
         # --- cheat sheet ------------------------------------------------------------
-        self.cheatsheet = QFrame(self)
-        self.cheatsheet.setObjectName("cheatSheet")
-        self.cheatsheet.setFrameShape(QFrame.Shape.StyledPanel)
-        sv = QVBoxLayout(self.cheatsheet)
-        sv.setContentsMargins(0, 0, 0, 0)
-        body = QWidget(self.cheatsheet)
-        grid = QGridLayout(body)
-        grid.setHorizontalSpacing(10)
-        grid.setVerticalSpacing(2)
-        grid.addWidget(QLabel("<b>Keys</b>", body), 0, 0, 1, 2)
-        for row, (keys, text) in enumerate(cheatsheet_rows(), start=1):
-            key = QLabel(f"<b>{keys}</b>", body)
-            key.setWordWrap(True)  # "Ctrl+Shift+Z / Ctrl+Y" may take two lines
-            grid.addWidget(key, row, 0, Qt.AlignmentFlag.AlignTop)
-            what = QLabel(text, body)
-            what.setWordWrap(True)  # a narrow panel wraps the descriptions instead of cutting them
-            grid.addWidget(what, row, 1, Qt.AlignmentFlag.AlignTop)
-        grid.setColumnStretch(1, 1)
-        grid.setRowStretch(len(SHORTCUTS) + 1, 1)
-        scroll = QScrollArea(self.cheatsheet)
-        scroll.setWidget(body)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.cheatsheet.setMinimumWidth(160)
-        sv.addWidget(scroll)
+        self.cheatsheet = cheatsheet_panel(self)
 
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.setObjectName("annotateSplitter")
@@ -1233,5 +811,4 @@ def _intent_rewards(ws) -> Callable[[int], np.ndarray | None] | None:
     return ws.step_rewards if ws is not None and ws.intent is not None else None
 
 
-__all__ = ["AnnotateView", "MyWishDialog", "SimulatedUserDialog", "TrajectoryFilter", "TrajectoryTableModel", "WishFields",
-           "coverage_html"]
+__all__ = ["AnnotateView"]

@@ -1,6 +1,6 @@
 """Compare: two strategies side by side on the same episode seed, stepped in lockstep.
 
-One timer advances both :class:`~dpf_gui.app.play_view.EpisodeRunner` s (each
+One timer advances both :class:`~dpf_gui.episode.EpisodeRunner` s (each
 with its own environment and its own copy of the intent's memory, sharing the
 task agent and intent model), so the two frames always show the same decision
 index. When one episode ends it keeps its last frame until the other has
@@ -37,14 +37,11 @@ from PySide6.QtWidgets import (
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.overlays import compose, frame_legend_label, legend_html
-from dpf_gui.app.play_view import (
+from dpf_gui.app.params_panel import ParamsPanel
+from dpf_gui.app.play_widgets import (
     AXIS,
-    NEEDS_INTENT_TIP,
     PLOT_CAPACITY,
     PLOT_TIPS,
-    EpisodeRunner,
-    ParamsPanel,
-    Snapshot,
     _enable_strategies,
     _strategy_combo,
     _wanted_strategy,
@@ -54,11 +51,11 @@ from dpf_gui.app.play_view import (
     off_ui_thread,
     params_toggle_button,
     reserve_lines,
-    wish_from_sidecar,
 )
 from dpf_gui.app.plots import SIDE_COLOURS, LivePlot
 from dpf_gui.app.recording import RecordingView
 from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
+from dpf_gui.episode import NEEDS_INTENT_TIP, EpisodeRunner, Snapshot, wish_from_sidecar
 from dpf_gui.errors import UserError
 from dpf_gui.fusion import FusionParams
 

@@ -28,9 +28,8 @@ act from the next decision.
 
 from __future__ import annotations
 
-import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,16 +37,12 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
-    QSlider,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -57,436 +52,37 @@ from PySide6.QtWidgets import (
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.overlays import compose, frame_legend_label, legend_html
+from dpf_gui.app.params_panel import (
+    CALIBRATE_TIP,
+    ParamsPanel,
+    calibration_table,
+    calibration_text,
+)
+from dpf_gui.app.play_widgets import (
+    AXIS,
+    PLOT_CAPACITY,
+    PLOT_TIPS,
+    _enable_strategies,
+    _strategy_combo,
+    _wanted_strategy,
+    axis_label,
+    empty_plot_notes,
+    metrics_html,
+    off_ui_thread,
+    params_toggle_button,
+    reserve_lines,
+)
 from dpf_gui.app.plots import FUSED, INTENT, TASK, ActionBars, FeatureBars, LivePlot
 from dpf_gui.app.recording import RecordingView
 from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
-from dpf_gui.envs import env_screen
 from dpf_gui.episode import (
     NEEDS_INTENT_TIP,
-    EpisodeMetrics,
     EpisodeRunner,
     Snapshot,
-    wish_from_sidecar,
 )
 from dpf_gui.episode_worker import EpisodeProcess, RemoteRunner
 from dpf_gui.errors import UserError, WorkerError
-from dpf_gui.fusion_params import PARAMS, FusionParams, slider_params
-from dpf_gui.strategies import get as get_strategy
-from dpf_gui.strategies import names as strategy_names
-
-#: what the w, T_psi and G_t plots show, on hover (Play and Compare)
-PLOT_TIPS = {
-    "w": "the intent's share of the decision, w = T_φ / (T_φ + T_ψ): 0 the task agent decides alone, 1 the intent",
-    "T": "the intent's temperature: dynamic T_ψ = max(T_min, T_max · sigmoid(k (G_t − c))), rising as intent reward "
-         "is collected so the intent steps back; static: T_static; intent alone: T_min",
-    "G": "G_t: the intent reward dynamic fusion has collected so far, by the rule chosen under 'G_t counts' (times "
-         "decay per step); it drives T_ψ",
-}
-
-#: y-axis labels with units (T_psi and G_t: see :func:`axis_label`)
-AXIS = {"w": "w (share, 0–1)"}
-
-
-def axis_label(key: str, normalised: bool) -> str:
-    """The y-axis label of the T_psi ("T") or G_t ("G") plot, in the units the fusion parameters use
-    (normalised: the intent's typical difference between actions; raw: the model's own units)."""
-    unit = "norm." if normalised else "raw"
-    return f"T_ψ ({unit})" if key == "T" else f"reward ({unit})"
-
-
-def empty_plot_notes(strategies: Sequence[str], has_intent: bool) -> dict[str, str]:
-    """Why the w ("w"), T_psi ("T") and G_t ("G") plots stay empty under ``strategies`` (all of them, for Compare's
-    shared plots); a plot drawn by at least one strategy gets no note."""
-    s = list(dict.fromkeys(strategies))
-    names = " and ".join(f"“{x}”" for x in s)
-    notes = {}
-    fused = strategy_names(fused=True)
-    if not any(x in fused for x in s):
-        notes["w"] = (f"empty under {names}: w = T_φ / (T_φ + T_ψ) exists only when the task and intent policies "
-                      f"are fused ({', '.join(fused)})")
-    if not any(get_strategy(x).needs_intent for x in s):
-        notes["T"] = f"empty under {names}: the task agent acts alone, with no intent temperature T_ψ"
-    if not has_intent:
-        notes["G"] = f"empty: no intent model, so no intent reward ({NEEDS_INTENT_TIP}, Train tab)"
-        notes["T"] = notes.get("T") or notes["G"]
-    return notes
-
-
-
-
-def off_ui_thread(env_name: str) -> bool:
-    """Whether the environment's step is slow enough to leave the UI thread (its screen's ``stepping``): Play
-    steps it in a worker process (:mod:`dpf_gui.episode_worker`; see the module doc), Compare in a worker thread."""
-    return env_screen(env_name).stepping == "process"
-
-PLOT_CAPACITY = 1000
-
-
-# ---------------------------------------------------------------------------
-# shared widgets
-# ---------------------------------------------------------------------------
-def _cap(prefix: str, name: str) -> str:
-    return name if not prefix else prefix + name[0].upper() + name[1:]
-
-
-class ParamControl(QWidget):
-    """A slider and a spin box bound to one fusion parameter (log scale for temperatures)."""
-
-    valueChanged = Signal(float)
-    STEPS = 1000
-
-    def __init__(self, label: str, low: float, high: float, log: bool, decimals: int, slider_name: str,
-                 spin_name: str, tooltip: str, parent=None):
-        super().__init__(parent)
-        self.low, self.high, self.log = float(low), float(high), bool(log)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.label = QLabel(label)
-        self.label.setMinimumWidth(48)
-        self.slider = QSlider(Qt.Horizontal)
-        self.slider.setObjectName(slider_name)
-        self.slider.setRange(0, self.STEPS)
-        self.spin = QDoubleSpinBox()
-        self.spin.setObjectName(spin_name)
-        self.spin.setRange(self.low, self.high)
-        self.spin.setDecimals(decimals)
-        self.spin.setSingleStep(10 ** -min(decimals, 2))
-        self.spin.setKeyboardTracking(False)
-        for w in (self.label, self.slider, self.spin):
-            w.setToolTip(tooltip)
-        lay.addWidget(self.label)
-        lay.addWidget(self.slider, 1)
-        lay.addWidget(self.spin)
-        self.slider.valueChanged.connect(self._from_slider)
-        self.spin.valueChanged.connect(self._from_spin)
-
-    def _to_pos(self, v: float) -> int:
-        if self.log:
-            f = (math.log10(max(v, self.low)) - math.log10(self.low)) / (math.log10(self.high) - math.log10(self.low))
-        else:
-            f = (v - self.low) / (self.high - self.low)
-        return int(round(min(max(f, 0.0), 1.0) * self.STEPS))
-
-    def _from_pos(self, pos: int) -> float:
-        f = pos / self.STEPS
-        if self.log:
-            return 10 ** (math.log10(self.low) + f * (math.log10(self.high) - math.log10(self.low)))
-        return self.low + f * (self.high - self.low)
-
-    def value(self) -> float:
-        return float(self.spin.value())
-
-    def set_value(self, v: float, emit: bool = False) -> None:
-        v = float(min(max(v, self.low), self.high))
-        for w in (self.slider, self.spin):
-            w.blockSignals(True)
-        self.spin.setValue(v)
-        self.slider.setValue(self._to_pos(v))
-        for w in (self.slider, self.spin):
-            w.blockSignals(False)
-        if emit:
-            self.valueChanged.emit(self.value())
-
-    def _from_slider(self, pos: int) -> None:
-        self.spin.blockSignals(True)
-        self.spin.setValue(self._from_pos(pos))
-        self.spin.blockSignals(False)
-        self.valueChanged.emit(self.value())
-
-    def _from_spin(self, v: float) -> None:
-        self.slider.blockSignals(True)
-        self.slider.setValue(self._to_pos(v))
-        self.slider.blockSignals(False)
-        self.valueChanged.emit(self.value())
-
-
-#: the parameter sets offered by name: label -> how it is made (see ParamsPanel.configure)
-PRESETS = ("this agent's defaults", "the paper's configuration")
-
-
-class ParamsPanel(QGroupBox):
-    """Sliders for the fusion's temperatures, the intent's strength and confidence, how G_t is counted, the
-    sampling switch and named configurations; emits whole FusionParams."""
-
-    paramsChanged = Signal(object)
-
-    #: the parameters with a slider, from their declaration (dpf_gui/fusion_params.py); object names
-    #: ``<stem>Slider`` and ``<stem>Spin`` with the field's name lower-cased without "_" as the stem
-    SPECS = slider_params()
-
-    def __init__(self, prefix: str = "", parent=None):
-        super().__init__("Fusion parameters", parent)
-        self.setObjectName(_cap(prefix, "paramsPanel"))
-        self._params = FusionParams()
-        self._presets: dict[str, FusionParams] = {}
-        lay = QGridLayout(self)
-        lay.setContentsMargins(6, 6, 6, 6)
-        lay.setHorizontalSpacing(12)
-        lay.setVerticalSpacing(2)
-        self.controls: dict[str, ParamControl] = {}
-        self._grid = lay
-        for fname, spec in self.SPECS.items():
-            stem = fname.lower().replace("_", "")
-            ctl = ParamControl(spec.title, *spec.slider, spec.log, spec.decimals, _cap(prefix, stem + "Slider"),
-                               _cap(prefix, stem + "Spin"), spec.tooltip())
-            ctl.valueChanged.connect(lambda v, f=fname: self._changed(f, v))
-            self.controls[fname] = ctl
-        self.columns = 3
-        self._place_controls()
-        self.collect = QComboBox()
-        self.collect.setObjectName(_cap(prefix, "collectCombo"))
-        collect = PARAMS["collect"]
-        for name, (text, tip) in collect.choices.items():
-            self.collect.addItem(text, name)
-            self.collect.setItemData(self.collect.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-        self.collect.setToolTip("what G_t, the intent reward dynamic fusion counts, adds up:\n" +
-                                "\n".join(f"{text}: {tip}" for text, tip in collect.choices.values()))
-        self.collect.currentIndexChanged.connect(lambda _i: self._changed("collect", self.collect.currentData()))
-        self.collect.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.collect.setMinimumContentsLength(12)  # the rules' names are long; the combo may shorten them
-        self.normalise = QCheckBox(PARAMS["normalise"].title)
-        self.normalise.setObjectName(_cap(prefix, "normaliseCheck"))
-        self.normalise.setToolTip(PARAMS["normalise"].tooltip())
-        self.normalise.toggled.connect(lambda on: self._changed("normalise", bool(on)))
-        self.sample = QCheckBox(PARAMS["sample"].title)
-        self.sample.setObjectName(_cap(prefix, "sampleCheck"))
-        self.sample.setToolTip(PARAMS["sample"].tooltip())
-        self.sample.toggled.connect(lambda on: self._changed("sample", bool(on)))
-        self.preset = QComboBox()
-        self.preset.setObjectName(_cap(prefix, "fusionPresetCombo"))
-        self.preset.setToolTip("named parameter sets: the task agent's stored defaults, or the paper's fusion (signed "
-                               "advantages, c = 0, raw units, the authors' temperatures for this environment)")
-        self.preset.activated.connect(self._on_preset)
-        self.preset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.reset_button = QPushButton("Reset")
-        self.reset_button.setObjectName(_cap(prefix, "resetParamsButton"))
-        self.reset_button.setToolTip("every fusion parameter back to this task agent's stored defaults")
-        self.reset_button.clicked.connect(self.reset)
-        rule = QHBoxLayout()  # a row of its own: the rules' names are long
-        rule.setContentsMargins(0, 0, 0, 0)
-        rule.addWidget(QLabel(collect.title))
-        rule.addWidget(self.collect, 1)
-        self._set_label = QLabel("set")
-        self._rows = (rule, QHBoxLayout(), QHBoxLayout())  # the G_t rule; the check boxes and named sets
-        self._place_rows()
-        self.set_params(self._params)
-
-    def _place_controls(self) -> None:
-        rows = -(-len(self.SPECS) // self.columns)
-        for i, ctl in enumerate(self.controls.values()):
-            self._grid.addWidget(ctl, i % rows, i // rows)
-
-    def _place_rows(self) -> None:
-        rows = -(-len(self.SPECS) // self.columns)
-        checks, sets = self._rows[1], self._rows[2]
-        for layout in (checks, sets):
-            layout.setContentsMargins(0, 0, 0, 0)
-            while layout.count():
-                layout.takeAt(0)
-        wide = self.columns >= 3  # room for the check boxes and the named sets on one line
-        for w in (self.normalise, self.sample, None, self._set_label, self.preset, self.reset_button):
-            target = checks if wide or w in (self.normalise, self.sample) else sets
-            target.addStretch(1) if w is None else target.addWidget(w)
-        for k, row in enumerate(self._rows if not wide else self._rows[:2]):
-            self._grid.addLayout(row, rows + k, 0, 1, self.columns)
-
-    def set_columns(self, columns: int) -> None:
-        """Lay the parameter controls out in this many columns (2: narrower, for large text)."""
-        if columns == self.columns:
-            return
-        for ctl in self.controls.values():
-            self._grid.removeWidget(ctl)
-        for row in self._rows:
-            if self._grid.indexOf(row) >= 0:
-                self._grid.removeItem(row)
-        self.columns = int(columns)
-        self._place_controls()
-        self._place_rows()
-        self._grid.invalidate()
-        self.updateGeometry()  # (while hidden, the parent layout would keep the old size)
-
-    def configure(self, env_name: str, task, intent_model=None) -> None:
-        """Offer this task agent's defaults and the paper's configuration by name; the confidence slider only
-        where the intent is an ensemble (the additive kind)."""
-        from dpf_gui.fusion_params import paper_params
-        from dpf_gui.pipeline import fusion_params
-
-        self._presets = {PRESETS[0]: fusion_params(task), PRESETS[1]: paper_params(env_name)}
-        ensemble = getattr(intent_model, "kind", None) == "additive"
-        self.controls["confidence"].setEnabled(ensemble)
-        if not ensemble:
-            self.controls["confidence"].label.setToolTip("only for ensemble intents (the additive kind)")
-        self._show_preset()
-
-    def params(self) -> FusionParams:
-        return self._params
-
-    def set_params(self, params: FusionParams) -> None:
-        """Show ``params`` without emitting."""
-        self._params = params
-        for fname, ctl in self.controls.items():
-            ctl.set_value(getattr(params, fname))
-        for box, on in ((self.sample, params.sample), (self.normalise, params.normalise)):
-            box.blockSignals(True)
-            box.setChecked(bool(on))
-            box.blockSignals(False)
-        self.collect.blockSignals(True)
-        self.collect.setCurrentIndex(max(self.collect.findData(params.collect), 0))
-        self.collect.blockSignals(False)
-        self._show_preset()
-
-    def _show_preset(self) -> None:
-        """The combo names the configuration the parameters are (or "custom")."""
-        self.preset.blockSignals(True)
-        self.preset.clear()
-        match = next((name for name, p in self._presets.items() if p == self._params), None)
-        if match is None:
-            self.preset.addItem("custom", None)
-        for name in self._presets:
-            self.preset.addItem(name, name)
-        self.preset.setCurrentIndex(self.preset.findData(match) if match else 0)
-        self.preset.blockSignals(False)
-
-    def _on_preset(self, index: int) -> None:
-        name = self.preset.itemData(index)
-        if name in self._presets:
-            self.apply(self._presets[name])
-
-    def apply(self, params: FusionParams) -> None:
-        """Show ``params`` and emit them (as if the person had set every control)."""
-        self.set_params(params)
-        self.paramsChanged.emit(params)
-
-    def presets(self) -> dict[str, FusionParams]:
-        return dict(self._presets)
-
-    def reset(self) -> None:
-        """Every parameter back to the task agent's stored defaults (the first named set), emitted."""
-        self.apply(self._presets.get(PRESETS[0], FusionParams()))
-
-    def _changed(self, fname: str, value) -> None:
-        kw = {fname: value}
-        p = self._params
-        # keep T_min <= T_max by moving the other bound
-        if fname == "T_min" and value > p.T_max:
-            kw["T_max"] = value
-        if fname == "T_max" and value < p.T_min:
-            kw["T_min"] = value
-        try:
-            new = replace(p, **kw)
-        except UserError:
-            self.set_params(p)
-            return
-        self.set_params(new)
-        self.paramsChanged.emit(new)
-
-
-CALIBRATE_TIP = ("choose the intent's strength in simulation: the fused agent plays calibration episodes (reset "
-                 "seeds of the training range) at several strengths and keeps the one whose intent score per "
-                 "decision is highest among those that keep the task agent's success (95 %). Uses the task "
-                 "reward and the intent model's own predictions, never your marks. Under a second on gridnav; "
-                 "slow on highway (its simulator: a minute or more), some seconds on Pong")
-
-
-def calibration_table(cal) -> str:
-    """What each strength tried did, one line each."""
-    rows = [f"strength {r['strength']:g}: success {100 * r['success']:.0f} %, intent score "
-            f"{r['intent_score']:+.3f} per decision" for r in cal.table]
-    rows.append(f"task agent alone: success {100 * cal.task_success:.0f} % ({cal.episodes} episodes, seed {cal.seed})")
-    return "\n".join(rows)
-
-
-def calibration_text(cal) -> str:
-    """One line: the strength chosen and why."""
-    if cal.strength == 0:
-        return ("calibrated: no strength kept the task agent's success, so the strength is 0 (the task agent "
-                "alone); see the button's tooltip")
-    row = next((r for r in cal.table if r["strength"] == cal.strength), None)
-    why = (f" (success {100 * row['success']:.0f} % vs the task agent's {100 * cal.task_success:.0f} %, intent "
-           f"score {row['intent_score']:+.3f} per decision)") if row else ""
-    return f"calibrated: strength {cal.strength:g}{why}; the table is in the button's tooltip"
-
-
-def _fmt(v, pct: bool = False, digits: int = 2) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "–"
-    return f"{100 * v:.0f}%" if pct else f"{v:.{digits}f}"
-
-
-def metrics_html(snap: Snapshot | None, wish, fps: float | None = None) -> str:
-    """The episode metrics line shown under a frame."""
-    if snap is None:
-        return "no episode"
-    m, d = snap.metrics, snap.decision
-    parts = [f"<b>{snap.strategy}</b>", f"seed {snap.seed}", f"step {snap.t}", f"return {_fmt(m['task_return'])}"]
-    if wish is not None and wish.prefer:
-        parts.append(f"in preferred {_fmt(m['prefer_fraction'], pct=True)}")
-    if wish is not None and wish.avoid:
-        parts.append(f"in avoided {_fmt(m['avoid_fraction'], pct=True)}")
-    if m.get("fusion_weight") is not None:
-        parts.append(f"mean w {_fmt(m['fusion_weight'])}")
-    if d is not None:
-        parts.append(f"G<sub>t</sub> {_fmt(d.collected)}")
-        if d.T_psi is not None:
-            parts.append(f"T<sub>ψ</sub> {_fmt(d.T_psi)}")
-    if len(m.get("strategies") or []) > 1:
-        parts.append("(strategy changed during the episode)")
-    if snap.done:
-        parts.append("<b>success</b>" if m.get("task_success") else "<b>failed</b>")
-    if fps is not None:
-        parts.append(f"{fps:.0f} frames/s")
-    return " · ".join(parts)
-
-
-def params_toggle_button(name: str) -> QPushButton:
-    """Presentation mode's button that shows / hides the fusion parameters (hidden, and checked, otherwise)."""
-    button = QPushButton("Parameters")
-    button.setObjectName(name)
-    button.setCheckable(True)
-    button.setChecked(True)
-    button.setToolTip("show / hide the fusion parameters (presentation mode hides them, so the picture is large; "
-                      "show them to move T_max, c, …)")
-    button.setVisible(False)
-    return button
-
-
-def reserve_lines(label: QLabel, lines: int) -> None:
-    """Keep room for ``lines`` lines of text, so a label that wraps does not move what is above it."""
-    label.setMinimumHeight(label.fontMetrics().lineSpacing() * lines + 4)
-
-
-def _strategy_combo(name: str, default: str) -> QComboBox:
-    combo = QComboBox()
-    combo.setObjectName(name)
-    live = strategy_names(live=True)
-    combo.addItems(list(live))
-    combo.setCurrentText(default)
-    combo.setProperty("defaultStrategy", default)
-    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-    combo.setToolTip("\n".join(get_strategy(name).describe() for name in live))
-    return combo
-
-
-def _wanted_strategy(combo: QComboBox, has_intent: bool) -> str:
-    """The strategy a combo asks for when new agents load: ``task`` without an intent model; with one, the
-    combo's choice, unless it shows ``task`` only because there was no intent model (then its default)."""
-    if not has_intent:
-        return "task"
-    if combo.property("taskForLackOfIntent"):
-        return str(combo.property("defaultStrategy") or "dynamic")
-    return combo.currentText()
-
-
-def _enable_strategies(combo: QComboBox, has_intent: bool) -> None:
-    combo.setProperty("taskForLackOfIntent", not has_intent)
-    model = combo.model()
-    for i, name in enumerate(strategy_names(live=True)):
-        item = model.item(i)
-        needs = get_strategy(name).needs_intent
-        item.setEnabled(has_intent or not needs)
-        item.setToolTip(NEEDS_INTENT_TIP if needs and not has_intent else "")
-    if not has_intent:
-        combo.setCurrentText("task")
+from dpf_gui.fusion_params import FusionParams
 
 
 # ---------------------------------------------------------------------------
@@ -987,5 +583,4 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         super().closeEvent(event)
 
 
-__all__ = ["EpisodeMetrics", "EpisodeRunner", "ParamsPanel", "PlayView", "Snapshot",
-           "calibration_table", "calibration_text", "metrics_html", "off_ui_thread", "wish_from_sidecar"]
+__all__ = ["PlayView"]

@@ -1,4 +1,5 @@
-"""The trajectory player: frames from a deterministic replay, a timeline, playback controls.
+"""The trajectory player: frames from a deterministic replay, a timeline (:mod:`dpf_gui.app.timeline`), playback
+controls.
 
 Stored trajectories hold features, not pictures; the frames come from
 replaying the reset seed and the actions (:func:`dpf_gui.rollout.replay`).
@@ -24,8 +25,6 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import (
     QObject,
-    QPointF,
-    QRectF,
     QRunnable,
     QSize,
     Qt,
@@ -33,7 +32,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -49,8 +48,9 @@ from PySide6.QtWidgets import (
 )
 
 from dpf_gui.app.frame_view import FrameView
-from dpf_gui.app.frames import AVOID_RGB, PREFER_RGB, describe_regions, region_layer
+from dpf_gui.app.frames import describe_regions, region_layer
 from dpf_gui.app.overlays import frame_legend_label, frame_to_qimage, legend_html
+from dpf_gui.app.timeline import Timeline
 from dpf_gui.envs import env_screen
 
 SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -238,128 +238,6 @@ def _init_pygame_display() -> None:
             pygame.display.init()
     except Exception:
         pass
-
-
-# --- widgets ----------------------------------------------------------------------
-class Timeline(QWidget):
-    """Per-decision strip: the person's marks, the wish's regions, a segment being set, and step values.
-
-    ``set_step_values`` draws a small bar plot of one number per decision
-    (e.g. the intent model's redistributed reward) under the marks.
-    """
-
-    seekRequested = Signal(int)
-
-    MARK_H, WISH_H, GAP = 16, 5, 3
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setObjectName("timeline")
-        self.setMinimumHeight(64)
-        self.setMaximumHeight(64)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setToolTip("Your marks per decision (green preferred, red avoided, grey neutral), the wish's regions, "
-                        "and per-step values when a model gives them. Click to jump.")
-        self.n_steps = 0
-        self.position = 0
-        self.marks: np.ndarray | None = None
-        self.labelled = False
-        self.wish_marks: np.ndarray | None = None
-        self.selection: tuple[int, int] | None = None
-        self.step_values: np.ndarray | None = None
-
-    def set_steps(self, n: int) -> None:
-        self.n_steps = int(n)
-        self.marks = self.wish_marks = self.step_values = None
-        self.selection = None
-        self.update()
-
-    def set_position(self, frame: int) -> None:
-        self.position = int(frame)
-        self.update()
-
-    def set_marks(self, marks: np.ndarray | None, labelled: bool) -> None:
-        self.marks, self.labelled = (None if marks is None else np.asarray(marks)), bool(labelled)
-        self.update()
-
-    def set_wish_marks(self, marks: np.ndarray | None) -> None:
-        self.wish_marks = None if marks is None else np.asarray(marks)
-        self.update()
-
-    def set_selection(self, selection: tuple[int, int] | None) -> None:
-        self.selection = selection
-        self.update()
-
-    def set_step_values(self, values: np.ndarray | None) -> None:
-        self.step_values = None if values is None else np.asarray(values, dtype=np.float64)
-        self.update()
-
-    # --- drawing ----------------------------------------------------------
-    def _x(self, t: float) -> float:
-        return 4 + (self.width() - 8) * (t / max(self.n_steps, 1))
-
-    def _runs(self, values: np.ndarray):
-        start = 0
-        for t in range(1, len(values) + 1):
-            if t == len(values) or values[t] != values[start]:
-                yield start, t, values[start]
-                start = t
-
-    def paintEvent(self, event) -> None:
-        p = QPainter(self)
-        p.fillRect(self.rect(), QColor(245, 245, 245))
-        if self.n_steps <= 0:
-            p.end()
-            return
-        top = 2
-        p.fillRect(QRectF(self._x(0), top, self._x(self.n_steps) - self._x(0), self.MARK_H), QColor(225, 225, 225))
-        colours = {1: QColor(*PREFER_RGB), -1: QColor(*AVOID_RGB), 0: QColor(160, 160, 160)}
-        if self.marks is not None and self.labelled:
-            for a, b, v in self._runs(self.marks):
-                p.fillRect(QRectF(self._x(a), top, self._x(b) - self._x(a), self.MARK_H), colours[int(np.sign(v))])
-        wtop = top + self.MARK_H + self.GAP
-        if self.wish_marks is not None:
-            for a, b, v in self._runs(self.wish_marks):
-                if v:
-                    c = QColor(colours[int(np.sign(v))])
-                    c.setAlpha(150)
-                    p.fillRect(QRectF(self._x(a), wtop, self._x(b) - self._x(a), self.WISH_H), c)
-        vtop = wtop + self.WISH_H + self.GAP
-        vh = self.height() - vtop - 2
-        if self.step_values is not None and len(self.step_values):
-            vals = np.nan_to_num(self.step_values[: self.n_steps])
-            scale = float(np.max(np.abs(vals))) or 1.0
-            mid = vtop + vh / 2
-            p.setPen(QPen(QColor(190, 190, 190)))
-            p.drawLine(QPointF(self._x(0), mid), QPointF(self._x(self.n_steps), mid))
-            for t, v in enumerate(vals):
-                h = (vh / 2) * v / scale
-                c = colours[1] if v > 0 else colours[-1]
-                p.fillRect(QRectF(self._x(t), mid - max(h, 0), max(self._x(t + 1) - self._x(t) - 0.5, 0.8), abs(h)), c)
-        if self.selection is not None:
-            a, b = sorted(self.selection)
-            c = QColor(40, 90, 220, 70)
-            p.fillRect(QRectF(self._x(a), 0, self._x(b + 1) - self._x(a), self.height()), c)
-            p.setPen(QPen(QColor(40, 90, 220), 2))
-            p.drawLine(QPointF(self._x(a), 0), QPointF(self._x(a), self.height()))
-            p.drawLine(QPointF(self._x(b + 1), 0), QPointF(self._x(b + 1), self.height()))
-        x = self._x(self.position)
-        p.setPen(QPen(QColor(20, 20, 20), 2))
-        p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
-        p.end()
-
-    # --- mouse: click or drag to seek ------------------------------------
-    def _seek_to(self, x: float) -> None:
-        if self.n_steps > 0:
-            frac = (x - 4) / max(self.width() - 8, 1)
-            self.seekRequested.emit(int(round(min(max(frac, 0.0), 1.0) * self.n_steps)))
-
-    def mousePressEvent(self, event) -> None:
-        self._seek_to(event.position().x())
-
-    def mouseMoveEvent(self, event) -> None:
-        if event.buttons() & Qt.MouseButton.LeftButton:
-            self._seek_to(event.position().x())
 
 
 class Player(QWidget):
@@ -694,4 +572,4 @@ class Player(QWidget):
         self.cache.shutdown()
 
 
-__all__ = ["SPEEDS", "FrameCache", "Player", "Timeline", "decision_at", "frame_image", "numpy_to_qimage"]
+__all__ = ["SPEEDS", "FrameCache", "Player", "decision_at", "frame_image", "numpy_to_qimage"]

@@ -99,6 +99,49 @@ def cheatsheet_rows() -> list[tuple[str, str]]:
     return [(" / ".join(_pretty(k) for k in s.keys if k not in ("=", "Enter", "Shift+Enter")), s.text) for s in SHORTCUTS]
 
 
+def cheatsheet_panel(parent):
+    """The Annotate view's key panel: every shortcut and what it does, scrolling when the window is short and
+    wrapping when it is narrow (``cheatSheet``)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import (
+        QFrame,
+        QGridLayout,
+        QLabel,
+        QScrollArea,
+        QVBoxLayout,
+        QWidget,
+    )
+
+    panel = QFrame(parent)
+    panel.setObjectName("cheatSheet")
+    panel.setFrameShape(QFrame.Shape.StyledPanel)
+    sv = QVBoxLayout(panel)
+    sv.setContentsMargins(0, 0, 0, 0)
+    body = QWidget(panel)
+    grid = QGridLayout(body)
+    grid.setHorizontalSpacing(10)
+    grid.setVerticalSpacing(2)
+    grid.addWidget(QLabel("<b>Keys</b>", body), 0, 0, 1, 2)
+    for row, (keys, text) in enumerate(cheatsheet_rows(), start=1):
+        key = QLabel(f"<b>{keys}</b>", body)
+        key.setWordWrap(True)  # "Ctrl+Shift+Z / Ctrl+Y" may take two lines
+        grid.addWidget(key, row, 0, Qt.AlignmentFlag.AlignTop)
+        what = QLabel(text, body)
+        what.setWordWrap(True)  # a narrow panel wraps the descriptions instead of cutting them
+        grid.addWidget(what, row, 1, Qt.AlignmentFlag.AlignTop)
+    grid.setColumnStretch(1, 1)
+    grid.setRowStretch(len(SHORTCUTS) + 1, 1)
+    scroll = QScrollArea(panel)
+    scroll.setWidget(body)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    panel.setMinimumWidth(160)
+    sv.addWidget(scroll)
+    return panel
+
+
 def cheatsheet_html() -> str:
     """The cheat sheet as a small HTML table (for docs and tooltips)."""
     rows = "".join(f"<tr><td><b>{k}</b></td><td>{t}</td></tr>" for k, t in cheatsheet_rows())
@@ -116,6 +159,7 @@ __all__ = [
     "PlayKeys",
     "Shortcut",
     "cheatsheet_html",
+    "cheatsheet_panel",
     "cheatsheet_rows",
     "install",
 ]

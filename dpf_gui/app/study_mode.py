@@ -1,4 +1,6 @@
 """Study mode: the operator screen and the participant's locked-down walk through the protocol's phases.
+Long because: one page per phase of the protocol, all acting through the participant window's session and
+event log (which also locks the keys down), plus the operator screen; read together when a phase changes.
 
 Thin views over :mod:`dpf_gui.studies` (no study logic here): the
 :class:`~dpf_gui.studies.session.Session` decides where the participant is,

@@ -108,7 +108,7 @@ def play_wish(ws):
     """The wish whose regions Play and Compare show: the intent model's (from its sidecar), else the "mixed" preset."""
     from types import SimpleNamespace
 
-    from dpf_gui.app.play_view import wish_from_sidecar
+    from dpf_gui.episode import wish_from_sidecar
 
     wish = wish_from_sidecar(SimpleNamespace(region_features=ws.dataset.region_features),
                              ws.intent.sidecar if ws.intent else None)

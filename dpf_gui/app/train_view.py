@@ -1,4 +1,6 @@
 """Train: fit the intent model to the marks, in a worker thread, with its progress and held-out fit.
+Long because: the form carries two kinds of model, each with its settings, progress and fit, and the worker
+and the two plots belong to this tab alone (the Qt-free part is dpf_gui.session.training).
 
 Thin over the core: the labels are :meth:`Workspace.labels` (what the
 Annotate view stored), training and loading go through the front door of
@@ -26,10 +28,6 @@ last model of a dataset is remembered in the label store
 (:mod:`dpf_gui.session.intent_memory`) and comes back when the dataset is
 opened again. What has no Qt in it (the labels to train on, the configs the
 form describes, the verdict on a fit) is :mod:`dpf_gui.session.training`.
-
-Over 600 lines because the form carries two kinds of model, each with its
-settings, progress and fit, and the worker and the two plots belong to this
-tab alone.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
 """The main window over the dpf_gui core: environment chooser, File and View menus, the four tabs.
+Long because: it is one class whose parts share its state: opening (with the fall-back to what was open), the
+label store and where it is shown, resume, the file dialogs and presentation mode.
 
 The window owns what is open (a :class:`~dpf_gui.session.workspace.Workspace`:
 task agent, dataset, label store, intent model) and hands it to its tabs;
@@ -13,10 +15,7 @@ back, and the views get the old one again.
 Nothing here blocks: messages are non-modal boxes shown once the event loop
 runs (so ``--quit-after``, the demo and signals always get through).
 
-Over 600 lines because it is one class whose parts share its state: opening
-(with the fall-back to what was open), the label store and where it is shown,
-resume, the file dialogs and presentation mode. The tabs are
-:mod:`dpf_gui.app.tabs`, the entry point :mod:`dpf_gui.app.main`.
+The tabs are :mod:`dpf_gui.app.tabs`, the entry point :mod:`dpf_gui.app.main`.
 """
 
 from __future__ import annotations

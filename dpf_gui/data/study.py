@@ -1,4 +1,6 @@
 """The study store: a person's marks, kept safe the moment they are given.
+Long because: one SQLite store (LabelStore) whose marking, undo/redo, import and read-out all go through the
+same connection, lock and transaction rules; the format it keeps is described here once, next to them.
 
 A person's labels are the one thing in dpf-gui that cannot be recomputed, so
 they live in SQLite (WAL journal, ``synchronous=FULL``) and every mark is its

@@ -1,0 +1,310 @@
+"""The fusion parameters' panel (Play and Compare): a slider and spin box per parameter its metadata offers
+(dpf_gui/fusion_params.py), presets (this agent's defaults, the paper's configuration), and the texts of the
+strength's calibration."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QWidget,
+)
+
+from dpf_gui.errors import UserError
+from dpf_gui.fusion_params import PARAMS, FusionParams, slider_params
+
+
+def _cap(prefix: str, name: str) -> str:
+    return name if not prefix else prefix + name[0].upper() + name[1:]
+
+
+class ParamControl(QWidget):
+    """A slider and a spin box bound to one fusion parameter (log scale for temperatures)."""
+
+    valueChanged = Signal(float)
+    STEPS = 1000
+
+    def __init__(self, label: str, low: float, high: float, log: bool, decimals: int, slider_name: str,
+                 spin_name: str, tooltip: str, parent=None):
+        super().__init__(parent)
+        self.low, self.high, self.log = float(low), float(high), bool(log)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel(label)
+        self.label.setMinimumWidth(48)
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setObjectName(slider_name)
+        self.slider.setRange(0, self.STEPS)
+        self.spin = QDoubleSpinBox()
+        self.spin.setObjectName(spin_name)
+        self.spin.setRange(self.low, self.high)
+        self.spin.setDecimals(decimals)
+        self.spin.setSingleStep(10 ** -min(decimals, 2))
+        self.spin.setKeyboardTracking(False)
+        for w in (self.label, self.slider, self.spin):
+            w.setToolTip(tooltip)
+        lay.addWidget(self.label)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.spin)
+        self.slider.valueChanged.connect(self._from_slider)
+        self.spin.valueChanged.connect(self._from_spin)
+
+    def _to_pos(self, v: float) -> int:
+        if self.log:
+            f = (math.log10(max(v, self.low)) - math.log10(self.low)) / (math.log10(self.high) - math.log10(self.low))
+        else:
+            f = (v - self.low) / (self.high - self.low)
+        return int(round(min(max(f, 0.0), 1.0) * self.STEPS))
+
+    def _from_pos(self, pos: int) -> float:
+        f = pos / self.STEPS
+        if self.log:
+            return 10 ** (math.log10(self.low) + f * (math.log10(self.high) - math.log10(self.low)))
+        return self.low + f * (self.high - self.low)
+
+    def value(self) -> float:
+        return float(self.spin.value())
+
+    def set_value(self, v: float, emit: bool = False) -> None:
+        v = float(min(max(v, self.low), self.high))
+        for w in (self.slider, self.spin):
+            w.blockSignals(True)
+        self.spin.setValue(v)
+        self.slider.setValue(self._to_pos(v))
+        for w in (self.slider, self.spin):
+            w.blockSignals(False)
+        if emit:
+            self.valueChanged.emit(self.value())
+
+    def _from_slider(self, pos: int) -> None:
+        self.spin.blockSignals(True)
+        self.spin.setValue(self._from_pos(pos))
+        self.spin.blockSignals(False)
+        self.valueChanged.emit(self.value())
+
+    def _from_spin(self, v: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(self._to_pos(v))
+        self.slider.blockSignals(False)
+        self.valueChanged.emit(self.value())
+
+
+#: the parameter sets offered by name: label -> how it is made (see ParamsPanel.configure)
+PRESETS = ("this agent's defaults", "the paper's configuration")
+
+
+class ParamsPanel(QGroupBox):
+    """Sliders for the fusion's temperatures, the intent's strength and confidence, how G_t is counted, the
+    sampling switch and named configurations; emits whole FusionParams."""
+
+    paramsChanged = Signal(object)
+
+    #: the parameters with a slider, from their declaration (dpf_gui/fusion_params.py); object names
+    #: ``<stem>Slider`` and ``<stem>Spin`` with the field's name lower-cased without "_" as the stem
+    SPECS = slider_params()
+
+    def __init__(self, prefix: str = "", parent=None):
+        super().__init__("Fusion parameters", parent)
+        self.setObjectName(_cap(prefix, "paramsPanel"))
+        self._params = FusionParams()
+        self._presets: dict[str, FusionParams] = {}
+        lay = QGridLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.setHorizontalSpacing(12)
+        lay.setVerticalSpacing(2)
+        self.controls: dict[str, ParamControl] = {}
+        self._grid = lay
+        for fname, spec in self.SPECS.items():
+            stem = fname.lower().replace("_", "")
+            ctl = ParamControl(spec.title, *spec.slider, spec.log, spec.decimals, _cap(prefix, stem + "Slider"),
+                               _cap(prefix, stem + "Spin"), spec.tooltip())
+            ctl.valueChanged.connect(lambda v, f=fname: self._changed(f, v))
+            self.controls[fname] = ctl
+        self.columns = 3
+        self._place_controls()
+        self.collect = QComboBox()
+        self.collect.setObjectName(_cap(prefix, "collectCombo"))
+        collect = PARAMS["collect"]
+        for name, (text, tip) in collect.choices.items():
+            self.collect.addItem(text, name)
+            self.collect.setItemData(self.collect.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.collect.setToolTip("what G_t, the intent reward dynamic fusion counts, adds up:\n" +
+                                "\n".join(f"{text}: {tip}" for text, tip in collect.choices.values()))
+        self.collect.currentIndexChanged.connect(lambda _i: self._changed("collect", self.collect.currentData()))
+        self.collect.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.collect.setMinimumContentsLength(12)  # the rules' names are long; the combo may shorten them
+        self.normalise = QCheckBox(PARAMS["normalise"].title)
+        self.normalise.setObjectName(_cap(prefix, "normaliseCheck"))
+        self.normalise.setToolTip(PARAMS["normalise"].tooltip())
+        self.normalise.toggled.connect(lambda on: self._changed("normalise", bool(on)))
+        self.sample = QCheckBox(PARAMS["sample"].title)
+        self.sample.setObjectName(_cap(prefix, "sampleCheck"))
+        self.sample.setToolTip(PARAMS["sample"].tooltip())
+        self.sample.toggled.connect(lambda on: self._changed("sample", bool(on)))
+        self.preset = QComboBox()
+        self.preset.setObjectName(_cap(prefix, "fusionPresetCombo"))
+        self.preset.setToolTip("named parameter sets: the task agent's stored defaults, or the paper's fusion (signed "
+                               "advantages, c = 0, raw units, the authors' temperatures for this environment)")
+        self.preset.activated.connect(self._on_preset)
+        self.preset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setObjectName(_cap(prefix, "resetParamsButton"))
+        self.reset_button.setToolTip("every fusion parameter back to this task agent's stored defaults")
+        self.reset_button.clicked.connect(self.reset)
+        rule = QHBoxLayout()  # a row of its own: the rules' names are long
+        rule.setContentsMargins(0, 0, 0, 0)
+        rule.addWidget(QLabel(collect.title))
+        rule.addWidget(self.collect, 1)
+        self._set_label = QLabel("set")
+        self._rows = (rule, QHBoxLayout(), QHBoxLayout())  # the G_t rule; the check boxes and named sets
+        self._place_rows()
+        self.set_params(self._params)
+
+    def _place_controls(self) -> None:
+        rows = -(-len(self.SPECS) // self.columns)
+        for i, ctl in enumerate(self.controls.values()):
+            self._grid.addWidget(ctl, i % rows, i // rows)
+
+    def _place_rows(self) -> None:
+        rows = -(-len(self.SPECS) // self.columns)
+        checks, sets = self._rows[1], self._rows[2]
+        for layout in (checks, sets):
+            layout.setContentsMargins(0, 0, 0, 0)
+            while layout.count():
+                layout.takeAt(0)
+        wide = self.columns >= 3  # room for the check boxes and the named sets on one line
+        for w in (self.normalise, self.sample, None, self._set_label, self.preset, self.reset_button):
+            target = checks if wide or w in (self.normalise, self.sample) else sets
+            target.addStretch(1) if w is None else target.addWidget(w)
+        for k, row in enumerate(self._rows if not wide else self._rows[:2]):
+            self._grid.addLayout(row, rows + k, 0, 1, self.columns)
+
+    def set_columns(self, columns: int) -> None:
+        """Lay the parameter controls out in this many columns (2: narrower, for large text)."""
+        if columns == self.columns:
+            return
+        for ctl in self.controls.values():
+            self._grid.removeWidget(ctl)
+        for row in self._rows:
+            if self._grid.indexOf(row) >= 0:
+                self._grid.removeItem(row)
+        self.columns = int(columns)
+        self._place_controls()
+        self._place_rows()
+        self._grid.invalidate()
+        self.updateGeometry()  # (while hidden, the parent layout would keep the old size)
+
+    def configure(self, env_name: str, task, intent_model=None) -> None:
+        """Offer this task agent's defaults and the paper's configuration by name; the confidence slider only
+        where the intent is an ensemble (the additive kind)."""
+        from dpf_gui.fusion_params import paper_params
+        from dpf_gui.pipeline import fusion_params
+
+        self._presets = {PRESETS[0]: fusion_params(task), PRESETS[1]: paper_params(env_name)}
+        ensemble = getattr(intent_model, "kind", None) == "additive"
+        self.controls["confidence"].setEnabled(ensemble)
+        if not ensemble:
+            self.controls["confidence"].label.setToolTip("only for ensemble intents (the additive kind)")
+        self._show_preset()
+
+    def params(self) -> FusionParams:
+        return self._params
+
+    def set_params(self, params: FusionParams) -> None:
+        """Show ``params`` without emitting."""
+        self._params = params
+        for fname, ctl in self.controls.items():
+            ctl.set_value(getattr(params, fname))
+        for box, on in ((self.sample, params.sample), (self.normalise, params.normalise)):
+            box.blockSignals(True)
+            box.setChecked(bool(on))
+            box.blockSignals(False)
+        self.collect.blockSignals(True)
+        self.collect.setCurrentIndex(max(self.collect.findData(params.collect), 0))
+        self.collect.blockSignals(False)
+        self._show_preset()
+
+    def _show_preset(self) -> None:
+        """The combo names the configuration the parameters are (or "custom")."""
+        self.preset.blockSignals(True)
+        self.preset.clear()
+        match = next((name for name, p in self._presets.items() if p == self._params), None)
+        if match is None:
+            self.preset.addItem("custom", None)
+        for name in self._presets:
+            self.preset.addItem(name, name)
+        self.preset.setCurrentIndex(self.preset.findData(match) if match else 0)
+        self.preset.blockSignals(False)
+
+    def _on_preset(self, index: int) -> None:
+        name = self.preset.itemData(index)
+        if name in self._presets:
+            self.apply(self._presets[name])
+
+    def apply(self, params: FusionParams) -> None:
+        """Show ``params`` and emit them (as if the person had set every control)."""
+        self.set_params(params)
+        self.paramsChanged.emit(params)
+
+    def presets(self) -> dict[str, FusionParams]:
+        return dict(self._presets)
+
+    def reset(self) -> None:
+        """Every parameter back to the task agent's stored defaults (the first named set), emitted."""
+        self.apply(self._presets.get(PRESETS[0], FusionParams()))
+
+    def _changed(self, fname: str, value) -> None:
+        kw = {fname: value}
+        p = self._params
+        # keep T_min <= T_max by moving the other bound
+        if fname == "T_min" and value > p.T_max:
+            kw["T_max"] = value
+        if fname == "T_max" and value < p.T_min:
+            kw["T_min"] = value
+        try:
+            new = replace(p, **kw)
+        except UserError:
+            self.set_params(p)
+            return
+        self.set_params(new)
+        self.paramsChanged.emit(new)
+
+
+CALIBRATE_TIP = ("choose the intent's strength in simulation: the fused agent plays calibration episodes (reset "
+                 "seeds of the training range) at several strengths and keeps the one whose intent score per "
+                 "decision is highest among those that keep the task agent's success (95 %). Uses the task "
+                 "reward and the intent model's own predictions, never your marks. Under a second on gridnav; "
+                 "slow on highway (its simulator: a minute or more), some seconds on Pong")
+
+
+def calibration_table(cal) -> str:
+    """What each strength tried did, one line each."""
+    rows = [f"strength {r['strength']:g}: success {100 * r['success']:.0f} %, intent score "
+            f"{r['intent_score']:+.3f} per decision" for r in cal.table]
+    rows.append(f"task agent alone: success {100 * cal.task_success:.0f} % ({cal.episodes} episodes, seed {cal.seed})")
+    return "\n".join(rows)
+
+
+def calibration_text(cal) -> str:
+    """One line: the strength chosen and why."""
+    if cal.strength == 0:
+        return ("calibrated: no strength kept the task agent's success, so the strength is 0 (the task agent "
+                "alone); see the button's tooltip")
+    row = next((r for r in cal.table if r["strength"] == cal.strength), None)
+    why = (f" (success {100 * row['success']:.0f} % vs the task agent's {100 * cal.task_success:.0f} %, intent "
+           f"score {row['intent_score']:+.3f} per decision)") if row else ""
+    return f"calibrated: strength {cal.strength:g}{why}; the table is in the button's tooltip"
+
+
+__all__ = ["CALIBRATE_TIP", "ParamControl", "ParamsPanel", "calibration_table", "calibration_text"]

@@ -1,0 +1,236 @@
+"""Writing a wish down in the Annotate view: the wish fields (region expressions checked as they are typed,
+with the data's coverage of each region), the simulated-user dialog that labels with a wish and noise, and
+the My wish dialog."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dpf_gui.data.study import UNLABELLED
+from dpf_gui.errors import UserError
+
+
+class WishFields(QWidget):
+    """A wish in region expressions (a preset and/or prefer / avoid), checked as it is typed, with its coverage:
+    how many stored (and labelled) trajectories enter each region, so a wish the data cannot show is said
+    before anyone labels. Object names start with ``prefix`` (``simPreferEdit``, ``myWishCoverageLabel``)."""
+
+    changed = Signal()
+
+    def __init__(self, parent, ws, prefix: str, preset: str = "", prefer=(), avoid=()):
+        super().__init__(parent)
+        self.ws = ws
+        self._labelled = ws.summary()[0] != UNLABELLED
+        spec = ws.spec
+        self.preset = QComboBox(self)
+        self.preset.setObjectName(f"{prefix}PresetCombo")
+        self.preset.addItem("(none)", "")
+        for p in spec.presets:
+            self.preset.addItem(f"{p.name}: {p.description}", p.name)
+        self.preset.setCurrentIndex(max(self.preset.findData(preset), 0))
+        self.prefer = QLineEdit("; ".join(prefer), self)
+        self.prefer.setObjectName(f"{prefix}PreferEdit")
+        self.avoid = QLineEdit("; ".join(avoid), self)
+        self.avoid.setObjectName(f"{prefix}AvoidEdit")
+        names = ", ".join(f"{rf.name} ({rf.describe_range()})" for rf in ws.dataset.region_features)
+        for edit in (self.prefer, self.avoid):
+            edit.setPlaceholderText("e.g. " + "; ".join(spec.presets[-1].prefer + spec.presets[-1].avoid))
+            edit.setToolTip(f"region expressions, several separated by ';' (OR-ed), terms joined by '&'.\nFeatures: {names}")
+        self.preview = QLabel(self)
+        self.preview.setObjectName(f"{prefix}WishPreview")
+        self.preview.setWordWrap(True)
+        self.coverage = QLabel(self)
+        self.coverage.setObjectName(f"{prefix}CoverageLabel")
+        self.coverage.setWordWrap(True)
+        self.coverage.setTextFormat(Qt.TextFormat.RichText)
+        self.coverage.setToolTip("how many stored trajectories enter each region of the wish (and how many of the "
+                                 "labelled ones): a region they never enter cannot be learned from labels")
+        self.error = QLabel(self)
+        self.error.setObjectName(f"{prefix}ErrorLabel")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #b00020;")
+        self.error.setVisible(False)
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("preset", self.preset)
+        form.addRow("prefer", self.prefer)
+        form.addRow("avoid", self.avoid)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        for w in (self.preview, self.coverage, self.error):
+            layout.addWidget(w)
+        for sig in (self.preset.currentIndexChanged, self.prefer.textChanged, self.avoid.textChanged):
+            sig.connect(self._validate)
+        self._validate()
+
+    def wish(self):
+        """The wish written here; a mistake (or nothing written) is a :class:`UserError`."""
+        return self.ws.wish(self.preset.currentData() or "", _split(self.prefer.text()), _split(self.avoid.text()))
+
+    def is_empty(self) -> bool:
+        return not (self.preset.currentData() or _split(self.prefer.text()) or _split(self.avoid.text()))
+
+    def show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.setVisible(bool(message))
+
+    def _validate(self) -> None:
+        try:
+            wish = self.wish()
+        except UserError as exc:
+            self.preview.setText("")
+            self.coverage.setText("")
+            self.show_error(str(exc))
+            self.changed.emit()
+            return
+        d = wish.describe()
+        self.preview.setText(f"prefer: {' or '.join(d['prefer']) or '-'}   avoid: {' or '.join(d['avoid']) or '-'}")
+        self.coverage.setText(coverage_html(self.ws, wish, self._labelled)[0])
+        self.show_error("")
+        self.changed.emit()
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.replace("\n", ";").split(";") if t.strip()]
+
+
+def coverage_html(ws, wish, labelled=None) -> tuple[str, bool]:
+    """The wish's coverage in the stored data as rich text (one line per region, warnings in red), and whether
+    some region is entered by too few stored trajectories to be learned (collect more varied ones)."""
+    from html import escape
+
+    from dpf_gui.session.workspace import wish_coverage
+
+    cov = wish_coverage(ws.dataset, wish, labelled)
+    lines = [escape(t) for t in cov.lines]
+    lines += [f"<span style='color:#b00020'><b>{escape(t)}</b></span>" for t in cov.warnings]
+    return "<br>".join(lines), cov.thin
+
+
+class SimulatedUserDialog(QDialog):
+    """Label every trajectory as a simulated user with a wish and noise would (one undoable batch)."""
+
+    def __init__(self, parent, ws, apply: Callable[[object, object, int, bool], None]):
+        super().__init__(parent)
+        self.setObjectName("simulatedUserDialog")
+        self.setWindowTitle("Label with a simulated user")
+        self.ws, self._apply = ws, apply
+        self.fields = WishFields(self, ws, "sim", preset="mixed")
+        self.preset, self.prefer, self.avoid = self.fields.preset, self.fields.prefer, self.fields.avoid
+        self.preview, self.error = self.fields.preview, self.fields.error
+        self.binary = QCheckBox("binary (only the sign of the score)", self)
+        self.binary.setObjectName("simBinaryCheck")
+        self.flip = _spin(self, "simFlipSpin", 0.0, 1.0, 0.05, "probability of flipping the sign")
+        self.skip = _spin(self, "simSkipSpin", 0.0, 1.0, 0.05, "probability of leaving a trajectory unlabelled")
+        self.sigma = _spin(self, "simSigmaSpin", 0.0, 1000.0, 0.5, "Gaussian noise on the score (std)")
+        self.seed = QSpinBox(self)
+        self.seed.setObjectName("simSeedSpin")
+        self.seed.setRange(0, 2**31 - 1)
+        self.only_unlabelled = QCheckBox("keep my own marks (label only unlabelled trajectories)", self)
+        self.only_unlabelled.setObjectName("simOnlyUnlabelledCheck")
+        self.only_unlabelled.setChecked(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Label")
+        self.ok_button.setObjectName("simOkButton")
+        buttons.accepted.connect(self._on_ok)
+        buttons.rejected.connect(self.reject)
+
+        form = QFormLayout()
+        form.addRow("", self.binary)
+        form.addRow("flip", self.flip)
+        form.addRow("skip", self.skip)
+        form.addRow("sigma", self.sigma)
+        form.addRow("seed", self.seed)
+        form.addRow("", self.only_unlabelled)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.fields)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def build(self):
+        """(wish, noise, seed, only_unlabelled); a mistake is a :class:`UserError`."""
+        from dpf_gui.oracles import FeedbackNoise
+
+        noise = FeedbackNoise(binary=self.binary.isChecked(), flip=self.flip.value(), skip=self.skip.value(),
+                              sigma=self.sigma.value())
+        return self.fields.wish(), noise, int(self.seed.value()), self.only_unlabelled.isChecked()
+
+    def _on_ok(self) -> None:
+        try:
+            self._apply(*self.build())
+        except UserError as exc:
+            self.fields.show_error(str(exc))
+            return
+        self.accept()
+
+
+class MyWishDialog(QDialog):
+    """Write down what you want, in region expressions: the regions show in the overlay ("my wish"), the data's
+    coverage of them is said at once, and the Train tab checks the labels against them."""
+
+    def __init__(self, parent, ws, apply: Callable[[list[str], list[str]], None]):
+        super().__init__(parent)
+        self.setObjectName("myWishDialog")
+        self.setWindowTitle("My wish")
+        self._apply = apply
+        saved = ws.typed_wish()
+        d = saved.describe() if saved is not None else {"prefer": [], "avoid": []}
+        intro = QLabel("What should the agent do differently? Name the regions it should go to (prefer) and stay "
+                       "out of (avoid). Nothing is labelled: the regions are shown over the player, the line under it "
+                       "says how often the stored trajectories enter them, and the Train tab checks your labels "
+                       "against them.", self)
+        intro.setWordWrap(True)
+        self.fields = WishFields(self, ws, "myWish", prefer=d["prefer"], avoid=d["avoid"])
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Keep")
+        self.ok_button.setObjectName("myWishOkButton")
+        buttons.accepted.connect(self._on_ok)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(self.fields)
+        layout.addWidget(buttons)
+        self.resize(560, self.sizeHint().height())
+
+    def _on_ok(self) -> None:
+        try:
+            if self.fields.is_empty():
+                self._apply([], [])
+            else:
+                d = self.fields.wish().describe()
+                self._apply(list(d["prefer"]), list(d["avoid"]))
+        except UserError as exc:
+            self.fields.show_error(str(exc))
+            return
+        self.accept()
+
+
+def _spin(parent, name: str, lo: float, hi: float, step: float, tip: str) -> QDoubleSpinBox:
+    s = QDoubleSpinBox(parent)
+    s.setObjectName(name)
+    s.setRange(lo, hi)
+    s.setSingleStep(step)
+    s.setDecimals(3)
+    s.setToolTip(tip)
+    return s
+
+
+__all__ = ["MyWishDialog", "SimulatedUserDialog", "WishFields", "coverage_html"]

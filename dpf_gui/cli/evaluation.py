@@ -1,0 +1,491 @@
+"""The commands that play strategies and report: ``dpf evaluate``, ``dpf trace``, ``dpf results`` and
+``dpf benchmark``, with the options they share (fusion parameters, ``--calibrate``, where the work runs)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from dpf_gui.cli.options import (
+    MAX_JOBS,
+    add_wish_options,
+    check_file_out,
+    command,
+    episode_count,
+    existing_folder,
+    finite,
+    int_in,
+    nonneg_int,
+    pos_int,
+    wish_from_args,
+    writable_folder,
+)
+from dpf_gui.errors import UserError
+from dpf_gui.paths import task_path
+
+
+# --- dpf evaluate -----------------------------------------------------------------
+def _strategies(text: str) -> list[str]:
+    from dpf_gui.strategies import names as strategy_names
+
+    allowed = strategy_names()
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in allowed]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown strategy {bad[0] if bad else text!r}; allowed: {', '.join(allowed)}")
+    return list(dict.fromkeys(names))
+
+
+def add_fusion_options(p: argparse.ArgumentParser) -> None:
+    """One option per fusion parameter its metadata offers on the command line (dpf_gui/fusion_params.py):
+    numbers as ``--T-phi X``, choices as ``--collect {...}``, switches as ``--sample``."""
+    from dpf_gui.fusion_params import FusionParams, cli_params
+
+    defaults = FusionParams()
+    g = p.add_argument_group("fusion parameters (defaults stored with the task agent)")
+    for name, param in cli_params().items():
+        flag, dest = f"--{name.replace('_', '-')}", f"fusion_{name}"
+        if param.choices:
+            g.add_argument(flag, dest=dest, choices=tuple(param.choices), default=None, help=param.tooltip())
+        elif isinstance(getattr(defaults, name), bool):  # a switch: on, or the stored default
+            g.add_argument(flag, dest=dest, action="store_const", const=True, default=None, help=param.tooltip())
+        else:
+            g.add_argument(flag, dest=dest, type=finite, default=None, metavar="X", help=param.tooltip())
+    g.add_argument("--paper", action="store_true",
+                   help="the paper's fusion by name: signed advantages, c = 0, raw units, the authors' temperatures "
+                        "(options above still override it); pair it with an --kind lstm intent")
+    g.add_argument("--calibrate", action="store_true",
+                   help="choose the intent's strength in simulation first (task reward and the model's own "
+                        "predictions only; see dpf_gui/calibrate.py)")
+    g.add_argument("--markov", action="store_true", help="query the intent model without history (the authors' query)")
+
+
+def fusion_overrides(args: argparse.Namespace) -> dict:
+    out = {k[len("fusion_"):]: v for k, v in vars(args).items() if k.startswith("fusion_") and v is not None}
+    if getattr(args, "paper", False):
+        from dpf_gui.fusion_params import paper_params
+
+        out = {**paper_params(args.env).to_dict(), **out}
+    return out
+
+
+# --- where evaluate, results and benchmark run: --jobs, --backend, --address --------
+def add_backend_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: --jobs worker processes here (default); ray: every cell or chunk of episodes a Ray "
+                        "task, on a cluster with --address (needs pip install 'dpf-gui[ray]'); the numbers are the same")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="with --backend ray, the cluster: ray://HEAD:10001 (Ray Client), HEAD:6379 on one of its "
+                        "nodes, or auto (`ray start` on this machine); default: a Ray instance started here with "
+                        "--jobs CPUs (all without --jobs)")
+
+
+def use_backend(args: argparse.Namespace) -> int:
+    """Connect ``--backend ray`` before any work (no Ray, a bad address: one line, exit 2) and fill in
+    ``--jobs`` (local: 1; ray: the cluster's CPUs, which is how many chunks ``dpf evaluate`` splits episodes
+    into). Returns how many items run at once: ``--jobs``, or the cluster's CPUs."""
+    if args.address is not None and args.backend != "ray":
+        raise UserError("--address names a Ray cluster: give --backend ray too")
+    if args.backend != "ray":
+        args.jobs = args.jobs or 1
+        return args.jobs
+    from dpf_gui.ray_jobs import connect
+
+    cpus = connect(args.address, cpus=args.jobs if args.address is None else None)
+    args.jobs = args.jobs or cpus
+    return cpus
+
+
+def _build_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
+    p.add_argument("--task", default=None, metavar="DIR", help="task-agent checkpoint folder (default: the shipped agent of --env)")
+    from dpf_gui.strategies import names
+
+    p.add_argument("--intent", default=None, metavar="DIR",
+                   help=f"intent-model checkpoint (needed by {', '.join(names(needs_intent=True))})")
+    p.add_argument("--strategies", type=_strategies, default=["task"],
+                   help=f"comma-separated: {','.join(names())} (default: task)")
+    p.add_argument("--episodes", type=episode_count, default=100, help="evaluation episodes per strategy (default: 100)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="evaluation seed (held-out episode seeds; default: 0)")
+    add_wish_options(p, required=False)
+    add_fusion_options(p)
+    p.add_argument("--baselines", action="store_true", help="add the environment's baseline rows (highway: constant actions, pong: follow-ball)")
+    p.add_argument("--jobs", type=int_in(1, MAX_JOBS), default=None, metavar="N",
+                   help=f"worker processes, 1..{MAX_JOBS} (default: 1; with --backend ray the episode chunks, default: "
+                        "the cluster's CPUs); the results are the same for any N")
+    add_backend_options(p)
+    p.add_argument("--json", default=None, metavar="OUT", help="also write the table as JSON")
+    p.add_argument("--force", action="store_true", help="overwrite --json if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@command(
+    "evaluate",
+    "play strategies on the same held-out episodes and print metrics with 95 % intervals",
+    "Metrics: task_success (gridnav goal, highway no crash, pong point won), task_return,\n"
+    "length; with a wish prefer_fraction / avoid_fraction (share of decisions leading into\n"
+    "the region); for fused strategies fusion_weight. JSON: {env, episodes, seed,\n"
+    "strategies: {NAME: {METRIC: {mean, ci95: [lo, hi]}}}}.\n\n"
+    "examples:\n"
+    "  dpf evaluate --env gridnav --strategies task --episodes 100 --seed 0\n"
+    "  dpf evaluate --env highway --strategies task --preset avoid --json hw.json\n"
+    "  dpf evaluate --env gridnav --intent runs/intent --strategies task,static,dynamic --preset avoid",
+    _build_evaluate,
+)
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from dpf_gui.envs import env_class
+    from dpf_gui.evaluate import evaluate
+    from dpf_gui.pipeline import build_agents, load_task_agent, task_region_features
+
+    env_class(args.env)
+    json_out = check_file_out(args.json, args.force) if args.json else None
+    use_backend(args)
+    task = load_task_agent(args.env, task_path(args.task) if args.task else None)
+    wish = wish_from_args(args, task_region_features(task), args.env)
+    overrides = fusion_overrides(args)
+    if args.calibrate:
+        overrides["strength"] = _calibrated_strength(args, task, overrides)
+    agents = build_agents(task, args.strategies, intent_dir=args.intent, overrides=overrides, markov=args.markov,
+                          progress=not args.quiet)
+    if args.baselines:
+        from dpf_gui.agents.heuristics import baselines
+        from dpf_gui.fusion import BaselineAgent
+
+        for name, policy in baselines(args.env, task.action_names).items():
+            agents[name] = BaselineAgent(policy, task.n_actions)
+    result = evaluate(args.env, agents, args.episodes, args.seed, env_config=task.env_config, wish=wish,
+                      progress=not args.quiet, jobs=args.jobs, backend=args.backend)
+    if wish is not None:
+        result.extra["wish"] = wish.describe()
+    print(result.table())
+    if json_out is not None:
+        print(f"wrote {result.save(json_out)}")
+    return 0
+
+
+# --- dpf trace -------------------------------------------------------------------
+def _build_trace(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
+    p.add_argument("--task", default=None, metavar="DIR", help="task-agent checkpoint folder (default: the shipped agent of --env)")
+    from dpf_gui.strategies import names
+
+    p.add_argument("--intent", default=None, metavar="DIR",
+                   help=f"intent-model checkpoint (needed by {', '.join(names(live=True, needs_intent=True))})")
+    p.add_argument("--strategy", choices=names(live=True), default="dynamic",
+                   help="strategy to play (default: dynamic)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="the episode's reset seed (default: 0)")
+    add_wish_options(p, required=False)
+    add_fusion_options(p)
+    p.add_argument("--out", required=True, metavar="FILE", help="CSV file to write")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+
+
+@command(
+    "trace",
+    "play one episode and write its traces (w, T_psi, G_t, actions, rewards, region flags) as CSV",
+    "One row per decision: t, strategy, action, action_name, task_reward, w, T_psi, G_t (what the decision\n"
+    "used, as the app's Play view plots them), intent_reward, in_prefer, in_avoid (with a wish) and the region\n"
+    "values of the state the decision led to (region:NAME). A value the strategy does not have is empty. The\n"
+    "app's Play view writes the same file for the episode on screen (Export trace).\n\n"
+    "examples:\n"
+    "  dpf trace --env gridnav --intent runs/intent --strategy dynamic --preset avoid --seed 3 --out ep3.csv\n"
+    "  dpf trace --env pong --strategy task --seed 0 --out pong_task.csv",
+    _build_trace,
+)
+def cmd_trace(args: argparse.Namespace) -> int:
+    from dpf_gui.envs import env_class
+    from dpf_gui.pipeline import build_agents, load_task_agent, task_region_features
+    from dpf_gui.trace import play_trace
+
+    env_class(args.env)
+    out = check_file_out(args.out, args.force)
+    task = load_task_agent(args.env, task_path(args.task) if args.task else None)
+    wish = wish_from_args(args, task_region_features(task), args.env)
+    overrides = fusion_overrides(args)
+    if args.calibrate:
+        overrides["strength"] = _calibrated_strength(args, task, overrides)
+    agent = build_agents(task, [args.strategy], intent_dir=args.intent, overrides=overrides, markov=args.markov,
+                         progress=False)[args.strategy]
+    trace = play_trace(args.env, agent, args.seed, env_config=task.env_config, wish=wish)
+    path = trace.write_csv(out)
+    ret = sum(r["task_reward"] for r in trace.rows)
+    print(f"wrote {path}: {len(trace.rows)} decisions of {args.strategy} on {args.env} (seed {args.seed}), "
+          f"task return {ret:.2f}")
+    return 0
+
+
+def _calibrated_strength(args: argparse.Namespace, task, overrides: dict) -> float:
+    """``--calibrate``: the intent's strength chosen in simulation (prints what each candidate did)."""
+    from dpf_gui.agents.intent_agent import IntentAgent
+    from dpf_gui.calibrate import calibrate
+    from dpf_gui.pipeline import fusion_params
+
+    if args.intent is None:
+        raise UserError("--calibrate needs an intent model: pass --intent DIR")
+    intent = IntentAgent.load(args.intent, expect_env=args.env)
+    cal = calibrate(args.env, task, intent.model, intent.scale(args.markov), intent.unit,
+                    fusion_params(task, overrides), seed=args.seed)
+    for row in cal.table:
+        print(f"calibration: strength {row['strength']:g}: task success {row['success']:.2f} "
+              f"(task agent {cal.task_success:.2f}), intent score per decision {row['intent_score']:.3f}")
+    print(f"calibrated strength: {cal.strength:g} ({cal.episodes} calibration episodes, keeping >= "
+          f"{cal.keep:.0%} of the task agent's success)")
+    return cal.strength
+
+
+# --- dpf results ------------------------------------------------------------------
+def _build_results(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--envs", default="gridnav,highway,pong", help="comma-separated environments (default: all three)")
+    p.add_argument("--modes", default="avoid,prefer,mixed,custom",
+                   help="comma-separated wishes: the presets avoid, prefer, mixed and 'custom' (a non-preset wish per "
+                        "environment, see dpf_gui/results.py); default: all four")
+    p.add_argument("--episodes", type=pos_int, default=200, help="evaluation episodes per strategy (default: 200)")
+    p.add_argument("--highway-episodes", type=pos_int, default=60, help="episodes per strategy on highway (slow simulator; default: 60)")
+    p.add_argument("--efficiency", default="gridnav,highway",
+                   help="environments for the label-efficiency study ('' for none; default: gridnav,highway)")
+    p.add_argument("--efficiency-episodes", type=pos_int, default=30, help="episodes per label-efficiency point (default: 30)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="labels, intent training and evaluation seed (default: 0)")
+    p.add_argument("--work", default="runs/results",
+                   help="cache folder for intent models, retrained references and cell results (default: runs/results)")
+    p.add_argument("--out", default="docs/RESULTS.md",
+                   help="Markdown report to write (plots go to its folder's results/); a report this command wrote "
+                        "is regenerated in place, keeping the notes below its notes marker; any other existing file "
+                        "needs --force")
+    p.add_argument("--force", action="store_true", help="overwrite --out even if it is not a report this command wrote")
+    p.add_argument("--report-only", action="store_true", help="only rewrite the report from the cached cells")
+    p.add_argument("--jobs", type=int_in(1, 256), default=None,
+                   help="cells in parallel worker processes, one torch thread each (default: 1; with --backend ray Ray "
+                        "decides how many run at once); the numbers are the same for any N")
+    add_backend_options(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+@command(
+    "results",
+    "run the results grid (environments x wishes x strategies) and write docs/RESULTS.md",
+    "Each cell: the simulated user labels the shipped trajectories with the preset wish, an\n"
+    "intent model is trained (cached), and task, intent, static, dynamic, retrain and the\n"
+    "markov-query dynamic play the same held-out episodes.\n\n"
+    "Trained models are cached under --work, keyed by all their inputs (seed included), and\n"
+    "reused only when complete and intact; evaluations are played again on every run. After\n"
+    "Ctrl-C the command exits 130 naming the cell it was in; rerunning it redoes that cell.\n\n"
+    "examples:\n"
+    "  dpf results                                   # the full grid of docs/RESULTS.md\n"
+    "  dpf results --envs gridnav --episodes 20      # a quick look\n"
+    "  dpf results --report-only                     # rewrite the report from the cache",
+    _build_results,
+)
+def cmd_results(args: argparse.Namespace) -> int:
+    import platform
+    import time
+
+    from dpf_gui.envs import env_class
+    from dpf_gui.results import (
+        CUSTOM,
+        MODES,
+        NOTES_MARKER,
+        keep_job_result,
+        run_cell,
+        run_efficiency,
+        run_results_job,
+        write_report,
+    )
+
+    envs = [e.strip() for e in args.envs.split(",") if e.strip()]
+    efficiency = [e.strip() for e in args.efficiency.split(",") if e.strip()]
+    for e in envs + efficiency:
+        env_class(e)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES + (CUSTOM,)]
+    if bad:
+        raise UserError(f"unknown wish {bad[0]!r}; allowed: {', '.join(MODES + (CUSTOM,))}")
+    work, out = Path(args.work), Path(args.out)
+    if work.exists() and not work.is_dir():
+        raise UserError(f"--work {work} is a file, not a folder of results (give a folder; it is created if missing)")
+    if args.report_only and not work.is_dir():
+        raise UserError(f"--work {work}: no such folder of results (run `dpf results` without --report-only first)")
+    # checked before the cells run, not after an hour of them
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give the Markdown file to write")
+    existing_folder(out.parent, f"--out {out.name}")
+    if out.is_file() and not args.force and NOTES_MARKER not in out.read_text(encoding="utf-8", errors="replace"):
+        raise UserError(f"--out {out} exists and is not a report `dpf results` wrote (no notes marker); "
+                        "pass --force to overwrite it")
+    if not args.report_only:
+        use_backend(args)
+        jobs = [(f"cell {env_name}/{mode}", run_cell, env_name, mode,
+                 args.highway_episodes if env_name == "highway" else args.episodes) for env_name in envs for mode in modes]
+        jobs += [(f"label efficiency {env_name}/mixed", run_efficiency, env_name, "mixed", args.efficiency_episodes)
+                 for env_name in efficiency]
+        where = "the cells running"
+        try:
+            if args.jobs > 1 or args.backend == "ray":  # the bar counts the cells and shows the time left
+                from dpf_gui.parallel import map_jobs
+
+                items = [(run, env_name, mode, episodes, args.seed, work) for _what, run, env_name, mode, episodes in jobs]
+                outs = map_jobs(run_results_job, items, jobs=args.jobs, progress=not args.quiet, desc="dpf results",
+                                unit="cell", backend=args.backend,
+                                on_result=(lambda i, out: keep_job_result(items[i], out)) if args.backend == "ray" else None)
+                for (what, *_), cell_out in zip(jobs, outs):
+                    print(f"{what}: {cell_out.get('total_s', 0):.0f} s", flush=True)
+            else:
+                done: list[tuple[str, float]] = []
+                for k, (what, run, env_name, mode, episodes) in enumerate(jobs):
+                    t0, where = time.time(), what
+                    run(env_name, mode, episodes, args.seed, work, progress=not args.quiet)
+                    done.append((env_name, time.time() - t0))
+                    left = remaining_seconds(done, [job[2] for job in jobs[k + 1:]])
+                    eta = f"; about {_duration(left)} left, judged by the cells done so far" if left > 0 else ""
+                    print(f"{what}: {done[-1][1]:.0f} s ({k + 1} of {len(jobs)} done{eta})", flush=True)
+        except KeyboardInterrupt:
+            print(f"dpf results: interrupted in {where} (seed {args.seed}): its unfinished work was discarded and no "
+                  "report written; rerun the command to redo it (finished intent models are reused)", file=sys.stderr)
+            return 130
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, CPU only"
+    path, unreadable = write_report(work, out, ["gridnav", "highway", "pong"], "dpf results", machine)
+    for bad_file in unreadable:
+        print(f"dpf results: left out {bad_file}: unreadable or incomplete; rerun that cell to redo it", file=sys.stderr)
+    print(f"wrote {path}")
+    return 0
+
+
+def remaining_seconds(done: Sequence[tuple[str, float]], remaining_envs: Sequence[str]) -> float:
+    """A rough time left for ``dpf results``: each remaining cell takes the mean time of the finished cells of
+    its environment (environments differ by minutes), or of all finished cells where none of its own is done."""
+    if not done:
+        return 0.0
+    overall = sum(t for _e, t in done) / len(done)
+    per_env: dict[str, list[float]] = {}
+    for env_name, t in done:
+        per_env.setdefault(env_name, []).append(t)
+    return float(sum(sum(per_env[e]) / len(per_env[e]) if e in per_env else overall for e in remaining_envs))
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+# --- dpf benchmark -----------------------------------------------------------------
+def _csv(allowed: Sequence[str] | None, what: str) -> Callable[[str], tuple[str, ...]]:
+    def parse(text: str) -> tuple[str, ...]:
+        items = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+        bad = [t for t in items if allowed is not None and t not in allowed]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(f"unknown {what} {bad[0] if bad else text!r}; allowed: {', '.join(allowed or ())}")
+        return items
+
+    return parse
+
+
+def _budgets(text: str) -> tuple[int | None, ...]:
+    out = []
+    for t in (t.strip() for t in text.split(",") if t.strip()):
+        if t == "all":
+            out.append(None)
+            continue
+        try:
+            value = int(t)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"label budget {t!r} is not a whole number or 'all'") from None
+        if not 2 <= value <= 1_000_000:
+            raise argparse.ArgumentTypeError(f"label budget {t} is out of range; allowed: 2..1000000 or 'all'")
+        out.append(value)
+    if not out:
+        raise argparse.ArgumentTypeError("no label budget given; e.g. 10,25,100,all")
+    return tuple(dict.fromkeys(out))
+
+
+def _build_benchmark(p: argparse.ArgumentParser) -> None:
+    from dpf_gui.benchmark import LABEL_TYPES, ROWS, SELECTIONS, SPLITS
+
+    p.add_argument("--envs", type=_csv(("gridnav", "highway", "pong"), "environment"), default=("gridnav", "highway", "pong"),
+                   help="comma-separated environments (default: all three)")
+    p.add_argument("--wishes", type=int_in(1, 64), default=8, help="generated wishes per environment (default: 8)")
+    g = p.add_argument_group("the cells of every wish (default: 10 and 25 exact and binary, 25 active exact and "
+                                 "binary, 100 and every label exact; giving any of these runs their product)")
+    g.add_argument("--budgets", type=_budgets, default=None, help="label budgets, 'all' = every trajectory (e.g. 10,25,all)")
+    g.add_argument("--labels", type=_csv(LABEL_TYPES, "label type"), default=None,
+                   help=f"label types: {', '.join(LABEL_TYPES)}")
+    g.add_argument("--select", type=_csv(SELECTIONS, "selection"), default=None,
+                   help=f"which trajectories get labelled: {', '.join(SELECTIONS)}")
+    p.add_argument("--rows", type=_csv(ROWS, "row"), default=ROWS, help=f"rows per cell (default: {','.join(ROWS)})")
+    p.add_argument("--split", choices=tuple(SPLITS), default="report",
+                   help="report: wishes, labels and episodes never used for tuning (default); dev: the tuning split")
+    p.add_argument("--episodes", type=_csv(None, "episodes"), default=(),
+                   help="held-out episodes per row as ENV=N, comma-separated (default: gridnav=100,highway=30,pong=300)")
+    p.add_argument("--quick", action="store_true", help="a look in a few minutes: gridnav, 3 wishes, 25 exact labels")
+    p.add_argument("--jobs", type=int_in(1, 256), default=None,
+                   help="cells in parallel processes (default: 1; with --backend ray Ray decides how many run at once)")
+    add_backend_options(p)
+    p.add_argument("--work", default="runs/benchmark", help="cache folder of the cells (default: runs/benchmark)")
+    p.add_argument("--out", default="docs/RESULTS.md", help="Markdown file whose benchmark section is (re)written")
+    p.add_argument("--keep-other-envs", action="store_true",
+                   help="keep the section's cells of environments this run leaves out (from results/benchmark.json "
+                        "next to --out), so an environment can be (re)run on its own grid")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+@command(
+    "benchmark",
+    "the unseen-wish benchmark: generated wishes x label budgets x label types, the strict claim per cell",
+    "Each cell: a generated wish (not a preset), a simulated user labels `budget` stored\n"
+    "trajectories, intent models are trained on those labels only, and the rows (static, dynamic,\n"
+    "calibrated and the paper's configuration) play the same held-out episodes as the task agent.\n"
+    "Writes the benchmark section of --out (between its markers; the rest is kept), and\n"
+    "results/benchmark.png and results/benchmark.json next to it. Cells are cached in --work\n"
+    "by every input and the code, so a rerun redoes only what changed.\n\n"
+    "examples:\n"
+    "  dpf benchmark --quick                      # a few minutes: gridnav, 3 wishes, 25 exact labels\n"
+    "  dpf benchmark --jobs 2                     # the table of docs/RESULTS.md\n"
+    "  dpf benchmark --envs pong --budgets 25 --labels binary --select random,active --jobs 16\n"
+    "  dpf benchmark --backend ray --address ray://head:10001  # on a Ray cluster (pip install 'dpf-gui[ray]')",
+    _build_benchmark,
+)
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    import platform
+    import time
+
+    from dpf_gui.benchmark import DEFAULT_COMBOS, EPISODES, BenchmarkSpec, run_benchmark
+    from dpf_gui.benchmark_report import kept_from_previous, write_report
+
+    out = Path(args.out)
+    if out.exists() and not out.is_file():
+        raise UserError(f"--out {out} is not a file")
+    existing_folder(out.parent, f"--out {out.name}")
+    writable_folder(out.parent if str(out.parent) else Path("."))
+    work = Path(args.work)
+    if work.exists() and not work.is_dir():
+        raise UserError(f"--work {work} is a file; give a folder for the cache")
+    episodes = dict(EPISODES)
+    for item in args.episodes:
+        env, _, n = item.partition("=")
+        if env not in episodes or not n.isdigit() or not 1 <= int(n) <= 100_000:
+            raise UserError(f"--episodes {item!r}: write ENV=N with ENV one of {', '.join(episodes)} and N in 1..100000")
+        episodes[env] = int(n)
+    product = any(x is not None for x in (args.budgets, args.labels, args.select))
+    spec = BenchmarkSpec(envs=tuple(args.envs), wishes=args.wishes, budgets=tuple(args.budgets or (10, 25, None)),
+                         label_types=tuple(args.labels or ("exact",)), selections=tuple(args.select or ("random",)),
+                         combos=None if product else DEFAULT_COMBOS, rows=tuple(args.rows), split=args.split,
+                         episodes=episodes)
+    if args.quick:
+        spec = BenchmarkSpec(envs=("gridnav",), wishes=3, budgets=(25,), label_types=("exact",), selections=("random",),
+                             rows=("dynamic", "calibrated"), split=args.split, episodes=episodes)
+    if args.keep_other_envs:
+        kept_from_previous(out, spec)  # a damaged previous report is refused before hours of cells
+    workers = use_backend(args)
+    t0 = time.time()
+    results = run_benchmark(spec, work, jobs=args.jobs, progress=not args.quiet, backend=args.backend)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}, CPU only"
+    command = "dpf benchmark " + " ".join(a for a in sys.argv[2:] if a) if sys.argv[1:2] == ["benchmark"] else "dpf benchmark"
+    path = write_report(results, spec, out, command.strip(), machine, time.time() - t0, workers,
+                        keep_other_envs=args.keep_other_envs, backend=args.backend)
+    met = {r: sum(bool(c["claim"][r]["met"]) for c in results if r in c["claim"]) for r in spec.rows}
+    print(f"{len(results)} cells; claim met: " + ", ".join(f"{r} {n}" for r, n in met.items()))
+    print(f"wrote {path}")
+    return 0
+
+
+# --- dpf study ---------------------------------------------------------------------

@@ -1,0 +1,178 @@
+"""What every ``dpf`` sub-command shares: the one-line-error parser, the command registry, argparse types
+with ranges, checks of output paths made before any work, and the wish and feedback-noise options.
+
+``dpf-gui`` uses the same :class:`Parser`, :func:`int_in` and :func:`float_in` (through ``dpf_gui.cli``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from dpf_gui.data.trajectories import npz_path
+from dpf_gui.errors import UserError
+from dpf_gui.oracles import SIGMA_MAX
+from dpf_gui.overrides import Allowed
+
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (no usage dump) and exit code 2 (``dpf`` and ``dpf-gui``)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str, help: str, epilog: str, build: Callable[[argparse.ArgumentParser], None]):
+    def register(fn: Callable[[argparse.Namespace], int]):
+        COMMANDS[name] = fn
+        fn.cli_spec = (help, epilog, build)  # type: ignore[attr-defined]
+        return fn
+
+    return register
+
+
+# --- shared option helpers ---------------------------------------------------
+SHIPPED_DATA = ("an environment name (gridnav, highway, pong) that is no file here means the trajectories its "
+                "shipped agent learned from (see `dpf envs`)")
+
+
+def writable_folder(folder: Path) -> None:
+    """Refuse (before any work is done) an output whose folder cannot be made or written into."""
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"cannot write into {folder}: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write into {existing} ({exc.strerror or exc.__class__.__name__})") from None
+
+
+def existing_folder(folder: Path, what: str) -> None:
+    """Refuse an output whose folder does not exist: a typo in a path never makes folders silently."""
+    folder = folder if str(folder) else Path(".")
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise UserError(f"cannot write {what}: {folder} is a file, not a folder")
+    raise UserError(f"cannot write {what}: folder {folder} does not exist (create it first, or write into an "
+                    "existing folder)")
+
+
+def check_file_out(path: str, force: bool, npz: bool = False) -> Path:
+    """The file an output option names (``npz``: with ``.npz`` added as the saver does), checked before the work:
+    its folder must exist already (never made silently) and be writable."""
+    out = npz_path(path) if npz else Path(path)
+    if out.is_dir():
+        raise UserError(f"{out} is a folder; give the name of a file to write")
+    if out.exists() and not force:
+        raise UserError(f"{out} already exists; pass --force to overwrite it")
+    existing_folder(out.parent, out.name)
+    writable_folder(out.parent)
+    return out
+
+
+def check_checkpoint_out(path: str, force: bool) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file; give a folder for the checkpoint")
+    if (out / "model.json").exists() and not force:
+        raise UserError(f"{out} already holds a checkpoint; pass --force to overwrite it")
+    writable_folder(out)
+    return out
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """argparse type: a whole number in ``low..high``."""
+    allowed = Allowed(low=low, high=high)
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not allowed.allows(value):
+            raise argparse.ArgumentTypeError(f"{text} is out of range; allowed: {allowed.describe()}")
+        return value
+
+    return parse
+
+
+def float_in(low: float | None = None, high: float | None = None, low_open: bool = False) -> Callable[[str], float]:
+    """argparse type: a finite number within the bounds (``low_open``: ``low`` itself excluded)."""
+    allowed = Allowed(low=low, high=high, low_open=low_open)
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+        if not allowed.allows(value):
+            raise argparse.ArgumentTypeError(f"{text} is out of range; allowed: {allowed.describe()}")
+        return value
+
+    return parse
+
+
+MAX_EPISODES = 1_000_000
+MAX_JOBS = 256
+nonneg_int = int_in(0, 2**32 - 1)  # seeds: what numpy and torch seeding accept
+pos_int = int_in(1, 10**10)  # counts: steps, episodes of a results cell
+episode_count = int_in(1, MAX_EPISODES)
+probability = float_in(0.0, 1.0)
+finite = float_in()
+
+
+def add_wish_options(p: argparse.ArgumentParser, required: bool) -> None:
+    g = p.add_argument_group("the wish (a preset, or region expressions)")
+    g.add_argument("--preset", choices=("avoid", "prefer", "mixed"), help="the environment's named wish")
+    g.add_argument("--prefer", action="append", default=[], metavar="EXPR", help="preferred region (repeatable, OR-ed)")
+    g.add_argument("--avoid", action="append", default=[], metavar="EXPR", help="avoided region (repeatable, OR-ed)")
+    p.set_defaults(_wish_required=required)
+
+
+def wish_from_args(args: argparse.Namespace, region_features, env_name: str):
+    """The wish the options describe, or None when none was given and none is required."""
+    from dpf_gui.envs import env_spec
+    from dpf_gui.wish import make_wish
+
+    if args.preset and (args.prefer or args.avoid):
+        raise UserError("give either --preset or --prefer/--avoid expressions, not both")
+    if not (args.preset or args.prefer or args.avoid):
+        if args._wish_required:
+            raise UserError("no wish given: use --preset avoid|prefer|mixed, or --prefer EXPR / --avoid EXPR")
+        return None
+    preset = env_spec(env_name).preset(args.preset) if args.preset else None
+    return make_wish(region_features, prefer=args.prefer, avoid=args.avoid, preset=preset)
+
+
+def add_noise_options(p: argparse.ArgumentParser, title: str) -> None:
+    """A simulated user's feedback noise (``oracles.FeedbackNoise``): dpf label and dpf study pilot."""
+    g = p.add_argument_group(title)
+    g.add_argument("--binary", action="store_true", help="give only the sign of each score (-1, 0, +1)")
+    g.add_argument("--flip", type=probability, default=0.0, metavar="P", help="probability of flipping a score's sign")
+    g.add_argument("--skip", type=probability, default=0.0, metavar="P", help="probability of leaving a trajectory unlabelled")
+    g.add_argument("--sigma", type=float_in(0.0, SIGMA_MAX), default=0.0,
+                   help=f"std. dev. of Gaussian noise added to scores (0..{SIGMA_MAX:g})")
+
+
+def noise_from_args(args: argparse.Namespace):
+    from dpf_gui.oracles import FeedbackNoise
+
+    return FeedbackNoise(binary=args.binary, flip=args.flip, skip=args.skip, sigma=args.sigma)

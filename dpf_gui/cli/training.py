@@ -1,0 +1,122 @@
+"""The training commands: ``dpf train-task`` (a DQN task agent) and ``dpf train-intent`` (an intent model
+from labels)."""
+
+from __future__ import annotations
+
+import argparse
+
+from dpf_gui.cli.options import (
+    SHIPPED_DATA,
+    check_checkpoint_out,
+    command,
+    nonneg_int,
+    pos_int,
+)
+from dpf_gui.paths import dataset_path
+
+
+# --- dpf train-task ---------------------------------------------------------------
+def _build_train_task(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
+    p.add_argument("--steps", type=pos_int, default=None, help="environment steps (default: per environment, see dpf_gui/agents/dqn.py)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="training seed (default: 0)")
+    p.add_argument("--out", required=True, help="checkpoint directory to write")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a DQNConfig hyperparameter (repeatable)")
+    p.add_argument("--force", action="store_true", help="write into --out even if it holds a checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@command(
+    "train-task",
+    "train a DQN task agent and record every episode it plays",
+    "Writes DIR/weights.safetensors, DIR/model.json (sidecar), DIR/trajectories.npz,\n"
+    "DIR/training_curve.csv and .png. Ctrl-C stops early and still leaves a usable checkpoint.\n\n"
+    "examples:\n"
+    "  dpf train-task --env gridnav --steps 20000 --seed 0 --out models/gridnav\n"
+    "  dpf train-task --env pong --steps 1000000 --seed 0 --out runs/pong --set learning_rate=1e-4\n"
+    "  dpf train-task --env highway --seed 1 --out runs/hw --set threads=1",
+    _build_train_task,
+)
+def cmd_train_task(args: argparse.Namespace) -> int:
+    import signal
+
+    from dpf_gui.agents.dqn import train_dqn
+    from dpf_gui.envs import env_class
+    from dpf_gui.overrides import parse_sets
+
+    env_class(args.env)
+    out = check_checkpoint_out(args.out, args.force)
+    overrides = parse_sets(args.set)  # make_config turns the strings into each field's type
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C saves, even when started in the background
+    result = train_dqn(args.env, args.steps, args.seed, out, config_overrides=overrides, progress=not args.quiet)
+    ev = result.metrics.get("eval", {})
+    state = "interrupted, saved" if result.interrupted else "done"
+    print(f"{state}: {out} ({result.steps} steps, {result.episodes} episodes, {result.wall_time_s:.0f} s)")
+    if ev:
+        print("greedy evaluation: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in ev.items()))
+    return 0
+
+
+OBJECTIVE_CHOICES = ("auto", "score", "logistic", "pairs")  # dpf_gui.intent.objectives.OBJECTIVES (checked by a test)
+
+
+# --- dpf train-intent ----------------------------------------------------------------
+def _build_train_intent(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help=f"trajectory dataset (.npz); {SHIPPED_DATA}")
+    p.add_argument("--labels", required=True, help="label file (.npz) from `dpf label` or the app's export")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="training seed (split, initialisation; default: 0)")
+    p.add_argument("--out", required=True, help="intent-model checkpoint directory to write")
+    p.add_argument("--kind", choices=("additive", "lstm"), default="additive",
+                   help="intent model: additive (utility + intent-value ensemble, learns from few marks; default) "
+                        "or lstm (the paper's RUDDER LSTM)")
+    p.add_argument("--objective", choices=OBJECTIVE_CHOICES, default=None,
+                   help="loss on the feedback: score (regression to graded scores), logistic (binary labels), pairs "
+                        "(comparisons; additive only) or auto (by the label file: the default)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field of the kind's config (repeatable), e.g. members=4 or, for lstm, max_epochs=30")
+    p.add_argument("--force", action="store_true", help="write into --out even if it holds a checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@command(
+    "train-intent",
+    "learn the user's wish from trajectory labels (additive ensemble, or the paper's LSTM)",
+    "Writes DIR/weights.safetensors and DIR/model.json (environment, kind, labels' provenance,\n"
+    "hyperparameters, held-out fit). Prints the held-out fit: correlation of predicted and given\n"
+    "scores, and sign accuracy (for the additive kind out-of-bag: each trajectory predicted by the\n"
+    "ensemble members that never saw it). Config fields: dpf_gui/intent/additive.py (AdditiveConfig)\n"
+    "and dpf_gui/intent/train.py (IntentConfig).\n\n"
+    "examples:\n"
+    "  dpf label --data gridnav --preset avoid --budget 25 --select active --out avoid.npz\n"
+    "  dpf train-intent --data gridnav --labels avoid.npz --seed 0 --out runs/intent_avoid\n"
+    "  dpf train-intent --data d.npz --labels l.npz --kind lstm --out runs/i --set max_epochs=20 --set hidden=32",
+    _build_train_intent,
+)
+def cmd_train_intent(args: argparse.Namespace) -> int:
+    import signal
+
+    from dpf_gui.data.labels import Labels
+    from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.intent.registry import config_for, train_intent
+    from dpf_gui.overrides import config_from_sets
+
+    args.data = str(dataset_path(args.data))
+    data = TrajectoryDataset.load(args.data)
+    labels = Labels.load(args.labels)
+    labels.check_matches(data, where=f"labels {args.labels}")
+    out = check_checkpoint_out(args.out, args.force)
+    sets = args.set + ([f"objective={args.objective}"] if args.objective else [])
+    config = config_from_sets(config_for(args.kind), sets, what=f"{args.kind} intent config")
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    result = train_intent(data, labels, args.seed, out_dir=out, config=config, progress=not args.quiet)
+    fit = result.metrics.get("held_out", result.metrics)
+    state = "interrupted, saved best so far" if result.interrupted else "done"
+    if args.kind == "lstm":
+        early = result.metrics.get("stopped_early")
+        early = f"; stopped early, {early}" if early and not result.interrupted else ""
+        print(f"{state}: {out} ({result.epochs} of {config.max_epochs} epochs{early}, best {result.best_epoch}, "
+              f"{result.wall_time_s:.0f} s)")
+    else:
+        print(f"{state}: {out} ({args.kind}, objective {result.sidecar['objective']}, {result.wall_time_s:.0f} s)")
+    print("held-out fit: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in fit.items()))
+    return 0
