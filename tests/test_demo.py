@@ -1,9 +1,9 @@
 """``dpf-gui --demo`` and ``--lesson --present`` through ``main()``: label, train, play and screenshot, hands-off
 (run in-process, offscreen).
 
-Every test that runs the app's ``main()`` in-process lives here, after every ``test_app_*`` file: once an
+Every test that runs the app's ``main()`` in-process lives here, and tests/conftest.py runs this file last: once an
 ``exec()`` has ended with its last window closed, offscreen Qt in this process no longer activates new windows nor
-readies their players, so a window test that follows one fails (tests/test_app_*.py use ``open_window``)."""
+readies their players, so a window test that follows one fails (those using ``open_window``)."""
 
 import time
 

@@ -19,10 +19,11 @@ def test_a_test_run_leaves_no_folder_behind(tmp_path):
 
 
 def test_window_tests_never_run_the_apps_main_in_process():
-    """After an in-process ``main()`` offscreen Qt stops activating windows (see tests/test_demo.py), so the
-    window tests (tests/test_app_*.py, which run before test_demo.py) must not call it."""
+    """After an in-process ``main()`` offscreen Qt stops activating windows (see tests/test_demo.py), so only
+    test_demo.py, which tests/conftest.py runs last, may call it."""
     import re
 
     calls = re.compile(r"from dpf_gui\.app\.main import [^\n]*\bmain\b|\bapp_main\.main\(")
-    offenders = [p.name for p in sorted(Path(__file__).parent.glob("test_app_*.py")) if calls.search(p.read_text())]
+    offenders = [p.name for p in sorted(Path(__file__).parent.glob("test_*.py"))
+                 if p.name not in ("test_demo.py", "test_suite_hygiene.py") and calls.search(p.read_text())]
     assert offenders == [], f"move these app main() tests into tests/test_demo.py: {offenders}"
