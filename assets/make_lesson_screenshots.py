@@ -44,7 +44,7 @@ def lesson_to(app, present: bool, last_step: int, study: Path):
         window.set_presentation(True)
     window.resize(*SIZE)
     panel = add_lesson(window, "gridnav")
-    assert wait(app, lambda: panel.counter.text().startswith("Step 1"), 30)
+    assert wait(app, lambda: panel.counter.text().startswith("Step 1") and panel.next_button.isVisible(), 30)
     for i in range(1, last_step + 1):
         if i == 2:  # leaving the marks: the simulated user marks the 20 best suggestions
             assert wait(app, lambda: panel.action_button.isEnabled(), 60), "no suggestions"
