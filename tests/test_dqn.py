@@ -14,9 +14,9 @@ from dpf_gui.agents.dqn import (
     NStepAccumulator,
     QNetwork,
     StratifiedEpisodeSample,
+    learner_reward,
     make_config,
     masked_argmax,
-    learner_reward,
     masked_argmax_batch,
     train_dqn,
 )

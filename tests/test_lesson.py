@@ -81,7 +81,6 @@ def test_what_the_texts_say_about_gridnav_holds(tmp_path):
     """Steps 4-6 on gridnav, as the lesson does them: the simulated user marks the 20 best suggestions of the
     mixed wish, the demo's small intent model; 20 held-out episodes per strategy (measured: static 0 of 30 at the
     goal, dynamic 30 of 30 with 12 % of its decisions on the toll road against the task agent's 42 %)."""
-    from dpf_gui.session.training import TRAIN_SEED, small_config
     from dpf_gui.data.trajectories import TrajectoryDataset
     from dpf_gui.envs import env_spec
     from dpf_gui.evaluate import evaluate
@@ -90,6 +89,7 @@ def test_what_the_texts_say_about_gridnav_holds(tmp_path):
     from dpf_gui.paths import shipped_model
     from dpf_gui.pipeline import build_agents, load_task_agent
     from dpf_gui.selection import keep_chosen
+    from dpf_gui.session.training import TRAIN_SEED, small_config
     from dpf_gui.wish import make_wish
 
     data = TrajectoryDataset.load(shipped_model("gridnav") / "trajectories.npz")
