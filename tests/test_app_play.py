@@ -619,3 +619,19 @@ def test_named_ticks_shrink_or_shorten_instead_of_overlapping(qtbot):
     features.resize(250, 300)
     qtbot.wait(10)
     assert features._tick_pt < big
+
+
+def test_a_plot_note_keeps_all_its_lines_when_the_plot_narrows(qtbot):
+    """The empty-plot note wraps to more lines in a narrower plot; its label grows with it instead of clipping."""
+    from dpf_gui.app.plots import FeatureBars
+
+    bars = FeatureBars("intent saliency")
+    qtbot.addWidget(bars)
+    bars.resize(300, 400)
+    bars.show()
+    bars.set_features([])
+    bars.set_note("no intent model: nothing to attribute (" + NEEDS_INTENT_TIP + ", Train tab)")
+    wide = bars.note.height()
+    bars.resize(180, 140)
+    qtbot.waitUntil(lambda: bars.note.width() < 200)
+    assert bars.note.height() >= bars.note.heightForWidth(bars.note.width()) > wide

@@ -233,8 +233,10 @@ class PlotText:
 
     def _place_note(self) -> None:
         w, h = self.width(), self.height()
-        self.note.setFixedWidth(max(60, int(w * 0.8)))
-        self.note.adjustSize()
+        width = max(60, int(w * 0.8))
+        self.note.setFixedWidth(width)
+        # the wrapped text's height at this width (adjustSize keeps the old height when the plot narrows)
+        self.note.setFixedHeight(max(self.note.heightForWidth(width), self.note.sizeHint().height()))
         self.note.move((w - self.note.width()) // 2, max(0, (h - self.note.height()) // 2))
 
     NAMED_AXIS: str | None = None  # the axis whose ticks are names (actions, features): they shrink to fit
