@@ -144,3 +144,32 @@ def test_a_wish_the_data_cannot_show_is_said_before_labelling_and_when_training_
     assert again.annotate.wish_combo.currentText() == "my wish"
     assert again.workspace.typed_wish().describe() == {"prefer": ["x=7&y=8"], "avoid": []}
     again.close()
+
+
+def test_a_request_while_the_finished_worker_is_still_alive_is_not_dropped(qtbot, monkeypatch):
+    # The worker thread lives on for a moment after its answer is handled; a request in that moment was
+    # remembered for "after the running ranking", which had already arrived, so the suggestions went stale.
+    import threading
+    import time
+
+    import dpf_gui.selection as selection
+    from dpf_gui.app.suggestions import Suggestions
+
+    monkeypatch.setattr(selection, "suggest", lambda *args, **kwargs: [])
+
+    class Workspace:
+        dataset, intent = None, None
+
+        def labels(self):
+            return None
+
+    suggestions = Suggestions()
+    suggestions.set_workspace(Workspace())
+    qtbot.waitUntil(lambda: suggestions.computations == 1, timeout=5000)
+    lingering = threading.Thread(target=time.sleep, args=(1.0,))
+    lingering.start()
+    suggestions._thread = lingering  # as if the finished worker had not exited yet
+    suggestions.request(now=True)
+    qtbot.waitUntil(lambda: suggestions.computations == 2, timeout=5000)
+    lingering.join()
+    suggestions.shutdown()

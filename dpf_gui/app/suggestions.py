@@ -42,6 +42,7 @@ class Suggestions(QObject):
         self.computations = 0  # rankings that arrived (tests wait on it)
         self._generation = 0
         self._thread: threading.Thread | None = None
+        self._running = False  # a ranking was started and its answer has not been handled yet (UI thread only)
         self._again = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -97,7 +98,7 @@ class Suggestions(QObject):
         ws = self.ws
         if ws is None:
             return
-        if self._thread is not None and self._thread.is_alive():
+        if self._running:  # not the thread's liveness: it is still alive for a moment after its answer is handled
             self._again = True
             return
         self._again = False
@@ -108,6 +109,7 @@ class Suggestions(QObject):
             return
         args = (ws.dataset, labels, ws.intent.model if ws.intent is not None else None, sorted(self.skipped),
                 self._generation)
+        self._running = True
         self._thread = threading.Thread(target=self._compute, args=args, name="dpf-suggest", daemon=True)
         self._thread.start()
 
@@ -133,6 +135,7 @@ class Suggestions(QObject):
             pass
 
     def _arrived(self, items, generation: int, note: str) -> None:
+        self._running = False
         if generation == self._generation and items is not None:  # else: ranked for a workspace no longer open
             self.note = note
             self.items = list(items)
