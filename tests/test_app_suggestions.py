@@ -152,7 +152,7 @@ def test_a_request_while_the_finished_worker_is_still_alive_is_not_dropped(qtbot
     import threading
     import time
 
-    import dpf_gui.selection as selection
+    from dpf_gui import selection
     from dpf_gui.app.suggestions import Suggestions
 
     monkeypatch.setattr(selection, "suggest", lambda *args, **kwargs: [])

@@ -53,11 +53,11 @@ def test_one_registration_reaches_the_cli_and_the_evaluation(contrary, capsys):
 
 
 def test_one_registration_reaches_the_apps_combos(contrary, qtbot):
-    from dpf_gui.app.play_widgets import _enable_strategies, _strategy_combo
+    from dpf_gui.app.play_widgets import enable_strategies, strategy_combo
 
-    combo = _strategy_combo("strategyCombo", "task")
+    combo = strategy_combo("strategyCombo", "task")
     assert [combo.itemText(i) for i in range(combo.count())] == list(names(live=True))
-    _enable_strategies(combo, has_intent=False)  # needs no intent: offered without one
+    enable_strategies(combo, has_intent=False)  # needs no intent: offered without one
     assert combo.model().item(names(live=True).index("contrary")).isEnabled()
     assert not combo.model().item(names(live=True).index("dynamic")).isEnabled()
 

@@ -42,15 +42,15 @@ from dpf_gui.app.play_widgets import (
     AXIS,
     PLOT_CAPACITY,
     PLOT_TIPS,
-    _enable_strategies,
-    _strategy_combo,
-    _wanted_strategy,
     axis_label,
     empty_plot_notes,
+    enable_strategies,
     metrics_html,
     off_ui_thread,
     params_toggle_button,
     reserve_lines,
+    strategy_combo,
+    wanted_strategy,
 )
 from dpf_gui.app.plots import SIDE_COLOURS, LivePlot
 from dpf_gui.app.recording import RecordingView
@@ -84,8 +84,8 @@ class CompareView(RecordingView, PlayKeys, QWidget):
 
     # --- construction ----------------------------------------------------------
     def _build(self) -> None:
-        self.combos = {"left": _strategy_combo("compareLeftStrategy", "static"),
-                       "right": _strategy_combo("compareRightStrategy", "dynamic")}
+        self.combos = {"left": strategy_combo("compareLeftStrategy", "static"),
+                       "right": strategy_combo("compareRightStrategy", "dynamic")}
         self.frames = {s: FrameView(object_name=f"compare{s.capitalize()}Frame") for s in SIDES}
         self.metric_labels = {}
         for s in SIDES:
@@ -197,8 +197,8 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self.pause()
         self._close_runners()
         has_intent = intent_model is not None
-        names = {"left": left or _wanted_strategy(self.combos["left"], has_intent),
-                 "right": right or _wanted_strategy(self.combos["right"], has_intent)}
+        names = {"left": left or wanted_strategy(self.combos["left"], has_intent),
+                 "right": right or wanted_strategy(self.combos["right"], has_intent)}
         if not has_intent:
             names = {"left": "task", "right": "task"}
         for s in SIDES:
@@ -212,7 +212,7 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         for s in SIDES:
             combo = self.combos[s]
             combo.blockSignals(True)
-            _enable_strategies(combo, has_intent)
+            enable_strategies(combo, has_intent)
             combo.setCurrentText(self.runners[s].strategy)
             combo.blockSignals(False)
         self.params_panel.configure(env_name, task_agent, intent_model)

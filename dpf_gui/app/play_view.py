@@ -62,15 +62,15 @@ from dpf_gui.app.play_widgets import (
     AXIS,
     PLOT_CAPACITY,
     PLOT_TIPS,
-    _enable_strategies,
-    _strategy_combo,
-    _wanted_strategy,
     axis_label,
     empty_plot_notes,
+    enable_strategies,
     metrics_html,
     off_ui_thread,
     params_toggle_button,
     reserve_lines,
+    strategy_combo,
+    wanted_strategy,
 )
 from dpf_gui.app.plots import FUSED, INTENT, TASK, ActionBars, FeatureBars, LivePlot
 from dpf_gui.app.recording import RecordingView
@@ -119,7 +119,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
     def _build(self) -> None:
         self.frame_view = FrameView(object_name="frameView")
         self.frame_view.setMinimumHeight(80)  # large text with the parameters shown: the picture gives way
-        self.strategy_combo = _strategy_combo("strategyCombo", "dynamic")
+        self.strategy_combo = strategy_combo("strategyCombo", "dynamic")
         self.play_button = QPushButton("Play")
         self.play_button.setObjectName("playPauseButton")
         self.play_button.setCheckable(True)
@@ -285,7 +285,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         if env_name != self._process_env:  # another environment: its worker process goes (first: see _close_runner)
             self._close_process()
         self._release_runner()  # the worker process of the same environment stays for the new agents
-        strategy = strategy or _wanted_strategy(self.strategy_combo, intent_model is not None)
+        strategy = strategy or wanted_strategy(self.strategy_combo, intent_model is not None)
         if intent_model is None:
             strategy = "task"
         runner = self._make_runner(env_name, env_config, task_agent, intent_model, intent_sidecar, strategy, params,
@@ -303,7 +303,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         self.saliency_bars.set_note(None if intent_model is not None else
                                     "no intent model: nothing to attribute (" + NEEDS_INTENT_TIP + ", Train tab)")
         self.strategy_combo.blockSignals(True)
-        _enable_strategies(self.strategy_combo, intent_model is not None)
+        enable_strategies(self.strategy_combo, intent_model is not None)
         self.strategy_combo.setCurrentText(runner.strategy)
         self.strategy_combo.blockSignals(False)
         self.params_panel.set_params(runner.params)

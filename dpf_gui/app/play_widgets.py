@@ -109,7 +109,7 @@ def reserve_lines(label: QLabel, lines: int) -> None:
     label.setMinimumHeight(label.fontMetrics().lineSpacing() * lines + 4)
 
 
-def _strategy_combo(name: str, default: str) -> QComboBox:
+def strategy_combo(name: str, default: str) -> QComboBox:
     combo = QComboBox()
     combo.setObjectName(name)
     live = strategy_names(live=True)
@@ -121,7 +121,7 @@ def _strategy_combo(name: str, default: str) -> QComboBox:
     return combo
 
 
-def _wanted_strategy(combo: QComboBox, has_intent: bool) -> str:
+def wanted_strategy(combo: QComboBox, has_intent: bool) -> str:
     """The strategy a combo asks for when new agents load: ``task`` without an intent model; with one, the
     combo's choice, unless it shows ``task`` only because there was no intent model (then its default)."""
     if not has_intent:
@@ -131,7 +131,7 @@ def _wanted_strategy(combo: QComboBox, has_intent: bool) -> str:
     return combo.currentText()
 
 
-def _enable_strategies(combo: QComboBox, has_intent: bool) -> None:
+def enable_strategies(combo: QComboBox, has_intent: bool) -> None:
     combo.setProperty("taskForLackOfIntent", not has_intent)
     model = combo.model()
     for i, name in enumerate(strategy_names(live=True)):
@@ -143,5 +143,5 @@ def _enable_strategies(combo: QComboBox, has_intent: bool) -> None:
         combo.setCurrentText("task")
 
 
-__all__ = ["AXIS", "PLOT_CAPACITY", "PLOT_TIPS", "axis_label", "empty_plot_notes", "metrics_html", "off_ui_thread",
-           "params_toggle_button", "reserve_lines"]
+__all__ = ["AXIS", "PLOT_CAPACITY", "PLOT_TIPS", "axis_label", "empty_plot_notes", "enable_strategies", "metrics_html",
+           "off_ui_thread", "params_toggle_button", "reserve_lines", "strategy_combo", "wanted_strategy"]
