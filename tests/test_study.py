@@ -246,12 +246,17 @@ def test_a_person_walks_the_phases_and_the_rules_hold(tmp_path):
         s.end(s.begin())  # instructions
         step = s.begin()
         assert step.key == "static/annotate"
+        ws = s.workspace(step.condition)
+        assert s.workspace(step.condition) is ws  # the app's view listens to the one it holds
+        heard = []
+        ws.on_change(heard.append)
         for traj in range(5):
             s.mark(traj, 1 if traj % 2 else -1)
         with pytest.raises(UserError, match="label budget of this condition \\(5 trajectories\\) is used up"):
             s.mark(7, 1)
         s.mark(3, 0, t0=1, t1=2)  # a trajectory already marked can be marked again
         assert s.undo() == [3]
+        assert len(heard) >= 7  # five marks, the segment and the undo made through the session reached it
         s.end(step)
         with pytest.raises(UserError, match="not in the annotate phase"):
             s.mark(0, 1)

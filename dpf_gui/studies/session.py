@@ -110,16 +110,16 @@ class Session:
         if self._lock is None:
             raise UserError(f"participant {pid!r} is in a session in another process"
                             + (f" ({owner})" if owner else "") + "; close it first")
-        self._stores: dict[str, Any] = {}
+        self._workspaces: dict[str, Any] = {}  # one per condition: the app's views listen to the one they hold
         self.log = EventLog(self.folder / EVENTS_FILE)
         done = self.done()
         self.log.append("session_start", participant=pid, simulated=bool(self.info.get("simulated")),
                         resumed_at=None if self.current() is None else self.current().key, steps_done=len(done))
 
     def close(self) -> None:
-        for store in self._stores.values():
-            store.close()
-        self._stores.clear()
+        for ws in self._workspaces.values():
+            ws.store.close()
+        self._workspaces.clear()
         if self.log is not None:
             self.log.close()
         if self._lock is not None:
@@ -190,18 +190,21 @@ class Session:
         return self.folder / CONDITIONS_DIR / name
 
     def workspace(self, name: str):
-        """The task agent and data, with this participant's label store of condition ``name``."""
+        """The task agent and data, with this participant's label store of condition ``name``.
+
+        The same object on every call, so a mark or an undo made through it reaches whoever listens to it."""
         from dpf_gui.data.study import LabelStore
         from dpf_gui.session.workspace import Workspace
 
-        if name not in self._stores:
-            self._stores[name] = LabelStore(self.condition_dir(name) / LABELS_FILE)
-        study = self.study
-        store = self._stores[name]
-        fp = study.data.fingerprint()
-        store.register_dataset(study.data, study.protocol.data, fingerprint=fp)
-        return Workspace(env_name=self.protocol.env, task=study.task, task_dir=Path(study.task.directory),
-                         dataset=study.data, dataset_path=Path(study.protocol.data), store=store, fingerprint=fp)
+        if name not in self._workspaces:
+            study = self.study
+            store = LabelStore(self.condition_dir(name) / LABELS_FILE)
+            fp = study.data.fingerprint()
+            store.register_dataset(study.data, study.protocol.data, fingerprint=fp)
+            self._workspaces[name] = Workspace(env_name=self.protocol.env, task=study.task,
+                                               task_dir=Path(study.task.directory), dataset=study.data,
+                                               dataset_path=Path(study.protocol.data), store=store, fingerprint=fp)
+        return self._workspaces[name]
 
     def labelled(self, name: str) -> int:
         ws = self.workspace(name)
