@@ -59,6 +59,7 @@ from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.intent.additive_config import (
     BINS,
     MAX_ONE_HOT,
+    TERMINAL_RULES,
     AdditiveConfig,
     region_code,
     region_code_width,
@@ -457,9 +458,17 @@ def _transitions(dataset: TrajectoryDataset, limit: int, rng: np.random.Generato
 def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarray, cfg: AdditiveConfig,
                rng: np.random.Generator, progress: bool, stop: Callable[[], bool],
                on_stage: Callable[[str, float], None] | None) -> bool:
-    """Fitted Q iteration of every member's utility on the stored transitions (target network, Polyak)."""
+    """Fitted Q iteration of every member's utility on the stored transitions (target network, Polyak).
+
+    After a step that ends the episode (a goal, a crash, a point) ``terminal="end"`` counts nothing more,
+    so an intent with positive utilities around learns to veto the ending (gridnav: the fused agent
+    stepped back and forth beside the goal for the rest of the episode). ``"stay"`` counts the value of
+    the state the step left instead, as if the agent could stay there: ending becomes neither better
+    nor worse than going on, and the decision to end stays with the task agent."""
     s_rows, actions, n_rows, done = _transitions(dataset, cfg.max_transitions, rng)
     feats = dataset.features
+    stay = cfg.terminal == "stay"
+    legal_here = torch.as_tensor(dataset.legal[s_rows])
     with torch.no_grad():
         x_next = torch.cat([model.standardise(feats[n_rows]), torch.as_tensor(code[n_rows])], dim=1)
         reward = model.utility(x_next)[..., 0]  # (members, R): normalised units
@@ -467,7 +476,8 @@ def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarr
     s_next = model.standardise(feats[n_rows])
     legal_next = torch.as_tensor(dataset.legal[n_rows])
     a_t = torch.as_tensor(actions)
-    cont = torch.as_tensor(~done, dtype=torch.float32) * cfg.gamma
+    cont = torch.as_tensor(~done | stay, dtype=torch.float32) * cfg.gamma
+    done_t = torch.as_tensor(done)
     n_a = model.arch.n_actions
     target = EnsembleMLP(model.arch.members, model.arch.n_features, 2 * n_a, model.arch.hidden, zero_last=True)
     target.load_state_dict(model.value.state_dict())
@@ -480,6 +490,9 @@ def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarr
         b = torch.as_tensor(rng.integers(0, len(s_rows), cfg.batch_size))
         with torch.no_grad():
             q_next = target(s_next[b])[..., n_a:].masked_fill(~legal_next[b].unsqueeze(0), -1e9).max(2).values
+            if stay and done_t[b].any():
+                q_here = target(s[b])[..., n_a:].masked_fill(~legal_here[b].unsqueeze(0), -1e9).max(2).values
+                q_next = torch.where(done_t[b].unsqueeze(0), q_here, q_next)
             y = reward[:, b] + cont[b] * q_next
         out = model.value(s[b])
         pick = a_t[b].view(1, -1, 1).expand(m, -1, 1)
@@ -533,6 +546,7 @@ __all__ = [
     "BINS",
     "MAX_ONE_HOT",
     "NAME",
+    "TERMINAL_RULES",
     "AdditiveArch",
     "AdditiveConfig",
     "AdditiveFit",

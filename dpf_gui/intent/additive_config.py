@@ -22,6 +22,9 @@ BINS = 10  # bins of a continuous region feature in the region code
 MAX_ONE_HOT = 32  # an int region feature with at most this many values is one-hot coded
 
 
+#: what the intent value counts after a step that ends the episode (see :func:`dpf_gui.intent.additive._fit_value`)
+TERMINAL_RULES = ("end", "stay")
+
 _AT_LEAST_1 = Allowed(low=1)
 _POSITIVE = Allowed(low=0, low_open=True)
 _ADDITIVE_ALLOWED = {
@@ -30,8 +33,9 @@ _ADDITIVE_ALLOWED = {
                                         "horizon")},
     "utility_lr": _POSITIVE, "value_lr": _POSITIVE, "target_tau": Allowed(low=0, high=1, low_open=True),
     "neutral_weight": Allowed(low=0), "weight_decay": Allowed(low=0), "segment_weight": Allowed(low=0),
-    "objective": Allowed(choices=OBJECTIVES),
+    "objective": Allowed(choices=OBJECTIVES), "terminal": Allowed(choices=TERMINAL_RULES),
 }
+
 
 
 @dataclass
@@ -56,6 +60,7 @@ class AdditiveConfig:
     min_labelled: int = 4  # fewer labelled trajectories: refuse
     threads: int | None = 1  # torch threads while training (restored after)
     objective: str = "auto"  # loss on the feedback (dpf_gui/intent/objectives.py): auto, score, logistic, pairs
+    terminal: str = "end"  # after an ending step: nothing more ("end") or the value of the state it left ("stay")
 
     def __post_init__(self) -> None:
         check_fields(self, "additive intent config", _ADDITIVE_ALLOWED)
@@ -125,4 +130,4 @@ def region_code(regions: np.ndarray, region_features: Sequence[RegionFeature]) -
     return np.concatenate(cols, axis=1).astype(np.float32)
 
 
-__all__ = ["BINS", "MAX_ONE_HOT", "AdditiveConfig", "region_code", "region_code_width"]
+__all__ = ["BINS", "MAX_ONE_HOT", "TERMINAL_RULES", "AdditiveConfig", "region_code", "region_code_width"]
