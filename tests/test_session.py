@@ -187,6 +187,18 @@ def test_the_session_layer_imports_without_qt():
     assert out.stdout.strip() == "[]"
 
 
+def test_the_train_forms_configs_are_built_without_torch():
+    # the Train tab builds them on the UI thread; importing torch there froze the window for 1-2 s
+    code = ("import sys\n"
+            "from dpf_gui.session.training import interactive_config, additive_config, config_kind\n"
+            "kinds = [config_kind(interactive_config()), config_kind(additive_config())]\n"
+            "print(kinds, 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['lstm', 'additive'] False"
+
+
 def _imports(path: Path) -> set[str]:
     """The dpf_gui modules ``path`` imports anywhere (inside functions too), leaving out ``if TYPE_CHECKING`` blocks."""
     tree = ast.parse(path.read_text())

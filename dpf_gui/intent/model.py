@@ -56,8 +56,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from dpf_gui.intent.lstm_config import READOUTS
+
 FORGET_BIAS = 1.0
-READOUTS = ("cumsum", "direct")
 
 
 @dataclass(frozen=True)

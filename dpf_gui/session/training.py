@@ -39,7 +39,7 @@ def interactive_config(max_epochs: int = DEFAULTS["max_epochs"], hidden: int = D
                        max_time_s: float | None = DEFAULTS["max_time_s"],
                        max_train_per_epoch: int | None = DEFAULTS["max_train_per_epoch"]):
     """The LSTM's :class:`IntentConfig` the form describes (everything else: the CLI's defaults)."""
-    from dpf_gui.intent.train import IntentConfig
+    from dpf_gui.intent.lstm_config import IntentConfig
 
     return IntentConfig(embed=int(hidden), hidden=int(hidden), max_epochs=int(max_epochs),
                         patience=max(5, min(10, int(max_epochs) // 3)),
