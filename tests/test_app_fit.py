@@ -9,7 +9,7 @@ contents rectangle, a button's width less its padding, a combo box's edit field.
 from __future__ import annotations
 
 import pytest
-from PySide6.QtGui import QTextDocument
+from PySide6.QtGui import QFontMetrics, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QComboBox,
@@ -247,3 +247,26 @@ def test_presentation_mode_is_high_contrast_and_goes_back(qtbot, tmp_path, messa
     window.set_presentation(True)
     window.close()
     assert app.style().name() == style and app.palette().color(Role.Window) == normal[(Group.Active, Role.Window)]
+
+
+@pytest.mark.parametrize("height, most", [(95, 2), (130, 3), (400, None)])
+def test_a_low_time_plot_labels_no_more_y_ticks_than_fit(qtbot, height, most):
+    # Compare at 1024x768 in presentation mode: six y labels overlapped on a 55 px axis
+    from dpf_gui.app.plots import LivePlot
+
+    plot = LivePlot("fusion weight w", [("left", (0, 114, 178)), ("right", (213, 94, 0))], y_range=(0, 1),
+                    y_label="w (share, 0-1)")
+    qtbot.addWidget(plot)
+    plot.resize(330, height)
+    plot.show()
+    qtbot.waitExposed(plot)
+    axis = plot.getPlotItem().getAxis("left")
+    size = plot.getPlotItem().getViewBox().height()
+    first_level = axis.tickValues(0.0, 1.0, size)[0][1]
+    labels = [v for v in first_level if -1e-9 <= v <= 1 + 1e-9]
+    if most is None:
+        assert len(labels) >= 5  # a tall plot keeps pyqtgraph's own ticks
+    else:
+        assert 2 <= len(labels) <= most
+        line = QFontMetrics(plot.font()).height()
+        assert size / (len(labels) - 1) >= line  # and they do not overlap

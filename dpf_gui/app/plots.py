@@ -245,6 +245,11 @@ class PlotText:
         """The named ticks' size in points: the style's, smaller where they would overlap."""
         return int(STYLE["axis_pt"])
 
+    def _metrics(self, pt: int) -> QFontMetrics:
+        font = self.font()
+        font.setPointSize(pt)
+        return QFontMetrics(font)
+
     def _largest_fitting(self, fits) -> int:
         """The largest point size from the style's down to 7 for which ``fits(QFontMetrics)`` holds."""
         font = self.font()
@@ -297,6 +302,25 @@ class LivePlot(PlotText, pg.PlotWidget):
         item.setYRange(*self._y, padding=0.05)
         self._init_text(title, curves if len(curves) > 1 else (), x_label, y_label)
         self.setMinimumHeight(90)
+        self._fit_y_ticks()
+
+    def _fit_y_ticks(self) -> None:
+        """No more y labels than the plot's height holds: pyqtgraph always labels its first tick level, which
+        put six overlapping labels on a 55 px axis (Compare at 1024x768 in presentation mode)."""
+        line = self._metrics(int(STYLE["axis_pt"])).height()
+        room = self.height() - self.__dict__.get("_title_h", 30) - 3 * line - 12  # the title, x ticks and label
+        labels = int(max(room, 0) // (1.5 * line)) + 1
+        axis = self.getPlotItem().getAxis("left")
+        if labels >= 6:
+            axis.setTickSpacing()  # pyqtgraph's own choice
+        else:
+            lo, hi = self._y
+            axis.setTickSpacing(levels=[(nice_ceil((hi - lo) / max(labels - 1, 1)), 0.0)])
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if "_y" in self.__dict__:  # (pyqtgraph resizes the widget while it builds it)
+            self._fit_y_ticks()
 
     def push(self, x: float, **values: float) -> None:
         """Append one point to every curve (missing names get NaN: a gap)."""
@@ -331,6 +355,7 @@ class LivePlot(PlotText, pg.PlotWidget):
                 if new != self._y:
                     self._y = new
                     item.setYRange(*new, padding=0.05)
+                    self._fit_y_ticks()
 
     def clear_data(self) -> None:
         self.x.clear()
@@ -343,6 +368,7 @@ class LivePlot(PlotText, pg.PlotWidget):
         if self._fixed_y is None:
             self._y = (0.0, 1.0)
             item.setYRange(*self._y, padding=0.05)
+            self._fit_y_ticks()
         self.refresh()
 
     def count(self) -> int:
@@ -404,11 +430,6 @@ class ActionBars(PlotText, pg.PlotWidget):
             self.getPlotItem().getAxis("bottom").setTicks(ticks)
             self.setToolTip("actions: " + ", ".join(full) if short != full else "")
         return self._largest_fitting(fits(short)) if short != full else pt
-
-    def _metrics(self, pt: int) -> QFontMetrics:
-        font = self.font()
-        font.setPointSize(pt)
-        return QFontMetrics(font)
 
     def set_values(self, name: str, values: np.ndarray | None) -> None:
         """Heights of one series; None shows nothing (zeros)."""
