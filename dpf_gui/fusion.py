@@ -243,7 +243,10 @@ class FusedAgent:
         stepper = rows.stepper
         if stepper is not None:
             scores = stepper.score_rows(features, legal)
-            rewards = np.where(legal, (scores - stepper.g_prev_rows[:, None]) / self.intent_scale * p.strength, -np.inf)
+            # illegal candidates score -inf: zero them before scaling (strength 0, a calibration's "leave it to the
+            # task agent", made -inf * 0 = NaN there and a RuntimeWarning per decision on highway)
+            gains = np.where(legal, scores, 0.0) - stepper.g_prev_rows[:, None]
+            rewards = np.where(legal, gains / self.intent_scale * p.strength, -np.inf)
         task_choice = greedy(q, legal)
         strategy = get(self.strategy)
         choice = strategy.policy(Step(features=features, legal=legal, q=q, q_scale=self.q_scale, p_task=p_task,

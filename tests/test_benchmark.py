@@ -130,6 +130,24 @@ def test_an_untrained_intent_leaves_the_task_agents_actions_unchanged(gridnav):
         assert _share_of_task_actions(task, agent) == 1.0
 
 
+def test_strength_zero_with_an_illegal_action_gives_no_nan(gridnav):
+    # calibration's "leave it to the task agent" is strength 0; an illegal candidate scores -inf, and
+    # -inf * 0 was NaN (a RuntimeWarning per decision on highway, whose edge lanes forbid a lane change)
+    import warnings
+
+    task, data, _ = gridnav
+    intent = AdditiveIntent(AdditiveArch(n_features=data.features.shape[1], n_actions=4,
+                                         n_code=region_code_width(data.region_features), members=4, hidden=16))
+    agent = FusedAgent(task, "dynamic", FusionParams(strength=0.0), intent=intent)
+    agent.reset(0)
+    legal = np.array([True, True, True, False])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        decision = agent.decide(data.features[0], legal)
+    assert np.all(decision.intent_rewards[:3] == 0.0) and decision.intent_rewards[3] == -np.inf
+    assert legal[decision.action]
+
+
 def test_the_gate_silences_an_intent_trained_on_noise_but_not_on_a_wish(gridnav):
     task, data, _ = gridnav
     wish = make_wish(task_region_features(task), avoid=["terrain=toll"])
