@@ -209,6 +209,7 @@ def test_presentation_mode_is_high_contrast_and_goes_back(qtbot, tmp_path, messa
 
     from dpf_gui.app.overlays import qimage_to_array
     from dpf_gui.app.presentation import FramedStyle
+    from dpf_gui.app.trajectory_table import COL_LABEL
 
     window = open_window(qtbot, tmp_path, env="gridnav")
     app = QApplication.instance()
@@ -219,6 +220,9 @@ def test_presentation_mode_is_high_contrast_and_goes_back(qtbot, tmp_path, messa
               for r in (Role.Window, Role.WindowText, Role.Button, Role.ButtonText, Role.Highlight)}
     button = window.annotate.prefer_button
     window.resize(1024, 768)
+    window.tabs.setCurrentIndex(1)  # Train, built at the normal text size
+    qtbot.waitExposed(window.train.fit_table)
+    window.tabs.setCurrentIndex(0)
     qtbot.wait(50)
     plain = qimage_to_array(button.grab().toImage())
 
@@ -236,6 +240,15 @@ def test_presentation_mode_is_high_contrast_and_goes_back(qtbot, tmp_path, messa
     framed = qimage_to_array(button.grab().toImage())
     edge = lambda img: np.concatenate([img[img.shape[0] // 2, :3], img[img.shape[0] // 2, -3:]]).mean(axis=1)
     assert edge(framed).min() < 60 and edge(plain).min() > 100, (edge(framed), edge(plain))
+    # the trajectory list's columns grow with the text ("unlabelled" was cut to "unlabe...")
+    table = window.annotate.table
+    qtbot.waitUntil(lambda: table.horizontalHeader().sectionSize(COL_LABEL)
+                    >= table.fontMetrics().horizontalAdvance("unlabelled") + 8, timeout=2000)
+    # Train's fit table shows both rows without a scroll bar (one cut its RMSE column)
+    window.tabs.setCurrentIndex(1)
+    fit = window.train.fit_table
+    qtbot.waitExposed(fit)
+    qtbot.waitUntil(lambda: fit.viewport().height() >= fit.verticalHeader().length(), timeout=2000)
 
     window.set_presentation(False)
     qtbot.wait(50)

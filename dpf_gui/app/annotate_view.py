@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -107,10 +107,7 @@ class AnnotateView(QWidget):
         # Fixed widths: ResizeToContents would measure all rows on every mark (seconds for 1500 rows).
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        fm = self.table.fontMetrics()
-        for col, sample in enumerate(("00000", "unlabelled", "-0000", "next", "length", "-000.00", "success",
-                                      "collected")):
-            header.resizeSection(col, fm.horizontalAdvance(sample) + 18)
+        self._size_columns()
         header.setStretchLastSection(True)
         self.table.setColumnHidden(COL_FROM, True)  # shown once the data holds collected trajectories
         # the list starts wide enough for what labelling needs (up to the length); the splitter gives the rest
@@ -516,6 +513,15 @@ class AnnotateView(QWidget):
         super().changeEvent(event)
         if event.type() == QEvent.Type.FontChange:
             self._auto_cheatsheet()
+            QTimer.singleShot(0, self._size_columns)  # after the table has its new font too
+
+    def _size_columns(self) -> None:
+        """Column widths from the table's font (presentation mode's larger text cut "unlabelled" short)."""
+        header = self.table.horizontalHeader()
+        fm = self.table.fontMetrics()
+        for col, sample in enumerate(("00000", "unlabelled", "-0000", "next", "length", "-000.00", "success",
+                                      "collected")):
+            header.resizeSection(col, fm.horizontalAdvance(sample) + 18)
 
     def _on_position(self, frame: int) -> None:
         if self.seg_start is not None and self.seg_end is None:

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtCore import QEvent, Qt, QThread, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -363,7 +363,11 @@ class TrainView(QWidget):
                                                         "never saw it")
         self.fit_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.fit_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.fit_table.setFixedHeight(self.fit_table.verticalHeader().length() + self.fit_table.horizontalHeader().height() + 6)
+        # two rows, never a scroll bar: the height follows the font (presentation mode's larger text made the rows
+        # scroll, and the scroll bar cut the RMSE column to "1.7...")
+        self.fit_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.fit_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._fit_table_height()
         self.fit_table.setToolTip("correlation of predicted and given scores; sign accuracy on non-zero scores; "
                                   "pair accuracy: pairs of trajectories ordered as given")
         self.intent_label = QLabel("", self)
@@ -754,6 +758,15 @@ class TrainView(QWidget):
                 item = QTableWidgetItem(_fmt(m.get(key), pct) if m else "")
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.fit_table.setItem(row, col, item)
+
+    def _fit_table_height(self) -> None:
+        table = self.fit_table
+        table.setFixedHeight(table.verticalHeader().length() + table.horizontalHeader().sizeHint().height() + 6)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            QTimer.singleShot(0, self._fit_table_height)  # after the table's rows have the new font
 
     def _show_intent(self) -> None:
         ws = self.ws
