@@ -175,16 +175,21 @@ def test_an_intent_model_that_does_not_fit_is_refused_in_one_line(ws, intent_dir
 
 
 # --- no Qt, no circle -----------------------------------------------------------------------------------
+def _fresh_interpreter(code: str) -> str:
+    """What ``code`` prints in a new Python process (nothing imported yet), stripped; fails on an error."""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
 def test_the_session_layer_imports_without_qt():
     code = ("import sys\n"
             "import dpf_gui.session, dpf_gui.session.training, dpf_gui.session.intent_memory\n"
             "import dpf_gui.agents.intent_agent\n"
             "from dpf_gui.session.training import labels_for_training, interactive_config, small_config, fit_verdict\n"
             "print(sorted(m for m in ('PySide6', 'pyqtgraph', 'shiboken6') if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         check=False)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    assert _fresh_interpreter(code) == "[]"
 
 
 def test_the_train_forms_configs_are_built_without_torch():
@@ -193,10 +198,7 @@ def test_the_train_forms_configs_are_built_without_torch():
             "from dpf_gui.session.training import interactive_config, additive_config, config_kind\n"
             "kinds = [config_kind(interactive_config()), config_kind(additive_config())]\n"
             "print(kinds, 'torch' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         check=False)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "['lstm', 'additive'] False"
+    assert _fresh_interpreter(code) == "['lstm', 'additive'] False"
 
 
 def _imports(path: Path) -> set[str]:

@@ -468,7 +468,7 @@ def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarr
     s_rows, actions, n_rows, done = _transitions(dataset, cfg.max_transitions, rng)
     feats = dataset.features
     stay = cfg.terminal == "stay"
-    legal_here = torch.as_tensor(dataset.legal[s_rows])
+    legal_here = torch.as_tensor(dataset.legal[s_rows]) if stay else None
     with torch.no_grad():
         x_next = torch.cat([model.standardise(feats[n_rows]), torch.as_tensor(code[n_rows])], dim=1)
         reward = model.utility(x_next)[..., 0]  # (members, R): normalised units
