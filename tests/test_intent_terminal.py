@@ -39,10 +39,12 @@ def test_stay_shrinks_the_intents_veto_of_ending_the_episode():
     # Measured on this machine: "end" vetoes the goal by 2.1 and 3.9 (score units), "stay" by 0.8 and 0.9.
     # With "end" the intent loses everything it could still collect by ending; with "stay" only the
     # difference to the best move's value, about (1 - gamma) of it.
+    # Margins for other CPUs' floats: measured ratios 0.38 and 0.43 against a bar of 0.7 (identical rules: 1.0);
+    # "end" at 2.1 and 3.9 against a bar of 1.0.
     end, stay = _goal_veto("end"), _goal_veto("stay")
     assert min(end) > 1.0
     for e, s in zip(end, stay):
-        assert s < 0.5 * e
+        assert s < 0.7 * e
 
 
 def test_an_unknown_terminal_rule_is_refused():
