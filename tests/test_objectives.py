@@ -249,3 +249,25 @@ def test_label_and_train_comparisons_on_the_command_line(grid, tmp_path, capsys)
         raise SystemExit(main(["train-intent", "--data", str(data_path), "--labels", str(pairs), "--kind", "lstm",
                                "--out", str(tmp_path / "m"), "--quiet"]))
     assert exc.value.code == 2 and "--kind additive" in capsys.readouterr().err
+
+
+def test_label_marked_segments_on_the_command_line(grid, tmp_path, capsys):
+    """`dpf label --feedback segments`: a person's few marked stretches, kept per step for the learner."""
+    data, wish = grid
+    data_path = data.save(tmp_path / "d.npz")
+    out = tmp_path / "seg.npz"
+    assert main(["label", "--data", str(data_path), "--preset", "mixed", "--feedback", "segments", "--budget", "12",
+                 "--seed", "2", "--out", str(out)]) == 0
+    assert "marked segments; random selection" in capsys.readouterr().out
+    loaded = Labels.load(out)
+    assert loaded.count == 12 and loaded.known is not None
+    marks, known = loaded.marks.astype(int), loaded.known
+    for i in np.flatnonzero(loaded.labelled):  # a score is the sum of the marks given on the trajectory
+        sl = data.step_slice(int(i))
+        assert loaded.scores[i] == marks[sl][known[sl]].sum()
+    assert (marks[~known] == 0).all() and known.any()
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main(["label", "--data", str(data_path), "--preset", "mixed", "--feedback", "segments",
+                               "--flip", "0.1", "--out", str(tmp_path / "x.npz")]))
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and "--feedback segments" in err

@@ -109,9 +109,11 @@ def _build_label(p: argparse.ArgumentParser) -> None:
                    help="label the K in R batches; with active the intent model is retrained after each batch and "
                         "suggests the next (default: 1)")
     g = p.add_argument_group("what the user gives")
-    g.add_argument("--feedback", choices=("scores", "pairs"), default="scores",
+    g.add_argument("--feedback", choices=FEEDBACK_CHOICES, default="scores",
                    help="scores: one score per trajectory (default); pairs: comparisons of two trajectories "
-                        "('this one is better'), answered from the scores with the noise above")
+                        "('this one is better'), answered from the scores with the noise above; segments: a few "
+                        "marked stretches per trajectory, as a person marks them in the app (at most 2 per "
+                        "trajectory, their ends off by up to one decision; the noise options do not apply)")
     g.add_argument("--pairs", type=pos_int, default=None, metavar="P",
                    help="with --feedback pairs: how many comparisons (default: one per trajectory to choose from)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="noise and selection seed (default: 0)")
@@ -120,6 +122,7 @@ def _build_label(p: argparse.ArgumentParser) -> None:
 
 
 SELECT_CHOICES = ("random", "first", "active")  # dpf_gui.selection.SELECT_MODES (checked by a test)
+FEEDBACK_CHOICES = ("scores", "pairs", "segments")
 
 
 @command(
@@ -138,7 +141,8 @@ SELECT_CHOICES = ("random", "first", "active")  # dpf_gui.selection.SELECT_MODES
     "  dpf label --data pong.npz --preset avoid --binary --flip 0.1 --skip 0.2 --seed 3 --out l.npz\n"
     "  dpf label --data gridnav --preset mixed --budget 25 --select active \\\n"
     "      --rounds 3 --out few.npz\n"
-    "  dpf label --data gridnav --preset avoid --feedback pairs --budget 25 --pairs 40 --flip 0.1 --out pairs.npz",
+    "  dpf label --data gridnav --preset avoid --feedback pairs --budget 25 --pairs 40 --flip 0.1 --out pairs.npz\n"
+    "  dpf label --data gridnav --prefer 'x=6..7&y=8..9' --feedback segments --budget 25 --select active --out s.npz",
     _build_label,
 )
 def cmd_label(args: argparse.Namespace) -> int:
@@ -160,6 +164,9 @@ def cmd_label(args: argparse.Namespace) -> int:
                         "--budget K trajectories chosen by --select random or first")
     if args.pairs is not None and args.feedback != "pairs":
         raise UserError("--pairs counts comparisons: give --feedback pairs too")
+    if args.feedback == "segments" and (args.binary or args.flip or args.skip or args.sigma):
+        raise UserError("--binary, --flip, --skip and --sigma change scores; --feedback segments marks stretches "
+                        "exactly (drop them, or use --feedback scores)")
     out = check_file_out(args.out, args.force, npz=True)
     noise = noise_from_args(args)
     for region in wish_coverage(data, wish) if len(data) else []:  # no data: labelling says so
@@ -168,6 +175,8 @@ def cmd_label(args: argparse.Namespace) -> int:
             print(f"dpf label: warning: {thin_warning(region, data.env_name)}", file=sys.stderr)
     if args.feedback == "pairs":
         labels, how = _label_pairs(args, data, wish, noise)
+    elif args.feedback == "segments":
+        labels, how = _label_segments(args, data, wish)
     elif args.budget is None:
         labels = label_dataset(data, wish, noise, args.seed)
         how = wish.mode
@@ -205,6 +214,19 @@ def _label_pairs(args: argparse.Namespace, data, wish, noise):
     labels = label_pairs(data, wish, noise, args.seed, count=args.pairs, among=among)
     if args.budget is not None:
         labels.meta["selection"] = kept.meta["selection"]
+    return labels, how
+
+
+def _label_segments(args: argparse.Namespace, data, wish):
+    """Marked segments on every trajectory, or on the --budget chosen by --select in --rounds."""
+    from dpf_gui.oracles import label_segments
+    from dpf_gui.selection import keep_chosen
+
+    labels, how = label_segments(data, wish, args.seed), f"{wish.mode}; marked segments"
+    if args.budget is not None:
+        select, rounds = args.select or "random", args.rounds or 1
+        labels = keep_chosen(data, labels, args.budget, select, rounds, args.seed)
+        how += f"; {select} selection" + (f" in {rounds} rounds" if rounds > 1 else "")
     return labels, how
 
 
