@@ -11,7 +11,13 @@ of an evaluation) for each candidate strength and keeping:
     the strength with the highest intent score the model itself predicts
     (the intent reward it collects per decision, as the wish is measured),
     among those that keep at least ``keep`` x the task agent's success on
-    the same episodes.
+    the same episodes;
+
+then, at that strength, dynamic fusion's budget ``c`` (how much the intent
+may collect and overrule before it lets go) is tried at 2x and 4x the stored
+one, and the loudest-scoring candidate that keeps the task wins. The stored c
+was set on the presets, whose regions lie one or two steps off the task
+agent's path; a wish three steps away needs a longer leash.
 
 Only the task reward (success) and the intent model's own predictions enter:
 the simulated user's marks never do, so a person's wish is calibrated the same
@@ -34,6 +40,9 @@ from dpf_gui.fusion import FusedAgent, FusionParams
 from dpf_gui.rollout import episode_seeds
 
 STRENGTHS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+#: multiples of the stored budget ``c`` tried at the chosen strength: a wish whose region lies a few steps off
+#: the task agent's path needs more decisions of its own than the stored c allows (docs/RESULTS.md)
+BUDGETS: tuple[float, ...] = (1.0, 2.0, 4.0)
 #: calibration episodes per environment (the simulator's speed decides)
 EPISODES = {"gridnav": 20, "highway": 10, "pong": 20}
 
@@ -47,40 +56,47 @@ class Calibration:
     keep: float
     episodes: int
     seed: int
-    table: list[dict[str, float]] = field(default_factory=list)  # per candidate: strength, success, intent_score (per decision)
+    table: list[dict[str, float]] = field(default_factory=list)  # per candidate: strength, c, success, intent_score
+    c: float | None = None  # the chosen budget (None: the one of the parameters calibrated)
+
+    def chosen(self) -> dict[str, float] | None:
+        """The table's row of the chosen candidate (None when nothing kept the task)."""
+        return next((r for r in self.table if r["strength"] == self.strength and r["c"] == self.c), None)
 
     def params(self, base: FusionParams) -> FusionParams:
-        return replace(base, strength=self.strength)
+        return replace(base, strength=self.strength, c=base.c if self.c is None else self.c)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"strength": self.strength, "task_success": self.task_success, "keep": self.keep,
+        return {"strength": self.strength, "c": self.c, "task_success": self.task_success, "keep": self.keep,
                 "episodes": self.episodes, "seed": self.seed, "table": self.table}
 
 
 def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: float, params: FusionParams,
               episodes: int | None = None, seed: int = 0, keep: float = 0.95,
-              strengths: Sequence[float] = STRENGTHS, strategy: str = "dynamic") -> Calibration:
+              strengths: Sequence[float] = STRENGTHS, strategy: str = "dynamic",
+              budgets: Sequence[float] | None = None) -> Calibration:
     """Choose the intent's strength for ``model`` (see the module docstring).
 
     The candidates are searched from the middle of ``strengths`` (sorted): louder while the task is kept,
-    quieter until it is, so about half of them are played.
+    quieter until it is, so about half of them are played. Then, at the chosen strength, the larger budgets
+    ``c x budgets`` (longer before the intent lets go), in order while the task is kept.
     """
     episodes = episodes or EPISODES.get(env_name, 20)
     seeds = episode_seeds(seed, episodes, held_out=False)  # the training range: never an evaluation episode
     task_records = play_records(env_name, FusedAgent(task, "task"), seeds, task.env_config)
     task_success = float(np.mean([r.task_success for r in task_records]))
     ladder = sorted(float(s) for s in strengths)
-    table: dict[float, dict[str, float]] = {}
+    table: dict[tuple[float, float], dict[str, float]] = {}
 
-    def keeps(s: float) -> bool:
-        if s not in table:
-            agent = FusedAgent(task, strategy, replace(params, strength=s), intent=model, intent_scale=intent_scale,
-                               intent_unit=intent_unit, seed=seed)
+    def keeps(s: float, c: float = params.c) -> bool:
+        if (s, c) not in table:
+            agent = FusedAgent(task, strategy, replace(params, strength=s, c=c), intent=model,
+                               intent_scale=intent_scale, intent_unit=intent_unit, seed=seed)
             records = play_records(env_name, agent, seeds, task.env_config)
-            table[s] = {"strength": s, "success": float(np.mean([r.task_success for r in records])),
-                        # per decision, as the wish is measured
-                        "intent_score": float(np.mean([r.intent_return / max(r.length, 1) for r in records]))}
-        return table[s]["success"] >= keep * task_success - 1e-12
+            table[s, c] = {"strength": s, "c": c, "success": float(np.mean([r.task_success for r in records])),
+                           # per decision, as the wish is measured
+                           "intent_score": float(np.mean([r.intent_return / max(r.length, 1) for r in records]))}
+        return table[s, c]["success"] >= keep * task_success - 1e-12
 
     i = len(ladder) // 2
     if keeps(ladder[i]):
@@ -89,10 +105,19 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
     else:
         while i > 0 and not keeps(ladder[i - 1]):
             i -= 1
-    kept = [row for row in table.values() if row["success"] >= keep * task_success - 1e-12]
-    best = max(kept, key=lambda row: row["intent_score"])["strength"] if kept else 0.0
-    return Calibration(strength=best, task_success=task_success, keep=keep, episodes=episodes, seed=seed,
-                       table=sorted(table.values(), key=lambda row: row["strength"]))
+    def best() -> dict[str, float] | None:
+        kept = [row for row in table.values() if row["success"] >= keep * task_success - 1e-12]
+        return max(kept, key=lambda row: row["intent_score"]) if kept else None
+
+    chosen = best()
+    if chosen is not None:
+        for b in sorted(float(b) for b in (BUDGETS if budgets is None else budgets)):
+            if b > 1 and not keeps(chosen["strength"], params.c * b):
+                break
+        chosen = best()
+    return Calibration(strength=chosen["strength"] if chosen else 0.0, task_success=task_success, keep=keep,
+                       episodes=episodes, seed=seed, c=chosen["c"] if chosen else None,
+                       table=sorted(table.values(), key=lambda row: (row["strength"], row["c"])))
 
 
 __all__ = ["EPISODES", "STRENGTHS", "Calibration", "calibrate"]

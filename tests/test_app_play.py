@@ -502,9 +502,10 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
     expected = calibrate("gridnav", task, model, intent_scale(sidecar), intent_unit(sidecar), base)
     assert cal.strength == expected.strength and cal.table == expected.table
     assert v.params().strength == cal.strength and v.runner.params.strength == cal.strength
-    assert f"strength {cal.strength:g}" in message and message == v.status_label.text()
+    assert v.params().c == cal.c and v.runner.params.c == cal.c
+    assert f"strength {cal.strength:g}, c {cal.c:g}" in message and message == v.status_label.text()
     for row in cal.table:
-        assert f"strength {row['strength']:g}: success" in v.calibrate_button.toolTip()
+        assert f"strength {row['strength']:g}, c {row['c']:g}: success" in v.calibrate_button.toolTip()
     assert v.calibrate_button.isEnabled() and not v.calibrate_progress.isVisible()
     v.shutdown()
 

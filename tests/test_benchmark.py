@@ -176,9 +176,40 @@ def test_calibration_keeps_the_task_or_falls_back_to_the_task_agent(gridnav):
     args = (task, res.model, intent_scale(res.sidecar), intent_unit(res.sidecar), params)
     cal = calibrate("gridnav", *args, episodes=6, seed=0)
     assert cal.table and 0 < cal.strength <= 8
-    chosen = next(row for row in cal.table if row["strength"] == cal.strength)
+    chosen = cal.chosen()
     assert chosen["success"] >= cal.keep * cal.task_success
+    assert cal.params(params).strength == cal.strength and cal.params(params).c == cal.c
     assert calibrate("gridnav", *args, episodes=6, seed=0, keep=2.0).strength == 0.0  # nothing can keep 200 %
+
+
+def test_calibration_lengthens_the_budget_only_while_the_task_is_kept(monkeypatch):
+    """At the chosen strength, c x 2 then c x 4 are tried in order; the search stops at the first that loses
+    the task, and the best intent score among the kept candidates wins."""
+    import dpf_gui.calibrate as cal_mod
+    from dpf_gui.evaluate import EpisodeRecord
+
+    class Agent:  # what play_records sees: the parameters the calibration chose to try
+        def __init__(self, task, strategy, params=None, **kw):
+            self.params = params
+
+    def fake_records(env, agent, seeds, config):  # success 1 up to strength 2 and c 6; score grows with both
+        p = agent.params
+        ok = p is None or (p.strength <= 2 and p.c <= 6)
+        score = 0.0 if p is None else p.strength + p.c
+        return [EpisodeRecord(task_success=float(ok), task_return=0.0, length=10, regions=np.zeros((10, 1)),
+                              weights=np.zeros(10), intent_return=10 * score) for _ in seeds]
+
+    monkeypatch.setattr(cal_mod, "FusedAgent", Agent)
+    monkeypatch.setattr(cal_mod, "play_records", fake_records)
+    params = FusionParams(c=3.0)
+    task = type("Task", (), {"env_config": {}})()
+    cal = cal_mod.calibrate("gridnav", task, None, 1.0, 1.0, params, episodes=4)
+    tried = [(r["strength"], r["c"]) for r in cal.table]
+    assert (cal.strength, cal.c) == (2.0, 6.0) and (2.0, 12.0) in tried  # 4x tried, lost the task, not taken
+    assert not any(c > 3.0 for s, c in tried if s != 2.0)  # longer budgets only at the chosen strength
+    assert cal.params(params) == FusionParams(c=6.0, strength=2.0)
+    only_c = cal_mod.calibrate("gridnav", task, None, 1.0, 1.0, params, episodes=4, budgets=(1.0,))
+    assert (only_c.strength, only_c.c) == (2.0, 3.0)
 
 
 # --- a cell, end to end ------------------------------------------------------------------------------------

@@ -282,15 +282,16 @@ class ParamsPanel(QGroupBox):
 
 
 CALIBRATE_TIP = ("choose the intent's strength in simulation: the fused agent plays calibration episodes (reset "
-                 "seeds of the training range) at several strengths and keeps the one whose intent score per "
+                 "seeds of the training range) at several strengths, then at the best one with a longer budget c, "
+                 "and keeps the one whose intent score per "
                  "decision is highest among those that keep the task agent's success (95 %). Uses the task "
                  "reward and the intent model's own predictions, never your marks. Under a second on gridnav; "
                  "slow on highway (its simulator: a minute or more), some seconds on Pong")
 
 
 def calibration_table(cal) -> str:
-    """What each strength tried did, one line each."""
-    rows = [f"strength {r['strength']:g}: success {100 * r['success']:.0f} %, intent score "
+    """What each candidate (strength, budget c) tried did, one line each."""
+    rows = [f"strength {r['strength']:g}, c {r['c']:g}: success {100 * r['success']:.0f} %, intent score "
             f"{r['intent_score']:+.3f} per decision" for r in cal.table]
     rows.append(f"task agent alone: success {100 * cal.task_success:.0f} % ({cal.episodes} episodes, seed {cal.seed})")
     return "\n".join(rows)
@@ -301,10 +302,10 @@ def calibration_text(cal) -> str:
     if cal.strength == 0:
         return ("calibrated: no strength kept the task agent's success, so the strength is 0 (the task agent "
                 "alone); see the button's tooltip")
-    row = next((r for r in cal.table if r["strength"] == cal.strength), None)
+    row = cal.chosen()
     why = (f" (success {100 * row['success']:.0f} % vs the task agent's {100 * cal.task_success:.0f} %, intent "
            f"score {row['intent_score']:+.3f} per decision)") if row else ""
-    return f"calibrated: strength {cal.strength:g}{why}; the table is in the button's tooltip"
+    return f"calibrated: strength {cal.strength:g}, c {cal.c:g}{why}; the table is in the button's tooltip"
 
 
 __all__ = ["CALIBRATE_TIP", "ParamControl", "ParamsPanel", "calibration_table", "calibration_text"]

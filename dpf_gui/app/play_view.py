@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -449,7 +448,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
             self.status_label.setText(f"calibration failed: {error}")
             self.calibrated.emit(None, error)
             return
-        self.set_params(replace(self.params(), strength=cal.strength))
+        self.set_params(cal.params(self.params()))
         message = calibration_text(cal)
         self.calibrate_button.setToolTip(f"{CALIBRATE_TIP}\n\nLast calibration:\n{calibration_table(cal)}")
         self.status_label.setText(message)

@@ -147,7 +147,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     wish = wish_from_args(args, task_region_features(task), args.env)
     overrides = fusion_overrides(args)
     if args.calibrate:
-        overrides["strength"] = _calibrated_strength(args, task, overrides)
+        overrides.update(_calibrated(args, task, overrides))
     agents = build_agents(task, args.strategies, intent_dir=args.intent, overrides=overrides, markov=args.markov,
                           progress=not args.quiet)
     if args.baselines:
@@ -206,7 +206,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     wish = wish_from_args(args, task_region_features(task), args.env)
     overrides = fusion_overrides(args)
     if args.calibrate:
-        overrides["strength"] = _calibrated_strength(args, task, overrides)
+        overrides.update(_calibrated(args, task, overrides))
     agent = build_agents(task, [args.strategy], intent_dir=args.intent, overrides=overrides, markov=args.markov,
                          progress=False)[args.strategy]
     trace = play_trace(args.env, agent, args.seed, env_config=task.env_config, wish=wish)
@@ -217,8 +217,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
-def _calibrated_strength(args: argparse.Namespace, task, overrides: dict) -> float:
-    """``--calibrate``: the intent's strength chosen in simulation (prints what each candidate did)."""
+def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, float]:
+    """``--calibrate``: the intent's strength and budget c chosen in simulation (prints what each candidate did)."""
     from dpf_gui.agents.intent_agent import IntentAgent
     from dpf_gui.calibrate import calibrate
     from dpf_gui.pipeline import fusion_params
@@ -229,11 +229,12 @@ def _calibrated_strength(args: argparse.Namespace, task, overrides: dict) -> flo
     cal = calibrate(args.env, task, intent.model, intent.scale(args.markov), intent.unit,
                     fusion_params(task, overrides), seed=args.seed)
     for row in cal.table:
-        print(f"calibration: strength {row['strength']:g}: task success {row['success']:.2f} "
+        print(f"calibration: strength {row['strength']:g}, c {row['c']:g}: task success {row['success']:.2f} "
               f"(task agent {cal.task_success:.2f}), intent score per decision {row['intent_score']:.3f}")
-    print(f"calibrated strength: {cal.strength:g} ({cal.episodes} calibration episodes, keeping >= "
-          f"{cal.keep:.0%} of the task agent's success)")
-    return cal.strength
+    chosen = {"strength": cal.strength} if cal.c is None else {"strength": cal.strength, "c": cal.c}
+    print(f"calibrated: {', '.join(f'{k} {v:g}' for k, v in chosen.items())} ({cal.episodes} calibration episodes, "
+          f"keeping >= {cal.keep:.0%} of the task agent's success)")
+    return chosen
 
 
 # --- dpf results ------------------------------------------------------------------
