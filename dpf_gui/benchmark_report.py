@@ -160,7 +160,8 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
     text = out_md.read_text(encoding="utf-8") if out_md.is_file() else ""
     if START in text and END in text:
         before, rest = text.split(START, 1)
-        text = before + section + rest.split(END, 1)[1].lstrip("\n")
+        after = rest.split(END, 1)[1].lstrip("\n")
+        text = before + section + ("\n" + after if after else "")  # the notes below keep their blank line
     else:
         text = (text.rstrip("\n") + "\n\n" if text else "") + section
     write_text_atomic(out_md, text)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dpf_gui import benchmark as bm
-from dpf_gui.benchmark_report import write_report
+from dpf_gui.benchmark_report import END, write_report
 from dpf_gui.calibrate import calibrate
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_spec, make_env
@@ -233,8 +233,12 @@ def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkey
     write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1)
     text = out.read_text()
     assert "kept text" in text and "## Unseen-wish benchmark" in text and "| 25 | exact | random | 1 |" in text
+    with out.open("a") as f:
+        f.write("\n## Notes below the section\n")
     write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1)
-    assert out.read_text().count("## Unseen-wish benchmark") == 1  # rewritten in place, not appended
+    text = out.read_text()
+    assert text.count("## Unseen-wish benchmark") == 1  # rewritten in place, not appended
+    assert f"{END}\n\n## Notes below the section" in text  # the notes keep their blank line (Markdown heading)
     # one environment (re)run on its own keeps the others' cells, each with the command that made it
     pong_spec = bm.BenchmarkSpec(envs=("pong",), wishes=1, budgets=(10,), label_types=("exact",), rows=("dynamic",),
                                  split="dev")
