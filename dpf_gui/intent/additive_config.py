@@ -60,7 +60,7 @@ class AdditiveConfig:
     min_labelled: int = 4  # fewer labelled trajectories: refuse
     threads: int | None = 1  # torch threads while training (restored after)
     objective: str = "auto"  # loss on the feedback (dpf_gui/intent/objectives.py): auto, score, logistic, pairs
-    terminal: str = "end"  # after an ending step: nothing more ("end") or the value of the state it left ("stay")
+    terminal: str = "stay"  # after an ending step: the value of the state it left ("stay") or nothing more ("end")
 
     def __post_init__(self) -> None:
         check_fields(self, "additive intent config", _ADDITIVE_ALLOWED)
