@@ -117,7 +117,8 @@ def main(argv=None) -> int:
             continue
         inc, nav = time_at(fused, traj, step, args.repeats), time_at(naive, traj, step, args.repeats)
         print(f"{step:>5} {np.percentile(inc, 50):>13.3f} ms {np.percentile(inc, 99):>5.3f} ms "
-              f"{np.percentile(nav, 50):>7.3f} ms {np.percentile(nav, 99):>5.3f} ms {np.percentile(nav, 50) / np.percentile(inc, 50):>16.1f}x")
+              f"{np.percentile(nav, 50):>7.3f} ms {np.percentile(nav, 99):>5.3f} ms "
+              f"{np.percentile(nav, 50) / np.percentile(inc, 50):>16.1f}x")
     return 0
 
 

@@ -13,6 +13,7 @@ picklable data.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -212,10 +213,8 @@ class EpisodeRunner:
                         strategy=self.strategy, seed=self.seed)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.env.close()
-        except Exception:  # pragma: no cover - closing must never raise in the UI
-            pass
 
 
 def wish_from_sidecar(env, intent_sidecar: Mapping[str, Any] | None):

@@ -250,7 +250,8 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
              "stored trajectory labelled exactly, the paper's LSTM intent and the first wave's fusion (kept as "
              "published, `FIRST_WAVE` in `dpf_gui/results.py`). What a person gets with the 10-30 marks they really "
              "give, on wishes nobody tuned for, with this project's defaults, is the **unseen-wish benchmark** "
-             "further down (`dpf benchmark`)."), "", (f"Regenerate: `{command}` ({total / 60:.0f} min of cell wall time on the machine below, summed "
+             "further down (`dpf benchmark`)."), "",
+                 (f"Regenerate: `{command}` ({total / 60:.0f} min of cell wall time on the machine below, summed "
              "over the cells; two `dpf results --envs ...` processes side by side halve it). Intent models and "
              "retrained references are cached under `runs/results/` (`--work`), each keyed by all its inputs (seed "
              "included) and reused only when complete and intact (interrupted or damaged work is redone); the "
@@ -302,7 +303,8 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
                 if "error" in row:
                     lines.append(f"| {row['labelled']} | not trained: {row['error']} | | |")
                 else:
-                    lines.append(f"| {row['labelled']} | " + " | ".join(_cell_text(row, m) for m in ("task_success", "prefer_fraction", "avoid_fraction")) + " |")
+                    cells = (_cell_text(row, m) for m in ("task_success", "prefer_fraction", "avoid_fraction"))
+                    lines.append(f"| {row['labelled']} | " + " | ".join(cells) + " |")
             lines.append("")
             _plot_efficiency(e, figdir / f"{e['env']}_efficiency_{e['mode']}.png")
             lines += [f"![label efficiency {e['env']}](results/{e['env']}_efficiency_{e['mode']}.png)", ""]

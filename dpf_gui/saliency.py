@@ -168,7 +168,7 @@ def group_attribution(attr: np.ndarray, feature_names: Sequence[str], groups: Se
     out = np.zeros(len(groups), dtype=np.float64)
     for i, g in enumerate(groups):
         prefix = g + "_"
-        out[i] = sum(float(a) for a, n in zip(attr, feature_names) if n.startswith(prefix))
+        out[i] = sum(float(a) for a, n in zip(attr, feature_names, strict=False) if n.startswith(prefix))
     return out
 
 

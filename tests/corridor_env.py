@@ -67,8 +67,8 @@ class CorridorEnv(DPFEnv):
         presets=(Preset("avoid", avoid=("trap=1",)), Preset("prefer", prefer=("cell=0",)),
                  Preset("mixed", prefer=("cell=0",), avoid=("trap=1",))),
         default_config={"max_steps": 30},
-        train_defaults=dict(hidden=(16, 16), learning_rate=3e-3, batch_size=32, buffer_size=2000, learning_starts=100,
-                            target_update_interval=100, exploration_fraction=0.5, eval_episodes=0),
+        train_defaults={"hidden": (16, 16), "learning_rate": 3e-3, "batch_size": 32, "buffer_size": 2000, "learning_starts": 100,
+                            "target_update_interval": 100, "exploration_fraction": 0.5, "eval_episodes": 0},
         train_steps=1500,
         example_wishes={"prefer": ("half=left",), "avoid": ()},
     )

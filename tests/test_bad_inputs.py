@@ -85,8 +85,9 @@ def test_the_good_files_load(tmp_path):
 # --- the CLI table ---------------------------------------------------------------------------------------
 class _Made(dict):
     """The table's placeholders, each made on first use in the case's folder: {data}, {labels}, {task},
-    {intent}, {empty}, {data2} (another good dataset), {ro} (a read-only folder), {file} (an existing file), {dir} (an existing folder
-    named like an output file), {npz_stem} (keep, where keep.npz exists), {existing_json}, {tmp}, and {bad_data[CASE]} etc. from tests/bad_inputs.py."""
+    {intent}, {empty}, {data2} (another good dataset), {ro} (a read-only folder), {file} (an existing file),
+    {dir} (an existing folder named like an output file), {npz_stem} (keep, where keep.npz exists), {existing_json},
+    {tmp}, and {bad_data[CASE]} etc. from tests/bad_inputs.py."""
 
     def __init__(self, tmp: Path):
         super().__init__(tmp=tmp)
@@ -207,7 +208,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("benchmark-keep-damaged-report", ["benchmark", "--envs", "pong", "--keep-other-envs", "--out", "{damaged_report}",
                                        "--work", "{tmp}/w"], "is not a benchmark report's JSON"),
     ("label-sigma-inf", LABEL + ["{tmp}/l.npz", "--sigma", "inf"], "argument --sigma: inf is not a finite number"),
-    ("label-sigma-1e300", LABEL + ["{tmp}/l.npz", "--sigma", "1e300"], "argument --sigma: 1e300 is out of range; allowed: >= 0 and <= 1000000"),
+    ("label-sigma-1e300", LABEL + ["{tmp}/l.npz", "--sigma", "1e300"],
+     "argument --sigma: 1e300 is out of range; allowed: >= 0 and <= 1000000"),
     ("label-flip-nan", LABEL + ["{tmp}/l.npz", "--flip", "nan"], "argument --flip: nan is not a finite number"),
     ("evaluate-c-nan", EVALUATE + ["--c", "nan"], "argument --c: nan is not a finite number"),
     ("evaluate-T-phi-inf", EVALUATE + ["--T-phi", "inf"], "argument --T-phi: inf is not a finite number"),

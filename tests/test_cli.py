@@ -154,7 +154,8 @@ def test_set_values_are_parsed_to_each_fields_type():
 def test_label_refuses_a_file_that_is_not_a_dataset(capsys, tmp_path):
     bogus = tmp_path / "notes.npz"
     bogus.write_text("hello")
-    assert_user_error(capsys, "not a readable trajectory dataset", "label", "--data", str(bogus), "--preset", "avoid", "--out", str(tmp_path / "l.npz"))
+    assert_user_error(capsys, "not a readable trajectory dataset", "label", "--data", str(bogus), "--preset", "avoid",
+                      "--out", str(tmp_path / "l.npz"))
 
 
 def test_evaluate_task_json_shape(capsys, tmp_path):
@@ -214,7 +215,8 @@ def test_trace_writes_one_row_per_decision(capsys, tmp_path):
     code, text, _ = run(capsys, "trace", "--env", "gridnav", "--strategy", "task", "--seed", "3", "--preset", "mixed",
                         "--out", str(out))
     assert code == 0 and "decisions of task on gridnav (seed 3)" in text
-    rows = list(csv.DictReader(open(out)))
+    with open(out) as fh:
+        rows = list(csv.DictReader(fh))
     assert rows and rows[0]["strategy"] == "task" and rows[0]["w"] == "" and rows[0]["in_avoid"] in ("0", "1")
     assert [r["t"] for r in rows] == [str(i) for i in range(len(rows))]
     assert_user_error(capsys, "already exists", "trace", "--env", "gridnav", "--strategy", "task", "--out", str(out))

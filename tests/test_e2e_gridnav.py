@@ -4,8 +4,8 @@ and dynamic fusion keeps the agent off the toll road while it still reaches the 
 Training is deterministic only on one kind of CPU (AVX2 and AVX-512 kernels round differently), so
 the learned figures asserted here were measured under perturbations that stand in for other CPUs:
 training seeds 0-19, and seeds 0-2 with other kernels: ATEN_CPU_CAPABILITY=avx2 with
-MKL_ENABLE_INSTRUCTIONS=AVX2, ATEN_CPU_CAPABILITY=default with MKL_CBWR=COMPATIBLE (27 runs). Each threshold sits well clear of every measured value; the
-comments give the range.
+MKL_ENABLE_INSTRUCTIONS=AVX2, ATEN_CPU_CAPABILITY=default with MKL_CBWR=COMPATIBLE (27 runs). Each threshold
+sits well clear of every measured value; the comments give the range.
 """
 
 import pytest

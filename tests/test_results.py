@@ -1,4 +1,5 @@
-"""The results report (the claim check, the custom wishes, the Markdown written from cached cells) and the\nrules of its cache: interrupted or damaged work is redone, seeds never share a model, user mistakes are one line."""
+"""The results report (the claim check, the custom wishes, the Markdown written from cached cells) and the
+rules of its cache: interrupted or damaged work is redone, seeds never share a model, user mistakes are one line."""
 
 import functools
 import json

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import sqlite3
@@ -35,19 +36,22 @@ BAD_PROTOCOLS = [
     ("unknown-env", {'env = "gridnav"': 'env = "atari"'}, "env: 'atari' is not allowed; allowed: gridnav, highway, pong"),
     ("unknown-strategy", {'strategy = "static"': 'strategy = "fast"'},
      "conditions[1].strategy: 'fast' is not allowed; allowed: task, intent, static, dynamic"),
-    ("unknown-order", {'kind = "latin"': 'kind = "alphabetical"'}, "order.kind: 'alphabetical' is not allowed; allowed: fixed, random, latin"),
+    ("unknown-order", {'kind = "latin"': 'kind = "alphabetical"'},
+     "order.kind: 'alphabetical' is not allowed; allowed: fixed, random, latin"),
     ("latin-one-condition", ONE_CONDITION, "order.kind: a Latin square counterbalances two or more conditions"),
     ("duplicate-condition", {'name = "dynamic"': 'name = "static"'}, "conditions[2].name: 'static' is the name of an earlier condition"),
     ("missing-conditions", {"[[conditions]]": "[[dropped]]"}, "conditions: missing; it is required"),
     ("missing-consent-text", {'[consent]\ntext = """': '[consent]\nwording = """'}, "consent.text: missing; it is required"),
-    ("empty-instructions", {'[instructions]\ntext = """': '[instructions]\ntext = " "\nx = """'}, "instructions.text: must be non-empty text"),
+    ("empty-instructions", {'[instructions]\ntext = """': '[instructions]\ntext = " "\nx = """'},
+     "instructions.text: must be non-empty text"),
     ("budget-zero", {"budget = 8": "budget = 0"}, "conditions[1].budget: must be a whole number from 1 to 100000; got 0"),
     ("budget-over-data", {"budget = 8": "budget = 5000"}, "conditions[1].budget: 5000 is more than the 1495 trajectories"),
     ("budget-text", {"budget = 8": 'budget = "lots"'}, "conditions[1].budget: must be a whole number"),
     ("one-anchor", {'anchors = ["strongly disagree", "strongly agree"]\nmeasures = "wish"':
                     'anchors = ["agree"]\nmeasures = "wish"'}, "questionnaire.items[1].anchors: must be two texts"),
     ("item-type", {'type = "text"': 'type = "essay"'}, "questionnaire.items[3].type: 'essay' is not allowed; allowed: likert, text"),
-    ("item-measures", {'measures = "task"': 'measures = "mood"'}, "questionnaire.items[2].measures: 'mood' is not allowed; allowed: wish, task"),
+    ("item-measures", {'measures = "task"': 'measures = "mood"'},
+     "questionnaire.items[2].measures: 'mood' is not allowed; allowed: wish, task"),
     ("bad-wish-expression", {'avoid = ["terrain=toll"]': 'avoid = ["terrain=motorway"]'}, "wish: 'terrain=motorway': unknown terrain"),
     ("wish-not-a-list", {'avoid = ["terrain=toll"]': "avoid = 3"}, "wish.avoid: must be a list of region expressions"),
     ("watch-episodes-zero", {"episodes = 2": "episodes = 0"}, "watch.episodes: must be a whole number from 1 to 1000; got 0"),
@@ -89,7 +93,7 @@ def test_latin_square_is_balanced_for_position_and_carry_over(n):
         assert sorted(r[position] for r in rows) == sorted(list(range(n)) * per)
     follows = {}
     for r in rows:  # every condition directly after every other equally often
-        for a, b in zip(r, r[1:]):
+        for a, b in itertools.pairwise(r):
             follows[(a, b)] = follows.get((a, b), 0) + 1
     assert len(follows) == n * (n - 1) and set(follows.values()) == {per}
 
@@ -157,7 +161,7 @@ def test_pilot_runs_every_step_of_six_simulated_participants(piloted):
 
 
 def test_export_results_one_row_per_participant_and_condition(piloted):
-    study, _, tables, names, readme = piloted
+    _study, _, tables, names, readme = piloted
     rows = tables["results.csv"]
     # Latin square of 2 conditions: odd participant numbers static first, even ones dynamic first
     assert [(r["participant"], r["position"], r["condition"]) for r in rows] == [

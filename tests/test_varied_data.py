@@ -71,7 +71,7 @@ def test_random_starts_vary_and_replay_exactly(agent):
 
 
 def test_random_starts_only_where_the_environment_has_them():
-    with pytest.raises(UserError, match="pong cannot start episodes in random states.*gridnav"):
+    with pytest.raises(UserError, match=r"pong cannot start episodes in random states.*gridnav"):
         rollout("pong", random_policy(0), 1, 0, progress=False, random_start=True)
     env = make_env("gridnav")
     with pytest.raises(ValueError, match="wall, the goal or outside"):

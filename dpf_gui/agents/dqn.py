@@ -373,7 +373,7 @@ class _Curve:
     def __init__(self, path: Path):
         self.path = path
         self.rows: list[tuple] = []
-        self._fh = open(path, "w", newline="", encoding="utf-8")
+        self._fh = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 (open for the whole training; close() closes it)
         self._writer = csv.writer(self._fh)
         self._writer.writerow(self.COLUMNS)
         self._fh.flush()
@@ -527,7 +527,7 @@ def train_dqn(
 
     def update_target() -> None:
         with torch.no_grad():
-            for tp, p in zip(target_network.parameters(), q_network.parameters()):
+            for tp, p in zip(target_network.parameters(), q_network.parameters(), strict=False):
                 if cfg.tau >= 1.0:
                     tp.copy_(p)  # hard update
                 else:
@@ -655,7 +655,7 @@ def train_dqn(
                     bar.set_postfix(ret=f"{np.mean(recent_returns):.3f}", eps=f"{epsilon:.3f}",
                                     loss="-" if mean_loss is None else f"{mean_loss:.4f}", refresh=False)
                 if on_episode is not None:
-                    on_episode(dict(zip(_Curve.COLUMNS, curve.rows[-1])))
+                    on_episode(dict(zip(_Curve.COLUMNS, curve.rows[-1], strict=False)))
                 episode += 1
                 ep_return, ep_len, loss_sum, loss_n = 0.0, 0, 0.0, 0
                 ep_seed = next_episode_seed()

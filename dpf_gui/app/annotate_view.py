@@ -187,7 +187,8 @@ class AnnotateView(QWidget):
         self.next_button = button("nextSuggestedButton", "Next suggested ⏎",
                                   "the unlabelled trajectory most worth labelling next (Enter; Shift+Enter: the next "
                                   "unlabelled one in the list's order)", self.next_suggested)
-        self.sim_button = button("simulatedUserButton", "Simulated user…", "label with a simulated user (a wish plus noise)", self.open_simulated_user_dialog)
+        self.sim_button = button("simulatedUserButton", "Simulated user…",
+                                 "label with a simulated user (a wish plus noise)", self.open_simulated_user_dialog)
         self.my_wish_button = button("myWishButton", "My wish…", "write down your wish: its regions are shown and "
                                      "the data's coverage of them is said", self.open_wish_dialog)
         self.collect_button = button("collectButton", "Collect more…",
@@ -348,7 +349,7 @@ class AnnotateView(QWidget):
         if self._step_values_provider is not None:
             try:
                 self.player.set_step_values(self._step_values_provider(index))
-            except Exception as exc:  # a model view's problem must not stop labelling
+            except Exception as exc:  # noqa: BLE001 (a model view's problem must not stop labelling)
                 self.player.set_step_values(None)
                 self.statusMessage.emit(f"per-step values unavailable: {exc}")
         else:
@@ -680,7 +681,7 @@ class AnnotateView(QWidget):
         return self.collect_dialog
 
     def _apply_simulated(self, wish, noise, seed: int, only_unlabelled: bool) -> None:
-        action, labels = self.ws.label_with_simulated_user(wish, noise, seed, only_unlabelled=only_unlabelled)
+        action, _labels = self.ws.label_with_simulated_user(wish, noise, seed, only_unlabelled=only_unlabelled)
         self.set_overlay_wish(wish, "simulated user")
         if action is None:
             self.statusMessage.emit("the simulated user had nothing to label")

@@ -96,7 +96,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                "intent model, plays with dynamic fusion and prints frames/s; headless: QT_QPA_PLATFORM=offscreen "
                "dpf-gui --demo highway --quit-after 60 --screenshot h.png")
     p.add_argument("--env", choices=ENV_NAMES, default=None, help="open this environment (default: where you left off)")
-    p.add_argument("--task", default=None, metavar="DIR", help="task agent checkpoint folder, or an environment name for its shipped agent (default: the shipped one)")
+    p.add_argument("--task", default=None, metavar="DIR",
+                   help="task agent checkpoint folder, or an environment name for its shipped agent (default: the shipped one)")
     p.add_argument("--data", default=None, metavar="FILE",
                    help="trajectory dataset to label, or an environment name for its shipped trajectories "
                         "(default: the agent's own)")

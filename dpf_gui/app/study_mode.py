@@ -72,7 +72,7 @@ class _Worker(QThread):
             self.done.emit(self.fn())
         except UserError as exc:
             self.failed.emit(str(exc))
-        except Exception as exc:  # a bug: say it, keep the window
+        except Exception as exc:  # noqa: BLE001 (a bug: say it, keep the window)
             traceback.print_exc()
             self.failed.emit(f"{exc.__class__.__name__}: {exc}")
 

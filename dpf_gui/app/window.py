@@ -240,7 +240,7 @@ class MainWindow(QMainWindow):
             return True, fn(*args, **kwargs)
         except UserError as exc:
             message = str(exc)
-        except Exception as exc:  # a bug: still keep the person's work and the app
+        except Exception as exc:  # noqa: BLE001 (a bug: still keep the person's work and the app)
             traceback.print_exc()
             message = f"Unexpected error ({exc.__class__.__name__}): {exc}"
         if quiet:
@@ -493,7 +493,7 @@ class MainWindow(QMainWindow):
         try:
             self.store.set(f"resume/{ws.env_name}", state)
             self.store.set("resume/env", ws.env_name)
-        except Exception as exc:  # a full disk must not take the app down
+        except Exception as exc:  # noqa: BLE001 (a full disk must not take the app down)
             self.statusBar().showMessage(f"could not save the resume state: {exc}", 5000)
 
     def _restore(self) -> None:
@@ -614,7 +614,7 @@ class MainWindow(QMainWindow):
             if shutdown is not None:
                 try:
                     shutdown()
-                except Exception:
+                except Exception:  # noqa: BLE001 (a view's shutdown must not stop the others')
                     traceback.print_exc()
         if self.store is not None:
             self.store.close()

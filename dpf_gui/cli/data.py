@@ -27,7 +27,8 @@ from dpf_gui.paths import dataset_path, task_path
 # --- dpf rollout ---------------------------------------------------------------
 def _build_rollout(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
-    p.add_argument("--policy", default="random", help="'random', a task-agent checkpoint directory, or an environment name for its shipped agent "
+    p.add_argument("--policy", default="random",
+                   help="'random', a task-agent checkpoint directory, or an environment name for its shipped agent "
                         "(default: random)")
     p.add_argument("--episodes", type=episode_count, default=10, help=f"number of episodes, 1..{MAX_EPISODES} (default: 10)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="run seed: fixes every episode's reset seed (default: 0)")
@@ -284,7 +285,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     merged = merge_datasets(*parts)
     carried = carry_labels(labels, owner, merged) if labels is not None else None
     path = merged.save(out)
-    counts = ", ".join(f"{len(p)} from {f}" for p, f in zip(parts, args.data))
+    counts = ", ".join(f"{len(p)} from {f}" for p, f in zip(parts, args.data, strict=False))
     print(f"wrote {path}: {len(merged)} trajectories ({counts}), fingerprint {merged.fingerprint()[:12]}")
     if carried is not None:
         carried.meta["data_path"] = str(path)

@@ -112,7 +112,8 @@ def _build_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=nonneg_int, default=0, help="evaluation seed (held-out episode seeds; default: 0)")
     add_wish_options(p, required=False)
     add_fusion_options(p)
-    p.add_argument("--baselines", action="store_true", help="add the environment's baseline rows (highway: constant actions, pong: follow-ball)")
+    p.add_argument("--baselines", action="store_true",
+                   help="add the environment's baseline rows (highway: constant actions, pong: follow-ball)")
     p.add_argument("--jobs", type=int_in(1, MAX_JOBS), default=None, metavar="N",
                    help=f"worker processes, 1..{MAX_JOBS} (default: 1; with --backend ray the episode chunks, default: "
                         "the cluster's CPUs); the results are the same for any N")
@@ -330,7 +331,7 @@ def cmd_results(args: argparse.Namespace) -> int:
                 outs = map_jobs(run_results_job, items, jobs=args.jobs, progress=not args.quiet, desc="dpf results",
                                 unit="cell", backend=args.backend,
                                 on_result=(lambda i, out: keep_job_result(items[i], out)) if args.backend == "ray" else None)
-                for (what, *_), cell_out in zip(jobs, outs):
+                for (what, *_), cell_out in zip(jobs, outs, strict=False):
                     print(f"{what}: {cell_out.get('total_s', 0):.0f} s", flush=True)
             else:
                 done: list[tuple[str, float]] = []

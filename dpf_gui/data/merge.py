@@ -44,7 +44,7 @@ def merge_datasets(first: TrajectoryDataset, *more: TrajectoryDataset) -> Trajec
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(int)
     source = {"kind": "merge", "parts": [{"fingerprint": fp, "offset": int(off), "count": len(p),
                                           "source": p.meta.get("source")}
-                                         for p, fp, off in zip(parts, fingerprints, offsets)]}
+                                         for p, fp, off in zip(parts, fingerprints, offsets, strict=False)]}
     meta = {k: v for k, v in first.meta.items() if k not in ("format", "format_version", "count")}
     meta["source"] = source
     cat = {name: np.concatenate([getattr(p, name) for p in parts])

@@ -121,7 +121,7 @@ class DPFEnv(gym.Env):
     """Base class: a gymnasium environment plus the dpf-gui adapter surface."""
 
     spec_info: ClassVar[EnvSpec]
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 15}
     #: ``reset(options={"start": "random"})`` starts the episode in a random state (more varied data)
     supports_random_start: ClassVar[bool] = False
     #: how the app shows it (overlays, region tint, frame scale, where it is stepped); see dpf_gui.envs.screen

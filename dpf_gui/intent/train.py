@@ -209,7 +209,7 @@ def _labelled_indices(dataset: TrajectoryDataset, labels: Labels, min_labelled: 
 
 def _split(idx: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     perm = rng.permutation(idx)
-    n_val = int(round(fraction * len(perm)))
+    n_val = round(fraction * len(perm))
     n_val = min(max(n_val, 1), len(perm) - 2)  # at least one held out, at least two to train on
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 

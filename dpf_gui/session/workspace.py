@@ -97,7 +97,8 @@ class Workspace:
         if dataset_path is None:
             dataset_path = task.dataset_path if task is not None and task.dataset_path else Path(task_path) / DATASET_FILE
             if not Path(dataset_path).is_file():
-                raise UserError(f"checkpoint {task_path} has no {Path(dataset_path).name} beside it; open a dataset file (dpf rollout makes one)")
+                raise UserError(f"checkpoint {task_path} has no {Path(dataset_path).name} beside it; open a dataset file "
+                                "(dpf rollout makes one)")
         dataset = load_dataset(dataset_path, env_name)
         if task is not None:
             _check_task_matches(task, dataset, dataset_path)

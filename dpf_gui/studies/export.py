@@ -287,7 +287,7 @@ def readme(study: Study, header: Sequence[str]) -> str:
                 anchors = f" (1 = {item.anchors[0]}, 7 = {item.anchors[1]})" if item.anchors else " (free text)"
                 lines.append(f"| q_{item.id} | {item.text}{anchors} |")
             if study.protocol.nasa_tlx:
-                for (scale, question, low, high), column in zip(TLX_SCALES, TLX_IDS):
+                for (_scale, question, low, high), column in zip(TLX_SCALES, TLX_IDS, strict=False):
                     lines.append(f"| {column} | NASA-TLX: {question} (0 = {low}, 100 = {high}) |")
         lines.append("")
     lines += ["## Other files", "", "- protocol.toml: the protocol, verbatim; study.json: the task agent and data it "

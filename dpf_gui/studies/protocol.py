@@ -175,7 +175,7 @@ class _Table:
         return tuple(v.strip() for v in value)
 
     def table(self, key: str, required: bool = False) -> _Table:
-        value, given = self._get(key, required, {})
+        value, _given = self._get(key, required, {})
         return _Table(value, f"{self.where}.{key}" if self.where else key, self.file)
 
     def tables(self, key: str, required: bool = False) -> list[_Table]:
