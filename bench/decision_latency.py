@@ -110,7 +110,8 @@ def main(argv=None) -> int:
     fused = FusedAgent(task, "dynamic", params, intent=model, intent_scale=intent_scale(side))
     naive = NaiveAgent(task, model, intent_scale(side), params, fused.q_scale)
     traj = long_trajectory(data, 501)
-    print(f"{args.env}: trajectory of {traj.length} decisions; {args.repeats} timed decisions per cell; torch threads 1")
+    print(f"{args.env}: trajectory of {traj.length} decisions; {args.repeats} timed decisions per cell; "
+          "torch threads 1")
     print(f"{'step':>5} {'incremental p50':>16} {'p99':>8} {'naive p50':>10} {'p99':>8} {'naive/incr (p50)':>17}")
     for step in (50, 500):
         if step >= traj.length:

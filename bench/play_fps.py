@@ -69,7 +69,8 @@ def random_agents(env_name: str, seed: int = 0):
             p.normal_(0.0, 0.3)
     model.eval()
     preset = spec.preset("mixed") if any(p.name == "mixed" for p in spec.presets) else spec.presets[0]
-    intent_sidecar = {"reward_scale": 1.0, "labels": {"wish": {"prefer": list(preset.prefer), "avoid": list(preset.avoid)}}}
+    intent_sidecar = {"reward_scale": 1.0,
+                      "labels": {"wish": {"prefer": list(preset.prefer), "avoid": list(preset.avoid)}}}
     return task, model, intent_sidecar
 
 

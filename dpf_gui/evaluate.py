@@ -112,7 +112,7 @@ class EvalResult:
                     cells.append("-")
             rows.append(cells)
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
 
@@ -269,14 +269,14 @@ def play_records_batched(env_name: str, agent, seeds: Sequence[int], env_config:
             d = agent.decide_rows(np.stack([e.obs for e in live]), np.stack([e.legal for e in live]), rows)
             weights = [None] * len(live) if d.weight is None else d.weight.tolist()
             intent = [None] * len(live) if d.intent_reward is None else d.intent_reward.tolist()
-            ended = np.array([e.step(a, w, r) for e, a, w, r in zip(live, d.action.tolist(), weights, intent, strict=False)])
+            ended = np.array([e.step(a, w, r) for e, a, w, r in zip(live, d.action.tolist(), weights, intent, strict=True)])
             if not ended.any():
                 continue
-            for e in (e for e, done in zip(live, ended, strict=False) if done):
+            for e in (e for e, done in zip(live, ended, strict=True) if done):
                 records[e.index] = e.record()
             bar.update(int(ended.sum()))
-            freed = [e.env for e, done in zip(live, ended, strict=False) if done]
-            live = [e for e, done in zip(live, ended, strict=False) if not done]
+            freed = [e.env for e, done in zip(live, ended, strict=True) if done]
+            live = [e for e, done in zip(live, ended, strict=True) if not done]
             rows.keep(~ended)
             fresh = [_Episode(env, i, seeds[i]) for env, i in zip(freed, range(upcoming, len(seeds)), strict=False)]
             if fresh:

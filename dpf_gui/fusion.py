@@ -125,7 +125,7 @@ class EpisodeRows:
         self.collected = self.collected[mask]
         if self.stepper is not None:
             self.stepper.keep(mask)
-        self.rngs = [r for r, k in zip(self.rngs, mask, strict=False) if k]
+        self.rngs = [r for r, k in zip(self.rngs, mask, strict=True) if k]
 
     def extend(self, other: EpisodeRows) -> None:
         """Append ``other``'s episodes after these."""
@@ -254,7 +254,7 @@ class FusedAgent:
                                       params=p, prepared=self.prepared))
         fused, action = choice.p, choice.action
         if p.sample and strategy.fused:
-            action = np.array([rng.choice(fused.shape[1], p=f) for rng, f in zip(rows.rngs, fused, strict=False)], dtype=np.int64)
+            action = np.array([rng.choice(fused.shape[1], p=f) for rng, f in zip(rows.rngs, fused, strict=True)], dtype=np.int64)
         if stepper is not None:
             intent_reward = stepper.realized_rows(action)
         decisions = Decisions(action=action, q=q, intent_scores=scores, intent_rewards=rewards, p_task=p_task,

@@ -54,8 +54,8 @@ def test_same_seed_same_trajectory():
         return out
 
     a, b = run(7), run(7)
-    for ra, rb in zip(a, b, strict=False):
-        for xa, xb in zip(ra, rb, strict=False):
+    for ra, rb in zip(a, b, strict=True):
+        for xa, xb in zip(ra, rb, strict=True):
             if isinstance(xa, dict):
                 assert xa.keys() == xb.keys()
                 for k in xa:

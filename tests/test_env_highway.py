@@ -85,7 +85,7 @@ def test_unseeded_reset_follows_outer_seed(env):
         return [rollout(env, None, ACTIONS[:5])[0] for _ in range(2)]
 
     a, b = two_episodes(), two_episodes()
-    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=False))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not np.array_equal(a[0], a[1])
 
 

@@ -186,7 +186,8 @@ def legend_html(env_name: str, overlay: bool = True, regions: bool = True, fille
 def _legend_item(item) -> str:
     if isinstance(item, Swatch):
         r, g, b = ROLES.get(item.colour, item.colour) if isinstance(item.colour, str) else item.colour
-        return f'<span style="color:#{r:02x}{g:02x}{b:02x}">{item.glyph}</span>&nbsp;{html.escape(item.text, quote=False)}'
+        glyph = f'<span style="color:#{r:02x}{g:02x}{b:02x}">{item.glyph}</span>'
+        return f"{glyph}&nbsp;{html.escape(item.text, quote=False)}"
     return html.escape(str(item), quote=False)
 
 

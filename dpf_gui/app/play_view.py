@@ -251,7 +251,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
                  [self.seed_spin, self.speed_spin, self.loop_check, self.overlay_check, st],
                  [self.record_button, self.record_whole_check, self.trace_button, st],
                  [self.params_toggle, st, self.calibrate_progress, self.calibrate_button]])
-        for layout, widgets in zip(self._control_rows, rows, strict=False):
+        for layout, widgets in zip(self._control_rows, rows, strict=True):
             while layout.count():
                 layout.takeAt(0)
             for w in widgets:

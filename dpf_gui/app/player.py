@@ -296,7 +296,8 @@ class Player(QWidget):
                                    "first frame (Home)", lambda: self.seek(0))
         self.back_button = button("stepBackButton", QStyle.StandardPixmap.SP_MediaSeekBackward,
                                   "one frame back (Left)", lambda: self.step(-1))
-        self.play_button = button("playButton", QStyle.StandardPixmap.SP_MediaPlay, "play / pause (Space)", self.toggle_play)
+        self.play_button = button("playButton", QStyle.StandardPixmap.SP_MediaPlay, "play / pause (Space)",
+                                  self.toggle_play)
         self.forward_button = button("stepForwardButton", QStyle.StandardPixmap.SP_MediaSeekForward,
                                      "one frame forward (Right)", lambda: self.step(1))
         self.last_button = button("lastFrameButton", QStyle.StandardPixmap.SP_MediaSkipForward, "last frame (End)",

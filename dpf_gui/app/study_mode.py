@@ -473,7 +473,8 @@ class WatchPage(QWidget):
         self.next.setEnabled(False)
         row.addWidget(self.next)
         layout.addLayout(row)
-        QShortcut(QKeySequence("Space"), self, self.player.toggle_play, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(QKeySequence("Space"), self, self.player.toggle_play,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         session, name = window.session, window.step.condition
         window.run_in_background(lambda: session.watch_dataset(name), self._ready)
 
@@ -622,7 +623,8 @@ class OperatorWindow(QMainWindow):
         row.addWidget(_button("Withdraw…", "withdrawParticipant", central, self.withdraw))
         layout.addLayout(row)
         self._withdrawing: str | None = None  # armed by a first click: the second deletes
-        self.message = _text_label(f"The participant's screen is left with {OPERATOR_EXIT}.", "operatorMessage", central)
+        self.message = _text_label(f"The participant's screen is left with {OPERATOR_EXIT}.", "operatorMessage",
+                                   central)
         layout.addWidget(self.message)
         self.setCentralWidget(central)
         self.refresh()

@@ -129,7 +129,8 @@ class TrainWorker(QThread):
         additive = config_kind(self.config) == "additive"
         try:
             result = train_intent(self.dataset, self.labels, self.seed, out_dir=self.out_dir, config=self.config,
-                                  progress=False, on_epoch=lambda e, a, b: self.epochDone.emit(int(e), float(a), float(b)),
+                                  progress=False,
+                                  on_epoch=lambda e, a, b: self.epochDone.emit(int(e), float(a), float(b)),
                                   should_stop=self._should_stop if additive else self._stop.is_set)
             scatter = {} if self._stop.is_set() else fit_points(result, self.dataset, self.labels)
             self.succeeded.emit(result, scatter)

@@ -336,7 +336,8 @@ class MainWindow(QMainWindow):
 
     def open_env(self, env_name: str, task_dir=None, dataset_path=None, resume: bool = True,
                  quiet: bool = False) -> bool:
-        """Open an environment's task agent and dataset (default: the shipped ones). False (and a message) on failure."""
+        """Open an environment's task agent and dataset (default: the shipped ones).
+        False (and a message) on failure."""
         from dpf_gui.session.workspace import Workspace
 
         self.save_resume()
@@ -345,7 +346,8 @@ class MainWindow(QMainWindow):
         if ok:
             before = self._explicit.get(env_name)
             self._explicit[env_name] = {"task_dir": None if task_dir is None else str(Path(task_dir).resolve()),
-                                        "dataset_path": None if dataset_path is None else str(Path(dataset_path).resolve())}
+                                        "dataset_path": None if dataset_path is None
+                                        else str(Path(dataset_path).resolve())}
             ok, _ = self._guard(f"Cannot open {env_name}", self._install, ws, resume=resume, quiet=quiet)
             if not ok:
                 self._explicit[env_name] = before
@@ -414,7 +416,8 @@ class MainWindow(QMainWindow):
         self._report_damaged_marks()
 
     def _give_views(self, ws, resume: bool) -> None:
-        """Hand ``ws`` (None: nothing) to every view, at the trajectory and frame saved for it; _ViewFailed if one fails."""
+        """Hand ``ws`` (None: nothing) to every view, at the trajectory and frame saved for it;
+        _ViewFailed if one fails."""
         self.workspace = ws
         self._sync_env_combo()
         state = self.store.get(f"resume/{ws.env_name}") if ws is not None and resume and self.store else None
@@ -551,7 +554,8 @@ class MainWindow(QMainWindow):
             return False
         ok, action = self._guard("Cannot import labels", self.workspace.import_labels, path)
         if ok:  # the views follow the workspace's marks themselves
-            self.statusBar().showMessage("labels imported (Ctrl+Z undoes the import)" if action else "nothing to import", 5000)
+            self.statusBar().showMessage(
+                "labels imported (Ctrl+Z undoes the import)" if action else "nothing to import", 5000)
         return ok
 
     def export_labels(self, path) -> Path | None:

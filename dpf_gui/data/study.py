@@ -325,7 +325,7 @@ class LabelStore:
 
     def datasets(self) -> list[dict[str, Any]]:
         rows = self._q("SELECT fingerprint, env, path, count, first_seen FROM datasets ORDER BY first_seen")
-        return [dict(zip(("fingerprint", "env", "path", "count", "first_seen"), r, strict=False)) for r in rows]
+        return [dict(zip(("fingerprint", "env", "path", "count", "first_seen"), r, strict=True)) for r in rows]
 
     # --- marking ----------------------------------------------------------
     def mark_trajectory(self, fingerprint: str, traj: int, value: int, source: str = "person") -> int:
@@ -629,7 +629,7 @@ class _Accumulator:
         return True
 
     def scores(self) -> np.ndarray:
-        sums = np.array([float(m @ w) for m, w in zip(self.marks, self.weights, strict=False)])
+        sums = np.array([float(m @ w) for m, w in zip(self.marks, self.weights, strict=True)])
         out = np.where(np.isnan(self.given), sums, self.given)
         return np.where(self.states == UNLABELLED, np.nan, out)
 

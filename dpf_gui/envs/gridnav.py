@@ -173,7 +173,7 @@ class GridNavScreen(Screen):
         layer = np.zeros((h, w, 4), np.uint8)
         cells, rows = _open_cells(tuple(config["layout"]))
         c = int(config["cell_px"])
-        for (x, y), m in zip(cells, wish.marks(rows), strict=False):
+        for (x, y), m in zip(cells, wish.marks(rows), strict=True):
             rgb = mark_colour(int(m))
             if rgb is None:
                 continue
@@ -285,7 +285,7 @@ def _cell_outlines(env, wish, c: int) -> list:
     shapes = []
     for cells, colour in ((wish.in_prefer(regions) & ~walls, "good"), (wish.in_avoid(regions) & ~walls, "bad")):
         pen = Pen(colour, width=max(1.0, c / 14), dashed=True)
-        shapes += [Rect(x * c + 2, y * c + 2, c - 4, c - 4, pen=pen) for y, x in zip(*np.nonzero(cells), strict=False)]
+        shapes += [Rect(x * c + 2, y * c + 2, c - 4, c - 4, pen=pen) for y, x in zip(*np.nonzero(cells), strict=True)]
     return shapes
 
 

@@ -124,7 +124,7 @@ class HighwayScreen(Screen):
             lanes = np.array([[lane, speed] for lane in range(len(rows))], np.float32)
             for inside, colour in ((inputs.wish.in_prefer(lanes), "good"), (inputs.wish.in_avoid(lanes), "bad")):
                 shapes += [Rect(0, row - half, width, lane_px, fill=colour, fill_alpha=60)
-                           for row, hit in zip(rows, inside, strict=False) if hit]
+                           for row, hit in zip(rows, inside, strict=True) if hit]
         lane = int(env.lane)
         if 0 <= lane < len(rows):
             shapes.append(Rect(1, rows[lane] - half + 1, width - 2, lane_px - 2, pen=Pen("current", width=2, dashed=True)))
@@ -133,7 +133,7 @@ class HighwayScreen(Screen):
 
             attr = group_attribution(inputs.attribution, inputs.feature_names, [f"v{i}" for i in range(len(vehicles))])
             span = float(np.max(np.abs(attr))) or 1.0
-            for xy, a in zip(vehicles, attr, strict=False):
+            for xy, a in zip(vehicles, attr, strict=True):
                 if xy is None:
                     continue
                 strength = abs(float(a)) / span

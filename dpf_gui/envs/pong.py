@@ -199,7 +199,7 @@ class PongScreen(Screen):
         # centre rows fall on half pixels: cover both neighbours so the band has no gaps
         centre_rows = np.array([int(np.floor(region_to_row(v[0]))) for v in values])
         x1 = PLAYER_PADDLE_COLS[1]
-        for row, m in zip(centre_rows, wish.marks(values), strict=False):
+        for row, m in zip(centre_rows, wish.marks(values), strict=True):
             rgb = mark_colour(int(m))
             if rgb is None or not PLAYFIELD_TOP <= row < PLAYFIELD_BOTTOM:
                 continue
@@ -212,7 +212,7 @@ class PongScreen(Screen):
         if inputs.wish is not None:
             if "bands" not in cache:
                 cache["bands"] = (_bands(env, inputs.wish.prefer), _bands(env, inputs.wish.avoid))
-            for bands, colour in zip(cache["bands"], ("good", "bad"), strict=False):
+            for bands, colour in zip(cache["bands"], ("good", "bad"), strict=True):
                 shapes += [Rect(146, r0, 14, max(1, r1 - r0), fill=colour, fill_alpha=110) for r0, r1 in bands]
         paddle_attr = ball_attr = 0.0
         if inputs.attribution is not None:

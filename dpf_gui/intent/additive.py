@@ -106,7 +106,7 @@ class EnsembleMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.unsqueeze(0).expand(self.members, *x.shape)
         last = len(self.weights) - 1
-        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=False)):
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = torch.baddbmm(b, h, w)
             if k < last:
                 h = torch.relu(h)
@@ -114,7 +114,7 @@ class EnsembleMLP(nn.Module):
 
     def relu_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """``(W, b)`` of every layer, W (members, in, out): the ensemble for :class:`~dpf_gui.rowwise.ReluMLP`."""
-        return list(zip(self.weights, self.biases, strict=False))
+        return list(zip(self.weights, self.biases, strict=True))
 
     def l2(self) -> torch.Tensor:
         """Sum of squared weights per member: (members,)."""
@@ -504,7 +504,7 @@ def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarr
         loss.backward()
         opt.step()
         with torch.no_grad():
-            for p, pt in zip(model.value.parameters(), target.parameters(), strict=False):
+            for p, pt in zip(model.value.parameters(), target.parameters(), strict=True):
                 pt.mul_(1 - cfg.target_tau).add_(cfg.target_tau * p)
         if on_stage is not None and step % 200 == 0:
             on_stage("value", step / cfg.value_steps)

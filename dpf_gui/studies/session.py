@@ -337,7 +337,8 @@ class Session:
         if any(e["data"].get("episode") == int(index) and e["condition"] == step.condition
                for e in self.log.events("episode_end")):
             return
-        self.event("episode_end", step, episode=int(index), seed=int(traj.seed), **trajectory_outcome(traj, self.study.wish))
+        self.event("episode_end", step, episode=int(index), seed=int(traj.seed),
+                   **trajectory_outcome(traj, self.study.wish))
 
     # --- questionnaire ------------------------------------------------------------------------------------
     def items(self, step: Step) -> list[tuple[str, str, str, tuple[str, str] | None, bool]]:
