@@ -66,7 +66,8 @@ class Snapshot:
     overlay: OverlayData
     decision: Decision | None  # the decision about to be taken in the shown state (None once done)
     attribution: np.ndarray | None  # of that decision's intent reward, in the fusion's units (/ intent_scale)
-    value_map: np.ndarray | None  # the screen's intent map (gridnav: reward of stepping into each cell), normalised units
+    # the screen's intent map (gridnav: reward of stepping into each cell), normalised units
+    value_map: np.ndarray | None
     reward: float | None  # task reward of the step that led here
     done: bool
     metrics: dict[str, Any]

@@ -143,7 +143,8 @@ class EpisodeRecord:
             task_success=self.task_success,
             task_return=self.task_return,
             length=self.length,
-            prefer_fraction=(float(wish.in_prefer(self.regions).sum()) / n if wish is not None and wish.prefer else None),
+            prefer_fraction=(float(wish.in_prefer(self.regions).sum()) / n
+                             if wish is not None and wish.prefer else None),
             avoid_fraction=(float(wish.in_avoid(self.regions).sum()) / n if wish is not None and wish.avoid else None),
             fusion_weight=(float(w.mean()) if len(w) else None),
         )
@@ -269,7 +270,8 @@ def play_records_batched(env_name: str, agent, seeds: Sequence[int], env_config:
             d = agent.decide_rows(np.stack([e.obs for e in live]), np.stack([e.legal for e in live]), rows)
             weights = [None] * len(live) if d.weight is None else d.weight.tolist()
             intent = [None] * len(live) if d.intent_reward is None else d.intent_reward.tolist()
-            ended = np.array([e.step(a, w, r) for e, a, w, r in zip(live, d.action.tolist(), weights, intent, strict=True)])
+            ended = np.array([e.step(a, w, r)
+                              for e, a, w, r in zip(live, d.action.tolist(), weights, intent, strict=True)])
             if not ended.any():
                 continue
             for e in (e for e, done in zip(live, ended, strict=True) if done):
@@ -278,6 +280,7 @@ def play_records_batched(env_name: str, agent, seeds: Sequence[int], env_config:
             freed = [e.env for e, done in zip(live, ended, strict=True) if done]
             live = [e for e, done in zip(live, ended, strict=True) if not done]
             rows.keep(~ended)
+            # fewer seeds may be left than envs freed: those envs rest
             fresh = [_Episode(env, i, seeds[i]) for env, i in zip(freed, range(upcoming, len(seeds)), strict=False)]
             if fresh:
                 upcoming += len(fresh)

@@ -109,7 +109,8 @@ def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, str
     return out
 
 
-def run_efficiency(env_name: str, mode: str, episodes: int, seed: int, work: Path, progress: bool = True) -> dict[str, Any]:
+def run_efficiency(env_name: str, mode: str, episodes: int, seed: int, work: Path,
+                   progress: bool = True) -> dict[str, Any]:
     """Alignment of dynamic fusion against the number of labelled trajectories (binary labels, 10 % wrong)."""
     t0 = time.time()
     task = load_task_agent(env_name)
@@ -120,7 +121,8 @@ def run_efficiency(env_name: str, mode: str, episodes: int, seed: int, work: Pat
     rows = []
     for count in EFFICIENCY_COUNTS:
         n = len(data) if count is None else min(count, len(data))
-        labels = Labels(scores=full.scores, labelled=np.isin(np.arange(len(data)), order[:n]), true_scores=full.true_scores,
+        labels = Labels(scores=full.scores, labelled=np.isin(np.arange(len(data)), order[:n]),
+                        true_scores=full.true_scores,
                         marks=full.marks, lengths=full.lengths, meta=dict(full.meta, subset=n))
         row: dict[str, Any] = {"labelled": n}
         try:
@@ -275,7 +277,8 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
             lines += [f"### {env_name} / {mode}: {wish}", "",
                       (f"{cell['episodes']} held-out episodes (seed {cell['seed']}); intent held-out fit: corr "
                       f"{_number(fit.get('corr')):.3f}, sign accuracy {_number(fit.get('sign_acc')):.3f}; "
-                      f"cell wall time {cell.get('total_s', 0):.0f} s (intent training {cell.get('train_s', 0):.0f} s); "
+                      f"cell wall time {cell.get('total_s', 0):.0f} s "
+                      f"(intent training {cell.get('train_s', 0):.0f} s); "
                       f"fusion: {_fusion_text(cell.get('fusion'))}."), "",
                       "| strategy | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
             for name, row in cell["strategies"].items():

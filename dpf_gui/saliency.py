@@ -136,7 +136,8 @@ def attribute(model, state: IntentState, features: np.ndarray, action: int, meth
         raise ValueError(f"unknown attribution method {method!r}; allowed: {', '.join(METHODS)}")
     x = torch.as_tensor(np.asarray(features, dtype=np.float32)).reshape(-1)
     n_f = x.shape[0]
-    b = model.feat_mean.detach().clone() if baseline is None else torch.as_tensor(np.asarray(baseline, np.float32)).reshape(-1)
+    b = (model.feat_mean.detach().clone() if baseline is None
+         else torch.as_tensor(np.asarray(baseline, np.float32)).reshape(-1))
     if method == "gradient":
         alphas = torch.ones(1)
     else:

@@ -46,7 +46,8 @@ class RegionFeature:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RegionFeature:
         """Inverse of ``dataclasses.asdict`` (region features travel in JSON metadata)."""
-        return cls(d["name"], d["kind"], d.get("low"), d.get("high"), tuple(d.get("categories", ())), d.get("description", ""))
+        return cls(d["name"], d["kind"], d.get("low"), d.get("high"), tuple(d.get("categories", ())),
+                   d.get("description", ""))
 
     def describe_range(self) -> str:
         if self.kind == "category":

@@ -214,7 +214,8 @@ class GridNavScreen(Screen):
             g = region_glyph(filled_regions)
             parts += [Swatch("good", "preferred", g), Swatch("bad", "avoided cells", g)]
         if overlay:
-            parts += [("heat: ", Swatch("good", "better"), " / ", Swatch("bad", "worse cell for the intent than average")),
+            parts += [("heat: ", Swatch("good", "better"), " / ",
+                       Swatch("bad", "worse cell for the intent than average")),
                       Swatch("current", "action about to be taken", "→")]
         return parts
 
@@ -322,7 +323,8 @@ class GridNavEnv(DPFEnv):
             "max_trajectories": 2000, "eval_episodes": 30,
         },
         train_steps=20_000,
-        example_wishes={"prefer": ("y=..2",), "avoid": ("x=3..6 & y=5",)},  # visit the top rows; the toll cells by coordinates
+        # visit the top rows; the toll cells by coordinates
+        example_wishes={"prefer": ("y=..2",), "avoid": ("x=3..6 & y=5",)},
         lockstep_width=128,  # steps in 11 us, made in 0.5 ms: 6 us of a network call per decision at 128 rows
     )
     screen = GridNavScreen()

@@ -127,7 +127,8 @@ class HighwayScreen(Screen):
                            for row, hit in zip(rows, inside, strict=True) if hit]
         lane = int(env.lane)
         if 0 <= lane < len(rows):
-            shapes.append(Rect(1, rows[lane] - half + 1, width - 2, lane_px - 2, pen=Pen("current", width=2, dashed=True)))
+            shapes.append(Rect(1, rows[lane] - half + 1, width - 2, lane_px - 2,
+                               pen=Pen("current", width=2, dashed=True)))
         if inputs.attribution is not None and vehicles:
             from dpf_gui.saliency import group_attribution
 

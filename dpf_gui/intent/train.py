@@ -293,7 +293,8 @@ def _train(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir: str |
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         model = IntentModel(arch)
-    model.set_normalisation(rows.mean(0), rows.std(0), score_scale, mean_length=float(dataset.lengths[train_idx].mean()),
+    model.set_normalisation(rows.mean(0), rows.std(0), score_scale,
+                            mean_length=float(dataset.lengths[train_idx].mean()),
                             mean_target=float(g_train.mean() / score_scale))
     y_all = torch.from_numpy(objective.targets(scores, score_scale).astype(np.float32))
 

@@ -182,11 +182,10 @@ class _Table:
 
     def tables(self, key: str, required: bool = False) -> list[_Table]:
         value, given = self._get(key, required, [])
+        where = self.where + "." if self.where else ""
         if not isinstance(value, list) or (given and not value):
-            where = self.where + "." if self.where else ""
             self.fail(key, f"must be a list of tables ([[{where}{key}]]), at least one")
-        return [_Table(v, f"{self.where + '.' if self.where else ''}{key}[{i + 1}]", self.file)
-                for i, v in enumerate(value)]
+        return [_Table(v, f"{where}{key}[{i + 1}]", self.file) for i, v in enumerate(value)]
 
     def mapping(self, key: str) -> dict[str, Any]:
         value, given = self._get(key, False, {})
