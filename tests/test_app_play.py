@@ -26,7 +26,8 @@ PLAY_NAMES = ("strategyCombo", "tphiSlider", "tminSlider", "tmaxSlider", "kSlide
               "tphiSpin", "tmaxSpin", "sampleCheck", "playPauseButton", "stepButton", "restartButton", "seedSpin",
               "speedSpin", "loopCheck", "overlayCheck", "recordButton", "recordWholeCheck", "paramsPanel", "weightPlot",
               "tempPlot", "collectedPlot", "probBars", "saliencyBars", "frameView", "episodeMetrics", "playStatus",
-              "strengthSlider", "strengthSpin", "confidenceSlider", "confidenceSpin", "collectCombo", "normaliseCheck", "fusionPresetCombo",
+              "strengthSlider", "strengthSpin", "confidenceSlider", "confidenceSpin", "collectCombo", "normaliseCheck",
+              "fusionPresetCombo",
               "calibrateButton", "calibrateProgress")
 COMPARE_NAMES = ("compareLeftStrategy", "compareRightStrategy", "comparePlayButton", "compareStepButton",
                  "compareRestartButton", "compareSeedSpin", "compareSpeedSpin", "compareLoopCheck",

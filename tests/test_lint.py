@@ -17,4 +17,5 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_ruff_finds_nothing():
     run = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "dpf_gui", "tests", "bench"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, f"ruff findings (fix them, or say why in pyproject's [tool.ruff]):\n{run.stdout}{run.stderr}"
+    assert run.returncode == 0, (f"ruff findings (fix them, or say why in pyproject's [tool.ruff]):\n"
+                                 f"{run.stdout}{run.stderr}")

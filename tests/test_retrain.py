@@ -111,8 +111,8 @@ def test_cache_is_reused_only_for_the_same_inputs_and_when_whole(tmp_path, monke
         return out_dir
 
     monkeypatch.setattr(R, "retrain", fake_retrain)
-    monkeypatch.setattr(TaskAgent, "load", classmethod(lambda cls, d,
-                                                       expect_env=None: json.loads((Path(d) / "model.json").read_text())["made"]))
+    monkeypatch.setattr(TaskAgent, "load", classmethod(
+        lambda cls, d, expect_env=None: json.loads((Path(d) / "model.json").read_text())["made"]))
 
     def made(cfg=None):
         return R.load_or_retrain(task, intent_dir, progress=False, cfg=cfg)

@@ -127,7 +127,8 @@ def test_value_map_shape_walls_and_env_untouched(tiny_intent, env):
     pos = env.pos
     vm = env.intent_value_map(model, saliency.IntentState.empty())
     assert vm.shape == (env.layout.height, env.layout.width)
-    walls = np.array([[not env.layout.is_open(x, y) for x in range(env.layout.width)] for y in range(env.layout.height)])
+    walls = np.array([[not env.layout.is_open(x, y) for x in range(env.layout.width)]
+                      for y in range(env.layout.height)])
     assert np.all(np.isnan(vm[walls]))
     assert np.all(np.isfinite(vm[~walls]))
     assert env.pos == pos

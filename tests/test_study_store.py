@@ -231,7 +231,8 @@ def test_a_damaged_mark_is_skipped_and_reported(store, data):
     for kind, traj, t0, value in (("segment", 1, None, 1), ("bogus", 2, None, 1), ("whole", "x", None, 1)):
         action = db.execute("INSERT INTO actions (dataset, kind, source, created) VALUES (?, 'mark', 'person', 0)",
                             (fp,)).lastrowid
-        bad.append(db.execute("INSERT INTO marks (action, dataset, traj, kind, t0, t1, value) VALUES (?, ?, ?, ?, ?, 3, ?)",
+        bad.append(db.execute("INSERT INTO marks (action, dataset, traj, kind, t0, t1, value) "
+                              "VALUES (?, ?, ?, ?, ?, 3, ?)",
                               (action, fp, traj, kind, t0, value)).lastrowid)
     db.commit()
     db.close()
