@@ -232,10 +232,12 @@ def _init_pygame_display() -> None:
     """Initialise SDL's video subsystem on the UI thread, before any worker needs it (macOS requires this)."""
     try:
         import pygame
-
+    except ImportError:  # the player works without it
+        return
+    try:
         if not pygame.display.get_init():
             pygame.display.init()
-    except Exception:  # noqa: BLE001 (pygame may be absent or headless: the player works without it)
+    except pygame.error:  # no video device (headless): the player works without it
         pass
 
 
