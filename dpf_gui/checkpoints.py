@@ -100,7 +100,7 @@ def save_checkpoint(directory: str | os.PathLike, state_dict: Mapping[str, torch
 
     meta = dict(sidecar)
     meta["weights_sha256"] = sha256_file(weights)
-    meta.setdefault("created", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+    meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     meta.setdefault("dpf_gui_version", __version__)
     write_json_atomic(directory / SIDECAR_FILE, meta, default=_json_default)
     return directory
