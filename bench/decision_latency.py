@@ -50,8 +50,8 @@ class NaiveAgent:
         q = self.task.q_values(features)
         scores = np.empty(n_a)
         for a in range(n_a):
-            f = torch.as_tensor(np.stack(self.feats + [features]).astype(np.float32))[None]
-            acts = torch.as_tensor(np.array(self.acts + [a], dtype=np.int64))[None]
+            f = torch.as_tensor(np.stack([*self.feats, features]).astype(np.float32))[None]
+            acts = torch.as_tensor(np.array([*self.acts, a], dtype=np.int64))[None]
             g, _, _ = self.model(f, acts)
             scores[a] = float(g[0, -1] * self.model.score_scale)
         r = (scores - self.g_prev) / self.scale

@@ -100,7 +100,7 @@ class EvalResult:
         metrics: list[str] = []
         for row in self.strategies.values():
             metrics += [m for m in row if m not in metrics]
-        head = ["strategy"] + metrics
+        head = ["strategy", *metrics]
         rows = [head]
         for name, row in self.strategies.items():
             cells = [name]

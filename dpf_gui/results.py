@@ -219,7 +219,7 @@ def read_results(work: Path, envs: Sequence[str]) -> tuple[dict[str, dict[str, A
     eff: list[dict[str, Any]] = []
     unreadable: list[Path] = []
     for env_name in envs:
-        for mode in MODES + (CUSTOM,):
+        for mode in (*MODES, CUSTOM):
             path = work / env_name / mode / "eval.json"
             if path.is_file():
                 cell = read_json(path)

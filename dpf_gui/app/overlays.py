@@ -65,7 +65,7 @@ def value_map_rgba(values: np.ndarray, alpha: int = 120) -> np.ndarray:
     """Diverging colours for a value map, centred on its mean: (H, W, 4) uint8, transparent where NaN."""
     v = np.asarray(values, np.float64)
     ok = np.isfinite(v)
-    out = np.zeros(v.shape + (4,), np.uint8)
+    out = np.zeros((*v.shape, 4), np.uint8)
     if not ok.any():
         return out
     c = v - v[ok].mean()

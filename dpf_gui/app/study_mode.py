@@ -398,7 +398,7 @@ class AnnotatePage(QWidget):
 
     def _refresh(self) -> None:
         states, _ = self.ws.summary()
-        for i in np.flatnonzero(states != 0).tolist() + [self.current]:
+        for i in [*np.flatnonzero(states != 0).tolist(), self.current]:
             word = STATE_WORDS.get(int(states[i]), "marked" if states[i] else "")
             self.list.item(i).setText(f"Trip {i + 1}" + (f"  ({word})" if word else ""))
         self._states = states

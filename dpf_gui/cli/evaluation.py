@@ -308,9 +308,9 @@ def cmd_results(args: argparse.Namespace) -> int:
     for e in envs + efficiency:
         env_class(e)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    bad = [m for m in modes if m not in MODES + (CUSTOM,)]
+    bad = [m for m in modes if m not in (*MODES, CUSTOM)]
     if bad:
-        raise UserError(f"unknown wish {bad[0]!r}; allowed: {', '.join(MODES + (CUSTOM,))}")
+        raise UserError(f"unknown wish {bad[0]!r}; allowed: {', '.join((*MODES, CUSTOM))}")
     work, out = Path(args.work), Path(args.out)
     if work.exists() and not work.is_dir():
         raise UserError(f"--work {work} is a file, not a folder of results (give a folder; it is created if missing)")

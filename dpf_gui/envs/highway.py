@@ -43,9 +43,7 @@ LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER = range(5)
 N_LANES = 4
 N_VEHICLES = 5
 KIN_FEATURES: tuple[str, ...] = ("presence", "x", "y", "vx", "vy")
-FEATURES: tuple[str, ...] = tuple(
-    f"v{i}_{f}" for i in range(N_VEHICLES) for f in KIN_FEATURES
-) + ("ego_lane",)
+FEATURES: tuple[str, ...] = (*(f"v{i}_{f}" for i in range(N_VEHICLES) for f in KIN_FEATURES), "ego_lane")
 
 # Fixed because the static spec (feature names) depends on it.
 OBSERVATION: dict[str, Any] = {

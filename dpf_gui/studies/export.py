@@ -246,7 +246,7 @@ def collect(study: Study) -> dict[str, Any]:
     header = ["participant", "number", "simulated", "condition", "position", "strategy", "budget", "labelled",
               "intent_trained", "train_note", "outcome_episodes", "task_success", "task_return", "length", *wish_cols,
               "watch_episodes", "watch_task_success", *[f"watch_{m}" for m in wish_cols],
-              *[f"q_{i}" for i in items], *(list(TLX_IDS) + ["tlx_raw"] if protocol.nasa_tlx else []), "completed"]
+              *[f"q_{i}" for i in items], *([*TLX_IDS, "tlx_raw"] if protocol.nasa_tlx else []), "completed"]
     tables["results.csv"] = (header, results)
     for name, rows in (("participants.csv", participants), ("sessions.csv", sessions),
                        ("conditions.csv", conditions), ("events.csv", events),

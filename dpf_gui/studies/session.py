@@ -68,7 +68,7 @@ def study_steps(protocol: Protocol, order: list[str]) -> list[Step]:
         steps += [Step("annotate", name), Step("train", name), Step("watch", name), Step("questionnaire", name)]
         if protocol.nasa_tlx:
             steps.append(Step("nasa_tlx", name))
-    return steps + [Step("end")]
+    return [*steps, Step("end")]
 
 
 def episode_outcome(record, wish) -> dict[str, Any]:

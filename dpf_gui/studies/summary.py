@@ -64,7 +64,7 @@ def summarise_study(study: Study, simulated: bool | None = None) -> dict[str, An
 
 def summary_table(summary: dict[str, Any]) -> str:
     names = list(summary["conditions"])
-    head = ["measure"] + names
+    head = ["measure", *names]
     lines = [head]
     for m in summary["measures"]:
         row = [m]
