@@ -22,7 +22,8 @@ def pass_rate(p: float, episodes: int, loss: float, draws: int, rng: np.random.G
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--p", type=float, default=0.74, help="the task agent's true success (default 0.74: Pong, 300 report episodes)")
+    ap.add_argument("--p", type=float, default=0.74,
+                    help="the task agent's true success (default 0.74: Pong, 300 report episodes)")
     ap.add_argument("--episodes", default="60,100,300,1000", help="episode counts, comma-separated")
     ap.add_argument("--draws", type=int, default=200_000)
     ap.add_argument("--seed", type=int, default=0)

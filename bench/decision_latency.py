@@ -50,8 +50,8 @@ class NaiveAgent:
         q = self.task.q_values(features)
         scores = np.empty(n_a)
         for a in range(n_a):
-            f = torch.as_tensor(np.stack(self.feats + [features]).astype(np.float32))[None]
-            acts = torch.as_tensor(np.array(self.acts + [a], dtype=np.int64))[None]
+            f = torch.as_tensor(np.stack([*self.feats, features]).astype(np.float32))[None]
+            acts = torch.as_tensor(np.array([*self.acts, a], dtype=np.int64))[None]
             g, _, _ = self.model(f, acts)
             scores[a] = float(g[0, -1] * self.model.score_scale)
         r = (scores - self.g_prev) / self.scale
@@ -110,14 +110,16 @@ def main(argv=None) -> int:
     fused = FusedAgent(task, "dynamic", params, intent=model, intent_scale=intent_scale(side))
     naive = NaiveAgent(task, model, intent_scale(side), params, fused.q_scale)
     traj = long_trajectory(data, 501)
-    print(f"{args.env}: trajectory of {traj.length} decisions; {args.repeats} timed decisions per cell; torch threads 1")
+    print(f"{args.env}: trajectory of {traj.length} decisions; {args.repeats} timed decisions per cell; "
+          "torch threads 1")
     print(f"{'step':>5} {'incremental p50':>16} {'p99':>8} {'naive p50':>10} {'p99':>8} {'naive/incr (p50)':>17}")
     for step in (50, 500):
         if step >= traj.length:
             continue
         inc, nav = time_at(fused, traj, step, args.repeats), time_at(naive, traj, step, args.repeats)
         print(f"{step:>5} {np.percentile(inc, 50):>13.3f} ms {np.percentile(inc, 99):>5.3f} ms "
-              f"{np.percentile(nav, 50):>7.3f} ms {np.percentile(nav, 99):>5.3f} ms {np.percentile(nav, 50) / np.percentile(inc, 50):>16.1f}x")
+              f"{np.percentile(nav, 50):>7.3f} ms {np.percentile(nav, 99):>5.3f} ms "
+              f"{np.percentile(nav, 50) / np.percentile(inc, 50):>16.1f}x")
     return 0
 
 

@@ -80,13 +80,13 @@ def same_records(a, b) -> bool:
     return len(a) == len(b) and all(
         x.length == y.length and np.array_equal(x.actions, y.actions) and np.array_equal(x.regions, y.regions)
         and np.array_equal(x.weights, y.weights, equal_nan=True)
-        and (x.task_success, x.task_return) == (y.task_success, y.task_return) for x, y in zip(a, b))
+        and (x.task_success, x.task_return) == (y.task_success, y.task_return) for x, y in zip(a, b, strict=True))
 
 
 def replay(env_name: str, config, seeds, records) -> None:
     """Step one environment through the recorded episodes (no decisions)."""
     env = make_env(env_name, config)
-    for s, r in zip(seeds, records):
+    for s, r in zip(seeds, records, strict=True):
         env.reset(seed=int(s))
         for a in r.actions:
             env.step(int(a))

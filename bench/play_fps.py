@@ -38,8 +38,8 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 
 def random_agents(env_name: str, seed: int = 0):
@@ -56,7 +56,7 @@ def random_agents(env_name: str, seed: int = 0):
         from dpf_gui.pipeline import load_task_agent
 
         task = load_task_agent(env_name) if (shipped_model(env_name) / "model.json").exists() else None
-    except Exception:
+    except Exception:  # noqa: BLE001 (any failure to load the shipped agent: a random network serves the bench)
         task = None
     if task is None:
         net = QNetwork(spec.n_features, spec.n_actions)
@@ -69,7 +69,8 @@ def random_agents(env_name: str, seed: int = 0):
             p.normal_(0.0, 0.3)
     model.eval()
     preset = spec.preset("mixed") if any(p.name == "mixed" for p in spec.presets) else spec.presets[0]
-    intent_sidecar = {"reward_scale": 1.0, "labels": {"wish": {"prefer": list(preset.prefer), "avoid": list(preset.avoid)}}}
+    intent_sidecar = {"reward_scale": 1.0,
+                      "labels": {"wish": {"prefer": list(preset.prefer), "avoid": list(preset.avoid)}}}
     return task, model, intent_sidecar
 
 

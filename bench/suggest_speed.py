@@ -61,7 +61,8 @@ def main() -> None:
     ap.add_argument("--envs", default="gridnav,highway,pong")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    print(f"{platform.machine()}, {os.cpu_count()} cores, one torch thread; median (max) of {args.repeats} runs, seconds")
+    print(f"{platform.machine()}, {os.cpu_count()} cores, one torch thread; "
+          f"median (max) of {args.repeats} runs, seconds")
     print("| dataset | trajectories | decisions | cold: summaries + 25 | warm: 25 | warm: rank all | "
           "model cold: 25 | model warm: 25 |")
     print("|---|---|---|---|---|---|---|---|")

@@ -48,7 +48,7 @@ def person_labels(data: TrajectoryDataset, wish, chosen: list[int], share_whole:
     n = len(data)
     scores, labelled = np.zeros(n, np.float32), np.zeros(n, bool)
     marks, given = np.zeros(len(true), np.int8), np.zeros(len(true), bool)
-    for i, whole in zip(chosen, coin):
+    for i, whole in zip(chosen, coin, strict=True):
         sl = data.step_slice(i)
         labelled[i] = True
         if whole:

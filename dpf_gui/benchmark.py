@@ -182,7 +182,7 @@ def _records_from_json(d: dict[str, Any]) -> list[EpisodeRecord]:
     return [EpisodeRecord(task_success=float(s), task_return=float(r), length=int(n),
                           regions=np.asarray(g, dtype=np.float32).reshape(int(n), -1),
                           weights=np.array([np.nan if w is None else w for w in ws], dtype=np.float64))
-            for s, r, n, g, ws in zip(d["success"], d["return"], d["length"], d["regions"], d["weights"])]
+            for s, r, n, g, ws in zip(d["success"], d["return"], d["length"], d["regions"], d["weights"], strict=True)]
 
 
 # ---------------------------------------------------------------------------

@@ -27,7 +27,8 @@ def summarise(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[di
     """Per (env, budget, label type, selection): cells, and per row the cells meeting the claim / keeping the task."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for c in results:
-        groups.setdefault((c["env"], c["budget"] if c["budget"] is not None else 10**9, c["labels"], c["select"]), []).append(c)
+        budget = c["budget"] if c["budget"] is not None else 10**9
+        groups.setdefault((c["env"], budget, c["labels"], c["select"]), []).append(c)
     out = []
     for (env, budget, labels, select), cells in sorted(groups.items()):
         row = {"env": env, "budget": None if budget == 10**9 else budget, "labels": labels, "select": select,
@@ -81,7 +82,8 @@ def kept_from_previous(out_md: Path, spec: BenchmarkSpec) -> tuple[list[dict[str
         cells = [c for c in old["cells"] if c["env"] not in spec.envs]
         runs = [r for r in old.get("runs", []) if r["env"] not in spec.envs]
     except (ValueError, KeyError, TypeError) as e:
-        raise UserError(f"{path} is not a benchmark report's JSON ({e}); move it away or run without --keep-other-envs") from e
+        raise UserError(f"{path} is not a benchmark report's JSON ({e}); "
+                        "move it away or run without --keep-other-envs") from e
     if spec.split != old.get("spec", {}).get("split", spec.split) and cells:
         raise UserError(f"{path} holds the {old['spec']['split']!r} split and this run the {spec.split!r} split; "
                         "a report mixes no splits")
@@ -113,8 +115,10 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
         commands.setdefault(r["command"], []).append(r)
     for cmd, rs in commands.items():
         lines.append(f"Regenerate {', '.join(r['env'] for r in rs)}: `{cmd}` ({sum(r['cells'] for r in rs)} cells, "
-                     f"{sum(r['cell_s'] for r in rs) / 60:.0f} min of cell time summed over the cells on {rs[0]['machine']}; "
-                     f"the invocation that wrote it took {rs[0]['elapsed_s'] / 60:.0f} min wall {_workers_text(rs[0])}, "
+                     f"{sum(r['cell_s'] for r in rs) / 60:.0f} min of cell time summed over the cells "
+                     f"on {rs[0]['machine']}; "
+                     f"the invocation that wrote it took {rs[0]['elapsed_s'] / 60:.0f} min wall "
+                     f"{_workers_text(rs[0])}, "
                      "reading back the cells it found in the cache).")
         lines.append("")
     lines += ["Cells are cached under `runs/benchmark/`, keyed by every input and the code that computes them.", "",
@@ -137,7 +141,8 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
         lines.append(f"| {_budget_text(r['budget'])} | {r['labels']} | {r['select']} | {r['cells']} | "
                      + " | ".join(f"{r[x]} ({r[x + '_keeps']})" for x in rows) + " |")
     lines += ["", "### Per environment", "",
-              "| env | budget | labels | selection | cells | " + " | ".join(rows) + " |", "|---" * (5 + len(rows)) + "|"]
+              "| env | budget | labels | selection | cells | " + " | ".join(rows) + " |",
+              "|---" * (5 + len(rows)) + "|"]
     for r in summarise(results, rows):
         lines.append(f"| {r['env']} | {_budget_text(r['budget'])} | {r['labels']} | {r['select']} | {r['cells']} | "
                      + " | ".join(f"{r[x]} ({r[x + '_keeps']})" for x in rows) + " |")

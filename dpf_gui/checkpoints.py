@@ -117,7 +117,8 @@ def read_sidecar(directory: str | os.PathLike) -> dict[str, Any]:
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"checkpoint {directory}: {SIDECAR_FILE} is not valid JSON ({exc.__class__.__name__})") from None
+        raise UserError(f"checkpoint {directory}: {SIDECAR_FILE} is not valid JSON "
+                        f"({exc.__class__.__name__})") from None
     except OSError as exc:
         raise UserError(f"checkpoint {directory}: cannot read {SIDECAR_FILE} ({exc.strerror})") from None
     if not isinstance(meta, dict):
@@ -141,7 +142,8 @@ def _check_sidecar(directory: Path, meta: Mapping[str, Any]) -> None:
     obs = meta.get("observation") or {}
     names = [obs.get("features", []), meta.get("action_names", [])]
     if not all(isinstance(n, list) and all(isinstance(x, str) for x in n) for n in names):
-        raise UserError(f"checkpoint {directory}: {SIDECAR_FILE} observation.features and action_names must be lists of names")
+        raise UserError(f"checkpoint {directory}: {SIDECAR_FILE} observation.features and action_names "
+                        "must be lists of names")
 
 
 def _check_tensors(directory: Path, state: Mapping[str, Any]) -> None:

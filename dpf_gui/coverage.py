@@ -54,7 +54,8 @@ def thin_warning(region: RegionCoverage, env_name: str) -> str:
     """One line for a region the data hardly enters, with the remedy."""
     never = "no stored trajectory enters" if region.trajectories == 0 else \
         f"only {region.trajectories} of {region.of_trajectories} stored trajectories enter"
-    return (f"{never} the {'preferred' if region.kind == 'prefer' else 'avoided'} region {region.expression}, so labels "
+    side = "preferred" if region.kind == "prefer" else "avoided"
+    return (f"{never} the {side} region {region.expression}, so labels "
             f"can hardly teach it; record more varied trajectories first (dpf rollout --env {env_name} "
             f"--policy models/{env_name} --explore epsilon:0.3 --out more.npz) and merge them in (dpf merge)")
 

@@ -13,6 +13,7 @@ picklable data.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +66,8 @@ class Snapshot:
     overlay: OverlayData
     decision: Decision | None  # the decision about to be taken in the shown state (None once done)
     attribution: np.ndarray | None  # of that decision's intent reward, in the fusion's units (/ intent_scale)
-    value_map: np.ndarray | None  # the screen's intent map (gridnav: reward of stepping into each cell), normalised units
+    # the screen's intent map (gridnav: reward of stepping into each cell), normalised units
+    value_map: np.ndarray | None
     reward: float | None  # task reward of the step that led here
     done: bool
     metrics: dict[str, Any]
@@ -212,10 +214,8 @@ class EpisodeRunner:
                         strategy=self.strategy, seed=self.seed)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.env.close()
-        except Exception:  # pragma: no cover - closing must never raise in the UI
-            pass
 
 
 def wish_from_sidecar(env, intent_sidecar: Mapping[str, Any] | None):

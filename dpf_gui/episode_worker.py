@@ -33,6 +33,7 @@ died is opened again, in a fresh process, by its next reset.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
 import os
@@ -180,10 +181,8 @@ class EpisodeProcess:
         self.opened_by = None
         if proc is None:
             return
-        try:
+        with contextlib.suppress(OSError, EOFError):
             conn.send(("quit", ()))
-        except (OSError, EOFError):
-            pass
         proc.join(timeout)
         if proc.is_alive():
             proc.terminate()

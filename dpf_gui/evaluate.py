@@ -60,7 +60,7 @@ def summarise(values: Sequence[float], binary: bool = False) -> dict[str, Any]:
         return {"mean": float("nan"), "ci95": [float("nan"), float("nan")]}
     mean = float(x.mean())
     if binary:
-        lo, hi = wilson_interval(int(round(x.sum())), n)
+        lo, hi = wilson_interval(round(x.sum()), n)
     else:
         half = Z95 * float(x.std(ddof=1)) / math.sqrt(n) if n > 1 else 0.0
         lo, hi = mean - half, mean + half
@@ -100,7 +100,7 @@ class EvalResult:
         metrics: list[str] = []
         for row in self.strategies.values():
             metrics += [m for m in row if m not in metrics]
-        head = ["strategy"] + metrics
+        head = ["strategy", *metrics]
         rows = [head]
         for name, row in self.strategies.items():
             cells = [name]
@@ -112,7 +112,7 @@ class EvalResult:
                     cells.append("-")
             rows.append(cells)
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
 
@@ -143,7 +143,8 @@ class EpisodeRecord:
             task_success=self.task_success,
             task_return=self.task_return,
             length=self.length,
-            prefer_fraction=(float(wish.in_prefer(self.regions).sum()) / n if wish is not None and wish.prefer else None),
+            prefer_fraction=(float(wish.in_prefer(self.regions).sum()) / n
+                             if wish is not None and wish.prefer else None),
             avoid_fraction=(float(wish.in_avoid(self.regions).sum()) / n if wish is not None and wish.avoid else None),
             fusion_weight=(float(w.mean()) if len(w) else None),
         )
@@ -269,16 +270,18 @@ def play_records_batched(env_name: str, agent, seeds: Sequence[int], env_config:
             d = agent.decide_rows(np.stack([e.obs for e in live]), np.stack([e.legal for e in live]), rows)
             weights = [None] * len(live) if d.weight is None else d.weight.tolist()
             intent = [None] * len(live) if d.intent_reward is None else d.intent_reward.tolist()
-            ended = np.array([e.step(a, w, r) for e, a, w, r in zip(live, d.action.tolist(), weights, intent)])
+            ended = np.array([e.step(a, w, r)
+                              for e, a, w, r in zip(live, d.action.tolist(), weights, intent, strict=True)])
             if not ended.any():
                 continue
-            for e in (e for e, done in zip(live, ended) if done):
+            for e in (e for e, done in zip(live, ended, strict=True) if done):
                 records[e.index] = e.record()
             bar.update(int(ended.sum()))
-            freed = [e.env for e, done in zip(live, ended) if done]
-            live = [e for e, done in zip(live, ended) if not done]
+            freed = [e.env for e, done in zip(live, ended, strict=True) if done]
+            live = [e for e, done in zip(live, ended, strict=True) if not done]
             rows.keep(~ended)
-            fresh = [_Episode(env, i, seeds[i]) for env, i in zip(freed, range(upcoming, len(seeds)))]
+            # fewer seeds may be left than envs freed: those envs rest
+            fresh = [_Episode(env, i, seeds[i]) for env, i in zip(freed, range(upcoming, len(seeds)), strict=False)]
             if fresh:
                 upcoming += len(fresh)
                 live += fresh

@@ -107,8 +107,10 @@ class Decisions:
         return Decision(action=int(self.action[i]), q=self.q[i], intent_scores=pick(self.intent_scores),
                         intent_rewards=pick(self.intent_rewards), p_task=self.p_task[i], p_intent=pick(self.p_intent),
                         p_fused=self.p_fused[i], T_psi=None if self.T_psi is None else float(self.T_psi[i]),
-                        collected=float(self.collected[i]), weight=None if self.weight is None else float(self.weight[i]),
-                        legal=self.legal[i], intent_reward=None if self.intent_reward is None else float(self.intent_reward[i]))
+                        collected=float(self.collected[i]),
+                        weight=None if self.weight is None else float(self.weight[i]),
+                        legal=self.legal[i],
+                        intent_reward=None if self.intent_reward is None else float(self.intent_reward[i]))
 
 
 @dataclass
@@ -125,7 +127,7 @@ class EpisodeRows:
         self.collected = self.collected[mask]
         if self.stepper is not None:
             self.stepper.keep(mask)
-        self.rngs = [r for r, k in zip(self.rngs, mask) if k]
+        self.rngs = [r for r, k in zip(self.rngs, mask, strict=True) if k]
 
     def extend(self, other: EpisodeRows) -> None:
         """Append ``other``'s episodes after these."""
@@ -254,7 +256,8 @@ class FusedAgent:
                                       params=p, prepared=self.prepared))
         fused, action = choice.p, choice.action
         if p.sample and strategy.fused:
-            action = np.array([rng.choice(fused.shape[1], p=f) for rng, f in zip(rows.rngs, fused)], dtype=np.int64)
+            action = np.array([rng.choice(fused.shape[1], p=f) for rng, f in zip(rows.rngs, fused, strict=True)],
+                              dtype=np.int64)
         if stepper is not None:
             intent_reward = stepper.realized_rows(action)
         decisions = Decisions(action=action, q=q, intent_scores=scores, intent_rewards=rewards, p_task=p_task,
@@ -282,7 +285,8 @@ class FusedAgent:
 
 
 class BaselineAgent:
-    """A fixed policy (``obs -> action``) with the agent interface, for baseline rows in evaluations (one episode at a time)."""
+    """A fixed policy (``obs -> action``) with the agent interface, for baseline rows in evaluations
+    (one episode at a time)."""
 
     def __init__(self, policy, n_actions: int):
         self.policy = policy
@@ -299,7 +303,8 @@ class BaselineAgent:
         action = int(self.policy(features))
         onehot = np.eye(self.n_actions)[action]
         return Decision(action=action, q=np.zeros(self.n_actions), intent_scores=None, intent_rewards=None,
-                        p_task=onehot, p_intent=None, p_fused=onehot, T_psi=None, collected=0.0, weight=None, legal=legal)
+                        p_task=onehot, p_intent=None, p_fused=onehot, T_psi=None, collected=0.0, weight=None,
+                        legal=legal)
 
 
 __all__ = ["BaselineAgent", "Decision", "Decisions", "EpisodeRows", "FusedAgent", "FusionParams", "intent_scale",

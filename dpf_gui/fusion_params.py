@@ -107,7 +107,8 @@ class FusionParams:
                                   "q_scale of the task agent's best", units="in typical task Q differences",
                                   allowed=Allowed(low=0))
     strength: float = _param(1.0, title="strength", help="how loud the intent is: its rewards are multiplied by this "
-                             "(0: the task agent alone, 2: twice as loud); calibration chooses it in simulation", allowed=Allowed(low=0), slider=(0.0, 8.0), decimals=3)
+                             "(0: the task agent alone, 2: twice as loud); calibration chooses it in simulation",
+                                 allowed=Allowed(low=0), slider=(0.0, 8.0), decimals=3)
 
     def __post_init__(self) -> None:
         check_fields(self, "fusion parameters", _ALLOWED)

@@ -41,7 +41,8 @@ class FeedbackNoise:
     sigma: float = 0.0
 
     def __post_init__(self) -> None:
-        check_fields(self, "feedback noise", {"flip": Allowed(0, 1), "skip": Allowed(0, 1), "sigma": Allowed(0, SIGMA_MAX)})
+        check_fields(self, "feedback noise",
+                     {"flip": Allowed(0, 1), "skip": Allowed(0, 1), "sigma": Allowed(0, SIGMA_MAX)})
 
 
 def _meta(dataset: TrajectoryDataset, wish, noise: dict, seed: int) -> dict:

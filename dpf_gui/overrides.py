@@ -135,7 +135,8 @@ def _describe(hint: Any, rule: Allowed, optional: bool) -> str:
     if typing.get_origin(hint) is tuple:
         kind = "one or more whole numbers"
     else:
-        kind = {bool: "true or false", int: "a whole number", float: "a finite number", str: "text"}.get(hint, "a value")
+        kinds = {bool: "true or false", int: "a whole number", float: "a finite number", str: "text"}
+        kind = kinds.get(hint, "a value")
     text = rule.describe() if rule.choices else " ".join(x for x in (kind, rule.describe()) if x)
     return text + (" or none" if optional else "")
 

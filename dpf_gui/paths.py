@@ -33,7 +33,8 @@ def shipped_model(env_name: str) -> Path:
     """The shipped task agent of ``env_name``; a clear error if it is missing."""
     path = models_root() / env_name
     if not (path / "model.json").is_file():
-        raise UserError(f"no shipped task agent for {env_name!r} at {path}; train one with `dpf train-task --env {env_name} --out DIR` and pass --task DIR")
+        raise UserError(f"no shipped task agent for {env_name!r} at {path}; train one with "
+                        f"`dpf train-task --env {env_name} --out DIR` and pass --task DIR")
     return path
 
 

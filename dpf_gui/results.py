@@ -109,7 +109,8 @@ def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, str
     return out
 
 
-def run_efficiency(env_name: str, mode: str, episodes: int, seed: int, work: Path, progress: bool = True) -> dict[str, Any]:
+def run_efficiency(env_name: str, mode: str, episodes: int, seed: int, work: Path,
+                   progress: bool = True) -> dict[str, Any]:
     """Alignment of dynamic fusion against the number of labelled trajectories (binary labels, 10 % wrong)."""
     t0 = time.time()
     task = load_task_agent(env_name)
@@ -120,7 +121,8 @@ def run_efficiency(env_name: str, mode: str, episodes: int, seed: int, work: Pat
     rows = []
     for count in EFFICIENCY_COUNTS:
         n = len(data) if count is None else min(count, len(data))
-        labels = Labels(scores=full.scores, labelled=np.isin(np.arange(len(data)), order[:n]), true_scores=full.true_scores,
+        labels = Labels(scores=full.scores, labelled=np.isin(np.arange(len(data)), order[:n]),
+                        true_scores=full.true_scores,
                         marks=full.marks, lengths=full.lengths, meta=dict(full.meta, subset=n))
         row: dict[str, Any] = {"labelled": n}
         try:
@@ -217,7 +219,7 @@ def read_results(work: Path, envs: Sequence[str]) -> tuple[dict[str, dict[str, A
     eff: list[dict[str, Any]] = []
     unreadable: list[Path] = []
     for env_name in envs:
-        for mode in MODES + (CUSTOM,):
+        for mode in (*MODES, CUSTOM):
             path = work / env_name / mode / "eval.json"
             if path.is_file():
                 cell = read_json(path)
@@ -250,7 +252,8 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
              "stored trajectory labelled exactly, the paper's LSTM intent and the first wave's fusion (kept as "
              "published, `FIRST_WAVE` in `dpf_gui/results.py`). What a person gets with the 10-30 marks they really "
              "give, on wishes nobody tuned for, with this project's defaults, is the **unseen-wish benchmark** "
-             "further down (`dpf benchmark`)."), "", (f"Regenerate: `{command}` ({total / 60:.0f} min of cell wall time on the machine below, summed "
+             "further down (`dpf benchmark`)."), "",
+                 (f"Regenerate: `{command}` ({total / 60:.0f} min of cell wall time on the machine below, summed "
              "over the cells; two `dpf results --envs ...` processes side by side halve it). Intent models and "
              "retrained references are cached under `runs/results/` (`--work`), each keyed by all its inputs (seed "
              "included) and reused only when complete and intact (interrupted or damaged work is redone); the "
@@ -274,7 +277,8 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
             lines += [f"### {env_name} / {mode}: {wish}", "",
                       (f"{cell['episodes']} held-out episodes (seed {cell['seed']}); intent held-out fit: corr "
                       f"{_number(fit.get('corr')):.3f}, sign accuracy {_number(fit.get('sign_acc')):.3f}; "
-                      f"cell wall time {cell.get('total_s', 0):.0f} s (intent training {cell.get('train_s', 0):.0f} s); "
+                      f"cell wall time {cell.get('total_s', 0):.0f} s "
+                      f"(intent training {cell.get('train_s', 0):.0f} s); "
                       f"fusion: {_fusion_text(cell.get('fusion'))}."), "",
                       "| strategy | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
             for name, row in cell["strategies"].items():
@@ -302,7 +306,8 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
                 if "error" in row:
                     lines.append(f"| {row['labelled']} | not trained: {row['error']} | | |")
                 else:
-                    lines.append(f"| {row['labelled']} | " + " | ".join(_cell_text(row, m) for m in ("task_success", "prefer_fraction", "avoid_fraction")) + " |")
+                    cells = (_cell_text(row, m) for m in ("task_success", "prefer_fraction", "avoid_fraction"))
+                    lines.append(f"| {row['labelled']} | " + " | ".join(cells) + " |")
             lines.append("")
             _plot_efficiency(e, figdir / f"{e['env']}_efficiency_{e['mode']}.png")
             lines += [f"![label efficiency {e['env']}](results/{e['env']}_efficiency_{e['mode']}.png)", ""]

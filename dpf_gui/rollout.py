@@ -153,7 +153,8 @@ def rollout(
     env = make_env(env_name, env_config)
     options = {"start": "random"} if random_start else None
     trajs = []
-    for i, s in enumerate(tqdm(episode_seeds(seed, episodes), desc=f"rollout {env_name}", unit="ep", disable=not progress)):
+    seeds = tqdm(episode_seeds(seed, episodes), desc=f"rollout {env_name}", unit="ep", disable=not progress)
+    for i, s in enumerate(seeds):
         if should_stop is not None and should_stop():
             break
         trajs.append(play_episode(env, policy, int(s), episode=i, options=options))

@@ -136,7 +136,8 @@ def attribute(model, state: IntentState, features: np.ndarray, action: int, meth
         raise ValueError(f"unknown attribution method {method!r}; allowed: {', '.join(METHODS)}")
     x = torch.as_tensor(np.asarray(features, dtype=np.float32)).reshape(-1)
     n_f = x.shape[0]
-    b = model.feat_mean.detach().clone() if baseline is None else torch.as_tensor(np.asarray(baseline, np.float32)).reshape(-1)
+    b = (model.feat_mean.detach().clone() if baseline is None
+         else torch.as_tensor(np.asarray(baseline, np.float32)).reshape(-1))
     if method == "gradient":
         alphas = torch.ones(1)
     else:
@@ -153,10 +154,7 @@ def attribute(model, state: IntentState, features: np.ndarray, action: int, meth
         inp = points.repeat_interleave(len(cand), dim=0).requires_grad_(True)  # (M * K, F)
         acts = torch.tensor(cand, dtype=torch.int64).repeat(m)
         r = _rewards_tensor(model, state, inp, acts).reshape(m, len(cand))
-        if relative:
-            target = r[:, cand.index(int(action))] - r.mean(dim=1)
-        else:
-            target = r[:, 0]
+        target = r[:, cand.index(int(action))] - r.mean(dim=1) if relative else r[:, 0]
         (grad,) = torch.autograd.grad(target.sum(), inp)
     grad = grad.reshape(m, len(cand), n_f)[:, 0] if not relative else grad.reshape(m, len(cand), n_f).sum(1)
     attr = grad.mean(0) * (x - b)
@@ -168,7 +166,7 @@ def group_attribution(attr: np.ndarray, feature_names: Sequence[str], groups: Se
     out = np.zeros(len(groups), dtype=np.float64)
     for i, g in enumerate(groups):
         prefix = g + "_"
-        out[i] = sum(float(a) for a, n in zip(attr, feature_names) if n.startswith(prefix))
+        out[i] = sum(float(a) for a, n in zip(attr, feature_names, strict=True) if n.startswith(prefix))
     return out
 
 

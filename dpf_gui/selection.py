@@ -355,7 +355,8 @@ def _novelty(s: TrajectorySummaries, i: int, ref_occ: np.ndarray, ref_end: np.nd
     excess = occ - ref_occ
     c = int(np.argmax(excess))
     if excess[c] >= 0.1:
-        return f"spends {_pct(occ[c])} of its steps in {s.columns[c]}, more than any {noun} ({_pct(ref_occ[c])} at most)"
+        return (f"spends {_pct(occ[c])} of its steps in {s.columns[c]}, "
+                f"more than any {noun} ({_pct(ref_occ[c])} at most)")
     return ""
 
 

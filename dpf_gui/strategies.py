@@ -86,7 +86,8 @@ def softmax_legal(values: np.ndarray, legal: np.ndarray, temperature) -> np.ndar
 
 
 def geometric_fusion(p_task: np.ndarray, p_intent: np.ndarray) -> np.ndarray:
-    """Normalised geometric mean sqrt(p_task * p_intent) along the last axis: minimises KL(p||p_task) + KL(p||p_intent)."""
+    """Normalised geometric mean sqrt(p_task * p_intent) along the last axis:
+    minimises KL(p||p_task) + KL(p||p_intent)."""
     p_task = np.asarray(p_task, np.float64)
     g = np.sqrt(p_task * np.asarray(p_intent, np.float64))
     total = np.asarray(sum_last(g))
@@ -217,7 +218,8 @@ def _fused(temperature: Callable[[Step], np.ndarray]) -> Callable[[Step], Choice
         p = geometric_fusion(s.p_task, p_intent)
         if s.params.margin is not None:  # do no harm: only actions the task agent rates nearly as well
             p = within_margin(p, s.q / s.q_scale, s.legal, s.params.margin)
-        return Choice(p, greedy(p, s.legal), p_intent=p_intent, T_psi=T_psi, weight=fusion_weight(s.params.T_phi, T_psi))
+        return Choice(p, greedy(p, s.legal), p_intent=p_intent, T_psi=T_psi,
+                      weight=fusion_weight(s.params.T_phi, T_psi))
 
     return policy
 

@@ -67,7 +67,7 @@ class EpisodeTrace:
                 row["in_prefer"] = int(self.wish.in_prefer(regions[None])[0])
             if self.wish.avoid:
                 row["in_avoid"] = int(self.wish.in_avoid(regions[None])[0])
-        for name, value in zip(self.region_names, regions):
+        for name, value in zip(self.region_names, regions, strict=True):
             row[f"region:{name}"] = float(value)
         self.rows.append(row)
 

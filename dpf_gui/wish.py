@@ -115,7 +115,8 @@ def _parse_term(name: str, spec: str, column: int, rf: RegionFeature, text: str)
         raise UserError(f"missing value in {where!r}; {name} is {rf.describe_range()}")
     if rf.kind == "category":
         if ".." in spec:
-            raise UserError(f"{where!r}: {name} is a category, ranges do not apply; use {name}=A,B with A, B in {', '.join(rf.categories)}")
+            raise UserError(f"{where!r}: {name} is a category, ranges do not apply; "
+                            f"use {name}=A,B with A, B in {', '.join(rf.categories)}")
         values = []
         for v in spec.split(","):
             v = v.strip()

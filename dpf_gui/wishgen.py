@@ -66,7 +66,8 @@ class GeneratedWish:
         return make_wish(region_features, prefer=self.prefer, avoid=self.avoid)
 
     def text(self) -> str:
-        parts = [f"prefer {' | '.join(self.prefer)}" if self.prefer else "", f"avoid {' | '.join(self.avoid)}" if self.avoid else ""]
+        parts = [f"prefer {' | '.join(self.prefer)}" if self.prefer else "",
+                 f"avoid {' | '.join(self.avoid)}" if self.avoid else ""]
         return "; ".join(p for p in parts if p)
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,7 +96,8 @@ def candidate_terms(region_features: Sequence[RegionFeature], regions: np.ndarra
             terms += [f"{rf.name}={v}" for v in range(lo, hi + 1)]
             terms += [f"{rf.name}={a}..{a + w}" for w in (1, 2) for a in range(lo, hi - w + 1)]
         elif len(col):
-            lo, hi = np.quantile(col, [0.05, 0.95])  # evenly spaced over where the data lives, as a person reads a scale
+            # evenly spaced over where the data lives, as a person reads a scale
+            lo, hi = np.quantile(col, [0.05, 0.95])
             edges = sorted({float(f"{q:.2g}") for q in np.linspace(lo, hi, 5)})
             terms += [f"{rf.name}=..{_fmt(e)}" for e in edges[:2]] + [f"{rf.name}={_fmt(e)}.." for e in edges[-2:]]
             terms += [f"{rf.name}={_fmt(a)}..{_fmt(b)}" for i, a in enumerate(edges) for b in edges[i + 1:i + 3]]

@@ -279,8 +279,10 @@ BAD_TASKS: dict[str, tuple[Builder, str]] = {
                            "weights do not fit the architecture"),
     "fusion-a-string": (_sidecar_case(good_task, lambda m: m.update(fusion="fast")), "fusion parameters must be names"),
     "fusion-T_phi-text": (_sidecar_case(good_task, _nested("fusion", "T_phi", "hot")), "T_phi must be a finite number"),
-    "env-config-a-string": (_sidecar_case(good_task, lambda m: m.update(env_config="big")), "env_config must be an object"),
-    "action-names-a-number": (_sidecar_case(good_task, lambda m: m.update(action_names=5)), "action_names must be a list"),
+    "env-config-a-string": (_sidecar_case(good_task, lambda m: m.update(env_config="big")),
+                            "env_config must be an object"),
+    "action-names-a-number": (_sidecar_case(good_task, lambda m: m.update(action_names=5)),
+                              "action_names must be a list"),
     "q-scale-text": (_sidecar_case(good_task, lambda m: m["metrics"]["q_scale"].update(legal_std="x")), "legal_std"),
     "nan-weights": (_weights_case(good_task, _nan_weights), "holds NaN or infinite values"),
     "int8-weights": (_weights_case(good_task, _int8_weights), "holds int8"),
@@ -304,7 +306,8 @@ def _seven_feature_intent(directory: Path) -> Path:
 
 
 BAD_INTENTS: dict[str, tuple[Builder, str]] = {
-    "reward-scale-text": (_sidecar_case(good_intent, lambda m: m.update(reward_scale="x")), "reward_scale must be a number"),
+    "reward-scale-text": (_sidecar_case(good_intent, lambda m: m.update(reward_scale="x")),
+                          "reward_scale must be a number"),
     "hidden-negative": (_sidecar_case(good_intent, _nested("architecture", "hidden", -5)), "hidden must be >= 1"),
     "seven-features": (_case(good_intent, _seven_feature_intent), "its 7 observation features"),
     "wish-a-string": (_sidecar_case(good_intent, _nested("labels", "wish", "x")), "labels.wish must be"),

@@ -19,7 +19,7 @@ if "DPF_GUI_DATA" not in os.environ:
 
 # Our networks are tiny: one torch thread is fastest, and two threads on a busy 2-core machine made
 # single layers 100x slower (the CLI and the app do the same).
-import torch
+import torch  # noqa: E402 (kept beside the one setting it is imported for)
 
 torch.set_num_threads(1)
 

@@ -28,7 +28,8 @@ def test_label_ten_by_keyboard_and_find_them_after_restart(qtbot, tmp_path, mess
     view = window.annotate
     assert window.workspace.env_name == "gridnav" and view.current == 0
     given = {}
-    for k, value in zip([Qt.Key.Key_P, Qt.Key.Key_A, Qt.Key.Key_N] * 3 + [Qt.Key.Key_P], [1, -1, 0] * 3 + [1]):
+    pressed = [Qt.Key.Key_P, Qt.Key.Key_A, Qt.Key.Key_N] * 3 + [Qt.Key.Key_P]
+    for k, value in zip(pressed, [1, -1, 0] * 3 + [1], strict=True):
         given[view.current] = value
         keys(qtbot, window, k, Qt.Key.Key_Return)
     assert len(given) == 10

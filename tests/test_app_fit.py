@@ -238,7 +238,8 @@ def test_presentation_mode_is_high_contrast_and_goes_back(qtbot, tmp_path, messa
     assert _contrast(pal.color(Role.HighlightedText), pal.color(Role.Highlight)) >= 7
     # a button's frame, drawn on screen: dark all round its edge (normal: a pale grey)
     framed = qimage_to_array(button.grab().toImage())
-    edge = lambda img: np.concatenate([img[img.shape[0] // 2, :3], img[img.shape[0] // 2, -3:]]).mean(axis=1)
+    def edge(img):
+        return np.concatenate([img[img.shape[0] // 2, :3], img[img.shape[0] // 2, -3:]]).mean(axis=1)
     assert edge(framed).min() < 60 and edge(plain).min() > 100, (edge(framed), edge(plain))
     # the trajectory list's columns grow with the text ("unlabelled" was cut to "unlabe...")
     table = window.annotate.table

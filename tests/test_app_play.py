@@ -26,7 +26,8 @@ PLAY_NAMES = ("strategyCombo", "tphiSlider", "tminSlider", "tmaxSlider", "kSlide
               "tphiSpin", "tmaxSpin", "sampleCheck", "playPauseButton", "stepButton", "restartButton", "seedSpin",
               "speedSpin", "loopCheck", "overlayCheck", "recordButton", "recordWholeCheck", "paramsPanel", "weightPlot",
               "tempPlot", "collectedPlot", "probBars", "saliencyBars", "frameView", "episodeMetrics", "playStatus",
-              "strengthSlider", "strengthSpin", "confidenceSlider", "confidenceSpin", "collectCombo", "normaliseCheck", "fusionPresetCombo",
+              "strengthSlider", "strengthSpin", "confidenceSlider", "confidenceSpin", "collectCombo", "normaliseCheck",
+              "fusionPresetCombo",
               "calibrateButton", "calibrateProgress")
 COMPARE_NAMES = ("compareLeftStrategy", "compareRightStrategy", "comparePlayButton", "compareStepButton",
                  "compareRestartButton", "compareSeedSpin", "compareSpeedSpin", "compareLoopCheck",
@@ -553,7 +554,7 @@ def test_compare_notes_only_what_neither_side_draws(qtbot, agents):
     c.set_agents("gridnav", None, task, model, sidecar, seed=1)
     assert not any(not p.note.isHidden() for p in (c.weight_plot, c.temp_plot, c.collected_plot))
     c.set_strategies("task", "intent")
-    assert c.weight_plot.note.isHidden() is False and not c.temp_plot.note.isHidden() is False
+    assert c.weight_plot.note.isHidden() is False and c.temp_plot.note.isHidden() is not False
     assert c.findChild(QWidget, "compareFrameLegend").text() and c.findChild(QWidget, "compareResetParamsButton")
     c.shutdown()
 
@@ -582,12 +583,13 @@ def test_export_trace_is_the_episode_shown_and_what_dpf_trace_writes(view, qtbot
     from dpf_gui.pipeline import fusion_params
     from dpf_gui.trace import play_trace
 
-    task, model, sidecar = agents
+    task, model, _sidecar = agents
     assert view.export_trace(tmp_path / "none.csv") is None and not (tmp_path / "none.csv").exists()
     with qtbot.waitSignal(view.episodeFinished, timeout=10_000):
         view.run_decisions(200)
     shown = view.export_trace(tmp_path / "play.csv")
-    rows = list(csv.DictReader(open(shown)))
+    with open(shown) as fh:
+        rows = list(csv.DictReader(fh))
     assert len(rows) == view.snapshot().t and rows[0]["strategy"] == "dynamic"
     assert all(r["w"] and r["T_psi"] and r["G_t"] for r in rows) and rows[-1]["t"] == str(len(rows) - 1)
     assert {"in_prefer", "in_avoid", "region:x", "region:terrain", "action_name"} <= set(rows[0])

@@ -37,7 +37,8 @@ def damaged_dataset(**arrays) -> Callable[[Path, Path], Path]:
         out = {k: getattr(data, k) for k in ("features", "legal", "regions", "actions", "rewards", "lengths", "seeds",
                                              "terminated", "success", "episodes")}
         out.update({k: f(data) for k, f in arrays.items()})
-        out["meta"] = np.array(json.dumps(dict(data.meta, format="dpf-trajectories", format_version=1, count=len(data))))
+        meta = dict(data.meta, format="dpf-trajectories", format_version=1, count=len(data))
+        out["meta"] = np.array(json.dumps(meta))
         path = tmp / "damaged.npz"
         np.savez(path, **out)
         return path
@@ -128,12 +129,14 @@ DAMAGED = [
     Damaged("all-NaN regions", "dataset", damaged_dataset(regions=lambda d: np.full_like(d.regions, np.nan)),
             "regions holds NaN or infinite values"),
     Damaged("string actions", "dataset", damaged_dataset(actions=lambda d: d.actions.astype(str)), "actions"),
-    Damaged("action 99", "dataset", damaged_dataset(actions=lambda d: np.where(np.arange(len(d.actions)) == 3, 99, d.actions)),
+    Damaged("action 99", "dataset",
+            damaged_dataset(actions=lambda d: np.where(np.arange(len(d.actions)) == 3, 99, d.actions)),
             "an action is outside 0..3"),
     Damaged("string features", "dataset", damaged_dataset(features=lambda d: d.features.astype(str)), "features"),
     Damaged("inf features", "dataset", damaged_dataset(features=lambda d: np.full_like(d.features, np.inf)),
             "features holds NaN or infinite values"),
-    Damaged("2 feature columns", "dataset", damaged_dataset(features=lambda d: d.features[:, :2]), "features has 2 columns"),
+    Damaged("2 feature columns", "dataset", damaged_dataset(features=lambda d: d.features[:, :2]),
+            "features has 2 columns"),
     Damaged("fusion T_phi 'hot'", "task", damaged_checkpoint("task", put("fusion.T_phi", "hot")), "fusion"),
     Damaged("fusion T_min above T_max", "task", damaged_checkpoint("task", put("fusion.T_min", 50.0)), "T_min"),
     Damaged("q_scale 'big'", "task", damaged_checkpoint("task", put("metrics.q_scale.legal_std", "big")), "q_scale"),
@@ -193,7 +196,8 @@ def test_a_saved_state_that_cannot_be_restored_gives_a_clean_start(qtbot, tmp_pa
     assert ws is not None and ws.env_name == "gridnav" and ws.task_dir == shipped_model("gridnav")
     assert window.tabs.currentWidget() is window.annotate  # a clean start
     titles = [t for t, _ in messages]
-    assert "Could not reopen where you left off" in titles and "The intent model used last time was not loaded" in titles
+    assert "Could not reopen where you left off" in titles
+    assert "The intent model used last time was not loaded" in titles
     said = dict(messages)
     assert "fusion" in said["Could not reopen where you left off"] and "shipped gridnav agent" in said[
         "Could not reopen where you left off"]
@@ -218,7 +222,8 @@ def test_a_damaged_mark_is_skipped_and_reported_while_the_others_show(qtbot, tmp
     db = sqlite3.connect(str(tmp_path / "labels.sqlite"))
     action = db.execute("INSERT INTO actions (dataset, kind, source, created) VALUES (?, 'mark', 'person', 0)",
                         (ws.fingerprint,)).lastrowid
-    bad = db.execute("INSERT INTO marks (action, dataset, traj, kind, t0, t1, value) VALUES (?, ?, 1, 'segment', NULL, 4, 1)",
+    bad = db.execute("INSERT INTO marks (action, dataset, traj, kind, t0, t1, value) "
+                     "VALUES (?, ?, 1, 'segment', NULL, 4, 1)",
                      (action, ws.fingerprint)).lastrowid
     db.commit()
     db.close()
@@ -253,7 +258,8 @@ def test_an_unusable_study_folder_is_said_and_stays_on_screen(qtbot, tmp_path, m
     assert messages[0][0] == "Labels are not kept in the chosen study folder"
     assert str(blocker / "study") in messages[0][1] and str(window.store.path) in messages[0][1]
     shown = window.store_label
-    assert shown.isVisible() and "NOT the chosen study folder" in shown.text() and "user-data/labels.sqlite" in shown.text()
+    assert shown.isVisible() and "NOT the chosen study folder" in shown.text()
+    assert "user-data/labels.sqlite" in shown.text()
     assert str(window.store.path) in shown.toolTip() and str(blocker / "study") in shown.toolTip()
     window.statusBar().showMessage("something else", 100)  # temporary messages come and go; this one stays
     qtbot.wait(200)

@@ -49,7 +49,8 @@ def walk(qtbot, window) -> bool:
         if phase == "consent":
             click(qtbot, window, "consentAgree")
         elif phase == "instructions":
-            assert window.study.protocol.instruction in window.page.findChild(type(window.header), "wishInstruction").text()
+            shown = window.page.findChild(type(window.header), "wishInstruction").text()
+            assert window.study.protocol.instruction in shown
             click(qtbot, window, "continueButton")
         elif phase == "annotate":
             page = window.page
@@ -126,7 +127,8 @@ def test_two_participants_through_the_screens_one_resumed(qtbot, tmp_path):
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=600, check=False)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=600,
+                          check=False)
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
 
     operator.refresh()
@@ -163,7 +165,8 @@ def test_two_participants_through_the_screens_one_resumed(qtbot, tmp_path):
         assert {"consent", "mark", "key", "trajectory", "seek", "episode_end", "answer", "trained"} <= kinds
         starts = [e["condition"] for e in mine if e["kind"] == "phase_end" and e["phase"] == "annotate"]
         assert starts == order
-    sessions = [(r["participant"], r["session"], r["started_at"]) for r in csv.DictReader((out / "sessions.csv").open())]
+    sessions = [(r["participant"], r["session"], r["started_at"])
+                for r in csv.DictReader((out / "sessions.csv").open())]
     assert sessions == [("P01", "1", "consent"), ("P01", "2", "static/annotate"), ("P02", "1", "consent")]
     p01 = [e for e in events if e["participant"] == "P01"]
     assert max(int(e["session"]) for e in p01) == 2
@@ -172,7 +175,8 @@ def test_two_participants_through_the_screens_one_resumed(qtbot, tmp_path):
     assert sum(1 for e in p01 if e["kind"] == "mark" and e["condition"] == "static") == 6
     results = list(csv.DictReader((out / "results.csv").open()))
     assert [(r["participant"], r["condition"], r["labelled"], r["q_did_what_i_asked"]) for r in results] == [
-        ("P01", "static", "6", "6"), ("P01", "dynamic", "6", "6"), ("P02", "dynamic", "6", "6"), ("P02", "static", "6", "6")]
+        ("P01", "static", "6", "6"), ("P01", "dynamic", "6", "6"),
+        ("P02", "dynamic", "6", "6"), ("P02", "static", "6", "6")]
     assert all(r["simulated"] == "0" and r["q_comments"] == "it went round the long way" for r in results)
     for f in out.rglob("*"):
         if f.is_file() and f.name != "study_events.csv":
@@ -214,7 +218,8 @@ def test_annotate_page_suggestions_parts_budget_and_keys(qtbot, tmp_path):
 
     with EventLog(events.participant_dir("P01") / "events.sqlite", read_only=True) as log:
         got = log.events()
-    marks = [(e["data"]["traj"], e["data"]["value"], e["data"]["t0"], e["data"]["t1"]) for e in got if e["kind"] == "mark"]
+    marks = [(e["data"]["traj"], e["data"]["value"], e["data"]["t0"], e["data"]["t1"])
+             for e in got if e["kind"] == "mark"]
     assert marks == [(suggested, -1, 2, 5), (suggested + 1, 1, None, None), (suggested, 0, None, None)]
     assert [e["data"]["trajectory"] for e in got if e["kind"] == "suggestion"] == [suggested]
     assert got[-1]["kind"] == "operator_exit"

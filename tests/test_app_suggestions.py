@@ -99,7 +99,8 @@ def test_enter_labels_the_suggestions_train_updates_them_and_collect_adds_varied
     assert collected[old_n:].all() and not collected[:old_n].any()
     # ... found in the list, marked as such
     assert not view.table.isColumnHidden(COL_FROM)
-    assert [view.model.index(i, COL_FROM).data() for i in (0, old_n, old_n + 49)] == ["stored", "collected", "collected"]
+    from_column = [view.model.index(i, COL_FROM).data() for i in (0, old_n, old_n + 49)]
+    assert from_column == ["stored", "collected", "collected"]
     # ... the marks kept, the old data and its marks untouched, the model still in use
     carried = new.labels()
     assert carried.count == 10 and np.array_equal(carried.scores[:old_n], old_marks.scores)

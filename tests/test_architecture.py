@@ -153,6 +153,7 @@ def test_no_long_modules_at_all():
 
 
 def test_type_checking_imports_do_not_count_as_cycles():
-    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import a\nelse:\n    import b\nimport c\n")
+    tree = ast.parse("from typing import TYPE_CHECKING\n"
+                     "if TYPE_CHECKING:\n    import a\nelse:\n    import b\nimport c\n")
     names = {n.names[0].name for n in _nodes(tree, runtime_only=True) if isinstance(n, ast.Import)}
     assert names == {"b", "c"}

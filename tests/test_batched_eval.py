@@ -66,7 +66,7 @@ def tasks():
 
 def assert_same_records(one_by_one, batched):
     assert len(one_by_one) == len(batched)
-    for k, (a, b) in enumerate(zip(one_by_one, batched)):
+    for k, (a, b) in enumerate(zip(one_by_one, batched, strict=True)):
         where = f"episode {k}"
         assert a.length == b.length, where
         np.testing.assert_array_equal(a.actions, b.actions, err_msg=where)
@@ -130,10 +130,11 @@ def test_network_outputs_do_not_depend_on_the_batch(tasks, env_name):
     rows, alone = make_stepper(model, rows=4), [make_stepper(model) for _ in range(4)]
     for _ in range(6):  # the LSTM's memory of 4 episodes in one stepper and in 4 separate ones
         feats = rng.normal(size=(4, task.n_features)).astype(np.float32)
-        np.testing.assert_array_equal(rows.score_rows(feats), np.stack([s.score_actions(f) for s, f in zip(alone, feats)]))
+        one_by_one = np.stack([s.score_actions(f) for s, f in zip(alone, feats, strict=True)])
+        np.testing.assert_array_equal(rows.score_rows(feats), one_by_one)
         actions = rng.integers(0, task.n_actions, 4)
         rows.advance_rows(actions)
-        for s, a in zip(alone, actions):
+        for s, a in zip(alone, actions, strict=True):
             s.advance(int(a))
 
 
@@ -144,7 +145,8 @@ def test_the_random_intents_change_the_decisions(tasks, env_name):
     plain = play_records(env_name, FusedAgent(task, "task"), seeds, config)
     for make in INTENTS.values():
         fused = play_records(env_name, FusedAgent(task, "static", intent=make(task), intent_scale=SCALE), seeds, config)
-        assert any(len(a.actions) != len(b.actions) or (a.actions != b.actions).any() for a, b in zip(plain, fused))
+        assert any(len(a.actions) != len(b.actions) or (a.actions != b.actions).any()
+                   for a, b in zip(plain, fused, strict=True))
 
 
 def test_agents_without_rows_play_one_at_a_time(tasks):

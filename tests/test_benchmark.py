@@ -1,4 +1,5 @@
-"""The unseen-wish benchmark: generated wishes, the strict claim, the confidence gate, calibration, a cell end to end."""
+"""The unseen-wish benchmark: generated wishes, the strict claim, the confidence gate, calibration,
+a cell end to end."""
 
 from __future__ import annotations
 
@@ -48,11 +49,13 @@ def gridnav():
 # --- the wish generator ---------------------------------------------------------------------------------
 def test_generated_wishes_are_valid_measurable_satisfiable_and_seeded(gridnav):
     task, data, probe = gridnav
-    regions, task_regions, rules = dataset_regions(data), episode_regions([r.regions for r in probe], [True] * len(probe)), WishRules()
+    regions, rules = dataset_regions(data), WishRules()
+    task_regions = episode_regions([r.regions for r in probe], [True] * len(probe))
     presets = [(p.prefer, p.avoid) for p in env_spec("gridnav").presets]
     wishes = generate_wishes(data.region_features, regions, task_regions, 8, seed=0, rules=rules, exclude=presets)
     assert len(wishes) == 8 and [w.mode for w in wishes] == ["avoid", "prefer", "mixed"] * 2 + ["avoid", "prefer"]
-    assert generate_wishes(data.region_features, regions, task_regions, 8, seed=0, rules=rules, exclude=presets) == wishes
+    again = generate_wishes(data.region_features, regions, task_regions, 8, seed=0, rules=rules, exclude=presets)
+    assert again == wishes
     other = generate_wishes(data.region_features, regions, task_regions, 8, seed=1, rules=rules, exclude=presets)
     assert [w.text() for w in other] != [w.text() for w in wishes]
     efficient = data.success & (regions.lengths <= rules.max_witness_length * task_regions.lengths.mean())

@@ -45,7 +45,8 @@ def test_envs_lists_everything(capsys):
 
 def test_rollout_and_label(capsys, gridnav_data, tmp_path):
     out_path = tmp_path / "labels.npz"
-    code, out, _ = run(capsys, "label", "--data", str(gridnav_data), "--preset", "mixed", "--seed", "2", "--out", str(out_path))
+    code, out, _ = run(capsys, "label", "--data", str(gridnav_data), "--preset", "mixed", "--seed", "2",
+                       "--out", str(out_path))
     assert code == 0 and "8 of 8 trajectories labelled (mixed)" in out
     code, out, _ = run(
         capsys, "label", "--data", str(gridnav_data), "--avoid", "x=4..5&y=5", "--prefer", "terrain=scenic",
@@ -57,7 +58,8 @@ def test_rollout_and_label(capsys, gridnav_data, tmp_path):
 def test_existing_output_is_not_overwritten_without_force(capsys, gridnav_data, tmp_path):
     target = tmp_path / "keep.npz"
     target.write_bytes(b"user data")
-    assert_user_error(capsys, "already exists", "label", "--data", str(gridnav_data), "--preset", "avoid", "--out", str(target))
+    assert_user_error(capsys, "already exists", "label", "--data", str(gridnav_data), "--preset", "avoid",
+                      "--out", str(target))
     assert target.read_bytes() == b"user data"
 
 
@@ -109,7 +111,8 @@ def test_help_from_a_fresh_process(argv, code):
 @pytest.mark.parametrize(
     "argv, fragment",
     [
-        (["rollout", "--env", "atari", "--out", "x.npz"], "unknown environment 'atari'; allowed: gridnav, highway, pong"),
+        (["rollout", "--env", "atari", "--out", "x.npz"],
+         "unknown environment 'atari'; allowed: gridnav, highway, pong"),
         (["rollout", "--env", "gridnav", "--episodes", "0", "--out", "x.npz"], "0 is out of range; allowed: >= 1"),
         (["rollout", "--env", "gridnav", "--seed", "abc", "--out", "x.npz"], "not a whole number"),
         (["rollout", "--env", "gridnav", "--policy", "no/such/dir", "--out", "x.npz"], "no/such/dir"),
@@ -121,8 +124,10 @@ def test_help_from_a_fresh_process(argv, code):
         (["label", "--data", "DATA", "--out", "l.npz"], "no wish given"),
         (["label", "--data", "DATA", "--preset", "avoid", "--avoid", "x=1", "--out", "l.npz"], "not both"),
         (["label", "--data", "DATA", "--preset", "sideways", "--out", "l.npz"], "invalid choice: 'sideways'"),
-        (["label", "--data", "DATA", "--preset", "avoid", "--flip", "2", "--out", "l.npz"], "2 is out of range; allowed: >= 0 and <= 1"),
-        (["label", "--data", "DATA", "--preset", "avoid", "--sigma", "-1", "--out", "l.npz"], "-1 is out of range; allowed: >= 0"),
+        (["label", "--data", "DATA", "--preset", "avoid", "--flip", "2", "--out", "l.npz"],
+         "2 is out of range; allowed: >= 0 and <= 1"),
+        (["label", "--data", "DATA", "--preset", "avoid", "--sigma", "-1", "--out", "l.npz"],
+         "-1 is out of range; allowed: >= 0"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["train-task", "--env", "gridnav", "--out", "o", "--set", "gamma"], "--set 'gamma': expected KEY=VALUE"),
         (["train-task", "--env", "gridnav", "--out", "o", "--set", "lr=1"], "unknown key 'lr'; allowed: batch_size"),
@@ -154,12 +159,14 @@ def test_set_values_are_parsed_to_each_fields_type():
 def test_label_refuses_a_file_that_is_not_a_dataset(capsys, tmp_path):
     bogus = tmp_path / "notes.npz"
     bogus.write_text("hello")
-    assert_user_error(capsys, "not a readable trajectory dataset", "label", "--data", str(bogus), "--preset", "avoid", "--out", str(tmp_path / "l.npz"))
+    assert_user_error(capsys, "not a readable trajectory dataset", "label", "--data", str(bogus), "--preset", "avoid",
+                      "--out", str(tmp_path / "l.npz"))
 
 
 def test_evaluate_task_json_shape(capsys, tmp_path):
     out = tmp_path / "eval.json"
-    code, text, _ = run(capsys, "evaluate", "--env", "gridnav", "--strategies", "task", "--episodes", "5", "--seed", "3",
+    code, text, _ = run(capsys, "evaluate", "--env", "gridnav", "--strategies", "task", "--episodes", "5",
+                        "--seed", "3",
                         "--preset", "mixed", "--json", str(out), "--quiet")
     assert code == 0 and "task_success" in text
     report = json.loads(out.read_text())
@@ -178,7 +185,8 @@ def test_evaluate_task_json_shape(capsys, tmp_path):
         (["evaluate", "--env", "gridnav", "--strategies", "dynamic"], "needs an intent model"),
         (["evaluate", "--env", "gridnav", "--task", "models/pong"], "trained for 'pong', not 'gridnav'"),
         (["evaluate", "--env", "gridnav", "--T-phi", "0"], "T_phi must be a finite number > 0; got 0.0"),
-        (["rollout", "--env", "gridnav", "--policy", "models/highway", "--out", "x.npz"], "trained for 'highway', not 'gridnav'"),
+        (["rollout", "--env", "gridnav", "--policy", "models/highway", "--out", "x.npz"],
+         "trained for 'highway', not 'gridnav'"),
     ],
 )
 def test_evaluate_user_errors(capsys, argv, fragment):
@@ -197,7 +205,8 @@ def test_environment_name_means_the_shipped_agent_and_data_from_any_folder(capsy
     monkeypatch.chdir(tmp_path)
     code, out, _ = run(capsys, "label", "--data", "gridnav", "--preset", "avoid", "--budget", "3", "--out", "l.npz")
     assert code == 0 and "3 of 1495 trajectories labelled" in out
-    code, out, _ = run(capsys, "rollout", "--env", "gridnav", "--policy", "gridnav", "--episodes", "2", "--out", "r.npz",
+    code, out, _ = run(capsys, "rollout", "--env", "gridnav", "--policy", "gridnav", "--episodes", "2",
+                       "--out", "r.npz",
                        "--quiet")
     assert code == 0 and "task success 100%" in out
     code, out, _ = run(capsys, "envs")
@@ -214,7 +223,8 @@ def test_trace_writes_one_row_per_decision(capsys, tmp_path):
     code, text, _ = run(capsys, "trace", "--env", "gridnav", "--strategy", "task", "--seed", "3", "--preset", "mixed",
                         "--out", str(out))
     assert code == 0 and "decisions of task on gridnav (seed 3)" in text
-    rows = list(csv.DictReader(open(out)))
+    with open(out) as fh:
+        rows = list(csv.DictReader(fh))
     assert rows and rows[0]["strategy"] == "task" and rows[0]["w"] == "" and rows[0]["in_avoid"] in ("0", "1")
     assert [r["t"] for r in rows] == [str(i) for i in range(len(rows))]
     assert_user_error(capsys, "already exists", "trace", "--env", "gridnav", "--strategy", "task", "--out", str(out))

@@ -91,7 +91,7 @@ def test_checkpoint_tamper_and_refusals(tmp_path):
     with pytest.raises(UserError, match="not valid JSON"):
         load_checkpoint(d, "task-dqn")
     (d / SIDECAR_FILE).unlink()
-    with pytest.raises(UserError, match="missing model.json"):
+    with pytest.raises(UserError, match=r"missing model\.json"):
         load_checkpoint(d, "task-dqn")
     with pytest.raises(UserError, match="no such directory"):
         load_checkpoint(tmp_path / "nope", "task-dqn")

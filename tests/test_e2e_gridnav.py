@@ -4,8 +4,8 @@ and dynamic fusion keeps the agent off the toll road while it still reaches the 
 Training is deterministic only on one kind of CPU (AVX2 and AVX-512 kernels round differently), so
 the learned figures asserted here were measured under perturbations that stand in for other CPUs:
 training seeds 0-19, and seeds 0-2 with other kernels: ATEN_CPU_CAPABILITY=avx2 with
-MKL_ENABLE_INSTRUCTIONS=AVX2, ATEN_CPU_CAPABILITY=default with MKL_CBWR=COMPATIBLE (27 runs). Each threshold sits well clear of every measured value; the
-comments give the range.
+MKL_ENABLE_INSTRUCTIONS=AVX2, ATEN_CPU_CAPABILITY=default with MKL_CBWR=COMPATIBLE (27 runs). Each threshold
+sits well clear of every measured value; the comments give the range.
 """
 
 import pytest
@@ -40,7 +40,8 @@ def test_dynamic_fusion_avoids_the_toll_and_reaches_the_goal(trained):
     # held-out correlation: 0.930 here (AVX-512); 0.83-0.99 over the 27 runs
     assert result.metrics["held_out"]["corr"] > 0.7
     agents = build_agents(task, ["task", "dynamic"], intent_dir=out)
-    res = evaluate("gridnav", agents, episodes=10, seed=0, env_config=task.env_config, wish=wish, progress=False).strategies
+    res = evaluate("gridnav", agents, episodes=10, seed=0, env_config=task.env_config, wish=wish,
+                   progress=False).strategies
     task_avoid = res["task"]["avoid_fraction"]["mean"]
     assert task_avoid > 0.3  # the task agent takes the toll road: 0.418 (no training involved)
     # the behaviour: dynamic fusion still reaches the goal (10 of 10 episodes in every run) ...

@@ -54,8 +54,8 @@ def test_same_seed_same_trajectory():
         return out
 
     a, b = run(7), run(7)
-    for ra, rb in zip(a, b):
-        for xa, xb in zip(ra, rb):
+    for ra, rb in zip(a, b, strict=True):
+        for xa, xb in zip(ra, rb, strict=True):
             if isinstance(xa, dict):
                 assert xa.keys() == xb.keys()
                 for k in xa:
@@ -82,7 +82,7 @@ def test_legal_masks():
 
 def test_illegal_action_stays_and_costs():
     env = env_at(0, 0)
-    obs, r, term, trunc, info = env.step(UP)
+    _obs, r, term, trunc, _info = env.step(UP)
     assert env.pos == (0, 0) and r == pytest.approx(-0.01) and not term and not trunc
 
 
@@ -99,7 +99,7 @@ def test_toll_path_reaches_goal_in_9():
     env = env_at(0, 5)
     total, terrains = 0.0, []
     for i in range(9):
-        obs, r, term, trunc, info = env.step(RIGHT)
+        _obs, r, term, trunc, info = env.step(RIGHT)
         total += r
         terrains.append(env.terrain_at(*env.pos))
         assert term == (i == 8) and not trunc
@@ -133,7 +133,7 @@ def test_custom_layout_from_text():
         ..G
     """
     env = GridNavEnv({"layout": text, "cell_px": 10})
-    obs, info = env.reset(seed=3)
+    _obs, info = env.reset(seed=3)
     assert isinstance(env.layout, Layout) and env.layout.goal == (2, 1)
     assert env.pos == (0, 0) and info["legal"].tolist() == [False, True, True, False]
     assert env.frame().shape == (20, 30, 3)

@@ -49,7 +49,7 @@ def test_spaces_and_observation(env):
     assert obs.shape == (26,) and obs.dtype == np.float32 and env.observation_space.contains(obs)
     assert info["regions"].dtype == np.float32 and info["task_success"] and not info["crashed"]
     for a in ACTIONS[:8]:
-        obs, r, term, trunc, info = env.step(a)
+        obs, r, term, _trunc, info = env.step(a)
         assert env.observation_space.contains(obs)
         assert obs[-1] * 3 == pytest.approx(info["regions"][0]) == env.lane
         assert info["regions"][1] == pytest.approx(env.speed) == pytest.approx(info["speed"])
@@ -85,7 +85,7 @@ def test_unseeded_reset_follows_outer_seed(env):
         return [rollout(env, None, ACTIONS[:5])[0] for _ in range(2)]
 
     a, b = two_episodes(), two_episodes()
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not np.array_equal(a[0], a[1])
 
 

@@ -88,7 +88,7 @@ def test_different_seeds_differ(env):
     actions = [NOOP] * 40
     runs = {}
     for seed in range(6):
-        obs, info = env.reset(seed=seed)
+        _obs, info = env.reset(seed=seed)
         traj, _ = _rollout(env, seed, actions)
         runs[seed] = (info["noops"], traj)
     noops = {n for n, _ in runs.values()}
@@ -161,7 +161,7 @@ def test_episode_is_one_point(env):
     for seed in range(4):
         obs, info = env.reset(seed=seed)
         total = 0.0
-        for t in range(1000):
+        for _t in range(1000):
             policy = pong_follow_ball if seed % 2 else (lambda o: NOOP)
             obs, r, term, trunc, info = env.step(policy(obs))
             total += r
@@ -179,7 +179,7 @@ def test_episode_is_one_point(env):
 def test_truncation_after_max_decisions():
     e = make_env("pong", {"max_decisions": 10})
     e.reset(seed=0)
-    for t in range(10):
+    for _t in range(10):
         _, r, term, trunc, info = e.step(NOOP)
     assert trunc and not term and r == 0.0 and info["task_success"] is False
     e.close()

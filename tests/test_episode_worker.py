@@ -64,7 +64,8 @@ def process():
 
 def assert_same(a, b) -> None:
     """Two snapshots show the same thing: frame, decision, attribution, overlay, metrics."""
-    assert (a.t, a.done, a.seed, a.strategy, a.reward, a.metrics) == (b.t, b.done, b.seed, b.strategy, b.reward, b.metrics)
+    assert ((a.t, a.done, a.seed, a.strategy, a.reward, a.metrics)
+            == (b.t, b.done, b.seed, b.strategy, b.reward, b.metrics))
     assert np.array_equal(a.frame, b.frame)
     for x, y in ((a.attribution, b.attribution), (a.value_map, b.value_map)):
         assert (x is None) == (y is None) and (x is None or np.array_equal(x, y, equal_nan=True))
@@ -75,7 +76,8 @@ def assert_same(a, b) -> None:
             assert (x is None) == (y is None) and (x is None or np.array_equal(x, y)), f.name
     for f in fields(a.overlay):
         x, y = getattr(a.overlay, f.name), getattr(b.overlay, f.name)
-        assert type(x) is type(y) and (np.array_equal(x, y, equal_nan=True) if isinstance(x, np.ndarray) else x == y), f.name
+        assert type(x) is type(y), f.name
+        assert np.array_equal(x, y, equal_nan=True) if isinstance(x, np.ndarray) else x == y, f.name
 
 
 @pytest.mark.parametrize("env_name, steps", [("gridnav", 200), ("highway", 12)])

@@ -1,5 +1,8 @@
 """Fusion maths and an end-to-end gridnav run: label, train a small intent model, evaluate."""
 
+import itertools
+from typing import ClassVar
+
 import numpy as np
 import pytest
 
@@ -50,7 +53,7 @@ def test_geometric_mean_minimises_the_summed_kl():
 def test_dynamic_temperature_limits_and_monotonicity():
     params = FusionParams(T_min=0.3, T_max=5.0, k=1.0, c=3.0)
     values = [dynamic_temperature(g, params) for g in np.linspace(-50, 50, 201)]
-    assert all(b >= a for a, b in zip(values, values[1:]))  # more collected intent reward: warmer intent
+    assert all(b >= a for a, b in itertools.pairwise(values))  # more collected intent reward: warmer intent
     assert min(values) == pytest.approx(0.3)
     assert max(values) == pytest.approx(5.0, rel=1e-6)
     assert dynamic_temperature(3.0, params) == pytest.approx(2.5)  # T_max/2 at G = c
@@ -72,7 +75,9 @@ def test_bad_parameters_are_refused(kwargs):
 
 
 def test_overrides_name_the_allowed_parameters():
-    with pytest.raises(UserError, match="allowed: T_max, T_min, T_phi, T_static, c, collect, confidence, decay, k, margin, normalise, sample, strength"):
+    with pytest.raises(UserError,
+                       match="allowed: T_max, T_min, T_phi, T_static, c, collect, confidence, decay, k, margin, "
+                             "normalise, sample, strength"):
         FusionParams().with_overrides({"temperature": 1})
 
 
@@ -85,7 +90,7 @@ def test_intent_scale_prefers_the_candidate_spread():
 class _StubTask:
     """Three actions, the task always prefers action 0 by one Q-spread."""
 
-    sidecar = {"metrics": {"q_scale": {"legal_std": 1.0}}}
+    sidecar: ClassVar[dict] = {"metrics": {"q_scale": {"legal_std": 1.0}}}
 
     def q_values_batch(self, features):
         return np.tile([1.0, 0.0, 0.0], (len(features), 1))

@@ -30,7 +30,7 @@ from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.rollout import random_policy, rollout
 from dpf_gui.wish import make_wish
 
-SMALL = dict(embed=16, hidden=16)
+SMALL = {"embed": 16, "hidden": 16}
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +195,7 @@ def test_candidate_rewards_prefer_moves_off_the_toll(trained, grid_data):
         traj = grid_data[int(i)]
         stepper.reset()
         for t in range(traj.length):
-            x, y = int(round(traj.features[t][0] * 9)), int(round(traj.features[t][1] * 9))
+            x, y = round(traj.features[t][0] * 9), round(traj.features[t][1] * 9)
             onto = [a for a, (dx, dy) in enumerate(MOVES)
                     if traj.legal[t][a] and env.terrain_at(x + dx, y + dy) == "toll"]
             off = [a for a in np.flatnonzero(traj.legal[t]) if a not in onto]
@@ -249,7 +249,7 @@ def test_uninformative_labels_are_refused(grid_data, toll_labels):
     few[:3] = True
     with pytest.raises(UserError, match="only 3"):
         train_intent(grid_data, labels(toll_labels.scores, few), seed=0, progress=False)
-    with pytest.raises(UserError, match="different trajectory dataset|cover"):
+    with pytest.raises(UserError, match=r"different trajectory dataset|cover"):
         train_intent(grid_data.subset(range(50)), toll_labels, seed=0, progress=False)
 
 

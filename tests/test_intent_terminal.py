@@ -43,7 +43,7 @@ def test_stay_shrinks_the_intents_veto_of_ending_the_episode():
     # "end" at 2.1 and 3.9 against a bar of 1.0.
     end, stay = _goal_veto("end"), _goal_veto("stay")
     assert min(end) > 1.0
-    for e, s in zip(end, stay):
+    for e, s in zip(end, stay, strict=True):
         assert s < 0.7 * e
 
 

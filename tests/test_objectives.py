@@ -253,7 +253,7 @@ def test_label_and_train_comparisons_on_the_command_line(grid, tmp_path, capsys)
 
 def test_label_marked_segments_on_the_command_line(grid, tmp_path, capsys):
     """`dpf label --feedback segments`: a person's few marked stretches, kept per step for the learner."""
-    data, wish = grid
+    data, _wish = grid
     data_path = data.save(tmp_path / "d.npz")
     out = tmp_path / "seg.npz"
     assert main(["label", "--data", str(data_path), "--preset", "mixed", "--feedback", "segments", "--budget", "12",

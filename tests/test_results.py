@@ -1,4 +1,5 @@
-"""The results report (the claim check, the custom wishes, the Markdown written from cached cells) and the\nrules of its cache: interrupted or damaged work is redone, seeds never share a model, user mistakes are one line."""
+"""The results report (the claim check, the custom wishes, the Markdown written from cached cells) and the
+rules of its cache: interrupted or damaged work is redone, seeds never share a model, user mistakes are one line."""
 
 import functools
 import json
@@ -192,7 +193,7 @@ def test_results_with_jobs_gives_the_same_numbers_as_one_process(tmp_path):
     assert main(argv) == 0
     one = json.loads((work / "gridnav" / "avoid" / "eval.json").read_text())
     # the cached intent model is reused; every strategy (retrain included) is built and played again in a worker
-    assert main(argv + ["--jobs", "2", "--modes", "avoid,prefer"]) == 0
+    assert main([*argv, "--jobs", "2", "--modes", "avoid,prefer"]) == 0
     two = json.loads((work / "gridnav" / "avoid" / "eval.json").read_text())
     assert two["strategies"] == one["strategies"]
     assert (work / "gridnav" / "prefer" / "eval.json").is_file() and out.is_file()

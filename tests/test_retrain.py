@@ -111,7 +111,8 @@ def test_cache_is_reused_only_for_the_same_inputs_and_when_whole(tmp_path, monke
         return out_dir
 
     monkeypatch.setattr(R, "retrain", fake_retrain)
-    monkeypatch.setattr(TaskAgent, "load", classmethod(lambda cls, d, expect_env=None: json.loads((Path(d) / "model.json").read_text())["made"]))
+    monkeypatch.setattr(TaskAgent, "load", classmethod(
+        lambda cls, d, expect_env=None: json.loads((Path(d) / "model.json").read_text())["made"]))
 
     def made(cfg=None):
         return R.load_or_retrain(task, intent_dir, progress=False, cfg=cfg)
@@ -139,5 +140,5 @@ def test_retraining_asks_for_an_lstm_intent_by_name(tmp_path):
     from dpf_gui.pipeline import load_task_agent
 
     (tmp_path / "model.json").write_text('{"kind": "intent", "intent_kind": "additive", "env": "gridnav"}')
-    with pytest.raises(UserError, match="needs an LSTM intent model .* is 'additive'"):
+    with pytest.raises(UserError, match=r"needs an LSTM intent model .* is 'additive'"):
         R.load_or_retrain(load_task_agent("gridnav"), tmp_path, progress=False)

@@ -110,7 +110,7 @@ def test_stepper_matches_the_torch_model_step_by_step(readout, action_in, markov
     ref = _reference_scores(model, feats, taken, markov)
     stepper = IntentStepper(model, markov=markov)
     got = []
-    for f, a in zip(feats, taken):
+    for f, a in zip(feats, taken, strict=True):
         got.append(stepper.score_actions(f))
         stepper.advance(int(a))
     np.testing.assert_allclose(np.array(got), ref, rtol=1e-6, atol=1e-6)

@@ -69,7 +69,7 @@ def _walk(env, model, steps, seed=3, markov=False):
 
 def test_rewards_match_the_stepper(tiny_intent, env):
     model, _ = tiny_intent
-    for state, obs, legal, action, stepper in _walk(env, model, 5):
+    for state, obs, legal, _action, stepper in _walk(env, model, 5):
         acts = np.arange(model.arch.n_actions)
         r = saliency.intent_rewards(model, state, np.repeat(obs[None], len(acts), 0), acts)
         expected = stepper.rewards(obs, legal)
@@ -101,7 +101,7 @@ def test_integrated_gradients_are_complete(tiny_intent, env):
     model, sidecar = tiny_intent
     spread = sidecar["candidate_spread"]["history"]
     base = model.feat_mean.numpy()
-    for state, obs, legal, action, _ in _walk(env, model, 4):
+    for state, obs, _legal, action, _ in _walk(env, model, 4):
         attr = saliency.attribute(model, state, obs, action, steps=64)
         r = saliency.intent_rewards(model, state, np.stack([obs, base]), np.array([action, action]))
         diff = r[0] - r[1]
@@ -113,7 +113,7 @@ def test_capture_state_does_not_follow_the_stepper(tiny_intent, env):
     model, _ = tiny_intent
     walk = _walk(env, model, 3)
     next(walk)
-    state, obs, legal, action, stepper = next(walk)
+    state, obs, _legal, action, stepper = next(walk)
     before = saliency.intent_rewards(model, state, obs[None], np.array([action]))
     stepper.advance(action)
     after = saliency.intent_rewards(model, state, obs[None], np.array([action]))
@@ -127,7 +127,8 @@ def test_value_map_shape_walls_and_env_untouched(tiny_intent, env):
     pos = env.pos
     vm = env.intent_value_map(model, saliency.IntentState.empty())
     assert vm.shape == (env.layout.height, env.layout.width)
-    walls = np.array([[not env.layout.is_open(x, y) for x in range(env.layout.width)] for y in range(env.layout.height)])
+    walls = np.array([[not env.layout.is_open(x, y) for x in range(env.layout.width)]
+                      for y in range(env.layout.height)])
     assert np.all(np.isnan(vm[walls]))
     assert np.all(np.isfinite(vm[~walls]))
     assert env.pos == pos

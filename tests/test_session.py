@@ -139,7 +139,8 @@ def test_an_intent_agent_round_trips_through_its_folder(ws, intent_dir):
     assert agent.unit == intent_unit(sidecar) > 0
     again = IntentAgent.load(agent.directory)
     t = ws.dataset[3]
-    np.testing.assert_array_equal(agent.model.predict(t.features, t.actions), again.model.predict(t.features, t.actions))
+    np.testing.assert_array_equal(agent.model.predict(t.features, t.actions),
+                                  again.model.predict(t.features, t.actions))
     # the timeline's rewards add up to the prediction (the additive kind starts from 0)
     r = agent.step_rewards(t.features, t.actions)
     assert len(r) == ws.length(3)

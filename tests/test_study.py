@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import sqlite3
@@ -30,33 +31,48 @@ ROOT = Path(__file__).resolve().parent.parent
 ONE_CONDITION = {'[[conditions]]\nname = "dynamic"\nstrategy = "dynamic"\nbudget = 8\n': ""}
 
 BAD_PROTOCOLS = [
-    ("unknown-top-key", {'title = "Does': 'colour = "red"\ntitle = "Does'}, "protocol.toml: colour: unknown key; allowed here: title, env"),
-    ("unknown-wish-key", {"[wish]\n": "[wish]\nshown = true\n"}, "wish.shown: unknown key; allowed here: instruction, prefer, avoid"),
-    ("unknown-env", {'env = "gridnav"': 'env = "atari"'}, "env: 'atari' is not allowed; allowed: gridnav, highway, pong"),
+    ("unknown-top-key", {'title = "Does': 'colour = "red"\ntitle = "Does'},
+     "protocol.toml: colour: unknown key; allowed here: title, env"),
+    ("unknown-wish-key", {"[wish]\n": "[wish]\nshown = true\n"},
+     "wish.shown: unknown key; allowed here: instruction, prefer, avoid"),
+    ("unknown-env", {'env = "gridnav"': 'env = "atari"'},
+     "env: 'atari' is not allowed; allowed: gridnav, highway, pong"),
     ("unknown-strategy", {'strategy = "static"': 'strategy = "fast"'},
      "conditions[1].strategy: 'fast' is not allowed; allowed: task, intent, static, dynamic"),
-    ("unknown-order", {'kind = "latin"': 'kind = "alphabetical"'}, "order.kind: 'alphabetical' is not allowed; allowed: fixed, random, latin"),
+    ("unknown-order", {'kind = "latin"': 'kind = "alphabetical"'},
+     "order.kind: 'alphabetical' is not allowed; allowed: fixed, random, latin"),
     ("latin-one-condition", ONE_CONDITION, "order.kind: a Latin square counterbalances two or more conditions"),
-    ("duplicate-condition", {'name = "dynamic"': 'name = "static"'}, "conditions[2].name: 'static' is the name of an earlier condition"),
+    ("duplicate-condition", {'name = "dynamic"': 'name = "static"'},
+     "conditions[2].name: 'static' is the name of an earlier condition"),
     ("missing-conditions", {"[[conditions]]": "[[dropped]]"}, "conditions: missing; it is required"),
-    ("missing-consent-text", {'[consent]\ntext = """': '[consent]\nwording = """'}, "consent.text: missing; it is required"),
-    ("empty-instructions", {'[instructions]\ntext = """': '[instructions]\ntext = " "\nx = """'}, "instructions.text: must be non-empty text"),
-    ("budget-zero", {"budget = 8": "budget = 0"}, "conditions[1].budget: must be a whole number from 1 to 100000; got 0"),
-    ("budget-over-data", {"budget = 8": "budget = 5000"}, "conditions[1].budget: 5000 is more than the 1495 trajectories"),
+    ("missing-consent-text", {'[consent]\ntext = """': '[consent]\nwording = """'},
+     "consent.text: missing; it is required"),
+    ("empty-instructions", {'[instructions]\ntext = """': '[instructions]\ntext = " "\nx = """'},
+     "instructions.text: must be non-empty text"),
+    ("budget-zero", {"budget = 8": "budget = 0"},
+     "conditions[1].budget: must be a whole number from 1 to 100000; got 0"),
+    ("budget-over-data", {"budget = 8": "budget = 5000"},
+     "conditions[1].budget: 5000 is more than the 1495 trajectories"),
     ("budget-text", {"budget = 8": 'budget = "lots"'}, "conditions[1].budget: must be a whole number"),
     ("one-anchor", {'anchors = ["strongly disagree", "strongly agree"]\nmeasures = "wish"':
                     'anchors = ["agree"]\nmeasures = "wish"'}, "questionnaire.items[1].anchors: must be two texts"),
-    ("item-type", {'type = "text"': 'type = "essay"'}, "questionnaire.items[3].type: 'essay' is not allowed; allowed: likert, text"),
-    ("item-measures", {'measures = "task"': 'measures = "mood"'}, "questionnaire.items[2].measures: 'mood' is not allowed; allowed: wish, task"),
-    ("bad-wish-expression", {'avoid = ["terrain=toll"]': 'avoid = ["terrain=motorway"]'}, "wish: 'terrain=motorway': unknown terrain"),
+    ("item-type", {'type = "text"': 'type = "essay"'},
+     "questionnaire.items[3].type: 'essay' is not allowed; allowed: likert, text"),
+    ("item-measures", {'measures = "task"': 'measures = "mood"'},
+     "questionnaire.items[2].measures: 'mood' is not allowed; allowed: wish, task"),
+    ("bad-wish-expression", {'avoid = ["terrain=toll"]': 'avoid = ["terrain=motorway"]'},
+     "wish: 'terrain=motorway': unknown terrain"),
     ("wish-not-a-list", {'avoid = ["terrain=toll"]': "avoid = 3"}, "wish.avoid: must be a list of region expressions"),
-    ("watch-episodes-zero", {"episodes = 2": "episodes = 0"}, "watch.episodes: must be a whole number from 1 to 1000; got 0"),
+    ("watch-episodes-zero", {"episodes = 2": "episodes = 0"},
+     "watch.episodes: must be a whole number from 1 to 1000; got 0"),
     ("time-limit-negative", {"time_limit_s = 600\n\n[train]": "time_limit_s = -5\n\n[train]"},
      "annotate.time_limit_s: must be a number above 0"),
     ("unknown-fusion-parameter", {"# fusion = { T_static = 0.5 }": "fusion = { warmth = 1 }"},
      "conditions[1].fusion: unknown fusion parameter 'warmth'"),
-    ("bad-train-config", {"members = 2": "members = 0"}, "train.config: additive intent config: members must be a whole number >= 1"),
-    ("unknown-intent-kind", {'kind = "additive"': 'kind = "forest"'}, "train.kind: 'forest' is not allowed; allowed: additive, lstm"),
+    ("bad-train-config", {"members = 2": "members = 0"},
+     "train.config: additive intent config: members must be a whole number >= 1"),
+    ("unknown-intent-kind", {'kind = "additive"': 'kind = "forest"'},
+     "train.kind: 'forest' is not allowed; allowed: additive, lstm"),
     ("missing-task", {'env = "gridnav"': 'env = "gridnav"\ntask = "no/such/agent"'}, "protocol.toml: task:"),
     ("not-toml", {'title = "Does': 'title = Does'}, "protocol.toml: not valid TOML"),
 ]
@@ -89,7 +105,7 @@ def test_latin_square_is_balanced_for_position_and_carry_over(n):
         assert sorted(r[position] for r in rows) == sorted(list(range(n)) * per)
     follows = {}
     for r in rows:  # every condition directly after every other equally often
-        for a, b in zip(r, r[1:]):
+        for a, b in itertools.pairwise(r):
             follows[(a, b)] = follows.get((a, b), 0) + 1
     assert len(follows) == n * (n - 1) and set(follows.values()) == {per}
 
@@ -157,7 +173,7 @@ def test_pilot_runs_every_step_of_six_simulated_participants(piloted):
 
 
 def test_export_results_one_row_per_participant_and_condition(piloted):
-    study, _, tables, names, readme = piloted
+    _study, _, tables, names, readme = piloted
     rows = tables["results.csv"]
     # Latin square of 2 conditions: odd participant numbers static first, even ones dynamic first
     assert [(r["participant"], r["position"], r["condition"]) for r in rows] == [
@@ -186,7 +202,8 @@ def test_export_results_one_row_per_participant_and_condition(piloted):
     assert len(tables["marks.csv"]) == PILOT_N * 2 * 8
     assert "protocol.toml" in names
     for r in rows:  # every trained intent model travels with the export
-        assert (f"intent_models/{r['participant']}/{r['condition']}/model.json" in names) == (r["intent_trained"] == "1")
+        model = f"intent_models/{r['participant']}/{r['condition']}/model.json"
+        assert (model in names) == (r["intent_trained"] == "1")
     assert sum(r["intent_trained"] == "1" for r in rows) >= len(rows) // 2
     for column in rows[0]:
         assert f"| {column} |" in readme, column
@@ -194,7 +211,8 @@ def test_export_results_one_row_per_participant_and_condition(piloted):
 
 def test_outcomes_are_scored_against_the_protocols_wish_only(tmp_path):
     """A wish of prefer only: no avoided-region column anywhere, although every gridnav preset has one."""
-    path = tiny_protocol(tmp_path, {'avoid = ["terrain=toll"]\n': "", **ONE_CONDITION, 'kind = "latin"': 'kind = "fixed"',
+    path = tiny_protocol(tmp_path, {'avoid = ["terrain=toll"]\n': "", **ONE_CONDITION,
+                                    'kind = "latin"': 'kind = "fixed"',
                                     "nasa_tlx = true": "nasa_tlx = false"})
     study = init_study(path, tmp_path / "s")
     pilot(study, 1)
@@ -334,7 +352,8 @@ def test_killed_mid_annotation_resumes_without_losing_or_doubling_marks(tmp_path
         f"pilot(Study({str(tmp_path / 's')!r}), 1)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=600, check=False)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=600,
+                          check=False)
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
     before = _events(study, "sim-001")
     assert before[-1]["kind"] == "phase_start" and before[-1]["data"]["step"] == "dynamic/annotate"

@@ -203,7 +203,7 @@ def test_read_only_store_opens_read_only_and_refuses_marks(tmp_path, data, what)
         assert list(states) == [UNLABELLED, AVOIDED, SEGMENTS] and scores[1] == pytest.approx(-np.sqrt(3))
         assert store.to_labels(data).count == 2
         for attempt in (lambda: store.mark_trajectory(fp, 0, +1), lambda: store.undo(fp), lambda: store.redo(fp)):
-            with pytest.raises(UserError, match="read-only .*marks cannot be saved"):
+            with pytest.raises(UserError, match=r"read-only .*marks cannot be saved"):
                 attempt()
         assert not store.can_undo(fp)
         store.set("resume/gridnav", {"trajectory": 1})  # a convenience: silently not kept
@@ -231,7 +231,8 @@ def test_a_damaged_mark_is_skipped_and_reported(store, data):
     for kind, traj, t0, value in (("segment", 1, None, 1), ("bogus", 2, None, 1), ("whole", "x", None, 1)):
         action = db.execute("INSERT INTO actions (dataset, kind, source, created) VALUES (?, 'mark', 'person', 0)",
                             (fp,)).lastrowid
-        bad.append(db.execute("INSERT INTO marks (action, dataset, traj, kind, t0, t1, value) VALUES (?, ?, ?, ?, ?, 3, ?)",
+        bad.append(db.execute("INSERT INTO marks (action, dataset, traj, kind, t0, t1, value) "
+                              "VALUES (?, ?, ?, ?, ?, 3, ?)",
                               (action, fp, traj, kind, t0, value)).lastrowid)
     db.commit()
     db.close()
@@ -266,7 +267,7 @@ def test_a_failed_write_is_a_user_error_and_changes_nothing(store, data):
     other = sqlite3.connect(str(store.path))  # the file damaged under the app: its marks table gone
     other.execute("ALTER TABLE marks RENAME TO marks_gone")
     other.commit()
-    with pytest.raises(UserError, match="could not be saved .*nothing was changed"):
+    with pytest.raises(UserError, match=r"could not be saved .*nothing was changed"):
         store.mark_trajectory(fp, 1, -1)
     assert other.execute("SELECT COUNT(*) FROM actions").fetchone()[0] == 1  # the half-made action was rolled back
     with pytest.raises(UserError, match="label store failed"):

@@ -51,7 +51,8 @@ def test_exploring_rollouts_are_seeded_and_leave_the_greedy_path(agent, text):
 def test_exploration_specs():
     assert parse_exploration("boltzmann:0.5") == Exploration("boltzmann", 0.5)
     assert parse_exploration("epsilon:1").text() == "epsilon:1"
-    for bad, fragment in (("epsilon:1.5", "out of range"), ("boltzmann:0", "out of range"), ("boltzmann:nan", "out of range"),
+    for bad, fragment in (("epsilon:1.5", "out of range"), ("boltzmann:0", "out of range"),
+                          ("boltzmann:nan", "out of range"),
                           ("gauss:1", "unknown exploration 'gauss'"), ("epsilon", "not KIND:NUMBER"),
                           ("epsilon:x", "not KIND:NUMBER")):
         with pytest.raises(UserError, match=fragment):
@@ -71,7 +72,7 @@ def test_random_starts_vary_and_replay_exactly(agent):
 
 
 def test_random_starts_only_where_the_environment_has_them():
-    with pytest.raises(UserError, match="pong cannot start episodes in random states.*gridnav"):
+    with pytest.raises(UserError, match=r"pong cannot start episodes in random states.*gridnav"):
         rollout("pong", random_policy(0), 1, 0, progress=False, random_start=True)
     env = make_env("gridnav")
     with pytest.raises(ValueError, match="wall, the goal or outside"):

@@ -27,8 +27,8 @@ def _setuptools_ok() -> bool:
 def test_the_wheel_carries_the_models_and_the_demo_runs_from_another_folder(tmp_path):
     # built from a copy: the build leaves nothing in the checkout, and no stale build/ can slip into the wheel
     src, wheels = tmp_path / "src", tmp_path / "wheels"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", "build", "dist", "runs", "*.egg-info", "__pycache__",
-                                                             ".pytest_cache", ".ruff_cache", ".venv"))
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", "build", "dist", "runs", "*.egg-info",
+                                                             "__pycache__", ".pytest_cache", ".ruff_cache", ".venv"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels),
                     str(src)], check=True, capture_output=True, timeout=300)
     (wheel,) = wheels.glob("dpf_gui-*.whl")

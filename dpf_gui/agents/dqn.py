@@ -70,13 +70,16 @@ CURVE_PNG = "training_curve.png"
 _PROBABILITY = Allowed(0, 1)
 #: what every DQNConfig field may hold (numbers are also finite)
 _DQN_ALLOWED: dict[str, Allowed] = {
-    "hidden": Allowed(1, 4096), "learning_rate": Allowed(low=0, high=10, low_open=True), "batch_size": Allowed(1, 65536),
+    "hidden": Allowed(1, 4096), "learning_rate": Allowed(low=0, high=10, low_open=True),
+    "batch_size": Allowed(1, 65536),
     "gamma": _PROBABILITY, "n_step": Allowed(1, 1000), "huber_delta": Allowed(low=0, low_open=True),
     "buffer_size": Allowed(1, 10**7), "learning_starts": Allowed(0), "train_frequency": Allowed(1),
-    "gradient_steps": Allowed(1, 1000), "target_update_interval": Allowed(1), "tau": Allowed(low=0, high=1, low_open=True),
+    "gradient_steps": Allowed(1, 1000), "target_update_interval": Allowed(1),
+    "tau": Allowed(low=0, high=1, low_open=True),
     "start_e": _PROBABILITY, "end_e": _PROBABILITY, "exploration_fraction": _PROBABILITY,
     "max_trajectories": Allowed(2), "max_dataset_steps": Allowed(1), "eval_episodes": Allowed(0, 10**6),
-    "checkpoint_every": Allowed(0), "select_every": Allowed(0), "failure_penalty": Allowed(0), "select_episodes": Allowed(1, 10**6),
+    "checkpoint_every": Allowed(0), "select_every": Allowed(0), "failure_penalty": Allowed(0),
+    "select_episodes": Allowed(1, 10**6),
     "threads": Allowed(0, 1024),
 }
 
@@ -114,7 +117,8 @@ class DQNConfig:
     max_dataset_steps: int = 500_000  # and about this many decisions at most (keeps the file small)
     eval_episodes: int = 20  # greedy evaluation episodes after training (0 = skip)
     checkpoint_every: int = 0  # also save everything every N steps (0 = only at the end)
-    select_every: int = 0  # every N steps play select_episodes greedy validation episodes; ship the best weights (0 = last)
+    # every N steps play select_episodes greedy validation episodes; ship the best weights (0 = last)
+    select_every: int = 0
     select_episodes: int = 10  # validation episodes (seeds from the training range, never the evaluation range)
     # compute
     device: str = "cpu"  # "cpu", "cuda", "auto" (small MLPs are usually fastest on CPU)
@@ -373,7 +377,7 @@ class _Curve:
     def __init__(self, path: Path):
         self.path = path
         self.rows: list[tuple] = []
-        self._fh = open(path, "w", newline="", encoding="utf-8")
+        self._fh = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 (open for the whole training; close() closes it)
         self._writer = csv.writer(self._fh)
         self._writer.writerow(self.COLUMNS)
         self._fh.flush()
@@ -487,7 +491,8 @@ def train_dqn(
     # --- seeding: one stream each for episode seeds, exploration, replay sampling
     seed = int(seed)
     torch.manual_seed(seed)
-    episode_seed_rng, explore_rng, replay_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    episode_seed_rng, explore_rng, replay_rng = (np.random.default_rng(s)
+                                                 for s in np.random.SeedSequence(seed).spawn(3))
 
     def next_episode_seed() -> int:
         return int(episode_seed_rng.integers(0, SEED_SPLIT))  # the training half (see rollout.SEED_SPLIT)
@@ -527,7 +532,7 @@ def train_dqn(
 
     def update_target() -> None:
         with torch.no_grad():
-            for tp, p in zip(target_network.parameters(), q_network.parameters()):
+            for tp, p in zip(target_network.parameters(), q_network.parameters(), strict=True):
                 if cfg.tau >= 1.0:
                     tp.copy_(p)  # hard update
                 else:
@@ -655,7 +660,7 @@ def train_dqn(
                     bar.set_postfix(ret=f"{np.mean(recent_returns):.3f}", eps=f"{epsilon:.3f}",
                                     loss="-" if mean_loss is None else f"{mean_loss:.4f}", refresh=False)
                 if on_episode is not None:
-                    on_episode(dict(zip(_Curve.COLUMNS, curve.rows[-1])))
+                    on_episode(dict(zip(_Curve.COLUMNS, curve.rows[-1], strict=True)))
                 episode += 1
                 ep_return, ep_len, loss_sum, loss_n = 0.0, 0, 0.0, 0
                 ep_seed = next_episode_seed()
@@ -681,7 +686,8 @@ def train_dqn(
                     best_state = {k: v.detach().clone() for k, v in q_network.state_dict().items()}
 
             if cfg.checkpoint_every and done_steps % cfg.checkpoint_every == 0 and done_steps < steps:
-                save_everything(done_steps, time.perf_counter() - start, False, None)  # steps < steps_planned marks it partial
+                # steps < steps_planned marks it partial
+                save_everything(done_steps, time.perf_counter() - start, False, None)
     except KeyboardInterrupt:
         interrupted, stop_reason = True, "keyboard-interrupt"
     finally:

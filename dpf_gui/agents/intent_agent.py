@@ -68,7 +68,8 @@ class IntentAgent:
         return str(self.sidecar.get("env", ""))
 
     def scale(self, markov: bool = False) -> float:
-        """The divisor that puts this model's rewards in units of typical action differences (fusion's ``intent_scale``)."""
+        """The divisor that puts this model's rewards in units of typical action differences
+        (fusion's ``intent_scale``)."""
         from dpf_gui.fusion import intent_scale
 
         return intent_scale(self.sidecar, markov)

@@ -14,6 +14,7 @@ policy ``pi_phi(a|s) = softmax over legal a of Q(s, a) / T_phi``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -202,7 +203,7 @@ def qnetwork_shapes(n_features: int, n_actions: int, hidden) -> dict[str, tuple[
     """The tensors of :class:`~dpf_gui.agents.qnetwork.QNetwork`'s state dict and their shapes (tested against it)."""
     widths = [int(n_features), *(int(h) for h in hidden), int(n_actions)]
     shapes: dict[str, tuple[int, ...]] = {}
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(widths)):
         shapes[f"net.{2 * i}.weight"], shapes[f"net.{2 * i}.bias"] = (b, a), (b,)
     return shapes
 

@@ -156,7 +156,8 @@ class AnnotateView(QWidget):
         self.title = QLabel(self)
         self.title.setObjectName("trajectoryTitle")
         self.title.setStyleSheet("font-weight: bold;")
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long text must not widen the window
+        # long text must not widen the window
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.reason_label = QLabel(self)
         self.reason_label.setObjectName("suggestionReason")
         self.reason_label.setWordWrap(True)
@@ -172,22 +173,29 @@ class AnnotateView(QWidget):
             b.clicked.connect(slot)
             return b
 
-        self.prefer_button = button("preferButton", "Prefer (P)", "mark the trajectory (or the segment) preferred", self.prefer)
-        self.avoid_button = button("avoidButton", "Avoid (A)", "mark the trajectory (or the segment) avoided", self.avoid)
-        self.neutral_button = button("neutralButton", "Neutral (N)", "mark the trajectory (or the segment) neutral", self.neutral)
+        self.prefer_button = button("preferButton", "Prefer (P)", "mark the trajectory (or the segment) preferred",
+                                    self.prefer)
+        self.avoid_button = button("avoidButton", "Avoid (A)", "mark the trajectory (or the segment) avoided",
+                                   self.avoid)
+        self.neutral_button = button("neutralButton", "Neutral (N)", "mark the trajectory (or the segment) neutral",
+                                     self.neutral)
         self.prefer_button.setStyleSheet("QPushButton { color: #1d6b2a; font-weight: bold; }")
         self.avoid_button.setStyleSheet("QPushButton { color: #a11d1d; font-weight: bold; }")
-        self.seg_start_button = button("segmentStartButton", "[ start", "a segment starts at the decision shown", self.segment_start)
-        self.seg_end_button = button("segmentEndButton", "end ]", "a segment ends at the decision shown", self.segment_end)
+        self.seg_start_button = button("segmentStartButton", "[ start", "a segment starts at the decision shown",
+                                       self.segment_start)
+        self.seg_end_button = button("segmentEndButton", "end ]", "a segment ends at the decision shown",
+                                     self.segment_end)
         self.seg_label = QLabel("", self)
         self.seg_label.setObjectName("segmentLabel")
-        self.clear_button = button("clearButton", "Clear", "forget every mark on this trajectory (undoable)", self.clear_marks)
+        self.clear_button = button("clearButton", "Clear", "forget every mark on this trajectory (undoable)",
+                                   self.clear_marks)
         self.undo_button = button("undoButton", "Undo", "undo the last mark (Ctrl+Z)", self.undo)
         self.redo_button = button("redoButton", "Redo", "redo (Ctrl+Shift+Z / Ctrl+Y)", self.redo)
         self.next_button = button("nextSuggestedButton", "Next suggested ⏎",
                                   "the unlabelled trajectory most worth labelling next (Enter; Shift+Enter: the next "
                                   "unlabelled one in the list's order)", self.next_suggested)
-        self.sim_button = button("simulatedUserButton", "Simulated user…", "label with a simulated user (a wish plus noise)", self.open_simulated_user_dialog)
+        self.sim_button = button("simulatedUserButton", "Simulated user…",
+                                 "label with a simulated user (a wish plus noise)", self.open_simulated_user_dialog)
         self.my_wish_button = button("myWishButton", "My wish…", "write down your wish: its regions are shown and "
                                      "the data's coverage of them is said", self.open_wish_dialog)
         self.collect_button = button("collectButton", "Collect more…",
@@ -243,7 +251,8 @@ class AnnotateView(QWidget):
         title_row.addWidget(self.title, 1)
         title_row.addWidget(self.seg_label)
         self.seg_label.setStyleSheet("color: #2848c8; font-weight: bold;")
-        self.seg_label.setMinimumWidth(self.seg_label.fontMetrics().horizontalAdvance("segment 0000..0000 …: P / A / N") + 12)
+        widest = self.seg_label.fontMetrics().horizontalAdvance("segment 0000..0000 …: P / A / N")
+        self.seg_label.setMinimumWidth(widest + 12)
         cv.addLayout(title_row)
         cv.addWidget(self.reason_label)
         cv.addWidget(self.player, 1)
@@ -336,7 +345,8 @@ class AnnotateView(QWidget):
             else:
                 idx = self.proxy.index(row, 0)
                 self.table.selectionModel().setCurrentIndex(
-                    idx, self.table.selectionModel().SelectionFlag.ClearAndSelect | self.table.selectionModel().SelectionFlag.Rows)
+                    idx, self.table.selectionModel().SelectionFlag.ClearAndSelect
+                    | self.table.selectionModel().SelectionFlag.Rows)
                 self.table.scrollTo(idx)
         finally:
             self._navigating = False
@@ -348,7 +358,7 @@ class AnnotateView(QWidget):
         if self._step_values_provider is not None:
             try:
                 self.player.set_step_values(self._step_values_provider(index))
-            except Exception as exc:  # a model view's problem must not stop labelling
+            except Exception as exc:  # noqa: BLE001 (a model view's problem must not stop labelling)
                 self.player.set_step_values(None)
                 self.statusMessage.emit(f"per-step values unavailable: {exc}")
         else:
@@ -599,7 +609,8 @@ class AnnotateView(QWidget):
         if seg is None:
             self.seg_label.setText("")
         else:
-            self.seg_label.setText(f"segment {seg[0]}..{seg[1]}" + ("" if self.seg_end is not None else " …") + ": P / A / N")
+            open_end = "" if self.seg_end is not None else " …"
+            self.seg_label.setText(f"segment {seg[0]}..{seg[1]}{open_end}: P / A / N")
         self.seg_label.setVisible(seg is not None)
 
     def undo(self) -> None:
@@ -621,7 +632,8 @@ class AnnotateView(QWidget):
             return
         if len(rows) == 1 and rows[0] != self.current:
             self.go_to(rows[0])  # show what changed
-        self.statusMessage.emit(f"{what}: " + (f"trajectory {rows[0]}" if len(rows) == 1 else f"{len(rows)} trajectories"))
+        self.statusMessage.emit(f"{what}: "
+                                + (f"trajectory {rows[0]}" if len(rows) == 1 else f"{len(rows)} trajectories"))
 
     def _after_change(self, rows) -> None:
         self.model.refresh(rows if len(rows) < 50 else None)
@@ -680,7 +692,7 @@ class AnnotateView(QWidget):
         return self.collect_dialog
 
     def _apply_simulated(self, wish, noise, seed: int, only_unlabelled: bool) -> None:
-        action, labels = self.ws.label_with_simulated_user(wish, noise, seed, only_unlabelled=only_unlabelled)
+        action, _labels = self.ws.label_with_simulated_user(wish, noise, seed, only_unlabelled=only_unlabelled)
         self.set_overlay_wish(wish, "simulated user")
         if action is None:
             self.statusMessage.emit("the simulated user had nothing to label")
@@ -789,7 +801,8 @@ class AnnotateView(QWidget):
         i = self.current
         state, score = int(self.model.states[i]), float(self.model.scores[i])
         label = STATE_NAMES[state] + ("" if np.isnan(score) else f" (score {score_text(score)})")
-        self.title.setText(f"Trajectory {i} · {self.ws.length(i)} decisions · return {float(self.ws.task_returns[i]):.2f} · "
+        self.title.setText(f"Trajectory {i} · {self.ws.length(i)} decisions · "
+                           f"return {float(self.ws.task_returns[i]):.2f} · "
                            f"{'success' if self.ws.dataset.success[i] else 'failure'} · {label}")
 
     def _update_progress(self) -> None:

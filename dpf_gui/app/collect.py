@@ -12,6 +12,7 @@ shows the old trajectories as they were and the new ones as "collected".
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import traceback
 from pathlib import Path
@@ -249,10 +250,8 @@ class CollectDialog(QDialog):
             w, self.worker = self.worker, None
             w.cancel()
             for sig in (w.succeeded, w.failed, w.episodeDone):
-                try:
+                with contextlib.suppress(RuntimeError, TypeError):
                     sig.disconnect()
-                except (RuntimeError, TypeError):
-                    pass
             w.wait(60_000)
         super().done(result)
 

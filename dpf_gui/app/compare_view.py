@@ -127,7 +127,7 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self.status_label.setObjectName("compareStatus")
         self.params_panel = ParamsPanel(prefix="compare")
 
-        legend = [(f"{s}", c) for s, c in zip(SIDES, SIDE_COLOURS)]
+        legend = [(f"{s}", c) for s, c in zip(SIDES, SIDE_COLOURS, strict=True)]
         self.weight_plot = LivePlot("fusion weight w", legend, PLOT_CAPACITY, y_range=(0.0, 1.0),
                                     object_name="compareWeightPlot", y_label=AXIS["w"])
         self.temp_plot = LivePlot("intent temperature T_ψ", legend, PLOT_CAPACITY, object_name="compareTempPlot",

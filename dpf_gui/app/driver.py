@@ -180,7 +180,7 @@ class EpisodeDriver(QObject):
         if v <= 0:  # as fast as possible; a worker thread needs no busy polling, the result signal drives it
             self._timer.setInterval(5 if self.threaded else 0)
         else:
-            self._timer.setInterval(int(round(1000.0 / v)))
+            self._timer.setInterval(round(1000.0 / v))
 
     def _new_episode(self) -> None:
         self._generation += 1

@@ -45,7 +45,7 @@ def blend(frame: np.ndarray, layer: np.ndarray | None) -> np.ndarray:
 def describe_regions(region_names: list[str], categories: dict[str, tuple[str, ...]], regions: np.ndarray) -> str:
     """One line such as ``x=3 y=5 terrain=toll`` for the state shown."""
     parts = []
-    for name, v in zip(region_names, np.asarray(regions, np.float64)):
+    for name, v in zip(region_names, np.asarray(regions, np.float64), strict=True):
         cats = categories.get(name)
         if cats:
             parts.append(f"{name}={cats[int(v)] if 0 <= int(v) < len(cats) else int(v)}")

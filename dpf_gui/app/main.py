@@ -96,7 +96,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                "intent model, plays with dynamic fusion and prints frames/s; headless: QT_QPA_PLATFORM=offscreen "
                "dpf-gui --demo highway --quit-after 60 --screenshot h.png")
     p.add_argument("--env", choices=ENV_NAMES, default=None, help="open this environment (default: where you left off)")
-    p.add_argument("--task", default=None, metavar="DIR", help="task agent checkpoint folder, or an environment name for its shipped agent (default: the shipped one)")
+    p.add_argument("--task", default=None, metavar="DIR",
+                   help="task agent checkpoint folder, or an environment name for its shipped agent "
+                        "(default: the shipped one)")
     p.add_argument("--data", default=None, metavar="FILE",
                    help="trajectory dataset to label, or an environment name for its shipped trajectories "
                         "(default: the agent's own)")
@@ -116,7 +118,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     demo = p.add_argument_group("demo mode")
     demo.add_argument("--demo", choices=ENV_NAMES, default=None, metavar="ENV",
                       help=f"run the whole loop hands-off on ENV ({', '.join(ENV_NAMES)}) and exit")
-    demo.add_argument("--strategy", choices=strategy_names(live=True), default="dynamic", help="strategy to play (default: dynamic)")
+    demo.add_argument("--strategy", choices=strategy_names(live=True), default="dynamic",
+                      help="strategy to play (default: dynamic)")
     demo.add_argument("--episodes", type=int_in(1, 10**6), default=1, metavar="N", help="episodes to play (default: 1)")
     demo.add_argument("--loop", action="store_true",
                       help="keep playing until the window is closed (or --quit-after), the strategy and its contrast "
@@ -150,8 +153,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         if args.env is not None and args.env != args.lesson:
             p.error("--env and --lesson name different environments")
     if args.demo is None:
-        given = [f"--{n}" for n, default in (("strategy", "dynamic"), ("episodes", 1), ("preset", "mixed"), ("speed", None),
-                                              ("loop", False))
+        given = [f"--{n}" for n, default in (("strategy", "dynamic"), ("episodes", 1), ("preset", "mixed"),
+                                              ("speed", None), ("loop", False))
                  if getattr(args, n) != default]
         if given:
             p.error(f"{', '.join(given)} only work with --demo ENV")

@@ -65,7 +65,7 @@ def value_map_rgba(values: np.ndarray, alpha: int = 120) -> np.ndarray:
     """Diverging colours for a value map, centred on its mean: (H, W, 4) uint8, transparent where NaN."""
     v = np.asarray(values, np.float64)
     ok = np.isfinite(v)
-    out = np.zeros(v.shape + (4,), np.uint8)
+    out = np.zeros((*v.shape, 4), np.uint8)
     if not ok.any():
         return out
     c = v - v[ok].mean()
@@ -186,7 +186,8 @@ def legend_html(env_name: str, overlay: bool = True, regions: bool = True, fille
 def _legend_item(item) -> str:
     if isinstance(item, Swatch):
         r, g, b = ROLES.get(item.colour, item.colour) if isinstance(item.colour, str) else item.colour
-        return f'<span style="color:#{r:02x}{g:02x}{b:02x}">{item.glyph}</span>&nbsp;{html.escape(item.text, quote=False)}'
+        glyph = f'<span style="color:#{r:02x}{g:02x}{b:02x}">{item.glyph}</span>'
+        return f"{glyph}&nbsp;{html.escape(item.text, quote=False)}"
     return html.escape(str(item), quote=False)
 
 

@@ -65,7 +65,7 @@ class ParamControl(QWidget):
             f = (math.log10(max(v, self.low)) - math.log10(self.low)) / (math.log10(self.high) - math.log10(self.low))
         else:
             f = (v - self.low) / (self.high - self.low)
-        return int(round(min(max(f, 0.0), 1.0) * self.STEPS))
+        return round(min(max(f, 0.0), 1.0) * self.STEPS)
 
     def _from_pos(self, pos: int) -> float:
         f = pos / self.STEPS

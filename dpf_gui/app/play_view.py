@@ -28,6 +28,7 @@ act from the next decision.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -250,7 +251,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
                  [self.seed_spin, self.speed_spin, self.loop_check, self.overlay_check, st],
                  [self.record_button, self.record_whole_check, self.trace_button, st],
                  [self.params_toggle, st, self.calibrate_progress, self.calibrate_button]])
-        for layout, widgets in zip(self._control_rows, rows):
+        for layout, widgets in zip(self._control_rows, rows, strict=True):
             while layout.count():
                 layout.takeAt(0)
             for w in widgets:
@@ -432,10 +433,8 @@ class PlayView(RecordingView, PlayKeys, QWidget):
 
             traceback.print_exc()
             result, error = None, f"{exc.__class__.__name__}: {exc}"
-        try:
+        with contextlib.suppress(RuntimeError):  # the view is gone
             self._calibrationDone.emit(result, error, generation)
-        except RuntimeError:  # the view is gone
-            pass
 
     def _on_calibrated(self, cal, error: str, generation: int) -> None:
         self._calibration = None

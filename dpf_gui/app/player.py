@@ -15,6 +15,7 @@ where it took the agent, as the simulated users do).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -116,7 +117,7 @@ class _ReplayJob(QRunnable):
                     last = now
                     cache._bridge.progress.emit(key, len(frames), total)
             cache._bridge.done.emit(key, frames)
-        except Exception as exc:  # shown in the player, never a crash of the worker
+        except Exception as exc:  # noqa: BLE001 (shown in the player, never a crash of the worker)
             cache._bridge.failed.emit(key, f"{exc.__class__.__name__}: {exc}")
 
 
@@ -191,10 +192,8 @@ class FrameCache(QObject):
         self._queued.clear()
         envs, self._envs = self._envs, {}
         for env in envs.values():
-            try:
+            with contextlib.suppress(Exception):
                 env.close()
-            except Exception:
-                pass
 
     def _env_for(self, env_name: str, env_config: dict):
         from dpf_gui.envs import make_env
@@ -233,10 +232,12 @@ def _init_pygame_display() -> None:
     """Initialise SDL's video subsystem on the UI thread, before any worker needs it (macOS requires this)."""
     try:
         import pygame
-
+    except ImportError:  # the player works without it
+        return
+    try:
         if not pygame.display.get_init():
             pygame.display.init()
-    except Exception:
+    except pygame.error:  # no video device (headless): the player works without it
         pass
 
 
@@ -293,11 +294,16 @@ class Player(QWidget):
             b.clicked.connect(slot)
             return b
 
-        self.first_button = button("firstFrameButton", QStyle.StandardPixmap.SP_MediaSkipBackward, "first frame (Home)", lambda: self.seek(0))
-        self.back_button = button("stepBackButton", QStyle.StandardPixmap.SP_MediaSeekBackward, "one frame back (Left)", lambda: self.step(-1))
-        self.play_button = button("playButton", QStyle.StandardPixmap.SP_MediaPlay, "play / pause (Space)", self.toggle_play)
-        self.forward_button = button("stepForwardButton", QStyle.StandardPixmap.SP_MediaSeekForward, "one frame forward (Right)", lambda: self.step(1))
-        self.last_button = button("lastFrameButton", QStyle.StandardPixmap.SP_MediaSkipForward, "last frame (End)", lambda: self.seek(self.last_frame))
+        self.first_button = button("firstFrameButton", QStyle.StandardPixmap.SP_MediaSkipBackward,
+                                   "first frame (Home)", lambda: self.seek(0))
+        self.back_button = button("stepBackButton", QStyle.StandardPixmap.SP_MediaSeekBackward,
+                                  "one frame back (Left)", lambda: self.step(-1))
+        self.play_button = button("playButton", QStyle.StandardPixmap.SP_MediaPlay, "play / pause (Space)",
+                                  self.toggle_play)
+        self.forward_button = button("stepForwardButton", QStyle.StandardPixmap.SP_MediaSeekForward,
+                                     "one frame forward (Right)", lambda: self.step(1))
+        self.last_button = button("lastFrameButton", QStyle.StandardPixmap.SP_MediaSkipForward, "last frame (End)",
+                                  lambda: self.seek(self.last_frame))
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setObjectName("frameSlider")
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)

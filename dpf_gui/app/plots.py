@@ -168,7 +168,7 @@ class PlotText:
 
     def restyle(self, width: int | None = None) -> None:
         item = self.getPlotItem()
-        ink = "#%02x%02x%02x" % INK
+        ink = "#{:02x}{:02x}{:02x}".format(*INK)
         self._breaks = self._title_breaks(width)
         item.setTitle(_title(self._title_text, self._series, self._breaks), size=f"{STYLE['title_pt']}pt",
                       color=ink)

@@ -22,6 +22,7 @@ crash never leaves a half-written recording under the requested name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -127,12 +128,10 @@ class Recorder:
             else:
                 self._encode_mp4()
             os.replace(self._tmp, self.path)
-        except Exception as exc:  # reported, never raised in the thread
+        except Exception as exc:  # noqa: BLE001 (reported, never raised in the thread)
             self.error = f"{exc.__class__.__name__}: {exc}"
-            try:
+            with contextlib.suppress(OSError):
                 self._tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
             self._drain()
         if self._on_finished is not None:
             self._on_finished(self.path, self.error)
@@ -163,7 +162,7 @@ class Recorder:
                 frames.append(image.quantize(256, method=Image.Quantize.FASTOCTREE))
         if not frames:
             raise RuntimeError("no frames were recorded")
-        duration = int(round(1000.0 / self.fps))
+        duration = round(1000.0 / self.fps)
         frames[0].save(self._tmp, format="GIF", save_all=True, append_images=frames[1:], duration=duration,
                        loop=0, disposal=1)
 

@@ -96,7 +96,8 @@ def install(view, shortcuts: tuple[Shortcut, ...]) -> dict:
 
 def cheatsheet_rows() -> list[tuple[str, str]]:
     """(keys, what they do) per shortcut, as the cheat sheet shows them."""
-    return [(" / ".join(_pretty(k) for k in s.keys if k not in ("=", "Enter", "Shift+Enter")), s.text) for s in SHORTCUTS]
+    return [(" / ".join(_pretty(k) for k in s.keys if k not in ("=", "Enter", "Shift+Enter")), s.text)
+            for s in SHORTCUTS]
 
 
 def cheatsheet_panel(parent):

@@ -72,7 +72,7 @@ class _Worker(QThread):
             self.done.emit(self.fn())
         except UserError as exc:
             self.failed.emit(str(exc))
-        except Exception as exc:  # a bug: say it, keep the window
+        except Exception as exc:  # noqa: BLE001 (a bug: say it, keep the window)
             traceback.print_exc()
             self.failed.emit(f"{exc.__class__.__name__}: {exc}")
 
@@ -398,7 +398,7 @@ class AnnotatePage(QWidget):
 
     def _refresh(self) -> None:
         states, _ = self.ws.summary()
-        for i in np.flatnonzero(states != 0).tolist() + [self.current]:
+        for i in [*np.flatnonzero(states != 0).tolist(), self.current]:
             word = STATE_WORDS.get(int(states[i]), "marked" if states[i] else "")
             self.list.item(i).setText(f"Trip {i + 1}" + (f"  ({word})" if word else ""))
         self._states = states
@@ -473,7 +473,8 @@ class WatchPage(QWidget):
         self.next.setEnabled(False)
         row.addWidget(self.next)
         layout.addLayout(row)
-        QShortcut(QKeySequence("Space"), self, self.player.toggle_play, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(QKeySequence("Space"), self, self.player.toggle_play,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         session, name = window.session, window.step.condition
         window.run_in_background(lambda: session.watch_dataset(name), self._ready)
 
@@ -622,7 +623,8 @@ class OperatorWindow(QMainWindow):
         row.addWidget(_button("Withdraw…", "withdrawParticipant", central, self.withdraw))
         layout.addLayout(row)
         self._withdrawing: str | None = None  # armed by a first click: the second deletes
-        self.message = _text_label(f"The participant's screen is left with {OPERATOR_EXIT}.", "operatorMessage", central)
+        self.message = _text_label(f"The participant's screen is left with {OPERATOR_EXIT}.", "operatorMessage",
+                                   central)
         layout.addWidget(self.message)
         self.setCentralWidget(central)
         self.refresh()

@@ -11,6 +11,7 @@ view falls back to the next unlabelled trajectory, so nothing ever waits.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import traceback
 
@@ -129,10 +130,8 @@ class Suggestions(QObject):
             if not isinstance(exc, UserError):
                 traceback.print_exc()
             items, note = None, f"no suggestions: {exc}"
-        try:
+        with contextlib.suppress(RuntimeError):  # the view is gone
             self._computed.emit(items, generation, note)
-        except RuntimeError:  # the view is gone
-            pass
 
     def _arrived(self, items, generation: int, note: str) -> None:
         self._running = False

@@ -122,7 +122,7 @@ class Timeline(QWidget):
     def _seek_to(self, x: float) -> None:
         if self.n_steps > 0:
             frac = (x - 4) / max(self.width() - 8, 1)
-            self.seekRequested.emit(int(round(min(max(frac, 0.0), 1.0) * self.n_steps)))
+            self.seekRequested.emit(round(min(max(frac, 0.0), 1.0) * self.n_steps))
 
     def mousePressEvent(self, event) -> None:
         self._seek_to(event.position().x())

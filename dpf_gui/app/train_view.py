@@ -32,6 +32,7 @@ form describes, the verdict on a fit) is :mod:`dpf_gui.session.training`.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import traceback
@@ -128,13 +129,14 @@ class TrainWorker(QThread):
         additive = config_kind(self.config) == "additive"
         try:
             result = train_intent(self.dataset, self.labels, self.seed, out_dir=self.out_dir, config=self.config,
-                                  progress=False, on_epoch=lambda e, a, b: self.epochDone.emit(int(e), float(a), float(b)),
+                                  progress=False,
+                                  on_epoch=lambda e, a, b: self.epochDone.emit(int(e), float(a), float(b)),
                                   should_stop=self._should_stop if additive else self._stop.is_set)
             scatter = {} if self._stop.is_set() else fit_points(result, self.dataset, self.labels)
             self.succeeded.emit(result, scatter)
         except UserError as exc:
             self.failed.emit(str(exc), True)
-        except Exception as exc:  # a bug: say it, keep the app
+        except Exception as exc:  # noqa: BLE001 (a bug: say it, keep the app)
             traceback.print_exc()
             self.failed.emit(f"{exc.__class__.__name__}: {exc}", False)
 
@@ -473,10 +475,8 @@ class TrainView(QWidget):
                 text += f"; scores {s.min():g} .. {s.max():g}"
         text += "." if n >= 4 else ". Mark at least 4 (some better, some worse) in the Annotate tab."
         notes = []
-        try:
+        with contextlib.suppress(UserError):
             notes = wish_notes(ws, labels_for_training(ws)) if n else []
-        except UserError:
-            pass
         for note in notes:
             text += f"<br><span style='color:#b00020'>{escape(note)}</span>"
         self.labels_label.setText(text)
@@ -682,7 +682,7 @@ class TrainView(QWidget):
                                     str(exc) if isinstance(exc, UserError) else f"{exc.__class__.__name__}: {exc}")
         try:
             remember(ws)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (remembering is a convenience; say why it failed, keep the model)
             self.statusMessage.emit(f"could not remember the intent model: {exc}")
 
     # --- loading ---------------------------------------------------------------------
@@ -784,10 +784,8 @@ class TrainView(QWidget):
         wish_text = "; ".join([*(f"prefer {w}" for w in _strings(wish.get("prefer"))),
                                *(f"avoid {w}" for w in _strings(wish.get("avoid")))]) or "not recorded (marks by hand)"
         when = ""
-        try:
+        with contextlib.suppress(OSError, TypeError):
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(Path(directory, "model.json").stat().st_mtime))
-        except (OSError, TypeError):
-            pass
         arch = sc.get("architecture") if isinstance(sc.get("architecture"), dict) else {}
         kind_name = ws.intent.kind
         kind = f"additive ensemble of {arch.get('members', '?')}" if kind_name == "additive" else "LSTM"

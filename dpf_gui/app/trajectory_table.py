@@ -104,10 +104,10 @@ class TrajectoryTableModel(QAbstractTableModel):
     def labelled_count(self) -> int:
         return int((self.states != UNLABELLED).sum())
 
-    def rowCount(self, parent=QModelIndex()) -> int:
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt's model API: an invalid, immutable index)
         return 0 if parent.isValid() else len(self.lengths)
 
-    def columnCount(self, parent=QModelIndex()) -> int:
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt's model API: an invalid, immutable index)
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):

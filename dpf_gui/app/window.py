@@ -240,7 +240,7 @@ class MainWindow(QMainWindow):
             return True, fn(*args, **kwargs)
         except UserError as exc:
             message = str(exc)
-        except Exception as exc:  # a bug: still keep the person's work and the app
+        except Exception as exc:  # noqa: BLE001 (a bug: still keep the person's work and the app)
             traceback.print_exc()
             message = f"Unexpected error ({exc.__class__.__name__}): {exc}"
         if quiet:
@@ -336,7 +336,8 @@ class MainWindow(QMainWindow):
 
     def open_env(self, env_name: str, task_dir=None, dataset_path=None, resume: bool = True,
                  quiet: bool = False) -> bool:
-        """Open an environment's task agent and dataset (default: the shipped ones). False (and a message) on failure."""
+        """Open an environment's task agent and dataset (default: the shipped ones).
+        False (and a message) on failure."""
         from dpf_gui.session.workspace import Workspace
 
         self.save_resume()
@@ -345,7 +346,8 @@ class MainWindow(QMainWindow):
         if ok:
             before = self._explicit.get(env_name)
             self._explicit[env_name] = {"task_dir": None if task_dir is None else str(Path(task_dir).resolve()),
-                                        "dataset_path": None if dataset_path is None else str(Path(dataset_path).resolve())}
+                                        "dataset_path": None if dataset_path is None
+                                        else str(Path(dataset_path).resolve())}
             ok, _ = self._guard(f"Cannot open {env_name}", self._install, ws, resume=resume, quiet=quiet)
             if not ok:
                 self._explicit[env_name] = before
@@ -414,7 +416,8 @@ class MainWindow(QMainWindow):
         self._report_damaged_marks()
 
     def _give_views(self, ws, resume: bool) -> None:
-        """Hand ``ws`` (None: nothing) to every view, at the trajectory and frame saved for it; _ViewFailed if one fails."""
+        """Hand ``ws`` (None: nothing) to every view, at the trajectory and frame saved for it;
+        _ViewFailed if one fails."""
         self.workspace = ws
         self._sync_env_combo()
         state = self.store.get(f"resume/{ws.env_name}") if ws is not None and resume and self.store else None
@@ -493,7 +496,7 @@ class MainWindow(QMainWindow):
         try:
             self.store.set(f"resume/{ws.env_name}", state)
             self.store.set("resume/env", ws.env_name)
-        except Exception as exc:  # a full disk must not take the app down
+        except Exception as exc:  # noqa: BLE001 (a full disk must not take the app down)
             self.statusBar().showMessage(f"could not save the resume state: {exc}", 5000)
 
     def _restore(self) -> None:
@@ -551,7 +554,8 @@ class MainWindow(QMainWindow):
             return False
         ok, action = self._guard("Cannot import labels", self.workspace.import_labels, path)
         if ok:  # the views follow the workspace's marks themselves
-            self.statusBar().showMessage("labels imported (Ctrl+Z undoes the import)" if action else "nothing to import", 5000)
+            self.statusBar().showMessage(
+                "labels imported (Ctrl+Z undoes the import)" if action else "nothing to import", 5000)
         return ok
 
     def export_labels(self, path) -> Path | None:
@@ -614,7 +618,7 @@ class MainWindow(QMainWindow):
             if shutdown is not None:
                 try:
                     shutdown()
-                except Exception:
+                except Exception:  # noqa: BLE001 (a view's shutdown must not stop the others')
                     traceback.print_exc()
         if self.store is not None:
             self.store.close()

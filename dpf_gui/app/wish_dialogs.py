@@ -50,7 +50,8 @@ class WishFields(QWidget):
         names = ", ".join(f"{rf.name} ({rf.describe_range()})" for rf in ws.dataset.region_features)
         for edit in (self.prefer, self.avoid):
             edit.setPlaceholderText("e.g. " + "; ".join(spec.presets[-1].prefer + spec.presets[-1].avoid))
-            edit.setToolTip(f"region expressions, several separated by ';' (OR-ed), terms joined by '&'.\nFeatures: {names}")
+            edit.setToolTip("region expressions, several separated by ';' (OR-ed), terms joined by '&'.\n"
+                            f"Features: {names}")
         self.preview = QLabel(self)
         self.preview.setObjectName(f"{prefix}WishPreview")
         self.preview.setWordWrap(True)

@@ -27,9 +27,11 @@ from dpf_gui.paths import dataset_path, task_path
 # --- dpf rollout ---------------------------------------------------------------
 def _build_rollout(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
-    p.add_argument("--policy", default="random", help="'random', a task-agent checkpoint directory, or an environment name for its shipped agent "
+    p.add_argument("--policy", default="random",
+                   help="'random', a task-agent checkpoint directory, or an environment name for its shipped agent "
                         "(default: random)")
-    p.add_argument("--episodes", type=episode_count, default=10, help=f"number of episodes, 1..{MAX_EPISODES} (default: 10)")
+    p.add_argument("--episodes", type=episode_count, default=10,
+                   help=f"number of episodes, 1..{MAX_EPISODES} (default: 10)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="run seed: fixes every episode's reset seed (default: 0)")
     p.add_argument("--explore", type=_exploration, default=None, metavar="KIND:X",
                    help="play the task agent with exploration noise: boltzmann:T (sample at temperature T > 0, in "
@@ -233,7 +235,8 @@ def _label_segments(args: argparse.Namespace, data, wish):
 # --- dpf merge -------------------------------------------------------------------
 def _build_merge(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", action="append", required=True, metavar="FILE",
-                   help=f"trajectory dataset (.npz) to merge; give two or more, in the order they are stored; {SHIPPED_DATA}")
+                   help="trajectory dataset (.npz) to merge; give two or more, in the order they are stored; "
+                        f"{SHIPPED_DATA}")
     p.add_argument("--out", required=True, help="merged dataset file to write (.npz)")
     p.add_argument("--labels", default=None, metavar="FILE",
                    help="labels of one of the --data datasets, carried over to the merged one (needs --labels-out)")
@@ -284,7 +287,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     merged = merge_datasets(*parts)
     carried = carry_labels(labels, owner, merged) if labels is not None else None
     path = merged.save(out)
-    counts = ", ".join(f"{len(p)} from {f}" for p, f in zip(parts, args.data))
+    counts = ", ".join(f"{len(p)} from {f}" for p, f in zip(parts, args.data, strict=True))
     print(f"wrote {path}: {len(merged)} trajectories ({counts}), fingerprint {merged.fingerprint()[:12]}")
     if carried is not None:
         carried.meta["data_path"] = str(path)

@@ -53,7 +53,8 @@ def cmd_envs(args: argparse.Namespace) -> int:
             print(f"    {rf.name:<8} {rf.describe_range()}{desc}")
         print("  presets:")
         for p in s.presets:
-            parts = [f"prefer {' | '.join(p.prefer)}" if p.prefer else "", f"avoid {' | '.join(p.avoid)}" if p.avoid else ""]
+            parts = [f"prefer {' | '.join(p.prefer)}" if p.prefer else "",
+                     f"avoid {' | '.join(p.avoid)}" if p.avoid else ""]
             print(f"    {p.name:<7} {'; '.join(x for x in parts if x)}")
         agent, data = shipped[s.name]
         print(f"  shipped agent: {agent or 'none'}  (--policy / --task {s.name})")

@@ -76,7 +76,8 @@ def fusion_overrides(args: argparse.Namespace) -> dict:
 def add_backend_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local: --jobs worker processes here (default); ray: every cell or chunk of episodes a Ray "
-                        "task, on a cluster with --address (needs pip install 'dpf-gui[ray]'); the numbers are the same")
+                        "task, on a cluster with --address (needs pip install 'dpf-gui[ray]'); "
+                        "the numbers are the same")
     p.add_argument("--address", default=None, metavar="ADDR",
                    help="with --backend ray, the cluster: ray://HEAD:10001 (Ray Client), HEAD:6379 on one of its "
                         "nodes, or auto (`ray start` on this machine); default: a Ray instance started here with "
@@ -101,18 +102,21 @@ def use_backend(args: argparse.Namespace) -> int:
 
 def _build_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
-    p.add_argument("--task", default=None, metavar="DIR", help="task-agent checkpoint folder (default: the shipped agent of --env)")
+    p.add_argument("--task", default=None, metavar="DIR",
+                   help="task-agent checkpoint folder (default: the shipped agent of --env)")
     from dpf_gui.strategies import names
 
     p.add_argument("--intent", default=None, metavar="DIR",
                    help=f"intent-model checkpoint (needed by {', '.join(names(needs_intent=True))})")
     p.add_argument("--strategies", type=_strategies, default=["task"],
                    help=f"comma-separated: {','.join(names())} (default: task)")
-    p.add_argument("--episodes", type=episode_count, default=100, help="evaluation episodes per strategy (default: 100)")
+    p.add_argument("--episodes", type=episode_count, default=100,
+                   help="evaluation episodes per strategy (default: 100)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="evaluation seed (held-out episode seeds; default: 0)")
     add_wish_options(p, required=False)
     add_fusion_options(p)
-    p.add_argument("--baselines", action="store_true", help="add the environment's baseline rows (highway: constant actions, pong: follow-ball)")
+    p.add_argument("--baselines", action="store_true",
+                   help="add the environment's baseline rows (highway: constant actions, pong: follow-ball)")
     p.add_argument("--jobs", type=int_in(1, MAX_JOBS), default=None, metavar="N",
                    help=f"worker processes, 1..{MAX_JOBS} (default: 1; with --backend ray the episode chunks, default: "
                         "the cluster's CPUs); the results are the same for any N")
@@ -169,7 +173,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # --- dpf trace -------------------------------------------------------------------
 def _build_trace(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
-    p.add_argument("--task", default=None, metavar="DIR", help="task-agent checkpoint folder (default: the shipped agent of --env)")
+    p.add_argument("--task", default=None, metavar="DIR",
+                   help="task-agent checkpoint folder (default: the shipped agent of --env)")
     from dpf_gui.strategies import names
 
     p.add_argument("--intent", default=None, metavar="DIR",
@@ -244,11 +249,14 @@ def _build_results(p: argparse.ArgumentParser) -> None:
                    help="comma-separated wishes: the presets avoid, prefer, mixed and 'custom' (a non-preset wish per "
                         "environment, see dpf_gui/results.py); default: all four")
     p.add_argument("--episodes", type=pos_int, default=200, help="evaluation episodes per strategy (default: 200)")
-    p.add_argument("--highway-episodes", type=pos_int, default=60, help="episodes per strategy on highway (slow simulator; default: 60)")
+    p.add_argument("--highway-episodes", type=pos_int, default=60,
+                   help="episodes per strategy on highway (slow simulator; default: 60)")
     p.add_argument("--efficiency", default="gridnav,highway",
                    help="environments for the label-efficiency study ('' for none; default: gridnav,highway)")
-    p.add_argument("--efficiency-episodes", type=pos_int, default=30, help="episodes per label-efficiency point (default: 30)")
-    p.add_argument("--seed", type=nonneg_int, default=0, help="labels, intent training and evaluation seed (default: 0)")
+    p.add_argument("--efficiency-episodes", type=pos_int, default=30,
+                   help="episodes per label-efficiency point (default: 30)")
+    p.add_argument("--seed", type=nonneg_int, default=0,
+                   help="labels, intent training and evaluation seed (default: 0)")
     p.add_argument("--work", default="runs/results",
                    help="cache folder for intent models, retrained references and cell results (default: runs/results)")
     p.add_argument("--out", default="docs/RESULTS.md",
@@ -300,9 +308,9 @@ def cmd_results(args: argparse.Namespace) -> int:
     for e in envs + efficiency:
         env_class(e)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    bad = [m for m in modes if m not in MODES + (CUSTOM,)]
+    bad = [m for m in modes if m not in (*MODES, CUSTOM)]
     if bad:
-        raise UserError(f"unknown wish {bad[0]!r}; allowed: {', '.join(MODES + (CUSTOM,))}")
+        raise UserError(f"unknown wish {bad[0]!r}; allowed: {', '.join((*MODES, CUSTOM))}")
     work, out = Path(args.work), Path(args.out)
     if work.exists() and not work.is_dir():
         raise UserError(f"--work {work} is a file, not a folder of results (give a folder; it is created if missing)")
@@ -318,7 +326,8 @@ def cmd_results(args: argparse.Namespace) -> int:
     if not args.report_only:
         use_backend(args)
         jobs = [(f"cell {env_name}/{mode}", run_cell, env_name, mode,
-                 args.highway_episodes if env_name == "highway" else args.episodes) for env_name in envs for mode in modes]
+                 args.highway_episodes if env_name == "highway" else args.episodes)
+                for env_name in envs for mode in modes]
         jobs += [(f"label efficiency {env_name}/mixed", run_efficiency, env_name, "mixed", args.efficiency_episodes)
                  for env_name in efficiency]
         where = "the cells running"
@@ -326,11 +335,13 @@ def cmd_results(args: argparse.Namespace) -> int:
             if args.jobs > 1 or args.backend == "ray":  # the bar counts the cells and shows the time left
                 from dpf_gui.parallel import map_jobs
 
-                items = [(run, env_name, mode, episodes, args.seed, work) for _what, run, env_name, mode, episodes in jobs]
+                items = [(run, env_name, mode, episodes, args.seed, work)
+                         for _what, run, env_name, mode, episodes in jobs]
                 outs = map_jobs(run_results_job, items, jobs=args.jobs, progress=not args.quiet, desc="dpf results",
                                 unit="cell", backend=args.backend,
-                                on_result=(lambda i, out: keep_job_result(items[i], out)) if args.backend == "ray" else None)
-                for (what, *_), cell_out in zip(jobs, outs):
+                                on_result=((lambda i, out: keep_job_result(items[i], out))
+                                           if args.backend == "ray" else None))
+                for (what, *_), cell_out in zip(jobs, outs, strict=True):
                     print(f"{what}: {cell_out.get('total_s', 0):.0f} s", flush=True)
             else:
                 done: list[tuple[str, float]] = []
@@ -345,10 +356,12 @@ def cmd_results(args: argparse.Namespace) -> int:
             print(f"dpf results: interrupted in {where} (seed {args.seed}): its unfinished work was discarded and no "
                   "report written; rerun the command to redo it (finished intent models are reused)", file=sys.stderr)
             return 130
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, CPU only"
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, "
+               f"{platform.python_implementation()} {platform.python_version()}, CPU only")
     path, unreadable = write_report(work, out, ["gridnav", "highway", "pong"], "dpf results", machine)
     for bad_file in unreadable:
-        print(f"dpf results: left out {bad_file}: unreadable or incomplete; rerun that cell to redo it", file=sys.stderr)
+        print(f"dpf results: left out {bad_file}: unreadable or incomplete; rerun that cell to redo it",
+              file=sys.stderr)
     print(f"wrote {path}")
     return 0
 
@@ -366,7 +379,9 @@ def remaining_seconds(done: Sequence[tuple[str, float]], remaining_envs: Sequenc
 
 
 def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 # --- dpf benchmark -----------------------------------------------------------------
@@ -375,7 +390,8 @@ def _csv(allowed: Sequence[str] | None, what: str) -> Callable[[str], tuple[str,
         items = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
         bad = [t for t in items if allowed is not None and t not in allowed]
         if bad or not items:
-            raise argparse.ArgumentTypeError(f"unknown {what} {bad[0] if bad else text!r}; allowed: {', '.join(allowed or ())}")
+            raise argparse.ArgumentTypeError(f"unknown {what} {bad[0] if bad else text!r}; "
+                                             f"allowed: {', '.join(allowed or ())}")
         return items
 
     return parse
@@ -402,12 +418,14 @@ def _budgets(text: str) -> tuple[int | None, ...]:
 def _build_benchmark(p: argparse.ArgumentParser) -> None:
     from dpf_gui.benchmark import LABEL_TYPES, ROWS, SELECTIONS, SPLITS
 
-    p.add_argument("--envs", type=_csv(("gridnav", "highway", "pong"), "environment"), default=("gridnav", "highway", "pong"),
+    p.add_argument("--envs", type=_csv(("gridnav", "highway", "pong"), "environment"),
+                   default=("gridnav", "highway", "pong"),
                    help="comma-separated environments (default: all three)")
     p.add_argument("--wishes", type=int_in(1, 64), default=8, help="generated wishes per environment (default: 8)")
     g = p.add_argument_group("the cells of every wish (default: 10 and 25 exact and binary, 25 active exact and "
                                  "binary, 100 and every label exact; giving any of these runs their product)")
-    g.add_argument("--budgets", type=_budgets, default=None, help="label budgets, 'all' = every trajectory (e.g. 10,25,all)")
+    g.add_argument("--budgets", type=_budgets, default=None,
+                   help="label budgets, 'all' = every trajectory (e.g. 10,25,all)")
     g.add_argument("--labels", type=_csv(LABEL_TYPES, "label type"), default=None,
                    help=f"label types: {', '.join(LABEL_TYPES)}")
     g.add_argument("--select", type=_csv(SELECTIONS, "selection"), default=None,
@@ -416,7 +434,8 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", choices=tuple(SPLITS), default="report",
                    help="report: wishes, labels and episodes never used for tuning (default); dev: the tuning split")
     p.add_argument("--episodes", type=_csv(None, "episodes"), default=(),
-                   help="held-out episodes per row as ENV=N, comma-separated (default: gridnav=100,highway=30,pong=300)")
+                   help="held-out episodes per row as ENV=N, comma-separated "
+                        "(default: gridnav=100,highway=30,pong=300)")
     p.add_argument("--quick", action="store_true", help="a look in a few minutes: gridnav, 3 wishes, 25 exact labels")
     p.add_argument("--jobs", type=int_in(1, 256), default=None,
                    help="cells in parallel processes (default: 1; with --backend ray Ray decides how many run at once)")
@@ -464,7 +483,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     for item in args.episodes:
         env, _, n = item.partition("=")
         if env not in episodes or not n.isdigit() or not 1 <= int(n) <= 100_000:
-            raise UserError(f"--episodes {item!r}: write ENV=N with ENV one of {', '.join(episodes)} and N in 1..100000")
+            raise UserError(f"--episodes {item!r}: write ENV=N with ENV one of {', '.join(episodes)} "
+                            "and N in 1..100000")
         episodes[env] = int(n)
     product = any(x is not None for x in (args.budgets, args.labels, args.select))
     spec = BenchmarkSpec(envs=tuple(args.envs), wishes=args.wishes, budgets=tuple(args.budgets or (10, 25, None)),
@@ -480,7 +500,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     t0 = time.time()
     results = run_benchmark(spec, work, jobs=args.jobs, progress=not args.quiet, backend=args.backend)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}, CPU only"
-    command = "dpf benchmark " + " ".join(a for a in sys.argv[2:] if a) if sys.argv[1:2] == ["benchmark"] else "dpf benchmark"
+    command = ("dpf benchmark " + " ".join(a for a in sys.argv[2:] if a) if sys.argv[1:2] == ["benchmark"]
+               else "dpf benchmark")
     path = write_report(results, spec, out, command.strip(), machine, time.time() - t0, workers,
                         keep_other_envs=args.keep_other_envs, backend=args.backend)
     met = {r: sum(bool(c["claim"][r]["met"]) for c in results if r in c["claim"]) for r in spec.rows}

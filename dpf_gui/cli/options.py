@@ -167,7 +167,8 @@ def add_noise_options(p: argparse.ArgumentParser, title: str) -> None:
     g = p.add_argument_group(title)
     g.add_argument("--binary", action="store_true", help="give only the sign of each score (-1, 0, +1)")
     g.add_argument("--flip", type=probability, default=0.0, metavar="P", help="probability of flipping a score's sign")
-    g.add_argument("--skip", type=probability, default=0.0, metavar="P", help="probability of leaving a trajectory unlabelled")
+    g.add_argument("--skip", type=probability, default=0.0, metavar="P",
+                   help="probability of leaving a trajectory unlabelled")
     g.add_argument("--sigma", type=float_in(0.0, SIGMA_MAX), default=0.0,
                    help=f"std. dev. of Gaussian noise added to scores (0..{SIGMA_MAX:g})")
 

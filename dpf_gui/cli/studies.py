@@ -20,7 +20,8 @@ from dpf_gui.cli.options import (
 )
 from dpf_gui.errors import UserError
 
-STUDY_ACTIONS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+STUDY_ACTIONS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None],
+                               Callable[[argparse.Namespace], int]]] = {}
 
 
 def _study_action(name: str, help: str, epilog: str, build: Callable[[argparse.ArgumentParser], None]):
@@ -99,7 +100,8 @@ def _build_study_pilot(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", metavar="STUDY_DIR", help="the study folder")
     p.add_argument("--participants", type=int_in(1, 1000), required=True, metavar="N",
                    help="simulated participants that should have finished (unfinished ones are resumed)")
-    p.add_argument("--seed", type=nonneg_int, default=0, help="pilot seed: each simulated participant's seed comes from it")
+    p.add_argument("--seed", type=nonneg_int, default=0,
+                   help="pilot seed: each simulated participant's seed comes from it")
     add_noise_options(p, "the simulated users' feedback noise (as dpf label; all seeded)")
     p.add_argument("--quiet", action="store_true", help="print nothing but the summary")
 

@@ -18,10 +18,12 @@ from dpf_gui.paths import dataset_path
 # --- dpf train-task ---------------------------------------------------------------
 def _build_train_task(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
-    p.add_argument("--steps", type=pos_int, default=None, help="environment steps (default: per environment, see dpf_gui/agents/dqn.py)")
+    p.add_argument("--steps", type=pos_int, default=None,
+                   help="environment steps (default: per environment, see dpf_gui/agents/dqn.py)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="training seed (default: 0)")
     p.add_argument("--out", required=True, help="checkpoint directory to write")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a DQNConfig hyperparameter (repeatable)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a DQNConfig hyperparameter (repeatable)")
     p.add_argument("--force", action="store_true", help="write into --out even if it holds a checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -53,7 +55,8 @@ def cmd_train_task(args: argparse.Namespace) -> int:
     state = "interrupted, saved" if result.interrupted else "done"
     print(f"{state}: {out} ({result.steps} steps, {result.episodes} episodes, {result.wall_time_s:.0f} s)")
     if ev:
-        print("greedy evaluation: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in ev.items()))
+        print("greedy evaluation: "
+              + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in ev.items()))
     return 0
 
 
@@ -73,7 +76,8 @@ def _build_train_intent(p: argparse.ArgumentParser) -> None:
                    help="loss on the feedback: score (regression to graded scores), logistic (binary labels), pairs "
                         "(comparisons; additive only) or auto (by the label file: the default)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a field of the kind's config (repeatable), e.g. members=4 or, for lstm, max_epochs=30")
+                   help="override a field of the kind's config (repeatable), "
+                        "e.g. members=4 or, for lstm, max_epochs=30")
     p.add_argument("--force", action="store_true", help="write into --out even if it holds a checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

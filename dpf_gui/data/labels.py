@@ -66,7 +66,8 @@ class Labels:
     prefer: np.ndarray | None = None  # (P,) float32 probability that i is preferred to j (1, 0, 0.5 = equally good)
 
     def feedback_kind(self) -> str:
-        """``pairs`` (comparisons), ``binary`` (signs only, as a simulated user's ``noise.binary`` records) or ``scores``."""
+        """``pairs`` (comparisons), ``binary`` (signs only, as a simulated user's ``noise.binary`` records)
+        or ``scores``."""
         if self.pairs is not None:
             return "pairs"
         noise = self.meta.get("noise")
@@ -130,7 +131,8 @@ class Labels:
         if self.meta.get("env") != dataset.env_name:
             raise UserError(f"{where} are for environment {self.meta.get('env')!r}, the data is {dataset.env_name!r}")
         if len(self) != len(dataset) or self.meta.get("data_fingerprint") != dataset.fingerprint():
-            raise UserError(f"{where} were given to a different trajectory dataset ({len(self)} trajectories, data has {len(dataset)})")
+            raise UserError(f"{where} were given to a different trajectory dataset "
+                            f"({len(self)} trajectories, data has {len(dataset)})")
 
 
 def _rescore_v1(labels: Labels) -> None:

@@ -36,7 +36,8 @@ def merge_datasets(first: TrajectoryDataset, *more: TrajectoryDataset) -> Trajec
         if len(part) == 0:
             raise UserError(f"dataset {k + 1} of the merge holds no trajectories")
         if fingerprints[k] in fingerprints[:k]:
-            raise UserError(f"dataset {k + 1} of the merge is the same data as dataset {fingerprints.index(fingerprints[k]) + 1}")
+            raise UserError(f"dataset {k + 1} of the merge is the same data as "
+                            f"dataset {fingerprints.index(fingerprints[k]) + 1}")
         for key in _SAME:
             if _canonical(part.meta.get(key)) != _canonical(first.meta.get(key)):
                 raise UserError(f"dataset {k + 1} of the merge differs from dataset 1 in its {key.replace('_', ' ')}: "
@@ -44,7 +45,8 @@ def merge_datasets(first: TrajectoryDataset, *more: TrajectoryDataset) -> Trajec
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(int)
     source = {"kind": "merge", "parts": [{"fingerprint": fp, "offset": int(off), "count": len(p),
                                           "source": p.meta.get("source")}
-                                         for p, fp, off in zip(parts, fingerprints, offsets)]}
+                                         # offsets has one entry more than parts: the end
+                                         for p, fp, off in zip(parts, fingerprints, offsets, strict=False)]}
     meta = {k: v for k, v in first.meta.items() if k not in ("format", "format_version", "count")}
     meta["source"] = source
     cat = {name: np.concatenate([getattr(p, name) for p in parts])
@@ -87,7 +89,8 @@ def carry_labels(labels: Labels, old_dataset: TrajectoryDataset, merged_dataset:
     if labels.known is not None:
         known = np.zeros(steps, bool)
         known[step_rows] = labels.known
-    meta: dict[str, Any] = {k: v for k, v in labels.meta.items() if k not in ("format", "format_version", "count", "total")}
+    meta: dict[str, Any] = {k: v for k, v in labels.meta.items()
+                            if k not in ("format", "format_version", "count", "total")}
     meta["data_fingerprint"] = merged_dataset.fingerprint()
     meta["carried_from"] = {"fingerprint": old_dataset.fingerprint(), "offset": off, "count": len(old_dataset)}
     selection = meta.get("selection")
@@ -103,7 +106,8 @@ def _holds(merged: TrajectoryDataset, part: TrajectoryDataset, off: int) -> bool
     n = len(part)
     if off < 0 or off + n > len(merged):
         return False
-    if not (np.array_equal(merged.lengths[off:off + n], part.lengths) and np.array_equal(merged.seeds[off:off + n], part.seeds)):
+    if not (np.array_equal(merged.lengths[off:off + n], part.lengths)
+            and np.array_equal(merged.seeds[off:off + n], part.seeds)):
         return False
     step0 = int(merged.lengths[:off].sum())
     return np.array_equal(merged.actions[step0:step0 + len(part.actions)], part.actions)

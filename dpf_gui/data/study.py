@@ -325,7 +325,7 @@ class LabelStore:
 
     def datasets(self) -> list[dict[str, Any]]:
         rows = self._q("SELECT fingerprint, env, path, count, first_seen FROM datasets ORDER BY first_seen")
-        return [dict(zip(("fingerprint", "env", "path", "count", "first_seen"), r)) for r in rows]
+        return [dict(zip(("fingerprint", "env", "path", "count", "first_seen"), r, strict=True)) for r in rows]
 
     # --- marking ----------------------------------------------------------
     def mark_trajectory(self, fingerprint: str, traj: int, value: int, source: str = "person") -> int:
@@ -599,7 +599,7 @@ class _Accumulator:
         if not _usable_mark(kind, t0, t1, value, step_marks, true_score):
             return False
         m, w, seg = self.marks[i], self.weights[i], self.segment[i]
-        v = int(round(value)) if kind != "score" else 0
+        v = round(value) if kind != "score" else 0
         self.given[i] = np.nan
         self.true_scores[i] = np.nan
         if kind == "whole":
@@ -629,7 +629,7 @@ class _Accumulator:
         return True
 
     def scores(self) -> np.ndarray:
-        sums = np.array([float(m @ w) for m, w in zip(self.marks, self.weights)])
+        sums = np.array([float(m @ w) for m, w in zip(self.marks, self.weights, strict=True)])
         out = np.where(np.isnan(self.given), sums, self.given)
         return np.where(self.states == UNLABELLED, np.nan, out)
 

@@ -198,8 +198,9 @@ class TrajectoryDataset:
 
 
 #: dtype kind and number of dimensions of every stored array ("f": floating, "i": whole numbers, "b": bool)
-_ARRAY_KINDS = {"features": ("f", 2), "legal": ("b", 2), "regions": ("f", 2), "actions": ("i", 1), "rewards": ("f", 1),
-                "lengths": ("i", 1), "seeds": ("i", 1), "terminated": ("b", 1), "success": ("b", 1), "episodes": ("i", 1)}
+_ARRAY_KINDS = {"features": ("f", 2), "legal": ("b", 2), "regions": ("f", 2), "actions": ("i", 1),
+                "rewards": ("f", 1), "lengths": ("i", 1), "seeds": ("i", 1), "terminated": ("b", 1),
+                "success": ("b", 1), "episodes": ("i", 1)}
 _CANONICAL = {"f": np.float32, "i": np.int64, "b": np.bool_}
 _KIND_WORDS = {"f": "numbers", "i": "whole numbers", "b": "true/false values"}
 _REGION_KINDS = ("int", "float", "category")
@@ -254,7 +255,8 @@ def _checked_arrays(path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -
     if (lengths < 0).any():
         raise _bad(path, "a trajectory has a negative length")
     n, steps = len(lengths), int(lengths.sum())
-    sizes = {**{k: n for k in _TRAJ_ARRAYS}, **{k: steps for k in _STEP_ARRAYS}, **{k: steps + n for k in _STATE_ARRAYS}}
+    sizes = {**dict.fromkeys(_TRAJ_ARRAYS, n), **dict.fromkeys(_STEP_ARRAYS, steps),
+             **dict.fromkeys(_STATE_ARRAYS, steps + n)}
     for name, size in sizes.items():
         if len(out[name]) != size:
             raise _bad(path, f"{name} has {len(out[name])} rows, the stored lengths need {size}")
@@ -266,7 +268,7 @@ def _checked_arrays(path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -
     for name in ("features", "regions", "rewards"):
         if not np.isfinite(out[name]).all():
             raise _bad(path, f"{name} holds NaN or infinite values")
-    if len(out["actions"]) and not (0 <= out["actions"].min() and out["actions"].max() < widths["legal"]):
+    if len(out["actions"]) and not (out["actions"].min() >= 0 and out["actions"].max() < widths["legal"]):
         raise _bad(path, f"an action is outside 0..{widths['legal'] - 1}")
     return out
 

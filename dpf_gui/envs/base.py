@@ -46,7 +46,8 @@ class RegionFeature:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RegionFeature:
         """Inverse of ``dataclasses.asdict`` (region features travel in JSON metadata)."""
-        return cls(d["name"], d["kind"], d.get("low"), d.get("high"), tuple(d.get("categories", ())), d.get("description", ""))
+        return cls(d["name"], d["kind"], d.get("low"), d.get("high"), tuple(d.get("categories", ())),
+                   d.get("description", ""))
 
     def describe_range(self) -> str:
         if self.kind == "category":
@@ -121,7 +122,7 @@ class DPFEnv(gym.Env):
     """Base class: a gymnasium environment plus the dpf-gui adapter surface."""
 
     spec_info: ClassVar[EnvSpec]
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 15}
     #: ``reset(options={"start": "random"})`` starts the episode in a random state (more varied data)
     supports_random_start: ClassVar[bool] = False
     #: how the app shows it (overlays, region tint, frame scale, where it is stepped); see dpf_gui.envs.screen

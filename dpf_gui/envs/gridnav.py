@@ -173,7 +173,7 @@ class GridNavScreen(Screen):
         layer = np.zeros((h, w, 4), np.uint8)
         cells, rows = _open_cells(tuple(config["layout"]))
         c = int(config["cell_px"])
-        for (x, y), m in zip(cells, wish.marks(rows)):
+        for (x, y), m in zip(cells, wish.marks(rows), strict=True):
             rgb = mark_colour(int(m))
             if rgb is None:
                 continue
@@ -214,7 +214,8 @@ class GridNavScreen(Screen):
             g = region_glyph(filled_regions)
             parts += [Swatch("good", "preferred", g), Swatch("bad", "avoided cells", g)]
         if overlay:
-            parts += [("heat: ", Swatch("good", "better"), " / ", Swatch("bad", "worse cell for the intent than average")),
+            parts += [("heat: ", Swatch("good", "better"), " / ",
+                       Swatch("bad", "worse cell for the intent than average")),
                       Swatch("current", "action about to be taken", "→")]
         return parts
 
@@ -285,7 +286,7 @@ def _cell_outlines(env, wish, c: int) -> list:
     shapes = []
     for cells, colour in ((wish.in_prefer(regions) & ~walls, "good"), (wish.in_avoid(regions) & ~walls, "bad")):
         pen = Pen(colour, width=max(1.0, c / 14), dashed=True)
-        shapes += [Rect(x * c + 2, y * c + 2, c - 4, c - 4, pen=pen) for y, x in zip(*np.nonzero(cells))]
+        shapes += [Rect(x * c + 2, y * c + 2, c - 4, c - 4, pen=pen) for y, x in zip(*np.nonzero(cells), strict=True)]
     return shapes
 
 
@@ -314,15 +315,16 @@ class GridNavEnv(DPFEnv):
         },
         paper_temperatures={"T_phi": 1.0, "T_max": 5.0},  # no paper value for a grid world: highway's
         # 10x10 grid, 8 features, deterministic: a small net learns it in ~10-20k steps.
-        train_defaults=dict(
-            hidden=(64, 64), learning_rate=1e-3, batch_size=64, gamma=0.99, n_step=3,
-            buffer_size=20_000, learning_starts=500, train_frequency=1,
-            target_update_interval=250, tau=1.0,
-            start_e=1.0, end_e=0.05, exploration_fraction=0.3,
-            max_trajectories=2000, eval_episodes=30,
-        ),
+        train_defaults={
+            "hidden": (64, 64), "learning_rate": 1e-3, "batch_size": 64, "gamma": 0.99, "n_step": 3,
+            "buffer_size": 20_000, "learning_starts": 500, "train_frequency": 1,
+            "target_update_interval": 250, "tau": 1.0,
+            "start_e": 1.0, "end_e": 0.05, "exploration_fraction": 0.3,
+            "max_trajectories": 2000, "eval_episodes": 30,
+        },
         train_steps=20_000,
-        example_wishes={"prefer": ("y=..2",), "avoid": ("x=3..6 & y=5",)},  # visit the top rows; the toll cells by coordinates
+        # visit the top rows; the toll cells by coordinates
+        example_wishes={"prefer": ("y=..2",), "avoid": ("x=3..6 & y=5",)},
         lockstep_width=128,  # steps in 11 us, made in 0.5 ms: 6 us of a network call per decision at 128 rows
     )
     screen = GridNavScreen()

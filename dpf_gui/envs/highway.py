@@ -43,9 +43,7 @@ LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER = range(5)
 N_LANES = 4
 N_VEHICLES = 5
 KIN_FEATURES: tuple[str, ...] = ("presence", "x", "y", "vx", "vy")
-FEATURES: tuple[str, ...] = tuple(
-    f"v{i}_{f}" for i in range(N_VEHICLES) for f in KIN_FEATURES
-) + ("ego_lane",)
+FEATURES: tuple[str, ...] = (*(f"v{i}_{f}" for i in range(N_VEHICLES) for f in KIN_FEATURES), "ego_lane")
 
 # Fixed because the static spec (feature names) depends on it.
 OBSERVATION: dict[str, Any] = {
@@ -107,8 +105,8 @@ class HighwayScreen(Screen):
             rgb = mark_colour(int(m))
             if rgb is None:
                 continue
-            y0 = int(round((lane * lane_w - lane_w / 2 - origin_y) * scale))
-            y1 = int(round((lane * lane_w + lane_w / 2 - origin_y) * scale))
+            y0 = round((lane * lane_w - lane_w / 2 - origin_y) * scale)
+            y1 = round((lane * lane_w + lane_w / 2 - origin_y) * scale)
             fill(layer, y0, y1, 0, w, rgb, FILL_ALPHA)
             fill(layer, y0, y0 + 2, 0, w, rgb, EDGE_ALPHA)
             fill(layer, y1 - 2, y1, 0, w, rgb, EDGE_ALPHA)
@@ -124,16 +122,17 @@ class HighwayScreen(Screen):
             lanes = np.array([[lane, speed] for lane in range(len(rows))], np.float32)
             for inside, colour in ((inputs.wish.in_prefer(lanes), "good"), (inputs.wish.in_avoid(lanes), "bad")):
                 shapes += [Rect(0, row - half, width, lane_px, fill=colour, fill_alpha=60)
-                           for row, hit in zip(rows, inside) if hit]
+                           for row, hit in zip(rows, inside, strict=True) if hit]
         lane = int(env.lane)
         if 0 <= lane < len(rows):
-            shapes.append(Rect(1, rows[lane] - half + 1, width - 2, lane_px - 2, pen=Pen("current", width=2, dashed=True)))
+            shapes.append(Rect(1, rows[lane] - half + 1, width - 2, lane_px - 2,
+                               pen=Pen("current", width=2, dashed=True)))
         if inputs.attribution is not None and vehicles:
             from dpf_gui.saliency import group_attribution
 
             attr = group_attribution(inputs.attribution, inputs.feature_names, [f"v{i}" for i in range(len(vehicles))])
             span = float(np.max(np.abs(attr))) or 1.0
-            for xy, a in zip(vehicles, attr):
+            for xy, a in zip(vehicles, attr, strict=True):
                 if xy is None:
                     continue
                 strength = abs(float(a)) / span
@@ -183,13 +182,13 @@ class HighwayEnv(DPFEnv):
         # (gamma 0.8, 1-step, target every 50) reached 0.15 no-crash here; gamma 0.9 with 3-step
         # returns, double DQN and a hard target every 250 steps peaks at 0.9+ and then degrades, so the
         # best of 100 validation episodes every 3000 steps is kept. ~50 min on one busy core.
-        train_defaults=dict(
-            hidden=(256, 256), learning_rate=5e-4, batch_size=64, gamma=0.9, n_step=3,
-            buffer_size=50_000, learning_starts=1_000, train_frequency=1,
-            target_update_interval=250, tau=1.0,
-            start_e=1.0, end_e=0.02, exploration_fraction=0.3,
-            max_trajectories=2000, eval_episodes=0, select_every=3_000, select_episodes=100,
-        ),
+        train_defaults={
+            "hidden": (256, 256), "learning_rate": 5e-4, "batch_size": 64, "gamma": 0.9, "n_step": 3,
+            "buffer_size": 50_000, "learning_starts": 1_000, "train_frequency": 1,
+            "target_update_interval": 250, "tau": 1.0,
+            "start_e": 1.0, "end_e": 0.02, "exploration_fraction": 0.3,
+            "max_trajectories": 2000, "eval_episodes": 0, "select_every": 3_000, "select_episodes": 100,
+        },
         train_steps=30_000,
         example_wishes={"prefer": (), "avoid": ("speed=25..",)},  # the authors' optional speed limit
         # highway steps in 20-60 ms: batching saves little there

@@ -168,14 +168,14 @@ _SPEC = EnvSpec(
     # decorrelated, short exploration (10 % of the run) since the policy only
     # needs to track the ball, and a slow hard target (every 2000 steps) for
     # stability. Budget 0.5-2M steps.
-    train_defaults=dict(
-        hidden=(256, 256), learning_rate=2.5e-4, batch_size=128, gamma=0.99, n_step=3,
-        buffer_size=300_000, learning_starts=10_000, train_frequency=4, gradient_steps=1,
-        target_update_interval=2_000, tau=1.0,
-        start_e=1.0, end_e=0.02, exploration_fraction=0.1,
-        max_trajectories=2000, max_dataset_steps=500_000, eval_episodes=50,
-        checkpoint_every=250_000,
-    ),
+    train_defaults={
+        "hidden": (256, 256), "learning_rate": 2.5e-4, "batch_size": 128, "gamma": 0.99, "n_step": 3,
+        "buffer_size": 300_000, "learning_starts": 10_000, "train_frequency": 4, "gradient_steps": 1,
+        "target_update_interval": 2_000, "tau": 1.0,
+        "start_e": 1.0, "end_e": 0.02, "exploration_fraction": 0.1,
+        "max_trajectories": 2000, "max_dataset_steps": 500_000, "eval_episodes": 50,
+        "checkpoint_every": 250_000,
+    },
     train_steps=1_000_000,
     example_wishes={"prefer": ("paddle=0.2..0.5",), "avoid": ()},  # an off-centre band
     # steps in 0.3-0.4 ms, made in 0.13 s (ALE loads its ROM): at 16 rows the networks add ~10 % to a step
@@ -199,7 +199,7 @@ class PongScreen(Screen):
         # centre rows fall on half pixels: cover both neighbours so the band has no gaps
         centre_rows = np.array([int(np.floor(region_to_row(v[0]))) for v in values])
         x1 = PLAYER_PADDLE_COLS[1]
-        for row, m in zip(centre_rows, wish.marks(values)):
+        for row, m in zip(centre_rows, wish.marks(values), strict=True):
             rgb = mark_colour(int(m))
             if rgb is None or not PLAYFIELD_TOP <= row < PLAYFIELD_BOTTOM:
                 continue
@@ -212,7 +212,7 @@ class PongScreen(Screen):
         if inputs.wish is not None:
             if "bands" not in cache:
                 cache["bands"] = (_bands(env, inputs.wish.prefer), _bands(env, inputs.wish.avoid))
-            for bands, colour in zip(cache["bands"], ("good", "bad")):
+            for bands, colour in zip(cache["bands"], ("good", "bad"), strict=True):
                 shapes += [Rect(146, r0, 14, max(1, r1 - r0), fill=colour, fill_alpha=110) for r0, r1 in bands]
         paddle_attr = ball_attr = 0.0
         if inputs.attribution is not None:
@@ -403,8 +403,8 @@ class PongEnv(DPFEnv):
         hi_v = 1.0 if hi is None else float(hi)
         if hi_v < lo_v:
             lo_v, hi_v = hi_v, lo_v
-        row0 = PLAYFIELD_TOP if lo_v <= 0.0 else int(round(region_to_row(lo_v)))
-        row1 = PLAYFIELD_BOTTOM if hi_v >= 1.0 else int(round(region_to_row(hi_v))) + 1
+        row0 = PLAYFIELD_TOP if lo_v <= 0.0 else round(region_to_row(lo_v))
+        row1 = PLAYFIELD_BOTTOM if hi_v >= 1.0 else round(region_to_row(hi_v)) + 1
         row0 = int(np.clip(row0, PLAYFIELD_TOP, PLAYFIELD_BOTTOM))
         row1 = int(np.clip(row1, row0, PLAYFIELD_BOTTOM))
         return row0, row1

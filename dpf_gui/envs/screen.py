@@ -199,5 +199,6 @@ def outline(layer: np.ndarray, y0: int, y1: int, x0: int, x1: int, rgb, width: i
         fill(layer, ya, yb, xa, xb, rgb, EDGE_ALPHA)
 
 
-__all__ = ["AVOID_RGB", "EDGE_ALPHA", "FILL_ALPHA", "PREFER_RGB", "Ellipse", "Heat", "Layer", "Line", "OverlayInputs", "Pen",
+__all__ = ["AVOID_RGB", "EDGE_ALPHA", "FILL_ALPHA", "PREFER_RGB", "Ellipse", "Heat", "Layer", "Line", "OverlayInputs",
+           "Pen",
            "Rect", "Screen", "Swatch", "Text", "fill", "mark_colour", "outline", "region_glyph"]

@@ -44,6 +44,7 @@ as for the LSTM.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -89,7 +90,7 @@ class EnsembleMLP(nn.Module):
         dims = [n_in, hidden, hidden, n_out]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        for k, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+        for k, (a, b) in enumerate(itertools.pairwise(dims)):
             w = torch.empty(members, a, b)
             bound = 1.0 / math.sqrt(a)  # torch.nn.Linear's default initialisation
             nn.init.uniform_(w, -bound, bound)
@@ -105,7 +106,7 @@ class EnsembleMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.unsqueeze(0).expand(self.members, *x.shape)
         last = len(self.weights) - 1
-        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = torch.baddbmm(b, h, w)
             if k < last:
                 h = torch.relu(h)
@@ -113,7 +114,7 @@ class EnsembleMLP(nn.Module):
 
     def relu_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """``(W, b)`` of every layer, W (members, in, out): the ensemble for :class:`~dpf_gui.rowwise.ReluMLP`."""
-        return list(zip(self.weights, self.biases))
+        return list(zip(self.weights, self.biases, strict=True))
 
     def l2(self) -> torch.Tensor:
         """Sum of squared weights per member: (members,)."""
@@ -503,7 +504,7 @@ def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarr
         loss.backward()
         opt.step()
         with torch.no_grad():
-            for p, pt in zip(model.value.parameters(), target.parameters()):
+            for p, pt in zip(model.value.parameters(), target.parameters(), strict=True):
                 pt.mul_(1 - cfg.target_tau).add_(cfg.target_tau * p)
         if on_stage is not None and step % 200 == 0:
             on_stage("value", step / cfg.value_steps)

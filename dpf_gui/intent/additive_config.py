@@ -28,9 +28,8 @@ TERMINAL_RULES = ("end", "stay")
 _AT_LEAST_1 = Allowed(low=1)
 _POSITIVE = Allowed(low=0, low_open=True)
 _ADDITIVE_ALLOWED = {
-    **{name: _AT_LEAST_1 for name in ("members", "hidden", "utility_steps", "value_steps", "batch_size",
-                                        "max_transitions", "neutral_samples", "utility_rows", "min_labelled", "threads",
-                                        "horizon")},
+    **dict.fromkeys(("members", "hidden", "utility_steps", "value_steps", "batch_size", "max_transitions",
+                     "neutral_samples", "utility_rows", "min_labelled", "threads", "horizon"), _AT_LEAST_1),
     "utility_lr": _POSITIVE, "value_lr": _POSITIVE, "target_tau": Allowed(low=0, high=1, low_open=True),
     "neutral_weight": Allowed(low=0), "weight_decay": Allowed(low=0), "segment_weight": Allowed(low=0),
     "objective": Allowed(choices=OBJECTIVES), "terminal": Allowed(choices=TERMINAL_RULES),

@@ -25,7 +25,8 @@ INTENT_ALLOWED: dict[str, Allowed] = {
     "aux_horizon": Allowed(1, 1000), "learning_rate": Allowed(low=0, high=10, low_open=True),
     "weight_decay": Allowed(0), "batch_size": Allowed(1, 100_000), "max_batch_steps": Allowed(1, 10**9),
     "max_epochs": Allowed(1, 10**6), "patience": Allowed(1, 10**6),
-    "min_delta": Allowed(low=0, high=1, high_open=True), "held_out": Allowed(low=0, high=1, low_open=True, high_open=True),
+    "min_delta": Allowed(low=0, high=1, high_open=True),
+    "held_out": Allowed(low=0, high=1, low_open=True, high_open=True),
     "max_train_per_epoch": Allowed(1), "max_time_s": _POSITIVE, "min_labelled": Allowed(1, 10**9),
     "threads": Allowed(1, 1024), "objective": Allowed(choices=OBJECTIVES),
 }
@@ -40,7 +41,8 @@ class IntentConfig:
     hidden: int = 64  # LSTM hidden size
     block: int = 4  # repetitions of the action one-hot fed to FiLM
     action_in: int = 1  # 1: the action one-hot also enters the state encoder (0: FiLM only)
-    readout: str = "cumsum"  # "cumsum": g_t = sum of per-step increments (RUDDER's integrator); "direct": g_t = head(h_t)
+    # "cumsum": g_t = sum of per-step increments (RUDDER's integrator); "direct": g_t = head(h_t)
+    readout: str = "cumsum"
     # loss
     lam: float = 2.0  # weight of the per-step and aux terms (authors: 0.1; see the module docstring)
     aux_horizon: int = 3  # the aux head predicts g_{t + aux_horizon}

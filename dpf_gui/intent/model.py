@@ -79,7 +79,8 @@ class IntentArch:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> IntentArch:
-        kw: dict[str, Any] = {k: int(d[k]) for k in ("n_features", "n_actions", "embed", "hidden", "block", "aux_horizon", "action_in") if k in d}
+        kw: dict[str, Any] = {k: int(d[k]) for k in ("n_features", "n_actions", "embed", "hidden", "block",
+                                                     "aux_horizon", "action_in") if k in d}
         if "readout" in d:
             kw["readout"] = str(d["readout"])
         return cls(**kw)

@@ -205,7 +205,8 @@ class IntentStepper:
     # --- one episode (one row) ---------------------------------------------------
     @property
     def state(self) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """LSTM ``(h, c)`` after the history so far, each (1, 1, H) float32; None before the first decision and in markov mode.
+        """LSTM ``(h, c)`` after the history so far, each (1, 1, H) float32; None before the first decision and
+        in markov mode.
 
         A new tuple of new tensors at every call, so holding it is safe.
         """
@@ -213,11 +214,13 @@ class IntentStepper:
             return None
         import torch
 
-        return torch.tensor(self._h[None, :1], dtype=torch.float32), torch.tensor(self._c[None, :1], dtype=torch.float32)
+        return (torch.tensor(self._h[None, :1], dtype=torch.float32),
+                torch.tensor(self._c[None, :1], dtype=torch.float32))
 
     @property
     def g_prev(self) -> float:
-        """``g_{t-1}``: the prediction after the history so far (0 before the first decision; always 0 in markov mode)."""
+        """``g_{t-1}``: the prediction after the history so far (0 before the first decision;
+        always 0 in markov mode)."""
         return float(self._g_prev[0])
 
     def score_actions(self, features: np.ndarray, legal: np.ndarray | None = None) -> np.ndarray:

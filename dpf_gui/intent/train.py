@@ -209,7 +209,7 @@ def _labelled_indices(dataset: TrajectoryDataset, labels: Labels, min_labelled: 
 
 def _split(idx: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     perm = rng.permutation(idx)
-    n_val = int(round(fraction * len(perm)))
+    n_val = round(fraction * len(perm))
     n_val = min(max(n_val, 1), len(perm) - 2)  # at least one held out, at least two to train on
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
@@ -293,7 +293,8 @@ def _train(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir: str |
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         model = IntentModel(arch)
-    model.set_normalisation(rows.mean(0), rows.std(0), score_scale, mean_length=float(dataset.lengths[train_idx].mean()),
+    model.set_normalisation(rows.mean(0), rows.std(0), score_scale,
+                            mean_length=float(dataset.lengths[train_idx].mean()),
                             mean_target=float(g_train.mean() / score_scale))
     y_all = torch.from_numpy(objective.targets(scores, score_scale).astype(np.float32))
 

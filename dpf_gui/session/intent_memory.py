@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from dpf_gui.errors import UserError
+
 #: where the label store keeps a dataset's last model: {"dir", "env", "time"}
 MEMORY_KEY = "intent/{fingerprint}"
 
@@ -27,7 +29,7 @@ def recall(ws) -> bool:
     """
     try:
         saved = ws.store.get(MEMORY_KEY.format(fingerprint=ws.fingerprint)) or {}
-    except Exception:  # noqa: BLE001 (an unreadable memory: nothing remembered)
+    except UserError:  # the store could not be read: nothing remembered (a bad value reads as nothing already)
         return False
     d = saved.get("dir") if isinstance(saved, dict) else None
     if not isinstance(d, str) or not (Path(d) / "model.json").is_file():

@@ -78,7 +78,7 @@ def labels_for_training(ws):
         try:
             notes = [h.get("note") or {} for h in ws.store.history(ws.fingerprint)
                      if h.get("state") == "active" and h.get("kind") == "import"]
-        except Exception:  # provenance is a nicety; never stop training for it
+        except Exception:  # noqa: BLE001 (provenance is a nicety; never stop training for it)
             notes = []
         wishes = {repr(n.get("wish")) for n in notes if n.get("wish")}
         if len(wishes) == 1:

@@ -61,7 +61,8 @@ class Change:
 
 @dataclass(eq=False)
 class Workspace:
-    """An environment's task agent, the trajectories to label, the store the labels go to and the intent model in use."""
+    """An environment's task agent, the trajectories to label, the store the labels go to and the intent model
+    in use."""
 
     env_name: str
     task: Any  # dpf_gui.agents.task_agent.TaskAgent, or None when only a dataset was opened
@@ -95,9 +96,12 @@ class Workspace:
                 raise
         task_path = task.directory if task is not None else None
         if dataset_path is None:
-            dataset_path = task.dataset_path if task is not None and task.dataset_path else Path(task_path) / DATASET_FILE
+            dataset_path = (task.dataset_path if task is not None and task.dataset_path
+                            else Path(task_path) / DATASET_FILE)
             if not Path(dataset_path).is_file():
-                raise UserError(f"checkpoint {task_path} has no {Path(dataset_path).name} beside it; open a dataset file (dpf rollout makes one)")
+                raise UserError(f"checkpoint {task_path} has no {Path(dataset_path).name} beside it; "
+                                "open a dataset file "
+                                "(dpf rollout makes one)")
         dataset = load_dataset(dataset_path, env_name)
         if task is not None:
             _check_task_matches(task, dataset, dataset_path)
@@ -376,7 +380,8 @@ def collected_mask(dataset: TrajectoryDataset) -> np.ndarray:
         parts = source.get("parts")
         if source.get("kind") == "merge" and isinstance(parts, list):
             for part in parts:
-                if isinstance(part, dict) and isinstance(part.get("offset"), int) and isinstance(part.get("count"), int):
+                if (isinstance(part, dict) and isinstance(part.get("offset"), int)
+                        and isinstance(part.get("count"), int)):
                     walk(part.get("source"), offset + part["offset"], part["count"])
         elif source.get("explore") or source.get("start") == "random":
             out[max(offset, 0):max(offset + count, 0)] = True
@@ -448,16 +453,19 @@ def _load_task(env_name: str, task_dir) -> Any:
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 (a damaged file the loader did not foresee)
-        raise _unusable(task_dir if task_dir is not None else f"the shipped {env_name} agent", "task agent", exc) from None
+        what = task_dir if task_dir is not None else f"the shipped {env_name} agent"
+        raise _unusable(what, "task agent", exc) from None
     sidecar = Path(task.directory) / "model.json"
     for name, check in (("its fusion parameters must be numbers", lambda: fusion_params(task)),
-                        ("its metrics.q_scale.legal_std must be a positive number", lambda: stored_q_scale(task.sidecar))):
+                        ("its metrics.q_scale.legal_std must be a positive number",
+                         lambda: stored_q_scale(task.sidecar))):
         try:
             check()
         except UserError as exc:
             raise UserError(f"{sidecar}: {exc}") from None
         except Exception:  # noqa: BLE001 (a value of the wrong type: Play would fail on it later)
-            raise UserError(f"{sidecar}: {name} (fusion: {task.fusion})" if "fusion" in name else f"{sidecar}: {name}") from None
+            raise UserError(f"{sidecar}: {name} (fusion: {task.fusion})" if "fusion" in name
+                            else f"{sidecar}: {name}") from None
     return task
 
 
@@ -485,7 +493,8 @@ def load_dataset(path: str | os.PathLike, env_name: str) -> TrajectoryDataset:
 
 def _check_arrays(dataset: TrajectoryDataset, spec, path) -> None:
     """The dataset's columns must be the open environment's (the loader checked the file against itself)."""
-    for name, width in (("features", spec.n_features), ("regions", len(spec.region_features)), ("legal", spec.n_actions)):
+    for name, width in (("features", spec.n_features), ("regions", len(spec.region_features)),
+                        ("legal", spec.n_actions)):
         got = getattr(dataset, name).shape[1]
         if got != width:
             raise UserError(f"{path}: its {name} have {got} columns, {spec.name} has {width}; "
@@ -496,7 +505,8 @@ def _check_task_matches(task, dataset: TrajectoryDataset, path) -> None:
     if task.feature_names and list(task.feature_names) != list(dataset.meta["feature_names"]):
         raise UserError(f"{path}: the dataset's features differ from the task agent's")
     if task.n_actions != len(dataset.meta["action_names"]):
-        raise UserError(f"{path}: the dataset has {len(dataset.meta['action_names'])} actions, the task agent {task.n_actions}")
+        raise UserError(f"{path}: the dataset has {len(dataset.meta['action_names'])} actions, "
+                        f"the task agent {task.n_actions}")
 
 
 __all__ = ["COLLECTED_DIR", "DATASET_FILE", "Change", "WishCoverage", "Workspace", "collected_mask", "load_dataset",

@@ -99,7 +99,7 @@ class EventLog:
                 raise UserError(f"{self.path}: the event log cannot be read ({exc})") from None
         out = []
         for row in rows:
-            event = dict(zip(COLUMNS, row))
+            event = dict(zip(COLUMNS, row, strict=True))
             try:
                 event["data"] = json.loads(event["data"])
             except (TypeError, ValueError):

@@ -246,7 +246,7 @@ def collect(study: Study) -> dict[str, Any]:
     header = ["participant", "number", "simulated", "condition", "position", "strategy", "budget", "labelled",
               "intent_trained", "train_note", "outcome_episodes", "task_success", "task_return", "length", *wish_cols,
               "watch_episodes", "watch_task_success", *[f"watch_{m}" for m in wish_cols],
-              *[f"q_{i}" for i in items], *(list(TLX_IDS) + ["tlx_raw"] if protocol.nasa_tlx else []), "completed"]
+              *[f"q_{i}" for i in items], *([*TLX_IDS, "tlx_raw"] if protocol.nasa_tlx else []), "completed"]
     tables["results.csv"] = (header, results)
     for name, rows in (("participants.csv", participants), ("sessions.csv", sessions),
                        ("conditions.csv", conditions), ("events.csv", events),
@@ -272,7 +272,8 @@ def readme(study: Study, header: Sequence[str]) -> str:
              f"Exported {_iso(time.time())} by dpf-gui from {study.folder}. Pilot (simulated) participants have "
              "simulated = 1 in every table. Empty cells: no value (not measured, not answered).", "",
              "Outcomes are scored only against the wish the protocol states as region expressions "
-             f"(prefer: {', '.join(study.protocol.prefer) or 'none'}; avoid: {', '.join(study.protocol.avoid) or 'none'}).",
+             f"(prefer: {', '.join(study.protocol.prefer) or 'none'}; "
+             f"avoid: {', '.join(study.protocol.avoid) or 'none'}).",
              ""]
     for name, cols in COLUMNS.items():
         lines += [f"## {name}", "", "| column | meaning |", "|---|---|"]
@@ -287,7 +288,7 @@ def readme(study: Study, header: Sequence[str]) -> str:
                 anchors = f" (1 = {item.anchors[0]}, 7 = {item.anchors[1]})" if item.anchors else " (free text)"
                 lines.append(f"| q_{item.id} | {item.text}{anchors} |")
             if study.protocol.nasa_tlx:
-                for (scale, question, low, high), column in zip(TLX_SCALES, TLX_IDS):
+                for (_scale, question, low, high), column in zip(TLX_SCALES, TLX_IDS, strict=True):
                     lines.append(f"| {column} | NASA-TLX: {question} (0 = {low}, 100 = {high}) |")
         lines.append("")
     lines += ["## Other files", "", "- protocol.toml: the protocol, verbatim; study.json: the task agent and data it "

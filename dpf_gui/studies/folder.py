@@ -214,4 +214,5 @@ class Study:
         return p
 
 
-__all__ = ["ID_RULE", "INFO_FILE", "LOG_FILE", "PARTICIPANTS_DIR", "PROTOCOL_FILE", "Study", "init_study", "is_study_folder"]
+__all__ = ["ID_RULE", "INFO_FILE", "LOG_FILE", "PARTICIPANTS_DIR", "PROTOCOL_FILE", "Study", "init_study",
+           "is_study_folder"]

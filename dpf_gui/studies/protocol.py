@@ -101,7 +101,8 @@ class Protocol:
         for c in self.conditions:
             if c.name == name:
                 return c
-        raise UserError(f"no condition {name!r} in this protocol; allowed: {', '.join(c.name for c in self.conditions)}")
+        raise UserError(f"no condition {name!r} in this protocol; "
+                        f"allowed: {', '.join(c.name for c in self.conditions)}")
 
     def time_limit(self, condition: Condition) -> float | None:
         return condition.time_limit_s if condition.time_limit_s is not None else self.annotate_time_limit_s
@@ -141,7 +142,8 @@ class _Table:
             self.fail(key, f"must be {NAME_RULE}; got {value!r}")
         return value
 
-    def choice(self, key: str, allowed: tuple[str, ...], required: bool = False, default: str | None = None) -> str | None:
+    def choice(self, key: str, allowed: tuple[str, ...], required: bool = False,
+               default: str | None = None) -> str | None:
         value, given = self._get(key, required, default)
         if given and value not in allowed:
             self.fail(key, f"{_show(value)} is not allowed; allowed: {', '.join(allowed)}")
@@ -175,15 +177,15 @@ class _Table:
         return tuple(v.strip() for v in value)
 
     def table(self, key: str, required: bool = False) -> _Table:
-        value, given = self._get(key, required, {})
+        value, _given = self._get(key, required, {})
         return _Table(value, f"{self.where}.{key}" if self.where else key, self.file)
 
     def tables(self, key: str, required: bool = False) -> list[_Table]:
         value, given = self._get(key, required, [])
+        where = self.where + "." if self.where else ""
         if not isinstance(value, list) or (given and not value):
-            self.fail(key, f"must be a list of tables ([[{self.where + '.' if self.where else ''}{key}]]), at least one")
-        return [_Table(v, f"{self.where + '.' if self.where else ''}{key}[{i + 1}]", self.file)
-                for i, v in enumerate(value)]
+            self.fail(key, f"must be a list of tables ([[{where}{key}]]), at least one")
+        return [_Table(v, f"{where}{key}[{i + 1}]", self.file) for i, v in enumerate(value)]
 
     def mapping(self, key: str) -> dict[str, Any]:
         value, given = self._get(key, False, {})
@@ -288,7 +290,8 @@ def parse_protocol(source: str, file: str = "protocol", base: Path | None = None
         anchors = None
         if kind == "likert":
             value, _ = t._get("anchors", True, None)
-            if not (isinstance(value, list) and len(value) == 2 and all(isinstance(a, str) and a.strip() for a in value)):
+            if not (isinstance(value, list) and len(value) == 2
+                    and all(isinstance(a, str) and a.strip() for a in value)):
                 t.fail("anchors", f"must be two texts, for 1 and for {LIKERT_POINTS}, e.g. [\"strongly disagree\", "
                                   f"\"strongly agree\"]; got {_show(value)}")
             anchors = (value[0].strip(), value[1].strip())

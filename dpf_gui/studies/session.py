@@ -68,7 +68,7 @@ def study_steps(protocol: Protocol, order: list[str]) -> list[Step]:
         steps += [Step("annotate", name), Step("train", name), Step("watch", name), Step("questionnaire", name)]
         if protocol.nasa_tlx:
             steps.append(Step("nasa_tlx", name))
-    return steps + [Step("end")]
+    return [*steps, Step("end")]
 
 
 def episode_outcome(record, wish) -> dict[str, Any]:
@@ -337,7 +337,8 @@ class Session:
         if any(e["data"].get("episode") == int(index) and e["condition"] == step.condition
                for e in self.log.events("episode_end")):
             return
-        self.event("episode_end", step, episode=int(index), seed=int(traj.seed), **trajectory_outcome(traj, self.study.wish))
+        self.event("episode_end", step, episode=int(index), seed=int(traj.seed),
+                   **trajectory_outcome(traj, self.study.wish))
 
     # --- questionnaire ------------------------------------------------------------------------------------
     def items(self, step: Step) -> list[tuple[str, str, str, tuple[str, str] | None, bool]]:

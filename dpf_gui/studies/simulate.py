@@ -166,7 +166,8 @@ def pilot(study: Study, participants: int, seed: int = 0, noise: FeedbackNoise |
         if pid in used:
             continue
         sim_seed = int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0])
-        sims.append(study.add_participant(pid, simulated={"seed": sim_seed, "noise": asdict(noise), "pilot_seed": seed}))
+        sims.append(study.add_participant(pid, simulated={"seed": sim_seed, "noise": asdict(noise),
+                                                          "pilot_seed": seed}))
     for p in sims:
         with Session(study, p["id"]) as session:
             if not session.finished:

@@ -64,16 +64,17 @@ def summarise_study(study: Study, simulated: bool | None = None) -> dict[str, An
 
 def summary_table(summary: dict[str, Any]) -> str:
     names = list(summary["conditions"])
-    head = ["measure"] + names
+    head = ["measure", *names]
     lines = [head]
     for m in summary["measures"]:
         row = [m]
         for c in names:
             s = summary["conditions"][c][m]
-            row.append("-" if s["mean"] is None else f"{s['mean']:.2f} [{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}] n={s['n']}")
+            row.append("-" if s["mean"] is None
+                       else f"{s['mean']:.2f} [{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}] n={s['n']}")
         lines.append(row)
     widths = [max(len(r[i]) for r in lines) for i in range(len(head))]
-    text = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in lines]
+    text = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in lines]
     text.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(text)
 
