@@ -88,6 +88,9 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
     ladder = sorted(float(s) for s in strengths)
     table: dict[tuple[float, float], dict[str, float]] = {}
 
+    def kept(row: dict[str, float]) -> bool:
+        return row["success"] >= keep * task_success - 1e-12
+
     def keeps(s: float, c: float = params.c) -> bool:
         if (s, c) not in table:
             agent = FusedAgent(task, strategy, replace(params, strength=s, c=c), intent=model,
@@ -96,7 +99,7 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
             table[s, c] = {"strength": s, "c": c, "success": float(np.mean([r.task_success for r in records])),
                            # per decision, as the wish is measured
                            "intent_score": float(np.mean([r.intent_return / max(r.length, 1) for r in records]))}
-        return table[s, c]["success"] >= keep * task_success - 1e-12
+        return kept(table[s, c])
 
     i = len(ladder) // 2
     if keeps(ladder[i]):
@@ -106,8 +109,8 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
         while i > 0 and not keeps(ladder[i - 1]):
             i -= 1
     def best() -> dict[str, float] | None:
-        kept = [row for row in table.values() if row["success"] >= keep * task_success - 1e-12]
-        return max(kept, key=lambda row: row["intent_score"]) if kept else None
+        rows = [row for row in table.values() if kept(row)]
+        return max(rows, key=lambda row: row["intent_score"]) if rows else None
 
     chosen = best()
     if chosen is not None:
