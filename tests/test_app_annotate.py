@@ -181,3 +181,24 @@ def test_errors_keep_the_app_and_the_labels(qtbot, tmp_path, messages):
     exported.check_matches(window.workspace.dataset)
     assert exported.count == 2 and exported.meta["source"] == "person"
     assert len(messages) == 3
+
+
+def test_saving_the_resume_state_survives_a_full_disk_but_not_a_bug(qtbot, tmp_path, messages, monkeypatch):
+    """A store that cannot write (full disk) is said in the status bar; a value JSON cannot hold is a bug and
+    raises, instead of being swallowed every second by the resume timer."""
+    import sqlite3
+
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    store = window.store
+
+    def full(key, value):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store, "set", full)
+    window.save_resume()
+    assert "could not save the resume state: database or disk is full" in window.statusBar().currentMessage()
+    monkeypatch.undo()
+    monkeypatch.setattr(window.annotate, "current", np.int64(3))  # json.dumps cannot write a numpy int
+    with pytest.raises(TypeError):
+        window.save_resume()
+    monkeypatch.undo()  # the window saves again as it closes

@@ -21,6 +21,7 @@ The tabs are :mod:`dpf_gui.app.tabs`, the entry point :mod:`dpf_gui.app.main`.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import traceback
 from collections.abc import Callable
@@ -496,8 +497,8 @@ class MainWindow(QMainWindow):
         try:
             self.store.set(f"resume/{ws.env_name}", state)
             self.store.set("resume/env", ws.env_name)
-        except Exception as exc:  # noqa: BLE001 (a full disk must not take the app down)
-            self.statusBar().showMessage(f"could not save the resume state: {exc}", 5000)
+        except (OSError, sqlite3.Error, UserError) as exc:  # a full disk or a closed store must not take the app
+            self.statusBar().showMessage(f"could not save the resume state: {exc}", 5000)  # down; a bug must show
 
     def _restore(self) -> None:
         """Reopen where the person left off. If that fails: a clean start (the shipped agent, the first tab) and a
