@@ -110,7 +110,8 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     i = view.current
     shown = view.player.timeline.step_values
     assert shown is not None and len(shown) == ws.length(i)
-    r = redistributed_rewards(ws.intent.model, ws.dataset[i])
+    t = ws.dataset[i]
+    r = redistributed_rewards(ws.intent.model, t.features, t.actions)
     np.testing.assert_allclose(shown[1:], r[1:])  # the first bar leaves out the model's baseline
     baseline = float(ws.intent.model.offset.detach()) * float(ws.intent.model.score_scale)  # the average training score
     assert abs(baseline) > 0.1

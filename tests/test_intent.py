@@ -121,7 +121,7 @@ def test_redistribution_sums_to_final_prediction(grid_data):
     model = random_model("cumsum")
     for i in range(4):
         traj = grid_data[i]
-        r = redistributed_rewards(model, traj)
+        r = redistributed_rewards(model, traj.features, traj.actions)
         g = model.predict(traj.features, traj.actions)
         assert r.shape == (traj.length,)
         assert np.isclose(r.sum(), g[-1], rtol=1e-5, atol=1e-4)
@@ -138,7 +138,8 @@ def test_redistribution_without_baseline_leaves_the_offset_out_of_the_first_step
     with torch.no_grad():
         model.offset.fill_(0.7)
     traj = grid_data[0]
-    r, centred = redistributed_rewards(model, traj), redistributed_rewards(model, traj, baseline=False)
+    r = redistributed_rewards(model, traj.features, traj.actions)
+    centred = redistributed_rewards(model, traj.features, traj.actions, baseline=False)
     np.testing.assert_allclose(centred[1:], r[1:])
     assert np.isclose(centred[0], r[0] - 0.7 * float(model.score_scale), rtol=1e-6, atol=1e-6)
 

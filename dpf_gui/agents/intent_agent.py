@@ -94,21 +94,12 @@ class IntentAgent:
                             f"actions, {where} has {len(mine)} and {len(action_names)}")
 
     def step_rewards(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        """The redistributed intent reward of every decision of one trajectory, ``r_t = g_t - g_{t-1}``.
+        """The redistributed intent reward of every decision of one trajectory, ``r_t = g_t - g_{t-1}``, without
+        the model's baseline in the first (:func:`dpf_gui.intent.redistribute.redistributed_rewards`), so the
+        rewards add up to what the trajectory did better or worse than usual, and where."""
+        from dpf_gui.intent.redistribute import redistributed_rewards
 
-        ``g`` is the model's predicted score after every prefix (both kinds), without the model's baseline in
-        the first reward, so the rewards add up to what the trajectory did better or worse than usual, and where.
-        """
-        g = self.model.eval().predict(features, actions).astype(np.float64)
-        return np.diff(g - self.baseline(), prepend=0.0)
-
-    def baseline(self) -> float:
-        """The score every prediction starts from: the LSTM's cumsum readout starts at the average training
-        score (its ``offset``); the additive kind sums per-step rewards from 0."""
-        model = self.model
-        if getattr(model.arch, "readout", None) == "cumsum":
-            return float(model.offset.detach()) * float(model.score_scale)
-        return 0.0
+        return redistributed_rewards(self.model, features, actions, baseline=False)
 
     def __repr__(self) -> str:
         return f"IntentAgent(kind={self.kind!r}, env={self.env_name!r}, directory={str(self.directory)!r})"

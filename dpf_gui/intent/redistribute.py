@@ -26,22 +26,32 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
-from dpf_gui.data.trajectories import Trajectory, TrajectoryDataset
+from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.intent.model import IntentModel
 
 
-def redistributed_rewards(model: IntentModel, trajectory: Trajectory, baseline: bool = True) -> np.ndarray:
-    """Per-decision intent rewards ``r_t = g_t - g_{t-1}`` (T,), score units; sums to the final prediction.
+def redistributed_rewards(model: IntentModel, features: np.ndarray, actions: np.ndarray,
+                          baseline: bool = True) -> np.ndarray:
+    """Per-decision intent rewards ``r_t = g_t - g_{t-1}`` (T,) of one trajectory (its states' ``features``, its
+    ``actions``), score units; sums to the final prediction.
 
-    ``baseline=False`` leaves the model's baseline out of ``r_0``: the average training score that
-    ``g_0`` starts from, the same for every trajectory, which would dwarf every other step when
-    drawn. The rewards then sum to the prediction minus that average: what this trajectory did
-    better or worse than usual.
+    ``baseline=False`` leaves the model's baseline (:func:`score_baseline`) out of ``r_0``: the average
+    training score that ``g_0`` starts from, the same for every trajectory, which would dwarf every other step
+    when drawn (the Annotate timeline draws these, :meth:`IntentAgent.step_rewards`). The rewards then sum to
+    the prediction minus that average: what this trajectory did better or worse than usual.
     """
-    g = model.eval().predict(trajectory.features, trajectory.actions).astype(np.float64)
-    if not baseline and model.arch.readout == "cumsum":  # only that readout starts from an offset
-        g -= float(model.offset.detach()) * float(model.score_scale)
+    g = model.eval().predict(features, actions).astype(np.float64)
+    if not baseline:
+        g -= score_baseline(model)
     return np.diff(g, prepend=0.0)
+
+
+def score_baseline(model) -> float:
+    """The score every prediction starts from: the LSTM's cumsum readout starts at the average training score
+    (its ``offset``); the other readouts and the additive kind sum per-step rewards from 0."""
+    if getattr(getattr(model, "arch", None), "readout", None) == "cumsum":
+        return float(model.offset.detach()) * float(model.score_scale)
+    return 0.0
 
 
 def _batches(lengths: np.ndarray, indices: Sequence[int], max_steps: int) -> Iterable[list[int]]:
@@ -169,4 +179,5 @@ __all__ = [
     "redistribute_dataset",
     "redistributed_rewards",
     "reward_scale",
+    "score_baseline",
 ]
