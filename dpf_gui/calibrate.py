@@ -19,6 +19,13 @@ one, and the loudest-scoring candidate that keeps the task wins. The stored c
 was set on the presets, whose regions lie one or two steps off the task
 agent's path; a wish three steps away needs a longer leash.
 
+Where one episode's success is a coin flip (a Pong point), the winner of that
+search on 20 episodes is often a loud candidate that passed by luck (the
+larger the field, the likelier). So there the winner is *confirmed* on fresh
+calibration episodes, played by it and the task agent alike: it must keep
+``CONFIRM_KEEP`` x the task agent's success there, else the next-best kept
+candidate is tried (``CONFIRM_TRIES`` in all), else the strength is 0.
+
 Only the task reward (success) and the intent model's own predictions enter:
 the simulated user's marks never do, so a person's wish is calibrated the same
 way as a benchmark's. If no candidate keeps the task, the strength is 0: the
@@ -45,6 +52,14 @@ STRENGTHS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 BUDGETS: tuple[float, ...] = (1.0, 2.0, 4.0)
 #: calibration episodes per environment (the simulator's speed decides)
 EPISODES = {"gridnav": 20, "highway": 10, "pong": 20}
+#: fresh episodes confirming the winner, per environment: Pong only (its task agent wins ~74 % of points, so 20
+#: episodes cannot tell 0.5 from 0.74); gridnav's task agent succeeds in every episode, highway's simulator is too
+#: slow for it (docs/RESULTS.md)
+CONFIRM_EPISODES = {"pong": 100}
+#: the confirmation's bar: the claim's own (>= 90 % of the task agent's success), on fresh episodes
+CONFIRM_KEEP = 0.9
+#: candidates confirmed at most, best intent score first, before the strength falls back to 0
+CONFIRM_TRIES = 2
 
 
 @dataclass
@@ -58,6 +73,7 @@ class Calibration:
     seed: int
     table: list[dict[str, float]] = field(default_factory=list)  # per candidate: strength, c, success, intent_score
     c: float | None = None  # the chosen budget (None: the one of the parameters calibrated)
+    confirm: dict[str, Any] | None = None  # episodes, the task agent's success and each try there (None: not run)
 
     def chosen(self) -> dict[str, float] | None:
         """The table's row of the chosen candidate (None when nothing kept the task)."""
@@ -68,23 +84,35 @@ class Calibration:
 
     def to_dict(self) -> dict[str, Any]:
         return {"strength": self.strength, "c": self.c, "task_success": self.task_success, "keep": self.keep,
-                "episodes": self.episodes, "seed": self.seed, "table": self.table}
+                "episodes": self.episodes, "seed": self.seed, "table": self.table, "confirm": self.confirm}
 
 
 def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: float, params: FusionParams,
               episodes: int | None = None, seed: int = 0, keep: float = 0.95,
               strengths: Sequence[float] = STRENGTHS, strategy: str = "dynamic",
-              budgets: Sequence[float] | None = None) -> Calibration:
+              budgets: Sequence[float] | None = None, confirm_episodes: int | None = None) -> Calibration:
     """Choose the intent's strength for ``model`` (see the module docstring).
 
     The candidates are searched from the middle of ``strengths`` (sorted): louder while the task is kept,
     quieter until it is, so about half of them are played. Then, at the chosen strength, the larger budgets
-    ``c x budgets`` (longer before the intent lets go), in order while the task is kept.
+    ``c x budgets`` (longer before the intent lets go), in order while the task is kept. Then, with
+    ``confirm_episodes`` (default :data:`CONFIRM_EPISODES`), the winner's confirmation on fresh episodes.
     """
     episodes = episodes or EPISODES.get(env_name, 20)
-    seeds = episode_seeds(seed, episodes, held_out=False)  # the training range: never an evaluation episode
-    task_records = play_records(env_name, FusedAgent(task, "task"), seeds, task.env_config)
-    task_success = float(np.mean([r.task_success for r in task_records]))
+    confirm_episodes = CONFIRM_EPISODES.get(env_name, 0) if confirm_episodes is None else confirm_episodes
+    # the training range, never an evaluation episode; the confirmation's seeds follow the search's
+    all_seeds = episode_seeds(seed, episodes + confirm_episodes, held_out=False)
+    seeds, fresh = all_seeds[:episodes], all_seeds[episodes:]
+
+    def success(agent, on) -> tuple[float, list]:
+        records = play_records(env_name, agent, on, task.env_config)
+        return float(np.mean([r.task_success for r in records])), records
+
+    def fused(s: float, c: float) -> FusedAgent:
+        return FusedAgent(task, strategy, replace(params, strength=s, c=c), intent=model,
+                          intent_scale=intent_scale, intent_unit=intent_unit, seed=seed)
+
+    task_success, _ = success(FusedAgent(task, "task"), seeds)
     ladder = sorted(float(s) for s in strengths)
     table: dict[tuple[float, float], dict[str, float]] = {}
 
@@ -93,10 +121,8 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
 
     def keeps(s: float, c: float = params.c) -> bool:
         if (s, c) not in table:
-            agent = FusedAgent(task, strategy, replace(params, strength=s, c=c), intent=model,
-                               intent_scale=intent_scale, intent_unit=intent_unit, seed=seed)
-            records = play_records(env_name, agent, seeds, task.env_config)
-            table[s, c] = {"strength": s, "c": c, "success": float(np.mean([r.task_success for r in records])),
+            rate, records = success(fused(s, c), seeds)
+            table[s, c] = {"strength": s, "c": c, "success": rate,
                            # per decision, as the wish is measured
                            "intent_score": float(np.mean([r.intent_return / max(r.length, 1) for r in records]))}
         return kept(table[s, c])
@@ -108,19 +134,31 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
     else:
         while i > 0 and not keeps(ladder[i - 1]):
             i -= 1
-    def best() -> dict[str, float] | None:
-        rows = [row for row in table.values() if kept(row)]
-        return max(rows, key=lambda row: row["intent_score"]) if rows else None
 
-    chosen = best()
+    def ranked() -> list[dict[str, float]]:
+        """The kept candidates, best intent score first."""
+        return sorted((row for row in table.values() if kept(row)), key=lambda row: -row["intent_score"])
+
+    chosen = next(iter(ranked()), None)
     if chosen is not None:
         for b in sorted(float(b) for b in (BUDGETS if budgets is None else budgets)):
             if b > 1 and not keeps(chosen["strength"], params.c * b):
                 break
-        chosen = best()
+        chosen = next(iter(ranked()), None)
+    confirm = None
+    if chosen is not None and len(fresh):
+        fresh_task, _ = success(FusedAgent(task, "task"), fresh)
+        confirm = {"episodes": len(fresh), "keep": CONFIRM_KEEP, "task_success": fresh_task, "tries": []}
+        chosen = None
+        for row in ranked()[:CONFIRM_TRIES]:
+            rate, _ = success(fused(row["strength"], row["c"]), fresh)
+            confirm["tries"].append({"strength": row["strength"], "c": row["c"], "success": rate})
+            if rate >= CONFIRM_KEEP * fresh_task - 1e-12:
+                chosen = row
+                break
     return Calibration(strength=chosen["strength"] if chosen else 0.0, task_success=task_success, keep=keep,
                        episodes=episodes, seed=seed, c=chosen["c"] if chosen else None,
-                       table=sorted(table.values(), key=lambda row: (row["strength"], row["c"])))
+                       table=sorted(table.values(), key=lambda row: (row["strength"], row["c"])), confirm=confirm)
 
 
-__all__ = ["EPISODES", "STRENGTHS", "Calibration", "calibrate"]
+__all__ = ["CONFIRM_EPISODES", "EPISODES", "STRENGTHS", "Calibration", "calibrate"]

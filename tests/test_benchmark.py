@@ -216,6 +216,44 @@ def test_calibration_lengthens_the_budget_only_while_the_task_is_kept(monkeypatc
     assert (only_c.strength, only_c.c) == (2.0, 3.0)
 
 
+
+def test_calibration_confirms_its_winner_on_fresh_episodes(monkeypatch):
+    """A candidate that kept the task on the search's episodes by luck is replayed on fresh ones; failing there,
+    the next-best is tried, and after CONFIRM_TRIES failures the intent is silenced (strength 0)."""
+    import dpf_gui.calibrate as cal_mod
+    from dpf_gui.evaluate import EpisodeRecord
+    from dpf_gui.rollout import episode_seeds
+
+    fresh = {int(s) for s in episode_seeds(0, 4 + 6)[4:]}
+    assert not fresh & {int(s) for s in episode_seeds(0, 4)}  # the confirmation's episodes are new ones
+
+    class Agent:
+        def __init__(self, task, strategy, params=None, **kw):
+            self.params = params
+
+    def fake_records(env, agent, seeds, config):  # every strength keeps the task on the search's episodes;
+        p = agent.params                             # on the fresh ones only strength <= loud does
+        def ok(seed):
+            return p is None or int(seed) not in fresh or p.strength <= loud
+        return [EpisodeRecord(task_success=float(ok(s)), task_return=0.0, length=10, regions=np.zeros((10, 1)),
+                              weights=np.zeros(10), intent_return=0.0 if p is None else 10 * p.strength)
+                for s in seeds]
+
+    monkeypatch.setattr(cal_mod, "FusedAgent", Agent)
+    monkeypatch.setattr(cal_mod, "play_records", fake_records)
+    task = type("Task", (), {"env_config": {}})()
+    args = ("pong", task, None, 1.0, 1.0, FusionParams(c=3.0))
+    loud = 4.0
+    cal = cal_mod.calibrate(*args, episodes=4, budgets=(1.0,), confirm_episodes=6)
+    assert cal.table[-1]["strength"] == 8.0  # the search's winner ...
+    assert [t["strength"] for t in cal.confirm["tries"]] == [8.0, 4.0]  # ... failed on fresh episodes
+    assert cal.strength == 4.0 and cal.confirm["tries"][-1]["success"] == 1.0
+    loud = 1.0  # now only strength 1 holds on fresh episodes: the two best fail, the intent is silenced
+    assert cal_mod.calibrate(*args, episodes=4, budgets=(1.0,), confirm_episodes=6).strength == 0.0
+    unconfirmed = cal_mod.calibrate(*args, episodes=4, budgets=(1.0,), confirm_episodes=0)
+    assert unconfirmed.strength == 8.0 and unconfirmed.confirm is None
+    assert cal_mod.CONFIRM_EPISODES.get("gridnav", 0) == 0  # gridnav's search alone decides (its figures unchanged)
+
 # --- a cell, end to end ------------------------------------------------------------------------------------
 def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkeypatch):
     spec = bm.BenchmarkSpec(envs=("gridnav",), wishes=1, budgets=(25,), label_types=("exact",), rows=("dynamic",),
