@@ -82,6 +82,17 @@ class Calibration:
     def params(self, base: FusionParams) -> FusionParams:
         return replace(base, strength=self.strength, c=base.c if self.c is None else self.c)
 
+    def confirm_lines(self) -> list[str]:
+        """The confirmation on fresh episodes in words, one line per try (none where it did not run)."""
+        if not self.confirm:
+            return []
+        c = self.confirm
+        bar = c["keep"] * c["task_success"]
+        return [f"confirmed on {c['episodes']} fresh episodes (task agent {100 * c['task_success']:.0f} %, "
+                f"bar {100 * bar:.0f} %):"] + [
+            f"  strength {t['strength']:g}, c {t['c']:g}: success {100 * t['success']:.0f} % "
+            f"({'confirmed' if t['success'] >= bar - 1e-12 else 'lost the task there'})" for t in c["tries"]]
+
     def to_dict(self) -> dict[str, Any]:
         return {"strength": self.strength, "c": self.c, "task_success": self.task_success, "keep": self.keep,
                 "episodes": self.episodes, "seed": self.seed, "table": self.table, "confirm": self.confirm}

@@ -294,11 +294,14 @@ def calibration_table(cal) -> str:
     rows = [f"strength {r['strength']:g}, c {r['c']:g}: success {100 * r['success']:.0f} %, intent score "
             f"{r['intent_score']:+.3f} per decision" for r in cal.table]
     rows.append(f"task agent alone: success {100 * cal.task_success:.0f} % ({cal.episodes} episodes, seed {cal.seed})")
-    return "\n".join(rows)
+    return "\n".join(rows + cal.confirm_lines())
 
 
 def calibration_text(cal) -> str:
     """One line: the strength chosen and why."""
+    if cal.strength == 0 and cal.confirm and cal.confirm["tries"]:
+        return ("calibrated: the best candidates kept the task agent's success on the first episodes but lost it on "
+                "fresh ones, so the strength is 0 (the task agent alone); see the button's tooltip")
     if cal.strength == 0:
         return ("calibrated: no strength kept the task agent's success, so the strength is 0 (the task agent "
                 "alone); see the button's tooltip")

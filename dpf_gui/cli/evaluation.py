@@ -236,6 +236,8 @@ def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, fl
     for row in cal.table:
         print(f"calibration: strength {row['strength']:g}, c {row['c']:g}: task success {row['success']:.2f} "
               f"(task agent {cal.task_success:.2f}), intent score per decision {row['intent_score']:.3f}")
+    for line in cal.confirm_lines():
+        print(f"calibration: {line.strip()}")
     chosen = {"strength": cal.strength} if cal.c is None else {"strength": cal.strength, "c": cal.c}
     print(f"calibrated: {', '.join(f'{k} {v:g}' for k, v in chosen.items())} ({cal.episodes} calibration episodes, "
           f"keeping >= {cal.keep:.0%} of the task agent's success)")
