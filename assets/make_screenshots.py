@@ -138,7 +138,7 @@ def label_suggested(window, app, count: int, preset: str = "mixed") -> None:
 def _runs(mask) -> list[tuple[int, int]]:
     """(first, last) index of every run of True in ``mask``."""
     out, start = [], None
-    for t, on in enumerate(list(mask) + [False]):
+    for t, on in enumerate([*list(mask), False]):
         if on and start is None:
             start = t
         elif not on and start is not None:

@@ -90,7 +90,7 @@ def main() -> int:
         watch.player.slider.setValue(8)
         save(window, app, out / "study_watch.png")
         for i in range(len(watch.episodes)):
-            assert wait(app, lambda: watch.player.index == i and watch.player.ready, 60)
+            assert wait(app, lambda i=i: watch.player.index == i and watch.player.ready, 60)
             watch.player.slider.setValue(watch.player.last_frame)
             click("watchNext")
         at("questionnaire")
@@ -100,7 +100,7 @@ def main() -> int:
         save(window, app, out / "study_questionnaire.png")
         click("questionnaireDone")
         at("nasa_tlx")
-        for slider, value in zip(window.page.findChildren(QSlider), (8, 2, 5, 4, 7, 3)):
+        for slider, value in zip(window.page.findChildren(QSlider), (8, 2, 5, 4, 7, 3), strict=True):
             slider.setValue(value)
         save(window, app, out / "study_tlx.png")
         click("questionnaireDone")
@@ -111,13 +111,15 @@ def main() -> int:
                 for i in range(20, 40):
                     regions = data[i].regions[1:]
                     window.page.list.setCurrentRow(i)
-                    window.page.mark(int(np.sign(int(wish.in_prefer(regions).sum()) - int(wish.in_avoid(regions).sum()))))
+                    inside = int(wish.in_prefer(regions).sum()) - int(wish.in_avoid(regions).sum())
+                    window.page.mark(int(np.sign(inside)))
                 click("annotateDone")
             elif phase == "watch":
                 w = window.page
-                assert wait(app, lambda: w.episodes is not None, 120)
+                assert wait(app, lambda w=w: w.episodes is not None, 120)
                 for i in range(len(w.episodes)):
-                    assert wait(app, lambda: w.player.index == i and w.player.ready, 60), (i, w.player.index, w.player.ready, w.label.text())
+                    shown = wait(app, lambda w=w, i=i: w.player.index == i and w.player.ready, 60)
+                    assert shown, (i, w.player.index, w.player.ready, w.label.text())
                     w.player.slider.setValue(w.player.last_frame)
                     click("watchNext")
             elif phase == "questionnaire":
@@ -128,7 +130,7 @@ def main() -> int:
                 for slider in window.page.findChildren(QSlider):
                     slider.setValue(slider.value() + 1)
                 click("questionnaireDone")
-            assert wait(app, lambda: window.session.current() != step, 300), step
+            assert wait(app, lambda step=step: window.session.current() != step, 300), step
         assert wait(app, lambda: window.session.current() is None, 300)  # the end page ends the last step
         settle(app, 0.5)
         save(window, app, out / "study_end.png")
