@@ -55,6 +55,11 @@ def overall(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict
     return out
 
 
+def _duration(seconds: float) -> str:
+    """Seconds under a minute and a half (a rerun that read its cells from the cache said "0 min"), else minutes."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 def _runs_of(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, command: str, machine: str, elapsed_s: float,
              jobs: int, backend: str) -> list[dict[str, Any]]:
     """One record per environment of this invocation: the command that made its cells and what they cost
@@ -117,7 +122,7 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
         lines.append(f"Regenerate {', '.join(r['env'] for r in rs)}: `{cmd}` ({sum(r['cells'] for r in rs)} cells, "
                      f"{sum(r['cell_s'] for r in rs) / 60:.0f} min of cell time summed over the cells "
                      f"on {rs[0]['machine']}; "
-                     f"the invocation that wrote it took {rs[0]['elapsed_s'] / 60:.0f} min wall "
+                     f"the invocation that wrote it took {_duration(rs[0]['elapsed_s'])} wall "
                      f"{_workers_text(rs[0])}, "
                      "reading back the cells it found in the cache).")
         lines.append("")

@@ -278,6 +278,7 @@ def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkey
     write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1)
     text = out.read_text()
     assert "kept text" in text and "## Unseen-wish benchmark" in text and "| 25 | exact | random | 1 |" in text
+    assert "the invocation that wrote it took 1 s wall" in text  # seconds, not "0 min", for a cached rerun
     with out.open("a") as f:
         f.write("\n## Notes below the section\n")
     write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1)
