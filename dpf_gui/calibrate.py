@@ -87,11 +87,10 @@ class Calibration:
         if not self.confirm:
             return []
         c = self.confirm
-        bar = c["keep"] * c["task_success"]
         return [f"confirmed on {c['episodes']} fresh episodes (task agent {100 * c['task_success']:.0f} %, "
-                f"bar {100 * bar:.0f} %):"] + [
+                f"bar {100 * c['keep'] * c['task_success']:.0f} %):"] + [
             f"  strength {t['strength']:g}, c {t['c']:g}: success {100 * t['success']:.0f} % "
-            f"({'confirmed' if t['success'] >= bar - 1e-12 else 'lost the task there'})" for t in c["tries"]]
+            f"({'confirmed' if t['confirmed'] else 'lost the task there'})" for t in c["tries"]]
 
     def to_dict(self) -> dict[str, Any]:
         return {"strength": self.strength, "c": self.c, "task_success": self.task_success, "keep": self.keep,
@@ -163,8 +162,10 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
         chosen = None
         for row in ranked()[:CONFIRM_TRIES]:
             rate, _ = success(fused(row["strength"], row["c"]), fresh)
-            confirm["tries"].append({"strength": row["strength"], "c": row["c"], "success": rate})
-            if rate >= CONFIRM_KEEP * fresh_task - 1e-12:
+            confirmed = rate >= CONFIRM_KEEP * fresh_task - 1e-12
+            confirm["tries"].append({"strength": row["strength"], "c": row["c"], "success": rate,
+                                     "confirmed": confirmed})
+            if confirmed:
                 chosen = row
                 break
     return Calibration(strength=chosen["strength"] if chosen else 0.0, task_success=task_success, keep=keep,
