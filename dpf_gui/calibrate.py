@@ -36,7 +36,7 @@ retraining, no new feedback) holds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -60,6 +60,15 @@ CONFIRM_EPISODES = {"pong": 100}
 CONFIRM_KEEP = 0.9
 #: candidates confirmed at most, best intent score first, before the strength falls back to 0
 CONFIRM_TRIES = 2
+
+
+class CalibrationCancelled(Exception):
+    """``should_stop`` said stop: nothing was chosen, the parameters stay as they were."""
+
+
+#: ``progress(played, at_most, what)``: episodes played so far, the most there can be in all (it shrinks as
+#: the search decides), and what is being played now, in words
+Progress = Callable[[int, int, str], None]
 
 
 @dataclass
@@ -100,30 +109,44 @@ class Calibration:
 def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: float, params: FusionParams,
               episodes: int | None = None, seed: int = 0, keep: float = 0.95,
               strengths: Sequence[float] = STRENGTHS, strategy: str = "dynamic",
-              budgets: Sequence[float] | None = None, confirm_episodes: int | None = None) -> Calibration:
+              budgets: Sequence[float] | None = None, confirm_episodes: int | None = None,
+              progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> Calibration:
     """Choose the intent's strength for ``model`` (see the module docstring).
 
     The candidates are searched from the middle of ``strengths`` (sorted): louder while the task is kept,
     quieter until it is, so about half of them are played. Then, at the chosen strength, the larger budgets
     ``c x budgets`` (longer before the intent lets go), in order while the task is kept. Then, with
     ``confirm_episodes`` (default :data:`CONFIRM_EPISODES`), the winner's confirmation on fresh episodes.
+    ``progress`` is told after every episode; ``should_stop`` is asked then too, and True raises
+    :class:`CalibrationCancelled`.
     """
     episodes = episodes or EPISODES.get(env_name, 20)
     confirm_episodes = CONFIRM_EPISODES.get(env_name, 0) if confirm_episodes is None else confirm_episodes
     # the training range, never an evaluation episode; the confirmation's seeds follow the search's
     all_seeds = episode_seeds(seed, episodes + confirm_episodes, held_out=False)
     seeds, fresh = all_seeds[:episodes], all_seeds[episodes:]
+    ladder = sorted(float(s) for s in strengths)
+    larger = [float(b) for b in sorted(BUDGETS if budgets is None else budgets) if b > 1]
+    confirming = len(fresh) * (1 + CONFIRM_TRIES)
+    played, at_most = 0, len(seeds) * (1 + len(ladder) + len(larger)) + confirming
 
-    def success(agent, on) -> tuple[float, list]:
-        records = play_records(env_name, agent, on, task.env_config)
+    def success(agent, on, what: str) -> tuple[float, list]:
+        def ended(n: int) -> None:
+            nonlocal played
+            played += n
+            if progress is not None:
+                progress(played, at_most, what)
+            if should_stop is not None and should_stop():
+                raise CalibrationCancelled(f"calibration stopped after {played} episodes")
+
+        records = play_records(env_name, agent, on, task.env_config, on_episode=ended)
         return float(np.mean([r.task_success for r in records])), records
 
     def fused(s: float, c: float) -> FusedAgent:
         return FusedAgent(task, strategy, replace(params, strength=s, c=c), intent=model,
                           intent_scale=intent_scale, intent_unit=intent_unit, seed=seed)
 
-    task_success, _ = success(FusedAgent(task, "task"), seeds)
-    ladder = sorted(float(s) for s in strengths)
+    task_success, _ = success(FusedAgent(task, "task"), seeds, "the task agent")
     table: dict[tuple[float, float], dict[str, float]] = {}
 
     def kept(row: dict[str, float]) -> bool:
@@ -131,7 +154,7 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
 
     def keeps(s: float, c: float = params.c) -> bool:
         if (s, c) not in table:
-            rate, records = success(fused(s, c), seeds)
+            rate, records = success(fused(s, c), seeds, f"strength {s:g}, c {c:g}")
             table[s, c] = {"strength": s, "c": c, "success": rate,
                            # per decision, as the wish is measured
                            "intent_score": float(np.mean([r.intent_return / max(r.length, 1) for r in records]))}
@@ -150,27 +173,33 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
         return sorted((row for row in table.values() if kept(row)), key=lambda row: -row["intent_score"])
 
     chosen = next(iter(ranked()), None)
+    at_most = played + (len(seeds) * len(larger) + confirming if chosen is not None else 0)
     if chosen is not None:
-        for b in sorted(float(b) for b in (BUDGETS if budgets is None else budgets)):
-            if b > 1 and not keeps(chosen["strength"], params.c * b):
+        for b in larger:
+            if not keeps(chosen["strength"], params.c * b):
                 break
         chosen = next(iter(ranked()), None)
+    at_most = played + (confirming if chosen is not None else 0)
     confirm = None
     if chosen is not None and len(fresh):
-        fresh_task, _ = success(FusedAgent(task, "task"), fresh)
+        fresh_task, _ = success(FusedAgent(task, "task"), fresh, f"the task agent on {len(fresh)} fresh episodes")
         confirm = {"episodes": len(fresh), "keep": CONFIRM_KEEP, "task_success": fresh_task, "tries": []}
         chosen = None
         for row in ranked()[:CONFIRM_TRIES]:
-            rate, _ = success(fused(row["strength"], row["c"]), fresh)
+            rate, _ = success(fused(row["strength"], row["c"]), fresh,
+                              f"confirming strength {row['strength']:g}, c {row['c']:g} on {len(fresh)} fresh episodes")
             confirmed = rate >= CONFIRM_KEEP * fresh_task - 1e-12
             confirm["tries"].append({"strength": row["strength"], "c": row["c"], "success": rate,
                                      "confirmed": confirmed})
             if confirmed:
                 chosen = row
                 break
+    if progress is not None and played < at_most:
+        progress(played, played, "done")  # fewer than the most: the bar ends full
     return Calibration(strength=chosen["strength"] if chosen else 0.0, task_success=task_success, keep=keep,
                        episodes=episodes, seed=seed, c=chosen["c"] if chosen else None,
                        table=sorted(table.values(), key=lambda row: (row["strength"], row["c"])), confirm=confirm)
 
 
-__all__ = ["CONFIRM_EPISODES", "EPISODES", "STRENGTHS", "Calibration", "calibrate"]
+__all__ = ["CONFIRM_EPISODES", "EPISODES", "STRENGTHS", "Calibration", "CalibrationCancelled", "Progress",
+           "calibrate"]

@@ -211,18 +211,20 @@ def _start(agent, seed: int) -> None:
 
 
 def play_records(env_name: str, agent, seeds: Sequence[int], env_config: dict[str, Any] | None = None,
-                 progress: bool = False, desc: str = "episodes") -> list[EpisodeRecord]:
+                 progress: bool = False, desc: str = "episodes",
+                 on_episode: Callable[[int], None] | None = None) -> list[EpisodeRecord]:
     """Play ``agent`` once from every reset seed: in lockstep if it can (:func:`play_records_batched`), else one by one.
 
-    Both give the same records (tests/test_batched_eval.py); the order is that of ``seeds``.
+    Both give the same records (tests/test_batched_eval.py); the order is that of ``seeds``. ``on_episode(n)``
+    is told each time ``n`` episodes have ended (a progress bar; an exception it raises stops the play).
     """
-    if hasattr(agent, "decide_rows"):
-        return play_records_batched(env_name, agent, seeds, env_config, progress=progress, desc=desc)
-    return play_records_sequential(env_name, agent, seeds, env_config, progress=progress, desc=desc)
+    play = play_records_batched if hasattr(agent, "decide_rows") else play_records_sequential
+    return play(env_name, agent, seeds, env_config, progress=progress, desc=desc, on_episode=on_episode)
 
 
 def play_records_sequential(env_name: str, agent, seeds: Sequence[int], env_config: dict[str, Any] | None = None,
-                            progress: bool = False, desc: str = "episodes") -> list[EpisodeRecord]:
+                            progress: bool = False, desc: str = "episodes",
+                            on_episode: Callable[[int], None] | None = None) -> list[EpisodeRecord]:
     """Play ``agent`` (``decide`` and ``start_episode`` or ``reset``) one episode at a time, in one environment."""
     env = make_env(env_name, env_config)
 
@@ -230,9 +232,13 @@ def play_records_sequential(env_name: str, agent, seeds: Sequence[int], env_conf
         d = agent.decide(obs, legal)
         return d.action, d.weight, d.intent_reward
 
+    records = []
     try:
-        return [play_record(env, decide, lambda s=s: _start(agent, s), int(s))
-                for s in tqdm(seeds, desc=desc, unit="ep", disable=not progress, leave=False)]
+        for s in tqdm(seeds, desc=desc, unit="ep", disable=not progress, leave=False):
+            records.append(play_record(env, decide, lambda s=s: _start(agent, s), int(s)))
+            if on_episode is not None:
+                on_episode(1)
+        return records
     finally:
         env.close()
 
@@ -246,8 +252,8 @@ def lockstep_width(env_name: str) -> int:
 
 
 def play_records_batched(env_name: str, agent, seeds: Sequence[int], env_config: dict[str, Any] | None = None,
-                         progress: bool = False, desc: str = "episodes",
-                         width: int | None = None) -> list[EpisodeRecord]:
+                         progress: bool = False, desc: str = "episodes", width: int | None = None,
+                         on_episode: Callable[[int], None] | None = None) -> list[EpisodeRecord]:
     """Play a :class:`~dpf_gui.fusion.FusedAgent` once from every reset seed, ``width`` episodes in lockstep.
 
     Every step makes one ``decide_rows`` call (one task-network call, one intent call) for all live
@@ -277,6 +283,8 @@ def play_records_batched(env_name: str, agent, seeds: Sequence[int], env_config:
             for e in (e for e, done in zip(live, ended, strict=True) if done):
                 records[e.index] = e.record()
             bar.update(int(ended.sum()))
+            if on_episode is not None:
+                on_episode(int(ended.sum()))
             freed = [e.env for e, done in zip(live, ended, strict=True) if done]
             live = [e for e, done in zip(live, ended, strict=True) if not done]
             rows.keep(~ended)

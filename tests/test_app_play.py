@@ -495,9 +495,12 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
     task, model, sidecar = additive_agents
     v = shown(qtbot, PlayView, additive_agents, seed=3, size=(1300, 800))
     base = v.params()
+    told = []
+    v._calibrationProgress.connect(lambda *a: told.append(a[:2]))
     with qtbot.waitSignal(v.calibrated, timeout=60_000) as done:
         assert v.calibrate()
-        assert v.is_calibrating() and not v.calibrate_button.isEnabled() and v.calibrate_progress.isVisible()
+        assert v.is_calibrating() and v.calibrate_progress.isVisible()
+        assert v.calibrate_button.text() == "Cancel calibration" and v.calibrate_button.isEnabled()
         assert not v.calibrate()  # one at a time
     cal, message = done.args
     expected = calibrate("gridnav", task, model, intent_scale(sidecar), intent_unit(sidecar), base)
@@ -508,6 +511,27 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
     for row in cal.table:
         assert f"strength {row['strength']:g}, c {row['c']:g}: success" in v.calibrate_button.toolTip()
     assert v.calibrate_button.isEnabled() and not v.calibrate_progress.isVisible()
+    assert v.calibrate_button.text() == "Calibrate strength"
+    played = sum(1 for _ in cal.table) * cal.episodes + cal.episodes  # the task agent's and each candidate's
+    assert told and told[-1] == (played, played)  # the bar went by episodes and ended full
+    v.shutdown()
+
+
+def test_calibration_can_be_cancelled_and_leaves_the_parameters(qtbot, additive_agents):
+    from dpf_gui.app.play_view import CANCELLED
+
+    v = shown(qtbot, PlayView, additive_agents, seed=3, size=(1300, 800))
+    before = v.params()
+    with qtbot.waitSignal(v.calibrated, timeout=60_000) as done:
+        assert v.calibrate()
+        qtbot.mouseClick(v.calibrate_button, Qt.LeftButton)  # the button cancels while it runs
+        assert v.calibrate_button.text() == "Cancelling…" and not v.calibrate_button.isEnabled()
+    assert done.args == [None, CANCELLED] and v.status_label.text() == CANCELLED
+    assert v.params() == before and not v.is_calibrating()
+    assert v.calibrate_button.text() == "Calibrate strength" and v.calibrate_button.isEnabled()
+    with qtbot.waitSignal(v.calibrated, timeout=60_000) as again:  # and it can run again, to the end
+        assert v.calibrate()
+    assert again.args[0] is not None
     v.shutdown()
 
 

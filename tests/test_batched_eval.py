@@ -149,6 +149,25 @@ def test_the_random_intents_change_the_decisions(tasks, env_name):
                    for a, b in zip(plain, fused, strict=True))
 
 
+def test_both_loops_tell_each_ended_episode_and_stop_when_told(tasks):
+    """``on_episode`` counts every episode once in either loop (the calibration's progress bar), and an exception
+    it raises stops the play (the calibration's cancel) without spoiling the next play in this process."""
+    task = tasks["gridnav"]
+    agent = FusedAgent(task, "dynamic", FusionParams(), intent=additive_intent(task), intent_scale=SCALE, seed=1)
+    config, seeds, width = _setting("gridnav")
+    for play in (play_records_sequential, lambda *a, **kw: play_records_batched(*a, width=width, **kw)):
+        told = []
+        records = play("gridnav", agent, seeds, config, on_episode=told.append)
+        assert sum(told) == len(seeds) == len(records) and all(n >= 1 for n in told)
+
+        def stop(n):
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            play("gridnav", agent, seeds, config, on_episode=stop)
+        assert_same_records(records, play("gridnav", agent, seeds, config))
+
+
 def test_agents_without_rows_play_one_at_a_time(tasks):
     task = tasks["pong"]
     agent = BaselineAgent(baselines("pong", task.action_names)["follow-ball"], task.n_actions)

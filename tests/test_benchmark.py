@@ -3,6 +3,7 @@ a cell end to end."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from pathlib import Path
 
@@ -196,7 +197,7 @@ def test_calibration_lengthens_the_budget_only_while_the_task_is_kept(monkeypatc
         def __init__(self, task, strategy, params=None, **kw):
             self.params = params
 
-    def fake_records(env, agent, seeds, config):  # success 1 up to strength 2 and c 6; score grows with both
+    def fake_records(env, agent, seeds, config, **kw):  # success 1 up to strength 2 and c 6; score grows with both
         p = agent.params
         ok = p is None or (p.strength <= 2 and p.c <= 6)
         score = 0.0 if p is None else p.strength + p.c
@@ -231,7 +232,7 @@ def test_calibration_confirms_its_winner_on_fresh_episodes(monkeypatch):
         def __init__(self, task, strategy, params=None, **kw):
             self.params = params
 
-    def fake_records(env, agent, seeds, config):  # every strength keeps the task on the search's episodes;
+    def fake_records(env, agent, seeds, config, **kw):  # every strength keeps the task on the search's episodes;
         p = agent.params                             # on the fresh ones only strength <= loud does
         def ok(seed):
             return p is None or int(seed) not in fresh or p.strength <= loud
@@ -256,6 +257,47 @@ def test_calibration_confirms_its_winner_on_fresh_episodes(monkeypatch):
     unconfirmed = cal_mod.calibrate(*args, episodes=4, budgets=(1.0,), confirm_episodes=0)
     assert unconfirmed.strength == 8.0 and unconfirmed.confirm is None
     assert cal_mod.CONFIRM_EPISODES.get("gridnav", 0) == 0  # gridnav's search alone decides (its figures unchanged)
+
+
+def test_calibration_reports_its_progress_and_stops_when_asked(monkeypatch):
+    """Every episode is reported (the app's bar and the CLI's), against a most-there-can-be that only shrinks and
+    ends equal to the episodes played; ``should_stop`` stops it with CalibrationCancelled."""
+    import dpf_gui.calibrate as cal_mod
+    from dpf_gui.evaluate import EpisodeRecord
+
+    class Agent:
+        def __init__(self, task, strategy, params=None, **kw):
+            self.params = params
+
+    def fake_records(env, agent, seeds, config, on_episode=None, **kw):  # strengths <= 2 keep the task
+        p = agent.params
+        out = []
+        for _ in seeds:
+            out.append(EpisodeRecord(task_success=float(p is None or p.strength <= 2), task_return=0.0, length=10,
+                                     regions=np.zeros((10, 1)), weights=np.zeros(10),
+                                     intent_return=0.0 if p is None else 10 * p.strength))
+            on_episode(1)
+        return out
+
+    monkeypatch.setattr(cal_mod, "FusedAgent", Agent)
+    monkeypatch.setattr(cal_mod, "play_records", fake_records)
+    task = type("Task", (), {"env_config": {}})()
+    args = ("pong", task, None, 1.0, 1.0, FusionParams(c=3.0))
+    seen = []
+    cal = cal_mod.calibrate(*args, episodes=4, confirm_episodes=6, progress=lambda *a: seen.append(a))
+    played = [a[0] for a in seen]
+    assert played == sorted(played) and played[0] == 1
+    # the task agent and each candidate on 4 episodes, then the task agent and the winner on 6 fresh ones
+    assert played[-1] == 4 * (1 + len(cal.table)) + 6 * (1 + len(cal.confirm["tries"]))
+    at_most = [a[1] for a in seen]
+    assert all(a >= b for a, b in itertools.pairwise(at_most)) and at_most[-1] == played[-1]
+    assert all(p <= m for p, m in zip(played, at_most, strict=True))
+    assert seen[0][2] == "the task agent" and any(w.startswith("confirming strength 2") for *_, w in seen)
+    told = []
+    with pytest.raises(cal_mod.CalibrationCancelled, match="after 10 episodes"):
+        cal_mod.calibrate(*args, episodes=4, confirm_episodes=6, should_stop=lambda: len(told) >= 10,
+                          progress=lambda *a: told.append(a))
+    assert len(told) == 10  # stopped at the episode it was asked, not at the end of a candidate
 
 # --- a cell, end to end ------------------------------------------------------------------------------------
 def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkeypatch):

@@ -84,6 +84,8 @@ from dpf_gui.episode_worker import EpisodeProcess, RemoteRunner
 from dpf_gui.errors import UserError, WorkerError
 from dpf_gui.fusion_params import FusionParams
 
+#: the error a cancelled calibration reports through ``calibrated(None, message)``
+CANCELLED = "calibration cancelled: the parameters are as they were"
 
 # ---------------------------------------------------------------------------
 # the play view
@@ -95,6 +97,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
     episodeFinished = Signal(dict)  # EpisodeMetrics.to_dict() plus "seed"
     calibrated = Signal(object, str)  # Calibration (None on failure), message
     _calibrationDone = Signal(object, str, int)  # Calibration or None, error, generation
+    _calibrationProgress = Signal(int, int, str, int)  # episodes played, at most, what is played, generation
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -106,7 +109,9 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         self._snap: Snapshot | None = None
         self._calibration: threading.Thread | None = None
         self._calibration_generation = 0
+        self._calibration_stop = threading.Event()
         self._calibrationDone.connect(self._on_calibrated, Qt.QueuedConnection)
+        self._calibrationProgress.connect(self._on_calibration_progress, Qt.QueuedConnection)
         self._build()
         self.driver = EpisodeDriver(self, play_button=self.play_button, seed_spin=self.seed_spin,
                                     speed_spin=self.speed_spin, loop_check=self.loop_check,
@@ -160,7 +165,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         self.calibrate_button.setToolTip(CALIBRATE_TIP)
         self.calibrate_progress = QProgressBar()
         self.calibrate_progress.setObjectName("calibrateProgress")
-        self.calibrate_progress.setRange(0, 0)  # busy: calibration reports no steps
+        self.calibrate_progress.setRange(0, 1)  # episodes played of the most there can be (it shrinks as it goes)
         self.calibrate_progress.setMaximumWidth(120)
         self.calibrate_progress.setMaximumHeight(14)
         self.calibrate_progress.setTextVisible(False)
@@ -236,7 +241,8 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         self.restart_button.clicked.connect(lambda: self.restart())
         self.overlay_check.toggled.connect(lambda _on: (self._redraw(), self._say_what_is_shown()))
         self.params_panel.paramsChanged.connect(self._on_params)
-        self.calibrate_button.clicked.connect(lambda: self.calibrate())
+        self.calibrate_button.clicked.connect(lambda: self.cancel_calibration() if self.is_calibrating()
+                                              else self.calibrate())
         self.trace_button.clicked.connect(self._ask_trace)
         self.params_toggle.toggled.connect(self.params_panel.setVisible)
 
@@ -272,8 +278,9 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         for w in (self.strategy_combo, self.play_button, self.step_button, self.restart_button, self.seed_spin,
                   self.speed_spin, self.record_button, self.trace_button, self.params_panel):
             w.setEnabled(on)
+        # while calibrating, the button cancels (until it has been pressed)
         self.calibrate_button.setEnabled(on and self.runner is not None and self.runner.intent is not None
-                                         and self._calibration is None)
+                                         and not self._calibration_stop.is_set())
 
     # --- public API ----------------------------------------------------------
     def set_agents(self, env_name: str, env_config: Mapping[str, Any] | None, task_agent, intent_model=None,
@@ -297,7 +304,8 @@ class PlayView(RecordingView, PlayKeys, QWidget):
             self.frame_view.set_image(None)
             self.frame_view.set_message(f"starting the {env_name} simulator…")
         self.params_panel.configure(env_name, task_agent, intent_model)
-        self._calibration_generation += 1  # a calibration of the previous agents no longer applies
+        self._calibration_generation += 1  # a calibration of the previous agents no longer applies: stop it
+        self.cancel_calibration()
         self.prob_bars.set_actions(runner.action_names)
         self.saliency_bars.set_features(runner.feature_names if intent_model is not None else [])
         self.saliency_bars.set_note(None if intent_model is not None else
@@ -407,11 +415,13 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         if runner is None or runner.intent is None or self._calibration is not None:
             return False
         params, generation = self.params(), self._calibration_generation
+        self._calibration_stop = threading.Event()
         args = (runner.env_name, runner.task, runner.intent, runner.intent_scale, runner.intent_unit, params,
-                episodes, seed, generation)
+                episodes, seed, generation, self._calibration_stop)
         self._calibration = threading.Thread(target=self._calibrate, args=args, name="dpf-calibrate", daemon=True)
-        self.calibrate_button.setEnabled(False)
-        self.calibrate_button.setText("Calibrating…")
+        self.calibrate_button.setText("Cancel calibration")
+        self.calibrate_progress.setRange(0, 1)
+        self.calibrate_progress.setValue(0)
         self.calibrate_progress.setVisible(True)
         self.status_label.setText("calibrating the intent's strength: the fused agent plays calibration episodes "
                                   "(training seeds) at several strengths…")
@@ -421,11 +431,28 @@ class PlayView(RecordingView, PlayKeys, QWidget):
     def is_calibrating(self) -> bool:
         return self._calibration is not None
 
-    def _calibrate(self, env_name, task, model, scale, unit, params, episodes, seed, generation) -> None:
-        from dpf_gui.calibrate import calibrate
+    def cancel_calibration(self) -> bool:
+        """Stop the running calibration after its current episode; the parameters stay as they are. False if
+        none is running."""
+        if self._calibration is None or self._calibration_stop.is_set():
+            return False
+        self._calibration_stop.set()
+        self.calibrate_button.setText("Cancelling…")
+        self.calibrate_button.setEnabled(False)
+        return True
+
+    def _calibrate(self, env_name, task, model, scale, unit, params, episodes, seed, generation, stop) -> None:
+        from dpf_gui.calibrate import CalibrationCancelled, calibrate
+
+        def progress(played: int, at_most: int, what: str) -> None:
+            with contextlib.suppress(RuntimeError):  # the view is gone
+                self._calibrationProgress.emit(played, at_most, what, generation)
 
         try:
-            result, error = calibrate(env_name, task, model, scale, unit, params, episodes=episodes, seed=seed), ""
+            result, error = calibrate(env_name, task, model, scale, unit, params, episodes=episodes, seed=seed,
+                                      progress=progress, should_stop=stop.is_set), ""
+        except CalibrationCancelled:
+            result, error = None, CANCELLED
         except UserError as exc:
             result, error = None, str(exc)
         except Exception as exc:  # noqa: BLE001 (a bug: say it, keep the app)
@@ -436,15 +463,25 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         with contextlib.suppress(RuntimeError):  # the view is gone
             self._calibrationDone.emit(result, error, generation)
 
+    def _on_calibration_progress(self, played: int, at_most: int, what: str, generation: int) -> None:
+        if generation != self._calibration_generation or self._calibration is None:
+            return
+        self.calibrate_progress.setRange(0, max(at_most, 1))
+        self.calibrate_progress.setValue(played)
+        if not self._calibration_stop.is_set():
+            self.status_label.setText(f"calibrating the intent's strength: {what} (episode {played} of at most "
+                                      f"{at_most}; Cancel calibration keeps the parameters as they are)")
+
     def _on_calibrated(self, cal, error: str, generation: int) -> None:
         self._calibration = None
+        self._calibration_stop = threading.Event()
         self.calibrate_button.setText("Calibrate strength")
         self.calibrate_progress.setVisible(False)
         self.calibrate_button.setEnabled(self.runner is not None and self.runner.intent is not None)
         if generation != self._calibration_generation:
             return  # calibrated for agents no longer shown
         if cal is None:
-            self.status_label.setText(f"calibration failed: {error}")
+            self.status_label.setText(CANCELLED if error == CANCELLED else f"calibration failed: {error}")
             self.calibrated.emit(None, error)
             return
         self.set_params(cal.params(self.params()))
@@ -573,6 +610,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         self.pause()
         self.stop_recording(wait=True)
         self._calibration_generation += 1  # a calibration still running is not waited for: its result is dropped
+        self.cancel_calibration()  # and it stops after its current episode
         self._close_runner()
         self.driver.shutdown()
 

@@ -224,6 +224,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, float]:
     """``--calibrate``: the intent's strength and budget c chosen in simulation (prints what each candidate did)."""
+    from tqdm.auto import tqdm
+
     from dpf_gui.agents.intent_agent import IntentAgent
     from dpf_gui.calibrate import calibrate
     from dpf_gui.pipeline import fusion_params
@@ -231,8 +233,13 @@ def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, fl
     if args.intent is None:
         raise UserError("--calibrate needs an intent model: pass --intent DIR")
     intent = IntentAgent.load(args.intent, expect_env=args.env)
-    cal = calibrate(args.env, task, intent.model, intent.scale(args.markov), intent.unit,
-                    fusion_params(task, overrides), seed=args.seed)
+    with tqdm(desc="calibrating", unit="ep", disable=getattr(args, "quiet", False), leave=False) as bar:
+        def progress(played: int, at_most: int, what: str) -> None:
+            bar.total, bar.n = at_most, played  # the most there can be shrinks as the search decides
+            bar.set_postfix_str(what, refresh=True)
+
+        cal = calibrate(args.env, task, intent.model, intent.scale(args.markov), intent.unit,
+                        fusion_params(task, overrides), seed=args.seed, progress=progress)
     for row in cal.table:
         print(f"calibration: strength {row['strength']:g}, c {row['c']:g}: task success {row['success']:.2f} "
               f"(task agent {cal.task_success:.2f}), intent score per decision {row['intent_score']:.3f}")
