@@ -59,6 +59,20 @@ def test_the_cli_runs_the_whole_loop_on_it(run_dir):
     assert static["avoid_fraction"]["mean"] < task["avoid_fraction"]["mean"]
 
 
+def test_evaluate_calibrate_prints_the_search_and_shows_its_progress(run_dir, capsys):
+    """`dpf evaluate --calibrate`: every candidate and the choice on stdout, the episode count on stderr (not with
+    --quiet)."""
+    argv = ["evaluate", "--env", "corridor", "--task", f"{run_dir}/task", "--intent", f"{run_dir}/intent",
+            "--strategies", "dynamic", "--preset", "mixed", "--episodes", "5", "--seed", "0", "--calibrate"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "calibration: strength 1, c " in out and "calibrated: strength " in out
+    assert "calibrating" in err and "the task agent" in err
+    assert main([*argv, "--quiet"]) == 0
+    quiet_out, quiet_err = capsys.readouterr()
+    assert "calibrating" not in quiet_err and quiet_out.splitlines()[:3] == out.splitlines()[:3]
+
+
 def test_the_annotate_view_shows_it_with_the_wish_tinted(run_dir, qtbot, tmp_path, messages):
     from tests.qt_helpers import open_window
 
