@@ -46,11 +46,17 @@ from dpf_gui.errors import UserError, WorkerError
 
 
 # --- the worker's side ----------------------------------------------------------------
-def _serve(conn) -> None:
-    """The worker's loop: one request in, one reply out, until "quit" or until the app's end of the pipe closes."""
+def _serve(conn, envs: Mapping[str, Any]) -> None:
+    """The worker's loop: one request in, one reply out, until "quit" or until the app's end of the pipe closes.
+
+    ``envs``: the environments the app registered at run time (the worker starts with the built-in ones)."""
     import signal
 
     import torch
+
+    from dpf_gui.envs import register_envs
+
+    register_envs(dict(envs))
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the app's to handle; it closes us
     torch.set_num_threads(1)  # tiny networks: one thread is fastest, and the app's cores are shared
@@ -167,9 +173,11 @@ class EpisodeProcess:
             raise WorkerError(self._died()) from None
 
     def _start(self) -> None:
+        from dpf_gui.envs import added_envs
+
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(child,), name=self.name, daemon=True)
+        proc = ctx.Process(target=_serve, args=(child, added_envs()), name=self.name, daemon=True)
         proc.start()
         child.close()  # the worker holds the only other end: its exit is an EOF here
         self._proc, self._conn = proc, parent

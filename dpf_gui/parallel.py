@@ -17,6 +17,7 @@ Ray instance this process is connected to, so a cluster runs the same work.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -32,6 +33,15 @@ def one_torch_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+def worker_setup(envs: dict) -> None:
+    """A worker process's start: one torch thread, and the environments registered in the parent at run time
+    (a plugin's; the worker knows only the built-in ones)."""
+    from dpf_gui.envs import register_envs
+
+    one_torch_thread()
+    register_envs(envs)
 
 
 def pool_context(preload: Sequence[str] = ()):
@@ -72,11 +82,14 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
             on_result(i, result)
         bar.update(sizes[i])
 
+    from dpf_gui.envs import added_envs
+
+    setup = functools.partial(worker_setup, added_envs())
     try:
         if backend == "ray":
             from dpf_gui.ray_jobs import map_ray
 
-            return map_ray(fn, items, finished, initializer=one_torch_thread)
+            return map_ray(fn, items, finished, initializer=setup)
         if jobs <= 1 or len(items) <= 1:
             out = []
             for i, x in enumerate(items):
@@ -85,7 +98,7 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
             return out
         results: list = [None] * len(items)
         with ProcessPoolExecutor(max_workers=min(int(jobs), len(items)), mp_context=pool_context([fn.__module__]),
-                                 initializer=one_torch_thread) as pool:
+                                 initializer=setup) as pool:
             pending = {pool.submit(fn, x): i for i, x in enumerate(items)}
             try:
                 while pending:
@@ -102,4 +115,4 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
         bar.close()
 
 
-__all__ = ["BACKENDS", "map_jobs", "one_torch_thread", "pool_context"]
+__all__ = ["BACKENDS", "map_jobs", "one_torch_thread", "pool_context", "worker_setup"]

@@ -59,6 +59,37 @@ def test_the_cli_runs_the_whole_loop_on_it(run_dir):
     assert static["avoid_fraction"]["mean"] < task["avoid_fraction"]["mean"]
 
 
+def test_worker_processes_know_it(run_dir):
+    """`dpf evaluate --jobs 2` plays it in worker processes (which start with the built-in environments only)
+    and gives the table of one process."""
+    argv = ["evaluate", "--env", "corridor", "--task", f"{run_dir}/task", "--intent", f"{run_dir}/intent",
+            "--strategies", "task,static,dynamic", "--preset", "mixed", "--episodes", "30", "--seed", "0",
+            "--jobs", "2", "--quiet", "--json", f"{run_dir}/eval-jobs2.json"]
+    assert main(argv) == 0
+    one, two = (json.loads((run_dir / name).read_text())["strategies"] for name in ("eval.json", "eval-jobs2.json"))
+    assert one == two
+
+
+def test_the_episode_worker_process_plays_it(run_dir):
+    """A plugin environment with ``stepping = "process"`` plays in the app's episode worker process (spawned: it
+    starts with the built-in environments only) exactly as in this process."""
+    from dpf_gui.episode import EpisodeRunner
+    from dpf_gui.episode_worker import EpisodeProcess, RemoteRunner
+    from dpf_gui.pipeline import load_task_agent
+
+    task = load_task_agent("corridor", run_dir / "task")
+    process = EpisodeProcess("corridor simulator")
+    try:
+        here, there = EpisodeRunner("corridor", None, task), RemoteRunner(process, "corridor", None, task)
+        assert np.array_equal(there.reset(3).frame, here.reset(3).frame)
+        while not here.done:
+            a, b = here.advance(), there.advance()
+            assert (a.t, a.reward, a.done) == (b.t, b.reward, b.done) and np.array_equal(a.frame, b.frame)
+        assert there.done
+    finally:
+        process.close()
+
+
 def test_evaluate_calibrate_prints_the_search_and_shows_its_progress(run_dir, capsys):
     """`dpf evaluate --calibrate`: every candidate and the choice on stdout, the episode count on stderr (not with
     --quiet)."""

@@ -24,6 +24,10 @@ _REGISTRY: dict[str, type[DPFEnv] | str] = {
 }
 
 
+#: the names registered by :func:`register_env` in this process (a worker process must register them again)
+_ADDED: set[str] = set()
+
+
 def register_env(name: str, cls: type[DPFEnv] | str) -> None:
     """Make ``name`` known everywhere (CLI choices, the app's menus, stored data and checkpoints).
 
@@ -35,11 +39,25 @@ def register_env(name: str, cls: type[DPFEnv] | str) -> None:
     if isinstance(cls, str) and ":" not in cls:
         raise ValueError(f"register_env({name!r}): an import path is 'module:Class', got {cls!r}")
     _REGISTRY[str(name)] = cls
+    _ADDED.add(str(name))
 
 
 def unregister_env(name: str) -> None:
     """Forget ``name`` (a test environment, once its tests are done)."""
     _REGISTRY.pop(name, None)
+    _ADDED.discard(name)
+
+
+def added_envs() -> dict[str, type[DPFEnv] | str]:
+    """What :func:`register_env` added in this process, for :func:`register_envs` in a worker process (which
+    starts with the built-in registry only)."""
+    return {name: _REGISTRY[name] for name in _ADDED}
+
+
+def register_envs(entries: dict[str, type[DPFEnv] | str]) -> None:
+    """:func:`register_env` for each of ``entries`` (from :func:`added_envs`)."""
+    for name, cls in entries.items():
+        register_env(name, cls)
 
 
 class _Names(Sequence):
