@@ -80,13 +80,21 @@ class Calibration:
     keep: float
     episodes: int
     seed: int
-    table: list[dict[str, float]] = field(default_factory=list)  # per candidate: strength, c, success, intent_score
+    #: per candidate: strength, c, success, intent_score and ``changed`` (share of its episodes in which it took
+    #: another action than the task agent at least once)
+    table: list[dict[str, float]] = field(default_factory=list)
     c: float | None = None  # the chosen budget (None: the one of the parameters calibrated)
     confirm: dict[str, Any] | None = None  # episodes, the task agent's success and each try there (None: not run)
 
     def chosen(self) -> dict[str, float] | None:
         """The table's row of the chosen candidate (None when nothing kept the task)."""
         return next((r for r in self.table if r["strength"] == self.strength and r["c"] == self.c), None)
+
+    @property
+    def silent(self) -> bool:
+        """No candidate changed a single decision of the task agent: the intent never acted (its members
+        disagree everywhere, so the confidence gate shrinks every advantage to 0), whatever the strength."""
+        return bool(self.table) and all(r.get("changed", 1.0) == 0 for r in self.table)
 
     def params(self, base: FusionParams) -> FusionParams:
         return replace(base, strength=self.strength, c=base.c if self.c is None else self.c)
@@ -146,7 +154,7 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
         return FusedAgent(task, strategy, replace(params, strength=s, c=c), intent=model,
                           intent_scale=intent_scale, intent_unit=intent_unit, seed=seed)
 
-    task_success, _ = success(FusedAgent(task, "task"), seeds, "the task agent")
+    task_success, task_records = success(FusedAgent(task, "task"), seeds, "the task agent")
     table: dict[tuple[float, float], dict[str, float]] = {}
 
     def kept(row: dict[str, float]) -> bool:
@@ -158,6 +166,9 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
             table[s, c] = {"strength": s, "c": c, "success": rate,
                            # per decision, as the wish is measured
                            "intent_score": float(np.mean([r.intent_return / max(r.length, 1) for r in records]))}
+            if all(r.actions is not None for r in (*records, *task_records)):
+                table[s, c]["changed"] = float(np.mean([not np.array_equal(r.actions, t.actions)
+                                                        for r, t in zip(records, task_records, strict=True)]))
         return kept(table[s, c])
 
     i = len(ladder) // 2

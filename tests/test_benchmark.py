@@ -259,6 +259,40 @@ def test_calibration_confirms_its_winner_on_fresh_episodes(monkeypatch):
     assert cal_mod.CONFIRM_EPISODES.get("gridnav", 0) == 0  # gridnav's search alone decides (its figures unchanged)
 
 
+def test_calibration_says_when_the_intent_never_acted(monkeypatch):
+    """Each candidate records the share of episodes in which it took another action than the task agent; when no
+    candidate ever did (the confidence gate kept the intent quiet), the calibration is ``silent`` and the app's line
+    and the CLI say so instead of reporting a strength as if it mattered."""
+    import dpf_gui.calibrate as cal_mod
+    from dpf_gui.app.params_panel import calibration_table, calibration_text
+    from dpf_gui.evaluate import EpisodeRecord
+
+    class Agent:
+        def __init__(self, task, strategy, params=None, **kw):
+            self.params = params
+
+    def fake_records(env, agent, seeds, config, **kw):  # strength >= acts moves off the task agent's actions
+        p = agent.params
+        def actions(seed):
+            return np.full(10, 1 if p is not None and p.strength >= acts and seed % 2 else 0)
+        return [EpisodeRecord(task_success=1.0, task_return=0.0, length=10, regions=np.zeros((10, 1)),
+                              weights=np.zeros(10), actions=actions(s), intent_return=0.0) for s in seeds]
+
+    monkeypatch.setattr(cal_mod, "FusedAgent", Agent)
+    monkeypatch.setattr(cal_mod, "play_records", fake_records)
+    task = type("Task", (), {"env_config": {}})()
+    args = ("gridnav", task, None, 1.0, 1.0, FusionParams(c=3.0))
+    acts = 2.0
+    cal = cal_mod.calibrate(*args, episodes=8)
+    changed = {r["strength"]: r["changed"] for r in cal.table}
+    assert changed[1.0] == 0.0 and 0.0 < changed[8.0] < 1.0 and not cal.silent
+    assert "in 0 % of episodes" in calibration_table(cal) and "no strength did" not in calibration_text(cal)
+    acts = 99.0  # no strength moves it
+    quiet = cal_mod.calibrate(*args, episodes=8)
+    assert quiet.silent and all(r["changed"] == 0.0 for r in quiet.table)
+    assert "no strength did the intent change a single decision" in calibration_text(quiet)
+
+
 def test_calibration_reports_its_progress_and_stops_when_asked(monkeypatch):
     """Every episode is reported (the app's bar and the CLI's), against a most-there-can-be that only shrinks and
     ends equal to the episodes played; ``should_stop`` stops it with CalibrationCancelled."""

@@ -286,13 +286,17 @@ CALIBRATE_TIP = ("choose the intent's strength in simulation: the fused agent pl
                  "and keeps the one whose intent score per "
                  "decision is highest among those that keep the task agent's success (95 %). Uses the task "
                  "reward and the intent model's own predictions, never your marks. Under a second on gridnav; "
-                 "slow on highway (its simulator: a minute or more), some seconds on Pong")
+                 "a minute or more on highway (its simulator); minutes on Pong, which also confirms the winner "
+                 "on 100 fresh episodes")
 
 
 def calibration_table(cal) -> str:
     """What each candidate (strength, budget c) tried did, one line each."""
     rows = [f"strength {r['strength']:g}, c {r['c']:g}: success {100 * r['success']:.0f} %, intent score "
-            f"{r['intent_score']:+.3f} per decision" for r in cal.table]
+            f"{r['intent_score']:+.3f} per decision"
+            + (f", other actions than the task agent in {100 * r['changed']:.0f} % of episodes"
+               if "changed" in r else "")
+            for r in cal.table]
     rows.append(f"task agent alone: success {100 * cal.task_success:.0f} % ({cal.episodes} episodes, seed {cal.seed})")
     return "\n".join(rows + cal.confirm_lines())
 
@@ -305,6 +309,10 @@ def calibration_text(cal) -> str:
     if cal.strength == 0:
         return ("calibrated: no strength kept the task agent's success, so the strength is 0 (the task agent "
                 "alone); see the button's tooltip")
+    if cal.silent:
+        return (f"calibrated: strength {cal.strength:g}, but at no strength did the intent change a single decision "
+                "of the task agent: its ensemble members disagree about every action there, so the confidence gate "
+                "keeps it quiet. Label more (or more varied) trajectories, or lower confidence")
     row = cal.chosen()
     why = (f" (success {100 * row['success']:.0f} % vs the task agent's {100 * cal.task_success:.0f} %, intent "
            f"score {row['intent_score']:+.3f} per decision)") if row else ""

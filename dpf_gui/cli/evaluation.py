@@ -241,10 +241,15 @@ def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, fl
         cal = calibrate(args.env, task, intent.model, intent.scale(args.markov), intent.unit,
                         fusion_params(task, overrides), seed=args.seed, progress=progress)
     for row in cal.table:
+        changed = f", other actions in {row['changed']:.0%} of episodes" if "changed" in row else ""
         print(f"calibration: strength {row['strength']:g}, c {row['c']:g}: task success {row['success']:.2f} "
-              f"(task agent {cal.task_success:.2f}), intent score per decision {row['intent_score']:.3f}")
+              f"(task agent {cal.task_success:.2f}), intent score per decision {row['intent_score']:.3f}{changed}")
     for line in cal.confirm_lines():
         print(f"calibration: {line.strip()}")
+    if cal.silent:
+        print("calibration: the intent changed no decision of the task agent at any strength: its ensemble members "
+              "disagree about every action there (the confidence gate); label more trajectories or lower "
+              "--confidence")
     chosen = {"strength": cal.strength} if cal.c is None else {"strength": cal.strength, "c": cal.c}
     print(f"calibrated: {', '.join(f'{k} {v:g}' for k, v in chosen.items())} ({cal.episodes} calibration episodes, "
           f"keeping >= {cal.keep:.0%} of the task agent's success)")
