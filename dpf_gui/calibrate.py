@@ -92,8 +92,9 @@ class Calibration:
 
     @property
     def silent(self) -> bool:
-        """No candidate changed a single decision of the task agent: the intent never acted (its members
-        disagree everywhere, so the confidence gate shrinks every advantage to 0), whatever the strength."""
+        """No candidate changed a single decision of the task agent, whatever the strength: the intent either
+        wants what the task agent does wherever the episodes went, or its ensemble members disagree so much that
+        the confidence gate shrinks every advantage to 0 (what a few uninformative labels give)."""
         return bool(self.table) and all(r.get("changed", 1.0) == 0 for r in self.table)
 
     def params(self, base: FusionParams) -> FusionParams:

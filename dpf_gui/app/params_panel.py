@@ -311,8 +311,9 @@ def calibration_text(cal) -> str:
                 "alone); see the button's tooltip")
     if cal.silent:
         return (f"calibrated: strength {cal.strength:g}, but at no strength did the intent change a single decision "
-                "of the task agent: its ensemble members disagree about every action there, so the confidence gate "
-                "keeps it quiet. Label more (or more varied) trajectories, or lower confidence")
+                "of the task agent: it wants what the task agent does there, or its ensemble members disagree so "
+                "much that the confidence gate keeps it quiet. Label more (or more varied) trajectories, or lower "
+                "confidence")
     row = cal.chosen()
     why = (f" (success {100 * row['success']:.0f} % vs the task agent's {100 * cal.task_success:.0f} %, intent "
            f"score {row['intent_score']:+.3f} per decision)") if row else ""

@@ -247,9 +247,9 @@ def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, fl
     for line in cal.confirm_lines():
         print(f"calibration: {line.strip()}")
     if cal.silent:
-        print("calibration: the intent changed no decision of the task agent at any strength: its ensemble members "
-              "disagree about every action there (the confidence gate); label more trajectories or lower "
-              "--confidence")
+        print("calibration: the intent changed no decision of the task agent at any strength: it wants what the "
+              "task agent does there, or its ensemble members disagree so much that the confidence gate keeps it "
+              "quiet; label more (or more varied) trajectories, or lower --confidence")
     chosen = {"strength": cal.strength} if cal.c is None else {"strength": cal.strength, "c": cal.c}
     print(f"calibrated: {', '.join(f'{k} {v:g}' for k, v in chosen.items())} ({cal.episodes} calibration episodes, "
           f"keeping >= {cal.keep:.0%} of the task agent's success)")
