@@ -518,7 +518,7 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
 
 
 def test_calibration_can_be_cancelled_and_leaves_the_parameters(qtbot, additive_agents):
-    from dpf_gui.app.play_view import CANCELLED
+    from dpf_gui.app.calibrating import CANCELLED
 
     v = shown(qtbot, PlayView, additive_agents, seed=3, size=(1300, 800))
     before = v.params()

@@ -28,8 +28,6 @@ act from the next decision.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,7 +39,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -49,15 +46,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dpf_gui.app.calibrating import CalibratingView
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.overlays import compose, frame_legend_label, legend_html
-from dpf_gui.app.params_panel import (
-    CALIBRATE_TIP,
-    ParamsPanel,
-    calibration_table,
-    calibration_text,
-)
+from dpf_gui.app.params_panel import ParamsPanel
 from dpf_gui.app.play_widgets import (
     AXIS,
     PLOT_CAPACITY,
@@ -84,20 +77,15 @@ from dpf_gui.episode_worker import EpisodeProcess, RemoteRunner
 from dpf_gui.errors import UserError, WorkerError
 from dpf_gui.fusion_params import FusionParams
 
-#: the error a cancelled calibration reports through ``calibrated(None, message)``
-CANCELLED = "calibration cancelled: the parameters are as they were"
 
 # ---------------------------------------------------------------------------
 # the play view
 # ---------------------------------------------------------------------------
-class PlayView(RecordingView, PlayKeys, QWidget):
+class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
     """The fused agent playing live. Build with ``PlayView()`` then call :meth:`set_agents`."""
 
     snapshotShown = Signal(object)  # Snapshot
     episodeFinished = Signal(dict)  # EpisodeMetrics.to_dict() plus "seed"
-    calibrated = Signal(object, str)  # Calibration (None on failure), message
-    _calibrationDone = Signal(object, str, int)  # Calibration or None, error, generation
-    _calibrationProgress = Signal(int, int, str, int)  # episodes played, at most, what is played, generation
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -107,11 +95,6 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         self._process_env = ""
         self.wish = None
         self._snap: Snapshot | None = None
-        self._calibration: threading.Thread | None = None
-        self._calibration_generation = 0
-        self._calibration_stop = threading.Event()
-        self._calibrationDone.connect(self._on_calibrated, Qt.QueuedConnection)
-        self._calibrationProgress.connect(self._on_calibration_progress, Qt.QueuedConnection)
         self._build()
         self.driver = EpisodeDriver(self, play_button=self.play_button, seed_spin=self.seed_spin,
                                     speed_spin=self.speed_spin, loop_check=self.loop_check,
@@ -160,16 +143,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         self.trace_button.setToolTip("write the episode shown so far as CSV, one row per decision: strategy, action, "
                                      "task reward, w, T_ψ, G_t, intent reward, preferred / avoided, region values "
                                      "(as `dpf trace` writes it)")
-        self.calibrate_button = QPushButton("Calibrate strength")
-        self.calibrate_button.setObjectName("calibrateButton")
-        self.calibrate_button.setToolTip(CALIBRATE_TIP)
-        self.calibrate_progress = QProgressBar()
-        self.calibrate_progress.setObjectName("calibrateProgress")
-        self.calibrate_progress.setRange(0, 1)  # episodes played of the most there can be (it shrinks as it goes)
-        self.calibrate_progress.setMaximumWidth(120)
-        self.calibrate_progress.setMaximumHeight(14)
-        self.calibrate_progress.setTextVisible(False)
-        self.calibrate_progress.setVisible(False)
+        self._init_calibration()
         self.params_toggle = params_toggle_button("paramsToggle")
         self.status_label = QLabel("")
         self.status_label.setObjectName("playStatus")
@@ -241,8 +215,6 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         self.restart_button.clicked.connect(lambda: self.restart())
         self.overlay_check.toggled.connect(lambda _on: (self._redraw(), self._say_what_is_shown()))
         self.params_panel.paramsChanged.connect(self._on_params)
-        self.calibrate_button.clicked.connect(lambda: self.cancel_calibration() if self.is_calibrating()
-                                              else self.calibrate())
         self.trace_button.clicked.connect(self._ask_trace)
         self.params_toggle.toggled.connect(self.params_panel.setVisible)
 
@@ -278,9 +250,7 @@ class PlayView(RecordingView, PlayKeys, QWidget):
         for w in (self.strategy_combo, self.play_button, self.step_button, self.restart_button, self.seed_spin,
                   self.speed_spin, self.record_button, self.trace_button, self.params_panel):
             w.setEnabled(on)
-        # while calibrating, the button cancels (until it has been pressed)
-        self.calibrate_button.setEnabled(on and self.runner is not None and self.runner.intent is not None
-                                         and not self._calibration_stop.is_set())
+        self._enable_calibration(on)
 
     # --- public API ----------------------------------------------------------
     def set_agents(self, env_name: str, env_config: Mapping[str, Any] | None, task_agent, intent_model=None,
@@ -402,93 +372,6 @@ class PlayView(RecordingView, PlayKeys, QWidget):
 
     def metrics(self) -> dict[str, Any]:
         return dict(self._snap.metrics) if self._snap is not None else {}
-
-    # --- calibration ---------------------------------------------------------
-    def calibrate(self, episodes: int | None = None, seed: int = 0) -> bool:
-        """Choose the intent's strength in simulation (:func:`dpf_gui.calibrate.calibrate`), in a worker thread.
-
-        The current parameters, with the chosen strength, act from the next decision once it is done
-        (``calibrated(calibration, message)``); the table of what each strength did is the button's tooltip.
-        False if it cannot start (no intent model, one already running).
-        """
-        runner = self.runner
-        if runner is None or runner.intent is None or self._calibration is not None:
-            return False
-        params, generation = self.params(), self._calibration_generation
-        self._calibration_stop = threading.Event()
-        args = (runner.env_name, runner.task, runner.intent, runner.intent_scale, runner.intent_unit, params,
-                episodes, seed, generation, self._calibration_stop)
-        self._calibration = threading.Thread(target=self._calibrate, args=args, name="dpf-calibrate", daemon=True)
-        self.calibrate_button.setText("Cancel calibration")
-        self.calibrate_progress.setRange(0, 1)
-        self.calibrate_progress.setValue(0)
-        self.calibrate_progress.setVisible(True)
-        self.status_label.setText("calibrating the intent's strength: the fused agent plays calibration episodes "
-                                  "(training seeds) at several strengths…")
-        self._calibration.start()
-        return True
-
-    def is_calibrating(self) -> bool:
-        return self._calibration is not None
-
-    def cancel_calibration(self) -> bool:
-        """Stop the running calibration after its current episode; the parameters stay as they are. False if
-        none is running."""
-        if self._calibration is None or self._calibration_stop.is_set():
-            return False
-        self._calibration_stop.set()
-        self.calibrate_button.setText("Cancelling…")
-        self.calibrate_button.setEnabled(False)
-        return True
-
-    def _calibrate(self, env_name, task, model, scale, unit, params, episodes, seed, generation, stop) -> None:
-        from dpf_gui.calibrate import CalibrationCancelled, calibrate
-
-        def progress(played: int, at_most: int, what: str) -> None:
-            with contextlib.suppress(RuntimeError):  # the view is gone
-                self._calibrationProgress.emit(played, at_most, what, generation)
-
-        try:
-            result, error = calibrate(env_name, task, model, scale, unit, params, episodes=episodes, seed=seed,
-                                      progress=progress, should_stop=stop.is_set), ""
-        except CalibrationCancelled:
-            result, error = None, CANCELLED
-        except UserError as exc:
-            result, error = None, str(exc)
-        except Exception as exc:  # noqa: BLE001 (a bug: say it, keep the app)
-            import traceback
-
-            traceback.print_exc()
-            result, error = None, f"{exc.__class__.__name__}: {exc}"
-        with contextlib.suppress(RuntimeError):  # the view is gone
-            self._calibrationDone.emit(result, error, generation)
-
-    def _on_calibration_progress(self, played: int, at_most: int, what: str, generation: int) -> None:
-        if generation != self._calibration_generation or self._calibration is None:
-            return
-        self.calibrate_progress.setRange(0, max(at_most, 1))
-        self.calibrate_progress.setValue(played)
-        if not self._calibration_stop.is_set():
-            self.status_label.setText(f"calibrating the intent's strength: {what} (episode {played} of at most "
-                                      f"{at_most}; Cancel calibration keeps the parameters as they are)")
-
-    def _on_calibrated(self, cal, error: str, generation: int) -> None:
-        self._calibration = None
-        self._calibration_stop = threading.Event()
-        self.calibrate_button.setText("Calibrate strength")
-        self.calibrate_progress.setVisible(False)
-        self.calibrate_button.setEnabled(self.runner is not None and self.runner.intent is not None)
-        if generation != self._calibration_generation:
-            return  # calibrated for agents no longer shown
-        if cal is None:
-            self.status_label.setText(CANCELLED if error == CANCELLED else f"calibration failed: {error}")
-            self.calibrated.emit(None, error)
-            return
-        self.set_params(cal.params(self.params()))
-        message = calibration_text(cal)
-        self.calibrate_button.setToolTip(f"{CALIBRATE_TIP}\n\nLast calibration:\n{calibration_table(cal)}")
-        self.status_label.setText(message)
-        self.calibrated.emit(cal, message)
 
     def export_trace(self, path: str | Path) -> Path | None:
         """Write the episode shown so far as CSV (:mod:`dpf_gui.trace`); None (said in the status line) when

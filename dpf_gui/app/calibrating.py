@@ -1,0 +1,143 @@
+"""The Play view's *Calibrate strength*: the search of :mod:`dpf_gui.calibrate` in a worker thread, its
+progress counted in episodes, cancellable, its result set on the fusion parameters.
+
+A mixin of :class:`~dpf_gui.app.play_view.PlayView`, which calls :meth:`CalibratingView._init_calibration`
+while building (it makes ``calibrate_button`` and ``calibrate_progress``) and
+:meth:`CalibratingView._enable_calibration` where it enables its controls. It provides ``runner``,
+``status_label``, ``params()`` and ``set_params()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QProgressBar, QPushButton
+
+from dpf_gui.app.params_panel import CALIBRATE_TIP, calibration_table, calibration_text
+from dpf_gui.errors import UserError
+
+#: the error a cancelled calibration reports through ``calibrated(None, message)``
+CANCELLED = "calibration cancelled: the parameters are as they were"
+
+
+class CalibratingView:
+    """Mixin: the Calibrate button (it cancels while the calibration runs) and its progress bar."""
+
+    calibrated = Signal(object, str)  # Calibration (None on failure), message
+    _calibrationDone = Signal(object, str, int)  # Calibration or None, error, generation
+    _calibrationProgress = Signal(int, int, str, int)  # episodes played, at most, what is played, generation
+
+    def _init_calibration(self) -> None:
+        self._calibration: threading.Thread | None = None
+        self._calibration_generation = 0  # bumped when the agents change: a result for older ones is dropped
+        self._calibration_stop = threading.Event()
+        self._calibrationDone.connect(self._on_calibrated, Qt.QueuedConnection)
+        self._calibrationProgress.connect(self._on_calibration_progress, Qt.QueuedConnection)
+        self.calibrate_button = QPushButton("Calibrate strength")
+        self.calibrate_button.setObjectName("calibrateButton")
+        self.calibrate_button.setToolTip(CALIBRATE_TIP)
+        self.calibrate_button.clicked.connect(lambda: self.cancel_calibration() if self.is_calibrating()
+                                              else self.calibrate())
+        self.calibrate_progress = QProgressBar()
+        self.calibrate_progress.setObjectName("calibrateProgress")
+        self.calibrate_progress.setRange(0, 1)  # episodes played of the most there can be (it shrinks as it goes)
+        self.calibrate_progress.setMaximumWidth(120)
+        self.calibrate_progress.setMaximumHeight(14)
+        self.calibrate_progress.setTextVisible(False)
+        self.calibrate_progress.setVisible(False)
+
+    def _enable_calibration(self, on: bool) -> None:
+        # while calibrating, the button cancels (until it has been pressed)
+        self.calibrate_button.setEnabled(on and self.runner is not None and self.runner.intent is not None
+                                         and not self._calibration_stop.is_set())
+
+    def calibrate(self, episodes: int | None = None, seed: int = 0) -> bool:
+        """Choose the intent's strength in simulation (:func:`dpf_gui.calibrate.calibrate`), in a worker thread.
+
+        The current parameters, with the chosen strength, act from the next decision once it is done
+        (``calibrated(calibration, message)``); the table of what each strength did is the button's tooltip.
+        False if it cannot start (no intent model, one already running).
+        """
+        runner = self.runner
+        if runner is None or runner.intent is None or self._calibration is not None:
+            return False
+        params, generation = self.params(), self._calibration_generation
+        self._calibration_stop = threading.Event()
+        args = (runner.env_name, runner.task, runner.intent, runner.intent_scale, runner.intent_unit, params,
+                episodes, seed, generation, self._calibration_stop)
+        self._calibration = threading.Thread(target=self._calibrate, args=args, name="dpf-calibrate", daemon=True)
+        self.calibrate_button.setText("Cancel calibration")
+        self.calibrate_progress.setRange(0, 1)
+        self.calibrate_progress.setValue(0)
+        self.calibrate_progress.setVisible(True)
+        self.status_label.setText("calibrating the intent's strength: the fused agent plays calibration episodes "
+                                  "(training seeds) at several strengths…")
+        self._calibration.start()
+        return True
+
+    def is_calibrating(self) -> bool:
+        return self._calibration is not None
+
+    def cancel_calibration(self) -> bool:
+        """Stop the running calibration after its current episode; the parameters stay as they are. False if
+        none is running."""
+        if self._calibration is None or self._calibration_stop.is_set():
+            return False
+        self._calibration_stop.set()
+        self.calibrate_button.setText("Cancelling…")
+        self.calibrate_button.setEnabled(False)
+        return True
+
+    def _calibrate(self, env_name, task, model, scale, unit, params, episodes, seed, generation, stop) -> None:
+        from dpf_gui.calibrate import CalibrationCancelled, calibrate
+
+        def progress(played: int, at_most: int, what: str) -> None:
+            with contextlib.suppress(RuntimeError):  # the view is gone
+                self._calibrationProgress.emit(played, at_most, what, generation)
+
+        try:
+            result, error = calibrate(env_name, task, model, scale, unit, params, episodes=episodes, seed=seed,
+                                      progress=progress, should_stop=stop.is_set), ""
+        except CalibrationCancelled:
+            result, error = None, CANCELLED
+        except UserError as exc:
+            result, error = None, str(exc)
+        except Exception as exc:  # noqa: BLE001 (a bug: say it, keep the app)
+            import traceback
+
+            traceback.print_exc()
+            result, error = None, f"{exc.__class__.__name__}: {exc}"
+        with contextlib.suppress(RuntimeError):  # the view is gone
+            self._calibrationDone.emit(result, error, generation)
+
+    def _on_calibration_progress(self, played: int, at_most: int, what: str, generation: int) -> None:
+        if generation != self._calibration_generation or self._calibration is None:
+            return
+        self.calibrate_progress.setRange(0, max(at_most, 1))
+        self.calibrate_progress.setValue(played)
+        if not self._calibration_stop.is_set():
+            self.status_label.setText(f"calibrating the intent's strength: {what} (episode {played} of at most "
+                                      f"{at_most}; Cancel calibration keeps the parameters as they are)")
+
+    def _on_calibrated(self, cal, error: str, generation: int) -> None:
+        self._calibration = None
+        self._calibration_stop = threading.Event()
+        self.calibrate_button.setText("Calibrate strength")
+        self.calibrate_progress.setVisible(False)
+        self.calibrate_button.setEnabled(self.runner is not None and self.runner.intent is not None)
+        if generation != self._calibration_generation:
+            return  # calibrated for agents no longer shown
+        if cal is None:
+            self.status_label.setText(CANCELLED if error == CANCELLED else f"calibration failed: {error}")
+            self.calibrated.emit(None, error)
+            return
+        self.set_params(cal.params(self.params()))
+        message = calibration_text(cal)
+        self.calibrate_button.setToolTip(f"{CALIBRATE_TIP}\n\nLast calibration:\n{calibration_table(cal)}")
+        self.status_label.setText(message)
+        self.calibrated.emit(cal, message)
+
+
+__all__ = ["CANCELLED", "CalibratingView"]
