@@ -2,8 +2,9 @@
 progress counted in episodes, cancellable, its result set on the fusion parameters.
 
 A mixin of :class:`~dpf_gui.app.play_view.PlayView`, which calls :meth:`CalibratingView._init_calibration`
-while building (it makes ``calibrate_button`` and ``calibrate_progress``) and
-:meth:`CalibratingView._enable_calibration` where it enables its controls. It provides ``runner``,
+while building (it makes ``calibrate_button`` and ``calibrate_progress``),
+:meth:`CalibratingView._enable_calibration` where it enables its controls, and
+:meth:`CalibratingView._drop_calibration` when its agents change or it closes. It provides ``runner``,
 ``status_label``, ``params()`` and ``set_params()``.
 """
 
@@ -47,6 +48,12 @@ class CalibratingView:
         self.calibrate_progress.setMaximumHeight(14)
         self.calibrate_progress.setTextVisible(False)
         self.calibrate_progress.setVisible(False)
+
+    def _drop_calibration(self) -> None:
+        """The agents changed or the view closes: a running calibration's result will be dropped, and it stops
+        after its current episode."""
+        self._calibration_generation += 1
+        self.cancel_calibration()
 
     def _enable_calibration(self, on: bool) -> None:
         # while calibrating, the button cancels (until it has been pressed)

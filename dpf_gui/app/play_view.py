@@ -274,8 +274,7 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
             self.frame_view.set_image(None)
             self.frame_view.set_message(f"starting the {env_name} simulator…")
         self.params_panel.configure(env_name, task_agent, intent_model)
-        self._calibration_generation += 1  # a calibration of the previous agents no longer applies: stop it
-        self.cancel_calibration()
+        self._drop_calibration()  # a calibration of the previous agents no longer applies
         self.prob_bars.set_actions(runner.action_names)
         self.saliency_bars.set_features(runner.feature_names if intent_model is not None else [])
         self.saliency_bars.set_note(None if intent_model is not None else
@@ -492,8 +491,7 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         """Stop playing, finish a recording, release the environment, the worker thread and the worker process."""
         self.pause()
         self.stop_recording(wait=True)
-        self._calibration_generation += 1  # a calibration still running is not waited for: its result is dropped
-        self.cancel_calibration()  # and it stops after its current episode
+        self._drop_calibration()  # a calibration still running is not waited for
         self._close_runner()
         self.driver.shutdown()
 
