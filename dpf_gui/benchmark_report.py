@@ -55,9 +55,12 @@ def overall(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict
     return out
 
 
-def _duration(seconds: float) -> str:
-    """Seconds under a minute and a half (a rerun that read its cells from the cache said "0 min"), else minutes."""
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+def duration(seconds: float) -> str:
+    """Seconds under a minute and a half (a rerun that read its cells from the cache said "0 min"), minutes under
+    an hour and a half, else hours: for the report's wall times and the CLI's estimate of what is left."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 def _runs_of(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, command: str, machine: str, elapsed_s: float,
@@ -122,7 +125,7 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
         lines.append(f"Regenerate {', '.join(r['env'] for r in rs)}: `{cmd}` ({sum(r['cells'] for r in rs)} cells, "
                      f"{sum(r['cell_s'] for r in rs) / 60:.0f} min of cell time summed over the cells "
                      f"on {rs[0]['machine']}; "
-                     f"the invocation that wrote it took {_duration(rs[0]['elapsed_s'])} wall "
+                     f"the invocation that wrote it took {duration(rs[0]['elapsed_s'])} wall "
                      f"{_workers_text(rs[0])}, "
                      "reading back the cells it found in the cache).")
         lines.append("")

@@ -231,9 +231,10 @@ def test_trace_writes_one_row_per_decision(capsys, tmp_path):
 
 
 def test_results_estimates_the_time_left_per_environment():
-    from dpf_gui.cli.evaluation import _duration, remaining_seconds
+    from dpf_gui.benchmark_report import duration
+    from dpf_gui.cli.evaluation import remaining_seconds
 
     assert remaining_seconds([], ["gridnav"]) == 0
     done = [("gridnav", 10.0), ("gridnav", 20.0), ("highway", 300.0)]
     assert remaining_seconds(done, ["gridnav", "highway", "pong"]) == 15 + 300 + 110  # pong: the mean of all
-    assert [_duration(s) for s in (42, 600, 7200)] == ["42 s", "10 min", "2.0 h"]
+    assert [duration(s) for s in (42, 600, 7200)] == ["42 s", "10 min", "2.0 h"]

@@ -305,6 +305,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     import platform
     import time
 
+    from dpf_gui.benchmark_report import duration
     from dpf_gui.envs import env_class
     from dpf_gui.results import (
         CUSTOM,
@@ -364,7 +365,7 @@ def cmd_results(args: argparse.Namespace) -> int:
                     run(env_name, mode, episodes, args.seed, work, progress=not args.quiet)
                     done.append((env_name, time.time() - t0))
                     left = remaining_seconds(done, [job[2] for job in jobs[k + 1:]])
-                    eta = f"; about {_duration(left)} left, judged by the cells done so far" if left > 0 else ""
+                    eta = f"; about {duration(left)} left, judged by the cells done so far" if left > 0 else ""
                     print(f"{what}: {done[-1][1]:.0f} s ({k + 1} of {len(jobs)} done{eta})", flush=True)
         except KeyboardInterrupt:
             print(f"dpf results: interrupted in {where} (seed {args.seed}): its unfinished work was discarded and no "
@@ -390,12 +391,6 @@ def remaining_seconds(done: Sequence[tuple[str, float]], remaining_envs: Sequenc
     for env_name, t in done:
         per_env.setdefault(env_name, []).append(t)
     return float(sum(sum(per_env[e]) / len(per_env[e]) if e in per_env else overall for e in remaining_envs))
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 # --- dpf benchmark -----------------------------------------------------------------
