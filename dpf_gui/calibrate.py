@@ -22,9 +22,15 @@ agent's path; a wish three steps away needs a longer leash.
 Where one episode's success is a coin flip (a Pong point), the winner of that
 search on 20 episodes is often a loud candidate that passed by luck (the
 larger the field, the likelier). So there the winner is *confirmed* on fresh
-calibration episodes, played by it and the task agent alike: it must keep
-``CONFIRM_KEEP`` x the task agent's success there, else the next-best kept
-candidate is tried (``CONFIRM_TRIES`` in all), else the strength is 0.
+calibration episodes, played by it and the task agent on the same seeds, in
+chunks: it is confirmed once the one-sided lower confidence bound of the
+paired margin ``f_i - CONFIRM_KEEP x t_i`` clears 0 (it keeps the claim's
+90 % with about 90 % confidence, not just on average), rejected once the
+upper bound falls below 0 or the fresh episodes run out; then the next-best
+kept candidate is tried (``CONFIRM_TRIES`` in all), else the strength is 0.
+A candidate that changes few decisions shares most outcomes with the task
+agent, so its margin is tight and it is confirmed on the first chunk; a loud
+one needs evidence that 100 points cannot give (docs/RESULTS.md).
 
 Only the task reward (success) and the intent model's own predictions enter:
 the simulated user's marks never do, so a person's wish is calibrated the same
@@ -52,12 +58,16 @@ STRENGTHS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 BUDGETS: tuple[float, ...] = (1.0, 2.0, 4.0)
 #: calibration episodes per environment (the simulator's speed decides)
 EPISODES = {"gridnav": 20, "highway": 10, "pong": 20}
-#: fresh episodes confirming the winner, per environment: Pong only (its task agent wins ~74 % of points, so 20
-#: episodes cannot tell 0.5 from 0.74); gridnav's task agent succeeds in every episode, highway's simulator is too
-#: slow for it (docs/RESULTS.md)
-CONFIRM_EPISODES = {"pong": 100}
+#: fresh episodes confirming the winner at most, per environment: Pong only (its task agent wins ~74 % of points,
+#: so 20 episodes cannot tell 0.5 from 0.74); gridnav's task agent succeeds in every episode, highway's simulator
+#: is too slow for it (docs/RESULTS.md)
+CONFIRM_EPISODES = {"pong": 300}
+#: the confirmation looks at its evidence after every chunk of this many fresh episodes, stopping when it is clear
+CONFIRM_CHUNK = 100
 #: the confirmation's bar: the claim's own (>= 90 % of the task agent's success), on fresh episodes
 CONFIRM_KEEP = 0.9
+#: standard errors between the paired margin's mean and 0 for a decision (1.28: one-sided 90 %)
+CONFIRM_Z = 1.28
 #: candidates confirmed at most, best intent score first, before the strength falls back to 0
 CONFIRM_TRIES = 2
 
@@ -105,14 +115,23 @@ class Calibration:
         if not self.confirm:
             return []
         c = self.confirm
-        return [f"confirmed on {c['episodes']} fresh episodes (task agent {100 * c['task_success']:.0f} %, "
-                f"bar {100 * c['keep'] * c['task_success']:.0f} %):"] + [
-            f"  strength {t['strength']:g}, c {t['c']:g}: success {100 * t['success']:.0f} % "
+        return [f"confirmed on up to {c['episodes']} fresh episodes: keeping {100 * c['keep']:.0f} % of the task "
+                f"agent's success with about 90 % confidence (task agent {100 * c['task_success']:.0f} %):"] + [
+            f"  strength {t['strength']:g}, c {t['c']:g}: success {100 * t['success']:.0f} % vs the task agent's "
+            f"{100 * t['task_success']:.0f} % on {t['episodes']} episodes "
             f"({'confirmed' if t['confirmed'] else 'lost the task there'})" for t in c["tries"]]
 
     def to_dict(self) -> dict[str, Any]:
         return {"strength": self.strength, "c": self.c, "task_success": self.task_success, "keep": self.keep,
                 "episodes": self.episodes, "seed": self.seed, "table": self.table, "confirm": self.confirm}
+
+
+def paired_bounds(fused: np.ndarray, task: np.ndarray, keep: float, z: float) -> tuple[float, float]:
+    """Lower and upper ``z``-standard-error bounds of the mean margin ``fused_i - keep x task_i`` over episodes
+    played from the same seeds (paired: where the two agents share an outcome, it adds no noise)."""
+    d = fused - keep * task
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+    return float(d.mean()) - z * se, float(d.mean()) + z * se
 
 
 def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: float, params: FusionParams,
@@ -194,18 +213,35 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
     at_most = played + (confirming if chosen is not None else 0)
     confirm = None
     if chosen is not None and len(fresh):
-        fresh_task, _ = success(FusedAgent(task, "task"), fresh, f"the task agent on {len(fresh)} fresh episodes")
-        confirm = {"episodes": len(fresh), "keep": CONFIRM_KEEP, "task_success": fresh_task, "tries": []}
+        fresh_task: list[float] = []  # the task agent's successes on the fresh seeds played so far
+
+        def task_on(n: int) -> np.ndarray:
+            if n > len(fresh_task):
+                _, records = success(FusedAgent(task, "task"), fresh[len(fresh_task):n],
+                                     f"the task agent on fresh episodes {len(fresh_task) + 1}-{n}")
+                fresh_task.extend(r.task_success for r in records)
+            return np.asarray(fresh_task[:n], dtype=float)
+
+        confirm = {"episodes": len(fresh), "keep": CONFIRM_KEEP, "tries": []}
         chosen = None
         for row in ranked()[:CONFIRM_TRIES]:
-            rate, _ = success(fused(row["strength"], row["c"]), fresh,
-                              f"confirming strength {row['strength']:g}, c {row['c']:g} on {len(fresh)} fresh episodes")
-            confirmed = rate >= CONFIRM_KEEP * fresh_task - 1e-12
-            confirm["tries"].append({"strength": row["strength"], "c": row["c"], "success": rate,
-                                     "confirmed": confirmed})
+            agent, f = fused(row["strength"], row["c"]), []
+            while True:
+                n = min(len(f) + CONFIRM_CHUNK, len(fresh))
+                t = task_on(n)
+                _, records = success(agent, fresh[len(f):n], f"confirming strength {row['strength']:g}, c "
+                                     f"{row['c']:g} on fresh episodes {len(f) + 1}-{n}")
+                f.extend(r.task_success for r in records)
+                low, high = paired_bounds(np.asarray(f), t, CONFIRM_KEEP, CONFIRM_Z)
+                if low >= -1e-12 or high < 0 or n == len(fresh):
+                    break
+            confirmed = low >= -1e-12
+            confirm["tries"].append({"strength": row["strength"], "c": row["c"], "success": float(np.mean(f)),
+                                     "task_success": float(t.mean()), "episodes": n, "confirmed": confirmed})
             if confirmed:
                 chosen = row
                 break
+        confirm["task_success"] = float(np.mean(fresh_task))
     if progress is not None and played < at_most:
         progress(played, played, "done")  # fewer than the most: the bar ends full
     return Calibration(strength=chosen["strength"] if chosen else 0.0, task_success=task_success, keep=keep,
@@ -213,5 +249,5 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
                        table=sorted(table.values(), key=lambda row: (row["strength"], row["c"])), confirm=confirm)
 
 
-__all__ = ["CONFIRM_EPISODES", "EPISODES", "STRENGTHS", "Calibration", "CalibrationCancelled", "Progress",
-           "calibrate"]
+__all__ = ["CONFIRM_CHUNK", "CONFIRM_EPISODES", "CONFIRM_KEEP", "CONFIRM_Z", "EPISODES", "STRENGTHS", "Calibration",
+           "CalibrationCancelled", "Progress", "calibrate", "paired_bounds"]

@@ -250,13 +250,59 @@ def test_calibration_confirms_its_winner_on_fresh_episodes(monkeypatch):
     assert [t["strength"] for t in cal.confirm["tries"]] == [8.0, 4.0]  # ... failed on fresh episodes
     assert cal.strength == 4.0 and cal.confirm["tries"][-1]["success"] == 1.0
     said = cal.confirm_lines()  # what the CLI prints and the app's tooltip shows
-    assert said[0].startswith("confirmed on 6 fresh episodes (task agent 100 %")
-    assert said[1].endswith("strength 8, c 3: success 0 % (lost the task there)") and said[2].endswith("(confirmed)")
+    assert said[0].startswith("confirmed on up to 6 fresh episodes") and said[0].endswith("(task agent 100 %):")
+    assert said[1].endswith("strength 8, c 3: success 0 % vs the task agent's 100 % on 6 episodes (lost the task there)")
+    assert said[2].endswith("(confirmed)")
     loud = 1.0  # now only strength 1 holds on fresh episodes: the two best fail, the intent is silenced
     assert cal_mod.calibrate(*args, episodes=4, budgets=(1.0,), confirm_episodes=6).strength == 0.0
     unconfirmed = cal_mod.calibrate(*args, episodes=4, budgets=(1.0,), confirm_episodes=0)
     assert unconfirmed.strength == 8.0 and unconfirmed.confirm is None
     assert cal_mod.CONFIRM_EPISODES.get("gridnav", 0) == 0  # gridnav's search alone decides (its figures unchanged)
+
+
+def test_the_confirmation_wants_the_bar_cleared_with_confidence_and_stops_when_it_is_clear(monkeypatch):
+    """Paired margins f_i - 0.9 t_i on the same fresh seeds: a candidate that plays the task agent's outcomes is
+    confirmed on the first chunk; one that loses every point is rejected on the first; one sitting exactly at the
+    claim's bar (the point estimate passes, as it did before) is played to the end and not confirmed."""
+    import dpf_gui.calibrate as cal_mod
+    from dpf_gui.evaluate import EpisodeRecord
+    from dpf_gui.rollout import episode_seeds
+
+    fresh = [int(s) for s in episode_seeds(0, 4 + 30)[4:]]
+
+    class Agent:
+        def __init__(self, task, strategy, params=None, **kw):
+            self.params = params
+
+    def fake_records(env, agent, seeds, config, **kw):  # strength 8 keeps the search's episodes only
+        p = agent.params
+
+        def ok(seed):
+            if p is None or seed not in fresh:
+                return True
+            return {"same": True, "never": False, "bar": fresh.index(seed) % 10 != 3}[kind]
+        return [EpisodeRecord(task_success=float(ok(int(s))), task_return=0.0, length=10, regions=np.zeros((10, 1)),
+                              weights=np.zeros(10), intent_return=0.0 if p is None else 10 * p.strength)
+                for s in seeds]
+
+    monkeypatch.setattr(cal_mod, "FusedAgent", Agent)
+    monkeypatch.setattr(cal_mod, "play_records", fake_records)
+    monkeypatch.setattr(cal_mod, "CONFIRM_CHUNK", 10)
+    task = type("Task", (), {"env_config": {}})()
+    args = ("pong", task, None, 1.0, 1.0, FusionParams(c=3.0))
+
+    def tries(which: str) -> list[tuple[float, int, bool]]:
+        nonlocal kind
+        kind = which
+        cal = cal_mod.calibrate(*args, episodes=4, budgets=(1.0,), confirm_episodes=30)
+        return [(t["strength"], t["episodes"], t["confirmed"]) for t in cal.confirm["tries"]]
+
+    kind = ""
+    assert tries("same") == [(8.0, 10, True)]
+    assert tries("never") == [(8.0, 10, False), (4.0, 10, False)]
+    assert tries("bar") == [(8.0, 30, False), (4.0, 30, False)]  # 90 % of the task agent's 100 %: not confirmed
+    low, high = cal_mod.paired_bounds(np.array([1.0, 0.0, 1.0]), np.array([1.0, 0.0, 1.0]), 0.9, 1.28)
+    assert 0 < low <= high  # sharing every outcome with the task agent: a positive margin, some spread
 
 
 def test_calibration_says_when_the_intent_never_acted(monkeypatch):

@@ -287,7 +287,7 @@ CALIBRATE_TIP = ("choose the intent's strength in simulation: the fused agent pl
                  "decision is highest among those that keep the task agent's success (95 %). Uses the task "
                  "reward and the intent model's own predictions, never your marks. Under a second on gridnav; "
                  "a minute or more on highway (its simulator); minutes on Pong, which also confirms the winner "
-                 "on 100 fresh episodes")
+                 "on up to 300 fresh episodes")
 
 
 def calibration_table(cal) -> str:
