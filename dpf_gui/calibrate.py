@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -116,7 +117,8 @@ class Calibration:
             return []
         c = self.confirm
         return [f"confirmed on up to {c['episodes']} fresh episodes: keeping {100 * c['keep']:.0f} % of the task "
-                f"agent's success with about 90 % confidence (task agent {100 * c['task_success']:.0f} %):"] + [
+                f"agent's success with about {100 * c['confidence']:.0f} % confidence "
+                f"(task agent {100 * c['task_success']:.0f} %):"] + [
             f"  strength {t['strength']:g}, c {t['c']:g}: success {100 * t['success']:.0f} % vs the task agent's "
             f"{100 * t['task_success']:.0f} % on {t['episodes']} episodes "
             f"({'confirmed' if t['confirmed'] else 'lost the task there'})" for t in c["tries"]]
@@ -222,7 +224,8 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
                 fresh_task.extend(r.task_success for r in records)
             return np.asarray(fresh_task[:n], dtype=float)
 
-        confirm = {"episodes": len(fresh), "keep": CONFIRM_KEEP, "tries": []}
+        confirm = {"episodes": len(fresh), "keep": CONFIRM_KEEP, "confidence": NormalDist().cdf(CONFIRM_Z),
+                   "tries": []}
         chosen = None
         for row in ranked()[:CONFIRM_TRIES]:
             agent, f = fused(row["strength"], row["c"]), []
@@ -233,9 +236,9 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
                                      f"{row['c']:g} on fresh episodes {len(f) + 1}-{n}")
                 f.extend(r.task_success for r in records)
                 low, high = paired_bounds(np.asarray(f), t, CONFIRM_KEEP, CONFIRM_Z)
-                if low >= -1e-12 or high < 0 or n == len(fresh):
+                confirmed = low >= -1e-12
+                if confirmed or high < 0 or n == len(fresh):
                     break
-            confirmed = low >= -1e-12
             confirm["tries"].append({"strength": row["strength"], "c": row["c"], "success": float(np.mean(f)),
                                      "task_success": float(t.mean()), "episodes": n, "confirmed": confirmed})
             if confirmed:
