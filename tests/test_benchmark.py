@@ -254,11 +254,53 @@ def test_calibration_confirms_its_winner_on_fresh_episodes(monkeypatch):
     assert said[1].endswith("strength 8, c 3: success 0 % vs the task agent's 100 % on 6 episodes "
                             "(lost the task there)")
     assert said[2].endswith("(confirmed)")
-    loud = 1.0  # now only strength 1 holds on fresh episodes: the two best fail, the intent is silenced
+    loud = 1.0  # now only strength 1 holds on fresh episodes: the three best fail, the intent is silenced
     assert cal_mod.calibrate(*args, episodes=4, budgets=(1.0,), confirm_episodes=6).strength == 0.0
     unconfirmed = cal_mod.calibrate(*args, episodes=4, budgets=(1.0,), confirm_episodes=0)
     assert unconfirmed.strength == 8.0 and unconfirmed.confirm is None
     assert cal_mod.CONFIRM_EPISODES.get("gridnav", 0) == 0  # gridnav's search alone decides (its figures unchanged)
+
+
+def test_the_search_is_looser_where_a_confirmation_follows_and_the_confirmation_steps_down(monkeypatch):
+    """Pong's 20-episode search keeps a candidate at 85 % of the task agent's success (its confirmation guards
+    the task); without a confirmation the bar stays 95 %. After a rejection the next try is quieter, never the
+    same strength at another budget c."""
+    import dpf_gui.calibrate as cal_mod
+    from dpf_gui.evaluate import EpisodeRecord
+    from dpf_gui.rollout import episode_seeds
+
+    search = [int(s) for s in episode_seeds(0, 10)]
+
+    class Agent:
+        def __init__(self, task, strategy, params=None, **kw):
+            self.params = params
+
+    def fake_records(env, agent, seeds, config, **kw):  # strength >= 2 loses 1 of the 10 search episodes;
+        p = agent.params                                # on fresh ones only strength <= 1 keeps the task
+
+        def ok(seed):
+            if p is None:
+                return True
+            if seed in search:
+                return p.strength < 2 or search.index(seed) != 0
+            return p.strength <= 1
+        return [EpisodeRecord(task_success=float(ok(int(s))), task_return=0.0, length=10, regions=np.zeros((10, 1)),
+                              weights=np.zeros(10), intent_return=0.0 if p is None else 10 * p.strength + p.c)
+                for s in seeds]
+
+    monkeypatch.setattr(cal_mod, "FusedAgent", Agent)
+    monkeypatch.setattr(cal_mod, "play_records", fake_records)
+    task = type("Task", (), {"env_config": {}})()
+    args = ("pong", task, None, 1.0, 1.0, FusionParams(c=3.0))
+    strict = cal_mod.calibrate(*args, episodes=10, budgets=(1.0,), confirm_episodes=0)
+    assert strict.keep == cal_mod.KEEP and strict.strength == 1.0  # 0.9 of the task agent: not kept at 95 %
+    cal = cal_mod.calibrate(*args, episodes=10, budgets=(1.0, 2.0), confirm_episodes=6)
+    assert cal.keep == cal_mod.SEARCH_KEEP["pong"] and max(r["strength"] for r in cal.table) == 8.0
+    # 8 at c 6 and 8 at c 3 rank first and second; after 8 fails, 4 and 2 are tried, then 1 is confirmed
+    assert [(t["strength"], t["c"]) for t in cal.confirm["tries"]] == [(8.0, 6.0), (4.0, 3.0), (2.0, 3.0)]
+    assert cal.strength == 0.0  # three tries, none confirmed
+    monkeypatch.setattr(cal_mod, "CONFIRM_TRIES", 4)
+    assert cal_mod.calibrate(*args, episodes=10, budgets=(1.0, 2.0), confirm_episodes=6).strength == 1.0
 
 
 def test_the_confirmation_wants_the_bar_cleared_with_confidence_and_stops_when_it_is_clear(monkeypatch):
@@ -300,8 +342,9 @@ def test_the_confirmation_wants_the_bar_cleared_with_confidence_and_stops_when_i
 
     kind = ""
     assert tries("same") == [(8.0, 10, True)]
-    assert tries("never") == [(8.0, 10, False), (4.0, 10, False)]
-    assert tries("bar") == [(8.0, 30, False), (4.0, 30, False)]  # 90 % of the task agent's 100 %: not confirmed
+    assert tries("never") == [(8.0, 10, False), (4.0, 10, False), (2.0, 10, False)]
+    # 90 % of the task agent's 100 %: not confirmed
+    assert tries("bar") == [(8.0, 30, False), (4.0, 30, False), (2.0, 30, False)]
     low, high = cal_mod.paired_bounds(np.array([1.0, 0.0, 1.0]), np.array([1.0, 0.0, 1.0]), 0.9, 1.28)
     assert 0 < low <= high  # sharing every outcome with the task agent: a positive margin, some spread
 
