@@ -264,26 +264,28 @@ def test_calibration_confirms_its_winner_on_fresh_episodes(monkeypatch):
 def test_the_search_is_looser_where_a_confirmation_follows_and_the_confirmation_steps_down(monkeypatch):
     """Pong's 20-episode search keeps a candidate at 85 % of the task agent's success (its confirmation guards
     the task); without a confirmation the bar stays 95 %. After a rejection the next try is quieter, never the
-    same strength at another budget c."""
+    same strength at another budget c, and a quieter strength the search never played is played then."""
     import dpf_gui.calibrate as cal_mod
     from dpf_gui.evaluate import EpisodeRecord
     from dpf_gui.rollout import episode_seeds
 
     search = [int(s) for s in episode_seeds(0, 10)]
+    lost = 1  # search episodes lost by strength >= 2
+    holds = 1.0  # the loudest strength that keeps the task on fresh episodes
 
     class Agent:
         def __init__(self, task, strategy, params=None, **kw):
             self.params = params
 
-    def fake_records(env, agent, seeds, config, **kw):  # strength >= 2 loses 1 of the 10 search episodes;
-        p = agent.params                                # on fresh ones only strength <= 1 keeps the task
+    def fake_records(env, agent, seeds, config, **kw):
+        p = agent.params
 
         def ok(seed):
             if p is None:
                 return True
             if seed in search:
-                return p.strength < 2 or search.index(seed) != 0
-            return p.strength <= 1
+                return p.strength < 2 or search.index(seed) >= lost
+            return p.strength <= holds
         return [EpisodeRecord(task_success=float(ok(int(s))), task_return=0.0, length=10, regions=np.zeros((10, 1)),
                               weights=np.zeros(10), intent_return=0.0 if p is None else 10 * p.strength + p.c)
                 for s in seeds]
@@ -292,15 +294,22 @@ def test_the_search_is_looser_where_a_confirmation_follows_and_the_confirmation_
     monkeypatch.setattr(cal_mod, "play_records", fake_records)
     task = type("Task", (), {"env_config": {}})()
     args = ("pong", task, None, 1.0, 1.0, FusionParams(c=3.0))
+
+    def tries(cal) -> list[tuple[float, float]]:
+        return [(t["strength"], t["c"]) for t in cal.confirm["tries"]]
+
     strict = cal_mod.calibrate(*args, episodes=10, budgets=(1.0,), confirm_episodes=0)
     assert strict.keep == cal_mod.KEEP and strict.strength == 1.0  # 0.9 of the task agent: not kept at 95 %
     cal = cal_mod.calibrate(*args, episodes=10, budgets=(1.0, 2.0), confirm_episodes=6)
     assert cal.keep == cal_mod.SEARCH_KEEP["pong"] and max(r["strength"] for r in cal.table) == 8.0
-    # 8 at c 6 and 8 at c 3 rank first and second; after 8 fails, 4 and 2 are tried, then 1 is confirmed
-    assert [(t["strength"], t["c"]) for t in cal.confirm["tries"]] == [(8.0, 6.0), (4.0, 3.0), (2.0, 3.0)]
-    assert cal.strength == 0.0  # three tries, none confirmed
+    # 8 at c 6 and 8 at c 3 rank first and second; after 8 fails, 4 and 2 are tried; three tries, none confirmed
+    assert tries(cal) == [(8.0, 6.0), (4.0, 3.0), (2.0, 3.0)] and cal.strength == 0.0
     monkeypatch.setattr(cal_mod, "CONFIRM_TRIES", 4)
     assert cal_mod.calibrate(*args, episodes=10, budgets=(1.0, 2.0), confirm_episodes=6).strength == 1.0
+    # the climb stops at 1 (2 loses 3 of 10); 1 fails on fresh episodes: 0.5, never played, is played and kept
+    lost, holds = 3, 0.5
+    cal = cal_mod.calibrate(*args, episodes=10, budgets=(1.0, 2.0), confirm_episodes=6)
+    assert tries(cal) == [(1.0, 6.0), (0.5, 3.0)] and cal.strength == 0.5 and cal.c == 3.0
 
 
 def test_the_confirmation_wants_the_bar_cleared_with_confidence_and_stops_when_it_is_clear(monkeypatch):
