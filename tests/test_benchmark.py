@@ -277,8 +277,10 @@ def test_the_search_is_looser_where_a_confirmation_follows_and_the_confirmation_
         def __init__(self, task, strategy, params=None, **kw):
             self.params = params
 
-    def fake_records(env, agent, seeds, config, **kw):
+    def fake_records(env, agent, seeds, config, on_episode=None, **kw):
         p = agent.params
+        for _ in seeds if on_episode else ():
+            on_episode(1)
 
         def ok(seed):
             if p is None:
@@ -308,8 +310,12 @@ def test_the_search_is_looser_where_a_confirmation_follows_and_the_confirmation_
     assert cal_mod.calibrate(*args, episodes=10, budgets=(1.0, 2.0), confirm_episodes=6).strength == 1.0
     # the climb stops at 1 (2 loses 3 of 10); 1 fails on fresh episodes: 0.5, never played, is played and kept
     lost, holds = 3, 0.5
-    cal = cal_mod.calibrate(*args, episodes=10, budgets=(1.0, 2.0), confirm_episodes=6)
+    seen = []
+    cal = cal_mod.calibrate(*args, episodes=10, budgets=(1.0, 2.0), confirm_episodes=6,
+                            progress=lambda *a: seen.append(a))
     assert tries(cal) == [(1.0, 6.0), (0.5, 3.0)] and cal.strength == 0.5 and cal.c == 3.0
+    assert any(w == "strength 0.5, c 3" for *_, w in seen)  # played on the search's episodes, during the tries
+    assert all(played <= at_most for played, at_most, _ in seen)  # the progress bar never overflows
 
 
 def test_the_confirmation_wants_the_bar_cleared_with_confidence_and_stops_when_it_is_clear(monkeypatch):
