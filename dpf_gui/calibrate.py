@@ -74,9 +74,10 @@ CONFIRM_CHUNK = 100
 CONFIRM_KEEP = 0.9
 #: standard errors between the paired margin's mean and 0 for a decision (1.28: one-sided 90 %)
 CONFIRM_Z = 1.28
-#: candidates confirmed at most, best intent score first, before the strength falls back to 0
+#: candidates tried at most (best intent score first, each quieter than the last rejected) before the strength
+#: falls back to 0
 CONFIRM_TRIES = 3
-#: the search's bar where a confirmation follows: looser than ``keep``, since 20 points cannot tell 0.70 from
+#: the search's bar where a confirmation follows: looser than ``KEEP``, since 20 points cannot tell 0.70 from
 #: 0.74 and the confirmation, not the search, guards the task there (a climb stopped by noise left the intent
 #: quieter than it could be, docs/RESULTS.md)
 SEARCH_KEEP = {"pong": 0.85}
