@@ -25,7 +25,7 @@ def torch_threads():
 def test_demo_gridnav_runs_and_writes_a_screenshot(qapp, tmp_path, capsys, monkeypatch, torch_threads):
     monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path / "data"))
     shot = tmp_path / "demo.png"
-    assert main(["--demo", "gridnav", "--quit-after", "60", "--screenshot", str(shot)]) == 0
+    assert main(["--demo", "gridnav", "--quit-after", "300", "--screenshot", str(shot)]) == 0
     out = capsys.readouterr().out
     assert "intent model trained" in out and "frames/s" in out and "1 episode(s) played" in out
     assert shot.stat().st_size > 10_000
@@ -33,7 +33,7 @@ def test_demo_gridnav_runs_and_writes_a_screenshot(qapp, tmp_path, capsys, monke
         assert im.size[0] >= 800 and len(np.unique(np.asarray(im.convert("L")))) > 20  # not blank
     # the second demo finds its intent model in the cache; its labels never reached the user's store
     shot.unlink()
-    assert main(["--demo", "gridnav", "--quit-after", "60", "--screenshot", str(shot), "--strategy", "static"]) == 0
+    assert main(["--demo", "gridnav", "--quit-after", "300", "--screenshot", str(shot), "--strategy", "static"]) == 0
     out = capsys.readouterr().out
     assert "from the demo cache" in out and "(static)" in out and shot.is_file()
     assert not (tmp_path / "data" / "labels.sqlite").exists()

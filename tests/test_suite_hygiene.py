@@ -13,7 +13,7 @@ def test_a_test_run_leaves_no_folder_behind(tmp_path):
     env.update(TMPDIR=str(tmp_path), PYTHONPATH=str(repo))
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "tests/test_wish.py::test_category_and_conjunction_on_grid"],
-                          capture_output=True, text=True, timeout=120, env=env, cwd=repo, check=False)
+                          capture_output=True, text=True, timeout=600, env=env, cwd=repo, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not list(tmp_path.glob("dpf-gui-test-*"))
 

@@ -30,7 +30,7 @@ def test_the_wheel_carries_the_models_and_the_demo_runs_from_another_folder(tmp_
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", "build", "dist", "runs", "*.egg-info",
                                                              "__pycache__", ".pytest_cache", ".ruff_cache", ".venv"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels),
-                    str(src)], check=True, capture_output=True, timeout=300)
+                    str(src)], check=True, capture_output=True, timeout=900)
     (wheel,) = wheels.glob("dpf_gui-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for env in ("gridnav", "highway", "pong"):
@@ -42,18 +42,18 @@ def test_the_wheel_carries_the_models_and_the_demo_runs_from_another_folder(tmp_
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
-                   check=True, capture_output=True, timeout=300)
+                   check=True, capture_output=True, timeout=900)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("DPF_MODELS", "PYTHONPATH")}
     env.update(QT_QPA_PLATFORM="offscreen", SDL_VIDEODRIVER="dummy", DPF_GUI_DATA=str(tmp_path / "data"))
     where = subprocess.run([str(python), "-c", "import dpf_gui, dpf_gui.paths as p; print(dpf_gui.__file__); "
                             "print(p.models_root())"], cwd=elsewhere, env=env, capture_output=True, text=True,
-                           timeout=120, check=True).stdout.splitlines()
+                           timeout=600, check=True).stdout.splitlines()
     assert where[0].startswith(str(env_dir)) and where[1] == str(env_dir / "share" / "dpf-gui" / "models")
     # the demo ends by itself after one episode; --quit-after only guards against a hang (a fresh data folder
     # means its intent model is trained first, which takes longer on a slow machine)
-    demo = subprocess.run([str(env_dir / "bin" / "dpf-gui"), "--demo", "gridnav", "--quit-after", "240"], cwd=elsewhere,
-                          env=env, capture_output=True, text=True, timeout=300)
+    demo = subprocess.run([str(env_dir / "bin" / "dpf-gui"), "--demo", "gridnav", "--quit-after", "540"], cwd=elsewhere,
+                          env=env, capture_output=True, text=True, timeout=600)
     assert demo.returncode == 0, demo.stderr[-2000:]
     assert "episode 1" in demo.stdout and "Traceback" not in demo.stderr
