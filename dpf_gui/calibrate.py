@@ -244,13 +244,10 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
                    "tries": []}
         chosen, quieter_than = None, np.inf
         for _ in range(CONFIRM_TRIES):
-            # after a rejection only quieter candidates: the same strength at another c rarely costs less; the
-            # search may not have played them (it climbed from the middle), so it plays them now, loudest first
+            # after a rejection only quieter candidates: the same strength at another c rarely costs less
             row = next((r for r in ranked() if r["strength"] < quieter_than), None)
-            for s in reversed([s for s in ladder if s < quieter_than] if row is None else []):
-                if keeps(s):
-                    row = table[s, params.c]
-                    break
+            if row is None:  # the climb (from the middle) never played one: play them now, loudest first
+                row = next((table[s, params.c] for s in reversed(ladder) if s < quieter_than and keeps(s)), None)
             if row is None:
                 break
             agent, f = fused(row["strength"], row["c"]), []
