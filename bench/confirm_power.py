@@ -1,0 +1,61 @@
+"""How often does Pong's calibration confirm a candidate, for a given loss, as dpf_gui.calibrate does it?
+
+The confirmation (``sequential_confirmation``) looks at the paired margin ``fused - 0.9 x task`` every
+``CONFIRM_CHUNK`` fresh points, up to ``CONFIRM_EPISODES``, with a one-sided ``CONFIRM_Z`` bound at each look.
+This simulates one try on points that are won (1) or lost (0): the candidate shares the task agent's outcome
+on a share of the points (what a quiet intent does: it changes few decisions) and draws its own elsewhere,
+so that it keeps a given share of the task agent's success. A candidate right at the claim's bar (90 %)
+should be confirmed about 1 - confidence of the time; the several looks make it more.
+
+    python bench/confirm_power.py --p 0.7 --draws 4000 [--z 1.64]
+"""
+
+from __future__ import annotations
+
+import argparse
+from statistics import NormalDist
+
+import numpy as np
+
+from dpf_gui.calibrate import CONFIRM_CHUNK, CONFIRM_EPISODES, CONFIRM_Z, sequential_confirmation
+
+
+def confirmed_share(p: float, kept: float, shared: float, draws: int, episodes: int, z: float,
+                    rng: np.random.Generator) -> tuple[float, float]:
+    """Share of tries confirmed and mean fresh points played, for a candidate keeping ``kept`` of ``p``."""
+    own = (kept * p - shared * p) / (1 - shared)  # its success where it does not share the task agent's outcome
+    confirmed = played = 0
+    for _ in range(draws):
+        task = (rng.random(episodes) < p).astype(float)
+        fused = np.where(rng.random(episodes) < shared, task, (rng.random(episodes) < own).astype(float))
+        ok, outcomes = sequential_confirmation(lambda a, b, f=fused: f[a:b], lambda n, t=task: t[:n], episodes, z)
+        confirmed += ok
+        played += len(outcomes)
+    return confirmed / draws, played / draws
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--p", type=float, default=0.7, help="the task agent's success on calibration points "
+                    "(default 0.7: Pong's, 0.65-0.74 by split)")
+    ap.add_argument("--kept", default="0.85,0.9,0.95,1.0", help="shares of the task agent's success kept")
+    ap.add_argument("--shared", default="0,0.5,0.8", help="shares of points whose outcome the candidate shares")
+    ap.add_argument("--z", type=float, default=CONFIRM_Z, help="standard errors at each look (default: "
+                    f"CONFIRM_Z, {CONFIRM_Z:g})")
+    ap.add_argument("--draws", type=int, default=4000)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    rng = np.random.default_rng(args.seed)
+    episodes = CONFIRM_EPISODES["pong"]
+    kept = [float(k) for k in args.kept.split(",")]
+    print(f"task success p = {args.p}; looks every {CONFIRM_CHUNK} of up to {episodes} fresh points, "
+          f"one-sided {100 * NormalDist().cdf(args.z):.0f} % bound at each look")
+    print("share confirmed (mean points played) for a candidate keeping:")
+    print("shared  " + "  ".join(f"{100 * k:10.0f} %" for k in kept))
+    for shared in (float(s) for s in args.shared.split(",")):
+        cells = [confirmed_share(args.p, k, shared, args.draws, episodes, args.z, rng) for k in kept]
+        print(f"{100 * shared:4.0f} %  " + "  ".join(f"{c:5.2f} ({n:3.0f})" for c, n in cells))
+
+
+if __name__ == "__main__":
+    main()
