@@ -364,6 +364,17 @@ def test_the_confirmation_wants_the_bar_cleared_with_confidence_and_stops_when_i
     assert 0 < low <= high  # sharing every outcome with the task agent: a positive margin, some spread
 
 
+def test_the_calibrate_tooltip_names_the_bars_the_calibration_uses():
+    """The tooltip spells out the bars (importing the calibration would pull torch into the panel at start-up):
+    when a bar changes, this fails until the tooltip says the new one."""
+    from dpf_gui.app.params_panel import CALIBRATE_TIP
+    from dpf_gui.calibrate import CONFIRM_EPISODES, KEEP, SEARCH_KEEP
+
+    assert f"({100 * KEEP:.0f} %)" in CALIBRATE_TIP
+    assert f"keeps {100 * SEARCH_KEEP['pong']:.0f} %" in CALIBRATE_TIP
+    assert f"up to {CONFIRM_EPISODES['pong']} fresh episodes" in CALIBRATE_TIP
+
+
 def test_calibration_says_when_the_intent_never_acted(monkeypatch):
     """Each candidate records the share of episodes in which it took another action than the task agent; when no
     candidate ever did (the confidence gate kept the intent quiet), the calibration is ``silent`` and the app's line
