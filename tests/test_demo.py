@@ -37,11 +37,26 @@ def test_demo_gridnav_runs_and_writes_a_screenshot(qapp, tmp_path, capsys, monke
     out = capsys.readouterr().out
     assert "from the demo cache" in out and "(static)" in out and shot.is_file()
     assert not (tmp_path / "data" / "labels.sqlite").exists()
-    # --loop keeps playing until closed (here: --quit-after 8), dynamic and static taking turns (presentation mode)
-    assert main(["--demo", "gridnav", "--loop", "--present", "--quit-after", "8"]) == 0
+    # --loop keeps playing until closed, dynamic and static taking turns (presentation mode); the test stops it
+    # after three episodes, however long they take on this machine (--quit-after 300 only guards against a hang)
+    from dpf_gui.app.demo import Demo
+
+    episode = Demo._episode
+
+    def stop_after_three(self, metrics):
+        episode(self, metrics)
+        if self.finished_episodes == 3:
+            self.finish("three episodes seen")
+
+    monkeypatch.setattr(Demo, "_episode", stop_after_three)
+    assert main(["--demo", "gridnav", "--loop", "--present", "--quit-after", "300"]) == 0
     out = capsys.readouterr().out
-    assert "--quit-after reached" in out and "episode 2 (static)" in out, out
-    assert "episode 1 (dynamic)" in out and "episode 3 (dynamic)" in out, out
+    assert "episode 1 (dynamic)" in out and "episode 2 (static)" in out and "episode 3 (dynamic)" in out, out
+    assert "three episodes seen" in out, out
+    # and --quit-after ends a loop that nothing else ends
+    monkeypatch.setattr(Demo, "_episode", episode)
+    assert main(["--demo", "gridnav", "--loop", "--quit-after", "0.5"]) == 0
+    assert "--quit-after reached" in capsys.readouterr().out
 
 
 def test_demo_arguments_are_checked(capsys):
