@@ -54,10 +54,10 @@ def test_a_signal_closes_the_app_within_seconds(tmp_path, sig):
     t0 = time.monotonic()
     proc.send_signal(sig)
     try:
-        out, _ = proc.communicate(timeout=3)
+        out, _ = proc.communicate(timeout=15)  # a hang guard, not a speed target: a loaded machine is slow
     except subprocess.TimeoutExpired:
         proc.kill()
-        pytest.fail(f"still running 3 s after {sig.name}")
+        pytest.fail(f"still running 15 s after {sig.name}")
     print(f"\n{sig.name}: closed in {time.monotonic() - t0:.2f} s")
     assert proc.returncode == 128 + sig, out
     assert "Traceback" not in out, out
