@@ -48,6 +48,11 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     episodes = CONFIRM_EPISODES["pong"]
     kept = [float(k) for k in args.kept.split(",")]
+    for shared in (float(x) for x in args.shared.split(",")):  # a share the simulated points cannot give
+        if not 0 <= shared < 1 or not all(0 <= (k - shared) * args.p / (1 - shared) <= 1 for k in kept):
+            ap.error(f"--shared {shared:g} with --kept {args.kept} and --p {args.p:g} needs a success outside 0-1 "
+                     "where the candidate does not share the task agent's outcome; allowed: 0 <= shared < 1 and "
+                     "shared <= kept, with (kept - shared) x p / (1 - shared) <= 1")
     print(f"task success p = {args.p}; looks every {CONFIRM_CHUNK} of up to {episodes} fresh points, "
           f"one-sided {100 * NormalDist().cdf(args.z):.0f} % bound at each look")
     print("share confirmed (mean points played) for a candidate keeping:")
