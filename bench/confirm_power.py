@@ -1,11 +1,13 @@
 """How often does Pong's calibration confirm a candidate, for a given loss, as dpf_gui.calibrate does it?
 
 The confirmation (``sequential_confirmation``) looks at the paired margin ``fused - 0.9 x task`` every
-``CONFIRM_CHUNK`` fresh points, up to ``CONFIRM_EPISODES``, with a one-sided ``CONFIRM_Z`` bound at each look.
+``CONFIRM_CHUNK`` fresh points, up to ``CONFIRM_EPISODES``, with a one-sided ``CONFIRM_Z`` bound at the last look
+and ``CONFIRM_Z x sqrt(looks / look)`` before it.
 This simulates one try on points that are won (1) or lost (0): the candidate shares the task agent's outcome
 on a share of the points (what a quiet intent does: it changes few decisions) and draws its own elsewhere,
 so that it keeps a given share of the task agent's success. A candidate right at the claim's bar (90 %)
-should be confirmed about 1 - confidence of the time; the several looks make it more.
+should be confirmed about 1 - confidence of the time; several looks at one bar would make it more, which the
+stricter early looks pay back.
 
     python bench/confirm_power.py --p 0.7 --draws 4000 [--z 1.64]
 """
@@ -40,7 +42,8 @@ def main() -> None:
                     "(default 0.7: Pong's, 0.65-0.74 by split)")
     ap.add_argument("--kept", default="0.85,0.9,0.95,1.0", help="shares of the task agent's success kept")
     ap.add_argument("--shared", default="0,0.5,0.8", help="shares of points whose outcome the candidate shares")
-    ap.add_argument("--z", type=float, default=CONFIRM_Z, help="standard errors at each look (default: "
+    ap.add_argument("--z", type=float, default=CONFIRM_Z, help="standard errors at the last look, earlier "
+                    "ones z x sqrt(looks / look) (default: "
                     f"CONFIRM_Z, {CONFIRM_Z:g})")
     ap.add_argument("--draws", type=int, default=4000)
     ap.add_argument("--seed", type=int, default=0)
@@ -54,7 +57,7 @@ def main() -> None:
                      "where the candidate does not share the task agent's outcome; allowed: 0 <= shared < 1 and "
                      "shared <= kept, with (kept - shared) x p / (1 - shared) <= 1")
     print(f"task success p = {args.p}; looks every {CONFIRM_CHUNK} of up to {episodes} fresh points, "
-          f"one-sided {100 * NormalDist().cdf(args.z):.0f} % bound at each look")
+          f"one-sided {100 * NormalDist().cdf(args.z):.0f} % bound at the last look, stricter before it")
     print("share confirmed (mean points played) for a candidate keeping:")
     print("shared  " + "  ".join(f"{100 * k:10.0f} %" for k in kept))
     for shared in (float(s) for s in args.shared.split(",")):

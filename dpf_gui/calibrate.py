@@ -29,8 +29,12 @@ task agent on the same seeds, in chunks: it is confirmed once the one-sided
 lower confidence bound of the paired margin ``f_i - CONFIRM_KEEP x t_i``
 clears 0 (it keeps the claim's 90 %, not just on average), rejected once the
 upper bound falls below 0 or the fresh episodes run out. The bound is
-one-sided 90 % at each look; with up to three looks a candidate right at the
-bar is still confirmed about one time in five (``bench/confirm_power.py``).
+one-sided 90 % at the last look and stricter before it (O'Brien-Fleming's
+shape: ``CONFIRM_Z`` x sqrt(looks / look), 2.22, 1.57 and 1.28 standard
+errors after 100, 200 and 300 points), because every look is another
+chance for a candidate right at the bar to pass by luck: with the same bar
+at each look one in five did, with this one about one in eight
+(``bench/confirm_power.py``).
 After a rejection the best kept candidate *quieter* than every rejected one
 is tried (the same strength at another c seldom costs less; a
 quieter strength the climb never reached is played on the search's episodes
@@ -131,8 +135,9 @@ class Calibration:
             return []
         c = self.confirm
         return [f"confirmed on up to {c['episodes']} fresh episodes: keeping {100 * c['keep']:.0f} % of the task "
-                f"agent's success, a one-sided {100 * c['confidence']:.0f} % bound at each look every "
-                f"{c.get('chunk', CONFIRM_CHUNK)} (task agent {100 * c['task_success']:.0f} %):"] + [
+                f"agent's success, looking every {c.get('chunk', CONFIRM_CHUNK)}, a one-sided "
+                f"{100 * c['confidence']:.0f} % bound at the last look and stricter before it "
+                f"(task agent {100 * c['task_success']:.0f} %):"] + [
             f"  strength {t['strength']:g}, c {t['c']:g}: success {100 * t['success']:.0f} % vs the task agent's "
             f"{100 * t['task_success']:.0f} % on {t['episodes']} episodes "
             f"({'confirmed' if t['confirmed'] else 'lost the task there'})" for t in c["tries"]]
@@ -156,16 +161,20 @@ def sequential_confirmation(play: Callable[[int, int], Sequence[float]], task: C
     ``task(n)`` gives the task agent's outcomes on the first ``n``; every :data:`CONFIRM_CHUNK` episodes the
     paired bounds are looked at, up to ``episodes``. Returns whether it was confirmed and its outcomes.
 
-    Each look is a one-sided ``z`` bound (default :data:`CONFIRM_Z`); several looks at growing evidence
-    confirm a candidate right at the bar more often than one look would (``bench/confirm_power.py`` measures
-    how often)."""
+    The last look is a one-sided ``z`` bound (default :data:`CONFIRM_Z`), look ``k`` of ``K`` one of
+    ``z x sqrt(K / k)``: several looks at the same bar would confirm a candidate right at it more often than
+    one look does (``bench/confirm_power.py`` measures how often), so the early ones, on little evidence,
+    ask for more. The same bounds stop a try early that clearly loses the task."""
     z = CONFIRM_Z if z is None else z
+    looks = -(-episodes // CONFIRM_CHUNK)
     f: list[float] = []
     while True:
         n = min(len(f) + CONFIRM_CHUNK, episodes)
         t = task(n)
         f.extend(play(len(f), n))
-        low, high = paired_bounds(np.asarray(f, dtype=float), t, CONFIRM_KEEP, z)
+        # earlier looks ask for more (O'Brien-Fleming's shape): the last look's z times sqrt(looks / this look)
+        at = z * np.sqrt(looks / -(-n // CONFIRM_CHUNK))
+        low, high = paired_bounds(np.asarray(f, dtype=float), t, CONFIRM_KEEP, float(at))
         if low >= -1e-12 or high < 0 or n == episodes:
             return low >= -1e-12, np.asarray(f, dtype=float)
 

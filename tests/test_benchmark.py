@@ -261,6 +261,32 @@ def test_calibration_confirms_its_winner_on_fresh_episodes(monkeypatch):
     assert cal_mod.CONFIRM_EPISODES.get("gridnav", 0) == 0  # gridnav's search alone decides (its figures unchanged)
 
 
+def test_the_confirmation_asks_more_of_its_early_looks_than_of_its_last():
+    """Three looks at one bar would let a candidate at the bar pass by luck more often than one look, so the
+    first of three asks for z x sqrt(3) and only the last for z: the same 100 points that one look (the last)
+    confirms are not enough at the first of three, where the try goes on to 200."""
+    from dpf_gui.calibrate import CONFIRM_CHUNK, CONFIRM_Z, sequential_confirmation
+
+    assert CONFIRM_CHUNK == 100
+    task = np.ones(300)
+    fused = np.tile(np.r_[np.ones(94), np.zeros(6)], 3)  # margin 0.04 over 0.9 x task: 1.68 standard errors at 100
+    played = []
+
+    def play(a, b):
+        played.append((a, b))
+        return fused[a:b]
+
+    ok, outcomes = sequential_confirmation(play, lambda n: task[:n], 100)
+    assert ok and len(outcomes) == 100 and CONFIRM_Z < 1.68  # one look: it is the last, at CONFIRM_Z
+    played.clear()
+    ok, outcomes = sequential_confirmation(play, lambda n: task[:n], 300)
+    assert played == [(0, 100), (100, 200)]  # first of three: 1.68 < 1.28 x sqrt(3); second: 2.37 > 1.28 x sqrt(1.5)
+    assert ok and len(outcomes) == 200
+    worse = np.tile(np.r_[np.ones(91), np.zeros(9)], 3)  # margin 0.01: never clears, but not clearly lost early
+    ok, outcomes = sequential_confirmation(lambda a, b: worse[a:b], lambda n: task[:n], 300)
+    assert not ok and len(outcomes) == 300
+
+
 def test_the_search_is_looser_where_a_confirmation_follows_and_the_confirmation_steps_down(monkeypatch):
     """Pong's 20-episode search keeps a candidate at 85 % of the task agent's success (its confirmation guards
     the task); without a confirmation the bar stays 95 %. After a rejection the next try is quieter, never the
