@@ -5,6 +5,11 @@ from PySide6.QtWidgets import QApplication
 from dpf_gui.app import window as app_window
 from dpf_gui.app.window import MainWindow
 
+WAIT_MS = 600_000
+"""How long a Qt test waits for what the app does (a worker's training, an episode, a repaint): a hang guard, not
+a speed target. Each wait ends as soon as its condition holds, so a passing run takes no longer; a CI machine
+whose cores are shared many times over is slow, and only an app that hangs should fail there."""
+
 
 def record_messages(monkeypatch, tmp_path) -> list:
     """Messages the window shows, as (title, text), recorded instead of shown; no test touches the user's own data.
@@ -23,6 +28,6 @@ def open_window(qtbot, store_dir, **kw) -> MainWindow:
     window.show()
     qtbot.waitExposed(window)
     window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
-    qtbot.waitUntil(lambda: window.annotate.player.ready, timeout=10000)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.annotate.player.ready, timeout=WAIT_MS)
     return window

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from dpf_gui.data.study import SEGMENTS, UNLABELLED
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.paths import shipped_model
-from tests.qt_helpers import open_window
+from tests.qt_helpers import WAIT_MS, open_window
 
 
 def keys(qtbot, window, *seq):
@@ -35,7 +35,7 @@ def test_label_ten_by_keyboard_and_find_them_after_restart(qtbot, tmp_path, mess
     assert len(given) == 10
     assert view.progress.value() == 10 and view.progress.text() == "10 of 1495 labelled"
     last = view.current
-    qtbot.waitUntil(lambda: view.player.ready, timeout=10000)
+    qtbot.waitUntil(lambda: view.player.ready, timeout=WAIT_MS)
     keys(qtbot, window, Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_Left, Qt.Key.Key_End,
          Qt.Key.Key_Home, Qt.Key.Key_Right, Qt.Key.Key_Right)
     assert view.player.position == 2
@@ -91,10 +91,10 @@ def test_segments_undo_redo_and_playback(qtbot, tmp_path, messages):
     assert player.speed == 4.0
     keys(qtbot, window, Qt.Key.Key_Minus)
     assert player.speed == 2.0
-    qtbot.waitUntil(lambda: player.ready, timeout=10000)
+    qtbot.waitUntil(lambda: player.ready, timeout=WAIT_MS)
     keys(qtbot, window, Qt.Key.Key_Home, Qt.Key.Key_Space)
     assert player.is_playing
-    qtbot.waitUntil(lambda: player.position >= 2, timeout=5000)
+    qtbot.waitUntil(lambda: player.position >= 2, timeout=WAIT_MS)
     keys(qtbot, window, Qt.Key.Key_Space)
     assert not player.is_playing
     # cheat sheet and overlay toggles

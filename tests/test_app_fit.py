@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from dpf_gui.app.plots import PlotText
-from tests.qt_helpers import open_window
+from tests.qt_helpers import WAIT_MS, open_window
 from tests.test_saliency import train_tiny_additive_avoid_toll_intent
 
 SIZES = ((1024, 768), (1280, 720))
@@ -244,12 +244,12 @@ def test_presentation_mode_is_high_contrast_and_goes_back(qtbot, tmp_path, messa
     # the trajectory list's columns grow with the text ("unlabelled" was cut to "unlabe...")
     table = window.annotate.table
     qtbot.waitUntil(lambda: table.horizontalHeader().sectionSize(COL_LABEL)
-                    >= table.fontMetrics().horizontalAdvance("unlabelled") + 8, timeout=2000)
+                    >= table.fontMetrics().horizontalAdvance("unlabelled") + 8, timeout=WAIT_MS)
     # Train's fit table shows both rows without a scroll bar (one cut its RMSE column)
     window.tabs.setCurrentIndex(1)
     fit = window.train.fit_table
     qtbot.waitExposed(fit)
-    qtbot.waitUntil(lambda: fit.viewport().height() >= fit.verticalHeader().length(), timeout=2000)
+    qtbot.waitUntil(lambda: fit.viewport().height() >= fit.verticalHeader().length(), timeout=WAIT_MS)
 
     window.set_presentation(False)
     qtbot.wait(50)

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from dpf_gui.intent.redistribute import redistributed_rewards
-from tests.qt_helpers import open_window
+from tests.qt_helpers import WAIT_MS, open_window
 
 
 def press(qtbot, window, *keys):
@@ -57,7 +57,7 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     labels = ws.labels()
     assert labels.count == len(ws) and labels.meta["source"] == "person+simulated-user"
     window.activateWindow()  # the offscreen platform leaves the closed dialog active
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
 
     # --- Train tab, the paper's LSTM: Cancel stops a long run and leaves nothing behind ------------------
     window.tabs.setCurrentWidget(window.train)
@@ -74,9 +74,9 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     child(window, QWidget, "timeLimitSpin").setValue(0)  # no limit
     qtbot.mouseClick(child(window, QWidget, "trainButton"), Qt.MouseButton.LeftButton)
     assert train.is_training() and not train.train_button.isEnabled()
-    qtbot.waitUntil(lambda: train.loss_plot.count() >= 1, timeout=20000)
+    qtbot.waitUntil(lambda: train.loss_plot.count() >= 1, timeout=WAIT_MS)
     partial = train._out_dir
-    with qtbot.waitSignal(train.trainingFinished, timeout=20000) as done:
+    with qtbot.waitSignal(train.trainingFinished, timeout=WAIT_MS) as done:
         qtbot.mouseClick(child(window, QWidget, "cancelTrainButton"), Qt.MouseButton.LeftButton)
     assert done.args == [False, "cancelled"]
     assert ws.intent is None and not partial.exists() and train.train_button.isEnabled()
@@ -87,7 +87,7 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     child(window, QWidget, "subsampleSpin").setValue(0)  # all
     child(window, QWidget, "timeLimitSpin").setValue(20)
     t0 = time.perf_counter()
-    with qtbot.waitSignal(train.trainingFinished, timeout=60000) as done:
+    with qtbot.waitSignal(train.trainingFinished, timeout=WAIT_MS) as done:
         qtbot.mouseClick(child(window, QWidget, "trainButton"), Qt.MouseButton.LeftButton)
     print(f"\nTrain tab, gridnav, {len(ws)} labels, 10 epochs, hidden 32: {time.perf_counter() - t0:.1f} s, "
           f"held-out correlation {train.result.metrics['held_out']['corr']:.2f}")
@@ -126,7 +126,7 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     assert play.runner is not None and play.runner.intent is ws.intent.model
     assert play.strategy_combo.currentText() == "dynamic"
     assert play.wish is not None and [e.text for e in play.wish.avoid] == ["terrain=toll"]
-    with qtbot.waitSignal(play.episodeFinished, timeout=10000):
+    with qtbot.waitSignal(play.episodeFinished, timeout=WAIT_MS):
         play.run_decisions(200)
     for p in (play.weight_plot, play.temp_plot, play.collected_plot):
         assert p.count() > 0
@@ -149,7 +149,7 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     gif = tmp_path / "episode.gif"
     play.start_recording(gif, fps=10)
     play.run_decisions(5, restart_on_end=True)
-    with qtbot.waitSignal(play.recordingFinished, timeout=20000) as rec:
+    with qtbot.waitSignal(play.recordingFinished, timeout=WAIT_MS) as rec:
         play.stop_recording(wait=True)
     assert rec.args == [str(gif), ""] and gif.stat().st_size > 0
 
@@ -180,7 +180,7 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     window.train.set_config(kind="lstm", max_epochs=500, max_time_s=0)
     assert window.train.train()
     partial = window.train._out_dir
-    qtbot.waitUntil(lambda: window.train.loss_plot.count() >= 1, timeout=20000)
+    qtbot.waitUntil(lambda: window.train.loss_plot.count() >= 1, timeout=WAIT_MS)
     window.close()
     assert not window.train.is_training() and not partial.exists()
 
@@ -193,7 +193,7 @@ def test_training_refuses_too_few_or_identical_marks_and_wrong_models(qtbot, tmp
     window.tabs.setCurrentWidget(window.annotate)
     press(qtbot, window, Qt.Key.Key_P, Qt.Key.Key_Return, Qt.Key.Key_A)
     window.tabs.setCurrentWidget(train)
-    with qtbot.waitSignal(train.trainingFinished, timeout=20000) as done:
+    with qtbot.waitSignal(train.trainingFinished, timeout=WAIT_MS) as done:
         qtbot.mouseClick(child(window, QWidget, "trainButton"), Qt.MouseButton.LeftButton)
     assert done.args[0] is False and "only 2 trajectories are labelled" in done.args[1]
     assert messages[-1][0] == "Cannot train the intent model" and "label more" in messages[-1][1]
@@ -206,7 +206,7 @@ def test_training_refuses_too_few_or_identical_marks_and_wrong_models(qtbot, tmp
     for _ in range(5):
         press(qtbot, window, Qt.Key.Key_N, Qt.Key.Key_Return)
     window.tabs.setCurrentWidget(train)
-    with qtbot.waitSignal(train.trainingFinished, timeout=20000) as done:
+    with qtbot.waitSignal(train.trainingFinished, timeout=WAIT_MS) as done:
         train.train()
     assert done.args[0] is False and "same score" in done.args[1]
     assert len(messages) == 2 and ws.intent is None and train.train_button.isEnabled()
@@ -243,7 +243,7 @@ def test_the_additive_kind_trains_in_steps_and_drives_the_timeline_and_play(qtbo
     assert train.kind() == "additive" and not train.loss_plot.isVisible()
     train.set_config(members=4, hidden=32, utility_steps=100, value_steps=100)
     steps = []
-    with qtbot.waitSignal(train.trainingFinished, timeout=60000) as done:
+    with qtbot.waitSignal(train.trainingFinished, timeout=WAIT_MS) as done:
         assert train.train()
         train.worker.stepDone.connect(steps.append)
         assert train.progress.maximum() == 200 and train.progress.format() == "step %v of %m"

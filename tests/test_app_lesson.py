@@ -14,7 +14,7 @@ from dpf_gui.app.lesson import LessonPanel, add_lesson
 from dpf_gui.app.main import parse_args
 from dpf_gui.pipeline import fusion_params
 from dpf_gui.session import training
-from tests.qt_helpers import open_window
+from tests.qt_helpers import WAIT_MS, open_window
 
 #: the lesson trains the demo's small model; tinier still here, where only the steps are checked (not its fit)
 TINY = {"members": 2, "hidden": 8, "utility_steps": 20, "value_steps": 30}
@@ -25,7 +25,7 @@ def lesson_window(qtbot, tmp_path, messages, monkeypatch):
     monkeypatch.setattr(training, "DEMO_TRAINING", TINY)
     window = open_window(qtbot, tmp_path, env="gridnav")
     panel = add_lesson(window, "gridnav")
-    qtbot.waitUntil(lambda: panel.counter.text().startswith("Step 1 of 6"), timeout=5000)
+    qtbot.waitUntil(lambda: panel.counter.text().startswith("Step 1 of 6"), timeout=WAIT_MS)
     return window, panel
 
 
@@ -51,7 +51,7 @@ def test_the_lesson_runs_through_every_step_and_back(qtbot, lesson_window):
     assert not panel.next_button.isEnabled()
     _key(window, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)  # the key cannot skip it either ...
     assert panel.index == 1 and "at least 4" in panel.note  # ... and says why
-    qtbot.waitUntil(lambda: panel.action_button.isEnabled(), timeout=10000)  # the suggestions are ranked
+    qtbot.waitUntil(lambda: panel.action_button.isEnabled(), timeout=WAIT_MS)  # the suggestions are ranked
     assert panel.action_button.text() == f"Simulated user: mark {plan.SIMULATED_MARKS}"
     qtbot.mouseClick(panel.action_button, Qt.MouseButton.LeftButton)
     states, _ = ws.summary()
@@ -62,7 +62,7 @@ def test_the_lesson_runs_through_every_step_and_back(qtbot, lesson_window):
     assert panel.index == 2 and window.tabs.currentWidget() is train
     assert train.members_spin.value() == TINY["members"] and train.kind() == "additive"
     assert ws.intent is None and not panel.next_button.isEnabled()
-    with qtbot.waitSignal(train.trainingFinished, timeout=60000) as done:
+    with qtbot.waitSignal(train.trainingFinished, timeout=WAIT_MS) as done:
         qtbot.mouseClick(panel.action_button, Qt.MouseButton.LeftButton)
     assert done.args[0], done.args
     assert ws.intent is not None and ws.intent.kind == "additive" and panel.next_button.isEnabled()

@@ -17,6 +17,7 @@ from dpf_gui.app.plots import RingBuffer, nice_ceil
 from dpf_gui.episode import NEEDS_INTENT_TIP
 from dpf_gui.pipeline import load_task_agent
 from dpf_gui.strategies import dynamic_temperature
+from tests.qt_helpers import WAIT_MS
 from tests.test_saliency import (
     train_tiny_additive_avoid_toll_intent,
     train_tiny_avoid_toll_intent,
@@ -91,7 +92,7 @@ def test_every_documented_control_has_its_object_name(view, qtbot):
 def test_dynamic_episode_feeds_every_plot(view, qtbot):
     assert view.strategy_combo.currentText() == "dynamic"
     assert view.wish is not None and view.wish.avoid  # read from the intent model's sidecar
-    with qtbot.waitSignal(view.episodeFinished, timeout=10_000) as finished:
+    with qtbot.waitSignal(view.episodeFinished, timeout=WAIT_MS) as finished:
         taken = view.run_decisions(200)
     assert 0 < taken <= 100
     assert finished.args[0]["steps"] == taken
@@ -187,9 +188,9 @@ def test_timer_loop_plays_and_measures_fps(view, qtbot):
     view.driver.episode_pause_s = 0.0
     t0 = view.snapshot().t
     view.play()
-    qtbot.wait(1500)
+    qtbot.waitUntil(lambda: view.snapshot().t != t0 or view.snapshot().seed != 3, timeout=WAIT_MS)  # it plays
+    qtbot.wait(1000)  # and keeps playing for a while, so the frame rate has something to measure
     view.pause()
-    assert view.snapshot().t != t0 or view.snapshot().seed != 3
     print(f"\nplay view, gridnav, offscreen, all plots live: {view.fps():.1f} frames/s")
 
 
@@ -201,7 +202,7 @@ def test_compare_static_vs_dynamic_in_lockstep(qtbot, agents):
     assert left.t == right.t == 4 and left.seed == right.seed == 5
     assert c.weight_plot.count() == 5 and c.collected_plot.count() == 5
     assert not c.frames["left"].image().isNull() and not c.frames["right"].image().isNull()
-    with qtbot.waitSignal(c.pairFinished, timeout=10_000) as done:
+    with qtbot.waitSignal(c.pairFinished, timeout=WAIT_MS) as done:
         c.run_decisions(300)
     assert c.both_done()
     out = done.args[0]
@@ -217,7 +218,7 @@ def test_record_gif(view, qtbot, tmp_path):
     path = tmp_path / "episode.gif"
     view.start_recording(path, fps=10)
     view.run_decisions(8)
-    with qtbot.waitSignal(view.recordingFinished, timeout=10_000):
+    with qtbot.waitSignal(view.recordingFinished, timeout=WAIT_MS):
         view.stop_recording(wait=True)
     with Image.open(path) as im:
         assert im.is_animated and im.n_frames >= 8
@@ -225,7 +226,7 @@ def test_record_gif(view, qtbot, tmp_path):
     # the asynchronous form: one episode, written in the background
     path2 = tmp_path / "whole.gif"
     view.set_speed(0)
-    with qtbot.waitSignal(view.recordingFinished, timeout=30_000) as sig:
+    with qtbot.waitSignal(view.recordingFinished, timeout=WAIT_MS) as sig:
         view.record(path2, episodes=1)
     assert sig.args == [str(path2), ""]
     with Image.open(path2) as im:
@@ -279,7 +280,7 @@ def test_whole_view_recording_has_the_plots_and_a_caption(view, qtbot, tmp_path)
     view.record_whole_check.setChecked(True)
     view.start_recording(path, fps=10)
     view.run_decisions(6)
-    with qtbot.waitSignal(view.recordingFinished, timeout=20_000):
+    with qtbot.waitSignal(view.recordingFinished, timeout=WAIT_MS):
         view.stop_recording(wait=True)
     frame = _check_whole_view_gif(path, view, 6)
     # the w plot, where it is on screen: its line (FUSED green) and dark axis ink are in the recording
@@ -297,7 +298,7 @@ def test_compare_records_the_whole_view(qtbot, agents, tmp_path):
     c.start_recording(path, fps=10)
     assert c.record_button.isChecked() and c.record_button.text() == "Stop recording"
     c.run_decisions(6)
-    with qtbot.waitSignal(c.recordingFinished, timeout=20_000):
+    with qtbot.waitSignal(c.recordingFinished, timeout=WAIT_MS):
         c.stop_recording(wait=True)
     assert not c.record_button.isChecked()
     frame = _check_whole_view_gif(path, c, 6)
@@ -310,7 +311,7 @@ def test_compare_records_the_whole_view(qtbot, agents, tmp_path):
     # the asynchronous form: one pair of episodes, then it stops by itself
     c.set_speed(0)
     c.driver.episode_pause_s = 0.0
-    with qtbot.waitSignal(c.recordingFinished, timeout=30_000) as sig:
+    with qtbot.waitSignal(c.recordingFinished, timeout=WAIT_MS) as sig:
         c.record(tmp_path / "pair.gif", episodes=1)
     assert sig.args == [str(tmp_path / "pair.gif"), ""]
     assert not c.is_recording() and not c.is_playing() and c.both_done()
@@ -368,7 +369,7 @@ def test_highway_steps_in_a_worker_process(qtbot):
     timer.timeout.connect(lambda: ticks_during_a_step.append(v.driver._future is not None))
     timer.start(10)
     v.play()
-    qtbot.waitUntil(lambda: v.snapshot() is not None and (v.snapshot().t >= 3 or v.snapshot().done), timeout=60_000)
+    qtbot.waitUntil(lambda: v.snapshot() is not None and (v.snapshot().t >= 3 or v.snapshot().done), timeout=WAIT_MS)
     v.pause()
     timer.stop()
     snap = v.snapshot()
@@ -380,7 +381,7 @@ def test_highway_steps_in_a_worker_process(qtbot):
     assert pid is not None and pid != os.getpid() and alive(pid)
 
     v.set_agents("highway", None, task, None, None, seed=1)  # new agents: the same process
-    qtbot.waitUntil(lambda: v.snapshot() is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: v.snapshot() is not None, timeout=WAIT_MS)
     assert v.runner.process.pid == pid and v.snapshot().seed == 1 and v.snapshot().strategy == "task"
     v.set_agents("gridnav", None, load_task_agent("gridnav"), None, None, seed=0)  # another environment: it ends
     assert not alive(pid)
@@ -412,12 +413,12 @@ def test_leaving_highway_while_its_worker_starts(qtbot):
     v = PlayView()
     qtbot.addWidget(v)
     v.set_agents("highway", None, task, model, sidecar, seed=0)
-    qtbot.waitUntil(lambda: v.runner.process.pid is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: v.runner.process.pid is not None, timeout=WAIT_MS)
     pid = v.runner.process.pid
     v.set_agents("gridnav", None, load_task_agent("gridnav"), None, None, seed=0)
     assert not alive(pid) and v.run_decisions(2) == 2 and v.snapshot().t == 2
     v.set_agents("highway", None, task, model, sidecar, seed=0)
-    qtbot.waitUntil(lambda: v.runner.process.pid is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: v.runner.process.pid is not None, timeout=WAIT_MS)
     pid = v.runner.process.pid
     v.shutdown()
     assert not alive(pid)
@@ -497,7 +498,7 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
     base = v.params()
     told = []
     v._calibrationProgress.connect(lambda *a: told.append(a[:2]))
-    with qtbot.waitSignal(v.calibrated, timeout=60_000) as done:
+    with qtbot.waitSignal(v.calibrated, timeout=WAIT_MS) as done:
         assert v.calibrate()
         assert v.is_calibrating() and v.calibrate_progress.isVisible()
         assert v.calibrate_button.text() == "Cancel calibration" and v.calibrate_button.isEnabled()
@@ -522,14 +523,14 @@ def test_calibration_can_be_cancelled_and_leaves_the_parameters(qtbot, additive_
 
     v = shown(qtbot, PlayView, additive_agents, seed=3, size=(1300, 800))
     before = v.params()
-    with qtbot.waitSignal(v.calibrated, timeout=60_000) as done:
+    with qtbot.waitSignal(v.calibrated, timeout=WAIT_MS) as done:
         assert v.calibrate()
         qtbot.mouseClick(v.calibrate_button, Qt.LeftButton)  # the button cancels while it runs
         assert v.calibrate_button.text() == "Cancelling…" and not v.calibrate_button.isEnabled()
     assert done.args == [None, CANCELLED] and v.status_label.text() == CANCELLED
     assert v.params() == before and not v.is_calibrating()
     assert v.calibrate_button.text() == "Calibrate strength" and v.calibrate_button.isEnabled()
-    with qtbot.waitSignal(v.calibrated, timeout=60_000) as again:  # and it can run again, to the end
+    with qtbot.waitSignal(v.calibrated, timeout=WAIT_MS) as again:  # and it can run again, to the end
         assert v.calibrate()
     assert again.args[0] is not None
     v.shutdown()
@@ -586,7 +587,7 @@ def test_compare_notes_only_what_neither_side_draws(qtbot, agents):
 def test_space_r_s_play_restart_and_step(view, qtbot):
     """A presenter's keys in Play (and Compare): Space plays / pauses, S takes one decision, R restarts."""
     view.activateWindow()
-    qtbot.waitUntil(lambda: view.isActiveWindow(), timeout=3000)
+    qtbot.waitUntil(lambda: view.isActiveWindow(), timeout=WAIT_MS)
     t0 = view.snapshot().t
     qtbot.keyClick(view, Qt.Key.Key_S)
     assert view.snapshot().t == t0 + 1 and not view.is_playing()
@@ -609,7 +610,7 @@ def test_export_trace_is_the_episode_shown_and_what_dpf_trace_writes(view, qtbot
 
     task, model, _sidecar = agents
     assert view.export_trace(tmp_path / "none.csv") is None and not (tmp_path / "none.csv").exists()
-    with qtbot.waitSignal(view.episodeFinished, timeout=10_000):
+    with qtbot.waitSignal(view.episodeFinished, timeout=WAIT_MS):
         view.run_decisions(200)
     shown = view.export_trace(tmp_path / "play.csv")
     with open(shown) as fh:

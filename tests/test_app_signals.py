@@ -1,4 +1,4 @@
-"""``dpf-gui`` as a process: SIGTERM and SIGINT close it within seconds, and nothing modal holds up --quit-after.
+"""``dpf-gui`` as a process: SIGTERM and SIGINT close it the normal way, and nothing modal holds up --quit-after.
 
 Each test runs the real app in a subprocess (offscreen, its own data folder),
 because a signal handler, SDL's handlers and a modal dialog in the window's
@@ -20,6 +20,7 @@ import pytest
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 ROOT = Path(__file__).resolve().parent.parent
+HANG_S = 300  # a hang guard, not a speed target: each wait ends as soon as the app does; a loaded CI is slow
 
 
 def start_app(data: Path, *args: str) -> subprocess.Popen:
@@ -30,7 +31,7 @@ def start_app(data: Path, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def wait_until_open(proc: subprocess.Popen, store: Path, timeout: float = 60.0) -> None:
+def wait_until_open(proc: subprocess.Popen, store: Path, timeout: float = HANG_S) -> None:
     """Until the window has opened an environment (it then records where it is in the label store)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -48,16 +49,16 @@ def wait_until_open(proc: subprocess.Popen, store: Path, timeout: float = 60.0) 
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_closes_the_app_within_seconds(tmp_path, sig):
+def test_a_signal_closes_the_app(tmp_path, sig):
     proc = start_app(tmp_path, "--env", "gridnav")
     wait_until_open(proc, tmp_path / "labels.sqlite")
     t0 = time.monotonic()
     proc.send_signal(sig)
     try:
-        out, _ = proc.communicate(timeout=15)  # a hang guard, not a speed target: a loaded machine is slow
+        out, _ = proc.communicate(timeout=HANG_S)
     except subprocess.TimeoutExpired:
         proc.kill()
-        pytest.fail(f"still running 15 s after {sig.name}")
+        pytest.fail(f"still running {HANG_S} s after {sig.name}")
     print(f"\n{sig.name}: closed in {time.monotonic() - t0:.2f} s")
     assert proc.returncode == 128 + sig, out
     assert "Traceback" not in out, out
@@ -69,7 +70,7 @@ def test_an_unusable_study_folder_does_not_hold_up_quit_after(tmp_path):
     blocker.write_text("not a folder")
     proc = start_app(tmp_path / "data", "--study", str(blocker / "study"), "--env", "gridnav", "--quit-after", "2")
     try:
-        out, _ = proc.communicate(timeout=90)
+        out, _ = proc.communicate(timeout=HANG_S)
     except subprocess.TimeoutExpired:
         proc.kill()
         pytest.fail("--quit-after was held up")

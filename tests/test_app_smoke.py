@@ -81,7 +81,7 @@ def test_the_window_opens_without_the_heavy_libraries(tmp_path):
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DPF_GUI_DATA": str(tmp_path), "PYTHONPATH": root}
     out = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
-                         timeout=120, check=True)
+                         timeout=600, check=True)
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["heavy"] == [] and got["built"] == ["Annotate"]
     assert got["after"] == ["Annotate", "Play"] and got["page"]

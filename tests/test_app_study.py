@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QPushButton, QRadioButton, QSlider
 
 from dpf_gui.studies.export import export_study
 from dpf_gui.studies.folder import Study, init_study
+from tests.qt_helpers import WAIT_MS
 from tests.study_helpers import tiny_protocol
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,7 @@ def annotate(qtbot, window, marks: list[tuple[int, int]]) -> None:
     page = window.page
     for traj, value in marks:
         page.list.setCurrentRow(traj)
-        qtbot.waitUntil(lambda: page.player.ready, timeout=10000)
+        qtbot.waitUntil(lambda: page.player.ready, timeout=WAIT_MS)
         press(qtbot, window, {1: Qt.Key.Key_P, -1: Qt.Key.Key_A, 0: Qt.Key.Key_N}[value])
 
 
@@ -60,15 +61,15 @@ def walk(qtbot, window) -> bool:
             click(qtbot, window, "annotateDone")
         elif phase == "train":
             qtbot.waitUntil(lambda: window.session.current() is None or window.session.current().phase != "train",
-                            timeout=60000)
+                            timeout=WAIT_MS)
         elif phase == "watch":
             page = window.page
-            qtbot.waitUntil(lambda page=page: page.episodes is not None, timeout=30000)
+            qtbot.waitUntil(lambda page=page: page.episodes is not None, timeout=WAIT_MS)
             for i in range(len(page.episodes)):
-                qtbot.waitUntil(lambda i=i, page=page: page.player.index == i and page.player.ready, timeout=30000)
+                qtbot.waitUntil(lambda i=i, page=page: page.player.index == i and page.player.ready, timeout=WAIT_MS)
                 assert page.label.text() == f"Episode {i + 1} of 2" and not page.next.isEnabled()
                 page.player.slider.setValue(page.player.last_frame)  # dragged to the end (playing takes seconds)
-                qtbot.waitUntil(lambda page=page: page.next.isEnabled(), timeout=5000)
+                qtbot.waitUntil(lambda page=page: page.next.isEnabled(), timeout=WAIT_MS)
                 click(qtbot, window, "watchNext")
         elif phase == "questionnaire":
             click(qtbot, window, "questionnaireDone")  # nothing answered: refused, stays
@@ -83,7 +84,7 @@ def walk(qtbot, window) -> bool:
             click(qtbot, window, "questionnaireDone")
         else:
             pytest.fail(f"unexpected phase {phase}")
-        qtbot.waitUntil(lambda step=step: window.session.current() != step, timeout=60000)
+        qtbot.waitUntil(lambda step=step: window.session.current() != step, timeout=WAIT_MS)
 
 
 def open_participant(qtbot, folder, pid):
@@ -197,7 +198,7 @@ def test_annotate_page_suggestions_parts_budget_and_keys(qtbot, tmp_path):
     click(qtbot, window, "suggestNext")
     suggested = page.current
     assert "Suggested:" in page.message.text()
-    qtbot.waitUntil(lambda: page.player.ready, timeout=10000)
+    qtbot.waitUntil(lambda: page.player.ready, timeout=WAIT_MS)
     page.player.seek(3)
     page.start_segment()
     page.player.seek(6)

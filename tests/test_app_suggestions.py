@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from dpf_gui.app.trajectory_table import COL_FROM, COL_NEXT
 from dpf_gui.data.study import UNLABELLED
-from tests.qt_helpers import open_window
+from tests.qt_helpers import WAIT_MS, open_window
 
 #: a quick additive model: enough members to disagree, few steps (about 1-2 s on gridnav)
 SMALL = {"members": 4, "hidden": 32, "utility_steps": 100, "value_steps": 100}
@@ -22,7 +22,7 @@ def press(qtbot, window, *keys):
 def settle_suggestions(qtbot, view, since: int) -> None:
     """Wait until the suggestions were ranked again after ``since`` rankings (they rank in the background)."""
     qtbot.waitUntil(lambda: view.suggestions.computations > since and not view.suggestions._timer.isActive()
-                    and not (view.suggestions._thread and view.suggestions._thread.is_alive()), timeout=10000)
+                    and not (view.suggestions._thread and view.suggestions._thread.is_alive()), timeout=WAIT_MS)
 
 
 def mark_key(ws, i: int):
@@ -37,7 +37,7 @@ def test_enter_labels_the_suggestions_train_updates_them_and_collect_adds_varied
                                                                                                 messages):
     window = open_window(qtbot, tmp_path, env="gridnav")
     view, ws = window.annotate, window.workspace
-    qtbot.waitUntil(lambda: view.suggestions.ready, timeout=10000)
+    qtbot.waitUntil(lambda: view.suggestions.ready, timeout=WAIT_MS)
     assert len(view.suggestions.items) == 100 and view.model.ranks.max() == 100
 
     # --- Enter 10 times, labelling each suggested trajectory; each comes with its reason ---------------------
@@ -71,7 +71,7 @@ def test_enter_labels_the_suggestions_train_updates_them_and_collect_adds_varied
     assert train.kind() == "additive" and not train.loss_plot.isVisible()
     train.set_config(**SMALL)
     before = view.suggestions.computations
-    with qtbot.waitSignal(train.trainingFinished, timeout=60000) as done:
+    with qtbot.waitSignal(train.trainingFinished, timeout=WAIT_MS) as done:
         qtbot.mouseClick(train.train_button, Qt.MouseButton.LeftButton)
     assert done.args == [True, ""], done.args
     assert ws.intent.model is train.result.model and train.progress.value() == train.progress.maximum()
@@ -89,9 +89,9 @@ def test_enter_labels_the_suggestions_train_updates_them_and_collect_adds_varied
     dialog = view.open_collect_dialog()
     assert dialog is view.findChild(QWidget, "collectDialog") and dialog.random_start.isChecked()
     dialog.episodes.setValue(50)
-    with qtbot.waitSignal(dialog.collected, timeout=60000):
+    with qtbot.waitSignal(dialog.collected, timeout=WAIT_MS):
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.workspace is not ws, timeout=10000)
+    qtbot.waitUntil(lambda: window.workspace is not ws, timeout=WAIT_MS)
     new = window.workspace
     assert len(new) == old_n + 50 and new.fingerprint != old_fp and new.dataset_path != old_path
     assert new.dataset_path.parent == tmp_path / "data"
@@ -108,7 +108,7 @@ def test_enter_labels_the_suggestions_train_updates_them_and_collect_adds_varied
     assert ws.store.to_labels(ws.dataset, old_fp).count == 10
     assert new.intent is not None and new.intent.directory == ws.intent.directory
     assert view.progress.value() == 10 and view.current == trained[0]
-    qtbot.waitUntil(lambda: view.suggestions.ready, timeout=10000)
+    qtbot.waitUntil(lambda: view.suggestions.ready, timeout=WAIT_MS)
     assert messages == []
 
 
@@ -123,7 +123,7 @@ def test_a_wish_the_data_cannot_show_is_said_before_labelling_and_when_training_
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible() and view.wish_combo.currentText() == "my wish"
     window.activateWindow()  # the offscreen platform leaves the closed dialog active
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
     coverage = view.findChild(QWidget, "coverageLabel").text()
     assert "No stored trajectory enters the preferred region" in coverage and "my wish" in coverage
     assert "color: #b00020" in view.collect_button.styleSheet()  # the remedy stands out
@@ -133,7 +133,7 @@ def test_a_wish_the_data_cannot_show_is_said_before_labelling_and_when_training_
     train = window.train
     window.tabs.setCurrentWidget(train)
     assert "No stored trajectory enters the preferred region x=7&amp;y=8" in train.labels_label.text()
-    with qtbot.waitSignal(train.trainingFinished, timeout=20000) as done:
+    with qtbot.waitSignal(train.trainingFinished, timeout=WAIT_MS) as done:
         train.train()
     assert done.args[0] is False and "same score" in done.args[1]
     assert "No stored trajectory enters the preferred region x=7&y=8" in done.args[1]
@@ -166,11 +166,11 @@ def test_a_request_while_the_finished_worker_is_still_alive_is_not_dropped(qtbot
 
     suggestions = Suggestions()
     suggestions.set_workspace(Workspace())
-    qtbot.waitUntil(lambda: suggestions.computations == 1, timeout=5000)
+    qtbot.waitUntil(lambda: suggestions.computations == 1, timeout=WAIT_MS)
     lingering = threading.Thread(target=time.sleep, args=(1.0,))
     lingering.start()
     suggestions._thread = lingering  # as if the finished worker had not exited yet
     suggestions.request(now=True)
-    qtbot.waitUntil(lambda: suggestions.computations == 2, timeout=5000)
+    qtbot.waitUntil(lambda: suggestions.computations == 2, timeout=WAIT_MS)
     lingering.join()
     suggestions.shutdown()

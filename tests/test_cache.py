@@ -82,7 +82,7 @@ def test_the_same_entry_built_by_two_workers_at_once_stays_whole(tmp_path):
     def work(name):
         with entry.build() as tmp:
             (tmp / "a.txt").write_text(name)
-            both_writing.wait(timeout=10)
+            both_writing.wait(timeout=120)
             (tmp / "sub").mkdir()
             (tmp / "sub" / "b.txt").write_text(name)
 
@@ -99,7 +99,7 @@ def _build_in_a_process(root, name, ready):
     entry = CacheEntry(root, "cell", {"seed": 0})
     with entry.build() as tmp:
         (tmp / "a.txt").write_text(name)
-        ready.wait(timeout=10)
+        ready.wait(timeout=120)
         (tmp / "b.txt").write_text(name)
 
 
@@ -111,7 +111,7 @@ def test_the_same_entry_built_by_two_processes_at_once_stays_whole(tmp_path):
     for p in procs:
         p.start()
     for p in procs:
-        p.join(timeout=30)
+        p.join(timeout=300)
     assert [p.exitcode for p in procs] == [0, 0]
     entry = CacheEntry(tmp_path, "cell", {"seed": 0})
     assert entry.done()

@@ -102,7 +102,7 @@ def test_help_from_a_fresh_process(argv, code):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "dpf_gui.cli", *argv], capture_output=True, text=True, timeout=60,
+    proc = subprocess.run([sys.executable, "-m", "dpf_gui.cli", *argv], capture_output=True, text=True, timeout=600,
                           check=False)
     assert proc.returncode == code, proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout.startswith("usage: dpf")

@@ -105,7 +105,7 @@ def test_evaluate_calibrate_prints_the_search_and_shows_its_progress(run_dir, ca
 
 
 def test_the_annotate_view_shows_it_with_the_wish_tinted(run_dir, qtbot, tmp_path, messages):
-    from tests.qt_helpers import open_window
+    from tests.qt_helpers import WAIT_MS, open_window
 
     window = open_window(qtbot, tmp_path / "store", env="corridor", task_dir=run_dir / "task",
                          dataset_path=run_dir / "data.npz")
@@ -114,7 +114,7 @@ def test_the_annotate_view_shows_it_with_the_wish_tinted(run_dir, qtbot, tmp_pat
     player = window.annotate.player
     wish = make_wish(env_spec("corridor").region_features, preset=env_spec("corridor").preset("mixed"))
     window.annotate.set_overlay_wish(wish, "simulated user")
-    qtbot.waitUntil(lambda: player.frames is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: player.frames is not None, timeout=WAIT_MS)
     frame = player.frames[0]
     layer = player._layer(frame)
     assert layer is not None and layer.shape[:2] == frame.shape[:2]

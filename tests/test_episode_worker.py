@@ -48,7 +48,7 @@ def alive(pid: int) -> bool:
         return True
 
 
-def wait_gone(pid: int, timeout: float = 30.0) -> bool:
+def wait_gone(pid: int, timeout: float = 300.0) -> bool:  # a hang guard: it returns once the process is gone
     end = time.monotonic() + timeout
     while alive(pid) and time.monotonic() < end:
         time.sleep(0.05)

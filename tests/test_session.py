@@ -178,7 +178,7 @@ def test_an_intent_model_that_does_not_fit_is_refused_in_one_line(ws, intent_dir
 # --- no Qt, no circle -----------------------------------------------------------------------------------
 def _fresh_interpreter(code: str) -> str:
     """What ``code`` prints in a new Python process (nothing imported yet), stripped; fails on an error."""
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600,
                          check=False)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
