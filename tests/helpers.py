@@ -7,6 +7,11 @@ import numpy as np
 from dpf_gui.data.trajectories import Trajectory, TrajectoryDataset, dataset_meta
 from dpf_gui.envs import make_env
 
+HANG_S = 600
+"""How long a test waits for the app or a worker to finish something: a hang guard, not a speed target. Each wait
+ends as soon as its condition holds, so a passing run takes no longer; a CI machine whose cores are shared many
+times over is slow, and only a hang should fail there."""
+
 
 def handmade_dataset(env_name: str, region_rows: list[list[list[float]]], seed0: int = 0) -> TrajectoryDataset:
     """A dataset whose trajectories visit the given region values (one list of T+1 rows each).

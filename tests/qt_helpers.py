@@ -4,11 +4,9 @@ from PySide6.QtWidgets import QApplication
 
 from dpf_gui.app import window as app_window
 from dpf_gui.app.window import MainWindow
+from tests.helpers import HANG_S
 
-WAIT_MS = 600_000
-"""How long a Qt test waits for what the app does (a worker's training, an episode, a repaint): a hang guard, not
-a speed target. Each wait ends as soon as its condition holds, so a passing run takes no longer; a CI machine
-whose cores are shared many times over is slow, and only an app that hangs should fail there."""
+WAIT_MS = HANG_S * 1000  # every qtbot wait for the app's work (a training, an episode, a repaint)
 
 
 def record_messages(monkeypatch, tmp_path) -> list:

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import HANG_S
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 ROOT = Path(__file__).resolve().parent.parent
-HANG_S = 300  # a hang guard, not a speed target: each wait ends as soon as the app does; a loaded CI is slow
 
 
 def start_app(data: Path, *args: str) -> subprocess.Popen:
