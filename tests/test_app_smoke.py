@@ -1,6 +1,7 @@
 """The desktop app opens (offscreen)."""
 
 from dpf_gui.app.window import MainWindow
+from tests.helpers import HANG_S
 
 
 def test_main_window_opens(qtbot):
@@ -81,7 +82,7 @@ def test_the_window_opens_without_the_heavy_libraries(tmp_path):
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DPF_GUI_DATA": str(tmp_path), "PYTHONPATH": root}
     out = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
-                         timeout=600, check=True)
+                         timeout=HANG_S, check=True)
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["heavy"] == [] and got["built"] == ["Annotate"]
     assert got["after"] == ["Annotate", "Play"] and got["page"]

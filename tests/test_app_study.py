@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QPushButton, QRadioButton, QSlider
 
 from dpf_gui.studies.export import export_study
 from dpf_gui.studies.folder import Study, init_study
+from tests.helpers import HANG_S
 from tests.qt_helpers import WAIT_MS
 from tests.study_helpers import tiny_protocol
 
@@ -128,7 +129,7 @@ def test_two_participants_through_the_screens_one_resumed(qtbot, tmp_path):
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=600,
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=HANG_S,
                           check=False)
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
 

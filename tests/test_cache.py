@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from dpf_gui.cache import STAMP, CacheEntry, read_json
+from tests.helpers import HANG_S
 
 
 def _build(entry, text, extra="b"):
@@ -82,7 +83,7 @@ def test_the_same_entry_built_by_two_workers_at_once_stays_whole(tmp_path):
     def work(name):
         with entry.build() as tmp:
             (tmp / "a.txt").write_text(name)
-            both_writing.wait(timeout=120)
+            both_writing.wait(timeout=HANG_S)
             (tmp / "sub").mkdir()
             (tmp / "sub" / "b.txt").write_text(name)
 
@@ -99,7 +100,7 @@ def _build_in_a_process(root, name, ready):
     entry = CacheEntry(root, "cell", {"seed": 0})
     with entry.build() as tmp:
         (tmp / "a.txt").write_text(name)
-        ready.wait(timeout=120)
+        ready.wait(timeout=HANG_S)
         (tmp / "b.txt").write_text(name)
 
 
@@ -111,7 +112,7 @@ def test_the_same_entry_built_by_two_processes_at_once_stays_whole(tmp_path):
     for p in procs:
         p.start()
     for p in procs:
-        p.join(timeout=300)
+        p.join(timeout=HANG_S)
     assert [p.exitcode for p in procs] == [0, 0]
     entry = CacheEntry(tmp_path, "cell", {"seed": 0})
     assert entry.done()

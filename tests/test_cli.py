@@ -5,6 +5,7 @@ import json
 import pytest
 
 from dpf_gui.cli import main
+from tests.helpers import HANG_S
 
 
 def run(capsys, *argv):
@@ -102,7 +103,7 @@ def test_help_from_a_fresh_process(argv, code):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "dpf_gui.cli", *argv], capture_output=True, text=True, timeout=600,
+    proc = subprocess.run([sys.executable, "-m", "dpf_gui.cli", *argv], capture_output=True, text=True, timeout=HANG_S,
                           check=False)
     assert proc.returncode == code, proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout.startswith("usage: dpf")

@@ -21,6 +21,7 @@ from dpf_gui.rollout import random_policy, rollout
 from dpf_gui.session import Change, Workspace
 from dpf_gui.session.intent_memory import recall, remember
 from dpf_gui.session.training import additive_config, labels_for_training
+from tests.helpers import HANG_S
 
 ROOT = Path(__file__).resolve().parents[1]
 #: a model this small trains in well under a second: only the plumbing is tested here, not the fit
@@ -178,7 +179,7 @@ def test_an_intent_model_that_does_not_fit_is_refused_in_one_line(ws, intent_dir
 # --- no Qt, no circle -----------------------------------------------------------------------------------
 def _fresh_interpreter(code: str) -> str:
     """What ``code`` prints in a new Python process (nothing imported yet), stripped; fails on an error."""
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600,
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=HANG_S,
                          check=False)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()

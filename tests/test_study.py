@@ -25,6 +25,7 @@ from dpf_gui.studies.order import condition_order, rows_needed, williams_rows
 from dpf_gui.studies.protocol import read_protocol
 from dpf_gui.studies.session import Session, study_steps
 from dpf_gui.studies.simulate import pilot
+from tests.helpers import HANG_S
 from tests.study_helpers import EXAMPLE, tiny_protocol
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -352,7 +353,7 @@ def test_killed_mid_annotation_resumes_without_losing_or_doubling_marks(tmp_path
         f"pilot(Study({str(tmp_path / 's')!r}), 1)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=600,
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=HANG_S,
                           check=False)
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
     before = _events(study, "sim-001")

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers import HANG_S
+
 
 def test_a_test_run_leaves_no_folder_behind(tmp_path):
     """tests/conftest.py gives the app a data folder of its own and removes it when the run ends."""
@@ -13,7 +15,7 @@ def test_a_test_run_leaves_no_folder_behind(tmp_path):
     env.update(TMPDIR=str(tmp_path), PYTHONPATH=str(repo))
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "tests/test_wish.py::test_category_and_conjunction_on_grid"],
-                          capture_output=True, text=True, timeout=600, env=env, cwd=repo, check=False)
+                          capture_output=True, text=True, timeout=HANG_S, env=env, cwd=repo, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not list(tmp_path.glob("dpf-gui-test-*"))
 

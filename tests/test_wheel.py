@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import HANG_S
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -49,11 +51,11 @@ def test_the_wheel_carries_the_models_and_the_demo_runs_from_another_folder(tmp_
     env.update(QT_QPA_PLATFORM="offscreen", SDL_VIDEODRIVER="dummy", DPF_GUI_DATA=str(tmp_path / "data"))
     where = subprocess.run([str(python), "-c", "import dpf_gui, dpf_gui.paths as p; print(dpf_gui.__file__); "
                             "print(p.models_root())"], cwd=elsewhere, env=env, capture_output=True, text=True,
-                           timeout=600, check=True).stdout.splitlines()
+                           timeout=HANG_S, check=True).stdout.splitlines()
     assert where[0].startswith(str(env_dir)) and where[1] == str(env_dir / "share" / "dpf-gui" / "models")
     # the demo ends by itself after one episode; --quit-after only guards against a hang (a fresh data folder
     # means its intent model is trained first, which takes longer on a slow machine)
     demo = subprocess.run([str(env_dir / "bin" / "dpf-gui"), "--demo", "gridnav", "--quit-after", "540"], cwd=elsewhere,
-                          env=env, capture_output=True, text=True, timeout=600)
+                          env=env, capture_output=True, text=True, timeout=HANG_S)
     assert demo.returncode == 0, demo.stderr[-2000:]
     assert "episode 1" in demo.stdout and "Traceback" not in demo.stderr
