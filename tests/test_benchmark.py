@@ -394,11 +394,49 @@ def test_the_calibrate_tooltip_names_the_bars_the_calibration_uses():
     """The tooltip spells out the bars (importing the calibration would pull torch into the panel at start-up):
     when a bar changes, this fails until the tooltip says the new one."""
     from dpf_gui.app.params_panel import CALIBRATE_TIP
-    from dpf_gui.calibrate import CONFIRM_EPISODES, KEEP, SEARCH_KEEP
+    from dpf_gui.calibrate import CONFIRM_EPISODES, GATES, KEEP, SEARCH_KEEP
 
     assert f"({100 * KEEP:.0f} %)" in CALIBRATE_TIP
     assert f"keeps {100 * SEARCH_KEEP['pong']:.0f} %" in CALIBRATE_TIP
     assert f"up to {CONFIRM_EPISODES['pong']} fresh episodes" in CALIBRATE_TIP
+    assert f"looser confidence gate ({GATES['pong'][0]:g})" in CALIBRATE_TIP
+
+
+def test_where_a_confirmation_follows_the_winner_is_also_tried_with_a_looser_gate(monkeypatch):
+    """Pong: the search's winner is played again at the looser gate; it wins only by a higher intent score while
+    keeping the task, is confirmed like any candidate and sets the confidence. Without a confirmation (gridnav)
+    no gate is tried and the calibration reads as before."""
+    import dpf_gui.calibrate as cal_mod
+    from dpf_gui.evaluate import EpisodeRecord
+
+    class Agent:
+        def __init__(self, task, strategy, params=None, **kw):
+            self.params = params
+
+    def fake_records(env, agent, seeds, config, **kw):  # strengths up to 2 keep the task; a looser gate adds `bonus`
+        p = agent.params
+        return [EpisodeRecord(task_success=float(p is None or p.strength <= 2), task_return=0.0, length=10,
+                              regions=np.zeros((10, 1)), weights=np.zeros(10),
+                              intent_return=0.0 if p is None else 10 * p.strength + bonus * (p.confidence < 1))
+                for _ in seeds]
+
+    monkeypatch.setattr(cal_mod, "FusedAgent", Agent)
+    monkeypatch.setattr(cal_mod, "play_records", fake_records)
+    task = type("Task", (), {"env_config": {}})()
+    args = (task, None, 1.0, 1.0, FusionParams(c=3.0))
+    bonus = 30.0
+    cal = cal_mod.calibrate("pong", *args, episodes=4, budgets=(1.0, 2.0), confirm_episodes=6)
+    gate = cal_mod.GATES["pong"][0]
+    assert [r for r in cal.table if "confidence" in r] == [cal.chosen()] and cal.confidence == gate
+    assert cal.params(FusionParams(c=3.0)).confidence == gate and cal.strength == 2.0
+    assert cal.confirm["tries"][0]["confidence"] == gate and "confidence gate 0.5" in cal.confirm_lines()[1]
+    bonus = -30.0  # the looser gate scores lower: played, not chosen; the parameters keep their gate
+    cal = cal_mod.calibrate("pong", *args, episodes=4, budgets=(1.0, 2.0), confirm_episodes=6)
+    assert any("confidence" in r for r in cal.table) and cal.confidence is None
+    assert cal.params(FusionParams(c=3.0, confidence=1.0)).confidence == 1.0
+    bonus = 30.0
+    plain = cal_mod.calibrate("gridnav", *args, episodes=4, budgets=(1.0, 2.0))
+    assert not any("confidence" in r for r in plain.table) and plain.confidence is None
 
 
 def test_calibration_says_when_the_intent_never_acted(monkeypatch):

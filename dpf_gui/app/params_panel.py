@@ -287,12 +287,18 @@ CALIBRATE_TIP = ("choose the intent's strength in simulation: the fused agent pl
                  "decision is highest among those that keep the task agent's success (95 %). Uses the task "
                  "reward and the intent model's own predictions, never your marks. Under a second on gridnav; "
                  "a minute or more on highway (its simulator); minutes on Pong, whose search keeps 85 % and "
-                 "then confirms the winner on up to 300 fresh episodes, trying quieter ones if it fails")
+                 "also tries its winner with a looser confidence gate (0.5), then confirms the winner on up to 300 "
+                 "fresh episodes, trying quieter ones if it fails")
+
+
+def _gate(row) -> str:
+    """A candidate's confidence gate, where the calibration loosened it (Pong)."""
+    return f", confidence gate {row['confidence']:g}" if row.get("confidence") is not None else ""
 
 
 def calibration_table(cal) -> str:
     """What each candidate (strength, budget c) tried did, one line each."""
-    rows = [f"strength {r['strength']:g}, c {r['c']:g}: success {100 * r['success']:.0f} %, intent score "
+    rows = [f"strength {r['strength']:g}, c {r['c']:g}{_gate(r)}: success {100 * r['success']:.0f} %, intent score "
             f"{r['intent_score']:+.3f} per decision"
             + (f", other actions than the task agent in {100 * r['changed']:.0f} % of episodes"
                if "changed" in r else "")
@@ -317,7 +323,8 @@ def calibration_text(cal) -> str:
     row = cal.chosen()
     why = (f" (success {100 * row['success']:.0f} % vs the task agent's {100 * cal.task_success:.0f} %, intent "
            f"score {row['intent_score']:+.3f} per decision)") if row else ""
-    return f"calibrated: strength {cal.strength:g}, c {cal.c:g}{why}; the table is in the button's tooltip"
+    gate = _gate({"confidence": cal.confidence})
+    return f"calibrated: strength {cal.strength:g}, c {cal.c:g}{gate}{why}; the table is in the button's tooltip"
 
 
 __all__ = ["CALIBRATE_TIP", "ParamControl", "ParamsPanel", "calibration_table", "calibration_text"]

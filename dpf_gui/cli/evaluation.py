@@ -242,7 +242,8 @@ def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, fl
                         fusion_params(task, overrides), seed=args.seed, progress=progress)
     for row in cal.table:
         changed = f", other actions in {row['changed']:.0%} of episodes" if "changed" in row else ""
-        print(f"calibration: strength {row['strength']:g}, c {row['c']:g}: task success {row['success']:.2f} "
+        gate = f", confidence gate {row['confidence']:g}" if "confidence" in row else ""
+        print(f"calibration: strength {row['strength']:g}, c {row['c']:g}{gate}: task success {row['success']:.2f} "
               f"(task agent {cal.task_success:.2f}), intent score per decision {row['intent_score']:.3f}{changed}")
     for line in cal.confirm_lines():
         print(f"calibration: {line.strip()}")
@@ -251,6 +252,8 @@ def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, fl
               "task agent does there, or its ensemble members disagree so much that the confidence gate keeps it "
               "quiet; label more (or more varied) trajectories, or lower --confidence")
     chosen = {"strength": cal.strength} if cal.c is None else {"strength": cal.strength, "c": cal.c}
+    if cal.confidence is not None:  # a looser gate won (Pong: docs/RESULTS.md, "what limits a prefer wish")
+        chosen["confidence"] = cal.confidence
     print(f"calibrated: {', '.join(f'{k} {v:g}' for k, v in chosen.items())} ({cal.episodes} calibration episodes, "
           f"keeping >= {cal.keep:.0%} of the task agent's success)")
     return chosen
