@@ -35,10 +35,15 @@ errors after 100, 200 and 300 points), because every look is another
 chance for a candidate right at the bar to pass by luck: with the same bar
 at each look one in five did, with this one about one in eight
 (``bench/confirm_power.py``).
+There too the winner is played once more with a looser confidence gate
+(``GATES``: the intent also acts where its ensemble members agree less),
+which joins the ranking like any candidate: at the default gate a prefer
+wish learnt from 25 labels can stay short of its bar at every strength.
 After a rejection the best kept candidate *quieter* than every rejected one
 is tried (the same strength at another c seldom costs less; a
 quieter strength the climb never reached is played on the search's episodes
-first), ``CONFIRM_TRIES`` in all, else the strength is 0. A candidate that
+first; a rejected looser-gate candidate first has the next quieter strength
+played at its gate), ``CONFIRM_TRIES`` in all, else the strength is 0. A candidate that
 changes few decisions shares most outcomes with the task agent, so its
 margin is tight and it is confirmed on the first chunk; a loud one needs
 evidence that 100 points cannot give (docs/RESULTS.md).
@@ -216,8 +221,11 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
     seeds, fresh = all_seeds[:episodes], all_seeds[episodes:]
     ladder = sorted(float(s) for s in strengths)
     larger = [float(b) for b in sorted(BUDGETS if budgets is None else budgets) if b > 1]
+    gates = [float(g) for g in GATES.get(env_name, ()) if len(fresh) and g < params.confidence]
     # the task agent and every try on the fresh seeds, and the quieter strengths a try may play on the search's
-    confirming = len(fresh) * (1 + CONFIRM_TRIES) + (len(seeds) * len(ladder) if len(fresh) else 0)
+    # (a rejected looser-gate try adds one at its gate)
+    confirming = len(fresh) * (1 + CONFIRM_TRIES) + (len(seeds) * (len(ladder) + CONFIRM_TRIES * bool(gates))
+                                                     if len(fresh) else 0)
     played, at_most = 0, len(seeds) * (1 + len(ladder) + len(larger)) + confirming
 
     def success(agent, on, what: str) -> tuple[float, list]:
@@ -238,7 +246,6 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
 
     task_success, task_records = success(FusedAgent(task, "task"), seeds, "the task agent")
     table: dict[tuple[float, float, float], dict[str, float]] = {}
-    gates = [float(g) for g in GATES.get(env_name, ()) if len(fresh) and g < params.confidence]
 
     def kept(row: dict[str, float]) -> bool:
         return row["success"] >= keep * task_success - 1e-12
@@ -323,6 +330,10 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
                 chosen = row
                 break
             quieter_than = row["strength"]
+            if "confidence" in row:  # quieter within the looser gate first: it may keep what the gate bought
+                below = [s for s in ladder if s < quieter_than]
+                if below:
+                    keeps(below[-1], row["c"], row["confidence"])
         confirm["task_success"] = float(np.mean(fresh_task))
     if progress is not None and played < at_most:
         progress(played, played, "done")  # fewer than the most: the bar ends full

@@ -439,6 +439,41 @@ def test_where_a_confirmation_follows_the_winner_is_also_tried_with_a_looser_gat
     assert not any("confidence" in r for r in plain.table) and plain.confidence is None
 
 
+def test_a_rejected_looser_gate_steps_down_within_that_gate_first(monkeypatch):
+    """The gate's winner loses the task on fresh episodes: the next try is the next quieter strength at the same
+    looser gate (played on the search's episodes first), not the default gate's, so what the gate bought is
+    kept where a quieter intent can afford it."""
+    import dpf_gui.calibrate as cal_mod
+    from dpf_gui.evaluate import EpisodeRecord
+    from dpf_gui.rollout import episode_seeds
+
+    fresh = {int(s) for s in episode_seeds(0, 4 + 6)[4:]}
+
+    class Agent:
+        def __init__(self, task, strategy, params=None, **kw):
+            self.params = params
+
+    def fake_records(env, agent, seeds, config, **kw):  # strengths up to 2 keep the search's episodes; on fresh
+        p = agent.params                             # ones the looser gate at strength 2 loses the task
+
+        def ok(seed):
+            if p is None:
+                return True
+            return p.strength <= 2 and not (int(seed) in fresh and p.confidence < 1 and p.strength == 2)
+        return [EpisodeRecord(task_success=float(ok(s)), task_return=0.0, length=10, regions=np.zeros((10, 1)),
+                              weights=np.zeros(10),
+                              intent_return=0.0 if p is None else 10 * p.strength + 30 * (p.confidence < 1))
+                for s in seeds]
+
+    monkeypatch.setattr(cal_mod, "FusedAgent", Agent)
+    monkeypatch.setattr(cal_mod, "play_records", fake_records)
+    task = type("Task", (), {"env_config": {}})()
+    gate = cal_mod.GATES["pong"][0]
+    cal = cal_mod.calibrate("pong", task, None, 1.0, 1.0, FusionParams(c=3.0), episodes=4, budgets=(1.0,),
+                            confirm_episodes=6)
+    assert [(t["strength"], t.get("confidence")) for t in cal.confirm["tries"]] == [(2.0, gate), (1.0, gate)]
+    assert cal.strength == 1.0 and cal.confidence == gate and cal.chosen()["confidence"] == gate
+
 def test_calibration_says_when_the_intent_never_acted(monkeypatch):
     """Each candidate records the share of episodes in which it took another action than the task agent; when no
     candidate ever did (the confidence gate kept the intent quiet), the calibration is ``silent`` and the app's line
