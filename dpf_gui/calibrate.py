@@ -58,6 +58,7 @@ retraining, no new feedback) holds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from statistics import NormalDist
@@ -150,7 +151,7 @@ class Calibration:
                 f"agent's success, looking every {c.get('chunk', CONFIRM_CHUNK)}, a one-sided "
                 f"{100 * c['confidence']:.0f} % bound at the last look and stricter before it "
                 f"(task agent {100 * c['task_success']:.0f} %):"] + [
-            f"  strength {t['strength']:g}, c {t['c']:g}{_gate_text(t.get('confidence'))}: "
+            f"  strength {t['strength']:g}, c {t['c']:g}{gate_text(t.get('confidence'))}: "
             f"success {100 * t['success']:.0f} % vs the task agent's "
             f"{100 * t['task_success']:.0f} % on {t['episodes']} episodes "
             f"({'confirmed' if t['confirmed'] else 'lost the task there'})" for t in c["tries"]]
@@ -161,7 +162,8 @@ class Calibration:
                 "episodes": self.episodes, "seed": self.seed, "table": self.table, "confirm": self.confirm}
 
 
-def _gate_text(confidence: float | None) -> str:
+def gate_text(confidence: float | None) -> str:
+    """A candidate's looser confidence gate as its lines say it (nothing for the default gate)."""
     return "" if confidence is None else f", confidence gate {confidence:g}"
 
 
@@ -184,14 +186,14 @@ def sequential_confirmation(play: Callable[[int, int], Sequence[float]], task: C
     one look does (``bench/confirm_power.py`` measures how often), so the early ones, on little evidence,
     ask for more. The same bounds stop a try early that clearly loses the task."""
     z = CONFIRM_Z if z is None else z
-    looks = -(-episodes // CONFIRM_CHUNK)
+    looks = math.ceil(episodes / CONFIRM_CHUNK)
     f: list[float] = []
     while True:
         n = min(len(f) + CONFIRM_CHUNK, episodes)
         t = task(n)
         f.extend(play(len(f), n))
         # earlier looks ask for more (O'Brien-Fleming's shape): the last look's z times sqrt(looks / this look)
-        at = z * np.sqrt(looks / -(-n // CONFIRM_CHUNK))
+        at = z * np.sqrt(looks / math.ceil(n / CONFIRM_CHUNK))
         low, high = paired_bounds(np.asarray(f, dtype=float), t, CONFIRM_KEEP, float(at))
         if low >= -1e-12 or high < 0 or n == episodes:
             return low >= -1e-12, np.asarray(f, dtype=float)
@@ -226,7 +228,7 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
     # (a rejected looser-gate try adds one at its gate)
     confirming = len(fresh) * (1 + CONFIRM_TRIES) + (len(seeds) * (len(ladder) + CONFIRM_TRIES * bool(gates))
                                                      if len(fresh) else 0)
-    played, at_most = 0, len(seeds) * (1 + len(ladder) + len(larger)) + confirming
+    played, at_most = 0, len(seeds) * (1 + len(ladder) + len(larger) + len(gates)) + confirming
 
     def success(agent, on, what: str) -> tuple[float, list]:
         def ended(n: int) -> None:
@@ -253,7 +255,7 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
     def keeps(s: float, c: float = params.c, g: float = params.confidence) -> bool:
         if (s, c, g) not in table:
             loosened = g if g != params.confidence else None
-            rate, records = success(fused(s, c, g), seeds, f"strength {s:g}, c {c:g}{_gate_text(loosened)}")
+            rate, records = success(fused(s, c, g), seeds, f"strength {s:g}, c {c:g}{gate_text(loosened)}")
             row = table[s, c, g] = {"strength": s, "c": c, "success": rate,
                                     # per decision, as the wish is measured
                                     "intent_score": float(np.mean([r.intent_return / max(r.length, 1)
@@ -346,4 +348,4 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
 
 __all__ = ["CONFIRM_CHUNK", "CONFIRM_EPISODES", "CONFIRM_KEEP", "CONFIRM_TRIES", "CONFIRM_Z", "EPISODES", "GATES",
            "KEEP", "SEARCH_KEEP", "STRENGTHS", "Calibration", "CalibrationCancelled", "Progress", "calibrate",
-           "paired_bounds", "sequential_confirmation"]
+           "gate_text", "paired_bounds", "sequential_confirmation"]

@@ -227,7 +227,7 @@ def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, fl
     from tqdm.auto import tqdm
 
     from dpf_gui.agents.intent_agent import IntentAgent
-    from dpf_gui.calibrate import calibrate
+    from dpf_gui.calibrate import calibrate, gate_text
     from dpf_gui.pipeline import fusion_params
 
     if args.intent is None:
@@ -242,8 +242,7 @@ def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, fl
                         fusion_params(task, overrides), seed=args.seed, progress=progress)
     for row in cal.table:
         changed = f", other actions in {row['changed']:.0%} of episodes" if "changed" in row else ""
-        gate = f", confidence gate {row['confidence']:g}" if "confidence" in row else ""
-        print(f"calibration: strength {row['strength']:g}, c {row['c']:g}{gate}: task success {row['success']:.2f} "
+        print(f"calibration: strength {row['strength']:g}, c {row['c']:g}{gate_text(row.get('confidence'))}: task success {row['success']:.2f} "
               f"(task agent {cal.task_success:.2f}), intent score per decision {row['intent_score']:.3f}{changed}")
     for line in cal.confirm_lines():
         print(f"calibration: {line.strip()}")
