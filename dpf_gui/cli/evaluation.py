@@ -446,7 +446,7 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
                    help="report: wishes, labels and episodes never used for tuning (default); dev: the tuning split")
     p.add_argument("--episodes", type=_csv(None, "episodes"), default=(),
                    help="held-out episodes per row as ENV=N, comma-separated "
-                        "(default: gridnav=100,highway=30,pong=300)")
+                        "(default: gridnav=100,highway=100,pong=300)")
     p.add_argument("--quick", action="store_true", help="a look in a few minutes: gridnav, 3 wishes, 25 exact labels")
     p.add_argument("--jobs", type=int_in(1, 256), default=None,
                    help="cells in parallel processes (default: 1; with --backend ray Ray decides how many run at once)")
