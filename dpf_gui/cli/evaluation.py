@@ -242,7 +242,8 @@ def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, fl
                         fusion_params(task, overrides), seed=args.seed, progress=progress)
     for row in cal.table:
         changed = f", other actions in {row['changed']:.0%} of episodes" if "changed" in row else ""
-        print(f"calibration: strength {row['strength']:g}, c {row['c']:g}{gate_text(row.get('confidence'))}: task success {row['success']:.2f} "
+        gate = gate_text(row.get("confidence"))
+        print(f"calibration: strength {row['strength']:g}, c {row['c']:g}{gate}: task success {row['success']:.2f} "
               f"(task agent {cal.task_success:.2f}), intent score per decision {row['intent_score']:.3f}{changed}")
     for line in cal.confirm_lines():
         print(f"calibration: {line.strip()}")
