@@ -428,7 +428,7 @@ def _budgets(text: str) -> tuple[int | None, ...]:
 
 
 def _build_benchmark(p: argparse.ArgumentParser) -> None:
-    from dpf_gui.benchmark import LABEL_TYPES, ROWS, SELECTIONS, SPLITS
+    from dpf_gui.benchmark import EPISODES, LABEL_TYPES, ROWS, SELECTIONS, SPLITS
 
     p.add_argument("--envs", type=_csv(("gridnav", "highway", "pong"), "environment"),
                    default=("gridnav", "highway", "pong"),
@@ -447,7 +447,7 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
                    help="report: wishes, labels and episodes never used for tuning (default); dev: the tuning split")
     p.add_argument("--episodes", type=_csv(None, "episodes"), default=(),
                    help="held-out episodes per row as ENV=N, comma-separated "
-                        "(default: gridnav=100,highway=100,pong=300)")
+                        f"(default: {','.join(f'{env}={n}' for env, n in EPISODES.items())})")
     p.add_argument("--quick", action="store_true", help="a look in a few minutes: gridnav, 3 wishes, 25 exact labels")
     p.add_argument("--jobs", type=int_in(1, 256), default=None,
                    help="cells in parallel processes (default: 1; with --backend ray Ray decides how many run at once)")
