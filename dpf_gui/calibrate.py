@@ -39,6 +39,12 @@ There too the winner is played once more with a looser confidence gate
 (``GATES``: the intent also acts where its ensemble members agree less),
 which joins the ranking like any candidate: at the default gate a prefer
 wish learnt from 25 labels can stay short of its bar at every strength.
+On highway the fused agent's episodes part from the task agent's in almost every episode, at any strength,
+so shared seeds pair nothing: there the task agent's success is measured once per task agent, on
+``REFERENCE_EPISODES`` episodes of its own (memoised), which set the search's bar, and the confirmation
+compares the winner's fresh episodes with that reference, both samples' noise counted
+(:func:`unpaired_bounds`). Ten search episodes cannot do either: they put the task agent's ~0.85 anywhere
+from 0.5 to 1, and let a candidate that crashes a fifth more often through about a third of the time.
 After a rejection the best kept candidate *quieter* than every rejected one
 is tried (the same strength at another c seldom costs less; a
 quieter strength the climb never reached is played on the search's episodes
@@ -58,6 +64,7 @@ retraining, no new feedback) holds.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -76,10 +83,11 @@ STRENGTHS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 BUDGETS: tuple[float, ...] = (1.0, 2.0, 4.0)
 #: calibration episodes per environment (the simulator's speed decides)
 EPISODES = {"gridnav": 20, "highway": 10, "pong": 20}
-#: fresh episodes confirming the winner at most, per environment: Pong only (its task agent wins ~74 % of points,
-#: so 20 episodes cannot tell 0.5 from 0.74); gridnav's task agent succeeds in every episode, highway's simulator
-#: is too slow for it (docs/RESULTS.md)
-CONFIRM_EPISODES = {"pong": 300}
+#: fresh episodes confirming the winner at most, per environment: Pong (its task agent wins ~74 % of points, so
+#: 20 episodes cannot tell 0.5 from 0.74) and highway (10 episodes let a candidate that crashes a fifth more often
+#: than the task agent through about a third of the time); gridnav's task agent succeeds in every episode
+#: (docs/RESULTS.md)
+CONFIRM_EPISODES = {"pong": 300, "highway": 100}
 #: looser confidence gates (``FusionParams.confidence``) tried for the winner, where a confirmation guards the task:
 #: at the default gate a prefer wish learnt from 25 labels can stay short of its bar at any strength, the intent
 #: acting only where its ensemble members agree (docs/RESULTS.md, "what limits a prefer wish")
@@ -96,7 +104,14 @@ CONFIRM_TRIES = 3
 #: the search's bar where a confirmation follows: looser than ``KEEP``, since 20 points cannot tell 0.70 from
 #: 0.74 and the confirmation, not the search, guards the task there (a climb stopped by noise left the intent
 #: quieter than it could be, docs/RESULTS.md)
-SEARCH_KEEP = {"pong": 0.85}
+SEARCH_KEEP = {"pong": 0.85, "highway": 0.85}
+#: the task agent's *reference*: where its episodes and a fused agent's part at once (highway: the intent changes
+#: some decision in almost every episode, at any strength), sharing seeds pairs nothing, so the task agent's success
+#: is measured once, on this many training-range episodes of :data:`REFERENCE_SEED`, and both the search's bar and
+#: the confirmation compare with it (its 10 search episodes put its ~0.85 anywhere from 0.5 to 1)
+REFERENCE_EPISODES = {"highway": 100}
+#: the reference episodes' seed: every calibration of one task agent shares them (memoised per process)
+REFERENCE_SEED = 20_261_130
 #: the search's bar without a confirmation: the candidate keeps this share of the task agent's success
 KEEP = 0.95
 
@@ -125,6 +140,7 @@ class Calibration:
     c: float | None = None  # the chosen budget (None: the one of the parameters calibrated)
     confidence: float | None = None  # the chosen gate (None: the one of the parameters calibrated)
     confirm: dict[str, Any] | None = None  # episodes, the task agent's success and each try there (None: not run)
+    reference: int = 0  # the task agent's reference episodes that ``task_success`` is measured on (0: the search's)
 
     def chosen(self) -> dict[str, float] | None:
         """The table's row of the chosen candidate (None when nothing kept the task)."""
@@ -152,14 +168,21 @@ class Calibration:
                 f"{100 * c['confidence']:.0f} % bound at the last look and stricter before it "
                 f"(task agent {100 * c['task_success']:.0f} %):"] + [
             f"  strength {t['strength']:g}, c {t['c']:g}{gate_text(t.get('confidence'))}: "
-            f"success {100 * t['success']:.0f} % vs the task agent's "
-            f"{100 * t['task_success']:.0f} % on {t['episodes']} episodes "
+            f"success {100 * t['success']:.0f} % {self.against(t['task_success'], t['episodes'])} "
             f"({'confirmed' if t['confirmed'] else 'lost the task there'})" for t in c["tries"]]
+
+    def against(self, task_success: float, episodes: int) -> str:
+        """What a try's success on ``episodes`` fresh episodes was compared with, in words."""
+        if self.reference:
+            return (f"on {episodes} episodes vs the task agent's {100 * task_success:.0f} % on its {self.reference} "
+                    "reference episodes")
+        return f"vs the task agent's {100 * task_success:.0f} % on {episodes} episodes"
 
     def to_dict(self) -> dict[str, Any]:
         return {"strength": self.strength, "c": self.c, "confidence": self.confidence,
                 "task_success": self.task_success, "keep": self.keep,
-                "episodes": self.episodes, "seed": self.seed, "table": self.table, "confirm": self.confirm}
+                "episodes": self.episodes, "seed": self.seed, "table": self.table, "confirm": self.confirm,
+                "reference": self.reference}
 
 
 def gate_text(confidence: float | None) -> str:
@@ -175,11 +198,21 @@ def paired_bounds(fused: np.ndarray, task: np.ndarray, keep: float, z: float) ->
     return float(d.mean()) - z * se, float(d.mean()) + z * se
 
 
+def unpaired_bounds(fused: np.ndarray, reference: np.ndarray, keep: float, z: float) -> tuple[float, float]:
+    """Lower and upper ``z``-standard-error bounds of ``mean(fused) - keep x mean(reference)``, the two played on
+    different episodes: both samples' noise counts."""
+    var = (float(fused.var(ddof=1)) / len(fused) if len(fused) > 1 else 0.0) + (
+        keep ** 2 * float(reference.var(ddof=1)) / len(reference) if len(reference) > 1 else 0.0)
+    margin = float(fused.mean()) - keep * float(reference.mean())
+    return margin - z * math.sqrt(var), margin + z * math.sqrt(var)
+
+
 def sequential_confirmation(play: Callable[[int, int], Sequence[float]], task: Callable[[int], np.ndarray],
-                            episodes: int, z: float | None = None) -> tuple[bool, np.ndarray]:
+                            episodes: int, z: float | None = None, paired: bool = True) -> tuple[bool, np.ndarray]:
     """One candidate's confirmation: ``play(start, stop)`` plays it on fresh episodes ``start..stop-1`` and
-    ``task(n)`` gives the task agent's outcomes on the first ``n``; every :data:`CONFIRM_CHUNK` episodes the
-    paired bounds are looked at, up to ``episodes``. Returns whether it was confirmed and its outcomes.
+    ``task(n)`` gives the task agent's outcomes on the first ``n`` (``paired``), or its reference outcomes
+    (not ``paired``: :func:`unpaired_bounds`); every :data:`CONFIRM_CHUNK` episodes the bounds are looked at, up
+    to ``episodes``. Returns whether it was confirmed and its outcomes.
 
     The last look is a one-sided ``z`` bound (default :data:`CONFIRM_Z`), look ``k`` of ``K`` one of
     ``z x sqrt(K / k)``: several looks at the same bar would confirm a candidate right at it more often than
@@ -194,9 +227,20 @@ def sequential_confirmation(play: Callable[[int, int], Sequence[float]], task: C
         f.extend(play(len(f), n))
         # earlier looks ask for more (O'Brien-Fleming's shape): the last look's z times sqrt(looks / this look)
         at = z * np.sqrt(looks / math.ceil(n / CONFIRM_CHUNK))
-        low, high = paired_bounds(np.asarray(f, dtype=float), t, CONFIRM_KEEP, float(at))
+        low, high = (paired_bounds if paired else unpaired_bounds)(np.asarray(f, dtype=float), t, CONFIRM_KEEP,
+                                                                   float(at))
         if low >= -1e-12 or high < 0 or n == episodes:
             return low >= -1e-12, np.asarray(f, dtype=float)
+
+
+#: the task agent's reference outcomes, by (environment, weights, environment config, episodes)
+_references: dict[tuple[str, str, str, int], np.ndarray] = {}
+
+
+def reference_key(env_name: str, task, episodes: int) -> tuple[str, str, str, int]:
+    """What a task agent's reference depends on: the same weights in the same environment play the same."""
+    weights = (getattr(task, "sidecar", None) or {}).get("weights_sha256") or f"object {id(task)}"
+    return env_name, weights, json.dumps(task.env_config, sort_keys=True, default=str), episodes
 
 
 def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: float, params: FusionParams,
@@ -224,11 +268,14 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
     ladder = sorted(float(s) for s in strengths)
     larger = [float(b) for b in sorted(BUDGETS if budgets is None else budgets) if b > 1]
     gates = [float(g) for g in GATES.get(env_name, ()) if len(fresh) and g < params.confidence]
-    # the task agent and every try on the fresh seeds, and the quieter strengths a try may play on the search's
-    # (a rejected looser-gate try adds one at its gate)
-    confirming = len(fresh) * (1 + CONFIRM_TRIES) + (len(seeds) * (len(ladder) + CONFIRM_TRIES * bool(gates))
-                                                     if len(fresh) else 0)
-    played, at_most = 0, len(seeds) * (1 + len(ladder) + len(larger) + len(gates)) + confirming
+    reference_episodes = REFERENCE_EPISODES.get(env_name, 0)
+    key = reference_key(env_name, task, reference_episodes)
+    # the task agent (unless a reference stands in for it) and every try on the fresh seeds, and the quieter
+    # strengths a try may play on the search's (a rejected looser-gate try adds one at its gate)
+    confirming = len(fresh) * (CONFIRM_TRIES + (not reference_episodes)) + (
+        len(seeds) * (len(ladder) + CONFIRM_TRIES * bool(gates)) if len(fresh) else 0)
+    played, at_most = 0, len(seeds) * (1 + len(ladder) + len(larger) + len(gates)) + confirming + (
+        reference_episodes if reference_episodes and key not in _references else 0)
 
     def success(agent, on, what: str) -> tuple[float, list]:
         def ended(n: int) -> None:
@@ -246,7 +293,17 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
         return FusedAgent(task, strategy, replace(params, strength=s, c=c, confidence=g), intent=model,
                           intent_scale=intent_scale, intent_unit=intent_unit, seed=seed)
 
+    reference = None
+    if reference_episodes:
+        if key not in _references:
+            _, records = success(FusedAgent(task, "task"), episode_seeds(REFERENCE_SEED, reference_episodes),
+                                 "the task agent's reference episodes")
+            _references[key] = np.asarray([r.task_success for r in records], dtype=float)
+        reference = _references[key]
+    # on the search's seeds too: which candidates take other actions than the task agent there
     task_success, task_records = success(FusedAgent(task, "task"), seeds, "the task agent")
+    if reference is not None:
+        task_success = float(reference.mean())
     table: dict[tuple[float, float, float], dict[str, float]] = {}
 
     def kept(row: dict[str, float]) -> bool:
@@ -295,6 +352,8 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
         fresh_task: list[float] = []  # the task agent's successes on the fresh seeds played so far
 
         def task_on(n: int) -> np.ndarray:
+            if reference is not None:
+                return reference
             if n > len(fresh_task):
                 _, records = success(FusedAgent(task, "task"), fresh[len(fresh_task):n],
                                      f"the task agent on fresh episodes {len(fresh_task) + 1}-{n}")
@@ -312,7 +371,8 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
             return play
 
         confirm = {"episodes": len(fresh), "keep": CONFIRM_KEEP, "confidence": NormalDist().cdf(CONFIRM_Z),
-                   "chunk": CONFIRM_CHUNK, "tries": []}
+                   "chunk": CONFIRM_CHUNK, "tries": [], **({"reference": len(reference)} if reference is not None
+                                                           else {})}
         chosen, quieter_than = None, np.inf
         for _ in range(CONFIRM_TRIES):
             # after a rejection only quieter candidates: the same strength at another c rarely costs less
@@ -322,7 +382,7 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
                             if s < quieter_than and keeps(s)), None)
             if row is None:
                 break
-            confirmed, f = sequential_confirmation(on_fresh(row), task_on, len(fresh))
+            confirmed, f = sequential_confirmation(on_fresh(row), task_on, len(fresh), paired=reference is None)
             n = len(f)
             confirm["tries"].append({"strength": row["strength"], "c": row["c"], **({"confidence": row["confidence"]}
                                      if "confidence" in row else {}), "success": float(np.mean(f)),
@@ -336,16 +396,18 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
                 below = [s for s in ladder if s < quieter_than]
                 if below:
                     keeps(below[-1], row["c"], row["confidence"])
-        confirm["task_success"] = float(np.mean(fresh_task))
+        confirm["task_success"] = float(np.mean(fresh_task if reference is None else reference))
     if progress is not None and played < at_most:
         progress(played, played, "done")  # fewer than the most: the bar ends full
     return Calibration(strength=chosen["strength"] if chosen else 0.0, task_success=task_success, keep=keep,
-                       episodes=episodes, seed=seed, c=chosen["c"] if chosen else None,
+                       episodes=episodes, seed=seed, reference=0 if reference is None else len(reference),
+                       c=chosen["c"] if chosen else None,
                        confidence=chosen.get("confidence") if chosen else None,
                        table=sorted(table.values(), key=lambda r: (r["strength"], r["c"], -r.get("confidence", 1))),
                        confirm=confirm)
 
 
 __all__ = ["CONFIRM_CHUNK", "CONFIRM_EPISODES", "CONFIRM_KEEP", "CONFIRM_TRIES", "CONFIRM_Z", "EPISODES", "GATES",
-           "KEEP", "SEARCH_KEEP", "STRENGTHS", "Calibration", "CalibrationCancelled", "Progress", "calibrate",
-           "gate_text", "paired_bounds", "sequential_confirmation"]
+           "KEEP", "REFERENCE_EPISODES", "REFERENCE_SEED", "SEARCH_KEEP", "STRENGTHS", "Calibration",
+           "CalibrationCancelled", "Progress", "calibrate", "gate_text", "paired_bounds", "reference_key",
+           "sequential_confirmation", "unpaired_bounds"]

@@ -261,6 +261,63 @@ def test_calibration_confirms_its_winner_on_fresh_episodes(monkeypatch):
     assert cal_mod.CONFIRM_EPISODES.get("gridnav", 0) == 0  # gridnav's search alone decides (its figures unchanged)
 
 
+def test_highway_measures_the_task_agent_once_on_reference_episodes_and_confirms_against_them(monkeypatch):
+    """Highway's episodes part from the task agent's at any strength, so the bar comes from the task agent's own
+    reference episodes (played once per task agent, not on the search's few, where it lost half here) and the
+    winner's fresh episodes are compared with them unpaired: a loud candidate that won its search by luck is
+    rejected there and a quieter one confirmed."""
+    import dpf_gui.calibrate as cal_mod
+    from dpf_gui.evaluate import EpisodeRecord
+    from dpf_gui.rollout import episode_seeds
+
+    monkeypatch.setattr(cal_mod, "REFERENCE_EPISODES", {"highway": 40})
+    monkeypatch.setattr(cal_mod, "CONFIRM_EPISODES", {"highway": 40})
+    monkeypatch.setattr(cal_mod, "_references", {})
+    reference = [int(s) for s in episode_seeds(cal_mod.REFERENCE_SEED, 40)]
+    search = [int(s) for s in episode_seeds(0, 10)]
+    played = []
+
+    class Agent:
+        def __init__(self, task, strategy, params=None, **kw):
+            self.params = params
+
+    def fake_records(env, agent, seeds, config, **kw):
+        p = agent.params
+        played.append((None if p is None else p.strength, len(seeds)))
+
+        def ok(i, seed):
+            if p is None:  # the task agent: 36 of its 40 reference episodes, but only 5 of the 10 searched
+                return reference.index(seed) % 10 != 0 if seed in reference else search.index(seed) % 2 == 0
+            if seed in search:  # every candidate keeps 9 of 10 there
+                return search.index(seed) != 9
+            return p.strength <= 1 or i % 2 == 0  # fresh: louder than 1 loses half
+        return [EpisodeRecord(task_success=float(ok(i, int(s))), task_return=0.0, length=10,
+                              regions=np.zeros((10, 1)), weights=np.zeros(10),
+                              intent_return=0.0 if p is None else 10 * p.strength) for i, s in enumerate(seeds)]
+
+    monkeypatch.setattr(cal_mod, "FusedAgent", Agent)
+    monkeypatch.setattr(cal_mod, "play_records", fake_records)
+    task = type("Task", (), {"env_config": {}, "sidecar": {"weights_sha256": "w"}})()
+    args = ("highway", task, None, 1.0, 1.0, FusionParams(c=3.0))
+    cal = cal_mod.calibrate(*args, budgets=(1.0,))
+    assert played[:2] == [(None, 40), (None, 10)]  # the reference first, then the search's episodes
+    assert cal.task_success == 0.9 and cal.reference == 40 and cal.keep == cal_mod.SEARCH_KEEP["highway"]
+    assert [(t["strength"], t["confirmed"]) for t in cal.confirm["tries"]] == [(8.0, False), (4.0, False),
+                                                                                (2.0, False)]
+    assert cal.strength == 0.0  # three tries, all lost on fresh episodes
+    said = cal.confirm_lines()
+    assert said[1].endswith("strength 8, c 3: success 50 % on 40 episodes vs the task agent's 90 % on its 40 "
+                            "reference episodes (lost the task there)")
+    monkeypatch.setattr(cal_mod, "CONFIRM_TRIES", 4)
+    played.clear()
+    cal = cal_mod.calibrate(*args, budgets=(1.0,))
+    assert (None, 40) not in played  # the same task agent: its reference is not played again
+    assert cal.strength == 1.0 and cal.confirm["tries"][-1] == {
+        "strength": 1.0, "c": 3.0, "success": 1.0, "task_success": 0.9, "episodes": 40, "confirmed": True}
+    low, high = cal_mod.unpaired_bounds(np.ones(40), np.r_[np.ones(36), np.zeros(4)], 0.9, 1.28)
+    assert 0 < low < 0.19 < high  # 1 - 0.9 x 0.9 = 0.19, less the reference's own noise
+
+
 def test_the_confirmation_asks_more_of_its_early_looks_than_of_its_last():
     """Three looks at one bar would let a candidate at the bar pass by luck more often than one look, so the
     first of three asks for z x sqrt(3) and only the last for z: the same 100 points that one look (the last)
@@ -394,9 +451,12 @@ def test_the_calibrate_tooltip_names_the_bars_the_calibration_uses():
     """The tooltip spells out the bars (importing the calibration would pull torch into the panel at start-up):
     when a bar changes, this fails until the tooltip says the new one."""
     from dpf_gui.app.params_panel import CALIBRATE_TIP
-    from dpf_gui.calibrate import CONFIRM_EPISODES, GATES, KEEP, SEARCH_KEEP
+    from dpf_gui.calibrate import CONFIRM_EPISODES, GATES, KEEP, REFERENCE_EPISODES, SEARCH_KEEP
 
     assert f"({100 * KEEP:.0f} %)" in CALIBRATE_TIP
+    assert (f"once on {REFERENCE_EPISODES['highway']} reference episodes, the search keeps "
+            f"{100 * SEARCH_KEEP['highway']:.0f} % of it and the winner is confirmed on up to "
+            f"{CONFIRM_EPISODES['highway']} fresh") in CALIBRATE_TIP
     assert f"keeps {100 * SEARCH_KEEP['pong']:.0f} %" in CALIBRATE_TIP
     assert f"up to {CONFIRM_EPISODES['pong']} fresh episodes" in CALIBRATE_TIP
     assert f"looser confidence gate ({GATES['pong'][0]:g})" in CALIBRATE_TIP
