@@ -1,4 +1,4 @@
-"""How often does Pong's calibration confirm a candidate, for a given loss, as dpf_gui.calibrate does it?
+"""How often does the calibration confirm a candidate, for a given loss, as dpf_gui.calibrate does it?
 
 The confirmation (``sequential_confirmation``) looks at the paired margin ``fused - 0.9 x task`` every
 ``CONFIRM_CHUNK`` fresh points, up to ``CONFIRM_EPISODES``, with a one-sided ``CONFIRM_Z`` bound at the last look
@@ -9,7 +9,12 @@ so that it keeps a given share of the task agent's success. A candidate right at
 should be confirmed about 1 - confidence of the time; several looks at one bar would make it more, which the
 stricter early looks pay back.
 
+On highway (``--env highway``) the candidate's episodes part from the task agent's, so nothing is shared: the
+try is compared, unpaired, with the task agent's ``REFERENCE_EPISODES`` reference episodes, drawn afresh for
+every simulated try (their noise counts).
+
     python bench/confirm_power.py --p 0.7 --draws 4000 [--z 1.64]
+    python bench/confirm_power.py --env highway --p 0.85 --kept 0.8,0.85,0.9,0.95,1.0
 """
 
 from __future__ import annotations
@@ -19,18 +24,22 @@ from statistics import NormalDist
 
 import numpy as np
 
-from dpf_gui.calibrate import CONFIRM_CHUNK, CONFIRM_EPISODES, CONFIRM_Z, sequential_confirmation
+from dpf_gui.calibrate import CONFIRM_CHUNK, CONFIRM_EPISODES, CONFIRM_Z, REFERENCE_EPISODES, sequential_confirmation
 
 
 def confirmed_share(p: float, kept: float, shared: float, draws: int, episodes: int, z: float,
-                    rng: np.random.Generator) -> tuple[float, float]:
-    """Share of tries confirmed and mean fresh points played, for a candidate keeping ``kept`` of ``p``."""
+                    rng: np.random.Generator, reference: int = 0) -> tuple[float, float]:
+    """Share of tries confirmed and mean fresh points played, for a candidate keeping ``kept`` of ``p``
+    (against ``reference`` episodes of the task agent's own, unpaired, where that is not 0)."""
     own = (kept * p - shared * p) / (1 - shared)  # its success where it does not share the task agent's outcome
     confirmed = played = 0
     for _ in range(draws):
-        task = (rng.random(episodes) < p).astype(float)
-        fused = np.where(rng.random(episodes) < shared, task, (rng.random(episodes) < own).astype(float))
-        ok, outcomes = sequential_confirmation(lambda a, b, f=fused: f[a:b], lambda n, t=task: t[:n], episodes, z)
+        task = (rng.random(reference or episodes) < p).astype(float)
+        fused = np.where(rng.random(episodes) < shared, task[:episodes] if not reference else 0.0,
+                         (rng.random(episodes) < own).astype(float))
+        ok, outcomes = sequential_confirmation(lambda a, b, f=fused: f[a:b],
+                                               lambda n, t=task: t if reference else t[:n], episodes, z,
+                                               paired=not reference)
         confirmed += ok
         played += len(outcomes)
     return confirmed / draws, played / draws
@@ -38,10 +47,13 @@ def confirmed_share(p: float, kept: float, shared: float, draws: int, episodes: 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--env", choices=sorted(CONFIRM_EPISODES), default="pong",
+                    help="whose confirmation: its fresh episodes, and on highway the unpaired reference")
     ap.add_argument("--p", type=float, default=0.7, help="the task agent's success on calibration points "
                     "(default 0.7: Pong's, 0.65-0.74 by split)")
     ap.add_argument("--kept", default="0.85,0.9,0.95,1.0", help="shares of the task agent's success kept")
-    ap.add_argument("--shared", default="0,0.5,0.8", help="shares of points whose outcome the candidate shares")
+    ap.add_argument("--shared", default=None, help="shares of points whose outcome the candidate shares "
+                    "(default 0,0.5,0.8; on highway 0, the only one allowed there)")
     ap.add_argument("--z", type=float, default=CONFIRM_Z, help="standard errors at the last look, earlier "
                     "ones z x sqrt(looks / look) (default: "
                     f"CONFIRM_Z, {CONFIRM_Z:g})")
@@ -49,19 +61,27 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
-    episodes = CONFIRM_EPISODES["pong"]
+    episodes = CONFIRM_EPISODES[args.env]
+    reference = REFERENCE_EPISODES.get(args.env, 0)
+    if args.shared is None:
+        args.shared = "0" if reference else "0,0.5,0.8"
+    if reference and args.shared.strip() not in ("0", "0.0"):
+        ap.error(f"--env {args.env} compares with the task agent's own reference episodes, so no outcome is shared; "
+                 "allowed: --shared 0")
     kept = [float(k) for k in args.kept.split(",")]
     for shared in (float(x) for x in args.shared.split(",")):  # a share the simulated points cannot give
         if not 0 <= shared < 1 or not all(0 <= (k - shared) * args.p / (1 - shared) <= 1 for k in kept):
             ap.error(f"--shared {shared:g} with --kept {args.kept} and --p {args.p:g} needs a success outside 0-1 "
                      "where the candidate does not share the task agent's outcome; allowed: 0 <= shared < 1 and "
                      "shared <= kept, with (kept - shared) x p / (1 - shared) <= 1")
-    print(f"task success p = {args.p}; looks every {CONFIRM_CHUNK} of up to {episodes} fresh points, "
-          f"one-sided {100 * NormalDist().cdf(args.z):.0f} % bound at the last look, stricter before it")
+    against = (f"against {reference} reference episodes of the task agent, unpaired" if reference
+               else "paired with the task agent's")
+    print(f"{args.env}: task success p = {args.p}; looks every {CONFIRM_CHUNK} of up to {episodes} fresh points "
+          f"({against}), one-sided {100 * NormalDist().cdf(args.z):.0f} % bound at the last look, stricter before it")
     print("share confirmed (mean points played) for a candidate keeping:")
     print("shared  " + "  ".join(f"{100 * k:10.0f} %" for k in kept))
     for shared in (float(s) for s in args.shared.split(",")):
-        cells = [confirmed_share(args.p, k, shared, args.draws, episodes, args.z, rng) for k in kept]
+        cells = [confirmed_share(args.p, k, shared, args.draws, episodes, args.z, rng, reference) for k in kept]
         print(f"{100 * shared:4.0f} %  " + "  ".join(f"{c:5.2f} ({n:3.0f})" for c, n in cells))
 
 
