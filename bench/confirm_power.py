@@ -35,8 +35,9 @@ def confirmed_share(p: float, kept: float, shared: float, draws: int, episodes: 
     confirmed = played = 0
     for _ in range(draws):
         task = (rng.random(reference or episodes) < p).astype(float)
-        fused = np.where(rng.random(episodes) < shared, task[:episodes] if not reference else 0.0,
-                         (rng.random(episodes) < own).astype(float))
+        shares = rng.random(episodes) < shared  # drawn on highway too (nothing shared): the draws keep their order
+        drawn = (rng.random(episodes) < own).astype(float)
+        fused = drawn if reference else np.where(shares, task[:episodes], drawn)
         ok, outcomes = sequential_confirmation(lambda a, b, f=fused: f[a:b],
                                                lambda n, t=task: t if reference else t[:n], episodes, z,
                                                paired=not reference)
