@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from dpf_gui.cache import CacheEntry, read_json
-from dpf_gui.calibrate import calibrate
+from dpf_gui.calibrate import REFERENCE_EPISODES, calibrate, load_reference, save_reference, task_reference
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
@@ -213,6 +213,7 @@ def env_context(env_name: str, spec: BenchmarkSpec, work: Path, progress: bool =
     probe = _task_records(env_name, task, split.probe_seed, PROBE_EPISODES[env_name], work, base, progress)
     eval_seeds = episode_seeds(split.eval_seed, spec.episodes[env_name], held_out=True)
     records = _task_records(env_name, task, split.eval_seed, spec.episodes[env_name], work, base, progress)
+    _cached_reference(env_name, task, work, base, progress)
     wishes = split_wishes(env_name, data, probe, spec.wishes, spec.split)
     return EnvContext(env_name, task, data, wishes, records, eval_seeds)
 
@@ -227,6 +228,19 @@ def _task_records(env_name: str, task, seed: int, episodes: int, work: Path, bas
         with entry.build() as tmp:
             write_json_atomic(tmp / "records.json", _records_json(records))
     return _records_from_json(read_json(entry.path / "records.json"))
+
+
+def _cached_reference(env_name: str, task, work: Path, base: dict[str, Any], progress: bool) -> None:
+    """The calibration's reference for the task agent (:func:`dpf_gui.calibrate.task_reference`), played once
+    per work directory: every ``--jobs`` worker, and a rerun, reads it instead of replaying it (minutes on
+    highway)."""
+    def play(agent: FusedAgent, seeds: np.ndarray) -> list[EpisodeRecord]:
+        return play_records(env_name, agent, seeds, task.env_config, progress=progress,
+                            desc=f"{env_name} task agent's reference")
+
+    if REFERENCE_EPISODES.get(env_name, 0) and not load_reference(env_name, task, work / env_name, base):
+        task_reference(env_name, task, play)
+        save_reference(env_name, task, work / env_name, base)
 
 
 def split_wishes(env_name: str, data: TrajectoryDataset, probe: Sequence[EpisodeRecord], count: int,

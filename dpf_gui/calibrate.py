@@ -68,12 +68,15 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
+from dpf_gui.cache import CacheEntry, read_json
 from dpf_gui.evaluate import play_records
+from dpf_gui.fileio import write_json_atomic
 from dpf_gui.fusion import FusedAgent, FusionParams
 from dpf_gui.rollout import episode_seeds
 
@@ -110,7 +113,8 @@ SEARCH_KEEP = {"pong": 0.85, "highway": 0.85}
 #: is measured once, on this many training-range episodes of :data:`REFERENCE_SEED`, and both the search's bar and
 #: the confirmation compare with it (its 10 search episodes put its ~0.85 anywhere from 0.5 to 1)
 REFERENCE_EPISODES = {"highway": 100}
-#: the reference episodes' seed: every calibration of one task agent shares them (memoised per process)
+#: the reference episodes' seed: every calibration of one task agent shares them (memoised per process, and kept
+#: on disk by the benchmark and the app: :func:`save_reference`)
 REFERENCE_SEED = 20_261_130
 #: the search's bar without a confirmation: the candidate keeps this share of the task agent's success
 KEEP = 0.95
@@ -243,6 +247,53 @@ def reference_key(env_name: str, task, episodes: int) -> tuple[str, str, str, in
     return env_name, weights, json.dumps(task.env_config, sort_keys=True, default=str), episodes
 
 
+def task_reference(env_name: str, task, play: Callable[[FusedAgent, np.ndarray], Sequence[Any]]) -> np.ndarray | None:
+    """The task agent's successes on its ``REFERENCE_EPISODES`` reference episodes (None where the environment
+    has none): ``play(agent, seeds)`` plays them the first time, later calls in this process reuse them."""
+    episodes = REFERENCE_EPISODES.get(env_name, 0)
+    if not episodes:
+        return None
+    key = reference_key(env_name, task, episodes)
+    if key not in _references:
+        records = play(FusedAgent(task, "task"), episode_seeds(REFERENCE_SEED, episodes))
+        _references[key] = np.asarray([r.task_success for r in records], dtype=float)
+    return _references[key]
+
+
+def _reference_entry(env_name: str, task, directory: str | Path, key: dict[str, Any]) -> CacheEntry | None:
+    """Where a task agent's reference is kept on disk; None where there is none to keep (no reference in this
+    environment, or no weights hash to know the task agent by)."""
+    episodes = REFERENCE_EPISODES.get(env_name, 0)
+    if not episodes or not (getattr(task, "sidecar", None) or {}).get("weights_sha256"):
+        return None
+    return CacheEntry(Path(directory), f"reference-{env_name}-seed{REFERENCE_SEED}-n{episodes}",
+                      {**key, "reference": list(reference_key(env_name, task, episodes)), "seed": REFERENCE_SEED})
+
+
+def load_reference(env_name: str, task, directory: str | Path, key: dict[str, Any]) -> bool:
+    """The task agent's reference outcomes kept in ``directory`` by :func:`save_reference` (``key``: what else
+    they depend on, e.g. the code) stand for this process's: True if there were any (on highway a reference is
+    minutes of play, so the benchmark's workers and the app's later sessions read it instead)."""
+    entry = _reference_entry(env_name, task, directory, key)
+    stored = read_json(entry.path / "reference.json") if entry is not None and entry.done() else None
+    if not stored:
+        return False
+    _references[reference_key(env_name, task, len(stored["success"]))] = np.asarray(stored["success"], dtype=float)
+    return True
+
+
+def save_reference(env_name: str, task, directory: str | Path, key: dict[str, Any]) -> None:
+    """Keep the reference outcomes this process played for the task agent in ``directory`` (nothing if it played
+    none, or they are kept there already)."""
+    entry = _reference_entry(env_name, task, directory, key)
+    if entry is None or entry.done():
+        return
+    played = _references.get(reference_key(env_name, task, REFERENCE_EPISODES[env_name]))
+    if played is not None:
+        with entry.build() as tmp:
+            write_json_atomic(tmp / "reference.json", {"success": played.tolist()})
+
+
 def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: float, params: FusionParams,
               episodes: int | None = None, seed: int = 0, keep: float | None = None,
               strengths: Sequence[float] = STRENGTHS, strategy: str = "dynamic",
@@ -293,13 +344,8 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
         return FusedAgent(task, strategy, replace(params, strength=s, c=c, confidence=g), intent=model,
                           intent_scale=intent_scale, intent_unit=intent_unit, seed=seed)
 
-    reference = None
-    if reference_episodes:
-        if key not in _references:
-            _, records = success(FusedAgent(task, "task"), episode_seeds(REFERENCE_SEED, reference_episodes),
-                                 "the task agent's reference episodes")
-            _references[key] = np.asarray([r.task_success for r in records], dtype=float)
-        reference = _references[key]
+    reference = task_reference(env_name, task,
+                               lambda agent, on: success(agent, on, "the task agent's reference episodes")[1])
     # on the search's seeds too: which candidates take other actions than the task agent there
     task_success, task_records = success(FusedAgent(task, "task"), seeds, "the task agent")
     if reference is not None:
@@ -409,5 +455,5 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
 
 __all__ = ["CONFIRM_CHUNK", "CONFIRM_EPISODES", "CONFIRM_KEEP", "CONFIRM_TRIES", "CONFIRM_Z", "EPISODES", "GATES",
            "KEEP", "REFERENCE_EPISODES", "REFERENCE_SEED", "SEARCH_KEEP", "STRENGTHS", "Calibration",
-           "CalibrationCancelled", "Progress", "calibrate", "gate_text", "paired_bounds", "reference_key",
-           "sequential_confirmation", "unpaired_bounds"]
+           "CalibrationCancelled", "Progress", "calibrate", "gate_text", "load_reference", "paired_bounds",
+           "reference_key", "save_reference", "sequential_confirmation", "task_reference", "unpaired_bounds"]

@@ -518,6 +518,29 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
     v.shutdown()
 
 
+def test_the_app_keeps_the_task_agents_reference_for_its_next_sessions(qtbot, additive_agents, tmp_path,
+                                                                        monkeypatch):
+    """On highway the reference is minutes of play: the app plays it in its first calibration and reads it back
+    in a later session (gridnav stands in here, given a reference of 3 episodes)."""
+    import dpf_gui.calibrate as cal_mod
+
+    monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path / "user-data"))
+    monkeypatch.setattr(cal_mod, "REFERENCE_EPISODES", {"gridnav": 3})
+    monkeypatch.setattr(cal_mod, "_references", {})
+    v = shown(qtbot, PlayView, additive_agents, seed=3, size=(1300, 800))
+    for session in ("first", "later"):
+        told = []
+        v._calibrationProgress.connect(lambda *a, told=told: told.append(a[2]))
+        with qtbot.waitSignal(v.calibrated, timeout=WAIT_MS) as done:
+            assert v.calibrate()
+        assert done.args[0] is not None and done.args[0].reference == 3
+        played = any("reference" in what for what in told)
+        assert played == (session == "first"), told
+        assert len(list((tmp_path / "user-data" / "references").glob("reference-gridnav-*"))) == 1
+        monkeypatch.setattr(cal_mod, "_references", {})  # the app closes; a later session starts
+    v.shutdown()
+
+
 def test_calibration_can_be_cancelled_and_leaves_the_parameters(qtbot, additive_agents):
     from dpf_gui.app.calibrating import CANCELLED
 

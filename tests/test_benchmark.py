@@ -646,3 +646,59 @@ def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkey
     assert "Regenerate gridnav: `dpf benchmark --test`" in text and "Regenerate pong: `dpf benchmark --pong`" in text
     write_report([pong_cell], pong_spec, out, "dpf benchmark --pong", "test machine", 1.0, 1)
     assert "| gridnav |" not in out.read_text()  # without --keep-other-envs the section is this run's alone
+
+
+def test_the_calibration_reference_is_played_once_per_work_dir(tmp_path: Path, monkeypatch):
+    """Each --jobs worker builds its own environment context: the task agent's reference episodes (minutes on
+    highway) are played by the first and read from the work directory by the others, and calibrate uses them."""
+    import dpf_gui.calibrate as cal_mod
+
+    for module in (cal_mod, bm):
+        monkeypatch.setattr(module, "REFERENCE_EPISODES", {"gridnav": 3})
+    monkeypatch.setattr(cal_mod, "_references", {})
+    spec = bm.BenchmarkSpec(envs=("gridnav",), wishes=1, budgets=(25,), label_types=("exact",), rows=("dynamic",),
+                            split="dev", episodes={"gridnav": 4, "highway": 2, "pong": 2})
+    ctx = bm.env_context("gridnav", spec, tmp_path)
+    played = cal_mod.task_reference("gridnav", ctx.task, None)
+    assert played is not None and len(played) == 3
+    (entry,) = (tmp_path / "gridnav").glob("reference-gridnav-seed*-n3-*")
+
+    def boom(*a, **k):
+        raise AssertionError("the reference was played again")
+
+    monkeypatch.setattr(cal_mod, "_references", {})  # a new worker process
+    monkeypatch.setattr(bm, "play_records", boom)
+    monkeypatch.setattr(cal_mod, "play_records", boom)
+    worker = bm.env_context("gridnav", spec, tmp_path)
+    assert cal_mod.task_reference("gridnav", worker.task, boom).tolist() == played.tolist()
+    monkeypatch.setattr(cal_mod, "_references", {})
+    monkeypatch.setattr(bm, "REFERENCE_EPISODES", {})  # no reference here: nothing is read or played
+    bm.env_context("gridnav", spec, tmp_path)
+    assert cal_mod._references == {} and entry.is_dir()
+
+
+def test_a_reference_kept_on_disk_stands_for_the_same_task_agent_only(tmp_path: Path, monkeypatch):
+    """The app keeps the reference for its next sessions: it is read back for the same weights, environment
+    config and code, and never for another task agent, another code or a task agent without a weights hash."""
+    import dpf_gui.calibrate as cal_mod
+
+    monkeypatch.setattr(cal_mod, "REFERENCE_EPISODES", {"highway": 4})
+    monkeypatch.setattr(cal_mod, "_references", {})
+    monkeypatch.setattr(cal_mod, "FusedAgent", lambda task, strategy: None)  # the fake plays take no agent
+    task = type("Task", (), {"env_config": {"lanes": 4}, "sidecar": {"weights_sha256": "w"}})()
+    plays = []
+    outcomes = cal_mod.task_reference("highway", task, lambda agent, seeds: plays.append(len(seeds)) or [
+        type("R", (), {"task_success": float(i % 2)})() for i in range(len(seeds))])
+    assert plays == [4] and outcomes.tolist() == [0.0, 1.0, 0.0, 1.0]
+    cal_mod.save_reference("highway", task, tmp_path, {"code": "a"})
+    monkeypatch.setattr(cal_mod, "_references", {})  # a later session
+    other = type("Task", (), {"env_config": {"lanes": 4}, "sidecar": {"weights_sha256": "v"}})()
+    unknown = type("Task", (), {"env_config": {"lanes": 4}, "sidecar": {}})()
+    assert not cal_mod.load_reference("highway", other, tmp_path, {"code": "a"})
+    assert not cal_mod.load_reference("highway", task, tmp_path, {"code": "b"})
+    assert not cal_mod.load_reference("gridnav", task, tmp_path, {"code": "a"})  # gridnav has no reference
+    cal_mod.task_reference("highway", unknown, lambda agent, seeds: [type("R", (), {"task_success": 1.0})()] * 4)
+    cal_mod.save_reference("highway", unknown, tmp_path, {"code": "a"})  # known by no hash: not kept
+    assert len(list(tmp_path.glob("reference-*"))) == 1
+    assert cal_mod.load_reference("highway", task, tmp_path, {"code": "a"})
+    assert cal_mod.task_reference("highway", task, None).tolist() == outcomes.tolist()  # read, not played
