@@ -15,6 +15,7 @@ every simulated try (their noise counts).
 
     python bench/confirm_power.py --p 0.7 --draws 4000 [--z 1.64]
     python bench/confirm_power.py --env highway --p 0.85 --kept 0.8,0.85,0.9,0.95,1.0
+    python bench/confirm_power.py --env highway --p 0.85 --episodes 200 --reference 200
 """
 
 from __future__ import annotations
@@ -58,12 +59,23 @@ def main() -> None:
     ap.add_argument("--z", type=float, default=CONFIRM_Z, help="standard errors at the last look, earlier "
                     "ones z x sqrt(looks / look) (default: "
                     f"CONFIRM_Z, {CONFIRM_Z:g})")
+    ap.add_argument("--episodes", type=int, default=None, help="fresh episodes at most (default: the "
+                    "environment's CONFIRM_EPISODES)")
+    ap.add_argument("--reference", type=int, default=None, help="the task agent's reference episodes, where the "
+                    "environment has them (default: its REFERENCE_EPISODES)")
     ap.add_argument("--draws", type=int, default=4000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
-    episodes = CONFIRM_EPISODES[args.env]
+    episodes = CONFIRM_EPISODES[args.env] if args.episodes is None else args.episodes
     reference = REFERENCE_EPISODES.get(args.env, 0)
+    if args.reference is not None:
+        if not reference:
+            ap.error(f"--reference: {args.env}'s confirmation is paired with the task agent's episodes, it has no "
+                     "reference; allowed only with --env highway")
+        reference = args.reference
+    if episodes < 1 or reference < 0 or (args.reference is not None and reference < 2):
+        ap.error("--episodes must be >= 1 and --reference >= 2")
     if args.shared is None:
         args.shared = "0" if reference else "0,0.5,0.8"
     if reference and args.shared.strip() not in ("0", "0.0"):
