@@ -305,7 +305,7 @@ def calibration_table(cal) -> str:
             + (f", other actions than the task agent in {100 * r['changed']:.0f} % of episodes"
                if "changed" in r else "")
             for r in cal.table]
-    where = (f"its {cal.reference} reference episodes" if getattr(cal, "reference", 0)
+    where = (f"its {cal.reference} reference episodes" if cal.reference
              else f"{cal.episodes} episodes, seed {cal.seed}")
     rows.append(f"task agent alone: success {100 * cal.task_success:.0f} % ({where})")
     return "\n".join(rows + cal.confirm_lines())
