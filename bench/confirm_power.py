@@ -74,7 +74,7 @@ def main() -> None:
             ap.error(f"--reference: {args.env}'s confirmation is paired with the task agent's episodes, it has no "
                      "reference; allowed only with --env highway")
         reference = args.reference
-    if episodes < 1 or reference < 0 or (args.reference is not None and reference < 2):
+    if episodes < 1 or (args.reference is not None and reference < 2):
         ap.error("--episodes must be >= 1 and --reference >= 2")
     if args.shared is None:
         args.shared = "0" if reference else "0,0.5,0.8"
