@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from dpf_gui.cache import CacheEntry, read_json
-from dpf_gui.calibrate import REFERENCE_EPISODES, calibrate, load_reference, save_reference, task_reference
+from dpf_gui.calibrate import calibrate, load_reference, save_reference, task_reference
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
@@ -238,8 +238,8 @@ def _cached_reference(env_name: str, task, work: Path, base: dict[str, Any], pro
         return play_records(env_name, agent, seeds, task.env_config, progress=progress,
                             desc=f"{env_name} task agent's reference")
 
-    if REFERENCE_EPISODES.get(env_name, 0) and not load_reference(env_name, task, work / env_name, base):
-        task_reference(env_name, task, play)
+    if not load_reference(env_name, task, work / env_name, base):
+        task_reference(env_name, task, play)  # nothing where the environment has no reference
         save_reference(env_name, task, work / env_name, base)
 
 

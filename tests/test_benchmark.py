@@ -653,8 +653,7 @@ def test_the_calibration_reference_is_played_once_per_work_dir(tmp_path: Path, m
     highway) are played by the first and read from the work directory by the others, and calibrate uses them."""
     import dpf_gui.calibrate as cal_mod
 
-    for module in (cal_mod, bm):
-        monkeypatch.setattr(module, "REFERENCE_EPISODES", {"gridnav": 3})
+    monkeypatch.setattr(cal_mod, "REFERENCE_EPISODES", {"gridnav": 3})
     monkeypatch.setattr(cal_mod, "_references", {})
     spec = bm.BenchmarkSpec(envs=("gridnav",), wishes=1, budgets=(25,), label_types=("exact",), rows=("dynamic",),
                             split="dev", episodes={"gridnav": 4, "highway": 2, "pong": 2})
@@ -672,7 +671,7 @@ def test_the_calibration_reference_is_played_once_per_work_dir(tmp_path: Path, m
     worker = bm.env_context("gridnav", spec, tmp_path)
     assert cal_mod.task_reference("gridnav", worker.task, boom).tolist() == played.tolist()
     monkeypatch.setattr(cal_mod, "_references", {})
-    monkeypatch.setattr(bm, "REFERENCE_EPISODES", {})  # no reference here: nothing is read or played
+    monkeypatch.setattr(cal_mod, "REFERENCE_EPISODES", {})  # no reference here: nothing is read or played
     bm.env_context("gridnav", spec, tmp_path)
     assert cal_mod._references == {} and entry.is_dir()
 
