@@ -278,10 +278,15 @@ class Cell:
 
 
 def cell_key(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str, Any]:
+    """Every input of a cell; the fusion is the one it plays (the task agent's stored defaults with the spec's
+    overrides), so editing a sidecar's defaults recomputes its cells."""
+    from dpf_gui.pipeline import fusion_params
+
     split = SPLITS[spec.split]
     return {"env": ctx.env, "split": asdict(split), "wish": cell.wish.to_dict(), "budget": cell.budget,
             "labels": cell.label_type, "select": cell.selection, "rows": list(spec.rows),
-            "episodes": spec.episodes[ctx.env], "fusion": spec.fusion, "intent": spec.intent,
+            "episodes": spec.episodes[ctx.env], "fusion": fusion_params(ctx.task, spec.fusion).to_dict(),
+            "intent": spec.intent,
             "task": ctx.task.sidecar.get("weights_sha256"), "data": ctx.data.fingerprint(), "code": code_fingerprint()}
 
 

@@ -624,6 +624,13 @@ def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkey
 
     monkeypatch.setattr(bm, "_compute_cell", boom)
     assert bm.run_benchmark(spec, tmp_path / "work", progress=False) == results
+    # the cell plays the task agent's stored fusion defaults: editing them in its sidecar makes a new cell
+    ctx = bm.env_context("gridnav", spec, tmp_path / "work")
+    (only,) = bm.cells_of(ctx, spec)
+    before = bm.cell_key(ctx, only, spec)
+    ctx.task.fusion["margin"] = 0.5
+    assert bm.cell_key(ctx, only, spec)["fusion"] == {**before["fusion"], "margin": 0.5}
+    assert not bm._cell_entry(ctx, only, spec, tmp_path / "work").done()
     out = tmp_path / "RESULTS.md"
     out.write_text("# Results\n\nkept text\n")
     write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1)
