@@ -89,3 +89,41 @@ def test_the_cli_options_come_from_the_metadata():
                                       "--collect", "gains", "--margin", "2"])
     assert fusion_overrides(args) == {"T_static": 0.5, "sample": True, "collect": "gains", "margin": 2.0}
     assert fusion_overrides(build_parser().parse_args(["evaluate", "--env", "gridnav"])) == {}
+
+
+def test_highways_shipped_defaults_keep_fused_actions_near_the_task_agents_best():
+    """Highway's sidecar sets ``margin`` 0.5 (docs/RESULTS.md, "Highway: fused actions near the task agent's
+    best"): however loud the intent, a fused decision takes only actions the task agent rates within half a
+    typical Q difference of its best. Without the margin the same intent overrules it (so the check can fail)."""
+    import numpy as np
+    import torch
+
+    from dpf_gui.agents.task_agent import stored_q_scale
+    from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.intent.additive import AdditiveArch, AdditiveIntent
+    from dpf_gui.pipeline import fusion_params
+
+    task = load_task_agent("highway")
+    params = fusion_params(task)
+    assert params.margin == 0.5
+    data = TrajectoryDataset.load(task.dataset_path, expect_env="highway")
+    states, legal = data.features[:400], data.legal[:400]
+    q = task.q_values_batch(states) / stored_q_scale(task.sidecar)
+    gap = np.where(legal, q, -np.inf).max(axis=1, keepdims=True) - q
+    torch.manual_seed(0)
+    intent = AdditiveIntent(AdditiveArch(task.n_features, task.n_actions, n_code=1, members=4, hidden=16))
+    with torch.no_grad():  # random weights with a say: the value heads start at zero
+        for p in intent.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+    intent.eval()
+    taken = {}
+    for margin in (params.margin, None):
+        for strategy in ("static", "dynamic"):
+            agent = FusedAgent(task, strategy, dataclasses.replace(params, strength=8.0, margin=margin),
+                               intent=intent, intent_scale=0.01, seed=0)
+            agent.reset(0)
+            actions = np.array([agent.decide(f, ok).action for f, ok in zip(states, legal, strict=True)])
+            taken[margin, strategy] = gap[np.arange(len(actions)), actions]
+    for strategy in ("static", "dynamic"):
+        assert taken[0.5, strategy].max() <= 0.5 + 1e-6
+        assert taken[None, strategy].max() > 0.5
