@@ -96,12 +96,11 @@ def test_highways_shipped_defaults_keep_fused_actions_near_the_task_agents_best(
     best"): however loud the intent, a fused decision takes only actions the task agent rates within half a
     typical Q difference of its best. Without the margin the same intent overrules it (so the check can fail)."""
     import numpy as np
-    import torch
 
     from dpf_gui.agents.task_agent import stored_q_scale
     from dpf_gui.data.trajectories import TrajectoryDataset
-    from dpf_gui.intent.additive import AdditiveArch, AdditiveIntent
     from dpf_gui.pipeline import fusion_params
+    from tests.test_batched_eval import additive_intent
 
     task = load_task_agent("highway")
     params = fusion_params(task)
@@ -110,12 +109,7 @@ def test_highways_shipped_defaults_keep_fused_actions_near_the_task_agents_best(
     states, legal = data.features[:400], data.legal[:400]
     q = task.q_values_batch(states) / stored_q_scale(task.sidecar)
     gap = np.where(legal, q, -np.inf).max(axis=1, keepdims=True) - q
-    torch.manual_seed(0)
-    intent = AdditiveIntent(AdditiveArch(task.n_features, task.n_actions, n_code=1, members=4, hidden=16))
-    with torch.no_grad():  # random weights with a say: the value heads start at zero
-        for p in intent.parameters():
-            p.add_(0.5 * torch.randn_like(p))
-    intent.eval()
+    intent = additive_intent(task)  # random weights with a say
     taken = {}
     for margin in (params.margin, None):
         for strategy in ("static", "dynamic"):
@@ -125,5 +119,5 @@ def test_highways_shipped_defaults_keep_fused_actions_near_the_task_agents_best(
             actions = np.array([agent.decide(f, ok).action for f, ok in zip(states, legal, strict=True)])
             taken[margin, strategy] = gap[np.arange(len(actions)), actions]
     for strategy in ("static", "dynamic"):
-        assert taken[0.5, strategy].max() <= 0.5 + 1e-6
+        assert taken[0.5, strategy].max() <= 0.5 + 1e-4  # float32 here, float64 in the decision
         assert taken[None, strategy].max() > 0.5
