@@ -28,14 +28,15 @@ PLAY_NAMES = ("strategyCombo", "tphiSlider", "tminSlider", "tmaxSlider", "kSlide
               "speedSpin", "loopCheck", "overlayCheck", "recordButton", "recordWholeCheck", "paramsPanel", "weightPlot",
               "tempPlot", "collectedPlot", "probBars", "saliencyBars", "frameView", "episodeMetrics", "playStatus",
               "strengthSlider", "strengthSpin", "confidenceSlider", "confidenceSpin", "collectCombo", "normaliseCheck",
-              "fusionPresetCombo",
+              "fusionPresetCombo", "marginCheck", "marginSpin",
               "calibrateButton", "calibrateProgress")
 COMPARE_NAMES = ("compareLeftStrategy", "compareRightStrategy", "comparePlayButton", "compareStepButton",
                  "compareRestartButton", "compareSeedSpin", "compareSpeedSpin", "compareLoopCheck",
                  "compareOverlayCheck", "compareLeftFrame", "compareRightFrame", "compareLeftMetrics",
                  "compareRightMetrics", "compareWeightPlot", "compareTempPlot", "compareCollectedPlot",
                  "compareTmaxSlider", "compareParamsPanel", "compareStatus", "compareStrengthSlider",
-                 "compareConfidenceSlider", "compareCollectCombo", "compareFusionPresetCombo", "compareRecordButton")
+                 "compareConfidenceSlider", "compareCollectCombo", "compareFusionPresetCombo", "compareRecordButton",
+                 "compareMarginCheck", "compareMarginSpin")
 
 
 @pytest.fixture(scope="module")
@@ -476,6 +477,25 @@ def test_strength_confidence_collect_and_named_configurations(qtbot, additive_ag
     assert v.runner.agent.stepper.confidence == 2.5
     panel.collect.setCurrentIndex(panel.collect.findData("advantage"))
     assert v.runner.params.collect == "advantage"
+    # the margin: off on gridnav; on, it reaches the agent, and at 0 only the task agent's best is left
+    assert not panel.margin_check.isChecked() and not panel.margin_spin.isEnabled()
+    panel.controls["strength"].spin.setValue(8.0)
+    panel.margin_check.setChecked(True)
+    assert v.runner.params.margin == panel.MARGIN_ON and panel.margin_spin.isEnabled()
+    panel.margin_spin.setValue(0.0)
+    assert v.runner.agent.params.margin == 0.0
+
+    def overrules() -> int:  # of the decisions of the episode from seed 3, how many are not the task agent's best
+        v.restart(3)
+        n = 0
+        while (d := v.snapshot().decision) is not None:  # the decision about to be taken; None once done
+            n += d.action != int(np.argmax(np.where(d.legal, d.q, -np.inf)))
+            v.run_decisions(1)
+        return n
+
+    assert overrules() == 0
+    panel.margin_check.setChecked(False)
+    assert v.runner.params.margin is None and overrules() > 0  # the intent at strength 8 overrules without it
     # the paper's configuration by name, and back
     panel.preset.activated.emit(panel.preset.findData("the paper's configuration"))
     assert v.runner.params == paper_params("gridnav") and not panel.normalise.isChecked()

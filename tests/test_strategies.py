@@ -89,6 +89,9 @@ def test_the_cli_options_come_from_the_metadata():
                                       "--collect", "gains", "--margin", "2"])
     assert fusion_overrides(args) == {"T_static": 0.5, "sample": True, "collect": "gains", "margin": 2.0}
     assert fusion_overrides(build_parser().parse_args(["evaluate", "--env", "gridnav"])) == {}
+    off = fusion_overrides(build_parser().parse_args(["evaluate", "--env", "highway", "--margin", "none"]))
+    assert off == {"margin": None}  # lifts highway's stored margin
+    assert FusionParams(margin=0.5).with_overrides(off).margin is None
 
 
 def test_highways_shipped_defaults_keep_fused_actions_near_the_task_agents_best():

@@ -1,6 +1,6 @@
 """The fusion parameters' panel (Play and Compare): a slider and spin box per parameter its metadata offers
-(dpf_gui/fusion_params.py), presets (this agent's defaults, the paper's configuration), and the texts of the
-strength's calibration."""
+(dpf_gui/fusion_params.py), the margin (off, or a spin box), presets (this agent's defaults, the paper's
+configuration), and the texts of the strength's calibration."""
 
 from __future__ import annotations
 
@@ -113,6 +113,8 @@ class ParamsPanel(QGroupBox):
     #: the parameters with a slider, from their declaration (dpf_gui/fusion_params.py); object names
     #: ``<stem>Slider`` and ``<stem>Spin`` with the field's name lower-cased without "_" as the stem
     SPECS = slider_params()
+    #: the margin the spin box offers when the margin is off (highway's stored default)
+    MARGIN_ON = 0.5
 
     def __init__(self, prefix: str = "", parent=None):
         super().__init__("Fusion parameters", parent)
@@ -152,6 +154,25 @@ class ParamsPanel(QGroupBox):
         self.sample.setObjectName(_cap(prefix, "sampleCheck"))
         self.sample.setToolTip(PARAMS["sample"].tooltip())
         self.sample.toggled.connect(lambda on: self._changed("sample", bool(on)))
+        margin = PARAMS["margin"]
+        self.margin_check = QCheckBox("near-best only")
+        self.margin_check.setObjectName(_cap(prefix, "marginCheck"))
+        self.margin_spin = QDoubleSpinBox()
+        self.margin_spin.setObjectName(_cap(prefix, "marginSpin"))
+        self.margin_spin.setRange(0.0, 5.0)
+        self.margin_spin.setSingleStep(0.05)
+        self.margin_spin.setDecimals(2)
+        self.margin_spin.setKeyboardTracking(False)
+        self.margin_spin.setValue(self.MARGIN_ON)
+        for w in (self.margin_check, self.margin_spin):
+            w.setToolTip(f"{margin.tooltip()}; off: every action, however the task agent rates it")
+        self.margin_check.toggled.connect(lambda _on: self._margin_changed())
+        self.margin_spin.valueChanged.connect(lambda _v: self._margin_changed())
+        self.margin_box = QWidget()  # beside G_t's rule, or (large text) beside the check boxes
+        box = QHBoxLayout(self.margin_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.margin_check)
+        box.addWidget(self.margin_spin)
         self.preset = QComboBox()
         self.preset.setObjectName(_cap(prefix, "fusionPresetCombo"))
         self.preset.setToolTip("named parameter sets: the task agent's stored defaults, or the paper's fusion (signed "
@@ -178,14 +199,18 @@ class ParamsPanel(QGroupBox):
 
     def _place_rows(self) -> None:
         rows = -(-len(self.SPECS) // self.columns)
-        checks, sets = self._rows[1], self._rows[2]
+        rule, checks, sets = self._rows
         for layout in (checks, sets):
             layout.setContentsMargins(0, 0, 0, 0)
             while layout.count():
                 layout.takeAt(0)
         wide = self.columns >= 3  # room for the check boxes and the named sets on one line
-        for w in (self.normalise, self.sample, None, self._set_label, self.preset, self.reset_button):
-            target = checks if wide or w in (self.normalise, self.sample) else sets
+        rule.removeWidget(self.margin_box)
+        if wide:  # the margin beside G_t's rule; with large text the rule needs the whole line
+            rule.addWidget(self.margin_box)
+        boxes = [self.normalise, self.sample] + ([] if wide else [self.margin_box])
+        for w in (*boxes, None, self._set_label, self.preset, self.reset_button):
+            target = checks if wide or w in boxes else sets
             target.addStretch(1) if w is None else target.addWidget(w)
         for k, row in enumerate(self._rows if not wide else self._rows[:2]):
             self._grid.addLayout(row, rows + k, 0, 1, self.columns)
@@ -233,6 +258,14 @@ class ParamsPanel(QGroupBox):
         self.collect.blockSignals(True)
         self.collect.setCurrentIndex(max(self.collect.findData(params.collect), 0))
         self.collect.blockSignals(False)
+        for w in (self.margin_check, self.margin_spin):
+            w.blockSignals(True)
+        self.margin_check.setChecked(params.margin is not None)
+        if params.margin is not None:
+            self.margin_spin.setValue(params.margin)
+        self.margin_spin.setEnabled(params.margin is not None)
+        for w in (self.margin_check, self.margin_spin):
+            w.blockSignals(False)
         self._show_preset()
 
     def _show_preset(self) -> None:
@@ -263,6 +296,9 @@ class ParamsPanel(QGroupBox):
     def reset(self) -> None:
         """Every parameter back to the task agent's stored defaults (the first named set), emitted."""
         self.apply(self._presets.get(PRESETS[0], FusionParams()))
+
+    def _margin_changed(self) -> None:
+        self._changed("margin", self.margin_spin.value() if self.margin_check.isChecked() else None)
 
     def _changed(self, fname: str, value) -> None:
         kw = {fname: value}

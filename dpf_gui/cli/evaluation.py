@@ -39,9 +39,24 @@ def _strategies(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+#: what turns off a fusion parameter that may be off (its default is None, e.g. ``--margin none``)
+OFF = "none"
+
+
+def _finite_or_off(text: str) -> float | str:
+    """argparse type of a parameter that may be off: a finite number, or ``none``."""
+    if text.strip().lower() == OFF:
+        return OFF
+    try:
+        return finite(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; allowed: a number, or {OFF} (off)") from None
+
+
 def add_fusion_options(p: argparse.ArgumentParser) -> None:
     """One option per fusion parameter its metadata offers on the command line (dpf_gui/fusion_params.py):
-    numbers as ``--T-phi X``, choices as ``--collect {...}``, switches as ``--sample``."""
+    numbers as ``--T-phi X``, choices as ``--collect {...}``, switches as ``--sample``, a parameter that may be
+    off (``margin``) as ``--margin X|none``."""
     from dpf_gui.fusion_params import FusionParams, cli_params
 
     defaults = FusionParams()
@@ -52,6 +67,9 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
             g.add_argument(flag, dest=dest, choices=tuple(param.choices), default=None, help=param.tooltip())
         elif isinstance(getattr(defaults, name), bool):  # a switch: on, or the stored default
             g.add_argument(flag, dest=dest, action="store_const", const=True, default=None, help=param.tooltip())
+        elif getattr(defaults, name) is None:  # off unless set; ``none`` turns off a stored default
+            g.add_argument(flag, dest=dest, type=_finite_or_off, default=None, metavar="X|none",
+                           help=f"{param.tooltip()}; none: off, whatever the task agent's defaults say")
         else:
             g.add_argument(flag, dest=dest, type=finite, default=None, metavar="X", help=param.tooltip())
     g.add_argument("--paper", action="store_true",
@@ -64,7 +82,8 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
 
 
 def fusion_overrides(args: argparse.Namespace) -> dict:
-    out = {k[len("fusion_"):]: v for k, v in vars(args).items() if k.startswith("fusion_") and v is not None}
+    out = {k[len("fusion_"):]: (None if v == OFF else v) for k, v in vars(args).items()
+           if k.startswith("fusion_") and v is not None}
     if getattr(args, "paper", False):
         from dpf_gui.fusion_params import paper_params
 
