@@ -139,7 +139,9 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
              "are trained on those labels only, and every row plays the same held-out episodes as the task agent. "
              "Rows: `static`/`dynamic` (our additive intent, the fusion stored with the task agent), `calibrated` "
              "(dynamic with the intent's strength chosen in simulation, `dpf_gui/calibrate.py`), `paper` (the "
-             "paper's configuration: LSTM intent, signed advantage sum, raw units, the authors' temperatures).", "",
+             "paper's configuration: LSTM intent, signed advantage sum, raw units, the authors' temperatures)."
+             + (" Fusion set by this run for every row but `paper`: "
+                + ", ".join(f"{k} {v}" for k, v in spec.fusion.items()) + "." if spec.fusion else ""), "",
              "The claim, strict: keeps >= 90 % of the task agent's success; avoided share <= half the task "
              "agent's; preferred share >= max(2x, +0.10) of the task agent's, or +0.30.", "",
              "### All environments", "",

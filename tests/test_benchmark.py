@@ -655,6 +655,30 @@ def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkey
     assert "| gridnav |" not in out.read_text()  # without --keep-other-envs the section is this run's alone
 
 
+def test_the_cli_sets_the_fusion_of_every_cell(tmp_path: Path, monkeypatch):
+    """``dpf benchmark --margin X`` (any fusion parameter) reaches the spec, hence every cell's key, and the report
+    says it; ``--margin none`` lifts a stored margin; a value out of range stops before any cell."""
+    from dpf_gui.cli import main
+
+    specs = []
+
+    def fake_run(spec, work, **kw):
+        specs.append(spec)
+        return []
+
+    monkeypatch.setattr(bm, "run_benchmark", fake_run)
+    out = tmp_path / "R.md"
+    argv = ["benchmark", "--envs", "highway", "--budgets", "25", "--work", str(tmp_path / "w"), "--out", str(out),
+            "--quiet"]
+    assert main([*argv, "--margin", "0.25", "--T-max", "5"]) == 0
+    assert main([*argv, "--margin", "none"]) == 0
+    assert main(argv) == 0
+    assert [s.fusion for s in specs] == [{"T_max": 5.0, "margin": 0.25}, {"margin": None}, {}]
+    write_report([], specs[0], out, "dpf benchmark --margin 0.25", "test machine", 1.0, 1)
+    assert "Fusion set by this run for every row but `paper`: T_max 5.0, margin 0.25." in out.read_text()
+    assert main([*argv, "--margin", "-1"]) == 2 and len(specs) == 3
+
+
 def test_the_calibration_reference_is_played_once_per_work_dir(tmp_path: Path, monkeypatch):
     """Each --jobs worker builds its own environment context: the task agent's reference episodes (minutes on
     highway) are played by the first and read from the work directory by the others, and calibrate uses them."""

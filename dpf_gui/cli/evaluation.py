@@ -53,14 +53,14 @@ def _finite_or_off(text: str) -> float | str:
         raise argparse.ArgumentTypeError(f"{exc}; allowed: a number, or {OFF} (off)") from None
 
 
-def add_fusion_options(p: argparse.ArgumentParser) -> None:
+def add_fusion_parameters(p: argparse.ArgumentParser, title: str) -> None:
     """One option per fusion parameter its metadata offers on the command line (dpf_gui/fusion_params.py):
     numbers as ``--T-phi X``, choices as ``--collect {...}``, switches as ``--sample``, a parameter that may be
-    off (``margin``) as ``--margin X|none``."""
+    off (``margin``) as ``--margin X|none``; :func:`fusion_overrides` reads them back."""
     from dpf_gui.fusion_params import FusionParams, cli_params
 
     defaults = FusionParams()
-    g = p.add_argument_group("fusion parameters (defaults stored with the task agent)")
+    g = p.add_argument_group(title)
     for name, param in cli_params().items():
         flag, dest = f"--{name.replace('_', '-')}", f"fusion_{name}"
         if param.choices:
@@ -72,6 +72,12 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
                            help=f"{param.tooltip()}; none: off, whatever the task agent's defaults say")
         else:
             g.add_argument(flag, dest=dest, type=finite, default=None, metavar="X", help=param.tooltip())
+
+
+def add_fusion_options(p: argparse.ArgumentParser) -> None:
+    """The fusion parameters, the paper's configuration by name, calibration and the authors' intent query."""
+    add_fusion_parameters(p, "fusion parameters (defaults stored with the task agent)")
+    g = p.add_argument_group("the fusion by name, and its strength")
     g.add_argument("--paper", action="store_true",
                    help="the paper's fusion by name: signed advantages, c = 0, raw units, the authors' temperatures "
                         "(options above still override it); pair it with an --kind lstm intent")
@@ -468,6 +474,9 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
                    help="held-out episodes per row as ENV=N, comma-separated "
                         f"(default: {','.join(f'{env}={n}' for env, n in EPISODES.items())})")
     p.add_argument("--quick", action="store_true", help="a look in a few minutes: gridnav, 3 wishes, 25 exact labels")
+    add_fusion_parameters(p, "fusion parameters of the static, dynamic and calibrated rows, in every cell (default: "
+                             "stored with each task agent; the paper row keeps the paper's; calibrated chooses its "
+                             "own strength and c)")
     p.add_argument("--jobs", type=int_in(1, 256), default=None,
                    help="cells in parallel processes (default: 1; with --backend ray Ray decides how many run at once)")
     add_backend_options(p)
@@ -501,6 +510,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
     from dpf_gui.benchmark import DEFAULT_COMBOS, EPISODES, BenchmarkSpec, run_benchmark
     from dpf_gui.benchmark_report import kept_from_previous, write_report
+    from dpf_gui.fusion_params import FusionParams
 
     out = Path(args.out)
     if out.exists() and not out.is_file():
@@ -521,10 +531,12 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     spec = BenchmarkSpec(envs=tuple(args.envs), wishes=args.wishes, budgets=tuple(args.budgets or (10, 25, None)),
                          label_types=tuple(args.labels or ("exact",)), selections=tuple(args.select or ("random",)),
                          combos=None if product else DEFAULT_COMBOS, rows=tuple(args.rows), split=args.split,
-                         episodes=episodes)
+                         episodes=episodes, fusion=fusion_overrides(args))
     if args.quick:
         spec = BenchmarkSpec(envs=("gridnav",), wishes=3, budgets=(25,), label_types=("exact",), selections=("random",),
-                             rows=("dynamic", "calibrated"), split=args.split, episodes=episodes)
+                             rows=("dynamic", "calibrated"), split=args.split, episodes=episodes,
+                             fusion=fusion_overrides(args))
+    FusionParams().with_overrides(spec.fusion)  # a value out of range is said now, not in the first cell
     if args.keep_other_envs:
         kept_from_previous(out, spec)  # a damaged previous report is refused before hours of cells
     workers = use_backend(args)
