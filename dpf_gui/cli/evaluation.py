@@ -77,7 +77,7 @@ def add_fusion_parameters(p: argparse.ArgumentParser, title: str) -> None:
 def add_fusion_options(p: argparse.ArgumentParser) -> None:
     """The fusion parameters, the paper's configuration by name, calibration and the authors' intent query."""
     add_fusion_parameters(p, "fusion parameters (defaults stored with the task agent)")
-    g = p.add_argument_group("the fusion by name, and its strength")
+    g = p.add_argument_group("the paper's fusion by name, calibration, the intent's query")
     g.add_argument("--paper", action="store_true",
                    help="the paper's fusion by name: signed advantages, c = 0, raw units, the authors' temperatures "
                         "(options above still override it); pair it with an --kind lstm intent")
