@@ -262,12 +262,16 @@ def task_reference(env_name: str, task, play: Callable[[FusedAgent, np.ndarray],
 
 def _reference_entry(env_name: str, task, directory: str | Path, key: dict[str, Any]) -> CacheEntry | None:
     """Where a task agent's reference is kept on disk; None where there is none to keep (no reference in this
-    environment, or no weights hash to know the task agent by)."""
+    environment, or no weights hash to know the task agent by). One folder per task agent: a reference played
+    with other code or environment settings replaces the old one, so the app's folder does not grow with every
+    release."""
     episodes = REFERENCE_EPISODES.get(env_name, 0)
-    if not episodes or not (getattr(task, "sidecar", None) or {}).get("weights_sha256"):
+    weights = (getattr(task, "sidecar", None) or {}).get("weights_sha256")
+    if not episodes or not weights:
         return None
-    return CacheEntry(Path(directory), f"reference-{env_name}-seed{REFERENCE_SEED}-n{episodes}",
-                      {**key, "reference": list(reference_key(env_name, task, episodes)), "seed": REFERENCE_SEED})
+    return CacheEntry(Path(directory), f"reference-{env_name}-{weights[:12]}-seed{REFERENCE_SEED}-n{episodes}",
+                      {**key, "reference": list(reference_key(env_name, task, episodes)), "seed": REFERENCE_SEED},
+                      hashed=False)
 
 
 def load_reference(env_name: str, task, directory: str | Path, key: dict[str, Any]) -> bool:

@@ -691,7 +691,7 @@ def test_the_calibration_reference_is_played_once_per_work_dir(tmp_path: Path, m
     ctx = bm.env_context("gridnav", spec, tmp_path)
     played = cal_mod.task_reference("gridnav", ctx.task, None)
     assert played is not None and len(played) == 3
-    (entry,) = (tmp_path / "gridnav").glob("reference-gridnav-seed*-n3-*")
+    (entry,) = (tmp_path / "gridnav").glob("reference-gridnav-*-seed*-n3")
 
     def boom(*a, **k):
         raise AssertionError("the reference was played again")
@@ -732,3 +732,7 @@ def test_a_reference_kept_on_disk_stands_for_the_same_task_agent_only(tmp_path: 
     assert len(list(tmp_path.glob("reference-*"))) == 1
     assert cal_mod.load_reference("highway", task, tmp_path, {"code": "a"})
     assert cal_mod.task_reference("highway", task, None).tolist() == outcomes.tolist()  # read, not played
+    cal_mod.save_reference("highway", task, tmp_path, {"code": "b"})  # a new release: it replaces the old one
+    assert len(list(tmp_path.glob("reference-*"))) == 1
+    assert cal_mod.load_reference("highway", task, tmp_path, {"code": "b"})
+    assert not cal_mod.load_reference("highway", task, tmp_path, {"code": "a"})
