@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -251,21 +251,16 @@ class ParamsPanel(QGroupBox):
         self._params = params
         for fname, ctl in self.controls.items():
             ctl.set_value(getattr(params, fname))
-        for box, on in ((self.sample, params.sample), (self.normalise, params.normalise)):
-            box.blockSignals(True)
-            box.setChecked(bool(on))
-            box.blockSignals(False)
-        self.collect.blockSignals(True)
+        quiet = [QSignalBlocker(w) for w in (self.sample, self.normalise, self.collect, self.margin_check,
+                                             self.margin_spin)]
+        self.sample.setChecked(bool(params.sample))
+        self.normalise.setChecked(bool(params.normalise))
         self.collect.setCurrentIndex(max(self.collect.findData(params.collect), 0))
-        self.collect.blockSignals(False)
-        for w in (self.margin_check, self.margin_spin):
-            w.blockSignals(True)
         self.margin_check.setChecked(params.margin is not None)
         if params.margin is not None:
             self.margin_spin.setValue(params.margin)
         self.margin_spin.setEnabled(params.margin is not None)
-        for w in (self.margin_check, self.margin_spin):
-            w.blockSignals(False)
+        del quiet  # the widgets speak again
         self._show_preset()
 
     def _show_preset(self) -> None:
