@@ -80,6 +80,7 @@ from dpf_gui.session.training import (
     fit_verdict,
     interactive_config,
     labels_for_training,
+    lopsided_note,
     wish_notes,
 )
 
@@ -476,7 +477,9 @@ class TrainView(QWidget):
         text += "." if n >= 4 else ". Mark at least 4 (some better, some worse) in the Annotate tab."
         notes = []
         with contextlib.suppress(UserError):
-            notes = wish_notes(ws, labels_for_training(ws)) if n else []
+            if n:
+                labels = labels_for_training(ws)
+                notes = [note for note in [lopsided_note(labels)] if note] + wish_notes(ws, labels)
         for note in notes:
             text += f"<br><span style='color:#b00020'>{escape(note)}</span>"
         self.labels_label.setText(text)

@@ -18,6 +18,7 @@ from dpf_gui.cli.options import (
     noise_from_args,
     nonneg_int,
     pos_int,
+    warn_lopsided,
     wish_from_args,
 )
 from dpf_gui.errors import UserError
@@ -200,6 +201,7 @@ def cmd_label(args: argparse.Namespace) -> int:
         f"{len(set(s.tolist()))} different scores, "
         f"mean {s.mean() if len(s) else 0:.2f}, min {s.min() if len(s) else 0:.2f}, max {s.max() if len(s) else 0:.2f}"
     )
+    warn_lopsided("dpf label", labels)
     return 0
 
 

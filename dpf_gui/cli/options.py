@@ -1,5 +1,6 @@
 """What every ``dpf`` sub-command shares: the one-line-error parser, the command registry, argparse types
-with ranges, checks of output paths made before any work, and the wish and feedback-noise options.
+with ranges, checks of output paths made before any work, the wish and feedback-noise options, and the warning about
+lopsided labels.
 
 ``dpf-gui`` uses the same :class:`Parser`, :func:`int_in` and :func:`float_in` (through ``dpf_gui.cli``).
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -177,3 +179,12 @@ def noise_from_args(args: argparse.Namespace):
     from dpf_gui.oracles import FeedbackNoise
 
     return FeedbackNoise(binary=args.binary, flip=args.flip, skip=args.skip, sigma=args.sigma)
+
+
+def warn_lopsided(command: str, labels) -> None:
+    """Say on stderr when nearly every labelled trajectory has one score (the rest carry all there is to learn)."""
+    from dpf_gui.session.training import lopsided_note
+
+    note = lopsided_note(labels)
+    if note:
+        print(f"{command}: warning: {note}", file=sys.stderr)

@@ -11,6 +11,7 @@ from dpf_gui.cli.options import (
     command,
     nonneg_int,
     pos_int,
+    warn_lopsided,
 )
 from dpf_gui.paths import dataset_path
 
@@ -109,6 +110,7 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     labels = Labels.load(args.labels)
     labels.check_matches(data, where=f"labels {args.labels}")
     out = check_checkpoint_out(args.out, args.force)
+    warn_lopsided("dpf train-intent", labels)
     sets = args.set + ([f"objective={args.objective}"] if args.objective else [])
     config = config_from_sets(config_for(args.kind), sets, what=f"{args.kind} intent config")
     signal.signal(signal.SIGINT, signal.default_int_handler)

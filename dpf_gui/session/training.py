@@ -28,6 +28,12 @@ DEFAULTS = {"max_epochs": 30, "hidden": 64, "seed": 0, "max_time_s": 60, "max_tr
 ADDITIVE_DEFAULTS = {"members": 8, "hidden": 64, "utility_steps": 400, "value_steps": 3000, "horizon": 10}
 #: the verdict on a held-out fit by its correlation: good from GOOD_CORR, fair from FAIR_CORR, weak below
 GOOD_CORR, FAIR_CORR = 0.8, 0.5
+#: a note when at least this share of the labelled trajectories has one score: the few others then carry all
+#: the intent model learns (all of them at one score: training refuses, dpf_gui/intent/train.py). Binary marks of
+#: a wish every stored trajectory touches come out this way: every one "worse" but for a few mistakes
+LOPSIDED_SHARE = 0.85
+#: fewer labelled trajectories than this: no such note (a handful of marks is lopsided by chance)
+LOPSIDED_MIN = 8
 #: fewer held-out trajectories than this: no verdict. Two points always correlate perfectly, and with few the
 #: verdict is chance: scores unrelated to the predictions (normal, independent) reach "fair" (r >= 0.5) with
 #: probability 0.19 at n = 5, 0.10 at 8, 0.059 at 11 and 0.049 at 12, so from 12 on every verdict short of
@@ -116,6 +122,27 @@ def wish_notes(ws, labels) -> list[str]:
     return wish_coverage(ws.dataset, wish, labels.labelled).warnings
 
 
+def lopsided_note(labels) -> str | None:
+    """Plain words when nearly every labelled trajectory has the same score (:data:`LOPSIDED_SHARE`), so that
+    the person knows the few others carry everything the model will learn, and what to mark; None otherwise
+    (and for comparisons, which carry no scores)."""
+    if labels.pairs is not None:
+        return None
+    scores = np.asarray(labels.scores, dtype=np.float64)[np.asarray(labels.labelled, dtype=bool)]
+    scores = scores[np.isfinite(scores)]
+    if len(scores) < LOPSIDED_MIN:
+        return None
+    values, counts = np.unique(scores, return_counts=True)
+    same = int(counts.max())
+    if same == len(scores) or same < LOPSIDED_SHARE * len(scores):
+        return None
+    others = len(scores) - same
+    others = "the one other carries" if others == 1 else f"the other {others} carry"
+    return (f"{same} of the {len(scores)} labelled trajectories have the same score "
+            f"({values[counts.argmax()]:g}): the intent model learns from differences, so {others} all it "
+            "will learn. Mark more trajectories that are better or worse than these.")
+
+
 def final_predictions(model, dataset, indices) -> np.ndarray:
     """The predicted score of each trajectory (the last g_t along its stored actions), for either kind."""
     indices = [int(i) for i in indices]
@@ -201,6 +228,7 @@ def fit_verdict(held: dict[str, Any]) -> str:
 
 
 __all__ = ["ADDITIVE_DEFAULTS", "DEFAULTS", "DEMO_TRAINING", "DEMO_TRAINING_MORE", "FAIR_CORR", "GOOD_CORR",
-           "KIND_CHOICES", "MIN_HELD_OUT", "TRAIN_SEED", "additive_config", "check_writable",
-           "checkpoint_dir", "config_kind", "final_predictions", "fit_points", "fit_verdict", "interactive_config",
-           "labels_for_training", "small_config", "training_wish", "wish_notes"]
+           "KIND_CHOICES", "LOPSIDED_MIN", "LOPSIDED_SHARE", "MIN_HELD_OUT", "TRAIN_SEED", "additive_config",
+           "check_writable", "checkpoint_dir", "config_kind", "final_predictions", "fit_points", "fit_verdict",
+           "interactive_config", "labels_for_training", "lopsided_note", "small_config", "training_wish",
+           "wish_notes"]

@@ -1,0 +1,60 @@
+"""Labels where nearly every trajectory has one score are said in plain words (core, `dpf label`, `dpf
+train-intent`): the few others carry all the intent model will learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dpf_gui.cli import main
+from dpf_gui.data.labels import Labels
+from dpf_gui.session.training import LOPSIDED_MIN, lopsided_note
+
+
+def _labels(scores, labelled=None, pairs=None) -> Labels:
+    scores = np.asarray(scores, dtype=np.float32)
+    n = len(scores)
+    labelled = np.ones(n, bool) if labelled is None else np.asarray(labelled, bool)
+    return Labels(scores=scores, labelled=labelled, true_scores=scores.copy(), marks=np.zeros(n, np.int8),
+                  lengths=np.ones(n, np.int64), pairs=pairs,
+                  prefer=None if pairs is None else np.ones(len(pairs), np.float32))
+
+
+def test_nearly_one_score_is_said_with_its_count_and_what_to_do():
+    note = lopsided_note(_labels([-1.0] * 22 + [1.0] * 3))
+    assert note is not None
+    assert "22 of the 25 labelled trajectories have the same score (-1)" in note and "the other 3" in note
+    assert "better or worse" in note
+    # unlabelled trajectories do not count: 22 of 30 stored, 3 others labelled, 5 unlabelled at another score
+    mixed = _labels([-1.0] * 22 + [1.0] * 3 + [5.0] * 5, labelled=[True] * 25 + [False] * 5)
+    assert "22 of the 25" in lopsided_note(mixed)
+
+
+@pytest.mark.parametrize("scores", [
+    np.arange(25, dtype=float),                   # graded scores: every one different
+    [-1.0] * 20 + [1.0] * 5,                      # 80 %: enough of both kinds
+    [-1.0] * 25,                                  # all the same: training refuses with its own message
+    [-1.0] * (LOPSIDED_MIN - 2) + [1.0],          # too few marks to say anything
+])
+def test_no_note_where_the_labels_differ_enough_or_are_too_few(scores):
+    assert lopsided_note(_labels(scores)) is None
+
+
+def test_comparisons_carry_no_scores_and_get_no_note():
+    assert lopsided_note(_labels([0.0] * 25, pairs=np.array([[0, 1], [2, 3]]))) is None
+
+
+def test_the_command_line_warns_when_labelling_and_before_training(capsys, tmp_path):
+    # binary marks of a wish nearly every stored gridnav trajectory touches (x=8, y=4..5 lies on the usual path)
+    out = tmp_path / "l.npz"
+    assert main(["label", "--data", "gridnav", "--avoid", "x=8&y=4..5", "--binary", "--budget", "25",
+                 "--seed", "0", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "dpf label: warning:" in err and "have the same score (-1)" in err
+    assert main(["train-intent", "--data", "gridnav", "--labels", str(out), "--out", str(tmp_path / "m"),
+                 "--quiet", "--set", "members=2", "--set", "utility_steps=5", "--set", "value_steps=5"]) == 0
+    assert "dpf train-intent: warning:" in capsys.readouterr().err
+    # a wish whose marks differ: no warning
+    assert main(["label", "--data", "gridnav", "--preset", "mixed", "--budget", "25", "--seed", "0",
+                 "--out", str(tmp_path / "m.npz")]) == 0
+    assert "warning" not in capsys.readouterr().err
