@@ -149,24 +149,27 @@ def test_a_wish_the_data_cannot_show_is_said_before_labelling_and_when_training_
 
 def test_marks_nearly_all_alike_are_said_in_the_train_tab(qtbot, tmp_path, messages):
     window = open_window(qtbot, tmp_path, env="gridnav")
-    # eight avoided and one preferred, in list order (the first trajectories are all 100 decisions long, so
-    # every whole mark is worth the same): the one carries all the model could learn, and the Train tab says so
-    assert (window.workspace.dataset.lengths[:11] == 100).all()
-    for key in [Qt.Key.Key_A] * 8 + [Qt.Key.Key_P]:
-        press(qtbot, window, key)
-        qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    ws = window.workspace
+    # eight avoided and one preferred, on trajectories of different lengths (a whole mark is worth +-sqrt(T), so
+    # their scores differ): the one carries all the model could learn, and the Train tab says so
+    lengths = ws.dataset.lengths
+    picked = [int(np.flatnonzero(lengths == n)[0]) for n in np.unique(lengths)[:11]]
+    assert len(picked) == 11
+    for i in picked[:8]:
+        ws.mark(i, -1)
+    ws.mark(picked[8], +1)
     train = window.train
     window.tabs.setCurrentWidget(train)
     text = train.labels_label.text()
-    assert "8 of the 9 labelled trajectories have the same score (-10)" in text and "the one other carries" in text
-    # two more preferred: 8 of 11 is not lopsided, and the note goes
+    assert "8 of the 9 labelled trajectories are marked avoided" in text and "the one other carries" in text
+    # two more preferred, with the keys: 8 of 11 is not lopsided, and the note goes
     window.tabs.setCurrentWidget(window.annotate)
-    for key in [Qt.Key.Key_P] * 2:
-        press(qtbot, window, key)
-        qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    for i in picked[9:]:
+        window.annotate.go_to(i)
+        press(qtbot, window, Qt.Key.Key_P)
     window.tabs.setCurrentWidget(train)
     assert "<b>11</b> of" in train.labels_label.text()
-    assert "have the same score" not in train.labels_label.text()
+    assert "marked avoided" not in train.labels_label.text()
     assert messages == []
     window.close()
 

@@ -11,12 +11,12 @@ from dpf_gui.data.labels import Labels
 from dpf_gui.session.training import LOPSIDED_MIN, lopsided_note
 
 
-def _labels(scores, labelled=None, pairs=None) -> Labels:
+def _labels(scores, labelled=None, pairs=None, meta=None, known=None) -> Labels:
     scores = np.asarray(scores, dtype=np.float32)
     n = len(scores)
     labelled = np.ones(n, bool) if labelled is None else np.asarray(labelled, bool)
     return Labels(scores=scores, labelled=labelled, true_scores=scores.copy(), marks=np.zeros(n, np.int8),
-                  lengths=np.ones(n, np.int64), pairs=pairs,
+                  lengths=np.ones(n, np.int64), pairs=pairs, meta=dict(meta or {}), known=known,
                   prefer=None if pairs is None else np.ones(len(pairs), np.float32))
 
 
@@ -38,6 +38,18 @@ def test_nearly_one_score_is_said_with_its_count_and_what_to_do():
 ])
 def test_no_note_where_the_labels_differ_enough_or_are_too_few(scores):
     assert lopsided_note(_labels(scores)) is None
+
+
+def test_a_persons_whole_marks_count_by_their_kind_not_by_length():
+    # whole marks are worth +-sqrt(T): nine avoided trajectories of different lengths and one preferred
+    scores = [-np.sqrt(t) for t in range(20, 29)] + [np.sqrt(50)]
+    note = lopsided_note(_labels(scores, meta={"source": "person"}))
+    assert note is not None and "9 of the 10 labelled trajectories are marked avoided" in note
+    # the same scores from a simulated user (graded) or with segments in force are all different: no note
+    assert lopsided_note(_labels(scores, meta={"source": "simulated-user"})) is None
+    segments = np.zeros(10, bool)
+    segments[0] = True
+    assert lopsided_note(_labels(scores, meta={"source": "person"}, known=segments)) is None
 
 
 def test_comparisons_carry_no_scores_and_get_no_note():

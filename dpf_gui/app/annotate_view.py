@@ -50,6 +50,7 @@ from dpf_gui.data.study import (
     UNLABELLED,
 )
 from dpf_gui.errors import UserError
+from dpf_gui.session.workspace import MARK_WORDS
 
 CHEATSHEET_MIN_WIDTH = 1150  # the Annotate view's width from which the key panel shows by itself
 
@@ -552,14 +553,13 @@ class AnnotateView(QWidget):
         if self.ws is None or self.current is None:
             return
         seg = self.segment()
+        what = MARK_WORDS[value]
         try:
             if seg is None:
                 self.ws.mark(self.current, value)
-                what = {1: "preferred", -1: "avoided", 0: "neutral"}[value]
                 self.statusMessage.emit(f"trajectory {self.current} marked {what}")
             else:
                 self.ws.mark_segment(self.current, seg[0], seg[1], value)
-                what = {1: "preferred", -1: "avoided", 0: "neutral"}[value]
                 self.statusMessage.emit(f"decisions {seg[0]}..{seg[1]} of trajectory {self.current} marked {what}")
                 self.cancel_segment()
         except UserError as exc:

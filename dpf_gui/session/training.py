@@ -125,22 +125,31 @@ def wish_notes(ws, labels) -> list[str]:
 def lopsided_note(labels) -> str | None:
     """Plain words when nearly every labelled trajectory has the same score (:data:`LOPSIDED_SHARE`), so that
     the person knows the few others carry everything the model will learn, and what to mark; None otherwise
-    (and for comparisons, which carry no scores)."""
+    (and for comparisons, which carry no scores).
+
+    A person's whole marks count by their kind: each is worth +-sqrt(T) (:mod:`dpf_gui.data.study`), so
+    trajectories of different lengths marked alike differ only by their length."""
+    from dpf_gui.session.workspace import MARK_WORDS
+
     if labels.pairs is not None:
         return None
     scores = np.asarray(labels.scores, dtype=np.float64)[np.asarray(labels.labelled, dtype=bool)]
     scores = scores[np.isfinite(scores)]
     if len(scores) < LOPSIDED_MIN:
         return None
-    values, counts = np.unique(scores, return_counts=True)
+    whole_marks = labels.meta.get("source") == "person" and labels.known is None
+    values, counts = np.unique(np.sign(scores) if whole_marks else scores, return_counts=True)
     same = int(counts.max())
     if same == len(scores) or same < LOPSIDED_SHARE * len(scores):
         return None
+    common = values[counts.argmax()]
+    alike = f"are marked {MARK_WORDS[int(common)]}" if whole_marks else f"have the same score ({common:g})"
     others = len(scores) - same
     others = "the one other carries" if others == 1 else f"the other {others} carry"
-    return (f"{same} of the {len(scores)} labelled trajectories have the same score "
-            f"({values[counts.argmax()]:g}): the intent model learns from differences, so {others} all it "
-            "will learn. Mark more trajectories that are better or worse than these.")
+    return (f"{same} of the {len(scores)} labelled trajectories {alike}: the intent model learns from "
+            f"differences, so {others} all it will learn. Mark more trajectories that are better or worse than "
+            "these.")
+
 
 
 def final_predictions(model, dataset, indices) -> np.ndarray:

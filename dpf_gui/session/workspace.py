@@ -43,6 +43,8 @@ DATASET_FILE = "trajectories.npz"
 #: where the app keeps the datasets it makes (more varied trajectories merged in), under the study folder
 COLLECTED_DIR = "data"
 WISH_KEY = "wish/{env}"
+#: a mark's value in words, as the app says it
+MARK_WORDS = {1: "preferred", -1: "avoided", 0: "neutral"}
 
 
 @dataclass(frozen=True)
