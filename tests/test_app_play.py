@@ -706,3 +706,16 @@ def test_a_plot_note_keeps_all_its_lines_when_the_plot_narrows(qtbot):
     bars.resize(180, 140)
     qtbot.waitUntil(lambda: bars.note.width() < 200)
     assert bars.note.height() >= bars.note.heightForWidth(bars.note.width()) > wide
+
+
+def test_a_stored_margin_above_the_spin_boxs_range_is_shown_as_it_is(qtbot):
+    from dpf_gui.app.params_panel import MARGIN_MAX, ParamsPanel
+    from dpf_gui.fusion_params import FusionParams
+
+    panel = ParamsPanel()
+    qtbot.addWidget(panel)
+    panel.set_params(FusionParams(margin=MARGIN_MAX + 2))
+    assert panel.margin_spin.value() == MARGIN_MAX + 2 and panel.params().margin == MARGIN_MAX + 2
+    panel.margin_check.setChecked(False)
+    panel.margin_check.setChecked(True)  # off and on again: the stored margin comes back, not a clamped one
+    assert panel.params().margin == MARGIN_MAX + 2

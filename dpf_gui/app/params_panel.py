@@ -102,6 +102,8 @@ class ParamControl(QWidget):
 
 #: the parameter sets offered by name: label -> how it is made (see ParamsPanel.configure)
 PRESETS = ("this agent's defaults", "the paper's configuration")
+#: the margin spin box's upper end (q_scale units; a stored margin above it widens the range)
+MARGIN_MAX = 5.0
 
 
 class ParamsPanel(QGroupBox):
@@ -159,7 +161,7 @@ class ParamsPanel(QGroupBox):
         self.margin_check.setObjectName(_cap(prefix, "marginCheck"))
         self.margin_spin = QDoubleSpinBox()
         self.margin_spin.setObjectName(_cap(prefix, "marginSpin"))
-        self.margin_spin.setRange(0.0, 5.0)
+        self.margin_spin.setRange(0.0, MARGIN_MAX)
         self.margin_spin.setSingleStep(0.05)
         self.margin_spin.setDecimals(2)
         self.margin_spin.setKeyboardTracking(False)
@@ -258,6 +260,7 @@ class ParamsPanel(QGroupBox):
         self.collect.setCurrentIndex(max(self.collect.findData(params.collect), 0))
         self.margin_check.setChecked(params.margin is not None)
         if params.margin is not None:
+            self.margin_spin.setMaximum(max(MARGIN_MAX, params.margin))  # shown as stored, not clamped
             self.margin_spin.setValue(params.margin)
         self.margin_spin.setEnabled(params.margin is not None)
         del quiet  # the widgets speak again
