@@ -7,7 +7,10 @@ the wish gets its coverage: how many stored trajectories enter it and how many
 decisions lead into it. A region entered by fewer than
 :data:`THIN_TRAJECTORIES` trajectories comes with a warning and the remedy:
 record more varied trajectories (``dpf rollout --explore``) and merge them in
-(``dpf merge``). The counting itself is :func:`dpf_gui.wishgen.coverage`.
+(``dpf merge``). A region nearly every stored trajectory enters
+(:data:`EVERYWHERE_SHARE`) gets a note too: marks on whole trajectories
+hardly tell them apart, so the person marks segments or how long each stays.
+The counting itself is :func:`dpf_gui.wishgen.coverage`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from dpf_gui.wishgen import coverage, dataset_regions
 
 #: a region entered by fewer stored trajectories than this can hardly be learned from labels
 THIN_TRAJECTORIES = 5
+#: a region entered by at least this share of the stored trajectories: whole marks hardly tell them apart (only
+#: how long each stays there does), e.g. Pong's "avoid the lower half", which every stored trajectory enters
+EVERYWHERE_SHARE = 0.95
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,10 @@ class RegionCoverage:
     @property
     def thin(self) -> bool:
         return self.trajectories < THIN_TRAJECTORIES
+
+    @property
+    def everywhere(self) -> bool:
+        return self.of_trajectories > 0 and self.trajectories >= EVERYWHERE_SHARE * self.of_trajectories
 
     def text(self) -> str:
         return (f"{self.kind} {self.expression}: entered by {self.trajectories} of {self.of_trajectories} stored "
@@ -60,4 +70,12 @@ def thin_warning(region: RegionCoverage, env_name: str) -> str:
             f"--policy models/{env_name} --explore epsilon:0.3 --out more.npz) and merge them in (dpf merge)")
 
 
-__all__ = ["THIN_TRAJECTORIES", "RegionCoverage", "thin_warning", "wish_coverage"]
+def everywhere_warning(region: RegionCoverage) -> str:
+    """The start of a line for a region nearly every stored trajectory enters (the caller adds what to do)."""
+    side = "preferred" if region.kind == "prefer" else "avoided"
+    return (f"Nearly every stored trajectory ({region.trajectories} of {region.of_trajectories}) enters the {side} "
+            f"region {region.expression}, so marks on whole trajectories hardly tell them apart")
+
+
+__all__ = ["EVERYWHERE_SHARE", "THIN_TRAJECTORIES", "RegionCoverage", "everywhere_warning", "thin_warning",
+           "wish_coverage"]

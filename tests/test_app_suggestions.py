@@ -147,6 +147,26 @@ def test_a_wish_the_data_cannot_show_is_said_before_labelling_and_when_training_
     again.close()
 
 
+def test_a_wish_every_trajectory_touches_gets_advice_on_marking_it(qtbot, tmp_path, messages):
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    view = window.annotate
+    dialog = view.open_wish_dialog()
+    dialog.fields.avoid.setText("x=0..")  # the whole map: every stored trajectory enters it
+    advice = "Nearly every stored trajectory (1495 of 1495) enters the avoided region x=0.."
+    assert advice in dialog.fields.coverage.text() and "color:#8a5a00" in dialog.fields.coverage.text()
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+    assert advice in view.findChild(QWidget, "coverageLabel").text()
+    # a person's marks: the Train tab repeats it (whole marks hardly tell these trajectories apart)
+    for i in range(4):
+        window.workspace.mark(i, -1 if i % 2 else 1)
+    window.tabs.setCurrentWidget(window.train)
+    assert advice in window.train.labels_label.text()
+    assert messages == []
+    window.close()
+
+
 def test_marks_nearly_all_alike_are_said_in_the_train_tab(qtbot, tmp_path, messages):
     window = open_window(qtbot, tmp_path, env="gridnav")
     ws = window.workspace

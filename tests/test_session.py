@@ -242,3 +242,16 @@ def test_the_app_and_the_session_layer_import_in_one_direction():
 
     cycles = [c for m in sorted(graph) if (c := cycle_from(m))]
     assert not cycles, " -> ".join(cycles[0])
+
+
+def test_advice_on_marking_a_region_every_trajectory_enters_is_for_a_persons_marks_only(ws):
+    from dpf_gui.session.training import wish_notes
+
+    everywhere = ws.wish("", [], ["x=0.."])
+    ws.label_with_simulated_user(everywhere, seed=0)  # graded scores: they count the decisions inside
+    simulated = labels_for_training(ws)
+    assert simulated.meta["source"] == "simulated-user" and wish_notes(ws, simulated) == []
+    ws.mark(0, +1)  # now a person's mark too: the advice on whole marks applies
+    mixed = labels_for_training(ws)
+    mixed.meta["wish"] = everywhere.describe()
+    assert any("Nearly every stored trajectory" in note for note in wish_notes(ws, mixed))

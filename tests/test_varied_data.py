@@ -9,7 +9,7 @@ import pytest
 
 from dpf_gui.agents.task_agent import TaskAgent
 from dpf_gui.cli import main
-from dpf_gui.coverage import THIN_TRAJECTORIES, wish_coverage
+from dpf_gui.coverage import EVERYWHERE_SHARE, THIN_TRAJECTORIES, RegionCoverage, wish_coverage
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.merge import carry_labels, merge_datasets
 from dpf_gui.data.trajectories import TrajectoryDataset
@@ -25,6 +25,7 @@ from dpf_gui.rollout import (
     replay,
     rollout,
 )
+from dpf_gui.session.workspace import wish_coverage as workspace_coverage
 from dpf_gui.wish import make_wish
 
 
@@ -171,3 +172,27 @@ def test_label_warns_before_labelling_a_region_the_data_hardly_enters(tmp_path, 
     warnings = [line for line in captured.err.splitlines() if line.strip()]
     assert len(warnings) == 1 and "dpf label: warning:" in warnings[0] and "dpf rollout" in warnings[0]
     assert "--explore" in warnings[0] and "dpf merge" in warnings[0]
+
+
+def test_a_region_nearly_every_trajectory_enters_gets_advice_on_how_to_mark_it(tmp_path, capsys):
+    data = tmp_path / "d.npz"
+    assert main(["rollout", "--env", "gridnav", "--episodes", "20", "--seed", "1", "--out", str(data), "--quiet"]) == 0
+    d = TrajectoryDataset.load(data)
+    everywhere = "x=0.."  # the whole map
+    wish = make_wish(d.region_features, avoid=[everywhere])
+    (stored,) = wish_coverage(d, wish)
+    assert stored.everywhere and stored.trajectories == 20 and not stored.thin
+    cov = workspace_coverage(d, wish)
+    assert cov.warnings == [] and len(cov.advice) == 1
+    assert "Nearly every stored trajectory (20 of 20) enters the avoided region x=0.." in cov.advice[0]
+    assert "segments" in cov.advice[0] and "stay there longest avoided" in cov.advice[0]
+    # the share decides: one trajectory short of it is no longer "everywhere"
+    at = int(np.ceil(EVERYWHERE_SHARE * 100))
+    assert RegionCoverage("avoid", "r", at, 1, 100).everywhere
+    assert not RegionCoverage("avoid", "r", at - 1, 1, 100).everywhere
+    # dpf label: said for binary marks (entered or not), not for graded scores (they count the decisions inside)
+    binary = ["label", "--data", str(data), "--avoid", everywhere, "--binary", "--out", str(tmp_path / "b.npz")]
+    assert main(binary) == 0
+    assert "drop --binary" in capsys.readouterr().err
+    assert main(["label", "--data", str(data), "--avoid", everywhere, "--out", str(tmp_path / "e.npz")]) == 0
+    assert "Nearly every" not in capsys.readouterr().err

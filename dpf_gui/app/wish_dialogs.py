@@ -112,8 +112,9 @@ def _split(text: str) -> list[str]:
 
 
 def coverage_html(ws, wish, labelled=None) -> tuple[str, bool]:
-    """The wish's coverage in the stored data as rich text (one line per region, warnings in red), and whether
-    some region is entered by too few stored trajectories to be learned (collect more varied ones)."""
+    """The wish's coverage in the stored data as rich text (one line per region, warnings in red, advice on marking
+    in amber), and whether some region is entered by too few stored trajectories to be learned (collect more
+    varied ones)."""
     from html import escape
 
     from dpf_gui.session.workspace import wish_coverage
@@ -121,6 +122,7 @@ def coverage_html(ws, wish, labelled=None) -> tuple[str, bool]:
     cov = wish_coverage(ws.dataset, wish, labelled)
     lines = [escape(t) for t in cov.lines]
     lines += [f"<span style='color:#b00020'><b>{escape(t)}</b></span>" for t in cov.warnings]
+    lines += [f"<span style='color:#8a5a00'>{escape(t)}</span>" for t in cov.advice]
     return "<br>".join(lines), cov.thin
 
 

@@ -113,13 +113,15 @@ def training_wish(ws, labels):
 
 def wish_notes(ws, labels) -> list[str]:
     """Plain words about what the labels cannot teach of their wish (regions no labelled, or hardly any stored,
-    trajectory enters), each with what to do; [] when there is no wish or nothing to say."""
+    trajectory enters; with a person's marks, regions nearly every stored one enters), each with what to do; []
+    when there is no wish or nothing to say."""
     from dpf_gui.session.workspace import wish_coverage
 
     wish = training_wish(ws, labels)
     if wish is None:
         return []
-    return wish_coverage(ws.dataset, wish, labels.labelled).warnings
+    cov = wish_coverage(ws.dataset, wish, labels.labelled)
+    return cov.warnings + (cov.advice if "person" in str(labels.meta.get("source", "")) else [])
 
 
 def lopsided_note(labels) -> str | None:

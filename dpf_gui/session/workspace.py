@@ -401,6 +401,7 @@ class WishCoverage:
     labelled_total: int
     lines: list[str]  # one per region
     warnings: list[str]  # regions the data (or the labels) hardly show, with what to do
+    advice: list[str]  # regions nearly every stored trajectory enters: how to mark them by hand
 
     @property
     def thin(self) -> bool:
@@ -410,13 +411,13 @@ class WishCoverage:
 
 def wish_coverage(dataset: TrajectoryDataset, wish: Wish, labelled: np.ndarray | None = None) -> WishCoverage:
     """Coverage of ``wish`` in ``dataset`` (:mod:`dpf_gui.coverage`) and among its ``labelled`` trajectories."""
-    from dpf_gui.coverage import THIN_TRAJECTORIES, RegionCoverage
+    from dpf_gui.coverage import THIN_TRAJECTORIES, RegionCoverage, everywhere_warning
 
     n = len(dataset)
     labelled = np.zeros(n, bool) if labelled is None else np.asarray(labelled, dtype=bool)
     rows = dataset.next_state_regions()
     owner = np.repeat(np.arange(n), dataset.lengths)
-    regions, in_labels, lines, warnings = [], [], [], []
+    regions, in_labels, lines, warnings, advice = [], [], [], [], []
     k = int(labelled.sum())
     for kind, exprs in (("prefer", wish.prefer), ("avoid", wish.avoid)):
         word = "preferred" if kind == "prefer" else "avoided"
@@ -437,7 +438,11 @@ def wish_coverage(dataset: TrajectoryDataset, wish: Wish, labelled: np.ndarray |
             elif k and lab == 0:
                 warnings.append(f"None of the {k} labelled trajectories enters the {word} region {e.text} "
                                 f"({r.trajectories} stored ones do): label some that do (the suggestions find them).")
-    return WishCoverage(regions, in_labels, k, lines, warnings)
+            elif r.everywhere:
+                longest, shortest = ("avoided", "preferred") if kind == "avoid" else ("preferred", "avoided")
+                advice.append(f"{everywhere_warning(r)}: mark the stretches inside as segments ([ and ]), or mark "
+                              f"those that stay there longest {longest} and those that stay shortest {shortest}.")
+    return WishCoverage(regions, in_labels, k, lines, warnings, advice)
 
 
 def _unusable(path, what: str, exc: Exception) -> UserError:
