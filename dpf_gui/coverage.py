@@ -24,7 +24,7 @@ from dpf_gui.wishgen import coverage, dataset_regions
 #: a region entered by fewer stored trajectories than this can hardly be learned from labels
 THIN_TRAJECTORIES = 5
 #: a region entered by at least this share of the stored trajectories: whole marks hardly tell them apart (only
-#: how long each stays there does), e.g. Pong's "avoid the lower half", which every stored trajectory enters
+#: how long each stays there does), e.g. Pong's paddle=0..0.5 (the upper half), which every stored trajectory enters
 EVERYWHERE_SHARE = 0.95
 
 
