@@ -66,6 +66,12 @@ def test_the_command_line_warns_when_labelling_and_before_training(capsys, tmp_p
     assert main(["train-intent", "--data", "gridnav", "--labels", str(out), "--out", str(tmp_path / "m"),
                  "--quiet", "--set", "members=2", "--set", "utility_steps=5", "--set", "value_steps=5"]) == 0
     assert "dpf train-intent: warning:" in capsys.readouterr().err
+    # a mistake in the command is still one line, without the warning
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main(["train-intent", "--data", "gridnav", "--labels", str(out), "--out",
+                               str(tmp_path / "m2"), "--quiet", "--set", "members=0"]))
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and "warning" not in err
     # a wish whose marks differ: no warning
     assert main(["label", "--data", "gridnav", "--preset", "mixed", "--budget", "25", "--seed", "0",
                  "--out", str(tmp_path / "m.npz")]) == 0

@@ -110,9 +110,9 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     labels = Labels.load(args.labels)
     labels.check_matches(data, where=f"labels {args.labels}")
     out = check_checkpoint_out(args.out, args.force)
-    warn_lopsided("dpf train-intent", labels)
     sets = args.set + ([f"objective={args.objective}"] if args.objective else [])
     config = config_from_sets(config_for(args.kind), sets, what=f"{args.kind} intent config")
+    warn_lopsided("dpf train-intent", labels)  # after every check, so a mistake stays one line
     signal.signal(signal.SIGINT, signal.default_int_handler)
     result = train_intent(data, labels, args.seed, out_dir=out, config=config, progress=not args.quiet)
     fit = result.metrics.get("held_out", result.metrics)
