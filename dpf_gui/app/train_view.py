@@ -479,7 +479,8 @@ class TrainView(QWidget):
         with contextlib.suppress(UserError):
             if n:
                 labels = labels_for_training(ws)
-                notes = [note for note in [lopsided_note(labels)] if note] + wish_notes(ws, labels)
+                lopsided = lopsided_note(labels)
+                notes = ([lopsided] if lopsided else []) + wish_notes(ws, labels)
         for note in notes:
             text += f"<br><span style='color:#b00020'>{escape(note)}</span>"
         self.labels_label.setText(text)

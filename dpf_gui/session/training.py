@@ -153,7 +153,6 @@ def lopsided_note(labels) -> str | None:
             "these.")
 
 
-
 def final_predictions(model, dataset, indices) -> np.ndarray:
     """The predicted score of each trajectory (the last g_t along its stored actions), for either kind."""
     indices = [int(i) for i in indices]
