@@ -70,12 +70,12 @@ def thin_warning(region: RegionCoverage, env_name: str) -> str:
             f"--policy models/{env_name} --explore epsilon:0.3 --out more.npz) and merge them in (dpf merge)")
 
 
-def everywhere_warning(region: RegionCoverage) -> str:
+def everywhere_note(region: RegionCoverage) -> str:
     """The start of a line for a region nearly every stored trajectory enters (the caller adds what to do)."""
     side = "preferred" if region.kind == "prefer" else "avoided"
     return (f"Nearly every stored trajectory ({region.trajectories} of {region.of_trajectories}) enters the {side} "
             f"region {region.expression}, so marks on whole trajectories hardly tell them apart")
 
 
-__all__ = ["EVERYWHERE_SHARE", "THIN_TRAJECTORIES", "RegionCoverage", "everywhere_warning", "thin_warning",
+__all__ = ["EVERYWHERE_SHARE", "THIN_TRAJECTORIES", "RegionCoverage", "everywhere_note", "thin_warning",
            "wish_coverage"]

@@ -149,7 +149,7 @@ FEEDBACK_CHOICES = ("scores", "pairs", "segments")
     _build_label,
 )
 def cmd_label(args: argparse.Namespace) -> int:
-    from dpf_gui.coverage import everywhere_warning, thin_warning, wish_coverage
+    from dpf_gui.coverage import everywhere_note, thin_warning, wish_coverage
     from dpf_gui.data.trajectories import TrajectoryDataset
     from dpf_gui.oracles import label_dataset
 
@@ -177,7 +177,7 @@ def cmd_label(args: argparse.Namespace) -> int:
         if region.thin:
             print(f"dpf label: warning: {thin_warning(region, data.env_name)}", file=sys.stderr)
         elif region.everywhere and args.binary:
-            print(f"dpf label: warning: {everywhere_warning(region)}: drop --binary (scores count the decisions "
+            print(f"dpf label: warning: {everywhere_note(region)}: drop --binary (scores count the decisions "
                   "inside) or use --feedback segments", file=sys.stderr)
     if args.feedback == "pairs":
         labels, how = _label_pairs(args, data, wish, noise)

@@ -411,7 +411,7 @@ class WishCoverage:
 
 def wish_coverage(dataset: TrajectoryDataset, wish: Wish, labelled: np.ndarray | None = None) -> WishCoverage:
     """Coverage of ``wish`` in ``dataset`` (:mod:`dpf_gui.coverage`) and among its ``labelled`` trajectories."""
-    from dpf_gui.coverage import THIN_TRAJECTORIES, RegionCoverage, everywhere_warning
+    from dpf_gui.coverage import THIN_TRAJECTORIES, RegionCoverage, everywhere_note
 
     n = len(dataset)
     labelled = np.zeros(n, bool) if labelled is None else np.asarray(labelled, dtype=bool)
@@ -440,7 +440,7 @@ def wish_coverage(dataset: TrajectoryDataset, wish: Wish, labelled: np.ndarray |
                                 f"({r.trajectories} stored ones do): label some that do (the suggestions find them).")
             elif r.everywhere:
                 longest, shortest = ("avoided", "preferred") if kind == "avoid" else ("preferred", "avoided")
-                advice.append(f"{everywhere_warning(r)}: mark the stretches inside as segments ([ and ]), or mark "
+                advice.append(f"{everywhere_note(r)}: mark the stretches inside as segments ([ and ]), or mark "
                               f"those that stay there longest {longest} and those that stay shortest {shortest}.")
     return WishCoverage(regions, in_labels, k, lines, warnings, advice)
 
