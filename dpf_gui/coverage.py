@@ -10,16 +10,18 @@ record more varied trajectories (``dpf rollout --explore``) and merge them in
 (``dpf merge``). A region nearly every stored trajectory enters
 (:data:`EVERYWHERE_SHARE`) gets a note too: marks on whole trajectories
 hardly tell them apart, so the person marks segments or how long each stays.
-The counting itself is :func:`dpf_gui.wishgen.coverage`.
+The counting itself is :func:`dpf_gui.wishgen.decisions_inside`, which the wish generator's notes use too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.wish import Wish
-from dpf_gui.wishgen import coverage, dataset_regions
+from dpf_gui.wishgen import dataset_regions, decisions_inside
 
 #: a region entered by fewer stored trajectories than this can hardly be learned from labels
 THIN_TRAJECTORIES = 5
@@ -51,13 +53,21 @@ class RegionCoverage:
                 f"trajectories, {self.decisions} decisions inside")
 
 
+def region_coverage(dataset: TrajectoryDataset, wish: Wish) -> list[tuple[RegionCoverage, np.ndarray]]:
+    """Each preferred, then each avoided, region of ``wish`` in ``dataset``, with the decisions each stored
+    trajectory spends inside it (the app counts the labelled ones that enter with it)."""
+    data, n = dataset_regions(dataset), len(dataset)
+    out = []
+    for kind, exprs in (("prefer", wish.prefer), ("avoid", wish.avoid)):
+        for e in exprs:
+            per = decisions_inside(e, data)
+            out.append((RegionCoverage(kind, e.text, int((per > 0).sum()), int(per.sum()), n), per))
+    return out
+
+
 def wish_coverage(dataset: TrajectoryDataset, wish: Wish) -> list[RegionCoverage]:
     """Coverage of each preferred, then each avoided, region of ``wish`` in ``dataset``."""
-    out = []
-    for key, c in coverage(wish, dataset_regions(dataset)).items():
-        kind, expression = key.split(" ", 1)
-        out.append(RegionCoverage(kind, expression, c["trajectories"], c["decisions"], c["of_trajectories"]))
-    return out
+    return [region for region, _ in region_coverage(dataset, wish)]
 
 
 def thin_warning(region: RegionCoverage, env_name: str) -> str:
@@ -77,5 +87,5 @@ def everywhere_note(region: RegionCoverage) -> str:
             f"region {region.expression}, so marks on whole trajectories hardly tell them apart")
 
 
-__all__ = ["EVERYWHERE_SHARE", "THIN_TRAJECTORIES", "RegionCoverage", "everywhere_note", "thin_warning",
-           "wish_coverage"]
+__all__ = ["EVERYWHERE_SHARE", "THIN_TRAJECTORIES", "RegionCoverage", "everywhere_note", "region_coverage",
+           "thin_warning", "wish_coverage"]

@@ -411,37 +411,33 @@ class WishCoverage:
 
 def wish_coverage(dataset: TrajectoryDataset, wish: Wish, labelled: np.ndarray | None = None) -> WishCoverage:
     """Coverage of ``wish`` in ``dataset`` (:mod:`dpf_gui.coverage`) and among its ``labelled`` trajectories."""
-    from dpf_gui.coverage import THIN_TRAJECTORIES, RegionCoverage, everywhere_note
+    from dpf_gui.coverage import THIN_TRAJECTORIES, everywhere_note, region_coverage
 
     n = len(dataset)
     labelled = np.zeros(n, bool) if labelled is None else np.asarray(labelled, dtype=bool)
-    rows = dataset.next_state_regions()
-    owner = np.repeat(np.arange(n), dataset.lengths)
     regions, in_labels, lines, warnings, advice = [], [], [], [], []
     k = int(labelled.sum())
-    for kind, exprs in (("prefer", wish.prefer), ("avoid", wish.avoid)):
+    for r, per in region_coverage(dataset, wish):
+        kind, e = r.kind, r.expression
         word = "preferred" if kind == "prefer" else "avoided"
-        for e in exprs:
-            per = np.bincount(owner, weights=e.matches(rows).astype(np.float64), minlength=n)
-            r = RegionCoverage(kind, e.text, int((per > 0).sum()), int(per.sum()), n)
-            lab = int((per[labelled] > 0).sum())
-            regions.append(r)
-            in_labels.append(lab)
-            lines.append(f"{kind} {e.text}: entered by {r.trajectories} of {n} stored trajectories "
-                         f"({r.decisions} decisions)" + (f", by {lab} of {k} labelled" if k else ""))
-            if r.trajectories == 0:
-                warnings.append(f"No stored trajectory enters the {word} region {e.text}, so no label can teach "
-                                "it: collect more varied trajectories, then label some that enter it.")
-            elif r.trajectories < THIN_TRAJECTORIES:
-                warnings.append(f"Only {r.trajectories} of {n} stored trajectories enter the {word} region "
-                                f"{e.text}, so labels can hardly teach it: collect more varied trajectories.")
-            elif k and lab == 0:
-                warnings.append(f"None of the {k} labelled trajectories enters the {word} region {e.text} "
-                                f"({r.trajectories} stored ones do): label some that do (the suggestions find them).")
-            elif r.everywhere:
-                longest, shortest = ("avoided", "preferred") if kind == "avoid" else ("preferred", "avoided")
-                advice.append(f"{everywhere_note(r)}: mark the stretches inside as segments ([ and ]), or mark "
-                              f"those that stay there longest {longest} and those that stay shortest {shortest}.")
+        lab = int((per[labelled] > 0).sum())
+        regions.append(r)
+        in_labels.append(lab)
+        lines.append(f"{kind} {e}: entered by {r.trajectories} of {n} stored trajectories "
+                     f"({r.decisions} decisions)" + (f", by {lab} of {k} labelled" if k else ""))
+        if r.trajectories == 0:
+            warnings.append(f"No stored trajectory enters the {word} region {e}, so no label can teach "
+                            "it: collect more varied trajectories, then label some that enter it.")
+        elif r.trajectories < THIN_TRAJECTORIES:
+            warnings.append(f"Only {r.trajectories} of {n} stored trajectories enter the {word} region "
+                            f"{e}, so labels can hardly teach it: collect more varied trajectories.")
+        elif k and lab == 0:
+            warnings.append(f"None of the {k} labelled trajectories enters the {word} region {e} "
+                            f"({r.trajectories} stored ones do): label some that do (the suggestions find them).")
+        elif r.everywhere:
+            longest, shortest = ("avoided", "preferred") if kind == "avoid" else ("preferred", "avoided")
+            advice.append(f"{everywhere_note(r)}: mark the stretches inside as segments ([ and ]), or mark "
+                          f"those that stay there longest {longest} and those that stay shortest {shortest}.")
     return WishCoverage(regions, in_labels, k, lines, warnings, advice)
 
 
