@@ -9,11 +9,13 @@ so that it keeps a given share of the task agent's success. A candidate right at
 should be confirmed about 1 - confidence of the time; several looks at one bar would make it more, which the
 stricter early looks pay back.
 
+On Pong the task agent's reference episodes (``REFERENCE_EPISODES``, drawn afresh for every simulated try) join
+the paired points (``regression_bounds``); ``--reference 0`` gives the paired margin alone, as before they did.
 On highway (``--env highway``) the candidate's episodes part from the task agent's, so nothing is shared: the
-try is compared, unpaired, with the task agent's ``REFERENCE_EPISODES`` reference episodes, drawn afresh for
-every simulated try (their noise counts).
+try is compared, unpaired, with the task agent's reference episodes, drawn afresh for every simulated try
+(their noise counts).
 
-    python bench/confirm_power.py --p 0.7 --draws 4000 [--z 1.64]
+    python bench/confirm_power.py --p 0.7 --draws 4000 [--z 1.64] [--reference 0]
     python bench/confirm_power.py --env highway --p 0.85 --kept 0.8,0.85,0.9,0.95,1.0
     python bench/confirm_power.py --env highway --p 0.85 --episodes 200 --reference 200
 """
@@ -25,23 +27,26 @@ from statistics import NormalDist
 
 import numpy as np
 
-from dpf_gui.calibrate import CONFIRM_CHUNK, CONFIRM_EPISODES, CONFIRM_Z, REFERENCE_EPISODES, sequential_confirmation
+from dpf_gui.calibrate import (CONFIRM_CHUNK, CONFIRM_EPISODES, CONFIRM_Z, PAIRED, REFERENCE_EPISODES,
+                               sequential_confirmation)
 
 
 def confirmed_share(p: float, kept: float, shared: float, draws: int, episodes: int, z: float,
-                    rng: np.random.Generator, reference: int = 0) -> tuple[float, float]:
+                    rng: np.random.Generator, reference: int = 0, paired: bool = True) -> tuple[float, float]:
     """Share of tries confirmed and mean fresh points played, for a candidate keeping ``kept`` of ``p``
-    (against ``reference`` episodes of the task agent's own, unpaired, where that is not 0)."""
+    (against ``reference`` episodes of the task agent's own where that is not 0: unpaired, or with ``paired``
+    also against the task agent on the same points, :func:`~dpf_gui.calibrate.regression_bounds`)."""
     own = (kept * p - shared * p) / (1 - shared)  # its success where it does not share the task agent's outcome
     confirmed = played = 0
     for _ in range(draws):
-        task = (rng.random(reference or episodes) < p).astype(float)
+        task = (rng.random(episodes if paired else reference) < p).astype(float)
         shares = rng.random(episodes) < shared  # drawn on highway too (nothing shared): the draws keep their order
         drawn = (rng.random(episodes) < own).astype(float)
-        fused = drawn if reference else np.where(shares, task[:episodes], drawn)
+        fused = np.where(shares, task[:episodes], drawn) if paired else drawn
+        ref = (rng.random(reference) < p).astype(float) if paired and reference else None
         ok, outcomes = sequential_confirmation(lambda a, b, f=fused: f[a:b],
-                                               lambda n, t=task: t if reference else t[:n], episodes, z,
-                                               paired=not reference)
+                                               lambda n, t=task: t[:n] if paired else t, episodes, z,
+                                               paired=paired, reference=ref)
         confirmed += ok
         played += len(outcomes)
     return confirmed / draws, played / draws
@@ -61,24 +66,20 @@ def main() -> None:
                     f"CONFIRM_Z, {CONFIRM_Z:g})")
     ap.add_argument("--episodes", type=int, default=None, help="fresh episodes at most (default: the "
                     "environment's CONFIRM_EPISODES)")
-    ap.add_argument("--reference", type=int, default=None, help="the task agent's reference episodes, where the "
-                    "environment has them (default: its REFERENCE_EPISODES)")
+    ap.add_argument("--reference", type=int, default=None, help="the task agent's reference episodes (default: the "
+                    "environment's REFERENCE_EPISODES; 0: none, Pong's paired margin alone)")
     ap.add_argument("--draws", type=int, default=4000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     episodes = CONFIRM_EPISODES[args.env] if args.episodes is None else args.episodes
-    reference = REFERENCE_EPISODES.get(args.env, 0)
-    if args.reference is not None:
-        if not reference:
-            ap.error(f"--reference: {args.env}'s confirmation is paired with the task agent's episodes, it has no "
-                     "reference; allowed only with --env highway")
-        reference = args.reference
-    if episodes < 1 or (args.reference is not None and reference < 2):
-        ap.error("--episodes must be >= 1 and --reference >= 2")
+    paired = args.env in PAIRED
+    reference = REFERENCE_EPISODES.get(args.env, 0) if args.reference is None else args.reference
+    if episodes < 1 or (reference < 2 and (args.reference or not paired)):
+        ap.error(f"--episodes must be >= 1 and --reference >= 2{'' if not paired else ' (or 0)'}")
     if args.shared is None:
-        args.shared = "0" if reference else "0,0.5,0.8"
-    if reference and args.shared.strip() not in ("0", "0.0"):
+        args.shared = "0,0.5,0.8" if paired else "0"
+    if not paired and args.shared.strip() not in ("0", "0.0"):
         ap.error(f"--env {args.env} compares with the task agent's own reference episodes, so no outcome is shared; "
                  "allowed: --shared 0")
     kept = [float(k) for k in args.kept.split(",")]
@@ -87,14 +88,15 @@ def main() -> None:
             ap.error(f"--shared {shared:g} with --kept {args.kept} and --p {args.p:g} needs a success outside 0-1 "
                      "where the candidate does not share the task agent's outcome; allowed: 0 <= shared < 1 and "
                      "shared <= kept, with (kept - shared) x p / (1 - shared) <= 1")
-    against = (f"against {reference} reference episodes of the task agent, unpaired" if reference
-               else "paired with the task agent's")
+    against = ("paired with the task agent's" + (f" and its {reference} reference episodes" if reference else "")
+               if paired else f"against {reference} reference episodes of the task agent, unpaired")
     print(f"{args.env}: task success p = {args.p}; looks every {CONFIRM_CHUNK} of up to {episodes} fresh points "
           f"({against}), one-sided {100 * NormalDist().cdf(args.z):.0f} % bound at the last look, stricter before it")
     print("share confirmed (mean points played) for a candidate keeping:")
     print("shared  " + "  ".join(f"{100 * k:10.0f} %" for k in kept))
     for shared in (float(s) for s in args.shared.split(",")):
-        cells = [confirmed_share(args.p, k, shared, args.draws, episodes, args.z, rng, reference) for k in kept]
+        cells = [confirmed_share(args.p, k, shared, args.draws, episodes, args.z, rng, reference, paired)
+                 for k in kept]
         print(f"{100 * shared:4.0f} %  " + "  ".join(f"{c:5.2f} ({n:3.0f})" for c, n in cells))
 
 

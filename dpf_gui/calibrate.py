@@ -34,7 +34,11 @@ shape: ``CONFIRM_Z`` x sqrt(looks / look), 2.22, 1.57 and 1.28 standard
 errors after 100, 200 and 300 points), because every look is another
 chance for a candidate right at the bar to pass by luck: with the same bar
 at each look one in five did, with this one about one in eight
-(``bench/confirm_power.py``).
+(``bench/confirm_power.py``). The task agent's share of those fresh points
+is itself a draw (0.61-0.81 on Pong's first 100, against 0.674 on 1000), so
+the margin also leans on its ``REFERENCE_EPISODES`` reference points, as much
+as the winner shares nothing with it (:func:`regression_bounds`): a quiet
+winner stays paired, a loud one is held to the reference's bar.
 There too the winner is played once more with a looser confidence gate
 (``GATES``: the intent also acts where its ensemble members agree less),
 which joins the ranking like any candidate: at the default gate a prefer
@@ -112,7 +116,11 @@ SEARCH_KEEP = {"pong": 0.85, "highway": 0.85}
 #: some decision in almost every episode, at any strength), sharing seeds pairs nothing, so the task agent's success
 #: is measured once, on this many training-range episodes of :data:`REFERENCE_SEED`, and both the search's bar and
 #: the confirmation compare with it (its 10 search episodes put its ~0.85 anywhere from 0.5 to 1)
-REFERENCE_EPISODES = {"highway": 100}
+REFERENCE_EPISODES = {"highway": 100, "pong": 1000}
+#: environments whose confirmation also plays the task agent on the winner's fresh seeds, beside its reference
+#: (:func:`regression_bounds`): a quiet Pong intent shares most points with the task agent, and the pairing cancels
+#: their noise; on highway every episode parts, so there the reference alone is the bar
+PAIRED = ("pong",)
 #: the reference episodes' seed: every calibration of one task agent shares them (memoised per process, and kept
 #: on disk by the benchmark and the app: :func:`save_reference`)
 REFERENCE_SEED = 20_261_130
@@ -180,6 +188,10 @@ class Calibration:
         if self.reference:
             return (f"on {episodes} episodes vs the task agent's {100 * task_success:.0f} % on its {self.reference} "
                     "reference episodes")
+        both = self.confirm or {}
+        if both.get("reference"):  # paired with the task agent, and its reference too (regression_bounds)
+            return (f"vs the task agent's {100 * task_success:.0f} % on the same {episodes} episodes and "
+                    f"{100 * both['reference_success']:.0f} % on its {both['reference']} reference episodes")
         return f"vs the task agent's {100 * task_success:.0f} % on {episodes} episodes"
 
     def to_dict(self) -> dict[str, Any]:
@@ -211,11 +223,35 @@ def unpaired_bounds(fused: np.ndarray, reference: np.ndarray, keep: float, z: fl
     return margin - z * math.sqrt(var), margin + z * math.sqrt(var)
 
 
+def regression_bounds(fused: np.ndarray, task: np.ndarray, reference: np.ndarray, keep: float,
+                      z: float) -> tuple[float, float]:
+    """Lower and upper ``z``-standard-error bounds of ``mean(fused) - keep x (the task agent's success)``, with the
+    task agent played on the same seeds (``task``) *and* on its own reference episodes (``reference``).
+
+    The regression (control-variate) estimate ``mean(f) - b mean(t) - (keep - b) mean(reference)``, with ``b``
+    the weight that minimises its variance: where the fused agent shares the task agent's outcomes (a quiet
+    intent) ``b`` is near 1 and the pairing cancels the noise, as :func:`paired_bounds` does; where it shares
+    none (a loud one) ``b`` is near 0 and the bar is the reference's mean, not the luck of the fresh seeds'
+    draw, as :func:`unpaired_bounds` does. ``b = keep`` is the paired margin, ``b = 0`` the unpaired one."""
+    n, m = len(fused), len(reference)
+    if n < 2 or m < 2:
+        return paired_bounds(fused, task, keep, z)
+    cov = np.cov(fused, task, ddof=1)
+    var_r = float(reference.var(ddof=1)) / m
+    denom = float(cov[1, 1]) / n + var_r
+    b = float(np.clip((float(cov[0, 1]) / n + keep * var_r) / denom, 0.0, 1.0)) if denom > 0 else keep
+    margin = float(fused.mean()) - b * float(task.mean()) - (keep - b) * float(reference.mean())
+    var = float((fused - b * task).var(ddof=1)) / n + (keep - b) ** 2 * var_r
+    return margin - z * math.sqrt(var), margin + z * math.sqrt(var)
+
+
 def sequential_confirmation(play: Callable[[int, int], Sequence[float]], task: Callable[[int], np.ndarray],
-                            episodes: int, z: float | None = None, paired: bool = True) -> tuple[bool, np.ndarray]:
+                            episodes: int, z: float | None = None, paired: bool = True,
+                            reference: np.ndarray | None = None) -> tuple[bool, np.ndarray]:
     """One candidate's confirmation: ``play(start, stop)`` plays it on fresh episodes ``start..stop-1`` and
-    ``task(n)`` gives the task agent's outcomes on the first ``n`` (``paired``), or its reference outcomes
-    (not ``paired``: :func:`unpaired_bounds`); every :data:`CONFIRM_CHUNK` episodes the bounds are looked at, up
+    ``task(n)`` gives the task agent's outcomes on the first ``n`` (``paired``: :func:`paired_bounds`, or
+    with its ``reference`` outcomes as well :func:`regression_bounds`), or its reference outcomes (not
+    ``paired``: :func:`unpaired_bounds`); every :data:`CONFIRM_CHUNK` episodes the bounds are looked at, up
     to ``episodes``. Returns whether it was confirmed and its outcomes.
 
     The last look is a one-sided ``z`` bound (default :data:`CONFIRM_Z`), look ``k`` of ``K`` one of
@@ -231,8 +267,11 @@ def sequential_confirmation(play: Callable[[int, int], Sequence[float]], task: C
         f.extend(play(len(f), n))
         # earlier looks ask for more (O'Brien-Fleming's shape): the last look's z times sqrt(looks / this look)
         at = z * np.sqrt(looks / math.ceil(n / CONFIRM_CHUNK))
-        low, high = (paired_bounds if paired else unpaired_bounds)(np.asarray(f, dtype=float), t, CONFIRM_KEEP,
-                                                                   float(at))
+        if paired and reference is not None:
+            low, high = regression_bounds(np.asarray(f, dtype=float), t, reference, CONFIRM_KEEP, float(at))
+        else:
+            low, high = (paired_bounds if paired else unpaired_bounds)(np.asarray(f, dtype=float), t, CONFIRM_KEEP,
+                                                                       float(at))
         if low >= -1e-12 or high < 0 or n == episodes:
             return low >= -1e-12, np.asarray(f, dtype=float)
 
@@ -325,9 +364,10 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
     gates = [float(g) for g in GATES.get(env_name, ()) if len(fresh) and g < params.confidence]
     reference_episodes = REFERENCE_EPISODES.get(env_name, 0)
     key = reference_key(env_name, task, reference_episodes)
-    # the task agent (unless a reference stands in for it) and every try on the fresh seeds, and the quieter
+    paired = not reference_episodes or env_name in PAIRED  # the task agent plays the fresh seeds too
+    # the task agent (where it is paired with the tries) and every try on the fresh seeds, and the quieter
     # strengths a try may play on the search's (a rejected looser-gate try adds one at its gate)
-    confirming = len(fresh) * (CONFIRM_TRIES + (not reference_episodes)) + (
+    confirming = len(fresh) * (CONFIRM_TRIES + paired) + (
         len(seeds) * (len(ladder) + CONFIRM_TRIES * bool(gates)) if len(fresh) else 0)
     played, at_most = 0, len(seeds) * (1 + len(ladder) + len(larger) + len(gates)) + confirming + (
         reference_episodes if reference_episodes and key not in _references else 0)
@@ -352,7 +392,7 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
                                lambda agent, on: success(agent, on, "the task agent's reference episodes")[1])
     # on the search's seeds too: which candidates take other actions than the task agent there
     task_success, task_records = success(FusedAgent(task, "task"), seeds, "the task agent")
-    if reference is not None:
+    if not paired:  # the search's episodes pair nothing either: the reference is the bar
         task_success = float(reference.mean())
     table: dict[tuple[float, float, float], dict[str, float]] = {}
 
@@ -402,7 +442,7 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
         fresh_task: list[float] = []  # the task agent's successes on the fresh seeds played so far
 
         def task_on(n: int) -> np.ndarray:
-            if reference is not None:
+            if not paired:
                 return reference
             if n > len(fresh_task):
                 _, records = success(FusedAgent(task, "task"), fresh[len(fresh_task):n],
@@ -421,8 +461,9 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
             return play
 
         confirm = {"episodes": len(fresh), "keep": CONFIRM_KEEP, "confidence": NormalDist().cdf(CONFIRM_Z),
-                   "chunk": CONFIRM_CHUNK, "tries": [], **({"reference": len(reference)} if reference is not None
-                                                           else {})}
+                   "chunk": CONFIRM_CHUNK, "tries": [], **({"reference": len(reference),
+                                                            "reference_success": float(reference.mean())}
+                                                           if reference is not None else {})}
         chosen, quieter_than = None, np.inf
         for _ in range(CONFIRM_TRIES):
             # after a rejection only quieter candidates: the same strength at another c rarely costs less
@@ -432,7 +473,8 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
                             if s < quieter_than and keeps(s)), None)
             if row is None:
                 break
-            confirmed, f = sequential_confirmation(on_fresh(row), task_on, len(fresh), paired=reference is None)
+            confirmed, f = sequential_confirmation(on_fresh(row), task_on, len(fresh), paired=paired,
+                                                   reference=reference if paired else None)
             n = len(f)
             confirm["tries"].append({"strength": row["strength"], "c": row["c"], **({"confidence": row["confidence"]}
                                      if "confidence" in row else {}), "success": float(np.mean(f)),
@@ -446,11 +488,11 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
                 below = [s for s in ladder if s < quieter_than]
                 if below:
                     keeps(below[-1], row["c"], row["confidence"])
-        confirm["task_success"] = float(np.mean(fresh_task if reference is None else reference))
+        confirm["task_success"] = float(np.mean(fresh_task if paired else reference))
     if progress is not None and played < at_most:
         progress(played, played, "done")  # fewer than the most: the bar ends full
     return Calibration(strength=chosen["strength"] if chosen else 0.0, task_success=task_success, keep=keep,
-                       episodes=episodes, seed=seed, reference=0 if reference is None else len(reference),
+                       episodes=episodes, seed=seed, reference=0 if paired else len(reference),
                        c=chosen["c"] if chosen else None,
                        confidence=chosen.get("confidence") if chosen else None,
                        table=sorted(table.values(), key=lambda r: (r["strength"], r["c"], -r.get("confidence", 1))),
@@ -458,6 +500,6 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
 
 
 __all__ = ["CONFIRM_CHUNK", "CONFIRM_EPISODES", "CONFIRM_KEEP", "CONFIRM_TRIES", "CONFIRM_Z", "EPISODES", "GATES",
-           "KEEP", "REFERENCE_EPISODES", "REFERENCE_SEED", "SEARCH_KEEP", "STRENGTHS", "Calibration",
+           "KEEP", "PAIRED", "REFERENCE_EPISODES", "REFERENCE_SEED", "SEARCH_KEEP", "STRENGTHS", "Calibration",
            "CalibrationCancelled", "Progress", "calibrate", "gate_text", "load_reference", "paired_bounds",
-           "reference_key", "save_reference", "sequential_confirmation", "task_reference", "unpaired_bounds"]
+           "reference_key", "regression_bounds", "save_reference", "sequential_confirmation", "task_reference", "unpaired_bounds"]

@@ -251,8 +251,8 @@ def test_calibration_confirms_its_winner_on_fresh_episodes(monkeypatch):
     assert cal.strength == 4.0 and cal.confirm["tries"][-1]["success"] == 1.0
     said = cal.confirm_lines()  # what the CLI prints and the app's tooltip shows
     assert said[0].startswith("confirmed on up to 6 fresh episodes") and said[0].endswith("(task agent 100 %):")
-    assert said[1].endswith("strength 8, c 3: success 0 % vs the task agent's 100 % on 6 episodes "
-                            "(lost the task there)")
+    assert said[1].endswith("strength 8, c 3: success 0 % vs the task agent's 100 % on the same 6 episodes and "
+                            f"100 % on its {cal_mod.REFERENCE_EPISODES['pong']} reference episodes (lost the task there)")
     assert said[2].endswith("(confirmed)")
     loud = 1.0  # now only strength 1 holds on fresh episodes: the three best fail, the intent is silenced
     assert cal_mod.calibrate(*args, episodes=4, budgets=(1.0,), confirm_episodes=6).strength == 0.0
@@ -342,6 +342,33 @@ def test_the_confirmation_asks_more_of_its_early_looks_than_of_its_last():
     worse = np.tile(np.r_[np.ones(91), np.zeros(9)], 3)  # margin 0.01: never clears, but not clearly lost early
     ok, outcomes = sequential_confirmation(lambda a, b: worse[a:b], lambda n: task[:n], 300)
     assert not ok and len(outcomes) == 300
+
+
+def test_the_confirmation_leans_on_the_reference_as_much_as_the_winner_shares_nothing():
+    """Pong's fresh points pair the winner with the task agent, but the task agent's share of them is a draw: on
+    an unlucky 60 % (its reference says 72 %) a loud winner that shares no outcome passes the paired margin
+    and not the regression estimate, which holds it to the reference; a quiet winner that shares every outcome
+    stays paired and is confirmed on the same unlucky points at the first look."""
+    from dpf_gui.calibrate import paired_bounds, regression_bounds, sequential_confirmation, unpaired_bounds
+
+    task = np.r_[np.ones(60), np.zeros(40)]  # 60 % on these 100 fresh points
+    loud = np.r_[np.ones(40), np.zeros(20), np.ones(26), np.zeros(14)]  # 66 %, 2/3 of the task's wins and losses
+    reference = np.r_[np.ones(720), np.zeros(280)]  # 72 % on its 1000 reference points
+    assert paired_bounds(loud, task, 0.9, 1.28)[0] > 0  # against the unlucky draw: it would pass
+    low, high = regression_bounds(loud, task, reference, 0.9, 1.28)
+    assert low < 0 < high  # against what the task agent really wins: not yet
+    u_low, u_high = unpaired_bounds(loud, reference, 0.9, 1.28)
+    assert abs(low - u_low) < 0.02 and abs(high - u_high) < 0.02  # sharing nothing: about the reference's bar
+    q_low, q_high = regression_bounds(task, task, reference, 0.9, 1.28)
+    p_low, _ = paired_bounds(task, task, 0.9, 1.28)
+    assert 0 < q_low <= q_high and q_low > u_low  # sharing everything: tight, as the paired margin is
+    assert q_high - q_low < 0.05 and p_low > 0
+    ok, outcomes = sequential_confirmation(lambda a, b: task[a:b], lambda n: task[:n], 100, reference=reference)
+    assert ok and len(outcomes) == 100
+    ok, outcomes = sequential_confirmation(lambda a, b: loud[a:b], lambda n: task[:n], 100, reference=reference)
+    assert not ok
+    ok, _ = sequential_confirmation(lambda a, b: loud[a:b], lambda n: task[:n], 100)
+    assert ok  # the paired margin alone (no reference) passes it
 
 
 def test_the_search_is_looser_where_a_confirmation_follows_and_the_confirmation_steps_down(monkeypatch):
@@ -458,7 +485,8 @@ def test_the_calibrate_tooltip_names_the_bars_the_calibration_uses():
             f"{100 * SEARCH_KEEP['highway']:.0f} % of it and the winner is confirmed on up to "
             f"{CONFIRM_EPISODES['highway']} fresh") in CALIBRATE_TIP
     assert f"keeps {100 * SEARCH_KEEP['pong']:.0f} %" in CALIBRATE_TIP
-    assert f"up to {CONFIRM_EPISODES['pong']} fresh episodes" in CALIBRATE_TIP
+    assert (f"up to {CONFIRM_EPISODES['pong']} fresh episodes against the task agent on the same ones and on its "
+            f"{REFERENCE_EPISODES['pong']} reference episodes") in CALIBRATE_TIP
     assert f"looser confidence gate ({GATES['pong'][0]:g})" in CALIBRATE_TIP
 
 
@@ -590,18 +618,21 @@ def test_calibration_reports_its_progress_and_stops_when_asked(monkeypatch):
 
     monkeypatch.setattr(cal_mod, "FusedAgent", Agent)
     monkeypatch.setattr(cal_mod, "play_records", fake_records)
+    monkeypatch.setattr(cal_mod, "REFERENCE_EPISODES", {"pong": 5})
     task = type("Task", (), {"env_config": {}})()
     args = ("pong", task, None, 1.0, 1.0, FusionParams(c=3.0))
     seen = []
     cal = cal_mod.calibrate(*args, episodes=4, confirm_episodes=6, progress=lambda *a: seen.append(a))
     played = [a[0] for a in seen]
     assert played == sorted(played) and played[0] == 1
-    # the task agent and each candidate on 4 episodes, then the task agent and the winner on 6 fresh ones
-    assert played[-1] == 4 * (1 + len(cal.table)) + 6 * (1 + len(cal.confirm["tries"]))
+    # the task agent's reference (once), the task agent and each candidate on 4 episodes, then the task agent and
+    # the winner on 6 fresh ones
+    assert played[-1] == 5 + 4 * (1 + len(cal.table)) + 6 * (1 + len(cal.confirm["tries"]))
     at_most = [a[1] for a in seen]
     assert all(a >= b for a, b in itertools.pairwise(at_most)) and at_most[-1] == played[-1]
     assert all(p <= m for p, m in zip(played, at_most, strict=True))
-    assert seen[0][2] == "the task agent" and any(w.startswith("confirming strength 2") for *_, w in seen)
+    assert seen[0][2] == "the task agent's reference episodes" and seen[5][2] == "the task agent"
+    assert any(w.startswith("confirming strength 2") for *_, w in seen)
     told = []
     with pytest.raises(cal_mod.CalibrationCancelled, match="after 10 episodes"):
         cal_mod.calibrate(*args, episodes=4, confirm_episodes=6, should_stop=lambda: len(told) >= 10,

@@ -324,7 +324,8 @@ CALIBRATE_TIP = ("choose the intent's strength in simulation: the fused agent pl
                  "search keeps 85 % of it and the winner is confirmed on up to 100 fresh episodes, quieter ones "
                  "tried if it fails. Minutes on Pong, whose search keeps 85 % and "
                  "also tries its winner with a looser confidence gate (0.5), then confirms the winner on up to 300 "
-                 "fresh episodes, trying quieter ones if it fails")
+                 "fresh episodes against the task agent on the same ones and on its 1000 reference episodes "
+                 "(played once, the first time), trying quieter ones if it fails")
 
 
 def _gate(row) -> str:
