@@ -27,8 +27,14 @@ from statistics import NormalDist
 
 import numpy as np
 
-from dpf_gui.calibrate import (CONFIRM_CHUNK, CONFIRM_EPISODES, CONFIRM_Z, PAIRED, REFERENCE_EPISODES,
-                               sequential_confirmation)
+from dpf_gui.calibrate import (
+    CONFIRM_CHUNK,
+    CONFIRM_EPISODES,
+    CONFIRM_Z,
+    PAIRED,
+    REFERENCE_EPISODES,
+    sequential_confirmation,
+)
 
 
 def confirmed_share(p: float, kept: float, shared: float, draws: int, episodes: int, z: float,

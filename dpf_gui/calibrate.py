@@ -502,4 +502,5 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
 __all__ = ["CONFIRM_CHUNK", "CONFIRM_EPISODES", "CONFIRM_KEEP", "CONFIRM_TRIES", "CONFIRM_Z", "EPISODES", "GATES",
            "KEEP", "PAIRED", "REFERENCE_EPISODES", "REFERENCE_SEED", "SEARCH_KEEP", "STRENGTHS", "Calibration",
            "CalibrationCancelled", "Progress", "calibrate", "gate_text", "load_reference", "paired_bounds",
-           "reference_key", "regression_bounds", "save_reference", "sequential_confirmation", "task_reference", "unpaired_bounds"]
+           "reference_key", "regression_bounds", "save_reference", "sequential_confirmation", "task_reference",
+           "unpaired_bounds"]

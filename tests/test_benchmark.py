@@ -252,7 +252,8 @@ def test_calibration_confirms_its_winner_on_fresh_episodes(monkeypatch):
     said = cal.confirm_lines()  # what the CLI prints and the app's tooltip shows
     assert said[0].startswith("confirmed on up to 6 fresh episodes") and said[0].endswith("(task agent 100 %):")
     assert said[1].endswith("strength 8, c 3: success 0 % vs the task agent's 100 % on the same 6 episodes and "
-                            f"100 % on its {cal_mod.REFERENCE_EPISODES['pong']} reference episodes (lost the task there)")
+                            f"100 % on its {cal_mod.REFERENCE_EPISODES['pong']} reference episodes "
+                            "(lost the task there)")
     assert said[2].endswith("(confirmed)")
     loud = 1.0  # now only strength 1 holds on fresh episodes: the three best fail, the intent is silenced
     assert cal_mod.calibrate(*args, episodes=4, budgets=(1.0,), confirm_episodes=6).strength == 0.0
