@@ -68,9 +68,10 @@ retraining, no new feedback) holds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import NormalDist
@@ -337,6 +338,26 @@ def save_reference(env_name: str, task, directory: str | Path, key: dict[str, An
             write_json_atomic(tmp / "reference.json", {"success": played.tolist()})
 
 
+@contextlib.contextmanager
+def reference_kept_on_this_machine(env_name: str, task) -> Iterator[None]:
+    """Inside it, the task agent's reference is read from this machine's data folder (``references/`` under
+    :func:`dpf_gui.data.study.default_dir`), and one played inside is kept there after (also when the
+    calibration failed or was cancelled): the app and ``dpf evaluate --calibrate`` play it once per machine
+    and task agent (Pong: 1000 points, minutes), not once per session. An unreadable or full folder costs a
+    replay, nothing else."""
+    from dpf_gui.benchmark import code_fingerprint  # here: the benchmark imports this module
+    from dpf_gui.data.study import default_dir
+
+    references, key = default_dir() / "references", {"code": code_fingerprint()}
+    with contextlib.suppress(OSError):
+        load_reference(env_name, task, references, key)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            save_reference(env_name, task, references, key)
+
+
 def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: float, params: FusionParams,
               episodes: int | None = None, seed: int = 0, keep: float | None = None,
               strengths: Sequence[float] = STRENGTHS, strategy: str = "dynamic",
@@ -502,5 +523,5 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
 __all__ = ["CONFIRM_CHUNK", "CONFIRM_EPISODES", "CONFIRM_KEEP", "CONFIRM_TRIES", "CONFIRM_Z", "EPISODES", "GATES",
            "KEEP", "PAIRED", "REFERENCE_EPISODES", "REFERENCE_SEED", "SEARCH_KEEP", "STRENGTHS", "Calibration",
            "CalibrationCancelled", "Progress", "calibrate", "gate_text", "load_reference", "paired_bounds",
-           "reference_key", "regression_bounds", "save_reference", "sequential_confirmation", "task_reference",
-           "unpaired_bounds"]
+           "reference_kept_on_this_machine", "reference_key", "regression_bounds", "save_reference",
+           "sequential_confirmation", "task_reference", "unpaired_bounds"]

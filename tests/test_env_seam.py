@@ -104,6 +104,28 @@ def test_evaluate_calibrate_prints_the_search_and_shows_its_progress(run_dir, ca
     assert "calibrating" not in quiet_err and quiet_out.splitlines()[:3] == out.splitlines()[:3]
 
 
+def test_evaluate_calibrate_keeps_the_reference_for_the_next_run(run_dir, capsys, monkeypatch, tmp_path):
+    """On Pong and highway the task agent's reference is minutes of play: `dpf evaluate --calibrate` keeps it in
+    the app's data folder and a later run reads it back (the corridor stands in, given a reference of 3)."""
+    import dpf_gui.calibrate as cal_mod
+
+    monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path / "user-data"))
+    monkeypatch.setattr(cal_mod, "REFERENCE_EPISODES", {"corridor": 3})
+    seeds_of, real = [], cal_mod.episode_seeds
+    monkeypatch.setattr(cal_mod, "episode_seeds", lambda seed, n, **kw: seeds_of.append(seed) or real(seed, n, **kw))
+    argv = ["evaluate", "--env", "corridor", "--task", f"{run_dir}/task", "--intent", f"{run_dir}/intent",
+            "--strategies", "dynamic", "--preset", "mixed", "--episodes", "5", "--seed", "0", "--calibrate", "--quiet"]
+    said = []
+    for run in ("first", "later"):
+        monkeypatch.setattr(cal_mod, "_references", {})  # a new process
+        seeds_of.clear()
+        assert main(argv) == 0
+        said.append(capsys.readouterr().out)
+        assert (cal_mod.REFERENCE_SEED in seeds_of) == (run == "first"), run  # played once, then read back
+        assert len(list((tmp_path / "user-data" / "references").glob("reference-corridor-*"))) == 1
+    assert said[0] == said[1]  # the same choice from the reference read back
+
+
 def test_the_annotate_view_shows_it_with_the_wish_tinted(run_dir, qtbot, tmp_path, messages):
     from tests.qt_helpers import WAIT_MS, open_window
 

@@ -98,21 +98,16 @@ class CalibratingView:
         return True
 
     def _calibrate(self, env_name, task, model, scale, unit, params, episodes, seed, generation, stop) -> None:
-        from dpf_gui.benchmark import code_fingerprint
-        from dpf_gui.calibrate import CalibrationCancelled, calibrate, load_reference, save_reference
-        from dpf_gui.data.study import default_dir
+        from dpf_gui.calibrate import CalibrationCancelled, calibrate, reference_kept_on_this_machine
 
         def progress(played: int, at_most: int, what: str) -> None:
             with contextlib.suppress(RuntimeError):  # the view is gone
                 self._calibrationProgress.emit(played, at_most, what, generation)
 
-        # the task agent's reference episodes (highway: minutes) are played once per machine, not per session
-        references, key = default_dir() / "references", {"code": code_fingerprint()}
         try:
-            with contextlib.suppress(OSError):  # an unreadable folder: the reference is played again
-                load_reference(env_name, task, references, key)
-            result, error = calibrate(env_name, task, model, scale, unit, params, episodes=episodes, seed=seed,
-                                      progress=progress, should_stop=stop.is_set), ""
+            with reference_kept_on_this_machine(env_name, task):  # highway, Pong: minutes, once per machine
+                result, error = calibrate(env_name, task, model, scale, unit, params, episodes=episodes, seed=seed,
+                                          progress=progress, should_stop=stop.is_set), ""
         except CalibrationCancelled:
             result, error = None, CANCELLED
         except UserError as exc:
@@ -122,8 +117,6 @@ class CalibratingView:
 
             traceback.print_exc()
             result, error = None, f"{exc.__class__.__name__}: {exc}"
-        with contextlib.suppress(OSError):  # kept even if cancelled later; a full disk costs a replay only
-            save_reference(env_name, task, references, key)
         with contextlib.suppress(RuntimeError):  # the view is gone
             self._calibrationDone.emit(result, error, generation)
 

@@ -252,7 +252,7 @@ def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, fl
     from tqdm.auto import tqdm
 
     from dpf_gui.agents.intent_agent import IntentAgent
-    from dpf_gui.calibrate import calibrate, gate_text
+    from dpf_gui.calibrate import calibrate, gate_text, reference_kept_on_this_machine
     from dpf_gui.pipeline import fusion_params
 
     if args.intent is None:
@@ -263,8 +263,9 @@ def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, fl
             bar.total, bar.n = at_most, played  # the most there can be shrinks as the search decides
             bar.set_postfix_str(what, refresh=True)
 
-        cal = calibrate(args.env, task, intent.model, intent.scale(args.markov), intent.unit,
-                        fusion_params(task, overrides), seed=args.seed, progress=progress)
+        with reference_kept_on_this_machine(args.env, task):  # the app's folder: played once per machine
+            cal = calibrate(args.env, task, intent.model, intent.scale(args.markov), intent.unit,
+                            fusion_params(task, overrides), seed=args.seed, progress=progress)
     for row in cal.table:
         changed = f", other actions in {row['changed']:.0%} of episodes" if "changed" in row else ""
         gate = gate_text(row.get("confidence"))
