@@ -339,16 +339,16 @@ def save_reference(env_name: str, task, directory: str | Path, key: dict[str, An
 
 
 @contextlib.contextmanager
-def reference_kept_on_this_machine(env_name: str, task) -> Iterator[None]:
+def reference_kept_on_this_machine(env_name: str, task, key: dict[str, Any]) -> Iterator[None]:
     """Inside it, the task agent's reference is read from this machine's data folder (``references/`` under
     :func:`dpf_gui.data.study.default_dir`), and one played inside is kept there after (also when the
     calibration failed or was cancelled): the app and ``dpf evaluate --calibrate`` play it once per machine
-    and task agent (Pong: 1000 points, minutes), not once per session. An unreadable or full folder costs a
-    replay, nothing else."""
-    from dpf_gui.benchmark import code_fingerprint  # here: the benchmark imports this module
+    and task agent (Pong: 1000 points, minutes), not once per session. ``key``: what else it depends on (the
+    code: ``{"code": dpf_gui.benchmark.code_fingerprint()}``, which this module cannot import, the benchmark
+    importing it). An unreadable or full folder costs a replay, nothing else."""
     from dpf_gui.data.study import default_dir
 
-    references, key = default_dir() / "references", {"code": code_fingerprint()}
+    references = default_dir() / "references"
     with contextlib.suppress(OSError):
         load_reference(env_name, task, references, key)
     try:

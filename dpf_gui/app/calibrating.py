@@ -98,6 +98,7 @@ class CalibratingView:
         return True
 
     def _calibrate(self, env_name, task, model, scale, unit, params, episodes, seed, generation, stop) -> None:
+        from dpf_gui.benchmark import code_fingerprint
         from dpf_gui.calibrate import CalibrationCancelled, calibrate, reference_kept_on_this_machine
 
         def progress(played: int, at_most: int, what: str) -> None:
@@ -105,7 +106,8 @@ class CalibratingView:
                 self._calibrationProgress.emit(played, at_most, what, generation)
 
         try:
-            with reference_kept_on_this_machine(env_name, task):  # highway, Pong: minutes, once per machine
+            # highway's and Pong's reference: minutes, played once per machine
+            with reference_kept_on_this_machine(env_name, task, {"code": code_fingerprint()}):
                 result, error = calibrate(env_name, task, model, scale, unit, params, episodes=episodes, seed=seed,
                                           progress=progress, should_stop=stop.is_set), ""
         except CalibrationCancelled:

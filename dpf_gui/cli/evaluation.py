@@ -252,6 +252,7 @@ def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, fl
     from tqdm.auto import tqdm
 
     from dpf_gui.agents.intent_agent import IntentAgent
+    from dpf_gui.benchmark import code_fingerprint
     from dpf_gui.calibrate import calibrate, gate_text, reference_kept_on_this_machine
     from dpf_gui.pipeline import fusion_params
 
@@ -263,7 +264,7 @@ def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, fl
             bar.total, bar.n = at_most, played  # the most there can be shrinks as the search decides
             bar.set_postfix_str(what, refresh=True)
 
-        with reference_kept_on_this_machine(args.env, task):  # the app's folder: played once per machine
+        with reference_kept_on_this_machine(args.env, task, {"code": code_fingerprint()}):  # the app's folder
             cal = calibrate(args.env, task, intent.model, intent.scale(args.markov), intent.unit,
                             fusion_params(task, overrides), seed=args.seed, progress=progress)
     for row in cal.table:
