@@ -384,8 +384,10 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
     larger = [float(b) for b in sorted(BUDGETS if budgets is None else budgets) if b > 1]
     gates = [float(g) for g in GATES.get(env_name, ()) if len(fresh) and g < params.confidence]
     reference_episodes = REFERENCE_EPISODES.get(env_name, 0)
-    key = reference_key(env_name, task, reference_episodes)
     paired = not reference_episodes or env_name in PAIRED  # the task agent plays the fresh seeds too
+    if paired and not len(fresh):  # Pong's reference serves only its confirmation: none follows, none is played
+        reference_episodes = 0
+    key = reference_key(env_name, task, reference_episodes)
     # the task agent (where it is paired with the tries) and every try on the fresh seeds, and the quieter
     # strengths a try may play on the search's (a rejected looser-gate try adds one at its gate)
     confirming = len(fresh) * (CONFIRM_TRIES + paired) + (
@@ -410,7 +412,8 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
                           intent_scale=intent_scale, intent_unit=intent_unit, seed=seed)
 
     reference = task_reference(env_name, task,
-                               lambda agent, on: success(agent, on, "the task agent's reference episodes")[1])
+                               lambda agent, on: success(agent, on, "the task agent's reference episodes")[1]
+                               ) if reference_episodes else None
     # on the search's seeds too: which candidates take other actions than the task agent there
     task_success, task_records = success(FusedAgent(task, "task"), seeds, "the task agent")
     if not paired:  # the search's episodes pair nothing either: the reference is the bar
