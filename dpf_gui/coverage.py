@@ -56,13 +56,9 @@ class RegionCoverage:
 def region_coverage(dataset: TrajectoryDataset, wish: Wish) -> list[tuple[RegionCoverage, np.ndarray]]:
     """Each preferred, then each avoided, region of ``wish`` in ``dataset``, with the decisions each stored
     trajectory spends inside it (the app counts the labelled ones that enter with it)."""
-    data, n = dataset_regions(dataset), len(dataset)
-    out = []
-    for kind, exprs in (("prefer", wish.prefer), ("avoid", wish.avoid)):
-        for e in exprs:
-            per = decisions_inside(e, data)
-            out.append((RegionCoverage(kind, e.text, int((per > 0).sum()), int(per.sum()), n), per))
-    return out
+    n = len(dataset)
+    return [(RegionCoverage(kind, e.text, int((per > 0).sum()), int(per.sum()), n), per)
+            for kind, e, per in decisions_inside(wish, dataset_regions(dataset))]
 
 
 def wish_coverage(dataset: TrajectoryDataset, wish: Wish) -> list[RegionCoverage]:

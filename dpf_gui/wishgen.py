@@ -152,21 +152,19 @@ def prefer_target(task_fraction: float) -> float:
     return min(max(2 * task_fraction, task_fraction + 0.10), task_fraction + 0.30)
 
 
-def decisions_inside(expr, data: _Regions) -> np.ndarray:
-    """Per trajectory, how many of its decisions lead into the region ``expr`` (a parsed region expression)."""
-    inside = expr.matches(data.rows)
-    return np.bincount(data.owner, weights=inside.astype(np.float64), minlength=len(data.success))
+def decisions_inside(wish: Wish, data: _Regions) -> list[tuple[str, Any, np.ndarray]]:
+    """``(kind, region expression, decisions per trajectory leading into it)`` for each preferred, then each
+    avoided, region of the wish."""
+    return [(kind, e, np.bincount(data.owner, weights=e.matches(data.rows).astype(np.float64),
+                                  minlength=len(data.success)))
+            for kind, exprs in (("prefer", wish.prefer), ("avoid", wish.avoid)) for e in exprs]
 
 
 def coverage(wish: Wish, data: _Regions) -> dict[str, Any]:
     """How much of the stored data each region of the wish touches."""
-    out: dict[str, Any] = {}
-    for kind, exprs in (("prefer", wish.prefer), ("avoid", wish.avoid)):
-        for e in exprs:
-            per = decisions_inside(e, data)
-            out[f"{kind} {e.text}"] = {"trajectories": int((per > 0).sum()), "decisions": int(per.sum()),
-                                       "of_trajectories": len(data.success)}
-    return out
+    return {f"{kind} {e.text}": {"trajectories": int((per > 0).sum()), "decisions": int(per.sum()),
+                                 "of_trajectories": len(data.success)}
+            for kind, e, per in decisions_inside(wish, data)}
 
 
 def _mask_key(parsed: dict, exprs: Sequence[str], data: _Regions) -> bytes:
