@@ -5,8 +5,10 @@ In each cell a simulated user labels ``budget`` stored trajectories the way
 the label type says, an intent model of each kind is trained on those labels
 only, and the fused agents play held-out episodes. The task agent plays the
 same episodes once per environment (its wish metrics are computed for every
-wish from the regions it reached), so every row of a cell is a paired
-comparison.
+wish from the regions it reached), and more after them: the claim's
+baseline is the task agent on ``BASELINE_EPISODES`` held-out episodes, the
+cell's own first, so that "keeps >= 90 % of the task agent's success" is
+judged against the agent and not against the luck of one short draw.
 
 Two splits keep tuning honest: ``dev`` (wishes, label draws and episodes for
 tuning) and ``report`` (other generator seeds, other label draws, other
@@ -95,6 +97,12 @@ PAPER_TRAIN_S = 120.0  # wall-time cap of the paper row's LSTM training per cell
 #: agent with no loss reads "loses the task" in 21 % of cells at 30 episodes, 7 % at 100 (the simulator's cost
 #: rules out more).
 EPISODES = {"gridnav": 100, "highway": 100, "pong": 300}
+#: the task agent's held-out episodes behind the claim's baseline (at least a row's; a row's are its first). The
+#: baseline is a draw too: on Pong's report split the task agent won 0.737 of its 300 held-out points and 0.674 of
+#: 1000 (docs/RESULTS.md), so every report cell's "keeps >= 90 %" asked for 98 % of what it wins on average. More
+#: task-agent episodes cost once per split (Pong 1000: about 3 min here; highway's simulator 300: about 5 min);
+#: more fused ones would cost every row of every cell.
+BASELINE_EPISODES = {"gridnav": 1000, "highway": 300, "pong": 1000}
 PROBE_EPISODES = {"gridnav": 50, "highway": 20, "pong": 30}
 
 
@@ -110,10 +118,16 @@ class BenchmarkSpec:
     rows: tuple[str, ...] = ROWS
     split: str = "report"
     episodes: dict[str, int] = field(default_factory=lambda: dict(EPISODES))
+    baseline: dict[str, int] = field(default_factory=lambda: dict(BASELINE_EPISODES))
     combos: tuple[tuple[int | None, str, str], ...] | None = None  # (budget, labels, selection) cells per wish;
     # None: every combination of budgets x label_types x selections
     fusion: dict[str, Any] = field(default_factory=dict)  # overrides of our fusion parameters (all cells)
     intent: dict[str, Any] = field(default_factory=dict)  # overrides of the additive intent config
+
+
+def baseline_episodes(spec: BenchmarkSpec, env_name: str) -> int:
+    """The task agent's episodes behind the claim's baseline: the spec's, and never fewer than a row plays."""
+    return max(spec.baseline.get(env_name, 0), spec.episodes[env_name])
 
 
 # ---------------------------------------------------------------------------
@@ -197,8 +211,9 @@ class EnvContext:
     task: Any
     data: TrajectoryDataset
     wishes: list[GeneratedWish]
-    task_records: list[EpisodeRecord]
+    task_records: list[EpisodeRecord]  # on the rows' held-out episodes
     eval_seeds: np.ndarray
+    baseline_records: list[EpisodeRecord]  # the same episodes first, and more: the claim's baseline
 
 
 def env_context(env_name: str, spec: BenchmarkSpec, work: Path, progress: bool = False) -> EnvContext:
@@ -212,10 +227,11 @@ def env_context(env_name: str, spec: BenchmarkSpec, work: Path, progress: bool =
             "code": code_fingerprint()}
     probe = _task_records(env_name, task, split.probe_seed, PROBE_EPISODES[env_name], work, base, progress)
     eval_seeds = episode_seeds(split.eval_seed, spec.episodes[env_name], held_out=True)
-    records = _task_records(env_name, task, split.eval_seed, spec.episodes[env_name], work, base, progress)
+    # the seeds of n episodes are the first n of more (one generator), so the rows' episodes lead the baseline's
+    baseline = _task_records(env_name, task, split.eval_seed, baseline_episodes(spec, env_name), work, base, progress)
     _cached_reference(env_name, task, work, base, progress)
     wishes = split_wishes(env_name, data, probe, spec.wishes, spec.split)
-    return EnvContext(env_name, task, data, wishes, records, eval_seeds)
+    return EnvContext(env_name, task, data, wishes, baseline[:len(eval_seeds)], eval_seeds, baseline)
 
 
 def _task_records(env_name: str, task, seed: int, episodes: int, work: Path, base: dict[str, Any],
@@ -285,8 +301,8 @@ def cell_key(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str, Any]
     split = SPLITS[spec.split]
     return {"env": ctx.env, "split": asdict(split), "wish": cell.wish.to_dict(), "budget": cell.budget,
             "labels": cell.label_type, "select": cell.selection, "rows": list(spec.rows),
-            "episodes": spec.episodes[ctx.env], "fusion": fusion_params(ctx.task, spec.fusion).to_dict(),
-            "intent": spec.intent,
+            "episodes": spec.episodes[ctx.env], "baseline": baseline_episodes(spec, ctx.env),
+            "fusion": fusion_params(ctx.task, spec.fusion).to_dict(), "intent": spec.intent,
             "task": ctx.task.sidecar.get("weights_sha256"), "data": ctx.data.fingerprint(), "code": code_fingerprint()}
 
 
@@ -327,8 +343,9 @@ def _compute_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str,
                            "labelled": int(labels.count), "rows": {}, "fit": {}, "notes": []}
     scores = np.asarray(labels.scores)[np.asarray(labels.labelled, bool)]
     out["distinct_scores"] = len(np.unique(scores))
-    task_stats = [r.stats(wish) for r in ctx.task_records]
-    out["rows"]["task"] = summarise_episodes(task_stats)
+    out["rows"]["task"] = summarise_episodes([r.stats(wish) for r in ctx.baseline_records])
+    out["rows"]["task_same_episodes"] = summarise_episodes([r.stats(wish) for r in ctx.task_records])
+    out["baseline_episodes"] = len(ctx.baseline_records)
     intents: dict[str, tuple[Any, dict[str, Any]] | None] = {}
     # the paper's LSTM gets at most PAPER_TRAIN_S of training (it keeps its best weights): on every stored
     # Pong trajectory it would otherwise take many minutes per cell
@@ -350,7 +367,7 @@ def _compute_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str,
             strategy = "dynamic"
         trained = intents.get(kind)
         if trained is None:  # no intent could be trained: the fused agent is the task agent
-            out["rows"][row] = out["rows"]["task"]
+            out["rows"][row] = out["rows"]["task_same_episodes"]
             out["notes"].append(f"{row}: no intent model, plays as the task agent")
             continue
         model, sidecar = trained
@@ -431,6 +448,7 @@ def _cell_job(args: tuple[str, Cell, BenchmarkSpec, str]) -> dict[str, Any]:
 
 
 __all__ = [
+    "BASELINE_EPISODES",
     "DEFAULT_COMBOS",
     "LABEL_TYPES",
     "ROWS",
@@ -439,6 +457,7 @@ __all__ = [
     "BenchmarkSpec",
     "Cell",
     "EnvContext",
+    "baseline_episodes",
     "cells_of",
     "code_fingerprint",
     "combos_of",

@@ -73,6 +73,17 @@ def _runs_of(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, command: st
              "cell_s": sum(float(c.get("wall_s", 0.0)) for c in results if c["env"] == env)} for env in spec.envs]
 
 
+def _baseline_text(results: Sequence[dict[str, Any]]) -> str:
+    """How many held-out episodes the task agent's figures (the claim's baseline) come from, per environment."""
+    sizes: dict[str, set] = {}
+    for c in results:
+        sizes.setdefault(c["env"], set()).add(c.get("baseline_episodes"))
+    parts = [f"{env} " + (", ".join(f"{n}" for n in sorted(n for n in ns if n)) + " episodes" if all(ns) else
+                          "the rows' own episodes") for env, ns in sorted(sizes.items())]
+    return ("The task agent's figures, the claim's baseline, are from held-out episodes that begin with the rows' "
+            "own and go on (`--baseline`): " + "; ".join(parts) + ".") if parts else ""
+
+
 def _workers_text(run: dict[str, Any]) -> str:
     return f"as Ray tasks on {run['jobs']} CPUs" if run.get("backend") == "ray" else f"with `--jobs {run['jobs']}`"
 
@@ -143,7 +154,8 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
              + (" Fusion set by this run for every row but `paper`: "
                 + ", ".join(f"{k} {v}" for k, v in spec.fusion.items()) + "." if spec.fusion else ""), "",
              "The claim, strict: keeps >= 90 % of the task agent's success; avoided share <= half the task "
-             "agent's; preferred share >= max(2x, +0.10) of the task agent's, or +0.30.", "",
+             "agent's; preferred share >= max(2x, +0.10) of the task agent's, or +0.30. " + _baseline_text(results),
+             "",
              "### All environments", "",
              "| budget | labels | selection | cells | " + " | ".join(f"{r} meets (keeps task)" for r in rows) + " |",
              "|---" * (4 + len(rows)) + "|"]

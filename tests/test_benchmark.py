@@ -643,13 +643,17 @@ def test_calibration_reports_its_progress_and_stops_when_asked(monkeypatch):
 # --- a cell, end to end ------------------------------------------------------------------------------------
 def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkeypatch):
     spec = bm.BenchmarkSpec(envs=("gridnav",), wishes=1, budgets=(25,), label_types=("exact",), rows=("dynamic",),
-                            split="dev", episodes={"gridnav": 8, "highway": 2, "pong": 2}, intent=SMALL.to_dict())
+                            split="dev", episodes={"gridnav": 8, "highway": 2, "pong": 2},
+                            baseline={"gridnav": 20}, intent=SMALL.to_dict())
     results = bm.run_benchmark(spec, tmp_path / "work", progress=False)
     assert len(results) == 1
     cell = results[0]
-    assert cell["labelled"] == 25 and set(cell["rows"]) == {"task", "dynamic"}
+    assert cell["labelled"] == 25 and set(cell["rows"]) == {"task", "task_same_episodes", "dynamic"}
     assert set(cell["claim"]["dynamic"]) >= {"keeps_task", "met"}
     assert cell["rows"]["task"]["task_success"]["mean"] > 0.5
+    # the claim's baseline is the task agent on 20 held-out episodes, the row's 8 first
+    assert cell["baseline_episodes"] == 20
+    assert cell["claim"]["dynamic"] == bm.strict_claim(cell["rows"]["task"], cell["rows"]["dynamic"])
 
     def boom(*a, **k):
         raise AssertionError("a cached cell was computed again")
@@ -663,12 +667,18 @@ def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkey
     ctx.task.fusion["margin"] = 0.5
     assert bm.cell_key(ctx, only, spec)["fusion"] == {**before["fusion"], "margin": 0.5}
     assert not bm._cell_entry(ctx, only, spec, tmp_path / "work").done()
+    assert len(ctx.baseline_records) == 20 and len(ctx.task_records) == 8
+    assert [r.length for r in ctx.task_records] == [r.length for r in ctx.baseline_records[:8]]
+    fewer = bm.BenchmarkSpec(**{**spec.__dict__, "baseline": {"gridnav": 3}})
+    assert bm.baseline_episodes(fewer, "gridnav") == 8  # never fewer than a row plays
+    assert bm.cell_key(ctx, only, fewer)["baseline"] == 8 != bm.cell_key(ctx, only, spec)["baseline"]
     out = tmp_path / "RESULTS.md"
     out.write_text("# Results\n\nkept text\n")
     write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1)
     text = out.read_text()
     assert "kept text" in text and "## Unseen-wish benchmark" in text and "| 25 | exact | random | 1 |" in text
     assert "the invocation that wrote it took 1 s wall" in text  # seconds, not "0 min", for a cached rerun
+    assert "(`--baseline`): gridnav 20 episodes." in text
     with out.open("a") as f:
         f.write("\n## Notes below the section\n")
     write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1)
@@ -709,6 +719,11 @@ def test_the_cli_sets_the_fusion_of_every_cell(tmp_path: Path, monkeypatch):
     write_report([], specs[0], out, "dpf benchmark --margin 0.25", "test machine", 1.0, 1)
     assert "Fusion set by this run for every row but `paper`: T_max 5.0, margin 0.25." in out.read_text()
     assert main([*argv, "--margin", "-1"]) == 2 and len(specs) == 3
+    assert main([*argv, "--baseline", "pong=3000"]) == 0
+    assert specs[-1].baseline == {**bm.BASELINE_EPISODES, "pong": 3000}
+    for bad in ("pong=0", "atari=10", "pong"):
+        assert main([*argv, "--baseline", bad]) == 2
+    assert len(specs) == 4
 
 
 def test_the_calibration_reference_is_played_once_per_work_dir(tmp_path: Path, monkeypatch):
@@ -719,7 +734,7 @@ def test_the_calibration_reference_is_played_once_per_work_dir(tmp_path: Path, m
     monkeypatch.setattr(cal_mod, "REFERENCE_EPISODES", {"gridnav": 3})
     monkeypatch.setattr(cal_mod, "_references", {})
     spec = bm.BenchmarkSpec(envs=("gridnav",), wishes=1, budgets=(25,), label_types=("exact",), rows=("dynamic",),
-                            split="dev", episodes={"gridnav": 4, "highway": 2, "pong": 2})
+                            split="dev", episodes={"gridnav": 4, "highway": 2, "pong": 2}, baseline={})
     ctx = bm.env_context("gridnav", spec, tmp_path)
     played = cal_mod.task_reference("gridnav", ctx.task, None)
     assert played is not None and len(played) == 3

@@ -84,7 +84,7 @@ def test_a_task_error_comes_back_as_one_line(ray_cluster, gridnav):
 
 def test_benchmark_cells_as_ray_tasks_equal_the_local_cells(ray_cluster, tmp_path: Path):
     spec = bm.BenchmarkSpec(envs=("gridnav",), wishes=2, budgets=(25,), label_types=("exact",), rows=("dynamic",),
-                            split="dev", episodes={"gridnav": 6, "highway": 2, "pong": 2},
+                            split="dev", episodes={"gridnav": 6, "highway": 2, "pong": 2}, baseline={"gridnav": 10},
                             intent=AdditiveConfig(utility_steps=60, value_steps=150, members=2, hidden=16).to_dict())
     local = bm.run_benchmark(spec, tmp_path / "local", progress=False)
     on_ray = bm.run_benchmark(spec, tmp_path / "ray", progress=False, backend="ray")

@@ -455,7 +455,7 @@ def _budgets(text: str) -> tuple[int | None, ...]:
 
 
 def _build_benchmark(p: argparse.ArgumentParser) -> None:
-    from dpf_gui.benchmark import EPISODES, LABEL_TYPES, ROWS, SELECTIONS, SPLITS
+    from dpf_gui.benchmark import BASELINE_EPISODES, EPISODES, LABEL_TYPES, ROWS, SELECTIONS, SPLITS
 
     p.add_argument("--envs", type=_csv(("gridnav", "highway", "pong"), "environment"),
                    default=("gridnav", "highway", "pong"),
@@ -475,6 +475,10 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=_csv(None, "episodes"), default=(),
                    help="held-out episodes per row as ENV=N, comma-separated "
                         f"(default: {','.join(f'{env}={n}' for env, n in EPISODES.items())})")
+    p.add_argument("--baseline", type=_csv(None, "baseline"), default=(),
+                   help="the task agent's held-out episodes behind the claim's baseline as ENV=N, the rows' episodes "
+                        "first and never fewer (default: "
+                        f"{','.join(f'{env}={n}' for env, n in BASELINE_EPISODES.items())})")
     p.add_argument("--quick", action="store_true", help="a look in a few minutes: gridnav, 3 wishes, 25 exact labels")
     add_fusion_parameters(p, "fusion parameters of the static, dynamic and calibrated rows, in every cell (default: "
                              "stored with each task agent; the paper row keeps the paper's; calibrated chooses its "
@@ -488,6 +492,17 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
                    help="keep the section's cells of environments this run leaves out (from results/benchmark.json "
                         "next to --out), so an environment can be (re)run on its own grid")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _per_env(option: str, items: Sequence[str], defaults: dict[str, int]) -> dict[str, int]:
+    """``ENV=N`` items over the defaults, N in 1..100000."""
+    out = dict(defaults)
+    for item in items:
+        env, _, n = item.partition("=")
+        if env not in out or not n.isdigit() or not 1 <= int(n) <= 100_000:
+            raise UserError(f"{option} {item!r}: write ENV=N with ENV one of {', '.join(out)} and N in 1..100000")
+        out[env] = int(n)
+    return out
 
 
 @command(
@@ -510,7 +525,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     import platform
     import time
 
-    from dpf_gui.benchmark import DEFAULT_COMBOS, EPISODES, BenchmarkSpec, run_benchmark
+    from dpf_gui.benchmark import BASELINE_EPISODES, DEFAULT_COMBOS, EPISODES, BenchmarkSpec, run_benchmark
     from dpf_gui.benchmark_report import kept_from_previous, write_report
     from dpf_gui.fusion_params import FusionParams
 
@@ -522,21 +537,16 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     work = Path(args.work)
     if work.exists() and not work.is_dir():
         raise UserError(f"--work {work} is a file; give a folder for the cache")
-    episodes = dict(EPISODES)
-    for item in args.episodes:
-        env, _, n = item.partition("=")
-        if env not in episodes or not n.isdigit() or not 1 <= int(n) <= 100_000:
-            raise UserError(f"--episodes {item!r}: write ENV=N with ENV one of {', '.join(episodes)} "
-                            "and N in 1..100000")
-        episodes[env] = int(n)
+    episodes = _per_env("--episodes", args.episodes, EPISODES)
+    baseline = _per_env("--baseline", args.baseline, BASELINE_EPISODES)
     product = any(x is not None for x in (args.budgets, args.labels, args.select))
     spec = BenchmarkSpec(envs=tuple(args.envs), wishes=args.wishes, budgets=tuple(args.budgets or (10, 25, None)),
                          label_types=tuple(args.labels or ("exact",)), selections=tuple(args.select or ("random",)),
                          combos=None if product else DEFAULT_COMBOS, rows=tuple(args.rows), split=args.split,
-                         episodes=episodes, fusion=fusion_overrides(args))
+                         episodes=episodes, baseline=baseline, fusion=fusion_overrides(args))
     if args.quick:
         spec = BenchmarkSpec(envs=("gridnav",), wishes=3, budgets=(25,), label_types=("exact",), selections=("random",),
-                             rows=("dynamic", "calibrated"), split=args.split, episodes=episodes,
+                             rows=("dynamic", "calibrated"), split=args.split, episodes=episodes, baseline=baseline,
                              fusion=fusion_overrides(args))
     FusionParams().with_overrides(spec.fusion)  # a value out of range is said now, not in the first cell
     if args.keep_other_envs:
