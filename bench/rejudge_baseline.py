@@ -39,14 +39,16 @@ def _shares(row: dict) -> str:
                                                                         ("avoid_fraction", "avoided")) if key in row)
 
 
-def rejudge(path: Path, work: Path, baseline: dict[str, int]) -> list[dict]:
-    """The file's cells with the task row and the claim judged against the baseline (rows untouched)."""
+def rejudge(path: Path, work: Path, baseline: dict[str, int], envs: tuple[str, ...]) -> list[dict]:
+    """The file's cells of ``envs`` with the task row and the claim judged against the baseline (rows untouched)."""
     report = json.loads(path.read_text(encoding="utf-8"))
     old_spec = report["spec"]
     contexts: dict[str, bm.EnvContext] = {}
     out = []
     for cell in report["cells"]:
         env = cell["env"]
+        if env not in envs:
+            continue
         if env not in contexts:
             spec = bm.BenchmarkSpec(envs=(env,), wishes=old_spec["wishes"], split=old_spec["split"],
                                     episodes=old_spec["episodes"], baseline=baseline)
@@ -71,10 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("reports", nargs="+", type=Path, help="results/benchmark.json of earlier runs")
     ap.add_argument("--work", type=Path, default=Path("runs/rejudge"), help="cache of the task agent's episodes")
+    ap.add_argument("--envs", default="gridnav,highway,pong", help="the environments whose cells to judge")
     ap.add_argument("--cells", action="store_true", help="one Markdown line per cell (calibrated row)")
     args = ap.parse_args(argv)
     for path in args.reports:
-        cells = rejudge(path, args.work, dict(bm.BASELINE_EPISODES))
+        cells = rejudge(path, args.work, dict(bm.BASELINE_EPISODES), tuple(args.envs.split(",")))
         rows = list(cells[0]["claim"]) if cells else []
         print(f"{path}: {len(cells)} cells, split {json.loads(path.read_text())['spec']['split']}")
         for row in rows:
