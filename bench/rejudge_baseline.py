@@ -80,10 +80,15 @@ def main(argv: list[str] | None = None) -> int:
         cells = rejudge(path, args.work, dict(bm.BASELINE_EPISODES), tuple(args.envs.split(",")))
         rows = list(cells[0]["claim"]) if cells else []
         print(f"{path}: {len(cells)} cells, split {json.loads(path.read_text())['spec']['split']}")
-        for row in rows:
-            met = [sum(bool(c[key][row]["met"]) for c in cells) for key in ("claim_before", "claim")]
-            keeps = [sum(bool(c[key][row]["keeps_task"]) for c in cells) for key in ("claim_before", "claim")]
-            print(f"  {row}: meets {met[0]} -> {met[1]}, keeps the task {keeps[0]} -> {keeps[1]}")
+        groups: dict[tuple, list[dict]] = {}
+        for c in cells:
+            groups.setdefault((c["env"], str(c["budget"] or "all"), c["labels"], c["select"]), []).append(c)
+        for group, members in groups.items():
+            for row in rows:
+                met = [sum(bool(c[key][row]["met"]) for c in members) for key in ("claim_before", "claim")]
+                keeps = [sum(bool(c[key][row]["keeps_task"]) for c in members) for key in ("claim_before", "claim")]
+                print(f"  {' '.join(group)}, {len(members)} cells, {row}: meets {met[0]} -> {met[1]}, "
+                      f"keeps the task {keeps[0]} -> {keeps[1]}")
         if args.cells and "calibrated" in rows:
             for c in cells:
                 t, s, k = c["rows"]["task"], c["rows"]["task_same_episodes"], c["rows"]["calibrated"]
@@ -92,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                            "loses the task" if not c["claim"]["calibrated"]["keeps_task"] else "missed")
                 before = ("met" if c["claim_before"]["calibrated"]["met"] else
                           "loses the task" if not c["claim_before"]["calibrated"]["keeps_task"] else "missed")
-                print(f"| {c['wish']['name']} | {s['task_success']['mean']:.3f}, {_shares(s)} | "
+                print(f"| {c['cell']} | {s['task_success']['mean']:.3f}, {_shares(s)} | "
                       f"{t['task_success']['mean']:.3f} (bar {0.9 * t['task_success']['mean']:.3f}), {_shares(t)} "
                       f"({n}) | {k['task_success']['mean']:.3f}, {_shares(k)} | {before} | {verdict} |")
     return 0
