@@ -24,6 +24,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from dpf_gui.envs import highway_fast
 from dpf_gui.envs.base import DPFEnv, EnvSpec, Preset, RegionFeature
 from dpf_gui.envs.screen import (
     EDGE_ALPHA,
@@ -225,6 +226,8 @@ class HighwayEnv(DPFEnv):
         super().reset(seed=seed)
         inner_seed = int(self.np_random.integers(2**31 - 1))
         self._kin, _ = self._sim.reset(seed=inner_seed)
+        if highway_fast.ENABLED and highway_fast.available():
+            highway_fast.speed_up(self._sim)  # the same episode, faster (a reset makes a new road)
         return self._obs(), self._info(not self.crashed, crashed=self.crashed, speed=self.speed)
 
     def step(self, action):
