@@ -87,6 +87,17 @@ class Labels:
         return len(self.scores)
 
     @property
+    def has_persons_marks(self) -> bool:
+        """Some labels are a person's marks (the label store's ``source`` is "person" or
+        "person+simulated-user")."""
+        return "person" in str(self.meta.get("source", ""))
+
+    @property
+    def only_persons_marks(self) -> bool:
+        """Every label is a person's mark, none a simulated user's (a whole mark then scores +-sqrt(T))."""
+        return self.meta.get("source") == "person"
+
+    @property
     def count(self) -> int:
         return int(self.labelled.sum())
 
@@ -140,7 +151,7 @@ def _rescore_v1(labels: Labels) -> None:
     ``source`` names a person), a trajectory with no true score whose every decision carries the same
     non-zero mark m and whose score is m * T was marked as a whole (or by one segment over all of it,
     which version 1 could not tell apart): it is rescored m * sqrt(T), as the app scores a whole mark now."""
-    if "person" not in str(labels.meta.get("source", "")):
+    if not labels.has_persons_marks:
         return
     offsets = np.concatenate([[0], np.cumsum(labels.lengths)])
     for i in np.flatnonzero(labels.labelled & np.isnan(labels.true_scores)):

@@ -121,7 +121,7 @@ def wish_notes(ws, labels) -> list[str]:
     if wish is None:
         return []
     cov = wish_coverage(ws.dataset, wish, labels.labelled)
-    return cov.warnings + (cov.advice if "person" in str(labels.meta.get("source", "")) else [])
+    return cov.warnings + (cov.advice if labels.has_persons_marks else [])
 
 
 def lopsided_note(labels) -> str | None:
@@ -139,7 +139,7 @@ def lopsided_note(labels) -> str | None:
     scores = scores[np.isfinite(scores)]
     if len(scores) < LOPSIDED_MIN:
         return None
-    whole_marks = labels.meta.get("source") == "person" and labels.known is None
+    whole_marks = labels.only_persons_marks and labels.known is None
     values, counts = np.unique(np.sign(scores) if whole_marks else scores, return_counts=True)
     same = int(counts.max())
     if same == len(scores) or same < LOPSIDED_SHARE * len(scores):
