@@ -116,8 +116,9 @@ SEARCH_KEEP = {"pong": 0.85, "highway": 0.85}
 #: the task agent's *reference*: where its episodes and a fused agent's part at once (highway: the intent changes
 #: some decision in almost every episode, at any strength), sharing seeds pairs nothing, so the task agent's success
 #: is measured once, on this many training-range episodes of :data:`REFERENCE_SEED`, and both the search's bar and
-#: the confirmation compare with it (its 10 search episodes put its ~0.85 anywhere from 0.5 to 1)
-REFERENCE_EPISODES = {"highway": 100, "pong": 1000}
+#: the confirmation compare with it (its 10 search episodes put its ~0.85 anywhere from 0.5 to 1). Highway's 300:
+#: at 100 the reference's own noise was half the variance of the unpaired confirmation (bench/confirm_power.py)
+REFERENCE_EPISODES = {"highway": 300, "pong": 1000}
 #: environments whose confirmation also plays the task agent on the winner's fresh seeds, beside its reference
 #: (:func:`regression_bounds`): a quiet Pong intent shares most points with the task agent, and the pairing cancels
 #: their noise; on highway every episode parts, so there the reference alone is the bar
