@@ -41,7 +41,7 @@ def test_neighbour_search_and_observation_match_highway_env_state_by_state():
                 assert highway_fast.neighbour_vehicles(road, v, lane) == Road.neighbour_vehicles(road, v, lane)
                 checked += 1
         assert highway_fast.neighbour_vehicles(road, sim.vehicle) == Road.neighbour_vehicles(road, sim.vehicle)
-        fast, slow = highway_fast.kinematics_observe(sim.observation_type), KinematicObservation.observe(
+        fast, slow = highway_fast.observe(sim.observation_type), KinematicObservation.observe(
             sim.observation_type)
         assert fast.dtype == slow.dtype and np.array_equal(fast, slow)
         crashed += env.crashed
@@ -61,3 +61,22 @@ def test_an_episode_is_the_same_episode_with_and_without(monkeypatch):
     for field in ("features", "actions", "rewards", "legal", "regions"):
         assert np.array_equal(getattr(fast, field), getattr(slow, field)), field
     assert fast.success == slow.success and fast.terminated == slow.terminated
+
+
+def test_a_sped_up_simulator_can_still_be_pickled_and_copied():
+    """Planners and process pools copy highway-env environments: a pickled one comes back with highway-env's own
+    methods, a deep copy keeps the faster ones, and both step on."""
+    import copy
+    import pickle
+
+    env = HighwayEnv()
+    env.reset(seed=1)
+    back = pickle.loads(pickle.dumps(env.sim))
+    assert back.road.neighbour_vehicles.__func__ is not highway_fast.neighbour_vehicles
+    twin = copy.deepcopy(env.sim)
+    assert twin.road.neighbour_vehicles.__func__ is highway_fast.neighbour_vehicles
+    assert twin.road.neighbour_vehicles.__self__ is twin.road  # bound to the copy, not the original
+    for sim in (back, twin):
+        obs, *_ = sim.step(1)
+        assert obs.shape == (5, 5)
+    env.close()

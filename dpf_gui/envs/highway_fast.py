@@ -62,7 +62,7 @@ def neighbour_vehicles(road, vehicle, lane_index=None):
     return v_front, v_rear
 
 
-def kinematics_observe(kin) -> np.ndarray:
+def observe(kin) -> np.ndarray:
     """``KinematicObservation.observe`` for relative, sorted, normalised, clipped presence/x/y/vx/vy rows."""
     env, ego = kin.env, kin.observer_vehicle
     if not env.road:
@@ -105,7 +105,7 @@ def _default_ranges(kin) -> None:
 
 
 def covers_observation(kin) -> bool:
-    """Whether :func:`kinematics_observe` stands for this observation type's ``observe``."""
+    """Whether :func:`observe` stands for this observation type's ``observe``."""
     from highway_env.envs.common.observation import KinematicObservation
 
     return (type(kin) is KinematicObservation and list(kin.features) == ["presence", "x", "y", "vx", "vy"]
@@ -114,12 +114,23 @@ def covers_observation(kin) -> bool:
 
 def speed_up(sim: Any) -> None:
     """Route a freshly reset highway-env environment's neighbour search and observation through the
-    equivalents above (per instance; a reset makes a new road and observation type, so call it after each)."""
+    equivalents above (per instance; a reset makes a new road and observation type, so call it after each).
+
+    The functions bear the names of the methods they stand for: a pickled road or observation type is
+    unpickled with highway-env's own methods (pickle stores a bound method as its object and name), and a
+    deep copy keeps the faster ones."""
     road, kin = sim.road, sim.observation_type
     road.neighbour_vehicles = neighbour_vehicles.__get__(road)
     if covers_observation(kin):
-        kin.observe = kinematics_observe.__get__(kin)
+        kin.observe = observe.__get__(kin)
 
 
-__all__ = ["CHECKED_VERSIONS", "ENABLED", "available", "covers_observation", "kinematics_observe", "neighbour_vehicles",
-           "speed_up"]
+__all__ = [
+    "CHECKED_VERSIONS",
+    "ENABLED",
+    "available",
+    "covers_observation",
+    "neighbour_vehicles",
+    "observe",
+    "speed_up",
+]
