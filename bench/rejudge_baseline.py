@@ -39,6 +39,10 @@ def _shares(row: dict) -> str:
                                                                         ("avoid_fraction", "avoided")) if key in row)
 
 
+def _verdict(claim: dict) -> str:
+    return "met" if claim["met"] else "loses the task" if not claim["keeps_task"] else "missed"
+
+
 def rejudge(path: Path, work: Path, baseline: dict[str, int], envs: tuple[str, ...]) -> list[dict]:
     """The file's cells of ``envs`` with the task row and the claim judged against the baseline (rows untouched)."""
     report = json.loads(path.read_text(encoding="utf-8"))
@@ -93,10 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             for c in cells:
                 t, s, k = c["rows"]["task"], c["rows"]["task_same_episodes"], c["rows"]["calibrated"]
                 n = c["baseline_episodes"]
-                verdict = ("**met**" if c["claim"]["calibrated"]["met"] else
-                           "loses the task" if not c["claim"]["calibrated"]["keeps_task"] else "missed")
-                before = ("met" if c["claim_before"]["calibrated"]["met"] else
-                          "loses the task" if not c["claim_before"]["calibrated"]["keeps_task"] else "missed")
+                verdict, before = _verdict(c["claim"]["calibrated"]), _verdict(c["claim_before"]["calibrated"])
+                verdict = "**met**" if verdict == "met" else verdict
                 print(f"| {c['cell']} | {s['task_success']['mean']:.3f}, {_shares(s)} | "
                       f"{t['task_success']['mean']:.3f} (bar {0.9 * t['task_success']['mean']:.3f}), {_shares(t)} "
                       f"({n}) | {k['task_success']['mean']:.3f}, {_shares(k)} | {before} | {verdict} |")

@@ -16,6 +16,7 @@ as this project configures it); anything else keeps highway-env's code.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -31,11 +32,19 @@ def available() -> bool:
     return getattr(highway_env, "__version__", None) in CHECKED_VERSIONS
 
 
-def neighbour_vehicles(road, vehicle, lane_index=None):
-    """``Road.neighbour_vehicles``: the vehicles just ahead of and just behind ``vehicle`` on a lane."""
+@functools.cache
+def _highway_classes() -> tuple[type, type]:
+    """highway-env's StraightLane and Road, imported on first use (reading the spec needs no simulator) and
+    not on every neighbour search (tens of thousands an episode batch)."""
     from highway_env.road.lane import StraightLane
     from highway_env.road.road import Road
 
+    return StraightLane, Road
+
+
+def neighbour_vehicles(road, vehicle, lane_index=None):
+    """``Road.neighbour_vehicles``: the vehicles just ahead of and just behind ``vehicle`` on a lane."""
+    StraightLane, Road = _highway_classes()
     lane_index = lane_index or vehicle.lane_index
     if not lane_index:
         return None, None
