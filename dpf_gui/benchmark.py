@@ -68,7 +68,7 @@ from dpf_gui.wishgen import (
     prefer_target,
 )
 
-LABEL_TYPES = ("exact", "binary", "segments")
+LABEL_TYPES = ("exact", "binary", "binary-relative", "segments")
 SELECTIONS = ("random", "active")
 ROWS = ("static", "dynamic", "calibrated", "paper")
 ALL = None  # the budget "every stored trajectory"
@@ -184,6 +184,8 @@ def simulated_labels(data: TrajectoryDataset, wish, label_type: str, seed: int) 
         return label_dataset(data, wish, FeedbackNoise(), seed)
     if label_type == "binary":
         return label_dataset(data, wish, FeedbackNoise(binary=True, flip=0.1), seed)
+    if label_type == "binary-relative":
+        return label_dataset(data, wish, FeedbackNoise(binary=True, flip=0.1, relative=True), seed)
     if label_type == "segments":
         return label_segments(data, wish, seed)
     raise UserError(f"unknown label type {label_type!r}; allowed: {', '.join(LABEL_TYPES)}")

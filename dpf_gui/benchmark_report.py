@@ -146,7 +146,9 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
                                              "the tuning split; quote the `report` split."),
              "",
              "Each cell: a generated wish (not a preset; `dpf_gui/wishgen.py`), a simulated user labels the chosen "
-             "stored trajectories (exact graded scores; binary with 10 % flipped; or marked segments), intent models "
+             "stored trajectories (exact graded scores; binary with 10 % flipped, the sign of the score or, "
+             "`binary-relative`, of its difference from a typical stored trajectory's; or marked segments), intent "
+             "models "
              "are trained on those labels only, and every row plays the same held-out episodes as the task agent. "
              "Rows: `static`/`dynamic` (our additive intent, the fusion stored with the task agent), `calibrated` "
              "(dynamic with the intent's strength chosen in simulation, `dpf_gui/calibrate.py`), `paper` (the "

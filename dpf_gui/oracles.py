@@ -6,7 +6,13 @@ score is the sum of its marks. People are coarse and make mistakes, so the
 given score can be degraded, in this order, each step seeded:
 
 1. Gaussian noise of standard deviation ``sigma`` added to the score;
-2. ``binary``: only the sign is given (-1, 0, +1);
+2. ``binary``: only the sign is given (-1, 0, +1): of the score itself, or with
+   ``relative`` of its difference from a typical trajectory's (the dataset's
+   median score per decision, times the trajectory's length). A person who
+   marks "preferred" or "avoided" judges a run against the runs they have
+   seen; where every stored trajectory enters a region (a Pong paddle at the
+   edge) every plain sign is the same and 25 such marks say nothing but their
+   flips (docs/RESULTS.md);
 3. the sign is flipped with probability ``flip``;
 4. the trajectory is skipped (left unlabelled) with probability ``skip``.
 
@@ -39,10 +45,33 @@ class FeedbackNoise:
     flip: float = 0.0
     skip: float = 0.0
     sigma: float = 0.0
+    relative: bool = False  # binary signs against a typical trajectory's score, not against 0
 
     def __post_init__(self) -> None:
         check_fields(self, "feedback noise",
                      {"flip": Allowed(0, 1), "skip": Allowed(0, 1), "sigma": Allowed(0, SIGMA_MAX)})
+        if self.relative and not self.binary:
+            raise UserError("relative marks are signs against a typical trajectory: they need binary marks too")
+
+    def record(self) -> dict:
+        """The fields as labels and study logs record them (``relative`` only when set, so that what was
+        recorded before it existed reads the same)."""
+        d = asdict(self)
+        if not self.relative:
+            del d["relative"]
+        return d
+
+
+def _signs(scores: np.ndarray, lengths: np.ndarray, typical_rate: float, noise: FeedbackNoise) -> np.ndarray:
+    """The binary user's marks: the sign of each (noisy) score, against 0 or, ``relative``, against a typical
+    trajectory of the same length (``typical_rate`` decisions' worth of marks per decision)."""
+    threshold = typical_rate * lengths.astype(np.float64) if noise.relative else 0.0
+    return np.sign(scores - threshold)
+
+
+def _typical_rate(true_scores: np.ndarray, lengths: np.ndarray) -> float:
+    """The dataset's median score per decision: what a person who has watched a few runs takes as usual."""
+    return float(np.median(true_scores / np.maximum(lengths, 1)))
 
 
 def _meta(dataset: TrajectoryDataset, wish, noise: dict, seed: int) -> dict:
@@ -77,13 +106,13 @@ def label_pairs(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, se
     pairs = np.stack([pool[first], pool[second]], axis=1)
     seen = true_scores[pairs].astype(np.float64) + noise.sigma * gauss
     if noise.binary:
-        seen = np.sign(seen)
+        seen = _signs(seen, dataset.lengths[pairs], _typical_rate(true_scores, dataset.lengths), noise)
     prefer = np.where(seen[:, 0] > seen[:, 1], 1.0, np.where(seen[:, 0] < seen[:, 1], 0.0, 0.5))
     prefer = np.where(flip_draw < noise.flip, 1.0 - prefer, prefer)
     keep = skip_draw >= noise.skip
     labelled = np.zeros(len(dataset), dtype=bool)
     labelled[pairs[keep].ravel()] = True
-    meta = dict(_meta(dataset, wish, asdict(noise), seed), feedback="pairs")
+    meta = dict(_meta(dataset, wish, noise.record(), seed), feedback="pairs")
     return Labels(scores=np.zeros(len(dataset), np.float32), labelled=labelled, true_scores=true_scores, marks=marks,
                   lengths=dataset.lengths.copy(), meta=meta, pairs=pairs[keep].astype(np.int64),
                   prefer=prefer[keep].astype(np.float32))
@@ -109,7 +138,7 @@ def label_dataset(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, 
     skip_draw = rng.random(n)
     scores = true_scores.astype(np.float64) + noise.sigma * gauss
     if noise.binary:
-        scores = np.sign(scores)
+        scores = _signs(scores, dataset.lengths, _typical_rate(true_scores, dataset.lengths), noise)
     scores = np.where(flip_draw < noise.flip, -scores, scores)
     labelled = skip_draw >= noise.skip
     return Labels(
@@ -118,7 +147,7 @@ def label_dataset(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, 
         true_scores=true_scores,
         marks=marks,
         lengths=dataset.lengths.copy(),
-        meta=_meta(dataset, wish, asdict(noise), seed),
+        meta=_meta(dataset, wish, noise.record(), seed),
     )
 
 

@@ -123,7 +123,12 @@ def test_simulated_user_dialog(qtbot, tmp_path, messages):
     assert dialog.isVisible() and ws.labels().count == 1
     dialog.prefer.setText("x=3..5&y=0..4")
     assert not dialog.error.isVisible()
+    assert not dialog.relative.isEnabled()  # signs against a typical run: only for binary marks
     dialog.binary.setChecked(True)
+    assert dialog.relative.isEnabled()
+    dialog.relative.setChecked(True)
+    assert dialog.build()[1].relative
+    dialog.relative.setChecked(False)
     dialog.skip.setValue(0.5)
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible()

@@ -15,6 +15,7 @@ from dpf_gui.benchmark_report import END, write_report
 from dpf_gui.calibrate import calibrate
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_spec, make_env
+from dpf_gui.errors import UserError
 from dpf_gui.evaluate import play_records
 from dpf_gui.fusion import FusedAgent, FusionParams, intent_scale, intent_unit
 from dpf_gui.intent.additive import (
@@ -105,6 +106,20 @@ def _row(success, prefer=None, avoid=None):
 ])
 def test_strict_claim(task, fused, met):
     assert bm.strict_claim(task, fused)["met"] is met
+
+
+def test_each_label_type_is_its_simulated_user(gridnav):
+    _, data, _ = gridnav
+    wish = make_wish(data.region_features, avoid=["x=..2"])  # every run starts there; some linger
+    labels = {t: bm.simulated_labels(data, wish, t, seed=4) for t in bm.LABEL_TYPES}
+    assert np.array_equal(labels["exact"].scores, labels["exact"].true_scores)
+    assert (labels["binary"].scores[labels["binary"].true_scores < 0] != 1).mean() > 0.85  # sign: -1 but flips
+    relative = labels["binary-relative"]
+    assert relative.meta["noise"] == {"binary": True, "flip": 0.1, "skip": 0.0, "sigma": 0.0, "relative": True}
+    assert 0.2 < (relative.scores > 0).mean() < 0.8
+    assert labels["segments"].known is not None
+    with pytest.raises(UserError, match="allowed: exact, binary, binary-relative, segments"):
+        bm.simulated_labels(data, wish, "graded", seed=4)
 
 
 # --- do no harm ------------------------------------------------------------------------------------------

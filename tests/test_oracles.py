@@ -107,6 +107,46 @@ def test_noise_is_deterministic_by_seed(big):
     assert not np.array_equal(a.scores, c.scores)
 
 
+def test_relative_binary_marks_tell_apart_runs_that_all_enter_a_region():
+    """Every run enters the avoided lane: plain signs are all -1, relative ones mark the worse runs (a larger
+    share of their decisions in the lane than the median run's) -1 and the better ones +1."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for _ in range(400):
+        t = int(rng.integers(6, 30))
+        share = rng.uniform(0.1, 0.9)
+        rows.append([[0 if (k == 1 or rng.random() < share) else 1, 25.0] for k in range(t + 1)])
+    data = handmade_dataset("highway", rows)
+    wish = make_wish(data.region_features, avoid=["lane=0"])
+    plain = label_dataset(data, wish, FeedbackNoise(binary=True), seed=1)
+    assert (plain.scores == -1).all()
+    rel = label_dataset(data, wish, FeedbackNoise(binary=True, relative=True), seed=1)
+    rate = rel.true_scores / data.lengths
+    assert set(np.unique(rel.scores)) <= {-1.0, 0.0, 1.0}
+    assert np.array_equal(rel.scores, np.sign(rate - np.median(rate)).astype(np.float32))
+    assert 0.4 < (rel.scores > 0).mean() < 0.6
+    assert rel.meta["noise"]["relative"] is True and "relative" not in plain.meta["noise"]
+    flipped = label_dataset(data, wish, FeedbackNoise(binary=True, relative=True, flip=0.5), seed=1)
+    assert np.array_equal(np.abs(flipped.scores), np.abs(rel.scores)) and (flipped.scores != rel.scores).any()
+
+
+def test_relative_marks_where_most_runs_miss_the_region_are_the_plain_signs():
+    """The median run never enters a rarely visited region: relative signs are then the plain ones."""
+    rng = np.random.default_rng(4)
+    rows = [[[3 if (i % 10 < 3 and k > 2) else 1, 25.0] for k in range(int(rng.integers(5, 15)))] for i in range(200)]
+    data = handmade_dataset("highway", rows)
+    wish = make_wish(data.region_features, prefer=["lane=3"])
+    plain = label_dataset(data, wish, FeedbackNoise(binary=True), seed=2)
+    rel = label_dataset(data, wish, FeedbackNoise(binary=True, relative=True), seed=2)
+    assert 0.25 < (plain.scores > 0).mean() < 0.35
+    assert np.array_equal(plain.scores, rel.scores)
+
+
+def test_relative_needs_binary():
+    with pytest.raises(UserError, match="binary"):
+        FeedbackNoise(relative=True)
+
+
 @pytest.mark.parametrize("kwargs", [{"flip": 1.5}, {"skip": -0.1}, {"sigma": -1.0}])
 def test_bad_noise_options(kwargs):
     with pytest.raises(UserError):

@@ -193,6 +193,18 @@ def test_a_region_nearly_every_trajectory_enters_gets_advice_on_how_to_mark_it(t
     # dpf label: said for binary marks (entered or not), not for graded scores (they count the decisions inside)
     binary = ["label", "--data", str(data), "--avoid", everywhere, "--binary", "--out", str(tmp_path / "b.npz")]
     assert main(binary) == 0
-    assert "drop --binary" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "drop --binary" in err and "add --relative" in err
+    # signs against a typical trajectory: the advice is taken, both signs given; --relative alone is refused
+    assert main([*binary[:-2], "--relative", "--out", str(tmp_path / "r.npz")]) == 0
+    assert "Nearly every" not in capsys.readouterr().err
+    assert set(np.unique(Labels.load(tmp_path / "r.npz").scores)) == {0.0}  # the whole map: every run as usual
+    near_start = ["label", "--data", str(data), "--avoid", "x=..2", "--binary", "--relative"]
+    assert main([*near_start, "--out", str(tmp_path / "s.npz")]) == 0  # every run starts there, some linger
+    assert "Nearly every" not in capsys.readouterr().err
+    assert {-1.0, 1.0} <= set(np.unique(Labels.load(tmp_path / "s.npz").scores))
+    alone = ["label", "--data", str(data), "--avoid", everywhere, "--relative", "--out", str(tmp_path / "x.npz")]
+    assert main(alone) == 2 and "give --binary too" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
     assert main(["label", "--data", str(data), "--avoid", everywhere, "--out", str(tmp_path / "e.npz")]) == 0
     assert "Nearly every" not in capsys.readouterr().err

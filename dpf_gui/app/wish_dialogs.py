@@ -139,6 +139,13 @@ class SimulatedUserDialog(QDialog):
         self.preview, self.error = self.fields.preview, self.fields.error
         self.binary = QCheckBox("binary (only the sign of the score)", self)
         self.binary.setObjectName("simBinaryCheck")
+        self.relative = QCheckBox("relative: the runs that stay longer than usual avoided, shorter preferred", self)
+        self.relative.setObjectName("simRelativeCheck")
+        self.relative.setToolTip("The sign against a typical trajectory (the data's median score per decision), as "
+                                 "a person marks the better and the worse of the runs they saw. For a region nearly "
+                                 "every trajectory enters, where every plain sign is the same.")
+        self.relative.setEnabled(False)
+        self.binary.toggled.connect(self.relative.setEnabled)
         self.flip = _spin(self, "simFlipSpin", 0.0, 1.0, 0.05, "probability of flipping the sign")
         self.skip = _spin(self, "simSkipSpin", 0.0, 1.0, 0.05, "probability of leaving a trajectory unlabelled")
         self.sigma = _spin(self, "simSigmaSpin", 0.0, 1000.0, 0.5, "Gaussian noise on the score (std)")
@@ -157,6 +164,7 @@ class SimulatedUserDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("", self.binary)
+        form.addRow("", self.relative)
         form.addRow("flip", self.flip)
         form.addRow("skip", self.skip)
         form.addRow("sigma", self.sigma)
@@ -171,8 +179,9 @@ class SimulatedUserDialog(QDialog):
         """(wish, noise, seed, only_unlabelled); a mistake is a :class:`UserError`."""
         from dpf_gui.oracles import FeedbackNoise
 
-        noise = FeedbackNoise(binary=self.binary.isChecked(), flip=self.flip.value(), skip=self.skip.value(),
-                              sigma=self.sigma.value())
+        binary = self.binary.isChecked()
+        noise = FeedbackNoise(binary=binary, flip=self.flip.value(), skip=self.skip.value(), sigma=self.sigma.value(),
+                              relative=binary and self.relative.isChecked())
         return self.fields.wish(), noise, int(self.seed.value()), self.only_unlabelled.isChecked()
 
     def _on_ok(self) -> None:

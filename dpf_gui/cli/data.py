@@ -176,9 +176,10 @@ def cmd_label(args: argparse.Namespace) -> int:
         print(f"coverage: {region.text()}")
         if region.thin:
             print(f"dpf label: warning: {thin_warning(region, data.env_name)}", file=sys.stderr)
-        elif region.everywhere and args.binary:
-            print(f"dpf label: warning: {everywhere_note(region)}: drop --binary (scores count the decisions "
-                  "inside) or use --feedback segments", file=sys.stderr)
+        elif region.everywhere and args.binary and not args.relative:
+            print(f"dpf label: warning: {everywhere_note(region)}: add --relative (signs against a typical "
+                  "trajectory), drop --binary (scores count the decisions inside) or use --feedback segments",
+                  file=sys.stderr)
     if args.feedback == "pairs":
         labels, how = _label_pairs(args, data, wish, noise)
     elif args.feedback == "segments":

@@ -168,6 +168,10 @@ def add_noise_options(p: argparse.ArgumentParser, title: str) -> None:
     """A simulated user's feedback noise (``oracles.FeedbackNoise``): dpf label and dpf study pilot."""
     g = p.add_argument_group(title)
     g.add_argument("--binary", action="store_true", help="give only the sign of each score (-1, 0, +1)")
+    g.add_argument("--relative", action="store_true",
+                   help="with --binary: the sign against a typical trajectory (the data's median score per decision), "
+                        "as a person marks the better and the worse of the runs they saw; for regions nearly every "
+                        "trajectory enters")
     g.add_argument("--flip", type=probability, default=0.0, metavar="P", help="probability of flipping a score's sign")
     g.add_argument("--skip", type=probability, default=0.0, metavar="P",
                    help="probability of leaving a trajectory unlabelled")
@@ -178,7 +182,9 @@ def add_noise_options(p: argparse.ArgumentParser, title: str) -> None:
 def noise_from_args(args: argparse.Namespace):
     from dpf_gui.oracles import FeedbackNoise
 
-    return FeedbackNoise(binary=args.binary, flip=args.flip, skip=args.skip, sigma=args.sigma)
+    if args.relative and not args.binary:
+        raise UserError("--relative marks signs against a typical trajectory: give --binary too")
+    return FeedbackNoise(binary=args.binary, flip=args.flip, skip=args.skip, sigma=args.sigma, relative=args.relative)
 
 
 def warn_lopsided(command: str, labels) -> None:

@@ -32,7 +32,6 @@ file, every session's start event, the label stores' source and the export.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -117,7 +116,7 @@ def _annotate(session: Session, step: Step, noise: FeedbackNoise, seed: int) -> 
     stored = ws.labels()
     chosen = np.flatnonzero(stored.labelled)
     session.event("simulated_marks", step, trajectories=chosen.tolist(),
-                  scores=[float(stored.scores[i]) for i in chosen], noise=asdict(noise), seed=seed)
+                  scores=[float(stored.scores[i]) for i in chosen], noise=noise.record(), seed=seed)
 
 
 def _watch(session: Session, step: Step) -> None:
@@ -156,7 +155,7 @@ def pilot(study: Study, participants: int, seed: int = 0, noise: FeedbackNoise |
     noise = noise or FeedbackNoise()
     sims = [p for p in study.participants() if p.get("simulated")]
     with study.log() as log:
-        log.append("pilot", participants=int(participants), seed=int(seed), noise=asdict(noise),
+        log.append("pilot", participants=int(participants), seed=int(seed), noise=noise.record(),
                    resuming=[p["id"] for p in sims])
     used = {p["id"] for p in study.participants()} | {p["id"] for p in study.withdrawn()}
     k = 0
@@ -166,7 +165,7 @@ def pilot(study: Study, participants: int, seed: int = 0, noise: FeedbackNoise |
         if pid in used:
             continue
         sim_seed = int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0])
-        sims.append(study.add_participant(pid, simulated={"seed": sim_seed, "noise": asdict(noise),
+        sims.append(study.add_participant(pid, simulated={"seed": sim_seed, "noise": noise.record(),
                                                           "pilot_seed": seed}))
     for p in sims:
         with Session(study, p["id"]) as session:
