@@ -139,7 +139,7 @@ class SimulatedUserDialog(QDialog):
         self.preview, self.error = self.fields.preview, self.fields.error
         self.binary = QCheckBox("binary (only the sign of the score)", self)
         self.binary.setObjectName("simBinaryCheck")
-        self.relative = QCheckBox("relative: the runs that stay longer than usual avoided, shorter preferred", self)
+        self.relative = QCheckBox("relative (compared with a typical run, not with none)", self)
         self.relative.setObjectName("simRelativeCheck")
         self.relative.setToolTip("The sign against a typical trajectory (the data's median score per decision), as "
                                  "a person marks the better and the worse of the runs they saw. For a region nearly "
