@@ -1,5 +1,5 @@
 """How much can a yes/no mark say? The share of stored trajectories at the most common sign of each benchmark
-wish's true score.
+wish's true score, and of its relative marks (``--binary --relative``: the sign against a typical trajectory).
 
 A binary label is the sign of the score (-1, 0, +1), one in ten flipped (a flip leaves 0 at 0). Where the
 common sign is -1 or +1 and covers about 90 % of the data or more, 25 random marks hold about as many flipped
@@ -25,17 +25,28 @@ from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.pipeline import task_region_features
 
 
-def sign_shares(env_name: str, split: str, wishes: int, work: Path) -> list[tuple[str, float, dict[int, float]]]:
-    """(wish name, share at the most common sign, share at each sign) for the split's generated wishes."""
+def _shares(signs: np.ndarray) -> dict[int, float]:
+    values, counts = np.unique(signs, return_counts=True)
+    return {int(v): float(c) / len(signs) for v, c in zip(values, counts, strict=True)}
+
+
+def sign_shares(env_name: str, split: str, wishes: int,
+                work: Path) -> list[tuple[str, dict[int, float], dict[int, float]]]:
+    """(wish name, share at each sign, share at each relative sign) for the split's generated wishes, noise-free."""
     ctx = env_context(env_name, BenchmarkSpec(envs=(env_name,), split=split, wishes=wishes), work)
     features = task_region_features(ctx.task)
     rows = []
     for w in ctx.wishes:
-        signs = np.sign(label_dataset(ctx.data, w.wish(features), FeedbackNoise(), 0).true_scores)
-        values, counts = np.unique(signs, return_counts=True)
-        shares = {int(v): float(c) / len(signs) for v, c in zip(values, counts, strict=True)}
-        rows.append((w.name, max(shares.values()), shares))
+        wish = w.wish(features)
+        plain = label_dataset(ctx.data, wish, FeedbackNoise(binary=True), 0).scores
+        relative = label_dataset(ctx.data, wish, FeedbackNoise(binary=True, relative=True), 0).scores
+        rows.append((w.name, _shares(plain), _shares(relative)))
     return rows
+
+
+def _text(shares: dict[int, float]) -> str:
+    each = ", ".join(f"{'+' if v > 0 else '-' if v < 0 else '0'} {s:.3f}" for v, s in shares.items())
+    return f"{max(shares.values()):.2f} ({each})"
 
 
 def main() -> None:
@@ -48,9 +59,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work or tmp)
         for env_name in args.envs.split(","):
-            for name, common, shares in sign_shares(env_name, args.split, args.wishes, work):
-                each = ", ".join(f"{'+' if v > 0 else '-' if v < 0 else '0'} {s:.3f}" for v, s in shares.items())
-                print(f"{env_name} {name}: most common sign {common:.2f} ({each})")
+            for name, plain, relative in sign_shares(env_name, args.split, args.wishes, work):
+                print(f"{env_name} {name}: most common sign {_text(plain)}; relative {_text(relative)}")
 
 
 if __name__ == "__main__":
