@@ -5,7 +5,7 @@ import pytest
 
 from dpf_gui.envs import env_spec
 from dpf_gui.errors import UserError
-from dpf_gui.oracles import FeedbackNoise, label_dataset, step_marks
+from dpf_gui.oracles import FeedbackNoise, label_dataset, label_pairs, step_marks
 from dpf_gui.wish import make_wish
 from tests.helpers import handmade_dataset
 
@@ -128,6 +128,12 @@ def test_relative_binary_marks_tell_apart_runs_that_all_enter_a_region():
     assert rel.meta["noise"]["relative"] is True and "relative" not in plain.meta["noise"]
     flipped = label_dataset(data, wish, FeedbackNoise(binary=True, relative=True, flip=0.5), seed=1)
     assert np.array_equal(np.abs(flipped.scores), np.abs(rel.scores)) and (flipped.scores != rel.scores).any()
+    # comparisons of yes/no marks: plain ones are all ties, relative ones mostly say which run was worse
+    assert (label_pairs(data, wish, FeedbackNoise(binary=True), seed=1, count=200).prefer == 0.5).all()
+    relative_pairs = label_pairs(data, wish, FeedbackNoise(binary=True, relative=True), seed=1, count=200)
+    worse = rate[relative_pairs.pairs[:, 0]] < rate[relative_pairs.pairs[:, 1]]
+    said = relative_pairs.prefer != 0.5
+    assert said.mean() > 0.3 and (relative_pairs.prefer[said] == np.where(worse, 0.0, 1.0)[said]).all()
 
 
 def test_relative_marks_where_most_runs_miss_the_region_are_the_plain_signs():
