@@ -301,11 +301,14 @@ def cell_key(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str, Any]
     from dpf_gui.pipeline import fusion_params
 
     split = SPLITS[spec.split]
+    fusion = fusion_params(ctx.task, spec.fusion)
     return {"env": ctx.env, "split": asdict(split), "wish": cell.wish.to_dict(), "budget": cell.budget,
             "labels": cell.label_type, "select": cell.selection, "rows": list(spec.rows),
             "episodes": spec.episodes[ctx.env], "baseline": baseline_episodes(spec, ctx.env),
-            "fusion": fusion_params(ctx.task, spec.fusion).to_dict(), "intent": spec.intent,
-            "task": ctx.task.sidecar.get("weights_sha256"), "data": ctx.data.fingerprint(), "code": code_fingerprint()}
+            "fusion": fusion.to_dict(), "intent": spec.intent,
+            "task": ctx.task.sidecar.get("weights_sha256"), "data": ctx.data.fingerprint(), "code": code_fingerprint(),
+            # the risk model a guarded fusion reads (a new one recomputes the cells)
+            **({"risk": ctx.task.risk_model.sha256} if fusion.risk is not None and ctx.task.risk_model else {})}
 
 
 def _cell_entry(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec, work: Path) -> CacheEntry:

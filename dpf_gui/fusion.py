@@ -171,6 +171,8 @@ class FusedAgent:
         self.markov = bool(markov)
         self.seed = int(seed)
         self._rng = np.random.default_rng(seed)
+        if self.params.risk is not None and chosen.fused:
+            self._risk_model()  # a missing risk model is said now, not at the first decision
         self.reset()
 
     # --- episode state ---------------------------------------------------------
@@ -251,9 +253,10 @@ class FusedAgent:
             rewards = np.where(legal, gains / self.intent_scale * p.strength, -np.inf)
         task_choice = greedy(q, legal)
         strategy = get(self.strategy)
+        risk = self._risk_model().risks(features) if p.risk is not None and strategy.fused else None
         choice = strategy.policy(Step(features=features, legal=legal, q=q, q_scale=self.q_scale, p_task=p_task,
                                       task_choice=task_choice, rewards=rewards, collected=rows.collected,
-                                      params=p, prepared=self.prepared))
+                                      params=p, prepared=self.prepared, risk=risk))
         fused, action = choice.p, choice.action
         if p.sample and strategy.fused:
             action = np.array([rng.choice(fused.shape[1], p=f) for rng, f in zip(rows.rngs, fused, strict=True)],
@@ -269,6 +272,15 @@ class FusedAgent:
                                                                             intent_reward)
             stepper.advance_rows(action)
         return decisions
+
+    def _risk_model(self):
+        """The task agent's risk model, which ``FusionParams.risk`` needs (a UserError saying how to make it)."""
+        model = getattr(self.task, "risk_model", None)
+        if model is None:
+            where = getattr(self.task, "directory", None) or "TASK_DIR"
+            raise UserError(f"fusion parameter risk needs the task agent's risk model: make it with "
+                            f"dpf train-risk --policy {where}, or leave risk unset")
+        return model
 
     def _collected_now(self, rewards: np.ndarray, legal: np.ndarray, action: np.ndarray, task_choice: np.ndarray,
                        intent_reward: np.ndarray) -> np.ndarray:

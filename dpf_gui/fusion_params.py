@@ -106,6 +106,10 @@ class FusionParams:
     margin: float | None = _param(None, title="margin", help="fused actions only among those within this many "
                                   "q_scale of the task agent's best", units="in typical task Q differences",
                                   allowed=Allowed(low=0))
+    risk: float | None = _param(None, title="risk allowance", help="fused actions only among those whose chance of "
+                                "failing the task soon (the task agent's risk model, dpf train-risk) is at most this "
+                                "much above that of the task agent's own choice", units="as a probability",
+                                allowed=Allowed(low=0, high=1))
     strength: float = _param(1.0, title="strength", help="how loud the intent is: its rewards are multiplied by this "
                              "(0: the task agent alone, 2: twice as loud); calibration chooses it in simulation",
                                  allowed=Allowed(low=0), slider=(0.0, 8.0), decimals=3)
@@ -147,7 +151,7 @@ def cli_params() -> dict[str, Param]:
 
 #: what the paper's configuration sets besides its per-environment temperatures (METHOD.md section 6)
 PAPER = {"collect": "advantage", "normalise": False, "T_min": 0.3, "k": 1.0, "c": 0.0, "decay": 1.0, "T_static": 0.3,
-         "confidence": 0.0, "strength": 1.0, "margin": None}
+         "confidence": 0.0, "strength": 1.0, "margin": None, "risk": None}
 
 
 def paper_params(env_name: str) -> FusionParams:

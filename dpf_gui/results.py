@@ -53,7 +53,8 @@ INTENT_CONFIG = IntentConfig()  # the defaults a user gets (tests swap in a tiny
 #: the grid keeps the configuration it was published with (the first wave's): the LSTM intent and dynamic
 #: fusion counting gained advantage with T_max 3. The project's defaults since (the additive intent, the
 #: budget rule, calibrated strength) are measured by `dpf benchmark` on wishes nobody tuned for.
-FIRST_WAVE = {"collect": "gains", "T_max": 3.0, "c": 3.0, "confidence": 1.0, "strength": 1.0, "margin": None}
+FIRST_WAVE = {"collect": "gains", "T_max": 3.0, "c": 3.0, "confidence": 1.0, "strength": 1.0, "margin": None,
+              "risk": None}
 
 
 def _intent(data: TrajectoryDataset, labels: Labels, folder: Path, name: str, seed: int, progress: bool) -> Path:

@@ -104,6 +104,18 @@ def within_margin(p: np.ndarray, q: np.ndarray, legal: np.ndarray, margin: float
     return np.where(total > 0, out / np.where(total > 0, total, 1.0), ok / ok.sum(-1, keepdims=True))
 
 
+def within_risk(p: np.ndarray, risk: np.ndarray, task_choice: np.ndarray, legal: np.ndarray,
+                allowance: float) -> np.ndarray:
+    """``p`` restricted (and renormalised, row by row) to the legal actions whose risk of failing the task is at
+    most ``allowance`` above that of the task agent's choice, which always stays allowed."""
+    rows = np.arange(len(task_choice))
+    ok = legal & (risk <= risk[rows, task_choice][:, None] + allowance)
+    ok[rows, task_choice] = True
+    out = np.where(ok, p, 0.0)
+    total = sum_last(out)[..., None]
+    return np.where(total > 0, out / np.where(total > 0, total, 1.0), ok / ok.sum(-1, keepdims=True))
+
+
 def greedy(values: np.ndarray, legal: np.ndarray) -> np.ndarray:
     """The best legal action of every row (first on ties)."""
     return np.argmax(np.where(legal, values, -np.inf), axis=-1)
@@ -124,6 +136,7 @@ class Step:
     collected: np.ndarray  # (B,) G_t
     params: FusionParams
     prepared: Any = None  # what the strategy's ``prepare`` built (retrain: the fine-tuned TaskAgent)
+    risk: np.ndarray | None = None  # (B, A) the task agent's risk model: chance of failing soon after each action
 
 
 @dataclass
@@ -218,6 +231,8 @@ def _fused(temperature: Callable[[Step], np.ndarray]) -> Callable[[Step], Choice
         p = geometric_fusion(s.p_task, p_intent)
         if s.params.margin is not None:  # do no harm: only actions the task agent rates nearly as well
             p = within_margin(p, s.q / s.q_scale, s.legal, s.params.margin)
+        if s.params.risk is not None:  # do no harm: no action much likelier than the task agent's to fail soon
+            p = within_risk(p, s.risk, s.task_choice, s.legal, s.params.risk)
         return Choice(p, greedy(p, s.legal), p_intent=p_intent, T_psi=T_psi,
                       weight=fusion_weight(s.params.T_phi, T_psi))
 
@@ -236,7 +251,7 @@ def _load_or_retrain(task, intent_dir, progress: bool):
     return load_or_retrain(task, intent_dir, progress=progress)
 
 
-_FUSED_PARAMS = ("T_phi", "strength", "margin", "sample")
+_FUSED_PARAMS = ("T_phi", "strength", "margin", "risk", "sample")
 register(Strategy("task", "the DQN alone", _task, needs_intent=False, params=("T_phi",)))
 register(Strategy("intent", "the intent model alone", _intent, params=("T_min", "strength")))
 register(Strategy("static", "fixed T_psi", _fused(lambda s: np.full(len(s.legal), float(s.params.T_static))),
@@ -249,4 +264,4 @@ register(Strategy("retrain", "the DQN fine-tuned offline with the intent's rewar
 
 
 __all__ = ["Choice", "Step", "Strategy", "dynamic_temperature", "fusion_weight", "geometric_fusion", "get", "greedy",
-           "names", "register", "require_intent", "softmax_legal", "within_margin"]
+           "names", "register", "require_intent", "softmax_legal", "within_margin", "within_risk"]

@@ -77,7 +77,7 @@ def test_bad_parameters_are_refused(kwargs):
 def test_overrides_name_the_allowed_parameters():
     with pytest.raises(UserError,
                        match="allowed: T_max, T_min, T_phi, T_static, c, collect, confidence, decay, k, margin, "
-                             "normalise, sample, strength"):
+                             "normalise, risk, sample, strength"):
         FusionParams().with_overrides({"temperature": 1})
 
 

@@ -164,6 +164,15 @@ class TaskAgent:
         return boltzmann(self.q_values(obs), legal, t)
 
     @property
+    def risk_model(self):
+        """The risk model stored beside the weights (:mod:`dpf_gui.agents.risk`), loaded once; None if none."""
+        if not hasattr(self, "_risk"):
+            from dpf_gui.agents.risk import load_risk
+
+            self._risk = load_risk(self)
+        return self._risk
+
+    @property
     def q_scale(self) -> float | None:
         """The typical spread of its legal Q-values, as stored when it was trained (None if not stored)."""
         return stored_q_scale(self.sidecar)

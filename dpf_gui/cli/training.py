@@ -1,5 +1,5 @@
-"""The training commands: ``dpf train-task`` (a DQN task agent) and ``dpf train-intent`` (an intent model
-from labels)."""
+"""The training commands: ``dpf train-task`` (a DQN task agent), ``dpf train-intent`` (an intent model
+from labels) and ``dpf train-risk`` (a task agent's risk model, from its stored trajectories)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dpf_gui.cli.options import (
     pos_int,
     warn_lopsided,
 )
-from dpf_gui.paths import dataset_path
+from dpf_gui.paths import dataset_path, task_path
 
 
 # --- dpf train-task ---------------------------------------------------------------
@@ -125,4 +125,54 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     else:
         print(f"{state}: {out} ({args.kind}, objective {result.sidecar['objective']}, {result.wall_time_s:.0f} s)")
     print("held-out fit: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in fit.items()))
+    return 0
+
+
+# --- dpf train-risk -------------------------------------------------------------------
+def _build_train_risk(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy", required=True, metavar="DIR",
+                   help="the task agent's folder (or gridnav, highway, pong: the shipped one); the risk model is "
+                        "written into DIR/risk")
+    p.add_argument("--horizon", type=pos_int, default=3,
+                   help="decisions: an action counts as risky where the episode fails within this many (default: 3)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="training seed, and which episodes are held out "
+                   "(default: 0)")
+    p.add_argument("--force", action="store_true", help="replace a risk model already in DIR/risk")
+
+
+@command(
+    "train-risk",
+    "learn how likely each action is to fail the task soon, from the task agent's stored trajectories",
+    "Writes DIR/risk/weights.safetensors and DIR/risk/model.json: a classifier of 'the episode fails\n"
+    "(ends without success) within H decisions' per action, trained on 80 % of the stored episodes and\n"
+    "measured on the rest (AUC, beside that of the task agent's own Q gap). Fusion uses it with the\n"
+    "parameter risk (--risk): a fused action may be at most that much riskier than the task agent's.\n"
+    "The task agent itself is not changed. About 10 s on highway's 30,000 stored decisions.\n\n"
+    "examples:\n"
+    "  dpf train-risk --policy highway --force\n"
+    "  dpf evaluate --env highway --strategies task,dynamic --intent runs/i --risk 0.005",
+    _build_train_risk,
+)
+def cmd_train_risk(args: argparse.Namespace) -> int:
+    from dpf_gui.agents.risk import RiskConfig, risk_dir, train_risk
+    from dpf_gui.agents.task_agent import TaskAgent
+    from dpf_gui.checkpoints import save_checkpoint
+    from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.errors import UserError
+
+    task = TaskAgent.load(task_path(args.policy))
+    out = check_checkpoint_out(risk_dir(task.directory), args.force)
+    if task.dataset_path is None or not task.dataset_path.is_file():
+        raise UserError(f"{task.directory} has no stored trajectories ({task.dataset_path}) to learn the risk from")
+    data = TrajectoryDataset.load(task.dataset_path, expect_env=task.env_name)
+    state, sidecar = train_risk(task, data, RiskConfig(horizon=args.horizon, seed=args.seed))
+    sidecar["command"] = f"dpf train-risk --policy {args.policy} --horizon {args.horizon} --seed {args.seed}"
+    save_checkpoint(out, state, sidecar)
+    m = sidecar["metrics"]
+    print(f"done: {out} ({m['decisions']} decisions, {m['failing_decisions']} within {args.horizon} of a failure, "
+          f"{sidecar['wall_time_s']:.0f} s)")
+    if "test_auc" in m:
+        print(f"held-out episodes ({m['test_episodes']}): AUC {m['test_auc']:.3f} (the task agent's Q gap: "
+              f"{m['test_auc_task_q_gap']:.3f}); mean predicted risk {m['test_mean_risk']:.3f}, "
+              f"observed {m['test_failure_rate']:.3f}")
     return 0

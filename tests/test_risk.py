@@ -1,0 +1,119 @@
+"""The task agent's risk model (dpf_gui.agents.risk) and the fusion's risk guard (FusionParams.risk)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from dpf_gui.agents.risk import auc, failure_targets, load_risk
+from dpf_gui.agents.task_agent import TaskAgent
+from dpf_gui.cli import main
+from dpf_gui.errors import UserError
+from dpf_gui.fusion import FusedAgent, FusionParams
+from dpf_gui.paths import shipped_model
+from dpf_gui.strategies import within_risk
+from tests.helpers import handmade_dataset
+
+
+def test_the_last_decisions_of_a_failed_episode_are_the_risky_ones():
+    data = handmade_dataset("gridnav", [[[0, 0]] * 6, [[0, 0]] * 4, [[0, 0]] * 3])
+    data.success[0] = False  # terminated without success: a failure
+    data.terminated[1] = False  # truncated: no failure
+    data.success[1] = False
+    _, _, y, episode = failure_targets(data, horizon=2)
+    assert y[episode == 0].tolist() == [0, 0, 0, 1, 1]
+    assert not y[episode != 0].any()
+
+
+def test_auc_counts_ties_as_half():
+    assert auc(np.array([1, 2, 3, 3, 4.0]), np.array([0, 0, 1, 0, 1])) == pytest.approx(5.5 / 6)
+    assert np.isnan(auc(np.array([1.0, 2.0]), np.array([0, 0])))
+
+
+def test_the_guard_never_lets_through_an_action_riskier_than_allowed():
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(5), size=200)
+    risk = rng.random((200, 5)) * 0.1
+    legal = rng.random((200, 5)) < 0.8
+    task_choice = np.array([rng.choice(np.flatnonzero(row)) if row.any() else 0 for row in legal])
+    legal[np.arange(200), task_choice] = True
+    guarded = within_risk(p, risk, task_choice, legal, 0.01)
+    allowed = legal & (risk <= risk[np.arange(200), task_choice][:, None] + 0.01)
+    assert np.all(guarded[~allowed] == 0)
+    assert np.allclose(guarded.sum(1), 1)
+    assert np.all(guarded[np.arange(200), task_choice] > 0)  # the task agent's own choice always stays
+    # an allowance above every risk changes nothing on the legal actions
+    assert np.allclose(within_risk(p, risk, task_choice, legal, 1.0), np.where(legal, p, 0) /
+                       np.where(legal, p, 0).sum(1, keepdims=True))
+
+
+@pytest.fixture(scope="module")
+def highway_copy(tmp_path_factory):
+    """The shipped highway agent with its stored trajectories, and a risk model trained for it by the CLI."""
+    folder = tmp_path_factory.mktemp("hw") / "highway"
+    folder.mkdir()
+    for name in ("weights.safetensors", "model.json", "trajectories.npz"):
+        shutil.copy(shipped_model("highway") / name, folder / name)
+    assert main(["train-risk", "--policy", str(folder)]) == 0
+    return folder
+
+
+def test_train_risk_learns_what_the_task_agents_q_values_do_not_tell(highway_copy, capsys):
+    meta = json.loads((highway_copy / "risk" / "model.json").read_text())
+    m = meta["metrics"]
+    assert meta["kind"] == "task-risk" and meta["command"].startswith("dpf train-risk")
+    # on held-out stored episodes (0.89 and 0.63 on an AMD EPYC; wide margins for other CPUs)
+    assert m["test_auc"] > 0.8
+    assert m["test_auc"] > m["test_auc_task_q_gap"] + 0.1
+    assert m["failed_episodes"] > 0 and m["test_decisions"] > 0
+    # loaded as data beside its task agent, it predicts the same risks
+    task = TaskAgent.load(highway_copy)
+    risks = task.risk_model.risks(np.zeros((3, task.n_features), np.float32))
+    assert risks.shape == (3, task.n_actions) and np.all((risks >= 0) & (risks <= 1))
+    # a second run refuses to overwrite it without --force (exit 2, one line)
+    assert main(["train-risk", "--policy", str(highway_copy)]) == 2
+    assert "--force" in capsys.readouterr().err
+
+
+def test_the_risk_model_of_another_task_agent_is_refused(highway_copy, tmp_path):
+    other = tmp_path / "highway"
+    shutil.copytree(highway_copy, other)
+    meta = json.loads((other / "risk" / "model.json").read_text())
+    meta["task_weights_sha256"] = "0" * 64
+    (other / "risk" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="another task agent"):
+        load_risk(TaskAgent.load(other))
+
+
+def test_guarded_fusion_needs_a_risk_model_and_says_how_to_make_one():
+    task = TaskAgent.load(shipped_model("gridnav"))
+    assert task.risk_model is None
+    with pytest.raises(UserError, match="dpf train-risk --policy"):
+        FusedAgent(task, "dynamic", FusionParams(risk=0.01), intent=object())
+    FusedAgent(task, "task", FusionParams(risk=0.01))  # the task agent alone reads no risk
+
+
+@pytest.mark.parametrize("strategy", ["static", "dynamic"])
+def test_guarded_fusion_decides_only_among_allowed_actions(highway_copy, strategy):
+    """An intent that wants the riskiest action, loudly: the guard keeps every decision within the allowance."""
+    from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.strategies import Step, get, softmax_legal
+
+    task = TaskAgent.load(highway_copy)
+    data = TrajectoryDataset.load(highway_copy / "trajectories.npz")
+    features, legal = data.features[::97][:64], data.legal[::97][:64]
+    q, risk = task.q_values_batch(features), task.risk_model.risks(features)
+    choice = np.argmax(np.where(legal, q, -np.inf), axis=1)
+    at = np.arange(len(features))
+
+    def decide(params: FusionParams) -> np.ndarray:
+        step = Step(features=features, legal=legal, q=q, q_scale=task.q_scale, p_task=softmax_legal(
+            q / task.q_scale, legal, 1.0), task_choice=choice, rewards=np.where(legal, 100 * risk, -np.inf),
+            collected=np.zeros(len(features)), params=params, risk=risk)
+        return get(strategy).policy(step).action
+
+    assert np.all(risk[at, decide(FusionParams(risk=0.005))] <= risk[at, choice] + 0.005)
+    assert np.any(risk[at, decide(FusionParams())] > risk[at, choice] + 0.005)  # unguarded, it takes risks
