@@ -62,11 +62,13 @@ class FeedbackNoise:
         return d
 
 
-def _signs(scores: np.ndarray, lengths: np.ndarray, typical_rate: float, noise: FeedbackNoise) -> np.ndarray:
+def _signs(scores: np.ndarray, lengths: np.ndarray, noise: FeedbackNoise, dataset_scores: np.ndarray,
+           dataset_lengths: np.ndarray) -> np.ndarray:
     """The binary user's marks: the sign of each (noisy) score, against 0 or, ``relative``, against a typical
-    trajectory of the same length (``typical_rate`` decisions' worth of marks per decision)."""
-    threshold = typical_rate * lengths.astype(np.float64) if noise.relative else 0.0
-    return np.sign(scores - threshold)
+    trajectory of the same length (the dataset's median marks per decision, :func:`_typical_rate`)."""
+    if not noise.relative:
+        return np.sign(scores)
+    return np.sign(scores - _typical_rate(dataset_scores, dataset_lengths) * lengths.astype(np.float64))
 
 
 def _typical_rate(true_scores: np.ndarray, lengths: np.ndarray) -> float:
@@ -106,7 +108,7 @@ def label_pairs(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, se
     pairs = np.stack([pool[first], pool[second]], axis=1)
     seen = true_scores[pairs].astype(np.float64) + noise.sigma * gauss
     if noise.binary:
-        seen = _signs(seen, dataset.lengths[pairs], _typical_rate(true_scores, dataset.lengths), noise)
+        seen = _signs(seen, dataset.lengths[pairs], noise, true_scores, dataset.lengths)
     prefer = np.where(seen[:, 0] > seen[:, 1], 1.0, np.where(seen[:, 0] < seen[:, 1], 0.0, 0.5))
     prefer = np.where(flip_draw < noise.flip, 1.0 - prefer, prefer)
     keep = skip_draw >= noise.skip
@@ -138,7 +140,7 @@ def label_dataset(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, 
     skip_draw = rng.random(n)
     scores = true_scores.astype(np.float64) + noise.sigma * gauss
     if noise.binary:
-        scores = _signs(scores, dataset.lengths, _typical_rate(true_scores, dataset.lengths), noise)
+        scores = _signs(scores, dataset.lengths, noise, true_scores, dataset.lengths)
     scores = np.where(flip_draw < noise.flip, -scores, scores)
     labelled = skip_draw >= noise.skip
     return Labels(
