@@ -1,6 +1,6 @@
 """The fusion parameters' panel (Play and Compare): a slider and spin box per parameter its metadata offers
-(dpf_gui/fusion_params.py), the margin and the risk guard (each off, or a spin box), presets (this agent's defaults, the paper's
-configuration), and the texts of the strength's calibration."""
+(dpf_gui/fusion_params.py), the margin and the risk guard (each off, or a spin box), presets (this agent's
+defaults, the paper's configuration), and the texts of the strength's calibration."""
 
 from __future__ import annotations
 
