@@ -231,10 +231,13 @@ class ParamsPanel(QGroupBox):
             while layout.count():
                 layout.takeAt(0)
         wide = self.columns >= 3  # room for the check boxes and the named sets on one line
-        rule.removeWidget(self.margin_box)
-        if wide:  # the margin beside G_t's rule; with large text the rule needs the whole line
-            rule.addWidget(self.margin_box)
-        boxes = [self.normalise, self.sample, self.risk_box] + ([] if wide else [self.margin_box])
+        guards = [self.margin_box, self.risk_box]
+        for box in guards:
+            rule.removeWidget(box)
+        if wide:  # the guards beside G_t's rule (its combo may shorten); with large text the rule needs the line
+            for box in guards:
+                rule.addWidget(box)
+        boxes = [self.normalise, self.sample] + ([] if wide else guards)
         for w in (*boxes, None, self._set_label, self.preset, self.reset_button):
             target = checks if wide or w in boxes else sets
             target.addStretch(1) if w is None else target.addWidget(w)
