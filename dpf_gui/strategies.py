@@ -98,10 +98,7 @@ def geometric_fusion(p_task: np.ndarray, p_intent: np.ndarray) -> np.ndarray:
 def within_margin(p: np.ndarray, q: np.ndarray, legal: np.ndarray, margin: float) -> np.ndarray:
     """``p`` restricted (and renormalised, row by row) to the legal actions whose Q is within ``margin`` of the best."""
     best = np.max(np.where(legal, q, -np.inf), axis=-1, keepdims=True)
-    ok = legal & (q >= best - margin)
-    out = np.where(ok, p, 0.0)
-    total = sum_last(out)[..., None]
-    return np.where(total > 0, out / np.where(total > 0, total, 1.0), ok / ok.sum(-1, keepdims=True))
+    return restricted(p, legal & (q >= best - margin))
 
 
 def within_risk(p: np.ndarray, risk: np.ndarray, task_choice: np.ndarray, legal: np.ndarray,
@@ -111,6 +108,11 @@ def within_risk(p: np.ndarray, risk: np.ndarray, task_choice: np.ndarray, legal:
     rows = np.arange(len(task_choice))
     ok = legal & (risk <= risk[rows, task_choice][:, None] + allowance)
     ok[rows, task_choice] = True
+    return restricted(p, ok)
+
+
+def restricted(p: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """``p`` on the actions ``ok`` only, renormalised row by row (uniform over them where ``p`` put nothing there)."""
     out = np.where(ok, p, 0.0)
     total = sum_last(out)[..., None]
     return np.where(total > 0, out / np.where(total > 0, total, 1.0), ok / ok.sum(-1, keepdims=True))
@@ -264,4 +266,4 @@ register(Strategy("retrain", "the DQN fine-tuned offline with the intent's rewar
 
 
 __all__ = ["Choice", "Step", "Strategy", "dynamic_temperature", "fusion_weight", "geometric_fusion", "get", "greedy",
-           "names", "register", "require_intent", "softmax_legal", "within_margin", "within_risk"]
+           "names", "register", "require_intent", "restricted", "softmax_legal", "within_margin", "within_risk"]

@@ -147,7 +147,7 @@ def _build_train_risk(p: argparse.ArgumentParser) -> None:
     "(ends without success) within H decisions' per action, trained on 80 % of the stored episodes and\n"
     "measured on the rest (AUC, beside that of the task agent's own Q gap). Fusion uses it with the\n"
     "parameter risk (--risk): a fused action may be at most that much riskier than the task agent's.\n"
-    "The task agent itself is not changed. About 10 s on highway's 30,000 stored decisions.\n\n"
+    "The task agent itself is not changed. A few seconds on highway's 30,000 stored decisions.\n\n"
     "examples:\n"
     "  dpf train-risk --policy highway --force\n"
     "  dpf evaluate --env highway --strategies task,dynamic --intent runs/i --risk 0.005",
