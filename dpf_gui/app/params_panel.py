@@ -214,7 +214,7 @@ class ParamsPanel(QGroupBox):
         rule.addWidget(QLabel(collect.title))
         rule.addWidget(self.collect, 1)
         self._set_label = QLabel("set")
-        self._rows = (rule, QHBoxLayout(), QHBoxLayout())  # the G_t rule; the check boxes and named sets
+        self._rows = (rule, QHBoxLayout(), QHBoxLayout(), QHBoxLayout())  # G_t's rule; check boxes; guards; sets
         self._place_rows()
         self.set_params(self._params)
 
@@ -224,24 +224,27 @@ class ParamsPanel(QGroupBox):
             self._grid.addWidget(ctl, i % rows, i // rows)
 
     def _place_rows(self) -> None:
+        """Below the sliders: G_t's rule (with the margin where there is room), then the check boxes, the risk
+        guard and the named sets; with large text (two columns) the guards get a row of their own."""
         rows = -(-len(self.SPECS) // self.columns)
-        rule, checks, sets = self._rows
-        for layout in (checks, sets):
+        rule, checks, guards, sets = self._rows
+        for layout in (checks, guards, sets):
             layout.setContentsMargins(0, 0, 0, 0)
             while layout.count():
                 layout.takeAt(0)
-        wide = self.columns >= 3  # room for the check boxes and the named sets on one line
-        guards = [self.margin_box, self.risk_box]
-        for box in guards:
-            rule.removeWidget(box)
-        if wide:  # the guards beside G_t's rule (its combo may shorten); with large text the rule needs the line
-            for box in guards:
-                rule.addWidget(box)
-        boxes = [self.normalise, self.sample] + ([] if wide else guards)
-        for w in (*boxes, None, self._set_label, self.preset, self.reset_button):
-            target = checks if wide or w in boxes else sets
-            target.addStretch(1) if w is None else target.addWidget(w)
-        for k, row in enumerate(self._rows if not wide else self._rows[:2]):
+        rule.removeWidget(self.margin_box)
+        wide = self.columns >= 3
+        if wide:  # the margin beside G_t's rule; the risk guard beside the check boxes, the named sets below
+            rule.addWidget(self.margin_box)
+            places = {checks: [self.normalise, self.sample, self.risk_box, None],
+                      sets: [None, self._set_label, self.preset, self.reset_button]}
+        else:
+            places = {checks: [self.normalise, self.sample, None], guards: [self.margin_box, self.risk_box, None],
+                      sets: [None, self._set_label, self.preset, self.reset_button]}
+        for layout, widgets in places.items():
+            for w in widgets:
+                layout.addStretch(1) if w is None else layout.addWidget(w)
+        for k, row in enumerate([rule, *places]):
             self._grid.addLayout(row, rows + k, 0, 1, self.columns)
 
     def set_columns(self, columns: int) -> None:
