@@ -28,7 +28,7 @@ PLAY_NAMES = ("strategyCombo", "tphiSlider", "tminSlider", "tmaxSlider", "kSlide
               "speedSpin", "loopCheck", "overlayCheck", "recordButton", "recordWholeCheck", "paramsPanel", "weightPlot",
               "tempPlot", "collectedPlot", "probBars", "saliencyBars", "frameView", "episodeMetrics", "playStatus",
               "strengthSlider", "strengthSpin", "confidenceSlider", "confidenceSpin", "collectCombo", "normaliseCheck",
-              "fusionPresetCombo", "marginCheck", "marginSpin", "riskCheck", "riskSpin",
+              "fusionPresetCombo", "marginCheck", "marginSpin",
               "calibrateButton", "calibrateProgress")
 COMPARE_NAMES = ("compareLeftStrategy", "compareRightStrategy", "comparePlayButton", "compareStepButton",
                  "compareRestartButton", "compareSeedSpin", "compareSpeedSpin", "compareLoopCheck",
@@ -36,7 +36,7 @@ COMPARE_NAMES = ("compareLeftStrategy", "compareRightStrategy", "comparePlayButt
                  "compareRightMetrics", "compareWeightPlot", "compareTempPlot", "compareCollectedPlot",
                  "compareTmaxSlider", "compareParamsPanel", "compareStatus", "compareStrengthSlider",
                  "compareConfidenceSlider", "compareCollectCombo", "compareFusionPresetCombo", "compareRecordButton",
-                 "compareMarginCheck", "compareMarginSpin", "compareRiskCheck", "compareRiskSpin")
+                 "compareMarginCheck", "compareMarginSpin")
 
 
 @pytest.fixture(scope="module")
@@ -719,23 +719,3 @@ def test_a_stored_margin_above_the_spin_boxs_range_is_shown_as_it_is(qtbot):
     panel.margin_check.setChecked(False)
     panel.margin_check.setChecked(True)  # off and on again: the stored margin comes back, not a clamped one
     assert panel.params().margin == MARGIN_MAX + 2
-
-
-def test_the_risk_guard_is_offered_where_the_task_agent_has_a_risk_model(qtbot):
-    from dpf_gui.app.params_panel import ParamsPanel
-    from dpf_gui.pipeline import load_task_agent
-
-    panel = ParamsPanel()
-    qtbot.addWidget(panel)
-    panel.configure("gridnav", load_task_agent("gridnav"))
-    assert not panel.risk_check.isEnabled() and "dpf train-risk" in panel.risk_check.toolTip()
-    panel.configure("highway", load_task_agent("highway"))
-    assert panel.risk_check.isEnabled() and not panel.risk_spin.isEnabled()
-    seen = []
-    panel.paramsChanged.connect(seen.append)
-    panel.risk_check.setChecked(True)
-    assert seen[-1].risk == panel.RISK_ON and panel.risk_spin.isEnabled()
-    panel.risk_spin.setValue(0.02)
-    assert panel.params().risk == 0.02
-    panel.risk_check.setChecked(False)
-    assert seen[-1].risk is None and not panel.risk_spin.isEnabled()

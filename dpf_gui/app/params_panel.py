@@ -1,6 +1,6 @@
 """The fusion parameters' panel (Play and Compare): a slider and spin box per parameter its metadata offers
-(dpf_gui/fusion_params.py), the margin and the risk guard (each off, or a spin box), presets (this agent's
-defaults, the paper's configuration), and the texts of the strength's calibration."""
+(dpf_gui/fusion_params.py), the margin (off, or a spin box), presets (this agent's defaults, the paper's
+configuration), and the texts of the strength's calibration."""
 
 from __future__ import annotations
 
@@ -117,15 +117,12 @@ class ParamsPanel(QGroupBox):
     SPECS = slider_params()
     #: the margin the spin box offers when the margin is off (highway's stored default)
     MARGIN_ON = 0.5
-    #: the risk allowance the spin box offers when the guard is off
-    RISK_ON = 0.005
 
     def __init__(self, prefix: str = "", parent=None):
         super().__init__("Fusion parameters", parent)
         self.setObjectName(_cap(prefix, "paramsPanel"))
         self._params = FusionParams()
         self._presets: dict[str, FusionParams] = {}
-        self._has_risk = False  # whether the task agent has a risk model (configure says)
         lay = QGridLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.setHorizontalSpacing(12)
@@ -178,27 +175,6 @@ class ParamsPanel(QGroupBox):
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(self.margin_check)
         box.addWidget(self.margin_spin)
-        risk = PARAMS["risk"]
-        self.risk_check = QCheckBox("no riskier than")
-        self.risk_check.setObjectName(_cap(prefix, "riskCheck"))
-        self.risk_spin = QDoubleSpinBox()
-        self.risk_spin.setObjectName(_cap(prefix, "riskSpin"))
-        self.risk_spin.setRange(0.0, 1.0)
-        self.risk_spin.setSingleStep(0.005)
-        self.risk_spin.setDecimals(3)
-        self.risk_spin.setKeyboardTracking(False)
-        self.risk_spin.setValue(self.RISK_ON)
-        self._risk_tip = (f"{risk.tooltip()}: the task agent's own choice plus this; off: however likely an action "
-                          "is to fail the task")
-        for w in (self.risk_check, self.risk_spin):
-            w.setToolTip(self._risk_tip)
-        self.risk_check.toggled.connect(lambda _on: self._risk_changed())
-        self.risk_spin.valueChanged.connect(lambda _v: self._risk_changed())
-        self.risk_box = QWidget()
-        box = QHBoxLayout(self.risk_box)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.risk_check)
-        box.addWidget(self.risk_spin)
         self.preset = QComboBox()
         self.preset.setObjectName(_cap(prefix, "fusionPresetCombo"))
         self.preset.setToolTip("named parameter sets: the task agent's stored defaults, or the paper's fusion (signed "
@@ -214,7 +190,7 @@ class ParamsPanel(QGroupBox):
         rule.addWidget(QLabel(collect.title))
         rule.addWidget(self.collect, 1)
         self._set_label = QLabel("set")
-        self._rows = (rule, QHBoxLayout(), QHBoxLayout(), QHBoxLayout())  # G_t's rule; check boxes; guards; sets
+        self._rows = (rule, QHBoxLayout(), QHBoxLayout())  # the G_t rule; the check boxes and named sets
         self._place_rows()
         self.set_params(self._params)
 
@@ -224,27 +200,21 @@ class ParamsPanel(QGroupBox):
             self._grid.addWidget(ctl, i % rows, i // rows)
 
     def _place_rows(self) -> None:
-        """Below the sliders: G_t's rule (with the margin where there is room), then the check boxes, the risk
-        guard and the named sets; with large text (two columns) the guards get a row of their own."""
         rows = -(-len(self.SPECS) // self.columns)
-        rule, checks, guards, sets = self._rows
-        for layout in (checks, guards, sets):
+        rule, checks, sets = self._rows
+        for layout in (checks, sets):
             layout.setContentsMargins(0, 0, 0, 0)
             while layout.count():
                 layout.takeAt(0)
+        wide = self.columns >= 3  # room for the check boxes and the named sets on one line
         rule.removeWidget(self.margin_box)
-        wide = self.columns >= 3
-        if wide:  # the margin beside G_t's rule; the risk guard beside the check boxes, the named sets below
+        if wide:  # the margin beside G_t's rule; with large text the rule needs the whole line
             rule.addWidget(self.margin_box)
-            places = {checks: [self.normalise, self.sample, self.risk_box, None],
-                      sets: [None, self._set_label, self.preset, self.reset_button]}
-        else:
-            places = {checks: [self.normalise, self.sample, None], guards: [self.margin_box, self.risk_box, None],
-                      sets: [None, self._set_label, self.preset, self.reset_button]}
-        for layout, widgets in places.items():
-            for w in widgets:
-                layout.addStretch(1) if w is None else layout.addWidget(w)
-        for k, row in enumerate([rule, *places]):
+        boxes = [self.normalise, self.sample] + ([] if wide else [self.margin_box])
+        for w in (*boxes, None, self._set_label, self.preset, self.reset_button):
+            target = checks if wide or w in boxes else sets
+            target.addStretch(1) if w is None else target.addWidget(w)
+        for k, row in enumerate(self._rows if not wide else self._rows[:2]):
             self._grid.addLayout(row, rows + k, 0, 1, self.columns)
 
     def set_columns(self, columns: int) -> None:
@@ -273,10 +243,6 @@ class ParamsPanel(QGroupBox):
         self.controls["confidence"].setEnabled(ensemble)
         if not ensemble:
             self.controls["confidence"].label.setToolTip("only for ensemble intents (the additive kind)")
-        self._has_risk = getattr(task, "risk_model", None) is not None
-        self.risk_check.setToolTip(self._risk_tip if self._has_risk else "this task agent has no risk model: make "
-                                   f"one with dpf train-risk --policy {getattr(task, 'directory', None) or 'DIR'}")
-        self.risk_check.setEnabled(self._has_risk or self._params.risk is not None)
         self._show_preset()
 
     def params(self) -> FusionParams:
@@ -288,7 +254,7 @@ class ParamsPanel(QGroupBox):
         for fname, ctl in self.controls.items():
             ctl.set_value(getattr(params, fname))
         quiet = [QSignalBlocker(w) for w in (self.sample, self.normalise, self.collect, self.margin_check,
-                                             self.margin_spin, self.risk_check, self.risk_spin)]
+                                             self.margin_spin)]
         self.sample.setChecked(bool(params.sample))
         self.normalise.setChecked(bool(params.normalise))
         self.collect.setCurrentIndex(max(self.collect.findData(params.collect), 0))
@@ -297,11 +263,6 @@ class ParamsPanel(QGroupBox):
             self.margin_spin.setMaximum(max(MARGIN_MAX, params.margin))  # shown as stored, not clamped
             self.margin_spin.setValue(params.margin)
         self.margin_spin.setEnabled(params.margin is not None)
-        self.risk_check.setChecked(params.risk is not None)
-        if params.risk is not None:
-            self.risk_spin.setValue(params.risk)
-        self.risk_check.setEnabled(self._has_risk or params.risk is not None)  # a set guard can always be unset
-        self.risk_spin.setEnabled(params.risk is not None)
         del quiet  # the widgets speak again
         self._show_preset()
 
@@ -336,9 +297,6 @@ class ParamsPanel(QGroupBox):
 
     def _margin_changed(self) -> None:
         self._changed("margin", self.margin_spin.value() if self.margin_check.isChecked() else None)
-
-    def _risk_changed(self) -> None:
-        self._changed("risk", self.risk_spin.value() if self.risk_check.isChecked() else None)
 
     def _changed(self, fname: str, value) -> None:
         kw = {fname: value}
