@@ -28,9 +28,10 @@ the copies are tested against them (tests/test_batched_eval.py).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import reduce
 from typing import Any
 
@@ -68,6 +69,21 @@ class ReluMLP:
             if k < last:
                 np.maximum(h, 0.0, out=h)
         return h
+
+
+def sequential_mlp(state: Mapping[str, Any], layers: int) -> ReluMLP:
+    """The :class:`ReluMLP` of a saved ``nn.Sequential`` of ``layers`` Linear layers with ReLUs between them
+    (tensors ``net.0.weight``, ``net.0.bias``, ``net.2.weight``, ...; torch's (out, in) weights transposed)."""
+    return ReluMLP([(state[f"net.{2 * i}.weight"].T, state[f"net.{2 * i}.bias"]) for i in range(layers)])
+
+
+def sequential_shapes(widths: Sequence[int]) -> dict[str, tuple[int, ...]]:
+    """The tensors of such a network with these layer widths (inputs first) and their shapes, as torch saves them."""
+    widths = [int(w) for w in widths]
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, (a, b) in enumerate(itertools.pairwise(widths)):
+        shapes[f"net.{2 * i}.weight"], shapes[f"net.{2 * i}.bias"] = (b, a), (b,)
+    return shapes
 
 
 def _relu_mlp(module) -> ReluMLP:
@@ -117,4 +133,5 @@ def sum_first(x: np.ndarray) -> np.ndarray:
     return reduce(np.add, (x[i] for i in range(x.shape[0])))
 
 
-__all__ = ["ReluMLP", "as_f64", "numpy_twin", "rows_f32", "sum_first", "sum_last"]
+__all__ = ["ReluMLP", "as_f64", "numpy_twin", "rows_f32", "sequential_mlp", "sequential_shapes", "sum_first",
+           "sum_last"]

@@ -117,3 +117,19 @@ def test_guarded_fusion_decides_only_among_allowed_actions(highway_copy, strateg
 
     assert np.all(risk[at, decide(FusionParams(risk=0.005))] <= risk[at, choice] + 0.005)
     assert np.any(risk[at, decide(FusionParams())] > risk[at, choice] + 0.005)  # unguarded, it takes risks
+
+
+def test_a_risk_model_whose_weights_do_not_fit_is_refused_in_one_line(highway_copy, tmp_path):
+    import torch
+    from safetensors.numpy import load_file
+
+    from dpf_gui.checkpoints import save_checkpoint
+
+    other = tmp_path / "highway"
+    shutil.copytree(highway_copy, other)
+    state = load_file(str(other / "risk" / "weights.safetensors"))
+    state["net.2.weight"] = state["net.2.weight"][:, :5]  # a layer of the wrong width
+    meta = json.loads((other / "risk" / "model.json").read_text())
+    save_checkpoint(other / "risk", {k: torch.from_numpy(v.copy()) for k, v in state.items()}, meta)
+    with pytest.raises(UserError, match="do not fit"):
+        load_risk(TaskAgent.load(other))

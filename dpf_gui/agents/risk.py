@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from dpf_gui.errors import UserError
-from dpf_gui.rowwise import ReluMLP, rows_f32
+from dpf_gui.rowwise import ReluMLP, rows_f32, sequential_mlp, sequential_shapes
 
 KIND = "task-risk"
 SUBDIR = "risk"  # where a task agent's risk model lives, inside its directory
@@ -113,7 +113,7 @@ def train_risk(task, dataset, cfg: RiskConfig | None = None) -> tuple[dict[str, 
         first = net.net[0]
         first.weight.div_(torch.tensor(std)[None, :])
         first.bias.sub_(first.weight @ torch.tensor(mean))
-    model = RiskModel(_mlp({k: v.numpy() for k, v in net.state_dict().items()}, len(cfg.hidden)), cfg.horizon)
+    model = RiskModel(ReluMLP(net.relu_layers()), cfg.horizon)
     metrics = {"decisions": len(x), "failing_decisions": int(y.sum()), "episodes": len(dataset),
                "failed_episodes": int(np.sum(dataset.terminated & ~dataset.success)),
                "test_episodes": len(np.unique(ep[test])), "test_decisions": int(test.sum())}
@@ -131,11 +131,6 @@ def train_risk(task, dataset, cfg: RiskConfig | None = None) -> tuple[dict[str, 
                "dataset": {"fingerprint": dataset.fingerprint(), "trajectories": len(dataset)},
                "metrics": metrics, "wall_time_s": round(time.monotonic() - started, 2)}
     return net.state_dict(), sidecar
-
-
-def _mlp(arrays: dict[str, np.ndarray], hidden_layers: int) -> ReluMLP:
-    return ReluMLP([(np.asarray(arrays[f"net.{2 * i}.weight"], np.float32).T,
-                     np.asarray(arrays[f"net.{2 * i}.bias"], np.float32)) for i in range(hidden_layers + 1)])
 
 
 class RiskModel:
@@ -172,10 +167,11 @@ def load_risk(task) -> RiskModel | None:
     if meta.get("task_weights_sha256") != task.sidecar.get("weights_sha256"):
         raise UserError(f"risk model {directory} was made for another task agent: make it again with "
                         f"dpf train-risk --policy {task.directory}")
-    try:
-        mlp = _mlp(state, len(hidden))
-    except KeyError as exc:
-        raise UserError(f"risk model {directory}: missing tensor {exc}") from None
+    want = sequential_shapes([task.n_features, *hidden, task.n_actions])
+    if {k: tuple(v.shape) for k, v in state.items()} != want:
+        raise UserError(f"risk model {directory}: its weights do not fit its architecture (make it again with "
+                        f"dpf train-risk --policy {task.directory} --force)")
+    mlp = sequential_mlp({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in state.items()}, len(hidden) + 1)
     horizon = (meta.get("hyperparameters") or {}).get("horizon", 0)
     return RiskModel(mlp, horizon, meta.get("weights_sha256"))
 

@@ -14,7 +14,6 @@ policy ``pi_phi(a|s) = softmax over legal a of Q(s, a) / T_phi``.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dpf_gui.errors import UserError
-from dpf_gui.rowwise import ReluMLP, numpy_twin, rows_f32
+from dpf_gui.rowwise import ReluMLP, numpy_twin, rows_f32, sequential_mlp, sequential_shapes
 
 if TYPE_CHECKING:
     from dpf_gui.agents.qnetwork import QNetwork
@@ -132,8 +131,7 @@ class TaskAgent:
         agent = cls.__new__(cls)
         agent._network = None
         arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in state.items()}
-        agent._loaded = (arrays, ReluMLP([(arrays[f"net.{2 * i}.weight"].T, arrays[f"net.{2 * i}.bias"])
-                                          for i in range(len(hidden) + 1)]))
+        agent._loaded = (arrays, sequential_mlp(arrays, len(hidden) + 1))
         agent._describe(n_features, n_actions, hidden, meta, directory)
         return agent
 
@@ -210,11 +208,7 @@ def masked_argmax(q: np.ndarray, legal: np.ndarray | None) -> int:
 
 def qnetwork_shapes(n_features: int, n_actions: int, hidden) -> dict[str, tuple[int, ...]]:
     """The tensors of :class:`~dpf_gui.agents.qnetwork.QNetwork`'s state dict and their shapes (tested against it)."""
-    widths = [int(n_features), *(int(h) for h in hidden), int(n_actions)]
-    shapes: dict[str, tuple[int, ...]] = {}
-    for i, (a, b) in enumerate(itertools.pairwise(widths)):
-        shapes[f"net.{2 * i}.weight"], shapes[f"net.{2 * i}.bias"] = (b, a), (b,)
-    return shapes
+    return sequential_shapes([n_features, *hidden, n_actions])
 
 
 def _is_count(value: Any) -> bool:
