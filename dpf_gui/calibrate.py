@@ -26,8 +26,8 @@ task, nor stop the climb for a good reason rather than by chance. So there
 the search's bar is looser (``SEARCH_KEEP``: 85 % instead of 95 %) and the
 winner is *confirmed* on fresh calibration episodes, played by it and the
 task agent on the same seeds, in chunks: it is confirmed once the one-sided
-lower confidence bound of the paired margin ``f_i - CONFIRM_KEEP x t_i``
-clears 0 (it keeps the claim's 90 %, not just on average), rejected once the
+lower confidence bound of the paired margin ``f_i - keep x t_i`` (``CONFIRM_KEEP``)
+clears 0 (it keeps the claim's 90 %, highway's 95 %, not just on average), rejected once the
 upper bound falls below 0 or the fresh episodes run out. The bound is
 one-sided 90 % at the last look and stricter before it (O'Brien-Fleming's
 shape: ``CONFIRM_Z`` x sqrt(looks / look), 2.22, 1.57 and 1.28 standard
@@ -102,8 +102,11 @@ CONFIRM_EPISODES = {"pong": 300, "highway": 100}
 GATES = {"pong": (0.5,)}
 #: the confirmation looks at its evidence after every chunk of this many fresh episodes, stopping when it is clear
 CONFIRM_CHUNK = 100
-#: the confirmation's bar: the claim's own (>= 90 % of the task agent's success), on fresh episodes
-CONFIRM_KEEP = 0.9
+#: the confirmation's bar per environment, a share of the task agent's success on fresh episodes: the claim's own
+#: 90 % on Pong (paired, so a winner right at the bar is told apart); 95 % on highway, whose unpaired 100 fresh
+#: episodes let agents truly at ~0.83 of a 0.88 task agent through, to lose the claim on the held-out draw (V19-V21
+#: in docs/RESULTS.md, "Highway: a guard against crash risk")
+CONFIRM_KEEP = {"highway": 0.95, "pong": 0.9}
 #: standard errors between the paired margin's mean and 0 for a decision (1.28: one-sided 90 %)
 CONFIRM_Z = 1.28
 #: candidates tried at most (best intent score first, each quieter than the last rejected) before the strength
@@ -249,12 +252,13 @@ def regression_bounds(fused: np.ndarray, task: np.ndarray, reference: np.ndarray
 
 def sequential_confirmation(play: Callable[[int, int], Sequence[float]], task: Callable[[int], np.ndarray],
                             episodes: int, z: float | None = None, paired: bool = True,
-                            reference: np.ndarray | None = None) -> tuple[bool, np.ndarray]:
+                            reference: np.ndarray | None = None, keep: float = 0.9) -> tuple[bool, np.ndarray]:
     """One candidate's confirmation: ``play(start, stop)`` plays it on fresh episodes ``start..stop-1`` and
     ``task(n)`` gives the task agent's outcomes on the first ``n`` (``paired``: :func:`paired_bounds`, or
     with its ``reference`` outcomes as well :func:`regression_bounds`), or its reference outcomes (not
     ``paired``: :func:`unpaired_bounds`); every :data:`CONFIRM_CHUNK` episodes the bounds are looked at, up
-    to ``episodes``. Returns whether it was confirmed and its outcomes.
+    to ``episodes``; the bar is ``keep`` of the task agent's success (:data:`CONFIRM_KEEP`). Returns whether it
+    was confirmed and its outcomes.
 
     The last look is a one-sided ``z`` bound (default :data:`CONFIRM_Z`), look ``k`` of ``K`` one of
     ``z x sqrt(K / k)``: several looks at the same bar would confirm a candidate right at it more often than
@@ -270,10 +274,9 @@ def sequential_confirmation(play: Callable[[int, int], Sequence[float]], task: C
         # earlier looks ask for more (O'Brien-Fleming's shape): the last look's z times sqrt(looks / this look)
         at = z * np.sqrt(looks / math.ceil(n / CONFIRM_CHUNK))
         if paired and reference is not None:
-            low, high = regression_bounds(np.asarray(f, dtype=float), t, reference, CONFIRM_KEEP, float(at))
+            low, high = regression_bounds(np.asarray(f, dtype=float), t, reference, keep, float(at))
         else:
-            low, high = (paired_bounds if paired else unpaired_bounds)(np.asarray(f, dtype=float), t, CONFIRM_KEEP,
-                                                                       float(at))
+            low, high = (paired_bounds if paired else unpaired_bounds)(np.asarray(f, dtype=float), t, keep, float(at))
         if low >= -1e-12 or high < 0 or n == episodes:
             return low >= -1e-12, np.asarray(f, dtype=float)
 
@@ -485,7 +488,8 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
                 return [r.task_success for r in records]
             return play
 
-        confirm = {"episodes": len(fresh), "keep": CONFIRM_KEEP, "confidence": NormalDist().cdf(CONFIRM_Z),
+        confirm_keep = CONFIRM_KEEP.get(env_name, 0.9)
+        confirm = {"episodes": len(fresh), "keep": confirm_keep, "confidence": NormalDist().cdf(CONFIRM_Z),
                    "chunk": CONFIRM_CHUNK, "tries": [], **({"reference": len(reference),
                                                             "reference_success": float(reference.mean())}
                                                            if reference is not None else {})}
@@ -499,7 +503,7 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
             if row is None:
                 break
             confirmed, f = sequential_confirmation(on_fresh(row), task_on, len(fresh), paired=paired,
-                                                   reference=reference if paired else None)
+                                                   reference=reference if paired else None, keep=confirm_keep)
             n = len(f)
             confirm["tries"].append({"strength": row["strength"], "c": row["c"], **({"confidence": row["confidence"]}
                                      if "confidence" in row else {}), "success": float(np.mean(f)),
