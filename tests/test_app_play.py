@@ -28,7 +28,7 @@ PLAY_NAMES = ("strategyCombo", "tphiSlider", "tminSlider", "tmaxSlider", "kSlide
               "speedSpin", "loopCheck", "overlayCheck", "recordButton", "recordWholeCheck", "paramsPanel", "weightPlot",
               "tempPlot", "collectedPlot", "probBars", "saliencyBars", "frameView", "episodeMetrics", "playStatus",
               "strengthSlider", "strengthSpin", "confidenceSlider", "confidenceSpin", "collectCombo", "normaliseCheck",
-              "fusionPresetCombo", "marginCheck", "marginSpin",
+              "fusionPresetCombo", "guardCombo", "guardSpin",
               "calibrateButton", "calibrateProgress")
 COMPARE_NAMES = ("compareLeftStrategy", "compareRightStrategy", "comparePlayButton", "compareStepButton",
                  "compareRestartButton", "compareSeedSpin", "compareSpeedSpin", "compareLoopCheck",
@@ -36,7 +36,7 @@ COMPARE_NAMES = ("compareLeftStrategy", "compareRightStrategy", "comparePlayButt
                  "compareRightMetrics", "compareWeightPlot", "compareTempPlot", "compareCollectedPlot",
                  "compareTmaxSlider", "compareParamsPanel", "compareStatus", "compareStrengthSlider",
                  "compareConfidenceSlider", "compareCollectCombo", "compareFusionPresetCombo", "compareRecordButton",
-                 "compareMarginCheck", "compareMarginSpin")
+                 "compareGuardCombo", "compareGuardSpin")
 
 
 @pytest.fixture(scope="module")
@@ -477,12 +477,15 @@ def test_strength_confidence_collect_and_named_configurations(qtbot, additive_ag
     assert v.runner.agent.stepper.confidence == 2.5
     panel.collect.setCurrentIndex(panel.collect.findData("advantage"))
     assert v.runner.params.collect == "advantage"
-    # the margin: off on gridnav; on, it reaches the agent, and at 0 only the task agent's best is left
-    assert not panel.margin_check.isChecked() and not panel.margin_spin.isEnabled()
+    # the guard: none on gridnav, whose task agent has no risk model; near-best reaches the agent, and at margin 0
+    # only the task agent's best is left
+    assert panel.guard.currentText() == "any action" and not panel.guard_spin.isEnabled()
+    assert not panel.guard.model().item(panel.guard.findData("no riskier")).isEnabled()
+    assert "dpf train-risk" in panel.guard.toolTip()
     panel.controls["strength"].spin.setValue(8.0)
-    panel.margin_check.setChecked(True)
-    assert v.runner.params.margin == panel.MARGIN_ON and panel.margin_spin.isEnabled()
-    panel.margin_spin.setValue(0.0)
+    panel.guard.setCurrentIndex(panel.guard.findData("near-best"))
+    assert v.runner.params.margin == panel.MARGIN_ON and panel.guard_spin.isEnabled()
+    panel.guard_spin.setValue(0.0)
     assert v.runner.agent.params.margin == 0.0
 
     def overrules() -> int:  # of the decisions of the episode from seed 3, how many are not the task agent's best
@@ -494,7 +497,7 @@ def test_strength_confidence_collect_and_named_configurations(qtbot, additive_ag
         return n
 
     assert overrules() == 0
-    panel.margin_check.setChecked(False)
+    panel.guard.setCurrentIndex(panel.guard.findData("any action"))
     assert v.runner.params.margin is None and overrules() > 0  # the intent at strength 8 overrules without it
     # the paper's configuration by name, and back
     panel.preset.activated.emit(panel.preset.findData("the paper's configuration"))
@@ -715,7 +718,35 @@ def test_a_stored_margin_above_the_spin_boxs_range_is_shown_as_it_is(qtbot):
     panel = ParamsPanel()
     qtbot.addWidget(panel)
     panel.set_params(FusionParams(margin=MARGIN_MAX + 2))
-    assert panel.margin_spin.value() == MARGIN_MAX + 2 and panel.params().margin == MARGIN_MAX + 2
-    panel.margin_check.setChecked(False)
-    panel.margin_check.setChecked(True)  # off and on again: the stored margin comes back, not a clamped one
+    assert panel.guard_spin.value() == MARGIN_MAX + 2 and panel.params().margin == MARGIN_MAX + 2
+    panel.guard.setCurrentIndex(panel.guard.findData("any action"))
+    panel.guard.setCurrentIndex(panel.guard.findData("near-best"))  # off and on again: the stored margin comes back
     assert panel.params().margin == MARGIN_MAX + 2
+
+
+def test_the_guard_combo_switches_the_margin_and_the_risk_guard_with_one_spin_box(qtbot):
+    from dpf_gui.app.params_panel import ParamsPanel
+    from dpf_gui.pipeline import fusion_params, load_task_agent
+
+    panel = ParamsPanel()
+    qtbot.addWidget(panel)
+    task = load_task_agent("highway")
+    panel.configure("highway", task)
+    assert panel.guard.model().item(panel.guard.findData("no riskier")).isEnabled()
+    panel.reset()  # highway's stored defaults: the risk guard at 0.005, no margin (docs/MODELS.md)
+    assert panel.params() == fusion_params(task) and panel.params().risk == 0.005 and panel.params().margin is None
+    assert panel.guard.currentText() == "no riskier" and panel.guard_spin.value() == 0.005
+    seen = []
+    panel.paramsChanged.connect(seen.append)
+    panel.guard_spin.setValue(0.02)
+    assert seen[-1].risk == 0.02 and seen[-1].margin is None
+    panel.guard.setCurrentIndex(panel.guard.findData("near-best"))  # the spin box now edits the margin
+    assert (seen[-1].margin, seen[-1].risk) == (panel.MARGIN_ON, None) and panel.guard_spin.value() == panel.MARGIN_ON
+    panel.guard_spin.setValue(1.5)
+    panel.guard.setCurrentIndex(panel.guard.findData("both"))  # both at their last values; the spin box: the risk
+    assert (seen[-1].margin, seen[-1].risk) == (1.5, 0.02) and panel.guard_spin.value() == 0.02
+    assert "margin 1.5" in panel.guard_spin.toolTip()
+    panel.guard.setCurrentIndex(panel.guard.findData("any action"))
+    assert (seen[-1].margin, seen[-1].risk) == (None, None) and not panel.guard_spin.isEnabled()
+    panel.preset.activated.emit(panel.preset.findData("this agent's defaults"))
+    assert panel.guard.currentText() == "no riskier" and panel.params() == fusion_params(task)

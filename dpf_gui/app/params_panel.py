@@ -1,6 +1,6 @@
 """The fusion parameters' panel (Play and Compare): a slider and spin box per parameter its metadata offers
-(dpf_gui/fusion_params.py), the margin (off, or a spin box), presets (this agent's defaults, the paper's
-configuration), and the texts of the strength's calibration."""
+(dpf_gui/fusion_params.py), the guard on fused actions (none, near-best, no riskier, both; one spin box),
+presets (this agent's defaults, the paper's configuration), and the texts of the strength's calibration."""
 
 from __future__ import annotations
 
@@ -104,6 +104,14 @@ class ParamControl(QWidget):
 PRESETS = ("this agent's defaults", "the paper's configuration")
 #: the margin spin box's upper end (q_scale units; a stored margin above it widens the range)
 MARGIN_MAX = 5.0
+#: the guards a fused action may be held to, as the guard combo offers them: text -> (margin on, risk on, tooltip)
+GUARDS = {
+    "any action": (False, False, "no guard: every action, however the task agent rates it"),
+    "near-best": (True, False, "only actions the task agent rates near its best (the spin box: the margin)"),
+    "no riskier": (False, True, "only actions hardly likelier to fail the task soon than the task agent's own "
+                                "choice, by its risk model (the spin box: the allowance)"),
+    "both": (True, True, "near-best and no riskier (the spin box: the risk allowance; the margin keeps its value)"),
+}
 
 
 class ParamsPanel(QGroupBox):
@@ -115,8 +123,9 @@ class ParamsPanel(QGroupBox):
     #: the parameters with a slider, from their declaration (dpf_gui/fusion_params.py); object names
     #: ``<stem>Slider`` and ``<stem>Spin`` with the field's name lower-cased without "_" as the stem
     SPECS = slider_params()
-    #: the margin the spin box offers when the margin is off (highway's stored default)
+    #: the margin and the risk allowance the spin box offers when a guard is switched on without a stored value
     MARGIN_ON = 0.5
+    RISK_ON = 0.005
 
     def __init__(self, prefix: str = "", parent=None):
         super().__init__("Fusion parameters", parent)
@@ -156,25 +165,24 @@ class ParamsPanel(QGroupBox):
         self.sample.setObjectName(_cap(prefix, "sampleCheck"))
         self.sample.setToolTip(PARAMS["sample"].tooltip())
         self.sample.toggled.connect(lambda on: self._changed("sample", bool(on)))
-        margin = PARAMS["margin"]
-        self.margin_check = QCheckBox("near-best only")
-        self.margin_check.setObjectName(_cap(prefix, "marginCheck"))
-        self.margin_spin = QDoubleSpinBox()
-        self.margin_spin.setObjectName(_cap(prefix, "marginSpin"))
-        self.margin_spin.setRange(0.0, MARGIN_MAX)
-        self.margin_spin.setSingleStep(0.05)
-        self.margin_spin.setDecimals(2)
-        self.margin_spin.setKeyboardTracking(False)
-        self.margin_spin.setValue(self.MARGIN_ON)
-        for w in (self.margin_check, self.margin_spin):
-            w.setToolTip(f"{margin.tooltip()}; off: every action, however the task agent rates it")
-        self.margin_check.toggled.connect(lambda _on: self._margin_changed())
-        self.margin_spin.valueChanged.connect(lambda _v: self._margin_changed())
-        self.margin_box = QWidget()  # beside G_t's rule, or (large text) beside the check boxes
-        box = QHBoxLayout(self.margin_box)
+        self._guard_values = {"margin": self.MARGIN_ON, "risk": self.RISK_ON}  # kept while a guard is off
+        self.guard = QComboBox()
+        self.guard.setObjectName(_cap(prefix, "guardCombo"))
+        for text, (_m, _r, tip) in GUARDS.items():
+            self.guard.addItem(text, text)
+            self.guard.setItemData(self.guard.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.guard.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.guard.currentIndexChanged.connect(lambda _i: self._guard_changed())
+        self.guard_spin = QDoubleSpinBox()
+        self.guard_spin.setObjectName(_cap(prefix, "guardSpin"))
+        self.guard_spin.setKeyboardTracking(False)
+        self.guard_spin.valueChanged.connect(self._guard_value_changed)
+        self._risk_tip = ""  # why "no riskier" is not offered, when it is not
+        self.guard_box = QWidget()  # beside G_t's rule, or (large text) beside the check boxes
+        box = QHBoxLayout(self.guard_box)
         box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.margin_check)
-        box.addWidget(self.margin_spin)
+        box.addWidget(self.guard)
+        box.addWidget(self.guard_spin)
         self.preset = QComboBox()
         self.preset.setObjectName(_cap(prefix, "fusionPresetCombo"))
         self.preset.setToolTip("named parameter sets: the task agent's stored defaults, or the paper's fusion (signed "
@@ -207,10 +215,10 @@ class ParamsPanel(QGroupBox):
             while layout.count():
                 layout.takeAt(0)
         wide = self.columns >= 3  # room for the check boxes and the named sets on one line
-        rule.removeWidget(self.margin_box)
-        if wide:  # the margin beside G_t's rule; with large text the rule needs the whole line
-            rule.addWidget(self.margin_box)
-        boxes = [self.normalise, self.sample] + ([] if wide else [self.margin_box])
+        rule.removeWidget(self.guard_box)
+        if wide:  # the guard beside G_t's rule; with large text the rule needs the whole line
+            rule.addWidget(self.guard_box)
+        boxes = [self.normalise, self.sample] + ([] if wide else [self.guard_box])
         for w in (*boxes, None, self._set_label, self.preset, self.reset_button):
             target = checks if wide or w in boxes else sets
             target.addStretch(1) if w is None else target.addWidget(w)
@@ -234,7 +242,8 @@ class ParamsPanel(QGroupBox):
 
     def configure(self, env_name: str, task, intent_model=None) -> None:
         """Offer this task agent's defaults and the paper's configuration by name; the confidence slider only
-        where the intent is an ensemble (the additive kind)."""
+        where the intent is an ensemble (the additive kind); the risk guard only where the task agent has a risk
+        model."""
         from dpf_gui.fusion_params import paper_params
         from dpf_gui.pipeline import fusion_params
 
@@ -243,6 +252,14 @@ class ParamsPanel(QGroupBox):
         self.controls["confidence"].setEnabled(ensemble)
         if not ensemble:
             self.controls["confidence"].label.setToolTip("only for ensemble intents (the additive kind)")
+        has_risk = task is not None and task.risk_model is not None
+        self._risk_tip = "" if has_risk else (" (no riskier: this task agent has no risk model; make one with "
+                                              "dpf train-risk --policy DIR)")
+        for text, (_m, risk, tip) in GUARDS.items():
+            item = self.guard.model().item(self.guard.findData(text))
+            item.setEnabled(has_risk or not risk)
+            item.setToolTip(tip if has_risk or not risk else f"{tip}{self._risk_tip}")
+        self._show_guard()
         self._show_preset()
 
     def params(self) -> FusionParams:
@@ -253,18 +270,47 @@ class ParamsPanel(QGroupBox):
         self._params = params
         for fname, ctl in self.controls.items():
             ctl.set_value(getattr(params, fname))
-        quiet = [QSignalBlocker(w) for w in (self.sample, self.normalise, self.collect, self.margin_check,
-                                             self.margin_spin)]
+        quiet = [QSignalBlocker(w) for w in (self.sample, self.normalise, self.collect)]
         self.sample.setChecked(bool(params.sample))
         self.normalise.setChecked(bool(params.normalise))
         self.collect.setCurrentIndex(max(self.collect.findData(params.collect), 0))
-        self.margin_check.setChecked(params.margin is not None)
-        if params.margin is not None:
-            self.margin_spin.setMaximum(max(MARGIN_MAX, params.margin))  # shown as stored, not clamped
-            self.margin_spin.setValue(params.margin)
-        self.margin_spin.setEnabled(params.margin is not None)
         del quiet  # the widgets speak again
+        for name in ("margin", "risk"):
+            if getattr(params, name) is not None:
+                self._guard_values[name] = getattr(params, name)
+        self._show_guard()
         self._show_preset()
+
+    def _guard_edits(self) -> str | None:
+        """The parameter the guard's spin box edits now (None: no guard)."""
+        margin, risk, _tip = GUARDS[self.guard.currentData()]
+        return "risk" if risk else "margin" if margin else None
+
+    def _show_guard(self) -> None:
+        """The guard combo and its spin box as the parameters are, without emitting."""
+        quiet = [QSignalBlocker(w) for w in (self.guard, self.guard_spin)]
+        on = (self._params.margin is not None, self._params.risk is not None)
+        self.guard.setCurrentIndex(self.guard.findData(next(t for t, g in GUARDS.items() if g[:2] == on)))
+        edits = self._guard_edits()
+        value = self._guard_values[edits or "margin"]
+        if edits == "risk":  # a probability
+            self.guard_spin.setRange(0.0, 1.0)
+            self.guard_spin.setDecimals(3)
+            self.guard_spin.setSingleStep(0.005)
+        else:  # q_scale units; a stored margin above the range is shown as stored, not clamped
+            self.guard_spin.setRange(0.0, max(MARGIN_MAX, value))
+            self.guard_spin.setDecimals(2)
+            self.guard_spin.setSingleStep(0.05)
+        self.guard_spin.setValue(value)
+        self.guard_spin.setEnabled(edits is not None)
+        tip = GUARDS[self.guard.currentData()][2]
+        if edits is not None:
+            tip += f"\n{PARAMS[edits].tooltip()}"
+        if self._params.margin is not None and self._params.risk is not None:
+            tip += f"\nmargin {self._params.margin:g}, risk allowance {self._params.risk:g}"
+        for w in (self.guard, self.guard_spin):
+            w.setToolTip(tip + self._risk_tip)
+        del quiet
 
     def _show_preset(self) -> None:
         """The combo names the configuration the parameters are (or "custom")."""
@@ -295,11 +341,20 @@ class ParamsPanel(QGroupBox):
         """Every parameter back to the task agent's stored defaults (the first named set), emitted."""
         self.apply(self._presets.get(PRESETS[0], FusionParams()))
 
-    def _margin_changed(self) -> None:
-        self._changed("margin", self.margin_spin.value() if self.margin_check.isChecked() else None)
+    def _guard_changed(self) -> None:
+        """Another guard chosen: each guard it switches on at its last (or stored) value, the others off."""
+        margin, risk, _tip = GUARDS[self.guard.currentData()]
+        self._changed("margin", self._guard_values["margin"] if margin else None,
+                      risk=self._guard_values["risk"] if risk else None)
 
-    def _changed(self, fname: str, value) -> None:
-        kw = {fname: value}
+    def _guard_value_changed(self, value: float) -> None:
+        edits = self._guard_edits()
+        if edits is not None:
+            self._guard_values[edits] = value
+            self._changed(edits, value)
+
+    def _changed(self, fname: str, value, **more) -> None:
+        kw = {fname: value, **more}
         p = self._params
         # keep T_min <= T_max by moving the other bound
         if fname == "T_min" and value > p.T_max:
@@ -321,8 +376,8 @@ CALIBRATE_TIP = ("choose the intent's strength in simulation: the fused agent pl
                  "decision is highest among those that keep the task agent's success (95 %). Uses the task "
                  "reward and the intent model's own predictions, never your marks. Under a second on gridnav. "
                  "Minutes on highway: the task agent's success is measured once on 300 reference episodes, the "
-                 "search keeps 85 % of it and the winner is confirmed on up to 100 fresh episodes, quieter ones "
-                 "tried if it fails. Minutes on Pong, whose search keeps 85 % and "
+                 "search keeps 85 % of it and the winner must keep 95 % of it on up to 100 fresh episodes, quieter "
+                 "ones tried if it fails. Minutes on Pong, whose search keeps 85 % and "
                  "also tries its winner with a looser confidence gate (0.5), then confirms the winner on up to 300 "
                  "fresh episodes against the task agent on the same ones and on its 1000 reference episodes "
                  "(played once, the first time), trying quieter ones if it fails")
