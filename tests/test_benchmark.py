@@ -494,12 +494,13 @@ def test_the_calibrate_tooltip_names_the_bars_the_calibration_uses():
     """The tooltip spells out the bars (importing the calibration would pull torch into the panel at start-up):
     when a bar changes, this fails until the tooltip says the new one."""
     from dpf_gui.app.params_panel import CALIBRATE_TIP
-    from dpf_gui.calibrate import CONFIRM_EPISODES, GATES, KEEP, REFERENCE_EPISODES, SEARCH_KEEP
+    from dpf_gui.calibrate import CONFIRM_EPISODES, CONFIRM_KEEP, GATES, KEEP, REFERENCE_EPISODES, SEARCH_KEEP
 
     assert f"({100 * KEEP:.0f} %)" in CALIBRATE_TIP
     assert (f"once on {REFERENCE_EPISODES['highway']} reference episodes, the search keeps "
-            f"{100 * SEARCH_KEEP['highway']:.0f} % of it and the winner is confirmed on up to "
-            f"{CONFIRM_EPISODES['highway']} fresh") in CALIBRATE_TIP
+            f"{100 * SEARCH_KEEP['highway']:.0f} % of it and the winner must keep "
+            f"{100 * CONFIRM_KEEP['highway']:.0f} % of it on up to {CONFIRM_EPISODES['highway']} fresh"
+            ) in CALIBRATE_TIP
     assert f"keeps {100 * SEARCH_KEEP['pong']:.0f} %" in CALIBRATE_TIP
     assert (f"up to {CONFIRM_EPISODES['pong']} fresh episodes against the task agent on the same ones and on its "
             f"{REFERENCE_EPISODES['pong']} reference episodes") in CALIBRATE_TIP

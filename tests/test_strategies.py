@@ -94,10 +94,12 @@ def test_the_cli_options_come_from_the_metadata():
     assert FusionParams(margin=0.5).with_overrides(off).margin is None
 
 
-def test_highways_shipped_defaults_keep_fused_actions_near_the_task_agents_best():
-    """Highway's sidecar sets ``margin`` 0.5 (docs/RESULTS.md, "Highway: fused actions near the task agent's
-    best"): however loud the intent, a fused decision takes only actions the task agent rates within half a
-    typical Q difference of its best. Without the margin the same intent overrules it (so the check can fail)."""
+def test_highways_shipped_defaults_guard_fused_actions_against_crash_risk():
+    """Highway's sidecar sets ``risk`` 0.005 and no margin (docs/RESULTS.md, "Highway: a guard against crash
+    risk"): however loud the intent, a fused decision takes only actions the shipped risk model rates at most
+    0.005 likelier to fail soon than the task agent's own choice; the margin (0.5, its earlier default) keeps
+    them within half a typical Q difference of its best. Without a guard the same intent overrules both (so the
+    checks can fail)."""
     import numpy as np
 
     from dpf_gui.agents.task_agent import stored_q_scale
@@ -107,20 +109,24 @@ def test_highways_shipped_defaults_keep_fused_actions_near_the_task_agents_best(
 
     task = load_task_agent("highway")
     params = fusion_params(task)
-    assert params.margin == 0.5
+    assert (params.risk, params.margin) == (0.005, None) and task.risk_model is not None
     data = TrajectoryDataset.load(task.dataset_path, expect_env="highway")
     states, legal = data.features[:400], data.legal[:400]
     q = task.q_values_batch(states) / stored_q_scale(task.sidecar)
     gap = np.where(legal, q, -np.inf).max(axis=1, keepdims=True) - q
+    risk = task.risk_model.risks(states)
+    at = np.arange(len(states))
+    own = risk[at, np.argmax(np.where(legal, q, -np.inf), axis=1)]
     intent = additive_intent(task)  # random weights with a say
-    taken = {}
-    for margin in (params.margin, None):
-        for strategy in ("static", "dynamic"):
-            agent = FusedAgent(task, strategy, dataclasses.replace(params, strength=8.0, margin=margin),
-                               intent=intent, intent_scale=0.01, seed=0)
-            agent.reset(0)
-            actions = np.array([agent.decide(f, ok).action for f, ok in zip(states, legal, strict=True)])
-            taken[margin, strategy] = gap[np.arange(len(actions)), actions]
+    guards = {"risk": {"risk": params.risk, "margin": None}, "margin": {"risk": None, "margin": 0.5},
+              "none": {"risk": None, "margin": None}}
     for strategy in ("static", "dynamic"):
-        assert taken[0.5, strategy].max() <= 0.5 + 1e-4  # float32 here, float64 in the decision
-        assert taken[None, strategy].max() > 0.5
+        taken = {}
+        for name, guard in guards.items():
+            agent = FusedAgent(task, strategy, dataclasses.replace(params, strength=8.0, **guard), intent=intent,
+                               intent_scale=0.01, seed=0)
+            agent.reset(0)
+            taken[name] = np.array([agent.decide(f, ok).action for f, ok in zip(states, legal, strict=True)])
+        assert np.all(risk[at, taken["risk"]] <= own + params.risk + 1e-5)  # float32 here, float64 in the decision
+        assert gap[at, taken["margin"]].max() <= 0.5 + 1e-4
+        assert np.any(risk[at, taken["none"]] > own + params.risk + 1e-5) and gap[at, taken["none"]].max() > 0.5
