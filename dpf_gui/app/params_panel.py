@@ -254,7 +254,7 @@ class ParamsPanel(QGroupBox):
             self.controls["confidence"].label.setToolTip("only for ensemble intents (the additive kind)")
         has_risk = task is not None and task.risk_model is not None
         self._risk_tip = "" if has_risk else (" (no riskier: this task agent has no risk model; make one with "
-                                              "dpf train-risk --policy DIR)")
+                                              f"dpf train-risk --policy {getattr(task, 'directory', None) or 'DIR'})")
         for text, (_m, risk, tip) in GUARDS.items():
             item = self.guard.model().item(self.guard.findData(text))
             item.setEnabled(has_risk or not risk)
