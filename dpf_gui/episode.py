@@ -23,7 +23,7 @@ import numpy as np
 from dpf_gui.errors import UserError
 from dpf_gui.fusion import Decision, FusedAgent, FusionParams, intent_scale, intent_unit
 from dpf_gui.overlay_data import OverlayData, overlay_data
-from dpf_gui.strategies import get, names, require_intent
+from dpf_gui.strategies import geometric_fusion, get, greedy, names, require_intent
 from dpf_gui.trace import EpisodeTrace
 
 NEEDS_INTENT_TIP = "train an intent model first"
@@ -39,6 +39,8 @@ class EpisodeMetrics:
     in_avoid: int = 0
     weight_sum: float = 0.0
     weight_count: int = 0
+    guarded: int = 0  # fused decisions taken under a guard (FusionParams.margin / risk)
+    held_back: int = 0  # of those, the ones where the guard ruled out the unguarded fusion's choice
     success: bool | None = None  # set when the episode ends
     strategies: list[str] = field(default_factory=list)  # every strategy used in this episode
 
@@ -51,10 +53,23 @@ class EpisodeMetrics:
     def mean_weight(self) -> float | None:
         return self.weight_sum / self.weight_count if self.weight_count else None
 
+    def held_back_fraction(self) -> float | None:
+        return self.held_back / self.guarded if self.guarded else None
+
+    def count_guard(self, d: Decision, params: FusionParams) -> None:
+        """Count a fused decision under a guard, and whether the guard ruled out what the fusion alone would pick:
+        where a wish moves the agent less than a person expects, this says the guard (the task's safety) held it."""
+        if d.weight is None or d.p_intent is None or (params.margin is None and params.risk is None):
+            return
+        unguarded = int(greedy(geometric_fusion(d.p_task, d.p_intent)[None], np.asarray(d.legal, bool)[None])[0])
+        self.guarded += 1
+        self.held_back += int(d.p_fused[unguarded] == 0)
+
     def to_dict(self) -> dict[str, Any]:
         return {"steps": self.steps, "task_return": self.task_return, "prefer_fraction": self.prefer_fraction(),
                 "avoid_fraction": self.avoid_fraction(), "fusion_weight": self.mean_weight(),
-                "task_success": self.success, "strategies": list(self.strategies)}
+                "guard_held_back": self.held_back_fraction(), "task_success": self.success,
+                "strategies": list(self.strategies)}
 
 
 @dataclass
@@ -174,6 +189,7 @@ class EpisodeRunner:
         if d.weight is not None:
             m.weight_sum += float(d.weight)
             m.weight_count += 1
+        m.count_guard(d, self.params)
         if self.wish is not None:  # as evaluate.play_episode_stats: the region the decision led to
             region = np.asarray(self.info["regions"])[None, :]
             m.in_prefer += int(self.wish.in_prefer(region)[0])

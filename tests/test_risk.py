@@ -133,3 +133,34 @@ def test_a_risk_model_whose_weights_do_not_fit_is_refused_in_one_line(highway_co
     save_checkpoint(other / "risk", {k: torch.from_numpy(v.copy()) for k, v in state.items()}, meta)
     with pytest.raises(UserError, match="do not fit"):
         load_risk(TaskAgent.load(other))
+
+
+def _decision(p_task, p_intent, p_fused, weight=0.5):
+    from dpf_gui.fusion import Decision
+
+    n = len(p_task)
+    return Decision(action=int(np.argmax(p_fused)), q=np.zeros(n), intent_scores=None, intent_rewards=np.zeros(n),
+                    p_task=np.asarray(p_task, float), p_fused=np.asarray(p_fused, float),
+                    p_intent=None if p_intent is None else np.asarray(p_intent, float), T_psi=1.0, collected=0.0,
+                    weight=weight,
+                    legal=np.ones(n, bool))
+
+
+def test_the_play_views_metrics_count_the_decisions_the_guard_held_back():
+    """Why a wish moves the agent less than asked: the metrics line says how often the guard ruled out what the
+    fusion alone would have picked (the intent's favourite here), counting fused decisions under a guard only."""
+    from dpf_gui.app.play_widgets import metrics_html
+    from dpf_gui.episode import EpisodeMetrics, Snapshot
+
+    m, guarded = EpisodeMetrics(), FusionParams(risk=0.005)
+    p_task, p_intent = [0.6, 0.3, 0.1], [0.05, 0.05, 0.9]  # fused alone: action 2
+    m.count_guard(_decision(p_task, p_intent, [0.7, 0.3, 0.0]), guarded)  # the guard ruled 2 out
+    m.count_guard(_decision(p_task, p_intent, [0.6, 0.4, 0.0]), guarded)  # again
+    m.count_guard(_decision(p_task, p_intent, [0.2, 0.1, 0.7]), guarded)  # 2 allowed
+    m.count_guard(_decision(p_task, p_intent, [0.7, 0.3, 0.0]), FusionParams())  # no guard: not counted
+    m.count_guard(_decision(p_task, None, [1.0, 0.0, 0.0], weight=None), guarded)  # the task agent alone
+    assert (m.guarded, m.held_back) == (3, 2) and m.to_dict()["guard_held_back"] == pytest.approx(2 / 3)
+    snap = Snapshot(t=3, frame=np.zeros((2, 2, 3)), overlay=None, decision=None, attribution=None, value_map=None,
+                    reward=None, done=False, metrics=m.to_dict(), strategy="dynamic", seed=0)
+    assert "guard held back 67%" in metrics_html(snap, None)
+    assert "guard" not in metrics_html(Snapshot(**{**snap.__dict__, "metrics": EpisodeMetrics().to_dict()}), None)

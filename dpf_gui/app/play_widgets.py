@@ -79,6 +79,8 @@ def metrics_html(snap: Snapshot | None, wish, fps: float | None = None) -> str:
         parts.append(f"in avoided {_fmt(m['avoid_fraction'], pct=True)}")
     if m.get("fusion_weight") is not None:
         parts.append(f"mean w {_fmt(m['fusion_weight'])}")
+    if m.get("guard_held_back") is not None:  # why a wish may move the agent less than asked
+        parts.append(f"guard held back {_fmt(m['guard_held_back'], pct=True)}")
     if d is not None:
         parts.append(f"G<sub>t</sub> {_fmt(d.collected)}")
         if d.T_psi is not None:
