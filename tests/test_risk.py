@@ -164,3 +164,25 @@ def test_the_play_views_metrics_count_the_decisions_the_guard_held_back():
                     reward=None, done=False, metrics=m.to_dict(), strategy="dynamic", seed=0)
     assert "guard held back 67%" in metrics_html(snap, None)
     assert "guard" not in metrics_html(Snapshot(**{**snap.__dict__, "metrics": EpisodeMetrics().to_dict()}), None)
+
+
+def test_a_live_episode_counts_the_guard_only_when_one_is_on(tmp_path):
+    """The runner behind Play and Compare counts every fused decision under a guard (the near-best margin here,
+    gridnav having no risk model) and reports nothing without one."""
+    from dataclasses import replace
+
+    from dpf_gui.episode import EpisodeRunner
+    from dpf_gui.pipeline import load_task_agent
+    from tests.test_saliency import train_tiny_avoid_toll_intent
+
+    task = load_task_agent("gridnav")
+    model, sidecar = train_tiny_avoid_toll_intent(tmp_path / "intent")
+    runner = EpisodeRunner("gridnav", None, task, model, sidecar, strategy="dynamic", saliency=False)
+    for margin, counted in ((None, False), (0.5, True)):
+        runner.set_params(replace(runner.params, margin=margin, risk=None, strength=8.0))
+        snap = runner.reset(3)
+        for _ in range(6):
+            snap = runner.advance()
+        held = snap.metrics["guard_held_back"]
+        assert (held is not None) == counted and runner.metrics.guarded == (snap.t if counted else 0)
+        assert held is None or 0.0 <= held <= 1.0
