@@ -31,13 +31,13 @@ def _shares(records, wish) -> str:
 
 
 def main() -> int:
+    from cell_intent import fused_agent, train_cell_intent
+
     from dpf_gui import benchmark as B
     from dpf_gui.data.trajectories import TrajectoryDataset
     from dpf_gui.evaluate import play_records
-    from dpf_gui.fusion import FusedAgent, intent_scale, intent_unit
-    from dpf_gui.intent.additive import AdditiveConfig
-    from dpf_gui.intent.registry import train_intent
-    from dpf_gui.pipeline import fusion_params, load_task_agent, task_region_features
+    from dpf_gui.fusion import FusedAgent
+    from dpf_gui.pipeline import fusion_params, load_task_agent
     from dpf_gui.rollout import episode_seeds
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -61,18 +61,12 @@ def main() -> int:
     task_records = play_records(args.env, FusedAgent(task, "task"), seeds, task.env_config)
     for name in args.wish:
         generated = wishes[name]
-        wish = generated.wish(task_region_features(task))
-        seed = split.label_seed + B._stable(name)
-        labels = B.select_labels(data, B.simulated_labels(data, wish, args.labels, seed), args.budget, "random", seed)
-        trained = train_intent(data, labels, seed, config=AdditiveConfig(), progress=False)
+        wish, seed, trained = train_cell_intent(task, data, generated, args.split, args.budget, args.labels)
         print(f"{name} ({generated.text()}), task agent: {_shares(task_records, wish)}", flush=True)
         for text in args.variant:
             t0 = time.time()
             params = replace(fusion_params(task, {}), **json.loads(text))
-            agent = FusedAgent(task, "dynamic", params, intent=trained.model,
-                               intent_scale=intent_scale(trained.sidecar), intent_unit=intent_unit(trained.sidecar),
-                               seed=seed)
-            records = play_records(args.env, agent, seeds, task.env_config)
+            records = play_records(args.env, fused_agent(task, trained, params, seed), seeds, task.env_config)
             print(f"  {text}: {_shares(records, wish)} ({time.time() - t0:.0f} s)", flush=True)
     return 0
 

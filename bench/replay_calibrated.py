@@ -31,12 +31,11 @@ def _fusion(sets: list[str]) -> dict:
 
 
 def replay(args: argparse.Namespace, held_out: bool) -> float:
+    from cell_intent import fused_agent, train_cell_intent
+
     from dpf_gui import benchmark as B
     from dpf_gui.evaluate import play_records
-    from dpf_gui.fusion import FusedAgent, intent_scale, intent_unit
-    from dpf_gui.intent.additive import AdditiveConfig
-    from dpf_gui.intent.registry import train_intent
-    from dpf_gui.pipeline import fusion_params, task_region_features
+    from dpf_gui.pipeline import fusion_params
     from dpf_gui.rollout import episode_seeds
 
     spec = B.BenchmarkSpec(envs=(args.env,), split=args.split, wishes=args.wishes, budgets=(args.budget,),
@@ -44,14 +43,9 @@ def replay(args: argparse.Namespace, held_out: bool) -> float:
                            fusion=_fusion(args.set))
     ctx = B.env_context(args.env, spec, Path(args.work))
     cell = next(c for c in B.cells_of(ctx, spec) if c.wish.name == args.wish)
-    wish = cell.wish.wish(task_region_features(ctx.task))
-    seed = B.SPLITS[args.split].label_seed + B._stable(cell.wish.name)
-    labels = B.select_labels(ctx.data, B.simulated_labels(ctx.data, wish, args.labels, seed), args.budget,
-                             "random", seed)
-    trained = train_intent(ctx.data, labels, seed, config=AdditiveConfig(), progress=False)
+    _, seed, trained = train_cell_intent(ctx.task, ctx.data, cell.wish, args.split, args.budget, args.labels)
     params = replace(fusion_params(ctx.task, spec.fusion), strength=args.strength, c=args.c)
-    agent = FusedAgent(ctx.task, "dynamic", params, intent=trained.model, intent_scale=intent_scale(trained.sidecar),
-                       intent_unit=intent_unit(trained.sidecar), seed=seed)
+    agent = fused_agent(ctx.task, trained, params, seed)
     seeds = episode_seeds(args.seed, args.episodes, held_out=held_out)
     return float(np.mean([r.task_success for r in play_records(args.env, agent, seeds, ctx.task.env_config)]))
 

@@ -142,8 +142,7 @@ def _decision(p_task, p_intent, p_fused, weight=0.5):
     return Decision(action=int(np.argmax(p_fused)), q=np.zeros(n), intent_scores=None, intent_rewards=np.zeros(n),
                     p_task=np.asarray(p_task, float), p_fused=np.asarray(p_fused, float),
                     p_intent=None if p_intent is None else np.asarray(p_intent, float), T_psi=1.0, collected=0.0,
-                    weight=weight,
-                    legal=np.ones(n, bool))
+                    weight=weight, legal=np.ones(n, bool))
 
 
 def test_the_play_views_metrics_count_the_decisions_the_guard_held_back():

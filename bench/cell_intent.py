@@ -1,0 +1,26 @@
+"""A benchmark cell's intent, trained outside the benchmark exactly as ``dpf benchmark`` trains it (for bench
+scripts that replay or probe one cell; nothing cached)."""
+
+from __future__ import annotations
+
+
+def train_cell_intent(task, data, generated, split: str, budget: int, labels: str):
+    """``(wish, seed, trained)``: the cell's wish, its label seed and the additive intent trained on its simulated
+    labels (random selection), as ``dpf_gui.benchmark`` computes a cell."""
+    from dpf_gui import benchmark as B
+    from dpf_gui.intent.additive import AdditiveConfig
+    from dpf_gui.intent.registry import train_intent
+    from dpf_gui.pipeline import task_region_features
+
+    wish = generated.wish(task_region_features(task))
+    seed = B.SPLITS[split].label_seed + B._stable(generated.name)
+    chosen = B.select_labels(data, B.simulated_labels(data, wish, labels, seed), budget, "random", seed)
+    return wish, seed, train_intent(data, chosen, seed, config=AdditiveConfig(), progress=False)
+
+
+def fused_agent(task, trained, params, seed: int):
+    """Dynamic fusion of ``task`` with a :func:`train_cell_intent` model at ``params``."""
+    from dpf_gui.fusion import FusedAgent, intent_scale, intent_unit
+
+    return FusedAgent(task, "dynamic", params, intent=trained.model, intent_scale=intent_scale(trained.sidecar),
+                      intent_unit=intent_unit(trained.sidecar), seed=seed)
