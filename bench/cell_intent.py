@@ -7,14 +7,11 @@ from __future__ import annotations
 def train_cell_intent(task, data, generated, split: str, budget: int, labels: str):
     """``(wish, seed, trained)``: the cell's wish, its label seed and the additive intent trained on its simulated
     labels (random selection), as ``dpf_gui.benchmark`` computes a cell."""
-    from dpf_gui import benchmark as B
+    from dpf_gui.benchmark import cell_labels
     from dpf_gui.intent.additive import AdditiveConfig
     from dpf_gui.intent.registry import train_intent
-    from dpf_gui.pipeline import task_region_features
 
-    wish = generated.wish(task_region_features(task))
-    seed = B.SPLITS[split].label_seed + B._stable(generated.name)
-    chosen = B.select_labels(data, B.simulated_labels(data, wish, labels, seed), budget, "random", seed)
+    wish, seed, chosen = cell_labels(task, data, generated, split, budget, labels, "random")
     return wish, seed, train_intent(data, chosen, seed, config=AdditiveConfig(), progress=False)
 
 

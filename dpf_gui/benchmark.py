@@ -60,6 +60,7 @@ from dpf_gui.fusion_params import paper_params
 from dpf_gui.oracles import FeedbackNoise, label_dataset, label_segments
 from dpf_gui.rollout import episode_seeds
 from dpf_gui.wishgen import (
+    CLAIM_KEEP,
     GeneratedWish,
     WishRules,
     dataset_regions,
@@ -135,7 +136,7 @@ def baseline_episodes(spec: BenchmarkSpec, env_name: str) -> int:
 # ---------------------------------------------------------------------------
 def strict_claim(task: dict[str, Any], fused: dict[str, Any]) -> dict[str, bool]:
     """The claim on one row against the task agent's row (each ``{metric: {"mean": ...}}``)."""
-    out = {"keeps_task": fused["task_success"]["mean"] >= 0.9 * task["task_success"]["mean"]}
+    out = {"keeps_task": fused["task_success"]["mean"] >= CLAIM_KEEP * task["task_success"]["mean"]}
     if "avoid_fraction" in task:
         out["avoid"] = fused["avoid_fraction"]["mean"] <= 0.5 * task["avoid_fraction"]["mean"]
     if "prefer_fraction" in task:
@@ -331,18 +332,28 @@ def store_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec, work: Path, res
             write_json_atomic(tmp / "cell.json", result)
 
 
+def cell_labels(task, data: TrajectoryDataset, generated: GeneratedWish, split: str, budget: int | None,
+                label_type: str, selection: str) -> tuple[Any, int, Labels]:
+    """``(wish, label_seed, labels)`` of one cell: the generated wish in the task agent's region features, the
+    cell's label seed (its split's, plus one per wish, so cells do not depend on each other's order) and the
+    simulated user's labels of the chosen trajectories (bench scripts that replay one cell use it too)."""
+    from dpf_gui.pipeline import task_region_features
+
+    wish = generated.wish(task_region_features(task))
+    label_seed = SPLITS[split].label_seed + _stable(generated.name)
+    full = simulated_labels(data, wish, label_type, label_seed)
+    return wish, label_seed, select_labels(data, full, budget, selection, label_seed)
+
+
 def _compute_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str, Any]:
     from dpf_gui.intent.additive import AdditiveConfig
     from dpf_gui.intent.registry import train_intent
     from dpf_gui.intent.train import IntentConfig
-    from dpf_gui.pipeline import fusion_params, task_region_features
+    from dpf_gui.pipeline import fusion_params
 
     t0 = time.time()
-    split = SPLITS[spec.split]
-    wish = cell.wish.wish(task_region_features(ctx.task))
-    label_seed = split.label_seed + _stable(cell.wish.name)
-    full = simulated_labels(ctx.data, wish, cell.label_type, label_seed)
-    labels = select_labels(ctx.data, full, cell.budget, cell.selection, label_seed)
+    wish, label_seed, labels = cell_labels(ctx.task, ctx.data, cell.wish, spec.split, cell.budget, cell.label_type,
+                                           cell.selection)
     out: dict[str, Any] = {"cell": cell.name, "env": ctx.env, "wish": cell.wish.to_dict(), "budget": cell.budget,
                            "labels": cell.label_type, "select": cell.selection, "split": spec.split,
                            "labelled": int(labels.count), "rows": {}, "fit": {}, "notes": []}

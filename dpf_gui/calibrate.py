@@ -84,6 +84,7 @@ from dpf_gui.evaluate import play_records
 from dpf_gui.fileio import write_json_atomic
 from dpf_gui.fusion import FusedAgent, FusionParams
 from dpf_gui.rollout import episode_seeds
+from dpf_gui.wishgen import CLAIM_KEEP
 
 STRENGTHS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 #: multiples of the stored budget ``c`` tried at the chosen strength: a wish whose region lies a few steps off
@@ -252,7 +253,7 @@ def regression_bounds(fused: np.ndarray, task: np.ndarray, reference: np.ndarray
 
 def sequential_confirmation(play: Callable[[int, int], Sequence[float]], task: Callable[[int], np.ndarray],
                             episodes: int, z: float | None = None, paired: bool = True,
-                            reference: np.ndarray | None = None, keep: float = 0.9) -> tuple[bool, np.ndarray]:
+                            reference: np.ndarray | None = None, keep: float = CLAIM_KEEP) -> tuple[bool, np.ndarray]:
     """One candidate's confirmation: ``play(start, stop)`` plays it on fresh episodes ``start..stop-1`` and
     ``task(n)`` gives the task agent's outcomes on the first ``n`` (``paired``: :func:`paired_bounds`, or
     with its ``reference`` outcomes as well :func:`regression_bounds`), or its reference outcomes (not
@@ -488,7 +489,7 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
                 return [r.task_success for r in records]
             return play
 
-        confirm_keep = CONFIRM_KEEP.get(env_name, 0.9)
+        confirm_keep = CONFIRM_KEEP.get(env_name, CLAIM_KEEP)
         confirm = {"episodes": len(fresh), "keep": confirm_keep, "confidence": NormalDist().cdf(CONFIRM_Z),
                    "chunk": CONFIRM_CHUNK, "tries": [], **({"reference": len(reference),
                                                             "reference_success": float(reference.mean())}

@@ -147,6 +147,10 @@ def episode_regions(regions: Sequence[np.ndarray], success: Sequence[bool]) -> _
     return _Regions(rows=rows, owner=owner.astype(np.int64), success=np.asarray(success, dtype=bool))
 
 
+#: the share of the task agent's success the strict claim asks the fused agent to keep
+CLAIM_KEEP = 0.9
+
+
 def prefer_target(task_fraction: float) -> float:
     """The preferred share the strict claim asks for, given the task agent's share."""
     return min(max(2 * task_fraction, task_fraction + 0.10), task_fraction + 0.30)
