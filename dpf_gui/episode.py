@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from dpf_gui.errors import UserError
-from dpf_gui.fusion import Decision, FusedAgent, FusionParams, intent_scale, intent_unit
+from dpf_gui.fusion import Decision, FusedAgent, FusionParams, guard_held_back, intent_scale, intent_unit
 from dpf_gui.overlay_data import OverlayData, overlay_data
-from dpf_gui.strategies import geometric_fusion, get, greedy, names, require_intent
+from dpf_gui.strategies import get, names, require_intent
 from dpf_gui.trace import EpisodeTrace
 
 NEEDS_INTENT_TIP = "train an intent model first"
@@ -57,13 +57,12 @@ class EpisodeMetrics:
         return self.held_back / self.guarded if self.guarded else None
 
     def count_guard(self, d: Decision, params: FusionParams) -> None:
-        """Count a fused decision under a guard, and whether the guard ruled out what the fusion alone would pick:
-        where a wish moves the agent less than a person expects, this says the guard (the task's safety) held it."""
-        if d.weight is None or d.p_intent is None or (params.margin is None and params.risk is None):
-            return
-        unguarded = int(greedy(geometric_fusion(d.p_task, d.p_intent)[None], np.asarray(d.legal, bool)[None])[0])
-        self.guarded += 1
-        self.held_back += int(d.p_fused[unguarded] == 0)
+        """Count a fused decision under a guard, and whether the guard ruled out what the fusion alone would pick
+        (:func:`~dpf_gui.fusion.guard_held_back`)."""
+        held = guard_held_back(d, params)
+        if held is not None:
+            self.guarded += 1
+            self.held_back += int(held)
 
     def to_dict(self) -> dict[str, Any]:
         return {"steps": self.steps, "task_return": self.task_return, "prefer_fraction": self.prefer_fraction(),

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from dpf_gui.envs import make_env
 from dpf_gui.fileio import write_json_atomic
+from dpf_gui.fusion import guard_held_back
 from dpf_gui.parallel import map_jobs
 from dpf_gui.rollout import episode_seeds
 
@@ -75,6 +76,7 @@ class EpisodeStats:
     prefer_fraction: float | None = None
     avoid_fraction: float | None = None
     fusion_weight: float | None = None
+    guard_held_back: float | None = None  # share of guarded decisions where the guard overruled the fusion
 
 
 @dataclass
@@ -134,6 +136,8 @@ class EpisodeRecord:
     weights: np.ndarray  # (T,) fusion weight per decision (NaN where the strategy has none)
     actions: np.ndarray | None = None  # (T,) the actions taken
     intent_return: float = 0.0  # sum of the intent rewards collected: the intent model's own score of the episode
+    guarded: int = 0  # decisions taken under a guard (FusionParams.margin / risk)
+    held_back: int = 0  # of those, the ones where the guard ruled out the unguarded fusion's choice
 
     def stats(self, wish=None) -> EpisodeStats:
         """The episode's metrics for ``wish`` (share of decisions leading into its regions)."""
@@ -147,24 +151,32 @@ class EpisodeRecord:
                              if wish is not None and wish.prefer else None),
             avoid_fraction=(float(wish.in_avoid(self.regions).sum()) / n if wish is not None and wish.avoid else None),
             fusion_weight=(float(w.mean()) if len(w) else None),
+            guard_held_back=(self.held_back / self.guarded if self.guarded else None),
         )
 
 
 class _Episode:
     """An episode being played: what its record needs, collected decision by decision."""
 
-    __slots__ = ("actions", "env", "index", "intent", "legal", "obs", "regions", "success", "total", "weights")
+    __slots__ = ("actions", "env", "guarded", "held_back", "index", "intent", "legal", "obs", "regions", "success",
+                 "total", "weights")
 
     def __init__(self, env, index: int, seed: int):
         self.env, self.index = env, index
         self.obs, info = env.reset(seed=int(seed))
         self.legal = info["legal"]
         self.total, self.regions, self.weights, self.actions, self.intent = 0.0, [], [], [], 0.0
+        self.guarded = self.held_back = 0
         self.success = 0.0  # info["task_success"] once the episode has ended
 
-    def step(self, action: int, weight: float | None, intent_reward: float | None = None) -> bool:
-        """Take ``action``; True when the episode has ended."""
+    def step(self, action: int, weight: float | None, intent_reward: float | None = None,
+             held_back: bool | None = None) -> bool:
+        """Take ``action`` (``held_back``: whether a guard overruled the fusion; None: no guard); True when the
+        episode has ended."""
         self.actions.append(action)
+        if held_back is not None:
+            self.guarded += 1
+            self.held_back += int(held_back)
         if intent_reward is not None and np.isfinite(intent_reward):
             self.intent += float(intent_reward)
         self.weights.append(np.nan if weight is None else float(weight))
@@ -182,17 +194,18 @@ class _Episode:
         return EpisodeRecord(task_success=self.success, task_return=self.total, length=len(self.actions),
                              regions=np.stack(self.regions) if self.regions else np.zeros((0, width), np.float32),
                              weights=np.asarray(self.weights, dtype=np.float64),
-                             actions=np.asarray(self.actions, dtype=np.int64), intent_return=self.intent)
+                             actions=np.asarray(self.actions, dtype=np.int64), intent_return=self.intent,
+                             guarded=self.guarded, held_back=self.held_back)
 
 
 def play_record(env, decide: Callable, reset: Callable[[], None], seed: int) -> EpisodeRecord:
-    """Play one episode with ``decide(features, legal) -> (action, weight or None[, intent reward or None])``,
-    keeping the regions reached."""
+    """Play one episode with ``decide(features, legal) -> (action, weight or None[, intent reward or None[,
+    held back by a guard or None]])``, keeping the regions reached."""
     reset()
     episode = _Episode(env, 0, seed)
     while True:
         action, weight, *more = decide(episode.obs, episode.legal)
-        if episode.step(int(action), weight, more[0] if more else None):
+        if episode.step(int(action), weight, *more):
             return episode.record()
 
 
@@ -228,9 +241,12 @@ def play_records_sequential(env_name: str, agent, seeds: Sequence[int], env_conf
     """Play ``agent`` (``decide`` and ``start_episode`` or ``reset``) one episode at a time, in one environment."""
     env = make_env(env_name, env_config)
 
+    params = getattr(agent, "params", None)
+
     def decide(obs, legal):
         d = agent.decide(obs, legal)
-        return d.action, d.weight, d.intent_reward
+        held = None if params is None else guard_held_back(d, params)
+        return d.action, d.weight, d.intent_reward, None if held is None else bool(held)
 
     records = []
     try:
@@ -266,6 +282,7 @@ def play_records_batched(env_name: str, agent, seeds: Sequence[int], env_config:
     if not seeds:
         return []
     width = lockstep_width(env_name) if width is None else int(width)
+    params = getattr(agent, "params", None)
     envs = _take_envs(env_name, env_config, max(1, min(width, len(seeds))))
     bar = tqdm(total=len(seeds), desc=desc, unit="ep", disable=not progress, leave=False)
     try:
@@ -276,8 +293,10 @@ def play_records_batched(env_name: str, agent, seeds: Sequence[int], env_config:
             d = agent.decide_rows(np.stack([e.obs for e in live]), np.stack([e.legal for e in live]), rows)
             weights = [None] * len(live) if d.weight is None else d.weight.tolist()
             intent = [None] * len(live) if d.intent_reward is None else d.intent_reward.tolist()
-            ended = np.array([e.step(a, w, r)
-                              for e, a, w, r in zip(live, d.action.tolist(), weights, intent, strict=True)])
+            held = None if params is None else guard_held_back(d, params)
+            held = [None] * len(live) if held is None else held.tolist()
+            ended = np.array([e.step(a, w, r, h)
+                              for e, a, w, r, h in zip(live, d.action.tolist(), weights, intent, held, strict=True)])
             if not ended.any():
                 continue
             for e in (e for e, done in zip(live, ended, strict=True) if done):
@@ -366,7 +385,7 @@ def summarise_episodes(stats: Sequence[EpisodeStats]) -> dict[str, dict[str, Any
         "task_return": summarise([s.task_return for s in stats]),
         "length": summarise([s.length for s in stats]),
     }
-    for name in ("prefer_fraction", "avoid_fraction", "fusion_weight"):
+    for name in ("prefer_fraction", "avoid_fraction", "fusion_weight", "guard_held_back"):
         vals = [getattr(s, name) for s in stats if getattr(s, name) is not None]
         if vals:
             out[name] = summarise(vals)

@@ -32,7 +32,7 @@ from dpf_gui.agents.task_agent import stored_q_scale
 from dpf_gui.errors import UserError
 from dpf_gui.fusion_params import FusionParams
 from dpf_gui.rowwise import sum_last
-from dpf_gui.strategies import Step, get, greedy, softmax_legal
+from dpf_gui.strategies import Step, geometric_fusion, get, greedy, softmax_legal
 
 
 def intent_scale(sidecar: Mapping[str, Any] | None, markov: bool = False) -> float:
@@ -81,6 +81,16 @@ class Decision:
     weight: float | None  # fusion weight w (None for task / retrain)
     legal: np.ndarray
     intent_reward: float | None = None  # the intent reward the action collects (score units): the model's own verdict
+
+
+def guard_held_back(d: Decision | Decisions, params: FusionParams) -> np.ndarray | None:
+    """Whether a guard (``params.margin`` / ``risk``) ruled out the action the fusion alone would pick, per
+    decision (a bool, or one per row of :class:`Decisions`); None where no guard applies (no guard, or no fused
+    decision). Where a wish moves the agent less than a person expects, this says the task's safety held it."""
+    if d.weight is None or d.p_intent is None or (params.margin is None and params.risk is None):
+        return None
+    unguarded = greedy(geometric_fusion(d.p_task, d.p_intent), np.asarray(d.legal, bool))
+    return np.take_along_axis(np.asarray(d.p_fused), np.asarray(unguarded)[..., None], axis=-1)[..., 0] == 0
 
 
 @dataclass
@@ -319,5 +329,5 @@ class BaselineAgent:
                         legal=legal)
 
 
-__all__ = ["BaselineAgent", "Decision", "Decisions", "EpisodeRows", "FusedAgent", "FusionParams", "intent_scale",
-           "intent_unit", "task_q_scale"]
+__all__ = ["BaselineAgent", "Decision", "Decisions", "EpisodeRows", "FusedAgent", "FusionParams", "guard_held_back",
+           "intent_scale", "intent_unit", "task_q_scale"]

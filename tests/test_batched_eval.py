@@ -73,6 +73,7 @@ def assert_same_records(one_by_one, batched):
         np.testing.assert_array_equal(a.regions, b.regions, err_msg=where)
         np.testing.assert_array_equal(a.weights, b.weights, err_msg=where)  # NaN where no weight, on both sides
         assert (a.task_success, a.task_return) == (b.task_success, b.task_return), where
+        assert (a.guarded, a.held_back) == (b.guarded, b.held_back), where
 
 
 def _setting(env_name):
@@ -97,6 +98,7 @@ def test_batched_play_equals_one_at_a_time(tasks, env_name, kind, strategy):
 
 @pytest.mark.parametrize("kind, strategy, params, markov", [
     ("additive", "dynamic", FusionParams(collect="budget", decay=0.9, sample=True), False),
+    ("additive", "dynamic", FusionParams(margin=0.5, strength=8.0), False),  # a guard: its counts match too
     ("lstm", "dynamic", FusionParams(collect="advantage", sample=True), False),
     ("lstm", "dynamic", FusionParams(), True),
     ("additive", "intent", FusionParams(), False),

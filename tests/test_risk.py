@@ -185,3 +185,32 @@ def test_a_live_episode_counts_the_guard_only_when_one_is_on(tmp_path):
         held = snap.metrics["guard_held_back"]
         assert (held is not None) == counted and runner.metrics.guarded == (snap.t if counted else 0)
         assert held is None or 0.0 <= held <= 1.0
+
+
+def test_an_evaluation_counts_the_guard_as_the_play_view_does(tmp_path):
+    """`dpf evaluate` says how often the guard held the agent back, per strategy, as the app's metrics line does:
+    every fused decision under a guard counted, the share averaged over episodes; nothing without a guard."""
+    from dataclasses import replace
+
+    from dpf_gui.evaluate import play_records, summarise_episodes
+    from dpf_gui.fusion import intent_scale, intent_unit
+    from dpf_gui.pipeline import fusion_params, load_task_agent
+    from tests.test_saliency import train_tiny_avoid_toll_intent
+
+    task = load_task_agent("gridnav")
+    model, sidecar = train_tiny_avoid_toll_intent(tmp_path / "intent")
+    seeds = list(range(100, 106))
+    for margin in (None, 0.5):
+        params = replace(fusion_params(task), margin=margin, risk=None, strength=8.0)
+        agent = FusedAgent(task, "dynamic", params, intent=model, intent_scale=intent_scale(sidecar),
+                           intent_unit=intent_unit(sidecar), seed=0)
+        records = play_records("gridnav", agent, seeds)
+        summary = summarise_episodes([r.stats() for r in records])
+        if margin is None:
+            assert all(r.guarded == 0 for r in records) and "guard_held_back" not in summary
+            continue
+        assert [r.guarded for r in records] == [r.length for r in records]  # every fused decision is guarded
+        assert sum(r.held_back for r in records) > 0  # the loud intent is overruled somewhere
+        assert 0.0 < summary["guard_held_back"]["mean"] < 1.0
+    task_only = play_records("gridnav", FusedAgent(task, "task"), seeds[:2])
+    assert all(r.guarded == 0 for r in task_only)
