@@ -240,7 +240,6 @@ def play_records_sequential(env_name: str, agent, seeds: Sequence[int], env_conf
                             on_episode: Callable[[int], None] | None = None) -> list[EpisodeRecord]:
     """Play ``agent`` (``decide`` and ``start_episode`` or ``reset``) one episode at a time, in one environment."""
     env = make_env(env_name, env_config)
-
     params = getattr(agent, "params", None)
 
     def decide(obs, legal):
