@@ -4,15 +4,15 @@ scripts that replay or probe one cell; nothing cached)."""
 from __future__ import annotations
 
 
-def train_cell_intent(task, data, generated, split: str, budget: int, labels: str):
-    """``(wish, seed, trained)``: the cell's wish, its label seed and the additive intent trained on its simulated
-    labels (random selection), as ``dpf_gui.benchmark`` computes a cell."""
+def train_cell_intent(task, data, generated, split: str, budget: int, labels: str, select: str = "random"):
+    """``(wish, seed, chosen, trained)``: the cell's wish, its label seed, the labels of the trajectories chosen
+    by ``select`` and the additive intent trained on them, as ``dpf_gui.benchmark`` computes a cell."""
     from dpf_gui.benchmark import cell_labels
     from dpf_gui.intent.additive import AdditiveConfig
     from dpf_gui.intent.registry import train_intent
 
-    wish, seed, chosen = cell_labels(task, data, generated, split, budget, labels, "random")
-    return wish, seed, train_intent(data, chosen, seed, config=AdditiveConfig(), progress=False)
+    wish, seed, chosen = cell_labels(task, data, generated, split, budget, labels, select)
+    return wish, seed, chosen, train_intent(data, chosen, seed, config=AdditiveConfig(), progress=False)
 
 
 def fused_agent(task, trained, params, seed: int):

@@ -61,7 +61,7 @@ def main() -> int:
     task_records = play_records(args.env, FusedAgent(task, "task"), seeds, task.env_config)
     for name in args.wish:
         generated = wishes[name]
-        wish, seed, trained = train_cell_intent(task, data, generated, args.split, args.budget, args.labels)
+        wish, seed, _, trained = train_cell_intent(task, data, generated, args.split, args.budget, args.labels)
         print(f"{name} ({generated.text()}), task agent: {_shares(task_records, wish)}", flush=True)
         for text in args.variant:
             t0 = time.time()

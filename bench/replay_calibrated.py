@@ -43,7 +43,7 @@ def replay(args: argparse.Namespace, held_out: bool) -> float:
                            fusion=_fusion(args.set))
     ctx = B.env_context(args.env, spec, Path(args.work))
     cell = next(c for c in B.cells_of(ctx, spec) if c.wish.name == args.wish)
-    _, seed, trained = train_cell_intent(ctx.task, ctx.data, cell.wish, args.split, args.budget, args.labels)
+    _, seed, _, trained = train_cell_intent(ctx.task, ctx.data, cell.wish, args.split, args.budget, args.labels)
     params = replace(fusion_params(ctx.task, spec.fusion), strength=args.strength, c=args.c)
     agent = fused_agent(ctx.task, trained, params, seed)
     seeds = episode_seeds(args.seed, args.episodes, held_out=held_out)
