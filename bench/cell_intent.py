@@ -4,6 +4,24 @@ scripts that replay or probe one cell; nothing cached)."""
 from __future__ import annotations
 
 
+def split_wishes(env: str, split: str, count: int):
+    """``(task, data, wishes)``: the shipped task agent, its stored trajectories and the split's ``count``
+    generated wishes by name, as ``dpf benchmark`` generates them (from the task agent's probe episodes)."""
+    from dpf_gui import benchmark as B
+    from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.evaluate import play_records
+    from dpf_gui.fusion import FusedAgent
+    from dpf_gui.pipeline import load_task_agent
+    from dpf_gui.rollout import episode_seeds
+
+    task = load_task_agent(env)
+    data = TrajectoryDataset.load(task.dataset_path, expect_env=env)
+    probe = play_records(env, FusedAgent(task, "task"),
+                         episode_seeds(B.SPLITS[split].probe_seed, B.PROBE_EPISODES[env], held_out=True),
+                         task.env_config)
+    return task, data, {w.name: w for w in B.split_wishes(env, data, probe, count, split)}
+
+
 def train_cell_intent(task, data, generated, split: str, budget: int, labels: str, select: str = "random"):
     """``(wish, seed, chosen, trained)``: the cell's wish, its label seed, the labels of the trajectories chosen
     by ``select`` and the additive intent trained on them, as ``dpf_gui.benchmark`` computes a cell."""

@@ -54,15 +54,10 @@ def _marks_text(marks: np.ndarray) -> str:
 
 
 def main() -> int:
-    from cell_intent import train_cell_intent
+    from cell_intent import split_wishes, train_cell_intent
 
-    from dpf_gui import benchmark as B
-    from dpf_gui.data.trajectories import TrajectoryDataset
-    from dpf_gui.evaluate import play_records
-    from dpf_gui.fusion import FusedAgent
+    from dpf_gui.benchmark import LABEL_TYPES
     from dpf_gui.intent.additive import region_code
-    from dpf_gui.pipeline import load_task_agent
-    from dpf_gui.rollout import episode_seeds
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="gridnav")
@@ -70,16 +65,11 @@ def main() -> int:
     p.add_argument("--wishes", type=int, default=8)
     p.add_argument("--wish", action="append", required=True, help="a generated wish's name, e.g. w05-mixed")
     p.add_argument("--budget", type=int, default=25)
-    p.add_argument("--labels", default="exact", choices=B.LABEL_TYPES)
+    p.add_argument("--labels", default="exact", choices=LABEL_TYPES)
     p.add_argument("--select", default="random", choices=("random", "active"))
     args = p.parse_args()
 
-    split = B.SPLITS[args.split]
-    task = load_task_agent(args.env)
-    data = TrajectoryDataset.load(task.dataset_path, expect_env=args.env)
-    probe = play_records(args.env, FusedAgent(task, "task"),
-                         episode_seeds(split.probe_seed, B.PROBE_EPISODES[args.env], held_out=True), task.env_config)
-    wishes = {w.name: w for w in B.split_wishes(args.env, data, probe, args.wishes, args.split)}
+    task, data, wishes = split_wishes(args.env, args.split, args.wishes)
     unknown = [name for name in args.wish if name not in wishes]
     if unknown:
         print(f"no such wish on the {args.split} split: {', '.join(unknown)}; there are {', '.join(wishes)}",

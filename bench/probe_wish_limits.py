@@ -31,13 +31,12 @@ def _shares(records, wish) -> str:
 
 
 def main() -> int:
-    from cell_intent import fused_agent, train_cell_intent
+    from cell_intent import fused_agent, split_wishes, train_cell_intent
 
     from dpf_gui import benchmark as B
-    from dpf_gui.data.trajectories import TrajectoryDataset
     from dpf_gui.evaluate import play_records
     from dpf_gui.fusion import FusedAgent
-    from dpf_gui.pipeline import fusion_params, load_task_agent
+    from dpf_gui.pipeline import fusion_params
     from dpf_gui.rollout import episode_seeds
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,11 +51,7 @@ def main() -> int:
     args = p.parse_args()
 
     split = B.SPLITS[args.split]
-    task = load_task_agent(args.env)
-    data = TrajectoryDataset.load(task.dataset_path, expect_env=args.env)
-    probe = play_records(args.env, FusedAgent(task, "task"),
-                         episode_seeds(split.probe_seed, B.PROBE_EPISODES[args.env], held_out=True), task.env_config)
-    wishes = {w.name: w for w in B.split_wishes(args.env, data, probe, args.wishes, args.split)}
+    task, data, wishes = split_wishes(args.env, args.split, args.wishes)
     seeds = episode_seeds(split.eval_seed, args.episodes, held_out=True)
     task_records = play_records(args.env, FusedAgent(task, "task"), seeds, task.env_config)
     for name in args.wish:
