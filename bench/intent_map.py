@@ -10,8 +10,8 @@ and seed, the chosen selection) and prints, for each wish:
 * on gridnav, the learnt utility per cell beside the wish's marks per cell, so a confounded region (one that
   the labelled trajectories always enter together with another) shows as two cells valued alike.
 
-About 30 s a wish on the 2-core AMD EPYC (gridnav, 25 labels). Use the dev split: the report split's wishes
-stay unseen.
+About 45 s a wish on the 2-core AMD EPYC beside a benchmark run (gridnav, 25 labels). Use the dev split:
+the report split's wishes stay unseen.
 
     python bench/intent_map.py --env gridnav --wish w02-mixed --wish w05-mixed --budget 25 --labels exact
 """
