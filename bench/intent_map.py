@@ -3,7 +3,7 @@
 Trains one cell's additive intent as ``dpf benchmark`` does (the split's generated wish, its simulated labels
 and seed, the chosen selection) and prints, for each wish:
 
-* how many of the chosen trajectories enter the wish's preferred and avoided regions (and how many of all the
+* how many of the chosen trajectories enter each preferred and avoided region of the wish (and how many of all the
   stored ones do): a region no labelled trajectory enters cannot be learnt from those labels;
 * the learnt utility (score units, the ensemble's mean, and its members' spread) on the stored states inside
   the preferred region, the avoided one and elsewhere: the true marks are +1, -1 and 0;
@@ -25,11 +25,6 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def _entering(data, mask_of, indices) -> int:
-    """How many of the trajectories ``indices`` lead at least one decision into the region ``mask_of`` marks."""
-    return sum(bool(mask_of[data.state_slice(int(i))][1:].any()) for i in indices)
 
 
 def _cell_map(values: np.ndarray, xs: np.ndarray, ys: np.ndarray, fmt) -> list[str]:
@@ -57,6 +52,7 @@ def main() -> int:
     from cell_intent import split_wishes, train_cell_intent
 
     from dpf_gui.benchmark import LABEL_TYPES
+    from dpf_gui.coverage import region_coverage
     from dpf_gui.intent.additive import region_code
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,7 +73,6 @@ def main() -> int:
         return 2
     names = [rf.name for rf in data.region_features]
     code = region_code(data.regions, data.region_features)
-    every = np.arange(len(data))
     for name in args.wish:
         wish, _, chosen, trained = train_cell_intent(task, data, wishes[name], args.split, args.budget,
                                                      args.labels, args.select)
@@ -88,10 +83,9 @@ def main() -> int:
         prefer = wish.in_prefer(data.regions) if wish.prefer else np.zeros(len(data.regions), bool)
         avoid = wish.in_avoid(data.regions) if wish.avoid else np.zeros(len(data.regions), bool)
         print(f"{name}: {wishes[name].text()} ({args.budget} {args.labels} labels, {args.select})")
-        for part, mask in (("preferred", prefer), ("avoided", avoid)):
-            if mask.any():
-                print(f"  {part} region: {_entering(data, mask, labelled)} of the {len(labelled)} labelled "
-                      f"trajectories enter it ({_entering(data, mask, every)} of {len(data)} stored)")
+        for region, inside in region_coverage(data, wish):
+            print(f"  {region.kind} {region.expression}: {int((inside[labelled] > 0).sum())} of the {len(labelled)} "
+                  f"labelled trajectories enter it ({region.trajectories} of {region.of_trajectories} stored)")
         for part, mask, true in (("preferred", prefer, "+1"), ("avoided", avoid, "-1"),
                                  ("elsewhere", ~prefer & ~avoid, "0")):
             if mask.any():
