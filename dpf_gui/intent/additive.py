@@ -17,7 +17,9 @@ it visits. That structure is built in here, in two stages:
    graded scores, binary labels, pairwise comparisons). Each member sees a bootstrap resample of the labelled
    trajectories, and every member is pulled towards ``u = 0`` on stored states
    nobody labelled ("a wish is about a region; elsewhere, nothing"). Marked
-   segments, where the feedback has them, add a per-step target.
+   segments, where the feedback has them, add a per-step target, and a
+   trajectory marked only in part is summed over its marked decisions
+   (:mod:`dpf_gui.intent.partial_marks`).
 
 2. **Intent value** ``Q_u(s, a)``: the wish outcome of taking ``a`` in ``s``.
    One-step utilities make a myopic intent: it vetoes the step into the toll
@@ -72,6 +74,7 @@ from dpf_gui.intent.objectives import (
     feedback,
     resolve,
 )
+from dpf_gui.intent.partial_marks import step_feedback
 from dpf_gui.rowwise import ReluMLP, numpy_twin, rows_f32, sum_first, sum_last
 
 NAME = "additive"
@@ -366,7 +369,7 @@ def fit_additive(dataset: TrajectoryDataset, labels: Labels, idx: np.ndarray, se
     u_all = model.utilities(feats, code).mean(0) * score_scale
     reward_unit = float(np.quantile(np.abs(u_all), 0.99)) if len(u_all) else 0.0
     spread = _candidate_spread(model, dataset, rng)
-    oob = _out_of_bag(model, dataset, idx, code, score_scale, bags)
+    oob = _out_of_bag(model, dataset, labels, idx, code, score_scale, bags)
     return AdditiveFit(model=model, score_scale=score_scale, reward_unit=reward_unit, candidate_spread=spread,
                        oob_pred=oob, labelled=np.asarray(idx), interrupted=interrupted, steps=steps,
                        objective=objective.name)
@@ -404,11 +407,10 @@ def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labe
     y_t = torch.as_tensor(y, dtype=torch.float32)
     m, n = model.arch.members, len(idx)
     w = torch.as_tensor(bags)
-    known = labels.known_steps()
+    marked_np, summed_np = step_feedback(dataset, labels, idx)
+    marked, summed = torch.as_tensor(marked_np), torch.as_tensor(summed_np, dtype=torch.float32)
     target = torch.zeros(len(rows))
-    marked = torch.zeros(len(rows), dtype=torch.bool)
-    if known is not None and known[step_rows].any():
-        marked = torch.as_tensor(known[step_rows])
+    if marked_np.any():
         target = torch.as_tensor(np.asarray(labels.marks, dtype=np.float32)[step_rows] / float(model.score_scale))
     starts = np.concatenate([[0], np.cumsum(dataset.lengths[idx])]).astype(np.int64)
     per_step = max(1, min(n, int(n * cfg.utility_rows / max(len(rows), 1))))  # trajectories per step
@@ -425,7 +427,7 @@ def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labe
             sel, r, local = np.arange(n), np.arange(len(rows)), owner
         u = model.utility(x[r])[..., 0]  # (members, steps)
         wb = w[:, sel]
-        sums = torch.zeros(m, len(sel)).index_add_(1, torch.as_tensor(local), u)
+        sums = torch.zeros(m, len(sel)).index_add_(1, torch.as_tensor(local), u * summed[r])
         loss = objective.loss(sums, y_t, fb, sel, wb)
         neutral = x_all[torch.as_tensor(rng.integers(0, len(x_all), cfg.neutral_samples))]
         loss = loss + cfg.neutral_weight * torch.cat([u, model.utility(neutral)[..., 0]], dim=1).pow(2).mean(1)
@@ -530,11 +532,12 @@ def _candidate_spread(model: AdditiveIntent, dataset: TrajectoryDataset, rng: np
     return float(np.sqrt(np.nanmean(gated ** 2)))
 
 
-def _out_of_bag(model: AdditiveIntent, dataset: TrajectoryDataset, idx: np.ndarray, code: np.ndarray,
-                score_scale: float, bags: np.ndarray) -> np.ndarray:
-    """Per labelled trajectory: the mean predicted score over the members that did not train on it."""
+def _out_of_bag(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labels, idx: np.ndarray,
+                code: np.ndarray, score_scale: float, bags: np.ndarray) -> np.ndarray:
+    """Per labelled trajectory: the mean predicted score (over the decisions its score sums) over the members
+    that did not train on it."""
     rows, owner, _ = _next_states(dataset, idx)
-    u = model.utilities(dataset.features[rows], code[rows])
+    u = model.utilities(dataset.features[rows], code[rows]) * step_feedback(dataset, labels, idx)[1]
     sums = np.zeros((u.shape[0], len(idx)))
     np.add.at(sums.T, owner, u.T)
     out = bags == 0

@@ -28,7 +28,7 @@ from dpf_gui.checkpoints import load_checkpoint, save_checkpoint
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
-from dpf_gui.intent import additive
+from dpf_gui.intent import additive, partial_marks
 from dpf_gui.intent import train as lstm
 from dpf_gui.intent.additive import (
     AdditiveArch,
@@ -89,8 +89,7 @@ def _train_additive(dataset: TrajectoryDataset, labels: Labels, seed: int, out_d
     scores = np.asarray(labels.scores, dtype=np.float64)
     true = np.asarray(labels.true_scores, dtype=np.float64) if labels.true_scores is not None else None
     ok = np.isfinite(fit.oob_pred)
-    in_bag = np.array([float(fit.model.predict(dataset.features[dataset.state_slice(int(i))],
-                                               dataset.actions[dataset.step_slice(int(i))])[-1]) for i in idx])
+    in_bag = partial_marks.summed_predictions(fit.model, dataset, labels, idx)
     metrics = {
         # out-of-bag: each trajectory predicted by the members that never saw it (a held-out fit without a split)
         "held_out": lstm.fit_metrics(fit.oob_pred[ok], scores[idx][ok], None if true is None else true[idx][ok]),

@@ -18,6 +18,7 @@ import numpy as np
 
 from dpf_gui.agents.intent_agent import model_kind
 from dpf_gui.errors import UserError
+from dpf_gui.intent.partial_marks import summed_predictions
 
 #: the kinds offered, as the form names them
 KIND_CHOICES = (("additive", "additive (learns from few marks)"), ("lstm", "LSTM (the paper's)"))
@@ -182,8 +183,12 @@ def fit_points(result, dataset, labels, limit: int = 400) -> dict[str, tuple[np.
         keep = np.arange(len(idx))
         if len(idx) > limit:  # enough dots to see the fit
             keep = np.sort(rng.choice(len(idx), limit, replace=False))
-        pred = np.asarray(made, dtype=np.float64)[keep] if made is not None else \
-            final_predictions(result.model, dataset, idx[keep])
+        if made is not None:
+            pred = np.asarray(made, dtype=np.float64)[keep]
+        elif model_kind(result.model) == "lstm":
+            pred = final_predictions(result.model, dataset, idx[keep])
+        else:  # a trajectory marked only in part is fitted over its marked decisions
+            pred = summed_predictions(result.model, dataset, labels, idx[keep])
         out[part] = (pred, scores[idx[keep]])
     return out
 
