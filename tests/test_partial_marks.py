@@ -33,6 +33,7 @@ def test_which_trajectories_are_marked_in_part_and_where_their_stretches_end():
     marked, summed = step_feedback(data, labels, np.arange(3))
     assert np.flatnonzero(marked[:12]).tolist() == [1, 2, 3, 5, 6, 8, 9, 10]
     assert summed[:12].tolist() == marked[:12].tolist() and summed[12:].all()  # the others: every decision
+    assert marked[16:].tolist() == known[2]  # under a whole mark, no stretch edges
     marked, summed = step_feedback(data, _labels(data, marks, None), np.arange(3))
     assert not marked.any() and summed.all()
 

@@ -40,7 +40,8 @@ def marked_in_part(dataset: TrajectoryDataset, labels: Labels, idx: np.ndarray) 
 def stretch_edges(dataset: TrajectoryDataset, known: np.ndarray, idx: np.ndarray, near: int = EDGE_NEAR,
                   far: int = EDGE_FAR) -> np.ndarray:
     """Per stored decision: unmarked, ``near``..``far`` decisions beyond either end of a marked stretch of a
-    trajectory in ``idx`` that is marked in part."""
+    trajectory in ``idx`` (trajectories marked in part: under a whole mark the decisions beside a stretch carry
+    the whole mark's share)."""
     out = np.zeros(len(known), dtype=bool)
     for i in idx:
         sl = dataset.step_slice(int(i))
@@ -67,8 +68,9 @@ def step_feedback(dataset: TrajectoryDataset, labels: Labels, idx: np.ndarray) -
     known = labels.known_steps()
     if known is None:
         return np.zeros(len(rows), dtype=bool), np.ones(len(rows), dtype=bool)
-    known = known | stretch_edges(dataset, known, idx)
-    partial = np.repeat(marked_in_part(dataset, labels, idx), dataset.lengths[np.asarray(idx, dtype=np.int64)])
+    partial = marked_in_part(dataset, labels, idx)
+    known = known | stretch_edges(dataset, known, np.asarray(idx)[partial])  # not under a whole mark's share
+    partial = np.repeat(partial, dataset.lengths[np.asarray(idx, dtype=np.int64)])
     return known[rows], ~partial | known[rows]
 
 
