@@ -30,7 +30,7 @@ def test_which_trajectories_are_marked_in_part_and_where_their_stretches_end():
     assert not marked_in_part(data, _labels(data, marks, None), np.arange(3)).any()
     edges = stretch_edges(data, labels.known_steps(), np.array([0]))
     assert np.flatnonzero(edges).tolist() == [1, 2, 3, 8, 9, 10]  # 2..4 decisions beyond each end
-    marked, summed = step_feedback(data, labels, np.arange(3))
+    marked, summed = step_feedback(data, labels, np.arange(3))  # per stored decision: 12, 4 and 4
     assert np.flatnonzero(marked[:12]).tolist() == [1, 2, 3, 5, 6, 8, 9, 10]
     assert summed[:12].tolist() == marked[:12].tolist() and summed[12:].all()  # the others: every decision
     assert marked[16:].tolist() == known[2]  # under a whole mark, no stretch edges

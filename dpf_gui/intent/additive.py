@@ -407,7 +407,7 @@ def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labe
     y_t = torch.as_tensor(y, dtype=torch.float32)
     m, n = model.arch.members, len(idx)
     w = torch.as_tensor(bags)
-    marked_np, summed_np = step_feedback(dataset, labels, idx)
+    marked_np, summed_np = (mask[step_rows] for mask in step_feedback(dataset, labels, idx))
     marked, summed = torch.as_tensor(marked_np), torch.as_tensor(summed_np, dtype=torch.float32)
     target = torch.zeros(len(rows))
     if marked_np.any():
@@ -536,8 +536,8 @@ def _out_of_bag(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Label
                 code: np.ndarray, score_scale: float, bags: np.ndarray) -> np.ndarray:
     """Per labelled trajectory: the mean predicted score (over the decisions its score sums) over the members
     that did not train on it."""
-    rows, owner, _ = _next_states(dataset, idx)
-    u = model.utilities(dataset.features[rows], code[rows]) * step_feedback(dataset, labels, idx)[1]
+    rows, owner, step_rows = _next_states(dataset, idx)
+    u = model.utilities(dataset.features[rows], code[rows]) * step_feedback(dataset, labels, idx)[1][step_rows]
     sums = np.zeros((u.shape[0], len(idx)))
     np.add.at(sums.T, owner, u.T)
     out = bags == 0

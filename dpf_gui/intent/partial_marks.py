@@ -58,31 +58,34 @@ def stretch_edges(dataset: TrajectoryDataset, known: np.ndarray, idx: np.ndarray
 
 
 def step_feedback(dataset: TrajectoryDataset, labels: Labels, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For the decisions of trajectories ``idx``, concatenated in order: (marked, summed).
+    """Per stored decision, for the labelled trajectories ``idx``: (marked, summed).
 
     ``marked``: a per-decision target is known (a marked segment, or a stretch's edge, read as 0).
     ``summed``: the trajectory's score counts the decision (every decision, unless the trajectory is marked
     in part: then its marked ones)."""
-    rows = np.concatenate([np.arange(dataset.step_slice(int(i)).start, dataset.step_slice(int(i)).stop)
-                           for i in idx]) if len(idx) else np.zeros(0, dtype=np.int64)
     known = labels.known_steps()
+    total = int(np.sum(dataset.lengths))
     if known is None:
-        return np.zeros(len(rows), dtype=bool), np.ones(len(rows), dtype=bool)
-    partial = marked_in_part(dataset, labels, idx)
-    known = known | stretch_edges(dataset, known, np.asarray(idx)[partial])  # not under a whole mark's share
-    partial = np.repeat(partial, dataset.lengths[np.asarray(idx, dtype=np.int64)])
-    return known[rows], ~partial | known[rows]
+        return np.zeros(total, dtype=bool), np.ones(total, dtype=bool)
+    idx = np.asarray(idx, dtype=np.int64)
+    partial = idx[marked_in_part(dataset, labels, idx)]
+    known = known | stretch_edges(dataset, known, partial)  # not under a whole mark's share
+    summed = np.ones(total, dtype=bool)
+    for i in partial:
+        sl = dataset.step_slice(int(i))
+        summed[sl] = known[sl]
+    return known, summed
 
 
 def summed_predictions(model, dataset: TrajectoryDataset, labels: Labels, idx: np.ndarray) -> np.ndarray:
     """Per trajectory in ``idx``: an additive model's predicted rewards summed over the decisions its score sums,
     the prediction its score is fitted to (and shown against in the Train tab's fit)."""
     summed = step_feedback(dataset, labels, idx)[1]
-    bounds = np.concatenate([[0], np.cumsum(dataset.lengths[np.asarray(idx, dtype=np.int64)])]).astype(np.int64)
     out = []
-    for k, i in enumerate(idx):
-        g = model.predict(dataset.features[dataset.state_slice(int(i))], dataset.actions[dataset.step_slice(int(i))])
-        out.append(float((np.diff(g, prepend=0.0) * summed[bounds[k]:bounds[k + 1]]).sum()))
+    for i in idx:
+        sl = dataset.step_slice(int(i))
+        g = model.predict(dataset.features[dataset.state_slice(int(i))], dataset.actions[sl])
+        out.append(float((np.diff(g, prepend=0.0) * summed[sl]).sum()))
     return np.asarray(out)
 
 
