@@ -38,6 +38,9 @@ def test_the_wheel_carries_the_models_and_the_demo_runs_from_another_folder(tmp_
     for env in ("gridnav", "highway", "pong"):
         for f in ("model.json", "weights.safetensors", "trajectories.npz"):
             assert any(n.endswith(f"share/dpf-gui/models/{env}/{f}") for n in names), (env, f)
+    for env in ("highway", "pong"):  # their sidecars' fusion guard needs the risk model beside the agent
+        for f in ("model.json", "weights.safetensors"):
+            assert any(n.endswith(f"share/dpf-gui/models/{env}/risk/{f}") for n in names), (env, f)
 
     # a fresh environment: the test machine's packages (torch, PySide6, ...) but this project only from the wheel
     env_dir = tmp_path / "venv"
