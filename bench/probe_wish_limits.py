@@ -4,7 +4,8 @@ Trains the cell's additive intent exactly as ``dpf benchmark`` does (the split's
 simulated labels and seed, random selection), then plays dynamic fusion with each ``--variant`` (JSON overrides
 of the task agent's stored fusion parameters, ``null`` for off) on the split's first ``--episodes`` held-out
 episodes, beside the task agent on the same episodes. Nothing is cached; use it on the dev split only (the
-report split's wishes stay unseen). Highway: about 20 s per variant for 30 episodes on the 2-core AMD EPYC.
+report split's wishes stay unseen). Highway: about 20 s per variant for 30 episodes on the 2-core AMD EPYC;
+Pong: 15-30 s per variant for 200 episodes.
 
     python bench/probe_wish_limits.py --env highway --wish w07-prefer --episodes 30 \\
         --variant '{"strength": 8, "c": 12}' --variant '{"strength": 8, "c": 12, "risk": null}'
