@@ -218,7 +218,7 @@ def test_an_evaluation_counts_the_guard_as_the_play_view_does(tmp_path):
 
 def test_the_shipped_pong_risk_model_binds_where_a_point_is_lost_and_seldom_elsewhere():
     """With Pong's guard switched on (``risk`` 0.02, not the default: docs/RESULTS.md) the intent must stay free
-    while the ball is far and be held back as a point is being lost: on the stored decisions 0.95 and 0.51 of them
+    while the ball is far and be held back as a point is being lost: of 40,000 stored decisions 0.95 and 0.53 of them
     keep an alternative within 0.02 on an AMD EPYC (the shipped model is only run here, not trained, so other CPUs
     differ by rounding)."""
     from dpf_gui.data.trajectories import TrajectoryDataset
@@ -228,11 +228,10 @@ def test_the_shipped_pong_risk_model_binds_where_a_point_is_lost_and_seldom_else
     features, _, near_loss, _ = failure_targets(TrajectoryDataset.load(task.dataset_path), task.risk_model.horizon)
     rows = np.random.default_rng(0).choice(len(features), 40_000, replace=False)
     x, near_loss = features[rows].astype(np.float32), near_loss[rows] > 0
-    risk = task.risk_model.risks(x)
-    choice = task.q_values_batch(x).argmax(1)
-    extra = risk - risk[np.arange(len(x)), choice][:, None]
-    extra[np.arange(len(x)), choice] = np.inf
-    free = extra.min(1) <= 0.02  # another action than the task agent's is allowed
+    anything = np.full((len(x), task.n_actions), 1.0 / task.n_actions)
+    allowed = within_risk(anything, task.risk_model.risks(x), task.q_values_batch(x).argmax(1),
+                          np.ones_like(anything, dtype=bool), 0.02) > 0
+    free = allowed.sum(1) > 1  # the guard leaves another action than the task agent's
     assert near_loss.sum() > 100
     assert free[~near_loss].mean() > 0.85
     assert free[near_loss].mean() < 0.7

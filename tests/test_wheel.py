@@ -38,7 +38,7 @@ def test_the_wheel_carries_the_models_and_the_demo_runs_from_another_folder(tmp_
     for env in ("gridnav", "highway", "pong"):
         for f in ("model.json", "weights.safetensors", "trajectories.npz"):
             assert any(n.endswith(f"share/dpf-gui/models/{env}/{f}") for n in names), (env, f)
-    for env in ("highway", "pong"):  # their sidecars' fusion guard needs the risk model beside the agent
+    for env in ("highway", "pong"):  # the risk guard (highway's default, Pong's to switch on) needs them
         for f in ("model.json", "weights.safetensors"):
             assert any(n.endswith(f"share/dpf-gui/models/{env}/risk/{f}") for n in names), (env, f)
 
