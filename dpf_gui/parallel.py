@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import TypeVar
@@ -35,13 +37,39 @@ def one_torch_thread() -> None:
     torch.set_num_threads(1)
 
 
+def end_with_parent() -> None:
+    """End this worker process as soon as the process that started the pool is gone.
+
+    Why: a pool's workers do not notice when the main process is killed from outside (``kill``, the
+    out-of-memory killer, a stopped job): each goes on with the cells already queued to it, for minutes,
+    sharing the cores with whatever runs next, and the fork server stays up as long as they do. The
+    multiprocessing start gives every worker a pipe from the main process (``parent_process().sentinel``)
+    that reaches end-of-file when it exits, however it exits; a thread waits on it.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
 def worker_setup(envs: dict) -> None:
-    """A worker process's start: one torch thread, and the environments registered in the parent at run time
-    (a plugin's; the worker knows only the built-in ones)."""
+    """A worker's start (a Ray task's, before each item): one torch thread, and the environments registered in
+    the parent at run time (a plugin's; the worker knows only the built-in ones)."""
     from dpf_gui.envs import register_envs
 
     one_torch_thread()
     register_envs(envs)
+
+
+def pool_worker_setup(envs: dict) -> None:
+    """A local pool worker's start: :func:`worker_setup`, and an end when the main process goes away."""
+    worker_setup(envs)
+    end_with_parent()
 
 
 def pool_context(preload: Sequence[str] = ()):
@@ -84,12 +112,11 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
 
     from dpf_gui.envs import added_envs
 
-    setup = functools.partial(worker_setup, added_envs())
     try:
         if backend == "ray":
             from dpf_gui.ray_jobs import map_ray
 
-            return map_ray(fn, items, finished, initializer=setup)
+            return map_ray(fn, items, finished, initializer=functools.partial(worker_setup, added_envs()))
         if jobs <= 1 or len(items) <= 1:
             out = []
             for i, x in enumerate(items):
@@ -98,7 +125,7 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
             return out
         results: list = [None] * len(items)
         with ProcessPoolExecutor(max_workers=min(int(jobs), len(items)), mp_context=pool_context([fn.__module__]),
-                                 initializer=setup) as pool:
+                                 initializer=functools.partial(pool_worker_setup, added_envs())) as pool:
             pending = {pool.submit(fn, x): i for i, x in enumerate(items)}
             try:
                 while pending:
@@ -115,4 +142,4 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
         bar.close()
 
 
-__all__ = ["BACKENDS", "map_jobs", "one_torch_thread", "pool_context", "worker_setup"]
+__all__ = ["BACKENDS", "end_with_parent", "map_jobs", "one_torch_thread", "pool_context", "worker_setup"]
