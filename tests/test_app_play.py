@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QTabWidget, QWidget
 
 from dpf_gui.app.compare_view import CompareView
 from dpf_gui.app.play_view import PlayView
-from dpf_gui.app.plots import RingBuffer, nice_ceil
+from dpf_gui.app.plots import LivePlot, RingBuffer, nice_ceil
 from dpf_gui.episode import NEEDS_INTENT_TIP
 from dpf_gui.pipeline import load_task_agent
 from dpf_gui.strategies import dynamic_temperature
@@ -614,6 +614,28 @@ def test_every_plot_says_what_it_shows_and_why_it_is_empty(view, qtbot):
     qtbot.mouseClick(view.findChild(QWidget, "resetParamsButton"), Qt.MouseButton.LeftButton)
     assert view.params() == defaults and view.runner.params == defaults
 
+
+
+def test_a_note_fits_its_plot_after_a_resize_behind_another_tab(qtbot):
+    """A plot resized while its tab is hidden places its note again: it kept the width of the larger window (Play
+    at 1024x768 after 1280x720, every note cut off at the plot's right edge)."""
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    plot = LivePlot("fusion weight w", [("w", (0, 0, 0))])
+    tabs.addTab(plot, "plot")
+    tabs.addTab(QWidget(), "other")
+    tabs.resize(1200, 400)
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    plot.set_note("empty under this strategy: the weight exists only when the task and intent policies are fused")
+    wide = plot.note.width()
+    tabs.setCurrentIndex(1)
+    tabs.resize(500, 400)
+    qtbot.wait(20)
+    tabs.setCurrentIndex(0)
+    qtbot.wait(20)
+    assert plot.note.width() <= plot.width() < wide
+    assert plot.note.x() >= 0 and plot.note.x() + plot.note.width() <= plot.width()
 
 def test_compare_notes_only_what_neither_side_draws(qtbot, agents):
     task, model, sidecar = agents

@@ -269,7 +269,7 @@ class PlotText:
             self.restyle(width)  # (pyqtgraph calls this with None while it builds the widget)
         super().resizeEvent(event)
         note = self.__dict__.get("note")  # resized once before the note exists (pyqtgraph's __getattr__ raises)
-        if note is not None and note.isVisible():
+        if note is not None and not note.isHidden():  # shown, or to be shown with its tab: a hidden tab resizes too
             self._place_note()
 
 
