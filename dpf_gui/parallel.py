@@ -17,9 +17,11 @@ Ray instance this process is connected to, so a cluster runs the same work.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -66,10 +68,52 @@ def worker_setup(envs: dict) -> None:
     register_envs(envs)
 
 
+class _Interrupt:
+    """A pool worker's Ctrl-C: the item it is running stops, and every later item stops before it starts.
+
+    Why: the pool hands each worker its next item before the current one ends, and an item is a benchmark cell
+    (minutes). With Python's own handler a worker stopped its cell at Ctrl-C and then ran the queued one to the
+    end, so ``dpf benchmark --jobs 2`` took a cell's time to stop. Only an item in progress is interrupted: a
+    KeyboardInterrupt in a waiting worker would kill it with a traceback and break the pool."""
+
+    requested = False
+    busy = False
+
+    @classmethod
+    def on_signal(cls, _signum, _frame) -> None:
+        first = not cls.requested
+        cls.requested = True
+        if first and cls.busy:  # a second signal must not interrupt the first one's clean-up
+            raise KeyboardInterrupt
+
+
+def run_item(fn: Callable[[T], R], item: T) -> R:
+    """``fn(item)`` in a pool worker, unless Ctrl-C came first (:class:`_Interrupt`)."""
+    if _Interrupt.requested:
+        raise KeyboardInterrupt("interrupted before this item started")
+    _Interrupt.busy = True
+    try:
+        return fn(item)
+    finally:
+        _Interrupt.busy = False
+
+
 def pool_worker_setup(envs: dict) -> None:
-    """A local pool worker's start: :func:`worker_setup`, and an end when the main process goes away."""
+    """A local pool worker's start: :func:`worker_setup`, Ctrl-C that stops the run's items (:class:`_Interrupt`),
+    and an end when the main process goes away."""
     worker_setup(envs)
+    signal.signal(signal.SIGINT, _Interrupt.on_signal)
     end_with_parent()
+
+
+def interrupt_workers(pool: ProcessPoolExecutor) -> None:
+    """Pass a Ctrl-C that reached only this process (``kill -INT``) on to the pool's workers; a terminal's reaches
+    them anyway. (``_processes``: the pool's own record of its workers; Python has no public one before 3.14.)"""
+    if os.name != "posix":
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, AttributeError):
+            os.kill(process.pid, signal.SIGINT)
 
 
 def pool_context(preload: Sequence[str] = ()):
@@ -126,7 +170,7 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
         results: list = [None] * len(items)
         with ProcessPoolExecutor(max_workers=min(int(jobs), len(items)), mp_context=pool_context([fn.__module__]),
                                  initializer=functools.partial(pool_worker_setup, added_envs())) as pool:
-            pending = {pool.submit(fn, x): i for i, x in enumerate(items)}
+            pending = {pool.submit(run_item, fn, x): i for i, x in enumerate(items)}
             try:
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -134,7 +178,9 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
                         i = pending.pop(future)
                         results[i] = future.result()
                         finished(i, results[i])
-            except BaseException:
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    interrupt_workers(pool)
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
         return results
@@ -142,4 +188,5 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
         bar.close()
 
 
-__all__ = ["BACKENDS", "end_with_parent", "map_jobs", "one_torch_thread", "pool_context", "worker_setup"]
+__all__ = ["BACKENDS", "end_with_parent", "interrupt_workers", "map_jobs", "one_torch_thread", "pool_context",
+           "run_item", "worker_setup"]

@@ -1,4 +1,5 @@
-"""The local process pool's workers end with the process that started them, however it ends."""
+"""The local process pool's workers end with the run that started them: Ctrl-C stops it in seconds, and a killed
+main process takes its workers with it."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ import pytest
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process parents from /proc")
 
+#: a run of long items on two workers (the items' length stands for benchmark cells of minutes)
 MAIN = textwrap.dedent("""
+    import signal
     import time
     from dpf_gui.parallel import map_jobs
 
     if __name__ == "__main__":
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even where the test runs with SIGINT ignored
         print("started", flush=True)
-        map_jobs(time.sleep, [120.0] * 4, jobs=2)
+        map_jobs(time.sleep, [120.0] * 6, jobs=2)
 """)
 
 
@@ -46,29 +50,57 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def test_pool_workers_end_when_the_main_process_is_killed(tmp_path):
+@pytest.fixture
+def run(tmp_path):
+    """A main process in a session of its own, busy with its pool; its processes are killed at the end."""
     script = tmp_path / "main.py"
     script.write_text(MAIN)
-    main = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
-    workers: set[int] = set()
+    main = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, start_new_session=True)
+    started: set[int] = set()
     try:
         assert main.stdout.readline().strip() == "started"
         deadline = time.monotonic() + 120
-        # the fork server and its two workers (each past its initializer: busy in time.sleep)
+        # the fork server and its two workers (then past their start-up: busy in time.sleep)
         while len(descendants(main.pid)) < 3 and time.monotonic() < deadline:
             time.sleep(0.2)
-        workers = descendants(main.pid)
-        assert len(workers) >= 3, "the pool never started its workers"
+        started |= descendants(main.pid)
+        assert len(started) >= 3, "the pool never started its workers"
         time.sleep(1.0)
-        assert main.poll() is None, "the main process ended before it was killed"
-        main.send_signal(signal.SIGKILL)
-        main.wait()
-        deadline = time.monotonic() + 20
-        while workers & set(parents()) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not workers & set(parents()), "pool workers outlived the process that started them"
+        assert main.poll() is None, "the main process ended before the test acted"
+        yield main, started
     finally:
         main.kill()
         main.wait()
-        for pid in workers & set(parents()):
+        for pid in started & set(parents()):
             os.kill(pid, signal.SIGKILL)
+
+
+def gone_within(pids: set[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while pids & set(parents()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not pids & set(parents())
+
+
+def test_pool_workers_end_when_the_main_process_is_killed(run):
+    main, workers = run
+    main.send_signal(signal.SIGKILL)
+    main.wait()
+    assert gone_within(workers, 20), "pool workers outlived the process that started them"
+
+
+@pytest.mark.parametrize("to", ["the terminal's process group", "the main process alone"])
+def test_ctrl_c_stops_the_run_in_seconds_without_running_the_queued_items(run, to):
+    """Each worker has its next item queued before the current one ends; Ctrl-C must stop that one too."""
+    main, workers = run
+    if to == "the main process alone":
+        main.send_signal(signal.SIGINT)
+    else:
+        os.killpg(main.pid, signal.SIGINT)
+    try:
+        rc = main.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the run went on after Ctrl-C")
+    assert rc != 0 and "KeyboardInterrupt" in main.stderr.read()
+    assert gone_within(workers, 10)
