@@ -107,8 +107,10 @@ def pool_worker_setup(envs: dict) -> None:
 
 
 def interrupt_workers(pool: ProcessPoolExecutor) -> None:
-    """Pass a Ctrl-C that reached only this process (``kill -INT``) on to the pool's workers; a terminal's reaches
-    them anyway. (``_processes``: the pool's own record of its workers; Python has no public one before 3.14.)"""
+    """Stop the pool's items as Ctrl-C does (:class:`_Interrupt`): for a Ctrl-C that reached only this process
+    (``kill -INT``; a terminal's reaches the workers anyway), and for an item's error, which should not wait for
+    the cells still running or queued. (``_processes``: the pool's own record of its workers; Python has no public
+    one before 3.14.)"""
     if os.name != "posix":
         return
     for process in list((getattr(pool, "_processes", None) or {}).values()):
@@ -140,8 +142,8 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
 
     ``sizes`` (one per item, e.g. its episode count) weight the progress bar. ``on_result(i, result)`` is
     called here as each item finishes (e.g. to keep it where this process can read it back). The first
-    exception raised by ``fn`` (a :class:`~dpf_gui.errors.UserError` too) is raised here once the running
-    items have stopped (Ray: cancelled); items not yet started are cancelled.
+    exception raised by ``fn`` (a :class:`~dpf_gui.errors.UserError` too) is raised here once the other items
+    in progress are interrupted (Ray: cancelled); items not yet started never start. Ctrl-C stops the same way.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}")
@@ -178,9 +180,8 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
                         i = pending.pop(future)
                         results[i] = future.result()
                         finished(i, results[i])
-            except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
-                    interrupt_workers(pool)
+            except BaseException:  # Ctrl-C, or the first item's error: the run is over, its other items too
+                interrupt_workers(pool)
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
         return results

@@ -3,6 +3,7 @@ main process takes its workers with it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,13 +19,14 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="re
 #: a run of long items on two workers (the items' length stands for benchmark cells of minutes)
 MAIN = textwrap.dedent("""
     import signal
+    import sys
     import time
     from dpf_gui.parallel import map_jobs
 
     if __name__ == "__main__":
         signal.signal(signal.SIGINT, signal.default_int_handler)  # even where the test runs with SIGINT ignored
         print("started", flush=True)
-        map_jobs(time.sleep, [120.0] * 6, jobs=2)
+        map_jobs(time.sleep, [float(x) for x in sys.argv[1:]] or [120.0] * 6, jobs=2)
 """)
 
 
@@ -104,3 +106,21 @@ def test_ctrl_c_stops_the_run_in_seconds_without_running_the_queued_items(run, t
         pytest.fail("the run went on after Ctrl-C")
     assert rc != 0 and "KeyboardInterrupt" in main.stderr.read()
     assert gone_within(workers, 10)
+
+
+def test_an_items_error_ends_the_run_without_waiting_for_the_others(tmp_path):
+    """time.sleep(-1) raises at once, beside a worker busy for two minutes and items queued behind both."""
+    script = tmp_path / "main.py"
+    script.write_text(MAIN)
+    main = subprocess.Popen([sys.executable, str(script), "120", "-1", "120", "120", "120"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=True)
+    try:
+        rc = main.wait(timeout=60)  # the workers' start (importing torch in the fork server) included
+    except subprocess.TimeoutExpired:
+        pytest.fail("the run waited for the other items after an error")
+    finally:
+        main.kill()
+        main.wait()
+        with contextlib.suppress(ProcessLookupError):  # its workers, if any are left
+            os.killpg(main.pid, signal.SIGKILL)
+    assert rc != 0 and "ValueError: sleep length must be non-negative" in main.stderr.read()
