@@ -326,7 +326,10 @@ def test_interrupted_pilot_resumes_at_the_phase_it_was_in(tmp_path, monkeypatch)
         pilot(study, 1)
     before = _events(study, "sim-001")
     assert before[-1]["kind"] == "phase_start" and before[-1]["data"]["step"] == "dynamic/train"
-    pilot(Study(tmp_path / "s"), 1)
+    said: list[str] = []
+    pilot(Study(tmp_path / "s"), 1, report=said.append)
+    assert said == [f"sim-001 (1 of 1): dynamic/{phase}" for phase in ("train", "watch", "questionnaire", "nasa_tlx")] \
+        + ["sim-001 (1 of 1): end"]  # each step left, as it begins
     after = _events(study, "sim-001")
     assert after[:len(before)] == before  # nothing lost or changed
     assert [e["data"]["step"] for e in after if e["kind"] == "phase_end"] == \

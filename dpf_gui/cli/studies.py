@@ -126,7 +126,7 @@ def cmd_study_pilot(args: argparse.Namespace) -> int:
     study = Study(args.study)
     noise = noise_from_args(args)
     report = None if args.quiet else (lambda line: print(f"pilot: {line}", flush=True))
-    ids = pilot(study, args.participants, seed=args.seed, noise=noise, report=report)
+    ids = pilot(study, args.participants, seed=args.seed, noise=noise, progress=not args.quiet, report=report)
     print(f"{len(ids)} simulated participants finished in {args.study}: {', '.join(ids)}")
     return 0
 

@@ -148,7 +148,8 @@ def pilot(study: Study, participants: int, seed: int = 0, noise: FeedbackNoise |
           progress: bool = False, report: Callable[[str], None] | None = None) -> list[str]:
     """Make sure ``participants`` simulated participants have finished the protocol: unfinished ones are
     resumed (with their own seed and noise), new ones added (``sim-001``, ...). People's data is not touched.
-    Returns the simulated participants' ids."""
+    ``report`` is told each step as it begins (a pilot takes about a minute a participant: most of it training),
+    ``progress`` shows training's progress bar. Returns the simulated participants' ids."""
     if study.wish is None:
         raise UserError("the pilot's simulated participants label by the wish's region expressions: give [wish] "
                         "prefer and/or avoid in the protocol")
@@ -167,12 +168,12 @@ def pilot(study: Study, participants: int, seed: int = 0, noise: FeedbackNoise |
         sim_seed = int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0])
         sims.append(study.add_participant(pid, simulated={"seed": sim_seed, "noise": noise.record(),
                                                           "pilot_seed": seed}))
-    for p in sims:
+    for n, p in enumerate(sims, 1):
         with Session(study, p["id"]) as session:
             if not session.finished:
-                if report:
-                    report(f"{p['id']}: from {session.current().key}")
-                run_simulated(session, progress=progress)
+                said = f"{p['id']} ({n} of {len(sims)})"
+                on_step = None if report is None else (lambda step, said=said: report(f"{said}: {step.key}"))
+                run_simulated(session, progress=progress, on_step=on_step)
     return [p["id"] for p in sims]
 
 
