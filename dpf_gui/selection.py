@@ -365,7 +365,7 @@ def _novelty(s: TrajectorySummaries, i: int, ref_occ: np.ndarray, ref_end: np.nd
 # ---------------------------------------------------------------------------
 def select_and_label(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, budget: int,
                      select: str = "random", rounds: int = 1, seed: int = 0,
-                     train_config: AdditiveConfig | None = None) -> Labels:
+                     train_config: AdditiveConfig | None = None, progress: bool = False) -> Labels:
     """A simulated user labels ``budget`` trajectories in ``rounds`` batches, chosen as ``select`` says.
 
     ``random``: a seeded random choice; ``first``: dataset order (walking the list); ``active``: the first
@@ -373,7 +373,8 @@ def select_and_label(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNois
     labels so far (``train_config``, default :data:`SELECTION_TRAINING`) and the next batch is suggested
     with it (diversity only when training refuses, e.g. all scores equal). Trajectories not chosen are
     unlabelled with score 0; ``true_scores`` and ``marks`` stay the simulated user's truth for every
-    trajectory (for measuring, never for training). ``meta["selection"]`` records the choice.
+    trajectory (for measuring, never for training). ``meta["selection"]`` records the choice. ``progress``: a
+    bar over the active rounds (each trains an intent model: seconds on gridnav, about 20 s on Pong).
     """
     if select not in SELECT_MODES:
         raise UserError(f"unknown selection {select!r}; allowed: {', '.join(SELECT_MODES)}")
@@ -382,11 +383,12 @@ def select_and_label(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNois
         raise UserError(f"label budget {budget!r} is out of range; allowed: 1..{n} (the trajectories in the data)")
     if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or not 1 <= rounds <= budget:
         raise UserError(f"rounds {rounds!r} is out of range; allowed: 1..{budget} (at least one label per round)")
-    return keep_chosen(dataset, label_dataset(dataset, wish, noise, seed), budget, select, rounds, seed, train_config)
+    return keep_chosen(dataset, label_dataset(dataset, wish, noise, seed), budget, select, rounds, seed, train_config,
+                       progress)
 
 
 def keep_chosen(dataset: TrajectoryDataset, full: Labels, budget: int, select: str = "random", rounds: int = 1,
-                seed: int = 0, train_config: AdditiveConfig | None = None) -> Labels:
+                seed: int = 0, train_config: AdditiveConfig | None = None, progress: bool = False) -> Labels:
     """``full`` (every trajectory labelled, any label type) with only ``budget`` of them kept, chosen as
     ``select`` says in ``rounds`` batches (see :func:`select_and_label`)."""
     if select not in SELECT_MODES:
@@ -401,9 +403,11 @@ def keep_chosen(dataset: TrajectoryDataset, full: Labels, budget: int, select: s
     elif select == "first":
         chosen = list(range(budget))
     else:
+        from tqdm.auto import tqdm
+
         chosen = []
         config = train_config if train_config is not None else SELECTION_TRAINING
-        for r, size in enumerate(batches):
+        for r, size in enumerate(tqdm(batches, desc="label this next", unit="round", disable=not progress)):
             model = None
             if r > 0:
                 model, note = _retrain(dataset, _given(full, chosen), seed + r, config)

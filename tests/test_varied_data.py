@@ -142,9 +142,10 @@ def test_cli_explore_merge_and_label_a_budget(tmp_path, capsys):
     assert main(["rollout", "--env", "gridnav", "--episodes", "10", "--seed", "1", "--out", str(data), "--quiet"]) == 0
     assert main(["label", "--data", str(data), "--preset", "mixed", "--budget", "4", "--select", "active",
                  "--out", str(tmp_path / "l.npz")]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "coverage: prefer terrain=scenic: entered by" in out and "of 10 stored trajectories" in out
     assert "4 of 10 trajectories labelled (mixed; active selection)" in out
+    assert "label this next" in err  # the rounds' progress (each trains an intent model with more rounds)
     assert main(["rollout", "--env", "gridnav", "--policy", str(shipped_model("gridnav")), "--explore", "boltzmann:2",
                  "--start", "random", "--episodes", "4", "--seed", "5", "--out", str(varied), "--quiet"]) == 0
     assert main(["merge", "--data", str(data), "--data", str(varied), "--out", str(merged),

@@ -191,7 +191,8 @@ def cmd_label(args: argparse.Namespace) -> int:
         from dpf_gui.selection import select_and_label
 
         select, rounds = args.select or "random", args.rounds or 1
-        labels = select_and_label(data, wish, noise, args.budget, select=select, rounds=rounds, seed=args.seed)
+        labels = select_and_label(data, wish, noise, args.budget, select=select, rounds=rounds, seed=args.seed,
+                                  progress=True)
         how = f"{wish.mode}; {select} selection" + (f" in {rounds} rounds" if rounds > 1 else "")
     labels.meta["data_path"] = str(args.data)
     path = labels.save(out)
@@ -233,7 +234,7 @@ def _label_segments(args: argparse.Namespace, data, wish):
     labels, how = label_segments(data, wish, args.seed), f"{wish.mode}; marked segments"
     if args.budget is not None:
         select, rounds = args.select or "random", args.rounds or 1
-        labels = keep_chosen(data, labels, args.budget, select, rounds, args.seed)
+        labels = keep_chosen(data, labels, args.budget, select, rounds, args.seed, progress=True)
         how += f"; {select} selection" + (f" in {rounds} rounds" if rounds > 1 else "")
     return labels, how
 
