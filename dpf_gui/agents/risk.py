@@ -74,14 +74,17 @@ def auc(score: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def train_risk(task, dataset, cfg: RiskConfig | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fit a risk model for ``task`` on ``dataset`` (its stored trajectories); ``(state_dict, sidecar)``.
+def train_risk(task, dataset, cfg: RiskConfig | None = None,
+               progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fit a risk model for ``task`` on ``dataset`` (its stored trajectories); ``(state_dict, sidecar)``;
+    ``progress``: a bar over the epochs (seconds on highway's stored decisions, about a minute on Pong's).
 
     One network, one output per action; each stored decision trains the output of the action taken (binary
     cross-entropy). The input normalisation is folded into the first layer, so the saved network reads the
     raw features. The sidecar holds how it was made and what it measured on the held-out episodes.
     """
     import torch
+    from tqdm.auto import tqdm
 
     from dpf_gui.agents.qnetwork import QNetwork
 
@@ -100,7 +103,7 @@ def train_risk(task, dataset, cfg: RiskConfig | None = None) -> tuple[dict[str, 
     xt = torch.tensor((x[~test] - mean) / std)
     at, yt = torch.tensor(a[~test]), torch.tensor(y[~test])
     gen = torch.Generator().manual_seed(cfg.seed)
-    for _ in range(cfg.epochs):
+    for _ in tqdm(range(cfg.epochs), desc="risk model", unit="epoch", disable=not progress):
         order = torch.randperm(len(xt), generator=gen)
         for start in range(0, len(xt), cfg.batch_size):
             b = order[start:start + cfg.batch_size]
