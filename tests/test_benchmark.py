@@ -799,3 +799,17 @@ def test_a_reference_kept_on_disk_stands_for_the_same_task_agent_only(tmp_path: 
     assert len(list(tmp_path.glob("reference-*"))) == 1
     assert cal_mod.load_reference("highway", task, tmp_path, {"code": "b"})
     assert not cal_mod.load_reference("highway", task, tmp_path, {"code": "a"})
+
+
+def test_an_interrupted_benchmark_says_what_was_kept_and_how_to_go_on(tmp_path, monkeypatch, capsys):
+    from dpf_gui.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bm, "run_benchmark", interrupted)
+    out = tmp_path / "R.md"
+    assert main(["benchmark", "--quick", "--work", str(tmp_path / "w"), "--out", str(out), "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert f"cells that finished are cached in {tmp_path / 'w'}" in err and "run the same command again" in err
+    assert not out.exists()  # no report from a part of the grid

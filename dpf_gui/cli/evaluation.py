@@ -553,7 +553,13 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         kept_from_previous(out, spec)  # a damaged previous report is refused before hours of cells
     workers = use_backend(args)
     t0 = time.time()
-    results = run_benchmark(spec, work, jobs=args.jobs, progress=not args.quiet, backend=args.backend)
+    try:
+        results = run_benchmark(spec, work, jobs=args.jobs, progress=not args.quiet, backend=args.backend)
+    except KeyboardInterrupt:
+        print(f"dpf benchmark: interrupted: the cells that finished are cached in {work}, the unfinished ones were "
+              "discarded and no report was written; run the same command again to go on (finished cells are read "
+              "back, not recomputed)", file=sys.stderr)
+        return 130
     machine = f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}, CPU only"
     command = ("dpf benchmark " + " ".join(a for a in sys.argv[2:] if a) if sys.argv[1:2] == ["benchmark"]
                else "dpf benchmark")
