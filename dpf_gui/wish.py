@@ -173,7 +173,7 @@ def make_wish(
     prefer = list(preset.prefer if preset else ()) + list(prefer)
     avoid = list(preset.avoid if preset else ()) + list(avoid)
     if not prefer and not avoid:
-        raise UserError("no wish given: name a preset (avoid, prefer, mixed) or give --prefer / --avoid expressions")
+        raise UserError("no wish given: name a preset (avoid, prefer, mixed) or give regions to prefer or avoid")
     return Wish(
         prefer=tuple(parse_expression(t, features) for t in prefer),
         avoid=tuple(parse_expression(t, features) for t in avoid),

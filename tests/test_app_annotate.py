@@ -109,6 +109,24 @@ def test_segments_undo_redo_and_playback(qtbot, tmp_path, messages):
     assert messages == []
 
 
+
+def test_an_empty_wish_is_no_mistake_until_labelling_needs_one(qtbot, tmp_path, messages):
+    """My wish opens empty: a hint, not an error in red; the simulated user, who needs a wish, says so in words
+    of the dialog (no command-line flags)."""
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    view, ws = window.annotate, window.workspace
+    mine = view.open_wish_dialog()
+    assert mine.fields.is_empty() and not mine.fields.error.isVisible()
+    assert "no wish yet" in mine.fields.preview.text()
+    mine.close()
+    sim = view.open_simulated_user_dialog()
+    sim.preset.setCurrentIndex(sim.preset.findData(""))
+    assert not sim.error.isVisible() and "no wish yet" in sim.preview.text()
+    qtbot.mouseClick(sim.ok_button, Qt.MouseButton.LeftButton)
+    assert sim.isVisible() and ws.labels().count == 0
+    assert sim.error.isVisible() and "regions to prefer or avoid" in sim.error.text() and "--" not in sim.error.text()
+    sim.close()
+
 def test_simulated_user_dialog(qtbot, tmp_path, messages):
     window = open_window(qtbot, tmp_path, env="gridnav")
     view, ws = window.annotate, window.workspace

@@ -92,6 +92,12 @@ class WishFields(QWidget):
         self.error.setVisible(bool(message))
 
     def _validate(self) -> None:
+        if self.is_empty():  # not a mistake yet: nothing was written (and an empty wish is what clears one)
+            self.preview.setText("no wish yet: choose a preset, or write regions to prefer or avoid")
+            self.coverage.setText("")
+            self.show_error("")
+            self.changed.emit()
+            return
         try:
             wish = self.wish()
         except UserError as exc:
