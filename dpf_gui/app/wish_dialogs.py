@@ -48,8 +48,9 @@ class WishFields(QWidget):
         self.avoid = QLineEdit("; ".join(avoid), self)
         self.avoid.setObjectName(f"{prefix}AvoidEdit")
         names = ", ".join(f"{rf.name} ({rf.describe_range()})" for rf in ws.dataset.region_features)
-        for edit in (self.prefer, self.avoid):
-            edit.setPlaceholderText("e.g. " + "; ".join(spec.presets[-1].prefer + spec.presets[-1].avoid))
+        ex = spec.presets[-1]  # the mixed preset: an example for each field
+        for edit, shown in ((self.prefer, ex.prefer or ex.avoid), (self.avoid, ex.avoid or ex.prefer)):
+            edit.setPlaceholderText("e.g. " + "; ".join(shown))
             edit.setToolTip("region expressions, several separated by ';' (OR-ed), terms joined by '&'.\n"
                             f"Features: {names}")
         self.preview = QLabel(self)
