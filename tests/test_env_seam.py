@@ -184,3 +184,16 @@ def test_an_environment_that_defines_no_screen_still_shows(corridor):
 def test_the_real_environments_keep_their_screens(name, scale, stepping):
     screen = env_screen(name)
     assert screen.frame_scale == scale and screen.stepping == stepping and screen.legend(True, True, False)
+
+
+def test_evaluate_measures_the_wish_recorded_with_the_intent(run_dir, capsys):
+    """Without a wish on the command line, the one the intent model's labels were made for (mixed) is measured,
+    and said."""
+    capsys.readouterr()
+    argv = ["evaluate", "--env", "corridor", "--task", f"{run_dir}/task", "--intent", f"{run_dir}/intent",
+            "--strategies", "task,static,dynamic", "--episodes", "30", "--seed", "0", "--quiet",
+            "--json", f"{run_dir}/eval-recorded.json"]
+    assert main(argv) == 0
+    assert "recorded with the intent model's labels" in capsys.readouterr().out
+    given, recorded = (json.loads((run_dir / name).read_text()) for name in ("eval.json", "eval-recorded.json"))
+    assert recorded["strategies"] == given["strategies"] and "prefer_fraction" in recorded["strategies"]["task"]

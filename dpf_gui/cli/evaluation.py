@@ -156,7 +156,8 @@ def _build_evaluate(p: argparse.ArgumentParser) -> None:
     "play strategies on the same held-out episodes and print metrics with 95 % intervals",
     "Metrics: task_success (gridnav goal, highway no crash, pong point won), task_return,\n"
     "length; with a wish prefer_fraction / avoid_fraction (share of decisions leading into\n"
-    "the region); for fused strategies fusion_weight. JSON: {env, episodes, seed,\n"
+    "the region; the wish given here, else the one recorded with --intent's labels); for fused\n"
+    "strategies fusion_weight. JSON: {env, episodes, seed,\n"
     "strategies: {NAME: {METRIC: {mean, ci95: [lo, hi]}}}}.\n\n"
     "examples:\n"
     "  dpf evaluate --env gridnav --strategies task --episodes 100 --seed 0\n"
@@ -167,13 +168,13 @@ def _build_evaluate(p: argparse.ArgumentParser) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from dpf_gui.envs import env_class
     from dpf_gui.evaluate import evaluate
-    from dpf_gui.pipeline import build_agents, load_task_agent, task_region_features
+    from dpf_gui.pipeline import build_agents, load_task_agent
 
     env_class(args.env)
     json_out = check_file_out(args.json, args.force) if args.json else None
     use_backend(args)
     task = load_task_agent(args.env, task_path(args.task) if args.task else None)
-    wish = wish_from_args(args, task_region_features(task), args.env)
+    wish = _wish(args, task)
     overrides = fusion_overrides(args)
     if args.calibrate:
         overrides.update(_calibrated(args, task, overrides))
@@ -227,13 +228,13 @@ def _build_trace(p: argparse.ArgumentParser) -> None:
 )
 def cmd_trace(args: argparse.Namespace) -> int:
     from dpf_gui.envs import env_class
-    from dpf_gui.pipeline import build_agents, load_task_agent, task_region_features
+    from dpf_gui.pipeline import build_agents, load_task_agent
     from dpf_gui.trace import play_trace
 
     env_class(args.env)
     out = check_file_out(args.out, args.force)
     task = load_task_agent(args.env, task_path(args.task) if args.task else None)
-    wish = wish_from_args(args, task_region_features(task), args.env)
+    wish = _wish(args, task)
     overrides = fusion_overrides(args)
     if args.calibrate:
         overrides.update(_calibrated(args, task, overrides))
@@ -245,6 +246,26 @@ def cmd_trace(args: argparse.Namespace) -> int:
     print(f"wrote {path}: {len(trace.rows)} decisions of {args.strategy} on {args.env} (seed {args.seed}), "
           f"task return {ret:.2f}")
     return 0
+
+
+def _wish(args: argparse.Namespace, task):
+    """The wish the options give, else the one recorded with ``--intent``'s labels (said on stdout), else None:
+    an intent model trained for a wish is measured on it without the person writing it again."""
+    from types import SimpleNamespace
+
+    from dpf_gui.cache import read_json
+    from dpf_gui.episode import wish_from_sidecar
+    from dpf_gui.pipeline import task_region_features
+
+    features = task_region_features(task)
+    wish = wish_from_args(args, features, args.env)
+    if wish is None and args.intent:
+        wish = wish_from_sidecar(SimpleNamespace(region_features=features), read_json(Path(args.intent) / "model.json"))
+        if wish is not None:
+            d = wish.describe()
+            print(f"wish: prefer {' or '.join(d['prefer']) or '-'}; avoid {' or '.join(d['avoid']) or '-'} (recorded "
+                  "with the intent model's labels; --preset or --prefer / --avoid measure another)")
+    return wish
 
 
 def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, float]:
