@@ -140,7 +140,8 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
                      f"{_workers_text(rs[0])}, "
                      "reading back the cells it found in the cache).")
         lines.append("")
-    lines += ["Cells are cached under `runs/benchmark/`, keyed by every input and the code that computes them.", "",
+    lines += ["Cells are cached in the `--work` folder (default `runs/benchmark/`), keyed by every input and the code "
+              "that computes them.", "",
              f"Split **{spec.split}**: " + ("wishes, label draws and episodes nobody looked at while tuning (the "
                                              "defaults were tuned on the `dev` split)." if spec.split == "report" else
                                              "the tuning split; quote the `report` split."),
