@@ -107,7 +107,7 @@ CONFIRM_CHUNK = 100
 #: 90 % on Pong (paired, so a winner right at the bar is told apart); 95 % on highway, whose unpaired 100 fresh
 #: episodes let agents truly at ~0.83 of a 0.88 task agent through, to lose the claim on the held-out draw (V19-V21
 #: in docs/RESULTS.md, "Highway: a guard against crash risk")
-CONFIRM_KEEP = {"highway": 0.95, "pong": 0.9}
+CONFIRM_KEEP = {"highway": 0.95, "pong": CLAIM_KEEP}
 #: standard errors between the paired margin's mean and 0 for a decision (1.28: one-sided 90 %)
 CONFIRM_Z = 1.28
 #: candidates tried at most (best intent score first, each quieter than the last rejected) before the strength
