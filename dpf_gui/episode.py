@@ -239,17 +239,23 @@ def wish_from_sidecar(env, intent_sidecar: Mapping[str, Any] | None):
     ``env``: anything with the environment's ``region_features`` or ``spec_info`` (an environment, or its class
     where the region features do not depend on the configuration).
     """
+    features = getattr(env, "region_features", None) or env.spec_info.region_features
+    return recorded_wish(features, intent_sidecar)
+
+
+def recorded_wish(region_features, intent_sidecar: Mapping[str, Any] | None):
+    """The wish recorded in an intent model's sidecar, read in these region features; None if none is recorded
+    or it does not parse in them."""
     from dpf_gui.wish import make_wish
 
     w = ((intent_sidecar or {}).get("labels") or {}).get("wish") or {}
     if not isinstance(w, Mapping) or not (w.get("prefer") or w.get("avoid")):
         return None
-    features = getattr(env, "region_features", None) or env.spec_info.region_features
     try:
-        return make_wish(features, prefer=list(w.get("prefer") or ()), avoid=list(w.get("avoid") or ()))
+        return make_wish(region_features, prefer=list(w.get("prefer") or ()), avoid=list(w.get("avoid") or ()))
     except UserError:
         return None
 
 
 __all__ = ["NEEDS_INTENT_TIP", "EpisodeMetrics", "EpisodeRunner", "Snapshot", "check_strategy",
-           "initial_strategy", "wish_from_sidecar"]
+           "initial_strategy", "recorded_wish", "wish_from_sidecar"]

@@ -106,12 +106,9 @@ class _FollowsWorkspace:
 
 def play_wish(ws):
     """The wish whose regions Play and Compare show: the intent model's (from its sidecar), else the "mixed" preset."""
-    from types import SimpleNamespace
+    from dpf_gui.episode import recorded_wish
 
-    from dpf_gui.episode import wish_from_sidecar
-
-    wish = wish_from_sidecar(SimpleNamespace(region_features=ws.dataset.region_features),
-                             ws.intent.sidecar if ws.intent else None)
+    wish = recorded_wish(ws.dataset.region_features, ws.intent.sidecar if ws.intent else None)
     if wish is None:
         try:
             wish = ws.wish()

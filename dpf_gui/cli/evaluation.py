@@ -251,16 +251,14 @@ def cmd_trace(args: argparse.Namespace) -> int:
 def _wish(args: argparse.Namespace, task):
     """The wish the options give, else the one recorded with ``--intent``'s labels (said on stdout), else None:
     an intent model trained for a wish is measured on it without the person writing it again."""
-    from types import SimpleNamespace
-
     from dpf_gui.cache import read_json
-    from dpf_gui.episode import wish_from_sidecar
+    from dpf_gui.episode import recorded_wish
     from dpf_gui.pipeline import task_region_features
 
     features = task_region_features(task)
     wish = wish_from_args(args, features, args.env)
     if wish is None and args.intent:
-        wish = wish_from_sidecar(SimpleNamespace(region_features=features), read_json(Path(args.intent) / "model.json"))
+        wish = recorded_wish(features, read_json(Path(args.intent) / "model.json"))
         if wish is not None:
             d = wish.describe()
             print(f"wish: prefer {' or '.join(d['prefer']) or '-'}; avoid {' or '.join(d['avoid']) or '-'} (recorded "
