@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_episode_worker import alive, wait_gone
+
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process parents from /proc")
 
 #: a run of long items on two workers (the items' length stands for benchmark cells of minutes)
@@ -31,15 +33,13 @@ MAIN = textwrap.dedent("""
 
 
 def parents() -> dict[int, int]:
-    """pid -> parent pid of every live process (zombies count as gone)."""
+    """pid -> parent pid of every process."""
     out = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            out[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:  # ended meanwhile
             continue
-        if fields[0] != "Z":
-            out[int(stat.parent.name)] = int(fields[1])
     return out
 
 
@@ -74,15 +74,12 @@ def run(tmp_path):
     finally:
         main.kill()
         main.wait()
-        for pid in started & set(parents()):
+        for pid in filter(alive, started):
             os.kill(pid, signal.SIGKILL)
 
 
 def gone_within(pids: set[int], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while pids & set(parents()) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return not pids & set(parents())
+    return all(wait_gone(pid, seconds) for pid in pids)
 
 
 def test_pool_workers_end_when_the_main_process_is_killed(run):
