@@ -148,7 +148,7 @@ def pilot(study: Study, participants: int, seed: int = 0, noise: FeedbackNoise |
           progress: bool = False, report: Callable[[str], None] | None = None) -> list[str]:
     """Make sure ``participants`` simulated participants have finished the protocol: unfinished ones are
     resumed (with their own seed and noise), new ones added (``sim-001``, ...). People's data is not touched.
-    ``report`` is told each step as it begins (a pilot takes about a minute a participant: most of it training),
+    ``report`` is told each step as it begins (a participant takes under a minute: most of it training),
     ``progress`` shows training's progress bar. Returns the simulated participants' ids."""
     if study.wish is None:
         raise UserError("the pilot's simulated participants label by the wish's region expressions: give [wish] "
