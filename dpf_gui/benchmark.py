@@ -428,8 +428,11 @@ def cells_of(ctx: EnvContext, spec: BenchmarkSpec) -> list[Cell]:
 
 
 def run_benchmark(spec: BenchmarkSpec, work: Path, jobs: int = 1, progress: bool = True,
-                  backend: str = "local") -> list[dict[str, Any]]:
+                  backend: str = "local", cached: dict[str, int] | None = None) -> list[dict[str, Any]]:
     """Every cell of the grid (cached cells are read back); returns their JSON in grid order.
+
+    ``cached``, when given, gets how many of each environment's cells were already in the cache, for the report
+    (a run that computed everything and one that read everything back differ in what their wall time means).
 
     Cells run on ``jobs`` processes or as Ray tasks (:func:`dpf_gui.parallel.map_jobs`); each finished
     cell is cached at once, so an interrupted run keeps what it finished. A Ray task caches it where it
@@ -441,6 +444,8 @@ def run_benchmark(spec: BenchmarkSpec, work: Path, jobs: int = 1, progress: bool
     for env_name in spec.envs:
         ctx = env_context(env_name, spec, work, progress=progress)
         cells = cells_of(ctx, spec)
+        if cached is not None:
+            cached[env_name] = sum(_cell_entry(ctx, c, spec, work).done() for c in cells)
 
         def keep(i: int, result: dict[str, Any], ctx: EnvContext = ctx, cells: list[Cell] = cells) -> None:
             store_cell(ctx, cells[i], spec, work, result)

@@ -64,11 +64,12 @@ def duration(seconds: float) -> str:
 
 
 def _runs_of(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, command: str, machine: str, elapsed_s: float,
-             jobs: int, backend: str) -> list[dict[str, Any]]:
-    """One record per environment of this invocation: the command that made its cells and what they cost
-    (``jobs``: worker processes, or with the Ray backend the cluster's CPUs)."""
+             jobs: int, backend: str, cached: dict[str, int]) -> list[dict[str, Any]]:
+    """One record per environment of this invocation: the command that made its cells, what they cost
+    (``jobs``: worker processes, or with the Ray backend the cluster's CPUs) and how many it found cached."""
     return [{"env": env, "command": command, "machine": machine, "elapsed_s": float(elapsed_s), "jobs": int(jobs),
              **({"backend": backend} if backend != "local" else {}),
+             **({"cached": int(cached[env])} if env in cached else {}),
              "cells": sum(c["env"] == env for c in results),
              "cell_s": sum(float(c.get("wall_s", 0.0)) for c in results if c["env"] == env)} for env in spec.envs]
 
@@ -82,6 +83,19 @@ def _baseline_text(results: Sequence[dict[str, Any]]) -> str:
                           "the rows' own episodes") for env, ns in sorted(sizes.items())]
     return ("The task agent's figures, the claim's baseline, are from held-out episodes that begin with the rows' "
             "own and go on (`--baseline`): " + "; ".join(parts) + ".") if parts else ""
+
+
+def _cache_text(runs: Sequence[dict[str, Any]]) -> str:
+    """What the invocation's wall time covers: cells computed, or read back from the cache (older reports did not
+    record it)."""
+    if any("cached" not in r for r in runs):
+        return ""
+    cached, cells = sum(r["cached"] for r in runs), sum(r["cells"] for r in runs)
+    if cached == 0:
+        return ", computing every cell"
+    if cached >= cells:
+        return ", reading every cell back from the cache"
+    return f", reading {cached} of them back from the cache"
 
 
 def _workers_text(run: dict[str, Any]) -> str:
@@ -110,7 +124,8 @@ def kept_from_previous(out_md: Path, spec: BenchmarkSpec) -> tuple[list[dict[str
 
 
 def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md: Path, command: str, machine: str,
-                 elapsed_s: float, jobs: int, keep_other_envs: bool = False, backend: str = "local") -> Path:
+                 elapsed_s: float, jobs: int, keep_other_envs: bool = False, backend: str = "local",
+                 cached: dict[str, int] | None = None) -> Path:
     """The benchmark's section of ``out_md`` (between its markers; the rest of the file is kept) and its plot.
 
     ``keep_other_envs``: the cells of environments this run does not cover are kept from the previous report's
@@ -122,7 +137,7 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
     rows = list(spec.rows)
     figdir = out_md.parent / "results"
     figdir.mkdir(parents=True, exist_ok=True)
-    runs = _runs_of(results, spec, command, machine, elapsed_s, jobs, backend)
+    runs = _runs_of(results, spec, command, machine, elapsed_s, jobs, backend, cached or {})
     if keep_other_envs:
         kept_cells, kept_runs = kept_from_previous(out_md, spec)
         results, runs = list(results) + kept_cells, runs + kept_runs
@@ -137,8 +152,7 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
                      f"{sum(r['cell_s'] for r in rs) / 60:.0f} min of cell time summed over the cells "
                      f"on {rs[0]['machine']}; "
                      f"the invocation that wrote it took {duration(rs[0]['elapsed_s'])} wall "
-                     f"{_workers_text(rs[0])}, "
-                     "reading back the cells it found in the cache).")
+                     f"{_workers_text(rs[0])}{_cache_text(rs)}).")
         lines.append("")
     lines += ["Cells are cached in the `--work` folder (default `runs/benchmark/`), keyed by every input and the code "
               "that computes them.", "",

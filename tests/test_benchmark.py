@@ -661,8 +661,9 @@ def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkey
     spec = bm.BenchmarkSpec(envs=("gridnav",), wishes=1, budgets=(25,), label_types=("exact",), rows=("dynamic",),
                             split="dev", episodes={"gridnav": 8, "highway": 2, "pong": 2},
                             baseline={"gridnav": 20}, intent=SMALL.to_dict())
-    results = bm.run_benchmark(spec, tmp_path / "work", progress=False)
-    assert len(results) == 1
+    first: dict[str, int] = {}
+    results = bm.run_benchmark(spec, tmp_path / "work", progress=False, cached=first)
+    assert len(results) == 1 and first == {"gridnav": 0}
     cell = results[0]
     assert cell["labelled"] == 25 and set(cell["rows"]) == {"task", "task_same_episodes", "dynamic"}
     assert set(cell["claim"]["dynamic"]) >= {"keeps_task", "met"}
@@ -675,7 +676,9 @@ def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkey
         raise AssertionError("a cached cell was computed again")
 
     monkeypatch.setattr(bm, "_compute_cell", boom)
-    assert bm.run_benchmark(spec, tmp_path / "work", progress=False) == results
+    again: dict[str, int] = {}
+    assert bm.run_benchmark(spec, tmp_path / "work", progress=False, cached=again) == results
+    assert again == {"gridnav": 1}
     # the cell plays the task agent's stored fusion defaults: editing them in its sidecar makes a new cell
     ctx = bm.env_context("gridnav", spec, tmp_path / "work")
     (only,) = bm.cells_of(ctx, spec)
@@ -690,10 +693,13 @@ def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkey
     assert bm.cell_key(ctx, only, fewer)["baseline"] == 8 != bm.cell_key(ctx, only, spec)["baseline"]
     out = tmp_path / "RESULTS.md"
     out.write_text("# Results\n\nkept text\n")
-    write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1)
+    write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1, cached=again)
     text = out.read_text()
     assert "kept text" in text and "## Unseen-wish benchmark" in text and "| 25 | exact | random | 1 |" in text
-    assert "the invocation that wrote it took 1 s wall" in text  # seconds, not "0 min", for a cached rerun
+    # seconds, not "0 min", for a cached rerun, and the report says that its wall time read the cell back
+    assert "the invocation that wrote it took 1 s wall with `--jobs 1`, reading every cell back from the cache)" in text
+    write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1, cached=first)
+    assert "with `--jobs 1`, computing every cell)" in out.read_text()
     assert "(`--baseline`): gridnav 20 episodes." in text
     with out.open("a") as f:
         f.write("\n## Notes below the section\n")

@@ -572,8 +572,10 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         kept_from_previous(out, spec)  # a damaged previous report is refused before hours of cells
     workers = use_backend(args)
     t0 = time.time()
+    cached: dict[str, int] = {}
     try:
-        results = run_benchmark(spec, work, jobs=args.jobs, progress=not args.quiet, backend=args.backend)
+        results = run_benchmark(spec, work, jobs=args.jobs, progress=not args.quiet, backend=args.backend,
+                                cached=cached)
     except KeyboardInterrupt:
         print(f"dpf benchmark: interrupted: the cells that finished are cached in {work}, the unfinished ones were "
               "discarded and no report was written; run the same command again to go on (finished cells are read "
@@ -583,7 +585,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     command = ("dpf benchmark " + " ".join(a for a in sys.argv[2:] if a) if sys.argv[1:2] == ["benchmark"]
                else "dpf benchmark")
     path = write_report(results, spec, out, command.strip(), machine, time.time() - t0, workers,
-                        keep_other_envs=args.keep_other_envs, backend=args.backend)
+                        keep_other_envs=args.keep_other_envs, backend=args.backend, cached=cached)
     met = {r: sum(bool(c["claim"][r]["met"]) for c in results if r in c["claim"]) for r in spec.rows}
     print(f"{len(results)} cells; claim met: " + ", ".join(f"{r} {n}" for r, n in met.items()))
     print(f"wrote {path}")
