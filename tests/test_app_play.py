@@ -637,6 +637,21 @@ def test_a_note_fits_its_plot_after_a_resize_behind_another_tab(qtbot):
     assert plot.note.width() <= plot.width() < wide
     assert plot.note.x() >= 0 and plot.note.x() + plot.note.width() <= plot.width()
 
+def test_a_note_leaves_the_y_axis_readable(qtbot):
+    """The note sits over the data area, right of the y axis and its ticks (a short plot in Compare at 1024x768 had
+    its ticks under the note)."""
+    plot = LivePlot("fusion weight w", [("w", (0, 0, 0))], y_label="w (share, 0-1)")
+    qtbot.addWidget(plot)
+    plot.resize(330, 130)
+    plot.show()
+    qtbot.waitExposed(plot)
+    plot.set_note("empty under \u201ctask\u201d: w exists only when the task and intent policies are fused")
+    axis = plot.mapFromScene(plot.getPlotItem().getAxis("left").sceneBoundingRect()).boundingRect()
+    assert axis.width() > 20  # the axis is drawn, with its ticks and label
+    assert plot.note.x() >= axis.right() - 1
+    assert plot.note.x() + plot.note.width() <= plot.width()
+
+
 def test_compare_notes_only_what_neither_side_draws(qtbot, agents):
     task, model, sidecar = agents
     c = CompareView()

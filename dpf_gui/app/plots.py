@@ -232,12 +232,18 @@ class PlotText:
         self.note.raise_()
 
     def _place_note(self) -> None:
+        """Centre the note over the data area, right of the y axis, so its ticks stay readable (a short plot, as
+        in Compare at 1024x768, had them under the note); the whole widget where the data area is too narrow."""
         w, h = self.width(), self.height()
-        width = max(60, int(w * 0.8))
+        area = self.mapFromScene(self.getPlotItem().vb.sceneBoundingRect()).boundingRect()
+        left, right = (area.left(), area.right()) if area.width() >= 120 else (0, w)
+        left, right = max(0, left), min(w, right)
+        width = max(60, int((right - left) * 0.95))
         self.note.setFixedWidth(width)
         # the wrapped text's height at this width (adjustSize keeps the old height when the plot narrows)
         self.note.setFixedHeight(max(self.note.heightForWidth(width), self.note.sizeHint().height()))
-        self.note.move((w - self.note.width()) // 2, max(0, (h - self.note.height()) // 2))
+        x = min(max(0, left + (right - left - width) // 2), max(0, w - width))
+        self.note.move(x, max(0, (h - self.note.height()) // 2))
 
     NAMED_AXIS: str | None = None  # the axis whose ticks are names (actions, features): they shrink to fit
 
