@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QTabWidget, QWidget
 
 from dpf_gui.app.compare_view import CompareView
 from dpf_gui.app.play_view import PlayView
-from dpf_gui.app.plots import LivePlot, RingBuffer, nice_ceil
+from dpf_gui.app.plots import FeatureBars, LivePlot, RingBuffer, nice_ceil
 from dpf_gui.episode import NEEDS_INTENT_TIP
 from dpf_gui.pipeline import load_task_agent
 from dpf_gui.strategies import dynamic_temperature
@@ -650,6 +650,20 @@ def test_a_note_leaves_the_y_axis_readable(qtbot):
     assert axis.width() > 20  # the axis is drawn, with its ticks and label
     assert plot.note.x() >= axis.right() - 1
     assert plot.note.x() + plot.note.width() <= plot.width()
+
+
+def test_saliency_bars_without_an_intent_have_a_plain_axis(qtbot):
+    """No intent model, no bars: the attribution axis spans about -1..1 (it spanned 1e-6 and read "x1e-06"); the
+    first real bars set their own range at once, and it stays when they are all zero for a decision."""
+    bars = FeatureBars("intent saliency", [], x_label="attribution")
+    qtbot.addWidget(bars)
+    assert bars.getPlotItem().viewRange()[0][1] > 0.9
+    bars.set_features(["x", "y"])
+    assert bars.getPlotItem().viewRange()[0][1] > 0.9
+    bars.set_values(np.array([1e-4, -3e-5]))
+    assert bars.getPlotItem().viewRange()[0][1] == pytest.approx(1e-4 * 1.1, rel=0.05)
+    bars.set_values(np.zeros(2))
+    assert bars.getPlotItem().viewRange()[0][1] == pytest.approx(1e-4 * 1.1, rel=0.05)
 
 
 def test_compare_notes_only_what_neither_side_draws(qtbot, agents):

@@ -505,14 +505,18 @@ class FeatureBars(PlotText, pg.PlotWidget):
         brushes = [self._good if a >= 0 else self._bad for a in v]
         self.bar.setOpts(x0=np.minimum(v, 0.0), y=np.arange(n), width=np.abs(v), brushes=brushes)
         peak = float(np.max(np.abs(v))) if n else 0.0
+        if values is None or n == 0:  # nothing to show (no intent model yet): a plain -1..1, not a range around
+            self._span, self._small = 0.0, 0  # 1e-6 ("x1e-06" under no bars); the first bars set it at once
+            self.getPlotItem().setXRange(-1.0, 1.0, padding=0.05)
+            return
         span = self._span
         if peak > span or span == 0.0:
-            span = nice_ceil(max(peak, 1e-6))
+            span = nice_ceil(peak)
             self._small = 0
         elif peak < span / 3:
             self._small += 1
             if self._small > 30:
-                span, self._small = nice_ceil(max(peak, 1e-6)), 0
+                span, self._small = nice_ceil(peak), 0
         else:
             self._small = 0
         if span != self._span:
