@@ -637,6 +637,7 @@ def test_a_note_fits_its_plot_after_a_resize_behind_another_tab(qtbot):
     assert plot.note.width() <= plot.width() < wide
     assert plot.note.x() >= 0 and plot.note.x() + plot.note.width() <= plot.width()
 
+
 def test_a_note_leaves_the_y_axis_readable(qtbot):
     """The note sits over the data area, right of the y axis and its ticks (a short plot in Compare at 1024x768 had
     its ticks under the note)."""
