@@ -667,6 +667,23 @@ def test_saliency_bars_without_an_intent_have_a_plain_axis(qtbot):
     assert bars.getPlotItem().viewRange()[0][1] == pytest.approx(1e-4 * 1.1, rel=0.05)
 
 
+def test_compare_can_hide_its_parameters_for_taller_plots(qtbot):
+    """Compare's Parameters button is there in the ordinary look too (not only in presentation mode): at 1024x768
+    its three plots were about 90 px high under the fusion parameters."""
+    c = CompareView()
+    qtbot.addWidget(c)
+    c.resize(1024, 690)
+    c.show()
+    qtbot.waitExposed(c)
+    assert c.params_toggle.isVisible() and c.params_toggle.isChecked() and c.params_panel.isVisible()
+    low = c.weight_plot.height()
+    c.params_toggle.setChecked(False)
+    qtbot.waitUntil(lambda: c.weight_plot.height() > low + 40)
+    assert c.params_panel.isHidden()
+    c.set_presentation(False)
+    assert c.params_toggle.isVisible() and c.params_panel.isVisible()
+
+
 def test_compare_notes_only_what_neither_side_draws(qtbot, agents):
     task, model, sidecar = agents
     c = CompareView()

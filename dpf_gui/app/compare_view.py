@@ -122,6 +122,7 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self.overlay_check.setObjectName("compareOverlayCheck")
         self.overlay_check.setChecked(True)
         self.params_toggle = params_toggle_button("compareParamsToggle")
+        self.params_toggle.setVisible(True)  # always: at 1024x768 hiding the parameters gives the plots their room
         self._init_recording("compare", None)
         self.status_label = QLabel("")
         self.status_label.setObjectName("compareStatus")
@@ -174,7 +175,6 @@ class CompareView(RecordingView, PlayKeys, QWidget):
 
     def set_presentation(self, on: bool) -> None:
         """Large text (presentation mode): the parameters hidden until asked for, so the two pictures are large."""
-        self.params_toggle.setVisible(on)
         self.params_toggle.setChecked(not on)
         self._size_seed_box()
 
