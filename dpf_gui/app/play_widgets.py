@@ -95,7 +95,8 @@ def metrics_html(snap: Snapshot | None, wish, fps: float | None = None) -> str:
 
 
 def params_toggle_button(name: str) -> QPushButton:
-    """Presentation mode's button that shows / hides the fusion parameters (hidden, and checked, otherwise)."""
+    """The button that shows / hides the fusion parameters: Play shows it in presentation mode only (hidden, and
+    checked, otherwise), Compare always (its plots need the room at 1024x768)."""
     button = QPushButton("Parameters")
     button.setObjectName(name)
     button.setCheckable(True)
