@@ -121,8 +121,7 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self.overlay_check = QCheckBox("saliency overlay")
         self.overlay_check.setObjectName("compareOverlayCheck")
         self.overlay_check.setChecked(True)
-        self.params_toggle = params_toggle_button("compareParamsToggle")
-        self.params_toggle.setVisible(True)  # always: at 1024x768 hiding the parameters gives the plots their room
+        self.params_toggle = params_toggle_button("compareParamsToggle", always=True)
         self._init_recording("compare", None)
         self.status_label = QLabel("")
         self.status_label.setObjectName("compareStatus")
