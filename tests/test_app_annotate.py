@@ -109,7 +109,6 @@ def test_segments_undo_redo_and_playback(qtbot, tmp_path, messages):
     assert messages == []
 
 
-
 def test_an_empty_wish_is_no_mistake_until_labelling_needs_one(qtbot, tmp_path, messages):
     """My wish opens empty: a hint, not an error in red; the simulated user, who needs a wish, says so in words
     of the dialog (no command-line flags)."""
@@ -126,6 +125,7 @@ def test_an_empty_wish_is_no_mistake_until_labelling_needs_one(qtbot, tmp_path, 
     assert sim.isVisible() and ws.labels().count == 0
     assert sim.error.isVisible() and "regions to prefer or avoid" in sim.error.text() and "--" not in sim.error.text()
     sim.close()
+
 
 def test_simulated_user_dialog(qtbot, tmp_path, messages):
     window = open_window(qtbot, tmp_path, env="gridnav")
