@@ -3,7 +3,8 @@
     PYTHONPATH=. python bench/highway_speed.py [--episodes 20] [--rounds 2]
 
 The shipped task agent plays the same held-out episodes (``evaluate``'s batched loop, one process) with
-highway-env's own neighbour search and observation and with the faster equivalents, alternately ``--rounds``
+highway-env's own code and with the faster equivalents (neighbour search, lane geometry, vehicle control,
+observation), alternately ``--rounds``
 times so both see the same load. Fails unless every round played the same episodes (length, success,
 return, regions of every decision).
 """
