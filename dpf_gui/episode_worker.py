@@ -52,14 +52,15 @@ def _serve(conn, envs: Mapping[str, Any]) -> None:
     ``envs``: the environments the app registered at run time (the worker starts with the built-in ones)."""
     import signal
 
-    import torch
+    import torch  # noqa: F401 (loaded here, so that its threads are set now)
 
     from dpf_gui.envs import register_envs
+    from dpf_gui.threads import limit_threads
 
     register_envs(dict(envs))
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the app's to handle; it closes us
-    torch.set_num_threads(1)  # tiny networks: one thread is fastest, and the app's cores are shared
+    limit_threads(1)  # tiny networks: one thread is fastest, and the app's cores are shared
     state: dict[str, Any] = {"runner": None}
     try:
         while True:

@@ -29,14 +29,10 @@ from typing import TypeVar
 
 from tqdm.auto import tqdm
 
+from dpf_gui.threads import limit_threads
+
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def one_torch_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)
 
 
 def end_with_parent() -> None:
@@ -60,11 +56,11 @@ def end_with_parent() -> None:
 
 
 def worker_setup(envs: dict) -> None:
-    """A worker's start (a Ray task's, before each item): one torch thread, and the environments registered in
-    the parent at run time (a plugin's; the worker knows only the built-in ones)."""
+    """A worker's start (a Ray task's, before each item): one thread for torch and numpy's BLAS, and the
+    environments registered in the parent at run time (a plugin's; the worker knows only the built-in ones)."""
     from dpf_gui.envs import register_envs
 
-    one_torch_thread()
+    limit_threads(1)
     register_envs(envs)
 
 
@@ -189,5 +185,5 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
         bar.close()
 
 
-__all__ = ["BACKENDS", "end_with_parent", "interrupt_workers", "map_jobs", "one_torch_thread", "pool_context",
+__all__ = ["BACKENDS", "end_with_parent", "interrupt_workers", "map_jobs", "pool_context",
            "run_item", "worker_setup"]

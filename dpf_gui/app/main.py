@@ -24,6 +24,7 @@ from dpf_gui.app.launch import on_a_screen, quit_later
 from dpf_gui.app.window import MainWindow
 from dpf_gui.envs import ENV_NAMES, env_spec
 from dpf_gui.errors import UserError
+from dpf_gui.threads import limit_threads
 
 
 class QuitOnSignal(QObject):
@@ -188,14 +189,10 @@ def _study_window(args: argparse.Namespace) -> QWidget | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    # Our networks are tiny: one torch thread is fastest (two were up to 15x slower on a
-    # loaded 2-core machine). DPF_TORCH_THREADS overrides, as for the CLI. torch is imported
-    # only once something needs it (it takes 1-2 s); OMP_NUM_THREADS sets its threads then.
-    threads = max(1, int(os.environ.get("DPF_TORCH_THREADS", "1")))
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
-    else:
-        os.environ["OMP_NUM_THREADS"] = str(threads)
+    # Our networks are tiny: one thread each for torch and numpy's BLAS is fastest
+    # (dpf_gui.threads). DPF_TORCH_THREADS overrides, as for the CLI. torch is imported only
+    # once something needs it (it takes 1-2 s) and gets its threads then.
+    limit_threads(max(1, int(os.environ.get("DPF_TORCH_THREADS", "1"))))
     os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")  # SDL must not swallow SIGINT / SIGTERM (see QuitOnSignal)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("dpf-gui")

@@ -24,6 +24,7 @@ from dpf_gui.cli.options import (
     int_in,
 )
 from dpf_gui.errors import UserError
+from dpf_gui.threads import limit_threads
 
 __all__ = ["COMMANDS", "Parser", "build_parser", "float_in", "int_in", "main"]
 
@@ -58,11 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         if args.command not in ("envs", "merge"):
-            # Our networks are tiny: one torch thread is fastest (two were up to 15x
-            # slower on a loaded 2-core machine). DPF_TORCH_THREADS overrides.
-            import torch
+            # Our networks are tiny: one thread each for torch and numpy's BLAS is fastest
+            # (dpf_gui.threads). DPF_TORCH_THREADS overrides.
+            import torch  # noqa: F401 (loaded here, so that its threads are set now)
 
-            torch.set_num_threads(_torch_threads())
+            limit_threads(_torch_threads())
         return int(args._run(args) or 0)
     except UserError as exc:
         print(f"dpf {args.command}: error: {exc}", file=sys.stderr)

@@ -1,0 +1,51 @@
+"""Our processes give torch and numpy's BLAS one thread each (dpf_gui.threads): tiny networks, shared cores.
+
+On a machine of one core every count is 1 anyway; on two or more these fail without the limit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+REPORT = textwrap.dedent("""
+    import json
+
+    import numpy
+    import torch
+    from threadpoolctl import threadpool_info
+
+    print(json.dumps({"blas": [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"],
+                      "torch": torch.get_num_threads()}))
+""")
+
+
+def _threads(code: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code + REPORT], capture_output=True, text=True, timeout=120,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_libraries_already_loaded_get_one_thread_at_once():
+    found = _threads("import numpy, torch\nfrom dpf_gui.threads import limit_threads\nlimit_threads(1)\n")
+    assert found["blas"] and set(found["blas"]) == {1} and found["torch"] == 1
+
+
+def test_libraries_loaded_later_get_one_thread_when_they_load():
+    found = _threads("import sys\nfrom dpf_gui.threads import limit_threads\nassert 'numpy' not in sys.modules\n"
+                     "limit_threads(1)\n")
+    assert found["blas"] and set(found["blas"]) == {1} and found["torch"] == 1
+
+
+def _blas_threads(_item: int) -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_pool_workers_run_with_one_blas_thread():
+    from dpf_gui.parallel import map_jobs
+
+    for counts in map_jobs(_blas_threads, [0, 1], jobs=2):
+        assert counts and set(counts) == {1}
