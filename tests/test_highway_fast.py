@@ -147,6 +147,8 @@ def test_a_sped_up_simulator_can_still_be_pickled_and_copied():
     import copy
     import pickle
 
+    from highway_env.road.road import Road
+
     env = HighwayEnv()
     env.reset(seed=1)
     back = pickle.loads(pickle.dumps(env.sim))
@@ -158,6 +160,11 @@ def test_a_sped_up_simulator_can_still_be_pickled_and_copied():
     assert twin.road.neighbour_vehicles.__self__ is twin.road  # bound to the copy, not the original
     assert twin.road.act.__func__ is highway_fast.road_act and twin.road.act.__self__ is twin.road
     assert twin.road.vehicles[1].act.__self__ is twin.road.vehicles[1]
+    with highway_fast.held_still(env.sim.road):  # a copy made while the road acts searches its own positions
+        held = copy.deepcopy(env.sim)
+    held.road.step(1.0)  # the copy's vehicles move on (their last actions), without acting
+    for v in held.road.vehicles:
+        assert held.road.neighbour_vehicles(v) == Road.neighbour_vehicles(held.road, v)
     for sim in (back, twin):
         obs, *_ = sim.step(1)
         assert obs.shape == (5, 5)

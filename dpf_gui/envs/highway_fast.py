@@ -63,14 +63,14 @@ def neighbour_vehicles(road, vehicle, lane_index=None):
         return Road.neighbour_vehicles(road, vehicle, lane_index)
     s = lane.local_coordinates(vehicle.position)[0]
     still = road.__dict__.get(_STILL_ATTR)
-    if still is None:
+    if still is None or still[0] != id(road):  # not acting (or a copy made while its original acted)
         vehicles = road.vehicles
         if not vehicles:
             return None, None
         lon, on = _along(lane, np.array([v.position for v in vehicles], dtype=np.float64))
         row = next((i for i, v in enumerate(vehicles) if v is vehicle), None)
     else:  # the road is acting: nothing has moved since its positions were gathered
-        vehicles, rows, positions, lanes = still
+        _, vehicles, rows, positions, lanes = still
         if lane_index not in lanes:
             lanes[lane_index] = _along(lane, positions)
         lon, on = lanes[lane_index]
@@ -100,7 +100,7 @@ def _along(lane, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lon, on
 
 
-_STILL_ATTR = "_dpf_still"  # set on a road while it acts: its vehicles, their rows, positions, lanes seen
+_STILL_ATTR = "_dpf_still"  # set on a road while it acts: its id, vehicles, their rows, positions, lanes seen
 
 
 @contextlib.contextmanager
@@ -109,7 +109,7 @@ def held_still(road):
     nothing may move meanwhile)."""
     vehicles = list(road.vehicles)
     positions = np.array([v.position for v in vehicles], dtype=np.float64).reshape(len(vehicles), 2)
-    road.__dict__[_STILL_ATTR] = (vehicles, {id(v): i for i, v in enumerate(vehicles)}, positions, {})
+    road.__dict__[_STILL_ATTR] = (id(road), vehicles, {id(v): i for i, v in enumerate(vehicles)}, positions, {})
     try:
         yield
     finally:
