@@ -24,6 +24,7 @@ from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.fusion import FusedAgent, FusionParams, intent_scale
 from dpf_gui.pipeline import load_task_agent
 from dpf_gui.strategies import dynamic_temperature, geometric_fusion, softmax_legal
+from dpf_gui.threads import limit_threads
 
 
 def long_trajectory(data: TrajectoryDataset, min_len: int):
@@ -90,7 +91,7 @@ def main(argv=None) -> int:
     p.add_argument("--intent", default=None, help="intent checkpoint (default: train a small one)")
     p.add_argument("--repeats", type=int, default=100)
     args = p.parse_args(argv)
-    torch.set_num_threads(1)
+    limit_threads(1)
     task = load_task_agent(args.env)
     data = TrajectoryDataset.load(task.dataset_path)
     from dpf_gui.intent.train import IntentConfig, load_intent, train_intent

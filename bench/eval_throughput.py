@@ -45,6 +45,7 @@ from dpf_gui.intent.registry import CONFIGS, train_intent
 from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.pipeline import fusion_params, load_task_agent
 from dpf_gui.rollout import episode_seeds
+from dpf_gui.threads import limit_threads
 from dpf_gui.wish import make_wish
 
 #: quick intent training: enough for an intent that steers, far from the defaults' cost
@@ -122,7 +123,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--width", type=int, default=None, help="episodes in lockstep (default: lockstep_width(env))")
     args = p.parse_args(argv)
-    torch.set_num_threads(1)
+    limit_threads(1)
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{date.today()}  {platform.machine()}, {os.cpu_count()} cores; torch {torch.__version__}, "
           f"numpy {np.__version__}; load average before: {load}")

@@ -159,11 +159,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--envs", default="gridnav,pong,highway")
-    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (tiny models: 1 is fastest)")
+    p.add_argument("--threads", type=int, default=1, help="threads of torch and numpy's BLAS (1 is fastest)")
     p.add_argument("--load", type=int, default=0, help="CPU-bound processes to run beside the view (0: none)")
     p.add_argument("--repeats", type=int, default=1, help="measure each environment this many times")
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    from dpf_gui.threads import limit_threads
+
+    limit_threads(args.threads)
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
 
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_spec
@@ -28,6 +27,7 @@ from dpf_gui.intent.additive import AdditiveConfig
 from dpf_gui.intent.registry import train_intent
 from dpf_gui.oracles import FeedbackNoise
 from dpf_gui.selection import select_and_label, summaries
+from dpf_gui.threads import limit_threads
 from dpf_gui.wish import make_wish
 
 EVAL_TRAINING = AdditiveConfig(value_steps=1, max_transitions=1000)
@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--train", action="store_true", help="also train an intent model on the labels")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    limit_threads(1)
     print(f"K = {args.budget}; per seed: different scores" + (" / correlation" if args.train else ""))
     print("| env | wish | random | first | active |\n|---|---|---|---|---|")
     for env in [e.strip() for e in args.envs.split(",") if e.strip()]:

@@ -34,6 +34,7 @@ from dpf_gui.intent.additive import (
     region_code_width,
 )
 from dpf_gui.selection import suggest
+from dpf_gui.threads import limit_threads
 
 
 def random_ensemble(data: TrajectoryDataset, seed: int) -> AdditiveIntent:
@@ -60,7 +61,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--envs", default="gridnav,highway,pong")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    limit_threads(1)
     print(f"{platform.machine()}, {os.cpu_count()} cores, one torch thread; "
           f"median (max) of {args.repeats} runs, seconds")
     print("| dataset | trajectories | decisions | cold: summaries + 25 | warm: 25 | warm: rank all | "

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
 
 from dpf_gui.data.labels import Labels, whole_mark_step
 from dpf_gui.data.trajectories import TrajectoryDataset
@@ -33,6 +32,7 @@ from dpf_gui.intent.additive import AdditiveConfig, _next_states, fit_additive, 
 from dpf_gui.oracles import label_segments, step_marks
 from dpf_gui.paths import dataset_path
 from dpf_gui.selection import suggest
+from dpf_gui.threads import limit_threads
 from dpf_gui.wish import make_wish
 
 #: what a whole mark of a trajectory of T decisions is worth, per rule
@@ -85,7 +85,7 @@ def main(argv=None) -> None:
     p.add_argument("--whole", default="1,0.5", help="shares of whole marks (the rest: segments)")
     p.add_argument("--known", action="store_true", help="segments' decisions as per-step marks too")
     args = p.parse_args(argv)
-    torch.set_num_threads(1)
+    limit_threads(1)
     data = TrajectoryDataset.load(dataset_path(args.env))
     wish = make_wish(data.region_features, preset=env_spec(args.env).preset("mixed"))
     true = step_marks(data, wish)
