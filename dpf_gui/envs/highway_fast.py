@@ -68,26 +68,15 @@ def neighbour_vehicles(road, vehicle, lane_index=None):
         _, vehicles, rows, positions, lanes = still
         if lane_index not in lanes:
             lanes[lane_index] = _lane_order(lane, positions)
-        front, rear = _nearest(*lanes[lane_index], s, rows.get(id(vehicle)))
-        return (None if front is None else vehicles[front]), (None if rear is None else vehicles[rear])
-    vehicles = road.vehicles  # not acting (or a copy made while its original acted)
-    if not vehicles:
-        return None, None
-    lon, on = _along(lane, np.array([v.position for v in vehicles], dtype=np.float64))
-    row = next((i for i, v in enumerate(vehicles) if v is vehicle), None)
-    if row is not None:  # the vehicle is not its own neighbour
-        on = on.copy()
-        on[row] = False
-    front = np.flatnonzero(on & (s <= lon))
-    rear = np.flatnonzero(on & (lon < s))
-    v_front = v_rear = None
-    if len(front):  # the loop keeps the last of equal nearest ones ahead ("<=") ...
-        best = lon[front].min()
-        v_front = vehicles[front[lon[front] == best][-1]]
-    if len(rear):  # ... and the first of equal nearest ones behind (">")
-        best = lon[rear].max()
-        v_rear = vehicles[rear[lon[rear] == best][0]]
-    return v_front, v_rear
+        order, me = lanes[lane_index], rows.get(id(vehicle))
+    else:  # not acting (or a copy made while its original acted)
+        vehicles = road.vehicles
+        if not vehicles:
+            return None, None
+        order = _lane_order(lane, np.array([v.position for v in vehicles], dtype=np.float64))
+        me = next((i for i, v in enumerate(vehicles) if v is vehicle), None)
+    front, rear = _nearest(*order, s, me)
+    return (None if front is None else vehicles[front]), (None if rear is None else vehicles[rear])
 
 
 def _along(lane, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +91,7 @@ def _along(lane, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _lane_order(lane, positions: np.ndarray) -> tuple[list[float], list[int]]:
     """The rows of the positions on ``lane`` (as :func:`_along` counts them), by longitudinal coordinate and
-    then row, and those coordinates: one sort per lane while the road is held still."""
+    then row, and those coordinates (held, one sort per lane while the road acts)."""
     lon, on = _along(lane, positions)
     rows = np.flatnonzero(on)
     order = rows[np.lexsort((rows, lon[rows]))]
@@ -111,7 +100,7 @@ def _lane_order(lane, positions: np.ndarray) -> tuple[list[float], list[int]]:
 
 def _nearest(lons: list[float], rows: list[int], s: float, me: int | None) -> tuple[int | None, int | None]:
     """The rows just ahead of (``s <= lon``) and just behind (``lon < s``) position ``s``, leaving out row
-    ``me``, with :func:`neighbour_vehicles`' tie-breaking: the last row of the nearest ones ahead, the first
+    ``me``, with ``Road.neighbour_vehicles``' tie-breaking: the last row of the nearest ones ahead, the first
     of the nearest ones behind."""
     front = rear = None
     start = bisect.bisect_left(lons, s)
