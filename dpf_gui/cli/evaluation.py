@@ -125,6 +125,11 @@ def use_backend(args: argparse.Namespace) -> int:
     return cpus
 
 
+#: what ``dpf evaluate --intent DIR`` plays without ``--strategies``: the paper's comparison, so the intent given is
+#: seen at work beside the task agent alone
+DEFAULT_WITH_INTENT = ("task", "static", "dynamic")
+
+
 def _build_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
     p.add_argument("--task", default=None, metavar="DIR",
@@ -133,8 +138,9 @@ def _build_evaluate(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--intent", default=None, metavar="DIR",
                    help=f"intent-model checkpoint (needed by {', '.join(names(needs_intent=True))})")
-    p.add_argument("--strategies", type=_strategies, default=["task"],
-                   help=f"comma-separated: {','.join(names())} (default: task)")
+    p.add_argument("--strategies", type=_strategies, default=None,
+                   help=f"comma-separated: {','.join(names())} (default: {','.join(DEFAULT_WITH_INTENT)} with "
+                        "--intent, else task)")
     p.add_argument("--episodes", type=episode_count, default=100,
                    help="evaluation episodes per strategy (default: 100)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="evaluation seed (held-out episode seeds; default: 0)")
@@ -162,7 +168,7 @@ def _build_evaluate(p: argparse.ArgumentParser) -> None:
     "examples:\n"
     "  dpf evaluate --env gridnav --strategies task --episodes 100 --seed 0\n"
     "  dpf evaluate --env highway --strategies task --preset avoid --json hw.json\n"
-    "  dpf evaluate --env gridnav --intent runs/intent --strategies task,static,dynamic --preset avoid",
+    "  dpf evaluate --env gridnav --intent runs/intent --preset avoid",
     _build_evaluate,
 )
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -178,7 +184,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     overrides = fusion_overrides(args)
     if args.calibrate:
         overrides.update(_calibrated(args, task, overrides))
-    agents = build_agents(task, args.strategies, intent_dir=args.intent, overrides=overrides, markov=args.markov,
+    strategies = args.strategies or (list(DEFAULT_WITH_INTENT) if args.intent else ["task"])
+    agents = build_agents(task, strategies, intent_dir=args.intent, overrides=overrides, markov=args.markov,
                           progress=not args.quiet)
     if args.baselines:
         from dpf_gui.agents.heuristics import baselines
