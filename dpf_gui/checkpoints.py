@@ -109,6 +109,9 @@ def save_checkpoint(directory: str | os.PathLike, state_dict: Mapping[str, torch
 def read_sidecar(directory: str | os.PathLike) -> dict[str, Any]:
     """The sidecar of a checkpoint directory, without touching the weights."""
     directory = Path(directory)
+    if directory.is_file():
+        raise UserError(f"checkpoint {directory}: a file, not a checkpoint folder (a folder with {SIDECAR_FILE} and "
+                        f"{WEIGHTS_FILE})")
     if not directory.is_dir():
         raise UserError(f"checkpoint {directory}: no such directory")
     path = directory / SIDECAR_FILE

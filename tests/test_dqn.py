@@ -95,6 +95,9 @@ def test_checkpoint_tamper_and_refusals(tmp_path):
         load_checkpoint(d, "task-dqn")
     with pytest.raises(UserError, match="no such directory"):
         load_checkpoint(tmp_path / "nope", "task-dqn")
+    (tmp_path / "labels.npz").write_bytes(b"")
+    with pytest.raises(UserError, match="a file, not a checkpoint folder"):
+        load_checkpoint(tmp_path / "labels.npz", "task-dqn")
 
     d2 = save_checkpoint(tmp_path / "ck2", _state(), _sidecar())
     (d2 / WEIGHTS_FILE).unlink()
