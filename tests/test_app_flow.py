@@ -241,6 +241,7 @@ def test_the_additive_kind_trains_in_steps_and_drives_the_timeline_and_play(qtbo
     window.activateWindow()
     window.tabs.setCurrentWidget(train)
     assert train.kind() == "additive" and not train.loss_plot.isVisible()
+    assert not train.fit_plot.note.isHidden() and "no intent model yet" in train.fit_plot.note.text()
     train.set_config(members=4, hidden=32, utility_steps=100, value_steps=100)
     steps = []
     with qtbot.waitSignal(train.trainingFinished, timeout=WAIT_MS) as done:
@@ -256,6 +257,7 @@ def test_the_additive_kind_trains_in_steps_and_drives_the_timeline_and_play(qtbo
     assert "out-of-bag" in train.fit_label.text() and fit_verdict(fit) in train.fit_label.text()
     pred, given = train.fit_plot.dots["val"].getData()[1], train.fit_plot.dots["val"].getData()[0]
     assert len(pred) == min(fit["n"], 400) and np.isfinite(pred).all() and np.isfinite(given).all()
+    assert train.fit_plot.note.isHidden()  # the dots speak for themselves
     assert "additive ensemble of 4" in train.intent_label.text()
     # the Annotate timeline: the model's per-step rewards, adding up to its predicted score
     window.tabs.setCurrentWidget(view)

@@ -195,6 +195,11 @@ class LossPlot(PlotText, pg.PlotWidget):
         return self.n
 
 
+#: over the fit plot while it has no dots: what it will show, and what brings it
+FIT_EMPTY_NOTE = ("empty: no intent model yet. Train one (or load one) to see its predicted score of each labelled "
+                  "trajectory against the score it was given")
+
+
 class FitPlot(PlotText, pg.PlotWidget):
     """Predicted against given score per trajectory: held-out (orange) and training (blue) dots."""
 
@@ -210,11 +215,13 @@ class FitPlot(PlotText, pg.PlotWidget):
         self._init_text("predicted vs given score", [("held-out", INTENT), ("train", TASK)], "given score",
                         "predicted score")
         self.setMinimumHeight(160)
+        self.clear_data()
 
     def clear_data(self) -> None:
         for d in self.dots.values():
             d.setData([], [])
         self.diag.setData([], [])
+        self.set_note(FIT_EMPTY_NOTE)
 
     def set_points(self, scatter: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         lo, hi = np.inf, -np.inf
@@ -224,6 +231,7 @@ class FitPlot(PlotText, pg.PlotWidget):
             if len(given):
                 lo, hi = min(lo, given.min(), pred.min()), max(hi, given.max(), pred.max())
         self.diag.setData([lo, hi] if np.isfinite(lo) else [], [lo, hi] if np.isfinite(lo) else [])
+        self.set_note(None if np.isfinite(lo) else FIT_EMPTY_NOTE)
 
 
 def _fmt(v, pct: bool = False) -> str:
