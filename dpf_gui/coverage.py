@@ -15,11 +15,13 @@ The counting itself is :func:`dpf_gui.wishgen.decisions_inside`, which the wish 
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 import numpy as np
 
 from dpf_gui.data.trajectories import TrajectoryDataset
+from dpf_gui.envs import env_class
 from dpf_gui.wish import Wish
 from dpf_gui.wishgen import dataset_regions, decisions_inside
 
@@ -28,6 +30,10 @@ THIN_TRAJECTORIES = 5
 #: a region entered by at least this share of the stored trajectories: whole marks hardly tell them apart (only
 #: how long each stays there does), e.g. Pong's paddle=0..0.5 (the upper half), which every stored trajectory enters
 EVERYWHERE_SHARE = 0.95
+#: exploring episodes the remedy for a thin region proposes, explored as bench/unseen_region.sh does (a region
+#: the shipped gridnav data never enters met the claim from 25 suggested labels after 500 such episodes,
+#: docs/RESULTS.md)
+VARIED_EPISODES = 500
 
 
 @dataclass(frozen=True)
@@ -66,14 +72,19 @@ def wish_coverage(dataset: TrajectoryDataset, wish: Wish) -> list[RegionCoverage
     return [region for region, _ in region_coverage(dataset, wish)]
 
 
-def thin_warning(region: RegionCoverage, env_name: str) -> str:
-    """One line for a region the data hardly enters, with the remedy."""
+def thin_warning(region: RegionCoverage, env_name: str, data: str) -> str:
+    """One line for a region the data hardly enters, with the remedy as commands that run from any folder: the
+    shipped agent by its name, exploring (from random starts where the environment has them), merged into
+    ``data`` (the dataset as the person named it)."""
     never = "no stored trajectory enters" if region.trajectories == 0 else \
         f"only {region.trajectories} of {region.of_trajectories} stored trajectories enter"
     side = "preferred" if region.kind == "prefer" else "avoided"
-    return (f"{never} the {side} region {region.expression}, so labels "
-            f"can hardly teach it; record more varied trajectories first (dpf rollout --env {env_name} "
-            f"--policy models/{env_name} --explore epsilon:0.3 --out more.npz) and merge them in (dpf merge)")
+    start = " --start random" if env_class(env_name).supports_random_start else ""
+    return (f"{never} the {side} region {region.expression}, so labels can hardly teach it; record more varied "
+            f"trajectories first with `dpf rollout --env {env_name} --policy {env_name} --explore boltzmann:3{start} "
+            f"--episodes {VARIED_EPISODES} --out more.npz` and merge them in with "
+            f"`dpf merge --data {shlex.quote(data)} --data more.npz --out merged.npz` (add --labels and --labels-out "
+            "to carry labels over)")
 
 
 def everywhere_note(region: RegionCoverage) -> str:

@@ -4,12 +4,15 @@ datasets that keep the old labels (dpf_gui/rollout.py, dpf_gui/data/merge.py, `d
 
 from __future__ import annotations
 
+import re
+import shlex
+
 import numpy as np
 import pytest
 
 from dpf_gui.agents.task_agent import TaskAgent
 from dpf_gui.cli import main
-from dpf_gui.coverage import EVERYWHERE_SHARE, THIN_TRAJECTORIES, RegionCoverage, wish_coverage
+from dpf_gui.coverage import EVERYWHERE_SHARE, THIN_TRAJECTORIES, VARIED_EPISODES, RegionCoverage, wish_coverage
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.merge import carry_labels, merge_datasets
 from dpf_gui.data.trajectories import TrajectoryDataset
@@ -159,7 +162,7 @@ def test_cli_explore_merge_and_label_a_budget(tmp_path, capsys):
     assert m.meta["source"]["parts"][1]["source"]["explore"] == "boltzmann:2"
 
 
-def test_label_warns_before_labelling_a_region_the_data_hardly_enters(tmp_path, capsys):
+def test_label_warns_before_labelling_a_region_the_data_hardly_enters(tmp_path, capsys, monkeypatch):
     data = tmp_path / "d.npz"
     assert main(["rollout", "--env", "gridnav", "--episodes", "4", "--seed", "1", "--out", str(data), "--quiet"]) == 0
     d = TrajectoryDataset.load(data)
@@ -173,6 +176,12 @@ def test_label_warns_before_labelling_a_region_the_data_hardly_enters(tmp_path, 
     warnings = [line for line in captured.err.splitlines() if line.strip()]
     assert len(warnings) == 1 and "dpf label: warning:" in warnings[0] and "dpf rollout" in warnings[0]
     assert "--explore" in warnings[0] and "dpf merge" in warnings[0]
+    # the remedy's commands run as printed from any folder (the shipped agent by its name), fewer episodes here
+    rollout, merge = re.findall(r"`(dpf [^`]+)`", warnings[0])
+    monkeypatch.chdir(tmp_path)
+    rollout = rollout.replace(f"--episodes {VARIED_EPISODES}", "--episodes 3")
+    assert main([*shlex.split(rollout)[1:], "--quiet"]) == 0 and main(shlex.split(merge)[1:]) == 0
+    assert len(TrajectoryDataset.load(tmp_path / "merged.npz")) == 4 + 3
 
 
 def test_a_region_nearly_every_trajectory_enters_gets_advice_on_how_to_mark_it(tmp_path, capsys):

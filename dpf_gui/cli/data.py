@@ -153,7 +153,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     from dpf_gui.data.trajectories import TrajectoryDataset
     from dpf_gui.oracles import label_dataset
 
-    args.data = str(dataset_path(args.data))
+    named, args.data = args.data, str(dataset_path(args.data))
     data = TrajectoryDataset.load(args.data)
     wish = wish_from_args(args, data.region_features, data.env_name)
     if args.budget is None and (args.select is not None or args.rounds is not None):
@@ -175,7 +175,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     for region in wish_coverage(data, wish) if len(data) else []:  # no data: labelling says so
         print(f"coverage: {region.text()}")
         if region.thin:
-            print(f"dpf label: warning: {thin_warning(region, data.env_name)}", file=sys.stderr)
+            print(f"dpf label: warning: {thin_warning(region, data.env_name, named)}", file=sys.stderr)
         elif region.everywhere and args.binary and not args.relative:
             print(f"dpf label: warning: {everywhere_note(region)}: add --relative (signs against a typical "
                   "trajectory), drop --binary (scores count the decisions inside) or use --feedback segments",

@@ -41,6 +41,8 @@ def _strategies(text: str) -> list[str]:
 
 #: what turns off a fusion parameter that may be off (its default is None, e.g. ``--margin none``)
 OFF = "none"
+#: what ``dpf evaluate --intent DIR`` plays without ``--strategies``: the paper's comparison, the intent at work
+DEFAULT_WITH_INTENT = ("task", "static", "dynamic")
 
 
 def _finite_or_off(text: str) -> float | str:
@@ -123,11 +125,6 @@ def use_backend(args: argparse.Namespace) -> int:
     cpus = connect(args.address, cpus=args.jobs if args.address is None else None)
     args.jobs = args.jobs or cpus
     return cpus
-
-
-#: what ``dpf evaluate --intent DIR`` plays without ``--strategies``: the paper's comparison, so the intent given is
-#: seen at work beside the task agent alone
-DEFAULT_WITH_INTENT = ("task", "static", "dynamic")
 
 
 def _build_evaluate(p: argparse.ArgumentParser) -> None:
