@@ -185,6 +185,28 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     assert not window.train.is_training() and not partial.exists()
 
 
+def test_opening_another_environment_while_training_stops_it_and_says_so(qtbot, tmp_path, messages):
+    """The run on the old data is stopped (its result would not apply), leaves no half-written model, and the
+    person is told where it went, on the status bar and in the Train tab."""
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    dialog = window.annotate.open_simulated_user_dialog()
+    dialog.preset.setCurrentIndex(dialog.preset.findData("avoid"))
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    train = window.train
+    window.tabs.setCurrentWidget(train)
+    train.set_config(kind="lstm", max_epochs=500, max_time_s=0)
+    assert train.train()
+    partial = train._out_dir
+    qtbot.waitUntil(lambda: train.loss_plot.count() >= 1, timeout=WAIT_MS)
+    combo = child(window, QWidget, "envChooser")
+    combo.setCurrentIndex(combo.findData("pong"))
+    assert window.env_name == "pong" and not train.is_training() and not partial.exists()
+    assert "Training on gridnav" in train.status.text() and "stopped" in train.status.text()
+    assert "Training on gridnav" in window.statusBar().currentMessage()
+    assert messages == []
+    window.close()
+
+
 def test_training_refuses_too_few_or_identical_marks_and_wrong_models(qtbot, tmp_path, messages):
     window = open_window(qtbot, tmp_path, env="gridnav")
     ws, train = window.workspace, window.train

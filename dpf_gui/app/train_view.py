@@ -438,7 +438,10 @@ class TrainView(QWidget):
     # --- workspace -----------------------------------------------------------------
     def set_workspace(self, ws) -> None:
         """Show ``ws``'s labels and intent model; a model remembered for this dataset comes back."""
+        stopped = None
         if self.worker is not None:  # training on the old data: its result no longer applies
+            stopped = (f"Training on {self.ws.env_name} ({self.ws.dataset_path.name}) stopped when other data was "
+                       "opened; its marks are kept: train again there to use them.") if self.ws is not None else None
             self._discard_worker()
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -448,12 +451,14 @@ class TrainView(QWidget):
         self.loss_plot.clear_data()
         self.fit_plot.clear_data()
         self._idle_progress()
-        self.status.setText("")
+        self.status.setText(stopped or "")
         if ws is not None and ws.intent is not None:
             self._show_curve(ws.intent.sidecar)
         self._set_busy(False)
         self.refresh_labels()
         self._show_intent()
+        if stopped:
+            self.statusMessage.emit(stopped)
 
     def _on_change(self, change) -> None:
         if change.what == "intent":
