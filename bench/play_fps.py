@@ -46,6 +46,7 @@ def random_agents(env_name: str, seed: int = 0):
     """(task agent, intent model, intent sidecar) of the right shapes for ``env_name``."""
     from dpf_gui.agents.dqn import QNetwork
     from dpf_gui.agents.task_agent import TaskAgent
+    from dpf_gui.checkpoints import is_checkpoint
     from dpf_gui.envs import env_spec
     from dpf_gui.intent.model import IntentArch, IntentModel
     from dpf_gui.paths import shipped_model
@@ -55,7 +56,7 @@ def random_agents(env_name: str, seed: int = 0):
     try:
         from dpf_gui.pipeline import load_task_agent
 
-        task = load_task_agent(env_name) if (shipped_model(env_name) / "model.json").exists() else None
+        task = load_task_agent(env_name) if is_checkpoint(shipped_model(env_name)) else None
     except Exception:  # noqa: BLE001 (any failure to load the shipped agent: a random network serves the bench)
         task = None
     if task is None:

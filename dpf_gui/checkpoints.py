@@ -54,6 +54,12 @@ if TYPE_CHECKING:
 WEIGHTS_FILE = "weights.safetensors"
 SIDECAR_FILE = "model.json"
 
+
+def is_checkpoint(directory: str | os.PathLike) -> bool:
+    """Whether ``directory`` holds a checkpoint's sidecar: the cheap test before offering or loading it (reads
+    nothing; :func:`load_checkpoint` checks the rest)."""
+    return Path(directory, SIDECAR_FILE).is_file()
+
 #: sidecar keys that only save_checkpoint may set (update_sidecar refuses them)
 _PROTECTED = ("kind", "weights_sha256")
 

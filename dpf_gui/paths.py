@@ -8,6 +8,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.errors import UserError
 
 
@@ -20,7 +21,7 @@ def models_root() -> Path:
     if env:
         return Path(env)
     clone = Path(__file__).resolve().parent.parent / "models"
-    if (clone / "gridnav" / "model.json").is_file():
+    if is_checkpoint(clone / "gridnav"):
         return clone
     for base in (sysconfig.get_path("data"), sys.prefix, site.getuserbase()):
         installed = Path(base) / "share" / "dpf-gui" / "models"
@@ -32,7 +33,7 @@ def models_root() -> Path:
 def shipped_model(env_name: str) -> Path:
     """The shipped task agent of ``env_name``; a clear error if it is missing."""
     path = models_root() / env_name
-    if not (path / "model.json").is_file():
+    if not is_checkpoint(path):
         raise UserError(f"no shipped task agent for {env_name!r} at {path}; train one with "
                         f"`dpf train-task --env {env_name} --out DIR` and pass --task DIR")
     return path

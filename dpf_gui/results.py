@@ -25,6 +25,7 @@ import numpy as np
 
 from dpf_gui import __version__
 from dpf_gui.cache import CacheEntry, digest, read_json
+from dpf_gui.checkpoints import SIDECAR_FILE
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_spec
@@ -105,7 +106,7 @@ def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, str
     out = result.to_json()
     out.update(mode=mode, wish=wish.describe(), train_s=round(t_train, 1), total_s=round(time.time() - t0, 1),
                fusion=fusion_params(task, FIRST_WAVE).to_dict(),
-               fit=(read_json(intent_dir / "model.json") or {}).get("metrics", {}).get("held_out"))
+               fit=(read_json(intent_dir / SIDECAR_FILE) or {}).get("metrics", {}).get("held_out"))
     write_json_atomic(result_file(run_cell, env_name, mode, work), out)
     return out
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.errors import UserError
 from dpf_gui.rowwise import ReluMLP, rows_f32, sequential_mlp, sequential_shapes
 
@@ -157,7 +158,7 @@ def load_risk(task) -> RiskModel | None:
     """The risk model stored beside ``task`` (None if it has none); a damaged or foreign one is a UserError."""
     from dpf_gui.checkpoints import load_checkpoint
 
-    if task.directory is None or not (risk_dir(task.directory) / "model.json").is_file():
+    if task.directory is None or not is_checkpoint(risk_dir(task.directory)):
         return None
     directory = risk_dir(task.directory)
     state, meta = load_checkpoint(directory, KIND, expect_env=task.env_name, arrays=True)

@@ -36,6 +36,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer
 
 from dpf_gui.app.launch import scratch_window, train_small
+from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.errors import UserError
 from dpf_gui.session.training import DEMO_TRAINING, TRAIN_SEED, small_config
 
@@ -126,7 +127,7 @@ class Demo(QObject):
             self.fail(f"training could not start: {w.train.last_error or w.last_error}")
 
     def _cache_usable(self, ws) -> bool:
-        if not (self.cache_dir / "model.json").is_file():
+        if not is_checkpoint(self.cache_dir):
             return False
         try:
             ws.open_intent(self.cache_dir)

@@ -66,6 +66,7 @@ from PySide6.QtWidgets import (
 
 from dpf_gui.agents.intent_agent import IntentAgent
 from dpf_gui.app.plots import INTENT, TASK, PlotText, _setup
+from dpf_gui.checkpoints import SIDECAR_FILE
 from dpf_gui.errors import UserError
 from dpf_gui.session.intent_memory import remember
 from dpf_gui.session.training import (
@@ -802,7 +803,7 @@ class TrainView(QWidget):
                                *(f"avoid {w}" for w in _strings(wish.get("avoid")))]) or "not recorded (marks by hand)"
         when = ""
         with contextlib.suppress(OSError, TypeError):
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(Path(directory, "model.json").stat().st_mtime))
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(Path(directory, SIDECAR_FILE).stat().st_mtime))
         arch = sc.get("architecture") if isinstance(sc.get("architecture"), dict) else {}
         kind_name = ws.intent.kind
         kind = f"additive ensemble of {arch.get('members', '?')}" if kind_name == "additive" else "LSTM"

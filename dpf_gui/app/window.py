@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from dpf_gui import __version__
 from dpf_gui.app.tabs import BUILT_AT_START, TABS
+from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.envs import ENV_NAMES, env_spec
 from dpf_gui.errors import UserError
 
@@ -382,7 +383,7 @@ class MainWindow(QMainWindow):
         self._guard("The marks could not be carried over", ws.carry_marks_from, old)
         if self.train is not None:
             kept = old.intent.directory if old.intent is not None else None
-            if ws.intent is None and kept is not None and Path(kept, "model.json").is_file():
+            if ws.intent is None and kept is not None and is_checkpoint(kept):
                 self.train.load_intent_dir(kept)
             self.train.refresh_labels()
         if self.annotate is not None and shown is not None:

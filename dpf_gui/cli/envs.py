@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.cli.options import command
 
 
@@ -68,6 +69,6 @@ def _shipped_files(env_name: str) -> tuple[str | None, str | None]:
     from dpf_gui.paths import models_root
 
     folder = models_root() / env_name
-    agent = str(folder.resolve()) if (folder / "model.json").is_file() else None
+    agent = str(folder.resolve()) if is_checkpoint(folder) else None
     data = folder / "trajectories.npz"
     return agent, str(data.resolve()) if data.is_file() else None

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from dpf_gui.checkpoints import SIDECAR_FILE
 from dpf_gui.cli.options import (
     MAX_JOBS,
     add_wish_options,
@@ -262,7 +263,7 @@ def _wish(args: argparse.Namespace, task):
     features = task_region_features(task)
     wish = wish_from_args(args, features, args.env)
     if wish is None and args.intent:
-        wish = recorded_wish(features, read_json(Path(args.intent) / "model.json"))
+        wish = recorded_wish(features, read_json(Path(args.intent) / SIDECAR_FILE))
         if wish is not None:
             d = wish.describe()
             print(f"wish: prefer {' or '.join(d['prefer']) or '-'}; avoid {' or '.join(d['avoid']) or '-'} (recorded "

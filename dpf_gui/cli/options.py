@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from dpf_gui.checkpoints import SIDECAR_FILE
 from dpf_gui.data.trajectories import npz_path
 from dpf_gui.errors import UserError
 from dpf_gui.oracles import SIGMA_MAX
@@ -92,7 +93,7 @@ def check_checkpoint_out(path: str, force: bool) -> Path:
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file; give a folder for the checkpoint")
-    if (out / "model.json").exists() and not force:
+    if (out / SIDECAR_FILE).exists() and not force:
         raise UserError(f"{out} already holds a checkpoint; pass --force to overwrite it")
     writable_folder(out)
     return out

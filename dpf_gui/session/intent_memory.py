@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.errors import UserError
 
 #: where the label store keeps a dataset's last model: {"dir", "env", "time"}
@@ -32,7 +33,7 @@ def recall(ws) -> bool:
     except UserError:  # the store could not be read: nothing remembered (a bad value reads as nothing already)
         return False
     d = saved.get("dir") if isinstance(saved, dict) else None
-    if not isinstance(d, str) or not (Path(d) / "model.json").is_file():
+    if not isinstance(d, str) or not is_checkpoint(d):
         return False
     ws.set_intent(ws.open_intent(d))
     return True

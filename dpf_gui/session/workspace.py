@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from dpf_gui.agents.intent_agent import IntentAgent
+from dpf_gui.checkpoints import SIDECAR_FILE
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.study import LabelStore, TrajectoryMarks
 from dpf_gui.data.trajectories import TrajectoryDataset
@@ -458,7 +459,7 @@ def _load_task(env_name: str, task_dir) -> Any:
     except Exception as exc:  # noqa: BLE001 (a damaged file the loader did not foresee)
         what = task_dir if task_dir is not None else f"the shipped {env_name} agent"
         raise _unusable(what, "task agent", exc) from None
-    sidecar = Path(task.directory) / "model.json"
+    sidecar = Path(task.directory) / SIDECAR_FILE
     for name, check in (("its fusion parameters must be numbers", lambda: fusion_params(task)),
                         ("its metrics.q_scale.legal_std must be a positive number",
                          lambda: stored_q_scale(task.sidecar))):

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.errors import UserError
 from dpf_gui.fileio import write_atomic
 from dpf_gui.studies.events import EventLog
@@ -230,7 +231,7 @@ def collect(study: Study) -> dict[str, Any]:
                             "train_note": out.get("note"), "outcome_episodes": out.get("episodes")})
                 for m in OUTCOME_METRICS:
                     row[m] = out.get("means", {}).get(m)
-            if (cdir / INTENT_DIR / "model.json").is_file():
+            if is_checkpoint(cdir / INTENT_DIR):
                 copies.append((cdir / INTENT_DIR, f"intent_models/{pid}/{name}"))
             watched = [e["data"] for e in evs if e["kind"] == "episode_end" and e["condition"] == name]
             row["watch_episodes"] = len(watched)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.errors import UserError
 from dpf_gui.fileio import write_json_atomic
 from dpf_gui.strategies import get as get_strategy
@@ -299,7 +300,7 @@ class Session:
         cond = self.condition(name)
         task = self.study.task
         intent_dir = self.condition_dir(name) / INTENT_DIR
-        if not get_strategy(cond.strategy).needs_intent or not (intent_dir / "model.json").is_file():
+        if not get_strategy(cond.strategy).needs_intent or not is_checkpoint(intent_dir):
             return FusedAgent(task, "task")
         intent = IntentAgent.load(intent_dir, expect_env=self.protocol.env)
         return FusedAgent(task, cond.strategy, fusion_params(task, cond.fusion), intent=intent.model,
