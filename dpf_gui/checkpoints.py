@@ -60,6 +60,7 @@ def is_checkpoint(directory: str | os.PathLike) -> bool:
     nothing; :func:`load_checkpoint` checks the rest)."""
     return Path(directory, SIDECAR_FILE).is_file()
 
+
 #: sidecar keys that only save_checkpoint may set (update_sidecar refuses them)
 _PROTECTED = ("kind", "weights_sha256")
 
