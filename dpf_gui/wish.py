@@ -2,13 +2,15 @@
 
 Grammar (documented in docs/DATA.md and ``dpf label --help``)::
 
+    regions    := expression ("|" expression)*   any of them (as several --prefer / --avoid)
     expression := term ("&" term)*          all terms must hold
     term       := NAME "=" values
     values     := VALUE ("," VALUE)*        any of the listed values
                 | [LOW] ".." [HIGH]         inclusive range, one bound may be open
 
-Several prefer (or avoid) expressions are OR-ed. A step inside a preferred
-region is marked +1, inside an avoided region -1 (both: they add up).
+Several prefer (or avoid) expressions are OR-ed; ``|`` is how a wish shows them on one line (``dpf envs``,
+reports), so that line can be given back as it is. A step inside a preferred region is marked +1, inside an
+avoided region -1 (both: they add up).
 """
 
 from __future__ import annotations
@@ -163,15 +165,20 @@ def _example(features: Sequence[RegionFeature]) -> str:
     return f"{rf.name}={_fmt(rf.low)}..{_fmt(rf.high)}"
 
 
+def _alternatives(texts: Sequence[str]) -> list[str]:
+    """Each text split at ``|`` (an empty alternative stays, for parse_expression to name)."""
+    return [part for text in texts for part in (text.split("|") if "|" in text else [text])]
+
+
 def make_wish(
     features: Sequence[RegionFeature],
     prefer: Sequence[str] = (),
     avoid: Sequence[str] = (),
     preset: Preset | None = None,
 ) -> Wish:
-    """Build a wish from expressions and/or a preset (their expressions are added)."""
-    prefer = list(preset.prefer if preset else ()) + list(prefer)
-    avoid = list(preset.avoid if preset else ()) + list(avoid)
+    """Build a wish from expressions and/or a preset (their expressions are added); ``A | B`` is two of them."""
+    prefer = list(preset.prefer if preset else ()) + _alternatives(prefer)
+    avoid = list(preset.avoid if preset else ()) + _alternatives(avoid)
     if not prefer and not avoid:
         raise UserError("no wish given: name a preset (avoid, prefer, mixed) or give regions to prefer or avoid")
     return Wish(

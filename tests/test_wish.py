@@ -82,3 +82,13 @@ def test_wish_modes_and_marks():
     assert wish.marks(rows).tolist() == [-1, 1, 0, -1, 0]
     with pytest.raises(UserError, match="no wish given"):
         make_wish(HW)
+
+
+def test_a_wish_shown_on_one_line_can_be_given_back_as_it_is():
+    """`dpf envs` and the reports write OR-ed regions as 'A | B': that text is the same wish as two expressions."""
+    preset = env_spec("pong").preset("avoid")
+    shown = " | ".join(preset.avoid)
+    assert shown == "paddle=..0.15 | paddle=0.85.."  # as `dpf envs` prints it
+    assert make_wish(PONG, avoid=[shown]).describe() == make_wish(PONG, preset=preset).describe()
+    with pytest.raises(UserError, match="empty region expression"):
+        make_wish(PONG, avoid=["paddle=..0.15 |"])

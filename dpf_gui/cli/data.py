@@ -134,7 +134,7 @@ FEEDBACK_CHOICES = ("scores", "pairs", "segments")
     "A step is marked +1 when it leads into a preferred region, -1 into an\n"
     "avoided one; a trajectory's score is the sum of its marks.\n\n"
     "Region expressions: NAME=V, NAME=V1,V2, NAME=LO..HI (LO.. or ..HI open),\n"
-    "terms joined with '&'; see `dpf envs` for names and ranges.\n\n"
+    "terms joined with '&', alternatives with '|'; see `dpf envs` for names and ranges.\n\n"
     "Before labelling, the coverage of each region of the wish is printed: how many\n"
     "stored trajectories enter it; a region (almost) no trajectory enters cannot be\n"
     "learned from labels, and a warning says how to record more varied data.\n\n"

@@ -145,8 +145,10 @@ finite = float_in()
 def add_wish_options(p: argparse.ArgumentParser, required: bool) -> None:
     g = p.add_argument_group("the wish (a preset, or region expressions)")
     g.add_argument("--preset", choices=("avoid", "prefer", "mixed"), help="the environment's named wish")
-    g.add_argument("--prefer", action="append", default=[], metavar="EXPR", help="preferred region (repeatable, OR-ed)")
-    g.add_argument("--avoid", action="append", default=[], metavar="EXPR", help="avoided region (repeatable, OR-ed)")
+    g.add_argument("--prefer", action="append", default=[], metavar="EXPR",
+                   help="preferred region (repeatable, OR-ed; or 'A | B' in one)")
+    g.add_argument("--avoid", action="append", default=[], metavar="EXPR",
+                   help="avoided region (repeatable, OR-ed; or 'A | B' in one)")
     p.set_defaults(_wish_required=required)
 
 
