@@ -48,7 +48,7 @@ def test_enter_labels_the_suggestions_train_updates_them_and_collect_adds_varied
         press(qtbot, window, Qt.Key.Key_Return)
         assert view.current == top.index and view.model.states[top.index] == UNLABELLED
         reason = view.findChild(QWidget, "suggestionReason")
-        assert reason.isVisible() and top.reason in reason.text() and top.kind in reason.text()
+        assert reason.isVisible() and top.reason in reason.text() and f"Suggested #1 ({top.kind})" in reason.text()
         shown.append(view.current)
         kinds.append(top.kind)
         before = view.suggestions.computations

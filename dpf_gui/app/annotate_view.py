@@ -86,7 +86,7 @@ class AnnotateView(QWidget):
         self._step_values_provider: Callable[[int], np.ndarray | None] | None = None
         self._navigating = False
         self._wishes: dict[str, object] = {}
-        self._reason = None  # (trajectory, Suggestion) shown over the player
+        self._reason = None  # (trajectory, Suggestion, its rank then) shown over the player
         self._cheatsheet_auto = True  # the key panel follows the window's width until the person toggles it
         self.suggestions = Suggestions(self)
         self.suggestions.changed.connect(self._on_suggestions)
@@ -337,7 +337,7 @@ class AnnotateView(QWidget):
         if changed:
             self.cancel_segment()
             hit = self.suggestions.get(index)
-            self._reason = (int(index), hit) if hit is not None else None
+            self._reason = (int(index), hit, self.suggestions.rank(index)) if hit is not None else None
         row = self._proxy_row(index)
         self._navigating = True
         try:
@@ -409,7 +409,7 @@ class AnnotateView(QWidget):
         if self.current is not None:
             hit = self.suggestions.get(self.current)
             if hit is not None:
-                self._reason = (self.current, hit)
+                self._reason = (self.current, hit, self.suggestions.rank(self.current))
         self._refresh_reason()
         if self.suggestions.note:
             self.statusMessage.emit(self.suggestions.note)
@@ -789,8 +789,8 @@ class AnnotateView(QWidget):
             self.reason_label.setText("")
             self.reason_label.setVisible(False)
             return
-        s = reason[1]
-        self.reason_label.setText(f"Suggested ({s.kind}): {s.reason}")
+        _, s, rank = reason
+        self.reason_label.setText(f"Suggested #{rank} ({s.kind}): {s.reason}")
         self.reason_label.setVisible(True)
 
     def _refresh_title(self) -> None:
