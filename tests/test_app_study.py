@@ -14,6 +14,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QPushButton, QRadioButton, QSlider
 
+from dpf_gui.app.study_mode import reflow
 from dpf_gui.studies.export import export_study
 from dpf_gui.studies.folder import Study, init_study
 from tests.helpers import HANG_S
@@ -52,7 +53,7 @@ def walk(qtbot, window) -> bool:
             click(qtbot, window, "consentAgree")
         elif phase == "instructions":
             shown = window.page.findChild(type(window.header), "wishInstruction").text()
-            assert window.study.protocol.instruction in shown
+            assert reflow(window.study.protocol.instruction) in shown and "\n" not in shown
             click(qtbot, window, "continueButton")
         elif phase == "annotate":
             page = window.page
@@ -140,7 +141,7 @@ def test_two_participants_through_the_screens_one_resumed(qtbot, tmp_path):
     assert again.session.current().key == "static/annotate"
     assert sum(1 for i in range(again.page.list.count()) if "(" in again.page.list.item(i).text()) == 3
     assert walk(qtbot, again) is True
-    assert again.page.findChild(type(again.header), "phaseText").text() == study.protocol.texts["end"]
+    assert again.page.findChild(type(again.header), "phaseText").text() == reflow(study.protocol.texts["end"])
     again.close()  # the participant cannot close it
     assert again.isVisible() and again.session is not None
     again.operator_exit()
@@ -225,3 +226,10 @@ def test_annotate_page_suggestions_parts_budget_and_keys(qtbot, tmp_path):
     assert marks == [(suggested, -1, 2, 5), (suggested + 1, 1, None, None), (suggested, 0, None, None)]
     assert [e["data"]["trajectory"] for e in got if e["kind"] == "suggestion"] == [suggested]
     assert got[-1]["kind"] == "operator_exit"
+
+
+def test_protocol_texts_read_as_paragraphs_not_as_the_toml_files_lines():
+    """Lines broken in the protocol file join (the window wraps them to its width); a blank line is a paragraph."""
+    text = "\nThis study is about teaching. You will mark some of its\ntrips as good or bad.\n\n  Thank you.  \n"
+    assert reflow(text) == "This study is about teaching. You will mark some of its trips as good or bad.\n\nThank you."
+    assert reflow("one line") == "one line" and reflow("") == ""

@@ -19,6 +19,7 @@ logged with the phase it was pressed in.
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,11 +94,24 @@ class _Episodes:
         return int(self.dataset.lengths[index])
 
 
+#: the widest a phase text runs, in average characters: longer lines are hard to read on a full-screen window
+TEXT_COLUMNS = 90
+
+
+def reflow(text: str) -> str:
+    """A protocol text as the participant reads it: lines broken in the TOML file join (the label wraps them to
+    the window), a blank line starts a new paragraph."""
+    paragraphs = [" ".join(line.strip() for line in block.splitlines() if line.strip())
+                  for block in re.split(r"\n\s*\n", text.strip())]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
 def _text_label(text: str, name: str, parent: QWidget) -> QLabel:
-    label = QLabel(text, parent)
+    label = QLabel(reflow(text), parent)
     label.setObjectName(name)
     label.setWordWrap(True)
     label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setMaximumWidth(label.fontMetrics().averageCharWidth() * TEXT_COLUMNS)  # lines a reader's eye can follow
     return label
 
 
