@@ -167,7 +167,7 @@ def _example(features: Sequence[RegionFeature]) -> str:
 
 def _alternatives(texts: Sequence[str]) -> list[str]:
     """Each text split at ``|`` (an empty alternative stays, for parse_expression to name)."""
-    return [part for text in texts for part in (text.split("|") if "|" in text else [text])]
+    return [part for text in texts for part in text.split("|")]
 
 
 def make_wish(
