@@ -748,6 +748,21 @@ def test_the_cli_sets_the_fusion_of_every_cell(tmp_path: Path, monkeypatch):
     assert len(specs) == 4
 
 
+def test_the_report_regenerates_with_what_was_typed_less_this_machines_folders(tmp_path: Path, monkeypatch):
+    """The report's "Regenerate" line is the command as typed to main (not the test runner's argv), without
+    --work/--out and their values (paths of the machine that ran it) and --quiet."""
+    import dpf_gui.benchmark_report as report
+    from dpf_gui.cli import main
+
+    monkeypatch.setattr(bm, "run_benchmark", lambda spec, work, **kw: [])
+    seen = []
+    monkeypatch.setattr(report, "write_report", lambda results, spec, out, command, *a, **k: seen.append(command))
+    argv = ["benchmark", "--envs", "highway", "--work", str(tmp_path / "my work"), f"--out={tmp_path / 'R.md'}",
+            "--quiet", "--budgets", "25", "--margin", "none"]
+    assert main(argv) == 0
+    assert seen == ["dpf benchmark --envs highway --budgets 25 --margin none"]
+
+
 def test_the_calibration_reference_is_played_once_per_work_dir(tmp_path: Path, monkeypatch):
     """Each --jobs worker builds its own environment context: the task agent's reference episodes (minutes on
     highway) are played by the first and read from the work directory by the others, and calibrate uses them."""

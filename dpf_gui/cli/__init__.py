@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args._argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for a report's "regenerate" line
     if not getattr(args, "_run", None):
         parser.print_help()
         return EXIT_USAGE

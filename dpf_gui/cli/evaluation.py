@@ -21,6 +21,7 @@ from dpf_gui.cli.options import (
     int_in,
     nonneg_int,
     pos_int,
+    regenerate_command,
     wish_from_args,
     writable_folder,
 )
@@ -587,9 +588,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
               "back, not recomputed)", file=sys.stderr)
         return 130
     machine = f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}, CPU only"
-    command = ("dpf benchmark " + " ".join(a for a in sys.argv[2:] if a) if sys.argv[1:2] == ["benchmark"]
-               else "dpf benchmark")
-    path = write_report(results, spec, out, command.strip(), machine, time.time() - t0, workers,
+    command = regenerate_command(getattr(args, "_argv", ["benchmark"]))
+    path = write_report(results, spec, out, command, machine, time.time() - t0, workers,
                         keep_other_envs=args.keep_other_envs, backend=args.backend, cached=cached)
     met = {r: sum(bool(c["claim"][r]["met"]) for c in results if r in c["claim"]) for r in spec.rows}
     print(f"{len(results)} cells; claim met: " + ", ".join(f"{r} {n}" for r, n in met.items()))

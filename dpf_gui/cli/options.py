@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dpf_gui.checkpoints import SIDECAR_FILE
@@ -197,3 +198,21 @@ def warn_lopsided(command: str, labels) -> None:
     note = lopsided_note(labels)
     if note:
         print(f"{command}: warning: {note}", file=sys.stderr)
+
+
+#: options naming this machine's folders or files, left out of the command a report prints for regenerating it
+LOCAL_OPTIONS = ("--work", "--out")
+
+
+def regenerate_command(argv: Sequence[str]) -> str:
+    """The command a report prints to regenerate itself: what was typed (``argv``, the command first), less the
+    folders it was written to on this machine (``LOCAL_OPTIONS`` and their values) and ``--quiet``."""
+    words, skip = [], False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in LOCAL_OPTIONS:
+            skip = True
+        elif word != "--quiet" and not word.startswith(tuple(f"{o}=" for o in LOCAL_OPTIONS)) and word:
+            words.append(shlex.quote(word))
+    return " ".join(["dpf", *words])
