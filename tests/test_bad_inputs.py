@@ -309,7 +309,7 @@ CASES: list[tuple[str, list[str], str]] = [
      "nodir does not exist"),
     ("trace-out-missing-folder", ["trace", "--env", "gridnav", "--strategy", "task", "--out", "{tmp}/nodir/t.csv"],
      "nodir does not exist"),
-    ("trace-dynamic-without-intent", ["trace", "--env", "gridnav", "--out", "{tmp}/t.csv"],
+    ("trace-dynamic-without-intent", ["trace", "--env", "gridnav", "--strategy", "dynamic", "--out", "{tmp}/t.csv"],
      "strategy 'dynamic' needs an intent model"),
     ("trace-strategy-unknown", ["trace", "--env", "gridnav", "--strategy", "retrain", "--out", "{tmp}/t.csv"],
      "argument --strategy: invalid choice: 'retrain'"),

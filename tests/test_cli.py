@@ -221,8 +221,8 @@ def test_trace_writes_one_row_per_decision(capsys, tmp_path):
     import csv
 
     out = tmp_path / "t.csv"
-    code, text, _ = run(capsys, "trace", "--env", "gridnav", "--strategy", "task", "--seed", "3", "--preset", "mixed",
-                        "--out", str(out))
+    # no --strategy and no --intent: the task agent (with --intent the default is dynamic)
+    code, text, _ = run(capsys, "trace", "--env", "gridnav", "--seed", "3", "--preset", "mixed", "--out", str(out))
     assert code == 0 and "decisions of task on gridnav (seed 3)" in text
     with open(out) as fh:
         rows = list(csv.DictReader(fh))

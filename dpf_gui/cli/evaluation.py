@@ -211,8 +211,8 @@ def _build_trace(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--intent", default=None, metavar="DIR",
                    help=f"intent-model checkpoint (needed by {', '.join(names(live=True, needs_intent=True))})")
-    p.add_argument("--strategy", choices=names(live=True), default="dynamic",
-                   help="strategy to play (default: dynamic)")
+    p.add_argument("--strategy", choices=names(live=True), default=None,
+                   help="strategy to play (default: dynamic with --intent, else task)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="the episode's reset seed (default: 0)")
     add_wish_options(p, required=False)
     add_fusion_options(p)
@@ -244,11 +244,11 @@ def cmd_trace(args: argparse.Namespace) -> int:
     overrides = fusion_overrides(args)
     if args.calibrate:
         overrides.update(_calibrated(args, task, overrides))
+    args.strategy = args.strategy or ("dynamic" if args.intent else "task")
     agent = build_agents(task, [args.strategy], intent_dir=args.intent, overrides=overrides, markov=args.markov,
                          progress=False)[args.strategy]
     trace = play_trace(args.env, agent, args.seed, env_config=task.env_config, wish=wish)
-    path = trace.write_csv(out)
-    ret = sum(r["task_reward"] for r in trace.rows)
+    path, ret = trace.write_csv(out), sum(r["task_reward"] for r in trace.rows)
     print(f"wrote {path}: {len(trace.rows)} decisions of {args.strategy} on {args.env} (seed {args.seed}), "
           f"task return {ret:.2f}")
     return 0
