@@ -211,7 +211,7 @@ def _build_trace(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--intent", default=None, metavar="DIR",
                    help=f"intent-model checkpoint (needed by {', '.join(names(live=True, needs_intent=True))})")
-    p.add_argument("--strategy", choices=names(live=True), default=None,
+    p.add_argument("--strategy", choices=names(live=True),
                    help="strategy to play (default: dynamic with --intent, else task)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="the episode's reset seed (default: 0)")
     add_wish_options(p, required=False)
@@ -234,6 +234,7 @@ def _build_trace(p: argparse.ArgumentParser) -> None:
 )
 def cmd_trace(args: argparse.Namespace) -> int:
     from dpf_gui.envs import env_class
+    from dpf_gui.episode import initial_strategy
     from dpf_gui.pipeline import build_agents, load_task_agent
     from dpf_gui.trace import play_trace
 
@@ -244,7 +245,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     overrides = fusion_overrides(args)
     if args.calibrate:
         overrides.update(_calibrated(args, task, overrides))
-    args.strategy = args.strategy or ("dynamic" if args.intent else "task")
+    args.strategy = args.strategy or initial_strategy("dynamic", args.intent is not None)
     agent = build_agents(task, [args.strategy], intent_dir=args.intent, overrides=overrides, markov=args.markov,
                          progress=False)[args.strategy]
     trace = play_trace(args.env, agent, args.seed, env_config=task.env_config, wish=wish)
@@ -483,8 +484,7 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
     from dpf_gui.benchmark import BASELINE_EPISODES, EPISODES, LABEL_TYPES, ROWS, SELECTIONS, SPLITS
 
     p.add_argument("--envs", type=_csv(("gridnav", "highway", "pong"), "environment"),
-                   default=("gridnav", "highway", "pong"),
-                   help="comma-separated environments (default: all three)")
+                   default=("gridnav", "highway", "pong"), help="comma-separated environments (default: all three)")
     p.add_argument("--wishes", type=int_in(1, 64), default=8, help="generated wishes per environment (default: 8)")
     g = p.add_argument_group("the cells of every wish (default: 10 and 25 exact and binary, 25 active exact and "
                                  "binary, 100 and every label exact; giving any of these runs their product)")
