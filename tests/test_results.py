@@ -1,6 +1,7 @@
 """The results report (the claim check, the custom wishes, the Markdown written from cached cells) and the
 rules of its cache: interrupted or damaged work is redone, seeds never share a model, user mistakes are one line."""
 
+import dataclasses
 import functools
 import json
 
@@ -183,17 +184,25 @@ def test_a_damaged_result_file_is_left_out_of_the_report_and_named(tmp_path, cap
     assert "### gridnav / mixed" in text and "### gridnav / custom" not in text
 
 
-def test_results_with_jobs_gives_the_same_numbers_as_one_process(tmp_path):
+def test_results_with_jobs_gives_the_same_numbers_as_one_process(tmp_path, monkeypatch):
     """--jobs N runs the cells in worker processes; each cell is seeded by its own inputs, so nothing changes."""
-    import json
-
+    # Models are trained briefly here, under the cache keys of the full training, so the pool's workers (which
+    # do not see monkeypatches) find every model cached and only play: what is compared is the evaluation.
+    train, fit = results.train_intent, retrain.fit
+    monkeypatch.setattr(results, "train_intent", lambda *a, **k: train(
+        *a, **dict(k, config=IntentConfig(max_epochs=1, max_train_per_epoch=64))))
+    monkeypatch.setattr(retrain, "fit", lambda task, data, cfg, *a, **k: fit(
+        task, data, dataclasses.replace(cfg, gradient_steps=10), *a, **k))
     work, out = tmp_path / "work", tmp_path / "RESULTS.md"
-    argv = ["results", "--envs", "gridnav", "--modes", "avoid", "--episodes", "2", "--efficiency", "",
+    argv = ["results", "--envs", "gridnav", "--modes", "avoid,prefer", "--episodes", "2", "--efficiency", "",
             "--work", str(work), "--out", str(out), "--quiet"]
     assert main(argv) == 0
-    one = json.loads((work / "gridnav" / "avoid" / "eval.json").read_text())
-    # the cached intent model is reused; every strategy (retrain included) is built and played again in a worker
-    assert main([*argv, "--jobs", "2", "--modes", "avoid,prefer"]) == 0
-    two = json.loads((work / "gridnav" / "avoid" / "eval.json").read_text())
-    assert two["strategies"] == one["strategies"]
-    assert (work / "gridnav" / "prefer" / "eval.json").is_file() and out.is_file()
+    cells = [work / "gridnav" / mode / "eval.json" for mode in ("avoid", "prefer")]
+    one = [json.loads(cell.read_text())["strategies"] for cell in cells]
+    models = {p: p.stat().st_mtime_ns for p in work.rglob("*.safetensors")}
+    assert len(models) >= 4  # an intent model and its retrained agent per cell
+    # every strategy (retrain included) is built from the cache and played again in a worker
+    assert main([*argv, "--jobs", "2"]) == 0
+    assert [json.loads(cell.read_text())["strategies"] for cell in cells] == one
+    assert {p: p.stat().st_mtime_ns for p in work.rglob("*.safetensors")} == models  # the workers trained nothing
+    assert out.is_file()
