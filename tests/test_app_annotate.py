@@ -26,7 +26,12 @@ def test_label_ten_by_keyboard_and_find_them_after_restart(qtbot, tmp_path, mess
     chooser = window.findChild(type(window.env_combo), "envChooser")
     chooser.setCurrentIndex(chooser.findData("gridnav"))
     view = window.annotate
-    assert window.workspace.env_name == "gridnav" and view.current == 0
+    assert window.workspace.env_name == "gridnav"
+    # nothing labelled yet: the view moves to the first suggestion as soon as the suggestions arrive
+    qtbot.waitUntil(lambda: view.suggestions.ready, timeout=WAIT_MS)
+    first = view.suggestions.items[0].index
+    assert first != 0 and view.current == first  # not dataset order: trajectory 0 is a 100-step failure
+    assert view.reason_label.text().startswith("Suggested #1 (")
     given = {}
     pressed = [Qt.Key.Key_P, Qt.Key.Key_A, Qt.Key.Key_N] * 3 + [Qt.Key.Key_P]
     for k, value in zip(pressed, [1, -1, 0] * 3 + [1], strict=True):
@@ -45,7 +50,8 @@ def test_label_ten_by_keyboard_and_find_them_after_restart(qtbot, tmp_path, mess
 
     again = open_window(qtbot, tmp_path)
     assert again.workspace.env_name == "gridnav"
-    assert again.annotate.current == last and again.annotate.player.position == 2
+    qtbot.waitUntil(lambda: again.annotate.suggestions.ready, timeout=WAIT_MS)
+    assert again.annotate.current == last and again.annotate.player.position == 2  # where the person left off
     labels = again.workspace.labels()
     assert labels.count == 10 and labels.meta["source"] == "person"
     lengths = again.workspace.dataset.lengths

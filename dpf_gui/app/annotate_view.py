@@ -87,6 +87,8 @@ class AnnotateView(QWidget):
         self._navigating = False
         self._wishes: dict[str, object] = {}
         self._reason = None  # (trajectory, Suggestion, its rank then) shown over the player
+        # a fresh, unlabelled workspace moves to the first suggestion when it arrives, unless the person moved first
+        self._open_on_suggestion = False
         self._cheatsheet_auto = True  # the key panel follows the window's width until the person toggles it
         self.suggestions = Suggestions(self)
         self.suggestions.changed.connect(self._on_suggestions)
@@ -315,6 +317,7 @@ class AnnotateView(QWidget):
         if start is None:
             start = self._proxy_source(0) if self.proxy.rowCount() else 0
         self.go_to(start, frame)
+        self._open_on_suggestion = trajectory is None and not (self.model.states != UNLABELLED).any()
         self._update_progress()
 
     def _set_enabled(self, on: bool) -> None:
@@ -332,6 +335,7 @@ class AnnotateView(QWidget):
         """Show trajectory ``index`` (dataset order) at ``frame``, selecting its row if it is listed."""
         if self.ws is None or not 0 <= index < len(self.ws):
             return
+        self._open_on_suggestion = False
         changed = index != self.current
         self.current = int(index)
         if changed:
@@ -406,6 +410,8 @@ class AnnotateView(QWidget):
 
     def _on_suggestions(self) -> None:
         self.model.set_ranks(self.suggestions.items)
+        if self._open_on_suggestion and self.suggestions.items:  # the first thing a new labeller sees: #1
+            self.go_to(self.suggestions.items[0].index)
         if self.current is not None:
             hit = self.suggestions.get(self.current)
             if hit is not None:
@@ -420,6 +426,7 @@ class AnnotateView(QWidget):
         if change.workspace is not self.ws:
             return
         if change.what == "labels":
+            self._open_on_suggestion = False
             self._after_change(list(change.new))
         elif change.what == "intent":
             self.set_step_values_provider(_intent_rewards(self.ws))
