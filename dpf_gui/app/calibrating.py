@@ -21,6 +21,10 @@ from dpf_gui.errors import UserError
 
 #: the error a cancelled calibration reports through ``calibrated(None, message)``
 CANCELLED = "calibration cancelled: the parameters are as they were"
+#: what Play says while a new intent model plays at the agent's stored strength: the benchmark's claim is measured
+#: with the strength calibrated (its ``calibrated`` row), which the stored one often falls short of
+NOT_CALIBRATED = ("Strength and c are this agent's stored defaults, not chosen for this intent: Calibrate strength "
+                  "chooses them in simulation (seconds on gridnav, minutes on highway and Pong).")
 
 
 class CalibratingView:
@@ -150,4 +154,4 @@ class CalibratingView:
         self.calibrated.emit(cal, message)
 
 
-__all__ = ["CANCELLED", "CalibratingView"]
+__all__ = ["CANCELLED", "NOT_CALIBRATED", "CalibratingView"]

@@ -46,7 +46,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dpf_gui.app.calibrating import CalibratingView
+from dpf_gui.app.calibrating import NOT_CALIBRATED, CalibratingView
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.overlays import compose, frame_legend_label, legend_html
@@ -285,7 +285,7 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         self.strategy_combo.blockSignals(False)
         self.params_panel.set_params(runner.params)
         self._set_enabled(True)
-        self.status_label.setText("" if intent_model is not None else
+        self.status_label.setText(NOT_CALIBRATED if intent_model is not None else
                                   "No intent model: only the task strategy is available (" + NEEDS_INTENT_TIP + ").")
         if seed is not None:
             self.seed_spin.setValue(int(seed))
