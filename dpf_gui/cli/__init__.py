@@ -48,16 +48,33 @@ def build_parser() -> argparse.ArgumentParser:
                            formatter_class=formatter)
         build(p)
         p.set_defaults(_run=fn)
+    parser.commands = sub.choices  # each command's parser, for spelled_out
     return parser
+
+
+def spelled_out(argv: Sequence[str], command_parser: argparse.ArgumentParser) -> list[str]:
+    """``argv`` with every long option argparse took as an abbreviation (``--wo`` for ``--work``) written in
+    full, by argparse's rule: the one option of the command that begins so."""
+    options = [s for action in command_parser._actions for s in action.option_strings if s.startswith("--")]
+    words = []
+    for word in argv:
+        name, eq, value = word.partition("=")
+        if name.startswith("--") and name not in options:
+            matches = [o for o in options if o.startswith(name)]
+            if len(matches) == 1:
+                word = matches[0] + eq + value
+        words.append(word)
+    return words
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    args._argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for a report's "regenerate" line
     if not getattr(args, "_run", None):
         parser.print_help()
         return EXIT_USAGE
+    # as typed (options in full), for a report's "regenerate" line
+    args._argv = spelled_out(sys.argv[1:] if argv is None else argv, parser.commands[args.command])
     try:
         if args.command not in ("envs", "merge"):
             # Our networks are tiny: one thread each for torch and numpy's BLAS is fastest
