@@ -20,8 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_class
+from dpf_gui.paths import models_root
 from dpf_gui.wish import Wish
 from dpf_gui.wishgen import dataset_regions, decisions_inside
 
@@ -80,9 +82,11 @@ def thin_warning(region: RegionCoverage, env_name: str, data: str) -> str:
         f"only {region.trajectories} of {region.of_trajectories} stored trajectories enter"
     side = "preferred" if region.kind == "prefer" else "avoided"
     start = " --start random" if env_class(env_name).supports_random_start else ""
+    shipped = is_checkpoint(models_root() / env_name)  # a registered environment may have no shipped agent
+    policy, where = (env_name, "") if shipped else ("DIR", f" (DIR: your task agent's folder; {env_name} ships none)")
     return (f"{never} the {side} region {region.expression}, so labels can hardly teach it; record more varied "
-            f"trajectories first with `dpf rollout --env {env_name} --policy {env_name} --explore boltzmann:3{start} "
-            f"--episodes {VARIED_EPISODES} --out more.npz` and merge them in with "
+            f"trajectories first with `dpf rollout --env {env_name} --policy {policy} --explore boltzmann:3{start} "
+            f"--episodes {VARIED_EPISODES} --out more.npz`{where} and merge them in with "
             f"`dpf merge --data {shlex.quote(data)} --data more.npz --out merged.npz` (add --labels and --labels-out "
             "to carry labels over)")
 

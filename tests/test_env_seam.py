@@ -198,3 +198,13 @@ def test_evaluate_measures_the_wish_recorded_with_the_intent(run_dir, capsys):
     assert "recorded with the intent model's labels" in capsys.readouterr().out
     given, recorded = (json.loads((run_dir / name).read_text()) for name in ("eval.json", "eval-recorded.json"))
     assert recorded["strategies"] == given["strategies"] and "prefer_fraction" in recorded["strategies"]["task"]
+
+
+def test_the_thin_region_hint_asks_for_a_task_agent_where_none_is_shipped(corridor):
+    """The remedy names the shipped agent by its name where there is one, else a folder to fill in."""
+    from dpf_gui.coverage import RegionCoverage, thin_warning
+
+    region = RegionCoverage(kind="prefer", expression="cell=0", trajectories=0, decisions=0, of_trajectories=60)
+    assert "--policy gridnav " in thin_warning(region, "gridnav", "data.npz")
+    text = thin_warning(region, "corridor", "data.npz")
+    assert "--policy DIR " in text and "corridor ships none" in text and "--policy corridor" not in text
