@@ -317,7 +317,7 @@ class AnnotateView(QWidget):
         if start is None:
             start = self._proxy_source(0) if self.proxy.rowCount() else 0
         self.go_to(start, frame)
-        self._open_on_suggestion = trajectory is None and not (self.model.states != UNLABELLED).any()
+        self._open_on_suggestion = trajectory is None and self.model.labelled_count == 0
         self._update_progress()
 
     def _set_enabled(self, on: bool) -> None:
