@@ -6,7 +6,9 @@ window, so what one tab makes (labels, an intent model) is what the next one
 uses.
 """
 
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from dpf_gui.intent.redistribute import redistributed_rewards
+from tests.helpers import HANG_S
 from tests.qt_helpers import WAIT_MS, open_window
 
 
@@ -185,25 +188,40 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     assert not window.train.is_training() and not partial.exists()
 
 
-def test_opening_another_environment_while_training_stops_it_and_says_so(qtbot, tmp_path, messages):
+def test_opening_another_environment_while_training_stops_it_and_says_so(qtbot, tmp_path, messages, monkeypatch):
     """The run on the old data is stopped (its result would not apply), leaves no half-written model, and the
-    person is told where it went, on the status bar and in the Train tab."""
+    person is told where it went, on the status bar and in the Train tab. The window does not wait for the run
+    to end: its partial checkpoint goes when its thread ends (the UI thread used to wait up to 30 s)."""
+    from dpf_gui.intent import registry
+
+    started, release, asked_to_stop = threading.Event(), threading.Event(), []
+
+    def long_training(dataset, labels, seed, out_dir, should_stop, **kw):
+        Path(out_dir).mkdir(parents=True)
+        (Path(out_dir) / "partial.bin").write_bytes(b"half a model")
+        started.set()
+        release.wait(HANG_S)  # a long optimisation step: cancel cannot stop it before it ends
+        asked_to_stop.append(should_stop())
+
+    monkeypatch.setattr(registry, "train_intent", long_training)
     window = open_window(qtbot, tmp_path, env="gridnav")
     dialog = window.annotate.open_simulated_user_dialog()
     dialog.preset.setCurrentIndex(dialog.preset.findData("avoid"))
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
     train = window.train
     window.tabs.setCurrentWidget(train)
-    train.set_config(kind="lstm", max_epochs=500, max_time_s=0)
     assert train.train()
-    partial = train._out_dir
-    qtbot.waitUntil(lambda: train.loss_plot.count() >= 1, timeout=WAIT_MS)
+    assert started.wait(HANG_S)
+    running, partial = train.worker, train._out_dir
     combo = child(window, QWidget, "envChooser")
     combo.setCurrentIndex(combo.findData("pong"))
-    assert window.env_name == "pong" and not train.is_training() and not partial.exists()
+    assert window.env_name == "pong" and not train.is_training() and train.train_button.isEnabled()
+    assert running.isRunning() and partial.is_dir()  # the window went on without waiting for the run
     assert "Training on gridnav" in train.status.text() and "stopped" in train.status.text()
     assert "Training on gridnav" in window.statusBar().currentMessage()
-    assert messages == []
+    release.set()
+    qtbot.waitUntil(lambda: not partial.exists() and not train._retiring, timeout=WAIT_MS)
+    assert asked_to_stop == [True] and messages == []
     window.close()
 
 

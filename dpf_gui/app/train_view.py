@@ -259,6 +259,7 @@ class TrainView(QWidget):
         self._t0 = 0.0
         self._out_dir: Path | None = None
         self._out_is_new = False
+        self._retiring: dict = {}  # runs on data no longer open, ending in the background -> their clean-up
         self._cfg = None
         self._labels = None  # what the run in progress learns from
         self._build()
@@ -671,6 +672,8 @@ class TrainView(QWidget):
         self.trainingFinished.emit(False, text)
 
     def _discard_worker(self) -> None:
+        """Stop the run without waiting for it: the UI goes on at once, and the run's partial checkpoint is removed
+        when its thread ends (cancel is checked between optimisation steps, so that is soon)."""
         w, self.worker = self.worker, None
         w.cancel()
         try:
@@ -680,8 +683,16 @@ class TrainView(QWidget):
             w.stepDone.disconnect()
         except (RuntimeError, TypeError):
             pass
-        w.wait(30000)
-        self._remove_partial()
+        out_dir, is_new = self._out_dir, self._out_is_new
+
+        def ended() -> None:
+            if self._retiring.pop(w, None) is not None and is_new:
+                _remove_checkpoint(out_dir)
+
+        self._retiring[w] = ended
+        w.finished.connect(ended)
+        if w.isFinished():  # it ended before the connection, so its finished signal is gone
+            ended()
 
     def _remove_partial(self) -> None:
         """A cancelled or failed run leaves nothing behind (only in a folder this run created)."""
@@ -834,9 +845,13 @@ class TrainView(QWidget):
         super().showEvent(event)
 
     def shutdown(self) -> None:
-        """Stop a training run (its partial checkpoint is removed) and wait for the thread."""
+        """Stop a training run (its partial checkpoint is removed) and wait for every thread still ending."""
         if self.worker is not None:
             self._discard_worker()
+        for w, ended in list(self._retiring.items()):
+            with contextlib.suppress(RuntimeError):  # already deleted: it had ended
+                w.wait(30000)
+            ended()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
