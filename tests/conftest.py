@@ -12,10 +12,13 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 # The app keeps labels and settings under DPF_GUI_DATA: never the tester's home folder. A folder made
-# here is removed when the run ends (pytest_unconfigure), so runs leave nothing behind in /tmp.
+# here is removed when the run ends (pytest_unconfigure), so runs leave nothing behind in /tmp. Each
+# pytest-xdist worker inherits the main process's folder and makes one of its own instead, so no two
+# processes share the app's settings and caches.
 _MADE_DATA_DIR = None
-if "DPF_GUI_DATA" not in os.environ:
-    _MADE_DATA_DIR = os.environ["DPF_GUI_DATA"] = tempfile.mkdtemp(prefix="dpf-gui-test-")
+if "DPF_GUI_DATA" not in os.environ or os.environ["DPF_GUI_DATA"] == os.environ.get("DPF_GUI_TEST_MADE_DATA"):
+    _MADE_DATA_DIR = os.environ["DPF_GUI_DATA"] = os.environ["DPF_GUI_TEST_MADE_DATA"] = tempfile.mkdtemp(
+        prefix="dpf-gui-test-")
 
 # Our networks are tiny: one torch thread is fastest, and two threads on a busy 2-core machine made
 # single layers 100x slower (the CLI and the app do the same).
@@ -39,5 +42,7 @@ def pytest_unconfigure(config):
 
 def pytest_collection_modifyitems(session, config, items):
     """tests/test_demo.py runs last, whatever files sort after it: once an in-process ``main()`` has ended
-    with its last window closed, offscreen Qt no longer activates new windows (see that file's docstring)."""
+    with its last window closed, offscreen Qt no longer activates new windows (see that file's docstring).
+    Under pytest-xdist the order is kept (pyproject's ``--no-loadscope-reorder``), so the worker given
+    test_demo.py is given nothing after it."""
     items.sort(key=lambda item: item.path.name == "test_demo.py")  # stable: the rest keep their order
