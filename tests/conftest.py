@@ -12,19 +12,35 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 # The app keeps labels and settings under DPF_GUI_DATA: never the tester's home folder. A folder made
-# here is removed when the run ends (pytest_unconfigure), so runs leave nothing behind in /tmp. Each
-# pytest-xdist worker inherits the main process's folder and makes one of its own instead, so no two
-# processes share the app's settings and caches.
+# here is removed when the run ends (pytest_unconfigure), so runs leave nothing behind in /tmp. A
+# pytest-xdist worker takes a folder of its own inside the main process's (no two processes share the
+# app's settings and caches), which goes with it even when a worker is stopped before its own clean-up.
 _MADE_DATA_DIR = None
-if "DPF_GUI_DATA" not in os.environ or os.environ["DPF_GUI_DATA"] == os.environ.get("DPF_GUI_TEST_MADE_DATA"):
+if "DPF_GUI_DATA" not in os.environ:
     _MADE_DATA_DIR = os.environ["DPF_GUI_DATA"] = os.environ["DPF_GUI_TEST_MADE_DATA"] = tempfile.mkdtemp(
         prefix="dpf-gui-test-")
+elif os.environ.get("PYTEST_XDIST_WORKER") and os.environ["DPF_GUI_DATA"] == os.environ.get("DPF_GUI_TEST_MADE_DATA"):
+    os.environ["DPF_GUI_DATA"] = os.path.join(os.environ["DPF_GUI_DATA"], os.environ["PYTEST_XDIST_WORKER"])
+    os.makedirs(os.environ["DPF_GUI_DATA"], exist_ok=True)
 
 # Our networks are tiny: one torch thread is fastest, and two threads on a busy 2-core machine made
 # single layers 100x slower (the CLI and the app do the same).
 import torch  # noqa: E402 (kept beside the one setting it is imported for)
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def same_random_state_for_every_test():
+    """Each test starts from the same global random state, whatever ran before it in its process: with
+    pytest-xdist, which files share a process depends on the number of workers."""
+    import random
+
+    import numpy as np
+
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
 
 
 @pytest.fixture()
