@@ -11,7 +11,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTabWidget, QWidget
 
-from dpf_gui.app.calibrating import NOT_CALIBRATED
+from dpf_gui.app.calibrating import NOT_CALIBRATED, NOT_CALIBRATED_SHORT
 from dpf_gui.app.compare_view import CompareView
 from dpf_gui.app.play_view import PlayView
 from dpf_gui.app.plots import FeatureBars, LivePlot, RingBuffer, nice_ceil
@@ -520,6 +520,10 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
     task, model, sidecar = additive_agents
     v = shown(qtbot, PlayView, additive_agents, seed=3, size=(1300, 800))
     assert v.status_label.text() == NOT_CALIBRATED  # a new intent plays at the stored strength: said, until calibrated
+    v.set_presentation(True)  # large text in a narrow column: the short form
+    assert v.status_label.text() == NOT_CALIBRATED_SHORT
+    v.set_presentation(False)
+    assert v.status_label.text() == NOT_CALIBRATED
     base = v.params()
     told = []
     v._calibrationProgress.connect(lambda *a: told.append(a[:2]))

@@ -25,6 +25,8 @@ CANCELLED = "calibration cancelled: the parameters are as they were"
 #: with the strength calibrated (its ``calibrated`` row), which the stored one often falls short of
 NOT_CALIBRATED = ("Strength and c are this agent's stored defaults, not chosen for this intent: Calibrate strength "
                   "chooses them in simulation (seconds on gridnav, minutes on highway and Pong).")
+#: the same in presentation mode, where the line sits under the frame in a narrow column of large text
+NOT_CALIBRATED_SHORT = "Stored strength and c, not calibrated for this intent (Calibrate strength)."
 
 
 class CalibratingView:
@@ -154,4 +156,4 @@ class CalibratingView:
         self.calibrated.emit(cal, message)
 
 
-__all__ = ["CANCELLED", "NOT_CALIBRATED", "CalibratingView"]
+__all__ = ["CANCELLED", "NOT_CALIBRATED", "NOT_CALIBRATED_SHORT", "CalibratingView"]

@@ -46,7 +46,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dpf_gui.app.calibrating import NOT_CALIBRATED, CalibratingView
+from dpf_gui.app.calibrating import NOT_CALIBRATED, NOT_CALIBRATED_SHORT, CalibratingView
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.overlays import compose, frame_legend_label, legend_html
@@ -147,6 +147,7 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         self.params_toggle = params_toggle_button("paramsToggle")
         self.status_label = QLabel("")
         self.status_label.setObjectName("playStatus")
+        self._presenting = False
         self.status_label.setWordWrap(True)
         self.metrics_label = QLabel("no episode")
         self.metrics_label.setObjectName("episodeMetrics")
@@ -238,6 +239,9 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
     def set_presentation(self, on: bool) -> None:
         """Large text (presentation mode): the controls in four rows, the parameters in two columns, so the
         plots keep room beside the frame at 1024 pixels."""
+        self._presenting = on
+        if self.status_label.text() in (NOT_CALIBRATED, NOT_CALIBRATED_SHORT):
+            self._say_not_calibrated()
         self._arrange_controls(compact=on)
         self.params_panel.set_columns(2 if on else 3)
         self.params_toggle.setVisible(on)
@@ -245,6 +249,9 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         for row in self._control_rows:
             row.invalidate()
         self.updateGeometry()
+
+    def _say_not_calibrated(self) -> None:
+        self.status_label.setText(NOT_CALIBRATED_SHORT if self._presenting else NOT_CALIBRATED)
 
     def _set_enabled(self, on: bool) -> None:
         for w in (self.strategy_combo, self.play_button, self.step_button, self.restart_button, self.seed_spin,
@@ -285,8 +292,11 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         self.strategy_combo.blockSignals(False)
         self.params_panel.set_params(runner.params)
         self._set_enabled(True)
-        self.status_label.setText(NOT_CALIBRATED if intent_model is not None else
-                                  "No intent model: only the task strategy is available (" + NEEDS_INTENT_TIP + ").")
+        if intent_model is not None:
+            self._say_not_calibrated()
+        else:
+            self.status_label.setText("No intent model: only the task strategy is available (" + NEEDS_INTENT_TIP
+                                      + ").")
         if seed is not None:
             self.seed_spin.setValue(int(seed))
         self._say_what_is_shown()
