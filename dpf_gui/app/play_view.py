@@ -147,8 +147,8 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         self.params_toggle = params_toggle_button("paramsToggle")
         self.status_label = QLabel("")
         self.status_label.setObjectName("playStatus")
-        self._presenting = False
         self.status_label.setWordWrap(True)
+        self._presenting = False  # presentation mode: the status line's short forms
         self.metrics_label = QLabel("no episode")
         self.metrics_label.setObjectName("episodeMetrics")
         self.metrics_label.setTextFormat(Qt.RichText)
