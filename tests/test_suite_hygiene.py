@@ -29,3 +29,15 @@ def test_window_tests_never_run_the_apps_main_in_process():
     offenders = [p.name for p in sorted(Path(__file__).parent.glob("test_*.py"))
                  if p.name not in ("test_demo.py", "test_suite_hygiene.py") and calls.search(p.read_text())]
     assert offenders == [], f"move these app main() tests into tests/test_demo.py: {offenders}"
+
+
+
+def test_xdist_keeps_the_files_in_collection_order(pytestconfig):
+    """tests/conftest.py sorts test_demo.py last, which holds under pytest-xdist only while its file scheduler
+    keeps the collection order: without ``--no-loadscope-reorder`` it sorts files by their number of tests, and
+    a small file could run after test_demo.py in the same worker."""
+    opts = pytestconfig.getini("addopts")
+    dist = [o.split("=", 1)[1] for o in opts if o.startswith("--dist=")]
+    assert dist in ([], ["no"], ["loadfile"]), f"check that --dist={dist[0]} keeps test_demo.py last in its worker"
+    if dist == ["loadfile"]:
+        assert "--no-loadscope-reorder" in opts
