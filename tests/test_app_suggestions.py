@@ -1,12 +1,16 @@
 """Label this next, in the app: Enter goes through the suggested trajectories with their reasons, training
 changes the suggestions, a wish the data cannot show is said, and more varied trajectories can be collected."""
 
+import threading
+import time
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from dpf_gui.app.trajectory_table import COL_FROM, COL_NEXT
 from dpf_gui.data.study import UNLABELLED
+from tests.helpers import HANG_S
 from tests.qt_helpers import WAIT_MS, open_window
 
 #: a quick additive model: enough members to disagree, few steps (about 1-2 s on gridnav)
@@ -222,3 +226,41 @@ def test_a_request_while_the_finished_worker_is_still_alive_is_not_dropped(qtbot
     qtbot.waitUntil(lambda: suggestions.computations == 2, timeout=WAIT_MS)
     lingering.join()
     suggestions.shutdown()
+
+
+def test_closing_the_collect_dialog_mid_episode_does_not_wait_and_changes_nothing(qtbot, tmp_path, messages,
+                                                                                 monkeypatch):
+    """Esc while an episode is being played: the dialog closes at once (it used to wait for the episode on the UI
+    thread, seconds on highway), the episode ends in the background, nothing is written or opened, and closing
+    the window waits for it (no thread outlives the app)."""
+    import dpf_gui.rollout as rollout_module
+
+    started, release, ended = threading.Event(), threading.Event(), threading.Event()
+    play = rollout_module.play_episode
+
+    def long_episode(*args, **kw):
+        started.set()
+        release.wait(HANG_S)
+        try:
+            return play(*args, **kw)
+        finally:
+            ended.set()
+
+    monkeypatch.setattr(rollout_module, "play_episode", long_episode)
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    view, ws = window.annotate, window.workspace
+    before = sorted(tmp_path.rglob("*.npz"))
+    dialog = view.open_collect_dialog()
+    dialog.episodes.setValue(5)
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert started.wait(HANG_S)
+    running = dialog.worker
+    t0 = time.monotonic()
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert time.monotonic() - t0 < 2.0 and not dialog.isVisible() and dialog.worker is None
+    assert running.isRunning() and not ended.is_set()  # the episode goes on in the background
+    threading.Timer(0.5, release.set).start()
+    window.close()  # waits for the collection still ending
+    assert ended.is_set()
+    assert window.workspace is ws and sorted(tmp_path.rglob("*.npz")) == before
+    assert messages == []

@@ -822,9 +822,11 @@ class AnnotateView(QWidget):
         self.redo_button.setEnabled(bool(self.ws and self.ws.can_redo()))
 
     def shutdown(self) -> None:
-        for dialog in (self.sim_dialog, self.wish_dialog, self.collect_dialog):
+        for dialog in (self.sim_dialog, self.wish_dialog):
             if dialog is not None:
                 dialog.close()
+        if self.collect_dialog is not None:
+            self.collect_dialog.shutdown()
         self.suggestions.shutdown()
         self.player.shutdown()
         if self._unsubscribe is not None:

@@ -245,15 +245,22 @@ class CollectDialog(QDialog):
         return False
 
     def done(self, result: int) -> None:
-        """Closing the dialog stops a collection (which then changes nothing)."""
+        """Closing the dialog stops a collection, which then changes nothing. It does not wait for the worker: the
+        episode being played (seconds on highway) ends in the background and nothing listens to its result."""
         if self.worker is not None:
             w, self.worker = self.worker, None
             w.cancel()
             for sig in (w.succeeded, w.failed, w.episodeDone):
                 with contextlib.suppress(RuntimeError, TypeError):
                     sig.disconnect()
-            w.wait(60_000)
         super().done(result)
+
+    def shutdown(self) -> None:
+        """Close, then wait for every collection still ending (the app is quitting: no thread may outlive it)."""
+        self.close()
+        for w in self.findChildren(CollectWorker):  # a worker deletes itself once it has finished
+            with contextlib.suppress(RuntimeError):
+                w.wait(60_000)
 
 
 __all__ = ["EXPLORATIONS", "CollectDialog", "CollectWorker"]

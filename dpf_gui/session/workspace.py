@@ -344,9 +344,12 @@ class Workspace:
                   "explore": exploration.text()}
         new = rollout(self.env_name, policy, int(episodes), int(seed), env_config=self.env_config, source=source,
                       progress=False, random_start=random_start, on_episode=on_episode, should_stop=should_stop)
-        if (should_stop is not None and should_stop()) or len(new) == 0:
+        stopped = should_stop or (lambda: False)
+        if stopped() or len(new) == 0:
             return None
         merged = merge_datasets(self.dataset, new)
+        if stopped():  # while merging: nothing is written
+            return None
         path = Path(out_dir) / f"{self.env_name}-{merged.fingerprint()[:12]}.npz"
         try:
             return merged.save(path)
