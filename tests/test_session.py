@@ -255,3 +255,24 @@ def test_advice_on_marking_a_region_every_trajectory_enters_is_for_a_persons_mar
     mixed = labels_for_training(ws)
     mixed.meta["wish"] = everywhere.describe()
     assert any("Nearly every stored trajectory" in note for note in wish_notes(ws, mixed))
+
+
+def test_a_collection_stopped_while_playing_or_merging_writes_nothing(ws, tmp_path):
+    """The app's Cancel and closing its dialog ask to stop at any moment; only a collection never asked writes."""
+    from dpf_gui.rollout import Exploration
+
+    out = tmp_path / "collected"
+    noise = Exploration("epsilon", 0.3)
+    # should_stop is asked before each of the 3 episodes (calls 1-3), after them (4) and after the merge (5)
+    for first_true in (1, 3, 4, 5):
+        calls = []
+
+        def should_stop(first_true=first_true, calls=calls):
+            calls.append(None)
+            return len(calls) >= first_true
+
+        assert ws.collect(3, noise, False, 0, out, should_stop=should_stop) is None
+        assert len(calls) >= first_true and not (out.exists() and any(out.iterdir()))
+    assert len(calls) == 5  # the last one was asked after the merge, before writing
+    path = ws.collect(3, noise, False, 0, out, should_stop=lambda: False)
+    assert path is not None and path.parent == out and len(list(out.iterdir())) == 1
