@@ -1,6 +1,6 @@
 """Regenerate the guided lesson's screenshots (offscreen): ``python assets/make_lesson_screenshots.py``.
 
-Writes ``assets/screenshots/``:
+Writes ``assets/screenshots/`` (or ``--out DIR``):
 
 * ``lesson_1024.png``: ``dpf-gui --lesson`` (gridnav) at a projector's
   1024x768, step 5: static against dynamic fusion, a dozen decisions in;
@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from make_screenshots import save, settle, wait  # noqa: E402
+from make_screenshots import save, screenshot_parser, settle, wait  # noqa: E402
 
 SIZE = (1024, 768)
 
@@ -57,13 +57,13 @@ def lesson_to(app, present: bool, last_step: int, study: Path):
     return window, panel
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    out = Path(screenshot_parser(__doc__).parse_args(argv).out)
     import torch
     from PySide6.QtWidgets import QApplication
 
     torch.set_num_threads(1)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    out = HERE / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         window, panel = lesson_to(app, present=False, last_step=4, study=Path(tmp) / "a")

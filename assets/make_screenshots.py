@@ -240,9 +240,15 @@ def play_only(window, app, out: Path, env: str, task_dir=None, decisions: int = 
     save(window, app, out / f"play_{env}.png")
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def screenshot_parser(doc: str) -> argparse.ArgumentParser:
+    """The scripts' common command line: ``--out`` (the README's folder by default), ``--help`` that writes nothing."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("--out", default=str(HERE / "screenshots"), help="folder for the PNGs (default: assets/screenshots)")
+    return p
+
+
+def main(argv=None) -> int:
+    p = screenshot_parser(__doc__)
     p.add_argument("--only", default="gridnav,pong,highway", help="comma-separated environments")
     p.add_argument("--highway-task", default=None, metavar="DIR", help="highway task agent (default: the shipped one)")
     args = p.parse_args(argv)

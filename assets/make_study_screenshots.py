@@ -1,6 +1,6 @@
 """Regenerate docs/STUDY.md's screenshots of study mode (offscreen): ``python assets/make_study_screenshots.py``.
 
-Writes ``assets/screenshots/study_*.png``: the operator screen, then one
+Writes ``assets/screenshots/study_*.png`` (or into ``--out DIR``): the operator screen, then one
 participant (P01) through every phase of docs/study_example.toml as shipped,
 driven through the real windows: consent, instructions, annotate (20 trips
 marked with the keys: preferred when the trip uses the scenic route more than
@@ -24,10 +24,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from make_screenshots import SIZE, save, settle, wait  # noqa: E402
+from make_screenshots import SIZE, save, screenshot_parser, settle, wait  # noqa: E402
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    out = Path(screenshot_parser(__doc__).parse_args(argv).out)
     import numpy as np
     import torch
     from PySide6.QtCore import Qt
@@ -39,7 +40,7 @@ def main() -> int:
 
     torch.set_num_threads(1)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    out = HERE / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         study = init_study(HERE.parent / "docs" / "study_example.toml", Path(tmp) / "study")
         for pid in ("P01", "P02", "P03"):
