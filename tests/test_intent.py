@@ -219,6 +219,7 @@ def test_checkpoint_round_trip_and_wrong_env(trained, grid_data):
     res, out, _ = trained
     model, meta = load_intent(out, expect_env="gridnav")
     assert meta["kind"] == "intent" and meta["env"] == "gridnav"
+    assert res.sidecar == meta and len(meta["weights_sha256"]) == 64  # handed back as saved, checksum included
     assert meta["labels"]["mode"] == "avoid" and meta["labels"]["count"] == 200
     assert meta["labels"]["data_fingerprint"] == grid_data.fingerprint()
     assert meta["score_scale"] == pytest.approx(res.score_scale)

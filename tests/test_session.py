@@ -276,3 +276,13 @@ def test_a_collection_stopped_while_playing_or_merging_writes_nothing(ws, tmp_pa
     assert len(calls) == 5  # the last one was asked after the merge, before writing
     path = ws.collect(3, noise, False, 0, out, should_stop=lambda: False)
     assert path is not None and path.parent == out and len(list(out.iterdir())) == 1
+
+
+def test_a_trained_intent_hands_back_the_sidecar_its_folder_holds(ws, tmp_path):
+    """With its weights' checksum, which keys what is kept for a model (calibrations), as for a loaded one."""
+    from dpf_gui.checkpoints import read_sidecar
+
+    ws.label_with_simulated_user(ws.wish("avoid"), seed=0)
+    res = train_intent(ws.dataset, labels_for_training(ws), 0, out_dir=tmp_path / "model",
+                       config=additive_config(**TINY), progress=False)
+    assert res.sidecar == read_sidecar(tmp_path / "model") and len(res.sidecar["weights_sha256"]) == 64

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dpf_gui.checkpoints import load_checkpoint, save_checkpoint
+from dpf_gui.checkpoints import load_checkpoint, read_sidecar, save_checkpoint
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
@@ -130,7 +130,7 @@ def _train_additive(dataset: TrajectoryDataset, labels: Labels, seed: int, out_d
     out_path = None
     if out_dir is not None:
         out_path = Path(out_dir)
-        save_checkpoint(out_path, fit.model.state_dict(), sidecar)
+        sidecar = read_sidecar(save_checkpoint(out_path, fit.model.state_dict(), sidecar))  # with its checksum
     return IntentResult(model=fit.model, sidecar=sidecar, metrics=metrics, curve=[], train_indices=np.asarray(idx),
                         val_indices=np.asarray(idx)[ok], score_scale=fit.score_scale, reward_scale=fit.reward_unit,
                         best_epoch=0, epochs=0, interrupted=interrupted, wall_time_s=wall, out_dir=out_path,

@@ -74,7 +74,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from dpf_gui.checkpoints import check_against_env, load_checkpoint, save_checkpoint
+from dpf_gui.checkpoints import check_against_env, load_checkpoint, read_sidecar, save_checkpoint
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
@@ -404,7 +404,7 @@ def _train(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir: str |
     out_path = None
     if out_dir is not None:
         out_path = Path(out_dir)
-        save_checkpoint(out_path, model.state_dict(), sidecar)
+        sidecar = read_sidecar(save_checkpoint(out_path, model.state_dict(), sidecar))  # with its checksum
         _write_curve(out_path / CURVE_CSV, curve)
     return IntentResult(model=model, sidecar=sidecar, metrics=metrics, curve=curve,
                         train_indices=train_idx, val_indices=val_idx, score_scale=score_scale,
