@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from dpf_gui.cache import CacheEntry, read_json
+from dpf_gui.cache import CacheEntry, code_fingerprint, read_json
 from dpf_gui.calibrate import calibrate, load_reference, save_reference, task_reference
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
@@ -149,22 +149,6 @@ def strict_claim(task: dict[str, Any], fused: dict[str, Any]) -> dict[str, bool]
 # ---------------------------------------------------------------------------
 # pieces of a cell
 # ---------------------------------------------------------------------------
-#: the modules a cell's numbers depend on (the app, the CLI and the report writer do not change them)
-CELL_SOURCES = ("benchmark.py", "calibrate.py", "evaluate.py", "fusion.py", "oracles.py", "pipeline.py", "rollout.py",
-                "rowwise.py", "selection.py", "wish.py", "wishgen.py", "intent/*.py", "envs/*.py", "agents/*.py",
-                "data/*.py")
-
-
-def code_fingerprint() -> str:
-    """sha256 of the sources a cell's numbers depend on: a change there invalidates cached cells."""
-    root = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for f in sorted({f for pattern in CELL_SOURCES for f in root.glob(pattern)}):
-        h.update(f.relative_to(root).as_posix().encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
 def select_labels(data: TrajectoryDataset, full: Labels, budget: int | None, selection: str, seed: int) -> Labels:
     """Keep the labels of ``budget`` trajectories chosen by ``selection`` (every one for the budget "all").
 

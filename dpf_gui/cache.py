@@ -38,6 +38,11 @@ from dpf_gui.checkpoints import sha256_file
 from dpf_gui.fileio import write_json_atomic
 
 STAMP = "stamp.json"
+#: the modules cached numbers depend on (benchmark cells, calibrations kept on a machine); the app, the CLI and
+#: the report writers do not change them
+CODE_SOURCES = ("benchmark.py", "calibrate.py", "evaluate.py", "fusion.py", "oracles.py", "pipeline.py", "rollout.py",
+                "rowwise.py", "selection.py", "wish.py", "wishgen.py", "intent/*.py", "envs/*.py", "agents/*.py",
+                "data/*.py")
 
 
 def _plain(obj: Any) -> Any:
@@ -136,4 +141,15 @@ class CacheEntry:
         raise error  # type: ignore[misc]
 
 
-__all__ = ["STAMP", "CacheEntry", "canonical", "digest", "read_json"]
+def code_fingerprint() -> str:
+    """sha256 of :data:`CODE_SOURCES`: a change there invalidates what was cached with the old code."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted({f for pattern in CODE_SOURCES for f in root.glob(pattern)}):
+        h.update(f.relative_to(root).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+__all__ = ["CODE_SOURCES", "STAMP", "CacheEntry", "canonical", "code_fingerprint", "digest", "read_json"]
+

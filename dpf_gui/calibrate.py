@@ -349,8 +349,8 @@ def reference_kept_on_this_machine(env_name: str, task, key: dict[str, Any]) -> 
     :func:`dpf_gui.data.study.default_dir`), and one played inside is kept there after (also when the
     calibration failed or was cancelled): the app and ``dpf evaluate --calibrate`` play it once per machine
     and task agent (Pong: 1000 points, minutes), not once per session. ``key``: what else it depends on (the
-    code: ``{"code": dpf_gui.benchmark.code_fingerprint()}``, which this module cannot import, the benchmark
-    importing it). An unreadable or full folder costs a replay, nothing else."""
+    code: ``{"code": dpf_gui.cache.code_fingerprint()}``). An unreadable or full folder costs a replay, nothing
+    else."""
     from dpf_gui.data.study import default_dir
 
     references = default_dir() / "references"

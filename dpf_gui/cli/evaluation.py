@@ -278,7 +278,7 @@ def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, fl
     from tqdm.auto import tqdm
 
     from dpf_gui.agents.intent_agent import IntentAgent
-    from dpf_gui.benchmark import code_fingerprint
+    from dpf_gui.cache import code_fingerprint
     from dpf_gui.calibrate import calibrate, gate_text, reference_kept_on_this_machine
     from dpf_gui.pipeline import fusion_params
 
