@@ -43,6 +43,16 @@ def same_random_state_for_every_test():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def calibrations_kept_for_this_test_only(monkeypatch, request):
+    """The app keeps every calibration in the data folder and shows the same agents calibrated again
+    (dpf_gui/calibration_memory.py); the data folder is one per process, and tests train the same small
+    intents, so without this a test would start calibrated by whichever test ran before it."""
+    import dpf_gui.calibration_memory as memory
+
+    monkeypatch.setattr(memory, "FOLDER", f"calibrations-{abs(hash(request.node.nodeid)):x}")
+
+
 @pytest.fixture()
 def messages(monkeypatch, tmp_path):
     """Messages the main window shows, recorded instead of shown (tests/qt_helpers.py); Qt is imported only here."""

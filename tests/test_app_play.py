@@ -11,7 +11,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTabWidget, QWidget
 
-from dpf_gui.app.calibrating import NOT_CALIBRATED, NOT_CALIBRATED_SHORT
+from dpf_gui.app.calibrating import NOT_CALIBRATED, NOT_CALIBRATED_SHORT, RECALLED_SHORT
 from dpf_gui.app.compare_view import CompareView
 from dpf_gui.app.play_view import PlayView
 from dpf_gui.app.plots import FeatureBars, LivePlot, RingBuffer, nice_ceil
@@ -544,6 +544,17 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
     assert v.calibrate_button.text() == "Calibrate strength"
     played = sum(1 for _ in cal.table) * cal.episodes + cal.episodes  # the task agent's and each candidate's
     assert told and told[-1] == (played, played)  # the bar went by episodes and ended full
+    # the same agents shown again (a later session) start calibrated: kept on this machine
+    v.set_agents("gridnav", None, task, model, sidecar, seed=3)
+    assert v.recalled is not None and v.recalled.table == cal.table
+    assert v.params() == cal.params(base) and v.runner.params == cal.params(base)
+    assert v.status_label.text().startswith(message) and "kept from an earlier calibration" in v.status_label.text(), v.status_label.text()
+    v.set_presentation(True)
+    assert v.status_label.text() == RECALLED_SHORT.format(strength=cal.strength, c=cal.c)
+    v.set_presentation(False)
+    # another intent model is not calibrated by it
+    v.set_agents("gridnav", None, task, model, {**sidecar, "weights_sha256": "0" * 64}, seed=3)
+    assert v.recalled is None and v.status_label.text() == NOT_CALIBRATED
     v.shutdown()
 
 

@@ -1,11 +1,12 @@
 """The Play view's *Calibrate strength*: the search of :mod:`dpf_gui.calibrate` in a worker thread, its
-progress counted in episodes, cancellable, its result set on the fusion parameters.
+progress counted in episodes, cancellable, its result set on the fusion parameters and kept on this machine
+(:mod:`dpf_gui.calibration_memory`), so that the same agents shown again start calibrated.
 
 A mixin of :class:`~dpf_gui.app.play_view.PlayView`, which calls :meth:`CalibratingView._init_calibration`
 while building (it makes ``calibrate_button`` and ``calibrate_progress``),
 :meth:`CalibratingView._enable_calibration` where it enables its controls, and
 :meth:`CalibratingView._drop_calibration` when its agents change or it closes. It provides ``runner``,
-``status_label``, ``params()`` and ``set_params()``.
+``status_label``, ``_say()`` (a status line with its presentation-mode form), ``params()`` and ``set_params()``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ NOT_CALIBRATED = ("Strength and c are this agent's stored defaults, not chosen f
                   "chooses them in simulation (seconds on gridnav, minutes on highway and Pong).")
 #: the same in presentation mode, where the line sits under the frame in a narrow column of large text
 NOT_CALIBRATED_SHORT = "Stored strength and c, not calibrated for this intent (Calibrate strength)."
+#: presentation mode's line for a calibration kept from an earlier session (:mod:`dpf_gui.calibration_memory`)
+RECALLED_SHORT = "Calibrated earlier on this machine: strength {strength:g}, c {c:g}."
 
 
 class CalibratingView:
@@ -40,6 +43,8 @@ class CalibratingView:
         self._calibration: threading.Thread | None = None
         self._calibration_generation = 0  # bumped when the agents change: a result for older ones is dropped
         self._calibration_stop = threading.Event()
+        self._intent_sidecar: dict = {}  # of the intent shown: its weights' checksum keys the kept calibrations
+        self.recalled = None  # the calibration kept from an earlier session that the agents shown started with
         self._calibrationDone.connect(self._on_calibrated, Qt.QueuedConnection)
         self._calibrationProgress.connect(self._on_calibration_progress, Qt.QueuedConnection)
         self.calibrate_button = QPushButton("Calibrate strength")
@@ -59,6 +64,7 @@ class CalibratingView:
         """The agents changed or the view closes: a running calibration's result will be dropped, and it stops
         after its current episode."""
         self._calibration_generation += 1
+        self.recalled = None
         self.cancel_calibration()
 
     def _enable_calibration(self, on: bool) -> None:
@@ -78,8 +84,8 @@ class CalibratingView:
             return False
         params, generation = self.params(), self._calibration_generation
         self._calibration_stop = threading.Event()
-        args = (runner.env_name, runner.task, runner.intent, runner.intent_scale, runner.intent_unit, params,
-                episodes, seed, generation, self._calibration_stop)
+        args = (runner.env_name, runner.task, runner.intent, dict(self._intent_sidecar), runner.intent_scale,
+                runner.intent_unit, params, episodes, seed, generation, self._calibration_stop)
         self._calibration = threading.Thread(target=self._calibrate, args=args, name="dpf-calibrate", daemon=True)
         self.calibrate_button.setText("Cancel calibration")
         self.calibrate_progress.setRange(0, 1)
@@ -103,9 +109,11 @@ class CalibratingView:
         self.calibrate_button.setEnabled(False)
         return True
 
-    def _calibrate(self, env_name, task, model, scale, unit, params, episodes, seed, generation, stop) -> None:
-        from dpf_gui.benchmark import code_fingerprint
+    def _calibrate(self, env_name, task, model, sidecar, scale, unit, params, episodes, seed, generation,
+                   stop) -> None:
+        from dpf_gui.cache import code_fingerprint
         from dpf_gui.calibrate import CalibrationCancelled, calibrate, reference_kept_on_this_machine
+        from dpf_gui.calibration_memory import keep_calibration
 
         def progress(played: int, at_most: int, what: str) -> None:
             with contextlib.suppress(RuntimeError):  # the view is gone
@@ -116,6 +124,7 @@ class CalibratingView:
             with reference_kept_on_this_machine(env_name, task, {"code": code_fingerprint()}):
                 result, error = calibrate(env_name, task, model, scale, unit, params, episodes=episodes, seed=seed,
                                           progress=progress, should_stop=stop.is_set), ""
+            keep_calibration(result, env_name, task, sidecar, params, episodes, seed)  # shown calibrated next time
         except CalibrationCancelled:
             result, error = None, CANCELLED
         except UserError as exc:
@@ -127,6 +136,24 @@ class CalibratingView:
             result, error = None, f"{exc.__class__.__name__}: {exc}"
         with contextlib.suppress(RuntimeError):  # the view is gone
             self._calibrationDone.emit(result, error, generation)
+
+    def _recall_calibration(self, env_name: str, task, intent_sidecar) -> bool:
+        """New agents: set the calibration kept for them on this machine from the parameters shown, if there is
+        one (:mod:`dpf_gui.calibration_memory`), and say so; False if there is none."""
+        from dpf_gui.calibration_memory import recall_calibration
+
+        self._intent_sidecar = dict(intent_sidecar or {})
+        cal = recall_calibration(env_name, task, self._intent_sidecar, self.params())
+        if cal is None:
+            return False
+        self.recalled = cal
+        self.set_params(cal.params(self.params()))
+        self.calibrate_button.setToolTip(f"{CALIBRATE_TIP}\n\nKept from an earlier calibration:\n"
+                                         f"{calibration_table(cal)}")
+        self._say(f"{calibration_text(cal)} (kept from an earlier calibration of these agents on this machine; "
+                  "Calibrate strength runs it again)",
+                  RECALLED_SHORT.format(strength=cal.strength, c=cal.c if cal.c is not None else self.params().c))
+        return True
 
     def _on_calibration_progress(self, played: int, at_most: int, what: str, generation: int) -> None:
         if generation != self._calibration_generation or self._calibration is None:
@@ -156,4 +183,4 @@ class CalibratingView:
         self.calibrated.emit(cal, message)
 
 
-__all__ = ["CANCELLED", "NOT_CALIBRATED", "NOT_CALIBRATED_SHORT", "CalibratingView"]
+__all__ = ["CANCELLED", "NOT_CALIBRATED", "NOT_CALIBRATED_SHORT", "RECALLED_SHORT", "CalibratingView"]

@@ -149,6 +149,7 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         self.status_label.setObjectName("playStatus")
         self.status_label.setWordWrap(True)
         self._presenting = False  # presentation mode: the status line's short forms
+        self._status_forms: tuple[str, str] = ("", "")  # the line shown and its short form (see _say)
         self.metrics_label = QLabel("no episode")
         self.metrics_label.setObjectName("episodeMetrics")
         self.metrics_label.setTextFormat(Qt.RichText)
@@ -240,8 +241,8 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         """Large text (presentation mode): the controls in four rows, the parameters in two columns, so the
         plots keep room beside the frame at 1024 pixels."""
         self._presenting = on
-        if self.status_label.text() in (NOT_CALIBRATED, NOT_CALIBRATED_SHORT):
-            self._say_not_calibrated()
+        if self.status_label.text() in self._status_forms:
+            self._say(*self._status_forms)
         self._arrange_controls(compact=on)
         self.params_panel.set_columns(2 if on else 3)
         self.params_toggle.setVisible(on)
@@ -250,8 +251,13 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
             row.invalidate()
         self.updateGeometry()
 
+    def _say(self, normal: str, short: str) -> None:
+        """A status line with a short form for presentation mode (switched with the mode while it is shown)."""
+        self._status_forms = (normal, short)
+        self.status_label.setText(short if self._presenting else normal)
+
     def _say_not_calibrated(self) -> None:
-        self.status_label.setText(NOT_CALIBRATED_SHORT if self._presenting else NOT_CALIBRATED)
+        self._say(NOT_CALIBRATED, NOT_CALIBRATED_SHORT)
 
     def _set_enabled(self, on: bool) -> None:
         for w in (self.strategy_combo, self.play_button, self.step_button, self.restart_button, self.seed_spin,
@@ -293,7 +299,8 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         self.params_panel.set_params(runner.params)
         self._set_enabled(True)
         if intent_model is not None:
-            self._say_not_calibrated()
+            if not self._recall_calibration(env_name, task_agent, intent_sidecar):
+                self._say_not_calibrated()
         else:
             self.status_label.setText("No intent model: only the task strategy is available (" + NEEDS_INTENT_TIP
                                       + ").")
