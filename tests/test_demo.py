@@ -28,6 +28,7 @@ def test_demo_gridnav_runs_and_writes_a_screenshot(qapp, tmp_path, capsys, monke
     assert main(["--demo", "gridnav", "--quit-after", "300", "--screenshot", str(shot)]) == 0
     out = capsys.readouterr().out
     assert "intent model trained" in out and "frames/s" in out and "1 episode(s) played" in out
+    assert "demo gridnav: calibrated: strength" in out and "kept from an earlier calibration" not in out, out
     assert shot.stat().st_size > 10_000
     with Image.open(shot) as im:
         assert im.size[0] >= 800 and len(np.unique(np.asarray(im.convert("L")))) > 20  # not blank
@@ -36,6 +37,7 @@ def test_demo_gridnav_runs_and_writes_a_screenshot(qapp, tmp_path, capsys, monke
     assert main(["--demo", "gridnav", "--quit-after", "300", "--screenshot", str(shot), "--strategy", "static"]) == 0
     out = capsys.readouterr().out
     assert "from the demo cache" in out and "(static)" in out and shot.is_file()
+    assert "kept from an earlier calibration on this machine" in out, out  # calibrated once per machine
     assert not (tmp_path / "data" / "labels.sqlite").exists()
     # --loop keeps playing until closed, dynamic and static taking turns (presentation mode); the test stops it
     # after three episodes, however long they take on this machine (--quit-after 300 only guards against a hang)

@@ -3,7 +3,9 @@
 Opens the environment's shipped task agent (or ``--task`` / ``--data``),
 labels every trajectory with a simulated user (preset ``mixed`` unless
 ``--preset``), trains a small intent model of the default (additive) kind in
-the Train tab's worker (progress on screen), switches to Play with the chosen strategy, plays
+the Train tab's worker (progress on screen), switches to Play with the chosen strategy, calibrates the intent's
+strength as *Calibrate strength* does (first on gridnav, a second; with ``--loop`` in the background while playing
+on highway and Pong, minutes; a calibration is kept on the machine, so the next demo starts calibrated), plays
 ``--episodes`` episodes (or until ``--quit-after``), saves a screenshot if
 asked, prints the frames per second it measured and exits 0. With ``--loop``
 it keeps playing until the window is closed (or ``--quit-after``), one
@@ -166,8 +168,49 @@ class Demo(QObject):
         play.loop_check.setChecked(True)
         play.snapshotShown.connect(self._frame)
         play.episodeFinished.connect(self._episode)
+        self._calibrate_and_play(play)
+
+    def _calibrate_and_play(self, play) -> None:
+        """Play at the calibrated strength, as a person who pressed *Calibrate strength* would: the one kept from
+        an earlier demo on this machine; else calibrate now, first where that takes a second (no confirmation on
+        fresh episodes: gridnav), in the background while playing where it takes minutes (highway, Pong) and the
+        demo plays on (``--loop``); a demo of a few episodes there plays at the stored strength."""
+        from dpf_gui.app.params_panel import calibration_text
+        from dpf_gui.calibrate import CONFIRM_EPISODES
+
+        if play.recalled is not None:
+            self.out(f"demo {self.env}: {calibration_text(play.recalled)} (kept from an earlier calibration on this "
+                     "machine)")
+            return self._start_playing()
+        quick = not CONFIRM_EPISODES.get(self.env)
+        if not quick and not self.loop:
+            self.out(f"demo {self.env}: the intent plays at the stored strength, not calibrated for it (minutes here: "
+                     "--loop calibrates it in the background, and later demos start calibrated)")
+            return self._start_playing()
+        t = time.perf_counter()
+
+        def calibrated(cal, message: str) -> None:
+            play.calibrated.disconnect(calibrated)
+            if self.done:
+                return
+            took = time.perf_counter() - t
+            self.out(f"demo {self.env}: {message if cal is not None else 'calibration failed: ' + message} "
+                     f"({took:.1f} s){'' if quick else '; the next decisions play with it'}")
+            if quick:
+                self._start_playing()
+
+        play.calibrated.connect(calibrated)
+        if not play.calibrate():
+            play.calibrated.disconnect(calibrated)
+            return self._start_playing()
+        if not quick:
+            self.out(f"demo {self.env}: calibrating the intent's strength in the background (minutes here, once "
+                     "per machine); the episodes play at the stored strength until it is done")
+            self._start_playing()
+
+    def _start_playing(self) -> None:
         self.t_play = time.perf_counter()
-        play.play()
+        self.window.play.play()
 
     def _frame(self, _snap) -> None:
         self.frames += 1
