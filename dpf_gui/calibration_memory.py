@@ -5,9 +5,10 @@ session, and every demo with its cached intent model, played at the task agent's
 pressed *Calibrate strength* again. So each finished calibration is kept in the data folder (``calibrations/``
 under :func:`dpf_gui.data.study.default_dir`), keyed by everything its result depends on: the environment, the
 task agent's and the intent model's weights (their checksums), the fusion parameters it started from, its
-episodes and seed, and the code (:func:`dpf_gui.cache.code_fingerprint`). The same agents shown again with the
-same starting parameters get it back; anything else changed means no match and a new calibration. An
-unreadable or full folder costs a calibration, nothing else.
+episodes and seed, and the code (:func:`dpf_gui.cache.code_fingerprint`), one per pair of agents (their next
+calibration replaces it). The same agents shown again with the same starting parameters get it back; anything
+else changed means no match and a new calibration. An unreadable or full folder costs a calibration, nothing
+else.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def calibration_entry(env_name: str, task, intent_sidecar: Mapping[str, Any] | N
     key = {"env": env_name, "env_config": json.loads(json.dumps(task.env_config, sort_keys=True, default=str)),
            "task": task_weights, "intent": intent_weights, "params": params.to_dict(), "episodes": episodes,
            "seed": int(seed), "code": code_fingerprint()}
-    return CacheEntry(Path(root), f"{env_name}-{intent_weights[:12]}", key)
+    # one entry per pair of agents, replaced by their next calibration: the folder grows with the intent models
+    # calibrated, not with every code version or starting parameters tried
+    return CacheEntry(Path(root), f"{env_name}-{task_weights[:12]}-{intent_weights[:12]}", key, hashed=False)
 
 
 def recall_calibration(env_name: str, task, intent_sidecar, params, episodes: int | None = None, seed: int = 0,

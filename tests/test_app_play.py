@@ -548,7 +548,8 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
     v.set_agents("gridnav", None, task, model, sidecar, seed=3)
     assert v.recalled is not None and v.recalled.table == cal.table
     assert v.params() == cal.params(base) and v.runner.params == cal.params(base)
-    assert v.status_label.text().startswith(message) and "kept from an earlier calibration" in v.status_label.text(), v.status_label.text()
+    status = v.status_label.text()
+    assert status.startswith(message) and "kept from an earlier calibration" in status, status
     v.set_presentation(True)
     assert v.status_label.text() == RECALLED_SHORT.format(strength=cal.strength, c=cal.c)
     v.set_presentation(False)

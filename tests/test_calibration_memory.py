@@ -56,3 +56,12 @@ def test_a_damaged_or_unkeepable_calibration_is_no_calibration(task, tmp_path):
     blocker = tmp_path / "a file"
     blocker.write_text("")
     assert not keep_calibration(a_calibration(), "gridnav", task, INTENT, params, root=blocker / "calibrations")
+
+
+def test_the_next_calibration_of_the_same_agents_replaces_the_last(task, tmp_path):
+    params, louder = fusion_params(task), fusion_params(task).with_overrides({"T_max": 5.0})
+    keep_calibration(a_calibration(), "gridnav", task, INTENT, params, root=tmp_path)
+    keep_calibration(a_calibration(), "gridnav", task, INTENT, louder, root=tmp_path)
+    assert len(list(tmp_path.iterdir())) == 1  # one entry for the two agents
+    assert recall_calibration("gridnav", task, INTENT, louder, root=tmp_path) is not None
+    assert recall_calibration("gridnav", task, INTENT, params, root=tmp_path) is None
