@@ -152,4 +152,3 @@ def code_fingerprint() -> str:
 
 
 __all__ = ["CODE_SOURCES", "STAMP", "CacheEntry", "canonical", "code_fingerprint", "digest", "read_json"]
-
