@@ -24,6 +24,7 @@ stale one, so a complete entry is left either way.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -141,8 +142,10 @@ class CacheEntry:
         raise error  # type: ignore[misc]
 
 
+@functools.cache
 def code_fingerprint() -> str:
-    """sha256 of :data:`CODE_SOURCES`: a change there invalidates what was cached with the old code."""
+    """sha256 of :data:`CODE_SOURCES`: a change there invalidates what was cached with the old code. Read once
+    per process (the sources do not change under it): Play asks at every new agents, on the UI thread."""
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
     for f in sorted({f for pattern in CODE_SOURCES for f in root.glob(pattern)}):

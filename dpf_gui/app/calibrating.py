@@ -146,13 +146,12 @@ class CalibratingView:
         cal = recall_calibration(env_name, task, self._intent_sidecar, self.params())
         if cal is None:
             return False
-        self.recalled = cal
-        self.set_params(cal.params(self.params()))
+        self.recalled, params = cal, cal.params(self.params())
+        self.set_params(params)
         self.calibrate_button.setToolTip(f"{CALIBRATE_TIP}\n\nKept from an earlier calibration:\n"
                                          f"{calibration_table(cal)}")
         self._say(f"{calibration_text(cal)} (kept from an earlier calibration of these agents on this machine; "
-                  "Calibrate strength runs it again)",
-                  RECALLED_SHORT.format(strength=cal.strength, c=cal.c if cal.c is not None else self.params().c))
+                  "Calibrate strength runs it again)", RECALLED_SHORT.format(strength=params.strength, c=params.c))
         return True
 
     def _on_calibration_progress(self, played: int, at_most: int, what: str, generation: int) -> None:
