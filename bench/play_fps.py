@@ -1,6 +1,7 @@
 """Frames per second of the play view with every plot live, and the longest event-loop stall.
 
-Usage: ``python bench/play_fps.py [--seconds 5] [--envs gridnav,pong,highway] [--threads 1] [--load 2] [--repeats 3]``
+Usage: ``python bench/play_fps.py [--seconds 5] [--envs gridnav,pong,highway] [--threads 1] [--load 2] [--repeats 3]
+[--calibrating thread|process]``
 
 For each environment the play view runs dynamic fusion as fast as it can
 (speed "max", saliency and overlays on, no pause between episodes) while a
@@ -10,6 +11,12 @@ frozen window). Runs offscreen. Also printed: where the environment was
 stepped (the UI thread, a worker thread, or highway's worker process) and how
 long the first frame took after loading the agents (for highway, the first
 time in a run, that includes starting the worker process).
+
+``--calibrating thread|process`` measures while the view's *Calibrate strength* runs (started before the
+warm-up, cancelled after the measurement; the task agent's reference episodes keep it busy throughout on
+highway and Pong), in a worker thread of the view's process (how it ran before 2026-12-02) or in a process of
+its own (:mod:`dpf_gui.calibration_process`, how highway's and Pong's run now); what it plays goes to a
+temporary data folder.
 
 ``--load N`` starts N CPU-bound processes (a busy Python loop each) for the
 whole measurement and stops them at the end, so "under load" means the same
@@ -75,9 +82,10 @@ def random_agents(env_name: str, seed: int = 0):
     return task, model, intent_sidecar
 
 
-def measure(env_name: str, seconds: float, app) -> dict:
+def measure(env_name: str, seconds: float, app, calibrating: str | None = None) -> dict:
     from PySide6.QtCore import QTimer
 
+    import dpf_gui.calibration_process as calibration_process
     from dpf_gui.app.play_view import PlayView
 
     task, model, sidecar = random_agents(env_name)
@@ -88,6 +96,9 @@ def measure(env_name: str, seconds: float, app) -> dict:
     view.set_agents(env_name, None, task, model, sidecar, seed=0)
     view.driver.episode_pause_s = 0.0
     view.set_speed(0)
+    if calibrating:
+        calibration_process.runs_in_a_process = lambda _env: calibrating == "process"
+        assert view.calibrate(), "the calibration did not start"
 
     gaps: list[float] = []
     last = [time.perf_counter()]
@@ -126,6 +137,12 @@ def measure(env_name: str, seconds: float, app) -> dict:
     probe_timer.stop()
     view.pause()
     fps_meter = view.fps()
+    calibrated = view.is_calibrating()  # still running when the measurement ended (it should be)
+    if calibrating:
+        view.cancel_calibration()
+        end = time.perf_counter() + 120
+        while view.is_calibrating() and time.perf_counter() < end:
+            app.processEvents()
     where = ("process" if type(view.runner).__name__ == "RemoteRunner" else
              "thread" if view.driver.threaded else "UI thread")
     view.shutdown()
@@ -139,7 +156,8 @@ def measure(env_name: str, seconds: float, app) -> dict:
         "p99 gap ms": float(np.percentile(g, 99)) if len(g) else float("nan"),
         "stalls > 100 ms": int((g - 10.0 > 100.0).sum()),
         "first frame s": first_frame[0],
-        "where": where,
+        "where": where + (f", calibrating in a {calibrating}" + ("" if calibrated else " (ended early)")
+                          if calibrating else ""),
     }
 
 
@@ -163,7 +181,13 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1, help="threads of torch and numpy's BLAS (1 is fastest)")
     p.add_argument("--load", type=int, default=0, help="CPU-bound processes to run beside the view (0: none)")
     p.add_argument("--repeats", type=int, default=1, help="measure each environment this many times")
+    p.add_argument("--calibrating", choices=("thread", "process"), default=None,
+                   help="measure while Calibrate strength runs, in a worker thread or a process of its own")
     args = p.parse_args(argv)
+    if args.calibrating:
+        import tempfile
+
+        os.environ["DPF_GUI_DATA"] = tempfile.mkdtemp(prefix="play-fps-")  # its reference episodes go there
     from dpf_gui.threads import limit_threads
 
     limit_threads(args.threads)
@@ -173,7 +197,8 @@ def main(argv=None) -> int:
     names = [name.strip() for name in args.envs.split(",") if name.strip()]
     before = os.getloadavg()
     with cpu_load(args.load):
-        rows = [measure(name, args.seconds, app) for name in names for _ in range(max(args.repeats, 1))]
+        rows = [measure(name, args.seconds, app, args.calibrating) for name in names
+                for _ in range(max(args.repeats, 1))]
     after = os.getloadavg()
     print(f"{'env':<9} {'frames/s':>9} {'fps()':>7} {'max stall ms':>13} {'p99 gap ms':>11} {'>100 ms':>8} "
           f"{'first frame s':>14}  stepped in")

@@ -316,6 +316,16 @@ def test_the_additive_kind_trains_in_steps_and_drives_the_timeline_and_play(qtbo
     assert np.isfinite(snap.decision.intent_rewards[snap.decision.legal]).all()
     assert np.abs(play.saliency_bars.values).sum() > 0 and snap.value_map.shape == (10, 10)
     assert play.params_panel.controls["confidence"].isEnabled()
+    # Compare shows the same agents: Play's calibration applies to it too
+    window.tabs.setCurrentWidget(window.compare)
+    compare = window.compare
+    assert compare.params() == play.params() and compare.status_label.text() == ""
+    window.tabs.setCurrentWidget(play)
+    with qtbot.waitSignal(play.calibrated, timeout=WAIT_MS) as done:
+        assert play.calibrate()
+    cal = done.args[0]
+    assert cal is not None and compare.params() == play.params() == cal.params(compare.params())
+    assert "calibrated for this intent in Play" in compare.status_label.text()
     assert messages == []
 
 

@@ -553,9 +553,45 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
     v.set_presentation(True)
     assert v.status_label.text() == RECALLED_SHORT.format(strength=cal.strength, c=cal.c)
     v.set_presentation(False)
+    # so does Compare
+    c = shown(qtbot, CompareView, additive_agents, seed=3, size=(1200, 800))
+    assert c.params() == cal.params(base) and all(r.params == cal.params(base) for r in c.runners.values())
+    assert "calibrated for this intent earlier on this machine" in c.status_label.text()
+    c.shutdown()
     # another intent model is not calibrated by it
     v.set_agents("gridnav", None, task, model, {**sidecar, "weights_sha256": "0" * 64}, seed=3)
     assert v.recalled is None and v.status_label.text() == NOT_CALIBRATED
+    v.shutdown()
+
+
+def test_a_long_calibration_plays_in_a_process_of_its_own(qtbot, additive_agents, monkeypatch):
+    """Highway's and Pong's calibrations (minutes) leave the app's process, so the UI thread never waits for the
+    interpreter lock (gridnav stands in here): the same result, the same progress, and Cancel still cancels."""
+    import dpf_gui.calibration_process as process
+    from dpf_gui.app.calibrating import CANCELLED
+    from dpf_gui.calibrate import calibrate
+    from dpf_gui.fusion import intent_scale, intent_unit
+
+    task, model, sidecar = additive_agents
+    spawned = []
+    in_a_process = process._calibrate_in_a_process
+    monkeypatch.setattr(process, "runs_in_a_process", lambda env_name: env_name == "gridnav")
+    monkeypatch.setattr(process, "_calibrate_in_a_process",
+                        lambda *a: spawned.append(a[0][0]) or in_a_process(*a))
+    v = shown(qtbot, PlayView, additive_agents, seed=3, size=(1300, 800))
+    base, told = v.params(), []
+    v._calibrationProgress.connect(lambda *a: told.append(a[:2]))
+    with qtbot.waitSignal(v.calibrated, timeout=WAIT_MS) as done:
+        assert v.calibrate()
+    cal = done.args[0]
+    assert spawned == ["gridnav"]
+    assert cal == calibrate("gridnav", task, model, intent_scale(sidecar), intent_unit(sidecar), base)
+    assert v.params() == cal.params(base) and told[-1][0] == told[-1][1]
+    v.set_params(base)
+    with qtbot.waitSignal(v.calibrated, timeout=WAIT_MS) as stopped:
+        assert v.calibrate()
+        assert v.cancel_calibration()
+    assert stopped.args == [None, CANCELLED] and v.params() == base and len(spawned) == 2
     v.shutdown()
 
 

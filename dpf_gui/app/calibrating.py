@@ -1,5 +1,6 @@
-"""The Play view's *Calibrate strength*: the search of :mod:`dpf_gui.calibrate` in a worker thread, its
-progress counted in episodes, cancellable, its result set on the fusion parameters and kept on this machine
+"""The Play view's *Calibrate strength*: the search of :mod:`dpf_gui.calibrate` from a worker thread (highway's
+and Pong's in a process of its own, :mod:`dpf_gui.calibration_process`), its progress counted in episodes,
+cancellable, its result set on the fusion parameters and kept on this machine
 (:mod:`dpf_gui.calibration_memory`), so that the same agents shown again start calibrated.
 
 A mixin of :class:`~dpf_gui.app.play_view.PlayView`, which calls :meth:`CalibratingView._init_calibration`
@@ -18,7 +19,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QProgressBar, QPushButton
 
 from dpf_gui.app.params_panel import CALIBRATE_TIP, calibration_table, calibration_text
-from dpf_gui.errors import UserError
+from dpf_gui.errors import UserError, WorkerError
 
 #: the error a cancelled calibration reports through ``calibrated(None, message)``
 CANCELLED = "calibration cancelled: the parameters are as they were"
@@ -73,7 +74,7 @@ class CalibratingView:
                                          and not self._calibration_stop.is_set())
 
     def calibrate(self, episodes: int | None = None, seed: int = 0) -> bool:
-        """Choose the intent's strength in simulation (:func:`dpf_gui.calibrate.calibrate`), in a worker thread.
+        """Choose the intent's strength in simulation (:func:`dpf_gui.calibrate.calibrate`), from a worker thread.
 
         The current parameters, with the chosen strength, act from the next decision once it is done
         (``calibrated(calibration, message)``); the table of what each strength did is the button's tooltip.
@@ -111,23 +112,23 @@ class CalibratingView:
 
     def _calibrate(self, env_name, task, model, sidecar, scale, unit, params, episodes, seed, generation,
                    stop) -> None:
-        from dpf_gui.cache import code_fingerprint
-        from dpf_gui.calibrate import CalibrationCancelled, calibrate, reference_kept_on_this_machine
+        from dpf_gui.calibrate import CalibrationCancelled
         from dpf_gui.calibration_memory import keep_calibration
+        from dpf_gui.calibration_process import calibrate_on_this_machine
 
         def progress(played: int, at_most: int, what: str) -> None:
             with contextlib.suppress(RuntimeError):  # the view is gone
                 self._calibrationProgress.emit(played, at_most, what, generation)
 
         try:
-            # highway's and Pong's reference: minutes, played once per machine
-            with reference_kept_on_this_machine(env_name, task, {"code": code_fingerprint()}):
-                result, error = calibrate(env_name, task, model, scale, unit, params, episodes=episodes, seed=seed,
-                                          progress=progress, should_stop=stop.is_set), ""
+            # highway's and Pong's: in a process of their own (minutes of play that would stall the UI thread),
+            # their task agent's reference played once per machine
+            result, error = calibrate_on_this_machine(env_name, task, model, scale, unit, params, episodes=episodes,
+                                                      seed=seed, progress=progress, should_stop=stop.is_set), ""
             keep_calibration(result, env_name, task, sidecar, params, episodes, seed)  # shown calibrated next time
         except CalibrationCancelled:
             result, error = None, CANCELLED
-        except UserError as exc:
+        except (UserError, WorkerError) as exc:
             result, error = None, str(exc)
         except Exception as exc:  # noqa: BLE001 (a bug: say it, keep the app)
             import traceback

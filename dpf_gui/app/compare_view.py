@@ -219,6 +219,12 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self._set_enabled(True)
         self.status_label.setText("" if has_intent else
                                   "No intent model: only the task strategy is available (" + NEEDS_INTENT_TIP + ").")
+        if has_intent:
+            from dpf_gui.calibration_memory import recall_calibration
+
+            recalled = recall_calibration(env_name, task_agent, intent_sidecar, first.params)
+            if recalled is not None:
+                self.apply_calibration(recalled, earlier=True)
         if seed is not None:
             self.seed_spin.setValue(int(seed))
         self._say_what_is_shown()
@@ -251,9 +257,22 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self.set_strategy("left", left)
         self.set_strategy("right", right)
 
+    def params(self) -> FusionParams:
+        """The fusion parameters both sides play with."""
+        return self.params_panel.params()
+
     def set_params(self, params: FusionParams) -> None:
         self.params_panel.set_params(params)
         self._on_params(params)
+
+    def apply_calibration(self, cal, earlier: bool = False) -> None:
+        """Both sides play at the strength (and c, gate) of Play's *Calibrate strength* for these agents: the
+        one just chosen, or (``earlier``) the one kept on this machine (:mod:`dpf_gui.calibration_memory`)."""
+        params = cal.params(self.params())
+        self.set_params(params)
+        when = "earlier on this machine" if earlier else "in Play"
+        self.status_label.setText(f"Strength {params.strength:g}, c {params.c:g}: calibrated for this intent {when} "
+                                  "(Play's Calibrate strength).")
 
     def set_speed(self, decisions_per_s: int) -> None:
         self.speed_spin.setValue(int(decisions_per_s))

@@ -128,7 +128,16 @@ def make_play_view(window: MainWindow) -> QWidget:
             self.status_label.setText(reason)
 
     view = PlayTab()
+    view.calibrated.connect(lambda cal, _message: _share_calibration(window, cal))
     return view
+
+
+def _share_calibration(window: MainWindow, cal) -> None:
+    """Play calibrated its agents: Compare, showing the same ones, plays at that strength too (one not built yet,
+    or out of date, finds it kept when it is built or shown: :mod:`dpf_gui.calibration_memory`)."""
+    compare = window.views.get("Compare")
+    if cal is not None and compare is not None and compare.runners and not compare._dirty:
+        compare.apply_calibration(cal)
 
 
 def make_compare_view(window: MainWindow) -> QWidget:
