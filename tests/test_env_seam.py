@@ -100,9 +100,17 @@ def test_evaluate_calibrate_prints_the_search_and_shows_its_progress(run_dir, ca
     out, err = capsys.readouterr()
     assert "calibration: strength 1, c " in out and "calibrated: strength " in out
     assert "calibrating" in err and "the task agent" in err
-    assert main([*argv, "--quiet"]) == 0
+    assert main([*argv, "--quiet", "--recalibrate"]) == 0
     quiet_out, quiet_err = capsys.readouterr()
     assert "calibrating" not in quiet_err and quiet_out.splitlines()[:3] == out.splitlines()[:3]
+    # kept on this machine: a later run of the same agents, parameters and seed reads it back, and says so
+    assert main(argv) == 0
+    kept_out, kept_err = capsys.readouterr()
+    first, *rest = kept_out.splitlines()
+    assert first.startswith("calibration: kept from an earlier calibration") and "calibrating" not in kept_err
+    assert rest == out.splitlines()
+    assert main([*argv, "--seed", "1"]) == 0  # another seed: calibrated anew
+    assert "calibration: kept" not in capsys.readouterr().out
 
 
 def test_evaluate_calibrate_keeps_the_reference_for_the_next_run(run_dir, capsys, monkeypatch, tmp_path):
@@ -115,7 +123,8 @@ def test_evaluate_calibrate_keeps_the_reference_for_the_next_run(run_dir, capsys
     seeds_of, real = [], cal_mod.episode_seeds
     monkeypatch.setattr(cal_mod, "episode_seeds", lambda seed, n, **kw: seeds_of.append(seed) or real(seed, n, **kw))
     argv = ["evaluate", "--env", "corridor", "--task", f"{run_dir}/task", "--intent", f"{run_dir}/intent",
-            "--strategies", "dynamic", "--preset", "mixed", "--episodes", "5", "--seed", "0", "--calibrate", "--quiet"]
+            "--strategies", "dynamic", "--preset", "mixed", "--episodes", "5", "--seed", "0", "--calibrate", "--quiet",
+            "--recalibrate"]  # the calibration itself is kept too: here its reference is what is read back
     said = []
     for run in ("first", "later"):
         monkeypatch.setattr(cal_mod, "_references", {})  # a new process

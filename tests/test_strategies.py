@@ -83,7 +83,7 @@ def test_every_fusion_parameter_is_declared_once_for_the_cli_and_the_panel():
 
 def test_the_cli_options_come_from_the_metadata():
     from dpf_gui.cli import build_parser
-    from dpf_gui.cli.evaluation import fusion_overrides
+    from dpf_gui.cli.fusion_options import fusion_overrides
 
     args = build_parser().parse_args(["evaluate", "--env", "gridnav", "--T-static", "0.5", "--sample",
                                       "--collect", "gains", "--margin", "2"])

@@ -1,5 +1,6 @@
 """The commands that play strategies and report: ``dpf evaluate``, ``dpf trace``, ``dpf results`` and
-``dpf benchmark``, with the options they share (fusion parameters, ``--calibrate``, where the work runs)."""
+``dpf benchmark``, with where their work runs (``--jobs``, ``--backend``); the fusion options and ``--calibrate``
+are :mod:`dpf_gui.cli.fusion_options`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dpf_gui.checkpoints import SIDECAR_FILE
+from dpf_gui.cli.fusion_options import add_fusion_options, add_fusion_parameters, calibrated, fusion_overrides
 from dpf_gui.cli.options import (
     MAX_JOBS,
     add_wish_options,
@@ -17,7 +19,6 @@ from dpf_gui.cli.options import (
     command,
     episode_count,
     existing_folder,
-    finite,
     int_in,
     nonneg_int,
     pos_int,
@@ -41,64 +42,8 @@ def _strategies(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-#: what turns off a fusion parameter that may be off (its default is None, e.g. ``--margin none``)
-OFF = "none"
 #: what ``dpf evaluate --intent DIR`` plays without ``--strategies``: the paper's comparison, the intent at work
 DEFAULT_WITH_INTENT = ("task", "static", "dynamic")
-
-
-def _finite_or_off(text: str) -> float | str:
-    """argparse type of a parameter that may be off: a finite number, or ``none``."""
-    if text.strip().lower() == OFF:
-        return OFF
-    try:
-        return finite(text)
-    except argparse.ArgumentTypeError as exc:
-        raise argparse.ArgumentTypeError(f"{exc}; allowed: a number, or {OFF} (off)") from None
-
-
-def add_fusion_parameters(p: argparse.ArgumentParser, title: str) -> None:
-    """One option per fusion parameter its metadata offers on the command line (dpf_gui/fusion_params.py):
-    numbers as ``--T-phi X``, choices as ``--collect {...}``, switches as ``--sample``, a parameter that may be
-    off (``margin``) as ``--margin X|none``; :func:`fusion_overrides` reads them back."""
-    from dpf_gui.fusion_params import FusionParams, cli_params
-
-    defaults = FusionParams()
-    g = p.add_argument_group(title)
-    for name, param in cli_params().items():
-        flag, dest = f"--{name.replace('_', '-')}", f"fusion_{name}"
-        if param.choices:
-            g.add_argument(flag, dest=dest, choices=tuple(param.choices), default=None, help=param.tooltip())
-        elif isinstance(getattr(defaults, name), bool):  # a switch: on, or the stored default
-            g.add_argument(flag, dest=dest, action="store_const", const=True, default=None, help=param.tooltip())
-        elif getattr(defaults, name) is None:  # off unless set; ``none`` turns off a stored default
-            g.add_argument(flag, dest=dest, type=_finite_or_off, default=None, metavar="X|none",
-                           help=f"{param.tooltip()}; none: off, whatever the task agent's defaults say")
-        else:
-            g.add_argument(flag, dest=dest, type=finite, default=None, metavar="X", help=param.tooltip())
-
-
-def add_fusion_options(p: argparse.ArgumentParser) -> None:
-    """The fusion parameters, the paper's configuration by name, calibration and the authors' intent query."""
-    add_fusion_parameters(p, "fusion parameters (defaults stored with the task agent)")
-    g = p.add_argument_group("the paper's fusion by name, calibration, the intent's query")
-    g.add_argument("--paper", action="store_true",
-                   help="the paper's fusion by name: signed advantages, c = 0, raw units, the authors' temperatures "
-                        "(options above still override it); pair it with an --kind lstm intent")
-    g.add_argument("--calibrate", action="store_true",
-                   help="choose the intent's strength in simulation first (task reward and the model's own "
-                        "predictions only; see dpf_gui/calibrate.py)")
-    g.add_argument("--markov", action="store_true", help="query the intent model without history (the authors' query)")
-
-
-def fusion_overrides(args: argparse.Namespace) -> dict:
-    out = {k[len("fusion_"):]: (None if v == OFF else v) for k, v in vars(args).items()
-           if k.startswith("fusion_") and v is not None}
-    if getattr(args, "paper", False):
-        from dpf_gui.fusion_params import paper_params
-
-        out = {**paper_params(args.env).to_dict(), **out}
-    return out
 
 
 # --- where evaluate, results and benchmark run: --jobs, --backend, --address --------
@@ -182,7 +127,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     wish = _wish(args, task)
     overrides = fusion_overrides(args)
     if args.calibrate:
-        overrides.update(_calibrated(args, task, overrides))
+        overrides.update(calibrated(args, task, overrides))
     strategies = args.strategies or (list(DEFAULT_WITH_INTENT) if args.intent else ["task"])
     agents = build_agents(task, strategies, intent_dir=args.intent, overrides=overrides, markov=args.markov,
                           progress=not args.quiet)
@@ -244,7 +189,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     wish = _wish(args, task)
     overrides = fusion_overrides(args)
     if args.calibrate:
-        overrides.update(_calibrated(args, task, overrides))
+        overrides.update(calibrated(args, task, overrides))
     args.strategy = args.strategy or initial_strategy("dynamic", args.intent is not None)
     agent = build_agents(task, [args.strategy], intent_dir=args.intent, overrides=overrides, markov=args.markov,
                          progress=False)[args.strategy]
@@ -271,45 +216,6 @@ def _wish(args: argparse.Namespace, task):
             print(f"wish: prefer {' or '.join(d['prefer']) or '-'}; avoid {' or '.join(d['avoid']) or '-'} (recorded "
                   "with the intent model's labels; --preset or --prefer / --avoid measure another)")
     return wish
-
-
-def _calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, float]:
-    """``--calibrate``: the intent's strength and budget c chosen in simulation (prints what each candidate did)."""
-    from tqdm.auto import tqdm
-
-    from dpf_gui.agents.intent_agent import IntentAgent
-    from dpf_gui.cache import code_fingerprint
-    from dpf_gui.calibrate import calibrate, gate_text, reference_kept_on_this_machine
-    from dpf_gui.pipeline import fusion_params
-
-    if args.intent is None:
-        raise UserError("--calibrate needs an intent model: pass --intent DIR")
-    intent = IntentAgent.load(args.intent, expect_env=args.env)
-    with tqdm(desc="calibrating", unit="ep", disable=getattr(args, "quiet", False), leave=False) as bar:
-        def progress(played: int, at_most: int, what: str) -> None:
-            bar.total, bar.n = at_most, played  # the most there can be shrinks as the search decides
-            bar.set_postfix_str(what, refresh=True)
-
-        with reference_kept_on_this_machine(args.env, task, {"code": code_fingerprint()}):  # the app's folder
-            cal = calibrate(args.env, task, intent.model, intent.scale(args.markov), intent.unit,
-                            fusion_params(task, overrides), seed=args.seed, progress=progress)
-    for row in cal.table:
-        changed = f", other actions in {row['changed']:.0%} of episodes" if "changed" in row else ""
-        gate = gate_text(row.get("confidence"))
-        print(f"calibration: strength {row['strength']:g}, c {row['c']:g}{gate}: task success {row['success']:.2f} "
-              f"(task agent {cal.task_success:.2f}), intent score per decision {row['intent_score']:.3f}{changed}")
-    for line in cal.confirm_lines():
-        print(f"calibration: {line.strip()}")
-    if cal.silent:
-        print("calibration: the intent changed no decision of the task agent at any strength: it wants what the "
-              "task agent does there, or its ensemble members disagree so much that the confidence gate keeps it "
-              "quiet; label more (or more varied) trajectories, or lower --confidence")
-    chosen = {"strength": cal.strength} if cal.c is None else {"strength": cal.strength, "c": cal.c}
-    if cal.confidence is not None:  # a looser gate won (Pong: docs/RESULTS.md, "what limits a prefer wish")
-        chosen["confidence"] = cal.confidence
-    print(f"calibrated: {', '.join(f'{k} {v:g}' for k, v in chosen.items())} ({cal.episodes} calibration episodes, "
-          f"keeping >= {cal.keep:.0%} of the task agent's success)")
-    return chosen
 
 
 # --- dpf results ------------------------------------------------------------------
