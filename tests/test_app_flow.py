@@ -325,7 +325,7 @@ def test_the_additive_kind_trains_in_steps_and_drives_the_timeline_and_play(qtbo
         assert play.calibrate()
     cal = done.args[0]
     assert cal is not None and compare.params() == play.params() == cal.params(compare.params())
-    assert "calibrated for this intent in Play" in compare.status_label.text()
+    assert "calibrated for this intent on this machine" in compare.status_label.text()
     assert messages == []
 
 

@@ -556,7 +556,7 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
     # so does Compare
     c = shown(qtbot, CompareView, additive_agents, seed=3, size=(1200, 800))
     assert c.params() == cal.params(base) and all(r.params == cal.params(base) for r in c.runners.values())
-    assert "calibrated for this intent earlier on this machine" in c.status_label.text()
+    assert "calibrated for this intent on this machine" in c.status_label.text()
     c.shutdown()
     # another intent model is not calibrated by it
     v.set_agents("gridnav", None, task, model, {**sidecar, "weights_sha256": "0" * 64}, seed=3)

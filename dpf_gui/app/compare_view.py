@@ -224,7 +224,7 @@ class CompareView(RecordingView, PlayKeys, QWidget):
 
             recalled = recall_calibration(env_name, task_agent, intent_sidecar, first.params)
             if recalled is not None:
-                self.apply_calibration(recalled, earlier=True)
+                self.apply_calibration(recalled)
         if seed is not None:
             self.seed_spin.setValue(int(seed))
         self._say_what_is_shown()
@@ -265,14 +265,13 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self.params_panel.set_params(params)
         self._on_params(params)
 
-    def apply_calibration(self, cal, earlier: bool = False) -> None:
-        """Both sides play at the strength (and c, gate) of Play's *Calibrate strength* for these agents: the
-        one just chosen, or (``earlier``) the one kept on this machine (:mod:`dpf_gui.calibration_memory`)."""
+    def apply_calibration(self, cal) -> None:
+        """Both sides play at the strength (and c, gate) of Play's *Calibrate strength* for these agents: the one
+        it just chose, or one kept on this machine (:mod:`dpf_gui.calibration_memory`)."""
         params = cal.params(self.params())
         self.set_params(params)
-        when = "earlier on this machine" if earlier else "in Play"
-        self.status_label.setText(f"Strength {params.strength:g}, c {params.c:g}: calibrated for this intent {when} "
-                                  "(Play's Calibrate strength).")
+        self.status_label.setText(f"Strength {params.strength:g}, c {params.c:g}: calibrated for this intent on this "
+                                  "machine (Play's Calibrate strength).")
 
     def set_speed(self, decisions_per_s: int) -> None:
         self.speed_spin.setValue(int(decisions_per_s))
