@@ -15,6 +15,7 @@ when asked, and ends by itself if the app goes away however that happens.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import traceback
 from collections.abc import Callable, Mapping
@@ -44,8 +45,11 @@ def _calibrate_with_reference(env_name: str, task, model, intent_scale: float, i
                          progress=progress, should_stop=should_stop)
 
 
-def _serve(conn, stop, envs: Mapping[str, Any], args: tuple) -> None:
-    """The process: one calibration, every episode reported, then its result (or what stopped it)."""
+def _serve(conn, envs: Mapping[str, Any], args: tuple) -> None:
+    """The process: one calibration, every episode reported, then its result (or what stopped it). A message
+    from the caller (or its end of the pipe closing) asks it to stop. (A pipe rather than a multiprocessing
+    Event: an Event is a semaphore, which the app, ending without waiting for the calibration, would leave
+    behind with a warning from Python's resource tracker.)"""
     import signal
 
     from dpf_gui.calibrate import CalibrationCancelled
@@ -55,11 +59,23 @@ def _serve(conn, stop, envs: Mapping[str, Any], args: tuple) -> None:
     end_with_parent()
     worker_setup(dict(envs))  # one thread for torch and BLAS, and the environments the app registered
 
+    asked = False
+
     def progress(played: int, at_most: int, what: str) -> None:
-        conn.send(("progress", (played, at_most, what)))
+        nonlocal asked
+        try:
+            conn.send(("progress", (played, at_most, what)))
+        except OSError:  # the caller is gone: nobody waits for the rest
+            asked = True
+
+    def should_stop() -> bool:
+        nonlocal asked
+        if not asked and conn.poll():
+            asked = True  # "stop", or the caller's end closed
+        return asked
 
     try:
-        reply = ("done", _calibrate_with_reference(*args, progress=progress, should_stop=stop.is_set))
+        reply = ("done", _calibrate_with_reference(*args, progress=progress, should_stop=should_stop))
     except CalibrationCancelled as exc:
         reply = ("cancelled", str(exc))
     except UserError as exc:
@@ -67,7 +83,8 @@ def _serve(conn, stop, envs: Mapping[str, Any], args: tuple) -> None:
     except Exception as exc:  # noqa: BLE001 (a bug: the caller shows one line, the traceback goes to stderr)
         traceback.print_exc()
         reply = ("error", f"{exc.__class__.__name__}: {exc}")
-    conn.send(reply)
+    with contextlib.suppress(OSError):  # the caller is gone
+        conn.send(reply)
 
 
 def _calibrate_in_a_process(args: tuple, progress, should_stop):
@@ -75,15 +92,23 @@ def _calibrate_in_a_process(args: tuple, progress, should_stop):
     from dpf_gui.envs import added_envs
 
     ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_serve, args=(child, stop, added_envs(), args), name="dpf-calibration", daemon=True)
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_serve, args=(child, added_envs(), args), name="dpf-calibration", daemon=True)
     proc.start()
     child.close()  # the process holds the only other end: its exit is an EOF here
+    asked = False
+
+    def ask_to_stop() -> None:
+        nonlocal asked
+        if not asked:
+            asked = True
+            with contextlib.suppress(OSError):
+                parent.send("stop")  # it stops after its current episode and says so
+
     try:
         while True:
             if should_stop is not None and should_stop():
-                stop.set()  # it stops after its current episode and says so
+                ask_to_stop()
             if not parent.poll(POLL_S):
                 continue
             try:
@@ -106,7 +131,7 @@ def _calibrate_in_a_process(args: tuple, progress, should_stop):
             raise WorkerError(f"the calibration process failed: {value}")
     finally:
         if proc.is_alive():  # an error here, or the caller interrupted: it must not play on
-            stop.set()
+            ask_to_stop()
             proc.join(3.0)
             if proc.is_alive():
                 proc.terminate()

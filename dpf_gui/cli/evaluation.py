@@ -126,7 +126,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     task = load_task_agent(args.env, task_path(args.task) if args.task else None)
     wish = _wish(args, task)
     overrides = fusion_overrides(args)
-    if args.calibrate:
+    if args.calibrate or args.recalibrate:
         overrides.update(calibrated(args, task, overrides))
     strategies = args.strategies or (list(DEFAULT_WITH_INTENT) if args.intent else ["task"])
     agents = build_agents(task, strategies, intent_dir=args.intent, overrides=overrides, markov=args.markov,
@@ -188,7 +188,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     task = load_task_agent(args.env, task_path(args.task) if args.task else None)
     wish = _wish(args, task)
     overrides = fusion_overrides(args)
-    if args.calibrate:
+    if args.calibrate or args.recalibrate:
         overrides.update(calibrated(args, task, overrides))
     args.strategy = args.strategy or initial_strategy("dynamic", args.intent is not None)
     agent = build_agents(task, [args.strategy], intent_dir=args.intent, overrides=overrides, markov=args.markov,

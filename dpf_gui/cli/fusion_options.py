@@ -56,7 +56,8 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
                         "predictions only; see dpf_gui/calibrate.py); kept on this machine, where the app's Play "
                         "and Compare and a later --calibrate of the same agents, parameters and seed find it")
     g.add_argument("--recalibrate", action="store_true",
-                   help="with --calibrate: run it again even where one is kept for these agents")
+                   help="calibrate as --calibrate does, even where a calibration is kept for these agents (implies "
+                        "--calibrate)")
     g.add_argument("--markov", action="store_true", help="query the intent model without history (the authors' query)")
 
 
@@ -81,7 +82,7 @@ def calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, flo
     from dpf_gui.pipeline import fusion_params
 
     if args.intent is None:
-        raise UserError("--calibrate needs an intent model: pass --intent DIR")
+        raise UserError(f"--{'re' if args.recalibrate else ''}calibrate needs an intent model: pass --intent DIR")
     intent = IntentAgent.load(args.intent, expect_env=args.env)
     params = fusion_params(task, overrides)
     # kept as the app keeps its own, which never queries the intent without history (the key does not say --markov)
