@@ -564,6 +564,27 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
     v.shutdown()
 
 
+def test_a_command_line_calibration_is_found_by_play_and_compare(qtbot, tmp_path, capsys):
+    """`dpf evaluate --calibrate` keeps its result under the app's key: a presenter can calibrate from the
+    command line before the audience comes, and the app starts calibrated."""
+    from dpf_gui.agents.intent_agent import IntentAgent
+    from dpf_gui.cli import main
+
+    train_tiny_additive_avoid_toll_intent(tmp_path / "intent")
+    assert main(["evaluate", "--env", "gridnav", "--intent", str(tmp_path / "intent"), "--strategies", "dynamic",
+                 "--preset", "avoid", "--episodes", "2", "--calibrate", "--quiet"]) == 0
+    said = capsys.readouterr().out
+    intent = IntentAgent.load(tmp_path / "intent")
+    agents = (load_task_agent("gridnav"), intent.model, intent.sidecar)
+    v = shown(qtbot, PlayView, agents, seed=3, size=(1300, 800))
+    assert v.recalled is not None and "kept from an earlier calibration" in v.status_label.text()
+    assert f"calibrated: strength {v.params().strength:g}, c {v.params().c:g}" in said
+    c = shown(qtbot, CompareView, agents, seed=3, size=(1200, 800))
+    assert c.params() == v.params() and "calibrated for this intent on this machine" in c.status_label.text()
+    c.shutdown()
+    v.shutdown()
+
+
 def test_a_long_calibration_plays_in_a_process_of_its_own(qtbot, additive_agents, monkeypatch):
     """Highway's and Pong's calibrations (minutes) leave the app's process, so the UI thread never waits for the
     interpreter lock (gridnav stands in here): the same result, the same progress, and Cancel still cancels."""
