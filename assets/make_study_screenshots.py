@@ -7,6 +7,9 @@ marked with the keys: preferred when the trip uses the scenic route more than
 the toll road, avoided when the other way round, neutral otherwise: what a
 person following the instruction would do), learning, watch, questions,
 workload (NASA-TLX), end. The study folder is temporary. Takes about a minute.
+
+``--protocol FILE`` walks another protocol through the same screens (e.g. one on highway or Pong: each
+trajectory is marked by the wish's regions as above), ``--size WxH`` sizes the participant window.
 """
 
 from __future__ import annotations
@@ -28,7 +31,15 @@ from make_screenshots import SIZE, save, screenshot_parser, settle, wait  # noqa
 
 
 def main(argv=None) -> int:
-    out = Path(screenshot_parser(__doc__).parse_args(argv).out)
+    p = screenshot_parser(__doc__)
+    p.add_argument("--protocol", default=str(HERE.parent / "docs" / "study_example.toml"),
+                   help="the study protocol to walk through (default: docs/study_example.toml); its wish's regions "
+                        "decide the marks, so it needs a [wish] with prefer or avoid")
+    p.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}",
+                   help=f"the participant window, WxH (default: {SIZE[0]}x{SIZE[1]})")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    size = tuple(int(v) for v in args.size.lower().split("x"))
     import numpy as np
     import torch
     from PySide6.QtCore import Qt
@@ -42,7 +53,7 @@ def main(argv=None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        study = init_study(HERE.parent / "docs" / "study_example.toml", Path(tmp) / "study")
+        study = init_study(Path(args.protocol), Path(tmp) / "study")
         for pid in ("P01", "P02", "P03"):
             study.add_participant(pid)
         operator = OperatorWindow(study.folder)
@@ -51,7 +62,7 @@ def main(argv=None) -> int:
         operator.list.setCurrentRow(0)
         save(operator, app, out / "study_operator.png")
         window = operator.start()
-        window.resize(*SIZE)
+        window.resize(*size)
 
         def at(phase: str) -> None:
             assert wait(app, lambda: window.session.current() is not None and window.session.current().phase == phase,
