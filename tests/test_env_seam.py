@@ -196,6 +196,17 @@ def test_the_real_environments_keep_their_screens(name, scale, stepping):
     assert screen.frame_scale == scale and screen.stepping == stepping and screen.legend(True, True, False)
 
 
+def test_highways_legend_names_the_colours_highway_env_draws():
+    """A crashed car turns red in highway-env's drawing: the legend says what red means."""
+    from highway_env.vehicle.graphics import VehicleGraphics
+
+    from dpf_gui.envs.highway import CRASHED_COLOUR
+
+    names = {getattr(part, "text", None): getattr(part, "colour", None)
+             for part in env_screen("highway").legend(False, False, False)}
+    assert tuple(CRASHED_COLOUR) == tuple(VehicleGraphics.RED) and names.get("crashed") == CRASHED_COLOUR
+
+
 def test_evaluate_measures_the_wish_recorded_with_the_intent(run_dir, capsys):
     """Without a wish on the command line, the one the intent model's labels were made for (mixed) is measured,
     and said."""

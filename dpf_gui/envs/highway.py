@@ -42,6 +42,8 @@ from dpf_gui.envs.screen import (
 ACTIONS: tuple[str, ...] = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")  # DiscreteMetaAction order
 LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER = range(5)
 N_LANES = 4
+#: how highway-env draws a car that has crashed (``VehicleGraphics.RED``): named in the frame's legend
+CRASHED_COLOUR = (255, 100, 100)
 N_VEHICLES = 5
 KIN_FEATURES: tuple[str, ...] = ("presence", "x", "y", "vx", "vy")
 FEATURES: tuple[str, ...] = (*(f"v{i}_{f}" for i in range(N_VEHICLES) for f in KIN_FEATURES), "ego_lane")
@@ -145,7 +147,8 @@ class HighwayScreen(Screen):
         return shapes
 
     def legend(self, overlay, regions, filled_regions):
-        parts: list = [Swatch((50, 200, 0), "our car"), Swatch((100, 200, 255), "traffic")]
+        parts: list = [Swatch((50, 200, 0), "our car"), Swatch((100, 200, 255), "traffic"),
+                       Swatch(CRASHED_COLOUR, "crashed")]
         if regions:
             parts += [Swatch("good", "preferred"), Swatch("bad", "avoided lanes")]
         if overlay:
