@@ -339,6 +339,49 @@ def test_interrupted_pilot_resumes_at_the_phase_it_was_in(tmp_path, monkeypatch)
     assert calls == ["static", "dynamic", "dynamic"]
 
 
+def test_the_annotation_clock_stops_while_the_session_is_interrupted(tmp_path, monkeypatch):
+    """The time limit (600 s here) counts the time the annotate step was under way: the break between an
+    interruption and the resumption (ten minutes here) does not count against the participant, and neither does
+    a change of the computer's clock."""
+    from types import SimpleNamespace
+
+    import dpf_gui.studies.events as events_mod
+
+    clock = SimpleNamespace(monotonic=lambda: now["mono"], time=lambda: now["wall"])
+    now = {"mono": 1000.0, "wall": 1.7e9}
+
+    def wait(seconds: float) -> None:
+        now["mono"] += seconds
+        now["wall"] += seconds
+
+    monkeypatch.setattr(events_mod, "time", clock)
+    study = init_study(tiny_protocol(tmp_path, {**ONE_CONDITION, 'kind = "latin"': 'kind = "fixed"'}), tmp_path / "s")
+    study.add_participant("P01")
+    with Session(study, "P01") as s:
+        step = s.begin()
+        s.consent(True)
+        s.end(step)
+        s.end(s.begin())  # instructions
+        step = s.begin()
+        assert step.phase == "annotate" and s.time_left(step) == 600
+        wait(100)
+        s.mark(0, 1)
+        wait(50)
+        assert s.time_left(step) == pytest.approx(450)
+        s.event("operator_exit", step)  # what the app logs when the operator ends the session
+    wait(600)  # the break
+    now["wall"] -= 3600  # and the computer's clock set back an hour
+    with Session(study, "P01") as s:
+        step = s.begin()
+        assert step.phase == "annotate"
+        wait(30)
+        assert s.time_left(step) == pytest.approx(600 - 150 - 30)
+        s.mark(1, -1)  # not "the annotation time is up"
+        wait(420)
+        with pytest.raises(UserError, match="the annotation time is up"):
+            s.mark(2, 1)
+
+
 def test_killed_mid_annotation_resumes_without_losing_or_doubling_marks(tmp_path):
     """kill -9 right after the marks were stored, before the phase could be logged as done."""
     study = init_study(tiny_protocol(tmp_path), tmp_path / "s")

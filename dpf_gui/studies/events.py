@@ -107,6 +107,19 @@ class EventLog:
             out.append(event)
         return out
 
+    def elapsed(self) -> float:
+        """Seconds since this session began (the clock of ``t_session``)."""
+        return time.monotonic() - self._t0
+
+    def session_ends(self) -> dict[int, float]:
+        """Each session's last ``t_session``: how long it ran until the last thing it logged."""
+        with self._lock:
+            try:
+                rows = self._db.execute("SELECT session, MAX(t_session) FROM events GROUP BY session").fetchall()
+            except sqlite3.Error as exc:
+                raise UserError(f"{self.path}: the event log cannot be read ({exc})") from None
+        return {int(session): float(end) for session, end in rows}
+
     def close(self) -> None:
         with self._lock:
             if self._db is not None:

@@ -19,7 +19,6 @@ This module is what the app's study mode and ``dpf study pilot`` both drive.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,12 +211,24 @@ class Session:
         return ws.store.labelled_count(ws.fingerprint, ws.dataset.lengths)
 
     def time_left(self, step: Step) -> float | None:
-        """Seconds left of the annotation time limit (wall clock since the step first started); None: no limit."""
+        """Seconds left of the annotation time limit (:meth:`time_spent`); None: no limit."""
         limit = self.protocol.time_limit(self.condition(step.condition))
         if limit is None:
             return None
-        starts = [e["t_wall"] for e in self.log.events("phase_start") if e["data"].get("step") == step.key]
-        return limit - (time.time() - starts[0]) if starts else limit
+        return limit - self.time_spent(step)
+
+    def time_spent(self, step: Step) -> float:
+        """Seconds ``step`` has been under way: in each session that started it, from its start to the last thing
+        that session logged (in this session: now). So an interruption (the operator's exit, which is logged, or a
+        crash) stops the clock until the step is resumed, instead of the break counting against the participant.
+        Measured with the sessions' monotonic clocks, so a change of the computer's clock changes nothing."""
+        first_start: dict[int, float] = {}
+        for e in self.log.events("phase_start"):
+            if e["data"].get("step") == step.key:
+                first_start.setdefault(int(e["session"]), float(e["t_session"]))
+        ends = self.log.session_ends()
+        return sum(max(0.0, (self.log.elapsed() if session == self.log.session else ends.get(session, t0)) - t0)
+                   for session, t0 in first_start.items())
 
     def mark(self, traj: int, value: int, t0: int | None = None, t1: int | None = None) -> int:
         """The participant marks a trajectory (or decisions t0..t1 of it); stored, then logged."""
