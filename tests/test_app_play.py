@@ -616,6 +616,25 @@ def test_a_long_calibration_plays_in_a_process_of_its_own(qtbot, additive_agents
     v.shutdown()
 
 
+def test_a_failed_calibration_is_one_line_and_leaves_the_parameters(qtbot, additive_agents, monkeypatch):
+    """A bug in the calibration (or its process) is said in one line under the controls, the traceback on
+    stderr; multiprocessing's own errors come wrapped over many lines."""
+    import dpf_gui.calibration_process as process
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("\n        An attempt was made\n        to fail.\n")
+
+    monkeypatch.setattr(process, "calibrate_on_this_machine", broken)
+    v = shown(qtbot, PlayView, additive_agents, seed=3, size=(1300, 800))
+    before = v.params()
+    with qtbot.waitSignal(v.calibrated, timeout=WAIT_MS) as done:
+        assert v.calibrate()
+    assert done.args == [None, "RuntimeError: An attempt was made to fail."]
+    assert v.status_label.text() == "calibration failed: RuntimeError: An attempt was made to fail."
+    assert v.params() == before and v.calibrate_button.isEnabled()
+    v.shutdown()
+
+
 def test_the_app_keeps_the_task_agents_reference_for_its_next_sessions(qtbot, additive_agents, tmp_path,
                                                                         monkeypatch):
     """On highway the reference is minutes of play: the app plays it in its first calibration and reads it back

@@ -135,6 +135,7 @@ class CalibratingView:
 
             traceback.print_exc()
             result, error = None, f"{exc.__class__.__name__}: {exc}"
+        error = " ".join(error.split())  # one line under the controls, however the message was wrapped
         with contextlib.suppress(RuntimeError):  # the view is gone
             self._calibrationDone.emit(result, error, generation)
 
