@@ -212,17 +212,20 @@ def env_context(env_name: str, spec: BenchmarkSpec, work: Path, progress: bool =
     data = TrajectoryDataset.load(task.dataset_path, expect_env=env_name)
     base = {"env": env_name, "task": task.sidecar.get("weights_sha256"), "data": data.fingerprint(),
             "code": code_fingerprint()}
-    probe = _task_records(env_name, task, split.probe_seed, PROBE_EPISODES[env_name], work, base, progress)
+    probe = task_records(env_name, task, split.probe_seed, PROBE_EPISODES[env_name], work, base, progress)
     eval_seeds = episode_seeds(split.eval_seed, spec.episodes[env_name], held_out=True)
     # the seeds of n episodes are the first n of more (one generator), so the rows' episodes lead the baseline's
-    baseline = _task_records(env_name, task, split.eval_seed, baseline_episodes(spec, env_name), work, base, progress)
+    baseline = task_records(env_name, task, split.eval_seed, baseline_episodes(spec, env_name), work, base, progress)
     _cached_reference(env_name, task, work, base, progress)
     wishes = split_wishes(env_name, data, probe, spec.wishes, spec.split)
     return EnvContext(env_name, task, data, wishes, baseline[:len(eval_seeds)], eval_seeds, baseline)
 
 
-def _task_records(env_name: str, task, seed: int, episodes: int, work: Path, base: dict[str, Any],
-                  progress: bool) -> list[EpisodeRecord]:
+def task_records(env_name: str, task, seed: int, episodes: int, work: Path, base: dict[str, Any],
+                 progress: bool) -> list[EpisodeRecord]:
+    """The task agent's ``episodes`` held-out episodes from ``seed``, played once per ``work`` folder (``base``:
+    what else they depend on) and read back by every cell: they are the same whatever the wish, and their records
+    keep the region values that any wish is measured on (:meth:`~dpf_gui.evaluate.EpisodeRecord.stats`)."""
     entry = CacheEntry(work / env_name, f"task-seed{seed}-n{episodes}", {**base, "seed": seed, "episodes": episodes})
     if not entry.done():
         agent = FusedAgent(task, "task")
@@ -474,4 +477,5 @@ __all__ = [
     "split_wishes",
     "store_cell",
     "strict_claim",
+    "task_records",
 ]

@@ -9,7 +9,10 @@ retrained references) are entries of :mod:`dpf_gui.cache` under a work
 folder, keyed by all their inputs, so a rerun trains only what changed and
 never reuses unfinished work; the evaluations are played again on every run
 (the measurement always comes from the code at hand) and each cell's latest
-one is kept as ``eval.json`` for the report. ``dpf results`` writes the
+one is kept as ``eval.json`` for the report. The task agent's episodes, the
+same for every wish, are a cache entry too (keyed by the code), played by an
+environment's first cell and measured against each cell's wish
+(:func:`dpf_gui.benchmark.task_records`). ``dpf results`` writes the
 Markdown and the plots.
 """
 
@@ -24,13 +27,14 @@ from typing import Any
 import numpy as np
 
 from dpf_gui import __version__
-from dpf_gui.cache import CacheEntry, digest, read_json
+from dpf_gui.benchmark import task_records
+from dpf_gui.cache import CacheEntry, code_fingerprint, digest, read_json
 from dpf_gui.checkpoints import SIDECAR_FILE
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_spec
 from dpf_gui.errors import UserError
-from dpf_gui.evaluate import evaluate
+from dpf_gui.evaluate import evaluate, summarise_episodes
 from dpf_gui.fileio import write_atomic, write_json_atomic, write_text_atomic
 from dpf_gui.intent.train import IntentConfig, train_intent
 from dpf_gui.oracles import FeedbackNoise, label_dataset
@@ -97,12 +101,17 @@ def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, str
     cell = work / env_name / mode
     intent_dir = _intent(data, labels, cell, "intent", seed, progress)
     t_train = time.time() - t0
-    agents = build_agents(task, list(strategies), intent_dir=intent_dir, overrides=FIRST_WAVE, seed=seed,
-                          progress=progress)
+    agents = build_agents(task, [s for s in strategies if s != "task"], intent_dir=intent_dir, overrides=FIRST_WAVE,
+                          seed=seed, progress=progress)
     if "dynamic" in strategies:
         agents["dynamic-markov"] = build_agents(task, ["dynamic"], intent_dir=intent_dir, overrides=FIRST_WAVE,
                                                 markov=True, seed=seed)["dynamic"]
     result = evaluate(env_name, agents, episodes, seed, env_config=task.env_config, wish=wish, progress=progress)
+    if "task" in strategies:  # the same episodes for every wish: played by the environment's first cell only
+        records = task_records(env_name, task, seed, episodes, work, {
+            "env": env_name, "task": task.sidecar.get("weights_sha256"), "env_config": task.env_config,
+            "code": code_fingerprint()}, progress)
+        result.strategies = {"task": summarise_episodes([r.stats(wish) for r in records]), **result.strategies}
     out = result.to_json()
     out.update(mode=mode, wish=wish.describe(), train_s=round(t_train, 1), total_s=round(time.time() - t0, 1),
                fusion=fusion_params(task, FIRST_WAVE).to_dict(),

@@ -138,6 +138,27 @@ def test_seeds_never_share_an_intent_model(tmp_path, monkeypatch, tiny_cells):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([seed0.name, seed1.name])
 
 
+def test_the_task_agents_episodes_are_played_once_for_every_wish(tmp_path, monkeypatch, tiny_cells):
+    """Every wish's cell measures the task agent on the same held-out episodes: the environment's first cell
+    plays them, the others read them back, and each cell's task row is what playing them there gives."""
+    import dpf_gui.benchmark as benchmark
+    from dpf_gui.evaluate import evaluate
+    from dpf_gui.fusion import FusedAgent
+
+    played, play = [], benchmark.play_records
+    monkeypatch.setattr(benchmark, "play_records", lambda *a, **k: played.append(a[0]) or play(*a, **k))
+    cells = {mode: results.run_cell("gridnav", mode, 3, 0, tmp_path, strategies=["task", "dynamic"], progress=False)
+             for mode in ("avoid", "prefer")}
+    assert played == ["gridnav"]
+    task = load_task_agent("gridnav")
+    for mode, cell in cells.items():
+        assert list(cell["strategies"]) == ["task", "dynamic", "dynamic-markov"]
+        wish = results.cell_wish("gridnav", task, mode)
+        there = evaluate("gridnav", {"task": FusedAgent(task, "task")}, 3, 0, env_config=task.env_config, wish=wish,
+                         progress=False)
+        assert cell["strategies"]["task"] == json.loads(json.dumps(there.to_json()))["strategies"]["task"]
+
+
 def _results(capsys, *argv):
     code = main(["results", *argv])
     return code, capsys.readouterr().err
