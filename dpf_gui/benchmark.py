@@ -53,7 +53,7 @@ from dpf_gui.calibrate import calibrate, load_reference, save_reference, task_re
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
-from dpf_gui.evaluate import EpisodeRecord, play_records, summarise_episodes
+from dpf_gui.evaluate import EpisodeRecord, play_records, summarise_episodes, task_records
 from dpf_gui.fileio import write_json_atomic
 from dpf_gui.fusion import FusedAgent, intent_scale, intent_unit
 from dpf_gui.fusion_params import paper_params
@@ -176,19 +176,6 @@ def simulated_labels(data: TrajectoryDataset, wish, label_type: str, seed: int) 
     raise UserError(f"unknown label type {label_type!r}; allowed: {', '.join(LABEL_TYPES)}")
 
 
-def _records_json(records: Sequence[EpisodeRecord]) -> dict[str, Any]:
-    return {"success": [r.task_success for r in records], "return": [r.task_return for r in records],
-            "length": [r.length for r in records], "regions": [r.regions.tolist() for r in records],
-            "weights": [[None if not np.isfinite(w) else float(w) for w in r.weights] for r in records]}
-
-
-def _records_from_json(d: dict[str, Any]) -> list[EpisodeRecord]:
-    return [EpisodeRecord(task_success=float(s), task_return=float(r), length=int(n),
-                          regions=np.asarray(g, dtype=np.float32).reshape(int(n), -1),
-                          weights=np.array([np.nan if w is None else w for w in ws], dtype=np.float64))
-            for s, r, n, g, ws in zip(d["success"], d["return"], d["length"], d["regions"], d["weights"], strict=True)]
-
-
 # ---------------------------------------------------------------------------
 # the environment context: task agent, data, probe, generated wishes, task rows
 # ---------------------------------------------------------------------------
@@ -219,21 +206,6 @@ def env_context(env_name: str, spec: BenchmarkSpec, work: Path, progress: bool =
     _cached_reference(env_name, task, work, base, progress)
     wishes = split_wishes(env_name, data, probe, spec.wishes, spec.split)
     return EnvContext(env_name, task, data, wishes, baseline[:len(eval_seeds)], eval_seeds, baseline)
-
-
-def task_records(env_name: str, task, seed: int, episodes: int, work: Path, base: dict[str, Any],
-                 progress: bool) -> list[EpisodeRecord]:
-    """The task agent's ``episodes`` held-out episodes from ``seed``, played once per ``work`` folder (``base``:
-    what else they depend on) and read back by every cell: they are the same whatever the wish, and their records
-    keep the region values that any wish is measured on (:meth:`~dpf_gui.evaluate.EpisodeRecord.stats`)."""
-    entry = CacheEntry(work / env_name, f"task-seed{seed}-n{episodes}", {**base, "seed": seed, "episodes": episodes})
-    if not entry.done():
-        agent = FusedAgent(task, "task")
-        records = play_records(env_name, agent, episode_seeds(seed, episodes, held_out=True), task.env_config,
-                               progress=progress, desc=f"{env_name} task agent")
-        with entry.build() as tmp:
-            write_json_atomic(tmp / "records.json", _records_json(records))
-    return _records_from_json(read_json(entry.path / "records.json"))
 
 
 def _cached_reference(env_name: str, task, work: Path, base: dict[str, Any], progress: bool) -> None:
@@ -477,5 +449,4 @@ __all__ = [
     "split_wishes",
     "store_cell",
     "strict_claim",
-    "task_records",
 ]

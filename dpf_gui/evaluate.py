@@ -34,9 +34,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from dpf_gui.cache import CacheEntry, read_json
 from dpf_gui.envs import make_env
 from dpf_gui.fileio import write_json_atomic
-from dpf_gui.fusion import guard_held_back
+from dpf_gui.fusion import FusedAgent, guard_held_back
 from dpf_gui.parallel import map_jobs
 from dpf_gui.rollout import episode_seeds
 
@@ -376,6 +377,35 @@ def play_agents(env_name: str, agents: dict[str, Any], seeds: Sequence[int], env
 def _play_chunk(item) -> list[EpisodeRecord]:
     env_name, agent, seeds, env_config, bar = item
     return play_records(env_name, agent, seeds, env_config, progress=bar is not None, desc=bar or "episodes")
+
+
+def _records_json(records: Sequence[EpisodeRecord]) -> dict[str, Any]:
+    return {"success": [r.task_success for r in records], "return": [r.task_return for r in records],
+            "length": [r.length for r in records], "regions": [r.regions.tolist() for r in records],
+            "weights": [[None if not np.isfinite(w) else float(w) for w in r.weights] for r in records]}
+
+
+def _records_from_json(d: dict[str, Any]) -> list[EpisodeRecord]:
+    return [EpisodeRecord(task_success=float(s), task_return=float(r), length=int(n),
+                          regions=np.asarray(g, dtype=np.float32).reshape(int(n), -1),
+                          weights=np.array([np.nan if w is None else w for w in ws], dtype=np.float64))
+            for s, r, n, g, ws in zip(d["success"], d["return"], d["length"], d["regions"], d["weights"], strict=True)]
+
+
+def task_records(env_name: str, task, seed: int, episodes: int, work: Path, base: dict[str, Any],
+                 progress: bool) -> list[EpisodeRecord]:
+    """The task agent's ``episodes`` held-out episodes from ``seed``, played once per ``work`` folder (``base``:
+    what else they depend on) and read back by every cell: they are the same whatever the wish, and their records
+    keep the region values that any wish is measured on (:meth:`EpisodeRecord.stats`). The benchmark's and
+    ``dpf results``' cells share them."""
+    entry = CacheEntry(work / env_name, f"task-seed{seed}-n{episodes}", {**base, "seed": seed, "episodes": episodes})
+    if not entry.done():
+        agent = FusedAgent(task, "task")
+        records = play_records(env_name, agent, episode_seeds(seed, episodes, held_out=True), task.env_config,
+                               progress=progress, desc=f"{env_name} task agent")
+        with entry.build() as tmp:
+            write_json_atomic(tmp / "records.json", _records_json(records))
+    return _records_from_json(read_json(entry.path / "records.json"))
 
 
 def summarise_episodes(stats: Sequence[EpisodeStats]) -> dict[str, dict[str, Any]]:

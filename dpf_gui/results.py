@@ -12,7 +12,7 @@ never reuses unfinished work; the evaluations are played again on every run
 one is kept as ``eval.json`` for the report. The task agent's episodes, the
 same for every wish, are a cache entry too (keyed by the code), played by an
 environment's first cell and measured against each cell's wish
-(:func:`dpf_gui.benchmark.task_records`). ``dpf results`` writes the
+(:func:`dpf_gui.evaluate.task_records`). ``dpf results`` writes the
 Markdown and the plots.
 """
 
@@ -27,14 +27,13 @@ from typing import Any
 import numpy as np
 
 from dpf_gui import __version__
-from dpf_gui.benchmark import task_records
 from dpf_gui.cache import CacheEntry, code_fingerprint, digest, read_json
 from dpf_gui.checkpoints import SIDECAR_FILE
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_spec
 from dpf_gui.errors import UserError
-from dpf_gui.evaluate import evaluate, summarise_episodes
+from dpf_gui.evaluate import evaluate, summarise_episodes, task_records
 from dpf_gui.fileio import write_atomic, write_json_atomic, write_text_atomic
 from dpf_gui.intent.train import IntentConfig, train_intent
 from dpf_gui.oracles import FeedbackNoise, label_dataset

@@ -141,12 +141,18 @@ def test_seeds_never_share_an_intent_model(tmp_path, monkeypatch, tiny_cells):
 def test_the_task_agents_episodes_are_played_once_for_every_wish(tmp_path, monkeypatch, tiny_cells):
     """Every wish's cell measures the task agent on the same held-out episodes: the environment's first cell
     plays them, the others read them back, and each cell's task row is what playing them there gives."""
-    import dpf_gui.benchmark as benchmark
+    import dpf_gui.evaluate as evaluate_mod
     from dpf_gui.evaluate import evaluate
     from dpf_gui.fusion import FusedAgent
 
-    played, play = [], benchmark.play_records
-    monkeypatch.setattr(benchmark, "play_records", lambda *a, **k: played.append(a[0]) or play(*a, **k))
+    played, play = [], evaluate_mod.play_records
+
+    def counted(env_name, agent, *args, **kwargs):
+        if agent.strategy == "task":
+            played.append(env_name)
+        return play(env_name, agent, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate_mod, "play_records", counted)
     cells = {mode: results.run_cell("gridnav", mode, 3, 0, tmp_path, strategies=["task", "dynamic"], progress=False)
              for mode in ("avoid", "prefer")}
     assert played == ["gridnav"]

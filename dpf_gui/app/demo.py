@@ -176,13 +176,13 @@ class Demo(QObject):
         fresh episodes: gridnav), in the background while playing where it takes minutes (highway, Pong) and the
         demo plays on (``--loop``); a demo of a few episodes there plays at the stored strength."""
         from dpf_gui.app.params_panel import calibration_text
-        from dpf_gui.calibrate import CONFIRM_EPISODES
+        from dpf_gui.calibration_process import runs_in_a_process
 
         if play.recalled is not None:
             self.out(f"demo {self.env}: {calibration_text(play.recalled)} (kept from an earlier calibration on this "
                      "machine)")
             return self._start_playing()
-        quick = not CONFIRM_EPISODES.get(self.env)
+        quick = not runs_in_a_process(self.env)  # seconds (gridnav): before playing; else minutes, while it plays
         if not quick and not self.loop:
             self.out(f"demo {self.env}: the intent plays at the stored strength, not calibrated for it (minutes here: "
                      "--loop calibrates it in the background, and later demos start calibrated)")
