@@ -228,6 +228,44 @@ def test_annotate_page_suggestions_parts_budget_and_keys(qtbot, tmp_path):
     assert got[-1]["kind"] == "operator_exit"
 
 
+def test_suggestions_are_ranked_by_a_model_of_the_marks_after_each_round(qtbot, tmp_path):
+    """As the pilot's simulated participants: after every ROUND_MARKS marks an intent model is trained in the
+    background on the marks so far, and "label this next" ranks with it (logged with the round)."""
+    from dpf_gui.selection import ROUND_MARKS, suggest
+
+    init_study(tiny_protocol(tmp_path, {"budget = 8": "budget = 12", "# suggestions = true": "suggestions = true"}),
+               tmp_path / "s").add_participant("P01")
+    window = open_participant(qtbot, tmp_path / "s", "P01")
+    click(qtbot, window, "consentAgree")
+    click(qtbot, window, "continueButton")
+    page = window.page
+    window.activateWindow()  # keyboard-first, as a participant: Enter, then P / A / N
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+    keys = [Qt.Key.Key_P, Qt.Key.Key_A, Qt.Key.Key_P, Qt.Key.Key_A, Qt.Key.Key_N]
+    for key in keys[:ROUND_MARKS - 1]:
+        press(qtbot, window, Qt.Key.Key_Return)
+        press(qtbot, window, key)
+    assert page.suggestion_model is None and page._training is None  # no round complete: variety only
+    press(qtbot, window, Qt.Key.Key_Return)
+    press(qtbot, window, keys[ROUND_MARKS - 1])
+    qtbot.waitUntil(lambda: page.suggestion_round == 1, timeout=HANG_S * 1000)
+    assert page.suggestion_model is not None
+    labels = page.ws.labels()
+    with_model = suggest(page.ws.dataset, labels, page.suggestion_model, count=1, seed=1)[0].index
+    without = suggest(page.ws.dataset, labels, None, count=1, seed=1)[0].index
+    press(qtbot, window, Qt.Key.Key_Return)
+    assert page.current == with_model
+    assert with_model != without  # on this data the model's disagreement changes the pick (so the check can fail)
+    window.operator_exit()
+    from dpf_gui.studies.events import EventLog
+
+    with EventLog(Study(tmp_path / "s").participant_dir("P01") / "events.sqlite", read_only=True) as log:
+        got = log.events()
+    trained = [e["data"] for e in got if e["kind"] == "suggestion_model"]
+    assert trained == [{"model_round": 1, "note": f"trained on {ROUND_MARKS} labels"}]
+    assert [e["data"]["model_round"] for e in got if e["kind"] == "suggestion"] == [0] * ROUND_MARKS + [1]
+
+
 def test_protocol_texts_read_as_paragraphs_not_as_the_toml_files_lines():
     """Lines broken in the protocol file join (the window wraps them to its width); a blank line is a paragraph."""
     text = "\nThis study is about teaching. You will mark some of its\ntrips as good or bad.\n\n  Thank you.  \n"

@@ -295,6 +295,12 @@ class AnnotatePage(QWidget):
         self.ws = session.workspace(step.condition)
         self.segment_start: int | None = None
         self.selection: tuple[int, int] | None = None
+        # "label this next" as the pilot's simulated participants do it: after every ROUND_MARKS marks an intent
+        # model is trained on the marks so far (in the background) and ranks the next suggestions
+        self.suggestion_round = 0  # rounds of marks the current suggestion model was trained on (0: none yet)
+        self.suggestion_model = None
+        self._training: _Worker | None = None
+        self._stop_training = False
         layout = QVBoxLayout(self)
         layout.addWidget(_text_label(window.study.protocol.texts["annotate"], "phaseText", self))
         layout.addWidget(_text_label(window.study.protocol.instruction, "wishInstruction", self))
@@ -373,16 +379,48 @@ class AnnotatePage(QWidget):
         self._refresh()
 
     def next_suggested(self) -> None:
-        """Go to the unlabelled trip most worth marking next (varied trips first; no intent model while marking)."""
+        """Go to the unlabelled trip most worth marking next: varied trips first, then (once a round of marks is
+        in) the trips the intent model trained on the marks so far is least sure about."""
         from dpf_gui.selection import suggest
 
-        found = suggest(self.ws.dataset, self.ws.labels(), None, count=1)
+        found = suggest(self.ws.dataset, self.ws.labels(), self.suggestion_model, count=1, seed=self.suggestion_round)
         if not found:
             self.message.setText("no more suggestions")
             return
-        self.window_.log("suggestion", trajectory=int(found[0].index), reason=found[0].reason)
+        self.window_.log("suggestion", trajectory=int(found[0].index), reason=found[0].reason,
+                         model_round=self.suggestion_round)
         self.list.setCurrentRow(int(found[0].index))
         self.message.setText(f"Suggested: {found[0].reason}")
+
+    def _train_if_due(self, marked: int) -> None:
+        """Start training the suggestion model when a new round of marks is complete (one training at a time; a
+        round completed meanwhile is trained for when it ends)."""
+        from dpf_gui.selection import ROUND_MARKS, suggestion_model
+
+        due = marked // ROUND_MARKS
+        if not self.condition.suggestions or due <= self.suggestion_round or self._training is not None:
+            return
+        dataset, labels = self.ws.dataset, self.ws.labels()
+
+        def train():
+            return (due, *suggestion_model(dataset, labels, due, should_stop=lambda: self._stop_training))
+
+        self._training = _Worker(train, self)
+        self._training.done.connect(self._model_trained)
+        self._training.failed.connect(lambda message: self._model_trained((due, None, f"not trained: {message}")))
+        self._training.start()
+
+    def _model_trained(self, result) -> None:
+        if self._stop_training:
+            return
+        due, model, note = result
+        self._training = None
+        self.window_.log("suggestion_model", model_round=due, note=note)
+        if model is not None:
+            self.suggestion_model, self.suggestion_round = model, due
+        else:  # training refused (e.g. every mark alike): suggest by variety, try again after the next round
+            self.suggestion_round = due
+        self._train_if_due(int((self._states != 0).sum()))
 
     def start_segment(self) -> None:
         self._clear_selection()
@@ -419,6 +457,7 @@ class AnnotatePage(QWidget):
         marks = self.ws.marks(self.current)
         self.player.set_marks(marks.marks, marks.labelled)  # the participant's own marks under the timeline
         self.count.setText(f"{int((states != 0).sum())} of {self.condition.budget} trips marked")
+        self._train_if_due(int((states != 0).sum()))
 
     def _tick(self) -> None:
         left = self.window_.session.time_left(self.window_.step) if self.window_.step is not None else None
@@ -439,6 +478,9 @@ class AnnotatePage(QWidget):
 
     def shutdown(self) -> None:
         self._timer.stop()
+        self._stop_training = True  # a suggestion model still training stops at its next step, unused
+        if self._training is not None:
+            self._training.wait(10_000)
         self.player.shutdown()
 
 
