@@ -99,6 +99,11 @@ class _FollowsWorkspace:
             traceback.print_exc()
             self.drop_agents(f"Cannot play: {exc.__class__.__name__}: {exc}")
 
+    @property
+    def up_to_date(self) -> bool:
+        """Whether the agents shown are those of the workspace and its intent model as they are now."""
+        return not self._dirty
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.sync()
@@ -136,7 +141,7 @@ def _share_calibration(window: MainWindow, cal) -> None:
     """Play calibrated its agents: Compare, showing the same ones, plays at that strength too (one not built yet,
     or out of date, finds it kept when it is built or shown: :mod:`dpf_gui.calibration_memory`)."""
     compare = window.views.get("Compare")
-    if cal is not None and compare is not None and compare.runners and not compare._dirty:
+    if cal is not None and compare is not None and compare.runners and compare.up_to_date:
         compare.apply_calibration(cal)
 
 
