@@ -3,22 +3,28 @@
 A simulated user marks every decision +1 / -1 / 0 by the region the decision
 led to (see :meth:`TrajectoryDataset.next_state_regions`); a trajectory's true
 score is the sum of its marks. People are coarse and make mistakes, so the
-given score can be degraded, in this order, each step seeded:
+given score can be degraded, in this order, each step seeded (1 and 3 are two
+of B-Pref's teachers, Lee et al. 2021: what people do most besides mistakes):
 
-1. Gaussian noise of standard deviation ``sigma`` added to the score;
-2. ``binary``: only the sign is given (-1, 0, +1): of the score itself, or with
+1. ``myopic`` gamma < 1: the person remembers the end of a run best, so the
+   score they judge weighs a decision t steps before the end by gamma^t;
+2. Gaussian noise of standard deviation ``sigma`` added to the score;
+3. ``equal`` E > 0, "can't tell": a score within E of 0 (with ``relative``,
+   of a typical trajectory's) is given as 0, neutral;
+4. ``binary``: only the sign is given (-1, 0, +1): of the score itself, or with
    ``relative`` of its difference from a typical trajectory's (the dataset's
-   median score per decision, times the trajectory's length). A person who
+   median score per decision, times the trajectory's length, both as the
+   person judges them). A person who
    marks "preferred" or "avoided" judges a run against the runs they have
    seen; where every stored trajectory enters a region (a Pong paddle at the
    edge) every plain sign is the same and 25 such marks say nothing but their
    flips (docs/RESULTS.md);
-3. the sign is flipped with probability ``flip``;
-4. the trajectory is skipped (left unlabelled) with probability ``skip``.
+5. the sign is flipped with probability ``flip``;
+6. the trajectory is skipped (left unlabelled) with probability ``skip``.
 
 A simulated user can compare instead of score (:func:`label_pairs`): it
 prefers the trajectory whose (noisy, possibly binary) score is higher, says
-"equally good" on a tie, answers the wrong way round with probability
+"equally good" on a tie (scores within ``equal`` of each other), answers the wrong way round with probability
 ``flip`` and skips a comparison with probability ``skip``.
 """
 
@@ -46,34 +52,50 @@ class FeedbackNoise:
     skip: float = 0.0
     sigma: float = 0.0
     relative: bool = False  # binary signs against a typical trajectory's score, not against 0
+    myopic: float = 1.0  # gamma: a decision t steps before the end weighs gamma^t in the judged score
+    equal: float = 0.0  # "can't tell": a score (difference) within this of 0 is given as 0 (a tie)
 
     def __post_init__(self) -> None:
         check_fields(self, "feedback noise",
-                     {"flip": Allowed(0, 1), "skip": Allowed(0, 1), "sigma": Allowed(0, SIGMA_MAX)})
+                     {"flip": Allowed(0, 1), "skip": Allowed(0, 1), "sigma": Allowed(0, SIGMA_MAX),
+                      "myopic": Allowed(0, 1, low_open=True), "equal": Allowed(0, SIGMA_MAX)})
         if self.relative and not self.binary:
             raise UserError("relative marks are signs against a typical trajectory: they need binary marks too")
 
     def record(self) -> dict:
-        """The fields as labels and study logs record them (``relative`` only when set, so that what was
-        recorded before it existed reads the same)."""
+        """The fields as labels and study logs record them (``relative``, ``myopic`` and ``equal`` only when
+        set, so that what was recorded before they existed reads the same)."""
         d = asdict(self)
-        if not self.relative:
-            del d["relative"]
+        for key, default in (("relative", False), ("myopic", 1.0), ("equal", 0.0)):
+            if d[key] == default:
+                del d[key]
         return d
 
 
-def _signs(scores: np.ndarray, lengths: np.ndarray, noise: FeedbackNoise, dataset_scores: np.ndarray,
-           dataset_lengths: np.ndarray) -> np.ndarray:
-    """The binary user's marks: the sign of each (noisy) score, against 0 or, ``relative``, against a typical
-    trajectory of the same length (the dataset's median marks per decision, :func:`_typical_rate`)."""
-    if not noise.relative:
-        return np.sign(scores)
-    return np.sign(scores - _typical_rate(dataset_scores, dataset_lengths) * lengths.astype(np.float64))
+def judged_scores(dataset: TrajectoryDataset, marks: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """What a ``myopic`` person sums per trajectory (float64): each mark weighed by gamma^(decisions to the end),
+    and each trajectory's weight in all (its "length" as remembered; its length when gamma is 1)."""
+    n = len(dataset)
+    scores, weights = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        m = marks[dataset.step_slice(i)].astype(np.float64)
+        w = gamma ** np.arange(len(m) - 1, -1, -1, dtype=np.float64) if gamma < 1 else np.ones(len(m))
+        scores[i], weights[i] = float(m @ w), float(w.sum())
+    return scores, weights
 
 
-def _typical_rate(true_scores: np.ndarray, lengths: np.ndarray) -> float:
+def _judged(scores: np.ndarray, weights: np.ndarray, noise: FeedbackNoise, typical_rate: float) -> np.ndarray:
+    """The noisy scores as given: 0 within ``equal`` of 0 (or, ``relative``, of a typical trajectory of the same
+    weight), then, ``binary``, only the sign (against 0 or that typical score)."""
+    if noise.binary and noise.relative:
+        scores = scores - typical_rate * weights
+    scores = np.where(np.abs(scores) < noise.equal, 0.0, scores) if noise.equal > 0 else scores
+    return np.sign(scores) if noise.binary else scores
+
+
+def _typical_rate(scores: np.ndarray, weights: np.ndarray) -> float:
     """The dataset's median score per decision: what a person who has watched a few runs takes as usual."""
-    return float(np.median(true_scores / np.maximum(lengths, 1)))
+    return float(np.median(scores / np.maximum(weights, 1e-12)))
 
 
 def _meta(dataset: TrajectoryDataset, wish, noise: dict, seed: int) -> dict:
@@ -99,6 +121,7 @@ def label_pairs(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, se
         raise UserError(f"the number of comparisons must be at least 1; got {count}")
     marks = step_marks(dataset, wish)
     true_scores = np.array([marks[dataset.step_slice(i)].sum() for i in range(len(dataset))], dtype=np.float32)
+    judged, weights = judged_scores(dataset, marks, noise.myopic)
     rng = np.random.default_rng(seed)
     first = rng.integers(0, len(pool), count)
     second = (first + rng.integers(1, len(pool), count)) % len(pool)  # never the same trajectory
@@ -106,10 +129,12 @@ def label_pairs(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, se
     flip_draw = rng.random(count)
     skip_draw = rng.random(count)
     pairs = np.stack([pool[first], pool[second]], axis=1)
-    seen = true_scores[pairs].astype(np.float64) + noise.sigma * gauss
-    if noise.binary:
-        seen = _signs(seen, dataset.lengths[pairs], noise, true_scores, dataset.lengths)
-    prefer = np.where(seen[:, 0] > seen[:, 1], 1.0, np.where(seen[:, 0] < seen[:, 1], 0.0, 0.5))
+    seen = judged[pairs] + noise.sigma * gauss
+    if noise.binary:  # each trajectory's mark, then which mark is the better
+        seen = _judged(seen, weights[pairs], noise, _typical_rate(judged, weights))
+    diff = seen[:, 0] - seen[:, 1]
+    tie = (diff == 0) | (np.abs(diff) < noise.equal) if not noise.binary else diff == 0
+    prefer = np.where(tie, 0.5, np.where(diff > 0, 1.0, 0.0))
     prefer = np.where(flip_draw < noise.flip, 1.0 - prefer, prefer)
     keep = skip_draw >= noise.skip
     labelled = np.zeros(len(dataset), dtype=bool)
@@ -138,9 +163,8 @@ def label_dataset(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, 
     gauss = rng.standard_normal(n)
     flip_draw = rng.random(n)
     skip_draw = rng.random(n)
-    scores = true_scores.astype(np.float64) + noise.sigma * gauss
-    if noise.binary:
-        scores = _signs(scores, dataset.lengths, noise, true_scores, dataset.lengths)
+    judged, weights = judged_scores(dataset, marks, noise.myopic)
+    scores = _judged(judged + noise.sigma * gauss, weights, noise, _typical_rate(judged, weights))
     scores = np.where(flip_draw < noise.flip, -scores, scores)
     labelled = skip_draw >= noise.skip
     return Labels(

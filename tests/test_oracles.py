@@ -153,7 +153,59 @@ def test_relative_needs_binary():
         FeedbackNoise(relative=True)
 
 
-@pytest.mark.parametrize("kwargs", [{"flip": 1.5}, {"skip": -0.1}, {"sigma": -1.0}])
+@pytest.mark.parametrize("kwargs", [{"flip": 1.5}, {"skip": -0.1}, {"sigma": -1.0}, {"myopic": 0.0},
+                                    {"myopic": 1.2}, {"equal": -1.0}])
 def test_bad_noise_options(kwargs):
     with pytest.raises(UserError):
         FeedbackNoise(**kwargs)
+
+
+def test_a_myopic_user_weighs_the_end_of_a_run_most():
+    """B-Pref's myopic teacher: a decision t steps before the end weighs gamma^t; gamma 1 is the plain sum."""
+    # lane 0 avoided: run 1 enters it at its first decision, run 2 at its last, run 3 at both
+    rows = [[[1, 25], [0, 25], [1, 25], [1, 25], [1, 25]], [[1, 25], [1, 25], [1, 25], [1, 25], [0, 25]],
+            [[1, 25], [0, 25], [1, 25], [1, 25], [0, 25]]]
+    data = handmade_dataset("highway", rows)
+    wish = make_wish(data.region_features, avoid=["lane=0"])
+    plain = label_dataset(data, wish, FeedbackNoise(), seed=0)
+    half = label_dataset(data, wish, FeedbackNoise(myopic=0.5), seed=0)
+    assert plain.scores.tolist() == [-1.0, -1.0, -2.0]
+    assert half.scores.tolist() == [-0.125, -1.0, -1.125]  # 0.5^3 for the first of four decisions
+    assert np.array_equal(half.true_scores, plain.true_scores)  # the truth is not what the user remembers
+    assert half.meta["noise"] == {"binary": False, "flip": 0.0, "skip": 0.0, "sigma": 0.0, "myopic": 0.5}
+    assert "myopic" not in plain.meta["noise"] and "equal" not in plain.meta["noise"]
+    # comparisons: the myopic user prefers the run that entered early (its mark is forgotten), a tie otherwise
+    pairs = label_pairs(data, wish, FeedbackNoise(myopic=0.5), seed=0, count=40)
+    want = {(0, 1): 1.0, (1, 0): 0.0, (0, 2): 1.0, (2, 0): 0.0, (1, 2): 1.0, (2, 1): 0.0}
+    assert [want[tuple(p)] for p in pairs.pairs.tolist()] == pairs.prefer.tolist()
+    plain_pairs = label_pairs(data, wish, FeedbackNoise(), seed=0, count=40)
+    assert (plain_pairs.prefer[(plain_pairs.pairs < 2).all(axis=1)] == 0.5).all()
+
+
+def test_a_user_who_cannot_tell_small_scores_gives_them_as_neutral(big):
+    data, wish = big
+    plain = label_dataset(data, wish, FeedbackNoise(sigma=2.0), seed=3)
+    unsure = label_dataset(data, wish, FeedbackNoise(sigma=2.0, equal=1.5), seed=3)
+    small = np.abs(plain.scores) < 1.5
+    assert 0.05 < small.mean() < 0.95  # both kinds are there, so both checks below bite
+    assert (unsure.scores[small] == 0).all() and np.array_equal(unsure.scores[~small], plain.scores[~small])
+    signs = label_dataset(data, wish, FeedbackNoise(binary=True, sigma=2.0, equal=1.5), seed=3)
+    assert np.array_equal(signs.scores, np.sign(unsure.scores))
+    # comparisons: scores within E of each other are equally good
+    pairs = label_pairs(data, wish, FeedbackNoise(equal=1.0), seed=3, count=500)
+    gap = np.abs(np.diff(pairs.true_scores[pairs.pairs], axis=1))[:, 0]
+    assert ((pairs.prefer == 0.5) == (gap < 1.0)).all() and 0.05 < (gap < 1.0).mean() < 0.95
+
+
+def test_relative_marks_of_a_user_who_cannot_tell_are_neutral_near_a_typical_run():
+    rng = np.random.default_rng(3)
+    rows = [[[0 if (k == 1 or rng.random() < rng.uniform(0.1, 0.9)) else 1, 25.0]
+             for k in range(int(rng.integers(6, 30)) + 1)] for _ in range(300)]
+    data = handmade_dataset("highway", rows)
+    wish = make_wish(data.region_features, avoid=["lane=0"])
+    rel = label_dataset(data, wish, FeedbackNoise(binary=True, relative=True), seed=1)
+    unsure = label_dataset(data, wish, FeedbackNoise(binary=True, relative=True, equal=2.0), seed=1)
+    rate = np.median(rel.true_scores / data.lengths)
+    near = np.abs(rel.true_scores - rate * data.lengths) < 2.0
+    assert 0.05 < near.mean() < 0.95
+    assert (unsure.scores[near] == 0).all() and np.array_equal(unsure.scores[~near], rel.scores[~near])

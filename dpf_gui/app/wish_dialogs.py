@@ -156,6 +156,12 @@ class SimulatedUserDialog(QDialog):
         self.flip = _spin(self, "simFlipSpin", 0.0, 1.0, 0.05, "probability of flipping the sign")
         self.skip = _spin(self, "simSkipSpin", 0.0, 1.0, 0.05, "probability of leaving a trajectory unlabelled")
         self.sigma = _spin(self, "simSigmaSpin", 0.0, 1000.0, 0.5, "Gaussian noise on the score (std)")
+        self.myopic = _spin(self, "simMyopicSpin", 0.01, 1.0, 0.01,
+                            "remembers the end of a run best: a decision t steps before the end weighs myopic^t "
+                            "(1: every decision alike)")
+        self.myopic.setValue(1.0)
+        self.equal = _spin(self, "simEqualSpin", 0.0, 1000.0, 0.5,
+                           "can't tell: a score within this of 0 (relative: of a typical run's) is given as 0")
         self.seed = QSpinBox(self)
         self.seed.setObjectName("simSeedSpin")
         self.seed.setRange(0, 2**31 - 1)
@@ -175,6 +181,8 @@ class SimulatedUserDialog(QDialog):
         form.addRow("flip", self.flip)
         form.addRow("skip", self.skip)
         form.addRow("sigma", self.sigma)
+        form.addRow("myopic", self.myopic)
+        form.addRow("can't tell within", self.equal)
         form.addRow("seed", self.seed)
         form.addRow("", self.only_unlabelled)
         layout = QVBoxLayout(self)
@@ -188,7 +196,8 @@ class SimulatedUserDialog(QDialog):
 
         binary = self.binary.isChecked()
         noise = FeedbackNoise(binary=binary, flip=self.flip.value(), skip=self.skip.value(), sigma=self.sigma.value(),
-                              relative=binary and self.relative.isChecked())
+                              relative=binary and self.relative.isChecked(), myopic=self.myopic.value(),
+                              equal=self.equal.value())
         return self.fields.wish(), noise, int(self.seed.value()), self.only_unlabelled.isChecked()
 
     def _on_ok(self) -> None:

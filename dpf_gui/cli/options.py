@@ -181,6 +181,12 @@ def add_noise_options(p: argparse.ArgumentParser, title: str) -> None:
                    help="probability of leaving a trajectory unlabelled")
     g.add_argument("--sigma", type=float_in(0.0, SIGMA_MAX), default=0.0,
                    help=f"std. dev. of Gaussian noise added to scores (0..{SIGMA_MAX:g})")
+    g.add_argument("--myopic", type=float_in(0.0, 1.0, low_open=True), default=1.0, metavar="GAMMA",
+                   help="remember the end of a run best: a decision t steps before the end weighs GAMMA^t in the "
+                        "score judged (B-Pref's myopic teacher; 1: every decision alike, the default)")
+    g.add_argument("--equal", type=float_in(0.0, SIGMA_MAX), default=0.0, metavar="E",
+                   help="\"can't tell\": a score within E of 0 (with --relative, of a typical run's) is given as 0, "
+                        "and two scores within E of each other are equally good (B-Pref's equal teacher; default 0)")
 
 
 def noise_from_args(args: argparse.Namespace):
@@ -188,7 +194,8 @@ def noise_from_args(args: argparse.Namespace):
 
     if args.relative and not args.binary:
         raise UserError("--relative marks signs against a typical trajectory: give --binary too")
-    return FeedbackNoise(binary=args.binary, flip=args.flip, skip=args.skip, sigma=args.sigma, relative=args.relative)
+    return FeedbackNoise(binary=args.binary, flip=args.flip, skip=args.skip, sigma=args.sigma, relative=args.relative,
+                         myopic=args.myopic, equal=args.equal)
 
 
 def warn_lopsided(command: str, labels) -> None:
