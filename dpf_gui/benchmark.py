@@ -69,7 +69,10 @@ from dpf_gui.wishgen import (
     prefer_target,
 )
 
-LABEL_TYPES = ("exact", "binary", "binary-relative", "segments")
+LABEL_TYPES = ("exact", "binary", "binary-relative", "segments", "myopic")
+#: the ``myopic`` label type's teacher: a decision t steps before a trajectory's end weighs MYOPIC_GAMMA^t in the
+#: graded score it gives (B-Pref's myopic teacher, Lee et al. 2021, with its gamma)
+MYOPIC_GAMMA = 0.9
 SELECTIONS = ("random", "active")
 ROWS = ("static", "dynamic", "calibrated", "paper")
 ALL = None  # the budget "every stored trajectory"
@@ -173,6 +176,8 @@ def simulated_labels(data: TrajectoryDataset, wish, label_type: str, seed: int) 
         return label_dataset(data, wish, FeedbackNoise(binary=True, flip=0.1, relative=True), seed)
     if label_type == "segments":
         return label_segments(data, wish, seed)
+    if label_type == "myopic":
+        return label_dataset(data, wish, FeedbackNoise(myopic=MYOPIC_GAMMA), seed)
     raise UserError(f"unknown label type {label_type!r}; allowed: {', '.join(LABEL_TYPES)}")
 
 
@@ -431,6 +436,7 @@ __all__ = [
     "BASELINE_EPISODES",
     "DEFAULT_COMBOS",
     "LABEL_TYPES",
+    "MYOPIC_GAMMA",
     "ROWS",
     "SELECTIONS",
     "SPLITS",
