@@ -24,8 +24,9 @@ of B-Pref's teachers, Lee et al. 2021: what people do most besides mistakes):
 
 A simulated user can compare instead of score (:func:`label_pairs`): it
 prefers the trajectory whose (noisy, possibly binary) score is higher, says
-"equally good" on a tie (scores within ``equal`` of each other), answers the wrong way round with probability
-``flip`` and skips a comparison with probability ``skip``.
+"equally good" on a tie (scores within ``equal`` of each other), answers the
+wrong way round with probability ``flip`` and skips a comparison with
+probability ``skip``.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class FeedbackNoise:
         return d
 
 
-def judged_scores(dataset: TrajectoryDataset, marks: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+def _remembered(dataset: TrajectoryDataset, marks: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
     """What a ``myopic`` person sums per trajectory (float64): each mark weighed by gamma^(decisions to the end),
     and each trajectory's weight in all (its "length" as remembered; its length when gamma is 1)."""
     n = len(dataset)
@@ -84,7 +85,7 @@ def judged_scores(dataset: TrajectoryDataset, marks: np.ndarray, gamma: float) -
     return scores, weights
 
 
-def _judged(scores: np.ndarray, weights: np.ndarray, noise: FeedbackNoise, typical_rate: float) -> np.ndarray:
+def _as_given(scores: np.ndarray, weights: np.ndarray, noise: FeedbackNoise, typical_rate: float) -> np.ndarray:
     """The noisy scores as given: 0 within ``equal`` of 0 (or, ``relative``, of a typical trajectory of the same
     weight), then, ``binary``, only the sign (against 0 or that typical score)."""
     if noise.binary and noise.relative:
@@ -121,7 +122,7 @@ def label_pairs(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, se
         raise UserError(f"the number of comparisons must be at least 1; got {count}")
     marks = step_marks(dataset, wish)
     true_scores = np.array([marks[dataset.step_slice(i)].sum() for i in range(len(dataset))], dtype=np.float32)
-    judged, weights = judged_scores(dataset, marks, noise.myopic)
+    remembered, weights = _remembered(dataset, marks, noise.myopic)
     rng = np.random.default_rng(seed)
     first = rng.integers(0, len(pool), count)
     second = (first + rng.integers(1, len(pool), count)) % len(pool)  # never the same trajectory
@@ -129,9 +130,9 @@ def label_pairs(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, se
     flip_draw = rng.random(count)
     skip_draw = rng.random(count)
     pairs = np.stack([pool[first], pool[second]], axis=1)
-    seen = judged[pairs] + noise.sigma * gauss
+    seen = remembered[pairs] + noise.sigma * gauss
     if noise.binary:  # each trajectory's mark, then which mark is the better
-        seen = _judged(seen, weights[pairs], noise, _typical_rate(judged, weights))
+        seen = _as_given(seen, weights[pairs], noise, _typical_rate(remembered, weights))
     diff = seen[:, 0] - seen[:, 1]
     tie = (diff == 0) | (np.abs(diff) < noise.equal) if not noise.binary else diff == 0
     prefer = np.where(tie, 0.5, np.where(diff > 0, 1.0, 0.0))
@@ -163,8 +164,8 @@ def label_dataset(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, 
     gauss = rng.standard_normal(n)
     flip_draw = rng.random(n)
     skip_draw = rng.random(n)
-    judged, weights = judged_scores(dataset, marks, noise.myopic)
-    scores = _judged(judged + noise.sigma * gauss, weights, noise, _typical_rate(judged, weights))
+    remembered, weights = _remembered(dataset, marks, noise.myopic)
+    scores = _as_given(remembered + noise.sigma * gauss, weights, noise, _typical_rate(remembered, weights))
     scores = np.where(flip_draw < noise.flip, -scores, scores)
     labelled = skip_draw >= noise.skip
     return Labels(
