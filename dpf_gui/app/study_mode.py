@@ -408,6 +408,7 @@ class AnnotatePage(QWidget):
         self._training = _Worker(train, self)
         self._training.done.connect(self._model_trained)
         self._training.failed.connect(lambda message: self._model_trained((due, None, f"not trained: {message}")))
+        self._training.finished.connect(self._training.deleteLater)  # one thread object per round, not kept
         self._training.start()
 
     def _model_trained(self, result) -> None:
