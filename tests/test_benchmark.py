@@ -119,7 +119,8 @@ def test_each_label_type_is_its_simulated_user(gridnav):
     assert 0.2 < (relative.scores > 0).mean() < 0.8
     assert labels["segments"].known is not None
     myopic = labels["myopic"]  # graded, and an early stay in the region counts less than a late one
-    assert myopic.meta["noise"]["myopic"] == bm.MYOPIC_GAMMA and np.array_equal(myopic.true_scores, relative.true_scores)
+    assert myopic.meta["noise"]["myopic"] == bm.MYOPIC_GAMMA
+    assert np.array_equal(myopic.true_scores, relative.true_scores)
     entered = myopic.true_scores < 0
     assert (myopic.scores[entered] < 0).all() and (myopic.scores[entered] > myopic.true_scores[entered]).all()
     with pytest.raises(UserError, match="allowed: exact, binary, binary-relative, segments, myopic"):
