@@ -155,14 +155,14 @@ def strict_claim(task: dict[str, Any], fused: dict[str, Any]) -> dict[str, bool]
 def select_labels(data: TrajectoryDataset, full: Labels, budget: int | None, selection: str, seed: int) -> Labels:
     """Keep the labels of ``budget`` trajectories chosen by ``selection`` (every one for the budget "all").
 
-    ``active`` labels in rounds of 5 (as a person in the app would: label a few, train, look at the
+    ``active`` labels in rounds of ``ROUND_MARKS`` (5, as a person in the app would: label a few, train, look at the
     suggestions again); see :func:`dpf_gui.selection.keep_chosen`.
     """
-    from dpf_gui.selection import keep_chosen
+    from dpf_gui.selection import ROUND_MARKS, keep_chosen
 
     if budget is None or budget >= len(full):
         return full
-    rounds = max(1, budget // 5) if selection == "active" else 1
+    rounds = max(1, budget // ROUND_MARKS) if selection == "active" else 1
     return keep_chosen(data, full, budget, selection, rounds, seed)
 
 
