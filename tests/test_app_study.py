@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QPushButton, QRadioButton, QSlider
 
-from dpf_gui.app.study_mode import reflow
+from dpf_gui.app.study_mode import SUGGESTION_WORDS, reflow
 from dpf_gui.studies.export import export_study
 from dpf_gui.studies.folder import Study, init_study
 from tests.helpers import HANG_S
@@ -199,7 +199,7 @@ def test_annotate_page_suggestions_parts_budget_and_keys(qtbot, tmp_path):
     assert window.session.current().key == "static/annotate" and page.player.wish is None
     click(qtbot, window, "suggestNext")
     suggested = page.current
-    assert "Suggested:" in page.message.text()
+    assert page.message.text() == "Suggested: a typical trip, to start with"  # in a participant's words
     qtbot.waitUntil(lambda: page.player.ready, timeout=WAIT_MS)
     page.player.seek(3)
     page.start_segment()
@@ -251,10 +251,12 @@ def test_suggestions_are_ranked_by_a_model_of_the_marks_after_each_round(qtbot, 
     qtbot.waitUntil(lambda: page.suggestion_round == 1, timeout=HANG_S * 1000)
     assert page.suggestion_model is not None
     labels = page.ws.labels()
-    with_model = suggest(page.ws.dataset, labels, page.suggestion_model, count=1, seed=1)[0].index
+    picked = suggest(page.ws.dataset, labels, page.suggestion_model, count=1, seed=1)[0]
+    with_model = picked.index
     without = suggest(page.ws.dataset, labels, None, count=1, seed=1)[0].index
     press(qtbot, window, Qt.Key.Key_Return)
     assert page.current == with_model
+    assert page.message.text() == f"Suggested: {SUGGESTION_WORDS[picked.kind]}"  # a participant's words
     assert with_model != without  # on this data the model's disagreement changes the pick (so the check can fail)
     window.operator_exit()
     from dpf_gui.studies.events import EventLog

@@ -56,6 +56,10 @@ OPERATOR_EXIT = "Ctrl+Shift+Q"
 PHASE_TITLES = {"consent": "Consent", "instructions": "Instructions", "annotate": "Mark the trips", "train": "Learning",
                 "watch": "Watch the agent", "questionnaire": "Questions", "nasa_tlx": "Workload", "end": "Thank you"}
 STATE_WORDS = {1: "preferred", 2: "avoided", 3: "neutral", 4: "parts marked"}
+#: why a trip is suggested, in a participant's words (the log keeps the full reason, in the researcher's)
+SUGGESTION_WORDS = {"typical": "a typical trip, to start with",
+                    "diversity": "it is unlike the trips marked so far",
+                    "disagreement": "your marks so far do not tell how you would mark this trip"}
 
 
 class _Worker(QThread):
@@ -390,7 +394,7 @@ class AnnotatePage(QWidget):
         self.window_.log("suggestion", trajectory=int(found[0].index), reason=found[0].reason,
                          model_round=self.suggestion_round)
         self.list.setCurrentRow(int(found[0].index))
-        self.message.setText(f"Suggested: {found[0].reason}")
+        self.message.setText(f"Suggested: {SUGGESTION_WORDS.get(found[0].kind, found[0].reason)}")
 
     def _train_if_due(self, marked: int) -> None:
         """Start training the suggestion model when a new round of marks is complete (one training at a time; a
