@@ -96,6 +96,8 @@ def open_participant(qtbot, folder, pid):
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
+    window.activateWindow()  # as on a participant's screen: without it the offscreen platform fires no shortcut
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
     return window
 
 
@@ -238,9 +240,7 @@ def test_suggestions_are_ranked_by_a_model_of_the_marks_after_each_round(qtbot, 
     window = open_participant(qtbot, tmp_path / "s", "P01")
     click(qtbot, window, "consentAgree")
     click(qtbot, window, "continueButton")
-    page = window.page
-    window.activateWindow()  # keyboard-first, as a participant: Enter, then P / A / N
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+    page = window.page  # keyboard-first, as a participant: Enter, then P / A / N
     keys = [Qt.Key.Key_P, Qt.Key.Key_A, Qt.Key.Key_P, Qt.Key.Key_A, Qt.Key.Key_N]
     for key in keys[:ROUND_MARKS - 1]:
         press(qtbot, window, Qt.Key.Key_Return)
