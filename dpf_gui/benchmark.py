@@ -158,11 +158,11 @@ def select_labels(data: TrajectoryDataset, full: Labels, budget: int | None, sel
     ``active`` labels in rounds of ``ROUND_MARKS`` (5, as a person in the app would: label a few, train, look at the
     suggestions again); see :func:`dpf_gui.selection.keep_chosen`.
     """
-    from dpf_gui.selection import ROUND_MARKS, keep_chosen
+    from dpf_gui.selection import active_rounds, keep_chosen
 
     if budget is None or budget >= len(full):
         return full
-    rounds = max(1, budget // ROUND_MARKS) if selection == "active" else 1
+    rounds = active_rounds(budget) if selection == "active" else 1
     return keep_chosen(data, full, budget, selection, rounds, seed)
 
 

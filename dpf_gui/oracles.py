@@ -73,14 +73,17 @@ class FeedbackNoise:
         return d
 
 
-def _remembered(dataset: TrajectoryDataset, marks: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+def _remembered(dataset: TrajectoryDataset, marks: np.ndarray, true_scores: np.ndarray,
+                gamma: float) -> tuple[np.ndarray, np.ndarray]:
     """What a ``myopic`` person sums per trajectory (float64): each mark weighed by gamma^(decisions to the end),
-    and each trajectory's weight in all (its "length" as remembered; its length when gamma is 1)."""
+    and each trajectory's weight in all (its "length" as remembered); the true scores and lengths when gamma is 1."""
+    if gamma >= 1:
+        return true_scores.astype(np.float64), dataset.lengths.astype(np.float64)
     n = len(dataset)
     scores, weights = np.zeros(n), np.zeros(n)
     for i in range(n):
         m = marks[dataset.step_slice(i)].astype(np.float64)
-        w = gamma ** np.arange(len(m) - 1, -1, -1, dtype=np.float64) if gamma < 1 else np.ones(len(m))
+        w = gamma ** np.arange(len(m) - 1, -1, -1, dtype=np.float64)
         scores[i], weights[i] = float(m @ w), float(w.sum())
     return scores, weights
 
@@ -122,7 +125,7 @@ def label_pairs(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, se
         raise UserError(f"the number of comparisons must be at least 1; got {count}")
     marks = step_marks(dataset, wish)
     true_scores = np.array([marks[dataset.step_slice(i)].sum() for i in range(len(dataset))], dtype=np.float32)
-    remembered, weights = _remembered(dataset, marks, noise.myopic)
+    remembered, weights = _remembered(dataset, marks, true_scores, noise.myopic)
     rng = np.random.default_rng(seed)
     first = rng.integers(0, len(pool), count)
     second = (first + rng.integers(1, len(pool), count)) % len(pool)  # never the same trajectory
@@ -164,7 +167,7 @@ def label_dataset(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, 
     gauss = rng.standard_normal(n)
     flip_draw = rng.random(n)
     skip_draw = rng.random(n)
-    remembered, weights = _remembered(dataset, marks, noise.myopic)
+    remembered, weights = _remembered(dataset, marks, true_scores, noise.myopic)
     scores = _as_given(remembered + noise.sigma * gauss, weights, noise, _typical_rate(remembered, weights))
     scores = np.where(flip_draw < noise.flip, -scores, scores)
     labelled = skip_draw >= noise.skip

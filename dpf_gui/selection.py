@@ -62,6 +62,11 @@ SELECTION_TRAINING = AdditiveConfig(utility_steps=200, neutral_samples=1000, val
 #: ranked with an intent model trained on the marks so far (the study mode, and its pilot's simulated participants)
 ROUND_MARKS = 5
 
+
+def active_rounds(budget: int) -> int:
+    """Rounds of :func:`select_and_label` for ``budget`` labels chosen actively: one per ROUND_MARKS marks."""
+    return max(1, budget // ROUND_MARKS)
+
 # weights of the summary blocks in the distance between two trajectories
 _W_OCCUPANCY, _W_END, _W_SUCCESS, _W_RETURN, _W_LENGTH = 1.0, 0.5, 1.0, 0.5, 0.5
 
@@ -458,6 +463,7 @@ __all__ = [
     "SELECT_MODES",
     "Suggestion",
     "TrajectorySummaries",
+    "active_rounds",
     "select_and_label",
     "suggest",
     "suggestion_model",

@@ -396,12 +396,12 @@ class AnnotatePage(QWidget):
         self.list.setCurrentRow(int(found[0].index))
         self.message.setText(f"Suggested: {SUGGESTION_WORDS.get(found[0].kind, found[0].reason)}")
 
-    def _train_if_due(self, marked: int) -> None:
+    def _train_if_due(self) -> None:
         """Start training the suggestion model when a new round of marks is complete (one training at a time; a
         round completed meanwhile is trained for when it ends)."""
         from dpf_gui.selection import ROUND_MARKS, suggestion_model
 
-        due = marked // ROUND_MARKS
+        due = self.marked // ROUND_MARKS
         if not self.condition.suggestions or due <= self.suggestion_round or self._training is not None:
             return
         dataset, labels = self.ws.dataset, self.ws.labels()
@@ -425,7 +425,7 @@ class AnnotatePage(QWidget):
             self.suggestion_model, self.suggestion_round = model, due
         else:  # training refused (e.g. every mark alike): suggest by variety, try again after the next round
             self.suggestion_round = due
-        self._train_if_due(int((self._states != 0).sum()))
+        self._train_if_due()
 
     def start_segment(self) -> None:
         self._clear_selection()
@@ -459,10 +459,11 @@ class AnnotatePage(QWidget):
             word = STATE_WORDS.get(int(states[i]), "marked" if states[i] else "")
             self.list.item(i).setText(f"Trip {i + 1}" + (f"  ({word})" if word else ""))
         self._states = states
+        self.marked = int((states != 0).sum())  # trips marked, against the budget
         marks = self.ws.marks(self.current)
         self.player.set_marks(marks.marks, marks.labelled)  # the participant's own marks under the timeline
-        self.count.setText(f"{int((states != 0).sum())} of {self.condition.budget} trips marked")
-        self._train_if_due(int((states != 0).sum()))
+        self.count.setText(f"{self.marked} of {self.condition.budget} trips marked")
+        self._train_if_due()
 
     def _tick(self) -> None:
         left = self.window_.session.time_left(self.window_.step) if self.window_.step is not None else None
@@ -479,7 +480,7 @@ class AnnotatePage(QWidget):
     def done(self) -> None:
         self._timer.stop()
         self.player.pause()
-        self.window_.advance(marked=int((self._states != 0).sum()))
+        self.window_.advance(marked=self.marked)
 
     def shutdown(self) -> None:
         self._timer.stop()

@@ -103,13 +103,13 @@ def run_simulated(session: Session, progress: bool = False,
 
 
 def _annotate(session: Session, step: Step, noise: FeedbackNoise, seed: int) -> None:
-    from dpf_gui.selection import ROUND_MARKS, select_and_label
+    from dpf_gui.selection import active_rounds, select_and_label
 
     cond = session.condition(step.condition)
     ws = session.workspace(step.condition)
     if session.labelled(step.condition) == 0:  # marks already stored (a run interrupted after them) are kept
         select = "active" if cond.suggestions else "random"
-        rounds = max(1, cond.budget // ROUND_MARKS) if cond.suggestions else 1
+        rounds = active_rounds(cond.budget) if cond.suggestions else 1
         labels = select_and_label(ws.dataset, session.study.wish, noise, cond.budget, select, rounds, seed)
         labels.meta["source"] = "simulated-participant"
         ws.store.import_labels(labels, ws.fingerprint)
