@@ -162,4 +162,22 @@ def paper_params(env_name: str) -> FusionParams:
     return FusionParams(**PAPER, **env_spec(env_name).paper_temperatures)
 
 
-__all__ = ["PAPER", "PARAMS", "FusionParams", "Param", "cli_params", "paper_params", "slider_params"]
+#: the fields a calibration of the intent's strength chooses (:mod:`dpf_gui.calibrate`); the others stay as set
+CALIBRATED = ("strength", "c", "confidence")
+
+
+def same_calibrated(a: FusionParams, b: FusionParams) -> bool:
+    """Whether ``a`` and ``b`` agree on every field a calibration chooses."""
+    return all(getattr(a, f) == getattr(b, f) for f in CALIBRATED)
+
+
+def without_calibration(params: FusionParams, before: FusionParams, after: FusionParams) -> FusionParams:
+    """``params`` with what a calibration set (``before`` -> ``after``) put back, where it still holds it: a
+    strength chosen for one intent model does not belong to the next one; whatever else was set stays."""
+    if not same_calibrated(params, after):
+        return params
+    return replace(params, **{f: getattr(before, f) for f in CALIBRATED})
+
+
+__all__ = ["CALIBRATED", "PAPER", "PARAMS", "FusionParams", "Param", "cli_params", "paper_params", "same_calibrated",
+           "slider_params", "without_calibration"]

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from dpf_gui.intent.redistribute import redistributed_rewards
+from dpf_gui.pipeline import fusion_params
 from tests.helpers import HANG_S
 from tests.qt_helpers import WAIT_MS, open_window
 
@@ -129,6 +130,11 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     assert play.runner is not None and play.runner.intent is ws.intent.model
     assert play.strategy_combo.currentText() == "dynamic"
     assert play.wish is not None and [e.text for e in play.wish.avoid] == ["terrain=toll"]
+    # a new intent model on gridnav: Play calibrates its strength at once (about a second), from the stored defaults
+    assert play.is_calibrating() and play.params() == fusion_params(ws.task)
+    qtbot.waitUntil(lambda: not play.is_calibrating(), timeout=WAIT_MS)
+    assert play.status_label.text().startswith("calibrated: ") and play.calibrated_from[0] == fusion_params(ws.task)
+    assert play.params() == play.calibrated_from[1] == play.runner.params
     with qtbot.waitSignal(play.episodeFinished, timeout=WAIT_MS):
         play.run_decisions(200)
     for p in (play.weight_plot, play.temp_plot, play.collected_plot):
@@ -307,25 +313,24 @@ def test_the_additive_kind_trains_in_steps_and_drives_the_timeline_and_play(qtbo
     g = res.model.predict(traj.features, traj.actions)
     np.testing.assert_allclose(shown, np.diff(g, prepend=0.0), rtol=1e-5, atol=1e-6)
     assert abs(shown.sum() - g[-1]) < 1e-4 * max(1.0, abs(g[-1]))
-    # Play: rewards, saliency and the value map from the ensemble; confidence is its control
-    window.tabs.setCurrentWidget(window.play)
+    # Compare shows the same agents; Play, shown next, calibrates the new model at once (gridnav: about a second)
+    # and Compare plays at that strength too
+    window.tabs.setCurrentWidget(window.compare)
+    compare = window.compare
+    assert compare.status_label.text() == ""
+    with qtbot.waitSignal(window.play.calibrated, timeout=WAIT_MS) as done:
+        window.tabs.setCurrentWidget(window.play)
     play = window.play
+    cal = done.args[0]
+    assert cal is not None and compare.params() == play.params() == cal.params(compare.params())
+    assert "calibrated for this intent on this machine" in compare.status_label.text()
+    # Play: rewards, saliency and the value map from the ensemble; confidence is its control
     assert play.runner.intent is res.model and play.runner.intent_unit == res.sidecar["reward_unit"]
     play.run_decisions(2)
     snap = play.snapshot()
     assert np.isfinite(snap.decision.intent_rewards[snap.decision.legal]).all()
     assert np.abs(play.saliency_bars.values).sum() > 0 and snap.value_map.shape == (10, 10)
     assert play.params_panel.controls["confidence"].isEnabled()
-    # Compare shows the same agents: Play's calibration applies to it too
-    window.tabs.setCurrentWidget(window.compare)
-    compare = window.compare
-    assert compare.params() == play.params() and compare.status_label.text() == ""
-    window.tabs.setCurrentWidget(play)
-    with qtbot.waitSignal(play.calibrated, timeout=WAIT_MS) as done:
-        assert play.calibrate()
-    cal = done.args[0]
-    assert cal is not None and compare.params() == play.params() == cal.params(compare.params())
-    assert "calibrated for this intent on this machine" in compare.status_label.text()
     assert messages == []
 
 

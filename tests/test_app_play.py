@@ -564,6 +564,46 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
     v.shutdown()
 
 
+def test_the_play_tab_calibrates_each_new_gridnav_intent_from_the_stored_strength(qtbot, tmp_path):
+    """What a person sees on gridnav is what the benchmark's claim is measured with: the app's Play tab calibrates a
+    new intent model when it shows it (about a second), from the stored strength and c, not from the ones chosen for
+    the model before; a strength the person set stays, and is not calibrated over."""
+    from dpf_gui.agents.intent_agent import IntentAgent
+    from dpf_gui.calibrate import calibrate
+    from dpf_gui.fusion import intent_scale, intent_unit
+    from dpf_gui.pipeline import fusion_params
+    from tests.qt_helpers import open_window
+
+    for seed in (0, 1, 2):
+        train_tiny_additive_avoid_toll_intent(tmp_path / f"intent{seed}", seed=seed)
+    window = open_window(qtbot, tmp_path / "store", env="gridnav")
+    ws, play = window.workspace, window.play
+    window.tabs.setCurrentWidget(play)
+    stored = fusion_params(ws.task)
+    for seed in (0, 1):
+        intent = IntentAgent.load(tmp_path / f"intent{seed}")
+        with qtbot.waitSignal(play.calibrated, timeout=WAIT_MS) as done:
+            ws.set_intent(intent)
+            assert play.is_calibrating()
+        cal = done.args[0]
+        expected = calibrate("gridnav", ws.task, intent.model, intent_scale(intent.sidecar),
+                             intent_unit(intent.sidecar), stored)
+        # the same candidates as a calibration from the stored strength and c (the second's budgets are not
+        # multiples of the c chosen for the first)
+        assert (cal.strength, cal.c, cal.table) == (expected.strength, expected.c, expected.table)
+        assert play.params() == cal.params(stored) == play.runner.params
+        assert play.status_label.text().startswith("calibrated: strength")
+    # a person's own strength stays with the next model, and nothing calibrates over it
+    play.params_panel.controls["strength"].spin.setValue(0.5)
+    ws.set_intent(IntentAgent.load(tmp_path / "intent0"))
+    assert not play.is_calibrating() and play.params().strength == 0.5 and play.status_label.text() == NOT_CALIBRATED
+    # a lesson sets the parameters itself: no calibration there
+    window.calibrate_new_intents = False
+    play.params_panel.reset()
+    ws.set_intent(IntentAgent.load(tmp_path / "intent2"))
+    assert not play.is_calibrating() and play.params() == stored and play.status_label.text() == NOT_CALIBRATED
+
+
 def test_a_command_line_calibration_is_found_by_play_and_compare(qtbot, tmp_path, capsys):
     """`dpf evaluate --calibrate` keeps its result under the app's key: a presenter can calibrate from the
     command line before the audience comes, and the app starts calibrated."""

@@ -36,6 +36,15 @@ RECALLED_SHORT = "Calibrated earlier on this machine: strength {strength:g}, c {
 class CalibratingView:
     """Mixin: the Calibrate button (it cancels while the calibration runs) and its progress bar."""
 
+    #: calibrate a new intent model as soon as it is shown where that takes about a second (no confirmation on
+    #: fresh episodes: gridnav) and the agent plays at its stored strength and c, so that what a person sees is what
+    #: the benchmark's claim is measured with; the app's Play tab turns it on (docs/GUI.md)
+    calibrate_new_intents = False
+    #: (parameters before, parameters after, the intent model's weights checksum) of the last calibration set or
+    #: recalled: a strength chosen for one intent model does not belong to the next
+    #: (:class:`~dpf_gui.app.tabs._FollowsWorkspace` goes back to the parameters before)
+    calibrated_from = None
+
     calibrated = Signal(object, str)  # Calibration (None on failure), message
     _calibrationDone = Signal(object, str, int)  # Calibration or None, error, generation
     _calibrationProgress = Signal(int, int, str, int)  # episodes played, at most, what is played, generation
@@ -97,6 +106,18 @@ class CalibratingView:
         self._calibration.start()
         return True
 
+    def _calibrate_new_intent(self, env_name: str, task) -> bool:
+        """Start calibrating a newly shown intent model if :attr:`calibrate_new_intents` says so, it takes about a
+        second here and the strength and c are the agent's stored ones; False if not started."""
+        from dpf_gui.calibration_process import runs_in_a_process
+        from dpf_gui.fusion_params import same_calibrated
+        from dpf_gui.pipeline import fusion_params
+
+        if (not self.calibrate_new_intents or runs_in_a_process(env_name)
+                or not same_calibrated(self.params(), fusion_params(task))):  # a strength the person set stays
+            return False
+        return self.calibrate()
+
     def is_calibrating(self) -> bool:
         return self._calibration is not None
 
@@ -148,8 +169,10 @@ class CalibratingView:
         cal = recall_calibration(env_name, task, self._intent_sidecar, self.params())
         if cal is None:
             return False
-        self.recalled, params = cal, cal.params(self.params())
+        base = self.params()
+        self.recalled, params = cal, cal.params(base)
         self.set_params(params)
+        self.calibrated_from = (base, params, self._intent_sidecar.get("weights_sha256"))
         self.calibrate_button.setToolTip(f"{CALIBRATE_TIP}\n\nKept from an earlier calibration:\n"
                                          f"{calibration_table(cal)}")
         self._say(f"{calibration_text(cal)} (kept from an earlier calibration of these agents on this machine; "
@@ -177,7 +200,9 @@ class CalibratingView:
             self.status_label.setText(CANCELLED if error == CANCELLED else f"calibration failed: {error}")
             self.calibrated.emit(None, error)
             return
-        self.set_params(cal.params(self.params()))
+        base = self.params()
+        self.set_params(cal.params(base))
+        self.calibrated_from = (base, self.params(), self._intent_sidecar.get("weights_sha256"))
         message = calibration_text(cal)
         self.calibrate_button.setToolTip(f"{CALIBRATE_TIP}\n\nLast calibration:\n{calibration_table(cal)}")
         self.status_label.setText(message)

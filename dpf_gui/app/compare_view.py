@@ -67,6 +67,8 @@ class CompareView(RecordingView, PlayKeys, QWidget):
 
     stepped = Signal(object, object)  # left Snapshot, right Snapshot (what is on screen)
     pairFinished = Signal(dict)  # {"seed", "left": metrics, "right": metrics}
+    #: (parameters before, parameters after, intent weights checksum) of the last calibration applied (as Play's)
+    calibrated_from = None
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -268,8 +270,10 @@ class CompareView(RecordingView, PlayKeys, QWidget):
     def apply_calibration(self, cal) -> None:
         """Both sides play at the strength (and c, gate) of Play's *Calibrate strength* for these agents: the one
         it just chose, or one kept on this machine (:mod:`dpf_gui.calibration_memory`)."""
-        params = cal.params(self.params())
+        base = self.params()
+        params = cal.params(base)
         self.set_params(params)
+        self.calibrated_from = (base, params, self.runners["left"].sidecar.get("weights_sha256"))
         self.status_label.setText(f"Strength {params.strength:g}, c {params.c:g}: calibrated for this intent on this "
                                   "machine (Play's Calibrate strength).")
 

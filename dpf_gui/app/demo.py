@@ -200,7 +200,7 @@ class Demo(QObject):
                 self._start_playing()
 
         play.calibrated.connect(calibrated)
-        if not play.calibrate():
+        if not play.is_calibrating() and not play.calibrate():  # (Play starts gridnav's itself when it shows it)
             play.calibrated.disconnect(calibrated)
             return self._start_playing()
         if not quick:

@@ -288,6 +288,7 @@ def add_lesson(window, env: str) -> LessonPanel:
     """Put the lesson's panel above ``window``'s tabs (the tabs stay the app's own; the environment chooser is
     hidden: the lesson keeps to one environment) and show its first step once the event loop runs."""
     panel = LessonPanel(window, env)
+    window.calibrate_new_intents = False  # each step plays from the parameters it sets (the agent's, or a try)
     chooser = window.findChild(QToolBar, "envToolBar")
     if chooser is not None:  # the lesson keeps to its environment; its room goes to the text
         chooser.hide()

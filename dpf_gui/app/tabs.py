@@ -86,9 +86,16 @@ class _FollowsWorkspace:
             self.drop_agents("No task agent is open: open one with File > Open task agent." if ws is not None
                              else "Nothing is open.")
             return
-        # the same task agent again (a new intent model): keep the person's slider settings
+        # the same task agent again (a new intent model): keep the person's slider settings, but not the strength
+        # and c a calibration chose for another intent model
         params = self.params_panel.params() if self._task is ws.task else None
         intent = ws.intent
+        if params is not None and self.calibrated_from is not None:
+            from dpf_gui.fusion_params import without_calibration
+
+            before, after, calibrated_for = self.calibrated_from
+            if calibrated_for != (intent.sidecar.get("weights_sha256") if intent else None):
+                params = without_calibration(params, before, after)
         try:
             self.set_agents(ws.env_name, ws.env_config, ws.task, intent.model if intent else None,
                             intent.sidecar if intent else None, wish=play_wish(ws), params=params)
@@ -126,6 +133,10 @@ def make_play_view(window: MainWindow) -> QWidget:
     from dpf_gui.app.play_view import PlayView
 
     class PlayTab(_FollowsWorkspace, PlayView):
+        @property
+        def calibrate_new_intents(self) -> bool:  # the window's (a lesson sets the parameters itself)
+            return window is not None and window.calibrate_new_intents
+
         def drop_agents(self, reason: str) -> None:
             self.pause()
             self._close_runner()

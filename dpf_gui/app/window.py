@@ -70,6 +70,9 @@ class MainWindow(QMainWindow):
     """
 
     workspaceChanged = Signal(object)  # the new Workspace (or None)
+    #: Play calibrates a new intent model's strength as soon as it shows it, where that takes a second (gridnav);
+    #: a lesson turns it off, since its steps set the parameters themselves
+    calibrate_new_intents = True
 
     def __init__(self, store_dir: str | os.PathLike | None = None, env: str | None = None,
                  task_dir: str | os.PathLike | None = None, dataset_path: str | os.PathLike | None = None,
