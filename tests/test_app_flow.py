@@ -15,6 +15,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
+from dpf_gui.app.calibrating import AUTO_LEAD
 from dpf_gui.intent.redistribute import redistributed_rewards
 from dpf_gui.pipeline import fusion_params
 from tests.helpers import HANG_S
@@ -133,7 +134,7 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     # a new intent model on gridnav: Play calibrates its strength at once (about a second), from the stored defaults
     assert play.is_calibrating() and play.params() == fusion_params(ws.task)
     qtbot.waitUntil(lambda: not play.is_calibrating(), timeout=WAIT_MS)
-    assert play.status_label.text().startswith("calibrated: ") and play.calibrated_from[0] == fusion_params(ws.task)
+    assert play.status_label.text().startswith(f"{AUTO_LEAD}: ") and play.calibrated_from[0] == fusion_params(ws.task)
     assert play.params() == play.calibrated_from[1] == play.runner.params
     with qtbot.waitSignal(play.episodeFinished, timeout=WAIT_MS):
         play.run_decisions(200)

@@ -11,7 +11,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTabWidget, QWidget
 
-from dpf_gui.app.calibrating import NOT_CALIBRATED, NOT_CALIBRATED_SHORT, RECALLED_SHORT
+from dpf_gui.app.calibrating import AUTO_LEAD, NOT_CALIBRATED, NOT_CALIBRATED_SHORT, RECALLED_SHORT
 from dpf_gui.app.compare_view import CompareView
 from dpf_gui.app.play_view import PlayView
 from dpf_gui.app.plots import FeatureBars, LivePlot, RingBuffer, nice_ceil
@@ -592,7 +592,7 @@ def test_the_play_tab_calibrates_each_new_gridnav_intent_from_the_stored_strengt
         # multiples of the c chosen for the first)
         assert (cal.strength, cal.c, cal.table) == (expected.strength, expected.c, expected.table)
         assert play.params() == cal.params(stored) == play.runner.params
-        assert play.status_label.text().startswith("calibrated: strength")
+        assert play.status_label.text().startswith(f"{AUTO_LEAD}: strength")
     # a person's own strength stays with the next model, and nothing calibrates over it
     play.params_panel.controls["strength"].spin.setValue(0.5)
     ws.set_intent(IntentAgent.load(tmp_path / "intent0"))

@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from dpf_gui.app.calibrating import AUTO_LEAD
 from dpf_gui.app.main import main
 
 
@@ -28,7 +29,7 @@ def test_demo_gridnav_runs_and_writes_a_screenshot(qapp, tmp_path, capsys, monke
     assert main(["--demo", "gridnav", "--quit-after", "300", "--screenshot", str(shot)]) == 0
     out = capsys.readouterr().out
     assert "intent model trained" in out and "frames/s" in out and "1 episode(s) played" in out
-    assert "demo gridnav: calibrated: strength" in out and "kept from an earlier calibration" not in out, out
+    assert f"demo gridnav: {AUTO_LEAD}: strength" in out and "kept from an earlier calibration" not in out, out
     assert shot.stat().st_size > 10_000
     with Image.open(shot) as im:
         assert im.size[0] >= 800 and len(np.unique(np.asarray(im.convert("L")))) > 20  # not blank

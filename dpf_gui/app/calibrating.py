@@ -29,6 +29,8 @@ NOT_CALIBRATED = ("Strength and c are this agent's stored defaults, not chosen f
                   "chooses them in simulation (seconds on gridnav, minutes on highway and Pong).")
 #: the same in presentation mode, where the line sits under the frame in a narrow column of large text
 NOT_CALIBRATED_SHORT = "Stored strength and c, not calibrated for this intent (Calibrate strength)."
+#: how the line under the controls starts when Play calibrated a new intent model by itself (gridnav)
+AUTO_LEAD = "calibrated for this new intent model as soon as it was shown"
 #: presentation mode's line for a calibration kept from an earlier session (:mod:`dpf_gui.calibration_memory`)
 RECALLED_SHORT = "Calibrated earlier on this machine: strength {strength:g}, c {c:g}."
 
@@ -53,6 +55,7 @@ class CalibratingView:
         self._calibration: threading.Thread | None = None
         self._calibration_generation = 0  # bumped when the agents change: a result for older ones is dropped
         self._calibration_stop = threading.Event()
+        self._calibrating_by_itself = False  # started by Play for a new intent model, not by the button
         self._intent_sidecar: dict = {}  # of the intent shown: its weights' checksum keys the kept calibrations
         self.recalled = None  # the calibration kept from an earlier session that the agents shown started with
         self._calibrationDone.connect(self._on_calibrated, Qt.QueuedConnection)
@@ -116,7 +119,8 @@ class CalibratingView:
         if (not self.calibrate_new_intents or runs_in_a_process(env_name)
                 or not same_calibrated(self.params(), fusion_params(task))):  # a strength the person set stays
             return False
-        return self.calibrate()
+        self._calibrating_by_itself = self.calibrate()
+        return self._calibrating_by_itself
 
     def is_calibrating(self) -> bool:
         return self._calibration is not None
@@ -190,6 +194,7 @@ class CalibratingView:
 
     def _on_calibrated(self, cal, error: str, generation: int) -> None:
         self._calibration = None
+        by_itself, self._calibrating_by_itself = self._calibrating_by_itself, False
         self._calibration_stop = threading.Event()
         self.calibrate_button.setText("Calibrate strength")
         self.calibrate_progress.setVisible(False)
@@ -203,10 +208,10 @@ class CalibratingView:
         base = self.params()
         self.set_params(cal.params(base))
         self.calibrated_from = (base, self.params(), self._intent_sidecar.get("weights_sha256"))
-        message = calibration_text(cal)
+        message = calibration_text(cal, AUTO_LEAD if by_itself else "calibrated")
         self.calibrate_button.setToolTip(f"{CALIBRATE_TIP}\n\nLast calibration:\n{calibration_table(cal)}")
         self.status_label.setText(message)
         self.calibrated.emit(cal, message)
 
 
-__all__ = ["CANCELLED", "NOT_CALIBRATED", "NOT_CALIBRATED_SHORT", "RECALLED_SHORT", "CalibratingView"]
+__all__ = ["AUTO_LEAD", "CANCELLED", "NOT_CALIBRATED", "NOT_CALIBRATED_SHORT", "RECALLED_SHORT", "CalibratingView"]

@@ -401,16 +401,16 @@ def calibration_table(cal) -> str:
     return "\n".join(rows + cal.confirm_lines())
 
 
-def calibration_text(cal) -> str:
-    """One line: the strength chosen and why."""
+def calibration_text(cal, lead: str = "calibrated") -> str:
+    """One line: the strength chosen and why, after ``lead``."""
     if cal.strength == 0 and cal.confirm and cal.confirm["tries"]:
-        return ("calibrated: the best candidates kept the task agent's success on the first episodes but lost it on "
+        return (f"{lead}: the best candidates kept the task agent's success on the first episodes but lost it on "
                 "fresh ones, so the strength is 0 (the task agent alone); see the button's tooltip")
     if cal.strength == 0:
-        return ("calibrated: no strength kept the task agent's success, so the strength is 0 (the task agent "
+        return (f"{lead}: no strength kept the task agent's success, so the strength is 0 (the task agent "
                 "alone); see the button's tooltip")
     if cal.silent:
-        return (f"calibrated: strength {cal.strength:g}, but at no strength did the intent change a single decision "
+        return (f"{lead}: strength {cal.strength:g}, but at no strength did the intent change a single decision "
                 "of the task agent: it wants what the task agent does there, or its ensemble members disagree so "
                 "much that the confidence gate keeps it quiet. Label more (or more varied) trajectories, or lower "
                 "confidence")
@@ -418,7 +418,7 @@ def calibration_text(cal) -> str:
     why = (f" (success {100 * row['success']:.0f} % vs the task agent's {100 * cal.task_success:.0f} %, intent "
            f"score {row['intent_score']:+.3f} per decision)") if row else ""
     gate = _gate({"confidence": cal.confidence})
-    return f"calibrated: strength {cal.strength:g}, c {cal.c:g}{gate}{why}; the table is in the button's tooltip"
+    return f"{lead}: strength {cal.strength:g}, c {cal.c:g}{gate}{why}; the table is in the button's tooltip"
 
 
 __all__ = ["CALIBRATE_TIP", "ParamControl", "ParamsPanel", "calibration_table", "calibration_text"]
