@@ -177,6 +177,7 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     assert window.train.load_intent_dir(ws.intent.directory)
     window.tabs.setCurrentWidget(play)
     assert play.params() == tuned and play.snapshot().t == 0 and play.runner.intent is ws.intent.model
+    assert "calibrated for this intent model earlier in this session" in play.status_label.text()
     assert messages == []
 
     # --- the model comes back with the data after a restart -------------------------------------------------

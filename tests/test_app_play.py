@@ -604,6 +604,34 @@ def test_the_play_tab_calibrates_each_new_gridnav_intent_from_the_stored_strengt
     assert not play.is_calibrating() and play.params() == stored and play.status_label.text() == NOT_CALIBRATED
 
 
+def test_compare_shown_first_plays_a_new_gridnav_intent_at_the_strength_play_calibrates(qtbot, tmp_path):
+    """A person who goes from Train straight to Compare sees both sides at the calibrated strength too: Play loads the
+    new intent model behind it and calibrates it (about a second), and shares the result."""
+    from dpf_gui.agents.intent_agent import IntentAgent
+    from dpf_gui.pipeline import fusion_params
+    from tests.qt_helpers import open_window
+
+    train_tiny_additive_avoid_toll_intent(tmp_path / "intent")
+    window = open_window(qtbot, tmp_path / "store", env="gridnav")
+    ws = window.workspace
+    window.tabs.setCurrentWidget(window.view("Compare"))
+    compare = window.compare
+    assert "Play" not in window.views  # not built yet
+    stored = fusion_params(ws.task)
+    play = window.view("Play")
+    with qtbot.waitSignal(play.calibrated, timeout=WAIT_MS) as done:
+        ws.set_intent(IntentAgent.load(tmp_path / "intent"))
+    cal = done.args[0]
+    assert window.tabs.currentWidget() is compare and play.up_to_date
+    assert compare.params() == cal.params(stored) == play.params()
+    assert all(r.params == cal.params(stored) for r in compare.runners.values())
+    assert "calibrated for this intent on this machine" in compare.status_label.text()
+    # Play, shown next, is already up to date with it and says it is calibrated
+    window.tabs.setCurrentWidget(play)
+    assert play.params() == cal.params(stored) and not play.is_calibrating()
+    assert play.status_label.text().startswith(f"{AUTO_LEAD}: strength")
+
+
 def test_a_command_line_calibration_is_found_by_play_and_compare(qtbot, tmp_path, capsys):
     """`dpf evaluate --calibrate` keeps its result under the app's key: a presenter can calibrate from the
     command line before the audience comes, and the app starts calibrated."""

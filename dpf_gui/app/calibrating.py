@@ -166,13 +166,14 @@ class CalibratingView:
 
     def _recall_calibration(self, env_name: str, task, intent_sidecar) -> bool:
         """New agents: set the calibration kept for them on this machine from the parameters shown, if there is
-        one (:mod:`dpf_gui.calibration_memory`), and say so; False if there is none."""
+        one (:mod:`dpf_gui.calibration_memory`), and say so, as when the strength shown is still the one calibrated
+        here for the same intent model; False otherwise."""
         from dpf_gui.calibration_memory import recall_calibration
 
         self._intent_sidecar = dict(intent_sidecar or {})
         cal = recall_calibration(env_name, task, self._intent_sidecar, self.params())
         if cal is None:
-            return False
+            return self._still_calibrated()
         base = self.params()
         self.recalled, params = cal, cal.params(base)
         self.set_params(params)
@@ -181,6 +182,20 @@ class CalibratingView:
                                          f"{calibration_table(cal)}")
         self._say(f"{calibration_text(cal)} (kept from an earlier calibration of these agents on this machine; "
                   "Calibrate strength runs it again)", RECALLED_SHORT.format(strength=params.strength, c=params.c))
+        return True
+
+    def _still_calibrated(self) -> bool:
+        """The same intent model shown again, its strength and c as the last calibration here set them (a sync,
+        a reload): say so; False otherwise."""
+        from dpf_gui.fusion_params import same_calibrated
+
+        shown = self.calibrated_from
+        if shown is None or shown[2] != self._intent_sidecar.get("weights_sha256") or not same_calibrated(
+                self.params(), shown[1]):
+            return False
+        p = self.params()
+        self._say(f"Strength {p.strength:g}, c {p.c:g}: calibrated for this intent model earlier in this session "
+                  "(Calibrate strength runs it again).", RECALLED_SHORT.format(strength=p.strength, c=p.c))
         return True
 
     def _on_calibration_progress(self, played: int, at_most: int, what: str, generation: int) -> None:

@@ -54,6 +54,7 @@ class _FollowsWorkspace:
     _ws = None
     _dirty = False
     _task = None  # the task agent the agents were last built for
+    _intent = None  # the workspace's intent model they were last built with
     _unsubscribe = None  # from the workspace's changes
 
     def set_workspace(self, ws) -> None:
@@ -65,7 +66,7 @@ class _FollowsWorkspace:
             self.sync()
 
     def _on_change(self, change) -> None:
-        if change.what == "intent":
+        if change.what == "intent" and (self._dirty or change.new is not self._intent):  # (not built with it already)
             self._dirty = True
             if self.isVisible():
                 self.sync()
@@ -99,7 +100,7 @@ class _FollowsWorkspace:
         try:
             self.set_agents(ws.env_name, ws.env_config, ws.task, intent.model if intent else None,
                             intent.sidecar if intent else None, wish=play_wish(ws), params=params)
-            self._task = ws.task
+            self._task, self._intent = ws.task, intent
         except UserError as exc:
             self.drop_agents(str(exc))
         except Exception as exc:  # noqa: BLE001 (never take the window down from showEvent)
@@ -160,6 +161,22 @@ def make_compare_view(window: MainWindow) -> QWidget:
     from dpf_gui.app.compare_view import CompareView
 
     class CompareTab(_FollowsWorkspace, CompareView):
+        def sync(self) -> None:
+            """As every tab's; and where Play calibrates a new intent model by itself in about a second (gridnav),
+            Play loads it too, so that Compare, shown first, also plays at that strength (Play shares it)."""
+            from dpf_gui.calibration_process import runs_in_a_process
+
+            fresh = not self.up_to_date
+            super().sync()
+            ws = self._ws
+            if not (fresh and self.runners and window is not None and window.calibrate_new_intents and ws is not None
+                    and ws.intent is not None and not runs_in_a_process(ws.env_name)):
+                return
+            kept = self.calibrated_from is not None and self.calibrated_from[2] == ws.intent.sidecar.get(
+                "weights_sha256")  # (found on this machine when the agents were loaded)
+            if not kept:
+                window.view("Play").sync()
+
         def drop_agents(self, reason: str) -> None:
             self.pause()
             self._close_runners()
