@@ -11,7 +11,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTabWidget, QWidget
 
-from dpf_gui.app.calibrating import AUTO_LEAD, NOT_CALIBRATED, NOT_CALIBRATED_SHORT, RECALLED_SHORT
+from dpf_gui.app.calibrating import AUTO_LEAD, CALIBRATED_SHORT, NOT_CALIBRATED, NOT_CALIBRATED_SHORT, RECALLED_SHORT
 from dpf_gui.app.compare_view import CompareView
 from dpf_gui.app.play_view import PlayView
 from dpf_gui.app.plots import FeatureBars, LivePlot, RingBuffer, nice_ceil
@@ -538,6 +538,10 @@ def test_calibrate_strength_in_a_worker_sets_the_slider(qtbot, additive_agents):
     assert v.params().strength == cal.strength and v.runner.params.strength == cal.strength
     assert v.params().c == cal.c and v.runner.params.c == cal.c
     assert f"strength {cal.strength:g}, c {cal.c:g}" in message and message == v.status_label.text()
+    v.set_presentation(True)  # the short form
+    assert v.status_label.text() == CALIBRATED_SHORT.format(strength=cal.strength, c=cal.c)
+    v.set_presentation(False)
+    assert v.status_label.text() == message
     for row in cal.table:
         assert f"strength {row['strength']:g}, c {row['c']:g}: success" in v.calibrate_button.toolTip()
     assert v.calibrate_button.isEnabled() and not v.calibrate_progress.isVisible()

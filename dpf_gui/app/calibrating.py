@@ -31,6 +31,8 @@ NOT_CALIBRATED = ("Strength and c are this agent's stored defaults, not chosen f
 NOT_CALIBRATED_SHORT = "Stored strength and c, not calibrated for this intent (Calibrate strength)."
 #: how the line under the controls starts when Play calibrated a new intent model by itself (gridnav)
 AUTO_LEAD = "calibrated for this new intent model as soon as it was shown"
+#: presentation mode's line for a calibration just finished (the table is in the button's tooltip)
+CALIBRATED_SHORT = "Calibrated for this intent: strength {strength:g}, c {c:g}."
 #: presentation mode's line for a calibration kept from an earlier session (:mod:`dpf_gui.calibration_memory`)
 RECALLED_SHORT = "Calibrated earlier on this machine: strength {strength:g}, c {c:g}."
 
@@ -225,8 +227,10 @@ class CalibratingView:
         self.calibrated_from = (base, self.params(), self._intent_sidecar.get("weights_sha256"))
         message = calibration_text(cal, AUTO_LEAD if by_itself else "calibrated")
         self.calibrate_button.setToolTip(f"{CALIBRATE_TIP}\n\nLast calibration:\n{calibration_table(cal)}")
-        self.status_label.setText(message)
+        params = self.params()
+        self._say(message, CALIBRATED_SHORT.format(strength=params.strength, c=params.c))
         self.calibrated.emit(cal, message)
 
 
-__all__ = ["AUTO_LEAD", "CANCELLED", "NOT_CALIBRATED", "NOT_CALIBRATED_SHORT", "RECALLED_SHORT", "CalibratingView"]
+__all__ = ["AUTO_LEAD", "CALIBRATED_SHORT", "CANCELLED", "NOT_CALIBRATED", "NOT_CALIBRATED_SHORT", "RECALLED_SHORT",
+           "CalibratingView"]
