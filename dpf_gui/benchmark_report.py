@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dpf_gui.benchmark import MYOPIC_GAMMA, BenchmarkSpec
+from dpf_gui.benchmark import MYOPIC_GAMMA, STOCHASTIC_T, BenchmarkSpec
 from dpf_gui.fileio import write_json_atomic
 
 START = "<!-- benchmark: start (written by `dpf benchmark`) -->"
@@ -162,7 +162,8 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
              "",
              "Each cell: a generated wish (not a preset; `dpf_gui/wishgen.py`), a simulated user labels the chosen "
              "stored trajectories (exact graded scores; binary with 10 % flipped, the sign of the score or, "
-             "`binary-relative`, of its difference from a typical stored trajectory's; marked segments; or, `myopic`, "
+             "`binary-relative`, of its difference from a typical stored trajectory's; `binary-stochastic`, signs "
+             f"wrong on close calls instead (temperature {STOCHASTIC_T:g}); marked segments; or, `myopic`, "
              f"graded scores that weigh a decision t steps before the end by {MYOPIC_GAMMA:g}^t), intent "
              "models are trained on those labels only, and every row plays the same held-out episodes as the task "
              "agent. Rows: `static`/`dynamic` (our additive intent, the fusion stored with the task agent), "

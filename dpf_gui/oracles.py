@@ -19,14 +19,22 @@ of B-Pref's teachers, Lee et al. 2021: what people do most besides mistakes):
    seen; where every stored trajectory enters a region (a Pong paddle at the
    edge) every plain sign is the same and 25 such marks say nothing but their
    flips (docs/RESULTS.md);
-5. the sign is flipped with probability ``flip``;
+5. the sign is flipped with probability ``flip``, and (``stochastic`` T > 0,
+   B-Pref's Boltzmann-rational teacher) besides on a close call: a score d
+   whose sign is judged (the score; with ``relative`` its difference from a
+   typical trajectory's) is given the wrong way round with probability
+   ``1 / (1 + exp(|d| / (T u)))``, u the root mean square of the judged
+   scores over the dataset (of the judged differences over the comparisons
+   drawn, below): a half at d = 0, a quarter at ``|d| = 1.1 T u``
+   (``flip`` F and T together: F + (1 - F) times that);
 6. the trajectory is skipped (left unlabelled) with probability ``skip``.
 
 A simulated user can compare instead of score (:func:`label_pairs`): it
 prefers the trajectory whose (noisy, possibly binary) score is higher, says
 "equally good" on a tie (scores within ``equal`` of each other), answers the
-wrong way round with probability ``flip`` and skips a comparison with
-probability ``skip``.
+wrong way round with probability ``flip`` (and, ``stochastic``, on a close
+call as above, d the difference of the two scores judged) and skips a
+comparison with probability ``skip``.
 """
 
 from __future__ import annotations
@@ -55,19 +63,21 @@ class FeedbackNoise:
     relative: bool = False  # binary signs against a typical trajectory's score, not against 0
     myopic: float = 1.0  # gamma: a decision t steps before the end weighs gamma^t in the judged score
     equal: float = 0.0  # "can't tell": a score (difference) within this of 0 is given as 0 (a tie)
+    stochastic: float = 0.0  # T: wrong on a close call, P = 1 / (1 + exp(|d| / (T u))); 0: never (module doc)
 
     def __post_init__(self) -> None:
         check_fields(self, "feedback noise",
                      {"flip": Allowed(0, 1), "skip": Allowed(0, 1), "sigma": Allowed(0, SIGMA_MAX),
-                      "myopic": Allowed(0, 1, low_open=True), "equal": Allowed(0, SIGMA_MAX)})
+                      "myopic": Allowed(0, 1, low_open=True), "equal": Allowed(0, SIGMA_MAX),
+                      "stochastic": Allowed(0, SIGMA_MAX)})
         if self.relative and not self.binary:
             raise UserError("relative marks are signs against a typical trajectory: they need binary marks too")
 
     def record(self) -> dict:
-        """The fields as labels and study logs record them (``relative``, ``myopic`` and ``equal`` only when
-        set, so that what was recorded before they existed reads the same)."""
+        """The fields as labels and study logs record them (``relative``, ``myopic``, ``equal`` and
+        ``stochastic`` only when set, so that what was recorded before they existed reads the same)."""
         d = asdict(self)
-        for key, default in (("relative", False), ("myopic", 1.0), ("equal", 0.0)):
+        for key, default in (("relative", False), ("myopic", 1.0), ("equal", 0.0), ("stochastic", 0.0)):
             if d[key] == default:
                 del d[key]
         return d
@@ -88,13 +98,31 @@ def _remembered(dataset: TrajectoryDataset, marks: np.ndarray, true_scores: np.n
     return scores, weights
 
 
-def _as_given(scores: np.ndarray, weights: np.ndarray, noise: FeedbackNoise, typical_rate: float) -> np.ndarray:
-    """The noisy scores as given: 0 within ``equal`` of 0 (or, ``relative``, of a typical trajectory of the same
-    weight), then, ``binary``, only the sign (against 0 or that typical score)."""
+def _judged(scores: np.ndarray, weights: np.ndarray, noise: FeedbackNoise, typical_rate: float) -> np.ndarray:
+    """What the person judges the sign of: the noisy score (``binary`` and ``relative``: less a typical trajectory's
+    of the same weight), 0 where within ``equal`` of 0."""
     if noise.binary and noise.relative:
         scores = scores - typical_rate * weights
-    scores = np.where(np.abs(scores) < noise.equal, 0.0, scores) if noise.equal > 0 else scores
-    return np.sign(scores) if noise.binary else scores
+    return np.where(np.abs(scores) < noise.equal, 0.0, scores) if noise.equal > 0 else scores
+
+
+def _as_given(scores: np.ndarray, weights: np.ndarray, noise: FeedbackNoise, typical_rate: float) -> np.ndarray:
+    """The noisy scores as given: :func:`_judged`, then, ``binary``, only its sign."""
+    judged = _judged(scores, weights, noise, typical_rate)
+    return np.sign(judged) if noise.binary else judged
+
+
+def _wrong_chance(noise: FeedbackNoise, judged: np.ndarray) -> float | np.ndarray:
+    """The chance that each answer is given the wrong way round: ``flip``, and with ``stochastic`` T the
+    Boltzmann-rational teacher's mistakes on close calls besides (module doc); ``flip`` itself when T is 0."""
+    if noise.stochastic <= 0:
+        return noise.flip
+    d = np.abs(np.asarray(judged, dtype=np.float64))
+    unit = float(np.sqrt(np.mean(d ** 2))) if d.size else 0.0
+    if unit == 0:  # every judged score is 0: nothing to get wrong
+        return noise.flip
+    close_call = 0.5 * (1.0 - np.tanh(d / (2.0 * noise.stochastic * unit)))  # 1 / (1 + exp(d / (T u))), overflow-free
+    return noise.flip + (1.0 - noise.flip) * close_call
 
 
 def _typical_rate(scores: np.ndarray, weights: np.ndarray) -> float:
@@ -139,7 +167,7 @@ def label_pairs(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, se
     diff = seen[:, 0] - seen[:, 1]
     tie = (diff == 0) | (np.abs(diff) < noise.equal) if not noise.binary else diff == 0
     prefer = np.where(tie, 0.5, np.where(diff > 0, 1.0, 0.0))
-    prefer = np.where(flip_draw < noise.flip, 1.0 - prefer, prefer)
+    prefer = np.where(flip_draw < _wrong_chance(noise, np.where(tie, 0.0, diff)), 1.0 - prefer, prefer)
     keep = skip_draw >= noise.skip
     labelled = np.zeros(len(dataset), dtype=bool)
     labelled[pairs[keep].ravel()] = True
@@ -168,8 +196,9 @@ def label_dataset(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, 
     flip_draw = rng.random(n)
     skip_draw = rng.random(n)
     remembered, weights = _remembered(dataset, marks, true_scores, noise.myopic)
-    scores = _as_given(remembered + noise.sigma * gauss, weights, noise, _typical_rate(remembered, weights))
-    scores = np.where(flip_draw < noise.flip, -scores, scores)
+    judged = _judged(remembered + noise.sigma * gauss, weights, noise, _typical_rate(remembered, weights))
+    scores = np.sign(judged) if noise.binary else judged
+    scores = np.where(flip_draw < _wrong_chance(noise, judged), -scores, scores)
     labelled = skip_draw >= noise.skip
     return Labels(
         scores=scores.astype(np.float32),

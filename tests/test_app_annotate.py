@@ -154,11 +154,14 @@ def test_simulated_user_dialog(qtbot, tmp_path, messages):
     assert dialog.build()[1].relative
     dialog.relative.setChecked(False)
     assert dialog.build()[1].myopic == 1.0 and dialog.build()[1].equal == 0.0  # as `dpf label` by default
+    assert dialog.build()[1].stochastic == 0.0
     dialog.myopic.setValue(0.9)
     dialog.equal.setValue(2.0)
-    assert (dialog.build()[1].myopic, dialog.build()[1].equal) == (0.9, 2.0)
+    dialog.stochastic.setValue(0.2)
+    assert (dialog.build()[1].myopic, dialog.build()[1].equal, dialog.build()[1].stochastic) == (0.9, 2.0, 0.2)
     dialog.myopic.setValue(1.0)
     dialog.equal.setValue(0.0)
+    dialog.stochastic.setValue(0.0)
     dialog.skip.setValue(0.5)
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible()

@@ -123,7 +123,12 @@ def test_each_label_type_is_its_simulated_user(gridnav):
     assert np.array_equal(myopic.true_scores, relative.true_scores)
     entered = myopic.true_scores < 0
     assert (myopic.scores[entered] < 0).all() and (myopic.scores[entered] > myopic.true_scores[entered]).all()
-    with pytest.raises(UserError, match="allowed: exact, binary, binary-relative, segments, myopic"):
+    stochastic = labels["binary-stochastic"]  # signs, wrong on close calls only
+    assert stochastic.meta["noise"] == {"binary": True, "flip": 0.0, "skip": 0.0, "sigma": 0.0,
+                                        "stochastic": bm.STOCHASTIC_T}
+    assert set(np.unique(stochastic.scores)) <= {-1.0, 0.0, 1.0}
+    assert (stochastic.scores[stochastic.true_scores == 0] == 0).all()
+    with pytest.raises(UserError, match="allowed: exact, binary, binary-relative, binary-stochastic, segments, myopic"):
         bm.simulated_labels(data, wish, "graded", seed=4)
 
 

@@ -154,7 +154,7 @@ def test_relative_needs_binary():
 
 
 @pytest.mark.parametrize("kwargs", [{"flip": 1.5}, {"skip": -0.1}, {"sigma": -1.0}, {"myopic": 0.0},
-                                    {"myopic": 1.2}, {"equal": -1.0}])
+                                    {"myopic": 1.2}, {"equal": -1.0}, {"stochastic": -0.1}])
 def test_bad_noise_options(kwargs):
     with pytest.raises(UserError):
         FeedbackNoise(**kwargs)
@@ -209,3 +209,45 @@ def test_relative_marks_of_a_user_who_cannot_tell_are_neutral_near_a_typical_run
     near = np.abs(rel.true_scores - rate * data.lengths) < 2.0
     assert 0.05 < near.mean() < 0.95
     assert (unsure.scores[near] == 0).all() and np.array_equal(unsure.scores[~near], rel.scores[~near])
+
+
+def test_a_stochastic_user_errs_on_close_calls_by_the_boltzmann_rule():
+    """B-Pref's stochastic teacher: a sign judged wrong with chance 1 / (1 + exp(|d| / (T u))), u the RMS of the
+    judged scores; with flip F besides, F + (1 - F) times that. Hand-computed on three runs scored -1, -1, -2."""
+    rows = [[[1, 25], [0, 25], [1, 25], [1, 25], [1, 25]], [[1, 25], [1, 25], [1, 25], [1, 25], [0, 25]],
+            [[1, 25], [0, 25], [1, 25], [1, 25], [0, 25]]]
+    data = handmade_dataset("highway", rows)
+    wish = make_wish(data.region_features, avoid=["lane=0"])
+    unit = np.sqrt((1 + 1 + 4) / 3)
+    for seed in range(40):
+        rng = np.random.default_rng(seed)  # the draws label_dataset makes, in its order: Gaussian, flip, skip
+        rng.standard_normal(3)
+        draw = rng.random(3)
+        for flip in (0.0, 0.3):
+            chance = flip + (1 - flip) / (1 + np.exp(np.array([1.0, 1.0, 2.0]) / (0.5 * unit)))
+            given = label_dataset(data, wish, FeedbackNoise(binary=True, flip=flip, stochastic=0.5), seed=seed)
+            assert given.scores.tolist() == np.where(draw < chance, 1.0, -1.0).tolist(), (seed, flip)
+    noise = FeedbackNoise(binary=True, stochastic=0.5)
+    assert label_dataset(data, wish, noise, seed=0).meta["noise"]["stochastic"] == 0.5
+    assert "stochastic" not in label_dataset(data, wish, FeedbackNoise(binary=True), seed=0).meta["noise"]
+
+
+def test_a_stochastic_user_gets_close_calls_wrong_and_clear_ones_right(big):
+    data, wish = big
+    sure = label_dataset(data, wish, FeedbackNoise(binary=True, flip=0.1), seed=2)
+    same = label_dataset(data, wish, FeedbackNoise(binary=True, flip=0.1, stochastic=0.0), seed=2)
+    assert np.array_equal(sure.scores, same.scores)  # T = 0: the plain flips, draw for draw
+    given = label_dataset(data, wish, FeedbackNoise(binary=True, stochastic=0.3), seed=2)
+    truth = np.sign(given.true_scores)
+    wrong = given.scores != truth
+    assert (given.scores[truth == 0] == 0).all()  # nothing to get wrong about a neutral run
+    d = np.abs(given.true_scores.astype(np.float64))
+    close, clear = (d > 0) & (d <= np.percentile(d[d > 0], 25)), d >= np.percentile(d, 75)
+    assert wrong[close].mean() > 0.12 and wrong[clear].mean() < 0.04  # (0.18 and 0.01: seeded numpy draws)
+    # comparisons: wrong about close pairs more often than about clear ones
+    pairs = label_pairs(data, wish, FeedbackNoise(stochastic=0.3), seed=2, count=2000)
+    gap = np.diff(pairs.true_scores[pairs.pairs], axis=1)[:, 0]
+    answer = np.where(gap < 0, 1.0, np.where(gap > 0, 0.0, 0.5))  # the first of a pair is better: 1
+    wrong_pair = (pairs.prefer != answer) & (gap != 0)
+    small, large = (np.abs(gap) > 0) & (np.abs(gap) <= 1), np.abs(gap) >= 4
+    assert wrong_pair[small].mean() > 3 * wrong_pair[large].mean()  # (0.22 against 0.02)

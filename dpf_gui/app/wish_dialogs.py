@@ -162,6 +162,10 @@ class SimulatedUserDialog(QDialog):
         self.myopic.setValue(1.0)
         self.equal = _spin(self, "simEqualSpin", 0.0, 1000.0, 0.5,
                            "can't tell: a score within this of 0 (relative: of a typical run's) is given as 0")
+        self.stochastic = _spin(self, "simStochasticSpin", 0.0, 100.0, 0.05,
+                                "wrong on close calls: a score d is given the wrong way round with probability "
+                                "1 / (1 + exp(|d| / (T u))), u a typical |d|; a quarter of the time at |d| = 1.1 T u "
+                                "(0: never)")
         self.seed = QSpinBox(self)
         self.seed.setObjectName("simSeedSpin")
         self.seed.setRange(0, 2**31 - 1)
@@ -183,6 +187,7 @@ class SimulatedUserDialog(QDialog):
         form.addRow("sigma", self.sigma)
         form.addRow("myopic", self.myopic)
         form.addRow("can't tell within", self.equal)
+        form.addRow("wrong on close calls, T", self.stochastic)
         form.addRow("seed", self.seed)
         form.addRow("", self.only_unlabelled)
         layout = QVBoxLayout(self)
@@ -197,7 +202,7 @@ class SimulatedUserDialog(QDialog):
         binary = self.binary.isChecked()
         noise = FeedbackNoise(binary=binary, flip=self.flip.value(), skip=self.skip.value(), sigma=self.sigma.value(),
                               relative=binary and self.relative.isChecked(), myopic=self.myopic.value(),
-                              equal=self.equal.value())
+                              equal=self.equal.value(), stochastic=self.stochastic.value())
         return self.fields.wish(), noise, int(self.seed.value()), self.only_unlabelled.isChecked()
 
     def _on_ok(self) -> None:

@@ -168,9 +168,9 @@ def cmd_label(args: argparse.Namespace) -> int:
     if args.pairs is not None and args.feedback != "pairs":
         raise UserError("--pairs counts comparisons: give --feedback pairs too")
     if args.feedback == "segments" and (args.binary or args.flip or args.skip or args.sigma or args.myopic < 1
-                                        or args.equal):
-        raise UserError("--binary, --flip, --skip, --sigma, --myopic and --equal change scores; --feedback segments "
-                        "marks stretches exactly (drop them, or use --feedback scores)")
+                                        or args.equal or args.stochastic):
+        raise UserError("--binary, --flip, --skip, --sigma, --myopic, --equal and --stochastic change scores; "
+                        "--feedback segments marks stretches exactly (drop them, or use --feedback scores)")
     out = check_file_out(args.out, args.force, npz=True)
     noise = noise_from_args(args)
     for region in wish_coverage(data, wish) if len(data) else []:  # no data: labelling says so

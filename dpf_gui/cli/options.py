@@ -187,6 +187,11 @@ def add_noise_options(p: argparse.ArgumentParser, title: str) -> None:
     g.add_argument("--equal", type=float_in(0.0, SIGMA_MAX), default=0.0, metavar="E",
                    help="\"can't tell\": a score within E of 0 (with --relative, of a typical run's) is given as 0, "
                         "and two scores within E of each other are equally good (B-Pref's equal teacher; default 0)")
+    g.add_argument("--stochastic", type=float_in(0.0, SIGMA_MAX), default=0.0, metavar="T",
+                   help="wrong on close calls: a score d whose sign is judged (or, comparing, a difference) is given "
+                        "the wrong way round with probability 1 / (1 + exp(|d| / (T u))), u the typical |d| (root mean "
+                        "square); a quarter of the time at |d| = 1.1 T u (B-Pref's stochastic teacher; 0: never, the "
+                        "default)")
 
 
 def noise_from_args(args: argparse.Namespace):
@@ -195,7 +200,7 @@ def noise_from_args(args: argparse.Namespace):
     if args.relative and not args.binary:
         raise UserError("--relative marks signs against a typical trajectory: give --binary too")
     return FeedbackNoise(binary=args.binary, flip=args.flip, skip=args.skip, sigma=args.sigma, relative=args.relative,
-                         myopic=args.myopic, equal=args.equal)
+                         myopic=args.myopic, equal=args.equal, stochastic=args.stochastic)
 
 
 def warn_lopsided(command: str, labels) -> None:
