@@ -76,6 +76,12 @@ BAD_PROTOCOLS = [
      "train.kind: 'forest' is not allowed; allowed: additive, lstm"),
     ("missing-task", {'env = "gridnav"': 'env = "gridnav"\ntask = "no/such/agent"'}, "protocol.toml: task:"),
     ("not-toml", {'title = "Does': 'title = Does'}, "protocol.toml: not valid TOML"),
+    ("calibrate-static", {'strategy = "static"': 'strategy = "static"\ncalibrate = true'},
+     "conditions[1].calibrate: chooses the intent's strength for dynamic fusion; this condition's strategy is "
+     "'static'"),
+    ("calibrate-a-set-strength", {'strategy = "dynamic"\n': 'strategy = "dynamic"\ncalibrate = true\n'
+                                                            'fusion = { strength = 2 }\n'},
+     "conditions[2].calibrate: chooses strength and c itself"),
 ]
 
 
@@ -182,12 +188,14 @@ def test_export_results_one_row_per_participant_and_condition(piloted):
         for pos, cond in enumerate(("static", "dynamic") if k % 2 == 0 else ("dynamic", "static"), start=1)]
     assert list(rows[0]) == [
         "participant", "number", "simulated", "condition", "position", "strategy", "budget", "labelled",
-        "intent_trained", "train_note", "outcome_episodes", "task_success", "task_return", "length",
-        "prefer_fraction", "avoid_fraction", "watch_episodes", "watch_task_success", "watch_prefer_fraction",
-        "watch_avoid_fraction", "q_did_what_i_asked", "q_still_did_its_job", "q_comments", "tlx_mental",
-        "tlx_physical", "tlx_temporal", "tlx_performance", "tlx_effort", "tlx_frustration", "tlx_raw", "completed"]
+        "intent_trained", "train_note", "strength", "c", "calibrated", "outcome_episodes", "task_success",
+        "task_return", "length", "prefer_fraction", "avoid_fraction", "watch_episodes", "watch_task_success",
+        "watch_prefer_fraction", "watch_avoid_fraction", "q_did_what_i_asked", "q_still_did_its_job", "q_comments",
+        "tlx_mental", "tlx_physical", "tlx_temporal", "tlx_performance", "tlx_effort", "tlx_frustration", "tlx_raw",
+        "completed"]
     for r in rows:
         assert r["simulated"] == "1" and r["labelled"] == "8" and r["completed"] == "1"
+        assert r["calibrated"] == "0" and (r["strength"] != "") == (r["intent_trained"] == "1")
         # 8 marks can all carry one score: then training is refused, said in train_note, and the agent is the task's
         assert r["intent_trained"] == "1" or (r["intent_trained"] == "0" and r["train_note"])
         assert r["outcome_episodes"] == "4" and r["watch_episodes"] == "2"
@@ -223,6 +231,49 @@ def test_outcomes_are_scored_against_the_protocols_wish_only(tmp_path):
     export_study(study, tmp_path / "e")
     header = (tmp_path / "e" / "results.csv").read_text().splitlines()[0].split(",")
     assert "prefer_fraction" in header and not any("avoid" in h or h.startswith("tlx") for h in header)
+
+
+def test_a_calibrated_condition_plays_at_the_strength_chosen_after_training(tmp_path):
+    """``calibrate = true``: after training, the strength and c are chosen in simulation as the benchmark's calibrated
+    row does (its seed the participant's training seed), kept beside the intent model, used for the outcomes and
+    the watched episodes, logged and exported."""
+    from dpf_gui.agents.intent_agent import IntentAgent
+    from dpf_gui.calibrate import calibrate
+    from dpf_gui.pipeline import fusion_params
+
+    path = tiny_protocol(tmp_path, {'strategy = "dynamic"\n': 'strategy = "dynamic"\ncalibrate = true\n'})
+    study = init_study(path, tmp_path / "s")
+    assert [c.calibrate for c in study.protocol.conditions] == [False, True]
+    pilot(study, 2)
+    rows = {(r["participant"], r["condition"]): r for r in _results(export_study(study, tmp_path / "e"))}
+    calibrated = 0
+    for pid in ("sim-001", "sim-002"):
+        outcomes = json.loads((study.participant_dir(pid) / "conditions/dynamic/outcomes.json").read_text())
+        trained = [e for e in _events(study, pid) if e["kind"] == "trained" and e["condition"] == "dynamic"]
+        with Session(study, pid) as session:  # (opened after the export: it logs a session start)
+            cal = session.calibration("dynamic")
+            if cal is None:  # training refused (8 alike marks): nothing to calibrate, said so
+                assert outcomes["note"] and not outcomes["calibrated"]
+                continue
+            calibrated += 1
+            intent = IntentAgent.load(study.participant_dir(pid) / "conditions/dynamic/intent")
+            stored = fusion_params(study.task)
+            again = calibrate("gridnav", study.task, intent.model, intent.scale(), intent.unit, stored,
+                              seed=session.training_seed("dynamic"))
+            assert (cal.strength, cal.c, cal.table) == (again.strength, again.c, again.table)
+            assert session.agent("dynamic").params == cal.params(stored)
+            assert session.calibration("static") is None
+        assert outcomes["calibrated"] and outcomes["fusion"]["strength"] == cal.strength
+        row = rows[(pid, "dynamic")]
+        assert row["calibrated"] == "1" and float(row["strength"]) == cal.strength and float(row["c"]) == cal.c
+        assert rows[(pid, "static")]["calibrated"] == "0"
+        assert trained[-1]["data"]["calibrated"] and trained[-1]["data"]["fusion"]["c"] == cal.c
+    assert calibrated >= 1
+
+
+def _results(folder: Path) -> list[dict]:
+    with open(folder / "results.csv", newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
 
 
 def test_pilot_needs_the_wish_expressions(tmp_path):

@@ -60,6 +60,10 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("labelled", "trajectories the participant marked (labels the intent model learned from)"),
         ("intent_trained", "1: an intent model was trained from the marks; 0: the agent played as the task agent"),
         ("train_note", "why no intent model was trained (empty when one was)"),
+        ("strength", "the intent's strength the agent played at (empty: no intent model)"),
+        ("c", "dynamic fusion's budget c the agent played at (empty: no intent model)"),
+        ("calibrated", "1: strength and c were calibrated in simulation after training (the condition's "
+                       "calibrate); 0: the task agent's stored ones, or the condition's fusion"),
         ("outcome_episodes", "episodes of the fixed outcome evaluation ([outcomes] episodes, same seeds for all)"),
         ("task_success", "outcome: share of evaluation episodes in which the task succeeded (0..1)"),
         ("task_return", "outcome: mean task return per evaluation episode"),
@@ -227,8 +231,10 @@ def collect(study: Study) -> dict[str, Any]:
             outcome_path = cdir / OUTCOMES_FILE
             if outcome_path.is_file():
                 out = json.loads(outcome_path.read_text(encoding="utf-8"))
+                fusion = out.get("fusion") or {}
                 row.update({"labelled": out.get("labelled"), "intent_trained": int(bool(out.get("intent"))),
-                            "train_note": out.get("note"), "outcome_episodes": out.get("episodes")})
+                            "train_note": out.get("note"), "strength": fusion.get("strength"), "c": fusion.get("c"),
+                            "calibrated": int(bool(out.get("calibrated"))), "outcome_episodes": out.get("episodes")})
                 for m in OUTCOME_METRICS:
                     row[m] = out.get("means", {}).get(m)
             if is_checkpoint(cdir / INTENT_DIR):
@@ -245,7 +251,8 @@ def collect(study: Study) -> dict[str, Any]:
             row["completed"] = int(f"{name}/{'nasa_tlx' if protocol.nasa_tlx else 'questionnaire'}" in done)
             results.append(row)
     header = ["participant", "number", "simulated", "condition", "position", "strategy", "budget", "labelled",
-              "intent_trained", "train_note", "outcome_episodes", "task_success", "task_return", "length", *wish_cols,
+              "intent_trained", "train_note", "strength", "c", "calibrated", "outcome_episodes", "task_success",
+              "task_return", "length", *wish_cols,
               "watch_episodes", "watch_task_success", *[f"watch_{m}" for m in wish_cols],
               *[f"q_{i}" for i in items], *([*TLX_IDS, "tlx_raw"] if protocol.nasa_tlx else []), "completed"]
     tables["results.csv"] = (header, results)

@@ -53,6 +53,9 @@ class Condition:
     time_limit_s: float | None = None  # annotation time limit (None: the annotate phase's, or none)
     suggestions: bool = False  # "label this next" shown (the pilot's simulated user then picks actively)
     fusion: dict[str, Any] = field(default_factory=dict)  # overrides of the task agent's fusion parameters
+    #: choose the intent's strength and c in simulation after each training, as the benchmark's ``calibrated`` row
+    #: and the app's *Calibrate strength* do (dynamic fusion only)
+    calibrate: bool = False
 
 
 @dataclass(frozen=True)
@@ -250,10 +253,16 @@ def parse_protocol(source: str, file: str = "protocol", base: Path | None = None
         limit = t.number("time_limit_s", 0)
         suggestions = t.flag("suggestions", False)
         fusion = t.mapping("fusion")
+        calibrate = t.flag("calibrate", False)
         t.done()
         if any(c.name == name for c in conditions):
             t.fail("name", f"{name!r} is the name of an earlier condition; each condition needs its own name")
-        conditions.append(Condition(name, strategy, budget, limit, suggestions, fusion))
+        if calibrate and strategy != "dynamic":
+            t.fail("calibrate", f"chooses the intent's strength for dynamic fusion; this condition's strategy is "
+                                f"{strategy!r}")
+        if calibrate and {"strength", "c"} & set(fusion):
+            t.fail("calibrate", "chooses strength and c itself: leave them out of fusion, or calibrate = false")
+        conditions.append(Condition(name, strategy, budget, limit, suggestions, fusion, calibrate))
     if len(conditions) > MAX_CONDITIONS:
         top.fail("conditions", f"{len(conditions)} conditions; allowed: 1 to {MAX_CONDITIONS}")
     if order == "latin" and len(conditions) < 2:

@@ -28,6 +28,7 @@ import numpy as np
 from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.errors import UserError
 from dpf_gui.fileio import write_json_atomic
+from dpf_gui.fusion_params import CALIBRATED
 from dpf_gui.strategies import get as get_strategy
 from dpf_gui.studies.events import EventLog
 from dpf_gui.studies.folder import Study
@@ -37,6 +38,7 @@ CONDITIONS_DIR = "conditions"
 LABELS_FILE = "labels.sqlite"
 INTENT_DIR = "intent"
 OUTCOMES_FILE = "outcomes.json"
+CALIBRATION_FILE = "calibration.json"  # a condition with ``calibrate``: the strength chosen after training
 EVENTS_FILE = "events.sqlite"
 LOCK_FILE = "session.lock"
 
@@ -283,6 +285,8 @@ class Session:
                 fit = result.metrics.get("held_out")
             except UserError as exc:  # e.g. too few marks, or all the same: the condition plays the task agent
                 note = f"no intent model ({exc}); the agent plays as the task agent"
+        if note is None and needs_intent and self.condition(name).calibrate:
+            self._calibrate(name)
         agent = self.agent(name)
         seeds = episode_seeds(self.protocol.outcome_seed, self.protocol.outcome_episodes, held_out=True)
         records = play_records(self.protocol.env, agent, seeds, self.study.task.env_config)
@@ -293,13 +297,39 @@ class Session:
             "labelled": int(labels.count), "intent": note is None and needs_intent,
             "note": note, "fit": fit, "episodes": len(records), "seed": self.protocol.outcome_seed,
             "wish": None if wish is None else wish.describe(),
+            "fusion": {k: getattr(agent.params, k) for k in CALIBRATED} if agent.intent is not None else None,
+            "calibrated": self.calibration(name) is not None,
             "metrics": summarise_episodes([r.stats(wish) for r in records]),
             "means": {k: float(np.mean([e[k] for e in per_episode])) for k in per_episode[0]} if per_episode else {},
         }
         write_json_atomic(folder / OUTCOMES_FILE, outcomes)
         self.event("trained", step, labelled=int(labels.count), intent=outcomes["intent"], note=note, fit=fit,
-                   outcomes=outcomes["means"])
+                   fusion=outcomes["fusion"], calibrated=outcomes["calibrated"], outcomes=outcomes["means"])
         return outcomes
+
+    def _calibrate(self, name: str) -> None:
+        """Choose the strength and c of condition ``name``'s new intent model in simulation (training seeds only;
+        highway's and Pong's in a process of their own, minutes) and keep the result beside it."""
+        from dpf_gui.agents.intent_agent import IntentAgent
+        from dpf_gui.calibration_process import calibrate_on_this_machine
+        from dpf_gui.pipeline import fusion_params
+
+        task = self.study.task
+        intent = IntentAgent.load(self.condition_dir(name) / INTENT_DIR, expect_env=self.protocol.env)
+        cal = calibrate_on_this_machine(self.protocol.env, task, intent.model, intent.scale(), intent.unit,
+                                        fusion_params(task, self.condition(name).fusion), seed=self.training_seed(name))
+        write_json_atomic(self.condition_dir(name) / CALIBRATION_FILE, cal.to_dict())
+
+    def calibration(self, name: str):
+        """The :class:`~dpf_gui.calibrate.Calibration` kept for condition ``name``'s intent model (None: none)."""
+        import json
+
+        from dpf_gui.calibrate import Calibration
+
+        path = self.condition_dir(name) / CALIBRATION_FILE
+        if not path.is_file() or not is_checkpoint(self.condition_dir(name) / INTENT_DIR):
+            return None
+        return Calibration(**json.loads(path.read_text(encoding="utf-8")))
 
     def agent(self, name: str):
         """The agent of condition ``name``: the task agent fused with the intent model from this participant's marks
@@ -314,7 +344,9 @@ class Session:
         if not get_strategy(cond.strategy).needs_intent or not is_checkpoint(intent_dir):
             return FusedAgent(task, "task")
         intent = IntentAgent.load(intent_dir, expect_env=self.protocol.env)
-        return FusedAgent(task, cond.strategy, fusion_params(task, cond.fusion), intent=intent.model,
+        params = fusion_params(task, cond.fusion)
+        cal = self.calibration(name) if cond.calibrate else None
+        return FusedAgent(task, cond.strategy, params if cal is None else cal.params(params), intent=intent.model,
                           intent_scale=intent.scale(), intent_unit=intent.unit, seed=self.training_seed(name))
 
     # --- watch --------------------------------------------------------------------------------------------
