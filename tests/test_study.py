@@ -271,6 +271,27 @@ def test_a_calibrated_condition_plays_at_the_strength_chosen_after_training(tmp_
     assert calibrated >= 1
 
 
+def test_a_failed_calibration_leaves_the_condition_at_the_stored_strength_and_says_why(tmp_path, monkeypatch):
+    import dpf_gui.calibration_process as process
+    from dpf_gui.errors import WorkerError
+    from dpf_gui.pipeline import fusion_params
+
+    def fail(*args, **kwargs):
+        raise WorkerError("the calibration process stopped unexpectedly (exit code -9)")
+
+    monkeypatch.setattr(process, "calibrate_on_this_machine", fail)
+    path = tiny_protocol(tmp_path, {'strategy = "dynamic"\n': 'strategy = "dynamic"\ncalibrate = true\n',
+                                    "budget = 8": "budget = 30"})
+    study = init_study(path, tmp_path / "s")
+    pilot(study, 1)
+    outcomes = json.loads((study.participant_dir("sim-001") / "conditions/dynamic/outcomes.json").read_text())
+    assert outcomes["intent"] and not outcomes["calibrated"]
+    assert outcomes["calibration_note"].startswith("calibration failed (the calibration process stopped")
+    assert outcomes["fusion"]["strength"] == fusion_params(study.task).strength
+    row = {r["condition"]: r for r in _results(export_study(study, tmp_path / "e"))}["dynamic"]
+    assert row["calibrated"] == "0" and row["train_note"].startswith("calibration failed")
+
+
 def _results(folder: Path) -> list[dict]:
     with open(folder / "results.csv", newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))

@@ -59,7 +59,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("budget", "trajectories the participant could mark in the condition"),
         ("labelled", "trajectories the participant marked (labels the intent model learned from)"),
         ("intent_trained", "1: an intent model was trained from the marks; 0: the agent played as the task agent"),
-        ("train_note", "why no intent model was trained (empty when one was)"),
+        ("train_note", "why no intent model was trained, or why its calibration failed (empty when all went well)"),
         ("strength", "the intent's strength the agent played at (empty: no intent model)"),
         ("c", "dynamic fusion's budget c the agent played at (empty: no intent model)"),
         ("calibrated", "1: strength and c were calibrated in simulation after training (the condition's "
@@ -233,7 +233,8 @@ def collect(study: Study) -> dict[str, Any]:
                 out = json.loads(outcome_path.read_text(encoding="utf-8"))
                 fusion = out.get("fusion") or {}
                 row.update({"labelled": out.get("labelled"), "intent_trained": int(bool(out.get("intent"))),
-                            "train_note": out.get("note"), "strength": fusion.get("strength"), "c": fusion.get("c"),
+                            "train_note": out.get("note") or out.get("calibration_note"),
+                            "strength": fusion.get("strength"), "c": fusion.get("c"),
                             "calibrated": int(bool(out.get("calibrated"))), "outcome_episodes": out.get("episodes")})
                 for m in OUTCOME_METRICS:
                     row[m] = out.get("means", {}).get(m)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from dpf_gui.checkpoints import is_checkpoint
-from dpf_gui.errors import UserError
+from dpf_gui.errors import UserError, WorkerError
 from dpf_gui.fileio import write_json_atomic
 from dpf_gui.fusion_params import CALIBRATED
 from dpf_gui.strategies import get as get_strategy
@@ -285,8 +285,14 @@ class Session:
                 fit = result.metrics.get("held_out")
             except UserError as exc:  # e.g. too few marks, or all the same: the condition plays the task agent
                 note = f"no intent model ({exc}); the agent plays as the task agent"
-        if note is None and needs_intent and self.condition(name).calibrate:
-            self._calibrate(name)
+        calibration_note = None
+        if self.condition(name).calibrate:
+            (folder / CALIBRATION_FILE).unlink(missing_ok=True)  # an earlier training's is not this model's
+            if note is None and needs_intent:
+                try:
+                    self._calibrate(name)
+                except (UserError, WorkerError) as exc:  # the condition goes on at the stored strength, said so
+                    calibration_note = f"calibration failed ({exc}); the agent plays at the stored strength and c"
         agent = self.agent(name)
         seeds = episode_seeds(self.protocol.outcome_seed, self.protocol.outcome_episodes, held_out=True)
         records = play_records(self.protocol.env, agent, seeds, self.study.task.env_config)
@@ -298,13 +304,14 @@ class Session:
             "note": note, "fit": fit, "episodes": len(records), "seed": self.protocol.outcome_seed,
             "wish": None if wish is None else wish.describe(),
             "fusion": {k: getattr(agent.params, k) for k in CALIBRATED} if agent.intent is not None else None,
-            "calibrated": self.calibration(name) is not None,
+            "calibrated": self.calibration(name) is not None, "calibration_note": calibration_note,
             "metrics": summarise_episodes([r.stats(wish) for r in records]),
             "means": {k: float(np.mean([e[k] for e in per_episode])) for k in per_episode[0]} if per_episode else {},
         }
         write_json_atomic(folder / OUTCOMES_FILE, outcomes)
         self.event("trained", step, labelled=int(labels.count), intent=outcomes["intent"], note=note, fit=fit,
-                   fusion=outcomes["fusion"], calibrated=outcomes["calibrated"], outcomes=outcomes["means"])
+                   fusion=outcomes["fusion"], calibrated=outcomes["calibrated"], calibration_note=calibration_note,
+                   outcomes=outcomes["means"])
         return outcomes
 
     def _calibrate(self, name: str) -> None:
