@@ -19,6 +19,7 @@ This module is what the app's study mode and ``dpf study pilot`` both drive.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -329,8 +330,6 @@ class Session:
 
     def calibration(self, name: str):
         """The :class:`~dpf_gui.calibrate.Calibration` kept for condition ``name``'s intent model (None: none)."""
-        import json
-
         from dpf_gui.calibrate import Calibration
 
         path = self.condition_dir(name) / CALIBRATION_FILE
