@@ -171,13 +171,29 @@ def same_calibrated(a: FusionParams, b: FusionParams) -> bool:
     return all(getattr(a, f) == getattr(b, f) for f in CALIBRATED)
 
 
-def without_calibration(params: FusionParams, before: FusionParams, after: FusionParams) -> FusionParams:
-    """``params`` with what a calibration set (``before`` -> ``after``) put back, where it still holds it: a
-    strength chosen for one intent model does not belong to the next one; whatever else was set stays."""
-    if not same_calibrated(params, after):
-        return params
-    return replace(params, **{f: getattr(before, f) for f in CALIBRATED})
+@dataclass(frozen=True)
+class AppliedCalibration:
+    """A calibration set on the parameters a view shows: what they were ``before``, what it made them ``after``,
+    and the weights checksum of the ``intent`` model it was chosen for."""
+
+    before: FusionParams
+    after: FusionParams
+    intent: str | None
+
+    def made_for(self, intent_sidecar) -> bool:
+        return self.intent == (intent_sidecar or {}).get("weights_sha256")
+
+    def still_set(self, params: FusionParams) -> bool:
+        """Whether ``params`` still hold what it set."""
+        return same_calibrated(params, self.after)
+
+    def undone(self, params: FusionParams) -> FusionParams:
+        """``params`` with what it set put back, where they still hold it: a strength chosen for one intent model
+        does not belong to the next one; whatever else was set stays."""
+        if not self.still_set(params):
+            return params
+        return replace(params, **{f: getattr(self.before, f) for f in CALIBRATED})
 
 
-__all__ = ["CALIBRATED", "PAPER", "PARAMS", "FusionParams", "Param", "cli_params", "paper_params", "same_calibrated",
-           "slider_params", "without_calibration"]
+__all__ = ["CALIBRATED", "PAPER", "PARAMS", "AppliedCalibration", "FusionParams", "Param", "cli_params", "paper_params",
+           "same_calibrated", "slider_params"]

@@ -134,8 +134,9 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     # a new intent model on gridnav: Play calibrates its strength at once (about a second), from the stored defaults
     assert play.is_calibrating() and play.params() == fusion_params(ws.task)
     qtbot.waitUntil(lambda: not play.is_calibrating(), timeout=WAIT_MS)
-    assert play.status_label.text().startswith(f"{AUTO_LEAD}: ") and play.calibrated_from[0] == fusion_params(ws.task)
-    assert play.params() == play.calibrated_from[1] == play.runner.params
+    assert play.status_label.text().startswith(f"{AUTO_LEAD}: ")
+    assert play.calibrated_from.before == fusion_params(ws.task)
+    assert play.params() == play.calibrated_from.after == play.runner.params
     with qtbot.waitSignal(play.episodeFinished, timeout=WAIT_MS):
         play.run_decisions(200)
     for p in (play.weight_plot, play.temp_plot, play.collected_plot):

@@ -44,9 +44,8 @@ class CalibratingView:
     #: fresh episodes: gridnav) and the agent plays at its stored strength and c, so that what a person sees is what
     #: the benchmark's claim is measured with; the app's Play tab turns it on (docs/GUI.md)
     calibrate_new_intents = False
-    #: (parameters before, parameters after, the intent model's weights checksum) of the last calibration set or
-    #: recalled: a strength chosen for one intent model does not belong to the next
-    #: (:class:`~dpf_gui.app.tabs._FollowsWorkspace` goes back to the parameters before)
+    #: the last calibration set or recalled (:class:`~dpf_gui.fusion_params.AppliedCalibration`): a strength chosen
+    #: for one intent model does not belong to the next (:class:`~dpf_gui.app.tabs._FollowsWorkspace` undoes it)
     calibrated_from = None
 
     calibrated = Signal(object, str)  # Calibration (None on failure), message
@@ -176,24 +175,28 @@ class CalibratingView:
         cal = recall_calibration(env_name, task, self._intent_sidecar, self.params())
         if cal is None:
             return self._still_calibrated()
-        base = self.params()
-        self.recalled, params = cal, cal.params(base)
-        self.set_params(params)
-        self.calibrated_from = (base, params, self._intent_sidecar.get("weights_sha256"))
+        self.recalled, params = cal, self._set_calibration(cal)
         self.calibrate_button.setToolTip(f"{CALIBRATE_TIP}\n\nKept from an earlier calibration:\n"
                                          f"{calibration_table(cal)}")
         self._say(f"{calibration_text(cal)} (kept from an earlier calibration of these agents on this machine; "
                   "Calibrate strength runs it again)", RECALLED_SHORT.format(strength=params.strength, c=params.c))
         return True
 
+    def _set_calibration(self, cal):
+        """Set ``cal``'s strength (and c, gate) on the parameters shown and remember it; the parameters set."""
+        from dpf_gui.fusion_params import AppliedCalibration
+
+        base = self.params()
+        params = cal.params(base)
+        self.set_params(params)
+        self.calibrated_from = AppliedCalibration(base, params, self._intent_sidecar.get("weights_sha256"))
+        return params
+
     def _still_calibrated(self) -> bool:
         """The same intent model shown again, its strength and c as the last calibration here set them (a sync,
         a reload): say so; False otherwise."""
-        from dpf_gui.fusion_params import same_calibrated
-
         shown = self.calibrated_from
-        if shown is None or shown[2] != self._intent_sidecar.get("weights_sha256") or not same_calibrated(
-                self.params(), shown[1]):
+        if shown is None or not shown.made_for(self._intent_sidecar) or not shown.still_set(self.params()):
             return False
         p = self.params()
         self._say(f"Strength {p.strength:g}, c {p.c:g}: calibrated for this intent model earlier in this session "
@@ -222,12 +225,9 @@ class CalibratingView:
             self.status_label.setText(CANCELLED if error == CANCELLED else f"calibration failed: {error}")
             self.calibrated.emit(None, error)
             return
-        base = self.params()
-        self.set_params(cal.params(base))
-        self.calibrated_from = (base, self.params(), self._intent_sidecar.get("weights_sha256"))
+        params = self._set_calibration(cal)
         message = calibration_text(cal, AUTO_LEAD if by_itself else "calibrated")
         self.calibrate_button.setToolTip(f"{CALIBRATE_TIP}\n\nLast calibration:\n{calibration_table(cal)}")
-        params = self.params()
         self._say(message, CALIBRATED_SHORT.format(strength=params.strength, c=params.c))
         self.calibrated.emit(cal, message)
 

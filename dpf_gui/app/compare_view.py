@@ -58,6 +58,7 @@ from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
 from dpf_gui.episode import NEEDS_INTENT_TIP, EpisodeRunner, Snapshot, wish_from_sidecar
 from dpf_gui.errors import UserError
 from dpf_gui.fusion import FusionParams
+from dpf_gui.fusion_params import AppliedCalibration
 
 SIDES = ("left", "right")
 
@@ -67,7 +68,7 @@ class CompareView(RecordingView, PlayKeys, QWidget):
 
     stepped = Signal(object, object)  # left Snapshot, right Snapshot (what is on screen)
     pairFinished = Signal(dict)  # {"seed", "left": metrics, "right": metrics}
-    #: (parameters before, parameters after, intent weights checksum) of the last calibration applied (as Play's)
+    #: the last calibration applied (:class:`~dpf_gui.fusion_params.AppliedCalibration`, as Play's)
     calibrated_from = None
 
     def __init__(self, parent=None):
@@ -273,7 +274,7 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         base = self.params()
         params = cal.params(base)
         self.set_params(params)
-        self.calibrated_from = (base, params, self.runners["left"].sidecar.get("weights_sha256"))
+        self.calibrated_from = AppliedCalibration(base, params, self.runners["left"].sidecar.get("weights_sha256"))
         self.status_label.setText(f"Strength {params.strength:g}, c {params.c:g}: calibrated for this intent on this "
                                   "machine (Play's Calibrate strength).")
 

@@ -91,12 +91,9 @@ class _FollowsWorkspace:
         # and c a calibration chose for another intent model
         params = self.params_panel.params() if self._task is ws.task else None
         intent = ws.intent
-        if params is not None and self.calibrated_from is not None:
-            from dpf_gui.fusion_params import without_calibration
-
-            before, after, calibrated_for = self.calibrated_from
-            if calibrated_for != (intent.sidecar.get("weights_sha256") if intent else None):
-                params = without_calibration(params, before, after)
+        shown = self.calibrated_from
+        if params is not None and shown is not None and not shown.made_for(intent.sidecar if intent else None):
+            params = shown.undone(params)
         try:
             self.set_agents(ws.env_name, ws.env_config, ws.task, intent.model if intent else None,
                             intent.sidecar if intent else None, wish=play_wish(ws), params=params)
@@ -172,9 +169,8 @@ def make_compare_view(window: MainWindow) -> QWidget:
             if not (fresh and self.runners and window is not None and window.calibrate_new_intents and ws is not None
                     and ws.intent is not None and not runs_in_a_process(ws.env_name)):
                 return
-            kept = self.calibrated_from is not None and self.calibrated_from[2] == ws.intent.sidecar.get(
-                "weights_sha256")  # (found on this machine when the agents were loaded)
-            if not kept:
+            # (one kept on this machine was found when the agents were loaded)
+            if self.calibrated_from is None or not self.calibrated_from.made_for(ws.intent.sidecar):
                 window.view("Play").sync()
 
         def drop_agents(self, reason: str) -> None:
