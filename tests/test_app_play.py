@@ -608,6 +608,36 @@ def test_the_play_tab_calibrates_each_new_gridnav_intent_from_the_stored_strengt
     assert not play.is_calibrating() and play.params() == stored and play.status_label.text() == NOT_CALIBRATED
 
 
+def test_play_builds_again_for_an_intent_model_after_one_it_could_not_play(qtbot, tmp_path, monkeypatch):
+    """Agents that could not be built for a new intent model are dropped; going back to the model they were built
+    with before builds them again (it is not skipped as the model they already have)."""
+    from dpf_gui.agents.intent_agent import IntentAgent
+    from dpf_gui.errors import UserError
+    from tests.qt_helpers import open_window
+
+    for seed in (0, 1):
+        train_tiny_additive_avoid_toll_intent(tmp_path / f"intent{seed}", seed=seed)
+    window = open_window(qtbot, tmp_path / "store", env="gridnav")
+    window.calibrate_new_intents = False
+    ws, play = window.workspace, window.play
+    window.tabs.setCurrentWidget(play)
+    first = IntentAgent.load(tmp_path / "intent0")
+    ws.set_intent(first)
+    assert play.runner is not None and play.runner.intent is first.model
+
+    def cannot_play(*_args, **_kwargs):
+        raise UserError("this intent model cannot play here")
+
+    monkeypatch.setattr(play, "set_agents", cannot_play)
+    ws.set_intent(IntentAgent.load(tmp_path / "intent1"))
+    assert play.runner is None and play.status_label.text() == "this intent model cannot play here"
+    monkeypatch.undo()
+    ws.set_intent(first)
+    assert play.runner is not None and play.runner.intent is first.model
+    ws.set_intent(None)  # no intent model at all: built again too (the task agent alone)
+    assert play.runner is not None and play.runner.intent is None
+
+
 def test_compare_shown_first_plays_a_new_gridnav_intent_at_the_strength_play_calibrates(qtbot, tmp_path):
     """A person who goes from Train straight to Compare sees both sides at the calibrated strength too: Play loads the
     new intent model behind it and calibrates it (about a second), and shares the result."""

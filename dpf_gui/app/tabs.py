@@ -41,6 +41,10 @@ def make_train_view(window: MainWindow) -> QWidget:
     return view
 
 
+#: what :attr:`_FollowsWorkspace._intent` holds while no agents are built: no intent model (None included) is theirs
+_NONE_BUILT = object()
+
+
 class _FollowsWorkspace:
     """Mixin for the Play and Compare views: their agents follow the workspace and its intent model.
 
@@ -54,7 +58,7 @@ class _FollowsWorkspace:
     _ws = None
     _dirty = False
     _task = None  # the task agent the agents were last built for
-    _intent = None  # the workspace's intent model they were last built with
+    _intent = _NONE_BUILT  # the workspace's intent model they were last built with (_NONE_BUILT: no agents)
     _unsubscribe = None  # from the workspace's changes
 
     def set_workspace(self, ws) -> None:
@@ -83,7 +87,7 @@ class _FollowsWorkspace:
         self._dirty = False
         ws = self._ws
         if ws is None or ws.task is None:
-            self._task = None
+            self._task, self._intent = None, _NONE_BUILT
             self.drop_agents("No task agent is open: open one with File > Open task agent." if ws is not None
                              else "Nothing is open.")
             return
@@ -99,8 +103,10 @@ class _FollowsWorkspace:
                             intent.sidecar if intent else None, wish=play_wish(ws), params=params)
             self._task, self._intent = ws.task, intent
         except UserError as exc:
+            self._intent = _NONE_BUILT
             self.drop_agents(str(exc))
         except Exception as exc:  # noqa: BLE001 (never take the window down from showEvent)
+            self._intent = _NONE_BUILT
             traceback.print_exc()
             self.drop_agents(f"Cannot play: {exc.__class__.__name__}: {exc}")
 
