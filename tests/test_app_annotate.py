@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from dataclasses import fields
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from PySide6.QtCore import Qt
 
 from dpf_gui.data.study import SEGMENTS, UNLABELLED
 from dpf_gui.data.trajectories import TrajectoryDataset
+from dpf_gui.oracles import NOISE_HELP, FeedbackNoise
 from dpf_gui.paths import shipped_model
 from tests.qt_helpers import WAIT_MS, open_window
 
@@ -155,6 +157,8 @@ def test_simulated_user_dialog(qtbot, tmp_path, messages):
     dialog.relative.setChecked(False)
     assert dialog.build()[1].myopic == 1.0 and dialog.build()[1].equal == 0.0  # as `dpf label` by default
     assert dialog.build()[1].stochastic == 0.0
+    for f in fields(FeedbackNoise):  # every choice says what it does, in the words of `dpf label --help`
+        assert getattr(dialog, f.name).toolTip().startswith(NOISE_HELP[f.name][:20])
     dialog.myopic.setValue(0.9)
     dialog.equal.setValue(2.0)
     dialog.stochastic.setValue(0.2)

@@ -251,3 +251,13 @@ def test_a_stochastic_user_gets_close_calls_wrong_and_clear_ones_right(big):
     wrong_pair = (pairs.prefer != answer) & (gap != 0)
     small, large = (np.abs(gap) > 0) & (np.abs(gap) <= 1), np.abs(gap) >= 4
     assert wrong_pair[small].mean() > 3 * wrong_pair[large].mean()  # (0.22 against 0.02)
+
+
+def test_every_kind_of_feedback_noise_says_what_it_does():
+    """The CLI's help and the simulated-user dialog's tooltips read one table: a new kind of noise needs a line."""
+    from dataclasses import fields
+
+    from dpf_gui.oracles import NOISE_HELP, FeedbackNoise
+
+    assert set(NOISE_HELP) == {f.name for f in fields(FeedbackNoise)}
+    assert all(len(text) > 20 for text in NOISE_HELP.values())

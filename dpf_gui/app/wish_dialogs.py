@@ -137,6 +137,8 @@ class SimulatedUserDialog(QDialog):
     """Label every trajectory as a simulated user with a wish and noise would (one undoable batch)."""
 
     def __init__(self, parent, ws, apply: Callable[[object, object, int, bool], None]):
+        from dpf_gui.oracles import NOISE_HELP
+
         super().__init__(parent)
         self.setObjectName("simulatedUserDialog")
         self.setWindowTitle("Label with a simulated user")
@@ -148,24 +150,17 @@ class SimulatedUserDialog(QDialog):
         self.binary.setObjectName("simBinaryCheck")
         self.relative = QCheckBox("relative (compared with a typical run, not with none)", self)
         self.relative.setObjectName("simRelativeCheck")
-        self.relative.setToolTip("The sign against a typical trajectory (the data's median score per decision), as "
-                                 "a person marks the better and the worse of the runs they saw. For a region nearly "
-                                 "every trajectory enters, where every plain sign is the same.")
+        self.relative.setToolTip(NOISE_HELP["relative"])
         self.relative.setEnabled(False)
+        self.binary.setToolTip(NOISE_HELP["binary"])
         self.binary.toggled.connect(self.relative.setEnabled)
-        self.flip = _spin(self, "simFlipSpin", 0.0, 1.0, 0.05, "probability of flipping the sign")
-        self.skip = _spin(self, "simSkipSpin", 0.0, 1.0, 0.05, "probability of leaving a trajectory unlabelled")
-        self.sigma = _spin(self, "simSigmaSpin", 0.0, 1000.0, 0.5, "Gaussian noise on the score (std)")
-        self.myopic = _spin(self, "simMyopicSpin", 0.01, 1.0, 0.01,
-                            "remembers the end of a run best: a decision t steps before the end weighs myopic^t "
-                            "(1: every decision alike)")
+        self.flip = _spin(self, "simFlipSpin", 0.0, 1.0, 0.05, NOISE_HELP["flip"])
+        self.skip = _spin(self, "simSkipSpin", 0.0, 1.0, 0.05, NOISE_HELP["skip"])
+        self.sigma = _spin(self, "simSigmaSpin", 0.0, 1000.0, 0.5, NOISE_HELP["sigma"])
+        self.myopic = _spin(self, "simMyopicSpin", 0.01, 1.0, 0.01, NOISE_HELP["myopic"].replace("GAMMA", "myopic"))
         self.myopic.setValue(1.0)
-        self.equal = _spin(self, "simEqualSpin", 0.0, 1000.0, 0.5,
-                           "can't tell: a score within this of 0 (relative: of a typical run's) is given as 0")
-        self.stochastic = _spin(self, "simStochasticSpin", 0.0, 100.0, 0.05,
-                                "wrong on close calls: a score d is given the wrong way round with probability "
-                                "1 / (1 + exp(|d| / (T u))), u a typical |d|; a quarter of the time at |d| = 1.1 T u "
-                                "(0: never)")
+        self.equal = _spin(self, "simEqualSpin", 0.0, 1000.0, 0.5, NOISE_HELP["equal"].replace(" E ", " this "))
+        self.stochastic = _spin(self, "simStochasticSpin", 0.0, 100.0, 0.05, NOISE_HELP["stochastic"])
         self.seed = QSpinBox(self)
         self.seed.setObjectName("simSeedSpin")
         self.seed.setRange(0, 2**31 - 1)

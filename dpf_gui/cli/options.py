@@ -170,28 +170,19 @@ def wish_from_args(args: argparse.Namespace, region_features, env_name: str):
 
 def add_noise_options(p: argparse.ArgumentParser, title: str) -> None:
     """A simulated user's feedback noise (``oracles.FeedbackNoise``): dpf label and dpf study pilot."""
+    from dpf_gui.oracles import NOISE_HELP as HELP
+
     g = p.add_argument_group(title)
-    g.add_argument("--binary", action="store_true", help="give only the sign of each score (-1, 0, +1)")
-    g.add_argument("--relative", action="store_true",
-                   help="with --binary: the sign against a typical trajectory (the data's median score per decision), "
-                        "as a person marks the better and the worse of the runs they saw; for regions nearly every "
-                        "trajectory enters")
-    g.add_argument("--flip", type=probability, default=0.0, metavar="P", help="probability of flipping a score's sign")
-    g.add_argument("--skip", type=probability, default=0.0, metavar="P",
-                   help="probability of leaving a trajectory unlabelled")
-    g.add_argument("--sigma", type=float_in(0.0, SIGMA_MAX), default=0.0,
-                   help=f"std. dev. of Gaussian noise added to scores (0..{SIGMA_MAX:g})")
+    g.add_argument("--binary", action="store_true", help=HELP["binary"])
+    g.add_argument("--relative", action="store_true", help=HELP["relative"].replace("with binary", "with --binary"))
+    g.add_argument("--flip", type=probability, default=0.0, metavar="P", help=HELP["flip"])
+    g.add_argument("--skip", type=probability, default=0.0, metavar="P", help=HELP["skip"])
+    g.add_argument("--sigma", type=float_in(0.0, SIGMA_MAX), default=0.0, help=f"{HELP['sigma']} (0..{SIGMA_MAX:g})")
     g.add_argument("--myopic", type=float_in(0.0, 1.0, low_open=True), default=1.0, metavar="GAMMA",
-                   help="remember the end of a run best: a decision t steps before the end weighs GAMMA^t in the "
-                        "score judged (B-Pref's myopic teacher; 1: every decision alike, the default)")
+                   help=HELP["myopic"])
     g.add_argument("--equal", type=float_in(0.0, SIGMA_MAX), default=0.0, metavar="E",
-                   help="\"can't tell\": a score within E of 0 (with --relative, of a typical run's) is given as 0, "
-                        "and two scores within E of each other are equally good (B-Pref's equal teacher; default 0)")
-    g.add_argument("--stochastic", type=float_in(0.0, SIGMA_MAX), default=0.0, metavar="T",
-                   help="wrong on close calls: a score d whose sign is judged (or, comparing, a difference) is given "
-                        "the wrong way round with probability 1 / (1 + exp(|d| / (T u))), u the typical |d| (root mean "
-                        "square); a quarter of the time at |d| = 1.1 T u (B-Pref's stochastic teacher; 0: never, the "
-                        "default)")
+                   help=HELP["equal"].replace("relative:", "with --relative,"))
+    g.add_argument("--stochastic", type=float_in(0.0, SIGMA_MAX), default=0.0, metavar="T", help=HELP["stochastic"])
 
 
 def noise_from_args(args: argparse.Namespace):
