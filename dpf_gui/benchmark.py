@@ -114,6 +114,9 @@ EPISODES = {"gridnav": 100, "highway": 100, "pong": 300}
 #: more fused ones would cost every row of every cell.
 BASELINE_EPISODES = {"gridnav": 1000, "highway": 300, "pong": 1000}
 PROBE_EPISODES = {"gridnav": 50, "highway": 20, "pong": 30}
+#: label seeds of draw D are the split's plus D times this (the per-wish offsets are below 10000), so another draw
+#: of the simulated user's labels never repeats one of draw 0 nor of another draw
+DRAW_STRIDE = 100_000
 
 
 @dataclass
@@ -133,6 +136,7 @@ class BenchmarkSpec:
     # None: every combination of budgets x label_types x selections
     fusion: dict[str, Any] = field(default_factory=dict)  # overrides of our fusion parameters (all cells)
     intent: dict[str, Any] = field(default_factory=dict)  # overrides of the additive intent config
+    draw: int = 0  # which draw of the simulated user's labels (0: the published one); wishes and episodes stay
 
 
 def baseline_episodes(spec: BenchmarkSpec, env_name: str) -> int:
@@ -261,11 +265,13 @@ class Cell:
     budget: int | None
     label_type: str
     selection: str
+    draw: int = 0
 
     @property
     def name(self) -> str:
         b = "all" if self.budget is None else str(self.budget)
-        return f"{self.env}/{self.wish.name}/{b}/{self.label_type}/{self.selection}"
+        return f"{self.env}/{self.wish.name}/{b}/{self.label_type}/{self.selection}" + (
+            f"/draw{self.draw}" if self.draw else "")
 
 
 def cell_key(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str, Any]:
@@ -280,6 +286,7 @@ def cell_key(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str, Any]
             "episodes": spec.episodes[ctx.env], "baseline": baseline_episodes(spec, ctx.env),
             "fusion": fusion.to_dict(), "intent": spec.intent,
             "task": ctx.task.sidecar.get("weights_sha256"), "data": ctx.data.fingerprint(), "code": code_fingerprint(),
+            **({"draw": cell.draw} if cell.draw else {}),  # (draw 0's keys are those from before draws existed)
             # the risk model a guarded fusion reads (a new one recomputes the cells)
             **({"risk": ctx.task.risk_model.sha256} if fusion.risk is not None and ctx.task.risk_model else {})}
 
@@ -305,14 +312,15 @@ def store_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec, work: Path, res
 
 
 def cell_labels(task, data: TrajectoryDataset, generated: GeneratedWish, split: str, budget: int | None,
-                label_type: str, selection: str) -> tuple[Any, int, Labels]:
+                label_type: str, selection: str, draw: int = 0) -> tuple[Any, int, Labels]:
     """``(wish, label_seed, labels)`` of one cell: the generated wish in the task agent's region features, the
-    cell's label seed (its split's, plus one per wish, so cells do not depend on each other's order) and the
-    simulated user's labels of the chosen trajectories (bench scripts that replay one cell use it too)."""
+    cell's label seed (its split's, plus one per wish, so cells do not depend on each other's order, plus
+    :data:`DRAW_STRIDE` per draw) and the simulated user's labels of the chosen trajectories (bench scripts that
+    replay one cell use it too)."""
     from dpf_gui.pipeline import task_region_features
 
     wish = generated.wish(task_region_features(task))
-    label_seed = SPLITS[split].label_seed + _stable(generated.name)
+    label_seed = SPLITS[split].label_seed + _stable(generated.name) + DRAW_STRIDE * draw
     full = simulated_labels(data, wish, label_type, label_seed)
     return wish, label_seed, select_labels(data, full, budget, selection, label_seed)
 
@@ -325,9 +333,10 @@ def _compute_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str,
 
     t0 = time.time()
     wish, label_seed, labels = cell_labels(ctx.task, ctx.data, cell.wish, spec.split, cell.budget, cell.label_type,
-                                           cell.selection)
+                                           cell.selection, cell.draw)
     out: dict[str, Any] = {"cell": cell.name, "env": ctx.env, "wish": cell.wish.to_dict(), "budget": cell.budget,
                            "labels": cell.label_type, "select": cell.selection, "split": spec.split,
+                           **({"draw": cell.draw} if cell.draw else {}),
                            "labelled": int(labels.count), "rows": {}, "fit": {}, "notes": []}
     scores = np.asarray(labels.scores)[np.asarray(labels.labelled, bool)]
     out["distinct_scores"] = len(np.unique(scores))
@@ -396,7 +405,7 @@ DEFAULT_COMBOS = ((10, "exact", "random"), (10, "binary", "random"), (25, "exact
 
 
 def cells_of(ctx: EnvContext, spec: BenchmarkSpec) -> list[Cell]:
-    return [Cell(ctx.env, w, b, lt, sel) for w in ctx.wishes for b, lt, sel in combos_of(spec)]
+    return [Cell(ctx.env, w, b, lt, sel, spec.draw) for w in ctx.wishes for b, lt, sel in combos_of(spec)]
 
 
 def run_benchmark(spec: BenchmarkSpec, work: Path, jobs: int = 1, progress: bool = True,
@@ -443,6 +452,7 @@ def _cell_job(args: tuple[str, Cell, BenchmarkSpec, str]) -> dict[str, Any]:
 __all__ = [
     "BASELINE_EPISODES",
     "DEFAULT_COMBOS",
+    "DRAW_STRIDE",
     "LABEL_TYPES",
     "MYOPIC_GAMMA",
     "ROWS",

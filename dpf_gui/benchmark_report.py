@@ -23,12 +23,18 @@ def _budget_text(b: int | None) -> str:
     return "all" if b is None else str(b)
 
 
+def selection_text(cell: dict[str, Any]) -> str:
+    """A cell's selection as the tables show it, with its draw of labels when it is not the published one."""
+    draw = cell.get("draw", 0)
+    return f"{cell['select']}, draw {draw}" if draw else cell["select"]
+
+
 def summarise(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict[str, Any]]:
     """Per (env, budget, label type, selection): cells, and per row the cells meeting the claim / keeping the task."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for c in results:
         budget = c["budget"] if c["budget"] is not None else 10**9
-        groups.setdefault((c["env"], budget, c["labels"], c["select"]), []).append(c)
+        groups.setdefault((c["env"], budget, c["labels"], selection_text(c)), []).append(c)
     out = []
     for (env, budget, labels, select), cells in sorted(groups.items()):
         row = {"env": env, "budget": None if budget == 10**9 else budget, "labels": labels, "select": select,
@@ -44,7 +50,8 @@ def overall(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict
     """The same counts over every environment, per (budget, label type, selection)."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for c in results:
-        groups.setdefault((c["budget"] if c["budget"] is not None else 10**9, c["labels"], c["select"]), []).append(c)
+        key = (c["budget"] if c["budget"] is not None else 10**9, c["labels"], selection_text(c))
+        groups.setdefault(key, []).append(c)
     out = []
     for (budget, labels, select), cells in sorted(groups.items()):
         row = {"budget": None if budget == 10**9 else budget, "labels": labels, "select": select, "cells": len(cells)}
@@ -158,7 +165,10 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
               "that computes them.", "",
              f"Split **{spec.split}**: " + ("wishes, label draws and episodes nobody looked at while tuning (the "
                                              "defaults were tuned on the `dev` split)." if spec.split == "report" else
-                                             "the tuning split; quote the `report` split."),
+                                             "the tuning split; quote the `report` split.")
+             + (f" Label draw {spec.draw} (`--draw`): the same wishes and episodes as the published draw 0, other "
+                "simulated labels and other trajectories chosen; its rows say so (\"random, draw "
+                f"{spec.draw}\")." if spec.draw else ""),
              "",
              "Each cell: a generated wish (not a preset; `dpf_gui/wishgen.py`), a simulated user labels the chosen "
              "stored trajectories (exact graded scores; binary with 10 % flipped, the sign of the score or, "

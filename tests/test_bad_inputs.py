@@ -307,6 +307,8 @@ CASES: list[tuple[str, list[str], str]] = [
      "nodir does not exist"),
     ("benchmark-out-missing-folder", ["benchmark", "--quick", "--work", "{tmp}/w", "--out", "{tmp}/nodir/R.md"],
      "nodir does not exist"),
+    ("benchmark-draw-negative", ["benchmark", "--quick", "--draw", "-1", "--work", "{tmp}/w", "--out", "{tmp}/R.md"],
+     "--draw"),
     ("trace-out-missing-folder", ["trace", "--env", "gridnav", "--strategy", "task", "--out", "{tmp}/nodir/t.csv"],
      "nodir does not exist"),
     ("trace-dynamic-without-intent", ["trace", "--env", "gridnav", "--strategy", "dynamic", "--out", "{tmp}/t.csv"],

@@ -132,6 +132,31 @@ def test_each_label_type_is_its_simulated_user(gridnav):
         bm.simulated_labels(data, wish, "graded", seed=4)
 
 
+def test_another_draw_labels_other_trajectories_of_the_same_wish_and_keeps_draw_zero_as_it_was(gridnav):
+    """`--draw D`: other simulated labels on other chosen trajectories, the wish the same; draw 0's cells keep
+    their names and cache keys (the published cells stay valid) and the tables tell the draws apart."""
+    from dpf_gui.benchmark_report import overall, summarise
+
+    task, data, probe = gridnav
+    (generated,) = bm.split_wishes("gridnav", data, probe, 1, "dev")
+    wish0, seed0, zero = bm.cell_labels(task, data, generated, "dev", 25, "exact", "random")
+    wish1, seed1, one = bm.cell_labels(task, data, generated, "dev", 25, "exact", "random", draw=1)
+    assert wish0.describe() == wish1.describe() and seed1 == seed0 + bm.DRAW_STRIDE
+    assert zero.count == one.count == 25
+    assert not np.array_equal(np.flatnonzero(zero.labelled), np.flatnonzero(one.labelled))
+    assert bm.cell_labels(task, data, generated, "dev", 25, "exact", "random", draw=1)[1] == seed1  # seeded
+    plain, other = bm.Cell("gridnav", generated, 25, "exact", "random"), bm.Cell("gridnav", generated, 25, "exact",
+                                                                                 "random", 1)
+    assert plain.name == f"gridnav/{generated.name}/25/exact/random" and other.name == plain.name + "/draw1"
+    met = {"calibrated": {"met": True, "keeps_task": True}}
+    cells = [{"env": "gridnav", "budget": 25, "labels": "exact", "select": "random", "claim": met},
+             {"env": "gridnav", "budget": 25, "labels": "exact", "select": "random", "draw": 1,
+              "claim": {"calibrated": {"met": False, "keeps_task": True}}}]
+    assert [(r["select"], r["calibrated"]) for r in summarise(cells, ["calibrated"])] == [("random", 1),
+                                                                                         ("random, draw 1", 0)]
+    assert [r["select"] for r in overall(cells, ["calibrated"])] == ["random", "random, draw 1"]
+
+
 # --- do no harm ------------------------------------------------------------------------------------------
 def _share_of_task_actions(task, agent, episodes=10) -> float:
     env = make_env("gridnav", task.env_config)
@@ -698,6 +723,7 @@ def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkey
     assert not bm._cell_entry(ctx, only, spec, tmp_path / "work").done()
     assert len(ctx.baseline_records) == 20 and len(ctx.task_records) == 8
     assert [r.length for r in ctx.task_records] == [r.length for r in ctx.baseline_records[:8]]
+    assert "draw" not in before and bm.cell_key(ctx, replace(only, draw=2), spec)["draw"] == 2
     fewer = bm.BenchmarkSpec(**{**spec.__dict__, "baseline": {"gridnav": 3}})
     assert bm.baseline_episodes(fewer, "gridnav") == 8  # never fewer than a row plays
     assert bm.cell_key(ctx, only, fewer)["baseline"] == 8 != bm.cell_key(ctx, only, spec)["baseline"]

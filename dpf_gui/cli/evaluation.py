@@ -410,6 +410,10 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
                    help="the task agent's held-out episodes behind the claim's baseline as ENV=N, the rows' episodes "
                         "first and never fewer (default: "
                         f"{','.join(f'{env}={n}' for env, n in BASELINE_EPISODES.items())})")
+    p.add_argument("--draw", type=int_in(0, 999), default=0, metavar="D",
+                   help="another draw of the simulated user's labels, of the trajectories chosen for them and of "
+                        "the seeds that train and calibrate on them, the wishes and held-out episodes the same: how "
+                        "much a cell's result owes to its draw (default: 0, the published draw)")
     p.add_argument("--quick", action="store_true", help="a look in a few minutes: gridnav, 3 wishes, 25 exact labels")
     add_fusion_parameters(p, "fusion parameters of the static, dynamic and calibrated rows, in every cell (default: "
                              "stored with each task agent; the paper row keeps the paper's; calibrated chooses its "
@@ -474,11 +478,11 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     spec = BenchmarkSpec(envs=tuple(args.envs), wishes=args.wishes, budgets=tuple(args.budgets or (10, 25, None)),
                          label_types=tuple(args.labels or ("exact",)), selections=tuple(args.select or ("random",)),
                          combos=None if product else DEFAULT_COMBOS, rows=tuple(args.rows), split=args.split,
-                         episodes=episodes, baseline=baseline, fusion=fusion_overrides(args))
+                         episodes=episodes, baseline=baseline, fusion=fusion_overrides(args), draw=args.draw)
     if args.quick:
         spec = BenchmarkSpec(envs=("gridnav",), wishes=3, budgets=(25,), label_types=("exact",), selections=("random",),
                              rows=("dynamic", "calibrated"), split=args.split, episodes=episodes, baseline=baseline,
-                             fusion=fusion_overrides(args))
+                             fusion=fusion_overrides(args), draw=args.draw)
     FusionParams().with_overrides(spec.fusion)  # a value out of range is said now, not in the first cell
     if args.keep_other_envs:
         kept_from_previous(out, spec)  # a damaged previous report is refused before hours of cells
