@@ -23,10 +23,11 @@ def _budget_text(b: int | None) -> str:
     return "all" if b is None else str(b)
 
 
-def selection_text(cell: dict[str, Any]) -> str:
-    """A cell's selection as the tables show it, with its draw of labels when it is not the published one."""
-    draw = cell.get("draw", 0)
-    return f"{cell['select']}, draw {draw}" if draw else cell["select"]
+def selection_text(item: dict[str, Any]) -> str:
+    """A cell's (or a table row's) selection as the tables show it, with its draw of labels when it is not the
+    published one."""
+    draw = item.get("draw", 0)
+    return f"{item['select']}, draw {draw}" if draw else item["select"]
 
 
 def summarise(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict[str, Any]]:
@@ -34,11 +35,11 @@ def summarise(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[di
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for c in results:
         budget = c["budget"] if c["budget"] is not None else 10**9
-        groups.setdefault((c["env"], budget, c["labels"], selection_text(c)), []).append(c)
+        groups.setdefault((c["env"], budget, c["labels"], c["select"], c.get("draw", 0)), []).append(c)
     out = []
-    for (env, budget, labels, select), cells in sorted(groups.items()):
+    for (env, budget, labels, select, draw), cells in sorted(groups.items()):
         row = {"env": env, "budget": None if budget == 10**9 else budget, "labels": labels, "select": select,
-               "cells": len(cells)}
+               "draw": draw, "cells": len(cells)}
         for r in rows:
             row[r] = sum(bool(c["claim"][r]["met"]) for c in cells if r in c["claim"])
             row[f"{r}_keeps"] = sum(bool(c["claim"][r]["keeps_task"]) for c in cells if r in c["claim"])
@@ -50,11 +51,12 @@ def overall(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict
     """The same counts over every environment, per (budget, label type, selection)."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for c in results:
-        key = (c["budget"] if c["budget"] is not None else 10**9, c["labels"], selection_text(c))
+        key = (c["budget"] if c["budget"] is not None else 10**9, c["labels"], c["select"], c.get("draw", 0))
         groups.setdefault(key, []).append(c)
     out = []
-    for (budget, labels, select), cells in sorted(groups.items()):
-        row = {"budget": None if budget == 10**9 else budget, "labels": labels, "select": select, "cells": len(cells)}
+    for (budget, labels, select, draw), cells in sorted(groups.items()):
+        row = {"budget": None if budget == 10**9 else budget, "labels": labels, "select": select, "draw": draw,
+               "cells": len(cells)}
         for r in rows:
             row[r] = sum(bool(c["claim"][r]["met"]) for c in cells if r in c["claim"])
             row[f"{r}_keeps"] = sum(bool(c["claim"][r]["keeps_task"]) for c in cells if r in c["claim"])
@@ -189,14 +191,14 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
              "| budget | labels | selection | cells | " + " | ".join(f"{r} meets (keeps task)" for r in rows) + " |",
              "|---" * (4 + len(rows)) + "|"]
     for r in overall(results, rows):
-        lines.append(f"| {_budget_text(r['budget'])} | {r['labels']} | {r['select']} | {r['cells']} | "
+        lines.append(f"| {_budget_text(r['budget'])} | {r['labels']} | {selection_text(r)} | {r['cells']} | "
                      + " | ".join(f"{r[x]} ({r[x + '_keeps']})" for x in rows) + " |")
     lines += ["", "### Per environment", "",
               "| env | budget | labels | selection | cells | " + " | ".join(rows) + " |",
               "|---" * (5 + len(rows)) + "|"]
     for r in summarise(results, rows):
-        lines.append(f"| {r['env']} | {_budget_text(r['budget'])} | {r['labels']} | {r['select']} | {r['cells']} | "
-                     + " | ".join(f"{r[x]} ({r[x + '_keeps']})" for x in rows) + " |")
+        lines.append(f"| {r['env']} | {_budget_text(r['budget'])} | {r['labels']} | {selection_text(r)} | "
+                     f"{r['cells']} | " + " | ".join(f"{r[x]} ({r[x + '_keeps']})" for x in rows) + " |")
     lines += ["", "Counts are cells meeting the claim, with cells keeping >= 90 % of the task agent's success in "
               "brackets.", "", "### The wishes", ""]
     seen = set()
@@ -232,12 +234,12 @@ def _plot(results: Sequence[dict[str, Any]], rows: Sequence[str], path: Path) ->
     from dpf_gui.fileio import write_atomic
 
     summary = overall(results, rows)
-    kinds = sorted({(r["labels"], r["select"]) for r in summary})
+    kinds = sorted({(r["labels"], r["select"], r["draw"]) for r in summary})
     fig = Figure(figsize=(3.2 * max(len(kinds), 1), 3.2))
     FigureCanvasAgg(fig)
-    for k, (labels, select) in enumerate(kinds):
+    for k, (labels, select, draw) in enumerate(kinds):
         ax = fig.add_subplot(1, max(len(kinds), 1), k + 1)
-        pts = [r for r in summary if (r["labels"], r["select"]) == (labels, select)]
+        pts = [r for r in summary if (r["labels"], r["select"], r["draw"]) == (labels, select, draw)]
         xs = [r["budget"] or 3000 for r in pts]
         for row in rows:
             ax.plot(xs, [r[row] / max(r["cells"], 1) for r in pts], marker="o", label=row)
@@ -245,7 +247,7 @@ def _plot(results: Sequence[dict[str, Any]], rows: Sequence[str], path: Path) ->
         ax.set_ylim(-0.05, 1.05)
         ax.set_xlabel("labelled trajectories (rightmost: all)")
         ax.set_ylabel("share of cells meeting the claim")
-        ax.set_title(f"{labels} labels, {select} selection", fontsize=9)
+        ax.set_title(f"{labels} labels, {select} selection" + (f", draw {draw}" if draw else ""), fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
