@@ -31,7 +31,8 @@ def selection_text(item: dict[str, Any]) -> str:
 
 
 def summarise(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict[str, Any]]:
-    """Per (env, budget, label type, selection): cells, and per row the cells meeting the claim / keeping the task."""
+    """Per (env, budget, label type, selection, draw): cells, and per row the cells meeting the claim / keeping the
+    task."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for c in results:
         budget = c["budget"] if c["budget"] is not None else 10**9
@@ -48,7 +49,7 @@ def summarise(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[di
 
 
 def overall(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict[str, Any]]:
-    """The same counts over every environment, per (budget, label type, selection)."""
+    """The same counts over every environment, per (budget, label type, selection, draw)."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for c in results:
         key = (c["budget"] if c["budget"] is not None else 10**9, c["labels"], c["select"], c.get("draw", 0))
@@ -169,8 +170,8 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
                                              "defaults were tuned on the `dev` split)." if spec.split == "report" else
                                              "the tuning split; quote the `report` split.")
              + (f" Label draw {spec.draw} (`--draw`): the same wishes and episodes as the published draw 0, other "
-                "simulated labels and other trajectories chosen; its rows say so (\"random, draw "
-                f"{spec.draw}\")." if spec.draw else ""),
+                "simulated labels, other trajectories chosen and other training and calibration seeds; its rows say "
+                f"so after their selection (e.g. \"random, draw {spec.draw}\")." if spec.draw else ""),
              "",
              "Each cell: a generated wish (not a preset; `dpf_gui/wishgen.py`), a simulated user labels the chosen "
              "stored trajectories (exact graded scores; binary with 10 % flipped, the sign of the score or, "
