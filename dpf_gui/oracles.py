@@ -58,16 +58,17 @@ SIGMA_MAX = 1e6
 #: simulated-user dialog's tooltips); the module docstring has the order they apply in
 NOISE_HELP = {
     "binary": "give only the sign of each score (-1, 0, +1)",
-    "relative": "with binary: the sign against a typical trajectory (the data's median score per decision), as a "
-                "person marks the better and the worse of the runs they saw; for regions nearly every trajectory "
-                "enters, where every plain sign is the same",
+    "relative": "only with binary marks: the sign against a typical trajectory (the data's median score per "
+                "decision), as a person marks the better and the worse of the runs they saw; for regions nearly "
+                "every trajectory enters, where every plain sign is the same",
     "flip": "probability of flipping a score's sign",
     "skip": "probability of leaving a trajectory unlabelled",
     "sigma": "std. dev. of Gaussian noise added to scores",
-    "myopic": "remember the end of a run best: a decision t steps before the end weighs GAMMA^t in the score judged "
-              "(B-Pref's myopic teacher; 1: every decision alike, the default)",
-    "equal": "\"can't tell\": a score within E of 0 (relative: of a typical run's) is given as 0, and two scores "
-             "within E of each other are equally good (B-Pref's equal teacher; 0: never, the default)",
+    "myopic": "remember the end of a run best: a decision t steps before the end weighs gamma^t in the score judged, "
+              "gamma the value given (B-Pref's myopic teacher; 1: every decision alike, the default)",
+    "equal": "\"can't tell\": a score within this margin of 0 (with relative marks, of a typical run's) is given as "
+             "0, and two scores within it of each other are equally good (B-Pref's equal teacher; 0: never, the "
+             "default)",
     "stochastic": "wrong on close calls: a score d whose sign is judged (comparing: a difference) is given the wrong "
                   "way round with probability 1 / (1 + exp(|d| / (T u))), u the typical |d| (root mean square); a "
                   "quarter of the time at |d| = 1.1 T u (B-Pref's stochastic teacher; 0: never, the default)",

@@ -174,14 +174,13 @@ def add_noise_options(p: argparse.ArgumentParser, title: str) -> None:
 
     g = p.add_argument_group(title)
     g.add_argument("--binary", action="store_true", help=HELP["binary"])
-    g.add_argument("--relative", action="store_true", help=HELP["relative"].replace("with binary", "with --binary"))
+    g.add_argument("--relative", action="store_true", help=HELP["relative"])
     g.add_argument("--flip", type=probability, default=0.0, metavar="P", help=HELP["flip"])
     g.add_argument("--skip", type=probability, default=0.0, metavar="P", help=HELP["skip"])
     g.add_argument("--sigma", type=float_in(0.0, SIGMA_MAX), default=0.0, help=f"{HELP['sigma']} (0..{SIGMA_MAX:g})")
     g.add_argument("--myopic", type=float_in(0.0, 1.0, low_open=True), default=1.0, metavar="GAMMA",
                    help=HELP["myopic"])
-    g.add_argument("--equal", type=float_in(0.0, SIGMA_MAX), default=0.0, metavar="E",
-                   help=HELP["equal"].replace("relative:", "with --relative,"))
+    g.add_argument("--equal", type=float_in(0.0, SIGMA_MAX), default=0.0, metavar="E", help=HELP["equal"])
     g.add_argument("--stochastic", type=float_in(0.0, SIGMA_MAX), default=0.0, metavar="T", help=HELP["stochastic"])
 
 
