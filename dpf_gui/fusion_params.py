@@ -180,6 +180,12 @@ class AppliedCalibration:
     after: FusionParams
     intent: str | None
 
+    @classmethod
+    def of(cls, cal, before: FusionParams, intent_sidecar) -> AppliedCalibration:
+        """``cal`` (a :class:`~dpf_gui.calibrate.Calibration`) set on ``before`` for the intent model of
+        ``intent_sidecar``."""
+        return cls(before, cal.params(before), (intent_sidecar or {}).get("weights_sha256"))
+
     def made_for(self, intent_sidecar) -> bool:
         return self.intent == (intent_sidecar or {}).get("weights_sha256")
 

@@ -186,11 +186,9 @@ class CalibratingView:
         """Set ``cal``'s strength (and c, gate) on the parameters shown and remember it; the parameters set."""
         from dpf_gui.fusion_params import AppliedCalibration
 
-        base = self.params()
-        params = cal.params(base)
-        self.set_params(params)
-        self.calibrated_from = AppliedCalibration(base, params, self._intent_sidecar.get("weights_sha256"))
-        return params
+        self.calibrated_from = applied = AppliedCalibration.of(cal, self.params(), self._intent_sidecar)
+        self.set_params(applied.after)
+        return applied.after
 
     def _still_calibrated(self) -> bool:
         """The same intent model shown again, its strength and c as the last calibration here set them (a sync,

@@ -271,10 +271,9 @@ class CompareView(RecordingView, PlayKeys, QWidget):
     def apply_calibration(self, cal) -> None:
         """Both sides play at the strength (and c, gate) of Play's *Calibrate strength* for these agents: the one
         it just chose, or one kept on this machine (:mod:`dpf_gui.calibration_memory`)."""
-        base = self.params()
-        params = cal.params(base)
+        self.calibrated_from = applied = AppliedCalibration.of(cal, self.params(), self.runners["left"].sidecar)
+        params = applied.after
         self.set_params(params)
-        self.calibrated_from = AppliedCalibration(base, params, self.runners["left"].sidecar.get("weights_sha256"))
         self.status_label.setText(f"Strength {params.strength:g}, c {params.c:g}: calibrated for this intent on this "
                                   "machine (Play's Calibrate strength).")
 
