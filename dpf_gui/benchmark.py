@@ -49,11 +49,11 @@ from typing import Any
 import numpy as np
 
 from dpf_gui.cache import CacheEntry, code_fingerprint, read_json
-from dpf_gui.calibrate import calibrate, load_reference, save_reference, task_reference
+from dpf_gui.calibrate import calibrate, load_reference, reference_entry, save_reference, task_reference
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
-from dpf_gui.evaluate import EpisodeRecord, play_records, summarise_episodes, task_records
+from dpf_gui.evaluate import EpisodeRecord, play_records, summarise_episodes, task_records, task_records_entry
 from dpf_gui.fileio import write_json_atomic
 from dpf_gui.fusion import FusedAgent, intent_scale, intent_unit
 from dpf_gui.fusion_params import paper_params
@@ -205,6 +205,7 @@ class EnvContext:
     task_records: list[EpisodeRecord]  # on the rows' held-out episodes
     eval_seeds: np.ndarray
     baseline_records: list[EpisodeRecord]  # the same episodes first, and more: the claim's baseline
+    folders: tuple[Path, ...] = ()  # the cache entries of the above, which every cell reads (Ray ships them)
 
 
 def env_context(env_name: str, spec: BenchmarkSpec, work: Path, progress: bool = False) -> EnvContext:
@@ -222,7 +223,11 @@ def env_context(env_name: str, spec: BenchmarkSpec, work: Path, progress: bool =
     baseline = task_records(env_name, task, split.eval_seed, baseline_episodes(spec, env_name), work, base, progress)
     _cached_reference(env_name, task, work, base, progress)
     wishes = split_wishes(env_name, data, probe, spec.wishes, spec.split)
-    return EnvContext(env_name, task, data, wishes, baseline[:len(eval_seeds)], eval_seeds, baseline)
+    reference = reference_entry(env_name, task, work / env_name, base)
+    folders = (task_records_entry(env_name, split.probe_seed, PROBE_EPISODES[env_name], work, base).path,
+               task_records_entry(env_name, split.eval_seed, baseline_episodes(spec, env_name), work, base).path,
+               *([reference.path] if reference is not None else []))
+    return EnvContext(env_name, task, data, wishes, baseline[:len(eval_seeds)], eval_seeds, baseline, folders)
 
 
 def _cached_reference(env_name: str, task, work: Path, base: dict[str, Any], progress: bool) -> None:
@@ -417,7 +422,8 @@ def run_benchmark(spec: BenchmarkSpec, work: Path, jobs: int = 1, progress: bool
 
     Cells run on ``jobs`` processes or as Ray tasks (:func:`dpf_gui.parallel.map_jobs`); each finished
     cell is cached at once, so an interrupted run keeps what it finished. A Ray task caches it where it
-    runs, and this process too, as it comes back: a cluster's nodes need not share ``work``.
+    runs, and this process too, as it comes back: a cluster's nodes need not share ``work`` (the task
+    agent's episodes played here travel with the tasks, ``EnvContext.folders``).
     """
     from dpf_gui.parallel import map_jobs
 
@@ -433,7 +439,7 @@ def run_benchmark(spec: BenchmarkSpec, work: Path, jobs: int = 1, progress: bool
 
         results += map_jobs(_cell_job, [(env_name, c, spec, str(work)) for c in cells], jobs=jobs,
                             progress=progress, desc=f"benchmark {env_name}", unit="cell", backend=backend,
-                            on_result=keep if backend == "ray" else None)
+                            on_result=keep if backend == "ray" else None, shared=ctx.folders)
     return results
 
 

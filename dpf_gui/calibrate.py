@@ -305,7 +305,7 @@ def task_reference(env_name: str, task, play: Callable[[FusedAgent, np.ndarray],
     return _references[key]
 
 
-def _reference_entry(env_name: str, task, directory: str | Path, key: dict[str, Any]) -> CacheEntry | None:
+def reference_entry(env_name: str, task, directory: str | Path, key: dict[str, Any]) -> CacheEntry | None:
     """Where a task agent's reference is kept on disk; None where there is none to keep (no reference in this
     environment, or no weights hash to know the task agent by). One folder per task agent: a reference played
     with other code or environment settings replaces the old one, so the app's folder does not grow with every
@@ -323,7 +323,7 @@ def load_reference(env_name: str, task, directory: str | Path, key: dict[str, An
     """The task agent's reference outcomes kept in ``directory`` by :func:`save_reference` (``key``: what else
     they depend on, e.g. the code) stand for this process's: True if there were any (on highway a reference is
     minutes of play, so the benchmark's workers and the app's later sessions read it instead)."""
-    entry = _reference_entry(env_name, task, directory, key)
+    entry = reference_entry(env_name, task, directory, key)
     stored = read_json(entry.path / "reference.json") if entry is not None and entry.done() else None
     if not stored:
         return False
@@ -334,7 +334,7 @@ def load_reference(env_name: str, task, directory: str | Path, key: dict[str, An
 def save_reference(env_name: str, task, directory: str | Path, key: dict[str, Any]) -> None:
     """Keep the reference outcomes this process played for the task agent in ``directory`` (nothing if it played
     none, or they are kept there already)."""
-    entry = _reference_entry(env_name, task, directory, key)
+    entry = reference_entry(env_name, task, directory, key)
     if entry is None or entry.done():
         return
     played = _references.get(reference_key(env_name, task, REFERENCE_EPISODES[env_name]))
@@ -532,5 +532,5 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
 __all__ = ["CONFIRM_CHUNK", "CONFIRM_EPISODES", "CONFIRM_KEEP", "CONFIRM_TRIES", "CONFIRM_Z", "EPISODES", "GATES",
            "KEEP", "PAIRED", "REFERENCE_EPISODES", "REFERENCE_SEED", "SEARCH_KEEP", "STRENGTHS", "Calibration",
            "CalibrationCancelled", "Progress", "calibrate", "gate_text", "load_reference", "paired_bounds",
-           "reference_kept_on_this_machine", "reference_key", "regression_bounds", "save_reference",
+           "reference_entry", "reference_kept_on_this_machine", "reference_key", "regression_bounds", "save_reference",
            "sequential_confirmation", "task_reference", "unpaired_bounds"]

@@ -392,13 +392,18 @@ def _records_from_json(d: dict[str, Any]) -> list[EpisodeRecord]:
             for s, r, n, g, ws in zip(d["success"], d["return"], d["length"], d["regions"], d["weights"], strict=True)]
 
 
+def task_records_entry(env_name: str, seed: int, episodes: int, work: Path, base: dict[str, Any]) -> CacheEntry:
+    """Where :func:`task_records` keeps the task agent's episodes."""
+    return CacheEntry(work / env_name, f"task-seed{seed}-n{episodes}", {**base, "seed": seed, "episodes": episodes})
+
+
 def task_records(env_name: str, task, seed: int, episodes: int, work: Path, base: dict[str, Any],
                  progress: bool) -> list[EpisodeRecord]:
     """The task agent's ``episodes`` held-out episodes from ``seed``, played once per ``work`` folder (``base``:
     what else they depend on) and read back by every cell: they are the same whatever the wish, and their records
     keep the region values that any wish is measured on (:meth:`EpisodeRecord.stats`). The benchmark's and
     ``dpf results``' cells share them."""
-    entry = CacheEntry(work / env_name, f"task-seed{seed}-n{episodes}", {**base, "seed": seed, "episodes": episodes})
+    entry = task_records_entry(env_name, seed, episodes, work, base)
     if not entry.done():
         agent = FusedAgent(task, "task")
         records = play_records(env_name, agent, episode_seeds(seed, episodes, held_out=True), task.env_config,

@@ -132,7 +132,7 @@ BACKENDS = ("local", "ray")
 
 def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: bool = False, desc: str = "jobs",
              unit: str = "item", sizes: Sequence[int] | None = None, backend: str = "local",
-             on_result: Callable[[int, R], None] | None = None) -> list[R]:
+             on_result: Callable[[int, R], None] | None = None, shared: Sequence[str | os.PathLike] = ()) -> list[R]:
     """``[fn(x) for x in items]`` on ``jobs`` worker processes (``jobs`` 1: in this process, no pool), or
     each item a Ray task (``backend="ray"``; Ray decides how many run at once).
 
@@ -140,6 +140,10 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
     called here as each item finishes (e.g. to keep it where this process can read it back). The first
     exception raised by ``fn`` (a :class:`~dpf_gui.errors.UserError` too) is raised here once the other items
     in progress are interrupted (Ray: cancelled); items not yet started never start. Ctrl-C stops the same way.
+
+    ``shared``: folders this process made that the items read (finished cache entries). Local workers read them
+    where they are; Ray tasks get a copy where they run (:func:`dpf_gui.ray_jobs.place_folders`), so a cluster's
+    nodes need not share a file system.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}")
@@ -156,9 +160,10 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
 
     try:
         if backend == "ray":
-            from dpf_gui.ray_jobs import map_ray
+            from dpf_gui.ray_jobs import map_ray, pack_folders
 
-            return map_ray(fn, items, finished, initializer=functools.partial(worker_setup, added_envs()))
+            return map_ray(fn, items, finished, initializer=functools.partial(worker_setup, added_envs()),
+                           shared=pack_folders(shared))
         if jobs <= 1 or len(items) <= 1:
             out = []
             for i, x in enumerate(items):

@@ -7,13 +7,23 @@ schedules them, :func:`map_ray` only submits them all and collects what comes ba
 On a cluster every node needs dpf-gui installed, the same version (``pip install 'dpf-gui[ray]'``): the
 tasks import it there and read its shipped agents and trajectories. :func:`connect` checks the address
 before Ray sees it (a wrong one makes Ray retry for minutes) and then that a worker runs this version.
+
+The nodes need not share a file system. What every task reads from the work folder and this process has
+already made (the benchmark's task-agent episodes: minutes of Pong or highway) travels with the tasks
+(:func:`pack_folders`, once through Ray's object store) and is put where it was on a node that lacks it
+(:func:`place_folders`); without that, every worker process of every node played it again before its first
+cell, all at once.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
+import shutil
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from dpf_gui import __version__
@@ -97,19 +107,61 @@ def _check_workers(ray) -> None:
                         "version on every node")
 
 
-def _run(initializer: Callable[[], None] | None, fn: Callable[[Any], Any], item: Any) -> Any:
-    """One item in a Ray worker, after ``initializer()`` (e.g. one torch thread)."""
+#: folders packed for the tasks: the folder's path as given -> {path inside it (posix): the file's bytes}
+Folders = Mapping[str, Mapping[str, bytes]]
+
+
+def pack_folders(folders: Sequence[str | os.PathLike]) -> dict[str, dict[str, bytes]]:
+    """Every file of ``folders`` (finished cache entries of this process), by folder and path inside it. A
+    relative folder stays relative: a task resolves it on its node, as it does the ``--work`` it is given."""
+    packed = {}
+    for folder in map(Path, folders):
+        if folder.is_dir():
+            packed[os.fspath(folder)] = {p.relative_to(folder).as_posix(): p.read_bytes()
+                                             for p in sorted(folder.rglob("*")) if p.is_file()}
+    return packed
+
+
+def place_folders(packed: Folders) -> None:
+    """Each packed folder where it was, unless something is there already (a shared file system, or another
+    task on this node placed it first). Written beside it and renamed into place, so that no task reads half a
+    folder; one that cannot be placed (no room, no permission) is left for the task to make, as without it."""
+    for name, files in packed.items():
+        folder = Path(name)
+        if folder.exists():
+            continue
+        tmp = folder.with_name(f".{folder.name}.{os.getpid()}.{secrets.token_hex(4)}.placing")
+        try:
+            for rel, data in files.items():
+                path = tmp / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            os.rename(tmp, folder)  # fails where another task placed it meanwhile: theirs stays
+        except OSError:
+            pass
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(initializer: Callable[[], None] | None, fn: Callable[[Any], Any], item: Any,
+         shared: Folders | None = None) -> Any:
+    """One item in a Ray worker, after ``initializer()`` (e.g. one torch thread), with the ``shared`` folders
+    in place."""
     if initializer is not None:
         initializer()
+    if shared:
+        place_folders(shared)
     return fn(item)
 
 
 def map_ray(fn: Callable[[Any], Any], items: Sequence[Any], finished: Callable[[int, Any], None],
-            initializer: Callable[[], None] | None = None) -> list[Any]:
+            initializer: Callable[[], None] | None = None, shared: Folders | None = None) -> list[Any]:
     """``[fn(x) for x in items]``, each a Ray task of one CPU; ``finished(i, result)`` as each comes back.
 
     ``initializer`` (a module-level function) runs in the worker before each item, as a process pool's does:
-    :func:`dpf_gui.parallel.map_jobs` passes the one that keeps torch on one thread.
+    :func:`dpf_gui.parallel.map_jobs` passes the one that keeps torch on one thread. ``shared``
+    (:func:`pack_folders`) goes into Ray's object store once and is placed before each item
+    (:func:`place_folders`).
 
     Connects to a Ray instance started here when this process has none (:func:`connect`). A task's
     :class:`UserError` is raised here as itself (one line on the CLI), after the other tasks are cancelled;
@@ -119,7 +171,8 @@ def map_ray(fn: Callable[[Any], Any], items: Sequence[Any], finished: Callable[[
     if not ray.is_initialized():
         connect()
     task = ray.remote(num_cpus=1, max_retries=0)(_run)
-    refs = [task.remote(initializer, fn, x) for x in items]
+    shared_ref = ray.put(dict(shared)) if shared else None  # an argument's object ref reaches the task as its value
+    refs = [task.remote(initializer, fn, x, shared_ref) for x in items]
     index = {ref: i for i, ref in enumerate(refs)}
     results: list[Any] = [None] * len(refs)
     pending = list(refs)
@@ -140,4 +193,5 @@ def map_ray(fn: Callable[[Any], Any], items: Sequence[Any], finished: Callable[[
     return results
 
 
-__all__ = ["ADDRESS_FORMS", "INSTALL", "check_address", "connect", "import_ray", "map_ray"]
+__all__ = ["ADDRESS_FORMS", "INSTALL", "Folders", "check_address", "connect", "import_ray", "map_ray", "pack_folders",
+           "place_folders"]

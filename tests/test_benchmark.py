@@ -4,6 +4,7 @@ a cell end to end."""
 from __future__ import annotations
 
 import itertools
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -829,6 +830,39 @@ def test_the_calibration_reference_is_played_once_per_work_dir(tmp_path: Path, m
     monkeypatch.setattr(cal_mod, "REFERENCE_EPISODES", {})  # no reference here: nothing is read or played
     bm.env_context("gridnav", spec, tmp_path)
     assert cal_mod._references == {} and entry.is_dir()
+
+
+def test_a_node_without_the_work_folder_gets_the_contexts_episodes_instead_of_playing_them(tmp_path: Path,
+                                                                                             monkeypatch):
+    """On a Ray node that does not share the work folder, the folders the context names (shipped with the
+    tasks, dpf_gui.ray_jobs) stand for the task agent's episodes and reference: nothing is played again."""
+    import dpf_gui.calibrate as cal_mod
+    import dpf_gui.evaluate as ev_mod
+    from dpf_gui.ray_jobs import pack_folders, place_folders
+
+    monkeypatch.setattr(cal_mod, "REFERENCE_EPISODES", {"gridnav": 3})
+    monkeypatch.setattr(cal_mod, "_references", {})
+    spec = bm.BenchmarkSpec(envs=("gridnav",), wishes=1, budgets=(25,), label_types=("exact",), rows=("dynamic",),
+                            split="dev", episodes={"gridnav": 4, "highway": 2, "pong": 2}, baseline={"gridnav": 6})
+    ctx = bm.env_context("gridnav", spec, tmp_path)
+    # every folder the context made is named: probe, baseline and reference
+    assert sorted(f.name for f in ctx.folders) == sorted(p.name for p in (tmp_path / "gridnav").iterdir())
+    assert len(ctx.folders) == 3
+    packed = pack_folders(ctx.folders)
+    shutil.rmtree(tmp_path / "gridnav")  # another machine: none of it there
+
+    def boom(*a, **k):
+        raise AssertionError("the task agent's episodes were played again")
+
+    monkeypatch.setattr(cal_mod, "_references", {})  # another process
+    for module in (bm, cal_mod, ev_mod):
+        monkeypatch.setattr(module, "play_records", boom)
+    place_folders(packed)
+    worker = bm.env_context("gridnav", spec, tmp_path)
+    for mine, theirs in ((ctx.baseline_records, worker.baseline_records), (ctx.task_records, worker.task_records)):
+        assert [(r.task_success, r.length) for r in theirs] == [(r.task_success, r.length) for r in mine]
+    assert [w.name for w in worker.wishes] == [w.name for w in ctx.wishes]
+    assert cal_mod.task_reference("gridnav", worker.task, boom) is not None
 
 
 def test_a_reference_kept_on_disk_stands_for_the_same_task_agent_only(tmp_path: Path, monkeypatch):
