@@ -118,7 +118,7 @@ def pack_folders(folders: Sequence[str | os.PathLike]) -> dict[str, dict[str, by
     for folder in map(Path, folders):
         if folder.is_dir():
             packed[os.fspath(folder)] = {p.relative_to(folder).as_posix(): p.read_bytes()
-                                             for p in sorted(folder.rglob("*")) if p.is_file()}
+                                         for p in sorted(folder.rglob("*")) if p.is_file()}
     return packed
 
 
