@@ -136,7 +136,9 @@ class BenchmarkSpec:
     # None: every combination of budgets x label_types x selections
     fusion: dict[str, Any] = field(default_factory=dict)  # overrides of our fusion parameters (all cells)
     intent: dict[str, Any] = field(default_factory=dict)  # overrides of the additive intent config
-    draw: int = 0  # which draw of the simulated user's labels (0: the published one); wishes and episodes stay
+    #: which draws of the simulated user's labels (0: the published one), each a cell of its own; wishes and
+    #: episodes stay, so the counts of several draws say how much one draw's owes to its luck
+    draws: tuple[int, ...] = (0,)
 
 
 def baseline_episodes(spec: BenchmarkSpec, env_name: str) -> int:
@@ -410,7 +412,7 @@ DEFAULT_COMBOS = ((10, "exact", "random"), (10, "binary", "random"), (25, "exact
 
 
 def cells_of(ctx: EnvContext, spec: BenchmarkSpec) -> list[Cell]:
-    return [Cell(ctx.env, w, b, lt, sel, spec.draw) for w in ctx.wishes for b, lt, sel in combos_of(spec)]
+    return [Cell(ctx.env, w, b, lt, sel, d) for d in spec.draws for w in ctx.wishes for b, lt, sel in combos_of(spec)]
 
 
 def run_benchmark(spec: BenchmarkSpec, work: Path, jobs: int = 1, progress: bool = True,

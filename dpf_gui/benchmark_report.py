@@ -65,6 +65,38 @@ def overall(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict
     return out
 
 
+def over_draws(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict[str, Any]]:
+    """Per (env, budget, label type, selection) that ran on more than one draw of labels: each draw's count and
+    the total, per row (a count of 8 cells moves by one or two between draws, docs/RESULTS.md)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in summarise(results, rows):
+        groups.setdefault((r["env"], r["budget"] if r["budget"] is not None else 10**9, r["labels"], r["select"]),
+                          []).append(r)
+    out = []
+    for (env, budget, labels, select), per_draw in sorted(groups.items()):
+        if len(per_draw) < 2:
+            continue
+        row = {"env": env, "budget": None if budget == 10**9 else budget, "labels": labels, "select": select,
+               "draws": [r["draw"] for r in per_draw], "cells": sum(r["cells"] for r in per_draw)}
+        for x in rows:
+            row[x] = [r[x] for r in per_draw]
+            row[f"{x}_keeps"] = [r[f"{x}_keeps"] for r in per_draw]
+        out.append(row)
+    return out
+
+
+def _draws_text(draws: Sequence[int]) -> str:
+    """The report's sentence on the draws of labels its cells ran on (nothing for the published draw alone)."""
+    if tuple(draws) == (0,):
+        return ""
+    other = next(d for d in draws if d)
+    return (f" Label draw{'s' if len(draws) > 1 else ''} {', '.join(str(d) for d in draws)} (`--draw`): the same "
+            "wishes and episodes as the published draw 0, other simulated labels, other trajectories chosen and "
+            "other training and calibration seeds; rows of a draw other than 0 say so after their selection (e.g. "
+            f"\"random, draw {other}\")" + ("; \"Over the draws\" adds each row's counts up." if len(draws) > 1
+                                             else "."))
+
+
 def duration(seconds: float) -> str:
     """Seconds under a minute and a half (a rerun that read its cells from the cache said "0 min"), minutes under
     an hour and a half, else hours: for the report's wall times and the CLI's estimate of what is left."""
@@ -169,9 +201,7 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
              f"Split **{spec.split}**: " + ("wishes, label draws and episodes nobody looked at while tuning (the "
                                              "defaults were tuned on the `dev` split)." if spec.split == "report" else
                                              "the tuning split; quote the `report` split.")
-             + (f" Label draw {spec.draw} (`--draw`): the same wishes and episodes as the published draw 0, other "
-                "simulated labels, other trajectories chosen and other training and calibration seeds; its rows say "
-                f"so after their selection (e.g. \"random, draw {spec.draw}\")." if spec.draw else ""),
+             + _draws_text(spec.draws),
              "",
              "Each cell: a generated wish (not a preset; `dpf_gui/wishgen.py`), a simulated user labels the chosen "
              "stored trajectories (exact graded scores; binary with 10 % flipped, the sign of the score or, "
@@ -201,7 +231,19 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
         lines.append(f"| {r['env']} | {_budget_text(r['budget'])} | {r['labels']} | {selection_text(r)} | "
                      f"{r['cells']} | " + " | ".join(f"{r[x]} ({r[x + '_keeps']})" for x in rows) + " |")
     lines += ["", "Counts are cells meeting the claim, with cells keeping >= 90 % of the task agent's success in "
-              "brackets.", "", "### The wishes", ""]
+              "brackets.", ""]
+    pooled = over_draws(results, rows)
+    if pooled:
+        lines += ["### Over the draws", "",
+                  "| env | budget | labels | selection | draws | cells | " + " | ".join(rows) + " |",
+                  "|---" * (6 + len(rows)) + "|"]
+        for r in pooled:
+            lines.append(f"| {r['env']} | {_budget_text(r['budget'])} | {r['labels']} | {r['select']} | "
+                         f"{', '.join(str(d) for d in r['draws'])} | {r['cells']} | "
+                         + " | ".join(f"{' + '.join(map(str, r[x]))} = {sum(r[x])} ({sum(r[x + '_keeps'])})"
+                                      for x in rows) + " |")
+        lines += ["", "Each draw's cells meeting the claim, added up; cells keeping the task in brackets.", ""]
+    lines += ["### The wishes", ""]
     seen = set()
     for c in results:
         key = (c["env"], c["wish"]["name"])

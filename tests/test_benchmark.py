@@ -136,7 +136,7 @@ def test_each_label_type_is_its_simulated_user(gridnav):
 def test_another_draw_labels_other_trajectories_of_the_same_wish_and_keeps_draw_zero_as_it_was(gridnav):
     """`--draw D`: other simulated labels on other chosen trajectories, the wish the same; draw 0's cells keep
     their names and cache keys (the published cells stay valid) and the tables tell the draws apart."""
-    from dpf_gui.benchmark_report import overall, selection_text, summarise
+    from dpf_gui.benchmark_report import over_draws, overall, selection_text, summarise
 
     task, data, probe = gridnav
     (generated,) = bm.split_wishes("gridnav", data, probe, 1, "dev")
@@ -156,6 +156,13 @@ def test_another_draw_labels_other_trajectories_of_the_same_wish_and_keeps_draw_
     assert [(selection_text(r), r["calibrated"]) for r in summarise(cells, ["calibrated"])] == [
         ("random", 1), ("random, draw 1", 0)]
     assert [selection_text(r) for r in overall(cells, ["calibrated"])] == ["random", "random, draw 1"]
+    # several draws in one run: each draw's count and their sum, only where a group ran on more than one draw
+    cells.append({"env": "gridnav", "budget": 25, "labels": "exact", "select": "random", "draw": 2,
+                  "claim": {"calibrated": {"met": True, "keeps_task": False}}})
+    cells.append({"env": "gridnav", "budget": 10, "labels": "exact", "select": "random", "claim": met})
+    (pooled,) = over_draws(cells, ["calibrated"])
+    assert (pooled["budget"], pooled["draws"], pooled["cells"]) == (25, [0, 1, 2], 3)
+    assert pooled["calibrated"] == [1, 0, 1] and pooled["calibrated_keeps"] == [1, 1, 0]
 
 
 # --- do no harm ------------------------------------------------------------------------------------------
@@ -725,6 +732,9 @@ def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkey
     assert len(ctx.baseline_records) == 20 and len(ctx.task_records) == 8
     assert [r.length for r in ctx.task_records] == [r.length for r in ctx.baseline_records[:8]]
     assert "draw" not in before and bm.cell_key(ctx, replace(only, draw=2), spec)["draw"] == 2
+    # `--draw 0,2`: every cell once per draw, draw 0's as before
+    zero, two = bm.cells_of(ctx, replace(spec, draws=(0, 2)))
+    assert zero == only and two == replace(only, draw=2) and two.name == only.name + "/draw2"
     fewer = bm.BenchmarkSpec(**{**spec.__dict__, "baseline": {"gridnav": 3}})
     assert bm.baseline_episodes(fewer, "gridnav") == 8  # never fewer than a row plays
     assert bm.cell_key(ctx, only, fewer)["baseline"] == 8 != bm.cell_key(ctx, only, spec)["baseline"]
@@ -782,6 +792,27 @@ def test_the_cli_sets_the_fusion_of_every_cell(tmp_path: Path, monkeypatch):
     assert specs[-1].baseline == {**bm.BASELINE_EPISODES, "pong": 3000}
     for bad in ("pong=0", "atari=10", "pong"):
         assert main([*argv, "--baseline", bad]) == 2
+    assert len(specs) == 4
+
+
+def test_the_cli_takes_one_draw_a_list_or_a_range_and_refuses_anything_else(tmp_path: Path, monkeypatch, capsys):
+    from dpf_gui.cli import main
+
+    specs = []
+    monkeypatch.setattr(bm, "run_benchmark", lambda spec, work, **kw: specs.append(spec) or [])
+    argv = ["benchmark", "--envs", "gridnav", "--budgets", "25", "--work", str(tmp_path / "w"), "--out",
+            str(tmp_path / "R.md"), "--quiet"]
+    for given, draws in (([], (0,)), (["--draw", "1"], (1,)), (["--draw", "0,2,2"], (0, 2)),
+                         (["--draw", "0-2,5"], (0, 1, 2, 5))):
+        assert main([*argv, *given]) == 0
+        assert specs[-1].draws == draws
+    capsys.readouterr()
+    for bad in ("x", "2-1", "1000", "-1", ",", "1-"):
+        with pytest.raises(SystemExit) as exc:  # argparse's errors exit with 2; user errors return it
+            main([*argv, f"--draw={bad}"])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "label draw" in err and "Traceback" not in err
     assert len(specs) == 4
 
 

@@ -386,6 +386,24 @@ def _budgets(text: str) -> tuple[int | None, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _draws(text: str) -> tuple[int, ...]:
+    """Draws of labels: ``D``, a comma-separated list or a range ``A-B``, each 0..999."""
+    out: list[int] = []
+    for t in (t.strip() for t in text.split(",") if t.strip()):
+        first, dash, last = t.partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            raise argparse.ArgumentTypeError(f"label draw {t!r} is not a whole number or a range A-B; "
+                                             "e.g. 1, 0,1,2 or 0-2")
+        lo, hi = int(first), int(last) if dash else int(first)
+        if not 0 <= lo <= hi <= 999:
+            raise argparse.ArgumentTypeError(f"label draw {t!r} is out of range; allowed: 0..999, a range low to "
+                                             "high")
+        out += range(lo, hi + 1)
+    if not out:
+        raise argparse.ArgumentTypeError("no label draw given; e.g. 1, 0,1,2 or 0-2")
+    return tuple(dict.fromkeys(out))
+
+
 def _build_benchmark(p: argparse.ArgumentParser) -> None:
     from dpf_gui.benchmark import BASELINE_EPISODES, EPISODES, LABEL_TYPES, ROWS, SELECTIONS, SPLITS
 
@@ -410,10 +428,12 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
                    help="the task agent's held-out episodes behind the claim's baseline as ENV=N, the rows' episodes "
                         "first and never fewer (default: "
                         f"{','.join(f'{env}={n}' for env, n in BASELINE_EPISODES.items())})")
-    p.add_argument("--draw", type=int_in(0, 999), default=0, metavar="D",
-                   help="another draw of the simulated user's labels, of the trajectories chosen for them and of "
+    p.add_argument("--draw", type=_draws, default=(0,), metavar="D",
+                   help="other draws of the simulated user's labels, of the trajectories chosen for them and of "
                         "the seeds that train and calibrate on them, the wishes and held-out episodes the same: how "
-                        "much a cell's result owes to its draw (default: 0, the published draw)")
+                        "much a cell's result owes to its draw. One, a list or a range (1, 0,1,2 or 0-2): each "
+                        "draw is a cell of its own and the report adds their counts up (default: 0, the published "
+                        "draw)")
     p.add_argument("--quick", action="store_true", help="a look in a few minutes: gridnav, 3 wishes, 25 exact labels")
     add_fusion_parameters(p, "fusion parameters of the static, dynamic and calibrated rows, in every cell (default: "
                              "stored with each task agent; the paper row keeps the paper's; calibrated chooses its "
@@ -478,11 +498,11 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     spec = BenchmarkSpec(envs=tuple(args.envs), wishes=args.wishes, budgets=tuple(args.budgets or (10, 25, None)),
                          label_types=tuple(args.labels or ("exact",)), selections=tuple(args.select or ("random",)),
                          combos=None if product else DEFAULT_COMBOS, rows=tuple(args.rows), split=args.split,
-                         episodes=episodes, baseline=baseline, fusion=fusion_overrides(args), draw=args.draw)
+                         episodes=episodes, baseline=baseline, fusion=fusion_overrides(args), draws=args.draw)
     if args.quick:
         spec = BenchmarkSpec(envs=("gridnav",), wishes=3, budgets=(25,), label_types=("exact",), selections=("random",),
                              rows=("dynamic", "calibrated"), split=args.split, episodes=episodes, baseline=baseline,
-                             fusion=fusion_overrides(args), draw=args.draw)
+                             fusion=fusion_overrides(args), draws=args.draw)
     FusionParams().with_overrides(spec.fusion)  # a value out of range is said now, not in the first cell
     if args.keep_other_envs:
         kept_from_previous(out, spec)  # a damaged previous report is refused before hours of cells
