@@ -6,7 +6,9 @@ the example protocol with the given environment and suggestions on, marks 5 trip
 the way a participant does (Enter, then P / A / N), and while the model trains
 moves down the trip list every 200 ms (each move loads a trip into the player). A
 10 ms timer measures the event loop's gaps: during the training, then for 8 s
-after it. A gap over 80 ms is printed with where the other threads (the training, the
+after it. Each Enter (half a second after the mark before it, as a participant
+glances at the list) is timed too: the window's time in it, the ranking included
+when it was not ready. A gap over 80 ms is printed with where the other threads (the training, the
 player's rollout) were when it ended. The first environment also pays the
 process's first optimizer construction (torch imports ``torch._dynamo``, about 1 s).
 
@@ -44,6 +46,18 @@ def protocol(env: str, folder: Path) -> Path:
     path = folder / "protocol.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+#: how long a participant takes between a mark and the next key, at the least (a glance at the list)
+PAUSE_S = 0.5
+
+
+def idle(app, seconds: float) -> None:
+    """Let the event loop run for ``seconds``, as it does while the participant looks."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.002)
 
 
 def gaps_while(app, page, until, t0: float) -> list[float]:
@@ -96,9 +110,17 @@ def run(env: str, folder: Path) -> None:
         window.findChild(QPushButton, name).click()
         app.processEvents()
     page = window.page
-    for value in [1, -1, 1, -1, 0][:ROUND_MARKS]:
+    presses = []  # seconds the window spent in each Enter ("Label this next")
+
+    def press() -> None:
+        idle(app, PAUSE_S)  # the participant looks at the trip, or at the list, before the next key
+        t = time.perf_counter()
         page.next_suggested()
+        presses.append(time.perf_counter() - t)
         app.processEvents()
+
+    for value in [1, -1, 1, -1, 0][:ROUND_MARKS]:
+        press()
         page.mark(value)
         app.processEvents()
     t0 = time.perf_counter()
@@ -107,6 +129,9 @@ def run(env: str, folder: Path) -> None:
     t1 = time.perf_counter()
     after = gaps_while(app, page, lambda: time.perf_counter() - t1 > 8, t1)
     print(f"{env}: 8 s after it: {summary(after)}")
+    press()  # the first suggestion of the new model
+    print(f"{env}: Enter, {PAUSE_S:g} s after the last mark or model: "
+          + ", ".join(f"{x * 1e3:.0f}" for x in presses) + " ms (the last with the model)")
     window.operator_exit()
 
 

@@ -165,8 +165,8 @@ _CACHE: dict[int, tuple[weakref.ref, TrajectorySummaries]] = {}
 
 def summaries(dataset: TrajectoryDataset) -> TrajectorySummaries:
     """The dataset's summaries, computed on first use and kept while the dataset object lives."""
-    for key in [k for k, (ref, _) in _CACHE.items() if ref() is None]:
-        del _CACHE[key]
+    for key in [k for k, (ref, _) in list(_CACHE.items()) if ref() is None]:
+        _CACHE.pop(key, None)  # a ranking thread may be pruning too
     hit = _CACHE.get(id(dataset))
     if hit is not None and hit[0]() is dataset:
         return hit[1]

@@ -191,6 +191,39 @@ def test_two_participants_through_the_screens_one_resumed(qtbot, tmp_path):
     QApplication.processEvents()
 
 
+def test_the_next_suggestion_is_ranked_before_enter_and_is_the_one_enter_would_rank(qtbot, tmp_path, monkeypatch):
+    """Enter finds the next suggestion ranked in the background for the marks and model it would rank with (the
+    participant's window never waits on it), and a mark makes it rank again."""
+    import dpf_gui.selection as selection
+
+    init_study(tiny_protocol(tmp_path, {"# suggestions = true": "suggestions = true"}),
+               tmp_path / "s").add_participant("P01")
+    window = open_participant(qtbot, tmp_path / "s", "P01")
+    click(qtbot, window, "consentAgree")
+    click(qtbot, window, "continueButton")
+    page = window.page
+
+    def ranked_for_the_marks_now() -> bool:
+        return page._ranking is None and page._next is not None and page._next[0] == page._suggestion_inputs(
+            page.ws.labels())
+
+    def no_ranking_here(*a, **k):
+        raise AssertionError("Enter ranked on the UI thread")
+
+    seen = []
+    for _ in range(2):
+        qtbot.waitUntil(ranked_for_the_marks_now, timeout=WAIT_MS)
+        expected = selection.suggest(page.ws.dataset, page.ws.labels(), None, count=1, seed=0)[0].index
+        monkeypatch.setattr(selection, "suggest", no_ranking_here)
+        click(qtbot, window, "suggestNext")
+        monkeypatch.undo()
+        assert page.current == expected
+        seen.append(page.current)
+        page.mark(1)  # the marks change: the next suggestion is ranked again, for them
+    assert seen[0] != seen[1]
+    qtbot.waitUntil(ranked_for_the_marks_now, timeout=WAIT_MS)
+
+
 def test_annotate_page_suggestions_parts_budget_and_keys(qtbot, tmp_path):
     init_study(tiny_protocol(tmp_path, {"budget = 8": "budget = 2", "# suggestions = true": "suggestions = true"}),
                tmp_path / "s").add_participant("P01")

@@ -305,6 +305,10 @@ class AnnotatePage(QWidget):
         self.suggestion_model = None
         self._training: _Worker | None = None
         self._stop_training = False
+        # the next suggestion, ranked off the UI thread as soon as the marks or the model change: (its inputs, it)
+        self._next: tuple[tuple, list] | None = None
+        self._ranking: tuple[_Worker, tuple, dict] | None = None  # the ranking under way: for which inputs, its box
+        self._rank_again = False
         layout = QVBoxLayout(self)
         layout.addWidget(_text_label(window.study.protocol.texts["annotate"], "phaseText", self))
         layout.addWidget(_text_label(window.study.protocol.instruction, "wishInstruction", self))
@@ -384,10 +388,20 @@ class AnnotatePage(QWidget):
 
     def next_suggested(self) -> None:
         """Go to the unlabelled trip most worth marking next: varied trips first, then (once a round of marks is
-        in) the trips the intent model trained on the marks so far is least sure about."""
+        in) the trips the intent model trained on the marks so far is least sure about. Usually ranked already
+        (:meth:`_prepare_suggestion`; waited for when Enter comes while it ranks), else ranked here: the same
+        answer either way."""
         from dpf_gui.selection import suggest
 
-        found = suggest(self.ws.dataset, self.ws.labels(), self.suggestion_model, count=1, seed=self.suggestion_round)
+        labels = self.ws.labels()
+        key = self._suggestion_inputs(labels)
+        if self._next is not None and self._next[0] == key:
+            found = self._next[1]
+        elif (self._ranking is not None and self._ranking[1] == key and self._ranking[0].wait(30_000)
+              and "found" in self._ranking[2]):
+            found = self._ranking[2]["found"]  # these marks' ranking was under way: its answer, not a second one
+        else:
+            found = suggest(self.ws.dataset, labels, self.suggestion_model, count=1, seed=self.suggestion_round)
         if not found:
             self.message.setText("no more suggestions")
             return
@@ -395,6 +409,47 @@ class AnnotatePage(QWidget):
                          model_round=self.suggestion_round)
         self.list.setCurrentRow(int(found[0].index))
         self.message.setText(f"Suggested: {SUGGESTION_WORDS.get(found[0].kind, found[0].reason)}")
+
+    def _suggestion_inputs(self, labels) -> tuple:
+        """What the next suggestion depends on: the trips marked, the model and the round that seeds the ranking."""
+        return (np.packbits(np.asarray(labels.labelled, dtype=bool)).tobytes(), id(self.suggestion_model),
+                self.suggestion_round)
+
+    def _prepare_suggestion(self) -> None:
+        """Rank the next suggestion in the background whenever the marks or the model change, so that Enter does
+        not wait on the participant's window (a new model's first ranking takes up to half a second on Pong,
+        docs/PERFORMANCE.md); one ranking at a time, the latest marks ranked after it."""
+        if not self.condition.suggestions or self._stop_training:
+            return
+        if self._ranking is not None:
+            self._rank_again = True
+            return
+        from dpf_gui.selection import suggest
+
+        try:
+            labels = self.ws.labels()
+        except UserError:  # the store failed: Enter ranks (and says so) when pressed
+            return
+        key = self._suggestion_inputs(labels)
+        if self._next is not None and self._next[0] == key:
+            return
+        dataset, model, seed = self.ws.dataset, self.suggestion_model, self.suggestion_round
+        self._rank_again = False
+        box: dict = {}  # the answer, also for an Enter that waits on this ranking
+        worker = _Worker(lambda: box.setdefault("found", suggest(dataset, labels, model, count=1, seed=seed)), self)
+        worker.done.connect(self._ranked)
+        worker.failed.connect(lambda message: self._ranked(None))  # Enter ranks it then, and says why
+        worker.finished.connect(worker.deleteLater)
+        self._ranking = (worker, key, box)
+        worker.start()
+
+    def _ranked(self, found) -> None:
+        _, key, _ = self._ranking
+        self._ranking = None
+        if found is not None:
+            self._next = (key, found)
+        if self._rank_again:
+            self._prepare_suggestion()
 
     def _train_if_due(self) -> None:
         """Start training the suggestion model when a new round of marks is complete (one training at a time; a
@@ -426,6 +481,7 @@ class AnnotatePage(QWidget):
         else:  # training refused (e.g. every mark alike): suggest by variety, try again after the next round
             self.suggestion_round = due
         self._train_if_due()
+        self._prepare_suggestion()
 
     def start_segment(self) -> None:
         self._clear_selection()
@@ -464,6 +520,7 @@ class AnnotatePage(QWidget):
         self.player.set_marks(marks.marks, marks.labelled)  # the participant's own marks under the timeline
         self.count.setText(f"{self.marked} of {self.condition.budget} trips marked")
         self._train_if_due()
+        self._prepare_suggestion()
 
     def _tick(self) -> None:
         left = self.window_.session.time_left(self.window_.step) if self.window_.step is not None else None
@@ -485,8 +542,9 @@ class AnnotatePage(QWidget):
     def shutdown(self) -> None:
         self._timer.stop()
         self._stop_training = True  # a suggestion model still training stops at its next step, unused
-        if self._training is not None:
-            self._training.wait(10_000)
+        for worker in (self._training, self._ranking[0] if self._ranking is not None else None):
+            if worker is not None:
+                worker.wait(10_000)
         self.player.shutdown()
 
 
