@@ -22,14 +22,16 @@ def split_wishes(env: str, split: str, count: int):
     return task, data, {w.name: w for w in B.split_wishes(env, data, probe, count, split)}
 
 
-def train_cell_intent(task, data, generated, split: str, budget: int, labels: str, select: str = "random"):
+def train_cell_intent(task, data, generated, split: str, budget: int, labels: str, select: str = "random",
+                      draw: int = 0):
     """``(wish, seed, chosen, trained)``: the cell's wish, its label seed, the labels of the trajectories chosen
-    by ``select`` and the additive intent trained on them, as ``dpf_gui.benchmark`` computes a cell."""
+    by ``select`` (on draw ``draw`` of labels) and the additive intent trained on them, as ``dpf_gui.benchmark``
+    computes a cell."""
     from dpf_gui.benchmark import cell_labels
     from dpf_gui.intent.additive import AdditiveConfig
     from dpf_gui.intent.registry import train_intent
 
-    wish, seed, chosen = cell_labels(task, data, generated, split, budget, labels, select)
+    wish, seed, chosen = cell_labels(task, data, generated, split, budget, labels, select, draw)
     return wish, seed, chosen, train_intent(data, chosen, seed, config=AdditiveConfig(), progress=False)
 
 

@@ -47,6 +47,7 @@ def main() -> int:
     p.add_argument("--wish", action="append", required=True, help="a generated wish's name, e.g. w07-prefer")
     p.add_argument("--budget", type=int, default=25)
     p.add_argument("--labels", default="exact")
+    p.add_argument("--draw", type=int, default=0, help="the draw of labels (dpf benchmark --draw)")
     p.add_argument("--episodes", type=int, default=30)
     p.add_argument("--variant", action="append", required=True, metavar="JSON", help="fusion overrides")
     args = p.parse_args()
@@ -57,7 +58,8 @@ def main() -> int:
     task_records = play_records(args.env, FusedAgent(task, "task"), seeds, task.env_config)
     for name in args.wish:
         generated = wishes[name]
-        wish, seed, _, trained = train_cell_intent(task, data, generated, args.split, args.budget, args.labels)
+        wish, seed, _, trained = train_cell_intent(task, data, generated, args.split, args.budget, args.labels,
+                                                     draw=args.draw)
         print(f"{name} ({generated.text()}), task agent: {_shares(task_records, wish)}", flush=True)
         for text in args.variant:
             t0 = time.time()
