@@ -795,6 +795,24 @@ def test_the_cli_sets_the_fusion_of_every_cell(tmp_path: Path, monkeypatch):
     assert len(specs) == 4
 
 
+def test_a_report_of_several_draws_says_so_and_adds_each_rows_counts_up(tmp_path: Path):
+    def cell(draw, met, keeps):
+        return {"env": "gridnav", "budget": 25, "labels": "exact", "select": "random", "wall_s": 1.0,
+                "wish": {"name": "w00-avoid", "prefer": [], "avoid": ["x=1"], "coverage": {}},
+                "claim": {"calibrated": {"met": met, "keeps_task": keeps}}, **({"draw": draw} if draw else {})}
+
+    spec = bm.BenchmarkSpec(envs=("gridnav",), rows=("calibrated",), draws=(0, 1, 2))
+    out = tmp_path / "R.md"
+    write_report([cell(0, True, True), cell(1, False, True), cell(2, True, False)], spec, out, "dpf benchmark --d",
+                 "test machine", 1.0, 1)
+    text = out.read_text()
+    assert "Label draws 0, 1, 2 (`--draw`)" in text and "### Over the draws" in text
+    assert "| gridnav | 25 | exact | random | 0, 1, 2 | 3 | 1 + 0 + 1 = 2 (2) |" in text
+    write_report([cell(0, True, True)], bm.BenchmarkSpec(envs=("gridnav",), rows=("calibrated",)), out, "dpf b",
+                 "test machine", 1.0, 1)
+    assert "Label draw" not in out.read_text() and "Over the draws" not in out.read_text()  # the published draw
+
+
 def test_the_cli_takes_one_draw_a_list_or_a_range_and_refuses_anything_else(tmp_path: Path, monkeypatch, capsys):
     from dpf_gui.cli import main
 
