@@ -67,13 +67,16 @@ def overall(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict
 
 def over_draws(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict[str, Any]]:
     """Per (env, budget, label type, selection) that ran on more than one draw of labels: each draw's count and
-    the total, per row (a count of 8 cells moves by one or two between draws, docs/RESULTS.md)."""
+    the total, per row (a count of 8 cells moves by one or two between draws, docs/RESULTS.md); with several
+    environments, also their counts together (env ``all``), as the few-labels targets count them."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
-    for r in summarise(results, rows):
-        groups.setdefault((r["env"], r["budget"] if r["budget"] is not None else 10**9, r["labels"], r["select"]),
-                          []).append(r)
+    per_env = summarise(results, rows)
+    everywhere = [{**r, "env": "all"} for r in overall(results, rows)] if len({r["env"] for r in per_env}) > 1 else []
+    for r in per_env + everywhere:
+        groups.setdefault((r["env"] == "all", r["env"], r["budget"] if r["budget"] is not None else 10**9,
+                           r["labels"], r["select"]), []).append(r)
     out = []
-    for (env, budget, labels, select), per_draw in sorted(groups.items()):
+    for (_, env, budget, labels, select), per_draw in sorted(groups.items()):  # every environment's rows last
         if len(per_draw) < 2:
             continue
         row = {"env": env, "budget": None if budget == 10**9 else budget, "labels": labels, "select": select,

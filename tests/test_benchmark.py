@@ -163,6 +163,10 @@ def test_another_draw_labels_other_trajectories_of_the_same_wish_and_keeps_draw_
     (pooled,) = over_draws(cells, ["calibrated"])
     assert (pooled["budget"], pooled["draws"], pooled["cells"]) == (25, [0, 1, 2], 3)
     assert pooled["calibrated"] == [1, 0, 1] and pooled["calibrated_keeps"] == [1, 1, 0]
+    # with another environment: each environment's sums, then theirs together (the targets count every cell)
+    cells += [dict(c, env="pong") for c in cells if c["budget"] == 25]
+    assert [(r["env"], r["calibrated"]) for r in over_draws(cells, ["calibrated"])] == [
+        ("gridnav", [1, 0, 1]), ("pong", [1, 0, 1]), ("all", [2, 0, 2])]
 
 
 # --- do no harm ------------------------------------------------------------------------------------------
