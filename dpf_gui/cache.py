@@ -20,8 +20,6 @@ Two processes computing different entries touch different folders. Two
 computing the same entry each publish a complete folder by one rename; the
 later one finds a valid entry in place and drops its copy, or replaces a
 stale one, so a complete entry is left either way.
-Where repeating the work would cost time, a process may first claim the
-entry (:meth:`CacheEntry.claimed`) and leave it to the one that holds it.
 """
 
 from __future__ import annotations
@@ -36,11 +34,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-try:
-    import fcntl
-except ImportError:  # Windows: claims always succeed (see CacheEntry.claimed)
-    fcntl = None
 
 from dpf_gui.checkpoints import sha256_file
 from dpf_gui.fileio import write_json_atomic
@@ -114,29 +107,6 @@ class CacheEntry:
             except OSError:
                 return False
         return True
-
-    @contextmanager
-    def claimed(self, wait: bool) -> Iterator[bool]:
-        """Whether this process may compute the entry now: an exclusive lock on a file beside its folder, held
-        for the block, so that work another process is doing need not be done twice. ``wait``: block until
-        another claim ends; else yield False at once while one is held. The lock ends with the process, so a
-        crashed claimer blocks nobody. Without ``fcntl`` (Windows) every claim succeeds: the entry's publish is
-        safe anyway, only work may be repeated."""
-        if fcntl is None:
-            yield True
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_name(f".{self.path.name}.lock"), "a", encoding="ascii") as fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-                mine = True
-            except BlockingIOError:
-                mine = False
-            try:
-                yield mine
-            finally:
-                if mine:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     @contextmanager
     def build(self) -> Iterator[Path]:

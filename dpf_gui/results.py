@@ -11,9 +11,8 @@ never reuses unfinished work; the evaluations are played again on every run
 (the measurement always comes from the code at hand) and each cell's latest
 one is kept as ``eval.json`` for the report. The task agent's episodes, the
 same for every wish, are a cache entry too (keyed by the code), played by an
-environment's first cell, at its start (a cell started beside it trains
-meanwhile and reads them at its end), and measured against each cell's
-wish (:func:`dpf_gui.evaluate.task_records`). ``dpf results`` writes the
+environment's first cell and measured against each cell's wish
+(:func:`dpf_gui.evaluate.task_records`). ``dpf results`` writes the
 Markdown and the plots.
 """
 
@@ -34,7 +33,7 @@ from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_spec
 from dpf_gui.errors import UserError
-from dpf_gui.evaluate import EpisodeRecord, evaluate, summarise_episodes, task_records, task_records_entry
+from dpf_gui.evaluate import evaluate, summarise_episodes, task_records
 from dpf_gui.fileio import write_atomic, write_json_atomic, write_text_atomic
 from dpf_gui.intent.train import IntentConfig, train_intent
 from dpf_gui.oracles import FeedbackNoise, label_dataset
@@ -88,25 +87,6 @@ def cell_wish(env_name: str, task, mode: str):
     return make_wish(task_region_features(task), preset=env_spec(env_name).preset(mode))
 
 
-def _task_records(env_name: str, task, seed: int, episodes: int, work: Path, progress: bool,
-                  early: bool) -> list[EpisodeRecord] | None:
-    """The task agent's episodes, the same for every wish: played by an environment's first cell only.
-
-    ``early`` (a cell's start): play them now unless they are kept already or another cell is playing them,
-    and return nothing; that other cell, started beside this one by ``--jobs``, finishes them while this one
-    trains. Else (a cell's end) wait for any cell playing them and return them."""
-    base = {"env": env_name, "task": task.sidecar.get("weights_sha256"), "env_config": task.env_config,
-            "code": code_fingerprint()}
-    entry = task_records_entry(env_name, seed, episodes, work, base)
-    if early and entry.done():
-        return None
-    with entry.claimed(wait=not early) as mine:
-        if not mine:
-            return None
-        records = task_records(env_name, task, seed, episodes, work, base, progress)
-    return None if early else records
-
-
 def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, strategies: Sequence[str] | None = None,
              progress: bool = True) -> dict[str, Any]:
     """One (environment, wish) cell: label, train the intent, evaluate ``strategies`` (default: every registered
@@ -114,8 +94,6 @@ def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, str
     strategies = strategy_names() if strategies is None else strategies
     t0 = time.time()
     task = load_task_agent(env_name)
-    if "task" in strategies:
-        _task_records(env_name, task, seed, episodes, work, progress, early=True)
     data = TrajectoryDataset.load(task.dataset_path, expect_env=env_name)
     wish = cell_wish(env_name, task, mode)
     labels = label_dataset(data, wish, FeedbackNoise(), seed)
@@ -128,8 +106,10 @@ def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, str
         agents["dynamic-markov"] = build_agents(task, ["dynamic"], intent_dir=intent_dir, overrides=FIRST_WAVE,
                                                 markov=True, seed=seed)["dynamic"]
     result = evaluate(env_name, agents, episodes, seed, env_config=task.env_config, wish=wish, progress=progress)
-    if "task" in strategies:
-        records = _task_records(env_name, task, seed, episodes, work, progress, early=False)
+    if "task" in strategies:  # the same episodes for every wish: played by the environment's first cell only
+        records = task_records(env_name, task, seed, episodes, work, {
+            "env": env_name, "task": task.sidecar.get("weights_sha256"), "env_config": task.env_config,
+            "code": code_fingerprint()}, progress)
         result.strategies = {"task": summarise_episodes([r.stats(wish) for r in records]), **result.strategies}
     out = result.to_json()
     out.update(mode=mode, wish=wish.describe(), train_s=round(t_train, 1), total_s=round(time.time() - t0, 1),
@@ -169,25 +149,6 @@ def run_efficiency(env_name: str, mode: str, episodes: int, seed: int, work: Pat
            "total_s": round(time.time() - t0, 1)}
     write_json_atomic(result_file(run_efficiency, env_name, mode, work), out)
     return out
-
-
-#: seconds of a cell and of a label-efficiency study from scratch on the 2-core AMD EPYC (docs/PERFORMANCE.md,
-#: 2026-12-03): ``--jobs`` starts the longest first, so no worker is left alone with a long one at the end
-TYPICAL_S = {"pong": (200, 60), "highway": (100, 50), "gridnav": (20, 7)}
-
-
-def longest_first(items: Sequence[tuple]) -> list[int]:
-    """The order to start jobs ``(run_cell or run_efficiency, env, ...)`` in: by their typical time, longest
-    first (an environment without a figure first of all: nothing says it is short); ties keep their order.
-    Only the order changes: every cell is seeded by its own inputs."""
-    longest = max(max(t) for t in TYPICAL_S.values())
-
-    def typical(item: tuple) -> float:
-        run, env_name = item[0], item[1]
-        cell_s, efficiency_s = TYPICAL_S.get(env_name, (longest + 1, longest + 1))
-        return efficiency_s if run is run_efficiency else cell_s
-
-    return sorted(range(len(items)), key=lambda i: -typical(items[i]))
 
 
 def result_file(run, env_name: str, mode: str, work: Path) -> Path:

@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-import dpf_gui.cache as cache_mod
 from dpf_gui.cache import STAMP, CacheEntry, read_json
 from tests.helpers import HANG_S
 
@@ -119,32 +118,6 @@ def test_the_same_entry_built_by_two_processes_at_once_stays_whole(tmp_path):
     assert entry.done()
     assert (entry.path / "a.txt").read_text() == (entry.path / "b.txt").read_text()
     assert [p.name for p in tmp_path.iterdir()] == [entry.path.name]
-
-
-@pytest.mark.skipif(cache_mod.fcntl is None, reason="claims need fcntl (elsewhere every claim succeeds)")
-def test_a_claim_held_elsewhere_is_refused_at_once_or_waited_for(tmp_path):
-    """A claim (a lock on a file beside the entry) tells a second claimant that the work is under way: it
-    either goes on without it at once or waits until the holder is done."""
-    entry = CacheEntry(tmp_path, "cell", {"seed": 0})
-    with entry.claimed(wait=False) as first:
-        assert first
-        with entry.claimed(wait=False) as second:  # another open file: refused as another process would be
-            assert not second
-        waited = []
-
-        def wait_for_it():
-            with entry.claimed(wait=True) as mine:
-                waited.append(mine)
-
-        waiter = threading.Thread(target=wait_for_it)
-        waiter.start()
-        waiter.join(timeout=0.5)
-        assert waiter.is_alive() and not waited  # still waiting while the first claim is held
-    waiter.join(timeout=HANG_S)
-    assert waited == [True]
-    with entry.claimed(wait=False) as again:  # every claim ended with its block
-        assert again
-    assert [p.name for p in tmp_path.iterdir()] == [f".{entry.path.name}.lock"]  # no entry: nothing was built
 
 
 def test_a_key_without_a_stable_text_form_is_refused(tmp_path):

@@ -4,11 +4,9 @@ rules of its cache: interrupted or damaged work is redone, seeds never share a m
 import dataclasses
 import functools
 import json
-import threading
 
 import pytest
 
-import dpf_gui.cache as cache_mod
 from dpf_gui import results
 from dpf_gui.agents import retrain
 from dpf_gui.cache import read_json
@@ -20,7 +18,6 @@ from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.pipeline import load_task_agent
 from dpf_gui.results import NOTES_MARKER, claim_check, write_report
 from dpf_gui.wish import make_wish
-from tests.helpers import HANG_S
 
 
 def _stat(mean):
@@ -166,61 +163,6 @@ def test_the_task_agents_episodes_are_played_once_for_every_wish(tmp_path, monke
         there = evaluate("gridnav", {"task": FusedAgent(task, "task")}, 3, 0, env_config=task.env_config, wish=wish,
                          progress=False)
         assert cell["strategies"]["task"] == json.loads(json.dumps(there.to_json()))["strategies"]["task"]
-
-
-@pytest.mark.skipif(cache_mod.fcntl is None, reason="claims need fcntl (elsewhere each cell plays them itself)")
-def test_a_cell_started_beside_the_one_playing_the_task_agent_leaves_them_to_it(tmp_path, monkeypatch, tiny_cells):
-    """With --jobs, two cells of an environment start together: the first plays the task agent's episodes at
-    its start, the other trains meanwhile and reads them at its end instead of playing them again."""
-    import dpf_gui.evaluate as evaluate_mod
-    from dpf_gui.evaluate import task_records
-
-    played, play = [], evaluate_mod.play_records
-
-    def counted(env_name, agent, *args, **kwargs):
-        if agent.strategy == "task":
-            played.append(threading.current_thread().name)
-        return play(env_name, agent, *args, **kwargs)
-
-    monkeypatch.setattr(evaluate_mod, "play_records", counted)
-    waiting, claimed = threading.Event(), cache_mod.CacheEntry.claimed
-
-    def spied(self, wait):
-        if wait and threading.current_thread().name == "beside":
-            waiting.set()
-        return claimed(self, wait)
-
-    monkeypatch.setattr(cache_mod.CacheEntry, "claimed", spied)
-    task = load_task_agent("gridnav")
-    base = {"env": "gridnav", "task": task.sidecar.get("weights_sha256"), "env_config": task.env_config,
-            "code": results.code_fingerprint()}
-    entry = results.task_records_entry("gridnav", 0, 3, tmp_path, base)
-    cell: dict = {}
-    beside = threading.Thread(name="beside", target=lambda: cell.update(results.run_cell(
-        "gridnav", "avoid", 3, 0, tmp_path, strategies=["task", "dynamic"], progress=False)))
-    with entry.claimed(wait=False) as mine:  # what the first cell holds while it plays them
-        assert mine
-        beside.start()
-        assert waiting.wait(timeout=HANG_S)  # it trained and played its rows, and now waits for them
-        records = task_records("gridnav", task, 0, 3, tmp_path, base, progress=False)
-    beside.join(timeout=HANG_S)
-    assert played == [threading.current_thread().name]  # played once, here, never by the cell beside
-    wish = results.cell_wish("gridnav", task, "avoid")
-    expected = results.summarise_episodes([r.stats(wish) for r in records])
-    assert cell["strategies"]["task"] == json.loads(json.dumps(expected))
-
-
-def test_jobs_start_with_the_longest_cells():
-    """Two workers finish the grid soonest when the long cells start first and the short ones fill the end."""
-    run, eff = results.run_cell, results.run_efficiency
-    grid = [(run, e, m) for e in ("gridnav", "highway", "pong") for m in results.MODES]
-    grid += [(eff, "gridnav", "mixed"), (eff, "highway", "mixed"), (run, "my-env", "avoid")]
-    started = [grid[i] for i in results.longest_first(grid)]
-    assert started[0] == (run, "my-env", "avoid")  # no figure for it: it might be the longest
-    assert [(r is eff, e) for r, e, _m in started[1:]] == [
-        *[(False, "pong")] * 3, *[(False, "highway")] * 3, (True, "highway"), *[(False, "gridnav")] * 3,
-        (True, "gridnav")]
-    assert [m for _r, e, m in started if e == "pong"] == list(results.MODES)  # ties keep their order
 
 
 def _results(capsys, *argv):

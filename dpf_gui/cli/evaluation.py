@@ -274,7 +274,6 @@ def cmd_results(args: argparse.Namespace) -> int:
         MODES,
         NOTES_MARKER,
         keep_job_result,
-        longest_first,
         run_cell,
         run_efficiency,
         run_results_job,
@@ -313,8 +312,6 @@ def cmd_results(args: argparse.Namespace) -> int:
             if args.jobs > 1 or args.backend == "ray":  # the bar counts the cells and shows the time left
                 from dpf_gui.parallel import map_jobs
 
-                order = longest_first([(run, env_name) for _what, run, env_name, _mode, _episodes in jobs])
-                jobs = [jobs[i] for i in order]
                 items = [(run, env_name, mode, episodes, args.seed, work)
                          for _what, run, env_name, mode, episodes in jobs]
                 outs = map_jobs(run_results_job, items, jobs=args.jobs, progress=not args.quiet, desc="dpf results",
