@@ -139,6 +139,9 @@ class BenchmarkSpec:
     #: which draws of the simulated user's labels (0: the published one), each a cell of its own; wishes and
     #: episodes stay, so the counts of several draws say how much one draw's owes to its luck
     draws: tuple[int, ...] = (0,)
+    #: task-agent checkpoint folders by environment, for a lab's own agents (default: the shipped ones). A cell's
+    #: key holds the agent's weights and data fingerprints, so two agents never share a cached cell
+    tasks: dict[str, str] = field(default_factory=dict)
 
 
 def baseline_episodes(spec: BenchmarkSpec, env_name: str) -> int:
@@ -207,15 +210,16 @@ class EnvContext:
     task_records: list[EpisodeRecord]  # on the rows' held-out episodes
     eval_seeds: np.ndarray
     baseline_records: list[EpisodeRecord]  # the same episodes first, and more: the claim's baseline
-    folders: tuple[Path, ...] = ()  # the cache entries of the above, which every cell reads (Ray ships them)
+    folders: tuple[Path, ...] = ()  # the above's cache entries and a --task folder: every cell reads them (Ray ships)
 
 
 def env_context(env_name: str, spec: BenchmarkSpec, work: Path, progress: bool = False) -> EnvContext:
-    """Load the shipped agent and data, generate the split's wishes and play the task agent (both cached)."""
+    """Load the task agent (``spec.tasks``' or the shipped one) and its data, generate the split's wishes and
+    play the task agent (both cached)."""
     from dpf_gui.pipeline import load_task_agent
 
     split = SPLITS[spec.split]
-    task = load_task_agent(env_name)
+    task = load_task_agent(env_name, spec.tasks.get(env_name))
     data = TrajectoryDataset.load(task.dataset_path, expect_env=env_name)
     base = {"env": env_name, "task": task.sidecar.get("weights_sha256"), "data": data.fingerprint(),
             "code": code_fingerprint()}
@@ -228,7 +232,8 @@ def env_context(env_name: str, spec: BenchmarkSpec, work: Path, progress: bool =
     reference = reference_entry(env_name, task, work / env_name, base)
     folders = (task_records_entry(env_name, split.probe_seed, PROBE_EPISODES[env_name], work, base).path,
                task_records_entry(env_name, split.eval_seed, baseline_episodes(spec, env_name), work, base).path,
-               *([reference.path] if reference is not None else []))
+               *([reference.path] if reference is not None else []),
+               *([task.directory] if env_name in spec.tasks else []))  # a cluster's nodes have the shipped agents only
     return EnvContext(env_name, task, data, wishes, baseline[:len(eval_seeds)], eval_seeds, baseline, folders)
 
 

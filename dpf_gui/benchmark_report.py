@@ -115,6 +115,7 @@ def _runs_of(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, command: st
     return [{"env": env, "command": command, "machine": machine, "elapsed_s": float(elapsed_s), "jobs": int(jobs),
              **({"backend": backend} if backend != "local" else {}),
              **({"cached": int(cached[env])} if env in cached else {}),
+             **({"task": spec.tasks[env]} if env in spec.tasks else {}),
              "cells": sum(c["env"] == env for c in results),
              "cell_s": sum(float(c.get("wall_s", 0.0)) for c in results if c["env"] == env)} for env in spec.envs]
 
@@ -199,6 +200,9 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
                      f"the invocation that wrote it took {duration(rs[0]['elapsed_s'])} wall "
                      f"{_workers_text(rs[0])}{_cache_text(rs)}).")
         lines.append("")
+    own = [f"{r['env']}'s from `{r['task']}`" for r in runs if r.get("task")]
+    if own:
+        lines += ["Task agents other than the shipped ones (`--task`): " + "; ".join(own) + ".", ""]
     lines += ["Cells are cached in the `--work` folder (default `runs/benchmark/`), keyed by every input and the code "
               "that computes them.", "",
              f"Split **{spec.split}**: " + ("wishes, label draws and episodes nobody looked at while tuning (the "

@@ -799,6 +799,39 @@ def test_the_cli_sets_the_fusion_of_every_cell(tmp_path: Path, monkeypatch):
     assert len(specs) == 4
 
 
+def test_the_cli_benchmarks_a_task_agent_of_ones_own_and_refuses_a_wrong_one(tmp_path: Path, monkeypatch, capsys):
+    """``--task ENV=DIR``: the cells play that agent (its folder travels with Ray tasks) and the report names it;
+    a wrong item stops before any cell with one line and exit 2."""
+    from dpf_gui.cli import main
+    from dpf_gui.paths import shipped_model
+
+    own = tmp_path / "my agent"
+    shutil.copytree(shipped_model("gridnav"), own)
+    specs = []
+    monkeypatch.setattr(bm, "run_benchmark", lambda spec, work, **kw: specs.append(spec) or [])
+    out = tmp_path / "R.md"
+    argv = ["benchmark", "--envs", "gridnav", "--budgets", "25", "--work", str(tmp_path / "w"), "--out", str(out),
+            "--quiet"]
+    assert main([*argv, "--task", f"gridnav={own}"]) == 0
+    assert specs[-1].tasks == {"gridnav": str(own.resolve())}
+    assert main(argv) == 0 and specs[-1].tasks == {}
+    capsys.readouterr()
+    for bad in ([f"pong={own}"], ["gridnav="], [f"gridnav={tmp_path / 'nothing'}"], [f"atari={own}"],
+                [f"gridnav={own}", f"gridnav={own}"], [f"gridnav={shipped_model('pong')}"]):
+        assert main([*argv, *(x for item in bad for x in ("--task", item))]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert len(specs) == 2
+    spec = bm.BenchmarkSpec(envs=("gridnav",), wishes=1, budgets=(25,), label_types=("exact",), rows=("dynamic",),
+                            split="dev", episodes={"gridnav": 4, "highway": 2, "pong": 2}, baseline={"gridnav": 4},
+                            tasks={"gridnav": str(own)})
+    ctx = bm.env_context("gridnav", spec, tmp_path / "work")
+    assert ctx.task.directory == own and own in ctx.folders
+    assert bm.env_context("gridnav", replace(spec, tasks={}), tmp_path / "work").task.directory != own
+    write_report([], spec, out, "dpf benchmark --task", "test machine", 1.0, 1)
+    assert f"Task agents other than the shipped ones (`--task`): gridnav's from `{own}`." in out.read_text()
+
+
 def test_a_report_of_several_draws_says_so_and_adds_each_rows_counts_up(tmp_path: Path):
     def cell(draw, met, keeps):
         return {"env": "gridnav", "budget": 25, "labels": "exact", "select": "random", "wall_s": 1.0,

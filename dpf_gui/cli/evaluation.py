@@ -434,6 +434,10 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
                         "much a cell's result owes to its draw. One, a list or a range (1, 0,1,2 or 0-2): each "
                         "draw is a cell of its own and the report adds their counts up (default: 0, the published "
                         "draw)")
+    p.add_argument("--task", action="append", default=[], metavar="ENV=DIR",
+                   help="benchmark your own task agent of ENV (a checkpoint folder with its trajectories, as "
+                        "`dpf train-task` writes) instead of the shipped one; repeat for several environments (Ray "
+                        "tasks get a copy of the folder)")
     p.add_argument("--quick", action="store_true", help="a look in a few minutes: gridnav, 3 wishes, 25 exact labels")
     add_fusion_parameters(p, "fusion parameters of the static, dynamic and calibrated rows, in every cell (default: "
                              "stored with each task agent; the paper row keeps the paper's; calibrated chooses its "
@@ -447,6 +451,27 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
                    help="keep the section's cells of environments this run leaves out (from results/benchmark.json "
                         "next to --out), so an environment can be (re)run on its own grid")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _task_folders(items: Sequence[str], envs: Sequence[str]) -> dict[str, str]:
+    """``--task ENV=DIR`` items: each ENV one of the run's environments, once, and DIR a task agent of ENV (loaded
+    now, so that a wrong folder is said before any cell runs)."""
+    from dpf_gui.pipeline import load_task_agent
+
+    out: dict[str, str] = {}
+    for item in items:
+        env, _, folder = item.partition("=")
+        if env not in envs or not folder:
+            raise UserError(f"--task {item!r}: write ENV=DIR with ENV one of this run's environments "
+                            f"({', '.join(envs)}) and DIR a task-agent folder")
+        if env in out:
+            raise UserError(f"--task names {env} twice; give one task agent per environment")
+        try:
+            load_task_agent(env, folder)
+        except UserError as exc:
+            raise UserError(f"--task {item}: {exc}") from None
+        out[env] = str(Path(folder).resolve())
+    return out
 
 
 def _per_env(option: str, items: Sequence[str], defaults: dict[str, int]) -> dict[str, int]:
@@ -503,6 +528,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         spec = BenchmarkSpec(envs=("gridnav",), wishes=3, budgets=(25,), label_types=("exact",), selections=("random",),
                              rows=("dynamic", "calibrated"), split=args.split, episodes=episodes, baseline=baseline,
                              fusion=fusion_overrides(args), draws=args.draw)
+    spec.tasks = _task_folders(args.task, spec.envs)
     FusionParams().with_overrides(spec.fusion)  # a value out of range is said now, not in the first cell
     if args.keep_other_envs:
         kept_from_previous(out, spec)  # a damaged previous report is refused before hours of cells
