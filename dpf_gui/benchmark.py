@@ -66,6 +66,7 @@ from dpf_gui.wishgen import (
     dataset_regions,
     episode_regions,
     generate_wishes,
+    given_wishes,
     prefer_target,
 )
 
@@ -142,6 +143,9 @@ class BenchmarkSpec:
     #: task-agent checkpoint folders by environment, for a lab's own agents (default: the shipped ones). A cell's
     #: key holds the agent's weights and data fingerprints, so two agents never share a cached cell
     tasks: dict[str, str] = field(default_factory=dict)
+    #: wishes a person wrote (``--wish``: one line each, or a preset's name) instead of the split's generated ones,
+    #: for the one environment of ``envs``; the split still sets the label draws and the held-out episodes
+    own_wishes: tuple[str, ...] = ()
 
 
 def baseline_episodes(spec: BenchmarkSpec, env_name: str) -> int:
@@ -228,7 +232,8 @@ def env_context(env_name: str, spec: BenchmarkSpec, work: Path, progress: bool =
     # the seeds of n episodes are the first n of more (one generator), so the rows' episodes lead the baseline's
     baseline = task_records(env_name, task, split.eval_seed, baseline_episodes(spec, env_name), work, base, progress)
     _cached_reference(env_name, task, work, base, progress)
-    wishes = split_wishes(env_name, data, probe, spec.wishes, spec.split)
+    wishes = (own_wishes(env_name, data, spec.own_wishes) if spec.own_wishes else
+              split_wishes(env_name, data, probe, spec.wishes, spec.split))
     reference = reference_entry(env_name, task, work / env_name, base)
     folders = (task_records_entry(env_name, split.probe_seed, PROBE_EPISODES[env_name], work, base).path,
                task_records_entry(env_name, split.eval_seed, baseline_episodes(spec, env_name), work, base).path,
@@ -265,6 +270,13 @@ def split_wishes(env_name: str, data: TrajectoryDataset, probe: Sequence[Episode
         return dev
     exclude = presets + [(w.prefer, w.avoid) for w in dev]
     return generate_wishes(data.region_features, regions, task_regions, count, SPLITS[split].wish_seed, rules, exclude)
+
+
+def own_wishes(env_name: str, data: TrajectoryDataset, lines: Sequence[str]) -> list[GeneratedWish]:
+    """The wishes of ``--wish`` (:func:`dpf_gui.wishgen.given_wishes`; a mistake is a UserError)."""
+    from dpf_gui.envs import env_spec
+
+    return given_wishes(data.region_features, dataset_regions(data), lines, env_spec(env_name).presets)
 
 
 # ---------------------------------------------------------------------------
@@ -480,6 +492,7 @@ __all__ = [
     "code_fingerprint",
     "combos_of",
     "env_context",
+    "own_wishes",
     "run_benchmark",
     "run_cell",
     "select_labels",

@@ -203,6 +203,10 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
     own = [f"{r['env']}'s from `{r['task']}`" for r in runs if r.get("task")]
     if own:
         lines += ["Task agents other than the shipped ones (`--task`): " + "; ".join(own) + ".", ""]
+    given = any(c["wish"]["name"].startswith("u") for c in results)  # --wish: named u00-..., generated w00-...
+    if given:
+        lines += ["Wishes `u..` were written by a person and given with `--wish`: nobody tuned on them, and nothing "
+                  "checked that the environment can satisfy them; the split sets their label draws and episodes.", ""]
     lines += ["Cells are cached in the `--work` folder (default `runs/benchmark/`), keyed by every input and the code "
               "that computes them.", "",
              f"Split **{spec.split}**: " + ("wishes, label draws and episodes nobody looked at while tuning (the "
@@ -210,7 +214,9 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
                                              "the tuning split; quote the `report` split.")
              + _draws_text(spec.draws),
              "",
-             "Each cell: a generated wish (not a preset; `dpf_gui/wishgen.py`), a simulated user labels the chosen "
+             "Each cell: a generated wish (not a preset; `dpf_gui/wishgen.py`)" + (" or one given with `--wish`"
+                                                                                   if given else "")
+             + ", a simulated user labels the chosen "
              "stored trajectories (exact graded scores; binary with 10 % flipped, the sign of the score or, "
              "`binary-relative`, of its difference from a typical stored trajectory's; `binary-stochastic`, signs "
              f"wrong on close calls instead (temperature {STOCHASTIC_T:g}); marked segments; or, `myopic`, "

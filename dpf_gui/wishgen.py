@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 
 from dpf_gui.data.trajectories import TrajectoryDataset
-from dpf_gui.envs.base import RegionFeature
-from dpf_gui.wish import Wish, make_wish
+from dpf_gui.envs.base import Preset, RegionFeature
+from dpf_gui.errors import UserError
+from dpf_gui.wish import Wish, make_wish, wish_line
 
 MODES = ("avoid", "prefer", "mixed")
 
@@ -237,6 +238,29 @@ def generate_wishes(region_features: Sequence[RegionFeature], data: _Regions, ta
     return out
 
 
+def given_wishes(region_features: Sequence[RegionFeature], data: _Regions, lines: Sequence[str],
+                 presets: Sequence[Preset] = ()) -> list[GeneratedWish]:
+    """Wishes a person wrote (``dpf benchmark --wish``), each a line as :func:`~dpf_gui.wish.wish_line` reads
+    it or a preset's name, in the shape of generated ones (named ``u00-mode``, ...) and with their coverage;
+    nothing checks that the environment can satisfy them: that is what their cells measure."""
+    by_name = {p.name: p for p in presets}
+    out = []
+    for line in lines:
+        preset = by_name.get(line.strip())
+        prefer, avoid = (preset.prefer, preset.avoid) if preset else wish_line(line)
+        try:
+            w = make_wish(region_features, prefer=prefer, avoid=avoid)
+        except UserError as exc:
+            raise UserError(f"wish {line!r}: {exc}") from None
+        if any((g.prefer, g.avoid) == (tuple(e.text for e in w.prefer), tuple(e.text for e in w.avoid))
+               for g in out):
+            raise UserError(f"wish {line!r} is given twice (the same regions as an earlier one)")
+        out.append(GeneratedWish(name=f"u{len(out):02d}-{w.mode}", mode=w.mode,
+                                 prefer=tuple(e.text for e in w.prefer), avoid=tuple(e.text for e in w.avoid),
+                                 coverage=coverage(w, data)))
+    return out
+
+
 __all__ = [
     "MODES",
     "GeneratedWish",
@@ -247,5 +271,6 @@ __all__ = [
     "dataset_regions",
     "episode_regions",
     "generate_wishes",
+    "given_wishes",
     "prefer_target",
 ]

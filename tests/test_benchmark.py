@@ -832,6 +832,42 @@ def test_the_cli_benchmarks_a_task_agent_of_ones_own_and_refuses_a_wrong_one(tmp
     assert f"Task agents other than the shipped ones (`--task`): gridnav's from `{own}`." in out.read_text()
 
 
+def test_wishes_a_person_wrote_are_cells_of_their_own(tmp_path: Path, monkeypatch, capsys):
+    """``--wish``: a line as `dpf envs` prints a wish, or a preset's name, becomes a cell named u00-mode with its
+    coverage; a mistake, a second environment or a repeated wish stops before any cell (exit 2); a region few stored
+    trajectories enter is warned about; the report says whose wishes they are."""
+    from dpf_gui.cli import main
+
+    specs, run = [], bm.run_benchmark
+    monkeypatch.setattr(bm, "run_benchmark", lambda spec, work, **kw: specs.append(spec) or [])
+    argv = ["benchmark", "--envs", "gridnav", "--budgets", "25", "--work", str(tmp_path / "w"), "--out",
+            str(tmp_path / "R.md"), "--quiet"]
+    assert main([*argv, "--wish", "avoid y=7..9", "--wish", "prefer x=9 & y=0", "--wish", "mixed"]) == 0
+    assert specs[-1].own_wishes == ("avoid y=7..9", "prefer x=9 & y=0", "mixed")
+    err = capsys.readouterr().err
+    assert "warning: u01-prefer (prefer x=9 & y=0): 2 of 1495 stored trajectories enter" in err
+    assert "u00" not in err and "u02" not in err  # 83 and 143+ trajectories enter theirs
+    for bad in (["--wish", "prefer x=10"], ["--wish", "x=3"], ["--wish", "mixed", "--wish",
+                "prefer terrain=scenic; avoid terrain=toll"], ["--wish", "avoid x=3", "--quick"],
+                ["--wish", "avoid x=3", "--envs", "gridnav,pong"]):
+        assert main([*argv, *bad]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert len(specs) == 1
+    spec = bm.BenchmarkSpec(envs=("gridnav",), budgets=(25,), label_types=("exact",), rows=("dynamic",), split="dev",
+                            episodes={"gridnav": 4, "highway": 2, "pong": 2}, baseline={"gridnav": 4},
+                            intent=SMALL.to_dict(), own_wishes=("prefer y=3..4; avoid terrain=toll",))
+    (cell,) = run(spec, tmp_path / "work", progress=False)
+    assert cell["wish"]["name"] == "u00-mixed" and cell["labelled"] == 25
+    assert cell["wish"]["coverage"]["avoid terrain=toll"]["trajectories"] == 1381
+    assert set(cell["claim"]["dynamic"]) >= {"keeps_task", "met"}
+    out = tmp_path / "R.md"
+    write_report([cell], spec, out, "dpf benchmark --wish", "test machine", 1.0, 1)
+    text = out.read_text()
+    assert "Wishes `u..` were written by a person and given with `--wish`" in text
+    assert "- gridnav u00-mixed: prefer y=3..4; avoid terrain=toll (prefer y=3..4: 605 of 1495" in text
+
+
 def test_a_report_of_several_draws_says_so_and_adds_each_rows_counts_up(tmp_path: Path):
     def cell(draw, met, keeps):
         return {"env": "gridnav", "budget": 25, "labels": "exact", "select": "random", "wall_s": 1.0,

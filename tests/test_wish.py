@@ -5,7 +5,7 @@ import pytest
 
 from dpf_gui.envs import env_spec
 from dpf_gui.errors import UserError
-from dpf_gui.wish import make_wish, parse_expression
+from dpf_gui.wish import make_wish, parse_expression, wish_line
 
 HW = env_spec("highway").region_features
 GRID = env_spec("gridnav").region_features
@@ -92,3 +92,19 @@ def test_a_wish_shown_on_one_line_can_be_given_back_as_it_is():
     assert make_wish(PONG, avoid=[shown]).describe() == make_wish(PONG, preset=preset).describe()
     with pytest.raises(UserError, match="empty region expression"):
         make_wish(PONG, avoid=["paddle=..0.15 |"])
+
+
+def test_a_whole_wish_on_one_line_reads_back_as_dpf_envs_prints_it():
+    """``dpf benchmark --wish`` takes a wish as `dpf envs` and the reports write it on one line."""
+    for preset in env_spec("highway").presets + env_spec("pong").presets:
+        line = "; ".join(f"{side} {' | '.join(getattr(preset, side))}" for side in ("prefer", "avoid")
+                         if getattr(preset, side))
+        prefer, avoid = wish_line(line)
+        assert make_wish(PONG if "paddle" in line else HW, prefer=prefer, avoid=avoid).describe() == \
+            make_wish(PONG if "paddle" in line else HW, preset=preset).describe()
+    assert wish_line(" avoid lane=0 ") == ([], ["lane=0"])
+    for bad, fragment in (("lane=2", "write 'prefer REGIONS'"), ("prefer lane=2; prefer lane=1", "twice"),
+                          ("prefer ", "write 'prefer REGIONS'"), ("prefer lane=2;", "write 'prefer REGIONS'"),
+                          ("like lane=2", "write 'prefer REGIONS'")):
+        with pytest.raises(UserError, match=fragment):
+            wish_line(bad)

@@ -438,6 +438,10 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
                    help="benchmark your own task agent of ENV (a checkpoint folder with its trajectories, as "
                         "`dpf train-task` writes) instead of the shipped one; repeat for several environments (Ray "
                         "tasks get a copy of the folder)")
+    p.add_argument("--wish", action="append", default=[], metavar="WISH",
+                   help="your own wish instead of generated ones, as `dpf envs` writes a wish on one line ('prefer "
+                        "lane=2; avoid lane=0 | speed=..20') or a preset's name; repeat for several; one environment "
+                        "in --envs (--wishes is then not used)")
     p.add_argument("--quick", action="store_true", help="a look in a few minutes: gridnav, 3 wishes, 25 exact labels")
     add_fusion_parameters(p, "fusion parameters of the static, dynamic and calibrated rows, in every cell (default: "
                              "stored with each task agent; the paper row keeps the paper's; calibrated chooses its "
@@ -472,6 +476,31 @@ def _task_folders(items: Sequence[str], envs: Sequence[str]) -> dict[str, str]:
             raise UserError(f"--task {item}: {exc}") from None
         out[env] = str(Path(folder).resolve())
     return out
+
+
+def _own_wishes(lines: Sequence[str], spec, quick: bool) -> tuple[str, ...]:
+    """``--wish`` lines, checked now against the run's one environment (a mistake is said before any cell runs);
+    a region few stored trajectories enter gets a warning, since few labels can then say anything about it."""
+    from dpf_gui.benchmark import own_wishes
+    from dpf_gui.coverage import THIN_TRAJECTORIES
+    from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.pipeline import load_task_agent
+
+    if not lines:
+        return ()
+    if quick:
+        raise UserError("--quick plays generated wishes; leave it out to benchmark your own with --wish")
+    if len(spec.envs) != 1:
+        raise UserError(f"--wish is about one environment: give it with --envs (this run has {', '.join(spec.envs)})")
+    env = spec.envs[0]
+    task = load_task_agent(env, spec.tasks.get(env))
+    for wish in own_wishes(env, TrajectoryDataset.load(task.dataset_path, expect_env=env), lines):
+        for region, seen in wish.coverage.items():
+            if seen["trajectories"] < THIN_TRAJECTORIES:
+                print(f"dpf benchmark: warning: {wish.name} ({wish.text()}): {seen['trajectories']} of "
+                      f"{seen['of_trajectories']} stored trajectories enter {region}, so its labels can hardly "
+                      "teach it", file=sys.stderr)
+    return tuple(lines)
 
 
 def _per_env(option: str, items: Sequence[str], defaults: dict[str, int]) -> dict[str, int]:
@@ -529,6 +558,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                              rows=("dynamic", "calibrated"), split=args.split, episodes=episodes, baseline=baseline,
                              fusion=fusion_overrides(args), draws=args.draw)
     spec.tasks = _task_folders(args.task, spec.envs)
+    spec.own_wishes = _own_wishes(args.wish, spec, args.quick)
     FusionParams().with_overrides(spec.fusion)  # a value out of range is said now, not in the first cell
     if args.keep_other_envs:
         kept_from_previous(out, spec)  # a damaged previous report is refused before hours of cells
