@@ -866,6 +866,12 @@ def test_wishes_a_person_wrote_are_cells_of_their_own(tmp_path: Path, monkeypatc
     text = out.read_text()
     assert "Wishes `u..` were written by a person and given with `--wish`" in text
     assert "- gridnav u00-mixed: prefer y=3..4; avoid terrain=toll (prefer y=3..4: 605 of 1495" in text
+    assert "never entered the avoided region" not in text
+    task = cell["rows"]["task"]
+    never = {**task, "avoid_fraction": {**task["avoid_fraction"], "mean": 0.0}}
+    idle = {**cell, "rows": {**cell["rows"], "task": never}}
+    write_report([idle], spec, out, "dpf benchmark --wish", "test machine", 1.0, 1)
+    assert "the task agent never entered the avoided region on the held-out episodes" in out.read_text()
 
 
 def test_a_report_of_several_draws_says_so_and_adds_each_rows_counts_up(tmp_path: Path):
