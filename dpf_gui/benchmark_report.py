@@ -30,39 +30,35 @@ def selection_text(item: dict[str, Any]) -> str:
     return f"{item['select']}, draw {draw}" if draw else item["select"]
 
 
-def summarise(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict[str, Any]]:
-    """Per (env, budget, label type, selection, draw): cells, and per row the cells meeting the claim / keeping the
-    task."""
+def _tally(results: Sequence[dict[str, Any]], rows: Sequence[str], by_env: bool) -> list[dict[str, Any]]:
+    """Per (env if ``by_env``, budget, label type, selection, draw), in that order: cells, and per row the cells
+    meeting the claim / keeping the task."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for c in results:
-        budget = c["budget"] if c["budget"] is not None else 10**9
-        groups.setdefault((c["env"], budget, c["labels"], c["select"], c.get("draw", 0)), []).append(c)
+        budget = c["budget"] if c["budget"] is not None else 10**9  # "every label" sorts last
+        groups.setdefault(((c["env"],) if by_env else ()) + (budget, c["labels"], c["select"], c.get("draw", 0)),
+                          []).append(c)
     out = []
-    for (env, budget, labels, select, draw), cells in sorted(groups.items()):
-        row = {"env": env, "budget": None if budget == 10**9 else budget, "labels": labels, "select": select,
-               "draw": draw, "cells": len(cells)}
+    for key, cells in sorted(groups.items()):
+        *env, budget, labels, select, draw = key
+        row = {**({"env": env[0]} if by_env else {}), "budget": None if budget == 10**9 else budget,
+               "labels": labels, "select": select, "draw": draw, "cells": len(cells)}
         for r in rows:
             row[r] = sum(bool(c["claim"][r]["met"]) for c in cells if r in c["claim"])
             row[f"{r}_keeps"] = sum(bool(c["claim"][r]["keeps_task"]) for c in cells if r in c["claim"])
         out.append(row)
     return out
+
+
+def summarise(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict[str, Any]]:
+    """Per (env, budget, label type, selection, draw): cells, and per row the cells meeting the claim / keeping the
+    task."""
+    return _tally(results, rows, by_env=True)
 
 
 def overall(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict[str, Any]]:
     """The same counts over every environment, per (budget, label type, selection, draw)."""
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for c in results:
-        key = (c["budget"] if c["budget"] is not None else 10**9, c["labels"], c["select"], c.get("draw", 0))
-        groups.setdefault(key, []).append(c)
-    out = []
-    for (budget, labels, select, draw), cells in sorted(groups.items()):
-        row = {"budget": None if budget == 10**9 else budget, "labels": labels, "select": select, "draw": draw,
-               "cells": len(cells)}
-        for r in rows:
-            row[r] = sum(bool(c["claim"][r]["met"]) for c in cells if r in c["claim"])
-            row[f"{r}_keeps"] = sum(bool(c["claim"][r]["keeps_task"]) for c in cells if r in c["claim"])
-        out.append(row)
-    return out
+    return _tally(results, rows, by_env=False)
 
 
 def over_draws(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> list[dict[str, Any]]:
