@@ -14,6 +14,7 @@ from typing import Any
 
 from dpf_gui.benchmark import MYOPIC_GAMMA, STOCHASTIC_T, BenchmarkSpec
 from dpf_gui.fileio import write_json_atomic
+from dpf_gui.wishgen import prefer_target
 
 START = "<!-- benchmark: start (written by `dpf benchmark`) -->"
 END = "<!-- benchmark: end -->"
@@ -144,6 +145,22 @@ def _workers_text(run: dict[str, Any]) -> str:
     return f"as Ray tasks on {run['jobs']} CPUs" if run.get("backend") == "ray" else f"with `--jobs {run['jobs']}`"
 
 
+def _out_of_reach(cell: dict[str, Any]) -> str:
+    """What the claim cannot tell about a wish a person wrote (generated wishes are never so): an avoided region
+    the task agent never entered (met before anything is learnt), a preferred one it is in so often that the
+    claim asks for more than all of the time (met by no agent)."""
+    task = cell.get("rows", {}).get("task", {})
+    notes = []
+    if cell["wish"]["avoid"] and task.get("avoid_fraction", {}).get("mean", 1) == 0:
+        notes.append("the task agent never entered the avoided region on the held-out episodes, so the claim asks "
+                     "only that the fused agent does not either")
+    share = task.get("prefer_fraction", {}).get("mean", 0)
+    if cell["wish"]["prefer"] and prefer_target(share) > 1:
+        notes.append(f"the task agent is in the preferred region {share:.2f} of the time already, so the claim asks "
+                     f"for {prefer_target(share):.2f} of it, which no agent can reach")
+    return "".join(f"; {n}" for n in notes)
+
+
 def kept_from_previous(out_md: Path, spec: BenchmarkSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The cells and run records of the previous report (``results/benchmark.json`` next to ``out_md``) for the
     environments this run leaves out; a damaged file is refused before any cell runs."""
@@ -263,10 +280,7 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
                         f"{v['decisions']} decisions" for k, v in c["wish"]["coverage"].items())
         text = "; ".join(p for p in (f"prefer {' | '.join(c['wish']['prefer'])}" if c["wish"]["prefer"] else "",
                                       f"avoid {' | '.join(c['wish']['avoid'])}" if c["wish"]["avoid"] else "") if p)
-        idle = c["wish"]["avoid"] and not c.get("rows", {}).get("task", {}).get("avoid_fraction", {}).get("mean", 1)
-        lines.append(f"- {c['env']} {c['wish']['name']}: {text} ({cov})" + (
-            "; the task agent never entered the avoided region on the held-out episodes, so the claim asks "
-            "only that the fused agent does not either" if idle else ""))
+        lines.append(f"- {c['env']} {c['wish']['name']}: {text} ({cov}){_out_of_reach(c)}")
     _plot(results, rows, figdir / "benchmark.png")
     lines += ["", "![claim met against label budget](results/benchmark.png)", "", END]
     section = "\n".join(lines) + "\n"

@@ -872,6 +872,9 @@ def test_wishes_a_person_wrote_are_cells_of_their_own(tmp_path: Path, monkeypatc
     idle = {**cell, "rows": {**cell["rows"], "task": never}}
     write_report([idle], spec, out, "dpf benchmark --wish", "test machine", 1.0, 1)
     assert "the task agent never entered the avoided region on the held-out episodes" in out.read_text()
+    busy = {**task, "prefer_fraction": {**task["prefer_fraction"], "mean": 0.75}}
+    write_report([{**cell, "rows": {**cell["rows"], "task": busy}}], spec, out, "dpf b", "test machine", 1.0, 1)
+    assert "preferred region 0.75 of the time already, so the claim asks for 1.05 of it" in out.read_text()
 
 
 def test_a_report_of_several_draws_says_so_and_adds_each_rows_counts_up(tmp_path: Path):
