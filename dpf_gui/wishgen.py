@@ -252,11 +252,10 @@ def given_wishes(region_features: Sequence[RegionFeature], data: _Regions, lines
             w = make_wish(region_features, prefer=prefer, avoid=avoid)
         except UserError as exc:
             raise UserError(f"wish {line!r}: {exc}") from None
-        if any((g.prefer, g.avoid) == (tuple(e.text for e in w.prefer), tuple(e.text for e in w.avoid))
-               for g in out):
+        texts = (tuple(e.text for e in w.prefer), tuple(e.text for e in w.avoid))
+        if any((g.prefer, g.avoid) == texts for g in out):
             raise UserError(f"wish {line!r} is given twice (the same regions as an earlier one)")
-        out.append(GeneratedWish(name=f"u{len(out):02d}-{w.mode}", mode=w.mode,
-                                 prefer=tuple(e.text for e in w.prefer), avoid=tuple(e.text for e in w.avoid),
+        out.append(GeneratedWish(name=f"u{len(out):02d}-{w.mode}", mode=w.mode, prefer=texts[0], avoid=texts[1],
                                  coverage=coverage(w, data)))
     return out
 
