@@ -834,8 +834,9 @@ def test_the_cli_benchmarks_a_task_agent_of_ones_own_and_refuses_a_wrong_one(tmp
 
 def test_wishes_a_person_wrote_are_cells_of_their_own(tmp_path: Path, monkeypatch, capsys):
     """``--wish``: a line as `dpf envs` prints a wish, or a preset's name, becomes a cell named u00-mode with its
-    coverage; a mistake, a second environment or a repeated wish stops before any cell (exit 2); a region few stored
-    trajectories enter is warned about; the report says whose wishes they are."""
+    coverage; a mistake, a second environment, a repeated wish or a count of generated wishes beside them stops
+    before any cell (exit 2); a region few stored trajectories enter is warned about; the report says whose wishes
+    they are."""
     from dpf_gui.cli import main
 
     specs, run = [], bm.run_benchmark
@@ -849,7 +850,7 @@ def test_wishes_a_person_wrote_are_cells_of_their_own(tmp_path: Path, monkeypatc
     assert "u00" not in err and "u02" not in err  # 83 and 143+ trajectories enter theirs
     for bad in (["--wish", "prefer x=10"], ["--wish", "x=3"], ["--wish", "mixed", "--wish",
                 "prefer terrain=scenic; avoid terrain=toll"], ["--wish", "avoid x=3", "--quick"],
-                ["--wish", "avoid x=3", "--envs", "gridnav,pong"]):
+                ["--wish", "avoid x=3", "--envs", "gridnav,pong"], ["--wish", "avoid x=3", "--wishes", "4"]):
         assert main([*argv, *bad]) == 2
         err = capsys.readouterr().err
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err

@@ -409,7 +409,8 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--envs", type=_csv(("gridnav", "highway", "pong"), "environment"),
                    default=("gridnav", "highway", "pong"), help="comma-separated environments (default: all three)")
-    p.add_argument("--wishes", type=int_in(1, 64), default=8, help="generated wishes per environment (default: 8)")
+    p.add_argument("--wishes", type=int_in(1, 64), default=None,
+                   help="generated wishes per environment (default: 8)")
     g = p.add_argument_group("the cells of every wish (default: 10 and 25 exact and binary, 25 active exact and "
                                  "binary, 100 and every label exact; giving any of these runs their product)")
     g.add_argument("--budgets", type=_budgets, default=None,
@@ -441,7 +442,7 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wish", action="append", default=[], metavar="WISH",
                    help="your own wish instead of generated ones, as `dpf envs` writes a wish on one line ('prefer "
                         "lane=2; avoid lane=0 | speed=..20') or a preset's name; repeat for several; one environment "
-                        "in --envs (--wishes is then not used)")
+                        "in --envs (not with --wishes, which counts generated wishes)")
     p.add_argument("--quick", action="store_true", help="a look in a few minutes: gridnav, 3 wishes, 25 exact labels")
     add_fusion_parameters(p, "fusion parameters of the static, dynamic and calibrated rows, in every cell (default: "
                              "stored with each task agent; the paper row keeps the paper's; calibrated chooses its "
@@ -549,7 +550,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     episodes = _per_env("--episodes", args.episodes, EPISODES)
     baseline = _per_env("--baseline", args.baseline, BASELINE_EPISODES)
     product = any(x is not None for x in (args.budgets, args.labels, args.select))
-    spec = BenchmarkSpec(envs=tuple(args.envs), wishes=args.wishes, budgets=tuple(args.budgets or (10, 25, None)),
+    if args.wish and args.wishes is not None:
+        raise UserError("--wishes counts generated wishes and --wish gives your own: use one of them")
+    spec = BenchmarkSpec(envs=tuple(args.envs), wishes=args.wishes or 8, budgets=tuple(args.budgets or (10, 25, None)),
                          label_types=tuple(args.labels or ("exact",)), selections=tuple(args.select or ("random",)),
                          combos=None if product else DEFAULT_COMBOS, rows=tuple(args.rows), split=args.split,
                          episodes=episodes, baseline=baseline, fusion=fusion_overrides(args), draws=args.draw)
