@@ -3,10 +3,11 @@ wish's true score, and of its relative marks (``--binary --relative``: the sign 
 
 A binary label is the sign of the score (-1, 0, +1), one in ten flipped (a flip leaves 0 at 0). Where the
 common sign is -1 or +1 and covers about 90 % of the data or more, 25 random marks hold about as many flipped
-marks as true marks of the other kind, so they teach mostly the flips (docs/RESULTS.md, "Binary labels and
-every label on today's code"). Generates the wishes as the benchmark does, playing the task agent's probe and
-held-out episodes into ``--work`` (6.5 min from scratch for all three on the 2-core AMD EPYC beside other work,
-most of it highway; seconds with ``--work runs/benchmark`` after a benchmark run); no training.
+marks as true marks of the other kind, so they teach mostly the flips (docs/EXPERIMENTS.md, "Binary
+labels, 10 labels and every label on today's code"). Generates the wishes as the benchmark does, playing the
+task agent's probe and held-out episodes into ``--work`` (6.5 min from scratch for all three on the 2-core AMD
+EPYC beside other work, most of it highway; seconds with ``--work runs/benchmark`` after a benchmark run); no
+training.
 
     python bench/label_signs.py                         # report split, all three environments
     python bench/label_signs.py --envs pong --split dev --work runs/benchmark

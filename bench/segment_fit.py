@@ -7,7 +7,7 @@ mark there (+1 preferred, -1 avoided, 0 neither), and over every stored trajecto
 the true score; also the share of the labelled trajectories' decisions that the marks cover. The value
 stage is cut (only the utility is read), so a wish takes seconds to a minute.
 
-Run it from two copies of the source to compare learners: docs/RESULTS.md ("Marked segments") compares
+Run it from two copies of the source to compare learners: docs/EXPERIMENTS.md ("Marked segments") compares
 today's with one that fits a trajectory marked only in part by its marked steps alone (V24, not adopted).
 
     python bench/segment_fit.py --env pong --budget 25

@@ -103,7 +103,7 @@ PAPER_TRAIN_S = 120.0  # wall-time cap of the paper row's LSTM training per cell
 #: held-out episodes per strategy and probe episodes (for the wish generator) per environment. A Pong episode
 #: is one point, won or lost (p ~ 0.7), so "keeps >= 90 %" compares two binomial shares: at 60 episodes a
 #: fused agent with no loss at all passes only ~80 % of the time and one losing 15 % passes ~35 %; at 300,
-#: 98 % and 15 % (docs/RESULTS.md, "How many Pong episodes"). On highway almost every fused episode parts from
+#: 98 % and 15 % (docs/EXPERIMENTS.md, "How many Pong episodes"). On highway almost every fused episode parts from
 #: the task agent's early (other traffic), so the two shares are independent: with the task agent at 0.8, a fused
 #: agent with no loss reads "loses the task" in 21 % of cells at 30 episodes, 7 % at 100 (the simulator's cost
 #: rules out more).

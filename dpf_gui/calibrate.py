@@ -99,14 +99,14 @@ EPISODES = {"gridnav": 20, "highway": 10, "pong": 20}
 CONFIRM_EPISODES = {"pong": 300, "highway": 100}
 #: looser confidence gates (``FusionParams.confidence``) tried for the winner, where a confirmation guards the task:
 #: at the default gate a prefer wish learnt from 25 labels can stay short of its bar at any strength, the intent
-#: acting only where its ensemble members agree (docs/RESULTS.md, "what limits a prefer wish")
+#: acting only where its ensemble members agree (docs/EXPERIMENTS.md, "what limits a prefer wish")
 GATES = {"pong": (0.5,)}
 #: the confirmation looks at its evidence after every chunk of this many fresh episodes, stopping when it is clear
 CONFIRM_CHUNK = 100
 #: the confirmation's bar per environment, a share of the task agent's success on fresh episodes: the claim's own
 #: 90 % on Pong (paired, so a winner right at the bar is told apart); 95 % on highway, whose unpaired 100 fresh
 #: episodes let agents truly at ~0.83 of a 0.88 task agent through, to lose the claim on the held-out draw (V19-V21
-#: in docs/RESULTS.md, "Highway: a guard against crash risk")
+#: in docs/EXPERIMENTS.md, "Highway: a guard against crash risk")
 CONFIRM_KEEP = {"highway": 0.95, "pong": CLAIM_KEEP}
 #: standard errors between the paired margin's mean and 0 for a decision (1.28: one-sided 90 %)
 CONFIRM_Z = 1.28

@@ -95,7 +95,7 @@ def test_the_cli_options_come_from_the_metadata():
 
 
 def test_highways_shipped_defaults_guard_fused_actions_against_crash_risk():
-    """Highway's sidecar sets ``risk`` 0.005 and no margin (docs/RESULTS.md, "Highway: a guard against crash
+    """Highway's sidecar sets ``risk`` 0.005 and no margin (docs/EXPERIMENTS.md, "Highway: a guard against crash
     risk"): however loud the intent, a fused decision takes only actions the shipped risk model rates at most
     0.005 likelier to fail soon than the task agent's own choice; the margin (0.5, its earlier default) keeps
     them within half a typical Q difference of its best. Without a guard the same intent overrules both (so the

@@ -115,7 +115,7 @@ def calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, flo
               "task agent does there, or its ensemble members disagree so much that the confidence gate keeps it "
               "quiet; label more (or more varied) trajectories, or lower --confidence")
     chosen = {"strength": cal.strength} if cal.c is None else {"strength": cal.strength, "c": cal.c}
-    if cal.confidence is not None:  # a looser gate won (Pong: docs/RESULTS.md, "what limits a prefer wish")
+    if cal.confidence is not None:  # a looser gate won (Pong: docs/EXPERIMENTS.md, "what limits a prefer wish")
         chosen["confidence"] = cal.confidence
     print(f"calibrated: {', '.join(f'{k} {v:g}' for k, v in chosen.items())} ({cal.episodes} calibration episodes, "
           f"keeping >= {cal.keep:.0%} of the task agent's success)")

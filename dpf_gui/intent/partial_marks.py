@@ -7,7 +7,7 @@ region is worth little (Pong's 8 dev wishes at 25 marked segments: the learnt ut
 true marks per decision -0.09..+0.69), and dropping the sum altogether leaves per-step targets too small
 against the utility's regularisers where stretches are long (dev w03-avoid: the utility collapsed to ~0).
 So such a trajectory's score is fitted as the sum over its marked decisions, and where a person ends a stretch
-the behaviour ended: a few decisions beyond each end are read as marked 0 (docs/RESULTS.md, "Marked
+the behaviour ended: a few decisions beyond each end are read as marked 0 (docs/EXPERIMENTS.md, "Marked
 segments: the score sums the marked stretches").
 """
 
