@@ -937,7 +937,9 @@ def test_export_trace_is_the_episode_shown_and_what_dpf_trace_writes(view, qtbot
 
 
 def test_named_ticks_shrink_or_shorten_instead_of_overlapping(qtbot):
-    """Highway's long action names and 26 features on small plots: smaller ticks, then short names."""
+    """Highway's long action names and 26 features on small plots: smaller ticks, then short names, then letters."""
+    from PySide6.QtGui import QFontMetrics
+
     from dpf_gui.app.plots import STYLE, ActionBars, FeatureBars
 
     names = ["LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER"]
@@ -946,10 +948,16 @@ def test_named_ticks_shrink_or_shorten_instead_of_overlapping(qtbot):
     bars.resize(700, 200)
     bars.show()
     assert [t for _i, t in bars._ticks[0]] == names and bars._tick_pt == STYLE["axis_pt"]
-    bars.resize(200, 200)
+    bars.resize(300, 200)
     qtbot.wait(10)
     assert [t for _i, t in bars._ticks[0]] == ["LEFT", "IDLE", "RIGHT", "FAST.", "SLOW."]
     assert "LANE_RIGHT" in bars.toolTip()
+    bars.resize(150, 200)  # narrower than the Play tab's at 1024x768 (about 175)
+    qtbot.wait(10)
+    assert [t for _i, t in bars._ticks[0]] == ["L", "I", "R", "F", "S"] and "LANE_RIGHT" in bars.toolTip()
+    font = bars.font()
+    font.setPointSize(bars._tick_pt)
+    assert QFontMetrics(font).horizontalAdvance("R") + 6 <= (150 - 70) / 5  # fits its group
     features = FeatureBars("intent saliency", [f"v{i}_x" for i in range(26)])
     qtbot.addWidget(features)
     features.resize(250, 800)

@@ -420,22 +420,26 @@ class ActionBars(PlotText, pg.PlotWidget):
 
     def _tick_point_size(self, width: int, height: int) -> int:
         """Action names shrink until each fits its group's width; where even that is too wide (highway's long
-        names on a narrow plot) they are shortened (LANE_LEFT: LEFT, FASTER: FAST.; the full names in the
-        plot's tooltip)."""
+        names on a narrow plot) they are shortened (LANE_LEFT: LEFT, FASTER: FAST.), and on the narrowest plots
+        (the Play tab's at 1024x768) cut to their first letters (L, I, R, F, S); the full names are then in the
+        plot's tooltip."""
         room = (width - 70) / max(1, len(self.action_names))
         full = self.action_names
+        short = [_short_action(a) for a in full]
 
         def fits(names):
             return lambda fm: max((fm.horizontalAdvance(a) for a in names), default=0) + 6 <= room
 
-        pt = self._largest_fitting(fits(full))
-        short = [_short_action(a) for a in full] if not fits(full)(self._metrics(pt)) else full
-        ticks = [[(i, a) for i, a in enumerate(short)]]
+        for labels in (full, short, _initials(short)):
+            pt = self._largest_fitting(fits(labels))
+            if fits(labels)(self._metrics(pt)):
+                break
+        ticks = [[(i, a) for i, a in enumerate(labels)]]
         if ticks != self.__dict__.get("_ticks"):
             self._ticks = ticks
             self.getPlotItem().getAxis("bottom").setTicks(ticks)
-            self.setToolTip("actions: " + ", ".join(full) if short != full else "")
-        return self._largest_fitting(fits(short)) if short != full else pt
+            self.setToolTip("actions: " + ", ".join(full) if labels != full else "")
+        return pt
 
     def set_values(self, name: str, values: np.ndarray | None) -> None:
         """Heights of one series; None shows nothing (zeros)."""
@@ -528,6 +532,15 @@ def _short_action(name: str) -> str:
     """A short tick label for an action name: its last word, cut to four letters and a dot if longer than five."""
     last = name.replace("-", "_").split("_")[-1] or name
     return last if len(last) <= 5 else last[:4] + "."
+
+
+def _initials(names: Sequence[str]) -> list[str]:
+    """The shortest prefixes (one letter if they differ) that still tell the names apart."""
+    for k in range(1, max((len(n) for n in names), default=1) + 1):
+        cut = [n[:k].rstrip(".") for n in names]
+        if len(set(cut)) == len(cut):
+            return cut
+    return list(names)
 
 
 def set_plot_style(large: bool) -> None:
