@@ -88,12 +88,13 @@ def cell_wish(env_name: str, task, mode: str):
 
 
 def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, strategies: Sequence[str] | None = None,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, task_dir: str | None = None) -> dict[str, Any]:
     """One (environment, wish) cell: label, train the intent, evaluate ``strategies`` (default: every registered
-    one, :mod:`dpf_gui.strategies`) and the markov query."""
+    one, :mod:`dpf_gui.strategies`) and the markov query; ``task_dir``: a task-agent folder other than the
+    shipped one (``dpf results --task``; every cache entry is keyed by its weights or its trajectories)."""
     strategies = strategy_names() if strategies is None else strategies
     t0 = time.time()
-    task = load_task_agent(env_name)
+    task = load_task_agent(env_name, task_dir)
     data = TrajectoryDataset.load(task.dataset_path, expect_env=env_name)
     wish = cell_wish(env_name, task, mode)
     labels = label_dataset(data, wish, FeedbackNoise(), seed)
@@ -114,16 +115,17 @@ def run_cell(env_name: str, mode: str, episodes: int, seed: int, work: Path, str
     out = result.to_json()
     out.update(mode=mode, wish=wish.describe(), train_s=round(t_train, 1), total_s=round(time.time() - t0, 1),
                fusion=fusion_params(task, FIRST_WAVE).to_dict(),
-               fit=(read_json(intent_dir / SIDECAR_FILE) or {}).get("metrics", {}).get("held_out"))
+               fit=(read_json(intent_dir / SIDECAR_FILE) or {}).get("metrics", {}).get("held_out"),
+               **({"task": str(task.directory)} if task_dir else {}))
     write_json_atomic(result_file(run_cell, env_name, mode, work), out)
     return out
 
 
 def run_efficiency(env_name: str, mode: str, episodes: int, seed: int, work: Path,
-                   progress: bool = True) -> dict[str, Any]:
+                   progress: bool = True, task_dir: str | None = None) -> dict[str, Any]:
     """Alignment of dynamic fusion against the number of labelled trajectories (binary labels, 10 % wrong)."""
     t0 = time.time()
-    task = load_task_agent(env_name)
+    task = load_task_agent(env_name, task_dir)
     data = TrajectoryDataset.load(task.dataset_path, expect_env=env_name)
     wish = cell_wish(env_name, task, mode)
     full = label_dataset(data, wish, EFFICIENCY_NOISE, seed)
@@ -146,7 +148,7 @@ def run_efficiency(env_name: str, mode: str, episodes: int, seed: int, work: Pat
         row.update(res.strategies["dynamic"])
         rows.append(row)
     out = {"env": env_name, "mode": mode, "noise": asdict(EFFICIENCY_NOISE), "episodes": episodes, "rows": rows,
-           "total_s": round(time.time() - t0, 1)}
+           "total_s": round(time.time() - t0, 1), **({"task": str(task.directory)} if task_dir else {})}
     write_json_atomic(result_file(run_efficiency, env_name, mode, work), out)
     return out
 
@@ -157,17 +159,18 @@ def result_file(run, env_name: str, mode: str, work: Path) -> Path:
 
 
 def run_results_job(item: tuple) -> dict[str, Any]:
-    """Worker entry of ``dpf results --jobs``: ``(run_cell or run_efficiency, env, mode, episodes, seed, work)``.
+    """Worker entry of ``dpf results --jobs``: ``(run_cell or run_efficiency, env, mode, episodes, seed, work,
+    task folder or None)``.
 
     Every cell is seeded by its own inputs, so its numbers are the same whichever worker runs it."""
-    run, env_name, mode, episodes, seed, work = item
-    return run(env_name, mode, episodes, seed, work, progress=False)
+    run, env_name, mode, episodes, seed, work, task_dir = item
+    return run(env_name, mode, episodes, seed, work, progress=False, task_dir=task_dir)
 
 
 def keep_job_result(item: tuple, out: dict[str, Any]) -> None:
     """Write what a ``run_results_job`` returned where the report reads it, in this process: the Ray
     backend's tasks may run on nodes that do not share ``work``."""
-    run, env_name, mode, _episodes, _seed, work = item
+    run, env_name, mode, _episodes, _seed, work, _task_dir = item
     path = result_file(run, env_name, mode, work)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, out)
@@ -275,6 +278,10 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
              "normalised units: see `dpf_gui/fusion.py`). The `custom` cells use a wish that is no preset, written as "
              "a user would. `dynamic-markov` is dynamic fusion with the authors' history-free intent query. "
              "Intervals are 95 %."), ""]
+    own = sorted({(r["env"], r["task"]) for r in runs if r.get("task")})
+    if own:
+        lines += ["Task agents other than the shipped ones (`--task`): "
+                  + "; ".join(f"{env}'s from `{folder}`" for env, folder in own) + ".", ""]
     metrics = ("task_success", "task_return", "length", "prefer_fraction", "avoid_fraction", "fusion_weight")
     claims = []
     for env_name, cells in grid.items():

@@ -144,8 +144,8 @@ def test_placing_leaves_a_folder_that_is_there_alone(tmp_path: Path):
 def test_results_kept_by_the_driver_are_where_the_report_reads_them(tmp_path: Path):
     cell = {"wish": {"prefer": []}, "episodes": 3, "seed": 0, "strategies": {"task": {}, "dynamic": {}}}
     study = {"env": "gridnav", "mode": "mixed", "episodes": 3, "total_s": 1.0, "rows": []}
-    keep_job_result((run_cell, "gridnav", "avoid", 3, 0, tmp_path), cell)
-    keep_job_result((run_efficiency, "gridnav", "mixed", 3, 0, tmp_path), study)
+    keep_job_result((run_cell, "gridnav", "avoid", 3, 0, tmp_path, None), cell)
+    keep_job_result((run_efficiency, "gridnav", "mixed", 3, 0, tmp_path, None), study)
     grid, efficiency, unreadable = read_results(tmp_path, ["gridnav"])
     assert grid["gridnav"] == {"avoid": cell} and efficiency == [study] and unreadable == []
 

@@ -233,3 +233,31 @@ def test_results_with_jobs_gives_the_same_numbers_as_one_process(tmp_path, monke
     assert [json.loads(cell.read_text())["strategies"] for cell in cells] == one
     assert {p: p.stat().st_mtime_ns for p in work.rglob("*.safetensors")} == models  # the workers trained nothing
     assert out.is_file()
+
+
+def test_own_task_agent_runs_the_cells_and_is_named_in_the_report(tmp_path, monkeypatch, capsys, tiny_cells):
+    """``--task ENV=DIR``: every cell loads that folder, records it and the report names it; a folder for an
+    environment the run leaves out, a missing folder or --report-only stop before any cell (exit 2, one line)."""
+    import shutil
+
+    from dpf_gui.paths import shipped_model
+
+    own = tmp_path / "my agent"
+    shutil.copytree(shipped_model("gridnav"), own)
+    loaded = []
+    load = results.load_task_agent
+    monkeypatch.setattr(results, "load_task_agent", lambda env, folder=None: loaded.append(folder) or load(env, folder))
+    work, out = tmp_path / "work", tmp_path / "RESULTS.md"
+    argv = ["results", "--envs", "gridnav", "--modes", "avoid", "--episodes", "2", "--efficiency", "", "--work",
+            str(work), "--out", str(out), "--quiet"]
+    assert main([*argv, "--task", f"gridnav={own}"]) == 0
+    assert loaded == [str(own.resolve())]
+    assert read_json(work / "gridnav" / "avoid" / "eval.json")["task"] == str(own.resolve())
+    assert f"Task agents other than the shipped ones (`--task`): gridnav's from `{own.resolve()}`." in out.read_text()
+    for bad in (["--task", f"pong={own}"], ["--task", f"gridnav={tmp_path / 'nothing'}"],
+                ["--task", f"gridnav={own}", "--report-only"]):
+        capsys.readouterr()
+        assert main([*argv, *bad]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert len(loaded) == 1  # no cell ran for a refused command

@@ -241,6 +241,10 @@ def _build_results(p: argparse.ArgumentParser) -> None:
                         "needs --force")
     p.add_argument("--force", action="store_true", help="overwrite --out even if it is not a report this command wrote")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report from the cached cells")
+    p.add_argument("--task", action="append", default=[], metavar="ENV=DIR",
+                   help="run the grid on your own task agent of ENV (a checkpoint folder with its trajectories, as "
+                        "`dpf train-task` writes) instead of the shipped one; repeat for several environments (Ray "
+                        "tasks get a copy of the folder)")
     p.add_argument("--jobs", type=int_in(1, 256), default=None,
                    help="cells in parallel worker processes, one torch thread each (default: 1; with --backend ray Ray "
                         "decides how many run at once); the numbers are the same for any N")
@@ -300,6 +304,9 @@ def cmd_results(args: argparse.Namespace) -> int:
     if out.is_file() and not args.force and NOTES_MARKER not in out.read_text(encoding="utf-8", errors="replace"):
         raise UserError(f"--out {out} exists and is not a report `dpf results` wrote (no notes marker); "
                         "pass --force to overwrite it")
+    tasks = _task_folders(args.task, list(dict.fromkeys(envs + efficiency)))
+    if tasks and args.report_only:
+        raise UserError("--task chooses the agent the cells run with; --report-only runs none (leave one out)")
     if not args.report_only:
         use_backend(args)
         jobs = [(f"cell {env_name}/{mode}", run_cell, env_name, mode,
@@ -312,10 +319,10 @@ def cmd_results(args: argparse.Namespace) -> int:
             if args.jobs > 1 or args.backend == "ray":  # the bar counts the cells and shows the time left
                 from dpf_gui.parallel import map_jobs
 
-                items = [(run, env_name, mode, episodes, args.seed, work)
+                items = [(run, env_name, mode, episodes, args.seed, work, tasks.get(env_name))
                          for _what, run, env_name, mode, episodes in jobs]
                 outs = map_jobs(run_results_job, items, jobs=args.jobs, progress=not args.quiet, desc="dpf results",
-                                unit="cell", backend=args.backend,
+                                unit="cell", backend=args.backend, shared=tuple(tasks.values()),
                                 on_result=((lambda i, out: keep_job_result(items[i], out))
                                            if args.backend == "ray" else None))
                 for (what, *_), cell_out in zip(jobs, outs, strict=True):
@@ -324,7 +331,8 @@ def cmd_results(args: argparse.Namespace) -> int:
                 done: list[tuple[str, float]] = []
                 for k, (what, run, env_name, mode, episodes) in enumerate(jobs):
                     t0, where = time.time(), what
-                    run(env_name, mode, episodes, args.seed, work, progress=not args.quiet)
+                    run(env_name, mode, episodes, args.seed, work, progress=not args.quiet,
+                        task_dir=tasks.get(env_name))
                     done.append((env_name, time.time() - t0))
                     left = remaining_seconds(done, [job[2] for job in jobs[k + 1:]])
                     eta = f"; about {duration(left)} left, judged by the cells done so far" if left > 0 else ""
