@@ -143,6 +143,9 @@ class BenchmarkSpec:
     #: task-agent checkpoint folders by environment, for a lab's own agents (default: the shipped ones). A cell's
     #: key holds the agent's weights and data fingerprints, so two agents never share a cached cell
     tasks: dict[str, str] = field(default_factory=dict)
+    #: trajectory files by environment instead of the task agent's own (``--data``: e.g. a merged, more varied
+    #: dataset, `dpf merge`); the cells label and train on them, and their fingerprint is in every cell's key
+    data: dict[str, str] = field(default_factory=dict)
     #: wishes a person wrote (``--wish``: one line each, or a preset's name) instead of the split's generated ones,
     #: for the one environment of ``envs``; the split still sets the label draws and the held-out episodes
     own_wishes: tuple[str, ...] = ()
@@ -218,13 +221,13 @@ class EnvContext:
 
 
 def env_context(env_name: str, spec: BenchmarkSpec, work: Path, progress: bool = False) -> EnvContext:
-    """Load the task agent (``spec.tasks``' or the shipped one) and its data, generate the split's wishes and
-    play the task agent (both cached)."""
+    """Load the task agent (``spec.tasks``' or the shipped one) and its data (or ``spec.data``'s), generate the
+    split's wishes and play the task agent (both cached)."""
     from dpf_gui.pipeline import load_task_agent
 
     split = SPLITS[spec.split]
     task = load_task_agent(env_name, spec.tasks.get(env_name))
-    data = TrajectoryDataset.load(task.dataset_path, expect_env=env_name)
+    data = TrajectoryDataset.load(spec.data.get(env_name) or task.dataset_path, expect_env=env_name)
     base = {"env": env_name, "task": task.sidecar.get("weights_sha256"), "data": data.fingerprint(),
             "code": code_fingerprint()}
     probe = task_records(env_name, task, split.probe_seed, PROBE_EPISODES[env_name], work, base, progress)

@@ -113,6 +113,7 @@ def _runs_of(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, command: st
              **({"backend": backend} if backend != "local" else {}),
              **({"cached": int(cached[env])} if env in cached else {}),
              **({"task": spec.tasks[env]} if env in spec.tasks else {}),
+             **({"data": spec.data[env]} if env in spec.data else {}),
              "cells": sum(c["env"] == env for c in results),
              "cell_s": sum(float(c.get("wall_s", 0.0)) for c in results if c["env"] == env)} for env in spec.envs]
 
@@ -216,6 +217,10 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
     own = [f"{r['env']}'s from `{r['task']}`" for r in runs if r.get("task")]
     if own:
         lines += ["Task agents other than the shipped ones (`--task`): " + "; ".join(own) + ".", ""]
+    data = [f"{r['env']}'s from `{r['data']}`" for r in runs if r.get("data")]
+    if data:
+        lines += ["Trajectories other than the task agent's own (`--data`), labelled and trained on in every cell: "
+                  + "; ".join(data) + ".", ""]
     given = any(c["wish"]["name"].startswith("u") for c in results)  # --wish: named u00-..., generated w00-...
     if given:
         lines += ["Wishes `u..` were written by a person and given with `--wish`: nobody tuned on them, and nothing "

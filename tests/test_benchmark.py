@@ -832,6 +832,42 @@ def test_the_cli_benchmarks_a_task_agent_of_ones_own_and_refuses_a_wrong_one(tmp
     assert f"Task agents other than the shipped ones (`--task`): gridnav's from `{own}`." in out.read_text()
 
 
+def test_the_cli_benchmarks_on_other_trajectories_and_refuses_wrong_ones(tmp_path: Path, monkeypatch, capsys):
+    """``--data ENV=FILE``: the cells label and train on those trajectories (a cell's key holds their fingerprint)
+    and the report names them; a file of another environment, a missing one, a repeat or the Ray backend stop
+    before any cell with one line and exit 2."""
+    from dpf_gui.cli import main
+
+    shipped = TrajectoryDataset.load(load_task_agent("gridnav").dataset_path)
+    mine = tmp_path / "mine.npz"
+    shipped.subset(range(300)).save(mine)
+    specs = []
+    monkeypatch.setattr(bm, "run_benchmark", lambda spec, work, **kw: specs.append(spec) or [])
+    out = tmp_path / "R.md"
+    argv = ["benchmark", "--envs", "gridnav", "--budgets", "25", "--work", str(tmp_path / "w"), "--out", str(out),
+            "--quiet"]
+    assert main([*argv, "--data", f"gridnav={mine}"]) == 0
+    assert specs[-1].data == {"gridnav": str(mine.resolve())}
+    capsys.readouterr()
+    pong = load_task_agent("pong").dataset_path
+    for bad in ([f"pong={mine}"], [f"gridnav={tmp_path / 'nothing.npz'}"], [f"gridnav={pong}"],
+                [f"gridnav={mine}", f"gridnav={mine}"]):
+        assert main([*argv, *(x for item in bad for x in ("--data", item))]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert main([*argv, "--data", f"gridnav={mine}", "--backend", "ray"]) == 2
+    assert "--task" in capsys.readouterr().err
+    assert len(specs) == 1
+    spec = bm.BenchmarkSpec(envs=("gridnav",), wishes=1, budgets=(25,), label_types=("exact",), rows=("dynamic",),
+                            split="dev", episodes={"gridnav": 4, "highway": 2, "pong": 2}, baseline={"gridnav": 4},
+                            data={"gridnav": str(mine)})
+    ctx = bm.env_context("gridnav", spec, tmp_path / "work")
+    assert len(ctx.data) == 300 and ctx.data.fingerprint() != shipped.fingerprint()
+    assert len(bm.env_context("gridnav", replace(spec, data={}), tmp_path / "work").data) == len(shipped)
+    write_report([], spec, out, "dpf benchmark --data", "test machine", 1.0, 1)
+    assert f"(`--data`), labelled and trained on in every cell: gridnav's from `{mine}`." in out.read_text()
+
+
 def test_wishes_a_person_wrote_are_cells_of_their_own(tmp_path: Path, monkeypatch, capsys):
     """``--wish``: a line as `dpf envs` prints a wish, or a preset's name, becomes a cell named u00-mode with its
     coverage; a mistake, a second environment, a repeated wish or a count of generated wishes beside them stops

@@ -447,6 +447,10 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
                    help="benchmark your own task agent of ENV (a checkpoint folder with its trajectories, as "
                         "`dpf train-task` writes) instead of the shipped one; repeat for several environments (Ray "
                         "tasks get a copy of the folder)")
+    p.add_argument("--data", action="append", default=[], metavar="ENV=FILE",
+                   help="label and train on these trajectories of ENV instead of the task agent's own (e.g. the "
+                        "shipped ones merged with more varied ones: `dpf rollout --explore`, `dpf merge`); repeat for "
+                        "several environments; not with --backend ray (give a --task folder holding them instead)")
     p.add_argument("--wish", action="append", default=[], metavar="WISH",
                    help="your own wish instead of generated ones, as `dpf envs` writes a wish on one line ('prefer "
                         "lane=2; avoid lane=0 | speed=..20') or a preset's name; repeat for several; one environment "
@@ -487,6 +491,33 @@ def _task_folders(items: Sequence[str], envs: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _data_files(items: Sequence[str], spec, backend: str) -> dict[str, str]:
+    """``--data ENV=FILE`` items: each ENV one of the run's environments, once, and FILE trajectories of ENV that
+    its task agent can be fused over (loaded now, so that a wrong file is said before any cell runs)."""
+    from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.pipeline import load_task_agent
+    from dpf_gui.session.workspace import check_task_matches
+
+    if items and backend == "ray":
+        raise UserError("--data is a file on this machine and Ray's nodes get copies of folders only: put the "
+                        "trajectories in a task-agent folder (trajectories.npz) and give it with --task")
+    out: dict[str, str] = {}
+    for item in items:
+        env, _, path = item.partition("=")
+        if env not in spec.envs or not path:
+            raise UserError(f"--data {item!r}: write ENV=FILE with ENV one of this run's environments "
+                            f"({', '.join(spec.envs)}) and FILE a trajectory file (.npz)")
+        if env in out:
+            raise UserError(f"--data names {env} twice; give one trajectory file per environment")
+        try:
+            check_task_matches(load_task_agent(env, spec.tasks.get(env)),
+                               TrajectoryDataset.load(path, expect_env=env), path)
+        except UserError as exc:
+            raise UserError(f"--data {item}: {exc}") from None
+        out[env] = str(Path(path).resolve())
+    return out
+
+
 def _own_wishes(lines: Sequence[str], spec, quick: bool) -> tuple[str, ...]:
     """``--wish`` lines, checked now against the run's one environment (a mistake is said before any cell runs);
     a region few stored trajectories enter gets a warning, since few labels can then say anything about it."""
@@ -503,7 +534,8 @@ def _own_wishes(lines: Sequence[str], spec, quick: bool) -> tuple[str, ...]:
         raise UserError(f"--wish is about one environment: give it with --envs (this run has {', '.join(spec.envs)})")
     env = spec.envs[0]
     task = load_task_agent(env, spec.tasks.get(env))
-    for wish in own_wishes(env, TrajectoryDataset.load(task.dataset_path, expect_env=env), lines):
+    data = TrajectoryDataset.load(spec.data.get(env) or task.dataset_path, expect_env=env)
+    for wish in own_wishes(env, data, lines):
         for region, seen in wish.coverage.items():
             if seen["trajectories"] < THIN_TRAJECTORIES:
                 print(f"dpf benchmark: warning: {wish.name} ({wish.text()}): {seen['trajectories']} of "
@@ -569,6 +601,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                              rows=("dynamic", "calibrated"), split=args.split, episodes=episodes, baseline=baseline,
                              fusion=fusion_overrides(args), draws=args.draw)
     spec.tasks = _task_folders(args.task, spec.envs)
+    spec.data = _data_files(args.data, spec, args.backend)
     spec.own_wishes = _own_wishes(args.wish, spec, args.quick)
     FusionParams().with_overrides(spec.fusion)  # a value out of range is said now, not in the first cell
     if args.keep_other_envs:

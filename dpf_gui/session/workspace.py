@@ -107,7 +107,7 @@ class Workspace:
                                 "(dpf rollout makes one)")
         dataset = load_dataset(dataset_path, env_name)
         if task is not None:
-            _check_task_matches(task, dataset, dataset_path)
+            check_task_matches(task, dataset, dataset_path)
         store = store if store is not None else LabelStore.in_dir()
         fp = dataset.fingerprint()
         store.register_dataset(dataset, Path(dataset_path).resolve(), fingerprint=fp)
@@ -508,7 +508,8 @@ def _check_arrays(dataset: TrajectoryDataset, spec, path) -> None:
                             f"record the data again with `dpf rollout --env {spec.name}`")
 
 
-def _check_task_matches(task, dataset: TrajectoryDataset, path) -> None:
+def check_task_matches(task, dataset: TrajectoryDataset, path) -> None:
+    """Trajectories a task agent can be fused over: its features and its number of actions."""
     if task.feature_names and list(task.feature_names) != list(dataset.meta["feature_names"]):
         raise UserError(f"{path}: the dataset's features differ from the task agent's")
     if task.n_actions != len(dataset.meta["action_names"]):
@@ -516,5 +517,5 @@ def _check_task_matches(task, dataset: TrajectoryDataset, path) -> None:
                         f"the task agent {task.n_actions}")
 
 
-__all__ = ["COLLECTED_DIR", "DATASET_FILE", "Change", "WishCoverage", "Workspace", "collected_mask", "load_dataset",
-           "wish_coverage"]
+__all__ = ["COLLECTED_DIR", "DATASET_FILE", "Change", "WishCoverage", "Workspace", "check_task_matches",
+           "collected_mask", "load_dataset", "wish_coverage"]
