@@ -799,6 +799,17 @@ def test_the_cli_sets_the_fusion_of_every_cell(tmp_path: Path, monkeypatch):
     assert len(specs) == 4
 
 
+def _captured_cli(tmp_path: Path, monkeypatch) -> tuple[list, list[str], Path]:
+    """``dpf benchmark`` as the CLI tests call it, with ``run_benchmark`` replaced: the specs it was given, the
+    arguments (gridnav, 25 labels) and the report path."""
+    specs: list = []
+    monkeypatch.setattr(bm, "run_benchmark", lambda spec, work, **kw: specs.append(spec) or [])
+    out = tmp_path / "R.md"
+    argv = ["benchmark", "--envs", "gridnav", "--budgets", "25", "--work", str(tmp_path / "w"), "--out", str(out),
+            "--quiet"]
+    return specs, argv, out
+
+
 def test_the_cli_benchmarks_a_task_agent_of_ones_own_and_refuses_a_wrong_one(tmp_path: Path, monkeypatch, capsys):
     """``--task ENV=DIR``: the cells play that agent (its folder travels with Ray tasks) and the report names it;
     a wrong item stops before any cell with one line and exit 2."""
@@ -807,11 +818,7 @@ def test_the_cli_benchmarks_a_task_agent_of_ones_own_and_refuses_a_wrong_one(tmp
 
     own = tmp_path / "my agent"
     shutil.copytree(shipped_model("gridnav"), own)
-    specs = []
-    monkeypatch.setattr(bm, "run_benchmark", lambda spec, work, **kw: specs.append(spec) or [])
-    out = tmp_path / "R.md"
-    argv = ["benchmark", "--envs", "gridnav", "--budgets", "25", "--work", str(tmp_path / "w"), "--out", str(out),
-            "--quiet"]
+    specs, argv, out = _captured_cli(tmp_path, monkeypatch)
     assert main([*argv, "--task", f"gridnav={own}"]) == 0
     assert specs[-1].tasks == {"gridnav": str(own.resolve())}
     assert main(argv) == 0 and specs[-1].tasks == {}
@@ -841,11 +848,7 @@ def test_the_cli_benchmarks_on_other_trajectories_and_refuses_wrong_ones(tmp_pat
     shipped = TrajectoryDataset.load(load_task_agent("gridnav").dataset_path)
     mine = tmp_path / "mine.npz"
     shipped.subset(range(300)).save(mine)
-    specs = []
-    monkeypatch.setattr(bm, "run_benchmark", lambda spec, work, **kw: specs.append(spec) or [])
-    out = tmp_path / "R.md"
-    argv = ["benchmark", "--envs", "gridnav", "--budgets", "25", "--work", str(tmp_path / "w"), "--out", str(out),
-            "--quiet"]
+    specs, argv, out = _captured_cli(tmp_path, monkeypatch)
     assert main([*argv, "--data", f"gridnav={mine}"]) == 0
     assert specs[-1].data == {"gridnav": str(mine.resolve())}
     capsys.readouterr()
@@ -875,10 +878,8 @@ def test_wishes_a_person_wrote_are_cells_of_their_own(tmp_path: Path, monkeypatc
     they are."""
     from dpf_gui.cli import main
 
-    specs, run = [], bm.run_benchmark
-    monkeypatch.setattr(bm, "run_benchmark", lambda spec, work, **kw: specs.append(spec) or [])
-    argv = ["benchmark", "--envs", "gridnav", "--budgets", "25", "--work", str(tmp_path / "w"), "--out",
-            str(tmp_path / "R.md"), "--quiet"]
+    run = bm.run_benchmark
+    specs, argv, out = _captured_cli(tmp_path, monkeypatch)
     assert main([*argv, "--wish", "avoid y=7..9", "--wish", "prefer x=9 & y=0", "--wish", "mixed"]) == 0
     assert specs[-1].own_wishes == ("avoid y=7..9", "prefer x=9 & y=0", "mixed")
     err = capsys.readouterr().err
@@ -898,7 +899,6 @@ def test_wishes_a_person_wrote_are_cells_of_their_own(tmp_path: Path, monkeypatc
     assert cell["wish"]["name"] == "u00-mixed" and cell["labelled"] == 25
     assert cell["wish"]["coverage"]["avoid terrain=toll"]["trajectories"] == 1381
     assert set(cell["claim"]["dynamic"]) >= {"keeps_task", "met"}
-    out = tmp_path / "R.md"
     write_report([cell], spec, out, "dpf benchmark --wish", "test machine", 1.0, 1)
     text = out.read_text()
     assert "Wishes `u..` were written by a person and given with `--wish`" in text
