@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from dpf_gui.checkpoints import SIDECAR_FILE
@@ -25,6 +25,15 @@ from dpf_gui.cli.options import (
     regenerate_command,
     wish_from_args,
     writable_folder,
+)
+from dpf_gui.cli.run_inputs import (
+    budgets,
+    csv_of,
+    data_files,
+    draws,
+    episodes_per_env,
+    own_wish_lines,
+    task_folders,
 )
 from dpf_gui.errors import UserError
 from dpf_gui.paths import task_path
@@ -304,7 +313,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     if out.is_file() and not args.force and NOTES_MARKER not in out.read_text(encoding="utf-8", errors="replace"):
         raise UserError(f"--out {out} exists and is not a report `dpf results` wrote (no notes marker); "
                         "pass --force to overwrite it")
-    tasks = _task_folders(args.task, list(dict.fromkeys(envs + efficiency)))
+    tasks = task_folders(args.task, list(dict.fromkeys(envs + efficiency)))
     if tasks and args.report_only:
         raise UserError("--task chooses the agent the cells run with; --report-only runs none (leave one out)")
     if not args.report_only:
@@ -364,80 +373,32 @@ def remaining_seconds(done: Sequence[tuple[str, float]], remaining_envs: Sequenc
 
 
 # --- dpf benchmark -----------------------------------------------------------------
-def _csv(allowed: Sequence[str] | None, what: str) -> Callable[[str], tuple[str, ...]]:
-    def parse(text: str) -> tuple[str, ...]:
-        items = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
-        bad = [t for t in items if allowed is not None and t not in allowed]
-        if bad or not items:
-            raise argparse.ArgumentTypeError(f"unknown {what} {bad[0] if bad else text!r}; "
-                                             f"allowed: {', '.join(allowed or ())}")
-        return items
-
-    return parse
-
-
-def _budgets(text: str) -> tuple[int | None, ...]:
-    out = []
-    for t in (t.strip() for t in text.split(",") if t.strip()):
-        if t == "all":
-            out.append(None)
-            continue
-        try:
-            value = int(t)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"label budget {t!r} is not a whole number or 'all'") from None
-        if not 2 <= value <= 1_000_000:
-            raise argparse.ArgumentTypeError(f"label budget {t} is out of range; allowed: 2..1000000 or 'all'")
-        out.append(value)
-    if not out:
-        raise argparse.ArgumentTypeError("no label budget given; e.g. 10,25,100,all")
-    return tuple(dict.fromkeys(out))
-
-
-def _draws(text: str) -> tuple[int, ...]:
-    """Draws of labels: ``D``, a comma-separated list or a range ``A-B``, each 0..999."""
-    out: list[int] = []
-    for t in (t.strip() for t in text.split(",") if t.strip()):
-        first, dash, last = t.partition("-")
-        if not first.isdigit() or (dash and not last.isdigit()):
-            raise argparse.ArgumentTypeError(f"label draw {t!r} is not a whole number or a range A-B; "
-                                             "e.g. 1, 0,1,2 or 0-2")
-        lo, hi = int(first), int(last) if dash else int(first)
-        if not 0 <= lo <= hi <= 999:
-            raise argparse.ArgumentTypeError(f"label draw {t!r} is out of range; allowed: 0..999, a range low to "
-                                             "high")
-        out += range(lo, hi + 1)
-    if not out:
-        raise argparse.ArgumentTypeError("no label draw given; e.g. 1, 0,1,2 or 0-2")
-    return tuple(dict.fromkeys(out))
-
-
 def _build_benchmark(p: argparse.ArgumentParser) -> None:
     from dpf_gui.benchmark import BASELINE_EPISODES, EPISODES, LABEL_TYPES, ROWS, SELECTIONS, SPLITS
 
-    p.add_argument("--envs", type=_csv(("gridnav", "highway", "pong"), "environment"),
+    p.add_argument("--envs", type=csv_of(("gridnav", "highway", "pong"), "environment"),
                    default=("gridnav", "highway", "pong"), help="comma-separated environments (default: all three)")
     p.add_argument("--wishes", type=int_in(1, 64), default=None,
                    help="generated wishes per environment (default: 8)")
     g = p.add_argument_group("the cells of every wish (default: 10 and 25 exact and binary, 25 active exact and "
                                  "binary, 100 and every label exact; giving any of these runs their product)")
-    g.add_argument("--budgets", type=_budgets, default=None,
+    g.add_argument("--budgets", type=budgets, default=None,
                    help="label budgets, 'all' = every trajectory (e.g. 10,25,all)")
-    g.add_argument("--labels", type=_csv(LABEL_TYPES, "label type"), default=None,
+    g.add_argument("--labels", type=csv_of(LABEL_TYPES, "label type"), default=None,
                    help=f"label types: {', '.join(LABEL_TYPES)}")
-    g.add_argument("--select", type=_csv(SELECTIONS, "selection"), default=None,
+    g.add_argument("--select", type=csv_of(SELECTIONS, "selection"), default=None,
                    help=f"which trajectories get labelled: {', '.join(SELECTIONS)}")
-    p.add_argument("--rows", type=_csv(ROWS, "row"), default=ROWS, help=f"rows per cell (default: {','.join(ROWS)})")
+    p.add_argument("--rows", type=csv_of(ROWS, "row"), default=ROWS, help=f"rows per cell (default: {','.join(ROWS)})")
     p.add_argument("--split", choices=tuple(SPLITS), default="report",
                    help="report: wishes, labels and episodes never used for tuning (default); dev: the tuning split")
-    p.add_argument("--episodes", type=_csv(None, "episodes"), default=(),
+    p.add_argument("--episodes", type=csv_of(None, "episodes"), default=(),
                    help="held-out episodes per row as ENV=N, comma-separated "
                         f"(default: {','.join(f'{env}={n}' for env, n in EPISODES.items())})")
-    p.add_argument("--baseline", type=_csv(None, "baseline"), default=(),
+    p.add_argument("--baseline", type=csv_of(None, "baseline"), default=(),
                    help="the task agent's held-out episodes behind the claim's baseline as ENV=N, the rows' episodes "
                         "first and never fewer (default: "
                         f"{','.join(f'{env}={n}' for env, n in BASELINE_EPISODES.items())})")
-    p.add_argument("--draw", type=_draws, default=(0,), metavar="D",
+    p.add_argument("--draw", type=draws, default=(0,), metavar="D",
                    help="other draws of the simulated user's labels, of the trajectories chosen for them and of "
                         "the seeds that train and calibrate on them, the wishes and held-out episodes the same: how "
                         "much a cell's result owes to its draw. One, a list or a range (1, 0,1,2 or 0-2): each "
@@ -468,91 +429,6 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
                    help="keep the section's cells of environments this run leaves out (from results/benchmark.json "
                         "next to --out), so an environment can be (re)run on its own grid")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-def _task_folders(items: Sequence[str], envs: Sequence[str]) -> dict[str, str]:
-    """``--task ENV=DIR`` items: each ENV one of the run's environments, once, and DIR a task agent of ENV (loaded
-    now, so that a wrong folder is said before any cell runs)."""
-    from dpf_gui.pipeline import load_task_agent
-
-    out: dict[str, str] = {}
-    for item in items:
-        env, _, folder = item.partition("=")
-        if env not in envs or not folder:
-            raise UserError(f"--task {item!r}: write ENV=DIR with ENV one of this run's environments "
-                            f"({', '.join(envs)}) and DIR a task-agent folder")
-        if env in out:
-            raise UserError(f"--task names {env} twice; give one task agent per environment")
-        try:
-            load_task_agent(env, folder)
-        except UserError as exc:
-            raise UserError(f"--task {item}: {exc}") from None
-        out[env] = str(Path(folder).resolve())
-    return out
-
-
-def _data_files(items: Sequence[str], spec, backend: str) -> dict[str, str]:
-    """``--data ENV=FILE`` items: each ENV one of the run's environments, once, and FILE trajectories of ENV that
-    its task agent can be fused over (loaded now, so that a wrong file is said before any cell runs)."""
-    from dpf_gui.data.trajectories import TrajectoryDataset
-    from dpf_gui.pipeline import load_task_agent
-    from dpf_gui.session.workspace import check_task_matches
-
-    if items and backend == "ray":
-        raise UserError("--data is a file on this machine and Ray's nodes get copies of folders only: put the "
-                        "trajectories in a task-agent folder (trajectories.npz) and give it with --task")
-    out: dict[str, str] = {}
-    for item in items:
-        env, _, path = item.partition("=")
-        if env not in spec.envs or not path:
-            raise UserError(f"--data {item!r}: write ENV=FILE with ENV one of this run's environments "
-                            f"({', '.join(spec.envs)}) and FILE a trajectory file (.npz)")
-        if env in out:
-            raise UserError(f"--data names {env} twice; give one trajectory file per environment")
-        try:
-            check_task_matches(load_task_agent(env, spec.tasks.get(env)),
-                               TrajectoryDataset.load(path, expect_env=env), path)
-        except UserError as exc:
-            raise UserError(f"--data {item}: {exc}") from None
-        out[env] = str(Path(path).resolve())
-    return out
-
-
-def _own_wishes(lines: Sequence[str], spec, quick: bool) -> tuple[str, ...]:
-    """``--wish`` lines, checked now against the run's one environment (a mistake is said before any cell runs);
-    a region few stored trajectories enter gets a warning, since few labels can then say anything about it."""
-    from dpf_gui.benchmark import own_wishes
-    from dpf_gui.coverage import THIN_TRAJECTORIES
-    from dpf_gui.data.trajectories import TrajectoryDataset
-    from dpf_gui.pipeline import load_task_agent
-
-    if not lines:
-        return ()
-    if quick:
-        raise UserError("--quick plays generated wishes; leave it out to benchmark your own with --wish")
-    if len(spec.envs) != 1:
-        raise UserError(f"--wish is about one environment: give it with --envs (this run has {', '.join(spec.envs)})")
-    env = spec.envs[0]
-    task = load_task_agent(env, spec.tasks.get(env))
-    data = TrajectoryDataset.load(spec.data.get(env) or task.dataset_path, expect_env=env)
-    for wish in own_wishes(env, data, lines):
-        for region, seen in wish.coverage.items():
-            if seen["trajectories"] < THIN_TRAJECTORIES:
-                print(f"dpf benchmark: warning: {wish.name} ({wish.text()}): {seen['trajectories']} of "
-                      f"{seen['of_trajectories']} stored trajectories enter {region}, so its labels can hardly "
-                      "teach it", file=sys.stderr)
-    return tuple(lines)
-
-
-def _per_env(option: str, items: Sequence[str], defaults: dict[str, int]) -> dict[str, int]:
-    """``ENV=N`` items over the defaults, N in 1..100000."""
-    out = dict(defaults)
-    for item in items:
-        env, _, n = item.partition("=")
-        if env not in out or not n.isdigit() or not 1 <= int(n) <= 100_000:
-            raise UserError(f"{option} {item!r}: write ENV=N with ENV one of {', '.join(out)} and N in 1..100000")
-        out[env] = int(n)
-    return out
 
 
 @command(
@@ -587,8 +463,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     work = Path(args.work)
     if work.exists() and not work.is_dir():
         raise UserError(f"--work {work} is a file; give a folder for the cache")
-    episodes = _per_env("--episodes", args.episodes, EPISODES)
-    baseline = _per_env("--baseline", args.baseline, BASELINE_EPISODES)
+    episodes = episodes_per_env("--episodes", args.episodes, EPISODES)
+    baseline = episodes_per_env("--baseline", args.baseline, BASELINE_EPISODES)
     product = any(x is not None for x in (args.budgets, args.labels, args.select))
     if args.wish and args.wishes is not None:
         raise UserError("--wishes counts generated wishes and --wish gives your own: use one of them")
@@ -600,9 +476,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         spec = BenchmarkSpec(envs=("gridnav",), wishes=3, budgets=(25,), label_types=("exact",), selections=("random",),
                              rows=("dynamic", "calibrated"), split=args.split, episodes=episodes, baseline=baseline,
                              fusion=fusion_overrides(args), draws=args.draw)
-    spec.tasks = _task_folders(args.task, spec.envs)
-    spec.data = _data_files(args.data, spec, args.backend)
-    spec.own_wishes = _own_wishes(args.wish, spec, args.quick)
+    spec.tasks = task_folders(args.task, spec.envs)
+    spec.data = data_files(args.data, spec, args.backend)
+    spec.own_wishes = own_wish_lines(args.wish, spec, args.quick)
     FusionParams().with_overrides(spec.fusion)  # a value out of range is said now, not in the first cell
     if args.keep_other_envs:
         kept_from_previous(out, spec)  # a damaged previous report is refused before hours of cells
