@@ -228,7 +228,8 @@ def env_context(env_name: str, spec: BenchmarkSpec, work: Path, progress: bool =
     split = SPLITS[spec.split]
     task = load_task_agent(env_name, spec.tasks.get(env_name))
     data = TrajectoryDataset.load(spec.data.get(env_name) or task.dataset_path, expect_env=env_name)
-    base = {"env": env_name, "task": task.sidecar.get("weights_sha256"), "data": data.fingerprint(),
+    # what the task agent's own episodes depend on (not the data: --data runs share them with the agent's own)
+    base = {"env": env_name, "task": task.sidecar.get("weights_sha256"), "env_config": task.env_config,
             "code": code_fingerprint()}
     probe = task_records(env_name, task, split.probe_seed, PROBE_EPISODES[env_name], work, base, progress)
     eval_seeds = episode_seeds(split.eval_seed, spec.episodes[env_name], held_out=True)

@@ -13,6 +13,7 @@ import pytest
 
 from dpf_gui import benchmark as bm
 from dpf_gui.benchmark_report import END, write_report
+from dpf_gui.cache import STAMP
 from dpf_gui.calibrate import calibrate
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_spec, make_env
@@ -866,7 +867,11 @@ def test_the_cli_benchmarks_on_other_trajectories_and_refuses_wrong_ones(tmp_pat
                             data={"gridnav": str(mine)})
     ctx = bm.env_context("gridnav", spec, tmp_path / "work")
     assert len(ctx.data) == 300 and ctx.data.fingerprint() != shipped.fingerprint()
-    assert len(bm.env_context("gridnav", replace(spec, data={}), tmp_path / "work").data) == len(shipped)
+    played = [(folder / STAMP).stat().st_mtime_ns for folder in ctx.folders[:2]]
+    own = bm.env_context("gridnav", replace(spec, data={}), tmp_path / "work")
+    assert len(own.data) == len(shipped)
+    # the task agent's episodes do not depend on the data: read back, not played again
+    assert own.folders[:2] == ctx.folders[:2] and [(f / STAMP).stat().st_mtime_ns for f in own.folders[:2]] == played
     write_report([], spec, out, "dpf benchmark --data", "test machine", 1.0, 1)
     assert f"(`--data`), labelled and trained on in every cell: gridnav's from `{mine}`." in out.read_text()
 
