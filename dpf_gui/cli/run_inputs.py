@@ -63,25 +63,32 @@ def draws(text: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _env_items(option: str, items: Sequence[str], envs: Sequence[str], value: str, what: str, one: str,
+               check: Callable[[str, str], None]) -> dict[str, str]:
+    """``ENV=VALUE`` items of ``option``: each ENV one of ``envs``, once, and ``check(env, value)`` passing (a
+    UserError it raises is named after its item); ``{env: resolved path}``."""
+    out: dict[str, str] = {}
+    for item in items:
+        env, _, given = item.partition("=")
+        if env not in envs or not given:
+            raise UserError(f"{option} {item!r}: write ENV={value} with ENV one of this run's environments "
+                            f"({', '.join(envs)}) and {value} {what}")
+        if env in out:
+            raise UserError(f"{option} names {env} twice; give {one} per environment")
+        try:
+            check(env, given)
+        except UserError as exc:
+            raise UserError(f"{option} {item}: {exc}") from None
+        out[env] = str(Path(given).resolve())
+    return out
+
+
 def task_folders(items: Sequence[str], envs: Sequence[str]) -> dict[str, str]:
     """``--task ENV=DIR`` items: each ENV one of the run's environments, once, and DIR a task agent of ENV (loaded
     now, so that a wrong folder is said before any cell runs)."""
     from dpf_gui.pipeline import load_task_agent
 
-    out: dict[str, str] = {}
-    for item in items:
-        env, _, folder = item.partition("=")
-        if env not in envs or not folder:
-            raise UserError(f"--task {item!r}: write ENV=DIR with ENV one of this run's environments "
-                            f"({', '.join(envs)}) and DIR a task-agent folder")
-        if env in out:
-            raise UserError(f"--task names {env} twice; give one task agent per environment")
-        try:
-            load_task_agent(env, folder)
-        except UserError as exc:
-            raise UserError(f"--task {item}: {exc}") from None
-        out[env] = str(Path(folder).resolve())
-    return out
+    return _env_items("--task", items, envs, "DIR", "a task-agent folder", "one task agent", load_task_agent)
 
 
 def data_files(items: Sequence[str], spec, backend: str) -> dict[str, str]:
@@ -94,21 +101,12 @@ def data_files(items: Sequence[str], spec, backend: str) -> dict[str, str]:
     if items and backend == "ray":
         raise UserError("--data is a file on this machine and Ray's nodes get copies of folders only: put the "
                         "trajectories in a task-agent folder (trajectories.npz) and give it with --task")
-    out: dict[str, str] = {}
-    for item in items:
-        env, _, path = item.partition("=")
-        if env not in spec.envs or not path:
-            raise UserError(f"--data {item!r}: write ENV=FILE with ENV one of this run's environments "
-                            f"({', '.join(spec.envs)}) and FILE a trajectory file (.npz)")
-        if env in out:
-            raise UserError(f"--data names {env} twice; give one trajectory file per environment")
-        try:
-            check_task_matches(load_task_agent(env, spec.tasks.get(env)),
-                               TrajectoryDataset.load(path, expect_env=env), path)
-        except UserError as exc:
-            raise UserError(f"--data {item}: {exc}") from None
-        out[env] = str(Path(path).resolve())
-    return out
+
+    def check(env: str, path: str) -> None:
+        check_task_matches(load_task_agent(env, spec.tasks.get(env)), TrajectoryDataset.load(path, expect_env=env),
+                           path)
+
+    return _env_items("--data", items, spec.envs, "FILE", "a trajectory file (.npz)", "one trajectory file", check)
 
 
 def own_wish_lines(lines: Sequence[str], spec, quick: bool) -> tuple[str, ...]:
