@@ -186,6 +186,7 @@ BAD_DATASETS: dict[str, tuple[Builder, str]] = {
     "other-features": (_dataset_case(lambda a, m: m.update(feature_names=["f"] * 8)), "feature_names differ"),
     "unknown-env": (_dataset_case(lambda a, m: m.update(env="atari")), "meta env is 'atari'"),
     "not-an-npz": (lambda folder: _write(Path(folder) / "notes.npz", b"hello"), "not a readable trajectory dataset"),
+    "a-label-file": (lambda folder: good_labels(folder, good_dataset(folder)), "this file holds labels, not"),
 }
 
 
@@ -215,6 +216,7 @@ BAD_LABELS: dict[str, tuple[Builder, str]] = {
     "mark-of-five": (_labels_case(_set("marks", lambda m: np.full_like(m, 5))), "a mark is not -1, 0 or +1"),
     "marks-disagree": (_labels_case(_set("marks", lambda m: m[:-1])), "the stored lengths need"),
     "meta-a-list": (_labels_case(lambda a, m: [m]), "metadata is not a JSON object"),
+    "a-trajectory-dataset": (good_dataset, "this file holds trajectories; labels come from dpf label"),
 }
 
 

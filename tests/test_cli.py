@@ -247,3 +247,35 @@ def test_results_estimates_the_time_left_per_environment():
     done = [("gridnav", 10.0), ("gridnav", 20.0), ("highway", 300.0)]
     assert remaining_seconds(done, ["gridnav", "highway", "pong"]) == 15 + 300 + 110  # pong: the mean of all
     assert [duration(s) for s in (42, 600, 7200)] == ["42 s", "10 min", "2.0 h"]
+
+
+
+def test_progress_bars_redraw_seldom_in_logs(monkeypatch):
+    """Written to a file or a pipe, tqdm's bars redraw every few seconds (not ten times a second), and a
+    TQDM_MININTERVAL the user set is kept; on a terminal nothing changes. tqdm reads the variable when it is
+    imported, so a fresh process checks that it takes it."""
+    import io
+    import os
+    import subprocess
+    import sys
+
+    from dpf_gui.cli import LOG_PROGRESS_INTERVAL, quiet_progress_in_logs
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("TQDM_MININTERVAL", raising=False)
+    quiet_progress_in_logs(Terminal())
+    assert "TQDM_MININTERVAL" not in os.environ
+    quiet_progress_in_logs(io.StringIO())
+    assert os.environ["TQDM_MININTERVAL"] == str(LOG_PROGRESS_INTERVAL)
+    monkeypatch.setenv("TQDM_MININTERVAL", "2")
+    quiet_progress_in_logs(io.StringIO())
+    assert os.environ["TQDM_MININTERVAL"] == "2"
+
+    monkeypatch.delenv("TQDM_MININTERVAL")
+    probe = ("import io, sys; from dpf_gui.cli import main; main(['envs']); from tqdm.auto import tqdm; "
+             "print(tqdm(total=1, file=io.StringIO()).mininterval)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=HANG_S, check=True)
+    assert float(out.stdout.split()[-1]) == LOG_PROGRESS_INTERVAL, out

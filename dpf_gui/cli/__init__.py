@@ -68,6 +68,7 @@ def spelled_out(argv: Sequence[str], command_parser: argparse.ArgumentParser) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_progress_in_logs(sys.stderr)  # before the parser, whose commands import tqdm
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
@@ -89,6 +90,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"dpf {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+#: seconds between progress-bar updates when stderr is a file or a pipe, not a terminal
+LOG_PROGRESS_INTERVAL = 10
+
+
+def quiet_progress_in_logs(stream) -> None:
+    """Progress bars written to a log file or a pipe redraw every :data:`LOG_PROGRESS_INTERVAL` seconds, not ten
+    times a second: a training piped to a file wrote 300 kB of redraws. tqdm reads its defaults from ``TQDM_*``
+    (tqdm >= 4.66) when it is imported, so this runs before any command imports it; the benchmark's worker
+    processes inherit it. A ``TQDM_MININTERVAL`` already set wins."""
+    isatty = getattr(stream, "isatty", None)
+    if not (isatty and isatty()):
+        os.environ.setdefault("TQDM_MININTERVAL", str(LOG_PROGRESS_INTERVAL))
 
 
 def _torch_threads() -> int:

@@ -203,6 +203,11 @@ _ARRAY_KINDS = {"features": ("f", 2), "legal": ("b", 2), "regions": ("f", 2), "a
                 "success": ("b", 1), "episodes": ("i", 1)}
 _CANONICAL = {"f": np.float32, "i": np.int64, "b": np.bool_}
 _KIND_WORDS = {"f": "numbers", "i": "whole numbers", "b": "true/false values"}
+#: what a file of one of our formats is, said when it is given where the other is asked for (a label file as the
+#: trajectories, say): the two are easy to mix up, both being .npz files the same commands take
+FORMAT_HINTS = {FORMAT: ": this file holds trajectories; labels come from dpf label or the app's export",
+                "dpf-labels": ": this file holds labels, not trajectories; give the trajectories it labels as the "
+                              "dataset (a file, or an environment's name for its shipped trajectories)"}
 _REGION_KINDS = ("int", "float", "category")
 
 
@@ -356,5 +361,6 @@ def load_npz(path: str | os.PathLike, fmt: str, what: str) -> tuple[dict[str, np
     if not isinstance(meta, dict):
         raise UserError(f"{path}: not a dpf {what} (its metadata is not a JSON object)")
     if meta.get("format") != fmt:
-        raise UserError(f"{path}: not a dpf {what} (format {meta.get('format')!r}, expected {fmt!r})")
+        raise UserError(f"{path}: not a dpf {what} (format {meta.get('format')!r}, expected {fmt!r})"
+                        + FORMAT_HINTS.get(meta.get("format"), ""))
     return arrays, meta
