@@ -191,6 +191,8 @@ def test_evaluate_task_json_shape(capsys, tmp_path):
     "argv, fragment",
     [
         (["evaluate", "--env", "gridnav", "--strategies", "task,best"], "unknown strategy 'best'"),
+        (["evaluate", "--env", "gridnav", "--strategies", "calibrated"], "calibrated row is --strategies dynamic "
+                                                                          "--calibrate"),
         (["evaluate", "--env", "gridnav", "--strategies", "dynamic"], "needs an intent model"),
         (["evaluate", "--env", "gridnav", "--task", "models/pong"], "trained for 'pong', not 'gridnav'"),
         (["evaluate", "--env", "gridnav", "--T-phi", "0"], "T_phi must be a finite number > 0; got 0.0"),

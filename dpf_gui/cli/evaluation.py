@@ -38,8 +38,11 @@ from dpf_gui.cli.run_inputs import (
 from dpf_gui.errors import UserError
 from dpf_gui.paths import task_path
 
-
 # --- dpf evaluate -----------------------------------------------------------------
+#: the benchmark's rows that are no strategy of their own here, and how dpf evaluate plays them
+BENCHMARK_ROWS = {"calibrated": "--strategies dynamic --calibrate", "paper": "--strategies dynamic --paper"}
+
+
 def _strategies(text: str) -> list[str]:
     from dpf_gui.strategies import names as strategy_names
 
@@ -47,7 +50,10 @@ def _strategies(text: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
     bad = [n for n in names if n not in allowed]
     if bad or not names:
-        raise argparse.ArgumentTypeError(f"unknown strategy {bad[0] if bad else text!r}; allowed: {', '.join(allowed)}")
+        row = BENCHMARK_ROWS.get(bad[0]) if bad else None
+        hint = f" (the benchmark's {bad[0]} row is {row})" if row else ""
+        raise argparse.ArgumentTypeError(f"unknown strategy {bad[0] if bad else text!r}; allowed: "
+                                         f"{', '.join(allowed)}{hint}")
     return list(dict.fromkeys(names))
 
 
