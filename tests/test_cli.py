@@ -196,6 +196,8 @@ def test_evaluate_task_json_shape(capsys, tmp_path):
         (["evaluate", "--env", "gridnav", "--strategies", "dynamic"], "needs an intent model"),
         (["evaluate", "--env", "gridnav", "--task", "models/pong"], "trained for 'pong', not 'gridnav'"),
         (["evaluate", "--env", "gridnav", "--T-phi", "0"], "T_phi must be a finite number > 0; got 0.0"),
+        (["evaluate", "--strategies", "task"], "which environment? give --env"),
+        (["trace", "--task", "models", "--out", "x.csv"], "no readable model.json saying its environment"),
         (["rollout", "--env", "gridnav", "--policy", "models/highway", "--out", "x.npz"],
          "trained for 'highway', not 'gridnav'"),
     ],
@@ -225,6 +227,12 @@ def test_environment_name_means_the_shipped_agent_and_data_from_any_folder(capsy
     (tmp_path / "gridnav").mkdir()  # a folder of that name here is what the name means
     assert_user_error(capsys, "gridnav: no such file", "label", "--data", "gridnav", "--preset", "avoid",
                       "--out", "l2.npz")
+
+
+def test_evaluate_takes_the_environment_from_the_task_folder(capsys):
+    """Without --env, the environment is the one the --task folder (or an environment's name) was made for."""
+    code, out, _ = run(capsys, "evaluate", "--task", "gridnav", "--episodes", "2", "--quiet")
+    assert code == 0 and "task_success" in out
 
 
 def test_trace_writes_one_row_per_decision(capsys, tmp_path):

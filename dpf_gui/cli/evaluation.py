@@ -90,9 +90,11 @@ def use_backend(args: argparse.Namespace) -> int:
 
 
 def _build_evaluate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
+    p.add_argument("--env", default=None, help="an environment: gridnav, highway, pong or a registered one (dpf envs; "
+                   "default: the one --task or else --intent was made for)")
     p.add_argument("--task", default=None, metavar="DIR",
-                   help="task-agent checkpoint folder (default: the shipped agent of --env)")
+                   help="task-agent checkpoint folder, or an environment's name for its shipped agent (default: the "
+                        "shipped agent of --env)")
     from dpf_gui.strategies import names
 
     p.add_argument("--intent", default=None, metavar="DIR",
@@ -127,7 +129,8 @@ def _build_evaluate(p: argparse.ArgumentParser) -> None:
     "examples:\n"
     "  dpf evaluate --env gridnav --strategies task --episodes 100 --seed 0\n"
     "  dpf evaluate --env highway --strategies task --preset avoid --json hw.json\n"
-    "  dpf evaluate --env gridnav --intent runs/intent --preset avoid",
+    "  dpf evaluate --env gridnav --intent runs/intent --preset avoid\n"
+    "  dpf evaluate --intent runs/intent --calibrate   # the environment and wish the intent was made for",
     _build_evaluate,
 )
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -135,6 +138,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from dpf_gui.evaluate import evaluate
     from dpf_gui.pipeline import build_agents, load_task_agent
 
+    args.env = _env_of(args)
     env_class(args.env)
     json_out = check_file_out(args.json, args.force) if args.json else None
     use_backend(args)
@@ -164,9 +168,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # --- dpf trace -------------------------------------------------------------------
 def _build_trace(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", required=True, help="an environment: gridnav, highway, pong or a registered one (dpf envs)")
+    p.add_argument("--env", default=None, help="an environment: gridnav, highway, pong or a registered one (dpf envs; "
+                   "default: the one --task or else --intent was made for)")
     p.add_argument("--task", default=None, metavar="DIR",
-                   help="task-agent checkpoint folder (default: the shipped agent of --env)")
+                   help="task-agent checkpoint folder, or an environment's name for its shipped agent (default: the "
+                        "shipped agent of --env)")
     from dpf_gui.strategies import names
 
     p.add_argument("--intent", default=None, metavar="DIR",
@@ -198,6 +204,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from dpf_gui.pipeline import build_agents, load_task_agent
     from dpf_gui.trace import play_trace
 
+    args.env = _env_of(args)
     env_class(args.env)
     out = check_file_out(args.out, args.force)
     task = load_task_agent(args.env, task_path(args.task) if args.task else None)
@@ -213,6 +220,24 @@ def cmd_trace(args: argparse.Namespace) -> int:
     print(f"wrote {path}: {len(trace.rows)} decisions of {args.strategy} on {args.env} (seed {args.seed}), "
           f"task return {ret:.2f}")
     return 0
+
+
+def _env_of(args: argparse.Namespace) -> str:
+    """``--env``, else the environment the ``--task`` or ``--intent`` folder was made for (both sidecars say it),
+    so ``dpf evaluate --intent runs/intent`` needs nothing more; a mismatch is said later by the loaders."""
+    from dpf_gui.cache import read_json
+
+    if args.env:
+        return args.env
+    for option, folder in (("--task", args.task and task_path(args.task)), ("--intent", args.intent)):
+        if folder:
+            meta = read_json(Path(folder) / SIDECAR_FILE)
+            env = meta.get("env") if isinstance(meta, dict) else None
+            if not isinstance(env, str):
+                raise UserError(f"{option} {folder}: no readable {SIDECAR_FILE} saying its environment; give --env")
+            return env
+    raise UserError("which environment? give --env (gridnav, highway, pong or a registered one: dpf envs), or "
+                    "--task or --intent, whose folder says it")
 
 
 def _wish(args: argparse.Namespace, task):
