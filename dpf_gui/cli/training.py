@@ -130,9 +130,9 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
 
 # --- dpf train-risk -------------------------------------------------------------------
 def _build_train_risk(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--policy", required=True, metavar="DIR",
+    p.add_argument("--policy", "--task", dest="policy", required=True, metavar="DIR",
                    help="the task agent's folder (or gridnav, highway, pong: the shipped one); the risk model is "
-                        "written into DIR/risk")
+                        "written into DIR/risk (--task, as dpf evaluate and benchmark call it, means the same)")
     p.add_argument("--horizon", type=pos_int, default=3,
                    help="decisions: an action counts as risky where the episode fails within this many (default: 3)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="training seed, and which episodes are held out "
