@@ -96,7 +96,8 @@ def calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, flo
         with tqdm(desc="calibrating", unit="ep", disable=getattr(args, "quiet", False), leave=False) as bar:
             def progress(played: int, at_most: int, what: str) -> None:
                 bar.total, bar.n = at_most, played  # the most there can be shrinks as the search decides
-                bar.set_postfix_str(what, refresh=True)
+                bar.set_postfix_str(what, refresh=False)
+                bar.update(0)  # redraws as often as the bar's mininterval allows (seldom in a log file)
 
             # the task agent's reference is read from and kept in the app's data folder
             cal = calibrate_on_this_machine(args.env, task, intent.model, intent.scale(args.markov), intent.unit,
