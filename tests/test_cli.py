@@ -289,3 +289,25 @@ def test_progress_bars_redraw_seldom_in_logs(monkeypatch):
              "print(tqdm(total=1, file=io.StringIO()).mininterval)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=HANG_S, check=True)
     assert float(out.stdout.split()[-1]) == LOG_PROGRESS_INTERVAL, out
+
+
+def test_a_long_run_on_one_worker_says_jobs_would_use_the_other_cores(capsys, monkeypatch):
+    """`dpf results` / `dpf benchmark` left at one worker on a machine with more cores say so on stderr (once,
+    not with --quiet, not when --jobs was given); the number of workers stays what was asked."""
+    import argparse
+
+    from dpf_gui.cli import evaluation
+
+    monkeypatch.setattr(evaluation, "usable_cores", lambda: 16)
+
+    def jobs(**given):
+        args = argparse.Namespace(command="results", backend="local", address=None, jobs=None, quiet=False)
+        vars(args).update(given)
+        workers = evaluation.use_backend(args, cells="cell")
+        return workers, capsys.readouterr().err
+
+    workers, err = jobs()
+    assert workers == 1 and "this machine has 16 cores, and --jobs 16 runs that many at once" in err
+    assert jobs(jobs=4) == (4, "") and jobs(quiet=True) == (1, "")
+    monkeypatch.setattr(evaluation, "usable_cores", lambda: 1)
+    assert jobs() == (1, "")

@@ -73,13 +73,27 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
                         "--jobs CPUs (all without --jobs)")
 
 
-def use_backend(args: argparse.Namespace) -> int:
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the OS says it, else all of them)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def use_backend(args: argparse.Namespace, cells: str | None = None) -> int:
     """Connect ``--backend ray`` before any work (no Ray, a bad address: one line, exit 2) and fill in
     ``--jobs`` (local: 1; ray: the cluster's CPUs, which is how many chunks ``dpf evaluate`` splits episodes
-    into). Returns how many items run at once: ``--jobs``, or the cluster's CPUs."""
+    into). Returns how many items run at once: ``--jobs``, or the cluster's CPUs. For a long run of ``cells``
+    left at one worker on a machine with more cores, one line on stderr says that ``--jobs`` would use them
+    (``dpf results`` from scratch: 36 min of cells, 5.5 min with ``--jobs 14`` on 16 cores)."""
     if args.address is not None and args.backend != "ray":
         raise UserError("--address names a Ray cluster: give --backend ray too")
     if args.backend != "ray":
+        cores = usable_cores()
+        if cells and args.jobs is None and cores > 1 and not getattr(args, "quiet", False):
+            print(f"dpf {args.command}: one {cells} at a time; this machine has {cores} cores, and --jobs {cores} "
+                  f"runs that many at once (the same numbers)", file=sys.stderr)
         args.jobs = args.jobs or 1
         return args.jobs
     from dpf_gui.ray_jobs import connect
@@ -348,7 +362,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     if tasks and args.report_only:
         raise UserError("--task chooses the agent the cells run with; --report-only runs none (leave one out)")
     if not args.report_only:
-        use_backend(args)
+        use_backend(args, cells="cell")
         jobs = [(f"cell {env_name}/{mode}", run_cell, env_name, mode,
                  args.highway_episodes if env_name == "highway" else args.episodes)
                 for env_name in envs for mode in modes]
@@ -513,7 +527,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     FusionParams().with_overrides(spec.fusion)  # a value out of range is said now, not in the first cell
     if args.keep_other_envs:
         kept_from_previous(out, spec)  # a damaged previous report is refused before hours of cells
-    workers = use_backend(args)
+    workers = use_backend(args, cells="cell")
     t0 = time.time()
     cached: dict[str, int] = {}
     try:
