@@ -1,4 +1,5 @@
-"""The unseen-wish benchmark's report: its section of docs/RESULTS.md, a plot and the cells as JSON.
+"""The unseen-wish benchmark's report: its section of docs/RESULTS.md, a plot, the cells as JSON and a page
+with every cell.
 
 Kept apart from :mod:`dpf_gui.benchmark` so that changing how results are shown never invalidates a cached
 cell (cells are keyed by the code that computes them).
@@ -14,7 +15,7 @@ from typing import Any
 
 from dpf_gui.benchmark import MYOPIC_GAMMA, STOCHASTIC_T, BenchmarkSpec
 from dpf_gui.fileio import write_json_atomic
-from dpf_gui.wishgen import prefer_target
+from dpf_gui.wishgen import CLAIM_KEEP, prefer_target
 
 START = "<!-- benchmark: start (written by `dpf benchmark`) -->"
 END = "<!-- benchmark: end -->"
@@ -262,7 +263,8 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
         lines.append(f"| {r['env']} | {_budget_text(r['budget'])} | {r['labels']} | {selection_text(r)} | "
                      f"{r['cells']} | " + " | ".join(f"{r[x]} ({r[x + '_keeps']})" for x in rows) + " |")
     lines += ["", "Counts are cells meeting the claim, with cells keeping >= 90 % of the task agent's success in "
-              "brackets.", ""]
+              "brackets. Every cell, its figures against the claim's bars and what the calibration chose: "
+              "[results/benchmark_cells.md](results/benchmark_cells.md).", ""]
     pooled = over_draws(results, rows)
     if pooled:
         lines += ["### Over the draws", "",
@@ -298,7 +300,108 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
         text = (text.rstrip("\n") + "\n\n" if text else "") + section
     write_text_atomic(out_md, text)
     write_json_atomic(figdir / "benchmark.json", {"spec": asdict(spec), "runs": runs, "cells": list(results)})
+    write_text_atomic(figdir / "benchmark_cells.md", cells_page(results, rows))
     return out_md
+
+
+# ---------------------------------------------------------------------------
+# every cell on one page
+# ---------------------------------------------------------------------------
+#: what the cells page says a cell row did against the claim
+VERDICTS = {"met": "**meets**", "missed": "misses", "lost": "loses the task"}
+
+
+def _mean(row: dict[str, Any], metric: str) -> float | None:
+    value = row.get(metric)
+    return None if value is None else float(value["mean"] if isinstance(value, dict) else value)
+
+
+def verdict(claim: dict[str, bool] | None) -> str:
+    """One cell row's outcome: it meets the claim, it keeps the task and misses the wish, or it loses the task."""
+    if claim is None:
+        return "-"
+    if claim.get("met"):
+        return VERDICTS["met"]
+    return VERDICTS["missed"] if claim.get("keeps_task", True) else VERDICTS["lost"]
+
+
+def bars_text(task: dict[str, Any]) -> str:
+    """The task agent's figures and the bars the claim sets from them."""
+    success = _mean(task, "task_success") or 0.0
+    parts = [f"{success:.3f} (bar {CLAIM_KEEP * success:.3f})"]
+    prefer, avoid = _mean(task, "prefer_fraction"), _mean(task, "avoid_fraction")
+    if prefer is not None:
+        parts.append(f"prefer {prefer:.3f} (needs {prefer_target(prefer):.3f})")
+    if avoid is not None:
+        parts.append(f"avoid {avoid:.3f} (needs <= {0.5 * avoid:.3f})")
+    return ", ".join(parts)
+
+
+def row_text(row: dict[str, Any] | None, claim: dict[str, bool] | None) -> str:
+    """One strategy row of a cell: its success and the wish's shares, then the verdict."""
+    if row is None:
+        return verdict(claim)
+    parts = [f"{_mean(row, 'task_success'):.3f}"]
+    for metric, word in (("prefer_fraction", "prefer"), ("avoid_fraction", "avoid")):
+        value = _mean(row, metric)
+        if value is not None:
+            parts.append(f"{word} {value:.3f}")
+    return ", ".join(parts) + f": {verdict(claim)}"
+
+
+def calibration_text(cell: dict[str, Any]) -> str:
+    """What the calibration chose for the cell's intent (``-`` where no calibrated row ran)."""
+    cal = cell.get("calibration") or {}
+    if "strength" not in cal:
+        # a trainer refuses labels that all carry one score: nothing to learn, every row plays the task agent
+        return "no intent model: every label the same score" if cell.get("distinct_scores") == 1 else "-"
+    if not cal["strength"]:
+        return "strength 0: left to the task agent"
+    gate = f", gate {cal['confidence']:g}" if cal.get("confidence") is not None else ""
+    return f"strength {cal['strength']:g}, c {cal['c']:g}{gate}"
+
+
+def _wish_text(wish: dict[str, Any]) -> str:
+    parts = [f"prefer {' or '.join(wish['prefer'])}" if wish.get("prefer") else "",
+             f"avoid {' or '.join(wish['avoid'])}" if wish.get("avoid") else ""]
+    return f"{wish['name']}: " + "; ".join(p for p in parts if p)
+
+
+def _order(cell: dict[str, Any]) -> tuple:
+    budget = cell["budget"] if cell["budget"] is not None else 10**9  # "every label" last
+    return cell["env"], budget, cell["labels"], cell["select"], cell.get("draw") or 0, cell["wish"]["name"]
+
+
+def cells_page(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> str:
+    """Every cell on one page (``results/benchmark_cells.md``): the report's tables count the cells that meet
+    the claim, and a reader next asks which wishes missed, by how much and why (silenced by the calibration,
+    short of a bar, losing the task). One table per environment, a line per cell, a column per row."""
+    lines = ["# Every cell of the unseen-wish benchmark", "",
+             "Written by `dpf benchmark` beside its section of the report (the same cells; "
+             "`results/benchmark.json` holds them whole). The task agent's column gives its figures on the "
+             "claim's held-out episodes and the bars the claim sets from them: keep "
+             f"{CLAIM_KEEP:.0%} of its success, at most halve an avoided share, reach the preferred share "
+             "given. A row *misses* when it keeps the task and falls short of a wish's bar, and *loses the task* "
+             "when it falls below the success bar. The calibration's column is what it chose for the "
+             "`calibrated` row.", ""]
+    by_env: dict[str, list[dict[str, Any]]] = {}
+    for cell in sorted(results, key=_order):
+        by_env.setdefault(cell["env"], []).append(cell)
+    for env, cells in by_env.items():
+        lines += [f"## {env}", "",
+                  "| budget | labels | selection | wish | task agent (bars) | " + " | ".join(rows) + " | calibration |",
+                  "|---" * (6 + len(rows)) + "|"]
+        for cell in cells:
+            claims, played = cell.get("claim", {}), cell.get("rows", {})
+            lines.append(f"| {_budget_text(cell['budget'])} | {cell['labels']} | {selection_text(cell)} | "
+                         f"{_wish_text(cell['wish'])} | "
+                         f"{bars_text(played['task']) if 'task' in played else '-'} | "
+                         + " | ".join(row_text(played.get(r), claims.get(r)) for r in rows)
+                         + f" | {calibration_text(cell)} |")
+        lines.append("")
+    if not by_env:
+        lines += ["No cells.", ""]
+    return "\n".join(lines)
 
 
 def _plot(results: Sequence[dict[str, Any]], rows: Sequence[str], path: Path) -> None:

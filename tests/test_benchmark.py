@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from dpf_gui import benchmark as bm
+from dpf_gui import benchmark_report as bmr
 from dpf_gui.benchmark_report import END, write_report
 from dpf_gui.cache import STAMP
 from dpf_gui.calibrate import calibrate
@@ -753,6 +754,13 @@ def test_a_gridnav_cell_end_to_end_is_cached_and_reported(tmp_path: Path, monkey
     write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1, cached=first)
     assert "with `--jobs 1`, computing every cell)" in out.read_text()
     assert "(`--baseline`): gridnav 20 episodes." in text
+    # every cell on a page beside it: the task agent's bars, each row against them, the calibration's choice
+    page = (tmp_path / "results" / "benchmark_cells.md").read_text()
+    task_success = cell["rows"]["task"]["task_success"]["mean"]
+    assert f"| 25 | exact | random | {cell['wish']['name']}: " in page and "[results/benchmark_cells.md]" in text
+    assert f"{task_success:.3f} (bar {0.9 * task_success:.3f})" in page
+    assert f"{cell['rows']['dynamic']['task_success']['mean']:.3f}" in page
+    assert bmr.verdict(cell["claim"]["dynamic"]) in page
     with out.open("a") as f:
         f.write("\n## Notes below the section\n")
     write_report(results, spec, out, "dpf benchmark --test", "test machine", 1.0, 1)
@@ -1081,3 +1089,18 @@ def test_an_interrupted_benchmark_says_what_was_kept_and_how_to_go_on(tmp_path, 
     err = capsys.readouterr().err
     assert f"cells that finished are cached in {tmp_path / 'w'}" in err and "run the same command again" in err
     assert not out.exists()  # no report from a part of the grid
+
+
+def test_the_cells_page_says_why_a_cell_missed():
+    """A row that keeps the task and falls short of a bar *misses*; one below the success bar *loses the task*;
+    the task agent's column gives the bars the claim sets (prefer: max(2x, +0.10), or +0.30)."""
+    assert bmr.verdict({"keeps_task": True, "prefer": True, "met": True}) == "**meets**"
+    assert bmr.verdict({"keeps_task": True, "prefer": False, "met": False}) == "misses"
+    assert bmr.verdict({"keeps_task": False, "prefer": True, "met": False}) == "loses the task"
+    task = {"task_success": {"mean": 0.8}, "prefer_fraction": {"mean": 0.2}, "avoid_fraction": {"mean": 0.5}}
+    assert bmr.bars_text(task) == "0.800 (bar 0.720), prefer 0.200 (needs 0.400), avoid 0.500 (needs <= 0.250)"
+    assert bmr.bars_text({"task_success": {"mean": 1.0}, "prefer_fraction": {"mean": 0.6}}).endswith("(needs 0.900)")
+    assert bmr.calibration_text({"calibration": {"strength": 4.0, "c": 6.0, "confidence": 0.5}}) == \
+        "strength 4, c 6, gate 0.5"
+    assert bmr.calibration_text({"calibration": {"strength": 0.0, "c": 3.0}}) == "strength 0: left to the task agent"
+    assert bmr.calibration_text({"distinct_scores": 1}).startswith("no intent model")
