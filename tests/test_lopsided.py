@@ -65,7 +65,11 @@ def test_the_command_line_warns_when_labelling_and_before_training(capsys, tmp_p
     assert "dpf label: warning:" in err and "have the same score (-1)" in err
     assert main(["train-intent", "--data", "gridnav", "--labels", str(out), "--out", str(tmp_path / "m"),
                  "--quiet", "--set", "members=2", "--set", "utility_steps=5", "--set", "value_steps=5"]) == 0
-    assert "dpf train-intent: warning:" in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "dpf train-intent: warning:" in printed.err
+    # the held-out fit comes with the Train tab's verdict on it
+    fit_line = next(line for line in printed.out.splitlines() if line.startswith("held-out fit: "))
+    assert any(v in fit_line for v in (" · good", " · fair", " · weak", " · too few held-out")), fit_line
     # a mistake in the command is still one line, without the warning
     with pytest.raises(SystemExit) as exc:
         raise SystemExit(main(["train-intent", "--data", "gridnav", "--labels", str(out), "--out",

@@ -89,7 +89,8 @@ def _build_train_intent(p: argparse.ArgumentParser) -> None:
     "Writes DIR/weights.safetensors and DIR/model.json (environment, kind, labels' provenance,\n"
     "hyperparameters, held-out fit). Prints the held-out fit: correlation of predicted and given\n"
     "scores, and sign accuracy (for the additive kind out-of-bag: each trajectory predicted by the\n"
-    "ensemble members that never saw it). Config fields: dpf_gui/intent/additive.py (AdditiveConfig)\n"
+    "ensemble members that never saw it), with the Train tab's verdict (good, fair, weak; none with\n"
+    "too few held out). Config fields: dpf_gui/intent/additive.py (AdditiveConfig)\n"
     "and dpf_gui/intent/train.py (IntentConfig).\n\n"
     "examples:\n"
     "  dpf label --data gridnav --preset avoid --budget 25 --select active --out avoid.npz\n"
@@ -124,7 +125,11 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
               f"{result.wall_time_s:.0f} s)")
     else:
         print(f"{state}: {out} ({args.kind}, objective {result.sidecar['objective']}, {result.wall_time_s:.0f} s)")
-    print("held-out fit: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in fit.items()))
+    from dpf_gui.session.training import fit_verdict
+
+    # the Train tab's verdict on the same figures (good / fair / weak, or too few held out to judge)
+    print("held-out fit: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in fit.items())
+          + fit_verdict(fit))
     return 0
 
 
