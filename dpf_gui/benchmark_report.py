@@ -21,6 +21,13 @@ START = "<!-- benchmark: start (written by `dpf benchmark`) -->"
 END = "<!-- benchmark: end -->"
 
 
+def wish_text(wish: dict[str, Any]) -> str:
+    """A cell's wish on one line, as `dpf envs` writes one: "prefer A | B; avoid C"."""
+    parts = (f"prefer {' | '.join(wish['prefer'])}" if wish.get("prefer") else "",
+             f"avoid {' | '.join(wish['avoid'])}" if wish.get("avoid") else "")
+    return "; ".join(p for p in parts if p)
+
+
 def _budget_text(b: int | None) -> str:
     return "all" if b is None else str(b)
 
@@ -285,9 +292,7 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
         seen.add(key)
         cov = "; ".join(f"{k}: {v['trajectories']} of {v['of_trajectories']} stored trajectories enter, "
                         f"{v['decisions']} decisions" for k, v in c["wish"]["coverage"].items())
-        text = "; ".join(p for p in (f"prefer {' | '.join(c['wish']['prefer'])}" if c["wish"]["prefer"] else "",
-                                      f"avoid {' | '.join(c['wish']['avoid'])}" if c["wish"]["avoid"] else "") if p)
-        lines.append(f"- {c['env']} {c['wish']['name']}: {text} ({cov}){_out_of_reach(c)}")
+        lines.append(f"- {c['env']} {c['wish']['name']}: {wish_text(c['wish'])} ({cov}){_out_of_reach(c)}")
     _plot(results, rows, figdir / "benchmark.png")
     lines += ["", "![claim met against label budget](results/benchmark.png)", "", END]
     section = "\n".join(lines) + "\n"
@@ -361,12 +366,6 @@ def calibration_text(cell: dict[str, Any]) -> str:
     return f"strength {cal['strength']:g}, c {cal['c']:g}{gate}"
 
 
-def _wish_text(wish: dict[str, Any]) -> str:
-    parts = [f"prefer {' or '.join(wish['prefer'])}" if wish.get("prefer") else "",
-             f"avoid {' or '.join(wish['avoid'])}" if wish.get("avoid") else ""]
-    return f"{wish['name']}: " + "; ".join(p for p in parts if p)
-
-
 def _order(cell: dict[str, Any]) -> tuple:
     budget = cell["budget"] if cell["budget"] is not None else 10**9  # "every label" last
     return cell["env"], budget, cell["labels"], cell["select"], cell.get("draw") or 0, cell["wish"]["name"]
@@ -394,7 +393,7 @@ def cells_page(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> str:
         for cell in cells:
             claims, played = cell.get("claim", {}), cell.get("rows", {})
             lines.append(f"| {_budget_text(cell['budget'])} | {cell['labels']} | {selection_text(cell)} | "
-                         f"{_wish_text(cell['wish'])} | "
+                         f"{cell['wish']['name']}: {wish_text(cell['wish'])} | "
                          f"{bars_text(played['task']) if 'task' in played else '-'} | "
                          + " | ".join(row_text(played.get(r), claims.get(r)) for r in rows)
                          + f" | {calibration_text(cell)} |")
