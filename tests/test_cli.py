@@ -233,6 +233,7 @@ def test_evaluate_takes_the_environment_from_the_task_folder(capsys):
     """Without --env, the environment is the one the --task folder (or an environment's name) was made for."""
     code, out, _ = run(capsys, "evaluate", "--task", "gridnav", "--episodes", "2", "--quiet")
     assert code == 0 and "task_success" in out
+    assert "rows: task: the DQN alone" in out  # what each row of the table is
 
 
 def test_trace_writes_one_row_per_decision(capsys, tmp_path):

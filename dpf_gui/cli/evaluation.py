@@ -175,6 +175,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if wish is not None:
         result.extra["wish"] = wish.describe()
     print(result.table())
+    from dpf_gui.strategies import get, names
+
+    # what each row is, for a reader who has not read METHOD.md (static fusion losing every Pong point reads as
+    # the method failing unless the table says static is the fixed-weight baseline)
+    print("rows: " + "; ".join(f"{name}: {get(name).title}" if name in names() else name
+                               for name in result.strategies))
     if json_out is not None:
         print(f"wrote {result.save(json_out)}")
     return 0
