@@ -256,7 +256,7 @@ def _load_or_retrain(task, intent_dir, progress: bool):
 _FUSED_PARAMS = ("T_phi", "strength", "margin", "risk", "sample")
 register(Strategy("task", "the DQN alone", _task, needs_intent=False, params=("T_phi",)))
 register(Strategy("intent", "the intent model alone", _intent, params=("T_min", "strength")))
-register(Strategy("static", "fusion at a fixed intent temperature T_static (the paper's baseline)",
+register(Strategy("static", "fusion at a fixed intent temperature T_static (one of the paper's baselines)",
                   _fused(lambda s: np.full(len(s.legal), float(s.params.T_static))), fused=True,
                   params=("T_static", *_FUSED_PARAMS)))
 register(Strategy("dynamic", "Dynamic Policy Fusion: the intent lets go as its reward is collected",
