@@ -81,6 +81,14 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def machine_text() -> str:
+    """The machine a report's figures come from, as its regenerate lines say it."""
+    import platform
+
+    return (f"{platform.machine()}, {os.cpu_count()} cores, "
+            f"{platform.python_implementation()} {platform.python_version()}, CPU only")
+
+
 def use_backend(args: argparse.Namespace, cells: str | None = None) -> int:
     """Connect ``--backend ray`` before any work (no Ray, a bad address: one line, exit 2) and fill in
     ``--jobs`` (local: 1; ray: the cluster's CPUs, which is how many chunks ``dpf evaluate`` splits episodes
@@ -328,7 +336,6 @@ def _build_results(p: argparse.ArgumentParser) -> None:
     _build_results,
 )
 def cmd_results(args: argparse.Namespace) -> int:
-    import platform
     import time
 
     from dpf_gui.benchmark_report import duration
@@ -401,9 +408,7 @@ def cmd_results(args: argparse.Namespace) -> int:
             print(f"dpf results: interrupted in {where} (seed {args.seed}): its unfinished work was discarded and no "
                   "report written; rerun the command to redo it (finished intent models are reused)", file=sys.stderr)
             return 130
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, "
-               f"{platform.python_implementation()} {platform.python_version()}, CPU only")
-    path, unreadable = write_report(work, out, ["gridnav", "highway", "pong"], "dpf results", machine)
+    path, unreadable = write_report(work, out, ["gridnav", "highway", "pong"], "dpf results", machine_text())
     for bad_file in unreadable:
         print(f"dpf results: left out {bad_file}: unreadable or incomplete; rerun that cell to redo it",
               file=sys.stderr)
@@ -499,7 +504,6 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
     _build_benchmark,
 )
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    import platform
     import time
 
     from dpf_gui.benchmark import BASELINE_EPISODES, DEFAULT_COMBOS, EPISODES, BenchmarkSpec, run_benchmark
@@ -544,9 +548,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
               "discarded and no report was written; run the same command again to go on (finished cells are read "
               "back, not recomputed)", file=sys.stderr)
         return 130
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}, CPU only"
     command = regenerate_command(getattr(args, "_argv", ["benchmark"]))
-    path = write_report(results, spec, out, command, machine, time.time() - t0, workers,
+    path = write_report(results, spec, out, command, machine_text(), time.time() - t0, workers,
                         keep_other_envs=args.keep_other_envs, backend=args.backend, cached=cached)
     met = {r: sum(bool(c["claim"][r]["met"]) for c in results if r in c["claim"]) for r in spec.rows}
     print(f"{len(results)} cells; claim met: " + ", ".join(f"{r} {n}" for r, n in met.items()))

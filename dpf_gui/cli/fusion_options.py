@@ -94,14 +94,15 @@ def calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, flo
               "seed and code; --recalibrate runs it again)")
     else:
         with tqdm(desc="calibrating", unit="ep", disable=getattr(args, "quiet", False), leave=False) as bar:
-            phase = [None]
+            phase = None
 
             def progress(played: int, at_most: int, what: str) -> None:
+                nonlocal phase
                 bar.total, bar.n = at_most, played  # the most there can be shrinks as the search decides
                 # a new phase is drawn at once; episode counts as often as the bar's mininterval allows (seldom in
                 # a log file: a redraw per episode wrote 4 lines a second there)
-                bar.set_postfix_str(what, refresh=what != phase[0])
-                phase[0] = what
+                bar.set_postfix_str(what, refresh=what != phase)
+                phase = what
                 bar.update(0)
 
             # the task agent's reference is read from and kept in the app's data folder
