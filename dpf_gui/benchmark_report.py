@@ -28,6 +28,15 @@ def wish_text(wish: dict[str, Any]) -> str:
     return "; ".join(p for p in parts if p)
 
 
+def own_agents_lines(agents: Sequence[tuple[str, str]]) -> list[str]:
+    """A report's line (and the blank after it) naming the task agents it ran that are not the shipped ones
+    (``--task``: (environment, folder) pairs, in the order given); none without any."""
+    if not agents:
+        return []
+    return ["Task agents other than the shipped ones (`--task`): "
+            + "; ".join(f"{env}'s from `{folder}`" for env, folder in agents) + ".", ""]
+
+
 def _budget_text(b: int | None) -> str:
     return "all" if b is None else str(b)
 
@@ -222,9 +231,7 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
                      f"the invocation that wrote it took {duration(rs[0]['elapsed_s'])} wall "
                      f"{_workers_text(rs[0])}{_cache_text(rs)}).")
         lines.append("")
-    own = [f"{r['env']}'s from `{r['task']}`" for r in runs if r.get("task")]
-    if own:
-        lines += ["Task agents other than the shipped ones (`--task`): " + "; ".join(own) + ".", ""]
+    lines += own_agents_lines([(r["env"], r["task"]) for r in runs if r.get("task")])
     data = [f"{r['env']}'s from `{r['data']}`" for r in runs if r.get("data")]
     if data:
         lines += ["Trajectories other than the task agent's own (`--data`), labelled and trained on in every cell: "

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from dpf_gui import __version__
+from dpf_gui.benchmark_report import own_agents_lines
 from dpf_gui.cache import CacheEntry, code_fingerprint, digest, read_json
 from dpf_gui.checkpoints import SIDECAR_FILE
 from dpf_gui.data.labels import Labels
@@ -278,10 +279,7 @@ def write_report(work: Path, out_md: Path, envs: Sequence[str], command: str, ma
              "normalised units: see `dpf_gui/fusion.py`). The `custom` cells use a wish that is no preset, written as "
              "a user would. `dynamic-markov` is dynamic fusion with the authors' history-free intent query. "
              "Intervals are 95 %."), ""]
-    own = sorted({(r["env"], r["task"]) for r in runs if r.get("task")})
-    if own:
-        lines += ["Task agents other than the shipped ones (`--task`): "
-                  + "; ".join(f"{env}'s from `{folder}`" for env, folder in own) + ".", ""]
+    lines += own_agents_lines(sorted({(r["env"], r["task"]) for r in runs if r.get("task")}))
     metrics = ("task_success", "task_return", "length", "prefer_fraction", "avoid_fraction", "fusion_weight")
     claims = []
     for env_name, cells in grid.items():
