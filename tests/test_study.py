@@ -520,3 +520,13 @@ def test_summary_per_condition_with_intervals_and_a_plot(piloted, tmp_path, caps
     assert summarise_study(study, simulated=False)["participants"] == 0  # people and the pilot never pooled
     t = t_interval([1.0, 2.0, 3.0])  # t(2) = 4.303, sd 1: 2 +- 4.303 / sqrt(3)
     assert t["mean"] == 2.0 and abs(t["ci95"][1] - (2 + 4.303 / 3 ** 0.5)) < 1e-9
+
+
+def test_intervals_stay_where_a_measure_can_lie():
+    """Two participants' shares 0.0 and 0.1: the t interval 0.05 +- 0.64 is cut to 0..1; a return is not cut."""
+    from dpf_gui.studies.summary import measure_range, t_interval
+
+    share = t_interval([0.0, 0.1], measure_range("avoid_fraction"))
+    assert share["mean"] == 0.05 and share["ci95"] == [0.0, share["ci95"][1]] and 0.05 < share["ci95"][1] < 1
+    assert t_interval([6.0, 7.0], measure_range("q_did_what_i_asked"))["ci95"][1] == 7.0
+    assert t_interval([0.0, 0.1], measure_range("task_return"))["ci95"][0] < -0.5  # its range depends on the env

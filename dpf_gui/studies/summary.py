@@ -4,7 +4,10 @@ The unit is the participant: each participant contributes one value per
 condition (their agent's outcome, their answer), and the interval is
 Student's t interval of the mean over participants (n - 1 degrees of
 freedom), which is what a handful of participants needs; with one participant
-the interval is the value itself. Only finished conditions count (``completed``
+the interval is the value itself. A measure that can only take values in a
+range (a share of the time, a Likert answer, a TLX rating) has its interval
+cut to that range: with two participants the t interval of a share of 0.05
+reaches far below 0, where the mean cannot be. Only finished conditions count (``completed``
 in ``results.csv``). Simulated and real participants are never pooled: the
 summary says which it covers.
 """
@@ -20,14 +23,30 @@ import numpy as np
 from dpf_gui.fileio import write_atomic
 from dpf_gui.studies.export import collect
 from dpf_gui.studies.folder import Study
+from dpf_gui.studies.protocol import LIKERT_POINTS
 
 #: two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom (then the normal's 1.96)
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 OUTCOMES = ("task_success", "task_return", "prefer_fraction", "avoid_fraction", "watch_task_success")
+#: measures whose every value is a share of episodes or decisions (task_return's range depends on the environment)
+SHARES = ("task_success", "prefer_fraction", "avoid_fraction", "watch_task_success")
 
 
-def t_interval(values: list[float]) -> dict[str, Any]:
+def measure_range(measure: str) -> tuple[float, float] | None:
+    """The values ``measure`` can take, where fixed: shares 0..1, Likert answers 1..7, raw TLX 0..100."""
+    if measure in SHARES:
+        return 0.0, 1.0
+    if measure.startswith("q_"):
+        return 1.0, float(LIKERT_POINTS)
+    if measure == "tlx_raw":
+        return 0.0, 100.0
+    return None
+
+
+def t_interval(values: list[float], bounds: tuple[float, float] | None = None) -> dict[str, Any]:
+    """Student's t 95 % interval of the mean; ``bounds``: the values can only lie there, so the interval is cut
+    to them (the mean of such values cannot lie outside)."""
     x = np.asarray(values, dtype=np.float64)
     n = len(x)
     if n == 0:
@@ -37,7 +56,10 @@ def t_interval(values: list[float]) -> dict[str, Any]:
         return {"n": 1, "mean": mean, "ci95": [mean, mean]}
     t = _T975[n - 2] if n - 1 <= len(_T975) else 1.959963984540054
     half = t * float(x.std(ddof=1)) / math.sqrt(n)
-    return {"n": n, "mean": mean, "ci95": [mean - half, mean + half]}
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return {"n": n, "mean": mean, "ci95": [low, high]}
 
 
 def summarise_study(study: Study, simulated: bool | None = None) -> dict[str, Any]:
@@ -58,7 +80,8 @@ def summarise_study(study: Study, simulated: bool | None = None) -> dict[str, An
     for cond in study.protocol.conditions:
         mine = [r for r in rows if r["condition"] == cond.name]
         out["conditions"][cond.name] = {
-            m: t_interval([float(r[m]) for r in mine if isinstance(r.get(m), (int, float))]) for m in measures}
+            m: t_interval([float(r[m]) for r in mine if isinstance(r.get(m), (int, float))], measure_range(m))
+            for m in measures}
     return out
 
 
@@ -107,4 +130,4 @@ def plot_summary(summary: dict[str, Any], path: str | Path, title: str) -> Path:
     return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
 
 
-__all__ = ["plot_summary", "summarise_study", "summary_table", "t_interval"]
+__all__ = ["SHARES", "measure_range", "plot_summary", "summarise_study", "summary_table", "t_interval"]
