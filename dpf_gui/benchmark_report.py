@@ -320,7 +320,9 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
 # every cell on one page
 # ---------------------------------------------------------------------------
 #: what the cells page says a cell row did against the claim
-VERDICTS = {"met": "**meets**", "missed": "misses", "lost": "loses the task"}
+VERDICTS = {"met": "**meets**", "missed": "misses", "against": "misses, **against the wish**", "lost": "loses the task"}
+#: the wish's shares, each with the way it should move from the task agent's (+1 up, -1 down)
+WISH_SHARES = (("prefer_fraction", "preferred", 1), ("avoid_fraction", "avoided", -1))
 
 
 def _mean(row: dict[str, Any], metric: str) -> float | None:
@@ -328,13 +330,31 @@ def _mean(row: dict[str, Any], metric: str) -> float | None:
     return None if value is None else float(value["mean"] if isinstance(value, dict) else value)
 
 
-def verdict(claim: dict[str, bool] | None) -> str:
-    """One cell row's outcome: it meets the claim, it keeps the task and misses the wish, or it loses the task."""
+def against_wish(task: dict[str, Any], row: dict[str, Any]) -> list[str]:
+    """The regions (``preferred``, ``avoided``) whose share ``row`` moved the wrong way from the task agent's,
+    beyond both rows' 95 % intervals: an intent that learnt something other than the wish, which "misses"
+    alone does not tell from one that moved the right way too little. Rows without intervals: never."""
+    wrong = []
+    for metric, region, way in WISH_SHARES:
+        t, r = task.get(metric), row.get(metric)
+        if not (isinstance(t, dict) and isinstance(r, dict) and t.get("ci95") and r.get("ci95")):
+            continue
+        fell, rose = r["ci95"][1] < t["ci95"][0], r["ci95"][0] > t["ci95"][1]
+        if fell if way > 0 else rose:
+            wrong.append(region)
+    return wrong
+
+
+def verdict(claim: dict[str, bool] | None, against: Sequence[str] = ()) -> str:
+    """One cell row's outcome: it meets the claim, it keeps the task and misses the wish (moving the agent
+    against it, where ``against`` names a region), or it loses the task."""
     if claim is None:
         return "-"
     if claim.get("met"):
         return VERDICTS["met"]
-    return VERDICTS["missed"] if claim.get("keeps_task", True) else VERDICTS["lost"]
+    if not claim.get("keeps_task", True):
+        return VERDICTS["lost"]
+    return VERDICTS["against"] if against else VERDICTS["missed"]
 
 
 def bars_text(task: dict[str, Any]) -> str:
@@ -349,8 +369,9 @@ def bars_text(task: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def row_text(row: dict[str, Any] | None, claim: dict[str, bool] | None) -> str:
-    """One strategy row of a cell: its success and the wish's shares, then the verdict."""
+def row_text(row: dict[str, Any] | None, claim: dict[str, bool] | None, task: dict[str, Any] | None = None) -> str:
+    """One strategy row of a cell: its success and the wish's shares, then the verdict (against the task
+    agent's ``task`` row where given)."""
     if row is None:
         return verdict(claim)
     parts = [f"{_mean(row, 'task_success'):.3f}"]
@@ -358,7 +379,7 @@ def row_text(row: dict[str, Any] | None, claim: dict[str, bool] | None) -> str:
         value = _mean(row, metric)
         if value is not None:
             parts.append(f"{word} {value:.3f}")
-    return ", ".join(parts) + f": {verdict(claim)}"
+    return ", ".join(parts) + f": {verdict(claim, against_wish(task, row) if task else ())}"
 
 
 def calibration_text(cell: dict[str, Any]) -> str:
@@ -378,6 +399,14 @@ def _order(cell: dict[str, Any]) -> tuple:
     return cell["env"], budget, cell["labels"], cell["select"], cell.get("draw") or 0, cell["wish"]["name"]
 
 
+def _against_in(cell: dict[str, Any], row: str) -> list[str]:
+    """:func:`against_wish` for one row of a cell, where it kept the task and missed the claim."""
+    played, claim = cell.get("rows", {}), cell.get("claim", {}).get(row)
+    if row not in played or "task" not in played or not claim or claim.get("met") or not claim.get("keeps_task"):
+        return []
+    return against_wish(played["task"], played[row])
+
+
 def cells_page(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> str:
     """Every cell on one page (``results/benchmark_cells.md``): the report's tables count the cells that meet
     the claim, and a reader next asks which wishes missed, by how much and why (silenced by the calibration,
@@ -387,9 +416,14 @@ def cells_page(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> str:
              "`results/benchmark.json` holds them whole). The task agent's column gives its figures on the "
              "claim's held-out episodes and the bars the claim sets from them: keep "
              f"{CLAIM_KEEP:.0%} of its success, at most halve an avoided share, reach the preferred share "
-             "given. A row *misses* when it keeps the task and falls short of a wish's bar, and *loses the task* "
-             "when it falls below the success bar. The calibration's column is what it chose for the "
-             "`calibrated` row.", ""]
+             "given. A row *misses* when it keeps the task and falls short of a wish's bar (*against the wish* "
+             "when it moved a region's share the wrong way, beyond both rows' 95 % intervals: the intent learnt "
+             "something other than the wish), and *loses the task* when it falls below the success bar. The "
+             "calibration's column is what it chose for the `calibrated` row.", ""]
+    against = {r: sum(bool(_against_in(cell, r)) for cell in results) for r in rows}
+    if results:
+        lines += ["Cells where a row kept the task and moved the agent against the wish: "
+                  + ", ".join(f"{r} {n}" for r, n in against.items()) + f" (of {len(results)}).", ""]
     by_env: dict[str, list[dict[str, Any]]] = {}
     for cell in sorted(results, key=_order):
         by_env.setdefault(cell["env"], []).append(cell)
@@ -402,7 +436,7 @@ def cells_page(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> str:
             lines.append(f"| {_budget_text(cell['budget'])} | {cell['labels']} | {selection_text(cell)} | "
                          f"{cell['wish']['name']}: {wish_text(cell['wish'])} | "
                          f"{bars_text(played['task']) if 'task' in played else '-'} | "
-                         + " | ".join(row_text(played.get(r), claims.get(r)) for r in rows)
+                         + " | ".join(row_text(played.get(r), claims.get(r), played.get("task")) for r in rows)
                          + f" | {calibration_text(cell)} |")
         lines.append("")
     if not by_env:

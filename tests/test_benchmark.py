@@ -1104,3 +1104,23 @@ def test_the_cells_page_says_why_a_cell_missed():
         "strength 4, c 6, gate 0.5"
     assert bmr.calibration_text({"calibration": {"strength": 0.0, "c": 3.0}}) == "strength 0: left to the task agent"
     assert bmr.calibration_text({"distinct_scores": 1}).startswith("no intent model")
+
+
+def test_a_row_that_moves_the_agent_against_the_wish_is_told_apart():
+    """Missing a bar by moving too little and moving the wrong way read differently, and only beyond both rows'
+    95 % intervals (an avoided share that rose from 0.21 to 0.56; not one within noise of the task agent's)."""
+    def share(mean, half):
+        return {"mean": mean, "ci95": [mean - half, mean + half]}
+
+    task = {"task_success": share(1.0, 0), "avoid_fraction": share(0.207, 0.01), "prefer_fraction": share(0.3, 0.01)}
+    worse = {"task_success": share(1.0, 0), "avoid_fraction": share(0.563, 0.05), "prefer_fraction": share(0.1, 0.02)}
+    assert bmr.against_wish(task, worse) == ["preferred", "avoided"]
+    noisy = {"task_success": share(1.0, 0), "avoid_fraction": share(0.25, 0.05), "prefer_fraction": share(0.3, 0.02)}
+    assert bmr.against_wish(task, noisy) == []
+    missed = {"keeps_task": True, "avoid": False, "met": False}
+    assert bmr.row_text(worse, missed, task).endswith("misses, **against the wish**")
+    assert bmr.row_text(noisy, missed, task).endswith(": misses")
+    assert bmr.verdict({"keeps_task": False, "met": False}, ["avoided"]) == "loses the task"
+    cell = {"env": "gridnav", "budget": 25, "labels": "exact", "select": "random", "wish": {"name": "w00-avoid"},
+            "rows": {"task": task, "calibrated": worse}, "claim": {"calibrated": missed}}
+    assert "moved the agent against the wish: calibrated 1 (of 1)" in bmr.cells_page([cell], ["calibrated"])

@@ -236,6 +236,20 @@ def test_evaluate_takes_the_environment_from_the_task_folder(capsys):
     assert "rows: task: the DQN alone" in out  # what each row of the table is
 
 
+def test_evaluate_says_when_a_row_goes_against_the_wish(capsys):
+    """Under the table, a fused row whose avoided share rose beyond both 95 % intervals is said in words; a row
+    within noise of the task agent's is not."""
+    from dpf_gui.cli.evaluation import _say_against_wish
+
+    def share(mean):
+        return {"mean": mean, "ci95": [mean - 0.02, mean + 0.02]}
+
+    _say_against_wish({"task": {"avoid_fraction": share(0.207)}, "static": {"avoid_fraction": share(0.22)},
+                       "dynamic": {"avoid_fraction": share(0.563)}})
+    out = capsys.readouterr().out
+    assert out.count("note:") == 1 and "dynamic spends 0.563 of its decisions in the avoided region" in out
+
+
 def test_trace_writes_one_row_per_decision(capsys, tmp_path):
     import csv
 

@@ -189,9 +189,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     # the method failing unless the table says static is the fixed-weight baseline)
     print("rows: " + "; ".join(f"{name}: {get(name).title}" if name in names() else name
                                for name in result.strategies))
+    _say_against_wish(result.strategies)
     if json_out is not None:
         print(f"wrote {result.save(json_out)}")
     return 0
+
+
+def _say_against_wish(rows: dict) -> None:
+    """A row that moved the agent the wrong way for the wish (beyond both 95 % intervals) is said under the table:
+    its intent learnt something other than the wish, which a person should hear before trusting it."""
+    from dpf_gui.benchmark_report import WISH_SHARES, against_wish
+
+    task = rows.get("task")
+    metric_of = {region: metric for metric, region, _ in WISH_SHARES}
+    for name, row in rows.items():
+        for region in against_wish(task, row) if task is not None and name != "task" else []:
+            metric = metric_of[region]
+            print(f"note: {name} spends {row[metric]['mean']:.3f} of its decisions in the {region} region, the task "
+                  f"agent {task[metric]['mean']:.3f}: its intent learnt something other than this wish (more marks, "
+                  "or the ones `dpf label --select active` suggests, usually mend it)")
 
 
 # --- dpf trace -------------------------------------------------------------------
