@@ -320,7 +320,8 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
 # every cell on one page
 # ---------------------------------------------------------------------------
 #: what the cells page says a cell row did against the claim
-VERDICTS = {"met": "**meets**", "missed": "misses", "against": "misses, **against the wish**", "lost": "loses the task"}
+VERDICTS = {"met": "**meets**", "missed": "misses", "against": "misses, **against the wish**",
+            "traded": "misses, gives up the {wrong} region for the {right} one", "lost": "loses the task"}
 #: the wish's shares, each with the way it should move from the task agent's (+1 up, -1 down)
 WISH_SHARES = (("prefer_fraction", "preferred", 1), ("avoid_fraction", "avoided", -1))
 
@@ -330,31 +331,42 @@ def _mean(row: dict[str, Any], metric: str) -> float | None:
     return None if value is None else float(value["mean"] if isinstance(value, dict) else value)
 
 
-def against_wish(task: dict[str, Any], row: dict[str, Any]) -> list[str]:
-    """The regions (``preferred``, ``avoided``) whose share ``row`` moved the wrong way from the task agent's,
-    beyond both rows' 95 % intervals: an intent that learnt something other than the wish, which "misses"
-    alone does not tell from one that moved the right way too little. Rows without intervals: never."""
-    wrong = []
+def wish_moves(task: dict[str, Any], row: dict[str, Any]) -> dict[str, list[str]]:
+    """The regions (``preferred``, ``avoided``) whose share ``row`` moved the ``right`` and the ``wrong`` way from
+    the task agent's, beyond both rows' 95 % intervals (rows without intervals: neither). Missing a bar by moving
+    too little, trading one half of a mixed wish for the other, and moving against the whole wish (an intent that
+    learnt something else) all read "misses" on the claim alone."""
+    moves: dict[str, list[str]] = {"right": [], "wrong": []}
     for metric, region, way in WISH_SHARES:
         t, r = task.get(metric), row.get(metric)
         if not (isinstance(t, dict) and isinstance(r, dict) and t.get("ci95") and r.get("ci95")):
             continue
         fell, rose = r["ci95"][1] < t["ci95"][0], r["ci95"][0] > t["ci95"][1]
-        if fell if way > 0 else rose:
-            wrong.append(region)
-    return wrong
+        if fell or rose:
+            moves["right" if (rose if way > 0 else fell) else "wrong"].append(region)
+    return moves
 
 
-def verdict(claim: dict[str, bool] | None, against: Sequence[str] = ()) -> str:
-    """One cell row's outcome: it meets the claim, it keeps the task and misses the wish (moving the agent
-    against it, where ``against`` names a region), or it loses the task."""
+def against_wish(task: dict[str, Any], row: dict[str, Any]) -> list[str]:
+    """The regions ``row`` moved the wrong way where it moved none the right way: against the whole wish."""
+    moves = wish_moves(task, row)
+    return [] if moves["right"] else moves["wrong"]
+
+
+def verdict(claim: dict[str, bool] | None, moves: dict[str, list[str]] | None = None) -> str:
+    """One cell row's outcome: it meets the claim, it keeps the task and misses the wish (against it, or giving
+    up one region of it for the other, as ``moves`` (:func:`wish_moves`) says), or it loses the task."""
     if claim is None:
         return "-"
     if claim.get("met"):
         return VERDICTS["met"]
     if not claim.get("keeps_task", True):
         return VERDICTS["lost"]
-    return VERDICTS["against"] if against else VERDICTS["missed"]
+    if moves and moves["wrong"]:
+        if moves["right"]:
+            return VERDICTS["traded"].format(wrong=" and ".join(moves["wrong"]), right=" and ".join(moves["right"]))
+        return VERDICTS["against"]
+    return VERDICTS["missed"]
 
 
 def bars_text(task: dict[str, Any]) -> str:
@@ -379,7 +391,7 @@ def row_text(row: dict[str, Any] | None, claim: dict[str, bool] | None, task: di
         value = _mean(row, metric)
         if value is not None:
             parts.append(f"{word} {value:.3f}")
-    return ", ".join(parts) + f": {verdict(claim, against_wish(task, row) if task else ())}"
+    return ", ".join(parts) + f": {verdict(claim, wish_moves(task, row) if task else None)}"
 
 
 def calibration_text(cell: dict[str, Any]) -> str:
@@ -417,9 +429,10 @@ def cells_page(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> str:
              "claim's held-out episodes and the bars the claim sets from them: keep "
              f"{CLAIM_KEEP:.0%} of its success, at most halve an avoided share, reach the preferred share "
              "given. A row *misses* when it keeps the task and falls short of a wish's bar (*against the wish* "
-             "when it moved a region's share the wrong way, beyond both rows' 95 % intervals: the intent learnt "
-             "something other than the wish), and *loses the task* when it falls below the success bar. The "
-             "calibration's column is what it chose for the `calibrated` row.", ""]
+             "when it moved the wish's regions the wrong way and none the right way, beyond both rows' 95 % "
+             "intervals: the intent learnt something other than the wish; *gives up* one region for the other "
+             "when a mixed wish's halves moved apart), and *loses the task* when it falls below the success bar. "
+             "The calibration's column is what it chose for the `calibrated` row.", ""]
     against = {r: sum(bool(_against_in(cell, r)) for cell in results) for r in rows}
     if results:
         lines += ["Cells where a row kept the task and moved the agent against the wish: "

@@ -1115,12 +1115,17 @@ def test_a_row_that_moves_the_agent_against_the_wish_is_told_apart():
     task = {"task_success": share(1.0, 0), "avoid_fraction": share(0.207, 0.01), "prefer_fraction": share(0.3, 0.01)}
     worse = {"task_success": share(1.0, 0), "avoid_fraction": share(0.563, 0.05), "prefer_fraction": share(0.1, 0.02)}
     assert bmr.against_wish(task, worse) == ["preferred", "avoided"]
+    traded = {"task_success": share(1.0, 0), "avoid_fraction": share(0.0, 0.01), "prefer_fraction": share(0.1, 0.02)}
+    assert bmr.wish_moves(task, traded) == {"right": ["avoided"], "wrong": ["preferred"]}
+    assert bmr.against_wish(task, traded) == []
+    assert bmr.row_text(traded, {"keeps_task": True, "met": False}, task).endswith(
+        "misses, gives up the preferred region for the avoided one")
     noisy = {"task_success": share(1.0, 0), "avoid_fraction": share(0.25, 0.05), "prefer_fraction": share(0.3, 0.02)}
     assert bmr.against_wish(task, noisy) == []
     missed = {"keeps_task": True, "avoid": False, "met": False}
     assert bmr.row_text(worse, missed, task).endswith("misses, **against the wish**")
     assert bmr.row_text(noisy, missed, task).endswith(": misses")
-    assert bmr.verdict({"keeps_task": False, "met": False}, ["avoided"]) == "loses the task"
+    assert bmr.verdict({"keeps_task": False, "met": False}, {"right": [], "wrong": ["avoided"]}) == "loses the task"
     cell = {"env": "gridnav", "budget": 25, "labels": "exact", "select": "random", "wish": {"name": "w00-avoid"},
             "rows": {"task": task, "calibrated": worse}, "claim": {"calibrated": missed}}
     assert "moved the agent against the wish: calibrated 1 (of 1)" in bmr.cells_page([cell], ["calibrated"])

@@ -247,7 +247,11 @@ def test_evaluate_says_when_a_row_goes_against_the_wish(capsys):
     _say_against_wish({"task": {"avoid_fraction": share(0.207)}, "static": {"avoid_fraction": share(0.22)},
                        "dynamic": {"avoid_fraction": share(0.563)}})
     out = capsys.readouterr().out
-    assert out.count("note:") == 1 and "dynamic spends 0.563 of its decisions in the avoided region" in out
+    assert out.count("note:") == 1 and "dynamic moves against the wish: the avoided region 0.563" in out
+    _say_against_wish({"task": {"avoid_fraction": share(0.31), "prefer_fraction": share(0.103)},
+                       "dynamic": {"avoid_fraction": share(0.0), "prefer_fraction": share(0.045)}})
+    assert "note: dynamic gives up the preferred region 0.045 of its decisions (the task agent 0.103) for the " \
+           "avoided region 0.000" in capsys.readouterr().out
 
 
 def test_trace_writes_one_row_per_decision(capsys, tmp_path):

@@ -196,18 +196,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _say_against_wish(rows: dict) -> None:
-    """A row that moved the agent the wrong way for the wish (beyond both 95 % intervals) is said under the table:
-    its intent learnt something other than the wish, which a person should hear before trusting it."""
-    from dpf_gui.benchmark_report import WISH_SHARES, against_wish
+    """A row that moved the agent the wrong way for the wish (beyond both 95 % intervals) is said under the table,
+    which a person should hear before trusting it: against the whole wish (its intent learnt something else), or
+    one region of a mixed wish given up for the other."""
+    from dpf_gui.benchmark_report import WISH_SHARES, wish_moves
 
     task = rows.get("task")
     metric_of = {region: metric for metric, region, _ in WISH_SHARES}
+
+    def shares(row: dict, regions: list[str]) -> str:
+        return " and ".join(f"the {r} region {row[metric_of[r]]['mean']:.3f} of its decisions (the task agent "
+                            f"{task[metric_of[r]]['mean']:.3f})" for r in regions)
+
     for name, row in rows.items():
-        for region in against_wish(task, row) if task is not None and name != "task" else []:
-            metric = metric_of[region]
-            print(f"note: {name} spends {row[metric]['mean']:.3f} of its decisions in the {region} region, the task "
-                  f"agent {task[metric]['mean']:.3f}: its intent learnt something other than this wish (more marks, "
-                  "or the ones `dpf label --select active` suggests, usually mend it)")
+        moves = wish_moves(task, row) if task is not None and name != "task" else {"wrong": []}
+        if not moves["wrong"]:
+            continue
+        if moves["right"]:
+            print(f"note: {name} gives up {shares(row, moves['wrong'])} for {shares(row, moves['right'])}")
+        else:
+            print(f"note: {name} moves against the wish: {shares(row, moves['wrong'])}; its intent learnt "
+                  "something other than this wish (more marks, or the ones `dpf label --select active` suggests, "
+                  "usually mend it)")
 
 
 # --- dpf trace -------------------------------------------------------------------
