@@ -202,6 +202,8 @@ def _say_against_wish(rows: dict) -> None:
     from dpf_gui.benchmark_report import WISH_SHARES, wish_moves
 
     task = rows.get("task")
+    if task is None:  # nothing to compare with
+        return
     metric_of = {region: metric for metric, region, _ in WISH_SHARES}
 
     def shares(row: dict, regions: list[str]) -> str:
@@ -209,8 +211,8 @@ def _say_against_wish(rows: dict) -> None:
                             f"{task[metric_of[r]]['mean']:.3f})" for r in regions)
 
     for name, row in rows.items():
-        moves = wish_moves(task, row) if task is not None and name != "task" else {"wrong": []}
-        if not moves["wrong"]:
+        moves = wish_moves(task, row)
+        if name == "task" or not moves["wrong"]:
             continue
         if moves["right"]:
             print(f"note: {name} gives up {shares(row, moves['wrong'])} for {shares(row, moves['right'])}")
