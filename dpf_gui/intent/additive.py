@@ -64,6 +64,7 @@ from dpf_gui.intent.additive_config import (
     MAX_ONE_HOT,
     TERMINAL_RULES,
     AdditiveConfig,
+    region_bin_columns,
     region_code,
     region_code_width,
 )
@@ -412,6 +413,7 @@ def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labe
     target = torch.zeros(len(rows))
     if marked_np.any():
         target = torch.as_tensor(np.asarray(labels.marks, dtype=np.float32)[step_rows] / float(model.score_scale))
+    pull_to = _pull_targets(code, rows, dataset, cfg.unseen_pull / float(model.score_scale))
     starts = np.concatenate([[0], np.cumsum(dataset.lengths[idx])]).astype(np.int64)
     per_step = max(1, min(n, int(n * cfg.utility_rows / max(len(rows), 1))))  # trajectories per step
     opt = torch.optim.Adam(model.utility.parameters(), lr=cfg.utility_lr)
@@ -429,8 +431,9 @@ def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labe
         wb = w[:, sel]
         sums = torch.zeros(m, len(sel)).index_add_(1, torch.as_tensor(local), u * summed[r])
         loss = objective.loss(sums, y_t, fb, sel, wb)
-        neutral = x_all[torch.as_tensor(rng.integers(0, len(x_all), cfg.neutral_samples))]
-        loss = loss + cfg.neutral_weight * torch.cat([u, model.utility(neutral)[..., 0]], dim=1).pow(2).mean(1)
+        pick = torch.as_tensor(rng.integers(0, len(x_all), cfg.neutral_samples))
+        pulled = model.utility(x_all[pick])[..., 0] - pull_to[pick]
+        loss = loss + cfg.neutral_weight * torch.cat([u, pulled], dim=1).pow(2).mean(1)
         loss = loss + cfg.weight_decay * model.utility.l2()
         mk = marked[r]
         if mk.any():  # marked segments: per-step targets, weighted like their trajectory in each member's bag
@@ -440,6 +443,21 @@ def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labe
         loss.sum().backward()
         opt.step()
     return False
+
+
+def _pull_targets(code: np.ndarray, rows: np.ndarray, dataset: TrajectoryDataset, below: float) -> torch.Tensor:
+    """What the pull aims at for every stored state: 0, or ``-below`` where no labelled step's region bins match.
+
+    Marks only say how the places they show are; a place none of them reached
+    is assumed slightly bad rather than harmless, so the intent keeps to the
+    places the person has judged (e.g. an avoided start column no labelled
+    run re-entered; docs/EXPERIMENTS.md, "Unlabelled places pulled slightly below 0")."""
+    if below == 0:
+        return torch.zeros(len(code))
+    bins = code[:, region_bin_columns(dataset.region_features)]
+    seen = {row.tobytes() for row in bins[rows]}
+    unseen = np.fromiter((row.tobytes() not in seen for row in bins), dtype=bool, count=len(bins))
+    return torch.as_tensor(np.where(unseen, -below, 0.0), dtype=torch.float32)
 
 
 def _transitions(dataset: TrajectoryDataset, limit: int, rng: np.random.Generator):
@@ -557,6 +575,7 @@ __all__ = [
     "AdditiveIntent",
     "AdditiveStepper",
     "fit_additive",
+    "region_bin_columns",
     "region_code",
     "region_code_width",
 ]

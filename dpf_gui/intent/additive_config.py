@@ -31,7 +31,7 @@ _ADDITIVE_ALLOWED = {
     **dict.fromkeys(("members", "hidden", "utility_steps", "value_steps", "batch_size", "max_transitions",
                      "neutral_samples", "utility_rows", "min_labelled", "threads", "horizon"), _AT_LEAST_1),
     "utility_lr": _POSITIVE, "value_lr": _POSITIVE, "target_tau": Allowed(low=0, high=1, low_open=True),
-    "neutral_weight": Allowed(low=0), "weight_decay": Allowed(low=0), "segment_weight": Allowed(low=0),
+    **dict.fromkeys(("neutral_weight", "unseen_pull", "weight_decay", "segment_weight"), Allowed(low=0)),
     "objective": Allowed(choices=OBJECTIVES), "terminal": Allowed(choices=TERMINAL_RULES),
 }
 
@@ -46,6 +46,7 @@ class AdditiveConfig:
     utility_steps: int = 400  # full-batch Adam steps fitting u
     utility_lr: float = 3e-3
     neutral_weight: float = 0.1  # pull of u towards 0 on labelled and unlabelled stored states
+    unseen_pull: float = 0.25  # ... but towards -this (in marks) where no labelled step reached the region bins
     weight_decay: float = 1e-4  # L2 on the utility's weights
     segment_weight: float = 1.0  # per-step loss on marked segments (where the labels have them)
     neutral_samples: int = 512  # stored states (redrawn every step) for the pull towards 0
@@ -79,6 +80,18 @@ class AdditiveConfig:
 
 def region_code_width(region_features: Sequence[RegionFeature]) -> int:
     return sum(_code_columns(rf) for rf in region_features)
+
+
+def region_bin_columns(region_features: Sequence[RegionFeature]) -> np.ndarray:
+    """The region code's one-hot columns: every column but a continuous feature's scaled value.
+
+    Two states share a place when these agree; the scaled value would make
+    nearly every Pong or highway state a place of its own."""
+    keep: list[bool] = []
+    for rf in region_features:
+        n = _code_columns(rf)
+        keep += [True] * n if rf.kind == "category" or _one_hot_int(rf) else [True] * (n - 1) + [False]
+    return np.flatnonzero(keep)
 
 
 def _code_columns(rf: RegionFeature) -> int:
@@ -129,4 +142,5 @@ def region_code(regions: np.ndarray, region_features: Sequence[RegionFeature]) -
     return np.concatenate(cols, axis=1).astype(np.float32)
 
 
-__all__ = ["BINS", "MAX_ONE_HOT", "TERMINAL_RULES", "AdditiveConfig", "region_code", "region_code_width"]
+__all__ = ["BINS", "MAX_ONE_HOT", "TERMINAL_RULES", "AdditiveConfig", "region_bin_columns", "region_code",
+           "region_code_width"]

@@ -1,0 +1,59 @@
+"""Places no labelled run reached are assumed slightly bad, not harmless (AdditiveConfig.unseen_pull)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dpf_gui.intent.additive import AdditiveConfig, _pull_targets, fit_additive, region_bin_columns, region_code
+from dpf_gui.oracles import FeedbackNoise, label_dataset
+from dpf_gui.wish import make_wish
+from tests.helpers import handmade_dataset
+
+LABELLED = 24
+PLAIN, TOLL = 0.0, 3.0  # gridnav's terrain categories
+
+
+@pytest.fixture(scope="module")
+def data():
+    """Walks along row 5 with toll cells at columns 6-7 now and then: 24 from column 3 (labelled), 24 from column 0."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for k in range(2 * LABELLED):
+        start = 0 if k >= LABELLED else 3
+        rows.append([[x, 5, TOLL if x in (6, 7) and rng.random() < 0.5 else PLAIN] for x in range(start, 10)])
+    return handmade_dataset("gridnav", rows)
+
+
+def _utility_in_marks(data, unseen_pull: float) -> np.ndarray:
+    labels = label_dataset(data, make_wish(data.region_features, avoid=["terrain=toll"]), FeedbackNoise(), seed=0)
+    cfg = AdditiveConfig(members=4, value_steps=1, max_transitions=500, unseen_pull=unseen_pull)
+    fit = fit_additive(data, labels, np.arange(LABELLED), seed=0, cfg=cfg)
+    code = region_code(data.regions, data.region_features)
+    return fit.model.utilities(data.features.astype(np.float32), code).mean(0) * fit.score_scale
+
+
+def test_the_pull_aims_below_zero_exactly_where_no_labelled_step_went(data):
+    code = region_code(data.regions, data.region_features)
+    assert region_bin_columns(data.region_features).tolist() == list(range(code.shape[1]))  # ints and categories
+    labelled_rows = np.concatenate([np.arange(data.state_slice(i).start + 1, data.state_slice(i).stop)
+                                    for i in range(LABELLED)])
+    targets = _pull_targets(code, labelled_rows, data, 0.5).numpy()
+    far = data.regions[:, 0] <= 3  # a mark counts the state a step leads to: no labelled step leads to column 3
+    assert far.any() and (targets[far] == -0.5).all() and (targets[~far] == 0).all()
+    assert not _pull_targets(code, labelled_rows, data, 0.0).numpy().any()
+
+
+def test_the_continuous_features_scaled_value_is_not_a_place():
+    pong = handmade_dataset("pong", [[[0.5], [0.52], [0.97]]])
+    assert region_code(pong.regions, pong.region_features).shape[1] == 11
+    assert region_bin_columns(pong.region_features).tolist() == list(range(10))
+
+
+def test_columns_no_labelled_run_entered_learn_a_slight_cost_and_judged_cells_keep_their_worth(data):
+    pulled, harmless = _utility_in_marks(data, 0.25), _utility_in_marks(data, 0.0)
+    far, toll = data.regions[:, 0] < 3, data.regions[:, 2] == TOLL
+    plain = ~far & ~toll
+    assert pulled[far].mean() < -0.15 and abs(harmless[far].mean()) < 0.05, (pulled[far].mean(), harmless[far].mean())
+    assert pulled[toll].mean() < -0.5 and harmless[toll].mean() < -0.5  # marked: about -1 a decision
+    assert abs(pulled[plain].mean()) < 0.15 and abs(harmless[plain].mean()) < 0.1
