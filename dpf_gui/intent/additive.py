@@ -451,7 +451,7 @@ def _pull_targets(code: np.ndarray, rows: np.ndarray, dataset: TrajectoryDataset
     Marks only say how the places they show are; a place none of them reached
     is assumed slightly bad rather than harmless, so the intent keeps to the
     places the person has judged (e.g. an avoided start column no labelled
-    run re-entered; docs/EXPERIMENTS.md, "Unlabelled places pulled slightly below 0")."""
+    run re-entered; docs/EXPERIMENTS.md #52)."""
     if below == 0:
         return torch.zeros(len(code))
     bins = code[:, region_bin_columns(dataset.region_features)]
