@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dpf_gui.intent.additive import AdditiveConfig, _pull_targets, fit_additive, region_bin_columns, region_code
+from dpf_gui.intent.additive import (
+    AdditiveConfig,
+    _marks_say_avoid,
+    _pull_targets,
+    fit_additive,
+    region_bin_columns,
+    region_code,
+)
 from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.wish import make_wish
 from tests.helpers import handmade_dataset
@@ -25,8 +32,8 @@ def data():
     return handmade_dataset("gridnav", rows)
 
 
-def _utility_in_marks(data, unseen_pull: float) -> np.ndarray:
-    labels = label_dataset(data, make_wish(data.region_features, avoid=["terrain=toll"]), FeedbackNoise(), seed=0)
+def _utility_in_marks(data, unseen_pull: float, wish: str = "avoid") -> np.ndarray:
+    labels = label_dataset(data, make_wish(data.region_features, **{wish: ["terrain=toll"]}), FeedbackNoise(), seed=0)
     cfg = AdditiveConfig(members=4, value_steps=1, max_transitions=500, unseen_pull=unseen_pull)
     fit = fit_additive(data, labels, np.arange(LABELLED), seed=0, cfg=cfg)
     code = region_code(data.regions, data.region_features)
@@ -57,3 +64,11 @@ def test_columns_no_labelled_run_entered_learn_a_slight_cost_and_judged_cells_ke
     assert pulled[far].mean() < -0.15 and abs(harmless[far].mean()) < 0.05, (pulled[far].mean(), harmless[far].mean())
     assert pulled[toll].mean() < -0.5 and harmless[toll].mean() < -0.5  # marked: about -1 a decision
     assert abs(pulled[plain].mean()) < 0.15 and abs(harmless[plain].mean()) < 0.1
+
+
+def test_marks_that_are_mostly_praise_pull_nothing(data):
+    assert _marks_say_avoid([-1.0, -2.0, 0.0, 3.0]) and not _marks_say_avoid([-1.0, 2.0, 0.0, 3.0])
+    assert not _marks_say_avoid([-1.0, 1.0]) and not _marks_say_avoid(np.zeros(5))  # ties and comparisons: no pull
+    praised = _utility_in_marks(data, 0.25, wish="prefer")
+    np.testing.assert_array_equal(praised, _utility_in_marks(data, 0.0, wish="prefer"))  # the very same fit
+    assert praised[data.regions[:, 2] == TOLL].mean() > 0.5  # and the praise is learned

@@ -413,7 +413,8 @@ def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labe
     target = torch.zeros(len(rows))
     if marked_np.any():
         target = torch.as_tensor(np.asarray(labels.marks, dtype=np.float32)[step_rows] / float(model.score_scale))
-    pull_to = _pull_targets(code, rows, dataset, cfg.unseen_pull / float(model.score_scale))
+    below = cfg.unseen_pull / float(model.score_scale) if _marks_say_avoid(fb.scores) else 0.0
+    pull_to = _pull_targets(code, rows, dataset, below)
     starts = np.concatenate([[0], np.cumsum(dataset.lengths[idx])]).astype(np.int64)
     per_step = max(1, min(n, int(n * cfg.utility_rows / max(len(rows), 1))))  # trajectories per step
     opt = torch.optim.Adam(model.utility.parameters(), lr=cfg.utility_lr)
@@ -445,13 +446,24 @@ def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labe
     return False
 
 
+def _marks_say_avoid(scores) -> bool:
+    """Whether more labelled runs scored below 0 than above: only then is an unreached place assumed slightly bad.
+
+    Marks that are mostly praise say where the person wants to go; pulling
+    every place they did not show downwards then fights a preferred place
+    few labelled runs reached (10 yes/no labels, docs/EXPERIMENTS.md #53)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    return int((scores < 0).sum()) > int((scores > 0).sum())
+
+
 def _pull_targets(code: np.ndarray, rows: np.ndarray, dataset: TrajectoryDataset, below: float) -> torch.Tensor:
     """What the pull aims at for every stored state: 0, or ``-below`` where no labelled step's region bins match.
 
     Marks only say how the places they show are; a place none of them reached
     is assumed slightly bad rather than harmless, so the intent keeps to the
     places the person has judged (e.g. an avoided start column no labelled
-    run re-entered; docs/EXPERIMENTS.md #52)."""
+    run re-entered; docs/EXPERIMENTS.md #52). ``_marks_say_avoid`` decides
+    whether to pull at all (#53)."""
     if below == 0:
         return torch.zeros(len(code))
     bins = code[:, region_bin_columns(dataset.region_features)]

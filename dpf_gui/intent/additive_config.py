@@ -46,7 +46,7 @@ class AdditiveConfig:
     utility_steps: int = 400  # full-batch Adam steps fitting u
     utility_lr: float = 3e-3
     neutral_weight: float = 0.1  # pull of u towards 0 on labelled and unlabelled stored states
-    unseen_pull: float = 0.25  # and towards -this many marks where no labelled step reached a state's region bins
+    unseen_pull: float = 0.25  # and towards -this where no labelled step reached (if most labelled scores are < 0)
     weight_decay: float = 1e-4  # L2 on the utility's weights
     segment_weight: float = 1.0  # per-step loss on marked segments (where the labels have them)
     neutral_samples: int = 512  # stored states (redrawn every step) for the pull towards 0
