@@ -187,6 +187,13 @@ def test_marks_nearly_all_alike_are_said_in_the_train_tab(qtbot, tmp_path, messa
     window.tabs.setCurrentWidget(train)
     text = train.labels_label.text()
     assert "8 of the 9 labelled trajectories are marked avoided" in text and "the one other carries" in text
+    # the places none of the nine reaches: the additive kind assumes them slightly bad (most marks say avoid),
+    # the LSTM knows nothing of them, and the tab says which
+    assert "none of the 9 labelled trajectories reaches: the intent treats them as slightly bad" in text
+    train.kind_combo.setCurrentIndex(train.kind_combo.findData("lstm"))
+    assert "none of the 9 labelled trajectories reaches: the intent knows nothing about them" in \
+        train.labels_label.text()
+    train.kind_combo.setCurrentIndex(train.kind_combo.findData("additive"))
     # two more preferred, with the keys: 8 of 11 is not lopsided, and the note goes
     window.tabs.setCurrentWidget(window.annotate)
     for i in picked[9:]:

@@ -5,14 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dpf_gui.intent.additive import (
-    AdditiveConfig,
-    _marks_say_avoid,
-    _pull_targets,
-    fit_additive,
-    region_bin_columns,
-    region_code,
-)
+from dpf_gui.intent.additive import AdditiveConfig, fit_additive, region_bin_columns, region_code
+from dpf_gui.intent.unreached import marks_say_avoid, place_ids, pull_targets, unreached_places
 from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.wish import make_wish
 from tests.helpers import handmade_dataset
@@ -45,10 +39,10 @@ def test_the_pull_aims_below_zero_exactly_where_no_labelled_step_went(data):
     assert region_bin_columns(data.region_features).tolist() == list(range(code.shape[1]))  # ints and categories
     labelled_rows = np.concatenate([np.arange(data.state_slice(i).start + 1, data.state_slice(i).stop)
                                     for i in range(LABELLED)])
-    targets = _pull_targets(code, labelled_rows, data, 0.5).numpy()
+    targets = pull_targets(code, labelled_rows, data.region_features, 0.5).numpy()
     far = data.regions[:, 0] <= 3  # a mark counts the state a step leads to: no labelled step leads to column 3
     assert far.any() and (targets[far] == -0.5).all() and (targets[~far] == 0).all()
-    assert not _pull_targets(code, labelled_rows, data, 0.0).numpy().any()
+    assert not pull_targets(code, labelled_rows, data.region_features, 0.0).numpy().any()
 
 
 def test_the_continuous_features_scaled_value_is_not_a_place():
@@ -67,8 +61,31 @@ def test_columns_no_labelled_run_entered_learn_a_slight_cost_and_judged_cells_ke
 
 
 def test_marks_that_are_mostly_praise_pull_nothing(data):
-    assert _marks_say_avoid([-1.0, -2.0, 0.0, 3.0]) and not _marks_say_avoid([-1.0, 2.0, 0.0, 3.0])
-    assert not _marks_say_avoid([-1.0, 1.0]) and not _marks_say_avoid(np.zeros(5))  # ties and comparisons: no pull
+    assert marks_say_avoid([-1.0, -2.0, 0.0, 3.0]) and not marks_say_avoid([-1.0, 2.0, 0.0, 3.0])
+    assert not marks_say_avoid([-1.0, 1.0]) and not marks_say_avoid(np.zeros(5))  # ties and comparisons: no pull
     praised = _utility_in_marks(data, 0.25, wish="prefer")
     np.testing.assert_array_equal(praised, _utility_in_marks(data, 0.0, wish="prefer"))  # the very same fit
     assert praised[data.regions[:, 2] == TOLL].mean() > 0.5  # and the praise is learned
+
+
+def test_the_person_is_told_how_many_stored_decisions_lead_where_no_labelled_run_went(data):
+    from dpf_gui.selection import _given
+
+    full = label_dataset(data, make_wish(data.region_features, avoid=["terrain=toll"]), FeedbackNoise(), seed=0)
+    places = unreached_places(data, _given(full, range(LABELLED)))
+    # the 24 unlabelled runs from column 0 step into columns 1-3 (3 decisions each); every other place is reached
+    assert (places.decisions, places.of_decisions, places.labelled) == (3 * LABELLED, 6 * LABELLED + 9 * LABELLED,
+                                                                        LABELLED)
+    assert places.pulled == marks_say_avoid(full.scores[:LABELLED])
+    assert "72 of the 360 stored decisions (20%)" in places.text()
+    every = unreached_places(data, full)
+    assert every.decisions == 0 and every.labelled == 2 * LABELLED
+    praised = label_dataset(data, make_wish(data.region_features, prefer=["terrain=toll"]), FeedbackNoise(), seed=0)
+    assert not unreached_places(data, _given(praised, range(LABELLED))).pulled
+
+
+def test_places_are_told_apart_the_same_way_however_many_bins_they_have():
+    rows = np.random.default_rng(0).integers(0, 2, size=(300, 3), dtype=np.uint8) * 17  # a few distinct rows
+    narrow, wide = place_ids(rows), place_ids(np.concatenate([rows, np.zeros((300, 7), np.uint8)], axis=1))
+    same = lambda ids: ids[:, None] == ids[None, :]  # noqa: E731
+    assert len(np.unique(narrow)) == 8 and (same(narrow) == same(wide)).all()

@@ -82,6 +82,7 @@ from dpf_gui.session.training import (
     interactive_config,
     labels_for_training,
     lopsided_note,
+    unreached_note,
     wish_notes,
 )
 
@@ -494,8 +495,8 @@ class TrainView(QWidget):
         with contextlib.suppress(UserError):
             if n:
                 labels = labels_for_training(ws)
-                lopsided = lopsided_note(labels)
-                notes = ([lopsided] if lopsided else []) + wish_notes(ws, labels)
+                notes = [note for note in (lopsided_note(labels), unreached_note(ws.dataset, labels, self.config()))
+                         if note] + wish_notes(ws, labels)
         for note in notes:
             text += f"<br><span style='color:#b00020'>{escape(note)}</span>"
         self.labels_label.setText(text)
@@ -535,6 +536,7 @@ class TrainView(QWidget):
     def _on_kind(self, *_) -> None:
         self.forms.setCurrentIndex(0 if self.kind() == "additive" else 1)
         self._show_plots()
+        self.refresh_labels()  # what the kind does in places no labelled trajectory reaches
 
     def is_training(self) -> bool:
         return self.worker is not None

@@ -16,7 +16,9 @@ it visits. That structure is built in here, in two stages:
    order the trajectories as the labels do (:mod:`dpf_gui.intent.objectives`:
    graded scores, binary labels, pairwise comparisons). Each member sees a bootstrap resample of the labelled
    trajectories, and every member is pulled towards ``u = 0`` on stored states
-   nobody labelled ("a wish is about a region; elsewhere, nothing"). Marked
+   nobody labelled ("a wish is about a region; elsewhere, nothing"), or a
+   little below 0 in places no labelled run reached when the marks are mostly
+   about avoiding (:mod:`dpf_gui.intent.unreached`). Marked
    segments, where the feedback has them, add a per-step target, and a
    trajectory marked only in part is summed over its marked decisions
    (:mod:`dpf_gui.intent.partial_marks`).
@@ -76,6 +78,7 @@ from dpf_gui.intent.objectives import (
     resolve,
 )
 from dpf_gui.intent.partial_marks import step_feedback
+from dpf_gui.intent.unreached import marks_say_avoid, next_state_rows, pull_targets
 from dpf_gui.rowwise import ReluMLP, numpy_twin, rows_f32, sum_first, sum_last
 
 NAME = "additive"
@@ -384,24 +387,11 @@ def _bootstrap_weights(n: int, members: int, seed: int) -> np.ndarray:
     return w
 
 
-def _next_states(dataset: TrajectoryDataset, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows of the states each decision of ``idx`` led to, their trajectory number (0..len(idx)-1), their step rows."""
-    rows, owner, steps = [], [], []
-    for k, i in enumerate(idx):
-        s = dataset.state_slice(int(i))
-        n = int(dataset.lengths[i])
-        rows.append(np.arange(s.start + 1, s.start + 1 + n))
-        owner.append(np.full(n, k))
-        st = dataset.step_slice(int(i))
-        steps.append(np.arange(st.start, st.stop))
-    return np.concatenate(rows), np.concatenate(owner), np.concatenate(steps)
-
-
 def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labels, fb: Feedback,
                  objective: Objective, code: np.ndarray, y: np.ndarray, bags: np.ndarray, cfg: AdditiveConfig,
                  rng: np.random.Generator, progress: bool, stop: Callable[[], bool]) -> bool:
     idx = fb.indices
-    rows, owner, step_rows = _next_states(dataset, idx)
+    rows, owner, step_rows = next_state_rows(dataset, idx)
     feats = dataset.features
     x = torch.cat([model.standardise(feats[rows]), torch.as_tensor(code[rows])], dim=1)
     x_all = torch.cat([model.standardise(feats), torch.as_tensor(code)], dim=1)
@@ -413,8 +403,8 @@ def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labe
     target = torch.zeros(len(rows))
     if marked_np.any():
         target = torch.as_tensor(np.asarray(labels.marks, dtype=np.float32)[step_rows] / float(model.score_scale))
-    below = cfg.unseen_pull / float(model.score_scale) if _marks_say_avoid(fb.scores) else 0.0
-    pull_to = _pull_targets(code, rows, dataset, below)
+    below = cfg.unseen_pull / float(model.score_scale) if marks_say_avoid(fb.scores) else 0.0
+    pull_to = pull_targets(code, rows, dataset.region_features, below)
     starts = np.concatenate([[0], np.cumsum(dataset.lengths[idx])]).astype(np.int64)
     per_step = max(1, min(n, int(n * cfg.utility_rows / max(len(rows), 1))))  # trajectories per step
     opt = torch.optim.Adam(model.utility.parameters(), lr=cfg.utility_lr)
@@ -444,32 +434,6 @@ def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labe
         loss.sum().backward()
         opt.step()
     return False
-
-
-def _marks_say_avoid(scores) -> bool:
-    """Whether more labelled runs scored below 0 than above: only then is an unreached place assumed slightly bad.
-
-    Marks that are mostly praise say where the person wants to go; pulling
-    every place they did not show downwards then fights a preferred place
-    few labelled runs reached (10 yes/no labels, docs/EXPERIMENTS.md #53)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    return int((scores < 0).sum()) > int((scores > 0).sum())
-
-
-def _pull_targets(code: np.ndarray, rows: np.ndarray, dataset: TrajectoryDataset, below: float) -> torch.Tensor:
-    """What the pull aims at for every stored state: 0, or ``-below`` where no labelled step's region bins match.
-
-    Marks only say how the places they show are; a place none of them reached
-    is assumed slightly bad rather than harmless, so the intent keeps to the
-    places the person has judged (e.g. an avoided start column no labelled
-    run re-entered; docs/EXPERIMENTS.md #52). ``_marks_say_avoid`` decides
-    whether to pull at all (#53)."""
-    if below == 0:
-        return torch.zeros(len(code))
-    bins = code[:, region_bin_columns(dataset.region_features)]
-    seen = {row.tobytes() for row in bins[rows]}
-    unseen = np.fromiter((row.tobytes() not in seen for row in bins), dtype=bool, count=len(bins))
-    return torch.as_tensor(np.where(unseen, -below, 0.0), dtype=torch.float32)
 
 
 def _transitions(dataset: TrajectoryDataset, limit: int, rng: np.random.Generator):
@@ -566,7 +530,7 @@ def _out_of_bag(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Label
                 code: np.ndarray, score_scale: float, bags: np.ndarray) -> np.ndarray:
     """Per labelled trajectory: the mean predicted score (over the decisions its score sums) over the members
     that did not train on it."""
-    rows, owner, step_rows = _next_states(dataset, idx)
+    rows, owner, step_rows = next_state_rows(dataset, idx)
     u = model.utilities(dataset.features[rows], code[rows]) * step_feedback(dataset, labels, idx)[1][step_rows]
     sums = np.zeros((u.shape[0], len(idx)))
     np.add.at(sums.T, owner, u.T)
