@@ -67,6 +67,9 @@ def test_the_command_line_warns_when_labelling_and_before_training(capsys, tmp_p
                  "--quiet", "--set", "members=2", "--set", "utility_steps=5", "--set", "value_steps=5"]) == 0
     printed = capsys.readouterr()
     assert "dpf train-intent: warning:" in printed.err
+    # and how much of the stored data lies where none of the 25 went (marks mostly below 0: assumed slightly bad)
+    assert "dpf train-intent: note:" in printed.err
+    assert "none of the 25 labelled trajectories reaches: the intent treats them as slightly bad" in printed.err
     # the held-out fit comes with the Train tab's verdict on it
     fit_line = next(line for line in printed.out.splitlines() if line.startswith("held-out fit: "))
     assert any(v in fit_line for v in (" · good", " · fair", " · weak", " · too few held-out")), fit_line
@@ -75,7 +78,7 @@ def test_the_command_line_warns_when_labelling_and_before_training(capsys, tmp_p
         raise SystemExit(main(["train-intent", "--data", "gridnav", "--labels", str(out), "--out",
                                str(tmp_path / "m2"), "--quiet", "--set", "members=0"]))
     err = capsys.readouterr().err
-    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and "warning" not in err
+    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and "warning" not in err and "note" not in err
     # a wish whose marks differ: no warning
     assert main(["label", "--data", "gridnav", "--preset", "mixed", "--budget", "25", "--seed", "0",
                  "--out", str(tmp_path / "m.npz")]) == 0
