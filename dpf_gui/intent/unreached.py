@@ -19,7 +19,6 @@ import torch
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.intent.additive_config import region_bin_columns, region_code
-from dpf_gui.intent.objectives import feedback
 
 
 def next_state_rows(dataset: TrajectoryDataset, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -99,7 +98,7 @@ def unreached_places(dataset: TrajectoryDataset, labels: Labels) -> UnreachedPla
     reached = next_state_rows(dataset, idx)[0]
     every = next_state_rows(dataset, np.flatnonzero(dataset.lengths > 0))[0]
     far = unreached(code, reached, dataset.region_features)[every]
-    pulled = len(idx) > 0 and labels.pairs is None and marks_say_avoid(feedback(labels, idx).scores)
+    pulled = labels.pairs is None and marks_say_avoid(np.asarray(labels.scores, dtype=np.float64)[idx])
     return UnreachedPlaces(int(far.sum()), len(every), len(idx), bool(pulled))
 
 
