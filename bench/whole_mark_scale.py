@@ -28,7 +28,8 @@ import numpy as np
 from dpf_gui.data.labels import Labels, whole_mark_step
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_spec
-from dpf_gui.intent.additive import AdditiveConfig, _next_states, fit_additive, region_code
+from dpf_gui.intent.additive import AdditiveConfig, fit_additive, region_code
+from dpf_gui.intent.unreached import next_state_rows
 from dpf_gui.oracles import label_segments, step_marks
 from dpf_gui.paths import dataset_path
 from dpf_gui.selection import suggest
@@ -65,7 +66,7 @@ def person_labels(data: TrajectoryDataset, wish, chosen: list[int], share_whole:
 
 def quality(fit, data: TrajectoryDataset, true_scores: np.ndarray) -> tuple[float, float]:
     """(correlation, pair accuracy) of the fitted utility's trajectory sums against the true scores."""
-    rows, owner, _ = _next_states(data, np.arange(len(data)))
+    rows, owner, _ = next_state_rows(data, np.arange(len(data)))
     u = fit.model.utilities(data.features[rows], region_code(data.regions, data.region_features)[rows]).mean(0)
     pred = np.bincount(owner, weights=u, minlength=len(data))
     rng = np.random.default_rng(0)
