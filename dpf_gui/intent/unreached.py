@@ -95,11 +95,11 @@ def unreached_places(dataset: TrajectoryDataset, labels: Labels) -> UnreachedPla
     """The places the labelled trajectories of ``labels`` leave unreached, counted over the stored decisions."""
     idx = np.flatnonzero(np.asarray(labels.labelled, dtype=bool) & (dataset.lengths > 0))
     code = region_code(dataset.regions, dataset.region_features)
-    reached = next_state_rows(dataset, idx)[0]
-    every = next_state_rows(dataset, np.flatnonzero(dataset.lengths > 0))[0]
-    far = unreached(code, reached, dataset.region_features)[every]
-    pulled = labels.pairs is None and marks_say_avoid(np.asarray(labels.scores, dtype=np.float64)[idx])
-    return UnreachedPlaces(int(far.sum()), len(every), len(idx), bool(pulled))
+    far = unreached(code, next_state_rows(dataset, idx)[0], dataset.region_features)
+    is_next = np.ones(len(code), dtype=bool)
+    is_next[dataset._state_offsets[:-1]] = False  # every state but the starts: where the decisions lead
+    pulled = marks_say_avoid(np.asarray(labels.scores, dtype=np.float64)[idx])  # the fit's own rule
+    return UnreachedPlaces(int(far[is_next].sum()), int(is_next.sum()), len(idx), pulled)
 
 
 __all__ = ["UnreachedPlaces", "marks_say_avoid", "next_state_rows", "place_ids", "pull_targets", "unreached",
