@@ -89,3 +89,20 @@ def test_places_are_told_apart_the_same_way_however_many_bins_they_have():
     narrow, wide = place_ids(rows), place_ids(np.concatenate([rows, np.zeros((300, 7), np.uint8)], axis=1))
     same = lambda ids: ids[:, None] == ids[None, :]  # noqa: E731
     assert len(np.unique(narrow)) == 8 and (same(narrow) == same(wide)).all()
+
+
+def test_a_datasets_places_are_computed_once_and_forgotten_with_it(data):
+    import gc
+
+    from dpf_gui.intent import unreached as U
+
+    places = U.stored_places(data)
+    np.testing.assert_array_equal(places, U.places_of(region_code(data.regions, data.region_features),
+                                                     data.region_features))
+    assert U.stored_places(data) is places  # the Train tab's refreshes reuse it
+    other = handmade_dataset("gridnav", [[[0, 5, PLAIN], [1, 5, TOLL]]])
+    assert U.stored_places(other) is not places and id(other) in U._STORED_PLACES
+    key = id(other)
+    del other
+    gc.collect()
+    assert key not in U._STORED_PLACES

@@ -11,6 +11,7 @@ continuous feature's scaled value does not make every state new.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,8 +39,29 @@ def next_state_rows(dataset: TrajectoryDataset, idx: np.ndarray) -> tuple[np.nda
 
 def unreached(code: np.ndarray, reached_rows: np.ndarray, region_features) -> np.ndarray:
     """Per stored state: whether no state of ``reached_rows`` shares its place (its region code's one-hot bins)."""
-    place = place_ids(np.packbits(code[:, region_bin_columns(region_features)] > 0.5, axis=1))  # one-hot 0/1
+    place = places_of(code, region_features)
     return ~np.isin(place, place[reached_rows])
+
+
+def places_of(code: np.ndarray, region_features) -> np.ndarray:
+    """Each row's place: one integer per distinct set of the region code's one-hot bins."""
+    return place_ids(np.packbits(code[:, region_bin_columns(region_features)] > 0.5, axis=1))  # one-hot 0/1
+
+
+#: each dataset's places, by ``id``, with a weak reference that drops the entry when the dataset goes
+_STORED_PLACES: dict[int, tuple[weakref.ref, np.ndarray]] = {}
+
+
+def stored_places(dataset: TrajectoryDataset) -> np.ndarray:
+    """Each stored state's place, computed once per dataset: the Train tab asks at every refresh of its
+    notes, on the UI thread, and the region code of Pong's 459,000 states is most of the work."""
+    key = id(dataset)
+    hit = _STORED_PLACES.get(key)
+    if hit is not None and hit[0]() is dataset:
+        return hit[1]
+    places = places_of(region_code(dataset.regions, dataset.region_features), dataset.region_features)
+    _STORED_PLACES[key] = (weakref.ref(dataset, lambda _, k=key: _STORED_PLACES.pop(k, None)), places)
+    return places
 
 
 def place_ids(bits: np.ndarray) -> np.ndarray:
@@ -94,13 +116,13 @@ class UnreachedPlaces:
 def unreached_places(dataset: TrajectoryDataset, labels: Labels) -> UnreachedPlaces:
     """The places the labelled trajectories of ``labels`` leave unreached, counted over the stored decisions."""
     idx = np.flatnonzero(np.asarray(labels.labelled, dtype=bool) & (dataset.lengths > 0))
-    code = region_code(dataset.regions, dataset.region_features)
-    far = unreached(code, next_state_rows(dataset, idx)[0], dataset.region_features)
-    is_next = np.ones(len(code), dtype=bool)
+    place = stored_places(dataset)
+    far = ~np.isin(place, place[next_state_rows(dataset, idx)[0]])
+    is_next = np.ones(len(place), dtype=bool)
     is_next[dataset._state_offsets[:-1]] = False  # every state but the starts: where the decisions lead
     pulled = marks_say_avoid(np.asarray(labels.scores, dtype=np.float64)[idx])  # the fit's own rule
     return UnreachedPlaces(int(far[is_next].sum()), int(is_next.sum()), len(idx), pulled)
 
 
-__all__ = ["UnreachedPlaces", "marks_say_avoid", "next_state_rows", "place_ids", "pull_targets", "unreached",
-           "unreached_places"]
+__all__ = ["UnreachedPlaces", "marks_say_avoid", "next_state_rows", "place_ids", "places_of", "pull_targets",
+           "stored_places", "unreached", "unreached_places"]
