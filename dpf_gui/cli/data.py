@@ -17,6 +17,7 @@ from dpf_gui.cli.options import (
     episode_count,
     noise_from_args,
     nonneg_int,
+    note_unreached,
     pos_int,
     warn_lopsided,
     wish_from_args,
@@ -151,6 +152,7 @@ FEEDBACK_CHOICES = ("scores", "pairs", "segments")
 def cmd_label(args: argparse.Namespace) -> int:
     from dpf_gui.coverage import everywhere_note, thin_warning, wish_coverage
     from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.intent.registry import DEFAULT_KIND, config_for
     from dpf_gui.oracles import label_dataset
 
     named, args.data = args.data, str(dataset_path(args.data))
@@ -208,6 +210,7 @@ def cmd_label(args: argparse.Namespace) -> int:
         f"mean {s.mean() if len(s) else 0:.2f}, min {s.min() if len(s) else 0:.2f}, max {s.max() if len(s) else 0:.2f}"
     )
     warn_lopsided("dpf label", labels)
+    note_unreached("dpf label", data, labels, config_for(DEFAULT_KIND)())  # the kind train-intent makes by default
     return 0
 
 

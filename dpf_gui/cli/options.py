@@ -202,6 +202,16 @@ def warn_lopsided(command: str, labels) -> None:
         print(f"{command}: warning: {note}", file=sys.stderr)
 
 
+def note_unreached(command: str, data, labels, config) -> None:
+    """Say on stderr when many stored decisions lead into places no labelled trajectory reaches, and what an intent
+    trained with ``config`` does there (so a wish about such a place is not silently unlearnable)."""
+    from dpf_gui.session.training import unreached_note
+
+    note = unreached_note(data, labels, config)
+    if note:
+        print(f"{command}: note: {note}", file=sys.stderr)
+
+
 #: options naming this machine's folders or files, left out of the command a report prints for regenerating it
 LOCAL_OPTIONS = ("--work", "--out")
 

@@ -4,13 +4,13 @@ from labels) and ``dpf train-risk`` (a task agent's risk model, from its stored 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from dpf_gui.cli.options import (
     SHIPPED_DATA,
     check_checkpoint_out,
     command,
     nonneg_int,
+    note_unreached,
     pos_int,
     warn_lopsided,
 )
@@ -106,7 +106,6 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     from dpf_gui.data.trajectories import TrajectoryDataset
     from dpf_gui.intent.registry import config_for, train_intent
     from dpf_gui.overrides import config_from_sets
-    from dpf_gui.session.training import unreached_note
 
     args.data = str(dataset_path(args.data))
     data = TrajectoryDataset.load(args.data)
@@ -116,9 +115,7 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     sets = args.set + ([f"objective={args.objective}"] if args.objective else [])
     config = config_from_sets(config_for(args.kind), sets, what=f"{args.kind} intent config")
     warn_lopsided("dpf train-intent", labels)  # after every check, so a mistake stays one line
-    note = unreached_note(data, labels, config)
-    if note:
-        print(f"dpf train-intent: note: {note}", file=sys.stderr)
+    note_unreached("dpf train-intent", data, labels, config)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     result = train_intent(data, labels, args.seed, out_dir=out, config=config, progress=not args.quiet)
     fit = result.metrics.get("held_out", result.metrics)
