@@ -44,11 +44,13 @@ There too the winner is played once more with a looser confidence gate
 which joins the ranking like any candidate: at the default gate a prefer
 wish learnt from 25 labels can stay short of its bar at every strength.
 On highway the fused agent's episodes part from the task agent's in almost every episode, at any strength,
-so shared seeds pair nothing: there the task agent's success is measured once per task agent, on
-``REFERENCE_EPISODES`` episodes of its own (memoised), which set the search's bar, and the confirmation
-compares the winner's fresh episodes with that reference, both samples' noise counted
-(:func:`unpaired_bounds`). Ten search episodes cannot do either: they put the task agent's ~0.85 anywhere
-from 0.5 to 1, and let a candidate that crashes a fifth more often through about a third of the time.
+so ten shared search seeds set no bar: there the task agent's success is measured once per task agent, on
+``REFERENCE_EPISODES`` episodes of its own (memoised), which set the search's bar (``REFERENCE_BAR``; ten
+search episodes put the task agent's ~0.85 anywhere from 0.5 to 1, and let a candidate that crashes a fifth
+more often through about a third of the time). Its confirmation is paired all the same, as Pong's: the
+traffic a seed deals is hard or easy for both agents (their crashes correlate 0.25-0.64 on 200 seeds for
+intents that move a wish), so the task agent also plays the winner's fresh seeds and the margin leans on
+them as much as the outcomes correlate (:func:`regression_bounds`), on the reference for the rest.
 After a rejection the best kept candidate *quieter* than every rejected one
 is tried (the same strength at another c seldom costs less; a
 quieter strength the climb never reached is played on the search's episodes

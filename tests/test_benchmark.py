@@ -327,10 +327,11 @@ def test_calibration_confirms_its_winner_on_fresh_episodes(monkeypatch):
 
 
 def test_highway_measures_the_task_agent_once_on_reference_episodes_and_confirms_against_them(monkeypatch):
-    """Highway's episodes part from the task agent's at any strength, so the bar comes from the task agent's own
-    reference episodes (played once per task agent, not on the search's few, where it lost half here) and the
-    winner's fresh episodes are compared with them unpaired: a loud candidate that won its search by luck is
-    rejected there and a quieter one confirmed."""
+    """Highway's episodes part from the task agent's at any strength, so the search's bar comes from the task
+    agent's own reference episodes (played once per task agent, not on the search's few, where it lost half
+    here); the winner's fresh episodes are compared with the task agent on the same seeds and with that
+    reference (regression_bounds): a loud candidate that won its search by luck is rejected there and a
+    quieter one confirmed."""
     import dpf_gui.calibrate as cal_mod
     from dpf_gui.evaluate import EpisodeRecord
     from dpf_gui.rollout import episode_seeds
@@ -351,8 +352,10 @@ def test_highway_measures_the_task_agent_once_on_reference_episodes_and_confirms
         played.append((None if p is None else p.strength, len(seeds)))
 
         def ok(i, seed):
-            if p is None:  # the task agent: 36 of its 40 reference episodes, but only 5 of the 10 searched
-                return reference.index(seed) % 10 != 0 if seed in reference else search.index(seed) % 2 == 0
+            if p is None:  # the task agent: 36 of its 40 reference episodes, only 5 of the 10 searched, 9 in 10 fresh
+                if seed in reference:
+                    return reference.index(seed) % 10 != 0
+                return search.index(seed) % 2 == 0 if seed in search else i % 10 != 0
             if seed in search:  # every candidate keeps 9 of 10 there
                 return search.index(seed) != 9
             return p.strength <= 1 or i % 2 == 0  # fresh: louder than 1 loses half
@@ -370,17 +373,22 @@ def test_highway_measures_the_task_agent_once_on_reference_episodes_and_confirms
     assert [(t["strength"], t["confirmed"]) for t in cal.confirm["tries"]] == [(8.0, False), (4.0, False),
                                                                                 (2.0, False)]
     assert cal.strength == 0.0  # three tries, all lost on fresh episodes
+    assert played.count((None, 40)) == 2  # the task agent on the fresh seeds once, shared by the tries
     said = cal.confirm_lines()
-    assert said[1].endswith("strength 8, c 3: success 50 % on 40 episodes vs the task agent's 90 % on its 40 "
-                            "reference episodes (lost the task there)")
+    assert said[1].endswith("strength 8, c 3: success 50 % vs the task agent's 90 % on the same 40 episodes and "
+                            "90 % on its 40 reference episodes (lost the task there)")
     monkeypatch.setattr(cal_mod, "CONFIRM_TRIES", 4)
     played.clear()
     cal = cal_mod.calibrate(*args, budgets=(1.0,))
-    assert (None, 40) not in played  # the same task agent: its reference is not played again
+    assert played.count((None, 40)) == 1  # the same task agent: its reference is not played again
     assert cal.strength == 1.0 and cal.confirm["tries"][-1] == {
         "strength": 1.0, "c": 3.0, "success": 1.0, "task_success": 0.9, "episodes": 40, "confirmed": True}
     low, high = cal_mod.unpaired_bounds(np.ones(40), np.r_[np.ones(36), np.zeros(4)], 0.9, 1.28)
     assert 0 < low < 0.19 < high  # 1 - 0.9 x 0.9 = 0.19, less the reference's own noise
+    # a calibration kept from before highway's confirmation was paired still reads as it was made
+    kept = cal_mod.Calibration(strength=1.0, task_success=0.9, keep=0.85, episodes=10, seed=0, reference=40,
+                               confirm={"reference": 40, "reference_success": 0.9})
+    assert kept.against(0.9, 40) == "on 40 episodes vs the task agent's 90 % on its 40 reference episodes"
 
 
 def test_the_confirmation_asks_more_of_its_early_looks_than_of_its_last():
