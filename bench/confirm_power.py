@@ -11,9 +11,9 @@ stricter early looks pay back.
 
 On Pong the task agent's reference episodes (``REFERENCE_EPISODES``, drawn afresh for every simulated try) join
 the paired points (``regression_bounds``); ``--reference 0`` gives the paired margin alone, as before they did.
-On highway (``--env highway``) the candidate's episodes part from the task agent's, so nothing is shared: the
-try is compared, unpaired, with the task agent's reference episodes, drawn afresh for every simulated try
-(their noise counts).
+Highway (``--env highway``) has been paired the same way since 2026-12-05 (its crashes go with the task agent's
+on the same seeds, ``bench/confirm_pairing.py``); an environment outside ``PAIRED`` would be compared, unpaired,
+with the task agent's reference episodes, drawn afresh for every simulated try (their noise counts).
 
     python bench/confirm_power.py --p 0.7 --draws 4000 [--z 1.64] [--reference 0]
     python bench/confirm_power.py --env highway --p 0.85 --kept 0.8,0.85,0.9,0.95,1.0
@@ -30,15 +30,18 @@ import numpy as np
 from dpf_gui.calibrate import (
     CONFIRM_CHUNK,
     CONFIRM_EPISODES,
+    CONFIRM_KEEP,
     CONFIRM_Z,
     PAIRED,
     REFERENCE_EPISODES,
     sequential_confirmation,
 )
+from dpf_gui.wishgen import CLAIM_KEEP
 
 
 def confirmed_share(p: float, kept: float, shared: float, draws: int, episodes: int, z: float,
-                    rng: np.random.Generator, reference: int = 0, paired: bool = True) -> tuple[float, float]:
+                    rng: np.random.Generator, reference: int = 0, paired: bool = True,
+                    keep: float = CLAIM_KEEP) -> tuple[float, float]:
     """Share of tries confirmed and mean fresh points played, for a candidate keeping ``kept`` of ``p``
     (against ``reference`` episodes of the task agent's own where that is not 0: unpaired, or with ``paired``
     also against the task agent on the same points, :func:`~dpf_gui.calibrate.regression_bounds`)."""
@@ -52,7 +55,7 @@ def confirmed_share(p: float, kept: float, shared: float, draws: int, episodes: 
         ref = (rng.random(reference) < p).astype(float) if paired and reference else None
         ok, outcomes = sequential_confirmation(lambda a, b, f=fused: f[a:b],
                                                lambda n, t=task: t[:n] if paired else t, episodes, z,
-                                               paired=paired, reference=ref)
+                                               paired=paired, reference=ref, keep=keep)
         confirmed += ok
         played += len(outcomes)
     return confirmed / draws, played / draws
@@ -61,12 +64,12 @@ def confirmed_share(p: float, kept: float, shared: float, draws: int, episodes: 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--env", choices=sorted(CONFIRM_EPISODES), default="pong",
-                    help="whose confirmation: its fresh episodes, and on highway the unpaired reference")
+                    help="whose confirmation: its fresh episodes and its reference")
     ap.add_argument("--p", type=float, default=0.7, help="the task agent's success on calibration points "
                     "(default 0.7: Pong's, 0.65-0.74 by split)")
     ap.add_argument("--kept", default="0.85,0.9,0.95,1.0", help="shares of the task agent's success kept")
     ap.add_argument("--shared", default=None, help="shares of points whose outcome the candidate shares "
-                    "(default 0,0.5,0.8; on highway 0, the only one allowed there)")
+                    "(default 0,0.5,0.8; 0, the only one allowed, where the confirmation is unpaired)")
     ap.add_argument("--z", type=float, default=CONFIRM_Z, help="standard errors at the last look, earlier "
                     "ones z x sqrt(looks / look) (default: "
                     f"CONFIRM_Z, {CONFIRM_Z:g})")
@@ -96,12 +99,14 @@ def main() -> None:
                      "shared <= kept, with (kept - shared) x p / (1 - shared) <= 1")
     against = ("paired with the task agent's" + (f" and its {reference} reference episodes" if reference else "")
                if paired else f"against {reference} reference episodes of the task agent, unpaired")
-    print(f"{args.env}: task success p = {args.p}; looks every {CONFIRM_CHUNK} of up to {episodes} fresh points "
+    bar = CONFIRM_KEEP.get(args.env, CLAIM_KEEP)
+    print(f"{args.env}: task success p = {args.p}; the bar {100 * bar:.0f} % of it; looks every {CONFIRM_CHUNK} "
+          f"of up to {episodes} fresh points "
           f"({against}), one-sided {100 * NormalDist().cdf(args.z):.0f} % bound at the last look, stricter before it")
     print("share confirmed (mean points played) for a candidate keeping:")
     print("shared  " + "  ".join(f"{100 * k:10.0f} %" for k in kept))
     for shared in (float(s) for s in args.shared.split(",")):
-        cells = [confirmed_share(args.p, k, shared, args.draws, episodes, args.z, rng, reference, paired)
+        cells = [confirmed_share(args.p, k, shared, args.draws, episodes, args.z, rng, reference, paired, bar)
                  for k in kept]
         print(f"{100 * shared:4.0f} %  " + "  ".join(f"{c:5.2f} ({n:3.0f})" for c, n in cells))
 
