@@ -130,8 +130,8 @@ REFERENCE_EPISODES = {"highway": 300, "pong": 1000}
 #: their noise; on highway the episodes part, yet the traffic a seed deals is hard or easy for both agents (their
 #: crashes correlate 0.25-0.64 on 200 seeds for intents that move a wish, docs/EXPERIMENTS.md)
 PAIRED = ("pong", "highway")
-#: environments whose search's bar is the task agent's reference, not its success on the search's own episodes:
-#: highway's ten put its ~0.85 anywhere from 0.5 to 1
+#: paired environments whose search's bar is still the task agent's reference, not its success on the search's own
+#: episodes: highway's ten put its ~0.85 anywhere from 0.5 to 1 (an unpaired one's always is)
 REFERENCE_BAR = ("highway",)
 #: the reference episodes' seed: every calibration of one task agent shares them (memoised per process, and kept
 #: on disk by the benchmark and the app: :func:`save_reference`)
@@ -398,7 +398,8 @@ def calibrate(env_name: str, task, model, intent_scale: float, intent_unit: floa
     gates = [float(g) for g in GATES.get(env_name, ()) if len(fresh) and g < params.confidence]
     reference_episodes = REFERENCE_EPISODES.get(env_name, 0)
     paired = not reference_episodes or env_name in PAIRED  # the task agent plays the fresh seeds too
-    bar_on_reference = bool(reference_episodes) and env_name in REFERENCE_BAR
+    # an unpaired confirmation's search pairs nothing either: the reference sets its bar too
+    bar_on_reference = bool(reference_episodes) and (not paired or env_name in REFERENCE_BAR)
     if paired and not len(fresh) and not bar_on_reference:  # Pong's reference serves only its confirmation
         reference_episodes = 0
     key = reference_key(env_name, task, reference_episodes)

@@ -376,9 +376,10 @@ CALIBRATE_TIP = ("choose the intent's strength in simulation: the fused agent pl
                  "decision is highest among those that keep the task agent's success (95 %). Uses the task "
                  "reward and the intent model's own predictions, never your marks. Under a second on gridnav. "
                  "Minutes on highway: the task agent's success is measured once on 300 reference episodes, the "
-                 "search keeps 85 % of it and the winner must keep 95 % of it on up to 100 fresh episodes, against the "
-                 "task agent on the same ones and that reference, quieter ones tried if it fails. Minutes on Pong, whose search keeps 85 % and "
-                 "also tries its winner with a looser confidence gate (0.5), then confirms the winner on up to 300 "
+                 "search keeps 85 % of it and the winner must keep 95 % of it on up to 100 fresh episodes, "
+                 "against the task agent on the same ones and that reference, quieter ones tried if it fails. "
+                 "Minutes on Pong, whose search keeps 85 % and also tries its winner with a looser confidence "
+                 "gate (0.5), then confirms the winner on up to 300 "
                  "fresh episodes against the task agent on the same ones and on its 1000 reference episodes "
                  "(played once, the first time), trying quieter ones if it fails")
 
