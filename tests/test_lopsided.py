@@ -64,7 +64,8 @@ def test_the_command_line_warns_when_labelling_and_before_training(capsys, tmp_p
     err = capsys.readouterr().err
     assert "dpf label: warning:" in err and "have the same score (-1)" in err
     # and, before anyone trains, how much of the stored data lies where none of the 25 went
-    assert "dpf label: note:" in err and "none of the 25 labelled trajectories reaches" in err
+    assert "dpf label: note:" in err and ("none of the 25 labelled trajectories reaches: an intent trained on "
+                                          "these labels as dpf train-intent does by default (additive) treats") in err
     assert main(["train-intent", "--data", "gridnav", "--labels", str(out), "--out", str(tmp_path / "m"),
                  "--quiet", "--set", "members=2", "--set", "utility_steps=5", "--set", "value_steps=5"]) == 0
     printed = capsys.readouterr()

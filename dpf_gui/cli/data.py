@@ -210,7 +210,8 @@ def cmd_label(args: argparse.Namespace) -> int:
         f"mean {s.mean() if len(s) else 0:.2f}, min {s.min() if len(s) else 0:.2f}, max {s.max() if len(s) else 0:.2f}"
     )
     warn_lopsided("dpf label", labels)
-    note_unreached("dpf label", data, labels, config_for(DEFAULT_KIND)())  # the kind train-intent makes by default
+    note_unreached("dpf label", data, labels, config_for(DEFAULT_KIND)(),
+                   f"an intent trained on these labels as dpf train-intent does by default ({DEFAULT_KIND})")
     return 0
 
 

@@ -202,12 +202,13 @@ def warn_lopsided(command: str, labels) -> None:
         print(f"{command}: warning: {note}", file=sys.stderr)
 
 
-def note_unreached(command: str, data, labels, config) -> None:
+def note_unreached(command: str, data, labels, config, intent: str = "the intent") -> None:
     """Say on stderr when many stored decisions lead into places no labelled trajectory reaches, and what an intent
-    trained with ``config`` does there (so a wish about such a place is not silently unlearnable)."""
+    trained with ``config`` (called ``intent`` in the words) does there, so a wish about such a place is not
+    silently unlearnable."""
     from dpf_gui.session.training import unreached_note
 
-    note = unreached_note(data, labels, config)
+    note = unreached_note(data, labels, config, intent)
     if note:
         print(f"{command}: note: {note}", file=sys.stderr)
 

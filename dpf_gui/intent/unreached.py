@@ -103,13 +103,14 @@ class UnreachedPlaces:
     def share(self) -> float:
         return self.decisions / self.of_decisions if self.of_decisions else 0.0
 
-    def text(self, pulls: bool = True) -> str:
-        """Plain words for the person; ``pulls``: whether the intent's kind pulls unreached places (additive)."""
+    def text(self, pulls: bool = True, intent: str = "the intent") -> str:
+        """Plain words for the person; ``pulls``: whether the intent's kind pulls unreached places (additive);
+        ``intent``: what the words call the model trained from these labels."""
         runs = "the one labelled trajectory" if self.labelled == 1 else f"the {self.labelled} labelled trajectories"
         how = ("treats them as slightly bad, since more labelled trajectories score below 0 than above"
                if pulls and self.pulled else "knows nothing about them")
         return (f"{self.decisions:,} of the {self.of_decisions:,} stored decisions ({self.share:.0%}) lead into places "
-                f"none of {runs} reaches: the intent {how}. If your wish is about such a place, label a "
+                f"none of {runs} reaches: {intent} {how}. If your wish is about such a place, label a "
                 "trajectory that goes there.")
 
 

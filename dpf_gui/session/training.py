@@ -157,15 +157,16 @@ def lopsided_note(labels) -> str | None:
             "these.")
 
 
-def unreached_note(dataset, labels, config) -> str | None:
+def unreached_note(dataset, labels, config, intent: str = "the intent") -> str | None:
     """Plain words when at least :data:`UNREACHED_SHARE` of the stored decisions lead into places no labelled
-    trajectory reaches (what an intent trained with ``config`` does there, and what to label); None otherwise."""
+    trajectory reaches (what an intent trained with ``config`` does there, and what to label); None otherwise.
+    ``intent``: what the words call that model (the labelling command names the kind it assumes)."""
     from dpf_gui.intent.unreached import unreached_places
 
     places = unreached_places(dataset, labels)
     if places.labelled == 0 or places.share < UNREACHED_SHARE:
         return None
-    return places.text(pulls=getattr(config, "unseen_pull", 0) > 0)
+    return places.text(pulls=getattr(config, "unseen_pull", 0) > 0, intent=intent)
 
 
 def final_predictions(model, dataset, indices) -> np.ndarray:
