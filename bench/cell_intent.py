@@ -41,3 +41,37 @@ def fused_agent(task, trained, params, seed: int):
 
     return FusedAgent(task, "dynamic", params, intent=trained.model, intent_scale=intent_scale(trained.sidecar),
                       intent_unit=intent_unit(trained.sidecar), seed=seed)
+
+
+def add_cell_arguments(parser, episodes: int) -> None:
+    """The options naming one benchmark cell and the strength and c to play its intent at (bench scripts that
+    replay a calibrated cell share them)."""
+    parser.add_argument("--env", default="highway")
+    parser.add_argument("--split", default="dev", choices=("dev", "report"))
+    parser.add_argument("--wishes", type=int, default=8)
+    parser.add_argument("--wish", required=True, help="the cell's wish name, e.g. w03-avoid")
+    parser.add_argument("--budget", type=int, default=25)
+    parser.add_argument("--labels", default="exact")
+    parser.add_argument("--strength", type=float, required=True)
+    parser.add_argument("--c", type=float, required=True)
+    parser.add_argument("--episodes", type=int, default=episodes)
+    parser.add_argument("--work", default="runs/benchmark", help="the benchmark's cache (the task agent's episodes)")
+
+
+def cell_agents(args, fusion: dict | None = None):
+    """``(ctx, fused)``: the benchmark's context for ``args.env`` and the cell's intent (trained as the benchmark
+    trains it) fused with its task agent at ``args.strength`` and ``args.c`` (and the ``fusion`` overrides)."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from dpf_gui import benchmark as B
+    from dpf_gui.pipeline import fusion_params
+
+    spec = B.BenchmarkSpec(envs=(args.env,), split=args.split, wishes=args.wishes, budgets=(args.budget,),
+                           label_types=(args.labels,), selections=("random",), rows=("calibrated",),
+                           fusion=fusion or {})
+    ctx = B.env_context(args.env, spec, Path(args.work))
+    cell = next(c for c in B.cells_of(ctx, spec) if c.wish.name == args.wish)
+    _, seed, _, trained = train_cell_intent(ctx.task, ctx.data, cell.wish, args.split, args.budget, args.labels)
+    params = replace(fusion_params(ctx.task, spec.fusion), strength=args.strength, c=args.c)
+    return ctx, fused_agent(ctx.task, trained, params, seed)

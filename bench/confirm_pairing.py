@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,40 +22,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def successes(args: argparse.Namespace, fused: bool) -> np.ndarray:
-    from cell_intent import fused_agent, train_cell_intent
+    from cell_intent import cell_agents
 
-    from dpf_gui import benchmark as B
     from dpf_gui.evaluate import play_records
     from dpf_gui.fusion import FusedAgent
-    from dpf_gui.pipeline import fusion_params
+    from dpf_gui.pipeline import load_task_agent
     from dpf_gui.rollout import episode_seeds
 
-    spec = B.BenchmarkSpec(envs=(args.env,), split=args.split, wishes=args.wishes, budgets=(args.budget,),
-                           label_types=(args.labels,), selections=("random",), rows=("calibrated",))
-    ctx = B.env_context(args.env, spec, Path(args.work))
-    agent = FusedAgent(ctx.task, "task")
     if fused:
-        cell = next(c for c in B.cells_of(ctx, spec) if c.wish.name == args.wish)
-        _, seed, _, trained = train_cell_intent(ctx.task, ctx.data, cell.wish, args.split, args.budget, args.labels)
-        agent = fused_agent(ctx.task, trained, replace(fusion_params(ctx.task, spec.fusion), strength=args.strength,
-                                                       c=args.c), seed)
+        ctx, agent = cell_agents(args)
+        task = ctx.task
+    else:  # the task agent needs no cell: the same shipped agent the cells fuse with
+        task = load_task_agent(args.env)
+        agent = FusedAgent(task, "task")
     seeds = episode_seeds(args.seed, args.episodes, held_out=False)
-    return np.array([r.task_success for r in play_records(args.env, agent, seeds, ctx.task.env_config)], dtype=float)
+    return np.array([r.task_success for r in play_records(args.env, agent, seeds, task.env_config)], dtype=float)
 
 
 def main() -> int:
+    from cell_intent import add_cell_arguments
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--env", default="highway")
-    p.add_argument("--split", default="dev", choices=("dev", "report"))
-    p.add_argument("--wishes", type=int, default=8)
-    p.add_argument("--wish", required=True, help="the cell's wish name, e.g. w03-avoid")
-    p.add_argument("--budget", type=int, default=25)
-    p.add_argument("--labels", default="exact")
-    p.add_argument("--strength", type=float, required=True)
-    p.add_argument("--c", type=float, required=True)
-    p.add_argument("--episodes", type=int, default=200)
+    add_cell_arguments(p, episodes=200)
     p.add_argument("--seed", type=int, default=424242, help="seed of the training-range reset seeds played")
-    p.add_argument("--work", default="runs/benchmark", help="the benchmark's cache (the task agent's episodes)")
     args = p.parse_args()
     with ProcessPoolExecutor(max_workers=2) as pool:
         task, fused = pool.map(successes, [args, args], [False, True])
