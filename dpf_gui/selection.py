@@ -100,8 +100,7 @@ class TrajectorySummaries:
         # single bins and pairs of bins of two features ("x=6 & y=8"): a place is often a conjunction, and
         # its marginals (x=6, y=8) are visited by many trajectories that never go there
         self.columns, binned = _with_pairs(names, code[:, bins])
-        is_next = np.ones(len(code), dtype=bool)
-        is_next[state_off[:-1]] = False  # every start state
+        is_next = dataset.next_state_mask()
         self.lengths = lengths
         self.occupancy = _per_trajectory_sums(binned[is_next], step_off) / np.maximum(lengths, 1)[:, None]
         self.end = binned[state_off[1:] - 1][:, :len(names)]  # where it ends: single bins are enough

@@ -155,15 +155,20 @@ class TrajectoryDataset:
         """Rows of trajectory ``i`` in the state arrays (features, legal, regions)."""
         return slice(int(self._state_offsets[i]), int(self._state_offsets[i + 1]))
 
+    def next_state_mask(self) -> np.ndarray:
+        """Per stored state: whether a decision led to it (every state but the starts), so that the states it
+        keeps line up with the step arrays."""
+        keep = np.ones(len(self.features), dtype=bool)
+        keep[self._state_offsets[:-1]] = False  # drop every start state
+        return keep
+
     def next_state_regions(self) -> np.ndarray:
         """Region values of the state each decision led to, aligned with the step arrays.
 
         Simulated users mark a decision by where it took the agent, so a step's
         mark is a function of these rows.
         """
-        keep = np.ones(len(self.features), dtype=bool)
-        keep[self._state_offsets[:-1]] = False  # drop every start state
-        return self.regions[keep]
+        return self.regions[self.next_state_mask()]
 
     def subset(self, indices: Iterable[int]) -> TrajectoryDataset:
         idx = [int(i) for i in indices]

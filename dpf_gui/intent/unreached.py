@@ -119,8 +119,7 @@ def unreached_places(dataset: TrajectoryDataset, labels: Labels) -> UnreachedPla
     idx = np.flatnonzero(np.asarray(labels.labelled, dtype=bool) & (dataset.lengths > 0))
     place = stored_places(dataset)
     far = ~np.isin(place, place[next_state_rows(dataset, idx)[0]])
-    is_next = np.ones(len(place), dtype=bool)
-    is_next[dataset._state_offsets[:-1]] = False  # every state but the starts: where the decisions lead
+    is_next = dataset.next_state_mask()  # where the decisions lead
     pulled = marks_say_avoid(np.asarray(labels.scores, dtype=np.float64)[idx])  # the fit's own rule
     return UnreachedPlaces(int(far[is_next].sum()), int(is_next.sum()), len(idx), pulled)
 
