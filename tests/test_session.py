@@ -203,6 +203,23 @@ def test_the_train_forms_configs_are_built_without_torch():
     assert _fresh_interpreter(code) == "['lstm', 'additive'] False"
 
 
+def test_the_train_tabs_label_notes_are_written_without_torch():
+    # the Train tab writes them on the UI thread at every refresh; the unreached note importing torch froze
+    # the window for about 2 s the first time the tab was shown with a mark on Pong
+    code = ("import sys\n"
+            "from dpf_gui.data.trajectories import TrajectoryDataset\n"
+            "from dpf_gui.oracles import FeedbackNoise\n"
+            "from dpf_gui.selection import select_and_label\n"
+            "from dpf_gui.session.training import additive_config, lopsided_note, unreached_note\n"
+            "from dpf_gui.wish import make_wish\n"
+            "data = TrajectoryDataset.load('models/gridnav/trajectories.npz')\n"
+            "wish = make_wish(data.region_features, avoid=['terrain=toll'])\n"
+            "labels = select_and_label(data, wish, FeedbackNoise(binary=True), 6, select='first', seed=0)\n"
+            "notes = [lopsided_note(labels), unreached_note(data, labels, additive_config())]\n"
+            "print(notes[1] is not None, 'torch' in sys.modules)\n")
+    assert _fresh_interpreter(code) == "True False"
+
+
 def _imports(path: Path) -> set[str]:
     """The dpf_gui modules ``path`` imports anywhere (inside functions too), leaving out ``if TYPE_CHECKING`` blocks."""
     tree = ast.parse(path.read_text())

@@ -39,10 +39,10 @@ def test_the_pull_aims_below_zero_exactly_where_no_labelled_step_went(data):
     assert region_bin_columns(data.region_features).tolist() == list(range(code.shape[1]))  # ints and categories
     labelled_rows = np.concatenate([np.arange(data.state_slice(i).start + 1, data.state_slice(i).stop)
                                     for i in range(LABELLED)])
-    targets = pull_targets(code, labelled_rows, data.region_features, 0.5).numpy()
+    targets = pull_targets(code, labelled_rows, data.region_features, 0.5)
     far = data.regions[:, 0] <= 3  # a mark counts the state a step leads to: no labelled step leads to column 3
     assert far.any() and (targets[far] == -0.5).all() and (targets[~far] == 0).all()
-    assert not pull_targets(code, labelled_rows, data.region_features, 0.0).numpy().any()
+    assert not pull_targets(code, labelled_rows, data.region_features, 0.0).any()
 
 
 def test_the_continuous_features_scaled_value_is_not_a_place():

@@ -404,7 +404,7 @@ def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labe
     if marked_np.any():
         target = torch.as_tensor(np.asarray(labels.marks, dtype=np.float32)[step_rows] / float(model.score_scale))
     below = cfg.unseen_pull / float(model.score_scale) if marks_say_avoid(fb.scores) else 0.0
-    pull_to = pull_targets(code, rows, dataset.region_features, below)
+    pull_to = torch.as_tensor(pull_targets(code, rows, dataset.region_features, below))
     starts = np.concatenate([[0], np.cumsum(dataset.lengths[idx])]).astype(np.int64)
     per_step = max(1, min(n, int(n * cfg.utility_rows / max(len(rows), 1))))  # trajectories per step
     opt = torch.optim.Adam(model.utility.parameters(), lr=cfg.utility_lr)

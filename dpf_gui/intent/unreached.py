@@ -15,7 +15,6 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from dpf_gui.data.labels import Labels
 from dpf_gui.data.trajectories import TrajectoryDataset
@@ -82,12 +81,14 @@ def marks_say_avoid(scores) -> bool:
     return int((scores < 0).sum()) > int((scores > 0).sum())
 
 
-def pull_targets(code: np.ndarray, reached_rows: np.ndarray, region_features, below: float) -> torch.Tensor:
-    """What the additive intent's pull aims at for every stored state: 0, or ``-below`` where unreached."""
+def pull_targets(code: np.ndarray, reached_rows: np.ndarray, region_features, below: float) -> np.ndarray:
+    """What the additive intent's pull aims at for every stored state (float32): 0, or ``-below`` where
+    unreached. Numpy, so that this module needs no torch: the Train tab's note reads it on the UI thread,
+    where importing torch would freeze the window for 1-2 s."""
     if below == 0:
-        return torch.zeros(len(code))
+        return np.zeros(len(code), dtype=np.float32)
     far = unreached(code, reached_rows, region_features)
-    return torch.as_tensor(np.where(far, -below, 0.0), dtype=torch.float32)
+    return np.where(far, -below, 0.0).astype(np.float32)
 
 
 @dataclass(frozen=True)
