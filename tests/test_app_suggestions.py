@@ -271,3 +271,31 @@ def test_closing_the_collect_dialog_mid_episode_does_not_wait_and_changes_nothin
     assert ended.is_set()
     assert window.workspace is ws and sorted(tmp_path.rglob("*.npz")) == before
     assert messages == []
+
+
+def test_painting_and_sorting_the_list_run_no_python(qtbot, tmp_path, messages):
+    # A repaint that calls into Python takes the GIL once per call (a Python table model: thousands of times),
+    # so beside any thread running Python (the player's replay, a ranking, a training) it stalled the window
+    # for 0.1-2 s. The cells live in Qt's item store instead; this fails if Python creeps back into the path.
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    view = window.annotate
+    qtbot.waitUntil(lambda: view.suggestions.ready, timeout=WAIT_MS)
+    press(qtbot, window, Qt.Key.Key_P, Qt.Key.Key_Return, Qt.Key.Key_A)
+    assert view.proxy.index(view.proxy.mapFromSource(view.model.index(view.current, 0)).row(), 1).data() == "avoided"
+    called = []
+
+    def profile(frame, event, arg):
+        if event == "call" and "dpf_gui" in frame.f_code.co_filename:
+            called.append(frame.f_code.co_name)
+
+    import sys
+
+    sys.setprofile(profile)
+    try:
+        view.table.viewport().repaint()
+        view.table.sortByColumn(COL_NEXT, Qt.SortOrder.AscendingOrder)
+        view.table.viewport().repaint()
+    finally:
+        sys.setprofile(None)
+    assert called == []
+    assert view.proxy.index(0, COL_NEXT).data() == "1"  # sorted by suggestion, in C++

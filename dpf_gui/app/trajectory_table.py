@@ -3,13 +3,18 @@ suggestion rank, length, return, success, origin) and the filter-and-sort proxy 
 
 Rows are refreshed in place when marks change; the proxy filters and sorts only when the person asks, so
 rows never move under the cursor while they label.
+
+The cells live in Qt's own item store (:class:`QStandardItemModel`), written when the summary changes, so
+painting and sorting the list never call into Python. A Python model was asked thousands of times per
+repaint (rowCount, columnCount, data), each call taking the GIL: beside any thread running Python (the
+player's replay, a suggestion ranking, a training) one repaint of the list took 0.1-2 s.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
 
 from dpf_gui.data.study import (
     AVOIDED,
@@ -37,6 +42,9 @@ STATE_COLOURS = {
     SIMULATED: QColor(230, 215, 245),
 }
 SORT_ROLE = Qt.ItemDataRole.UserRole
+_DISPLAY, _BACKGROUND = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.BackgroundRole
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_LEFT_ALIGNED = (COL_LABEL, COL_FROM)
 
 
 def score_text(score: float) -> str:
@@ -46,11 +54,18 @@ def score_text(score: float) -> str:
     return "0" if text == "-0" else text
 
 
-class TrajectoryTableModel(QAbstractTableModel):
-    """One row per trajectory: index, suggestion rank, length, task return, success, label state, score, origin."""
+class TrajectoryTableModel(QStandardItemModel):
+    """One row per trajectory: index, suggestion rank, length, task return, success, label state, score, origin.
+
+    The arrays (``states``, ``scores``, ``ranks``, ...) are what the view reads; the items are what Qt paints."""
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__(0, len(COLUMNS), parent)
+        for c, name in enumerate(COLUMNS):
+            header = QStandardItem(name)
+            if c in COLUMN_TIPS:
+                header.setToolTip(COLUMN_TIPS[c])
+            self.setHorizontalHeaderItem(c, header)
         self.ws = None
         self._empty()
 
@@ -64,7 +79,6 @@ class TrajectoryTableModel(QAbstractTableModel):
         self.collected = np.zeros(0, bool)
 
     def set_workspace(self, ws) -> None:
-        self.beginResetModel()
         self.ws = ws
         if ws is None:
             self._empty()
@@ -75,7 +89,60 @@ class TrajectoryTableModel(QAbstractTableModel):
             self.states, self.scores = ws.summary()
             self.ranks = np.zeros(len(ws), np.int64)
             self.collected = ws.collected()
+        self.beginResetModel()
+        self.blockSignals(True)  # one reset instead of a signal per row and cell
+        try:
+            self.setRowCount(0)
+            for r in range(len(self.lengths)):
+                self.appendRow(self._row(r))
+        finally:
+            self.blockSignals(False)
         self.endResetModel()
+
+    def _row(self, r: int) -> list[QStandardItem]:
+        """Row ``r``'s items, as :meth:`_write` keeps them."""
+        items = []
+        for c in range(len(COLUMNS)):
+            item = QStandardItem()
+            item.setEditable(False)
+            if c not in _LEFT_ALIGNED:
+                item.setData(_RIGHT, Qt.ItemDataRole.TextAlignmentRole)
+            items.append(item)
+        collected = bool(self.collected[r])
+        fixed = ((0, str(r), r), (COL_LENGTH, str(int(self.lengths[r])), int(self.lengths[r])),
+                 (COL_RETURN, f"{float(self.returns[r]):.2f}", float(self.returns[r])),
+                 (COL_SUCCESS, "yes" if self.success[r] else "no", int(self.success[r])),
+                 (COL_FROM, "collected" if collected else "stored", int(collected)))
+        for c, text, key in fixed:
+            items[c].setData(text, _DISPLAY)
+            items[c].setData(key, SORT_ROLE)
+        if collected:
+            for c in (0, COL_FROM):
+                items[c].setData(QBrush(COLLECTED_COLOUR), _BACKGROUND)
+        self._write_mark(items[COL_LABEL], items[COL_SCORE], r)
+        self._write_rank(items[COL_NEXT], r)
+        return items
+
+    def _write_mark(self, label: QStandardItem, score: QStandardItem, r: int) -> None:
+        state, s = int(self.states[r]), float(self.scores[r])
+        colour = STATE_COLOURS.get(state)
+        brush = QBrush(colour) if colour is not None else None
+        label.setData(STATE_NAMES[state], _DISPLAY)
+        label.setData(state, SORT_ROLE)
+        score.setData("" if np.isnan(s) else score_text(s), _DISPLAY)
+        score.setData(-1e18 if np.isnan(s) else s, SORT_ROLE)  # NaN (no score) sorts first
+        for item in (label, score):
+            item.setData(brush, _BACKGROUND)
+
+    def _write_rank(self, item: QStandardItem, r: int) -> None:
+        rank = int(self.ranks[r])
+        item.setData(str(rank) if rank else "", _DISPLAY)
+        item.setData(rank or UNRANKED, SORT_ROLE)
+
+    def _changed(self, first: int, last: int, columns: tuple[int, int]) -> None:
+        """One signal for rows first..last (their items were written with signals blocked)."""
+        if last >= first:
+            self.dataChanged.emit(self.index(first, columns[0]), self.index(last, columns[1]))
 
     def refresh(self, rows=None) -> None:
         """Re-read label states from the store (all rows, or some)."""
@@ -83,85 +150,43 @@ class TrajectoryTableModel(QAbstractTableModel):
             return
         if rows is None:
             self.states, self.scores = self.ws.summary()
-            if len(self.states):
-                self.dataChanged.emit(self.index(0, COL_LABEL), self.index(len(self.states) - 1, COL_SCORE))
+            rows = range(len(self.states))
+        else:
+            rows = [int(r) for r in rows]
+            for r in rows:
+                m = self.ws.marks(r)
+                self.states[r], self.scores[r] = m.state, m.score
+        if not len(rows):
             return
-        for r in rows:
-            m = self.ws.marks(r)
-            self.states[r], self.scores[r] = m.state, m.score
-            self.dataChanged.emit(self.index(r, COL_LABEL), self.index(r, COL_SCORE))
+        self.blockSignals(True)
+        try:
+            for r in rows:
+                self._write_mark(self.item(r, COL_LABEL), self.item(r, COL_SCORE), r)
+        finally:
+            self.blockSignals(False)
+        self._changed(min(rows), max(rows), (COL_LABEL, COL_SCORE))
 
     def set_ranks(self, suggestions) -> None:
         """Show each suggested trajectory's place (``suggestions``: best first)."""
+        old = self.ranks
         self.ranks = np.zeros(len(self.lengths), np.int64)
         for k, s in enumerate(suggestions):
             if 0 <= s.index < len(self.ranks):
                 self.ranks[s.index] = k + 1
-        if len(self.ranks):
-            self.dataChanged.emit(self.index(0, COL_NEXT), self.index(len(self.ranks) - 1, COL_NEXT))
+        moved = np.flatnonzero(old != self.ranks) if len(old) == len(self.ranks) else np.arange(len(self.ranks))
+        if not len(moved):
+            return
+        self.blockSignals(True)
+        try:
+            for r in moved:
+                self._write_rank(self.item(int(r), COL_NEXT), int(r))
+        finally:
+            self.blockSignals(False)
+        self._changed(int(moved[0]), int(moved[-1]), (COL_NEXT, COL_NEXT))
 
     @property
     def labelled_count(self) -> int:
         return int((self.states != UNLABELLED).sum())
-
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt's model API: an invalid, immutable index)
-        return 0 if parent.isValid() else len(self.lengths)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt's model API: an invalid, immutable index)
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal:
-            if role == Qt.ItemDataRole.DisplayRole:
-                return COLUMNS[section]
-            if role == Qt.ItemDataRole.ToolTipRole:
-                return COLUMN_TIPS.get(section)
-        return None
-
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        r, c = index.row(), index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if c == 0:
-                return str(r)
-            if c == COL_NEXT:
-                return str(int(self.ranks[r])) if self.ranks[r] else ""
-            if c == COL_LENGTH:
-                return str(int(self.lengths[r]))
-            if c == COL_RETURN:
-                return f"{float(self.returns[r]):.2f}"
-            if c == COL_SUCCESS:
-                return "yes" if self.success[r] else "no"
-            if c == COL_LABEL:
-                return STATE_NAMES[int(self.states[r])]
-            if c == COL_SCORE:
-                s = float(self.scores[r])
-                return "" if np.isnan(s) else score_text(s)
-            if c == COL_FROM:
-                return "collected" if self.collected[r] else "stored"
-        if role == SORT_ROLE:  # only column c's key: sorting 1500 rows asks ~20 000 times
-            if c == 0:
-                return r
-            if c == COL_SCORE:
-                s = float(self.scores[r])
-                return -1e18 if s != s else s  # NaN (no score) sorts first
-            if c == COL_NEXT:
-                return int(self.ranks[r]) or UNRANKED
-            if c == COL_RETURN:
-                return float(self.returns[r])
-            column = {COL_LABEL: self.states, COL_LENGTH: self.lengths, COL_SUCCESS: self.success,
-                      COL_FROM: self.collected}[c]
-            return int(column[r])
-        if role == Qt.ItemDataRole.BackgroundRole:
-            if c in (COL_LABEL, COL_SCORE):
-                colour = STATE_COLOURS.get(int(self.states[r]))
-                return QBrush(colour) if colour is not None else None
-            if c in (0, COL_FROM) and self.collected[r]:
-                return QBrush(COLLECTED_COLOUR)
-        if role == Qt.ItemDataRole.TextAlignmentRole and c not in (COL_LABEL, COL_FROM):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
 
 
 class TrajectoryFilter(QSortFilterProxyModel):
