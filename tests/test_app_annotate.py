@@ -244,3 +244,29 @@ def test_saving_the_resume_state_survives_a_full_disk_but_not_a_bug(qtbot, tmp_p
     with pytest.raises(TypeError):
         window.save_resume()
     monkeypatch.undo()  # the window saves again as it closes
+
+
+def test_the_timeline_draws_its_strip_once_and_only_the_position_line_per_frame(qtbot, monkeypatch):
+    # drawn afresh at every frame of playback, a long trajectory's strip was ~1000 Python-to-Qt calls a frame
+    from dpf_gui.app.timeline import Timeline
+
+    timeline = Timeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(400, 64)
+    drawn = []
+    original = Timeline._draw_strip
+    monkeypatch.setattr(Timeline, "_draw_strip", lambda self, target: (drawn.append(1), original(self, target)))
+    timeline.set_steps(200)
+    timeline.set_marks(np.repeat([1, -1, 0, 1], 50), labelled=True)
+    first = timeline.grab().toImage()
+    for frame in (10, 50, 120):
+        timeline.set_position(frame)
+        moved = timeline.grab().toImage()
+    assert len(drawn) == 1 and moved != first  # the line moved; the strip was not drawn again
+    timeline.set_position(0)
+    assert timeline.grab().toImage() == first
+    timeline.set_marks(np.repeat([-1, 1], 100), labelled=True)
+    assert timeline.grab().toImage() != first and len(drawn) == 2  # new marks: drawn again
+    timeline.resize(300, 64)
+    timeline.grab()
+    assert len(drawn) == 3

@@ -1,11 +1,17 @@
 """The player's per-decision strip under the frame: marks, the wish's regions, the segment being set and a
-small bar plot of one value per decision; clicking or dragging on it seeks."""
+small bar plot of one value per decision; clicking or dragging on it seeks.
+
+The strip is drawn once into a pixmap when what it shows changes; a frame of playback draws that pixmap and
+the position line. Drawn afresh at every frame, a 1000-decision Pong trajectory's strip was about a
+thousand Python-to-Qt calls, each a chance for another thread to hold the GIL: up to 160 ms a repaint
+while the player's replay thread ran (docs/PERFORMANCE.md, "Where the window stops answering").
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from dpf_gui.app.frames import AVOID_RGB, PREFER_RGB
@@ -37,12 +43,18 @@ class Timeline(QWidget):
         self.wish_marks: np.ndarray | None = None
         self.selection: tuple[int, int] | None = None
         self.step_values: np.ndarray | None = None
+        self._strip: QPixmap | None = None  # everything but the position line, as last drawn
+
+    def _changed(self) -> None:
+        """What the strip shows changed: draw it again at the next paint."""
+        self._strip = None
+        self.update()
 
     def set_steps(self, n: int) -> None:
         self.n_steps = int(n)
         self.marks = self.wish_marks = self.step_values = None
         self.selection = None
-        self.update()
+        self._changed()
 
     def set_position(self, frame: int) -> None:
         self.position = int(frame)
@@ -50,34 +62,54 @@ class Timeline(QWidget):
 
     def set_marks(self, marks: np.ndarray | None, labelled: bool) -> None:
         self.marks, self.labelled = (None if marks is None else np.asarray(marks)), bool(labelled)
-        self.update()
+        self._changed()
 
     def set_wish_marks(self, marks: np.ndarray | None) -> None:
         self.wish_marks = None if marks is None else np.asarray(marks)
-        self.update()
+        self._changed()
 
     def set_selection(self, selection: tuple[int, int] | None) -> None:
         self.selection = selection
-        self.update()
+        self._changed()
 
     def set_step_values(self, values: np.ndarray | None) -> None:
         self.step_values = None if values is None else np.asarray(values, dtype=np.float64)
-        self.update()
+        self._changed()
 
     # --- drawing ----------------------------------------------------------
     def _x(self, t: float) -> float:
         return 4 + (self.width() - 8) * (t / max(self.n_steps, 1))
 
-    def _runs(self, values: np.ndarray):
-        start = 0
-        for t in range(1, len(values) + 1):
-            if t == len(values) or values[t] != values[start]:
-                yield start, t, values[start]
-                start = t
+    @staticmethod
+    def _runs(values: np.ndarray):
+        """Maximal stretches (start, stop, value) of equal values."""
+        values = np.asarray(values)
+        if not len(values):
+            return []
+        edges = np.flatnonzero(values[1:] != values[:-1]) + 1
+        starts = np.concatenate([[0], edges])
+        stops = np.concatenate([edges, [len(values)]])
+        return zip(starts.tolist(), stops.tolist(), values[starts].tolist(), strict=True)
 
     def paintEvent(self, event) -> None:
+        ratio = self.devicePixelRatioF()
+        size = (round(self.width() * ratio), round(self.height() * ratio))
+        if self._strip is None or (self._strip.width(), self._strip.height()) != size:  # new content, or resized
+            self._strip = QPixmap(*size)
+            self._strip.setDevicePixelRatio(ratio)
+            self._draw_strip(self._strip)
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor(245, 245, 245))
+        p.drawPixmap(0, 0, self._strip)
+        if self.n_steps > 0:
+            x = self._x(self.position)
+            p.setPen(QPen(QColor(20, 20, 20), 2))
+            p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        p.end()
+
+    def _draw_strip(self, target: QPixmap) -> None:
+        """Everything the strip shows but the position line."""
+        p = QPainter(target)
+        p.fillRect(QRectF(0, 0, self.width(), self.height()), QColor(245, 245, 245))
         if self.n_steps <= 0:
             p.end()
             return
@@ -113,9 +145,6 @@ class Timeline(QWidget):
             p.setPen(QPen(QColor(40, 90, 220), 2))
             p.drawLine(QPointF(self._x(a), 0), QPointF(self._x(a), self.height()))
             p.drawLine(QPointF(self._x(b + 1), 0), QPointF(self._x(b + 1), self.height()))
-        x = self._x(self.position)
-        p.setPen(QPen(QColor(20, 20, 20), 2))
-        p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
         p.end()
 
     # --- mouse: click or drag to seek ------------------------------------
