@@ -100,7 +100,7 @@ class TrajectoryTableModel(QStandardItemModel):
         self.endResetModel()
 
     def _row(self, r: int) -> list[QStandardItem]:
-        """Row ``r``'s items, as :meth:`_write` keeps them."""
+        """Row ``r``'s items (its mark and rank written as :meth:`_write_mark` and :meth:`_write_rank` rewrite them)."""
         items = []
         for c in range(len(COLUMNS)):
             item = QStandardItem()
