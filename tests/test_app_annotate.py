@@ -270,3 +270,28 @@ def test_the_timeline_draws_its_strip_once_and_only_the_position_line_per_frame(
     timeline.resize(300, 64)
     timeline.grab()
     assert len(drawn) == 3
+
+
+def test_a_replay_pauses_now_and_then_so_the_window_gets_the_gil(qtbot, monkeypatch):
+    # a Pong replay stepping the emulator kept the UI thread from the GIL for up to 280 ms at a time
+    import time
+
+    from dpf_gui.app import player
+    from dpf_gui.pipeline import load_task_agent
+
+    pauses = []
+    sleep = time.sleep
+    monkeypatch.setattr(player.time, "sleep", lambda s: (pauses.append(s), sleep(s)))
+    task = load_task_agent("gridnav")
+    data = TrajectoryDataset.load(task.dataset_path)
+    i = int(np.argmax(data.lengths))
+    assert data.lengths[i] >= 2 * player.YIELD_EVERY
+    cache = player.FrameCache()
+    ready = []
+    cache.ready.connect(ready.append)
+    cache.request(("longest", i), "gridnav", task.env_config, data[i])
+    qtbot.waitUntil(lambda: bool(ready), timeout=WAIT_MS)
+    frames = cache.get(("longest", i))
+    cache.shutdown()
+    assert len(frames) == data.lengths[i] + 1
+    assert pauses.count(player.YIELD_S) == len(frames) // player.YIELD_EVERY

@@ -57,6 +57,10 @@ from dpf_gui.envs import env_screen
 SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 CACHE_ITEMS = 4
 CACHE_BYTES = 600 * 2**20
+#: a replay pauses this long every this many frames, so the UI thread gets the GIL: without the pauses the
+#: window waited up to 140-280 ms for it while a Pong replay stepped the emulator, with them at most 56-88 ms,
+#: for 15 % more replay time (docs/PERFORMANCE.md, "Where the window stops answering")
+YIELD_EVERY, YIELD_S = 16, 0.0005
 
 
 def decision_at(frame: int) -> int:
@@ -112,6 +116,8 @@ class _ReplayJob(QRunnable):
                     cache._bridge.cancelled.emit(key)
                     return
                 frames.append(frame)
+                if len(frames) % YIELD_EVERY == 0:
+                    time.sleep(YIELD_S)  # let the UI thread take the GIL
                 now = time.monotonic()
                 if now - last > 0.1:
                     last = now
