@@ -14,6 +14,17 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+#: a worker thread beside the app's UI thread pauses this long every this many steps, so the UI thread gets
+#: the GIL: a thread stepping the Atari emulator kept it from the window for up to 140-350 ms at a time (a
+#: shorter ``sys.setswitchinterval`` made it worse); with the pauses a Pong replay costs 15 % more time and
+#: the window answers within 56-88 ms (docs/PERFORMANCE.md, "Where the window stops answering")
+UI_PAUSE_EVERY, UI_PAUSE_S = 16, 0.0005
+
+F = TypeVar("F", bound=Callable)
 
 
 def limit_threads(threads: int = 1) -> None:
@@ -33,4 +44,20 @@ def limit_threads(threads: int = 1) -> None:
         os.environ["MKL_NUM_THREADS"] = count
 
 
-__all__ = ["limit_threads"]
+
+def pausing(fn: F) -> F:
+    """``fn``, pausing :data:`UI_PAUSE_S` every :data:`UI_PAUSE_EVERY` calls (for a step function that a worker
+    thread of the app calls in a loop); it returns what ``fn`` returns."""
+    calls = 0
+
+    def paused(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls % UI_PAUSE_EVERY == 0:
+            time.sleep(UI_PAUSE_S)
+        return fn(*args, **kwargs)
+
+    return paused  # type: ignore[return-value]
+
+
+__all__ = ["UI_PAUSE_EVERY", "UI_PAUSE_S", "limit_threads", "pausing"]

@@ -278,6 +278,7 @@ def test_a_replay_pauses_now_and_then_so_the_window_gets_the_gil(qtbot, monkeypa
 
     from dpf_gui.app import player
     from dpf_gui.pipeline import load_task_agent
+    from dpf_gui.threads import UI_PAUSE_EVERY, UI_PAUSE_S
 
     pauses = []
     sleep = time.sleep
@@ -285,7 +286,7 @@ def test_a_replay_pauses_now_and_then_so_the_window_gets_the_gil(qtbot, monkeypa
     task = load_task_agent("gridnav")
     data = TrajectoryDataset.load(task.dataset_path)
     i = int(np.argmax(data.lengths))
-    assert data.lengths[i] >= 2 * player.YIELD_EVERY
+    assert data.lengths[i] >= 2 * UI_PAUSE_EVERY
     cache = player.FrameCache()
     ready = []
     cache.ready.connect(ready.append)
@@ -294,4 +295,4 @@ def test_a_replay_pauses_now_and_then_so_the_window_gets_the_gil(qtbot, monkeypa
     frames = cache.get(("longest", i))
     cache.shutdown()
     assert len(frames) == data.lengths[i] + 1
-    assert pauses.count(player.YIELD_S) == len(frames) // player.YIELD_EVERY
+    assert pauses.count(UI_PAUSE_S) == len(frames) // UI_PAUSE_EVERY

@@ -56,3 +56,15 @@ def test_pool_workers_run_with_one_blas_thread():
         if not counts:
             pytest.skip("threadpoolctl sees no BLAS library under this numpy")
         assert set(counts) == {1}
+
+
+def test_pausing_passes_every_call_through_and_pauses_every_so_often(monkeypatch):
+    # a worker thread beside the window pauses so the UI thread gets the GIL (the replay, a collection)
+    from dpf_gui import threads
+
+    pauses = []
+    monkeypatch.setattr(threads.time, "sleep", pauses.append)
+    step = threads.pausing(lambda a, b=0: a + b)
+    results = [step(k, b=1) for k in range(3 * threads.UI_PAUSE_EVERY + 5)]
+    assert results == [k + 1 for k in range(3 * threads.UI_PAUSE_EVERY + 5)]
+    assert pauses == [threads.UI_PAUSE_S] * 3

@@ -53,14 +53,11 @@ from dpf_gui.app.frames import describe_regions, region_layer
 from dpf_gui.app.overlays import frame_legend_label, frame_to_qimage, legend_html
 from dpf_gui.app.timeline import Timeline
 from dpf_gui.envs import env_screen
+from dpf_gui.threads import pausing
 
 SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 CACHE_ITEMS = 4
 CACHE_BYTES = 600 * 2**20
-#: a replay pauses this long every this many frames, so the UI thread gets the GIL: without the pauses the
-#: window waited up to 140-280 ms for it while a Pong replay stepped the emulator, with them at most 56-88 ms,
-#: for 15 % more replay time (docs/PERFORMANCE.md, "Where the window stops answering")
-YIELD_EVERY, YIELD_S = 16, 0.0005
 
 
 def decision_at(frame: int) -> int:
@@ -111,13 +108,13 @@ class _ReplayJob(QRunnable):
             env = cache._env_for(self.env_name, self.env_config)
             total = self.traj.length + 1
             frames, last = [], 0.0
+            pause = pausing(lambda: None)  # the window gets the GIL now and then (dpf_gui.threads)
             for _, frame in replay(env, self.traj, frames=True):
                 if not cache.wanted(key):
                     cache._bridge.cancelled.emit(key)
                     return
                 frames.append(frame)
-                if len(frames) % YIELD_EVERY == 0:
-                    time.sleep(YIELD_S)  # let the UI thread take the GIL
+                pause()
                 now = time.monotonic()
                 if now - last > 0.1:
                     last = now

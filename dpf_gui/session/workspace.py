@@ -336,10 +336,11 @@ class Workspace:
         """
         from dpf_gui.data.merge import merge_datasets
         from dpf_gui.rollout import exploring_policy, rollout
+        from dpf_gui.threads import pausing
 
         if self.task is None:
             raise UserError("collecting trajectories needs a task agent: open one (File > Open task agent)")
-        policy = exploring_policy(self.task, exploration, seed)
+        policy = pausing(exploring_policy(self.task, exploration, seed))  # beside the app's window (threads.py)
         source = {"kind": "rollout", "policy": str(self.task_dir) if self.task_dir else f"shipped {self.env_name}",
                   "explore": exploration.text()}
         new = rollout(self.env_name, policy, int(episodes), int(seed), env_config=self.env_config, source=source,
