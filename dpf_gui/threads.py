@@ -1,4 +1,5 @@
-"""How many threads torch and numpy's BLAS use in a process of ours: one, unless ``DPF_TORCH_THREADS`` says more.
+"""How many threads torch and numpy's BLAS use in a process of ours: one, unless ``DPF_TORCH_THREADS`` says more;
+and how a worker thread beside the app's window lets it have the GIL (:func:`pausing`).
 
 Our networks are tiny (a few layers of 256 units): a decision's matrix products take tens of microseconds,
 too little to share between threads, and every extra thread competes for the cores with the other worker
@@ -42,7 +43,6 @@ def limit_threads(threads: int = 1) -> None:
     else:
         os.environ["OPENBLAS_NUM_THREADS"] = count
         os.environ["MKL_NUM_THREADS"] = count
-
 
 
 def pausing(fn: F) -> F:
