@@ -28,42 +28,11 @@ import tempfile
 import threading
 import time
 
+from event_gaps import GapProbe, idle  # this folder: a bench script's own
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("DPF_GUI_DATA", tempfile.mkdtemp(prefix="dpf-stalls-data-"))  # no settings of yours are read
-
-TICK_MS = 10
-STALL_MS = 100
-
-
-class GapProbe:
-    """The longest gap between ticks of a 10 ms timer since the last :meth:`take`."""
-
-    def __init__(self):
-        from PySide6.QtCore import QTimer
-
-        self.timer = QTimer()
-        self.timer.setInterval(TICK_MS)
-        self.timer.timeout.connect(self._tick)
-        self.last = time.perf_counter()
-        self.gaps: list[float] = []
-        self.timer.start()
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.gaps.append(now - self.last)
-        self.last = now
-
-    def take(self) -> tuple[float, int]:
-        gaps, self.gaps = self.gaps, []
-        return (max(gaps) * 1000 if gaps else 0.0), sum(g * 1000 > STALL_MS for g in gaps)
-
-
-def wait(app, seconds: float, until=None) -> None:
-    end = time.time() + seconds
-    while time.time() < end and not (until is not None and until()):
-        app.processEvents()
-        time.sleep(0.002)
 
 
 def flow(env: str, play_s: float) -> list[tuple[str, float, int, float]]:
@@ -76,14 +45,14 @@ def flow(env: str, play_s: float) -> list[tuple[str, float, int, float]]:
 
     app = QApplication.instance() or QApplication([])
     rows = []
-    probe = GapProbe()
+    probe = GapProbe().start()
 
     def step(name: str, action, settle: float = 0.3, until=None, limit: float = 600.0) -> None:
         t0 = time.perf_counter()
         action()
-        wait(app, limit if until is not None else settle, until)
+        idle(app, limit if until is not None else settle, until)
         if until is not None:
-            wait(app, settle)
+            idle(app, settle)
         gap, over = probe.take()
         rows.append((name, gap, over, time.perf_counter() - t0))
 
@@ -102,9 +71,9 @@ def flow(env: str, play_s: float) -> list[tuple[str, float, int, float]]:
     def label_ten():
         for k in range(10):
             QTest.keyClick(window, Qt.Key.Key_Return)
-            wait(app, 0.2)
+            idle(app, 0.2)
             QTest.keyClick(window, keys[k % 3])
-            wait(app, 0.3)
+            idle(app, 0.3)
 
     step("10 suggested trajectories labelled (Enter, P/A/N)", label_ten)
 
@@ -123,7 +92,7 @@ def flow(env: str, play_s: float) -> list[tuple[str, float, int, float]]:
         try:
             for _ in range(10):
                 window.annotate.table.viewport().repaint()
-                wait(app, 0.02)
+                idle(app, 0.02)
         finally:
             stop.set()
             worker.join()
@@ -146,7 +115,7 @@ def flow(env: str, play_s: float) -> list[tuple[str, float, int, float]]:
     step(f"comparing {play_s:g} s", lambda: compare.play_button.click(), settle=play_s)
     compare.play_button.click()
     step("window closed", window.close, settle=0.5)
-    probe.timer.stop()
+    probe.stop()
     return rows
 
 

@@ -47,6 +47,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import numpy as np
 import torch
+from event_gaps import GapProbe  # this folder: a bench script's own
 
 
 def random_agents(env_name: str, seed: int = 0):
@@ -83,8 +84,6 @@ def random_agents(env_name: str, seed: int = 0):
 
 
 def measure(env_name: str, seconds: float, app, calibrating: str | None = None) -> dict:
-    from PySide6.QtCore import QTimer
-
     import dpf_gui.calibration_process as calibration_process
     from dpf_gui.app.play_view import PlayView
 
@@ -100,17 +99,7 @@ def measure(env_name: str, seconds: float, app, calibrating: str | None = None) 
         calibration_process.runs_in_a_process = lambda _env: calibrating == "process"
         assert view.calibrate(), "the calibration did not start"
 
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def probe() -> None:
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    probe_timer = QTimer()
-    probe_timer.setInterval(10)
-    probe_timer.timeout.connect(probe)
+    probe = GapProbe()
 
     frames = [0]
     first_frame = [None]
@@ -127,14 +116,12 @@ def measure(env_name: str, seconds: float, app, calibrating: str | None = None) 
     while (time.perf_counter() < end or frames[0] < 5) and time.perf_counter() < end + 120:
         app.processEvents()
     frames[0] = 0
-    gaps.clear()
-    last[0] = time.perf_counter()
-    probe_timer.start()
+    probe.start()
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         app.processEvents()
     elapsed = time.perf_counter() - t0
-    probe_timer.stop()
+    probe.stop()
     view.pause()
     fps_meter = view.fps()
     calibrated = view.is_calibrating()  # still running when the measurement ended (it should be)
@@ -147,7 +134,7 @@ def measure(env_name: str, seconds: float, app, calibrating: str | None = None) 
              "thread" if view.driver.threaded else "UI thread")
     view.shutdown()
     view.deleteLater()
-    g = np.array(gaps) * 1000.0
+    g = np.array(probe.gaps) * 1000.0
     return {
         "env": env_name,
         "frames/s": frames[0] / elapsed,

@@ -27,6 +27,8 @@ import time
 import traceback
 from pathlib import Path
 
+from event_gaps import GapProbe, idle  # this folder: a bench script's own
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
@@ -52,42 +54,25 @@ def protocol(env: str, folder: Path) -> Path:
 PAUSE_S = 0.5
 
 
-def idle(app, seconds: float) -> None:
-    """Let the event loop run for ``seconds``, as it does while the participant looks."""
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        app.processEvents()
-        time.sleep(0.002)
-
-
 def gaps_while(app, page, until, t0: float) -> list[float]:
     """Event-loop gaps (s) of a 10 ms timer, the trip list moving every 200 ms, until ``until()``."""
     from PySide6.QtCore import QTimer
 
-    gaps, last = [], [time.perf_counter()]
+    def where(gap: float) -> None:
+        for tid, frame in sys._current_frames().items():
+            if tid != threading.main_thread().ident:
+                stack = traceback.StackSummary.extract(traceback.walk_stack(frame), limit=3, lookup_lines=False)
+                at = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in stack)
+                print(f"  gap {gap * 1e3:.0f} ms at {time.perf_counter() - t0:.1f} s; other thread at {at}")
 
-    def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        if now - last[0] > 0.08:
-            for tid, frame in sys._current_frames().items():
-                if tid != threading.main_thread().ident:
-                    stack = traceback.StackSummary.extract(traceback.walk_stack(frame), limit=3, lookup_lines=False)
-                    where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in stack)
-                    print(f"  gap {(now - last[0]) * 1e3:.0f} ms at {now - t0:.1f} s; other thread at {where}")
-        last[0] = now
-
-    timer, mover = QTimer(), QTimer()
-    timer.timeout.connect(tick)
+    probe, mover = GapProbe(on_long_gap=where), QTimer()
     mover.timeout.connect(lambda: page._move(1))
-    timer.start(10)
+    probe.start()
     mover.start(200)
-    while not until():
-        app.processEvents()
-        time.sleep(0.002)
-    timer.stop()
+    idle(app, float("inf"), until)
+    probe.stop()
     mover.stop()
-    return sorted(gaps)
+    return sorted(probe.gaps)
 
 
 def summary(gaps: list[float]) -> str:
