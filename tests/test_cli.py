@@ -239,19 +239,35 @@ def test_evaluate_takes_the_environment_from_the_task_folder(capsys):
 def test_evaluate_says_when_a_row_goes_against_the_wish(capsys):
     """Under the table, a fused row whose avoided share rose beyond both 95 % intervals is said in words; a row
     within noise of the task agent's is not."""
-    from dpf_gui.cli.evaluation import _say_against_wish
+    from dpf_gui.cli.evaluate_notes import say_against_wish
 
     def share(mean):
         return {"mean": mean, "ci95": [mean - 0.02, mean + 0.02]}
 
-    _say_against_wish({"task": {"avoid_fraction": share(0.207)}, "static": {"avoid_fraction": share(0.22)},
+    say_against_wish({"task": {"avoid_fraction": share(0.207)}, "static": {"avoid_fraction": share(0.22)},
                        "dynamic": {"avoid_fraction": share(0.563)}})
     out = capsys.readouterr().out
     assert out.count("note:") == 1 and "dynamic moves against the wish: the avoided region 0.563" in out
-    _say_against_wish({"task": {"avoid_fraction": share(0.31), "prefer_fraction": share(0.103)},
+    say_against_wish({"task": {"avoid_fraction": share(0.31), "prefer_fraction": share(0.103)},
                        "dynamic": {"avoid_fraction": share(0.0), "prefer_fraction": share(0.045)}})
     assert "note: dynamic gives up the preferred region 0.045 of its decisions (the task agent 0.103) for the " \
            "avoided region 0.000" in capsys.readouterr().out
+
+
+def test_evaluate_says_how_to_calibrate_a_strength_nobody_chose(capsys, tmp_path):
+    """Dynamic fusion at the stored strength moves nothing with a quiet intent (what issue 10 measured from
+    outside); the table says how to calibrate it, and says nothing once a strength was chosen."""
+    from tests.test_saliency import train_tiny_additive_avoid_toll_intent
+
+    train_tiny_additive_avoid_toll_intent(tmp_path / "intent")
+    argv = ["evaluate", "--env", "gridnav", "--intent", str(tmp_path / "intent"), "--strategies", "task,dynamic",
+            "--episodes", "2", "--quiet"]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and "note: dynamic played the intent at the strength stored with the task agent (1, c 3" in out
+    assert "--calibrate chooses them for this intent" in out
+    for chosen in (["--strength", "2"], ["--calibrate"], ["--paper"]):
+        code, out, _ = run(capsys, *argv, *chosen)
+        assert code == 0 and "task" in out and "--calibrate chooses" not in out, chosen
 
 
 def test_trace_writes_one_row_per_decision(capsys, tmp_path):

@@ -76,6 +76,8 @@ def test_the_command_line_warns_when_labelling_and_before_training(capsys, tmp_p
     # the held-out fit comes with the Train tab's verdict on it
     fit_line = next(line for line in printed.out.splitlines() if line.startswith("held-out fit: "))
     assert any(v in fit_line for v in (" · good", " · fair", " · weak", " · too few held-out")), fit_line
+    # and the next step of the loop, calibrated (uncalibrated, a quiet intent moves nothing)
+    assert f"next: dpf evaluate --intent {tmp_path / 'm'} --calibrate" in printed.out
     # a mistake in the command is still one line, without the warning
     with pytest.raises(SystemExit) as exc:
         raise SystemExit(main(["train-intent", "--data", "gridnav", "--labels", str(out), "--out",

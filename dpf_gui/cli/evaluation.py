@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dpf_gui.checkpoints import SIDECAR_FILE
+from dpf_gui.cli.evaluate_notes import say_against_wish, say_uncalibrated
 from dpf_gui.cli.fusion_options import add_fusion_options, add_fusion_parameters, calibrated, fusion_overrides
 from dpf_gui.cli.options import (
     MAX_JOBS,
@@ -189,37 +190,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     # the method failing unless the table says static is the fixed-weight baseline)
     print("rows: " + "; ".join(f"{name}: {get(name).title}" if name in names() else name
                                for name in result.strategies))
-    _say_against_wish(result.strategies)
+    say_against_wish(result.strategies)
+    say_uncalibrated(args, task, overrides, result.strategies)
     if json_out is not None:
         print(f"wrote {result.save(json_out)}")
     return 0
-
-
-def _say_against_wish(rows: dict) -> None:
-    """A row that moved the agent the wrong way for the wish (beyond both 95 % intervals) is said under the table,
-    which a person should hear before trusting it: against the whole wish (its intent learnt something else), or
-    one region of a mixed wish given up for the other."""
-    from dpf_gui.benchmark_report import WISH_SHARES, wish_moves
-
-    task = rows.get("task")
-    if task is None:  # nothing to compare with
-        return
-    metric_of = {region: metric for metric, region, _ in WISH_SHARES}
-
-    def shares(row: dict, regions: list[str]) -> str:
-        return " and ".join(f"the {r} region {row[metric_of[r]]['mean']:.3f} of its decisions (the task agent "
-                            f"{task[metric_of[r]]['mean']:.3f})" for r in regions)
-
-    for name, row in rows.items():
-        moves = wish_moves(task, row)
-        if name == "task" or not moves["wrong"]:
-            continue
-        if moves["right"]:
-            print(f"note: {name} gives up {shares(row, moves['wrong'])} for {shares(row, moves['right'])}")
-        else:
-            print(f"note: {name} moves against the wish: {shares(row, moves['wrong'])}; its intent learnt "
-                  "something other than this wish (more marks, or the ones `dpf label --select active` suggests, "
-                  "usually mend it)")
 
 
 # --- dpf trace -------------------------------------------------------------------

@@ -132,6 +132,8 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     # the Train tab's verdict on the same figures (good / fair / weak, or too few held out to judge)
     print("held-out fit: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in fit.items())
           + fit_verdict(fit))
+    if not result.interrupted:  # the next step of the README's loop, calibrated: what docs/RESULTS.md measures
+        print(f"next: dpf evaluate --intent {out} --calibrate   (or in the app: Train tab, Load intent model…)")
     return 0
 
 
