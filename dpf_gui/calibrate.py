@@ -85,6 +85,7 @@ from dpf_gui.cache import CacheEntry, read_json
 from dpf_gui.evaluate import play_records
 from dpf_gui.fileio import write_json_atomic
 from dpf_gui.fusion import FusedAgent, FusionParams
+from dpf_gui.reference_file import CHECK_EPISODES, checks_out, read_reference
 from dpf_gui.rollout import episode_seeds
 from dpf_gui.wishgen import CLAIM_KEEP
 
@@ -302,14 +303,20 @@ def reference_key(env_name: str, task, episodes: int) -> tuple[str, str, str, in
 
 def task_reference(env_name: str, task, play: Callable[[FusedAgent, np.ndarray], Sequence[Any]]) -> np.ndarray | None:
     """The task agent's successes on its ``REFERENCE_EPISODES`` reference episodes (None where the environment
-    has none): ``play(agent, seeds)`` plays them the first time, later calls in this process reuse them."""
+    has none): ``play(agent, seeds)`` plays them the first time, later calls in this process reuse them. Those
+    kept beside the task agent's weights (:mod:`dpf_gui.reference_file`) are taken once their first episodes,
+    replayed, come out the same."""
     episodes = REFERENCE_EPISODES.get(env_name, 0)
     if not episodes:
         return None
     key = reference_key(env_name, task, episodes)
     if key not in _references:
-        records = play(FusedAgent(task, "task"), episode_seeds(REFERENCE_SEED, episodes))
-        _references[key] = np.asarray([r.task_success for r in records], dtype=float)
+        agent, seeds = FusedAgent(task, "task"), episode_seeds(REFERENCE_SEED, episodes)
+        kept = read_reference(env_name, task, REFERENCE_SEED, episodes)
+        if kept is not None and checks_out(kept, [r.task_success for r in play(agent, seeds[:CHECK_EPISODES])]):
+            _references[key] = kept
+        else:
+            _references[key] = np.asarray([r.task_success for r in play(agent, seeds)], dtype=float)
     return _references[key]
 
 

@@ -1,14 +1,17 @@
 """The training commands: ``dpf train-task`` (a DQN task agent), ``dpf train-intent`` (an intent model
-from labels) and ``dpf train-risk`` (a task agent's risk model, from its stored trajectories)."""
+from labels), ``dpf train-risk`` (a task agent's risk model, from its stored trajectories) and ``dpf
+reference`` (the task agent's calibration reference, kept beside it)."""
 
 from __future__ import annotations
 
 import argparse
 
 from dpf_gui.cli.options import (
+    MAX_JOBS,
     SHIPPED_DATA,
     check_checkpoint_out,
     command,
+    int_in,
     nonneg_int,
     note_unreached,
     pos_int,
@@ -186,4 +189,58 @@ def cmd_train_risk(args: argparse.Namespace) -> int:
         print(f"held-out episodes ({m['test_episodes']}): AUC {m['test_auc']:.3f} (the task agent's Q gap: "
               f"{m['test_auc_task_q_gap']:.3f}); mean predicted risk {m['test_mean_risk']:.3f}, "
               f"observed {m['test_failure_rate']:.3f}")
+    return 0
+
+
+# --- dpf reference -------------------------------------------------------------------
+def _build_reference(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", "--policy", dest="task", required=True, metavar="DIR",
+                   help="the task agent's folder (or highway, pong: the shipped one); writes DIR/reference.json")
+    p.add_argument("--jobs", type=int_in(1, MAX_JOBS), default=1, metavar="N",
+                   help="worker processes (default: 1); the outcomes are the same for any N")
+    p.add_argument("--force", action="store_true", help="replace DIR/reference.json if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@command(
+    "reference",
+    "play the task agent's calibration reference once and keep it beside its weights",
+    "On highway and Pong a calibration of the intent's strength compares the fused agent with the\n"
+    "task agent's success on its reference episodes (1000 Pong points, 300 highway episodes: minutes),\n"
+    "played at the first calibration on each machine and after every update of the code. This plays\n"
+    "them once and writes DIR/reference.json; calibrations anywhere then replay only the first few\n"
+    "to check them (the shipped agents carry theirs).\n\n"
+    "examples:\n"
+    "  dpf reference --task runs/my-pong-agent --jobs 2",
+    _build_reference,
+)
+def cmd_reference(args: argparse.Namespace) -> int:
+    import time
+
+    from dpf_gui.agents.task_agent import TaskAgent
+    from dpf_gui.calibrate import REFERENCE_EPISODES, REFERENCE_SEED
+    from dpf_gui.cli.evaluation import machine_text
+    from dpf_gui.errors import UserError
+    from dpf_gui.evaluate import play_agents
+    from dpf_gui.fusion import FusedAgent
+    from dpf_gui.reference_file import reference_path, write_reference
+    from dpf_gui.rollout import episode_seeds
+
+    task = TaskAgent.load(task_path(args.task))
+    episodes = REFERENCE_EPISODES.get(task.env_name, 0)
+    if not episodes:
+        raise UserError(f"{task.env_name} calibrates without a reference (only "
+                        f"{', '.join(sorted(REFERENCE_EPISODES))} have one): nothing to play")
+    path = reference_path(task)
+    if path.exists() and not args.force:
+        raise UserError(f"{path} exists; pass --force to replace it")
+    start = time.perf_counter()
+    records = play_agents(task.env_name, {"task": FusedAgent(task, "task")}, episode_seeds(REFERENCE_SEED, episodes),
+                          task.env_config, jobs=args.jobs, progress=not args.quiet)["task"]
+    success = [float(r.task_success) for r in records]
+    wall = time.perf_counter() - start
+    write_reference(task.env_name, task, REFERENCE_SEED, success, f"dpf reference --task {args.task}", wall,
+                    f"{machine_text()}, --jobs {args.jobs}")
+    print(f"wrote {path}: the task agent succeeded in {sum(success):.0f} of {episodes} reference episodes "
+          f"({sum(success) / episodes:.3f}; {wall:.0f} s)")
     return 0
