@@ -608,6 +608,32 @@ def test_the_play_tab_calibrates_each_new_gridnav_intent_from_the_stored_strengt
     assert not play.is_calibrating() and play.params() == stored and play.status_label.text() == NOT_CALIBRATED
 
 
+def test_the_play_tab_calibrates_a_new_intent_by_itself_where_that_runs_in_a_process(qtbot, tmp_path, monkeypatch):
+    """Highway's and Pong's calibrations (a minute or two, in a process of their own, their task agents' reference
+    shipped) start by themselves too when Play shows a new intent model: the agent plays at the stored strength
+    meanwhile and at the calibrated one after (gridnav stands in, its calibration sent to a process)."""
+    import dpf_gui.calibration_process as process
+    from dpf_gui.agents.intent_agent import IntentAgent
+    from dpf_gui.pipeline import fusion_params
+    from tests.qt_helpers import open_window
+
+    spawned = []
+    in_a_process = process._calibrate_in_a_process
+    monkeypatch.setattr(process, "runs_in_a_process", lambda env_name: True)
+    monkeypatch.setattr(process, "_calibrate_in_a_process", lambda *a: spawned.append(a[0][0]) or in_a_process(*a))
+    train_tiny_additive_avoid_toll_intent(tmp_path / "intent")
+    window = open_window(qtbot, tmp_path / "store", env="gridnav")
+    ws, play = window.workspace, window.play
+    window.tabs.setCurrentWidget(play)
+    stored = fusion_params(ws.task)
+    with qtbot.waitSignal(play.calibrated, timeout=WAIT_MS) as done:
+        ws.set_intent(IntentAgent.load(tmp_path / "intent"))
+        assert play.is_calibrating() and play.params() == stored
+    cal = done.args[0]
+    assert spawned == ["gridnav"] and cal is not None
+    assert play.params() == cal.params(stored) and play.status_label.text().startswith(f"{AUTO_LEAD}: strength")
+
+
 def test_play_builds_again_for_an_intent_model_after_one_it_could_not_play(qtbot, tmp_path, monkeypatch):
     """Agents that could not be built for a new intent model are dropped; going back to the model they were built
     with before builds them again (it is not skipped as the model they already have)."""

@@ -26,10 +26,10 @@ CANCELLED = "calibration cancelled: the parameters are as they were"
 #: what Play says while a new intent model plays at the agent's stored strength: the benchmark's claim is measured
 #: with the strength calibrated (its ``calibrated`` row), which the stored one often falls short of
 NOT_CALIBRATED = ("Strength and c are this agent's stored defaults, not chosen for this intent: Calibrate strength "
-                  "chooses them in simulation (seconds on gridnav, minutes on highway and Pong).")
+                  "chooses them in simulation (seconds on gridnav, a minute or two on highway and Pong).")
 #: the same in presentation mode, where the line sits under the frame in a narrow column of large text
 NOT_CALIBRATED_SHORT = "Stored strength and c, not calibrated for this intent (Calibrate strength)."
-#: how the line under the controls starts when Play calibrated a new intent model by itself (gridnav)
+#: how the line under the controls starts when Play calibrated a new intent model by itself
 AUTO_LEAD = "calibrated for this new intent model as soon as it was shown"
 #: presentation mode's line for a calibration just finished (the table is in the button's tooltip)
 CALIBRATED_SHORT = "Calibrated for this intent: strength {strength:g}, c {c:g}."
@@ -40,9 +40,10 @@ RECALLED_SHORT = "Calibrated earlier on this machine: strength {strength:g}, c {
 class CalibratingView:
     """Mixin: the Calibrate button (it cancels while the calibration runs) and its progress bar."""
 
-    #: calibrate a new intent model as soon as it is shown where that takes about a second (no confirmation on
-    #: fresh episodes: gridnav) and the agent plays at its stored strength and c, so that what a person sees is what
-    #: the benchmark's claim is measured with; the app's Play tab turns it on (docs/GUI.md)
+    #: calibrate a new intent model as soon as it is shown, where the agent plays at its stored strength and c, so
+    #: that what a person sees is what the benchmark's claim is measured with (about a second on gridnav; on
+    #: highway and Pong a minute or two in a process of its own, the agent playing at the stored strength
+    #: meanwhile); the app's Play tab turns it on (docs/GUI.md)
     calibrate_new_intents = False
     #: the last calibration set or recalled (:class:`~dpf_gui.fusion_params.AppliedCalibration`): a strength chosen
     #: for one intent model does not belong to the next (:class:`~dpf_gui.app.tabs._FollowsWorkspace` undoes it)
@@ -110,16 +111,14 @@ class CalibratingView:
         self._calibration.start()
         return True
 
-    def _calibrate_new_intent(self, env_name: str, task) -> bool:
-        """Start calibrating a newly shown intent model if :attr:`calibrate_new_intents` says so, it takes about a
-        second here and the strength and c are the agent's stored ones; False if not started."""
-        from dpf_gui.calibration_process import runs_in_a_process
+    def _calibrate_new_intent(self, task) -> bool:
+        """Start calibrating a newly shown intent model if :attr:`calibrate_new_intents` says so and the strength
+        and c are the agent's stored ones; False if not started."""
         from dpf_gui.fusion_params import same_calibrated
         from dpf_gui.pipeline import fusion_params
 
-        if (not self.calibrate_new_intents or runs_in_a_process(env_name)
-                or not same_calibrated(self.params(), fusion_params(task))):  # a strength the person set stays
-            return False
+        if not self.calibrate_new_intents or not same_calibrated(self.params(), fusion_params(task)):
+            return False  # (a strength the person set stays)
         self._calibrating_by_itself = self.calibrate()
         return self._calibrating_by_itself
 

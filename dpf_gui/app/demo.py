@@ -4,8 +4,8 @@ Opens the environment's shipped task agent (or ``--task`` / ``--data``),
 labels every trajectory with a simulated user (preset ``mixed`` unless
 ``--preset``), trains a small intent model of the default (additive) kind in
 the Train tab's worker (progress on screen), switches to Play with the chosen strategy, calibrates the intent's
-strength as *Calibrate strength* does (first on gridnav, a second; with ``--loop`` in the background while playing
-on highway and Pong, minutes; a calibration is kept on the machine, so the next demo starts calibrated), plays
+strength as *Calibrate strength* does (first on gridnav, a second; in the background while playing on highway
+and Pong, a minute or two; a calibration is kept on the machine, so the next demo starts calibrated), plays
 ``--episodes`` episodes (or until ``--quit-after``), saves a screenshot if
 asked, prints the frames per second it measured and exits 0. With ``--loop``
 it keeps playing until the window is closed (or ``--quit-after``), one
@@ -171,10 +171,10 @@ class Demo(QObject):
         self._calibrate_and_play(play)
 
     def _calibrate_and_play(self, play) -> None:
-        """Play at the calibrated strength, as a person who pressed *Calibrate strength* would: the one kept from
-        an earlier demo on this machine; else calibrate now, first where that takes a second (no confirmation on
-        fresh episodes: gridnav), in the background while playing where it takes minutes (highway, Pong) and the
-        demo plays on (``--loop``); a demo of a few episodes there plays at the stored strength."""
+        """Play at the calibrated strength, as the Play tab does by itself: the one kept from an earlier demo on
+        this machine; else calibrate now, first where that takes a second (no confirmation on fresh episodes:
+        gridnav), in the background while playing where it takes a minute or two (highway, Pong: the episodes
+        play at the stored strength until it is done)."""
         from dpf_gui.app.params_panel import calibration_text
         from dpf_gui.calibration_process import runs_in_a_process
 
@@ -182,11 +182,7 @@ class Demo(QObject):
             self.out(f"demo {self.env}: {calibration_text(play.recalled)} (kept from an earlier calibration on this "
                      "machine)")
             return self._start_playing()
-        quick = not runs_in_a_process(self.env)  # seconds (gridnav): before playing; else minutes, while it plays
-        if not quick and not self.loop:
-            self.out(f"demo {self.env}: the intent plays at the stored strength, not calibrated for it (minutes here: "
-                     "--loop calibrates it in the background, and later demos start calibrated)")
-            return self._start_playing()
+        quick = not runs_in_a_process(self.env)  # seconds (gridnav): before playing; else while it plays
         t = time.perf_counter()
 
         def calibrated(cal, message: str) -> None:
@@ -200,12 +196,12 @@ class Demo(QObject):
                 self._start_playing()
 
         play.calibrated.connect(calibrated)
-        if not play.is_calibrating() and not play.calibrate():  # (Play starts gridnav's itself when it shows it)
+        if not play.is_calibrating() and not play.calibrate():  # (Play starts it itself when it shows a new intent)
             play.calibrated.disconnect(calibrated)
             return self._start_playing()
         if not quick:
-            self.out(f"demo {self.env}: calibrating the intent's strength in the background (minutes here, once "
-                     "per machine); the episodes play at the stored strength until it is done")
+            self.out(f"demo {self.env}: calibrating the intent's strength in the background (a minute or two here, "
+                     "once per machine); the episodes play at the stored strength until it is done")
             self._start_playing()
 
     def _start_playing(self) -> None:

@@ -300,7 +300,7 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         self._set_enabled(True)
         if intent_model is not None:
             if not (self._recall_calibration(env_name, task_agent, intent_sidecar)
-                    or self._calibrate_new_intent(env_name, task_agent)):
+                    or self._calibrate_new_intent(task_agent)):
                 self._say_not_calibrated()
         else:
             self.status_label.setText("No intent model: only the task strategy is available (" + NEEDS_INTENT_TIP

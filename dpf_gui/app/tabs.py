@@ -165,15 +165,13 @@ def make_compare_view(window: MainWindow) -> QWidget:
 
     class CompareTab(_FollowsWorkspace, CompareView):
         def sync(self) -> None:
-            """As every tab's; and where Play calibrates a new intent model by itself in about a second (gridnav),
-            Play loads it too, so that Compare, shown first, also plays at that strength (Play shares it)."""
-            from dpf_gui.calibration_process import runs_in_a_process
-
+            """As every tab's; and where Play calibrates a new intent model by itself, Play loads it too, so that
+            Compare, shown first, also plays at that strength once it is chosen (Play shares it)."""
             fresh = not self.up_to_date
             super().sync()
             ws = self._ws
             if not (fresh and self.runners and window is not None and window.calibrate_new_intents and ws is not None
-                    and ws.intent is not None and not runs_in_a_process(ws.env_name)):
+                    and ws.intent is not None):
                 return
             # (one kept on this machine was found when the agents were loaded)
             if self.calibrated_from is None or not self.calibrated_from.made_for(ws.intent.sidecar):
