@@ -887,6 +887,12 @@ def test_saliency_bars_without_an_intent_have_a_plain_axis(qtbot):
     assert bars.getPlotItem().viewRange()[0][1] == pytest.approx(1e-4 * 1.1, rel=0.05)
     bars.set_values(np.zeros(2))
     assert bars.getPlotItem().viewRange()[0][1] == pytest.approx(1e-4 * 1.1, rel=0.05)
+    # one tick and the scale in the label, no SI factor: a narrow plot's ticks overlapped under "attribution (x0.001)"
+    axis = bars.getPlotItem().getAxis("bottom")
+    assert "attribution (±0.0001)" in axis.labelString()
+    bars.set_values(np.array([350.0, -20.0]))
+    assert [label for _, label in axis._tickLevels[0]] == ["0"] and "attribution (±500)" in axis.labelString()
+    assert "(x" not in axis.labelString()
 
 
 def test_compare_can_hide_its_parameters_for_taller_plots(qtbot):

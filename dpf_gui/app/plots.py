@@ -166,6 +166,12 @@ class PlotText:
         room = (width - max(self._left_axis_width(), 30) - 16) / 1.15
         return title_breaks(self._title_text, self._series, QFontMetrics(font), room)
 
+    def _label_axis(self, side: str) -> None:
+        text = self._labels.get(side)
+        if text:
+            ink = "#{:02x}{:02x}{:02x}".format(*INK)
+            self.getPlotItem().getAxis(side).setLabel(text, **{"color": ink, "font-size": f"{STYLE['axis_pt']}pt"})
+
     def restyle(self, width: int | None = None) -> None:
         item = self.getPlotItem()
         ink = "#{:02x}{:02x}{:02x}".format(*INK)
@@ -187,9 +193,7 @@ class PlotText:
             axis.setPen(pg.mkPen(INK))
             axis.setTextPen(pg.mkPen(INK))
             axis.setStyle(tickFont=named if side == self.NAMED_AXIS else font)
-            text = self._labels.get(side)
-            if text:
-                axis.setLabel(text, **{"color": ink, "font-size": f"{STYLE['axis_pt']}pt"})
+            self._label_axis(side)
         for curve in self.__dict__.get("curves", {}).values():  # (not PlotItem's list of curves)
             pen = curve.opts["pen"]
             curve.setPen(pg.mkPen(pen.color(), width=STYLE["line"]))
@@ -466,11 +470,18 @@ class FeatureBars(PlotText, pg.PlotWidget):
         self.bar = pg.BarGraphItem(x0=[], y=[], width=[], height=0.7, pen=pg.mkPen(None))
         item.addItem(self.bar)
         item.addLine(x=0, pen=pg.mkPen(NEUTRAL, width=1))
+        # one tick (0) and the scale in the label ("attribution (±0.05)"): in a plot this narrow pyqtgraph's own
+        # ticks overlapped ("-400200 0 200400") and its SI factor ("attribution (x0.001)") cut the label off, and
+        # ticks at the edges are not drawn (their text would pass the axis)
+        item.getAxis("bottom").enableAutoSIPrefix(False)
+        item.getAxis("bottom").setTicks([[(0.0, "0")], []])
+        self._x_name = x_label
         self.values = np.zeros(0)
         self._span = 0.0
         self._small = 0
         self.set_features(feature_names)
         self._init_text(title, (("raises", GOOD), ("lowers", BAD)), x_label, None)  # the bars' colours
+        self._set_x_span(1.0)
         self.setMinimumHeight(110)
 
     def set_title(self, title: str) -> None:
@@ -511,7 +522,7 @@ class FeatureBars(PlotText, pg.PlotWidget):
         peak = float(np.max(np.abs(v))) if n else 0.0
         if values is None or n == 0:  # nothing to show (no intent model yet): a plain -1..1, not a range around
             self._span, self._small = 0.0, 0  # 1e-6 ("x1e-06" under no bars); the first bars set it at once
-            self.getPlotItem().setXRange(-1.0, 1.0, padding=0.05)
+            self._set_x_span(1.0)
             return
         span = self._span
         if peak > span or span == 0.0:
@@ -525,7 +536,13 @@ class FeatureBars(PlotText, pg.PlotWidget):
             self._small = 0
         if span != self._span:
             self._span = span
-            self.getPlotItem().setXRange(-span, span, padding=0.05)
+            self._set_x_span(span)
+
+    def _set_x_span(self, span: float) -> None:
+        self.getPlotItem().setXRange(-span, span, padding=0.05)
+        if self._x_name and "_labels" in self.__dict__:  # (set_features runs before the labels exist)
+            self._labels["bottom"] = f"{self._x_name} (±{span:g})"
+            self._label_axis("bottom")
 
 
 def _short_action(name: str) -> str:
