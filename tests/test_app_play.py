@@ -634,6 +634,36 @@ def test_the_play_tab_calibrates_a_new_intent_by_itself_where_that_runs_in_a_pro
     assert play.params() == cal.params(stored) and play.status_label.text().startswith(f"{AUTO_LEAD}: strength")
 
 
+def test_compare_says_while_play_calibrates_in_the_background(qtbot, tmp_path, monkeypatch):
+    """Compare shown first with a new intent model whose calibration takes a minute or two (highway, Pong): its
+    line says Play is calibrating and both sides play at the stored strength until then; then the calibrated
+    strength, or, cancelled, that it did not finish (gridnav stands in, its calibration sent to a process)."""
+    import dpf_gui.calibration_process as process
+    from dpf_gui.agents.intent_agent import IntentAgent
+    from dpf_gui.app.calibrating import CALIBRATING_IN_PLAY, NOT_CALIBRATED_IN_PLAY
+    from dpf_gui.pipeline import fusion_params
+    from tests.qt_helpers import open_window
+
+    monkeypatch.setattr(process, "runs_in_a_process", lambda env_name: True)
+    for seed in (0, 1):
+        train_tiny_additive_avoid_toll_intent(tmp_path / f"intent{seed}", seed=seed)
+    window = open_window(qtbot, tmp_path / "store", env="gridnav")
+    ws, compare = window.workspace, window.view("Compare")
+    window.tabs.setCurrentWidget(compare)
+    play = window.view("Play")
+    with qtbot.waitSignal(play.calibrated, timeout=WAIT_MS) as done:
+        ws.set_intent(IntentAgent.load(tmp_path / "intent0"))
+        assert play.is_calibrating() and compare.status_label.text() == CALIBRATING_IN_PLAY
+        assert compare.params() == fusion_params(ws.task)
+    assert compare.params() == play.params() == done.args[0].params(fusion_params(ws.task))
+    assert "calibrated for this intent on this machine" in compare.status_label.text()
+    with qtbot.waitSignal(play.calibrated, timeout=WAIT_MS):
+        ws.set_intent(IntentAgent.load(tmp_path / "intent1"))
+        assert compare.status_label.text() == CALIBRATING_IN_PLAY
+        assert play.cancel_calibration()
+    assert compare.status_label.text() == NOT_CALIBRATED_IN_PLAY
+
+
 def test_play_builds_again_for_an_intent_model_after_one_it_could_not_play(qtbot, tmp_path, monkeypatch):
     """Agents that could not be built for a new intent model are dropped; going back to the model they were built
     with before builds them again (it is not skipped as the model they already have)."""

@@ -31,6 +31,11 @@ NOT_CALIBRATED = ("Strength and c are this agent's stored defaults, not chosen f
 NOT_CALIBRATED_SHORT = "Stored strength and c, not calibrated for this intent (Calibrate strength)."
 #: how the line under the controls starts when Play calibrated a new intent model by itself
 AUTO_LEAD = "calibrated for this new intent model as soon as it was shown"
+#: Compare's line while Play calibrates the new intent model both show (in the background, a minute or two on
+#: highway and Pong): the strength changes when it is done (kept short: the line does not wrap)
+CALIBRATING_IN_PLAY = "Play is calibrating the strength for this intent: both sides play at the stored one until then."
+#: Compare's line when that calibration was cancelled or failed (kept short: the line does not wrap)
+NOT_CALIBRATED_IN_PLAY = "Play's calibration for this intent did not finish: both sides play at the stored strength."
 #: presentation mode's line for a calibration just finished (the table is in the button's tooltip)
 CALIBRATED_SHORT = "Calibrated for this intent: strength {strength:g}, c {c:g}."
 #: presentation mode's line for a calibration kept from an earlier session (:mod:`dpf_gui.calibration_memory`)
@@ -229,5 +234,5 @@ class CalibratingView:
         self.calibrated.emit(cal, message)
 
 
-__all__ = ["AUTO_LEAD", "CALIBRATED_SHORT", "CANCELLED", "NOT_CALIBRATED", "NOT_CALIBRATED_SHORT", "RECALLED_SHORT",
-           "CalibratingView"]
+__all__ = ["AUTO_LEAD", "CALIBRATED_SHORT", "CALIBRATING_IN_PLAY", "CANCELLED", "NOT_CALIBRATED",
+           "NOT_CALIBRATED_IN_PLAY", "NOT_CALIBRATED_SHORT", "RECALLED_SHORT", "CalibratingView"]

@@ -110,6 +110,13 @@ class _FollowsWorkspace:
             traceback.print_exc()
             self.drop_agents(f"Cannot play: {exc.__class__.__name__}: {exc}")
 
+    def sync_with_intent(self) -> None:
+        """Build now for the workspace's intent model, also where this tab has not heard of it yet (another tab's
+        sync runs first in the same change)."""
+        if self._ws is not None and self._intent is not self._ws.intent:
+            self._dirty = True
+        self.sync()
+
     @property
     def up_to_date(self) -> bool:
         """Whether the agents shown are those of the workspace and its intent model as they are now."""
@@ -154,10 +161,17 @@ def make_play_view(window: MainWindow) -> QWidget:
 
 def _share_calibration(window: MainWindow, cal) -> None:
     """Play calibrated its agents: Compare, showing the same ones, plays at that strength too (one not built yet,
-    or out of date, finds it kept when it is built or shown: :mod:`dpf_gui.calibration_memory`)."""
+    or out of date, finds it kept when it is built or shown: :mod:`dpf_gui.calibration_memory`); where it said
+    Play was calibrating and the calibration did not finish, it says so."""
+    from dpf_gui.app.calibrating import CALIBRATING_IN_PLAY, NOT_CALIBRATED_IN_PLAY
+
     compare = window.views.get("Compare")
-    if cal is not None and compare is not None and compare.runners and compare.up_to_date:
+    if compare is None or not compare.runners or not compare.up_to_date:
+        return
+    if cal is not None:
         compare.apply_calibration(cal)
+    elif compare.status_label.text() == CALIBRATING_IN_PLAY:
+        compare.status_label.setText(NOT_CALIBRATED_IN_PLAY)
 
 
 def make_compare_view(window: MainWindow) -> QWidget:
@@ -175,7 +189,12 @@ def make_compare_view(window: MainWindow) -> QWidget:
                 return
             # (one kept on this machine was found when the agents were loaded)
             if self.calibrated_from is None or not self.calibrated_from.made_for(ws.intent.sidecar):
-                window.view("Play").sync()
+                from dpf_gui.app.calibrating import CALIBRATING_IN_PLAY
+
+                play = window.view("Play")
+                play.sync_with_intent()  # (Play may hear of the new model after this tab)
+                if play.is_calibrating():  # highway, Pong: a minute or two in the background
+                    self.status_label.setText(CALIBRATING_IN_PLAY)
 
         def drop_agents(self, reason: str) -> None:
             self.pause()
