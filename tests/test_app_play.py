@@ -774,6 +774,21 @@ def test_a_long_calibration_plays_in_a_process_of_its_own(qtbot, additive_agents
     v.shutdown()
 
 
+def test_closing_play_waits_for_its_calibration_process_to_stop(qtbot, additive_agents, monkeypatch):
+    """Play closed (the app quits) while a calibration plays in its process: the process is asked to stop and
+    waited for, so it ends cleanly instead of being cut off by the app's exit (which left its semaphores to the
+    resource tracker's warning)."""
+    import dpf_gui.calibration_process as process
+
+    monkeypatch.setattr(process, "runs_in_a_process", lambda env_name: True)
+    v = shown(qtbot, PlayView, additive_agents, seed=3, size=(1300, 800))
+    assert v.calibrate()
+    running = v._calibration
+    qtbot.waitUntil(lambda: v.calibrate_progress.value() > 0, timeout=WAIT_MS)  # the process plays
+    v.shutdown()
+    assert not running.is_alive()
+
+
 def test_a_failed_calibration_is_one_line_and_leaves_the_parameters(qtbot, additive_agents, monkeypatch):
     """A bug in the calibration (or its process) is said in one line under the controls, the traceback on
     stderr; multiprocessing's own errors come wrapped over many lines."""

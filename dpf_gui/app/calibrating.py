@@ -21,6 +21,9 @@ from PySide6.QtWidgets import QProgressBar, QPushButton
 from dpf_gui.app.params_panel import CALIBRATE_TIP, calibration_table, calibration_text
 from dpf_gui.errors import UserError, WorkerError
 
+#: seconds a closing view waits for a running calibration to stop after its current episode (a highway episode is
+#: about a second; the process is ended after 3 s regardless)
+CLOSE_WAIT_S = 5.0
 #: the error a cancelled calibration reports through ``calibrated(None, message)``
 CANCELLED = "calibration cancelled: the parameters are as they were"
 #: what Play says while a new intent model plays at the agent's stored strength: the benchmark's claim is measured
@@ -80,12 +83,16 @@ class CalibratingView:
         self.calibrate_progress.setTextVisible(False)
         self.calibrate_progress.setVisible(False)
 
-    def _drop_calibration(self) -> None:
+    def _drop_calibration(self, wait_s: float = 0.0) -> None:
         """The agents changed or the view closes: a running calibration's result will be dropped, and it stops
-        after its current episode."""
+        after its current episode; ``wait_s``: how long to wait for that (closing: a calibration process ended by
+        the app's exit instead leaves its semaphores to the resource tracker, which warns about them)."""
         self._calibration_generation += 1
         self.recalled = None
+        running = self._calibration
         self.cancel_calibration()
+        if running is not None and wait_s > 0:
+            running.join(wait_s)
 
     def _enable_calibration(self, on: bool) -> None:
         # while calibrating, the button cancels (until it has been pressed)
@@ -234,5 +241,5 @@ class CalibratingView:
         self.calibrated.emit(cal, message)
 
 
-__all__ = ["AUTO_LEAD", "CALIBRATED_SHORT", "CALIBRATING_IN_PLAY", "CANCELLED", "NOT_CALIBRATED",
+__all__ = ["AUTO_LEAD", "CALIBRATED_SHORT", "CALIBRATING_IN_PLAY", "CANCELLED", "CLOSE_WAIT_S", "NOT_CALIBRATED",
            "NOT_CALIBRATED_IN_PLAY", "NOT_CALIBRATED_SHORT", "RECALLED_SHORT", "CalibratingView"]

@@ -46,7 +46,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dpf_gui.app.calibrating import NOT_CALIBRATED, NOT_CALIBRATED_SHORT, CalibratingView
+from dpf_gui.app.calibrating import CLOSE_WAIT_S, NOT_CALIBRATED, NOT_CALIBRATED_SHORT, CalibratingView
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.overlays import compose, frame_legend_label, legend_html
@@ -509,7 +509,7 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         """Stop playing, finish a recording, release the environment, the worker thread and the worker process."""
         self.pause()
         self.stop_recording(wait=True)
-        self._drop_calibration()  # a calibration still running is not waited for
+        self._drop_calibration(wait_s=CLOSE_WAIT_S)  # its current episode: a second or so at most
         self._close_runner()
         self.driver.shutdown()
 
