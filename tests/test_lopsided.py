@@ -61,8 +61,10 @@ def test_the_command_line_warns_when_labelling_and_before_training(capsys, tmp_p
     out = tmp_path / "l.npz"
     assert main(["label", "--data", "gridnav", "--avoid", "x=8&y=4..5", "--binary", "--budget", "25",
                  "--seed", "0", "--out", str(out)]) == 0
-    err = capsys.readouterr().err
+    printed = capsys.readouterr()
+    err = printed.err
     assert "dpf label: warning:" in err and "have the same score (-1)" in err
+    assert f"next: dpf train-intent --data gridnav --labels {out} --out DIR" in printed.out  # the loop's next step
     # and, before anyone trains, how much of the stored data lies where none of the 25 went
     assert "dpf label: note:" in err and ("none of the 25 labelled trajectories reaches: an intent trained on "
                                           "these labels as dpf train-intent does by default (additive) treats") in err

@@ -202,6 +202,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     if labels.pairs is not None:
         ties = int((labels.prefer == 0.5).sum())
         print(f"wrote {path}: {len(labels.pairs)} comparisons of {labels.count} trajectories ({how}); {ties} ties")
+        print(f"next: dpf train-intent --data {named} --labels {path} --out DIR")
         return 0
     s = labels.scores[labels.labelled]
     print(
@@ -212,6 +213,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     warn_lopsided("dpf label", labels)
     note_unreached("dpf label", data, labels, config_for(DEFAULT_KIND)(),
                    f"an intent trained on these labels as dpf train-intent does by default ({DEFAULT_KIND})")
+    print(f"next: dpf train-intent --data {named} --labels {path} --out DIR")
     return 0
 
 
