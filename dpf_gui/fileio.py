@@ -1,4 +1,4 @@
-"""Writing files so that a crash, a kill or a full disk never leaves half of one.
+"""Writing files so that a crash, a kill or a full disk never leaves half of one; and a folder's one writer.
 
 Every file dpf-gui writes (checkpoints, datasets, labels, evaluation tables,
 cache stamps, reports) goes through :func:`write_atomic`: the content is written
@@ -16,6 +16,14 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+
+    msvcrt = None
+except ImportError:  # Windows
+    fcntl = None
+    import msvcrt
 
 
 def file_mode() -> int:
@@ -62,4 +70,28 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, default: Callable[[Any]
     return write_text_atomic(path, json.dumps(obj, indent=2, default=default) + "\n")
 
 
-__all__ = ["file_mode", "write_atomic", "write_json_atomic", "write_text_atomic"]
+def hold_lock(lock_path: Path):
+    """(open lock file, None) once this process holds ``lock_path``'s lock, a folder's one writer (released when
+    the file is closed or the process ends); (None, the holder's pid) if another process holds it."""
+    fh = open(lock_path, "a+", encoding="ascii")  # noqa: SIM115 (held open: the lock lasts as long as the file)
+    fh.seek(0)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:  # Windows: the first byte stands for the whole file
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+    except OSError:
+        try:
+            owner = fh.read(32).strip()
+        except OSError:
+            owner = ""
+        fh.close()
+        return None, owner
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh, None
+
+
+__all__ = ["file_mode", "hold_lock", "write_atomic", "write_json_atomic", "write_text_atomic"]

@@ -57,14 +57,7 @@ import numpy as np
 from dpf_gui.data.labels import Labels, whole_mark_step
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.errors import UserError
-
-try:
-    import fcntl
-
-    msvcrt = None
-except ImportError:  # Windows
-    fcntl = None
-    import msvcrt
+from dpf_gui.fileio import hold_lock
 
 DB_FILE = "labels.sqlite"
 SCHEMA_VERSION = 1
@@ -196,7 +189,7 @@ class LabelStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock = self.path.with_name(self.path.name + ".lock")
         try:
-            self._folder_lock, owner = _lock_folder(lock)
+            self._folder_lock, owner = hold_lock(lock)
         except OSError as exc:
             if not self.path.exists():
                 raise
@@ -659,29 +652,6 @@ def _json_or_text(value):
         return None if value is None else json.loads(value)
     except (TypeError, ValueError):
         return value
-
-
-def _lock_folder(lock_path: Path):
-    """(open lock file, None) once this process is the folder's one writer; (None, the holder's pid) if not."""
-    fh = open(lock_path, "a+", encoding="ascii")  # noqa: SIM115 (held open: the lock lasts as long as the file)
-    fh.seek(0)
-    try:
-        if fcntl is not None:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        else:  # Windows: the first byte stands for the whole file
-            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-    except OSError:
-        try:
-            owner = fh.read(32).strip()
-        except OSError:
-            owner = ""
-        fh.close()
-        return None, owner
-    fh.seek(0)
-    fh.truncate()
-    fh.write(f"{os.getpid()}\n")
-    fh.flush()
-    return fh, None
 
 
 def _check_value(value: int) -> int:

@@ -102,14 +102,14 @@ class Session:
     """A participant's session; one process at a time (a second is refused while the first holds it)."""
 
     def __init__(self, study: Study, pid: str):
-        from dpf_gui.data.study import _lock_folder
+        from dpf_gui.fileio import hold_lock
 
         self.study, self.protocol = study, study.protocol
         self.info = study.participant(pid)
         self.pid = pid
         self.folder = study.participant_dir(pid)
         self.steps = study_steps(self.protocol, self.info["order"])
-        self._lock, owner = _lock_folder(self.folder / LOCK_FILE)
+        self._lock, owner = hold_lock(self.folder / LOCK_FILE)
         if self._lock is None:
             raise UserError(f"participant {pid!r} is in a session in another process"
                             + (f" ({owner})" if owner else "") + "; close it first")
