@@ -209,8 +209,9 @@ def test_compare_static_vs_dynamic_in_lockstep(qtbot, agents):
     assert c.both_done()
     out = done.args[0]
     assert out["left"]["steps"] == c.snapshots()[0].t and out["right"]["steps"] == c.snapshots()[1].t
-    # changing a side restarts both on the same seed
+    # changing a side restarts both on the same seed (in the pair's worker thread: shown when it is done)
     c.findChild(QWidget, "compareLeftStrategy").setCurrentText("task")
+    qtbot.waitUntil(lambda: c.snapshots()[0].t == 0, timeout=WAIT_MS)
     left, right = c.snapshots()
     assert left.t == right.t == 0 and left.strategy == "task" and right.seed == 5
     c.shutdown()

@@ -46,7 +46,6 @@ from dpf_gui.app.play_widgets import (
     empty_plot_notes,
     enable_strategies,
     metrics_html,
-    off_ui_thread,
     params_toggle_button,
     reserve_lines,
     strategy_combo,
@@ -210,7 +209,10 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self.wish = wish if wish is not None else wish_from_sidecar(first.env, intent_sidecar)
         for r in self.runners.values():
             r.wish = self.wish
-        self.driver.attach(self._advance_both, self._reset_both, self.both_done, threaded=off_ui_thread(env_name))
+        # two episodes a tick, stepped in the driver's worker thread in every environment: on the UI thread a Pong
+        # pair beside any busy process (Play's background calibration) stalled the window 36-57 times over 100 ms
+        # in 20 s; in the thread, none (28 ms), at the same rate (docs/PERFORMANCE.md)
+        self.driver.attach(self._advance_both, self._reset_both, self.both_done, threaded=True)
         for s in SIDES:
             combo = self.combos[s]
             combo.blockSignals(True)

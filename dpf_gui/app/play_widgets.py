@@ -54,7 +54,8 @@ def empty_plot_notes(strategies: Sequence[str], has_intent: bool) -> dict[str, s
 
 def off_ui_thread(env_name: str) -> bool:
     """Whether the environment's step is slow enough to leave the UI thread (its screen's ``stepping``): Play
-    steps it in a worker process (:mod:`dpf_gui.episode_worker`; see the module doc), Compare in a worker thread."""
+    steps it in a worker process (:mod:`dpf_gui.episode_worker`; see the module doc). (Compare steps its pair in
+    a worker thread in every environment.)"""
     return env_screen(env_name).stepping == "process"
 
 
