@@ -85,7 +85,7 @@ from dpf_gui.cache import CacheEntry, read_json
 from dpf_gui.evaluate import play_records
 from dpf_gui.fileio import write_json_atomic
 from dpf_gui.fusion import FusedAgent, FusionParams
-from dpf_gui.reference_file import CHECK_EPISODES, checks_out, read_reference
+from dpf_gui.reference_file import CHECK_EPISODES, checks_out, read_reference, task_weights
 from dpf_gui.rollout import episode_seeds
 from dpf_gui.wishgen import CLAIM_KEEP
 
@@ -297,7 +297,7 @@ _references: dict[tuple[str, str, str, int], np.ndarray] = {}
 
 def reference_key(env_name: str, task, episodes: int) -> tuple[str, str, str, int]:
     """What a task agent's reference depends on: the same weights in the same environment play the same."""
-    weights = (getattr(task, "sidecar", None) or {}).get("weights_sha256") or f"object {id(task)}"
+    weights = task_weights(task) or f"object {id(task)}"
     return env_name, weights, json.dumps(task.env_config, sort_keys=True, default=str), episodes
 
 
@@ -326,7 +326,7 @@ def reference_entry(env_name: str, task, directory: str | Path, key: dict[str, A
     with other code or environment settings replaces the old one, so the app's folder does not grow with every
     release."""
     episodes = REFERENCE_EPISODES.get(env_name, 0)
-    weights = (getattr(task, "sidecar", None) or {}).get("weights_sha256")
+    weights = task_weights(task)
     if not episodes or not weights:
         return None
     return CacheEntry(Path(directory), f"reference-{env_name}-{weights[:12]}-seed{REFERENCE_SEED}-n{episodes}",

@@ -36,7 +36,8 @@ def reference_path(task) -> Path | None:
     return None if directory is None else Path(directory) / FILE
 
 
-def _weights(task) -> str | None:
+def task_weights(task) -> str | None:
+    """The task agent's weights hash from its sidecar: what its reference is known by (None: none to go by)."""
     return (getattr(task, "sidecar", None) or {}).get("weights_sha256")
 
 
@@ -44,12 +45,12 @@ def read_reference(env_name: str, task, seed: int, episodes: int) -> np.ndarray 
     """The successes kept beside ``task``'s weights for these reference episodes (1.0 / 0.0 each), or None where
     there are none, or they were played by other weights, in another environment or on other episodes."""
     path = reference_path(task)
-    if path is None or not path.is_file() or _weights(task) is None:
+    if path is None or not path.is_file() or task_weights(task) is None:
         return None
     kept = read_json(path)  # None where unreadable: played again, as without a file
     if not isinstance(kept, dict) or kept.get("kind") != KIND:
         return None
-    same = (kept.get("env") == env_name and kept.get("task_weights_sha256") == _weights(task)
+    same = (kept.get("env") == env_name and kept.get("task_weights_sha256") == task_weights(task)
             and kept.get("env_config") == task.env_config and kept.get("seed") == seed
             and kept.get("episodes") == episodes)
     success = kept.get("success")
@@ -68,11 +69,11 @@ def write_reference(env_name: str, task, seed: int, success: np.ndarray, command
     """Keep ``success`` (the task agent's outcome on each reference episode of ``seed``, in order) beside its
     weights, with how it was made (``machine``: where, in words)."""
     path = reference_path(task)
-    if path is None or _weights(task) is None:
+    if path is None or task_weights(task) is None:
         raise ValueError("the task agent has no folder and weights hash to keep its reference with")
     success = np.asarray(success, dtype=float)
     record: dict[str, Any] = {
-        "kind": KIND, "env": env_name, "task_weights_sha256": _weights(task), "env_config": task.env_config,
+        "kind": KIND, "env": env_name, "task_weights_sha256": task_weights(task), "env_config": task.env_config,
         "seed": int(seed), "episodes": len(success), "success_rate": float(success.mean()),
         "success": [int(s) for s in success], "command": command, "wall_time_s": round(float(wall_time_s), 1),
         "machine": machine,
@@ -82,4 +83,5 @@ def write_reference(env_name: str, task, seed: int, success: np.ndarray, command
     return path
 
 
-__all__ = ["CHECK_EPISODES", "FILE", "checks_out", "read_reference", "reference_path", "write_reference"]
+__all__ = ["CHECK_EPISODES", "FILE", "checks_out", "read_reference", "reference_path", "task_weights",
+           "write_reference"]
