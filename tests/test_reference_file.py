@@ -91,9 +91,12 @@ def test_dpf_reference_writes_it_once(tmp_path, monkeypatch, capsys):
     assert "gridnav calibrates without a reference" in capsys.readouterr().err
     monkeypatch.setattr(cal_mod, "REFERENCE_EPISODES", {"gridnav": 5})
     assert main(["reference", "--task", str(tmp_path / "agent"), "--quiet"]) == 0
-    assert "succeeded in 5 of 5 reference episodes" in capsys.readouterr().out
+    said = capsys.readouterr().out
     kept = json.loads((tmp_path / "agent" / "reference.json").read_text())
-    assert kept["success"] == [1] * 5 and kept["seed"] == cal_mod.REFERENCE_SEED and kept["env"] == "gridnav"
+    # the outcomes as played (not a learned figure asserted: the file says what the command printed)
+    assert len(kept["success"]) == 5 and set(kept["success"]) <= {0, 1}
+    assert f"succeeded in {sum(kept['success'])} of 5 reference episodes" in said
+    assert kept["seed"] == cal_mod.REFERENCE_SEED and kept["env"] == "gridnav"
     assert kept["command"].startswith("dpf reference --task") and kept["machine"] and kept["created"]
     assert main(["reference", "--task", str(tmp_path / "agent"), "--quiet"]) == 2
     assert "reference.json exists; pass --force" in capsys.readouterr().err
