@@ -188,13 +188,14 @@ class Calibration:
         if not self.confirm:
             return []
         c = self.confirm
+        rejected = f"rejected: not shown to keep {100 * c['keep']:.0f} %"
         return [f"confirmed on up to {c['episodes']} fresh episodes: keeping {100 * c['keep']:.0f} % of the task "
                 f"agent's success, looking every {c.get('chunk', CONFIRM_CHUNK)}, a one-sided "
                 f"{100 * c['confidence']:.0f} % bound at the last look and stricter before it "
                 f"(task agent {100 * c['task_success']:.0f} %):"] + [
             f"  strength {t['strength']:g}, c {t['c']:g}{gate_text(t.get('confidence'))}: "
             f"success {100 * t['success']:.0f} % {self.against(t['task_success'], t['episodes'])} "
-            f"({'confirmed' if t['confirmed'] else 'lost the task there'})" for t in c["tries"]]
+            f"({'confirmed' if t['confirmed'] else rejected})" for t in c["tries"]]
 
     def against(self, task_success: float, episodes: int) -> str:
         """What a try's success on ``episodes`` fresh episodes was compared with, in words."""

@@ -317,7 +317,7 @@ def test_calibration_confirms_its_winner_on_fresh_episodes(monkeypatch):
     assert said[0].startswith("confirmed on up to 6 fresh episodes") and said[0].endswith("(task agent 100 %):")
     assert said[1].endswith("strength 8, c 3: success 0 % vs the task agent's 100 % on the same 6 episodes and "
                             f"100 % on its {cal_mod.REFERENCE_EPISODES['pong']} reference episodes "
-                            "(lost the task there)")
+                            "(rejected: not shown to keep 90 %)")
     assert said[2].endswith("(confirmed)")
     loud = 1.0  # now only strength 1 holds on fresh episodes: the three best fail, the intent is silenced
     assert cal_mod.calibrate(*args, episodes=4, budgets=(1.0,), confirm_episodes=6).strength == 0.0
@@ -376,7 +376,7 @@ def test_highway_measures_the_task_agent_once_on_reference_episodes_and_confirms
     assert played.count((None, 40)) == 2  # the task agent on the fresh seeds once, shared by the tries
     said = cal.confirm_lines()
     assert said[1].endswith("strength 8, c 3: success 50 % vs the task agent's 90 % on the same 40 episodes and "
-                            "90 % on its 40 reference episodes (lost the task there)")
+                            "90 % on its 40 reference episodes (rejected: not shown to keep 95 %)")
     monkeypatch.setattr(cal_mod, "CONFIRM_TRIES", 4)
     played.clear()
     cal = cal_mod.calibrate(*args, budgets=(1.0,))

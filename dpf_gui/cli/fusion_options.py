@@ -93,7 +93,8 @@ def calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, flo
         print("calibration: kept from an earlier calibration of these agents on this machine (the same parameters, "
               "seed and code; --recalibrate runs it again)")
     else:
-        with tqdm(desc="calibrating", unit="ep", disable=getattr(args, "quiet", False), leave=False) as bar:
+        with tqdm(desc="calibrating", unit="ep", disable=getattr(args, "quiet", False), leave=False,
+                  delay=1) as bar:  # drawn once the search has said how many episodes it may play
             phase = None
 
             def progress(played: int, at_most: int, what: str) -> None:
