@@ -178,3 +178,16 @@ def test_bad_requests_are_one_line_user_errors(gridnav):
 
 def test_cli_choices_are_the_core_modes():
     assert SELECT_CHOICES == SELECT_MODES
+
+
+def test_cli_active_selection_retrains_every_five_marks_by_default(tmp_path, capsys):
+    from dpf_gui.cli import main
+    from dpf_gui.data.labels import Labels
+
+    base = ["label", "--data", "gridnav", "--preset", "avoid", "--budget", "10", "--select", "active", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "a.npz")]) == 0
+    assert "(avoid; active selection in 2 rounds)" in capsys.readouterr().out  # as the benchmark's active cells
+    sel = Labels.load(tmp_path / "a.npz").meta["selection"]
+    assert sel["rounds"] == 2 and sel["batches"] == [5, 5] and len(sel["models"]) == 1
+    assert main([*base, "--rounds", "1", "--out", str(tmp_path / "b.npz")]) == 0
+    assert "(avoid; active selection)" in capsys.readouterr().out  # --rounds still wins

@@ -111,7 +111,9 @@ def _build_label(p: argparse.ArgumentParser) -> None:
                         "default: random")
     g.add_argument("--rounds", type=pos_int, default=None, metavar="R",
                    help="label the K in R batches; with active the intent model is retrained after each batch and "
-                        "suggests the next (default: 1)")
+                        "suggests the next (default: with active one batch per 5 marks, as the benchmark and a "
+                        "study's participants label; else 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (active selection's rounds)")
     g = p.add_argument_group("what the user gives")
     g.add_argument("--feedback", choices=FEEDBACK_CHOICES, default="scores",
                    help="scores: one score per trajectory (default); pairs: comparisons of two trajectories "
@@ -193,9 +195,9 @@ def cmd_label(args: argparse.Namespace) -> int:
     else:
         from dpf_gui.selection import select_and_label
 
-        select, rounds = args.select or "random", args.rounds or 1
+        select, rounds = _selection(args)
         labels = select_and_label(data, wish, noise, args.budget, select=select, rounds=rounds, seed=args.seed,
-                                  progress=True)
+                                  progress=not args.quiet)
         how = f"{wish.mode}; {select} selection" + (f" in {rounds} rounds" if rounds > 1 else "")
     labels.meta["data_path"] = str(args.data)
     path = labels.save(out)
@@ -215,6 +217,15 @@ def cmd_label(args: argparse.Namespace) -> int:
                    f"an intent trained on these labels as dpf train-intent does by default ({DEFAULT_KIND})")
     print(f"next: dpf train-intent --data {named} --labels {path} --out DIR")
     return 0
+
+
+def _selection(args: argparse.Namespace) -> tuple[str, int]:
+    """``--select`` and ``--rounds`` with their defaults: active selection retrains after every 5 marks, as the
+    benchmark's ``active`` cells and a study's participants do (:func:`dpf_gui.selection.active_rounds`)."""
+    from dpf_gui.selection import active_rounds
+
+    select = args.select or "random"
+    return select, args.rounds or (active_rounds(args.budget) if select == "active" else 1)
 
 
 def _label_pairs(args: argparse.Namespace, data, wish, noise):
@@ -240,8 +251,8 @@ def _label_segments(args: argparse.Namespace, data, wish):
 
     labels, how = label_segments(data, wish, args.seed), f"{wish.mode}; marked segments"
     if args.budget is not None:
-        select, rounds = args.select or "random", args.rounds or 1
-        labels = keep_chosen(data, labels, args.budget, select, rounds, args.seed, progress=True)
+        select, rounds = _selection(args)
+        labels = keep_chosen(data, labels, args.budget, select, rounds, args.seed, progress=not args.quiet)
         how += f"; {select} selection" + (f" in {rounds} rounds" if rounds > 1 else "")
     return labels, how
 
