@@ -314,10 +314,12 @@ def task_reference(env_name: str, task, play: Callable[[FusedAgent, np.ndarray],
     if key not in _references:
         agent, seeds = FusedAgent(task, "task"), episode_seeds(REFERENCE_SEED, episodes)
         kept = read_reference(env_name, task, REFERENCE_SEED, episodes)
-        if kept is not None and checks_out(kept, [r.task_success for r in play(agent, seeds[:CHECK_EPISODES])]):
+        first = [r.task_success for r in play(agent, seeds[:CHECK_EPISODES])] if kept is not None else []
+        if kept is not None and checks_out(kept, first):
             _references[key] = kept
-        else:
-            _references[key] = np.asarray([r.task_success for r in play(agent, seeds)], dtype=float)
+        else:  # the episodes replayed for the check count: each is seeded on its own, only the rest are played
+            _references[key] = np.asarray(first + [r.task_success for r in play(agent, seeds[len(first):])],
+                                          dtype=float)
     return _references[key]
 
 
