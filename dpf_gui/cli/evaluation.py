@@ -21,6 +21,7 @@ from dpf_gui.cli.options import (
     episode_count,
     existing_folder,
     int_in,
+    machine_text,
     nonneg_int,
     pos_int,
     regenerate_command,
@@ -80,14 +81,6 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-def machine_text() -> str:
-    """The machine a report's figures come from, as its regenerate lines say it."""
-    import platform
-
-    return (f"{platform.machine()}, {os.cpu_count()} cores, "
-            f"{platform.python_implementation()} {platform.python_version()}, CPU only")
 
 
 def use_backend(args: argparse.Namespace, cells: str | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shlex
 import sys
 import tempfile
@@ -215,6 +216,14 @@ def note_unreached(command: str, data, labels, config, intent: str = "the intent
 
 #: options naming this machine's folders or files, left out of the command a report prints for regenerating it
 LOCAL_OPTIONS = ("--work", "--out")
+
+
+def machine_text() -> str:
+    """The machine a report's (or a kept reference's) figures come from, as its regenerate lines say it."""
+    import platform
+
+    return (f"{platform.machine()}, {os.cpu_count()} cores, "
+            f"{platform.python_implementation()} {platform.python_version()}, CPU only")
 
 
 def regenerate_command(argv: Sequence[str]) -> str:

@@ -219,7 +219,7 @@ def cmd_reference(args: argparse.Namespace) -> int:
 
     from dpf_gui.agents.task_agent import TaskAgent
     from dpf_gui.calibrate import REFERENCE_EPISODES, REFERENCE_SEED
-    from dpf_gui.cli.evaluation import machine_text
+    from dpf_gui.cli.options import machine_text
     from dpf_gui.errors import UserError
     from dpf_gui.evaluate import play_agents
     from dpf_gui.fusion import FusedAgent
