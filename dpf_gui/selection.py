@@ -9,8 +9,12 @@ are ranked by what labelling them is expected to teach:
   where it goes (share of its decisions leading into each region bin: a value
   of an int or category region feature, a tenth of a float one's range), where
   it ends, its task outcome, return and length. The first suggestion is the
-  most typical trajectory; each next one is the trajectory farthest from
-  everything labelled or suggested so far (k-centre / farthest point);
+  most typical trajectory; each next one adds most to the labelled set in two
+  ways: how much closer it brings every stored trajectory to a labelled one
+  (facility location), and how many region bins it puts a labelled run on
+  the other side of (more time there than the typical run, or less), weighted
+  towards bins that split the data evenly. Both leave outliers last: a run
+  like no other is near nothing and enters bins that no wish is learnt from;
 * **with an intent model** (the additive kind is an ensemble): the members'
   disagreement about the trajectory's score, mixed with the diversity above
   so that one batch does not hold ten copies of the same doubtful trajectory.
@@ -58,6 +62,9 @@ DIVERSITY_WEIGHT = 0.5
 SAMPLED_STATES = 16
 #: intent training between rounds of :func:`select_and_label`: only the utilities rank, so the value stage is cut
 SELECTION_TRAINING = AdditiveConfig(utility_steps=200, neutral_samples=1000, value_steps=1, max_transitions=1000)
+#: stored trajectories the coverage gain is measured on: all of them up to this many, an even sample beyond
+#: (the distances to them are kept: 2000 trajectories, 16 MB)
+COVERAGE_CLIENTS = 3000
 #: marks per round when a person labels with "label this next" in a study: after each round the suggestions are
 #: ranked with an intent model trained on the marks so far (the study mode, and its pilot's simulated participants)
 ROUND_MARKS = 5
@@ -109,11 +116,14 @@ class TrajectorySummaries:
         ret_span = float(np.ptp(self.returns)) if n else 0.0
         ret = (self.returns - self.returns.min()) / ret_span if ret_span > 0 else np.zeros(n)
         length = lengths / max(int(lengths.max()) if n else 1, 1)
-        # rarity of each bin: log(N / trajectories entering it); a trajectory entering bins that few others
-        # (and no labelled one) enter is worth showing even when it spends only a few steps there
-        entering = (self.occupancy > 0).sum(0)
-        self.rarity = np.log(max(n, 1) / (1.0 + entering)).clip(min=0.0)
-        self.presence = (self.occupancy > 0).astype(np.float32)  # which bins each trajectory enters
+        # which bins each trajectory stays in longer than the typical one (enters at all, for a bin most
+        # trajectories never enter), and how much a labelled set gains by holding both sides of that contrast:
+        # 4 p (1 - p), highest for bins half the trajectories are on each side of, near 0 for bins only outliers
+        # enter (a wish is learnt from runs that differ where runs usually go, docs/SELECTION.md)
+        typical = np.median(self.occupancy, axis=0) if n else np.zeros(self.occupancy.shape[1])
+        self.high = (self.occupancy > typical).astype(np.float32)
+        share = self.high.mean(0) if n else np.zeros(self.high.shape[1])
+        self.contrast = 4.0 * share * (1.0 - share)
         self.vectors = np.concatenate([_W_OCCUPANCY * self.occupancy, _W_END * self.end,
                                        _W_SUCCESS * self.success[:, None], _W_RETURN * ret[:, None],
                                        _W_LENGTH * length[:, None]], axis=1).astype(np.float64)
@@ -122,6 +132,7 @@ class TrajectorySummaries:
         self._features = np.asarray(dataset.features[rows], dtype=np.float32)
         self._code = code[rows]
         self._model: tuple[weakref.ref, np.ndarray | None] | None = None
+        self._clients: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -138,6 +149,22 @@ class TrajectorySummaries:
             d2 = self._sq[:, None] + self._sq[chunk][None] - 2.0 * (self.vectors @ self.vectors[chunk].T)
             out = np.minimum(out, np.sqrt(np.maximum(d2, 0.0)).min(1))
         return out
+
+    def client_distances(self) -> np.ndarray:
+        """Distance of every trajectory to each of :data:`COVERAGE_CLIENTS` evenly spaced ones (all when fewer):
+        (N, C) float32, computed once per dataset."""
+        if self._clients is None:
+            n = len(self)
+            clients = np.unique(np.linspace(0, n - 1, COVERAGE_CLIENTS).astype(np.int64)) if n > COVERAGE_CLIENTS \
+                else np.arange(n)
+            d2 = self._sq[:, None] + self._sq[clients][None] - 2.0 * (self.vectors @ self.vectors[clients].T)
+            self._clients = (clients, np.sqrt(np.maximum(d2, 0.0)).astype(np.float32))
+        return self._clients[1]
+
+    def client_index(self) -> np.ndarray:
+        """Which trajectories :meth:`client_distances` measures against: (C,)."""
+        self.client_distances()
+        return self._clients[0]
 
     def predicted_scores(self, model: Any) -> np.ndarray | None:
         """Each ensemble member's predicted score of every trajectory, (members, N) in score units.
@@ -157,6 +184,28 @@ class TrajectorySummaries:
         scores = np.stack([np.bincount(self._owner, weights=w, minlength=len(self)) for w in weighted])
         self._model = (weakref.ref(model), scores)
         return scores
+
+
+class _CoverageGain:
+    """What labelling each trajectory would add, as facility location counts it: ``gain_i = sum_j max(0,
+    near_j - d_ij)`` over the stored trajectories j (:meth:`TrajectorySummaries.client_distances`), each counted
+    once, ``near_j`` its distance to the nearest labelled or suggested one. Unlike that distance itself
+    (k-centre), the gain is low for an outlier, which is near no other trajectory: a 3-step crash at a speed the
+    trained agent never drives, a 100-step wander from early training. Kept up to date pick by pick."""
+
+    def __init__(self, s: TrajectorySummaries, near: np.ndarray):
+        self.dist = s.client_distances()
+        self.near = np.asarray(near[s.client_index()], dtype=np.float32)  # finite: something is labelled
+        self.gain = np.maximum(self.near[None, :] - self.dist, 0.0).sum(1, dtype=np.float64)
+
+    def pick(self, i: int) -> None:
+        new = np.minimum(self.near, self.dist[i])
+        changed = np.flatnonzero(new < self.near)
+        if changed.size:
+            d = self.dist[:, changed]
+            self.gain -= (np.maximum(self.near[changed] - d, 0.0)
+                          - np.maximum(new[changed] - d, 0.0)).sum(1, dtype=np.float64)
+            self.near = new
 
 
 _CACHE: dict[int, tuple[weakref.ref, TrajectorySummaries]] = {}
@@ -275,10 +324,13 @@ def suggest(dataset: TrajectoryDataset, labels: Labels | None = None, model: Any
     ref = np.flatnonzero(covered)
     near = s.min_distances(ref)
     ref_occ = s.occupancy[ref].max(0) if len(ref) else np.zeros(s.occupancy.shape[1])
-    uncovered = ref_occ == 0
-    gain_all = s.presence @ np.where(uncovered, s.rarity, 0.0)  # kept up to date as picks cover bins
+    no_high = ~(s.high[ref].max(0) > 0) if len(ref) else np.ones(s.high.shape[1], dtype=bool)
+    no_low = ~(s.high[ref].min(0) == 0) if len(ref) else np.ones(s.high.shape[1], dtype=bool)
+    # the contrasts a candidate would complete, kept up to date as picks complete them
+    gain_all = s.high @ np.where(no_high, s.contrast, 0.0) + (1.0 - s.high) @ np.where(no_low, s.contrast, 0.0)
     ref_end = s.end[ref].max(0) if len(ref) else np.zeros(s.end.shape[1])
     ref_success = set(s.success[ref].tolist())
+    coverage: _CoverageGain | None = None
     out: list[Suggestion] = []
     for _ in range(min(int(count), int(candidates.sum()))):
         cand = order[candidates[order]]
@@ -289,9 +341,12 @@ def suggest(dataset: TrajectoryDataset, labels: Labels | None = None, model: Any
             k = int(np.argmax(value))
             kind, reason = "typical", f"the most typical stored trajectory ({_outcome(s, cand[k])}); label it to start"
         else:
+            if coverage is None:
+                coverage = _CoverageGain(s, near)
             d = near[cand]
-            far = d / d.max() if d.max() > 0 else np.zeros(len(cand))
-            gain = np.where(gain_all[cand] > 1e-9, gain_all[cand], 0.0)  # rarity of bins no reference enters
+            cov = np.maximum(coverage.gain[cand], 0.0)
+            far = cov / cov.max() if cov.max() > 0 else np.zeros(len(cand))
+            gain = np.where(gain_all[cand] > 1e-9, gain_all[cand], 0.0)  # contrasts no reference completes
             div = 0.5 * far + 0.5 * (gain / gain.max() if gain.max() > 0 else np.zeros(len(cand)))
             if spread is not None:
                 sp = spread[cand]
@@ -320,11 +375,17 @@ def suggest(dataset: TrajectoryDataset, labels: Labels | None = None, model: Any
         candidates[i] = False
         ref = np.append(ref, i)
         near = np.minimum(near, s.distances(i))
+        if coverage is not None:
+            coverage.pick(i)
         ref_occ = np.maximum(ref_occ, s.occupancy[i])
-        new = uncovered & (s.presence[i] > 0)
-        if new.any():
-            gain_all -= s.presence[:, new] @ s.rarity[new]
-            uncovered &= ~new
+        hi = no_high & (s.high[i] > 0)
+        lo = no_low & (s.high[i] == 0)
+        if hi.any():
+            gain_all -= s.high[:, hi] @ s.contrast[hi]
+            no_high &= ~hi
+        if lo.any():
+            gain_all -= (1.0 - s.high[:, lo]) @ s.contrast[lo]
+            no_low &= ~lo
         ref_end = np.maximum(ref_end, s.end[i])
         ref_success.add(bool(s.success[i]))
     return out

@@ -191,3 +191,20 @@ def test_cli_active_selection_retrains_every_five_marks_by_default(tmp_path, cap
     assert sel["rounds"] == 2 and sel["batches"] == [5, 5] and len(sel["models"]) == 1
     assert main([*base, "--rounds", "1", "--out", str(tmp_path / "b.npz")]) == 0
     assert "(avoid; active selection)" in capsys.readouterr().out  # --rounds still wins
+def test_diversity_covers_the_data_rather_than_chasing_an_outlier():
+    # two routes, eight runs each, and one run nowhere near them: after the first route is labelled, the
+    # second route covers eight stored runs and completes the contrasts of bins half the runs enter; the
+    # outlier covers only itself and enters bins no other run does (k-centre and rarity picked it first)
+    upper = _cells([(0, 5), (1, 5), (2, 5), (3, 5)])
+    lower = _cells([(0, 5), (0, 6), (0, 7), (0, 8)])
+    outlier = _cells([(9, 0), (9, 1), (8, 1), (8, 0)])
+    data = handmade_dataset("gridnav", [upper] * 8 + [lower] * 8 + [outlier])
+    s = summaries(data)
+    assert s.distances(0)[16] > s.distances(0)[8] > 0, "the outlier is the farthest from the labelled route"
+    halves, alone = s.columns.index("x=1"), s.columns.index("x=9")  # entered by 8 of 17 runs; by the outlier
+    assert s.contrast[halves] > 0.95 and s.contrast[alone] < 0.25, (s.contrast[halves], s.contrast[alone])
+    labels = label_dataset(data, make_wish(data.region_features, avoid=["x=2"]), FeedbackNoise(), seed=0)
+    labels.labelled[:] = np.arange(len(data)) == 0
+    picks = suggest(data, labels, count=2, seed=0)
+    assert 8 <= picks[0].index < 16, "the second route first"
+    assert picks[1].index == 16, "then the outlier, the last place not covered"
