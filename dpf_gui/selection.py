@@ -142,29 +142,27 @@ class TrajectorySummaries:
         d2 = self._sq + self._sq[i] - 2.0 * (self.vectors @ self.vectors[i])
         return np.sqrt(np.maximum(d2, 0.0))
 
+    def _distances_to(self, columns: np.ndarray) -> np.ndarray:
+        """Distance of every trajectory to each of ``columns``: (N, len(columns))."""
+        d2 = self._sq[:, None] + self._sq[columns][None] - 2.0 * (self.vectors @ self.vectors[columns].T)
+        return np.sqrt(np.maximum(d2, 0.0))
+
     def min_distances(self, reference: np.ndarray) -> np.ndarray:
         """Distance of every trajectory to the nearest of ``reference`` (inf when there is none): (N,)."""
         out = np.full(len(self), np.inf)
         for chunk in np.array_split(reference, max(1, len(reference) // 256)) if len(reference) else []:
-            d2 = self._sq[:, None] + self._sq[chunk][None] - 2.0 * (self.vectors @ self.vectors[chunk].T)
-            out = np.minimum(out, np.sqrt(np.maximum(d2, 0.0)).min(1))
+            out = np.minimum(out, self._distances_to(chunk).min(1))
         return out
 
-    def client_distances(self) -> np.ndarray:
-        """Distance of every trajectory to each of :data:`COVERAGE_CLIENTS` evenly spaced ones (all when fewer):
-        (N, C) float32, computed once per dataset."""
+    def client_distances(self) -> tuple[np.ndarray, np.ndarray]:
+        """The trajectories the coverage gain is measured on, :data:`COVERAGE_CLIENTS` evenly spaced ones (all
+        when fewer), (C,), and every trajectory's distance to each, (N, C) float32; computed once per dataset."""
         if self._clients is None:
             n = len(self)
             clients = np.unique(np.linspace(0, n - 1, COVERAGE_CLIENTS).astype(np.int64)) if n > COVERAGE_CLIENTS \
                 else np.arange(n)
-            d2 = self._sq[:, None] + self._sq[clients][None] - 2.0 * (self.vectors @ self.vectors[clients].T)
-            self._clients = (clients, np.sqrt(np.maximum(d2, 0.0)).astype(np.float32))
-        return self._clients[1]
-
-    def client_index(self) -> np.ndarray:
-        """Which trajectories :meth:`client_distances` measures against: (C,)."""
-        self.client_distances()
-        return self._clients[0]
+            self._clients = (clients, self._distances_to(clients).astype(np.float32))
+        return self._clients
 
     def predicted_scores(self, model: Any) -> np.ndarray | None:
         """Each ensemble member's predicted score of every trajectory, (members, N) in score units.
@@ -194,8 +192,8 @@ class _CoverageGain:
     trained agent never drives, a 100-step wander from early training. Kept up to date pick by pick."""
 
     def __init__(self, s: TrajectorySummaries, near: np.ndarray):
-        self.dist = s.client_distances()
-        self.near = np.asarray(near[s.client_index()], dtype=np.float32)  # finite: something is labelled
+        clients, self.dist = s.client_distances()
+        self.near = np.asarray(near[clients], dtype=np.float32)  # finite: something is labelled
         self.gain = np.maximum(self.near[None, :] - self.dist, 0.0).sum(1, dtype=np.float64)
 
     def pick(self, i: int) -> None:

@@ -191,6 +191,8 @@ def test_cli_active_selection_retrains_every_five_marks_by_default(tmp_path, cap
     assert sel["rounds"] == 2 and sel["batches"] == [5, 5] and len(sel["models"]) == 1
     assert main([*base, "--rounds", "1", "--out", str(tmp_path / "b.npz")]) == 0
     assert "(avoid; active selection)" in capsys.readouterr().out  # --rounds still wins
+
+
 def test_diversity_covers_the_data_rather_than_chasing_an_outlier():
     # two routes, eight runs each, and one run nowhere near them: after the first route is labelled, the
     # second route covers eight stored runs and completes the contrasts of bins half the runs enter; the
