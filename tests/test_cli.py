@@ -97,6 +97,20 @@ def test_help_of_every_study_action_has_examples(capsys):
     assert code == 2 and "give an action: init, pilot" in err
 
 
+@pytest.mark.parametrize("argv, code", [(["envs"], 141), (["--help"], 0)])  # argparse ignores a failed write
+def test_a_reader_that_goes_away_gets_no_traceback(argv, code):
+    """`dpf envs | head -1`: the reader closes the pipe before dpf is done writing; dpf stops quietly."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "dpf_gui.cli", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # before dpf writes anything: every write finds no reader
+    err = proc.stderr.read()
+    assert proc.wait(timeout=HANG_S) == code, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err, err
+
+
 @pytest.mark.parametrize("argv, code", [(["--help"], 0), ([], 2), (["evaluate", "--help"], 0)])
 def test_help_from_a_fresh_process(argv, code):
     """The real entry point, as a newcomer types it: no traceback."""

@@ -67,7 +67,24 @@ def spelled_out(argv: Sequence[str], command_parser: argparse.ArgumentParser) ->
     return words
 
 
+#: exit code when the reader of stdout went away (``dpf ... | head``): a shell's code for SIGPIPE, 128 + 13
+EXIT_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``dpf`` command; its exit code (2: a user mistake)."""
+    try:
+        try:
+            return _main(argv)
+        finally:  # also after --help: a reader that went away shows here, not as a traceback at exit
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # nothing more can reach the reader; send what is still buffered nowhere so that exit stays quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     quiet_progress_in_logs(sys.stderr)  # before the parser, whose commands import tqdm
     parser = build_parser()
     args = parser.parse_args(argv)
