@@ -110,6 +110,29 @@ def test_dpf_reference_writes_it_once(tmp_path, monkeypatch, capsys):
     assert main(["reference", "--task", str(tmp_path / "agent"), "--quiet", "--force", "--jobs", "2"]) == 0
 
 
+def test_dpf_reference_refuses_a_folder_it_cannot_write_before_playing(tmp_path, monkeypatch, capsys):
+    """An agent in a read-only place (an installation): one line at once, not a traceback after minutes."""
+    import dpf_gui.calibrate as cal_mod
+    import dpf_gui.evaluate as evaluate_mod
+    import dpf_gui.reference_file as reference_mod
+    from dpf_gui.paths import shipped_model
+    from tests.bad_inputs import readonly_folder
+
+    ro = readonly_folder(tmp_path)
+    if ro is None:
+        pytest.skip("no folder here that this process cannot write into")
+    shutil.copytree(shipped_model("gridnav"), tmp_path / "agent")
+    monkeypatch.setattr(cal_mod, "REFERENCE_EPISODES", {"gridnav": 5})
+    monkeypatch.setattr(reference_mod, "reference_path", lambda task: ro / "reference.json")
+    monkeypatch.setattr(evaluate_mod, "play_agents", lambda *a, **k: pytest.fail("played before checking"))
+    try:
+        assert main(["reference", "--task", str(tmp_path / "agent"), "--quiet", "--force"]) == 2
+    finally:
+        (tmp_path / "readonly").chmod(0o755)
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dpf reference: error: cannot write into") and "\n" not in err, err
+
+
 @pytest.mark.parametrize("env_name, check", [("pong", 10), ("highway", 2)])
 def test_the_shipped_references_are_their_agents_and_replay_the_same(env_name, check):
     """The shipped agents' references are theirs and still come out the same here (a change of the environment

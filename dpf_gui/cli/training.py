@@ -219,7 +219,7 @@ def cmd_reference(args: argparse.Namespace) -> int:
 
     from dpf_gui.agents.task_agent import TaskAgent
     from dpf_gui.calibrate import REFERENCE_EPISODES, REFERENCE_SEED
-    from dpf_gui.cli.options import machine_text
+    from dpf_gui.cli.options import machine_text, writable_folder
     from dpf_gui.errors import UserError
     from dpf_gui.evaluate import play_agents
     from dpf_gui.fusion import FusedAgent
@@ -234,6 +234,7 @@ def cmd_reference(args: argparse.Namespace) -> int:
     path = reference_path(task)
     if path.exists() and not args.force:
         raise UserError(f"{path} exists; pass --force to replace it")
+    writable_folder(path.parent)  # before minutes of play (e.g. an agent inside a read-only installation)
     start = time.perf_counter()
     records = play_agents(task.env_name, {"task": FusedAgent(task, "task")}, episode_seeds(REFERENCE_SEED, episodes),
                           task.env_config, jobs=args.jobs, progress=not args.quiet)["task"]
