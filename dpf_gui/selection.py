@@ -139,8 +139,7 @@ class TrajectorySummaries:
 
     def distances(self, i: int) -> np.ndarray:
         """Distance of every trajectory's summary to trajectory ``i``'s: (N,)."""
-        d2 = self._sq + self._sq[i] - 2.0 * (self.vectors @ self.vectors[i])
-        return np.sqrt(np.maximum(d2, 0.0))
+        return self._distances_to(np.array([i]))[:, 0]
 
     def _distances_to(self, columns: np.ndarray) -> np.ndarray:
         """Distance of every trajectory to each of ``columns``: (N, len(columns))."""
