@@ -87,7 +87,8 @@ class _Made(dict):
     """The table's placeholders, each made on first use in the case's folder: {data}, {labels}, {task},
     {intent}, {empty}, {data2} (another good dataset), {ro} (a read-only folder), {file} (an existing file),
     {dir} (an existing folder named like an output file), {npz_stem} (keep, where keep.npz exists), {existing_json},
-    {tmp}, and {bad_data[CASE]} etc. from tests/bad_inputs.py."""
+    {tmp}, {binary} (a file that is not UTF-8 text), {fifo} (a named pipe), and {bad_data[CASE]} etc. from
+    tests/bad_inputs.py."""
 
     def __init__(self, tmp: Path):
         super().__init__(tmp=tmp)
@@ -107,6 +108,8 @@ class _Made(dict):
             "npz_stem": lambda: _write(tmp / "keep.npz", b"user data").with_suffix(""),
             "existing_json": lambda: _write(tmp / "keep.json", b"{}"),
             "zip": lambda: _write(tmp / "keep.zip", b"user data"),
+            "binary": lambda: _write(tmp / "notes.md", b"\x89PNG\r\n\x1a\n\x00\xff\xfe"),
+            "fifo": lambda: _fifo(tmp / "pipe"),  # not a device: the old code replaced the path it was given
             "dir": lambda: _mkdir(tmp / "out.npz"),
             "damaged_report": lambda: _write(tmp / "rep" / "results" / "benchmark.json", b"{not json").parent.parent
             / "RESULTS.md",
@@ -120,6 +123,13 @@ class _Made(dict):
         }[key]()
         self[key] = made
         return made
+
+
+def _fifo(path: Path) -> Path:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    os.mkfifo(path)
+    return path
 
 
 class _Bad:
@@ -293,6 +303,22 @@ CASES: list[tuple[str, list[str], str]] = [
     ("label-force-out-folder", [*LABEL, "{dir}", "--force"], "out.npz is a folder; give the name of a file"),
     ("rollout-force-out-folder", [*ROLLOUT, "--out", "{dir}", "--force"], "out.npz is a folder"),
     ("evaluate-force-json-folder", [*EVALUATE, "--json", "{dir}", "--force"], "out.npz is a folder"),
+    ("label-out-existing-folder-no-npz", [*LABEL, "{tmp}", "--force"], "is a folder; give the name of a file"),
+    ("label-out-dot", [*LABEL, ".", "--force"], ". is a folder; give the name of a file"),
+    ("label-out-dot-dot", [*LABEL, "..", "--force"], ".. is a folder; give the name of a file"),
+    ("trace-force-out-pipe", ["trace", "--env", "gridnav", "--strategy", "task", "--out", "{fifo}", "--force"],
+     "pipe is not a regular file"),
+    ("benchmark-out-not-text", ["benchmark", "--quick", "--work", "{tmp}/w", "--out", "{binary}"],
+     "is not a text file; dpf benchmark writes Markdown"),
+    ("benchmark-out-folder", ["benchmark", "--quick", "--work", "{tmp}/w", "--out", "{dir}"], "is a folder"),
+    ("results-out-not-text", ["results", "--report-only", "--work", "{tmp}", "--out", "{binary}", "--force"],
+     "is not a text file; dpf results writes Markdown"),
+    ("results-out-read-only-folder", ["results", "--envs", "gridnav", "--work", "{tmp}/w", "--out", "{ro}/R.md"],
+     "cannot write into"),
+    ("study-export-over-a-study", ["study", "export", "{study}", "--out", "{study}", "--force"],
+     "is a study folder; an export there would delete its participants' records"),
+    ("study-export-over-other-files", ["study", "export", "{study}", "--out", "{study}/participants", "--force"],
+     "holds no earlier export"),
     ("label-out-without-npz-exists", [*LABEL, "{npz_stem}"], "keep.npz already exists; pass --force"),
     ("rollout-out-without-npz-exists", [*ROLLOUT, "--out", "{npz_stem}"], "keep.npz already exists; pass --force"),
     ("evaluate-json-exists", [*EVALUATE, "--json", "{existing_json}"], "keep.json already exists; pass --force"),

@@ -298,6 +298,16 @@ def test_trace_writes_one_row_per_decision(capsys, tmp_path):
     assert_user_error(capsys, "already exists", "trace", "--env", "gridnav", "--strategy", "task", "--out", str(out))
 
 
+def test_trace_to_stdout_writes_the_csv_alone(capsys, tmp_path, monkeypatch):
+    """``--out -``: the CSV on stdout for a pipe, byte for byte the file's; what is said goes to stderr."""
+    monkeypatch.chdir(tmp_path)
+    argv = ("trace", "--env", "gridnav", "--seed", "3", "--preset", "mixed", "--out")
+    code, text, err = run(capsys, *argv, "-")
+    assert code == 0 and "decisions of task on gridnav (seed 3)" in err and not list(tmp_path.iterdir())
+    code, said, _ = run(capsys, *argv, "t.csv")
+    assert code == 0 and "wrote t.csv" in said and text == (tmp_path / "t.csv").read_text(encoding="utf-8")
+
+
 def test_results_estimates_the_time_left_per_environment():
     from dpf_gui.benchmark_report import duration
     from dpf_gui.cli.evaluation import remaining_seconds

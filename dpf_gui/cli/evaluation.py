@@ -5,6 +5,7 @@ are :mod:`dpf_gui.cli.fusion_options`."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -17,16 +18,15 @@ from dpf_gui.cli.options import (
     MAX_JOBS,
     add_wish_options,
     check_file_out,
+    check_markdown_out,
     command,
     episode_count,
-    existing_folder,
     int_in,
     machine_text,
     nonneg_int,
     pos_int,
     regenerate_command,
     wish_from_args,
-    writable_folder,
 )
 from dpf_gui.cli.run_inputs import (
     budgets,
@@ -206,7 +206,7 @@ def _build_trace(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=nonneg_int, default=0, help="the episode's reset seed (default: 0)")
     add_wish_options(p, required=False)
     add_fusion_options(p)
-    p.add_argument("--out", required=True, metavar="FILE", help="CSV file to write")
+    p.add_argument("--out", required=True, metavar="FILE", help="CSV file to write (-: on stdout)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
 
 
@@ -223,6 +223,15 @@ def _build_trace(p: argparse.ArgumentParser) -> None:
     _build_trace,
 )
 def cmd_trace(args: argparse.Namespace) -> int:
+    if args.out != "-":
+        return _trace(args, sys.stdout)
+    # --out -: the CSV alone on stdout, for a pipe; everything said on the way goes to stderr
+    csv_out = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        return _trace(args, csv_out)
+
+
+def _trace(args: argparse.Namespace, csv_out) -> int:
     from dpf_gui.envs import env_class
     from dpf_gui.episode import initial_strategy
     from dpf_gui.pipeline import build_agents, load_task_agent
@@ -230,7 +239,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
     args.env = _env_of(args)
     env_class(args.env)
-    out = check_file_out(args.out, args.force)
+    out = None if args.out == "-" else check_file_out(args.out, args.force)
     task = load_task_agent(args.env, task_path(args.task) if args.task else None)
     wish = _wish(args, task)
     overrides = fusion_overrides(args)
@@ -240,9 +249,13 @@ def cmd_trace(args: argparse.Namespace) -> int:
     agent = build_agents(task, [args.strategy], intent_dir=args.intent, overrides=overrides, markov=args.markov,
                          progress=False)[args.strategy]
     trace = play_trace(args.env, agent, args.seed, env_config=task.env_config, wish=wish)
-    path, ret = trace.write_csv(out), sum(r["task_reward"] for r in trace.rows)
-    print(f"wrote {path}: {len(trace.rows)} decisions of {args.strategy} on {args.env} (seed {args.seed}), "
-          f"task return {ret:.2f}")
+    said = (f"{len(trace.rows)} decisions of {args.strategy} on {args.env} (seed {args.seed}), task return "
+            f"{sum(r['task_reward'] for r in trace.rows):.2f}")
+    if out is None:
+        csv_out.write(trace.csv_text())
+        print(f"dpf trace: {said}")
+    else:
+        print(f"wrote {trace.write_csv(out)}: {said}")
     return 0
 
 
@@ -355,16 +368,14 @@ def cmd_results(args: argparse.Namespace) -> int:
     bad = [m for m in modes if m not in (*MODES, CUSTOM)]
     if bad:
         raise UserError(f"unknown wish {bad[0]!r}; allowed: {', '.join((*MODES, CUSTOM))}")
-    work, out = Path(args.work), Path(args.out)
+    work = Path(args.work)
     if work.exists() and not work.is_dir():
         raise UserError(f"--work {work} is a file, not a folder of results (give a folder; it is created if missing)")
     if args.report_only and not work.is_dir():
         raise UserError(f"--work {work}: no such folder of results (run `dpf results` without --report-only first)")
     # checked before the cells run, not after an hour of them
-    if out.is_dir():
-        raise UserError(f"--out {out} is a folder; give the Markdown file to write")
-    existing_folder(out.parent, f"--out {out.name}")
-    if out.is_file() and not args.force and NOTES_MARKER not in out.read_text(encoding="utf-8", errors="replace"):
+    out, text = check_markdown_out(args.out, "dpf results")
+    if text and not args.force and NOTES_MARKER not in text:
         raise UserError(f"--out {out} exists and is not a report `dpf results` wrote (no notes marker); "
                         "pass --force to overwrite it")
     tasks = task_folders(args.task, list(dict.fromkeys(envs + efficiency)))
@@ -425,6 +436,19 @@ def remaining_seconds(done: Sequence[tuple[str, float]], remaining_envs: Sequenc
 
 
 # --- dpf benchmark -----------------------------------------------------------------
+#: where ``dpf benchmark`` writes its section by default: the results page of a clone of this repository
+BENCHMARK_OUT = "docs/RESULTS.md"
+
+
+def benchmark_out(path: str) -> Path:
+    """``--out`` of ``dpf benchmark``, checked before any cell runs (:func:`check_markdown_out`); outside a clone the
+    default page's folder is missing, and the message says it was the default."""
+    if path == BENCHMARK_OUT and not Path(path).parent.is_dir():
+        raise UserError(f"--out defaults to {BENCHMARK_OUT} (the results page of a clone of this repository) and "
+                        f"there is no {Path(path).parent} folder here: give --out FILE.md")
+    return check_markdown_out(path, "dpf benchmark")[0]
+
+
 def _build_benchmark(p: argparse.ArgumentParser) -> None:
     from dpf_gui.benchmark import BASELINE_EPISODES, EPISODES, LABEL_TYPES, ROWS, SELECTIONS, SPLITS
 
@@ -476,7 +500,8 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
                    help="cells in parallel processes (default: 1; with --backend ray Ray decides how many run at once)")
     add_backend_options(p)
     p.add_argument("--work", default="runs/benchmark", help="cache folder of the cells (default: runs/benchmark)")
-    p.add_argument("--out", default="docs/RESULTS.md", help="Markdown file whose benchmark section is (re)written")
+    p.add_argument("--out", default=BENCHMARK_OUT, help=f"Markdown file whose benchmark section is (re)written "
+                                                        f"(default: {BENCHMARK_OUT}, this repository's results page)")
     p.add_argument("--keep-other-envs", action="store_true",
                    help="keep the section's cells of environments this run leaves out (from results/benchmark.json "
                         "next to --out), so an environment can be (re)run on its own grid")
@@ -506,11 +531,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from dpf_gui.benchmark_report import kept_from_previous, write_report
     from dpf_gui.fusion_params import FusionParams
 
-    out = Path(args.out)
-    if out.exists() and not out.is_file():
-        raise UserError(f"--out {out} is not a file")
-    existing_folder(out.parent, f"--out {out.name}")
-    writable_folder(out.parent if str(out.parent) else Path("."))
+    out = benchmark_out(args.out)
     work = Path(args.work)
     if work.exists() and not work.is_dir():
         raise UserError(f"--work {work} is a file; give a folder for the cache")

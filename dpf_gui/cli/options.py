@@ -64,7 +64,8 @@ def writable_folder(folder: Path) -> None:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
-        raise UserError(f"cannot write into {existing} ({exc.strerror or exc.__class__.__name__})") from None
+        raise UserError(f"cannot write into {existing}: making a file there failed "
+                        f"({exc.strerror or exc.__class__.__name__})") from None
 
 
 def existing_folder(folder: Path, what: str) -> None:
@@ -78,17 +79,45 @@ def existing_folder(folder: Path, what: str) -> None:
                     "existing folder)")
 
 
+def _regular_file_out(out: Path, given: str) -> Path:
+    """``out`` as a file to (over)write: a folder, a device, a pipe or a socket is refused (``--force`` must never
+    turn one into a file: the atomic rename would replace it); a symbolic link is written through, to its file."""
+    if Path(given).is_dir() or Path(given).name in ("", ".", "..") or out.is_dir():
+        raise UserError(f"{given} is a folder; give the name of a file to write")
+    if out.is_symlink():
+        out = out.resolve()
+    if out.exists() and not out.is_file():
+        raise UserError(f"{out} is not a regular file (a device, pipe or socket); give the name of a file to write")
+    return out
+
+
 def check_file_out(path: str, force: bool, npz: bool = False) -> Path:
     """The file an output option names (``npz``: with ``.npz`` added as the saver does), checked before the work:
     its folder must exist already (never made silently) and be writable."""
-    out = npz_path(path) if npz else Path(path)
-    if out.is_dir():
-        raise UserError(f"{out} is a folder; give the name of a file to write")
+    out = _regular_file_out(npz_path(path) if npz and Path(path).name not in ("", ".", "..") else Path(path), path)
     if out.exists() and not force:
         raise UserError(f"{out} already exists; pass --force to overwrite it")
     existing_folder(out.parent, out.name)
     writable_folder(out.parent)
     return out
+
+
+def check_markdown_out(path: str, what: str) -> tuple[Path, str]:
+    """A Markdown page a command writes its section into (``dpf benchmark``, ``dpf results``), checked before any
+    cell runs: a text file or none yet, in a writable folder. Returns the path and its text now ("" if new); a
+    file that is not UTF-8 text is refused, never appended to or overwritten after the work."""
+    out = _regular_file_out(Path(path), path)
+    existing_folder(out.parent, f"--out {out.name}")
+    writable_folder(out.parent if str(out.parent) else Path("."))
+    if not out.is_file():
+        return out, ""
+    try:
+        return out, out.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"--out {out} is not a text file; {what} writes Markdown: give a .md file (new, or one it "
+                        "wrote before)") from None
+    except OSError as exc:
+        raise UserError(f"cannot read --out {out} ({exc.strerror or exc.__class__.__name__})") from None
 
 
 def check_checkpoint_out(path: str, force: bool) -> Path:

@@ -33,7 +33,7 @@ from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.errors import UserError
 from dpf_gui.fileio import write_atomic
 from dpf_gui.studies.events import EventLog
-from dpf_gui.studies.folder import INFO_FILE, PROTOCOL_FILE, Study
+from dpf_gui.studies.folder import INFO_FILE, LOG_FILE, PARTICIPANTS_DIR, PROTOCOL_FILE, Study
 from dpf_gui.studies.session import (
     CONDITIONS_DIR,
     EVENTS_FILE,
@@ -334,8 +334,7 @@ def export_study(study: Study, out: str | Path, force: bool = False) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(blob)
         if out.exists():
-            if any(out.iterdir()) and not force:
-                raise UserError(f"{out} is not empty; pass --force to replace it")
+            _check_replaceable(out, force)
             shutil.rmtree(out)
         tmp.rename(out)
     except BaseException:
@@ -355,9 +354,24 @@ def check_export_out(out: str | Path, force: bool) -> Path:
     elif out.exists():
         if not out.is_dir():
             raise UserError(f"{out} is a file; give a folder (new or empty) or a .zip file name")
-        if any(out.iterdir()) and not force:
-            raise UserError(f"{out} is not empty; pass --force to replace it")
+        _check_replaceable(out, force)
     return out
+
+
+def _check_replaceable(out: Path, force: bool) -> None:
+    """A folder an export may replace: an empty one, or with ``force`` an earlier export. Never a study folder or
+    anything else: ``--force`` deletes what is there, and a study's participants' records live nowhere else."""
+    names = {p.name for p in out.iterdir()}
+    if not names:
+        return
+    if LOG_FILE in names or PARTICIPANTS_DIR in names:
+        raise UserError(f"{out} is a study folder; an export there would delete its participants' records: "
+                        "give --out a new folder or a .zip file name")
+    if "results.csv" not in names or INFO_FILE not in names:
+        raise UserError(f"{out} is not empty and holds no earlier export (no results.csv); give --out a new or "
+                        "empty folder, or a .zip file name")
+    if not force:
+        raise UserError(f"{out} holds an earlier export; pass --force to replace it")
 
 
 __all__ = ["COLUMNS", "check_export_out", "collect", "export_study"]
