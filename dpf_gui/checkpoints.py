@@ -190,6 +190,15 @@ def check_against_env(directory: str | os.PathLike, meta: Mapping[str, Any], n_f
                         f"from {name}'s {list(spec.action_names)}")
 
 
+#: a checkpoint kind as a person says it (the sidecar's ``kind``)
+KIND_WORDS = {"task-dqn": "a task agent", "intent": "an intent model", "task-risk": "a crash-risk model"}
+
+
+def kind_words(kind: Any) -> str:
+    """``kind`` in words for a message: "an intent model", not "'intent'"."""
+    return KIND_WORDS.get(kind, f"a {kind!r} checkpoint") if isinstance(kind, str) else "a checkpoint of no known kind"
+
+
 def load_checkpoint(directory: str | os.PathLike, kind: str | Iterable[str] | None,
                     expect_env: str | None = None, arrays: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """Load and verify a checkpoint: ``(state_dict, sidecar)``; ``arrays``: the tensors as numpy arrays
@@ -207,8 +216,8 @@ def load_checkpoint(directory: str | os.PathLike, kind: str | Iterable[str] | No
     if kind is not None:
         allowed = (kind,) if isinstance(kind, str) else tuple(kind)
         if got_kind not in allowed:
-            want = " or ".join(repr(k) for k in allowed)
-            raise UserError(f"checkpoint {directory} is a {got_kind!r} model, not {want}")
+            want = " or ".join(kind_words(k) for k in allowed)
+            raise UserError(f"checkpoint {directory} is {kind_words(got_kind)}, not {want}")
     if expect_env is not None and meta.get("env") != expect_env:
         raise UserError(f"checkpoint {directory} was trained for {meta.get('env')!r}, not {expect_env!r}")
     weights = directory / WEIGHTS_FILE
@@ -261,9 +270,11 @@ def update_sidecar(directory: str | os.PathLike, **fields: Any) -> dict[str, Any
 
 
 __all__ = [
+    "KIND_WORDS",
     "SIDECAR_FILE",
     "WEIGHTS_FILE",
     "check_against_env",
+    "kind_words",
     "load_checkpoint",
     "read_sidecar",
     "save_checkpoint",

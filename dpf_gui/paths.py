@@ -64,7 +64,13 @@ def dataset_path(text: str | os.PathLike) -> Path:
     (the trajectories the shipped agent learned from: ``models/ENV/trajectories.npz``)."""
     name = _shipped_name(text)
     if not name:
-        return Path(text)
+        given = Path(text)
+        if not given.exists() and given.parent == Path(".") and not given.suffix:  # a bare word: a name, misspelt?
+            from dpf_gui.envs import ENV_NAMES
+
+            raise UserError(f"{text}: no such file, and no environment of that name (an environment name means its "
+                            f"shipped trajectories: {', '.join(ENV_NAMES)})")
+        return given
     path = models_root() / name / "trajectories.npz"
     if not path.is_file():
         raise UserError(f"no shipped trajectories for {name!r} at {path}; record some with "

@@ -315,7 +315,7 @@ BAD_INTENTS: dict[str, tuple[Builder, str]] = {
     "wish-a-string": (_sidecar_case(good_intent, _nested("labels", "wish", "x")), "labels.wish must be"),
     "nan-weights": (_weights_case(good_intent, _nan_weights), "holds NaN or infinite values"),
     "int8-weights": (_weights_case(good_intent, _int8_weights), "holds int8"),
-    "task-agent-instead": (lambda folder: good_task(Path(folder)), "is a 'task-dqn' model, not 'intent'"),
+    "task-agent-instead": (lambda folder: good_task(Path(folder)), "is a task agent, not an intent model"),
 }
 
 

@@ -343,7 +343,12 @@ CASES: list[tuple[str, list[str], str]] = [
      "argument --strategy: invalid choice: 'retrain'"),
     # an environment name stands for the shipped agent / data only where no such file or folder exists
     ("label-data-unknown-name", ["label", "--data", "atari", "--preset", "avoid", "--out", "{tmp}/l.npz"],
-     "atari: no such file"),
+     "atari: no such file, and no environment of that name (an environment name means its shipped trajectories: "
+     "gridnav, highway, pong"),
+    ("label-data-is-a-folder", ["label", "--data", "{dir}", "--preset", "avoid", "--out", "{tmp}/l.npz"],
+     "out.npz is a folder; give the trajectory dataset .npz file"),
+    ("label-data-not-an-npz", ["label", "--data", "{file}", "--preset", "avoid", "--out", "{tmp}/l.npz"],
+     "afile: not a readable trajectory dataset (not an .npz archive)"),
 ]
 
 

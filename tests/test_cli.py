@@ -239,8 +239,8 @@ def test_environment_name_means_the_shipped_agent_and_data_from_any_folder(capsy
     code, out, _ = run(capsys, "envs")
     assert f"shipped data:  {(models_root() / 'gridnav' / 'trajectories.npz').resolve()}" in out
     (tmp_path / "gridnav").mkdir()  # a folder of that name here is what the name means
-    assert_user_error(capsys, "gridnav: no such file", "label", "--data", "gridnav", "--preset", "avoid",
-                      "--out", "l2.npz")
+    assert_user_error(capsys, "gridnav is a folder; give the trajectory dataset .npz file", "label", "--data",
+                      "gridnav", "--preset", "avoid", "--out", "l2.npz")
 
 
 def test_evaluate_takes_the_environment_from_the_task_folder(capsys):

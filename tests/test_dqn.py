@@ -68,7 +68,7 @@ def test_checkpoint_tamper_and_refusals(tmp_path):
     d = save_checkpoint(tmp_path / "ck", _state(), _sidecar(env="pong"))
     with pytest.raises(UserError, match="trained for 'pong', not 'gridnav'"):
         load_checkpoint(d, "task-dqn", expect_env="gridnav")
-    with pytest.raises(UserError, match="'task-dqn' model, not 'intent'"):
+    with pytest.raises(UserError, match="is a task agent, not an intent model"):
         load_checkpoint(d, "intent")
 
     raw = bytearray((d / WEIGHTS_FILE).read_bytes())

@@ -352,13 +352,19 @@ def npz_path(path: str | os.PathLike) -> Path:
 def load_npz(path: str | os.PathLike, fmt: str, what: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Load an ``.npz`` of ours as plain arrays (``allow_pickle=False``) and its JSON meta."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; give the {what} .npz file")
     if not path.is_file():
         raise UserError(f"{path}: no such file (expected a {what} .npz)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise UserError(f"{path}: not a readable {what} ({exc.__class__.__name__})") from None
+    except (zipfile.BadZipFile, EOFError):
+        raise UserError(f"{path}: not a readable {what} (a damaged or truncated .npz archive)") from None
+    except ValueError:  # numpy's answer to a file that is no .npz archive at all (it would unpickle it)
+        raise UserError(f"{path}: not a readable {what} (not an .npz archive)") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read it ({exc.strerror or exc.__class__.__name__})") from None
     try:
         meta = json.loads(str(arrays.pop("meta")))
     except (KeyError, json.JSONDecodeError):
