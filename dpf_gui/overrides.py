@@ -36,7 +36,7 @@ def parse_sets(items: Sequence[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = (x.strip() for x in item.partition("="))
         if not sep or not key:
-            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set learning_rate=1e-4")
+            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set threads=1")
         out[key] = value
     return out
 

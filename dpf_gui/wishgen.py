@@ -244,10 +244,14 @@ def given_wishes(region_features: Sequence[RegionFeature], data: _Regions, lines
     it or a preset's name, in the shape of generated ones (named ``u00-mode``, ...) and with their coverage;
     nothing checks that the environment can satisfy them: that is what their cells measure."""
     by_name = {p.name: p for p in presets}
+    # a malformed line is shown one in this environment's regions: its first preset with both sides
+    both = next((p for p in presets if p.prefer and p.avoid), None)
+    example = {"example": f"prefer {' | '.join(both.prefer)}; avoid {' | '.join(both.avoid)}, or a preset: "
+                          f"{', '.join(by_name)}"} if both else {}
     out = []
     for line in lines:
         preset = by_name.get(line.strip())
-        prefer, avoid = (preset.prefer, preset.avoid) if preset else wish_line(line)
+        prefer, avoid = (preset.prefer, preset.avoid) if preset else wish_line(line, **example)
         try:
             w = make_wish(region_features, prefer=prefer, avoid=avoid)
         except UserError as exc:

@@ -94,7 +94,15 @@ def test_help_of_every_study_action_has_examples(capsys):
         assert e.value.code == 0 and err == "" and out.startswith(f"usage: dpf study {action}"), (action, err)
         assert "example" in out, action
     code, out, err = run(capsys, "study")  # no action: one line, exit 2
-    assert code == 2 and "give an action: init, pilot" in err
+    assert code == 2 and f"give an action: {', '.join(STUDY_ACTIONS)} (see" in err and "summary" in err
+
+
+def test_counts_are_said_in_the_singular_for_one():
+    from dpf_gui.cli.options import counted
+
+    assert [counted(n, noun) for n, noun in ((1, "trajectory"), (2, "trajectory"), (0, "participant"),
+                                              (1, "simulated participant"), (3, "day"))] == \
+        ["1 trajectory", "2 trajectories", "0 participants", "1 simulated participant", "3 days"]
 
 
 @pytest.mark.parametrize("argv, code", [(["envs"], 141), (["--help"], 0)])  # argparse ignores a failed write

@@ -108,3 +108,16 @@ def test_a_whole_wish_on_one_line_reads_back_as_dpf_envs_prints_it():
                           ("like lane=2", "write 'prefer REGIONS'")):
         with pytest.raises(UserError, match=fragment):
             wish_line(bad)
+
+
+def test_a_malformed_given_wish_shows_an_example_in_its_own_environment():
+    """``dpf benchmark --envs gridnav --wish 'like x=1'`` once answered with highway's lanes."""
+    from dpf_gui.benchmark import own_wishes
+    from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.pipeline import load_task_agent
+
+    data = TrajectoryDataset.load(load_task_agent("gridnav").dataset_path, expect_env="gridnav")
+    with pytest.raises(UserError) as e:
+        own_wishes("gridnav", data, ["like x=1"])
+    assert "e.g. prefer terrain=scenic; avoid terrain=toll, or a preset: avoid, prefer, mixed" in str(e.value)
+    assert "lane" not in str(e.value)

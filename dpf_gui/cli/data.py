@@ -14,6 +14,7 @@ from dpf_gui.cli.options import (
     add_wish_options,
     check_file_out,
     command,
+    counted,
     episode_count,
     noise_from_args,
     nonneg_int,
@@ -94,7 +95,8 @@ def cmd_rollout(args: argparse.Namespace) -> int:
                    progress=not args.quiet, random_start=args.start == "random")
     path = data.save(out)
     succ = data.success.mean() if len(data) else 0.0
-    print(f"wrote {path}: {len(data)} trajectories, {int(data.lengths.sum())} decisions, task success {succ:.0%}")
+    print(f"wrote {path}: {counted(len(data), 'trajectory')}, {counted(int(data.lengths.sum()), 'decision')}, "
+          f"task success {succ:.0%}")
     return 0
 
 
@@ -313,7 +315,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     carried = carry_labels(labels, owner, merged) if labels is not None else None
     path = merged.save(out)
     counts = ", ".join(f"{len(p)} from {f}" for p, f in zip(parts, args.data, strict=True))
-    print(f"wrote {path}: {len(merged)} trajectories ({counts}), fingerprint {merged.fingerprint()[:12]}")
+    print(f"wrote {path}: {counted(len(merged), 'trajectory')} ({counts}), fingerprint {merged.fingerprint()[:12]}")
     if carried is not None:
         carried.meta["data_path"] = str(path)
         print(f"wrote {carried.save(labels_out)}: {carried.count} of {len(carried)} trajectories labelled "

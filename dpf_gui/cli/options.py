@@ -53,6 +53,13 @@ SHIPPED_DATA = ("an environment name (gridnav, highway, pong) that is no file he
                 "shipped agent learned from (see `dpf envs`)")
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless one ("1 trajectory", "2 trajectories", "0 participants")."""
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n} {noun[:-1] + 'ies' if noun.endswith('y') and noun[-2:-1] not in 'aeiou' else noun + 's'}"
+
+
 def writable_folder(folder: Path) -> None:
     """Refuse (before any work is done) an output whose folder cannot be made or written into."""
     existing = folder.absolute()

@@ -12,6 +12,7 @@ from dpf_gui.cli.options import (
     add_noise_options,
     check_file_out,
     command,
+    counted,
     formatter,
     int_in,
     noise_from_args,
@@ -59,7 +60,7 @@ def _build_study(p: argparse.ArgumentParser) -> None:
 def cmd_study(args: argparse.Namespace) -> int:
     run = getattr(args, "_study_run", None)
     if run is None:
-        raise UserError("give an action: init, pilot, status, export, add or withdraw (see dpf study --help)")
+        raise UserError(f"give an action: {', '.join(STUDY_ACTIONS)} (see dpf study --help)")
     return int(run(args) or 0)
 
 
@@ -127,7 +128,7 @@ def cmd_study_pilot(args: argparse.Namespace) -> int:
     noise = noise_from_args(args)
     report = None if args.quiet else (lambda line: print(f"pilot: {line}", flush=True))
     ids = pilot(study, args.participants, seed=args.seed, noise=noise, progress=not args.quiet, report=report)
-    print(f"{len(ids)} simulated participants finished in {args.study}: {', '.join(ids)}")
+    print(f"{counted(len(ids), 'simulated participant')} finished in {args.study}: {', '.join(ids)}")
     return 0
 
 
@@ -156,7 +157,7 @@ def cmd_study_export(args: argparse.Namespace) -> int:
     out = check_export_out(args.out, args.force)
     writable_folder(out.absolute().parent)
     path = export_study(study, out, force=args.force)
-    print(f"wrote {path}: {len(study.participants())} participants")
+    print(f"wrote {path}: {counted(len(study.participants()), 'participant')}")
     return 0
 
 
