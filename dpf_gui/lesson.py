@@ -109,7 +109,7 @@ def steps(env: str) -> list[Step]:
              "intent's plots stay empty.",
              "Play", strategies=("task",)),
         Step("mark", "Say what you want",
-             "The wish: {wish} (green: preferred, red: avoided). Mark what the agent did: P preferred, A avoided, "
+             "The wish: {wish} (green: preferred, orange: avoided). Mark what the agent did: P preferred, A avoided, "
              "N neutral ([ ] for a part; Enter: the one most worth marking).",
              "Annotate", hint="Or let a simulated user mark the {marks} best suggestions (the button).",
              action="Simulated user: mark {marks}", needs="labels",

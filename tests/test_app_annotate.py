@@ -296,3 +296,45 @@ def test_a_replay_pauses_now_and_then_so_the_window_gets_the_gil(qtbot, monkeypa
     cache.shutdown()
     assert len(frames) == data.lengths[i] + 1
     assert pauses.count(UI_PAUSE_S) == len(frames) // UI_PAUSE_EVERY
+
+
+def test_preferred_and_avoided_look_the_same_in_every_view_and_the_timeline_says_so(qtbot, tmp_path, messages):
+    # the UX review (s55): Annotate tinted avoided regions red (highway's "crashed" red) and preferred ones green,
+    # while its own legend, Play and Compare showed orange and teal; the timeline's colours had no legend
+    from PySide6.QtWidgets import QLabel
+
+    from dpf_gui.app.overlays import ROLES, legend_html
+    from dpf_gui.app.palette import AVOID, PREFER
+
+    def hexed(rgb):
+        return "#" + "".join(f"{c:02x}" for c in rgb)
+
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    player = window.annotate.player
+    window.annotate.set_overlay_wish(window.workspace.wish("mixed"), "mixed")
+    layer = player._layer(player.frames[player.position])
+    tints = {tuple(int(c) for c in rgb) for rgb in layer[layer[..., 3] > 0][:, :3]}
+    assert tints == {PREFER, AVOID}, tints  # Annotate's tint
+    assert ROLES["good"] == PREFER and ROLES["bad"] == AVOID  # Play's and Compare's outlines, every legend
+    for env in ("gridnav", "highway", "pong"):
+        for filled in (True, False):
+            legend = legend_html(env, overlay=False, regions=True, filled_regions=filled)
+            assert hexed(PREFER) in legend and hexed(AVOID) in legend, (env, legend)
+    assert "#ff6464" in legend_html("highway") and hexed(AVOID) != "#ff6464"  # not the crashed car's colour
+    # the timeline: the marks in the same colours, and a line under it that says what they are
+    timeline = player.timeline
+    timeline.set_steps(4)
+    timeline.set_marks(np.array([1, 1, -1, -1]), labelled=True)
+    image = timeline.grab().toImage()
+    y = 2 + timeline.MARK_H // 2
+    seen = {image.pixelColor(round(timeline._x(t)), y).getRgb()[:3] for t in (0.5, 2.5)}
+    assert seen == {PREFER, AVOID}, seen
+    legend = window.findChild(QLabel, "timelineLegend")
+    assert legend is not None and legend.isVisible()
+    for word in ("preferred", "avoided", "neutral", "your marks", "the wish's regions", hexed(PREFER), hexed(AVOID)):
+        assert word in legend.text(), word
+    for size in ((1024, 768), (1280, 720)):  # one line: the frame above keeps its height
+        window.resize(*size)
+        qtbot.wait(20)
+        assert legend.height() < 2 * legend.fontMetrics().lineSpacing(), size
+    assert "red avoided" not in timeline.toolTip() and "orange avoided" in timeline.toolTip()

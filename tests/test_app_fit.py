@@ -284,3 +284,32 @@ def test_a_low_time_plot_labels_no_more_y_ticks_than_fit(qtbot, height, most):
         assert 2 <= len(labels) <= most
         line = QFontMetrics(plot.font()).height()
         assert size / (len(labels) - 1) >= line  # and they do not overlap
+
+
+def test_play_sliders_and_compare_plots_have_room_at_both_sizes(qtbot, tmp_path, messages):
+    """The UX review (s55): at 1024x768 and 1280x720 Play's fusion sliders were 25-30 px long (three columns in
+    half the window), and Compare's plots had about 45 px of data under the open parameters."""
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    problems = []
+    for size in SIZES:
+        window.resize(*size)
+        for view in (window.play, window.compare):  # (Compare built now: in a window this short)
+            window.tabs.setCurrentWidget(view)
+            qtbot.wait(50)
+            if view is window.play:
+                problems += [f"{size}: Play's {name} slider is {c.slider.width()} px"
+                             for name, c in view.params_panel.controls.items() if c.slider.width() < 80]
+            else:
+                assert not view.params_toggle.isChecked() and view.params_panel.isHidden()  # until asked for
+                for plot in (view.weight_plot, view.temp_plot, view.collected_plot):
+                    data = plot.getPlotItem().getViewBox().height()
+                    if data < 80:
+                        problems.append(f"{size}: Compare's {plot.objectName()} has {data:.0f} px of data")
+    assert not problems, "\n".join(problems)
+    # a tall window opens Compare with its parameters shown, at full width: long sliders
+    tall = open_window(qtbot, tmp_path / "tall", env="gridnav")
+    tall.resize(1280, 1000)
+    tall.tabs.setCurrentWidget(tall.compare)
+    qtbot.wait(50)
+    assert tall.compare.params_toggle.isChecked() and tall.compare.params_panel.isVisible()
+    assert min(c.slider.width() for c in tall.compare.params_panel.controls.values()) >= 80

@@ -124,7 +124,10 @@ def test_the_lesson_panel_names_are_unique(lesson_window):
     assert [n for n in lesson_names if f"`{n}`" not in gui_md] == []  # every one documented for scripting
 
 
-def test_lesson_arguments_are_checked(capsys):
+def test_lesson_arguments_are_checked(capsys, tmp_path):
+    intent = tmp_path / "intent"  # what --task reads first: the sidecar
+    intent.mkdir()
+    (intent / "model.json").write_text('{"kind": "intent", "env": "gridnav"}')
     assert parse_args(["--lesson"]).lesson == "gridnav"
     assert parse_args(["--lesson", "pong"]).lesson == "pong"
     assert parse_args(["--env", "highway", "--lesson"]).lesson == "highway"
@@ -132,7 +135,11 @@ def test_lesson_arguments_are_checked(capsys):
     for argv, says in ((["--lesson", "chess"], "unknown environment 'chess' for the lesson; allowed: gridnav, "
                                                 "highway, pong"),
                        (["--lesson", "--demo", "gridnav"], "not with --demo"),
-                       (["--lesson", "pong", "--env", "gridnav"], "--env and --lesson name different environments")):
+                       (["--lesson", "pong", "--env", "gridnav"], "--env and --lesson name different environments"),
+                       # the UX review (s55): these two exited 1 once the window had tried
+                       (["--lesson", "pong", "--task", "gridnav"], "--task gridnav: a task agent trained for "
+                                                                   "'gridnav', not 'pong'"),
+                       (["--demo", "gridnav", "--task", str(intent)], "an intent model, not a task agent")):
         with pytest.raises(SystemExit) as exc:
             parse_args(argv)
         err = capsys.readouterr().err

@@ -1101,3 +1101,37 @@ def test_the_guard_combo_switches_the_margin_and_the_risk_guard_with_one_spin_bo
     assert (seen[-1].margin, seen[-1].risk) == (None, None) and not panel.guard_spin.isEnabled()
     panel.preset.activated.emit(panel.preset.findData("this agent's defaults"))
     assert panel.guard.currentText() == "no riskier" and panel.params() == fusion_params(task)
+
+
+def test_the_frame_legend_names_what_is_drawn_without_an_intent_model(qtbot, agents):
+    # the UX review (s55): with no intent model the legend left out gridnav's action arrow and highway's lane
+    from dpf_gui.app.overlays import legend_html
+
+    task, _model, _sidecar = agents
+    v = shown(qtbot, PlayView, (task, None, None), seed=0, size=(1024, 700))
+    try:
+        legend = v.findChild(QWidget, "frameLegend").text()
+        assert "action about to be taken" in legend and "heat" not in legend, legend
+        v.overlay_check.setChecked(False)  # nothing drawn over the frame: nothing of it in the legend
+        assert "action about to be taken" not in v.findChild(QWidget, "frameLegend").text()
+    finally:
+        v.shutdown()
+    highway = legend_html("highway", overlay=True, saliency=False)
+    assert "our lane" in highway and "rings" not in highway
+    assert "rings" in legend_html("highway", overlay=True, saliency=True)
+
+
+def test_abbreviated_action_names_are_spelled_out_in_the_tooltip(qtbot):
+    # the UX review (s55): "u r d l" under the bars, with nothing saying what u, r, d and l are
+    from dpf_gui.app.plots import ActionBars
+
+    bars = ActionBars("action probabilities", ["up", "right", "down", "left"], [("task", (0, 114, 178))])
+    qtbot.addWidget(bars)
+    bars.resize(110, 200)
+    bars.show()
+    qtbot.waitExposed(bars)
+    qtbot.waitUntil(lambda: bars._ticks[0][0][1] != "up", timeout=WAIT_MS)
+    assert bars.toolTip() == "actions: u = up, r = right, d = down, l = left", bars.toolTip()
+    bars.resize(600, 200)
+    qtbot.waitUntil(lambda: bars._ticks[0][0][1] == "up", timeout=WAIT_MS)
+    assert bars.toolTip() == ""  # the names themselves under the bars

@@ -87,3 +87,39 @@ def test_the_window_opens_without_the_heavy_libraries(tmp_path):
     assert got["heavy"] == [] and got["built"] == ["Annotate"]
     assert got["after"] == ["Annotate", "Play"] and got["page"]
     assert got["tabs"] == ["Annotate", "Train", "Play", "Compare"]
+
+
+def test_a_screenshot_that_cannot_be_written_is_said_before_and_after(qtbot, tmp_path, capsys, monkeypatch):
+    # the UX review (s55): a missing folder, a folder, or a .txt name all exited 0 with no file and no message
+    import pytest
+    from PySide6.QtWidgets import QLabel
+
+    from dpf_gui.app import launch
+    from dpf_gui.app.main import parse_args
+
+    (tmp_path / "adir").mkdir()
+    for path, says in ((tmp_path / "nodir" / "x.png", "does not exist"), (tmp_path / "adir", "a folder"),
+                       (tmp_path / "shot.txt", "not an image name")):
+        with pytest.raises(SystemExit) as exc:
+            parse_args(["--quit-after", "1", "--screenshot", str(path)])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and says in err and err.count("\n") == 1, err
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["--screenshot", str(tmp_path / "x.png")])  # never taken without --quit-after or --demo
+    assert exc.value.code == 2 and "--quit-after" in capsys.readouterr().err
+    assert parse_args(["--quit-after", "1", "--screenshot", str(tmp_path / "x.png")]).screenshot
+    # and when saving fails after all (the folder went away): one line, exit code 2
+    widget = QLabel("window")
+    qtbot.addWidget(widget)
+    exits = []
+
+    class App:
+        def exit(self, code):
+            exits.append(code)
+
+    monkeypatch.setattr(launch.QTimer, "singleShot", lambda _ms, fn: fn())
+    launch.quit_later(App(), widget, 0.1, str(tmp_path / "gone" / "x.png"))
+    err = capsys.readouterr().err
+    assert exits == [2] and err.count("\n") == 1 and "could not write the screenshot" in err, err
+    launch.quit_later(App(), widget, 0.1, str(tmp_path / "x.png"))
+    assert exits == [2, 0] and (tmp_path / "x.png").is_file()

@@ -306,3 +306,29 @@ def test_protocol_texts_read_as_paragraphs_not_as_the_toml_files_lines():
     text = "\nThis study is about teaching. You will mark some of its\ntrips as good or bad.\n\n  Thank you.  \n"
     assert reflow(text) == "This study is about teaching. You will mark some of its trips as good or bad.\n\nThank you."
     assert reflow("one line") == "one line" and reflow("") == ""
+
+
+def test_the_operator_screen_says_how_to_start_and_acts_only_on_a_chosen_participant(qtbot, tmp_path):
+    # the UX review (s55): the header wrapped at ~530 px mid-parenthesis, an empty list said nothing, and Start /
+    # resume and Withdraw looked usable with no participant chosen
+    from PySide6.QtWidgets import QLabel
+
+    from dpf_gui.app.study_mode import OperatorWindow
+
+    init_study(tiny_protocol(tmp_path), tmp_path / "s")
+    operator = OperatorWindow(tmp_path / "s")
+    qtbot.addWidget(operator)
+    operator.resize(1280, 720)
+    operator.show()
+    qtbot.waitExposed(operator)
+    title = operator.findChild(QLabel, "studyTitle")
+    assert title.height() < 2 * title.fontMetrics().lineSpacing(), title.text()  # one line at 1280 px
+    hint = operator.findChild(QLabel, "participantHint")
+    start, withdraw = (operator.findChild(QPushButton, n) for n in ("startSession", "withdrawParticipant"))
+    assert hint.isVisible() and "press Add" in hint.text()
+    assert not start.isEnabled() and not withdraw.isEnabled()
+    operator.new_id.setText("P01")
+    click(qtbot, operator, "addParticipant")  # the one added is chosen
+    assert not hint.isVisible() and start.isEnabled() and withdraw.isEnabled()
+    operator.list.setCurrentRow(-1)
+    assert not start.isEnabled() and not withdraw.isEnabled()

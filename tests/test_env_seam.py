@@ -137,6 +137,7 @@ def test_evaluate_calibrate_keeps_the_reference_for_the_next_run(run_dir, capsys
 
 
 def test_the_annotate_view_shows_it_with_the_wish_tinted(run_dir, qtbot, tmp_path, messages):
+    from dpf_gui.envs.screen import AVOID_RGB, PREFER_RGB
     from tests.qt_helpers import WAIT_MS, open_window
 
     window = open_window(qtbot, tmp_path / "store", env="corridor", task_dir=run_dir / "task",
@@ -150,7 +151,7 @@ def test_the_annotate_view_shows_it_with_the_wish_tinted(run_dir, qtbot, tmp_pat
     frame = player.frames[0]
     layer = player._layer(frame)
     assert layer is not None and layer.shape[:2] == frame.shape[:2]
-    assert tuple(layer[0, 2])[:3] == (40, 170, 60) and tuple(layer[0, 2 * 24 + 2])[:3] == (220, 40, 40)
+    assert tuple(layer[0, 2])[:3] == PREFER_RGB and tuple(layer[0, 2 * 24 + 2])[:3] == AVOID_RGB
     assert "trap" in player.legend_label.text()
     window.close()
 

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dpf_gui.app.palette import AVOID_TEXT, PREFER_TEXT
 from dpf_gui.app.player import Player
 from dpf_gui.app.shortcuts import SHORTCUTS, cheatsheet_panel, install
 from dpf_gui.app.suggestions import Suggestions
@@ -182,8 +183,8 @@ class AnnotateView(QWidget):
                                    self.avoid)
         self.neutral_button = button("neutralButton", "Neutral (N)", "mark the trajectory (or the segment) neutral",
                                      self.neutral)
-        self.prefer_button.setStyleSheet("QPushButton { color: #1d6b2a; font-weight: bold; }")
-        self.avoid_button.setStyleSheet("QPushButton { color: #a11d1d; font-weight: bold; }")
+        for marks, rgb in ((self.prefer_button, PREFER_TEXT), (self.avoid_button, AVOID_TEXT)):
+            marks.setStyleSheet(f"QPushButton {{ color: rgb{rgb}; font-weight: bold; }}")
         self.seg_start_button = button("segmentStartButton", "[ start", "a segment starts at the decision shown",
                                        self.segment_start)
         self.seg_end_button = button("segmentEndButton", "end ]", "a segment ends at the decision shown",

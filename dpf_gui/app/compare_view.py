@@ -174,6 +174,14 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self.params_panel.paramsChanged.connect(self._on_params)
         self.params_toggle.toggled.connect(self.params_panel.setVisible)
 
+    #: the window height (pixels) from which Compare opens with its parameters shown: in a shorter window (1024x768,
+    #: 1280x720) they would leave each plot about 45 pixels of data; the Parameters button shows them
+    PARAMS_ROOM = 900
+
+    def fit_params_to(self, window_height: int) -> None:
+        """Where the view is first built: the parameters hidden in a window shorter than :attr:`PARAMS_ROOM`."""
+        self.params_toggle.setChecked(window_height >= self.PARAMS_ROOM)
+
     def set_presentation(self, on: bool) -> None:
         """Large text (presentation mode): the parameters hidden until asked for, so the two pictures are large."""
         self.params_toggle.setChecked(not on)
@@ -340,7 +348,7 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self.temp_plot.set_axis_label("left", axis_label("T", first.params.normalise))
         self.collected_plot.set_axis_label("left", axis_label("G", first.params.normalise))
         show = self.overlay_check.isChecked()
-        self.legend_label.setText(legend_html(first.env_name, overlay=show and first.intent is not None,
+        self.legend_label.setText(legend_html(first.env_name, overlay=show, saliency=first.intent is not None,
                                               regions=show and self.wish is not None))
         notes = empty_plot_notes([r.strategy for r in self.runners.values()], first.intent is not None)
         for key, plot in (("w", self.weight_plot), ("T", self.temp_plot), ("G", self.collected_plot)):

@@ -97,10 +97,10 @@ class Demo(QObject):
             QTimer.singleShot(int(self.quit_after * 1000), lambda: self.finish("--quit-after reached"))
         w = self.window
         ws = w.workspace
-        if ws is None or ws.env_name != self.env:
-            return self.fail(f"could not open {self.env}: {w.last_error or 'unknown error'}")
+        if ws is None or ws.env_name != self.env:  # what --task / --data gave: exit code 2, as the options' errors
+            return self.fail(f"could not open {self.env}: {w.last_error or 'unknown error'}", code=2)
         if ws.task is None:
-            return self.fail(f"{self.env} has no task agent to play: pass --task DIR")
+            return self.fail(f"{self.env} has no task agent to play: pass --task DIR", code=2)
         try:
             wish = ws.wish(self.preset)
         except (UserError, KeyError, ValueError):
@@ -235,9 +235,9 @@ class Demo(QObject):
             self.finish(f"{self.finished_episodes} episode(s) played")
 
     # --- the end -------------------------------------------------------------------------
-    def fail(self, message: str) -> None:
+    def fail(self, message: str, code: int = 1) -> None:
         self.out(f"demo {self.env}: error: {message}")
-        self.code = 1
+        self.code = code
         self.finish("error")
 
     def finish(self, reason: str) -> None:

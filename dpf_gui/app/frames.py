@@ -1,4 +1,4 @@
-"""Region overlays: tint the parts of a frame a wish prefers (green) or avoids (red).
+"""Region overlays: tint the parts of a frame a wish prefers (green) or avoids (orange).
 
 A person labels better when they can see where the wish's regions are. The
 overlay is an RGBA layer (numpy, no Qt) drawn over the frame by the player;
@@ -6,7 +6,9 @@ it is computed from the wish itself (not from hard-coded regions), so any
 expression the user types (``x=3..5&y=0..4``, ``lane=1,2``) is shown as it
 will be judged. Each environment's screen maps its region features to pixels
 (:meth:`dpf_gui.envs.screen.Screen.region_layer`); an environment whose screen
-does not, shows no tint.
+does not, shows no tint. The screens tint in the palette's colours
+(:data:`dpf_gui.app.palette.PREFER`, :data:`~dpf_gui.app.palette.AVOID`), the
+colours the legend, Play and Compare show.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from dpf_gui.envs import env_screen
-from dpf_gui.envs.screen import AVOID_RGB, PREFER_RGB
 from dpf_gui.wish import Wish
 
 
@@ -56,4 +57,4 @@ def describe_regions(region_names: list[str], categories: dict[str, tuple[str, .
     return " ".join(parts)
 
 
-__all__ = ["AVOID_RGB", "PREFER_RGB", "blend", "describe_regions", "region_layer"]
+__all__ = ["blend", "describe_regions", "region_layer"]

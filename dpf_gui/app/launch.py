@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,12 +26,15 @@ def on_a_screen() -> bool:
 
 
 def quit_later(app, window, seconds: float, screenshot: str | None = None) -> None:
-    """``--quit-after``: in ``seconds``, save ``screenshot`` (if given) and close ``window`` and the app."""
+    """``--quit-after``: in ``seconds``, save ``screenshot`` (if given) and close ``window`` and the app (exit
+    code 2, with one line, when the screenshot could not be written)."""
     def finish() -> None:
-        if screenshot:
-            window.grab().save(screenshot)
+        code = 0
+        if screenshot and not window.grab().save(screenshot):
+            print(f"dpf-gui: error: could not write the screenshot {screenshot}", file=sys.stderr, flush=True)
+            code = 2
         getattr(window, "operator_exit", window.close)()  # a participant's screen closes only that way
-        app.quit()
+        app.exit(code)
 
     QTimer.singleShot(int(seconds * 1000), finish)
 

@@ -319,7 +319,7 @@ def run_lesson(app, args) -> int:
         if ws is None or ws.env_name != env or ws.task is None:
             why = window.last_error if ws is None or ws.env_name != env else "no task agent to play: pass --task DIR"
             print(f"dpf-gui: error: the lesson cannot open {env}: {why}", file=sys.stderr, flush=True)
-            return 1
+            return 2  # what was given cannot be opened: a user's mistake, as the options' errors
         add_lesson(window, env)
         if args.quit_after is not None:
             quit_later(app, window, args.quit_after, args.screenshot)

@@ -15,7 +15,9 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
@@ -110,7 +112,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="with a study folder: open this participant's screen at the phase they are in")
     p.add_argument("--quit-after", type=float_in(0, 10**6, low_open=True), default=None, metavar="SECONDS",
                    help="close the app after this many seconds")
-    p.add_argument("--screenshot", default=None, metavar="PATH", help="save a screenshot of the window before quitting")
+    p.add_argument("--screenshot", default=None, metavar="PATH",
+                   help="save a screenshot of the window before quitting (with --quit-after or --demo; an image "
+                        "name such as window.png, in a folder that exists)")
     p.add_argument("--present", action="store_true",
                    help="presentation mode: large text and thick lines, full screen (View menu, F11, to leave it)")
     p.add_argument("--lesson", nargs="?", const="", default=None, metavar="ENV",
@@ -129,6 +133,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     demo.add_argument("--speed", type=int_in(0, 240), default=None, metavar="N",
                       help="decisions per second, 0 = as fast as possible (default: 0 offscreen, else 15)")
     args = p.parse_args(argv)
+    if args.screenshot is not None:
+        if args.quit_after is None and args.demo is None:
+            p.error("--screenshot is taken just before the app quits: give --quit-after SECONDS (or --demo ENV)")
+        problem = screenshot_problem(args.screenshot)
+        if problem:
+            p.error(problem)
     if args.participant is not None:
         from dpf_gui.studies.folder import is_study_folder
 
@@ -137,6 +147,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     from dpf_gui.errors import UserError
     from dpf_gui.paths import dataset_path, task_path
 
+    given_task = args.task
     try:  # an environment name where a path is expected: the shipped one, when no such file is here
         args.task = str(task_path(args.task)) if args.task else None
         args.data = str(dataset_path(args.data)) if args.data else None
@@ -153,6 +164,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             p.error(str(exc))
         if args.env is not None and args.env != args.lesson:
             p.error("--env and --lesson name different environments")
+    plays = args.lesson if args.lesson is not None else args.demo
+    if plays is not None and args.task is not None:  # the lesson and the demo cannot play another agent
+        problem = task_problem(args.task, plays, given_task)
+        if problem:
+            p.error(problem)
     if args.demo is None:
         given = [f"--{n}" for n, default in (("strategy", "dynamic"), ("episodes", 1), ("preset", "mixed"),
                                               ("speed", None), ("loop", False))
@@ -168,6 +184,49 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         if args.preset not in presets:
             p.error(f"--preset {args.preset}: not a preset of {args.demo}; allowed: {', '.join(presets)}")
     return args
+
+
+def task_problem(task: str, env: str, given: str | None = None) -> str | None:
+    """Why the checkpoint folder ``task`` (``given`` so on the command line) is no task agent for ``env`` (None: it
+    may be; loading it checks the rest), from its sidecar alone, before the window opens."""
+    from dpf_gui.agents.task_agent import KIND
+    from dpf_gui.checkpoints import read_sidecar
+
+    try:
+        meta = read_sidecar(task)
+    except UserError as exc:
+        return str(exc)
+    if meta.get("kind") != KIND:
+        kind = meta.get("kind")
+        what = "an intent model" if kind == "intent" else f"a {kind!r} checkpoint"
+        return (f"--task {given or task}: {what}, not a task agent (a folder made by `dpf train-task`, or an "
+                "environment name for the shipped one)")
+    if meta.get("env") != env:
+        return f"--task {given or task}: a task agent trained for {meta.get('env')!r}, not {env!r}"
+    return None
+
+
+def screenshot_problem(path: str) -> str | None:
+    """Why ``--screenshot PATH`` could not be written (None: it can), said before the window opens: a folder, a
+    name Qt writes no image for, a folder that does not exist or cannot be written into."""
+    from PySide6.QtGui import QImageWriter
+
+    out = Path(path)
+    if out.is_dir():
+        return f"--screenshot {path}: a folder; give an image file's name, such as {out / 'window.png'}"
+    formats = sorted({bytes(f).decode() for f in QImageWriter.supportedImageFormats()})
+    if out.suffix.lower().lstrip(".") not in formats:
+        others = ", ".join(f".{f}" for f in ("jpg", "bmp", "tif", "webp") if f in formats)
+        return f"--screenshot {path}: not an image name; end it with .png (or {others})"
+    folder = out.parent
+    if not folder.is_dir():
+        return f"--screenshot {path}: folder {folder} {'is a file' if folder.exists() else 'does not exist'}"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError:
+        return f"--screenshot {path}: cannot write into {folder}"
+    return None
 
 
 def _study_window(args: argparse.Namespace) -> QWidget | None:

@@ -171,16 +171,29 @@ def _swatch(rgb, text: str, shape: str = "■") -> str:
     return f'<span style="color:#{r:02x}{g:02x}{b:02x}">{shape}</span>&nbsp;{text}'
 
 
-def legend_html(env_name: str, overlay: bool = True, regions: bool = True, filled_regions: bool = False) -> str:
+def legend_html(env_name: str, overlay: bool = True, regions: bool = True, filled_regions: bool = False,
+                saliency: bool = True) -> str:
     """What every colour on the frame means, as one rich-text line (or two) for a label under the frame.
 
-    ``overlay``: the saliency overlay (heat map, rings, outlines) is drawn; ``regions``: a wish's regions are,
-    as dashed outlines (Play, Compare) or, with ``filled_regions``, as tinted cells (Annotate). The entries
-    come from the environment's screen.
+    ``overlay``: the overlay is drawn; ``saliency``: with the intent's part of it (heat map, rings, outlines:
+    an intent model is loaded), else only what is drawn without one (gridnav's next move, highway's lane);
+    ``regions``: a wish's regions are, as dashed outlines (Play, Compare) or, with ``filled_regions``, as tinted
+    cells (Annotate). The entries come from the environment's screen; the overlay's entries in the "good" and
+    "bad" colours are the intent's.
     """
-    parts = env_screen(env_name).legend(overlay, regions, filled_regions)
+    screen = env_screen(env_name)
+    parts = screen.legend(overlay, regions, filled_regions)
+    if overlay and not saliency:
+        plain = len(screen.legend(False, regions, filled_regions))
+        parts = parts[:plain] + [part for part in parts[plain:] if not _the_intents(part)]
     return " · ".join("".join(_legend_item(i) for i in (part if isinstance(part, tuple) else (part,)))
                       for part in parts)
+
+
+def _the_intents(part) -> bool:
+    """Whether a legend part explains the intent's saliency (a swatch in the "good" or "bad" colour)."""
+    return any(isinstance(i, Swatch) and isinstance(i.colour, str) and i.colour in ("good", "bad")
+               for i in (part if isinstance(part, tuple) else (part,)))
 
 
 def _legend_item(item) -> str:

@@ -34,6 +34,9 @@ class ParamControl(QWidget):
 
     valueChanged = Signal(float)
     STEPS = 1000
+    #: the shortest a slider may be: shorter, it cannot be set by hand (Play's sliders were 25 px at 1024x768);
+    #: not with large text (presentation mode, :meth:`ParamsPanel.set_columns`), where the labels need the room
+    SLIDER_MIN_WIDTH = 80
 
     def __init__(self, label: str, low: float, high: float, log: bool, decimals: int, slider_name: str,
                  spin_name: str, tooltip: str, parent=None):
@@ -46,6 +49,7 @@ class ParamControl(QWidget):
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setObjectName(slider_name)
         self.slider.setRange(0, self.STEPS)
+        self.slider.setMinimumWidth(self.SLIDER_MIN_WIDTH)
         self.spin = QDoubleSpinBox()
         self.spin.setObjectName(spin_name)
         self.spin.setRange(self.low, self.high)
@@ -127,7 +131,7 @@ class ParamsPanel(QGroupBox):
     MARGIN_ON = 0.5
     RISK_ON = 0.005
 
-    def __init__(self, prefix: str = "", parent=None):
+    def __init__(self, prefix: str = "", parent=None, columns: int = 3):
         super().__init__("Fusion parameters", parent)
         self.setObjectName(_cap(prefix, "paramsPanel"))
         self._params = FusionParams()
@@ -144,7 +148,8 @@ class ParamsPanel(QGroupBox):
                                _cap(prefix, stem + "Spin"), spec.tooltip())
             ctl.valueChanged.connect(lambda v, f=fname: self._changed(f, v))
             self.controls[fname] = ctl
-        self.columns = 3
+        self.columns = int(columns)
+        self.compact = False  # True: the guard and the named sets on lines of their own (large text)
         self._place_controls()
         self.collect = QComboBox()
         self.collect.setObjectName(_cap(prefix, "collectCombo"))
@@ -214,7 +219,7 @@ class ParamsPanel(QGroupBox):
             layout.setContentsMargins(0, 0, 0, 0)
             while layout.count():
                 layout.takeAt(0)
-        wide = self.columns >= 3  # room for the check boxes and the named sets on one line
+        wide = not self.compact  # room for the check boxes and the named sets on one line
         rule.removeWidget(self.guard_box)
         if wide:  # the guard beside G_t's rule; with large text the rule needs the whole line
             rule.addWidget(self.guard_box)
@@ -225,16 +230,20 @@ class ParamsPanel(QGroupBox):
         for k, row in enumerate(self._rows if not wide else self._rows[:2]):
             self._grid.addLayout(row, rows + k, 0, 1, self.columns)
 
-    def set_columns(self, columns: int) -> None:
-        """Lay the parameter controls out in this many columns (2: narrower, for large text)."""
-        if columns == self.columns:
+    def set_columns(self, columns: int, compact: bool | None = None) -> None:
+        """Lay the parameter controls out in this many columns (2: narrower); ``compact`` (default: fewer than
+        3 columns): the guard and the named sets on lines of their own, for large text."""
+        compact = columns < 3 if compact is None else bool(compact)
+        if columns == self.columns and compact == self.compact:
             return
         for ctl in self.controls.values():
             self._grid.removeWidget(ctl)
         for row in self._rows:
             if self._grid.indexOf(row) >= 0:
                 self._grid.removeItem(row)
-        self.columns = int(columns)
+        self.columns, self.compact = int(columns), compact
+        for ctl in self.controls.values():  # large text: the labels and spin boxes need the width first
+            ctl.slider.setMinimumWidth(0 if compact else ctl.SLIDER_MIN_WIDTH)
         self._place_controls()
         self._place_rows()
         self._grid.invalidate()

@@ -156,7 +156,8 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         self.metrics_label.setWordWrap(True)
         self.legend_label = frame_legend_label("frameLegend")
         reserve_lines(self.metrics_label, 2)
-        self.params_panel = ParamsPanel()
+        # two columns: the left column is about half the window, where three left each slider 25 px
+        self.params_panel = ParamsPanel(columns=2)
 
         self._control_rows = [QHBoxLayout(), QHBoxLayout(), QHBoxLayout(), QHBoxLayout()]
         self._arrange_controls(compact=False)
@@ -238,13 +239,13 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
                 layout.addStretch(1) if w is None else layout.addWidget(w)
 
     def set_presentation(self, on: bool) -> None:
-        """Large text (presentation mode): the controls in four rows, the parameters in two columns, so the
-        plots keep room beside the frame at 1024 pixels."""
+        """Large text (presentation mode): the controls in four rows, the guard and the named sets on lines of
+        their own, so the plots keep room beside the frame at 1024 pixels."""
         self._presenting = on
         if self.status_label.text() in self._status_forms:
             self._say(*self._status_forms)
         self._arrange_controls(compact=on)
-        self.params_panel.set_columns(2 if on else 3)
+        self.params_panel.set_columns(2, compact=on)
         self.params_toggle.setVisible(on)
         self.params_toggle.setChecked(not on)  # large text: the picture first; the parameters on demand
         for row in self._control_rows:
@@ -426,7 +427,8 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         self.temp_plot.set_axis_label("left", axis_label("T", normalised))
         self.collected_plot.set_axis_label("left", axis_label("G", normalised))
         show = self.overlay_check.isChecked()
-        self.legend_label.setText(legend_html(self.runner.env_name, overlay=show and self.runner.intent is not None,
+        self.legend_label.setText(legend_html(self.runner.env_name, overlay=show,
+                                              saliency=self.runner.intent is not None,
                                               regions=show and self.wish is not None))
         notes = empty_plot_notes([self.runner.strategy], self.runner.intent is not None)
         for key, plot in (("w", self.weight_plot), ("T", self.temp_plot), ("G", self.collected_plot)):

@@ -51,7 +51,7 @@ from PySide6.QtWidgets import (
 from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.frames import describe_regions, region_layer
 from dpf_gui.app.overlays import frame_legend_label, frame_to_qimage, legend_html
-from dpf_gui.app.timeline import Timeline
+from dpf_gui.app.timeline import Timeline, timeline_legend
 from dpf_gui.envs import env_screen
 from dpf_gui.threads import pausing
 
@@ -325,12 +325,13 @@ class Player(QWidget):
         self.speed_combo.currentIndexChanged.connect(self._restart_timer)
         self.overlay_check = QCheckBox("regions", self)
         self.overlay_check.setObjectName("regionOverlayCheck")
-        self.overlay_check.setToolTip("tint the wish's preferred (green) and avoided (red) regions (O)")
+        self.overlay_check.setToolTip("tint the wish's preferred (green) and avoided (orange) regions (O)")
         self.overlay_check.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.overlay_check.setChecked(True)
         self.overlay_check.toggled.connect(self.set_overlay_visible)
         self.timeline = Timeline(self)
         self.timeline.seekRequested.connect(self.seek)
+        self.timeline_legend = timeline_legend()
 
         controls = QHBoxLayout()
         for w in (self.first_button, self.back_button, self.play_button, self.forward_button, self.last_button):
@@ -347,6 +348,7 @@ class Player(QWidget):
         layout.addWidget(self.info)
         layout.addLayout(controls)
         layout.addWidget(self.timeline)
+        layout.addWidget(self.timeline_legend)
 
     # --- loading ------------------------------------------------------------
     @property

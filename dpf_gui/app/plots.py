@@ -442,7 +442,8 @@ class ActionBars(PlotText, pg.PlotWidget):
         if ticks != self.__dict__.get("_ticks"):
             self._ticks = ticks
             self.getPlotItem().getAxis("bottom").setTicks(ticks)
-            self.setToolTip("actions: " + ", ".join(full) if labels != full else "")
+            names = (a if s == a else f"{s} = {a}" for s, a in zip(labels, full, strict=True))  # u = up, ...
+            self.setToolTip("actions: " + ", ".join(names) if labels != full else "")
         return pt
 
     def set_values(self, name: str, values: np.ndarray | None) -> None:

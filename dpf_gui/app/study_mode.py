@@ -19,6 +19,7 @@ logged with the phase it was pressed in.
 
 from __future__ import annotations
 
+import html
 import re
 import traceback
 from collections.abc import Callable
@@ -727,27 +728,45 @@ class OperatorWindow(QMainWindow):
         self.participant_window: StudyWindow | None = None
         central = QWidget(self)
         layout = QVBoxLayout(central)
-        layout.addWidget(_text_label(f"{self.study.protocol.title}  ({self.study.protocol.env}; conditions "
-                                     f"{', '.join(c.name for c in self.study.protocol.conditions)}; order "
-                                     f"{self.study.protocol.order})", "studyTitle", central))
+        protocol = self.study.protocol
+        title = QLabel(f"<b>{html.escape(protocol.title)}</b> &nbsp;·&nbsp; {html.escape(protocol.env)} &nbsp;·&nbsp; "
+                       f"conditions {html.escape(', '.join(c.name for c in protocol.conditions))} &nbsp;·&nbsp; "
+                       f"order {html.escape(str(protocol.order))}", central)
+        title.setObjectName("studyTitle")
+        title.setTextFormat(Qt.TextFormat.RichText)
+        title.setWordWrap(True)  # the window's width: a short line of its own, not the participant texts' column
+        layout.addWidget(title)
         self.list = QListWidget(central)
         self.list.setObjectName("participantList")
         layout.addWidget(self.list, 1)
+        self.empty_hint = QLabel("No participants yet: type an id below and press Add.", central)
+        self.empty_hint.setObjectName("participantHint")
+        layout.addWidget(self.empty_hint)
         row = QHBoxLayout()
         self.new_id = QLineEdit(central)
         self.new_id.setObjectName("newParticipant")
         self.new_id.setPlaceholderText(f"new participant id: {ID_RULE}")
         row.addWidget(self.new_id, 1)
         row.addWidget(_button("Add", "addParticipant", central, self.add))
-        row.addWidget(_button("Start / resume", "startSession", central, self.start))
-        row.addWidget(_button("Withdraw…", "withdrawParticipant", central, self.withdraw))
+        self.start_button = _button("Start / resume", "startSession", central, self.start)
+        self.withdraw_button = _button("Withdraw…", "withdrawParticipant", central, self.withdraw)
+        for b in (self.start_button, self.withdraw_button):
+            b.setToolTip("choose a participant in the list first")
+            row.addWidget(b)
         layout.addLayout(row)
+        self.list.currentItemChanged.connect(lambda *_: self._chosen())
         self._withdrawing: str | None = None  # armed by a first click: the second deletes
         self.message = _text_label(f"The participant's screen is left with {OPERATOR_EXIT}.", "operatorMessage",
                                    central)
         layout.addWidget(self.message)
         self.setCentralWidget(central)
         self.refresh()
+
+    def _chosen(self) -> None:
+        """Start / resume and Withdraw act on the participant chosen: enabled only while one is."""
+        chosen = self.list.currentItem() is not None
+        for b in (self.start_button, self.withdraw_button):
+            b.setEnabled(chosen)
 
     def refresh(self) -> None:
         from dpf_gui.studies.export import collect
@@ -759,6 +778,8 @@ class OperatorWindow(QMainWindow):
                                    f"order {r['order'].replace(';', ', ')}  ·  {r['status']}")
             item.setData(Qt.ItemDataRole.UserRole, r["participant"])
             self.list.addItem(item)
+        self.empty_hint.setVisible(not rows)
+        self._chosen()
 
     def add(self) -> None:
         try:

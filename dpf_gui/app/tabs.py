@@ -202,7 +202,10 @@ def make_compare_view(window: MainWindow) -> QWidget:
             self._set_enabled(False)
             self.status_label.setText(reason)
 
-    return CompareTab()
+    view = CompareTab()
+    if window is not None:
+        view.fit_params_to(window.height())
+    return view
 
 
 #: (tab title, factory(window) -> widget); a widget may offer set_workspace(ws) and shutdown()

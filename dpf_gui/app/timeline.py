@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
-from dpf_gui.app.frames import AVOID_RGB, PREFER_RGB
+from dpf_gui.app.palette import AVOID, PREFER
 
 
 class Timeline(QWidget):
@@ -34,8 +34,9 @@ class Timeline(QWidget):
         self.setMinimumHeight(64)
         self.setMaximumHeight(64)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setToolTip("Your marks per decision (green preferred, red avoided, grey neutral), the wish's regions, "
-                        "and per-step values when a model gives them. Click to jump.")
+        self.setToolTip("Per decision: your marks (wide row: green preferred, orange avoided, grey neutral), the "
+                        "wish's regions (thin row: green preferred, orange avoided) and, with an intent model, its "
+                        "reward per decision (bars: green raises the score, orange lowers it). Click to jump.")
         self.n_steps = 0
         self.position = 0
         self.marks: np.ndarray | None = None
@@ -115,7 +116,7 @@ class Timeline(QWidget):
             return
         top = 2
         p.fillRect(QRectF(self._x(0), top, self._x(self.n_steps) - self._x(0), self.MARK_H), QColor(225, 225, 225))
-        colours = {1: QColor(*PREFER_RGB), -1: QColor(*AVOID_RGB), 0: QColor(160, 160, 160)}
+        colours = {1: QColor(*PREFER), -1: QColor(*AVOID), 0: QColor(160, 160, 160)}
         if self.marks is not None and self.labelled:
             for a, b, v in self._runs(self.marks):
                 p.fillRect(QRectF(self._x(a), top, self._x(b) - self._x(a), self.MARK_H), colours[int(np.sign(v))])
@@ -161,4 +162,22 @@ class Timeline(QWidget):
             self._seek_to(event.position().x())
 
 
-__all__ = ["Timeline"]
+def _swatch(rgb: tuple[int, int, int], text: str) -> str:
+    r, g, b = rgb
+    return f'<span style="color:#{r:02x}{g:02x}{b:02x}">■</span>&nbsp;{text}'
+
+
+def timeline_legend() -> QLabel:
+    """The line under the timeline saying what its rows and colours mean (``timelineLegend``; the tooltip says
+    the rest: the intent's reward bars)."""
+    label = QLabel("timeline: " + " ".join(_swatch(c, t) for c, t in ((PREFER, "preferred"), (AVOID, "avoided"),
+                                                                         ((160, 160, 160), "neutral")))
+                   + " · your marks (wide row), the wish's regions (thin row)")
+    label.setObjectName("timelineLegend")
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setWordWrap(True)
+    label.setStyleSheet("QLabel { color: #333; }")
+    return label
+
+
+__all__ = ["Timeline", "timeline_legend"]

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 #: the region tint's colours and strengths (the Annotate player's layer)
-PREFER_RGB = (40, 170, 60)
-AVOID_RGB = (220, 40, 40)
+PREFER_RGB = (0, 158, 115)  # bluish green and vermilion (Okabe-Ito): never red, a crashed car's colour
+AVOID_RGB = (213, 94, 0)
 FILL_ALPHA = 70
 EDGE_ALPHA = 220
 
