@@ -190,17 +190,15 @@ def task_problem(task: str, env: str, given: str | None = None) -> str | None:
     """Why the checkpoint folder ``task`` (``given`` so on the command line) is no task agent for ``env`` (None: it
     may be; loading it checks the rest), from its sidecar alone, before the window opens."""
     from dpf_gui.agents.task_agent import KIND
-    from dpf_gui.checkpoints import read_sidecar
+    from dpf_gui.checkpoints import kind_words, read_sidecar
 
     try:
         meta = read_sidecar(task)
     except UserError as exc:
         return str(exc)
     if meta.get("kind") != KIND:
-        kind = meta.get("kind")
-        what = "an intent model" if kind == "intent" else f"a {kind!r} checkpoint"
-        return (f"--task {given or task}: {what}, not a task agent (a folder made by `dpf train-task`, or an "
-                "environment name for the shipped one)")
+        return (f"--task {given or task}: {kind_words(meta.get('kind'))}, not a task agent (a folder made by "
+                "`dpf train-task`, or an environment name for the shipped one)")
     if meta.get("env") != env:
         return f"--task {given or task}: a task agent trained for {meta.get('env')!r}, not {env!r}"
     return None
