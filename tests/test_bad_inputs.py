@@ -389,6 +389,7 @@ def test_the_table_covers_the_reported_inputs():
     (["--demo", "gridnav", "--speed", "1e9"], "--speed: '1e9' is not a whole number"),
     (["--demo", "gridnav", "--preset", "sideways"], "not a preset of gridnav"),
     (["--participant", "P01"], "--participant needs --study STUDY_DIR, a folder made by `dpf study init`"),
+    (["--study", __file__], "is a file; give a folder: one made by `dpf study init`, or any folder to keep"),
 ])
 def test_app_options_one_line_exit_2(argv, fragment, capsys):
     from dpf_gui.app.main import parse_args

@@ -139,6 +139,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         problem = screenshot_problem(args.screenshot)
         if problem:
             p.error(problem)
+    if args.study is not None and Path(args.study).exists() and not Path(args.study).is_dir():
+        p.error(f"--study {args.study} is a file; give a folder: one made by `dpf study init`, or any folder to keep "
+                "the labels in")
     if args.participant is not None:
         from dpf_gui.studies.folder import is_study_folder
 
