@@ -166,9 +166,10 @@ def _layer_image(layer: Layer, size: tuple[int, int], scale: int) -> QImage:
     return image
 
 
-def _swatch(rgb, text: str, shape: str = "■") -> str:
+def swatch_html(rgb, text: str, glyph: str = "■") -> str:
+    """A coloured glyph and its (plain) text, as the legends show them."""
     r, g, b = rgb
-    return f'<span style="color:#{r:02x}{g:02x}{b:02x}">{shape}</span>&nbsp;{text}'
+    return f'<span style="color:#{r:02x}{g:02x}{b:02x}">{glyph}</span>&nbsp;{html.escape(text, quote=False)}'
 
 
 def legend_html(env_name: str, overlay: bool = True, regions: bool = True, filled_regions: bool = False,
@@ -198,9 +199,8 @@ def _the_intents(part) -> bool:
 
 def _legend_item(item) -> str:
     if isinstance(item, Swatch):
-        r, g, b = ROLES.get(item.colour, item.colour) if isinstance(item.colour, str) else item.colour
-        glyph = f'<span style="color:#{r:02x}{g:02x}{b:02x}">{item.glyph}</span>'
-        return f"{glyph}&nbsp;{html.escape(item.text, quote=False)}"
+        return swatch_html(ROLES.get(item.colour, item.colour) if isinstance(item.colour, str) else item.colour,
+                           item.text, item.glyph)
     return html.escape(str(item), quote=False)
 
 
@@ -214,5 +214,5 @@ def frame_legend_label(name: str) -> QLabel:
     return label
 
 
-__all__ = ["compose", "frame_legend_label", "frame_to_qimage", "legend_html", "qimage_to_array",
+__all__ = ["compose", "frame_legend_label", "frame_to_qimage", "legend_html", "qimage_to_array", "swatch_html",
            "value_map_rgba"]

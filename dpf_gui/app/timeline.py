@@ -14,7 +14,11 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
+from dpf_gui.app.overlays import frame_legend_label, swatch_html
 from dpf_gui.app.palette import AVOID, PREFER
+
+#: a neutral mark's grey
+NEUTRAL_MARK = (160, 160, 160)
 
 
 class Timeline(QWidget):
@@ -116,7 +120,7 @@ class Timeline(QWidget):
             return
         top = 2
         p.fillRect(QRectF(self._x(0), top, self._x(self.n_steps) - self._x(0), self.MARK_H), QColor(225, 225, 225))
-        colours = {1: QColor(*PREFER), -1: QColor(*AVOID), 0: QColor(160, 160, 160)}
+        colours = {1: QColor(*PREFER), -1: QColor(*AVOID), 0: QColor(*NEUTRAL_MARK)}
         if self.marks is not None and self.labelled:
             for a, b, v in self._runs(self.marks):
                 p.fillRect(QRectF(self._x(a), top, self._x(b) - self._x(a), self.MARK_H), colours[int(np.sign(v))])
@@ -162,21 +166,13 @@ class Timeline(QWidget):
             self._seek_to(event.position().x())
 
 
-def _swatch(rgb: tuple[int, int, int], text: str) -> str:
-    r, g, b = rgb
-    return f'<span style="color:#{r:02x}{g:02x}{b:02x}">■</span>&nbsp;{text}'
-
-
 def timeline_legend() -> QLabel:
     """The line under the timeline saying what its rows and colours mean (``timelineLegend``; the tooltip says
     the rest: the intent's reward bars)."""
-    label = QLabel("timeline: " + " ".join(_swatch(c, t) for c, t in ((PREFER, "preferred"), (AVOID, "avoided"),
-                                                                         ((160, 160, 160), "neutral")))
-                   + " · your marks (wide row), the wish's regions (thin row)")
-    label.setObjectName("timelineLegend")
-    label.setTextFormat(Qt.TextFormat.RichText)
-    label.setWordWrap(True)
-    label.setStyleSheet("QLabel { color: #333; }")
+    label = frame_legend_label("timelineLegend")
+    label.setText("timeline: " + " ".join(swatch_html(c, t) for c, t in ((PREFER, "preferred"), (AVOID, "avoided"),
+                                                                          (NEUTRAL_MARK, "neutral")))
+                  + " · your marks (wide row), the wish's regions (thin row)")
     return label
 
 
