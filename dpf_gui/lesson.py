@@ -144,7 +144,8 @@ NOTES = {
     "nothing to mark": "Nothing left to mark: every suggested trajectory is labelled.",
     "ranking": "the suggestions are being ranked: a moment",
     "training": "Training… the bar counts its steps.",
-    "trained": "Trained: how well it predicts the marks is on the left. Next: static fusion.",
+    "trained": "Trained: how well it predicts the marks is in the held-out fit (left) and the plot (right). Next: "
+               "static fusion.",
     "training failed": "Training failed: {message}",
     "needs intent": "{strategy} fusion needs an intent model: train one (step 3).",
 }

@@ -362,3 +362,42 @@ def test_a_fit_verdict_needs_enough_held_out_trajectories():
     assert _chance_of_correlation(FAIR_CORR, MIN_HELD_OUT) < 0.05 <= _chance_of_correlation(FAIR_CORR, MIN_HELD_OUT - 1)
     assert _chance_of_correlation(GOOD_CORR, MIN_HELD_OUT) < 0.001
     assert abs(_chance_of_correlation(FAIR_CORR, 8) - 0.10) < 0.01  # the numbers train_view's comment quotes
+
+
+def test_the_fit_plot_says_what_it_lacks_with_a_model_in_use_and_while_training(qtbot, tmp_path, messages,
+                                                                                monkeypatch):
+    """A loaded model (its per-trajectory predictions are not stored), one training and one kept after a cancelled
+    run each have their own note: "no intent model yet" beside "In use" told a person the opposite of the truth.
+    The marks of this data and those the model was trained on are told apart."""
+    from dpf_gui.app.train_view import FIT_EMPTY_NOTE, FIT_IN_USE_NOTE, FIT_TRAINING_NOTE
+    from dpf_gui.intent import registry
+    from tests.test_saliency import train_tiny_additive_avoid_toll_intent
+
+    intent_dir = tmp_path / "model" / "gridnav"
+    train_tiny_additive_avoid_toll_intent(intent_dir)
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    train = window.train
+    window.tabs.setCurrentWidget(train)
+    assert train.fit_plot.note.text() == FIT_EMPTY_NOTE
+    assert train.load_intent_dir(intent_dir)
+    assert not train.fit_plot.note.isHidden() and train.fit_plot.note.text() == FIT_IN_USE_NOTE
+    assert train.labels_label.text().startswith("Marks in this data: <b>0</b> of")
+    assert "trained on 1495 labelled trajectories" in train.intent_label.text()
+
+    started, release = threading.Event(), threading.Event()
+
+    def long_training(dataset, labels, seed, out_dir, should_stop, **kw):
+        started.set()
+        release.wait(HANG_S)
+
+    monkeypatch.setattr(registry, "train_intent", long_training)
+    window.workspace.label_with_simulated_user(window.workspace.wish("mixed"), seed=0)
+    assert train.labels_label.text().startswith("Marks in this data: <b>1495</b> of")  # marked with the tab shown
+    assert train.train() and started.wait(HANG_S)
+    assert train.fit_plot.note.text() == FIT_TRAINING_NOTE
+    with qtbot.waitSignal(train.trainingFinished, timeout=WAIT_MS):
+        train.cancel()
+        release.set()
+    assert train.fit_plot.note.text() == FIT_IN_USE_NOTE and window.workspace.intent is not None
+    assert messages == []
+    window.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from dpf_gui import lesson as plan
@@ -43,6 +43,10 @@ def test_the_lesson_runs_through_every_step_and_back(qtbot, lesson_window):
     # 1: the task agent alone, playing in Play on the lesson's seed
     assert window.tabs.currentWidget() is play and play.runner.strategy == "task" and play.is_playing()
     assert play.seed_spin.value() == plan.SEED and not panel.back_button.isEnabled()
+    # the text is about this episode: it stays on screen when it ends ("loop" would go on to the next seed)
+    play.set_speed(0)
+    qtbot.waitUntil(lambda: not play.is_playing(), timeout=WAIT_MS)
+    assert play.snapshot().done and play.seed_spin.value() == plan.SEED and not play.loop_check.isChecked()
     qtbot.mouseClick(panel.next_button, Qt.MouseButton.LeftButton)
 
     # 2: Annotate, the lesson's wish shown; Next waits for marks, the simulated user gives 20
@@ -66,6 +70,9 @@ def test_the_lesson_runs_through_every_step_and_back(qtbot, lesson_window):
         qtbot.mouseClick(panel.action_button, Qt.MouseButton.LeftButton)
     assert done.args[0], done.args
     assert ws.intent is not None and ws.intent.kind == "additive" and panel.next_button.isEnabled()
+    # where the note says the fit is: the table on the left, the plot on the right
+    assert "held-out fit (left) and the plot (right)" in panel.text.text()
+    assert train.fit_table.mapTo(window, QPoint(0, 0)).x() < train.fit_plot.mapTo(window, QPoint(0, 0)).x()
     qtbot.mouseClick(panel.next_button, Qt.MouseButton.LeftButton)
 
     # 4: static fusion in Play, from the agent's defaults, playing
@@ -77,7 +84,7 @@ def test_the_lesson_runs_through_every_step_and_back(qtbot, lesson_window):
     # 5: Compare, static against dynamic on the same seed
     assert panel.index == 4 and window.tabs.currentWidget() is compare and not play.is_playing()
     assert (compare.runners["left"].strategy, compare.runners["right"].strategy) == ("static", "dynamic")
-    assert compare.seed_spin.value() == plan.SEED and compare.is_playing()
+    assert compare.seed_spin.value() == plan.SEED and compare.is_playing() and not compare.loop_check.isChecked()
     qtbot.mouseClick(panel.next_button, Qt.MouseButton.LeftButton)
 
     # 6: dynamic fusion in Play; the button tries c = 0, then c = 6, replaying the episode each time

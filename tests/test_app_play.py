@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +13,14 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTabWidget, QWidget
 
-from dpf_gui.app.calibrating import AUTO_LEAD, CALIBRATED_SHORT, NOT_CALIBRATED, NOT_CALIBRATED_SHORT, RECALLED_SHORT
+from dpf_gui.app.calibrating import (
+    AUTO_LEAD,
+    CALIBRATED_SHORT,
+    NOT_CALIBRATED,
+    NOT_CALIBRATED_SHORT,
+    RECALLED_SHORT,
+    SET_NOT_CALIBRATED,
+)
 from dpf_gui.app.compare_view import CompareView
 from dpf_gui.app.play_view import PlayView
 from dpf_gui.app.plots import FeatureBars, LivePlot, RingBuffer, nice_ceil
@@ -601,7 +610,8 @@ def test_the_play_tab_calibrates_each_new_gridnav_intent_from_the_stored_strengt
     # a person's own strength stays with the next model, and nothing calibrates over it
     play.params_panel.controls["strength"].spin.setValue(0.5)
     ws.set_intent(IntentAgent.load(tmp_path / "intent0"))
-    assert not play.is_calibrating() and play.params().strength == 0.5 and play.status_label.text() == NOT_CALIBRATED
+    assert not play.is_calibrating() and play.params().strength == 0.5
+    assert play.status_label.text() == SET_NOT_CALIBRATED.format(strength=0.5, c=play.params().c)
     # a lesson sets the parameters itself: no calibration there
     window.calibrate_new_intents = False
     play.params_panel.reset()
@@ -1135,3 +1145,55 @@ def test_abbreviated_action_names_are_spelled_out_in_the_tooltip(qtbot):
     bars.resize(600, 200)
     qtbot.waitUntil(lambda: bars._ticks[0][0][1] == "up", timeout=WAIT_MS)
     assert bars.toolTip() == ""  # the names themselves under the bars
+
+
+def test_the_not_calibrated_line_follows_the_parameters_set(qtbot, additive_agents):
+    """"Stored defaults" beside a c the person (or a lesson's try) changed was not true any more: the line says
+    what is set, in both looks, and the stored values again after Reset."""
+    from dpf_gui.app.calibrating import SET_NOT_CALIBRATED_SHORT
+
+    v = shown(qtbot, PlayView, additive_agents, seed=3, size=(1300, 800))
+    assert v.status_label.text() == NOT_CALIBRATED
+    v.set_params(dataclasses.replace(v.params(), c=0.0))
+    p = v.params()
+    assert v.params_panel.preset.currentText() == "custom"
+    assert v.status_label.text() == SET_NOT_CALIBRATED.format(strength=p.strength, c=0.0)
+    v.set_presentation(True)
+    assert v.status_label.text() == SET_NOT_CALIBRATED_SHORT.format(strength=p.strength, c=0.0)
+    v.set_presentation(False)
+    v.params_panel.reset()
+    assert v.status_label.text() == NOT_CALIBRATED
+    v.shutdown()
+
+
+def test_a_calibration_in_progress_tells_its_candidate_from_the_strength_play_uses(qtbot, additive_agents,
+                                                                                  monkeypatch):
+    """The progress line named the strength being tried ("strength 8, c 3") while the strength box (and the agent
+    playing) stood at the stored one: it says which is which."""
+    import threading
+
+    import dpf_gui.calibration_process as process
+    from dpf_gui.calibrate import CalibrationCancelled
+
+    told = threading.Event()
+
+    def slow_calibration(*args, progress, should_stop, **kw):
+        progress(5, 50, "strength 8, c 3")
+        told.set()
+        while not should_stop():
+            time.sleep(0.01)
+        raise CalibrationCancelled
+
+    monkeypatch.setattr(process, "calibrate_on_this_machine", slow_calibration)
+    v = shown(qtbot, PlayView, additive_agents, seed=3, size=(1300, 800))
+    p = v.params()
+    assert p.strength != 8
+    with qtbot.waitSignal(v.calibrated, timeout=WAIT_MS):
+        assert v.calibrate()
+        qtbot.waitUntil(lambda: "episode 5 of at most 50" in v.status_label.text(), timeout=WAIT_MS)
+        line = v.status_label.text()
+        assert "in simulation: strength 8, c 3" in line
+        assert f"until it is done Play plays at strength {p.strength:g}, c {p.c:g}" in line
+        assert v.runner.params.strength == p.strength
+        v.cancel_calibration()
+    v.shutdown()

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QPushButton, QRadioButton, QSlider
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QRadioButton, QSlider, QWidget
 
-from dpf_gui.app.study_mode import SUGGESTION_WORDS, reflow
+from dpf_gui.app.study_mode import SUGGESTION_WORDS, WATCH_TO_THE_END, reflow
 from dpf_gui.studies.export import export_study
 from dpf_gui.studies.folder import Study, init_study
 from tests.helpers import HANG_S
@@ -58,6 +58,15 @@ def walk(qtbot, window) -> bool:
         elif phase == "annotate":
             page = window.page
             assert not page.player.overlay_check.isVisible() and page.player.wish is None  # no regions, no preset
+            # the legend names only what the participant sees: their marks, never the hidden wish
+            legend = page.findChild(QLabel, "timelineLegend")
+            assert legend.isVisible() and "your marks" in legend.text() and "wish" not in legend.text()
+            # the second agent's trips start unmarked: the page says it is a new agent, the marks before are kept
+            k = [s.condition for s in window.session.steps if s.phase == "annotate"].index(step.condition) + 1
+            assert f"agent {k} of 2" in window.header.text()
+            told = page.findChild(QLabel, "agentRound")
+            assert (told is not None) == (k == 2)
+            assert told is None or told.text().startswith("Agent 2 of 2: a new agent")
             done = sum(1 for i in range(page.list.count()) if "(" in page.list.item(i).text())
             annotate(qtbot, window, [(0, 1), (1, -1), (2, 1), (3, -1), (4, 0), (5, 1)][done:])
             click(qtbot, window, "annotateDone")
@@ -70,8 +79,13 @@ def walk(qtbot, window) -> bool:
             for i in range(len(page.episodes)):
                 qtbot.waitUntil(lambda i=i, page=page: page.player.index == i and page.player.ready, timeout=WAIT_MS)
                 assert page.label.text() == f"Episode {i + 1} of 2" and not page.next.isEnabled()
+                assert page.hint.text() == WATCH_TO_THE_END  # why Next is disabled
+                assert not page.findChild(QLabel, "timelineLegend").isVisible()  # nothing drawn on the timeline
                 page.player.slider.setValue(page.player.last_frame)  # dragged to the end (playing takes seconds)
                 qtbot.waitUntil(lambda page=page: page.next.isEnabled(), timeout=WAIT_MS)
+                timed_out = not page.episodes.dataset.terminated[i]
+                assert page.hint.text().startswith("The episode's time ran out." if timed_out else
+                                                   "The episode is over.")
                 click(qtbot, window, "watchNext")
         elif phase == "questionnaire":
             click(qtbot, window, "questionnaireDone")  # nothing answered: refused, stays
@@ -332,3 +346,72 @@ def test_the_operator_screen_says_how_to_start_and_acts_only_on_a_chosen_partici
     assert not hint.isVisible() and start.isEnabled() and withdraw.isEnabled()
     operator.list.setCurrentRow(-1)
     assert not start.isEnabled() and not withdraw.isEnabled()
+
+
+class _TlxWindow(QWidget):
+    """What a questionnaire page needs of its window, for the NASA-TLX step alone (the real walk reaches it after
+    two trainings): the real Session's items and refusal, answers kept in a list."""
+
+    def __init__(self):
+        from types import SimpleNamespace
+
+        from dpf_gui.studies.session import Session, Step
+
+        super().__init__()
+        self.step = Step("nasa_tlx", "static")
+        self.study = SimpleNamespace(protocol=SimpleNamespace(texts={"questionnaire": "About the agent you watched"}))
+        self.logged: list[tuple[str, int]] = []
+        self.advanced = False
+        session = self
+
+        class _Session:
+            items = Session.items
+            missing_answers = Session.missing_answers
+
+            def answer(self, item_id, value):
+                session.logged.append((item_id, value))
+
+            def answers(self, step):
+                return dict(session.logged)
+
+        self.session = _Session()
+
+    def advance(self):
+        from dpf_gui.errors import UserError
+
+        if self.session.missing_answers(self.step):
+            raise UserError("required items unanswered")
+        self.advanced = True
+
+
+def test_tlx_sliders_look_unanswered_until_touched_and_the_refusal_names_them(qtbot):
+    """A slider starts in the middle, which is no answer: it says "not answered" until moved or its handle is
+    clicked (a participant who means 50 clicks it), and Continue names the questions still open. The lead-in is
+    about the participant's own workload, not the agent."""
+    from dpf_gui.app.study_mode import NOT_ANSWERED, TLX_LEAD, QuestionnairePage
+    from dpf_gui.studies.session import TLX_IDS, TLX_SCALES
+
+    window = _TlxWindow()
+    qtbot.addWidget(window)
+    page = QuestionnairePage(window, "nasa_tlx")
+    page.resize(1000, 700)
+    page.show()
+    assert page.findChild(QLabel, "phaseText").text() == reflow(TLX_LEAD)
+    assert all(page.values[i].text() == NOT_ANSWERED and not page.values[i].isEnabled() for i in TLX_IDS)
+    page.sliders["tlx_mental"].setValue(13)  # moved: 65
+    handle = page.sliders["tlx_physical"]
+    handle.sliderPressed.emit()
+    handle.sliderReleased.emit()  # the handle clicked where it is: 50
+    assert page.values["tlx_mental"].text() == "65" and page.values["tlx_physical"].text() == "50"
+    assert window.logged == [("tlx_mental", 65), ("tlx_physical", 50)]
+    page.sliders["tlx_mental"].sliderReleased.emit()  # the release after a drag: no second answer
+    assert window.logged == [("tlx_mental", 65), ("tlx_physical", 50)]
+    page.done()
+    refusal = page.message.text()
+    assert not window.advanced and "Not answered yet" in refusal
+    for (_scale, question, _lo, _hi), item in zip(TLX_SCALES, TLX_IDS, strict=True):
+        assert (question in refusal) == (item not in ("tlx_mental", "tlx_physical")), item
+    for item in TLX_IDS[2:]:
+        page.sliders[item].setValue(0)
+    page.done()
+    assert window.advanced

@@ -7,7 +7,8 @@ A mixin of :class:`~dpf_gui.app.play_view.PlayView`, which calls :meth:`Calibrat
 while building (it makes ``calibrate_button`` and ``calibrate_progress``),
 :meth:`CalibratingView._enable_calibration` where it enables its controls, and
 :meth:`CalibratingView._drop_calibration` when its agents change or it closes. It provides ``runner``,
-``status_label``, ``_say()`` (a status line with its presentation-mode form), ``params()`` and ``set_params()``.
+``status_label``, ``_say()`` (a status line with its presentation-mode form; ``_status_forms``: the last one
+said), ``params()`` and ``set_params()``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ NOT_CALIBRATED = ("Strength and c are this agent's stored defaults, not chosen f
                   "chooses them in simulation (seconds on gridnav, a minute or two on highway and Pong).")
 #: the same in presentation mode, where the line sits under the frame in a narrow column of large text
 NOT_CALIBRATED_SHORT = "Stored strength and c, not calibrated for this intent (Calibrate strength)."
+#: the same once strength or c are set otherwise (by a person, a lesson's try, a calibration for another intent):
+#: "stored defaults" beside "set: custom" was not true any more (``str.format`` fields strength, c)
+SET_NOT_CALIBRATED = ("Strength {strength:g} and c {c:g}, as set (the agent stores others), are not calibrated for "
+                      "this intent: Calibrate strength chooses them in simulation (seconds on gridnav, a minute or "
+                      "two on highway and Pong).")
+#: its presentation-mode form
+SET_NOT_CALIBRATED_SHORT = "Strength {strength:g}, c {c:g}: not calibrated for this intent (Calibrate strength)."
 #: how the line under the controls starts when Play calibrated a new intent model by itself
 AUTO_LEAD = "calibrated for this new intent model as soon as it was shown"
 #: Compare's line while Play calibrates the new intent model both show (in the background, a minute or two on
@@ -68,6 +76,7 @@ class CalibratingView:
         self._calibrating_by_itself = False  # started by Play for a new intent model, not by the button
         self._intent_sidecar: dict = {}  # of the intent shown: its weights' checksum keys the kept calibrations
         self.recalled = None  # the calibration kept from an earlier session that the agents shown started with
+        self._not_calibrated_forms: tuple[str, str] | None = None  # the line of _say_not_calibrated, last said
         self._calibrationDone.connect(self._on_calibrated, Qt.QueuedConnection)
         self._calibrationProgress.connect(self._on_calibration_progress, Qt.QueuedConnection)
         self.calibrate_button = QPushButton("Calibrate strength")
@@ -122,6 +131,25 @@ class CalibratingView:
                                   "(training seeds) at several strengths…")
         self._calibration.start()
         return True
+
+    def _say_not_calibrated(self) -> None:
+        """Say that the intent plays at a strength and c not calibrated for it: the stored ones or others."""
+        from dpf_gui.fusion_params import same_calibrated
+        from dpf_gui.pipeline import fusion_params
+
+        p = self.params()
+        if same_calibrated(p, fusion_params(self.runner.task)):
+            self._not_calibrated_forms = (NOT_CALIBRATED, NOT_CALIBRATED_SHORT)
+        else:
+            self._not_calibrated_forms = (SET_NOT_CALIBRATED.format(strength=p.strength, c=p.c),
+                                          SET_NOT_CALIBRATED_SHORT.format(strength=p.strength, c=p.c))
+        self._say(*self._not_calibrated_forms)
+
+    def _still_not_calibrated(self) -> None:
+        """The parameters changed: a line saying they are not calibrated says so of the new ones (a calibration's
+        line stays: it tells what was chosen)."""
+        if self._status_forms == self._not_calibrated_forms and self.status_label.text() in self._status_forms:
+            self._say_not_calibrated()
 
     def _calibrate_new_intent(self, task) -> bool:
         """Start calibrating a newly shown intent model if :attr:`calibrate_new_intents` says so and the strength
@@ -217,9 +245,11 @@ class CalibratingView:
             return
         self.calibrate_progress.setRange(0, max(at_most, 1))
         self.calibrate_progress.setValue(played)
-        if not self._calibration_stop.is_set():
-            self.status_label.setText(f"calibrating the intent's strength: {what} (episode {played} of at most "
-                                      f"{at_most}; Cancel calibration keeps the parameters as they are)")
+        if not self._calibration_stop.is_set():  # ``what`` is a candidate tried in simulation, not what Play uses
+            p = self.params()
+            self.status_label.setText(f"calibrating the intent's strength in simulation: {what} (episode {played} "
+                                      f"of at most {at_most}); until it is done Play plays at strength "
+                                      f"{p.strength:g}, c {p.c:g} (Cancel calibration keeps them)")
 
     def _on_calibrated(self, cal, error: str, generation: int) -> None:
         self._calibration = None
@@ -242,4 +272,5 @@ class CalibratingView:
 
 
 __all__ = ["AUTO_LEAD", "CALIBRATED_SHORT", "CALIBRATING_IN_PLAY", "CANCELLED", "CLOSE_WAIT_S", "NOT_CALIBRATED",
-           "NOT_CALIBRATED_IN_PLAY", "NOT_CALIBRATED_SHORT", "RECALLED_SHORT", "CalibratingView"]
+           "NOT_CALIBRATED_IN_PLAY", "NOT_CALIBRATED_SHORT", "RECALLED_SHORT", "SET_NOT_CALIBRATED",
+           "SET_NOT_CALIBRATED_SHORT", "CalibratingView"]

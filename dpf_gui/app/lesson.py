@@ -257,6 +257,9 @@ class LessonPanel(QFrame):
         self._start(view)
 
     def _start(self, view) -> None:
+        """The step's episode from its start, played once: the text is about this episode, so "loop" (on by
+        default) is turned off, lest the next seed replace it (the person may turn it on again)."""
+        view.loop_check.setChecked(False)
         view.set_speed(plan.SPEED.get(self.lesson.env, 10))
         view.restart(plan.SEED)
         view.play()

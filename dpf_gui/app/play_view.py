@@ -46,7 +46,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dpf_gui.app.calibrating import CLOSE_WAIT_S, NOT_CALIBRATED, NOT_CALIBRATED_SHORT, CalibratingView
+from dpf_gui.app.calibrating import CLOSE_WAIT_S, CalibratingView
 from dpf_gui.app.driver import EpisodeDriver
 from dpf_gui.app.frame_view import FrameView
 from dpf_gui.app.overlays import compose, frame_legend_label, legend_html
@@ -257,9 +257,6 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         self._status_forms = (normal, short)
         self.status_label.setText(short if self._presenting else normal)
 
-    def _say_not_calibrated(self) -> None:
-        self._say(NOT_CALIBRATED, NOT_CALIBRATED_SHORT)
-
     def _set_enabled(self, on: bool) -> None:
         for w in (self.strategy_combo, self.play_button, self.step_button, self.restart_button, self.seed_spin,
                   self.speed_spin, self.record_button, self.trace_button, self.params_panel):
@@ -438,6 +435,7 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         if self.runner is not None:
             self.runner.set_params(params)
             self._say_what_is_shown()
+            self._still_not_calibrated()
 
     def _new_episode(self) -> None:
         """Nothing of the new episode is shown yet (highway's first frame follows): clear the plots, and a

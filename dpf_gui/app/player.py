@@ -256,7 +256,8 @@ class Player(QWidget):
     positionChanged = Signal(int)
     framesReady = Signal()
 
-    def __init__(self, parent: QWidget | None = None, cache: FrameCache | None = None):
+    def __init__(self, parent: QWidget | None = None, cache: FrameCache | None = None, regions: bool = True):
+        """``regions`` False: the timeline legend does not name the wish's row (a study hides the regions)."""
         super().__init__(parent)
         self.setObjectName("player")
         self.cache = cache or FrameCache(self)
@@ -331,7 +332,7 @@ class Player(QWidget):
         self.overlay_check.toggled.connect(self.set_overlay_visible)
         self.timeline = Timeline(self)
         self.timeline.seekRequested.connect(self.seek)
-        self.timeline_legend = timeline_legend()
+        self.timeline_legend = timeline_legend(regions)
 
         controls = QHBoxLayout()
         for w in (self.first_button, self.back_button, self.play_button, self.forward_button, self.last_button):

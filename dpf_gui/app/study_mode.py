@@ -57,6 +57,14 @@ OPERATOR_EXIT = "Ctrl+Shift+Q"
 PHASE_TITLES = {"consent": "Consent", "instructions": "Instructions", "annotate": "Mark the trips", "train": "Learning",
                 "watch": "Watch the agent", "questionnaire": "Questions", "nasa_tlx": "Workload", "end": "Thank you"}
 STATE_WORDS = {1: "preferred", 2: "avoided", 3: "neutral", 4: "parts marked"}
+#: the NASA-TLX page's lead-in: its items ask about the participant's own workload, not about the agent (the
+#: protocol's questionnaire text is about the agent, and the protocol has no text of its own for this page)
+TLX_LEAD = ("These questions are about you: how demanding the task you just did was for you. Move each slider to "
+            "your answer; to answer where a handle already is, click it.")
+#: beside Watch's Next while it is disabled: why
+WATCH_TO_THE_END = "Watch the episode to its end to go on."
+#: beside a NASA-TLX slider until it is answered: its handle starts in the middle, which is no answer
+NOT_ANSWERED = "not answered"
 #: why a trip is suggested, in a participant's words (the log keeps the full reason, in the researcher's)
 SUGGESTION_WORDS = {"typical": "a typical trip, to start with",
                     "diversity": "it is unlike the trips marked so far",
@@ -127,13 +135,15 @@ def _button(text: str, name: str, parent: QWidget, slot: Callable) -> QPushButto
     return b
 
 
-def _player(parent: QWidget, log: Callable[..., None]):
-    """The app's player without its region overlay (a study shows no wish regions), its controls logged."""
+def _player(parent: QWidget, log: Callable[..., None], marks: bool):
+    """The app's player without its region overlay (a study shows no wish regions), its controls logged; its
+    timeline legend names only what is shown: the participant's ``marks``, or nothing (watching draws none)."""
     from dpf_gui.app.player import Player
 
-    player = Player(parent)
+    player = Player(parent, regions=False)
     player.overlay_check.setVisible(False)
     player.set_overlay_visible(False)
+    player.timeline_legend.setVisible(marks)
     player.play_button.clicked.connect(lambda: log("play" if player.is_playing else "pause", frame=player.position))
     # what the person does to the position (the slider, the timeline, the step buttons), not the playback's ticks
     player.slider.valueChanged.connect(lambda f: log("seek", frame=int(f)))
@@ -198,9 +208,19 @@ class StudyWindow(QMainWindow):
             self.page = cls(self, step.phase)
         steps = self.session.steps
         k = len(steps) if step is None else steps.index(step) + 1
-        self.header.setText(f"{PHASE_TITLES.get(step.phase if step else 'end', '')}  ·  step {k} of {len(steps)}")
+        agent = self.agent_round()
+        self.header.setText(f"{PHASE_TITLES.get(step.phase if step else 'end', '')}  ·  step {k} of {len(steps)}"
+                            + (f"  ·  agent {agent[0]} of {agent[1]}" if agent and agent[1] > 1 else ""))
         self.pages.addWidget(self.page)
         self.pages.setCurrentWidget(self.page)
+
+    def agent_round(self) -> tuple[int, int] | None:
+        """(k, n): the step shown belongs to the k-th of the n conditions (agents) this participant teaches; None
+        outside them. The participant sees "agent k", never the condition's name."""
+        if self.step is None or self.step.condition is None:
+            return None
+        order = list(dict.fromkeys(s.condition for s in self.session.steps if s.condition is not None))
+        return order.index(self.step.condition) + 1, len(order)
 
     def advance(self, **data: Any) -> None:
         """End the current step and show the next."""
@@ -311,6 +331,12 @@ class AnnotatePage(QWidget):
         self._ranking: tuple[_Worker, tuple, dict] | None = None  # the ranking under way: for which inputs, its box
         self._rank_again = False
         layout = QVBoxLayout(self)
+        k, n = window.agent_round()
+        if k > 1:  # the same trips, none marked: say why, or the marks given before look lost
+            round_label = _text_label(f"Agent {k} of {n}: a new agent, which learns only from the marks you give "
+                                      f"now. Your marks for agent {k - 1} are kept.", "agentRound", self)
+            round_label.setStyleSheet("font-weight: bold")
+            layout.addWidget(round_label)
         layout.addWidget(_text_label(window.study.protocol.texts["annotate"], "phaseText", self))
         layout.addWidget(_text_label(window.study.protocol.instruction, "wishInstruction", self))
         body = QHBoxLayout()
@@ -320,7 +346,7 @@ class AnnotatePage(QWidget):
             self.list.addItem(QListWidgetItem(f"Trip {i + 1}"))
         self.list.currentRowChanged.connect(self._show)
         body.addWidget(self.list, 1)
-        self.player = _player(self, window.log)
+        self.player = _player(self, window.log, marks=True)
         body.addWidget(self.player, 3)
         layout.addLayout(body, 1)
         row = QHBoxLayout()
@@ -585,10 +611,13 @@ class WatchPage(QWidget):
         self.label = QLabel("preparing the agent…", self)
         self.label.setObjectName("episodeLabel")
         layout.addWidget(self.label)
-        self.player = _player(self, window.log)
+        self.player = _player(self, window.log, marks=False)
         self.player.positionChanged.connect(self._position)
         layout.addWidget(self.player, 1)
         row = QHBoxLayout()
+        self.hint = QLabel(self)
+        self.hint.setObjectName("watchHint")
+        row.addWidget(self.hint)
         row.addStretch(1)
         self.next = _button("Next", "watchNext", self, self._next)
         self.next.setEnabled(False)
@@ -608,6 +637,7 @@ class WatchPage(QWidget):
         self.index = i
         self.label.setText(f"Episode {i + 1} of {len(self.episodes)}")
         self.next.setEnabled(i in self.seen)
+        self.hint.setText(self._ended_words(i) if i in self.seen else WATCH_TO_THE_END)
         self.window_.log("episode_start", episode=i, seed=int(self.episodes.dataset.seeds[i]))
         self.player.load(self.episodes, i)
         self.player.play()
@@ -617,6 +647,13 @@ class WatchPage(QWidget):
             self.seen.add(self.index)
             self.window_.session.watched(self.index, self.episodes.dataset[self.index])
             self.next.setEnabled(True)
+            self.hint.setText(self._ended_words(self.index))
+
+    def _ended_words(self, i: int) -> str:
+        """How episode ``i`` ended, in a participant's words: one stopped by the step limit (not ended by the
+        environment) says that its time ran out, or it looks like a finish."""
+        how = "The episode is over." if self.episodes.dataset.terminated[i] else "The episode's time ran out."
+        return f"{how} Press Next to go on."
 
     def _next(self) -> None:
         if self.index + 1 < len(self.episodes):
@@ -642,9 +679,12 @@ class QuestionnairePage(QWidget):
         self.texts: dict[str, QPlainTextEdit] = {}
         self.groups: dict[str, QButtonGroup] = {}
         self.sliders: dict[str, QSlider] = {}
-        given = session.answers(step)
+        self.values: dict[str, QLabel] = {}  # beside each NASA-TLX slider: its answer, or that there is none yet
+        self.given = given = session.answers(step)
+        self.questions = {item_id: text for item_id, _kind, text, _anchors, _required in session.items(step)}
         layout = QVBoxLayout(self)
-        layout.addWidget(_text_label(window.study.protocol.texts["questionnaire"], "phaseText", self))
+        lead = TLX_LEAD if phase == "nasa_tlx" else window.study.protocol.texts["questionnaire"]
+        layout.addWidget(_text_label(lead, "phaseText", self))
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         inner = QWidget(scroll)
@@ -673,10 +713,17 @@ class QuestionnairePage(QWidget):
                 slider.setObjectName(f"item_{item_id}")
                 slider.setRange(0, 20)  # steps of 5
                 slider.setValue(int(given.get(item_id, 50)) // 5)
-                slider.valueChanged.connect(lambda v, i=item_id: self._answer(i, int(v) * 5))
+                value = QLabel(str(given[item_id]) if item_id in given else NOT_ANSWERED, inner)
+                value.setObjectName(f"value_{item_id}")
+                value.setEnabled(item_id in given)  # greyed until answered
+                value.setMinimumWidth(value.fontMetrics().horizontalAdvance(NOT_ANSWERED))
+                # moved (mouse, keys) or its handle clicked where it is: both answer
+                slider.valueChanged.connect(lambda v, i=item_id: self._rate(i, int(v) * 5))
+                slider.sliderReleased.connect(lambda i=item_id, s=slider: self._rate(i, s.value() * 5))
                 grid.addWidget(slider, row, 1, 1, 7)
                 grid.addWidget(_text_label(anchors[1], f"anchorHigh_{item_id}", inner), row, 8)
-                self.sliders[item_id] = slider
+                grid.addWidget(value, row, 9)
+                self.sliders[item_id], self.values[item_id] = slider, value
             else:
                 edit = QPlainTextEdit(inner)
                 edit.setObjectName(f"item_{item_id}")
@@ -698,8 +745,17 @@ class QuestionnairePage(QWidget):
     def _answer(self, item_id: str, value) -> None:
         try:
             self.window_.session.answer(item_id, value)
+            self.given[item_id] = value
         except UserError as exc:
             self.message.setText(str(exc))
+
+    def _rate(self, item_id: str, value: int) -> None:
+        """A NASA-TLX rating: shown beside its slider; logged once per value (a click on the handle after a move
+        repeats it)."""
+        if self.given.get(item_id) != value:
+            self._answer(item_id, value)
+        self.values[item_id].setText(str(value))
+        self.values[item_id].setEnabled(True)
 
     def done(self) -> None:
         given = self.window_.session.answers(self.window_.step)
@@ -711,7 +767,9 @@ class QuestionnairePage(QWidget):
             self.window_.advance()
         except UserError as exc:
             missing = self.window_.session.missing_answers(self.window_.step)
-            self.message.setText("Please answer every question before you continue." if missing else str(exc))
+            self.message.setText("Please answer every question before you continue. Not answered yet: "
+                                 + " · ".join(f"\u201c{self.questions[i]}\u201d" for i in missing)
+                                 if missing else str(exc))
 
 
 class OperatorWindow(QMainWindow):

@@ -166,13 +166,13 @@ class Timeline(QWidget):
             self._seek_to(event.position().x())
 
 
-def timeline_legend() -> QLabel:
+def timeline_legend(regions: bool = True) -> QLabel:
     """The line under the timeline saying what its rows and colours mean (``timelineLegend``; the tooltip says
-    the rest: the intent's reward bars)."""
+    the rest: the intent's reward bars). ``regions`` False: the wish's row is not named (a study hides it)."""
     label = frame_legend_label("timelineLegend")
     label.setText("timeline: " + " ".join(swatch_html(c, t) for c, t in ((PREFER, "preferred"), (AVOID, "avoided"),
                                                                           (NEUTRAL_MARK, "neutral")))
-                  + " · your marks (wide row), the wish's regions (thin row)")
+                  + (" · your marks (wide row), the wish's regions (thin row)" if regions else " · your marks"))
     return label
 
 

@@ -200,6 +200,12 @@ class LossPlot(PlotText, pg.PlotWidget):
 #: over the fit plot while it has no dots: what it will show, and what brings it
 FIT_EMPTY_NOTE = ("empty: no intent model yet. Train one (or load one) to see its predicted score of each labelled "
                   "trajectory against the score it was given")
+#: the same while a model is in use whose predictions are not at hand (loaded, or training was cancelled): a folder
+#: stores only its fit's summary, so "no intent model yet" would contradict the table and "In use" beside it
+FIT_IN_USE_NOTE = ("the intent model in use stores only a summary of its fit (the table on the left), not its "
+                   "prediction for each labelled trajectory: train one here to see them")
+#: the same while a model trains
+FIT_TRAINING_NOTE = "training: its predicted score of each labelled trajectory appears here when it is done"
 
 
 class FitPlot(PlotText, pg.PlotWidget):
@@ -219,11 +225,12 @@ class FitPlot(PlotText, pg.PlotWidget):
         self.setMinimumHeight(160)
         self.clear_data()
 
-    def clear_data(self) -> None:
+    def clear_data(self, note: str = FIT_EMPTY_NOTE) -> None:
+        """No dots; ``note`` says why (no model, one without its predictions at hand, one training)."""
         for d in self.dots.values():
             d.setData([], [])
         self.diag.setData([], [])
-        self.set_note(FIT_EMPTY_NOTE)
+        self.set_note(note)
 
     def set_points(self, scatter: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         lo, hi = np.inf, -np.inf
@@ -452,7 +459,7 @@ class TrainView(QWidget):
         self._unsubscribe = ws.on_change(self._on_change) if ws is not None else None
         self.result = None
         self.loss_plot.clear_data()
-        self.fit_plot.clear_data()
+        self._clear_fit_plot()
         self._idle_progress()
         self.status.setText(stopped or "")
         if ws is not None and ws.intent is not None:
@@ -466,6 +473,8 @@ class TrainView(QWidget):
     def _on_change(self, change) -> None:
         if change.what == "intent":
             self._show_intent()
+        elif change.what == "labels" and self.isVisible():  # (imported or marked with this tab shown)
+            self.refresh_labels()
 
     def refresh_labels(self) -> None:
         """Update the lines saying what there is to learn from (cheap: the store's summary)."""
@@ -483,7 +492,7 @@ class TrainView(QWidget):
         labelled = states != UNLABELLED
         n = int(labelled.sum())
         sim = int((states == SIMULATED).sum())
-        text = f"<b>{n}</b> of {len(ws)} trajectories labelled"
+        text = f"Marks in this data: <b>{n}</b> of {len(ws)} trajectories labelled"
         if n:
             text += f" ({n - sim} by you, {sim} by a simulated user)" if sim else " (all by you)"
             s = scores[labelled]
@@ -569,7 +578,7 @@ class TrainView(QWidget):
         self.result = None
         self.last_error = None
         self.loss_plot.clear_data()
-        self.fit_plot.clear_data()
+        self.fit_plot.clear_data(FIT_TRAINING_NOTE)
         kind = config_kind(cfg)
         if kind == "additive":
             self.progress.setRange(0, cfg.utility_steps + cfg.value_steps)
@@ -627,6 +636,7 @@ class TrainView(QWidget):
         if worker.cancelled or result.interrupted:
             self._remove_partial()
             self._idle_progress()
+            self._clear_fit_plot()
             self.status.setText("cancelled; the intent model in use is unchanged")
             self._show_plots()
             self.trainingFinished.emit(False, "cancelled")
@@ -658,6 +668,7 @@ class TrainView(QWidget):
         self._set_busy(False)
         self._remove_partial()
         self._idle_progress()
+        self._clear_fit_plot()
         self._show_plots()
         if user_error and self.ws is not None and self._labels is not None:
             notes = wish_notes(self.ws, self._labels)
@@ -739,7 +750,7 @@ class TrainView(QWidget):
             return False
         self.result = None
         self._show_curve(agent.sidecar)
-        self.fit_plot.clear_data()
+        self.fit_plot.clear_data(FIT_IN_USE_NOTE)
         self.status.setText(f"loaded {short_path(directory)}")
         self.status.setToolTip(str(directory))
         self._use(agent)
@@ -747,6 +758,11 @@ class TrainView(QWidget):
         return True
 
     # --- display -----------------------------------------------------------------------
+    def _clear_fit_plot(self) -> None:
+        """No dots, and a note true to whether a model is in use (its predictions are not kept with it)."""
+        in_use = self.ws is not None and self.ws.intent is not None
+        self.fit_plot.clear_data(FIT_IN_USE_NOTE if in_use else FIT_EMPTY_NOTE)
+
     def _idle_progress(self) -> None:
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -821,8 +837,9 @@ class TrainView(QWidget):
         kind_name = ws.intent.kind
         kind = f"additive ensemble of {arch.get('members', '?')}" if kind_name == "additive" else "LSTM"
         self.intent_label.setText(
-            f"<b>In use:</b> {escape(short_path(directory))}<br>{kind} · {when} · {lab.get('count', '?')} labelled "
-            f"trajectories ({escape(str(lab.get('source') or 'unknown source'))}) · wish: {escape(wish_text)}")
+            f"<b>In use:</b> {escape(short_path(directory))}<br>{kind} · {when} · trained on {lab.get('count', '?')} "
+            f"labelled trajectories ({escape(str(lab.get('source') or 'unknown source'))}) · wish: "
+            f"{escape(wish_text)}")
         self.intent_label.setToolTip(str(directory))
         if self.result is not None:
             self._show_fit(self.result.metrics.get("held_out") or {}, self.result.metrics.get("train") or {}, kind_name)
