@@ -171,7 +171,7 @@ class MainWindow(QMainWindow):
 
         geometry = self.settings.value("geometry")
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 780)
+            self.resize(*self.first_size())
         try:
             tab = int(self.settings.value("tab", 0))
         except (TypeError, ValueError):
@@ -256,6 +256,22 @@ class MainWindow(QMainWindow):
         return False, None
 
     # --- store -------------------------------------------------------------------------------------
+    #: the window's size the first time it opens (later: where the person left it)
+    FIRST_SIZE = (1280, 780)
+
+    def first_size(self) -> tuple[int, int]:
+        """:data:`FIRST_SIZE`, no larger than the screen's free area: on a 1280x720 projector the window would
+        otherwise open taller than the screen, its status bar and bottom controls off it. Offscreen (tests,
+        scripted screenshots) there is no screen to fit, so the size is the same everywhere."""
+        from dpf_gui.app.launch import on_a_screen
+
+        width, height = self.FIRST_SIZE
+        screen = self.screen() if on_a_screen() else None
+        if screen is None:
+            return width, height
+        room = screen.availableGeometry()
+        return min(width, room.width()), min(height, room.height())
+
     def _set_store(self, directory) -> bool:
         """Label into ``directory`` (None: the default folder). At start, an unusable folder falls back to the
         default one, loudly; later (File menu) the store in use stays."""
