@@ -313,3 +313,18 @@ def test_play_sliders_and_compare_plots_have_room_at_both_sizes(qtbot, tmp_path,
     qtbot.wait(50)
     assert tall.compare.params_toggle.isChecked() and tall.compare.params_panel.isVisible()
     assert min(c.slider.width() for c in tall.compare.params_panel.controls.values()) >= 80
+
+
+def test_plays_parameters_can_be_hidden_to_give_the_picture_room(qtbot, tmp_path, messages):
+    """The second UX review (s55): at 1280x720 Play's picture was the smallest thing on the screen, under the
+    parameters; their button is there in every look, and hiding them gives the picture far more height."""
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    window.resize(1280, 720)
+    window.tabs.setCurrentWidget(window.play)
+    qtbot.wait(50)
+    toggle, frame = window.play.params_toggle, window.play.frame_view
+    assert toggle.isVisible() and toggle.isChecked() and window.play.params_panel.isVisible()
+    shown = frame.height()
+    toggle.setChecked(False)
+    qtbot.wait(50)
+    assert window.play.params_panel.isHidden() and frame.height() > 1.5 * shown, (shown, frame.height())

@@ -123,7 +123,7 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self.overlay_check = QCheckBox("saliency overlay")
         self.overlay_check.setObjectName("compareOverlayCheck")
         self.overlay_check.setChecked(True)
-        self.params_toggle = params_toggle_button("compareParamsToggle", always=True)
+        self.params_toggle = params_toggle_button("compareParamsToggle")
         self._init_recording("compare", None)
         self.status_label = QLabel("")
         self.status_label.setObjectName("compareStatus")

@@ -227,7 +227,7 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         rows = ([[s, self.play_button, self.step_button, self.restart_button, self.seed_spin, self.speed_spin, st],
                  [self.loop_check, self.overlay_check, self.record_button, self.record_whole_check, st,
                   self.trace_button],
-                 [st, self.calibrate_progress, self.calibrate_button], []] if not compact else
+                 [self.params_toggle, st, self.calibrate_progress, self.calibrate_button], []] if not compact else
                 [[s, self.play_button, self.step_button, self.restart_button, st],
                  [self.seed_spin, self.speed_spin, self.loop_check, self.overlay_check, st],
                  [self.record_button, self.record_whole_check, self.trace_button, st],
@@ -246,7 +246,6 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
             self._say(*self._status_forms)
         self._arrange_controls(compact=on)
         self.params_panel.set_columns(2, compact=on)
-        self.params_toggle.setVisible(on)
         self.params_toggle.setChecked(not on)  # large text: the picture first; the parameters on demand
         for row in self._control_rows:
             row.invalidate()

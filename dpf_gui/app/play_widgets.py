@@ -95,17 +95,15 @@ def metrics_html(snap: Snapshot | None, wish, fps: float | None = None) -> str:
     return " · ".join(parts)
 
 
-def params_toggle_button(name: str, always: bool = False) -> QPushButton:
-    """The button that shows / hides the fusion parameters (checked: shown). Play's is there in presentation mode
-    only (hidden otherwise); Compare's ``always`` (its plots need the room at 1024x768)."""
+def params_toggle_button(name: str) -> QPushButton:
+    """The button that shows / hides the fusion parameters (checked: shown): hidden, the picture and the plots get
+    their room (Play's picture at 1280x720, Compare's plots at 1024x768)."""
     button = QPushButton("Parameters")
     button.setObjectName(name)
     button.setCheckable(True)
     button.setChecked(True)
-    button.setToolTip("show / hide the fusion parameters (presentation mode hides them, so the picture is large; "
-                      "show them to move T_max, c, …)")
-    if not always:  # (not setVisible(True) for the other: a button without a parent yet would open as a window)
-        button.setVisible(False)
+    button.setToolTip("show / hide the fusion parameters (hidden, the picture and plots get their room; "
+                      "presentation mode hides them at first; show them to move T_max, c, …)")
     return button
 
 
