@@ -130,13 +130,13 @@ def test_a_screenshot_that_cannot_be_written_is_said_before_and_after(qtbot, tmp
 def test_the_first_window_fits_the_screen(qtbot, tmp_path, monkeypatch):
     """On a screen smaller than the first size (a 1280x720 projector) the window opens no larger than the screen's
     free area; offscreen it keeps its size, so every test and scripted screenshot sees the same window."""
-    import dpf_gui.app.launch as launch
+    import dpf_gui.app.window as window_module
 
     monkeypatch.setenv("DPF_GUI_DATA", str(tmp_path))
     window = MainWindow(store_dir=tmp_path)
     qtbot.addWidget(window)
     assert window.first_size() == MainWindow.FIRST_SIZE
-    monkeypatch.setattr(launch, "on_a_screen", lambda: True)
+    monkeypatch.setattr(window_module, "on_a_screen", lambda: True)
     room = window.screen().availableGeometry()  # offscreen: 800x800, narrower than the first size
     if room.width() >= 1280 and room.height() >= 780:
         pytest.skip("this Qt's offscreen screen is as large as the first size")

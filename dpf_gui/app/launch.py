@@ -20,11 +20,6 @@ from PySide6.QtCore import QTimer
 from dpf_gui.session import training
 
 
-def on_a_screen() -> bool:
-    """Whether Qt draws on a real display (not offscreen, as in tests and scripted screenshots)."""
-    return os.environ.get("QT_QPA_PLATFORM", "") not in ("offscreen", "minimal")
-
-
 def quit_later(app, window, seconds: float, screenshot: str | None = None) -> None:
     """``--quit-after``: in ``seconds``, save ``screenshot`` (if given) and close ``window`` and the app (exit
     code 2, with one line, when the screenshot could not be written)."""
@@ -44,7 +39,7 @@ def scratch_window(study: Path, args, env: str, quiet_errors: bool) -> Iterator:
     """The main window on ``env`` (``--task`` / ``--data``), shown, labelling into the throw-away study folder
     ``study`` (deleted when the block ends), in presentation mode with ``--present``: the demo's and the
     lesson's, which never touch the person's own labels."""
-    from dpf_gui.app.window import MainWindow
+    from dpf_gui.app.window import MainWindow, on_a_screen
 
     window = None
     try:
@@ -74,4 +69,4 @@ def train_small(train_view, out_dir: str | os.PathLike | None = None) -> bool:
     return train_view.train(config=training.small_config(), out_dir=out_dir)
 
 
-__all__ = ["on_a_screen", "quit_later", "scratch_window", "show_small_config", "train_small"]
+__all__ = ["quit_later", "scratch_window", "show_small_config", "train_small"]

@@ -22,8 +22,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
-from dpf_gui.app.launch import on_a_screen, quit_later
-from dpf_gui.app.window import MainWindow
+from dpf_gui.app.launch import quit_later
+from dpf_gui.app.window import MainWindow, on_a_screen
 from dpf_gui.envs import ENV_NAMES, env_spec
 from dpf_gui.errors import UserError
 from dpf_gui.threads import limit_threads

@@ -51,6 +51,11 @@ PRESENT_FONT_PT = 12.0
 
 
 
+def on_a_screen() -> bool:
+    """Whether Qt draws on a real display (not offscreen, as in tests and scripted screenshots)."""
+    return os.environ.get("QT_QPA_PLATFORM", "") not in ("offscreen", "minimal")
+
+
 class MainWindow(QMainWindow):
     """Top-level window: environment chooser, File menu, the four tabs.
 
@@ -263,8 +268,6 @@ class MainWindow(QMainWindow):
         """:data:`FIRST_SIZE`, no larger than the screen's free area: on a 1280x720 projector the window would
         otherwise open taller than the screen, its status bar and bottom controls off it. Offscreen (tests,
         scripted screenshots) there is no screen to fit, so the size is the same everywhere."""
-        from dpf_gui.app.launch import on_a_screen
-
         width, height = self.FIRST_SIZE
         screen = self.screen() if on_a_screen() else None
         if screen is None:
