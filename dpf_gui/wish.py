@@ -170,7 +170,7 @@ def _alternatives(texts: Sequence[str]) -> list[str]:
     return [part for text in texts for part in text.split("|")]
 
 
-def wish_line(line: str, example: str = "prefer lane=2; avoid lane=0 | speed=..20") -> tuple[list[str], list[str]]:
+def wish_line(line: str, example: str | None = None) -> tuple[list[str], list[str]]:
     """The preferred and avoided region texts of a wish written on one line as ``dpf envs`` and reports print it:
     ``prefer A | B; avoid C`` (either part may be left out); a malformed line is a :class:`UserError` that shows
     ``example`` (one in the environment's own regions, where the caller knows them)."""
@@ -179,7 +179,7 @@ def wish_line(line: str, example: str = "prefer lane=2; avoid lane=0 | speed=..2
         side, _, regions = part.partition(" ")
         if side not in ("prefer", "avoid") or not regions.strip():
             raise UserError(f"wish {line!r}: write 'prefer REGIONS', 'avoid REGIONS' or both, separated by ';' "
-                            f"(e.g. {example})")
+                            f"(e.g. {example or 'prefer lane=2; avoid lane=0 | speed=..20'})")
         if side in parts:
             raise UserError(f"wish {line!r} says {side!r} twice; join its regions with '|'")
         parts[side] = [regions.strip()]

@@ -246,12 +246,12 @@ def given_wishes(region_features: Sequence[RegionFeature], data: _Regions, lines
     by_name = {p.name: p for p in presets}
     # a malformed line is shown one in this environment's regions: its first preset with both sides
     both = next((p for p in presets if p.prefer and p.avoid), None)
-    example = {"example": f"prefer {' | '.join(both.prefer)}; avoid {' | '.join(both.avoid)}, or a preset: "
-                          f"{', '.join(by_name)}"} if both else {}
+    example = (f"prefer {' | '.join(both.prefer)}; avoid {' | '.join(both.avoid)}, or a preset: {', '.join(by_name)}"
+               if both else None)
     out = []
     for line in lines:
         preset = by_name.get(line.strip())
-        prefer, avoid = (preset.prefer, preset.avoid) if preset else wish_line(line, **example)
+        prefer, avoid = (preset.prefer, preset.avoid) if preset else wish_line(line, example)
         try:
             w = make_wish(region_features, prefer=prefer, avoid=avoid)
         except UserError as exc:

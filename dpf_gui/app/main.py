@@ -15,7 +15,6 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -212,6 +211,8 @@ def screenshot_problem(path: str) -> str | None:
     name Qt writes no image for, a folder that does not exist or cannot be written into."""
     from PySide6.QtGui import QImageWriter
 
+    from dpf_gui.cli.options import existing_folder, writable_folder
+
     out = Path(path)
     if out.is_dir():
         return f"--screenshot {path}: a folder; give an image file's name, such as {out / 'window.png'}"
@@ -219,14 +220,11 @@ def screenshot_problem(path: str) -> str | None:
     if out.suffix.lower().lstrip(".") not in formats:
         others = ", ".join(f".{f}" for f in ("jpg", "bmp", "tif", "webp") if f in formats)
         return f"--screenshot {path}: not an image name; end it with .png (or {others})"
-    folder = out.parent
-    if not folder.is_dir():
-        return f"--screenshot {path}: folder {folder} {'is a file' if folder.exists() else 'does not exist'}"
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError:
-        return f"--screenshot {path}: cannot write into {folder}"
+    try:  # the checks every dpf output gets
+        existing_folder(out.parent, f"--screenshot {out.name}")
+        writable_folder(out.parent)
+    except UserError as exc:
+        return str(exc)
     return None
 
 

@@ -86,10 +86,14 @@ def existing_folder(folder: Path, what: str) -> None:
                     "existing folder)")
 
 
-def _regular_file_out(out: Path, given: str) -> Path:
-    """``out`` as a file to (over)write: a folder, a device, a pipe or a socket is refused (``--force`` must never
-    turn one into a file: the atomic rename would replace it); a symbolic link is written through, to its file."""
-    if Path(given).is_dir() or Path(given).name in ("", ".", "..") or out.is_dir():
+def _file_out(given: str, npz: bool = False) -> Path:
+    """The file ``given`` names (``npz``: with ``.npz`` added as the saver does), to (over)write: a folder, a device,
+    a pipe or a socket is refused (``--force`` must never turn one into a file: the atomic rename would replace
+    it); a symbolic link is written through, to its file."""
+    if Path(given).is_dir() or Path(given).name in ("", ".", ".."):
+        raise UserError(f"{given} is a folder; give the name of a file to write")
+    out = npz_path(given) if npz else Path(given)
+    if out.is_dir():
         raise UserError(f"{given} is a folder; give the name of a file to write")
     if out.is_symlink():
         out = out.resolve()
@@ -101,7 +105,7 @@ def _regular_file_out(out: Path, given: str) -> Path:
 def check_file_out(path: str, force: bool, npz: bool = False) -> Path:
     """The file an output option names (``npz``: with ``.npz`` added as the saver does), checked before the work:
     its folder must exist already (never made silently) and be writable."""
-    out = _regular_file_out(npz_path(path) if npz and Path(path).name not in ("", ".", "..") else Path(path), path)
+    out = _file_out(path, npz)
     if out.exists() and not force:
         raise UserError(f"{out} already exists; pass --force to overwrite it")
     existing_folder(out.parent, out.name)
@@ -113,7 +117,7 @@ def check_markdown_out(path: str, what: str) -> tuple[Path, str]:
     """A Markdown page a command writes its section into (``dpf benchmark``, ``dpf results``), checked before any
     cell runs: a text file or none yet, in a writable folder. Returns the path and its text now ("" if new); a
     file that is not UTF-8 text is refused, never appended to or overwritten after the work."""
-    out = _regular_file_out(Path(path), path)
+    out = _file_out(path)
     existing_folder(out.parent, f"--out {out.name}")
     writable_folder(out.parent if str(out.parent) else Path("."))
     if not out.is_file():
