@@ -67,6 +67,8 @@ def walk(qtbot, window) -> bool:
             told = page.findChild(QLabel, "agentRound")
             assert (told is not None) == (k == 2)
             assert told is None or told.text().startswith("Agent 2 of 2: a new agent")
+            click(qtbot, window, "annotateDone")  # below the budget with time left: asks first, stays
+            assert window.session.current() == step and "Press Done again" in page.message.text()
             done = sum(1 for i in range(page.list.count()) if "(" in page.list.item(i).text())
             annotate(qtbot, window, [(0, 1), (1, -1), (2, 1), (3, -1), (4, 0), (5, 1)][done:])
             click(qtbot, window, "annotateDone")
@@ -384,10 +386,23 @@ class _TlxWindow(QWidget):
         self.advanced = True
 
 
-def test_tlx_sliders_look_unanswered_until_touched_and_the_refusal_names_them(qtbot):
-    """A slider starts in the middle, which is no answer: it says "not answered" until moved or its handle is
-    clicked (a participant who means 50 clicks it), and Continue names the questions still open. The lead-in is
-    about the participant's own workload, not the agent."""
+def _click_at(qtbot, slider, fraction: float) -> None:
+    """A click on the scale's groove, ``fraction`` of the way from its low end."""
+    from PySide6.QtCore import QPoint
+
+    qtbot.mouseClick(slider, Qt.MouseButton.LeftButton, pos=QPoint(round(slider.width() * fraction),
+                                                                   slider.height() // 2))
+
+
+def test_tlx_scales_show_no_handle_until_answered_and_the_refusal_names_the_open_ones(qtbot):
+    """A scale shows no handle until answered (a handle waiting mid-scale looked like an answer of 50, s56) and
+    says "not answered"; a click anywhere on the groove answers there (a plain slider stepped a page towards it:
+    a click at 20 % answered 0), keys answer from the middle, Space the middle itself; the mouse wheel scrolls the
+    page and never answers. Continue names the questions still open, and the list shrinks as they are answered.
+    The lead-in is about the participant's own workload, not the agent."""
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+
     from dpf_gui.app.study_mode import NOT_ANSWERED, TLX_LEAD, QuestionnairePage
     from dpf_gui.studies.session import TLX_IDS, TLX_SCALES
 
@@ -396,22 +411,40 @@ def test_tlx_sliders_look_unanswered_until_touched_and_the_refusal_names_them(qt
     page = QuestionnairePage(window, "nasa_tlx")
     page.resize(1000, 700)
     page.show()
+    qtbot.waitExposed(page)
     assert page.findChild(QLabel, "phaseText").text() == reflow(TLX_LEAD)
     assert all(page.values[i].text() == NOT_ANSWERED and not page.values[i].isEnabled() for i in TLX_IDS)
-    page.sliders["tlx_mental"].setValue(13)  # moved: 65
-    handle = page.sliders["tlx_physical"]
-    handle.sliderPressed.emit()
-    handle.sliderReleased.emit()  # the handle clicked where it is: 50
-    assert page.values["tlx_mental"].text() == "65" and page.values["tlx_physical"].text() == "50"
-    assert window.logged == [("tlx_mental", 65), ("tlx_physical", 50)]
-    page.sliders["tlx_mental"].sliderReleased.emit()  # the release after a drag: no second answer
-    assert window.logged == [("tlx_mental", 65), ("tlx_physical", 50)]
+    mental = page.sliders["tlx_mental"]
+    looks = mental.grab().toImage()
+    mental.blockSignals(True)
+    mental.setValue(0)  # where the hidden handle waits does not show
+    assert mental.grab().toImage() == looks
+    mental.setValue(10)
+    mental.blockSignals(False)
+    wheel = QWheelEvent(QPointF(mental.width() / 2, mental.height() / 2), QPointF(mental.mapToGlobal(QPoint(5, 5))),
+                        QPoint(0, 0), QPoint(0, -120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(mental, wheel)  # scrolling the page past it
+    assert window.logged == [] and mental.value() == 10
+    _click_at(qtbot, mental, 0.2)
+    assert window.logged == [("tlx_mental", 20)] and page.values["tlx_mental"].text() == "20"
+    assert page.values["tlx_mental"].isEnabled() and mental.grab().toImage() != looks  # its handle shows now
+    _click_at(qtbot, page.sliders["tlx_physical"], 0.5)  # the middle: an answer of 50, though the value is unchanged
+    page.sliders["tlx_temporal"].setFocus()
+    qtbot.keyClick(page.sliders["tlx_temporal"], Qt.Key.Key_Right)  # from the middle
     page.done()
     refusal = page.message.text()
     assert not window.advanced and "Not answered yet" in refusal
     for (_scale, question, _lo, _hi), item in zip(TLX_SCALES, TLX_IDS, strict=True):
-        assert (question in refusal) == (item not in ("tlx_mental", "tlx_physical")), item
-    for item in TLX_IDS[2:]:
-        page.sliders[item].setValue(0)
+        assert (question in refusal) == (item not in ("tlx_mental", "tlx_physical", "tlx_temporal")), item
+    page.sliders["tlx_performance"].setFocus()
+    qtbot.keyClick(page.sliders["tlx_performance"], Qt.Key.Key_Space)  # the middle, by keyboard
+    assert TLX_SCALES[3][1] not in page.message.text() and TLX_SCALES[4][1] in page.message.text()
+    _click_at(qtbot, mental, 0.2)  # again where it is: no second answer
+    assert window.logged == [("tlx_mental", 20), ("tlx_physical", 50), ("tlx_temporal", 55),
+                             ("tlx_performance", 50)]
+    for item in TLX_IDS[4:]:
+        _click_at(qtbot, page.sliders[item], 0.0)
+    assert page.message.text() == ""  # nothing open: the refusal is gone
     page.done()
-    assert window.advanced
+    assert window.advanced and [v for _, v in window.logged[4:]] == [0, 0]

@@ -47,6 +47,10 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSlider,
     QStackedWidget,
+    QStyle,
+    QStyleOptionFocusRect,
+    QStyleOptionSlider,
+    QStylePainter,
     QVBoxLayout,
     QWidget,
 )
@@ -59,11 +63,11 @@ PHASE_TITLES = {"consent": "Consent", "instructions": "Instructions", "annotate"
 STATE_WORDS = {1: "preferred", 2: "avoided", 3: "neutral", 4: "parts marked"}
 #: the NASA-TLX page's lead-in: its items ask about the participant's own workload, not about the agent (the
 #: protocol's questionnaire text is about the agent, and the protocol has no text of its own for this page)
-TLX_LEAD = ("These questions are about you: how demanding the task you just did was for you. Move each slider to "
-            "your answer; to answer where a handle already is, click it.")
+TLX_LEAD = ("These questions are about you: how demanding the task you just did was for you. Click each scale "
+            "where your answer lies (or use the arrow keys); drag the handle or click again to change it.")
 #: beside Watch's Next while it is disabled: why
 WATCH_TO_THE_END = "Watch the episode to its end to go on."
-#: beside a NASA-TLX slider until it is answered: its handle starts in the middle, which is no answer
+#: beside a NASA-TLX scale until it is answered (the scale shows no handle until then)
 NOT_ANSWERED = "not answered"
 #: why a trip is suggested, in a participant's words (the log keeps the full reason, in the researcher's)
 SUGGESTION_WORDS = {"typical": "a typical trip, to start with",
@@ -151,6 +155,75 @@ def _player(parent: QWidget, log: Callable[..., None], marks: bool):
     for b in (player.first_button, player.back_button, player.forward_button, player.last_button):
         b.clicked.connect(lambda: log("seek", frame=player.position))
     return player
+
+
+class RatingSlider(QSlider):
+    """A NASA-TLX scale, 0..100 in steps of 5, that shows no handle until answered: a handle waiting mid-scale
+    would look like an answer of 50. A click anywhere on the groove answers there (a plain slider steps a page
+    towards the click); the arrow, Page and Home / End keys move from the middle, Space answers the middle. The
+    mouse wheel is left to the page's scrolling, which must never answer. ``rated(value)``: the participant set
+    a value (also one it already had)."""
+
+    rated = Signal(int)
+
+    def __init__(self, value: int | None, parent: QWidget):
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setRange(0, 20)
+        self.setPageStep(2)
+        self.setTickPosition(QSlider.TickPosition.TicksBelow)  # the paper form's 21 marks
+        self.setTickInterval(1)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.answered = value is not None
+        self.setValue(10 if value is None else int(value) // 5)
+        self.valueChanged.connect(lambda v: self._set(int(v)))  # keys, a drag
+
+    def _set(self, v: int) -> None:
+        self.answered = True
+        self.update()
+        self.rated.emit(v * 5)
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            opt = QStyleOptionSlider()
+            self.initStyleOption(opt)
+            groove = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                                 QStyle.SubControl.SC_SliderGroove, self)
+            handle = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                                 QStyle.SubControl.SC_SliderHandle, self)
+            if not (self.answered and handle.contains(event.position().toPoint())):  # not a drag of the handle
+                span = groove.width() - handle.width()
+                x = int(event.position().x()) - groove.x() - handle.width() // 2
+                v = QStyle.sliderValueFromPosition(self.minimum(), self.maximum(), x, span)
+                if v == self.value():
+                    self._set(v)
+                else:
+                    self.setValue(v)  # answers through valueChanged
+        super().mousePressEvent(event)  # the handle is under the pointer now: a drag may follow
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._set(self.value())
+            return
+        super().keyPressEvent(event)
+
+    def wheelEvent(self, event) -> None:
+        event.ignore()  # to the scroll area: scrolling past a scale must not answer it
+
+    def paintEvent(self, event) -> None:
+        if self.answered:
+            super().paintEvent(event)
+            return
+        painter = QStylePainter(self)
+        opt = QStyleOptionSlider()
+        self.initStyleOption(opt)
+        opt.subControls = QStyle.SubControl.SC_SliderGroove | QStyle.SubControl.SC_SliderTickmarks
+        opt.sliderPosition = opt.minimum  # no filled part: nothing chosen yet
+        opt.state &= ~QStyle.StateFlag.State_Enabled  # greyed, as the "not answered" beside it
+        painter.drawComplexControl(QStyle.ComplexControl.CC_Slider, opt)
+        if self.hasFocus():  # without a handle, keyboard focus needs a mark of its own
+            focus = QStyleOptionFocusRect()
+            focus.initFrom(self)
+            painter.drawPrimitive(QStyle.PrimitiveElement.PE_FrameFocusRect, focus)
 
 
 class StudyWindow(QMainWindow):
@@ -362,6 +435,7 @@ class AnnotatePage(QWidget):
         self.clock.setObjectName("timeLabel")
         self.message = QLabel(self)
         self.message.setObjectName("phaseMessage")
+        self._done_asked: int | None = None  # Done pressed once with this many trips marked, below the budget
         if self.condition.suggestions:  # "label this next" (docs/SELECTION.md), when the condition shows it
             suggest_button = _button("Label this next (Enter)", "suggestNext", self, self.next_suggested)
             self.buttons.append(suggest_button)
@@ -562,6 +636,14 @@ class AnnotatePage(QWidget):
             self.message.setText("The time is up. Press Done.")
 
     def done(self) -> None:
+        """Finish marking; below the budget with time left, only at a second press (a stray click or Enter
+        must not end the step with the marks half given: each agent learns from its step's marks alone)."""
+        left = self.window_.session.time_left(self.window_.step)
+        if self.marked < self.condition.budget and (left is None or left > 0) and self._done_asked != self.marked:
+            self._done_asked = self.marked
+            self.message.setText(f"You have marked {self.marked} of {self.condition.budget} trips. Press Done again "
+                                 "to finish marking, or mark more trips first.")
+            return
         self._timer.stop()
         self.player.pause()
         self.window_.advance(marked=self.marked)
@@ -678,7 +760,7 @@ class QuestionnairePage(QWidget):
         session, step = window.session, window.step
         self.texts: dict[str, QPlainTextEdit] = {}
         self.groups: dict[str, QButtonGroup] = {}
-        self.sliders: dict[str, QSlider] = {}
+        self.sliders: dict[str, RatingSlider] = {}
         self.values: dict[str, QLabel] = {}  # beside each NASA-TLX slider: its answer, or that there is none yet
         self.given = given = session.answers(step)
         self.questions = {item_id: text for item_id, _kind, text, _anchors, _required in session.items(step)}
@@ -709,17 +791,13 @@ class QuestionnairePage(QWidget):
                 self.groups[item_id] = group
             elif kind == "tlx":
                 grid.addWidget(_text_label(anchors[0], f"anchorLow_{item_id}", inner), row, 0)
-                slider = QSlider(Qt.Orientation.Horizontal, inner)
+                slider = RatingSlider(given.get(item_id), inner)
                 slider.setObjectName(f"item_{item_id}")
-                slider.setRange(0, 20)  # steps of 5
-                slider.setValue(int(given.get(item_id, 50)) // 5)
                 value = QLabel(str(given[item_id]) if item_id in given else NOT_ANSWERED, inner)
                 value.setObjectName(f"value_{item_id}")
                 value.setEnabled(item_id in given)  # greyed until answered
                 value.setMinimumWidth(value.fontMetrics().horizontalAdvance(NOT_ANSWERED))
-                # moved (mouse, keys) or its handle clicked where it is: both answer
-                slider.valueChanged.connect(lambda v, i=item_id: self._rate(i, int(v) * 5))
-                slider.sliderReleased.connect(lambda i=item_id, s=slider: self._rate(i, s.value() * 5))
+                slider.rated.connect(lambda v, i=item_id: self._rate(i, v))
                 grid.addWidget(slider, row, 1, 1, 7)
                 grid.addWidget(_text_label(anchors[1], f"anchorHigh_{item_id}", inner), row, 8)
                 grid.addWidget(value, row, 9)
@@ -748,9 +826,17 @@ class QuestionnairePage(QWidget):
             self.given[item_id] = value
         except UserError as exc:
             self.message.setText(str(exc))
+            return
+        if self.message.text():  # a refusal shown: it names only what is still open
+            self.message.setText(self._still_open())
+
+    def _still_open(self) -> str:
+        missing = self.window_.session.missing_answers(self.window_.step)
+        return ("Please answer every question before you continue. Not answered yet: "
+                + " · ".join(f"\u201c{self.questions[i]}\u201d" for i in missing)) if missing else ""
 
     def _rate(self, item_id: str, value: int) -> None:
-        """A NASA-TLX rating: shown beside its slider; logged once per value (a click on the handle after a move
+        """A NASA-TLX rating: shown beside its scale; logged once per value (a click where the handle already is
         repeats it)."""
         if self.given.get(item_id) != value:
             self._answer(item_id, value)
@@ -766,10 +852,7 @@ class QuestionnairePage(QWidget):
         try:
             self.window_.advance()
         except UserError as exc:
-            missing = self.window_.session.missing_answers(self.window_.step)
-            self.message.setText("Please answer every question before you continue. Not answered yet: "
-                                 + " · ".join(f"\u201c{self.questions[i]}\u201d" for i in missing)
-                                 if missing else str(exc))
+            self.message.setText(self._still_open() or str(exc))
 
 
 class OperatorWindow(QMainWindow):
