@@ -13,6 +13,7 @@ from dpf_gui.cli.options import (
     check_file_out,
     command,
     counted,
+    existing_folder,
     formatter,
     int_in,
     noise_from_args,
@@ -134,7 +135,8 @@ def cmd_study_pilot(args: argparse.Namespace) -> int:
 
 def _build_study_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", metavar="STUDY_DIR", help="the study folder")
-    p.add_argument("--out", required=True, metavar="BUNDLE.zip|DIR", help="a .zip bundle, or a folder (new or empty)")
+    p.add_argument("--out", required=True, metavar="BUNDLE.zip|DIR",
+                   help="a .zip bundle, or a folder (new or empty); in a folder that exists")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
 
 
@@ -155,6 +157,7 @@ def cmd_study_export(args: argparse.Namespace) -> int:
 
     study = Study(args.study)
     out = check_export_out(args.out, args.force)
+    existing_folder(out.absolute().parent, f"--out {out.name}")
     writable_folder(out.absolute().parent)
     path = export_study(study, out, force=args.force)
     print(f"wrote {path}: {counted(len(study.participants()), 'participant')}")
@@ -219,6 +222,10 @@ def cmd_study_summary(args: argparse.Namespace) -> int:
     json_out = check_file_out(args.json, args.force) if args.json else None
     study = Study(args.study)
     summary = summarise_study(study, simulated={"auto": None, "people": False, "pilot": True}[args.who])
+    if not summary["participants"]:
+        print(f"{study.protocol.title}: no {summary['who']} finished a condition yet: nothing to summarise"
+              + (" (nothing written)" if plot or json_out else ""))
+        return 0
     print(f"{study.protocol.title}: {summary['who']}, n = {summary['participants']}")
     print(summary_table(summary))
     if plot is not None:
@@ -256,7 +263,12 @@ def cmd_study_add(args: argparse.Namespace) -> int:
 def cmd_study_withdraw(args: argparse.Namespace) -> int:
     from dpf_gui.studies.folder import Study
 
-    p = Study(args.study).withdraw(args.participant)
-    print(f"withdrew participant {p['id']} (number {p['number']}): their data was deleted; the study log "
-          "keeps the withdrawal")
+    study = Study(args.study)
+    before = any(p["id"] == args.participant for p in study.withdrawn())
+    p = study.withdraw(args.participant)
+    if before:
+        print(f"participant {p['id']} (number {p['number']}) was withdrawn already; their data is deleted")
+    else:
+        print(f"withdrew participant {p['id']} (number {p['number']}): their data was deleted; the study log "
+              "keeps the withdrawal")
     return 0

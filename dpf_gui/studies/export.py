@@ -20,6 +20,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 import shutil
 import time
 import zipfile
@@ -46,6 +48,8 @@ from dpf_gui.studies.session import (
 )
 
 OUTCOME_METRICS = ("task_success", "task_return", "length", "prefer_fraction", "avoid_fraction")
+#: what makes ``--out x.txt`` name a file: a suffix that starts with a letter (``.05`` is part of a date)
+FILE_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]*")
 WATCH_METRICS = ("task_success", "prefer_fraction", "avoid_fraction")
 
 COLUMNS: dict[str, list[tuple[str, str]]] = {
@@ -344,16 +348,29 @@ def export_study(study: Study, out: str | Path, force: bool = False) -> Path:
 
 
 def check_export_out(out: str | Path, force: bool) -> Path:
-    """Refuse (before any work) an output that exists and is not replaceable."""
+    """Refuse (before any work) an output that is neither a folder nor a ``.zip`` file name, or that exists and is
+    not replaceable. A name with another suffix (``x.txt``, ``x.csv``) names a file the export would not be: it is
+    refused unless it ends in ``/`` or is a folder already; a dot followed by digits (``export_2026.12.05``) is no
+    suffix."""
+    given = str(out)
     out = Path(out)
+    as_folder = given.endswith(("/", os.sep)) or out.is_dir()
     if out.suffix.lower() == ".zip":
         if out.is_dir():
             raise UserError(f"{out} is a folder; give the name of a .zip file, or a folder without .zip")
+        if as_folder:
+            raise UserError(f"--out {given} ends in / (a folder), but a .zip bundle is a file: give {out.name} "
+                            "without the /, or a folder name without .zip")
         if out.exists() and not force:
             raise UserError(f"{out} already exists; pass --force to overwrite it")
-    elif out.exists():
-        if not out.is_dir():
-            raise UserError(f"{out} is a file; give a folder (new or empty) or a .zip file name")
+        return out
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file; give a folder (new or empty) or a .zip file name")
+    if FILE_SUFFIX.fullmatch(out.suffix) and not as_folder:
+        raise UserError(f"--out {given}: an export is a folder or a .zip bundle, not a {out.suffix} file; give a "
+                        f"folder ({out.stem}, or {out.name}/ for a folder with a dot in its name) or "
+                        f"{out.stem}.zip")
+    if out.exists():
         _check_replaceable(out, force)
     return out
 

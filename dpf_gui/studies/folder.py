@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from dpf_gui.errors import UserError
-from dpf_gui.fileio import write_json_atomic, write_text_atomic
+from dpf_gui.fileio import hold_lock, write_json_atomic, write_text_atomic
 from dpf_gui.studies.events import EventLog
 from dpf_gui.studies.order import condition_order
 from dpf_gui.studies.protocol import (
@@ -47,6 +47,7 @@ INFO_FILE = "study.json"
 LOG_FILE = "study_events.sqlite"
 PARTICIPANTS_DIR = "participants"
 PARTICIPANT_FILE = "participant.json"
+LOCK_FILE = "session.lock"  # in a participant's folder: held by the one process in their session
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 ID_RULE = "1-32 letters, digits, '_' or '-' (a pseudonym, not a name)"
 
@@ -200,15 +201,24 @@ class Study:
         return self.participant(pid)
 
     def withdraw(self, pid: str, reason: str = "") -> dict[str, Any]:
-        """Delete a participant's data; the study log keeps that (and when) they were withdrawn."""
+        """Delete a participant's data; the study log keeps that (and when) they were withdrawn. Refused while
+        their session is open (in this process or another): it would go on logging into deleted files."""
         current, withdrawn = self._roster()
         if pid not in current and pid not in withdrawn:
             raise UserError(f"no participant {pid!r} in {self.folder}")
         p = current.get(pid) or withdrawn[pid]
-        if pid in current:
-            with self.log() as log:
-                log.append("participant_withdrawn", participant=pid, number=p["number"], reason=reason)
         folder = self.participant_dir(pid)
+        if pid in current:
+            lock, owner = hold_lock(folder / LOCK_FILE) if folder.is_dir() else (None, None)
+            if lock is None and folder.is_dir():
+                raise UserError(f"participant {pid!r} is in a session" + (f" (process {owner})" if owner else "")
+                                + "; close their screen first (Ctrl+Shift+Q), then withdraw")
+            try:  # once logged, no session can start: the lock may go before the deletion
+                with self.log() as log:
+                    log.append("participant_withdrawn", participant=pid, number=p["number"], reason=reason)
+            finally:
+                if lock is not None:
+                    lock.close()
         if folder.exists():  # also finishes a withdrawal interrupted before the deletion
             shutil.rmtree(folder)
         return p

@@ -32,7 +32,7 @@ from dpf_gui.fileio import write_json_atomic
 from dpf_gui.fusion_params import CALIBRATED
 from dpf_gui.strategies import get as get_strategy
 from dpf_gui.studies.events import EventLog
-from dpf_gui.studies.folder import Study
+from dpf_gui.studies.folder import LOCK_FILE, Study
 from dpf_gui.studies.protocol import LIKERT_POINTS, Condition, Protocol
 
 CONDITIONS_DIR = "conditions"
@@ -41,7 +41,6 @@ INTENT_DIR = "intent"
 OUTCOMES_FILE = "outcomes.json"
 CALIBRATION_FILE = "calibration.json"  # a condition with ``calibrate``: the strength chosen after training
 EVENTS_FILE = "events.sqlite"
-LOCK_FILE = "session.lock"
 
 #: the raw NASA-TLX: six subscales rated 0..100 in steps of 5 (Hart & Staveland 1988), with their anchors
 TLX_SCALES: tuple[tuple[str, str, str, str], ...] = (

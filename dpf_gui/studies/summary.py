@@ -68,7 +68,7 @@ def summarise_study(study: Study, simulated: bool | None = None) -> dict[str, An
     header, rows = collect(study)["tables"]["results.csv"]
     rows = [r for r in rows if r.get("completed")]
     if simulated is None:
-        simulated = not any(not r["simulated"] for r in rows)
+        simulated = bool(rows) and not any(not r["simulated"] for r in rows)  # nothing yet: people's study
     rows = [r for r in rows if bool(r["simulated"]) == simulated]
     measures = [m for m in OUTCOMES if m in header]
     measures += [f"q_{i.id}" for i in study.protocol.items if i.type == "likert"]
