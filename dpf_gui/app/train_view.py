@@ -74,6 +74,7 @@ from dpf_gui.session.training import (
     DEFAULTS,
     KIND_CHOICES,
     additive_config,
+    best_epoch_words,
     check_writable,
     checkpoint_dir,
     config_kind,
@@ -82,6 +83,7 @@ from dpf_gui.session.training import (
     interactive_config,
     labels_for_training,
     lopsided_note,
+    refusal_notes,
     unreached_note,
     wish_notes,
 )
@@ -653,7 +655,7 @@ class TrainView(QWidget):
             early = result.metrics.get("stopped_early")
             why = f"stopped early ({early})" if early else "done"
             self.status.setText(f"{why}: {result.epochs} of {self._cfg.max_epochs} epochs in "
-                                f"{result.wall_time_s:.1f} s, best epoch {result.best_epoch}; saved to "
+                                f"{result.wall_time_s:.1f} s, {best_epoch_words(result.best_epoch)}; saved to "
                                 f"{short_path(result.out_dir)}")
         self.refresh_labels()
         self._use(IntentAgent(result.model, result.sidecar, result.out_dir))
@@ -671,10 +673,7 @@ class TrainView(QWidget):
         self._clear_fit_plot()
         self._show_plots()
         if user_error and self.ws is not None and self._labels is not None:
-            notes = wish_notes(self.ws, self._labels)
-            if notes:
-                message += ("\n\nWhat the data says about your wish: " + " ".join(notes)
-                            + " (Annotate tab: Collect more varied trajectories…)")
+            message += refusal_notes(self.ws, self._labels)
         self._fail(message, user_error)
 
     def _fail(self, message: str, user_error: bool) -> None:

@@ -109,6 +109,7 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     from dpf_gui.data.trajectories import TrajectoryDataset
     from dpf_gui.intent.registry import config_for, train_intent
     from dpf_gui.overrides import config_from_sets
+    from dpf_gui.session.training import best_epoch_words, fit_verdict
 
     args.data = str(dataset_path(args.data))
     data = TrajectoryDataset.load(args.data)
@@ -126,11 +127,10 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     if args.kind == "lstm":
         early = result.metrics.get("stopped_early")
         early = f"; stopped early, {early}" if early and not result.interrupted else ""
-        print(f"{state}: {out} ({result.epochs} of {config.max_epochs} epochs{early}, best {result.best_epoch}, "
-              f"{result.wall_time_s:.0f} s)")
+        print(f"{state}: {out} ({result.epochs} of {config.max_epochs} epochs{early}, "
+              f"{best_epoch_words(result.best_epoch)}, {result.wall_time_s:.0f} s)")
     else:
         print(f"{state}: {out} ({args.kind}, objective {result.sidecar['objective']}, {result.wall_time_s:.0f} s)")
-    from dpf_gui.session.training import fit_verdict
 
     # the Train tab's verdict on the same figures (good / fair / weak, or too few held out to judge)
     print("held-out fit: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in fit.items())

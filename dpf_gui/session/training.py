@@ -119,13 +119,30 @@ def wish_notes(ws, labels) -> list[str]:
     """Plain words about what the labels cannot teach of their wish (regions no labelled, or hardly any stored,
     trajectory enters; with a person's marks, regions nearly every stored one enters), each with what to do; []
     when there is no wish or nothing to say."""
+    return _wish_notes(ws, labels)[0]
+
+
+def refusal_notes(ws, labels) -> str:
+    """What a refused training adds about the labels' wish ("" when nothing): :func:`wish_notes`, pointing to
+    *Collect more varied trajectories* only where that is the remedy (a region hardly any stored trajectory
+    enters), not for a region the labels miss or one nearly every stored trajectory enters (collecting adds more
+    of the same there)."""
+    notes, thin = _wish_notes(ws, labels)
+    if not notes:
+        return ""
+    return ("\n\nWhat the data says about your wish: " + " ".join(notes)
+            + (" (Annotate tab: Collect more varied trajectories…)" if thin else ""))
+
+
+def _wish_notes(ws, labels) -> tuple[list[str], bool]:
+    """(:func:`wish_notes`, whether some region of the wish is too thin in the stored data to be learned)."""
     from dpf_gui.session.workspace import wish_coverage
 
     wish = training_wish(ws, labels)
     if wish is None:
-        return []
+        return [], False
     cov = wish_coverage(ws.dataset, wish, labels.labelled)
-    return cov.warnings + (cov.advice if labels.has_persons_marks else [])
+    return cov.warnings + (cov.advice if labels.has_persons_marks else []), cov.thin
 
 
 def lopsided_note(labels) -> str | None:
@@ -244,12 +261,27 @@ def check_writable(out_dir: str | Path) -> None:
                         "choose a study folder you can write in (File menu)") from None
 
 
+def best_epoch_words(best_epoch: int) -> str:
+    """The LSTM's best epoch in words; epoch 0 means no epoch beat the untrained weights on the held-out
+    trajectories, so those are kept (a "best epoch 0" read as a glitch, and said nothing of what to do)."""
+    if best_epoch:
+        return f"best epoch {best_epoch}"
+    return ("no epoch did better on the held-out trajectories than the untrained model, whose weights are kept: "
+            "label more (the LSTM needs many; the additive kind learns from few)")
+
+
 def fit_verdict(held: dict[str, Any]) -> str:
     """" · good" / " · fair" / " · weak: ..." for a held-out fit, only with enough held-out trajectories
-    (:data:`MIN_HELD_OUT`); with fewer, says so and how many a verdict needs (the fit line shows n before it)."""
+    (:data:`MIN_HELD_OUT`); with fewer, says so and how many a verdict needs (the fit line shows n before it).
+
+    A correlation that is undefined while pairs with different given scores exist means the model predicts the same
+    score for all of them (an LSTM on a handful of marks): that is said, since a dash alone reads as "not computed"."""
     corr = held.get("corr")
     if corr is None:
-        return ""
+        if held.get("pair_acc") is None:  # too few trajectories, or all given the same score: nothing to judge
+            return ""
+        return (" · the model predicts the same score for every one of them: it learned nothing from these marks "
+                "(label more; the LSTM needs many more than the additive kind)")
     n = held.get("n") if isinstance(held.get("n"), int) else 0
     if n < MIN_HELD_OUT:
         return f" · too few held-out trajectories to judge the fit (a verdict needs n ≥ {MIN_HELD_OUT}: label more)"
@@ -259,6 +291,6 @@ def fit_verdict(held: dict[str, Any]) -> str:
 
 __all__ = ["ADDITIVE_DEFAULTS", "DEFAULTS", "DEMO_TRAINING", "DEMO_TRAINING_MORE", "FAIR_CORR", "GOOD_CORR",
            "KIND_CHOICES", "LOPSIDED_MIN", "LOPSIDED_SHARE", "MIN_HELD_OUT", "TRAIN_SEED", "UNREACHED_SHARE",
-           "additive_config", "check_writable", "checkpoint_dir", "config_kind", "final_predictions", "fit_points",
-           "fit_verdict", "interactive_config", "labels_for_training", "lopsided_note", "small_config",
-           "training_wish", "unreached_note", "wish_notes"]
+           "additive_config", "best_epoch_words", "check_writable", "checkpoint_dir", "config_kind",
+           "final_predictions", "fit_points", "fit_verdict", "interactive_config", "labels_for_training",
+           "lopsided_note", "refusal_notes", "small_config", "training_wish", "unreached_note", "wish_notes"]
