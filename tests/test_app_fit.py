@@ -328,3 +328,52 @@ def test_plays_parameters_can_be_hidden_to_give_the_picture_room(qtbot, tmp_path
     toggle.setChecked(False)
     qtbot.wait(50)
     assert window.play.params_panel.isHidden() and frame.height() > 1.5 * shown, (shown, frame.height())
+
+
+def test_presentation_keeps_plays_picture_and_scrolls_its_parameters(qtbot, tmp_path, messages, intent_dir):
+    """The UX review (s56): in presentation mode with the parameters shown, Play's picture was 80 px tall at
+    1280x720 and the parameters' rows were squeezed under their labels. Now the picture keeps its least height and
+    the parameters scroll, every row at its full height."""
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    assert window.train.load_intent_dir(intent_dir)
+    window.set_presentation(True)
+    play = window.play
+    window.tabs.setCurrentWidget(play)
+    play.params_toggle.setChecked(True)
+    for size in SIZES:
+        window.resize(*size)
+        qtbot.wait(50)
+        assert window.size().toTuple() == size
+        assert play.frame_view.height() >= play.PRESENT_FRAME_MIN, (size, play.frame_view.height())
+        squeezed = [n for n, c in play.params_panel.controls.items() if c.height() < c.minimumSizeHint().height()]
+        assert not squeezed and play.params_scroll.verticalScrollBar().maximum() > 0, (size, squeezed)
+        assert not clipped(window)
+    play.params_toggle.setChecked(False)
+    assert play.params_panel.isHidden() and play.params_scroll.isHidden()
+
+
+def test_compares_plots_are_readable_in_presentation_mode_and_the_lesson(qtbot, tmp_path, messages, intent_dir):
+    """The UX review (s56): Compare's plots had 36-60 px of data at 1280x720 in presentation mode and in the
+    lesson's step 5 (the pictures took the height by their images' size; leaving presentation mode showed the
+    parameters again in a short window)."""
+    from dpf_gui.app.lesson import add_lesson
+
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    assert window.train.load_intent_dir(intent_dir)
+    window.resize(1280, 720)
+    compare = window.compare
+
+    def data_heights():
+        qtbot.wait(50)
+        return [p.getPlotItem().getViewBox().height()
+                for p in (compare.weight_plot, compare.temp_plot, compare.collected_plot)]
+
+    window.tabs.setCurrentWidget(compare)
+    window.set_presentation(True)
+    assert min(data_heights()) >= 150 and compare.frames["left"].height() >= 150
+    window.set_presentation(False)
+    assert compare.params_panel.isHidden()  # a 720 px window: still no room for them
+    assert min(data_heights()) >= 150
+    panel = add_lesson(window, "gridnav")
+    panel.show_step(4)
+    assert window.tabs.currentWidget() is compare and min(data_heights()) >= 150

@@ -23,7 +23,8 @@ from dpf_gui.app.calibrating import (
 )
 from dpf_gui.app.compare_view import CompareView
 from dpf_gui.app.play_view import PlayView
-from dpf_gui.app.plots import FeatureBars, LivePlot, RingBuffer, nice_ceil
+from dpf_gui.app.plot_bars import FeatureBars
+from dpf_gui.app.plots import LivePlot, RingBuffer, nice_ceil
 from dpf_gui.episode import NEEDS_INTENT_TIP
 from dpf_gui.pipeline import load_task_agent
 from dpf_gui.strategies import dynamic_temperature
@@ -964,8 +965,10 @@ def test_compare_can_hide_its_parameters_for_taller_plots(qtbot):
     c.params_toggle.setChecked(False)
     qtbot.waitUntil(lambda: c.weight_plot.height() > low + 40)
     assert c.params_panel.isHidden()
-    c.set_presentation(False)
-    assert c.params_toggle.isVisible() and c.params_panel.isVisible()
+    c.set_presentation(False)  # leaving presentation mode in a short window (690 px): still hidden (s56)
+    assert c.params_toggle.isVisible() and c.params_panel.isHidden()
+    c.params_toggle.setChecked(True)
+    assert c.params_panel.isVisible()
 
 
 def test_compare_notes_only_what_neither_side_draws(qtbot, agents):
@@ -1028,7 +1031,8 @@ def test_named_ticks_shrink_or_shorten_instead_of_overlapping(qtbot):
     """Highway's long action names and 26 features on small plots: smaller ticks, then short names, then letters."""
     from PySide6.QtGui import QFontMetrics
 
-    from dpf_gui.app.plots import STYLE, ActionBars, FeatureBars
+    from dpf_gui.app.plot_bars import ActionBars, FeatureBars
+    from dpf_gui.app.plots import STYLE
 
     names = ["LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER"]
     bars = ActionBars("action probabilities", names, [("task", (0, 0, 0))])
@@ -1038,14 +1042,17 @@ def test_named_ticks_shrink_or_shorten_instead_of_overlapping(qtbot):
     assert [t for _i, t in bars._ticks[0]] == names and bars._tick_pt == STYLE["axis_pt"]
     bars.resize(300, 200)
     qtbot.wait(10)
-    assert [t for _i, t in bars._ticks[0]] == ["LEFT", "IDLE", "RIGHT", "FAST.", "SLOW."]
-    assert "LANE_RIGHT" in bars.toolTip()
-    bars.resize(150, 200)  # narrower than the Play tab's at 1024x768 (about 175)
+    assert [t for _i, t in bars._ticks[0]] == ["left", "idle", "right", "faster", "slower"]
+    assert "LANE_RIGHT" in bars.toolTip() and bars._tick_pt >= STYLE["names_pt"]
+    bars.resize(235, 200)  # Play's at 1024x768
     qtbot.wait(10)
-    assert [t for _i, t in bars._ticks[0]] == ["L", "I", "R", "F", "S"] and "LANE_RIGHT" in bars.toolTip()
+    assert [t for _i, t in bars._ticks[0]] == ["left", "idle", "right", "fast.", "slow."]
+    bars.resize(150, 200)  # narrower than the Play tab's at 1024x768 (235)
+    qtbot.wait(10)
+    assert [t for _i, t in bars._ticks[0]] == ["l", "i", "r", "f", "s"] and "LANE_RIGHT" in bars.toolTip()
     font = bars.font()
     font.setPointSize(bars._tick_pt)
-    assert QFontMetrics(font).horizontalAdvance("R") + 6 <= (150 - 70) / 5  # fits its group
+    assert QFontMetrics(font).horizontalAdvance("r") + 6 <= (150 - 60) / 5  # fits its group
     features = FeatureBars("intent saliency", [f"v{i}_x" for i in range(26)])
     qtbot.addWidget(features)
     features.resize(250, 800)
@@ -1056,9 +1063,48 @@ def test_named_ticks_shrink_or_shorten_instead_of_overlapping(qtbot):
     assert features._tick_pt < big
 
 
+@pytest.mark.parametrize("large", [False, True], ids=["normal", "presentation"])
+def test_highways_action_and_feature_names_stay_legible(qtbot, large):
+    """The UX review (s56): in Play highway's action names were 7 pt (LANE_LEFT) or single letters, and its 26
+    feature names 7 pt. Named ticks now stay at the style's least readable size (larger in presentation mode):
+    actions get short words, and features sharing a prefix one summed bar each (v0_*: a car, as the overlay)."""
+    import numpy as np
+
+    from dpf_gui.app.plot_bars import ActionBars, FeatureBars
+    from dpf_gui.app.plots import STYLE, set_plot_style
+    from dpf_gui.envs import env_spec
+
+    spec = env_spec("highway")
+    set_plot_style(large)
+    try:
+        bars = ActionBars("action probabilities", spec.action_names, [("task", (0, 0, 0))])
+        qtbot.addWidget(bars)
+        bars.resize(400 if large else 360, 200)  # Play's at 1280x720
+        bars.show()
+        qtbot.wait(10)
+        assert [t for _i, t in bars._ticks[0]] == ["left", "idle", "right", "faster", "slower"]
+        assert bars._tick_pt >= STYLE["names_pt"] >= (10 if large else 8)
+        features = FeatureBars("intent saliency", spec.feature_names)
+        qtbot.addWidget(features)
+        features.resize(280, 400)  # Play's at 1280x720
+        features.show()
+        qtbot.wait(10)
+        ticks = [t for _i, t in features.getPlotItem().getAxis("left")._tickLevels[0]]
+        assert ticks == ["v0_*", "v1_*", "v2_*", "v3_*", "v4_*", "ego_lane"]
+        assert features._tick_pt >= STYLE["names_pt"] and "v0_* = v0_presence + v0_x" in features.toolTip()
+        values = np.arange(26, dtype=float)
+        features.set_values(values)
+        assert list(features.bar.opts["width"]) == [10, 35, 60, 85, 110, 25]  # each car's five features summed
+        features.resize(280, 1200)  # room for every name: one bar each again
+        qtbot.wait(10)
+        assert len(features.getPlotItem().getAxis("left")._tickLevels[0]) == 26 and "summed" not in features.toolTip()
+    finally:
+        set_plot_style(False)
+
+
 def test_a_plot_note_keeps_all_its_lines_when_the_plot_narrows(qtbot):
     """The empty-plot note wraps to more lines in a narrower plot; its label grows with it instead of clipping."""
-    from dpf_gui.app.plots import FeatureBars
+    from dpf_gui.app.plot_bars import FeatureBars
 
     bars = FeatureBars("intent saliency")
     qtbot.addWidget(bars)
@@ -1133,7 +1179,7 @@ def test_the_frame_legend_names_what_is_drawn_without_an_intent_model(qtbot, age
 
 def test_abbreviated_action_names_are_spelled_out_in_the_tooltip(qtbot):
     # the UX review (s55): "u r d l" under the bars, with nothing saying what u, r, d and l are
-    from dpf_gui.app.plots import ActionBars
+    from dpf_gui.app.plot_bars import ActionBars
 
     bars = ActionBars("action probabilities", ["up", "right", "down", "left"], [("task", (0, 114, 178))])
     qtbot.addWidget(bars)

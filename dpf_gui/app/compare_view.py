@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QGridLayout,
@@ -42,6 +42,7 @@ from dpf_gui.app.play_widgets import (
     AXIS,
     PLOT_CAPACITY,
     PLOT_TIPS,
+    ParamsScroll,
     axis_label,
     empty_plot_notes,
     enable_strategies,
@@ -88,7 +89,9 @@ class CompareView(RecordingView, PlayKeys, QWidget):
     def _build(self) -> None:
         self.combos = {"left": strategy_combo("compareLeftStrategy", "static"),
                        "right": strategy_combo("compareRightStrategy", "dynamic")}
-        self.frames = {s: FrameView(object_name=f"compare{s.capitalize()}Frame") for s in SIDES}
+        # a small size hint: the frames share the height with the plots by stretch, not by their images' size
+        self.frames = {s: FrameView(object_name=f"compare{s.capitalize()}Frame", size_hint=QSize(320, 160))
+                       for s in SIDES}
         self.metric_labels = {}
         for s in SIDES:
             lab = QLabel("no episode")
@@ -128,13 +131,14 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self.status_label = QLabel("")
         self.status_label.setObjectName("compareStatus")
         self.params_panel = ParamsPanel(prefix="compare")
+        self.params_scroll = ParamsScroll(self.params_panel, "compareParamsScroll")
 
         legend = [(f"{s}", c) for s, c in zip(SIDES, SIDE_COLOURS, strict=True)]
         self.weight_plot = LivePlot("fusion weight w", legend, PLOT_CAPACITY, y_range=(0.0, 1.0),
                                     object_name="compareWeightPlot", y_label=AXIS["w"])
-        self.temp_plot = LivePlot("intent temperature T_ψ", legend, PLOT_CAPACITY, object_name="compareTempPlot",
+        self.temp_plot = LivePlot("temperature T_ψ", legend, PLOT_CAPACITY, object_name="compareTempPlot",
                                   y_label=axis_label("T", True))
-        self.collected_plot = LivePlot("collected intent reward G_t", legend, PLOT_CAPACITY,
+        self.collected_plot = LivePlot("intent reward G_t", legend, PLOT_CAPACITY,
                                        object_name="compareCollectedPlot", y_label=axis_label("G", True))
         for key, plot in (("w", self.weight_plot), ("T", self.temp_plot), ("G", self.collected_plot)):
             plot.setToolTip(PLOT_TIPS[key])
@@ -160,10 +164,10 @@ class CompareView(RecordingView, PlayKeys, QWidget):
             plots.addWidget(p, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(grid, 3)
+        lay.addLayout(grid, 5)
         lay.addLayout(controls)
-        lay.addLayout(plots, 2)
-        lay.addWidget(self.params_panel)
+        lay.addLayout(plots, 4)
+        lay.addWidget(self.params_scroll)
         lay.addWidget(self.status_label)
 
         for s in SIDES:
@@ -172,7 +176,7 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self.restart_button.clicked.connect(lambda: self.restart())
         self.overlay_check.toggled.connect(lambda _on: (self._redraw(), self._say_what_is_shown()))
         self.params_panel.paramsChanged.connect(self._on_params)
-        self.params_toggle.toggled.connect(self.params_panel.setVisible)
+        self.params_toggle.toggled.connect(self.params_scroll.show_params)
 
     #: the window height (pixels) from which Compare opens with its parameters shown: in a shorter window (1024x768,
     #: 1280x720) they would leave each plot about 45 pixels of data; the Parameters button shows them
@@ -183,8 +187,9 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         self.params_toggle.setChecked(window_height >= self.PARAMS_ROOM)
 
     def set_presentation(self, on: bool) -> None:
-        """Large text (presentation mode): the parameters hidden until asked for, so the two pictures are large."""
-        self.params_toggle.setChecked(not on)
+        """Large text (presentation mode): the parameters hidden until asked for, so the pictures and plots have
+        room; back to normal, shown again only in a window tall enough (:meth:`fit_params_to`)."""
+        self.fit_params_to(0 if on else self.window().height())
         self._size_seed_box()
 
     def _size_seed_box(self) -> None:

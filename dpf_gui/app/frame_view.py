@@ -20,12 +20,14 @@ class FrameView(QWidget):
     image's size.
     """
 
+    MIN_HEIGHT = 120
+
     def __init__(self, parent: QWidget | None = None, object_name: str = "",
                  background: QColor | None = None, size_hint: QSize | None = None):
         super().__init__(parent)
         self.setObjectName(object_name)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(160, 120)
+        self.setMinimumSize(160, self.MIN_HEIGHT)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         self.background = background
         self.smooth: bool | None = None

@@ -55,6 +55,7 @@ from dpf_gui.app.play_widgets import (
     AXIS,
     PLOT_CAPACITY,
     PLOT_TIPS,
+    ParamsScroll,
     axis_label,
     empty_plot_notes,
     enable_strategies,
@@ -65,7 +66,8 @@ from dpf_gui.app.play_widgets import (
     strategy_combo,
     wanted_strategy,
 )
-from dpf_gui.app.plots import FUSED, INTENT, TASK, ActionBars, FeatureBars, LivePlot
+from dpf_gui.app.plot_bars import ActionBars, FeatureBars
+from dpf_gui.app.plots import FUSED, INTENT, TASK, LivePlot
 from dpf_gui.app.recording import RecordingView
 from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
 from dpf_gui.episode import (
@@ -106,7 +108,6 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
     # --- construction --------------------------------------------------------
     def _build(self) -> None:
         self.frame_view = FrameView(object_name="frameView")
-        self.frame_view.setMinimumHeight(80)  # large text with the parameters shown: the picture gives way
         self.strategy_combo = strategy_combo("strategyCombo", "dynamic")
         self.play_button = QPushButton("Play")
         self.play_button.setObjectName("playPauseButton")
@@ -158,6 +159,7 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         reserve_lines(self.metrics_label, 2)
         # two columns: the left column is about half the window, where three left each slider 25 px
         self.params_panel = ParamsPanel(columns=2)
+        self.params_scroll = ParamsScroll(self.params_panel, "paramsScroll")
 
         self._control_rows = [QHBoxLayout(), QHBoxLayout(), QHBoxLayout(), QHBoxLayout()]
         self._arrange_controls(compact=False)
@@ -170,7 +172,7 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         lv.addWidget(self.metrics_label)
         for row in self._control_rows:
             lv.addLayout(row)
-        lv.addWidget(self.params_panel)
+        lv.addWidget(self.params_scroll)
         lv.addWidget(self.status_label)
 
         self.weight_plot = LivePlot("fusion weight w", [("w", FUSED)], PLOT_CAPACITY, y_range=(0.0, 1.0),
@@ -202,6 +204,8 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         grid.addWidget(self.saliency_bars, 1, 1, 2, 1)
         for row in range(3):
             grid.setRowStretch(row, 1)
+        for col in range(2):  # the bars as wide as the time plots: room for highway's action names
+            grid.setColumnStretch(col, 1)
 
         split = QSplitter(Qt.Horizontal)
         split.addWidget(left)
@@ -219,7 +223,7 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         self.overlay_check.toggled.connect(lambda _on: (self._redraw(), self._say_what_is_shown()))
         self.params_panel.paramsChanged.connect(self._on_params)
         self.trace_button.clicked.connect(self._ask_trace)
-        self.params_toggle.toggled.connect(self.params_panel.setVisible)
+        self.params_toggle.toggled.connect(self.params_scroll.show_params)
 
     def _arrange_controls(self, compact: bool) -> None:
         """The controls under the frame in three rows, or in four (``compact``: large text in a narrow column)."""
@@ -238,14 +242,20 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
             for w in widgets:
                 layout.addStretch(1) if w is None else layout.addWidget(w)
 
+    #: the picture's least height in presentation mode: the parameters, when shown, scroll below it (they left
+    #: it 80 px at 1280x720)
+    PRESENT_FRAME_MIN = 200
+
     def set_presentation(self, on: bool) -> None:
         """Large text (presentation mode): the controls in four rows, the guard and the named sets on lines of
-        their own, so the plots keep room beside the frame at 1024 pixels."""
+        their own, so the plots keep room beside the frame at 1024 pixels; the picture at least
+        :attr:`PRESENT_FRAME_MIN` tall."""
         self._presenting = on
         if self.status_label.text() in self._status_forms:
             self._say(*self._status_forms)
         self._arrange_controls(compact=on)
         self.params_panel.set_columns(2, compact=on)
+        self.frame_view.setMinimumHeight(self.PRESENT_FRAME_MIN if on else FrameView.MIN_HEIGHT)
         self.params_toggle.setChecked(not on)  # large text: the picture first; the parameters on demand
         for row in self._control_rows:
             row.invalidate()

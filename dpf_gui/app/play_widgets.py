@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from PySide6.QtWidgets import QComboBox, QLabel, QPushButton
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import QComboBox, QFrame, QLabel, QPushButton, QScrollArea, QWidget
 
 from dpf_gui.envs import env_screen
 from dpf_gui.episode import NEEDS_INTENT_TIP, Snapshot
@@ -107,6 +108,41 @@ def params_toggle_button(name: str) -> QPushButton:
     return button
 
 
+class ParamsScroll(QScrollArea):
+    """The fusion parameters' panel in a vertical scroll area, shown and hidden with it: where the view is short
+    (large text, a lesson's panel above) the parameters scroll instead of squeezing the picture or the plots and
+    cutting their labels (at 1280x720 in presentation mode Play's picture was 80 px tall and the sliders' labels
+    cut). As wide as the panel needs; at least ``rows`` rows of sliders tall."""
+
+    def __init__(self, panel: QWidget, name: str, rows: int = 2):
+        super().__init__()
+        self.setObjectName(name)
+        self.setWidget(panel)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the keys stay the view's and the lesson's (Space, Alt+Right)
+        self.rows = rows
+
+    def show_params(self, on: bool) -> None:
+        self.widget().setVisible(on)
+        self.setVisible(on)
+        self.updateGeometry()
+
+    def _bar(self) -> int:
+        return self.verticalScrollBar().sizeHint().width()
+
+    def sizeHint(self) -> QSize:
+        hint = self.widget().sizeHint()
+        return QSize(hint.width() + self._bar(), hint.height())
+
+    def minimumSizeHint(self) -> QSize:
+        panel = self.widget()
+        row = max((c.sizeHint().height() for c in getattr(panel, "controls", {}).values()), default=30)
+        return QSize(panel.minimumSizeHint().width() + self._bar(),
+                     min(panel.sizeHint().height(), self.rows * row + panel.fontMetrics().lineSpacing() + 16))
+
+
 def reserve_lines(label: QLabel, lines: int) -> None:
     """Keep room for ``lines`` lines of text, so a label that wraps does not move what is above it."""
     label.setMinimumHeight(label.fontMetrics().lineSpacing() * lines + 4)
@@ -146,5 +182,6 @@ def enable_strategies(combo: QComboBox, has_intent: bool) -> None:
         combo.setCurrentText("task")
 
 
-__all__ = ["AXIS", "PLOT_CAPACITY", "PLOT_TIPS", "axis_label", "empty_plot_notes", "enable_strategies", "metrics_html",
-           "off_ui_thread", "params_toggle_button", "reserve_lines", "strategy_combo", "wanted_strategy"]
+__all__ = ["AXIS", "PLOT_CAPACITY", "PLOT_TIPS", "ParamsScroll", "axis_label", "empty_plot_notes",
+           "enable_strategies", "metrics_html", "off_ui_thread", "params_toggle_button", "reserve_lines",
+           "strategy_combo", "wanted_strategy"]

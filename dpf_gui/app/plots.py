@@ -6,8 +6,8 @@ latest window with one ``setData`` call. :class:`RingBuffer` stores each value
 twice (at ``i`` and ``i + capacity``), so the last ``n`` values are always one
 contiguous slice: no copy, no ``np.roll``.
 
-Bars (per-action probabilities, per-feature attributions) are single
-``BarGraphItem`` objects updated in place with ``setOpts``.
+Bars (per-action probabilities, per-feature attributions) are in
+:mod:`dpf_gui.app.plot_bars`.
 
 Repainting, not data handling, is what costs (measured: replaying the axes'
 text was half of all the play view's time). So: no grid lines (an axis
@@ -33,15 +33,15 @@ from dpf_gui.app.palette import (
     GOOD,
     INK,
     INTENT,
-    NEUTRAL,
     SIDE_COLOURS,
     TASK,
 )
 
 MIN_PLOT_WIDTH = 160  # no plot narrower than this, whatever its title and axis
 
-#: sizes of plot text and lines; ``set_plot_style`` changes them (presentation mode)
-STYLE = {"title_pt": 10, "axis_pt": 9, "line": 1.5}
+#: sizes of plot text and lines; ``set_plot_style`` changes them (presentation mode); ``names_pt``: the least size of
+#: named ticks (actions, features), which are shortened or grouped rather than drawn smaller
+STYLE = {"title_pt": 10, "axis_pt": 9, "names_pt": 8, "line": 1.5}
 
 
 class RingBuffer:
@@ -260,11 +260,13 @@ class PlotText:
         font.setPointSize(pt)
         return QFontMetrics(font)
 
-    def _largest_fitting(self, fits) -> int:
-        """The largest point size from the style's down to 7 for which ``fits(QFontMetrics)`` holds."""
+    def _largest_fitting(self, fits, least: int | None = None) -> int:
+        """The largest point size from the style's down to ``least`` (default: the style's ``names_pt``) for which
+        ``fits(QFontMetrics)`` holds (``least`` if none)."""
         font = self.font()
         pt = int(STYLE["axis_pt"])
-        while pt > 7:
+        least = int(STYLE["names_pt"]) if least is None else least
+        while pt > least:
             font.setPointSize(pt)
             if fits(QFontMetrics(font)):
                 break
@@ -274,7 +276,7 @@ class PlotText:
     def resizeEvent(self, event) -> None:
         width = event.size().width() if event is not None else self.width()  # the title first: the layout
         height = event.size().height() if event is not None else self.height()
-        if "_breaks" in self.__dict__ and (self._title_breaks(width) != self._breaks
+        if "_breaks" in self.__dict__ and self.getPlotItem() is not None and (self._title_breaks(width) != self._breaks
                                            or self._tick_point_size(width, height) != self._tick_pt):
             self.restyle(width)  # (pyqtgraph calls this with None while it builds the widget)
         super().resizeEvent(event)
@@ -385,185 +387,10 @@ class LivePlot(PlotText, pg.PlotWidget):
         return self.x.count
 
 
-class ActionBars(PlotText, pg.PlotWidget):
-    """Grouped bars: one group per action, one bar per series (task / intent / fused probability)."""
-
-    def __init__(self, title: str, action_names: Sequence[str], series: Sequence[tuple[str, tuple[int, int, int]]],
-                 y_range: tuple[float, float] = (0.0, 1.0), parent=None, object_name: str | None = None,
-                 x_label: str | None = None, y_label: str | None = "probability"):
-        super().__init__(parent=parent)
-        item = _setup(self, object_name)
-        self.series = list(series)
-        self.bars: dict[str, pg.BarGraphItem] = {}
-        self.values: dict[str, np.ndarray] = {}
-        for name, colour in self.series:
-            bar = pg.BarGraphItem(x=[], height=[], width=0.1, brush=pg.mkBrush(*colour), pen=pg.mkPen(None))
-            item.addItem(bar)
-            self.bars[name] = bar
-        item.setYRange(*y_range, padding=0.02)
-        self.set_actions(action_names)
-        self._init_text(title, series, x_label, y_label)
-        self.setMinimumHeight(110)
-
-    def set_actions(self, action_names: Sequence[str]) -> None:
-        self.action_names = list(action_names)
-        n = len(self.action_names)
-        item = self.getPlotItem()
-        self._ticks = [[(i, a) for i, a in enumerate(self.action_names)]]
-        item.getAxis("bottom").setTicks(self._ticks)
-        item.setXRange(-0.6, max(n, 1) - 0.4, padding=0)
-        width = 0.8 / max(1, len(self.series))
-        for k, (name, _c) in enumerate(self.series):
-            self.values[name] = np.zeros(n)
-            self.bars[name].setOpts(x=np.arange(n) - 0.4 + width * (k + 0.5), height=self.values[name],
-                                    width=width * 0.95)
-        if "_labels" in self.__dict__:
-            self.restyle()
-
-    NAMED_AXIS = "bottom"
-
-    def _tick_point_size(self, width: int, height: int) -> int:
-        """Action names shrink until each fits its group's width; where even that is too wide (highway's long
-        names on a narrow plot) they are shortened (LANE_LEFT: LEFT, FASTER: FAST.), and on the narrowest plots
-        (the Play tab's at 1024x768) cut to their first letters (L, I, R, F, S); the full names are then in the
-        plot's tooltip."""
-        room = (width - 70) / max(1, len(self.action_names))
-        full = self.action_names
-        short = [_short_action(a) for a in full]
-
-        def fits(names):
-            return lambda fm: max((fm.horizontalAdvance(a) for a in names), default=0) + 6 <= room
-
-        for labels in (full, short, _initials(short)):
-            pt = self._largest_fitting(fits(labels))
-            if fits(labels)(self._metrics(pt)):
-                break
-        ticks = [[(i, a) for i, a in enumerate(labels)]]
-        if ticks != self.__dict__.get("_ticks"):
-            self._ticks = ticks
-            self.getPlotItem().getAxis("bottom").setTicks(ticks)
-            names = (a if s == a else f"{s} = {a}" for s, a in zip(labels, full, strict=True))  # u = up, ...
-            self.setToolTip("actions: " + ", ".join(names) if labels != full else "")
-        return pt
-
-    def set_values(self, name: str, values: np.ndarray | None) -> None:
-        """Heights of one series; None shows nothing (zeros)."""
-        v = np.zeros(len(self.action_names)) if values is None else np.nan_to_num(np.asarray(values, np.float64))
-        self.values[name] = v
-        self.bars[name].setOpts(height=v)
-
-
-class FeatureBars(PlotText, pg.PlotWidget):
-    """Horizontal signed bars, one per feature (attributions): green pushes up, orange pushes down.
-
-    The x range is symmetric and moves in 1-2-5 steps: it grows at once when a
-    bar passes it and shrinks only when every bar has been below a third of it
-    for a while, so the axis is not redrawn on every decision.
-    """
-
-    def __init__(self, title: str, feature_names: Sequence[str] = (), parent=None, object_name: str | None = None,
-                 x_label: str | None = None):
-        super().__init__(parent=parent)
-        item = _setup(self, object_name)
-        item.getViewBox().invertY(True)
-        self._good = pg.mkBrush(*GOOD)
-        self._bad = pg.mkBrush(*BAD)
-        self.bar = pg.BarGraphItem(x0=[], y=[], width=[], height=0.7, pen=pg.mkPen(None))
-        item.addItem(self.bar)
-        item.addLine(x=0, pen=pg.mkPen(NEUTRAL, width=1))
-        # one tick (0) and the scale in the label ("attribution (±0.05)"): in a plot this narrow pyqtgraph's own
-        # ticks overlapped ("-400200 0 200400") and its SI factor ("attribution (x0.001)") cut the label off, and
-        # ticks at the edges are not drawn (their text would pass the axis)
-        item.getAxis("bottom").enableAutoSIPrefix(False)
-        item.getAxis("bottom").setTicks([[(0.0, "0")], []])
-        self._x_name = x_label
-        self.values = np.zeros(0)
-        self._span = 0.0
-        self._small = 0
-        self.set_features(feature_names)
-        self._init_text(title, (("raises", GOOD), ("lowers", BAD)), x_label, None)  # the bars' colours
-        self._set_x_span(1.0)
-        self.setMinimumHeight(110)
-
-    def set_title(self, title: str) -> None:
-        self._title_text = title
-        self.restyle()
-
-    def _tick_point_size(self, width: int, height: int) -> int:
-        """Feature names shrink until each has its own line (highway's 26 features on a low plot)."""
-        room = (height - self.__dict__.get("_title_h", 30) - 60) / max(1, len(self.feature_names))
-        return self._largest_fitting(lambda fm: fm.height() <= room)
-
-    NAMED_AXIS = "left"
-
-    def _left_axis_width(self) -> float:
-        """The feature names' tick labels, whether or not the axis has laid them out yet."""
-        font = self.font()
-        font.setPointSize(self.__dict__.get("_tick_pt", int(STYLE["axis_pt"])))
-        fm = QFontMetrics(font)
-        return max((fm.horizontalAdvance(f) for f in self.feature_names), default=0) + 20
-
-    def set_features(self, feature_names: Sequence[str]) -> None:
-        self.feature_names = list(feature_names)
-        n = len(self.feature_names)
-        self.values = np.zeros(n)
-        self._span = 0.0
-        self.getPlotItem().getAxis("left").setTicks([[(i, f) for i, f in enumerate(self.feature_names)]])
-        self.getPlotItem().setYRange(-0.6, max(0, n - 0.4), padding=0)
-        self.set_values(None)
-        if "_labels" in self.__dict__:
-            self.restyle()
-
-    def set_values(self, values: np.ndarray | None) -> None:
-        n = len(self.feature_names)
-        v = np.zeros(n) if values is None else np.nan_to_num(np.asarray(values, np.float64)).reshape(n)
-        self.values = v
-        brushes = [self._good if a >= 0 else self._bad for a in v]
-        self.bar.setOpts(x0=np.minimum(v, 0.0), y=np.arange(n), width=np.abs(v), brushes=brushes)
-        peak = float(np.max(np.abs(v))) if n else 0.0
-        if values is None or n == 0:  # nothing to show (no intent model yet): a plain -1..1, not a range around
-            self._span, self._small = 0.0, 0  # 1e-6 ("x1e-06" under no bars); the first bars set it at once
-            self._set_x_span(1.0)
-            return
-        span = self._span
-        if peak > span or span == 0.0:
-            span = nice_ceil(peak)
-            self._small = 0
-        elif peak < span / 3:
-            self._small += 1
-            if self._small > 30:
-                span, self._small = nice_ceil(peak), 0
-        else:
-            self._small = 0
-        if span != self._span:
-            self._span = span
-            self._set_x_span(span)
-
-    def _set_x_span(self, span: float) -> None:
-        self.getPlotItem().setXRange(-span, span, padding=0.05)
-        if self._x_name and "_labels" in self.__dict__:  # (set_features runs before the labels exist)
-            self._labels["bottom"] = f"{self._x_name} (±{span:g})"
-            self._label_axis("bottom")
-
-
-def _short_action(name: str) -> str:
-    """A short tick label for an action name: its last word, cut to four letters and a dot if longer than five."""
-    last = name.replace("-", "_").split("_")[-1] or name
-    return last if len(last) <= 5 else last[:4] + "."
-
-
-def _initials(names: Sequence[str]) -> list[str]:
-    """The shortest prefixes (one letter if they differ) that still tell the names apart."""
-    for k in range(1, max((len(n) for n in names), default=1) + 1):
-        cut = [n[:k].rstrip(".") for n in names]
-        if len(set(cut)) == len(cut):
-            return cut
-    return list(names)
-
-
 def set_plot_style(large: bool) -> None:
     """Plot text and line sizes for plots made or restyled from now on: large for a projector."""
-    STYLE.update({"title_pt": 13, "axis_pt": 12, "line": 3.0} if large else {"title_pt": 10, "axis_pt": 9, "line": 1.5})
+    STYLE.update({"title_pt": 13, "axis_pt": 12, "names_pt": 10, "line": 3.0} if large else
+                 {"title_pt": 10, "axis_pt": 9, "names_pt": 8, "line": 1.5})
 
 
 __all__ = [
@@ -575,8 +402,6 @@ __all__ = [
     "SIDE_COLOURS",
     "STYLE",
     "TASK",
-    "ActionBars",
-    "FeatureBars",
     "LivePlot",
     "PlotText",
     "RingBuffer",
