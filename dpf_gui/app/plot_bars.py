@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtGui import QFontMetrics
 
 from dpf_gui.app.palette import BAD, GOOD, NEUTRAL
-from dpf_gui.app.plots import STYLE, PlotText, _setup, nice_ceil
+from dpf_gui.app.plots import STYLE, PlotText, nice_ceil, setup_plot
 
 
 class ActionBars(PlotText, pg.PlotWidget):
@@ -24,7 +24,7 @@ class ActionBars(PlotText, pg.PlotWidget):
                  y_range: tuple[float, float] = (0.0, 1.0), parent=None, object_name: str | None = None,
                  x_label: str | None = None, y_label: str | None = "probability"):
         super().__init__(parent=parent)
-        item = _setup(self, object_name)
+        item = setup_plot(self, object_name)
         self.series = list(series)
         self.bars: dict[str, pg.BarGraphItem] = {}
         self.values: dict[str, np.ndarray] = {}
@@ -98,7 +98,7 @@ class FeatureBars(PlotText, pg.PlotWidget):
     def __init__(self, title: str, feature_names: Sequence[str] = (), parent=None, object_name: str | None = None,
                  x_label: str | None = None):
         super().__init__(parent=parent)
-        item = _setup(self, object_name)
+        item = setup_plot(self, object_name)
         item.getViewBox().invertY(True)
         self._good = pg.mkBrush(*GOOD)
         self._bad = pg.mkBrush(*BAD)

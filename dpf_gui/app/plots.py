@@ -129,7 +129,7 @@ def nice_ceil(v: float) -> float:
     return float(10 * e)
 
 
-def _setup(widget: pg.PlotWidget, object_name: str | None) -> pg.PlotItem:
+def setup_plot(widget: pg.PlotWidget, object_name: str | None) -> pg.PlotItem:
     if object_name:
         widget.setObjectName(object_name)
     widget.setBackground("w")
@@ -297,7 +297,7 @@ class LivePlot(PlotText, pg.PlotWidget):
                  y_range: tuple[float, float] | None = None, parent=None, object_name: str | None = None,
                  min_x: float = 32.0, x_label: str | None = "decision t", y_label: str | None = None):
         super().__init__(parent=parent)
-        item = _setup(self, object_name)
+        item = setup_plot(self, object_name)
         item.setClipToView(True)
         self.x = RingBuffer(capacity)
         self.buffers: dict[str, RingBuffer] = {}
@@ -407,4 +407,5 @@ __all__ = [
     "RingBuffer",
     "nice_ceil",
     "set_plot_style",
+    "setup_plot",
 ]

@@ -65,7 +65,7 @@ from PySide6.QtWidgets import (
 )
 
 from dpf_gui.agents.intent_agent import IntentAgent
-from dpf_gui.app.plots import INTENT, TASK, PlotText, _setup
+from dpf_gui.app.plots import INTENT, TASK, PlotText, setup_plot
 from dpf_gui.checkpoints import SIDECAR_FILE
 from dpf_gui.errors import UserError
 from dpf_gui.session.intent_memory import remember
@@ -158,7 +158,7 @@ class LossPlot(PlotText, pg.PlotWidget):
 
     def __init__(self, capacity: int = 1000, parent=None):
         super().__init__(parent=parent)
-        item = _setup(self, "lossPlot")
+        item = setup_plot(self, "lossPlot")
         item.setLogMode(y=True)
         item.enableAutoRange(enable=True)
         self.capacity = int(capacity)
@@ -215,7 +215,7 @@ class FitPlot(PlotText, pg.PlotWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent=parent)
-        item = _setup(self, "fitPlot")
+        item = setup_plot(self, "fitPlot")
         item.enableAutoRange(enable=True)
         self.diag = item.plot(pen=pg.mkPen((150, 150, 150), style=Qt.DashLine))
         self.dots = {name: pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(*colour, 150))
