@@ -88,8 +88,8 @@ EXPECT = {
                            "the goal to the end: it never reaches it.",
     ("gridnav", "dynamic"): "Dynamic fusion takes the scenic strip too, and then arrives.",
     ("pong", "static"): "Watch the paddle keep to the middle band, and whether the point is still won.",
-    ("pong", "dynamic"): "Dynamic fusion hands back to the task sooner: more points kept, the paddle less often "
-                         "in the middle band.",
+    ("pong", "dynamic"): "Dynamic fusion hands back to the task sooner. One point is a coin flip: loop to see "
+                         "which side wins more.",
     ("highway", "static"): "Watch which lane it keeps, and whether it still drives on without crashing.",
     ("highway", "dynamic"): "Watch the lane each side keeps, and which still drives without crashing.",
 }
