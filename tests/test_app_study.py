@@ -350,6 +350,28 @@ def test_the_operator_screen_says_how_to_start_and_acts_only_on_a_chosen_partici
     assert not start.isEnabled() and not withdraw.isEnabled()
 
 
+def test_closing_a_participants_screen_keeps_them_chosen_and_says_where_they_are(qtbot, tmp_path):
+    # the study walk (s56): the operator screen lost the chosen participant when their screen closed and kept the
+    # message from before the session
+    from dpf_gui.app.study_mode import OperatorWindow
+
+    init_study(tiny_protocol(tmp_path), tmp_path / "s")
+    operator = OperatorWindow(tmp_path / "s")
+    qtbot.addWidget(operator)
+    operator.show()
+    qtbot.waitExposed(operator)
+    for pid in ("P01", "P02"):
+        operator.new_id.setText(pid)
+        click(qtbot, operator, "addParticipant")
+    operator.list.setCurrentRow(0)
+    window = operator.start()
+    qtbot.addWidget(window)
+    window.operator_exit()  # Ctrl+Shift+Q: the participant's screen refuses any other close
+    qtbot.waitUntil(lambda: "P01's screen was closed" in operator.message.text(), timeout=WAIT_MS)
+    assert operator.list.currentItem().data(Qt.ItemDataRole.UserRole) == "P01"
+    assert "Start / resume" in operator.message.text() and operator.statuses["P01"] in operator.message.text()
+
+
 class _TlxWindow(QWidget):
     """What a questionnaire page needs of its window, for the NASA-TLX step alone (the real walk reaches it after
     two trainings): the real Session's items and refusal, answers kept in a list."""

@@ -910,17 +910,31 @@ class OperatorWindow(QMainWindow):
             b.setEnabled(chosen)
 
     def refresh(self) -> None:
+        """The participants and their status again; the one chosen stays chosen (the operator's next action is
+        usually about them: resume, withdraw)."""
         from dpf_gui.studies.export import collect
 
+        chosen = self.list.currentItem().data(Qt.ItemDataRole.UserRole) if self.list.currentItem() else None
         rows = collect(self.study)["tables"]["participants.csv"][1]
+        self.statuses = {r["participant"]: r["status"] for r in rows}
         self.list.clear()
         for r in rows:
             item = QListWidgetItem(f"{r['number']:>3}  {r['participant']}  {'(simulated) ' if r['simulated'] else ''}"
                                    f"order {r['order'].replace(';', ', ')}  ·  {r['status']}")
             item.setData(Qt.ItemDataRole.UserRole, r["participant"])
             self.list.addItem(item)
+            if r["participant"] == chosen:
+                self.list.setCurrentItem(item)
         self.empty_hint.setVisible(not rows)
         self._chosen()
+
+    def _screen_closed(self, pid: str) -> None:
+        """A participant's screen was left: the list shows where they are now, and the line says so (it kept
+        the message from before the session)."""
+        self.refresh()
+        status = self.statuses.get(pid, "")
+        self.message.setText(f"{pid}'s screen was closed" + (f" ({status})" if status else "")
+                             + "; Start / resume goes on where they stopped")
 
     def add(self) -> None:
         try:
@@ -961,11 +975,12 @@ class OperatorWindow(QMainWindow):
             self.message.setText("choose a participant first")
             return None
         try:
-            window = StudyWindow(self.study_dir, item.data(Qt.ItemDataRole.UserRole))
+            pid = item.data(Qt.ItemDataRole.UserRole)
+            window = StudyWindow(self.study_dir, pid)
         except UserError as exc:
             self.message.setText(str(exc))
             return None
-        window.closedByOperator.connect(self.refresh)
+        window.closedByOperator.connect(lambda: self._screen_closed(pid))
         self.participant_window = window
         if QApplication.platformName() == "offscreen":
             window.show()
