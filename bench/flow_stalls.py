@@ -13,7 +13,12 @@ ranking or training threads the app runs. A gap is the window not answering: a c
 key waits that long. Training and playing run in worker threads and
 processes, so what shows here is work done on the UI thread.
 
-    python bench/flow_stalls.py [--envs gridnav,pong,highway] [--play-s 5]
+Then (``--switches``) it opens one window, shows each tab once, goes back to Annotate and switches
+environments with the toolbar's chooser as a person does (gridnav -> pong -> highway -> gridnav), each
+switch measured until the new environment's list, first frame and suggestions are shown.
+
+    python bench/flow_stalls.py [--envs gridnav,pong,highway] [--play-s 5] [--switches gridnav,pong,highway,gridnav]
+    python bench/flow_stalls.py --envs "" --repeat 3      # the switches only, three windows
 
 Offscreen by default; ``QT_QPA_PLATFORM=xcb DISPLAY=:99`` with ``Xvfb :99`` runs a real window.
 """
@@ -119,10 +124,45 @@ def flow(env: str, play_s: float) -> list[tuple[str, float, int, float]]:
     return rows
 
 
+def switches(envs: list[str]) -> list[tuple[str, float, int, float]]:
+    """Open the window on ``envs[0]``, show each tab once, then choose each next environment in the toolbar's
+    chooser; a switch ends when the window shows that environment, its first frame and its suggestions."""
+    from PySide6.QtWidgets import QApplication
+
+    from dpf_gui.app.window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow(store_dir=tempfile.mkdtemp(prefix="dpf-stalls-"), env=envs[0])
+    window.resize(1280, 720)
+    window.show()
+    idle(app, 60, lambda: window.annotate.suggestions.ready)
+    for tab in [*range(window.tabs.count()), 0]:  # every view built, as after a first hour; Annotate shown
+        window.tabs.setCurrentIndex(tab)
+        idle(app, 1.0)
+    annotate, chooser = window.annotate, window.env_combo
+    probe, rows = GapProbe().start(), []
+    for env in envs[1:]:
+        t0 = time.perf_counter()
+        chooser.setCurrentIndex(chooser.findData(env))
+        idle(app, 60, lambda env=env: (window.env_name == env and annotate.suggestions.ready
+                                       and annotate.player.ready))
+        took = time.perf_counter() - t0
+        idle(app, 0.5)
+        gap, over = probe.take()
+        rows.append((f"switched to {env} (env chooser)", gap, over, took))
+    probe.stop()
+    window.close()
+    idle(app, 0.5)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--envs", default="gridnav,pong,highway")
     ap.add_argument("--play-s", type=float, default=5.0)
+    ap.add_argument("--switches", default="gridnav,pong,highway,gridnav",
+                    help="environments chosen one after another in one window ('' skips)")
+    ap.add_argument("--repeat", type=int, default=1, help="windows that go through the switches")
     args = ap.parse_args()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {load:.1f}; "
@@ -131,6 +171,10 @@ def main() -> None:
     for env in [e.strip() for e in args.envs.split(",") if e.strip()]:
         for name, gap, over, took in flow(env, args.play_s):
             print(f"| {env} | {name} | {gap:.0f} | {over} | {took:.1f} |", flush=True)
+    chosen = [e.strip() for e in args.switches.split(",") if e.strip()]
+    for _ in range(args.repeat if len(chosen) > 1 else 0):
+        for name, gap, over, took in switches(chosen):
+            print(f"| {chosen[0]} | {name} | {gap:.0f} | {over} | {took:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -223,8 +223,9 @@ def test_opening_another_environment_while_training_stops_it_and_says_so(qtbot, 
     assert started.wait(HANG_S)
     running, partial = train.worker, train._out_dir
     combo = child(window, QWidget, "envChooser")
-    combo.setCurrentIndex(combo.findData("pong"))
-    assert window.env_name == "pong" and not train.is_training() and train.train_button.isEnabled()
+    combo.setCurrentIndex(combo.findData("pong"))  # read in a worker thread: the window answers meanwhile
+    qtbot.waitUntil(lambda: window.env_name == "pong", timeout=WAIT_MS)
+    assert not train.is_training() and train.train_button.isEnabled()
     assert running.isRunning() and partial.is_dir()  # the window went on without waiting for the run
     assert "Training on gridnav" in train.status.text() and "stopped" in train.status.text()
     assert "Training on gridnav" in window.statusBar().currentMessage()
@@ -400,4 +401,68 @@ def test_the_fit_plot_says_what_it_lacks_with_a_model_in_use_and_while_training(
         release.set()
     assert train.fit_plot.note.text() == FIT_IN_USE_NOTE and window.workspace.intent is not None
     assert messages == []
+    window.close()
+
+
+def _loads_done(window):
+    return window._opener.pending is None and not any(t.is_alive() for t in window._opener._threads)
+
+
+def test_quick_switches_end_on_the_last_environment_chosen_with_its_own_marks(qtbot, tmp_path, messages):
+    """The chooser's environment is read in a worker thread: a second choice before the first is read wins, and
+    choosing the open one again keeps it (the answer for the one chosen in between is dropped)."""
+    from dpf_gui.data.study import AVOIDED, PREFERRED, UNLABELLED
+
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    combo, annotate = window.env_combo, window.annotate
+    window.workspace.mark(3, -1)
+    combo.setCurrentIndex(combo.findData("highway"))
+    assert window.env_name == "gridnav" and window.source_label.text() == "loading highway…"  # (still open)
+    qtbot.waitUntil(lambda: window.env_name == "highway", timeout=WAIT_MS)
+    highway = window.workspace
+    highway.mark(5, 1)
+    combo.setCurrentIndex(combo.findData("gridnav"))
+    qtbot.waitUntil(lambda: window.env_name == "gridnav", timeout=WAIT_MS)
+
+    combo.setCurrentIndex(combo.findData("pong"))
+    combo.setCurrentIndex(combo.findData("highway"))  # before pong is read
+    qtbot.waitUntil(lambda: window.env_name == "highway" and _loads_done(window), timeout=WAIT_MS)
+    qtbot.wait(100)  # pong's answer, had it been used, would be shown by now
+    ws = window.workspace
+    assert ws.env_name == "highway" and ws.fingerprint == highway.fingerprint and combo.currentData() == "highway"
+    assert annotate.ws is ws and annotate.model.ws is ws and window.train.ws is ws
+    assert annotate.model.rowCount() == len(ws) and window.windowTitle().endswith(": highway")
+    assert annotate.model.states[5] == PREFERRED and annotate.model.states[3] == UNLABELLED
+    assert annotate.model.item(5, 1).text() == "preferred"
+    assert window.source_label.text().startswith("shipped agent · ")
+
+    combo.setCurrentIndex(combo.findData("gridnav"))
+    combo.setCurrentIndex(combo.findData("highway"))  # back to what is open before gridnav is read
+    qtbot.waitUntil(lambda: _loads_done(window), timeout=WAIT_MS)
+    qtbot.wait(100)
+    assert window.workspace is ws and combo.currentData() == "highway"
+    assert window.source_label.text().startswith("shipped agent · ")
+    combo.setCurrentIndex(combo.findData("gridnav"))
+    qtbot.waitUntil(lambda: window.env_name == "gridnav", timeout=WAIT_MS)
+    assert annotate.model.states[3] == AVOIDED and annotate.model.item(3, 1).text() == "avoided"
+    assert messages == []
+    window.close()
+
+
+def test_a_damaged_dataset_chosen_again_falls_back_with_one_message(qtbot, tmp_path, messages):
+    """What the chooser reopens (the files last used with an environment) is read in the worker too: when it is
+    damaged, the shipped agent opens, quietly, as before; a damaged file opened from the File menu is said once
+    and what was open stays open."""
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a dataset")
+    assert window.open_dataset(bad, later=True)
+    qtbot.waitUntil(lambda: _loads_done(window) and bool(messages), timeout=WAIT_MS)
+    assert len(messages) == 1 and messages[0][0] == "Cannot open gridnav" and "bad.npz" in messages[0][1]
+    assert window.env_name == "gridnav" and window.workspace.dataset_path.name == "trajectories.npz"
+    assert window.source_label.text().startswith("shipped agent · ")
+    window.store.set("resume/highway", {"task_dir": None, "dataset_path": str(bad)})
+    window.env_combo.setCurrentIndex(window.env_combo.findData("highway"))
+    qtbot.waitUntil(lambda: window.env_name == "highway" and _loads_done(window), timeout=WAIT_MS)
+    assert len(messages) == 1 and window.workspace.dataset_path.name == "trajectories.npz"
     window.close()

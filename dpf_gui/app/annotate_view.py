@@ -44,6 +44,7 @@ from dpf_gui.app.trajectory_table import (
     TrajectoryFilter,
     TrajectoryTableModel,
     score_text,
+    table_rows,
 )
 from dpf_gui.app.wish_dialogs import MyWishDialog, SimulatedUserDialog, coverage_html
 from dpf_gui.data.study import (
@@ -287,9 +288,15 @@ class AnnotateView(QWidget):
         self._set_enabled(False)
 
     # --- workspace --------------------------------------------------------------------
-    def set_workspace(self, ws, trajectory: int | None = None, frame: int = 0) -> None:
+    @staticmethod
+    def prepare(ws):
+        """What :meth:`set_workspace` will need for ``ws``, made beforehand on any thread (the window's opening
+        thread): the list's items."""
+        return table_rows(ws)
+
+    def set_workspace(self, ws, trajectory: int | None = None, frame: int = 0, prepared=None) -> None:
         """Show a workspace's trajectories (None: show nothing), at a trajectory and frame; the timeline shows
-        its intent model's rewards, and follows the model when it changes."""
+        its intent model's rewards, and follows the model when it changes. ``prepared``: :meth:`prepare`'s."""
         self.player.clear()
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -301,7 +308,7 @@ class AnnotateView(QWidget):
         self.cancel_segment()
         self._navigating = True
         try:
-            self.model.set_workspace(ws)
+            self.model.set_workspace(ws, prepared)
             self.proxy.set_filters(self.state_filter.currentData(), self.success_filter.currentData())
         finally:
             self._navigating = False

@@ -8,9 +8,15 @@ The cells live in Qt's own item store (:class:`QStandardItemModel`), written whe
 painting and sorting the list never call into Python. A Python model was asked thousands of times per
 repaint (rowCount, columnCount, data), each call taking the GIL: beside any thread running Python (the
 player's replay, a suggestion ranking, a training) one repaint of the list took 0.1-2 s.
+
+Making the items for 2000 trajectories takes 60-100 ms; items are no QObjects, so :func:`table_rows` may
+make them in the thread that opens the workspace (:mod:`dpf_gui.app.opening`), and the UI thread only puts
+them in the model.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from PySide6.QtCore import QSortFilterProxyModel, Qt
@@ -25,6 +31,7 @@ from dpf_gui.data.study import (
     STATE_NAMES,
     UNLABELLED,
 )
+from dpf_gui.threads import UI_PAUSE_EVERY, UI_PAUSE_S
 
 #: what a person labelling needs first comes first (a narrow list still shows it): label state, score, rank
 COLUMNS = ("#", "label", "score", "next", "length", "return", "success", "from")
@@ -54,6 +61,69 @@ def score_text(score: float) -> str:
     return "0" if text == "-0" else text
 
 
+class TableRows:
+    """A workspace's list, made before it is shown (:func:`table_rows`): its arrays and each row's items."""
+
+    def __init__(self, ws, pause: bool = False):
+        self.ws = ws
+        self.lengths = ws.dataset.lengths
+        self.returns = ws.task_returns
+        self.success = ws.dataset.success
+        self.states, self.scores = ws.summary()
+        self.collected = ws.collected()
+        self.items = []
+        for r in range(len(self.lengths)):
+            if pause and r % UI_PAUSE_EVERY == 0:
+                time.sleep(UI_PAUSE_S)  # let the UI thread have the GIL (dpf_gui.threads.pausing)
+            self.items.append(_row(self, r))
+
+
+def table_rows(ws) -> TableRows:
+    """The list of ``ws`` made on any thread (pausing now and then so the UI thread is not kept waiting)."""
+    return TableRows(ws, pause=True)
+
+
+def _row(rows, r: int) -> list[QStandardItem]:
+    """Row ``r``'s items (its mark and rank as :func:`_write_mark` and :func:`_write_rank` rewrite them)."""
+    items = []
+    for c in range(len(COLUMNS)):
+        item = QStandardItem()
+        item.setEditable(False)
+        if c not in _LEFT_ALIGNED:
+            item.setData(_RIGHT, Qt.ItemDataRole.TextAlignmentRole)
+        items.append(item)
+    collected = bool(rows.collected[r])
+    fixed = ((0, str(r), r), (COL_LENGTH, str(int(rows.lengths[r])), int(rows.lengths[r])),
+             (COL_RETURN, f"{float(rows.returns[r]):.2f}", float(rows.returns[r])),
+             (COL_SUCCESS, "yes" if rows.success[r] else "no", int(rows.success[r])),
+             (COL_FROM, "collected" if collected else "stored", int(collected)))
+    for c, text, key in fixed:
+        items[c].setData(text, _DISPLAY)
+        items[c].setData(key, SORT_ROLE)
+    if collected:
+        for c in (0, COL_FROM):
+            items[c].setData(QBrush(COLLECTED_COLOUR), _BACKGROUND)
+    _write_mark(items[COL_LABEL], items[COL_SCORE], int(rows.states[r]), float(rows.scores[r]))
+    _write_rank(items[COL_NEXT], 0)
+    return items
+
+
+def _write_mark(label: QStandardItem, score: QStandardItem, state: int, s: float) -> None:
+    colour = STATE_COLOURS.get(state)
+    brush = QBrush(colour) if colour is not None else None
+    label.setData(STATE_NAMES[state], _DISPLAY)
+    label.setData(state, SORT_ROLE)
+    score.setData("" if np.isnan(s) else score_text(s), _DISPLAY)
+    score.setData(-1e18 if np.isnan(s) else s, SORT_ROLE)  # NaN (no score) sorts first
+    for item in (label, score):
+        item.setData(brush, _BACKGROUND)
+
+
+def _write_rank(item: QStandardItem, rank: int) -> None:
+    item.setData(str(rank) if rank else "", _DISPLAY)
+    item.setData(rank or UNRANKED, SORT_ROLE)
+
+
 class TrajectoryTableModel(QStandardItemModel):
     """One row per trajectory: index, suggestion rank, length, task return, success, label state, score, origin.
 
@@ -78,66 +148,52 @@ class TrajectoryTableModel(QStandardItemModel):
         self.ranks = np.zeros(0, np.int64)  # 1-based suggestion rank, 0: not suggested
         self.collected = np.zeros(0, bool)
 
-    def set_workspace(self, ws) -> None:
-        self.ws = ws
+    def set_workspace(self, ws, rows: TableRows | None = None) -> None:
+        """Show ``ws``'s trajectories, with the ``rows`` made for it beforehand (:func:`table_rows`) or made now."""
+        old, self.ws = self.ws, ws
         if ws is None:
             self._empty()
+            items = []
         else:
-            self.lengths = ws.dataset.lengths
-            self.returns = ws.task_returns
-            self.success = ws.dataset.success
-            self.states, self.scores = ws.summary()
+            made = rows is not None and rows.ws is ws
+            rows = rows if made else TableRows(ws)
+            self.lengths, self.returns, self.success = rows.lengths, rows.returns, rows.success
+            self.states, self.scores, self.collected = rows.states, rows.scores, rows.collected
             self.ranks = np.zeros(len(ws), np.int64)
-            self.collected = ws.collected()
+            items = rows.items
+            rows.items = []  # the model owns them now
         self.beginResetModel()
         self.blockSignals(True)  # one reset instead of a signal per row and cell
         try:
             self.setRowCount(0)
-            for r in range(len(self.lengths)):
-                self.appendRow(self._row(r))
+            for row in items:
+                self.appendRow(row)
         finally:
             self.blockSignals(False)
         self.endResetModel()
+        if made and old is not None and old.fingerprint == ws.fingerprint:
+            self._refresh_changed()  # the same data was open, and marked, while the rows were made
 
-    def _row(self, r: int) -> list[QStandardItem]:
-        """Row ``r``'s items (its mark and rank written as :meth:`_write_mark` and :meth:`_write_rank` rewrite them)."""
-        items = []
-        for c in range(len(COLUMNS)):
-            item = QStandardItem()
-            item.setEditable(False)
-            if c not in _LEFT_ALIGNED:
-                item.setData(_RIGHT, Qt.ItemDataRole.TextAlignmentRole)
-            items.append(item)
-        collected = bool(self.collected[r])
-        fixed = ((0, str(r), r), (COL_LENGTH, str(int(self.lengths[r])), int(self.lengths[r])),
-                 (COL_RETURN, f"{float(self.returns[r]):.2f}", float(self.returns[r])),
-                 (COL_SUCCESS, "yes" if self.success[r] else "no", int(self.success[r])),
-                 (COL_FROM, "collected" if collected else "stored", int(collected)))
-        for c, text, key in fixed:
-            items[c].setData(text, _DISPLAY)
-            items[c].setData(key, SORT_ROLE)
-        if collected:
-            for c in (0, COL_FROM):
-                items[c].setData(QBrush(COLLECTED_COLOUR), _BACKGROUND)
-        self._write_mark(items[COL_LABEL], items[COL_SCORE], r)
-        self._write_rank(items[COL_NEXT], r)
-        return items
+    def _refresh_changed(self) -> None:
+        """Rewrite the rows whose mark in the store differs from the one they show."""
+        states, scores = self.ws.summary()
+        differ = (states != self.states) | ~((scores == self.scores) | (np.isnan(scores) & np.isnan(self.scores)))
+        changed = np.flatnonzero(differ)
+        if len(changed):
+            self.states, self.scores = states, scores
+            self.blockSignals(True)
+            try:
+                for r in changed:
+                    self._write_mark(self.item(int(r), COL_LABEL), self.item(int(r), COL_SCORE), int(r))
+            finally:
+                self.blockSignals(False)
+            self._changed(int(changed[0]), int(changed[-1]), (COL_LABEL, COL_SCORE))
 
     def _write_mark(self, label: QStandardItem, score: QStandardItem, r: int) -> None:
-        state, s = int(self.states[r]), float(self.scores[r])
-        colour = STATE_COLOURS.get(state)
-        brush = QBrush(colour) if colour is not None else None
-        label.setData(STATE_NAMES[state], _DISPLAY)
-        label.setData(state, SORT_ROLE)
-        score.setData("" if np.isnan(s) else score_text(s), _DISPLAY)
-        score.setData(-1e18 if np.isnan(s) else s, SORT_ROLE)  # NaN (no score) sorts first
-        for item in (label, score):
-            item.setData(brush, _BACKGROUND)
+        _write_mark(label, score, int(self.states[r]), float(self.scores[r]))
 
     def _write_rank(self, item: QStandardItem, r: int) -> None:
-        rank = int(self.ranks[r])
-        item.setData(str(rank) if rank else "", _DISPLAY)
-        item.setData(rank or UNRANKED, SORT_ROLE)
+        _write_rank(item, int(self.ranks[r]))
 
     def _changed(self, first: int, last: int, columns: tuple[int, int]) -> None:
         """One signal for rows first..last (their items were written with signals blocked)."""
@@ -226,4 +282,4 @@ class TrajectoryFilter(QSortFilterProxyModel):
         return self.state is None or s == self.state
 
 
-__all__ = ["COLUMNS", "TrajectoryFilter", "TrajectoryTableModel", "score_text"]
+__all__ = ["COLUMNS", "TableRows", "TrajectoryFilter", "TrajectoryTableModel", "score_text", "table_rows"]

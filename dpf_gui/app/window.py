@@ -13,7 +13,9 @@ message and keeps what was open: a workspace that a view cannot show is taken
 back, and the views get the old one again.
 
 Nothing here blocks: messages are non-modal boxes shown once the event loop
-runs (so ``--quit-after``, the demo and signals always get through).
+runs (so ``--quit-after``, the demo and signals always get through), and what
+the environment chooser and the File menu open is read in a worker thread
+(:mod:`dpf_gui.app.opening`; the last one chosen wins).
 
 The tabs are :mod:`dpf_gui.app.tabs`, the entry point :mod:`dpf_gui.app.main`.
 """
@@ -41,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from dpf_gui import __version__
+from dpf_gui.app.opening import Opener
 from dpf_gui.app.tabs import BUILT_AT_START, TABS
 from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.envs import ENV_NAMES, env_spec
@@ -94,6 +97,7 @@ class MainWindow(QMainWindow):
         self.notices: list[tuple[str, str]] = []
         self._damage_reported = 0  # damaged marks of the open store already reported
         self._explicit = {}  # env -> {"task_dir", "dataset_path"} the person opened (None: the shipped ones)
+        self._opener = Opener(self)  # reads what the chooser and the File menu open, off the UI thread
         if store_dir is None and os.environ.get("DPF_GUI_DATA"):
             store_dir = os.environ["DPF_GUI_DATA"]  # everything under one folder (tests, kiosk set-ups)
         if store_dir is not None:
@@ -248,17 +252,22 @@ class MainWindow(QMainWindow):
         """
         try:
             return True, fn(*args, **kwargs)
-        except UserError as exc:
-            message = str(exc)
         except Exception as exc:  # noqa: BLE001 (a bug: still keep the person's work and the app)
-            traceback.print_exc()
+            self._report(title, exc, quiet)
+        return False, None
+
+    def _report(self, title: str, exc: Exception, quiet: bool = False) -> None:
+        """Say what went wrong (:meth:`_guard`): a UserError in its own words, a bug with its traceback."""
+        if isinstance(exc, UserError):
+            message = str(exc)
+        else:
+            traceback.print_exception(exc)
             message = f"Unexpected error ({exc.__class__.__name__}): {exc}"
         if quiet:
             self.last_error = message
             self.statusBar().showMessage(message, 10000)
         else:
             self.show_error(title, message)
-        return False, None
 
     # --- store -------------------------------------------------------------------------------------
     #: the window's size the first time it opens (later: where the person left it)
@@ -340,6 +349,10 @@ class MainWindow(QMainWindow):
         from dpf_gui.data.study import DB_FILE
 
         self.save_resume()
+        if self._opener.pending is not None:  # read for the store in use: what is open stays open
+            self._opener.cancel()
+            self._sync_env_combo()
+            self._show_source()
         if self.store is not None and (Path(directory) / DB_FILE).resolve() == self.store.path.resolve():
             self._show_store()  # already there (opening it again would find our own lock)
             self.settings.setValue("study_folder", str(directory))
@@ -359,26 +372,76 @@ class MainWindow(QMainWindow):
         return None if self.workspace is None else self.workspace.env_name
 
     def open_env(self, env_name: str, task_dir=None, dataset_path=None, resume: bool = True,
-                 quiet: bool = False) -> bool:
+                 quiet: bool = False, later: bool = False) -> bool:
         """Open an environment's task agent and dataset (default: the shipped ones).
-        False (and a message) on failure."""
-        from dpf_gui.session.workspace import Workspace
-
+        False (and a message) on failure. ``later``: read them in a worker thread and show them once read, the
+        window answering meanwhile (True: started; the File menu's way)."""
         self.save_resume()
-        ok, ws = self._guard(f"Cannot open {env_name}", Workspace.open, env_name, task_dir=task_dir,
-                             dataset_path=dataset_path, store=self.store, quiet=quiet)
-        if ok:
-            before = self._explicit.get(env_name)
-            self._explicit[env_name] = {"task_dir": None if task_dir is None else str(Path(task_dir).resolve()),
-                                        "dataset_path": None if dataset_path is None
-                                        else str(Path(dataset_path).resolve())}
-            ok, _ = self._guard(f"Cannot open {env_name}", self._install, ws, resume=resume, quiet=quiet)
-            if not ok:
-                self._explicit[env_name] = before
+        if later:
+            self._open_later(env_name, [(task_dir, dataset_path)], resume)
+            return True
+        self._opener.cancel()  # what is opened now wins over what is being read
+        ok, opened = self._guard(f"Cannot open {env_name}", _read, env_name, task_dir, dataset_path, self.store,
+                                 quiet=quiet)
+        ok = ok and self._show_opened(env_name, task_dir, dataset_path, opened, resume, quiet)
         self._sync_env_combo()
         return ok
 
-    def open_checkpoint(self, directory: str | os.PathLike) -> bool:
+    def _show_opened(self, env_name: str, task_dir, dataset_path, opened, resume: bool, quiet: bool,
+                     prepared: dict | None = None) -> bool:
+        """Give the views what :func:`_read` read (and what they ``prepared`` from it, by tab title); False (and a
+        message) if one cannot show it."""
+        ws, not_recalled = opened
+        if not_recalled is not None:
+            self.show_error("The intent model used last time was not loaded", not_recalled)
+        before = self._explicit.get(env_name)
+        self._explicit[env_name] = {"task_dir": None if task_dir is None else str(Path(task_dir).resolve()),
+                                    "dataset_path": None if dataset_path is None
+                                    else str(Path(dataset_path).resolve())}
+        ok, _ = self._guard(f"Cannot open {env_name}", self._install, ws, resume=resume, recall=False,
+                            prepared=prepared, quiet=quiet)
+        if not ok:
+            self._explicit[env_name] = before
+        return ok
+
+    def _open_later(self, env_name: str, attempts: list[tuple], resume: bool = True) -> None:
+        """Read ``env_name``'s files in a worker thread, trying each (task_dir, dataset_path) of ``attempts`` in turn
+        (all but the last quietly: what was open last time may be gone), then show the first that opens. The views
+        that can (a ``prepare(ws)`` safe on any thread) make what they will show in that thread too."""
+        store = self.store
+        preparers = {title: view.prepare for title, view in self.views.items() if hasattr(view, "prepare")}
+
+        def load():
+            failed = []
+            for k, (task_dir, data) in enumerate(attempts):
+                try:
+                    opened = _read(env_name, task_dir, data, store)
+                except Exception as exc:
+                    if k == len(attempts) - 1:
+                        raise
+                    failed.append(exc)  # said quietly; the next attempt follows
+                    continue
+                return k, opened, failed, _prepare(preparers, opened[0])
+
+        def finish(result, error) -> None:
+            if error is not None:
+                self._report(f"Cannot open {env_name}", error)
+            else:
+                k, opened, failed, prepared = result
+                for exc in failed:
+                    self._report(f"Cannot open {env_name}", exc, quiet=True)
+                quiet = k < len(attempts) - 1
+                if not self._show_opened(env_name, *attempts[k], opened, resume, quiet, prepared) and quiet:
+                    self._open_later(env_name, attempts[k + 1:], resume)
+                    return
+            self._sync_env_combo()
+            self._show_source()
+
+        self._opener.start(env_name, load, finish)
+        self.source_label.setText(f"loading {env_name}…")
+        self.source_label.setToolTip("the window answers meanwhile; what is shown stays open until it is read")
+
+    def open_checkpoint(self, directory: str | os.PathLike, later: bool = False) -> bool:
         """Use another task agent for the current environment (a checkpoint for another one is refused)."""
         env = self.env_name or self.env_combo.currentData()
         from dpf_gui.agents.task_agent import DATASET_FILE
@@ -386,13 +449,13 @@ class MainWindow(QMainWindow):
         data = None
         if not (Path(directory) / DATASET_FILE).is_file() and self.workspace is not None:
             data = self.workspace.dataset_path  # no trajectories beside it: keep labelling the open data
-        return self.open_env(env, task_dir=directory, dataset_path=data)
+        return self.open_env(env, task_dir=directory, dataset_path=data, later=later)
 
-    def open_dataset(self, path: str | os.PathLike) -> bool:
+    def open_dataset(self, path: str | os.PathLike, later: bool = False) -> bool:
         """Label another dataset of the current environment with the current task agent."""
         env = self.env_name or self.env_combo.currentData()
         prev = self._explicit.get(env, {}).get("task_dir")
-        return self.open_env(env, task_dir=prev, dataset_path=path)
+        return self.open_env(env, task_dir=prev, dataset_path=path, later=later)
 
     def open_collected(self, path: str | os.PathLike) -> bool:
         """Open the dataset the Collect action made (the open one with more trajectories appended), carry the
@@ -416,13 +479,15 @@ class MainWindow(QMainWindow):
         return True
 
     def _open_defaults(self) -> bool:
-        return self.open_env(self.env_name or self.env_combo.currentData())
+        return self.open_env(self.env_name or self.env_combo.currentData(), later=True)
 
-    def _install(self, ws, resume: bool = True) -> None:
-        """Show ``ws`` in every view. If one cannot, every view gets what was open before, and a UserError says why."""
+    def _install(self, ws, resume: bool = True, recall: bool = True, prepared: dict | None = None) -> None:
+        """Show ``ws`` in every view. If one cannot, every view gets what was open before, and a UserError says why.
+        ``recall``: first bring back the intent model used last with its data (:func:`_read` did already);
+        ``prepared``: what views made for ``ws`` beforehand, by tab title."""
         old = self.workspace
         try:
-            self._give_views(ws, resume)
+            self._give_views(ws, resume, recall, prepared or {})
         except Exception as exc:  # noqa: BLE001 (a damaged file must never become what is open)
             title, cause = exc.args if isinstance(exc, _ViewFailed) else ("", exc)
             if not isinstance(cause, UserError):
@@ -439,7 +504,7 @@ class MainWindow(QMainWindow):
         self.save_resume()
         self._report_damaged_marks()
 
-    def _give_views(self, ws, resume: bool) -> None:
+    def _give_views(self, ws, resume: bool, recall: bool = True, prepared: dict | None = None) -> None:
         """Hand ``ws`` (None: nothing) to every view, at the trajectory and frame saved for it;
         _ViewFailed if one fails."""
         self.workspace = ws
@@ -449,7 +514,7 @@ class MainWindow(QMainWindow):
         traj, frame = state.get("trajectory"), state.get("frame")
         traj = traj if isinstance(traj, int) else None
         frame = frame if isinstance(frame, int) and frame >= 0 else 0
-        if ws is not None and ws.intent is None:  # the model used last with this data comes back (Train shows it)
+        if recall and ws is not None and ws.intent is None:  # the model used last with this data comes back
             from dpf_gui.session.intent_memory import recall
 
             self._guard("The intent model used last time was not loaded", recall, ws)
@@ -458,10 +523,17 @@ class MainWindow(QMainWindow):
             if setter is None:
                 continue
             kwargs = {"trajectory": traj, "frame": frame} if view is self.annotate else {}
+            if prepared and title in prepared:
+                kwargs["prepared"] = prepared[title]
             try:
                 setter(ws, **kwargs)
             except Exception as exc:  # reported by _install
                 raise _ViewFailed(title, exc) from exc
+        self._show_source()
+
+    def _show_source(self) -> None:
+        """The toolbar's line saying what is open, and the window's title."""
+        ws = self.workspace
         if ws is None:
             self.source_label.setText("nothing open")
             self.source_label.setToolTip("")
@@ -484,8 +556,12 @@ class MainWindow(QMainWindow):
             self.env_combo.blockSignals(False)
 
     def _on_env_chosen(self, _index: int) -> None:
+        """Open the chosen environment as it was left (else its shipped agent), read in a worker thread."""
         name = self.env_combo.currentData()
         if name == self.env_name:
+            if self._opener.pending is not None:  # chosen back before the other one was read: it stays open
+                self._opener.cancel()
+                self._show_source()
             return
         if self.store is None:
             self.show_error("No label store", "no label store is open: choose a study folder (File menu)")
@@ -493,14 +569,11 @@ class MainWindow(QMainWindow):
             return
         saved = self.store.get(f"resume/{name}")
         saved = saved if isinstance(saved, dict) else {}
-        if saved.get("task_dir") or saved.get("dataset_path"):
-            ok = self.open_env(name, task_dir=saved.get("task_dir"), dataset_path=saved.get("dataset_path"), quiet=True)
-            if not ok:
-                self.open_env(name)  # what was open last time is gone: try the shipped agent
-        else:
-            self.open_env(name)
-        if self.workspace is None or self.workspace.env_name != name:
-            self._sync_env_combo()
+        attempts = [(None, None)]
+        if saved.get("task_dir") or saved.get("dataset_path"):  # (gone since: the shipped agent)
+            attempts.insert(0, (saved.get("task_dir"), saved.get("dataset_path")))
+        self.save_resume()
+        self._open_later(name, attempts)
 
     # --- resume ---------------------------------------------------------------------------------------
     def save_resume(self) -> None:
@@ -548,12 +621,12 @@ class MainWindow(QMainWindow):
     def _ask_checkpoint(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Task agent checkpoint folder")
         if d:
-            self.open_checkpoint(d)
+            self.open_checkpoint(d, later=True)
 
     def _ask_dataset(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Trajectory dataset", "", "dpf trajectories (*.npz)")
         if path:
-            self.open_dataset(path)
+            self.open_dataset(path, later=True)
 
     def _ask_study_folder(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Study folder (labels are kept there)")
@@ -637,6 +710,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("tab", self.tabs.currentIndex())
         self.settings.sync()
+        self._opener.shutdown()
         for view in list(self.views.values()):
             shutdown = getattr(view, "shutdown", None)
             if shutdown is not None:
@@ -648,6 +722,35 @@ class MainWindow(QMainWindow):
             self.store.close()
             self.store = None
         super().closeEvent(event)
+
+
+def _read(env_name: str, task_dir, dataset_path, store) -> tuple:
+    """What :meth:`MainWindow.open_env` opens, read from the files (on any thread): (the workspace with the intent
+    model used last with its data, None or why that model could not be loaded: the workspace opens without it)."""
+    from dpf_gui.session.intent_memory import recall
+    from dpf_gui.session.workspace import Workspace
+
+    ws = Workspace.open(env_name, task_dir=task_dir, dataset_path=dataset_path, store=store)
+    try:
+        recall(ws)
+    except UserError as exc:
+        return ws, str(exc)
+    except Exception as exc:  # noqa: BLE001 (a bug: still open the data)
+        traceback.print_exc()
+        return ws, f"Unexpected error ({exc.__class__.__name__}): {exc}"
+    return ws, None
+
+
+def _prepare(preparers: dict, ws) -> dict:
+    """What each view's ``prepare(ws)`` made (on the opening thread); one that fails makes it again when shown,
+    where its failure is said as any view's."""
+    made = {}
+    for title, prepare in preparers.items():
+        try:
+            made[title] = prepare(ws)
+        except Exception:  # noqa: BLE001 (see above)
+            continue
+    return made
 
 
 def _elide(text: str, most: int = 60) -> str:
