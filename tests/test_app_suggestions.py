@@ -168,6 +168,8 @@ def test_a_wish_every_trajectory_touches_gets_advice_on_marking_it(qtbot, tmp_pa
         window.workspace.mark(i, -1 if i % 2 else 1)
     window.tabs.setCurrentWidget(window.train)
     assert advice in window.train.labels_label.text()
+    # in the dialogs' amber, not the red of what cannot work (it is advice on marking; s56's first-hour walk)
+    assert f"<span style='color:#8a5a00'>{advice}" in window.train.labels_label.text()
     assert messages == []
     window.close()
 

@@ -21,6 +21,9 @@ PREFER_TEXT = (0, 110, 80)
 AVOID_TEXT = (170, 70, 0)
 SIDE_COLOURS = ((0, 114, 178), (213, 94, 0))  # left / right in the compare view
 INK = (40, 40, 40)  # titles, ticks and axis labels: dark on white, readable on a projector
+#: text that says what cannot work as it is (red), and advice on how to mark (amber), as rich-text colours
+WARNING_COLOUR = "#b00020"
+ADVICE_COLOUR = "#8a5a00"
 
-__all__ = ["AVOID", "AVOID_TEXT", "BAD", "FUSED", "GOOD", "INK", "INTENT", "NEUTRAL", "PREFER", "PREFER_TEXT",
-           "SIDE_COLOURS", "TASK"]
+__all__ = ["ADVICE_COLOUR", "AVOID", "AVOID_TEXT", "BAD", "FUSED", "GOOD", "INK", "INTENT", "NEUTRAL", "PREFER",
+           "PREFER_TEXT", "SIDE_COLOURS", "TASK", "WARNING_COLOUR"]

@@ -65,6 +65,7 @@ from PySide6.QtWidgets import (
 )
 
 from dpf_gui.agents.intent_agent import IntentAgent
+from dpf_gui.app.palette import ADVICE_COLOUR, WARNING_COLOUR
 from dpf_gui.app.plots import INTENT, TASK, PlotText, setup_plot
 from dpf_gui.checkpoints import SIDECAR_FILE
 from dpf_gui.errors import UserError
@@ -85,7 +86,7 @@ from dpf_gui.session.training import (
     lopsided_note,
     refusal_notes,
     unreached_note,
-    wish_notes,
+    wish_note_kinds,
 )
 
 #: the additive kind polls ``should_stop`` once per optimisation step; progress is reported every this many
@@ -502,14 +503,16 @@ class TrainView(QWidget):
             if len(s):
                 text += f"; scores {s.min():g} .. {s.max():g}"
         text += "." if n >= 4 else ". Mark at least 4 (some better, some worse) in the Annotate tab."
-        notes = []
+        warnings, advice = [], []
         with contextlib.suppress(UserError):
             if n:
                 labels = labels_for_training(ws)
-                notes = [note for note in (lopsided_note(labels), unreached_note(ws.dataset, labels, self.config()))
-                         if note] + wish_notes(ws, labels)
-        for note in notes:
-            text += f"<br><span style='color:#b00020'>{escape(note)}</span>"
+                warnings, advice = wish_note_kinds(ws, labels)
+                warnings = [note for note in (lopsided_note(labels), unreached_note(ws.dataset, labels, self.config()))
+                            if note] + warnings
+        for colour, notes in ((WARNING_COLOUR, warnings), (ADVICE_COLOUR, advice)):  # as the wish dialogs
+            for note in notes:
+                text += f"<br><span style='color:{colour}'>{escape(note)}</span>"
         self.labels_label.setText(text)
 
     # --- training ------------------------------------------------------------------

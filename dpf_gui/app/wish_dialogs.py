@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dpf_gui.app.palette import ADVICE_COLOUR, WARNING_COLOUR
 from dpf_gui.data.study import UNLABELLED
 from dpf_gui.errors import UserError
 
@@ -128,8 +129,8 @@ def coverage_html(ws, wish, labelled=None) -> tuple[str, bool]:
 
     cov = wish_coverage(ws.dataset, wish, labelled)
     lines = [escape(t) for t in cov.lines]
-    lines += [f"<span style='color:#b00020'><b>{escape(t)}</b></span>" for t in cov.warnings]
-    lines += [f"<span style='color:#8a5a00'>{escape(t)}</span>" for t in cov.advice]
+    lines += [f"<span style='color:{WARNING_COLOUR}'><b>{escape(t)}</b></span>" for t in cov.warnings]
+    lines += [f"<span style='color:{ADVICE_COLOUR}'>{escape(t)}</span>" for t in cov.advice]
     return "<br>".join(lines), cov.thin
 
 

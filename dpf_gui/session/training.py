@@ -119,7 +119,15 @@ def wish_notes(ws, labels) -> list[str]:
     """Plain words about what the labels cannot teach of their wish (regions no labelled, or hardly any stored,
     trajectory enters; with a person's marks, regions nearly every stored one enters), each with what to do; []
     when there is no wish or nothing to say."""
-    return _wish_notes(ws, labels)[0]
+    warnings, advice, _thin = _wish_notes(ws, labels)
+    return warnings + advice
+
+
+def wish_note_kinds(ws, labels) -> tuple[list[str], list[str]]:
+    """:func:`wish_notes` as (warnings, advice): what the labels cannot teach, and how to mark a region nearly
+    every stored trajectory enters; the Train tab colours them as the wish dialogs do (red, amber)."""
+    warnings, advice, _thin = _wish_notes(ws, labels)
+    return warnings, advice
 
 
 def refusal_notes(ws, labels) -> str:
@@ -127,22 +135,23 @@ def refusal_notes(ws, labels) -> str:
     *Collect more varied trajectories* only where that is the remedy (a region hardly any stored trajectory
     enters), not for a region the labels miss or one nearly every stored trajectory enters (collecting adds more
     of the same there)."""
-    notes, thin = _wish_notes(ws, labels)
-    if not notes:
+    warnings, advice, thin = _wish_notes(ws, labels)
+    if not warnings + advice:
         return ""
-    return ("\n\nWhat the data says about your wish: " + " ".join(notes)
+    return ("\n\nWhat the data says about your wish: " + " ".join(warnings + advice)
             + (" (Annotate tab: Collect more varied trajectories…)" if thin else ""))
 
 
-def _wish_notes(ws, labels) -> tuple[list[str], bool]:
-    """(:func:`wish_notes`, whether some region of the wish is too thin in the stored data to be learned)."""
+def _wish_notes(ws, labels) -> tuple[list[str], list[str], bool]:
+    """(warnings, advice: with a person's marks only, whether some region of the wish is too thin in the stored
+    data to be learned)."""
     from dpf_gui.session.workspace import wish_coverage
 
     wish = training_wish(ws, labels)
     if wish is None:
-        return [], False
+        return [], [], False
     cov = wish_coverage(ws.dataset, wish, labels.labelled)
-    return cov.warnings + (cov.advice if labels.has_persons_marks else []), cov.thin
+    return cov.warnings, (cov.advice if labels.has_persons_marks else []), cov.thin
 
 
 def lopsided_note(labels) -> str | None:
@@ -293,4 +302,5 @@ __all__ = ["ADDITIVE_DEFAULTS", "DEFAULTS", "DEMO_TRAINING", "DEMO_TRAINING_MORE
            "KIND_CHOICES", "LOPSIDED_MIN", "LOPSIDED_SHARE", "MIN_HELD_OUT", "TRAIN_SEED", "UNREACHED_SHARE",
            "additive_config", "best_epoch_words", "check_writable", "checkpoint_dir", "config_kind",
            "final_predictions", "fit_points", "fit_verdict", "interactive_config", "labels_for_training",
-           "lopsided_note", "refusal_notes", "small_config", "training_wish", "unreached_note", "wish_notes"]
+           "lopsided_note", "refusal_notes", "small_config", "training_wish", "unreached_note", "wish_note_kinds",
+           "wish_notes"]
