@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dpf_gui.app.palette import AVOID_TEXT, PREFER_TEXT
+from dpf_gui.app.palette import AVOID_TEXT, PREFER_TEXT, WARNING_COLOUR
 from dpf_gui.app.player import Player
 from dpf_gui.app.shortcuts import SHORTCUTS, cheatsheet_panel, install
 from dpf_gui.app.suggestions import Suggestions
@@ -765,7 +765,8 @@ class AnnotateView(QWidget):
         name = self.wish_combo.currentText()
         body, thin = coverage_html(self.ws, wish, self.model.states != UNLABELLED)
         self.coverage_label.setText(f"<b>{name}</b> in the data: " + body)
-        self.collect_button.setStyleSheet("QPushButton { color: #b00020; font-weight: bold; }" if thin else "")
+        remedy = f"QPushButton {{ color: {WARNING_COLOUR}; font-weight: bold; }}"  # the remedy stands out
+        self.collect_button.setStyleSheet(remedy if thin else "")
 
     def set_overlay_wish(self, wish, name: str = "custom") -> None:
         """Show another wish's regions (e.g. the simulated user's, or the one the intent model learned)."""

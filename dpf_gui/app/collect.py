@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from dpf_gui.app.palette import WARNING_COLOUR
 from dpf_gui.errors import UserError
 
 #: exploration offered: kind -> (default value, low, high, step, what it means)
@@ -240,7 +241,7 @@ class CollectDialog(QDialog):
 
     def _say(self, message: str) -> bool:
         self.last_error = message
-        self.status.setStyleSheet("color: #b00020;")
+        self.status.setStyleSheet(f"color: {WARNING_COLOUR};")
         self.status.setText(message)
         return False
 

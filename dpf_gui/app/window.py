@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 
 from dpf_gui import __version__
 from dpf_gui.app.opening import Opener
+from dpf_gui.app.palette import WARNING_COLOUR
 from dpf_gui.app.tabs import BUILT_AT_START, TABS
 from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.envs import ENV_NAMES, env_spec
@@ -334,7 +335,7 @@ class MainWindow(QMainWindow):
             text, tip, alarm = f"labels: {path}", "every mark is saved here the moment it is given", False
         self.store_label.setText(text)
         self.store_label.setToolTip(f"{store.path}\n{tip}" if store is not None else tip)
-        self.store_label.setStyleSheet("color: #b00020; font-weight: bold;" if alarm else "")
+        self.store_label.setStyleSheet(f"color: {WARNING_COLOUR}; font-weight: bold;" if alarm else "")
 
     def _report_damaged_marks(self) -> None:
         bad = self.store.damaged_marks if self.store is not None else []

@@ -66,7 +66,7 @@ class WishFields(QWidget):
         self.error = QLabel(self)
         self.error.setObjectName(f"{prefix}ErrorLabel")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b00020;")
+        self.error.setStyleSheet(f"color: {WARNING_COLOUR};")
         self.error.setVisible(False)
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
