@@ -26,6 +26,7 @@ from dpf_gui.errors import UserError
 from dpf_gui.intent.additive import AdditiveConfig
 from dpf_gui.intent.registry import train_intent
 from dpf_gui.oracles import FeedbackNoise
+from dpf_gui.paths import dataset_path
 from dpf_gui.selection import select_and_label, summaries
 from dpf_gui.threads import limit_threads
 from dpf_gui.wish import make_wish
@@ -45,7 +46,7 @@ def main() -> None:
     print(f"K = {args.budget}; per seed: different scores" + (" / correlation" if args.train else ""))
     print("| env | wish | random | first | active |\n|---|---|---|---|---|")
     for env in [e.strip() for e in args.envs.split(",") if e.strip()]:
-        data = TrajectoryDataset.load(f"models/{env}/trajectories.npz")
+        data = TrajectoryDataset.load(dataset_path(env))  # the shipped data, from any folder
         for preset in ("avoid", "prefer", "mixed"):
             wish = make_wish(data.region_features, preset=env_spec(env).preset(preset))
             cells = []
