@@ -280,6 +280,7 @@ CASES: list[tuple[str, list[str], str]] = [
      "already exists and is not an empty folder"),
     ("study-init-read-only-folder", ["study", "init", "{protocol}", "--out", "{ro}/s"], "cannot write into"),
     ("study-pilot-not-a-study", ["study", "pilot", "{tmp}", "--participants", "2"], "is not a study folder"),
+    ("study-status-no-folder", ["study", "status", "{tmp}/nowhere"], "nowhere: no such study folder"),
     ("study-pilot-participants-zero", ["study", "pilot", "{study}", "--participants", "0"],
      "argument --participants: 0 is out of range; allowed: >= 1 and <= 1000"),
     ("study-pilot-flip-nan", ["study", "pilot", "{study}", "--participants", "1", "--flip", "nan"],

@@ -97,6 +97,9 @@ class Study:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         info_path = self.folder / INFO_FILE
+        if not self.folder.exists():
+            raise UserError(f"{self.folder}: no such study folder; make one with `dpf study init PROTOCOL.toml --out "
+                            "DIR`")
         if not self.folder.is_dir() or not info_path.is_file() or not (self.folder / PROTOCOL_FILE).is_file():
             raise UserError(f"{self.folder} is not a study folder (no {INFO_FILE} and {PROTOCOL_FILE}); "
                             "make one with `dpf study init PROTOCOL.toml --out DIR`")
