@@ -507,7 +507,7 @@ class TrainView(QWidget):
         with contextlib.suppress(UserError):
             if n:
                 labels = labels_for_training(ws)
-                warnings, advice = wish_note_kinds(ws, labels)
+                warnings, advice, _thin = wish_note_kinds(ws, labels)
                 warnings = [note for note in (lopsided_note(labels), unreached_note(ws.dataset, labels, self.config()))
                             if note] + warnings
         for colour, notes in ((WARNING_COLOUR, warnings), (ADVICE_COLOUR, advice)):  # as the wish dialogs

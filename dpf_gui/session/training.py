@@ -119,15 +119,8 @@ def wish_notes(ws, labels) -> list[str]:
     """Plain words about what the labels cannot teach of their wish (regions no labelled, or hardly any stored,
     trajectory enters; with a person's marks, regions nearly every stored one enters), each with what to do; []
     when there is no wish or nothing to say."""
-    warnings, advice, _thin = _wish_notes(ws, labels)
+    warnings, advice, _thin = wish_note_kinds(ws, labels)
     return warnings + advice
-
-
-def wish_note_kinds(ws, labels) -> tuple[list[str], list[str]]:
-    """:func:`wish_notes` as (warnings, advice): what the labels cannot teach, and how to mark a region nearly
-    every stored trajectory enters; the Train tab colours them as the wish dialogs do (red, amber)."""
-    warnings, advice, _thin = _wish_notes(ws, labels)
-    return warnings, advice
 
 
 def refusal_notes(ws, labels) -> str:
@@ -135,16 +128,17 @@ def refusal_notes(ws, labels) -> str:
     *Collect more varied trajectories* only where that is the remedy (a region hardly any stored trajectory
     enters), not for a region the labels miss or one nearly every stored trajectory enters (collecting adds more
     of the same there)."""
-    warnings, advice, thin = _wish_notes(ws, labels)
+    warnings, advice, thin = wish_note_kinds(ws, labels)
     if not warnings + advice:
         return ""
     return ("\n\nWhat the data says about your wish: " + " ".join(warnings + advice)
             + (" (Annotate tab: Collect more varied trajectories…)" if thin else ""))
 
 
-def _wish_notes(ws, labels) -> tuple[list[str], list[str], bool]:
-    """(warnings, advice: with a person's marks only, whether some region of the wish is too thin in the stored
-    data to be learned)."""
+def wish_note_kinds(ws, labels) -> tuple[list[str], list[str], bool]:
+    """:func:`wish_notes` as (warnings, advice, thin): what the labels cannot teach; how to mark a region nearly
+    every stored trajectory enters (with a person's marks only; the Train tab colours the two as the wish dialogs
+    do); whether some region is too thin in the stored data to be learned."""
     from dpf_gui.session.workspace import wish_coverage
 
     wish = training_wish(ws, labels)
