@@ -12,7 +12,8 @@ Metrics per episode (names fixed: scripts and studies depend on them):
 * for fused strategies: ``fusion_weight``, the episode's mean w.
 
 Intervals: Wilson score interval for the success rate, normal approximation
-(mean +- 1.96 standard errors) for the others.
+(mean +- 1.96 standard errors) for the others, kept within 0 and 1 for the
+shares (a share of 0.003 with a few nonzero episodes had a bound of -0.001).
 
 Speed. Fused agents play many episodes in lockstep (:func:`play_records_batched`:
 one network call per step for all of them), and ``jobs`` > 1 spreads the
@@ -54,8 +55,8 @@ def wilson_interval(successes: int, n: int) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def summarise(values: Sequence[float], binary: bool = False) -> dict[str, Any]:
-    """Mean and 95 % interval of per-episode values."""
+def summarise(values: Sequence[float], binary: bool = False, share: bool = False) -> dict[str, Any]:
+    """Mean and 95 % interval of per-episode values (``share``: values in [0, 1], and so is the interval)."""
     x = np.asarray(values, dtype=np.float64)
     n = len(x)
     if n == 0:
@@ -66,6 +67,8 @@ def summarise(values: Sequence[float], binary: bool = False) -> dict[str, Any]:
     else:
         half = Z95 * float(x.std(ddof=1)) / math.sqrt(n) if n > 1 else 0.0
         lo, hi = mean - half, mean + half
+        if share:
+            lo, hi = max(0.0, lo), min(1.0, hi)
     return {"mean": mean, "ci95": [float(lo), float(hi)]}
 
 
@@ -422,7 +425,7 @@ def summarise_episodes(stats: Sequence[EpisodeStats]) -> dict[str, dict[str, Any
     for name in ("prefer_fraction", "avoid_fraction", "fusion_weight", "guard_held_back"):
         vals = [getattr(s, name) for s in stats if getattr(s, name) is not None]
         if vals:
-            out[name] = summarise(vals)
+            out[name] = summarise(vals, share=True)
     return out
 
 

@@ -13,6 +13,7 @@ from dpf_gui.cache import read_json
 from dpf_gui.cli import main
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import ENV_NAMES, env_spec
+from dpf_gui.evaluate import EpisodeStats, summarise, summarise_episodes
 from dpf_gui.intent.train import IntentConfig
 from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.pipeline import load_task_agent
@@ -38,6 +39,19 @@ def test_claim_check_applies_each_target():
     assert claim_check(_cell(1.0, 0.9, 0.2, 0.4, 0.4, 0.2)) == {"keeps_task": True, "prefer": True, "avoid": True}
     assert claim_check(_cell(1.0, 0.89, 0.2, 0.39, 0.4, 0.21)) == {"keeps_task": False, "prefer": False, "avoid": False}
     assert claim_check(_cell(1.0, 1.0, 0.5, 0.8, 0.4, 0.0))["prefer"]  # +0.30 absolute also counts
+
+
+def test_a_shares_interval_stays_within_0_and_1():
+    """A share near 0 from a few nonzero episodes had a normal interval reaching below 0 ([-0.001, 0.007])."""
+    stats = [EpisodeStats(1.0, 1.0, 10, prefer_fraction=1.0 if k == 0 else 0.0,
+                          avoid_fraction=0.1 if k == 0 else 0.0, fusion_weight=1.0 if k else 0.9,
+                          guard_held_back=0.05 if k == 3 else 0.0) for k in range(30)]
+    summary = summarise_episodes(stats)
+    for name in ("prefer_fraction", "avoid_fraction", "fusion_weight", "guard_held_back"):
+        lo, hi = summary[name]["ci95"]
+        assert 0.0 <= lo <= summary[name]["mean"] <= hi <= 1.0, (name, lo, hi)
+    assert summary["avoid_fraction"]["ci95"][0] == 0.0 and summary["fusion_weight"]["ci95"][1] == 1.0
+    assert summarise([-1.0, 0.0, 1.0])["ci95"][0] < -1.0  # returns are no shares: their interval is left as it is
 
 
 @pytest.mark.parametrize("env_name", ENV_NAMES)
