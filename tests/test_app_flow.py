@@ -445,6 +445,10 @@ def test_quick_switches_end_on_the_last_environment_chosen_with_its_own_marks(qt
     combo.setCurrentIndex(combo.findData("gridnav"))
     qtbot.waitUntil(lambda: window.env_name == "gridnav", timeout=WAIT_MS)
     assert annotate.model.states[3] == AVOIDED and annotate.model.item(3, 1).text() == "avoided"
+    # the Train tab's lines about the marks are worked out when it is shown, not on every switch behind it
+    assert not window.train.isVisible() and window.train.labels_label.text() == ""
+    window.tabs.setCurrentWidget(window.train)
+    assert window.train.labels_label.text().startswith("Marks in this data: <b>1</b> of")
     assert messages == []
     window.close()
 

@@ -468,7 +468,10 @@ class TrainView(QWidget):
         if ws is not None and ws.intent is not None:
             self._show_curve(ws.intent.sidecar)
         self._set_busy(False)
-        self.refresh_labels()
+        if self.isVisible():  # else showEvent does it: 28 ms of a Pong switch went to lines nobody saw
+            self.refresh_labels()
+        else:
+            self.labels_label.clear()
         self._show_intent()
         if stopped:
             self.statusMessage.emit(stopped)
