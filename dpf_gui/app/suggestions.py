@@ -103,29 +103,30 @@ class Suggestions(QObject):
             self._again = True
             return
         self._again = False
-        try:
-            labels = ws.labels()
-        except UserError as exc:  # the store failed: keep the last ranking
-            self.note = str(exc)
-            return
-        args = (ws.dataset, labels, ws.intent.model if ws.intent is not None else None, sorted(self.skipped),
-                self._generation)
+        args = (ws, ws.intent.model if ws.intent is not None else None, sorted(self.skipped), self._generation)
         self._running = True
         self._thread = threading.Thread(target=self._compute, args=args, name="dpf-suggest", daemon=True)
         self._thread.start()
 
-    def _compute(self, dataset, labels, model, exclude, generation) -> None:
+    def _compute(self, ws, model, exclude, generation) -> None:
+        """Read the marks (the store is thread-safe: 33 ms of a Pong switch on the UI thread before) and rank."""
         from dpf_gui.selection import suggest
 
+        try:
+            labels = ws.labels()
+        except UserError as exc:  # the store failed: keep the last ranking
+            with contextlib.suppress(RuntimeError):
+                self._computed.emit(None, generation, str(exc))
+            return
         note = ""
         try:
             try:
-                items = suggest(dataset, labels, model, COUNT, seed=SEED, exclude=exclude)
+                items = suggest(ws.dataset, labels, model, COUNT, seed=SEED, exclude=exclude)
             except UserError as exc:
                 if model is None:
                     raise
                 note = f"suggestions without the intent model ({exc})"
-                items = suggest(dataset, labels, None, COUNT, seed=SEED, exclude=exclude)
+                items = suggest(ws.dataset, labels, None, COUNT, seed=SEED, exclude=exclude)
         except Exception as exc:  # noqa: BLE001 (never let a ranking take the app down)
             if not isinstance(exc, UserError):
                 traceback.print_exc()
