@@ -120,6 +120,11 @@ class _Made(dict):
             "protocol": lambda: tiny_protocol(tmp / "proto"),
             "bad_protocol": lambda: tiny_protocol(tmp / "badproto", {'strategy = "static"': 'strategy = "fast"'}),
             "study": lambda: _study(tmp / "study", self["protocol"]),
+            # a folder of the user's own files named as train-task writes them, beside no checkpoint
+            "user_run": lambda: _write(_write(tmp / "run" / "training_curve.csv", b"my notes").parent
+                                       / "trajectories.npz", self["data"].read_bytes()).parent,
+            "weights_only": lambda: _write(tmp / "w" / "weights.safetensors", b"someone's weights").parent,
+            "sparse_labels": lambda: _sparse_labels(tmp / "sparse.npz", self["data"]),
         }[key]()
         self[key] = made
         return made
@@ -155,6 +160,18 @@ def _rollout(path: Path) -> Path:
     from dpf_gui.rollout import random_policy, rollout
 
     return rollout("gridnav", random_policy(2), 3, seed=2, progress=False).save(path)
+
+
+def _sparse_labels(path: Path, data_path: Path) -> Path:
+    """Scores of 4 of {data}'s 24 trajectories (the others skipped): enough for train-intent's note on the
+    places no labelled trajectory reaches."""
+    from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.oracles import FeedbackNoise, label_dataset
+    from dpf_gui.wish import make_wish
+
+    data = TrajectoryDataset.load(data_path)
+    wish = make_wish(data.region_features, avoid=["terrain=toll"])
+    return label_dataset(data, wish, FeedbackNoise(skip=0.8), seed=0).save(path)
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -342,6 +359,30 @@ CASES: list[tuple[str, list[str], str]] = [
      "strategy 'dynamic' needs an intent model"),
     ("trace-strategy-unknown", ["trace", "--env", "gridnav", "--strategy", "retrain", "--out", "{tmp}/t.csv"],
      "argument --strategy: invalid choice: 'retrain'"),
+    # a checkpoint's folder: the user's files in it are overwritten only with --force, as a checkpoint is
+    ("train-task-out-holds-user-files", ["train-task", "--env", "gridnav", "--steps", "50", "--quiet", "--out",
+                                         "{user_run}"], "run already holds trajectories.npz, training_curve.csv"),
+    ("train-intent-out-holds-weights", [*TRAIN_INTENT, "{weights_only}"], "w already holds weights.safetensors"),
+    # refused before the notes on the labels: one line (the unreached-places note came first)
+    ("train-intent-pairs-objective-on-scores", ["train-intent", "--data", "{data}", "--labels", "{sparse_labels}",
+                                                "--objective", "pairs", "--quiet", "--out", "{tmp}/run"],
+     "objective pairs learns from pairwise comparisons"),
+    # options that contradict each other: refused, not one of them silently dropped
+    ("merge-labels-twice", ["merge", "--data", "{data}", "--data", "{data2}", "--out", "{tmp}/m.npz", "--labels",
+                            "{labels}", "--labels", "{labels}", "--labels-out", "{tmp}/ml.npz"],
+     "--labels given 2 times"),
+    ("evaluate-strength-with-calibrate", [*EVALUATE, "--intent", "{intent}", "--strength", "2", "--calibrate"],
+     "--strength sets the intent's strength by hand and --calibrate chooses it"),
+    ("trace-strength-with-recalibrate", ["trace", "--env", "gridnav", "--intent", "{intent}", "--strength", "2",
+                                         "--recalibrate", "--out", "{tmp}/t.csv"],
+     "--strength sets the intent's strength by hand and --recalibrate chooses it"),
+    ("benchmark-quick-with-envs", ["benchmark", "--quick", "--envs", "pong", "--work", "{tmp}/w", "--out",
+                                   "{tmp}/R.md"], "--quick is its own grid (gridnav, 3 wishes"),
+    ("benchmark-quick-with-budgets-rows", ["benchmark", "--quick", "--budgets", "10", "--rows", "dynamic", "--work",
+                                           "{tmp}/w", "--out", "{tmp}/R.md"], "would ignore --budgets, --rows"),
+    # a file of the wrong kind: the summary plot is a PNG whatever the name (s.pdf got a PNG)
+    ("study-summary-plot-not-png", ["study", "summary", "{study}", "--plot", "{tmp}/s.pdf"],
+     "s.pdf: the plot is a PNG image; give a file name ending in .png"),
     # an environment name stands for the shipped agent / data only where no such file or folder exists
     ("label-data-unknown-name", ["label", "--data", "atari", "--preset", "avoid", "--out", "{tmp}/l.npz"],
      "atari: no such file, and no environment of that name (an environment name means its shipped trajectories: "

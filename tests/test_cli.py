@@ -378,3 +378,52 @@ def test_a_long_run_on_one_worker_says_jobs_would_use_the_other_cores(capsys, mo
     assert jobs(jobs=4) == (4, "") and jobs(quiet=True) == (1, "")
     monkeypatch.setattr(evaluation, "usable_cores", lambda: 1)
     assert jobs() == (1, "")
+
+
+def test_train_task_refused_for_its_device_leaves_no_folder(capsys, tmp_path):
+    """--set device=cuda without CUDA is refused before --out is made (train_dqn made it first, and an empty
+    folder stayed behind the error)."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    assert_user_error(capsys, "CUDA is not available", "train-task", "--env", "gridnav", "--steps", "50", "--quiet",
+                      "--out", str(tmp_path / "t"), "--set", "device=cuda")
+    assert not (tmp_path / "t").exists()
+
+
+def test_ctrl_c_saves_the_additive_intent_trained_so_far(tmp_path):
+    """The first Ctrl-C stops `dpf train-intent` at its next step and saves the model, as docs/ROBUSTNESS.md
+    promises (the additive kind, the default, exited 130 and saved nothing)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from dpf_gui.intent.registry import load_intent
+    from tests.bad_inputs import good_dataset, good_labels
+
+    data = good_dataset(tmp_path)
+    labels = good_labels(tmp_path, data)
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "dpf_gui.cli", "train-intent", "--data", str(data), "--labels",
+                             str(labels), "--out", str(out), "--set", "utility_steps=1000000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        err, deadline = b"", time.monotonic() + HANG_S
+        while b"intent utility" not in err and time.monotonic() < deadline:  # its bar: the training has begun
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            if not chunk:
+                break
+            err += chunk
+        assert b"intent utility" in err, err
+        proc.send_signal(signal.SIGINT)
+        stdout, rest = proc.communicate(timeout=HANG_S)
+    finally:
+        proc.kill()
+    err = (err + rest).decode()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "interrupted, saved" in stdout.decode()
+    _model, sidecar = load_intent(out, expect_env="gridnav")
+    assert sidecar["metrics"]["interrupted"] is True

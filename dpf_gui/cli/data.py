@@ -265,7 +265,7 @@ def _build_merge(p: argparse.ArgumentParser) -> None:
                    help="trajectory dataset (.npz) to merge; give two or more, in the order they are stored; "
                         f"{SHIPPED_DATA}")
     p.add_argument("--out", required=True, help="merged dataset file to write (.npz)")
-    p.add_argument("--labels", default=None, metavar="FILE",
+    p.add_argument("--labels", action="append", default=None, metavar="FILE",
                    help="labels of one of the --data datasets, carried over to the merged one (needs --labels-out)")
     p.add_argument("--labels-out", default=None, metavar="FILE", help="label file to write for the merged dataset")
     p.add_argument("--force", action="store_true", help="overwrite --out and --labels-out if they exist")
@@ -293,6 +293,10 @@ def cmd_merge(args: argparse.Namespace) -> int:
     if len(args.data) < 2:
         raise UserError("give at least two --data files to merge")
     args.data = [str(dataset_path(d)) for d in args.data]
+    if args.labels is not None and len(args.labels) > 1:  # the last one was carried over, the others dropped silently
+        raise UserError(f"--labels given {len(args.labels)} times: a merge carries over the labels of one of its "
+                        "inputs; give --labels once")
+    args.labels = args.labels[0] if args.labels else None
     if (args.labels is None) != (args.labels_out is None):
         raise UserError("--labels and --labels-out go together: the labels to carry over and where to write them")
     out = check_file_out(args.out, args.force, npz=True)

@@ -453,7 +453,7 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
     from dpf_gui.benchmark import BASELINE_EPISODES, EPISODES, LABEL_TYPES, ROWS, SELECTIONS, SPLITS
 
     p.add_argument("--envs", type=csv_of(("gridnav", "highway", "pong"), "environment"),
-                   default=("gridnav", "highway", "pong"), help="comma-separated environments (default: all three)")
+                   default=None, help="comma-separated environments (default: all three)")
     p.add_argument("--wishes", type=int_in(1, 64), default=None,
                    help="generated wishes per environment (default: 8)")
     g = p.add_argument_group("the cells of every wish (default: 10 and 25 exact and binary, 25 active exact and "
@@ -464,7 +464,7 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
                    help=f"label types: {', '.join(LABEL_TYPES)}")
     g.add_argument("--select", type=csv_of(SELECTIONS, "selection"), default=None,
                    help=f"which trajectories get labelled: {', '.join(SELECTIONS)}")
-    p.add_argument("--rows", type=csv_of(ROWS, "row"), default=ROWS, help=f"rows per cell (default: {','.join(ROWS)})")
+    p.add_argument("--rows", type=csv_of(ROWS, "row"), default=None, help=f"rows per cell (default: {','.join(ROWS)})")
     p.add_argument("--split", choices=tuple(SPLITS), default="report",
                    help="report: wishes, labels and episodes never used for tuning (default); dev: the tuning split")
     p.add_argument("--episodes", type=csv_of(None, "episodes"), default=(),
@@ -527,7 +527,7 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
 def cmd_benchmark(args: argparse.Namespace) -> int:
     import time
 
-    from dpf_gui.benchmark import BASELINE_EPISODES, DEFAULT_COMBOS, EPISODES, BenchmarkSpec, run_benchmark
+    from dpf_gui.benchmark import BASELINE_EPISODES, DEFAULT_COMBOS, EPISODES, ROWS, BenchmarkSpec, run_benchmark
     from dpf_gui.benchmark_report import kept_from_previous, write_report
     from dpf_gui.fusion_params import FusionParams
 
@@ -540,9 +540,16 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     product = any(x is not None for x in (args.budgets, args.labels, args.select))
     if args.wish and args.wishes is not None:
         raise UserError("--wishes counts generated wishes and --wish gives your own: use one of them")
-    spec = BenchmarkSpec(envs=tuple(args.envs), wishes=args.wishes or 8, budgets=tuple(args.budgets or (10, 25, None)),
+    grid = [option for option, value in (("--envs", args.envs), ("--wishes", args.wishes), ("--budgets", args.budgets),
+                                         ("--labels", args.labels), ("--select", args.select), ("--rows", args.rows))
+            if value is not None]
+    if args.quick and grid:  # --quick's grid replaced them silently: --quick --envs pong ran gridnav
+        raise UserError(f"--quick is its own grid (gridnav, 3 wishes, 25 exact labels, rows dynamic and calibrated) "
+                        f"and would ignore {', '.join(grid)}: leave out --quick to choose the grid, or those options")
+    spec = BenchmarkSpec(envs=tuple(args.envs or ("gridnav", "highway", "pong")), wishes=args.wishes or 8,
+                         budgets=tuple(args.budgets or (10, 25, None)),
                          label_types=tuple(args.labels or ("exact",)), selections=tuple(args.select or ("random",)),
-                         combos=None if product else DEFAULT_COMBOS, rows=tuple(args.rows), split=args.split,
+                         combos=None if product else DEFAULT_COMBOS, rows=tuple(args.rows or ROWS), split=args.split,
                          episodes=episodes, baseline=baseline, fusion=fusion_overrides(args), draws=args.draw)
     if args.quick:
         spec = BenchmarkSpec(envs=("gridnav",), wishes=3, budgets=(25,), label_types=("exact",), selections=("random",),

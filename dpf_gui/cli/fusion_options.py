@@ -81,8 +81,11 @@ def calibrated(args: argparse.Namespace, task, overrides: dict) -> dict[str, flo
     from dpf_gui.calibration_process import calibrate_on_this_machine
     from dpf_gui.pipeline import fusion_params
 
+    flag = f"--{'re' if args.recalibrate else ''}calibrate"
     if args.intent is None:
-        raise UserError(f"--{'re' if args.recalibrate else ''}calibrate needs an intent model: pass --intent DIR")
+        raise UserError(f"{flag} needs an intent model: pass --intent DIR")
+    if getattr(args, "fusion_strength", None) is not None:  # the calibrated strength replaced it silently
+        raise UserError(f"--strength sets the intent's strength by hand and {flag} chooses it: give one of them")
     intent = IntentAgent.load(args.intent, expect_env=args.env)
     params = fusion_params(task, overrides)
     # kept as the app keeps its own, which never queries the intent without history (the key does not say --markov)

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from dpf_gui.checkpoints import SIDECAR_FILE
+from dpf_gui.checkpoints import SIDECAR_FILE, WEIGHTS_FILE
 from dpf_gui.data.trajectories import npz_path
 from dpf_gui.errors import UserError
 from dpf_gui.oracles import SIGMA_MAX
@@ -131,12 +131,20 @@ def check_markdown_out(path: str, what: str) -> tuple[Path, str]:
         raise UserError(f"cannot read --out {out} ({exc.strerror or exc.__class__.__name__})") from None
 
 
-def check_checkpoint_out(path: str, force: bool) -> Path:
+def check_checkpoint_out(path: str, force: bool, writes: Sequence[str] = ()) -> Path:
+    """A checkpoint's ``--out`` folder, checked before the work: a folder (made if missing) whose files of the
+    checkpoint's names (the sidecar, the weights and ``writes``, the other files the command writes there) are
+    overwritten only with ``force``: a user's own ``trajectories.npz`` or ``training_curve.csv`` in it, beside no
+    checkpoint, was silently replaced."""
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file; give a folder for the checkpoint")
     if (out / SIDECAR_FILE).exists() and not force:
         raise UserError(f"{out} already holds a checkpoint; pass --force to overwrite it")
+    there = [name for name in (WEIGHTS_FILE, *writes) if (out / name).exists()]
+    if there and not force:
+        raise UserError(f"{out} already holds {', '.join(there)}, which the checkpoint would overwrite; give a new "
+                        "folder, or pass --force to overwrite")
     writable_folder(out)
     return out
 

@@ -47,13 +47,16 @@ def _build_train_task(p: argparse.ArgumentParser) -> None:
 def cmd_train_task(args: argparse.Namespace) -> int:
     import signal
 
-    from dpf_gui.agents.dqn import train_dqn
+    from dpf_gui.agents.dqn import CURVE_CSV, CURVE_PNG, make_config, resolve_device, train_dqn
+    from dpf_gui.agents.task_agent import DATASET_FILE
     from dpf_gui.envs import env_class
     from dpf_gui.overrides import parse_sets
 
     env_class(args.env)
-    out = check_checkpoint_out(args.out, args.force)
+    out = check_checkpoint_out(args.out, args.force, writes=(DATASET_FILE, CURVE_CSV, CURVE_PNG))
     overrides = parse_sets(args.set)  # make_config turns the strings into each field's type
+    # what train_dqn checks after making --out: a mistake leaves no empty folder behind
+    resolve_device(make_config(args.env, overrides).device)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C saves, even when started in the background
     result = train_dqn(args.env, args.steps, args.seed, out, config_overrides=overrides, progress=not args.quiet)
     ev = result.metrics.get("eval", {})
@@ -95,7 +98,8 @@ def _build_train_intent(p: argparse.ArgumentParser) -> None:
     "scores, and sign accuracy (for the additive kind out-of-bag: each trajectory predicted by the\n"
     "ensemble members that never saw it), with the Train tab's verdict (good, fair, weak; none with\n"
     "too few held out). Config fields: dpf_gui/intent/additive.py (AdditiveConfig)\n"
-    "and dpf_gui/intent/train.py (IntentConfig).\n\n"
+    "and dpf_gui/intent/train.py (IntentConfig). Ctrl-C stops at the next step and saves what\n"
+    "was learnt so far.\n\n"
     "examples:\n"
     "  dpf label --data gridnav --preset avoid --budget 25 --select active --out avoid.npz\n"
     "  dpf train-intent --data gridnav --labels avoid.npz --seed 0 --out runs/intent_avoid\n"
@@ -103,11 +107,9 @@ def _build_train_intent(p: argparse.ArgumentParser) -> None:
     _build_train_intent,
 )
 def cmd_train_intent(args: argparse.Namespace) -> int:
-    import signal
-
     from dpf_gui.data.labels import Labels
     from dpf_gui.data.trajectories import TrajectoryDataset
-    from dpf_gui.intent.registry import config_for, train_intent
+    from dpf_gui.intent.registry import check_trainable, config_for, train_intent
     from dpf_gui.overrides import config_from_sets
     from dpf_gui.session.training import best_epoch_words, fit_verdict
 
@@ -118,10 +120,12 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     out = check_checkpoint_out(args.out, args.force)
     sets = args.set + ([f"objective={args.objective}"] if args.objective else [])
     config = config_from_sets(config_for(args.kind), sets, what=f"{args.kind} intent config")
+    check_trainable(data, labels, config)
     warn_lopsided("dpf train-intent", labels)  # after every check, so a mistake stays one line
     note_unreached("dpf train-intent", data, labels, config)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    result = train_intent(data, labels, args.seed, out_dir=out, config=config, progress=not args.quiet)
+    stop = stop_on_first_ctrl_c()
+    result = train_intent(data, labels, args.seed, out_dir=out, config=config, progress=not args.quiet,
+                          should_stop=stop.is_set)
     fit = result.metrics.get("held_out", result.metrics)
     state = "interrupted, saved best so far" if result.interrupted else "done"
     if args.kind == "lstm":
@@ -138,6 +142,28 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     if not result.interrupted:  # the next step of the README's loop, calibrated: what docs/RESULTS.md measures
         print(f"next: dpf evaluate --intent {out} --calibrate   (or in the app: Train tab, Load intent model…)")
     return 0
+
+
+def stop_on_first_ctrl_c():
+    """An event the first Ctrl-C sets, for a trainer's ``should_stop``: it stops at its next step and what it has
+    learnt is saved (the additive intent stops only so; a KeyboardInterrupt lost it all). A second Ctrl-C stops
+    at once (the additive kind then saves nothing). Installed even when started in the background, where SIGINT
+    was ignored."""
+    import os
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def on_sigint(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        # os.write, not print: a handler printing while the progress bar writes to stderr raises a reentrant call
+        os.write(2, b"\nstopping after this step and saving what was learnt (Ctrl-C again: stop at once)\n")
+
+    signal.signal(signal.SIGINT, on_sigint)
+    return stop
 
 
 # --- dpf train-risk -------------------------------------------------------------------

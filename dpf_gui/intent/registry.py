@@ -36,7 +36,7 @@ from dpf_gui.intent.additive import (
     AdditiveIntent,
     AdditiveStepper,
 )
-from dpf_gui.intent.objectives import feedback, pair_accuracy
+from dpf_gui.intent.objectives import check_pairs, feedback, pair_accuracy, resolve
 from dpf_gui.intent.train import IntentConfig, IntentResult
 
 KINDS = ("additive", "lstm")
@@ -80,10 +80,22 @@ def train_intent(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir:
         torch.set_num_threads(previous)
 
 
+def check_trainable(dataset: TrajectoryDataset, labels: Labels, config) -> None:
+    """What training ``config``'s kind on these labels would refuse before any work (an objective the kind or the
+    feedback cannot take, too few or all-alike labels, comparisons that are all ties), so that a caller can refuse
+    them before saying anything else about the labels."""
+    objective = resolve(config.objective, labels)
+    if isinstance(config, IntentConfig):
+        lstm.check_objective(objective)
+    idx = lstm.labelled_indices(dataset, labels, max(3, config.min_labelled))
+    if objective.name == "pairs":
+        check_pairs(feedback(labels, idx))
+
+
 def _train_additive(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir: str | Path | None,
                     cfg: AdditiveConfig, progress: bool, should_stop: Callable[[], bool] | None) -> IntentResult:
     t0 = time.time()
-    idx = lstm._labelled_indices(dataset, labels, max(3, cfg.min_labelled))
+    idx = lstm.labelled_indices(dataset, labels, max(3, cfg.min_labelled))
     fit = additive.fit_additive(dataset, labels, idx, seed, cfg, progress=progress, should_stop=should_stop)
     interrupted = fit.interrupted
     scores = np.asarray(labels.scores, dtype=np.float64)
@@ -167,6 +179,7 @@ __all__ = [
     "CONFIGS",
     "DEFAULT_KIND",
     "KINDS",
+    "check_trainable",
     "config_for",
     "intent_kind",
     "load_intent",

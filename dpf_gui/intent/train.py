@@ -180,7 +180,7 @@ def fit_metrics(pred: np.ndarray, given: np.ndarray, true: np.ndarray | None = N
 # ---------------------------------------------------------------------------
 # checks
 # ---------------------------------------------------------------------------
-def _labelled_indices(dataset: TrajectoryDataset, labels: Labels, min_labelled: int) -> np.ndarray:
+def labelled_indices(dataset: TrajectoryDataset, labels: Labels, min_labelled: int) -> np.ndarray:
     if len(labels) != len(dataset):
         raise UserError(f"labels cover {len(labels)} trajectories, the data has {len(dataset)}: "
                         "use the label file made for this dataset")
@@ -205,6 +205,13 @@ def _labelled_indices(dataset: TrajectoryDataset, labels: Labels, min_labelled: 
                         "than others (if none of them goes where your wish is about, the stored data may not "
                         "show it at all: label the suggested trajectories, or collect more varied ones)")
     return idx
+
+
+def check_objective(objective) -> None:
+    """The paper's LSTM fits one target per trajectory: refuse feedback that has none (pairwise comparisons)."""
+    if not objective.per_trajectory:
+        raise UserError(f"the paper's LSTM learns from one score per trajectory, not from {objective.name} "
+                        "(its loss asks every step for the trajectory's own target): train it with --kind additive")
 
 
 def _split(idx: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -273,10 +280,8 @@ def _train(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir: str |
            should_stop: Callable[[], bool] | None) -> IntentResult:
     t_start = time.time()
     objective = resolve(cfg.objective, labels)
-    if not objective.per_trajectory:
-        raise UserError(f"the paper's LSTM learns from one score per trajectory, not from {objective.name} "
-                        "(its loss asks every step for the trajectory's own target): train it with --kind additive")
-    idx = _labelled_indices(dataset, labels, max(3, cfg.min_labelled))
+    check_objective(objective)
+    idx = labelled_indices(dataset, labels, max(3, cfg.min_labelled))
     rng = np.random.default_rng(seed)
     train_idx, val_idx = _split(idx, cfg.held_out, rng)
     scores = np.asarray(labels.scores, dtype=np.float64)
@@ -523,4 +528,5 @@ def _wish_problem(meta: dict[str, Any]) -> str | None:
     return None
 
 
-__all__ = ["KIND", "IntentConfig", "IntentResult", "fit_metrics", "load_intent", "sequence_loss", "train_intent"]
+__all__ = ["KIND", "IntentConfig", "IntentResult", "check_objective", "fit_metrics", "labelled_indices", "load_intent",
+           "sequence_loss", "train_intent"]
