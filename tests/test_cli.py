@@ -356,6 +356,13 @@ def test_progress_bars_redraw_seldom_in_logs(monkeypatch):
              "print(tqdm(total=1, file=io.StringIO()).mininterval)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=HANG_S, check=True)
     assert float(out.stdout.split()[-1]) == LOG_PROGRESS_INTERVAL, out
+    # a bar given its own mininterval ignores the variable (dpf train-task redrew twice a second in its log)
+    from pathlib import Path
+
+    import dpf_gui
+
+    own = [str(f) for f in Path(dpf_gui.__file__).parent.rglob("*.py") if "mininterval=" in f.read_text()]
+    assert own == []
 
 
 def test_a_long_run_on_one_worker_says_jobs_would_use_the_other_cores(capsys, monkeypatch):

@@ -482,11 +482,11 @@ def train_dqn(
     steps = int(env_spec(env_name).train_steps if steps is None else steps)
     if steps < 1:
         raise UserError("steps must be >= 1")
+    device = resolve_device(cfg.device)  # before --out is made: a refused device leaves no empty folder
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
 
     # --- seeding: one stream each for episode seeds, exploration, replay sampling
     seed = int(seed)
@@ -586,8 +586,8 @@ def train_dqn(
     # --- the loop --------------------------------------------------------
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=steps, unit="step", disable=not progress, dynamic_ncols=True, mininterval=0.5,
-               desc=f"dqn {env_name}")
+    # tqdm's own redraw interval: the command line's TQDM_MININTERVAL for logs applies (one given here overrode it)
+    bar = tqdm(total=steps, unit="step", disable=not progress, dynamic_ncols=True, desc=f"dqn {env_name}")
     start = time.perf_counter()
     ep_seed = next_episode_seed()
     obs, info = env.reset(seed=ep_seed)
