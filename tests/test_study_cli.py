@@ -89,7 +89,7 @@ def test_withdrawing_twice_says_it_was_done_already(capsys, tmp_path):
     assert main(["study", "init", str(tiny_protocol(tmp_path)), "--out", folder]) == 0
     assert main(["study", "add", folder, "--participant", "P07"]) == 0
     capsys.readouterr()
-    assert main(["study", "withdraw", folder, "--participant", "P07"]) == 0
+    assert main(["study", "withdraw", folder, "--participant", "P07", "--yes"]) == 0
     assert "withdrew participant P07 (number 1): their data was deleted" in capsys.readouterr().out
     assert main(["study", "withdraw", folder, "--participant", "P07"]) == 0
     assert capsys.readouterr().out == "participant P07 (number 1) was withdrawn already; their data is deleted\n"
@@ -106,9 +106,36 @@ def test_withdrawing_a_participant_in_a_session_is_refused_until_it_is_closed(ca
     assert main(["study", "add", str(folder), "--participant", "P03"]) == 0
     session = Session(Study(folder), "P03")  # the participant's screen, open
     try:
-        refused(capsys, ["study", "withdraw", str(folder), "--participant", "P03"],
+        refused(capsys, ["study", "withdraw", str(folder), "--participant", "P03", "--yes"],
                 "; close their screen first (Ctrl+Shift+Q), then withdraw", folder)
     finally:
         session.close()
-    assert main(["study", "withdraw", str(folder), "--participant", "P03"]) == 0
+    assert main(["study", "withdraw", str(folder), "--participant", "P03", "--yes"]) == 0
     assert not (folder / "participants" / "P03").exists() and Study(folder).withdrawn()[0]["id"] == "P03"
+
+
+def test_withdrawing_asks_for_the_id_again_or_needs_yes(capsys, tmp_path, monkeypatch):
+    """A typo (P01 for P10) deleted another person's data at once; the app asks twice, the command line now asks
+    for the id on a terminal and, where no one can answer, needs --yes."""
+    import io
+    import sys
+
+    folder = tmp_path / "study"
+    assert main(["study", "init", str(tiny_protocol(tmp_path)), "--out", str(folder)]) == 0
+    assert main(["study", "add", str(folder), "--participant", "P10"]) == 0
+    kept = folder / "participants" / "P10"
+    assert kept.is_dir()
+    refused(capsys, ["study", "withdraw", str(folder), "--participant", "P10"], "cannot be undone: run it again "
+            "with --yes to confirm", folder)
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for typed, code in (("P01\n", 1), ("", 1), ("P10\n", 0)):  # a typo, Ctrl-D, the id
+        monkeypatch.setattr(sys, "stdin", Terminal(typed))
+        capsys.readouterr()
+        assert main(["study", "withdraw", str(folder), "--participant", "P10"]) == code
+        out = capsys.readouterr().out
+        assert kept.is_dir() == (code == 1), out
+        assert ("nothing was deleted" in out) == (code == 1) and "Type P10 to confirm" in out

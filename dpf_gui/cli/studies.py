@@ -4,6 +4,7 @@ protocol file."""
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -257,17 +258,39 @@ def cmd_study_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_study_withdraw(p: argparse.ArgumentParser) -> None:
+    _build_study_participant(p)
+    p.add_argument("--yes", action="store_true",
+                   help="delete without asking (needed where no one can answer, e.g. in a script)")
+
+
 @_study_action(
     "withdraw",
     "withdraw a participant: their data is deleted, the withdrawal logged",
-    "examples:\n  dpf study withdraw runs/study --participant P01",
-    _build_study_participant,
+    "On a terminal it asks for the participant's id again before deleting anything (a typo,\n"
+    "P01 for P10, would delete another person's data); --yes skips the question.\n\n"
+    "examples:\n  dpf study withdraw runs/study --participant P01\n"
+    "  dpf study withdraw runs/study --participant P01 --yes",
+    _build_study_withdraw,
 )
 def cmd_study_withdraw(args: argparse.Namespace) -> int:
     from dpf_gui.studies.folder import Study
 
     study = Study(args.study)
     before = any(p["id"] == args.participant for p in study.withdrawn())
+    if not before and not args.yes:
+        p = study.participant(args.participant)  # an unknown id is refused here, before any question
+        what = f"participant {p['id']} (number {p['number']}) and delete their data in {study.participant_dir(p['id'])}"
+        if not sys.stdin.isatty():
+            raise UserError(f"withdrawing would remove {what}, which cannot be undone: run it again with --yes "
+                            "to confirm")
+        try:
+            answer = input(f"Withdraw {what}? This cannot be undone. Type {p['id']} to confirm: ").strip()
+        except EOFError:  # Ctrl-D: no answer
+            answer = ""
+        if answer != p["id"]:
+            print(f"not withdrawn: {answer!r} is not {p['id']!r}; nothing was deleted")
+            return 1
     p = study.withdraw(args.participant)
     if before:
         print(f"participant {p['id']} (number {p['number']}) was withdrawn already; their data is deleted")
