@@ -197,7 +197,11 @@ def make_wish(
     avoid = list(preset.avoid if preset else ()) + _alternatives(avoid)
     if not prefer and not avoid:
         raise UserError("no wish given: name a preset (avoid, prefer, mixed) or give regions to prefer or avoid")
-    return Wish(
-        prefer=tuple(parse_expression(t, features) for t in prefer),
-        avoid=tuple(parse_expression(t, features) for t in avoid),
-    )
+    wish = Wish(prefer=tuple(parse_expression(t, features) for t in prefer),
+                avoid=tuple(parse_expression(t, features) for t in avoid))
+    for p in wish.prefer:  # every step there would be marked neither: the labels all 0, nothing to learn
+        same = [a for a in wish.avoid if set(a.terms) == set(p.terms)]
+        if same:
+            raise UserError(f"region {p.text!r} is both preferred and avoided (as {same[0].text!r}), so a step there "
+                            "counts as neither; keep it on one side")
+    return wish

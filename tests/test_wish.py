@@ -84,6 +84,15 @@ def test_wish_modes_and_marks():
         make_wish(HW)
 
 
+def test_a_region_both_preferred_and_avoided_is_refused():
+    """`dpf label --prefer x=1 --avoid x=1` wrote labels that were all 0, without a word."""
+    with pytest.raises(UserError, match="region 'x=1' is both preferred and avoided \\(as 'x = 1'\\)"):
+        make_wish(GRID, prefer=["x=1"], avoid=["y=3", "x = 1"])
+    with pytest.raises(UserError, match="both preferred and avoided"):
+        make_wish(GRID, prefer=["x=1&y=2"], avoid=["y=2&x=1"])  # the same conjunction in another order
+    assert make_wish(GRID, prefer=["x=1"], avoid=["x=1&y=2"]).mode == "mixed"  # overlapping regions stay allowed
+
+
 def test_a_wish_shown_on_one_line_can_be_given_back_as_it_is():
     """`dpf envs` and the reports write OR-ed regions as 'A | B': that text is the same wish as two expressions."""
     preset = env_spec("pong").preset("avoid")
