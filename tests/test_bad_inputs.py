@@ -382,7 +382,11 @@ CASES: list[tuple[str, list[str], str]] = [
                                            "{tmp}/w", "--out", "{tmp}/R.md"], "would ignore --budgets, --rows"),
     # a file of the wrong kind: the summary plot is a PNG whatever the name (s.pdf got a PNG)
     ("study-summary-plot-not-png", ["study", "summary", "{study}", "--plot", "{tmp}/s.pdf"],
-     "s.pdf: the plot is a PNG image; give a file name ending in .png"),
+     "s.pdf: this writes a PNG image; give a file name ending in .png"),
+    ("trace-out-not-csv", ["trace", "--env", "gridnav", "--strategy", "task", "--seed", "0", "--out", "{tmp}/ep.npz"],
+     "ep.npz: this writes CSV; give a file name ending in .csv"),
+    ("evaluate-json-not-json", ["evaluate", "--env", "gridnav", "--episodes", "2", "--json", "{tmp}/eval.csv"],
+     "eval.csv: this writes JSON; give a file name ending in .json"),
     # an environment name stands for the shipped agent / data only where no such file or folder exists
     ("label-data-unknown-name", ["label", "--data", "atari", "--preset", "avoid", "--out", "{tmp}/l.npz"],
      "atari: no such file, and no environment of that name (an environment name means its shipped trajectories: "

@@ -156,7 +156,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     args.env = _env_of(args)
     env_class(args.env)
-    json_out = check_file_out(args.json, args.force) if args.json else None
+    json_out = check_file_out(args.json, args.force, kind=("JSON", ".json")) if args.json else None
     use_backend(args)
     task = load_task_agent(args.env, task_path(args.task) if args.task else None)
     wish = _wish(args, task)
@@ -239,7 +239,7 @@ def _trace(args: argparse.Namespace, csv_out) -> int:
 
     args.env = _env_of(args)
     env_class(args.env)
-    out = None if args.out == "-" else check_file_out(args.out, args.force)
+    out = None if args.out == "-" else check_file_out(args.out, args.force, kind=("CSV", ".csv"))
     task = load_task_agent(args.env, task_path(args.task) if args.task else None)
     wish = _wish(args, task)
     overrides = fusion_overrides(args)

@@ -102,10 +102,13 @@ def _file_out(given: str, npz: bool = False) -> Path:
     return out
 
 
-def check_file_out(path: str, force: bool, npz: bool = False) -> Path:
+def check_file_out(path: str, force: bool, npz: bool = False, kind: tuple[str, str] | None = None) -> Path:
     """The file an output option names (``npz``: with ``.npz`` added as the saver does), checked before the work:
-    its folder must exist already (never made silently) and be writable."""
+    its folder must exist already (never made silently) and be writable. ``kind``: (what is written, its suffix),
+    for a writer whose format does not follow the name (a PNG named s.pdf opens in no PDF viewer)."""
     out = _file_out(path, npz)
+    if kind is not None and out.suffix.lower() != kind[1]:
+        raise UserError(f"{out.name}: this writes {kind[0]}; give a file name ending in {kind[1]}")
     if out.exists() and not force:
         raise UserError(f"{out} already exists; pass --force to overwrite it")
     existing_folder(out.parent, out.name)

@@ -219,11 +219,8 @@ def cmd_study_summary(args: argparse.Namespace) -> int:
     from dpf_gui.studies.folder import Study
     from dpf_gui.studies.summary import plot_summary, summarise_study, summary_table
 
-    if args.plot and Path(args.plot).suffix.lower() != ".png":
-        # the plot is always a PNG: --plot s.pdf wrote a PNG named s.pdf, which no PDF viewer opens
-        raise UserError(f"--plot {args.plot}: the plot is a PNG image; give a file name ending in .png")
-    plot = check_file_out(args.plot, args.force) if args.plot else None
-    json_out = check_file_out(args.json, args.force) if args.json else None
+    plot = check_file_out(args.plot, args.force, kind=("a PNG image", ".png")) if args.plot else None
+    json_out = check_file_out(args.json, args.force, kind=("JSON", ".json")) if args.json else None
     study = Study(args.study)
     summary = summarise_study(study, simulated={"auto": None, "people": False, "pilot": True}[args.who])
     if not summary["participants"]:
