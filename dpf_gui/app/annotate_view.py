@@ -199,11 +199,11 @@ class AnnotateView(QWidget):
         self.next_button = button("nextSuggestedButton", "Next suggested ⏎",
                                   "the unlabelled trajectory most worth labelling next (Enter; Shift+Enter: the next "
                                   "unlabelled one in the list's order)", self.next_suggested)
-        self.sim_button = button("simulatedUserButton", "Simulated user…",
+        self.sim_button = button("simulatedUserButton", "Simulated &user…",
                                  "label with a simulated user (a wish plus noise)", self.open_simulated_user_dialog)
-        self.my_wish_button = button("myWishButton", "My wish…", "write down your wish: its regions are shown and "
+        self.my_wish_button = button("myWishButton", "&My wish…", "write down your wish: its regions are shown and "
                                      "the data's coverage of them is said", self.open_wish_dialog)
-        self.collect_button = button("collectButton", "Collect more…",
+        self.collect_button = button("collectButton", "&Collect more…",
                                      "collect more varied trajectories: the task agent plays with exploration noise "
                                      "(gridnav: from random starts too); the new trajectories join this data as a "
                                      "new dataset, your marks are kept",
@@ -285,6 +285,16 @@ class AnnotateView(QWidget):
         # Window-wide while this view is visible (a hidden widget's shortcuts never fire),
         # so the keys work wherever the focus is in the Annotate tab.
         self.shortcuts: dict[str, QShortcut] = install(self, SHORTCUTS)
+        # The controls without a key of their own are reached with Tab (a click still leaves the focus where it
+        # was, so the keys above keep working), in the order they are seen: the list's filters, the list, then
+        # the tools under the player; Space presses the one with the focus (shortcuts.install).
+        self._tab_order = [self.state_filter, self.success_filter, self.sort_button, self.table, self.clear_button,
+                           self.sim_button, self.wish_combo, self.my_wish_button, self.collect_button]
+        for w in self._tab_order:
+            if w is not self.table:
+                w.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        for a, b in zip(self._tab_order, self._tab_order[1:], strict=False):
+            QWidget.setTabOrder(a, b)
         self._set_enabled(False)
 
     # --- workspace --------------------------------------------------------------------

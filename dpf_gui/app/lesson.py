@@ -70,6 +70,7 @@ class LessonPanel(QFrame):
         self.text.setTextFormat(Qt.TextFormat.RichText)
         self.note = ""  # what just happened, or what Next waits for: shown in the place of the step's hint
         keys = {s.action: " / ".join(s.keys) for s in LESSON_SHORTCUTS}
+        self._action_key = next(s.keys[0] for s in LESSON_SHORTCUTS if s.action == "run_action")
 
         def button(name: str, text: str, tip: str, slot) -> QPushButton:
             b = QPushButton(text)
@@ -165,7 +166,7 @@ class LessonPanel(QFrame):
         self.action_button.setText(label)
         self.action_button.setEnabled(self._action_possible(step))
         ranking = step.key == "mark" and not self._suggestions_ready()
-        self.action_button.setToolTip(plan.NOTES["ranking"] if ranking else step.action_tip)
+        self.action_button.setToolTip(plan.NOTES["ranking"] if ranking else f"{step.action_tip} ({self._action_key})")
 
     # --- the step's button -------------------------------------------------------------------------------
     def run_action(self) -> None:

@@ -11,7 +11,9 @@ lecture hall. In presentation mode the application gets
   (:class:`FramedStyle`, a proxy of the style in use that draws the frame
   over what the style drew, so sizes, arrows and check marks stay the
   style's own: a style sheet border would make Qt drop the spin boxes'
-  arrows);
+  arrows); the one with the keyboard focus gets a 3-pixel bright blue frame
+  instead (the dark frame would cover the style's thin focus mark, and a
+  presenter on the keyboard would not see where Space or typing goes);
 * the window's style sheet: the large font, and a checked button (Play while
   playing, Record while recording) in the selection's dark blue.
 
@@ -53,13 +55,15 @@ _ROLES = (
 
 FRAME = QColor("#000000")
 FRAME_DISABLED = QColor("#8c8c8c")
+#: the frame of the control with the keyboard focus (no wish colour, not the selection's dark blue)
+FRAME_FOCUS = QColor("#1a73e8")
 #: the window's style sheet besides the font: a checked button in the selection's colours
 CHECKED = "QPushButton:checked { background-color: #0a3a8c; color: #ffffff; }"
 
 
 class FramedStyle(QProxyStyle):
     """The style in use, with a dark 2-pixel frame drawn over every button, line edit, spin box, combo box and
-    check box (grey when disabled)."""
+    check box (grey when disabled; 3 pixels, bright blue, round the one with the keyboard focus)."""
 
     PRIMITIVES = (QStyle.PrimitiveElement.PE_PanelButtonCommand, QStyle.PrimitiveElement.PE_FrameLineEdit,
                   QStyle.PrimitiveElement.PE_IndicatorCheckBox)
@@ -80,9 +84,14 @@ def _frame(option, painter: QPainter) -> None:
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     enabled = bool(option.state & QStyle.StateFlag.State_Enabled)
-    painter.setPen(QPen(FRAME if enabled else FRAME_DISABLED, 2))
+    if enabled and option.state & QStyle.StateFlag.State_HasFocus:
+        painter.setPen(QPen(FRAME_FOCUS, 3))
+        inset = 1.5
+    else:
+        painter.setPen(QPen(FRAME if enabled else FRAME_DISABLED, 2))
+        inset = 1.0
     painter.setBrush(Qt.BrushStyle.NoBrush)
-    painter.drawRoundedRect(QRectF(option.rect).adjusted(1, 1, -1, -1), 2.0, 2.0)
+    painter.drawRoundedRect(QRectF(option.rect).adjusted(inset, inset, -inset, -inset), 2.0, 2.0)
     painter.restore()
 
 

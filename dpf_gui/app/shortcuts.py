@@ -56,6 +56,19 @@ LESSON_SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("next_step", ("Alt+Right",), "next step of the lesson"),
     Shortcut("previous_step", ("Alt+Left",), "previous step of the lesson"),
     Shortcut("replay_step", ("F5",), "replay this step (its episode from the start)"),
+    Shortcut("run_action", ("Alt+Enter", "Alt+Return"), "press the step's own button (e.g. train the intent model)"),
+)
+
+
+#: the main window's tabs, in every tab and wherever the focus is (Qt's own Ctrl+Tab works only while the focus
+#: is on a widget that lets it through: a list or a table keeps it); the action is the window's method
+TAB_SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("next_tab", ("Ctrl+Tab", "Ctrl+PgDown"), "next tab"),
+    Shortcut("previous_tab", ("Ctrl+Shift+Tab", "Ctrl+Shift+Backtab", "Ctrl+PgUp"), "previous tab"),
+    Shortcut("show_annotate", ("Alt+1",), "the Annotate tab"),
+    Shortcut("show_train", ("Alt+2",), "the Train tab"),
+    Shortcut("show_play", ("Alt+3",), "the Play tab"),
+    Shortcut("show_compare", ("Alt+4",), "the Compare tab"),
 )
 
 
@@ -91,7 +104,55 @@ def install(view, shortcuts: tuple[Shortcut, ...]) -> dict:
         method = getattr(view, s.action)
         sc.activated.connect(lambda m=method: m())
         made[s.action] = sc
+    if any("Space" in s.keys for s in shortcuts):
+        _controls_keep_space(view)
     return made
+
+
+def _controls_keep_space(view) -> None:
+    """Space presses the button, ticks the box or opens the list that Tab moved the keyboard focus to, as
+    everywhere else, instead of playing or pausing. Those controls take the focus from Tab only (a mouse click
+    leaves it where it was), and one that got it any other way (the window activated, a dialog closed) leaves
+    Space to the view: a person who clicks a checkbox or closes a dialog and then presses Space still plays or
+    pauses. Plots take no focus (Tab would stop on them for nothing)."""
+    from PySide6.QtCore import QEvent, QObject, Qt
+    from PySide6.QtWidgets import QAbstractButton, QComboBox, QGraphicsView
+
+    tabbed = (Qt.FocusReason.TabFocusReason, Qt.FocusReason.BacktabFocusReason)
+
+    class KeepSpace(QObject):
+        def eventFilter(self, obj, event) -> bool:
+            kind = event.type()
+            if kind == QEvent.Type.FocusIn:
+                obj.setProperty("focusFromTab", event.reason() in tabbed)
+            elif (kind == QEvent.Type.ShortcutOverride and event.key() == Qt.Key.Key_Space
+                  and event.modifiers() == Qt.KeyboardModifier.NoModifier and obj.hasFocus()
+                  and obj.isEnabled() and obj.property("focusFromTab")):
+                # a key press reaches the focus widget first as a ShortcutOverride: accepted, the key goes to the
+                # widget as a key press and the shortcut does not fire
+                event.accept()
+                return True
+            return False
+
+    view._keep_space = keep = KeepSpace(view)
+    for kind in (QAbstractButton, QComboBox):
+        for w in view.findChildren(kind):
+            if isinstance(w, QComboBox) and w.isEditable():
+                continue
+            if w.focusPolicy() == Qt.FocusPolicy.StrongFocus:
+                w.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            w.installEventFilter(keep)
+    for w in view.findChildren(QGraphicsView):
+        w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+
+def tab_leaves_lists(widget) -> None:
+    """Tab and Shift+Tab move the focus out of every list and table in ``widget`` (Qt's default moves between
+    their cells, so the keyboard never gets out of the trajectory list or the Train tab's fit table)."""
+    from PySide6.QtWidgets import QAbstractItemView
+
+    for w in widget.findChildren(QAbstractItemView):
+        w.setTabKeyNavigation(False)
 
 
 def cheatsheet_rows() -> list[tuple[str, str]]:
@@ -157,10 +218,12 @@ __all__ = [
     "LESSON_SHORTCUTS",
     "PLAY_SHORTCUTS",
     "SHORTCUTS",
+    "TAB_SHORTCUTS",
     "PlayKeys",
     "Shortcut",
     "cheatsheet_html",
     "cheatsheet_panel",
     "cheatsheet_rows",
     "install",
+    "tab_leaves_lists",
 ]

@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 from dpf_gui import __version__
 from dpf_gui.app.opening import Opener
 from dpf_gui.app.palette import WARNING_COLOUR
+from dpf_gui.app.shortcuts import TAB_SHORTCUTS, install, tab_leaves_lists
 from dpf_gui.app.tabs import BUILT_AT_START, TABS
 from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.envs import ENV_NAMES, env_spec
@@ -167,12 +168,14 @@ class MainWindow(QMainWindow):
         for title, factory in TABS:
             if title in BUILT_AT_START:
                 self.views[title] = page = factory(self)
+                tab_leaves_lists(page)
             else:  # an empty page until the tab is first shown
                 page = QWidget(self)
                 self._unbuilt[title] = (page, factory)
             self.tabs.addTab(page, title)
         self.tabs.currentChanged.connect(self._build_shown)
         self.setCentralWidget(self.tabs)
+        self.tab_keys = install(self, TAB_SHORTCUTS)  # Ctrl+Tab, Alt+1..4 wherever the focus is (docs/GUI.md)
         self.statusBar().setObjectName("statusBar")
         self.store_label = QLabel(self)
         self.store_label.setObjectName("storeLabel")
@@ -207,6 +210,7 @@ class MainWindow(QMainWindow):
             return self.views.get(title)
         page, factory = self._unbuilt.pop(title)
         self.views[title] = view = factory(self)
+        tab_leaves_lists(view)
         index, current = self.tabs.indexOf(page), self.tabs.currentIndex()
         self.tabs.blockSignals(True)  # the swap is no change of tab
         self.tabs.removeTab(index)
@@ -225,6 +229,30 @@ class MainWindow(QMainWindow):
         for title, (unbuilt, _) in list(self._unbuilt.items()):
             if unbuilt is page:
                 self.view(title)
+
+    # --- the tabs' keys (TAB_SHORTCUTS) -----------------------------------------------------------------
+    def next_tab(self) -> None:
+        self.tabs.setCurrentIndex((self.tabs.currentIndex() + 1) % self.tabs.count())
+
+    def previous_tab(self) -> None:
+        self.tabs.setCurrentIndex((self.tabs.currentIndex() - 1) % self.tabs.count())
+
+    def show_tab(self, title: str) -> None:
+        for i in range(self.tabs.count()):
+            if self.tabs.tabText(i) == title:
+                self.tabs.setCurrentIndex(i)
+
+    def show_annotate(self) -> None:
+        self.show_tab("Annotate")
+
+    def show_train(self) -> None:
+        self.show_tab("Train")
+
+    def show_play(self) -> None:
+        self.show_tab("Play")
+
+    def show_compare(self) -> None:
+        self.show_tab("Compare")
 
     annotate = property(lambda self: self.view("Annotate"))
     train = property(lambda self: self.view("Train"))
