@@ -33,11 +33,17 @@ def test_nearly_one_score_is_said_with_its_count_and_what_to_do():
 @pytest.mark.parametrize("scores", [
     np.arange(25, dtype=float),                   # graded scores: every one different
     [-1.0] * 20 + [1.0] * 5,                      # 80 %: enough of both kinds
-    [-1.0] * 25,                                  # all the same: training refuses with its own message
     [-1.0] * (LOPSIDED_MIN - 2) + [1.0],          # too few marks to say anything
 ])
 def test_no_note_where_the_labels_differ_enough_or_are_too_few(scores):
     assert lopsided_note(_labels(scores)) is None
+
+
+def test_marks_all_alike_are_said_before_training_refuses_them():
+    """`dpf label` printed its "next: dpf train-intent" line for 25 labels all 0, which training then refused."""
+    note = lopsided_note(_labels([0.0] * 25))
+    assert note.startswith("All 25 labelled trajectories have the same score (0)") and "nothing to learn" in note
+    assert "better or worse" in note
 
 
 def test_a_persons_whole_marks_count_by_their_kind_not_by_length():

@@ -150,7 +150,8 @@ def wish_note_kinds(ws, labels) -> tuple[list[str], list[str], bool]:
 
 def lopsided_note(labels) -> str | None:
     """Plain words when nearly every labelled trajectory has the same score (:data:`LOPSIDED_SHARE`), so that
-    the person knows the few others carry everything the model will learn, and what to mark; None otherwise
+    the person knows the few others carry everything the model will learn (or, all alike, that there is nothing
+    to learn yet), and what to mark; None otherwise
     (and for comparisons, which carry no scores).
 
     A person's whole marks count by their kind: each is worth +-sqrt(T) (:mod:`dpf_gui.data.study`), so
@@ -166,10 +167,14 @@ def lopsided_note(labels) -> str | None:
     whole_marks = labels.only_persons_marks and labels.known is None
     values, counts = np.unique(np.sign(scores) if whole_marks else scores, return_counts=True)
     same = int(counts.max())
-    if same == len(scores) or same < LOPSIDED_SHARE * len(scores):
+    if same < LOPSIDED_SHARE * len(scores):
         return None
     common = values[counts.argmax()]
     alike = f"are marked {MARK_WORDS[int(common)]}" if whole_marks else f"have the same score ({common:g})"
+    if same == len(scores):  # said before anyone presses Train or runs dpf train-intent, which refuse them
+        return (f"All {same} labelled trajectories {alike}: the intent model learns from differences, so there is "
+                "nothing to learn from them yet (training refuses them). Mark trajectories that are better or worse "
+                "than these.")
     others = len(scores) - same
     others = "the one other carries" if others == 1 else f"the other {others} carry"
     return (f"{same} of the {len(scores)} labelled trajectories {alike}: the intent model learns from "
