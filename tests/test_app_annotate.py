@@ -7,6 +7,7 @@ from dataclasses import fields
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from dpf_gui.data.study import SEGMENTS, UNLABELLED
 from dpf_gui.data.trajectories import TrajectoryDataset
@@ -109,6 +110,8 @@ def test_segments_undo_redo_and_playback(qtbot, tmp_path, messages):
     visible = view.cheatsheet.isVisible()
     keys(qtbot, window, Qt.Key.Key_F1)
     assert view.cheatsheet.isVisible() != visible
+    sheet = [label.text().replace("\u200b", "") for label in view.cheatsheet.findChildren(QLabel)]
+    assert "<b>In every tab</b>" in sheet and "<b>Alt+3</b>" in sheet and "the Play tab" in sheet  # not only here
     assert player.overlay_check.isChecked()
     keys(qtbot, window, Qt.Key.Key_O)
     assert not player.overlay_check.isChecked()

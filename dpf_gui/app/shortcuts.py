@@ -155,10 +155,10 @@ def tab_leaves_lists(widget) -> None:
         w.setTabKeyNavigation(False)
 
 
-def cheatsheet_rows() -> list[tuple[str, str]]:
+def cheatsheet_rows(shortcuts: tuple[Shortcut, ...] = SHORTCUTS) -> list[tuple[str, str]]:
     """(keys, what they do) per shortcut, as the cheat sheet shows them."""
-    return [(" / ".join(_pretty(k) for k in s.keys if k not in ("=", "Enter", "Shift+Enter")), s.text)
-            for s in SHORTCUTS]
+    hidden = ("=", "Enter", "Shift+Enter", "Ctrl+Shift+Backtab")  # another name of a key already shown
+    return [(" / ".join(_pretty(k) for k in s.keys if k not in hidden), s.text) for s in shortcuts]
 
 
 def cheatsheet_panel(parent):
@@ -183,35 +183,38 @@ def cheatsheet_panel(parent):
     grid = QGridLayout(body)
     grid.setHorizontalSpacing(10)
     grid.setVerticalSpacing(2)
-    grid.addWidget(QLabel("<b>Keys</b>", body), 0, 0, 1, 2)
-    for row, (keys, text) in enumerate(cheatsheet_rows(), start=1):
-        key = QLabel(f"<b>{keys}</b>", body)
-        key.setWordWrap(True)  # "Ctrl+Shift+Z / Ctrl+Y" may take two lines
-        grid.addWidget(key, row, 0, Qt.AlignmentFlag.AlignTop)
-        what = QLabel(text, body)
-        what.setWordWrap(True)  # a narrow panel wraps the descriptions instead of cutting them
-        grid.addWidget(what, row, 1, Qt.AlignmentFlag.AlignTop)
+    row = 0
+    for title, rows in (("Keys", cheatsheet_rows()), ("In every tab", cheatsheet_rows(TAB_SHORTCUTS))):
+        if row:
+            grid.setRowMinimumHeight(row, 2 * grid.verticalSpacing() + body.fontMetrics().height())  # a gap above
+        grid.addWidget(QLabel(f"<b>{title}</b>", body), row, 0, 1, 2, Qt.AlignmentFlag.AlignBottom)
+        for keys, text in rows:
+            row += 1
+            # a key may break after each "+" (a zero-width space): at 1024 px the panel is about 170 px wide, and
+            # "Ctrl+Shift+Tab" whole beside "trajectory" cut the descriptions at the right edge
+            key = QLabel(f"<b>{keys.replace('+', '+' + chr(0x200B))}</b>", body)
+            key.setWordWrap(True)
+            grid.addWidget(key, row, 0, Qt.AlignmentFlag.AlignTop)
+            what = QLabel(text, body)
+            what.setWordWrap(True)  # a narrow panel wraps the descriptions instead of cutting them
+            grid.addWidget(what, row, 1, Qt.AlignmentFlag.AlignTop)
+        row += 1
     grid.setColumnStretch(1, 1)
-    grid.setRowStretch(len(SHORTCUTS) + 1, 1)
+    grid.setRowStretch(row, 1)
     scroll = QScrollArea(panel)
     scroll.setWidget(body)
     scroll.setWidgetResizable(True)
     scroll.setFrameShape(QFrame.Shape.NoFrame)
     scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    # what does not fit even so (a larger font, presentation mode) scrolls instead of being cut at the right edge
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
     panel.setMinimumWidth(160)
     sv.addWidget(scroll)
     return panel
 
 
-def cheatsheet_html() -> str:
-    """The cheat sheet as a small HTML table (for docs and tooltips)."""
-    rows = "".join(f"<tr><td><b>{k}</b></td><td>{t}</td></tr>" for k, t in cheatsheet_rows())
-    return f"<table>{rows}</table>"
-
-
 def _pretty(key: str) -> str:
-    return {"Return": "Enter", "Shift+Return": "Shift+Enter", "PgUp": "Page Up", "PgDown": "Page Down"}.get(key, key)
+    return key.replace("Return", "Enter").replace("PgUp", "Page Up").replace("PgDown", "Page Down")
 
 
 __all__ = [
@@ -221,7 +224,6 @@ __all__ = [
     "TAB_SHORTCUTS",
     "PlayKeys",
     "Shortcut",
-    "cheatsheet_html",
     "cheatsheet_panel",
     "cheatsheet_rows",
     "install",
