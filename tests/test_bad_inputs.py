@@ -383,6 +383,8 @@ CASES: list[tuple[str, list[str], str]] = [
     # a file of the wrong kind: the summary plot is a PNG whatever the name (s.pdf got a PNG)
     ("study-summary-plot-not-png", ["study", "summary", "{study}", "--plot", "{tmp}/s.pdf"],
      "s.pdf: this writes a PNG image; give a file name ending in .png"),
+    ("results-nothing-to-run", ["results", "--envs", "", "--efficiency", "", "--work", "{tmp}/w", "--out",
+                                "{tmp}/R.md"], "--envs and --efficiency name no environment: nothing to run"),
     ("trace-out-not-csv", ["trace", "--env", "gridnav", "--strategy", "task", "--seed", "0", "--out", "{tmp}/ep.npz"],
      "ep.npz: this writes CSV; give a file name ending in .csv"),
     ("evaluate-json-not-json", ["evaluate", "--env", "gridnav", "--episodes", "2", "--json", "{tmp}/eval.csv"],

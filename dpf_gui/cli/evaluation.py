@@ -364,6 +364,9 @@ def cmd_results(args: argparse.Namespace) -> int:
     efficiency = [e.strip() for e in args.efficiency.split(",") if e.strip()]
     for e in envs + efficiency:
         env_class(e)
+    if not envs and not efficiency and not args.report_only:  # it ran nothing, then blamed --report-only
+        raise UserError("--envs and --efficiency name no environment: nothing to run (name at least one, e.g. "
+                        "--envs gridnav)")
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     bad = [m for m in modes if m not in (*MODES, CUSTOM)]
     if bad:
