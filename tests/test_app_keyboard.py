@@ -231,3 +231,51 @@ def test_presentation_mode_marks_the_control_with_the_focus(qtbot, tmp_path, mes
         assert mark.blue() > 150 and mark.blue() > mark.red() + 80  # a bright blue one
     finally:
         window.set_presentation(False)
+
+
+def test_alt_e_opens_the_environment_chooser(qtbot, tmp_path, messages):
+    """The chooser takes no keyboard focus (a click on it leaves the keys where they were), so no key reached it:
+    the File menu opens agents and data, not environments (s57). Alt+E opens its list; Esc leaves it as it was."""
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    window.annotate.table.setFocus()
+    press(Qt.Key.Key_E, ALT)
+    assert window.env_combo.view().isVisible() and QApplication.activePopupWidget() is not None
+    press(Qt.Key.Key_Escape)
+    assert not window.env_combo.view().isVisible() and window.env_combo.currentData() == "gridnav"
+    assert "<u>E</u>" in window.findChild(QWidget, "envLabel").text() and "Alt+E" in window.env_combo.toolTip()
+    assert messages == []
+
+
+def test_tab_in_train_goes_through_its_controls_only(qtbot, tmp_path, messages):
+    """The left column's scroll area and the fit plot took Tab stops that did nothing (s57)."""
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    window.tabs.setCurrentWidget(window.train)
+    window.tabs.tabBar().setFocus()
+    seen = []
+    for _ in range(30):
+        press(Qt.Key.Key_Tab)
+        if focus_name() == "qt_tabwidget_tabbar":
+            break
+        seen.append(focus_name())
+    assert seen[0] == "intentKindCombo" and "trainButton" in seen and "loadIntentButton" in seen
+    assert not {"trainLeftScroll", "lossPlot", "fitPlot"} & set(seen), seen
+    assert messages == []
+
+
+def test_the_trajectory_list_shows_when_it_has_the_keyboard_focus(qtbot, tmp_path, messages):
+    """Up / Down move in the list only while it has the keyboard focus, and nothing showed whether it had: the
+    style draws the same frame either way (s57). Now it is framed in the selection's colour."""
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    table = window.annotate.table
+
+    def left_edge():
+        image = table.grab().toImage()
+        return image.pixelColor(0, image.height() // 2)
+
+    window.tabs.tabBar().setFocus()
+    plain = left_edge()
+    tab_until("trajectoryTable")
+    focused = left_edge()
+    highlight = table.palette().highlight().color()
+    assert focused == highlight and plain != highlight
+    assert messages == []

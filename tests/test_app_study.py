@@ -470,3 +470,160 @@ def test_tlx_scales_show_no_handle_until_answered_and_the_refusal_names_the_open
     assert page.message.text() == ""  # nothing open: the refusal is gone
     page.done()
     assert window.advanced and [v for _, v in window.logged[4:]] == [0, 0]
+
+
+def key(k, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    """``k`` pressed where the keyboard focus is (the active window when nothing has it), as a real key press."""
+    from PySide6.QtTest import QTest
+
+    QTest.keyClick(QApplication.focusWidget() or QApplication.activeWindow(), k, modifier)
+
+
+def focused() -> str:
+    w = QApplication.focusWidget()
+    return "" if w is None else w.objectName()
+
+
+def test_a_participant_without_a_mouse_goes_through_every_page_with_tab_space_and_enter(qtbot, tmp_path):
+    """A keyboard-only walk (s57) found: the consent page opened with an unmarked focus on "I do not agree", so a
+    first Space declined; Enter pressed no button anywhere; on Watch, Space on the Next that Tab reached played the
+    episode instead (Next could not be pressed at all); the questionnaire's scroll area took a Tab stop for nothing
+    and its comment box typed Tab as a character, so Continue was out of reach. Now each page opens with the focus
+    on itself, Tab goes through its controls only, and Enter or Space presses the one Tab reached."""
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    T, BT, SPACE, ENTER = Qt.Key.Key_Tab, Qt.Key.Key_Backtab, Qt.Key.Key_Space, Qt.Key.Key_Return
+    init_study(tiny_protocol(tmp_path, {"budget = 8": "budget = 2"}), tmp_path / "s").add_participant("P01")
+    window = open_participant(qtbot, tmp_path / "s", "P01")
+    session = window.session
+
+    def phase() -> str:
+        return session.current().key
+
+    # consent: nothing is pressed before Tab shows where the keys go
+    assert QApplication.focusWidget() is window.page
+    key(SPACE)
+    key(ENTER)
+    assert phase() == "consent" and session.log.events("consent") == []
+    key(T)
+    assert focused() == "consentDecline"
+    key(T)
+    assert focused() == "consentAgree"
+    key(ENTER)
+    assert phase() == "instructions" and QApplication.focusWidget() is window.page
+    key(T)
+    assert focused() == "continueButton"
+    key(ENTER)
+    assert phase() == "static/annotate"
+    # annotate: the keys mark, Tab reaches the buttons and Space presses the one it reached (it played before)
+    page = window.page
+    qtbot.waitUntil(lambda: page.player.ready, timeout=WAIT_MS)
+    key(Qt.Key.Key_P)
+    key(Qt.Key.Key_Down)
+    key(Qt.Key.Key_A)
+    assert page.marked == 2
+    for _ in range(8):
+        if focused() == "annotateDone":
+            break
+        key(T)
+    assert focused() == "annotateDone"
+    key(SPACE)
+    assert phase() == "static/train"  # the budget is used: Done ends marking at the first press
+    qtbot.waitUntil(lambda: phase() == "static/watch", timeout=WAIT_MS)
+    # watch: Next, reached with Tab once the episode was watched to its end, is pressed with Space or Enter
+    page = window.page
+    qtbot.waitUntil(lambda: page.episodes is not None and page.player.ready, timeout=WAIT_MS)
+    assert QApplication.focusWidget() is page
+    page.player.slider.setValue(page.player.last_frame)  # watched to the end (playing takes seconds)
+    qtbot.waitUntil(lambda: page.next.isEnabled(), timeout=WAIT_MS)
+    key(T)
+    assert focused() == "watchNext"
+    key(SPACE)
+    assert page.index == 1 and phase() == "static/watch"
+    # Next is disabled again (the focus leaves it): Space plays and pauses this episode
+    qtbot.waitUntil(lambda: page.player.ready and page.player.is_playing, timeout=WAIT_MS)
+    key(SPACE)
+    assert not page.player.is_playing
+    page.player.slider.setValue(page.player.last_frame)
+    qtbot.waitUntil(lambda: page.next.isEnabled(), timeout=WAIT_MS)
+    key(T)
+    key(ENTER)
+    assert phase() == "static/questionnaire"
+    # questionnaire: Tab goes from question to question (no stop on the scroll area), the arrows choose, Space
+    # answers, Tab leaves the comment box (it typed a tab), Enter presses Continue
+    key(T)
+    assert focused() == "item_did_what_i_asked_1"
+    for _ in range(5):
+        key(Qt.Key.Key_Right)
+    key(SPACE)
+    key(T)
+    assert focused() == "item_still_did_its_job_1"
+    key(SPACE)
+    key(T)
+    comments = window.page.findChild(QPlainTextEdit, "item_comments")
+    assert QApplication.focusWidget() is comments
+    from PySide6.QtTest import QTest
+
+    QTest.keyClicks(comments, "ok")
+    key(T)
+    assert focused() == "questionnaireDone" and comments.toPlainText() == "ok"
+    key(BT, Qt.KeyboardModifier.ShiftModifier)
+    assert QApplication.focusWidget() is comments
+    key(T)
+    key(ENTER)
+    assert phase() == "static/nasa_tlx"
+    assert session.answers(session.steps[5]) == {"did_what_i_asked": 6, "still_did_its_job": 1, "comments": "ok"}
+    # NASA-TLX: Tab from scale to scale, the arrows answer, Enter on Continue
+    page = window.page
+    for item in page.sliders:
+        key(T)
+        assert focused() == f"item_{item}"
+        key(Qt.Key.Key_Left)
+    key(T)
+    assert focused() == "questionnaireDone"
+    key(ENTER)
+    assert phase() == "dynamic/annotate"
+    window.operator_exit()
+
+
+def test_the_operator_screen_works_from_the_keyboard(qtbot, tmp_path):
+    """The keyboard-only walk (s57): Enter in the id field added no one and Enter pressed none of the buttons
+    Tab reached (only Space did); now Enter adds, starts and, pressed twice, withdraws."""
+    from dpf_gui.app.study_mode import OperatorWindow
+
+    init_study(tiny_protocol(tmp_path), tmp_path / "s")
+    operator = OperatorWindow(tmp_path / "s")
+    qtbot.addWidget(operator)
+    operator.show()
+    qtbot.waitExposed(operator)
+    operator.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is operator, timeout=WAIT_MS)
+    operator.new_id.setFocus()
+    for pid in ("P01", "P02"):
+        from PySide6.QtTest import QTest
+
+        QTest.keyClicks(operator.new_id, pid)
+        key(Qt.Key.Key_Return)
+    assert operator.list.count() == 2 and operator.new_id.text() == ""
+    key(Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    assert focused() == "participantList"
+    key(Qt.Key.Key_Up)  # P01
+    for _ in range(4):
+        if focused() == "withdrawParticipant":
+            break
+        key(Qt.Key.Key_Tab)
+    key(Qt.Key.Key_Return)  # asks first
+    assert "Withdraw again" in operator.message.text() and (tmp_path / "s/participants/P01").exists()
+    key(Qt.Key.Key_Return)
+    assert not (tmp_path / "s/participants/P01").exists() and operator.list.count() == 1
+    operator.list.setFocus()
+    key(Qt.Key.Key_Down)  # P02
+    for _ in range(4):
+        if focused() == "startSession":
+            break
+        key(Qt.Key.Key_Tab)
+    key(Qt.Key.Key_Return)
+    window = operator.participant_window
+    assert window is not None and window.session.pid == "P02"
+    qtbot.addWidget(window)
+    window.operator_exit()

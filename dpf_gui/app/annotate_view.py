@@ -54,6 +54,8 @@ from dpf_gui.data.study import (
 from dpf_gui.errors import UserError
 from dpf_gui.session.workspace import MARK_WORDS
 
+#: the trajectory list's frame while it has the keyboard focus (Qt's style draws the same frame either way)
+LIST_FOCUS_FRAME = "QTableView:focus { border: 2px solid palette(highlight); }"
 CHEATSHEET_MIN_WIDTH = 1150  # the Annotate view's width from which the key panel shows by itself
 
 
@@ -109,6 +111,9 @@ class AnnotateView(QWidget):
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(20)
+        # the list with the keyboard focus (Up / Down move in it) is framed in the selection's colour, in C++ (a
+        # style sheet: no Python on the list's paint path); the style's own frame showed no difference
+        self.table.setStyleSheet(LIST_FOCUS_FRAME)
         # Fixed widths: ResizeToContents would measure all rows on every mark (seconds for 1500 rows).
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)

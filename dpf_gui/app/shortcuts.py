@@ -69,6 +69,7 @@ TAB_SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("show_train", ("Alt+2",), "the Train tab"),
     Shortcut("show_play", ("Alt+3",), "the Play tab"),
     Shortcut("show_compare", ("Alt+4",), "the Compare tab"),
+    Shortcut("choose_environment", ("Alt+E",), "choose the environment (its list opens)"),
 )
 
 
@@ -105,11 +106,11 @@ def install(view, shortcuts: tuple[Shortcut, ...]) -> dict:
         sc.activated.connect(lambda m=method: m())
         made[s.action] = sc
     if any("Space" in s.keys for s in shortcuts):
-        _controls_keep_space(view)
+        controls_keep_space(view)
     return made
 
 
-def _controls_keep_space(view) -> None:
+def controls_keep_space(view) -> None:
     """Space presses the button, ticks the box or opens the list that Tab moved the keyboard focus to, as
     everywhere else, instead of playing or pausing. Those controls take the focus from Tab only (a mouse click
     leaves it where it was), and one that got it any other way (the window activated, a dialog closed) leaves
@@ -226,6 +227,7 @@ __all__ = [
     "Shortcut",
     "cheatsheet_panel",
     "cheatsheet_rows",
+    "controls_keep_space",
     "install",
     "tab_leaves_lists",
 ]

@@ -139,6 +139,23 @@ def _button(text: str, name: str, parent: QWidget, slot: Callable) -> QPushButto
     return b
 
 
+def _keyboard_only(page: QWidget) -> None:
+    """A participant without a mouse (docs/STUDY.md, "From the keyboard"): Tab goes through the page's controls
+    only (a scroll area takes no Tab stop, and Tab leaves a text box instead of typing a tab: the questionnaire's
+    Continue was out of reach), and Enter or Space presses the button Tab reached (Space did not press Watch's Next
+    but played the episode again: shortcuts.controls_keep_space; Enter did nothing). A click still leaves the focus
+    where it was, so the page's keys keep working for a person with a mouse."""
+    from dpf_gui.app.shortcuts import controls_keep_space
+
+    controls_keep_space(page)
+    for b in page.findChildren(QPushButton):
+        b.setAutoDefault(True)  # Enter presses the focused button (outside a dialog Qt leaves that off)
+    for area in page.findChildren(QScrollArea):
+        area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # it still scrolls the control Tab reaches into view
+    for edit in page.findChildren(QPlainTextEdit):
+        edit.setTabChangesFocus(True)
+
+
 def _player(parent: QWidget, log: Callable[..., None], marks: bool):
     """The app's player without its region overlay (a study shows no wish regions), its controls logged; its
     timeline legend names only what is shown: the participant's ``marks``, or nothing (watching draws none)."""
@@ -286,6 +303,10 @@ class StudyWindow(QMainWindow):
                             + (f"  ·  agent {agent[0]} of {agent[1]}" if agent and agent[1] > 1 else ""))
         self.pages.addWidget(self.page)
         self.pages.setCurrentWidget(self.page)
+        _keyboard_only(self.page)
+        # the page itself has the keyboard focus when it opens: no key presses a button before Tab has shown which
+        # (the consent page opened with an unmarked focus on "I do not agree", so a first Space declined)
+        self.page.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def agent_round(self) -> tuple[int, int] | None:
         """(k, n): the step shown belongs to the k-th of the n conditions (agents) this participant teaches; None
@@ -888,6 +909,7 @@ class OperatorWindow(QMainWindow):
         self.new_id.setObjectName("newParticipant")
         self.new_id.setPlaceholderText(f"new participant id: {ID_RULE}")
         row.addWidget(self.new_id, 1)
+        self.new_id.returnPressed.connect(self.add)  # Enter adds, as the Add beside it
         row.addWidget(_button("Add", "addParticipant", central, self.add))
         self.start_button = _button("Start / resume", "startSession", central, self.start)
         self.withdraw_button = _button("Withdraw…", "withdrawParticipant", central, self.withdraw)
@@ -901,6 +923,8 @@ class OperatorWindow(QMainWindow):
                                    central)
         layout.addWidget(self.message)
         self.setCentralWidget(central)
+        for b in central.findChildren(QPushButton):
+            b.setAutoDefault(True)  # Enter presses the button Tab reached, as Space does
         self.refresh()
 
     def _chosen(self) -> None:

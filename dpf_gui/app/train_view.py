@@ -434,6 +434,10 @@ class TrainView(QWidget):
 
         self.loss_plot = LossPlot(parent=self)
         self.fit_plot = FitPlot(self)
+        # Tab goes through the controls only: the scroll area and the plots took Tab stops for nothing (the scroll
+        # area still scrolls the control Tab reaches into view)
+        for w in (left_w, self.loss_plot, self.fit_plot):
+            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         right = QVBoxLayout()
         right.addWidget(self.loss_plot, 3)
         right.addWidget(self.fit_plot, 2)

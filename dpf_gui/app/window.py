@@ -122,7 +122,15 @@ class MainWindow(QMainWindow):
         bar = QToolBar("Environment", self)
         bar.setObjectName("envToolBar")
         bar.setMovable(False)
-        bar.addWidget(QLabel(" Environment "))
+        # Alt+E opens the chooser's list (TAB_SHORTCUTS): the chooser itself takes no keyboard focus (a click on it
+        # must leave the keys where they were, and arrows on a focused combo box would switch the environment at
+        # once), so a label's buddy could not reach it; the label shows the key instead
+        env_label = QLabel(" <u>E</u>nvironment ", self)
+        env_label.setObjectName("envLabel")
+        env_label.setToolTip("choose the environment (Alt+E)")
+        self.env_combo.setAccessibleName("Environment")
+        self.env_combo.setToolTip("choose the environment (Alt+E)")
+        bar.addWidget(env_label)
         bar.addWidget(self.env_combo)
         self.source_label = QLabel("", self)
         self.source_label.setObjectName("sourceLabel")
@@ -253,6 +261,11 @@ class MainWindow(QMainWindow):
 
     def show_compare(self) -> None:
         self.show_tab("Compare")
+
+    def choose_environment(self) -> None:
+        """Alt+E: the environment chooser's list, to pick from with the arrows and Enter (Esc leaves it as it was)."""
+        if self.env_combo.isEnabled():
+            self.env_combo.showPopup()
 
     annotate = property(lambda self: self.view("Annotate"))
     train = property(lambda self: self.view("Train"))
