@@ -22,7 +22,7 @@ from PySide6.QtCore import QSettings
 from dpf_gui.data.study import LabelStore
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.paths import shipped_model
-from tests.qt_helpers import open_window
+from tests.qt_helpers import WAIT_MS, open_window
 
 
 # --- what the damaged files are made from --------------------------------------------------------
@@ -291,3 +291,126 @@ def test_every_malformed_file_of_the_cli_table_is_refused_by_the_app_too(qtbot, 
     assert window.workspace is ws and ws.intent is intent
     window.annotate.prefer()
     assert ws.labels().count == 1
+
+
+# --- Play's Record and File > Export labels: where the files go ---------------------------------------------
+def _play(qtbot, tmp_path):
+    window = open_window(qtbot, tmp_path / "study", env="gridnav")
+    window.tabs.setCurrentWidget(window.play)
+    qtbot.waitUntil(lambda: window.play.runner is not None and window.play.snapshot() is not None, timeout=WAIT_MS)
+    return window, window.play
+
+
+def test_recording_into_a_read_only_folder_is_refused_when_it_starts(qtbot, tmp_path, messages, monkeypatch):
+    """It was accepted, recorded for as long as the person played, and failed only at Stop (every frame lost),
+    saying 'PermissionError: ... x.gif.part.gif'."""
+    from dpf_gui.app import save_dialog
+    from dpf_gui.errors import UserError
+    from tests.test_study_store import read_only
+
+    _window, play = _play(qtbot, tmp_path)
+    folder = tmp_path / "talk"
+    folder.mkdir()
+    with read_only(folder):
+        with pytest.raises(UserError, match="cannot be written"):
+            play.start_recording(folder / "x.gif")
+        assert not play.is_recording()
+        monkeypatch.setattr(save_dialog.QFileDialog, "getSaveFileName",
+                            staticmethod(lambda *a, **k: (str(folder / "x.gif"), "GIF (*.gif)")))
+        play.record_button.click()  # the Record button, through its dialog
+        said = play.status_label.text()
+        assert not play.is_recording() and not play.record_button.isChecked()
+        assert said.startswith(f"cannot record to {folder / 'x.gif'}: the folder cannot be written"), said
+        assert "Traceback" not in said and "Error" not in said
+    assert list(folder.iterdir()) == []
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(UserError, match="is a file, not a folder"):  # was a FileExistsError out of a Qt slot
+        play.start_recording(blocker / "x.gif")
+
+
+def test_switching_environment_while_recording_stops_it_and_says_why(qtbot, tmp_path, messages):
+    """Every frame after the switch was dropped in silence: a 1-frame GIF, and 'recorded ...'."""
+    from PIL import Image
+
+    window, play = _play(qtbot, tmp_path)
+    gif = tmp_path / "talk.gif"
+    play.start_recording(gif, fps=10)
+    play.run_decisions(4)
+    assert play.is_recording()
+    window.open_env("pong")
+    qtbot.waitUntil(lambda: play.runner is not None and play.runner.env_name == "pong"
+                    and play.snapshot() is not None, timeout=WAIT_MS)
+    assert not play.is_recording() and not play.record_button.isChecked()  # at pong's first frame
+    qtbot.waitUntil(lambda: "recorded" in play.status_label.text(), timeout=WAIT_MS)
+    said = play.status_label.text()
+    assert said.startswith(f"recorded 5 frames to {gif}") and "another environment" in said, said
+    with Image.open(gif) as im:
+        assert im.n_frames == 5
+
+
+def test_closing_right_after_stop_recording_keeps_the_file(qtbot, tmp_path, messages, monkeypatch):
+    """Stop recording, then close the window at once: the file was still being encoded in a daemon thread, which
+    the process's exit killed: nothing written."""
+    import time
+
+    from PIL import Image
+
+    from dpf_gui.app import recording
+
+    encode = recording.Recorder._encode_gif
+
+    def slow(self):  # a long recording takes a while to encode
+        time.sleep(1.0)
+        encode(self)
+
+    monkeypatch.setattr(recording.Recorder, "_encode_gif", slow)
+    window, play = _play(qtbot, tmp_path)
+    gif = tmp_path / "talk.gif"
+    play.start_recording(gif, fps=10)
+    play.run_decisions(3)
+    play.stop_recording()  # Stop recording ...
+    window.close()  # ... and close the window at once
+    assert gif.is_file()
+    with Image.open(gif) as im:
+        assert im.n_frames == 4
+    assert [p.name for p in tmp_path.iterdir() if ".part" in p.name] == []
+
+
+@pytest.mark.parametrize("answer", ["Yes", "No"])
+def test_a_name_typed_without_its_suffix_never_replaces_a_file_silently(qtbot, tmp_path, messages, monkeypatch,
+                                                                         answer):
+    """'labels' typed in Export labels' dialog wrote labels.npz over an earlier export without asking (the dialog
+    asked about 'labels', which did not exist); the same for Record's '.gif'."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from dpf_gui.app import save_dialog
+    from dpf_gui.data.labels import Labels
+
+    window = open_window(qtbot, tmp_path / "study", env="gridnav")
+    window.annotate.prefer()
+    earlier = tmp_path / "labels.npz"
+    earlier.write_bytes(b"an hour of work, exported yesterday")
+    asked = []
+    monkeypatch.setattr(save_dialog.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(tmp_path / "labels"), "dpf labels (*.npz)")))
+    monkeypatch.setattr(save_dialog.QMessageBox, "question",
+                        staticmethod(lambda parent, title, text, *a: asked.append(text)
+                                     or getattr(QMessageBox.StandardButton, answer)))
+    window._ask_export_labels()
+    assert asked == [f"labels.npz already exists in {tmp_path}. Replace it?"]
+    assert not (tmp_path / "labels").exists()
+    if answer == "No":
+        assert earlier.read_bytes() == b"an hour of work, exported yesterday"
+    else:
+        assert Labels.load(earlier).count == 1
+    # a new name gets its suffix, without a question
+    monkeypatch.setattr(save_dialog.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(tmp_path / "talk"), "GIF (*.gif)")))
+    window.tabs.setCurrentWidget(window.play)
+    play = window.play
+    qtbot.waitUntil(lambda: play.snapshot() is not None, timeout=WAIT_MS)
+    play.record_button.click()
+    assert play.is_recording(), play.status_label.text()  # was refused: 'recording talk: use a .gif ... name'
+    play.stop_recording(wait=True)
+    assert (tmp_path / "talk.gif").is_file() and len(asked) == 1

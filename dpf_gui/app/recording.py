@@ -17,7 +17,11 @@ under a caption bar: a lesson's slide rather than the game alone.
   saying GIF only.
 
 Files are written under a temporary name and renamed when complete, so a
-crash never leaves a half-written recording under the requested name.
+crash never leaves a half-written recording under the requested name. A folder
+that cannot be written is refused when the recording starts, not after it; a
+recording stops (and its file is written, saying why) when the picture changes
+size (another environment) or the frame cap is reached, never dropping frames
+silently; closing the view waits for every recording still being written.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -32,9 +37,10 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
-from PySide6.QtWidgets import QCheckBox, QFileDialog, QPushButton
+from PySide6.QtWidgets import QCheckBox, QPushButton
 
 from dpf_gui.app.overlays import qimage_to_array
+from dpf_gui.app.save_dialog import ask_save_path
 from dpf_gui.errors import UserError
 
 _STOP = object()
@@ -86,8 +92,10 @@ class Recorder:
         self._queue: queue.Queue = queue.Queue(maxsize=256)
         self._size: tuple[int, int] | None = None
         self._closed = False
-        self._tmp = self.path.with_name(self.path.name + ".part" + self.path.suffix)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        #: why the recording stopped before the person stopped it (said with the result), None if it did not
+        self.stopped_because: str | None = None
+        self._tmp: Path | None = None
+        _check_writable(self.path)
         self._thread = threading.Thread(target=self._run, name="dpf-recorder", daemon=True)
         self._thread.start()
 
@@ -117,6 +125,11 @@ class Recorder:
         return self.path
 
     @property
+    def size(self) -> tuple[int, int] | None:
+        """(height, width) of the recording's frames: its first frame's; None before it."""
+        return self._size
+
+    @property
     def finished(self) -> bool:
         return self._closed and not self._thread.is_alive()
 
@@ -129,9 +142,15 @@ class Recorder:
                 self._encode_mp4()
             os.replace(self._tmp, self.path)
         except Exception as exc:  # noqa: BLE001 (reported, never raised in the thread)
-            self.error = f"{exc.__class__.__name__}: {exc}"
-            with contextlib.suppress(OSError):
-                self._tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                self.error = f"cannot write {self.path}: {exc.strerror or exc}"
+            elif isinstance(exc, _NothingShown):
+                self.error = "nothing was shown while recording, so nothing was written"
+            else:
+                self.error = f"{exc.__class__.__name__}: {exc}"
+            if self._tmp is not None:
+                with contextlib.suppress(OSError):
+                    self._tmp.unlink(missing_ok=True)
             self._drain()
         if self._on_finished is not None:
             self._on_finished(self.path, self.error)
@@ -161,8 +180,9 @@ class Recorder:
             else:
                 frames.append(image.quantize(256, method=Image.Quantize.FASTOCTREE))
         if not frames:
-            raise RuntimeError("no frames were recorded")
+            raise _NothingShown
         duration = round(1000.0 / self.fps)
+        self._tmp = _temporary_beside(self.path)
         frames[0].save(self._tmp, format="GIF", save_all=True, append_images=frames[1:], duration=duration,
                        loop=0, disposal=1)
 
@@ -176,6 +196,7 @@ class Recorder:
                 if item is _STOP:
                     break
                 if writer is None:
+                    self._tmp = _temporary_beside(self.path)
                     writer = iio.get_writer(self._tmp, format="FFMPEG", fps=self.fps, codec="libx264",
                                             quality=7, macro_block_size=2)
                 writer.append_data(item)
@@ -183,7 +204,35 @@ class Recorder:
             if writer is not None:
                 writer.close()
         if writer is None:
-            raise RuntimeError("no frames were recorded")
+            raise _NothingShown
+
+
+class _NothingShown(Exception):
+    """No frame reached the recorder."""
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, before anything is recorded, a file that could not be written at the end: a folder that does not
+    exist or cannot be written into (a read-only or full disk, no permission), or a folder of that name."""
+    folder = path.parent
+    if path.is_dir():
+        raise UserError(f"cannot record to {path}: a folder of that name exists; give a .gif (or .mp4) file name")
+    if not folder.is_dir():
+        raise UserError(f"cannot record to {path}: {folder} " + ("is a file, not a folder" if folder.exists()
+                                                                 else "does not exist"))
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".check"):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot record to {path}: the folder cannot be written ({exc.strerror or exc}); "
+                        "choose another folder") from None
+
+
+def _temporary_beside(path: Path) -> Path:
+    """A new, unique file beside ``path`` with its suffix (two recordings to one name never share one)."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".part" + path.suffix)
+    os.close(fd)
+    return Path(name)
 
 
 class RecordingView:
@@ -199,7 +248,7 @@ class RecordingView:
     """
 
     recordingFinished = Signal(str, str)  # path, error ("" if none)
-    _recorderDone = Signal(str, str)
+    _recorderDone = Signal(str, str, str)  # path, error, what the status line says
 
     def _init_recording(self, prefix: str, picture: str | None) -> None:
         """The Record button and the *whole view* box (object names ``{prefix}RecordButton`` /
@@ -209,6 +258,7 @@ class RecordingView:
             return prefix + rest if prefix else rest[0].lower() + rest[1:]
 
         self._recorder: Recorder | None = None
+        self._finishing: list[Recorder] = []  # stopped, their files still being written
         self._record_whole = False
         self._record_episodes_left: int | None = None
         self._recorderDone.connect(self._on_recorder_done, Qt.QueuedConnection)
@@ -236,19 +286,42 @@ class RecordingView:
         check = self.record_whole_check
         self._record_whole = check is None or (check.isChecked() if whole is None else bool(whole))
         rate = fps if fps is not None else (self.speed_spin.value() or 30)
+
+        made: list[Recorder] = []
+
+        def finished(p: Path, err: str | None) -> None:  # on the encoder thread
+            rec = made[0] if made else None
+            if err:
+                said = f"recording failed: {err}"
+            else:
+                n = rec.frames if rec else 0
+                said = f"recorded {n} frame{'' if n == 1 else 's'} to {p}"
+                if rec is not None and rec.stopped_because:
+                    said += f" (stopped: {rec.stopped_because})"
+            self._recorderDone.emit(str(p), err or "", said)
+
         self._recorder = Recorder(path, fps=rate, max_frames=WHOLE_VIEW_MAX_FRAMES if self._record_whole else 3000,
-                                  on_finished=lambda p, err: self._recorderDone.emit(str(p), err or ""),
-                                  shared_palette=self._record_whole)
+                                  on_finished=finished, shared_palette=self._record_whole)
+        made.append(self._recorder)
         self._record_shown()  # the frame on screen now is the recording's first
         self._show_record_button(True)
 
     def stop_recording(self, wait: bool = False) -> Path | None:
-        """Stop and write the file (encoding continues in the background unless ``wait``)."""
+        """Stop and write the file (encoding continues in the background unless ``wait``: then also every earlier
+        recording still being written is waited for, so closing the view right after *Stop recording* keeps it)."""
         rec, self._recorder = self._recorder, None
         self._record_episodes_left = None
         self._show_record_button(False)
+        self._finishing = [r for r in self._finishing if not r.finished]
+        if wait:
+            for earlier in self._finishing:
+                with contextlib.suppress(UserError):  # its failure is said by _on_recorder_done
+                    earlier.close(wait=True)
+            self._finishing.clear()
         if rec is None:
             return None
+        if not wait:
+            self._finishing.append(rec)
         return rec.close(wait=wait)
 
     def record(self, path: str | Path, episodes: int = 1, fps: float | None = None) -> None:
@@ -292,8 +365,22 @@ class RecordingView:
         if self._recorder is None:
             return
         picture = self._recording_picture()
-        if picture is not None:
-            self._recorder.add(qimage_to_array(self.whole_view_image() if self._record_whole else picture))
+        if picture is None:
+            return
+        rec = self._recorder
+        frame = qimage_to_array(self.whole_view_image() if self._record_whole else picture)
+        first = rec.size
+        if first is not None and frame.shape[:2] != first:
+            if self._record_whole:  # the window was resized: the view, fitted into the first frame's size
+                frame = _fit(frame, first)
+            else:
+                rec.stopped_because = "the picture changed size (another environment or agent)"
+        if rec.stopped_because is None and rec.frames >= rec.max_frames:
+            rec.stopped_because = f"{rec.max_frames} frames, the most one recording holds"
+        if rec.stopped_because is not None:
+            self.stop_recording(wait=False)
+            return
+        rec.add(frame)
 
     def _record_episode_ended(self) -> None:
         """Count an episode of :meth:`record`; after the last one, stop recording and pause."""
@@ -315,8 +402,8 @@ class RecordingView:
             self.stop_recording(wait=False)
             return
         filters = ";;".join(f"{f.upper()} (*.{f})" for f in available_formats())
-        path, _ = QFileDialog.getSaveFileName(self, "Record to", self._recording_name(), filters)
-        if not path:
+        path = ask_save_path(self, "Record to", self._recording_name(), filters)
+        if path is None:
             self._show_record_button(False)
             return
         try:
@@ -325,9 +412,22 @@ class RecordingView:
             self.status_label.setText(str(exc))
             self._show_record_button(False)
 
-    def _on_recorder_done(self, path: str, error: str) -> None:
-        self.status_label.setText(f"recording failed: {error}" if error else f"recorded {path}")
+    def _on_recorder_done(self, path: str, error: str, said: str) -> None:
+        self.status_label.setText(said)
         self.recordingFinished.emit(path, error)
+
+
+def _fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``frame`` scaled to fit ``size`` (height, width), keeping its shape, centred on the caption's dark grey."""
+    h, w = size
+    image = QImage(frame.data, frame.shape[1], frame.shape[0], frame.strides[0], QImage.Format.Format_RGB888)
+    scaled = image.scaled(w, h, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    out = QImage(w, h, QImage.Format.Format_RGB888)
+    out.fill(QColor(40, 40, 40))
+    p = QPainter(out)
+    p.drawImage((w - scaled.width()) // 2, (h - scaled.height()) // 2, scaled)
+    p.end()
+    return qimage_to_array(out)
 
 
 __all__ = ["CAPTION_HEIGHT", "WHOLE_VIEW_MAX_FRAMES", "WHOLE_VIEW_WIDTH", "Recorder", "RecordingView",

@@ -683,9 +683,10 @@ class MainWindow(QMainWindow):
     def _ask_export_labels(self) -> None:
         if self.workspace is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export labels", f"{self.workspace.env_name}_labels.npz",
-                                              "dpf labels (*.npz)")
-        if path:
+        from dpf_gui.app.save_dialog import ask_save_path
+
+        path = ask_save_path(self, "Export labels", f"{self.workspace.env_name}_labels.npz", "dpf labels (*.npz)")
+        if path is not None:
             self.export_labels(path)
 
     def import_labels(self, path) -> bool:
