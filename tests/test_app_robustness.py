@@ -414,3 +414,42 @@ def test_a_name_typed_without_its_suffix_never_replaces_a_file_silently(qtbot, t
     assert play.is_recording(), play.status_label.text()  # was refused: 'recording talk: use a .gif ... name'
     play.stop_recording(wait=True)
     assert (tmp_path / "talk.gif").is_file() and len(asked) == 1
+
+
+@pytest.mark.parametrize("choice", ["Keep my marks", "Use the file's", "Cancel"])
+def test_importing_labels_over_marks_already_made_asks_first(qtbot, tmp_path, messages, monkeypatch, choice):
+    """File > Import labels replaced the marks a person had made on every trajectory the file labels, without a
+    word (one Ctrl+Z undid it only if nothing was marked since)."""
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from dpf_gui.data.study import AVOIDED, SIMULATED, UNLABELLED
+    from dpf_gui.oracles import FeedbackNoise, label_dataset
+    from dpf_gui.wish import make_wish
+
+    window = open_window(qtbot, tmp_path / "study", env="gridnav")
+    ws = window.workspace
+    file = label_dataset(ws.dataset, make_wish(ws.dataset.region_features, prefer=["terrain=toll"]), FeedbackNoise(),
+                         0).save(tmp_path / "labels.npz")  # labels every trajectory
+    ws.mark(0, -1)
+    ws.mark(1, -1)
+    asked = []
+
+    def answer(box) -> int:
+        asked.append(box.text())
+        if choice == "Cancel":
+            box.button(QMessageBox.StandardButton.Cancel).click()
+        else:
+            next(b for b in box.buttons() if b.text() == choice).click()
+        return 0
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(file), "")))
+    monkeypatch.setattr(QMessageBox, "exec", answer)
+    window._ask_import_labels()
+    assert len(asked) == 1 and asked[0].startswith("2 of the trajectories this file labels are marked here already")
+    states, _ = ws.summary()
+    if choice == "Use the file's":
+        assert states[0] == SIMULATED and states[1] == SIMULATED
+    else:
+        assert states[0] == AVOIDED and states[1] == AVOIDED  # the person's marks kept
+    assert (states[2:] == (UNLABELLED if choice == "Cancel" else SIMULATED)).all()
+    assert messages == []

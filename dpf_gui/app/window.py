@@ -677,8 +677,26 @@ class MainWindow(QMainWindow):
 
     def _ask_import_labels(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Labels file (dpf label)", "", "dpf labels (*.npz)")
-        if path:
-            self.import_labels(path)
+        if not path or self.workspace is None:
+            return
+        ok, overlap = self._guard("Cannot import labels", self.workspace.marked_in, path)
+        if not ok:
+            return
+        keep = False
+        if overlap:  # an import replaced an hour's marks without a word (one Ctrl+Z, if nothing was marked since)
+            box = QMessageBox(QMessageBox.Icon.Question, "Import labels",
+                              f"{overlap} of the trajectories this file labels are marked here already. Keep your "
+                              "marks on them and import the file's labels of the others only, or replace your "
+                              "marks with the file's?", QMessageBox.StandardButton.Cancel, self)
+            box.setObjectName("importOverlapBox")
+            keep_button = box.addButton("Keep my marks", QMessageBox.ButtonRole.AcceptRole)
+            box.addButton("Use the file's", QMessageBox.ButtonRole.DestructiveRole)
+            box.setDefaultButton(keep_button)
+            box.exec()
+            if box.clickedButton() is box.button(QMessageBox.StandardButton.Cancel):
+                return
+            keep = box.clickedButton() is keep_button
+        self.import_labels(path, only_unlabelled=keep)
 
     def _ask_export_labels(self) -> None:
         if self.workspace is None:
@@ -689,10 +707,10 @@ class MainWindow(QMainWindow):
         if path is not None:
             self.export_labels(path)
 
-    def import_labels(self, path) -> bool:
+    def import_labels(self, path, only_unlabelled: bool = False) -> bool:
         if self.workspace is None:
             return False
-        ok, action = self._guard("Cannot import labels", self.workspace.import_labels, path)
+        ok, action = self._guard("Cannot import labels", self.workspace.import_labels, path, only_unlabelled)
         if ok:  # the views follow the workspace's marks themselves
             self.statusBar().showMessage(
                 "labels imported (Ctrl+Z undoes the import)" if action else "nothing to import", 5000)

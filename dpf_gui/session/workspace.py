@@ -281,15 +281,33 @@ class Workspace:
             self._labels_changed(range(len(self)) if keep is None else sorted(keep))
         return action, labels
 
+    def _read_labels(self, path: str | os.PathLike) -> Labels:
+        """A ``dpf label`` file given to this dataset (refused for other data, or damaged)."""
+        try:
+            labels = Labels.load(path)
+            labels.check_matches(self.dataset, where=str(path))
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (a damaged file the loader did not foresee)
+            raise _unusable(path, "label file", exc) from None
+        return labels
+
+    def marked_in(self, path: str | os.PathLike) -> int:
+        """How many trajectories the label file labels that are marked here already: an import replaces those
+        marks, so the app asks first."""
+        labels = self._read_labels(path)
+        states, _ = self.summary()
+        return int(((states != 0) & np.asarray(labels.labelled, dtype=bool)).sum())
+
     def import_labels(self, path: str | os.PathLike, only_unlabelled: bool = False) -> int | None:
-        """Import a ``dpf label`` file given to this dataset (refused for other data)."""
+        """Import a ``dpf label`` file given to this dataset (refused for other data); ``only_unlabelled``: keep
+        the marks already made, import the file's labels of the other trajectories only."""
         only = None
         if only_unlabelled:
             states, _ = self.summary()
             only = np.flatnonzero(states == 0)
+        labels = self._read_labels(path)
         try:
-            labels = Labels.load(path)
-            labels.check_matches(self.dataset, where=str(path))
             action = self.store.import_labels(labels, self.fingerprint, only=only)
         except UserError:
             raise
