@@ -171,7 +171,7 @@ def test_two_participants_through_the_screens_one_resumed(qtbot, tmp_path):
     operator.refresh()
     operator.list.setCurrentRow(2)
     click(qtbot, operator, "withdrawParticipant")  # asks first
-    assert "Click Withdraw again" in operator.message.text() and (tmp_path / "s/participants/P03").exists()
+    assert "Press Withdraw again" in operator.message.text() and (tmp_path / "s/participants/P03").exists()
     click(qtbot, operator, "withdrawParticipant")
     assert not (tmp_path / "s/participants/P03").exists()
 

@@ -982,7 +982,7 @@ class OperatorWindow(QMainWindow):
         if self._withdrawing != pid:
             self._withdrawing = pid
             self.message.setText(f"Withdraw {pid}? Every mark, answer and event of theirs will be deleted. "
-                                 "Click Withdraw again to confirm.")
+                                 "Press Withdraw again to confirm.")
             return
         self._withdrawing = None
         try:
