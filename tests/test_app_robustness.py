@@ -453,3 +453,25 @@ def test_importing_labels_over_marks_already_made_asks_first(qtbot, tmp_path, me
         assert states[0] == AVOIDED and states[1] == AVOIDED  # the person's marks kept
     assert (states[2:] == (UNLABELLED if choice == "Cancel" else SIMULATED)).all()
     assert messages == []
+
+
+def test_export_trace_adds_the_suffix_and_asks_before_replacing(qtbot, tmp_path, messages, monkeypatch):
+    """'trace' typed in Export trace's dialog wrote a file named 'trace' (and would have replaced trace.csv)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from dpf_gui.app import save_dialog
+
+    _window, play = _play(qtbot, tmp_path)
+    play.step_button.click()
+    qtbot.waitUntil(lambda: play.runner.trace is not None and bool(play.runner.trace.rows), timeout=WAIT_MS)
+    monkeypatch.setattr(save_dialog.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(tmp_path / "trace"), "CSV (*.csv)")))
+    asked = []
+    monkeypatch.setattr(save_dialog.QMessageBox, "question",
+                        staticmethod(lambda *a: asked.append(a[2]) or QMessageBox.StandardButton.No))
+    play._ask_trace()
+    assert (tmp_path / "trace.csv").is_file() and not (tmp_path / "trace").exists() and asked == []
+    (tmp_path / "trace.csv").write_text("kept")
+    play._ask_trace()
+    assert asked == [f"trace.csv already exists in {tmp_path}. Replace it?"]
+    assert (tmp_path / "trace.csv").read_text() == "kept"

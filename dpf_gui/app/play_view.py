@@ -35,7 +35,6 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -69,6 +68,7 @@ from dpf_gui.app.play_widgets import (
 from dpf_gui.app.plot_bars import ActionBars, FeatureBars
 from dpf_gui.app.plots import FUSED, INTENT, TASK, LivePlot
 from dpf_gui.app.recording import RecordingView
+from dpf_gui.app.save_dialog import ask_save_path
 from dpf_gui.app.shortcuts import PLAY_SHORTCUTS, PlayKeys, install
 from dpf_gui.episode import (
     NEEDS_INTENT_TIP,
@@ -420,8 +420,8 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         if self.runner is None:
             return
         name = f"{self.runner.env_name}-{self.runner.strategy}-seed{self.runner.seed}.csv"
-        path, _ = QFileDialog.getSaveFileName(self, "Export the episode's trace", name, "CSV (*.csv)")
-        if path:
+        path = ask_save_path(self, "Export the episode's trace", name, "CSV (*.csv)")  # 'trace' -> trace.csv
+        if path is not None:
             self.export_trace(path)
 
     # --- internals -------------------------------------------------------------
