@@ -434,3 +434,17 @@ def test_ctrl_c_saves_the_additive_intent_trained_so_far(tmp_path):
     assert "Traceback" not in err and "interrupted, saved" in stdout.decode()
     _model, sidecar = load_intent(out, expect_env="gridnav")
     assert sidecar["metrics"]["interrupted"] is True
+
+
+def test_ctrl_c_after_training_stops_at_once_again():
+    """The first-Ctrl-C handler of `dpf train-intent` stayed installed after training: a Ctrl-C while its
+    result was printed said "stopping after this step" instead of stopping."""
+    import signal
+
+    from dpf_gui.cli.training import stop_on_first_ctrl_c
+
+    with stop_on_first_ctrl_c() as stop:
+        assert signal.getsignal(signal.SIGINT) not in (signal.default_int_handler, signal.SIG_IGN)
+        signal.raise_signal(signal.SIGINT)  # the first: asks the trainer to stop, raises nothing
+        assert stop.is_set()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -5,6 +5,11 @@ reference`` (the task agent's calibration reference, kept beside it)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
 
 from dpf_gui.cli.options import (
     MAX_JOBS,
@@ -45,8 +50,6 @@ def _build_train_task(p: argparse.ArgumentParser) -> None:
     _build_train_task,
 )
 def cmd_train_task(args: argparse.Namespace) -> int:
-    import signal
-
     from dpf_gui.agents.dqn import CURVE_CSV, CURVE_PNG, train_dqn
     from dpf_gui.agents.task_agent import DATASET_FILE
     from dpf_gui.envs import env_class
@@ -121,9 +124,9 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     check_trainable(data, labels, config)
     warn_lopsided("dpf train-intent", labels)  # after every check, so a mistake stays one line
     note_unreached("dpf train-intent", data, labels, config)
-    stop = stop_on_first_ctrl_c()
-    result = train_intent(data, labels, args.seed, out_dir=out, config=config, progress=not args.quiet,
-                          should_stop=stop.is_set)
+    with stop_on_first_ctrl_c() as stop:
+        result = train_intent(data, labels, args.seed, out_dir=out, config=config, progress=not args.quiet,
+                              should_stop=stop.is_set)
     fit = result.metrics.get("held_out", result.metrics)
     state = "interrupted, saved best so far" if result.interrupted else "done"
     if args.kind == "lstm":
@@ -142,15 +145,13 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
     return 0
 
 
-def stop_on_first_ctrl_c():
-    """An event the first Ctrl-C sets, for a trainer's ``should_stop``: it stops at its next step and what it has
-    learnt is saved (the additive intent stops only so; a KeyboardInterrupt lost it all). A second Ctrl-C stops
-    at once (the additive kind then saves nothing). Installed even when started in the background, where SIGINT
-    was ignored."""
-    import os
-    import signal
-    import threading
-
+@contextlib.contextmanager
+def stop_on_first_ctrl_c() -> Iterator[threading.Event]:
+    """While training: an event the first Ctrl-C sets, for a trainer's ``should_stop``: it stops at its next step
+    and what it has learnt is saved (the additive intent stops only so; a KeyboardInterrupt lost it all). A second
+    Ctrl-C stops at once (the additive kind then saves nothing). Installed even when started in the background,
+    where SIGINT was ignored; afterwards Ctrl-C stops the command at once again (the lines printed after training
+    said "stopping after this step")."""
     stop = threading.Event()
 
     def on_sigint(signum, frame):
@@ -161,7 +162,10 @@ def stop_on_first_ctrl_c():
         os.write(2, b"\nstopping after this step and saving what was learnt (Ctrl-C again: stop at once)\n")
 
     signal.signal(signal.SIGINT, on_sigint)
-    return stop
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # --- dpf train-risk -------------------------------------------------------------------
