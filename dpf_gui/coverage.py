@@ -58,7 +58,7 @@ class RegionCoverage:
 
     def text(self) -> str:
         return (f"{self.kind} {self.expression}: entered by {self.trajectories} of {self.of_trajectories} stored "
-                f"trajectories, {self.decisions} decisions inside")
+                f"trajectories, {self.decisions} decision{'' if self.decisions == 1 else 's'} inside")
 
 
 def region_coverage(dataset: TrajectoryDataset, wish: Wish) -> list[tuple[RegionCoverage, np.ndarray]]:

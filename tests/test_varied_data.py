@@ -199,6 +199,8 @@ def test_a_region_nearly_every_trajectory_enters_gets_advice_on_how_to_mark_it(t
     # the share decides: one trajectory short of it is no longer "everywhere"
     at = int(np.ceil(EVERYWHERE_SHARE * 100))
     assert RegionCoverage("avoid", "r", at, 1, 100).everywhere
+    assert RegionCoverage("avoid", "r", 1, 1, 100).text().endswith("1 decision inside")  # said "1 decisions"
+    assert RegionCoverage("avoid", "r", 1, 2, 100).text().endswith("2 decisions inside")
     assert not RegionCoverage("avoid", "r", at - 1, 1, 100).everywhere
     # dpf label: said for binary marks (entered or not), not for graded scores (they count the decisions inside)
     binary = ["label", "--data", str(data), "--avoid", everywhere, "--binary", "--out", str(tmp_path / "b.npz")]

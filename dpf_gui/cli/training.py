@@ -62,7 +62,8 @@ def cmd_train_task(args: argparse.Namespace) -> int:
     result = train_dqn(args.env, args.steps, args.seed, out, config_overrides=overrides, progress=not args.quiet)
     ev = result.metrics.get("eval", {})
     state = "interrupted, saved" if result.interrupted else "done"
-    print(f"{state}: {out} ({result.steps} steps, {result.episodes} episodes, {result.wall_time_s:.0f} s)")
+    episodes = f"{result.episodes} episode{'' if result.episodes == 1 else 's'}"
+    print(f"{state}: {out} ({result.steps} steps, {episodes}, {result.wall_time_s:.0f} s)")
     if ev:
         print("greedy evaluation: "
               + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in ev.items()))
