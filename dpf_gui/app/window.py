@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 from dpf_gui import __version__
 from dpf_gui.app.opening import Opener
 from dpf_gui.app.palette import WARNING_COLOUR
+from dpf_gui.app.save_dialog import ask_save_path
 from dpf_gui.app.shortcuts import TAB_SHORTCUTS, install, tab_leaves_lists
 from dpf_gui.app.tabs import BUILT_AT_START, TABS
 from dpf_gui.checkpoints import is_checkpoint
@@ -701,8 +702,6 @@ class MainWindow(QMainWindow):
     def _ask_export_labels(self) -> None:
         if self.workspace is None:
             return
-        from dpf_gui.app.save_dialog import ask_save_path
-
         path = ask_save_path(self, "Export labels", f"{self.workspace.env_name}_labels.npz", "dpf labels (*.npz)")
         if path is not None:
             self.export_labels(path)
