@@ -57,7 +57,7 @@ from dpf_gui.evaluate import EpisodeRecord, play_records, summarise_episodes, ta
 from dpf_gui.fileio import write_json_atomic
 from dpf_gui.fusion import FusedAgent, intent_scale, intent_unit
 from dpf_gui.fusion_params import paper_params
-from dpf_gui.oracles import FeedbackNoise, label_dataset, label_segments
+from dpf_gui.oracles import FeedbackNoise, label_dataset, label_pairs, label_segments
 from dpf_gui.rollout import episode_seeds
 from dpf_gui.wishgen import (
     CLAIM_KEEP,
@@ -70,7 +70,11 @@ from dpf_gui.wishgen import (
     prefer_target,
 )
 
-LABEL_TYPES = ("exact", "binary", "binary-relative", "binary-stochastic", "segments", "myopic")
+LABEL_TYPES = ("exact", "binary", "binary-relative", "binary-stochastic", "segments", "myopic", "pairs")
+#: the ``pairs`` label type's teacher: as many comparisons as trajectories watched, each of two of them (drawn at
+#: random), answered by their true scores and turned round at this rate (a tie stays a tie): the same number of
+#: one-click answers as the yes/no marks of ``binary``, with the same mistakes
+PAIRS_FLIP = 0.1
 #: the ``myopic`` label type's teacher: a decision t steps before a trajectory's end weighs MYOPIC_GAMMA^t in the
 #: graded score it gives (B-Pref's myopic teacher, Lee et al. 2021, with its gamma)
 MYOPIC_GAMMA = 0.9
@@ -202,6 +206,8 @@ def simulated_labels(data: TrajectoryDataset, wish, label_type: str, seed: int) 
         return label_segments(data, wish, seed)
     if label_type == "myopic":
         return label_dataset(data, wish, FeedbackNoise(myopic=MYOPIC_GAMMA), seed)
+    if label_type == "pairs":
+        return compared_labels(data, wish, None, "random", seed)
     raise UserError(f"unknown label type {label_type!r}; allowed: {', '.join(LABEL_TYPES)}")
 
 
@@ -349,8 +355,21 @@ def cell_labels(task, data: TrajectoryDataset, generated: GeneratedWish, split: 
 
     wish = generated.wish(task_region_features(task))
     label_seed = SPLITS[split].label_seed + _stable(generated.name) + DRAW_STRIDE * draw
+    if label_type == "pairs":
+        return wish, label_seed, compared_labels(data, wish, budget, selection, label_seed)
     full = simulated_labels(data, wish, label_type, label_seed)
     return wish, label_seed, select_labels(data, full, budget, selection, label_seed)
+
+
+def compared_labels(data: TrajectoryDataset, wish, budget: int | None, selection: str, seed: int) -> Labels:
+    """The ``pairs`` label type: the trajectories ``selection`` chooses for the other label types at this seed,
+    and as many comparisons among them as there are of them (:data:`PAIRS_FLIP` turned round)."""
+    if selection != "random":
+        raise UserError("label type pairs: comparisons are drawn among randomly chosen trajectories; "
+                        "use --select random (\"label this next\" ranks trajectories to score)")
+    chosen = select_labels(data, label_dataset(data, wish, FeedbackNoise(), seed), budget, selection, seed)
+    among = np.flatnonzero(chosen.labelled)
+    return label_pairs(data, wish, FeedbackNoise(flip=PAIRS_FLIP), seed, count=len(among), among=among)
 
 
 def _compute_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str, Any]:
@@ -484,6 +503,7 @@ __all__ = [
     "DRAW_STRIDE",
     "LABEL_TYPES",
     "MYOPIC_GAMMA",
+    "PAIRS_FLIP",
     "ROWS",
     "SELECTIONS",
     "SPLITS",
@@ -495,6 +515,7 @@ __all__ = [
     "cells_of",
     "code_fingerprint",
     "combos_of",
+    "compared_labels",
     "env_context",
     "own_wishes",
     "run_benchmark",

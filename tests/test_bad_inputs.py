@@ -376,6 +376,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("trace-strength-with-recalibrate", ["trace", "--env", "gridnav", "--intent", "{intent}", "--strength", "2",
                                          "--recalibrate", "--out", "{tmp}/t.csv"],
      "--strength sets the intent's strength by hand and --recalibrate chooses it"),
+    ("benchmark-pairs-active", ["benchmark", "--envs", "gridnav", "--labels", "pairs", "--select", "random,active",
+                                "--work", "{tmp}/w", "--out", "{tmp}/R.md"], "cannot go with --select active"),
     ("benchmark-quick-with-envs", ["benchmark", "--quick", "--envs", "pong", "--work", "{tmp}/w", "--out",
                                    "{tmp}/R.md"], "--quick is its own grid (gridnav, 3 wishes"),
     ("benchmark-quick-with-budgets-rows", ["benchmark", "--quick", "--budgets", "10", "--rows", "dynamic", "--work",

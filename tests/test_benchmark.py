@@ -135,6 +135,27 @@ def test_each_label_type_is_its_simulated_user(gridnav):
         bm.simulated_labels(data, wish, "graded", seed=4)
 
 
+def test_pairs_compare_the_trajectories_random_selection_chooses_as_often_as_there_are_of_them(gridnav):
+    """`pairs`: the same runs watched as the other label types' random cells, one comparison per run watched,
+    answered by the true scores with PAIRS_FLIP of them turned round; "label this next" is refused."""
+    _, data, _ = gridnav
+    wish = make_wish(data.region_features, avoid=["x=..2"])
+    chosen = np.flatnonzero(bm.select_labels(data, bm.simulated_labels(data, wish, "binary", 9), 12, "random",
+                                             9).labelled)
+    pairs = bm.compared_labels(data, wish, 12, "random", 9)
+    assert len(pairs.pairs) == 12 and set(pairs.pairs.ravel()) <= set(chosen.tolist())
+    assert (pairs.pairs[:, 0] != pairs.pairs[:, 1]).all()
+    every = bm.simulated_labels(data, wish, "pairs", seed=9)  # every trajectory: one comparison each
+    assert len(every.pairs) == len(data) and every.meta["noise"]["flip"] == bm.PAIRS_FLIP
+    true = every.true_scores[every.pairs]
+    stated = np.where(true[:, 0] > true[:, 1], 1.0, np.where(true[:, 0] < true[:, 1], 0.0, 0.5))
+    assert (every.prefer[stated == 0.5] == 0.5).all()  # a tie stays a tie
+    wrong = (every.prefer != stated)[stated != 0.5].mean()
+    assert 0.03 < wrong < 0.2  # about one in ten turned round
+    with pytest.raises(UserError, match="--select random"):
+        bm.compared_labels(data, wish, 12, "active", 9)
+
+
 def test_another_draw_labels_other_trajectories_of_the_same_wish_and_keeps_draw_zero_as_it_was(gridnav):
     """`--draw D`: other simulated labels on other chosen trajectories, the wish the same; draw 0's cells keep
     their names and cache keys (the published cells stay valid) and the tables tell the draws apart."""

@@ -554,6 +554,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                          label_types=tuple(args.labels or ("exact",)), selections=tuple(args.select or ("random",)),
                          combos=None if product else DEFAULT_COMBOS, rows=tuple(args.rows or ROWS), split=args.split,
                          episodes=episodes, baseline=baseline, fusion=fusion_overrides(args), draws=args.draw)
+    if "pairs" in spec.label_types and "active" in spec.selections:
+        raise UserError("--labels pairs draws its comparisons among randomly chosen trajectories and cannot go with "
+                        "--select active (\"label this next\" ranks trajectories to score): use --select random")
     if args.quick:
         spec = BenchmarkSpec(envs=("gridnav",), wishes=3, budgets=(25,), label_types=("exact",), selections=("random",),
                              rows=("dynamic", "calibrated"), split=args.split, episodes=episodes, baseline=baseline,
