@@ -114,6 +114,9 @@ def main(argv=None) -> int:
         at("nasa_tlx")
         for slider, value in zip(window.page.findChildren(QSlider), (8, 2, 5, 4, 7, 3), strict=True):
             slider.setValue(value)
+        window.activateWindow()  # the third scale has the keyboard focus, as after Tab, Tab, Tab: it is framed
+        assert wait(app, lambda: app.activeWindow() is window, 10)
+        window.page.sliders["tlx_temporal"].setFocus(Qt.FocusReason.TabFocusReason)
         save(window, app, out / "study_tlx.png")
         click("questionnaireDone")
         while window.session.current() is not None and window.session.current().phase != "end":  # 2nd condition

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dpf_gui.app.focus import FOCUS_FRAME
 from dpf_gui.app.palette import AVOID_TEXT, PREFER_TEXT, WARNING_COLOUR
 from dpf_gui.app.player import Player
 from dpf_gui.app.shortcuts import SHORTCUTS, cheatsheet_panel, install
@@ -54,8 +55,6 @@ from dpf_gui.data.study import (
 from dpf_gui.errors import UserError
 from dpf_gui.session.workspace import MARK_WORDS
 
-#: the trajectory list's frame while it has the keyboard focus (Qt's style draws the same frame either way)
-LIST_FOCUS_FRAME = "QTableView:focus { border: 2px solid palette(highlight); }"
 CHEATSHEET_MIN_WIDTH = 1150  # the Annotate view's width from which the key panel shows by itself
 
 
@@ -113,7 +112,7 @@ class AnnotateView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(20)
         # the list with the keyboard focus (Up / Down move in it) is framed in the selection's colour, in C++ (a
         # style sheet: no Python on the list's paint path); the style's own frame showed no difference
-        self.table.setStyleSheet(LIST_FOCUS_FRAME)
+        self.table.setStyleSheet(FOCUS_FRAME)
         # Fixed widths: ResizeToContents would measure all rows on every mark (seconds for 1500 rows).
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)

@@ -48,13 +48,13 @@ from PySide6.QtWidgets import (
     QSlider,
     QStackedWidget,
     QStyle,
-    QStyleOptionFocusRect,
     QStyleOptionSlider,
     QStylePainter,
     QVBoxLayout,
     QWidget,
 )
 
+from dpf_gui.app.focus import FOCUS_FRAME
 from dpf_gui.errors import UserError
 
 OPERATOR_EXIT = "Ctrl+Shift+Q"
@@ -178,8 +178,10 @@ class RatingSlider(QSlider):
     """A NASA-TLX scale, 0..100 in steps of 5, that shows no handle until answered: a handle waiting mid-scale
     would look like an answer of 50. A click anywhere on the groove answers there (a plain slider steps a page
     towards the click); the arrow, Page and Home / End keys move from the middle, Space answers the middle. The
-    mouse wheel is left to the page's scrolling, which must never answer. ``rated(value)``: the participant set
-    a value (also one it already had)."""
+    mouse wheel is left to the page's scrolling, which must never answer. With the keyboard focus it is framed
+    as the app's lists are (:data:`~dpf_gui.app.focus.FOCUS_FRAME`), answered or not: the style's own mark, a
+    faint outline of the handle, did not show which scale the arrow keys would answer. ``rated(value)``: the
+    participant set a value (also one it already had)."""
 
     rated = Signal(int)
 
@@ -190,6 +192,7 @@ class RatingSlider(QSlider):
         self.setTickPosition(QSlider.TickPosition.TicksBelow)  # the paper form's 21 marks
         self.setTickInterval(1)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setStyleSheet(FOCUS_FRAME)  # the style draws it with the groove: in QSlider's paint, and in ours below
         self.answered = value is not None
         self.setValue(10 if value is None else int(value) // 5)
         self.valueChanged.connect(lambda v: self._set(int(v)))  # keys, a drag
@@ -236,11 +239,7 @@ class RatingSlider(QSlider):
         opt.subControls = QStyle.SubControl.SC_SliderGroove | QStyle.SubControl.SC_SliderTickmarks
         opt.sliderPosition = opt.minimum  # no filled part: nothing chosen yet
         opt.state &= ~QStyle.StateFlag.State_Enabled  # greyed, as the "not answered" beside it
-        painter.drawComplexControl(QStyle.ComplexControl.CC_Slider, opt)
-        if self.hasFocus():  # without a handle, keyboard focus needs a mark of its own
-            focus = QStyleOptionFocusRect()
-            focus.initFrom(self)
-            painter.drawPrimitive(QStyle.PrimitiveElement.PE_FrameFocusRect, focus)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_Slider, opt)  # with the focus frame, as answered
 
 
 class StudyWindow(QMainWindow):
@@ -436,6 +435,7 @@ class AnnotatePage(QWidget):
         body = QHBoxLayout()
         self.list = QListWidget(self)
         self.list.setObjectName("trajList")
+        self.list.setStyleSheet(FOCUS_FRAME)  # framed while Tab has it there, as the main window's trajectory list
         for i in range(len(self.ws)):
             self.list.addItem(QListWidgetItem(f"Trip {i + 1}"))
         self.list.currentRowChanged.connect(self._show)
@@ -832,6 +832,11 @@ class QuestionnairePage(QWidget):
                 self.texts[item_id] = edit
             row += 1
         grid.setRowStretch(row, 1)  # the items at the top, the space below
+        # Qt decides the scroll bars from the size the area has when its items arrive, and takes them away only at
+        # the event loop's next turn: at a new widget's 100 x 30 pixels both were shown, and the page opened with
+        # them although its items fit (a grab, or anything else that looked before that turn, saw both). The
+        # window's size is the most the area gets; then it gets its real size, and the bar it needs there follows.
+        scroll.resize(window.size())
         scroll.setWidget(inner)
         layout.addWidget(scroll, 1)
         self.message = _text_label("", "phaseMessage", self)
@@ -900,6 +905,7 @@ class OperatorWindow(QMainWindow):
         layout.addWidget(title)
         self.list = QListWidget(central)
         self.list.setObjectName("participantList")
+        self.list.setStyleSheet(FOCUS_FRAME)  # framed while Up / Down move in it (the style's frame looks the same)
         layout.addWidget(self.list, 1)
         self.empty_hint = QLabel("No participants yet: type an id below and press Add.", central)
         self.empty_hint.setObjectName("participantHint")
