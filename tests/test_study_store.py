@@ -134,6 +134,20 @@ def test_simulated_batch_is_one_undo_step(store, data):
 
 
 
+def test_comparisons_are_refused_not_stored_as_neutral_marks(store, data):
+    """A `dpf label --feedback pairs` file has no scores (all 0): stored, every compared trajectory would read
+    as a neutral mark and the comparisons would be gone. It is refused with the way to use it."""
+    from dpf_gui.oracles import label_pairs
+
+    fp = data.fingerprint()
+    store.mark_trajectory(fp, 0, -1)
+    wish = make_wish(data.region_features, preset=None, prefer=["terrain=scenic"], avoid=["terrain=toll"])
+    pairs = label_pairs(data, wish, FeedbackNoise(), seed=0, count=3)
+    with pytest.raises(UserError, match="3 comparisons .* nothing was imported: train on the comparisons"):
+        store.import_labels(pairs, fp)
+    assert store.to_labels(data).count == 1  # the person's own mark, nothing else
+
+
 def test_marks_carried_to_a_merged_dataset_read_as_before(store, data):
     """A merged dataset holding the old trajectories from an offset gets their marks, kinds and all."""
     from dpf_gui.data.merge import merge_datasets

@@ -348,6 +348,7 @@ class LabelStore:
         """
         if labels.meta.get("data_fingerprint") != fingerprint:
             raise UserError("these labels were given to a different trajectory dataset")
+        check_storable(labels, "these labels")
         keep = set(range(len(labels))) if only is None else {int(i) for i in only}
         offsets = np.concatenate([[0], np.cumsum(labels.lengths)]).astype(np.int64)
         rows = []
@@ -630,6 +631,16 @@ class _Accumulator:
         return TrajectoryMarks(self.marks[i], float(self.scores()[i]), int(self.states[i]), float(self.true_scores[i]))
 
 
+def check_storable(labels: Labels, where: str) -> None:
+    """Refuse comparisons: the store keeps a score per trajectory, and a comparison file's are all 0 (no score was
+    given), so storing it would turn every compared trajectory into a neutral mark and lose the comparisons."""
+    if labels.pairs is not None:
+        raise UserError(f"{where} holds {len(labels.pairs)} comparisons (which of two trajectories is better), "
+                        "not marks of trajectories; the app shows and stores marks only, so nothing was imported: "
+                        "train on the comparisons with `dpf train-intent --labels FILE --out DIR` and load DIR in the "
+                        "Train tab (Load intent model…)")
+
+
 def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -672,5 +683,6 @@ __all__ = [
     "UNLABELLED",
     "LabelStore",
     "TrajectoryMarks",
+    "check_storable",
     "default_dir",
 ]

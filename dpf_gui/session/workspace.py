@@ -34,7 +34,7 @@ import numpy as np
 from dpf_gui.agents.intent_agent import IntentAgent
 from dpf_gui.checkpoints import SIDECAR_FILE
 from dpf_gui.data.labels import Labels
-from dpf_gui.data.study import LabelStore, TrajectoryMarks
+from dpf_gui.data.study import LabelStore, TrajectoryMarks, check_storable
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import ENV_NAMES, DPFEnv, env_spec, make_env
 from dpf_gui.errors import UserError
@@ -286,6 +286,7 @@ class Workspace:
         try:
             labels = Labels.load(path)
             labels.check_matches(self.dataset, where=str(path))
+            check_storable(labels, str(path))
         except UserError:
             raise
         except Exception as exc:  # noqa: BLE001 (a damaged file the loader did not foresee)
