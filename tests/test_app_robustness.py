@@ -329,6 +329,31 @@ def test_recording_into_a_read_only_folder_is_refused_when_it_starts(qtbot, tmp_
         play.start_recording(blocker / "x.gif")
 
 
+def test_a_recording_that_fails_after_stop_is_said_in_a_notice(qtbot, tmp_path, messages):
+    """The folder removed while recording: the file cannot be written at Stop. Only the view's status line said
+    so, and the next status message replaced it; now a notice says it (Play's and Compare's Record alike)."""
+    import shutil
+
+    window, play = _play(qtbot, tmp_path)
+    folder = tmp_path / "talk"
+    folder.mkdir()
+    play.start_recording(folder / "x.gif", fps=10)
+    play.run_decisions(3)
+    shutil.rmtree(folder)
+    play.stop_recording()
+    qtbot.waitUntil(lambda: bool(messages), timeout=WAIT_MS)
+    title, text = messages[-1]
+    assert title == "Recording failed" and text.startswith(f"Recording to {folder / 'x.gif'} failed: "), text
+    assert "Traceback" not in text
+    assert play.status_label.text().startswith("recording failed")
+    compare = window.view("Compare")  # Compare's Record is heard too (its recorder's signal, as at Stop)
+    compare.recordingFinished.emit(str(folder / "pair.gif"), "cannot write it: No space left on device")
+    assert messages[-1] == ("Recording failed", f"Recording to {folder / 'pair.gif'} failed: cannot write it: "
+                                                "No space left on device")
+    compare.recordingFinished.emit(str(folder / "ok.gif"), "")  # a recording written: no notice
+    assert len(messages) == 2
+
+
 def test_switching_environment_while_recording_stops_it_and_says_why(qtbot, tmp_path, messages):
     """Every frame after the switch was dropped in silence: a 1-frame GIF, and 'recorded ...'."""
     from PIL import Image

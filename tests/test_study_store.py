@@ -143,7 +143,7 @@ def test_comparisons_are_refused_not_stored_as_neutral_marks(store, data):
     store.mark_trajectory(fp, 0, -1)
     wish = make_wish(data.region_features, preset=None, prefer=["terrain=scenic"], avoid=["terrain=toll"])
     pairs = label_pairs(data, wish, FeedbackNoise(), seed=0, count=3)
-    with pytest.raises(UserError, match="3 comparisons .* nothing was imported: train on the comparisons"):
+    with pytest.raises(UserError, match=r"3 comparisons .* nothing was imported: train on the comparisons"):
         store.import_labels(pairs, fp)
     assert store.to_labels(data).count == 1  # the person's own mark, nothing else
 

@@ -156,7 +156,16 @@ def make_play_view(window: MainWindow) -> QWidget:
 
     view = PlayTab()
     view.calibrated.connect(lambda cal, _message: _share_calibration(window, cal))
+    _tell_failed_recordings(window, view)
     return view
+
+
+def _tell_failed_recordings(window: MainWindow | None, view) -> None:
+    """A recording that fails after Stop (the disk full, the folder gone) lost what the person played: a notice
+    says so, not only the view's status line, which the next message replaces."""
+    if window is not None:
+        view.recordingFinished.connect(
+            lambda path, error: error and window.notify("Recording failed", f"Recording to {path} failed: {error}"))
 
 
 def _share_calibration(window: MainWindow, cal) -> None:
@@ -205,6 +214,7 @@ def make_compare_view(window: MainWindow) -> QWidget:
     view = CompareTab()
     if window is not None:
         view.fit_params_to(window.height())
+    _tell_failed_recordings(window, view)
     return view
 
 
