@@ -249,6 +249,10 @@ def test_label_and_train_comparisons_on_the_command_line(grid, tmp_path, capsys)
         raise SystemExit(main(["train-intent", "--data", str(data_path), "--labels", str(pairs), "--kind", "lstm",
                                "--out", str(tmp_path / "m"), "--quiet"]))
     assert exc.value.code == 2 and "--kind additive" in capsys.readouterr().err
+    assert main(["train-intent", "--data", str(data_path), "--labels", str(pairs), "--out", str(tmp_path / "a"),
+                 "--quiet", "--set", "utility_steps=20", "--set", "value_steps=20"]) == 0
+    fit = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("held-out fit: "))
+    assert "pref_acc" in fit and "None" not in fit, fit  # comparisons have no scores to correlate with
 
 
 def test_label_marked_segments_on_the_command_line(grid, tmp_path, capsys):

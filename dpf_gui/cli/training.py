@@ -139,8 +139,9 @@ def cmd_train_intent(args: argparse.Namespace) -> int:
         print(f"{state}: {out} ({args.kind}, objective {result.sidecar['objective']}, {result.wall_time_s:.0f} s)")
 
     # the Train tab's verdict on the same figures (good / fair / weak, or too few held out to judge)
-    print("held-out fit: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in fit.items())
-          + fit_verdict(fit))
+    # (a figure the labels cannot give is left out: comparisons have no scores to correlate with)
+    print("held-out fit: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in fit.items()
+                                       if v is not None) + fit_verdict(fit))
     if not result.interrupted:  # the next step of the README's loop, calibrated: what docs/RESULTS.md measures
         print(f"next: dpf evaluate --intent {out} --calibrate   (or in the app: Train tab, Load intent model…)")
     return 0
