@@ -586,18 +586,25 @@ def test_a_participant_without_a_mouse_goes_through_every_page_with_tab_space_an
     window.operator_exit()
 
 
-def test_the_operator_screen_works_from_the_keyboard(qtbot, tmp_path):
-    """The keyboard-only walk (s57): Enter in the id field added no one and Enter pressed none of the buttons
-    Tab reached (only Space did); now Enter adds, starts and, pressed twice, withdraws."""
+
+def _active_operator(qtbot, folder):
+    """The operator's window of the study in ``folder``, shown and active (keys go to it)."""
     from dpf_gui.app.study_mode import OperatorWindow
 
-    init_study(tiny_protocol(tmp_path), tmp_path / "s")
-    operator = OperatorWindow(tmp_path / "s")
+    operator = OperatorWindow(folder)
     qtbot.addWidget(operator)
     operator.show()
     qtbot.waitExposed(operator)
     operator.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is operator, timeout=WAIT_MS)
+    return operator
+
+def test_the_operator_screen_works_from_the_keyboard(qtbot, tmp_path):
+    """The keyboard-only walk (s57): Enter in the id field added no one and Enter pressed none of the buttons
+    Tab reached (only Space did); now Enter adds, starts and, pressed twice, withdraws."""
+
+    init_study(tiny_protocol(tmp_path), tmp_path / "s")
+    operator = _active_operator(qtbot, tmp_path / "s")
     operator.new_id.setFocus()
     for pid in ("P01", "P02"):
         from PySide6.QtTest import QTest
@@ -719,15 +726,9 @@ def test_the_operators_and_the_participants_lists_show_when_they_have_the_keyboa
     """A second keyboard walk: the operator's participant list (Up / Down choose in it only while it has the
     keyboard focus) and the participant's list of trips looked the same with and without the focus. They are
     framed in the selection's colour while they have it, as the main window's trajectory list is."""
-    from dpf_gui.app.study_mode import OperatorWindow
 
     study = init_study(tiny_protocol(tmp_path), tmp_path / "s")
-    operator = OperatorWindow(tmp_path / "s")
-    qtbot.addWidget(operator)
-    operator.show()
-    qtbot.waitExposed(operator)
-    operator.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is operator, timeout=WAIT_MS)
+    operator = _active_operator(qtbot, tmp_path / "s")
     operator.new_id.setFocus()
     highlight = operator.list.palette().highlight().color()
     plain = _left_edge(operator.list)
