@@ -255,7 +255,7 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
              f"wrong on close calls instead (temperature {STOCHASTIC_T:g}); marked segments; or, `myopic`, "
              f"graded scores that weigh a decision t steps before the end by {MYOPIC_GAMMA:g}^t; or, `pairs`, as many "
              f"comparisons of two of the chosen trajectories as there are chosen ones, answered by their scores and "
-             f"{PAIRS_FLIP:.0%} turned round), intent "
+             f"{PAIRS_FLIP * 100:g} % turned round), intent "
              "models are trained on those labels only, and every row plays the same held-out episodes as the task "
              "agent. Rows: `static`/`dynamic` (our additive intent, the fusion stored with the task agent), "
              "`calibrated` (dynamic with the intent's strength chosen in simulation, `dpf_gui/calibrate.py`), "
