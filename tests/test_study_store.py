@@ -134,6 +134,27 @@ def test_simulated_batch_is_one_undo_step(store, data):
 
 
 
+def test_a_file_of_marked_segments_is_imported_as_its_segments(store, data):
+    """`dpf label --feedback segments` says which decisions were marked (``known``). Imported as whole scores, the
+    app's training fitted each whole trajectory to the sum of its marked stretches (docs/EXPERIMENTS.md: that
+    cost Pong most of its cells); the stretches are stored as segments instead, replacing what was there."""
+    from dpf_gui.oracles import label_segments
+
+    fp = data.fingerprint()
+    store.mark_trajectory(fp, 1, +1)  # replaced by the file's stretches ("Use the file's")
+    wish = make_wish(data.region_features, preset=None, prefer=["terrain=scenic"], avoid=["terrain=toll"])
+    given = label_segments(data, wish, seed=3)
+    assert given.known is not None and not given.known.all()
+    store.import_labels(given, fp)
+    out = store.to_labels(data)
+    np.testing.assert_array_equal(out.labelled, given.labelled)
+    np.testing.assert_array_equal(out.known, given.known)
+    np.testing.assert_array_equal(out.marks, given.marks)
+    np.testing.assert_allclose(out.scores, given.scores)
+    assert sorted(store.undo(fp)) == [0, 1, 2]  # one undoable batch, the person's mark back
+    assert store.summary(fp, data.lengths)[0][1] == PREFERRED
+
+
 def test_comparisons_are_refused_not_stored_as_neutral_marks(store, data):
     """A `dpf label --feedback pairs` file has no scores (all 0): stored, every compared trajectory would read
     as a neutral mark and the comparisons would be gone. It is refused with the way to use it."""

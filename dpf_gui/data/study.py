@@ -342,20 +342,30 @@ class LabelStore:
         """Store a simulated user's (or a label file's) labels as one undoable batch.
 
         Each labelled trajectory gets a ``score`` mark holding its per-step
-        marks and its given score; ``only`` restricts the batch to some
-        trajectories (e.g. the ones the person has not labelled). Returns the
-        action id, or None when nothing was imported.
+        marks and its given score; a file of marked segments (``known``:
+        ``dpf label --feedback segments``) gives its stretches as segment marks
+        instead, after a ``clear`` of what was there, so training reads which
+        decisions were marked as it does in the file (as a score its whole
+        trajectory would be fitted to the stretches' sum). ``only`` restricts the
+        batch to some trajectories (e.g. the ones the person has not labelled).
+        Returns the action id, or None when nothing was imported.
         """
         if labels.meta.get("data_fingerprint") != fingerprint:
             raise UserError("these labels were given to a different trajectory dataset")
         check_storable(labels, "these labels")
         keep = set(range(len(labels))) if only is None else {int(i) for i in only}
         offsets = np.concatenate([[0], np.cumsum(labels.lengths)]).astype(np.int64)
+        known = None if labels.known is None else np.asarray(labels.known, dtype=bool)
         rows = []
         for i in range(len(labels)):
             if not labels.labelled[i] or i not in keep:
                 continue
             step = np.asarray(labels.marks[offsets[i]:offsets[i + 1]], dtype=np.int8)
+            if known is not None and known[offsets[i]:offsets[i + 1]].any():
+                rows.append((i, "clear", None, None, 0, None, None))
+                rows += [(i, "segment", t0, t1, value, None, None)
+                         for t0, t1, value in _marked_stretches(step, known[offsets[i]:offsets[i + 1]])]
+                continue
             true = float(labels.true_scores[i])
             rows.append((i, "score", None, None, float(labels.scores[i]), step.tobytes(),
                          None if np.isnan(true) else true))
@@ -629,6 +639,18 @@ class _Accumulator:
 
     def result(self, i: int) -> TrajectoryMarks:
         return TrajectoryMarks(self.marks[i], float(self.scores()[i]), int(self.states[i]), float(self.true_scores[i]))
+
+
+def _marked_stretches(marks: np.ndarray, known: np.ndarray) -> list[tuple[int, int, int]]:
+    """Maximal stretches (t0, t1 inclusive, value) of known decisions with one mark."""
+    out: list[tuple[int, int, int]] = []
+    for t in np.flatnonzero(known):
+        value = int(marks[t])
+        if out and out[-1][1] == t - 1 and out[-1][2] == value:
+            out[-1] = (out[-1][0], int(t), value)
+        else:
+            out.append((int(t), int(t), value))
+    return out
 
 
 def check_storable(labels: Labels, where: str) -> None:
