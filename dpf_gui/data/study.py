@@ -643,14 +643,12 @@ class _Accumulator:
 
 def _marked_stretches(marks: np.ndarray, known: np.ndarray) -> list[tuple[int, int, int]]:
     """Maximal stretches (t0, t1 inclusive, value) of known decisions with one mark."""
-    out: list[tuple[int, int, int]] = []
-    for t in np.flatnonzero(known):
-        value = int(marks[t])
-        if out and out[-1][1] == t - 1 and out[-1][2] == value:
-            out[-1] = (out[-1][0], int(t), value)
-        else:
-            out.append((int(t), int(t), value))
-    return out
+    at = np.flatnonzero(known)
+    if not len(at):
+        return []
+    cut = np.flatnonzero((np.diff(at) != 1) | (np.diff(marks[at]) != 0)) + 1  # a gap, or another mark
+    first, last = np.concatenate([[0], cut]), np.concatenate([cut, [len(at)]]) - 1
+    return [(int(at[a]), int(at[b]), int(marks[at[a]])) for a, b in zip(first, last, strict=True)]
 
 
 def check_storable(labels: Labels, where: str) -> None:
