@@ -680,9 +680,10 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Labels file (dpf label)", "", "dpf labels (*.npz)")
         if not path or self.workspace is None:
             return
-        ok, overlap = self._guard("Cannot import labels", self.workspace.marked_in, path)
+        ok, labels = self._guard("Cannot import labels", self.workspace.read_labels, path)  # read once, here
         if not ok:
             return
+        overlap = self.workspace.marked_in(labels)
         keep = False
         if overlap:  # an import replaced an hour's marks without a word (one Ctrl+Z, if nothing was marked since)
             box = QMessageBox(QMessageBox.Icon.Question, "Import labels",
@@ -697,7 +698,7 @@ class MainWindow(QMainWindow):
             if box.clickedButton() is box.button(QMessageBox.StandardButton.Cancel):
                 return
             keep = box.clickedButton() is keep_button
-        self.import_labels(path, only_unlabelled=keep)
+        self.import_labels(labels, only_unlabelled=keep)
 
     def _ask_export_labels(self) -> None:
         if self.workspace is None:
@@ -706,7 +707,7 @@ class MainWindow(QMainWindow):
         if path is not None:
             self.export_labels(path)
 
-    def import_labels(self, path, only_unlabelled: bool = False) -> bool:
+    def import_labels(self, path, only_unlabelled: bool = False) -> bool:  # a file, or the labels read from one
         if self.workspace is None:
             return False
         ok, action = self._guard("Cannot import labels", self.workspace.import_labels, path, only_unlabelled)

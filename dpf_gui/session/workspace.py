@@ -281,8 +281,8 @@ class Workspace:
             self._labels_changed(range(len(self)) if keep is None else sorted(keep))
         return action, labels
 
-    def _read_labels(self, path: str | os.PathLike) -> Labels:
-        """A ``dpf label`` file given to this dataset (refused for other data, or damaged)."""
+    def read_labels(self, path: str | os.PathLike) -> Labels:
+        """A ``dpf label`` file given to this dataset (refused for other data, damaged, or not storable)."""
         try:
             labels = Labels.load(path)
             labels.check_matches(self.dataset, where=str(path))
@@ -293,21 +293,21 @@ class Workspace:
             raise _unusable(path, "label file", exc) from None
         return labels
 
-    def marked_in(self, path: str | os.PathLike) -> int:
-        """How many trajectories the label file labels that are marked here already: an import replaces those
-        marks, so the app asks first."""
-        labels = self._read_labels(path)
+    def marked_in(self, labels: Labels) -> int:
+        """How many trajectories a label file (:meth:`read_labels`) labels that are marked here already: an import
+        replaces those marks, so the app asks first."""
         states, _ = self.summary()
         return int(((states != 0) & np.asarray(labels.labelled, dtype=bool)).sum())
 
-    def import_labels(self, path: str | os.PathLike, only_unlabelled: bool = False) -> int | None:
-        """Import a ``dpf label`` file given to this dataset (refused for other data); ``only_unlabelled``: keep
-        the marks already made, import the file's labels of the other trajectories only."""
+    def import_labels(self, path: str | os.PathLike | Labels, only_unlabelled: bool = False) -> int | None:
+        """Import a ``dpf label`` file given to this dataset (refused for other data), or its labels as
+        :meth:`read_labels` read them; ``only_unlabelled``: keep the marks already made, import the file's labels
+        of the other trajectories only."""
         only = None
         if only_unlabelled:
             states, _ = self.summary()
             only = np.flatnonzero(states == 0)
-        labels = self._read_labels(path)
+        labels = path if isinstance(path, Labels) else self.read_labels(path)
         try:
             action = self.store.import_labels(labels, self.fingerprint, only=only)
         except UserError:
