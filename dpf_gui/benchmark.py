@@ -57,7 +57,7 @@ from dpf_gui.evaluate import EpisodeRecord, play_records, summarise_episodes, ta
 from dpf_gui.fileio import write_json_atomic
 from dpf_gui.fusion import FusedAgent, intent_scale, intent_unit
 from dpf_gui.fusion_params import paper_params
-from dpf_gui.oracles import FeedbackNoise, label_dataset, label_pairs, label_segments
+from dpf_gui.oracles import FeedbackNoise, label_dataset, label_pairs, label_ranking, label_segments
 from dpf_gui.rollout import episode_seeds
 from dpf_gui.wishgen import (
     CLAIM_KEEP,
@@ -70,11 +70,18 @@ from dpf_gui.wishgen import (
     prefer_target,
 )
 
-LABEL_TYPES = ("exact", "binary", "binary-relative", "binary-stochastic", "segments", "myopic", "pairs")
+LABEL_TYPES = ("exact", "binary", "binary-relative", "binary-stochastic", "segments", "myopic", "pairs", "ranks")
 #: the ``pairs`` label type's teacher: as many comparisons as trajectories watched, each of two of them (drawn at
 #: random), answered by their true scores and turned round at this rate (a tie stays a tie): the same number of
 #: one-click answers as the yes/no marks of ``binary``, with the same mistakes
 PAIRS_FLIP = 0.1
+#: the ``ranks`` label type's teacher: the same trajectories watched, shuffled into groups of about RANK_GROUP,
+#: each group put in order (neighbours of different scores swapped at RANK_SWAP, once down the order); every pair
+#: within a group a comparison: 25 runs watched, 5 rankings, 50 comparisons
+RANK_GROUP = 5
+RANK_SWAP = 0.1
+#: the label types answered by comparisons (trained with the pairs objective; drawn among random picks only)
+COMPARED = ("pairs", "ranks")
 #: the ``myopic`` label type's teacher: a decision t steps before a trajectory's end weighs MYOPIC_GAMMA^t in the
 #: graded score it gives (B-Pref's myopic teacher, Lee et al. 2021, with its gamma)
 MYOPIC_GAMMA = 0.9
@@ -206,8 +213,8 @@ def simulated_labels(data: TrajectoryDataset, wish, label_type: str, seed: int) 
         return label_segments(data, wish, seed)
     if label_type == "myopic":
         return label_dataset(data, wish, FeedbackNoise(myopic=MYOPIC_GAMMA), seed)
-    if label_type == "pairs":
-        return compared_labels(data, wish, None, "random", seed)
+    if label_type in COMPARED:
+        return compared_labels(data, wish, None, "random", seed, label_type)
     raise UserError(f"unknown label type {label_type!r}; allowed: {', '.join(LABEL_TYPES)}")
 
 
@@ -355,20 +362,26 @@ def cell_labels(task, data: TrajectoryDataset, generated: GeneratedWish, split: 
 
     wish = generated.wish(task_region_features(task))
     label_seed = SPLITS[split].label_seed + _stable(generated.name) + DRAW_STRIDE * draw
-    if label_type == "pairs":
-        return wish, label_seed, compared_labels(data, wish, budget, selection, label_seed)
+    if label_type in COMPARED:
+        return wish, label_seed, compared_labels(data, wish, budget, selection, label_seed, label_type)
     full = simulated_labels(data, wish, label_type, label_seed)
     return wish, label_seed, select_labels(data, full, budget, selection, label_seed)
 
 
-def compared_labels(data: TrajectoryDataset, wish, budget: int | None, selection: str, seed: int) -> Labels:
-    """The ``pairs`` label type: the trajectories ``selection`` chooses for the other label types at this seed,
-    and as many comparisons among them as there are of them (:data:`PAIRS_FLIP` turned round)."""
+def compared_labels(data: TrajectoryDataset, wish, budget: int | None, selection: str, seed: int,
+                    label_type: str = "pairs") -> Labels:
+    """The comparison label types among the trajectories ``selection`` chooses for the other label types at this
+    seed: ``pairs``, as many comparisons of two of them as there are of them (:data:`PAIRS_FLIP` turned round);
+    ``ranks``, groups of about :data:`RANK_GROUP` of them ranked (:data:`RANK_SWAP`)."""
     if selection != "random":
-        raise UserError("label type pairs: comparisons are drawn among randomly chosen trajectories; "
+        raise UserError(f"label type {label_type}: comparisons are drawn among randomly chosen trajectories; "
                         "use --select random (\"label this next\" ranks trajectories to score)")
     chosen = select_labels(data, label_dataset(data, wish, FeedbackNoise(), seed), budget, selection, seed)
     among = np.flatnonzero(chosen.labelled)
+    if label_type == "ranks":
+        shuffled = np.random.default_rng(seed).permutation(among)
+        groups = np.array_split(shuffled, max(1, -(-len(among) // RANK_GROUP)))
+        return label_ranking(data, wish, groups, RANK_SWAP, seed)
     return label_pairs(data, wish, FeedbackNoise(flip=PAIRS_FLIP), seed, count=len(among), among=among)
 
 
@@ -499,11 +512,14 @@ def _cell_job(args: tuple[str, Cell, BenchmarkSpec, str]) -> dict[str, Any]:
 
 __all__ = [
     "BASELINE_EPISODES",
+    "COMPARED",
     "DEFAULT_COMBOS",
     "DRAW_STRIDE",
     "LABEL_TYPES",
     "MYOPIC_GAMMA",
     "PAIRS_FLIP",
+    "RANK_GROUP",
+    "RANK_SWAP",
     "ROWS",
     "SELECTIONS",
     "SPLITS",

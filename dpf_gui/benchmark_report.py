@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dpf_gui.benchmark import MYOPIC_GAMMA, PAIRS_FLIP, STOCHASTIC_T, BenchmarkSpec
+from dpf_gui.benchmark import MYOPIC_GAMMA, PAIRS_FLIP, RANK_GROUP, RANK_SWAP, STOCHASTIC_T, BenchmarkSpec
 from dpf_gui.fileio import write_json_atomic
 from dpf_gui.wishgen import CLAIM_KEEP, prefer_target
 
@@ -255,7 +255,9 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
              f"wrong on close calls instead (temperature {STOCHASTIC_T:g}); marked segments; or, `myopic`, "
              f"graded scores that weigh a decision t steps before the end by {MYOPIC_GAMMA:g}^t; or, `pairs`, as many "
              f"comparisons of two of the chosen trajectories as there are chosen ones, answered by their scores and "
-             f"{PAIRS_FLIP * 100:g} % turned round), intent "
+             f"{PAIRS_FLIP * 100:g} % turned round; or, `ranks`, the chosen trajectories in groups of about "
+             f"{RANK_GROUP}, each group ranked by their scores with neighbours swapped at {RANK_SWAP * 100:g} %, "
+             "every pair within a group a comparison), intent "
              "models are trained on those labels only, and every row plays the same held-out episodes as the task "
              "agent. Rows: `static`/`dynamic` (our additive intent, the fusion stored with the task agent), "
              "`calibrated` (dynamic with the intent's strength chosen in simulation, `dpf_gui/calibrate.py`), "

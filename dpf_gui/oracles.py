@@ -35,6 +35,12 @@ prefers the trajectory whose (noisy, possibly binary) score is higher, says
 wrong way round with probability ``flip`` (and, ``stochastic``, on a close
 call as above, d the difference of the two scores judged) and skips a
 comparison with probability ``skip``.
+
+A simulated user can rank instead (:func:`label_ranking`): it watches groups
+of a few trajectories, puts each group in order of its true scores (equal
+scores stay "equally good"), slips between neighbours of different scores
+with probability ``swap`` (walking down the order once, so the answer stays a
+ranking, never a cycle), and every pair within a group becomes a comparison.
 """
 
 from __future__ import annotations
@@ -196,6 +202,41 @@ def label_pairs(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, se
     return Labels(scores=np.zeros(len(dataset), np.float32), labelled=labelled, true_scores=true_scores, marks=marks,
                   lengths=dataset.lengths.copy(), meta=meta, pairs=pairs[keep].astype(np.int64),
                   prefer=prefer[keep].astype(np.float32))
+
+
+def label_ranking(dataset: TrajectoryDataset, wish: Wish, groups: Sequence[Sequence[int]], swap: float,
+                  seed: int) -> Labels:
+    """Each group of trajectories ranked as the simulated user would (module doc), as the comparisons of every
+    pair within a group: a ranking of g runs answers g (g - 1) / 2 questions for g runs watched.
+
+    Labels as :func:`label_pairs` makes them (scores 0, ``pairs`` and ``prefer``; ``labelled`` marks the ranked
+    trajectories; the truth kept for measuring)."""
+    if not 0.0 <= swap <= 1.0:
+        raise UserError(f"the chance of swapping neighbours must be within 0..1; got {swap}")
+    groups = [np.asarray(g, dtype=np.int64) for g in groups]
+    if not groups or any(len(g) < 2 for g in groups):
+        raise UserError("a ranking needs groups of at least two trajectories")
+    marks = step_marks(dataset, wish)
+    true_scores = np.array([marks[dataset.step_slice(i)].sum() for i in range(len(dataset))], dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    pairs, prefer = [], []
+    for group in groups:
+        order = group[np.lexsort((rng.random(len(group)), -true_scores[group]))]  # best first, ties at random
+        slips = rng.random(len(order) - 1)
+        for k in range(len(order) - 1):
+            if slips[k] < swap and true_scores[order[k]] != true_scores[order[k + 1]]:
+                order[k], order[k + 1] = order[k + 1], order[k]
+        for a in range(len(order)):
+            for b in range(a + 1, len(order)):
+                i, j = int(order[a]), int(order[b])
+                pairs.append((i, j))
+                prefer.append(0.5 if true_scores[i] == true_scores[j] else 1.0)
+    labelled = np.zeros(len(dataset), dtype=bool)
+    labelled[np.concatenate(groups)] = True
+    meta = dict(_meta(dataset, wish, {"swap": float(swap)}, seed), feedback="pairs", ranked=[len(g) for g in groups])
+    return Labels(scores=np.zeros(len(dataset), np.float32), labelled=labelled, true_scores=true_scores, marks=marks,
+                  lengths=dataset.lengths.copy(), meta=meta, pairs=np.array(pairs, dtype=np.int64).reshape(-1, 2),
+                  prefer=np.array(prefer, dtype=np.float32))
 
 
 def step_marks(dataset: TrajectoryDataset, wish: Wish) -> np.ndarray:

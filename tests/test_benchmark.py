@@ -156,6 +156,33 @@ def test_pairs_compare_the_trajectories_random_selection_chooses_as_often_as_the
         bm.compared_labels(data, wish, 12, "active", 9)
 
 
+def test_ranks_order_groups_of_the_chosen_trajectories_and_compare_every_pair_within_a_group(gridnav):
+    """`ranks`: the runs random selection chooses, in groups of about RANK_GROUP, each ranked by the true scores
+    with a few neighbours swapped: every pair within a group compared, never a cycle, ties kept."""
+    _, data, _ = gridnav
+    wish = make_wish(data.region_features, avoid=["x=..2"])
+    chosen = np.flatnonzero(bm.select_labels(data, bm.simulated_labels(data, wish, "exact", 9), 25, "random",
+                                             9).labelled)
+    ranks = bm.compared_labels(data, wish, 25, "random", 9, "ranks")
+    assert np.array_equal(np.flatnonzero(ranks.labelled), chosen)
+    assert ranks.meta["ranked"] == [5] * 5 and len(ranks.pairs) == 5 * 10
+    groups = [set(ranks.pairs[k * 10:(k + 1) * 10].ravel()) for k in range(5)]
+    assert sorted(len(g) for g in groups) == [5] * 5 and set().union(*groups) == set(chosen.tolist())
+    every = bm.simulated_labels(data, wish, "ranks", seed=9)  # every trajectory, in groups of five
+    true = every.true_scores[every.pairs]
+    stated = np.where(true[:, 0] > true[:, 1], 1.0, np.where(true[:, 0] < true[:, 1], 0.0, 0.5))
+    assert (every.prefer[stated == 0.5] == 0.5).all() and set(np.unique(every.prefer)) <= {0.5, 1.0}
+    wrong = (every.prefer != stated)[stated != 0.5].mean()
+    assert 0.01 < wrong < 0.1  # a slip between neighbours turns one of a group's comparisons round
+    # a ranking, not a cycle: each group's pairs list (better or equal, other) in one order: its runs come first
+    # in 4, 3, 2, 1 and 0 of its comparisons
+    for k in range(0, 40, 10):
+        first = np.bincount(np.searchsorted(np.unique(every.pairs[k:k + 10]), every.pairs[k:k + 10, 0]), minlength=5)
+        assert sorted(first.tolist()) == [0, 1, 2, 3, 4]
+    with pytest.raises(UserError, match="--select random"):
+        bm.compared_labels(data, wish, 12, "active", 9, "ranks")
+
+
 def test_another_draw_labels_other_trajectories_of_the_same_wish_and_keeps_draw_zero_as_it_was(gridnav):
     """`--draw D`: other simulated labels on other chosen trajectories, the wish the same; draw 0's cells keep
     their names and cache keys (the published cells stay valid) and the tables tell the draws apart."""
