@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,17 @@ def file_mode() -> int:
     except (OSError, ValueError):
         pass
     return 0o666 & ~umask
+
+
+def cannot_write_in(folder: str | os.PathLike) -> OSError | None:
+    """Why no new file can be made in the existing ``folder`` (the error a temporary file, removed at once, met),
+    or None: every output is probed with it before the work that would end in writing it."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return exc
+    return None
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:

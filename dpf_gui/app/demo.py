@@ -40,6 +40,7 @@ from PySide6.QtCore import QObject, QTimer
 from dpf_gui.app.launch import scratch_window, train_small
 from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.errors import UserError
+from dpf_gui.fileio import cannot_write_in
 from dpf_gui.session.training import DEMO_TRAINING, TRAIN_SEED, small_config
 
 LABEL_SEED = 0
@@ -288,8 +289,9 @@ def _describe(wish) -> str:
 def writable_folder(path: Path) -> None:
     """Make ``path`` (and its parents) and write a file in it; OSError if that is impossible."""
     path.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile(dir=path):
-        pass
+    exc = cannot_write_in(path)
+    if exc is not None:
+        raise exc
 
 
 def run_demo(app, args) -> int:

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import QCheckBox, QPushButton
 from dpf_gui.app.overlays import qimage_to_array
 from dpf_gui.app.save_dialog import ask_save_path
 from dpf_gui.errors import UserError
+from dpf_gui.fileio import cannot_write_in
 
 _STOP = object()
 
@@ -220,12 +221,10 @@ def _check_writable(path: Path) -> None:
     if not folder.is_dir():
         raise UserError(f"cannot record to {path}: {folder} " + ("is a file, not a folder" if folder.exists()
                                                                  else "does not exist"))
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".check"):
-            pass
-    except OSError as exc:
+    exc = cannot_write_in(folder)
+    if exc is not None:
         raise UserError(f"cannot record to {path}: the folder cannot be written ({exc.strerror or exc}); "
-                        "choose another folder") from None
+                        "choose another folder")
 
 
 def _temporary_beside(path: Path) -> Path:

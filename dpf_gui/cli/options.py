@@ -12,13 +12,13 @@ import math
 import os
 import shlex
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dpf_gui.checkpoints import SIDECAR_FILE, WEIGHTS_FILE
 from dpf_gui.data.trajectories import npz_path
 from dpf_gui.errors import UserError
+from dpf_gui.fileio import cannot_write_in
 from dpf_gui.oracles import SIGMA_MAX
 from dpf_gui.overrides import Allowed
 
@@ -67,12 +67,10 @@ def writable_folder(folder: Path) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise UserError(f"cannot write into {folder}: {existing} is a file, not a folder")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as exc:
+    exc = cannot_write_in(existing)
+    if exc is not None:
         raise UserError(f"cannot write into {existing}: making a file there failed "
-                        f"({exc.strerror or exc.__class__.__name__})") from None
+                        f"({exc.strerror or exc.__class__.__name__})")
 
 
 def existing_folder(folder: Path, what: str) -> None:

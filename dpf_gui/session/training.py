@@ -9,7 +9,6 @@ writes to, and the verdict on a held-out fit.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 
 from dpf_gui.agents.intent_agent import model_kind
 from dpf_gui.errors import UserError
+from dpf_gui.fileio import cannot_write_in
 from dpf_gui.intent.partial_marks import summed_predictions
 
 #: the kinds offered, as the form names them
@@ -263,9 +263,11 @@ def check_writable(out_dir: str | Path) -> None:
     parent = Path(out_dir).parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=parent).close()
+        problem = cannot_write_in(parent)
     except OSError as exc:
-        raise UserError(f"cannot save the intent model in {parent} ({exc.strerror or exc}); "
+        problem = exc
+    if problem is not None:
+        raise UserError(f"cannot save the intent model in {parent} ({problem.strerror or problem}); "
                         "choose a study folder you can write in (File menu)") from None
 
 
