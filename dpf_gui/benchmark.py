@@ -57,7 +57,15 @@ from dpf_gui.evaluate import EpisodeRecord, play_records, summarise_episodes, ta
 from dpf_gui.fileio import write_json_atomic
 from dpf_gui.fusion import FusedAgent, intent_scale, intent_unit
 from dpf_gui.fusion_params import paper_params
-from dpf_gui.oracles import FeedbackNoise, label_dataset, label_pairs, label_ranking, label_segments
+from dpf_gui.oracles import (
+    RANK_GROUP,
+    FeedbackNoise,
+    label_dataset,
+    label_pairs,
+    label_ranking,
+    label_segments,
+    rank_groups,
+)
 from dpf_gui.rollout import episode_seeds
 from dpf_gui.wishgen import (
     CLAIM_KEEP,
@@ -75,10 +83,9 @@ LABEL_TYPES = ("exact", "binary", "binary-relative", "binary-stochastic", "segme
 #: random), answered by their true scores and turned round at this rate (a tie stays a tie): the same number of
 #: one-click answers as the yes/no marks of ``binary``, with the same mistakes
 PAIRS_FLIP = 0.1
-#: the ``ranks`` label type's teacher: the same trajectories watched, shuffled into groups of about RANK_GROUP,
-#: each group put in order (neighbours of different scores swapped at RANK_SWAP, once down the order); every pair
-#: within a group a comparison: 25 runs watched, 5 rankings, 50 comparisons
-RANK_GROUP = 5
+#: the ``ranks`` label type's teacher: the same trajectories watched, shuffled into groups of about RANK_GROUP
+#: (:mod:`dpf_gui.oracles`), each group put in order (neighbours of different scores swapped at RANK_SWAP, once
+#: down the order); every pair within a group a comparison: 25 runs watched, 5 rankings, 50 comparisons
 RANK_SWAP = 0.1
 #: the label types answered by comparisons (trained with the pairs objective; drawn among random picks only)
 COMPARED = ("pairs", "ranks")
@@ -379,9 +386,7 @@ def compared_labels(data: TrajectoryDataset, wish, budget: int | None, selection
     chosen = select_labels(data, label_dataset(data, wish, FeedbackNoise(), seed), budget, selection, seed)
     among = np.flatnonzero(chosen.labelled)
     if label_type == "ranks":
-        shuffled = np.random.default_rng(seed).permutation(among)
-        groups = np.array_split(shuffled, max(1, -(-len(among) // RANK_GROUP)))
-        return label_ranking(data, wish, groups, RANK_SWAP, seed)
+        return label_ranking(data, wish, rank_groups(among, RANK_GROUP, seed), RANK_SWAP, seed)
     return label_pairs(data, wish, FeedbackNoise(flip=PAIRS_FLIP), seed, count=len(among), among=among)
 
 

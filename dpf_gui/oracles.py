@@ -56,6 +56,8 @@ from dpf_gui.errors import UserError
 from dpf_gui.overrides import Allowed, check_fields
 from dpf_gui.wish import Wish
 
+#: how many trajectories a simulated user ranks together by default: five runs watched, ten comparisons answered
+RANK_GROUP = 5
 #: largest noise a simulated user may add (scores are sums of at most a few thousand marks, kept as float32)
 SIGMA_MAX = 1e6
 
@@ -202,6 +204,17 @@ def label_pairs(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, se
     return Labels(scores=np.zeros(len(dataset), np.float32), labelled=labelled, true_scores=true_scores, marks=marks,
                   lengths=dataset.lengths.copy(), meta=meta, pairs=pairs[keep].astype(np.int64),
                   prefer=prefer[keep].astype(np.float32))
+
+
+def rank_groups(among: Sequence[int], size: int, seed: int) -> list[np.ndarray]:
+    """The trajectories ``among`` shuffled (seeded) into ceil(n / size) groups of about ``size``: the runs a person
+    watches together and ranks."""
+    among = np.asarray(among, dtype=np.int64)
+    if size < 2 or len(among) < 2:
+        raise UserError(f"a ranking needs groups of at least two trajectories; got {len(among)} trajectories "
+                        f"in groups of {size}")
+    shuffled = np.random.default_rng(seed).permutation(among)
+    return np.array_split(shuffled, max(1, -(-len(among) // size)))
 
 
 def label_ranking(dataset: TrajectoryDataset, wish: Wish, groups: Sequence[Sequence[int]], swap: float,

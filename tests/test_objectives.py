@@ -255,6 +255,31 @@ def test_label_and_train_comparisons_on_the_command_line(grid, tmp_path, capsys)
     assert "pref_acc" in fit and "None" not in fit, fit  # comparisons have no scores to correlate with
 
 
+def test_label_rankings_on_the_command_line(grid, tmp_path, capsys):
+    """`dpf label --feedback ranks`: the chosen runs ranked in groups, every pair within a group a comparison
+    (30 runs in groups of 5: 6 rankings, 60 comparisons); options that change scores, or a group of one, refused."""
+    data, _ = grid
+    data_path = data.save(tmp_path / "d.npz")
+    ranks = tmp_path / "ranks.npz"
+    assert main(["label", "--data", str(data_path), "--preset", "mixed", "--feedback", "ranks", "--budget", "30",
+                 "--flip", "0.1", "--seed", "1", "--out", str(ranks)]) == 0
+    assert "60 comparisons of 30 trajectories" in capsys.readouterr().out
+    loaded = Labels.load(ranks)
+    assert loaded.meta["ranked"] == [5] * 6 and set(np.unique(loaded.pairs)) == set(loaded.meta["selection"]["chosen"])
+    assert main(["label", "--data", str(data_path), "--preset", "mixed", "--feedback", "ranks", "--budget", "30",
+                 "--group", "10", "--seed", "1", "--out", str(tmp_path / "tens.npz")]) == 0
+    assert "135 comparisons of 30 trajectories" in capsys.readouterr().out  # 3 rankings of 10: 3 x 45
+    for argv, fragment in ((["--feedback", "ranks", "--budget", "10", "--select", "active"], "--select active"),
+                           (["--group", "3"], "give --feedback ranks too"),
+                           (["--feedback", "ranks", "--group", "1"], "compares nothing"),
+                           (["--feedback", "ranks", "--binary"], "--flip the chance of swapping neighbours")):
+        with pytest.raises(SystemExit) as exc:
+            raise SystemExit(main(["label", "--data", str(data_path), "--preset", "mixed", *argv, "--out",
+                                   str(tmp_path / "x.npz")]))
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and fragment in err
+
+
 def test_label_marked_segments_on_the_command_line(grid, tmp_path, capsys):
     """`dpf label --feedback segments`: a person's few marked stretches, kept per step for the learner."""
     data, _wish = grid

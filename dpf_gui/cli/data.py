@@ -119,18 +119,23 @@ def _build_label(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("what the user gives")
     g.add_argument("--feedback", choices=FEEDBACK_CHOICES, default="scores",
                    help="scores: one score per trajectory (default); pairs: comparisons of two trajectories "
-                        "('this one is better'), answered from the scores with the noise above; segments: a few "
+                        "('this one is better'), answered from the scores with the noise above; ranks: groups of "
+                        "--group trajectories watched together and put in order (every pair within a group a "
+                        "comparison; --flip swaps neighbours); segments: a few "
                         "marked stretches per trajectory, as a person marks them in the app (at most 2 per "
                         "trajectory, their ends off by up to one decision; the noise options do not apply)")
     g.add_argument("--pairs", type=pos_int, default=None, metavar="P",
                    help="with --feedback pairs: how many comparisons (default: one per trajectory to choose from)")
+    g.add_argument("--group", type=pos_int, default=None, metavar="G",
+                   help="with --feedback ranks: trajectories ranked together (default: 5; 25 runs make 5 rankings, "
+                        "50 comparisons)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="noise and selection seed (default: 0)")
     p.add_argument("--out", required=True, help="label file to write (.npz)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
 
 
 SELECT_CHOICES = ("random", "first", "active")  # dpf_gui.selection.SELECT_MODES (checked by a test)
-FEEDBACK_CHOICES = ("scores", "pairs", "segments")
+FEEDBACK_CHOICES = ("scores", "pairs", "ranks", "segments")
 
 
 @command(
@@ -150,6 +155,7 @@ FEEDBACK_CHOICES = ("scores", "pairs", "segments")
     "  dpf label --data gridnav --preset mixed --budget 25 --select active \\\n"
     "      --rounds 3 --out few.npz\n"
     "  dpf label --data gridnav --preset avoid --feedback pairs --budget 25 --pairs 40 --flip 0.1 --out pairs.npz\n"
+    "  dpf label --data pong --preset avoid --feedback ranks --budget 25 --flip 0.1 --out ranks.npz\n"
     "  dpf label --data gridnav --prefer 'x=6..7&y=8..9' --feedback segments --budget 25 --select active --out s.npz",
     _build_label,
 )
@@ -168,11 +174,20 @@ def cmd_label(args: argparse.Namespace) -> int:
         raise UserError(f"--budget {args.budget} is more than the {len(data)} trajectories in {args.data}")
     if args.budget is not None and args.rounds is not None and args.rounds > args.budget:
         raise UserError(f"--rounds {args.rounds} is more than --budget {args.budget} (each round labels at least one)")
-    if args.feedback == "pairs" and (args.select == "active" or args.rounds is not None):
+    if args.feedback in ("pairs", "ranks") and (args.select == "active" or args.rounds is not None):
         raise UserError("--select active and --rounds choose trajectories to score; comparisons are drawn among "
                         "--budget K trajectories chosen by --select random or first")
     if args.pairs is not None and args.feedback != "pairs":
         raise UserError("--pairs counts comparisons: give --feedback pairs too")
+    if args.group is not None and args.feedback != "ranks":
+        raise UserError("--group sizes the rankings: give --feedback ranks too")
+    if args.group == 1:
+        raise UserError("--group 1 ranks each trajectory alone, which compares nothing: give 2 or more (default 5)")
+    if args.feedback == "ranks" and (args.binary or args.skip or args.sigma or args.myopic < 1 or args.equal
+                                     or args.stochastic):
+        raise UserError("--binary, --skip, --sigma, --myopic, --equal and --stochastic change scores; --feedback "
+                        "ranks puts runs in order by their scores, with --flip the chance of swapping neighbours "
+                        "(drop them, or use --feedback scores or pairs)")
     if args.feedback == "segments" and (args.binary or args.flip or args.skip or args.sigma or args.myopic < 1
                                         or args.equal or args.stochastic):
         raise UserError("--binary, --flip, --skip, --sigma, --myopic, --equal and --stochastic change scores; "
@@ -189,6 +204,8 @@ def cmd_label(args: argparse.Namespace) -> int:
                   file=sys.stderr)
     if args.feedback == "pairs":
         labels, how = _label_pairs(args, data, wish, noise)
+    elif args.feedback == "ranks":
+        labels, how = _label_ranks(args, data, wish)
     elif args.feedback == "segments":
         labels, how = _label_segments(args, data, wish)
     elif args.budget is None:
@@ -241,6 +258,26 @@ def _label_pairs(args: argparse.Namespace, data, wish, noise):
         kept = keep_chosen(data, label_dataset(data, wish, noise, args.seed), args.budget, select, 1, args.seed)
         among, how = kept.meta["selection"]["chosen"], f"{how} among {args.budget} chosen by {select} selection"
     labels = label_pairs(data, wish, noise, args.seed, count=args.pairs, among=among)
+    if args.budget is not None:
+        labels.meta["selection"] = kept.meta["selection"]
+    return labels, how
+
+
+def _label_ranks(args: argparse.Namespace, data, wish):
+    """Every trajectory, or the --budget chosen by --select (random or first), ranked in groups of --group."""
+    import numpy as np
+
+    from dpf_gui.oracles import RANK_GROUP, FeedbackNoise, label_dataset, label_ranking, rank_groups
+    from dpf_gui.selection import keep_chosen
+
+    size = args.group or RANK_GROUP
+    among, how = np.arange(len(data)), f"{wish.mode}; rankings of {size}"
+    if args.budget is not None:
+        select = args.select or "random"
+        kept = keep_chosen(data, label_dataset(data, wish, FeedbackNoise(), args.seed), args.budget, select, 1,
+                           args.seed)
+        among, how = kept.meta["selection"]["chosen"], f"{how} among {args.budget} chosen by {select} selection"
+    labels = label_ranking(data, wish, rank_groups(among, size, args.seed), args.flip, args.seed)
     if args.budget is not None:
         labels.meta["selection"] = kept.meta["selection"]
     return labels, how
