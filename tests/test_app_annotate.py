@@ -341,3 +341,48 @@ def test_preferred_and_avoided_look_the_same_in_every_view_and_the_timeline_says
         qtbot.wait(20)
         assert legend.height() < 2 * legend.fontMetrics().lineSpacing(), size
     assert "red avoided" not in timeline.toolTip() and "orange avoided" in timeline.toolTip()
+
+
+def test_rank_the_runs_watched_by_keyboard_take_it_back_and_train_on_rankings(qtbot, tmp_path, messages):
+    """R offers the last runs shown, in the order watched; Alt+Up moves one, = ties it with the one above, Enter
+    saves one undoable ranking; the list says "ranked", Ctrl+Z takes the ranking back, and the Train tab trains the
+    additive kind on the rankings' comparisons."""
+    from dpf_gui.data.study import RANKED
+
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    ws, view = window.workspace, window.annotate
+    view.go_to(5)
+    view.watched = [5]  # the runs shown so far, whatever the window opened on
+    keys(qtbot, window, Qt.Key.Key_R)
+    assert view.rank_dialog is None or not view.rank_dialog.isVisible()  # one run: nothing to rank, said so
+    for i in (7, 9, 5):  # 5 again: watched once, its latest showing counts
+        view.go_to(i)
+    keys(qtbot, window, Qt.Key.Key_R)
+    dialog = view.rank_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=WAIT_MS)
+    assert [dialog.list.item(r).data(Qt.ItemDataRole.UserRole) for r in range(3)] == [7, 9, 5]
+    dialog.list.setCurrentRow(2)
+    qtbot.keyClick(dialog.list, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)  # 5 above 9
+    qtbot.keyClick(dialog.list, Qt.Key.Key_Equal)  # 5 as good as 7
+    assert dialog.levels() == [(7, 0), (5, 0), (9, 1)]
+    assert [dialog.list.item(r).text().split()[0] for r in range(3)] == ["1.", "=", "2."]
+    qtbot.keyClick(dialog.list, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+    assert ws.store.rankings(ws.fingerprint) == [[(5, 0), (7, 0), (9, 1)]]
+    assert [int(view.model.states[i]) for i in (5, 7, 9)] == [RANKED] * 3 and view.progress.value() == 3
+    keys(qtbot, window, (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier))
+    assert ws.store.rankings(ws.fingerprint) == [] and view.progress.value() == 0
+    # two rankings of four, then Train: comparisons only, so the additive kind with the pairs objective
+    ws.rank([(10, 0), (11, 1), (12, 2), (13, 3)])
+    ws.rank([(20, 0), (21, 1), (22, 1), (23, 2)])
+    train = window.train
+    window.tabs.setCurrentWidget(train)
+    assert "2</b> rankings" in train.labels_label.text()
+    train.set_config(members=2, hidden=16, utility_steps=40, value_steps=40)
+    with qtbot.waitSignal(train.trainingFinished, timeout=WAIT_MS) as done:
+        assert train.train()
+    assert done.args == [True, ""], done.args
+    assert train.result.sidecar["objective"] == "pairs" and train.result.metrics["held_out"]["pref_acc"] is not None
+    assert "comparisons ordered as given" in train.fit_label.text()  # no correlation with scores nobody gave
+    assert "trained on comparisons" in train.fit_plot.note.text()
+    assert messages == []

@@ -12,6 +12,7 @@ from dpf_gui.data.study import (
     AVOIDED,
     NEUTRAL,
     PREFERRED,
+    RANKED,
     SEGMENTS,
     SIMULATED,
     UNLABELLED,
@@ -167,6 +168,55 @@ def test_comparisons_are_refused_not_stored_as_neutral_marks(store, data):
     with pytest.raises(UserError, match=r"3 comparisons .* nothing was imported: train on the comparisons"):
         store.import_labels(pairs, fp)
     assert store.to_labels(data).count == 1  # the person's own mark, nothing else
+
+
+def test_rankings_are_stored_as_comparisons_with_the_marks_ones(tmp_path, store):
+    """A ranking of runs watched together: each ranked run reads "ranked" (no score), the labels become
+    comparisons (every pair within the ranking, equal levels "equally good", and the pairs the marks imply);
+    Clear takes a run out of its rankings, Undo takes back a whole ranking, and it survives a reopen."""
+    data = handmade_dataset("gridnav", [[[0, 0, PLAIN]] + [[1, 0, t]] * 3 for t in (PLAIN, TOLL, SCENIC, PLAIN,
+                                                                                        TOLL, SCENIC)])
+    fp = data.fingerprint()
+    assert store.to_labels(data).pairs is None  # marks only: scores, as before
+    store.rank(fp, [(2, 0), (0, 1), (3, 1), (1, 2)])
+    store.mark_trajectory(fp, 4, -1)
+    store.mark_trajectory(fp, 3, +1)  # a ranked run marked too: its mark counts besides its place
+    states, scores = store.summary(fp, data.lengths)
+    assert list(states) == [RANKED, RANKED, RANKED, PREFERRED, AVOIDED, UNLABELLED]
+    assert np.isnan(scores[:3]).all() and np.isnan(scores[5])
+    labels = store.to_labels(data)
+    assert labels.feedback_kind() == "pairs" and labels.meta["rankings"] == 1
+    got = {(int(i), int(j)): float(p) for (i, j), p in zip(labels.pairs, labels.prefer, strict=True)}
+    assert got == {(2, 0): 1.0, (2, 3): 1.0, (2, 1): 1.0, (0, 3): 0.5, (0, 1): 1.0, (3, 1): 1.0,  # the ranking
+                   (3, 4): 1.0}  # the marks: preferred better than avoided
+    assert labels.labelled.tolist() == [True] * 5 + [False] and not labels.scores[:3].any()
+    store.clear(fp, 2)
+    assert {tuple(p) for p in store.to_labels(data).pairs} == {(0, 3), (0, 1), (3, 1), (3, 4)}
+    assert store.rankings(fp) == [[(0, 1), (3, 1), (1, 2)]]
+    store.close()
+    again = LabelStore.in_dir(tmp_path)
+    assert again.rankings(fp) == [[(0, 1), (3, 1), (1, 2)]]
+    assert again.undo(fp) == [2] and again.undo(fp) == [3] and again.undo(fp) == [4]
+    assert again.undo(fp) == [0, 1, 2, 3] and again.rankings(fp) == [] and again.to_labels(data).pairs is None
+    for bad, why in (([(1, 0)], "at least two different"), ([(1, 0), (1, 1)], "at least two different"),
+                     ([(1, 0), (2, -1)], "numbers from 0")):
+        with pytest.raises(UserError, match=why):
+            again.rank(fp, bad)
+    again.close()
+
+
+def test_rankings_carried_to_a_merged_dataset_stay_apart(store):
+    """Two rankings carried over in one action stay two rankings (not one of all their runs)."""
+    from dpf_gui.data.merge import merge_datasets
+
+    data = handmade_dataset("gridnav", [[[0, 0, PLAIN]] + [[1, 0, TOLL]] * k for k in range(1, 5)])
+    fp = data.fingerprint()
+    store.rank(fp, [(0, 0), (1, 1)])
+    store.rank(fp, [(3, 0), (2, 1)])
+    merged = merge_datasets(handmade_dataset("gridnav", [[[0, 0, PLAIN]] + [[1, 0, PLAIN]] * 2], seed0=10), data)
+    store.carry_marks(fp, merged.fingerprint(), offset=1)
+    assert store.rankings(merged.fingerprint()) == [[(1, 0), (2, 1)], [(4, 0), (3, 1)]]
+    assert len(store.to_labels(merged).pairs) == 2
 
 
 def test_marks_carried_to_a_merged_dataset_read_as_before(store, data):

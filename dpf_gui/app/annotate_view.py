@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from dpf_gui.app.focus import FOCUS_FRAME
 from dpf_gui.app.palette import AVOID_TEXT, PREFER_TEXT, WARNING_COLOUR
 from dpf_gui.app.player import Player
+from dpf_gui.app.rank_dialog import RANK_COUNT, RankDialog
 from dpf_gui.app.shortcuts import SHORTCUTS, cheatsheet_panel, install
 from dpf_gui.app.suggestions import Suggestions
 from dpf_gui.app.trajectory_table import (
@@ -86,6 +87,8 @@ class AnnotateView(QWidget):
         self.sim_dialog: SimulatedUserDialog | None = None
         self.wish_dialog: MyWishDialog | None = None
         self.collect_dialog = None  # dpf_gui.app.collect.CollectDialog while open
+        self.rank_dialog: RankDialog | None = None
+        self.watched: list[int] = []  # the trajectories shown, oldest first, each once: what a ranking offers
         self._step_values_provider: Callable[[int], np.ndarray | None] | None = None
         self._navigating = False
         self._wishes: dict[str, object] = {}
@@ -155,7 +158,9 @@ class AnnotateView(QWidget):
         filters.addWidget(QLabel("task"))
         filters.addWidget(self.success_filter, 1)
         lv.addLayout(filters)
-        lv.addWidget(self.sort_button)
+        list_tools = QHBoxLayout()  # and Rank, below
+        list_tools.addWidget(self.sort_button, 1)
+        lv.addLayout(list_tools)
         lv.addWidget(self.table, 1)
         lv.addWidget(self.progress)
 
@@ -200,6 +205,10 @@ class AnnotateView(QWidget):
                                    self.clear_marks)
         self.undo_button = button("undoButton", "Undo", "undo the last mark (Ctrl+Z)", self.undo)
         self.redo_button = button("redoButton", "Redo", "redo (Ctrl+Shift+Z / Ctrl+Y)", self.redo)
+        self.rank_button = button("rankButton", "Rank (R)…", f"put the last {RANK_COUNT} trajectories you watched "
+                                  "in order, best first (one ranking teaches more than a yes/no mark per run)",
+                                  self.rank_watched)
+        list_tools.addWidget(self.rank_button, 1)
         self.next_button = button("nextSuggestedButton", "Next suggested ⏎",
                                   "the unlabelled trajectory most worth labelling next (Enter; Shift+Enter: the next "
                                   "unlabelled one in the list's order)", self.next_suggested)
@@ -318,6 +327,7 @@ class AnnotateView(QWidget):
         self._unsubscribe = ws.on_change(self._on_change) if ws is not None else None
         self._step_values_provider = _intent_rewards(ws)
         self.current = None
+        self.watched = []
         self._reason = None
         self.cancel_segment()
         self._navigating = True
@@ -344,7 +354,8 @@ class AnnotateView(QWidget):
 
     def _set_enabled(self, on: bool) -> None:
         for w in (self.prefer_button, self.avoid_button, self.neutral_button, self.seg_start_button,
-                  self.seg_end_button, self.clear_button, self.next_button, self.sim_button, self.my_wish_button,
+                  self.seg_end_button, self.clear_button, self.rank_button, self.next_button, self.sim_button,
+                  self.my_wish_button,
                   self.sort_button, self.player):
             w.setEnabled(on)
         self.collect_button.setEnabled(on and self.ws is not None and self.ws.task is not None)
@@ -362,6 +373,7 @@ class AnnotateView(QWidget):
         self.current = int(index)
         if changed:
             self.cancel_segment()
+            self.watched = [t for t in self.watched if t != index] + [int(index)]
             hit = self.suggestions.get(index)
             self._reason = (int(index), hit, self.suggestions.rank(index)) if hit is not None else None
         row = self._proxy_row(index)
@@ -604,6 +616,29 @@ class AnnotateView(QWidget):
             return
         self.statusMessage.emit(f"trajectory {self.current}: marks cleared")
 
+    def rank_watched(self) -> RankDialog | None:
+        """Rank the last :data:`RANK_COUNT` trajectories shown (window-modal, non-blocking); returns the dialog
+        (tests fill it in), or None with a word on what to do when fewer than two were shown."""
+        if self.ws is None:
+            return None
+        runs = self.watched[-RANK_COUNT:]
+        if len(runs) < 2:
+            self.statusMessage.emit("watch at least two trajectories (Enter, Page Down) to rank them")
+            return None
+        texts = [(i, f"trajectory {i} · {self.ws.length(i)} decisions · "
+                     f"{'success' if self.ws.dataset.success[i] else 'failure'} · "
+                     f"{STATE_NAMES[int(self.model.states[i])]}") for i in runs]
+        self.rank_dialog = RankDialog(self, texts, self._save_ranking)
+        self.rank_dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        self.rank_dialog.show()
+        return self.rank_dialog
+
+    def _save_ranking(self, levels: list[tuple[int, int]]) -> None:
+        self.ws.rank(levels)
+        order = str(levels[0][0]) + "".join(f" {'=' if lv == above else '>'} {t}"
+                                            for (t, lv), (_, above) in zip(levels[1:], levels, strict=False))
+        self.statusMessage.emit(f"ranking of {len(levels)} trajectories saved ({order}); Ctrl+Z takes it back")
+
     def segment_start(self) -> None:
         if self.ws is None:
             return
@@ -845,7 +880,7 @@ class AnnotateView(QWidget):
         self.redo_button.setEnabled(bool(self.ws and self.ws.can_redo()))
 
     def shutdown(self) -> None:
-        for dialog in (self.sim_dialog, self.wish_dialog):
+        for dialog in (self.sim_dialog, self.wish_dialog, self.rank_dialog):
             if dialog is not None:
                 dialog.close()
         if self.collect_dialog is not None:

@@ -31,6 +31,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("segment_start", ("[",), "segment starts here"),
     Shortcut("segment_end", ("]",), "segment ends here"),
     Shortcut("cancel_segment", ("Esc",), "drop the segment"),
+    Shortcut("rank_watched", ("R",), "rank the trajectories watched last (up to 5)"),
     Shortcut("undo", ("Ctrl+Z",), "undo the last mark"),
     Shortcut("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "redo"),
     Shortcut("next_suggested", ("Return", "Enter"), "next suggested trajectory (worth labelling next)"),

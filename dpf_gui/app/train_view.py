@@ -207,6 +207,9 @@ FIT_EMPTY_NOTE = ("empty: no intent model yet. Train one (or load one) to see it
 #: stores only its fit's summary, so "no intent model yet" would contradict the table and "In use" beside it
 FIT_IN_USE_NOTE = ("the intent model in use stores only a summary of its fit (the table on the left), not its "
                    "prediction for each labelled trajectory: train one here to see them")
+#: a model trained on comparisons (rankings): no trajectory was given a score to set its prediction against
+FIT_COMPARED_NOTE = ("trained on comparisons (rankings): no trajectory was given a score to plot its prediction "
+                     "against; the table on the left says how many comparisons its predictions order as given")
 #: the same while a model trains
 FIT_TRAINING_NOTE = "training: its predicted score of each labelled trajectory appears here when it is done"
 
@@ -510,6 +513,12 @@ class TrainView(QWidget):
             if len(s):
                 text += f"; scores {s.min():g} .. {s.max():g}"
         text += "." if n >= 4 else ". Mark at least 4 (some better, some worse) in the Annotate tab."
+        with contextlib.suppress(UserError):
+            rankings = ws.store.rankings(ws.fingerprint, count=len(ws))
+            if rankings:
+                text += (f" <b>{len(rankings)}</b> ranking{'s' if len(rankings) > 1 else ''} (key R): the model "
+                         "learns from comparisons, every pair within a ranking and the pairs your marks make (a "
+                         "preferred trajectory better than a neutral one, better than an avoided one).")
         warnings, advice = [], []
         with contextlib.suppress(UserError):
             if n:
@@ -654,7 +663,10 @@ class TrainView(QWidget):
             self.trainingFinished.emit(False, "cancelled")
             return
         self.result = result
-        self.fit_plot.set_points(scatter)
+        if result.sidecar.get("objective") == "pairs":
+            self.fit_plot.clear_data(FIT_COMPARED_NOTE)
+        else:
+            self.fit_plot.set_points(scatter)
         if config_kind(self._cfg) == "additive":
             self.progress.setValue(self.progress.maximum())
             self.status.setText(f"done: {result.sidecar.get('steps', '?')} steps in {result.wall_time_s:.1f} s; "
@@ -802,6 +814,11 @@ class TrainView(QWidget):
     def _show_fit(self, held: dict[str, Any], train: dict[str, Any], kind: str = "lstm") -> None:
         if not held:
             self.fit_label.setText("No held-out fit recorded.")
+        elif held.get("pref_acc") is not None or ("pref_acc" in held and held.get("corr") is None):
+            self.fit_label.setText(f"comparisons ordered as given <b>{_fmt(held.get('pref_acc'), pct=True)}</b>"
+                                   f" · n = {held.get('n', '–')}"
+                                   + ("<br><small>held-out: out-of-bag (each trajectory predicted by the members "
+                                      "that never saw it)</small>" if kind == "additive" else ""))
         else:
             corr, sign = held.get("corr"), held.get("sign_acc")
             self.fit_label.setText(f"correlation <b>{_fmt(corr)}</b> · sign accuracy <b>{_fmt(sign, pct=True)}</b>"
@@ -811,7 +828,8 @@ class TrainView(QWidget):
         for row, m in enumerate((held, train)):
             for col, (key, pct) in enumerate((("n", False), ("corr", False), ("sign_acc", True),
                                               ("pair_acc", True), ("rmse", False))):
-                item = QTableWidgetItem(_fmt(m.get(key), pct) if m else "")
+                value = m.get("pref_acc") if key == "pair_acc" and m.get(key) is None else m.get(key)
+                item = QTableWidgetItem(_fmt(value, pct) if m else "")
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.fit_table.setItem(row, col, item)
 

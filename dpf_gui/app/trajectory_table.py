@@ -26,6 +26,7 @@ from dpf_gui.data.study import (
     AVOIDED,
     NEUTRAL,
     PREFERRED,
+    RANKED,
     SEGMENTS,
     SIMULATED,
     STATE_NAMES,
@@ -47,6 +48,7 @@ STATE_COLOURS = {
     NEUTRAL: QColor(225, 225, 225),
     SEGMENTS: QColor(205, 220, 248),
     SIMULATED: QColor(230, 215, 245),
+    RANKED: QColor(205, 238, 235),
 }
 SORT_ROLE = Qt.ItemDataRole.UserRole
 _DISPLAY, _BACKGROUND = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.BackgroundRole
@@ -249,7 +251,7 @@ class TrajectoryFilter(QSortFilterProxyModel):
     """Filters by label state and task success; sorts numerically."""
 
     STATE_CHOICES = (("all", None), ("unlabelled", "unlabelled"), ("labelled", "labelled"),
-                     *((STATE_NAMES[k], k) for k in (PREFERRED, AVOIDED, NEUTRAL, SEGMENTS, SIMULATED)))
+                     *((STATE_NAMES[k], k) for k in (PREFERRED, AVOIDED, NEUTRAL, SEGMENTS, SIMULATED, RANKED)))
     SUCCESS_CHOICES = (("all", None), ("success", True), ("failure", False))
 
     def __init__(self, parent=None):

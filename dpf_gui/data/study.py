@@ -22,7 +22,12 @@ What is stored is an append-only log, never an overwritten label:
   - ``segment``: decisions ``t0..t1`` (inclusive) preferred / avoided / neutral;
   - ``score``: a simulated user's label (its per-step marks and its possibly
     noisy score), imported as one undoable batch;
-  - ``clear``: forget everything said about the trajectory.
+  - ``clear``: forget everything said about the trajectory (and take it out of
+    the rankings it was in);
+  - ``rank``: the trajectory's place in a ranking of a few trajectories a
+    person watched together, ``t0`` its level (0 the best; equal levels
+    "equally good"), ``t1`` the ranking's number (one per ranking in the
+    store, kept when marks are carried over to a merged dataset).
 
 Marks of a trajectory are applied oldest first, later ones overriding earlier
 ones where they overlap. A trajectory's training score is in the simulated
@@ -32,6 +37,11 @@ segment counts ±1, as a simulated user's per-step mark; a whole mark is one
 judgement of the trajectory worth ±sqrt(T), spread evenly over its T
 decisions (a later segment overrides its share on the decisions it covers).
 Right after a ``score`` import, the imported (possibly noisy) score is kept.
+While any ranking is in force the store's labels are comparisons
+(:meth:`LabelStore.to_labels`): every pair within a ranking, and the pairs
+the marks imply (a trajectory marked preferred better than one marked
+neutral, better than one avoided; a segment-marked or imported trajectory
+by the sign of its score).
 ``to_labels`` says which decisions a segment marked (``known``), so a
 learner can read them per step.
 
@@ -63,8 +73,8 @@ DB_FILE = "labels.sqlite"
 SCHEMA_VERSION = 1
 
 # Label states of a trajectory, as shown in the app's trajectory list.
-UNLABELLED, PREFERRED, AVOIDED, NEUTRAL, SEGMENTS, SIMULATED = range(6)
-STATE_NAMES: tuple[str, ...] = ("unlabelled", "preferred", "avoided", "neutral", "segments", "simulated")
+UNLABELLED, PREFERRED, AVOIDED, NEUTRAL, SEGMENTS, SIMULATED, RANKED = range(7)
+STATE_NAMES: tuple[str, ...] = ("unlabelled", "preferred", "avoided", "neutral", "segments", "simulated", "ranked")
 
 ACTIVE, UNDONE, DISCARDED = 0, 1, 2
 
@@ -120,7 +130,7 @@ class TrajectoryMarks:
 
     marks: np.ndarray  # (T,) int8 per-decision marks
     score: float  # the score used for training (nan when unlabelled)
-    state: int  # one of UNLABELLED .. SIMULATED
+    state: int  # one of UNLABELLED .. RANKED
     true_score: float = float("nan")  # known only for an unmodified simulated label
 
     @property
@@ -334,6 +344,40 @@ class LabelStore:
             raise UserError(f"segment [{t0}, {t1}]: decision indices start at 0")
         return self._add_action(fingerprint, "segment", source, [(int(traj), "segment", t0, t1, value, None, None)])
 
+    def rank(self, fingerprint: str, levels: Iterable[tuple[int, int]], source: str = "person") -> int:
+        """Store a ranking of a few trajectories watched together: (trajectory, level) pairs, level 0 the best and
+        equal levels "equally good"; returns the action id (undoable, like any mark)."""
+        levels = [(int(t), int(v)) for t, v in levels]
+        trajs = [t for t, _ in levels]
+        if len(set(trajs)) != len(trajs) or len(trajs) < 2:
+            raise UserError(f"a ranking orders at least two different trajectories; got {sorted(trajs)}")
+        if min(t for t in trajs) < 0 or min(v for _, v in levels) < 0:
+            raise UserError("a ranking's trajectories and levels are numbers from 0")
+
+        def rows(db) -> list[tuple]:
+            number = int(db.execute("SELECT COALESCE(MAX(t1), 0) + 1 FROM marks WHERE kind='rank'").fetchone()[0])
+            return [(t, "rank", v, number, 0, None, None) for t, v in levels]
+
+        return self._add_action(fingerprint, "rank", source, rows)
+
+    def rankings(self, fingerprint: str, count: int | None = None) -> list[list[tuple[int, int]]]:
+        """The rankings in force, oldest first: each a list of (trajectory, level), best first; a trajectory
+        cleared after a ranking is out of it, and a ranking left with fewer than two is none. ``count``: keep
+        only trajectories below it (the dataset's)."""
+        rows = self._q("SELECT m.traj, m.kind, m.t0, m.t1 FROM marks m JOIN actions a ON a.id = m.action"
+                       " WHERE m.dataset=? AND a.state=? AND m.kind IN ('rank', 'clear') ORDER BY m.id",
+                       (fingerprint, ACTIVE))
+        found: dict[int, dict[int, int]] = {}
+        for traj, kind, level, number in rows:
+            if not isinstance(traj, int) or (count is not None and not 0 <= traj < count):
+                continue
+            if kind == "clear":
+                for ranking in found.values():
+                    ranking.pop(traj, None)
+            elif isinstance(level, int) and isinstance(number, int) and level >= 0:
+                found.setdefault(number, {})[traj] = level
+        return [sorted(r.items(), key=lambda tl: (tl[1], tl[0])) for r in found.values() if len(r) >= 2]
+
     def clear(self, fingerprint: str, traj: int, source: str = "person") -> int:
         """Forget what was said about a trajectory (undoable, like any mark)."""
         return self._add_action(fingerprint, "clear", source, [(int(traj), "clear", None, None, 0, None, None)])
@@ -390,7 +434,9 @@ class LabelStore:
         note = {"from": old_fingerprint, "offset": int(offset)}
         return self._add_action(new_fingerprint, "carry", "merge", rows, note=note)
 
-    def _add_action(self, fingerprint: str, kind: str, source: str, rows: list[tuple], note: Any = None) -> int:
+    def _add_action(self, fingerprint: str, kind: str, source: str, rows, note: Any = None) -> int:
+        """One undoable action and its mark rows (a list, or a function of the open database that makes them)."""
+
         def change(db) -> int:
             # A new action ends the redo history, as in every editor.
             db.execute("UPDATE actions SET state=? WHERE dataset=? AND state=?", (DISCARDED, fingerprint, UNDONE))
@@ -402,7 +448,7 @@ class LabelStore:
             db.executemany(
                 "INSERT INTO marks (action, dataset, traj, kind, t0, t1, value, step_marks, true_score)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(action, fingerprint, *r) for r in rows],
+                [(action, fingerprint, *r) for r in (rows(db) if callable(rows) else rows)],
             )
             return action
 
@@ -488,13 +534,16 @@ class LabelStore:
         imported simulated label keeps its given score). ``known`` is True on
         the decisions a segment marked (None when no segment is in force).
         ``true_scores`` are NaN except where an imported simulated label is
-        still in force.
+        still in force. While a ranking is in force the labels are comparisons
+        (:func:`ranked_pairs`): the rankings' and the marks'.
         """
         fp = fingerprint or dataset.fingerprint()
         acc = _Accumulator(dataset.lengths)
         self._apply(acc, self._active_marks(fp))
         labelled = acc.states != UNLABELLED
-        scores = np.where(labelled, acc.scores(), 0.0).astype(np.float32)
+        given = acc.scores()
+        scores = np.where(np.isfinite(given), given, 0.0).astype(np.float32)
+        rankings = self.rankings(fp, count=len(dataset))
         simulated = acc.states == SIMULATED
         if simulated.any():
             source = "simulated-user" if not (labelled & ~simulated).any() else "person+simulated-user"
@@ -515,7 +564,9 @@ class LabelStore:
                 "count": int(labelled.sum()),
                 "states": {name: int((acc.states == k).sum()) for k, name in enumerate(STATE_NAMES)},
                 "store": str(self.path),
+                **({"feedback": "pairs", "rankings": len(rankings)} if rankings else {}),
             },
+            **(dict(zip(("pairs", "prefer"), ranked_pairs(rankings, given), strict=True)) if rankings else {}),
         )
 
     def history(self, fingerprint: str) -> list[dict[str, Any]]:
@@ -602,6 +653,10 @@ class _Accumulator:
         """Apply one mark to trajectory ``i``; False (nothing changed) for a mark that makes no sense."""
         if not _usable_mark(kind, t0, t1, value, step_marks, true_score):
             return False
+        if kind == "rank":  # a place in a ranking leaves the marks as they are (LabelStore.rankings reads it)
+            if self.states[i] == UNLABELLED:
+                self.states[i] = RANKED
+            return True
         m, w, seg = self.marks[i], self.weights[i], self.segment[i]
         v = round(value) if kind != "score" else 0
         self.given[i] = np.nan
@@ -635,10 +690,25 @@ class _Accumulator:
     def scores(self) -> np.ndarray:
         sums = np.array([float(m @ w) for m, w in zip(self.marks, self.weights, strict=True)])
         out = np.where(np.isnan(self.given), sums, self.given)
-        return np.where(self.states == UNLABELLED, np.nan, out)
+        return np.where((self.states == UNLABELLED) | (self.states == RANKED), np.nan, out)
 
     def result(self, i: int) -> TrajectoryMarks:
         return TrajectoryMarks(self.marks[i], float(self.scores()[i]), int(self.states[i]), float(self.true_scores[i]))
+
+
+def ranked_pairs(rankings: list[list[tuple[int, int]]], scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The comparisons a store's rankings and marks make: every pair within a ranking (the better first; equal
+    levels 0.5), then every pair of marked trajectories whose scores differ in sign (a preferred run better than
+    a neutral one, better than an avoided one; ``scores`` NaN where a trajectory has no mark)."""
+    pairs = [(i, j, 1.0 if li < lj else 0.5)
+             for ranking in rankings for a, (i, li) in enumerate(ranking) for j, lj in ranking[a + 1:]]
+    marked = np.flatnonzero(np.isfinite(scores))
+    sign = np.sign(scores[marked])
+    better, worse = np.nonzero(sign[:, None] > sign[None, :])
+    rows = np.array([(i, j) for i, j, _ in pairs] + list(zip(marked[better], marked[worse], strict=True)),
+                    dtype=np.int64).reshape(-1, 2)
+    prefer = np.array([p for _, _, p in pairs] + [1.0] * len(better), dtype=np.float32)
+    return rows, prefer
 
 
 def _marked_stretches(marks: np.ndarray, known: np.ndarray) -> list[tuple[int, int, int]]:
@@ -656,7 +726,8 @@ def check_storable(labels: Labels, where: str) -> None:
     given), so storing it would turn every compared trajectory into a neutral mark and lose the comparisons."""
     if labels.pairs is not None:
         raise UserError(f"{where} holds {len(labels.pairs)} comparisons (which of two trajectories is better), "
-                        "not marks of trajectories; the app shows and stores marks only, so nothing was imported: "
+                        "not marks of trajectories; the app stores marks and the rankings a person makes in it, not "
+                        "loose comparisons, so nothing was imported: "
                         "train on the comparisons with `dpf train-intent --labels FILE --out DIR` and load DIR in the "
                         "Train tab (Load intent model…)")
 
@@ -667,8 +738,10 @@ def _is_number(v) -> bool:
 
 def _usable_mark(kind, t0, t1, value, step_marks, true_score) -> bool:
     """Whether a stored mark row makes sense (rows of a damaged file may not)."""
-    if kind not in ("whole", "segment", "score", "clear") or not _is_number(value):
+    if kind not in ("whole", "segment", "score", "clear", "rank") or not _is_number(value):
         return False
+    if kind == "rank":
+        return isinstance(t0, int) and t0 >= 0 and isinstance(t1, int)
     if kind in ("whole", "segment") and round(value) not in (-1, 0, 1):
         return False
     if kind == "segment":
@@ -697,6 +770,7 @@ __all__ = [
     "DB_FILE",
     "NEUTRAL",
     "PREFERRED",
+    "RANKED",
     "SEGMENTS",
     "SIMULATED",
     "STATE_NAMES",

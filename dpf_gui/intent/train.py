@@ -211,7 +211,8 @@ def check_objective(objective) -> None:
     """The paper's LSTM fits one target per trajectory: refuse feedback that has none (pairwise comparisons)."""
     if not objective.per_trajectory:
         raise UserError(f"the paper's LSTM learns from one score per trajectory, not from {objective.name} "
-                        "(its loss asks every step for the trajectory's own target): train it with --kind additive")
+                        "(its loss asks every step for the trajectory's own target): train the additive kind "
+                        "(the Train tab's model, or --kind additive)")
 
 
 def _split(idx: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -238,6 +238,15 @@ class Workspace:
         self._labels_changed([traj])
         return action
 
+    def rank(self, levels: Iterable[tuple[int, int]]) -> int:
+        """Store a ranking of trajectories watched together ((trajectory, level), 0 the best): undoable."""
+        levels = list(levels)
+        for traj, _ in levels:
+            self._check_traj(traj)
+        action = self.store.rank(self.fingerprint, levels)
+        self._labels_changed([t for t, _ in levels])
+        return action
+
     def clear(self, traj: int) -> int:
         self._check_traj(traj)
         action = self.store.clear(self.fingerprint, traj)
@@ -460,8 +469,9 @@ def wish_coverage(dataset: TrajectoryDataset, wish: Wish, labelled: np.ndarray |
                             f"({r.trajectories} stored ones do): label some that do (the suggestions find them).")
         elif r.everywhere:
             longest, shortest = ("avoided", "preferred") if kind == "avoid" else ("preferred", "avoided")
-            advice.append(f"{everywhere_note(r)}: mark the stretches inside as segments ([ and ]), or mark "
-                          f"those that stay there longest {longest} and those that stay shortest {shortest}.")
+            advice.append(f"{everywhere_note(r)}: mark the stretches inside as segments ([ and ]), rank a few "
+                          "runs watched together by how long they stay there (R), or mark those that stay there "
+                          f"longest {longest} and those that stay shortest {shortest}.")
     return WishCoverage(regions, in_labels, k, lines, warnings, advice)
 
 
