@@ -362,12 +362,17 @@ def test_rank_the_runs_watched_by_keyboard_take_it_back_and_train_on_rankings(qt
     qtbot.waitUntil(dialog.isVisible, timeout=WAIT_MS)
     assert [dialog.list.item(r).data(Qt.ItemDataRole.UserRole) for r in range(3)] == [7, 9, 5]
     dialog.list.setCurrentRow(2)
+    assert view.current == 5  # the run selected is shown in the player, to be watched again
+    dialog.list.setCurrentRow(0)
+    assert view.current == 7 and [dialog.list.item(r).data(Qt.ItemDataRole.UserRole) for r in range(3)] == [7, 9, 5]
+    dialog.list.setCurrentRow(2)
     qtbot.keyClick(dialog.list, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)  # 5 above 9
     qtbot.keyClick(dialog.list, Qt.Key.Key_Equal)  # 5 as good as 7
     assert dialog.levels() == [(7, 0), (5, 0), (9, 1)]
     assert [dialog.list.item(r).text().split()[0] for r in range(3)] == ["1.", "=", "2."]
     qtbot.keyClick(dialog.list, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+    assert view.current == 5  # Enter saved the ranking; the window's Enter (next suggestion) did not fire too
     assert ws.store.rankings(ws.fingerprint) == [[(5, 0), (7, 0), (9, 1)]]
     assert [int(view.model.states[i]) for i in (5, 7, 9)] == [RANKED] * 3 and view.progress.value() == 3
     keys(qtbot, window, (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier))

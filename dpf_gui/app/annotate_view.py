@@ -355,8 +355,7 @@ class AnnotateView(QWidget):
     def _set_enabled(self, on: bool) -> None:
         for w in (self.prefer_button, self.avoid_button, self.neutral_button, self.seg_start_button,
                   self.seg_end_button, self.clear_button, self.rank_button, self.next_button, self.sim_button,
-                  self.my_wish_button,
-                  self.sort_button, self.player):
+                  self.my_wish_button, self.sort_button, self.player):
             w.setEnabled(on)
         self.collect_button.setEnabled(on and self.ws is not None and self.ws.task is not None)
         for sc in self.shortcuts.values():
@@ -617,8 +616,9 @@ class AnnotateView(QWidget):
         self.statusMessage.emit(f"trajectory {self.current}: marks cleared")
 
     def rank_watched(self) -> RankDialog | None:
-        """Rank the last :data:`RANK_COUNT` trajectories shown (window-modal, non-blocking); returns the dialog
-        (tests fill it in), or None with a word on what to do when fewer than two were shown."""
+        """Rank the last :data:`RANK_COUNT` trajectories shown (a dialog beside the window: the run selected in it
+        is shown in the player); returns the dialog (tests fill it in), or None with a word on what to do when
+        fewer than two were shown."""
         if self.ws is None:
             return None
         runs = self.watched[-RANK_COUNT:]
@@ -628,8 +628,9 @@ class AnnotateView(QWidget):
         texts = [(i, f"trajectory {i} · {self.ws.length(i)} decisions · "
                      f"{'success' if self.ws.dataset.success[i] else 'failure'} · "
                      f"{STATE_NAMES[int(self.model.states[i])]}") for i in runs]
-        self.rank_dialog = RankDialog(self, texts, self._save_ranking)
-        self.rank_dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        if self.rank_dialog is not None:
+            self.rank_dialog.close()
+        self.rank_dialog = RankDialog(self, texts, self._save_ranking, show=self.go_to)
         self.rank_dialog.show()
         return self.rank_dialog
 

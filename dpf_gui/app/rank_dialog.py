@@ -35,16 +35,18 @@ _TEXT = Qt.ItemDataRole.UserRole + 2  # what the run is, without its place
 
 class RankDialog(QDialog):
     """The runs offered, in the order they were watched; the person moves them into order (Alt+Up / Alt+Down,
-    or drag), makes one as good as the one above (=), and saves (Enter)."""
+    or drag), makes one as good as the one above (=), and saves (Enter). The run selected is shown in the player
+    (``show``), so it can be watched again before it is placed."""
 
-    def __init__(self, parent, runs: Sequence[tuple[int, str]], save: Callable[[list[tuple[int, int]]], None]):
+    def __init__(self, parent, runs: Sequence[tuple[int, str]], save: Callable[[list[tuple[int, int]]], None],
+                 show: Callable[[int], None] | None = None):
         super().__init__(parent)
         self.setObjectName("rankDialog")
         self.setWindowTitle("Rank the trajectories you watched")
         self._save = save
-        intro = QLabel("Put them in order, the one closest to your wish first. Alt+Up / Alt+Down (or drag) moves "
-                       "the selected trajectory; = makes it as good as the one above (again: not). Enter saves the "
-                       "ranking (undoable), Esc leaves it.", self)
+        intro = QLabel("Put them in order, the one closest to your wish first. The selected trajectory is shown in "
+                       "the player (watch it again there); Alt+Up / Alt+Down (or drag) moves it, = makes it as good "
+                       "as the one above (again: not). Enter saves the ranking (undoable), Esc leaves it.", self)
         intro.setWordWrap(True)
         self.list = QListWidget(self)
         self.list.setObjectName("rankList")
@@ -74,20 +76,33 @@ class RankDialog(QDialog):
         layout.addWidget(buttons)
         self.list.installEventFilter(self)  # the list has the focus: its keys, before it moves the selection
         self.list.setCurrentRow(0)
+        if show is not None:
+            self.list.currentItemChanged.connect(lambda item, _: item is not None and show(int(item.data(_TRAJ))))
         self._refresh()
         self.resize(520, 120 + 24 * max(len(runs), 3))
 
     def eventFilter(self, watched, event) -> bool:
-        """Alt+Up / Alt+Down move the selected run, = ties it with the one above."""
-        if watched is self.list and event.type() == QEvent.Type.KeyPress:
-            alt = event.modifiers() & Qt.KeyboardModifier.AltModifier
-            if alt and event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down):
-                self.move(-1 if event.key() == Qt.Key.Key_Up else +1)
-                return True
-            if event.key() == Qt.Key.Key_Equal:
-                self.toggle_tie()
-                return True
-        return super().eventFilter(watched, event)
+        """Alt+Up / Alt+Down move the selected run, = ties it with the one above, Enter saves, Esc leaves: before
+        the Annotate tab's own keys (= is faster playback there, Enter the next suggestion, Esc drops a segment),
+        since the window stays usable beside the dialog."""
+        if watched is not self.list or event.type() not in (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride):
+            return super().eventFilter(watched, event)
+        key, alt = event.key(), bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
+        if alt and key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+            act = lambda: self.move(-1 if key == Qt.Key.Key_Up else +1)  # noqa: E731
+        elif key == Qt.Key.Key_Equal:
+            act = self.toggle_tie
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            act = self._on_save
+        elif key == Qt.Key.Key_Escape:
+            act = self.reject
+        else:
+            return super().eventFilter(watched, event)
+        if event.type() == QEvent.Type.ShortcutOverride:
+            event.accept()  # the key press comes to the list, not to a shortcut of the window
+        else:
+            act()
+        return True
 
     def move(self, delta: int) -> None:
         """Move the selected run up (-1) or down (+1), keeping it selected."""
