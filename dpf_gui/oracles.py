@@ -217,13 +217,12 @@ def rank_groups(among: Sequence[int], size: int, seed: int) -> list[np.ndarray]:
     return np.array_split(shuffled, max(1, -(-len(among) // size)))
 
 
-def label_ranking(dataset: TrajectoryDataset, wish: Wish, groups: Sequence[Sequence[int]], swap: float,
-                  seed: int) -> Labels:
-    """Each group of trajectories ranked as the simulated user would (module doc), as the comparisons of every
-    pair within a group: a ranking of g runs answers g (g - 1) / 2 questions for g runs watched.
-
-    Labels as :func:`label_pairs` makes them (scores 0, ``pairs`` and ``prefer``; ``labelled`` marks the ranked
-    trajectories; the truth kept for measuring)."""
+def ranked_orders(dataset: TrajectoryDataset, wish: Wish, groups: Sequence[Sequence[int]], swap: float,
+                  seed: int) -> tuple[list[list[tuple[int, int]]], np.ndarray, np.ndarray]:
+    """Each group of trajectories ranked as the simulated user would (module doc): per group, (trajectory, level)
+    best first, level 0 the best, neighbours of equal true score sharing a level (two equal runs a slip put
+    another run between are two levels here, as a ranking in the app would store them), with the per-step marks
+    and true scores."""
     if not 0.0 <= swap <= 1.0:
         raise UserError(f"the chance of swapping neighbours must be within 0..1; got {swap}")
     groups = [np.asarray(g, dtype=np.int64) for g in groups]
@@ -232,24 +231,40 @@ def label_ranking(dataset: TrajectoryDataset, wish: Wish, groups: Sequence[Seque
     marks = step_marks(dataset, wish)
     true_scores = np.array([marks[dataset.step_slice(i)].sum() for i in range(len(dataset))], dtype=np.float32)
     rng = np.random.default_rng(seed)
-    pairs, prefer = [], []
+    orders = []
     for group in groups:
         order = group[np.lexsort((rng.random(len(group)), -true_scores[group]))]  # best first, ties at random
         slips = rng.random(len(order) - 1)
         for k in range(len(order) - 1):
             if slips[k] < swap and true_scores[order[k]] != true_scores[order[k + 1]]:
                 order[k], order[k + 1] = order[k + 1], order[k]
-        for a in range(len(order)):
-            for b in range(a + 1, len(order)):
-                i, j = int(order[a]), int(order[b])
-                pairs.append((i, j))
-                prefer.append(0.5 if true_scores[i] == true_scores[j] else 1.0)
+        levels, level = [], 0
+        for k, traj in enumerate(order):  # a new level wherever the true score changes (a slip included)
+            level += int(k > 0 and true_scores[traj] != true_scores[order[k - 1]])
+            levels.append((int(traj), level))
+        orders.append(levels)
+    return orders, marks, true_scores
+
+
+def label_ranking(dataset: TrajectoryDataset, wish: Wish, groups: Sequence[Sequence[int]], swap: float,
+                  seed: int) -> Labels:
+    """Each group of trajectories ranked as the simulated user would (:func:`ranked_orders`), as the comparisons
+    of every pair within a group: a ranking of g runs answers g (g - 1) / 2 questions for g runs watched.
+
+    Labels as :func:`label_pairs` makes them (scores 0, ``pairs`` and ``prefer``; ``labelled`` marks the ranked
+    trajectories; the truth kept for measuring)."""
+    orders, marks, true_scores = ranked_orders(dataset, wish, groups, swap, seed)
+    # equal true scores stay "equally good" even where a slip put another run between them in the order
+    pairs = [(i, j, 0.5 if true_scores[i] == true_scores[j] else 1.0) for order in orders
+             for a, (i, _) in enumerate(order) for j, _ in order[a + 1:]]
     labelled = np.zeros(len(dataset), dtype=bool)
-    labelled[np.concatenate(groups)] = True
-    meta = dict(_meta(dataset, wish, {"swap": float(swap)}, seed), feedback="pairs", ranked=[len(g) for g in groups])
+    labelled[[t for order in orders for t, _ in order]] = True
+    meta = dict(_meta(dataset, wish, {"swap": float(swap)}, seed), feedback="pairs",
+                ranked=[len(order) for order in orders])
     return Labels(scores=np.zeros(len(dataset), np.float32), labelled=labelled, true_scores=true_scores, marks=marks,
-                  lengths=dataset.lengths.copy(), meta=meta, pairs=np.array(pairs, dtype=np.int64).reshape(-1, 2),
-                  prefer=np.array(prefer, dtype=np.float32))
+                  lengths=dataset.lengths.copy(), meta=meta,
+                  pairs=np.array([(i, j) for i, j, _ in pairs], dtype=np.int64).reshape(-1, 2),
+                  prefer=np.array([p for _, _, p in pairs], dtype=np.float32))
 
 
 def step_marks(dataset: TrajectoryDataset, wish: Wish) -> np.ndarray:

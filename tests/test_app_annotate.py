@@ -391,3 +391,28 @@ def test_rank_the_runs_watched_by_keyboard_take_it_back_and_train_on_rankings(qt
     assert "comparisons ordered as given" in train.fit_label.text()  # no correlation with scores nobody gave
     assert "trained on comparisons" in train.fit_plot.note.text()
     assert messages == []
+
+
+def test_the_simulated_user_ranks_in_groups_of_five_as_one_undoable_batch(qtbot, tmp_path, messages):
+    """*Simulated user…* with "rank them in groups of five": the unlabelled runs ranked in fives, one batch, the
+    score noise greyed out; the labels are its comparisons, recorded as a simulated user's with its wish."""
+    from dpf_gui.data.study import RANKED
+    from dpf_gui.session.training import labels_for_training
+
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    ws, view = window.workspace, window.annotate
+    ws.mark(3, +1)  # kept: only the unlabelled trajectories are ranked
+    dialog = view.open_simulated_user_dialog()
+    dialog.preset.setCurrentIndex(dialog.preset.findData("avoid"))
+    dialog.rank.setChecked(True)
+    assert not dialog.binary.isEnabled() and not dialog.sigma.isEnabled() and dialog.flip.isEnabled()
+    dialog.flip.setValue(0.1)
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    rankings = ws.store.rankings(ws.fingerprint)
+    assert len(rankings) == -(-(len(ws) - 1) // 5) and all(4 <= len(r) <= 5 for r in rankings)
+    assert 3 not in {t for r in rankings for t, _ in r} and int(view.model.states[3]) != RANKED
+    labels = labels_for_training(ws)
+    assert labels.meta["source"] == "person+simulated-user" and labels.meta["wish"]["avoid"] == ["terrain=toll"]
+    assert len(labels.pairs) > 2 * len(rankings)
+    assert ws.undo() and ws.store.rankings(ws.fingerprint) == [] and view.progress.value() == 1
+    assert messages == []

@@ -756,13 +756,17 @@ class AnnotateView(QWidget):
         self.collect_dialog.show()
         return self.collect_dialog
 
-    def _apply_simulated(self, wish, noise, seed: int, only_unlabelled: bool) -> None:
-        action, _labels = self.ws.label_with_simulated_user(wish, noise, seed, only_unlabelled=only_unlabelled)
+    def _apply_simulated(self, wish, noise, seed: int, only_unlabelled: bool, rank: bool = False) -> None:
+        if rank:
+            action = self.ws.rank_with_simulated_user(wish, noise.flip, seed, only_unlabelled=only_unlabelled)
+        else:
+            action, _labels = self.ws.label_with_simulated_user(wish, noise, seed, only_unlabelled=only_unlabelled)
         self.set_overlay_wish(wish, "simulated user")
         if action is None:
             self.statusMessage.emit("the simulated user had nothing to label")
         else:
-            self.statusMessage.emit(f"simulated user ({wish.mode}) labelled trajectories; Ctrl+Z undoes the batch")
+            done = "ranked trajectories in groups of five" if rank else "labelled trajectories"
+            self.statusMessage.emit(f"simulated user ({wish.mode}) {done}; Ctrl+Z undoes the batch")
 
     def label_suggested(self, wish, count: int, seed: int = 0) -> int:
         """The simulated user (``wish``, exact marks) labels the ``count`` best suggestions nobody has labelled,

@@ -135,9 +135,10 @@ def coverage_html(ws, wish, labelled=None) -> tuple[str, bool]:
 
 
 class SimulatedUserDialog(QDialog):
-    """Label every trajectory as a simulated user with a wish and noise would (one undoable batch)."""
+    """Label every trajectory as a simulated user with a wish and noise would, or rank them in groups of five
+    (one undoable batch)."""
 
-    def __init__(self, parent, ws, apply: Callable[[object, object, int, bool], None]):
+    def __init__(self, parent, ws, apply: Callable[[object, object, int, bool, bool], None]):
         from dpf_gui.oracles import NOISE_HELP
 
         super().__init__(parent)
@@ -165,6 +166,11 @@ class SimulatedUserDialog(QDialog):
         self.seed = QSpinBox(self)
         self.seed.setObjectName("simSeedSpin")
         self.seed.setRange(0, 2**31 - 1)
+        self.rank = QCheckBox("rank them in groups of five instead (flip: the chance of swapping neighbours)", self)
+        self.rank.setObjectName("simRankCheck")
+        self.rank.setToolTip("as a person ranking the runs watched (key R), `dpf label --feedback ranks`: the "
+                             "other noise applies to scores and is left out")
+        self.rank.toggled.connect(self._on_rank)
         self.only_unlabelled = QCheckBox("keep my own marks (label only unlabelled trajectories)", self)
         self.only_unlabelled.setObjectName("simOnlyUnlabelledCheck")
         self.only_unlabelled.setChecked(True)
@@ -176,6 +182,7 @@ class SimulatedUserDialog(QDialog):
         buttons.rejected.connect(self.reject)
 
         form = QFormLayout()
+        form.addRow("", self.rank)
         form.addRow("", self.binary)
         form.addRow("", self.relative)
         form.addRow("flip", self.flip)
@@ -191,15 +198,26 @@ class SimulatedUserDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(buttons)
 
+    def _on_rank(self, on: bool) -> None:
+        """Rankings take only the flip (as the chance of swapping neighbours): the score noise is greyed out."""
+        for w in (self.binary, self.skip, self.sigma, self.myopic, self.equal, self.stochastic):
+            w.setEnabled(not on)
+        self.relative.setEnabled(not on and self.binary.isChecked())
+
     def build(self):
-        """(wish, noise, seed, only_unlabelled); a mistake is a :class:`UserError`."""
+        """(wish, noise, seed, only_unlabelled, rank); with ``rank`` only the flip of the noise counts; a mistake is
+        a :class:`UserError`."""
         from dpf_gui.oracles import FeedbackNoise
 
-        binary = self.binary.isChecked()
-        noise = FeedbackNoise(binary=binary, flip=self.flip.value(), skip=self.skip.value(), sigma=self.sigma.value(),
-                              relative=binary and self.relative.isChecked(), myopic=self.myopic.value(),
-                              equal=self.equal.value(), stochastic=self.stochastic.value())
-        return self.fields.wish(), noise, int(self.seed.value()), self.only_unlabelled.isChecked()
+        rank, binary = self.rank.isChecked(), self.binary.isChecked()
+        if rank:
+            noise = FeedbackNoise(flip=self.flip.value())
+        else:
+            noise = FeedbackNoise(binary=binary, flip=self.flip.value(), skip=self.skip.value(),
+                                  sigma=self.sigma.value(), relative=binary and self.relative.isChecked(),
+                                  myopic=self.myopic.value(), equal=self.equal.value(),
+                                  stochastic=self.stochastic.value())
+        return self.fields.wish(), noise, int(self.seed.value()), self.only_unlabelled.isChecked(), rank
 
     def _on_ok(self) -> None:
         try:

@@ -347,18 +347,26 @@ class LabelStore:
     def rank(self, fingerprint: str, levels: Iterable[tuple[int, int]], source: str = "person") -> int:
         """Store a ranking of a few trajectories watched together: (trajectory, level) pairs, level 0 the best and
         equal levels "equally good"; returns the action id (undoable, like any mark)."""
-        levels = [(int(t), int(v)) for t, v in levels]
-        trajs = [t for t, _ in levels]
-        if len(set(trajs)) != len(trajs) or len(trajs) < 2:
-            raise UserError(f"a ranking orders at least two different trajectories; got {sorted(trajs)}")
-        if min(t for t in trajs) < 0 or min(v for _, v in levels) < 0:
-            raise UserError("a ranking's trajectories and levels are numbers from 0")
+        return self.rank_many(fingerprint, [levels], source)
+
+    def rank_many(self, fingerprint: str, rankings: Iterable[Iterable[tuple[int, int]]], source: str = "person",
+                  note: Any = None) -> int:
+        """Store several rankings as one undoable action (a simulated user's batch); each as in :meth:`rank`."""
+        rankings = [[(int(t), int(v)) for t, v in levels] for levels in rankings]
+        if not rankings:
+            raise UserError("nothing to rank: no group of trajectories was given")
+        for levels in rankings:
+            trajs = [t for t, _ in levels]
+            if len(set(trajs)) != len(trajs) or len(trajs) < 2:
+                raise UserError(f"a ranking orders at least two different trajectories; got {sorted(trajs)}")
+            if min(trajs) < 0 or min(v for _, v in levels) < 0:
+                raise UserError("a ranking's trajectories and levels are numbers from 0")
 
         def rows(db) -> list[tuple]:
-            number = int(db.execute("SELECT COALESCE(MAX(t1), 0) + 1 FROM marks WHERE kind='rank'").fetchone()[0])
-            return [(t, "rank", v, number, 0, None, None) for t, v in levels]
+            first = int(db.execute("SELECT COALESCE(MAX(t1), 0) + 1 FROM marks WHERE kind='rank'").fetchone()[0])
+            return [(t, "rank", v, first + k, 0, None, None) for k, levels in enumerate(rankings) for t, v in levels]
 
-        return self._add_action(fingerprint, "rank", source, rows)
+        return self._add_action(fingerprint, "rank", source, rows, note=note)
 
     def rankings(self, fingerprint: str, count: int | None = None) -> list[list[tuple[int, int]]]:
         """The rankings in force, oldest first: each a list of (trajectory, level), best first; a trajectory
@@ -544,11 +552,13 @@ class LabelStore:
         given = acc.scores()
         scores = np.where(np.isfinite(given), given, 0.0).astype(np.float32)
         rankings = self.rankings(fp, count=len(dataset))
-        simulated = acc.states == SIMULATED
-        if simulated.any():
-            source = "simulated-user" if not (labelled & ~simulated).any() else "person+simulated-user"
-        else:
-            source = "person"
+        ranked_by = {r[0] for r in self._q("SELECT DISTINCT source FROM actions WHERE dataset=? AND state=? AND "
+                                           "kind='rank'", (fp, ACTIVE))} if rankings else set()
+        by_simulated = (acc.states == SIMULATED).any() or "simulated-user" in ranked_by
+        by_person = np.isin(acc.states, (PREFERRED, AVOIDED, NEUTRAL, SEGMENTS)).any() or bool(ranked_by
+                                                                                             - {"simulated-user"})
+        source = ("person+simulated-user" if by_person and by_simulated else
+                  "simulated-user" if by_simulated else "person")
         known = np.concatenate(acc.segment) if acc.segment else np.zeros(0, bool)
         return Labels(
             scores=scores,

@@ -87,7 +87,7 @@ def labels_for_training(ws):
     if "simulated" in str(labels.meta.get("source", "")):
         try:
             notes = [h.get("note") or {} for h in ws.store.history(ws.fingerprint)
-                     if h.get("state") == "active" and h.get("kind") == "import"]
+                     if h.get("state") == "active" and _simulated_batch(h)]
         except Exception:  # noqa: BLE001 (provenance is a nicety; never stop training for it)
             notes = []
         wishes = {repr(n.get("wish")) for n in notes if n.get("wish")}
@@ -102,6 +102,11 @@ def labels_for_training(ws):
     if mine is not None:
         labels.meta["wish"] = mine.describe()
     return labels
+
+
+def _simulated_batch(action: dict) -> bool:
+    """A simulated user's batch in the store's history: labels imported, or rankings it made."""
+    return action.get("kind") == "import" or (action.get("kind"), action.get("source")) == ("rank", "simulated-user")
 
 
 def training_wish(ws, labels):

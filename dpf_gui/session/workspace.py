@@ -290,6 +290,26 @@ class Workspace:
             self._labels_changed(range(len(self)) if keep is None else sorted(keep))
         return action, labels
 
+    def rank_with_simulated_user(self, wish: Wish, swap: float = 0.0, seed: int = 0,
+                                 only_unlabelled: bool = False) -> int | None:
+        """The simulated user ranks the trajectories (or, ``only_unlabelled``, the ones nobody has labelled) in
+        seeded groups of :data:`dpf_gui.oracles.RANK_GROUP`, neighbours swapped at ``swap``
+        (``oracles.ranked_orders``, as ``dpf label --feedback ranks``), stored as one undoable batch of rankings;
+        the action id, or None when fewer than two trajectories were left to rank."""
+        from dpf_gui.oracles import RANK_GROUP, rank_groups, ranked_orders
+
+        among = np.arange(len(self))
+        if only_unlabelled:
+            among = np.flatnonzero(self.summary()[0] == 0)
+        if len(among) < 2:
+            return None
+        orders, _, _ = ranked_orders(self.dataset, wish, rank_groups(among, RANK_GROUP, seed), swap, seed)
+        note = {"wish": wish.describe(), "mode": wish.mode, "noise": {"swap": float(swap)}, "seed": int(seed),
+                "data_path": str(self.dataset_path)}
+        action = self.store.rank_many(self.fingerprint, orders, source="simulated-user", note=note)
+        self._labels_changed(among.tolist())
+        return action
+
     def read_labels(self, path: str | os.PathLike) -> Labels:
         """A ``dpf label`` file given to this dataset (refused for other data, damaged, or not storable)."""
         try:
