@@ -19,6 +19,7 @@ from dpf_gui.data.study import (
     LabelStore,
 )
 from dpf_gui.errors import UserError
+from dpf_gui.intent.train import labelled_indices
 from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.wish import make_wish
 from tests.helpers import handmade_dataset
@@ -198,6 +199,9 @@ def test_rankings_are_stored_as_comparisons_with_the_marks_ones(tmp_path, store)
     assert again.rankings(fp) == [[(0, 1), (3, 1), (1, 2)]]
     assert again.undo(fp) == [2] and again.undo(fp) == [3] and again.undo(fp) == [4]
     assert again.undo(fp) == [0, 1, 2, 3] and again.rankings(fp) == [] and again.to_labels(data).pairs is None
+    again.rank(fp, [(0, 0), (1, 1)])
+    with pytest.raises(UserError, match=r"only 2 trajectories are compared or ranked; .* rank or compare more"):
+        labelled_indices(data, again.to_labels(data), 4)
     for bad, why in (([(1, 0)], "at least two different"), ([(1, 0), (1, 1)], "at least two different"),
                      ([(1, 0), (2, -1)], "numbers from 0")):
         with pytest.raises(UserError, match=why):

@@ -196,6 +196,9 @@ def labelled_indices(dataset: TrajectoryDataset, labels: Labels, min_labelled: i
     if len(bad):
         raise UserError(f"{len(bad)} labelled trajectories have no finite score (e.g. #{int(bad[0])}); "
                         "give them a score or unlabel them")
+    if len(idx) < min_labelled and labels.pairs is not None:
+        raise UserError(f"only {len(idx)} trajectories are compared or ranked; the intent model needs at least "
+                        f"{min_labelled}, some better than others: rank or compare more")
     if len(idx) < min_labelled:
         raise UserError(f"only {len(idx)} trajectories are labelled; the intent model needs at least "
                         f"{min_labelled}, with different scores (some better, some worse): label more")
