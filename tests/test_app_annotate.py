@@ -415,4 +415,12 @@ def test_the_simulated_user_ranks_in_groups_of_five_as_one_undoable_batch(qtbot,
     assert labels.meta["source"] == "person+simulated-user" and labels.meta["wish"]["avoid"] == ["terrain=toll"]
     assert len(labels.pairs) > 2 * len(rankings)
     assert ws.undo() and ws.store.rankings(ws.fingerprint) == [] and view.progress.value() == 1
+    # a ranking dialog left open when another environment opens closes with its data (its runs are not the new ones)
+    for i in (4, 5, 6):
+        view.go_to(i)
+    ranking = view.rank_watched()
+    chooser = window.findChild(type(window.env_combo), "envChooser")
+    chooser.setCurrentIndex(chooser.findData("pong"))
+    qtbot.waitUntil(lambda: window.workspace.env_name == "pong", timeout=WAIT_MS)
+    assert not ranking.isVisible() and view.rank_dialog is None and view.watched == [view.current]
     assert messages == []

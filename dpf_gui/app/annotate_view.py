@@ -328,6 +328,9 @@ class AnnotateView(QWidget):
         self._step_values_provider = _intent_rewards(ws)
         self.current = None
         self.watched = []
+        if self.rank_dialog is not None:  # its runs are the old data's: a ranking saved now would rank others
+            self.rank_dialog.close()
+            self.rank_dialog = None
         self._reason = None
         self.cancel_segment()
         self._navigating = True
