@@ -424,3 +424,20 @@ def test_the_simulated_user_ranks_in_groups_of_five_as_one_undoable_batch(qtbot,
     qtbot.waitUntil(lambda: window.workspace.env_name == "pong", timeout=WAIT_MS)
     assert not ranking.isVisible() and view.rank_dialog is None and view.watched == [view.current]
     assert messages == []
+
+
+def test_a_ranking_that_cannot_be_saved_says_why_and_stays_open(qtbot):
+    """A read-only study folder refuses the ranking: the dialog shows the reason and keeps the order given."""
+    from dpf_gui.app.rank_dialog import RankDialog
+    from dpf_gui.errors import UserError
+
+    def refuse(levels):
+        raise UserError("labels.sqlite is read-only: marks cannot be saved")
+
+    dialog = RankDialog(None, [(4, "trajectory 4"), (2, "trajectory 2")], refuse)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.move(+1)
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and not dialog.error.isHidden() and "read-only" in dialog.error.text()
+    assert dialog.levels() == [(2, 0), (4, 1)]

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from dpf_gui.app.palette import WARNING_COLOUR
 from dpf_gui.errors import UserError
 
 #: how many of the runs watched last a ranking offers (the benchmark's rankings are of five)
@@ -61,7 +62,7 @@ class RankDialog(QDialog):
         self.error = QLabel(self)
         self.error.setObjectName("rankError")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b00020;")
+        self.error.setStyleSheet(f"color: {WARNING_COLOUR};")
         self.error.hide()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         self.save_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
