@@ -382,7 +382,7 @@ def test_rank_the_runs_watched_by_keyboard_take_it_back_and_train_on_rankings(qt
     ws.rank([(20, 0), (21, 1), (22, 1), (23, 2)])
     train = window.train
     window.tabs.setCurrentWidget(train)
-    assert "2</b> rankings" in train.labels_label.text()
+    assert "2</b> rankings" in train.labels_label.text() and "(8 only ranked)" in train.labels_label.text()
     train.set_config(members=2, hidden=16, utility_steps=40, value_steps=40)
     with qtbot.waitSignal(train.trainingFinished, timeout=WAIT_MS) as done:
         assert train.train()

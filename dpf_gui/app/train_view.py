@@ -495,7 +495,7 @@ class TrainView(QWidget):
         if ws is None:
             self.labels_label.setText("Nothing is open.")
             return
-        from dpf_gui.data.study import SIMULATED, UNLABELLED
+        from dpf_gui.data.study import RANKED, SIMULATED, UNLABELLED
 
         try:
             states, scores = ws.summary()
@@ -504,10 +504,13 @@ class TrainView(QWidget):
             return
         labelled = states != UNLABELLED
         n = int(labelled.sum())
-        sim = int((states == SIMULATED).sum())
+        sim, ranked = int((states == SIMULATED).sum()), int((states == RANKED).sum())
+        mine = n - sim - ranked
         text = f"Marks in this data: <b>{n}</b> of {len(ws)} trajectories labelled"
         if n:
-            text += f" ({n - sim} by you, {sim} by a simulated user)" if sim else " (all by you)"
+            parts = [f"{mine} by you" if mine else "", f"{sim} by a simulated user" if sim else "",
+                     f"{ranked} only ranked" if ranked else ""]
+            text += " (all by you)" if mine == n else f" ({', '.join(p for p in parts if p)})"
             s = scores[labelled]
             s = s[np.isfinite(s)]
             if len(s):
