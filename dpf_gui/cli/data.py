@@ -205,7 +205,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     if args.feedback == "pairs":
         labels, how = _label_pairs(args, data, wish, noise)
     elif args.feedback == "ranks":
-        labels, how = _label_ranks(args, data, wish)
+        labels, how = _label_ranks(args, data, wish, noise)
     elif args.feedback == "segments":
         labels, how = _label_segments(args, data, wish)
     elif args.budget is None:
@@ -249,38 +249,42 @@ def _selection(args: argparse.Namespace) -> tuple[str, int]:
 
 def _label_pairs(args: argparse.Namespace, data, wish, noise):
     """Comparisons among every trajectory, or among the --budget chosen by --select (random or first)."""
-    from dpf_gui.oracles import label_dataset, label_pairs
-    from dpf_gui.selection import keep_chosen
+    from dpf_gui.oracles import label_pairs
 
-    among, how = None, f"{wish.mode}; comparisons"
-    if args.budget is not None:
-        select = args.select or "random"
-        kept = keep_chosen(data, label_dataset(data, wish, noise, args.seed), args.budget, select, 1, args.seed)
-        among, how = kept.meta["selection"]["chosen"], f"{how} among {args.budget} chosen by {select} selection"
+    among, selection, how = _compared_among(args, data, wish, noise, f"{wish.mode}; comparisons")
     labels = label_pairs(data, wish, noise, args.seed, count=args.pairs, among=among)
-    if args.budget is not None:
-        labels.meta["selection"] = kept.meta["selection"]
+    if selection is not None:
+        labels.meta["selection"] = selection
     return labels, how
 
 
-def _label_ranks(args: argparse.Namespace, data, wish):
+def _label_ranks(args: argparse.Namespace, data, wish, noise):
     """Every trajectory, or the --budget chosen by --select (random or first), ranked in groups of --group."""
     import numpy as np
 
-    from dpf_gui.oracles import RANK_GROUP, FeedbackNoise, label_dataset, label_ranking, rank_groups
-    from dpf_gui.selection import keep_chosen
+    from dpf_gui.oracles import RANK_GROUP, label_ranking, rank_groups
 
     size = args.group or RANK_GROUP
-    among, how = np.arange(len(data)), f"{wish.mode}; rankings of {size}"
-    if args.budget is not None:
-        select = args.select or "random"
-        kept = keep_chosen(data, label_dataset(data, wish, FeedbackNoise(), args.seed), args.budget, select, 1,
-                           args.seed)
-        among, how = kept.meta["selection"]["chosen"], f"{how} among {args.budget} chosen by {select} selection"
+    among, selection, how = _compared_among(args, data, wish, noise, f"{wish.mode}; rankings of {size}")
+    among = np.arange(len(data)) if among is None else among
     labels = label_ranking(data, wish, rank_groups(among, size, args.seed), args.flip, args.seed)
-    if args.budget is not None:
-        labels.meta["selection"] = kept.meta["selection"]
+    if selection is not None:
+        labels.meta["selection"] = selection
     return labels, how
+
+
+def _compared_among(args: argparse.Namespace, data, wish, noise, how: str):
+    """The trajectories comparisons are drawn among: (None for every one, or the --budget chosen by --select
+    random or first; the selection's record or None; ``how`` with the selection said)."""
+    from dpf_gui.oracles import label_dataset
+    from dpf_gui.selection import keep_chosen
+
+    if args.budget is None:
+        return None, None, how
+    select = args.select or "random"
+    kept = keep_chosen(data, label_dataset(data, wish, noise, args.seed), args.budget, select, 1, args.seed)
+    selection = kept.meta["selection"]
+    return selection["chosen"], selection, f"{how} among {args.budget} chosen by {select} selection"
 
 
 def _label_segments(args: argparse.Namespace, data, wish):

@@ -34,7 +34,7 @@ import numpy as np
 from dpf_gui.agents.intent_agent import IntentAgent
 from dpf_gui.checkpoints import SIDECAR_FILE
 from dpf_gui.data.labels import Labels
-from dpf_gui.data.study import LabelStore, TrajectoryMarks, check_storable
+from dpf_gui.data.study import UNLABELLED, LabelStore, TrajectoryMarks, check_storable
 from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import ENV_NAMES, DPFEnv, env_spec, make_env
 from dpf_gui.errors import UserError
@@ -282,8 +282,7 @@ class Workspace:
         labels.meta["data_path"] = str(self.dataset_path)
         keep = None if only is None else {int(i) for i in only}
         if only_unlabelled:
-            states, _ = self.summary()
-            free = set(np.flatnonzero(states == 0).tolist())
+            free = set(self._unlabelled().tolist())
             keep = free if keep is None else keep & free
         action = self.store.import_labels(labels, self.fingerprint, only=keep)
         if action is not None:
@@ -300,7 +299,7 @@ class Workspace:
 
         among = np.arange(len(self))
         if only_unlabelled:
-            among = np.flatnonzero(self.summary()[0] == 0)
+            among = self._unlabelled()
         if len(among) < 2:
             return None
         orders, _, _ = ranked_orders(self.dataset, wish, rank_groups(among, RANK_GROUP, seed), swap, seed)
@@ -326,7 +325,7 @@ class Workspace:
         """How many trajectories a label file (:meth:`read_labels`) labels that are marked here already: an import
         replaces those marks, so the app asks first."""
         states, _ = self.summary()
-        return int(((states != 0) & np.asarray(labels.labelled, dtype=bool)).sum())
+        return int(((states != UNLABELLED) & np.asarray(labels.labelled, dtype=bool)).sum())
 
     def import_labels(self, path: str | os.PathLike | Labels, only_unlabelled: bool = False) -> int | None:
         """Import a ``dpf label`` file given to this dataset (refused for other data), or its labels as
@@ -334,8 +333,7 @@ class Workspace:
         of the other trajectories only."""
         only = None
         if only_unlabelled:
-            states, _ = self.summary()
-            only = np.flatnonzero(states == 0)
+            only = self._unlabelled()
         labels = path if isinstance(path, Labels) else self.read_labels(path)
         try:
             action = self.store.import_labels(labels, self.fingerprint, only=only)
@@ -414,6 +412,10 @@ class Workspace:
         if action is not None:
             self._labels_changed(range(len(self)))
         return action
+
+    def _unlabelled(self) -> np.ndarray:
+        """The trajectories nobody has labelled (what "keep my own marks" leaves to a simulated user or a file)."""
+        return np.flatnonzero(self.summary()[0] == UNLABELLED)
 
     def _check_traj(self, traj: int) -> None:
         if not 0 <= int(traj) < len(self):
