@@ -187,7 +187,7 @@ def test_export_results_one_row_per_participant_and_condition(piloted):
         (pid, str(pos), cond) for k, pid in enumerate(PILOT_IDS)
         for pos, cond in enumerate(("static", "dynamic") if k % 2 == 0 else ("dynamic", "static"), start=1)]
     assert list(rows[0]) == [
-        "participant", "number", "simulated", "condition", "position", "strategy", "budget", "labelled",
+        "participant", "number", "simulated", "condition", "position", "strategy", "feedback", "budget", "labelled",
         "intent_trained", "train_note", "strength", "c", "calibrated", "outcome_episodes", "task_success",
         "task_return", "length", "prefer_fraction", "avoid_fraction", "watch_episodes", "watch_task_success",
         "watch_prefer_fraction", "watch_avoid_fraction", "q_did_what_i_asked", "q_still_did_its_job", "q_comments",

@@ -105,7 +105,7 @@ def _build_study_pilot(p: argparse.ArgumentParser) -> None:
                    help="simulated participants that should have finished (unfinished ones are resumed)")
     p.add_argument("--seed", type=nonneg_int, default=0,
                    help="pilot seed: each simulated participant's seed comes from it")
-    add_noise_options(p, "the simulated users' feedback noise (as dpf label; all seeded)")
+    add_noise_options(p, "the simulated users' feedback noise (as dpf label; all seeded; ranks: only --flip)")
     p.add_argument("--quiet", action="store_true", help="print nothing but the summary")
 
 
@@ -113,7 +113,9 @@ def _build_study_pilot(p: argparse.ArgumentParser) -> None:
     "pilot",
     "run the whole protocol headless with simulated participants (marked simulated everywhere)",
     "Each simulated participant (sim-001, ...) gets its own seed; a simulated user labels with\n"
-    "the protocol's wish expressions at each condition's budget, the intent model trains, the\n"
+    "the protocol's wish expressions at each condition's budget (where the condition's feedback\n"
+    "is ranks: ranks that many in groups of five, --flip the chance of swapping neighbours), the\n"
+    "intent model trains, the\n"
     "agent plays the watch phase, and a seeded responder answers the questionnaire from what\n"
     "the participant watched (docs/STUDY.md). Interrupted (Ctrl-C, kill), rerun it: each\n"
     "participant continues at the phase it was in. People's data is never touched.\n\n"

@@ -2,7 +2,8 @@
 
 ``export_study`` writes a folder, or a ``.zip`` bundle, holding:
 
-* ``results.csv``: one row per participant x condition: the order position, the condition, the marks given,
+* ``results.csv``: one row per participant x condition: the order position, the condition, the marks (or
+  rankings) given,
   the outcomes of that participant's agent on the protocol's fixed episodes (scored by the protocol's wish),
   what the watched episodes showed, and every questionnaire answer (and NASA-TLX rating) as its own column;
 * ``participants.csv``, ``sessions.csv``, ``conditions.csv`` (order), ``events.csv`` (every event of every session),
@@ -60,8 +61,10 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("condition", "condition name (protocol [[conditions]] name)"),
         ("position", "1-based position of the condition in this participant's order"),
         ("strategy", "fusion strategy of the condition: task, intent, static or dynamic"),
-        ("budget", "trajectories the participant could mark in the condition"),
-        ("labelled", "trajectories the participant marked (labels the intent model learned from)"),
+        ("feedback", "what the participant gave in the condition: marks (P / A / N) or ranks (rankings of the "
+                     "trips watched last, learned as comparisons)"),
+        ("budget", "trajectories the participant could mark (or rank) in the condition"),
+        ("labelled", "trajectories the participant marked or ranked (labels the intent model learned from)"),
         ("intent_trained", "1: an intent model was trained from the marks; 0: the agent played as the task agent"),
         ("train_note", "why no intent model was trained, or why its calibration failed (empty when all went well)"),
         ("strength", "the intent's strength the agent played at (empty: no intent model)"),
@@ -104,7 +107,8 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
     "conditions.csv": [
         ("participant", "participant id"), ("number", "participant number"), ("simulated", "1: simulated"),
         ("position", "1-based position in the order"), ("condition", "condition name"),
-        ("strategy", "fusion strategy"), ("budget", "label budget"), ("suggestions", "1: 'label this next' shown"),
+        ("strategy", "fusion strategy"), ("feedback", "marks or ranks"), ("budget", "label budget"),
+        ("suggestions", "1: 'label this next' shown"),
     ],
     "events.csv": [
         ("participant", "participant id"), ("simulated", "1: simulated"),
@@ -113,18 +117,20 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("t_wall", "wall-clock time, seconds since 1970 (UTC)"),
         ("t_session_s", "monotonic seconds since the session started (immune to clock changes)"),
         ("phase", "phase the event happened in"), ("condition", "condition (empty outside a condition)"),
-        ("kind", "what happened: session_start, phase_start, phase_end, consent, mark, undo, simulated_marks, "
-                 "trained, episode_start, episode_end, answer, ..."),
+        ("kind", "what happened: session_start, phase_start, phase_end, consent, mark, rank, undo, simulated_marks, "
+                 "simulated_rankings, trained, episode_start, episode_end, answer, ..."),
         ("data", "details as JSON"),
     ],
     "marks.csv": [
         ("participant", "participant id"), ("simulated", "1: simulated"), ("condition", "condition"),
         ("mark", "mark id in the condition's label store"), ("action", "the action (undo unit) it belongs to"),
-        ("action_kind", "mark, segment, import (a simulated participant's batch), clear"),
+        ("action_kind", "mark, segment, rank, import (a simulated participant's batch of marks), clear"),
         ("source", "person, or simulated-participant"), ("time_utc", "when it was stored"),
         ("state", "active, undone or discarded (undone, then replaced)"), ("trajectory", "trajectory index"),
-        ("kind", "whole, segment, score or clear"), ("t0", "first decision of a segment"),
-        ("t1", "last decision of a segment"), ("value", "+1 preferred, -1 avoided, 0 neutral (score: the label)"),
+        ("kind", "whole, segment, score, rank (one trajectory's place in a ranking) or clear"),
+        ("t0", "first decision of a segment; rank: the trajectory's level, 0 the best (equal levels: equally good)"),
+        ("t1", "last decision of a segment; rank: the ranking's number (rows of one ranking share it)"),
+        ("value", "+1 preferred, -1 avoided, 0 neutral (score: the label; rank: 0)"),
     ],
     "answers.csv": [
         ("participant", "participant id"), ("simulated", "1: simulated"), ("condition", "condition"),
@@ -218,11 +224,12 @@ def collect(study: Study) -> dict[str, Any]:
         for pos, name in enumerate(p["order"], 1):
             cond = protocol.condition(name)
             conditions.append({"participant": pid, "number": p["number"], "simulated": sim, "position": pos,
-                               "condition": name, "strategy": cond.strategy, "budget": cond.budget,
-                               "suggestions": int(cond.suggestions)})
+                               "condition": name, "strategy": cond.strategy, "feedback": cond.feedback,
+                               "budget": cond.budget, "suggestions": int(cond.suggestions)})
             cdir = folder / CONDITIONS_DIR / name
             row: dict[str, Any] = {"participant": pid, "number": p["number"], "simulated": sim, "condition": name,
-                                   "position": pos, "strategy": cond.strategy, "budget": cond.budget}
+                                   "position": pos, "strategy": cond.strategy, "feedback": cond.feedback,
+                                   "budget": cond.budget}
             store_path = cdir / LABELS_FILE
             if store_path.is_file():
                 with LabelStore(store_path, read_only=True) as store:
@@ -255,9 +262,9 @@ def collect(study: Study) -> dict[str, Any]:
             row["tlx_raw"] = _mean(tlx) if len(tlx) == len(TLX_IDS) else None
             row["completed"] = int(f"{name}/{'nasa_tlx' if protocol.nasa_tlx else 'questionnaire'}" in done)
             results.append(row)
-    header = ["participant", "number", "simulated", "condition", "position", "strategy", "budget", "labelled",
-              "intent_trained", "train_note", "strength", "c", "calibrated", "outcome_episodes", "task_success",
-              "task_return", "length", *wish_cols,
+    header = ["participant", "number", "simulated", "condition", "position", "strategy", "feedback", "budget",
+              "labelled", "intent_trained", "train_note", "strength", "c", "calibrated", "outcome_episodes",
+              "task_success", "task_return", "length", *wish_cols,
               "watch_episodes", "watch_task_success", *[f"watch_{m}" for m in wish_cols],
               *[f"q_{i}" for i in items], *([*TLX_IDS, "tlx_raw"] if protocol.nasa_tlx else []), "completed"]
     tables["results.csv"] = (header, results)

@@ -29,6 +29,9 @@ from dpf_gui.strategies import names as strategy_names
 
 ORDERS = ("fixed", "random", "latin")
 ITEM_TYPES = ("likert", "text")
+#: what a participant gives in a condition: marks (P / A / N on trips or parts of them), or rankings of the trips
+#: watched last, in groups of up to five (the Annotate tab's R); the intent learns rankings as comparisons
+FEEDBACK = ("marks", "ranks")
 MEASURES = ("wish", "task")
 LIKERT_POINTS = 7
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
@@ -49,13 +52,14 @@ class Condition:
 
     name: str
     strategy: str
-    budget: int  # trajectories the participant may mark
+    budget: int  # trajectories the participant may mark (or, ``feedback = "ranks"``, rank)
     time_limit_s: float | None = None  # annotation time limit (None: the annotate phase's, or none)
     suggestions: bool = False  # "label this next" shown (the pilot's simulated user then picks actively)
     fusion: dict[str, Any] = field(default_factory=dict)  # overrides of the task agent's fusion parameters
     #: choose the intent's strength and c in simulation after each training, as the benchmark's ``calibrated`` row
     #: and the app's *Calibrate strength* do (dynamic fusion only)
     calibrate: bool = False
+    feedback: str = "marks"  # one of FEEDBACK
 
 
 @dataclass(frozen=True)
@@ -254,6 +258,7 @@ def parse_protocol(source: str, file: str = "protocol", base: Path | None = None
         suggestions = t.flag("suggestions", False)
         fusion = t.mapping("fusion")
         calibrate = t.flag("calibrate", False)
+        feedback = t.choice("feedback", FEEDBACK, default="marks")
         t.done()
         if any(c.name == name for c in conditions):
             t.fail("name", f"{name!r} is the name of an earlier condition; each condition needs its own name")
@@ -262,7 +267,13 @@ def parse_protocol(source: str, file: str = "protocol", base: Path | None = None
                                 f"{strategy!r}")
         if calibrate and {"strength", "c"} & set(fusion):
             t.fail("calibrate", "chooses strength and c itself: leave them out of fusion, or calibrate = false")
-        conditions.append(Condition(name, strategy, budget, limit, suggestions, fusion, calibrate))
+        if feedback == "ranks" and suggestions:
+            t.fail("suggestions", "\"label this next\" suggests trips to mark one at a time; a condition with "
+                                  "feedback = \"ranks\" cannot show it yet: leave suggestions out")
+        if feedback == "ranks" and budget < 2:
+            t.fail("budget", "a ranking puts two or more trips in order; with feedback = \"ranks\" allowed: 2 to "
+                             f"{MAX_BUDGET}")
+        conditions.append(Condition(name, strategy, budget, limit, suggestions, fusion, calibrate, feedback))
     if len(conditions) > MAX_CONDITIONS:
         top.fail("conditions", f"{len(conditions)} conditions; allowed: 1 to {MAX_CONDITIONS}")
     if order == "latin" and len(conditions) < 2:
@@ -285,6 +296,7 @@ def parse_protocol(source: str, file: str = "protocol", base: Path | None = None
     train_kind = train.choice("kind", KINDS, default="additive")
     train_config = train.mapping("config")
     train.done()
+    _check_feedback_trainable(train, conditions, train_kind, train_config)
     watch = phase_tables["watch"]
     watch_episodes = watch.integer("episodes", 1, MAX_EPISODES, required=True)
     watch_seed = watch.integer("seed", 0, MAX_SEED, default=1000)
@@ -333,6 +345,22 @@ def parse_protocol(source: str, file: str = "protocol", base: Path | None = None
                     train_kind=train_kind, train_config=train_config, watch_episodes=watch_episodes,
                     watch_seed=watch_seed, items=tuple(items), nasa_tlx=nasa_tlx,
                     outcome_episodes=outcome_episodes, outcome_seed=outcome_seed, source=source)
+
+
+def _check_feedback_trainable(train: _Table, conditions: list[Condition], kind: str, config: dict[str, Any]) -> None:
+    """Refuse a training that cannot learn what a condition collects: rankings are learned as comparisons, which
+    the paper's LSTM (it fits scores) and a score objective cannot take, and marks are not comparisons."""
+    objective = config.get("objective", "auto")
+    for i, c in enumerate(conditions, 1):
+        if c.feedback == "ranks" and kind == "lstm":
+            train.fail("kind", f"conditions[{i}] collects rankings (feedback = \"ranks\"), which the LSTM cannot "
+                               "learn from (it fits scores); use kind = \"additive\"")
+        if c.feedback == "ranks" and objective not in ("auto", "pairs"):
+            train.fail("config", f"objective {objective!r} needs scores, and conditions[{i}] collects rankings; "
+                                 "allowed with rankings: auto, pairs")
+        if c.feedback == "marks" and objective == "pairs":
+            train.fail("config", f"objective 'pairs' learns from rankings, and conditions[{i}] collects marks; "
+                                 "allowed with marks: auto, score, logistic")
 
 
 def check_resources(protocol: Protocol, file: str = "protocol"):
@@ -387,6 +415,7 @@ def check_resources(protocol: Protocol, file: str = "protocol"):
 
 
 __all__ = [
+    "FEEDBACK",
     "ITEM_TYPES",
     "LIKERT_POINTS",
     "ORDERS",

@@ -234,18 +234,39 @@ class Session:
 
     def mark(self, traj: int, value: int, t0: int | None = None, t1: int | None = None) -> int:
         """The participant marks a trajectory (or decisions t0..t1 of it); stored, then logged."""
-        step = self._step_of("annotate")
+        step = self._annotating("marks", [int(traj)])
         ws = self.workspace(step.condition)
-        budget = self.condition(step.condition).budget
-        states, _ = ws.summary()
-        if states[int(traj)] == 0 and int((states != 0).sum()) >= budget:
-            raise UserError(f"the label budget of this condition ({budget} trajectories) is used up")
-        left = self.time_left(step)
-        if left is not None and left <= 0:
-            raise UserError("the annotation time is up")
         action = ws.mark(traj, value) if t0 is None else ws.mark_segment(traj, t0, t1 if t1 is not None else t0, value)
         self.event("mark", step, traj=int(traj), value=int(value), t0=t0, t1=t1, action=action)
         return action
+
+    def rank(self, levels: list[tuple[int, int]]) -> int:
+        """The participant ranks trips watched together ((trajectory, level), level 0 the best, equal levels
+        equally good: :meth:`dpf_gui.data.study.LabelStore.rank`); stored as one undoable action, then logged."""
+        levels = [(int(t), int(v)) for t, v in levels]
+        step = self._annotating("ranks", [t for t, _ in levels])
+        action = self.workspace(step.condition).rank(levels)
+        self.event("rank", step, levels=[[t, v] for t, v in levels], action=action)
+        return action
+
+    def _annotating(self, feedback: str, trajs: list[int]) -> Step:
+        """The annotate step, when this condition takes ``feedback`` for these trajectories: refused past the
+        budget (trips given feedback, each counted once) or the time limit."""
+        step = self._step_of("annotate")
+        cond = self.condition(step.condition)
+        if cond.feedback != feedback:
+            raise UserError(f"this condition collects {cond.feedback}, not {feedback}")
+        states, _ = self.workspace(step.condition).summary()
+        new = {t for t in trajs if 0 <= t < len(states) and states[t] == 0}
+        if new and int((states != 0).sum()) + len(new) > cond.budget:
+            raise UserError(f"the label budget of this condition ({cond.budget} trajectories) is used up"
+                            if int((states != 0).sum()) >= cond.budget else
+                            f"this would give feedback on {int((states != 0).sum()) + len(new)} trajectories; the "
+                            f"label budget of this condition is {cond.budget}")
+        left = self.time_left(step)
+        if left is not None and left <= 0:
+            raise UserError("the annotation time is up")
+        return step
 
     def undo(self) -> list[int]:
         step = self._step_of("annotate")

@@ -7,7 +7,10 @@ A simulated participant walks the same steps as a person (:class:`Session`):
   trajectories by the protocol's wish expressions, with the noise options of
   ``dpf label`` and the participant's own seed, chosen at random, or actively
   (the app's "label this next") when the condition shows suggestions; the
-  labels go into the condition's label store as one batch, like a person's marks;
+  labels go into the condition's label store as one batch, like a person's marks.
+  A condition with ``feedback = "ranks"``: the same random trajectories ranked
+  in groups of five, as ``dpf label --feedback ranks`` (``--flip`` the chance of
+  swapping neighbours; the options that change scores are for marks);
 * train: as for a person; watch: the agent plays the watch episodes;
 * questionnaire: answered by the responder model below; NASA-TLX likewise.
 
@@ -107,6 +110,9 @@ def _annotate(session: Session, step: Step, noise: FeedbackNoise, seed: int) -> 
 
     cond = session.condition(step.condition)
     ws = session.workspace(step.condition)
+    if cond.feedback == "ranks":
+        _rank(session, step, noise, seed)
+        return
     if session.labelled(step.condition) == 0:  # marks already stored (a run interrupted after them) are kept
         select = "active" if cond.suggestions else "random"
         rounds = active_rounds(cond.budget) if cond.suggestions else 1
@@ -117,6 +123,25 @@ def _annotate(session: Session, step: Step, noise: FeedbackNoise, seed: int) -> 
     chosen = np.flatnonzero(stored.labelled)
     session.event("simulated_marks", step, trajectories=chosen.tolist(),
                   scores=[float(stored.scores[i]) for i in chosen], noise=noise.record(), seed=seed)
+
+
+def _rank(session: Session, step: Step, noise: FeedbackNoise, seed: int) -> None:
+    """``budget`` trips chosen at random (those random marks would go to), ranked in seeded groups of
+    :data:`~dpf_gui.oracles.RANK_GROUP` by the wish, neighbours swapped at the noise's ``flip``: ``dpf label
+    --feedback ranks``'s simulated person, stored as one batch of rankings."""
+    from dpf_gui.oracles import RANK_GROUP, rank_groups, ranked_orders
+
+    ws = session.workspace(step.condition)
+    budget = session.condition(step.condition).budget
+    if session.labelled(step.condition) == 0:  # rankings already stored (a run interrupted after them) are kept
+        chosen = np.random.default_rng(seed).permutation(len(ws.dataset))[:budget]
+        orders, _, _ = ranked_orders(ws.dataset, session.study.wish, rank_groups(chosen, RANK_GROUP, seed),
+                                     noise.flip, seed)
+        ws.store.rank_many(ws.fingerprint, orders, source="simulated-participant",
+                           note={"swap": float(noise.flip), "seed": int(seed)})
+    rankings = ws.store.rankings(ws.fingerprint, len(ws.dataset))
+    session.event("simulated_rankings", step, rankings=[[[t, v] for t, v in r] for r in rankings],
+                  swap=float(noise.flip), seed=seed)
 
 
 def _watch(session: Session, step: Step) -> None:

@@ -1,0 +1,168 @@
+"""Studies whose participants rank the trips they watched (``feedback = "ranks"``, docs/STUDY.md): the protocol's
+refusals, a person's rankings through the session (budget, time, undo, the log), training on them, and a pilot
+of simulated participants ranking beside marking, through to the export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from dpf_gui.errors import UserError
+from dpf_gui.oracles import RANK_GROUP, FeedbackNoise, label_dataset
+from dpf_gui.studies.events import EventLog
+from dpf_gui.studies.folder import Study, init_study
+from dpf_gui.studies.protocol import read_protocol
+from dpf_gui.studies.session import Session
+from tests.study_helpers import tiny_protocol
+
+RANKS = {'strategy = "dynamic"\n': 'strategy = "dynamic"\nfeedback = "ranks"\n'}  # the second condition ranks
+RANKED_BUDGET = 'feedback = "ranks"\nbudget = 8'  # the ranks condition's budget, once RANKS is applied
+#: one condition, "ranked": dynamic fusion from rankings (the example's second condition dropped, its first changed)
+ONE_RANKS = {'[[conditions]]\nname = "dynamic"\nstrategy = "dynamic"\nbudget = 8\n': "",
+             'name = "static"\nstrategy = "static"': 'name = "ranked"\nfeedback = "ranks"\nstrategy = "dynamic"',
+             'kind = "latin"': 'kind = "fixed"'}
+
+BAD = [
+    ("unknown-feedback", {'strategy = "dynamic"\n': 'strategy = "dynamic"\nfeedback = "stars"\n'},
+     "conditions[2].feedback: 'stars' is not allowed; allowed: marks, ranks"),
+    ("ranks-with-suggestions", {'strategy = "dynamic"\n': 'strategy = "dynamic"\nfeedback = "ranks"\n'
+                                                          'suggestions = true\n'},
+     "conditions[2].suggestions: \"label this next\" suggests trips to mark one at a time"),
+    ("ranks-of-one", {**RANKS, RANKED_BUDGET: RANKED_BUDGET.replace("8", "1")},
+     "conditions[2].budget: a ranking puts two or more trips in order"),
+    ("ranks-lstm", {**RANKS, 'kind = "additive"': 'kind = "lstm"', "members = 2, hidden = 32, utility_steps = 60, "
+                    "value_steps = 300, max_transitions = 5000": ""},
+     "train.kind: conditions[2] collects rankings (feedback = \"ranks\"), which the LSTM cannot learn from"),
+    ("ranks-score-objective", {**RANKS, "members = 2,": 'objective = "score", members = 2,'},
+     "train.config: objective 'score' needs scores, and conditions[2] collects rankings"),
+    ("marks-pairs-objective", {"members = 2,": 'objective = "pairs", members = 2,'},
+     "train.config: objective 'pairs' learns from rankings, and conditions[1] collects marks"),
+]
+
+
+@pytest.mark.parametrize("name, edits, fragment", BAD, ids=[c[0] for c in BAD])
+def test_a_protocol_that_cannot_rank_is_refused_with_one_line(name, edits, fragment, tmp_path):
+    path = tiny_protocol(tmp_path / "p", edits)
+    with pytest.raises(UserError) as e:
+        init_study(path, tmp_path / "study")
+    assert "\n" not in str(e.value) and fragment in str(e.value), str(e.value)
+    assert not (tmp_path / "study").exists()
+
+
+def test_feedback_is_marks_unless_a_condition_says_ranks(tmp_path):
+    protocol = read_protocol(tiny_protocol(tmp_path, RANKS))
+    assert [(c.name, c.feedback) for c in protocol.conditions] == [("static", "marks"), ("dynamic", "ranks")]
+
+
+def _to_annotate(session: Session):
+    step = session.begin()
+    session.consent(True)
+    session.end(step)
+    session.end(session.begin())  # instructions
+    return session.begin()
+
+
+def test_a_person_ranks_within_the_budget_and_the_intent_learns_the_rankings(tmp_path):
+    study = init_study(tiny_protocol(tmp_path, ONE_RANKS), tmp_path / "s")
+    study.add_participant("P01")
+    with Session(study, "P01") as s:
+        step = _to_annotate(s)
+        assert step.key == "ranked/annotate"
+        with pytest.raises(UserError, match="this condition collects ranks, not marks"):
+            s.mark(0, 1)
+        data = s.workspace(step.condition).dataset
+        # the three trips the wish likes best, best first: an order the model can learn
+        scores = label_dataset(data, study.wish, FeedbackNoise(), 0).true_scores
+        first = [int(i) for i in np.argsort(-scores)[:3]]
+        a, b, c, d, e, f, i, j = [t for t in range(20) if t not in first][:8]  # other trips
+        s.rank([(first[0], 0), (first[1], 1), (first[2], 1)])
+        with pytest.raises(UserError, match="feedback on 9 trajectories; the label budget of this condition is 8"):
+            s.rank([(a, 0), (b, 1), (c, 2), (d, 3), (e, 4), (f, 5)])
+        s.rank([(first[0], 0), (a, 1), (b, 2)])  # a trip ranked before counts once
+        assert s.labelled(step.condition) == 5
+        s.rank([(c, 0), (d, 1), (e, 1)])
+        assert s.labelled(step.condition) == 8
+        with pytest.raises(UserError, match=r"label budget of this condition \(8 trajectories\) is used up"):
+            s.rank([(i, 0), (j, 1)])
+        s.rank([(c, 1), (d, 0)])  # trips already given feedback may be ranked again
+        assert sorted(s.undo()) == sorted([c, d])
+        ws = s.workspace(step.condition)
+        in_order = lambda levels: sorted(levels, key=lambda tl: (tl[1], tl[0]))  # noqa: E731 (ties by number)
+        assert ws.store.rankings(ws.fingerprint, len(data)) == [
+            in_order([(first[0], 0), (first[1], 1), (first[2], 1)]), [(first[0], 0), (a, 1), (b, 2)],
+            in_order([(c, 0), (d, 1), (e, 1)])]
+        labels = ws.labels()
+        assert labels.pairs is not None and labels.count == 8
+        s.end(step)
+        outcomes = s.train(s.begin().condition)
+    assert outcomes["labelled"] == 8 and outcomes["intent"] is True and outcomes["note"] is None
+    sidecar = json.loads((study.participant_dir("P01") / "conditions" / "ranked" / "intent" / "model.json")
+                         .read_text(encoding="utf-8"))
+    assert sidecar["objective"] == "pairs"
+    with EventLog(study.participant_dir("P01") / "events.sqlite", read_only=True) as log:
+        ranks = [e["data"]["levels"] for e in log.events("rank")]
+    assert ranks == [[[first[0], 0], [first[1], 1], [first[2], 1]], [[first[0], 0], [a, 1], [b, 2]],
+                     [[c, 0], [d, 1], [e, 1]], [[c, 1], [d, 0]]]  # as given, the undone one too
+
+
+def test_rankings_are_refused_after_the_annotation_time(tmp_path, monkeypatch):
+    study = init_study(tiny_protocol(tmp_path, ONE_RANKS), tmp_path / "s")
+    study.add_participant("P01")
+    with Session(study, "P01") as s:
+        step = _to_annotate(s)
+        monkeypatch.setattr(Session, "time_left", lambda self, step: 0.0)
+        with pytest.raises(UserError, match="the annotation time is up"):
+            s.rank([(0, 0), (1, 1)])
+        assert s.labelled(step.condition) == 0
+
+
+@pytest.fixture(scope="module")
+def piloted_ranks(tmp_path_factory):
+    """Two simulated participants through a protocol of one marks and one ranks condition, exported."""
+    from dpf_gui.cli import main
+
+    root = tmp_path_factory.mktemp("ranks")
+    study_dir, out = str(root / "study"), root / "export.zip"
+    protocol = tiny_protocol(root, {**RANKS, RANKED_BUDGET: RANKED_BUDGET.replace("8", "10")})
+    assert main(["study", "init", str(protocol), "--out", study_dir]) == 0
+    assert main(["study", "pilot", study_dir, "--participants", "2", "--seed", "0", "--flip", "0.1", "--quiet"]) == 0
+    assert main(["study", "export", study_dir, "--out", str(out)]) == 0
+    with zipfile.ZipFile(out) as z:
+        tables = {n: list(csv.DictReader(io.StringIO(z.read(n).decode()))) for n in z.namelist() if n.endswith(".csv")}
+    return Study(study_dir), tables
+
+
+def test_simulated_participants_rank_the_chosen_trips_in_groups_of_five(piloted_ranks):
+    study, _ = piloted_ranks
+    for p in study.participants():
+        with EventLog(study.participant_dir(p["id"]) / "events.sqlite", read_only=True) as log:
+            ranked = log.events("simulated_rankings")
+            marked = log.events("simulated_marks")
+        assert [e["condition"] for e in ranked] == ["dynamic"] and [e["condition"] for e in marked] == ["static"]
+        rankings = ranked[0]["data"]["rankings"]
+        assert ranked[0]["data"]["swap"] == 0.1
+        assert [len(r) for r in rankings] == [RANK_GROUP, RANK_GROUP]  # 10 trips in two rankings of five
+        assert len({t for r in rankings for t, _ in r}) == 10
+        for r in rankings:  # best first, levels from 0 without gaps
+            levels = [v for _, v in r]
+            assert levels == sorted(levels) and levels[0] == 0 and set(levels) == set(range(max(levels) + 1))
+
+
+def test_the_export_says_which_condition_ranked(piloted_ranks):
+    _, tables = piloted_ranks
+    assert {(r["condition"], r["feedback"]) for r in tables["results.csv"]} == {("static", "marks"),
+                                                                               ("dynamic", "ranks")}
+    assert {(r["condition"], r["feedback"]) for r in tables["conditions.csv"]} == {("static", "marks"),
+                                                                                  ("dynamic", "ranks")}
+    for r in tables["results.csv"]:
+        assert r["labelled"] == ("10" if r["condition"] == "dynamic" else "8")
+        assert r["completed"] == "1"
+    ranked = [m for m in tables["marks.csv"] if m["condition"] == "dynamic"]
+    assert ranked and all(m["kind"] == "rank" and m["action_kind"] == "rank" for m in ranked)
+    assert all(m["source"] == "simulated-participant" for m in ranked)
+    assert {m["t1"] for m in ranked} == {"1", "2"}  # two rankings per participant, numbered in its store
