@@ -437,7 +437,7 @@ def test_a_ranking_that_cannot_be_saved_says_why_and_stays_open(qtbot):
     dialog = RankDialog(None, [(4, "trajectory 4"), (2, "trajectory 2")], refuse)
     qtbot.addWidget(dialog)
     dialog.show()
-    dialog.move(+1)
+    dialog.move_selected(+1)
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert dialog.isVisible() and not dialog.error.isHidden() and "read-only" in dialog.error.text()
     assert dialog.levels() == [(2, 0), (4, 1)]

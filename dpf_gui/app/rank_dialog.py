@@ -29,6 +29,11 @@ from dpf_gui.errors import UserError
 #: how many of the runs watched last a ranking offers (the benchmark's rankings are of five)
 RANK_COUNT = 5
 
+#: what the dialog says above the runs (a study's participant screen says it in its own words)
+INTRO = ("Put them in order, the one closest to your wish first. The selected trajectory is shown in the player "
+         "(watch it again there); Alt+Up / Alt+Down (or drag) moves it, = makes it as good as the one above (again: "
+         "not). Enter saves the ranking (undoable), Esc leaves it.")
+
 _TRAJ = Qt.ItemDataRole.UserRole
 _TIED = Qt.ItemDataRole.UserRole + 1  # as good as the run above it
 _TEXT = Qt.ItemDataRole.UserRole + 2  # what the run is, without its place
@@ -40,14 +45,13 @@ class RankDialog(QDialog):
     (``show``), so it can be watched again before it is placed."""
 
     def __init__(self, parent, runs: Sequence[tuple[int, str]], save: Callable[[list[tuple[int, int]]], None],
-                 show: Callable[[int], None] | None = None):
+                 show: Callable[[int], None] | None = None, title: str = "Rank the trajectories you watched",
+                 intro: str = INTRO):
         super().__init__(parent)
         self.setObjectName("rankDialog")
-        self.setWindowTitle("Rank the trajectories you watched")
+        self.setWindowTitle(title)
         self._save = save
-        intro = QLabel("Put them in order, the one closest to your wish first. The selected trajectory is shown in "
-                       "the player (watch it again there); Alt+Up / Alt+Down (or drag) moves it, = makes it as good "
-                       "as the one above (again: not). Enter saves the ranking (undoable), Esc leaves it.", self)
+        intro = QLabel(intro, self)
         intro.setWordWrap(True)
         self.list = QListWidget(self)
         self.list.setObjectName("rankList")
@@ -90,7 +94,7 @@ class RankDialog(QDialog):
             return super().eventFilter(watched, event)
         key, alt = event.key(), bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
         if alt and key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
-            act = lambda: self.move(-1 if key == Qt.Key.Key_Up else +1)  # noqa: E731
+            act = lambda: self.move_selected(-1 if key == Qt.Key.Key_Up else +1)  # noqa: E731
         elif key == Qt.Key.Key_Equal:
             act = self.toggle_tie
         elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
@@ -105,7 +109,7 @@ class RankDialog(QDialog):
             act()
         return True
 
-    def move(self, delta: int) -> None:
+    def move_selected(self, delta: int) -> None:
         """Move the selected run up (-1) or down (+1), keeping it selected."""
         row = self.list.currentRow()
         to = row + delta

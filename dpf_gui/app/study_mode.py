@@ -60,7 +60,16 @@ from dpf_gui.errors import UserError
 OPERATOR_EXIT = "Ctrl+Shift+Q"
 PHASE_TITLES = {"consent": "Consent", "instructions": "Instructions", "annotate": "Mark the trips", "train": "Learning",
                 "watch": "Watch the agent", "questionnaire": "Questions", "nasa_tlx": "Workload", "end": "Thank you"}
-STATE_WORDS = {1: "preferred", 2: "avoided", 3: "neutral", 4: "parts marked"}
+STATE_WORDS = {1: "preferred", 2: "avoided", 3: "neutral", 4: "parts marked", 6: "ranked"}
+#: above the trips in a condition whose feedback is rankings: how to give it (the protocol's annotate text is the
+#: study's, written for every condition)
+RANK_HELP = ("Watch a few trips (Up / Down choose one, Space plays it), then press R to put the last five you "
+             "watched in order, the one closest to what you were asked for first. Each trip counts once toward "
+             "the number shown.")
+#: the ranking dialog's own words on the participant screen
+RANK_INTRO = ("Put these trips in order, the one closest to what you were asked for first. The selected trip is "
+              "shown in the player. Alt+Up / Alt+Down (or drag) moves it; = makes it as good as the one above "
+              "(press again to undo that). Enter saves the ranking, Esc goes back without saving.")
 #: the NASA-TLX page's lead-in: its items ask about the participant's own workload, not about the agent (the
 #: protocol's questionnaire text is about the agent, and the protocol has no text of its own for this page)
 TLX_LEAD = ("These questions are about you: how demanding the task you just did was for you. Click each scale "
@@ -403,7 +412,8 @@ class TextPage(QWidget):
 
 
 class AnnotatePage(QWidget):
-    """The trajectories to mark, the player (no overlays), the mark keys, the budget and the time left."""
+    """The trajectories to mark, the player (no overlays), the mark keys, the budget and the time left; in a
+    condition whose feedback is rankings, R (rank the trips watched last) instead of the mark keys."""
 
     def __init__(self, window: StudyWindow, phase: str):
         super().__init__(window)
@@ -413,6 +423,9 @@ class AnnotatePage(QWidget):
         self.ws = session.workspace(step.condition)
         self.segment_start: int | None = None
         self.selection: tuple[int, int] | None = None
+        self.ranks = self.condition.feedback == "ranks"
+        self.watched: list[int] = []  # trips shown, each once, the latest last: a ranking offers the last five
+        self.rank_dialog = None
         # "label this next" as the pilot's simulated participants do it: after every ROUND_MARKS marks an intent
         # model is trained on the marks so far (in the background) and ranks the next suggestions
         self.suggestion_round = 0  # rounds of marks the current suggestion model was trained on (0: none yet)
@@ -432,6 +445,8 @@ class AnnotatePage(QWidget):
             layout.addWidget(round_label)
         layout.addWidget(_text_label(window.study.protocol.texts["annotate"], "phaseText", self))
         layout.addWidget(_text_label(window.study.protocol.instruction, "wishInstruction", self))
+        if self.ranks:
+            layout.addWidget(_text_label(RANK_HELP, "rankHelp", self))
         body = QHBoxLayout()
         self.list = QListWidget(self)
         self.list.setObjectName("trajList")
@@ -440,14 +455,17 @@ class AnnotatePage(QWidget):
             self.list.addItem(QListWidgetItem(f"Trip {i + 1}"))
         self.list.currentRowChanged.connect(self._show)
         body.addWidget(self.list, 1)
-        self.player = _player(self, window.log, marks=True)
+        self.player = _player(self, window.log, marks=not self.ranks)
         body.addWidget(self.player, 3)
         layout.addLayout(body, 1)
         row = QHBoxLayout()
-        self.buttons = [_button("Preferred (P)", "preferButton", self, lambda: self.mark(1)),
-                        _button("Avoided (A)", "avoidButton", self, lambda: self.mark(-1)),
-                        _button("Neutral (N)", "neutralButton", self, lambda: self.mark(0)),
-                        _button("Undo (Ctrl+Z)", "undoButton", self, self.undo)]
+        if self.ranks:
+            self.buttons = [_button("Rank (R)…", "rankButton", self, self.open_ranking)]
+        else:
+            self.buttons = [_button("Preferred (P)", "preferButton", self, lambda: self.mark(1)),
+                            _button("Avoided (A)", "avoidButton", self, lambda: self.mark(-1)),
+                            _button("Neutral (N)", "neutralButton", self, lambda: self.mark(0))]
+        self.buttons.append(_button("Undo (Ctrl+Z)", "undoButton", self, self.undo))
         for b in self.buttons:
             row.addWidget(b)
         self.count = QLabel(self)
@@ -469,11 +487,12 @@ class AnnotatePage(QWidget):
         row.addWidget(_button("Done", "annotateDone", self, self.done))
         layout.addWidget(self.message)
         layout.addLayout(row)
-        for key, slot in (("P", lambda: self.mark(1)), ("A", lambda: self.mark(-1)), ("N", lambda: self.mark(0)),
-                          ("Ctrl+Z", self.undo), ("[", self.start_segment), ("]", self.end_segment),
-                          ("Space", self.player.toggle_play), ("Left", lambda: self.player.step(-1)),
-                          ("Right", lambda: self.player.step(1)), ("Down", lambda: self._move(1)),
-                          ("Up", lambda: self._move(-1))):
+        keys = ([("R", self.open_ranking)] if self.ranks else
+                [("P", lambda: self.mark(1)), ("A", lambda: self.mark(-1)), ("N", lambda: self.mark(0)),
+                 ("[", self.start_segment), ("]", self.end_segment)])
+        for key, slot in (*keys, ("Ctrl+Z", self.undo), ("Space", self.player.toggle_play),
+                          ("Left", lambda: self.player.step(-1)), ("Right", lambda: self.player.step(1)),
+                          ("Down", lambda: self._move(1)), ("Up", lambda: self._move(-1))):
             QShortcut(QKeySequence(key), self, slot, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
@@ -492,6 +511,7 @@ class AnnotatePage(QWidget):
             self.player.load(self.ws, row)
             marks = self.ws.marks(row)
             self.player.set_marks(marks.marks, marks.labelled)
+            self.watched = [*(t for t in self.watched if t != row), int(row)]
             self.window_.log("trajectory", trajectory=int(row))
 
     def _move(self, delta: int) -> None:
@@ -506,6 +526,39 @@ class AnnotatePage(QWidget):
             self.message.setText("")
         except UserError as exc:
             self.message.setText(str(exc))
+        self._refresh()
+
+    def open_ranking(self) -> None:
+        """Rank the last five trips shown (a dialog over the list of trips; the trip selected in it is shown in
+        the player), or say what to do when fewer than two were shown."""
+        from dpf_gui.app.rank_dialog import RANK_COUNT, RankDialog
+
+        runs = self.watched[-RANK_COUNT:]
+        if len(runs) < 2:
+            self.message.setText("Watch two or more trips first (Up / Down choose one), then press R to rank them.")
+            return
+        if self.rank_dialog is not None:
+            self.rank_dialog.close()
+        texts = [(t, f"Trip {t + 1}" + ("  (ranked before)" if self._states[t] else "")) for t in runs]
+        self.rank_dialog = RankDialog(self, texts, self._save_ranking, show=self.list.setCurrentRow,
+                                      title="Rank the trips you watched", intro=RANK_INTRO)
+        self.rank_dialog.rejected.connect(lambda: self.window_.log("ranking_left"))
+        self.rank_dialog.finished.connect(self._ranking_closed)
+        self.rank_dialog.resize(max(self.list.width(), 380), self.rank_dialog.height())
+        self.rank_dialog.move(self.list.mapToGlobal(self.list.rect().topLeft()))
+        self.window_.log("ranking_opened", trajectories=runs)
+        self.rank_dialog.show()
+
+    def _ranking_closed(self) -> None:
+        """The page has the keys again (R, Up / Down, Space) once the dialog is gone, saved or left."""
+        if self.isVisible():
+            self.window().activateWindow()
+            self.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _save_ranking(self, levels: list[tuple[int, int]]) -> None:
+        """Store the ranking through the session (refused past the budget or the time: said in the dialog)."""
+        self.window_.session.rank(levels)
+        self.message.setText(f"Ranking of {len(levels)} trips saved. Ctrl+Z takes it back.")
         self._refresh()
 
     def next_suggested(self) -> None:
@@ -640,7 +693,7 @@ class AnnotatePage(QWidget):
         self.marked = int((states != 0).sum())  # trips marked, against the budget
         marks = self.ws.marks(self.current)
         self.player.set_marks(marks.marks, marks.labelled)  # the participant's own marks under the timeline
-        self.count.setText(f"{self.marked} of {self.condition.budget} trips marked")
+        self.count.setText(f"{self.marked} of {self.condition.budget} trips {self._given}")
         self._train_if_due()
         self._prepare_suggestion()
 
@@ -654,6 +707,8 @@ class AnnotatePage(QWidget):
         if left <= 0:
             for b in self.buttons:
                 b.setEnabled(False)
+            if self.rank_dialog is not None:
+                self.rank_dialog.close()
             self.message.setText("The time is up. Press Done.")
 
     def done(self) -> None:
@@ -662,15 +717,24 @@ class AnnotatePage(QWidget):
         left = self.window_.session.time_left(self.window_.step)
         if self.marked < self.condition.budget and (left is None or left > 0) and self._done_asked != self.marked:
             self._done_asked = self.marked
-            self.message.setText(f"You have marked {self.marked} of {self.condition.budget} trips. Press Done again "
-                                 "to finish marking, or mark more trips first.")
+            verb = "rank" if self.ranks else "mark"
+            self.message.setText(f"You have {self._given} {self.marked} of {self.condition.budget} trips. Press Done "
+                                 f"again to finish {verb}ing, or {verb} more trips first.")
             return
         self._timer.stop()
         self.player.pause()
+        if self.rank_dialog is not None:
+            self.rank_dialog.close()
         self.window_.advance(marked=self.marked)
+
+    @property
+    def _given(self) -> str:
+        return "ranked" if self.ranks else "marked"
 
     def shutdown(self) -> None:
         self._timer.stop()
+        if self.rank_dialog is not None:
+            self.rank_dialog.close()
         self._stop_training = True  # a suggestion model still training stops at its next step, unused
         for worker in (self._training, self._ranking[0] if self._ranking is not None else None):
             if worker is not None:
