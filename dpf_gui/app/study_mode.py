@@ -60,6 +60,7 @@ from dpf_gui.errors import UserError
 OPERATOR_EXIT = "Ctrl+Shift+Q"
 PHASE_TITLES = {"consent": "Consent", "instructions": "Instructions", "annotate": "Mark the trips", "train": "Learning",
                 "watch": "Watch the agent", "questionnaire": "Questions", "nasa_tlx": "Workload", "end": "Thank you"}
+RANK_TITLE = "Rank the trips"  # the annotate step's title where the condition collects rankings
 STATE_WORDS = {1: "preferred", 2: "avoided", 3: "neutral", 4: "parts marked", 6: "ranked"}
 #: above the trips in a condition whose feedback is rankings: how to give it (the protocol's annotate text is the
 #: study's, written for every condition)
@@ -307,7 +308,10 @@ class StudyWindow(QMainWindow):
         steps = self.session.steps
         k = len(steps) if step is None else steps.index(step) + 1
         agent = self.agent_round()
-        self.header.setText(f"{PHASE_TITLES.get(step.phase if step else 'end', '')}  ·  step {k} of {len(steps)}"
+        title = PHASE_TITLES.get(step.phase if step else "end", "")
+        if step is not None and step.phase == "annotate" and self.session.condition(step.condition).feedback == "ranks":
+            title = RANK_TITLE
+        self.header.setText(f"{title}  ·  step {k} of {len(steps)}"
                             + (f"  ·  agent {agent[0]} of {agent[1]}" if agent and agent[1] > 1 else ""))
         self.pages.addWidget(self.page)
         self.pages.setCurrentWidget(self.page)
@@ -509,10 +513,15 @@ class AnnotatePage(QWidget):
         if row >= 0:
             self._clear_selection()
             self.player.load(self.ws, row)
-            marks = self.ws.marks(row)
-            self.player.set_marks(marks.marks, marks.labelled)
+            self._show_marks(row)
             self.watched = [*(t for t in self.watched if t != row), int(row)]
             self.window_.log("trajectory", trajectory=int(row))
+
+    def _show_marks(self, row: int) -> None:
+        """The participant's own marks under the timeline (a ranking marks no decisions: nothing is drawn)."""
+        if not self.ranks:
+            marks = self.ws.marks(row)
+            self.player.set_marks(marks.marks, marks.labelled)
 
     def _move(self, delta: int) -> None:
         self.list.setCurrentRow(min(max(self.current + delta, 0), self.list.count() - 1))
@@ -691,8 +700,7 @@ class AnnotatePage(QWidget):
             self.list.item(i).setText(f"Trip {i + 1}" + (f"  ({word})" if word else ""))
         self._states = states
         self.marked = int((states != 0).sum())  # trips marked, against the budget
-        marks = self.ws.marks(self.current)
-        self.player.set_marks(marks.marks, marks.labelled)  # the participant's own marks under the timeline
+        self._show_marks(self.current)
         self.count.setText(f"{self.marked} of {self.condition.budget} trips {self._given}")
         self._train_if_due()
         self._prepare_suggestion()
