@@ -24,8 +24,9 @@ def _watch(qtbot, page, trips) -> None:
 
 
 def test_a_participant_ranks_the_trips_watched_by_keyboard(qtbot, tmp_path):
-    init_study(tiny_protocol(tmp_path, {**ONE_RANKS, "budget = 8": "budget = 6"}), tmp_path / "s") \
-        .add_participant("P01")
+    edits = {**ONE_RANKS, "budget = 8": "budget = 6",
+             'feedback = "ranks"\n': 'feedback = "ranks"\nannotate_text = "Rank the trips you watched."\n'}
+    init_study(tiny_protocol(tmp_path, edits), tmp_path / "s").add_participant("P01")
     window = open_participant(qtbot, tmp_path / "s", "P01")
     click(qtbot, window, "consentAgree")
     click(qtbot, window, "continueButton")
@@ -33,6 +34,8 @@ def test_a_participant_ranks_the_trips_watched_by_keyboard(qtbot, tmp_path):
     assert window.session.current().key == "ranked/annotate" and page.ranks
     assert window.findChild(QPushButton, "preferButton") is None  # no mark keys: this condition collects rankings
     assert page.findChild(QLabel, "rankHelp").text().startswith("Watch a few trips")
+    assert page.findChild(QLabel, "phaseText").text() == "Rank the trips you watched."  # the condition's own words
+    assert window.header.text().startswith("Rank the trips  ·  step 3 of")
     assert not page.player.timeline_legend.isVisible()
     press(qtbot, window, Qt.Key.Key_P)  # the mark key does nothing here
     assert window.session.labelled("ranked") == 0

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,8 @@ from dpf_gui.studies.folder import Study, init_study
 from dpf_gui.studies.protocol import read_protocol
 from dpf_gui.studies.session import Session
 from tests.study_helpers import tiny_protocol
+
+ROOT = Path(__file__).resolve().parent.parent
 
 RANKS = {'strategy = "dynamic"\n': 'strategy = "dynamic"\nfeedback = "ranks"\n'}  # the second condition ranks
 RANKED_BUDGET = 'feedback = "ranks"\nbudget = 8'  # the ranks condition's budget, once RANKS is applied
@@ -57,6 +60,32 @@ def test_a_protocol_that_cannot_rank_is_refused_with_one_line(name, edits, fragm
 def test_feedback_is_marks_unless_a_condition_says_ranks(tmp_path):
     protocol = read_protocol(tiny_protocol(tmp_path, RANKS))
     assert [(c.name, c.feedback) for c in protocol.conditions] == [("static", "marks"), ("dynamic", "ranks")]
+
+
+def test_a_condition_may_word_its_own_annotate_page(tmp_path):
+    """Marks and rankings need their own words: a condition's ``annotate_text`` replaces [annotate] text on its
+    page (logged with the phase's start), the others keep the protocol's."""
+    own = {**RANKS, 'feedback = "ranks"\n': 'feedback = "ranks"\nannotate_text = "Rank the trips."\n',
+           'kind = "latin"': 'kind = "fixed"'}
+    study = init_study(tiny_protocol(tmp_path, own), tmp_path / "s")
+    study.add_participant("P01")
+    with Session(study, "P01") as s:
+        step = _to_annotate(s)
+        assert step.key == "static/annotate" and s.text(step) == study.protocol.texts["annotate"]
+        ranked = next(x for x in s.steps if x.key == "dynamic/annotate")
+        assert s.text(ranked) == "Rank the trips."
+    with pytest.raises(UserError, match=r"conditions\[2\]\.annotate_text: must be non-empty text"):
+        read_protocol(tiny_protocol(tmp_path / "bad", {**RANKS, 'feedback = "ranks"\n':
+                                                       'feedback = "ranks"\nannotate_text = " "\n'}))
+
+
+def test_the_shipped_ranks_example_protocol_is_valid(tmp_path):
+    """docs/study_ranks_example.toml: marks against rankings, each condition worded on its own page."""
+    protocol = read_protocol(ROOT / "docs" / "study_ranks_example.toml")
+    assert [(c.name, c.strategy, c.feedback, c.budget) for c in protocol.conditions] == [
+        ("marks", "dynamic", "marks", 20), ("ranks", "dynamic", "ranks", 20)]
+    assert all(c.annotate_text and c.calibrate for c in protocol.conditions) and protocol.order == "latin"
+    init_study(ROOT / "docs" / "study_ranks_example.toml", tmp_path / "s")  # what it names exists and fits
 
 
 def _to_annotate(session: Session):

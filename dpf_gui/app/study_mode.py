@@ -443,11 +443,12 @@ class AnnotatePage(QWidget):
         layout = QVBoxLayout(self)
         k, n = window.agent_round()
         if k > 1:  # the same trips, none marked: say why, or the marks given before look lost
-            round_label = _text_label(f"Agent {k} of {n}: a new agent, which learns only from the marks you give "
-                                      f"now. Your marks for agent {k - 1} are kept.", "agentRound", self)
+            round_label = _text_label(f"Agent {k} of {n}: a new agent, which learns only from the "
+                                      f"{'rankings' if self.ranks else 'marks'} you give now. What you gave agent "
+                                      f"{k - 1} is kept.", "agentRound", self)
             round_label.setStyleSheet("font-weight: bold")
             layout.addWidget(round_label)
-        layout.addWidget(_text_label(window.study.protocol.texts["annotate"], "phaseText", self))
+        layout.addWidget(_text_label(session.text(step), "phaseText", self))
         layout.addWidget(_text_label(window.study.protocol.instruction, "wishInstruction", self))
         if self.ranks:
             layout.addWidget(_text_label(RANK_HELP, "rankHelp", self))

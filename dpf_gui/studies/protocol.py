@@ -60,6 +60,7 @@ class Condition:
     #: and the app's *Calibrate strength* do (dynamic fusion only)
     calibrate: bool = False
     feedback: str = "marks"  # one of FEEDBACK
+    annotate_text: str | None = None  # shown on this condition's annotate page instead of [annotate] text
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,7 @@ def parse_protocol(source: str, file: str = "protocol", base: Path | None = None
         fusion = t.mapping("fusion")
         calibrate = t.flag("calibrate", False)
         feedback = t.choice("feedback", FEEDBACK, default="marks")
+        annotate_text = t.text("annotate_text")
         t.done()
         if any(c.name == name for c in conditions):
             t.fail("name", f"{name!r} is the name of an earlier condition; each condition needs its own name")
@@ -273,7 +275,8 @@ def parse_protocol(source: str, file: str = "protocol", base: Path | None = None
         if feedback == "ranks" and budget < 2:
             t.fail("budget", "a ranking puts two or more trips in order; with feedback = \"ranks\" allowed: 2 to "
                              f"{MAX_BUDGET}")
-        conditions.append(Condition(name, strategy, budget, limit, suggestions, fusion, calibrate, feedback))
+        conditions.append(Condition(name, strategy, budget, limit, suggestions, fusion, calibrate, feedback,
+                                    annotate_text))
     if len(conditions) > MAX_CONDITIONS:
         top.fail("conditions", f"{len(conditions)} conditions; allowed: 1 to {MAX_CONDITIONS}")
     if order == "latin" and len(conditions) < 2:

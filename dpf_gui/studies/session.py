@@ -174,7 +174,9 @@ class Session:
         return self.log.append(kind, step.phase if step else None, step.condition if step else None, **data)
 
     def text(self, step: Step) -> str:
-        return self.protocol.texts.get(step.phase, self.protocol.texts["questionnaire"])
+        """What ``step``'s page says: the phase's text, or on an annotate page the condition's own when it has one."""
+        own = self.condition(step.condition).annotate_text if step.phase == "annotate" else None
+        return own or self.protocol.texts.get(step.phase, self.protocol.texts["questionnaire"])
 
     # --- consent ------------------------------------------------------------------------------------------
     def consent(self, given: bool) -> None:
