@@ -6,7 +6,10 @@ driven through the real windows: consent, instructions, annotate (20 trips
 marked with the keys: preferred when the trip uses the scenic route more than
 the toll road, avoided when the other way round, neutral otherwise: what a
 person following the instruction would do), learning, watch, questions,
-workload (NASA-TLX), end. The study folder is temporary. Takes about a minute.
+workload (NASA-TLX), end. Then a participant of docs/study_ranks_example.toml
+ranking five trips watched (``study_rank.png``: the ranking dialog drawn where
+it opens, over the list of trips). The study folders are temporary. Takes
+about a minute.
 
 ``--protocol FILE`` walks another protocol through the same screens (e.g. one on highway or Pong: each
 trajectory is marked by the wish's regions as above), ``--size WxH`` sizes the participant window.
@@ -153,7 +156,57 @@ def main(argv=None) -> int:
         operator.refresh()
         save(operator, app, out / "study_operator.png")
         operator.close()
+    if Path(args.protocol) == HERE.parent / "docs" / "study_example.toml":
+        ranking_screen(app, out, size)
     return 0
+
+
+class _WithDialog:
+    """A window with a dialog of its drawn where it is (an offscreen grab of the window leaves its dialogs out)."""
+
+    def __init__(self, window, dialog):
+        self.window, self.dialog = window, dialog
+
+    def grab(self):
+        from PySide6.QtGui import QPainter
+
+        shot = self.window.grab()
+        painter = QPainter(shot)
+        painter.drawPixmap(self.window.mapFromGlobal(self.dialog.pos()), self.dialog.grab())
+        painter.end()
+        return shot
+
+
+def ranking_screen(app, out: Path, size: tuple[int, int]) -> None:
+    """``study_rank.png``: participant P02 of docs/study_ranks_example.toml (rankings first in the Latin square)
+    has watched five trips and ranks them: the fourth moved up one place, the third made as good as the one above."""
+    from dpf_gui.app.study_mode import StudyWindow
+    from dpf_gui.studies.folder import init_study
+
+    with tempfile.TemporaryDirectory() as tmp:
+        study = init_study(HERE.parent / "docs" / "study_ranks_example.toml", Path(tmp) / "study")
+        study.add_participant("P01")
+        study.add_participant("P02")
+        window = StudyWindow(study.folder, "P02")
+        window.resize(*size)
+        window.show()
+        window.session.consent(True)
+        window.advance()  # consent
+        window.advance()  # instructions
+        page = window.page
+        assert page.ranks, window.session.current()
+        for i in (1, 4, 7, 9, 12):
+            page.list.setCurrentRow(i)
+            assert wait(app, lambda: page.player.ready)
+        page.open_ranking()
+        dialog = page.rank_dialog
+        dialog.list.setCurrentRow(3)
+        dialog.move_selected(-1)
+        dialog.list.setCurrentRow(2)
+        dialog.toggle_tie()
+        save(_WithDialog(window, dialog), app, out / "study_rank.png")
+        dialog.reject()
+        window.operator_exit()
 
 
 if __name__ == "__main__":
