@@ -379,7 +379,17 @@ def compared_labels(data: TrajectoryDataset, wish, budget: int | None, selection
                     label_type: str = "pairs") -> Labels:
     """The comparison label types among the trajectories ``selection`` chooses for the other label types at this
     seed: ``pairs``, as many comparisons of two of them as there are of them (:data:`PAIRS_FLIP` turned round);
-    ``ranks``, groups of about :data:`RANK_GROUP` of them ranked (:data:`RANK_SWAP`)."""
+    ``ranks``, groups of about :data:`RANK_GROUP` of them ranked (:data:`RANK_SWAP`). ``ranks`` chosen ``active``:
+    the first ``budget`` trajectories "label this next" suggests by variety alone (no score chooses, and no model is
+    trained between rounds: rankings give none of the scores it learns from), ranked in consecutive groups of the
+    order suggested, as a person who watches the suggestions one after another and ranks each five."""
+    if label_type == "ranks" and selection == "active":
+        from dpf_gui.selection import suggest
+
+        order = np.array([s.index for s in suggest(data, None, None, len(data) if budget is None else budget,
+                                                   seed=seed)], dtype=np.int64)
+        groups = np.array_split(order, max(1, -(-len(order) // RANK_GROUP)))
+        return label_ranking(data, wish, groups, RANK_SWAP, seed)
     if selection != "random":
         raise UserError(f"label type {label_type}: comparisons are drawn among randomly chosen trajectories; "
                         "use --select random (\"label this next\" ranks trajectories to score)")

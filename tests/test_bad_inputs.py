@@ -378,8 +378,6 @@ CASES: list[tuple[str, list[str], str]] = [
      "--strength sets the intent's strength by hand and --recalibrate chooses it"),
     ("benchmark-pairs-active", ["benchmark", "--envs", "gridnav", "--labels", "pairs", "--select", "random,active",
                                 "--work", "{tmp}/w", "--out", "{tmp}/R.md"], "cannot go with --select active"),
-    ("benchmark-ranks-active", ["benchmark", "--envs", "gridnav", "--labels", "ranks", "--select", "active",
-                                "--work", "{tmp}/w", "--out", "{tmp}/R.md"], "--labels ranks draws its comparisons"),
     ("benchmark-quick-with-envs", ["benchmark", "--quick", "--envs", "pong", "--work", "{tmp}/w", "--out",
                                    "{tmp}/R.md"], "--quick is its own grid (gridnav, 3 wishes"),
     ("benchmark-quick-with-budgets-rows", ["benchmark", "--quick", "--budgets", "10", "--rows", "dynamic", "--work",

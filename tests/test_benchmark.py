@@ -179,8 +179,23 @@ def test_ranks_order_groups_of_the_chosen_trajectories_and_compare_every_pair_wi
     for k in range(0, 40, 10):
         first = np.bincount(np.searchsorted(np.unique(every.pairs[k:k + 10]), every.pairs[k:k + 10, 0]), minlength=5)
         assert sorted(first.tolist()) == [0, 1, 2, 3, 4]
-    with pytest.raises(UserError, match="--select random"):
-        bm.compared_labels(data, wish, 12, "active", 9, "ranks")
+
+
+def test_ranks_chosen_actively_rank_the_suggestions_in_the_order_suggested(gridnav):
+    """``--labels ranks --select active``: the first K trajectories "label this next" suggests by variety (no
+    model, no score), ranked in consecutive groups of five of the order suggested."""
+    from dpf_gui.selection import suggest
+
+    _, data, _ = gridnav
+    wish = make_wish(data.region_features, avoid=["x=..2"])
+    labels = bm.compared_labels(data, wish, 12, "active", 9, "ranks")
+    order = [s.index for s in suggest(data, None, None, 12, seed=9)]
+    groups = [order[:4], order[4:8], order[8:]]  # 12 in ceil(12 / 5) = 3 groups
+    assert sorted(set(labels.pairs.ravel().tolist())) == sorted(order)
+    for k, group in enumerate(groups):  # each group's 6 comparisons are among its own runs only
+        assert set(labels.pairs[6 * k:6 * k + 6].ravel().tolist()) == set(group)
+    again = bm.compared_labels(data, wish, 12, "active", 9, "ranks")
+    assert np.array_equal(again.pairs, labels.pairs) and np.array_equal(again.prefer, labels.prefer)
 
 
 def test_another_draw_labels_other_trajectories_of_the_same_wish_and_keeps_draw_zero_as_it_was(gridnav):

@@ -532,7 +532,6 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
     from dpf_gui.benchmark import (
         BASELINE_EPISODES,
-        COMPARED,
         DEFAULT_COMBOS,
         EPISODES,
         ROWS,
@@ -562,11 +561,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                          label_types=tuple(args.labels or ("exact",)), selections=tuple(args.select or ("random",)),
                          combos=None if product else DEFAULT_COMBOS, rows=tuple(args.rows or ROWS), split=args.split,
                          episodes=episodes, baseline=baseline, fusion=fusion_overrides(args), draws=args.draw)
-    compared = [t for t in spec.label_types if t in COMPARED]
-    if compared and "active" in spec.selections:
-        raise UserError(f"--labels {compared[0]} draws its comparisons among randomly chosen trajectories and "
-                        "cannot go with --select active (\"label this next\" ranks trajectories to score): "
-                        "use --select random")
+    if "pairs" in spec.label_types and "active" in spec.selections:
+        raise UserError("--labels pairs draws its comparisons among randomly chosen trajectories and cannot go with "
+                        "--select active (\"label this next\" ranks trajectories to score): use --select random")
     if args.quick:
         spec = BenchmarkSpec(envs=("gridnav",), wishes=3, budgets=(25,), label_types=("exact",), selections=("random",),
                              rows=("dynamic", "calibrated"), split=args.split, episodes=episodes, baseline=baseline,
