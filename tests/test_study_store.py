@@ -157,18 +157,63 @@ def test_a_file_of_marked_segments_is_imported_as_its_segments(store, data):
     assert store.summary(fp, data.lengths)[0][1] == PREFERRED
 
 
-def test_comparisons_are_refused_not_stored_as_neutral_marks(store, data):
-    """A `dpf label --feedback pairs` file has no scores (all 0): stored, every compared trajectory would read
-    as a neutral mark and the comparisons would be gone. It is refused with the way to use it."""
+def test_a_comparison_file_is_stored_as_rankings_of_two_and_trains_the_same_comparisons(store, data):
+    """A `dpf label --feedback pairs` file (or an export of rankings) has no scores: each comparison is stored as a
+    ranking of its two trajectories (one undoable batch, the person's marks kept beside it), so training reads the
+    file's comparisons, ties included; only_unlabelled leaves out the comparisons of marked trajectories, and a
+    comparison a ranking cannot say is refused with the way to use the file."""
+    from dataclasses import replace
+
     from dpf_gui.oracles import label_pairs
 
     fp = data.fingerprint()
     store.mark_trajectory(fp, 0, -1)
     wish = make_wish(data.region_features, preset=None, prefer=["terrain=scenic"], avoid=["terrain=toll"])
-    pairs = label_pairs(data, wish, FeedbackNoise(), seed=0, count=3)
-    with pytest.raises(UserError, match=r"3 comparisons .* nothing was imported: train on the comparisons"):
-        store.import_labels(pairs, fp)
-    assert store.to_labels(data).count == 1  # the person's own mark, nothing else
+    pairs = label_pairs(data, wish, FeedbackNoise(), seed=0, count=40)
+    pairs = replace(pairs, prefer=np.where(np.arange(40) % 7 == 0, 0.5, pairs.prefer).astype(np.float32))
+    assert 1.0 in pairs.prefer and 0.0 in pairs.prefer  # both directions, and every seventh "equally good"
+    store.import_labels(pairs, fp)
+    labels = store.to_labels(data)
+
+    def said(lab):  # each comparison as (better or equal, other, equally good)
+        return sorted((int(a), int(b), False) if p == 1.0 else (int(b), int(a), False) if p == 0.0
+                      else (*sorted((int(a), int(b))), True)
+                      for (a, b), p in zip(lab.pairs, lab.prefer, strict=True))
+
+    assert said(labels) == said(pairs)  # the file's comparisons, as stated (one mark alone implies none)
+    assert len(store.rankings(fp)) == 40 and store.summary(fp, data.lengths)[0][0] == AVOIDED  # the mark kept
+    store.undo(fp)
+    assert store.rankings(fp) == [] and store.to_labels(data).count == 1
+    touching = [k for k, (a, b) in enumerate(pairs.pairs.tolist()) if 0 in (a, b)]
+    store.import_labels(pairs, fp, only=range(1, len(data)))  # as "keep my marks": trajectory 0 is marked
+    assert len(store.rankings(fp)) == 40 - len(touching)
+    odd = replace(pairs, prefer=np.where(np.arange(40) == 3, 0.7, pairs.prefer))
+    with pytest.raises(UserError, match=r"comparison 3 \(.*preference 0.7\) cannot be stored as a ranking .* "
+                                        "nothing was imported: train on the comparisons"):
+        store.import_labels(odd, fp)
+
+
+def test_exported_rankings_import_back_as_the_same_comparisons(tmp_path, store, data):
+    """Export a store's rankings (a comparison file: Export labels writes the store's labels) and import the file
+    into another store: the labels train on the same comparisons."""
+    from dpf_gui.data.labels import Labels
+
+    fp = data.fingerprint()
+    store.rank(fp, [(2, 0), (0, 1), (1, 1)])
+    exported = store.to_labels(data)
+    exported.save(tmp_path / "ranked.npz")
+    other = LabelStore.in_dir(tmp_path / "other")
+    try:
+        other.import_labels(Labels.load(tmp_path / "ranked.npz"), fp)
+        again = other.to_labels(data)
+    finally:
+        other.close()
+
+    def said(lab):
+        return sorted((*sorted((int(a), int(b))), 0.5) if p == 0.5 else ((int(a), int(b), 1.0) if p == 1.0
+                      else (int(b), int(a), 1.0)) for (a, b), p in zip(lab.pairs, lab.prefer, strict=True))
+
+    assert said(again) == said(exported) == [(0, 1, 0.5), (2, 0, 1.0), (2, 1, 1.0)]
 
 
 def test_rankings_are_stored_as_comparisons_with_the_marks_ones(tmp_path, store):

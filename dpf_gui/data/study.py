@@ -406,6 +406,8 @@ class LabelStore:
             raise UserError("these labels were given to a different trajectory dataset")
         check_storable(labels, "these labels")
         keep = set(range(len(labels))) if only is None else {int(i) for i in only}
+        if labels.pairs is not None:
+            return self._import_comparisons(labels, fingerprint, keep)
         offsets = np.concatenate([[0], np.cumsum(labels.lengths)]).astype(np.int64)
         known = None if labels.known is None else np.asarray(labels.known, dtype=bool)
         rows = []
@@ -426,6 +428,20 @@ class LabelStore:
         note = {k: labels.meta.get(k) for k in ("wish", "mode", "noise", "seed", "data_path") if k in labels.meta}
         source = str(labels.meta.get("source", "label-file"))
         return self._add_action(fingerprint, "import", source, rows, note=note)
+
+    def _import_comparisons(self, labels: Labels, fingerprint: str, keep: set[int]) -> int | None:
+        """A comparison file (``dpf label --feedback pairs`` or ``ranks``, or an export of rankings): each comparison
+        of two kept trajectories stored as a ranking of the two (the better first; equally good at one level), so
+        training reads the file's comparisons; one undoable batch, or None when none was kept."""
+        rankings = []
+        for (a, b), prefer in zip(np.asarray(labels.pairs).tolist(), np.asarray(labels.prefer).tolist(), strict=True):
+            if a in keep and b in keep:
+                first, second = (a, b) if prefer >= 0.5 else (b, a)
+                rankings.append([(first, 0), (second, 0 if prefer == 0.5 else 1)])
+        if not rankings:
+            return None
+        note = {k: labels.meta.get(k) for k in ("wish", "mode", "noise", "seed", "data_path") if k in labels.meta}
+        return self.rank_many(fingerprint, rankings, source=str(labels.meta.get("source", "label-file")), note=note)
 
     def carry_marks(self, old_fingerprint: str, new_fingerprint: str, offset: int = 0) -> int | None:
         """Copy every active mark of one dataset to another that holds its trajectories from ``offset`` on.
@@ -732,14 +748,18 @@ def _marked_stretches(marks: np.ndarray, known: np.ndarray) -> list[tuple[int, i
 
 
 def check_storable(labels: Labels, where: str) -> None:
-    """Refuse comparisons: the store keeps a score per trajectory, and a comparison file's are all 0 (no score was
-    given), so storing it would turn every compared trajectory into a neutral mark and lose the comparisons."""
-    if labels.pairs is not None:
-        raise UserError(f"{where} holds {len(labels.pairs)} comparisons (which of two trajectories is better), "
-                        "not marks of trajectories; the app stores marks and the rankings a person makes in it, not "
-                        "loose comparisons, so nothing was imported: "
-                        "train on the comparisons with `dpf train-intent --labels FILE --out DIR` and load DIR in the "
-                        "Train tab (Load intent model…)")
+    """Refuse comparisons the store cannot keep as rankings of two: a comparison of a trajectory with itself, or
+    one stated other than "the first better" (1), "the second better" (0) or "equally good" (0.5)."""
+    if labels.pairs is None:
+        return
+    pairs, prefer = np.asarray(labels.pairs), np.asarray(labels.prefer, dtype=np.float64)
+    odd = (pairs[:, 0] == pairs[:, 1]) | ~np.isin(prefer, (0.0, 0.5, 1.0))
+    if odd.any():
+        k = int(np.flatnonzero(odd)[0])
+        raise UserError(f"{where}: comparison {k} ({int(pairs[k, 0])} vs {int(pairs[k, 1])}, preference "
+                        f"{float(prefer[k]):g}) cannot be stored as a ranking (allowed: two different trajectories, "
+                        "preference 1, 0 or 0.5), so nothing was imported: train on the comparisons with "
+                        "`dpf train-intent --labels FILE --out DIR` and load DIR in the Train tab (Load intent model…)")
 
 
 def _is_number(v) -> bool:

@@ -324,6 +324,8 @@ class Workspace:
     def marked_in(self, labels: Labels) -> int:
         """How many trajectories a label file (:meth:`read_labels`) labels that are marked here already: an import
         replaces those marks, so the app asks first."""
+        if labels.pairs is not None:  # comparisons are stored as rankings beside the marks, replacing none
+            return 0
         states, _ = self.summary()
         return int(((states != UNLABELLED) & np.asarray(labels.labelled, dtype=bool)).sum())
 
