@@ -480,6 +480,31 @@ def test_importing_labels_over_marks_already_made_asks_first(qtbot, tmp_path, me
     assert messages == []
 
 
+def test_a_comparison_file_imports_as_rankings_without_asking_and_trains_on_them(qtbot, tmp_path, messages,
+                                                                                 monkeypatch):
+    """*Import labels file* with a `dpf label --feedback ranks` file: its comparisons are stored as rankings of two
+    beside the marks (nothing replaced, so nothing asked), the list reads them as ranked, the Train tab as
+    comparisons."""
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from dpf_gui.data.study import AVOIDED, RANKED
+    from dpf_gui.oracles import label_ranking, rank_groups
+    from dpf_gui.wish import make_wish
+
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    ws = window.workspace
+    wish = make_wish(ws.dataset.region_features, prefer=["terrain=toll"])
+    file = label_ranking(ws.dataset, wish, rank_groups(list(range(10, 20)), 5, 0), 0.0, 0).save(tmp_path / "r.npz")
+    ws.mark(0, -1)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(file), "")))
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: pytest.fail(f"asked: {box.text()}"))
+    window._ask_import_labels()
+    states, _ = ws.summary()
+    assert states[0] == AVOIDED and (states[10:20] == RANKED).all() and (states[1:10] == 0).all()
+    assert len(ws.store.rankings(ws.fingerprint)) == 2 * 10  # two rankings of five: ten comparisons each
+    assert ws.labels().feedback_kind() == "pairs" and messages == []
+
+
 def test_export_trace_adds_the_suffix_and_asks_before_replacing(qtbot, tmp_path, messages, monkeypatch):
     """'trace' typed in Export trace's dialog wrote a file named 'trace' (and would have replaced trace.csv)."""
     from PySide6.QtWidgets import QMessageBox
