@@ -259,12 +259,12 @@ class Session:
         if cond.feedback != feedback:
             raise UserError(f"this condition collects {cond.feedback}, not {feedback}")
         states, _ = self.workspace(step.condition).summary()
+        given = int((states != 0).sum())
         new = {t for t in trajs if 0 <= t < len(states) and states[t] == 0}
-        if new and int((states != 0).sum()) + len(new) > cond.budget:
+        if new and given + len(new) > cond.budget:
             raise UserError(f"the label budget of this condition ({cond.budget} trajectories) is used up"
-                            if int((states != 0).sum()) >= cond.budget else
-                            f"this would give feedback on {int((states != 0).sum()) + len(new)} trajectories; the "
-                            f"label budget of this condition is {cond.budget}")
+                            if given >= cond.budget else f"this would give feedback on {given + len(new)} "
+                            f"trajectories; the label budget of this condition is {cond.budget}")
         left = self.time_left(step)
         if left is not None and left <= 0:
             raise UserError("the annotation time is up")
