@@ -5,7 +5,7 @@ past it, said in the dialog), Ctrl+Z takes a ranking back, and every step is log
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QPushButton
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 
 from dpf_gui.studies.events import EventLog
 from dpf_gui.studies.folder import Study, init_study
@@ -21,6 +21,15 @@ def _watch(qtbot, page, trips) -> None:
     for t in trips:
         page.list.setCurrentRow(t)
         qtbot.waitUntil(lambda: page.player.ready, timeout=WAIT_MS)
+
+
+def _has_the_keys(qtbot, dialog) -> None:
+    """The dialog shown and active, its list with the keyboard focus: as on a participant's screen (the offscreen
+    platform activates no new window by itself)."""
+    qtbot.waitUntil(dialog.isVisible, timeout=WAIT_MS)
+    dialog.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=WAIT_MS)
+    dialog.list.setFocus()
 
 
 def test_a_participant_ranks_the_trips_watched_by_keyboard(qtbot, tmp_path):
@@ -44,7 +53,7 @@ def test_a_participant_ranks_the_trips_watched_by_keyboard(qtbot, tmp_path):
     _watch(qtbot, page, [1, 2, 3, 4, 5, 6, 2])  # the last five watched, each once: 3 4 5 6 2
     press(qtbot, window, Qt.Key.Key_R)
     dialog = page.rank_dialog
-    qtbot.waitUntil(dialog.isVisible, timeout=WAIT_MS)
+    _has_the_keys(qtbot, dialog)
     assert [dialog.list.item(r).data(_TRAJ) for r in range(5)] == [3, 4, 5, 6, 2]
     assert dialog.list.item(0).text() == "1.  Trip 4"  # the participant's numbering, from 1
     dialog.list.setCurrentRow(4)
@@ -61,7 +70,7 @@ def test_a_participant_ranks_the_trips_watched_by_keyboard(qtbot, tmp_path):
     _watch(qtbot, page, [10, 11])
     press(qtbot, window, Qt.Key.Key_R)
     second = page.rank_dialog
-    qtbot.waitUntil(second.isVisible, timeout=WAIT_MS)
+    _has_the_keys(qtbot, second)
     assert [second.list.item(r).text() for r in range(5)] == [
         "1.  Trip 6  (ranked before)", "2.  Trip 7  (ranked before)", "3.  Trip 3  (ranked before)", "4.  Trip 11",
         "5.  Trip 12"]
@@ -70,6 +79,7 @@ def test_a_participant_ranks_the_trips_watched_by_keyboard(qtbot, tmp_path):
                                                           "budget of this condition is 6")
     qtbot.keyClick(second.list, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not second.isVisible(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)  # the page has the keys again
     qtbot.keyClick(window.focusWidget() or window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert page.count.text() == "0 of 6 trips ranked"
     click(qtbot, window, "annotateDone")
@@ -79,6 +89,9 @@ def test_a_participant_ranks_the_trips_watched_by_keyboard(qtbot, tmp_path):
         got = log.events()
     kinds = [e["kind"] for e in got if e["kind"] in ("ranking_opened", "rank", "ranking_left", "undo")]
     assert kinds == ["ranking_opened", "rank", "ranking_opened", "ranking_left", "undo"]
+    keys = [e["data"]["key"] for e in got if e["kind"] == "key"]
+    assert keys.count("R") == 3 and keys.count("Alt+Up") == 2 and keys.count("=") == 1  # the dialog's keys too
+    assert keys.count("Return") == 2 and keys.count("Esc") == 1
     assert [e["data"]["levels"] for e in got if e["kind"] == "rank"] == [[[3, 0], [4, 1], [2, 1], [5, 2], [6, 3]]]
     assert [e["data"]["trajectories"] for e in got if e["kind"] == "ranking_opened"] == [[3, 4, 5, 6, 2],
                                                                                           [5, 6, 2, 10, 11]]

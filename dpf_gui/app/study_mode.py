@@ -348,11 +348,20 @@ class StudyWindow(QMainWindow):
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         # Every key press reaches its receiver (the focus widget, else the window) first as a ShortcutOverride,
         # also when a shortcut then takes it: logging there, at the receiver only, logs each press once.
-        if event.type() == QEvent.Type.ShortcutOverride and obj is (self.focusWidget() or self):
+        if event.type() == QEvent.Type.ShortcutOverride and obj is self._key_receiver():
             key = QKeySequence(event.keyCombination()).toString()
             if key and not event.isAutoRepeat():
                 self.log("key", key=key)
         return False
+
+    def _key_receiver(self) -> QObject:
+        """Where this window's key presses go: its focus widget, or that of a dialog of its own (the ranking) while
+        the dialog has the keys; not another window's (the operator screen's)."""
+        focus = QApplication.focusWidget()
+        widget = focus
+        while widget is not None and widget is not self:
+            widget = widget.parentWidget()
+        return focus if widget is self else (self.focusWidget() or self)
 
     def operator_exit(self) -> None:
         """The operator leaves the participant's screen (the session resumes where it was when opened again)."""
