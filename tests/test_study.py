@@ -188,13 +188,14 @@ def test_export_results_one_row_per_participant_and_condition(piloted):
         for pos, cond in enumerate(("static", "dynamic") if k % 2 == 0 else ("dynamic", "static"), start=1)]
     assert list(rows[0]) == [
         "participant", "number", "simulated", "condition", "position", "strategy", "feedback", "budget", "labelled",
-        "intent_trained", "train_note", "strength", "c", "calibrated", "outcome_episodes", "task_success",
-        "task_return", "length", "prefer_fraction", "avoid_fraction", "watch_episodes", "watch_task_success",
-        "watch_prefer_fraction", "watch_avoid_fraction", "q_did_what_i_asked", "q_still_did_its_job", "q_comments",
-        "tlx_mental", "tlx_physical", "tlx_temporal", "tlx_performance", "tlx_effort", "tlx_frustration", "tlx_raw",
-        "completed"]
+        "annotate_s", "intent_trained", "train_note", "strength", "c", "calibrated", "outcome_episodes",
+        "task_success", "task_return", "length", "prefer_fraction", "avoid_fraction", "watch_episodes",
+        "watch_task_success", "watch_prefer_fraction", "watch_avoid_fraction", "q_did_what_i_asked",
+        "q_still_did_its_job", "q_comments", "tlx_mental", "tlx_physical", "tlx_temporal", "tlx_performance",
+        "tlx_effort", "tlx_frustration", "tlx_raw", "completed"]
     for r in rows:
         assert r["simulated"] == "1" and r["labelled"] == "8" and r["completed"] == "1"
+        assert 0 <= float(r["annotate_s"]) < 60  # a simulated participant's batch of marks: no time to speak of
         assert r["calibrated"] == "0" and (r["strength"] != "") == (r["intent_trained"] == "1")
         # 8 marks can all carry one score: then training is refused, said in train_note, and the agent is the task's
         assert r["intent_trained"] == "1" or (r["intent_trained"] == "0" and r["train_note"])
@@ -409,6 +410,21 @@ def test_interrupted_pilot_resumes_at_the_phase_it_was_in(tmp_path, monkeypatch)
     restarts = [e for e in after if e["kind"] == "phase_start" and e["data"]["step"] == "dynamic/train"]
     assert [e["data"]["resumed"] for e in restarts] == [False, True] and restarts[1]["session"] == 2
     assert calls == ["static", "dynamic", "dynamic"]
+
+
+def test_a_steps_duration_counts_each_session_from_its_start_to_its_end_not_the_break():
+    """results.csv's annotate_s: in each session that started the step, from its start to its end there (or, when
+    it ended in a later session, to the last thing the first session logged); events after the end do not count."""
+    from dpf_gui.studies.session import step_duration
+
+    def ev(session, t, kind, step="a/annotate"):
+        return {"session": session, "t_session": t, "kind": kind, "data": {"step": step}}
+
+    events = [ev(1, 0.0, "phase_start", "consent"), ev(1, 10.0, "phase_start"), ev(1, 70.0, "operator_exit", None),
+              ev(2, 5.0, "phase_start"), ev(2, 35.0, "phase_end"), ev(2, 100.0, "phase_start", "a/train")]
+    assert step_duration(events, "a/annotate", {1: 70.0, 2: 100.0}) == (70 - 10) + (35 - 5)
+    assert step_duration(events, "a/train", {1: 70.0, 2: 100.0}) == 0.0
+    assert step_duration(events, "b/annotate", {1: 70.0, 2: 100.0}) is None
 
 
 def test_the_annotation_clock_stops_while_the_session_is_interrupted(tmp_path, monkeypatch):

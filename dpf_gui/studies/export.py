@@ -45,6 +45,7 @@ from dpf_gui.studies.session import (
     OUTCOMES_FILE,
     TLX_IDS,
     TLX_SCALES,
+    step_duration,
     study_steps,
 )
 
@@ -65,6 +66,8 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
                      "trips watched last, learned as comparisons)"),
         ("budget", "trajectories the participant could mark (or rank) in the condition"),
         ("labelled", "trajectories the participant marked or ranked (labels the intent model learned from)"),
+        ("annotate_s", "seconds the condition's annotate step was under way (from its start to Done; the breaks "
+                       "between sessions, e.g. after the operator left, not counted): the time the feedback took"),
         ("intent_trained", "1: an intent model was trained from the marks; 0: the agent played as the task agent"),
         ("train_note", "why no intent model was trained, or why its calibration failed (empty when all went well)"),
         ("strength", "the intent's strength the agent played at (empty: no intent model)"),
@@ -193,6 +196,9 @@ def collect(study: Study) -> dict[str, Any]:
         if log_path.is_file():
             with EventLog(log_path, read_only=True) as log:
                 evs = log.events()
+        ends = {}  # each session's last logged time
+        for e in evs:
+            ends[int(e["session"])] = max(ends.get(int(e["session"]), 0.0), float(e["t_session"]))
         steps = study_steps(protocol, p["order"])
         done = {e["data"].get("step") for e in evs if e["kind"] == "phase_end"}
         current = next((s.key for s in steps if s.key not in done), None)
@@ -229,7 +235,7 @@ def collect(study: Study) -> dict[str, Any]:
             cdir = folder / CONDITIONS_DIR / name
             row: dict[str, Any] = {"participant": pid, "number": p["number"], "simulated": sim, "condition": name,
                                    "position": pos, "strategy": cond.strategy, "feedback": cond.feedback,
-                                   "budget": cond.budget}
+                                   "budget": cond.budget, "annotate_s": step_duration(evs, f"{name}/annotate", ends)}
             store_path = cdir / LABELS_FILE
             if store_path.is_file():
                 with LabelStore(store_path, read_only=True) as store:
@@ -263,8 +269,8 @@ def collect(study: Study) -> dict[str, Any]:
             row["completed"] = int(f"{name}/{'nasa_tlx' if protocol.nasa_tlx else 'questionnaire'}" in done)
             results.append(row)
     header = ["participant", "number", "simulated", "condition", "position", "strategy", "feedback", "budget",
-              "labelled", "intent_trained", "train_note", "strength", "c", "calibrated", "outcome_episodes",
-              "task_success", "task_return", "length", *wish_cols,
+              "labelled", "annotate_s", "intent_trained", "train_note", "strength", "c", "calibrated",
+              "outcome_episodes", "task_success", "task_return", "length", *wish_cols,
               "watch_episodes", "watch_task_success", *[f"watch_{m}" for m in wish_cols],
               *[f"q_{i}" for i in items], *([*TLX_IDS, "tlx_raw"] if protocol.nasa_tlx else []), "completed"]
     tables["results.csv"] = (header, results)

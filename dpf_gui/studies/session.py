@@ -97,6 +97,21 @@ def trajectory_outcome(traj, wish) -> dict[str, Any]:
     return out
 
 
+def step_duration(events: list[dict[str, Any]], key: str, ends: dict[int, float]) -> float | None:
+    """Seconds step ``key`` was under way, from the log: in each session that started it, from its first
+    ``phase_start`` to its ``phase_end`` in that session, or else to ``ends[session]`` (the last thing that session
+    logged); the breaks between sessions do not count. ``events``: the log's, or only its phase starts and ends.
+    None: the step was never started."""
+    starts: dict[int, float] = {}
+    finished: dict[int, float] = {}
+    for e in events:
+        if e["data"].get("step") == key and e["kind"] in ("phase_start", "phase_end"):
+            (starts if e["kind"] == "phase_start" else finished).setdefault(int(e["session"]), float(e["t_session"]))
+    if not starts:
+        return None
+    return sum(max(0.0, finished.get(session, ends.get(session, t0)) - t0) for session, t0 in starts.items())
+
+
 class Session:
     """A participant's session; one process at a time (a second is refused while the first holds it)."""
 
@@ -226,13 +241,8 @@ class Session:
         that session logged (in this session: now). So an interruption (the operator's exit, which is logged, or a
         crash) stops the clock until the step is resumed, instead of the break counting against the participant.
         Measured with the sessions' monotonic clocks, so a change of the computer's clock changes nothing."""
-        first_start: dict[int, float] = {}
-        for e in self.log.events("phase_start"):
-            if e["data"].get("step") == step.key:
-                first_start.setdefault(int(e["session"]), float(e["t_session"]))
-        ends = self.log.session_ends()
-        return sum(max(0.0, (self.log.elapsed() if session == self.log.session else ends.get(session, t0)) - t0)
-                   for session, t0 in first_start.items())
+        ends = {**self.log.session_ends(), self.log.session: self.log.elapsed()}
+        return step_duration(self.log.events("phase_start"), step.key, ends) or 0.0
 
     def mark(self, traj: int, value: int, t0: int | None = None, t1: int | None = None) -> int:
         """The participant marks a trajectory (or decisions t0..t1 of it); stored, then logged."""
@@ -450,4 +460,4 @@ class Session:
         return [i[0] for i in self.items(step) if i[4] and (i[0] not in given or given[i[0]] in ("", None))]
 
 
-__all__ = ["TLX_IDS", "TLX_SCALES", "Session", "Step", "episode_outcome", "study_steps"]
+__all__ = ["TLX_IDS", "TLX_SCALES", "Session", "Step", "episode_outcome", "step_duration", "study_steps"]
