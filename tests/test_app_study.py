@@ -199,6 +199,11 @@ def test_two_participants_through_the_screens_one_resumed(qtbot, tmp_path):
         ("P01", "static", "6", "6"), ("P01", "dynamic", "6", "6"),
         ("P02", "dynamic", "6", "6"), ("P02", "static", "6", "6")]
     assert all(r["simulated"] == "0" and r["q_comments"] == "it went round the long way" for r in results)
+    assert all(0 < float(r["annotate_s"]) < HANG_S for r in results)  # people's time marking, in the summary too
+    from dpf_gui.studies.summary import summarise_study
+
+    people = summarise_study(Study(tmp_path / "s"), simulated=False)
+    assert "annotate_s" in people["measures"] and people["conditions"]["static"]["annotate_s"]["n"] == 2
     for f in out.rglob("*"):
         if f.is_file() and f.name != "study_events.csv":
             assert b"P03" not in f.read_bytes(), f

@@ -532,6 +532,7 @@ def test_summary_per_condition_with_intervals_and_a_plot(piloted, tmp_path, caps
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
     summary = json.loads((tmp_path / "s.json").read_text())
     assert set(summary["conditions"]) == {"static", "dynamic"}
+    assert "annotate_s" not in summary["measures"]  # a simulated participant's time is the machine's
     assert all(v["n"] == PILOT_N for c in summary["conditions"].values() for v in c.values())
     assert summarise_study(study, simulated=False)["participants"] == 0  # people and the pilot never pooled
     t = t_interval([1.0, 2.0, 3.0])  # t(2) = 4.303, sd 1: 2 +- 4.303 / sqrt(3)

@@ -34,13 +34,16 @@ SHARES = ("task_success", "prefer_fraction", "avoid_fraction", "watch_task_succe
 
 
 def measure_range(measure: str) -> tuple[float, float] | None:
-    """The values ``measure`` can take, where fixed: shares 0..1, Likert answers 1..7, raw TLX 0..100."""
+    """The values ``measure`` can take, where fixed: shares 0..1, Likert answers 1..7, raw TLX 0..100, seconds
+    from 0."""
     if measure in SHARES:
         return 0.0, 1.0
     if measure.startswith("q_"):
         return 1.0, float(LIKERT_POINTS)
     if measure == "tlx_raw":
         return 0.0, 100.0
+    if measure == "annotate_s":
+        return 0.0, math.inf
     return None
 
 
@@ -71,6 +74,8 @@ def summarise_study(study: Study, simulated: bool | None = None) -> dict[str, An
         simulated = bool(rows) and not any(not r["simulated"] for r in rows)  # nothing yet: people's study
     rows = [r for r in rows if bool(r["simulated"]) == simulated]
     measures = [m for m in OUTCOMES if m in header]
+    if not simulated:  # how long people took to give their feedback (a simulated participant's time is the machine's)
+        measures.append("annotate_s")
     measures += [f"q_{i.id}" for i in study.protocol.items if i.type == "likert"]
     if "tlx_raw" in header:
         measures.append("tlx_raw")
