@@ -25,3 +25,12 @@ def tiny_protocol(folder: Path, replace: dict[str, str] | None = None, name: str
     path = folder / name
     path.write_text(tiny_protocol_text(replace), encoding="utf-8")
     return path
+
+
+#: the example's second condition ("dynamic") collects rankings
+RANKS = {'strategy = "dynamic"\n': 'strategy = "dynamic"\nfeedback = "ranks"\n'}
+RANKED_BUDGET = 'feedback = "ranks"\nbudget = 8'  # the ranks condition's budget, once RANKS is applied
+#: one condition, "ranked": dynamic fusion from rankings (the example's second condition dropped, its first changed)
+ONE_RANKS = {'[[conditions]]\nname = "dynamic"\nstrategy = "dynamic"\nbudget = 8\n': "",
+             'name = "static"\nstrategy = "static"': 'name = "ranked"\nfeedback = "ranks"\nstrategy = "dynamic"',
+             'kind = "latin"': 'kind = "fixed"'}

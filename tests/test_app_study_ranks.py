@@ -10,9 +10,8 @@ from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 from dpf_gui.studies.events import EventLog
 from dpf_gui.studies.folder import Study, init_study
 from tests.qt_helpers import WAIT_MS
-from tests.study_helpers import tiny_protocol
+from tests.study_helpers import ONE_RANKS, tiny_protocol
 from tests.test_app_study import click, open_participant, press
-from tests.test_study_ranks import ONE_RANKS
 
 _TRAJ = Qt.ItemDataRole.UserRole
 

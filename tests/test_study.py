@@ -26,7 +26,7 @@ from dpf_gui.studies.protocol import read_protocol
 from dpf_gui.studies.session import Session, study_steps
 from dpf_gui.studies.simulate import pilot
 from tests.helpers import HANG_S
-from tests.study_helpers import EXAMPLE, tiny_protocol
+from tests.study_helpers import EXAMPLE, RANKED_BUDGET, RANKS, tiny_protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 ONE_CONDITION = {'[[conditions]]\nname = "dynamic"\nstrategy = "dynamic"\nbudget = 8\n': ""}
@@ -82,6 +82,21 @@ BAD_PROTOCOLS = [
     ("calibrate-a-set-strength", {'strategy = "dynamic"\n': 'strategy = "dynamic"\ncalibrate = true\n'
                                                             'fusion = { strength = 2 }\n'},
      "conditions[2].calibrate: chooses strength and c itself"),
+    # conditions that collect rankings (feedback = "ranks"), and trainings that cannot learn what they collect
+    ("unknown-feedback", {'strategy = "dynamic"\n': 'strategy = "dynamic"\nfeedback = "stars"\n'},
+     "conditions[2].feedback: 'stars' is not allowed; allowed: marks, ranks"),
+    ("ranks-with-suggestions", {'strategy = "dynamic"\n': 'strategy = "dynamic"\nfeedback = "ranks"\n'
+                                                          'suggestions = true\n'},
+     "conditions[2].suggestions: \"label this next\" suggests trips to mark one at a time"),
+    ("ranks-of-one", {**RANKS, RANKED_BUDGET: RANKED_BUDGET.replace("8", "1")},
+     "conditions[2].budget: a ranking puts two or more trips in order"),
+    ("ranks-lstm", {**RANKS, 'kind = "additive"': 'kind = "lstm"', "members = 2, hidden = 32, utility_steps = 60, "
+                    "value_steps = 300, max_transitions = 5000": ""},
+     "train.kind: conditions[2] collects rankings (feedback = \"ranks\"), which the LSTM cannot learn from"),
+    ("ranks-score-objective", {**RANKS, "members = 2,": 'objective = "score", members = 2,'},
+     "train.config: objective 'score' needs scores, and conditions[2] collects rankings"),
+    ("marks-pairs-objective", {"members = 2,": 'objective = "pairs", members = 2,'},
+     "train.config: objective 'pairs' learns from rankings, and conditions[1] collects marks"),
 ]
 
 

@@ -19,42 +19,9 @@ from dpf_gui.studies.events import EventLog
 from dpf_gui.studies.folder import Study, init_study
 from dpf_gui.studies.protocol import read_protocol
 from dpf_gui.studies.session import Session
-from tests.study_helpers import tiny_protocol
+from tests.study_helpers import ONE_RANKS, RANKED_BUDGET, RANKS, tiny_protocol
 
 ROOT = Path(__file__).resolve().parent.parent
-
-RANKS = {'strategy = "dynamic"\n': 'strategy = "dynamic"\nfeedback = "ranks"\n'}  # the second condition ranks
-RANKED_BUDGET = 'feedback = "ranks"\nbudget = 8'  # the ranks condition's budget, once RANKS is applied
-#: one condition, "ranked": dynamic fusion from rankings (the example's second condition dropped, its first changed)
-ONE_RANKS = {'[[conditions]]\nname = "dynamic"\nstrategy = "dynamic"\nbudget = 8\n': "",
-             'name = "static"\nstrategy = "static"': 'name = "ranked"\nfeedback = "ranks"\nstrategy = "dynamic"',
-             'kind = "latin"': 'kind = "fixed"'}
-
-BAD = [
-    ("unknown-feedback", {'strategy = "dynamic"\n': 'strategy = "dynamic"\nfeedback = "stars"\n'},
-     "conditions[2].feedback: 'stars' is not allowed; allowed: marks, ranks"),
-    ("ranks-with-suggestions", {'strategy = "dynamic"\n': 'strategy = "dynamic"\nfeedback = "ranks"\n'
-                                                          'suggestions = true\n'},
-     "conditions[2].suggestions: \"label this next\" suggests trips to mark one at a time"),
-    ("ranks-of-one", {**RANKS, RANKED_BUDGET: RANKED_BUDGET.replace("8", "1")},
-     "conditions[2].budget: a ranking puts two or more trips in order"),
-    ("ranks-lstm", {**RANKS, 'kind = "additive"': 'kind = "lstm"', "members = 2, hidden = 32, utility_steps = 60, "
-                    "value_steps = 300, max_transitions = 5000": ""},
-     "train.kind: conditions[2] collects rankings (feedback = \"ranks\"), which the LSTM cannot learn from"),
-    ("ranks-score-objective", {**RANKS, "members = 2,": 'objective = "score", members = 2,'},
-     "train.config: objective 'score' needs scores, and conditions[2] collects rankings"),
-    ("marks-pairs-objective", {"members = 2,": 'objective = "pairs", members = 2,'},
-     "train.config: objective 'pairs' learns from rankings, and conditions[1] collects marks"),
-]
-
-
-@pytest.mark.parametrize("name, edits, fragment", BAD, ids=[c[0] for c in BAD])
-def test_a_protocol_that_cannot_rank_is_refused_with_one_line(name, edits, fragment, tmp_path):
-    path = tiny_protocol(tmp_path / "p", edits)
-    with pytest.raises(UserError) as e:
-        init_study(path, tmp_path / "study")
-    assert "\n" not in str(e.value) and fragment in str(e.value), str(e.value)
-    assert not (tmp_path / "study").exists()
 
 
 def test_feedback_is_marks_unless_a_condition_says_ranks(tmp_path):
