@@ -94,3 +94,26 @@ def test_a_participant_ranks_the_trips_watched_by_keyboard(qtbot, tmp_path):
     assert [e["data"]["levels"] for e in got if e["kind"] == "rank"] == [[[3, 0], [4, 1], [2, 1], [5, 2], [6, 3]]]
     assert [e["data"]["trajectories"] for e in got if e["kind"] == "ranking_opened"] == [[3, 4, 5, 6, 2],
                                                                                           [5, 6, 2, 10, 11]]
+
+
+def test_the_ranking_closes_when_the_annotation_time_is_up(qtbot, tmp_path, monkeypatch):
+    """Time up while the ranking is open: the dialog goes (a ranking saved now would be refused), R and Undo are
+    disabled, and the page says to press Done."""
+    from dpf_gui.studies.session import Session
+
+    init_study(tiny_protocol(tmp_path, ONE_RANKS), tmp_path / "s").add_participant("P01")
+    window = open_participant(qtbot, tmp_path / "s", "P01")
+    click(qtbot, window, "consentAgree")
+    click(qtbot, window, "continueButton")
+    page = window.page
+    _watch(qtbot, page, [1, 2, 3])
+    page.open_ranking()
+    dialog = page.rank_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=WAIT_MS)
+    monkeypatch.setattr(Session, "time_left", lambda self, step: 0.0)
+    page._tick()
+    assert not dialog.isVisible() and page.message.text() == "The time is up. Press Done."
+    assert not window.findChild(QPushButton, "rankButton").isEnabled()
+    assert not window.findChild(QPushButton, "undoButton").isEnabled()
+    assert window.session.labelled("ranked") == 0
+    window.operator_exit()
