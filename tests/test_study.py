@@ -548,6 +548,10 @@ def test_summary_per_condition_with_intervals_and_a_plot(piloted, tmp_path, caps
     summary = json.loads((tmp_path / "s.json").read_text())
     assert set(summary["conditions"]) == {"static", "dynamic"}
     assert "annotate_s" not in summary["measures"]  # a simulated participant's time is the machine's
+    results = {(r["participant"], r["condition"]): r["intent_trained"] for r in piloted[2]["results.csv"]}
+    for name in ("static", "dynamic"):  # the share of participants whose marks trained an intent model
+        trained = [int(v) for (_, c), v in results.items() if c == name]
+        assert summary["conditions"][name]["intent_trained"]["mean"] == pytest.approx(sum(trained) / len(trained))
     assert all(v["n"] == PILOT_N for c in summary["conditions"].values() for v in c.values())
     assert summarise_study(study, simulated=False)["participants"] == 0  # people and the pilot never pooled
     t = t_interval([1.0, 2.0, 3.0])  # t(2) = 4.303, sd 1: 2 +- 4.303 / sqrt(3)

@@ -28,9 +28,11 @@ from dpf_gui.studies.protocol import LIKERT_POINTS
 #: two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom (then the normal's 1.96)
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-OUTCOMES = ("task_success", "task_return", "prefer_fraction", "avoid_fraction", "watch_task_success")
-#: measures whose every value is a share of episodes or decisions (task_return's range depends on the environment)
-SHARES = ("task_success", "prefer_fraction", "avoid_fraction", "watch_task_success")
+#: ``intent_trained``: the share of participants whose feedback trained an intent model at all (marks all alike
+#: train none, and the condition plays the task agent): what a comparison of feedback kinds needs beside outcomes
+OUTCOMES = ("task_success", "task_return", "prefer_fraction", "avoid_fraction", "watch_task_success", "intent_trained")
+#: measures whose every value is a share (task_return's range depends on the environment)
+SHARES = ("task_success", "prefer_fraction", "avoid_fraction", "watch_task_success", "intent_trained")
 
 
 def measure_range(measure: str) -> tuple[float, float] | None:
