@@ -16,13 +16,13 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
-    QDialogButtonBox,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QVBoxLayout,
 )
 
+from dpf_gui.app.button_box import ok_cancel
 from dpf_gui.app.palette import WARNING_COLOUR
 from dpf_gui.errors import UserError
 
@@ -68,12 +68,7 @@ class RankDialog(QDialog):
         self.error.setWordWrap(True)
         self.error.setStyleSheet(f"color: {WARNING_COLOUR};")
         self.error.hide()
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.save_button.setText("Save ranking")
-        self.save_button.setObjectName("saveRankingButton")
-        buttons.accepted.connect(self._on_save)
-        buttons.rejected.connect(self.reject)
+        buttons, self.save_button = ok_cancel(self, "Save ranking", "saveRankingButton", self._on_save)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(self.list, 1)

@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
     QLabel,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dpf_gui.app.button_box import ok_cancel
 from dpf_gui.app.palette import ADVICE_COLOUR, WARNING_COLOUR
 from dpf_gui.data.study import UNLABELLED
 from dpf_gui.errors import UserError
@@ -174,12 +174,7 @@ class SimulatedUserDialog(QDialog):
         self.only_unlabelled = QCheckBox("keep my own marks (label only unlabelled trajectories)", self)
         self.only_unlabelled.setObjectName("simOnlyUnlabelledCheck")
         self.only_unlabelled.setChecked(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Label")
-        self.ok_button.setObjectName("simOkButton")
-        buttons.accepted.connect(self._on_ok)
-        buttons.rejected.connect(self.reject)
+        buttons, self.ok_button = ok_cancel(self, "Label", "simOkButton", self._on_ok)
 
         form = QFormLayout()
         form.addRow("", self.rank)
@@ -245,12 +240,7 @@ class MyWishDialog(QDialog):
                        "against them.", self)
         intro.setWordWrap(True)
         self.fields = WishFields(self, ws, "myWish", prefer=d["prefer"], avoid=d["avoid"])
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Keep")
-        self.ok_button.setObjectName("myWishOkButton")
-        buttons.accepted.connect(self._on_ok)
-        buttons.rejected.connect(self.reject)
+        buttons, self.ok_button = ok_cancel(self, "Keep", "myWishOkButton", self._on_ok)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(self.fields)
