@@ -139,3 +139,17 @@ def test_withdrawing_asks_for_the_id_again_or_needs_yes(capsys, tmp_path, monkey
         out = capsys.readouterr().out
         assert kept.is_dir() == (code == 1), out
         assert ("nothing was deleted" in out) == (code == 1) and "Type P10 to confirm" in out
+
+
+def test_init_and_status_list_each_condition_with_what_participants_give(capsys, tmp_path):
+    """A study comparing marks with rankings says so where it is made and where its state is looked up: each
+    condition's strategy, feedback and budget, not its name alone."""
+    from tests.study_helpers import RANKS
+
+    folder = str(tmp_path / "study")
+    assert main(["study", "init", str(tiny_protocol(tmp_path, RANKS)), "--out", folder]) == 0
+    assert main(["study", "status", folder]) == 0
+    out = capsys.readouterr().out
+    for condition in ("condition static (static, marks up to 8 trips)",
+                      "condition dynamic (dynamic, ranks up to 8 trips)"):
+        assert out.count(condition) == 2, out

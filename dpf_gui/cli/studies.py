@@ -91,8 +91,10 @@ def cmd_study_init(args: argparse.Namespace) -> int:
     writable_folder(out.absolute().parent)
     study = init_study(args.protocol, out)
     pr = study.protocol
-    print(f"made study {out}: {pr.title!r}, {pr.env}, conditions {', '.join(c.name for c in pr.conditions)} "
-          f"(order {pr.order}; a balanced set every {rows_needed(pr.order, len(pr.conditions))} participants)")
+    print(f"made study {out}: {pr.title!r}, {pr.env} (order {pr.order}; a balanced set every "
+          f"{rows_needed(pr.order, len(pr.conditions))} participants)")
+    for c in pr.conditions:
+        print(f"  condition {c.summary()}")
     if not pr.has_wish_expression:
         print("note: the wish has no region expressions: outcomes are task success only, and a pilot cannot "
               "simulate participants")
@@ -183,7 +185,9 @@ def cmd_study_status(args: argparse.Namespace) -> int:
 
     study = Study(args.study)
     pr = study.protocol
-    print(f"{pr.title} ({pr.env}; conditions {', '.join(c.name for c in pr.conditions)}; order {pr.order})")
+    print(f"{pr.title} ({pr.env}; order {pr.order})")
+    for c in pr.conditions:
+        print(f"  condition {c.summary()}")
     rows = collect(study)["tables"]["participants.csv"][1]
     if not rows:
         print("no participants yet")

@@ -62,6 +62,15 @@ class Condition:
     feedback: str = "marks"  # one of FEEDBACK
     annotate_text: str | None = None  # shown on this condition's annotate page instead of [annotate] text
 
+    def summary(self) -> str:
+        """The condition in a few words, as ``dpf study init`` and ``status`` list it: what the agent is, what a
+        participant gives (marks or rankings, on how many trips) and what helps them."""
+        gives = f"{'ranks' if self.feedback == 'ranks' else 'marks'} up to {self.budget} trips"
+        extras = [word for word, on in (("suggestions", self.suggestions), ("calibrated", self.calibrate)) if on]
+        if self.time_limit_s is not None:
+            extras.append(f"{self.time_limit_s:g} s to annotate")
+        return f"{self.name} ({', '.join([self.strategy, gives, *extras])})"
+
 
 @dataclass(frozen=True)
 class Item:
