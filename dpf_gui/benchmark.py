@@ -384,12 +384,9 @@ def compared_labels(data: TrajectoryDataset, wish, budget: int | None, selection
     trained between rounds: rankings give none of the scores it learns from), ranked in consecutive groups of the
     order suggested, as a person who watches the suggestions one after another and ranks each five."""
     if label_type == "ranks" and selection == "active":
-        from dpf_gui.selection import suggest
+        from dpf_gui.selection import variety_groups
 
-        order = np.array([s.index for s in suggest(data, None, None, len(data) if budget is None else budget,
-                                                   seed=seed)], dtype=np.int64)
-        groups = np.array_split(order, max(1, -(-len(order) // RANK_GROUP)))
-        return label_ranking(data, wish, groups, RANK_SWAP, seed)
+        return label_ranking(data, wish, variety_groups(data, budget, seed, RANK_GROUP), RANK_SWAP, seed)
     if selection != "random":
         raise UserError(f"label type {label_type}: comparisons are drawn among randomly chosen trajectories; "
                         "use --select random (\"label this next\" ranks trajectories to score)")

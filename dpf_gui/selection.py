@@ -428,6 +428,15 @@ def _novelty(s: TrajectorySummaries, i: int, ref_occ: np.ndarray, ref_end: np.nd
 # ---------------------------------------------------------------------------
 # a simulated user labelling what is suggested
 # ---------------------------------------------------------------------------
+def variety_groups(dataset: TrajectoryDataset, budget: int | None, seed: int, size: int) -> list[np.ndarray]:
+    """The first ``budget`` trajectories (None: all) suggested by variety alone, in consecutive groups of about
+    ``size``: what a person ranks who watches the suggestions one after another and ranks each ``size`` of them
+    (the app's R ranks the last five watched). No model chooses: rankings give none of the scores it learns from."""
+    count = len(dataset) if budget is None else budget
+    order = np.array([s.index for s in suggest(dataset, None, None, count, seed=seed)], dtype=np.int64)
+    return np.array_split(order, max(1, -(-len(order) // size)))
+
+
 def select_and_label(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, budget: int,
                      select: str = "random", rounds: int = 1, seed: int = 0,
                      train_config: AdditiveConfig | None = None, progress: bool = False) -> Labels:
@@ -525,4 +534,5 @@ __all__ = [
     "suggest",
     "suggestion_model",
     "summaries",
+    "variety_groups",
 ]

@@ -269,7 +269,7 @@ def test_label_rankings_on_the_command_line(grid, tmp_path, capsys):
     assert main(["label", "--data", str(data_path), "--preset", "mixed", "--feedback", "ranks", "--budget", "30",
                  "--group", "10", "--seed", "1", "--out", str(tmp_path / "tens.npz")]) == 0
     assert "135 comparisons of 30 trajectories" in capsys.readouterr().out  # 3 rankings of 10: 3 x 45
-    for argv, fragment in ((["--feedback", "ranks", "--budget", "10", "--select", "active"], "--select active"),
+    for argv, fragment in ((["--feedback", "ranks", "--budget", "10", "--rounds", "2"], "rankings give none"),
                            (["--group", "3"], "give --feedback ranks too"),
                            (["--feedback", "ranks", "--group", "1"], "compares nothing"),
                            (["--feedback", "ranks", "--binary"], "--flip the chance of swapping neighbours")):
@@ -278,6 +278,25 @@ def test_label_rankings_on_the_command_line(grid, tmp_path, capsys):
                                    str(tmp_path / "x.npz")]))
         err = capsys.readouterr().err
         assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and fragment in err
+
+
+def test_label_rankings_of_the_suggested_runs_on_the_command_line(grid, tmp_path, capsys):
+    """`dpf label --feedback ranks --select active`: the runs "label this next" suggests for their variety, ranked
+    in consecutive groups of the order suggested, as the benchmark's ``ranks``/``active`` cells rank them."""
+    from dpf_gui.selection import variety_groups
+
+    data, _ = grid
+    data_path = data.save(tmp_path / "d.npz")
+    out = tmp_path / "ranks.npz"
+    assert main(["label", "--data", str(data_path), "--preset", "mixed", "--feedback", "ranks", "--budget", "12",
+                 "--select", "active", "--seed", "2", "--out", str(out)]) == 0
+    assert "suggested for their variety" in capsys.readouterr().out
+    loaded = Labels.load(out)
+    groups = variety_groups(data, 12, 2, 5)
+    assert [len(g) for g in groups] == [4, 4, 4] and loaded.meta["ranked"] == [4, 4, 4]
+    assert loaded.meta["selection"]["chosen"] == [int(i) for g in groups for i in g]
+    assert {frozenset(p) for p in loaded.pairs.tolist()} == {frozenset((int(a), int(b))) for g in groups
+                                                             for k, a in enumerate(g) for b in g[k + 1:]}
 
 
 def test_label_marked_segments_on_the_command_line(grid, tmp_path, capsys):

@@ -109,8 +109,8 @@ def _build_label(p: argparse.ArgumentParser) -> None:
     g.add_argument("--budget", type=pos_int, default=None, metavar="K", help="label only K trajectories")
     g.add_argument("--select", choices=SELECT_CHOICES, default=None,
                    help="which K: random (seeded), first (dataset order, walking the list) or active (the app's "
-                        "suggestions: varied trajectories first, then where the intent models disagree); "
-                        "default: random")
+                        "suggestions: varied trajectories first, then where the intent models disagree; with "
+                        "--feedback ranks the varied ones only, ranked in the order suggested); default: random")
     g.add_argument("--rounds", type=pos_int, default=None, metavar="R",
                    help="label the K in R batches; with active the intent model is retrained after each batch and "
                         "suggests the next (default: with active one batch per 5 marks, as the benchmark and a "
@@ -174,9 +174,12 @@ def cmd_label(args: argparse.Namespace) -> int:
         raise UserError(f"--budget {args.budget} is more than the {len(data)} trajectories in {args.data}")
     if args.budget is not None and args.rounds is not None and args.rounds > args.budget:
         raise UserError(f"--rounds {args.rounds} is more than --budget {args.budget} (each round labels at least one)")
-    if args.feedback in ("pairs", "ranks") and (args.select == "active" or args.rounds is not None):
+    if args.feedback == "pairs" and (args.select == "active" or args.rounds is not None):
         raise UserError("--select active and --rounds choose trajectories to score; comparisons are drawn among "
                         "--budget K trajectories chosen by --select random or first")
+    if args.feedback == "ranks" and args.rounds is not None:
+        raise UserError("--rounds retrains the suggestions on the scores of each round, and rankings give none: "
+                        "drop --rounds (--select active ranks the runs suggested for their variety, in groups)")
     if args.pairs is not None and args.feedback != "pairs":
         raise UserError("--pairs counts comparisons: give --feedback pairs too")
     if args.group is not None and args.feedback != "ranks":
@@ -259,15 +262,23 @@ def _label_pairs(args: argparse.Namespace, data, wish, noise):
 
 
 def _label_ranks(args: argparse.Namespace, data, wish, noise):
-    """Every trajectory, or the --budget chosen by --select (random or first), ranked in groups of --group."""
+    """Every trajectory, or the --budget chosen by --select, ranked in groups of --group: random or first runs
+    shuffled into groups; active, the runs "label this next" suggests for their variety, grouped in its order."""
     import numpy as np
 
     from dpf_gui.oracles import RANK_GROUP, label_ranking, rank_groups
+    from dpf_gui.selection import variety_groups
 
     size = args.group or RANK_GROUP
-    among, selection, how = _compared_among(args, data, wish, noise, f"{wish.mode}; rankings of {size}")
-    among = np.arange(len(data)) if among is None else among
-    labels = label_ranking(data, wish, rank_groups(among, size, args.seed), args.flip, args.seed)
+    if args.select == "active":
+        groups = variety_groups(data, args.budget, args.seed, size)
+        chosen = [int(i) for group in groups for i in group]
+        selection = {"select": "active", "budget": len(chosen), "chosen": chosen, "order": "variety, no model"}
+        how = f"{wish.mode}; rankings of {size} among {len(chosen)} suggested for their variety, in the order suggested"
+    else:
+        among, selection, how = _compared_among(args, data, wish, noise, f"{wish.mode}; rankings of {size}")
+        groups = rank_groups(np.arange(len(data)) if among is None else among, size, args.seed)
+    labels = label_ranking(data, wish, groups, args.flip, args.seed)
     if selection is not None:
         labels.meta["selection"] = selection
     return labels, how
