@@ -8,6 +8,7 @@ cell (cells are keyed by the code that computes them).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -423,6 +424,64 @@ def _against_in(cell: dict[str, Any], row: str) -> list[str]:
     return against_wish(played["task"], played[row])
 
 
+#: why a row's cell missed the claim, in the order :func:`miss_cause` asks (each asks for other work: labels that
+#: teach something, a louder intent that keeps the task or a quieter candidate, more pull, another intent)
+CAUSES = ("no intent model", "loses the task", "loses the task, bar inside its interval", "left to the task agent",
+          "left to the task agent, stored strength met", "against the wish", "short",
+          "short, bar inside its interval")
+
+
+def _inside(share: dict[str, Any], need: float, way: int) -> bool:
+    """Whether a bar ``need`` a share missed lies inside the share's 95 % interval (``way`` +1: a floor)."""
+    ci = share.get("ci95")
+    return bool(ci) and (ci[1] >= need if way > 0 else ci[0] <= need)
+
+
+def miss_cause(cell: dict[str, Any], row: str) -> str | None:
+    """Why ``row`` missed the claim in ``cell`` (one of :data:`CAUSES`; None where it met it or did not run):
+    every label one score, so no intent model; below the success bar; the calibration's strength 0 (with, where
+    the ``dynamic`` row met the claim, the stored strength meeting it); only wrong-way moves; else short of a
+    share's bar. "Bar inside its interval": the row's own 95 % interval reaches the bar it missed."""
+    claim, played = cell.get("claim", {}).get(row), cell.get("rows", {})
+    if not claim or claim.get("met") or row not in played or "task" not in played:
+        return None
+    task, mine = played["task"], played[row]
+    if cell.get("distinct_scores") == 1:
+        return "no intent model"
+    if not claim.get("keeps_task", True):
+        bar = CLAIM_KEEP * (_mean(task, "task_success") or 0.0)
+        return "loses the task, bar inside its interval" if _inside(mine["task_success"], bar, 1) else "loses the task"
+    if row == "calibrated" and not (cell.get("calibration") or {}).get("strength"):
+        stored = cell.get("claim", {}).get("dynamic") or {}
+        return "left to the task agent, stored strength met" if stored.get("met") else "left to the task agent"
+    if against_wish(task, mine):
+        return "against the wish"
+    missed = []
+    for metric, _region, way in WISH_SHARES:
+        t, r = _mean(task, metric), _mean(mine, metric)
+        if t is None or r is None:
+            continue
+        need = prefer_target(t) if way > 0 else 0.5 * t
+        if (r - need) * way < 0:
+            missed.append(_inside(mine[metric], need, way) if isinstance(mine[metric], dict) else False)
+    return "short, bar inside its interval" if missed and all(missed) else "short"
+
+
+def causes_lines(results: Sequence[dict[str, Any]], row: str) -> list[str]:
+    """A table of :func:`miss_cause` counts per environment for ``row`` (no lines where nothing missed)."""
+    envs = sorted({c["env"] for c in results})
+    counts = Counter((c["env"], miss_cause(c, row)) for c in results)
+    used = [what for what in CAUSES if any(counts[env, what] for env in envs)]
+    if not used:
+        return []
+    return ([f"Why the {row} row missed, cells per environment (*left to the task agent*: the calibration "
+             "chose strength 0, no candidate keeping the task in its search or on fresh episodes; *stored strength "
+             "met*: the dynamic row, at the stored strength, met the claim in that cell; *bar inside its interval*: "
+             "the row's own 95 % interval reaches the bar it missed):", "", "| cause | " + " | ".join(envs) + " |",
+             "|---" * (len(envs) + 1) + "|"]
+            + [f"| {what} | " + " | ".join(str(counts[env, what]) for env in envs) + " |" for what in used] + [""])
+
+
 def cells_page(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> str:
     """Every cell on one page (``results/benchmark_cells.md``): the report's tables count the cells that meet
     the claim, and a reader next asks which wishes missed, by how much and why (silenced by the calibration,
@@ -441,6 +500,7 @@ def cells_page(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> str:
     if results:
         lines += ["Cells where a row kept the task and moved the agent against the wish: "
                   + ", ".join(f"{r} {n}" for r, n in against.items()) + f" (of {len(results)}).", ""]
+        lines += causes_lines(results, "calibrated" if "calibrated" in rows else rows[0])
     by_env: dict[str, list[dict[str, Any]]] = {}
     for cell in sorted(results, key=_order):
         by_env.setdefault(cell["env"], []).append(cell)

@@ -1200,3 +1200,44 @@ def test_a_row_that_moves_the_agent_against_the_wish_is_told_apart():
     cell = {"env": "gridnav", "budget": 25, "labels": "exact", "select": "random", "wish": {"name": "w00-avoid"},
             "rows": {"task": task, "calibrated": worse}, "claim": {"calibrated": missed}}
     assert "moved the agent against the wish: calibrated 1 (of 1)" in bmr.cells_page([cell], ["calibrated"])
+
+
+def test_the_cells_page_counts_why_the_calibrated_row_missed():
+    """Each missed cell gets one cause, the first that applies: no intent model, the task lost, left to the task
+    agent (the stored strength meeting the claim said apart), against the wish, short of a bar; "bar inside its
+    interval" where the row's own 95 % interval reaches the bar it missed. Met cells get none."""
+    def share(mean, half=0.01):
+        return {"mean": mean, "ci95": [mean - half, mean + half]}
+
+    task = {"task_success": share(0.9, 0.02), "avoid_fraction": share(0.2)}
+    met, missed = {"keeps_task": True, "met": True}, {"keeps_task": True, "met": False}
+
+    def cell(row, claim=missed, dynamic=None, **extra):
+        claims = {"calibrated": claim, **({"dynamic": dynamic} if dynamic else {})}
+        return {"env": "highway", "budget": 25, "labels": "exact", "select": "random", "wish": {"name": "w00-avoid"},
+                "rows": {"task": task, "calibrated": row}, "claim": claims,
+                "calibration": {"strength": 4.0, "c": 3.0}, **extra}
+
+    quiet = {"task_success": share(0.9), "avoid_fraction": share(0.2)}
+    cases = {
+        "no intent model": cell(quiet, distinct_scores=1),
+        "loses the task": cell({"task_success": share(0.7, 0.05), "avoid_fraction": share(0.05)},
+                               {"keeps_task": False, "met": False}),
+        "loses the task, bar inside its interval": cell({"task_success": share(0.79, 0.05),
+                                                         "avoid_fraction": share(0.05)},
+                                                        {"keeps_task": False, "met": False}),
+        "left to the task agent": cell(quiet, calibration={"strength": 0.0}),
+        "left to the task agent, stored strength met": cell(quiet, calibration={"strength": 0.0}, dynamic=met),
+        "against the wish": cell({"task_success": share(0.9), "avoid_fraction": share(0.4)}),
+        "short": cell({"task_success": share(0.9), "avoid_fraction": share(0.15)}),
+        "short, bar inside its interval": cell({"task_success": share(0.9), "avoid_fraction": share(0.11, 0.02)}),
+    }
+    assert set(cases) == set(bmr.CAUSES)
+    for cause, c in cases.items():
+        assert bmr.miss_cause(c, "calibrated") == cause, cause
+    assert bmr.miss_cause(cell(quiet, met), "calibrated") is None
+    page = bmr.cells_page([*cases.values(), cell(quiet, met)], ["calibrated"])
+    assert "Why the calibrated row missed" in page
+    for cause in bmr.CAUSES:
+        assert f"| {cause} | 1 |" in page, cause
+    assert "Why the calibrated row missed" not in bmr.cells_page([cell(quiet, met)], ["calibrated"])
