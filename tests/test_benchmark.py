@@ -1241,3 +1241,31 @@ def test_the_cells_page_counts_why_the_calibrated_row_missed():
     for cause in bmr.CAUSES:
         assert f"| {cause} | 1 |" in page, cause
     assert "Why the calibrated row missed" not in bmr.cells_page([cell(quiet, met)], ["calibrated"])
+
+
+def test_the_cli_says_why_the_calibrated_row_missed(tmp_path: Path, monkeypatch, capsys):
+    """After the met counts, one line counts the causes of the calibrated row's misses (none where all met)."""
+    from dpf_gui.cli import main
+
+    def share(mean):
+        return {"mean": mean, "ci95": [mean - 0.01, mean + 0.01]}
+
+    def cell(name, met, **extra):
+        return {"cell": f"gridnav/{name}/25/exact/random", "env": "gridnav", "budget": 25, "labels": "exact",
+                "select": "random", "split": "dev", "draw": 0, "labelled": 25, "wish": {"name": name, "mode": "avoid"},
+                "rows": {"task": {"task_success": share(1.0), "avoid_fraction": share(0.2)},
+                         "calibrated": {"task_success": share(1.0), "avoid_fraction": share(0.05 if met else 0.15)}},
+                "claim": {"calibrated": {"keeps_task": True, "avoid": met, "met": met}},
+                "calibration": {"strength": 8.0, "c": 12.0}, "notes": [], "wall_s": 1.0, **extra}
+
+    cells = [cell("w00-avoid", True), cell("w01-avoid", False), cell("w02-avoid", False, distinct_scores=1)]
+    monkeypatch.setattr(bm, "run_benchmark", lambda spec, work, **kw: cells)
+    monkeypatch.setattr(bmr, "write_report", lambda *a, **kw: tmp_path / "R.md")
+    argv = ["benchmark", "--envs", "gridnav", "--budgets", "25", "--rows", "calibrated", "--work", str(tmp_path / "w"),
+            "--out", str(tmp_path / "R.md"), "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "3 cells; claim met: calibrated 1" in out
+    assert "why the calibrated row missed: no intent model 1, short 1" in out
+    cells[1:] = []
+    assert main(argv) == 0 and "why the" not in capsys.readouterr().out
