@@ -440,8 +440,9 @@ def _inside(share: dict[str, Any], need: float, way: int) -> bool:
 def miss_cause(cell: dict[str, Any], row: str) -> str | None:
     """Why ``row`` missed the claim in ``cell`` (one of :data:`CAUSES`; None where it met it or did not run):
     every label one score, so no intent model; below the success bar; the calibration's strength 0 (with, where
-    the ``dynamic`` row met the claim, the stored strength meeting it); only wrong-way moves; else short of a
-    share's bar. "Bar inside its interval": the row's own 95 % interval reaches the bar it missed."""
+    the ``dynamic`` row met the claim, the stored strength, or the run's fusion parameters, meeting it); only
+    wrong-way moves; else short of a share's bar. "Bar inside its interval": the row's own 95 % interval reaches
+    the bar it missed."""
     claim, played = cell.get("claim", {}).get(row), cell.get("rows", {})
     if not claim or claim.get("met") or row not in played or "task" not in played:
         return None
@@ -476,8 +477,9 @@ def causes_lines(results: Sequence[dict[str, Any]], row: str) -> list[str]:
         return []
     return ([f"Why the {row} row missed, cells per environment (*left to the task agent*: the calibration "
              "chose strength 0, no candidate keeping the task in its search or on fresh episodes; *stored strength "
-             "met*: the dynamic row, at the stored strength, met the claim in that cell; *bar inside its interval*: "
-             "the row's own 95 % interval reaches the bar it missed):", "", "| cause | " + " | ".join(envs) + " |",
+             "met*: the dynamic row (the run's fusion parameters, by default those stored with the task agent) met "
+             "the claim in that cell; *bar inside its interval*: the row's own 95 % interval reaches the bar it "
+             "missed):", "", "| cause | " + " | ".join(envs) + " |",
              "|---" * (len(envs) + 1) + "|"]
             + [f"| {what} | " + " | ".join(str(counts[env, what]) for env in envs) + " |" for what in used] + [""])
 
