@@ -468,6 +468,19 @@ def miss_cause(cell: dict[str, Any], row: str) -> str | None:
     return "short, bar inside its interval" if missed and all(missed) else "short"
 
 
+def explained_row(rows: Sequence[str]) -> str:
+    """The row whose misses are explained: ``calibrated`` where it ran (the project's default), else the first."""
+    return "calibrated" if "calibrated" in rows else rows[0]
+
+
+def misses_line(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> str:
+    """One line counting why :func:`explained_row` missed (``dpf benchmark`` prints it; empty where none missed)."""
+    row = explained_row(rows)
+    counts = Counter(miss_cause(c, row) for c in results)
+    used = [f"{what} {counts[what]}" for what in CAUSES if counts[what]]
+    return f"why the {row} row missed: " + ", ".join(used) if used else ""
+
+
 def causes_lines(results: Sequence[dict[str, Any]], row: str) -> list[str]:
     """A table of :func:`miss_cause` counts per environment for ``row`` (no lines where nothing missed)."""
     envs = sorted({c["env"] for c in results})
@@ -502,7 +515,7 @@ def cells_page(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> str:
     if results:
         lines += ["Cells where a row kept the task and moved the agent against the wish: "
                   + ", ".join(f"{r} {n}" for r, n in against.items()) + f" (of {len(results)}).", ""]
-        lines += causes_lines(results, "calibrated" if "calibrated" in rows else rows[0])
+        lines += causes_lines(results, explained_row(rows))
     by_env: dict[str, list[dict[str, Any]]] = {}
     for cell in sorted(results, key=_order):
         by_env.setdefault(cell["env"], []).append(cell)

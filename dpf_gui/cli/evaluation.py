@@ -529,7 +529,6 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
 )
 def cmd_benchmark(args: argparse.Namespace) -> int:
     import time
-    from collections import Counter
 
     from dpf_gui.benchmark import (
         BASELINE_EPISODES,
@@ -539,7 +538,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         BenchmarkSpec,
         run_benchmark,
     )
-    from dpf_gui.benchmark_report import CAUSES, kept_from_previous, miss_cause, write_report
+    from dpf_gui.benchmark_report import kept_from_previous, misses_line, write_report
     from dpf_gui.fusion_params import FusionParams
 
     out = benchmark_out(args.out)
@@ -591,10 +590,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                         keep_other_envs=args.keep_other_envs, backend=args.backend, cached=cached)
     met = {r: sum(bool(c["claim"][r]["met"]) for c in results if r in c["claim"]) for r in spec.rows}
     print(f"{len(results)} cells; claim met: " + ", ".join(f"{r} {n}" for r, n in met.items()))
-    row = "calibrated" if "calibrated" in spec.rows else spec.rows[0]
-    causes = Counter(miss_cause(c, row) for c in results)
-    if any(causes[what] for what in CAUSES):
-        print(f"why the {row} row missed: " + ", ".join(f"{what} {causes[what]}" for what in CAUSES if causes[what]))
+    if line := misses_line(results, spec.rows):
+        print(line)
     print(f"wrote {path}")
     return 0
 
