@@ -46,11 +46,13 @@ def test_the_wheel_carries_the_models_and_the_demo_runs_from_another_folder(tmp_
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
+    # pip without the suite's PYTHONPATH too (`PYTHONPATH=CLONE pytest` while another checkout is installed
+    # editable): with it, the new environment then imported that checkout's dpf_gui, not the wheel's
+    env = {k: v for k, v in os.environ.items() if k not in ("DPF_MODELS", "PYTHONPATH")}
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
-                   check=True, capture_output=True, timeout=900)
+                   check=True, capture_output=True, timeout=900, env=env)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("DPF_MODELS", "PYTHONPATH")}
     env.update(QT_QPA_PLATFORM="offscreen", SDL_VIDEODRIVER="dummy", DPF_GUI_DATA=str(tmp_path / "data"))
     where = subprocess.run([str(python), "-c", "import dpf_gui, dpf_gui.paths as p; print(dpf_gui.__file__); "
                             "print(p.models_root())"], cwd=elsewhere, env=env, capture_output=True, text=True,
