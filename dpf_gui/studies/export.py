@@ -192,13 +192,10 @@ def collect(study: Study) -> dict[str, Any]:
         pid, sim = p["id"], int(bool(p.get("simulated")))
         folder = study.participant_dir(pid)
         log_path = folder / EVENTS_FILE
-        evs = []
+        evs, ends = [], {}  # the log's events, and each session's last logged time
         if log_path.is_file():
             with EventLog(log_path, read_only=True) as log:
-                evs = log.events()
-        ends = {}  # each session's last logged time
-        for e in evs:
-            ends[int(e["session"])] = max(ends.get(int(e["session"]), 0.0), float(e["t_session"]))
+                evs, ends = log.events(), log.session_ends()
         steps = study_steps(protocol, p["order"])
         done = {e["data"].get("step") for e in evs if e["kind"] == "phase_end"}
         current = next((s.key for s in steps if s.key not in done), None)
