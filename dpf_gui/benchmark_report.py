@@ -399,12 +399,24 @@ def row_text(row: dict[str, Any] | None, claim: dict[str, bool] | None, task: di
     return ", ".join(parts) + f": {verdict(claim, wish_moves(task, row) if task else None)}"
 
 
+def no_intent(cell: dict[str, Any], row: str) -> bool:
+    """Whether ``row`` played the task agent because the trainer refused the cell's labels (e.g. every label one
+    score). Told by the cell's own note: comparisons and rankings carry no scores, so one distinct score says
+    nothing there; a cell without notes falls back to it."""
+    notes = cell.get("notes")
+    if notes is None:
+        return cell.get("distinct_scores") == 1
+    return f"{row}: no intent model, plays as the task agent" in notes
+
+
 def calibration_text(cell: dict[str, Any]) -> str:
     """What the calibration chose for the cell's intent (``-`` where no calibrated row ran)."""
     cal = cell.get("calibration") or {}
     if "strength" not in cal:
-        # a trainer refuses labels that all carry one score: nothing to learn, every row plays the task agent
-        return "no intent model: every label the same score" if cell.get("distinct_scores") == 1 else "-"
+        if not no_intent(cell, "calibrated"):
+            return "-"
+        one_score = cell.get("distinct_scores") == 1 and cell.get("labels") not in ("pairs", "ranks")
+        return "no intent model: every label the same score" if one_score else "no intent model: labels refused"
     if not cal["strength"]:
         return "strength 0: left to the task agent"
     gate = f", gate {cal['confidence']:g}" if cal.get("confidence") is not None else ""
@@ -447,7 +459,7 @@ def miss_cause(cell: dict[str, Any], row: str) -> str | None:
     if not claim or claim.get("met") or row not in played or "task" not in played:
         return None
     task, mine = played["task"], played[row]
-    if cell.get("distinct_scores") == 1:
+    if no_intent(cell, row):
         return "no intent model"
     if not claim.get("keeps_task", True):
         bar = CLAIM_KEEP * (_mean(task, "task_success") or 0.0)

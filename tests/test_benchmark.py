@@ -1177,6 +1177,20 @@ def test_the_cells_page_says_why_a_cell_missed():
     assert bmr.calibration_text({"distinct_scores": 1}).startswith("no intent model")
 
 
+def test_comparisons_without_scores_are_not_read_as_no_intent_model():
+    """A comparisons or rankings cell stores no scores (one distinct score), yet its intent trains: only the
+    cell's own note says the trainer refused the labels."""
+    task = {"task_success": {"mean": 0.9, "ci95": [0.88, 0.92]}, "avoid_fraction": {"mean": 0.2, "ci95": [0.19, 0.21]}}
+    trained = {"labels": "pairs", "distinct_scores": 1, "notes": [], "calibration": {"strength": 8.0, "c": 3.0},
+               "rows": {"task": task, "calibrated": task}, "claim": {"calibrated": {"keeps_task": True, "met": False}}}
+    assert bmr.calibration_text(trained) == "strength 8, c 3"
+    assert bmr.miss_cause(trained, "calibrated") == "short"
+    refused = {**trained, "calibration": {}, "notes": ["additive: no comparisons to learn from",
+                                                        "calibrated: no intent model, plays as the task agent"]}
+    assert bmr.calibration_text(refused) == "no intent model: labels refused"
+    assert bmr.miss_cause(refused, "calibrated") == "no intent model"
+
+
 def test_a_row_that_moves_the_agent_against_the_wish_is_told_apart():
     """Missing a bar by moving too little and moving the wrong way read differently, and only beyond both rows'
     95 % intervals (an avoided share that rose from 0.21 to 0.56; not one within noise of the task agent's)."""
@@ -1258,7 +1272,9 @@ def test_the_cli_says_why_the_calibrated_row_missed(tmp_path: Path, monkeypatch,
                 "claim": {"calibrated": {"keeps_task": True, "avoid": met, "met": met}},
                 "calibration": {"strength": 8.0, "c": 12.0}, "notes": [], "wall_s": 1.0, **extra}
 
-    cells = [cell("w00-avoid", True), cell("w01-avoid", False), cell("w02-avoid", False, distinct_scores=1)]
+    refused = {"distinct_scores": 1, "calibration": {},
+               "notes": ["calibrated: no intent model, plays as the task agent"]}
+    cells = [cell("w00-avoid", True), cell("w01-avoid", False), cell("w02-avoid", False, **refused)]
     monkeypatch.setattr(bm, "run_benchmark", lambda spec, work, **kw: cells)
     monkeypatch.setattr(bmr, "write_report", lambda *a, **kw: tmp_path / "R.md")
     argv = ["benchmark", "--envs", "gridnav", "--budgets", "25", "--rows", "calibrated", "--work", str(tmp_path / "w"),
