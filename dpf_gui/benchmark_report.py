@@ -401,12 +401,9 @@ def row_text(row: dict[str, Any] | None, claim: dict[str, bool] | None, task: di
 
 def no_intent(cell: dict[str, Any], row: str) -> bool:
     """Whether ``row`` played the task agent because the trainer refused the cell's labels (e.g. every label one
-    score). Told by the cell's own note: comparisons and rankings carry no scores, so one distinct score says
-    nothing there; a cell without notes falls back to it."""
-    notes = cell.get("notes")
-    if notes is None:
-        return cell.get("distinct_scores") == 1
-    return f"{row}: no intent model, plays as the task agent" in notes
+    score). Told by the cell's own note (``_compute_cell`` writes it): comparisons and rankings carry no scores,
+    so one distinct score says nothing there."""
+    return f"{row}: no intent model, plays as the task agent" in cell.get("notes", ())
 
 
 def calibration_text(cell: dict[str, Any]) -> str:

@@ -1174,7 +1174,8 @@ def test_the_cells_page_says_why_a_cell_missed():
     assert bmr.calibration_text({"calibration": {"strength": 4.0, "c": 6.0, "confidence": 0.5}}) == \
         "strength 4, c 6, gate 0.5"
     assert bmr.calibration_text({"calibration": {"strength": 0.0, "c": 3.0}}) == "strength 0: left to the task agent"
-    assert bmr.calibration_text({"distinct_scores": 1}).startswith("no intent model")
+    assert bmr.calibration_text({"distinct_scores": 1, "notes": ["calibrated: no intent model, plays as the task agent"]
+                                 }).startswith("no intent model")
 
 
 def test_comparisons_without_scores_are_not_read_as_no_intent_model():
@@ -1234,7 +1235,8 @@ def test_the_cells_page_counts_why_the_calibrated_row_missed():
 
     quiet = {"task_success": share(0.9), "avoid_fraction": share(0.2)}
     cases = {
-        "no intent model": cell(quiet, distinct_scores=1),
+        "no intent model": cell(quiet, distinct_scores=1,
+                                notes=["calibrated: no intent model, plays as the task agent"]),
         "loses the task": cell({"task_success": share(0.7, 0.05), "avoid_fraction": share(0.05)},
                                {"keeps_task": False, "met": False}),
         "loses the task, bar inside its interval": cell({"task_success": share(0.79, 0.05),
