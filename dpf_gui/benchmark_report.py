@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dpf_gui.benchmark import MYOPIC_GAMMA, PAIRS_FLIP, RANK_GROUP, RANK_SWAP, STOCHASTIC_T, BenchmarkSpec
+from dpf_gui.benchmark import COMPARED, MYOPIC_GAMMA, PAIRS_FLIP, RANK_GROUP, RANK_SWAP, STOCHASTIC_T, BenchmarkSpec
 from dpf_gui.fileio import write_json_atomic
 from dpf_gui.wishgen import CLAIM_KEEP, prefer_target
 
@@ -412,7 +412,7 @@ def calibration_text(cell: dict[str, Any]) -> str:
     if "strength" not in cal:
         if not no_intent(cell, "calibrated"):
             return "-"
-        one_score = cell.get("distinct_scores") == 1 and cell.get("labels") not in ("pairs", "ranks")
+        one_score = cell.get("distinct_scores") == 1 and cell.get("labels") not in COMPARED
         return "no intent model: every label the same score" if one_score else "no intent model: labels refused"
     if not cal["strength"]:
         return "strength 0: left to the task agent"
