@@ -70,6 +70,12 @@ COVERAGE_CLIENTS = 3000
 ROUND_MARKS = 5
 
 
+def random_order(n: int, seed: int = 0) -> np.ndarray:
+    """The order ``--select random`` labels ``n`` trajectories in (its first K are the K it keeps); the
+    Annotate view's shuffled list walks the same order, so a person and the CLI label the same runs."""
+    return np.random.default_rng(seed).permutation(n)
+
+
 def active_rounds(budget: int) -> int:
     """Rounds of :func:`select_and_label` for ``budget`` labels chosen actively: one per ROUND_MARKS marks."""
     return max(1, budget // ROUND_MARKS)
@@ -473,7 +479,7 @@ def keep_chosen(dataset: TrajectoryDataset, full: Labels, budget: int, select: s
     batches = [budget // rounds + (1 if r < budget % rounds else 0) for r in range(rounds)]
     models: list[str] = []
     if select == "random":
-        chosen = [int(i) for i in np.random.default_rng(seed).permutation(n)[:budget]]
+        chosen = [int(i) for i in random_order(n, seed)[:budget]]
     elif select == "first":
         chosen = list(range(budget))
     else:
@@ -530,6 +536,7 @@ __all__ = [
     "Suggestion",
     "TrajectorySummaries",
     "active_rounds",
+    "random_order",
     "select_and_label",
     "suggest",
     "suggestion_model",

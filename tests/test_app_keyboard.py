@@ -90,8 +90,9 @@ def test_annotates_tools_are_reached_with_tab_and_pressed_with_space_or_alt_lett
         press(Qt.Key.Key_Tab)
         seen.append(focus_name())
     # in the order they are seen: the list's filters and the list, then the tools under the player
-    assert seen[:9] == ["stateFilter", "successFilter", "sortSuggestedButton", "trajectoryTable", "clearButton",
-                        "simulatedUserButton", "overlayWishCombo", "myWishButton", "collectButton"]
+    assert seen[:10] == ["stateFilter", "successFilter", "sortSuggestedButton", "sortShuffledButton",
+                         "trajectoryTable", "clearButton", "simulatedUserButton", "overlayWishCombo", "myWishButton",
+                         "collectButton"]
     # Space presses the button Tab reached (not play / pause); Esc and Enter close its dialog
     tab_until("simulatedUserButton")
     press(Qt.Key.Key_Space)

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
-from dpf_gui.app.trajectory_table import COL_FROM, COL_NEXT
+from dpf_gui.app.trajectory_table import COL_FROM, COL_NEXT, COL_SHUFFLED
 from dpf_gui.data.study import UNLABELLED
 from tests.helpers import HANG_S
 from tests.qt_helpers import WAIT_MS, open_window
@@ -332,3 +332,29 @@ def test_painting_and_sorting_the_list_run_no_python(qtbot, tmp_path, messages):
         sys.setprofile(None)
     assert called == []
     assert view.proxy.index(0, COL_NEXT).data() == "1"  # sorted by suggestion, in C++
+
+
+def test_shuffled_walks_the_runs_dpf_label_select_random_takes(qtbot, tmp_path, messages):
+    # A person who wants the data as it is (on highway, whole runs scored at random taught more than the
+    # suggestions): Shuffled orders the list as `dpf label --select random --seed 0` labels, Shift+Enter walks it.
+    from dpf_gui.oracles import FeedbackNoise
+    from dpf_gui.selection import select_and_label
+    from dpf_gui.wish import make_wish
+
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    view, ws = window.annotate, window.workspace
+    assert view.table.isColumnHidden(COL_SHUFFLED)
+    view.findChild(QWidget, "sortShuffledButton").click()
+    walked = [view.current]
+    for _ in range(3):
+        press(qtbot, window, Qt.Key.Key_P)
+        qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+        walked.append(view.current)
+    wish = make_wish(ws.dataset.region_features, prefer=["terrain=scenic"])
+    cli = select_and_label(ws.dataset, wish, FeedbackNoise(), 4, select="random", seed=0).meta["selection"]["chosen"]
+    assert walked == cli and walked != sorted(walked)
+    assert [view.proxy.mapToSource(view.proxy.index(r, 0)).row() for r in range(4)] == cli
+    # marked runs are passed over: Shuffled again opens the first unlabelled one in the same order
+    view.findChild(QWidget, "sortShuffledButton").click()
+    assert view.current == walked[-1] and ws.labels().count == 3
+    assert messages == []

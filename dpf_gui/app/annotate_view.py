@@ -43,6 +43,7 @@ from dpf_gui.app.trajectory_table import (
     COL_FROM,
     COL_NEXT,
     COL_RETURN,
+    COL_SHUFFLED,
     TrajectoryFilter,
     TrajectoryTableModel,
     score_text,
@@ -122,6 +123,7 @@ class AnnotateView(QWidget):
         self._size_columns()
         header.setStretchLastSection(True)
         self.table.setColumnHidden(COL_FROM, True)  # shown once the data holds collected trajectories
+        self.table.setColumnHidden(COL_SHUFFLED, True)  # a sort key only (Shuffled)
         # the list starts wide enough for what labelling needs (up to the length); the splitter gives the rest
         self._table_width = sum(header.sectionSize(c) for c in range(COL_RETURN)) + 24
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
@@ -152,6 +154,15 @@ class AnnotateView(QWidget):
                                     "header to sort by it")
         self.sort_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.sort_button.clicked.connect(self.sort_by_suggestion)
+        self.shuffle_button = QPushButton("Shuffled", self)
+        self.shuffle_button.setObjectName("sortShuffledButton")
+        self.shuffle_button.setToolTip("the list in a random order, the same every time (the one `dpf label "
+                                       "--select random --seed 0` labels in); Shift+Enter walks its unlabelled "
+                                       "trajectories. Runs taken at random show what the data is like: on "
+                                       "highway, whole runs scored in this order taught more than the "
+                                       "suggestions (docs/SELECTION.md)")
+        self.shuffle_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.shuffle_button.clicked.connect(self.sort_shuffled)
         filters = QHBoxLayout()
         filters.addWidget(QLabel("label"))
         filters.addWidget(self.state_filter, 1)
@@ -160,6 +171,7 @@ class AnnotateView(QWidget):
         lv.addLayout(filters)
         list_tools = QHBoxLayout()  # and Rank, below
         list_tools.addWidget(self.sort_button, 1)
+        list_tools.addWidget(self.shuffle_button, 1)
         lv.addLayout(list_tools)
         lv.addWidget(self.table, 1)
         lv.addWidget(self.progress)
@@ -301,8 +313,9 @@ class AnnotateView(QWidget):
         # The controls without a key of their own are reached with Tab (a click still leaves the focus where it
         # was, so the keys above keep working), in the order they are seen: the list's filters, the list, then
         # the tools under the player; Space presses the one with the focus (shortcuts.install).
-        self._tab_order = [self.state_filter, self.success_filter, self.sort_button, self.table, self.clear_button,
-                           self.sim_button, self.wish_combo, self.my_wish_button, self.collect_button]
+        self._tab_order = [self.state_filter, self.success_filter, self.sort_button, self.shuffle_button, self.table,
+                           self.clear_button, self.sim_button, self.wish_combo, self.my_wish_button,
+                           self.collect_button]
         for w in self._tab_order:
             if w is not self.table:
                 w.setFocusPolicy(Qt.FocusPolicy.TabFocus)
@@ -358,7 +371,7 @@ class AnnotateView(QWidget):
     def _set_enabled(self, on: bool) -> None:
         for w in (self.prefer_button, self.avoid_button, self.neutral_button, self.seg_start_button,
                   self.seg_end_button, self.clear_button, self.rank_button, self.next_button, self.sim_button,
-                  self.my_wish_button, self.sort_button, self.player):
+                  self.my_wish_button, self.sort_button, self.shuffle_button, self.player):
             w.setEnabled(on)
         self.collect_button.setEnabled(on and self.ws is not None and self.ws.task is not None)
         for sc in self.shortcuts.values():
@@ -443,6 +456,23 @@ class AnnotateView(QWidget):
         """Sort the list by the suggestions' ranks (the best first; the rest after, in dataset order)."""
         self.table.sortByColumn(COL_NEXT, Qt.SortOrder.AscendingOrder)
         self.table.scrollToTop()
+
+    def sort_shuffled(self) -> None:
+        """Sort the list in the seeded random order and open its first unlabelled trajectory: Shift+Enter then
+        labels whole runs as ``--select random`` would, for a person who wants the data as it is."""
+        self.table.sortByColumn(COL_SHUFFLED, Qt.SortOrder.AscendingOrder)
+        self.table.scrollToTop()
+        if self.ws is None:
+            return
+        states = self.model.states
+        for r in range(self.proxy.rowCount()):
+            i = self._proxy_source(r)
+            if states[i] == UNLABELLED:
+                self.go_to(i)
+                self.statusMessage.emit("the list in a random order: Shift+Enter goes to its next unlabelled "
+                                        "trajectory (Enter still goes to the suggested one)")
+                return
+        self.statusMessage.emit("every trajectory in the list is labelled")
 
     def _on_suggestions(self) -> None:
         self.model.set_ranks(self.suggestions.items)
@@ -574,7 +604,7 @@ class AnnotateView(QWidget):
         header = self.table.horizontalHeader()
         fm = self.table.fontMetrics()
         for col, sample in enumerate(("00000", "unlabelled", "-0000", "next", "length", "-000.00", "success",
-                                      "collected")):
+                                      "collected", "00000")):
             header.resizeSection(col, fm.horizontalAdvance(sample) + 18)
 
     def _on_position(self, frame: int) -> None:

@@ -1,5 +1,6 @@
 """The Annotate view's trajectory list: a table model over the workspace's summary (label state, score,
-suggestion rank, length, return, success, origin) and the filter-and-sort proxy in front of it.
+suggestion rank, length, return, success, origin, and a hidden shuffled place) and the filter-and-sort proxy
+in front of it.
 
 Rows are refreshed in place when marks change; the proxy filters and sorts only when the person asks, so
 rows never move under the cursor while they label.
@@ -32,11 +33,12 @@ from dpf_gui.data.study import (
     STATE_NAMES,
     UNLABELLED,
 )
+from dpf_gui.selection import random_order
 from dpf_gui.threads import UI_PAUSE_EVERY, UI_PAUSE_S
 
 #: what a person labelling needs first comes first (a narrow list still shows it): label state, score, rank
-COLUMNS = ("#", "label", "score", "next", "length", "return", "success", "from")
-COL_LABEL, COL_SCORE, COL_NEXT, COL_LENGTH, COL_RETURN, COL_SUCCESS, COL_FROM = range(1, 8)
+COLUMNS = ("#", "label", "score", "next", "length", "return", "success", "from", "shuffled")
+COL_LABEL, COL_SCORE, COL_NEXT, COL_LENGTH, COL_RETURN, COL_SUCCESS, COL_FROM, COL_SHUFFLED = range(1, 9)
 COLUMN_TIPS = {COL_NEXT: "rank among the suggestions: label these first (Enter goes through them in this order)",
                COL_FROM: "stored: the task agent's own trajectories; collected: played with exploration noise "
                          "(Collect more…)"}
@@ -73,6 +75,8 @@ class TableRows:
         self.success = ws.dataset.success
         self.states, self.scores = ws.summary()
         self.collected = ws.collected()
+        self.shuffled = np.empty(len(self.lengths), np.int64)  # each row's place in the shuffled order
+        self.shuffled[random_order(len(self.lengths))] = np.arange(len(self.lengths))
         self.items = []
         for r in range(len(self.lengths)):
             if pause and r % UI_PAUSE_EVERY == 0:
@@ -98,7 +102,8 @@ def _row(rows, r: int) -> list[QStandardItem]:
     fixed = ((0, str(r), r), (COL_LENGTH, str(int(rows.lengths[r])), int(rows.lengths[r])),
              (COL_RETURN, f"{float(rows.returns[r]):.2f}", float(rows.returns[r])),
              (COL_SUCCESS, "yes" if rows.success[r] else "no", int(rows.success[r])),
-             (COL_FROM, "collected" if collected else "stored", int(collected)))
+             (COL_FROM, "collected" if collected else "stored", int(collected)),
+             (COL_SHUFFLED, str(int(rows.shuffled[r])), int(rows.shuffled[r])))
     for c, text, key in fixed:
         items[c].setData(text, _DISPLAY)
         items[c].setData(key, SORT_ROLE)
