@@ -189,6 +189,12 @@ def strict_claim(task: dict[str, Any], fused: dict[str, Any]) -> dict[str, bool]
     return out
 
 
+def no_intent_note(row: str) -> str:
+    """The cell note saying ``row`` played the task agent because no intent could be trained (the report tells
+    such cells by it)."""
+    return f"{row}: no intent model, plays as the task agent"
+
+
 # ---------------------------------------------------------------------------
 # pieces of a cell
 # ---------------------------------------------------------------------------
@@ -437,7 +443,7 @@ def _compute_cell(ctx: EnvContext, cell: Cell, spec: BenchmarkSpec) -> dict[str,
         trained = intents.get(kind)
         if trained is None:  # no intent could be trained: the fused agent is the task agent
             out["rows"][row] = out["rows"]["task_same_episodes"]
-            out["notes"].append(f"{row}: no intent model, plays as the task agent")
+            out["notes"].append(no_intent_note(row))
             continue
         model, sidecar = trained
         if row == "calibrated":
@@ -545,6 +551,7 @@ __all__ = [
     "combos_of",
     "compared_labels",
     "env_context",
+    "no_intent_note",
     "own_wishes",
     "run_benchmark",
     "run_cell",

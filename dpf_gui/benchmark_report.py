@@ -14,7 +14,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dpf_gui.benchmark import COMPARED, MYOPIC_GAMMA, PAIRS_FLIP, RANK_GROUP, RANK_SWAP, STOCHASTIC_T, BenchmarkSpec
+from dpf_gui.benchmark import (
+    COMPARED,
+    MYOPIC_GAMMA,
+    PAIRS_FLIP,
+    RANK_GROUP,
+    RANK_SWAP,
+    STOCHASTIC_T,
+    BenchmarkSpec,
+    no_intent_note,
+)
 from dpf_gui.fileio import write_json_atomic
 from dpf_gui.wishgen import CLAIM_KEEP, prefer_target
 
@@ -403,7 +412,7 @@ def no_intent(cell: dict[str, Any], row: str) -> bool:
     """Whether ``row`` played the task agent because the trainer refused the cell's labels (e.g. every label one
     score). Told by the cell's own note (``_compute_cell`` writes it): comparisons and rankings carry no scores,
     so one distinct score says nothing there."""
-    return f"{row}: no intent model, plays as the task agent" in cell.get("notes", ())
+    return no_intent_note(row) in cell.get("notes", ())
 
 
 def calibration_text(cell: dict[str, Any]) -> str:
