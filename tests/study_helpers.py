@@ -10,9 +10,11 @@ TINY_TRAIN = "config = { members = 2, hidden = 32, utility_steps = 60, value_ste
 
 
 def tiny_protocol_text(replace: dict[str, str] | None = None) -> str:
-    """The example with small budgets and training; ``replace``: further text edits (old -> new)."""
+    """The example with small budgets and training, its list of trips as stored (so a test names a trip by its
+    row); ``replace``: further text edits (old -> new)."""
     text = EXAMPLE.read_text(encoding="utf-8")
     edits = {"# config = { members = 8 }": TINY_TRAIN, "budget = 20": "budget = 8",
+             '# trip_order = "stored"': 'trip_order = "stored"',
              "episodes = 50": "episodes = 4", "episodes = 3": "episodes = 2", **(replace or {})}
     for old, new in edits.items():
         assert old in text, old

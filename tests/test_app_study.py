@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QRadioButton, QSlider, QWidget
@@ -282,6 +283,41 @@ def test_annotate_page_suggestions_parts_budget_and_keys(qtbot, tmp_path):
     assert marks == [(suggested, -1, 2, 5), (suggested + 1, 1, None, None), (suggested, 0, None, None)]
     assert [e["data"]["trajectory"] for e in got if e["kind"] == "suggestion"] == [suggested]
     assert got[-1]["kind"] == "operator_exit"
+
+
+def test_the_list_of_trips_is_shuffled_per_participant_and_kept_on_resuming(qtbot, tmp_path):
+    """The default trip order: a participant going down the list meets trips in a seeded order of their own
+    (gridnav's stored order begins with 35 alike failures), the marks name the trajectory, a suggestion is
+    found in the list, and the order is the same when the participant comes back."""
+    study = init_study(tiny_protocol(tmp_path, {'trip_order = "stored"': 'trip_order = "shuffled"',
+                                                "# suggestions = true": "suggestions = true"}), tmp_path / "s")
+    study.add_participant("P01")
+    study.add_participant("P02")
+    window = open_participant(qtbot, tmp_path / "s", "P01")
+    click(qtbot, window, "consentAgree")
+    click(qtbot, window, "continueButton")
+    page, name = window.page, window.session.current().condition
+    order = window.session.trip_order(name)
+    assert sorted(order.tolist()) == list(range(len(page.ws))) and order[:10].tolist() != list(range(10))
+    assert page.current == order[0] and page.list.item(0).text() == "Trip 1"
+    qtbot.waitUntil(lambda: page.player.ready, timeout=WAIT_MS)
+    press(qtbot, window, Qt.Key.Key_Down)
+    assert page.current == order[1]
+    page.mark(1)
+    assert page.list.item(1).text().startswith("Trip 2  (") and window.session.labelled(name) == 1
+    assert bool(page.ws.labels().labelled[order[1]])  # stored on the trajectory shown, not on row 1
+    click(qtbot, window, "suggestNext")
+    suggested = page.current
+    assert page.list.currentRow() == int(np.flatnonzero(order == suggested)[0])
+    window.operator_exit()
+    again = open_participant(qtbot, tmp_path / "s", "P01")
+    assert again.session.trip_order(name).tolist() == order.tolist() and again.page.current == order[0]
+    assert again.page.list.item(1).text().startswith("Trip 2  (")
+    again.operator_exit()
+    from dpf_gui.studies.session import Session
+
+    with Session(Study(tmp_path / "s"), "P02") as other:  # another participant, another order
+        assert other.trip_order(name).tolist() != order.tolist()
 
 
 def test_suggestions_are_ranked_by_a_model_of_the_marks_after_each_round(qtbot, tmp_path):

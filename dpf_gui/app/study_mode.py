@@ -465,8 +465,12 @@ class AnnotatePage(QWidget):
         self.list = QListWidget(self)
         self.list.setObjectName("trajList")
         self.list.setStyleSheet(FOCUS_FRAME)  # framed while Tab has it there, as the main window's trajectory list
-        for i in range(len(self.ws)):
-            self.list.addItem(QListWidgetItem(f"Trip {i + 1}"))
+        # rows are trips in the protocol's trip order (a participant going down the list meets varied trips, not
+        # the stored order's first ones); everything logged and stored names the trajectory, not the row
+        self.order = session.trip_order(step.condition)
+        self.row_of = np.argsort(self.order)
+        for r in range(len(self.ws)):
+            self.list.addItem(QListWidgetItem(f"Trip {r + 1}"))
         self.list.currentRowChanged.connect(self._show)
         body.addWidget(self.list, 1)
         self.player = _player(self, window.log, marks=not self.ranks)
@@ -517,15 +521,23 @@ class AnnotatePage(QWidget):
 
     @property
     def current(self) -> int:
-        return max(self.list.currentRow(), 0)
+        """The trajectory shown (the list's current row, in the trip order)."""
+        return int(self.order[max(self.list.currentRow(), 0)])
+
+    def show_trajectory(self, t: int) -> None:
+        self.list.setCurrentRow(int(self.row_of[t]))
+
+    def trip_name(self, t: int) -> str:
+        return f"Trip {int(self.row_of[t]) + 1}"
 
     def _show(self, row: int) -> None:
         if row >= 0:
+            t = int(self.order[row])
             self._clear_selection()
-            self.player.load(self.ws, row)
-            self._show_marks(row)
-            self.watched = [*(t for t in self.watched if t != row), int(row)]
-            self.window_.log("trajectory", trajectory=int(row))
+            self.player.load(self.ws, t)
+            self._show_marks(t)
+            self.watched = [*(w for w in self.watched if w != t), t]
+            self.window_.log("trajectory", trajectory=t)
 
     def _show_marks(self, row: int) -> None:
         """The participant's own marks under the timeline (a ranking marks no decisions: nothing is drawn)."""
@@ -534,7 +546,7 @@ class AnnotatePage(QWidget):
             self.player.set_marks(marks.marks, marks.labelled)
 
     def _move(self, delta: int) -> None:
-        self.list.setCurrentRow(min(max(self.current + delta, 0), self.list.count() - 1))
+        self.list.setCurrentRow(min(max(self.list.currentRow() + delta, 0), self.list.count() - 1))
 
     def mark(self, value: int) -> None:
         """Mark the trip shown, or the part selected with [ and ] (then the selection is gone)."""
@@ -558,8 +570,8 @@ class AnnotatePage(QWidget):
             return
         if self.rank_dialog is not None:
             self.rank_dialog.close()
-        texts = [(t, f"Trip {t + 1}" + ("  (ranked before)" if self._states[t] else "")) for t in runs]
-        self.rank_dialog = RankDialog(self, texts, self._save_ranking, show=self.list.setCurrentRow,
+        texts = [(t, self.trip_name(t) + ("  (ranked before)" if self._states[t] else "")) for t in runs]
+        self.rank_dialog = RankDialog(self, texts, self._save_ranking, show=self.show_trajectory,
                                       title="Rank the trips you watched", intro=RANK_INTRO)
         self.rank_dialog.rejected.connect(lambda: self.window_.log("ranking_left"))
         self.rank_dialog.finished.connect(self._ranking_closed)
@@ -601,7 +613,7 @@ class AnnotatePage(QWidget):
             return
         self.window_.log("suggestion", trajectory=int(found[0].index), reason=found[0].reason,
                          model_round=self.suggestion_round)
-        self.list.setCurrentRow(int(found[0].index))
+        self.show_trajectory(int(found[0].index))
         self.message.setText(f"Suggested: {SUGGESTION_WORDS.get(found[0].kind, found[0].reason)}")
 
     def _suggestion_inputs(self, labels) -> tuple:
@@ -707,7 +719,7 @@ class AnnotatePage(QWidget):
         states, _ = self.ws.summary()
         for i in [*np.flatnonzero(states != 0).tolist(), self.current]:
             word = STATE_WORDS.get(int(states[i]), "marked" if states[i] else "")
-            self.list.item(i).setText(f"Trip {i + 1}" + (f"  ({word})" if word else ""))
+            self.list.item(int(self.row_of[i])).setText(self.trip_name(i) + (f"  ({word})" if word else ""))
         self._states = states
         self.marked = int((states != 0).sum())  # trips marked, against the budget
         self._show_marks(self.current)

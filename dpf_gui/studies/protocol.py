@@ -28,6 +28,9 @@ from dpf_gui.errors import UserError
 from dpf_gui.strategies import names as strategy_names
 
 ORDERS = ("fixed", "random", "latin")
+#: the order of the annotate page's list of trips: a seeded shuffle per participant and condition (the stored
+#: order begins with whatever the agent's training stored first, e.g. gridnav's 35 alike failures), or stored
+TRIP_ORDERS = ("shuffled", "stored")
 ITEM_TYPES = ("likert", "text")
 #: what a participant gives in a condition: marks (P / A / N on trips or parts of them), or rankings of the trips
 #: watched last, in groups of up to five (the Annotate tab's R); the intent learns rankings as comparisons
@@ -108,6 +111,7 @@ class Protocol:
     nasa_tlx: bool
     outcome_episodes: int
     outcome_seed: int
+    trip_order: str = "shuffled"  # the annotate list: "shuffled" per participant and condition, or "stored"
     source: str = ""  # the file's text, kept verbatim in the study folder
 
     @property
@@ -301,6 +305,7 @@ def parse_protocol(source: str, file: str = "protocol", base: Path | None = None
         texts[phase] = t.text("text", required=phase in REQUIRED_TEXTS, default=DEFAULT_TEXTS.get(phase))
         phase_tables[phase] = t
     annotate_limit = phase_tables["annotate"].number("time_limit_s", 0)
+    trip_order = phase_tables["annotate"].choice("trip_order", TRIP_ORDERS, default="shuffled")
     phase_tables["annotate"].done()
     train = phase_tables["train"]
     from dpf_gui.intent.registry import KINDS
@@ -356,7 +361,8 @@ def parse_protocol(source: str, file: str = "protocol", base: Path | None = None
                     conditions=tuple(conditions), texts=texts, annotate_time_limit_s=annotate_limit,
                     train_kind=train_kind, train_config=train_config, watch_episodes=watch_episodes,
                     watch_seed=watch_seed, items=tuple(items), nasa_tlx=nasa_tlx,
-                    outcome_episodes=outcome_episodes, outcome_seed=outcome_seed, source=source)
+                    outcome_episodes=outcome_episodes, outcome_seed=outcome_seed, trip_order=trip_order,
+                    source=source)
 
 
 def _check_feedback_trainable(train: _Table, conditions: list[Condition], kind: str, config: dict[str, Any]) -> None:
@@ -431,6 +437,7 @@ __all__ = [
     "ITEM_TYPES",
     "LIKERT_POINTS",
     "ORDERS",
+    "TRIP_ORDERS",
     "Condition",
     "Item",
     "Protocol",

@@ -297,6 +297,16 @@ class Session:
         index = [c.name for c in self.protocol.conditions].index(name)
         return (self.protocol.seed * 1_000_003 + int(self.info["number"]) * 101 + index) % (2**32)
 
+    def trip_order(self, name: str) -> np.ndarray:
+        """The trajectories of condition ``name`` as its annotate list shows them, top first: the protocol's
+        ``trip_order`` (shuffled: seeded by the participant and condition, the same on every resumption)."""
+        n = len(self.workspace(name))
+        if self.protocol.trip_order == "stored":
+            return np.arange(n)
+        from dpf_gui.selection import random_order
+
+        return random_order(n, self.training_seed(name))
+
     def train(self, name: str, progress: bool = False) -> dict[str, Any]:
         """Train the intent model on this participant's marks in condition ``name``, then evaluate the agent it
         makes on the protocol's fixed outcome seeds; writes ``outcomes.json`` (and returns it)."""
