@@ -92,7 +92,7 @@ def cmd_study_init(args: argparse.Namespace) -> int:
     study = init_study(args.protocol, out)
     pr = study.protocol
     print(f"made study {out}: {pr.title!r}, {pr.env} (order {pr.order}; a balanced set every "
-          f"{rows_needed(pr.order, len(pr.conditions))} participants)")
+          f"{rows_needed(pr.order, len(pr.conditions))} participants; trips {pr.trip_order})")
     for c in pr.conditions:
         print(f"  condition {c.summary()}")
     if not pr.has_wish_expression:
