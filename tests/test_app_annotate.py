@@ -184,6 +184,44 @@ def test_simulated_user_dialog(qtbot, tmp_path, messages):
     assert messages == []
 
 
+def test_the_simulated_user_labels_a_few_as_dpf_label_chooses_them(qtbot, tmp_path, messages):
+    # the few-labels setting in the app: K runs at random (those `dpf label --select random` takes with the same
+    # seed), the best K suggestions, or K ranked in fives; each one undoable batch
+    from dpf_gui.selection import random_order, select_and_label
+    from tests.test_app_suggestions import settle_suggestions
+
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    view, ws = window.annotate, window.workspace
+    qtbot.waitUntil(lambda: view.suggestions.ready, timeout=WAIT_MS)
+    dialog = view.open_simulated_user_dialog()
+    assert not dialog.choose.isEnabled() and dialog.count.text() == "every trajectory"
+    dialog.seed.setValue(3)
+    dialog.count.setValue(12)
+    assert dialog.choose.isEnabled() and dialog.choose.currentData() == "random"
+    wish, before = dialog.build()[0], view.suggestions.computations
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    labels = ws.labels()
+    cli = select_and_label(ws.dataset, wish, FeedbackNoise(), 12, select="random", seed=3)
+    assert labels.count == 12 and np.array_equal(labels.labelled, cli.labelled)
+    assert np.array_equal(labels.scores[labels.labelled], cli.scores[cli.labelled])
+    settle_suggestions(qtbot, view, before)  # ranked again after the batch: nothing arrives while the dialog applies
+    best = [s.index for s in view.suggestions.items[:5]]
+    dialog = view.open_simulated_user_dialog()
+    dialog.count.setValue(5)
+    dialog.choose.setCurrentIndex(dialog.choose.findData("suggested"))
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert ws.labels().count == 17 and ws.labels().labelled[best].all()
+    dialog = view.open_simulated_user_dialog()
+    dialog.rank.setChecked(True)
+    dialog.count.setValue(5)
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    free = [i for i in random_order(len(ws), 0) if not labels.labelled[i] and i not in best][:5]
+    assert ws.labels().count == 22 and ws.labels().labelled[free].all()
+    view.undo()  # each batch is one undo step
+    assert ws.labels().count == 17
+    assert messages == []
+
+
 def test_errors_keep_the_app_and_the_labels(qtbot, tmp_path, messages):
     window = open_window(qtbot, tmp_path, env="gridnav")
     view = window.annotate

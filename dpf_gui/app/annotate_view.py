@@ -789,17 +789,41 @@ class AnnotateView(QWidget):
         self.collect_dialog.show()
         return self.collect_dialog
 
-    def _apply_simulated(self, wish, noise, seed: int, only_unlabelled: bool, rank: bool = False) -> None:
+    def _apply_simulated(self, wish, noise, seed: int, only_unlabelled: bool, rank: bool = False, count: int = 0,
+                         chosen: str = "random") -> None:
+        only = self._simulated_picks(count, chosen, seed, only_unlabelled) if count else None
         if rank:
-            action = self.ws.rank_with_simulated_user(wish, noise.flip, seed, only_unlabelled=only_unlabelled)
+            action = self.ws.rank_with_simulated_user(wish, noise.flip, seed, only_unlabelled=only_unlabelled,
+                                                      only=only)
         else:
-            action, _labels = self.ws.label_with_simulated_user(wish, noise, seed, only_unlabelled=only_unlabelled)
+            action, _labels = self.ws.label_with_simulated_user(wish, noise, seed, only_unlabelled=only_unlabelled,
+                                                                only=only)
         self.set_overlay_wish(wish, "simulated user")
         if action is None:
             self.statusMessage.emit("the simulated user had nothing to label")
         else:
-            done = "ranked trajectories in groups of five" if rank else "labelled trajectories"
+            what = f"{len(only)} trajectories chosen {'at random' if chosen == 'random' else 'by suggestion'}" \
+                if only is not None else "trajectories"
+            done = f"ranked {what} in groups of five" if rank else f"labelled {what}"
             self.statusMessage.emit(f"simulated user ({wish.mode}) {done}; Ctrl+Z undoes the batch")
+
+    def _simulated_picks(self, count: int, chosen: str, seed: int, only_unlabelled: bool) -> list[int]:
+        """The ``count`` trajectories a simulated user labels when it labels only some: the first of the seeded
+        random order (those `dpf label --select random --seed SEED` takes), or the best suggestions now."""
+        from dpf_gui.selection import random_order
+
+        states = self.model.states
+        if chosen == "suggested":
+            if not self.suggestions.ready:
+                raise UserError("the suggestions are still being ranked; try again in a moment")
+            order = [s.index for s in self.suggestions.items]
+        else:
+            order = random_order(len(self.ws), seed).tolist()
+        picks = [int(i) for i in order if not only_unlabelled or states[i] == UNLABELLED][:count]
+        if not picks:
+            raise UserError("no trajectory left to label that way: every one is labelled (untick \"keep my own "
+                            "marks\" to label over them)")
+        return picks
 
     def label_suggested(self, wish, count: int, seed: int = 0) -> int:
         """The simulated user (``wish``, exact marks) labels the ``count`` best suggestions nobody has labelled,

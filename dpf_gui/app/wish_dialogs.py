@@ -134,11 +134,16 @@ def coverage_html(ws, wish, labelled=None) -> tuple[str, bool]:
     return "<br>".join(lines), cov.thin
 
 
-class SimulatedUserDialog(QDialog):
-    """Label every trajectory as a simulated user with a wish and noise would, or rank them in groups of five
-    (one undoable batch)."""
+#: how the simulated user's trajectories are chosen when it labels only some: (shown, passed on)
+SIM_CHOICES = (("at random (the Shuffled order)", "random"), ("the suggested ones (label this next)", "suggested"))
 
-    def __init__(self, parent, ws, apply: Callable[[object, object, int, bool, bool], None]):
+
+class SimulatedUserDialog(QDialog):
+    """Label every trajectory, or a few chosen at random or by the suggestions, as a simulated user with a wish
+    and noise would, or rank them in groups of five (one undoable batch): the few-labels setting a person lives
+    in, shown in the app as `dpf label --budget K --select ...` runs it."""
+
+    def __init__(self, parent, ws, apply: Callable[..., None]):
         from dpf_gui.oracles import NOISE_HELP
 
         super().__init__(parent)
@@ -171,6 +176,21 @@ class SimulatedUserDialog(QDialog):
         self.rank.setToolTip("as a person ranking the runs watched (key R), `dpf label --feedback ranks`: the "
                              "other noise applies to scores and is left out")
         self.rank.toggled.connect(self._on_rank)
+        self.count = QSpinBox(self)
+        self.count.setObjectName("simCountSpin")
+        self.count.setRange(0, len(ws))
+        self.count.setSpecialValueText("every trajectory")
+        self.count.setToolTip("how many trajectories the simulated user labels: every one, or this many, chosen "
+                              "as below (a person gives 10-30; `dpf label --budget K`)")
+        self.choose = QComboBox(self)
+        self.choose.setObjectName("simChooseCombo")
+        for text, data in SIM_CHOICES:
+            self.choose.addItem(text, data)
+        self.choose.setToolTip("at random: the runs `dpf label --select random` takes with the same seed (the "
+                               "list's Shuffled order); suggested: the list's suggestions now, best first (they "
+                               "follow your Train; `--select active` retrains every five labels)")
+        self.choose.setEnabled(False)
+        self.count.valueChanged.connect(lambda k: self.choose.setEnabled(k > 0))
         self.only_unlabelled = QCheckBox("keep my own marks (label only unlabelled trajectories)", self)
         self.only_unlabelled.setObjectName("simOnlyUnlabelledCheck")
         self.only_unlabelled.setChecked(True)
@@ -187,6 +207,8 @@ class SimulatedUserDialog(QDialog):
         form.addRow("can't tell within", self.equal)
         form.addRow("wrong on close calls, T", self.stochastic)
         form.addRow("seed", self.seed)
+        form.addRow("how many", self.count)
+        form.addRow("chosen", self.choose)
         form.addRow("", self.only_unlabelled)
         layout = QVBoxLayout(self)
         layout.addWidget(self.fields)
@@ -200,8 +222,8 @@ class SimulatedUserDialog(QDialog):
         self.relative.setEnabled(not on and self.binary.isChecked())
 
     def build(self):
-        """(wish, noise, seed, only_unlabelled, rank); with ``rank`` only the flip of the noise counts; a mistake is
-        a :class:`UserError`."""
+        """(wish, noise, seed, only_unlabelled, rank, count, chosen); with ``rank`` only the flip of the noise
+        counts; ``count`` 0: every trajectory; a mistake is a :class:`UserError`."""
         from dpf_gui.oracles import FeedbackNoise
 
         rank, binary = self.rank.isChecked(), self.binary.isChecked()
@@ -212,7 +234,8 @@ class SimulatedUserDialog(QDialog):
                                   sigma=self.sigma.value(), relative=binary and self.relative.isChecked(),
                                   myopic=self.myopic.value(), equal=self.equal.value(),
                                   stochastic=self.stochastic.value())
-        return self.fields.wish(), noise, int(self.seed.value()), self.only_unlabelled.isChecked(), rank
+        return (self.fields.wish(), noise, int(self.seed.value()), self.only_unlabelled.isChecked(), rank,
+                int(self.count.value()), self.choose.currentData())
 
     def _on_ok(self) -> None:
         try:
@@ -270,4 +293,4 @@ def _spin(parent, name: str, lo: float, hi: float, step: float, tip: str) -> QDo
     return s
 
 
-__all__ = ["MyWishDialog", "SimulatedUserDialog", "WishFields", "coverage_html"]
+__all__ = ["SIM_CHOICES", "MyWishDialog", "SimulatedUserDialog", "WishFields", "coverage_html"]

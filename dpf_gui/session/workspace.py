@@ -290,16 +290,16 @@ class Workspace:
         return action, labels
 
     def rank_with_simulated_user(self, wish: Wish, swap: float = 0.0, seed: int = 0,
-                                 only_unlabelled: bool = False) -> int | None:
-        """The simulated user ranks the trajectories (or, ``only_unlabelled``, the ones nobody has labelled) in
-        seeded groups of :data:`dpf_gui.oracles.RANK_GROUP`, neighbours swapped at ``swap``
-        (``oracles.ranked_orders``, as ``dpf label --feedback ranks``), stored as one undoable batch of rankings;
-        the action id, or None when fewer than two trajectories were left to rank."""
+                                 only_unlabelled: bool = False, only: Iterable[int] | None = None) -> int | None:
+        """The simulated user ranks the trajectories (``only``: just these, in their order; ``only_unlabelled``:
+        of those, the ones nobody has labelled) in seeded groups of :data:`dpf_gui.oracles.RANK_GROUP`,
+        neighbours swapped at ``swap`` (``oracles.ranked_orders``, as ``dpf label --feedback ranks``), stored as
+        one undoable batch of rankings; the action id, or None when fewer than two trajectories were left."""
         from dpf_gui.oracles import RANK_GROUP, rank_groups, ranked_orders
 
-        among = np.arange(len(self))
+        among = np.arange(len(self)) if only is None else np.array(list(dict.fromkeys(map(int, only))), np.int64)
         if only_unlabelled:
-            among = self._unlabelled()
+            among = among[np.isin(among, self._unlabelled())]
         if len(among) < 2:
             return None
         orders, _, _ = ranked_orders(self.dataset, wish, rank_groups(among, RANK_GROUP, seed), swap, seed)
