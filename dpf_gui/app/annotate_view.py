@@ -148,7 +148,7 @@ class AnnotateView(QWidget):
         left.setMinimumWidth(240)
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
-        self.sort_button = QPushButton("Suggested first", self)
+        self.sort_button = QPushButton("Suggested", self)
         self.sort_button.setObjectName("sortSuggestedButton")
         self.sort_button.setToolTip("sort the list by the suggestions (the \"next\" column); click a column's "
                                     "header to sort by it")
