@@ -539,10 +539,11 @@ class AnnotatePage(QWidget):
             self.watched = [*(w for w in self.watched if w != t), t]
             self.window_.log("trajectory", trajectory=t)
 
-    def _show_marks(self, row: int) -> None:
-        """The participant's own marks under the timeline (a ranking marks no decisions: nothing is drawn)."""
+    def _show_marks(self, t: int) -> None:
+        """The participant's own marks on trajectory ``t`` under the timeline (a ranking marks no decisions:
+        nothing is drawn)."""
         if not self.ranks:
-            marks = self.ws.marks(row)
+            marks = self.ws.marks(t)
             self.player.set_marks(marks.marks, marks.labelled)
 
     def _move(self, delta: int) -> None:
