@@ -130,11 +130,12 @@ def _rank(session: Session, step: Step, noise: FeedbackNoise, seed: int) -> None
     :data:`~dpf_gui.oracles.RANK_GROUP` by the wish, neighbours swapped at the noise's ``flip``: ``dpf label
     --feedback ranks``'s simulated person, stored as one batch of rankings."""
     from dpf_gui.oracles import RANK_GROUP, rank_groups, ranked_orders
+    from dpf_gui.selection import random_order
 
     ws = session.workspace(step.condition)
     budget = session.condition(step.condition).budget
     if session.labelled(step.condition) == 0:  # rankings already stored (a run interrupted after them) are kept
-        chosen = np.random.default_rng(seed).permutation(len(ws.dataset))[:budget]
+        chosen = random_order(len(ws.dataset), seed)[:budget]
         orders, _, _ = ranked_orders(ws.dataset, session.study.wish, rank_groups(chosen, RANK_GROUP, seed),
                                      noise.flip, seed)
         ws.store.rank_many(ws.fingerprint, orders, source="simulated-participant",
