@@ -8,9 +8,14 @@ are ranked by what labelling them is expected to teach:
 * **before any intent model**: diversity. Each trajectory is summarised by
   where it goes (share of its decisions leading into each region bin: a value
   of an int or category region feature, a tenth of a float one's range), where
-  it ends, its task outcome, return and length. The first suggestion is the
-  most typical trajectory; each next one adds most to the labelled set in two
-  ways: how much closer it brings every stored trajectory to a labelled one
+  it ends, its task outcome, return and length. The first round (``ROUND_MARKS``
+  suggestions) is TypiClust's (Hacohen, Dekel and Weinshall 2022): the stored
+  runs split into that many k-means groups, and of each group, largest first,
+  its most typical run (the densest among its neighbours). A few labels drawn
+  from the data's main kinds of run, not its outliers: on data that holds an
+  agent's training history (highway), the most different runs are early
+  crashes unlike the trained agent. Each next suggestion adds most to the
+  labelled set in two ways: how much closer it brings every stored trajectory to a labelled one
   (facility location), and how many region bins it puts a labelled run on
   the other side of (more time there than the typical run, or less), weighted
   towards bins that split the data evenly. Both leave outliers last: a run
@@ -68,6 +73,8 @@ COVERAGE_CLIENTS = 3000
 #: marks per round when a person labels with "label this next" in a study: after each round the suggestions are
 #: ranked with an intent model trained on the marks so far (the study mode, and its pilot's simulated participants)
 ROUND_MARKS = 5
+#: neighbours a run's typicality is measured on, within its k-means group (TypiClust's choice)
+TYPICAL_NEIGHBOURS = 20
 
 
 def random_order(n: int, seed: int = 0) -> np.ndarray:
@@ -139,6 +146,7 @@ class TrajectorySummaries:
         self._code = code[rows]
         self._model: tuple[weakref.ref, np.ndarray | None] | None = None
         self._clients: tuple[np.ndarray, np.ndarray] | None = None
+        self._first: dict[int, tuple[list[int], list[int]]] = {}
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -169,6 +177,27 @@ class TrajectorySummaries:
             self._clients = (clients, self._distances_to(clients).astype(np.float32))
         return self._clients
 
+    def first_round(self, seed: int) -> tuple[list[int], list[int]]:
+        """The first round's suggestions, best first, and the size of each one's group (TypiClust: the runs with
+        decisions split into :data:`ROUND_MARKS` seeded k-means groups; of each group, largest first, the run
+        nearest its :data:`TYPICAL_NEIGHBOURS` nearest neighbours in the group). Computed once per seed."""
+        if seed not in self._first:
+            valid = np.flatnonzero(self.lengths > 0)
+            k = min(ROUND_MARKS, len(valid))
+            group = _kmeans(self.vectors[valid], k, seed) if k else np.zeros(0, dtype=np.int64)
+            sizes = np.bincount(group, minlength=k)
+            picks, counts = [], []
+            for g in sorted(range(k), key=lambda g: (-sizes[g], g)):
+                members = valid[group == g]
+                if not len(members):
+                    continue
+                near = np.sort(self._distances_to(members)[members], axis=1)[:, 1:TYPICAL_NEIGHBOURS + 1]
+                spread = near.mean(1) if near.shape[1] else np.zeros(len(members))
+                picks.append(int(members[int(np.argmin(spread))]))
+                counts.append(int(sizes[g]))
+            self._first[seed] = (picks, counts)
+        return self._first[seed]
+
     def predicted_scores(self, model: Any) -> np.ndarray | None:
         """Each ensemble member's predicted score of every trajectory, (members, N) in score units.
 
@@ -187,6 +216,28 @@ class TrajectorySummaries:
         scores = np.stack([np.bincount(self._owner, weights=w, minlength=len(self)) for w in weighted])
         self._model = (weakref.ref(model), scores)
         return scores
+
+
+def _kmeans(x: np.ndarray, k: int, seed: int, iters: int = 100) -> np.ndarray:
+    """Each row's group among ``k`` (seeded k-means, k-means++ start): (N,)."""
+    rng = np.random.default_rng(seed)
+    sq = (x ** 2).sum(1)
+    first = int(rng.integers(len(x)))
+    centres = [x[first]]
+    d2 = np.maximum(sq + sq[first] - 2.0 * x @ x[first], 0.0)
+    for _ in range(1, k):
+        i = int(rng.choice(len(x), p=d2 / d2.sum())) if d2.sum() > 0 else int(rng.integers(len(x)))
+        centres.append(x[i])
+        d2 = np.minimum(d2, np.maximum(sq + sq[i] - 2.0 * x @ x[i], 0.0))
+    c = np.array(centres)
+    group = np.zeros(len(x), dtype=np.int64)
+    for _ in range(iters):
+        group = (sq[:, None] + (c ** 2).sum(1)[None] - 2.0 * x @ c.T).argmin(1)
+        new = np.array([x[group == j].mean(0) if (group == j).any() else c[j] for j in range(k)])
+        if np.allclose(new, c):
+            break
+        c = new
+    return group
 
 
 class _CoverageGain:
@@ -333,16 +384,20 @@ def suggest(dataset: TrajectoryDataset, labels: Labels | None = None, model: Any
     gain_all = s.high @ np.where(no_high, s.contrast, 0.0) + (1.0 - s.high) @ np.where(no_low, s.contrast, 0.0)
     ref_end = s.end[ref].max(0) if len(ref) else np.zeros(s.end.shape[1])
     ref_success = set(s.success[ref].tolist())
+    # the first round while only its own runs are labelled (a person following the suggestions one by one gets
+    # the same round as a batch)
+    first, sizes = s.first_round(seed)
+    following = set(ref.tolist()) <= set(first)
+    opening = [(i, c) for i, c in zip(first, sizes, strict=True) if candidates[i]] if following else []
     coverage: _CoverageGain | None = None
     out: list[Suggestion] = []
     for _ in range(min(int(count), int(candidates.sum()))):
         cand = order[candidates[order]]
-        if not len(ref):
-            centre = s.vectors.mean(0)
-            d = np.sqrt(((s.vectors[cand] - centre) ** 2).sum(1))
-            value = 1.0 - d / d.max() if d.max() > 0 else np.ones(len(cand))
-            k = int(np.argmax(value))
-            kind, reason = "typical", f"the most typical stored trajectory ({_outcome(s, cand[k])}); label it to start"
+        if opening:
+            i, size = opening.pop(0)
+            k, value = int(np.flatnonzero(cand == i)[0]), np.ones(len(cand))
+            kind, reason = "typical", (f"the most typical of {size} stored trajectories alike ({_outcome(s, i)}); "
+                                       "the first labels go to the data's main kinds of run")
         else:
             if coverage is None:
                 coverage = _CoverageGain(s, near)

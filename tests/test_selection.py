@@ -14,6 +14,7 @@ from dpf_gui.intent.additive import AdditiveConfig
 from dpf_gui.oracles import FeedbackNoise, label_dataset
 from dpf_gui.paths import shipped_model
 from dpf_gui.selection import (
+    ROUND_MARKS,
     SAMPLED_STATES,
     SELECT_MODES,
     select_and_label,
@@ -64,8 +65,38 @@ def test_on_gridnav_diversity_shows_other_kinds_than_the_first_trajectories(grid
     success_routes = s.occupancy[idx[s.success[idx]]]
     assert (success_routes[:, toll] > 0).any(), "no success along the toll road"
     assert ((success_routes[:, scenic] > 0) & (success_routes[:, toll] == 0)).any(), "no success on the detour"
-    assert picks[0].kind == "typical" and all(p.kind == "diversity" for p in picks[1:])
+    assert all(p.kind == "typical" for p in picks[:ROUND_MARKS])
+    assert all(p.kind == "diversity" for p in picks[ROUND_MARKS:])
     assert [p.index for p in suggest(gridnav, count=10, seed=0)] == list(idx)  # cached summaries: same answer
+
+
+def test_the_first_round_takes_the_typical_run_of_each_main_kind_largest_first():
+    toll = _cells([(0, 5), (1, 5), (2, 5), (3, 5)])
+    toll_long = _cells([(0, 5), (1, 5), (2, 5), (3, 5), (4, 5)])
+    scenic = _cells([(0, 4), (0, 3), (1, 3), (2, 3), (3, 3)])
+    odd = [_cells([(0, 5), (0, 4)]), _cells([(1, 5), (1, 4), (2, 4), (2, 3), (3, 3), (4, 3), (5, 3)]),
+           _cells([(0, 5), (1, 5), (1, 4), (1, 3), (2, 3)])]
+    walks = [toll] * 9 + [toll_long] * 2 + [scenic] * 6 + odd
+    data = handmade_dataset("gridnav", walks)
+    picks = suggest(data, count=ROUND_MARKS, seed=0)
+    assert [p.kind for p in picks] == ["typical"] * ROUND_MARKS
+    assert walks[picks[0].index] is toll, "the largest kind's most typical run comes first"
+    assert walks[picks[1].index] is scenic
+    assert "stored trajectories alike" in picks[0].reason
+
+
+def test_following_the_first_round_one_by_one_gives_the_batch(gridnav):
+    batch = [p.index for p in suggest(gridnav, count=ROUND_MARKS + 3, seed=0)]
+    full = label_dataset(gridnav, _wish(gridnav, "avoid"), FeedbackNoise(), 0)
+    done: list[int] = []
+    for expected in batch[:ROUND_MARKS + 1]:
+        full.labelled[:] = np.isin(np.arange(len(gridnav)), done)
+        (nxt,) = suggest(gridnav, full, count=1, seed=0)
+        assert nxt.index == expected
+        done.append(nxt.index)
+    off_round = next(i for i in range(len(gridnav)) if i not in batch and gridnav.lengths[i] > 0)
+    full.labelled[:] = np.isin(np.arange(len(gridnav)), [off_round])
+    assert suggest(gridnav, full, count=1, seed=0)[0].kind == "diversity", "a run of one's own choice ends the round"
 
 
 def test_reasons_name_the_region_no_labelled_trajectory_enters():
