@@ -10,15 +10,18 @@ navigation and the experiments of the last step can be tested (and edited)
 in one place.
 
 The claims the texts make about gridnav were measured with what the lesson
-does (the simulated user marks the 20 best suggestions of the ``mixed``
-wish; the demo's small intent model, seed 0; 30 held-out episodes): static
-fusion reaches the goal in 0 of 30 episodes (on the toll road in 0.3 % of its decisions; it crosses the
-scenic strip and then steps up and down in the column beside the goal until the episode's 100 decisions run
-out); dynamic fusion in 30 of 30, on the toll road in 2 % of its decisions (the task agent alone: 42 %);
-with c = 6 the same; with c = 0 it takes the toll road as the task agent does; with T_max = T_min it is
-static fusion again (remeasured 2026-12-06 with the first round of suggestions by TypiClust; before it:
-dynamic 12 % on the toll road, c = 6 never). On Pong and highway the texts say what to watch, not
-what will happen.
+does (the simulated user marks the 20 best suggestions of the ``mixed`` wish;
+the demo's small intent model, seed 0; 30 held-out episodes): static fusion
+reaches the goal in 0 of 30 episodes (on the toll road in 0.3 % of its
+decisions; it takes the scenic strip and then paces to and fro on the strip's
+last two cells, short of the goal, until the episode's 100 decisions run out);
+dynamic fusion in 30 of 30, on the toll road in 2 % of its decisions (the task
+agent alone: 42 %); with c = 6 the same; with c = 0 it takes the toll road as
+the task agent does; with T_max = T_min it is static fusion again (remeasured
+2026-12-06 with the first round of suggestions by TypiClust; before it:
+dynamic 12 % on the toll road, c = 6 never; static stepped up and down beside
+the goal). On Pong and highway the texts say what to watch, not what will
+happen.
 """
 
 from __future__ import annotations
@@ -84,8 +87,8 @@ TASKS = {
 
 #: what to watch for in the static and dynamic steps, per environment (measured on gridnav; see the module doc)
 EXPECT = {
-    ("gridnav", "static"): "Here it takes the scenic strip, stays off the toll road, then steps up and down beside "
-                           "the goal to the end: it never reaches it.",
+    ("gridnav", "static"): "Here it takes the scenic strip, stays off the toll road, then paces to and fro at the "
+                           "strip's end, short of the goal, to the end: it never reaches it.",
     ("gridnav", "dynamic"): "Dynamic fusion takes the scenic strip too, and then arrives.",
     ("pong", "static"): "Watch the paddle keep to the middle band, and whether the point is still won.",
     ("pong", "dynamic"): "Dynamic fusion hands back to the task sooner. One point is a coin flip: loop to see "
