@@ -8,18 +8,19 @@ are ranked by what labelling them is expected to teach:
 * **before any intent model**: diversity. Each trajectory is summarised by
   where it goes (share of its decisions leading into each region bin: a value
   of an int or category region feature, a tenth of a float one's range), where
-  it ends, its task outcome, return and length. The first round (``ROUND_MARKS``
-  suggestions) is TypiClust's (Hacohen, Dekel and Weinshall 2022): the stored
-  runs split into that many k-means groups, and of each group, largest first,
-  its most typical run (the densest among its neighbours). A few labels drawn
-  from the data's main kinds of run, not its outliers: on data that holds an
-  agent's training history (highway), the most different runs are early
-  crashes unlike the trained agent. Each next suggestion adds most to the
-  labelled set in two ways: how much closer it brings every stored trajectory to a labelled one
-  (facility location), and how many region bins it puts a labelled run on
-  the other side of (more time there than the typical run, or less), weighted
-  towards bins that split the data evenly. Both leave outliers last: a run
-  like no other is near nothing and enters bins that no wish is learnt from;
+  it ends, its task outcome, return and length. The first round
+  (``ROUND_MARKS`` suggestions) is TypiClust's (Hacohen, Dekel and Weinshall
+  2022): the stored runs split into that many k-means groups, and of each
+  group, largest first, its most typical run (the densest among its
+  neighbours). A few labels drawn from the data's main kinds of run, not its
+  outliers: on data that holds an agent's training history (highway), the most
+  different runs are early crashes unlike the trained agent. Each next
+  suggestion adds most to the labelled set in two ways: how much closer it
+  brings every stored trajectory to a labelled one (facility location), and
+  how many region bins it puts a labelled run on the other side of (more time
+  there than the typical run, or less), weighted towards bins that split the
+  data evenly. Both leave outliers last: a run like no other is near nothing
+  and enters bins that no wish is learnt from;
 * **with an intent model** (the additive kind is an ensemble): the members'
   disagreement about the trajectory's score, mixed with the diversity above
   so that one batch does not hold ten copies of the same doubtful trajectory.
@@ -98,7 +99,7 @@ class Suggestion:
     index: int  # the trajectory's index in the dataset
     score: float  # its value when it was picked (0..1; higher is picked earlier; comparable within one call)
     reason: str  # why, in the person's terms
-    kind: str  # "typical" (first, nothing labelled), "diversity" or "disagreement"
+    kind: str  # "typical" (the first round), "diversity" or "disagreement"
 
 
 # ---------------------------------------------------------------------------
