@@ -385,8 +385,7 @@ def suggest(dataset: TrajectoryDataset, labels: Labels | None = None, model: Any
     gain_all = s.high @ np.where(no_high, s.contrast, 0.0) + (1.0 - s.high) @ np.where(no_low, s.contrast, 0.0)
     ref_end = s.end[ref].max(0) if len(ref) else np.zeros(s.end.shape[1])
     ref_success = set(s.success[ref].tolist())
-    # the first round while only its own runs are labelled (a person following the suggestions one by one gets
-    # the same round as a batch)
+    # the first round while only its own runs are labelled: followed one by one, the same five as in a batch
     first, sizes = s.first_round(seed)
     following = set(ref.tolist()) <= set(first)
     opening = [(i, c) for i, c in zip(first, sizes, strict=True) if candidates[i]] if following else []
