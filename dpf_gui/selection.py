@@ -386,7 +386,7 @@ def suggest(dataset: TrajectoryDataset, labels: Labels | None = None, model: Any
     ref_end = s.end[ref].max(0) if len(ref) else np.zeros(s.end.shape[1])
     ref_success = set(s.success[ref].tolist())
     # the first round while only its own runs are labelled: followed one by one, the same five as in a batch
-    first, sizes = s.first_round(seed)
+    first, sizes = s.first_round(seed) if len(ref) <= ROUND_MARKS else ([], [])  # no k-means once past it
     following = set(ref.tolist()) <= set(first)
     opening = [(i, c) for i, c in zip(first, sizes, strict=True) if candidates[i]] if following else []
     coverage: _CoverageGain | None = None
