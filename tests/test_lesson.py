@@ -122,8 +122,10 @@ def test_what_the_texts_say_about_gridnav_holds(tmp_path):
     rows = runner.trace.rows
     gx, gy = runner.env.layout.goal
     assert any(row["in_prefer"] for row in rows)  # "takes the scenic strip"
-    end = rows[-20:]  # "paces to and fro at the strip's end" (a strip cell and the one past it) ...
-    assert len({(row["region:x"], row["region:y"]) for row in end}) == 2 and any(row["in_prefer"] for row in end)
+    # "paces to and fro at the strip's end" (measured: a strip cell and the one past it; up to three cells
+    # leaves room for other float kernels, whose model may pace one cell further) ...
+    end = rows[-20:]
+    assert 2 <= len({(row["region:x"], row["region:y"]) for row in end}) <= 3 and any(row["in_prefer"] for row in end)
     assert all(0 < abs(row["region:x"] - gx) + abs(row["region:y"] - gy) <= 4 for row in end)  # "short of"
     static_text = next(s for s in lesson.steps("gridnav") if s.key == "static").text
     assert "short of the goal" in static_text and "circles" not in static_text
