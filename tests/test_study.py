@@ -315,6 +315,29 @@ def _results(folder: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def test_a_study_made_before_the_trip_order_option_keeps_the_stored_order_it_began_with(tmp_path):
+    """A study begun with the data's stored order must not show a returning participant a new one after an
+    upgrade: a study.json without ``trip_order`` made before the option came reads as ``stored``; one made
+    since reads the protocol's (shuffled by default), and new folders record what they resolved to."""
+    from dpf_gui.studies.folder import INFO_FILE, TRIP_ORDER_SINCE
+
+    path = tiny_protocol(tmp_path, {'# trip_order = "stored"': '# trip_order = "stored"'})  # says nothing: shuffled
+    study = init_study(path, tmp_path / "s")
+    info_path = study.folder / INFO_FILE
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    assert info["trip_order"] == "shuffled" and study.protocol.trip_order == "shuffled"
+    del info["trip_order"]
+    for created, expected in (("2026-12-01T10:00:00Z", "stored"), (TRIP_ORDER_SINCE, "shuffled")):
+        info_path.write_text(json.dumps({**info, "created": created}), encoding="utf-8")
+        assert Study(study.folder).protocol.trip_order == expected, created
+    info_path.write_text(json.dumps({**info, "created": "2026-12-01T10:00:00Z"}), encoding="utf-8")
+    old = Study(study.folder)
+    old.add_participant("P01")
+    with Session(old, "P01") as s:
+        name = old.protocol.conditions[0].name
+        assert s.trip_order(name).tolist() == list(range(len(s.workspace(name))))
+
+
 def test_pilot_needs_the_wish_expressions(tmp_path):
     path = tiny_protocol(tmp_path, {'avoid = ["terrain=toll"]\n': "", 'prefer = ["terrain=scenic"]\n': ""})
     study = init_study(path, tmp_path / "s")

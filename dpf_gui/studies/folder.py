@@ -4,7 +4,7 @@ Layout (docs/STUDY.md)::
 
     STUDY_DIR/
       protocol.toml           the protocol, verbatim as given to `dpf study init`
-      study.json              what it resolved to: task agent, data and their fingerprints
+      study.json              what it resolved to: task agent, data and their fingerprints, the trip order
       study_events.sqlite     the study's own event log: created, participant added / withdrawn, pilots
       participants/ID/
         participant.json      number, condition order, simulated or not
@@ -52,6 +52,17 @@ ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 ID_RULE = "1-32 letters, digits, '_' or '-' (a pseudonym, not a name)"
 
 
+#: when the annotate list's ``trip_order`` came (shuffled by default); a study made before it showed the data's
+#: stored order, and keeps it, so that a returning participant finds their trips where they left them
+TRIP_ORDER_SINCE = "2026-12-06T18:54:56Z"
+
+
+def _older_trip_order(info: dict[str, Any], given: str) -> str:
+    """The trip order of a study folder whose study.json does not record one (made before it did)."""
+    created = info.get("created")
+    return "stored" if isinstance(created, str) and created < TRIP_ORDER_SINCE else given
+
+
 def is_study_folder(folder: str | Path) -> bool:
     """A folder made by :func:`init_study` (the app's ``--study`` then opens study mode)."""
     return (Path(folder) / INFO_FILE).is_file() and (Path(folder) / PROTOCOL_FILE).is_file()
@@ -74,7 +85,7 @@ def init_study(protocol_path: str | Path, out: str | Path) -> Study:
             "format": "dpf-study", "version": 1, "title": protocol.title, "env": protocol.env,
             "task": str(Path(task.directory).resolve()), "task_weights_sha256": task.sidecar.get("weights_sha256"),
             "data": str(Path(protocol.data or task.dataset_path).resolve()), "data_fingerprint": data.fingerprint(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "trip_order": protocol.trip_order,
         })
         with EventLog(tmp / LOG_FILE) as log:
             log.append("study_created", protocol=protocol_path.name, title=protocol.title)
@@ -113,7 +124,9 @@ class Study:
         except (OSError, ValueError, AttributeError) as exc:
             raise UserError(f"{info_path}: not a readable study description ({exc})") from None
         protocol = parse_protocol(source, f"{self.folder / PROTOCOL_FILE}")
-        self.protocol: Protocol = dataclasses.replace(protocol, task=self.info.get("task"), data=self.info.get("data"))
+        self.protocol: Protocol = dataclasses.replace(protocol, task=self.info.get("task"), data=self.info.get("data"),
+                                                      trip_order=self.info.get("trip_order", _older_trip_order(
+                                                          self.info, protocol.trip_order)))
 
     # --- what the protocol names, loaded once -----------------------------------------------------------
     @cached_property
