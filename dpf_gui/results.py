@@ -44,6 +44,7 @@ from dpf_gui.pipeline import (
     load_task_agent,
     task_region_features,
 )
+from dpf_gui.selection import random_order
 from dpf_gui.strategies import names as strategy_names
 from dpf_gui.wish import make_wish
 
@@ -130,7 +131,7 @@ def run_efficiency(env_name: str, mode: str, episodes: int, seed: int, work: Pat
     data = TrajectoryDataset.load(task.dataset_path, expect_env=env_name)
     wish = cell_wish(env_name, task, mode)
     full = label_dataset(data, wish, EFFICIENCY_NOISE, seed)
-    order = np.random.default_rng(seed).permutation(len(data))
+    order = random_order(len(data), seed)  # the runs `dpf label --select random --seed SEED` labels first
     rows = []
     for count in EFFICIENCY_COUNTS:
         n = len(data) if count is None else min(count, len(data))
