@@ -241,3 +241,35 @@ def test_diversity_covers_the_data_rather_than_chasing_an_outlier():
     picks = suggest(data, labels, count=2, seed=0)
     assert 8 <= picks[0].index < 16, "the second route first"
     assert picks[1].index == 16, "then the outlier, the last place not covered"
+
+
+def test_cli_suggest_lists_what_the_app_would_suggest(gridnav, tmp_path, capsys):
+    """`dpf suggest`: the core's ranking for the labels and intent model given (the app's Enter and Suggested
+    list ask the same function), never a labelled run, and a one-line refusal for another dataset's labels."""
+    import json
+
+    from dpf_gui.cli import main
+    from dpf_gui.intent.registry import load_intent, train_intent
+
+    assert main(["suggest", "--data", "gridnav", "--count", "6", "--json"]) == 0
+    fresh = json.loads(capsys.readouterr().out)
+    assert [r["trajectory"] for r in fresh] == [s.index for s in suggest(gridnav, None, None, 6, seed=0)]
+    assert [r["kind"] for r in fresh] == ["typical"] * 5 + ["diversity"]
+    assert [r["rank"] for r in fresh] == list(range(1, 7))
+    labels = select_and_label(gridnav, _wish(gridnav, "mixed"), FeedbackNoise(), 8, select="active", seed=0)
+    labels.save(tmp_path / "l.npz")
+    train_intent(gridnav, labels, 0, out_dir=tmp_path / "intent", config=TINY, progress=False)
+    base = ["suggest", "--data", "gridnav", "--labels", str(tmp_path / "l.npz"), "--count", "5"]
+    assert main([*base, "--intent", str(tmp_path / "intent"), "--json"]) == 0
+    later = json.loads(capsys.readouterr().out)
+    expected = suggest(gridnav, labels, load_intent(tmp_path / "intent")[0], 5, seed=0)
+    assert [r["trajectory"] for r in later] == [s.index for s in expected]
+    assert not labels.labelled[[r["trajectory"] for r in later]].any()
+    assert any(r["kind"] == "disagreement" for r in later)  # the model's disagreement joined the ranking
+    assert main(base) == 0  # as a table: a header and one line per suggestion, each with its reason
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("label this next (gridnav: 8 of 1495 trajectories labelled")
+    assert len(lines) == 6 and all(f"{r}. trajectory" in line for r, line in enumerate(lines[1:], 1))
+    assert main(["suggest", "--data", "highway", "--labels", str(tmp_path / "l.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "another trajectory dataset" in err and "Traceback" not in err

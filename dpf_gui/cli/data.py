@@ -377,3 +377,68 @@ def cmd_merge(args: argparse.Namespace) -> int:
         print(f"wrote {carried.save(labels_out)}: {carried.count} of {len(carried)} trajectories labelled "
               f"(carried over from {args.labels})")
     return 0
+
+
+# --- dpf suggest -----------------------------------------------------------------
+def _build_suggest(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help=f"trajectory dataset (.npz); {SHIPPED_DATA}")
+    p.add_argument("--labels", default=None, metavar="FILE",
+                   help="the labels so far (a label file of this dataset: the app's Export labels, dpf label, "
+                        "dpf merge); they are never suggested again (default: nothing labelled yet)")
+    p.add_argument("--intent", default=None, metavar="DIR",
+                   help="the intent model trained so far: the trajectories its ensemble's members disagree about "
+                        "join the ranking, as in the app after Train (default: none, variety only)")
+    p.add_argument("--count", type=pos_int, default=10, help="how many suggestions (default: 10)")
+    p.add_argument("--seed", type=nonneg_int, default=0,
+                   help="selection seed (default: 0, the app's; dpf label --select active's first round with the "
+                        "same seed labels the same trajectories)")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
+
+
+@command(
+    "suggest",
+    "list the trajectories most worth labelling next, and why (the app's 'label this next')",
+    "The ranking of the app's Annotate view (Enter, the Suggested list, the reason\n"
+    "over the player), for a person labelling outside the app or a script studying\n"
+    "what the app would have shown: before any label, the most typical run of each of\n"
+    "the data's main kinds of run; then runs unlike every labelled one, and, with\n"
+    "--intent, runs its ensemble disagrees about (docs/SELECTION.md).\n\n"
+    "examples:\n"
+    "  dpf suggest --data gridnav\n"
+    "  dpf suggest --data gridnav --labels my_labels.npz --intent runs/intent --count 5\n"
+    "  dpf suggest --data pong --labels l.npz --json > next.json",
+    _build_suggest,
+)
+def cmd_suggest(args: argparse.Namespace) -> int:
+    import json
+
+    from dpf_gui.data.labels import Labels
+    from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.intent.registry import load_intent
+    from dpf_gui.selection import suggest
+
+    named, args.data = args.data, str(dataset_path(args.data))
+    data = TrajectoryDataset.load(args.data)
+    labels = Labels.load(args.labels) if args.labels else None
+    if labels is not None and labels.meta.get("data_fingerprint", data.fingerprint()) != data.fingerprint():
+        raise UserError(f"labels {args.labels} were given to another trajectory dataset than {named} (its "
+                        "fingerprint differs): give the labels of this dataset")
+    model = load_intent(args.intent, expect_env=data.env_name)[0] if args.intent else None
+    items = suggest(data, labels, model, args.count, seed=args.seed)
+    if args.json:
+        print(json.dumps([{"rank": r, "trajectory": s.index, "decisions": int(data.lengths[s.index]),
+                           "kind": s.kind, "reason": s.reason} for r, s in enumerate(items, 1)], indent=2))
+        return 0
+    labelled = labels.count if labels is not None else 0
+    if not items:
+        print(f"nothing to suggest: every trajectory of {named} with decisions is labelled ({labelled})")
+        return 0
+    print(f"label this next ({named}: {labelled} of {counted(len(data), 'trajectory')} labelled"
+          f"{'; with the intent model ' + args.intent if model is not None else ''}):")
+    width = len(str(len(data) - 1))
+    for r, s in enumerate(items, 1):
+        print(f"{r:>3}. trajectory {s.index:>{width}} ({int(data.lengths[s.index])} decisions, {s.kind}): {s.reason}")
+    if model is not None and not hasattr(model, "utilities"):
+        print("dpf suggest: note: the intent model has no ensemble (the LSTM kind): ranked by variety only",
+              file=sys.stderr)
+    return 0
