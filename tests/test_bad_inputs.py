@@ -392,6 +392,13 @@ CASES: list[tuple[str, list[str], str]] = [
     ("evaluate-json-not-json", ["evaluate", "--env", "gridnav", "--episodes", "2", "--json", "{tmp}/eval.csv"],
      "eval.csv: this writes JSON; give a file name ending in .json"),
     # an environment name stands for the shipped agent / data only where no such file or folder exists
+    # dpf suggest: the labels and the intent model must be this dataset's
+    ("suggest-labels-of-other-data", ["suggest", "--data", "gridnav", "--labels", "{labels}"],
+     "were given to another trajectory dataset than gridnav"),
+    ("suggest-labels-are-trajectories", ["suggest", "--data", "{data}", "--labels", "{data}"],
+     "not a dpf label file"),
+    ("suggest-intent-is-a-task-agent", ["suggest", "--data", "{data}", "--intent", "{task}"],
+     "is a task agent, not an intent model"),
     ("label-data-unknown-name", ["label", "--data", "atari", "--preset", "avoid", "--out", "{tmp}/l.npz"],
      "atari: no such file, and no environment of that name (an environment name means its shipped trajectories: "
      "gridnav, highway, pong"),
