@@ -480,3 +480,27 @@ def test_a_ranking_that_cannot_be_saved_says_why_and_stays_open(qtbot):
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert dialog.isVisible() and not dialog.error.isHidden() and "read-only" in dialog.error.text()
     assert dialog.levels() == [(2, 0), (4, 1)]
+
+
+def test_the_list_keeps_the_trajectory_shown_in_sight_when_the_window_shrinks(qtbot, tmp_path):
+    """A lower window (or presentation mode's taller rows) left the row of the trajectory shown below the list's
+    last visible row; the list scrolls it back into sight."""
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    window.resize(1024, 768)
+    view = window.annotate
+    qtbot.waitUntil(lambda: view.suggestions.ready and view.current == view.suggestions.items[0].index,
+                    timeout=WAIT_MS)
+    table = view.table
+
+    def in_sight() -> bool:
+        return table.viewport().rect().contains(table.visualRect(table.currentIndex()))
+
+    view.go_to(0)
+    rows = table.viewport().height() // table.rowHeight(0)
+    view.go_to(rows - 2)  # the shown trajectory's row near the bottom of the visible rows, the list at its top
+    qtbot.waitUntil(in_sight, timeout=WAIT_MS)
+    assert table.rowAt(0) == 0
+    window.resize(1024, 480)
+    qtbot.waitUntil(in_sight, timeout=WAIT_MS)
+    window.resize(1024, 768)
+    qtbot.waitUntil(in_sight, timeout=WAIT_MS)

@@ -584,9 +584,16 @@ class AnnotateView(QWidget):
 
     def resizeEvent(self, event) -> None:
         """Until the person toggles it, the key panel shows only where it has room (it would crowd the player
-        and the list in a narrow window; ? and F1 show it anyway)."""
+        and the list in a narrow window; ? and F1 show it anyway). The list keeps the trajectory shown in sight
+        (a lower window, or presentation mode's taller rows, left it below the list's last visible row)."""
         super().resizeEvent(event)
         self._auto_cheatsheet()
+        QTimer.singleShot(0, self._keep_current_in_sight)
+
+    def _keep_current_in_sight(self) -> None:
+        current = self.table.currentIndex()
+        if current.isValid():
+            self.table.scrollTo(current)
 
     def _auto_cheatsheet(self) -> None:
         if self._cheatsheet_auto:  # larger text (presentation mode) needs proportionally more room
@@ -598,6 +605,7 @@ class AnnotateView(QWidget):
         if event.type() == QEvent.Type.FontChange:
             self._auto_cheatsheet()
             QTimer.singleShot(0, self._size_columns)  # after the table has its new font too
+            QTimer.singleShot(0, self._keep_current_in_sight)
 
     def _size_columns(self) -> None:
         """Column widths from the table's font (presentation mode's larger text cut "unlabelled" short)."""
