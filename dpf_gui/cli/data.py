@@ -1,5 +1,5 @@
 """The data commands: ``dpf rollout`` records trajectories, ``dpf label`` has a simulated user label them,
-``dpf merge`` joins datasets and carries their labels over."""
+``dpf merge`` joins datasets and carries their labels over, ``dpf suggest`` says which to label next."""
 
 from __future__ import annotations
 
