@@ -394,7 +394,7 @@ CASES: list[tuple[str, list[str], str]] = [
     # an environment name stands for the shipped agent / data only where no such file or folder exists
     # dpf suggest: the labels and the intent model must be this dataset's
     ("suggest-labels-of-other-data", ["suggest", "--data", "gridnav", "--labels", "{labels}"],
-     "were given to another trajectory dataset than gridnav"),
+     "were given to a different trajectory dataset"),
     ("suggest-labels-are-trajectories", ["suggest", "--data", "{data}", "--labels", "{data}"],
      "not a dpf label file"),
     ("suggest-intent-is-a-task-agent", ["suggest", "--data", "{data}", "--intent", "{task}"],

@@ -272,4 +272,4 @@ def test_cli_suggest_lists_what_the_app_would_suggest(gridnav, tmp_path, capsys)
     assert len(lines) == 6 and all(f"{r}. trajectory" in line for r, line in enumerate(lines[1:], 1))
     assert main(["suggest", "--data", "highway", "--labels", str(tmp_path / "l.npz")]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "another trajectory dataset" in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and "the data is 'highway'" in err and "Traceback" not in err

@@ -420,9 +420,8 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     named, args.data = args.data, str(dataset_path(args.data))
     data = TrajectoryDataset.load(args.data)
     labels = Labels.load(args.labels) if args.labels else None
-    if labels is not None and labels.meta.get("data_fingerprint", data.fingerprint()) != data.fingerprint():
-        raise UserError(f"labels {args.labels} were given to another trajectory dataset than {named} (its "
-                        "fingerprint differs): give the labels of this dataset")
+    if labels is not None:
+        labels.check_matches(data, f"labels {args.labels}")
     model = load_intent(args.intent, expect_env=data.env_name)[0] if args.intent else None
     items = suggest(data, labels, model, args.count, seed=args.seed)
     if args.json:
