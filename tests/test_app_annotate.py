@@ -345,8 +345,8 @@ def test_preferred_and_avoided_look_the_same_in_every_view_and_the_timeline_says
     # while its own legend, Play and Compare showed orange and teal; the timeline's colours had no legend
     from PySide6.QtWidgets import QLabel
 
-    from dpf_gui.app.overlays import ROLES, legend_html
-    from dpf_gui.app.palette import AVOID, PREFER
+    from dpf_gui.app.overlays import legend_html
+    from dpf_gui.palette import AVOID, PREFER, ROLES
 
     def hexed(rgb):
         return "#" + "".join(f"{c:02x}" for c in rgb)

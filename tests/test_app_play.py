@@ -332,8 +332,8 @@ def test_compare_records_the_whole_view(qtbot, agents, tmp_path):
 
 
 def test_recording_refuses_unknown_formats(view, tmp_path):
-    from dpf_gui.app.recording import available_formats
     from dpf_gui.errors import UserError
+    from dpf_gui.recorder import available_formats
 
     with pytest.raises(UserError):
         view.start_recording(tmp_path / "x.avi")

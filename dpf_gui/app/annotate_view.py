@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
 )
 
 from dpf_gui.app.focus import FOCUS_FRAME
-from dpf_gui.app.palette import AVOID_TEXT, PREFER_TEXT, WARNING_COLOUR
 from dpf_gui.app.player import Player
 from dpf_gui.app.rank_dialog import RANK_COUNT, RankDialog
 from dpf_gui.app.shortcuts import SHORTCUTS, cheatsheet_panel, install
@@ -55,6 +54,7 @@ from dpf_gui.data.study import (
     UNLABELLED,
 )
 from dpf_gui.errors import UserError
+from dpf_gui.palette import AVOID_TEXT, PREFER_TEXT, WARNING_COLOUR
 from dpf_gui.session.workspace import MARK_WORDS
 
 CHEATSHEET_MIN_WIDTH = 1150  # the Annotate view's width from which the key panel shows by itself

@@ -32,8 +32,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from dpf_gui.app.palette import WARNING_COLOUR
 from dpf_gui.errors import UserError
+from dpf_gui.palette import WARNING_COLOUR
 
 #: exploration offered: kind -> (default value, low, high, step, what it means)
 EXPLORATIONS = {

@@ -7,7 +7,7 @@ expression the user types (``x=3..5&y=0..4``, ``lane=1,2``) is shown as it
 will be judged. Each environment's screen maps its region features to pixels
 (:meth:`dpf_gui.envs.screen.Screen.region_layer`); an environment whose screen
 does not, shows no tint. The screens tint in the palette's colours
-(:data:`dpf_gui.app.palette.PREFER`, :data:`~dpf_gui.app.palette.AVOID`), the
+(:data:`dpf_gui.palette.PREFER`, :data:`~dpf_gui.palette.AVOID`), the
 colours the legend, Play and Compare show.
 """
 

@@ -13,8 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QFontMetrics
 
-from dpf_gui.app.palette import BAD, GOOD, NEUTRAL
 from dpf_gui.app.plots import STYLE, PlotText, nice_ceil, setup_plot
+from dpf_gui.palette import BAD, GOOD, NEUTRAL
 
 
 class ActionBars(PlotText, pg.PlotWidget):

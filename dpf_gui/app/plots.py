@@ -27,7 +27,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel
 
-from dpf_gui.app.palette import (
+from dpf_gui.palette import (
     BAD,
     FUSED,
     GOOD,

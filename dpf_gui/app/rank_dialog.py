@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from dpf_gui.app.button_box import ok_cancel
-from dpf_gui.app.palette import WARNING_COLOUR
 from dpf_gui.errors import UserError
+from dpf_gui.palette import WARNING_COLOUR
 
 #: how many of the runs watched last a ranking offers (the benchmark's rankings are of five)
 RANK_COUNT = 5

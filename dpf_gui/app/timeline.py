@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from dpf_gui.app.overlays import frame_legend_label, swatch_html
-from dpf_gui.app.palette import AVOID, PREFER
+from dpf_gui.palette import AVOID, PREFER
 
 #: a neutral mark's grey
 NEUTRAL_MARK = (160, 160, 160)

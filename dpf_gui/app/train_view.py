@@ -65,10 +65,10 @@ from PySide6.QtWidgets import (
 )
 
 from dpf_gui.agents.intent_agent import IntentAgent
-from dpf_gui.app.palette import ADVICE_COLOUR, WARNING_COLOUR
 from dpf_gui.app.plots import INTENT, TASK, PlotText, setup_plot
 from dpf_gui.checkpoints import SIDECAR_FILE
 from dpf_gui.errors import UserError
+from dpf_gui.palette import ADVICE_COLOUR, WARNING_COLOUR
 from dpf_gui.session.intent_memory import remember
 from dpf_gui.session.training import (
     ADDITIVE_DEFAULTS,

@@ -44,13 +44,13 @@ from PySide6.QtWidgets import (
 
 from dpf_gui import __version__
 from dpf_gui.app.opening import Opener
-from dpf_gui.app.palette import WARNING_COLOUR
 from dpf_gui.app.save_dialog import ask_save_path
 from dpf_gui.app.shortcuts import TAB_SHORTCUTS, install, tab_leaves_lists
 from dpf_gui.app.tabs import BUILT_AT_START, TABS
 from dpf_gui.checkpoints import is_checkpoint
 from dpf_gui.envs import ENV_NAMES, env_spec
 from dpf_gui.errors import UserError
+from dpf_gui.palette import WARNING_COLOUR
 
 #: presentation mode's text size, in points (at least 1.3 times the normal size)
 PRESENT_FONT_PT = 12.0

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from dpf_gui.app.button_box import ok_cancel
-from dpf_gui.app.palette import ADVICE_COLOUR, WARNING_COLOUR
 from dpf_gui.data.study import UNLABELLED
 from dpf_gui.errors import UserError
+from dpf_gui.palette import ADVICE_COLOUR, WARNING_COLOUR
 
 
 class WishFields(QWidget):

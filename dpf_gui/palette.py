@@ -1,7 +1,7 @@
-"""Colours shared by the views and their overlays (colour-blind safe: Okabe-Ito).
+"""Colours shared by the views, their overlays and the recordings (colour-blind safe: Okabe-Ito).
 
-A module of its own so the frame overlays (the Annotate view's too) get them without
-importing the plotting library.
+Outside the Qt layer, so the frame overlays (the Annotate view's too) get them without importing the plotting
+library, and ``dpf record`` (:mod:`dpf_gui.frame_paint`) without Qt.
 """
 
 from dpf_gui.envs.screen import AVOID_RGB, PREFER_RGB
@@ -12,6 +12,9 @@ FUSED = (0, 158, 115)
 GOOD = (0, 158, 115)
 BAD = (213, 94, 0)
 NEUTRAL = (120, 120, 120)
+CURRENT = (40, 72, 170)  # the overlay's "current" role: the decision about to be taken
+#: the colour roles a screen's shapes may name (dpf_gui/envs/screen.py), as drawn
+ROLES = {"good": GOOD, "bad": BAD, "current": CURRENT}
 #: a wish's preferred and avoided regions and a person's marks, in every view (Annotate's tint and timeline, Play's
 #: and Compare's outlines, the legends): the roles "good" and "bad"; never red, which is highway's crashed car
 PREFER = PREFER_RGB  # dpf_gui/envs/screen.py tints the frames in them (GOOD and BAD)
@@ -25,5 +28,5 @@ INK = (40, 40, 40)  # titles, ticks and axis labels: dark on white, readable on 
 WARNING_COLOUR = "#b00020"
 ADVICE_COLOUR = "#8a5a00"
 
-__all__ = ["ADVICE_COLOUR", "AVOID", "AVOID_TEXT", "BAD", "FUSED", "GOOD", "INK", "INTENT", "NEUTRAL", "PREFER",
-           "PREFER_TEXT", "SIDE_COLOURS", "TASK", "WARNING_COLOUR"]
+__all__ = ["ADVICE_COLOUR", "AVOID", "AVOID_TEXT", "BAD", "CURRENT", "FUSED", "GOOD", "INK", "INTENT", "NEUTRAL",
+           "PREFER", "PREFER_TEXT", "ROLES", "SIDE_COLOURS", "TASK", "WARNING_COLOUR"]
