@@ -35,13 +35,17 @@ def fusion_params(task: TaskAgent, overrides: Mapping[str, Any] | None = None) -
     return FusionParams().with_overrides(task.fusion).with_overrides(overrides)
 
 
+#: what a command says when a strategy needs an intent model and none was given
+INTENT_TIP = "pass --intent DIR (train one with `dpf train-intent`)"
+
+
 def build_agents(task: TaskAgent, strategies: Sequence[str], intent_dir: str | Path | None = None,
                  overrides: Mapping[str, Any] | None = None, markov: bool = False,
                  seed: int = 0, progress: bool = True) -> dict[str, FusedAgent]:
     """One :class:`FusedAgent` per strategy name, sharing the task agent and intent model; what a strategy
     prepares (``retrain``'s fine-tuned network) is built here, once."""
     chosen = [get_strategy(name) for name in strategies]
-    require_intent(strategies, intent_dir is not None, "pass --intent DIR (train one with `dpf train-intent`)")
+    require_intent(strategies, intent_dir is not None, INTENT_TIP)
     intent = sidecar = None
     if intent_dir is not None:
         from dpf_gui.intent.registry import load_intent

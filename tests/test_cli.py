@@ -70,7 +70,8 @@ def test_help_of_every_command_has_examples(capsys):
     from dpf_gui.cli import COMMANDS
 
     assert set(COMMANDS) == {"envs", "rollout", "label", "train-task", "train-intent", "evaluate", "results", "merge",
-                             "benchmark", "study", "trace", "train-risk", "reference", "suggest"}
+                             "benchmark", "study", "trace", "train-risk", "reference", "suggest",
+                             "record"}
     for argv in (["--help"], *([cmd, "--help"] for cmd in COMMANDS)):
         with pytest.raises(SystemExit) as e:
             main(argv)

@@ -13,7 +13,8 @@ process that steps it:
   ``QPainter``, the same way for every environment, and returns the ``QImage``
   that the :class:`~dpf_gui.app.frame_view.FrameView` shows and the recorder
   writes, so a recording looks exactly like the screen. Colour roles
-  ("good", "bad", "current") become the palette's colours here.
+  ("good", "bad", "current") become the palette's colours here. The command
+  line draws the same shapes without Qt (:mod:`dpf_gui.frame_paint`).
 """
 
 from __future__ import annotations
@@ -25,13 +26,11 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QLabel
 
-from dpf_gui.app.palette import BAD, GOOD
 from dpf_gui.envs import env_screen
 from dpf_gui.envs.screen import Ellipse, Heat, Layer, Line, Pen, Rect, Swatch, Text
+from dpf_gui.frame_paint import value_map_rgba
 from dpf_gui.overlay_data import OverlayData
-
-CURRENT = (40, 72, 170)
-ROLES = {"good": GOOD, "bad": BAD, "current": CURRENT}
+from dpf_gui.palette import ROLES
 
 
 def frame_to_qimage(frame: np.ndarray, scale: int = 1) -> QImage:
@@ -59,23 +58,6 @@ def _qcolor(colour, alpha: int = 255) -> QColor:
     """A shape's colour (RGB tuple or palette role) as a ``QColor``."""
     r, g, b = ROLES.get(colour, colour) if isinstance(colour, str) else colour
     return QColor(int(r), int(g), int(b), int(alpha))
-
-
-def value_map_rgba(values: np.ndarray, alpha: int = 120) -> np.ndarray:
-    """Diverging colours for a value map, centred on its mean: (H, W, 4) uint8, transparent where NaN."""
-    v = np.asarray(values, np.float64)
-    ok = np.isfinite(v)
-    out = np.zeros((*v.shape, 4), np.uint8)
-    if not ok.any():
-        return out
-    c = v - v[ok].mean()
-    span = float(np.abs(c[ok]).max()) or 1.0
-    t = np.clip(np.where(ok, c / span, 0.0), -1.0, 1.0)[..., None]  # -1 bad .. +1 good
-    good, bad, mid = np.array(GOOD, float), np.array(BAD, float), np.array((255, 255, 255), float)
-    rgb = np.where(t >= 0, mid + t * (good - mid), mid - t * (bad - mid))
-    out[..., :3] = rgb.astype(np.uint8)
-    out[..., 3] = np.where(ok, (alpha * np.abs(t[..., 0]) ** 0.7).astype(np.uint8), 0)
-    return out
 
 
 def compose(frame: np.ndarray, data: OverlayData | None, show: bool = True) -> QImage:
@@ -214,5 +196,4 @@ def frame_legend_label(name: str) -> QLabel:
     return label
 
 
-__all__ = ["compose", "frame_legend_label", "frame_to_qimage", "legend_html", "qimage_to_array", "swatch_html",
-           "value_map_rgba"]
+__all__ = ["compose", "frame_legend_label", "frame_to_qimage", "legend_html", "qimage_to_array", "swatch_html"]

@@ -1,7 +1,7 @@
 """The ``dpf`` command line: everything the app does, scriptable.
 
 Each sub-command is a thin layer over a core function, registered by its group's module (envs, data,
-training, evaluation, studies; the order of the imports below is the order of ``dpf --help``). User
+training, evaluation, episodes, studies; the order of the imports below is the order of ``dpf --help``). User
 mistakes raise :class:`UserError` (or are argparse errors) and end as one line on stderr with exit code 2;
 anything else is a bug and keeps its traceback.
 """
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # the groups register their commands on import, in this order
-from dpf_gui.cli import envs, data, training, evaluation, studies  # noqa: F401 # isort: skip
+from dpf_gui.cli import envs, data, training, evaluation, episodes, studies  # noqa: F401 # isort: skip
 from dpf_gui.cli.options import (
     COMMANDS,
     EXIT_USAGE,

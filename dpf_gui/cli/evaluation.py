@@ -1,17 +1,16 @@
-"""The commands that play strategies and report: ``dpf evaluate``, ``dpf trace``, ``dpf results`` and
-``dpf benchmark``, with where their work runs (``--jobs``, ``--backend``); the fusion options and ``--calibrate``
-are :mod:`dpf_gui.cli.fusion_options`."""
+"""The commands that play strategies and report: ``dpf evaluate``, ``dpf results`` and ``dpf benchmark``, with
+where their work runs (``--jobs``, ``--backend``); the fusion options and ``--calibrate`` are
+:mod:`dpf_gui.cli.fusion_options`, one episode played and written down (``dpf trace``, ``dpf record``)
+:mod:`dpf_gui.cli.episodes`."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dpf_gui.checkpoints import SIDECAR_FILE
 from dpf_gui.cli.evaluate_notes import say_against_wish, say_uncalibrated
 from dpf_gui.cli.fusion_options import add_fusion_options, add_fusion_parameters, calibrated, fusion_overrides
 from dpf_gui.cli.options import (
@@ -20,13 +19,14 @@ from dpf_gui.cli.options import (
     check_file_out,
     check_markdown_out,
     command,
+    env_of,
     episode_count,
     int_in,
     machine_text,
     nonneg_int,
     pos_int,
     regenerate_command,
-    wish_from_args,
+    wish_of_run,
 )
 from dpf_gui.cli.run_inputs import (
     budgets,
@@ -154,12 +154,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from dpf_gui.evaluate import evaluate
     from dpf_gui.pipeline import build_agents, load_task_agent
 
-    args.env = _env_of(args)
+    args.env = env_of(args)
     env_class(args.env)
     json_out = check_file_out(args.json, args.force, kind=("JSON", ".json")) if args.json else None
     use_backend(args)
     task = load_task_agent(args.env, task_path(args.task) if args.task else None)
-    wish = _wish(args, task)
+    wish = wish_of_run(args, task)
     overrides = fusion_overrides(args)
     if args.calibrate or args.recalibrate:
         overrides.update(calibrated(args, task, overrides))
@@ -188,111 +188,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if json_out is not None:
         print(f"wrote {result.save(json_out)}")
     return 0
-
-
-# --- dpf trace -------------------------------------------------------------------
-def _build_trace(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", default=None, help="an environment: gridnav, highway, pong or a registered one (dpf envs; "
-                   "default: the one --task or else --intent was made for)")
-    p.add_argument("--task", default=None, metavar="DIR",
-                   help="task-agent checkpoint folder, or an environment's name for its shipped agent (default: the "
-                        "shipped agent of --env)")
-    from dpf_gui.strategies import names
-
-    p.add_argument("--intent", default=None, metavar="DIR",
-                   help=f"intent-model checkpoint (needed by {', '.join(names(live=True, needs_intent=True))})")
-    p.add_argument("--strategy", choices=names(live=True),
-                   help="strategy to play (default: dynamic with --intent, else task)")
-    p.add_argument("--seed", type=nonneg_int, default=0, help="the episode's reset seed (default: 0)")
-    add_wish_options(p, required=False)
-    add_fusion_options(p)
-    p.add_argument("--out", required=True, metavar="FILE", help="CSV file to write (-: on stdout)")
-    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-
-
-@command(
-    "trace",
-    "play one episode and write its traces (w, T_psi, G_t, actions, rewards, region flags) as CSV",
-    "One row per decision: t, strategy, action, action_name, task_reward, w, T_psi, G_t (what the decision\n"
-    "used, as the app's Play view plots them), intent_reward, in_prefer, in_avoid (with a wish) and the region\n"
-    "values of the state the decision led to (region:NAME). A value the strategy does not have is empty. The\n"
-    "app's Play view writes the same file for the episode on screen (Export trace).\n\n"
-    "examples:\n"
-    "  dpf trace --env gridnav --intent runs/intent --strategy dynamic --preset avoid --seed 3 --out ep3.csv\n"
-    "  dpf trace --env pong --strategy task --seed 0 --out pong_task.csv",
-    _build_trace,
-)
-def cmd_trace(args: argparse.Namespace) -> int:
-    if args.out != "-":
-        return _trace(args, sys.stdout)
-    # --out -: the CSV alone on stdout, for a pipe; everything said on the way goes to stderr
-    csv_out = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):
-        return _trace(args, csv_out)
-
-
-def _trace(args: argparse.Namespace, csv_out) -> int:
-    from dpf_gui.envs import env_class
-    from dpf_gui.episode import initial_strategy
-    from dpf_gui.pipeline import build_agents, load_task_agent
-    from dpf_gui.trace import play_trace
-
-    args.env = _env_of(args)
-    env_class(args.env)
-    out = None if args.out == "-" else check_file_out(args.out, args.force, kind=("CSV", ".csv"))
-    task = load_task_agent(args.env, task_path(args.task) if args.task else None)
-    wish = _wish(args, task)
-    overrides = fusion_overrides(args)
-    if args.calibrate or args.recalibrate:
-        overrides.update(calibrated(args, task, overrides))
-    args.strategy = args.strategy or initial_strategy("dynamic", args.intent is not None)
-    agent = build_agents(task, [args.strategy], intent_dir=args.intent, overrides=overrides, markov=args.markov,
-                         progress=False)[args.strategy]
-    trace = play_trace(args.env, agent, args.seed, env_config=task.env_config, wish=wish)
-    said = (f"{len(trace.rows)} decisions of {args.strategy} on {args.env} (seed {args.seed}), task return "
-            f"{sum(r['task_reward'] for r in trace.rows):.2f}")
-    if out is None:
-        csv_out.write(trace.csv_text())
-        print(f"dpf trace: {said}")
-    else:
-        print(f"wrote {trace.write_csv(out)}: {said}")
-    return 0
-
-
-def _env_of(args: argparse.Namespace) -> str:
-    """``--env``, else the environment the ``--task`` or ``--intent`` folder was made for (both sidecars say it),
-    so ``dpf evaluate --intent runs/intent`` needs nothing more; a mismatch is said later by the loaders."""
-    from dpf_gui.cache import read_json
-
-    if args.env:
-        return args.env
-    for option, folder in (("--task", args.task and task_path(args.task)), ("--intent", args.intent)):
-        if folder:
-            meta = read_json(Path(folder) / SIDECAR_FILE)
-            env = meta.get("env") if isinstance(meta, dict) else None
-            if not isinstance(env, str):
-                raise UserError(f"{option} {folder}: no readable {SIDECAR_FILE} saying its environment; give --env")
-            return env
-    raise UserError("which environment? give --env (gridnav, highway, pong or a registered one: dpf envs), or "
-                    "--task or --intent, whose folder says it")
-
-
-def _wish(args: argparse.Namespace, task):
-    """The wish the options give, else the one recorded with ``--intent``'s labels (said on stdout), else None:
-    an intent model trained for a wish is measured on it without the person writing it again."""
-    from dpf_gui.cache import read_json
-    from dpf_gui.episode import recorded_wish
-    from dpf_gui.pipeline import task_region_features
-
-    features = task_region_features(task)
-    wish = wish_from_args(args, features, args.env)
-    if wish is None and args.intent:
-        wish = recorded_wish(features, read_json(Path(args.intent) / SIDECAR_FILE))
-        if wish is not None:
-            d = wish.describe()
-            print(f"wish: prefer {' or '.join(d['prefer']) or '-'}; avoid {' or '.join(d['avoid']) or '-'} (recorded "
-                  "with the intent model's labels; --preset or --prefer / --avoid measure another)")
-    return wish
 
 
 # --- dpf results ------------------------------------------------------------------

@@ -21,6 +21,7 @@ from dpf_gui.errors import UserError
 from dpf_gui.fileio import cannot_write_in
 from dpf_gui.oracles import SIGMA_MAX
 from dpf_gui.overrides import Allowed
+from dpf_gui.paths import task_path
 
 EXIT_USAGE = 2
 
@@ -216,6 +217,42 @@ def wish_from_args(args: argparse.Namespace, region_features, env_name: str):
         return None
     preset = env_spec(env_name).preset(args.preset) if args.preset else None
     return make_wish(region_features, prefer=args.prefer, avoid=args.avoid, preset=preset)
+
+
+def env_of(args: argparse.Namespace) -> str:
+    """``--env``, else the environment the ``--task`` or ``--intent`` folder was made for (both sidecars say it),
+    so ``dpf evaluate --intent runs/intent`` needs nothing more; a mismatch is said later by the loaders."""
+    from dpf_gui.cache import read_json
+
+    if args.env:
+        return args.env
+    for option, folder in (("--task", args.task and task_path(args.task)), ("--intent", args.intent)):
+        if folder:
+            meta = read_json(Path(folder) / SIDECAR_FILE)
+            env = meta.get("env") if isinstance(meta, dict) else None
+            if not isinstance(env, str):
+                raise UserError(f"{option} {folder}: no readable {SIDECAR_FILE} saying its environment; give --env")
+            return env
+    raise UserError("which environment? give --env (gridnav, highway, pong or a registered one: dpf envs), or "
+                    "--task or --intent, whose folder says it")
+
+
+def wish_of_run(args: argparse.Namespace, task):
+    """The wish the options give, else the one recorded with ``--intent``'s labels (said on stdout), else None:
+    an intent model trained for a wish is measured on it without the person writing it again."""
+    from dpf_gui.cache import read_json
+    from dpf_gui.episode import recorded_wish
+    from dpf_gui.pipeline import task_region_features
+
+    features = task_region_features(task)
+    wish = wish_from_args(args, features, args.env)
+    if wish is None and args.intent:
+        wish = recorded_wish(features, read_json(Path(args.intent) / SIDECAR_FILE))
+        if wish is not None:
+            d = wish.describe()
+            print(f"wish: prefer {' or '.join(d['prefer']) or '-'}; avoid {' or '.join(d['avoid']) or '-'} (recorded "
+                  "with the intent model's labels; --preset or --prefer / --avoid measure another)")
+    return wish
 
 
 def add_noise_options(p: argparse.ArgumentParser, title: str) -> None:
