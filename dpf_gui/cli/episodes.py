@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dpf_gui.cli.fusion_options import add_fusion_options, calibrated, fusion_overrides
 from dpf_gui.cli.options import (
+    add_agent_options,
     add_wish_options,
     check_file_out,
     command,
@@ -27,15 +28,9 @@ from dpf_gui.recorder import mp4_available
 # --- the options both commands take ------------------------------------------------
 def add_episode_options(p: argparse.ArgumentParser) -> None:
     """Which agents play which episode, the wish it is measured on, and the fusion options."""
-    p.add_argument("--env", default=None, help="an environment: gridnav, highway, pong or a registered one (dpf envs; "
-                   "default: the one --task or else --intent was made for)")
-    p.add_argument("--task", default=None, metavar="DIR",
-                   help="task-agent checkpoint folder, or an environment's name for its shipped agent (default: the "
-                        "shipped agent of --env)")
     from dpf_gui.strategies import names
 
-    p.add_argument("--intent", default=None, metavar="DIR",
-                   help=f"intent-model checkpoint (needed by {', '.join(names(live=True, needs_intent=True))})")
+    add_agent_options(p, live=True)
     p.add_argument("--strategy", choices=names(live=True),
                    help="strategy to play (default: dynamic with --intent, else task)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="the episode's reset seed (default: 0)")

@@ -15,6 +15,7 @@ from dpf_gui.cli.evaluate_notes import say_against_wish, say_uncalibrated
 from dpf_gui.cli.fusion_options import add_fusion_options, add_fusion_parameters, calibrated, fusion_overrides
 from dpf_gui.cli.options import (
     MAX_JOBS,
+    add_agent_options,
     add_wish_options,
     check_file_out,
     check_markdown_out,
@@ -106,15 +107,9 @@ def use_backend(args: argparse.Namespace, cells: str | None = None) -> int:
 
 
 def _build_evaluate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", default=None, help="an environment: gridnav, highway, pong or a registered one (dpf envs; "
-                   "default: the one --task or else --intent was made for)")
-    p.add_argument("--task", default=None, metavar="DIR",
-                   help="task-agent checkpoint folder, or an environment's name for its shipped agent (default: the "
-                        "shipped agent of --env)")
     from dpf_gui.strategies import names
 
-    p.add_argument("--intent", default=None, metavar="DIR",
-                   help=f"intent-model checkpoint (needed by {', '.join(names(needs_intent=True))})")
+    add_agent_options(p, live=None)
     p.add_argument("--strategies", type=_strategies, default=None,
                    help=f"comma-separated: {','.join(names())} (default: {','.join(DEFAULT_WITH_INTENT)} with "
                         "--intent, else task)")

@@ -194,6 +194,20 @@ probability = float_in(0.0, 1.0)
 finite = float_in()
 
 
+def add_agent_options(p: argparse.ArgumentParser, live: bool | None) -> None:
+    """``--env``, ``--task`` and ``--intent``: the agents that play (``live`` True: of the strategies the views
+    offer; None: of all)."""
+    from dpf_gui.strategies import names
+
+    p.add_argument("--env", default=None, help="an environment: gridnav, highway, pong or a registered one (dpf envs; "
+                   "default: the one --task or else --intent was made for)")
+    p.add_argument("--task", default=None, metavar="DIR",
+                   help="task-agent checkpoint folder, or an environment's name for its shipped agent (default: the "
+                        "shipped agent of --env)")
+    p.add_argument("--intent", default=None, metavar="DIR",
+                   help=f"intent-model checkpoint (needed by {', '.join(names(live=live, needs_intent=True))})")
+
+
 def add_wish_options(p: argparse.ArgumentParser, required: bool) -> None:
     g = p.add_argument_group("the wish (a preset, or region expressions)")
     g.add_argument("--preset", choices=("avoid", "prefer", "mixed"), help="the environment's named wish")
