@@ -84,28 +84,37 @@ def recording_frame(snap: Snapshot, action_names: Sequence[str], wish_text: str 
 
 
 def _bars(draw, snap: Snapshot, action_names: Sequence[str], box: tuple[int, int, int, int]) -> None:
-    """Task, intent and fused probabilities per action, side by side, with the action's name under them."""
+    """Task, intent and fused probabilities per action, side by side, with the action's name under them (the one
+    taken in bold) and a legend of their colours."""
     from PIL import ImageFont
 
     d = snap.decision
-    rows = [(d.p_task, TASK), (d.p_intent, INTENT), (d.p_fused, FUSED)]
-    rows = [(np.asarray(p, float), colour) for p, colour in rows if p is not None]
+    rows = [(d.p_task, TASK, "task"), (d.p_intent, INTENT, "intent"), (d.p_fused, FUSED, "fused")]
+    rows = [(np.asarray(p, float), colour, name) for p, colour, name in rows if p is not None]
     if snap.strategy == "task":
         rows = rows[:1]  # the task agent alone: its distribution is the one played
     x0, y0, x1, y1 = box
     small = ImageFont.load_default(size=10)
+    right = x1 - 6
+    for _, colour, name in reversed(rows):  # the legend, top right
+        right -= draw.textlength(name, font=small)
+        draw.text((right, y0), name, fill=INK, font=small)
+        right -= 11
+        draw.rectangle((right, y0 + 2, right + 7, y0 + 9), fill=colour)
+        right -= 8
     names = list(action_names)[:len(d.p_task)]
     slot = (x1 - x0 - 12) / max(1, len(names))
     top, base = y0 + 2, y1 - 14
     bar = max(2.0, min(12.0, (slot - 8) / len(rows)))
     for a, name in enumerate(names):
         left = x0 + 6 + a * slot + (slot - bar * len(rows)) / 2
-        for j, (p, colour) in enumerate(rows):
+        for j, (p, colour, _) in enumerate(rows):
             h = float(np.clip(p[a], 0.0, 1.0)) * (base - top)
             draw.rectangle((left + j * bar, base - h, left + (j + 1) * bar - 1, base), fill=colour)
         label = name if len(name) <= 10 else name[:9] + "…"
-        weight = "*" if a == d.action else ""
-        draw.text((x0 + 6 + (a + 0.5) * slot, y1 - 1), weight + label, fill=INK, font=small, anchor="ms")
+        centre = x0 + 6 + (a + 0.5) * slot
+        for dx in ((0, 1) if a == d.action else (0,)):  # the action taken in bold (drawn twice, a pixel apart)
+            draw.text((centre + dx, y1 - 1), label, fill=INK, font=small, anchor="ms")
     draw.line((x0 + 6, base, x1 - 6, base), fill=(180, 180, 180))
 
 
@@ -121,7 +130,7 @@ def record_episodes(runner: EpisodeRunner, seeds: Sequence[int], path: str | Pat
     wish_text = None
     if wish is not None:
         d = wish.describe()
-        wish_text = f"wish: prefer {' or '.join(d['prefer']) or '-'}; avoid {' or '.join(d['avoid']) or '-'}"
+        wish_text = "wish: " + "; ".join(f"{part} {' or '.join(d[part])}" for part in ("prefer", "avoid") if d[part])
     names = runner.action_names
     out = RecordedEpisodes(path=Path(path), frames=0)
     hold = max(1, round(HOLD_S * recorder.fps))

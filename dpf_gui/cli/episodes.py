@@ -132,7 +132,7 @@ def _build_record(p: argparse.ArgumentParser) -> None:
     "Each frame is the environment's picture with the Play view's overlay (the wish's regions, the intent's\n"
     "saliency) over a strip saying what the fusion did at that decision: strategy, decision, task return, the\n"
     "fusion weight w, the temperature T_psi, the collected intent reward G_t and the task's (blue), the\n"
-    "intent's (orange) and the fused (green) action distributions, the action taken marked *. The episodes are\n"
+    "intent's (orange) and the fused (green) action distributions, the action taken in bold. The episodes are\n"
     "the ones `dpf trace` and the app's Play view play from the same seeds. Without a display, without Qt.\n\n"
     "examples:\n"
     "  dpf record --env gridnav --intent runs/intent --preset avoid --seed 3 --out avoid.gif\n"
