@@ -28,8 +28,10 @@ Rows per cell:
 
 The claim, strict (issue 10): dynamic fusion keeps >= 90 % of the task agent's
 success; an avoided region's share of decisions is at most half the task
-agent's; a preferred region's share is at least max(2x, +0.10) of the task
-agent's, or +0.30 above it.
+agent's, and so are its decisions there per episode (since 2026-12-07: a
+share also halves when the fused agent merely lengthens its episodes); a
+preferred region's share is at least max(2x, +0.10) of the task agent's, or
++0.30 above it.
 
 Every cell is a :class:`~dpf_gui.cache.CacheEntry` keyed by all its inputs,
 including a fingerprint of the code that computes it, so a rerun redoes
@@ -182,6 +184,8 @@ def strict_claim(task: dict[str, Any], fused: dict[str, Any]) -> dict[str, bool]
     out = {"keeps_task": fused["task_success"]["mean"] >= CLAIM_KEEP * task["task_success"]["mean"]}
     if "avoid_fraction" in task:
         out["avoid"] = fused["avoid_fraction"]["mean"] <= 0.5 * task["avoid_fraction"]["mean"]
+    if "avoid_steps" in task and "avoid_steps" in fused:  # cells measured before 2026-12-07 lack the count
+        out["avoid_steps"] = fused["avoid_steps"]["mean"] <= 0.5 * task["avoid_steps"]["mean"]
     if "prefer_fraction" in task:
         tp, fp = task["prefer_fraction"]["mean"], fused["prefer_fraction"]["mean"]
         out["prefer"] = fp >= prefer_target(tp) - 1e-12

@@ -276,7 +276,9 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
              + (" Fusion set by this run for every row but `paper`: "
                 + ", ".join(f"{k} {v}" for k, v in spec.fusion.items()) + "." if spec.fusion else ""), "",
              "The claim, strict: keeps >= 90 % of the task agent's success; avoided share <= half the task "
-             "agent's; preferred share >= max(2x, +0.10) of the task agent's, or +0.30. " + _baseline_text(results),
+             "agent's, and avoided decisions per episode too (cells measured since 2026-12-07; a share also halves "
+             "when episodes merely get longer); preferred share >= max(2x, +0.10) of the task agent's, or +0.30. "
+             + _baseline_text(results),
              "",
              "### All environments", "",
              "| budget | labels | selection | cells | " + " | ".join(f"{r} meets (keeps task)" for r in rows) + " |",
@@ -445,8 +447,8 @@ def _against_in(cell: dict[str, Any], row: str) -> list[str]:
 #: why a row's cell missed the claim, in the order :func:`miss_cause` asks (each asks for other work: labels that
 #: teach something, a louder intent that keeps the task or a quieter candidate, more pull, another intent)
 CAUSES = ("no intent model", "loses the task", "loses the task, bar inside its interval", "left to the task agent",
-          "left to the task agent, stored strength met", "against the wish", "short",
-          "short, bar inside its interval")
+          "left to the task agent, stored strength met", "against the wish", "avoided share halved by longer episodes",
+          "short", "short, bar inside its interval")
 
 
 def _inside(share: dict[str, Any], need: float, way: int) -> bool:
@@ -459,7 +461,8 @@ def miss_cause(cell: dict[str, Any], row: str) -> str | None:
     """Why ``row`` missed the claim in ``cell`` (one of :data:`CAUSES`; None where it met it or did not run):
     every label one score, so no intent model; below the success bar; the calibration's strength 0 (with, where
     the ``dynamic`` row met the claim, the stored strength, or the run's fusion parameters, meeting it); only
-    wrong-way moves; else short of a share's bar. "Bar inside its interval": the row's own 95 % interval reaches
+    wrong-way moves; the avoided share halved while the decisions in the region per episode were not (the
+    episodes got longer); else short of a share's bar. "Bar inside its interval": the row's own 95 % interval reaches
     the bar it missed."""
     claim, played = cell.get("claim", {}).get(row), cell.get("rows", {})
     if not claim or claim.get("met") or row not in played or "task" not in played:
@@ -475,6 +478,8 @@ def miss_cause(cell: dict[str, Any], row: str) -> str | None:
         return "left to the task agent, stored strength met" if stored.get("met") else "left to the task agent"
     if against_wish(task, mine):
         return "against the wish"
+    if claim.get("avoid_steps") is False and claim.get("avoid", True) and claim.get("prefer", True):
+        return "avoided share halved by longer episodes"  # as many decisions in the region, spread thinner
     missed = []
     for metric, _region, way in WISH_SHARES:
         t, r = _mean(task, metric), _mean(mine, metric)

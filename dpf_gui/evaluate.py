@@ -8,7 +8,11 @@ Metrics per episode (names fixed: scripts and studies depend on them):
 * ``task_success``: gridnav goal reached, highway no crash, pong point won;
 * ``task_return``: sum of task rewards; ``length``: decisions;
 * with a wish: ``prefer_fraction`` / ``avoid_fraction``, the share of decisions
-  that led into the preferred / avoided region (the simulated user's marks);
+  that led into the preferred / avoided region (the simulated user's marks),
+  and ``prefer_steps`` / ``avoid_steps``, how many decisions per episode did
+  (a share also falls when an agent lengthens its episodes without visiting a
+  region less: a fused gridnav agent stepping back and forth at the toll
+  road's edge before crossing it, ``dpf record``);
 * for fused strategies: ``fusion_weight``, the episode's mean w.
 
 Intervals: Wilson score interval for the success rate, normal approximation
@@ -80,6 +84,8 @@ class EpisodeStats:
     prefer_fraction: float | None = None
     avoid_fraction: float | None = None
     fusion_weight: float | None = None
+    prefer_steps: int | None = None  # decisions of the episode that led into the preferred region
+    avoid_steps: int | None = None
     guard_held_back: float | None = None  # share of guarded decisions where the guard overruled the fusion
 
 
@@ -147,14 +153,17 @@ class EpisodeRecord:
         """The episode's metrics for ``wish`` (share of decisions leading into its regions)."""
         n = max(self.length, 1)
         w = self.weights[np.isfinite(self.weights)]
+        prefer = int(wish.in_prefer(self.regions).sum()) if wish is not None and wish.prefer else None
+        avoid = int(wish.in_avoid(self.regions).sum()) if wish is not None and wish.avoid else None
         return EpisodeStats(
             task_success=self.task_success,
             task_return=self.task_return,
             length=self.length,
-            prefer_fraction=(float(wish.in_prefer(self.regions).sum()) / n
-                             if wish is not None and wish.prefer else None),
-            avoid_fraction=(float(wish.in_avoid(self.regions).sum()) / n if wish is not None and wish.avoid else None),
+            prefer_fraction=None if prefer is None else prefer / n,
+            avoid_fraction=None if avoid is None else avoid / n,
             fusion_weight=(float(w.mean()) if len(w) else None),
+            prefer_steps=prefer,
+            avoid_steps=avoid,
             guard_held_back=(self.held_back / self.guarded if self.guarded else None),
         )
 
@@ -426,6 +435,10 @@ def summarise_episodes(stats: Sequence[EpisodeStats]) -> dict[str, dict[str, Any
         vals = [getattr(s, name) for s in stats if getattr(s, name) is not None]
         if vals:
             out[name] = summarise(vals, share=True)
+    for name in ("prefer_steps", "avoid_steps"):
+        vals = [getattr(s, name) for s in stats if getattr(s, name) is not None]
+        if vals:
+            out[name] = summarise(vals)
     return out
 
 

@@ -192,6 +192,8 @@ def claim_check(cell: dict[str, Any]) -> dict[str, Any]:
     if "avoid_fraction" in task:
         ta, da = task["avoid_fraction"]["mean"], dyn["avoid_fraction"]["mean"]
         out["avoid"] = da <= 0.5 * ta
+    if "avoid_steps" in task and "avoid_steps" in dyn:  # a share also halves when episodes merely get longer
+        out["avoid"] = out["avoid"] and dyn["avoid_steps"]["mean"] <= 0.5 * task["avoid_steps"]["mean"]
     return out
 
 

@@ -88,12 +88,14 @@ def test_report_wishes_never_repeat_dev_wishes(gridnav):
 
 
 # --- the strict claim ------------------------------------------------------------------------------------
-def _row(success, prefer=None, avoid=None):
+def _row(success, prefer=None, avoid=None, avoid_steps=None):
     row = {"task_success": {"mean": success}}
     if prefer is not None:
         row["prefer_fraction"] = {"mean": prefer}
     if avoid is not None:
         row["avoid_fraction"] = {"mean": avoid}
+    if avoid_steps is not None:
+        row["avoid_steps"] = {"mean": avoid_steps}
     return row
 
 
@@ -106,6 +108,10 @@ def _row(success, prefer=None, avoid=None):
     (_row(1.0, prefer=0.2), _row(1.0, prefer=0.39), False),  # 2x needed (0.40)
     (_row(1.0, prefer=0.5), _row(1.0, prefer=0.80), True),  # 2x impossible: +0.30 suffices
     (_row(1.0, prefer=0.1, avoid=0.4), _row(1.0, prefer=0.2, avoid=0.3), False),  # mixed: both parts count
+    # the share halved by episodes twice as long, with as many decisions in the region (gridnav, dpf record)
+    (_row(1.0, avoid=0.4, avoid_steps=4.0), _row(1.0, avoid=0.15, avoid_steps=5.0), False),
+    (_row(1.0, avoid=0.4, avoid_steps=4.0), _row(1.0, avoid=0.15, avoid_steps=2.0), True),
+    (_row(1.0, avoid=0.4, avoid_steps=4.0), _row(1.0, avoid=0.15), True),  # a cell from before the count
 ])
 def test_strict_claim(task, fused, met):
     assert bm.strict_claim(task, fused)["met"] is met
@@ -1219,8 +1225,9 @@ def test_a_row_that_moves_the_agent_against_the_wish_is_told_apart():
 
 def test_the_cells_page_counts_why_the_calibrated_row_missed():
     """Each missed cell gets one cause, the first that applies: no intent model, the task lost, left to the task
-    agent (the stored strength meeting the claim said apart), against the wish, short of a bar; "bar inside its
-    interval" where the row's own 95 % interval reaches the bar it missed. Met cells get none."""
+    agent (the stored strength meeting the claim said apart), against the wish, the avoided share halved by
+    longer episodes alone, short of a bar; "bar inside its interval" where the row's own 95 % interval reaches
+    the bar it missed. Met cells get none."""
     def share(mean, half=0.01):
         return {"mean": mean, "ci95": [mean - half, mean + half]}
 
@@ -1245,6 +1252,9 @@ def test_the_cells_page_counts_why_the_calibrated_row_missed():
         "left to the task agent": cell(quiet, calibration={"strength": 0.0}),
         "left to the task agent, stored strength met": cell(quiet, calibration={"strength": 0.0}, dynamic=met),
         "against the wish": cell({"task_success": share(0.9), "avoid_fraction": share(0.4)}),
+        "avoided share halved by longer episodes": cell(
+            {"task_success": share(0.9), "avoid_fraction": share(0.08), "avoid_steps": share(2.0)},
+            {"keeps_task": True, "avoid": True, "avoid_steps": False, "met": False}),
         "short": cell({"task_success": share(0.9), "avoid_fraction": share(0.15)}),
         "short, bar inside its interval": cell({"task_success": share(0.9), "avoid_fraction": share(0.11, 0.02)}),
     }

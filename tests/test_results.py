@@ -5,6 +5,7 @@ import dataclasses
 import functools
 import json
 
+import numpy as np
 import pytest
 
 from dpf_gui import results
@@ -39,6 +40,26 @@ def test_claim_check_applies_each_target():
     assert claim_check(_cell(1.0, 0.9, 0.2, 0.4, 0.4, 0.2)) == {"keeps_task": True, "prefer": True, "avoid": True}
     assert claim_check(_cell(1.0, 0.89, 0.2, 0.39, 0.4, 0.21)) == {"keeps_task": False, "prefer": False, "avoid": False}
     assert claim_check(_cell(1.0, 1.0, 0.5, 0.8, 0.4, 0.0))["prefer"]  # +0.30 absolute also counts
+
+
+def test_the_avoid_claim_also_counts_the_decisions_in_the_region():
+    """A share halved by an episode twice as long, with as many decisions in the avoided region, is no avoiding
+    (gridnav's fused agent stepping back and forth at the toll road's edge, then crossing it)."""
+    from dpf_gui.envs.base import RegionFeature
+    from dpf_gui.evaluate import EpisodeRecord
+    from dpf_gui.wish import make_wish
+
+    wish = make_wish([RegionFeature("x", "int", 0, 9)], avoid=["x=5"])
+    crossing = np.array([[1], [2], [5], [5], [6], [9]], dtype=np.float32)
+    dithering = np.concatenate([np.array([[1], [2], [1], [2], [1], [2]], np.float32), crossing])
+    task, fused = (EpisodeRecord(1.0, 1.0, len(r), r, np.full(len(r), np.nan)).stats(wish)
+                   for r in (crossing, dithering))
+    assert (task.avoid_steps, fused.avoid_steps) == (2, 2) and fused.avoid_fraction == task.avoid_fraction / 2
+    cell = _cell(1.0, 1.0, 0.2, 0.4, task.avoid_fraction, fused.avoid_fraction)
+    assert claim_check(cell)["avoid"]  # the share alone: met
+    for name, stats in (("task", task), ("dynamic", fused)):
+        cell["strategies"][name].update({k: v for k, v in summarise_episodes([stats]).items() if k == "avoid_steps"})
+    assert not claim_check(cell)["avoid"]
 
 
 def test_a_shares_interval_stays_within_0_and_1():
