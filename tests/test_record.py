@@ -43,7 +43,8 @@ def test_record_films_the_episode_dpf_trace_plays(capsys, tmp_path, intent_dir):
     assert {r["strategy"] for r in rows} == {"dynamic"}  # the default with an intent model, in both
     task_return = sum(float(r["task_reward"]) for r in rows)
     assert f"seed 3: {len(rows)} decisions, task return {task_return:.2f}" in said
-    assert "in avoided regions" in said and f"wrote {gif}: " in said  # the wish recorded with the intent's labels
+    avoided = sum(int(r["in_avoid"]) for r in rows)  # the wish recorded with the intent's labels
+    assert f"{avoided} ({avoided / len(rows):.2f}) in avoided regions" in said and f"wrote {gif}: " in said
     durations = frame_durations(gif)
     assert len(durations) == len(rows) + 1 and durations[-1] == 1000 and set(durations[:-1]) == {100}
     assert stat.S_IMODE(os.stat(gif).st_mode) == file_mode()

@@ -170,10 +170,10 @@ def cmd_record(args: argparse.Namespace) -> int:
     for ep in done.episodes:
         ended = {True: "task done", False: "task failed", None: "cut short"}[ep["task_success"]]
         shares = ""
-        if wish is not None and wish.prefer and ep.get("prefer_fraction") is not None:
-            shares += f", {ep['prefer_fraction']:.2f} of the decisions in preferred regions"
-        if wish is not None and wish.avoid and ep.get("avoid_fraction") is not None:
-            shares += f", {ep['avoid_fraction']:.2f} in avoided regions"
+        for part, word in (("prefer", "preferred"), ("avoid", "avoided")):
+            share = ep.get(f"{part}_fraction")
+            if wish is not None and getattr(wish, part) and share is not None:
+                shares += f", {round(share * ep['steps'])} ({share:.2f}) in {word} regions"
         print(f"seed {ep['seed']}: {ep['steps']} decisions, task return {ep['task_return']:.2f}, {ended}{shares}")
     said = f"wrote {done.path}: {done.frames} frames of {len(done.episodes)} episode(s) of {args.strategy}"
     print(said + (f" (stopped: {done.stopped_because})" if done.stopped_because else ""))
