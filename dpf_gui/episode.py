@@ -66,7 +66,8 @@ class EpisodeMetrics:
 
     def to_dict(self) -> dict[str, Any]:
         return {"steps": self.steps, "task_return": self.task_return, "prefer_fraction": self.prefer_fraction(),
-                "avoid_fraction": self.avoid_fraction(), "fusion_weight": self.mean_weight(),
+                "avoid_fraction": self.avoid_fraction(), "prefer_steps": self.in_prefer, "avoid_steps": self.in_avoid,
+                "fusion_weight": self.mean_weight(),
                 "guard_held_back": self.held_back_fraction(), "task_success": self.success,
                 "strategies": list(self.strategies)}
 

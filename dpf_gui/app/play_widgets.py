@@ -75,10 +75,11 @@ def metrics_html(snap: Snapshot | None, wish, fps: float | None = None) -> str:
         return "no episode"
     m, d = snap.metrics, snap.decision
     parts = [f"<b>{snap.strategy}</b>", f"seed {snap.seed}", f"step {snap.t}", f"return {_fmt(m['task_return'])}"]
-    if wish is not None and wish.prefer:
-        parts.append(f"in preferred {_fmt(m['prefer_fraction'], pct=True)}")
-    if wish is not None and wish.avoid:
-        parts.append(f"in avoided {_fmt(m['avoid_fraction'], pct=True)}")
+    for part, word in (("prefer", "preferred"), ("avoid", "avoided")):  # decisions, and their share
+        if wish is not None and getattr(wish, part):
+            share = m[f"{part}_fraction"]
+            parts.append(f"in {word} {m[f'{part}_steps']} ({_fmt(share, pct=True)})" if share is not None
+                         else f"in {word} –")
     if m.get("fusion_weight") is not None:
         parts.append(f"mean w {_fmt(m['fusion_weight'])}")
     if m.get("guard_held_back") is not None:  # why a wish may move the agent less than asked

@@ -173,7 +173,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         for part, word in (("prefer", "preferred"), ("avoid", "avoided")):
             share = ep.get(f"{part}_fraction")
             if wish is not None and getattr(wish, part) and share is not None:
-                shares += f", {round(share * ep['steps'])} ({share:.2f}) in {word} regions"
+                shares += f", {ep[f'{part}_steps']} ({share:.2f}) in {word} regions"
         print(f"seed {ep['seed']}: {ep['steps']} decisions, task return {ep['task_return']:.2f}, {ended}{shares}")
     said = f"wrote {done.path}: {done.frames} frames of {len(done.episodes)} episode(s) of {args.strategy}"
     print(said + (f" (stopped: {done.stopped_because})" if done.stopped_because else ""))
