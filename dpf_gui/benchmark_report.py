@@ -337,7 +337,8 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
 # ---------------------------------------------------------------------------
 #: what the cells page says a cell row did against the claim
 VERDICTS = {"met": "**meets**", "missed": "misses", "against": "misses, **against the wish**",
-            "traded": "misses, gives up the {wrong} region for the {right} one", "lost": "loses the task"}
+            "traded": "misses, gives up the {wrong} region for the {right} one", "lost": "loses the task",
+            "longer": "misses: its avoided share halved by longer episodes, not by fewer decisions there"}
 #: the wish's shares, each with the way it should move from the task agent's (+1 up, -1 down)
 WISH_SHARES = (("prefer_fraction", "preferred", 1), ("avoid_fraction", "avoided", -1))
 
@@ -382,6 +383,8 @@ def verdict(claim: dict[str, bool] | None, moves: dict[str, list[str]] | None = 
         if moves["right"]:
             return VERDICTS["traded"].format(wrong=" and ".join(moves["wrong"]), right=" and ".join(moves["right"]))
         return VERDICTS["against"]
+    if claim.get("avoid_steps") is False and claim.get("avoid", True):
+        return VERDICTS["longer"]
     return VERDICTS["missed"]
 
 
@@ -394,6 +397,9 @@ def bars_text(task: dict[str, Any]) -> str:
         parts.append(f"prefer {prefer:.3f} (needs {prefer_target(prefer):.3f})")
     if avoid is not None:
         parts.append(f"avoid {avoid:.3f} (needs <= {0.5 * avoid:.3f})")
+    steps = _mean(task, "avoid_steps")
+    if steps is not None:  # cells measured since 2026-12-07
+        parts.append(f"{steps:.2f} avoided decisions per episode (needs <= {0.5 * steps:.2f})")
     return ", ".join(parts)
 
 
@@ -407,6 +413,9 @@ def row_text(row: dict[str, Any] | None, claim: dict[str, bool] | None, task: di
         value = _mean(row, metric)
         if value is not None:
             parts.append(f"{word} {value:.3f}")
+    steps = _mean(row, "avoid_steps")
+    if steps is not None:
+        parts[-1] += f" ({steps:.2f} decisions)"
     return ", ".join(parts) + f": {verdict(claim, wish_moves(task, row) if task else None)}"
 
 

@@ -1177,6 +1177,13 @@ def test_the_cells_page_says_why_a_cell_missed():
     task = {"task_success": {"mean": 0.8}, "prefer_fraction": {"mean": 0.2}, "avoid_fraction": {"mean": 0.5}}
     assert bmr.bars_text(task) == "0.800 (bar 0.720), prefer 0.200 (needs 0.400), avoid 0.500 (needs <= 0.250)"
     assert bmr.bars_text({"task_success": {"mean": 1.0}, "prefer_fraction": {"mean": 0.6}}).endswith("(needs 0.900)")
+    # since 2026-12-07 the avoided decisions per episode too: a share halved by longer episodes is told apart
+    counted = {**task, "avoid_steps": {"mean": 2.01}}
+    assert bmr.bars_text(counted).endswith("2.01 avoided decisions per episode (needs <= 1.00)")
+    longer = {"task_success": {"mean": 0.8}, "avoid_fraction": {"mean": 0.05}, "avoid_steps": {"mean": 2.0}}
+    assert bmr.row_text(longer, {"keeps_task": True, "avoid": True, "avoid_steps": False, "met": False}) == \
+        "0.800, avoid 0.050 (2.00 decisions): misses: its avoided share halved by longer episodes, not by fewer " \
+        "decisions there"
     assert bmr.calibration_text({"calibration": {"strength": 4.0, "c": 6.0, "confidence": 0.5}}) == \
         "strength 4, c 6, gate 0.5"
     assert bmr.calibration_text({"calibration": {"strength": 0.0, "c": 3.0}}) == "strength 0: left to the task agent"
