@@ -122,7 +122,7 @@ def _build_record(p: argparse.ArgumentParser) -> None:
                    help="stop the recording after this many frames; a GIF keeps its frames in memory until it is "
                         "written, about 0.3 MB each for Pong (default: 3000)")
     p.add_argument("--out", required=True, metavar="FILE",
-                   help=f"the file to write: .gif{', or .mp4' if mp4_available() else ' (.mp4 needs imageio-ffmpeg)'}")
+                   help="the file to write: .gif, or .mp4 where the imageio-ffmpeg package is installed")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
 
 
