@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from dpf_gui.episode import EpisodeRunner, Snapshot
-from dpf_gui.frame_paint import paint
+from dpf_gui.frame_paint import font, paint
 from dpf_gui.palette import FUSED, INK, INTENT, TASK
 from dpf_gui.recorder import Recorder
 
@@ -67,7 +67,7 @@ def strip_lines(snap: Snapshot, wish_text: str | None, action_names: Sequence[st
 def recording_frame(snap: Snapshot, action_names: Sequence[str], wish_text: str | None = None,
                     overlay: bool = True) -> np.ndarray:
     """One frame of a recording: the picture with its overlay, over the strip (RGB uint8)."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     picture = paint(snap.frame, snap.overlay, show=overlay)
     width = picture.shape[1]
@@ -75,9 +75,8 @@ def recording_frame(snap: Snapshot, action_names: Sequence[str], wish_text: str 
     height = 6 + LINE_PX * len(lines) + BARS_PX
     strip = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(strip)
-    font = ImageFont.load_default(size=FONT_PX)
     for i, text in enumerate(lines):
-        draw.text((6, 4 + LINE_PX * i), text, fill=INK, font=font)
+        draw.text((6, 4 + LINE_PX * i), text, fill=INK, font=font(FONT_PX))
     if snap.decision is not None:
         _bars(draw, snap, action_names, (0, 6 + LINE_PX * len(lines), width, height))
     return np.concatenate([picture, np.asarray(strip)], axis=0)
@@ -86,15 +85,13 @@ def recording_frame(snap: Snapshot, action_names: Sequence[str], wish_text: str 
 def _bars(draw, snap: Snapshot, action_names: Sequence[str], box: tuple[int, int, int, int]) -> None:
     """Task, intent and fused probabilities per action, side by side, with the action's name under them (the one
     taken in bold) and a legend of their colours."""
-    from PIL import ImageFont
-
     d = snap.decision
     rows = [(d.p_task, TASK, "task"), (d.p_intent, INTENT, "intent"), (d.p_fused, FUSED, "fused")]
     rows = [(np.asarray(p, float), colour, name) for p, colour, name in rows if p is not None]
     if snap.strategy == "task":
         rows = rows[:1]  # the task agent alone: its distribution is the one played
     x0, y0, x1, y1 = box
-    small = ImageFont.load_default(size=10)
+    small = font(10)
     right = x1 - 6
     for _, colour, name in reversed(rows):  # the legend, top right
         right -= draw.textlength(name, font=small)

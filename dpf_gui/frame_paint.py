@@ -10,6 +10,8 @@ outlines as dashes of four frame pixels, so the two differ in such details.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from dpf_gui.envs.screen import Ellipse, Heat, Layer, Line, Pen, Rect, Text
@@ -34,6 +36,14 @@ def value_map_rgba(values: np.ndarray, alpha: int = 120) -> np.ndarray:
     out[..., :3] = rgb.astype(np.uint8)
     out[..., 3] = np.where(ok, (alpha * np.abs(t[..., 0]) ** 0.7).astype(np.uint8), 0)
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def font(size: float):
+    """Pillow's own font at ``size`` pixels, loaded once per size (a recording asks for it on every frame)."""
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=max(1.0, size))
 
 
 def upscale(frame: np.ndarray, scale: int) -> np.ndarray:
@@ -100,10 +110,8 @@ def _shape(draw, shape, s: float) -> None:
     elif isinstance(shape, Line):
         _line(draw, shape.x0, shape.y0, shape.x1, shape.y1, shape.pen, s)
     elif isinstance(shape, Text):
-        from PIL import ImageFont
-
-        font = ImageFont.load_default(size=max(1.0, shape.size * s))
-        draw.text((shape.x * s, shape.y * s), shape.text, fill=_rgba(shape.colour), font=font, anchor="ls")
+        draw.text((shape.x * s, shape.y * s), shape.text, fill=_rgba(shape.colour), font=font(shape.size * s),
+                  anchor="ls")
 
 
 def _line(draw, x0: float, y0: float, x1: float, y1: float, pen: Pen, s: float) -> None:
@@ -121,4 +129,4 @@ def _line(draw, x0: float, y0: float, x1: float, y1: float, pen: Pen, s: float) 
                    (x0 + b * (x1 - x0)) * s, (y0 + b * (y1 - y0)) * s), fill=colour, width=width)
 
 
-__all__ = ["DASH", "paint", "upscale", "value_map_rgba"]
+__all__ = ["DASH", "font", "paint", "upscale", "value_map_rgba"]
