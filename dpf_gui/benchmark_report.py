@@ -399,8 +399,15 @@ def bars_text(task: dict[str, Any]) -> str:
         parts.append(f"avoid {avoid:.3f} (needs <= {0.5 * avoid:.3f})")
     steps = _mean(task, "avoid_steps")
     if steps is not None:  # cells measured since 2026-12-07
-        parts.append(f"{steps:.2f} avoided decisions per episode (needs <= {0.5 * steps:.2f})")
+        parts.append(f"{steps:.2f} avoided decisions per episode{_of_length(task)} (needs <= {0.5 * steps:.2f})")
     return ", ".join(parts)
+
+
+def _of_length(row: dict[str, Any]) -> str:
+    """" of N" decisions an episode lasts on average, where the row has it: beside the avoided decisions it shows
+    an agent that stepped back and forth at a region's edge (three times the task agent's length) for what it is."""
+    length = _mean(row, "length")
+    return "" if length is None else f" of {length:.1f}"
 
 
 def row_text(row: dict[str, Any] | None, claim: dict[str, bool] | None, task: dict[str, Any] | None = None) -> str:
@@ -415,7 +422,7 @@ def row_text(row: dict[str, Any] | None, claim: dict[str, bool] | None, task: di
             parts.append(f"{word} {value:.3f}")
     steps = _mean(row, "avoid_steps")
     if steps is not None:
-        parts[-1] += f" ({steps:.2f} decisions)"
+        parts[-1] += f" ({steps:.2f} decisions{_of_length(row)})"
     return ", ".join(parts) + f": {verdict(claim, wish_moves(task, row) if task else None)}"
 
 

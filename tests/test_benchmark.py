@@ -1180,10 +1180,13 @@ def test_the_cells_page_says_why_a_cell_missed():
     # since 2026-12-07 the avoided decisions per episode too: a share halved by longer episodes is told apart
     counted = {**task, "avoid_steps": {"mean": 2.01}}
     assert bmr.bars_text(counted).endswith("2.01 avoided decisions per episode (needs <= 1.00)")
-    longer = {"task_success": {"mean": 0.8}, "avoid_fraction": {"mean": 0.05}, "avoid_steps": {"mean": 2.0}}
+    longer = {"task_success": {"mean": 0.8}, "avoid_fraction": {"mean": 0.05}, "avoid_steps": {"mean": 2.0},
+              "length": {"mean": 40.0}}
     assert bmr.row_text(longer, {"keeps_task": True, "avoid": True, "avoid_steps": False, "met": False}) == \
-        "0.800, avoid 0.050 (2.00 decisions): misses: its avoided share halved by longer episodes, not by fewer " \
-        "decisions there"
+        "0.800, avoid 0.050 (2.00 decisions of 40.0): misses: its avoided share halved by longer episodes, not by " \
+        "fewer decisions there"
+    assert bmr.bars_text({**counted, "length": {"mean": 9.7}}).endswith(
+        "2.01 avoided decisions per episode of 9.7 (needs <= 1.00)")
     assert bmr.calibration_text({"calibration": {"strength": 4.0, "c": 6.0, "confidence": 0.5}}) == \
         "strength 4, c 6, gate 0.5"
     assert bmr.calibration_text({"calibration": {"strength": 0.0, "c": 3.0}}) == "strength 0: left to the task agent"
