@@ -10,6 +10,9 @@ record more varied trajectories (``dpf rollout --explore``) and merge them in
 (``dpf merge``). A region nearly every stored trajectory enters
 (:data:`EVERYWHERE_SHARE`) gets a note too: marks on whole trajectories
 hardly tell them apart, so the person marks segments or how long each stays.
+An avoided region every stored successful trajectory enters about as often
+(:attr:`RegionCoverage.unavoidable`) is said too: the data shows no way to do
+the task while avoiding it, so labels cannot make the agent halve it.
 The counting itself is :func:`dpf_gui.wishgen.decisions_inside`, which the wish generator's notes use too.
 """
 
@@ -47,6 +50,19 @@ class RegionCoverage:
     trajectories: int  # stored trajectories with at least one decision leading into the region
     decisions: int  # stored decisions leading into the region
     of_trajectories: int  # stored trajectories in all
+    # the fewest decisions inside among stored trajectories that succeed, and their median (None: fewer than
+    # THIN_TRAJECTORIES of them succeed)
+    fewest_in_success: int | None = None
+    typical_in_success: float | None = None
+
+    @property
+    def unavoidable(self) -> bool:
+        """An avoided region that every stored successful trajectory enters, none of them half as often as a
+        typical one: nothing in the data shows the task done with it halved. On gridnav's map every way to the
+        goal crosses the wall's two gaps (``x=4 | x=5``): a fused agent asked to avoid them steps back and forth
+        in front of them and then crosses (docs/RESULTS.md, "Every row at a glance")."""
+        return (self.kind == "avoid" and self.fewest_in_success is not None and self.fewest_in_success > 0
+                and self.fewest_in_success > 0.5 * (self.typical_in_success or 0.0))
 
     @property
     def thin(self) -> bool:
@@ -65,8 +81,15 @@ def region_coverage(dataset: TrajectoryDataset, wish: Wish) -> list[tuple[Region
     """Each preferred, then each avoided, region of ``wish`` in ``dataset``, with the decisions each stored
     trajectory spends inside it (the app counts the labelled ones that enter with it)."""
     n = len(dataset)
-    return [(RegionCoverage(kind, e.text, int((per > 0).sum()), int(per.sum()), n), per)
-            for kind, e, per in decisions_inside(wish, dataset_regions(dataset))]
+    success = np.asarray(dataset.success, dtype=bool)
+
+    def covered(kind: str, text: str, per: np.ndarray) -> RegionCoverage:
+        won = per[success]
+        # a handful of successful runs shows no "every": as for a thin region, too few to say
+        fewest, typical = (int(won.min()), float(np.median(won))) if len(won) >= THIN_TRAJECTORIES else (None, None)
+        return RegionCoverage(kind, text, int((per > 0).sum()), int(per.sum()), n, fewest, typical)
+
+    return [(covered(kind, e.text, per), per) for kind, e, per in decisions_inside(wish, dataset_regions(dataset))]
 
 
 def wish_coverage(dataset: TrajectoryDataset, wish: Wish) -> list[RegionCoverage]:
@@ -91,6 +114,15 @@ def thin_warning(region: RegionCoverage, env_name: str, data: str) -> str:
             "to carry labels over)")
 
 
+def unavoidable_note(region: RegionCoverage) -> str:
+    """One line for an avoided region the stored data shows no way round (:attr:`RegionCoverage.unavoidable`)."""
+    fewest = region.fewest_in_success
+    return (f"every stored trajectory that succeeds enters the avoided region {region.expression} (at least "
+            f"{fewest} decision{'' if fewest == 1 else 's'}, {region.typical_in_success:g} typically), none of them "
+            "half as often: nothing shows the task done while avoiding it, so the fused agent can delay entering "
+            "it but hardly enter it less")
+
+
 def everywhere_note(region: RegionCoverage) -> str:
     """The start of a line for a region nearly every stored trajectory enters (the caller adds what to do)."""
     side = "preferred" if region.kind == "prefer" else "avoided"
@@ -99,4 +131,4 @@ def everywhere_note(region: RegionCoverage) -> str:
 
 
 __all__ = ["EVERYWHERE_SHARE", "THIN_TRAJECTORIES", "RegionCoverage", "everywhere_note", "region_coverage",
-           "thin_warning", "wish_coverage"]
+           "thin_warning", "unavoidable_note", "wish_coverage"]

@@ -176,6 +176,23 @@ def test_a_wish_every_trajectory_touches_gets_advice_on_marking_it(qtbot, tmp_pa
     window.close()
 
 
+def test_an_avoided_region_no_run_goes_round_is_said_and_the_dialog_grows_to_show_it(qtbot, tmp_path, messages):
+    """Every way to gridnav's goal crosses the wall's gaps at x=4: the dialog says so in red as the wish is typed,
+    and grows so that the whole warning is read, not its first line."""
+    window = open_window(qtbot, tmp_path, env="gridnav")
+    dialog = window.annotate.open_wish_dialog()
+    before = dialog.height()
+    dialog.fields.avoid.setText("x=4")
+    warning = "Every stored trajectory that succeeds enters the avoided region x=4"
+    assert f"<span style='color:#b00020'><b>{warning}" in dialog.fields.coverage.text()
+    layout = dialog.layout()
+    qtbot.waitUntil(lambda: dialog.height() >= layout.totalHeightForWidth(dialog.width()), timeout=5000)
+    assert dialog.height() > before
+    dialog.reject()
+    assert messages == []
+    window.close()
+
+
 def test_marks_nearly_all_alike_are_said_in_the_train_tab(qtbot, tmp_path, messages):
     window = open_window(qtbot, tmp_path, env="gridnav")
     ws = window.workspace

@@ -220,3 +220,25 @@ def test_a_region_nearly_every_trajectory_enters_gets_advice_on_how_to_mark_it(t
     assert not (tmp_path / "x.npz").exists()
     assert main(["label", "--data", str(data), "--avoid", everywhere, "--out", str(tmp_path / "e.npz")]) == 0
     assert "Nearly every" not in capsys.readouterr().err
+
+
+def test_an_avoided_region_every_successful_run_crosses_is_said_to_be_unavoidable(tmp_path, capsys):
+    """On gridnav's map every way to the goal crosses the wall at x=4 and x=5: no stored run shows the task done
+    with those decisions halved, so labels cannot teach the agent to avoid them (a person-written wish that met the
+    claim only by diluting them over longer episodes, docs/RESULTS.md). The toll road has a way round: no note."""
+    d = TrajectoryDataset.load(shipped_model("gridnav") / "trajectories.npz")
+    (wall,) = wish_coverage(d, make_wish(d.region_features, avoid=["x=4"]))
+    (toll,) = wish_coverage(d, make_wish(d.region_features, avoid=["terrain=toll"]))
+    assert wall.unavoidable and wall.fewest_in_success >= 1 and not toll.unavoidable and toll.fewest_in_success == 0
+    cov = workspace_coverage(d, make_wish(d.region_features, avoid=["x=4"], prefer=["terrain=scenic"]))
+    assert len(cov.warnings) == 1 and "Every stored trajectory that succeeds enters the avoided region x=4" in \
+        cov.warnings[0] and "nothing shows the task done while avoiding it" in cov.warnings[0]
+    # the bar: the fewest decisions inside more than half the typical; never said of a preferred region
+    assert RegionCoverage("avoid", "r", 9, 30, 10, fewest_in_success=2, typical_in_success=3.0).unavoidable
+    assert not RegionCoverage("avoid", "r", 9, 30, 10, fewest_in_success=1, typical_in_success=2.0).unavoidable
+    assert not RegionCoverage("prefer", "r", 9, 30, 10, fewest_in_success=2, typical_in_success=3.0).unavoidable
+    assert not RegionCoverage("avoid", "r", 0, 0, 10).unavoidable  # no successful run: nothing to say
+    out = tmp_path / "wall.npz"
+    assert main(["label", "--data", "gridnav", "--avoid", "x=4", "--budget", "5", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: every stored trajectory that succeeds enters the avoided region x=4" in err and out.exists()

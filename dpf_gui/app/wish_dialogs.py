@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -115,6 +115,19 @@ class WishFields(QWidget):
         self.changed.emit()
 
 
+def grow_to_fit(dialog: QDialog) -> None:
+    """Make ``dialog`` tall enough for its wrapped text at its present width (a coverage warning appears as the
+    wish is typed; cut off, it said half of why the wish cannot be met). It never shrinks under the person.
+    Called once the new text is laid out (a zero timer): at once, the labels still measured the old one."""
+    layout = dialog.layout()
+    if layout is None:
+        return
+    layout.activate()
+    need = layout.totalHeightForWidth(dialog.width()) if layout.hasHeightForWidth() else layout.sizeHint().height()
+    if need > dialog.height():
+        dialog.resize(dialog.width(), need)
+
+
 def _split(text: str) -> list[str]:
     return [t.strip() for t in text.replace("\n", ";").split(";") if t.strip()]
 
@@ -214,6 +227,7 @@ class SimulatedUserDialog(QDialog):
         layout.addWidget(self.fields)
         layout.addLayout(form)
         layout.addWidget(buttons)
+        self.fields.changed.connect(lambda: QTimer.singleShot(0, lambda: grow_to_fit(self)))
 
     def _on_rank(self, on: bool) -> None:
         """Rankings take only the flip (as the chance of swapping neighbours): the score noise is greyed out."""
@@ -269,6 +283,7 @@ class MyWishDialog(QDialog):
         layout.addWidget(self.fields)
         layout.addWidget(buttons)
         self.resize(560, self.sizeHint().height())
+        self.fields.changed.connect(lambda: QTimer.singleShot(0, lambda: grow_to_fit(self)))
 
     def _on_ok(self) -> None:
         try:

@@ -160,7 +160,7 @@ FEEDBACK_CHOICES = ("scores", "pairs", "ranks", "segments")
     _build_label,
 )
 def cmd_label(args: argparse.Namespace) -> int:
-    from dpf_gui.coverage import everywhere_note, thin_warning, wish_coverage
+    from dpf_gui.coverage import everywhere_note, thin_warning, unavoidable_note, wish_coverage
     from dpf_gui.data.trajectories import TrajectoryDataset
     from dpf_gui.intent.registry import DEFAULT_KIND, config_for
     from dpf_gui.oracles import label_dataset
@@ -205,6 +205,8 @@ def cmd_label(args: argparse.Namespace) -> int:
             print(f"dpf label: warning: {everywhere_note(region)}: add --relative (signs against a typical "
                   "trajectory), drop --binary (scores count the decisions inside) or use --feedback segments",
                   file=sys.stderr)
+        if region.unavoidable:
+            print(f"dpf label: warning: {unavoidable_note(region)}", file=sys.stderr)
     if args.feedback == "pairs":
         labels, how = _label_pairs(args, data, wish, noise)
     elif args.feedback == "ranks":

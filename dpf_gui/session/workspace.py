@@ -468,7 +468,7 @@ class WishCoverage:
 
 def wish_coverage(dataset: TrajectoryDataset, wish: Wish, labelled: np.ndarray | None = None) -> WishCoverage:
     """Coverage of ``wish`` in ``dataset`` (:mod:`dpf_gui.coverage`) and among its ``labelled`` trajectories."""
-    from dpf_gui.coverage import THIN_TRAJECTORIES, everywhere_note, region_coverage
+    from dpf_gui.coverage import THIN_TRAJECTORIES, everywhere_note, region_coverage, unavoidable_note
 
     n = len(dataset)
     labelled = np.zeros(n, bool) if labelled is None else np.asarray(labelled, dtype=bool)
@@ -496,6 +496,9 @@ def wish_coverage(dataset: TrajectoryDataset, wish: Wish, labelled: np.ndarray |
             advice.append(f"{everywhere_note(r)}: mark the stretches inside as segments ([ and ]), rank a few "
                           "runs watched together by how long they stay there (R), or mark those that stay there "
                           f"longest {longest} and those that stay shortest {shortest}.")
+        if r.unavoidable:  # whatever is labelled: the data shows no way round it
+            note = unavoidable_note(r)
+            warnings.append(f"{note[0].upper()}{note[1:]}.")
     return WishCoverage(regions, in_labels, k, lines, warnings, advice)
 
 
