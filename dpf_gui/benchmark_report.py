@@ -404,10 +404,8 @@ def bars_text(task: dict[str, Any]) -> str:
 
 
 def _of_length(row: dict[str, Any]) -> str:
-    """" of N" decisions an episode lasts on average, where the row has it: beside the avoided decisions it shows
-    an agent that stepped back and forth at a region's edge (three times the task agent's length) for what it is."""
-    length = _mean(row, "length")
-    return "" if length is None else f" of {length:.1f}"
+    """" of N": the mean episode length beside the avoided decisions (an agent that dithers shows as such)."""
+    return "" if (length := _mean(row, "length")) is None else f" of {length:.1f}"
 
 
 def row_text(row: dict[str, Any] | None, claim: dict[str, bool] | None, task: dict[str, Any] | None = None) -> str:
