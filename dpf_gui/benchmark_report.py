@@ -52,8 +52,7 @@ def _budget_text(b: int | None) -> str:
 
 
 def selection_text(item: dict[str, Any]) -> str:
-    """A cell's (or a table row's) selection as the tables show it, with its draw of labels when it is not the
-    published one."""
+    """A cell's (or a table row's) selection as the tables show it, with its draw of labels if not the published."""
     draw = item.get("draw", 0)
     return f"{item['select']}, draw {draw}" if draw else item["select"]
 
@@ -175,10 +174,11 @@ def _workers_text(run: dict[str, Any]) -> str:
 
 def _out_of_reach(cell: dict[str, Any]) -> str:
     """What the claim cannot tell about a wish a person wrote (generated wishes are never so): an avoided region
-    the task agent never entered (met before anything is learnt), a preferred one it is in so often that the
-    claim asks for more than all of the time (met by no agent)."""
+    the task agent never entered (met before anything is learnt) or every stored successful run enters as often
+    (halved only by dithering), a preferred one it is in so often that the claim asks for more than all of it."""
     task = cell.get("rows", {}).get("task", {})
-    notes = []
+    notes = [f"every stored run that succeeds enters {k[6:]} about as often: no agent halves it but by dithering"
+             for k, v in cell["wish"].get("coverage", {}).items() if v.get("no_way_round")]
     if cell["wish"]["avoid"] and task.get("avoid_fraction", {}).get("mean", 1) == 0:
         notes.append("the task agent never entered the avoided region on the held-out episodes, so the claim asks "
                      "only that the fused agent does not either")

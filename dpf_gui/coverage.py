@@ -28,7 +28,7 @@ from dpf_gui.data.trajectories import TrajectoryDataset
 from dpf_gui.envs import env_class
 from dpf_gui.paths import models_root
 from dpf_gui.wish import Wish
-from dpf_gui.wishgen import dataset_regions, decisions_inside
+from dpf_gui.wishgen import dataset_regions, decisions_inside, in_successful_runs, no_way_round
 
 #: a region entered by fewer stored trajectories than this can hardly be learned from labels
 THIN_TRAJECTORIES = 5
@@ -61,8 +61,7 @@ class RegionCoverage:
         typical one: nothing in the data shows the task done with it halved. On gridnav's map every way to the
         goal crosses the wall's two gaps (``x=4 | x=5``): a fused agent asked to avoid them steps back and forth
         in front of them and then crosses (docs/RESULTS.md, "Every row at a glance")."""
-        return (self.kind == "avoid" and self.fewest_in_success is not None and self.fewest_in_success > 0
-                and self.fewest_in_success > 0.5 * (self.typical_in_success or 0.0))
+        return self.kind == "avoid" and no_way_round(self.fewest_in_success, self.typical_in_success)
 
     @property
     def thin(self) -> bool:
@@ -84,9 +83,7 @@ def region_coverage(dataset: TrajectoryDataset, wish: Wish) -> list[tuple[Region
     success = np.asarray(dataset.success, dtype=bool)
 
     def covered(kind: str, text: str, per: np.ndarray) -> RegionCoverage:
-        won = per[success]
-        # a handful of successful runs shows no "every": as for a thin region, too few to say
-        fewest, typical = (int(won.min()), float(np.median(won))) if len(won) >= THIN_TRAJECTORIES else (None, None)
+        fewest, typical = in_successful_runs(per, success, THIN_TRAJECTORIES)
         return RegionCoverage(kind, text, int((per > 0).sum()), int(per.sum()), n, fewest, typical)
 
     return [(covered(kind, e.text, per), per) for kind, e, per in decisions_inside(wish, dataset_regions(dataset))]

@@ -165,6 +165,19 @@ def decisions_inside(wish: Wish, data: _Regions) -> list[tuple[str, Any, np.ndar
             for kind, exprs in (("prefer", wish.prefer), ("avoid", wish.avoid)) for e in exprs]
 
 
+def in_successful_runs(per: np.ndarray, success: np.ndarray, min_runs: int = 5) -> tuple[int | None, float | None]:
+    """The fewest and the median decisions inside a region (``per`` trajectory) among the successful runs; (None,
+    None) where fewer than ``min_runs`` succeed (a handful shows no "every")."""
+    won = np.asarray(per)[np.asarray(success, dtype=bool)]
+    return (int(won.min()), float(np.median(won))) if len(won) >= min_runs else (None, None)
+
+
+def no_way_round(fewest: int | None, typical: float | None) -> bool:
+    """Every successful stored run enters an avoided region, none of them half as often as a typical one: nothing
+    shows the task done with it halved (gridnav: the wall's gaps at x=4 and x=5 lie on every way to the goal)."""
+    return fewest is not None and fewest > 0 and fewest > 0.5 * (typical or 0.0)
+
+
 def coverage(wish: Wish, data: _Regions) -> dict[str, Any]:
     """How much of the stored data each region of the wish touches."""
     return {f"{kind} {e.text}": {"trajectories": int((per > 0).sum()), "decisions": int(per.sum()),
@@ -259,8 +272,12 @@ def given_wishes(region_features: Sequence[RegionFeature], data: _Regions, lines
         texts = (tuple(e.text for e in w.prefer), tuple(e.text for e in w.avoid))
         if any((g.prefer, g.avoid) == texts for g in out):
             raise UserError(f"wish {line!r} is given twice (the same regions as an earlier one)")
+        cov = coverage(w, data)
+        for kind, e, per in decisions_inside(w, data):  # what the claim cannot ask of a person's wish
+            if kind == "avoid" and no_way_round(*in_successful_runs(per, data.success)):
+                cov[f"avoid {e.text}"]["no_way_round"] = True
         out.append(GeneratedWish(name=f"u{len(out):02d}-{w.mode}", mode=w.mode, prefer=texts[0], avoid=texts[1],
-                                 coverage=coverage(w, data)))
+                                 coverage=cov))
     return out
 
 
@@ -275,5 +292,7 @@ __all__ = [
     "episode_regions",
     "generate_wishes",
     "given_wishes",
+    "in_successful_runs",
+    "no_way_round",
     "prefer_target",
 ]

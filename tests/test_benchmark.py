@@ -37,6 +37,7 @@ from dpf_gui.wishgen import (
     dataset_regions,
     episode_regions,
     generate_wishes,
+    given_wishes,
     prefer_target,
 )
 
@@ -1002,6 +1003,20 @@ def test_wishes_a_person_wrote_are_cells_of_their_own(tmp_path: Path, monkeypatc
     busy = {**task, "prefer_fraction": {**task["prefer_fraction"], "mean": 0.75}}
     write_report([{**cell, "rows": {**cell["rows"], "task": busy}}], spec, out, "dpf b", "test machine", 1.0, 1)
     assert "preferred region 0.75 of the time already, so the claim asks for 1.05 of it" in out.read_text()
+
+
+def test_a_written_avoided_region_every_stored_run_crosses_is_said_in_the_report(gridnav):
+    """A person may ask to avoid what every way to the goal crosses (gridnav's wall gap x=4): the claim's halving
+    is then met by no agent but by dithering (docs/EXPERIMENTS.md section 79), and the report says so; the toll
+    road has a way round, and the generator never writes such a wish."""
+    _, data, _ = gridnav
+    wall, toll = given_wishes(data.region_features, dataset_regions(data), ["avoid x=4", "avoid terrain=toll"])
+    assert wall.coverage["avoid x=4"]["no_way_round"] is True
+    assert "no_way_round" not in toll.coverage["avoid terrain=toll"]
+    task = {"task": {"avoid_fraction": {"mean": 0.1}}}
+    assert "every stored run that succeeds enters x=4 about as often" in \
+        bmr._out_of_reach({"wish": wall.to_dict(), "rows": task})
+    assert bmr._out_of_reach({"wish": toll.to_dict(), "rows": task}) == ""
 
 
 def test_a_report_of_several_draws_says_so_and_adds_each_rows_counts_up(tmp_path: Path):
