@@ -563,7 +563,7 @@ def cells_page(results: Sequence[dict[str, Any]], rows: Sequence[str]) -> str:
         for cell in cells:
             claims, played = cell.get("claim", {}), cell.get("rows", {})
             lines.append(f"| {_budget_text(cell['budget'])} | {cell['labels']} | {selection_text(cell)} | "
-                         f"{cell['wish']['name']}: {wish_text(cell['wish'])} | "
+                         f"{cell['wish']['name']}: " + wish_text(cell["wish"]).replace("|", "\\|") + " | "
                          f"{bars_text(played['task']) if 'task' in played else '-'} | "
                          + " | ".join(row_text(played.get(r), claims.get(r), played.get("task")) for r in rows)
                          + f" | {calibration_text(cell)} |")

@@ -1017,6 +1017,11 @@ def test_a_written_avoided_region_every_stored_run_crosses_is_said_in_the_report
     assert "every stored run that succeeds enters x=4 about as often" in \
         bmr._out_of_reach({"wish": wall.to_dict(), "rows": task})
     assert bmr._out_of_reach({"wish": toll.to_dict(), "rows": task}) == ""
+    # on the cells page its "|" is escaped, so the wish stays in its column of the table
+    cell = {"env": "gridnav", "budget": 25, "labels": "exact", "select": "random", "claim": {}, "rows": {},
+            "wish": given_wishes(data.region_features, dataset_regions(data), ["avoid x=4 | x=5"])[0].to_dict()}
+    (row,) = [line for line in bmr.cells_page([cell], ["calibrated"]).splitlines() if "u00-avoid" in line]
+    assert "u00-avoid: avoid x=4 \\| x=5 | -" in row and row.count(" | ") == 6
 
 
 def test_a_report_of_several_draws_says_so_and_adds_each_rows_counts_up(tmp_path: Path):
