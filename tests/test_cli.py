@@ -277,6 +277,31 @@ def test_evaluate_says_when_a_row_goes_against_the_wish(capsys):
            "avoided region 0.000" in capsys.readouterr().out
 
 
+def test_evaluate_says_when_a_row_halves_the_avoided_share_by_longer_episodes(capsys):
+    """Stepping back and forth before crossing halves the share, not the decisions in the region: said plainly; a
+    row twice as long as the task agent's is said as a length; a row of the task agent's length is not."""
+    from dpf_gui.cli.evaluate_notes import say_longer_episodes
+
+    def m(mean):
+        return {"mean": mean}
+
+    task = {"task_success": m(1.0), "avoid_fraction": m(0.207), "avoid_steps": m(2.0), "length": m(9.7)}
+    say_longer_episodes({"task": task,
+                         "dynamic": {"task_success": m(1.0), "avoid_fraction": m(0.053), "avoid_steps": m(2.0),
+                                     "length": m(37.6)},
+                         "static": {"task_success": m(1.0), "avoid_fraction": m(0.0), "avoid_steps": m(0.0),
+                                    "length": m(20.2)},
+                         "intent": {"task_success": m(1.0), "avoid_fraction": m(0.1), "avoid_steps": m(1.0),
+                                    "length": m(10.0)}})
+    out = capsys.readouterr().out
+    assert out.count("note:") == 2
+    assert "note: dynamic halves its share of decisions in the avoided region only by longer episodes (37.6 " \
+           "decisions against the task agent's 9.7): it enters it 2.00 decisions an episode against 2.00" in out
+    assert "note: static's episodes last 20.2 decisions, 2.1x the task agent's 9.7" in out and "intent" not in out
+    say_longer_episodes({"task": {"task_success": m(1.0)}, "dynamic": {"task_success": m(1.0)}})  # no lengths
+    assert capsys.readouterr().out == ""
+
+
 def test_evaluate_says_how_to_calibrate_a_strength_nobody_chose(capsys, tmp_path):
     """Dynamic fusion at the stored strength moves nothing with a quiet intent (what issue 10 measured from
     outside); the table says how to calibrate it, and says nothing once a strength was chosen."""

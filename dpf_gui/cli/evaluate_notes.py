@@ -1,5 +1,6 @@
 """What ``dpf evaluate`` says under its table, for a person about to trust it: a row that moved the agent against
-the wish, and dynamic fusion played at a strength nobody chose for this intent."""
+the wish, a row whose episodes got much longer (stepping back and forth), and dynamic fusion played at a strength
+nobody chose for this intent."""
 
 from __future__ import annotations
 
@@ -49,4 +50,33 @@ def say_against_wish(rows: dict) -> None:
                   "usually mend it)")
 
 
-__all__ = ["say_against_wish", "say_uncalibrated"]
+#: a fused row's episodes this many times the task agent's are said under the table
+LONGER = 2.0
+
+
+def say_longer_episodes(rows: dict) -> None:
+    """A fused row whose episodes last far longer than the task agent's: at an avoided region's edge the fused
+    agent can step back and forth before crossing or going round (docs/EXPERIMENTS.md sections 76 and 79),
+    which halves its share of decisions there without entering it less. Said plainly where the share halved
+    and the count did not (the claim then misses), as a length otherwise."""
+    from dpf_gui.benchmark import strict_claim
+
+    task = rows.get("task")
+    if task is None or "length" not in task:
+        return
+    for name, row in rows.items():
+        if name == "task" or "length" not in row or "task_success" not in row:
+            continue
+        length, usual = row["length"]["mean"], task["length"]["mean"]
+        claim = strict_claim(task, row)
+        if claim.get("avoid") and claim.get("avoid_steps") is False:
+            print(f"note: {name} halves its share of decisions in the avoided region only by longer episodes "
+                  f"({length:.1f} decisions against the task agent's {usual:.1f}): it enters it "
+                  f"{row['avoid_steps']['mean']:.2f} decisions an episode against {task['avoid_steps']['mean']:.2f},"
+                  " stepping back and forth in front of it before crossing (`dpf record` films it)")
+        elif length >= LONGER * usual:
+            print(f"note: {name}'s episodes last {length:.1f} decisions, {length / usual:.1f}x the task agent's "
+                  f"{usual:.1f}: a detour, or stepping back and forth in front of a region (`dpf record` films it)")
+
+
+__all__ = ["LONGER", "say_against_wish", "say_longer_episodes", "say_uncalibrated"]

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dpf_gui.cli.evaluate_notes import say_against_wish, say_uncalibrated
+from dpf_gui.cli.evaluate_notes import say_against_wish, say_longer_episodes, say_uncalibrated
 from dpf_gui.cli.fusion_options import add_fusion_options, add_fusion_parameters, calibrated, fusion_overrides
 from dpf_gui.cli.options import (
     MAX_JOBS,
@@ -179,6 +179,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print("rows: " + "; ".join(f"{name}: {get(name).title}" if name in names() else name
                                for name in result.strategies))
     say_against_wish(result.strategies)
+    say_longer_episodes(result.strategies)
     say_uncalibrated(args, task, overrides, result.strategies)
     if json_out is not None:
         print(f"wrote {result.save(json_out)}")
