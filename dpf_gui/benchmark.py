@@ -193,6 +193,12 @@ def strict_claim(task: dict[str, Any], fused: dict[str, Any]) -> dict[str, bool]
     return out
 
 
+def halved_by_longer(claim: dict[str, bool]) -> bool:
+    """The avoided share halved and the avoided decisions per episode did not: the fused agent's episodes got
+    longer (stepping back and forth in front of the region), it did not enter it less."""
+    return claim.get("avoid_steps") is False and claim.get("avoid", True)
+
+
 def no_intent_note(row: str) -> str:
     """The cell note saying ``row`` played the task agent because no intent could be trained (the report tells
     such cells by it)."""
@@ -555,6 +561,7 @@ __all__ = [
     "combos_of",
     "compared_labels",
     "env_context",
+    "halved_by_longer",
     "no_intent_note",
     "own_wishes",
     "run_benchmark",

@@ -22,6 +22,7 @@ from dpf_gui.benchmark import (
     RANK_SWAP,
     STOCHASTIC_T,
     BenchmarkSpec,
+    halved_by_longer,
     no_intent_note,
 )
 from dpf_gui.fileio import write_json_atomic
@@ -383,7 +384,7 @@ def verdict(claim: dict[str, bool] | None, moves: dict[str, list[str]] | None = 
         if moves["right"]:
             return VERDICTS["traded"].format(wrong=" and ".join(moves["wrong"]), right=" and ".join(moves["right"]))
         return VERDICTS["against"]
-    if claim.get("avoid_steps") is False and claim.get("avoid", True):
+    if halved_by_longer(claim):
         return VERDICTS["longer"]
     return VERDICTS["missed"]
 
@@ -418,8 +419,7 @@ def row_text(row: dict[str, Any] | None, claim: dict[str, bool] | None, task: di
         value = _mean(row, metric)
         if value is not None:
             parts.append(f"{word} {value:.3f}")
-    steps = _mean(row, "avoid_steps")
-    if steps is not None:
+    if (steps := _mean(row, "avoid_steps")) is not None:
         parts[-1] += f" ({steps:.2f} decisions{_of_length(row)})"
     return ", ".join(parts) + f": {verdict(claim, wish_moves(task, row) if task else None)}"
 
@@ -492,7 +492,7 @@ def miss_cause(cell: dict[str, Any], row: str) -> str | None:
         return "left to the task agent, stored strength met" if stored.get("met") else "left to the task agent"
     if against_wish(task, mine):
         return "against the wish"
-    if claim.get("avoid_steps") is False and claim.get("avoid", True) and claim.get("prefer", True):
+    if halved_by_longer(claim) and claim.get("prefer", True):
         return "avoided share halved by longer episodes"  # as many decisions in the region, spread thinner
     missed = []
     for metric, _region, way in WISH_SHARES:

@@ -59,7 +59,7 @@ def say_longer_episodes(rows: dict) -> None:
     agent can step back and forth before crossing or going round (docs/EXPERIMENTS.md sections 76 and 79),
     which halves its share of decisions there without entering it less. Said plainly where the share halved
     and the count did not (the claim then misses), as a length otherwise."""
-    from dpf_gui.benchmark import strict_claim
+    from dpf_gui.benchmark import halved_by_longer, strict_claim
 
     task = rows.get("task")
     if task is None or "length" not in task:
@@ -68,8 +68,7 @@ def say_longer_episodes(rows: dict) -> None:
         if name == "task" or "length" not in row or "task_success" not in row:
             continue
         length, usual = row["length"]["mean"], task["length"]["mean"]
-        claim = strict_claim(task, row)
-        if claim.get("avoid") and claim.get("avoid_steps") is False:
+        if halved_by_longer(strict_claim(task, row)):
             print(f"note: {name} halves its share of decisions in the avoided region only by longer episodes "
                   f"({length:.1f} decisions against the task agent's {usual:.1f}): it enters it "
                   f"{row['avoid_steps']['mean']:.2f} decisions an episode against {task['avoid_steps']['mean']:.2f},"
