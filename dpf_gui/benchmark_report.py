@@ -1,5 +1,4 @@
-"""The unseen-wish benchmark's report: its section of docs/RESULTS.md, a plot, the cells as JSON and a page
-with every cell.
+"""The unseen-wish benchmark's report: its section of docs/RESULTS.md, a plot, the cells as JSON, every cell's page.
 
 Kept apart from :mod:`dpf_gui.benchmark` so that changing how results are shown never invalidates a cached
 cell (cells are keyed by the code that computes them).
@@ -274,8 +273,9 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
              "`calibrated` (dynamic with the intent's strength chosen in simulation, `dpf_gui/calibrate.py`), "
              "`paper` (the paper's configuration: LSTM intent, signed advantage sum, raw units, the authors' "
              "temperatures)."
-             + (" Fusion set by this run for every row but `paper`: "
-                + ", ".join(f"{k} {v}" for k, v in spec.fusion.items()) + "." if spec.fusion else ""), "",
+             + "".join(f" {what} set by this run{rows}: " + ", ".join(f"{k} {v}" for k, v in sets.items()) + "."
+                       for what, rows, sets in (("Fusion", " for every row but `paper`", spec.fusion),
+                                                ("The additive intent", "", spec.intent)) if sets), "",
              "The claim, strict: keeps >= 90 % of the task agent's success; avoided share <= half the task "
              "agent's, and avoided decisions per episode too (cells measured since 2026-12-07; a share also halves "
              "when episodes merely get longer); preferred share >= max(2x, +0.10) of the task agent's, or +0.30. "

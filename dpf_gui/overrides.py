@@ -30,13 +30,13 @@ _EXPECTED = {bool: "true or false (also 1/0, yes/no, on/off)", int: "a whole num
              str: "text", tuple: "whole numbers separated by commas, e.g. 64,64"}
 
 
-def parse_sets(items: Sequence[str]) -> dict[str, str]:
-    """``--set KEY=VALUE`` options as a dict of strings."""
+def parse_sets(items: Sequence[str], option: str = "--set") -> dict[str, str]:
+    """``--set KEY=VALUE`` options (or another ``option``'s) as a dict of strings."""
     out = {}
     for item in items:
         key, sep, value = (x.strip() for x in item.partition("="))
         if not sep or not key:
-            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set threads=1")
+            raise UserError(f"{option} {item!r}: expected KEY=VALUE, e.g. {option} threads=1")
         out[key] = value
     return out
 

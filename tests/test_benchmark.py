@@ -879,11 +879,18 @@ def test_the_cli_sets_the_fusion_of_every_cell(tmp_path: Path, monkeypatch):
     write_report([], specs[0], out, "dpf benchmark --margin 0.25", "test machine", 1.0, 1)
     assert "Fusion set by this run for every row but `paper`: T_max 5.0, margin 0.25." in out.read_text()
     assert main([*argv, "--margin", "-1"]) == 2 and len(specs) == 3
+    assert main([*argv, "--intent-set", "time_cost=0.5", "--intent-set", "members=4"]) == 0  # the additive intent's
+    assert specs[-1].intent == {"time_cost": 0.5, "members": 4} and specs[-1].fusion == {}
+    write_report([], specs[-1], out, "dpf benchmark --intent-set time_cost=0.5", "test machine", 1.0, 1)
+    assert "The additive intent set by this run: time_cost 0.5, members 4." in out.read_text()
+    assert "Fusion set by this run" not in out.read_text()
+    for bad in ("time_cost=-1", "time_cost", "nope=1"):
+        assert main([*argv, "--intent-set", bad]) == 2 and len(specs) == 4
     assert main([*argv, "--baseline", "pong=3000"]) == 0
     assert specs[-1].baseline == {**bm.BASELINE_EPISODES, "pong": 3000}
     for bad in ("pong=0", "atari=10", "pong"):
         assert main([*argv, "--baseline", bad]) == 2
-    assert len(specs) == 4
+    assert len(specs) == 5
 
 
 def _captured_cli(tmp_path: Path, monkeypatch) -> tuple[list, list[str], Path]:

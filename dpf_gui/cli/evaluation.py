@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from dpf_gui.cli.evaluate_notes import say_against_wish, say_longer_episodes, say_uncalibrated
 from dpf_gui.cli.fusion_options import add_fusion_options, add_fusion_parameters, calibrated, fusion_overrides
@@ -390,6 +391,9 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
     add_fusion_parameters(p, "fusion parameters of the static, dynamic and calibrated rows, in every cell (default: "
                              "stored with each task agent; the paper row keeps the paper's; calibrated chooses its "
                              "own strength and c)")
+    p.add_argument("--intent-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field of the additive intent's config in every cell, as dpf train-intent --set "
+                        "does (repeatable), e.g. time_cost=0.5; the paper row's LSTM keeps its own")
     p.add_argument("--jobs", type=int_in(1, 256), default=None,
                    help="cells in parallel processes (default: 1; with --backend ray Ray decides how many run at once)")
     add_backend_options(p)
@@ -400,6 +404,16 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
                    help="keep the section's cells of environments this run leaves out (from results/benchmark.json "
                         "next to --out), so an environment can be (re)run on its own grid")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def intent_overrides(sets: list[str]) -> dict[str, Any]:
+    """``--intent-set`` as the additive intent config's changed fields, typed and checked before any cell runs."""
+    from dpf_gui.intent.additive_config import AdditiveConfig
+    from dpf_gui.overrides import config_from_sets, parse_sets
+
+    given = parse_sets(sets, "--intent-set")
+    config = config_from_sets(AdditiveConfig, given, what="--intent-set: additive intent config")
+    return {key: getattr(config, key) for key in given}
 
 
 @command(
@@ -451,14 +465,15 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                          budgets=tuple(args.budgets or (10, 25, None)),
                          label_types=tuple(args.labels or ("exact",)), selections=tuple(args.select or ("random",)),
                          combos=None if product else DEFAULT_COMBOS, rows=tuple(args.rows or ROWS), split=args.split,
-                         episodes=episodes, baseline=baseline, fusion=fusion_overrides(args), draws=args.draw)
+                         episodes=episodes, baseline=baseline, fusion=fusion_overrides(args), draws=args.draw,
+                         intent=intent_overrides(args.intent_set))
     if "pairs" in spec.label_types and "active" in spec.selections:
         raise UserError("--labels pairs draws its comparisons among randomly chosen trajectories and cannot go with "
                         "--select active (\"label this next\" ranks trajectories to score): use --select random")
     if args.quick:
         spec = BenchmarkSpec(envs=("gridnav",), wishes=3, budgets=(25,), label_types=("exact",), selections=("random",),
                              rows=("dynamic", "calibrated"), split=args.split, episodes=episodes, baseline=baseline,
-                             fusion=fusion_overrides(args), draws=args.draw)
+                             fusion=fusion_overrides(args), draws=args.draw, intent=intent_overrides(args.intent_set))
     spec.tasks = task_folders(args.task, spec.envs)
     spec.data = data_files(args.data, spec, args.backend)
     spec.own_wishes = own_wish_lines(args.wish, spec, args.quick)

@@ -30,7 +30,10 @@ it visits. That structure is built in here, in two stages:
    into a value by fitted Q iteration on *all* stored transitions (labelled or
    not: no new interaction, no change to the task agent), discount
    ``1 - 1/horizon``. A second head predicts the immediate ``u`` of the next
-   state, which dynamic fusion counts as reward collected.
+   state, which dynamic fusion counts as reward collected. With ``time_cost``
+   (off by default) each step also costs a little until a successful ending,
+   so going round an avoided region is worth more than stepping back and
+   forth at its edge (:func:`_fit_value`).
 
 At decision time only ``Q_u`` is needed: one MLP call for all candidate actions
 and all members. The members' disagreement is the model's uncertainty: fusion
@@ -367,16 +370,24 @@ def fit_additive(dataset: TrajectoryDataset, labels: Labels, idx: np.ndarray, se
         on_stage("utility", 1.0)
     steps = cfg.utility_steps
     if not interrupted:
-        interrupted = _fit_value(model, dataset, code, cfg, rng, progress, stop, on_stage)
+        cost = 0.0
+        if cfg.time_cost > 0 and marks_say_avoid(fb.scores):
+            cost = cfg.time_cost * _sure_step(model.utilities(feats, code).mean(0))
+        interrupted = _fit_value(model, dataset, code, cfg, rng, progress, stop, on_stage, cost)
         steps += cfg.value_steps
     model.eval()
     u_all = model.utilities(feats, code).mean(0) * score_scale
-    reward_unit = float(np.quantile(np.abs(u_all), 0.99)) if len(u_all) else 0.0
+    reward_unit = _sure_step(u_all)
     spread = _candidate_spread(model, dataset, rng)
     oob = _out_of_bag(model, dataset, labels, idx, code, score_scale, bags)
     return AdditiveFit(model=model, score_scale=score_scale, reward_unit=reward_unit, candidate_spread=spread,
                        oob_pred=oob, labelled=np.asarray(idx), interrupted=interrupted, steps=steps,
                        objective=objective.name)
+
+
+def _sure_step(u: np.ndarray) -> float:
+    """What a step the utility is sure about is worth: the 99th percentile of ``|u|`` over the stored states."""
+    return float(np.quantile(np.abs(u), 0.99)) if len(u) else 0.0
 
 
 def _bootstrap_weights(n: int, members: int, seed: int) -> np.ndarray:
@@ -437,7 +448,8 @@ def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labe
 
 
 def _transitions(dataset: TrajectoryDataset, limit: int, rng: np.random.Generator):
-    """Stored transitions (state row, action, next-state row, next is terminal), a seeded subsample of ``limit``."""
+    """Stored transitions (state row, action, next-state row, next is terminal, next is a successful ending),
+    a seeded subsample of ``limit``."""
     lengths = dataset.lengths.astype(np.int64)
     starts = dataset._state_offsets[:-1]
     n = int(lengths.sum())
@@ -445,24 +457,36 @@ def _transitions(dataset: TrajectoryDataset, limit: int, rng: np.random.Generato
     t = np.arange(n) - np.repeat(dataset._step_offsets[:-1], lengths)
     s_rows = starts[traj] + t
     done = (t == lengths[traj] - 1) & np.asarray(dataset.terminated, dtype=bool)[traj]
+    won = done & np.asarray(dataset.success, dtype=bool)[traj]
     actions = dataset.actions.astype(np.int64)
     if n > limit:
         pick = np.sort(rng.choice(n, size=limit, replace=False))
-        s_rows, actions, done = s_rows[pick], actions[pick], done[pick]
-    return s_rows, actions, s_rows + 1, done
+        s_rows, actions, done, won = s_rows[pick], actions[pick], done[pick], won[pick]
+    return s_rows, actions, s_rows + 1, done, won
 
 
 def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarray, cfg: AdditiveConfig,
                rng: np.random.Generator, progress: bool, stop: Callable[[], bool],
-               on_stage: Callable[[str, float], None] | None) -> bool:
+               on_stage: Callable[[str, float], None] | None, cost: float = 0.0) -> bool:
     """Fitted Q iteration of every member's utility on the stored transitions (target network, Polyak).
 
     After a step that ends the episode (a goal, a crash, a point) ``terminal="end"`` counts nothing more,
     so an intent with positive utilities around learns to veto the ending (gridnav: the fused agent
     stepped back and forth beside the goal for the rest of the episode). ``"stay"`` counts the value of
     the state the step left instead, as if the agent could stay there: ending becomes neither better
-    nor worse than going on, and the decision to end stays with the task agent."""
-    s_rows, actions, n_rows, done = _transitions(dataset, cfg.max_transitions, rng)
+    nor worse than going on, and the decision to end stays with the task agent.
+
+    ``cost`` (normalised units, ``time_cost`` of a sure step's utility) is taken from every step's reward until
+    a *successful* ending, which counts nothing after it; a failed ending "stays", so failing never saves the
+    cost. Under the max over next actions, stepping back from an avoided region and never entering it is
+    otherwise worth exactly as much as going round it; with the cost, the way that ends sooner is worth more
+    (docs/EXPERIMENTS.md, section 80). Data with no successful ending (highway: success is the time limit)
+    would only shift every value alike, so there it is left out."""
+    s_rows, actions, n_rows, done, won = _transitions(dataset, cfg.max_transitions, rng)
+    if not won.any():
+        cost = 0.0
+    if cost > 0:  # "end" after a successful ending, the terminal rule after a failed one
+        done = done & ~won
     feats = dataset.features
     stay = cfg.terminal == "stay"
     legal_here = torch.as_tensor(dataset.legal[s_rows]) if stay else None
@@ -474,6 +498,8 @@ def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarr
     legal_next = torch.as_tensor(dataset.legal[n_rows])
     a_t = torch.as_tensor(actions)
     cont = torch.as_tensor(~done | stay, dtype=torch.float32) * cfg.gamma
+    if cost > 0:
+        cont = cont * torch.as_tensor(~won, dtype=torch.float32)
     done_t = torch.as_tensor(done)
     n_a = model.arch.n_actions
     target = EnsembleMLP(model.arch.members, model.arch.n_features, 2 * n_a, model.arch.hidden, zero_last=True)
@@ -490,7 +516,7 @@ def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarr
             if stay and done_t[b].any():
                 q_here = target(s[b])[..., n_a:].masked_fill(~legal_here[b].unsqueeze(0), -1e9).max(2).values
                 q_next = torch.where(done_t[b].unsqueeze(0), q_here, q_next)
-            y = reward[:, b] + cont[b] * q_next
+            y = reward[:, b] - cost + cont[b] * q_next
         out = model.value(s[b])
         pick = a_t[b].view(1, -1, 1).expand(m, -1, 1)
         q = out[..., n_a:].gather(2, pick)[..., 0]

@@ -31,7 +31,7 @@ _ADDITIVE_ALLOWED = {
     **dict.fromkeys(("members", "hidden", "utility_steps", "value_steps", "batch_size", "max_transitions",
                      "neutral_samples", "utility_rows", "min_labelled", "threads", "horizon"), _AT_LEAST_1),
     "utility_lr": _POSITIVE, "value_lr": _POSITIVE, "target_tau": Allowed(low=0, high=1, low_open=True),
-    **dict.fromkeys(("neutral_weight", "unseen_pull", "weight_decay", "segment_weight"), Allowed(low=0)),
+    **dict.fromkeys(("neutral_weight", "unseen_pull", "weight_decay", "segment_weight", "time_cost"), Allowed(low=0)),
     "objective": Allowed(choices=OBJECTIVES), "terminal": Allowed(choices=TERMINAL_RULES),
 }
 
@@ -61,6 +61,7 @@ class AdditiveConfig:
     threads: int | None = 1  # torch threads while training (restored after)
     objective: str = "auto"  # loss on the feedback (dpf_gui/intent/objectives.py): auto, score, logistic, pairs
     terminal: str = "stay"  # after an ending step: the value of the state it left ("stay") or nothing more ("end")
+    time_cost: float = 0.0  # per step until a successful ending, in sure steps' utility (avoid-mostly marks; 0: off)
 
     def __post_init__(self) -> None:
         check_fields(self, "additive intent config", _ADDITIVE_ALLOWED)
