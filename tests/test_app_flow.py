@@ -71,6 +71,11 @@ def test_label_train_play_compare_record(qtbot, tmp_path, messages):
     kinds = child(window, QWidget, "intentKindCombo")
     assert kinds.currentData() == "additive"  # the default
     assert child(window, QWidget, "membersSpin").isVisible() and not child(window, QWidget, "epochsSpin").isVisible()
+    time_cost = child(window, QWidget, "timeCostSpin")  # off by default; the form's value reaches the config
+    assert time_cost.isVisible() and train.config().time_cost == 0 and time_cost.text() == "off"
+    time_cost.setValue(0.5)
+    assert train.config().time_cost == 0.5
+    time_cost.setValue(0)
     kinds.setCurrentIndex(kinds.findData("lstm"))
     assert child(window, QWidget, "epochsSpin").isVisible() and not child(window, QWidget, "membersSpin").isVisible()
     assert train.loss_plot.isVisible()

@@ -45,6 +45,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QThread, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QFrame,
@@ -318,6 +319,16 @@ class TrainView(QWidget):
         self.horizon_spin = spin("horizonSpin", 1, 1000, a["horizon"],
                                  "decisions the intent value looks ahead (a detour around an avoided region needs "
                                  "a few)")
+        self.time_cost_spin = QDoubleSpinBox(self)
+        self.time_cost_spin.setObjectName("timeCostSpin")
+        self.time_cost_spin.setRange(0.0, 5.0)
+        self.time_cost_spin.setSingleStep(0.1)
+        self.time_cost_spin.setValue(a["time_cost"])
+        self.time_cost_spin.setSpecialValueText("off")
+        self.time_cost_spin.setToolTip("a cost per decision, in a sure step's worth, until the task is done: where "
+                                       "the marks say 'avoid', going round the region is then worth more than "
+                                       "stepping back and forth at its edge (0.5 measured best on gridnav; off by "
+                                       "default: docs/EXPERIMENTS.md section 80)")
         self.epochs_spin = spin("epochsSpin", 1, 1000, DEFAULTS["max_epochs"],
                                 "at most this many passes over the labelled trajectories (training stops earlier "
                                 "when the held-out loss stops improving)")
@@ -330,7 +341,7 @@ class TrainView(QWidget):
         self.subsample_spin.setSingleStep(100)
         additive_form = _form([("members", self.members_spin), ("hidden size", self.additive_hidden_spin),
                                 ("utility steps", self.utility_spin), ("value steps", self.value_spin),
-                                ("horizon", self.horizon_spin)])
+                                ("horizon", self.horizon_spin), ("time cost", self.time_cost_spin)])
         lstm_form = _form([("max epochs", self.epochs_spin), ("hidden size", self.hidden_spin),
                            ("time limit", self.time_spin), ("trajectories / epoch", self.subsample_spin)])
         self.forms = QStackedWidget(self)
@@ -543,7 +554,8 @@ class TrainView(QWidget):
         """The config the form describes (:class:`AdditiveConfig` or :class:`IntentConfig`)."""
         if self.kind() == "additive":
             return additive_config(self.members_spin.value(), self.additive_hidden_spin.value(),
-                                   self.utility_spin.value(), self.value_spin.value(), self.horizon_spin.value())
+                                   self.utility_spin.value(), self.value_spin.value(), self.horizon_spin.value(),
+                                   self.time_cost_spin.value())
         return interactive_config(self.epochs_spin.value(), self.hidden_spin.value(), self.time_spin.value(),
                                   self.subsample_spin.value())
 
@@ -551,7 +563,7 @@ class TrainView(QWidget):
                    max_epochs: int | None = None, max_time_s: int | None = None,
                    max_train_per_epoch: int | None = None, members: int | None = None,
                    utility_steps: int | None = None, value_steps: int | None = None,
-                   horizon: int | None = None) -> None:
+                   horizon: int | None = None, time_cost: float | None = None) -> None:
         """Fill in the form (for scripts and the demo); ``hidden`` goes to the form of the kind chosen."""
         if kind is not None:
             i = self.kind_combo.findData(kind)
@@ -565,6 +577,8 @@ class TrainView(QWidget):
                         (self.value_spin, value_steps), (self.horizon_spin, horizon)):
             if v is not None:
                 spin.setValue(int(v))
+        if time_cost is not None:
+            self.time_cost_spin.setValue(float(time_cost))
 
     def _on_kind(self, *_) -> None:
         self.forms.setCurrentIndex(0 if self.kind() == "additive" else 1)
@@ -885,8 +899,8 @@ class TrainView(QWidget):
         self.load_button.setEnabled(has_ws and not busy)
         self.cancel_button.setEnabled(busy)
         for s in (self.kind_combo, self.seed_spin, self.members_spin, self.additive_hidden_spin, self.utility_spin,
-                  self.value_spin, self.horizon_spin, self.epochs_spin, self.hidden_spin, self.time_spin,
-                  self.subsample_spin):
+                  self.value_spin, self.horizon_spin, self.time_cost_spin, self.epochs_spin, self.hidden_spin,
+                  self.time_spin, self.subsample_spin):
             s.setEnabled(not busy)
 
     def showEvent(self, event) -> None:

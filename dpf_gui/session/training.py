@@ -26,7 +26,8 @@ KIND_CHOICES = (("additive", "additive (learns from few marks)"), ("lstm", "LSTM
 #: about 10-15 s on one core), good enough for the fit to be worth looking at
 DEFAULTS = {"max_epochs": 30, "hidden": 64, "seed": 0, "max_time_s": 60, "max_train_per_epoch": 1000}
 #: additive settings of the form: the kind's measured defaults (docs/RESULTS.md; gridnav about 15 s on a busy core)
-ADDITIVE_DEFAULTS = {"members": 8, "hidden": 64, "utility_steps": 400, "value_steps": 3000, "horizon": 10}
+ADDITIVE_DEFAULTS = {"members": 8, "hidden": 64, "utility_steps": 400, "value_steps": 3000, "horizon": 10,
+                     "time_cost": 0.0}
 #: the verdict on a held-out fit by its correlation: good from GOOD_CORR, fair from FAIR_CORR, weak below
 GOOD_CORR, FAIR_CORR = 0.8, 0.5
 #: a note when at least this share of the labelled trajectories has one score: the few others then carry all
@@ -60,12 +61,12 @@ def interactive_config(max_epochs: int = DEFAULTS["max_epochs"], hidden: int = D
 def additive_config(members: int = ADDITIVE_DEFAULTS["members"], hidden: int = ADDITIVE_DEFAULTS["hidden"],
                     utility_steps: int = ADDITIVE_DEFAULTS["utility_steps"],
                     value_steps: int = ADDITIVE_DEFAULTS["value_steps"], horizon: float = ADDITIVE_DEFAULTS["horizon"],
-                    **more):
+                    time_cost: float = ADDITIVE_DEFAULTS["time_cost"], **more):
     """The additive kind's :class:`AdditiveConfig` the form describes (``more``: other fields, e.g. the demo's)."""
     from dpf_gui.intent.additive_config import AdditiveConfig
 
     return AdditiveConfig(members=int(members), hidden=int(hidden), utility_steps=int(utility_steps),
-                          value_steps=int(value_steps), horizon=float(horizon), **more)
+                          value_steps=int(value_steps), horizon=float(horizon), time_cost=float(time_cost), **more)
 
 
 def config_kind(config) -> str:
