@@ -477,11 +477,11 @@ def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarr
     nor worse than going on, and the decision to end stays with the task agent.
 
     ``cost`` (normalised units, ``time_cost`` of a sure step's utility) is taken from every step's reward until
-    a *successful* ending, which counts nothing after it; a failed ending "stays", so failing never saves the
-    cost. Under the max over next actions, stepping back from an avoided region and never entering it is
-    otherwise worth exactly as much as going round it; with the cost, the way that ends sooner is worth more
-    (docs/EXPERIMENTS.md, section 80). Data with no successful ending (highway: success is the time limit)
-    would only shift every value alike, so there it is left out."""
+    a *successful* ending, which counts nothing after it; a failed ending never saves it (it "stays", or with
+    ``terminal="end"`` counts as paying it forever). Under the max over next actions, stepping back from an
+    avoided region and never entering it is otherwise worth exactly as much as going round it; with the cost,
+    the way that ends sooner is worth more (docs/EXPERIMENTS.md, section 80). Data with no successful ending
+    (highway: success is the time limit) would only shift every value alike, so there it is left out."""
     s_rows, actions, n_rows, done, won = _transitions(dataset, cfg.max_transitions, rng)
     if not won.any():
         cost = 0.0
@@ -500,6 +500,7 @@ def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarr
     cont = torch.as_tensor(~done | stay, dtype=torch.float32) * cfg.gamma
     if cost > 0:
         cont = cont * torch.as_tensor(~won, dtype=torch.float32)
+    forever = torch.as_tensor(done & (not stay), dtype=torch.float32) * (cost * cfg.gamma / (1 - cfg.gamma))
     done_t = torch.as_tensor(done)
     n_a = model.arch.n_actions
     target = EnsembleMLP(model.arch.members, model.arch.n_features, 2 * n_a, model.arch.hidden, zero_last=True)
@@ -516,7 +517,7 @@ def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarr
             if stay and done_t[b].any():
                 q_here = target(s[b])[..., n_a:].masked_fill(~legal_here[b].unsqueeze(0), -1e9).max(2).values
                 q_next = torch.where(done_t[b].unsqueeze(0), q_here, q_next)
-            y = reward[:, b] - cost + cont[b] * q_next
+            y = reward[:, b] - cost - forever[b] + cont[b] * q_next
         out = model.value(s[b])
         pick = a_t[b].view(1, -1, 1).expand(m, -1, 1)
         q = out[..., n_a:].gather(2, pick)[..., 0]
