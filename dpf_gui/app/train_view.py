@@ -327,8 +327,8 @@ class TrainView(QWidget):
         self.time_cost_spin.setSpecialValueText("off")
         self.time_cost_spin.setToolTip("a cost per decision, in a sure step's worth, until the task is done: where "
                                        "the marks say 'avoid', going round the region is then worth more than "
-                                       "stepping back and forth at its edge (0.5 measured best on gridnav; off by "
-                                       "default: docs/EXPERIMENTS.md section 80)")
+                                       "stepping back and forth at its edge (0.5: chosen on gridnav's dev split; "
+                                       "off by default: docs/EXPERIMENTS.md section 80)")
         self.epochs_spin = spin("epochsSpin", 1, 1000, DEFAULTS["max_epochs"],
                                 "at most this many passes over the labelled trajectories (training stops earlier "
                                 "when the held-out loss stops improving)")
