@@ -461,19 +461,20 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     if args.quick and grid:  # --quick's grid replaced them silently: --quick --envs pong ran gridnav
         raise UserError(f"--quick is its own grid (gridnav, 3 wishes, 25 exact labels, rows dynamic and calibrated) "
                         f"and would ignore {', '.join(grid)}: leave out --quick to choose the grid, or those options")
+    intent = intent_overrides(args.intent_set)
     spec = BenchmarkSpec(envs=tuple(args.envs or ("gridnav", "highway", "pong")), wishes=args.wishes or 8,
                          budgets=tuple(args.budgets or (10, 25, None)),
                          label_types=tuple(args.labels or ("exact",)), selections=tuple(args.select or ("random",)),
                          combos=None if product else DEFAULT_COMBOS, rows=tuple(args.rows or ROWS), split=args.split,
                          episodes=episodes, baseline=baseline, fusion=fusion_overrides(args), draws=args.draw,
-                         intent=intent_overrides(args.intent_set))
+                         intent=intent)
     if "pairs" in spec.label_types and "active" in spec.selections:
         raise UserError("--labels pairs draws its comparisons among randomly chosen trajectories and cannot go with "
                         "--select active (\"label this next\" ranks trajectories to score): use --select random")
     if args.quick:
         spec = BenchmarkSpec(envs=("gridnav",), wishes=3, budgets=(25,), label_types=("exact",), selections=("random",),
                              rows=("dynamic", "calibrated"), split=args.split, episodes=episodes, baseline=baseline,
-                             fusion=fusion_overrides(args), draws=args.draw, intent=intent_overrides(args.intent_set))
+                             fusion=fusion_overrides(args), draws=args.draw, intent=intent)
     spec.tasks = task_folders(args.task, spec.envs)
     spec.data = data_files(args.data, spec, args.backend)
     spec.own_wishes = own_wish_lines(args.wish, spec, args.quick)

@@ -369,15 +369,13 @@ def fit_additive(dataset: TrajectoryDataset, labels: Labels, idx: np.ndarray, se
     if on_stage is not None:
         on_stage("utility", 1.0)
     steps = cfg.utility_steps
+    u_mean = model.utilities(feats, code).mean(0)  # the value fit leaves the utility as it is
     if not interrupted:
-        cost = 0.0
-        if cfg.time_cost > 0 and marks_say_avoid(fb.scores):
-            cost = cfg.time_cost * _sure_step(model.utilities(feats, code).mean(0))
+        cost = cfg.time_cost * _sure_step(u_mean) if cfg.time_cost > 0 and marks_say_avoid(fb.scores) else 0.0
         interrupted = _fit_value(model, dataset, code, cfg, rng, progress, stop, on_stage, cost)
         steps += cfg.value_steps
     model.eval()
-    u_all = model.utilities(feats, code).mean(0) * score_scale
-    reward_unit = _sure_step(u_all)
+    reward_unit = _sure_step(u_mean * score_scale)
     spread = _candidate_spread(model, dataset, rng)
     oob = _out_of_bag(model, dataset, labels, idx, code, score_scale, bags)
     return AdditiveFit(model=model, score_scale=score_scale, reward_unit=reward_unit, candidate_spread=spread,
@@ -500,7 +498,8 @@ def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarr
     cont = torch.as_tensor(~done | stay, dtype=torch.float32) * cfg.gamma
     if cost > 0:
         cont = cont * torch.as_tensor(~won, dtype=torch.float32)
-    forever = torch.as_tensor(done & (not stay), dtype=torch.float32) * (cost * cfg.gamma / (1 - cfg.gamma))
+    # what a step costs: the cost, and after a failed ending under "end" the cost paid forever after
+    step_cost = cost + torch.as_tensor(done & (not stay), dtype=torch.float32) * (cost * cfg.gamma / (1 - cfg.gamma))
     done_t = torch.as_tensor(done)
     n_a = model.arch.n_actions
     target = EnsembleMLP(model.arch.members, model.arch.n_features, 2 * n_a, model.arch.hidden, zero_last=True)
@@ -517,7 +516,7 @@ def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarr
             if stay and done_t[b].any():
                 q_here = target(s[b])[..., n_a:].masked_fill(~legal_here[b].unsqueeze(0), -1e9).max(2).values
                 q_next = torch.where(done_t[b].unsqueeze(0), q_here, q_next)
-            y = reward[:, b] - cost - forever[b] + cont[b] * q_next
+            y = reward[:, b] - step_cost[b] + cont[b] * q_next
         out = model.value(s[b])
         pick = a_t[b].view(1, -1, 1).expand(m, -1, 1)
         q = out[..., n_a:].gather(2, pick)[..., 0]
