@@ -22,16 +22,12 @@ import argparse
 
 import numpy as np
 
+from dpf_gui.back_steps import DITHER_COUNT, back_steps
 from dpf_gui.cache import read_json
 from dpf_gui.checkpoints import SIDECAR_FILE
 from dpf_gui.episode import recorded_wish
 from dpf_gui.pipeline import build_agents, load_task_agent, task_region_features
 from dpf_gui.trace import play_trace
-
-
-def back_steps(regions: list[tuple]) -> int:
-    """Decisions whose regions equal those of two decisions before and differ from the previous one's."""
-    return sum(1 for i in range(2, len(regions)) if regions[i] == regions[i - 2] != regions[i - 1])
 
 
 def main() -> None:
@@ -53,12 +49,12 @@ def main() -> None:
             trace = play_trace(task.env_name, agent, seed, env_config=task.env_config, wish=wish)
             regions = [tuple(v for k, v in row.items() if k.startswith("region:")) for row in trace.rows]
             n = back_steps(regions)
-            back, decisions, dithering = back + n, decisions + len(regions), dithering + (n >= 4)
+            back, decisions, dithering = back + n, decisions + len(regions), dithering + (n >= DITHER_COUNT)
             lengths.append(len(regions))
             avoided.append(sum(int(row.get("in_avoid") or 0) for row in trace.rows))
         print(f"{strategy}: back-steps {back / max(decisions, 1):.1%} of the decisions, {dithering} of "
-              f"{args.episodes} episodes with >= 4, mean length {np.mean(lengths):.1f}, avoided decisions per "
-              f"episode {np.mean(avoided):.2f}")
+              f"{args.episodes} episodes with >= {DITHER_COUNT}, mean length {np.mean(lengths):.1f}, "
+              f"avoided decisions per episode {np.mean(avoided):.2f}")
 
 
 if __name__ == "__main__":

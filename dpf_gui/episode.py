@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from dpf_gui.back_steps import BackStepCounter
 from dpf_gui.errors import UserError
 from dpf_gui.fusion import Decision, FusedAgent, FusionParams, guard_held_back, intent_scale, intent_unit
 from dpf_gui.overlay_data import OverlayData, overlay_data
@@ -43,6 +44,7 @@ class EpisodeMetrics:
     held_back: int = 0  # of those, the ones where the guard ruled out the unguarded fusion's choice
     success: bool | None = None  # set when the episode ends
     strategies: list[str] = field(default_factory=list)  # every strategy used in this episode
+    back: BackStepCounter = field(default_factory=BackStepCounter)  # returns to the regions of two decisions before
 
     def prefer_fraction(self) -> float | None:
         return self.in_prefer / self.steps if self.steps else None
@@ -69,7 +71,7 @@ class EpisodeMetrics:
                 "avoid_fraction": self.avoid_fraction(), "prefer_steps": self.in_prefer, "avoid_steps": self.in_avoid,
                 "fusion_weight": self.mean_weight(),
                 "guard_held_back": self.held_back_fraction(), "task_success": self.success,
-                "strategies": list(self.strategies)}
+                "strategies": list(self.strategies), "back_steps": self.back.count}
 
 
 @dataclass
@@ -190,6 +192,7 @@ class EpisodeRunner:
             m.weight_sum += float(d.weight)
             m.weight_count += 1
         m.count_guard(d, self.params)
+        m.back.add(tuple(np.asarray(self.info["regions"]).tolist()))
         if self.wish is not None:  # as evaluate.play_episode_stats: the region the decision led to
             region = np.asarray(self.info["regions"])[None, :]
             m.in_prefer += int(self.wish.in_prefer(region)[0])

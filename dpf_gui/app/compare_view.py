@@ -40,6 +40,7 @@ from dpf_gui.app.overlays import compose, frame_legend_label, legend_html
 from dpf_gui.app.params_panel import ParamsPanel
 from dpf_gui.app.play_widgets import (
     AXIS,
+    METRICS_TIP,
     PLOT_CAPACITY,
     PLOT_TIPS,
     ParamsScroll,
@@ -96,6 +97,7 @@ class CompareView(RecordingView, PlayKeys, QWidget):
         for s in SIDES:
             lab = QLabel("no episode")
             lab.setObjectName(f"compare{s.capitalize()}Metrics")
+            lab.setToolTip(METRICS_TIP)
             lab.setTextFormat(Qt.RichText)
             lab.setWordWrap(True)
             reserve_lines(lab, 2)

@@ -52,6 +52,7 @@ from dpf_gui.app.overlays import compose, frame_legend_label, legend_html
 from dpf_gui.app.params_panel import ParamsPanel
 from dpf_gui.app.play_widgets import (
     AXIS,
+    METRICS_TIP,
     PLOT_CAPACITY,
     PLOT_TIPS,
     ParamsScroll,
@@ -153,6 +154,7 @@ class PlayView(CalibratingView, RecordingView, PlayKeys, QWidget):
         self._status_forms: tuple[str, str] = ("", "")  # the line shown and its short form (see _say)
         self.metrics_label = QLabel("no episode")
         self.metrics_label.setObjectName("episodeMetrics")
+        self.metrics_label.setToolTip(METRICS_TIP)
         self.metrics_label.setTextFormat(Qt.RichText)
         self.metrics_label.setWordWrap(True)
         self.legend_label = frame_legend_label("frameLegend")

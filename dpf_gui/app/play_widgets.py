@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QComboBox, QFrame, QLabel, QPushButton, QScrollArea, QWidget
 
+from dpf_gui.back_steps import DITHER_COUNT, DITHER_SHARE, dithers
 from dpf_gui.envs import env_screen
 from dpf_gui.episode import NEEDS_INTENT_TIP, Snapshot
 from dpf_gui.strategies import get as get_strategy
@@ -69,6 +70,14 @@ def _fmt(v, pct: bool = False, digits: int = 2) -> str:
     return f"{100 * v:.0f}%" if pct else f"{v:.{digits}f}"
 
 
+#: the metrics line's tooltip: what its less obvious parts mean
+METRICS_TIP = (f"in preferred / in avoided: decisions that led into the wish's regions, and their share. "
+               f"back and forth N: decisions that went back to the cell, lane or band of two decisions before, "
+               f"shown from {DITHER_COUNT} making up {DITHER_SHARE:.0%} of the episode: the fused agent stepping "
+               f"back and forth at a region's edge, the intent valuing 'not in there' and nothing about going "
+               f"round. On gridnav and Pong an intent trained with a time cost (Train tab) goes round instead.")
+
+
 def metrics_html(snap: Snapshot | None, wish, fps: float | None = None) -> str:
     """The episode metrics line shown under a frame."""
     if snap is None:
@@ -84,6 +93,8 @@ def metrics_html(snap: Snapshot | None, wish, fps: float | None = None) -> str:
         parts.append(f"mean w {_fmt(m['fusion_weight'])}")
     if m.get("guard_held_back") is not None:  # why a wish may move the agent less than asked
         parts.append(f"guard held back {_fmt(m['guard_held_back'], pct=True)}")
+    if dithers(m.get("back_steps", 0), m["steps"]):  # why the episode got long (METRICS_TIP says what to try)
+        parts.append(f"back and forth {m['back_steps']}")
     if d is not None:
         parts.append(f"G<sub>t</sub> {_fmt(d.collected)}")
         if d.T_psi is not None:
@@ -183,6 +194,6 @@ def enable_strategies(combo: QComboBox, has_intent: bool) -> None:
         combo.setCurrentText("task")
 
 
-__all__ = ["AXIS", "PLOT_CAPACITY", "PLOT_TIPS", "ParamsScroll", "axis_label", "empty_plot_notes",
+__all__ = ["AXIS", "METRICS_TIP", "PLOT_CAPACITY", "PLOT_TIPS", "ParamsScroll", "axis_label", "empty_plot_notes",
            "enable_strategies", "metrics_html", "off_ui_thread", "params_toggle_button", "reserve_lines",
            "strategy_combo", "wanted_strategy"]

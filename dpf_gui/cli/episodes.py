@@ -143,6 +143,7 @@ def _build_record(p: argparse.ArgumentParser) -> None:
 def cmd_record(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
+    from dpf_gui.back_steps import dithers
     from dpf_gui.episode import EpisodeRunner
     from dpf_gui.episode_recording import record_episodes
     from dpf_gui.intent.registry import load_intent
@@ -174,6 +175,8 @@ def cmd_record(args: argparse.Namespace) -> int:
             share = ep.get(f"{part}_fraction")
             if wish is not None and getattr(wish, part) and share is not None:
                 shares += f", {ep[f'{part}_steps']} ({share:.2f}) in {word} regions"
+        if dithers(ep["back_steps"], ep["steps"]):  # as the Play view's metrics line says it
+            shares += f", back and forth {ep['back_steps']}"
         print(f"seed {ep['seed']}: {ep['steps']} decisions, task return {ep['task_return']:.2f}, {ended}{shares}")
     said = f"wrote {done.path}: {done.frames} frames of {len(done.episodes)} episode(s) of {args.strategy}"
     print(said + (f" (stopped: {done.stopped_because})" if done.stopped_because else ""))

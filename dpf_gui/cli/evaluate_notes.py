@@ -54,11 +54,12 @@ def say_against_wish(rows: dict) -> None:
 LONGER = 2.0
 
 
-def say_longer_episodes(rows: dict) -> None:
+def say_longer_episodes(rows: dict, remedy: str | None = None) -> None:
     """A fused row whose episodes last far longer than the task agent's: at an avoided region's edge the fused
     agent can step back and forth before crossing or going round (docs/EXPERIMENTS.md sections 76 and 79),
     which halves its share of decisions there without entering it less. Said plainly where the share halved
-    and the count did not (the claim then misses), as a length otherwise."""
+    and the count did not (the claim then misses), as a length otherwise; ``remedy``
+    (:func:`dpf_gui.back_steps.time_cost_remedy`) says what to try."""
     from dpf_gui.benchmark import halved_by_longer, strict_claim
 
     task = rows.get("task")
@@ -72,10 +73,12 @@ def say_longer_episodes(rows: dict) -> None:
             print(f"note: {name} halves its share of decisions in the avoided region only by longer episodes "
                   f"({length:.1f} decisions against the task agent's {usual:.1f}): it enters it "
                   f"{row['avoid_steps']['mean']:.2f} decisions an episode against {task['avoid_steps']['mean']:.2f},"
-                  " stepping back and forth in front of it before crossing (`dpf record` films it)")
+                  " stepping back and forth in front of it before crossing (`dpf record` films it)"
+                  + (f"; {remedy}" if remedy else ""))
         elif length >= LONGER * usual:
             print(f"note: {name}'s episodes last {length:.1f} decisions, {length / usual:.1f}x the task agent's "
-                  f"{usual:.1f}: a detour, or stepping back and forth in front of a region (`dpf record` films it)")
+                  f"{usual:.1f}: a detour, or stepping back and forth in front of a region (`dpf record` films it)"
+                  + (f"; if it steps back and forth, {remedy}" if remedy else ""))
 
 
 __all__ = ["LONGER", "say_against_wish", "say_longer_episodes", "say_uncalibrated"]

@@ -146,6 +146,8 @@ def _build_evaluate(p: argparse.ArgumentParser) -> None:
     _build_evaluate,
 )
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from dpf_gui.back_steps import time_cost_remedy
+    from dpf_gui.checkpoints import read_sidecar
     from dpf_gui.envs import env_class
     from dpf_gui.evaluate import evaluate
     from dpf_gui.pipeline import build_agents, load_task_agent
@@ -180,7 +182,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print("rows: " + "; ".join(f"{name}: {get(name).title}" if name in names() else name
                                for name in result.strategies))
     say_against_wish(result.strategies)
-    say_longer_episodes(result.strategies)
+    say_longer_episodes(result.strategies, time_cost_remedy(read_sidecar(args.intent)) if args.intent else None)
     say_uncalibrated(args, task, overrides, result.strategies)
     if json_out is not None:
         print(f"wrote {result.save(json_out)}")
