@@ -192,11 +192,11 @@ class EpisodeRunner:
             m.weight_sum += float(d.weight)
             m.weight_count += 1
         m.count_guard(d, self.params)
-        m.back.add(tuple(np.asarray(self.info["regions"]).tolist()))
-        if self.wish is not None:  # as evaluate.play_episode_stats: the region the decision led to
-            region = np.asarray(self.info["regions"])[None, :]
-            m.in_prefer += int(self.wish.in_prefer(region)[0])
-            m.in_avoid += int(self.wish.in_avoid(region)[0])
+        regions = np.asarray(self.info["regions"])  # of the state the decision led to
+        m.back.add(tuple(regions.tolist()))
+        if self.wish is not None:  # as evaluate.play_episode_stats
+            m.in_prefer += int(self.wish.in_prefer(regions[None, :])[0])
+            m.in_avoid += int(self.wish.in_avoid(regions[None, :])[0])
         self.t += 1
         if terminated or truncated:
             self.done = True

@@ -71,11 +71,11 @@ def _fmt(v, pct: bool = False, digits: int = 2) -> str:
 
 
 #: the metrics line's tooltip: what its less obvious parts mean
-METRICS_TIP = (f"in preferred / in avoided: decisions that led into the wish's regions, and their share. "
-               f"back and forth N: decisions that went back to the cell, lane or band of two decisions before, "
+METRICS_TIP = ("in preferred / in avoided: decisions that led into the wish's regions, and their share. "
+               "back and forth N: decisions that went back to the cell, lane or band of two decisions before, "
                f"shown from {DITHER_COUNT} making up {DITHER_SHARE:.0%} of the episode: the fused agent stepping "
-               f"back and forth at a region's edge, the intent valuing 'not in there' and nothing about going "
-               f"round. On gridnav and Pong an intent trained with a time cost (Train tab) goes round instead.")
+               "back and forth at a region's edge, the intent valuing 'not in there' and nothing about going "
+               "round. On gridnav and Pong an intent trained with a time cost (Train tab) goes round instead.")
 
 
 def metrics_html(snap: Snapshot | None, wish, fps: float | None = None) -> str:
