@@ -253,7 +253,7 @@ class EnvContext:
     task_records: list[EpisodeRecord]  # on the rows' held-out episodes
     eval_seeds: np.ndarray
     baseline_records: list[EpisodeRecord]  # the same episodes first, and more: the claim's baseline
-    folders: tuple[Path, ...] = ()  # the above's cache entries and a --task folder: every cell reads them (Ray ships)
+    folders: tuple[Path, ...] = ()  # the above's entries, --task folder, --data file: every cell reads them (Ray ships)
 
 
 def env_context(env_name: str, spec: BenchmarkSpec, work: Path, progress: bool = False) -> EnvContext:
@@ -278,7 +278,8 @@ def env_context(env_name: str, spec: BenchmarkSpec, work: Path, progress: bool =
     folders = (task_records_entry(env_name, split.probe_seed, PROBE_EPISODES[env_name], work, base).path,
                task_records_entry(env_name, split.eval_seed, baseline_episodes(spec, env_name), work, base).path,
                *([reference.path] if reference is not None else []),
-               *([task.directory] if env_name in spec.tasks else []))  # a cluster's nodes have the shipped agents only
+               *([task.directory] if env_name in spec.tasks else []),  # a cluster's nodes have the shipped agents only
+               *([Path(spec.data[env_name])] if env_name in spec.data else []))  # and not the user's own data
     return EnvContext(env_name, task, data, wishes, baseline[:len(eval_seeds)], eval_seeds, baseline, folders)
 
 

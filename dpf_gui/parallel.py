@@ -141,9 +141,9 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
     exception raised by ``fn`` (a :class:`~dpf_gui.errors.UserError` too) is raised here once the other items
     in progress are interrupted (Ray: cancelled); items not yet started never start. Ctrl-C stops the same way.
 
-    ``shared``: folders this process made that the items read (finished cache entries). Local workers read them
-    where they are; Ray tasks get a copy where they run (:func:`dpf_gui.ray_jobs.place_folders`), so a cluster's
-    nodes need not share a file system.
+    ``shared``: folders this process made (finished cache entries) and files that the items read. Local workers
+    read them where they are; Ray tasks get a copy where they run (:func:`dpf_gui.ray_jobs.place_shared`), so a
+    cluster's nodes need not share a file system.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}")
@@ -160,10 +160,10 @@ def map_jobs(fn: Callable[[T], R], items: Sequence[T], jobs: int = 1, progress: 
 
     try:
         if backend == "ray":
-            from dpf_gui.ray_jobs import map_ray, pack_folders
+            from dpf_gui.ray_jobs import map_ray, pack_shared
 
             return map_ray(fn, items, finished, initializer=functools.partial(worker_setup, added_envs()),
-                           shared=pack_folders(shared))
+                           shared=pack_shared(shared))
         if jobs <= 1 or len(items) <= 1:
             out = []
             for i, x in enumerate(items):

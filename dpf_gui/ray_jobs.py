@@ -10,9 +10,9 @@ before Ray sees it (a wrong one makes Ray retry for minutes) and then that a wor
 
 The nodes need not share a file system. What every task reads from the work folder and this process has
 already made (the benchmark's task-agent episodes: minutes of Pong or highway) travels with the tasks
-(:func:`pack_folders`, once through Ray's object store) and is put where it was on a node that lacks it
-(:func:`place_folders`); without that, every worker process of every node played it again before its first
-cell, all at once.
+(:func:`pack_shared`, once through Ray's object store) and is put where it was on a node that lacks it
+(:func:`place_shared`); without that, every worker process of every node played it again before its first
+cell, all at once. A user's own file travels the same way (``dpf benchmark --data``'s trajectories).
 """
 
 from __future__ import annotations
@@ -107,61 +107,73 @@ def _check_workers(ray) -> None:
                         "version on every node")
 
 
-#: folders packed for the tasks: the folder's path as given -> {path inside it (posix): the file's bytes}
-Folders = Mapping[str, Mapping[str, bytes]]
+#: what travels with the tasks: a folder's path as given -> {path inside it (posix): the file's bytes}, or a
+#: file's path as given -> its bytes
+Shared = Mapping[str, "Mapping[str, bytes] | bytes"]
 
 
-def pack_folders(folders: Sequence[str | os.PathLike]) -> dict[str, dict[str, bytes]]:
-    """Every file of ``folders`` (finished cache entries of this process), by folder and path inside it. A
-    relative folder stays relative: a task resolves it on its node, as it does the ``--work`` it is given."""
-    packed = {}
-    for folder in map(Path, folders):
-        if folder.is_dir():
-            packed[os.fspath(folder)] = {p.relative_to(folder).as_posix(): p.read_bytes()
-                                         for p in sorted(folder.rglob("*")) if p.is_file()}
+def pack_shared(paths: Sequence[str | os.PathLike]) -> dict[str, dict[str, bytes] | bytes]:
+    """Every file of the folders among ``paths`` (finished cache entries of this process), by folder and path
+    inside it, and the bytes of the files among them. A relative path stays relative: a task resolves it on its
+    node, as it does the ``--work`` it is given. A path that is not there is left out."""
+    packed: dict[str, dict[str, bytes] | bytes] = {}
+    for path in map(Path, paths):
+        if path.is_dir():
+            packed[os.fspath(path)] = {p.relative_to(path).as_posix(): p.read_bytes()
+                                       for p in sorted(path.rglob("*")) if p.is_file()}
+        elif path.is_file():
+            packed[os.fspath(path)] = path.read_bytes()
     return packed
 
 
-def place_folders(packed: Folders) -> None:
-    """Each packed folder where it was, unless something is there already (a shared file system, or another
-    task on this node placed it first). Written beside it and renamed into place, so that no task reads half a
-    folder; one that cannot be placed (no room, no permission) is left for the task to make, as without it."""
-    for name, files in packed.items():
-        folder = Path(name)
-        if folder.exists():
+def place_shared(packed: Shared) -> None:
+    """Each packed folder or file where it was, unless something is there already (a shared file system, or
+    another task on this node placed it first). Written beside it and renamed into place, so that no task reads
+    half a folder or file; one that cannot be placed (no room, no permission) is left for the task to make or
+    miss, as without it."""
+    for name, content in packed.items():
+        target = Path(name)
+        if target.exists():
             continue
-        tmp = folder.with_name(f".{folder.name}.{os.getpid()}.{secrets.token_hex(4)}.placing")
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.placing")
         try:
-            for rel, data in files.items():
-                path = tmp / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-            os.rename(tmp, folder)  # fails where another task placed it meanwhile: theirs stays
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                tmp.write_bytes(content)
+            else:
+                for rel, data in content.items():
+                    path = tmp / rel
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(data)
+            os.rename(tmp, target)  # a folder: fails where another task placed it meanwhile, and theirs stays
         except OSError:
             pass
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
 
 
 def _run(initializer: Callable[[], None] | None, fn: Callable[[Any], Any], item: Any,
-         shared: Folders | None = None) -> Any:
+         shared: Shared | None = None) -> Any:
     """One item in a Ray worker, after ``initializer()`` (e.g. one torch thread), with the ``shared`` folders
-    in place."""
+    and files in place."""
     if initializer is not None:
         initializer()
     if shared:
-        place_folders(shared)
+        place_shared(shared)
     return fn(item)
 
 
 def map_ray(fn: Callable[[Any], Any], items: Sequence[Any], finished: Callable[[int, Any], None],
-            initializer: Callable[[], None] | None = None, shared: Folders | None = None) -> list[Any]:
+            initializer: Callable[[], None] | None = None, shared: Shared | None = None) -> list[Any]:
     """``[fn(x) for x in items]``, each a Ray task of one CPU; ``finished(i, result)`` as each comes back.
 
     ``initializer`` (a module-level function) runs in the worker before each item, as a process pool's does:
     :func:`dpf_gui.parallel.map_jobs` passes the one that keeps torch on one thread. ``shared``
-    (:func:`pack_folders`) goes into Ray's object store once and is placed before each item
-    (:func:`place_folders`).
+    (:func:`pack_shared`) goes into Ray's object store once and is placed before each item
+    (:func:`place_shared`).
 
     Connects to a Ray instance started here when this process has none (:func:`connect`). A task's
     :class:`UserError` is raised here as itself (one line on the CLI), after the other tasks are cancelled;
@@ -193,5 +205,5 @@ def map_ray(fn: Callable[[Any], Any], items: Sequence[Any], finished: Callable[[
     return results
 
 
-__all__ = ["ADDRESS_FORMS", "INSTALL", "Folders", "check_address", "connect", "import_ray", "map_ray", "pack_folders",
-           "place_folders"]
+__all__ = ["ADDRESS_FORMS", "INSTALL", "Shared", "check_address", "connect", "import_ray", "map_ray", "pack_shared",
+           "place_shared"]

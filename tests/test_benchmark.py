@@ -935,8 +935,8 @@ def test_the_cli_benchmarks_a_task_agent_of_ones_own_and_refuses_a_wrong_one(tmp
 
 def test_the_cli_benchmarks_on_other_trajectories_and_refuses_wrong_ones(tmp_path: Path, monkeypatch, capsys):
     """``--data ENV=FILE``: the cells label and train on those trajectories (a cell's key holds their fingerprint)
-    and the report names them; a file of another environment, a missing one, a repeat or the Ray backend stop
-    before any cell with one line and exit 2."""
+    and the report names them (the file travels with Ray tasks); a file of another environment, a missing one or
+    a repeat stop before any cell with one line and exit 2."""
     from dpf_gui.cli import main
 
     shipped = TrajectoryDataset.load(load_task_agent("gridnav").dataset_path)
@@ -952,14 +952,12 @@ def test_the_cli_benchmarks_on_other_trajectories_and_refuses_wrong_ones(tmp_pat
         assert main([*argv, *(x for item in bad for x in ("--data", item))]) == 2
         err = capsys.readouterr().err
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    assert main([*argv, "--data", f"gridnav={mine}", "--backend", "ray"]) == 2
-    assert "--task" in capsys.readouterr().err
     assert len(specs) == 1
     spec = bm.BenchmarkSpec(envs=("gridnav",), wishes=1, budgets=(25,), label_types=("exact",), rows=("dynamic",),
                             split="dev", episodes={"gridnav": 4, "highway": 2, "pong": 2}, baseline={"gridnav": 4},
                             data={"gridnav": str(mine)})
     ctx = bm.env_context("gridnav", spec, tmp_path / "work")
-    assert len(ctx.data) == 300 and ctx.data.fingerprint() != shipped.fingerprint()
+    assert len(ctx.data) == 300 and ctx.data.fingerprint() != shipped.fingerprint() and mine in ctx.folders
     played = [(folder / STAMP).stat().st_mtime_ns for folder in ctx.folders[:2]]
     own = bm.env_context("gridnav", replace(spec, data={}), tmp_path / "work")
     assert len(own.data) == len(shipped)
@@ -1123,7 +1121,7 @@ def test_a_node_without_the_work_folder_gets_the_contexts_episodes_instead_of_pl
     tasks, dpf_gui.ray_jobs) stand for the task agent's episodes and reference: nothing is played again."""
     import dpf_gui.calibrate as cal_mod
     import dpf_gui.evaluate as ev_mod
-    from dpf_gui.ray_jobs import pack_folders, place_folders
+    from dpf_gui.ray_jobs import pack_shared, place_shared
 
     monkeypatch.setattr(cal_mod, "REFERENCE_EPISODES", {"gridnav": 3})
     monkeypatch.setattr(cal_mod, "_references", {})
@@ -1133,7 +1131,7 @@ def test_a_node_without_the_work_folder_gets_the_contexts_episodes_instead_of_pl
     # every folder the context made is named: probe, baseline and reference
     assert sorted(f.name for f in ctx.folders) == sorted(p.name for p in (tmp_path / "gridnav").iterdir())
     assert len(ctx.folders) == 3
-    packed = pack_folders(ctx.folders)
+    packed = pack_shared(ctx.folders)
     shutil.rmtree(tmp_path / "gridnav")  # another machine: none of it there
 
     def boom(*a, **k):
@@ -1142,7 +1140,7 @@ def test_a_node_without_the_work_folder_gets_the_contexts_episodes_instead_of_pl
     monkeypatch.setattr(cal_mod, "_references", {})  # another process
     for module in (bm, cal_mod, ev_mod):
         monkeypatch.setattr(module, "play_records", boom)
-    place_folders(packed)
+    place_shared(packed)
     worker = bm.env_context("gridnav", spec, tmp_path)
     for mine, theirs in ((ctx.baseline_records, worker.baseline_records), (ctx.task_records, worker.task_records)):
         assert [(r.task_success, r.length) for r in theirs] == [(r.task_success, r.length) for r in mine]

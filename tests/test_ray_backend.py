@@ -25,7 +25,7 @@ from dpf_gui.fusion import FusedAgent, FusionParams
 from dpf_gui.intent.additive import AdditiveConfig
 from dpf_gui.parallel import map_jobs
 from dpf_gui.pipeline import load_task_agent
-from dpf_gui.ray_jobs import pack_folders, place_folders
+from dpf_gui.ray_jobs import pack_shared, place_shared
 from dpf_gui.results import keep_job_result, read_results, run_cell, run_efficiency
 from tests.test_batched_eval import (
     SCALE,
@@ -105,40 +105,51 @@ def test_benchmark_cells_as_ray_tasks_equal_the_local_cells(ray_cluster, tmp_pat
 
 def test_a_task_finds_the_folders_this_process_made_where_its_node_has_none(ray_cluster, tmp_path: Path,
                                                                            monkeypatch):
-    """A cluster's nodes need not share the work folder: folders passed as ``shared`` are placed where a task runs
-    before it starts. Here the folder is relative and this process has moved on to another working folder than the
-    one Ray's workers started in, so they resolve it where nothing of it is, as a node of a cluster does."""
+    """A cluster's nodes need not share the work folder: folders and files passed as ``shared`` are placed where a
+    task runs before it starts. Here they are relative and this process has moved on to another working folder than
+    the one Ray's workers started in, so they resolve them where nothing of them is, as a node of a cluster does."""
     monkeypatch.chdir(tmp_path)
     made = Path(f"placed-by-test-{secrets.token_hex(4)}") / "gridnav" / "task-seed1-n2"
     (made / "sub").mkdir(parents=True)
     (made / "records.json").write_text("[1, 2]")
     (made / "sub" / "more.bin").write_bytes(bytes(range(256)))
+    own = made.parent / "data" / "mine.npz"  # a user's file (dpf benchmark --data), in a folder the node lacks
+    own.parent.mkdir()
+    own.write_bytes(b"trajectories")
 
     def read(path: str) -> tuple[str, bytes]:
         return os.getcwd(), Path(path).read_bytes()
 
-    got = map_jobs(read, [str(made / "records.json"), str(made / "sub" / "more.bin")], backend="ray", shared=[made])
-    (where, first), (_, second) = got
+    got = map_jobs(read, [str(made / "records.json"), str(made / "sub" / "more.bin"), str(own)], backend="ray",
+                   shared=[made, own])
+    (where, first), (_, second), (_, third) = got
     try:
         assert Path(where).resolve() != tmp_path.resolve()  # the tasks did not read this process's copy
-        assert (first, second) == (b"[1, 2]", bytes(range(256)))
+        assert (first, second, third) == (b"[1, 2]", bytes(range(256)), b"trajectories")
         assert not [p for p in (Path(where) / made.parent).iterdir() if p.name.startswith(".")]  # nothing half-placed
     finally:
         shutil.rmtree(Path(where) / made.parts[0], ignore_errors=True)
 
 
-def test_placing_leaves_a_folder_that_is_there_alone(tmp_path: Path):
+def test_placing_leaves_a_folder_or_file_that_is_there_alone(tmp_path: Path):
     folder = tmp_path / "entry"
     folder.mkdir()
     (folder / "a.json").write_text("mine")
-    packed = pack_folders([folder, tmp_path / "never-made"])
-    assert list(packed) == [str(folder)]  # a folder that is not there is not packed
+    file = tmp_path / "data" / "mine.npz"
+    file.parent.mkdir()
+    file.write_bytes(b"trajectories")
+    packed = pack_shared([folder, tmp_path / "never-made", file])
+    assert list(packed) == [str(folder), str(file)]  # what is not there is not packed
     (folder / "a.json").write_text("changed since")
-    place_folders(packed)
-    assert (folder / "a.json").read_text() == "changed since"
+    file.write_bytes(b"changed since")
+    place_shared(packed)
+    assert (folder / "a.json").read_text() == "changed since" and file.read_bytes() == b"changed since"
     shutil.rmtree(folder)
-    place_folders(packed)
-    assert (folder / "a.json").read_text() == "mine" and [p.name for p in tmp_path.iterdir()] == ["entry"]
+    shutil.rmtree(file.parent)
+    place_shared(packed)
+    assert (folder / "a.json").read_text() == "mine" and file.read_bytes() == b"trajectories"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "entry"]  # nothing half-placed beside them
+    assert [p.name for p in file.parent.iterdir()] == ["mine.npz"]
 
 
 def test_results_kept_by_the_driver_are_where_the_report_reads_them(tmp_path: Path):

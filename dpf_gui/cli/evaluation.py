@@ -384,7 +384,7 @@ def _build_benchmark(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", action="append", default=[], metavar="ENV=FILE",
                    help="label and train on these trajectories of ENV instead of the task agent's own (e.g. the "
                         "shipped ones merged with more varied ones: `dpf rollout --explore`, `dpf merge`); repeat for "
-                        "several environments; not with --backend ray (give a --task folder holding them instead)")
+                        "several environments (Ray tasks get a copy of the file)")
     p.add_argument("--wish", action="append", default=[], metavar="WISH",
                    help="your own wish instead of generated ones, as `dpf envs` writes a wish on one line ('prefer "
                         "lane=2; avoid lane=0 | speed=..20') or a preset's name; repeat for several; one environment "
@@ -478,7 +478,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                              rows=("dynamic", "calibrated"), split=args.split, episodes=episodes, baseline=baseline,
                              fusion=fusion_overrides(args), draws=args.draw, intent=intent)
     spec.tasks = task_folders(args.task, spec.envs)
-    spec.data = data_files(args.data, spec, args.backend)
+    spec.data = data_files(args.data, spec)
     spec.own_wishes = own_wish_lines(args.wish, spec, args.quick)
     FusionParams().with_overrides(spec.fusion)  # a value out of range is said now, not in the first cell
     if args.keep_other_envs:

@@ -91,16 +91,12 @@ def task_folders(items: Sequence[str], envs: Sequence[str]) -> dict[str, str]:
     return _env_items("--task", items, envs, "DIR", "a task-agent folder", "one task agent", load_task_agent)
 
 
-def data_files(items: Sequence[str], spec, backend: str) -> dict[str, str]:
+def data_files(items: Sequence[str], spec) -> dict[str, str]:
     """``--data ENV=FILE`` items: each ENV one of the run's environments, once, and FILE trajectories of ENV that
     its task agent can be fused over (loaded now, so that a wrong file is said before any cell runs)."""
     from dpf_gui.data.trajectories import TrajectoryDataset
     from dpf_gui.pipeline import load_task_agent
     from dpf_gui.session.workspace import check_task_matches
-
-    if items and backend == "ray":
-        raise UserError("--data is a file on this machine and Ray's nodes get copies of folders only: put the "
-                        "trajectories in a task-agent folder (trajectories.npz) and give it with --task")
 
     def check(env: str, path: str) -> None:
         check_task_matches(load_task_agent(env, spec.tasks.get(env)), TrajectoryDataset.load(path, expect_env=env),
