@@ -161,6 +161,16 @@ def test_help_from_a_fresh_process(argv, code):
         (["label", "--data", "DATA", "--preset", "avoid", "--feedback", "segments", "--myopic", "0.9", "--out",
           "l.npz"], "--equal and --stochastic change scores"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["--bogus"], "dpf: error: unrecognized arguments: --bogus"),
+        # an unknown option is said by its command, with the options it may have meant
+        (["label", "--data", "DATA", "--wish", "avoid x=1", "--out", "l.npz"],
+         "dpf label: error: unrecognized arguments: --wish avoid x=1 (for --wish, dpf label has --preset, --prefer "
+         "or --avoid) (see dpf label --help)"),
+        (["train-intent", "--data", "DATA", "--labels", "l.npz", "--out", "o", "--seeds", "3"],
+         "(for --seeds, dpf train-intent has --seed or --set)"),
+        (["envs", "--env", "atari"], "dpf envs: error: unrecognized arguments: --env atari (see dpf envs --help)"),
+        (["study", "pilot", "S", "--participants", "2", "--seeds", "1"],
+         "dpf study pilot: error: unrecognized arguments: --seeds 1 (for --seeds, dpf study pilot has --seed)"),
         (["train-task", "--env", "gridnav", "--out", "o", "--set", "gamma"], "--set 'gamma': expected KEY=VALUE"),
         (["train-task", "--env", "gridnav", "--out", "o", "--set", "lr=1"], "unknown key 'lr'; allowed: batch_size"),
         (["train-task", "--env", "gridnav", "--out", "o", "--set", "double_dqn=maybe"], "expected true or false"),
