@@ -110,6 +110,10 @@ def test_a_screenshot_that_cannot_be_written_is_said_before_and_after(qtbot, tmp
         parse_args(["--screenshot", str(tmp_path / "x.png")])  # never taken without --quit-after or --demo
     assert exc.value.code == 2 and "--quit-after" in capsys.readouterr().err
     assert parse_args(["--quit-after", "1", "--screenshot", str(tmp_path / "x.png")]).screenshot
+    with pytest.raises(SystemExit) as exc:  # a misspelt option: the one meant
+        parse_args(["--quit-afer", "1"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "(for --quit-afer, dpf-gui has --quit-after)" in err, err
     # and when saving fails after all (the folder went away): one line, exit code 2
     widget = QLabel("window")
     qtbot.addWidget(widget)

@@ -167,7 +167,8 @@ def test_help_from_a_fresh_process(argv, code):
          "dpf label: error: unrecognized arguments: --wish avoid x=1 (for --wish, dpf label has --preset, --prefer "
          "or --avoid) (see dpf label --help)"),
         (["train-intent", "--data", "DATA", "--labels", "l.npz", "--out", "o", "--seeds", "3"],
-         "(for --seeds, dpf train-intent has --seed or --set)"),
+         "(for --seeds, dpf train-intent has --seed)"),
+        (["evaluate", "--environment", "gridnav"], "(for --environment, dpf evaluate has --env)"),
         (["envs", "--env", "atari"], "dpf envs: error: unrecognized arguments: --env atari (see dpf envs --help)"),
         (["study", "pilot", "S", "--participants", "2", "--seeds", "1"],
          "dpf study pilot: error: unrecognized arguments: --seeds 1 (for --seeds, dpf study pilot has --seed)"),

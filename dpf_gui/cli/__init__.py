@@ -9,7 +9,6 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from dpf_gui.cli.options import (
     float_in,
     formatter,
     int_in,
+    long_options,
 )
 from dpf_gui.errors import UserError
 from dpf_gui.threads import limit_threads
@@ -51,38 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(_run=fn)
     parser.commands = sub.choices  # each command's parser, for spelled_out
     return parser
-
-
-def long_options(command_parser: argparse.ArgumentParser) -> list[str]:
-    """The command's long options (``--work``, ...)."""
-    return [s for action in command_parser._actions for s in action.option_strings if s.startswith("--")]
-
-
-def innermost(command_parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
-    """The parser of the action chosen within a command that has actions (``dpf study pilot``), else the
-    command's."""
-    for action in command_parser._actions:
-        if isinstance(action, argparse._SubParsersAction) and getattr(args, action.dest, None) in action.choices:
-            return innermost(action.choices[getattr(args, action.dest)], args)
-    return command_parser
-
-
-def unrecognized(extras: Sequence[str], command_parser: argparse.ArgumentParser) -> str:
-    """argparse's "unrecognized arguments" for a command, with the command's options nearest each unknown one
-    (``--wish`` on ``dpf label``: ``--preset``, ``--prefer`` and ``--avoid`` say a wish there)."""
-    options = long_options(command_parser)
-    hints = []
-    for word in extras:
-        name = word.partition("=")[0]
-        if not name.startswith("--"):
-            continue
-        near = difflib.get_close_matches(name, options, n=3, cutoff=0.6)
-        if name in ("--wish", "--region") and "--prefer" in options:
-            near = [o for o in ("--preset", "--prefer", "--avoid") if o in options]
-        if near:
-            listed = near[0] if len(near) == 1 else f"{', '.join(near[:-1])} or {near[-1]}"
-            hints.append(f"for {name}, {command_parser.prog} has {listed}")
-    return f"unrecognized arguments: {' '.join(extras)}" + (f" ({'; '.join(hints)})" if hints else "")
 
 
 def spelled_out(argv: Sequence[str], command_parser: argparse.ArgumentParser) -> list[str]:
@@ -120,15 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     quiet_progress_in_logs(sys.stderr)  # before the parser, whose commands import tqdm
     parser = build_parser()
-    args, extras = parser.parse_known_args(argv)
-    if extras and not getattr(args, "_run", None):
-        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
         return EXIT_USAGE
-    if extras:  # said by the command's own parser (its name, its --help), with the options meant
-        command_parser = innermost(parser.commands[args.command], args)
-        command_parser.error(unrecognized(extras, command_parser))
     # as typed (options in full), for a report's "regenerate" line
     args._argv = spelled_out(sys.argv[1:] if argv is None else argv, parser.commands[args.command])
     try:

@@ -8,6 +8,7 @@ lopsided labels.
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import os
 import shlex
@@ -27,10 +28,51 @@ EXIT_USAGE = 2
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one line (no usage dump) and exit code 2 (``dpf`` and ``dpf-gui``)."""
+    """argparse, but a usage mistake is one line (no usage dump) and exit code 2 (``dpf`` and ``dpf-gui``); an
+    unknown option is said by the command it was given to, with the options it may have meant."""
 
     def error(self, message: str):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command_parser = innermost(self, parsed)
+            command_parser.error(unrecognized(extras, command_parser))
+        return parsed
+
+
+def long_options(command_parser: argparse.ArgumentParser) -> list[str]:
+    """The command's long options (``--work``, ...)."""
+    return [s for action in command_parser._actions for s in action.option_strings if s.startswith("--")]
+
+
+def innermost(command_parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the action chosen within a command that has actions (``dpf study pilot``), else the
+    command's."""
+    for action in command_parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and getattr(args, action.dest, None) in action.choices:
+            return innermost(action.choices[getattr(args, action.dest)], args)
+    return command_parser
+
+
+def unrecognized(extras: Sequence[str], command_parser: argparse.ArgumentParser) -> str:
+    """argparse's "unrecognized arguments" for a command, with the command's options nearest each unknown one
+    (``--wish`` on ``dpf label``: ``--preset``, ``--prefer`` and ``--avoid`` say a wish there)."""
+    options = long_options(command_parser)
+    hints = []
+    for word in extras:
+        name = word.partition("=")[0]
+        if not name.startswith("--"):
+            continue
+        near = [o for o in options if len(o) > 4 and name.startswith(o)]  # --environment: --env
+        near += [o for o in difflib.get_close_matches(name, options, n=3, cutoff=0.7) if o not in near]
+        if name in ("--wish", "--region") and "--prefer" in options:
+            near = [o for o in ("--preset", "--prefer", "--avoid") if o in options]
+        if near:
+            listed = near[0] if len(near) == 1 else f"{', '.join(near[:-1])} or {near[-1]}"
+            hints.append(f"for {name}, {command_parser.prog} has {listed}")
+    return f"unrecognized arguments: {' '.join(extras)}" + (f" ({'; '.join(hints)})" if hints else "")
 
 
 def formatter(prog: str) -> argparse.HelpFormatter:
