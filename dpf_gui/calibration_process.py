@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dpf_gui.errors import UserError, WorkerError
+from dpf_gui.errors import UserError, WorkerError, worker_stopped
 
 #: how often (seconds) the caller's side looks for a stop request while it waits for the process
 POLL_S = 0.2
@@ -115,9 +115,7 @@ def _calibrate_in_a_process(args: tuple, progress, should_stop):
                 status, value = parent.recv()
             except (EOFError, OSError):
                 proc.join(1.0)
-                code = proc.exitcode
-                raise WorkerError("the calibration process stopped unexpectedly (exit code "
-                                  f"{code if code is not None else 'unknown'})") from None
+                raise WorkerError(worker_stopped("calibration", proc.exitcode)) from None
             if status == "progress":
                 if progress is not None:
                     progress(*value)

@@ -42,7 +42,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from dpf_gui.errors import UserError, WorkerError
+from dpf_gui.errors import UserError, WorkerError, worker_stopped
 
 
 # --- the worker's side ----------------------------------------------------------------
@@ -207,8 +207,7 @@ class EpisodeProcess:
         self.opened_by = None  # its episode is gone with it
         proc.join(1.0)
         conn.close()
-        code = proc.exitcode
-        return f"the {self.name} process stopped unexpectedly (exit code {code if code is not None else 'unknown'})"
+        return worker_stopped(self.name, proc.exitcode)
 
 
 _tokens = itertools.count(1)

@@ -213,3 +213,31 @@ def test_no_orphan_when_the_app_is_killed(tmp_path):
         app.kill()
         app.wait()
     assert wait_gone(worker), f"worker {worker} outlived its app"
+
+
+def test_a_script_without_the_main_guard_is_told_what_to_write(tmp_path):
+    """A script that starts the worker at its top level: the worker imports it again, starts one of its own while
+    starting and fails (Python's bootstrapping RuntimeError); the line the script gets names the guard it needs.
+    The same script with the guard gets its answer."""
+    repo = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")]))
+    body = textwrap.dedent("""
+        from dpf_gui.episode_worker import EpisodeProcess
+        from dpf_gui.errors import WorkerError
+        try:
+            print("pid", EpisodeProcess("guard test").call("pid") > 0, flush=True)
+        except WorkerError as exc:
+            print("said:", exc, flush=True)
+    """)
+    guarded = 'if __name__ == "__main__":\n' + textwrap.indent(body, "    ")
+    said = {}
+    for name, text in (("unguarded", body), ("guarded", guarded)):
+        script = tmp_path / f"{name}.py"
+        script.write_text(text)
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+        said[name] = [line for line in out.stdout.splitlines() if line.startswith(("said:", "pid"))]
+    assert said["unguarded"] == [
+        f"said: the guard test process stopped unexpectedly (exit code 1): {tmp_path / 'unguarded.py'} starts "
+        "dpf-gui's processes at its top level; put that under `if __name__ == \"__main__\":` (each process imports "
+        "the script again)"], said
+    assert said["guarded"] == ["pid True"], said
