@@ -7,6 +7,8 @@ process failed or went away (its traceback went to stderr). Anything else
 escaping is a bug in dpf-gui.
 """
 
+import sys
+
 
 class UserError(Exception):
     """Bad input from the user (file, expression, option): message is shown as is."""
@@ -34,8 +36,6 @@ def worker_stopped(name: str, code: int | None) -> str:
 def _unguarded_main_script() -> str | None:
     """The script this program was started as when it has no ``__main__`` guard (None: a module run with -m, an
     interactive session, or a guarded script)."""
-    import sys
-
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if main is None or getattr(main, "__spec__", None) is not None or not path:
