@@ -122,10 +122,13 @@ def test_what_the_texts_say_about_gridnav_holds(tmp_path):
     rows = runner.trace.rows
     gx, gy = runner.env.layout.goal
     assert any(row["in_prefer"] for row in rows)  # "takes the scenic strip"
-    # "paces to and fro at the strip's end" (measured: a strip cell and the one past it; up to three cells
-    # leaves room for other float kernels, whose model may pace one cell further) ...
+    # "paces to and fro at the strip's end" (measured: a strip cell and the one past it on an AMD EPYC, the two
+    # cells past it on an Intel Xeon, both AVX-512: other float kernels pace a cell further; up to three cells,
+    # each within two of the last strip cell it took) ...
     end = rows[-20:]
-    assert 2 <= len({(row["region:x"], row["region:y"]) for row in end}) <= 3 and any(row["in_prefer"] for row in end)
+    sx, sy = next((row["region:x"], row["region:y"]) for row in reversed(rows) if row["in_prefer"])
+    assert 2 <= len({(row["region:x"], row["region:y"]) for row in end}) <= 3
+    assert all(abs(row["region:x"] - sx) + abs(row["region:y"] - sy) <= 2 for row in end)
     assert all(0 < abs(row["region:x"] - gx) + abs(row["region:y"] - gy) <= 4 for row in end)  # "short of"
     static_text = next(s for s in lesson.steps("gridnav") if s.key == "static").text
     assert "short of the goal" in static_text and "circles" not in static_text
