@@ -123,7 +123,8 @@ def test_what_the_texts_say_about_gridnav_holds(tmp_path):
     gx, gy = runner.env.layout.goal
     assert any(row["in_prefer"] for row in rows)  # "takes the scenic strip"
     # "paces to and fro at the strip's end" (measured: a strip cell and the one past it on an AMD EPYC, the two
-    # cells past it on an Intel Xeon, both AVX-512: other float kernels pace a cell further; up to three cells,
+    # cells past it on an Intel Xeon, both AVX-512: MKL's AVX-512 code there paces a cell further, docs/ROBUSTNESS.md
+    # section 4, and bench/cpu_fingerprint.py prints these cells; up to three cells,
     # each within two of the last strip cell it took: the strip ends at x=7 and the grid at x=9, so two is as far
     # along its row as any agent can go, not a margin fitted to one machine) ...
     end = rows[-20:]
