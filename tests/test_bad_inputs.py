@@ -197,6 +197,7 @@ CASES: list[tuple[str, list[str], str]] = [
         ("horizon=0.5", "horizon must be a finite number >= 1"),
         ("neutral_weight=-1", "neutral_weight must be a finite number >= 0"),
         ("target_tau=2", "target_tau must be a finite number > 0 and <= 1"),
+        ("adam_eps=0", "adam_eps must be a finite number > 0"),
         ("learning_rate=0.1", "unknown key 'learning_rate'"),
     )],
     *[(f"set-{kv}", [*TRAIN_INTENT, "{tmp}/run", "--kind", "lstm", "--set", kv], want) for kv, want in (

@@ -106,3 +106,18 @@ def test_a_datasets_places_are_computed_once_and_forgotten_with_it(data):
     del other
     gc.collect()
     assert key not in U._STORED_PLACES
+
+
+def test_adams_epsilon_reaches_the_utilitys_fit(data):
+    """A huge epsilon turns Adam's steps into plain gradient steps of lr / eps: the utility stays near its zero start
+    (AdditiveConfig.adam_eps, section 91 of docs/EXPERIMENTS.md)."""
+    labels = label_dataset(data, make_wish(data.region_features, avoid=["terrain=toll"]), FeedbackNoise(), seed=0)
+    code = region_code(data.regions, data.region_features)
+    toll = data.regions[:, 2] == TOLL
+    worth = {}
+    for eps in (1e-8, 1e6):
+        cfg = AdditiveConfig(members=4, value_steps=1, max_transitions=500, adam_eps=eps)
+        fit = fit_additive(data, labels, np.arange(LABELLED), seed=0, cfg=cfg)
+        worth[eps] = float((fit.model.utilities(data.features.astype(np.float32), code).mean(0) * fit.score_scale)[toll]
+                           .mean())
+    assert worth[1e-8] < -0.5 and abs(worth[1e6]) < 0.01, worth

@@ -416,7 +416,7 @@ def _fit_utility(model: AdditiveIntent, dataset: TrajectoryDataset, labels: Labe
     pull_to = torch.as_tensor(pull_targets(code, rows, dataset.region_features, below))
     starts = np.concatenate([[0], np.cumsum(dataset.lengths[idx])]).astype(np.int64)
     per_step = max(1, min(n, int(n * cfg.utility_rows / max(len(rows), 1))))  # trajectories per step
-    opt = torch.optim.Adam(model.utility.parameters(), lr=cfg.utility_lr)
+    opt = torch.optim.Adam(model.utility.parameters(), lr=cfg.utility_lr, eps=cfg.adam_eps)
     bar = tqdm(range(cfg.utility_steps), desc="intent utility", unit="step", disable=not progress, leave=False)
     for _ in bar:
         if stop():
@@ -504,7 +504,7 @@ def _fit_value(model: AdditiveIntent, dataset: TrajectoryDataset, code: np.ndarr
     n_a = model.arch.n_actions
     target = EnsembleMLP(model.arch.members, model.arch.n_features, 2 * n_a, model.arch.hidden, zero_last=True)
     target.load_state_dict(model.value.state_dict())
-    opt = torch.optim.Adam(model.value.parameters(), lr=cfg.value_lr)
+    opt = torch.optim.Adam(model.value.parameters(), lr=cfg.value_lr, eps=cfg.adam_eps)
     m = model.arch.members
     bar = tqdm(range(cfg.value_steps), desc="intent value", unit="step", disable=not progress, leave=False)
     for step in bar:

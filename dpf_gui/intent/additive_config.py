@@ -30,7 +30,8 @@ _POSITIVE = Allowed(low=0, low_open=True)
 _ADDITIVE_ALLOWED = {
     **dict.fromkeys(("members", "hidden", "utility_steps", "value_steps", "batch_size", "max_transitions",
                      "neutral_samples", "utility_rows", "min_labelled", "threads", "horizon"), _AT_LEAST_1),
-    "utility_lr": _POSITIVE, "value_lr": _POSITIVE, "target_tau": Allowed(low=0, high=1, low_open=True),
+    "utility_lr": _POSITIVE, "value_lr": _POSITIVE, "adam_eps": _POSITIVE,
+    "target_tau": Allowed(low=0, high=1, low_open=True),
     **dict.fromkeys(("neutral_weight", "unseen_pull", "weight_decay", "segment_weight", "time_cost"), Allowed(low=0)),
     "objective": Allowed(choices=OBJECTIVES), "terminal": Allowed(choices=TERMINAL_RULES),
 }
@@ -62,6 +63,10 @@ class AdditiveConfig:
     objective: str = "auto"  # loss on the feedback (dpf_gui/intent/objectives.py): auto, score, logistic, pairs
     terminal: str = "stay"  # after an ending step: the value of the state it left ("stay") or nothing more ("end")
     time_cost: float = 0.0  # per step until a successful ending, in sure steps' utility (avoid-mostly marks; 0: off)
+    #: Adam's epsilon in both fits: where a weight's true gradient is about 0, Adam turns the rounding noise of its
+    #: computed gradient into steps of the full learning rate, so a larger epsilon trains intents that part less
+    #: between CPUs (docs/EXPERIMENTS.md, section 91)
+    adam_eps: float = 1e-8
 
     def __post_init__(self) -> None:
         check_fields(self, "additive intent config", _ADDITIVE_ALLOWED)
