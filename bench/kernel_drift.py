@@ -12,10 +12,13 @@ its own (the switches are read when the libraries load), and prints how far apar
 
 The labels: the environment's avoid preset, 25 exact marks chosen at random (as ``dpf label --preset avoid
 --budget 25 --seed 3``), training seed 0. ``--adam-eps`` sets ``AdditiveConfig.adam_eps``; ``--float64``
-fits in float64 (the model cast to double while it trains; what is saved is not changed). docs/EXPERIMENTS.md,
-section 91, has the figures.
+fits in float64 (the model cast to double while it trains; what is saved is not changed). ``--kind lstm``
+trains the paper's LSTM of the first-wave grid's avoid cell instead (every stored trajectory labelled, as
+``dpf results`` does; ``IntentConfig.adam_eps``) and prints its weights' and held-out fits' parting.
+docs/EXPERIMENTS.md, section 91, has the figures.
 
     python bench/kernel_drift.py --env pong [--adam-eps 1e-4] [--float64]
+    python bench/kernel_drift.py --env gridnav --kind lstm [--adam-eps 1e-4]
 """
 
 from __future__ import annotations
@@ -34,6 +37,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 #: the kernels an AVX2 machine runs, as far as the libraries let a bigger CPU be held to them
 AVX2_KERNELS = {"MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 STATES = 2000
+
+
+def train_lstm(env: str, adam_eps: float, out: Path) -> None:
+    """Fit the first-wave grid's avoid cell's LSTM in this process; save its weights and held-out fit to ``out``."""
+    import dataclasses
+
+    import numpy as np
+    import torch
+
+    from dpf_gui.data.trajectories import TrajectoryDataset
+    from dpf_gui.intent.registry import train_intent
+    from dpf_gui.oracles import FeedbackNoise, label_dataset
+    from dpf_gui.pipeline import load_task_agent
+    from dpf_gui.results import INTENT_CONFIG, cell_wish
+
+    task = load_task_agent(env)
+    data = TrajectoryDataset.load(task.dataset_path, expect_env=env)
+    labels = label_dataset(data, cell_wish(env, task, "avoid"), FeedbackNoise(), 0)
+    start = time.perf_counter()
+    result = train_intent(data, labels, 0, config=dataclasses.replace(INTENT_CONFIG, adam_eps=adam_eps),
+                          progress=False)
+    wall = time.perf_counter() - start
+    weights = torch.cat([p.detach().flatten().double() for p in result.model.parameters()]).numpy()
+    np.savez(out, weights=weights, corr=result.metrics["held_out"]["corr"], best_epoch=result.best_epoch, wall=wall)
 
 
 def train(env: str, adam_eps: float, float64: bool, out: Path) -> None:
@@ -79,10 +106,16 @@ def main() -> int:
     p.add_argument("--env", default="pong", choices=("gridnav", "highway", "pong"))
     p.add_argument("--adam-eps", type=float, default=1e-8)
     p.add_argument("--float64", action="store_true")
+    p.add_argument("--kind", default="additive", choices=("additive", "lstm"))
     p.add_argument("--one", metavar="OUT", help=argparse.SUPPRESS)  # a child: train once, save to OUT
     args = p.parse_args()
+    if args.kind == "lstm" and args.float64:
+        p.error("--float64 is for the additive kind only")
     if args.one:
-        train(args.env, args.adam_eps, args.float64, Path(args.one))
+        if args.kind == "lstm":
+            train_lstm(args.env, args.adam_eps, Path(args.one))
+        else:
+            train(args.env, args.adam_eps, args.float64, Path(args.one))
         return 0
     import numpy as np
 
@@ -93,11 +126,18 @@ def main() -> int:
         runs = {}
         for name, switches in (("default", {}), ("AVX2", AVX2_KERNELS)):
             out = Path(tmp) / f"{name}.npz"
-            child = [sys.executable, __file__, "--env", args.env, "--adam-eps", str(args.adam_eps), "--one", str(out)]
+            child = [sys.executable, __file__, "--env", args.env, "--adam-eps", str(args.adam_eps), "--kind", args.kind,
+                     "--one", str(out)]
             subprocess.run(child + (["--float64"] if args.float64 else []), check=True,
                            env={**os.environ, **switches})
             runs[name] = np.load(out)
         a, b = runs["default"], runs["AVX2"]
+        if args.kind == "lstm":
+            print(f"{args.env} LSTM, adam_eps {args.adam_eps:g}: weights apart by "
+                  f"{np.abs(a['weights'] - b['weights']).max():.1e}; held-out fit {float(a['corr']):.3f} and "
+                  f"{float(b['corr']):.3f}, best epoch {int(a['best_epoch'])} and {int(b['best_epoch'])}; fit "
+                  f"{float(a['wall']):.0f} s and {float(b['wall']):.0f} s")
+            return 0
         same = float(np.mean(a["q"].mean(0).argmax(1) == b["q"].mean(0).argmax(1)))
         print(f"{args.env}, adam_eps {args.adam_eps:g}, {'float64' if args.float64 else 'float32'}: "
               f"weights apart by {np.abs(a['weights'] - b['weights']).max():.1e}, Q_u by "

@@ -208,6 +208,7 @@ CASES: list[tuple[str, list[str], str]] = [
         ("threads=0", "threads must be a whole number >= 1"),
         ("max_epochs=0", "max_epochs must be a whole number >= 1"),
         ("lam=inf", "lam must be a finite number >= 0; got inf"),
+        ("adam_eps=-1", "adam_eps must be a finite number > 0"),
         ("held_out=1.5", "held_out must be a finite number > 0 and < 1"),
         ("patience=-1", "patience must be a whole number >= 1"),
         ("batch_size=0", "batch_size must be a whole number >= 1"),

@@ -279,6 +279,9 @@ def test_same_seed_same_weights(grid_data, toll_labels):
     c = train_intent(grid_data, toll_labels, seed=4, config=cfg, progress=False).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
+    eps = train_intent(grid_data, toll_labels, seed=3, config=IntentConfig(max_epochs=2, adam_eps=1e-4, **SMALL),
+                       progress=False).model.state_dict()
+    assert not all(torch.equal(a[k], eps[k]) for k in a)  # adam_eps reaches the optimiser (EXPERIMENTS 91)
 
 
 def test_fit_metrics():

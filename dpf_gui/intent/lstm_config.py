@@ -23,7 +23,8 @@ INTENT_ALLOWED: dict[str, Allowed] = {
     "embed": Allowed(1, 4096), "hidden": Allowed(1, 4096), "block": Allowed(1, 64),
     "action_in": Allowed(choices=(0, 1)), "readout": Allowed(choices=READOUTS), "lam": Allowed(0),
     "aux_horizon": Allowed(1, 1000), "learning_rate": Allowed(low=0, high=10, low_open=True),
-    "weight_decay": Allowed(0), "batch_size": Allowed(1, 100_000), "max_batch_steps": Allowed(1, 10**9),
+    "weight_decay": Allowed(0), "adam_eps": _POSITIVE, "batch_size": Allowed(1, 100_000),
+    "max_batch_steps": Allowed(1, 10**9),
     "max_epochs": Allowed(1, 10**6), "patience": Allowed(1, 10**6),
     "min_delta": Allowed(low=0, high=1, high_open=True),
     "held_out": Allowed(low=0, high=1, low_open=True, high_open=True),
@@ -50,6 +51,7 @@ class IntentConfig:
     learning_rate: float = 3e-3  # Adam
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     max_grad_norm: float = 1.0  # gradient clipping (<= 0: off)
+    adam_eps: float = 1e-8  # AdamW's epsilon (its own default); larger: intents part less between CPUs (EXPERIMENTS 91)
     batch_size: int = 16  # trajectories per batch (at most)
     max_batch_steps: int = 8192  # padded steps per batch (at most; long episodes get smaller batches)
     max_epochs: int = 100

@@ -307,7 +307,8 @@ def _train(dataset: TrajectoryDataset, labels: Labels, seed: int, out_dir: str |
                             mean_target=float(g_train.mean() / score_scale))
     y_all = torch.from_numpy(objective.targets(scores, score_scale).astype(np.float32))
 
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
+                            eps=cfg.adam_eps)
     val_batches = list(_batches(dataset.lengths, [int(i) for i in val_idx], 4 * cfg.max_batch_steps))
     val_tensors = [(padded(dataset, b), y_all[b]) for b in val_batches]
 
