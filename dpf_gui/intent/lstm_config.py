@@ -51,7 +51,9 @@ class IntentConfig:
     learning_rate: float = 3e-3  # Adam
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     max_grad_norm: float = 1.0  # gradient clipping (<= 0: off)
-    adam_eps: float = 1e-8  # AdamW's epsilon (its own default); larger: intents part less between CPUs (EXPERIMENTS 91)
+    #: AdamW's epsilon (its own default); 1e-4 narrows how far two CPUs' intents part on gridnav, hardly on Pong
+    #: (docs/EXPERIMENTS.md, section 91)
+    adam_eps: float = 1e-8
     batch_size: int = 16  # trajectories per batch (at most)
     max_batch_steps: int = 8192  # padded steps per batch (at most; long episodes get smaller batches)
     max_epochs: int = 100
