@@ -33,17 +33,25 @@ AMD_FIT = (0.983, 1.000)
 AMD_PACING = {(7, 3), (8, 3)}
 
 
-def first_wave_fit(folder: Path) -> tuple[float, float]:
-    """The held-out fit of the first-wave gridnav avoid cell's intent."""
+def first_wave_avoid_cell(env: str):
+    """The stored trajectories and the labels of the first-wave grid's avoid cell (every trajectory, as ``dpf
+    results`` labels them): ``(data, labels)``."""
     from dpf_gui.data.trajectories import TrajectoryDataset
-    from dpf_gui.intent.registry import train_intent
     from dpf_gui.oracles import FeedbackNoise, label_dataset
     from dpf_gui.pipeline import load_task_agent
-    from dpf_gui.results import INTENT_CONFIG, cell_wish
+    from dpf_gui.results import cell_wish
 
-    task = load_task_agent("gridnav")
-    data = TrajectoryDataset.load(task.dataset_path, expect_env="gridnav")
-    labels = label_dataset(data, cell_wish("gridnav", task, "avoid"), FeedbackNoise(), 0)
+    task = load_task_agent(env)
+    data = TrajectoryDataset.load(task.dataset_path, expect_env=env)
+    return data, label_dataset(data, cell_wish(env, task, "avoid"), FeedbackNoise(), 0)
+
+
+def first_wave_fit(folder: Path) -> tuple[float, float]:
+    """The held-out fit of the first-wave gridnav avoid cell's intent."""
+    from dpf_gui.intent.registry import train_intent
+    from dpf_gui.results import INTENT_CONFIG
+
+    data, labels = first_wave_avoid_cell("gridnav")
     fit = train_intent(data, labels, 0, out_dir=folder, config=INTENT_CONFIG, progress=False).metrics["held_out"]
     return round(fit["corr"], 3), round(fit["sign_acc"], 3)
 

@@ -46,15 +46,11 @@ def train_lstm(env: str, adam_eps: float, out: Path) -> None:
     import numpy as np
     import torch
 
-    from dpf_gui.data.trajectories import TrajectoryDataset
+    from bench.cpu_fingerprint import first_wave_avoid_cell
     from dpf_gui.intent.registry import train_intent
-    from dpf_gui.oracles import FeedbackNoise, label_dataset
-    from dpf_gui.pipeline import load_task_agent
-    from dpf_gui.results import INTENT_CONFIG, cell_wish
+    from dpf_gui.results import INTENT_CONFIG
 
-    task = load_task_agent(env)
-    data = TrajectoryDataset.load(task.dataset_path, expect_env=env)
-    labels = label_dataset(data, cell_wish(env, task, "avoid"), FeedbackNoise(), 0)
+    data, labels = first_wave_avoid_cell(env)
     start = time.perf_counter()
     result = train_intent(data, labels, 0, config=dataclasses.replace(INTENT_CONFIG, adam_eps=adam_eps),
                           progress=False)
