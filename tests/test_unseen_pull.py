@@ -120,4 +120,5 @@ def test_adams_epsilon_reaches_the_utilitys_fit(data):
         fit = fit_additive(data, labels, np.arange(LABELLED), seed=0, cfg=cfg)
         worth[eps] = float((fit.model.utilities(data.features.astype(np.float32), code).mean(0) * fit.score_scale)[toll]
                            .mean())
+    # measured -0.819 to -0.820 and -1.3e-5 under AVX-512, AVX2 and SSE kernels (docs/ROBUSTNESS.md, section 4)
     assert worth[1e-8] < -0.5 and abs(worth[1e6]) < 0.01, worth
