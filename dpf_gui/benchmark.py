@@ -66,6 +66,7 @@ from dpf_gui.oracles import (
     label_pairs,
     label_ranking,
     label_segments,
+    label_steps,
     rank_groups,
 )
 from dpf_gui.rollout import episode_seeds
@@ -80,7 +81,8 @@ from dpf_gui.wishgen import (
     prefer_target,
 )
 
-LABEL_TYPES = ("exact", "binary", "binary-relative", "binary-stochastic", "segments", "myopic", "pairs", "ranks")
+LABEL_TYPES = ("exact", "binary", "binary-relative", "binary-stochastic", "segments", "myopic", "pairs", "ranks",
+               "steps")
 #: the ``pairs`` label type's teacher: as many comparisons as trajectories watched, each of two of them (drawn at
 #: random), answered by their true scores and turned round at this rate (a tie stays a tie): the same number of
 #: one-click answers as the yes/no marks of ``binary``, with the same mistakes
@@ -236,6 +238,8 @@ def simulated_labels(data: TrajectoryDataset, wish, label_type: str, seed: int) 
         return label_segments(data, wish, seed)
     if label_type == "myopic":
         return label_dataset(data, wish, FeedbackNoise(myopic=MYOPIC_GAMMA), seed)
+    if label_type == "steps":
+        return label_steps(data, wish, seed)
     if label_type in COMPARED:
         return compared_labels(data, wish, None, "random", seed, label_type)
     raise UserError(f"unknown label type {label_type!r}; allowed: {', '.join(LABEL_TYPES)}")

@@ -343,6 +343,24 @@ def label_segments(dataset: TrajectoryDataset, wish: Wish, seed: int, max_segmen
     )
 
 
+def label_steps(dataset: TrajectoryDataset, wish: Wish, seed: int) -> Labels:
+    """Every decision of every trajectory marked with its true mark: a perfect annotator, who marks each step.
+
+    No person marks that way; it is the most any marks on these trajectories can teach, so a benchmark row of it
+    tells what the learning leaves unmet from what fusion and calibration do (docs/EXPERIMENTS.md, section 92)."""
+    true = step_marks(dataset, wish)
+    scores = np.array([true[dataset.step_slice(i)].sum() for i in range(len(dataset))], dtype=np.float32)
+    return Labels(
+        scores=scores,
+        labelled=np.ones(len(dataset), dtype=bool),
+        true_scores=scores.copy(),
+        marks=true.astype(np.int8),
+        lengths=dataset.lengths.copy(),
+        known=np.ones(len(true), dtype=bool),
+        meta=_meta(dataset, wish, {"steps": True}, seed),
+    )
+
+
 def _runs(marks: np.ndarray) -> list[tuple[int, int, int]]:
     """Maximal stretches (t0, t1 inclusive, value) of equal non-zero marks."""
     runs = []

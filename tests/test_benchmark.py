@@ -128,6 +128,9 @@ def test_each_label_type_is_its_simulated_user(gridnav):
     assert relative.meta["noise"] == {"binary": True, "flip": 0.1, "skip": 0.0, "sigma": 0.0, "relative": True}
     assert 0.2 < (relative.scores > 0).mean() < 0.8
     assert labels["segments"].known is not None
+    steps = labels["steps"]  # every decision marked with its true mark, so the scores are the exact ones
+    assert steps.known.all() and np.array_equal(steps.scores, labels["exact"].scores)
+    assert np.array_equal(steps.marks, labels["exact"].marks) and (steps.marks != 0).any()
     myopic = labels["myopic"]  # graded, and an early stay in the region counts less than a late one
     assert myopic.meta["noise"]["myopic"] == bm.MYOPIC_GAMMA
     assert np.array_equal(myopic.true_scores, relative.true_scores)
