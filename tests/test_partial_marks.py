@@ -7,7 +7,7 @@ import numpy as np
 from dpf_gui.data.labels import Labels
 from dpf_gui.intent.additive import AdditiveConfig, fit_additive, region_code
 from dpf_gui.intent.partial_marks import marked_in_part, step_feedback, stretch_edges, summed_predictions
-from dpf_gui.oracles import label_segments
+from dpf_gui.oracles import label_segments, label_steps
 from dpf_gui.wish import make_wish
 from tests.helpers import handmade_dataset
 
@@ -67,3 +67,14 @@ def test_an_intent_learns_a_marked_stretch_at_its_full_worth():
                                                                   data.step_slice(i).stop) for i in idx])]) < 0.5
     assert u[bottom].mean() < -0.7, u[bottom].mean()
     assert abs(u[~bottom].mean()) < 0.2, u[~bottom].mean()
+
+
+def test_a_perfect_annotators_marks_are_a_target_at_every_decision_and_sum_to_the_exact_score():
+    """``label_steps`` (the benchmark's ``steps``): every decision of a labelled run is a per-step target, and its
+    score, the exact one, sums every decision (no run is marked in part)."""
+    data = handmade_dataset("pong", [[[0.5]] * 6, [[1.0]] * 3 + [[0.5]] * 3, [[1.0]] * 6])
+    labels = label_steps(data, make_wish(data.region_features, avoid=["paddle=1.."]), seed=0)
+    assert labels.scores.tolist() == [0.0, -2.0, -5.0] and labels.known_steps().all()
+    assert not marked_in_part(data, labels, np.arange(3)).any()
+    marked, summed = step_feedback(data, labels, np.arange(3))
+    assert marked.all() and summed.all()
