@@ -268,12 +268,11 @@ def write_report(results: Sequence[dict[str, Any]], spec: BenchmarkSpec, out_md:
              f"{PAIRS_FLIP * 100:g} % turned round; or, `ranks`, the chosen trajectories in groups of about "
              f"{RANK_GROUP}, each group ranked by their scores with neighbours swapped at {RANK_SWAP * 100:g} %, "
              "every pair within a group a comparison; or, `steps`, every decision of the chosen trajectories marked "
-             "with its true mark, a perfect annotator no person is, the most the marks can teach), intent "
-             "models are trained on those labels only, and every row plays the same held-out episodes as the task "
-             "agent. Rows: `static`/`dynamic` (our additive intent, the fusion stored with the task agent), "
-             "`calibrated` (dynamic with the intent's strength chosen in simulation, `dpf_gui/calibrate.py`), "
-             "`paper` (the paper's configuration: LSTM intent, signed advantage sum, raw units, the authors' "
-             "temperatures)."
+             "with its true mark, a perfect annotator no person is, the most the marks can teach), intent models "
+             "are trained on those labels only, and every row plays the same held-out episodes as the task agent. "
+             "Rows: `static`/`dynamic` (our additive intent, the fusion stored with the task agent), `calibrated` "
+             "(dynamic with the intent's strength chosen in simulation, `dpf_gui/calibrate.py`), `paper` (the "
+             "paper's configuration: LSTM intent, signed advantage sum, raw units, the authors' temperatures)."
              + "".join(f" {what} set by this run{rows}: " + ", ".join(f"{k} {v}" for k, v in sets.items()) + "."
                        for what, rows, sets in (("Fusion", " for every row but `paper`", spec.fusion),
                                                 ("The additive intent", "", spec.intent)) if sets), "",
