@@ -159,6 +159,11 @@ def _typical_rate(scores: np.ndarray, weights: np.ndarray) -> float:
     return float(np.median(scores / np.maximum(weights, 1e-12)))
 
 
+def _trajectory_sums(dataset: TrajectoryDataset, marks: np.ndarray) -> np.ndarray:
+    """Each trajectory's marks summed (float32): its score."""
+    return np.array([marks[dataset.step_slice(i)].sum() for i in range(len(dataset))], dtype=np.float32)
+
+
 def _meta(dataset: TrajectoryDataset, wish, noise: dict, seed: int) -> dict:
     """What a simulated user's labels record about how they were made."""
     return {"env": dataset.env_name, "data_fingerprint": dataset.fingerprint(), "source": "simulated-user",
@@ -181,7 +186,7 @@ def label_pairs(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, se
     if count < 1:
         raise UserError(f"the number of comparisons must be at least 1; got {count}")
     marks = step_marks(dataset, wish)
-    true_scores = np.array([marks[dataset.step_slice(i)].sum() for i in range(len(dataset))], dtype=np.float32)
+    true_scores = _trajectory_sums(dataset, marks)
     remembered, weights = _remembered(dataset, marks, true_scores, noise.myopic)
     rng = np.random.default_rng(seed)
     first = rng.integers(0, len(pool), count)
@@ -229,7 +234,7 @@ def ranked_orders(dataset: TrajectoryDataset, wish: Wish, groups: Sequence[Seque
     if not groups or any(len(g) < 2 for g in groups):
         raise UserError("a ranking needs groups of at least two trajectories")
     marks = step_marks(dataset, wish)
-    true_scores = np.array([marks[dataset.step_slice(i)].sum() for i in range(len(dataset))], dtype=np.float32)
+    true_scores = _trajectory_sums(dataset, marks)
     rng = np.random.default_rng(seed)
     orders = []
     for group in groups:
@@ -278,7 +283,7 @@ def label_dataset(dataset: TrajectoryDataset, wish: Wish, noise: FeedbackNoise, 
         raise UserError("the dataset holds no trajectories to label; record some with `dpf rollout`")
     marks = step_marks(dataset, wish)
     n = len(dataset)
-    true_scores = np.array([marks[dataset.step_slice(i)].sum() for i in range(n)], dtype=np.float32)
+    true_scores = _trajectory_sums(dataset, marks)
     rng = np.random.default_rng(seed)
     # Draw every noise source for every trajectory, whatever is enabled, so that
     # changing one option never reshuffles the others at the same seed.
@@ -331,11 +336,11 @@ def label_segments(dataset: TrajectoryDataset, wish: Wish, seed: int, max_segmen
             t1 = int(np.clip(t1 + rng.integers(-jitter, jitter + 1), t0, len(m) - 1))
             given[sl.start + t0:sl.start + t1 + 1] = value
             known[sl.start + t0:sl.start + t1 + 1] = True
-    scores = np.array([given[dataset.step_slice(i)].sum() for i in range(len(dataset))], dtype=np.float32)
+    scores = _trajectory_sums(dataset, given)
     return Labels(
         scores=scores,
         labelled=np.ones(len(dataset), dtype=bool),
-        true_scores=np.array([true[dataset.step_slice(i)].sum() for i in range(len(dataset))], dtype=np.float32),
+        true_scores=_trajectory_sums(dataset, true),
         marks=given.astype(np.int8),
         lengths=dataset.lengths.copy(),
         known=known,
@@ -349,7 +354,7 @@ def label_steps(dataset: TrajectoryDataset, wish: Wish, seed: int) -> Labels:
     No person marks that way; it is the most any marks on these trajectories can teach, so a benchmark row of it
     tells what the learning leaves unmet from what fusion and calibration do (docs/EXPERIMENTS.md, section 92)."""
     true = step_marks(dataset, wish)
-    scores = np.array([true[dataset.step_slice(i)].sum() for i in range(len(dataset))], dtype=np.float32)
+    scores = _trajectory_sums(dataset, true)
     return Labels(
         scores=scores,
         labelled=np.ones(len(dataset), dtype=bool),
