@@ -39,12 +39,18 @@ AVX2_KERNELS = {"MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPA
 STATES = 2000
 
 
+def _flat_weights(model):
+    """Every parameter of ``model`` in one float64 array, in a fixed order (the two codes' runs compare them)."""
+    import torch
+
+    return torch.cat([p.detach().flatten().double() for p in model.parameters()]).numpy()
+
+
 def train_lstm(env: str, adam_eps: float, out: Path) -> None:
     """Fit the first-wave grid's avoid cell's LSTM in this process; save its weights and held-out fit to ``out``."""
     import dataclasses
 
     import numpy as np
-    import torch
 
     from bench.cpu_fingerprint import first_wave_avoid_cell
     from dpf_gui.intent.registry import train_intent
@@ -55,7 +61,7 @@ def train_lstm(env: str, adam_eps: float, out: Path) -> None:
     result = train_intent(data, labels, 0, config=dataclasses.replace(INTENT_CONFIG, adam_eps=adam_eps),
                           progress=False)
     wall = time.perf_counter() - start
-    weights = torch.cat([p.detach().flatten().double() for p in result.model.parameters()]).numpy()
+    weights = _flat_weights(result.model)
     np.savez(out, weights=weights, corr=result.metrics["held_out"]["corr"], best_epoch=result.best_epoch, wall=wall)
 
 
@@ -93,7 +99,7 @@ def train(env: str, adam_eps: float, float64: bool, out: Path) -> None:
     with torch.no_grad():
         q = model.value(model.standardise(data.features[rows]).to(torch.get_default_dtype()))
         q = q[..., model.arch.n_actions:].double().numpy()
-    weights = torch.cat([p.detach().flatten().double() for p in model.parameters()]).numpy()
+    weights = _flat_weights(model)
     np.savez(out, q=q, weights=weights, wall=wall)
 
 
