@@ -29,8 +29,10 @@ def main() -> int:
     from cell_intent import split_wishes
 
     from dpf_gui import benchmark as B
+    from dpf_gui.errors import UserError
     from dpf_gui.intent.additive import AdditiveConfig, region_code
     from dpf_gui.intent.registry import train_intent
+    from dpf_gui.overrides import config_from_sets, parse_sets
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="pong")
@@ -38,7 +40,14 @@ def main() -> int:
     p.add_argument("--wishes", type=int, default=8)
     p.add_argument("--budget", type=int, default=25)
     p.add_argument("--labels", default="segments", choices=B.LABEL_TYPES)
+    p.add_argument("--draw", type=int, default=0, help="which draw of labels (as dpf benchmark --draw)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a field of the additive intent's config, as dpf benchmark --intent-set (repeatable)")
     args = p.parse_args()
+    try:  # the utility alone is read
+        config = config_from_sets(AdditiveConfig, {**parse_sets(args.set), "value_steps": 1, "max_transitions": 1000})
+    except UserError as exc:
+        p.error(str(exc))
 
     task, data, wishes = split_wishes(args.env, args.split, args.wishes)
     code = region_code(data.regions, data.region_features)
@@ -46,12 +55,17 @@ def main() -> int:
     next_rows = np.concatenate([np.arange(data.state_slice(i).start + 1, data.state_slice(i).stop)
                                 for i in range(len(data))])
     owner = np.repeat(np.arange(len(data)), data.lengths)
-    config = AdditiveConfig(value_steps=1, max_transitions=1000)  # the utility alone is read
-    print(f"{args.env}, {args.split} split, {args.budget} {args.labels} labels (random selection)")
+    print(f"{args.env}, {args.split} split, {args.budget} {args.labels} labels (random selection, draw "
+          f"{args.draw}){' ' + ' '.join(args.set) if args.set else ''}")
     for name, generated in wishes.items():
         t0 = time.time()
-        wish, seed, chosen = B.cell_labels(task, data, generated, args.split, args.budget, args.labels, "random")
-        trained = train_intent(data, chosen, seed, config=config, progress=False)
+        wish, seed, chosen = B.cell_labels(task, data, generated, args.split, args.budget, args.labels, "random",
+                                               args.draw)
+        try:
+            trained = train_intent(data, chosen, seed, config=config, progress=False)
+        except UserError as exc:  # e.g. every chosen trajectory has the same score: the benchmark's cell has no intent
+            print(f"  {name} ({generated.text()}): no intent ({exc})", flush=True)
+            continue
         u = trained.model.utilities(features, code).mean(0)[next_rows]
         true = wish.marks(data.next_state_regions()).astype(np.float64)
         per_traj = np.bincount(owner, weights=u, minlength=len(data))
