@@ -13,8 +13,10 @@ The claims the texts make about gridnav were measured with what the lesson
 does (the simulated user marks the 20 best suggestions of the ``mixed`` wish;
 the demo's small intent model, seed 0; 30 held-out episodes): static fusion
 reaches the goal in 0 of 30 episodes (on the toll road in 0.3 % of its
-decisions; it takes the scenic strip and then paces to and fro on the strip's
-last two cells, short of the goal, until the episode's 100 decisions run out);
+decisions; it takes the scenic strip and then paces to and fro at the strip's
+end, short of the goal, until the episode's 100 decisions run out: on its last
+two cells on an AMD EPYC, a cell further or back on other CPUs' float kernels,
+docs/ROBUSTNESS.md section 4);
 dynamic fusion in 30 of 30, on the toll road in 2 % of its decisions (the task
 agent alone: 42 %); with c = 6 the same; with c = 0 it takes the toll road as
 the task agent does; with T_max = T_min it is static fusion again (remeasured
