@@ -128,8 +128,7 @@ def test_what_the_texts_say_about_gridnav_holds(tmp_path):
     # within two of the strip's end (its cell nearest the goal, (7,3)), none the goal. Two is as far along the
     # strip's row as the grid goes past its end (x=9), not a margin fitted to one machine ...
     end = rows[-20:]
-    strip = [(x, y) for y in range(runner.env.layout.height) for x in range(runner.env.layout.width)
-             if runner.env.layout.terrain_at(x, y) == "scenic"]
+    strip = [c for c in runner.env.open_cells() if runner.env.terrain_at(*c) == "scenic"]
     sx, sy = min(strip, key=lambda c: abs(c[0] - gx) + abs(c[1] - gy))
     assert 2 <= len({(row["region:x"], row["region:y"]) for row in end}) <= 3
     assert all(abs(row["region:x"] - sx) + abs(row["region:y"] - sy) <= 2 for row in end)
